@@ -1,0 +1,372 @@
+"""Typed configuration: the cohort (organizations, sources, measures, consent) and the
+cycle card. Validated by pydantic; every error names the file, line, field, what was
+found and what is expected (pattern from Cal-ITP's ``calitp_portfolio/models.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cyclebook.errors import ConfigError
+from cyclebook.yamlio import LocatedYaml, read_yaml
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+ID_RE = re.compile(ID_PATTERN)
+
+ActivityType = Literal[
+    "attendance",
+    "signup",
+    "submission",
+    "donation",
+    "tagging",
+    "activist_code",
+    "one_on_one",
+    "conversation",
+    "text",
+    "survey_response",
+    "assessment",
+]
+ACTIVITY_TYPES: tuple[str, ...] = ActivityType.__args__  # type: ignore[attr-defined]
+
+SourceKind = Literal[
+    "action_network_csv",
+    "action_network_api",
+    "mobilize",
+    "van",
+    "spoke",
+    "action_builder",
+    "generic_csv",
+]
+
+Audience = Literal["organization", "cohort", "funder"]
+AUDIENCES: tuple[str, ...] = Audience.__args__  # type: ignore[attr-defined]
+
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in a field name must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class Source(Strict):
+    """One export (or folder of exports) an organization brings from a tool."""
+
+    kind: SourceKind
+    path: str = Field(description="file or folder, relative to the organization's exports/")
+    label: str | None = None
+    # generic_csv only: canonical field -> column name in the spreadsheet
+    columns: dict[str, str] | None = None
+    activity_type: ActivityType | None = None
+    date_format: str | None = None
+    encoding: str | None = None
+
+    @model_validator(mode="after")
+    def _generic_needs_mapping(self) -> Source:
+        if self.kind == "generic_csv" and not self.columns:
+            raise ValueError(
+                "a generic_csv source needs 'columns': a map from canonical fields "
+                "(person_id, email, phone, first_name, last_name, zip, occurred_at, type) "
+                "to the spreadsheet's column names"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------- measures
+
+
+class RungCondition(Strict):
+    """Observed activity that qualifies a person for a rung within the rung's window."""
+
+    activity_types: list[ActivityType] | None = Field(
+        default=None, description="activity types that count; empty or missing means any"
+    )
+    min_count: int = Field(default=1, ge=1, description="how many qualifying activities")
+    attended_only: bool = Field(default=False, description="attendance must be marked attended")
+    roles: list[str] | None = Field(default=None, description="e.g. host, lead; missing = any")
+    min_assessment: int | None = Field(
+        default=None, description="assessment score at or above this level (scale is the org's)"
+    )
+
+
+class Rung(Strict):
+    name: Identifier
+    label: str
+    window_days: int = Field(gt=0, le=3650)
+    any_of: list[RungCondition] = Field(min_length=1)
+    definition: str = Field(description="the definition in the group's own words")
+
+
+class MeasureChange(Strict):
+    """A change to one of the organization's measures: who proposed it, when and why."""
+
+    measure: str
+    date: dt.date
+    proposed_by: str
+    why: str
+    change: str
+    cycle: str | None = None
+    status: Literal["proposed", "adopted", "rejected"] = "adopted"
+
+
+class MetricSettings(Strict):
+    active_window_days: int = Field(default=365, gt=0)
+    lapse_days: int = Field(default=90, gt=0)
+    absorption_days: int = Field(default=42, gt=0)
+    one_on_one_days: int = Field(default=30, gt=0)
+    qualifying_types: list[ActivityType] | None = Field(
+        default=None, description="activity types that keep a person active; missing = any"
+    )
+    leader_rung: str = "leader"
+
+
+def default_ladder() -> list[Rung]:
+    """DESIGN.md's default ladder; each organization can replace it in cohort.yml."""
+    return [
+        Rung(
+            name="supporter",
+            label="Supporter",
+            window_days=365,
+            any_of=[RungCondition(min_count=1)],
+            definition="Any recorded activity in the last 365 days.",
+        ),
+        Rung(
+            name="member",
+            label="Member",
+            window_days=180,
+            any_of=[
+                RungCondition(min_count=2),
+                RungCondition(activity_types=["donation"], min_count=1),
+            ],
+            definition="Two or more activities, or paid dues, in the last 180 days.",
+        ),
+        Rung(
+            name="active",
+            label="Active",
+            window_days=90,
+            any_of=[RungCondition(activity_types=["attendance"], min_count=3, attended_only=True)],
+            definition="Attended three or more events in the last 90 days.",
+        ),
+        Rung(
+            name="leader",
+            label="Leader",
+            window_days=90,
+            any_of=[
+                RungCondition(activity_types=["attendance"], roles=["host", "lead"]),
+                RungCondition(activity_types=["one_on_one"]),
+                RungCondition(activity_types=["assessment"], min_assessment=4),
+            ],
+            definition=(
+                "Hosted or led an event, held a one-on-one, or was assessed at leader level "
+                "in the last 90 days."
+            ),
+        ),
+    ]
+
+
+ShareableMetric = str
+
+
+class Consent(Strict):
+    """What the organization agreed to share beyond its own staff."""
+
+    cohort: list[ShareableMetric] = Field(default_factory=list)
+    funder: list[ShareableMetric] = Field(default_factory=list)
+    gallery_note: str | None = Field(default=None, description="why the group chose its measures")
+
+
+class Organization(Strict):
+    id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    parent: Identifier | None = Field(default=None, description="network organization id")
+    timezone: str = "America/New_York"
+    sources: list[Source] = Field(default_factory=list)
+    ladder: list[Rung] = Field(default_factory=default_ladder, min_length=1)
+    metrics: MetricSettings = Field(default_factory=MetricSettings)
+    consent: Consent = Field(default_factory=Consent)
+    measure_history: list[MeasureChange] = Field(default_factory=list)
+    staff: list[str] = Field(default_factory=list)
+
+    @field_validator("ladder")
+    @classmethod
+    def _unique_rungs(cls, ladder: list[Rung]) -> list[Rung]:
+        names = [rung.name for rung in ladder]
+        if len(set(names)) != len(names):
+            raise ValueError(f"rung names must be unique, found {names}")
+        return ladder
+
+
+class Cohort(Strict):
+    id: Identifier
+    name: str
+    facilitators: list[str] = Field(default_factory=list)
+    organizations: list[Organization] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_orgs(self) -> Cohort:
+        ids = [org.id for org in self.organizations]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"organization ids must be unique; repeated: {duplicated}")
+        for org in self.organizations:
+            if org.parent is not None and org.parent not in ids:
+                raise ValueError(
+                    f"organization '{org.id}' names parent '{org.parent}', which is not "
+                    "an organization of this cohort"
+                )
+        return self
+
+    def org(self, org_id: str) -> Organization:
+        for org in self.organizations:
+            if org.id == org_id:
+                return org
+        raise ConfigError(
+            "cohort.yml",
+            f"no organization with id '{org_id}'",
+            field="organizations",
+            expected="one of " + ", ".join(o.id for o in self.organizations),
+            found=org_id,
+            fix="use an id listed in cohort.yml.",
+        )
+
+    def affiliates(self, org_id: str) -> list[Organization]:
+        return [org for org in self.organizations if org.parent == org_id]
+
+
+# --------------------------------------------------------------------------- cycle card
+
+
+class CardMetric(Strict):
+    goal: str
+    measure: str = Field(description="metric key computed by the share phase, or free text")
+    failure: str = Field(description="what counts as failure, in words")
+    target: float | None = None
+    failure_below: float | None = None
+    result: str | None = None
+
+
+class Document(Strict):
+    title: str
+    url: str | None = None
+    path: str | None = None
+
+
+class CycleCard(Strict):
+    id: Identifier
+    title: str
+    how_might_we: list[str] = Field(min_length=1)
+    hypothesis: str
+    design: str
+    metrics: list[CardMetric] = Field(default_factory=list)
+    learnings: list[str] = Field(default_factory=list)
+    decisions: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
+    accountable: list[str] = Field(default_factory=list)
+    team: dict[str, list[str]] = Field(default_factory=dict)
+    start: dt.date
+    end: dt.date
+    documents: list[Document] = Field(default_factory=list)
+    previous: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> CycleCard:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+    @property
+    def weeks(self) -> float:
+        return (self.end - self.start).days / 7
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _expected_for(error: dict) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "a value (this field is required)"
+    if kind == "extra_forbidden":
+        return "no such field (check the spelling against README 'cycles/')"
+    if kind == "literal_error":
+        return str(ctx.get("expected", "one of the allowed values"))
+    if kind == "string_pattern_mismatch":
+        return "lowercase letters, digits, '-' or '_' (an id like 'eastside-tenants')"
+    if kind.startswith("date"):
+        return "a date written YYYY-MM-DD"
+    return error.get("msg", "a valid value")
+
+
+def _raise_validation(located: LocatedYaml, exc: ValidationError) -> None:
+    errors = exc.errors()
+    first = errors[0]
+    loc = [part for part in first["loc"]]
+    line, column = located.locate(loc)
+    field = ".".join(str(part) for part in loc) or "(top level)"
+    found = first.get("input")
+    if isinstance(found, dict | list):
+        found = None  # a whole map is not a helpful "found"
+    more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
+    problem = first["msg"].removeprefix("Value error, ") + more
+    raise ConfigError(
+        located.path,
+        problem,
+        field=field,
+        line=line,
+        column=column,
+        found=found,
+        expected=_expected_for(first),
+        fix=f"edit '{field}' in {located.path.name}.",
+    ) from exc
+
+
+def load_cohort(cohort_dir: str | Path) -> Cohort:
+    path = Path(cohort_dir) / "cohort.yml"
+    located = read_yaml(path, what="cohort file")
+    if not isinstance(located.data, dict):
+        raise ConfigError(path, "the cohort file must be a map of fields", line=1, fix="see README.")
+    try:
+        return Cohort.model_validate(located.data)
+    except ValidationError as exc:
+        _raise_validation(located, exc)
+        raise  # unreachable
+
+
+def load_cycle(cohort_dir: str | Path, cycle: str) -> CycleCard:
+    path = Path(cohort_dir) / cycle / "cycle.yml"
+    located = read_yaml(path, what="cycle card")
+    if not isinstance(located.data, dict):
+        raise ConfigError(path, "the cycle card must be a map of fields", line=1, fix="see README.")
+    try:
+        card = CycleCard.model_validate(located.data)
+    except ValidationError as exc:
+        _raise_validation(located, exc)
+        raise
+    if card.id != cycle:
+        raise ConfigError(
+            path,
+            "the card's id differs from its folder name",
+            field="id",
+            line=located.locate(["id"])[0],
+            found=card.id,
+            expected=repr(cycle),
+            fix=f"set id: {cycle} (ids and folders must match).",
+        )
+    return card
+
+
+def list_cycles(cohort_dir: str | Path) -> list[str]:
+    """Cycle folders of a cohort, oldest first by start date."""
+    cohort_dir = Path(cohort_dir)
+    cards = [load_cycle(cohort_dir, p.parent.name) for p in cohort_dir.glob("*/cycle.yml")]
+    return [card.id for card in sorted(cards, key=lambda c: c.start)]

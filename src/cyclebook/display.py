@@ -1,0 +1,157 @@
+"""Report building blocks for phase notebooks: headings, text, tables and figures.
+
+Everything here escapes text that people typed (organization names, reflections, tags),
+puts alt text on every figure, and gives every table a header row and caption, so the
+rendered HTML is readable offline, on a phone, and by a screen reader. Output bundles are
+``text/html`` plus a plain-text fallback, never widgets (they render nothing in static HTML).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+from IPython.display import HTML, display
+
+__all__ = [
+    "esc",
+    "heading",
+    "paragraph",
+    "bullets",
+    "note",
+    "table",
+    "figure",
+    "definition_list",
+    "show",
+]
+
+
+def esc(value: Any) -> str:
+    """Escape any value for HTML (quotes included)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+class Block:
+    """A piece of report HTML with a plain-text twin (for JupyterLab and nbval)."""
+
+    def __init__(self, html_text: str, plain: str) -> None:
+        self.html = html_text
+        self.plain = plain
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.plain
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.html, "text/plain": self.plain}
+
+
+def show(*blocks: Block) -> None:
+    for block in blocks:
+        display(block)
+
+
+def heading(text: str, level: int = 2) -> Block:
+    level = min(max(level, 2), 6)  # h1 is the report title in the template
+    return Block(f"<h{level}>{esc(text)}</h{level}>", f"{'#' * level} {text}")
+
+
+def paragraph(text: str, *, css_class: str | None = None) -> Block:
+    cls = f' class="{esc(css_class)}"' if css_class else ""
+    return Block(f"<p{cls}>{esc(text)}</p>", str(text))
+
+
+def bullets(items: Iterable[Any], *, empty: str = "(none recorded)") -> Block:
+    items = [str(item) for item in items]
+    if not items:
+        return Block(f'<p class="cb-empty">{esc(empty)}</p>', empty)
+    body = "".join(f"<li>{esc(item)}</li>" for item in items)
+    return Block(f"<ul>{body}</ul>", "\n".join(f"- {item}" for item in items))
+
+
+def note(text: str, *, kind: str = "info") -> Block:
+    """A call-out box: kind is info, warning or error."""
+    kind = kind if kind in {"info", "warning", "error"} else "info"
+    role = ' role="alert"' if kind == "error" else ""
+    return Block(f'<div class="cb-note cb-note-{kind}"{role}>{esc(text)}</div>', f"[{kind}] {text}")
+
+
+def definition_list(pairs: Sequence[tuple[str, Any]]) -> Block:
+    body = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in pairs)
+    return Block(f'<dl class="cb-dl">{body}</dl>', "\n".join(f"{k}: {v}" for k, v in pairs))
+
+
+def _format_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(
+    frame: pd.DataFrame,
+    caption: str,
+    *,
+    index: bool = False,
+    formats: dict[str, str] | None = None,
+) -> Block:
+    """An accessible HTML table: caption, <th scope="col">, escaped cells."""
+    formats = formats or {}
+    frame = frame.reset_index() if index else frame
+    head = "".join(f'<th scope="col">{esc(col)}</th>' for col in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False, name=None):
+        cells = []
+        for col, value in zip(frame.columns, record, strict=True):
+            if col in formats and value is not None and not pd.isna(value):
+                text = formats[col].format(value)
+            else:
+                text = _format_cell(value)
+            cells.append(f"<td>{esc(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    if not rows:
+        rows.append(f'<tr><td colspan="{max(len(frame.columns), 1)}">No rows.</td></tr>')
+    html_text = (
+        f'<div class="cb-table-wrap"><table class="cb-table"><caption>{esc(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+    plain = f"{caption}\n{frame.to_string(index=False)}" if len(frame) else f"{caption}\n(no rows)"
+    return Block(html_text, plain)
+
+
+def figure(fig: Any, alt: str, caption: str | None = None, *, dpi: int = 96) -> Block:
+    """A matplotlib figure as an inline PNG with alt text and a caption; closes the figure.
+
+    ``alt`` should say what the chart shows in words, for people who don't read charts.
+    """
+    import matplotlib.pyplot as plt
+
+    if not alt or not alt.strip():
+        raise ValueError("every figure needs alt text that says what it shows")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    html_text = (
+        f'<figure class="cb-figure"><img src="data:image/png;base64,{data}" alt="{esc(alt)}" '
+        f'style="max-width:100%;height:auto">{cap}</figure>'
+    )
+    return Block(html_text, f"[figure] {alt}")
+
+
+def raw_html(html_text: str, plain: str) -> Block:
+    """For trusted, already-escaped HTML built by cyclebook itself."""
+    return Block(html_text, plain)
+
+
+HTML = HTML  # re-exported for notebooks that need it

@@ -1,0 +1,88 @@
+"""Where everything lives inside a cohort folder (see README, 'The cycles/ layout')."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PHASES: tuple[str, ...] = ("sync", "share", "reflect", "improve")
+NOTEBOOKS: dict[str, str] = {
+    "sync": "1_sync.ipynb",
+    "share": "2_share.ipynb",
+    "reflect": "3_reflect.ipynb",
+    "improve": "4_improve.ipynb",
+    "cohort": "5_cohort.ipynb",
+}
+
+
+def repo_root() -> Path:
+    """The checkout (notebooks/ and templates/ sit beside src/)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def notebooks_dir() -> Path:
+    return repo_root() / "notebooks"
+
+
+def templates_dir() -> Path:
+    return repo_root() / "templates"
+
+
+@dataclass(frozen=True)
+class CohortPaths:
+    root: Path
+
+    @classmethod
+    def of(cls, cohort_dir: str | Path) -> CohortPaths:
+        return cls(Path(cohort_dir).resolve())
+
+    @property
+    def cohort_file(self) -> Path:
+        return self.root / "cohort.yml"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store.duckdb"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".cyclebook.lock"
+
+    def org_dir(self, org_id: str) -> Path:
+        return self.root / "orgs" / org_id
+
+    def exports(self, org_id: str) -> Path:
+        return self.org_dir(org_id) / "exports"
+
+    def followup(self, org_id: str, cycle: str) -> Path:
+        """Follow-up lists (personal data): the organization's own folder, never HTML."""
+        return self.org_dir(org_id) / "followup" / cycle
+
+    def cycle_dir(self, cycle: str) -> Path:
+        return self.root / cycle
+
+    def cycle_file(self, cycle: str) -> Path:
+        return self.cycle_dir(cycle) / "cycle.yml"
+
+    def reflections(self, cycle: str) -> Path:
+        return self.cycle_dir(cycle) / "reflections"
+
+    def output(self, cycle: str) -> Path:
+        return self.cycle_dir(cycle) / "output"
+
+    def executed_notebook(self, cycle: str, org_id: str, phase: str) -> Path:
+        return self.output(cycle) / "notebooks" / org_id / f"{phase}.ipynb"
+
+    def report(self, cycle: str, org_id: str, phase: str, audience: str = "organization") -> Path:
+        suffix = "" if audience == "organization" else f".{audience}"
+        return self.output(cycle) / "reports" / org_id / f"{phase}{suffix}.html"
+
+    def index(self, cycle: str) -> Path:
+        return self.output(cycle) / "index.html"
+
+    def manifest(self, cycle: str) -> Path:
+        return self.output(cycle) / "manifest.json"

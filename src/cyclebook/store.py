@@ -1,0 +1,225 @@
+"""The cohort's embedded DuckDB store: the canonical model of DESIGN.md.
+
+One file per cohort (``cycles/<cohort>/store.duckdb``). Personal data sits only in
+``person_pii`` (and in the raw archive); every table a report reads is free of it.
+
+DuckDB lets one process write a file at a time. Phase notebooks for different
+organizations run in parallel worker processes, so every connection goes through
+:func:`connect`, which takes an advisory file lock first: shared for reading, exclusive
+for writing. Writers keep their transactions short (one organization's sync, one
+organization's metric values), so waiting is brief.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from cyclebook.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+# Columns are the canonical model of DESIGN.md. ``org_id`` leads every key because one
+# store holds the whole cohort.
+SCHEMA: dict[str, str] = {
+    "organization": """
+        org_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        parent_org_id VARCHAR
+    """,
+    "person": """
+        org_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL,
+        first_seen_at TIMESTAMPTZ,
+        zip VARCHAR,
+        state VARCHAR,
+        email_ok BOOLEAN,
+        sms_ok BOOLEAN,
+        do_not_contact BOOLEAN,
+        -- salted hash of normalized email/phone, for counting a person once across
+        -- affiliates of a network without exposing the value
+        match_key VARCHAR,
+        PRIMARY KEY (org_id, person_id)
+    """,
+    "person_pii": """
+        org_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL,
+        first_name VARCHAR,
+        last_name VARCHAR,
+        email VARCHAR,
+        phone VARCHAR,
+        address VARCHAR,
+        PRIMARY KEY (org_id, person_id)
+    """,
+    "identity": """
+        org_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        source_id VARCHAR NOT NULL,
+        PRIMARY KEY (org_id, source, source_id)
+    """,
+    "event": """
+        org_id VARCHAR NOT NULL,
+        event_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        title VARCHAR,
+        event_type VARCHAR,
+        start_at TIMESTAMPTZ,
+        PRIMARY KEY (org_id, event_id)
+    """,
+    "activity": """
+        org_id VARCHAR NOT NULL,
+        activity_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        source_id VARCHAR,
+        type VARCHAR NOT NULL,
+        occurred_at TIMESTAMPTZ NOT NULL,
+        recorded_at TIMESTAMPTZ,
+        status VARCHAR,
+        attended BOOLEAN,
+        event_id VARCHAR,
+        channel VARCHAR,
+        role VARCHAR,
+        result VARCHAR,
+        amount DOUBLE,
+        organizer_id VARCHAR,
+        PRIMARY KEY (org_id, activity_id)
+    """,
+    "contact_attempt": """
+        org_id VARCHAR NOT NULL,
+        attempt_id VARCHAR NOT NULL,
+        person_id VARCHAR,
+        channel VARCHAR NOT NULL,
+        result VARCHAR,
+        attempted_at TIMESTAMPTZ NOT NULL,
+        campaign VARCHAR,
+        source VARCHAR,
+        replied BOOLEAN,
+        opted_out BOOLEAN,
+        PRIMARY KEY (org_id, attempt_id)
+    """,
+    "raw_file": """
+        org_id VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        source_kind VARCHAR NOT NULL,
+        original_path VARCHAR NOT NULL,
+        archived_path VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        first_synced_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (org_id, sha256)
+    """,
+    "sync_run": """
+        org_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ,
+        status VARCHAR NOT NULL,
+        source_kind VARCHAR,
+        file VARCHAR,
+        sha256 VARCHAR,
+        rows_read BIGINT,
+        rows_kept BIGINT,
+        rows_rejected BIGINT,
+        unknown_columns VARCHAR,
+        min_occurred_at TIMESTAMPTZ,
+        max_occurred_at TIMESTAMPTZ,
+        message VARCHAR
+    """,
+    "rejected_row": """
+        org_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL,
+        file VARCHAR NOT NULL,
+        line BIGINT,
+        column_name VARCHAR,
+        reason VARCHAR NOT NULL,
+        raw VARCHAR
+    """,
+    "metric_value": """
+        cycle VARCHAR NOT NULL,
+        org_id VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        period VARCHAR NOT NULL,
+        dimension VARCHAR NOT NULL DEFAULT '',
+        value DOUBLE,
+        denominator DOUBLE,
+        suppressed BOOLEAN NOT NULL DEFAULT FALSE,
+        definition VARCHAR,
+        computed_at TIMESTAMPTZ,
+        PRIMARY KEY (cycle, org_id, metric, period, dimension)
+    """,
+    "meta": """
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+    """,
+}
+
+# Tables a report may read. ``person_pii`` is deliberately absent; the privacy guard
+# reads it only to scan rendered HTML for leaks.
+REPORT_TABLES = tuple(name for name in SCHEMA if name not in {"person_pii", "raw_file"})
+
+LOCK_TIMEOUT_S = float(os.environ.get("CYCLEBOOK_LOCK_TIMEOUT", "600"))
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for name, columns in SCHEMA.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    con.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+    )
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the context's lifetime
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"{path}: the store stayed locked by another process for {timeout:.0f} s",
+                        fix="wait for the other cyclebook run to finish, or stop it.",
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@contextlib.contextmanager
+def connect(
+    path: str | Path, *, write: bool = False, timeout: float = LOCK_TIMEOUT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store under the cohort's advisory lock.
+
+    ``write=False`` opens read-only and fails clearly when the store does not exist yet
+    (the sync phase creates it).
+    """
+    path = Path(path)
+    if not write and not path.exists():
+        raise StoreError(
+            f"{path}: no store yet",
+            fix="run the sync phase first: `cyclebook run COHORT --phase sync`.",
+        )
+    with _file_lock(path, exclusive=write, timeout=timeout):
+        con = duckdb.connect(str(path), read_only=not write)
+        try:
+            if write:
+                create_schema(con)
+            yield con
+        finally:
+            con.close()
