@@ -89,6 +89,8 @@ SCHEMA: dict[str, str] = {
         role VARCHAR,
         result VARCHAR,
         amount DOUBLE,
+        -- assessment level (Action Builder latest_assessment; the scale is the org's)
+        score DOUBLE,
         organizer_id VARCHAR,
         PRIMARY KEY (org_id, activity_id)
     """,
@@ -101,6 +103,8 @@ SCHEMA: dict[str, str] = {
         attempted_at TIMESTAMPTZ NOT NULL,
         campaign VARCHAR,
         source VARCHAR,
+        -- a real conversation: canvassed at the door, answered call, or a text reply
+        conversation BOOLEAN,
         replied BOOLEAN,
         opted_out BOOLEAN,
         PRIMARY KEY (org_id, attempt_id)
