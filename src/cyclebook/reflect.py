@@ -1,0 +1,621 @@
+"""Reflect: what an organization's staff said about its measures, kept as versioned YAML.
+
+One file per organization and cycle, ``<cohort>/<cycle>/reflections/<org_id>.yml``::
+
+    org_id: eastside-tenants
+    cycle: 2026-c1
+    versions:                      # oldest first; saving appends, never overwrites
+      - saved_at: 2026-09-10T18:00:00+00:00
+        author: Nirmal Shah        # who recorded this version
+        participants: [Ana (organizing), Lee (data)]
+        metrics:                   # reaction to each measure
+          - {metric: absorption, reaction: keep, why: It showed the follow-up gap.}
+        empty_or_missing: [...]    # what felt empty or missing
+        stories: [...]             # stories worth telling
+        questions: [...]
+        learnings: [...]
+        decisions: [...]
+        measure_changes:           # proposed changes to the group's own definitions
+          - measure: ladder.active # a metric key, or ladder.<rung> for a ladder rule
+            proposed_by: Ana
+            why: ...
+            change: Two meetings, not three, make someone active.
+            rule: {window_days: 90, any_of: [{activity_types: [attendance], min_count: 2}]}
+            status: proposed       # proposed | adopted | rejected
+
+The latest version is what reports show; earlier versions stay in the file with their
+time and author. A malformed file is a :class:`~cyclebook.errors.ConfigError` naming its
+line and field. In JupyterLab :class:`ReflectionForm` (ipywidgets) records a new version;
+under Papermill nobody clicks, so the notebook only renders the file
+(:func:`reflection_blocks`: escaped text and tables, never widgets).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from cyclebook import display as d
+from cyclebook.config import ID_RE, Identifier, RungCondition, Strict, _raise_validation
+from cyclebook.errors import ConfigError
+from cyclebook.paths import CohortPaths
+from cyclebook.yamlio import read_yaml, write_yaml_atomic
+
+__all__ = [
+    "REACTIONS",
+    "DEFAULT_METRICS",
+    "MetricReaction",
+    "RungRule",
+    "MeasureProposal",
+    "ReflectionVersion",
+    "Reflection",
+    "reflection_path",
+    "read_reflection",
+    "load_reflection",
+    "save_reflection",
+    "proposal_dates",
+    "reflection_blocks",
+    "ReflectionForm",
+]
+
+Reaction = Literal["keep", "change", "drop", "add"]
+REACTIONS: tuple[str, ...] = Reaction.__args__  # type: ignore[attr-defined]
+ProposalStatus = Literal["proposed", "adopted", "rejected"]
+
+# Measures the share report shows by default; the form offers these plus the card's
+# measures and the organization's ladder rungs.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "ladder",
+    "movement",
+    "active_base",
+    "new_people",
+    "absorption",
+    "retention",
+    "leaders",
+    "one_on_ones",
+    "show_rate",
+    "volunteer_tiers",
+    "contact",
+    "match_rate",
+)
+
+
+def _clean_lines(values: list[str]) -> list[str]:
+    return [v.strip() for v in values if v and v.strip()]
+
+
+class MetricReaction(Strict):
+    """The group's reaction to one measure: keep, change, drop, or add a new one."""
+
+    metric: str = Field(min_length=1, max_length=200)
+    reaction: Reaction
+    why: str = ""
+
+
+class RungRule(Strict):
+    """A new rule for one ladder rung; fields left out keep the current rule."""
+
+    label: str | None = None
+    window_days: int | None = Field(default=None, gt=0, le=3650)
+    any_of: list[RungCondition] | None = Field(default=None, min_length=1)
+    definition: str | None = None
+
+
+class MeasureProposal(Strict):
+    """A change to a definition proposed in reflection: who, why and what."""
+
+    measure: str = Field(min_length=1, max_length=200)
+    proposed_by: str = Field(min_length=1)
+    why: str = Field(min_length=1)
+    change: str = Field(min_length=1, description="the change, in the group's words")
+    rule: RungRule | None = Field(default=None, description="new ladder rule (ladder.<rung>)")
+    status: ProposalStatus = "proposed"
+
+    @model_validator(mode="after")
+    def _rule_needs_rung(self) -> MeasureProposal:
+        if self.rule is not None:
+            rung = self.rung
+            if rung is None or not ID_RE.match(rung):
+                raise ValueError(
+                    "a proposal with a 'rule' changes a ladder rung: its measure must be "
+                    f"written ladder.<rung name> (e.g. ladder.active), found {self.measure!r}"
+                )
+        return self
+
+    @property
+    def rung(self) -> str | None:
+        """The rung name when this proposal is about a ladder rule (``ladder.<rung>``)."""
+        if self.measure.startswith("ladder."):
+            return self.measure.removeprefix("ladder.")
+        return None
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.measure, self.proposed_by, self.change)
+
+
+class ReflectionVersion(Strict):
+    """One saved state of the reflection (the whole answer, not a diff)."""
+
+    saved_at: dt.datetime
+    author: str = Field(min_length=1, description="who recorded this version")
+    participants: list[str] = Field(default_factory=list)
+    metrics: list[MetricReaction] = Field(default_factory=list)
+    empty_or_missing: list[str] = Field(default_factory=list)
+    stories: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
+    learnings: list[str] = Field(default_factory=list)
+    decisions: list[str] = Field(default_factory=list)
+    measure_changes: list[MeasureProposal] = Field(default_factory=list)
+
+    @field_validator("saved_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+    @field_validator(
+        "participants", "empty_or_missing", "stories", "questions", "learnings", "decisions"
+    )
+    @classmethod
+    def _strip(cls, values: list[str]) -> list[str]:
+        return _clean_lines(values)
+
+    def content(self) -> dict[str, Any]:
+        """The answer without its stamp (to tell whether a save changed anything)."""
+        return self.model_dump(mode="json", exclude={"saved_at", "author"})
+
+
+class Reflection(Strict):
+    """The reflection file of one organization for one cycle: every version kept."""
+
+    org_id: Identifier
+    cycle: Identifier
+    versions: list[ReflectionVersion] = Field(min_length=1)
+
+    @property
+    def latest(self) -> ReflectionVersion:
+        return self.versions[-1]
+
+
+# --------------------------------------------------------------------------- files
+
+
+def reflection_path(cohort_dir: str | Path, cycle: str, org_id: str) -> Path:
+    return CohortPaths.of(cohort_dir).reflections(cycle) / f"{org_id}.yml"
+
+
+def read_reflection(path: str | Path, *, org_id: str | None = None, cycle: str | None = None):
+    """Read and validate a reflection file; :class:`ConfigError` names line and field."""
+    path = Path(path)
+    located = read_yaml(path, what="reflection file")
+    if not isinstance(located.data, dict):
+        raise ConfigError(
+            path,
+            "a reflection file must be a map with org_id, cycle and versions",
+            line=1,
+            found=type(located.data).__name__ if located.data is not None else "an empty file",
+            fix="start from cycles/demo/2026-c1/reflections/ or save once from the reflect form.",
+        )
+    try:
+        reflection = Reflection.model_validate(located.data)
+    except ValidationError as exc:
+        _raise_validation(located, exc)
+        raise  # unreachable
+    for field, wanted in (("org_id", org_id), ("cycle", cycle)):
+        if wanted is not None and getattr(reflection, field) != wanted:
+            raise ConfigError(
+                path,
+                f"the file's {field} differs from where it is kept",
+                field=field,
+                line=located.locate([field])[0],
+                found=getattr(reflection, field),
+                expected=repr(wanted),
+                fix=f"set {field}: {wanted}, or move the file to the right cycle folder.",
+            )
+    return reflection
+
+
+def load_reflection(cohort_dir: str | Path, cycle: str, org_id: str) -> Reflection | None:
+    """The organization's reflection for the cycle, or None when nothing was recorded yet."""
+    path = reflection_path(cohort_dir, cycle, org_id)
+    if not path.exists():
+        return None
+    return read_reflection(path, org_id=org_id, cycle=cycle)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialize saves of one reflection file (two facilitators, two browser tabs)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    with open(lock, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save_reflection(
+    cohort_dir: str | Path,
+    cycle: str,
+    org_id: str,
+    version: ReflectionVersion,
+) -> Path:
+    """Append ``version`` to the organization's reflection file (atomic write).
+
+    The file is re-read from disk under a lock, so a version saved meanwhile from another
+    tab is kept. A file that cannot be read is never overwritten: the error says where it
+    is broken. Saving an answer identical to the latest one by the same author adds nothing.
+    """
+    path = reflection_path(cohort_dir, cycle, org_id)
+    version = ReflectionVersion.model_validate(version.model_dump())  # re-run validators
+    with _locked(path):
+        if path.exists():
+            existing = read_reflection(path, org_id=org_id, cycle=cycle)
+            versions = list(existing.versions)
+            last = versions[-1]
+            if last.author == version.author and last.content() == version.content():
+                return path
+        else:
+            versions = []
+        versions.append(version)
+        reflection = Reflection(org_id=org_id, cycle=cycle, versions=versions)
+        write_yaml_atomic(path, _dump(reflection))
+    return path
+
+
+def _dump(reflection: Reflection) -> dict[str, Any]:
+    data = reflection.model_dump(mode="json", exclude_none=True)
+    for version in data["versions"]:
+        for change in version.get("measure_changes", []):
+            if change.get("rule") == {}:
+                change.pop("rule")
+    return data
+
+
+def proposal_dates(reflection: Reflection) -> dict[tuple[str, str, str], dt.datetime]:
+    """When each proposal of the latest version was first recorded (its earliest version)."""
+    first: dict[tuple[str, str, str], dt.datetime] = {}
+    for version in reflection.versions:
+        for change in version.measure_changes:
+            first.setdefault(change.key(), version.saved_at)
+    return {c.key(): first[c.key()] for c in reflection.latest.measure_changes}
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def reflection_blocks(
+    reflection: Reflection | None, audience: str = "organization", org_name: str | None = None
+) -> list[d.Block]:
+    """The recorded reflection as report blocks (escaped text and tables, no widgets).
+
+    Reflections are staff text, shown in full to the organization's own staff. For the
+    cohort and funder audiences only the reactions, learnings, decisions, questions and
+    measure changes are shown (no stories, no "why", no names of who took part).
+    """
+    who = f" with {org_name}" if org_name else ""
+    if reflection is None:
+        return [
+            d.heading("What the group said", 2),
+            d.note(
+                f"No reflection recorded yet{who} for this cycle. A facilitator records it in "
+                "JupyterLab: open notebooks/3_reflect.ipynb, set interactive = True, run all."
+            ),
+        ]
+    latest = reflection.latest
+    full = audience == "organization"
+    earlier = len(reflection.versions) - 1
+    stamp = f"Last saved {latest.saved_at:%d %b %Y %H:%M} UTC"
+    if full:
+        stamp += f" by {latest.author}"
+    stamp += f"; {earlier} earlier version(s) kept in the file."
+    blocks: list[d.Block] = [d.heading("What the group said", 2), d.paragraph(stamp)]
+    if full:
+        blocks += [d.heading("Who took part", 3), d.bullets(latest.participants)]
+    else:
+        blocks.append(d.paragraph(f"{len(latest.participants)} staff took part."))
+    columns = ["Measure", "Reaction", "Why"] if full else ["Measure", "Reaction"]
+    rows = [
+        {"Measure": m.metric, "Reaction": m.reaction, "Why": m.why or "–"} for m in latest.metrics
+    ]
+    blocks.append(
+        d.table(
+            pd.DataFrame(rows, columns=["Measure", "Reaction", "Why"])[columns],
+            "Reaction to each measure: keep, change, drop or add",
+        )
+    )
+    sections = [("Learnings", latest.learnings), ("Decisions", latest.decisions)]
+    sections.append(("Questions", latest.questions))
+    if full:
+        sections = [
+            ("What felt empty or missing", latest.empty_or_missing),
+            ("Stories worth telling", latest.stories),
+            *sections,
+        ]
+    for title, items in sections:
+        blocks += [d.heading(title, 3), d.bullets(items)]
+    blocks.append(d.heading("Proposed changes to the group's measures", 3))
+    dates = proposal_dates(reflection)
+    change_rows = [
+        {
+            "Measure": c.measure,
+            "Proposed by": c.proposed_by,
+            "When": f"{dates[c.key()]:%d %b %Y}",
+            "Why": c.why,
+            "Change": c.change,
+            "New rule": "yes" if c.rule is not None else "–",
+            "Status": c.status,
+        }
+        for c in latest.measure_changes
+    ]
+    blocks.append(
+        d.table(
+            pd.DataFrame(
+                change_rows,
+                columns=["Measure", "Proposed by", "When", "Why", "Change", "New rule", "Status"],
+            ),
+            "Definition changes proposed in this reflection (adopted ones apply next cycle)",
+        )
+    )
+    if full:
+        history = [
+            {
+                "Saved at (UTC)": f"{v.saved_at:%Y-%m-%d %H:%M}",
+                "Author": v.author,
+                "Reactions": len(v.metrics),
+                "Proposals": len(v.measure_changes),
+            }
+            for v in reflection.versions
+        ]
+        blocks.append(
+            d.table(pd.DataFrame(history), "Versions of this reflection (all kept, oldest first)")
+        )
+    return blocks
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def _lines(text: str) -> list[str]:
+    return _clean_lines(text.splitlines())
+
+
+class _ProposalRow:
+    def __init__(self, measures: list[str], proposal: MeasureProposal | None = None) -> None:
+        import ipywidgets as w
+
+        options = list(dict.fromkeys([*measures, *([proposal.measure] if proposal else [])]))
+        self.measure = w.Combobox(
+            options=options,
+            value=proposal.measure if proposal else "",
+            description="Measure",
+            placeholder="e.g. ladder.active or absorption",
+            ensure_option=False,
+        )
+        self.proposed_by = w.Text(
+            value=proposal.proposed_by if proposal else "", description="Proposed by"
+        )
+        self.why = w.Textarea(value=proposal.why if proposal else "", description="Why")
+        self.change = w.Textarea(value=proposal.change if proposal else "", description="Change")
+        rule_text = ""
+        if proposal and proposal.rule is not None:
+            import yaml
+
+            rule_text = yaml.safe_dump(
+                proposal.rule.model_dump(mode="json", exclude_none=True), sort_keys=False
+            )
+        self.rule = w.Textarea(
+            value=rule_text,
+            description="New rule",
+            placeholder="optional, YAML for ladder.<rung>: window_days: 90\nany_of: [...]",
+        )
+        self.status = w.Dropdown(
+            options=[
+                ("proposed", "proposed"),
+                ("adopt next cycle", "adopted"),
+                ("rejected", "rejected"),
+            ],
+            value=proposal.status if proposal else "proposed",
+            description="Status",
+        )
+        self.box = w.VBox(
+            [self.measure, self.proposed_by, self.why, self.change, self.rule, self.status],
+            layout=w.Layout(border="1px solid #ccc", padding="4px", margin="4px 0"),
+        )
+
+    def is_blank(self) -> bool:
+        return not any(
+            v.value.strip() for v in (self.measure, self.proposed_by, self.why, self.change)
+        )
+
+    def value(self) -> MeasureProposal:
+        import yaml
+
+        rule = None
+        if self.rule.value.strip():
+            try:
+                rule = yaml.safe_load(self.rule.value)
+            except yaml.YAMLError as exc:
+                raise ValueError(
+                    f"the new rule for {self.measure.value!r} is not YAML: {exc}"
+                ) from exc
+        return MeasureProposal(
+            measure=self.measure.value.strip(),
+            proposed_by=self.proposed_by.value.strip(),
+            why=self.why.value.strip(),
+            change=self.change.value.strip(),
+            rule=rule,
+            status=self.status.value,
+        )
+
+
+class ReflectionForm:
+    """An ipywidgets form that records one organization's reflection (JupyterLab only).
+
+    It starts from the latest saved version, so editing continues where the last person
+    stopped; :meth:`save` appends a new version. Every field is a widget attribute, so a
+    test (or a script) can set values and call :meth:`save` without a browser.
+    """
+
+    def __init__(
+        self,
+        cohort_dir: str | Path,
+        cycle: str,
+        org_id: str,
+        *,
+        author: str = "",
+        metrics: list[str] | None = None,
+        staff: list[str] | None = None,
+        rungs: list[str] | None = None,
+        clock=None,
+    ) -> None:
+        import ipywidgets as w
+
+        self.cohort_dir = Path(cohort_dir)
+        self.cycle = cycle
+        self.org_id = org_id
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        existing = load_reflection(cohort_dir, cycle, org_id)
+        last = existing.latest if existing else None
+        self.metric_names = list(dict.fromkeys(metrics or DEFAULT_METRICS))
+        if last:
+            self.metric_names += [
+                m.metric for m in last.metrics if m.metric not in self.metric_names
+            ]
+
+        def area(name: str, description: str, placeholder: str) -> Any:
+            value = "\n".join(getattr(last, name)) if last else ""
+            return w.Textarea(
+                value=value,
+                description=description,
+                placeholder=placeholder,
+                layout=w.Layout(width="95%", height="80px"),
+                style={"description_width": "160px"},
+            )
+
+        self.author = w.Text(value=author, description="Recorded by", placeholder="your name")
+        self.participants = area(
+            "participants", "Who took part", "one per line: " + ", ".join(staff or [])
+        )
+        previous = {m.metric: m for m in last.metrics} if last else {}
+        self.reactions: dict[str, tuple[Any, Any]] = {}
+        rows = []
+        for name in self.metric_names:
+            old = previous.get(name)
+            choice = w.Dropdown(
+                options=[("–", ""), *[(r, r) for r in REACTIONS]],
+                value=old.reaction if old else "",
+                description=name,
+                style={"description_width": "160px"},
+            )
+            why = w.Text(value=old.why if old else "", placeholder="why?")
+            self.reactions[name] = (choice, why)
+            rows.append(w.HBox([choice, why]))
+        self.new_metric = w.Text(description="Add a measure", placeholder="name of a new measure")
+        self.new_metric_why = w.Text(placeholder="why?")
+        self.empty_or_missing = area(
+            "empty_or_missing", "Empty or missing", "what felt empty or missing, one per line"
+        )
+        self.stories = area("stories", "Stories", "stories worth telling, one per line")
+        self.questions = area("questions", "Questions", "open questions, one per line")
+        self.learnings = area("learnings", "Learnings", "what we learned, one per line")
+        self.decisions = area("decisions", "Decisions", "keep / change / stop, one per line")
+        self._measures = [*(f"ladder.{r}" for r in rungs or []), *self.metric_names]
+        self.proposals: list[_ProposalRow] = [
+            _ProposalRow(self._measures, p) for p in (last.measure_changes if last else [])
+        ]
+        self._proposal_box = w.VBox([p.box for p in self.proposals])
+        add = w.Button(description="Propose a definition change", icon="plus")
+        add.on_click(lambda _b: self.add_proposal())
+        save = w.Button(description="Save (keeps earlier versions)", button_style="primary")
+        save.on_click(lambda _b: self._save_clicked())
+        self.status = w.HTML(value="")
+        self.widget = w.VBox(
+            [
+                w.HTML(f"<h3>Reflection: {d.esc(org_id)}, cycle {d.esc(cycle)}</h3>"),
+                self.author,
+                self.participants,
+                w.HTML("<b>Reaction to each measure</b>"),
+                *rows,
+                w.HBox([self.new_metric, self.new_metric_why]),
+                self.empty_or_missing,
+                self.stories,
+                self.questions,
+                self.learnings,
+                self.decisions,
+                w.HTML("<b>Changes to the group's definitions</b> (who proposed, why, what)"),
+                self._proposal_box,
+                add,
+                save,
+                self.status,
+            ]
+        )
+
+    def add_proposal(self) -> _ProposalRow:
+        row = _ProposalRow(self._measures)
+        self.proposals.append(row)
+        self._proposal_box.children = [p.box for p in self.proposals]
+        return row
+
+    def version(self) -> ReflectionVersion:
+        """The form's current values as a version (raises ValueError / ValidationError)."""
+        metrics = [
+            MetricReaction(metric=name, reaction=choice.value, why=why.value.strip())
+            for name, (choice, why) in self.reactions.items()
+            if choice.value
+        ]
+        if self.new_metric.value.strip():
+            metrics.append(
+                MetricReaction(
+                    metric=self.new_metric.value.strip(),
+                    reaction="add",
+                    why=self.new_metric_why.value.strip(),
+                )
+            )
+        return ReflectionVersion(
+            saved_at=self._clock(),
+            author=self.author.value.strip(),
+            participants=_lines(self.participants.value),
+            metrics=metrics,
+            empty_or_missing=_lines(self.empty_or_missing.value),
+            stories=_lines(self.stories.value),
+            questions=_lines(self.questions.value),
+            learnings=_lines(self.learnings.value),
+            decisions=_lines(self.decisions.value),
+            measure_changes=[p.value() for p in self.proposals if not p.is_blank()],
+        )
+
+    def save(self) -> Path:
+        """Validate and append a new version to the file; returns its path."""
+        if not self.author.value.strip():
+            raise ValueError("fill in 'Recorded by' (your name) before saving")
+        path = save_reflection(self.cohort_dir, self.cycle, self.org_id, self.version())
+        return path
+
+    def _save_clicked(self) -> None:
+        try:
+            path = self.save()
+        except (ValueError, ConfigError) as exc:  # ValidationError is a ValueError
+            self.status.value = f'<span style="color:#a00">Not saved: {d.esc(exc)}</span>'
+            return
+        saved = load_reflection(self.cohort_dir, self.cycle, self.org_id)
+        count = len(saved.versions) if saved else 0
+        self.status.value = (
+            f"Saved to {d.esc(path.name)} ({count} version(s) kept) at "
+            f"{dt.datetime.now(dt.UTC):%H:%M} UTC."
+        )
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

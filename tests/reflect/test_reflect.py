@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from cyclebook.errors import ConfigError
+from cyclebook.reflect import (
+    ReflectionForm,
+    ReflectionVersion,
+    load_reflection,
+    reflection_blocks,
+    reflection_path,
+    save_reflection,
+)
+
+ORG = "eastside-tenants"
+CYCLE = "2026-c1"
+
+
+def _clock(*stamps: str):
+    times = iter(dt.datetime.fromisoformat(s) for s in stamps)
+    return lambda: next(times)
+
+
+def _html(blocks) -> str:
+    return "".join(b.html for b in blocks)
+
+
+def test_form_round_trip(cohort: Path) -> None:
+    form = ReflectionForm(
+        cohort,
+        CYCLE,
+        ORG,
+        metrics=["absorption", "match_rate"],
+        rungs=["supporter", "active"],
+        clock=_clock("2026-09-10T18:00:00+00:00"),
+    )
+    form.author.value = "Nirmal Shah"
+    form.participants.value = "Ana (organizing)\n\nLee (data)\n"
+    choice, why = form.reactions["absorption"]
+    choice.value = "keep"
+    why.value = "It showed <the> follow-up gap"
+    form.reactions["match_rate"][0].value = "change"
+    form.new_metric.value = "one_on_ones"
+    form.new_metric_why.value = "Relational work is invisible now"
+    form.empty_or_missing.value = "No turf data"
+    form.stories.value = "A tenant who came once now chairs the building committee"
+    form.questions.value = "Do dues make a member?"
+    form.learnings.value = "Follow-up within two weeks matters"
+    form.decisions.value = "Keep absorption"
+    row = form.add_proposal()
+    row.measure.value = "ladder.active"
+    row.proposed_by.value = "Ana"
+    row.why.value = "Three meetings in 90 days is too many for night-shift tenants"
+    row.change.value = "Two meetings make someone active"
+    row.rule.value = "any_of: [{activity_types: [attendance], min_count: 2, attended_only: true}]"
+    row.status.value = "adopted"
+    form.add_proposal()  # a blank row is ignored
+
+    path = form.save()
+    assert path == reflection_path(cohort, CYCLE, ORG)
+    saved = load_reflection(cohort, CYCLE, ORG)
+    assert saved is not None and len(saved.versions) == 1
+    latest = saved.latest
+    assert latest.author == "Nirmal Shah"
+    assert latest.participants == ["Ana (organizing)", "Lee (data)"]
+    assert [(m.metric, m.reaction) for m in latest.metrics] == [
+        ("absorption", "keep"),
+        ("match_rate", "change"),
+        ("one_on_ones", "add"),
+    ]
+    [change] = latest.measure_changes
+    assert change.rung == "active" and change.status == "adopted"
+    assert change.rule is not None and change.rule.any_of[0].min_count == 2
+
+    html = _html(reflection_blocks(saved))
+    assert "It showed &lt;the&gt; follow-up gap" in html
+    assert "<the>" not in html
+    assert "night-shift tenants" in html
+    assert "Ana (organizing)" in html
+
+    # a new form starts from the saved answer
+    again = ReflectionForm(cohort, CYCLE, ORG, metrics=["absorption"])
+    assert again.reactions["absorption"][0].value == "keep"
+    assert again.reactions["one_on_ones"][0].value == "add"
+    assert again.proposals[0].rule.value.startswith("any_of")
+    assert again.proposals[0].value() == change
+
+
+def test_versions_are_kept(cohort: Path) -> None:
+    clock = _clock(
+        "2026-09-10T18:00:00+00:00", "2026-09-11T09:30:00+00:00", "2026-09-12T09:30:00+00:00"
+    )
+    form = ReflectionForm(cohort, CYCLE, ORG, metrics=["absorption"], clock=clock)
+    form.author.value = "Nirmal Shah"
+    form.questions.value = "first question"
+    form.save()
+    form.author.value = "Harold Kim"
+    form.questions.value = "second question"
+    form.save()
+    form.save()  # identical answer by the same author: nothing new
+    saved = load_reflection(cohort, CYCLE, ORG)
+    assert [v.author for v in saved.versions] == ["Nirmal Shah", "Harold Kim"]
+    assert saved.versions[0].questions == ["first question"]
+    assert saved.latest.questions == ["second question"]
+    assert saved.versions[1].saved_at == dt.datetime(2026, 9, 11, 9, 30, tzinfo=dt.UTC)
+    assert "1 earlier version(s) kept" in _html(reflection_blocks(saved))
+
+
+def test_save_rereads_the_file(cohort: Path) -> None:
+    """Two tabs: the second save must not drop the first tab's version."""
+    a = ReflectionForm(cohort, CYCLE, ORG, author="A", clock=_clock("2026-09-10T10:00:00"))
+    b = ReflectionForm(cohort, CYCLE, ORG, author="B", clock=_clock("2026-09-10T11:00:00"))
+    a.stories.value = "story from tab A"
+    b.stories.value = "story from tab B"
+    a.save()
+    b.save()
+    saved = load_reflection(cohort, CYCLE, ORG)
+    assert [v.stories for v in saved.versions] == [["story from tab A"], ["story from tab B"]]
+
+
+def test_save_needs_author(cohort: Path) -> None:
+    form = ReflectionForm(cohort, CYCLE, ORG)
+    with pytest.raises(ValueError, match="Recorded by"):
+        form.save()
+    form._save_clicked()
+    assert "Not saved" in form.status.value
+    assert not reflection_path(cohort, CYCLE, ORG).exists()
+
+
+def test_save_refuses_to_overwrite_a_broken_file(cohort: Path) -> None:
+    path = reflection_path(cohort, CYCLE, ORG)
+    path.parent.mkdir(parents=True)
+    path.write_text("org_id: eastside-tenants\ncycle: 2026-c1\nversions: [\n", encoding="utf-8")
+    version = ReflectionVersion(saved_at=dt.datetime.now(dt.UTC), author="X")
+    with pytest.raises(ConfigError):
+        save_reflection(cohort, CYCLE, ORG, version)
+    assert path.read_text(encoding="utf-8").endswith("versions: [\n")
+
+
+def test_cohort_audience_hides_stories_and_names(cohort: Path) -> None:
+    form = ReflectionForm(cohort, CYCLE, ORG, metrics=["absorption"], author="Nirmal Shah")
+    form.participants.value = "Ana (organizing)"
+    form.stories.value = "Maria's story"
+    form.reactions["absorption"][0].value = "keep"
+    form.reactions["absorption"][1].value = "private reason"
+    form.learnings.value = "a shared learning"
+    form.save()
+    html = _html(reflection_blocks(load_reflection(cohort, CYCLE, ORG), "cohort"))
+    assert "a shared learning" in html and "keep" in html
+    for hidden in ("Maria", "private reason", "Ana (organizing)", "Nirmal Shah"):
+        assert hidden not in html
+
+
+def test_no_reflection_yet(cohort: Path) -> None:
+    assert load_reflection(cohort, CYCLE, ORG) is None
+    assert "No reflection recorded yet" in _html(reflection_blocks(None))
