@@ -334,7 +334,9 @@ def load_cohort(cohort_dir: str | Path) -> Cohort:
     path = Path(cohort_dir) / "cohort.yml"
     located = read_yaml(path, what="cohort file")
     if not isinstance(located.data, dict):
-        raise ConfigError(path, "the cohort file must be a map of fields", line=1, fix="see README.")
+        raise ConfigError(
+            path, "the cohort file must be a map of fields", line=1, fix="see README."
+        )
     try:
         return Cohort.model_validate(located.data)
     except ValidationError as exc:

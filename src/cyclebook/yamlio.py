@@ -144,6 +144,10 @@ def write_text_atomic(path: str | Path, text: str | bytes) -> None:
             handle.write(text.encode("utf-8") if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates 0600; reports and configs are ordinary files (0644 under umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

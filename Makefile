@@ -1,0 +1,37 @@
+# Two commands on a fresh machine (see README):
+#   make demo   install what is needed, write the demo exports, run every phase of every
+#               demo cycle, and print where the index of HTML reports is
+#   make test   install what is needed (Chromium included), then run every test
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.cyclebook-installed
+
+.PHONY: install demo test lint golden clean-demo
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/cyclebook demo cycles/demo
+	$(VENV)/bin/cyclebook run cycles/demo --cycle all
+
+test: $(STAMP)
+	bash scripts/install-test-deps.sh
+	$(VENV)/bin/ruff check src tests benchmarks notebooks tools
+	$(VENV)/bin/cyclebook demo cycles/demo
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks notebooks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
+
+clean-demo:
+	rm -rf cycles/demo/orgs/*/exports cycles/demo/orgs/*/followup cycles/demo/archive \
+	       cycles/demo/store.duckdb* cycles/demo/*/output

@@ -1,0 +1,158 @@
+"""The ``cyclebook`` command.
+
+    cyclebook demo [COHORT_DIR] [--scale S]          write the seeded demo exports
+    cyclebook run COHORT_DIR [--cycle C|all] [--phase P] [--org O] [-p name=value]
+    cyclebook params NOTEBOOK                        show a notebook's parameters
+    cyclebook validate COHORT_DIR                    check cohort.yml and every cycle.yml
+
+Exit codes: 0 everything ran; 1 some report failed, was skipped or withheld (the others
+were still produced); 2 the request itself was wrong (bad config, unknown parameter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cyclebook.errors import CyclebookError
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def _parse_params(raw: Sequence[str]) -> dict[str, str]:
+    params = {}
+    for item in raw:
+        if "=" not in item:
+            raise CyclebookError(f"-p {item!r}: expected name=value", fix="write -p name=value.")
+        name, value = item.split("=", 1)
+        params[name.strip()] = value
+    return params
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cyclebook import runner
+    from cyclebook.config import list_cycles
+    from cyclebook.params import declared_parameters, parse_cli_value
+    from cyclebook.paths import NOTEBOOKS, notebooks_dir
+
+    phases = args.phase or list(runner.ALL_PHASES)
+    cycles = None
+    if args.cycle == ["all"]:
+        cycles = list_cycles(args.cohort_dir)
+    elif args.cycle:
+        cycles = args.cycle
+    raw = _parse_params(args.param or [])
+    extra = {}
+    for name, text in raw.items():
+        # Converted by the type the notebook declares, so -p x=007 stays "007" for a str
+        # parameter; the runner then validates every notebook it will run.
+        declaring = [
+            notebooks_dir() / NOTEBOOKS[p]
+            for p in phases
+            if name in declared_parameters(notebooks_dir() / NOTEBOOKS[p])
+        ]
+        first = declaring[0] if declaring else notebooks_dir() / NOTEBOOKS[phases[0]]
+        extra[name] = parse_cli_value(first, name, text)
+    summary = runner.run(
+        args.cohort_dir,
+        cycles=cycles,
+        phases=phases,
+        orgs=args.org,
+        audiences=args.audience,
+        workers=args.workers,
+        extra_parameters=extra,
+    )
+    for line in summary.lines():
+        print(line)
+    return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cyclebook.demo import generate_demo
+
+    generate_demo(Path(args.cohort_dir), scale=args.scale, seed=args.seed)
+    print(f"demo exports written under {Path(args.cohort_dir) / 'orgs'}")
+    return EXIT_OK
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from cyclebook.params import declared_parameters
+
+    for spec in declared_parameters(args.notebook).values():
+        print(f"{spec.name}: {spec.type_name} = {spec.default!r}  # {spec.help}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from cyclebook.config import list_cycles, load_cohort
+
+    cohort = load_cohort(args.cohort_dir)
+    cycles = list_cycles(args.cohort_dir)
+    print(f"{cohort.name}: {len(cohort.organizations)} organizations, cycles {', '.join(cycles)}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cyclebook", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run phase notebooks and render HTML reports")
+    run.add_argument("cohort_dir", help="cohort folder, e.g. cycles/demo")
+    run.add_argument(
+        "--cycle", action="append", help="cycle id (repeatable) or 'all'; default: the latest"
+    )
+    run.add_argument(
+        "--phase",
+        action="append",
+        choices=["sync", "share", "reflect", "improve", "cohort"],
+        help="phase to run (repeatable); default: all",
+    )
+    run.add_argument("--org", action="append", help="organization id (repeatable); default: all")
+    run.add_argument(
+        "--audience",
+        action="append",
+        choices=["organization", "cohort", "funder"],
+        help="render for this audience (repeatable); default: per phase",
+    )
+    run.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    run.add_argument(
+        "-p", "--param", action="append", metavar="NAME=VALUE", help="extra notebook parameter"
+    )
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="write the seeded demo cohort's exports")
+    demo.add_argument("cohort_dir", nargs="?", default="cycles/demo")
+    demo.add_argument("--scale", type=float, default=1.0, help="size factor (1.0 = full demo)")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.set_defaults(func=cmd_demo)
+
+    params = sub.add_parser("params", help="show a notebook's declared parameters")
+    params.add_argument("notebook")
+    params.set_defaults(func=cmd_params)
+
+    validate = sub.add_parser("validate", help="check cohort.yml and cycle.yml files")
+    validate.add_argument("cohort_dir")
+    validate.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CyclebookError as exc:
+        print(f"cyclebook: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(
+            "cyclebook: interrupted; finished reports are kept, nothing half-written.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

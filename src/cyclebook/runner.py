@@ -1,0 +1,675 @@
+"""Run phase notebooks for a cohort: Papermill per organization and phase, in worker
+processes, rendered to HTML inside the workers; keep going on failure, then report.
+
+The parent plans every job, checks every job's parameters against its notebook before
+any kernel starts, and schedules jobs so an organization's phases run in order
+(sync -> share -> reflect -> improve) while organizations run in parallel. The cohort
+summary of a cycle runs once every organization of that cycle is done. Each run writes
+a manifest (versions, parameters, input hashes, timings, status) and an index page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cyclebook
+from cyclebook.config import Cohort, CycleCard, list_cycles, load_cohort, load_cycle
+from cyclebook.errors import CyclebookError, ParameterError, RunLockedError
+from cyclebook.params import declared_parameters, validate_parameters
+from cyclebook.paths import NOTEBOOKS, PHASES, CohortPaths, notebooks_dir
+from cyclebook.yamlio import write_text_atomic
+
+ALL_PHASES: tuple[str, ...] = (*PHASES, "cohort")
+# Which audiences each phase is rendered for by default. The share report is what a
+# funder or the cohort may see of one organization; the cohort summary is never for
+# one organization's staff only.
+DEFAULT_AUDIENCES: dict[str, tuple[str, ...]] = {
+    "sync": ("organization",),
+    "share": ("organization", "cohort", "funder"),
+    "reflect": ("organization",),
+    "improve": ("organization",),
+    "cohort": ("cohort", "funder"),
+}
+PHASE_TITLES = {
+    "sync": "Sync",
+    "share": "Share",
+    "reflect": "Reflect",
+    "improve": "Improve",
+    "cohort": "Cohort summary",
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    cycle: str
+    org_id: str | None  # None: the cohort-level notebook
+    phase: str
+    audience: str
+    notebook: str
+    parameters: dict[str, Any]
+    output_ipynb: str
+    output_html: str
+    report_meta: dict[str, Any]
+    store_path: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.cycle}/{self.org_id or '(cohort)'}/{self.phase}/{self.audience}"
+
+
+@dataclass
+class JobResult:
+    key: str
+    cycle: str
+    org_id: str | None
+    phase: str
+    audience: str
+    status: str  # ok | failed | skipped | withheld
+    seconds: float = 0.0
+    error: str | None = None
+    output_ipynb: str | None = None
+    output_html: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    cohort_dir: Path
+    results: list[JobResult]
+    seconds: float
+    manifests: list[Path]
+    indexes: list[Path]
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.results if r.status in {"failed", "withheld"}]
+
+    @property
+    def skipped(self) -> list[JobResult]:
+        return [r for r in self.results if r.status == "skipped"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+    def lines(self) -> list[str]:
+        counts: dict[str, int] = {}
+        for result in self.results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        out = [f"cyclebook: {len(self.results)} report(s) in {self.seconds:.1f} s: {summary}"]
+        for result in self.failed:
+            first = (result.error or "").strip().splitlines()
+            out.append(f"  FAILED  {result.key}: {first[0] if first else 'unknown error'}")
+            if result.output_html:
+                out.append(f"          report: {result.output_html}")
+        for result in self.skipped:
+            out.append(f"  SKIPPED {result.key}: {result.error}")
+        for index in self.indexes:
+            out.append(f"  index: {index}")
+        return out
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _org_title(cohort: Cohort, org_id: str | None) -> str:
+    return cohort.org(org_id).name if org_id else "Whole cohort"
+
+
+def plan(
+    cohort_dir: str | Path,
+    *,
+    cycles: Sequence[str] | None = None,
+    phases: Sequence[str] = ALL_PHASES,
+    orgs: Sequence[str] | None = None,
+    audiences: Sequence[str] | None = None,
+    extra_parameters: dict[str, Any] | None = None,
+) -> tuple[Cohort, dict[str, CycleCard], list[list[Job]]]:
+    """Every job of the run as chains (one chain per cycle and organization, in phase
+    order; the cohort notebook is a chain of its own). Parameters are validated here,
+    before anything runs."""
+    paths = CohortPaths.of(cohort_dir)
+    cohort = load_cohort(paths.root)
+    cycle_ids = list(cycles) if cycles else list_cycles(paths.root)[-1:]
+    if not cycle_ids:
+        raise CyclebookError(
+            f"{paths.root}: no cycle folders with a cycle.yml",
+            fix="create cycles/<cohort>/<cycle>/cycle.yml (see README).",
+        )
+    cards = {cycle: load_cycle(paths.root, cycle) for cycle in cycle_ids}
+    unknown = [p for p in phases if p not in ALL_PHASES]
+    if unknown:
+        raise CyclebookError(
+            f"unknown phase(s) {unknown}", fix=f"choose from {', '.join(ALL_PHASES)}."
+        )
+    org_ids = list(orgs) if orgs else [org.id for org in cohort.organizations]
+    for org_id in org_ids:
+        cohort.org(org_id)  # raises with the list of valid ids
+    extra = dict(extra_parameters or {})
+    _check_extra_names(extra, phases)
+    chains: list[list[Job]] = []
+    for card in cards.values():
+        org_phases = [p for p in PHASES if p in phases]
+        for org_id in org_ids:
+            chain = [
+                _job(paths, cohort, card, org_id, phase, audience, extra)
+                for phase in org_phases
+                for audience in (audiences or DEFAULT_AUDIENCES[phase])
+            ]
+            if chain:
+                chains.append(chain)
+        if "cohort" in phases and not orgs:
+            chains.append(
+                [
+                    _job(paths, cohort, card, None, "cohort", audience, extra)
+                    for audience in (audiences or DEFAULT_AUDIENCES["cohort"])
+                    if audience != "organization"
+                ]
+            )
+    return cohort, cards, [chain for chain in chains if chain]
+
+
+def _check_extra_names(extra: dict[str, Any], phases: Sequence[str]) -> None:
+    known: set[str] = set()
+    for phase in phases:
+        known |= set(declared_parameters(notebooks_dir() / NOTEBOOKS[phase]))
+    unknown = sorted(set(extra) - known)
+    if unknown:
+        raise ParameterError(
+            ", ".join(NOTEBOOKS[p] for p in phases),
+            [
+                f"unknown parameter {name!r}; the selected notebooks declare: "
+                f"{', '.join(sorted(known))}"
+                for name in unknown
+            ],
+        )
+
+
+def _job(
+    paths: CohortPaths,
+    cohort: Cohort,
+    card: CycleCard,
+    org_id: str | None,
+    phase: str,
+    audience: str,
+    extra: dict[str, Any],
+) -> Job:
+    notebook = notebooks_dir() / NOTEBOOKS[phase]
+    parameters: dict[str, Any] = {"cohort_dir": str(paths.root), "cycle": card.id}
+    if org_id is not None:
+        parameters["org_id"] = org_id
+    parameters["audience"] = audience
+    # An extra parameter goes to the notebooks that declare it (checked by
+    # _check_extra_names to be declared by at least one selected phase).
+    declared = declared_parameters(notebook)
+    parameters.update({name: value for name, value in extra.items() if name in declared})
+    parameters = validate_parameters(notebook, parameters)
+    name = org_id or "_cohort"
+    suffix = "" if audience == "organization" else f".{audience}"
+    output_ipynb = paths.output(card.id) / "notebooks" / name / f"{phase}{suffix}.ipynb"
+    output_html = paths.output(card.id) / "reports" / name / f"{phase}{suffix}.html"
+    org_name = _org_title(cohort, org_id)
+    meta = {
+        "title": f"{PHASE_TITLES[phase]}: {org_name}",
+        "cohort_name": cohort.name,
+        "org_id": org_id or "",
+        "org_name": org_name,
+        "cycle": card.id,
+        "cycle_title": card.title,
+        "phase": PHASE_TITLES[phase],
+        "start": card.start.isoformat(),
+        "end": card.end.isoformat(),
+        "audience": audience,
+        "version": cyclebook.__version__,
+    }
+    return Job(
+        cycle=card.id,
+        org_id=org_id,
+        phase=phase,
+        audience=audience,
+        notebook=str(notebook),
+        parameters=parameters,
+        output_ipynb=str(output_ipynb),
+        output_html=str(output_html),
+        report_meta=meta,
+        store_path=str(paths.store),
+    )
+
+
+# --------------------------------------------------------------------------- executing
+
+
+def execute_job(job: Job) -> JobResult:
+    """Run one notebook with Papermill and render it; never raises for notebook errors."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from cyclebook.render import render_notebook
+
+    started = time.perf_counter()
+    out = Path(job.output_ipynb)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.stem + ".partial.ipynb")
+    status, error = "ok", None
+    try:
+        papermill.execute_notebook(
+            job.notebook,
+            str(partial),
+            parameters=job.parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            shutdown_kernel="immediate",
+            kernel_manager_class="cyclebook.kernel.IPCKernelManager",
+        )
+    except PapermillExecutionError as exc:
+        status, error = "failed", f"{exc.ename}: {exc.evalue}"
+    except Exception as exc:  # kernel died, timeout, unreadable notebook: still report it
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        if not partial.exists():
+            nb = nbformat.read(job.notebook, as_version=4)
+            nb.cells.insert(
+                0,
+                nbformat.v4.new_markdown_cell(
+                    "**This notebook could not be executed.**\n\n```\n"
+                    + traceback.format_exc()[-4000:]
+                    + "\n```"
+                ),
+            )
+            nbformat.write(nb, str(partial))
+    os.replace(partial, out)  # the executed notebook appears whole or not at all
+
+    nb = nbformat.read(str(out), as_version=4)
+    meta = {**job.report_meta, "status": status, "error": error or ""}
+    html_text = render_notebook(nb, meta)
+    html_path = Path(job.output_html)
+    leak = _privacy_check(html_text, job)
+    if leak is not None:
+        status, error = "withheld", leak
+        html_text = _withheld_page(job, leak)
+    write_text_atomic(html_path, html_text)
+    return JobResult(
+        key=job.key,
+        cycle=job.cycle,
+        org_id=job.org_id,
+        phase=job.phase,
+        audience=job.audience,
+        status=status,
+        seconds=round(time.perf_counter() - started, 3),
+        error=error,
+        output_ipynb=str(out),
+        output_html=str(html_path),
+        parameters=job.parameters,
+    )
+
+
+def _privacy_check(html_text: str, job: Job) -> str | None:
+    """Scan the rendered HTML for the organization's personal values held in the store."""
+    try:
+        from cyclebook import privacy
+    except ImportError:  # pragma: no cover - privacy module lands with issue 6
+        return None
+    scan = getattr(privacy, "scan_html", None)
+    if scan is None or not Path(job.store_path).exists():
+        return None
+    org_ids = [job.org_id] if job.org_id else None
+    leaks = scan(html_text, job.store_path, org_ids)
+    if not leaks:
+        return None
+    first = leaks[0]
+    return f"personal data found in the rendered report ({first}); the report was withheld"
+
+
+def _withheld_page(job: Job, reason: str) -> str:
+    import html
+
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>Withheld: {html.escape(job.report_meta['title'])}</title></head><body>"
+        f"<h1>Report withheld</h1><p>{html.escape(job.report_meta['title'])}, "
+        f"{html.escape(job.cycle)}, audience {html.escape(job.audience)}.</p>"
+        f"<p>{html.escape(reason)}.</p><p>Fix the notebook or the data that put personal "
+        "values into the report, then run again.</p></body></html>"
+    )
+
+
+def _skipped(job: Job, reason: str) -> JobResult:
+    return JobResult(
+        key=job.key,
+        cycle=job.cycle,
+        org_id=job.org_id,
+        phase=job.phase,
+        audience=job.audience,
+        status="skipped",
+        error=reason,
+        parameters=job.parameters,
+    )
+
+
+def _worker_init() -> None:
+    # Workers must not inherit a terminal's Ctrl-C handling mid-write; the parent stops them.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # forkserver: safe with threads in the parent, and the preloaded modules make each
+    # worker start warm (papermill, nbconvert and the template are imported once).
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["cyclebook.runner", "cyclebook.render", "papermill", "nbconvert"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+
+
+def _run_chains(
+    chains: list[list[Job]],
+    workers: int,
+    progress: Callable[[JobResult, int, int], None],
+) -> list[JobResult]:
+    total = sum(len(chain) for chain in chains)
+    results: list[JobResult] = []
+    if not chains:
+        return results
+    with _pool(min(workers, len(chains)) or 1) as pool:
+        running: dict[Future, tuple[list[Job], int]] = {}
+        for chain in chains:
+            running[pool.submit(execute_job, chain[0])] = (chain, 0)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                chain, position = running.pop(future)
+                job = chain[position]
+                try:
+                    result = future.result()
+                except Exception as exc:  # a worker process died
+                    result = JobResult(
+                        key=job.key,
+                        cycle=job.cycle,
+                        org_id=job.org_id,
+                        phase=job.phase,
+                        audience=job.audience,
+                        status="failed",
+                        error=f"worker crashed: {type(exc).__name__}: {exc}",
+                        parameters=job.parameters,
+                    )
+                results.append(result)
+                progress(result, len(results), total)
+                rest = chain[position + 1 :]
+                if not rest:
+                    continue
+                if result.phase == "sync" and result.status != "ok":
+                    # Later phases would read the store the failed sync left unchanged;
+                    # showing them as fresh would mislead the group.
+                    for later in rest:
+                        skipped = _skipped(later, f"skipped because sync failed: {result.error}")
+                        results.append(skipped)
+                        progress(skipped, len(results), total)
+                    continue
+                running[pool.submit(execute_job, rest[0])] = (chain, position + 1)
+    return results
+
+
+# --------------------------------------------------------------------------- run lock
+
+
+@contextlib.contextmanager
+def run_lock(paths: CohortPaths) -> Iterator[None]:
+    """One run per cohort at a time; a second run is refused with a clear message."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    handle = open(paths.lock, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RunLockedError(
+            f"{paths.root}: another cyclebook run is using this cohort",
+            fix="wait for it to finish (or stop it), then run again.",
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat()}\n")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _clean_partials(paths: CohortPaths, cycles: Sequence[str]) -> None:
+    """Remove what an interrupted run left half-written (never a finished report)."""
+    for cycle in cycles:
+        output = paths.output(cycle)
+        if not output.exists():
+            continue
+        for stale in output.rglob("*.partial.ipynb"):
+            stale.unlink(missing_ok=True)
+        for stale in output.rglob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_hashes(paths: CohortPaths, org_id: str) -> dict[str, str]:
+    exports = paths.exports(org_id)
+    if not exports.exists():
+        return {}
+    return {
+        str(p.relative_to(exports)): sha256_file(p)
+        for p in sorted(exports.rglob("*"))
+        if p.is_file()
+    }
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = [
+        "cyclebook",
+        "papermill",
+        "nbconvert",
+        "nbformat",
+        "nbclient",
+        "ipykernel",
+        "pandas",
+        "duckdb",
+        "ibis-framework",
+        "matplotlib",
+        "pydantic",
+    ]
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    found["python"] = platform.python_version()
+    return found
+
+
+def write_manifest(
+    paths: CohortPaths,
+    cohort: Cohort,
+    card: CycleCard,
+    results: list[JobResult],
+    seconds: float,
+) -> Path:
+    manifest_path = paths.manifest(card.id)
+    previous: dict[str, Any] = {}
+    if manifest_path.exists():
+        with contextlib.suppress(ValueError, OSError):
+            previous = json.loads(manifest_path.read_text())
+    jobs = {job["key"]: job for job in previous.get("jobs", [])}
+    for result in results:
+        entry = asdict(result)
+        if result.output_ipynb and Path(result.output_ipynb).exists():
+            entry["notebook_sha256"] = sha256_file(Path(result.output_ipynb))
+        jobs[result.key] = entry
+    org_ids = sorted({r.org_id for r in results if r.org_id})
+    manifest = {
+        "cyclebook_version": cyclebook.__version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "command": " ".join(sys.argv),
+        "versions": package_versions(),
+        "cohort": {
+            "id": cohort.id,
+            "dir": str(paths.root),
+            "cohort_yml_sha256": sha256_file(paths.cohort_file),
+        },
+        "cycle": {
+            "id": card.id,
+            "cycle_yml_sha256": sha256_file(paths.cycle_file(card.id)),
+            "start": card.start.isoformat(),
+            "end": card.end.isoformat(),
+        },
+        "inputs": {org_id: input_hashes(paths, org_id) for org_id in org_ids},
+        "seconds": round(seconds, 3),
+        "jobs": sorted(jobs.values(), key=lambda job: job["key"]),
+    }
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
+    return manifest_path
+
+
+# --------------------------------------------------------------------------- index
+
+
+def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
+    """The cycle's index page, from the manifest (so it lists every report ever made
+    for this cycle, not only this run's)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from cyclebook.paths import templates_dir
+
+    manifest = json.loads(paths.manifest(card.id).read_text())
+    index_path = paths.index(card.id)
+    rows: dict[str, dict[str, Any]] = {}
+    for job in manifest["jobs"]:
+        org_key = job["org_id"] or "_cohort"
+        row = rows.setdefault(
+            org_key,
+            {
+                "name": _org_title(cohort, job["org_id"])
+                if org_key != "_cohort"
+                else ("Whole cohort (summary)"),
+                "parent": (cohort.org(job["org_id"]).parent if job["org_id"] else None),
+                "cells": {},
+            },
+        )
+        href = None
+        if job.get("output_html"):
+            href = os.path.relpath(job["output_html"], index_path.parent)
+        row["cells"].setdefault(job["phase"], []).append(
+            {
+                "audience": job["audience"],
+                "status": job["status"],
+                "seconds": job.get("seconds") or 0.0,
+                "href": href,
+                "error": (job.get("error") or "").splitlines()[0] if job.get("error") else "",
+            }
+        )
+    order = [org.id for org in cohort.organizations] + ["_cohort"]
+    ordered = [rows[key] for key in order if key in rows]
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir() / "cyclebook")),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    text = env.get_template("cycle_index.html.j2").render(
+        cohort=cohort,
+        card=card,
+        rows=ordered,
+        phases=[p for p in ALL_PHASES],
+        phase_titles=PHASE_TITLES,
+        generated=manifest["created_at"],
+        version=cyclebook.__version__,
+    )
+    write_text_atomic(index_path, text)
+    return index_path
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def _print_progress(result: JobResult, done: int, total: int) -> None:
+    width = 24
+    filled = int(width * done / max(total, 1))
+    bar = "#" * filled + "." * (width - filled)
+    print(
+        f"[{bar}] {done:>3}/{total} {result.status:<8} {result.key} ({result.seconds:.1f} s)",
+        flush=True,
+    )
+
+
+def run(
+    cohort_dir: str | Path,
+    *,
+    cycles: Sequence[str] | None = None,
+    phases: Sequence[str] = ALL_PHASES,
+    orgs: Sequence[str] | None = None,
+    audiences: Sequence[str] | None = None,
+    workers: int | None = None,
+    extra_parameters: dict[str, Any] | None = None,
+    progress: Callable[[JobResult, int, int], None] | None = _print_progress,
+) -> RunSummary:
+    started = time.perf_counter()
+    paths = CohortPaths.of(cohort_dir)
+    cohort, cards, chains = plan(
+        paths.root,
+        cycles=cycles,
+        phases=phases,
+        orgs=orgs,
+        audiences=audiences,
+        extra_parameters=extra_parameters,
+    )
+    workers = workers or os.cpu_count() or 1
+    results: list[JobResult] = []
+    manifests, indexes = [], []
+    with run_lock(paths):
+        _clean_partials(paths, list(cards))
+        # Cycles run in order: a later cycle compares itself with the earlier one.
+        for cycle, card in cards.items():
+            cycle_started = time.perf_counter()
+            org_chains = [c for c in chains if c[0].cycle == cycle and c[0].org_id]
+            cohort_chains = [c for c in chains if c[0].cycle == cycle and not c[0].org_id]
+            cycle_results = _run_chains(org_chains, workers, progress or (lambda *_: None))
+            cycle_results += _run_chains(cohort_chains, workers, progress or (lambda *_: None))
+            results += cycle_results
+            manifests.append(
+                write_manifest(
+                    paths, cohort, card, cycle_results, time.perf_counter() - cycle_started
+                )
+            )
+            indexes.append(write_index(paths, cohort, card))
+    return RunSummary(
+        cohort_dir=paths.root,
+        results=results,
+        seconds=time.perf_counter() - started,
+        manifests=manifests,
+        indexes=indexes,
+    )

@@ -1,0 +1,124 @@
+"""The runner end to end: real Papermill runs of the real notebooks, real HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from cyclebook import runner
+from cyclebook.cli import main
+from cyclebook.errors import ParameterError, RunLockedError
+from cyclebook.paths import CohortPaths
+
+HOSTILE = "<script>alert(1)</script>"
+
+pytestmark = pytest.mark.e2e
+
+
+def test_whole_cohort_reports_index_manifest(tiny_cohort: Path, capsys) -> None:
+    cohort_yml = tiny_cohort / "cohort.yml"
+    cohort_yml.write_text(cohort_yml.read_text().replace("Beta Workers", f'"{HOSTILE}"'))
+    code = main(["run", str(tiny_cohort), "--workers", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "report(s)" in out and "index:" in out
+    paths = CohortPaths.of(tiny_cohort)
+    for org in ("alpha", "beta"):
+        for phase in ("sync", "share", "reflect", "improve"):
+            assert paths.report("c1", org, phase).exists()
+        assert paths.report("c1", org, "share", "funder").exists()
+    assert (paths.output("c1") / "reports" / "_cohort" / "cohort.cohort.html").exists()
+
+    index = paths.index("c1").read_text()
+    assert HOSTILE not in index and "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    links = re.findall(r'href="([^"]+)"', index)
+    assert len(links) == 2 * 6 + 2
+    assert all((paths.index("c1").parent / link).exists() for link in links)
+
+    beta_share = paths.report("c1", "beta", "share").read_text()
+    assert HOSTILE not in beta_share
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in beta_share
+    assert "How might we test the spine?" in beta_share  # the cycle card on every report
+
+    manifest = json.loads(paths.manifest("c1").read_text())
+    assert manifest["cycle"]["id"] == "c1"
+    assert len(manifest["cohort"]["cohort_yml_sha256"]) == 64
+    assert manifest["versions"]["papermill"] != "not installed"
+    assert len(manifest["jobs"]) == 14
+    job = next(j for j in manifest["jobs"] if j["key"] == "c1/alpha/sync/organization")
+    assert job["status"] == "ok" and job["seconds"] > 0
+    assert job["parameters"]["org_id"] == "alpha"
+    assert len(job["notebook_sha256"]) == 64
+    assert not list(paths.output("c1").rglob("*.partial.ipynb"))
+
+
+def test_unknown_parameter_refused_before_any_kernel(tiny_cohort: Path, capsys) -> None:
+    code = main(["run", str(tiny_cohort), "-p", "ord_id=alpha"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown parameter 'ord_id'" in err
+    assert not (tiny_cohort / "c1" / "output").exists()  # nothing ran
+
+
+def test_wrong_type_refused_before_any_kernel(tiny_cohort: Path) -> None:
+    with pytest.raises(ParameterError, match="audience=3 is int"):
+        runner.plan(tiny_cohort, extra_parameters={"audience": 3})
+    assert not (tiny_cohort / "c1" / "output").exists()
+
+
+def _failing_notebook(tmp_path: Path) -> Path:
+    params = new_code_cell('org_id: str = "x"  # organization id')
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell("raise RuntimeError('export is broken')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
+    path = tmp_path / "failing.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_failure_keeps_going_and_is_rendered(tiny_cohort: Path, tmp_path: Path) -> None:
+    _, _, chains = runner.plan(tiny_cohort, phases=["sync", "share"])
+    alpha = next(chain for chain in chains if chain[0].org_id == "alpha")
+    failing = _failing_notebook(tmp_path)
+    # alpha's sync is replaced by a notebook that raises; beta's chain is untouched
+    broken = runner.Job(
+        **{**alpha[0].__dict__, "notebook": str(failing), "parameters": {"org_id": "alpha"}}
+    )
+    chains = [[broken, *alpha[1:]], *[c for c in chains if c[0].org_id != "alpha"]]
+    results = runner._run_chains(chains, 2, lambda *_: None)
+    by_key = {r.key: r for r in results}
+    assert by_key["c1/alpha/sync/organization"].status == "failed"
+    assert "export is broken" in by_key["c1/alpha/sync/organization"].error
+    assert by_key["c1/alpha/share/organization"].status == "skipped"
+    assert all(by_key[k].status == "ok" for k in by_key if k.startswith("c1/beta/"))
+    failed_html = Path(by_key["c1/alpha/sync/organization"].output_html).read_text()
+    assert "This phase did not finish" in failed_html
+    assert "export is broken" in failed_html
+    saved = nbformat.read(by_key["c1/alpha/sync/organization"].output_ipynb, as_version=4)
+    assert any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in saved.cells)
+
+    summary = runner.RunSummary(tiny_cohort, results, 1.0, [], [])
+    assert not summary.ok
+    lines = "\n".join(summary.lines())
+    assert "FAILED  c1/alpha/sync/organization: RuntimeError: export is broken" in lines
+    assert "SKIPPED c1/alpha/share/organization" in lines
+
+
+def test_second_run_is_refused(tiny_cohort: Path) -> None:
+    paths = CohortPaths.of(tiny_cohort)
+    with runner.run_lock(paths), pytest.raises(RunLockedError, match="another cyclebook run"):
+        runner.run(tiny_cohort, phases=["sync"], progress=None)
+
+
+def test_one_phase_one_org(tiny_cohort: Path) -> None:
+    summary = runner.run(
+        tiny_cohort, phases=["share"], orgs=["beta"], audiences=["organization"], progress=None
+    )
+    assert [r.key for r in summary.results] == ["c1/beta/share/organization"]
+    assert summary.ok, summary.results[0].error
+    assert not (CohortPaths.of(tiny_cohort).report("c1", "alpha", "share")).exists()
