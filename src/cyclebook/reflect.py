@@ -275,10 +275,12 @@ def save_reflection(
 
 def _dump(reflection: Reflection) -> dict[str, Any]:
     data = reflection.model_dump(mode="json", exclude_none=True)
-    for version in data["versions"]:
+    for i, version in enumerate(data["versions"]):
         for change in version.get("measure_changes", []):
             if change.get("rule") == {}:
                 change.pop("rule")
+        # empty answers are left out, so the file reads as what was said
+        data["versions"][i] = {k: v for k, v in version.items() if v != []}
     return data
 
 

@@ -1,0 +1,761 @@
+"""The cycle record: what a cycle learned and decided, and the start of the next cycle.
+
+* :func:`load_record` gathers the experiment card (``cycle.yml``: the cohort's own
+  learnings, decisions and questions), each organization's latest reflection (its
+  learnings, decisions, questions and proposed definition changes), and the results of
+  the card's metrics from the store's ``metric_value`` table when the share phase has
+  computed them.
+* :func:`org_record_blocks` and :func:`cohort_record_blocks` render the closing report:
+  the whole card with goal, measure, result and failure line per metric.
+* :func:`definition_blocks` shows each of an organization's definitions and its history
+  (who proposed each change, when, why, and whether it was adopted).
+* :func:`start_next_cycle` writes the next ``cycle.yml`` (six weeks, ``previous:`` set,
+  open questions carried, decisions listed) and adopts the definition changes marked
+  ``adopted`` in reflections into ``cohort.yml``.
+
+Rewriting cohort.yml uses ruamel.yaml's round trip, so comments, key order, quoting and
+flow style stay as the facilitator wrote them. Known cosmetic differences: a one-key map
+inside a flow list is written ``[min_count: 1]`` instead of ``[{min_count: 1}]`` (the same
+YAML), and blank lines inside a rewritten rung can move. The new text is validated as a
+whole cohort before it replaces the file (atomically), and the file is not replaced if
+someone changed it meanwhile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from cyclebook import display as d
+from cyclebook.config import (
+    ID_RE,
+    CardMetric,
+    Cohort,
+    CycleCard,
+    MeasureChange,
+    Organization,
+    load_cohort,
+    load_cycle,
+)
+from cyclebook.errors import ConfigError, CyclebookError
+from cyclebook.paths import CohortPaths
+from cyclebook.reflect import (
+    MeasureProposal,
+    Reflection,
+    load_reflection,
+    proposal_dates,
+    reflection_path,
+)
+from cyclebook.yamlio import _StrictSafeLoader, read_yaml, write_text_atomic
+
+__all__ = [
+    "CYCLE_WEEKS",
+    "OrgRecord",
+    "CycleRecord",
+    "load_record",
+    "card_results",
+    "org_record_blocks",
+    "cohort_record_blocks",
+    "definition_frame",
+    "definition_blocks",
+    "pending_changes",
+    "adopt_measure_changes",
+    "start_next_cycle",
+]
+
+CYCLE_WEEKS = 6
+#: metric_value periods that hold a cycle's headline value, most preferred first
+RESULT_PERIODS = ("cycle", "end", "total")
+
+
+@dataclass
+class OrgRecord:
+    """One organization's part of the cycle record (from its latest reflection)."""
+
+    org_id: str
+    name: str
+    team: list[str]
+    learnings: list[str] = field(default_factory=list)
+    decisions: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    proposals: list[MeasureProposal] = field(default_factory=list)
+    reflected: bool = False
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class CycleRecord:
+    cohort: Cohort
+    card: CycleCard
+    orgs: dict[str, OrgRecord]
+
+    def org(self, org_id: str) -> OrgRecord:
+        return self.orgs[org_id]
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _status(metric: CardMetric, value: float | None) -> str:
+    if value is None:
+        return "not yet measured"
+    if metric.target is not None and value >= metric.target:
+        return "met the goal"
+    if metric.failure_below is not None and value < metric.failure_below:
+        return "below the failure line"
+    if metric.target is not None:
+        return "short of the goal, above the failure line"
+    return "measured"
+
+
+def card_results(con, cycle: str, org_id: str, card: CycleCard) -> dict[str, dict[str, Any]]:
+    """Result of each card metric for one organization, from ``metric_value``.
+
+    Returns ``{measure: {"value", "denominator", "suppressed", "period"}}`` for measures
+    found (overall rows, ``dimension = ''``); a cycle-long period is preferred.
+    """
+    measures = sorted({m.measure for m in card.metrics})
+    if not measures:
+        return {}
+    tables = {
+        t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    if "metric_value" not in tables:
+        return {}
+    rows = con.execute(
+        """SELECT metric, period, value, denominator, suppressed FROM metric_value
+           WHERE cycle = ? AND org_id = ? AND dimension = '' AND metric IN (SELECT unnest(?))
+           ORDER BY metric, period""",
+        [cycle, org_id, measures],
+    ).fetchall()
+    found: dict[str, dict[str, Any]] = {}
+    for metric, period, value, denominator, suppressed in rows:
+        rank = RESULT_PERIODS.index(period) if period in RESULT_PERIODS else len(RESULT_PERIODS)
+        current = found.get(metric)
+        if (
+            current is None
+            or rank < current["rank"]
+            or (rank == current["rank"] == len(RESULT_PERIODS) and period > current["period"])
+        ):
+            found[metric] = {
+                "value": value,
+                "denominator": denominator,
+                "suppressed": bool(suppressed),
+                "period": period,
+                "rank": rank,
+            }
+    return found
+
+
+def _result_text(
+    org: Organization | None, measure: str, result: dict[str, Any] | None, audience: str
+) -> tuple[str, float | None]:
+    if result is None or result["value"] is None:
+        return "not yet measured", None
+    if audience != "organization" and org is not None:
+        agreed = org.consent.cohort if audience == "cohort" else org.consent.funder
+        if measure not in agreed:
+            return "not shared", None
+    value = float(result["value"])
+    denominator = result["denominator"]
+    restricted = audience != "organization"
+    if restricted and (result["suppressed"] or (denominator is not None and 0 < denominator < 10)):
+        return "withheld (small numbers)", None
+    if denominator is not None:
+        return f"{value:.0%} of {_number(float(denominator))}", value
+    if restricted and 0 < abs(value) < 10:
+        return "<10", None
+    return _number(value), value
+
+
+# --------------------------------------------------------------------------- the record
+
+
+def load_record(
+    cohort_dir: str | Path, cycle: str, *, store_path: str | Path | None = None
+) -> CycleRecord:
+    """Everything the closing report shows, for every organization of the cohort."""
+    cohort = load_cohort(cohort_dir)
+    card = load_cycle(cohort_dir, cycle)
+    orgs: dict[str, OrgRecord] = {}
+    for org in cohort.organizations:
+        reflection = load_reflection(cohort_dir, cycle, org.id)
+        team = card.team.get(org.id) or list(org.staff)
+        record = OrgRecord(org_id=org.id, name=org.name, team=team)
+        if reflection is not None:
+            latest = reflection.latest
+            record.learnings = list(latest.learnings)
+            record.decisions = list(latest.decisions)
+            record.questions = list(latest.questions)
+            record.proposals = list(latest.measure_changes)
+            record.reflected = True
+        orgs[org.id] = record
+    store = Path(store_path) if store_path else CohortPaths.of(cohort_dir).store
+    if store.exists() and card.metrics:
+        from cyclebook.store import connect
+
+        with connect(store) as con:
+            for org_id, record in orgs.items():
+                record.results = card_results(con, cycle, org_id, card)
+    return CycleRecord(cohort=cohort, card=card, orgs=orgs)
+
+
+def _metrics_frame(
+    card: CycleCard, org: Organization | None, results: dict[str, dict[str, Any]], audience: str
+) -> pd.DataFrame:
+    rows = []
+    for metric in card.metrics:
+        text, value = _result_text(org, metric.measure, results.get(metric.measure), audience)
+        if value is None and metric.result and text == "not yet measured":
+            text = metric.result
+        rows.append(
+            {
+                "Goal": metric.goal,
+                "Measure": metric.measure,
+                "Target": "–" if metric.target is None else f"{metric.target:g}",
+                "Result": text,
+                "Against the card": _status(metric, value) if value is not None else "–",
+                "Failure line": metric.failure,
+            }
+        )
+    columns = ["Goal", "Measure", "Target", "Result", "Against the card", "Failure line"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _card_head(card: CycleCard) -> list[d.Block]:
+    return [
+        d.heading(f"Cycle record: {card.title}", 2),
+        d.heading("How might we…", 3),
+        d.bullets(card.how_might_we),
+        d.heading("Hypothesis", 3),
+        d.paragraph(card.hypothesis),
+        d.heading("Design", 3),
+        d.paragraph(card.design),
+    ]
+
+
+def _card_tail(card: CycleCard, team: str) -> d.Block:
+    docs = ", ".join(doc.title for doc in card.documents) or "–"
+    return d.definition_list(
+        [
+            ("Cycle", card.id + (f" (follows {card.previous})" if card.previous else "")),
+            ("Dates", f"{card.start:%d %b %Y} – {card.end:%d %b %Y} ({card.weeks:g} weeks)"),
+            ("Accountable", ", ".join(card.accountable) or "–"),
+            ("Team", team or "–"),
+            ("Documents", docs),
+        ]
+    )
+
+
+def org_record_blocks(
+    record: CycleRecord, org_id: str, audience: str = "organization"
+) -> list[d.Block]:
+    """The closing report for one organization: the whole experiment card with results."""
+    card = record.card
+    org = record.cohort.org(org_id)
+    mine = record.org(org_id)
+    blocks = _card_head(card)
+    blocks.append(
+        d.table(
+            _metrics_frame(card, org, mine.results, audience),
+            f"Cycle metrics for {org.name}: goal, measure, result and failure line",
+        )
+    )
+    for title, cohort_items, org_items in (
+        ("Learnings", card.learnings, mine.learnings),
+        ("Decisions", card.decisions, mine.decisions),
+        ("Questions", card.questions, mine.questions),
+    ):
+        blocks += [
+            d.heading(title, 3),
+            d.bullets(
+                [*(f"{org.name}: {x}" for x in org_items), *(f"Cohort: {x}" for x in cohort_items)],
+                empty="None recorded yet (recorded in reflect and at the end of the cycle).",
+            ),
+        ]
+    if not mine.reflected:
+        blocks.append(d.note(f"No reflection recorded yet for {org.name} in this cycle."))
+    blocks.append(_card_tail(card, ", ".join(mine.team)))
+    return blocks
+
+
+def cohort_record_blocks(record: CycleRecord, audience: str = "cohort") -> list[d.Block]:
+    """The closing report for the cohort: the card, results per organization, and each
+    organization's learnings, decisions and questions (for the cohort/funder audiences,
+    results follow each organization's consent)."""
+    card = record.card
+    blocks = _card_head(card)
+    rows = []
+    for org in record.cohort.organizations:
+        mine = record.org(org.id)
+        for metric in card.metrics:
+            text, value = _result_text(
+                org, metric.measure, mine.results.get(metric.measure), audience
+            )
+            rows.append(
+                {
+                    "Organization": org.name,
+                    "Measure": metric.measure,
+                    "Result": text,
+                    "Against the card": _status(metric, value) if value is not None else "–",
+                }
+            )
+    blocks.append(
+        d.table(
+            pd.DataFrame(
+                [
+                    {
+                        "Goal": m.goal,
+                        "Measure": m.measure,
+                        "Target": "–" if m.target is None else f"{m.target:g}",
+                        "Failure line": m.failure,
+                    }
+                    for m in card.metrics
+                ],
+                columns=["Goal", "Measure", "Target", "Failure line"],
+            ),
+            "Cycle metrics: goal, measure and what counts as failure",
+        )
+    )
+    blocks.append(
+        d.table(
+            pd.DataFrame(rows, columns=["Organization", "Measure", "Result", "Against the card"]),
+            "Results per organization (shared measures only outside each organization)",
+        )
+    )
+    for title, attr, cohort_items in (
+        ("Learnings", "learnings", card.learnings),
+        ("Decisions", "decisions", card.decisions),
+        ("Questions", "questions", card.questions),
+    ):
+        items = [f"Cohort: {x}" for x in cohort_items]
+        for org in record.cohort.organizations:
+            items += [f"{org.name}: {x}" for x in getattr(record.org(org.id), attr)]
+        blocks += [d.heading(title, 3), d.bullets(items, empty="None recorded yet.")]
+    reflected = sum(1 for r in record.orgs.values() if r.reflected)
+    blocks.append(
+        d.paragraph(f"{reflected} of {len(record.orgs)} organizations recorded a reflection.")
+    )
+    team = "; ".join(f"{o}: {', '.join(n)}" for o, n in card.team.items())
+    blocks.append(_card_tail(card, team))
+    return blocks
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+def definition_frame(org: Organization, pending: Sequence[MeasureChange] = ()) -> pd.DataFrame:
+    """Each definition change: recorded history (cohort.yml) plus pending proposals."""
+    rows = [
+        {
+            "Measure": c.measure,
+            "Date": f"{c.date:%d %b %Y}",
+            "Proposed by": c.proposed_by,
+            "Why": c.why,
+            "Change": c.change,
+            "Status": c.status + (f" ({c.cycle})" if c.cycle else ""),
+        }
+        for c in sorted([*org.measure_history, *pending], key=lambda c: (c.measure, c.date))
+    ]
+    return pd.DataFrame(rows, columns=["Measure", "Date", "Proposed by", "Why", "Change", "Status"])
+
+
+def pending_changes(reflection: Reflection | None) -> list[MeasureChange]:
+    """The latest reflection's proposals as (not yet recorded) measure changes."""
+    if reflection is None:
+        return []
+    dates = proposal_dates(reflection)
+    return [
+        MeasureChange(
+            measure=p.measure,
+            date=dates[p.key()].date(),
+            proposed_by=p.proposed_by,
+            why=p.why,
+            change=p.change,
+            cycle=reflection.cycle,
+            status="proposed" if p.status == "adopted" else p.status,
+        )
+        for p in reflection.latest.measure_changes
+    ]
+
+
+def definition_blocks(org: Organization, reflection: Reflection | None = None) -> list[d.Block]:
+    """The group's definitions in its own words, and how each came to be."""
+    ladder = pd.DataFrame(
+        [
+            {
+                "Rung": r.label,
+                "Measure": f"ladder.{r.name}",
+                "Window (days)": r.window_days,
+                "Definition": r.definition,
+            }
+            for r in org.ladder
+        ]
+    )
+    settings = org.metrics
+    blocks = [
+        d.heading("The group's definitions", 2),
+        d.table(ladder, f"Ladder of engagement as {org.name} defines it"),
+        d.paragraph(
+            f"Active means a qualifying activity in the last {settings.active_window_days} days; "
+            f"lapsed means {settings.lapse_days} days without one; absorption counts a second "
+            f"activity within {settings.absorption_days} days."
+        ),
+        d.table(
+            definition_frame(org, pending_changes(reflection)),
+            "History of each definition: who proposed the change, when, why, and its status",
+        ),
+    ]
+    return blocks
+
+
+# --------------------------------------------------------------------------- next cycle
+
+
+def _round_trip():
+    from ruamel.yaml import YAML
+
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.width = 4096
+    return rt
+
+
+def _take_trailing_comment(node: Any) -> Any:
+    """Detach the comment/blank lines that follow a node's last element (ruamel keeps
+    them on the deepest last key), so a key appended after it lands before them."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    while True:
+        if isinstance(node, CommentedMap) and len(node):
+            key = list(node.keys())[-1]
+            slot = node.ca.items.get(key)
+            if slot and len(slot) > 2 and slot[2] is not None:
+                token, slot[2] = slot[2], None
+                return token
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and len(node):
+            index = len(node) - 1
+            slot = node.ca.items.get(index)
+            if slot and slot[0] is not None:
+                token, slot[0] = slot[0], None
+                return token
+            node = node[index]
+        else:
+            return None
+
+
+def _flow_conditions(conditions: list[dict[str, Any]]):
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    seq = CommentedSeq()
+    for cond in conditions:
+        item = CommentedMap(cond)
+        item.fa.set_flow_style()
+        seq.append(item)
+    seq.fa.set_flow_style()
+    return seq
+
+
+@dataclass
+class _Adoption:
+    org_id: str
+    change: MeasureChange
+    proposal: MeasureProposal
+    where: tuple[Path, int | None]
+
+
+def _collect(cohort_dir: Path, cohort: Cohort, from_cycle: str, new_cycle: str):
+    adoptions: list[_Adoption] = []
+    open_items: list[tuple[str, MeasureProposal]] = []
+    reflections: dict[str, Reflection] = {}
+    for org in cohort.organizations:
+        reflection = load_reflection(cohort_dir, from_cycle, org.id)
+        if reflection is None:
+            continue
+        reflections[org.id] = reflection
+        dates = proposal_dates(reflection)
+        path = reflection_path(cohort_dir, from_cycle, org.id)
+        located = read_yaml(path, what="reflection file")
+        last = len(reflection.versions) - 1
+        for index, proposal in enumerate(reflection.latest.measure_changes):
+            if proposal.status == "proposed":
+                open_items.append((org.id, proposal))
+                continue
+            change = MeasureChange(
+                measure=proposal.measure,
+                date=dates[proposal.key()].date(),
+                proposed_by=proposal.proposed_by,
+                why=proposal.why,
+                change=proposal.change,
+                cycle=new_cycle if proposal.status == "adopted" else from_cycle,
+                status=proposal.status,
+            )
+            line = located.locate(["versions", last, "measure_changes", index])[0]
+            adoptions.append(_Adoption(org.id, change, proposal, (path, line)))
+    return adoptions, open_items, reflections
+
+
+def _same(a: MeasureChange, b: MeasureChange) -> bool:
+    return (a.measure, a.date, a.proposed_by, a.change, a.status) == (
+        b.measure,
+        b.date,
+        b.proposed_by,
+        b.change,
+        b.status,
+    )
+
+
+def _apply_rule(org_node: Any, org: Organization, item: _Adoption) -> None:
+    rule = item.proposal.rule
+    assert rule is not None
+    rung_name = item.proposal.rung
+    path, line = item.where
+    if "ladder" not in org_node or org_node["ladder"] is None:
+        # the organization used the default ladder: write it out so it can be changed
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+        ladder = CommentedSeq()
+        for rung in org.ladder:
+            data = rung.model_dump(mode="json", exclude_defaults=True)
+            data["any_of"] = _flow_conditions(
+                [c.model_dump(mode="json", exclude_defaults=True) for c in rung.any_of]
+            )
+            ladder.append(CommentedMap(data))
+        token = _take_trailing_comment(org_node)
+        org_node["ladder"] = ladder
+        if token is not None:
+            ladder[-1].ca.items["definition"] = [None, None, token, None]
+    rungs = org_node["ladder"]
+    target = next((r for r in rungs if r.get("name") == rung_name), None)
+    values = rule.model_dump(mode="json", exclude_none=True)
+    if "any_of" in values:
+        values["any_of"] = _flow_conditions(
+            [c.model_dump(mode="json", exclude_defaults=True) for c in rule.any_of or []]
+        )
+    if target is None:
+        missing = [k for k in ("label", "window_days", "any_of", "definition") if k not in values]
+        if missing:
+            raise ConfigError(
+                path,
+                f"the adopted change adds a new rung '{rung_name}' to {org.name}'s ladder but "
+                f"its rule lacks {', '.join(missing)}",
+                field="rule",
+                line=line,
+                fix=f"name an existing rung ({', '.join('ladder.' + r.name for r in org.ladder)})"
+                " or give the new rung label, window_days, any_of and definition.",
+            )
+        from ruamel.yaml.comments import CommentedMap
+
+        rungs.append(CommentedMap({"name": rung_name, **values}))
+        return
+    for key, value in values.items():
+        target[key] = value
+
+
+def adopt_measure_changes(
+    cohort_dir: str | Path, from_cycle: str, new_cycle: str
+) -> list[MeasureChange]:
+    """Record decided definition changes of ``from_cycle``'s reflections in cohort.yml.
+
+    Changes marked ``adopted`` are appended to the organization's ``measure_history``
+    (``cycle`` = the cycle they take effect in) and, when they carry a ladder ``rule``,
+    rewrite that rung; ``rejected`` ones are recorded too (``cycle`` = where they were
+    discussed). Already recorded changes are not added twice. Returns the new entries.
+    """
+    cohort_dir = Path(cohort_dir)
+    cohort = load_cohort(cohort_dir)
+    adoptions, _open, _ = _collect(cohort_dir, cohort, from_cycle, new_cycle)
+    return _write_adoptions(cohort_dir, cohort, adoptions)
+
+
+def _write_adoptions(
+    cohort_dir: Path, cohort: Cohort, adoptions: list[_Adoption]
+) -> list[MeasureChange]:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    fresh = [
+        a
+        for a in adoptions
+        if not any(_same(a.change, old) for old in cohort.org(a.org_id).measure_history)
+    ]
+    if not fresh:
+        return []
+    path = CohortPaths.of(cohort_dir).cohort_file
+    before = path.read_bytes()
+    rt = _round_trip()
+    data = rt.load(before.decode("utf-8-sig"))
+    nodes = {node["id"]: node for node in data["organizations"]}
+    for item in fresh:
+        org_node = nodes[item.org_id]
+        org = cohort.org(item.org_id)
+        if item.change.status == "adopted" and item.proposal.rule is not None:
+            _apply_rule(org_node, org, item)
+        history = org_node.get("measure_history")
+        entry = CommentedMap(item.change.model_dump(exclude_none=True))
+        if history is None:
+            token = _take_trailing_comment(org_node)
+            org_node["measure_history"] = history = CommentedSeq()
+            if token is not None:
+                entry.ca.items[list(entry.keys())[-1]] = [None, None, token, None]
+        history.append(entry)
+    out = io.StringIO()
+    rt.dump(data, out)
+    text = out.getvalue()
+    try:
+        Cohort.model_validate(yaml.load(text, Loader=_StrictSafeLoader))
+    except ValidationError as exc:
+        first = fresh[0].where
+        raise ConfigError(
+            first[0],
+            "adopting the changes would make cohort.yml invalid: " + str(exc.errors()[0]["msg"]),
+            field="measure_changes",
+            line=first[1],
+            fix="correct the proposed rule in the reflection, then run next-cycle again.",
+        ) from exc
+    if path.read_bytes() != before:
+        raise CyclebookError(
+            f"{path} changed while measure changes were being adopted",
+            fix="run the command again.",
+        )
+    write_text_atomic(path, text)
+    return [a.change for a in fresh]
+
+
+def _write_new_file(path: Path, text: str) -> None:
+    """Create ``path`` atomically, refusing to replace an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)  # fails if the file exists, unlike a rename
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def start_next_cycle(
+    cohort_dir: str | Path,
+    from_cycle: str,
+    new_cycle_id: str,
+    start: dt.date | None = None,
+) -> Path:
+    """Write ``<cohort>/<new_cycle_id>/cycle.yml`` from ``from_cycle``'s record.
+
+    The new card runs six weeks from ``start`` (default: the day the previous cycle
+    ended), sets ``previous:``, carries the cohort's and every organization's open
+    questions (and undecided definition proposals), lists the previous decisions and
+    adopted definition changes in its design, and copies how-might-we, hypothesis,
+    metrics (without results), accountable and team for the facilitators to edit.
+    Adopted definition changes are written into cohort.yml (see
+    :func:`adopt_measure_changes`). Refuses to overwrite an existing cycle.
+    """
+    cohort_dir = Path(cohort_dir)
+    paths = CohortPaths.of(cohort_dir)
+    if not ID_RE.match(new_cycle_id):
+        raise ConfigError(
+            paths.cycle_file(new_cycle_id),
+            f"{new_cycle_id!r} is not a valid cycle id",
+            expected="lowercase letters, digits, '-' or '_' (e.g. 2026-c3)",
+            fix="choose an id like 2026-c3.",
+        )
+    target = paths.cycle_file(new_cycle_id)
+    if target.exists():
+        raise CyclebookError(
+            f"{target} already exists: cycle {new_cycle_id} was started before",
+            fix="choose a new cycle id, or edit that cycle.yml by hand.",
+        )
+    if new_cycle_id == from_cycle:
+        raise CyclebookError(
+            f"the next cycle must have a new id, not {from_cycle!r}", fix="e.g. 2026-c3."
+        )
+    cohort = load_cohort(cohort_dir)
+    card = load_cycle(cohort_dir, from_cycle)
+    adoptions, open_items, reflections = _collect(cohort_dir, cohort, from_cycle, new_cycle_id)
+    start = start or card.end
+    end = start + dt.timedelta(weeks=CYCLE_WEEKS)
+
+    names = {org.id: org.name for org in cohort.organizations}
+    decisions = [f"Cohort: {x}" for x in card.decisions]
+    questions = list(card.questions)
+    for org in cohort.organizations:
+        reflection = reflections.get(org.id)
+        if reflection is None:
+            continue
+        decisions += [f"{org.name}: {x}" for x in reflection.latest.decisions]
+        questions += [f"{org.name}: {x}" for x in reflection.latest.questions]
+    for org_id, proposal in open_items:
+        questions.append(
+            f"{names[org_id]}: adopt the proposed change to {proposal.measure}? "
+            f"{proposal.change} (proposed by {proposal.proposed_by}: {proposal.why})"
+        )
+    adopted = [a for a in adoptions if a.change.status == "adopted"]
+    design = f"Continues {from_cycle}. {card.design}"
+    if decisions:
+        design += f"\nStarts from the decisions of {from_cycle}: " + "; ".join(decisions) + "."
+    if adopted:
+        design += (
+            "\nDefinitions changed for this cycle: "
+            + "; ".join(f"{names[a.org_id]} {a.change.measure}: {a.change.change}" for a in adopted)
+            + "."
+        )
+    new_card = {
+        "id": new_cycle_id,
+        "title": f"Next: {card.title}",
+        "previous": from_cycle,
+        "how_might_we": list(card.how_might_we),
+        "hypothesis": card.hypothesis,
+        "design": design,
+        "metrics": [
+            m.model_dump(mode="json", exclude_none=True, exclude={"result"}) for m in card.metrics
+        ],
+        "learnings": [],
+        "decisions": [],
+        "questions": questions,
+        "accountable": list(card.accountable),
+        "team": {k: list(v) for k, v in card.team.items()},
+        "start": start,
+        "end": end,
+        "documents": [
+            {"title": f"Cycle record of {from_cycle}", "path": f"../{from_cycle}/cycle.yml"}
+        ],
+    }
+    CycleCard.model_validate(new_card)  # our own output must be a valid card
+    header = (
+        f"# Cycle {new_cycle_id}, started from {from_cycle} on {dt.date.today():%Y-%m-%d}.\n"
+        "# Edit title, how_might_we, hypothesis, design and metrics for this cycle;\n"
+        f"# questions were carried from {from_cycle} and its reflections.\n"
+    )
+    text = header + yaml.safe_dump(new_card, sort_keys=False, allow_unicode=True, width=100)
+    try:
+        _write_new_file(target, text)
+    except FileExistsError:
+        raise CyclebookError(
+            f"{target} already exists: cycle {new_cycle_id} was started before",
+            fix="choose a new cycle id, or edit that cycle.yml by hand.",
+        ) from None
+    # if cohort.yml cannot take the adopted changes, the new card is removed again
+    try:
+        _write_adoptions(cohort_dir, cohort, adoptions)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    load_cycle(cohort_dir, new_cycle_id)
+    return target

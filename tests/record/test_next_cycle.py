@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cyclebook.config import load_cohort, load_cycle
+from cyclebook.errors import ConfigError, CyclebookError
+from cyclebook.record import adopt_measure_changes, start_next_cycle
+from cyclebook.reflect import MeasureProposal, ReflectionVersion, save_reflection
+
+C2 = "2026-c2"
+
+
+def _save(cohort: Path, org_id: str, when: str, **fields) -> None:
+    version = ReflectionVersion(
+        saved_at=dt.datetime.fromisoformat(when), author="Nirmal Shah", **fields
+    )
+    save_reflection(cohort, C2, org_id, version)
+
+
+@pytest.fixture
+def reflected(cohort: Path) -> Path:
+    active = MeasureProposal(
+        measure="ladder.active",
+        proposed_by="Ana",
+        why="Night-shift tenants cannot make three meetings",
+        change="Two attended meetings in 90 days make someone active",
+        rule={
+            "any_of": [{"activity_types": ["attendance"], "min_count": 2, "attended_only": True}],
+            "definition": "Attended two or more meetings in the last 90 days.",
+        },
+        status="proposed",
+    )
+    _save(cohort, "eastside-tenants", "2026-10-20T17:00:00+00:00", measure_changes=[active])
+    _save(
+        cohort,
+        "eastside-tenants",
+        "2026-10-22T17:00:00+00:00",
+        questions=["Do building captains count as leaders?"],
+        decisions=["Keep absorption as our main measure"],
+        learnings=["Follow-up within two weeks doubled second actions"],
+        measure_changes=[active.model_copy(update={"status": "adopted"})],
+    )
+    _save(
+        cohort,
+        "riverside-workers",
+        "2026-10-21T17:00:00+00:00",
+        measure_changes=[
+            MeasureProposal(
+                measure="absorption",
+                proposed_by="Dev",
+                why="Shift schedules are monthly",
+                change="Count a second action within 60 days, not 42",
+                status="proposed",
+            ),
+            MeasureProposal(
+                measure="ladder.member",
+                proposed_by="Pat",
+                why="Simpler to explain",
+                change="Dues alone make a member",
+                status="rejected",
+            ),
+        ],
+    )
+    return cohort
+
+
+def test_next_cycle(reflected: Path) -> None:
+    cohort_before = load_cohort(reflected)
+    text_before = (reflected / "cohort.yml").read_text(encoding="utf-8")
+    path = start_next_cycle(reflected, C2, "2026-c3")
+    assert path == reflected / "2026-c3" / "cycle.yml"
+    card = load_cycle(reflected, "2026-c3")
+    previous = load_cycle(reflected, C2)
+    assert card.previous == C2
+    assert card.start == previous.end == dt.date(2026, 10, 26)
+    assert card.end == dt.date(2026, 12, 7)
+    assert card.weeks == 6
+    assert card.how_might_we == previous.how_might_we
+    assert [m.measure for m in card.metrics] == ["absorption", "leaders"]
+    assert card.learnings == [] and card.decisions == []
+    assert "Eastside Tenants Union: Do building captains count as leaders?" in card.questions
+    [carried] = [q for q in card.questions if "absorption" in q]
+    assert carried.startswith("Riverside Workers Center: adopt the proposed change to absorption?")
+    assert "Dev" in carried
+    assert "Eastside Tenants Union: Keep absorption as our main measure" in card.design
+    assert "Eastside Tenants Union ladder.active: Two attended meetings" in card.design
+    assert path.read_text(encoding="utf-8").startswith("# Cycle 2026-c3, started from 2026-c2")
+
+    cohort = load_cohort(reflected)
+    east = cohort.org("eastside-tenants")
+    active = next(r for r in east.ladder if r.name == "active")
+    assert active.any_of[0].min_count == 2
+    assert active.definition == "Attended two or more meetings in the last 90 days."
+    assert [r.name for r in east.ladder] == ["supporter", "member", "active", "leader"]
+    [change] = east.measure_history
+    assert (change.measure, change.proposed_by, change.date, change.cycle, change.status) == (
+        "ladder.active",
+        "Ana",
+        dt.date(2026, 10, 20),  # when first proposed, not when adopted
+        "2026-c3",
+        "adopted",
+    )
+    assert change.why == "Night-shift tenants cannot make three meetings"
+    river = cohort.org("riverside-workers")
+    assert [(c.measure, c.status, c.cycle) for c in river.measure_history] == [
+        ("ladder.member", "rejected", C2)
+    ]
+    assert river.ladder == cohort_before.org("riverside-workers").ladder
+    for org in cohort.organizations:
+        if org.id not in {"eastside-tenants", "riverside-workers"}:
+            assert org == cohort_before.org(org.id)
+    # comments and flow style survive the rewrite
+    text = (reflected / "cohort.yml").read_text(encoding="utf-8")
+    for line in text_before.splitlines():
+        if line.lstrip().startswith("#") or "{kind:" in line:
+            assert line in text
+    assert yaml.safe_load(text)["organizations"][0]["ladder"][2]["any_of"] == [
+        {"activity_types": ["attendance"], "min_count": 2, "attended_only": True}
+    ]
+
+    # nothing is recorded twice
+    assert adopt_measure_changes(reflected, C2, "2026-c3") == []
+    with pytest.raises(CyclebookError, match="already exists"):
+        start_next_cycle(reflected, C2, "2026-c3")
+
+
+def test_refuses_to_overwrite(cohort: Path) -> None:
+    before = (cohort / C2 / "cycle.yml").read_bytes()
+    with pytest.raises(CyclebookError, match="already exists") as info:
+        start_next_cycle(cohort, "2026-c1", C2)
+    assert "Fix:" in str(info.value)
+    assert (cohort / C2 / "cycle.yml").read_bytes() == before
+
+
+def test_without_reflections(cohort: Path) -> None:
+    before = (cohort / "cohort.yml").read_bytes()
+    start_next_cycle(cohort, C2, "2026-c3", start=dt.date(2026, 11, 2))
+    card = load_cycle(cohort, "2026-c3")
+    assert (card.start, card.end) == (dt.date(2026, 11, 2), dt.date(2026, 12, 14))
+    assert (cohort / "cohort.yml").read_bytes() == before
+
+
+def test_bad_id(cohort: Path) -> None:
+    with pytest.raises(ConfigError, match="not a valid cycle id"):
+        start_next_cycle(cohort, C2, "Cycle 3")
+
+
+def test_new_rung_without_full_rule_names_the_reflection_line(cohort: Path) -> None:
+    _save(
+        cohort,
+        "valley-voters",
+        "2026-10-21T17:00:00+00:00",
+        measure_changes=[
+            MeasureProposal(
+                measure="ladder.captain",
+                proposed_by="Jo",
+                why="We have building captains",
+                change="Add a captain rung",
+                rule={"window_days": 90},
+                status="adopted",
+            )
+        ],
+    )
+    before = (cohort / "cohort.yml").read_bytes()
+    with pytest.raises(ConfigError) as info:
+        start_next_cycle(cohort, C2, "2026-c3")
+    error = info.value
+    assert error.path.name == "valley-voters.yml"
+    assert error.line == 7  # the proposal's line in the reflection file
+    assert "new rung 'captain'" in str(error) and "label" in str(error)
+    assert not (cohort / "2026-c3" / "cycle.yml").exists()
+    assert (cohort / "cohort.yml").read_bytes() == before
