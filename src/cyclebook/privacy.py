@@ -16,13 +16,18 @@ names, addresses, source ids) and withholds the report if any appear.
 
 from __future__ import annotations
 
+import html
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from cyclebook.config import AUDIENCES
-from cyclebook.errors import CyclebookError
+from cyclebook.config import AUDIENCES, Cohort, CycleCard, Organization
+from cyclebook.errors import CyclebookError, PrivacyError
 
 __all__ = [
     "THRESHOLD",
@@ -35,6 +40,14 @@ __all__ = [
     "suppress_rate",
     "suppression_mask",
     "suppress_table",
+    "allowed_metrics",
+    "is_allowed",
+    "Leak",
+    "ReportLeakError",
+    "scan_html",
+    "guard_report",
+    "withhold_report",
+    "config_text",
 ]
 
 #: Counts below this (and above zero) are suppressed outside the organization.
@@ -313,3 +326,525 @@ def suppress_table(
         out = out.drop(columns=sorted(helpers))
     out.attrs["suppression"] = mask
     return out
+
+
+# --------------------------------------------------------------------------- consent
+
+
+def allowed_metrics(org: Organization, audience: str) -> set[str] | None:
+    """The metric keys ``org`` agreed to show to ``audience``; ``None`` means all of them
+    (its own staff). Anything not listed under ``consent`` in cohort.yml is not shared."""
+    _check_audience(audience)
+    if audience == "organization":
+        return None
+    return set(getattr(org.consent, audience))
+
+
+def is_allowed(org: Organization, audience: str, metric: str) -> bool:
+    allowed = allowed_metrics(org, audience)
+    return allowed is None or metric in allowed
+
+
+# --------------------------------------------------------------------------- the guard
+
+#: Words of four letters or more that are both surnames and ordinary English (or words
+#: the workbook's own reports use). A last name on its own is not treated as a leak when
+#: it is one of these; the full name (first and last together) still is.
+COMMON_WORDS = frozenset(
+    """
+    able about above action actions active activity after again against ages
+    alliance also always among amount analysis another april area areas around
+    august away back baker ball bank banks base bass bell berry best better bird
+    bishop black block board body bond booth both brand bridge bright brook brooks
+    brown builder burns bush butler call calls campaign card carter case cash center
+    chance change chase church city clay close cohort cole come community contact
+    cook cooper count counts cross cycle dale data date dates dawn days dean
+    decisions design device down drake during each east eastside edge english even
+    event events every fair faith field fields finch first fisher ford forest free
+    freeman frank from frost funder gallery garden gardner gate gates glass goal
+    gold golden good goodman gordon grace grant gray green greene gross growth hale
+    hall hand hardy harbor hart hawk head heart heath hero high hill hills holiday
+    home hood hope horn house hunt hunter into island jack joy july june just keen
+    kind king knight lake lamb land lane large last leader leaders learnings legend
+    life light like lion little long lord love lucky major march mark marks marsh
+    marshall mason may meadows measure measures meeting member members mercy metro
+    miles mill miller mills moon more moss most much name nash network never newman
+    next nice night noble none north note notebook number only open over page palmer
+    paris park parker parks parsons party patience people person phone pierce pike
+    plan plum pope porter post power powers price prince questions rain rate rates
+    ready reed reflect result rice rich ridge rivers road rock rose royal rush sage
+    sales savage sharp shepherd short show shows silver singer slaughter small snow
+    some south spear spring stark state states status steel steele stern stone story
+    strange street strong such summer summers supporter sweet swift table taylor
+    team text texts that them then there these they this those through time today
+    total town training trent turner union upon valley very voter voters wade walk
+    walker wall walls ward water waters weaver week weeks well wells west what when
+    where which white whole wild wilde will wing winter winters wise with wolf wolfe
+    wood woods work workers worthy wren wright year years young youth
+    """.split()  # noqa: SIM905
+)
+
+_CELL_START = re.compile(r"<div\b[^>]*\bclass=\"(?:[^\"]*\s)?jp-Cell(?=[\s\"])[^>]*>", re.I)
+_CELL_ID = re.compile(r"\bid=\"cell-id=([^\"]+)\"")
+_STYLE = re.compile(r"<style\b.*?</style\s*>", re.I | re.S)
+_SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.I | re.S)
+_DATA_URI = re.compile(r"data:[\w.+/-]+;base64,[A-Za-z0-9+/=\s]+")
+_TAG = re.compile(r"<[^>]*>")
+_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+_EMAIL = re.compile(r"[\w.+%'-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\(?\d[\d\s.()\-\u2010-\u2015]{5,22}\d")
+_ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-:.]*[A-Za-z0-9])?")
+_NUMBER = re.compile(r"(?<![\d.,])\d{6,}(?![.,]?\d)")
+_ADDRESS_WORDS = {
+    "street": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "road": "rd",
+    "boulevard": "blvd",
+    "drive": "dr",
+    "lane": "ln",
+    "court": "ct",
+    "place": "pl",
+    "apartment": "apt",
+    "suite": "ste",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+}
+
+LEAK_KINDS = {
+    "email": "an email address",
+    "phone": "a phone number",
+    "name": "a full name",
+    "last_name": "a last name",
+    "address": "a street address",
+    "source_id": "a source id (a tool's id for a person)",
+    "person_id": "a person id",
+}
+
+
+def _fold(text: str) -> str:
+    """Case- and accent-insensitive form (José -> jose)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _tokens(text: str) -> list[str]:
+    return [_fold(tok).replace("\u2019", "'") for tok in _TOKEN.findall(text)]
+
+
+def _address_tokens(tokens: Iterable[str]) -> list[str]:
+    return [_ADDRESS_WORDS.get(tok, tok) for tok in tokens]
+
+
+def _phone_key(value: str) -> str | None:
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) < 10 or len(digits) > 15:
+        return None
+    return digits[-10:]
+
+
+def _mask(value: str) -> str:
+    """A hint that names nothing: first character and length."""
+    value = value.strip()
+    return f"{value[:1]}… ({len(value)} characters)" if value else "(empty)"
+
+
+@dataclass(frozen=True)
+class Leak:
+    """One personal value of a member found in a rendered report."""
+
+    kind: str  # a key of LEAK_KINDS
+    org_id: str
+    cell: int | None  # 0-based notebook cell (div.jp-Cell, in order); None = outside cells
+    cell_id: str | None
+    hint: str  # masked: first character and length, never the value
+
+    def where(self) -> str:
+        if self.cell is None:
+            return "outside the notebook cells (page title or template)"
+        ident = f", id {self.cell_id}" if self.cell_id else ""
+        return f"cell {self.cell}{ident}"
+
+    def describe(self) -> str:
+        return (
+            f"{LEAK_KINDS.get(self.kind, self.kind)} of a member of {self.org_id} in {self.where()}"
+        )
+
+
+@dataclass
+class _Phrases:
+    """Token sequences keyed by their first token (the Aho–Corasick idea, in a dict)."""
+
+    by_first: dict[str, list[tuple[tuple[str, ...], str, str, str]]] = field(default_factory=dict)
+
+    def add(self, tokens: Sequence[str], kind: str, org_id: str, original: str) -> None:
+        if not tokens:
+            return
+        self.by_first.setdefault(tokens[0], []).append((tuple(tokens), kind, org_id, original))
+
+    def finish(self) -> None:
+        for entries in self.by_first.values():
+            entries.sort(key=lambda e: -len(e[0]))
+
+
+@dataclass
+class PiiIndex:
+    """The personal values of some organizations, ready for fast lookups. Kept in
+    memory only, never written anywhere."""
+
+    emails: dict[str, tuple[str, str]] = field(default_factory=dict)
+    phones: dict[str, tuple[str, str]] = field(default_factory=dict)
+    ids: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # folded -> kind, org
+    names: _Phrases = field(default_factory=_Phrases)
+    addresses: _Phrases = field(default_factory=_Phrases)
+    allow_words: frozenset[str] = frozenset()
+    allow_text: str = " "
+
+    @property
+    def size(self) -> int:
+        return (
+            len(self.emails)
+            + len(self.phones)
+            + len(self.ids)
+            + sum(len(v) for v in self.names.by_first.values())
+            + sum(len(v) for v in self.addresses.by_first.values())
+        )
+
+
+def _add_id(index: PiiIndex, value: Any, kind: str, org_id: str) -> None:
+    if _missing(value):
+        return
+    text = str(value).strip()
+    if len(text) < 6:
+        return
+    index.ids.setdefault(text.casefold(), (kind, org_id, text))
+
+
+def build_index(
+    rows: Iterable[Sequence[Any]],
+    identities: Iterable[Sequence[Any]] = (),
+    *,
+    allow: Iterable[str] = (),
+) -> PiiIndex:
+    """Index personal values.
+
+    ``rows``: ``(org_id, person_id, first_name, last_name, email, phone, address)``
+    (the ``person_pii`` columns); ``identities``: ``(org_id, source_id)``; ``allow``:
+    text legitimately in reports (cohort.yml, cycle cards) whose words and names are not
+    treated as leaks on their own.
+    """
+    allow_tokens: list[str] = []
+    for text in allow:
+        if text:
+            allow_tokens.extend(_tokens(str(text)))
+    index = PiiIndex(
+        allow_words=frozenset(allow_tokens) | COMMON_WORDS,
+        allow_text=" " + " ".join(allow_tokens) + " ",
+    )
+    for org_id, person_id, first, last, email, phone, address in rows:
+        _add_id(index, person_id, "person_id", org_id)
+        if not _missing(email) and "@" in str(email):
+            index.emails.setdefault(str(email).strip().casefold(), (org_id, str(email)))
+        if not _missing(phone):
+            key = _phone_key(str(phone))
+            if key:
+                index.phones.setdefault(key, (org_id, str(phone)))
+        first_t = _tokens(str(first)) if not _missing(first) else []
+        last_t = _tokens(str(last)) if not _missing(last) else []
+        if first_t and last_t:
+            full = f"{first} {last}"
+            index.names.add(first_t + last_t, "name", org_id, full)
+            index.names.add(last_t + first_t, "name", org_id, full)
+        common = len(last_t) == 1 and last_t[0] in index.allow_words
+        if last_t and sum(len(t) for t in last_t) >= 4 and not common:
+            index.names.add(last_t, "last_name", org_id, str(last))
+        if not _missing(address):
+            street = str(address).split(",")[0].split("\n")[0]
+            street_t = _address_tokens(_tokens(street))
+            if len(street_t) >= 2 and len("".join(street_t)) >= 6:
+                index.addresses.add(street_t, "address", org_id, street)
+    for org_id, source_id in identities:
+        _add_id(index, source_id, "source_id", org_id)
+    index.names.finish()
+    index.addresses.finish()
+    return index
+
+
+def _cell_segments(html_text: str) -> list[tuple[int | None, str | None, str]]:
+    """Split report HTML at each notebook cell: (cell index, cell id, html)."""
+    starts = [(m.start(), m.group(0)) for m in _CELL_START.finditer(html_text)]
+    if not starts:
+        return [(None, None, html_text)]
+    segments: list[tuple[int | None, str | None, str]] = [(None, None, html_text[: starts[0][0]])]
+    for k, (pos, tag) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else len(html_text)
+        ident = _CELL_ID.search(tag)
+        segments.append((k, ident.group(1) if ident else None, html_text[pos:end]))
+    return segments
+
+
+def _scan_phrases(
+    tokens: list[str],
+    originals: list[str],
+    phrases: _Phrases,
+    index: PiiIndex,
+) -> Iterable[tuple[str, str, str]]:
+    by_first = phrases.by_first
+    covered = 0  # a last name inside a full name already found is not a second leak
+    for i, tok in enumerate(tokens):
+        if i < covered:
+            continue
+        entries = by_first.get(tok)
+        if not entries:
+            continue
+        for seq, kind, org_id, original in entries:
+            n = len(seq)
+            if tuple(tokens[i : i + n]) != seq:
+                continue
+            if kind == "last_name" and not originals[i][:1].isupper():
+                continue  # "young people" is not Ms Young
+            if kind in {"name", "last_name"} and f" {' '.join(seq)} " in index.allow_text:
+                continue  # written in cohort.yml or the cycle card (staff, facilitators)
+            covered = i + n
+            yield kind, org_id, original
+            break
+
+
+def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
+    """Find the indexed personal values in report HTML (see :func:`scan_html`)."""
+    leaks: dict[tuple[str, str, int | None, str], Leak] = {}
+
+    def hit(kind: str, org_id: str, cell: int | None, cell_id: str | None, value: str) -> None:
+        key = (kind, org_id, cell, value.casefold())
+        if key not in leaks:
+            leaks[key] = Leak(kind, org_id, cell, cell_id, _mask(value))
+
+    for cell, cell_id, segment in _cell_segments(html_text):
+        segment = _DATA_URI.sub(" ", _STYLE.sub(" ", segment))
+        # the markup view keeps attributes (alt text, titles, scripts); the text view
+        # joins what a reader sees across tags ("<b>Maria</b> <i>Lopez</i>")
+        markup = html.unescape(segment)
+        text = html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", segment)))
+        if index.emails:
+            for match in _EMAIL.finditer(markup):
+                found = index.emails.get(match.group(0).casefold().strip(".'"))
+                if found:
+                    hit("email", found[0], cell, cell_id, found[1])
+        if index.phones:
+            for match in _PHONE.finditer(markup):
+                groups = re.findall(r"\d+", match.group(0))
+                for start in range(len(groups)):
+                    digits = ""
+                    for group in groups[start:]:
+                        digits += group
+                        if len(digits) >= 10:
+                            break
+                    key = _phone_key(digits)
+                    found = index.phones.get(key) if key else None
+                    if found:
+                        hit("phone", found[0], cell, cell_id, found[1])
+                        break
+        if index.ids:
+            for match in _ID_TOKEN.finditer(markup):
+                token = match.group(0)
+                candidates = {token, *re.split(r"[_\-:.]", token)} if not token.isdigit() else set()
+                for candidate in candidates:
+                    if len(candidate) < 6 or candidate.isdigit():
+                        continue
+                    found = index.ids.get(candidate.casefold())
+                    if found:
+                        hit(found[0], found[1], cell, cell_id, found[2])
+            # bare numbers (VAN ids) only where a reader sees them, not inside 1,234,567
+            for match in _NUMBER.finditer(text):
+                found = index.ids.get(match.group(0))
+                if found:
+                    hit(found[0], found[1], cell, cell_id, found[2])
+        if index.names.by_first or index.addresses.by_first:
+            originals = _TOKEN.findall(text)
+            tokens = [_fold(tok).replace("\u2019", "'") for tok in originals]
+            for kind, org_id, value in _scan_phrases(tokens, originals, index.names, index):
+                hit(kind, org_id, cell, cell_id, value)
+            address_tokens = _address_tokens(tokens)
+            for kind, org_id, value in _scan_phrases(
+                address_tokens, originals, index.addresses, index
+            ):
+                hit(kind, org_id, cell, cell_id, value)
+    return list(leaks.values())
+
+
+def _store_key(store_path: Path) -> tuple:
+    parts: list[Any] = [str(store_path.resolve())]
+    for path in (store_path, store_path.with_name(store_path.name + ".wal")):
+        try:
+            stat = path.stat()
+            parts.extend([stat.st_mtime_ns, stat.st_size])
+        except FileNotFoundError:
+            parts.append(None)
+    return tuple(parts)
+
+
+def config_text(cohort: Cohort, cards: Iterable[CycleCard] = ()) -> list[str]:
+    """Text written by facilitators in cohort.yml and cycle cards: it may rightly appear
+    in reports (staff and facilitator names, organization names, ladder labels)."""
+    texts: list[str] = [cohort.name, *cohort.facilitators]
+    for org in cohort.organizations:
+        texts += [org.name, *org.staff, org.consent.gallery_note or ""]
+        for rung in org.ladder:
+            texts += [rung.label, rung.definition]
+        for change in org.measure_history:
+            texts += [change.proposed_by, change.why, change.change]
+        for source in org.sources:
+            texts += [source.label or ""]
+    for card in cards:
+        texts += [card.title, card.hypothesis, card.design, *card.how_might_we]
+        texts += [*card.learnings, *card.decisions, *card.questions, *card.accountable]
+        for org_id, names in card.team.items():
+            texts += [org_id, *names]
+        for metric in card.metrics:
+            texts += [metric.goal, metric.failure, metric.result or ""]
+        texts += [doc.title for doc in card.documents]
+    return texts
+
+
+def _config_text_near(store_path: Path) -> list[str]:
+    """config_text for the cohort whose store this is (store.duckdb sits beside
+    cohort.yml); nothing when the configuration cannot be read (the guard then allows
+    fewer words, which errs on the side of withholding)."""
+    from cyclebook.config import list_cycles, load_cohort, load_cycle
+
+    root = store_path.parent
+    if not (root / "cohort.yml").exists():
+        return []
+    try:
+        cohort = load_cohort(root)
+        cards = [load_cycle(root, cycle) for cycle in list_cycles(root)]
+    except CyclebookError:
+        return []
+    return config_text(cohort, cards)
+
+
+_INDEX_CACHE: dict[tuple, PiiIndex] = {}
+
+
+def load_index(
+    store_path: str | Path,
+    org_ids: Iterable[str],
+    *,
+    allow: Iterable[str] | None = None,
+) -> PiiIndex:
+    """Read the organizations' personal values from the store (cached per store state)."""
+    from cyclebook.store import connect
+
+    store_path = Path(store_path)
+    org_ids = sorted(set(org_ids))
+    allow_list = list(allow) if allow is not None else _config_text_near(store_path)
+    key = (_store_key(store_path), tuple(org_ids), hash(tuple(allow_list)))
+    cached = _INDEX_CACHE.get(key)
+    if cached is not None:
+        return cached
+    if not org_ids:
+        return build_index([], [], allow=allow_list)
+    marks = ", ".join("?" for _ in org_ids)
+    with connect(store_path) as con:
+        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        rows = []
+        if "person_pii" in tables:
+            rows = con.execute(
+                "SELECT org_id, person_id, first_name, last_name, email, phone, address "
+                f"FROM person_pii WHERE org_id IN ({marks})",
+                org_ids,
+            ).fetchall()
+        identities = []
+        if "identity" in tables:
+            identities = con.execute(
+                f"SELECT org_id, source_id FROM identity WHERE org_id IN ({marks})", org_ids
+            ).fetchall()
+    index = build_index(rows, identities, allow=allow_list)
+    if len(_INDEX_CACHE) >= 4:
+        _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+    _INDEX_CACHE[key] = index
+    return index
+
+
+def scan_html(
+    html_text: str,
+    store_path: str | Path,
+    org_ids: Iterable[str],
+    *,
+    allow: Iterable[str] | None = None,
+) -> list[Leak]:
+    """Every personal value of the organizations' members (``person_pii``: emails,
+    phones in any common format, full names, last names of four letters or more that
+    are not ordinary words, street addresses; ``identity.source_id``; person ids) that
+    appears in ``html_text``, with the notebook cell it is in.
+
+    ``allow`` is text that may rightly appear (names of staff and facilitators written
+    in cohort.yml and the cycle cards); by default it is read from the cohort folder
+    holding the store.
+    """
+    return scan_text(html_text, load_index(store_path, org_ids, allow=allow))
+
+
+class ReportLeakError(PrivacyError):
+    """A rendered report shows personal data; ``leaks`` says what kind and where."""
+
+    def __init__(self, message: str, *, html_path: Path, leaks: list[Leak], fix: str) -> None:
+        self.html_path = html_path
+        self.leaks = leaks
+        super().__init__(message, fix=fix)
+
+
+WITHHELD_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Report withheld</title></head>
+<body><main><h1>Report withheld</h1>
+<p>This report was withheld because it contained personal data of members, which
+reports must never show. The facilitators have been told where it appeared; the report
+will be back after the cause is fixed and the cycle is run again.</p>
+<ul>{items}</ul></main></body></html>
+"""
+
+
+def withhold_report(html_path: str | Path, leaks: Sequence[Leak]) -> None:
+    """Replace a leaking report by a page that says it was withheld (and names no value)."""
+    items = "".join(f"<li>{html.escape(leak.describe())}</li>" for leak in leaks)
+    Path(html_path).write_text(WITHHELD_PAGE.format(items=items), encoding="utf-8")
+
+
+def guard_report(
+    html_path: str | Path,
+    store_path: str | Path,
+    org_ids: Iterable[str],
+    *,
+    allow: Iterable[str] | None = None,
+    withhold: bool = True,
+) -> None:
+    """Check a rendered report; raise :class:`PrivacyError` if it shows personal data.
+
+    On a leak the report is first replaced by a "withheld" page (``withhold=True``), so
+    a run that stops here never leaves a leaking file behind. The error names each kind
+    of value found and the notebook cell holding it, never the value itself.
+    """
+    html_path = Path(html_path)
+    leaks = scan_html(
+        html_path.read_text(encoding="utf-8", errors="replace"), store_path, org_ids, allow=allow
+    )
+    if not leaks:
+        return
+    if withhold:
+        withhold_report(html_path, leaks)
+    lines = "\n  - ".join(leak.describe() for leak in leaks[:20])
+    more = f"\n  - … and {len(leaks) - 20} more" if len(leaks) > 20 else ""
+    raise ReportLeakError(
+        f"{html_path}: report withheld, it shows personal data of members:\n  - {lines}{more}",
+        html_path=html_path,
+        leaks=leaks,
+        fix=(
+            "make the named cell show aggregates only (counts, rates, charts); lists of "
+            "people belong in the follow-up CSV in the organization's folder, and text "
+            "typed by people must not quote members. Then run the phase again."
+        ),
+    )

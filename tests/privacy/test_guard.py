@@ -1,0 +1,208 @@
+"""The personal-data guard finds planted values in rendered reports, names the cell,
+never repeats the value, and stays quiet on clean reports."""
+
+from __future__ import annotations
+
+import base64
+import random
+import string
+import time
+from pathlib import Path
+
+import pytest
+
+from cyclebook.errors import PrivacyError
+from cyclebook.privacy import build_index, guard_report, scan_html, scan_text
+
+from .conftest import render, write_people
+
+CLEAN = [
+    ("md", "## Share: the group's own measures\n\nYoung people led three actions this week."),
+    (
+        "html",
+        "<h2>Active base</h2><table><caption>People by rung</caption><tr><td>Leader</td>"
+        "<td>1,234,567</td><td>2026-09-14</td><td>&lt;10</td></tr></table>"
+        "<p>Call 555-0100 to reach the office. Facilitated by Matt Rivera.</p>",
+    ),
+]
+ALLOW = ["Matt Rivera", "Eastside Tenants Union"]
+
+
+def kinds(leaks) -> set[tuple[str, int | None]]:
+    return {(leak.kind, leak.cell) for leak in leaks}
+
+
+def test_clean_report_has_no_leaks(pii_store):
+    assert scan_html(render(CLEAN), pii_store, ["org-a", "org-b"], allow=ALLOW) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        ("<p>Contact maria.okonkwo@example.org</p>", "email"),
+        ("<p>Contact MARIA.OKONKWO@EXAMPLE.ORG</p>", "email"),
+        ("<p>maria.okonkwo&#64;example.org</p>", "email"),
+        ('<img alt="photo of jnunez@example.net" src="x.png">', "email"),
+        ("<td>(555) 201-3344</td>", "phone"),
+        ("<td>555-201-3344</td>", "phone"),
+        ("<td>555.201.3344</td>", "phone"),
+        ("<td>+1 555 201 3344</td>", "phone"),
+        ("<td>15552013344</td>", "phone"),
+        ("<td>5557778899</td>", "phone"),
+        ("<td>Maria Okonkwo</td>", "name"),
+        ("<td><b>Maria</b> <i>Okonkwo</i></td>", "name"),
+        ("<td>Okonkwo, Maria</td>", "name"),
+        ("<td>MARIA OKONKWO</td>", "name"),
+        ("<td>Jose Nunez</td>", "name"),
+        ("<td>José Núñez</td>", "name"),
+        ("<p>We followed up with Okonkwo after the meeting.</p>", "last_name"),
+        ("<p>Sam Young hosted.</p>", "name"),
+        ("<p>Lives at 123 Main St.</p>", "address"),
+        ("<p>Lives at 123 main street</p>", "address"),
+        ('<a href="https://an.example/p/d91b4b2e-7c1a-4e0f-9a57-0c2f3d4e5f60">x</a>', "source_id"),
+        ("<td>VAN 10234567</td>", "source_id"),
+    ],
+)
+def test_planted_value_is_found_with_its_cell(pii_store, content, kind):
+    html_text = render([*CLEAN, ("html", content)])
+    leaks = scan_html(html_text, pii_store, ["org-a"], allow=ALLOW)
+    assert (kind, 2) in kinds(leaks), leaks
+    assert all(leak.org_id == "org-a" for leak in leaks)
+
+
+def test_plain_text_output_is_scanned(pii_store):
+    html_text = render([("text", "top volunteers: Tamsin Featherstonehaugh (555.404.1212)\n")])
+    leaks = scan_html(html_text, pii_store, ["org-b"], allow=[])
+    assert {("name", 0), ("phone", 0)} <= kinds(leaks)
+
+
+def test_only_the_named_organizations_are_checked(pii_store):
+    html_text = render([("html", "<p>tf@example.org</p>")])
+    assert scan_html(html_text, pii_store, ["org-a"], allow=[]) == []
+    assert kinds(scan_html(html_text, pii_store, ["org-b"], allow=[])) == {("email", 0)}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "<p>Young people and young leaders</p>",  # 'Young' is an ordinary word
+        "<p>young people</p>",
+        "<p>Rivera</p>",  # a facilitator's name from cohort.yml
+        "<p>Lee</p>",  # too short to judge alone
+        "<p>Maria came</p>",  # a first name alone
+        "<td>10,234,567</td>",  # a formatted count, not the VAN id 10234567
+        "<td>3.10234567</td>",
+        "<p>okonkwo</p>",  # lower case: not written as a name
+        "<p>Main Street</p>",
+    ],
+)
+def test_no_false_positives(pii_store, content):
+    html_text = render([("html", content)])
+    assert scan_html(html_text, pii_store, ["org-a", "org-b"], allow=ALLOW) == []
+
+
+def test_images_are_not_scanned_as_text(pii_store):
+    data = base64.b64encode(b"Okonkwo 5552013344 " * 50).decode()
+    image = f'<img alt="a chart of the ladder" src="data:image/png;base64,{data}">'
+    html_text = render([("html", image)])
+    assert scan_html(html_text, pii_store, ["org-a"], allow=[]) == []
+
+
+def test_outside_cells_is_reported_as_such(pii_store):
+    html_text = render(CLEAN).replace("<title>Notebook</title>", "<title>Maria Okonkwo</title>")
+    leaks = scan_html(html_text, pii_store, ["org-a"], allow=ALLOW)
+    assert ("name", None) in kinds(leaks)
+    assert "outside the notebook cells" in leaks[0].describe()
+
+
+def test_guard_withholds_and_names_kind_and_cell(pii_store, tmp_path):
+    report = tmp_path / "share.cohort.html"
+    report.write_text(render([*CLEAN, ("html", "<td>Maria Okonkwo 555-201-3344</td>")]))
+    with pytest.raises(PrivacyError) as caught:
+        guard_report(report, pii_store, ["org-a"], allow=ALLOW)
+    message = str(caught.value)
+    assert "a full name of a member of org-a in cell 2" in message
+    assert "a phone number" in message
+    assert "Fix:" in message
+    for secret in ("Okonkwo", "201-3344", "2013344"):
+        assert secret not in message
+        assert secret not in report.read_text()
+    assert "Report withheld" in report.read_text()
+    assert {leak.kind for leak in caught.value.leaks} >= {"name", "phone"}
+
+
+def test_guard_passes_a_clean_report(pii_store, tmp_path):
+    report = tmp_path / "share.html"
+    report.write_text(render(CLEAN))
+    guard_report(report, pii_store, ["org-a", "org-b"], allow=ALLOW)
+    assert "Active base" in report.read_text()
+
+
+def test_guard_reads_allowed_names_from_the_cohort_folder(tmp_path):
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\nfacilitators: [Matt Rivera]\n"
+        "organizations:\n  - {id: org-a, name: Org A}\n"
+    )
+    store = tmp_path / "store.duckdb"
+    write_people(store, [("org-a", "p1", "Ann", "Rivera", None, None, None)])
+    report = tmp_path / "r.html"
+    report.write_text(render([("html", "<p>Facilitator: Matt Rivera</p>")]))
+    guard_report(report, store, ["org-a"])  # no error: the name is in cohort.yml
+    report.write_text(render([("html", "<p>Ann Rivera</p>")]))
+    with pytest.raises(PrivacyError):
+        guard_report(report, store, ["org-a"])
+
+
+def _fake_people(n: int) -> list[tuple]:
+    rng = random.Random(3)
+    letters = string.ascii_lowercase
+    rows = []
+    for i in range(n):
+        first = "".join(rng.choices(letters, k=6)).title()
+        last = "".join(rng.choices(letters, k=8)).title()
+        rows.append(
+            (
+                "big",
+                f"p{i:07d}",
+                first,
+                last,
+                f"{first}.{last}{i}@example.org".lower(),
+                f"({rng.randint(200, 999)}) {rng.randint(200, 999)}-{rng.randint(0, 9999):04d}",
+                f"{rng.randint(1, 9999)} {last} Avenue, Town",
+            )
+        )
+    return rows
+
+
+def test_fast_on_a_megabyte_and_fifty_thousand_people(tmp_path):
+    people = _fake_people(50_000)
+    index_start = time.perf_counter()
+    index = build_index(people, [("big", f"{i:09d}") for i in range(50_000)])
+    build_seconds = time.perf_counter() - index_start
+    filler = (
+        "<p>Active base grew by 1,204 people this cycle; 62% of new people came back "
+        "within six weeks. Young leaders hosted 14 house meetings.</p>\n"
+    )
+    body = render([("html", filler * 700) for _ in range(12)])
+    assert len(body) > 1_000_000
+    start = time.perf_counter()
+    assert scan_text(body, index) == []
+    planted = body.replace("Young leaders", f"{people[4321][2]} {people[4321][3]}", 1)
+    leaks = scan_text(planted, index)
+    seconds = time.perf_counter() - start
+    assert [leak.kind for leak in leaks] == ["name"]
+    assert seconds < 10, f"two scans of 1 MB took {seconds:.1f} s"
+    assert build_seconds < 10, f"indexing 50k people took {build_seconds:.1f} s"
+
+
+def test_store_without_people_is_fine(tmp_path):
+    store = tmp_path / "store.duckdb"
+    write_people(store, [])
+    assert scan_html(render(CLEAN), store, ["org-a"], allow=[]) == []
+
+
+def test_missing_store_is_an_error(tmp_path):
+    from cyclebook.errors import StoreError
+
+    with pytest.raises(StoreError):
+        scan_html("<p></p>", Path(tmp_path / "nope.duckdb"), ["org-a"], allow=[])
