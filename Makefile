@@ -32,6 +32,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks notebooks tools
 	$(VENV)/bin/ruff format --check src tests benchmarks tools
 
+# Explicit switch: store the outputs nbval compares (cells tagged nbval-check-output).
+golden: $(STAMP)
+	$(VENV)/bin/cyclebook demo cycles/demo
+	$(PY) tools/golden.py
+
 clean-demo:
 	rm -rf cycles/demo/orgs/*/exports cycles/demo/orgs/*/followup cycles/demo/archive \
 	       cycles/demo/store.duckdb* cycles/demo/*/output
