@@ -53,7 +53,8 @@ def regenerate(path: Path) -> int:
 
 
 def main(names: list[str]) -> int:
-    notebooks = [ROOT / "notebooks" / n for n in names] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    all_notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = [ROOT / "notebooks" / n for n in names] or all_notebooks
     for notebook in notebooks:
         checked = regenerate(notebook)
         print(f"{notebook.relative_to(ROOT)}: {checked} checked cell(s) stored")
