@@ -42,6 +42,7 @@ __all__ = [
     "suppress_table",
     "allowed_metrics",
     "is_allowed",
+    "guard_org_ids",
     "Leak",
     "ReportLeakError",
     "scan_html",
@@ -343,6 +344,15 @@ def allowed_metrics(org: Organization, audience: str) -> set[str] | None:
 def is_allowed(org: Organization, audience: str, metric: str) -> bool:
     allowed = allowed_metrics(org, audience)
     return allowed is None or metric in allowed
+
+
+def guard_org_ids(cohort: Cohort, org_id: str | None) -> list[str]:
+    """Whose personal values a report must be checked against: the organization and its
+    affiliates (a network report rolls them up), or every organization for a cohort-level
+    report (``org_id=None``)."""
+    if org_id is None:
+        return [org.id for org in cohort.organizations]
+    return [org_id, *(org.id for org in cohort.affiliates(org_id))]
 
 
 # --------------------------------------------------------------------------- the guard
