@@ -1,0 +1,741 @@
+"""The metric engine: DESIGN.md's metrics as ibis expressions over the canonical model.
+
+Written once against ibis tables (``activity``, ``person``, ``identity``, ``event``,
+``contact_attempt``), so the same definitions can run on the DuckDB store or on a warehouse
+backend. pandas only receives small, already-aggregated results.
+
+One pass over ``activity`` builds a per-person *state* (rung at start and end, active,
+lapsed, new, …) that is materialized as a temporary table; every person-level metric
+reads that table. Event-level metrics (show rate, volunteer shifts) and contact attempts
+are separate small queries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cyclebook import store
+from cyclebook.config import CycleCard, MetricSettings, Organization, Rung
+from cyclebook.metrics import rules as R
+from cyclebook.metrics.rules import frame_of
+from cyclebook.metrics.values import MetricResults
+
+OFF = -1  # known, but on no rung
+NEW = -2  # not yet seen at the cycle's start (only as a start category)
+
+
+def off_label(index: int, ladder: list[Rung]) -> str:
+    if index == NEW:
+        return "new this cycle"
+    if index == OFF:
+        return "not on the ladder"
+    return ladder[index].label
+
+
+class MetricEngine:
+    """Compute one organization's metrics for one cycle on an ibis backend."""
+
+    def __init__(
+        self,
+        backend: ibis.BaseBackend,
+        org: Organization,
+        card: CycleCard,
+        previous: CycleCard | None = None,
+        *,
+        now: dt.datetime | None = None,
+    ) -> None:
+        self.b = backend
+        self.org = org
+        self.ladder: list[Rung] = list(org.ladder)
+        self.settings: MetricSettings = org.metrics
+        self.tz = org.timezone
+        self.cycle = R.Cycle(card.id, card.start, card.end, org.timezone)
+        self.previous = (
+            R.Cycle(previous.id, previous.start, previous.end, org.timezone) if previous else None
+        )
+        self.now = now or dt.datetime.now(dt.UTC)
+        self.notes: list[str] = []
+        names = [r.name for r in self.ladder]
+        if self.settings.leader_rung in names:
+            self.leader_index = names.index(self.settings.leader_rung)
+        else:
+            self.leader_index = len(self.ladder) - 1
+            self.notes.append(
+                f"The leader rung '{self.settings.leader_rung}' is not on this ladder; "
+                f"'{self.ladder[-1].name}' (the top rung) counts as leaders."
+            )
+        self._state: ir.Table | None = None
+        self._state_name: str | None = None
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(
+        cls,
+        store_path: str | Path,
+        org: Organization,
+        card: CycleCard,
+        previous: CycleCard | None = None,
+        **kwargs,
+    ) -> Iterator[MetricEngine]:
+        """An engine over the DuckDB store, under the store's shared (read) lock."""
+        with store.connect(store_path) as con:
+            engine = cls(ibis.duckdb.from_connection(con), org, card, previous, **kwargs)
+            try:
+                yield engine
+            finally:
+                engine.close()
+
+    def close(self) -> None:
+        if self._state_name is not None:
+            with contextlib.suppress(Exception):
+                self.b.raw_sql(f'DROP TABLE IF EXISTS temp.main."{self._state_name}"')
+            self._state_name = None
+            self._state = None
+
+    def table(self, name: str) -> ir.Table:
+        t = self.b.table(name)
+        return t.filter(t.org_id == self.org.id)
+
+    def actions(self) -> ir.Table:
+        """Activity rows that are actions by the person (not invitations or refusals)."""
+        t = self.table("activity")
+        return t.filter(R.is_action(t))
+
+    # ------------------------------------------------------------------ definitions
+
+    def qualifying(self, t: ir.Table) -> ir.BooleanValue:
+        return R.of_types(t, self.settings.qualifying_types)
+
+    @property
+    def qualifying_text(self) -> str:
+        types = self.settings.qualifying_types
+        return "any activity" if not types else "a " + " or ".join(types) + " activity"
+
+    def definitions(self) -> dict[str, str]:
+        s = self.settings
+        leader = self.ladder[self.leader_index]
+        prev = f"cycle {self.previous.id}" if self.previous else "the previous cycle"
+        return {
+            "ladder": "Each person's rung is the highest rung whose rule holds on their "
+            "activity in the window before the date. "
+            + " | ".join(R.rung_text(r) for r in self.ladder),
+            "movement": "Rung at the cycle's end compared with rung at its start "
+            "(up, stayed, down; dropping off the ladder counts as down).",
+            "conversion": "People on a rung at the start who are on a higher rung at the "
+            "end, over people on that rung at the start.",
+            "active_base": f"People with {self.qualifying_text} in the "
+            f"{s.active_window_days} days before the date.",
+            "new_people": "People first seen during the cycle (earliest of their first "
+            "activity and the date a tool first listed them), by the tool that first saw them.",
+            "lapsed": f"People whose last {self.qualifying_text.removeprefix('a ')} became "
+            f"more than {s.lapse_days} days old during the cycle.",
+            "net_growth": "New people minus newly lapsed people.",
+            "absorption": "Of people first seen in the cycle, the share with a second, "
+            f"different activity within {s.absorption_days} days of first being seen "
+            "(a signup and attendance of the same event count once).",
+            "retention": f"People with {self.qualifying_text} during {prev} who also had one "
+            "during this cycle, over those active in the previous cycle.",
+            "leaders": f"People on the '{leader.label}' rung or above at the date "
+            f"({leader.definition}).",
+            "leader_ratio": f"Leaders over the active base ({s.active_window_days}-day) "
+            "at the cycle's end.",
+            "one_on_ones": "One-on-one conversations recorded during the cycle; share of "
+            f"new people who had one within {s.one_on_one_days} days of first being seen.",
+            "show_rate": "Attended over registered or confirmed, for events held during the "
+            "cycle with attendance recorded (VAN: Completed over Completed + No Show).",
+            "volunteer_tiers": "Completed volunteer shifts (canvass, phone bank, text bank, "
+            "voter registration) per person: 2+ in the last 14 days, 2+ in 30, exactly 1 in "
+            "30, or none in 30 days (but one in the last year).",
+            "contact": "Voter and member contact attempts during the cycle (doors, calls, "
+            "texts); a conversation is a canvass at the door, an answered call or a text "
+            "reply; contact rate = conversations / attempts.",
+            "match_rate": "People with ids from two or more tools, over all people.",
+        }
+
+    # ------------------------------------------------------------------ per-person state
+
+    def person_rungs(self, dates: dict[str, dt.date]) -> ir.Table:
+        """person_id, rung_<label> for each date: the ladder alone (what the benchmark
+        compares with hand-written SQL)."""
+        a = self.actions()
+        lo = R.scan_floor(self.ladder, dates, self.tz)
+        hi = R.instant(max(dates.values()), self.tz)
+        a = a.filter(R.in_window(a.occurred_at, lo, hi))
+        per = a.group_by("person_id").aggregate(**R.ladder_counts(a, self.ladder, dates, self.tz))
+        return per.select(
+            "person_id",
+            **{f"rung_{label}": R.rung_index(per, self.ladder, label) for label in dates},
+        )
+
+    def ladder_transitions(self) -> ir.Table:
+        """Counts of people by (rung_start, rung_end) among people on a rung at either
+        date; the ladder computation of the benchmark."""
+        rungs = self.person_rungs({"start": self.cycle.start_date, "end": self.cycle.end_date})
+        return rungs.group_by(["rung_start", "rung_end"]).aggregate(people=rungs.count())
+
+    def state_expr(self) -> ir.Table:
+        c, s, tz = self.cycle, self.settings, self.tz
+        a = self.actions()
+        q = self.qualifying(a)
+        occ = a.occurred_at
+        dates = {"start": c.start_date, "end": c.end_date}
+        aggs = R.ladder_counts(a, self.ladder, dates, tz)
+        aggs.update(
+            first_at=occ.min(),
+            last_q=occ.max(where=q & (occ <= R.ts(c.end))),
+            n_active_start=a.count(
+                where=q
+                & R.in_window(occ, R.days_before(c.start_date, s.active_window_days, tz), c.start)
+            ),
+            n_active_end=a.count(
+                where=q
+                & R.in_window(occ, R.days_before(c.end_date, s.active_window_days, tz), c.end)
+            ),
+            n_cycle=a.count(where=R.in_period(occ, c.start, c.end)),
+            n_cycle_q=a.count(where=q & R.in_period(occ, c.start, c.end)),
+        )
+        if self.previous is not None:
+            p = self.previous
+            aggs["n_prev_q"] = a.count(where=q & R.in_period(occ, p.start, p.end))
+        per = a.group_by("person_id").aggregate(**aggs)
+
+        person = self.table("person")
+        person = person.select(
+            pid=person.person_id,
+            first_seen_at=person.first_seen_at,
+            do_not_contact=person.do_not_contact,
+        )
+        ident = self.table("identity")
+        ident = ident.group_by(iid=ident.person_id).aggregate(
+            n_sources=ident.source.nunique(), any_source=ident.source.min()
+        )
+        joined = person.outer_join(per, person.pid == per.person_id)
+        joined = joined.select(
+            person_id=ibis.coalesce(joined.pid, joined.person_id),
+            first_seen_at=joined.first_seen_at,
+            do_not_contact=joined.do_not_contact.fill_null(False),
+            **{name: joined[name] for name in aggs},
+        ).view()
+        joined = joined.left_join(ident, joined.person_id == ident.iid).drop("iid")
+        first_seen = ibis.cases(
+            (joined.first_seen_at.isnull(), joined.first_at),
+            (joined.first_at.isnull(), joined.first_seen_at),
+            (joined.first_at < joined.first_seen_at, joined.first_at),
+            else_=joined.first_seen_at,
+        )
+        joined = joined.mutate(first_seen=first_seen)
+        lapse_lo = R.days_before(c.start_date, s.lapse_days, tz)
+        lapse_hi = R.days_before(c.end_date, s.lapse_days, tz)
+        out = joined.select(
+            "person_id",
+            "first_seen",
+            "do_not_contact",
+            "last_q",
+            "any_source",
+            *[
+                R.cond_column("end", i, j)
+                for i, r in enumerate(self.ladder)
+                for j in range(len(r.any_of))
+            ],
+            n_sources=joined.n_sources.fill_null(0),
+            n_cycle=joined.n_cycle.fill_null(0),
+            rung_start=R.rung_index(joined, self.ladder, "start"),
+            rung_end=R.rung_index(joined, self.ladder, "end"),
+            is_new=R.in_period(joined.first_seen, c.start, c.end).fill_null(False),
+            new_at_start=(joined.first_seen >= R.ts(c.start)).fill_null(False),
+            known_end=(joined.first_seen < R.ts(c.end)).fill_null(True),
+            active_start=joined.n_active_start.fill_null(0) > 0,
+            active_end=joined.n_active_end.fill_null(0) > 0,
+            acted_cycle=joined.n_cycle.fill_null(0) > 0,
+            acted_cycle_q=joined.n_cycle_q.fill_null(0) > 0,
+            acted_prev_q=(joined.n_prev_q.fill_null(0) > 0)
+            if self.previous is not None
+            else ibis.literal(False),
+            lapsed=R.in_window(joined.last_q, lapse_lo, lapse_hi).fill_null(False),
+        )
+        return out
+
+    @property
+    def state(self) -> ir.Table:
+        """The per-person state, materialized once as a temporary table."""
+        if self._state is None:
+            name = f"cb_state_{uuid.uuid4().hex[:12]}"
+            self._state = self.b.create_table(name, self.state_expr(), temp=True)
+            self._state_name = name
+        return self._state
+
+    # ------------------------------------------------------------------ compute
+
+    def compute(self) -> MetricResults:
+        res = MetricResults(self.cycle.id, self.org.id)
+        defs = self.definitions()
+        self._ladder_metrics(res, defs)
+        self._base_metrics(res, defs)
+        self._new_people_metrics(res, defs)
+        self._one_on_one_metrics(res, defs)
+        self._show_rate(res, defs)
+        self._volunteer_tiers(res, defs)
+        self._contact(res, defs)
+        res.notes.extend(self.notes)
+        return res
+
+    def transitions_frame(self) -> pd.DataFrame:
+        """start category (rung index, OFF, NEW) × end rung (index or OFF) → people,
+        among people known at the cycle's end."""
+        s = self.state.filter(lambda t: t.known_end)
+        start_cat = ibis.cases((s.new_at_start & (s.rung_start == OFF), NEW), else_=s.rung_start)
+        frame = (
+            s.group_by(start=start_cat, end=s.rung_end).aggregate(people=s.count()).pipe(frame_of)
+        )
+        return frame.astype({"start": int, "end": int, "people": int})
+
+    def _ladder_metrics(self, res: MetricResults, defs: dict[str, str]) -> None:
+        tr = self.transitions_frame()
+        ladder = self.ladder
+        n = len(ladder)
+        start_on = tr[tr.start >= 0]
+        end_on = tr[tr.end >= 0]
+        start_counts = start_on.groupby("start").people.sum()
+        end_counts = end_on.groupby("end").people.sum()
+        res.add("ladder", "start", "", int(start_on.people.sum()), None, defs["ladder"])
+        res.add("ladder", "end", "", int(end_on.people.sum()), None, defs["ladder"])
+        for i, rung in enumerate(ladder):
+            text = R.rung_text(rung)
+            res.add("ladder", "start", rung.name, int(start_counts.get(i, 0)), None, text)
+            res.add("ladder", "end", rung.name, int(end_counts.get(i, 0)), None, text)
+        for row in tr.itertuples(index=False):
+            if row.start < 0 and row.end < 0:
+                continue
+            a = (
+                "new"
+                if row.start == NEW
+                else ("off" if row.start == OFF else ladder[row.start].name)
+            )
+            b = "off" if row.end == OFF else ladder[row.end].name
+            res.add("ladder", "transition", f"{a}>{b}", int(row.people), None, defs["ladder"])
+
+        up_total = int(tr[(tr.end > tr.start) & (tr.end >= 0)].people.sum())
+        res.add(
+            "movement",
+            "cycle",
+            "",
+            up_total,
+            None,
+            "People on a higher rung at the end than at the start (including new and "
+            "returning people who reached a rung). " + defs["movement"],
+        )
+        for i, rung in enumerate(ladder):
+            at = tr[tr.start == i]
+            up = int(at[at.end > i].people.sum())
+            stayed = int(at[at.end == i].people.sum())
+            down = int(at[at.end < i].people.sum())
+            res.add("movement", "cycle", f"{rung.name}:up", up, None, defs["movement"])
+            res.add("movement", "cycle", f"{rung.name}:stayed", stayed, None, defs["movement"])
+            res.add("movement", "cycle", f"{rung.name}:down", down, None, defs["movement"])
+            if i < n - 1:
+                res.rate(
+                    "conversion", "cycle", rung.name, up, up + stayed + down, defs["conversion"]
+                )
+        for cat, name in ((NEW, "new"), (OFF, "off")):
+            at = tr[(tr.start == cat) & (tr.end >= 0)]
+            res.add("movement", "cycle", f"{name}:up", int(at.people.sum()), None, defs["movement"])
+        below_top = tr[(tr.start >= 0) & (tr.start < n - 1)]
+        res.rate(
+            "conversion",
+            "cycle",
+            "",
+            int(below_top[below_top.end > below_top.start].people.sum()),
+            int(below_top.people.sum()),
+            defs["conversion"] + " All rungs below the top.",
+        )
+
+    def _base_metrics(self, res: MetricResults, defs: dict[str, str]) -> None:
+        s = self.state
+        li = self.leader_index
+        agg = (
+            s.aggregate(
+                active_start=s.count(where=s.active_start),
+                active_end=s.count(where=s.active_end),
+                acted=s.count(where=s.acted_cycle),
+                lapsed=s.count(where=s.lapsed),
+                new=s.count(where=s.is_new),
+                leaders_start=s.count(where=s.rung_start >= li),
+                leaders_end=s.count(where=s.rung_end >= li),
+                prev=s.count(where=s.acted_prev_q),
+                retained=s.count(where=s.acted_prev_q & s.acted_cycle_q),
+                people=s.count(where=s.known_end),
+                matched=s.count(where=s.known_end & (s.n_sources >= 2)),
+            )
+            .pipe(frame_of)
+            .iloc[0]
+        )
+        g = {k: int(v) for k, v in agg.items()}
+        res.add("active_base", "start", "", g["active_start"], None, defs["active_base"])
+        res.add("active_base", "end", "", g["active_end"], None, defs["active_base"])
+        res.add(
+            "active_base",
+            "cycle",
+            "",
+            g["acted"],
+            None,
+            "Breadth: people who took any action during the cycle.",
+        )
+        res.add(
+            "active_base",
+            "cycle",
+            "change",
+            g["active_end"] - g["active_start"],
+            None,
+            "Active base at the end minus active base at the start.",
+        )
+        res.add("lapsed", "cycle", "", g["lapsed"], None, defs["lapsed"])
+        res.add("net_growth", "cycle", "", g["new"] - g["lapsed"], None, defs["net_growth"])
+        if self.previous is not None:
+            res.rate("retention", "cycle", "", g["retained"], g["prev"], defs["retention"])
+        else:
+            self.notes.append("Retention needs a previous cycle (the card names none).")
+        res.add("leaders", "start", "", g["leaders_start"], None, defs["leaders"])
+        res.add("leaders", "end", "", g["leaders_end"], None, defs["leaders"])
+        res.rate("leader_ratio", "end", "", g["leaders_end"], g["active_end"], defs["leader_ratio"])
+        res.rate("match_rate", "end", "", g["matched"], g["people"], defs["match_rate"])
+
+    def new_people_frame(self) -> ir.Table:
+        """Per new person: source that first saw them, distinct activities within the
+        absorption window, one-on-ones within the 1:1 window."""
+        s = self.state
+        new = s.filter(s.is_new).select(
+            nid=s.person_id, first_seen=s.first_seen, any_source=s.any_source
+        )
+        a = self.actions()
+        j = a.join(new, a.person_id == new.nid)
+        absorb_end = j.first_seen + ibis.interval(days=self.settings.absorption_days)
+        oo_end = j.first_seen + ibis.interval(days=self.settings.one_on_one_days)
+        key = ibis.coalesce("e:" + j.event_id, "a:" + j.activity_id)
+        per = j.group_by(pid=j.nid).aggregate(
+            first_source=j.source.argmin(j.occurred_at),
+            distinct_in_window=key.nunique(
+                where=(j.occurred_at >= j.first_seen) & (j.occurred_at < absorb_end)
+            ),
+            one_on_ones=j.count(
+                where=(j.type == "one_on_one")
+                & (j.occurred_at >= j.first_seen)
+                & (j.occurred_at < oo_end)
+            ),
+        )
+        out = new.left_join(per, new.nid == per.pid)
+        return out.select(
+            person_id=out.nid,
+            source=ibis.coalesce(out.first_source, out.any_source, ibis.literal("unknown")),
+            absorbed=out.distinct_in_window.fill_null(0) >= 2,
+            had_one_on_one=out.one_on_ones.fill_null(0) > 0,
+        )
+
+    def _new_people_metrics(self, res: MetricResults, defs: dict[str, str]) -> None:
+        per = self.new_people_frame()
+        by_source = (
+            per.group_by("source")
+            .aggregate(
+                people=per.count(),
+                absorbed=per.count(where=per.absorbed),
+                one_on_one=per.count(where=per.had_one_on_one),
+            )
+            .pipe(frame_of)
+            .sort_values("source")
+        )
+        total = int(by_source.people.sum())
+        absorbed = int(by_source.absorbed.sum())
+        res.add("new_people", "cycle", "", total, None, defs["new_people"])
+        for row in by_source.itertuples(index=False):
+            res.add(
+                "new_people",
+                "cycle",
+                f"source={row.source}",
+                int(row.people),
+                None,
+                defs["new_people"],
+            )
+            res.rate(
+                "absorption",
+                "cycle",
+                f"source={row.source}",
+                int(row.absorbed),
+                int(row.people),
+                defs["absorption"],
+            )
+        res.rate("absorption", "cycle", "", absorbed, total, defs["absorption"])
+        res.rate(
+            "one_on_ones",
+            "cycle",
+            "new_within_window",
+            int(by_source.one_on_one.sum()),
+            total,
+            defs["one_on_ones"],
+        )
+
+    def _one_on_one_metrics(self, res: MetricResults, defs: dict[str, str]) -> None:
+        c = self.cycle
+        a = self.actions()
+        oo = a.filter((a.type == "one_on_one") & R.in_period(a.occurred_at, c.start, c.end))
+        g = (
+            oo.aggregate(
+                held=oo.count(),
+                people=oo.person_id.nunique(),
+                organizers=oo.organizer_id.nunique(),
+            )
+            .pipe(frame_of)
+            .iloc[0]
+        )
+        res.add("one_on_ones", "cycle", "", int(g.held), None, defs["one_on_ones"])
+        res.add(
+            "one_on_ones",
+            "cycle",
+            "people",
+            int(g.people),
+            None,
+            "People who had a one-on-one during the cycle.",
+        )
+        res.add(
+            "one_on_ones",
+            "cycle",
+            "organizers",
+            int(g.organizers),
+            None,
+            "Organizers recorded as holding one-on-ones during the cycle.",
+        )
+
+    def _show_rate(self, res: MetricResults, defs: dict[str, str]) -> None:
+        c = self.cycle
+        a = self.table("activity")
+        a = a.filter(a.type == "attendance")
+        ev = self.table("event")
+        ev = ev.select(ev_id=ev.event_id, ev_type=ev.event_type, ev_start=ev.start_at)
+        j = a.left_join(ev, a.event_id == ev.ev_id)
+        status = R.lower(j.status)
+        when = ibis.coalesce(j.ev_start, j.occurred_at)
+        past = min(c.end, self.now)
+        j = j.mutate(
+            etype=j.ev_type.fill_null("OTHER").upper(),
+            registered=status.isin(list(R.REGISTERED_STATUSES)),
+            recorded=j.attended.notnull() | status.isin(["completed", "no_show"]),
+            came=j.attended.fill_null(False) | (status == "completed"),
+        )
+        j = j.filter((when >= R.ts(c.start)) & (when < R.ts(past)) & j.registered)
+        by_type = (
+            j.group_by("etype")
+            .aggregate(
+                registered=j.count(where=j.recorded),
+                attended=j.count(where=j.recorded & j.came),
+                unrecorded=j.count(where=~j.recorded),
+            )
+            .pipe(frame_of)
+            .sort_values("etype")
+        )
+        res.rate(
+            "show_rate",
+            "cycle",
+            "",
+            int(by_type.attended.sum()),
+            int(by_type.registered.sum()),
+            defs["show_rate"],
+        )
+        for row in by_type.itertuples(index=False):
+            res.rate(
+                "show_rate",
+                "cycle",
+                f"event_type={row.etype}",
+                int(row.attended),
+                int(row.registered),
+                defs["show_rate"],
+            )
+        res.add(
+            "show_rate",
+            "cycle",
+            "unrecorded",
+            int(by_type.unrecorded.sum()),
+            None,
+            "Registrations for past events of the cycle whose attendance was never "
+            "recorded (left out of the show rate).",
+        )
+
+    def _volunteer_tiers(self, res: MetricResults, defs: dict[str, str]) -> None:
+        c, tz = self.cycle, self.tz
+        a = self.table("activity")
+        a = a.filter((a.type == "attendance") & R.attended(a))
+        ev = self.table("event")
+        ev = ev.select(ev_id=ev.event_id, ev_type=ev.event_type)
+        j = a.join(ev, a.event_id == ev.ev_id)
+        j = j.filter(j.ev_type.fill_null("").upper().isin(list(R.SHIFT_EVENT_TYPES)))
+        occ = j.occurred_at
+        aggs = {}
+        for label, day in (("start", c.start_date), ("end", c.end_date)):
+            hi = R.instant(day, tz)
+            for days in (14, 30, 365):
+                aggs[f"{label}_{days}"] = j.count(
+                    where=R.in_window(occ, R.days_before(day, days, tz), hi)
+                )
+        per = j.group_by("person_id").aggregate(**aggs)
+        tiers = {}
+        for label in ("start", "end"):
+            n14, n30, n365 = (per[f"{label}_{d}"] for d in (14, 30, 365))
+            tiers[label] = ibis.cases(
+                (n14 >= 2, "2+ in 14 days"),
+                (n30 >= 2, "2+ in 30 days"),
+                (n30 == 1, "1 in 30 days"),
+                (n365 >= 1, "none in 30 days"),
+                else_="-",
+            )
+        per = per.select(**tiers)
+        names = ["2+ in 14 days", "2+ in 30 days", "1 in 30 days", "none in 30 days"]
+        for label in ("start", "end"):
+            counts = per.group_by(tier=per[label]).aggregate(people=per.count()).pipe(frame_of)
+            counts = dict(zip(counts.tier, counts.people, strict=True))
+            active = sum(int(counts.get(n, 0)) for n in names[:3])
+            res.add(
+                "volunteer_tiers",
+                label,
+                "",
+                active,
+                None,
+                "Volunteers with at least one completed shift in the last 30 days. "
+                + defs["volunteer_tiers"],
+            )
+            for name in names:
+                res.add(
+                    "volunteer_tiers",
+                    label,
+                    name,
+                    int(counts.get(name, 0)),
+                    None,
+                    defs["volunteer_tiers"],
+                )
+
+    def contact_frame(self, lo: dt.datetime, hi: dt.datetime, by: list[str]) -> pd.DataFrame:
+        c = self.cycle
+        t = self.table("contact_attempt")
+        t = t.filter(R.in_period(t.attempted_at, lo, hi))
+        weeks = math.ceil((c.end_date - c.start_date).days / 7)
+        week = ibis.cases(
+            *(
+                (
+                    t.attempted_at
+                    >= R.ts(R.instant(c.start_date + dt.timedelta(days=7 * k), self.tz)),
+                    k + 1,
+                )
+                for k in reversed(range(weeks))
+            ),
+            else_=0,
+        )
+        t = t.mutate(channel=R.lower(t.channel), week=week, conv=t.conversation.fill_null(False))
+        metrics = dict(
+            attempts=t.count(),
+            conversations=t.count(where=t.conv),
+            reached=t.person_id.nunique(where=t.conv),
+            people=t.person_id.nunique(),
+            replied=t.count(where=t.replied.fill_null(False)),
+            opted_out=t.count(where=t.opted_out.fill_null(False)),
+        )
+        if by:
+            frame = t.group_by(by).aggregate(**metrics).pipe(frame_of).sort_values(by)
+        else:
+            frame = t.aggregate(**metrics).pipe(frame_of)
+        return frame
+
+    def _contact(self, res: MetricResults, defs: dict[str, str]) -> None:
+        c = self.cycle
+        d = defs["contact"]
+
+        def put(period: str, frame: pd.DataFrame, keys: list[str]) -> None:
+            for row in frame.to_dict("records"):
+                suffix = "".join(f"|{k}={row[k]}" for k in keys)
+                if period == "cycle" and not keys:
+                    res.add(
+                        "contact",
+                        period,
+                        "",
+                        row["conversations"],
+                        None,
+                        "Conversations (the headline figure). " + d,
+                    )
+                res.add("contact", period, "attempts" + suffix, row["attempts"], None, d)
+                res.add("contact", period, "conversations" + suffix, row["conversations"], None, d)
+                res.rate(
+                    "contact",
+                    period,
+                    "contact_rate" + suffix,
+                    row["conversations"],
+                    row["attempts"],
+                    d,
+                )
+                res.add(
+                    "contact",
+                    period,
+                    "reached" + suffix,
+                    row["reached"],
+                    None,
+                    "Unique people with a conversation. " + d,
+                )
+                if row.get("channel") == "text":
+                    res.rate(
+                        "contact",
+                        period,
+                        "reply_rate" + suffix,
+                        row["replied"],
+                        row["attempts"],
+                        "Texts that got a reply, over texts sent.",
+                    )
+                    res.rate(
+                        "contact",
+                        period,
+                        "opt_out_rate" + suffix,
+                        row["opted_out"],
+                        row["attempts"],
+                        "Texts answered with an opt-out, over texts sent.",
+                    )
+
+        put("cycle", self.contact_frame(c.start, c.end, []), [])
+        put("cycle", self.contact_frame(c.start, c.end, ["channel"]), ["channel"])
+        put("week", self.contact_frame(c.start, c.end, ["week"]), ["week"])
+        put("week", self.contact_frame(c.start, c.end, ["week", "channel"]), ["week", "channel"])
+        year_start = R.instant(dt.date(c.end_date.year, 1, 1), self.tz)
+        if c.end_date.month == 1 and c.end_date.day == 1:
+            year_start = R.instant(dt.date(c.end_date.year - 1, 1, 1), self.tz)
+        put("year", self.contact_frame(year_start, c.end, ["channel"]), ["channel"])
+
+
+def compute_metrics(
+    store_path: str | Path,
+    org: Organization,
+    card: CycleCard,
+    previous: CycleCard | None = None,
+    *,
+    followup_dir: str | Path | None = None,
+    save: bool = True,
+    now: dt.datetime | None = None,
+) -> MetricResults:
+    """Compute every metric of one organization's cycle from the store.
+
+    Writes follow-up lists when ``followup_dir`` is given (they hold personal data: the
+    organization's own folder only) and keeps the values in ``metric_value`` when
+    ``save`` (under a short exclusive lock, after the read lock is released).
+    """
+    from cyclebook.metrics.followup import write_followup
+    from cyclebook.metrics.values import save_values
+
+    with MetricEngine.open(store_path, org, card, previous, now=now) as engine:
+        results = engine.compute()
+        if followup_dir is not None:
+            results.followup = write_followup(engine, Path(followup_dir))
+    if save:
+        save_values(store_path, results)
+    return results

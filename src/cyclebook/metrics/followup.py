@@ -1,0 +1,132 @@
+"""Follow-up lists for organizers: CSV files with personal data, never shown in a report.
+
+Three lists, each ready to load back into the organization's tools (one column of ids per
+tool, from ``identity``):
+
+* ``one_step`` — people one activity short of the next rung's rule (a rule needing two or
+  more activities, of which they have one fewer than needed),
+* ``potential_leaders`` — people on the rung just below the leader rung at the cycle's end,
+* ``newly_lapsed`` — people who lapsed during the cycle.
+
+People marked do-not-contact are left out. Only the row counts and file names may be shown.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ibis
+import pandas as pd
+
+from cyclebook.metrics import rules as R
+from cyclebook.metrics.rules import frame_of
+
+if TYPE_CHECKING:
+    from cyclebook.metrics.engine import MetricEngine
+
+LISTS: dict[str, str] = {
+    "one_step": "One activity away from the next rung",
+    "potential_leaders": "On the rung just below leader",
+    "newly_lapsed": "Lapsed during the cycle",
+}
+
+
+def _one_step(engine: MetricEngine) -> pd.DataFrame:
+    s = engine.state
+    parts = []
+    ladder = engine.ladder
+    for r in range(len(ladder) - 1):
+        nxt = ladder[r + 1]
+        for j, cond in enumerate(nxt.any_of):
+            if cond.min_count < 2:
+                continue
+            col = s[R.cond_column("end", r + 1, j)].fill_null(0)
+            hit = s.filter((s.rung_end == r) & (col == cond.min_count - 1))
+            parts.append(
+                hit.select(
+                    "person_id",
+                    rung=ibis.literal(ladder[r].label),
+                    next_rung=ibis.literal(nxt.label),
+                    why=ibis.literal(
+                        f"needs 1 more: {R.condition_text(cond)} within {nxt.window_days} days"
+                    ),
+                )
+            )
+    if not parts:
+        return pd.DataFrame(columns=["person_id", "rung", "next_rung", "why"])
+    frame = ibis.union(*parts).pipe(frame_of)
+    return frame.drop_duplicates("person_id")
+
+
+def _potential_leaders(engine: MetricEngine) -> pd.DataFrame:
+    s = engine.state
+    li = engine.leader_index
+    if li == 0:
+        return pd.DataFrame(columns=["person_id", "rung", "actions_this_cycle"])
+    below = engine.ladder[li - 1]
+    hit = s.filter(s.rung_end == li - 1).order_by([ibis.desc("n_cycle"), "person_id"])
+    return hit.select(
+        "person_id", rung=ibis.literal(below.label), actions_this_cycle=hit.n_cycle
+    ).pipe(frame_of)
+
+
+def _newly_lapsed(engine: MetricEngine) -> pd.DataFrame:
+    s = engine.state
+    hit = s.filter(s.lapsed).order_by("person_id")
+    return hit.select("person_id", last_activity_at=hit.last_q).pipe(frame_of)
+
+
+def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
+    """Names, emails, phones and per-tool ids of the given people (personal data)."""
+    if not person_ids:
+        return pd.DataFrame(columns=["person_id"])
+    wanted = ibis.memtable({"wid": person_ids})
+    pii = engine.table("person_pii")
+    pii = pii.join(wanted, pii.person_id == wanted.wid).select(
+        "person_id", "first_name", "last_name", "email", "phone"
+    )
+    ident = engine.table("identity")
+    ident = ident.join(wanted, ident.person_id == wanted.wid).select(
+        "person_id", "source", "source_id"
+    )
+    people = pii.pipe(frame_of)
+    ids = ident.pipe(frame_of)
+    if not ids.empty:
+        wide = (
+            ids.sort_values(["person_id", "source", "source_id"])
+            .groupby(["person_id", "source"])
+            .source_id.agg(";".join)
+            .unstack("source")
+        )
+        wide.columns = [f"{col}_id" for col in wide.columns]
+        people = people.merge(wide.reset_index(), on="person_id", how="outer")
+    return people
+
+
+def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, Path]]:
+    """Write the three lists as CSV (owner-only permissions); returns (name, rows, path)."""
+    s = engine.state
+    dnc = set(s.filter(s.do_not_contact).select("person_id").pipe(frame_of).person_id)
+    frames = {
+        "one_step": _one_step(engine),
+        "potential_leaders": _potential_leaders(engine),
+        "newly_lapsed": _newly_lapsed(engine),
+    }
+    everyone = sorted({p for f in frames.values() for p in f.person_id} - dnc)
+    contacts = _contacts(engine, everyone)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(out_dir, 0o700)
+    written = []
+    for name, frame in frames.items():
+        frame = frame[~frame.person_id.isin(dnc)]
+        frame = frame.merge(contacts, on="person_id", how="left")
+        frame.insert(0, "list", LISTS[name])
+        path = out_dir / f"{name}.csv"
+        tmp = path.with_suffix(".csv.tmp")
+        frame.to_csv(tmp, index=False)
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+        written.append((name, len(frame), path))
+    return written

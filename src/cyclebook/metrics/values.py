@@ -1,0 +1,251 @@
+"""Metric values: what the engine produces, how they are kept in the store and read back.
+
+A value is one row of ``metric_value``: ``(cycle, org_id, metric, period, dimension)``
+identifies it. Conventions every reader can rely on:
+
+* ``metric`` is one of :data:`METRICS`.
+* ``period`` is ``start`` / ``end`` (a state at the cycle's first / last instant),
+  ``cycle`` (something that happened during the cycle), ``week`` (one week of the cycle),
+  ``transition`` (ladder start→end) or ``year`` (calendar year to the cycle's end).
+* ``dimension`` is ``''`` for the metric's **headline** figure; otherwise a breakdown
+  such as ``member`` (a rung), ``source=mobilize``, ``attempts|channel=door``.
+* When ``denominator`` is set the value is a **rate** (0–1) of that many people/rows;
+  otherwise the value is a count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from cyclebook import store
+
+METRICS: tuple[str, ...] = (
+    "ladder",
+    "movement",
+    "conversion",
+    "active_base",
+    "new_people",
+    "lapsed",
+    "net_growth",
+    "absorption",
+    "retention",
+    "leaders",
+    "leader_ratio",
+    "one_on_ones",
+    "show_rate",
+    "volunteer_tiers",
+    "contact",
+    "match_rate",
+)
+
+COLUMNS = ["metric", "period", "dimension", "value", "denominator", "definition"]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    metric: str
+    period: str
+    dimension: str
+    value: float | None
+    denominator: float | None = None
+    definition: str = ""
+
+    @property
+    def is_rate(self) -> bool:
+        return self.denominator is not None
+
+    @property
+    def numerator(self) -> float | None:
+        """For a rate, the count it was computed from (value × denominator)."""
+        if self.value is None:
+            return None
+        if self.denominator is None:
+            return self.value
+        return round(self.value * self.denominator)
+
+
+@dataclass
+class MetricResults:
+    """All values of one organization's cycle, plus lookups for the report."""
+
+    cycle: str
+    org_id: str
+    values: list[MetricValue] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # follow-up lists written for organizers: (list name, rows, file path)
+    followup: list[tuple[str, int, Path]] = field(default_factory=list)
+
+    def add(
+        self,
+        metric: str,
+        period: str,
+        dimension: str,
+        value: float | None,
+        denominator: float | None = None,
+        definition: str = "",
+    ) -> None:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric key {metric!r}")
+        value = None if value is None or pd.isna(value) else float(value)
+        denominator = None if denominator is None or pd.isna(denominator) else float(denominator)
+        self.values.append(MetricValue(metric, period, dimension, value, denominator, definition))
+
+    def rate(
+        self, metric: str, period: str, dimension: str, num: float, den: float, definition: str
+    ) -> None:
+        """Add a rate; a rate over nobody is None (not zero)."""
+        self.add(metric, period, dimension, (num / den) if den else None, den, definition)
+
+    def get(
+        self, metric: str, period: str | None = None, dimension: str = ""
+    ) -> MetricValue | None:
+        for v in self.values:
+            if v.metric == metric and v.dimension == dimension and period in (None, v.period):
+                return v
+        return None
+
+    def value(self, metric: str, period: str | None = None, dimension: str = "") -> float | None:
+        v = self.get(metric, period, dimension)
+        return None if v is None else v.value
+
+    def frame(self) -> pd.DataFrame:
+        rows = [
+            {
+                "cycle": self.cycle,
+                "org_id": self.org_id,
+                "metric": v.metric,
+                "period": v.period,
+                "dimension": v.dimension,
+                "value": v.value,
+                "denominator": v.denominator,
+                "definition": v.definition,
+            }
+            for v in self.values
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "cycle",
+                "org_id",
+                "metric",
+                "period",
+                "dimension",
+                "value",
+                "denominator",
+                "definition",
+            ],
+        )
+
+    def select(self, metric: str, period: str | None = None) -> list[MetricValue]:
+        return [v for v in self.values if v.metric == metric and period in (None, v.period)]
+
+    @classmethod
+    def from_frame(cls, cycle: str, org_id: str, frame: pd.DataFrame) -> MetricResults:
+        res = cls(cycle, org_id)
+        for row in frame.itertuples(index=False):
+            res.values.append(
+                MetricValue(
+                    row.metric,
+                    row.period,
+                    row.dimension,
+                    None if pd.isna(row.value) else float(row.value),
+                    None if pd.isna(row.denominator) else float(row.denominator),
+                    row.definition or "",
+                )
+            )
+        return res
+
+
+def save_values(store_path: str | Path, results: MetricResults) -> int:
+    """Replace this organization's values for this cycle, under a short write lock."""
+    now = dt.datetime.now(dt.UTC)
+    frame = results.frame()
+    frame["suppressed"] = False
+    frame["computed_at"] = now
+    frame = frame[
+        [
+            "cycle",
+            "org_id",
+            "metric",
+            "period",
+            "dimension",
+            "value",
+            "denominator",
+            "suppressed",
+            "definition",
+            "computed_at",
+        ]
+    ]
+    with store.connect(store_path, write=True) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "DELETE FROM metric_value WHERE cycle = ? AND org_id = ?",
+                [results.cycle, results.org_id],
+            )
+            con.register("_cb_new_values", frame)
+            con.execute(
+                "INSERT INTO metric_value (cycle, org_id, metric, period, dimension, value, "
+                "denominator, suppressed, definition, computed_at) "
+                "SELECT cycle, org_id, metric, period, dimension, value, denominator, "
+                "suppressed, definition, computed_at FROM _cb_new_values"
+            )
+            con.unregister("_cb_new_values")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return len(frame)
+
+
+def read_values(
+    store_path: str | Path,
+    *,
+    org_ids: Iterable[str] | None = None,
+    cycles: Iterable[str] | None = None,
+    metrics: Iterable[str] | None = None,
+    headline_only: bool = False,
+) -> pd.DataFrame:
+    """Saved metric values as a frame (cycle, org_id, metric, period, dimension, value,
+    denominator, suppressed, definition, computed_at), filtered as asked."""
+    where, params = [], []
+    for column, wanted in (("org_id", org_ids), ("cycle", cycles), ("metric", metrics)):
+        if wanted is not None:
+            wanted = list(wanted)
+            if not wanted:
+                where.append("FALSE")
+                continue
+            where.append(f"{column} IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+    if headline_only:
+        where.append("dimension = ''")
+    sql = "SELECT * FROM metric_value"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY org_id, cycle, metric, period, dimension"
+    with store.connect(store_path) as con:
+        return con.execute(sql, params).df()
+
+
+def read_results(store_path: str | Path, cycle: str, org_id: str) -> MetricResults | None:
+    """One organization's saved values for one cycle, or None when never computed."""
+    frame = read_values(store_path, org_ids=[org_id], cycles=[cycle])
+    if frame.empty:
+        return None
+    return MetricResults.from_frame(cycle, org_id, frame)
+
+
+def previous_values(
+    store_path: str | Path, org_id: str, cycles: Sequence[str]
+) -> dict[str, MetricResults]:
+    """Saved values of earlier cycles (e.g. ``card.previous`` or ``list_cycles``), by cycle."""
+    frame = read_values(store_path, org_ids=[org_id], cycles=list(cycles))
+    return {
+        cycle: MetricResults.from_frame(cycle, org_id, group)
+        for cycle, group in frame.groupby("cycle", sort=False)
+    }

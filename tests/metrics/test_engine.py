@@ -1,0 +1,429 @@
+"""Each metric on small hand-built stores; expected values worked out by hand in comments.
+
+Unless a test says otherwise: organization timezone UTC, cycle c2 = [2026-03-02, 2026-04-13)
+(six weeks), previous cycle c1 = [2026-01-19, 2026-03-02), default ladder of DESIGN.md:
+supporter (any 1 in 365 d), member (2+ any, or a donation, in 180 d), active (3+ attended
+attendance in 90 d), leader (host/lead attendance, a 1:1, or assessment ≥ 4, in 90 d).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from cyclebook.metrics import compute_metrics
+
+from .storebuild import StoreBuilder, at, make_card, make_org
+
+C1 = make_card("c1", "2026-01-19", "2026-03-02")
+C2 = make_card("c2", "2026-03-02", "2026-04-13", previous="c1")
+START = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+END = dt.datetime(2026, 4, 13, tzinfo=dt.UTC)
+
+
+def run(b: StoreBuilder, org=None, card=C2, previous=C1, **kw):
+    b.build()
+    return compute_metrics(b.path, org or make_org(), card, previous, save=False, **kw)
+
+
+def v(res, metric, period=None, dimension=""):
+    got = res.get(metric, period, dimension)
+    assert got is not None, (metric, period, dimension)
+    return got.value
+
+
+def den(res, metric, period=None, dimension=""):
+    return res.get(metric, period, dimension).denominator
+
+
+# --------------------------------------------------------------------------- ladder
+
+
+def ladder_people(b: StoreBuilder) -> None:
+    # A: one signup 2025-04-01. start-365 = 2025-03-02 → supporter at start;
+    #    end-365 = 2025-04-13 → nothing at end: supporter → off (down).
+    b.person("A", at("2025-04-01"))
+    b.act("A", "signup", at("2025-04-01"))
+    # B: a donation 2026-02-01 → member at start and at end (180 d) → stayed.
+    b.person("B", at("2026-02-01"))
+    b.act("B", "donation", at("2026-02-01"), amount=25.0)
+    # C: signup 2025-12-01 (supporter at start: 1 activity) + three attended
+    #    events in the cycle → active at end: up.
+    b.person("C", at("2025-12-01"))
+    b.act("C", "signup", at("2025-12-01"))
+    for day in ("2026-03-10", "2026-03-20", "2026-04-01"):
+        b.act("C", "attendance", at(day), status="registered", attended=True)
+    # D: first seen with a one-on-one on 2026-04-12 → new → leader.
+    b.person("D", at("2026-04-12"))
+    b.act("D", "one_on_one", at("2026-04-12"), organizer_id="org1")
+    # E: a person with no activity at all (known since 2025): on no rung, ever.
+    b.person("E", at("2025-01-01"))
+    # F: assessed 5 on 2026-01-01 (within 90 d of start: leader), assessed 3 on
+    #    2026-03-15; at end the 5 is older than 90 d, two activities in 180 d →
+    #    member: leader → member (down).
+    b.person("F", at("2026-01-01"))
+    b.act("F", "assessment", at("2026-01-01"), score=5.0)
+    b.act("F", "assessment", at("2026-03-15"), score=3.0)
+
+
+def test_ladder_distribution_and_transitions(builder):
+    ladder_people(builder)
+    res = run(builder)
+    # start: supporter A, C; member B; leader F.   end: member B, F; active C; leader D.
+    assert [v(res, "ladder", "start", r) for r in ("supporter", "member", "active", "leader")] == [
+        2,
+        1,
+        0,
+        1,
+    ]
+    assert [v(res, "ladder", "end", r) for r in ("supporter", "member", "active", "leader")] == [
+        0,
+        2,
+        1,
+        1,
+    ]
+    assert v(res, "ladder", "start") == 4 and v(res, "ladder", "end") == 4  # E never counts
+    transitions = {x.dimension: x.value for x in res.select("ladder", "transition")}
+    assert transitions == {
+        "supporter>off": 1,
+        "member>member": 1,
+        "supporter>active": 1,
+        "new>leader": 1,
+        "leader>member": 1,
+    }
+
+
+def test_movement_and_conversion(builder):
+    ladder_people(builder)
+    res = run(builder)
+    assert v(res, "movement", "cycle", "supporter:up") == 1  # C
+    assert v(res, "movement", "cycle", "supporter:down") == 1  # A
+    assert v(res, "movement", "cycle", "member:stayed") == 1  # B
+    assert v(res, "movement", "cycle", "leader:down") == 1  # F
+    assert v(res, "movement", "cycle", "new:up") == 1  # D
+    assert v(res, "movement", "cycle") == 2  # depth: C and D moved up
+    assert v(res, "conversion", "cycle", "supporter") == pytest.approx(1 / 2)
+    assert den(res, "conversion", "cycle", "supporter") == 2
+    assert v(res, "conversion", "cycle", "member") == 0
+    assert v(res, "conversion", "cycle", "active") is None  # nobody there at start
+    assert res.get("conversion", "cycle", "leader") is None  # the top rung has no "above"
+    # all rungs below the top: 3 people at start (A, C, B), 1 went above (C)
+    assert v(res, "conversion", "cycle") == pytest.approx(1 / 3)
+
+
+def test_leaders_and_ratio(builder):
+    ladder_people(builder)
+    res = run(builder)
+    assert v(res, "leaders", "start") == 1  # F
+    assert v(res, "leaders", "end") == 1  # D
+    # active base at end (any activity in (2025-04-13, 2026-04-13]): B, C, D, F = 4
+    assert v(res, "active_base", "end") == 4
+    assert v(res, "leader_ratio", "end") == pytest.approx(1 / 4)
+
+
+def test_window_edges(builder):
+    # G: signup exactly 365 days before the start instant → outside (d - 365, d].
+    builder.person("G", at("2025-03-02", 0))
+    builder.act("G", "signup", at("2025-03-02", 0))
+    # H: signup exactly at the start instant → inside, so supporter at start.
+    builder.person("H", at("2025-01-01"))
+    builder.act("H", "signup", at("2026-03-02", 0))
+    # I: signup one second after the window opens → inside.
+    builder.person("I", at("2025-01-01"))
+    builder.act("I", "signup", at("2025-03-02", 0, 0, 1))
+    # J: activity exactly at the end instant counts at end but is not in the cycle.
+    builder.person("J", at("2025-01-01"))
+    builder.act("J", "signup", at("2026-04-13", 0))
+    res = run(builder)
+    assert v(res, "ladder", "start", "supporter") == 2  # H, I
+    assert v(res, "active_base", "start") == 2  # same 365-day window
+    assert v(res, "ladder", "end", "supporter") == 2  # H and J
+    assert v(res, "active_base", "cycle") == 1  # only H acted in [start, end)
+
+
+def test_timezone_of_the_organization(builder):
+    # New York: the cycle starts 2026-03-02 00:00 EST = 05:00 UTC.
+    builder.person("K", at("2025-01-01"))
+    builder.act("K", "signup", at("2026-03-02", 4, 30))  # 23:30 on 1 March, local
+    builder.person("L", at("2025-01-01"))
+    builder.act("L", "signup", at("2026-03-02", 5, 0))  # midnight local: in the cycle
+    res = run(builder, org=make_org(timezone="America/New_York"))
+    assert v(res, "active_base", "cycle") == 1
+    assert v(res, "ladder", "start", "supporter") == 2
+
+
+def test_changed_rung_rule(builder):
+    # M: two signups in the cycle. Default ladder: member (2+ activities in 180 d).
+    builder.person("M", at("2025-01-01"))
+    builder.act("M", "signup", at("2026-03-05"))
+    builder.act("M", "signup", at("2026-03-06"))
+    # N: two activist codes → member only under the organization's own rule.
+    builder.person("N", at("2025-01-01"))
+    builder.act("N", "activist_code", at("2026-03-05"))
+    builder.act("N", "activist_code", at("2026-03-06"))
+    builder.build()
+    default = compute_metrics(builder.path, make_org(), C2, C1, save=False)
+    assert v(default, "ladder", "end", "member") == 2
+    own = make_org(
+        ladder=[
+            {
+                "name": "supporter",
+                "label": "Supporter",
+                "window_days": 365,
+                "any_of": [{"min_count": 1}],
+                "definition": "Any action this year.",
+            },
+            {
+                "name": "member",
+                "label": "Dues-paying member",
+                "window_days": 180,
+                "any_of": [
+                    {"activity_types": ["donation"]},
+                    {"activity_types": ["activist_code"], "min_count": 2},
+                ],
+                "definition": "Dues, or two member activist codes.",
+            },
+        ],
+        metrics={"leader_rung": "member"},
+    )
+    changed = compute_metrics(builder.path, own, C2, C1, save=False)
+    assert v(changed, "ladder", "end", "member") == 1  # N only
+    assert v(changed, "ladder", "end", "supporter") == 1  # M
+    assert changed.get("ladder", "end", "active") is None
+    assert (
+        "Dues, or two member activist codes." in changed.get("ladder", "end", "member").definition
+    )
+    assert v(changed, "leaders", "end") == 1
+
+
+def test_leader_rung_missing_falls_back_to_top(builder):
+    builder.person("P", at("2025-01-01"))
+    builder.act("P", "one_on_one", at("2026-03-05"))
+    res = run(builder, org=make_org(metrics={"leader_rung": "captain"}))
+    assert v(res, "leaders", "end") == 1
+    assert any("captain" in note for note in res.notes)
+
+
+def test_invitations_and_refusals_are_not_actions(builder):
+    builder.person("Q", at("2025-01-01"))
+    builder.act("Q", "attendance", at("2026-03-05"), status="invited")
+    builder.act("Q", "attendance", at("2026-03-06"), status="declined")
+    res = run(builder)
+    assert v(res, "ladder", "end") == 0
+    assert v(res, "active_base", "end") == 0
+
+
+# --------------------------------------------------------------------------- base
+
+
+def test_new_people_absorption_and_one_on_ones(builder):
+    # N1: new 03-05; signup, attends another event 03-20, 1:1 on 03-30 (25 d) → absorbed,
+    #     1:1 within 30 d. First tool: action_network.
+    builder.person("N1", at("2026-03-05"))
+    builder.act("N1", "signup", at("2026-03-05"), event_id="E1")
+    builder.act("N1", "attendance", at("2026-03-20"), event_id="E9", attended=True)
+    builder.act("N1", "one_on_one", at("2026-03-30"))
+    # N2: signup and attendance of the *same* event → one distinct activity → not absorbed.
+    builder.person("N2", at("2026-03-10"), sources=("mobilize",))
+    builder.act("N2", "signup", at("2026-03-10"), event_id="E2", source="mobilize")
+    builder.act(
+        "N2", "attendance", at("2026-03-12"), event_id="E2", source="mobilize", attended=True
+    )
+    # N3: first seen 04-01 noon; next activity exactly 42 days later (05-13 noon) →
+    #     outside [first, first + 42 d) → not absorbed.
+    builder.person("N3", at("2026-04-01"))
+    builder.act("N3", "signup", at("2026-04-01"))
+    builder.act("N3", "signup", at("2026-05-13"))
+    # N4: listed by VAN on 03-15, no activity → new (source from identity), not absorbed.
+    builder.person("N4", at("2026-03-15"), sources=("van",))
+    # O1: an old member active in the cycle → not new.
+    builder.person("O1", at("2025-05-01"))
+    builder.act("O1", "signup", at("2026-03-05"))
+    builder.act("O1", "one_on_one", at("2026-03-06"), organizer_id="org2")
+    # X: first activity before first_seen_at → first seen is the activity (2026-02-20).
+    builder.person("X", at("2026-03-03"))
+    builder.act("X", "signup", at("2026-02-20"))
+    res = run(builder)
+    assert v(res, "new_people", "cycle") == 4
+    assert v(res, "new_people", "cycle", "source=action_network") == 2  # N1, N3
+    assert v(res, "new_people", "cycle", "source=mobilize") == 1
+    assert v(res, "new_people", "cycle", "source=van") == 1
+    assert v(res, "absorption", "cycle") == pytest.approx(1 / 4)
+    assert den(res, "absorption", "cycle") == 4
+    assert v(res, "absorption", "cycle", "source=mobilize") == 0
+    assert v(res, "one_on_ones", "cycle", "new_within_window") == pytest.approx(1 / 4)
+    assert v(res, "one_on_ones", "cycle") == 2  # N1's and O1's
+    assert v(res, "one_on_ones", "cycle", "people") == 2
+    assert v(res, "one_on_ones", "cycle", "organizers") == 1  # N1's has no organizer
+
+
+def test_lapsed_net_growth_edges(builder):
+    # lapse window: last qualifying activity L with L in (start-90 d, end-90 d]
+    #   = (2025-12-02 00:00, 2026-01-13 00:00]
+    builder.person("L1", at("2025-01-01"))
+    builder.act("L1", "signup", at("2025-12-15"))  # lapsed in the cycle
+    builder.person("L2", at("2025-01-01"))
+    builder.act("L2", "signup", at("2026-01-13", 0))  # crosses 90 d exactly at end → lapsed
+    builder.person("L3", at("2025-01-01"))
+    builder.act("L3", "signup", at("2025-12-02", 0))  # crossed exactly at start → before
+    builder.person("L4", at("2025-01-01"))
+    builder.act("L4", "signup", at("2026-01-14"))  # still within 90 d at end
+    builder.person("N1", at("2026-03-20"))
+    builder.act("N1", "signup", at("2026-03-20"))
+    res = run(builder)
+    assert v(res, "lapsed", "cycle") == 2
+    assert v(res, "new_people", "cycle") == 1
+    assert v(res, "net_growth", "cycle") == 1 - 2
+    # active base (365 d) at start: L1..L4 = 4; at end: L1..L4 + N1 = 5
+    assert v(res, "active_base", "start") == 4
+    assert v(res, "active_base", "end") == 5
+    assert v(res, "active_base", "cycle", "change") == 1
+
+
+def test_qualifying_types_setting(builder):
+    builder.person("T1", at("2025-01-01"))
+    builder.act("T1", "tagging", at("2026-01-01"))  # a tag is not qualifying below
+    builder.person("T2", at("2025-01-01"))
+    builder.act("T2", "attendance", at("2026-01-01"), attended=True)
+    res = run(builder, org=make_org(metrics={"qualifying_types": ["attendance", "donation"]}))
+    assert v(res, "active_base", "end") == 1
+    assert "attendance or donation" in res.get("active_base", "end").definition
+
+
+def test_retention(builder):
+    # previous cycle [2026-01-19, 2026-03-02); this cycle [2026-03-02, 2026-04-13)
+    builder.person("R1", at("2025-01-01"))
+    builder.act("R1", "signup", at("2026-02-01"))
+    builder.act("R1", "signup", at("2026-03-10"))  # retained
+    builder.person("R2", at("2025-01-01"))
+    builder.act("R2", "signup", at("2026-02-10"))  # not back
+    builder.person("R3", at("2025-01-01"))
+    builder.act("R3", "signup", at("2026-03-01", 23, 59, 59))  # last second of c1
+    builder.act("R3", "signup", at("2026-03-02", 0))  # first instant of c2 → retained
+    builder.person("R4", at("2025-01-01"))
+    builder.act("R4", "signup", at("2026-01-18"))  # before c1 → not in the denominator
+    builder.act("R4", "signup", at("2026-03-20"))
+    res = run(builder)
+    assert v(res, "retention", "cycle") == pytest.approx(2 / 3)
+    assert den(res, "retention", "cycle") == 3
+
+
+def test_no_previous_cycle_means_no_retention(builder):
+    builder.person("R1", at("2025-01-01"))
+    builder.act("R1", "signup", at("2026-03-10"))
+    res = run(builder, card=make_card("c2", "2026-03-02", "2026-04-13"), previous=None)
+    assert res.get("retention") is None
+    assert any("previous cycle" in note for note in res.notes)
+
+
+def test_match_rate_and_one_tool_people(builder):
+    builder.person("M1", at("2025-01-01"), sources=("action_network", "mobilize"))
+    builder.person("M2", at("2025-01-01"), sources=("action_network",))  # one tool only
+    builder.person("M3", at("2025-01-01"), sources=("van",))
+    builder.person("M4", at("2025-01-01"), sources=("van", "spoke", "mobilize"))
+    builder.act("M2", "signup", at("2026-03-05"))
+    res = run(builder)
+    assert v(res, "match_rate", "end") == pytest.approx(2 / 4)
+    assert v(res, "ladder", "end", "supporter") == 1  # M2, known to one tool only
+
+
+# --------------------------------------------------------------------------- events
+
+
+def test_show_rate(builder):
+    b = builder
+    b.event("E1", "MEETING", at("2026-03-10"))
+    b.event("E2", None, at("2026-03-12"), source="van")
+    b.event("E3", "MEETING", at("2026-05-01"))  # after the cycle
+    b.event("E4", "MEETING", at("2026-02-01"))  # before the cycle
+    for pid in "ABCDEFGHIJ":
+        b.person(pid, at("2025-01-01"))
+    b.act("A", "attendance", at("2026-03-10"), event_id="E1", status="registered", attended=True)
+    b.act("B", "attendance", at("2026-03-10"), event_id="E1", status="confirmed", attended=False)
+    b.act("C", "attendance", at("2026-03-10"), event_id="E1", status="registered")  # unrecorded
+    b.act("D", "attendance", at("2026-03-10"), event_id="E1", status="cancelled")
+    b.act("E", "attendance", at("2026-03-10"), event_id="E1", status="walk_in", attended=True)
+    b.act("F", "attendance", at("2026-03-12"), event_id="E2", status="completed", source="van")
+    b.act("G", "attendance", at("2026-03-12"), event_id="E2", status="no_show", source="van")
+    b.act("H", "attendance", at("2026-05-01"), event_id="E3", status="registered", attended=True)
+    b.act("I", "attendance", at("2026-02-01"), event_id="E4", status="registered", attended=True)
+    res = run(b)
+    # recorded registrations: A(yes) B(no) F(yes) G(no) → 2/4
+    assert v(res, "show_rate", "cycle") == pytest.approx(0.5)
+    assert den(res, "show_rate", "cycle") == 4
+    assert v(res, "show_rate", "cycle", "event_type=MEETING") == pytest.approx(0.5)
+    assert v(res, "show_rate", "cycle", "event_type=OTHER") == pytest.approx(0.5)
+    assert v(res, "show_rate", "cycle", "unrecorded") == 1  # C
+    # an event still in the future is not "past": now = 2026-03-11 leaves only E1
+    early = compute_metrics(
+        b.path, make_org(), C2, C1, save=False, now=dt.datetime(2026, 3, 11, tzinfo=dt.UTC)
+    )
+    assert den(early, "show_rate", "cycle") == 2
+
+
+def test_volunteer_tiers(builder):
+    b = builder
+    # end = 2026-04-13 00:00: 14-day window (03-30, 04-13], 30-day window (03-14, 04-13]
+    shifts = {
+        "V1": ["2026-04-01", "2026-04-10"],  # 2+ in 14
+        "V2": ["2026-03-20", "2026-04-05"],  # 2+ in 30 (one in 14)
+        "V3": ["2026-04-12"],  # exactly 1 in 30
+    }
+    n = 0
+    for pid, days in shifts.items():
+        b.person(pid, at("2025-01-01"))
+        for day in days:
+            n += 1
+            b.event(f"S{n}", "CANVASS", at(day))
+            b.act(pid, "attendance", at(day), event_id=f"S{n}", attended=True)
+    b.person("V4", at("2025-01-01"))  # a shift exactly 30 days before end → outside
+    b.event("S90", "PHONE_BANK", at("2026-03-14", 0))
+    b.act("V4", "attendance", at("2026-03-14", 0), event_id="S90", status="completed")
+    b.person("V5", at("2025-01-01"))  # a meeting is not a shift
+    b.event("M1", "MEETING", at("2026-04-10"))
+    b.act("V5", "attendance", at("2026-04-10"), event_id="M1", attended=True)
+    b.person("V6", at("2025-01-01"))  # registered for a shift, did not come
+    b.event("S91", "text_bank", at("2026-04-10"))
+    b.act("V6", "attendance", at("2026-04-10"), event_id="S91", attended=False)
+    res = run(b)
+    assert v(res, "volunteer_tiers", "end", "2+ in 14 days") == 1
+    assert v(res, "volunteer_tiers", "end", "2+ in 30 days") == 1
+    assert v(res, "volunteer_tiers", "end", "1 in 30 days") == 1
+    assert v(res, "volunteer_tiers", "end", "none in 30 days") == 1
+    assert v(res, "volunteer_tiers", "end") == 3
+    # at start (2026-03-02) nobody had a shift yet
+    assert v(res, "volunteer_tiers", "start") == 0
+
+
+# --------------------------------------------------------------------------- contact
+
+
+def test_contact_by_channel_and_week(builder):
+    b = builder
+    b.attempt("P1", "door", at("2026-03-02", 0), conversation=True)  # week 1 (first instant)
+    b.attempt("P2", "door", at("2026-03-08", 23, 59), conversation=False)  # week 1
+    b.attempt("P1", "door", at("2026-03-09", 0), conversation=True)  # week 2
+    b.attempt("P3", "phone", at("2026-03-20"), conversation=True)  # week 3
+    b.attempt(None, "phone", at("2026-03-21"))  # unmatched voter, week 3
+    b.attempt("P4", "text", at("2026-03-22"), conversation=True, replied=True)
+    b.attempt("P5", "text", at("2026-03-22"), conversation=True, replied=True, opted_out=True)
+    b.attempt("P6", "text", at("2026-03-22"), replied=False)
+    b.attempt("P7", "door", at("2026-04-13", 0), conversation=True)  # end: not in the cycle
+    b.attempt("P8", "door", at("2026-01-10"), conversation=True)  # this year, before
+    res = run(b)
+    assert v(res, "contact", "cycle", "attempts") == 8
+    assert v(res, "contact", "cycle", "conversations") == 5
+    assert v(res, "contact", "cycle") == 5  # headline: conversations
+    assert v(res, "contact", "cycle", "contact_rate") == pytest.approx(5 / 8)
+    assert v(res, "contact", "cycle", "reached") == 4  # P1 (twice), P3, P4, P5
+    assert v(res, "contact", "cycle", "attempts|channel=door") == 3
+    assert v(res, "contact", "cycle", "reached|channel=door") == 1
+    assert v(res, "contact", "cycle", "reply_rate|channel=text") == pytest.approx(2 / 3)
+    assert v(res, "contact", "cycle", "opt_out_rate|channel=text") == pytest.approx(1 / 3)
+    assert v(res, "contact", "week", "attempts|week=1") == 2
+    assert v(res, "contact", "week", "attempts|week=2") == 1
+    assert v(res, "contact", "week", "attempts|week=3") == 5
+    assert v(res, "contact", "week", "attempts|week=3|channel=text") == 3
+    assert v(res, "contact", "year", "attempts|channel=door") == 4
+    assert v(res, "contact", "year", "conversations|channel=door") == 3
