@@ -358,8 +358,31 @@ def cohort_record_blocks(record: CycleRecord, audience: str = "cohort") -> list[
 # --------------------------------------------------------------------------- definitions
 
 
-def definition_frame(org: Organization, pending: Sequence[MeasureChange] = ()) -> pd.DataFrame:
-    """Each definition change: recorded history (cohort.yml) plus pending proposals."""
+def _status_text(change: MeasureChange, recorded: bool) -> str:
+    if recorded:
+        where = {"adopted": " for ", "rejected": " in "}.get(change.status, " in ")
+        return change.status + (f"{where}{change.cycle}" if change.cycle else "")
+    if change.status == "adopted":
+        return f"agreed in {change.cycle} reflection; applies from the next cycle"
+    return f"{change.status} in {change.cycle} reflection"
+
+
+def definition_frame(
+    org: Organization, pending: Sequence[MeasureChange] = (), audience: str = "organization"
+) -> pd.DataFrame:
+    """Each definition change: recorded history (cohort.yml) plus pending proposals (from
+    a reflection, not yet recorded in cohort.yml). Outside the organization, who proposed
+    a change is left out."""
+    history = [(c, True) for c in org.measure_history]
+    history += [
+        (c, False)
+        for c in pending
+        if not any(
+            (c.measure, c.date, c.proposed_by, c.change)
+            == (old.measure, old.date, old.proposed_by, old.change)
+            for old in org.measure_history
+        )
+    ]
     rows = [
         {
             "Measure": c.measure,
@@ -367,15 +390,20 @@ def definition_frame(org: Organization, pending: Sequence[MeasureChange] = ()) -
             "Proposed by": c.proposed_by,
             "Why": c.why,
             "Change": c.change,
-            "Status": c.status + (f" ({c.cycle})" if c.cycle else ""),
+            "Status": _status_text(c, recorded),
         }
-        for c in sorted([*org.measure_history, *pending], key=lambda c: (c.measure, c.date))
+        for c, recorded in sorted(history, key=lambda item: (item[0].measure, item[0].date))
     ]
-    return pd.DataFrame(rows, columns=["Measure", "Date", "Proposed by", "Why", "Change", "Status"])
+    columns = ["Measure", "Date", "Proposed by", "Why", "Change", "Status"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if audience != "organization":
+        frame = frame.drop(columns=["Proposed by"])
+    return frame
 
 
 def pending_changes(reflection: Reflection | None) -> list[MeasureChange]:
-    """The latest reflection's proposals as (not yet recorded) measure changes."""
+    """The latest reflection's proposals as measure changes not yet in cohort.yml
+    (``cycle`` is the reflection's cycle)."""
     if reflection is None:
         return []
     dates = proposal_dates(reflection)
@@ -387,13 +415,15 @@ def pending_changes(reflection: Reflection | None) -> list[MeasureChange]:
             why=p.why,
             change=p.change,
             cycle=reflection.cycle,
-            status="proposed" if p.status == "adopted" else p.status,
+            status=p.status,
         )
         for p in reflection.latest.measure_changes
     ]
 
 
-def definition_blocks(org: Organization, reflection: Reflection | None = None) -> list[d.Block]:
+def definition_blocks(
+    org: Organization, reflection: Reflection | None = None, audience: str = "organization"
+) -> list[d.Block]:
     """The group's definitions in its own words, and how each came to be."""
     ladder = pd.DataFrame(
         [
@@ -416,7 +446,7 @@ def definition_blocks(org: Organization, reflection: Reflection | None = None) -
             f"activity within {settings.absorption_days} days."
         ),
         d.table(
-            definition_frame(org, pending_changes(reflection)),
+            definition_frame(org, pending_changes(reflection), audience),
             "History of each definition: who proposed the change, when, why, and its status",
         ),
     ]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -233,15 +234,18 @@ def load_reflection(cohort_dir: str | Path, cycle: str, org_id: str) -> Reflecti
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """Serialize saves of one reflection file (two facilitators, two browser tabs)."""
+    """Serialize saves of reflections (two facilitators, two browser tabs) with a lock on
+    the reflections folder itself, so no lock file is left beside the YAML."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(f".{path.name}.lock")
-    with open(lock, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def save_reflection(

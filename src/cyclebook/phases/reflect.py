@@ -1,10 +1,51 @@
-"""The reflect phase, as shown in its notebook. (Backbone version: real, simple content.)"""
+"""The reflect phase, as shown in its notebook.
+
+In JupyterLab (``interactive=True``) the facilitator gets the :class:`ReflectionForm`; in
+every run the notebook renders what was recorded as escaped text and tables, because
+widgets render nothing in a static HTML report.
+"""
 
 from __future__ import annotations
 
 from cyclebook import display as d
 from cyclebook.phases import PhaseContext
+from cyclebook.record import definition_blocks
+from cyclebook.reflect import DEFAULT_METRICS, ReflectionForm, load_reflection, reflection_blocks
 
 
-def report(ctx: PhaseContext) -> None:
-    d.show(d.note("The reflect phase's full report is being built (see the issues)."))
+def measures(ctx: PhaseContext) -> list[str]:
+    """The measures the group reacts to: the card's, then the share report's defaults."""
+    return list(dict.fromkeys([*(m.measure for m in ctx.card.metrics), *DEFAULT_METRICS]))
+
+
+def form(ctx: PhaseContext, author: str = "") -> ReflectionForm:
+    org = ctx.org
+    assert org is not None
+    return ReflectionForm(
+        ctx.paths.root,
+        ctx.cycle,
+        org.id,
+        author=author,
+        metrics=measures(ctx),
+        staff=ctx.card.team.get(org.id) or org.staff,
+        rungs=[rung.name for rung in org.ladder],
+    )
+
+
+def report(ctx: PhaseContext, interactive: bool = False, author: str = "") -> None:
+    """Show the form (JupyterLab only), then what was recorded and the group's definitions."""
+    org = ctx.org
+    assert org is not None
+    if interactive:
+        from IPython.display import display
+
+        d.show(
+            d.note(
+                "Fill in the form and press Save: each save is kept as a new version with "
+                "your name and the time. Run this cell again to see the saved answer below."
+            )
+        )
+        display(form(ctx, author))
+    reflection = load_reflection(ctx.paths.root, ctx.cycle, org.id)
+    d.show(*reflection_blocks(reflection, ctx.audience, org.name))
+    d.show(*definition_blocks(org, reflection, ctx.audience))

@@ -1,0 +1,134 @@
+"""The closing report: the whole experiment card with results from metric_value."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from cyclebook.record import (
+    cohort_record_blocks,
+    definition_blocks,
+    load_record,
+    org_record_blocks,
+)
+from cyclebook.reflect import MeasureProposal, ReflectionVersion, load_reflection, save_reflection
+
+CYCLE = "2026-c1"
+
+
+def _store(cohort: Path) -> None:
+    con = duckdb.connect(str(cohort / "store.duckdb"))
+    from cyclebook.store import create_schema
+
+    create_schema(con)
+    rows = [
+        # absorption 0.5 over 40 new people: met the 0.4 goal
+        ("eastside-tenants", "absorption", "cycle", "", 0.5, 40.0, False),
+        ("eastside-tenants", "absorption", "week-1", "", 0.1, 10.0, False),  # not the headline
+        ("eastside-tenants", "absorption", "cycle", "source=mobilize", 0.9, 20.0, False),
+        # match rate 0.25: under the 0.33 failure line
+        ("eastside-tenants", "match_rate", "cycle", "", 0.25, 400.0, False),
+        # riverside: absorption on 6 new people (small), match_rate not shared with cohort
+        ("riverside-workers", "absorption", "cycle", "", 0.5, 6.0, False),
+        ("riverside-workers", "match_rate", "cycle", "", 0.45, 300.0, False),
+    ]
+    con.executemany(
+        "INSERT INTO metric_value (cycle, org_id, metric, period, dimension, value, denominator,"
+        " suppressed) VALUES ('2026-c1', ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    con.close()
+
+
+def _html(blocks) -> str:
+    return "".join(b.html for b in blocks)
+
+
+def test_org_closing_report(cohort: Path) -> None:
+    _store(cohort)
+    save_reflection(
+        cohort,
+        CYCLE,
+        "eastside-tenants",
+        ReflectionVersion(
+            saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+            author="Nirmal Shah",
+            learnings=["Follow-up <within> two weeks matters"],
+            decisions=["Keep absorption"],
+            questions=["Do captains count?"],
+        ),
+    )
+    record = load_record(cohort, CYCLE)
+    east = record.org("eastside-tenants")
+    assert east.results["absorption"]["value"] == 0.5
+    assert east.reflected and not record.org("valley-voters").reflected
+    html = _html(org_record_blocks(record, "eastside-tenants"))
+    for text in (
+        "How might we improve our engagement",  # how might we
+        "If the facilitators work with each group",  # hypothesis
+        "Knowingly",  # design
+        "50% of 40",
+        "met the goal",
+        "25% of 400",
+        "below the failure line",
+        "Fewer than one in five new people",  # failure line
+        "Eastside Tenants Union: Follow-up &lt;within&gt; two weeks matters",
+        "Eastside Tenants Union: Keep absorption",
+        "Eastside Tenants Union: Do captains count?",
+        "Matt Rivera, Nirmal Shah, Harold Kim",  # accountable
+        "Ana, Lee",  # team
+        "03 Aug 2026 – 14 Sep 2026 (6 weeks)",
+    ):
+        assert text in html, text
+    valley = _html(org_record_blocks(record, "valley-voters"))
+    assert "not yet measured" in valley and "No reflection recorded yet" in valley
+
+
+def test_cohort_closing_report_follows_consent(cohort: Path) -> None:
+    _store(cohort)
+    cohort_file = cohort / "cohort.yml"
+    text = cohort_file.read_text(encoding="utf-8")
+    agreed = "cohort: [ladder, active_base, leaders, contact]"
+    assert agreed in text
+    cohort_file.write_text(
+        text.replace(agreed, "cohort: [ladder, active_base, leaders, contact, absorption]"),
+        encoding="utf-8",
+    )
+    record = load_record(cohort, CYCLE)
+    html = _html(cohort_record_blocks(record, "cohort"))
+    assert "50% of 40" in html  # eastside shares absorption with the cohort
+    assert "withheld (small numbers)" in html  # riverside absorption over 6 people
+    assert "not shared" in html  # match_rate is in nobody's consent list
+    assert "25% of 400" not in html and "45% of 300" not in html
+    assert "0 of 8 organizations recorded a reflection" in html
+
+
+def test_definition_history(cohort: Path) -> None:
+    save_reflection(
+        cohort,
+        CYCLE,
+        "eastside-tenants",
+        ReflectionVersion(
+            saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+            author="Nirmal Shah",
+            measure_changes=[
+                MeasureProposal(
+                    measure="ladder.active",
+                    proposed_by="Ana",
+                    why="Three is too many",
+                    change="Two meetings",
+                    status="adopted",
+                )
+            ],
+        ),
+    )
+    record = load_record(cohort, CYCLE)
+    org = record.cohort.org("eastside-tenants")
+    reflection = load_reflection(cohort, CYCLE, org.id)
+    html = _html(definition_blocks(org, reflection))
+    assert "Attended three or more events in the last 90 days." in html
+    assert "agreed in 2026-c1 reflection; applies from the next cycle" in html
+    assert "Ana" in html and "10 Sep 2026" in html
+    assert "Ana" not in _html(definition_blocks(org, reflection, "cohort"))
