@@ -94,6 +94,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _iso_date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
+def cmd_next_cycle(args: argparse.Namespace) -> int:
+    from cyclebook.record import start_next_cycle
+
+    path = start_next_cycle(
+        Path(args.cohort_dir), args.from_cycle, args.new_cycle, start=args.start
+    )
+    print(f"started {args.new_cycle}: edit {path} (adopted definition changes are in cohort.yml)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cyclebook", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check cohort.yml and cycle.yml files")
     validate.add_argument("cohort_dir")
     validate.set_defaults(func=cmd_validate)
+
+    nxt = sub.add_parser(
+        "next-cycle",
+        help="start the next cycle from the last one's decisions, questions and adopted "
+        "definition changes",
+    )
+    nxt.add_argument("cohort_dir")
+    nxt.add_argument("from_cycle", help="the cycle that just ended, e.g. 2026-c2")
+    nxt.add_argument("new_cycle", help="id of the new cycle, e.g. 2026-c3")
+    nxt.add_argument(
+        "--start", type=_iso_date, help="start date YYYY-MM-DD (default: the last cycle's end)"
+    )
+    nxt.set_defaults(func=cmd_next_cycle)
     return parser
 
 
