@@ -62,6 +62,8 @@ SCHEMA: dict[str, str] = {
         person_id VARCHAR NOT NULL,
         source VARCHAR NOT NULL,
         source_id VARCHAR NOT NULL,
+        -- earliest date this tool knew the person (for "new people by source")
+        first_seen_at TIMESTAMPTZ,
         PRIMARY KEY (org_id, source, source_id)
     """,
     "event": """
@@ -107,7 +109,22 @@ SCHEMA: dict[str, str] = {
         conversation BOOLEAN,
         replied BOOLEAN,
         opted_out BOOLEAN,
+        -- who made the attempt (VAN canvassedby, Spoke texter, hashed), when known
+        organizer_id VARCHAR,
+        -- salted hash of the tool's contact id: counts unique people reached even when
+        -- the contacted person is not in the organization's people exports (person_id NULL)
+        contact_key VARCHAR,
         PRIMARY KEY (org_id, attempt_id)
+    """,
+    # columns an export had beyond the canonical model (e.g. Action Network custom fields);
+    # kept per person, never rendered (values may be personal)
+    "custom_field": """
+        org_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        value VARCHAR,
+        PRIMARY KEY (org_id, person_id, source, field)
     """,
     "raw_file": """
         org_id VARCHAR NOT NULL,
@@ -166,7 +183,9 @@ SCHEMA: dict[str, str] = {
 
 # Tables a report may read. ``person_pii`` is deliberately absent; the privacy guard
 # reads it only to scan rendered HTML for leaks.
-REPORT_TABLES = tuple(name for name in SCHEMA if name not in {"person_pii", "raw_file"})
+REPORT_TABLES = tuple(
+    name for name in SCHEMA if name not in {"person_pii", "raw_file", "custom_field"}
+)
 
 LOCK_TIMEOUT_S = float(os.environ.get("CYCLEBOOK_LOCK_TIMEOUT", "600"))
 
