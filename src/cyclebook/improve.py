@@ -42,6 +42,7 @@ import duckdb
 import pandas as pd
 
 from cyclebook import display as d
+from cyclebook import privacy
 from cyclebook.config import Organization, RungCondition
 
 __all__ = [
@@ -366,7 +367,8 @@ def diagnose(
                 "Search before adding a new person at sign-in, and merge duplicates once a "
                 "month in the source tool (Action Network or VAN 'merge people')."
             ),
-            detail=f"{groups} people have more than one record",
+            detail=f"{groups} {'person has' if groups == 1 else 'people have'} more than one "
+            "record",
             applicable=keyed > 0,
             weight=WEIGHTS["duplicates"],
         )
@@ -411,9 +413,8 @@ def diagnose(
 
 
 def _count(n: int, audience: str) -> str:
-    if audience != "organization" and 0 < n < 10:
-        return "<10"
-    return f"{n:,}"
+    shown = privacy.suppress_value(n, audience)
+    return shown if isinstance(shown, str) else f"{shown:,}"
 
 
 def findings_frame(findings: Sequence[Finding], audience: str = "organization") -> pd.DataFrame:
@@ -424,15 +425,18 @@ def findings_frame(findings: Sequence[Finding], audience: str = "organization") 
         if not f.applicable:
             continue
         rank += 1
-        small = audience != "organization" and (0 < f.affected < 10 or 0 < f.total < 10)
         share = f.share
+        if share is not None:
+            share = privacy.suppress_rate(share, f.affected, f.total, audience)
         rows.append(
             {
                 "Rank": rank,
                 "Finding": f.title,
                 "Records affected": _count(f.affected, audience),
                 "Out of": f"{_count(f.total, audience)} {f.unit}",
-                "Share": "withheld" if small else ("–" if share is None else f"{share:.0%}"),
+                "Share": share
+                if isinstance(share, str)
+                else ("–" if share is None else f"{share:.0%}"),
                 "Weakens": ", ".join(f.weakens),
                 "Practice that fixes it": f.practice if f.affected else "Keep it up.",
             }

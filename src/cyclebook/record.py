@@ -37,6 +37,7 @@ import yaml
 from pydantic import ValidationError
 
 from cyclebook import display as d
+from cyclebook import privacy
 from cyclebook.config import (
     ID_RE,
     CardMetric,
@@ -91,6 +92,8 @@ class OrgRecord:
     proposals: list[MeasureProposal] = field(default_factory=list)
     reflected: bool = False
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the same measures in the previous cycle (``card.previous``), for comparison
+    previous: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,21 +167,26 @@ def card_results(con, cycle: str, org_id: str, card: CycleCard) -> dict[str, dic
 def _result_text(
     org: Organization | None, measure: str, result: dict[str, Any] | None, audience: str
 ) -> tuple[str, float | None]:
+    """A result as shown to ``audience`` (consent and small-number rules of
+    :mod:`cyclebook.privacy`), and the number to compare with the card (None if hidden)."""
     if result is None or result["value"] is None:
         return "not yet measured", None
-    if audience != "organization" and org is not None:
-        agreed = org.consent.cohort if audience == "cohort" else org.consent.funder
-        if measure not in agreed:
-            return "not shared", None
+    if org is not None and not privacy.is_allowed(org, audience, measure):
+        return "not shared", None
     value = float(result["value"])
     denominator = result["denominator"]
-    restricted = audience != "organization"
-    if restricted and (result["suppressed"] or (denominator is not None and 0 < denominator < 10)):
+    restricted = privacy.is_restricted(audience)
+    if restricted and result["suppressed"]:
         return "withheld (small numbers)", None
     if denominator is not None:
+        numerator = round(value * float(denominator))
+        shown = privacy.suppress_rate(value, numerator, denominator, audience)
+        if shown == privacy.WITHHELD:
+            return "withheld (small numbers)", None
         return f"{value:.0%} of {_number(float(denominator))}", value
-    if restricted and 0 < abs(value) < 10:
-        return "<10", None
+    shown = privacy.suppress_value(value, audience)
+    if shown == privacy.SMALL:
+        return privacy.SMALL, None
     return _number(value), value
 
 
@@ -211,28 +219,40 @@ def load_record(
         with connect(store) as con:
             for org_id, record in orgs.items():
                 record.results = card_results(con, cycle, org_id, card)
+                if card.previous:
+                    record.previous = card_results(con, card.previous, org_id, card)
     return CycleRecord(cohort=cohort, card=card, orgs=orgs)
 
 
 def _metrics_frame(
-    card: CycleCard, org: Organization | None, results: dict[str, dict[str, Any]], audience: str
+    card: CycleCard,
+    org: Organization | None,
+    results: dict[str, dict[str, Any]],
+    audience: str,
+    previous: dict[str, dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     rows = []
     for metric in card.metrics:
         text, value = _result_text(org, metric.measure, results.get(metric.measure), audience)
         if value is None and metric.result and text == "not yet measured":
             text = metric.result
-        rows.append(
-            {
-                "Goal": metric.goal,
-                "Measure": metric.measure,
-                "Target": "–" if metric.target is None else f"{metric.target:g}",
-                "Result": text,
-                "Against the card": _status(metric, value) if value is not None else "–",
-                "Failure line": metric.failure,
-            }
-        )
+        row = {
+            "Goal": metric.goal,
+            "Measure": metric.measure,
+            "Target": "–" if metric.target is None else f"{metric.target:g}",
+            "Result": text,
+            "Against the card": _status(metric, value) if value is not None else "–",
+            "Failure line": metric.failure,
+        }
+        if card.previous:
+            before = (previous or {}).get(metric.measure)
+            row[f"In {card.previous}"] = (
+                _result_text(org, metric.measure, before, audience)[0] if before else "–"
+            )
+        rows.append(row)
     columns = ["Goal", "Measure", "Target", "Result", "Against the card", "Failure line"]
+    if card.previous:
+        columns.insert(4, f"In {card.previous}")
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -271,7 +291,7 @@ def org_record_blocks(
     blocks = _card_head(card)
     blocks.append(
         d.table(
-            _metrics_frame(card, org, mine.results, audience),
+            _metrics_frame(card, org, mine.results, audience, mine.previous),
             f"Cycle metrics for {org.name}: goal, measure, result and failure line",
         )
     )

@@ -132,3 +132,27 @@ def test_definition_history(cohort: Path) -> None:
     assert "agreed in 2026-c1 reflection; applies from the next cycle" in html
     assert "Ana" in html and "10 Sep 2026" in html
     assert "Ana" not in _html(definition_blocks(org, reflection, "cohort"))
+
+
+def test_compares_with_the_previous_cycle(cohort: Path) -> None:
+    con = duckdb.connect(str(cohort / "store.duckdb"))
+    from cyclebook.store import create_schema
+
+    create_schema(con)
+    con.executemany(
+        "INSERT INTO metric_value (cycle, org_id, metric, period, dimension, value, denominator)"
+        " VALUES (?, 'eastside-tenants', ?, ?, '', ?, ?)",
+        [
+            ("2026-c1", "absorption", "cycle", 0.3, 30.0),
+            ("2026-c2", "absorption", "cycle", 0.5, 40.0),
+            ("2026-c1", "leaders", "start", 10.0, None),
+            ("2026-c1", "leaders", "end", 12.0, None),
+            ("2026-c2", "leaders", "end", 15.0, None),
+        ],
+    )
+    con.close()
+    record = load_record(cohort, "2026-c2")
+    frame_html = _html(org_record_blocks(record, "eastside-tenants"))
+    assert "In 2026-c1" in frame_html
+    assert "30% of 30" in frame_html and "50% of 40" in frame_html
+    assert "<td>12</td>" in frame_html and "<td>15</td>" in frame_html  # end, not start
