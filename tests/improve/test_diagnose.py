@@ -22,7 +22,7 @@ def t(day: str) -> dt.datetime:
 
 
 PERSON = "INSERT INTO person (org_id, person_id, email_ok, sms_ok, match_key) VALUES (?,?,?,?,?)"
-IDENTITY = "INSERT INTO identity VALUES (?,?,?,?)"
+IDENTITY = "INSERT INTO identity (org_id, person_id, source, source_id) VALUES (?,?,?,?)"
 EVENT = "INSERT INTO event (org_id, event_id, source, start_at) VALUES (?,?,?,?)"
 ACTIVITY = """INSERT INTO activity (org_id, activity_id, person_id, source, type, occurred_at,
     recorded_at, attended, event_id, role, organizer_id, score) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"""

@@ -40,7 +40,7 @@ def small_cohort(cohort: Path) -> Path:
         "INSERT INTO person_pii (org_id, person_id, email) VALUES (?, 'p1', ?)", [ORG, SECRET_EMAIL]
     )
     con.executemany(
-        "INSERT INTO identity VALUES (?,?,?,?)",
+        "INSERT INTO identity (org_id, person_id, source, source_id) VALUES (?,?,?,?)",
         [
             (ORG, "p1", "action_network", "an-1"),
             (ORG, "p1", "mobilize", "mz-1"),
