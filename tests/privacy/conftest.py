@@ -45,7 +45,10 @@ def write_people(store: Path, pii: list[tuple], identities: list[tuple] = ()) ->
             pii,
         )
         if identities:
-            con.executemany("INSERT INTO identity VALUES (?, ?, ?, ?)", list(identities))
+            con.executemany(
+                "INSERT INTO identity (org_id, person_id, source, source_id) VALUES (?, ?, ?, ?)",
+                list(identities),
+            )
 
 
 @pytest.fixture
