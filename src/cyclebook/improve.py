@@ -12,8 +12,9 @@ key                       what is counted
                           ladder needs is never recorded
 ``attendance``            past events with no attendance marked (no activity for the
                           event has ``attended`` set)
-``duplicates``            extra person records sharing one ``match_key`` (the salted
-                          hash of a normalized email or phone)
+``duplicates``            extra person records: person ids sharing one ``match_key``
+                          (the salted hash of a normalized email or phone), plus extra
+                          records of one person inside one tool (several VAN ids)
 ``entry_lag``             activities entered more than ``lag_days`` after they happened
                           (``recorded_at - occurred_at``)
 ``match_rate``            people seen in only one tool, when the group uses several
@@ -344,32 +345,45 @@ def diagnose(
         )
     )
 
-    # duplicates (one match_key, several person ids)
-    keyed, extra, groups = _one(
+    # duplicates: several person ids with one match_key (not merged), and several records
+    # of one person inside one tool (merged by cyclebook, still split in the tool)
+    persons_total, extra_people, split_people, extra_tool, split_tool = _one(
         con,
         f"""
-        WITH k AS (SELECT match_key, count(*) AS n FROM person
-                   WHERE {scope} AND match_key IS NOT NULL GROUP BY match_key)
-        SELECT coalesce(sum(n), 0), coalesce(sum(n - 1), 0), count(*) FILTER (WHERE n > 1)
-        FROM k
+        WITH k AS (SELECT org_id, match_key, count(*) AS n FROM person
+                   WHERE {scope} AND match_key IS NOT NULL GROUP BY ALL),
+             t AS (SELECT org_id, person_id, source, count(*) AS n FROM identity
+                   WHERE {scope} GROUP BY ALL)
+        SELECT (SELECT count(*) FROM person WHERE {scope}),
+               (SELECT coalesce(sum(n - 1), 0) FROM k),
+               (SELECT count(*) FILTER (WHERE n > 1) FROM k),
+               (SELECT coalesce(sum(n - 1), 0) FROM t),
+               (SELECT count(DISTINCT (org_id, person_id)) FILTER (WHERE n > 1) FROM t)
         """,
-        [org_ids],
+        [org_ids, org_ids, org_ids],
     )
+
+    def people(n: int) -> str:
+        return f"{n} {'person' if n == 1 else 'people'}"
+
     findings.append(
         Finding(
             key="duplicates",
             title="Duplicate person records",
-            affected=int(extra),
-            total=int(keyed),
+            affected=int(extra_people + extra_tool),
+            total=int(persons_total),
             unit="people",
             weakens=("active_base", "new_people", "ladder"),
             practice=(
                 "Search before adding a new person at sign-in, and merge duplicates once a "
                 "month in the source tool (Action Network or VAN 'merge people')."
             ),
-            detail=f"{groups} {'person has' if groups == 1 else 'people have'} more than one "
-            "record",
-            applicable=keyed > 0,
+            detail=(
+                f"{people(split_people)} with the same email or phone under several ids "
+                f"({extra_people} extra records); {people(split_tool)} with several records "
+                f"in one tool ({extra_tool} extra records)"
+            ),
+            applicable=persons_total > 0,
             weight=WEIGHTS["duplicates"],
         )
     )

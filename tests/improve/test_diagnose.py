@@ -50,6 +50,7 @@ def build_store(path: Path) -> None:
         "INSERT INTO person_pii (org_id, person_id, email) VALUES ('org-a', 'p1', 'ana@x.org')"
     )
     # tools: action_network, mobilize, van (3); in one tool only: p2, p3, p5; in two: p1, p4
+    # duplicates: 3 extra records by match_key + 2 extra Mobilize records of p5 = 5 of 6
     con.executemany(
         IDENTITY,
         [
@@ -60,6 +61,8 @@ def build_store(path: Path) -> None:
             (a, "p4", "action_network", "an-4"),
             (a, "p4", "van", "v-4"),
             (a, "p5", "mobilize", "m-5"),
+            (a, "p5", "mobilize", "m-5b"),  # p5 twice in Mobilize
+            (a, "p5", "mobilize", "m-5c"),  # ... three times: 2 extra records in one tool
             ("org-b", "p1", "van", "v-b1"),
         ],
     )
@@ -199,30 +202,33 @@ def test_counts_worked_by_hand(store: Path) -> None:
         "attendance": (2, 3),
         "organizer": (2, 4),
         "entry_lag": (3, 5),
-        "duplicates": (3, 5),
+        "duplicates": (5, 6),
         "contact_fields": (2, 6),
         # default ladder has 7 conditions; only "assessed at leader level" has no data
         "untracked_types": (1, 7),
     }
     by_key = {f.key: f for f in findings}
     assert "median entry lag 8.0 days" in by_key["entry_lag"].detail
-    assert "2 people have more than one record" in by_key["duplicates"].detail
+    assert by_key["duplicates"].detail == (
+        "2 people with the same email or phone under several ids (3 extra records); "
+        "1 person with several records in one tool (2 extra records)"
+    )
     assert "email permission unknown: 1; text permission unknown: 2" in (
         by_key["contact_fields"].detail
     )
     assert "2 of 6 people matched" in by_key["match_rate"].detail
     assert "never recorded: assessment" in by_key["untracked_types"].detail
-    # impact = weight x share: 0.9*2/3, 0.9*3/5, 0.7*3/5, 0.6*3/6, 0.5*2/4, 1.0*1/7, 0.4*2/6
+    # impact = weight x share: 0.9*5/6, 0.9*2/3, 0.7*3/5, 0.6*3/6, 0.5*2/4, 1.0*1/7, 0.4*2/6
     assert [f.key for f in findings] == [
-        "attendance",
         "duplicates",
+        "attendance",
         "entry_lag",
         "match_rate",
         "organizer",
         "untracked_types",
         "contact_fields",
     ]
-    assert findings[0].impact == pytest.approx(0.6)
+    assert findings[0].impact == pytest.approx(0.75)
     for f in findings:
         assert f.practice and f.weakens
 
