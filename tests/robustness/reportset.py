@@ -124,7 +124,7 @@ def write_demo(root: Path) -> str:
     cohort_yml = root / "cohort.yml"
     text = cohort_yml.read_text()
     # the second organization's name carries markup (quoted for YAML)
-    first, second = (line for line in text.splitlines() if line.startswith("    name: "))
+    second = [line for line in text.splitlines() if line.startswith("    name: ")][1]
     cohort_yml.write_text(text.replace(second, f"    name: '{MARKED_NAME}'", 1))
     generate_demo(root, scale=0.02)
     return list_cycles(root)[-1]
@@ -167,3 +167,28 @@ def build(base: Path) -> ReportSet:
 
 def describe(reportset: ReportSet) -> str:
     return textwrap.shorten(reportset.output, 3000)
+
+
+def write_small(root: Path) -> str:
+    """A two-organization cohort for tests that run many times: the demo's Eastside
+    Tenants and Harbor Youth (with generated exports) when the sync engine is in, else
+    the tiny cohort."""
+    if not demo_available():
+        return write_tiny(root)
+    import yaml
+
+    from cyclebook.config import list_cycles
+    from cyclebook.demo import generate_demo
+
+    template = repo_root() / "cycles" / "demo"
+    data = yaml.safe_load((template / "cohort.yml").read_text())
+    data["organizations"] = [
+        org for org in data["organizations"] if org["id"] in {"eastside-tenants", "harbor-youth"}
+    ]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "cohort.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    for card in template.glob("*/cycle.yml"):
+        (root / card.parent.name).mkdir(exist_ok=True)
+        shutil.copyfile(card, root / card.parent.name / "cycle.yml")
+    generate_demo(root, scale=0.02)
+    return list_cycles(root)[-1]

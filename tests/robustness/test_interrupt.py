@@ -1,0 +1,106 @@
+"""Interruptions: a run killed at any moment leaves nothing half-written, and the next
+run completes; two runs on one cohort at once: the second is refused with a message."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from cyclebook.paths import CohortPaths
+
+from .procs import incomplete_files, kill_hard, leftovers, start, store_problem
+from .reportset import write_small
+
+pytestmark = pytest.mark.e2e
+
+# Seconds after start: interpreter start-up, planning, the first kernels, the sync
+# phase, later phases and renders, the cohort summary, the manifest and index.
+KILL_AFTER = (0.4, 1.5, 3.0, 4.5, 6.0, 8.0, 11.0, 15.0)
+
+
+def _run_args(root: Path, cycle: str) -> list[str]:
+    return ["run", str(root), "--cycle", cycle, "--workers", "2"]
+
+
+def test_killed_at_any_moment_then_the_next_run_completes(tmp_path: Path) -> None:
+    root = tmp_path / "cohort"
+    cycle = write_small(root)
+    paths = CohortPaths.of(root)
+    problems: list[str] = []
+    killed_while_running = 0
+    for delay in KILL_AFTER:
+        proc = start(*_run_args(root, cycle))
+        time.sleep(delay)
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            assert proc.returncode == 0, f"run ended by itself with {proc.returncode}: {err}"
+            continue
+        killed_while_running += 1
+        survivors = kill_hard(proc)
+        if survivors:
+            problems.append(f"after a kill at {delay} s, still running: {survivors}")
+        problems += [f"after a kill at {delay} s: {p}" for p in incomplete_files(root)]
+        broken = store_problem(root)
+        if broken:
+            problems.append(f"after a kill at {delay} s the store does not open: {broken}")
+    assert killed_while_running >= 4, "the run was too fast to be interrupted"
+
+    proc = start(*_run_args(root, cycle))
+    out, err = proc.communicate(timeout=1200)
+    assert proc.returncode == 0, (
+        f"the run after the kills failed ({proc.returncode}):\n{out}\n{err}"
+    )
+    assert not problems, "\n".join(problems)
+    assert not leftovers(root), leftovers(root)
+    assert not incomplete_files(root)
+    assert store_problem(root) is None
+
+    manifest = json.loads(paths.manifest(cycle).read_text())
+    assert manifest["jobs"], manifest
+    for job in manifest["jobs"]:
+        assert job["status"] == "ok", job
+        html = Path(job["output_html"])
+        assert html.exists() and html.read_text().rstrip().endswith("</html>"), html
+    reports = sorted((paths.output(cycle) / "reports").rglob("*.html"))
+    assert len(reports) == len(manifest["jobs"])
+    index = paths.index(cycle).read_text()
+    assert index.count('class="ok"') == len(manifest["jobs"])
+
+
+def test_second_run_at_once_is_refused_with_a_message(tmp_path: Path) -> None:
+    root = tmp_path / "cohort"
+    cycle = write_small(root)
+    lock = CohortPaths.of(root).lock
+    first = start(*_run_args(root, cycle))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if lock.exists() and f"pid {first.pid} " in lock.read_text():
+                break
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the first run never took the cohort's lock")
+        started = time.monotonic()
+        second = start(*_run_args(root, cycle), "--phase", "sync")
+        out, err = second.communicate(timeout=120)
+        assert first.poll() is None, "the first run ended before the second was checked"
+        assert second.returncode == 2, (second.returncode, out, err)
+        assert "another cyclebook run is using this cohort" in err, err
+        assert "Fix: wait for it to finish" in err, err
+        assert "Traceback" not in err
+        assert time.monotonic() - started < 60
+        out, err = first.communicate(timeout=1200)
+        assert first.returncode == 0, (out, err)
+    finally:
+        if first.poll() is None:
+            kill_hard(first)
+    assert not leftovers(root)
+    assert not incomplete_files(root)
+    # the lock goes with its holder: a third run is not refused
+    third = start(*_run_args(root, cycle), "--phase", "share", "--audience", "organization")
+    out, err = third.communicate(timeout=600)
+    assert third.returncode == 0, (out, err)
