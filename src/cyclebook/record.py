@@ -14,11 +14,10 @@
   ``adopted`` in reflections into ``cohort.yml``.
 
 Rewriting cohort.yml uses ruamel.yaml's round trip, so comments, key order, quoting and
-flow style stay as the facilitator wrote them. Known cosmetic differences: a one-key map
-inside a flow list is written ``[min_count: 1]`` instead of ``[{min_count: 1}]`` (the same
-YAML), and blank lines inside a rewritten rung can move. The new text is validated as a
-whole cohort before it replaces the file (atomically), and the file is not replaced if
-someone changed it meanwhile.
+flow style stay as the facilitator wrote them (comments inside a rung that is rewritten
+stay where ruamel puts them). The new text is validated as a whole cohort before it
+replaces the file (atomically), and the file is not replaced if someone changed it
+meanwhile.
 """
 
 from __future__ import annotations
@@ -71,6 +70,7 @@ __all__ = [
     "definition_blocks",
     "pending_changes",
     "adopt_measure_changes",
+    "add_cohort_notes",
     "start_next_cycle",
 ]
 
@@ -483,31 +483,63 @@ def _round_trip():
     rt.preserve_quotes = True
     rt.indent(mapping=2, sequence=4, offset=2)
     rt.width = 4096
+    rt.brace_single_entry_mapping_in_flow_sequence = True  # [{min_count: 1}], as people write
     return rt
 
 
 def _take_trailing_comment(node: Any) -> Any:
-    """Detach the comment/blank lines that follow a node's last element (ruamel keeps
-    them on the deepest last key), so a key appended after it lands before them."""
+    """Detach the comments/blank lines that follow a node's last element (ruamel keeps
+    them on the deepest last key or item, or at a collection's end), as one token that
+    :func:`_put_trailing` writes after a key appended behind the node."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    while True:
-        if isinstance(node, CommentedMap) and len(node):
+    while isinstance(node, CommentedMap | CommentedSeq) and len(node):
+        if node.ca.end:
+            tokens, node.ca.end = list(node.ca.end), []
+            token = tokens[0]
+            # comments on their own lines: start a new line, keep their indentation
+            token.value = "\n" + "".join(
+                (" " * t.column if t.value.startswith("#") else "") + t.value for t in tokens
+            )
+            return token
+        if isinstance(node, CommentedMap):
             key = list(node.keys())[-1]
             slot = node.ca.items.get(key)
             if slot and len(slot) > 2 and slot[2] is not None:
                 token, slot[2] = slot[2], None
                 return token
             node = node[key]
-        elif isinstance(node, CommentedSeq) and len(node):
+        else:
             index = len(node) - 1
             slot = node.ca.items.get(index)
             if slot and slot[0] is not None:
                 token, slot[0] = slot[0], None
                 return token
             node = node[index]
-        else:
-            return None
+    return None
+
+
+def _put_trailing(seq: Any, token: Any) -> None:
+    """Write a token taken by :func:`_take_trailing_comment` after a sequence's last item."""
+    from ruamel.yaml.comments import CommentedMap
+
+    if token is None or not len(seq):
+        return
+    last = seq[-1]
+    if isinstance(last, CommentedMap) and len(last):
+        key = list(last.keys())[-1]
+        if not isinstance(last[key], CommentedMap | list):
+            last.ca.items[key] = [None, None, token, None]
+            return
+    seq.ca.items[len(seq) - 1] = [token, None]
+
+
+def _condition(cond: Any) -> dict[str, Any]:
+    """A ladder condition as people write it: min_count always, other fields when set."""
+    data = cond.model_dump(mode="json", exclude_none=True)
+    if not data.get("attended_only"):
+        data.pop("attended_only", None)
+    return data
 
 
 def _flow_conditions(conditions: list[dict[str, Any]]):
@@ -583,21 +615,16 @@ def _apply_rule(org_node: Any, org: Organization, item: _Adoption) -> None:
         ladder = CommentedSeq()
         for rung in org.ladder:
             data = rung.model_dump(mode="json", exclude_defaults=True)
-            data["any_of"] = _flow_conditions(
-                [c.model_dump(mode="json", exclude_defaults=True) for c in rung.any_of]
-            )
+            data["any_of"] = _flow_conditions([_condition(c) for c in rung.any_of])
             ladder.append(CommentedMap(data))
         token = _take_trailing_comment(org_node)
         org_node["ladder"] = ladder
-        if token is not None:
-            ladder[-1].ca.items["definition"] = [None, None, token, None]
+        _put_trailing(ladder, token)
     rungs = org_node["ladder"]
     target = next((r for r in rungs if r.get("name") == rung_name), None)
     values = rule.model_dump(mode="json", exclude_none=True)
     if "any_of" in values:
-        values["any_of"] = _flow_conditions(
-            [c.model_dump(mode="json", exclude_defaults=True) for c in rule.any_of or []]
-        )
+        values["any_of"] = _flow_conditions([_condition(c) for c in rule.any_of or []])
     if target is None:
         missing = [k for k in ("label", "window_days", "any_of", "definition") if k not in values]
         if missing:
@@ -658,12 +685,12 @@ def _write_adoptions(
             _apply_rule(org_node, org, item)
         history = org_node.get("measure_history")
         entry = CommentedMap(item.change.model_dump(exclude_none=True))
+        token = None
         if history is None:
             token = _take_trailing_comment(org_node)
             org_node["measure_history"] = history = CommentedSeq()
-            if token is not None:
-                entry.ca.items[list(entry.keys())[-1]] = [None, None, token, None]
         history.append(entry)
+        _put_trailing(history, token)
     out = io.StringIO()
     rt.dump(data, out)
     text = out.getvalue()
@@ -685,6 +712,60 @@ def _write_adoptions(
         )
     write_text_atomic(path, text)
     return [a.change for a in fresh]
+
+
+def add_cohort_notes(
+    cohort_dir: str | Path,
+    cycle: str,
+    *,
+    learnings: Sequence[str] = (),
+    decisions: Sequence[str] = (),
+    questions: Sequence[str] = (),
+) -> Path:
+    """Append the cohort's own learnings, decisions and questions to ``cycle.yml``.
+
+    A round-trip rewrite (comments and layout kept), validated as a card before it
+    atomically replaces the file; entries already there are not added twice.
+    """
+    from ruamel.yaml.comments import CommentedSeq
+
+    path = CohortPaths.of(cohort_dir).cycle_file(cycle)
+    load_cycle(cohort_dir, cycle)  # a broken card is reported with its line first
+    before = path.read_bytes()
+    rt = _round_trip()
+    data = rt.load(before.decode("utf-8-sig"))
+    changed = False
+    for key, items in (
+        ("learnings", learnings),
+        ("decisions", decisions),
+        ("questions", questions),
+    ):
+        items = [str(i).strip() for i in items if str(i).strip()]
+        if not items:
+            continue
+        current = data.get(key)
+        token = None
+        if current is None:
+            token = _take_trailing_comment(data)  # keep trailing comments at the end
+            data[key] = current = CommentedSeq()
+        for item in items:
+            if item not in current:
+                current.append(item)
+                changed = True
+        _put_trailing(current, token)
+    if not changed:
+        return path
+    out = io.StringIO()
+    rt.dump(data, out)
+    text = out.getvalue()
+    try:
+        CycleCard.model_validate(yaml.load(text, Loader=_StrictSafeLoader))
+    except ValidationError as exc:
+        raise ConfigError(path, f"the notes would make the card invalid: {exc}") from exc
+    if path.read_bytes() != before:
+        raise CyclebookError(f"{path} changed while notes were added", fix="try again.")
+    write_text_atomic(path, text)
+    return path
 
 
 def _write_new_file(path: Path, text: str) -> None:

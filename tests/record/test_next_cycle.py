@@ -174,3 +174,39 @@ def test_new_rung_without_full_rule_names_the_reflection_line(cohort: Path) -> N
     assert "new rung 'captain'" in str(error) and "label" in str(error)
     assert not (cohort / "2026-c3" / "cycle.yml").exists()
     assert (cohort / "cohort.yml").read_bytes() == before
+
+
+def test_adoption_keeps_comments_and_layout(reflected: Path) -> None:
+    path = reflected / "cohort.yml"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + "\n# a note at the very end of the file\n", encoding="utf-8")
+    before = path.read_text(encoding="utf-8").splitlines()
+    start_next_cycle(reflected, C2, "2026-c3")
+    after = path.read_text(encoding="utf-8").splitlines()
+    # only lines were added: every original line is still there, in order
+    it = iter(after)
+    assert all(line in it for line in before)
+    assert after[-1] == "# a note at the very end of the file"
+    assert "        any_of: [{min_count: 1}]" in after  # riverside's, untouched
+
+
+def test_add_cohort_notes(cohort: Path) -> None:
+    from cyclebook.record import add_cohort_notes
+
+    path = cohort / "2026-c1" / "cycle.yml"
+    path.write_text(path.read_text(encoding="utf-8") + "# end of card\n", encoding="utf-8")
+    add_cohort_notes(cohort, "2026-c1", learnings=["Data and organizing staff in one room"])
+    add_cohort_notes(
+        cohort,
+        "2026-c1",
+        learnings=["Data and organizing staff in one room", "  "],
+        questions=["Who owns the data calendar?"],
+        decisions=["Keep six-week cycles"],
+    )
+    card = load_cycle(cohort, "2026-c1")
+    assert card.learnings == ["Data and organizing staff in one room"]
+    assert card.questions == ["Who owns the data calendar?"]
+    assert card.decisions == ["Keep six-week cycles"]
+    text = path.read_text(encoding="utf-8")
+    assert text.rstrip().endswith("# end of card")
+    assert text.startswith("id: 2026-c1\n")
