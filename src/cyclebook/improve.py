@@ -126,7 +126,7 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]) -> 
 
 
 def _cond_matches(con, org_ids: list[str], cond: RungCondition) -> int:
-    """How many activities in the store could ever satisfy this ladder condition."""
+    """1 when some activity in the store could satisfy this ladder condition, else 0."""
     where = ["org_id IN (SELECT unnest(?))"]
     params: list[object] = [org_ids]
     if cond.activity_types:
@@ -139,7 +139,8 @@ def _cond_matches(con, org_ids: list[str], cond: RungCondition) -> int:
         where.append("score IS NOT NULL")
     if cond.attended_only:
         where.append("attended")
-    return int(_one(con, f"SELECT count(*) FROM activity WHERE {' AND '.join(where)}", params)[0])
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM activity WHERE {' AND '.join(where)} LIMIT 1)"
+    return int(_one(con, sql, params)[0])
 
 
 def _untracked(con, org: Organization, org_ids: list[str]) -> Finding:
