@@ -44,6 +44,7 @@ class StoreBuilder:
         *,
         sources: tuple[str, ...] = ("action_network",),
         dnc: bool = False,
+        tool_first_seen: dict[str, dt.datetime] | None = None,
     ) -> str:
         self.rows["person"].append(
             dict(org_id=self.org_id, person_id=pid, first_seen_at=first_seen, do_not_contact=dnc)
@@ -65,6 +66,7 @@ class StoreBuilder:
                     person_id=pid,
                     source=source,
                     source_id=f"{source[:3]}-{pid}",
+                    first_seen_at=(tool_first_seen or {}).get(source),
                 )
             )
         return pid
@@ -108,6 +110,7 @@ class StoreBuilder:
         replied: bool | None = None,
         opted_out: bool | None = None,
         campaign: str = "gotv",
+        contact_key: str | None = None,
     ) -> None:
         n = next(_ids)
         self.rows["contact_attempt"].append(
@@ -122,6 +125,7 @@ class StoreBuilder:
                 replied=replied,
                 opted_out=opted_out,
                 source="van",
+                contact_key=contact_key,
             )
         )
 

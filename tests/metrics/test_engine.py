@@ -427,3 +427,30 @@ def test_contact_by_channel_and_week(builder):
     assert v(res, "contact", "week", "attempts|week=3|channel=text") == 3
     assert v(res, "contact", "year", "attempts|channel=door") == 4
     assert v(res, "contact", "year", "conversations|channel=door") == 3
+
+
+def test_new_people_source_is_the_tool_that_knew_them_first(builder):
+    # Z: Action Network listed Z on 03-10, Mobilize on 03-12; Z's first activity is a
+    #    Mobilize signup on 03-12 → new by source action_network.
+    builder.person(
+        "Z",
+        at("2026-03-10"),
+        sources=("mobilize", "action_network"),
+        tool_first_seen={"action_network": at("2026-03-10"), "mobilize": at("2026-03-12")},
+    )
+    builder.act("Z", "signup", at("2026-03-12"), source="mobilize")
+    res = run(builder)
+    assert v(res, "new_people", "cycle", "source=action_network") == 1
+    assert res.get("new_people", "cycle", "source=mobilize") is None
+
+
+def test_unique_reached_counts_voters_outside_the_base_once(builder):
+    # two conversations with the same voter (not in the people exports, same contact key),
+    # one with another voter, one with a member
+    builder.attempt(None, "phone", at("2026-03-03"), conversation=True, contact_key="k1")
+    builder.attempt(None, "phone", at("2026-03-04"), conversation=True, contact_key="k1")
+    builder.attempt(None, "door", at("2026-03-04"), conversation=True, contact_key="k2")
+    builder.attempt("P1", "door", at("2026-03-05"), conversation=True, contact_key="k3")
+    res = run(builder)
+    assert v(res, "contact", "cycle", "reached") == 3
+    assert v(res, "contact", "cycle", "reached|channel=phone") == 1

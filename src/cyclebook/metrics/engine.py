@@ -26,7 +26,7 @@ import pandas as pd
 from cyclebook import store
 from cyclebook.config import CycleCard, MetricSettings, Organization, Rung
 from cyclebook.metrics import rules as R
-from cyclebook.metrics.rules import frame_of
+from cyclebook.metrics.rules import frame_of, scalar_of
 from cyclebook.metrics.values import MetricResults
 
 OFF = -1  # known, but on no rung
@@ -74,7 +74,7 @@ class MetricEngine:
                 f"'{self.ladder[-1].name}' (the top rung) counts as leaders."
             )
         self._state: ir.Table | None = None
-        self._state_name: str | None = None
+        self._temps: list[str] = []
 
     # ------------------------------------------------------------------ construction
 
@@ -96,12 +96,18 @@ class MetricEngine:
             finally:
                 engine.close()
 
+    def temp(self, expr: ir.Table) -> ir.Table:
+        """Materialize an expression as a temporary table (dropped by :meth:`close`)."""
+        name = f"cb_tmp_{uuid.uuid4().hex[:12]}"
+        self._temps.append(name)
+        return self.b.create_table(name, expr, temp=True)
+
     def close(self) -> None:
-        if self._state_name is not None:
+        for name in self._temps:
             with contextlib.suppress(Exception):
-                self.b.raw_sql(f'DROP TABLE IF EXISTS temp.main."{self._state_name}"')
-            self._state_name = None
-            self._state = None
+                self.b.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+        self._temps.clear()
+        self._state = None
 
     def table(self, name: str) -> ir.Table:
         t = self.b.table(name)
@@ -137,7 +143,8 @@ class MetricEngine:
             "active_base": f"People with {self.qualifying_text} in the "
             f"{s.active_window_days} days before the date.",
             "new_people": "People first seen during the cycle (earliest of their first "
-            "activity and the date a tool first listed them), by the tool that first saw them.",
+            "activity and the date a tool first listed them), by the tool that knew them "
+            "first.",
             "lapsed": f"People whose last {self.qualifying_text.removeprefix('a ')} became "
             f"more than {s.lapse_days} days old during the cycle.",
             "net_growth": "New people minus newly lapsed people.",
@@ -184,16 +191,37 @@ class MetricEngine:
         rungs = self.person_rungs({"start": self.cycle.start_date, "end": self.cycle.end_date})
         return rungs.group_by(["rung_start", "rung_end"]).aggregate(people=rungs.count())
 
-    def state_expr(self) -> ir.Table:
+    def scan_floor(self) -> dt.datetime:
+        """The earliest instant any person-level definition looks back to."""
         c, s, tz = self.cycle, self.settings, self.tz
-        a = self.actions()
+        dates = {"start": c.start_date, "end": c.end_date}
+        floors = [
+            R.scan_floor(self.ladder, dates, tz),
+            R.days_before(c.start_date, s.active_window_days, tz),
+            R.days_before(c.start_date, s.lapse_days, tz),
+        ]
+        if self.previous is not None:
+            floors.append(self.previous.start - dt.timedelta(seconds=1))
+        return min(floors)
+
+    def state_expr(self) -> ir.Table:
+        """One row per person: rungs at start and end, active, new, lapsed, counts.
+
+        Activity is scanned once over ``(floor, end]`` (``floor``: the earliest instant a
+        definition looks back to); people with any activity at or before the floor are
+        known to be older than the cycle, which is all "new" needs.
+        """
+        c, s, tz = self.cycle, self.settings, self.tz
+        floor = self.scan_floor()
+        everything = self.actions()
+        a = everything.filter(R.in_window(everything.occurred_at, floor, c.end))
         q = self.qualifying(a)
         occ = a.occurred_at
         dates = {"start": c.start_date, "end": c.end_date}
         aggs = R.ladder_counts(a, self.ladder, dates, tz)
         aggs.update(
             first_at=occ.min(),
-            last_q=occ.max(where=q & (occ <= R.ts(c.end))),
+            last_q=occ.max(where=q),
             n_active_start=a.count(
                 where=q
                 & R.in_window(occ, R.days_before(c.start_date, s.active_window_days, tz), c.start)
@@ -209,16 +237,14 @@ class MetricEngine:
             p = self.previous
             aggs["n_prev_q"] = a.count(where=q & R.in_period(occ, p.start, p.end))
         per = a.group_by("person_id").aggregate(**aggs)
+        before = everything.filter(everything.occurred_at <= R.ts(floor))
+        before = before.select(bid=before.person_id).distinct()
 
         person = self.table("person")
         person = person.select(
             pid=person.person_id,
             first_seen_at=person.first_seen_at,
             do_not_contact=person.do_not_contact,
-        )
-        ident = self.table("identity")
-        ident = ident.group_by(iid=ident.person_id).aggregate(
-            n_sources=ident.source.nunique(), any_source=ident.source.min()
         )
         joined = person.outer_join(per, person.pid == per.person_id)
         joined = joined.select(
@@ -227,11 +253,17 @@ class MetricEngine:
             do_not_contact=joined.do_not_contact.fill_null(False),
             **{name: joined[name] for name in aggs},
         ).view()
-        joined = joined.left_join(ident, joined.person_id == ident.iid).drop("iid")
+        joined = joined.left_join(before, joined.person_id == before.bid)
+        joined = joined.select(
+            *[col for col in joined.columns if col != "bid"],
+            seen_before=joined.bid.notnull(),
+        ).view()
+        # first activity; for people active before the floor, the floor stands in for it
+        first_at = ibis.cases((joined.seen_before, R.ts(floor)), else_=joined.first_at)
         first_seen = ibis.cases(
-            (joined.first_seen_at.isnull(), joined.first_at),
-            (joined.first_at.isnull(), joined.first_seen_at),
-            (joined.first_at < joined.first_seen_at, joined.first_at),
+            (joined.first_seen_at.isnull(), first_at),
+            (first_at.isnull(), joined.first_seen_at),
+            (first_at < joined.first_seen_at, first_at),
             else_=joined.first_seen_at,
         )
         joined = joined.mutate(first_seen=first_seen)
@@ -242,13 +274,11 @@ class MetricEngine:
             "first_seen",
             "do_not_contact",
             "last_q",
-            "any_source",
             *[
                 R.cond_column("end", i, j)
                 for i, r in enumerate(self.ladder)
                 for j in range(len(r.any_of))
             ],
-            n_sources=joined.n_sources.fill_null(0),
             n_cycle=joined.n_cycle.fill_null(0),
             rung_start=R.rung_index(joined, self.ladder, "start"),
             rung_end=R.rung_index(joined, self.ladder, "end"),
@@ -270,9 +300,7 @@ class MetricEngine:
     def state(self) -> ir.Table:
         """The per-person state, materialized once as a temporary table."""
         if self._state is None:
-            name = f"cb_state_{uuid.uuid4().hex[:12]}"
-            self._state = self.b.create_table(name, self.state_expr(), temp=True)
-            self._state_name = name
+            self._state = self.temp(self.state_expr())
         return self._state
 
     # ------------------------------------------------------------------ compute
@@ -375,12 +403,14 @@ class MetricEngine:
                 prev=s.count(where=s.acted_prev_q),
                 retained=s.count(where=s.acted_prev_q & s.acted_cycle_q),
                 people=s.count(where=s.known_end),
-                matched=s.count(where=s.known_end & (s.n_sources >= 2)),
             )
             .pipe(frame_of)
             .iloc[0]
         )
         g = {k: int(v) for k, v in agg.items()}
+        ident = self.table("identity")
+        per = ident.group_by("person_id").aggregate(n=ident.source.nunique())
+        g["matched"] = int(scalar_of(per.filter(per.n >= 2).count()))
         res.add("active_base", "start", "", g["active_start"], None, defs["active_base"])
         res.add("active_base", "end", "", g["active_end"], None, defs["active_base"])
         res.add(
@@ -414,9 +444,13 @@ class MetricEngine:
         """Per new person: source that first saw them, distinct activities within the
         absorption window, one-on-ones within the 1:1 window."""
         s = self.state
-        new = s.filter(s.is_new).select(
-            nid=s.person_id, first_seen=s.first_seen, any_source=s.any_source
+        new = s.filter(s.is_new).select(nid=s.person_id, first_seen=s.first_seen)
+        ident = self.table("identity")
+        ident = ident.join(new, ident.person_id == new.nid)
+        ident = ident.group_by(iid=ident.nid).aggregate(
+            first_tool=ident.source.argmin(ident.first_seen_at), any_source=ident.source.min()
         )
+        new = new.left_join(ident, new.nid == ident.iid).drop("iid")
         a = self.actions()
         j = a.join(new, a.person_id == new.nid)
         absorb_end = j.first_seen + ibis.interval(days=self.settings.absorption_days)
@@ -436,7 +470,9 @@ class MetricEngine:
         out = new.left_join(per, new.nid == per.pid)
         return out.select(
             person_id=out.nid,
-            source=ibis.coalesce(out.first_source, out.any_source, ibis.literal("unknown")),
+            source=ibis.coalesce(
+                out.first_tool, out.first_source, out.any_source, ibis.literal("unknown")
+            ),
             absorbed=out.distinct_in_window.fill_null(0) >= 2,
             had_one_on_one=out.one_on_ones.fill_null(0) > 0,
         )
@@ -575,7 +611,10 @@ class MetricEngine:
         ev = self.table("event")
         ev = ev.select(ev_id=ev.event_id, ev_type=ev.event_type)
         j = a.join(ev, a.event_id == ev.ev_id)
-        j = j.filter(j.ev_type.fill_null("").upper().isin(list(R.SHIFT_EVENT_TYPES)))
+        j = j.filter(
+            j.ev_type.fill_null("").upper().isin(list(R.SHIFT_EVENT_TYPES))
+            & R.in_window(j.occurred_at, R.days_before(c.start_date, 365, tz), c.end)
+        )
         occ = j.occurred_at
         aggs = {}
         for label, day in (("start", c.start_date), ("end", c.end_date)):
@@ -620,7 +659,9 @@ class MetricEngine:
                     defs["volunteer_tiers"],
                 )
 
-    def contact_frame(self, lo: dt.datetime, hi: dt.datetime, by: list[str]) -> pd.DataFrame:
+    def contact_attempts(self, lo: dt.datetime, hi: dt.datetime) -> ir.Table:
+        """Contact attempts in [lo, hi) with channel (lowercase), cycle week (1 = the
+        cycle's first seven days; 0 = before the cycle) and conversation flag."""
         c = self.cycle
         t = self.table("contact_attempt")
         t = t.filter(R.in_period(t.attempted_at, lo, hi))
@@ -636,20 +677,29 @@ class MetricEngine:
             ),
             else_=0,
         )
-        t = t.mutate(channel=R.lower(t.channel), week=week, conv=t.conversation.fill_null(False))
+        return t.select(
+            # the person, or the tool's (hashed) contact id for people not in the base
+            who=ibis.coalesce("p:" + t.person_id, "k:" + t.contact_key),
+            channel=R.lower(t.channel),
+            week=week,
+            conv=t.conversation.fill_null(False),
+            replied=t.replied.fill_null(False),
+            opted_out=t.opted_out.fill_null(False),
+        )
+
+    @staticmethod
+    def contact_frame(t: ir.Table, by: list[str]) -> pd.DataFrame:
         metrics = dict(
             attempts=t.count(),
             conversations=t.count(where=t.conv),
-            reached=t.person_id.nunique(where=t.conv),
-            people=t.person_id.nunique(),
-            replied=t.count(where=t.replied.fill_null(False)),
-            opted_out=t.count(where=t.opted_out.fill_null(False)),
+            reached=t.who.nunique(where=t.conv),
+            people=t.who.nunique(),
+            replied=t.count(where=t.replied),
+            opted_out=t.count(where=t.opted_out),
         )
         if by:
-            frame = t.group_by(by).aggregate(**metrics).pipe(frame_of).sort_values(by)
-        else:
-            frame = t.aggregate(**metrics).pipe(frame_of)
-        return frame
+            return t.group_by(by).aggregate(**metrics).pipe(frame_of).sort_values(by)
+        return t.aggregate(**metrics).pipe(frame_of)
 
     def _contact(self, res: MetricResults, defs: dict[str, str]) -> None:
         c = self.cycle
@@ -703,14 +753,16 @@ class MetricEngine:
                         "Texts answered with an opt-out, over texts sent.",
                     )
 
-        put("cycle", self.contact_frame(c.start, c.end, []), [])
-        put("cycle", self.contact_frame(c.start, c.end, ["channel"]), ["channel"])
-        put("week", self.contact_frame(c.start, c.end, ["week"]), ["week"])
-        put("week", self.contact_frame(c.start, c.end, ["week", "channel"]), ["week", "channel"])
+        cycle = self.temp(self.contact_attempts(c.start, c.end))
+        put("cycle", self.contact_frame(cycle, []), [])
+        put("cycle", self.contact_frame(cycle, ["channel"]), ["channel"])
+        put("week", self.contact_frame(cycle, ["week"]), ["week"])
+        put("week", self.contact_frame(cycle, ["week", "channel"]), ["week", "channel"])
         year_start = R.instant(dt.date(c.end_date.year, 1, 1), self.tz)
         if c.end_date.month == 1 and c.end_date.day == 1:
             year_start = R.instant(dt.date(c.end_date.year - 1, 1, 1), self.tz)
-        put("year", self.contact_frame(year_start, c.end, ["channel"]), ["channel"])
+        year = self.contact_attempts(year_start, c.end)
+        put("year", self.contact_frame(year, ["channel"]), ["channel"])
 
 
 def compute_metrics(

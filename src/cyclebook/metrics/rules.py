@@ -93,6 +93,11 @@ def frame_of(expr: ir.Table) -> pd.DataFrame:
     return expr.to_pyarrow().to_pandas()
 
 
+def scalar_of(expr: ir.Scalar):
+    """Execute a scalar expression into a Python value (via Arrow)."""
+    return expr.to_pyarrow().as_py()
+
+
 def lower(col: ir.StringValue) -> ir.StringValue:
     return col.fill_null("").lower()
 
