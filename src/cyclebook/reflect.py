@@ -193,7 +193,9 @@ def reflection_path(cohort_dir: str | Path, cycle: str, org_id: str) -> Path:
     return CohortPaths.of(cohort_dir).reflections(cycle) / f"{org_id}.yml"
 
 
-def read_reflection(path: str | Path, *, org_id: str | None = None, cycle: str | None = None):
+def read_reflection(
+    path: str | Path, *, org_id: str | None = None, cycle: str | None = None
+) -> Reflection:
     """Read and validate a reflection file; :class:`ConfigError` names line and field."""
     path = Path(path)
     located = read_yaml(path, what="reflection file")
@@ -518,8 +520,10 @@ class ReflectionForm:
         rows = []
         for name in self.metric_names:
             old = previous.get(name)
+            # "add" is for a new measure (below); a row keeps it only if it was saved so
+            reactions = [r for r in REACTIONS if r != "add" or (old and old.reaction == "add")]
             choice = w.Dropdown(
-                options=[("–", ""), *[(r, r) for r in REACTIONS]],
+                options=[("–", ""), *[(r, r) for r in reactions]],
                 value=old.reaction if old else "",
                 description=name,
                 style={"description_width": "160px"},

@@ -40,6 +40,7 @@ def test_form_round_trip(cohort: Path) -> None:
     form.author.value = "Nirmal Shah"
     form.participants.value = "Ana (organizing)\n\nLee (data)\n"
     choice, why = form.reactions["absorption"]
+    assert [value for _label, value in choice.options] == ["", "keep", "change", "drop"]
     choice.value = "keep"
     why.value = "It showed <the> follow-up gap"
     form.reactions["match_rate"][0].value = "change"
