@@ -550,6 +550,8 @@ class ReflectionForm:
         save = w.Button(description="Save (keeps earlier versions)", button_style="primary")
         save.on_click(lambda _b: self._save_clicked())
         self.status = w.HTML(value="")
+        #: what was saved, rendered as the report shows it (refreshed on every save)
+        self.preview = w.HTML(value="")
         self.widget = w.VBox(
             [
                 w.HTML(f"<h3>Reflection: {d.esc(org_id)}, cycle {d.esc(cycle)}</h3>"),
@@ -568,6 +570,7 @@ class ReflectionForm:
                 add,
                 save,
                 self.status,
+                self.preview,
             ]
         )
 
@@ -622,8 +625,9 @@ class ReflectionForm:
         count = len(saved.versions) if saved else 0
         self.status.value = (
             f"Saved to {d.esc(path.name)} ({count} version(s) kept) at "
-            f"{dt.datetime.now(dt.UTC):%H:%M} UTC."
+            f"{dt.datetime.now(dt.UTC):%H:%M} UTC. As the report will show it:"
         )
+        self.preview.value = "".join(block.html for block in reflection_blocks(saved))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

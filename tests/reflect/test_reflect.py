@@ -122,6 +122,14 @@ def test_save_rereads_the_file(cohort: Path) -> None:
     assert [v.stories for v in saved.versions] == [["story from tab A"], ["story from tab B"]]
 
 
+def test_save_button_shows_what_was_saved(cohort: Path) -> None:
+    form = ReflectionForm(cohort, CYCLE, ORG, author="Nirmal Shah", metrics=["absorption"])
+    form.stories.value = "<b>bold</b> claim"
+    form._save_clicked()
+    assert "1 version(s) kept" in form.status.value
+    assert "&lt;b&gt;bold&lt;/b&gt; claim" in form.preview.value
+
+
 def test_save_needs_author(cohort: Path) -> None:
     form = ReflectionForm(cohort, CYCLE, ORG)
     with pytest.raises(ValueError, match="Recorded by"):
