@@ -479,6 +479,9 @@ class Leak:
         ident = f", id {self.cell_id}" if self.cell_id else ""
         return f"cell {self.cell}{ident}"
 
+    def __str__(self) -> str:
+        return self.describe()
+
     def describe(self) -> str:
         return (
             f"{LEAK_KINDS.get(self.kind, self.kind)} of a member of {self.org_id} in {self.where()}"
@@ -742,14 +745,24 @@ _INDEX_CACHE: dict[tuple, PiiIndex] = {}
 
 def load_index(
     store_path: str | Path,
-    org_ids: Iterable[str],
+    org_ids: Iterable[str] | None,
     *,
     allow: Iterable[str] | None = None,
 ) -> PiiIndex:
-    """Read the organizations' personal values from the store (cached per store state)."""
+    """Read the organizations' personal values from the store (cached per store state).
+    ``org_ids=None`` reads every organization in the store."""
     from cyclebook.store import connect
 
     store_path = Path(store_path)
+    if org_ids is None:
+        with connect(store_path) as con:
+            org_ids = [
+                row[0]
+                for row in con.execute(
+                    "SELECT DISTINCT org_id FROM person_pii "
+                    "UNION SELECT DISTINCT org_id FROM identity"
+                ).fetchall()
+            ]
     org_ids = sorted(set(org_ids))
     allow_list = list(allow) if allow is not None else _config_text_near(store_path)
     key = (_store_key(store_path), tuple(org_ids), hash(tuple(allow_list)))
@@ -783,7 +796,7 @@ def load_index(
 def scan_html(
     html_text: str,
     store_path: str | Path,
-    org_ids: Iterable[str],
+    org_ids: Iterable[str] | None,
     *,
     allow: Iterable[str] | None = None,
 ) -> list[Leak]:
@@ -792,7 +805,9 @@ def scan_html(
     are not ordinary words, street addresses; ``identity.source_id``; person ids) that
     appears in ``html_text``, with the notebook cell it is in.
 
-    ``allow`` is text that may rightly appear (names of staff and facilitators written
+    ``org_ids=None`` checks every organization in the store (right for cohort-level
+    reports; for one organization pass :func:`guard_org_ids`, which adds a network's
+    affiliates). ``allow`` is text that may rightly appear (names of staff and facilitators written
     in cohort.yml and the cycle cards); by default it is read from the cohort folder
     holding the store.
     """
@@ -827,7 +842,7 @@ def withhold_report(html_path: str | Path, leaks: Sequence[Leak]) -> None:
 def guard_report(
     html_path: str | Path,
     store_path: str | Path,
-    org_ids: Iterable[str],
+    org_ids: Iterable[str] | None,
     *,
     allow: Iterable[str] | None = None,
     withhold: bool = True,

@@ -206,3 +206,10 @@ def test_missing_store_is_an_error(tmp_path):
 
     with pytest.raises(StoreError):
         scan_html("<p></p>", Path(tmp_path / "nope.duckdb"), ["org-a"], allow=[])
+
+
+def test_all_organizations_when_none_named(pii_store):
+    html_text = render([("html", "<p>tf@example.org and Maria Okonkwo</p>")])
+    leaks = scan_html(html_text, pii_store, None, allow=[])
+    assert {(leak.kind, leak.org_id) for leak in leaks} == {("email", "org-b"), ("name", "org-a")}
+    assert str(leaks[0]) == leaks[0].describe()

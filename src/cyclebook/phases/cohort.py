@@ -1,10 +1,133 @@
-"""The cohort phase, as shown in its notebook. (Backbone version: real, simple content.)"""
+"""The cohort phase: the cycle across the cohort, for the cohort or for funders.
+
+Three parts, each only with what the organizations agreed to share with the audience:
+
+1. the status of every organization (sync, figures, what it shares);
+2. the **Measure Gallery**: each sharing organization's measures, in its own words, why
+   it chose them, its ladder and its figures this cycle (small counts suppressed);
+3. **network roll-ups**: a network's members together, each person counted once.
+
+The notebook calls :func:`report`; tests and other callers can use :func:`blocks`.
+"""
 
 from __future__ import annotations
 
 from cyclebook import display as d
+from cyclebook import gallery
+from cyclebook.config import CycleCard, load_cycle
+from cyclebook.errors import CyclebookError
 from cyclebook.phases import PhaseContext
+from cyclebook.privacy import allowed_metrics
+
+AUDIENCE_TEXT = {
+    "cohort": (
+        "This page is for the groups of the cohort. Each group decided what it shares here; "
+        "counts from 1 to 9 read “<10”, and a figure that would let someone work out a "
+        "small count reads “hidden” or “withheld”."
+    ),
+    "funder": (
+        "This page is for funders. It shows only what each group agreed to share with "
+        "funders; counts from 1 to 9 read “<10”, and a figure that would let someone work "
+        "out a small count reads “hidden” or “withheld”. No person can be identified here."
+    ),
+}
+
+
+def _audience(ctx: PhaseContext) -> str:
+    # The cohort summary is never an organization's own report: the organization
+    # audience would show every group's unsuppressed figures to everyone.
+    return "cohort" if ctx.audience == "organization" else ctx.audience
+
+
+def _previous(ctx: PhaseContext) -> CycleCard | None:
+    if not ctx.card.previous:
+        return None
+    try:
+        return load_cycle(ctx.paths.root, ctx.card.previous)
+    except CyclebookError:
+        return None
+
+
+def status_blocks(ctx: PhaseContext) -> list[d.Block]:
+    """Who the page is for, and every organization's status this cycle."""
+    audience = _audience(ctx)
+    out: list[d.Block] = [d.paragraph(AUDIENCE_TEXT[audience])]
+    if ctx.audience == "organization":
+        out.append(
+            d.note(
+                "The cohort summary has no 'organization' audience; it is shown as for the cohort.",
+                kind="warning",
+            )
+        )
+    out.append(d.heading("Every organization this cycle", 2))
+    status = gallery.org_status(ctx.store_path, ctx.cohort, ctx.card.id)
+    out.append(gallery.status_block(ctx.cohort, status, audience))
+    if not ctx.store_path.exists():
+        out.append(d.note("No data has been synced for this cohort yet; run the sync phase first."))
+    return out
+
+
+def gallery_blocks(ctx: PhaseContext) -> list[d.Block]:
+    """The Measure Gallery: each sharing group's measures, definitions and figures."""
+    audience = _audience(ctx)
+    cohort = ctx.cohort
+    out: list[d.Block] = [
+        d.heading("Measure Gallery: what each group measures and why", 2),
+        d.paragraph(
+            "Each group chose and defined its own measures. They are here so groups can "
+            "learn from each other, not to rank anyone."
+        ),
+    ]
+    sharing = list(gallery.iter_shared(ctx.store_path, cohort, ctx.card, audience))
+    if not sharing:
+        out.append(d.note("No organization shares its measures with this audience."))
+    for org, values in sharing:
+        out.extend(gallery.org_gallery_blocks(org, values, audience))
+    silent = [org.name for org in cohort.organizations if allowed_metrics(org, audience) == set()]
+    if silent:
+        out.append(
+            d.paragraph("Not sharing with this audience (their choice): " + ", ".join(silent) + ".")
+        )
+    return out
+
+
+def network_blocks(ctx: PhaseContext) -> list[d.Block]:
+    """Each network's members rolled up (people once, rates recomputed)."""
+    from cyclebook.rollup import network_ids, rollup_for_audience
+
+    audience = _audience(ctx)
+    networks = network_ids(ctx.cohort)
+    if not networks:
+        return [d.paragraph("No network organization in this cohort.")]
+    out: list[d.Block] = [d.heading("Networks: affiliates rolled up", 2)]
+    if not ctx.store_path.exists():
+        out.append(d.note("No data has been synced yet."))
+        return out
+    previous = _previous(ctx)
+    for network_id in networks:
+        rolled = rollup_for_audience(
+            ctx.store_path, ctx.cohort, network_id, ctx.card, previous, audience
+        )
+        out.extend(gallery.rollup_blocks(ctx.cohort, network_id, rolled, audience))
+    return out
+
+
+def blocks(ctx: PhaseContext) -> list[d.Block]:
+    """The whole cohort report as display blocks."""
+    return [*status_blocks(ctx), *gallery_blocks(ctx), *network_blocks(ctx)]
+
+
+def show_status(ctx: PhaseContext) -> None:
+    d.show(*status_blocks(ctx))
+
+
+def show_gallery(ctx: PhaseContext) -> None:
+    d.show(*gallery_blocks(ctx))
+
+
+def show_networks(ctx: PhaseContext) -> None:
+    d.show(*network_blocks(ctx))
 
 
 def report(ctx: PhaseContext) -> None:
-    d.show(d.note("The cohort phase's full report is being built (see the issues)."))
+    d.show(*blocks(ctx))

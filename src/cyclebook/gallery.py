@@ -1,0 +1,528 @@
+"""The Measure Gallery and the cohort summary: what each group measures, why, and its
+figures this cycle, made safe for the audience.
+
+Only what an organization agreed to share with the audience (``consent`` in cohort.yml)
+appears; every count goes through :mod:`cyclebook.privacy` suppression (small counts read
+"<10", secondary suppression within each breakdown, rates on small counts withheld).
+Everything is built from :mod:`cyclebook.display` blocks, which escape text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cyclebook import display as d
+from cyclebook.config import Cohort, CycleCard, Organization
+from cyclebook.privacy import (
+    HIDDEN,
+    SMALL,
+    WITHHELD,
+    allowed_metrics,
+    is_small,
+    suppress_rate,
+    suppress_table,
+    suppress_value,
+)
+
+__all__ = [
+    "METRIC_LABELS",
+    "SharedValue",
+    "shared_values",
+    "safe_values",
+    "org_status",
+    "status_block",
+    "org_gallery_blocks",
+    "rollup_blocks",
+]
+
+METRIC_LABELS: dict[str, str] = {
+    "ladder": "Ladder of engagement",
+    "movement": "Movement up the ladder",
+    "conversion": "Conversion to a higher rung",
+    "active_base": "Active base",
+    "new_people": "New people",
+    "lapsed": "Lapsed",
+    "net_growth": "Net growth",
+    "absorption": "Absorption of new people",
+    "retention": "Retention",
+    "leaders": "Leaders",
+    "leader_ratio": "Leaders per active person",
+    "one_on_ones": "One-on-ones",
+    "show_rate": "Show rate",
+    "volunteer_tiers": "Volunteer tiers",
+    "contact": "Voter and member contact",
+    "match_rate": "People matched across tools",
+}
+METRIC_ORDER = list(METRIC_LABELS)
+PERIOD_LABELS = {
+    "start": "at the cycle's start",
+    "end": "at the cycle's end",
+    "cycle": "during the cycle",
+    "year": "this year",
+    "transition": "start to end",
+    "week": "by week",
+}
+# Breakdowns shown in the gallery (weekly series and ladder transitions stay in the
+# organization's own share report).
+SKIP_PERIODS = {"week", "transition"}
+# Figures computed from others: withheld outside the organization when one of their
+# parts is a small count (the difference would give it back).
+DERIVED_FROM: dict[tuple[str, str, str], tuple[tuple[str, str, str], ...]] = {
+    ("net_growth", "cycle", ""): (("new_people", "cycle", ""), ("lapsed", "cycle", "")),
+    ("active_base", "cycle", "change"): (("active_base", "start", ""), ("active_base", "end", "")),
+}
+
+
+@dataclass(frozen=True)
+class SharedValue:
+    """One figure as the audience may see it."""
+
+    org_id: str
+    metric: str
+    period: str
+    dimension: str
+    shown: Any  # a number, a percentage string, or SMALL / HIDDEN / WITHHELD
+    definition: str
+
+
+def _metric_sort(metric: str) -> int:
+    return METRIC_ORDER.index(metric) if metric in METRIC_ORDER else len(METRIC_ORDER)
+
+
+def shared_values(
+    store_path: str | Path, org: Organization, cycle: str, audience: str
+) -> pd.DataFrame:
+    """The organization's saved values for the cycle, for the metrics it shares with the
+    audience (all of them for ``organization``). Column ``shared`` is False on rows read
+    only to check a derived figure (they are never shown). Raw numbers: pass the frame
+    through :func:`safe_values` before showing anything."""
+    allowed = allowed_metrics(org, audience)
+    if allowed is not None and not allowed:
+        return pd.DataFrame()
+    wanted = None
+    if allowed is not None:
+        parts = {p[0] for key, ps in DERIVED_FROM.items() if key[0] in allowed for p in ps}
+        wanted = sorted(allowed | parts)
+    frame = _read_values(store_path, org.id, cycle, wanted)
+    frame["shared"] = True if allowed is None else frame["metric"].isin(sorted(allowed))
+    return frame
+
+
+def _read_values(
+    store_path: str | Path, org_id: str, cycle: str, metrics: list[str] | None
+) -> pd.DataFrame:
+    from cyclebook.store import connect
+
+    sql = (
+        "SELECT org_id, metric, period, dimension, value, denominator, suppressed, definition "
+        "FROM metric_value WHERE org_id = ? AND cycle = ?"
+    )
+    params: list[Any] = [org_id, cycle]
+    if metrics is not None:
+        sql += f" AND metric IN ({', '.join('?' for _ in metrics)})" if metrics else " AND FALSE"
+        params.extend(metrics)
+    sql += " ORDER BY metric, period, dimension"
+    with connect(store_path) as con:
+        cursor = con.execute(sql, params)
+        columns = [col[0] for col in cursor.description]
+        rows = cursor.fetchall()
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in ("value", "denominator"):
+        frame[col] = pd.to_numeric(frame[col]).astype(float)
+    return frame
+
+
+def _family(dimension: str) -> tuple[str, str, str]:
+    """(group, row, column) of a breakdown: ``source=mobilize`` -> (source, mobilize,
+    ''), ``member:up`` -> (':', member, up), a rung name -> ('', rung, '')."""
+    if "=" in dimension:
+        head, _, tail = dimension.rpartition("=")
+        return head, tail, ""
+    if ":" in dimension:
+        row, _, col = dimension.partition(":")
+        return ":", row, col
+    return "", dimension, ""
+
+
+def _fmt_count(value: Any) -> Any:
+    if isinstance(value, str) or value is None:
+        return value
+    return f"{int(round(float(value))):,}"
+
+
+def _fmt_rate(value: Any, denominator: Any) -> Any:
+    if isinstance(value, str) or value is None:
+        return value
+    return f"{float(value):.0%} of {int(round(float(denominator))):,}"
+
+
+def safe_values(frame: pd.DataFrame, audience: str) -> list[SharedValue]:
+    """Saved values (``metric_value`` rows) made safe for the audience.
+
+    Counts 1–9 read "<10"; within each breakdown of a count (rungs, sources, channels,
+    movement by rung) secondary suppression hides another cell, as the breakdown's total
+    is shown too; rates are withheld when their numerator or denominator is small;
+    figures derived from a suppressed count (net growth) are withheld; rows flagged
+    ``suppressed`` in the store are hidden.
+    """
+    if frame is None or frame.empty:
+        return []
+    small_parts = {
+        (row.metric, row.period, row.dimension)
+        for row in frame.itertuples(index=False)
+        if pd.isna(row.denominator) and is_small(row.value)
+    }
+    if "shared" in frame.columns:
+        frame = frame[frame["shared"].astype(bool)]
+    frame = frame[~frame["period"].isin(SKIP_PERIODS)]
+    out: list[SharedValue] = []
+    restricted = audience != "organization"
+
+    for (org_id, metric, period), group in frame.groupby(
+        ["org_id", "metric", "period"], sort=False
+    ):
+        rates = group[group["denominator"].notna()]
+        counts = group[group["denominator"].isna()]
+        shown: dict[str, Any] = {}
+        # rates: each on its own numerator and denominator
+        for row in rates.itertuples(index=False):
+            numerator = None if pd.isna(row.value) else round(row.value * row.denominator)
+            value = suppress_rate(row.value, numerator, row.denominator, audience)
+            shown[row.dimension] = _fmt_rate(value, row.denominator)
+        # counts: headline alone, breakdowns by family with secondary suppression
+        for row in counts[counts["dimension"] == ""].itertuples(index=False):
+            shown[""] = _fmt_count(suppress_value(row.value, audience))
+        breakdown = counts[counts["dimension"] != ""]
+        families: dict[str, list] = {}
+        for row in breakdown.itertuples(index=False):
+            fam, r, c = _family(row.dimension)
+            families.setdefault(fam, []).append((row.dimension, r, c, row.value))
+        for fam, cells in families.items():
+            if fam == ":":
+                table = pd.DataFrame(
+                    [(r, c, v) for _, r, c, v in cells], columns=["row", "col", "value"]
+                ).pivot_table(
+                    index="row", columns="col", values="value", aggfunc="first", sort=False
+                )
+                cols = list(table.columns)
+                safe = suppress_table(table, cols, audience=audience, implicit_totals=True)
+                for dim, r, c, _ in cells:
+                    shown[dim] = _fmt_count(safe.loc[r, c])
+            else:
+                table = pd.DataFrame({"value": [v for *_, v in cells]})
+                safe = suppress_table(table, ["value"], audience=audience, implicit_totals=True)
+                for k, (dim, *_rest) in enumerate(cells):
+                    shown[dim] = _fmt_count(safe["value"].iloc[k])
+        for row in group.itertuples(index=False):
+            value = shown.get(row.dimension)
+            if restricted and bool(getattr(row, "suppressed", False)):
+                value = HIDDEN
+            parts = DERIVED_FROM.get((metric, period, row.dimension), ())
+            if restricted and any(part in small_parts for part in parts):
+                value = WITHHELD
+            out.append(
+                SharedValue(org_id, metric, period, row.dimension, value, row.definition or "")
+            )
+    out.sort(key=lambda v: (_metric_sort(v.metric), _period_sort(v.period), v.dimension != ""))
+    return out
+
+
+def _period_sort(period: str) -> int:
+    order = ["start", "end", "cycle", "year"]
+    return order.index(period) if period in order else len(order)
+
+
+def _ordered(org: Organization, values: Sequence[SharedValue]) -> list[SharedValue]:
+    """Ladder rungs in the ladder's order, labelled as the group labels them."""
+    rung_index = {rung.name: k for k, rung in enumerate(org.ladder)}
+    labels = {rung.name: rung.label for rung in org.ladder}
+
+    def key(v: SharedValue) -> tuple:
+        rung = rung_index.get(v.dimension, -1) if v.metric == "ladder" else -1
+        return (_metric_sort(v.metric), _period_sort(v.period), v.dimension != "", rung)
+
+    out = []
+    for v in sorted(values, key=key):
+        if v.metric == "ladder" and v.dimension in labels:
+            v = SharedValue(
+                v.org_id, v.metric, v.period, labels[v.dimension], v.shown, v.definition
+            )
+        out.append(v)
+    return out
+
+
+# --------------------------------------------------------------------------- status
+
+
+def org_status(
+    store_path: str | Path | None, cohort: Cohort, cycle: str
+) -> dict[str, dict[str, Any]]:
+    """Per organization: last sync (date and outcome) and whether this cycle's metrics
+    are computed. Aggregates only."""
+    status: dict[str, dict[str, Any]] = {
+        org.id: {"last_sync": None, "sync": "not synced yet", "metrics": 0}
+        for org in cohort.organizations
+    }
+    if store_path is None or not Path(store_path).exists():
+        return status
+    from cyclebook.store import connect
+
+    with connect(store_path) as con:
+        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        if "sync_run" in tables:
+            rows = con.execute(
+                """SELECT org_id, status, coalesce(finished_at, started_at) AS at
+                   FROM sync_run WHERE file IS NULL
+                   QUALIFY row_number() OVER (PARTITION BY org_id ORDER BY started_at DESC) = 1"""
+            ).fetchall()
+            for org_id, run_status, at in rows:
+                if org_id in status:
+                    status[org_id]["sync"] = str(run_status)
+                    status[org_id]["last_sync"] = at
+        if "metric_value" in tables:
+            rows = con.execute(
+                "SELECT org_id, count(*) FROM metric_value WHERE cycle = ? GROUP BY org_id",
+                [cycle],
+            ).fetchall()
+            for org_id, n in rows:
+                if org_id in status:
+                    status[org_id]["metrics"] = int(n)
+    return status
+
+
+def _network_of(cohort: Cohort, org: Organization) -> str:
+    if org.parent:
+        return f"affiliate of {cohort.org(org.parent).name}"
+    if cohort.affiliates(org.id):
+        return f"network of {len(cohort.affiliates(org.id))} affiliates"
+    return "–"
+
+
+def status_block(cohort: Cohort, status: dict[str, dict[str, Any]], audience: str) -> d.Block:
+    rows = []
+    for org in cohort.organizations:
+        s = status[org.id]
+        allowed = allowed_metrics(org, audience)
+        shares = (
+            "everything (its own staff)"
+            if allowed is None
+            else (
+                ", ".join(METRIC_LABELS.get(m, m) for m in sorted(allowed, key=_metric_sort))
+                or "nothing (its choice)"
+            )
+        )
+        when = s["last_sync"]
+        when_text = when.strftime("%d %b %Y") if isinstance(when, dt.datetime | dt.date) else "–"
+        rows.append(
+            {
+                "Organization": org.name,
+                "Network": _network_of(cohort, org),
+                "Last sync": f"{s['sync']} ({when_text})" if when is not None else s["sync"],
+                "This cycle's figures": "computed" if s["metrics"] else "not yet computed",
+                f"Shares with the {audience}": shares,
+            }
+        )
+    return d.table(pd.DataFrame(rows), "Every organization this cycle: sync, figures and sharing")
+
+
+# --------------------------------------------------------------------------- gallery
+
+
+def _dimension_text(dimension: str) -> str:
+    if not dimension:
+        return "all"
+    return dimension.replace("|", ", ").replace("=", ": ").replace("_", " ")
+
+
+def _value_table(values: Sequence[SharedValue], caption: str) -> d.Block:
+    rows = [
+        {
+            "Measure": METRIC_LABELS.get(v.metric, v.metric),
+            "When": PERIOD_LABELS.get(v.period, v.period),
+            "Breakdown": _dimension_text(v.dimension),
+            "Value": "–" if v.shown is None else v.shown,
+        }
+        for v in values
+    ]
+    return d.table(pd.DataFrame(rows, columns=["Measure", "When", "Breakdown", "Value"]), caption)
+
+
+def _ladder_blocks(org: Organization, values: Sequence[SharedValue]) -> list[d.Block]:
+    from cyclebook.metrics.rules import condition_text
+
+    blocks = [d.heading("Ladder of engagement: the group's own rungs", 4)]
+    rows = [
+        {
+            "Rung": rung.label,
+            "In the group's words": rung.definition,
+            "Rule": "; or ".join(condition_text(c) for c in rung.any_of),
+            "Window": f"{rung.window_days} days",
+        }
+        for rung in org.ladder
+    ]
+    blocks.append(d.table(pd.DataFrame(rows), f"{org.name}: ladder rungs and their definitions"))
+    at_end = {v.dimension: v.shown for v in values if v.metric == "ladder" and v.period == "end"}
+    if any(rung.name in at_end for rung in org.ladder):
+        blocks.append(_ladder_chart(org, at_end))
+    return blocks
+
+
+def _ladder_chart(org: Organization, at_end: dict[str, Any]) -> d.Block:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    labels = [rung.label for rung in org.ladder]
+    heights, notes = [], []
+    for rung in org.ladder:
+        shown = at_end.get(rung.name)
+        number = None
+        if isinstance(shown, str) and shown not in (SMALL, HIDDEN, WITHHELD):
+            number = float(shown.replace(",", ""))
+        heights.append(number or 0)
+        notes.append(shown if number is None else f"{int(number):,}")
+    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * len(labels)))
+    bars = ax.barh(labels, heights, color="#3b6ea5")
+    for bar, note in zip(bars, notes, strict=True):
+        ax.annotate(
+            str(note or "–"),
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+        )
+    ax.invert_yaxis()
+    ax.set_xlabel("People at the cycle's end")
+    ax.spines[["top", "right"]].set_visible(False)
+    alt = "People on each rung of the ladder at the cycle's end: " + ", ".join(
+        f"{label} {note or 'none recorded'}" for label, note in zip(labels, notes, strict=True)
+    )
+    return d.figure(fig, alt=alt, caption=f"{org.name}: people per rung at the cycle's end")
+
+
+def _history_block(org: Organization, shared: set[str] | None, audience: str) -> d.Block | None:
+    changes = [
+        change for change in org.measure_history if shared is None or change.measure in shared
+    ]
+    if not changes:
+        return None
+    rows = []
+    for change in changes:
+        row = {
+            "Date": change.date.isoformat(),
+            "Measure": METRIC_LABELS.get(change.measure, change.measure),
+            "Change": change.change,
+            "Why": change.why,
+            "Status": change.status,
+        }
+        if audience != "funder":
+            row["Proposed by"] = change.proposed_by
+        rows.append(row)
+    return d.table(pd.DataFrame(rows), f"{org.name}: how its measures came to be")
+
+
+def org_gallery_blocks(
+    org: Organization, values: Sequence[SharedValue], audience: str
+) -> list[d.Block]:
+    """One organization's gallery entry: why it chose its measures, their definitions,
+    its ladder (when shared) and its shared figures this cycle."""
+    allowed = allowed_metrics(org, audience)
+    blocks = [d.heading(org.name, 3)]
+    if org.consent.gallery_note:
+        blocks.append(d.paragraph(f"Why we chose these measures: {org.consent.gallery_note}"))
+    shared = sorted(allowed, key=_metric_sort) if allowed is not None else METRIC_ORDER
+    blocks.append(
+        d.paragraph("Shares: " + ", ".join(METRIC_LABELS.get(m, m) for m in shared) + ".")
+    )
+    if "ladder" in shared:
+        blocks.extend(_ladder_blocks(org, values))
+    definitions = []
+    seen = set()
+    for v in values:
+        if v.dimension == "" and v.metric not in seen and v.metric != "ladder" and v.definition:
+            definitions.append((METRIC_LABELS.get(v.metric, v.metric), v.definition))
+            seen.add(v.metric)
+    if definitions:
+        blocks.append(d.heading("How the group defines its measures", 4))
+        blocks.append(d.definition_list(definitions))
+    history = _history_block(org, allowed, audience)
+    if history is not None:
+        blocks.append(history)
+    if values:
+        blocks.append(_value_table(_ordered(org, values), f"{org.name}: shared figures this cycle"))
+    else:
+        blocks.append(d.note("No figures computed for this cycle yet."))
+    return blocks
+
+
+def rollup_blocks(
+    cohort: Cohort,
+    network_id: str,
+    rolled: dict,
+    audience: str,
+) -> list[d.Block]:
+    """A network's roll-up, as the audience may see it (``rolled`` comes from
+    :func:`cyclebook.rollup.rollup_for_audience`)."""
+    network = cohort.org(network_id)
+    names = {org.id: org.name for org in cohort.organizations}
+    blocks = [d.heading(f"{network.name}: the network together", 3)]
+    if not rolled:
+        blocks.append(d.note("The network does not share roll-ups with this audience."))
+        return blocks
+    rows = []
+    notes = set()
+    for metric in sorted(rolled, key=_metric_sort):
+        rollup, left_out = rolled[metric]
+        frame = rollup.values.frame()
+        frame = frame[frame["metric"] == metric]
+        frame = frame.assign(suppressed=False)
+        for v in safe_values(frame, audience):
+            rows.append(
+                {
+                    "Measure": METRIC_LABELS.get(metric, metric),
+                    "When": PERIOD_LABELS.get(v.period, v.period),
+                    "Breakdown": _dimension_text(v.dimension),
+                    "Value": "–" if v.shown is None else v.shown,
+                    "How": rollup.methods.get(metric, ""),
+                }
+            )
+        if left_out:
+            notes.add(
+                f"{METRIC_LABELS.get(metric, metric)} leaves out "
+                + ", ".join(names.get(o, o) for o in left_out)
+                + " (not agreed to share it with this audience)."
+            )
+    members = sorted({m for rollup, _ in rolled.values() for m in rollup.members})
+    blocks.append(
+        d.paragraph(
+            "Members: "
+            + ", ".join(names.get(m, m) for m in members)
+            + ". A person active in two members is counted once; rates are recomputed "
+            "for the network, never averaged."
+        )
+    )
+    blocks.append(d.table(pd.DataFrame(rows), f"{network.name}: figures over its members"))
+    for text in sorted(notes):
+        blocks.append(d.note(text))
+    return blocks
+
+
+def iter_shared(
+    store_path: str | Path, cohort: Cohort, card: CycleCard, audience: str
+) -> Iterable[tuple[Organization, list[SharedValue]]]:
+    """Each organization that shares something with the audience, with its safe values."""
+    for org in cohort.organizations:
+        allowed = allowed_metrics(org, audience)
+        if allowed is not None and not allowed:
+            continue
+        frame = None
+        if Path(store_path).exists():
+            frame = shared_values(store_path, org, card.id, audience)
+        yield org, safe_values(frame, audience)

@@ -1,0 +1,155 @@
+"""The cohort report: consent respected, small counts suppressed, names escaped, and
+planted personal values never appear, for every audience."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cyclebook.gallery import SharedValue, safe_values
+from cyclebook.phases import cohort as cohort_phase
+from cyclebook.phases import load_context
+from cyclebook.privacy import build_index, load_index, scan_text
+
+from .cohortfix import PLANTED_VALUES, make_cohort
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(tmp_path_factory) -> Path:
+    return make_cohort(tmp_path_factory.mktemp("gallery") / "cohort")
+
+
+@pytest.fixture(scope="module")
+def pages(cohort_dir) -> dict[str, str]:
+    out = {}
+    for audience in ("cohort", "funder", "organization"):
+        ctx = load_context("cohort", str(cohort_dir), "c2", None, audience)
+        out[audience] = "\n".join(block.html for block in cohort_phase.blocks(ctx))
+    return out
+
+
+def text_of(page: str) -> str:
+    return html.unescape(re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page))
+
+
+@pytest.mark.parametrize("audience", ["cohort", "funder", "organization"])
+def test_planted_personal_values_never_appear(pages, cohort_dir, audience):
+    page = pages[audience]
+    for value in PLANTED_VALUES:
+        assert value.lower() not in text_of(page).lower(), value
+    index = load_index(cohort_dir / "store.duckdb", ["net", "net-a", "net-b", "solo", "quiet"])
+    assert scan_text(page, index) == []
+
+
+def test_names_are_escaped(pages):
+    for page in pages.values():
+        assert "<script>alert(1)</script>" not in page
+        assert "Solo &lt;script&gt;alert(1)&lt;/script&gt; Center" in page
+        assert "The &lt;b&gt;Network&lt;/b&gt; &amp; Friends" in page
+
+
+def _rows_for(page: str, org_name_escaped: str) -> str:
+    start = page.index(f"<h3>{org_name_escaped}</h3>")
+    nxt = page.find("<h3>", start + 5)
+    return page[start : nxt if nxt != -1 else len(page)]
+
+
+def test_consent_respected_for_the_cohort(pages):
+    page = pages["cohort"]
+    a = _rows_for(page, "Affiliate A")
+    assert "Active base" in a and "Leaders" in a and "New people" in a
+    assert "Lapsed" not in a  # computed, but not shared
+    b = _rows_for(page, "Affiliate B")
+    assert "Leaders" not in b.split("Shares:")[1]  # B keeps its leaders to itself
+    solo = _rows_for(page, "Solo &lt;script&gt;alert(1)&lt;/script&gt; Center")
+    assert "Active base" not in solo  # 310 is computed, never shared
+    assert "310" not in text_of(solo)
+    assert "999" not in text_of(page)  # the quiet group shares nothing
+    assert "<h3>Quiet Group</h3>" not in page
+    assert "Quiet Group" in page  # but its status is listed
+
+
+def test_consent_respected_for_funders(pages):
+    page = pages["funder"]
+    assert "<h3>Affiliate B</h3>" not in page  # shares nothing with funders
+    solo = _rows_for(page, "Solo &lt;script&gt;alert(1)&lt;/script&gt; Center")
+    assert "Absorption" in solo
+    assert "Show rate" not in solo.split("Shares:")[1]
+    assert "Block captain" not in solo  # the ladder is shared with the cohort only
+    assert "Rae" not in solo  # who proposed a change is for the cohort, not funders
+
+
+def test_small_counts_are_suppressed(pages):
+    page = pages["cohort"]
+    b = _rows_for(page, "Affiliate B")
+    assert "&lt;10" in b  # four new people
+    a = _rows_for(page, "Affiliate A")
+    # leaders: 7 -> <10; the ladder's leader rung (5) -> <10 and one more rung hidden
+    assert a.count("&lt;10") >= 2
+    assert "hidden" in a
+    assert "<td>5</td>" not in a and "<td>7</td>" not in a
+    solo = _rows_for(page, "Solo &lt;script&gt;alert(1)&lt;/script&gt; Center")
+    assert "withheld" in solo  # absorption by source: 2 of 8
+
+
+def test_organization_audience_is_treated_as_cohort(pages):
+    assert "shown as for the cohort" in pages["organization"]
+    assert "<td>7</td>" not in pages["organization"]
+
+
+def test_gallery_shows_definitions_notes_and_ladder(pages):
+    page = pages["cohort"]
+    assert "We count &lt;i&gt;leaders&lt;/i&gt; because they hold the base together." in page
+    assert "Block captain" in page and "Held a one-on-one in the last 90 days." in page
+    assert "captains run the blocks" in page
+    assert 'alt="People on each rung' in page
+
+
+def test_network_rollup_counts_people_once_and_respects_consent(pages):
+    page = pages["cohort"]
+    start = page.index("the network together")
+    rollup = page[start:]
+    assert "Affiliate B (not agreed to share it with this audience)" in html.unescape(rollup)
+    funder = pages["funder"][pages["funder"].index("the network together") :]
+    assert "Leaders" not in funder  # the network does not share leaders with funders
+
+
+def test_safe_values_secondary_and_derived():
+    frame = pd.DataFrame(
+        [
+            ("o", "ladder", "end", "", 120.0, None, True),
+            ("o", "ladder", "end", "supporter", 80.0, None, True),
+            ("o", "ladder", "end", "member", 36.0, None, True),
+            ("o", "ladder", "end", "leader", 4.0, None, True),
+            ("o", "net_growth", "cycle", "", 25.0, None, True),
+            ("o", "new_people", "cycle", "", 30.0, None, False),  # context only
+            ("o", "lapsed", "cycle", "", 5.0, None, False),  # context only
+            ("o", "absorption", "cycle", "", 0.5, 30.0, True),
+            ("o", "absorption", "cycle", "source=spoke", 0.5, 6.0, True),
+        ],
+        columns=["org_id", "metric", "period", "dimension", "value", "denominator", "shared"],
+    ).assign(definition="", suppressed=False)
+    got = {(v.metric, v.dimension): v.shown for v in safe_values(frame, "cohort")}
+    assert got == {
+        ("ladder", ""): "120",
+        ("ladder", "supporter"): "80",
+        ("ladder", "member"): "hidden",
+        ("ladder", "leader"): "<10",
+        ("net_growth", ""): "withheld",  # 30 new minus 5 lapsed gives the 5 back
+        ("absorption", ""): "50% of 30",
+        ("absorption", "source=spoke"): "withheld",
+    }
+    mine = {(v.metric, v.dimension): v.shown for v in safe_values(frame, "organization")}
+    assert mine[("ladder", "leader")] == "4"
+    assert mine[("net_growth", "")] == "25"
+    assert all(isinstance(v, SharedValue) for v in safe_values(frame, "cohort"))
+
+
+def test_build_index_unused_guard():
+    # the report's own vocabulary is not mistaken for a member's last name
+    index = build_index([("o", "p1", "Ann", "Gallery", None, None, None)])
+    assert scan_text("<p>Measure Gallery</p>", index) == []
