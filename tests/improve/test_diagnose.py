@@ -323,3 +323,16 @@ def test_report_shows_counts_not_members(store: Path) -> None:
     restricted = findings_frame(findings, "cohort")
     assert set(restricted["Records affected"]) == {"<10"}
     assert set(restricted["Share"]) == {"withheld"}
+
+
+def test_network_counts_affiliates_but_not_across_them(store: Path) -> None:
+    org = Organization(id="org-a", name="Org A")
+    with connect(store) as con:
+        findings = diagnose(con, org, as_of=AS_OF, include_affiliates=True, affiliates=["org-b"])
+    got = {f.key: (f.affected, f.total) for f in findings}
+    # org-b's p1 shares match key k1 with org-a's p1 and p2: a network overlap, not a
+    # duplicate inside one group; its unknown permissions and unmarked event do count
+    assert got["duplicates"] == (5, 7)
+    assert got["contact_fields"] == (3, 7)
+    assert got["attendance"] == (3, 4)
+    assert got["untracked_types"] == (0, 7)  # org-b records an assessment at level 5

@@ -94,6 +94,12 @@ versions:
         "versions",
         "at least 1 item",
     ),
+    "repeated field": (
+        GOOD_HEAD + "    stories: [first story]\n    questions: [q]\n    stories: [second]\n",
+        8,
+        "versions.0.stories",
+        "lines 6 and 8",
+    ),
     "syntax": (GOOD_HEAD + "    stories: [unclosed\n", 7, None, "line 7"),
     "a list, not a map": ("- just\n- a list\n", 1, None, "must be a map"),
     "empty file": ("", 1, None, "an empty file"),
