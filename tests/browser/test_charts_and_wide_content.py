@@ -1,0 +1,66 @@
+"""Charts and awkward content in Chromium, rendered through the real report template:
+every kind of image output loads and has alt text; a table wider than a phone scrolls
+inside its wrapper; a long unbroken word (a pasted link) does not widen the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from robustness.test_readable import META, _image_notebook
+
+from cyclebook import display as d
+from cyclebook.render import render_notebook
+
+from .chromium import PHONE, visit
+
+pytestmark = pytest.mark.browser
+
+
+def _page(tmp_path: Path, nb, name: str, **meta) -> Path:
+    path = tmp_path / f"{name}.html"
+    path.write_text(render_notebook(nb, {**META, **meta}), encoding="utf-8")
+    return path
+
+
+def _blocks_notebook(*blocks: d.Block):
+    cells = []
+    for block in blocks:
+        cell = new_code_cell("show()")
+        cell.outputs = [new_output("display_data", data=block._repr_mimebundle_())]
+        cells.append(cell)
+    return new_notebook(cells=cells)
+
+
+def test_every_chart_loads_on_a_phone(browser_context, tmp_path: Path) -> None:
+    page = _page(tmp_path, _image_notebook(), "charts")
+    record = visit(browser_context, page, PHONE, tmp_path / "charts.png")
+    assert len(record.facts["imgs"]) == 7
+    assert all(img["naturalWidth"] > 0 for img in record.facts["imgs"]), record.facts["imgs"]
+    assert not record.problems(PHONE["width"])
+
+
+def test_wide_table_scrolls_inside_its_wrapper(browser_context, tmp_path: Path) -> None:
+    wide = pd.DataFrame([{f"Measure number {n}": 1000 * n for n in range(14)} for _ in range(3)])
+    nb = _blocks_notebook(d.table(wide, "Fourteen measures side by side"))
+    record = visit(browser_context, _page(tmp_path, nb, "wide"), PHONE, tmp_path / "wide.png")
+    assert record.facts["tables"][0]["width"] > PHONE["width"]
+    assert record.facts["tables"][0]["wrapper"]
+    assert not record.problems(PHONE["width"])
+
+
+def test_long_unbroken_text_does_not_widen_the_page(browser_context, tmp_path: Path) -> None:
+    word = "https://docs.example.org/" + "very-long-path-segment-" * 12
+    name = "Organization" + "X" * 150
+    nb = _blocks_notebook(
+        d.heading(word, 2),
+        d.paragraph(word),
+        d.bullets([word]),
+        d.note(word),
+        d.definition_list([("Documents", word)]),
+    )
+    page = _page(tmp_path, nb, "long", org_name=name, title=f"Share: {name}", cohort_name=word)
+    record = visit(browser_context, page, PHONE, tmp_path / "long.png")
+    assert not record.problems(PHONE["width"])
