@@ -1,10 +1,195 @@
-"""The sync phase, as shown in its notebook. (Backbone version: real, simple content.)"""
+"""The sync phase, as shown in its notebook: sync the organization, then say plainly what
+arrived, what was kept, what was rejected and why, and what is missing.
+
+Only aggregates appear: counts, dates, file and column names, reasons and line numbers,
+never a member's value. Outside the organization's own audience, counts from 1 to 9 are
+shown as "<10".
+"""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from cyclebook import display as d
+from cyclebook.errors import CyclebookError
 from cyclebook.phases import PhaseContext
+from cyclebook.store import connect
+from cyclebook.sync import SyncResult, sync_org
+from cyclebook.sync.summary import SyncSummary, load_summary
+
+__all__ = ["run", "report", "blocks"]
 
 
-def report(ctx: PhaseContext) -> None:
-    d.show(d.note("The sync phase's full report is being built (see the issues)."))
+def run(ctx: PhaseContext) -> SyncResult:
+    """Sync the context's organization (a no-op when its exports have not changed)."""
+    return sync_org(ctx.paths.root, ctx.org, cohort=ctx.cohort)
+
+
+def _small(value, audience: str):
+    if audience == "organization":
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 10:
+        return "<10"
+    return value
+
+
+def _suppress(frame: pd.DataFrame, audience: str, columns: list[str]) -> pd.DataFrame:
+    if audience == "organization" or frame.empty:
+        return frame
+    frame = frame.copy()
+    for col in columns:
+        if col in frame:
+            frame[col] = frame[col].map(lambda v: _small(v, audience)).astype(object)
+    return frame
+
+
+def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = None) -> list:
+    aud = ctx.audience
+    out: list = [d.heading("What arrived", 2)]
+    if summary.last_failure:
+        out.append(
+            d.note(
+                "The latest sync stopped on an export that could not be read; the figures "
+                "below are from the last sync that succeeded. " + summary.last_failure["message"],
+                kind="error",
+            )
+        )
+    if summary.last_run is None:
+        out.append(d.note("No successful sync yet: nothing to show.", kind="warning"))
+        return out
+    run = summary.last_run
+    if result is not None and result.status == "unchanged":
+        out.append(
+            d.note("No export changed since the last sync; nothing was re-read.", kind="info")
+        )
+    out.append(
+        d.definition_list(
+            [
+                ("Last synced", run["started_at"][:16] + " UTC"),
+                ("Rows read", f"{run['rows_read']:,}"),
+                ("Rows kept", f"{run['rows_kept']:,}"),
+                ("Rows rejected", f"{run['rows_rejected']:,}"),
+            ]
+        )
+    )
+    src = summary.sources.rename(
+        columns={
+            "source_kind": "Tool",
+            "files": "Files",
+            "rows_read": "Rows read",
+            "rows_kept": "Kept",
+            "rows_rejected": "Rejected",
+            "first": "Earliest date",
+            "last": "Latest date",
+        }
+    )
+    out.append(
+        d.table(
+            _suppress(src, aud, ["Rows read", "Kept", "Rejected"]),
+            "Rows read, kept and rejected per tool, with the dates the data covers",
+        )
+    )
+
+    out.append(d.heading("People matched across tools", 3))
+    ppl = summary.people
+    if ppl["tools"] >= 2 and ppl["match_rate"] is not None:
+        out.append(
+            d.paragraph(
+                f"{_small(ppl['matched'], aud):,} of {ppl['total']:,} people "
+                f"({ppl['match_rate']:.0%}) appear in two or more of the organization's "
+                f"{ppl['tools']} tools and were matched on email, phone or a shared id."
+                if aud == "organization" or ppl["matched"] >= 10
+                else f"Fewer than 10 of {ppl['total']:,} people appear in two or more tools."
+            )
+        )
+        pairs = summary.pairs.rename(
+            columns={"tool": "Tool", "other_tool": "Other tool", "people": "People in both"}
+        )
+        out.append(
+            d.table(
+                _suppress(pairs, aud, ["People in both"]), "People found in both tools of each pair"
+            )
+        )
+    else:
+        out.append(
+            d.paragraph(
+                f"{ppl['total']:,} people, all from one tool: there is nothing to match across "
+                "tools yet."
+            )
+        )
+
+    out.append(d.heading("Rejected rows", 3))
+    if summary.rejects.empty:
+        out.append(d.paragraph("No row was rejected."))
+    else:
+        out.append(
+            d.paragraph(
+                "Each rejected row is listed by file, line and column with the reason, so it can "
+                "be fixed in the tool and exported again. Values are not shown."
+            )
+        )
+        rej = summary.rejects
+        if aud != "organization":
+            rej = rej.drop(columns=["Lines"])
+        out.append(d.table(_suppress(rej, aud, ["Rows"]), "Rejected rows by file and reason"))
+
+    out.append(d.heading("Columns kept beyond the model", 3))
+    if summary.unknown_columns.empty:
+        out.append(d.paragraph("Every column was recognised."))
+    else:
+        out.append(
+            d.paragraph(
+                "These columns are not part of the common model. Their values were kept (never "
+                "shown in reports); tell the facilitators if one of them should count in a "
+                "measure."
+            )
+        )
+        out.append(d.table(summary.unknown_columns, "Unrecognised columns, per file"))
+
+    out.append(d.heading("Activity recorded", 3))
+    types = summary.activity_types.rename(
+        columns={
+            "type": "Activity type",
+            "source": "Source",
+            "activities": "Activities",
+            "first": "Earliest",
+            "last": "Latest",
+        }
+    )
+    out.append(
+        d.table(
+            _suppress(types, aud, ["Activities"]),
+            "Activities by type and source, with the dates they cover",
+        )
+    )
+
+    out.append(d.heading("What the ladder needs but the data lacks", 3))
+    out.append(
+        d.bullets(
+            summary.ladder_gaps,
+            empty="Every rung of the organization's ladder has data to work from.",
+        )
+    )
+    return out
+
+
+def report(ctx: PhaseContext) -> SyncResult | None:
+    """Sync the organization and show the sync report.
+
+    An export that cannot be read is shown as an error naming the file and the fix, and
+    then raised, so the runner marks this organization's sync as failed.
+    """
+    failure: CyclebookError | None = None
+    result = None
+    try:
+        result = run(ctx)
+    except CyclebookError as exc:
+        failure = exc
+    if ctx.paths.store.exists():
+        with connect(ctx.store_path) as con:
+            summary = load_summary(con, ctx.org)
+        d.show(*blocks(ctx, summary, result))
+    if failure is not None:
+        d.show(d.note(str(failure), kind="error"))
+        raise failure
+    return result

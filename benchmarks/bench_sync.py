@@ -1,0 +1,180 @@
+# ruff: noqa: E501 - SQL and generated-data literals read better unwrapped
+"""Benchmark: sync one organization with N people and M activities (issue 3).
+
+The exports are generated first (not timed): VAN warehouse CSVs -- a persons table of N
+people and M activity rows split over event signups (50 %), activist codes (30 %) and
+contributions (20 %), with the events, activistcodes, results and contacttypes lookups.
+Then, each in its own process so peak memory is measured separately:
+
+* the floor: DuckDB's own ``read_csv`` of the same files into in-memory tables;
+* the sync: ``cyclebook.sync.sync_org`` of the organization into a fresh store (hashing and
+  archiving the raw files, parsing, identity resolution, writing the canonical tables).
+
+Prints rows per second, peak memory and the ratio of the sync's time to the floor.
+Target: ratio <= 3, peak < 4 GB. Last line: ``RESULT sync ratio=<x> peak_mb=<m>``.
+
+    python benchmarks/bench_sync.py                      # 1,000,000 people, 10,000,000 activities
+    python benchmarks/bench_sync.py --people 20000 --activities 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+
+COHORT_YML = """\
+id: bench
+name: Sync benchmark cohort
+organizations:
+  - id: bench-org
+    name: Benchmark Organization
+    sources:
+      - {kind: van, path: van}
+"""
+
+
+def generate(root: Path, people: int, activities: int) -> list[Path]:
+    """Write the VAN exports with DuckDB's COPY (fast, seeded, untimed)."""
+    van = root / "orgs" / "bench-org" / "exports" / "van"
+    van.mkdir(parents=True, exist_ok=True)
+    (root / "cohort.yml").write_text(COHORT_YML)
+    con = duckdb.connect()
+    con.execute("SELECT setseed(0.2026)")
+    n_events = max(people // 50, 10)
+    signups = activities * 5 // 10
+    codes = activities * 3 // 10
+    contributions = activities - signups - codes
+    start = "TIMESTAMP '2024-01-01'"
+    copies = {
+        "persons.csv": f"""SELECT 100000 + i AS vanid, 'First' || (i % 997) AS firstname,
+            'Last' || (i % 991) AS lastname,
+            CASE WHEN i % 5 <> 0 THEN 'person' || i || '@example.org' END AS email,
+            CASE WHEN i % 3 <> 0 THEN '(617) ' || lpad(CAST(2000000 + i % 7000000 AS VARCHAR), 7, '0') END AS phone,
+            (i % 999) || ' Main St' AS addressline1, 'Boston' AS city, 'MA' AS state,
+            lpad(CAST(2000 + i % 700 AS VARCHAR), 5, '0') AS zip5,
+            strftime({start} + to_seconds(CAST(i * 89 % 90000000 AS BIGINT)), '%Y-%m-%d %H:%M:%S') AS datecreated
+            FROM range({people}) t(i)""",
+        "events.csv": f"""SELECT 5000 + i AS eventid, 'Event ' || i AS eventname,
+            ['Canvass', 'Phone Bank', 'Meeting', 'Training'][1 + i % 4] AS eventtypename,
+            strftime({start} + to_seconds(CAST(i * 90000000 // {n_events} AS BIGINT)), '%Y-%m-%d %H:%M:%S') AS dateoffsetbegin
+            FROM range({n_events}) t(i)""",
+        "eventsignups.csv": f"""SELECT 40000000 + i AS eventsignupid,
+            100000 + (i * 7919) % {people} AS vanid, 5000 + (i * 31) % {n_events} AS eventid,
+            CASE WHEN i % 40 = 0 THEN 'Host' ELSE 'Volunteer' END AS eventrolename,
+            ['Scheduled', 'Confirmed', 'Completed', 'Completed', 'No Show', 'Cancelled',
+             'Walk In', 'Declined'][1 + i % 8] AS eventstatusname,
+            strftime({start} + to_seconds(CAST(i % 90000000 AS BIGINT)), '%Y-%m-%d %H:%M:%S') AS datecreated,
+            strftime({start} + to_seconds(CAST(i % 90000000 + 86400 AS BIGINT)), '%Y-%m-%dT%H:%M:%SZ') AS datemodified
+            FROM range({signups}) t(i)""",
+        "activistcodes.csv": """SELECT * FROM (VALUES (4001, 'Member'), (4002, 'Dues Paid'),
+            (4003, 'Volunteer'), (4004, 'Shop Steward')) t(activistcodeid, activistcodename)""",
+        "contactsactivistcodes.csv": f"""SELECT 30000000 + i AS contactsactivistcodeid,
+            100000 + (i * 104729) % {people} AS vanid, 4001 + i % 4 AS activistcodeid,
+            strftime({start} + to_seconds(CAST(i % 90000000 + 3600 AS BIGINT)), '%Y-%m-%dT%H:%M:%SZ') AS datecreated,
+            strftime({start} + to_seconds(CAST(i % 90000000 AS BIGINT)), '%Y-%m-%d %H:%M:%S') AS datecanvassed
+            FROM range({codes}) t(i)""",
+        "contributions.csv": f"""SELECT 80000000 + i AS contributionid,
+            100000 + (i * 15485863) % {people} AS vanid,
+            printf('%.2f', 5 + (i % 20) * 5.0) AS amount,
+            strftime({start} + to_seconds(CAST(i % 90000000 AS BIGINT)), '%Y-%m-%d') AS datereceived
+            FROM range({contributions}) t(i)""",
+        "results.csv": """SELECT * FROM (VALUES (1, 'Not Home'), (14, 'Canvassed'))
+            t(resultid, resultshortname)""",
+        "contacttypes.csv": """SELECT * FROM (VALUES (1, 'Phone'), (2, 'Walk'), (82, 'One on One'))
+            t(contacttypeid, contacttypename)""",
+    }
+    for name, sql in copies.items():
+        con.execute(f"COPY ({sql}) TO '{van / name}' (HEADER, DELIMITER ',')")
+    con.close()
+    return sorted(van.glob("*.csv"))
+
+
+FLOOR = textwrap.dedent(
+    """
+    import json, resource, sys, time, duckdb
+    files = json.loads(sys.argv[1])
+    con = duckdb.connect()
+    t = time.perf_counter()
+    rows = 0
+    for i, f in enumerate(files):
+        con.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_csv('{f}')")
+        rows += con.execute(f"SELECT count(*) FROM t{i}").fetchone()[0]
+    elapsed = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": elapsed, "rows": rows, "peak_mb": peak}))
+    """
+)
+
+SYNC = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    from cyclebook.sync import sync_org
+    t = time.perf_counter()
+    result = sync_org(sys.argv[1], "bench-org")
+    elapsed = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": elapsed, "rows": result.rows_read, "peak_mb": peak,
+                      "rejected": result.rows_rejected, "written": result.written}))
+    """
+)
+
+
+def _child(code: str, *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--activities", type=int, default=10_000_000)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where to write the files (default: a temporary folder)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    args = parser.parse_args(argv)
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="cyclebook-bench-"))
+    try:
+        t = time.perf_counter()
+        files = generate(root, args.people, args.activities)
+        size_mb = sum(f.stat().st_size for f in files) / 1e6
+        print(
+            f"generated {args.people:,} people and {args.activities:,} activities "
+            f"({size_mb:,.0f} MB of CSV) in {time.perf_counter() - t:.1f} s (not timed)"
+        )
+        floor = _child(FLOOR, json.dumps([str(f) for f in files]))
+        print(
+            f"duckdb read_csv floor: {floor['seconds']:.2f} s, {floor['rows']:,} rows, "
+            f"{floor['rows'] / floor['seconds']:,.0f} rows/s, peak {floor['peak_mb']:,.0f} MB"
+        )
+        sync = _child(SYNC, str(root))
+        print(
+            f"cyclebook sync:        {sync['seconds']:.2f} s, {sync['rows']:,} rows, "
+            f"{sync['rows'] / sync['seconds']:,.0f} rows/s, peak {sync['peak_mb']:,.0f} MB, "
+            f"rejected {sync['rejected']:,}"
+        )
+        print(f"written: {sync['written']}")
+        ratio = sync["seconds"] / floor["seconds"]
+        print(f"RESULT sync ratio={ratio:.2f} peak_mb={sync['peak_mb']:.0f}")
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,366 @@
+# ruff: noqa: E501 - SQL and generated-data literals read better unwrapped
+"""Sync: ingest the real exports of the organizing tools into the cohort's store.
+
+Public entry points:
+
+* :func:`sync_org` — sync one organization (all-or-nothing), returns a :class:`SyncResult`;
+* :func:`sync_cohort` — every organization, one after another; a bad file stops only its
+  organization;
+* :func:`ensure_synced` — for phase notebooks: sync the context's organization when its
+  exports changed since the last sync (a no-op otherwise);
+* :func:`sync_summary` — the figures the sync report shows, read back from the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from cyclebook.config import Cohort, Organization, Source, load_cohort
+from cyclebook.errors import CyclebookError, ExportError
+from cyclebook.paths import CohortPaths
+from cyclebook.store import connect
+from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
+from cyclebook.sync.readers import READERS, SUFFIXES
+from cyclebook.sync.stage import Stage, archive_file, sha256_file
+
+__all__ = [
+    "SyncResult",
+    "FileResult",
+    "sync_org",
+    "sync_cohort",
+    "ensure_synced",
+    "discover_files",
+    "ExportError",
+]
+
+# DuckDB settings for a sync: bounded memory (spills to disk beyond it)
+MEMORY_LIMIT = "3GB"
+
+
+@dataclass
+class FileResult:
+    file: str
+    source_kind: str
+    role: str
+    sha256: str
+    rows_read: int
+    rows_kept: int
+    rows_rejected: int
+    unknown_columns: list[str]
+    notes: list[str]
+
+
+@dataclass
+class SyncResult:
+    org_id: str
+    status: str  # "ok", "unchanged" or "failed"
+    run_id: str | None = None
+    files: list[FileResult] = field(default_factory=list)
+    written: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+
+def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple[Path, str]]:
+    """The files of one source, sorted by name (later names are newer exports)."""
+    base = exports_dir / source.path
+    if not base.exists():
+        raise ExportError(
+            base,
+            f"the {source.kind} export '{source.path}' is not in the organization's exports folder",
+            org_id=org_id,
+            fix=f"put the export at {base}, or correct 'path' of this source in cohort.yml.",
+        )
+    suffixes = SUFFIXES[source.kind]
+    if base.is_file():
+        found = [base]
+    else:
+        found = sorted(
+            p
+            for p in base.rglob("*")
+            if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith((".", "~$"))
+        )
+    if not found:
+        raise ExportError(
+            base,
+            f"no {'/'.join(suffixes)} files in the {source.kind} export folder",
+            org_id=org_id,
+            fix=f"put the {source.kind} export files in {base}.",
+        )
+    return [(p, str(p.relative_to(exports_dir))) for p in found]
+
+
+def _files_of(paths: CohortPaths, org: Organization) -> list[tuple[Source, list[tuple[Path, str]]]]:
+    exports = paths.exports(org.id)
+    return [(src, discover_files(exports, src, org.id)) for src in org.sources]
+
+
+def _last_fileset(con, org_id: str) -> set[tuple[str, str]] | None:
+    row = con.execute(
+        """SELECT run_id FROM sync_run WHERE org_id = ? AND file IS NULL AND status = 'ok'
+           ORDER BY started_at DESC LIMIT 1""",
+        [org_id],
+    ).fetchone()
+    if not row:
+        return None
+    return {
+        (r[0], r[1])
+        for r in con.execute(
+            "SELECT file, sha256 FROM sync_run WHERE org_id = ? AND run_id = ? AND file IS NOT NULL",
+            [org_id, row[0]],
+        ).fetchall()
+    }
+
+
+def sync_org(
+    cohort_dir: str | Path,
+    org: Organization | str,
+    *,
+    cohort: Cohort | None = None,
+    force: bool = False,
+) -> SyncResult:
+    """Sync one organization's exports into the cohort store, all or nothing.
+
+    Re-syncing unchanged exports writes nothing (status ``unchanged``) unless ``force``.
+    A file that cannot be read raises :class:`ExportError` (it names the file and the fix)
+    after recording a failed ``sync_run``; the canonical tables keep their previous state.
+    """
+    paths = CohortPaths.of(cohort_dir)
+    cohort = cohort or load_cohort(paths.root)
+    if isinstance(org, str):
+        org = cohort.org(org)
+    started = dt.datetime.now(dt.UTC)
+    run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    result = SyncResult(org.id, "ok", run_id)
+    sources = _files_of(paths, org)
+    with connect(paths.store, write=True) as con:
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute("SET preserve_insertion_order = true")
+        stage = Stage(con, org.id, org.timezone)
+        try:
+            for src, files in sources:
+                infos = [
+                    stage.add_file(p, rel, src.kind, src.label or src.kind) for p, rel in files
+                ]
+                for info in infos:
+                    info.sha256 = sha256_file(info.path)
+            current = {(f.rel, f.sha256) for f in stage.files}
+            if not force and _last_fileset(con, org.id) == current:
+                result.status = "unchanged"
+                result.files = _file_results_from_store(con, org.id)
+                return result
+            for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
+                READERS[src.kind](stage, src, infos, org)
+            stage.reject_lines()
+            salt = cohort_salt(con)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                resolve_identities(con, org.id)
+                result.written = write_org(con, org.id, salt, started)
+                _finish_files(stage, result)
+                _record(con, paths, org, stage, result, started)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        except CyclebookError as exc:
+            _record_failure(con, org.id, run_id, started, str(exc))
+            raise
+        except Exception as exc:
+            _record_failure(con, org.id, run_id, started, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            stage.close()
+    return result
+
+
+def _group(stage: Stage, sources) -> list[list]:
+    out, i = [], 0
+    for _src, files in sources:
+        out.append(stage.files[i : i + len(files)])
+        i += len(files)
+    return out
+
+
+def _finish_files(stage: Stage, result: SyncResult) -> None:
+    con = stage.con
+    rejected = dict(
+        con.execute(
+            """SELECT file_no, count(DISTINCT coalesce(CAST(rec AS VARCHAR), 'l' || line))
+               FROM st_reject GROUP BY file_no"""
+        ).fetchall()
+    )
+    for f in stage.files:
+        n_rej = int(rejected.get(f.file_no, 0))
+        result.files.append(
+            FileResult(
+                f.rel,
+                f.source_kind,
+                f.role,
+                f.sha256,
+                f.rows_read,
+                max(f.rows_read - n_rej, 0),
+                n_rej,
+                f.unknown_columns,
+                f.notes,
+            )
+        )
+
+
+def _record(
+    con,
+    paths: CohortPaths,
+    org: Organization,
+    stage: Stage,
+    result: SyncResult,
+    started: dt.datetime,
+) -> None:
+    archive_dir = paths.archive / org.id
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_cov AS SELECT file_no, min(t) AS lo, max(t) AS hi
+           FROM (SELECT file_no, occurred_at AS t FROM st_activity
+                 UNION ALL SELECT file_no, attempted_at FROM st_attempt
+                 UNION ALL SELECT file_no, seen_at FROM st_person) GROUP BY file_no"""
+    )
+    for f, fr in zip(stage.files, result.files, strict=True):
+        target = archive_file(f, archive_dir)
+        con.execute(
+            "INSERT OR IGNORE INTO raw_file VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                org.id,
+                f.sha256,
+                f.source_kind,
+                f.rel,
+                str(target.relative_to(paths.root)),
+                f.size,
+                started,
+            ],
+        )
+        con.execute(
+            """INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status, source_kind,
+                   file, sha256, rows_read, rows_kept, rows_rejected, unknown_columns,
+                   min_occurred_at, max_occurred_at, message)
+               VALUES (?, ?, ?, now(), 'ok', ?, ?, ?, ?, ?, ?, ?,
+                       (SELECT lo FROM cb_cov WHERE file_no = ?),
+                       (SELECT hi FROM cb_cov WHERE file_no = ?), ?)""",
+            [
+                org.id,
+                result.run_id,
+                started,
+                f.source_kind,
+                f.rel,
+                f.sha256,
+                fr.rows_read,
+                fr.rows_kept,
+                fr.rows_rejected,
+                json.dumps(fr.unknown_columns),
+                f.file_no,
+                f.file_no,
+                json.dumps({"role": f.role, "notes": f.notes, "skipped_blank": f.rows_skipped}),
+            ],
+        )
+    # rejects describe the current exports: replace the organization's previous ones
+    con.execute("DELETE FROM rejected_row WHERE org_id = ?", [org.id])
+    files = [(f.file_no, f.rel) for f in stage.files]
+    con.execute("CREATE OR REPLACE TEMP TABLE cb_files (file_no INTEGER, rel VARCHAR)")
+    con.executemany("INSERT INTO cb_files VALUES (?, ?)", files)
+    con.execute(
+        """INSERT INTO rejected_row SELECT ?, ?, f.rel, coalesce(r.line, r.rec + 2),
+               r.column_name, r.reason, NULL
+           FROM st_reject r JOIN cb_files f USING (file_no)""",
+        [org.id, result.run_id],
+    )
+    con.execute(
+        """INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status, rows_read,
+               rows_kept, rows_rejected, message)
+           VALUES (?, ?, ?, now(), 'ok', ?, ?, ?, ?)""",
+        [
+            org.id,
+            result.run_id,
+            started,
+            result.rows_read,
+            sum(f.rows_kept for f in result.files),
+            result.rows_rejected,
+            json.dumps(result.written),
+        ],
+    )
+
+
+def _record_failure(con, org_id: str, run_id: str, started: dt.datetime, message: str) -> None:
+    with contextlib.suppress(duckdb.Error):  # no transaction open
+        con.execute("ROLLBACK")
+    con.execute(
+        """INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status, message)
+           VALUES (?, ?, ?, now(), 'failed', ?)""",
+        [org_id, run_id, started, message],
+    )
+
+
+def _file_results_from_store(con, org_id: str) -> list[FileResult]:
+    rows = con.execute(
+        """SELECT file, source_kind, message, sha256, rows_read, rows_kept, rows_rejected,
+                  unknown_columns
+           FROM sync_run WHERE org_id = ? AND file IS NOT NULL AND run_id = (
+               SELECT run_id FROM sync_run WHERE org_id = ? AND file IS NULL AND status = 'ok'
+               ORDER BY started_at DESC LIMIT 1)
+           ORDER BY file""",
+        [org_id, org_id],
+    ).fetchall()
+    out = []
+    for file, kind, message, sha, read, kept, rej, unknown in rows:
+        meta = json.loads(message or "{}")
+        out.append(
+            FileResult(
+                file,
+                kind,
+                meta.get("role", ""),
+                sha,
+                read,
+                kept,
+                rej,
+                json.loads(unknown or "[]"),
+                meta.get("notes", []),
+            )
+        )
+    return out
+
+
+def sync_cohort(
+    cohort_dir: str | Path, orgs: list[str] | None = None, *, force: bool = False
+) -> dict[str, SyncResult]:
+    """Sync every organization (or those named); an error stops only its organization."""
+    paths = CohortPaths.of(cohort_dir)
+    cohort = load_cohort(paths.root)
+    results: dict[str, SyncResult] = {}
+    for org in cohort.organizations:
+        if orgs is not None and org.id not in orgs:
+            continue
+        if not org.sources:
+            continue
+        try:
+            results[org.id] = sync_org(paths.root, org, cohort=cohort, force=force)
+        except CyclebookError as exc:
+            results[org.id] = SyncResult(org.id, "failed", error=str(exc))
+    return results
+
+
+def ensure_synced(ctx) -> SyncResult:
+    """Sync a PhaseContext's organization if its exports changed (else a cheap no-op).
+
+    Raises :class:`ExportError` when an export cannot be read.
+    """
+    return sync_org(ctx.paths.root, ctx.org, cohort=ctx.cohort)

@@ -1,0 +1,274 @@
+# ruff: noqa: E501 - SQL and generated-data literals read better unwrapped
+"""Identity resolution and the all-or-nothing write of one organization's staged rows.
+
+People are matched within the organization on normalized email, E.164 phone and source
+ids (a connected-components pass in SQL), and onto the people already in the store, so a
+newer export merges instead of duplicating. Keys are deterministic (``activity_id`` from
+the tool's own ids), so writing the same rows twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import duckdb
+
+SEP = "\x1f"
+MAX_ROUNDS = 12
+
+
+def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
+    """The cohort-level salt of ``person.match_key`` (created once, kept in ``meta``)."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchone()
+    if row:
+        return row[0]
+    salt = secrets.token_hex(16)
+    con.execute("INSERT INTO meta VALUES ('match_salt', ?)", [salt])
+    return salt
+
+
+def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str, int]:
+    """Build ``cb_idmap(source, source_id, person_id, is_new)`` for staged and stored ids."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_nodes AS
+        WITH staged AS (
+            SELECT DISTINCT source || '{SEP}' || source_id AS k FROM st_person
+            WHERE source_id IS NOT NULL),
+        stored AS (
+            SELECT source || '{SEP}' || source_id AS k, person_id FROM identity
+            WHERE org_id = $org)
+        SELECT k, coalesce('0' || stored.person_id, '1' || k) AS l, stored.person_id AS old
+        FROM staged FULL JOIN stored USING (k)""",
+        {"org": org_id},
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_edges AS
+        SELECT DISTINCT k, a FROM (
+            SELECT source || '{SEP}' || source_id AS k, 'e:' || email AS a FROM st_person
+            WHERE source_id IS NOT NULL AND email IS NOT NULL
+            UNION ALL
+            SELECT source || '{SEP}' || source_id, 'p:' || phone FROM st_person
+            WHERE source_id IS NOT NULL AND phone IS NOT NULL
+            UNION ALL
+            SELECT i.source || '{SEP}' || i.source_id, 'e:' || p.email FROM identity i
+            JOIN person_pii p USING (org_id, person_id)
+            WHERE i.org_id = $org AND p.email IS NOT NULL
+            UNION ALL
+            SELECT i.source || '{SEP}' || i.source_id, 'p:' || p.phone FROM identity i
+            JOIN person_pii p USING (org_id, person_id)
+            WHERE i.org_id = $org AND p.phone IS NOT NULL)""",
+        {"org": org_id},
+    )
+    rounds = 0
+    for rounds in range(1, MAX_ROUNDS + 1):  # noqa: B007 - reported
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE cb_alab AS
+               SELECT e.a, min(n.l) AS l FROM cb_edges e JOIN cb_nodes n USING (k) GROUP BY e.a"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE cb_nodes2 AS
+               SELECT n.k, least(n.l, min(a.l)) AS l, n.old
+               FROM cb_nodes n LEFT JOIN cb_edges e USING (k) LEFT JOIN cb_alab a USING (a)
+               GROUP BY n.k, n.l, n.old"""
+        )
+        changed = con.execute(
+            "SELECT count(*) FROM cb_nodes2 JOIN cb_nodes USING (k) WHERE cb_nodes2.l <> cb_nodes.l"
+        ).fetchone()[0]
+        con.execute("DROP TABLE cb_nodes; ALTER TABLE cb_nodes2 RENAME TO cb_nodes")
+        if changed == 0:
+            break
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_idmap AS
+        SELECT split_part(k, '{SEP}', 1) AS source,
+               substr(k, length(split_part(k, '{SEP}', 1)) + 2) AS source_id,
+               CASE WHEN l[1] = '0' THEN substr(l, 2)
+                    ELSE 'p' || substr(md5($org || '{SEP}' || substr(l, 2)), 1, 19) END
+                 AS person_id,
+               old IS NULL AS is_new
+        FROM cb_nodes""",
+        {"org": org_id},
+    )
+    con.execute("DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_alab")
+    return {"rounds": rounds}
+
+
+def write_org(
+    con: duckdb.DuckDBPyConnection, org_id: str, salt: str, now: dt.datetime
+) -> dict[str, int]:
+    """Write the staged rows of one organization. Call inside a transaction."""
+    counts: dict[str, int] = {}
+    p = {"org": org_id}
+
+    # ---- activities: one row per activity_id (the latest export's version wins); an
+    # activity whose person is in none of the organization's exports is rejected
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_activity_all AS
+        SELECT $org AS org_id, a.activity_id, m.person_id, a.source, a.source_id, a.type,
+            a.occurred_at, a.recorded_at, a.status, a.attended, a.event_id, a.channel, a.role,
+            a.result, a.amount, a.score, a.organizer_id, a.file_no, a.rec
+        FROM st_activity a LEFT JOIN cb_idmap m
+          ON m.source = a.person_source AND m.source_id = a.person_ref""",
+        p,
+    )
+    con.execute(
+        """INSERT INTO st_reject SELECT file_no, rec, NULL, NULL,
+               'person not found in this organization''s exports'
+           FROM cb_activity_all WHERE person_id IS NULL"""
+    )
+    _dedupe(con, "cb_activity_all", "cb_activity_new", "activity_id", "person_id IS NOT NULL")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_first AS
+        SELECT person_id, min(occurred_at) AS first_at FROM cb_activity_new GROUP BY person_id"""
+    )
+
+    # ---- person and person_pii: latest non-empty value per field wins (file order)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_person AS
+        SELECT m.person_id,
+            arg_max(s.email, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.email IS NOT NULL) AS email,
+            arg_max(s.phone, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.phone IS NOT NULL) AS phone,
+            arg_max(s.first_name, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.first_name IS NOT NULL) AS first_name,
+            arg_max(s.last_name, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.last_name IS NOT NULL) AS last_name,
+            arg_max(s.address, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.address IS NOT NULL) AS address,
+            arg_max(s.zip, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.zip IS NOT NULL) AS zip,
+            arg_max(s.state, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.state IS NOT NULL) AS state,
+            arg_max(s.email_ok, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.email_ok IS NOT NULL) AS email_ok,
+            arg_max(s.sms_ok, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.sms_ok IS NOT NULL) AS sms_ok,
+            arg_max(s.do_not_contact, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.do_not_contact IS NOT NULL) AS do_not_contact,
+            min(s.seen_at) AS seen_at
+        FROM st_person s JOIN cb_idmap m ON m.source = s.source AND m.source_id = s.source_id
+        GROUP BY m.person_id"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_person_new AS
+        SELECT $org AS org_id, c.person_id,
+            least(c.seen_at, f.first_at, o.first_seen_at) AS first_seen_at,
+            coalesce(c.zip, o.zip) AS zip, coalesce(c.state, o.state) AS state,
+            coalesce(c.email_ok, o.email_ok) AS email_ok, coalesce(c.sms_ok, o.sms_ok) AS sms_ok,
+            coalesce(c.do_not_contact, o.do_not_contact) AS do_not_contact,
+            CASE WHEN coalesce(c.email, pii.email) IS NOT NULL
+                   THEN sha256($salt || ':e:' || coalesce(c.email, pii.email))
+                 WHEN coalesce(c.phone, pii.phone) IS NOT NULL
+                   THEN sha256($salt || ':p:' || coalesce(c.phone, pii.phone)) END AS match_key
+        FROM cb_person c LEFT JOIN cb_first f USING (person_id)
+        LEFT JOIN person o ON o.org_id = $org AND o.person_id = c.person_id
+        LEFT JOIN person_pii pii ON pii.org_id = $org AND pii.person_id = c.person_id""",
+        {"org": org_id, "salt": salt},
+    )
+    counts["person"] = _upsert(con, "person", "cb_person_new", ["org_id", "person_id"], org_id)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_pii_new AS
+        SELECT $org AS org_id, c.person_id,
+            coalesce(c.first_name, o.first_name) AS first_name,
+            coalesce(c.last_name, o.last_name) AS last_name,
+            coalesce(c.email, o.email) AS email, coalesce(c.phone, o.phone) AS phone,
+            coalesce(c.address, o.address) AS address
+        FROM cb_person c LEFT JOIN person_pii o ON o.org_id = $org AND o.person_id = c.person_id""",
+        p,
+    )
+    counts["person_pii"] = _upsert(con, "person_pii", "cb_pii_new", ["org_id", "person_id"], org_id)
+
+    # ---- identity crosswalk (new ids only; a stored id keeps its person)
+    con.execute(
+        """INSERT INTO identity (org_id, person_id, source, source_id, first_seen_at)
+        SELECT $org, m.person_id, m.source, m.source_id, min(s.seen_at)
+        FROM cb_idmap m LEFT JOIN st_person s ON s.source = m.source AND s.source_id = m.source_id
+        WHERE m.is_new GROUP BY ALL""",
+        p,
+    )
+    counts["identity"] = con.execute("SELECT count(*) FROM cb_idmap WHERE is_new").fetchone()[0]
+
+    # ---- events
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_event_new AS
+        SELECT $org AS org_id, event_id,
+            arg_max(source, file_no * 10000000000 + rec) AS source,
+            arg_max(title, file_no * 10000000000 + rec) FILTER (WHERE title IS NOT NULL) AS title,
+            arg_max(event_type, file_no * 10000000000 + rec) FILTER (WHERE event_type IS NOT NULL) AS event_type,
+            arg_max(start_at, file_no * 10000000000 + rec) FILTER (WHERE start_at IS NOT NULL) AS start_at
+        FROM st_event WHERE event_id IS NOT NULL GROUP BY event_id""",
+        p,
+    )
+    counts["event"] = _upsert(con, "event", "cb_event_new", ["org_id", "event_id"], org_id)
+
+    counts["activity"] = _upsert(
+        con, "activity", "cb_activity_new", ["org_id", "activity_id"], org_id
+    )
+
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_attempt_new AS
+        SELECT $org AS org_id, a.attempt_id, m.person_id, a.channel, a.result, a.attempted_at,
+            a.campaign, a.source, a.conversation, a.replied, a.opted_out, a.organizer_id,
+            sha256($salt || ':c:' || a.person_source || ':' || a.person_ref) AS contact_key
+            , a.file_no, a.rec
+        FROM st_attempt a LEFT JOIN cb_idmap m
+          ON m.source = a.person_source AND m.source_id = a.person_ref
+        WHERE a.attempted_at IS NOT NULL""",
+        {"org": org_id, "salt": salt},
+    )
+    con.execute("ALTER TABLE cb_attempt_new RENAME TO cb_attempt_all")
+    _dedupe(con, "cb_attempt_all", "cb_attempt_new", "attempt_id", "TRUE")
+    counts["contact_attempt"] = _upsert(
+        con, "contact_attempt", "cb_attempt_new", ["org_id", "attempt_id"], org_id
+    )
+
+    # ---- custom (unknown) fields, kept per person
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_custom_new AS
+        SELECT $org AS org_id, m.person_id, c.source, c.field,
+            arg_max(c.value, c.file_no * 10000000000 + c.rec) AS value
+        FROM st_custom c JOIN cb_idmap m
+          ON m.source = c.person_source AND m.source_id = c.person_ref
+        GROUP BY ALL""",
+        p,
+    )
+    counts["custom_field"] = _upsert(
+        con, "custom_field", "cb_custom_new", ["org_id", "person_id", "source", "field"], org_id
+    )
+    return counts
+
+
+def _dedupe(con: duckdb.DuckDBPyConnection, source: str, target: str, key: str, where: str) -> None:
+    """Keep one row per key (the latest file and record wins); skip the costly window
+    when the keys are already unique, which is the common case."""
+    dupes = con.execute(
+        f"SELECT count(*) - count(DISTINCT {key}) FROM {source} WHERE {where}"
+    ).fetchone()[0]
+    qualify = (
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY file_no DESC, rec DESC) = 1"
+        if dupes
+        else ""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {target} AS
+            SELECT * EXCLUDE (file_no, rec) FROM {source} WHERE {where} {qualify}"""
+    )
+    con.execute(f"DROP TABLE {source}")
+
+
+def _upsert(
+    con: duckdb.DuckDBPyConnection, table: str, staged: str, key: list[str], org_id: str
+) -> int:
+    """Insert new rows and replace changed ones; identical rows are left alone."""
+    cols = [r[0] for r in con.execute(f"DESCRIBE {staged}").fetchall()]
+    col_list = ", ".join(cols)
+    existing = con.execute(
+        f"SELECT count(*) > 0 FROM (SELECT 1 FROM {table} WHERE org_id = ? LIMIT 1)", [org_id]
+    ).fetchone()[0]
+    if not existing:
+        con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {staged}")
+        return con.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_changed AS
+            SELECT {col_list} FROM {staged}
+            EXCEPT SELECT {col_list} FROM {table} WHERE org_id = ?""",
+        [org_id],
+    )
+    n = con.execute("SELECT count(*) FROM cb_changed").fetchone()[0]
+    if n:
+        con.execute(
+            f"INSERT OR REPLACE INTO {table} ({col_list}) SELECT {col_list} FROM cb_changed"
+        )
+    con.execute("DROP TABLE cb_changed")
+    return n

@@ -1,0 +1,1285 @@
+# ruff: noqa: E501 - SQL and generated-data literals read better unwrapped
+"""Readers: one per source kind, each turning a tool's real export into staged rows.
+
+Each reader parses with DuckDB, normalizes the tool's semantics to the canonical model
+(activity types, lowercase statuses, attended flags, roles, channels) and writes rejects
+with the file, record and column that failed and why. Reason texts never include member
+values (names, emails, phones, free text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cyclebook.config import ACTIVITY_TYPES, Organization, Source
+from cyclebook.sync.stage import BAD_DATE, FileInfo, Stage, ident, sql_str
+
+ATTENDANCE_STATUSES = (
+    "registered",
+    "confirmed",
+    "cancelled",
+    "completed",
+    "no_show",
+    "declined",
+    "invited",
+    "walk_in",
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _emit(
+    stage: Stage,
+    f: FileInfo,
+    select_sql: str,
+    checks: list[tuple[str, str, str]],
+    inserts: dict[str, str],
+) -> None:
+    """Materialize ``select_sql`` (must yield ``__rec``), reject rows failing ``checks``
+    ((condition that is TRUE when bad, column, reason), first failing wins) and insert
+    the rest into staging tables with the given SELECT lists (over alias ``x``)."""
+    t = stage.tmp_name("typed")
+    if checks:
+        why = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, _, r in checks) + " END"
+        col = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(k)}" for c, k, _ in checks) + " END"
+    else:
+        why = col = "NULL"
+    con = stage.con
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT *, {why} AS __why, {col} AS __col "
+        f"FROM ({select_sql})"
+    )
+    # JSON readers handle many pages at once: their SELECT carries __file
+    fno = "x.__file" if "__file" in select_sql else str(f.file_no)
+    con.execute(
+        f"""INSERT INTO st_reject SELECT {fno}, __rec, NULL, __col, __why
+            FROM {t} x WHERE __why IS NOT NULL"""
+    )
+    for table, cols in inserts.items():
+        where = "x.__why IS NULL"
+        if " WHERE " in cols:
+            cols, extra = cols.split(" WHERE ", 1)
+            where += f" AND ({extra})"
+        con.execute(f"INSERT INTO {table} SELECT {cols}, {fno}, x.__rec FROM {t} x WHERE {where}")
+    con.execute(f"DROP TABLE {t}")
+
+
+def _custom(
+    stage: Stage, f: FileInfo, table: str, columns: list[str], person_source: str, ref_sql: str
+) -> None:
+    """Keep unknown/custom columns: one custom_field row per non-empty value."""
+    if not columns:
+        return
+    selects = " UNION ALL ".join(
+        f"SELECT {sql_str(person_source)}, {ref_sql}, {sql_str(person_source)}, "
+        f"{sql_str(c)}, cb_s({ident(c)}), {f.file_no}, rowid FROM {table} "
+        f"WHERE cb_s({ident(c)}) IS NOT NULL AND {ref_sql} IS NOT NULL"
+        for c in columns
+    )
+    stage.con.execute(f"INSERT INTO st_custom {selects}")
+
+
+def _status_sql(expr: str, mapping: dict[str, str]) -> str:
+    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
+    return f"CASE lower(cb_s({expr})) {cases} END"
+
+
+# --------------------------------------------------------------------------- Action Network CSV
+
+AN_CSV_KNOWN = {
+    "uuid",
+    "first_name",
+    "last_name",
+    "email",
+    "zip_code",
+    "can2_phone",
+    "can2_sms_status",
+    "can2_subscription_status",
+    "can2_subscription_date",
+    "can2_user_address",
+    "can2_user_city",
+    "can2_state_abbreviated",
+    "can2_county",
+    "can2_user_tags",
+    "phone",
+    "address",
+    "city",
+    "state",
+    "zip",
+}
+
+
+def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
+    for f in files:
+        table, cols = stage.load_csv(
+            f, required=["email"], encoding=source.encoding, what="Action Network activist report"
+        )
+        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+        unknown = stage.unknown(f, cols, AN_CSV_KNOWN)
+        ref = f"coalesce(cb_s({c('uuid')}), cb_email({c('email')}))"
+        sel = f"""SELECT rowid AS __rec, {ref} AS ref, cb_email({c("email")}) AS email,
+            cb_s({c("email")}) AS email_raw, cb_phone({c("can2_phone", "phone")}) AS phone,
+            cb_s({c("first_name")}) AS first_name, cb_s({c("last_name")}) AS last_name,
+            concat_ws(', ', cb_s({c("can2_user_address", "address")}),
+                      cb_s({c("can2_user_city", "city")})) AS address,
+            cb_s({c("zip_code", "zip")}) AS zip, cb_s({c("can2_state_abbreviated", "state")}) AS state,
+            CASE lower(cb_s({c("can2_subscription_status")})) WHEN 'subscribed' THEN TRUE
+                 WHEN NULL THEN NULL ELSE FALSE END AS email_ok,
+            CASE lower(cb_s({c("can2_sms_status")})) WHEN 'subscribed' THEN TRUE
+                 WHEN NULL THEN NULL ELSE FALSE END AS sms_ok,
+            cb_s({c("can2_subscription_date")}) AS sub_raw,
+            cb_ts({c("can2_subscription_date")}) AS sub_at
+            FROM {table}"""
+        _emit(
+            stage,
+            f,
+            sel,
+            [
+                (
+                    "ref IS NULL AND email_raw IS NOT NULL",
+                    "email",
+                    "email address is not valid and there is no uuid",
+                ),
+                ("ref IS NULL", "email", "no email or uuid to identify the person"),
+                ("sub_raw IS NOT NULL AND sub_at IS NULL", "can2_subscription_date", BAD_DATE),
+            ],
+            {
+                "st_person": """'action_network', x.ref, x.email, x.phone, x.first_name,
+                    x.last_name, nullif(x.address, ''), x.zip, x.state, x.email_ok, x.sms_ok,
+                    NULL, x.sub_at""",
+                # joining the list is the first action a person takes
+                "st_activity": """'an:signup:' || x.ref, 'action_network', x.ref,
+                    'action_network', x.ref, 'signup', x.sub_at, NULL, NULL, NULL, NULL,
+                    'online', NULL, 'subscribed', NULL, NULL, NULL WHERE x.sub_at IS NOT NULL""",
+            },
+        )
+        keep = unknown + [k for k in cols if k.lower() == "can2_user_tags"]
+        _custom(stage, f, table, keep, "action_network", ref)
+        stage.con.execute(f"DROP TABLE {table}")
+
+
+# --------------------------------------------------------------------------- OSDI JSON helpers
+
+OSDI_PERSON_KEYS = {
+    "identifiers",
+    "created_date",
+    "modified_date",
+    "given_name",
+    "family_name",
+    "email_addresses",
+    "phone_numbers",
+    "postal_addresses",
+    "languages_spoken",
+    "custom_fields",
+    "_links",
+    "_embedded",
+    "browser_url",
+    "origin_system",
+}
+
+
+def _osdi_id(prefix: str) -> str:
+    return f"""regexp_extract(list_filter(
+        CAST(json_extract(j, '$.identifiers') AS VARCHAR[]),
+        lambda s: starts_with(s, '{prefix}:'))[1], '^{prefix}:(.*)$', 1)"""
+
+
+def _osdi_person_sel(table: str, prefix: str, extra: str = "") -> str:
+    return f"""SELECT rec AS __rec, file_no AS __file, j, nullif({_osdi_id(prefix)}, '') AS ref,
+        cb_email(js(j, '$.email_addresses[0].address')) AS email,
+        js(j, '$.email_addresses[0].address') AS email_raw,
+        cb_phone(js(j, '$.phone_numbers[0].number')) AS phone,
+        js(j, '$.given_name') AS first_name, js(j, '$.family_name') AS last_name,
+        nullif(concat_ws(', ', js(j, '$.postal_addresses[0].address_lines[0]'),
+                         js(j, '$.postal_addresses[0].locality')), '') AS address,
+        js(j, '$.postal_addresses[0].postal_code') AS zip,
+        js(j, '$.postal_addresses[0].region') AS state,
+        CASE lower(js(j, '$.email_addresses[0].status')) WHEN 'subscribed' THEN TRUE
+             WHEN NULL THEN NULL ELSE FALSE END AS email_ok,
+        CASE lower(js(j, '$.phone_numbers[0].status')) WHEN 'subscribed' THEN TRUE
+             WHEN NULL THEN NULL ELSE FALSE END AS sms_ok,
+        js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at
+        {extra}
+        FROM {table}"""
+
+
+def _person_from_osdi(
+    stage: Stage,
+    files: list[FileInfo],
+    table: str,
+    source: str,
+    prefix: str,
+    extra_sel: str = "",
+    extra_inserts: dict | None = None,
+    extra_checks: list | None = None,
+) -> None:
+    nos = ", ".join(str(f.file_no) for f in files)
+    f = files[0]
+    sel = _osdi_person_sel(f"(SELECT * FROM {table} WHERE file_no IN ({nos}))", prefix, extra_sel)
+    inserts = {
+        "st_person": f"""'{source}', x.ref, x.email, x.phone, x.first_name, x.last_name,
+            x.address, x.zip, x.state, x.email_ok, x.sms_ok, NULL, x.created_at""",
+    }
+    inserts.update(extra_inserts or {})
+    _emit(
+        stage,
+        f,
+        sel,
+        [
+            ("ref IS NULL", "identifiers", f"no {prefix} identifier on the record"),
+            ("created_raw IS NOT NULL AND created_at IS NULL", "created_date", BAD_DATE),
+            *(extra_checks or []),
+        ],
+        inserts,
+    )
+
+
+def _collections(stage: Stage, table: str) -> None:
+    pass
+
+
+# --------------------------------------------------------------------------- Action Network API
+
+AN_ACTIVITY_KEYS = {
+    "identifiers",
+    "created_date",
+    "modified_date",
+    "status",
+    "action_network:person_id",
+    "action_network:event_id",
+    "action_network:form_id",
+    "action_network:fundraising_page_id",
+    "action_network:petition_id",
+    "amount",
+    "currency",
+    "recipients",
+    "payment",
+    "action_network:recurrence",
+    "action_network:referrer_data",
+    "_links",
+    "attended",
+    "origin_system",
+    "action_network:sponsor",
+    "fields",
+    "referrer_data",
+}
+
+
+def _an_collection(f: FileInfo) -> str:
+    parts = [p.lower() for p in Path(f.rel).parts]
+    for name in ("people", "attendances", "submissions", "donations", "taggings"):
+        if any(name in part for part in parts):
+            return name
+    return ""
+
+
+def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
+    table = stage.load_json_records(files, "$._embedded.*[*]")
+    con = stage.con
+    # the collection a page holds: its _embedded key, else its folder/file name
+    by_name: dict[str, list[FileInfo]] = {}
+    for f in files:
+        key = con.execute(
+            f"""SELECT json_keys(json_extract(json, '$._embedded'))[1]
+                FROM read_json_objects({sql_str(str(f.path))}, format = 'auto',
+                                       maximum_object_size = 536870912) LIMIT 1"""
+        ).fetchone()
+        f.role = (key[0] if key and key[0] else "").removeprefix("osdi:") or _an_collection(f)
+        by_name.setdefault(f.role, []).append(f)
+    person_ref = """coalesce(js(j, '$."action_network:person_id"'),
+        regexp_extract(js(j, '$._links."osdi:person".href'), '/people/([^/?#]+)', 1))"""
+    act_id = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
+        regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
+        md5(CAST(j AS VARCHAR)))"""
+    act = """x.aid, 'action_network', x.sid, 'action_network', x.pref, '{type}',
+        x.created_at, x.modified_at, {status}, {attended}, {event}, 'online', NULL,
+        {result}, {amount}, NULL, NULL"""
+    common_checks = [
+        ("pref IS NULL", "action_network:person_id", "no person on the record"),
+        ("created_raw IS NULL", "created_date", "missing created_date"),
+        ("created_at IS NULL", "created_date", BAD_DATE),
+    ]
+    for name, group in by_name.items():
+        f = group[0]
+        nos = ", ".join(str(g.file_no) for g in group)
+        subset = f"(SELECT * FROM {table} WHERE file_no IN ({nos}))"
+        if name == "people":
+            _person_from_osdi(stage, group, table, "action_network", "action_network")
+            stage.json_unknown_keys(subset, group, OSDI_PERSON_KEYS)
+            con.execute(
+                f"""INSERT INTO st_custom SELECT 'action_network', ref, 'action_network', k,
+                        json_extract_string(j, '$.custom_fields."' || k || '"'), file_no, rec
+                    FROM (SELECT file_no, rec, j, nullif({_osdi_id("action_network")}, '') AS ref,
+                                 unnest(json_keys(j, '$.custom_fields')) AS k
+                          FROM {subset})
+                    WHERE ref IS NOT NULL"""
+            )
+            continue
+        stage.json_unknown_keys(subset, group, AN_ACTIVITY_KEYS)
+        base = f"""SELECT rec AS __rec, file_no AS __file, j, nullif({person_ref}, '') AS pref,
+            'an:' || '{name}:' || {act_id} AS aid, {act_id} AS sid,
+            js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at,
+            cb_ts(js(j, '$.modified_date')) AS modified_at
+            FROM {subset}"""
+        if name == "attendances":
+            status = _status_sql(
+                "js(j, '$.status')",
+                {
+                    "accepted": "registered",
+                    "declined": "declined",
+                    "tentative": "registered",
+                    "needs action": "invited",
+                    "attended": "completed",
+                    "cancelled": "cancelled",
+                },
+            )
+            sel = base.replace(
+                "FROM",
+                f""", {status} AS st, js(j, '$.status') AS st_raw,
+                TRY_CAST(json_extract(j, '$.attended') AS BOOLEAN) AS att,
+                'action_network:' || js(j, '$."action_network:event_id"') AS ev FROM""",
+                1,
+            )
+            _emit(
+                stage,
+                f,
+                sel,
+                [
+                    *common_checks,
+                    ("st IS NULL AND st_raw IS NOT NULL", "status", "unknown attendance status"),
+                ],
+                {
+                    "st_activity": act.format(
+                        type="attendance",
+                        status="coalesce(x.st, 'registered')",
+                        attended="x.att",
+                        event="x.ev",
+                        result="NULL",
+                        amount="NULL",
+                    )
+                },
+            )
+        elif name == "submissions":
+            sel = base.replace("FROM", """, js(j, '$."action_network:form_id"') AS form FROM""", 1)
+            _emit(
+                stage,
+                f,
+                sel,
+                common_checks,
+                {
+                    "st_activity": act.format(
+                        type="submission",
+                        status="NULL",
+                        attended="NULL",
+                        event="NULL",
+                        result="'form:' || x.form",
+                        amount="NULL",
+                    )
+                },
+            )
+        elif name == "donations":
+            sel = base.replace(
+                "FROM",
+                """, js(j, '$.amount') AS amt_raw,
+                TRY_CAST(replace(replace(js(j, '$.amount'), '$', ''), ',', '') AS DOUBLE) AS amt
+                FROM""",
+                1,
+            )
+            _emit(
+                stage,
+                f,
+                sel,
+                [
+                    *common_checks,
+                    ("amt IS NULL AND amt_raw IS NOT NULL", "amount", "amount is not a number"),
+                    ("amt IS NULL", "amount", "missing amount"),
+                ],
+                {
+                    "st_activity": act.format(
+                        type="donation",
+                        status="NULL",
+                        attended="NULL",
+                        event="NULL",
+                        result="NULL",
+                        amount="x.amt",
+                    )
+                },
+            )
+        elif name == "taggings":
+            sel = base.replace(
+                "FROM",
+                """, regexp_extract(js(j, '$._links."osdi:tag".href'),
+                '/tags/([^/?#]+)', 1) AS tag FROM""",
+                1,
+            )
+            _emit(
+                stage,
+                f,
+                sel,
+                common_checks,
+                {
+                    "st_activity": act.format(
+                        type="tagging",
+                        status="NULL",
+                        attended="NULL",
+                        event="NULL",
+                        result="'tag:' || nullif(x.tag, '')",
+                        amount="NULL",
+                    )
+                },
+            )
+        else:
+            for g in group:
+                g.notes.append(
+                    "not an Action Network people, attendances, submissions, "
+                    "donations or taggings page; its records were not used"
+                )
+            con.execute(
+                f"""INSERT INTO st_reject SELECT file_no, rec, NULL, NULL,
+                    'record of an unknown Action Network collection' FROM {subset}"""
+            )
+
+
+# --------------------------------------------------------------------------- Mobilize
+
+MOBILIZE_KEYS = {
+    "id",
+    "created_date",
+    "modified_date",
+    "person",
+    "event",
+    "timeslot",
+    "status",
+    "attended",
+    "referrer",
+    "sponsor",
+    "custom_signup_field_values",
+    "rating",
+    "feedback",
+}
+MOBILIZE_STATUS = {
+    "registered": "registered",
+    "confirmed": "confirmed",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+}
+
+
+def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
+    table = stage.load_json_records(files, "$.data[*]")
+    stage.json_unknown_keys(table, files, MOBILIZE_KEYS)
+    for f in files:
+        f.role = "attendances"
+    if files:
+        f = files[0]
+        sel = f"""SELECT rec AS __rec, file_no AS __file, j,
+            cb_id(js(j, '$.id')) AS aid,
+            coalesce(cb_id(js(j, '$.person.user_id')),
+                     cb_email(js(j, '$.person.email_addresses[0].address'))) AS pref,
+            cb_email(js(j, '$.person.email_addresses[0].address')) AS email,
+            cb_phone(js(j, '$.person.phone_numbers[0].number')) AS phone,
+            js(j, '$.person.given_name') AS first_name, js(j, '$.person.family_name') AS last_name,
+            js(j, '$.person.postal_addresses[0].postal_code') AS zip,
+            CASE upper(js(j, '$.person.sms_opt_in_status')) WHEN 'OPT_IN' THEN TRUE
+                 WHEN 'OPT_OUT' THEN FALSE END AS sms_ok,
+            js(j, '$.created_date') AS created_raw,
+            cb_epoch(js(j, '$.created_date')) AS created_at,
+            cb_epoch(js(j, '$.modified_date')) AS modified_at,
+            cb_epoch(js(j, '$.person.created_date')) AS person_created_at,
+            cb_id(js(j, '$.event.id')) AS ev, js(j, '$.event.title') AS title,
+            lower(js(j, '$.event.event_type')) AS ev_type,
+            cb_id(js(j, '$.timeslot.id')) AS slot,
+            js(j, '$.timeslot.start_date') AS start_raw,
+            cb_epoch(js(j, '$.timeslot.start_date')) AS start_at,
+            {_status_sql("js(j, '$.status')", MOBILIZE_STATUS)} AS st,
+            js(j, '$.status') AS st_raw,
+            CASE json_type(j, '$.attended') WHEN 'BOOLEAN' THEN
+                 CAST(json_extract(j, '$.attended') AS BOOLEAN) END AS att,
+            json_type(j, '$.attended') AS att_type,
+            CASE WHEN cb_id(js(j, '$.event.contact.owner_user_id'))
+                      = cb_id(js(j, '$.person.user_id')) THEN 'host' ELSE 'attendee' END AS role
+            FROM {table}"""
+        event_id = "'mobilize:' || x.ev || coalesce(':' || x.slot, '')"
+        _emit(
+            stage,
+            f,
+            sel,
+            [
+                ("aid IS NULL", "id", "missing attendance id"),
+                (
+                    "pref IS NULL",
+                    "person.user_id",
+                    "no person (user_id or email) on the attendance",
+                ),
+                ("created_raw IS NULL", "created_date", "missing created_date"),
+                ("created_at IS NULL", "created_date", BAD_DATE),
+                ("start_raw IS NOT NULL AND start_at IS NULL", "timeslot.start_date", BAD_DATE),
+                (
+                    "st IS NULL",
+                    "status",
+                    "unknown status (expected REGISTERED, CONFIRMED or CANCELLED)",
+                ),
+                (
+                    "att_type IS NOT NULL AND att_type NOT IN ('BOOLEAN', 'NULL')",
+                    "attended",
+                    "attended must be true, false or null",
+                ),
+            ],
+            {
+                "st_person": """'mobilize', x.pref, x.email, x.phone, x.first_name, x.last_name,
+                    NULL, x.zip, NULL, NULL, x.sms_ok, NULL,
+                    coalesce(x.person_created_at, x.created_at)""",
+                "st_event": f"""{event_id}, 'mobilize', x.title, x.ev_type,
+                    coalesce(x.start_at, x.created_at) WHERE x.ev IS NOT NULL""",
+                "st_activity": f"""'mobilize:att:' || x.aid, 'mobilize', x.aid, 'mobilize', x.pref,
+                    'attendance', coalesce(x.start_at, x.created_at), x.modified_at, x.st, x.att,
+                    CASE WHEN x.ev IS NOT NULL THEN {event_id} END, 'in_person', x.role,
+                    NULL, NULL, NULL, NULL""",
+            },
+        )
+
+
+# --------------------------------------------------------------------------- VAN
+
+VAN_TABLES = (
+    "contactsactivistcodes",
+    "contactscontacts",
+    "activistcodes",
+    "contacttypes",
+    "contributions",
+    "eventsignups",
+    "results",
+    "persons",
+    "contacts",
+    "events",
+)
+VAN_KNOWN = {
+    "persons": {
+        "vanid",
+        "firstname",
+        "lastname",
+        "middlename",
+        "email",
+        "phone",
+        "cellphone",
+        "addressline1",
+        "addressline2",
+        "city",
+        "state",
+        "zip5",
+        "zip",
+        "datecreated",
+        "datemodified",
+        "dateofbirth",
+        "suffix",
+        "prefix",
+        "nickname",
+    },
+    "contactscontacts": {
+        "contactscontactid",
+        "vanid",
+        "resultid",
+        "contacttypeid",
+        "datecanvassed",
+        "datecreated",
+        "canvassedby",
+        "campaignid",
+        "inputtypeid",
+        "committeeid",
+        "statecode",
+        "contactsource",
+    },
+    "contactsactivistcodes": {
+        "contactsactivistcodeid",
+        "vanid",
+        "activistcodeid",
+        "datecreated",
+        "datecanvassed",
+        "canvassedby",
+        "committeeid",
+    },
+    "eventsignups": {
+        "eventsignupid",
+        "vanid",
+        "eventid",
+        "eventshiftid",
+        "eventrolename",
+        "eventstatusname",
+        "datecreated",
+        "datemodified",
+        "eventroleid",
+        "eventstatusid",
+        "createdby",
+    },
+    "events": {
+        "eventid",
+        "eventname",
+        "eventtypename",
+        "dateoffsetbegin",
+        "dateoffsetend",
+        "eventtypeid",
+        "locationid",
+    },
+    "contributions": {"contributionid", "vanid", "amount", "datereceived", "designationid"},
+    "results": {"resultid", "resultshortname", "resultname"},
+    "contacttypes": {"contacttypeid", "contacttypename"},
+    "activistcodes": {
+        "activistcodeid",
+        "activistcodename",
+        "activistcodetype",
+        "activistcodedescription",
+    },
+}
+VAN_REQUIRED = {
+    "persons": ["vanid"],
+    "contacts": ["vanid"],
+    "contactscontacts": ["vanid", "resultid", "contacttypeid", "datecanvassed"],
+    "contactsactivistcodes": ["vanid", "activistcodeid"],
+    "eventsignups": ["vanid", "eventid", "eventstatusname"],
+    "events": ["eventid"],
+    "contributions": ["vanid", "amount", "datereceived"],
+    "results": ["resultid", "resultshortname"],
+    "contacttypes": ["contacttypeid", "contacttypename"],
+    "activistcodes": ["activistcodeid", "activistcodename"],
+}
+VAN_STATUS = {
+    "scheduled": "registered",
+    "confirmed": "confirmed",
+    "conf twice": "confirmed",
+    "completed": "completed",
+    "no show": "no_show",
+    "declined": "declined",
+    "invited": "invited",
+    "left msg": "invited",
+    "sent": "invited",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "walk in": "walk_in",
+    "tentative": "registered",
+}
+VAN_CHANNEL = """CASE lower(x.ctype)
+    WHEN 'walk' THEN 'door' WHEN 'paid walk' THEN 'door' WHEN 'door' THEN 'door'
+    WHEN 'phone' THEN 'phone' WHEN 'paid phone' THEN 'phone' WHEN 'auto dial' THEN 'phone'
+    WHEN 'predictive dial' THEN 'phone' WHEN 'virtual phone bank' THEN 'phone'
+    WHEN 'sms text' THEN 'text' WHEN 'sms' THEN 'text' WHEN 'text' THEN 'text'
+    ELSE lower(replace(x.ctype, ' ', '_')) END"""
+
+
+def van_table(f: FileInfo) -> str:
+    stem = Path(f.rel).stem.lower().replace("-", "_")
+    for prefix in ("tsm_", "van_", "ea_", "ngpvan_"):
+        stem = stem.removeprefix(prefix)
+    for name in VAN_TABLES:
+        if stem.startswith(name):
+            return "persons" if name == "contacts" else name
+    return ""
+
+
+def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
+    con = stage.con
+    groups: dict[str, list[FileInfo]] = {}
+    for f in files:
+        f.role = van_table(f)
+        if not f.role:
+            f.notes.append("not a recognised VAN warehouse table; not read")
+            continue
+        groups.setdefault(f.role, []).append(f)
+    loaded: dict[int, tuple[str, list[str]]] = {}
+    for f in files:
+        if f.role:
+            loaded[f.file_no] = stage.load_csv(
+                f,
+                required=VAN_REQUIRED[f.role],
+                encoding=source.encoding,
+                what=f"VAN {f.role} table",
+            )
+            stage.unknown(f, loaded[f.file_no][1], VAN_KNOWN[f.role])
+
+    def lookup(name: str, key: str, value: str, needed_by: str) -> str:
+        if name not in groups:
+            raise stage.error(
+                groups[needed_by][0],
+                f"the VAN {needed_by} table needs the '{name}' lookup table, which is not "
+                "among the exports",
+                f"export the '{name}' table from the warehouse too and put it beside "
+                f"{Path(groups[needed_by][0].rel).name}.",
+            )
+        t = stage.tmp_name("lk")
+        parts = " UNION ALL ".join(
+            f"SELECT cb_id({stage.col(loaded[g.file_no][1], key)}) AS k, "
+            f"cb_s({stage.col(loaded[g.file_no][1], value)}) AS v FROM {loaded[g.file_no][0]}"
+            for g in groups[name]
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT k, any_value(v) AS v "
+            f"FROM ({parts}) GROUP BY k"
+        )
+        return t
+
+    for f in groups.get("persons", []):
+        table, cols = loaded[f.file_no]
+        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+        sel = f"""SELECT rowid AS __rec, cb_id({c("vanid")}) AS ref,
+            cb_email({c("email")}) AS email, cb_phone({c("phone", "cellphone")}) AS phone,
+            cb_s({c("firstname")}) AS first_name, cb_s({c("lastname")}) AS last_name,
+            nullif(concat_ws(', ', cb_s({c("addressline1")}), cb_s({c("city")})), '') AS address,
+            cb_s({c("zip5", "zip")}) AS zip, cb_s({c("state")}) AS state,
+            cb_ts({c("datecreated")}) AS created_at, cb_s({c("datecreated")}) AS created_raw
+            FROM {table}"""
+        _emit(
+            stage,
+            f,
+            sel,
+            [
+                ("ref IS NULL", "vanid", "missing vanid"),
+                ("created_raw IS NOT NULL AND created_at IS NULL", "datecreated", BAD_DATE),
+            ],
+            {
+                "st_person": """'van', x.ref, x.email, x.phone, x.first_name, x.last_name,
+                  x.address, x.zip, x.state, NULL, NULL, NULL, x.created_at"""
+            },
+        )
+        _custom(stage, f, table, f.unknown_columns, "van", f"cb_id({c('vanid')})")
+
+    if "contactscontacts" in groups:
+        results = lookup("results", "resultid", "resultshortname", "contactscontacts")
+        ctypes = lookup("contacttypes", "contacttypeid", "contacttypename", "contactscontacts")
+        for f in groups["contactscontacts"]:
+            table, cols = loaded[f.file_no]
+            c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+            sel = f"""SELECT r.rowid AS __rec, cb_id({c("vanid", p="r.")}) AS ref,
+                coalesce(cb_id({c("contactscontactid", p="r.")}),
+                         md5(concat_ws('|', {c("vanid", p="r.")}, {c("contacttypeid", p="r.")},
+                                       {c("datecanvassed", p="r.")}, {c("resultid", p="r.")}))) AS cid,
+                cb_id({c("resultid", p="r.")}) AS result_id, res.v AS result,
+                cb_id({c("contacttypeid", p="r.")}) AS ctype_id, ct.v AS ctype,
+                cb_s({c("datecanvassed", p="r.")}) AS when_raw, cb_ts({c("datecanvassed", p="r.")}) AS ts,
+                cb_ts({c("datecreated", p="r.")}) AS created_at,
+                'van:' || cb_id({c("canvassedby", p="r.")}) AS organizer,
+                cb_id({c("campaignid", p="r.")}) AS campaign
+                FROM {table} r LEFT JOIN {results} res ON res.k = cb_id({c("resultid", p="r.")})
+                LEFT JOIN {ctypes} ct ON ct.k = cb_id({c("contacttypeid", p="r.")})"""
+            _emit(
+                stage,
+                f,
+                sel,
+                [
+                    ("ref IS NULL", "vanid", "missing vanid"),
+                    ("when_raw IS NULL", "datecanvassed", "missing datecanvassed"),
+                    ("ts IS NULL", "datecanvassed", BAD_DATE),
+                    ("ctype IS NULL", "contacttypeid", "contact type id not in contacttypes"),
+                    ("result IS NULL", "resultid", "result id not in results"),
+                ],
+                {
+                    "st_activity": """'van:cc:' || x.cid, 'van', x.cid, 'van', x.ref, 'one_on_one',
+                       x.ts, x.created_at, NULL, NULL, NULL, 'in_person', NULL, x.result, NULL,
+                       NULL, x.organizer WHERE lower(x.ctype) IN ('one on one', '1:1', 'one-on-one')""",
+                    "st_attempt": f"""'van:cc:' || x.cid, 'van', 'van', x.ref, {VAN_CHANNEL},
+                       x.result, x.ts, x.campaign, lower(x.result) = 'canvassed',
+                       CASE WHEN lower(x.ctype) IN ('sms text', 'sms', 'text')
+                            THEN lower(x.result) = 'canvassed' END,
+                       lower(x.result) IN ('opt out', 'opted out', 'do not text', 'do not call'),
+                       x.organizer
+                       WHERE lower(x.ctype) NOT IN ('one on one', '1:1', 'one-on-one')""",
+                },
+            )
+
+    if "contactsactivistcodes" in groups:
+        codes = lookup(
+            "activistcodes", "activistcodeid", "activistcodename", "contactsactivistcodes"
+        )
+        for f in groups["contactsactivistcodes"]:
+            table, cols = loaded[f.file_no]
+            c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+            sel = f"""SELECT r.rowid AS __rec, cb_id({c("vanid", p="r.")}) AS ref,
+                coalesce(cb_id({c("contactsactivistcodeid", p="r.")}),
+                         md5(concat_ws('|', {c("vanid", p="r.")}, {c("activistcodeid", p="r.")},
+                                       {c("datecanvassed", p="r.")}, {c("datecreated", p="r.")}))) AS aid,
+                ac.v AS code, coalesce(cb_s({c("datecanvassed", p="r.")}), cb_s({c("datecreated", p="r.")})) AS when_raw,
+                coalesce(cb_ts({c("datecanvassed", p="r.")}), cb_ts({c("datecreated", p="r.")})) AS ts,
+                cb_ts({c("datecreated", p="r.")}) AS created_at
+                FROM {table} r LEFT JOIN {codes} ac ON ac.k = cb_id({c("activistcodeid", p="r.")})"""
+            _emit(
+                stage,
+                f,
+                sel,
+                [
+                    ("ref IS NULL", "vanid", "missing vanid"),
+                    ("when_raw IS NULL", "datecanvassed", "missing datecanvassed and datecreated"),
+                    ("ts IS NULL", "datecanvassed", BAD_DATE),
+                    ("code IS NULL", "activistcodeid", "activist code id not in activistcodes"),
+                ],
+                {
+                    "st_activity": """'van:ac:' || x.aid, 'van', x.aid, 'van', x.ref,
+                      'activist_code', x.ts, x.created_at, NULL, NULL, NULL, NULL, NULL, x.code,
+                      NULL, NULL, NULL"""
+                },
+            )
+
+    if "eventsignups" in groups:
+        ev = stage.tmp_name("ev")
+        if "events" in groups:
+            parts = []
+            for g in groups["events"]:
+                t, cols = loaded[g.file_no]
+                c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+                parts.append(f"""SELECT cb_id({c("eventid")}) AS k, cb_s({c("eventname")}) AS title,
+                    lower(cb_s({c("eventtypename")})) AS etype,
+                    cb_ts({c("dateoffsetbegin")}) AS start_at, {g.file_no} AS file_no,
+                    rowid AS rec FROM {t}""")
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE {ev} AS SELECT k, any_value(title) title,
+                any_value(etype) etype, any_value(start_at) start_at, min(file_no) file_no,
+                min(rec) rec FROM ({" UNION ALL ".join(parts)}) WHERE k IS NOT NULL GROUP BY k""")
+            con.execute(f"""INSERT INTO st_event SELECT 'van:' || k, 'van', title, etype, start_at,
+                file_no, rec FROM {ev}""")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {ev} (k VARCHAR, start_at TIMESTAMPTZ)")
+            groups["eventsignups"][0].notes.append(
+                "no events table: signups are dated by their creation date"
+            )
+        for f in groups["eventsignups"]:
+            table, cols = loaded[f.file_no]
+            c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+            sel = f"""SELECT r.rowid AS __rec, cb_id({c("vanid", p="r.")}) AS ref,
+                coalesce(cb_id({c("eventsignupid", p="r.")}),
+                         md5(concat_ws('|', {c("vanid", p="r.")}, {c("eventid", p="r.")},
+                                       {c("eventshiftid", p="r.")}))) AS sid,
+                cb_id({c("eventid", p="r.")}) AS eid, e.start_at,
+                {_status_sql(f"{c('eventstatusname', p='r.')}", VAN_STATUS)} AS st,
+                cb_s({c("eventstatusname", p="r.")}) AS st_raw,
+                CASE WHEN lower(cb_s({c("eventrolename", p="r.")})) = 'host' THEN 'host'
+                     WHEN contains(lower(coalesce(cb_s({c("eventrolename", p="r.")}), '')), 'lead')
+                     THEN 'lead' ELSE 'attendee' END AS role,
+                cb_ts({c("datecreated", p="r.")}) AS created_at,
+                cb_ts({c("datemodified", p="r.")}) AS modified_at
+                FROM {table} r LEFT JOIN {ev} e ON e.k = cb_id({c("eventid", p="r.")})"""
+            _emit(
+                stage,
+                f,
+                sel,
+                [
+                    ("ref IS NULL", "vanid", "missing vanid"),
+                    ("eid IS NULL", "eventid", "missing eventid"),
+                    (
+                        "st IS NULL",
+                        "eventstatusname",
+                        "unknown event signup status (expected Scheduled, Confirmed, Completed, "
+                        "No Show, Declined, Invited, Cancelled or Walk In)",
+                    ),
+                    (
+                        "coalesce(start_at, created_at) IS NULL",
+                        "eventid",
+                        "no date: the event is not in the events table and datecreated is empty",
+                    ),
+                ],
+                {
+                    "st_activity": """'van:es:' || x.sid, 'van', x.sid, 'van', x.ref, 'attendance',
+                      coalesce(x.start_at, x.created_at), coalesce(x.modified_at, x.created_at),
+                      x.st, CASE WHEN x.st IN ('completed', 'walk_in') THEN TRUE
+                                 WHEN x.st = 'no_show' THEN FALSE END,
+                      'van:' || x.eid, 'in_person', x.role, NULL, NULL, NULL, NULL"""
+                },
+            )
+
+    for f in groups.get("contributions", []):
+        table, cols = loaded[f.file_no]
+        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+        sel = f"""SELECT rowid AS __rec, cb_id({c("vanid")}) AS ref,
+            coalesce(cb_id({c("contributionid")}),
+                     md5(concat_ws('|', {c("vanid")}, {c("amount")}, {c("datereceived")}))) AS cid,
+            cb_s({c("amount")}) AS amt_raw,
+            TRY_CAST(replace(replace(cb_s({c("amount")}), '$', ''), ',', '') AS DOUBLE) AS amt,
+            cb_s({c("datereceived")}) AS when_raw, cb_ts({c("datereceived")}) AS ts
+            FROM {table}"""
+        _emit(
+            stage,
+            f,
+            sel,
+            [
+                ("ref IS NULL", "vanid", "missing vanid"),
+                ("amt IS NULL", "amount", "amount is not a number"),
+                ("when_raw IS NULL", "datereceived", "missing datereceived"),
+                ("ts IS NULL", "datereceived", BAD_DATE),
+            ],
+            {
+                "st_activity": """'van:ct:' || x.cid, 'van', x.cid, 'van', x.ref, 'donation', x.ts,
+                  NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.amt, NULL, NULL"""
+            },
+        )
+
+    for t, _cols in loaded.values():
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+# --------------------------------------------------------------------------- Spoke
+
+SPOKE_CONTACT_KNOWN = {
+    "campaignid",
+    "campaign",
+    "assignmentid",
+    "texter[firstname]",
+    "texter[lastname]",
+    "contact[firstname]",
+    "contact[lastname]",
+    "contact[cell]",
+    "contact[zip]",
+    "contact[optout]",
+    "contact[messagestatus]",
+    "contact[external_id]",
+    "tags",
+    "texter[alias]",
+    "contact[city]",
+    "contact[state]",
+}
+SPOKE_MESSAGE_KNOWN = {
+    "campaignid",
+    "contactnumber",
+    "usernumber",
+    "isfromcontact",
+    "sendstatus",
+    "attemptedat",
+    "text",
+    "errorcode",
+    "campaign",
+    "assignmentid",
+    "texter[firstname]",
+    "texter[lastname]",
+}
+
+
+def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organization) -> None:
+    con = stage.con
+    contacts, messages = [], []
+    for f in files:
+        table, cols = stage.load_csv(f, encoding=source.encoding, what="Spoke export")
+        lower = {c.lower() for c in cols}
+        if "contact[cell]" in lower:
+            f.role = "contacts"
+            contacts.append((f, table, cols))
+        elif "contactnumber" in lower:
+            f.role = "messages"
+            messages.append((f, table, cols))
+        else:
+            raise stage.error(
+                f,
+                "is neither a Spoke contacts export (with contact[cell]) nor a messages "
+                "export (with contactNumber)",
+                "download the campaign's contacts and messages exports from Spoke's "
+                "campaign page and put them in this folder unchanged.",
+            )
+    # messages: first outbound time, last inbound time, per (campaign, cell)
+    msg = stage.tmp_name("msg")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {msg} (campaign_id VARCHAR, cell VARCHAR,
+        first_out TIMESTAMPTZ, last_in TIMESTAMPTZ, replied BOOLEAN)""")
+    for f, table, cols in messages:
+        stage.unknown(f, cols, SPOKE_MESSAGE_KNOWN)
+        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+        t = stage.tmp_name("m")
+        sel = f"""SELECT rowid AS __rec, cb_id({c("campaignId")}) AS campaign_id,
+            cb_phone({c("contactNumber")}) AS cell, cb_bool({c("isFromContact")}) AS inbound,
+            cb_s({c("attemptedAt")}) AS at_raw, cb_ts({c("attemptedAt")}) AS ts,
+            upper(trim(coalesce(cb_s({c("text")}), ''))) IN ('STOP', 'STOP ALL', 'UNSUBSCRIBE',
+                'QUIT', 'CANCEL', 'END') AS stop
+            FROM {table}"""
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {t} AS {sel}")
+        checks = [
+            ("cell IS NULL", "contactNumber", "contactNumber is not a phone number"),
+            ("at_raw IS NULL", "attemptedAt", "missing attemptedAt"),
+            ("ts IS NULL", "attemptedAt", BAD_DATE),
+        ]
+        for cond, col, reason in checks:
+            con.execute(f"""INSERT INTO st_reject SELECT {f.file_no}, __rec, NULL, {sql_str(col)},
+                {sql_str(reason)} FROM {t} WHERE ({cond}) AND __rec NOT IN
+                (SELECT rec FROM st_reject WHERE file_no = {f.file_no} AND rec IS NOT NULL)""")
+        con.execute(f"""INSERT INTO {msg} SELECT campaign_id, cell,
+            min(ts) FILTER (WHERE NOT coalesce(inbound, FALSE)),
+            max(ts) FILTER (WHERE inbound AND NOT stop),
+            bool_or(inbound AND NOT stop) FROM {t} WHERE cell IS NOT NULL AND ts IS NOT NULL
+            GROUP BY ALL""")
+        con.execute(f"DROP TABLE {t}; DROP TABLE {table}")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {msg}_g AS SELECT campaign_id, cell,
+        min(first_out) first_out, max(last_in) last_in, bool_or(replied) replied
+        FROM {msg} GROUP BY ALL""")
+    has_van = any(s.kind == "van" for s in org.sources)
+    for f, table, cols in contacts:
+        stage.unknown(f, cols, SPOKE_CONTACT_KNOWN)
+        questions = [c for c in cols if c.lower().startswith("question[")]
+        f.unknown_columns = [u for u in f.unknown_columns if u not in questions]
+        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+        sel = f"""SELECT r.rowid AS __rec, cb_id({c("campaignId", p="r.")}) AS campaign_id,
+            cb_s({c("campaign", p="r.")}) AS campaign, cb_phone({c("contact[cell]", p="r.")}) AS cell,
+            cb_s({c("contact[cell]", p="r.")}) AS cell_raw,
+            cb_s({c("contact[firstName]", p="r.")}) AS first_name,
+            cb_s({c("contact[lastName]", p="r.")}) AS last_name, cb_s({c("contact[zip]", p="r.")}) AS zip,
+            cb_bool({c("contact[optOut]", p="r.")}) AS opt_out,
+            lower(cb_s({c("contact[messageStatus]", p="r.")})) AS status,
+            cb_id({c("contact[external_id]", p="r.")}) AS external_id,
+            'spoke:texter:' || substr(md5(lower(concat_ws(' ', cb_s({c("texter[firstName]", p="r.")}),
+                cb_s({c("texter[lastName]", p="r.")})))), 1, 12) AS texter,
+            m.first_out, m.last_in, coalesce(m.replied, FALSE) AS replied
+            FROM {table} r LEFT JOIN {msg}_g m ON m.campaign_id = cb_id({c("campaignId", p="r.")})
+                AND m.cell = cb_phone({c("contact[cell]", p="r.")})"""
+        inserts = {
+            "st_person": """'spoke', x.cell, NULL, x.cell, x.first_name, x.last_name, NULL,
+                x.zip, NULL, NULL, NOT coalesce(x.opt_out, FALSE), NULL, x.first_out""",
+            "st_attempt": """'spoke:' || coalesce(x.campaign_id, '') || ':' || x.cell, 'spoke',
+                'spoke', x.cell, 'text', x.status, x.first_out,
+                coalesce(x.campaign_id || ' ' || x.campaign, x.campaign, x.campaign_id),
+                x.replied OR x.status IN ('convo', 'needsresponse'),
+                x.replied OR x.status IN ('convo', 'needsresponse'),
+                coalesce(x.opt_out, FALSE), x.texter
+                WHERE x.first_out IS NOT NULL AND coalesce(x.status, '') <> 'needsmessage'""",
+        }
+        if has_van:  # contact[external_id] is the VAN id: a source-id match across tools
+            inserts["st_person "] = """'van', x.external_id, NULL, x.cell, x.first_name,
+                x.last_name, NULL, x.zip, NULL, NULL, NULL, NULL, NULL
+                WHERE x.external_id IS NOT NULL"""
+        _emit(
+            stage,
+            f,
+            sel,
+            [
+                ("cell_raw IS NULL", "contact[cell]", "missing contact[cell]"),
+                ("cell IS NULL", "contact[cell]", "contact[cell] is not a phone number"),
+            ],
+            {k.strip(): v for k, v in inserts.items() if k == k.strip()},
+        )
+        if has_van:
+            _emit(
+                stage,
+                f,
+                sel.replace("FROM", ", 1 AS one FROM", 1),
+                [],
+                {"st_person": inserts["st_person "] + " AND x.cell IS NOT NULL"},
+            )
+        for q in questions:
+            text = q[len("question[") : -1] if q.endswith("]") else q
+            con.execute(f"""INSERT INTO st_activity SELECT
+                'spoke:q:' || coalesce(cb_id({c("campaignId", p="r.")}), '') || ':' ||
+                    cb_phone({c("contact[cell]", p="r.")}) || ':' || substr(md5({sql_str(text)}), 1, 10),
+                'spoke', NULL, 'spoke', cb_phone({c("contact[cell]", p="r.")}), 'survey_response',
+                coalesce(m.last_in, m.first_out), NULL, NULL, NULL, NULL, 'text', NULL,
+                cb_s(r.{ident(q)}), NULL, NULL,
+                'spoke:texter:' || substr(md5(lower(concat_ws(' ', cb_s({c("texter[firstName]", p="r.")}),
+                    cb_s({c("texter[lastName]", p="r.")})))), 1, 12),
+                {f.file_no}, r.rowid
+                FROM {table} r LEFT JOIN {msg}_g m ON m.campaign_id = cb_id({c("campaignId", p="r.")})
+                    AND m.cell = cb_phone({c("contact[cell]", p="r.")})
+                WHERE cb_s(r.{ident(q)}) IS NOT NULL AND cb_phone({c("contact[cell]", p="r.")}) IS NOT NULL
+                  AND coalesce(m.last_in, m.first_out) IS NOT NULL""")
+        keep = f.unknown_columns + [k for k in cols if k.lower() == "tags"]
+        _custom(stage, f, table, keep, "spoke", f"cb_phone({c('contact[cell]')})")
+        con.execute(f"DROP TABLE {table}")
+
+
+# --------------------------------------------------------------------------- Action Builder
+
+AB_KEYS = OSDI_PERSON_KEYS | {
+    "action_builder:latest_assessment",
+    "action_builder:latest_assessment_date",
+    "action_builder:latest_assessment_at",
+    "action_builder:connections_count",
+    "action_builder:connections",
+    "action_builder:entity_type",
+    "action_builder:name",
+    "person_type",
+    "action_builder:identifier",
+}
+
+
+def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
+    table = stage.load_json_records(files, "$._embedded.*[*]")
+    stage.json_unknown_keys(table, files, AB_KEYS)
+    for f in files:
+        f.role = "entities"
+    if files:
+        extra = """, js(j, '$."action_builder:latest_assessment"') AS score_raw,
+            TRY_CAST(js(j, '$."action_builder:latest_assessment"') AS DOUBLE) AS score,
+            coalesce(cb_ts(js(j, '$."action_builder:latest_assessment_date"')),
+                     cb_ts(js(j, '$."action_builder:latest_assessment_at"')),
+                     cb_ts(js(j, '$.modified_date'))) AS assessed_at"""
+        _person_from_osdi(
+            stage,
+            files,
+            table,
+            "action_builder",
+            "action_builder",
+            extra_sel=extra,
+            extra_checks=[
+                (
+                    "score_raw IS NOT NULL AND score IS NULL",
+                    "action_builder:latest_assessment",
+                    "assessment is not a number",
+                ),
+                (
+                    "score IS NOT NULL AND assessed_at IS NULL",
+                    "action_builder:latest_assessment_date",
+                    "assessment has no readable date",
+                ),
+            ],
+            extra_inserts={
+                "st_activity": """'ab:assess:' || x.ref || ':' || strftime(x.assessed_at,
+                    '%Y%m%d%H%M%S'), 'action_builder', x.ref, 'action_builder', x.ref,
+                    'assessment', x.assessed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                    x.score, NULL WHERE x.score IS NOT NULL"""
+            },
+        )
+
+
+# --------------------------------------------------------------------------- generic CSV
+
+GENERIC_FIELDS = {
+    "person_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "zip",
+    "state",
+    "address",
+    "occurred_at",
+    "type",
+    "event",
+    "status",
+    "attended",
+    "amount",
+    "role",
+    "result",
+    "organizer",
+    "recorded_at",
+}
+
+
+def generic_source_name(source: Source) -> str:
+    label = source.label or Path(source.path).stem
+    return "sheet:" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label.lower())
+
+
+def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
+    mapping = dict(source.columns or {})
+    bad = sorted(set(mapping) - GENERIC_FIELDS)
+    name = generic_source_name(source)
+    for f in files:
+        if bad:
+            raise stage.error(
+                f,
+                f"the column mapping names unknown field(s) {', '.join(bad)}",
+                "in cohort.yml, map only these fields: " + ", ".join(sorted(GENERIC_FIELDS)),
+            )
+        table, cols = stage.load_csv(f, encoding=source.encoding, what="spreadsheet")
+        lower = {c.lower(): c for c in cols}
+        missing = [f"{k}: {v}" for k, v in mapping.items() if v.lower() not in lower]
+        if missing:
+            raise stage.error(
+                f,
+                "the spreadsheet lacks the mapped column(s) " + "; ".join(missing),
+                "fix the 'columns' mapping of this source in cohort.yml to the sheet's "
+                "header names, or rename the sheet's columns.",
+            )
+        if not ({"person_id", "email", "phone"} & set(mapping)):
+            raise stage.error(
+                f,
+                "the column mapping has no person_id, email or phone column",
+                "map at least one of person_id, email, phone in cohort.yml.",
+            )
+        m = {k: ident(lower[v.lower()]) for k, v in mapping.items()}
+        g = lambda k, m=m: m.get(k, "NULL")  # noqa: E731
+        f.unknown_columns = [
+            c for c in cols if c.lower() not in {v.lower() for v in mapping.values()}
+        ]
+        date = (
+            (
+                f"CAST(try_strptime(cb_s({g('occurred_at')}), {sql_str(source.date_format)}) "
+                "AS TIMESTAMPTZ)"
+            )
+            if source.date_format
+            else f"cb_ts({g('occurred_at')})"
+        )
+        type_sql = (
+            sql_str(source.activity_type) if source.activity_type else f"lower(cb_s({g('type')}))"
+        )
+        ref = f"coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')}))"
+        sel = f"""SELECT rowid AS __rec, {ref} AS ref, cb_email({g("email")}) AS email,
+            cb_phone({g("phone")}) AS phone, cb_s({g("first_name")}) AS first_name,
+            cb_s({g("last_name")}) AS last_name, cb_s({g("address")}) AS address,
+            cb_s({g("zip")}) AS zip, cb_s({g("state")}) AS state,
+            cb_s({g("occurred_at")}) AS at_raw, {date} AS ts, {type_sql} AS type,
+            cb_s({g("event")}) AS event, lower(replace(cb_s({g("status")}), ' ', '_')) AS st,
+            cb_bool({g("attended")}) AS att, cb_s({g("amount")}) AS amt_raw,
+            TRY_CAST(replace(replace(cb_s({g("amount")}), '$', ''), ',', '') AS DOUBLE) AS amt,
+            lower(cb_s({g("role")})) AS role, cb_s({g("result")}) AS result,
+            cb_s({g("organizer")}) AS organizer, cb_ts({g("recorded_at")}) AS recorded_at
+            FROM {table}"""
+        types = ", ".join(sql_str(t) for t in ACTIVITY_TYPES)
+        statuses = ", ".join(sql_str(s) for s in ATTENDANCE_STATUSES)
+        has_date = "occurred_at" in mapping
+        checks = [
+            (
+                "ref IS NULL",
+                mapping.get("person_id") or mapping.get("email") or mapping.get("phone", ""),
+                "no person id, email or phone on the row",
+            )
+        ]
+        if has_date:
+            checks += [
+                ("at_raw IS NULL", mapping["occurred_at"], "missing date"),
+                ("ts IS NULL", mapping["occurred_at"], BAD_DATE),
+                (
+                    f"type IS NULL OR type NOT IN ({types})",
+                    mapping.get("type", "type"),
+                    "activity type is not one of " + ", ".join(ACTIVITY_TYPES),
+                ),
+                (
+                    f"st IS NOT NULL AND st NOT IN ({statuses})",
+                    mapping.get("status", ""),
+                    "unknown status (expected " + ", ".join(ATTENDANCE_STATUSES) + ")",
+                ),
+                (
+                    "amt_raw IS NOT NULL AND amt IS NULL",
+                    mapping.get("amount", ""),
+                    "amount is not a number",
+                ),
+            ]
+        event_id = f"'{name}:' || substr(md5(x.event || '|' || strftime(x.ts, '%Y-%m-%d')), 1, 16)"
+        inserts = {
+            "st_person": f"""{sql_str(name)}, x.ref, x.email, x.phone, x.first_name, x.last_name,
+                x.address, x.zip, x.state, NULL, NULL, NULL, x.ts""",
+        }
+        if has_date:
+            inserts["st_event"] = f"""{event_id}, {sql_str(name)}, x.event, NULL, x.ts
+                WHERE x.event IS NOT NULL"""
+            attended = (
+                "coalesce(x.att, CASE WHEN x.type = 'attendance' AND x.st IS NULL THEN TRUE END)"
+            )
+            inserts["st_activity"] = f"""'{name}:' || substr(md5(concat_ws('|', x.ref, x.type,
+                    CAST(x.ts AS VARCHAR), x.event, x.amt_raw)), 1, 20), {sql_str(name)}, NULL,
+                {sql_str(name)}, x.ref, x.type, x.ts, x.recorded_at,
+                CASE WHEN x.type = 'attendance' THEN coalesce(x.st, 'completed') ELSE x.st END,
+                {attended}, CASE WHEN x.event IS NOT NULL THEN {event_id} END, NULL,
+                CASE WHEN x.type = 'attendance' THEN coalesce(x.role, 'attendee') ELSE x.role END,
+                x.result, x.amt, NULL, x.organizer"""
+        _emit(stage, f, sel, checks, inserts)
+        _custom(stage, f, table, f.unknown_columns, name, ref)
+        stage.con.execute(f"DROP TABLE {table}")
+
+
+READERS: dict[str, Callable] = {
+    "action_network_csv": read_action_network_csv,
+    "action_network_api": read_action_network_api,
+    "mobilize": read_mobilize,
+    "van": read_van,
+    "spoke": read_spoke,
+    "action_builder": read_action_builder,
+    "generic_csv": read_generic_csv,
+}
+SUFFIXES = {
+    "action_network_csv": (".csv",),
+    "action_network_api": (".json", ".ndjson", ".jsonl"),
+    "mobilize": (".json", ".ndjson", ".jsonl"),
+    "van": (".csv", ".txt"),
+    "spoke": (".csv",),
+    "action_builder": (".json", ".ndjson", ".jsonl"),
+    "generic_csv": (".csv",),
+}

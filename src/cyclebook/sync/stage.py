@@ -1,0 +1,457 @@
+# ruff: noqa: E501 - SQL and generated-data literals read better unwrapped
+"""The staging area of one organization's sync: files, SQL helpers and staged tables.
+
+Readers parse exports inside DuckDB (``read_csv`` / ``read_json_objects``) into TEMP
+staging tables; :mod:`cyclebook.sync.merge` then resolves identities and writes the
+canonical tables in one transaction. Nothing here is row-by-row Python, except mapping
+the record numbers of *rejected* rows back to physical line numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from cyclebook.errors import ExportError
+
+# Staged tables. ``file_no`` points into Stage.files; ``rec`` is the 0-based record
+# number inside the file (CSV data row or JSON record), used for rejects and coverage.
+STAGE_SCHEMA: dict[str, str] = {
+    "st_person": """source VARCHAR, source_id VARCHAR, email VARCHAR, phone VARCHAR,
+        first_name VARCHAR, last_name VARCHAR, address VARCHAR, zip VARCHAR, state VARCHAR,
+        email_ok BOOLEAN, sms_ok BOOLEAN, do_not_contact BOOLEAN, seen_at TIMESTAMPTZ,
+        file_no INTEGER, rec BIGINT""",
+    "st_activity": """activity_id VARCHAR, source VARCHAR, source_id VARCHAR,
+        person_source VARCHAR, person_ref VARCHAR, type VARCHAR, occurred_at TIMESTAMPTZ,
+        recorded_at TIMESTAMPTZ, status VARCHAR, attended BOOLEAN, event_id VARCHAR,
+        channel VARCHAR, role VARCHAR, result VARCHAR, amount DOUBLE, score DOUBLE,
+        organizer_id VARCHAR, file_no INTEGER, rec BIGINT""",
+    "st_attempt": """attempt_id VARCHAR, source VARCHAR, person_source VARCHAR,
+        person_ref VARCHAR, channel VARCHAR, result VARCHAR, attempted_at TIMESTAMPTZ,
+        campaign VARCHAR, conversation BOOLEAN, replied BOOLEAN, opted_out BOOLEAN,
+        organizer_id VARCHAR, file_no INTEGER, rec BIGINT""",
+    "st_event": """event_id VARCHAR, source VARCHAR, title VARCHAR, event_type VARCHAR,
+        start_at TIMESTAMPTZ, file_no INTEGER, rec BIGINT""",
+    "st_custom": """person_source VARCHAR, person_ref VARCHAR, source VARCHAR, field VARCHAR,
+        value VARCHAR, file_no INTEGER, rec BIGINT""",
+    "st_reject": """file_no INTEGER, rec BIGINT, line BIGINT, column_name VARCHAR,
+        reason VARCHAR""",
+}
+
+# SQL helpers, created as TEMP macros on the sync connection.
+MACROS = [
+    # text: trimmed, empty -> NULL
+    "CREATE OR REPLACE TEMP MACRO cb_s(x) AS nullif(trim(CAST(x AS VARCHAR)), '')",
+    # ids written by spreadsheets as floats ("12345.0")
+    "CREATE OR REPLACE TEMP MACRO cb_id(x) AS regexp_replace(cb_s(x), '\\.0+$', '')",
+    """CREATE OR REPLACE TEMP MACRO cb_email(x) AS CASE
+         WHEN regexp_full_match(lower(cb_s(x)), '[^@\\s,;<>]+@[^@\\s,;<>]+\\.[^@\\s,;<>]+')
+         THEN lower(cb_s(x)) END""",
+    """CREATE OR REPLACE TEMP MACRO cb_digits(x) AS
+         regexp_replace(regexp_replace(coalesce(cb_s(x), ''), '\\.0+$', ''), '[^0-9]', '', 'g')""",
+    """CREATE OR REPLACE TEMP MACRO cb_phone_d(x, d) AS CASE
+         WHEN length(d) = 10 AND d[1] NOT IN ('0', '1') THEN '+1' || d
+         WHEN length(d) = 11 AND d[1] = '1' AND d[2] NOT IN ('0', '1') THEN '+' || d
+         WHEN starts_with(cb_s(x), '+') AND length(d) BETWEEN 8 AND 15 THEN '+' || d
+         END""",
+    "CREATE OR REPLACE TEMP MACRO cb_phone(x) AS cb_phone_d(x, cb_digits(x))",
+    """CREATE OR REPLACE TEMP MACRO cb_bool(x) AS CASE
+         WHEN lower(cb_s(x)) IN ('true', 't', 'yes', 'y', '1') THEN TRUE
+         WHEN lower(cb_s(x)) IN ('false', 'f', 'no', 'n', '0') THEN FALSE END""",
+    # timestamps: ISO 8601 (naive = the organization's time zone, or with an offset),
+    # US dates, and Excel serial day numbers (days since 1899-12-30)
+    """CREATE OR REPLACE TEMP MACRO cb_ts(x) AS coalesce(
+         try_cast(cb_s(x) AS TIMESTAMPTZ),
+         CAST(try_strptime(cb_s(x), ['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y',
+                                     '%m/%d/%y', '%Y/%m/%d', '%d %b %Y']) AS TIMESTAMPTZ),
+         CASE WHEN regexp_full_match(cb_s(x), '[1-9][0-9]{4}(\\.[0-9]+)?')
+                   AND CAST(cb_s(x) AS DOUBLE) BETWEEN 20000 AND 80000
+              THEN CAST(TIMESTAMP '1899-12-30' + to_microseconds(
+                   CAST(round(CAST(cb_s(x) AS DOUBLE) * 86400000000) AS BIGINT))
+                   AS TIMESTAMPTZ) END)""",
+    # Unix seconds (Mobilize) or any of the above
+    """CREATE OR REPLACE TEMP MACRO cb_epoch(x) AS CASE
+         WHEN regexp_full_match(cb_s(x), '-?[0-9]{9,11}(\\.[0-9]+)?')
+         THEN to_timestamp(CAST(cb_s(x) AS DOUBLE)) ELSE cb_ts(x) END""",
+    # a JSON string field
+    "CREATE OR REPLACE TEMP MACRO js(j, p) AS cb_s(json_extract_string(j, p))",
+]
+
+BAD_DATE = (
+    "date not readable (expected ISO 8601 like 2026-09-14 or 2026-09-14T18:00:00Z, "
+    "MM/DD/YYYY, or an Excel serial day number)"
+)
+
+
+@dataclass
+class FileInfo:
+    """One export file of one source."""
+
+    file_no: int
+    path: Path
+    rel: str  # path relative to the organization's exports/ folder (used in messages)
+    source_kind: str
+    source_label: str
+    sha256: str = ""
+    size: int = 0
+    role: str = ""  # e.g. the VAN table, "contacts"/"messages" for Spoke
+    rows_read: int = 0
+    rows_skipped: int = 0  # blank rows (not data)
+    unknown_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    json_records: bool = False  # line numbers are record positions, not text lines
+    read_path: Path | None = None  # transcoded copy, when the file was not UTF-8
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(8 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sql_str(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+class Stage:
+    """TEMP staging tables on the sync connection plus the list of files read."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, org_id: str, timezone: str) -> None:
+        self.con = con
+        self.org_id = org_id
+        self.files: list[FileInfo] = []
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="cyclebook-sync-"))
+        self._n = 0
+        con.execute(f"SET TimeZone = {sql_str(timezone)}")
+        for macro in MACROS:
+            con.execute(macro)
+        for name, columns in STAGE_SCHEMA.items():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+
+    def close(self) -> None:
+        for name in STAGE_SCHEMA:
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def tmp_name(self, prefix: str = "t") -> str:
+        self._n += 1
+        return f"cb_{prefix}_{self._n}"
+
+    def add_file(self, path: Path, rel: str, kind: str, label: str, role: str = "") -> FileInfo:
+        info = FileInfo(len(self.files), path, rel, kind, label, role=role)
+        info.size = path.stat().st_size
+        self.files.append(info)
+        return info
+
+    def error(self, f: FileInfo, problem: str, fix: str, **kw) -> ExportError:
+        return ExportError(f.rel, problem, org_id=self.org_id, fix=fix, **kw)
+
+    # ------------------------------------------------------------------ CSV
+
+    def _check_bytes(self, f: FileInfo) -> bytes:
+        with open(f.path, "rb") as handle:
+            head = handle.read(64 * 1024)
+        stripped = head.removeprefix(b"\xef\xbb\xbf").strip()
+        if not stripped:
+            raise self.error(
+                f,
+                "the file is empty",
+                "export the report again from the tool; an empty file usually means the "
+                "download was interrupted or the report had no rows.",
+            )
+        if b"\x00" in head:
+            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                problem = "the file is UTF-16 text, which cyclebook does not read"
+                fix = "open it in a spreadsheet and save it as 'CSV UTF-8'."
+            elif head.startswith(b"PK"):
+                problem = "the file is a ZIP/Excel workbook, not CSV text"
+                fix = "unzip it, or save the sheet as 'CSV UTF-8' from the spreadsheet."
+            else:
+                problem = "the file is binary, not CSV text"
+                fix = "export the report as CSV (comma-separated text)."
+            raise self.error(f, problem, fix)
+        return head
+
+    def _transcode(self, f: FileInfo, encoding: str) -> Path:
+        target = self.tmpdir / f"{f.file_no}.csv"
+        try:
+            text = f.path.read_bytes().decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise self.error(
+                f,
+                f"the file is neither UTF-8 nor {encoding} text",
+                "save it as 'CSV UTF-8' from the spreadsheet, or set 'encoding' on the "
+                "source in cohort.yml.",
+            ) from exc
+        target.write_text(text.removeprefix("\ufeff"), encoding="utf-8")
+        return target
+
+    def load_csv(
+        self,
+        f: FileInfo,
+        *,
+        required: list[str] | tuple[str, ...] = (),
+        encoding: str | None = None,
+        what: str = "export",
+    ) -> tuple[str, list[str]]:
+        """Read one CSV into a TEMP table of VARCHAR columns plus ``__rec``.
+
+        Structural problems (too many columns, bad quoting) become rejects with the line
+        DuckDB reports; blank rows are dropped and counted; a repeated header line is a
+        reject. Returns the table name and the file's column names.
+        """
+        head = self._check_bytes(f)
+        path = f.path
+        if encoding and encoding.lower().replace("_", "-") not in {"utf-8", "utf8", "utf-8-sig"}:
+            path = self._transcode(f, encoding)
+            f.read_path = path
+        table = self.tmp_name("csv")
+        for attempt in range(2):
+            rj, rs = self.tmp_name("rj"), self.tmp_name("rs")
+            try:
+                self.con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(
+                        {sql_str(str(path))}, header = true, all_varchar = true,
+                        delim = ',', quote = '"', escape = '"', auto_detect = true,
+                        normalize_names = false, store_rejects = true,
+                        rejects_table = '{rj}', rejects_scan = '{rs}',
+                        max_line_size = 4000000, sample_size = 20480)"""
+                )
+            except duckdb.Error as exc:
+                first = str(exc).strip().splitlines()[0][:200]
+                raise self.error(
+                    f,
+                    f"cannot be read as CSV ({first})",
+                    "check that the file is a comma-separated export with a header row; "
+                    "re-export it from the tool if it was edited by hand.",
+                ) from exc
+            errors = self.con.execute(
+                f"SELECT line, column_name, CAST(error_type AS VARCHAR) FROM {rj} ORDER BY line"
+            ).fetchall()
+            self.con.execute(f"DROP TABLE IF EXISTS {rj}; DROP TABLE IF EXISTS {rs}")
+            if attempt == 0 and any(e[2] == "INVALID ENCODING" for e in errors):
+                # Windows-1252 (Excel's "CSV" on Windows): transcode once and read again
+                path = self._transcode(f, "cp1252")
+                f.read_path = path
+                f.notes.append("read as Windows-1252 text (not UTF-8)")
+                continue
+            break
+        columns = [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+        if (
+            len(columns) == 1
+            and b"," not in head.split(b"\n", 1)[0]
+            and (b";" in head or b"\t" in head)
+        ):
+            raise self.error(
+                f,
+                "the file is not comma-separated (it looks like ';' or tab separated)",
+                "export it as CSV with commas, or save it from the spreadsheet as 'CSV UTF-8 "
+                "(comma delimited)'.",
+            )
+        lower = {c.lower(): c for c in columns}
+        missing = [c for c in required if c.lower() not in lower]
+        if missing:
+            raise self.error(
+                f,
+                f"the {what} lacks required column(s) {', '.join(missing)} "
+                f"(found: {', '.join(columns[:12])}{'…' if len(columns) > 12 else ''})",
+                "export the report with these columns included (check the report's column "
+                "settings in the tool), or fix the header row.",
+            )
+        # records keep their rowid (0-based record number in the file) as ``rec``
+        # blank rows (Excel's trailing ",,,,") and repeated header lines
+        all_null = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
+        blank = self.con.execute(f"SELECT count(*) FROM {table} WHERE {all_null}").fetchone()[0]
+        if blank:
+            self.con.execute(f"DELETE FROM {table} WHERE {all_null}")
+        check = columns[: min(3, len(columns))]
+        is_header = " AND ".join(
+            f"lower(trim(coalesce({ident(c)}, ''))) = {sql_str(c.lower().strip())}" for c in check
+        )
+        headers = self.con.execute(f"SELECT count(*) FROM {table} WHERE {is_header}").fetchone()[0]
+        if headers:
+            self.con.execute(
+                f"""INSERT INTO st_reject SELECT {f.file_no}, rowid, NULL, NULL,
+                    'repeated header line' FROM {table} WHERE {is_header}"""
+            )
+            self.con.execute(f"DELETE FROM {table} WHERE {is_header}")
+        total = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for line, column, kind in errors:
+            reason = {
+                "TOO MANY COLUMNS": "more values than the header has columns",
+                "MISSING COLUMNS": "fewer values than the header has columns",
+                "UNQUOTED VALUE": "badly quoted value",
+                "INVALID ENCODING": "text is not valid UTF-8",
+                "LINE SIZE OVER MAXIMUM": "line longer than 4 MB",
+                "INVALID STATE": "badly quoted value (unclosed quote)",
+            }.get(kind, kind.lower())
+            self.con.execute(
+                "INSERT INTO st_reject VALUES (?, NULL, ?, ?, ?)",
+                [f.file_no, int(line) if line is not None else None, column, reason],
+            )
+        f.rows_read = int(total) + int(headers) + len(errors)
+        f.rows_skipped = int(blank)
+        return table, columns
+
+    @staticmethod
+    def col(columns: list[str], *names: str, prefix: str = "") -> str:
+        """SQL for the first present column among ``names`` (case-insensitive), else NULL."""
+        lower = {c.lower(): c for c in columns}
+        for name in names:
+            if name.lower() in lower:
+                return prefix + ident(lower[name.lower()])
+        return "NULL"
+
+    def unknown(self, f: FileInfo, columns: list[str], known: set[str]) -> list[str]:
+        known_lower = {k.lower() for k in known}
+        out = [c for c in columns if c.lower() not in known_lower and not c.startswith("__")]
+        f.unknown_columns = out
+        return out
+
+    # ------------------------------------------------------------------ JSON
+
+    def load_json_records(self, files: list[FileInfo], path_expr: str) -> str:
+        """Read JSON pages and unnest their records into (file_no, rec, j JSON).
+
+        ``path_expr`` is the JSONPath of the records array inside a page ("$.data[*]",
+        "$._embedded.*[*]"); a file that is a bare array or a bare record also works.
+        """
+        table = self.tmp_name("json")
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} (file_no INTEGER, rec BIGINT, j JSON)"
+        )
+        for f in files:
+            self._check_bytes(f)
+            try:
+                self.con.execute(
+                    f"""INSERT INTO {table}
+                    WITH pages AS (
+                        SELECT json FROM read_json_objects({sql_str(str(f.path))},
+                            format = 'auto', maximum_object_size = 536870912)),
+                    lists AS (
+                        SELECT CASE
+                            WHEN json_type(json) = 'ARRAY' THEN json_extract(json, '$[*]')
+                            WHEN json_extract(json, {sql_str(path_expr)}) IS NOT NULL
+                                 AND len(json_extract(json, {sql_str(path_expr)})) > 0
+                              THEN json_extract(json, {sql_str(path_expr)})
+                            WHEN json_exists(json, '$.data') OR json_exists(json, '$._embedded')
+                              THEN []::JSON[]
+                            ELSE [json] END AS l
+                        FROM pages),
+                    flat AS (SELECT unnest(l) AS j FROM lists)
+                    SELECT {f.file_no}, row_number() OVER () - 1, j FROM flat"""
+                )
+            except duckdb.Error as exc:
+                first = str(exc).strip().splitlines()[0].split(" Input:")[0][:200]
+                raise self.error(
+                    f,
+                    f"is not valid JSON ({first})",
+                    "download the page again from the API; a truncated download or an HTML "
+                    "error page saved as .json causes this.",
+                ) from exc
+            f.json_records = True
+            f.rows_read = self.con.execute(
+                f"SELECT count(*) FROM {table} WHERE file_no = {f.file_no}"
+            ).fetchone()[0]
+        return table
+
+    def json_unknown_keys(self, table: str, files: list[FileInfo], known: set[str]) -> None:
+        rows = self.con.execute(
+            f"""SELECT file_no, list_sort(list_distinct(flatten(list(json_keys(j)))))
+                FROM {table} WHERE json_type(j) = 'OBJECT' GROUP BY file_no"""
+        ).fetchall()
+        by_no = {f.file_no: f for f in files}
+        for file_no, keys in rows:
+            by_no[file_no].unknown_columns = [k for k in keys or [] if k not in known]
+
+    # ------------------------------------------------------------------ lines
+
+    def reject_lines(self) -> None:
+        """Fill ``line`` for rejects known only by record number (CSV files)."""
+        import pyarrow as pa
+
+        rows = self.con.execute(
+            "SELECT DISTINCT file_no FROM st_reject WHERE line IS NULL AND rec IS NOT NULL"
+        ).fetchall()
+        for (file_no,) in rows:
+            f = self.files[file_no]
+            if f.json_records:
+                continue
+            starts = record_start_lines(f.read_path or f.path)
+            if starts is None:
+                continue
+            recs = [
+                r[0]
+                for r in self.con.execute(
+                    "SELECT DISTINCT rec FROM st_reject WHERE file_no = ? AND line IS NULL "
+                    "AND rec IS NOT NULL",
+                    [file_no],
+                ).fetchall()
+            ]
+            pairs = [(r, starts[r]) for r in recs if 0 <= r < len(starts)]
+            cb_lines = pa.table(  # noqa: F841 - read by DuckDB's replacement scan
+                {
+                    "rec": pa.array([p[0] for p in pairs], pa.int64()),
+                    "line": pa.array([p[1] for p in pairs], pa.int64()),
+                }
+            )
+            self.con.execute(
+                f"""UPDATE st_reject SET line = l.line FROM cb_lines l
+                    WHERE st_reject.file_no = {file_no} AND st_reject.rec = l.rec
+                      AND st_reject.line IS NULL"""
+            )
+
+
+MAX_LINE_SCAN_BYTES = 512 * 1024 * 1024
+
+
+def record_start_lines(path: Path) -> list[int] | None:
+    """Physical line number (1-based) where each non-blank data record starts.
+
+    Matches the record numbering of ``read_csv`` (header excluded, blank lines skipped),
+    so quoted newlines do not shift the reported lines.
+    """
+    if os.path.getsize(path) > MAX_LINE_SCAN_BYTES:
+        return None
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        text = handle.read()
+    reader = csv.reader(io.StringIO(text))
+    starts: list[int] = []
+    line_before = 0
+    first = True
+    for row in reader:
+        start = line_before + 1
+        line_before = reader.line_num
+        if first:
+            first = False
+            continue
+        if not row:
+            continue
+        starts.append(start)
+    return starts
+
+
+def archive_file(f: FileInfo, archive_dir: Path) -> Path:
+    """Copy the raw export byte for byte under ``archive/<org>/<sha256>/<name>``."""
+    target = archive_dir / f.sha256 / f.path.name
+    if target.exists() and target.stat().st_size == f.size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(f.path, tmp)
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,252 @@
+# ruff: noqa: E501 - SQL and generated-data literals read better unwrapped
+"""What the sync report shows, read back from the store as aggregate tables.
+
+Nothing here returns a member's value: only counts, dates, file names, column names,
+reasons and line numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from cyclebook.config import ACTIVITY_TYPES, Organization
+
+SOURCE_LABELS = {
+    "action_network_csv": "Action Network (activist report)",
+    "action_network_api": "Action Network (API)",
+    "mobilize": "Mobilize",
+    "van": "EveryAction / VAN",
+    "spoke": "Spoke",
+    "action_builder": "Action Builder",
+    "generic_csv": "Spreadsheet",
+}
+
+
+@dataclass
+class SyncSummary:
+    org_id: str
+    last_run: dict | None
+    last_failure: dict | None
+    files: pd.DataFrame
+    sources: pd.DataFrame
+    rejects: pd.DataFrame
+    unknown_columns: pd.DataFrame
+    people: dict
+    pairs: pd.DataFrame
+    activity_types: pd.DataFrame
+    ladder_gaps: list[str]
+
+
+def _df(con, sql: str, params: list) -> pd.DataFrame:
+    cur = con.execute(sql, params)
+    cols = [d[0] for d in cur.description]
+    return pd.DataFrame(cur.fetchall(), columns=cols)
+
+
+def _lines(values: list, limit: int = 6) -> str:
+    vals = sorted(v for v in values if v is not None)
+    text = ", ".join(str(v) for v in vals[:limit])
+    return text + (f" … (+{len(vals) - limit} more)" if len(vals) > limit else "")
+
+
+def ladder_gaps(
+    org: Organization, present_types: set[str], *, has_roles: set[str], has_attended: bool
+) -> list[str]:
+    """Activity data the organization's ladder needs but its synced data lacks."""
+    gaps: list[str] = []
+    for rung in org.ladder:
+        for cond in rung.any_of:
+            types = cond.activity_types or []
+            missing = [t for t in types if t not in present_types]
+            if types and len(missing) == len(types):
+                gaps.append(
+                    f"{rung.label}: a way to reach this rung counts {', '.join(missing)} "
+                    "activity, which none of the synced exports contain."
+                )
+                continue
+            if cond.roles and not (set(cond.roles) & has_roles):
+                gaps.append(
+                    f"{rung.label}: needs event roles ({', '.join(cond.roles)}), which no "
+                    "export records."
+                )
+            if cond.attended_only and not has_attended:
+                gaps.append(
+                    f"{rung.label}: needs attendance marked as attended, and no export "
+                    "records who attended."
+                )
+            if cond.min_assessment is not None and "assessment" not in present_types:
+                gaps.append(f"{rung.label}: needs assessments, which no export contains.")
+    out: list[str] = []
+    for g in gaps:  # keep order, drop repeats
+        if g not in out:
+            out.append(g)
+    return out
+
+
+def load_summary(con, org: Organization) -> SyncSummary:
+    org_id = org.id
+    run = con.execute(
+        """SELECT run_id, CAST(started_at AS VARCHAR), rows_read, rows_kept, rows_rejected, message
+           FROM sync_run WHERE org_id = ? AND file IS NULL AND status = 'ok'
+           ORDER BY started_at DESC LIMIT 1""",
+        [org_id],
+    ).fetchone()
+    fail = con.execute(
+        """SELECT CAST(started_at AS VARCHAR), message FROM sync_run
+           WHERE org_id = ? AND status = 'failed' ORDER BY started_at DESC LIMIT 1""",
+        [org_id],
+    ).fetchone()
+    last_run = None
+    files = pd.DataFrame(
+        columns=[
+            "source_kind",
+            "file",
+            "rows_read",
+            "rows_kept",
+            "rows_rejected",
+            "first",
+            "last",
+            "unknown_columns",
+            "message",
+        ]
+    )
+    if run:
+        last_run = {
+            "run_id": run[0],
+            "started_at": run[1],
+            "rows_read": run[2],
+            "rows_kept": run[3],
+            "rows_rejected": run[4],
+        }
+        files = _df(
+            con,
+            """SELECT source_kind, file, rows_read, rows_kept, rows_rejected,
+                      strftime(min_occurred_at, '%Y-%m-%d') AS first,
+                      strftime(max_occurred_at, '%Y-%m-%d') AS last, unknown_columns, message
+               FROM sync_run WHERE org_id = ? AND run_id = ? AND file IS NOT NULL ORDER BY file""",
+            [org_id, run[0]],
+        )
+    last_failure = None
+    if fail and (not run or fail[0] > run[1]):
+        last_failure = {"started_at": fail[0], "message": fail[1]}
+
+    if len(files):
+        sources = (
+            files.groupby("source_kind", sort=False)
+            .agg(
+                files=("file", "count"),
+                rows_read=("rows_read", "sum"),
+                rows_kept=("rows_kept", "sum"),
+                rows_rejected=("rows_rejected", "sum"),
+                first=("first", "min"),
+                last=("last", "max"),
+            )
+            .reset_index()
+        )
+        sources["source_kind"] = sources["source_kind"].map(lambda k: SOURCE_LABELS.get(k, k))
+    else:
+        sources = pd.DataFrame(
+            columns=[
+                "source_kind",
+                "files",
+                "rows_read",
+                "rows_kept",
+                "rows_rejected",
+                "first",
+                "last",
+            ]
+        )
+
+    rej = _df(
+        con,
+        """SELECT file, reason, coalesce(column_name, '') AS column_name, count(*) AS n,
+                  list(line ORDER BY line) AS lines
+           FROM rejected_row WHERE org_id = ? GROUP BY ALL ORDER BY n DESC, file, reason""",
+        [org_id],
+    )
+    if len(rej):
+        rej["lines"] = rej["lines"].map(lambda v: _lines(list(v)))
+    rejects = rej.rename(
+        columns={
+            "file": "File",
+            "reason": "Reason",
+            "column_name": "Column",
+            "n": "Rows",
+            "lines": "Lines",
+        }
+    )
+
+    unknown_rows = []
+    for rec in files.itertuples():
+        cols = json.loads(rec.unknown_columns or "[]")
+        if cols:
+            unknown_rows.append(
+                {"File": rec.file, "Columns kept (not part of the model)": ", ".join(cols)}
+            )
+    unknown = pd.DataFrame(unknown_rows, columns=["File", "Columns kept (not part of the model)"])
+
+    people_total = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[
+        0
+    ]
+    per_person = _df(
+        con,
+        """SELECT n_sources, count(*) AS people FROM (
+               SELECT person_id, count(DISTINCT split_part(source, ':', 1)) AS n_sources
+               FROM identity WHERE org_id = ? GROUP BY person_id) GROUP BY n_sources
+           ORDER BY n_sources""",
+        [org_id],
+    )
+    matched = (
+        int(per_person.loc[per_person.n_sources >= 2, "people"].sum()) if len(per_person) else 0
+    )
+    n_tools = con.execute(
+        "SELECT count(DISTINCT split_part(source, ':', 1)) FROM identity WHERE org_id = ?",
+        [org_id],
+    ).fetchone()[0]
+    people = {
+        "total": int(people_total),
+        "tools": int(n_tools),
+        "matched": matched,
+        "match_rate": (matched / people_total) if people_total and n_tools >= 2 else None,
+    }
+    pairs = _df(
+        con,
+        """WITH s AS (SELECT DISTINCT person_id, split_part(source, ':', 1) AS source
+                      FROM identity WHERE org_id = ?)
+           SELECT a.source AS tool, b.source AS other_tool, count(*) AS people
+           FROM s a JOIN s b ON a.person_id = b.person_id AND a.source < b.source
+           GROUP BY ALL ORDER BY people DESC""",
+        [org_id],
+    )
+    types = _df(
+        con,
+        """SELECT type, source, count(*) AS activities,
+                  strftime(min(occurred_at), '%Y-%m-%d') AS first,
+                  strftime(max(occurred_at), '%Y-%m-%d') AS last
+           FROM activity WHERE org_id = ? GROUP BY ALL ORDER BY type, source""",
+        [org_id],
+    )
+    present = set(types["type"]) if len(types) else set()
+    roles = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT role FROM activity WHERE org_id = ? AND role IS NOT NULL", [org_id]
+        ).fetchall()
+    }
+    has_attended = bool(
+        con.execute(
+            "SELECT count(*) FROM activity WHERE org_id = ? AND attended IS NOT NULL", [org_id]
+        ).fetchone()[0]
+    )
+    gaps = ladder_gaps(org, present, has_roles=roles, has_attended=has_attended)
+    return SyncSummary(
+        org_id, last_run, last_failure, files, sources, rejects, unknown, people, pairs, types, gaps
+    )
+
+
+def missing_types(summary: SyncSummary) -> list[str]:
+    present = set(summary.activity_types["type"]) if len(summary.activity_types) else set()
+    return [t for t in ACTIVITY_TYPES if t not in present]
