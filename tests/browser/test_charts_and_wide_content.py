@@ -64,3 +64,43 @@ def test_long_unbroken_text_does_not_widen_the_page(browser_context, tmp_path: P
     page = _page(tmp_path, nb, "long", org_name=name, title=f"Share: {name}", cohort_name=word)
     record = visit(browser_context, page, PHONE, tmp_path / "long.png")
     assert not record.problems(PHONE["width"])
+
+
+def test_index_with_long_names_fits_a_phone(browser_context, tmp_path: Path) -> None:
+    import json
+
+    import yaml
+    from robustness.reportset import write_tiny
+
+    from cyclebook.config import load_cohort, load_cycle
+    from cyclebook.paths import CohortPaths
+    from cyclebook.runner import write_index
+
+    root = tmp_path / "long"
+    write_tiny(root)
+    word = "https://docs.example.org/" + "very-long-path-segment-" * 12
+    cohort = yaml.safe_load((root / "cohort.yml").read_text())
+    cohort["name"] = word
+    cohort["organizations"][0]["name"] = "Organization" + "X" * 150
+    (root / "cohort.yml").write_text(yaml.safe_dump(cohort))
+    card = yaml.safe_load((root / "c1" / "cycle.yml").read_text())
+    card["title"], card["hypothesis"] = word, word
+    (root / "c1" / "cycle.yml").write_text(yaml.safe_dump(card))
+    paths = CohortPaths.of(root)
+    paths.manifest("c1").parent.mkdir(parents=True)
+    job = {
+        "key": "c1/alpha/share/organization",
+        "org_id": "alpha",
+        "phase": "share",
+        "audience": "organization",
+        "status": "failed",
+        "seconds": 1.0,
+        "output_html": None,
+        "error": "ExportError: " + word,
+    }
+    paths.manifest("c1").write_text(
+        json.dumps({"created_at": "2026-09-14T00:00:00+00:00", "jobs": [job]})
+    )
+    index = write_index(paths, load_cohort(root), load_cycle(root, "c1"))
+    record = visit(browser_context, index, PHONE, tmp_path / "index.png")
+    assert not record.problems(PHONE["width"])
