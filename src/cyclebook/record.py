@@ -645,15 +645,36 @@ def _apply_rule(org_node: Any, org: Organization, item: _Adoption) -> None:
         target[key] = value
 
 
+def _apply_settings(org_node: Any, proposal: MeasureProposal) -> None:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    assert proposal.settings is not None
+    values = proposal.settings.model_dump(mode="json", exclude_none=True)
+    settings = org_node.get("metrics")
+    if settings is None:
+        token = _take_trailing_comment(org_node)
+        org_node["metrics"] = settings = CommentedMap()
+        settings.update(values)
+        if token is not None:
+            settings.ca.items[list(settings.keys())[-1]] = [None, None, token, None]
+        return
+    for key, value in values.items():
+        if isinstance(value, list):
+            value = CommentedSeq(value)
+            value.fa.set_flow_style()
+        settings[key] = value
+
+
 def adopt_measure_changes(
     cohort_dir: str | Path, from_cycle: str, new_cycle: str
 ) -> list[MeasureChange]:
     """Record decided definition changes of ``from_cycle``'s reflections in cohort.yml.
 
     Changes marked ``adopted`` are appended to the organization's ``measure_history``
-    (``cycle`` = the cycle they take effect in) and, when they carry a ladder ``rule``,
-    rewrite that rung; ``rejected`` ones are recorded too (``cycle`` = where they were
-    discussed). Already recorded changes are not added twice. Returns the new entries.
+    (``cycle`` = the cycle they take effect in); a ladder ``rule`` rewrites that rung and
+    ``settings`` go to the organization's ``metrics:``. ``rejected`` ones are recorded too
+    (``cycle`` = where they were discussed). Already recorded changes are not added twice.
+    Returns the new entries.
     """
     cohort_dir = Path(cohort_dir)
     cohort = load_cohort(cohort_dir)
@@ -683,6 +704,8 @@ def _write_adoptions(
         org = cohort.org(item.org_id)
         if item.change.status == "adopted" and item.proposal.rule is not None:
             _apply_rule(org_node, org, item)
+        if item.change.status == "adopted" and item.proposal.settings is not None:
+            _apply_settings(org_node, item.proposal)
         history = org_node.get("measure_history")
         entry = CommentedMap(item.change.model_dump(exclude_none=True))
         token = None

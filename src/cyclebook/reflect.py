@@ -22,6 +22,11 @@ One file per organization and cycle, ``<cohort>/<cycle>/reflections/<org_id>.yml
             change: Two meetings, not three, make someone active.
             rule: {window_days: 90, any_of: [{activity_types: [attendance], min_count: 2}]}
             status: proposed       # proposed | adopted | rejected
+          - measure: absorption    # a change to the metric settings of cohort.yml
+            proposed_by: Dev
+            why: Shift schedules are monthly.
+            change: Count a second action within 60 days, not 42.
+            settings: {absorption_days: 60}
 
 The latest version is what reports show; earlier versions stay in the file with their
 time and author. A malformed file is a :class:`~cyclebook.errors.ConfigError` naming its
@@ -44,7 +49,14 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from cyclebook import display as d
-from cyclebook.config import ID_RE, Identifier, RungCondition, Strict, _raise_validation
+from cyclebook.config import (
+    ID_RE,
+    ActivityType,
+    Identifier,
+    RungCondition,
+    Strict,
+    _raise_validation,
+)
 from cyclebook.errors import ConfigError
 from cyclebook.paths import CohortPaths
 from cyclebook.yamlio import _StrictSafeLoader, read_yaml, write_yaml_atomic
@@ -109,6 +121,17 @@ class RungRule(Strict):
     definition: str | None = None
 
 
+class SettingsChange(Strict):
+    """New metric settings (cohort.yml ``metrics:``); fields left out stay as they are."""
+
+    active_window_days: int | None = Field(default=None, gt=0)
+    lapse_days: int | None = Field(default=None, gt=0)
+    absorption_days: int | None = Field(default=None, gt=0)
+    one_on_one_days: int | None = Field(default=None, gt=0)
+    qualifying_types: list[ActivityType] | None = None
+    leader_rung: str | None = None
+
+
 class MeasureProposal(Strict):
     """A change to a definition proposed in reflection: who, why and what."""
 
@@ -117,6 +140,9 @@ class MeasureProposal(Strict):
     why: str = Field(min_length=1)
     change: str = Field(min_length=1, description="the change, in the group's words")
     rule: RungRule | None = Field(default=None, description="new ladder rule (ladder.<rung>)")
+    settings: SettingsChange | None = Field(
+        default=None, description="new metric settings, e.g. absorption_days: 60"
+    )
     status: ProposalStatus = "proposed"
 
     @model_validator(mode="after")
@@ -314,8 +340,9 @@ def _dump(reflection: Reflection) -> dict[str, Any]:
     data = reflection.model_dump(mode="json", exclude_none=True)
     for i, version in enumerate(data["versions"]):
         for change in version.get("measure_changes", []):
-            if change.get("rule") == {}:
-                change.pop("rule")
+            for optional in ("rule", "settings"):
+                if change.get(optional) == {}:
+                    change.pop(optional)
         # empty answers are left out, so the file reads as what was said
         data["versions"][i] = {k: v for k, v in version.items() if v != []}
     return data
@@ -392,7 +419,7 @@ def reflection_blocks(
             "When": f"{dates[c.key()]:%d %b %Y}",
             "Why": c.why,
             "Change": c.change,
-            "New rule": "yes" if c.rule is not None else "–",
+            "New rule": "yes" if c.rule is not None or c.settings is not None else "–",
             "Status": c.status,
         }
         for c in latest.measure_changes
@@ -447,16 +474,18 @@ class _ProposalRow:
         self.why = w.Textarea(value=proposal.why if proposal else "", description="Why")
         self.change = w.Textarea(value=proposal.change if proposal else "", description="Change")
         rule_text = ""
-        if proposal and proposal.rule is not None:
+        written = proposal and (proposal.rule or proposal.settings)
+        if written:
             import yaml
 
             rule_text = yaml.safe_dump(
-                proposal.rule.model_dump(mode="json", exclude_none=True), sort_keys=False
+                written.model_dump(mode="json", exclude_none=True), sort_keys=False
             )
         self.rule = w.Textarea(
             value=rule_text,
             description="New rule",
-            placeholder="optional, YAML for ladder.<rung>: window_days: 90\nany_of: [...]",
+            placeholder="optional YAML. For ladder.<rung>: window_days: 90, any_of: [...]; "
+            "for other measures, settings such as absorption_days: 60",
         )
         self.status = w.Dropdown(
             options=[
@@ -488,12 +517,15 @@ class _ProposalRow:
                 raise ValueError(
                     f"the new rule for {self.measure.value!r} is not YAML: {exc}"
                 ) from exc
+        measure = self.measure.value.strip()
+        ladder = measure.startswith("ladder.")
         return MeasureProposal(
-            measure=self.measure.value.strip(),
+            measure=measure,
             proposed_by=self.proposed_by.value.strip(),
             why=self.why.value.strip(),
             change=self.change.value.strip(),
-            rule=rule,
+            rule=rule if ladder else None,
+            settings=None if ladder else rule,
             status=self.status.value,
         )
 

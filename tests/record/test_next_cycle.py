@@ -57,6 +57,14 @@ def reflected(cohort: Path) -> Path:
                 status="proposed",
             ),
             MeasureProposal(
+                measure="active_base",
+                proposed_by="Marisol",
+                why="Dues are paid yearly",
+                change="Active means an activity in the last 400 days",
+                settings={"active_window_days": 400},
+                status="adopted",
+            ),
+            MeasureProposal(
                 measure="ladder.member",
                 proposed_by="Pat",
                 why="Simpler to explain",
@@ -88,6 +96,7 @@ def test_next_cycle(reflected: Path) -> None:
     assert "Dev" in carried
     assert "Eastside Tenants Union: Keep absorption as our main measure" in card.design
     assert "Eastside Tenants Union ladder.active: Two attended meetings" in card.design
+    assert "Riverside Workers Center active_base: Active means an activity" in card.design
     assert path.read_text(encoding="utf-8").startswith("# Cycle 2026-c3, started from 2026-c2")
 
     cohort = load_cohort(reflected)
@@ -107,8 +116,11 @@ def test_next_cycle(reflected: Path) -> None:
     assert change.why == "Night-shift tenants cannot make three meetings"
     river = cohort.org("riverside-workers")
     assert [(c.measure, c.status, c.cycle) for c in river.measure_history] == [
-        ("ladder.member", "rejected", C2)
+        ("active_base", "adopted", "2026-c3"),
+        ("ladder.member", "rejected", C2),
     ]
+    assert river.metrics.active_window_days == 400
+    assert river.metrics.absorption_days == 42  # only proposed: unchanged
     assert river.ladder == cohort_before.org("riverside-workers").ladder
     for org in cohort.organizations:
         if org.id not in {"eastside-tenants", "riverside-workers"}:

@@ -82,6 +82,19 @@ versions:
         "versions.0.measure_changes.0.rule.any_of.0.activity_types.0",
         "'attendance'",
     ),
+    "unknown setting": (
+        GOOD_HEAD
+        + """    measure_changes:
+      - measure: absorption
+        proposed_by: Dev
+        why: monthly shifts
+        change: 60 days
+        settings: {absorbtion_days: 60}
+""",
+        11,
+        "versions.0.measure_changes.0.settings.absorbtion_days",
+        "no such field",
+    ),
     "wrong organization": (
         GOOD_HEAD.replace("org_id: eastside-tenants", "org_id: valley-voters"),
         1,

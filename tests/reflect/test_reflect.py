@@ -58,6 +58,12 @@ def test_form_round_trip(cohort: Path) -> None:
     row.change.value = "Two meetings make someone active"
     row.rule.value = "any_of: [{activity_types: [attendance], min_count: 2, attended_only: true}]"
     row.status.value = "adopted"
+    settings = form.add_proposal()
+    settings.measure.value = "absorption"
+    settings.proposed_by.value = "Lee"
+    settings.why.value = "Monthly meetings"
+    settings.change.value = "60 days"
+    settings.rule.value = "absorption_days: 60"
     form.add_proposal()  # a blank row is ignored
 
     path = form.save()
@@ -72,7 +78,9 @@ def test_form_round_trip(cohort: Path) -> None:
         ("match_rate", "change"),
         ("one_on_ones", "add"),
     ]
-    [change] = latest.measure_changes
+    change, settings_change = latest.measure_changes
+    assert settings_change.settings is not None and settings_change.rule is None
+    assert settings_change.settings.absorption_days == 60
     assert change.rung == "active" and change.status == "adopted"
     assert change.rule is not None and change.rule.any_of[0].min_count == 2
 
@@ -88,6 +96,8 @@ def test_form_round_trip(cohort: Path) -> None:
     assert again.reactions["one_on_ones"][0].value == "add"
     assert again.proposals[0].rule.value.startswith("any_of")
     assert again.proposals[0].value() == change
+    assert again.proposals[1].rule.value == "absorption_days: 60\n"
+    assert again.proposals[1].value() == settings_change
 
 
 def test_versions_are_kept(cohort: Path) -> None:
