@@ -161,3 +161,29 @@ def test_reflect_form_in_a_kernel(tmp_path: Path, small_cohort: Path) -> None:
     kinds = [set(o.get("data", {})) for o in outputs]
     assert any("application/vnd.jupyter.widget-view+json" in k for k in kinds)
     assert any("What the group said" in o.get("data", {}).get("text/html", "") for o in outputs)
+
+
+@pytest.mark.e2e
+def test_malformed_reflection_stops_the_report_with_line_and_field(
+    tmp_path: Path, small_cohort: Path
+) -> None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    path = small_cohort / CYCLE / "reflections" / f"{ORG}.yml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("reaction: keep", "reaction: maybe", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            str(notebooks_dir() / "3_reflect.ipynb"),
+            str(tmp_path / "broken.ipynb"),
+            parameters={"cohort_dir": str(small_cohort), "cycle": CYCLE, "org_id": ORG},
+            kernel_name="python3",
+            cwd=str(notebooks_dir()),
+            progress_bar=False,
+        )
+    assert info.value.ename == "ConfigError"
+    assert "eastside-tenants.yml, line" in info.value.evalue
+    assert "reaction" in info.value.evalue and "maybe" in info.value.evalue
