@@ -404,7 +404,19 @@ _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _EMAIL = re.compile(r"[\w.+%'-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+?\(?\d[\d\s.()\-\u2010-\u2015]{5,22}\d")
 _ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-:.]*[A-Za-z0-9])?")
-_NUMBER = re.compile(r"(?<![\d.,])\d{6,}(?![.,]?\d)")
+# A bare number (not part of 1,234,567 / 3.14159 / a hex hash / a word).
+_NUMBER = re.compile(r"(?<![\w.,])\d{6,}(?![.,]?\d)(?!\w)")
+# Numbers alone in a table cell (a column of ids shown by mistake).
+_CELL_NUMBER = re.compile(r"<t[dh]\b[^>]*>\s*(\d{6,})\s*</t[dh]>", re.I)
+# Words that say the numbers after them are ids ("VAN id 1234567", "ids: 123456, 234567").
+_ID_LABEL = re.compile(
+    r"(?i)\b(?:ids?|van|vanids?|user|users|contact|contacts|member|members|voter|voters|"
+    r"person|people|mobilize|external)\b[^\w<>]*(?:ids?\b)?[\W\d]*$"
+)
+#: Bare numbers this long are checked anywhere (a chance match is negligible); shorter
+#: ones only in a table cell of their own or after a word like "id" or "VAN", because a
+#: large organization's 6–8 digit ids cover much of the space of such numbers.
+LONG_NUMBER = 9
 _ADDRESS_WORDS = {
     "street": "st",
     "avenue": "ave",
@@ -532,6 +544,11 @@ def _add_id(index: PiiIndex, value: Any, kind: str, org_id: str) -> None:
     if _missing(value):
         return
     text = str(value).strip()
+    if re.fullmatch(r"[+\d\s().-]+", text):
+        key = _phone_key(text)
+        if key:  # a tool that keys people by phone (Spoke): a phone number
+            index.phones.setdefault(key, (org_id, text))
+            return
     if len(text) < 6:
         return
     index.ids.setdefault(text.casefold(), (kind, org_id, text))
@@ -671,9 +688,17 @@ def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
                     found = index.ids.get(candidate.casefold())
                     if found:
                         hit(found[0], found[1], cell, cell_id, found[2])
-            # bare numbers (VAN ids) only where a reader sees them, not inside 1,234,567
+            # bare numbers (VAN, Mobilize ids): see LONG_NUMBER
             for match in _NUMBER.finditer(text):
-                found = index.ids.get(match.group(0))
+                number = match.group(0)
+                found = index.ids.get(number)
+                if not found:
+                    continue
+                before = text[max(0, match.start() - 60) : match.start()]
+                if len(number) >= LONG_NUMBER or _ID_LABEL.search(before):
+                    hit(found[0], found[1], cell, cell_id, found[2])
+            for match in _CELL_NUMBER.finditer(segment):
+                found = index.ids.get(match.group(1))
                 if found:
                     hit(found[0], found[1], cell, cell_id, found[2])
         if index.names.by_first or index.addresses.by_first:

@@ -61,6 +61,9 @@ def test_clean_report_has_no_leaks(pii_store):
         ("<p>Lives at 123 main street</p>", "address"),
         ('<a href="https://an.example/p/d91b4b2e-7c1a-4e0f-9a57-0c2f3d4e5f60">x</a>', "source_id"),
         ("<td>VAN 10234567</td>", "source_id"),
+        ("<td>10234567</td>", "source_id"),
+        ("<p>vanids: 4455667, 10234567</p>", "source_id"),
+        ("<p>spoke contact +1 (555) 201-3344</p>", "phone"),
     ],
 )
 def test_planted_value_is_found_with_its_cell(pii_store, content, kind):
@@ -92,6 +95,9 @@ def test_only_the_named_organizations_are_checked(pii_store):
         "<p>Maria came</p>",  # a first name alone
         "<td>10,234,567</td>",  # a formatted count, not the VAN id 10234567
         "<td>3.10234567</td>",
+        "<p>sha256='d73b52327e02be35b0be10234567fc14abd0b4e8'</p>",  # inside a hash
+        "<p>rows_read=10234567</p>",  # a count printed raw, not labelled as an id
+        "<p>size 10234567 bytes</p>",
         "<p>okonkwo</p>",  # lower case: not written as a name
         "<p>Main Street</p>",
     ],
