@@ -111,6 +111,16 @@ class FileInfo:
     read_path: Path | None = None  # transcoded copy, when the file was not UTF-8
 
 
+# The largest file accepted as one export (CYCLEBOOK_MAX_EXPORT_BYTES overrides it). An
+# election year's VAN contacts table is a few GB; anything bigger is almost always the
+# wrong file (a database dump, a video) and would only fill the disk and the archive.
+DEFAULT_MAX_EXPORT_BYTES = 10 * 1024**3
+
+
+def max_export_bytes() -> int:
+    return int(os.environ.get("CYCLEBOOK_MAX_EXPORT_BYTES") or DEFAULT_MAX_EXPORT_BYTES)
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -154,6 +164,16 @@ class Stage:
     def add_file(self, path: Path, rel: str, kind: str, label: str, role: str = "") -> FileInfo:
         info = FileInfo(len(self.files), path, rel, kind, label, role=role)
         info.size = path.stat().st_size
+        limit = max_export_bytes()
+        if info.size > limit:  # before hashing or reading a byte of it
+            raise self.error(
+                info,
+                f"the file is {info.size:,} bytes, larger than the {limit:,}-byte limit "
+                "for one export",
+                "check that the right file is named as this export (a database dump or a "
+                "video is not an export); split a real export into several files in the "
+                "source's folder, or raise CYCLEBOOK_MAX_EXPORT_BYTES.",
+            )
         self.files.append(info)
         return info
 
@@ -389,7 +409,11 @@ class Stage:
         ).fetchall()
         for (file_no,) in rows:
             f = self.files[file_no]
-            if f.json_records:
+            if f.json_records:  # a JSON page's "line" is the record's position in it
+                self.con.execute(
+                    "UPDATE st_reject SET line = rec + 1 WHERE file_no = ? AND line IS NULL",
+                    [file_no],
+                )
                 continue
             starts = record_start_lines(f.read_path or f.path)
             if starts is None:
