@@ -146,12 +146,12 @@ def sync_org(
     started = dt.datetime.now(dt.UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     result = SyncResult(org.id, "ok", run_id)
-    sources = _files_of(paths, org)
     with connect(paths.store, write=True) as con:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = true")
         stage = Stage(con, org.id, org.timezone)
         try:
+            sources = _files_of(paths, org)
             for src, files in sources:
                 infos = [
                     stage.add_file(p, rel, src.kind, src.label or src.kind) for p, rel in files
@@ -165,12 +165,12 @@ def sync_org(
                 return result
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
                 READERS[src.kind](stage, src, infos, org)
-            stage.reject_lines()
             salt = cohort_salt(con)
             con.execute("BEGIN TRANSACTION")
             try:
                 resolve_identities(con, org.id)
                 result.written = write_org(con, org.id, salt, started)
+                stage.reject_lines()
                 _finish_files(stage, result)
                 _record(con, paths, org, stage, result, started)
                 con.execute("COMMIT")

@@ -1120,7 +1120,7 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
                 ),
             ],
             extra_inserts={
-                "st_activity": """'ab:assess:' || x.ref || ':' || strftime(x.assessed_at,
+                "st_activity": """'ab:assess:' || x.ref || ':' || strftime(x.assessed_at AT TIME ZONE 'UTC',
                     '%Y%m%d%H%M%S'), 'action_builder', x.ref, 'action_builder', x.ref,
                     'assessment', x.assessed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     x.score, NULL WHERE x.score IS NOT NULL"""
@@ -1242,7 +1242,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                     "amount is not a number",
                 ),
             ]
-        event_id = f"'{name}:' || substr(md5(x.event || '|' || strftime(x.ts, '%Y-%m-%d')), 1, 16)"
+        event_id = f"'{name}:' || substr(md5(x.event || '|' || strftime(x.ts AT TIME ZONE 'UTC', '%Y-%m-%d')), 1, 16)"
         inserts = {
             "st_person": f"""{sql_str(name)}, x.ref, x.email, x.phone, x.first_name, x.last_name,
                 x.address, x.zip, x.state, NULL, NULL, NULL, x.ts""",
@@ -1254,7 +1254,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 "coalesce(x.att, CASE WHEN x.type = 'attendance' AND x.st IS NULL THEN TRUE END)"
             )
             inserts["st_activity"] = f"""'{name}:' || substr(md5(concat_ws('|', x.ref, x.type,
-                    CAST(x.ts AS VARCHAR), x.event, x.amt_raw)), 1, 20), {sql_str(name)}, NULL,
+                    CAST(epoch(x.ts) AS VARCHAR), x.event, x.amt_raw)), 1, 20), {sql_str(name)}, NULL,
                 {sql_str(name)}, x.ref, x.type, x.ts, x.recorded_at,
                 CASE WHEN x.type = 'attendance' THEN coalesce(x.st, 'completed') ELSE x.st END,
                 {attended}, CASE WHEN x.event IS NOT NULL THEN {event_id} END, NULL,

@@ -1,0 +1,117 @@
+"""Losing nothing: archive byte for byte, re-sync changes nothing, newer exports merge."""
+
+from __future__ import annotations
+
+import hashlib
+
+from test_readers import AN_CSV, MOBILIZE_PAGE
+
+CANONICAL = [
+    "person",
+    "person_pii",
+    "identity",
+    "event",
+    "activity",
+    "contact_attempt",
+    "custom_field",
+    "raw_file",
+]
+
+SOURCES = "- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}"
+
+
+def snapshot(c) -> dict[str, list[tuple]]:
+    out = {
+        t: c.query(f"SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {t} ORDER BY ALL") for t in CANONICAL
+    }
+    out["rejected_row"] = c.query(
+        "SELECT file, line, column_name, reason FROM rejected_row ORDER BY ALL"
+    )
+    return out
+
+
+def test_resync_same_files_changes_nothing(make_cohort):
+    c = make_cohort(SOURCES)
+    c.write("an/activists.csv", AN_CSV + AN_CSV.splitlines()[0] + "\n")  # + a repeated header
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    first = c.sync()
+    assert first.status == "ok"
+    before = snapshot(c)
+    runs = c.query("SELECT count(*) FROM sync_run")
+    second = c.sync()
+    assert second.status == "unchanged"
+    assert [f.file for f in second.files] == [f.file for f in first.files]
+    assert snapshot(c) == before
+    assert c.query("SELECT count(*) FROM sync_run") == runs  # nothing written at all
+    forced = c.sync(force=True)  # even re-reading everything changes no canonical row
+    assert forced.status == "ok"
+    assert forced.written["activity"] == 0 and forced.written["person"] == 0
+    assert snapshot(c) == before
+
+
+def test_raw_exports_archived_byte_for_byte(make_cohort):
+    c = make_cohort(SOURCES)
+    raw = ("\ufeff" + AN_CSV).encode("utf-8")
+    c.write("an/activists.csv", raw)
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    c.sync()
+    digest = hashlib.sha256(raw).hexdigest()
+    rows = c.query(
+        "SELECT sha256, original_path, archived_path, size_bytes FROM raw_file "
+        "WHERE original_path = 'an/activists.csv'"
+    )
+    assert rows == [(digest, "an/activists.csv", f"archive/org/{digest}/activists.csv", len(raw))]
+    assert (c.root / rows[0][2]).read_bytes() == raw
+
+
+def test_newer_export_merges_without_duplicates(make_cohort):
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    head = "uuid,first_name,last_name,email,zip_code,can2_phone,can2_subscription_date\n"
+    c.write(
+        "an/activists-2026-08-01.csv",
+        head
+        + "u1,Ana,Diaz,ana@example.org,02139,,2026-07-01\n"
+        + "u2,Bo,Lee,bo@example.org,02140,,2026-07-02\n",
+    )
+    c.sync()
+    # the newer export: Bo moved (zip), Ana is there twice, Cy is new; a second email
+    # address case for Ana must not create a new person
+    c.write(
+        "an/activists-2026-09-01.csv",
+        head
+        + "u1,Ana,Diaz,ANA@example.org,02139,617-555-0101,2026-07-01\n"
+        + "u1,Ana,Diaz,ana@example.org,02139,,2026-07-01\n"
+        + "u2,Bo,Lee,bo@example.org,02199,,2026-07-02\n"
+        + "u3,Cy,Ng,cy@example.org,02141,,2026-08-20\n",
+    )
+    result = c.sync()
+    assert result.status == "ok"
+    assert c.query("SELECT count(*) FROM person") == [(3,)]
+    assert c.query("SELECT count(*) FROM identity") == [(3,)]
+    assert c.query("SELECT count(*), count(DISTINCT activity_id) FROM activity") == [(3, 3)]
+    people = c.query(
+        """SELECT i.source_id, p.zip, pii.phone FROM person p
+           JOIN identity i USING (org_id, person_id) JOIN person_pii pii USING (org_id, person_id)
+           ORDER BY 1"""
+    )
+    assert people == [("u1", "02139", "+16175550101"), ("u2", "02199", None), ("u3", "02141", None)]
+    # the older file leaves the folder: what it brought stays (the store is cumulative)
+    (c.exports / "an" / "activists-2026-08-01.csv").unlink()
+    c.sync()
+    assert c.query("SELECT count(*) FROM person") == [(3,)]
+    # person ids are stable across syncs
+    ids = c.query("SELECT person_id FROM identity ORDER BY source_id")
+    c.sync(force=True)
+    assert c.query("SELECT person_id FROM identity ORDER BY source_id") == ids
+
+
+def test_new_tool_matches_stored_people(make_cohort):
+    """A later sync that brings a second tool matches people already in the store."""
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
+    c.write("an/a.csv", "uuid,email\nu9,di@example.org\n")
+    c.write("mobilize/p0.json", {"count": 0, "next": None, "data": []})
+    c.sync()
+    c.write("mobilize/p1.json", {"count": 1, "next": None, "data": [MOBILIZE_PAGE["data"][0]]})
+    c.sync()
+    rows = c.query("SELECT count(DISTINCT person_id), count(*) FROM identity")
+    assert rows == [(1, 2)]

@@ -1,0 +1,407 @@
+# ruff: noqa: E501 - export fixtures are kept verbatim, one record per line
+"""A corpus of malformed exports, each with its expected rejection or error message.
+
+A rejected row names file, line, column and reason; a file that cannot be read raises
+ExportError naming the file and a fix, and leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cyclebook.errors import ExportError
+
+AN = "- {kind: action_network_csv, path: an}"
+MOB = "- {kind: mobilize, path: mobilize}"
+API = "- {kind: action_network_api, path: api}"
+VAN = "- {kind: van, path: van}"
+SPOKE = "- {kind: spoke, path: spoke}"
+AB = "- {kind: action_builder, path: ab}"
+GENERIC = """\
+- kind: generic_csv
+  path: sheet.csv
+  columns: {person_id: ID, email: Email, occurred_at: Date, type: Type}
+"""
+
+AN_HEAD = "uuid,first_name,last_name,email,zip_code,can2_subscription_date\n"
+GOOD_AN = AN_HEAD + "u1,A,B,a@example.org,02139,2026-08-01\n"
+VAN_LOOKUPS = {
+    "van/persons.csv": "vanid,firstname,lastname\n101,A,B\n",
+    "van/results.csv": "resultid,resultshortname\n1,Not Home\n14,Canvassed\n",
+    "van/contacttypes.csv": "contacttypeid,contacttypename\n2,Walk\n",
+}
+SPOKE_HEAD = (
+    "campaignId,campaign,contact[firstName],contact[cell],contact[optOut],contact[messageStatus]\n"
+)
+
+
+def _mob(record_overrides: dict) -> dict:
+    record = {
+        "id": 1,
+        "created_date": 1780000000,
+        "modified_date": 1780000000,
+        "person": {"user_id": 5, "email_addresses": [{"address": "a@example.org"}]},
+        "event": {"id": 7, "title": "Meeting", "event_type": "MEETING"},
+        "timeslot": {"id": 71, "start_date": 1780050000},
+        "status": "REGISTERED",
+        "attended": None,
+    }
+    for key, value in record_overrides.items():
+        if value is None and key in record and key != "attended":
+            del record[key]
+        else:
+            record[key] = value
+    return {"count": 1, "next": None, "data": [record]}
+
+
+def _osdi(collection: str, records: list) -> dict:
+    return {"_embedded": {collection: records}}
+
+
+API_PERSON = {
+    "identifiers": ["action_network:p1"],
+    "created_date": "2026-01-01T00:00:00Z",
+    "email_addresses": [{"address": "a@example.org"}],
+}
+
+# (id, sources, files, expected): expected is ("error", [substrings]) or
+# ("reject", file, line, column, reason substring)
+CASES = [
+    # ---------------------------------------------------------------- files that stop a sync
+    ("empty-file", AN, {"an/a.csv": b""}, ("error", ["an/a.csv", "the file is empty", "Fix:"])),
+    ("bom-only", AN, {"an/a.csv": b"\xef\xbb\xbf\r\n  \n"}, ("error", ["the file is empty"])),
+    (
+        "utf16",
+        AN,
+        {"an/a.csv": "uuid,email\nu1,a@b.org\n".encode("utf-16")},
+        ("error", ["UTF-16", "CSV UTF-8"]),
+    ),
+    (
+        "xlsx-as-csv",
+        AN,
+        {"an/a.csv": b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00"},
+        ("error", ["ZIP/Excel workbook"]),
+    ),
+    ("binary", AN, {"an/a.csv": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"}, ("error", ["binary"])),
+    (
+        "missing-required-column",
+        AN,
+        {"an/a.csv": "uuid,first_name\nu1,A\n"},
+        ("error", ["lacks required column(s) email", "found: uuid, first_name"]),
+    ),
+    (
+        "semicolon-separated",
+        AN,
+        {"an/a.csv": "uuid;email\nu1;a@example.org\n"},
+        ("error", ["not comma-separated"]),
+    ),
+    (
+        "truncated-json",
+        MOB,
+        {"mobilize/p1.json": '{"count": 1, "data": [{"id": 1, "person": {'},
+        ("error", ["mobilize/p1.json", "is not valid JSON"]),
+    ),
+    (
+        "html-saved-as-json",
+        MOB,
+        {"mobilize/p1.json": "<html><body>502 Bad Gateway</body></html>"},
+        ("error", ["is not valid JSON", "HTML error page"]),
+    ),
+    (
+        "source-folder-missing",
+        AN,
+        {"other/a.csv": GOOD_AN},
+        ("error", ["is not in the organization's exports folder", "cohort.yml"]),
+    ),
+    ("source-folder-empty", AN, {"an/readme.txt": "nothing here"}, ("error", ["no .csv files"])),
+    (
+        "van-lookup-missing",
+        VAN,
+        {
+            "van/persons.csv": "vanid\n101\n",
+            "van/contactscontacts.csv": "vanid,resultid,contacttypeid,datecanvassed\n101,1,2,2026-08-01\n",
+            "van/contacttypes.csv": "contacttypeid,contacttypename\n2,Walk\n",
+        },
+        ("error", ["needs the 'results' lookup table"]),
+    ),
+    (
+        "van-missing-column",
+        VAN,
+        {**VAN_LOOKUPS, "van/contactscontacts.csv": "vanid,resultid,contacttypeid\n101,1,2\n"},
+        ("error", ["contactscontacts.csv", "lacks required column(s) datecanvassed"]),
+    ),
+    (
+        "spoke-unknown-file",
+        SPOKE,
+        {"spoke/x.csv": "phone,name\n1,2\n"},
+        ("error", ["neither a Spoke contacts export"]),
+    ),
+    (
+        "generic-mapping-mismatch",
+        GENERIC,
+        {"sheet.csv": "ID,Mail,Date,Type\n1,a@b.org,2026-08-01,signup\n"},
+        ("error", ["lacks the mapped column(s) email: Email", "'columns' mapping"]),
+    ),
+    # ---------------------------------------------------------------- rows that are rejected
+    (
+        "repeated-header",
+        AN,
+        {"an/a.csv": GOOD_AN + AN_HEAD + "u2,C,D,c@example.org,02139,2026-08-02\n"},
+        ("reject", "an/a.csv", 3, None, "repeated header line"),
+    ),
+    (
+        "no-identifier",
+        AN,
+        {"an/a.csv": AN_HEAD + "u1,A,B,a@example.org,1,\n,C,D,,2,\n"},
+        ("reject", "an/a.csv", 3, "email", "no email or uuid"),
+    ),
+    (
+        "invalid-email-no-uuid",
+        AN,
+        {"an/a.csv": AN_HEAD + ",C,D,not-an-email,2,\n"},
+        ("reject", "an/a.csv", 2, "email", "email address is not valid"),
+    ),
+    (
+        "bad-date",
+        AN,
+        {"an/a.csv": AN_HEAD + "u1,A,B,a@example.org,1,31/31/2026\n"},
+        ("reject", "an/a.csv", 2, "can2_subscription_date", "date not readable"),
+    ),
+    (
+        "too-many-columns",
+        AN,
+        {"an/a.csv": GOOD_AN + "u2,C,D,c@example.org,2,2026-08-01,extra,more\n"},
+        ("reject", "an/a.csv", 3, None, "more values than the header"),
+    ),
+    (
+        "quoted-newline-line-number",
+        AN,
+        {
+            "an/a.csv": "uuid,email,can2_user_address,can2_subscription_date\n"
+            'u1,a@example.org,"1 Main St\nApt 2\nRear",2026-08-01\n'
+            "u2,b@example.org,,yesterday\n"
+        },
+        ("reject", "an/a.csv", 5, "can2_subscription_date", "date not readable"),
+    ),
+    (
+        "mobilize-unknown-status",
+        MOB,
+        {"mobilize/p1.json": _mob({"status": "MAYBE"})},
+        ("reject", "mobilize/p1.json", 1, "status", "unknown status"),
+    ),
+    (
+        "mobilize-bad-created-date",
+        MOB,
+        {"mobilize/p1.json": _mob({"created_date": "last week"})},
+        ("reject", "mobilize/p1.json", 1, "created_date", "date not readable"),
+    ),
+    (
+        "mobilize-attended-string",
+        MOB,
+        {"mobilize/p1.json": _mob({"attended": "yes"})},
+        ("reject", "mobilize/p1.json", 1, "attended", "attended must be true, false or null"),
+    ),
+    (
+        "mobilize-no-person",
+        MOB,
+        {"mobilize/p1.json": _mob({"person": {"given_name": "X"}})},
+        ("reject", "mobilize/p1.json", 1, "person.user_id", "no person"),
+    ),
+    (
+        "api-amount-not-number",
+        API,
+        {
+            "api/people/p.json": _osdi("osdi:people", [API_PERSON]),
+            "api/donations/d.json": _osdi(
+                "osdi:donations",
+                [
+                    {
+                        "identifiers": ["action_network:d1"],
+                        "created_date": "2026-08-01T00:00:00Z",
+                        "amount": "twenty",
+                        "action_network:person_id": "p1",
+                    }
+                ],
+            ),
+        },
+        ("reject", "api/donations/d.json", 1, "amount", "amount is not a number"),
+    ),
+    (
+        "api-tagging-no-person",
+        API,
+        {
+            "api/people/p.json": _osdi("osdi:people", [API_PERSON]),
+            "api/taggings/t.json": _osdi(
+                "osdi:taggings",
+                [
+                    {
+                        "created_date": "2026-08-01T00:00:00Z",
+                        "_links": {"osdi:tag": {"href": "https://x/api/v2/tags/t1"}},
+                    }
+                ],
+            ),
+        },
+        ("reject", "api/taggings/t.json", 1, "action_network:person_id", "no person on the record"),
+    ),
+    (
+        "api-unknown-person",
+        API,
+        {
+            "api/people/p.json": _osdi("osdi:people", [API_PERSON]),
+            "api/attendances/a.json": _osdi(
+                "osdi:attendances",
+                [
+                    {
+                        "identifiers": ["action_network:a1"],
+                        "created_date": "2026-08-01T00:00:00Z",
+                        "status": "accepted",
+                        "action_network:person_id": "ghost",
+                    }
+                ],
+            ),
+        },
+        ("reject", "api/attendances/a.json", 1, None, "person not found"),
+    ),
+    (
+        "van-unknown-signup-status",
+        VAN,
+        {
+            **VAN_LOOKUPS,
+            "van/eventsignups.csv": "eventsignupid,vanid,eventid,eventstatusname,datecreated\n1,101,7,Completed,2026-08-01\n"
+            "2,101,7,Maybe,2026-08-01\n",
+        },
+        ("reject", "van/eventsignups.csv", 3, "eventstatusname", "unknown event signup status"),
+    ),
+    (
+        "van-unknown-result",
+        VAN,
+        {
+            **VAN_LOOKUPS,
+            "van/contactscontacts.csv": "contactscontactid,vanid,resultid,contacttypeid,datecanvassed\n1,101,99,2,2026-08-01\n",
+        },
+        ("reject", "van/contactscontacts.csv", 2, "resultid", "result id not in results"),
+    ),
+    (
+        "van-amount-not-number",
+        VAN,
+        {
+            **VAN_LOOKUPS,
+            "van/contributions.csv": "contributionid,vanid,amount,datereceived\n1,101,n/a,2026-08-01\n",
+        },
+        ("reject", "van/contributions.csv", 2, "amount", "amount is not a number"),
+    ),
+    (
+        "van-missing-vanid",
+        VAN,
+        {**VAN_LOOKUPS, "van/persons.csv": "vanid,firstname\n101,A\n,B\n"},
+        ("reject", "van/persons.csv", 3, "vanid", "missing vanid"),
+    ),
+    (
+        "spoke-bad-cell",
+        SPOKE,
+        {
+            "spoke/c.csv": SPOKE_HEAD
+            + "1,K,A,+16175550100,false,messaged\n1,K,B,12,false,messaged\n"
+        },
+        ("reject", "spoke/c.csv", 3, "contact[cell]", "not a phone number"),
+    ),
+    (
+        "spoke-bad-message-date",
+        SPOKE,
+        {
+            "spoke/c.csv": SPOKE_HEAD + "1,K,A,+16175550100,false,messaged\n",
+            "spoke/m.csv": "campaignId,contactNumber,isFromContact,attemptedAt\n1,+16175550100,false,soon\n",
+        },
+        ("reject", "spoke/m.csv", 2, "attemptedAt", "date not readable"),
+    ),
+    (
+        "generic-missing-date",
+        GENERIC,
+        {"sheet.csv": "ID,Email,Date,Type\n1,a@example.org,,signup\n"},
+        ("reject", "sheet.csv", 2, "Date", "missing date"),
+    ),
+    (
+        "generic-unknown-type",
+        GENERIC,
+        {"sheet.csv": "ID,Email,Date,Type\n1,a@example.org,2026-08-01,party\n"},
+        ("reject", "sheet.csv", 2, "Type", "activity type is not one of"),
+    ),
+    (
+        "ab-assessment-not-number",
+        AB,
+        {
+            "ab/e.json": _osdi(
+                "osdi:people",
+                [
+                    {
+                        "identifiers": ["action_builder:e1"],
+                        "action_builder:latest_assessment": "high",
+                        "modified_date": "2026-08-01T00:00:00Z",
+                    }
+                ],
+            )
+        },
+        (
+            "reject",
+            "ab/e.json",
+            1,
+            "action_builder:latest_assessment",
+            "assessment is not a number",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("case_id,sources,files,expected", CASES, ids=[c[0] for c in CASES])
+def test_malformed(make_cohort, case_id, sources, files, expected):
+    c = make_cohort(sources)
+    for rel, content in files.items():
+        if isinstance(content, str):
+            c.exports.joinpath(rel).parent.mkdir(parents=True, exist_ok=True)
+            c.exports.joinpath(rel).write_text(content)
+        elif isinstance(content, dict):
+            c.write(rel, json.dumps(content))
+        else:
+            c.write(rel, content)
+    if expected[0] == "error":
+        with pytest.raises(ExportError) as info:
+            c.sync()
+        message = str(info.value)
+        for part in expected[1]:
+            assert part in message, message
+        assert "Fix:" in message
+        assert info.value.org_id == "org"
+        # nothing was written to the canonical tables; the failure is recorded
+        assert c.query("SELECT count(*) FROM person") == [(0,)]
+        assert c.query("SELECT status FROM sync_run") == [("failed",)]
+        # member values never appear in the message
+        assert "a@example.org" not in message
+    else:
+        _, file, line, column, reason = expected
+        c.sync()
+        rejects = c.rejects()
+        matching = [r for r in rejects if r[0] == file and reason in r[3]]
+        assert matching, rejects
+        assert (matching[0][1], matching[0][2]) == (line, column), rejects
+        assert all("a@example.org" not in (r[3] or "") for r in rejects)
+
+
+def test_corpus_is_large_enough():
+    assert len(CASES) >= 25
+
+
+def test_failed_sync_keeps_previous_state(make_cohort):
+    c = make_cohort(AN)
+    c.write("an/a.csv", GOOD_AN)
+    c.sync()
+    people = "SELECT * EXCLUDE (first_seen_at) FROM person ORDER BY person_id"
+    before = c.query(people)
+    c.write("an/b.csv", b"")  # a newer, broken export
+    with pytest.raises(ExportError, match="the file is empty"):
+        c.sync()
+    assert c.query(people) == before
+    assert [
+        r[0] for r in c.query("SELECT status FROM sync_run WHERE file IS NULL ORDER BY started_at")
+    ] == ["ok", "failed"]

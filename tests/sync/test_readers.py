@@ -1,0 +1,569 @@
+# ruff: noqa: E501 - export fixtures are kept verbatim, one record per line
+"""Every reader on a small export in the tool's real format, with expected rows by hand."""
+
+from __future__ import annotations
+
+from conftest import utc
+
+AN_CSV = """\
+uuid,first_name,last_name,email,zip_code,can2_phone,can2_sms_status,can2_subscription_status,can2_subscription_date,can2_user_address,can2_user_city,can2_state_abbreviated,can2_county,can2_user_tags,Building
+u1,Ana,Diaz, Ana@Example.org ,02139,(617) 555-0101,subscribed,subscribed,2026-08-05 10:00:00,"1 Main St
+Apt 2",Boston,MA,Suffolk,"tenant,leader",Tower A
+u2,Bo,Lee,bo@example.org,02140,,unsubscribed,unsubscribed,2026-09-01T12:00:00Z,,,MA,,,
+"""
+
+
+def test_action_network_csv(make_cohort):
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/activists.csv", "\ufeff" + AN_CSV)
+    result = c.sync()
+    assert result.status == "ok"
+    assert [(f.rows_read, f.rows_kept, f.rows_rejected) for f in result.files] == [(2, 2, 0)]
+    assert result.files[0].unknown_columns == ["Building"]
+    people = c.query(
+        f"""SELECT i.source_id, p.zip, p.state, p.email_ok, p.sms_ok, {utc("p.first_seen_at")},
+                   pii.first_name, pii.email, pii.phone, pii.address
+            FROM person p JOIN identity i USING (org_id, person_id)
+            JOIN person_pii pii USING (org_id, person_id) ORDER BY 1"""
+    )
+    assert people == [
+        (
+            "u1",
+            "02139",
+            "MA",
+            True,
+            True,
+            "2026-08-05 14:00",
+            "Ana",
+            "ana@example.org",
+            "+16175550101",
+            "1 Main St\nApt 2, Boston",
+        ),
+        ("u2", "02140", "MA", False, False, "2026-09-01 12:00", "Bo", "bo@example.org", None, None),
+    ]
+    acts = c.query(
+        f"SELECT activity_id, type, source, {utc('occurred_at')} FROM activity ORDER BY 1"
+    )
+    assert acts == [
+        ("an:signup:u1", "signup", "action_network", "2026-08-05 14:00"),
+        ("an:signup:u2", "signup", "action_network", "2026-09-01 12:00"),
+    ]
+    custom = c.query("SELECT field, value FROM custom_field ORDER BY 1")
+    assert custom == [("Building", "Tower A"), ("can2_user_tags", "tenant,leader")]
+    # match keys: salted hashes, present, and never the email itself
+    keys = c.query("SELECT match_key FROM person")
+    assert all(k[0] and len(k[0]) == 64 and "@" not in k[0] for k in keys)
+
+
+def _osdi(collection: str, records: list[dict]) -> dict:
+    return {
+        "total_pages": 1,
+        "page": 1,
+        "per_page": 25,
+        "_embedded": {collection: records},
+        "_links": {"self": {"href": "https://actionnetwork.org/api/v2/x"}},
+    }
+
+
+def test_action_network_api(make_cohort):
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    person = {
+        "identifiers": ["action_network:p-1", "mailchimp:77"],
+        "created_date": "2025-03-01T15:00:00Z",
+        "given_name": "Cy",
+        "family_name": "Ng",
+        "email_addresses": [{"primary": True, "address": "CY@example.org", "status": "subscribed"}],
+        "phone_numbers": [{"primary": True, "number": "16175550102", "status": "unsubscribed"}],
+        "postal_addresses": [
+            {
+                "postal_code": "02141",
+                "region": "MA",
+                "locality": "Cambridge",
+                "address_lines": ["5 Elm St"],
+            }
+        ],
+        "custom_fields": {"Shift": "evening"},
+    }
+    c.write("api/people/people-1.json", _osdi("osdi:people", [person]))
+    c.write(
+        "api/attendances/att-1.json",
+        _osdi(
+            "osdi:attendances",
+            [
+                {
+                    "identifiers": ["action_network:a-1"],
+                    "created_date": "2025-04-01T10:00:00Z",
+                    "modified_date": "2025-04-02T10:00:00Z",
+                    "status": "accepted",
+                    "action_network:person_id": "p-1",
+                    "action_network:event_id": "e-9",
+                }
+            ],
+        ),
+    )
+    c.write(
+        "api/donations/don-1.json",
+        _osdi(
+            "osdi:donations",
+            [
+                {
+                    "identifiers": ["action_network:d-1"],
+                    "created_date": "2025-05-01T10:00:00Z",
+                    "amount": "25.50",
+                    "action_network:person_id": "p-1",
+                }
+            ],
+        ),
+    )
+    c.write(
+        "api/taggings/tag-1.json",
+        _osdi(
+            "osdi:taggings",
+            [
+                {
+                    "created_date": "2025-06-01T10:00:00Z",
+                    "_links": {
+                        "self": {"href": "https://actionnetwork.org/api/v2/tags/t-1/taggings/g-1"},
+                        "osdi:tag": {"href": "https://actionnetwork.org/api/v2/tags/t-1"},
+                        "osdi:person": {"href": "https://actionnetwork.org/api/v2/people/p-1"},
+                    },
+                }
+            ],
+        ),
+    )
+    c.write(
+        "api/submissions/sub-1.json",
+        _osdi(
+            "osdi:submissions",
+            [
+                {
+                    "identifiers": ["action_network:s-1"],
+                    "created_date": "2025-07-01T10:00:00Z",
+                    "action_network:person_id": "p-1",
+                    "action_network:form_id": "f-1",
+                }
+            ],
+        ),
+    )
+    result = c.sync()
+    assert result.rows_read == 5 and result.rows_rejected == 0
+    assert c.query("SELECT source, source_id FROM identity") == [("action_network", "p-1")]
+    assert c.query("SELECT email, phone, address FROM person_pii") == [
+        ("cy@example.org", "+16175550102", "5 Elm St, Cambridge")
+    ]
+    assert c.query("SELECT email_ok, sms_ok, zip, state FROM person") == [
+        (True, False, "02141", "MA")
+    ]
+    acts = c.query(
+        f"""SELECT activity_id, type, status, attended, event_id, result, amount,
+                   {utc("occurred_at")}, {utc("recorded_at")} FROM activity ORDER BY 1"""
+    )
+    assert acts == [
+        (
+            "an:attendances:a-1",
+            "attendance",
+            "registered",
+            None,
+            "action_network:e-9",
+            None,
+            None,
+            "2025-04-01 10:00",
+            "2025-04-02 10:00",
+        ),
+        ("an:donations:d-1", "donation", None, None, None, None, 25.5, "2025-05-01 10:00", None),
+        (
+            "an:submissions:s-1",
+            "submission",
+            None,
+            None,
+            None,
+            "form:f-1",
+            None,
+            "2025-07-01 10:00",
+            None,
+        ),
+        ("an:taggings:g-1", "tagging", None, None, None, "tag:t-1", None, "2025-06-01 10:00", None),
+    ]
+    assert c.query("SELECT field, value FROM custom_field") == [("Shift", "evening")]
+
+
+MOBILIZE_PAGE = {
+    "count": 2,
+    "next": None,
+    "data": [
+        {
+            "id": 11,
+            "created_date": 1780000000,
+            "modified_date": 1780100000,
+            "person": {
+                "user_id": 501,
+                "given_name": "Di",
+                "family_name": "Oh",
+                "email_addresses": [{"primary": True, "address": "di@example.org"}],
+                "phone_numbers": [{"primary": True, "number": "617.555.0103"}],
+                "postal_addresses": [{"primary": True, "postal_code": "02142"}],
+                "sms_opt_in_status": "OPT_IN",
+            },
+            "event": {
+                "id": 77,
+                "title": "Door knock",
+                "event_type": "CANVASS",
+                "contact": {"owner_user_id": 501},
+            },
+            "timeslot": {"id": 771, "start_date": 1780050000, "end_date": 1780057200},
+            "status": "CONFIRMED",
+            "attended": True,
+            "referrer": {"utm_source": "sms"},
+        },
+        {
+            "id": 12,
+            "created_date": 1780000500,
+            "modified_date": 1780000500,
+            "person": {
+                "user_id": 502,
+                "given_name": "Eve",
+                "family_name": "Ra",
+                "email_addresses": [],
+                "phone_numbers": [],
+                "postal_addresses": [],
+                "sms_opt_in_status": "OPT_OUT",
+            },
+            "event": {"id": 77, "title": "Door knock", "event_type": "CANVASS"},
+            "timeslot": {"id": 771, "start_date": 1780050000, "end_date": 1780057200},
+            "status": "CANCELLED",
+            "attended": None,
+        },
+    ],
+}
+
+
+def test_mobilize(make_cohort):
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    c.write("mobilize/attendances-page-001.json", MOBILIZE_PAGE)
+    result = c.sync()
+    assert result.rows_read == 2 and result.rows_rejected == 0
+    acts = c.query(
+        f"""SELECT a.activity_id, i.source_id, a.type, a.status, a.attended, a.role, a.event_id,
+                   {utc("a.occurred_at")}, {utc("a.recorded_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    )
+    assert acts == [
+        (
+            "mobilize:att:11",
+            "501",
+            "attendance",
+            "confirmed",
+            True,
+            "host",
+            "mobilize:77:771",
+            "2026-05-29 10:20",
+            "2026-05-30 00:13",
+        ),
+        (
+            "mobilize:att:12",
+            "502",
+            "attendance",
+            "cancelled",
+            None,
+            "attendee",
+            "mobilize:77:771",
+            "2026-05-29 10:20",
+            "2026-05-28 20:35",
+        ),
+    ]
+    assert c.query(f"SELECT event_id, title, event_type, {utc('start_at')} FROM event") == [
+        ("mobilize:77:771", "Door knock", "canvass", "2026-05-29 10:20")
+    ]
+    assert c.query("SELECT email, phone FROM person_pii ORDER BY 1 NULLS LAST") == [
+        ("di@example.org", "+16175550103"),
+        (None, None),
+    ]
+    assert c.query("SELECT sms_ok FROM person ORDER BY 1") == [(False,), (True,)]
+
+
+VAN_FILES = {
+    "van/persons.csv": """\
+        vanid,firstname,lastname,email,phone,addressline1,city,state,zip5,datecreated
+        101,Fa,Un,fa@example.org,617-555-0104,2 Oak St,Boston,MA,02143,2025-01-02 09:00:00
+        102,Gi,Vo,,,,,MA,02144,2025-01-03
+        """,
+    "van/results.csv": "resultid,resultshortname\n1,Not Home\n14,Canvassed\n",
+    "van/contacttypes.csv": "contacttypeid,contacttypename\n1,Phone\n2,Walk\n37,SMS Text\n82,One on One\n",
+    "van/contactscontacts.csv": """\
+        contactscontactid,vanid,resultid,contacttypeid,datecanvassed,datecreated,canvassedby,campaignid
+        9001,101,14,82,2026-08-10 18:00:00,2026-08-12T16:00:00Z,55,301
+        9002,102,1,2,2026-08-11 11:00:00,2026-08-11 12:00:00,56,302
+        9003,999,14,2,2026-08-11 11:05:00,2026-08-11 12:00:00,56,302
+        9004,101,14,1,2026-08-12 19:00:00,,57,
+        """,
+    "van/activistcodes.csv": "activistcodeid,activistcodename\n4001,Member\n",
+    "van/contactsactivistcodes.csv": """\
+        contactsactivistcodeid,vanid,activistcodeid,datecreated,datecanvassed
+        3001,101,4001,2026-08-13T00:00:00Z,2026-08-12 20:00:00
+        """,
+    "van/events.csv": """\
+        eventid,eventname,eventtypename,dateoffsetbegin
+        7,Members meeting,Meeting,2026-08-20 18:30:00
+        """,
+    "van/eventsignups.csv": """\
+        eventsignupid,vanid,eventid,eventrolename,eventstatusname,datecreated,datemodified
+        4001,101,7,Host,Completed,2026-08-01 10:00:00,2026-08-21T01:00:00Z
+        4002,102,7,Volunteer,No Show,2026-08-02 10:00:00,2026-08-21T01:00:00Z
+        4003,102,7,Team Leader,Scheduled,2026-08-02 10:00:00,
+        """,
+    "van/contributions.csv": "contributionid,vanid,amount,datereceived\n8001,101,$1,015.00,2026-08-15\n",
+}
+
+
+def test_van(make_cohort):
+    c = make_cohort("- {kind: van, path: van}")
+    files = dict(VAN_FILES)
+    files["van/contributions.csv"] = (
+        'contributionid,vanid,amount,datereceived\n8001,101,"$1,015.00",2026-08-15\n'
+    )
+    for rel, text in files.items():
+        c.write(rel, text)
+    result = c.sync()
+    assert result.rows_rejected == 0, c.rejects()
+    acts = c.query(
+        f"""SELECT a.activity_id, i.source_id, a.type, a.status, a.attended, a.role, a.result,
+                   a.amount, a.organizer_id, {utc("a.occurred_at")}, {utc("a.recorded_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    )
+    assert acts == [
+        (
+            "van:ac:3001",
+            "101",
+            "activist_code",
+            None,
+            None,
+            None,
+            "Member",
+            None,
+            None,
+            "2026-08-13 00:00",
+            "2026-08-13 00:00",
+        ),
+        (
+            "van:cc:9001",
+            "101",
+            "one_on_one",
+            None,
+            None,
+            None,
+            "Canvassed",
+            None,
+            "van:55",
+            "2026-08-10 22:00",
+            "2026-08-12 16:00",
+        ),
+        (
+            "van:ct:8001",
+            "101",
+            "donation",
+            None,
+            None,
+            None,
+            None,
+            1015.0,
+            None,
+            "2026-08-15 04:00",
+            None,
+        ),
+        (
+            "van:es:4001",
+            "101",
+            "attendance",
+            "completed",
+            True,
+            "host",
+            None,
+            None,
+            None,
+            "2026-08-20 22:30",
+            "2026-08-21 01:00",
+        ),
+        (
+            "van:es:4002",
+            "102",
+            "attendance",
+            "no_show",
+            False,
+            "attendee",
+            None,
+            None,
+            None,
+            "2026-08-20 22:30",
+            "2026-08-21 01:00",
+        ),
+        (
+            "van:es:4003",
+            "102",
+            "attendance",
+            "registered",
+            None,
+            "lead",
+            None,
+            None,
+            None,
+            "2026-08-20 22:30",
+            "2026-08-02 14:00",
+        ),
+    ]
+    attempts = c.query(
+        """SELECT attempt_id, channel, result, conversation, campaign, organizer_id,
+                  person_id IS NULL AS unknown_person, contact_key IS NOT NULL
+           FROM contact_attempt ORDER BY 1"""
+    )
+    assert attempts == [
+        ("van:cc:9002", "door", "Not Home", False, "302", "van:56", False, True),
+        ("van:cc:9003", "door", "Canvassed", True, "302", "van:56", True, True),
+        ("van:cc:9004", "phone", "Canvassed", True, None, "van:57", False, True),
+    ]
+    assert c.query("SELECT event_id, title, event_type FROM event") == [
+        ("van:7", "Members meeting", "meeting")
+    ]
+
+
+SPOKE_CONTACTS = """\
+campaignId,campaign,assignmentId,texter[firstName],texter[lastName],contact[firstName],contact[lastName],contact[cell],contact[zip],contact[optOut],contact[messageStatus],contact[external_id],question[Will you come?],tags
+71,Kickoff,5,Sam,Rivera,Hal,Ito,+16175550105,02145,false,convo,,Yes,hot
+71,Kickoff,5,Sam,Rivera,Ida,Jo,+16175550106,02146,true,closed,,,
+71,Kickoff,5,Sam,Rivera,Jay,Ko,+16175550107,02147,false,needsMessage,,,
+"""
+SPOKE_MESSAGES = """\
+campaignId,contactNumber,userNumber,isFromContact,sendStatus,attemptedAt,text
+71,+16175550105,+16175550100,false,DELIVERED,2026-08-20T15:00:00Z,Hi!
+71,+16175550105,+16175550100,true,DELIVERED,2026-08-20T15:30:00Z,yes I will
+71,+16175550106,+16175550100,false,DELIVERED,2026-08-20T15:01:00Z,Hi!
+71,+16175550106,+16175550100,true,DELIVERED,2026-08-20T15:02:00Z,STOP
+"""
+
+
+def test_spoke(make_cohort):
+    c = make_cohort("- {kind: spoke, path: spoke}")
+    c.write("spoke/campaign-71-contacts.csv", SPOKE_CONTACTS)
+    c.write("spoke/campaign-71-messages.csv", SPOKE_MESSAGES)
+    result = c.sync()
+    assert result.rows_read == 7 and result.rows_rejected == 0
+    attempts = c.query(
+        f"""SELECT attempt_id, channel, result, conversation, replied, opted_out, campaign,
+                   {utc("attempted_at")}, organizer_id LIKE 'spoke:texter:%'
+            FROM contact_attempt ORDER BY 1"""
+    )
+    assert attempts == [
+        (
+            "spoke:71:+16175550105",
+            "text",
+            "convo",
+            True,
+            True,
+            False,
+            "71 Kickoff",
+            "2026-08-20 15:00",
+            True,
+        ),
+        (
+            "spoke:71:+16175550106",
+            "text",
+            "closed",
+            False,
+            False,
+            True,
+            "71 Kickoff",
+            "2026-08-20 15:01",
+            True,
+        ),
+    ]
+    assert c.query(f"SELECT type, result, {utc('occurred_at')} FROM activity") == [
+        ("survey_response", "Yes", "2026-08-20 15:30")
+    ]
+    assert c.query("SELECT count(*) FROM person") == [(3,)]
+    assert c.query("SELECT sms_ok FROM person ORDER BY 1") == [(False,), (True,), (True,)]
+
+
+def test_action_builder(make_cohort):
+    c = make_cohort("- {kind: action_builder, path: ab}")
+    entity = {
+        "identifiers": ["action_builder:ent-1"],
+        "created_date": "2025-02-01T00:00:00Z",
+        "modified_date": "2026-08-01T00:00:00Z",
+        "given_name": "Kai",
+        "family_name": "Lu",
+        "email_addresses": [{"address": "kai@example.org"}],
+        "action_builder:latest_assessment": 4,
+        "action_builder:latest_assessment_date": "2026-07-15T12:00:00Z",
+    }
+    other = {
+        "identifiers": ["action_builder:ent-2"],
+        "created_date": "2025-02-02T00:00:00Z",
+        "given_name": "Lia",
+    }
+    c.write("ab/entities-1.json", _osdi("osdi:people", [entity, other]))
+    result = c.sync()
+    assert result.rows_read == 2 and result.rows_rejected == 0
+    assert c.query(f"SELECT activity_id, type, score, {utc('occurred_at')} FROM activity") == [
+        ("ab:assess:ent-1:20260715120000", "assessment", 4.0, "2026-07-15 12:00")
+    ]
+
+
+def test_generic_csv_windows_1252_excel_dates(make_cohort):
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {person_id: Member ID, first_name: First, email: Email, phone: Cell, occurred_at: Meeting Date, event: Meeting}
+        """
+    )
+    text = (
+        "Member ID,First,Email,Cell,Meeting Date,Meeting,Notes\r\n"
+        "HY1,José,jose@example.org,(617) 555-0108,46253,Youth council,brought a friend\r\n"
+        "HY1,José,jose@example.org,(617) 555-0108,2026-08-12,Art build,\r\n"
+        "HY2,Zoë,,6175550109.0,46254,Youth council,\r\n"
+        ",,,,,,\r\n,,,,,,\r\n"
+    )
+    c.write("roster.csv", text.encode("cp1252"))
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (3, 0)
+    assert result.files[0].notes == ["read as Windows-1252 text (not UTF-8)"]
+    assert result.files[0].unknown_columns == ["Notes"]
+    assert c.query("SELECT first_name, phone FROM person_pii ORDER BY 1") == [
+        ("José", "+16175550108"),
+        ("Zoë", "+16175550109"),
+    ]
+    acts = c.query(
+        f"""SELECT i.source_id, a.type, a.status, a.attended, a.role, {utc("a.occurred_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1, 6"""
+    )
+    assert acts == [
+        ("HY1", "attendance", "completed", True, "attendee", "2026-08-12 04:00"),
+        ("HY1", "attendance", "completed", True, "attendee", "2026-08-19 04:00"),
+        ("HY2", "attendance", "completed", True, "attendee", "2026-08-20 04:00"),
+    ]
+    assert c.query("SELECT count(*) FROM event") == [(3,)]
+
+
+def test_identity_across_tools(make_cohort):
+    """Same person in two tools with different email case and phone formatting."""
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
+    c.write(
+        "an/activists.csv",
+        """\
+        uuid,first_name,last_name,email,zip_code,can2_phone
+        u9,Di,Oh,DI@EXAMPLE.ORG ,02142,
+        u8,Mo,Ze,mo@example.org,02142,(617) 555-0103
+        """,
+    )
+    page = {"count": 1, "next": None, "data": [MOBILIZE_PAGE["data"][0]]}
+    c.write("mobilize/p1.json", page)
+    c.sync()
+    # Mobilize's Di (di@example.org, 617.555.0103) matches u9 by email AND u8 by phone:
+    # one connected component, so one person for all three records
+    rows = c.query(
+        "SELECT person_id, list(source || ':' || source_id ORDER BY source, source_id) "
+        "FROM identity GROUP BY 1"
+    )
+    assert sorted(r[1] for r in rows) == [
+        ["action_network:u8", "action_network:u9", "mobilize:501"]
+    ]

@@ -1,0 +1,96 @@
+"""The sync report: aggregates only, the figures the issue asks for, no member values."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from test_readers import AN_CSV, MOBILIZE_PAGE
+
+from cyclebook.errors import ExportError
+from cyclebook.paths import repo_root
+from cyclebook.phases import load_context
+from cyclebook.phases import sync as sync_phase
+from cyclebook.store import connect
+from cyclebook.sync.summary import load_summary
+
+PII = [
+    "Ana",
+    "Diaz",
+    "ana@example.org",
+    "Ana@Example.org",
+    "6175550101",
+    "555-0101",
+    "Main St",
+    "Tower A",
+    "di@example.org",
+    "Di",
+    "Oh",
+    "0103",
+    "u1",
+    "u2",
+    "501",
+]
+
+
+def _context(c, audience="organization"):
+    shutil.copytree(repo_root() / "cycles" / "demo" / "2026-c1", c.root / "2026-c1")
+    return load_context("sync", str(c.root), "2026-c1", "org", audience)
+
+
+def _html(blocks) -> str:
+    return "\n".join(b.html for b in blocks)
+
+
+def test_report_figures_and_privacy(make_cohort):
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
+    c.write("an/activists.csv", AN_CSV + "u3,Xu,Yi,not-an-email,1,,,,31/31/2026,,,,,,\n")
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.people["tools"] == 2
+    assert summary.people["total"] == 4  # u1, u2, Di and Eve (u3's row is rejected)
+    assert list(summary.rejects["Reason"]) == [
+        "date not readable (expected ISO 8601 like 2026-09-14 or 2026-09-14T18:00:00Z, "
+        "MM/DD/YYYY, or an Excel serial day number)"
+    ]
+    assert list(summary.rejects["Lines"]) == ["5"]
+    assert set(summary.sources["source_kind"]) == {"Action Network (activist report)", "Mobilize"}
+    # the default ladder needs donations, one-on-ones and assessments: none synced
+    assert any("donation" in g for g in summary.ladder_gaps)
+    assert any("one_on_one" in g for g in summary.ladder_gaps)
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    for text in [
+        "Rows read, kept and rejected per tool",
+        "People matched across tools",
+        "Rejected rows by file and reason",
+        "Building",
+        "What the ladder needs",
+    ]:
+        assert text in html
+    for value in PII:
+        assert value not in html, value
+
+
+def test_report_suppresses_small_counts_outside_the_organization(make_cohort):
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/activists.csv", AN_CSV)
+    ctx = _context(c, audience="funder")
+    sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    html = _html(sync_phase.blocks(ctx, summary))
+    assert "&lt;10" in html
+    assert "<td>2</td>" not in html
+
+
+def test_report_shows_and_raises_export_errors(make_cohort, capsys):
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/activists.csv", b"")
+    ctx = _context(c)
+    with pytest.raises(ExportError, match="the file is empty"):
+        sync_phase.report(ctx)
+    out = capsys.readouterr().out
+    assert "the file is empty" in out and "Fix:" in out
