@@ -277,14 +277,16 @@ def org_status(
         tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
         if "sync_run" in tables:
             rows = con.execute(
-                """SELECT org_id, status, coalesce(finished_at, started_at) AS at
+                """SELECT org_id, status, epoch(coalesce(finished_at, started_at)) AS at
                    FROM sync_run WHERE file IS NULL
                    QUALIFY row_number() OVER (PARTITION BY org_id ORDER BY started_at DESC) = 1"""
             ).fetchall()
             for org_id, run_status, at in rows:
                 if org_id in status:
                     status[org_id]["sync"] = str(run_status)
-                    status[org_id]["last_sync"] = at
+                    status[org_id]["last_sync"] = (
+                        None if at is None else dt.datetime.fromtimestamp(float(at), dt.UTC)
+                    )
         if "metric_value" in tables:
             rows = con.execute(
                 "SELECT org_id, count(*) FROM metric_value WHERE cycle = ? GROUP BY org_id",

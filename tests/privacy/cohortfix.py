@@ -247,6 +247,20 @@ def make_cohort(root: Path, *, metric_values: bool = True) -> Path:
         _insert(con, "person_pii", pii)
         _insert(con, "identity", identity)
         _insert(con, "activity", activity)
+        _insert(
+            con,
+            "sync_run",
+            [
+                dict(
+                    org_id=org_id,
+                    run_id=f"r-{org_id}",
+                    started_at=_at("2026-10-20"),
+                    finished_at=_at("2026-10-20", 13),
+                    status="ok",
+                )
+                for org_id in ("net-a", "net-b", "solo")
+            ],
+        )
         if metric_values:
             _insert(
                 con,

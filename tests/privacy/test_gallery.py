@@ -71,6 +71,7 @@ def test_consent_respected_for_the_cohort(pages):
     assert "999" not in text_of(page)  # the quiet group shares nothing
     assert "<h3>Quiet Group</h3>" not in page
     assert "Quiet Group" in page  # but its status is listed
+    assert "ok (20 Oct 2026)" in page
 
 
 def test_consent_respected_for_funders(pages):
