@@ -405,3 +405,13 @@ def test_failed_sync_keeps_previous_state(make_cohort):
     assert [
         r[0] for r in c.query("SELECT status FROM sync_run WHERE file IS NULL ORDER BY started_at")
     ] == ["ok", "failed"]
+
+
+def test_oversized_export_refused_before_reading(make_cohort, monkeypatch):
+    monkeypatch.setenv("CYCLEBOOK_MAX_EXPORT_BYTES", "40")
+    c = make_cohort(AN)
+    c.write("an/a.csv", GOOD_AN)
+    with pytest.raises(ExportError, match="larger than the 40-byte limit") as info:
+        c.sync()
+    assert "CYCLEBOOK_MAX_EXPORT_BYTES" in str(info.value)
+    assert not (c.root / "archive").exists()
