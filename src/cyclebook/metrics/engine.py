@@ -145,8 +145,8 @@ class MetricEngine:
             "new_people": "People first seen during the cycle (earliest of their first "
             "activity and the date a tool first listed them), by the tool that knew them "
             "first.",
-            "lapsed": f"People whose last {self.qualifying_text.removeprefix('a ')} became "
-            f"more than {s.lapse_days} days old during the cycle.",
+            "lapsed": f"People whose last qualifying activity ({self.qualifying_text}) "
+            f"became more than {s.lapse_days} days old during the cycle.",
             "net_growth": "New people minus newly lapsed people.",
             "absorption": "Of people first seen in the cycle, the share with a second, "
             f"different activity within {s.absorption_days} days of first being seen "
@@ -154,7 +154,7 @@ class MetricEngine:
             "retention": f"People with {self.qualifying_text} during {prev} who also had one "
             "during this cycle, over those active in the previous cycle.",
             "leaders": f"People on the '{leader.label}' rung or above at the date "
-            f"({leader.definition}).",
+            f"({leader.definition.rstrip('.')}).",
             "leader_ratio": f"Leaders over the active base ({s.active_window_days}-day) "
             "at the cycle's end.",
             "one_on_ones": "One-on-one conversations recorded during the cycle; share of "
@@ -178,7 +178,7 @@ class MetricEngine:
         a = self.actions()
         lo = R.scan_floor(self.ladder, dates, self.tz)
         hi = R.instant(max(dates.values()), self.tz)
-        a = a.filter(R.in_window(a.occurred_at, lo, hi))
+        a = R.prepare(a.filter(R.in_window(a.occurred_at, lo, hi)))
         per = a.group_by("person_id").aggregate(**R.ladder_counts(a, self.ladder, dates, self.tz))
         return per.select(
             "person_id",
@@ -214,7 +214,7 @@ class MetricEngine:
         c, s, tz = self.cycle, self.settings, self.tz
         floor = self.scan_floor()
         everything = self.actions()
-        a = everything.filter(R.in_window(everything.occurred_at, floor, c.end))
+        a = R.prepare(everything.filter(R.in_window(everything.occurred_at, floor, c.end)))
         q = self.qualifying(a)
         occ = a.occurred_at
         dates = {"start": c.start_date, "end": c.end_date}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from cyclebook.metrics import rules as R
 from cyclebook.metrics.rules import frame_of
@@ -82,7 +83,7 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
     """Names, emails, phones and per-tool ids of the given people (personal data)."""
     if not person_ids:
         return pd.DataFrame(columns=["person_id"])
-    wanted = ibis.memtable({"wid": person_ids})
+    wanted = ibis.memtable(pa.table({"wid": pa.array(person_ids, pa.string())}))
     pii = engine.table("person_pii")
     pii = pii.join(wanted, pii.person_id == wanted.wid).select(
         "person_id", "first_name", "last_name", "email", "phone"

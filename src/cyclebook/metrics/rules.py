@@ -116,13 +116,21 @@ def of_types(t: ir.Table, types: Sequence[str] | None) -> ir.BooleanValue:
     return t.type.isin(list(types))
 
 
+def prepare(t: ir.Table) -> ir.Table:
+    """Derive, once per row, the flags several rung conditions test (attended, role), so
+    a ladder of many conditions does not recompute them in each aggregate filter."""
+    return t.mutate(cb_came=attended(t), cb_role=lower(t.role))
+
+
 def condition(t: ir.Table, cond: RungCondition) -> ir.BooleanValue:
     """Does one activity row satisfy a rung condition's filters (not its count)?"""
+    prepared = "cb_came" in t.columns
     pred: ir.BooleanValue = of_types(t, cond.activity_types)
     if cond.attended_only:
-        pred = pred & attended(t)
+        pred = pred & (t.cb_came if prepared else attended(t))
     if cond.roles:
-        pred = pred & lower(t.role).isin([r.lower() for r in cond.roles])
+        role = t.cb_role if prepared else lower(t.role)
+        pred = pred & role.isin([r.lower() for r in cond.roles])
     if cond.min_assessment is not None:
         pred = pred & (t.score >= cond.min_assessment).fill_null(False)
     return pred

@@ -229,7 +229,7 @@ def read_values(
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY org_id, cycle, metric, period, dimension"
     with store.connect(store_path) as con:
-        return con.execute(sql, params).df()
+        return con.sql(sql, params=params).to_arrow_table().to_pandas()
 
 
 def read_results(store_path: str | Path, cycle: str, org_id: str) -> MetricResults | None:

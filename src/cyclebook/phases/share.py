@@ -1,10 +1,961 @@
-"""The share phase, as shown in its notebook. (Backbone version: real, simple content.)"""
+"""The share phase: an organization's own measures, computed once and shown for feedback.
+
+The report celebrates the work and starts a conversation: breadth (how many acted) beside
+depth (how many moved up), the ladder start→end, how the base grew, whether new people
+stayed, leaders, show rates, volunteer tiers and voter/member contact — each figure with
+the definition the group chose and against the cycle card's goal and failure line.
+
+Outside the organization (``audience`` cohort or funder) only the measures the group
+agreed to share appear, and counts from 1 to 9 are suppressed (``cyclebook.privacy``).
+Follow-up lists (personal data) go to CSV in the organization's folder; the report shows
+only how many rows each has and the file name.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pandas as pd
+
 from cyclebook import display as d
-from cyclebook.phases import PhaseContext
+from cyclebook import privacy
+from cyclebook.config import CycleCard, load_cycle
+from cyclebook.metrics import MetricResults, compute_metrics, read_results
+from cyclebook.metrics.values import MetricValue
+from cyclebook.phases import PhaseContext, card_blocks
+
+# --------------------------------------------------------------------------- compute
 
 
-def report(ctx: PhaseContext) -> None:
-    d.show(d.note("The share phase's full report is being built (see the issues)."))
+def previous_card(ctx: PhaseContext) -> CycleCard | None:
+    return load_cycle(ctx.paths.root, ctx.card.previous) if ctx.card.previous else None
+
+
+def compute(ctx: PhaseContext) -> MetricResults:
+    """Compute and keep this organization's metrics for the cycle; write follow-up lists
+    (organization audience only: they are for the group's own organizers)."""
+    followup = ctx.paths.followup(ctx.org_id, ctx.cycle) if ctx.audience == "organization" else None
+    return compute_metrics(
+        ctx.store_path, ctx.org, ctx.card, previous_card(ctx), followup_dir=followup
+    )
+
+
+def previous_results(ctx: PhaseContext) -> MetricResults | None:
+    prev = ctx.card.previous
+    return read_results(ctx.store_path, prev, ctx.org_id) if prev else None
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def num(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    if isinstance(value, str):
+        return value
+    return f"{value:,.0f}"
+
+
+class View:
+    """What one audience may see of one result set: consent and small-count suppression."""
+
+    def __init__(self, ctx: PhaseContext, res: MetricResults, prev: MetricResults | None):
+        self.ctx = ctx
+        self.res = res
+        self.prev = prev
+        self.audience = ctx.audience
+        self.restricted = privacy.is_restricted(ctx.audience)
+
+    def allowed(self, metric: str) -> bool:
+        return privacy.is_allowed(self.ctx.org, self.audience, metric)
+
+    def get(self, metric: str, period: str | None = None, dim: str = "") -> MetricValue | None:
+        return self.res.get(metric, period, dim) if self.allowed(metric) else None
+
+    def count(self, metric: str, period: str | None = None, dim: str = "") -> Any:
+        """A count as shown: a number, "<10", or None when absent / not shared."""
+        v = self.get(metric, period, dim)
+        if v is None or v.value is None:
+            return None
+        return privacy.suppress_value(v.value, self.audience)
+
+    def rate(self, metric: str, period: str | None = None, dim: str = "") -> Any:
+        v = self.get(metric, period, dim)
+        if v is None or v.value is None:
+            return None
+        shown = privacy.suppress_rate(v.value, v.numerator, v.denominator, self.audience)
+        return shown
+
+    def show(self, metric: str, period: str | None = None, dim: str = "") -> str:
+        v = self.get(metric, period, dim)
+        if v is None:
+            return "–"
+        if v.is_rate:
+            shown = self.rate(metric, period, dim)
+            return pct(shown) if isinstance(shown, float | int) else num(shown)
+        return num(self.count(metric, period, dim))
+
+    def table(
+        self,
+        frame: pd.DataFrame,
+        caption: str,
+        counts: Iterable[str] = (),
+        *,
+        rates: dict[str, tuple[str, str]] | None = None,
+        totals: Iterable[str] = (),
+        drop: Iterable[str] = (),
+    ) -> d.Block:
+        """Suppress (outside the organization), format rates as percentages, render."""
+        rates = rates or {}
+        counts = list(counts)
+        if self.restricted and len(frame):
+            frame = privacy.suppress_table(
+                frame,
+                counts,
+                audience=self.audience,
+                total_columns=list(totals),
+                rate_columns=rates,
+                implicit_totals=True,
+            )
+        frame = frame.copy()
+        for col in rates:
+            if col in frame.columns:
+                frame[col] = [pct(x) if isinstance(x, float | int) else num(x) for x in frame[col]]
+        for col in [*counts, *totals]:
+            if col in frame.columns:
+                frame[col] = [num(x) for x in frame[col]]
+        frame = frame.drop(columns=[c for c in drop if c in frame.columns])
+        return d.table(frame, caption)
+
+
+def definition(text: str) -> d.Block:
+    return d.paragraph(f"Definition used: {text}", css_class="cb-definition")
+
+
+# --------------------------------------------------------------------------- sections
+
+
+HEADLINES: list[tuple[str, str, str, str]] = [
+    # (label, metric, period, dimension)
+    ("Active base at the end of the cycle", "active_base", "end", ""),
+    ("People who took action this cycle (breadth)", "active_base", "cycle", ""),
+    ("People who moved up a rung (depth)", "movement", "cycle", ""),
+    ("New people", "new_people", "cycle", ""),
+    ("Newly lapsed", "lapsed", "cycle", ""),
+    ("Net growth (new minus lapsed)", "net_growth", "cycle", ""),
+    ("Absorption of new people", "absorption", "cycle", ""),
+    ("Retention from the previous cycle", "retention", "cycle", ""),
+    ("Leaders", "leaders", "end", ""),
+    ("Leaders per active member", "leader_ratio", "end", ""),
+    ("One-on-ones held", "one_on_ones", "cycle", ""),
+    ("Show rate", "show_rate", "cycle", ""),
+    ("Active volunteers (a shift in 30 days)", "volunteer_tiers", "end", ""),
+    ("Conversations with voters and members", "contact", "cycle", ""),
+    ("People matched across tools", "match_rate", "end", ""),
+]
+
+
+def _change(cur: MetricValue | None, old: MetricValue | None, view: View) -> str:
+    if cur is None or old is None or cur.value is None or old.value is None:
+        return "–"
+    if view.restricted:
+        # a difference of two counts can reveal a small one; show it only when both
+        # counts (or both rates' parts) are shown in full
+        for v in (cur, old):
+            parts = (v.numerator, v.denominator) if v.is_rate else (v.value,)
+            if any(privacy.is_small(p) for p in parts):
+                return privacy.WITHHELD
+    delta = cur.value - old.value
+    if cur.is_rate:
+        return f"{delta * 100:+.0f} points"
+    return f"{delta:+,.0f}"
+
+
+def headline_blocks(view: View) -> list[d.Block]:
+    rows = []
+    changed_defs = []
+    for label, metric, period, dim in HEADLINES:
+        cur = view.get(metric, period, dim)
+        if cur is None:
+            continue
+        old = view.prev.get(metric, period, dim) if view.prev is not None else None
+        if old is not None and old.definition and old.definition != cur.definition:
+            changed_defs.append(label)
+        last = "–"
+        if old is not None:
+            if old.is_rate:
+                shown = privacy.suppress_rate(
+                    old.value, old.numerator, old.denominator, view.audience
+                )
+                last = pct(shown) if isinstance(shown, float | int) else num(shown)
+            else:
+                last = num(privacy.suppress_value(old.value, view.audience))
+        rows.append(
+            {
+                "Measure": label,
+                "This cycle": view.show(metric, period, dim),
+                "Last cycle": last,
+                "Change": _change(cur, old, view),
+                "Definition used": cur.definition,
+            }
+        )
+    blocks = [d.heading("Headline numbers", 2)]
+    if not rows:
+        blocks.append(d.note("This organization shares no measures with this audience."))
+        return blocks
+    blocks.append(
+        d.table(
+            pd.DataFrame(rows),
+            "Headline numbers this cycle, last cycle and the change, with the definition used",
+        )
+    )
+    if view.prev is None and view.ctx.card.previous:
+        blocks.append(
+            d.note(
+                f"No saved values for the previous cycle ({view.ctx.card.previous}) yet, so "
+                "there is no comparison. Run the share phase for that cycle to add it."
+            )
+        )
+    if changed_defs:
+        blocks.append(
+            d.note(
+                "The definition changed since the last cycle for: "
+                + "; ".join(changed_defs)
+                + ". Compare these with care.",
+                kind="warning",
+            )
+        )
+    return blocks
+
+
+def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
+    """Each cycle-card metric against its goal and failure line; also the result texts
+    for the cycle card table."""
+    from cyclebook.metrics import METRICS
+
+    rows, results = [], {}
+    for m in view.ctx.card.metrics:
+        key = m.measure
+        if key not in METRICS:
+            status, shown = "not a computed measure", "–"
+        else:
+            v = view.get(key)
+            if v is None:
+                status, shown = "not shared with this audience", "–"
+            else:
+                shown = view.show(key, v.period, v.dimension)
+                suppressed = shown in (privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD)
+                status = _status(v.value, m.target, m.failure_below, suppressed)
+                results[key] = f"{shown} ({status})"
+        rows.append(
+            {
+                "Goal": m.goal,
+                "Measure": key,
+                "Result": shown,
+                "Goal line": "–" if m.target is None else _fmt_target(key, m.target),
+                "Failure line": m.failure,
+                "Where it stands": status,
+            }
+        )
+    if not rows:
+        return [], results
+    return [
+        d.heading("Against the cycle card", 2),
+        d.table(
+            pd.DataFrame(rows),
+            "Each measure of the cycle card against its goal and what counts as failure",
+        ),
+    ], results
+
+
+def _fmt_target(key: str, target: float) -> str:
+    rate_keys = {"absorption", "retention", "leader_ratio", "show_rate", "match_rate", "conversion"}
+    return pct(target) if key in rate_keys else f"{target:g}"
+
+
+def _status(
+    value: float | None, target: float | None, failure_below: float | None, suppressed: bool
+) -> str:
+    if value is None:
+        return "no data yet"
+    if suppressed:
+        return "too few people to show"
+    if target is not None and value >= target:
+        return "goal met"
+    if failure_below is not None and value < failure_below:
+        return "below the failure line"
+    if target is not None:
+        return "short of the goal" + (
+            ", above the failure line" if failure_below is not None else ""
+        )
+    return "see the failure line"
+
+
+def _shown(value: Any) -> bool:
+    """A figure the audience may read (not absent, not a suppression marker)."""
+    return (
+        value is not None
+        and not (
+            isinstance(value, str) and value in (privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD)
+        )
+        and value != "–"
+    )
+
+
+def story(view: View) -> list[str]:
+    """A few plain sentences from the numbers (only what the audience may read)."""
+    org = view.ctx.org.name
+    s: list[str] = []
+    acted, up = view.count("active_base", "cycle"), view.count("movement", "cycle")
+    if _shown(acted) and acted:
+        s.append(f"{num(acted)} people took action with {org} this cycle.")
+    if _shown(up) and up:
+        s.append(
+            f"{num(up)} people stand on a higher rung of the ladder than at the start of the "
+            "cycle (new people who reached the ladder included)."
+        )
+    a0, a1 = view.count("active_base", "start"), view.count("active_base", "end")
+    new, lapsed = view.count("new_people", "cycle"), view.count("lapsed", "cycle")
+    window = view.ctx.org.metrics.active_window_days
+    if _shown(a0) and _shown(a1):
+        s.append(
+            f"The active base (everyone active in the last {window} days) went from "
+            f"{num(a0)} to {num(a1)}."
+        )
+    if _shown(new) and _shown(lapsed):
+        s.append(
+            f"{num(new)} new people came in; {num(lapsed)} people went quiet for "
+            f"{view.ctx.org.metrics.lapse_days} days (lapsed) during the cycle."
+        )
+    absorption = view.show("absorption", "cycle")
+    if _shown(absorption):
+        days = view.ctx.org.metrics.absorption_days
+        s.append(
+            f"{absorption} of new people came back for a second, different action within "
+            f"{days} days."
+        )
+    retention = view.show("retention", "cycle")
+    if _shown(retention):
+        s.append(f"{retention} of the people active last cycle were active again this cycle.")
+    l0, l1 = view.count("leaders", "start"), view.count("leaders", "end")
+    if _shown(l1):
+        line = f"{num(l1)} people are leaders now"
+        if _shown(l0):
+            line += f" ({num(l0)} at the start of the cycle)"
+        s.append(line + ".")
+    conv, reached = view.count("contact", "cycle"), view.count("contact", "cycle", "reached")
+    rate = view.show("contact", "cycle", "contact_rate")
+    if _shown(conv) and conv and _shown(reached):
+        line = f"Organizers and volunteers had {num(conv)} conversations with {num(reached)} people"
+        if _shown(rate):
+            line += f" ({rate} of attempts)"
+        s.append(line + ".")
+    return s
+
+
+def breadth_depth_blocks(view: View) -> list[d.Block]:
+    if not view.allowed("active_base") or not view.allowed("movement"):
+        return []
+    acted, up = view.count("active_base", "cycle"), view.count("movement", "cycle")
+    blocks = [
+        d.heading("Breadth and depth", 2),
+        d.paragraph(
+            "Mobilizing is breadth: how many people acted. Organizing is depth: how many "
+            "moved up the ladder. Both matter; here they are side by side."
+        ),
+        d.definition_list(
+            [
+                ("Breadth: people who took any action this cycle", num(acted)),
+                ("Depth: people on a higher rung at the end than at the start", num(up)),
+            ]
+        ),
+    ]
+    if isinstance(acted, int | float) and isinstance(up, int | float) and acted:
+        fig, ax = _plt().subplots(figsize=(6, 1.8))
+        ax.barh(
+            ["moved up (depth)", "took action (breadth)"], [up, acted], color=["#6a3d9a", "#1f78b4"]
+        )
+        for y, x in enumerate([up, acted]):
+            ax.text(x, y, f" {x:,.0f}", va="center")
+        ax.set_xlabel("people")
+        _tidy(ax)
+        blocks.append(
+            d.figure(
+                fig,
+                alt=f"Bar chart: {acted:,.0f} people took action this cycle and {up:,.0f} "
+                "moved up at least one rung.",
+                caption="Breadth beside depth",
+            )
+        )
+    return blocks
+
+
+def ladder_blocks(view: View) -> list[d.Block]:
+    if not view.allowed("ladder"):
+        return []
+    ladder = view.ctx.org.ladder
+    res = view.res
+    rows = []
+    for rung in ladder:
+        start = res.value("ladder", "start", rung.name)
+        end = res.value("ladder", "end", rung.name)
+        rows.append({"Rung": rung.label, "Start": start, "End": end, "Definition": rung.definition})
+    frame = pd.DataFrame(rows)
+    blocks = [
+        d.heading("The ladder of engagement", 2),
+        definition(res.get("ladder", "end").definition),
+        view.table(
+            frame,
+            "People on each rung at the start and at the end of the cycle",
+            counts=["Start", "End"],
+        ),
+    ]
+    # transition matrix: rows = where people started, columns = where they ended
+    names = {r.name: r.label for r in ladder}
+    names.update({"new": "new this cycle", "off": "not on the ladder"})
+    order_rows = ["new", "off", *[r.name for r in ladder]]
+    order_cols = [*[r.name for r in ladder], "off"]
+    cells = {tuple(v.dimension.split(">", 1)): v.value for v in res.select("ladder", "transition")}
+    matrix = []
+    for a in order_rows:
+        if not any((a, b) in cells for b in order_cols):
+            continue
+        row = {"Started as": names[a]}
+        for b in order_cols:
+            row[f"→ {names[b]}"] = int(cells.get((a, b), 0))
+        row["Total"] = sum(int(cells.get((a, b), 0)) for b in order_cols)
+        matrix.append(row)
+    if matrix:
+        mframe = pd.DataFrame(matrix)
+        count_cols = [c for c in mframe.columns if c.startswith("→ ")]
+        blocks.append(
+            view.table(
+                mframe,
+                "Where people started (rows) and where they ended (columns) this cycle",
+                counts=count_cols,
+                totals=["Total"],
+            )
+        )
+    if not view.restricted and frame[["Start", "End"]].fillna(0).to_numpy().sum() > 0:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(6.5, 2.8))
+        x = range(len(frame))
+        ax.bar([i - 0.2 for i in x], frame["Start"], width=0.4, label="start", color="#a6cee3")
+        ax.bar([i + 0.2 for i in x], frame["End"], width=0.4, label="end", color="#1f78b4")
+        ax.set_xticks(list(x), frame["Rung"])
+        ax.set_ylabel("people")
+        ax.legend(frameon=False)
+        _tidy(ax)
+        words = "; ".join(
+            f"{r['Rung']} {num(r['Start'])} at the start and {num(r['End'])} at the end"
+            for r in rows
+        )
+        blocks.append(
+            d.figure(
+                fig,
+                alt=f"Bar chart of people per rung: {words}.",
+                caption="The ladder at the start and at the end of the cycle",
+            )
+        )
+    return blocks
+
+
+def movement_blocks(view: View) -> list[d.Block]:
+    if not view.allowed("movement") and not view.allowed("conversion"):
+        return []
+    res = view.res
+    rows = []
+    for rung in view.ctx.org.ladder:
+        up = res.value("movement", "cycle", f"{rung.name}:up")
+        stayed = res.value("movement", "cycle", f"{rung.name}:stayed")
+        down = res.value("movement", "cycle", f"{rung.name}:down")
+        conv = res.get("conversion", "cycle", rung.name)
+        rows.append(
+            {
+                "Rung at the start": rung.label,
+                "Moved up": up,
+                "Stayed": stayed,
+                "Moved down or off": down,
+                "People at the start": (up or 0) + (stayed or 0) + (down or 0),
+                "Conversion": conv.value if conv is not None else None,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    return [
+        d.heading("Movement and conversion", 2),
+        definition(res.get("conversion", "cycle").definition),
+        view.table(
+            frame,
+            "For each rung at the start: how many moved up, stayed or moved down; "
+            "conversion = moved up over people at the start",
+            counts=["Moved up", "Stayed", "Moved down or off"],
+            totals=["People at the start"],
+            rates={"Conversion": ("Moved up", "People at the start")},
+        ),
+    ]
+
+
+def growth_blocks(view: View) -> list[d.Block]:
+    res = view.res
+    blocks = [d.heading("How the base grew", 2)]
+    if view.allowed("active_base"):
+        blocks.append(definition(res.get("active_base", "end").definition))
+    pairs = []
+    for label, metric, period in (
+        ("Active base at the start", "active_base", "start"),
+        ("New people", "new_people", "cycle"),
+        ("Newly lapsed", "lapsed", "cycle"),
+        ("Net growth (new minus lapsed)", "net_growth", "cycle"),
+        ("Active base at the end", "active_base", "end"),
+    ):
+        if view.allowed(metric):
+            pairs.append((label, view.show(metric, period)))
+    blocks.append(d.definition_list(pairs))
+    if view.allowed("new_people"):
+        blocks.append(definition(res.get("new_people", "cycle").definition))
+        src = [
+            {
+                "Tool that knew them first": v.dimension.removeprefix("source="),
+                "New people": v.value,
+            }
+            for v in res.select("new_people", "cycle")
+            if v.dimension.startswith("source=")
+        ]
+        blocks.append(
+            view.table(
+                pd.DataFrame(src, columns=["Tool that knew them first", "New people"]),
+                "New people by the tool that first knew them",
+                counts=["New people"],
+            )
+        )
+    if view.allowed("lapsed"):
+        blocks.append(definition(res.get("lapsed", "cycle").definition))
+    new = res.value("new_people", "cycle")
+    lapsed = res.value("lapsed", "cycle")
+    if (
+        not view.restricted
+        and view.allowed("new_people")
+        and view.allowed("lapsed")
+        and (new or lapsed)
+    ):
+        fig, ax = _plt().subplots(figsize=(5, 2.2))
+        ax.bar(
+            ["new", "lapsed", "net growth"],
+            [new, -lapsed, new - lapsed],
+            color=["#33a02c", "#e31a1c", "#1f78b4"],
+        )
+        ax.axhline(0, color="#333", linewidth=0.8)
+        ax.set_ylabel("people")
+        _tidy(ax)
+        blocks.append(
+            d.figure(
+                fig,
+                alt=f"Bar chart: {new:,.0f} new people, {lapsed:,.0f} lapsed, so the base "
+                f"grew by {new - lapsed:+,.0f} people from new and lapsed alone.",
+                caption="Growth split into new and lapsed people",
+            )
+        )
+    return blocks
+
+
+def stay_blocks(view: View) -> list[d.Block]:
+    res = view.res
+    blocks = []
+    if view.allowed("absorption"):
+        v = res.get("absorption", "cycle")
+        blocks += [
+            d.heading("Did new people stay?", 2),
+            definition(v.definition),
+            d.definition_list(
+                [
+                    ("Absorption", view.show("absorption", "cycle")),
+                    ("New people it counts", num(view.count("new_people", "cycle"))),
+                ]
+            ),
+        ]
+        src = [
+            {
+                "Tool": x.dimension.removeprefix("source="),
+                "New people": x.denominator,
+                "Came back": x.numerator,
+                "Absorption": x.value,
+            }
+            for x in res.select("absorption", "cycle")
+            if x.dimension.startswith("source=")
+        ]
+        if src:
+            blocks.append(
+                view.table(
+                    pd.DataFrame(src),
+                    "Absorption by the tool that first knew them",
+                    counts=["Came back"],
+                    totals=["New people"],
+                    rates={"Absorption": ("Came back", "New people")},
+                )
+            )
+    if view.allowed("retention"):
+        v = res.get("retention", "cycle")
+        if v is None:
+            blocks.append(d.note("Retention needs a previous cycle; this cycle's card names none."))
+        else:
+            blocks += [
+                definition(v.definition),
+                d.definition_list(
+                    [
+                        ("Retention", view.show("retention", "cycle")),
+                        (
+                            "People active last cycle",
+                            num(privacy.suppress_value(v.denominator, view.audience)),
+                        ),
+                    ]
+                ),
+            ]
+    return blocks
+
+
+def leader_blocks(view: View) -> list[d.Block]:
+    res = view.res
+    blocks = []
+    if view.allowed("leaders"):
+        blocks += [
+            d.heading("Leaders and one-on-ones", 2),
+            definition(res.get("leaders", "end").definition),
+        ]
+        pairs = [
+            ("Leaders at the start", view.show("leaders", "start")),
+            ("Leaders at the end", view.show("leaders", "end")),
+        ]
+        if view.allowed("leader_ratio"):
+            pairs.append(("Leaders per active member", view.show("leader_ratio", "end")))
+        blocks.append(d.definition_list(pairs))
+    if view.allowed("one_on_ones"):
+        if not blocks:
+            blocks.append(d.heading("One-on-ones", 2))
+        blocks += [
+            definition(res.get("one_on_ones", "cycle").definition),
+            d.definition_list(
+                [
+                    ("One-on-ones held", view.show("one_on_ones", "cycle")),
+                    ("People who had one", view.show("one_on_ones", "cycle", "people")),
+                    ("Organizers who held them", view.show("one_on_ones", "cycle", "organizers")),
+                    (
+                        f"New people with a one-on-one within "
+                        f"{view.ctx.org.metrics.one_on_one_days} days",
+                        view.show("one_on_ones", "cycle", "new_within_window"),
+                    ),
+                ]
+            ),
+        ]
+    return blocks
+
+
+def show_rate_blocks(view: View) -> list[d.Block]:
+    if not view.allowed("show_rate"):
+        return []
+    res = view.res
+    rows = [
+        {
+            "Event type": v.dimension.removeprefix("event_type=").replace("_", " ").title(),
+            "Registered (attendance recorded)": v.denominator,
+            "Attended": v.numerator,
+            "Show rate": v.value,
+        }
+        for v in res.select("show_rate", "cycle")
+        if v.dimension.startswith("event_type=")
+    ]
+    total = res.get("show_rate", "cycle")
+    blocks = [
+        d.heading("Show rates", 2),
+        definition(total.definition),
+        d.definition_list([("Show rate, all events", view.show("show_rate", "cycle"))]),
+        view.table(
+            pd.DataFrame(
+                rows,
+                columns=["Event type", "Registered (attendance recorded)", "Attended", "Show rate"],
+            ),
+            "Show rate by event type, for events held during the cycle",
+            counts=["Attended"],
+            totals=["Registered (attendance recorded)"],
+            rates={"Show rate": ("Attended", "Registered (attendance recorded)")},
+        ),
+    ]
+    unrecorded = res.value("show_rate", "cycle", "unrecorded")
+    if unrecorded:
+        blocks.append(
+            d.note(
+                f"{num(privacy.suppress_value(unrecorded, view.audience))} registrations for past "
+                "events have no attendance recorded and are left out; recording attendance makes "
+                "this number more reliable."
+            )
+        )
+    return blocks
+
+
+TIERS = ["2+ in 14 days", "2+ in 30 days", "1 in 30 days", "none in 30 days"]
+
+
+def volunteer_blocks(view: View) -> list[d.Block]:
+    if not view.allowed("volunteer_tiers"):
+        return []
+    res = view.res
+    rows = [
+        {
+            "Tier": t,
+            "Start": res.value("volunteer_tiers", "start", t),
+            "End": res.value("volunteer_tiers", "end", t),
+        }
+        for t in TIERS
+    ]
+    frame = pd.DataFrame(rows)
+    blocks = [
+        d.heading("Volunteer tiers", 2),
+        definition(res.get("volunteer_tiers", "end", TIERS[0]).definition),
+        view.table(
+            frame,
+            "Volunteers by completed shifts, at the start and at the end",
+            counts=["Start", "End"],
+        ),
+    ]
+    ends = frame["End"].fillna(0)
+    if not view.restricted and ends.sum() > 0:
+        fig, ax = _plt().subplots(figsize=(6, 2.2))
+        ax.barh(frame["Tier"][::-1], ends[::-1], color="#ff7f00")
+        ax.set_xlabel("volunteers at the end of the cycle")
+        _tidy(ax)
+        words = "; ".join(f"{t}: {num(n)}" for t, n in zip(frame["Tier"], ends, strict=True))
+        blocks.append(
+            d.figure(
+                fig,
+                alt=f"Bar chart of volunteers by tier at the end of the cycle: {words}.",
+                caption="Volunteer tiers",
+            )
+        )
+    return blocks
+
+
+def _parse_dim(dimension: str) -> tuple[str, dict[str, str]]:
+    head, *parts = dimension.split("|")
+    return head, dict(p.split("=", 1) for p in parts)
+
+
+def contact_blocks(view: View) -> list[d.Block]:
+    if not view.allowed("contact"):
+        return []
+    res = view.res
+    card = view.ctx.card
+    attempts = res.value("contact", "cycle", "attempts") or 0
+    blocks = [
+        d.heading("Voter and member contact", 2),
+        definition(res.get("contact", "cycle").definition),
+    ]
+    if not attempts:
+        blocks.append(d.paragraph("No contact attempts were recorded during this cycle."))
+        return blocks
+    by_channel: dict[str, dict[str, Any]] = {}
+    by_week: dict[tuple[int, str], dict[str, Any]] = {}
+    year: dict[str, dict[str, Any]] = {}
+    for v in res.select("contact"):
+        measure, keys = _parse_dim(v.dimension)
+        if v.period == "cycle" and set(keys) == {"channel"}:
+            by_channel.setdefault(keys["channel"], {})[measure] = v
+        elif v.period == "week" and set(keys) == {"week", "channel"}:
+            by_week.setdefault((int(keys["week"]), keys["channel"]), {})[measure] = v
+        elif v.period == "year" and set(keys) == {"channel"}:
+            year.setdefault(keys["channel"], {})[measure] = v
+
+    def row_of(label: str, values: dict[str, MetricValue]) -> dict[str, Any]:
+        return {
+            "Channel": label,
+            "Attempts": values["attempts"].value,
+            "Conversations": values["conversations"].value,
+            "Contact rate": values["contact_rate"].value,
+            "People reached": values["reached"].value,
+        }
+
+    channel_rows = [row_of(ch, vals) for ch, vals in sorted(by_channel.items())]
+    rates = {"Contact rate": ("Conversations", "Attempts")}
+    blocks.append(
+        view.table(
+            pd.DataFrame(channel_rows),
+            "Contact this cycle by channel",
+            counts=["Attempts", "Conversations", "People reached"],
+            rates=rates,
+        )
+    )
+    text = by_channel.get("text")
+    if text and "reply_rate" in text:
+        blocks.append(
+            d.definition_list(
+                [
+                    ("Texts: reply rate", view.show("contact", "cycle", "reply_rate|channel=text")),
+                    (
+                        "Texts: opt-out rate",
+                        view.show("contact", "cycle", "opt_out_rate|channel=text"),
+                    ),
+                ]
+            )
+        )
+    # week by channel (conversations), with the week's first day
+    channels = sorted(by_channel)
+    weeks = sorted({w for w, _ in by_week})
+    week_rows = []
+    for w in weeks:
+        first = card.start + dt.timedelta(days=7 * (w - 1))
+        row: dict[str, Any] = {"Week": f"{w} (from {first:%d %b})"}
+        for ch in channels:
+            vals = by_week.get((w, ch))
+            row[f"{ch}: attempts"] = vals["attempts"].value if vals else 0
+            row[f"{ch}: conversations"] = vals["conversations"].value if vals else 0
+        week_rows.append(row)
+    wframe = pd.DataFrame(week_rows)
+    count_cols = [c for c in wframe.columns if c != "Week"]
+    blocks.append(
+        view.table(
+            wframe, "Contact attempts and conversations by week and channel", counts=count_cols
+        )
+    )
+    if not view.restricted and weeks:
+        fig, ax = _plt().subplots(figsize=(6.5, 2.8))
+        words = []
+        for ch in channels:
+            ys = [(by_week.get((w, ch)) or {}).get("conversations") for w in weeks]
+            ys = [y.value if y is not None else 0 for y in ys]
+            ax.plot(weeks, ys, marker="o", label=ch)
+            words.append(f"{ch}: " + ", ".join(f"{y:,.0f}" for y in ys))
+        ax.set_xlabel("week of the cycle")
+        ax.set_ylabel("conversations")
+        ax.set_xticks(weeks)
+        ax.legend(frameon=False)
+        _tidy(ax)
+        blocks.append(
+            d.figure(
+                fig,
+                alt="Line chart of conversations per week of the cycle, by channel. "
+                + "; ".join(words)
+                + ".",
+                caption="Conversations by week and channel",
+            )
+        )
+    if year:
+        yrows = [row_of(ch, vals) for ch, vals in sorted(year.items())]
+        blocks.append(
+            view.table(
+                pd.DataFrame(yrows),
+                f"The year so far ({card.end.year}, up to the end of this cycle) by channel",
+                counts=["Attempts", "Conversations", "People reached"],
+                rates=rates,
+            )
+        )
+    return blocks
+
+
+def match_blocks(view: View) -> list[d.Block]:
+    if not view.allowed("match_rate"):
+        return []
+    v = view.res.get("match_rate", "end")
+    return [
+        d.heading("One base across tools", 2),
+        definition(v.definition),
+        d.definition_list(
+            [("People matched across two or more tools", view.show("match_rate", "end"))]
+        ),
+    ]
+
+
+def followup_blocks(view: View) -> list[d.Block]:
+    if view.restricted or not view.res.followup:
+        return []
+    from cyclebook.metrics.followup import LISTS
+
+    rows = [
+        {"List": LISTS[name], "People": n, "File": path.name} for name, n, path in view.res.followup
+    ]
+    return [
+        d.heading("Follow-up lists for organizers", 2),
+        d.paragraph(
+            "These lists hold names and contact details, so they are not in this report. "
+            "They are CSV files in the organization's own follow-up folder, with each "
+            "person's id in every tool, ready to load back as a list. People marked do not "
+            "contact are left out."
+        ),
+        d.table(pd.DataFrame(rows), "Follow-up lists written for this cycle (counts only)"),
+    ]
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _tidy(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+# --------------------------------------------------------------------------- report
+
+
+SECTIONS: list[Callable[[View], list[d.Block]]] = [
+    breadth_depth_blocks,
+    ladder_blocks,
+    movement_blocks,
+    growth_blocks,
+    stay_blocks,
+    leader_blocks,
+    show_rate_blocks,
+    volunteer_blocks,
+    contact_blocks,
+    match_blocks,
+    followup_blocks,
+]
+
+
+def report_blocks(
+    ctx: PhaseContext, results: MetricResults, previous: MetricResults | None = None
+) -> list[d.Block]:
+    view = View(ctx, results, previous)
+    blocks: list[d.Block] = [d.heading("What the numbers say", 2)]
+    sentences = story(view)
+    blocks.append(d.bullets(sentences, empty="No activity is recorded for this cycle yet."))
+    if view.restricted:
+        blocks.append(
+            d.note(
+                f"Shown for the {ctx.audience}: only the measures {ctx.org.name} agreed to share; "
+                'counts from 1 to 9 read "<10" and figures that could reveal them are hidden.'
+            )
+        )
+    blocks += headline_blocks(view)
+    status_blocks, _ = card_status(view)
+    blocks += status_blocks
+    for section in SECTIONS:
+        blocks += section(view)
+    if results.notes:
+        blocks += [d.heading("Notes", 3), d.bullets(results.notes)]
+    return blocks
+
+
+def card_results(ctx: PhaseContext, results: MetricResults) -> dict[str, str]:
+    """Result text per cycle-card measure (for the cycle card table)."""
+    return card_status(View(ctx, results, None))[1]
+
+
+def show_card(ctx: PhaseContext, results: MetricResults) -> None:
+    """The cycle card with this cycle's results filled in."""
+    d.show(*card_blocks(ctx.card, card_results(ctx, results)))
+
+
+def report(ctx: PhaseContext, results: MetricResults | None = None) -> None:
+    """Show the share report (computing the metrics first unless given)."""
+    if results is None:
+        results = compute(ctx)
+    d.show(*report_blocks(ctx, results, previous_results(ctx)))

@@ -1,0 +1,169 @@
+"""The share report, saved values and follow-up lists on a small hand-built cohort."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from cyclebook.metrics import previous_values, read_results, read_values
+from cyclebook.paths import notebooks_dir
+from cyclebook.phases import load_context, share
+
+from .cohortbuild import make_cohort
+
+PII = re.compile(r"First(old|new)|Last(old|new)|@example\.org|555-01|act-old|mob-new")
+
+
+@pytest.fixture
+def cohort(tmp_path: Path):
+    return make_cohort(tmp_path / "cohort")
+
+
+def html_of(blocks) -> str:
+    return "".join(b.html for b in blocks)
+
+
+def test_organization_report(cohort):
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(ctx)
+    blocks = share.report_blocks(ctx, res, share.previous_results(ctx))
+    html = html_of(blocks)
+    for heading in (
+        "What the numbers say",
+        "Headline numbers",
+        "Against the cycle card",
+        "Breadth and depth",
+        "The ladder of engagement",
+        "Movement and conversion",
+        "How the base grew",
+        "Did new people stay?",
+        "Leaders and one-on-ones",
+        "Show rates",
+        "Volunteer tiers",
+        "Voter and member contact",
+        "Follow-up lists for organizers",
+    ):
+        assert f">{heading}<" in html, heading
+    # the group's name is escaped; every figure has alt text; no personal data
+    assert "Eastside &lt;Tenants&gt; &amp; Co" in html and "<Tenants>" not in html
+    assert html.count("<img ") == html.count('alt="') and html.count("<img ") >= 4
+    assert not PII.search(html)
+    assert "Definition used:" in html
+    # story: 24 old members came to E1 + 12 new people signed up = 36 acted
+    story = [b.plain for b in blocks][1]
+    assert "36 people took action with Eastside <Tenants> & Co this cycle." in story
+    assert "6 people went quiet for 90 days" in story
+    # absorption 5/12 = 42% against target 40% → goal met
+    assert "goal met" in html and "not a computed measure" in html
+
+
+def test_followup_lists_are_csv_with_source_ids_and_never_in_html(cohort):
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(ctx)
+    folder = cohort.followup("org", "c2")
+    written = {name: (n, path) for name, n, path in res.followup}
+    assert set(written) == {"one_step", "potential_leaders", "newly_lapsed"}
+    with open(folder / "newly_lapsed.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    # old0..old5: last activity 2025-12-20, crossed 90 days during the cycle
+    assert sorted(r["person_id"] for r in rows) == [f"old{i}" for i in range(6)]
+    first = next(r for r in rows if r["person_id"] == "old0")
+    assert first["email"] == "old0@example.org"
+    assert first["action_network_id"] == "act-old0" and first["mobilize_id"] == "mob-old0"
+    assert written["newly_lapsed"][0] == 6
+    # new people with a single signup are one activity from "member" (2+ in 180 days)
+    with open(folder / "one_step.csv", newline="") as fh:
+        one_step = {r["person_id"] for r in csv.DictReader(fh)}
+    assert {f"new{i}" for i in range(5, 12)} <= one_step
+    assert (folder / "one_step.csv").stat().st_mode & 0o077 == 0  # owner only
+    html = html_of(share.report_blocks(ctx, res))
+    assert "newly_lapsed.csv" in html and str(folder) not in html
+    assert not PII.search(html)
+
+
+def test_do_not_contact_people_are_left_out(cohort):
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    share.compute(ctx)
+    text = "".join(p.read_text() for p in cohort.followup("org", "c2").glob("*.csv"))
+    assert "quiet" not in text
+
+
+def test_cohort_audience_shows_only_consented_and_suppresses(cohort):
+    ctx = load_context("share", str(cohort.root), "c2", "org", "cohort")
+    res = share.compute(ctx)
+    html = html_of(share.report_blocks(ctx, res))
+    # consent for the cohort: ladder, active_base, new_people, absorption
+    assert ">The ladder of engagement<" in html
+    assert ">Voter and member contact<" not in html
+    assert ">Volunteer tiers<" not in html
+    assert ">Follow-up lists for organizers<" not in html
+    assert "&lt;10" in html  # leaders on the ladder: 3 → "<10"
+    # absorption 5 of 12: numerator is small, so the rate is withheld
+    assert "withheld" in html
+    assert not res.followup  # no follow-up lists written for another audience
+    assert "<img " not in html  # charts would show exact small counts
+
+
+def test_values_are_saved_and_compared_with_the_previous_cycle(cohort):
+    c1 = load_context("share", str(cohort.root), "c1", "org", "organization")
+    share.compute(c1)
+    c2 = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(c2)
+    saved = read_values(cohort.store, org_ids=["org"], metrics=["active_base"], headline_only=True)
+    assert set(saved.cycle) == {"c1", "c2"}
+    again = read_results(cohort.store, "c2", "org")
+    assert again.value("active_base", "end") == res.value("active_base", "end") == 42
+    prev = previous_values(cohort.store, "org", ["c1"])
+    # at the end of c1 (2026-03-02) the 30 old members were active (365 days)
+    assert prev["c1"].value("active_base", "end") == 30
+    blocks = share.report_blocks(c2, res, share.previous_results(c2))
+    table = next(b.plain for b in blocks if b.plain.startswith("Headline numbers this cycle"))
+    line = next(ln for ln in table.splitlines() if "Active base at the end" in ln)
+    assert "42" in line and "30" in line and "+12" in line
+    # computing again replaces, it does not duplicate
+    share.compute(c2)
+    assert len(read_values(cohort.store, org_ids=["org"], cycles=["c2"])) == len(res.values)
+
+
+def test_definition_change_is_flagged(cohort):
+    c1 = load_context("share", str(cohort.root), "c1", "org", "organization")
+    share.compute(c1)
+    text = (cohort.root / "cohort.yml").read_text()
+    (cohort.root / "cohort.yml").write_text(
+        text.replace(
+            "    timezone: UTC\n", "    timezone: UTC\n    metrics: {active_window_days: 180}\n"
+        )
+    )
+    c2 = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(c2)
+    plain = "\n".join(b.plain for b in share.report_blocks(c2, res, share.previous_results(c2)))
+    assert "The definition changed since the last cycle for: Active base at the end" in plain
+
+
+@pytest.mark.e2e
+def test_share_notebook_runs_through_papermill(cohort, tmp_path):
+    import papermill
+
+    out = tmp_path / "share.ipynb"
+    papermill.execute_notebook(
+        str(notebooks_dir() / "2_share.ipynb"),
+        str(out),
+        parameters={
+            "cohort_dir": str(cohort.root),
+            "cycle": "c2",
+            "org_id": "org",
+            "audience": "organization",
+        },
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(notebooks_dir()),
+    )
+    text = out.read_text()
+    assert "Headline numbers" in text and "Follow-up lists for organizers" in text
+    assert "image/png" in text
+    assert not PII.search(text)
+    assert "Traceback" not in text and '"name": "stderr"' not in text
+    assert (cohort.followup("org", "c2") / "potential_leaders.csv").exists()
