@@ -714,17 +714,6 @@ def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
     return list(leaks.values())
 
 
-def _store_key(store_path: Path) -> tuple:
-    parts: list[Any] = [str(store_path.resolve())]
-    for path in (store_path, store_path.with_name(store_path.name + ".wal")):
-        try:
-            stat = path.stat()
-            parts.extend([stat.st_mtime_ns, stat.st_size])
-        except FileNotFoundError:
-            parts.append(None)
-    return tuple(parts)
-
-
 def config_text(cohort: Cohort, cards: Iterable[CycleCard] = ()) -> list[str]:
     """Text written by facilitators in cohort.yml and cycle cards: it may rightly appear
     in reports (staff and facilitator names, organization names, ladder labels)."""
@@ -774,40 +763,55 @@ def load_index(
     *,
     allow: Iterable[str] | None = None,
 ) -> PiiIndex:
-    """Read the organizations' personal values from the store (cached per store state).
-    ``org_ids=None`` reads every organization in the store."""
+    """Read the organizations' personal values from the store. ``org_ids=None`` reads
+    every organization in the store.
+
+    The index is cached in the process under a fingerprint of the personal rows
+    themselves (count and an order-free hash), so the many reports rendered in one
+    worker reuse it while metric values are being written, and a re-sync rebuilds it.
+    """
     from cyclebook.store import connect
 
     store_path = Path(store_path)
-    if org_ids is None:
-        with connect(store_path) as con:
-            org_ids = [
-                row[0]
-                for row in con.execute(
-                    "SELECT DISTINCT org_id FROM person_pii "
-                    "UNION SELECT DISTINCT org_id FROM identity"
-                ).fetchall()
-            ]
-    org_ids = sorted(set(org_ids))
     allow_list = list(allow) if allow is not None else _config_text_near(store_path)
-    key = (_store_key(store_path), tuple(org_ids), hash(tuple(allow_list)))
-    cached = _INDEX_CACHE.get(key)
-    if cached is not None:
-        return cached
-    if not org_ids:
-        return build_index([], [], allow=allow_list)
-    marks = ", ".join("?" for _ in org_ids)
     with connect(store_path) as con:
         tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        has_pii, has_ids = "person_pii" in tables, "identity" in tables
+        if org_ids is None:
+            parts = [
+                f"SELECT DISTINCT org_id FROM {t}"
+                for t, ok in (("person_pii", has_pii), ("identity", has_ids))
+                if ok
+            ]
+            found = con.execute(" UNION ".join(parts)).fetchall() if parts else []
+            org_ids = [row[0] for row in found]
+        org_ids = sorted(set(org_ids))
+        marks = ", ".join("?" for _ in org_ids) or "NULL"
+        pii_cols = "org_id, person_id, first_name, last_name, email, phone, address"
+        fingerprint: list[Any] = [str(store_path.resolve()), tuple(org_ids)]
+        for table, cols, ok in (
+            ("person_pii", pii_cols, has_pii),
+            ("identity", "org_id, source_id", has_ids),
+        ):
+            if ok:
+                fingerprint.extend(
+                    con.execute(
+                        f"SELECT count(*), bit_xor(hash({cols})) FROM {table} "
+                        f"WHERE org_id IN ({marks})",
+                        org_ids,
+                    ).fetchone()
+                )
+        key = (tuple(fingerprint), hash(tuple(allow_list)))
+        cached = _INDEX_CACHE.get(key)
+        if cached is not None:
+            return cached
         rows = []
-        if "person_pii" in tables:
+        if has_pii and org_ids:
             rows = con.execute(
-                "SELECT org_id, person_id, first_name, last_name, email, phone, address "
-                f"FROM person_pii WHERE org_id IN ({marks})",
-                org_ids,
+                f"SELECT {pii_cols} FROM person_pii WHERE org_id IN ({marks})", org_ids
             ).fetchall()
         identities = []
-        if "identity" in tables:
+        if has_ids and org_ids:
             identities = con.execute(
                 f"SELECT org_id, source_id FROM identity WHERE org_id IN ({marks})", org_ids
             ).fetchall()

@@ -219,3 +219,19 @@ def test_all_organizations_when_none_named(pii_store):
     leaks = scan_html(html_text, pii_store, None, allow=[])
     assert {(leak.kind, leak.org_id) for leak in leaks} == {("email", "org-b"), ("name", "org-a")}
     assert str(leaks[0]) == leaks[0].describe()
+
+
+def test_index_follows_the_people_not_the_file(pii_store):
+    from cyclebook.privacy import load_index
+    from cyclebook.store import connect
+
+    first = load_index(pii_store, ["org-a"], allow=[])
+    with connect(pii_store, write=True) as con:  # metric values change the file...
+        con.execute(
+            "INSERT INTO metric_value (cycle, org_id, metric, period, value) "
+            "VALUES ('c', 'org-a', 'active_base', 'end', 3)"
+        )
+    assert load_index(pii_store, ["org-a"], allow=[]) is first  # ...not the people
+    write_people(pii_store, [("org-a", "a9", "Ulrike", "Zwiebelbaum", None, None, None)])
+    html_text = render([("html", "<p>Ulrike Zwiebelbaum</p>")])
+    assert kinds(scan_html(html_text, pii_store, ["org-a"], allow=[])) == {("name", 0)}
