@@ -159,6 +159,8 @@ def _fmt_count(value: Any) -> Any:
 def _fmt_rate(value: Any, denominator: Any) -> Any:
     if isinstance(value, str) or value is None:
         return value
+    if isinstance(denominator, str) or denominator is None:
+        return f"{float(value):.0%}"
     return f"{float(value):.0%} of {int(round(float(denominator))):,}"
 
 
@@ -190,11 +192,33 @@ def safe_values(frame: pd.DataFrame, audience: str) -> list[SharedValue]:
         rates = group[group["denominator"].notna()]
         counts = group[group["denominator"].isna()]
         shown: dict[str, Any] = {}
-        # rates: each on its own numerator and denominator
+        # rates: the headline on its own numerator and denominator; a breakdown's
+        # numerators and denominators add up to the headline's, so they are suppressed
+        # like the cells of a table with a total row (the "of N" shown is a count too)
+        rate_families: dict[str, list] = {}
         for row in rates.itertuples(index=False):
             numerator = None if pd.isna(row.value) else round(row.value * row.denominator)
-            value = suppress_rate(row.value, numerator, row.denominator, audience)
-            shown[row.dimension] = _fmt_rate(value, row.denominator)
+            if row.dimension == "":
+                value = suppress_rate(row.value, numerator, row.denominator, audience)
+                shown[""] = _fmt_rate(value, row.denominator)
+            else:
+                fam = _family(row.dimension)[0]
+                rate_families.setdefault(fam, []).append(
+                    (row.dimension, row.value, numerator, row.denominator)
+                )
+        for cells in rate_families.values():
+            table = pd.DataFrame(
+                [(v, n, den) for _, v, n, den in cells], columns=["rate", "num", "den"]
+            )
+            safe = suppress_table(
+                table,
+                ["num", "den"],
+                audience=audience,
+                implicit_totals="columns",
+                rate_columns={"rate": ("num", "den")},
+            )
+            for k, (dim, *_rest) in enumerate(cells):
+                shown[dim] = _fmt_rate(safe["rate"].iloc[k], safe["den"].iloc[k])
         # counts: headline alone, breakdowns by family with secondary suppression
         for row in counts[counts["dimension"] == ""].itertuples(index=False):
             shown[""] = _fmt_count(suppress_value(row.value, audience))

@@ -159,7 +159,7 @@ def suppression_mask(
     *,
     total_columns: Sequence[str] = (),
     total_rows: Sequence[Any] = (),
-    implicit_totals: bool = False,
+    implicit_totals: bool | str = False,
     threshold: int = THRESHOLD,
 ) -> pd.DataFrame:
     """Which count cells to hide: ``""`` (shown), ``"primary"`` (a count from 1 to 9) or
@@ -175,7 +175,8 @@ def suppression_mask(
 
     ``implicit_totals=True`` treats every row and every column as if its total were
     published elsewhere (a headline figure, another report), which is the safe choice
-    for breakdowns of a number shown on its own.
+    for breakdowns of a number shown on its own; ``"columns"`` or ``"rows"`` does so
+    for columns only or rows only.
 
     Missing cells (NaN/None) give nothing away and count as hidden.
     """
@@ -200,8 +201,12 @@ def suppression_mask(
 
     # groups of cells tied by one addition
     groups: list[list[tuple[int, str]]] = []
-    row_has_total = bool(total_columns) or implicit_totals
-    col_has_total = bool(total_row_pos) or implicit_totals
+    if implicit_totals not in (True, False, "rows", "columns"):
+        raise ValueError(
+            f"implicit_totals must be True, False, 'rows' or 'columns', got {implicit_totals!r}"
+        )
+    row_has_total = bool(total_columns) or implicit_totals in (True, "rows")
+    col_has_total = bool(total_row_pos) or implicit_totals in (True, "columns")
     if row_has_total:
         for i in range(n_rows):
             if total_columns:
@@ -258,7 +263,7 @@ def suppress_table(
     total_columns: Sequence[str] = (),
     total_rows: Sequence[Any] = (),
     rate_columns: Mapping[str, tuple[str, str]] | None = None,
-    implicit_totals: bool = False,
+    implicit_totals: bool | str = False,
     threshold: int = THRESHOLD,
 ) -> pd.DataFrame:
     """A copy of ``frame`` made safe for ``audience``.

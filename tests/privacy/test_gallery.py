@@ -154,3 +154,52 @@ def test_build_index_unused_guard():
     # the report's own vocabulary is not mistaken for a member's last name
     index = build_index([("o", "p1", "Ann", "Gallery", None, None, None)])
     assert scan_text("<p>Measure Gallery</p>", index) == []
+
+
+def test_rate_breakdowns_do_not_give_back_a_hidden_count():
+    # 29 new people: 24 from Action Network, 5 from Mobilize. "52% of 29" and
+    # "54% of 24" would give the 5 back (29 - 24), so the 24 is hidden like a count.
+    frame = pd.DataFrame(
+        [
+            ("o", "new_people", "cycle", "", 29.0, None),
+            ("o", "new_people", "cycle", "source=action_network", 24.0, None),
+            ("o", "new_people", "cycle", "source=mobilize", 5.0, None),
+            ("o", "absorption", "cycle", "", 15 / 29, 29.0),
+            ("o", "absorption", "cycle", "source=action_network", 13 / 24, 24.0),
+            ("o", "absorption", "cycle", "source=mobilize", 2 / 5, 5.0),
+            ("o", "contact", "cycle", "contact_rate|channel=door", 0.5, 40.0),
+            ("o", "contact", "cycle", "contact_rate|channel=phone", 0.25, 400.0),
+        ],
+        columns=["org_id", "metric", "period", "dimension", "value", "denominator"],
+    ).assign(definition="", suppressed=False)
+    got = {(v.metric, v.dimension): v.shown for v in safe_values(frame, "cohort")}
+    assert got == {
+        ("new_people", ""): "29",
+        ("new_people", "source=action_network"): "hidden",
+        ("new_people", "source=mobilize"): "<10",
+        ("absorption", ""): "52% of 29",
+        ("absorption", "source=action_network"): "withheld",
+        ("absorption", "source=mobilize"): "withheld",
+        ("contact", "contact_rate|channel=door"): "50% of 40",
+        ("contact", "contact_rate|channel=phone"): "25% of 400",
+    }
+
+
+def test_movement_is_protected_as_a_two_way_table():
+    frame = pd.DataFrame(
+        [
+            ("o", "movement", "cycle", "member:up", 4.0),
+            ("o", "movement", "cycle", "member:stayed", 30.0),
+            ("o", "movement", "cycle", "member:down", 12.0),
+            ("o", "movement", "cycle", "active:up", 15.0),
+            ("o", "movement", "cycle", "active:stayed", 20.0),
+            ("o", "movement", "cycle", "active:down", 11.0),
+        ],
+        columns=["org_id", "metric", "period", "dimension", "value"],
+    ).assign(denominator=None, definition="", suppressed=False)
+    got = {v.dimension: v.shown for v in safe_values(frame, "funder")}
+    # member:up is small; its row and its column each need a second hidden cell
+    assert got["member:up"] == "<10"
+    hidden = [dim for dim, shown in got.items() if shown == "hidden"]
+    assert sum(d.startswith("member:") for d in hidden) >= 1
+    assert sum(d.endswith(":up") for d in hidden) >= 1
