@@ -123,7 +123,8 @@ SYNC = textwrap.dedent(
     elapsed = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": elapsed, "rows": result.rows_read, "peak_mb": peak,
-                      "rejected": result.rows_rejected, "written": result.written}))
+                      "rejected": result.rows_rejected, "written": result.written,
+                      "timings": result.timings}))
     """
 )
 
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             f"rejected {sync['rejected']:,}"
         )
         print(f"written: {sync['written']}")
+        print(f"sync steps (s): {sync['timings']}")
         ratio = sync["seconds"] / floor["seconds"]
         print(f"RESULT sync ratio={ratio:.2f} peak_mb={sync['peak_mb']:.0f}")
     finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ class SyncResult:
     files: list[FileResult] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     @property
     def rows_read(self) -> int:
@@ -152,12 +154,14 @@ def sync_org(
         stage = Stage(con, org.id, org.timezone)
         try:
             sources = _files_of(paths, org)
+            clock = _Clock(result.timings)
             for src, files in sources:
                 infos = [
                     stage.add_file(p, rel, src.kind, src.label or src.kind) for p, rel in files
                 ]
                 for info in infos:
                     info.sha256 = sha256_file(info.path)
+            clock.lap("hash")
             current = {(f.rel, f.sha256) for f in stage.files}
             if not force and _last_fileset(con, org.id) == current:
                 result.status = "unchanged"
@@ -165,15 +169,23 @@ def sync_org(
                 return result
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
                 READERS[src.kind](stage, src, infos, org)
+            clock.lap("read")
+            _coverage(con)
             salt = cohort_salt(con)
+            # record numbers are fixed now: let DuckDB write the store in parallel
+            con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")
             try:
                 resolve_identities(con, org.id)
+                clock.lap("identity")
                 result.written = write_org(con, org.id, salt, started)
+                clock.lap("write")
                 stage.reject_lines()
                 _finish_files(stage, result)
                 _record(con, paths, org, stage, result, started)
+                clock.lap("archive_and_record")
                 con.execute("COMMIT")
+                clock.lap("commit")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -186,6 +198,17 @@ def sync_org(
         finally:
             stage.close()
     return result
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self.t, 3)
+        self.t = now
 
 
 def _group(stage: Stage, sources) -> list[list]:
@@ -221,6 +244,16 @@ def _finish_files(stage: Stage, result: SyncResult) -> None:
         )
 
 
+def _coverage(con) -> None:
+    """Dates each file covers (before the staged activities are released)."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_cov AS SELECT file_no, min(t) AS lo, max(t) AS hi
+           FROM (SELECT file_no, occurred_at AS t FROM st_activity
+                 UNION ALL SELECT file_no, attempted_at FROM st_attempt
+                 UNION ALL SELECT file_no, seen_at FROM st_person) GROUP BY file_no"""
+    )
+
+
 def _record(
     con,
     paths: CohortPaths,
@@ -230,12 +263,6 @@ def _record(
     started: dt.datetime,
 ) -> None:
     archive_dir = paths.archive / org.id
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_cov AS SELECT file_no, min(t) AS lo, max(t) AS hi
-           FROM (SELECT file_no, occurred_at AS t FROM st_activity
-                 UNION ALL SELECT file_no, attempted_at FROM st_attempt
-                 UNION ALL SELECT file_no, seen_at FROM st_person) GROUP BY file_no"""
-    )
     for f, fr in zip(stage.files, result.files, strict=True):
         target = archive_file(f, archive_dir)
         con.execute(

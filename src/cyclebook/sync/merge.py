@@ -116,6 +116,7 @@ def write_org(
                'person not found in this organization''s exports'
            FROM cb_activity_all WHERE person_id IS NULL"""
     )
+    con.execute("DROP TABLE st_activity")  # release memory: cb_activity_all holds them now
     _dedupe(con, "cb_activity_all", "cb_activity_new", "activity_id", "person_id IS NOT NULL")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_first AS
@@ -235,16 +236,17 @@ def _dedupe(con: duckdb.DuckDBPyConnection, source: str, target: str, key: str, 
     dupes = con.execute(
         f"SELECT count(*) - count(DISTINCT {key}) FROM {source} WHERE {where}"
     ).fetchone()[0]
-    qualify = (
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY file_no DESC, rec DESC) = 1"
-        if dupes
-        else ""
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {target} AS
-            SELECT * EXCLUDE (file_no, rec) FROM {source} WHERE {where} {qualify}"""
-    )
-    con.execute(f"DROP TABLE {source}")
+    if dupes:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {target} AS
+                SELECT * EXCLUDE (file_no, rec) FROM {source} WHERE {where}
+                QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY file_no DESC, rec DESC) = 1"""
+        )
+    else:  # no copy: a view over the joined rows
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {target} AS
+                SELECT * EXCLUDE (file_no, rec) FROM {source} WHERE {where}"""
+        )
 
 
 def _upsert(

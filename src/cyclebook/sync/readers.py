@@ -697,6 +697,9 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             )
             stage.unknown(f, loaded[f.file_no][1], VAN_KNOWN[f.role])
 
+    def drop(f: FileInfo) -> None:  # free a big table as soon as it is staged
+        con.execute(f"DROP TABLE IF EXISTS {loaded[f.file_no][0]}")
+
     def lookup(name: str, key: str, value: str, needed_by: str) -> str:
         if name not in groups:
             raise stage.error(
@@ -742,6 +745,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             },
         )
         _custom(stage, f, table, f.unknown_columns, "van", f"cb_id({c('vanid')})")
+        drop(f)
 
     if "contactscontacts" in groups:
         results = lookup("results", "resultid", "resultshortname", "contactscontacts")
@@ -785,6 +789,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                        WHERE lower(x.ctype) NOT IN ('one on one', '1:1', 'one-on-one')""",
                 },
             )
+            drop(f)
 
     if "contactsactivistcodes" in groups:
         codes = lookup(
@@ -817,6 +822,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                       NULL, NULL, NULL"""
                 },
             )
+            drop(f)
 
     if "eventsignups" in groups:
         ev = stage.tmp_name("ev")
@@ -882,6 +888,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                       'van:' || x.eid, 'in_person', x.role, NULL, NULL, NULL, NULL"""
                 },
             )
+            drop(f)
 
     for f in groups.get("contributions", []):
         table, cols = loaded[f.file_no]
@@ -908,6 +915,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.amt, NULL, NULL"""
             },
         )
+        drop(f)
 
     for t, _cols in loaded.values():
         con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -51,7 +51,8 @@ MACROS = [
     # text: trimmed, empty -> NULL
     "CREATE OR REPLACE TEMP MACRO cb_s(x) AS nullif(trim(CAST(x AS VARCHAR)), '')",
     # ids written by spreadsheets as floats ("12345.0")
-    "CREATE OR REPLACE TEMP MACRO cb_id(x) AS regexp_replace(cb_s(x), '\\.0+$', '')",
+    """CREATE OR REPLACE TEMP MACRO cb_id(x) AS CASE WHEN suffix(cb_s(x), '.0')
+         THEN regexp_replace(cb_s(x), '\\.0+$', '') ELSE cb_s(x) END""",
     """CREATE OR REPLACE TEMP MACRO cb_email(x) AS CASE
          WHEN regexp_full_match(lower(cb_s(x)), '[^@\\s,;<>]+@[^@\\s,;<>]+\\.[^@\\s,;<>]+')
          THEN lower(cb_s(x)) END""",
