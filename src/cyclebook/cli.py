@@ -1,7 +1,7 @@
 """The ``cyclebook`` command.
 
     cyclebook demo [COHORT_DIR] [--scale S]          write the seeded demo exports
-    cyclebook run COHORT_DIR [--cycle C|all] [--phase P] [--org O] [-p name=value]
+    cyclebook run COHORT_DIR [--cycle C|all] [--phase P] [--org O] [-p name=value] [--force]
     cyclebook params NOTEBOOK                        show a notebook's parameters
     cyclebook validate COHORT_DIR                    check cohort.yml and every cycle.yml
 
@@ -63,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         audiences=args.audience,
         workers=args.workers,
         extra_parameters=extra,
+        force=args.force,
     )
     for line in summary.lines():
         print(line)
@@ -138,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
     run.add_argument(
         "-p", "--param", action="append", metavar="NAME=VALUE", help="extra notebook parameter"
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every report, even those whose inputs did not change (default: reuse)",
     )
     run.set_defaults(func=cmd_run)
 

@@ -30,6 +30,7 @@ from typing import Any
 import cyclebook
 from cyclebook.config import Cohort, CycleCard, list_cycles, load_cohort, load_cycle
 from cyclebook.errors import CyclebookError, ParameterError, RunLockedError
+from cyclebook.incremental import CACHEABLE, Fingerprints, token
 from cyclebook.params import declared_parameters, validate_parameters
 from cyclebook.paths import NOTEBOOKS, PHASES, CohortPaths, notebooks_dir
 from cyclebook.yamlio import write_text_atomic
@@ -79,12 +80,15 @@ class JobResult:
     org_id: str | None
     phase: str
     audience: str
-    status: str  # ok | failed | skipped | withheld
+    status: str  # ok | cached | failed | skipped | withheld
     seconds: float = 0.0
     error: str | None = None
     output_ipynb: str | None = None
     output_html: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    # filled by the parent: the job's input fingerprint and its parts (see incremental.py)
+    fingerprint: str | None = None
+    inputs: dict[str, str] | None = None
 
 
 @dataclass
@@ -102,6 +106,10 @@ class RunSummary:
     @property
     def skipped(self) -> list[JobResult]:
         return [r for r in self.results if r.status == "skipped"]
+
+    @property
+    def cached(self) -> list[JobResult]:
+        return [r for r in self.results if r.status == "cached"]
 
     @property
     def ok(self) -> bool:
@@ -379,23 +387,88 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
 
 
+class _Workers:
+    """The run's worker pool, started on the first job that must execute (a run where
+    every report is cached starts no process) and shared by every cycle of the run."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, job: Job) -> Future:
+        if self._pool is None:
+            self._pool = _pool(self.workers)
+        return self._pool.submit(execute_job, job)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _cached(job: Job, previous: dict[str, Any]) -> JobResult:
+    return JobResult(
+        key=job.key,
+        cycle=job.cycle,
+        org_id=job.org_id,
+        phase=job.phase,
+        audience=job.audience,
+        status="cached",
+        seconds=0.0,
+        output_ipynb=job.output_ipynb,
+        output_html=job.output_html,
+        parameters=job.parameters,
+    )
+
+
 def _run_chains(
     chains: list[list[Job]],
     workers: int,
     progress: Callable[[JobResult, int, int], None],
+    fingerprints: Fingerprints | None = None,
+    pool: _Workers | None = None,
 ) -> list[JobResult]:
+    """Run the chains (each in order, chains in parallel). With ``fingerprints``, a job
+    whose inputs are unchanged since its last successful run is not executed."""
     total = sum(len(chain) for chain in chains)
     results: list[JobResult] = []
     if not chains:
         return results
-    with _pool(min(workers, len(chains)) or 1) as pool:
-        running: dict[Future, tuple[list[Job], int]] = {}
+    own_pool = pool is None
+    pool = pool or _Workers(min(workers, len(chains)))
+    running: dict[Future, tuple[list[Job], int, str | None, dict[str, str] | None]] = {}
+
+    def finish(result: JobResult, fingerprint: str | None, parts: dict[str, str] | None) -> None:
+        if fingerprints is not None and fingerprint is not None and parts is not None:
+            job_fingerprint = fingerprints.record(
+                chain_job[result.key], fingerprint, parts, result.status
+            )
+            result.fingerprint, result.inputs = job_fingerprint, parts
+        results.append(result)
+        progress(result, len(results), total)
+
+    chain_job = {job.key: job for chain in chains for job in chain}
+
+    def advance(chain: list[Job], position: int) -> None:
+        """Skip cached jobs of the chain from ``position``; submit the first to execute."""
+        while position < len(chain):
+            job = chain[position]
+            fingerprint = parts = previous = None
+            if fingerprints is not None:
+                fingerprint, parts, previous = fingerprints.check(job)
+            if previous is None:
+                running[pool.submit(job)] = (chain, position, fingerprint, parts)
+                return
+            finish(_cached(job, previous), fingerprint, parts)
+            position += 1
+
+    try:
         for chain in chains:
-            running[pool.submit(execute_job, chain[0])] = (chain, 0)
+            advance(chain, 0)
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                chain, position = running.pop(future)
+                chain, position, fingerprint, parts = running.pop(future)
                 job = chain[position]
                 try:
                     result = future.result()
@@ -410,20 +483,23 @@ def _run_chains(
                         error=f"worker crashed: {type(exc).__name__}: {exc}",
                         parameters=job.parameters,
                     )
-                results.append(result)
-                progress(result, len(results), total)
+                finish(result, fingerprint, parts)
                 rest = chain[position + 1 :]
                 if not rest:
                     continue
-                if result.phase == "sync" and result.status != "ok":
+                if result.phase == "sync" and result.status not in CACHEABLE:
                     # Later phases would read the store the failed sync left unchanged;
                     # showing them as fresh would mislead the group.
                     for later in rest:
                         skipped = _skipped(later, f"skipped because sync failed: {result.error}")
-                        results.append(skipped)
-                        progress(skipped, len(results), total)
+                        finish(skipped, None, None)
+                        if fingerprints is not None:
+                            fingerprints.tokens[later.key] = token("", "skipped")
                     continue
-                running[pool.submit(execute_job, rest[0])] = (chain, position + 1)
+                advance(chain, position + 1)
+    finally:
+        if own_pool:
+            pool.close()
     return results
 
 
@@ -520,6 +596,8 @@ def write_manifest(
     card: CycleCard,
     results: list[JobResult],
     seconds: float,
+    fingerprints: Fingerprints | None = None,
+    versions: dict[str, str] | None = None,
 ) -> Path:
     manifest_path = paths.manifest(card.id)
     previous: dict[str, Any] = {}
@@ -527,17 +605,28 @@ def write_manifest(
         with contextlib.suppress(ValueError, OSError):
             previous = json.loads(manifest_path.read_text())
     jobs = {job["key"]: job for job in previous.get("jobs", [])}
+    now = dt.datetime.now(dt.UTC).isoformat()
     for result in results:
         entry = asdict(result)
-        if result.output_ipynb and Path(result.output_ipynb).exists():
-            entry["notebook_sha256"] = sha256_file(Path(result.output_ipynb))
+        before = jobs.get(result.key, {})
+        if result.status == "cached":
+            # the reused run's record: when it ran, how long it took, what it wrote
+            for name in ("notebook_sha256", "ran_at", "run_seconds"):
+                if name in before:
+                    entry[name] = before[name]
+        else:
+            entry["ran_at"] = now
+            entry["run_seconds"] = result.seconds
+            if result.output_ipynb and Path(result.output_ipynb).exists():
+                entry["notebook_sha256"] = sha256_file(Path(result.output_ipynb))
         jobs[result.key] = entry
     org_ids = sorted({r.org_id for r in results if r.org_id})
+    exports = fingerprints.exports if fingerprints is not None else None
     manifest = {
         "cyclebook_version": cyclebook.__version__,
         "created_at": dt.datetime.now(dt.UTC).isoformat(),
         "command": " ".join(sys.argv),
-        "versions": package_versions(),
+        "versions": versions or package_versions(),
         "cohort": {
             "id": cohort.id,
             "dir": str(paths.root),
@@ -549,7 +638,10 @@ def write_manifest(
             "start": card.start.isoformat(),
             "end": card.end.isoformat(),
         },
-        "inputs": {org_id: input_hashes(paths, org_id) for org_id in org_ids},
+        "inputs": {
+            org_id: exports(org_id) if exports else input_hashes(paths, org_id)
+            for org_id in org_ids
+        },
         "seconds": round(seconds, 3),
         "jobs": sorted(jobs.values(), key=lambda job: job["key"]),
     }
@@ -636,7 +728,11 @@ def run(
     workers: int | None = None,
     extra_parameters: dict[str, Any] | None = None,
     progress: Callable[[JobResult, int, int], None] | None = _print_progress,
+    force: bool = False,
 ) -> RunSummary:
+    """Plan, run and record. Reports whose inputs did not change since their last
+    successful run are not executed again (status ``cached``; see incremental.py);
+    ``force=True`` executes every job."""
     started = time.perf_counter()
     paths = CohortPaths.of(cohort_dir)
     cohort, cards, chains = plan(
@@ -650,22 +746,35 @@ def run(
     workers = workers or os.cpu_count() or 1
     results: list[JobResult] = []
     manifests, indexes = [], []
+    report = progress or (lambda *_: None)
     with run_lock(paths):
         _clean_partials(paths, list(cards))
-        # Cycles run in order: a later cycle compares itself with the earlier one.
-        for cycle, card in cards.items():
-            cycle_started = time.perf_counter()
-            org_chains = [c for c in chains if c[0].cycle == cycle and c[0].org_id]
-            cohort_chains = [c for c in chains if c[0].cycle == cycle and not c[0].org_id]
-            cycle_results = _run_chains(org_chains, workers, progress or (lambda *_: None))
-            cycle_results += _run_chains(cohort_chains, workers, progress or (lambda *_: None))
-            results += cycle_results
-            manifests.append(
-                write_manifest(
-                    paths, cohort, card, cycle_results, time.perf_counter() - cycle_started
+        versions = package_versions()
+        fingerprints = Fingerprints(paths, cohort, cards, versions, force=force)
+        pool = _Workers(min(workers, len(chains)))
+        try:
+            # Cycles run in order: a later cycle compares itself with the earlier one.
+            for cycle, card in cards.items():
+                cycle_started = time.perf_counter()
+                org_chains = [c for c in chains if c[0].cycle == cycle and c[0].org_id]
+                cohort_chains = [c for c in chains if c[0].cycle == cycle and not c[0].org_id]
+                cycle_results = _run_chains(org_chains, workers, report, fingerprints, pool)
+                cycle_results += _run_chains(cohort_chains, workers, report, fingerprints, pool)
+                results += cycle_results
+                manifests.append(
+                    write_manifest(
+                        paths,
+                        cohort,
+                        card,
+                        cycle_results,
+                        time.perf_counter() - cycle_started,
+                        fingerprints,
+                        versions,
+                    )
                 )
-            )
-            indexes.append(write_index(paths, cohort, card))
+                indexes.append(write_index(paths, cohort, card))
+        finally:
+            pool.close()
     return RunSummary(
         cohort_dir=paths.root,
         results=results,

@@ -1,0 +1,382 @@
+"""Incremental runs: which jobs must run again.
+
+Before a job is submitted, the parent computes the job's *fingerprint*: a digest of
+everything the report depends on. The manifest (``<cycle>/output/manifest.json``) keeps
+the fingerprint of each job's last run. A job whose fingerprint is unchanged, whose last
+run succeeded (``ok`` or ``cached``) and whose executed notebook and HTML report still
+exist is not executed again: its status is ``cached``. Failed, skipped and withheld runs
+are never cached. ``run(force=True)`` (``cyclebook run --force``) ignores the manifest.
+
+What goes into a fingerprint (the parts are kept in the manifest under ``inputs``, so
+``manifest.json`` says why a job ran again):
+
+``code``
+    cyclebook's version, the versions of the packages that execute and render
+    (papermill, nbconvert, ipykernel, pandas, duckdb, ...), the Python version, and a
+    digest of cyclebook's own source files and of the report template. Editing any of
+    them re-runs everything.
+``notebook``, ``parameters``, ``report``
+    the phase notebook file, the parameters passed to it, the report header fields.
+``cycle_yml``, ``previous_cycle_yml``, ``clock``
+    the cycle's card, the card it follows (``previous:``; the metric engine compares the
+    two cycles), and today's date while the cycle is still running (windows such as
+    "the last 90 days" move with the clock until the cycle ends; after the end the
+    reports are fixed).
+``config``
+    for an organization's job, the cohort's settings and the configuration in
+    ``cohort.yml`` of the organization's *network family* (the organization, its parent
+    and every affiliate of that parent: a network's measures count its affiliates); for
+    the cohort notebook, the whole ``cohort.yml``. Editing one group's entry re-runs that
+    group (and its network), not the whole cohort's pages (the cohort summary re-runs).
+``reflections`` (not sync)
+    the organization's reflection file in this cycle and the earlier ones (the cohort
+    notebook: every reflection file of those cycles).
+``exports`` (sync only)
+    the SHA-256 of every file under ``orgs/<org_id>/exports/``.
+``store``
+    the state of the store the phase reads, as a content digest computed by DuckDB:
+    ``count(*)`` and ``sum(hash(row))`` per organization of every table that has an
+    ``org_id`` column, except sync's bookkeeping (``sync_run``, ``rejected_row``,
+    ``raw_file``: they hold run ids and times, and their effect on the data is already
+    in the data tables). ``metric_value`` rows are hashed without ``computed_at``, and a
+    share job leaves out the rows it writes itself (its own organization and cycle).
+    This signal is exact (it is the data, not a claim about it), survives a re-sync of
+    unchanged exports (the same rows hash the same), notices a deleted or restored store,
+    and costs one scan of the organization's rows (about 50 ms per million rows).
+    For sync, the recorded state is the organization's data *after* the sync, so an
+    unchanged export and an untouched store skip it. For the later phases it is the
+    family's data and metric values *before* the job runs.
+``upstream``
+    the fingerprints and statuses of the earlier phases of the same organization and
+    cycle (for the cohort notebook: of every organization's phases in the cycle). What
+    an earlier phase writes (share's saved metric values, read by improve and by the
+    cohort summary) is thereby covered without knowing where it is written.
+
+Consequences: a changed export re-runs only that organization's phases (and the
+network family's, whose counts include it) and the cohort summary; a changed cycle.yml
+re-runs that cycle's reports; a changed reflection file re-runs that group's pages
+of that cycle and later ones, and the cohort summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import cyclebook
+from cyclebook.config import Cohort, CycleCard, list_cycles
+from cyclebook.paths import PHASES, CohortPaths, templates_dir
+
+FINGERPRINT_VERSION = 1
+CACHEABLE = frozenset({"ok", "cached"})
+BOOKKEEPING_TABLES = frozenset({"sync_run", "rejected_row", "raw_file", "meta"})
+VOLATILE_COLUMNS = frozenset({"computed_at", "run_id", "started_at", "finished_at"})
+PHASE_ORDER = {phase: i for i, phase in enumerate((*PHASES, "cohort"))}
+
+
+def digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def code_fingerprint(versions: Mapping[str, str]) -> str:
+    """Package versions plus cyclebook's source files and report template."""
+    sha = hashlib.sha256(json.dumps(dict(versions), sort_keys=True).encode())
+    package = Path(cyclebook.__file__).resolve().parent
+    roots = [(package, "*.py"), (templates_dir() / "cyclebook", "*")]
+    for root, pattern in roots:
+        for path in sorted(root.rglob(pattern)):
+            if path.is_file() and "__pycache__" not in path.parts:
+                sha.update(str(path.relative_to(root)).encode() + b"\0")
+                sha.update(path.read_bytes() + b"\0")
+    return sha.hexdigest()
+
+
+def token(fingerprint: str, status: str) -> str:
+    """What later jobs see of an earlier one: a cached run counts as the run it reuses."""
+    return f"{fingerprint}:{'ok' if status in CACHEABLE else status}"
+
+
+def _org_of(key: str) -> str:
+    return key.split("/")[1]
+
+
+class Fingerprints:
+    """Fingerprints of one run's jobs, and the previous runs' record to compare with."""
+
+    def __init__(
+        self,
+        paths: CohortPaths,
+        cohort: Cohort,
+        cards: Mapping[str, CycleCard],
+        versions: Mapping[str, str],
+        *,
+        force: bool = False,
+        today: dt.date | None = None,
+    ) -> None:
+        self.paths = paths
+        self.cohort = cohort
+        self.cards = dict(cards)
+        self.force = force
+        self.today = today or dt.datetime.now(dt.UTC).date()
+        self.code = code_fingerprint(versions)
+        self._files: dict[Path, str] = {}
+        self._exports: dict[str, dict[str, str]] = {}
+        self._families: dict[str, list[str]] = {}
+        # store state: table -> org_id -> digest, or ("metric_value") -> (org, cycle) -> digest
+        self._tables: dict[str, dict[Any, str]] | None = None
+        self._dirty: set[str] = set()
+        self.cycle_order = list_cycles(paths.root)
+        # previous record: job key -> manifest entry (from every cycle's manifest)
+        self.previous: dict[str, dict[str, Any]] = {}
+        for cycle in self.cycle_order:
+            manifest = paths.manifest(cycle)
+            if manifest.exists():
+                with contextlib.suppress(ValueError, OSError, KeyError, TypeError):
+                    for entry in json.loads(manifest.read_text())["jobs"]:
+                        self.previous[entry["key"]] = entry
+        # latest token (fingerprint:status) of every job, updated as this run proceeds
+        self.tokens: dict[str, str] = {
+            key: token(entry.get("fingerprint", ""), entry.get("status", ""))
+            for key, entry in self.previous.items()
+        }
+
+    # ------------------------------------------------------------------ files
+
+    def file(self, path: Path) -> str:
+        path = Path(path)
+        if path not in self._files:
+            self._files[path] = sha256_file(path) if path.is_file() else "absent"
+        return self._files[path]
+
+    def exports(self, org_id: str) -> dict[str, str]:
+        """SHA-256 of each export file of the organization (computed once per run)."""
+        if org_id not in self._exports:
+            root = self.paths.exports(org_id)
+            self._exports[org_id] = (
+                {
+                    str(p.relative_to(root)): self.file(p)
+                    for p in sorted(root.rglob("*"))
+                    if p.is_file()
+                }
+                if root.exists()
+                else {}
+            )
+        return self._exports[org_id]
+
+    def family(self, org_id: str) -> list[str]:
+        """The organization, its network parent and every affiliate of that network."""
+        if org_id not in self._families:
+            parents = {org.id: org.parent for org in self.cohort.organizations}
+
+            def root(oid: str) -> str:
+                seen = set()
+                while parents.get(oid) and oid not in seen:
+                    seen.add(oid)
+                    oid = parents[oid] or oid
+                return oid
+
+            top = root(org_id)
+            self._families[org_id] = sorted(
+                {org_id} | {o.id for o in self.cohort.organizations if root(o.id) == top}
+            )
+        return self._families[org_id]
+
+    def _cycles_upto(self, cycle: str) -> list[str]:
+        if cycle not in self.cycle_order:
+            return [cycle]
+        return self.cycle_order[: self.cycle_order.index(cycle) + 1]
+
+    def reflections(self, cycle: str, org_id: str | None) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for earlier in self._cycles_upto(cycle):
+            folder = self.paths.reflections(earlier)
+            if not folder.exists():
+                continue
+            if org_id is None:
+                files = [p for p in folder.rglob("*") if p.is_file()]
+            else:
+                files = [folder / f"{org_id}.yml"]
+                if (folder / org_id).is_dir():
+                    files += [p for p in (folder / org_id).rglob("*") if p.is_file()]
+            for path in sorted(files):
+                if path.suffix == ".lock" or path.name.startswith(".") or not path.is_file():
+                    continue
+                found[str(path.relative_to(self.paths.root))] = self.file(path)
+        return found
+
+    # ------------------------------------------------------------------ store
+
+    def touched(self, org_id: str | None) -> None:
+        """A job of this organization ran: its rows in the store may have changed."""
+        if org_id is not None:
+            self._dirty.add(org_id)
+
+    def _read_store(self, org_ids: list[str] | None) -> dict[str, dict[Any, str]]:
+        """Per-organization digests of every data table (all organizations when None)."""
+        from cyclebook.store import connect
+
+        tables: dict[str, dict[Any, str]] = {}
+        if not self.paths.store.exists():
+            return tables
+        with connect(self.paths.store) as con:
+            columns: dict[str, list[str]] = {}
+            for table, column in con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+            ).fetchall():
+                columns.setdefault(table, []).append(column)
+            for table, cols in columns.items():
+                if table in BOOKKEEPING_TABLES or "org_id" not in cols:
+                    continue
+                kept = [c for c in cols if c not in VOLATILE_COLUMNS]
+                row = ", ".join(f'"{c}" := "{c}"' for c in kept)
+                group = ["org_id"] + (["cycle"] if table == "metric_value" else [])
+                where, args = "", []
+                if org_ids is not None:
+                    where, args = "WHERE org_id IN (SELECT unnest(?))", [org_ids]
+                sql = (
+                    f"SELECT {', '.join(group)}, count(*), sum(hash(struct_pack({row})))::VARCHAR "
+                    f'FROM "{table}" {where} GROUP BY ALL'
+                )
+                result = tables.setdefault(table, {})
+                for values in con.execute(sql, args).fetchall():
+                    key = values[0] if len(group) == 1 else (values[0], values[1])
+                    result[key] = f"{values[-2]}:{values[-1]}"
+        return tables
+
+    def _state(self) -> dict[str, dict[Any, str]]:
+        if self._tables is None:
+            self._tables = self._read_store(None)
+            self._dirty.clear()
+        elif self._dirty:
+            dirty = sorted(self._dirty)
+            fresh = self._read_store(dirty)
+            for rows in self._tables.values():
+                for key in list(rows):
+                    if (key[0] if isinstance(key, tuple) else key) in self._dirty:
+                        del rows[key]
+            for table, rows in fresh.items():
+                self._tables.setdefault(table, {}).update(rows)
+            self._dirty.clear()
+        return self._tables
+
+    def store(
+        self,
+        org_ids: Iterable[str] | None,
+        *,
+        data_only: bool = False,
+        leave_out: tuple[str, str] | None = None,
+    ) -> str:
+        """Digest of the organizations' rows (every organization when ``org_ids`` is None).
+
+        ``data_only``: no metric values (what sync writes). ``leave_out``: the (org_id,
+        cycle) whose metric values the job writes itself.
+        """
+        state = self._state()
+        wanted = None if org_ids is None else set(org_ids)
+        picked: dict[str, list] = {}
+        for table, rows in sorted(state.items()):
+            if data_only and table == "metric_value":
+                continue
+            items = []
+            for key, value in rows.items():
+                org = key[0] if isinstance(key, tuple) else key
+                if wanted is not None and org not in wanted:
+                    continue
+                if leave_out is not None and key == leave_out:
+                    continue
+                items.append([key, value])
+            picked[table] = sorted(items, key=lambda item: str(item[0]))
+        return digest(picked)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _upstream(self, job: Any) -> dict[str, str]:
+        cycle_prefix = f"{job.cycle}/"
+        if job.org_id is None:
+            return {
+                key: token
+                for key, token in self.tokens.items()
+                if key.startswith(cycle_prefix) and _org_of(key) != "(cohort)"
+            }
+        org_prefix = f"{job.cycle}/{job.org_id}/"
+        rank = PHASE_ORDER[job.phase]
+        return {
+            key: token
+            for key, token in self.tokens.items()
+            if key.startswith(org_prefix) and PHASE_ORDER.get(key.split("/")[2], 99) < rank
+        }
+
+    def inputs(self, job: Any, *, after_sync: bool = False) -> dict[str, str]:
+        card = self.cards[job.cycle]
+        previous = self.file(self.paths.cycle_file(card.previous)) if card.previous else "none"
+        parts = {
+            "version": str(FINGERPRINT_VERSION),
+            "code": self.code,
+            "notebook": self.file(Path(job.notebook)),
+            "parameters": digest(job.parameters),
+            "report": digest(job.report_meta),
+            "cycle_yml": self.file(self.paths.cycle_file(job.cycle)),
+            "previous_cycle_yml": previous,
+            "clock": self.today.isoformat() if self.today <= card.end else "after the end",
+        }
+        if job.org_id is None:
+            parts["config"] = self.file(self.paths.cohort_file)
+            parts["reflections"] = digest(self.reflections(job.cycle, None))
+            parts["store"] = self.store(None)
+        else:
+            family = self.family(job.org_id)
+            settings = self.cohort.model_dump(mode="json", exclude={"organizations"})
+            configs = [self.cohort.org(o).model_dump(mode="json") for o in family]
+            parts["config"] = digest([settings, configs])
+            if job.phase != "sync":  # sync reads exports, not what the group said
+                parts["reflections"] = digest(self.reflections(job.cycle, job.org_id))
+            if job.phase == "sync":
+                parts["exports"] = digest(self.exports(job.org_id))
+                # before the run: the state the last sync left; after: the new state
+                parts["store"] = self.store([job.org_id], data_only=True)
+            else:
+                leave_out = (job.org_id, job.cycle) if job.phase == "share" else None
+                parts["store"] = self.store(family, leave_out=leave_out)
+        parts["upstream"] = digest(self._upstream(job))
+        return parts
+
+    def check(self, job: Any) -> tuple[str, dict[str, str], dict[str, Any] | None]:
+        """(fingerprint, its parts, the previous entry when the job may be skipped)."""
+        parts = self.inputs(job)
+        fingerprint = digest(parts)
+        previous = self.previous.get(job.key)
+        reusable = (
+            not self.force
+            and previous is not None
+            and previous.get("fingerprint") == fingerprint
+            and previous.get("status") in CACHEABLE
+            and Path(job.output_html).is_file()
+            and Path(job.output_ipynb).is_file()
+        )
+        return fingerprint, parts, previous if reusable else None
+
+    def record(self, job: Any, fingerprint: str, parts: dict[str, str], status: str) -> str:
+        """Note a finished job; returns the fingerprint to keep in the manifest."""
+        if status != "cached":
+            self.touched(job.org_id)
+            if job.phase == "sync" and job.org_id is not None:
+                # What sync left in the store is what the next run compares with.
+                parts["store"] = self.store([job.org_id], data_only=True)
+                fingerprint = digest(parts)
+        self.tokens[job.key] = token(fingerprint, status)
+        return fingerprint

@@ -1,0 +1,128 @@
+"""Stand-in phase notebooks for runner tests: small, deterministic, and reading and
+writing the store the way the real phases do (sync writes the organization's rows from
+its exports; share saves metric values; improve and the cohort summary read them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from cyclebook import incremental, runner
+
+COHORT_YML = """\
+id: tiny
+name: Tiny Test Cohort
+organizations:
+  - id: alpha
+    name: Alpha Tenants
+  - id: beta
+    name: Beta Workers
+"""
+
+CYCLE_YML = """\
+id: c1
+title: First cycle
+how_might_we:
+  - How might we test the spine?
+hypothesis: If we run it, then we will learn.
+design: Two organizations.
+metrics:
+  - {goal: Reports exist, measure: reports, failure: No report}
+accountable: [Tester]
+start: 2026-08-03
+end: 2026-09-14
+"""
+
+ORG_PARAMS = """\
+cohort_dir: str = "."  # folder that holds cohort.yml
+cycle: str = "c1"  # cycle folder
+org_id: str = "alpha"  # organization id
+audience: str = "organization"  # who reads this report
+"""
+COHORT_PARAMS = """\
+cohort_dir: str = "."  # folder that holds cohort.yml
+cycle: str = "c1"  # cycle folder
+audience: str = "cohort"  # who reads this report
+"""
+
+SYNC = """\
+from pathlib import Path
+from cyclebook.store import connect
+
+root = Path(cohort_dir)
+exports = root / "orgs" / org_id / "exports"
+files = sorted(exports.rglob("*.csv")) if exports.exists() else []
+with connect(root / "store.duckdb", write=True) as con:
+    con.execute("DELETE FROM person WHERE org_id = ?", [org_id])
+    for i, path in enumerate(files):
+        con.execute(
+            "INSERT INTO person (org_id, person_id, zip) VALUES (?, ?, ?)",
+            [org_id, f"p{i}", path.read_text().strip()[:5]],
+        )
+print(f"{len(files)} export file(s) kept")
+"""
+SHARE = """\
+from pathlib import Path
+from cyclebook.store import connect
+
+root = Path(cohort_dir)
+if (root / f"fail-{org_id}").exists():
+    raise RuntimeError("share is broken for " + org_id)
+with connect(root / "store.duckdb", write=True) as con:
+    n = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[0]
+    con.execute("DELETE FROM metric_value WHERE cycle = ? AND org_id = ?", [cycle, org_id])
+    con.execute(
+        "INSERT INTO metric_value (cycle, org_id, metric, period, value, computed_at) "
+        "VALUES (?, ?, 'people', 'cycle', ?, now())",
+        [cycle, org_id, n],
+    )
+print(f"{n} people")
+"""
+READ = """\
+from pathlib import Path
+from cyclebook.store import connect
+
+with connect(Path(cohort_dir) / "store.duckdb") as con:
+    print(con.execute("SELECT count(*), sum(value) FROM metric_value").fetchone())
+"""
+
+
+def _notebook(path: Path, params: str, body: str) -> None:
+    cell = new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[cell, new_code_cell(body)])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def stand_in_notebooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "1_sync.ipynb", ORG_PARAMS, SYNC)
+    _notebook(folder / "2_share.ipynb", ORG_PARAMS, SHARE)
+    _notebook(folder / "3_reflect.ipynb", ORG_PARAMS, "print(org_id)")
+    _notebook(folder / "4_improve.ipynb", ORG_PARAMS, READ)
+    _notebook(folder / "5_cohort.ipynb", COHORT_PARAMS, READ)
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: folder)
+    # Others edit cyclebook's sources while these tests run; that would (rightly) re-run
+    # every report. test_code_change_reruns checks that part of the fingerprint.
+    monkeypatch.setattr(incremental, "code_fingerprint", lambda versions: "fixed for tests")
+    return folder
+
+
+@pytest.fixture
+def cohort(tmp_path: Path, stand_in_notebooks: Path) -> Path:
+    """Two organizations with one export each, one cycle, stand-in notebooks."""
+    root = tmp_path / "tiny"
+    (root / "c1").mkdir(parents=True)
+    (root / "cohort.yml").write_text(COHORT_YML)
+    (root / "c1" / "cycle.yml").write_text(CYCLE_YML)
+    for org in ("alpha", "beta"):
+        export = root / "orgs" / org / "exports" / "people.csv"
+        export.parent.mkdir(parents=True)
+        export.write_text(f"{org}-1\n")
+    return root

@@ -1,0 +1,180 @@
+"""Incremental runs: what runs again and what is reused (by status and file times)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cyclebook import incremental, runner
+from cyclebook.cli import main
+from cyclebook.paths import CohortPaths
+
+pytestmark = pytest.mark.e2e
+
+ORG_JOBS = [
+    "sync/organization",
+    "share/organization",
+    "share/cohort",
+    "share/funder",
+    "reflect/organization",
+    "improve/organization",
+]
+
+
+def _run(cohort: Path, **kwargs) -> dict[str, str]:
+    summary = runner.run(cohort, workers=2, progress=None, **kwargs)
+    return {r.key: r.status for r in summary.results}
+
+
+def _mtimes(cohort: Path) -> dict[str, int]:
+    output = CohortPaths.of(cohort).output("c1")
+    return {
+        str(p.relative_to(output)): p.stat().st_mtime_ns
+        for p in sorted(output.rglob("*"))
+        if p.suffix in {".html", ".ipynb"} and p.name != "index.html"
+    }
+
+
+def _keys(org: str) -> list[str]:
+    return [f"c1/{org}/{job}" for job in ORG_JOBS]
+
+
+def test_unchanged_cycle_executes_nothing(cohort: Path) -> None:
+    first = _run(cohort)
+    assert set(first.values()) == {"ok"}, first
+    before = _mtimes(cohort)
+    assert len(before) == 2 * (2 * 6 + 2)  # notebooks and reports
+
+    summary = runner.run(cohort, workers=2, progress=None)
+    assert {r.status for r in summary.results} == {"cached"}
+    assert len(summary.results) == 14 and summary.ok
+    assert _mtimes(cohort) == before  # not a single notebook or report rewritten
+    assert "14 cached" in summary.lines()[0]
+
+    paths = CohortPaths.of(cohort)
+    index = paths.index("c1").read_text()
+    assert index.count('class="cached"') == 14
+    manifest = json.loads(paths.manifest("c1").read_text())
+    for job in manifest["jobs"]:
+        assert job["status"] == "cached"
+        assert len(job["fingerprint"]) == 64 and job["run_seconds"] > 0
+        assert {"code", "notebook", "parameters", "store", "upstream"} <= set(job["inputs"])
+
+
+def test_changed_export_reruns_only_that_organization(cohort: Path) -> None:
+    _run(cohort)
+    before = _mtimes(cohort)
+    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("alpha-2\n")
+
+    statuses = _run(cohort)
+    assert all(statuses[key] == "ok" for key in _keys("alpha")), statuses
+    assert all(statuses[key] == "cached" for key in _keys("beta")), statuses
+    assert statuses["c1/(cohort)/cohort/cohort"] == "ok"  # it reads every organization
+    after = _mtimes(cohort)
+    changed = {name for name in after if after[name] != before[name]}
+    assert changed == {
+        name for name in after if "/alpha/" in f"/{name}" or "/_cohort/" in f"/{name}"
+    }
+    assert _run(cohort) == dict.fromkeys(statuses, "cached")
+
+
+def test_new_export_file_of_unchanged_content_elsewhere(cohort: Path) -> None:
+    """Adding a file is a change too; the other organization stays cached."""
+    _run(cohort)
+    (cohort / "orgs" / "beta" / "exports" / "more.csv").write_text("beta-9\n")
+    statuses = _run(cohort)
+    assert all(statuses[key] == "ok" for key in _keys("beta"))
+    assert all(statuses[key] == "cached" for key in _keys("alpha"))
+
+
+def test_changed_cycle_card_reruns_the_cycle(cohort: Path) -> None:
+    _run(cohort)
+    card = cohort / "c1" / "cycle.yml"
+    card.write_text(card.read_text().replace("If we run it", "If we run it again"))
+    assert set(_run(cohort).values()) == {"ok"}
+
+
+def test_changed_reflection_reruns_that_organization_after_sync(cohort: Path) -> None:
+    _run(cohort)
+    reflection = cohort / "c1" / "reflections" / "beta.yml"
+    reflection.parent.mkdir()
+    reflection.write_text("# what beta said\n")
+    statuses = _run(cohort)
+    # sync's own inputs did not change, and neither did the store it writes
+    assert statuses["c1/beta/sync/organization"] == "cached"
+    assert all(statuses[k] == "ok" for k in _keys("beta")[1:])
+    assert all(statuses[k] == "cached" for k in _keys("alpha"))
+
+
+def test_force_reruns_everything(cohort: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _run(cohort)
+    before = _mtimes(cohort)
+    assert main(["run", str(cohort), "--workers", "2", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "14 ok" in out and "cached" not in out.splitlines()[-2]
+    after = _mtimes(cohort)
+    assert all(after[name] != before[name] for name in before)
+    assert main(["run", str(cohort), "--workers", "2"]) == 0
+    assert "14 cached" in capsys.readouterr().out
+
+
+def test_failed_run_is_never_cached(cohort: Path) -> None:
+    (cohort / "fail-beta").write_text("")  # not an input: the same inputs fail again
+    first = _run(cohort)
+    assert first["c1/beta/share/organization"] == "failed"
+    second = _run(cohort)
+    assert second["c1/beta/share/organization"] == "failed"  # executed again
+    assert second["c1/beta/sync/organization"] == "cached"
+    assert all(second[k] == "cached" for k in _keys("alpha"))
+    (cohort / "fail-beta").unlink()
+    third = _run(cohort)
+    assert third["c1/beta/share/organization"] == "ok"
+
+
+def test_missing_report_is_made_again(cohort: Path) -> None:
+    _run(cohort)
+    report = CohortPaths.of(cohort).report("c1", "alpha", "reflect")
+    report.unlink()
+    statuses = _run(cohort)
+    assert statuses["c1/alpha/reflect/organization"] == "ok"
+    # the same inputs made the same report: what follows it is still valid
+    assert statuses["c1/alpha/improve/organization"] == "cached"
+    assert report.exists()
+    assert [k for k, s in statuses.items() if s == "ok"] == ["c1/alpha/reflect/organization"]
+
+
+def test_lost_store_resyncs(cohort: Path) -> None:
+    _run(cohort)
+    for path in cohort.glob("store.duckdb*"):
+        os.remove(path)
+    statuses = _run(cohort)
+    assert statuses["c1/alpha/sync/organization"] == "ok"
+    assert statuses["c1/beta/sync/organization"] == "ok"
+
+
+def test_one_phase_run_reuses_and_records(cohort: Path) -> None:
+    _run(cohort)
+    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("alpha-3\n")
+    # share alone: the new export is not in the store yet, so share has nothing new
+    assert set(_run(cohort, phases=["share"]).values()) == {"cached"}
+    statuses = _run(cohort, phases=["sync"])
+    assert statuses == {"c1/alpha/sync/organization": "ok", "c1/beta/sync/organization": "cached"}
+    statuses = _run(cohort, phases=["share"], orgs=["alpha"])
+    assert set(statuses.values()) == {"ok"}
+
+
+def test_code_change_reruns(cohort: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run(cohort)
+    monkeypatch.setattr(incremental, "code_fingerprint", lambda versions: "edited")
+    assert set(_run(cohort).values()) == {"ok"}
+
+
+def test_code_fingerprint_follows_sources_and_versions(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.undo()  # the real function
+    versions = {"papermill": "2.7.0"}
+    first = incremental.code_fingerprint(versions)
+    assert first == incremental.code_fingerprint(dict(versions))
+    assert first != incremental.code_fingerprint({"papermill": "2.7.1"})
