@@ -22,12 +22,11 @@ from cyclebook.config import Cohort, CycleCard, Organization
 from cyclebook.privacy import (
     HIDDEN,
     SMALL,
+    THRESHOLD,
     WITHHELD,
     allowed_metrics,
     is_small,
-    suppress_rate,
-    suppress_table,
-    suppress_value,
+    suppress_linked,
 )
 
 __all__ = [
@@ -165,95 +164,124 @@ def _fmt_rate(value: Any, denominator: Any) -> Any:
 
 
 def safe_values(frame: pd.DataFrame, audience: str) -> list[SharedValue]:
-    """Saved values (``metric_value`` rows) made safe for the audience.
+    """Saved values (``metric_value`` rows of one or more organizations) made safe for
+    the audience.
 
-    Counts 1–9 read "<10"; within each breakdown of a count (rungs, sources, channels,
-    movement by rung) secondary suppression hides another cell, as the breakdown's total
-    is shown too; rates are withheld when their numerator or denominator is small;
-    figures derived from a suppressed count (net growth) are withheld; rows flagged
-    ``suppressed`` in the store are hidden.
+    All the figures of one organization are suppressed together, as one system of
+    linked numbers (:func:`cyclebook.privacy.suppress_linked`):
+
+    * counts from 1 to 9 read "<10" (primary);
+    * a breakdown adds up to its headline (rungs, sources, channels), movement by rung is
+      a two-way table whose rows add up to the ladder's rung counts at the start, and
+      the numerators and denominators of a rate's breakdown add up to the headline's;
+    * the same figure reached two ways (leaders and the leader rung, new people by
+      source and absorption's denominators) is one figure: hidden in one place, hidden in
+      the other;
+
+    so a group of linked figures never has exactly one hidden member (secondary
+    suppression, "hidden"). A rate is withheld when its numerator or its denominator is
+    hidden; a figure derived from a small count (net growth) is withheld; rows flagged
+    ``suppressed`` in the store are hidden. For ``organization`` nothing is hidden.
     """
     if frame is None or frame.empty:
         return []
-    small_parts = {
-        (row.metric, row.period, row.dimension)
-        for row in frame.itertuples(index=False)
-        if pd.isna(row.denominator) and is_small(row.value)
-    }
-    if "shared" in frame.columns:
-        frame = frame[frame["shared"].astype(bool)]
-    frame = frame[~frame["period"].isin(SKIP_PERIODS)]
     out: list[SharedValue] = []
-    restricted = audience != "organization"
-
-    for (org_id, metric, period), group in frame.groupby(
-        ["org_id", "metric", "period"], sort=False
-    ):
-        rates = group[group["denominator"].notna()]
-        counts = group[group["denominator"].isna()]
-        shown: dict[str, Any] = {}
-        # rates: the headline on its own numerator and denominator; a breakdown's
-        # numerators and denominators add up to the headline's, so they are suppressed
-        # like the cells of a table with a total row (the "of N" shown is a count too)
-        rate_families: dict[str, list] = {}
-        for row in rates.itertuples(index=False):
-            numerator = None if pd.isna(row.value) else round(row.value * row.denominator)
-            if row.dimension == "":
-                value = suppress_rate(row.value, numerator, row.denominator, audience)
-                shown[""] = _fmt_rate(value, row.denominator)
-            else:
-                fam = _family(row.dimension)[0]
-                rate_families.setdefault(fam, []).append(
-                    (row.dimension, row.value, numerator, row.denominator)
-                )
-        for cells in rate_families.values():
-            table = pd.DataFrame(
-                [(v, n, den) for _, v, n, den in cells], columns=["rate", "num", "den"]
-            )
-            safe = suppress_table(
-                table,
-                ["num", "den"],
-                audience=audience,
-                implicit_totals="columns",
-                rate_columns={"rate": ("num", "den")},
-            )
-            for k, (dim, *_rest) in enumerate(cells):
-                shown[dim] = _fmt_rate(safe["rate"].iloc[k], safe["den"].iloc[k])
-        # counts: headline alone, breakdowns by family with secondary suppression
-        for row in counts[counts["dimension"] == ""].itertuples(index=False):
-            shown[""] = _fmt_count(suppress_value(row.value, audience))
-        breakdown = counts[counts["dimension"] != ""]
-        families: dict[str, list] = {}
-        for row in breakdown.itertuples(index=False):
-            fam, r, c = _family(row.dimension)
-            families.setdefault(fam, []).append((row.dimension, r, c, row.value))
-        for fam, cells in families.items():
-            if fam == ":":
-                table = pd.DataFrame(
-                    [(r, c, v) for _, r, c, v in cells], columns=["row", "col", "value"]
-                ).pivot_table(
-                    index="row", columns="col", values="value", aggfunc="first", sort=False
-                )
-                cols = list(table.columns)
-                safe = suppress_table(table, cols, audience=audience, implicit_totals=True)
-                for dim, r, c, _ in cells:
-                    shown[dim] = _fmt_count(safe.loc[r, c])
-            else:
-                table = pd.DataFrame({"value": [v for *_, v in cells]})
-                safe = suppress_table(table, ["value"], audience=audience, implicit_totals=True)
-                for k, (dim, *_rest) in enumerate(cells):
-                    shown[dim] = _fmt_count(safe["value"].iloc[k])
-        for row in group.itertuples(index=False):
-            value = shown.get(row.dimension)
-            if restricted and bool(getattr(row, "suppressed", False)):
-                value = HIDDEN
-            parts = DERIVED_FROM.get((metric, period, row.dimension), ())
-            if restricted and any(part in small_parts for part in parts):
-                value = WITHHELD
-            out.append(
-                SharedValue(org_id, metric, period, row.dimension, value, row.definition or "")
-            )
+    for org_id, org_frame in frame.groupby("org_id", sort=False):
+        out.extend(_safe_org_values(str(org_id), org_frame, audience))
     out.sort(key=lambda v: (_metric_sort(v.metric), _period_sort(v.period), v.dimension != ""))
+    return out
+
+
+def _safe_org_values(org_id: str, frame: pd.DataFrame, audience: str) -> list[SharedValue]:
+    restricted = audience != "organization"
+    if "shared" not in frame.columns:
+        frame = frame.assign(shared=True)
+    frame = frame[~frame["period"].isin(SKIP_PERIODS)]
+
+    values: dict[tuple, float | None] = {}
+    unknown: set[tuple] = set()
+    rates: dict[tuple, float | None] = {}
+    for row in frame.itertuples(index=False):
+        base = (row.metric, row.period, row.dimension)
+        value = None if pd.isna(row.value) else float(row.value)
+        if pd.isna(row.denominator):
+            keys = [(*base, "v")]
+            values[keys[0]] = value
+        else:
+            den = float(row.denominator)
+            rates[base] = value
+            keys = [(*base, "num"), (*base, "den")]
+            values[keys[0]] = None if value is None else float(round(value * den))
+            values[keys[1]] = den
+        if not bool(row.shared):
+            unknown.update(keys)
+
+    groups: list[list[tuple]] = []
+    by_mp: dict[tuple[str, str], list[tuple]] = {}
+    for key in values:
+        by_mp.setdefault((key[0], key[1]), []).append(key)
+    for (metric, period), keys in by_mp.items():
+        for part in ("v", "num", "den"):
+            head = (metric, period, "", part)
+            families: dict[str, list[tuple]] = {}
+            two_way: dict[str, dict[str, tuple]] = {}
+            for key in keys:
+                if key[3] != part or key[2] == "":
+                    continue
+                fam, r, c = _family(key[2])
+                if fam == ":":
+                    two_way.setdefault(r, {})[c] = key
+                else:
+                    families.setdefault(fam, []).append(key)
+            for cells in families.values():
+                groups.append([head, *cells] if head in values else cells)
+            if two_way:
+                for r, row_cells in two_way.items():
+                    link = ("ladder", "start", r, "v") if metric == "movement" else None
+                    extra = [link] if link in values else []
+                    groups.append([*row_cells.values(), *extra])
+                columns = sorted({c for row_cells in two_way.values() for c in row_cells})
+                for c in columns:
+                    cells = [row_cells[c] for row_cells in two_way.values() if c in row_cells]
+                    groups.append([head, *cells] if c == "up" and head in values else cells)
+    # one figure reached two ways: equal values of different measures in one period
+    same: dict[tuple[str, float], list[tuple]] = {}
+    for key, value in values.items():
+        if value is not None and abs(value) >= THRESHOLD:
+            same.setdefault((key[1], value), []).append(key)
+    for keys in same.values():
+        for a, b in zip(keys, keys[1:], strict=False):
+            if a[0] != b[0]:
+                groups.append([a, b])
+
+    if restricted:
+        state = suppress_linked(values, groups, unknown=unknown, is_total=lambda key: key[2] == "")
+    else:
+        state = {key: "" for key in values if key not in unknown}
+    small_parts = {key[:3] for key, value in values.items() if key[3] == "v" and is_small(value)}
+
+    out: list[SharedValue] = []
+    for row in frame[frame["shared"].astype(bool)].itertuples(index=False):
+        base = (row.metric, row.period, row.dimension)
+        if base in rates:
+            rate = rates[base]
+            num, den = state[(*base, "num")], state[(*base, "den")]
+            if rate is None:
+                shown: Any = None
+            elif num or den:
+                shown = WITHHELD
+            else:
+                shown = _fmt_rate(rate, row.denominator)
+        else:
+            kind = state[(*base, "v")]
+            value = values[(*base, "v")]
+            shown = {"primary": SMALL, "secondary": HIDDEN}.get(kind, _fmt_count(value))
+        if restricted and bool(getattr(row, "suppressed", False)):
+            shown = HIDDEN
+        parts = DERIVED_FROM.get(base, ())
+        if restricted and shown is not None and any(part in small_parts for part in parts):
+            shown = WITHHELD
+        out.append(SharedValue(org_id, *base, shown, row.definition or ""))
     return out
 
 

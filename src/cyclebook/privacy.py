@@ -40,6 +40,7 @@ __all__ = [
     "suppress_rate",
     "suppression_mask",
     "suppress_table",
+    "suppress_linked",
     "allowed_metrics",
     "is_allowed",
     "guard_org_ids",
@@ -253,6 +254,66 @@ def suppression_mask(
     for (i, col), kind in state.items():
         mask.iat[i, columns.index(col)] = kind
     return mask
+
+
+def suppress_linked(
+    values: Mapping[Any, Any],
+    groups: Iterable[Sequence[Any]],
+    *,
+    unknown: Iterable[Any] = (),
+    is_total: Any = None,
+    threshold: int = THRESHOLD,
+) -> dict[Any, str]:
+    """Primary and secondary suppression over any set of linked figures.
+
+    ``values`` maps a key (any hashable) to a count; ``groups`` are sets of keys tied by
+    one equation (one is the sum of the others, or two are equal), so that a group with
+    exactly one hidden figure would give it away. ``unknown`` keys are figures the
+    audience does not see at all (not shared): they count as hidden, are protected only
+    when small, and are never reported. ``is_total(key)`` marks totals, hidden last on a tie.
+
+    Returns ``{key: "primary" | "secondary" | ""}`` for the known keys.
+    """
+    unknown = set(unknown)
+    order = {key: k for k, key in enumerate(values)}
+    numbers: dict[Any, float | None] = {
+        key: (None if _missing(v) else float(v)) for key, v in values.items()
+    }
+    state = {key: ("primary" if is_small(v, threshold) else "") for key, v in numbers.items()}
+    groups = [[key for key in group if key in numbers] for group in groups]
+    groups = [group for group in groups if len(group) > 1]
+
+    def hidden(key: Any) -> bool:
+        return key in unknown or state[key] != "" or numbers[key] is None
+
+    def protect(key: Any) -> bool:
+        # a figure the audience does not see needs protecting only if it is small;
+        # a large one it may work out is what the organization chose to share
+        if numbers[key] is None:
+            return False
+        return state[key] != "" or is_small(numbers[key], threshold)
+
+    changed = True
+    while changed:
+        changed = False
+        for group in groups:
+            hidden_keys = [key for key in group if hidden(key)]
+            if len(hidden_keys) != 1 or not protect(hidden_keys[0]):
+                continue
+            shown = [key for key in group if not hidden(key)]
+            if not shown:
+                continue
+            shown.sort(
+                key=lambda key: (
+                    numbers[key] == 0,
+                    abs(numbers[key] or 0.0),
+                    bool(is_total(key)) if is_total else False,
+                    order[key],
+                )
+            )
+            state[shown[0]] = "secondary"
+            changed = True
+    return {key: kind for key, kind in state.items() if key not in unknown}
 
 
 def suppress_table(

@@ -131,6 +131,7 @@ def test_safe_values_secondary_and_derived():
             ("o", "lapsed", "cycle", "", 5.0, None, False),  # context only
             ("o", "absorption", "cycle", "", 0.5, 30.0, True),
             ("o", "absorption", "cycle", "source=spoke", 0.5, 6.0, True),
+            ("o", "absorption", "cycle", "source=van", 0.5, 24.0, True),
         ],
         columns=["org_id", "metric", "period", "dimension", "value", "denominator", "shared"],
     ).assign(definition="", suppressed=False)
@@ -143,6 +144,7 @@ def test_safe_values_secondary_and_derived():
         ("net_growth", ""): "withheld",  # 30 new minus 5 lapsed gives the 5 back
         ("absorption", ""): "50% of 30",
         ("absorption", "source=spoke"): "withheld",
+        ("absorption", "source=van"): "withheld",  # 50% of 30 minus 50% of 24 gives 3 of 6
     }
     mine = {(v.metric, v.dimension): v.shown for v in safe_values(frame, "organization")}
     assert mine[("ladder", "leader")] == "4"
@@ -198,8 +200,36 @@ def test_movement_is_protected_as_a_two_way_table():
         columns=["org_id", "metric", "period", "dimension", "value"],
     ).assign(denominator=None, definition="", suppressed=False)
     got = {v.dimension: v.shown for v in safe_values(frame, "funder")}
+    assert got["active:stayed"] == "20"
     # member:up is small; its row and its column each need a second hidden cell
     assert got["member:up"] == "<10"
     hidden = [dim for dim, shown in got.items() if shown == "hidden"]
     assert sum(d.startswith("member:") for d in hidden) >= 1
     assert sum(d.endswith(":up") for d in hidden) >= 1
+
+
+def test_the_same_figure_reached_two_ways_is_hidden_in_both_places():
+    # the leader rung (25) is hidden to protect the active rung (5); the leaders
+    # headline is the same 25 and would give it back
+    frame = pd.DataFrame(
+        [
+            ("o", "ladder", "end", "", 240.0),
+            ("o", "ladder", "end", "supporter", 150.0),
+            ("o", "ladder", "end", "member", 60.0),
+            ("o", "ladder", "end", "active", 5.0),
+            ("o", "ladder", "end", "leader", 25.0),
+            ("o", "leaders", "end", "", 25.0),
+            ("o", "active_base", "end", "", 240.0),
+        ],
+        columns=["org_id", "metric", "period", "dimension", "value"],
+    ).assign(denominator=None, definition="", suppressed=False)
+    got = {(v.metric, v.dimension): v.shown for v in safe_values(frame, "cohort")}
+    assert got == {
+        ("ladder", ""): "240",
+        ("ladder", "supporter"): "150",
+        ("ladder", "member"): "60",
+        ("ladder", "active"): "<10",
+        ("ladder", "leader"): "hidden",
+        ("leaders", ""): "hidden",
+        ("active_base", ""): "240",
+    }

@@ -222,3 +222,22 @@ def test_unknown_total_row_is_an_error():
     frame = pd.DataFrame({"x": [1]}, index=["a"])
     with pytest.raises(KeyError, match="total row"):
         suppress_table(frame, ["x"], audience="cohort", total_rows=["Total"])
+
+
+def test_suppress_linked_sums_equalities_and_unknowns():
+    from cyclebook.privacy import suppress_linked
+
+    values = {"total": 60, "a": 4, "b": 20, "c": 36, "same_as_b": 20, "secret": 40}
+    groups = [["total", "a", "b", "c"], ["b", "same_as_b"], ["secret", "c"]]
+    state = suppress_linked(values, groups, unknown=["secret"], is_total=lambda k: k == "total")
+    # a is small; b (next smallest) hides it; b's twin hides too. The unknown 40 is large:
+    # it needs no protection, and it is never reported.
+    assert state == {
+        "total": "",
+        "a": "primary",
+        "b": "secondary",
+        "c": "",
+        "same_as_b": "secondary",
+    }
+    small_secret = suppress_linked({"x": 30, "s": 3}, [["x", "s"]], unknown=["s"])
+    assert small_secret == {"x": "secondary"}  # x = s would give a small unseen count back
