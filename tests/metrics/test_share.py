@@ -167,3 +167,19 @@ def test_share_notebook_runs_through_papermill(cohort, tmp_path):
     assert not PII.search(text)
     assert "Traceback" not in text and '"name": "stderr"' not in text
     assert (cohort.followup("org", "c2") / "potential_leaders.csv").exists()
+
+
+def test_followup_names_cannot_run_as_spreadsheet_formulas(cohort):
+    import duckdb
+
+    con = duckdb.connect(str(cohort.store))
+    con.execute(
+        "UPDATE person_pii SET first_name = '=HYPERLINK(\"http://x\")' WHERE person_id = 'old0'"
+    )
+    con.close()
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    share.compute(ctx)
+    with open(cohort.followup("org", "c2") / "newly_lapsed.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["person_id"] == "old0")
+    assert row["first_name"].startswith("'=")
+    assert row["phone"].startswith("555")  # phones are left as they are

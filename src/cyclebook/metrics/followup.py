@@ -106,6 +106,17 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
     return people
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _no_formula(value: object) -> object:
+    """Text typed by members (names) must not run as a spreadsheet formula when an
+    organizer opens the CSV: a leading = + - @ gets a quote in front."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, Path]]:
     """Write the three lists as CSV (owner-only permissions); returns (name, rows, path)."""
     s = engine.state
@@ -124,6 +135,9 @@ def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, 
         frame = frame[~frame.person_id.isin(dnc)]
         frame = frame.merge(contacts, on="person_id", how="left")
         frame.insert(0, "list", LISTS[name])
+        for col in ("first_name", "last_name"):
+            if col in frame.columns:
+                frame[col] = frame[col].map(_no_formula)
         path = out_dir / f"{name}.csv"
         tmp = path.with_suffix(".csv.tmp")
         frame.to_csv(tmp, index=False)

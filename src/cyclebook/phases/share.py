@@ -51,7 +51,9 @@ def previous_results(ctx: PhaseContext) -> MetricResults | None:
 
 
 def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.0f}%"
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{value * 100:.0f}%"
 
 
 def num(value: Any) -> str:
@@ -344,7 +346,12 @@ def story(view: View) -> list[str]:
     if _shown(retention):
         s.append(f"{retention} of the people active last cycle were active again this cycle.")
     l0, l1 = view.count("leaders", "start"), view.count("leaders", "end")
-    if _shown(l1):
+    if l0 == 0 and l1 == 0:
+        s.append(
+            "No one is on the leader rung yet by the group's own definition; it is worth "
+            "asking whether hosts, one-on-ones and assessments are being recorded."
+        )
+    elif _shown(l1):
         line = f"{num(l1)} people are leaders now"
         if _shown(l0):
             line += f" ({num(l0)} at the start of the cycle)"
@@ -384,7 +391,7 @@ def breadth_depth_blocks(view: View) -> list[d.Block]:
         for y, x in enumerate([up, acted]):
             ax.text(x, y, f" {x:,.0f}", va="center")
         ax.set_xlabel("people")
-        _tidy(ax)
+        _tidy(ax, counts="x")
         blocks.append(
             d.figure(
                 fig,
@@ -556,8 +563,8 @@ def growth_blocks(view: View) -> list[d.Block]:
         blocks.append(
             d.figure(
                 fig,
-                alt=f"Bar chart: {new:,.0f} new people, {lapsed:,.0f} lapsed, so the base "
-                f"grew by {new - lapsed:+,.0f} people from new and lapsed alone.",
+                alt=f"Bar chart: {new:,.0f} new people came in and {lapsed:,.0f} lapsed (drawn "
+                f"below zero), so net growth is {new - lapsed:+,.0f} people.",
                 caption="Growth split into new and lapsed people",
             )
         )
@@ -727,7 +734,7 @@ def volunteer_blocks(view: View) -> list[d.Block]:
         fig, ax = _plt().subplots(figsize=(6, 2.2))
         ax.barh(frame["Tier"][::-1], ends[::-1], color="#ff7f00")
         ax.set_xlabel("volunteers at the end of the cycle")
-        _tidy(ax)
+        _tidy(ax, counts="x")
         words = "; ".join(f"{t}: {num(n)}" for t, n in zip(frame["Tier"], ends, strict=True))
         blocks.append(
             d.figure(
@@ -803,7 +810,8 @@ def contact_blocks(view: View) -> list[d.Block]:
         )
     # week by channel (conversations), with the week's first day
     channels = sorted(by_channel)
-    weeks = sorted({w for w, _ in by_week})
+    n_weeks = -(-(card.end - card.start).days // 7)
+    weeks = sorted({w for w, _ in by_week} | set(range(1, n_weeks + 1)))
     week_rows = []
     for w in weeks:
         first = card.start + dt.timedelta(days=7 * (w - 1))
@@ -831,14 +839,14 @@ def contact_blocks(view: View) -> list[d.Block]:
         ax.set_xlabel("week of the cycle")
         ax.set_ylabel("conversations")
         ax.set_xticks(weeks)
+        ax.set_ylim(bottom=0)
         ax.legend(frameon=False)
         _tidy(ax)
         blocks.append(
             d.figure(
                 fig,
-                alt="Line chart of conversations per week of the cycle, by channel. "
-                + "; ".join(words)
-                + ".",
+                alt=f"Line chart of conversations in each week of the cycle (weeks 1 to "
+                f"{weeks[-1]}), by channel. " + "; ".join(words) + ".",
                 caption="Conversations by week and channel",
             )
         )
@@ -897,9 +905,13 @@ def _plt():
     return plt
 
 
-def _tidy(ax) -> None:
+def _tidy(ax, counts: str = "y") -> None:
+    """Plain axes; whole-number ticks on the axis that counts people."""
+    from matplotlib.ticker import MaxNLocator
+
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    (ax.yaxis if counts == "y" else ax.xaxis).set_major_locator(MaxNLocator(integer=True))
 
 
 # --------------------------------------------------------------------------- report
