@@ -151,6 +151,7 @@ def sync_org(
     with connect(paths.store, write=True) as con:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute("SET preserve_insertion_order = true")
+        _migrate(con)
         stage = Stage(con, org.id, org.timezone)
         try:
             sources = _files_of(paths, org)
@@ -198,6 +199,19 @@ def sync_org(
         finally:
             stage.close()
     return result
+
+
+# columns the sync added to the backbone schema; stores created before them get them here
+_ADDED_COLUMNS = (
+    ("identity", "first_seen_at", "TIMESTAMPTZ"),
+    ("contact_attempt", "organizer_id", "VARCHAR"),
+    ("contact_attempt", "contact_key", "VARCHAR"),
+)
+
+
+def _migrate(con) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
 
 
 class _Clock:
