@@ -43,6 +43,22 @@ METRICS: tuple[str, ...] = (
     "match_rate",
 )
 
+# The period of each metric's headline figure (dimension ''): a state at the cycle's end,
+# or what happened during the cycle.
+HEADLINE_PERIOD: dict[str, str] = {
+    "ladder": "end",
+    "active_base": "end",
+    "leaders": "end",
+    "leader_ratio": "end",
+    "volunteer_tiers": "end",
+    "match_rate": "end",
+}
+
+
+def headline_period(metric: str) -> str:
+    return HEADLINE_PERIOD.get(metric, "cycle")
+
+
 COLUMNS = ["metric", "period", "dimension", "value", "denominator", "definition"]
 
 
@@ -108,6 +124,10 @@ class MetricResults:
             if v.metric == metric and v.dimension == dimension and period in (None, v.period):
                 return v
         return None
+
+    def headline(self, metric: str) -> MetricValue | None:
+        """The metric's headline figure (see :data:`HEADLINE_PERIOD`)."""
+        return self.get(metric, headline_period(metric), "")
 
     def value(self, metric: str, period: str | None = None, dimension: str = "") -> float | None:
         v = self.get(metric, period, dimension)

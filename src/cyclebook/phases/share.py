@@ -23,7 +23,7 @@ from cyclebook import display as d
 from cyclebook import privacy
 from cyclebook.config import CycleCard, load_cycle
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
-from cyclebook.metrics.values import MetricValue
+from cyclebook.metrics.values import MetricValue, headline_period
 from cyclebook.phases import PhaseContext, card_blocks
 
 # --------------------------------------------------------------------------- compute
@@ -175,8 +175,9 @@ def _change(cur: MetricValue | None, old: MetricValue | None, view: View) -> str
                 return privacy.WITHHELD
     delta = cur.value - old.value
     if cur.is_rate:
-        return f"{delta * 100:+.0f} points"
-    return f"{delta:+,.0f}"
+        points = round(delta * 100)
+        return "no change" if points == 0 else f"{points:+d} points"
+    return "no change" if delta == 0 else f"{delta:+,.0f}"
 
 
 def headline_blocks(view: View) -> list[d.Block]:
@@ -247,13 +248,22 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
         if key not in METRICS:
             status, shown = "not a computed measure", "–"
         else:
-            v = view.get(key)
+            v = view.get(key, headline_period(key))
             if v is None:
                 status, shown = "not shared with this audience", "–"
             else:
                 shown = view.show(key, v.period, v.dimension)
                 suppressed = shown in (privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD)
                 status = _status(v.value, m.target, m.failure_below, suppressed)
+                old = view.prev.headline(key) if view.prev is not None else None
+                if (
+                    not suppressed
+                    and old is not None
+                    and old.value is not None
+                    and v.value is not None
+                ):
+                    trend = _trend(v, old, view)
+                    status = trend if status == "see the failure line" else f"{status}; {trend}"
                 results[key] = f"{shown} ({status})"
         rows.append(
             {
@@ -274,6 +284,20 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
             "Each measure of the cycle card against its goal and what counts as failure",
         ),
     ], results
+
+
+def _trend(cur: MetricValue, old: MetricValue, view: View) -> str:
+    if cur.value == old.value:
+        return "the same as last cycle"
+    word = "up" if cur.value > old.value else "down"
+    if view.restricted:
+        # the earlier figure is only named where it is not small
+        parts = (old.numerator, old.denominator) if old.is_rate else (old.value,)
+        if any(privacy.is_small(p) for p in parts):
+            return f"{word} since last cycle"
+    if cur.is_rate:
+        return f"{word} from {pct(old.value)} last cycle"
+    return f"{word} from {num(old.value)} last cycle"
 
 
 def _fmt_target(key: str, target: float) -> str:
