@@ -173,7 +173,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
     return out
 
 
-def report(ctx: PhaseContext) -> SyncResult | None:
+def report(ctx: PhaseContext) -> None:
     """Sync the organization and show the sync report.
 
     An export that cannot be read is shown as an error naming the file and the fix, and
@@ -192,4 +192,3 @@ def report(ctx: PhaseContext) -> SyncResult | None:
     if failure is not None:
         d.show(d.note(str(failure), kind="error"))
         raise failure
-    return result
