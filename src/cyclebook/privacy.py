@@ -902,11 +902,134 @@ def scan_html(
 
     ``org_ids=None`` checks every organization in the store (right for cohort-level
     reports; for one organization pass :func:`guard_org_ids`, which adds a network's
-    affiliates). ``allow`` is text that may rightly appear (names of staff and facilitators written
-    in cohort.yml and the cycle cards); by default it is read from the cohort folder
-    holding the store.
+    affiliates). ``allow`` is text that may rightly appear (names of staff and
+    facilitators written in cohort.yml and the cycle cards); by default it is read from
+    the cohort folder holding the store.
+
+    Fast on a large store: only the people whose values could be in the report are read
+    (:func:`candidate_index`).
     """
-    return scan_text(html_text, load_index(store_path, org_ids, allow=allow))
+    return scan_text(html_text, candidate_index(html_text, store_path, org_ids, allow=allow))
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+_DIGITS = re.compile(r"\d+")
+
+
+def _html_candidates(html_text: str) -> dict[str, set[str]]:
+    """Everything in the report that could be a personal value, normalized the way the
+    store's values are normalized in :func:`candidate_index`'s query."""
+    words: set[str] = set()
+    emails: set[str] = set()
+    phones: set[str] = set()
+    ids: set[str] = set()
+    numbers: set[str] = set()
+    for _cell, _cell_id, segment in _cell_segments(html_text):
+        segment = _DATA_URI.sub(" ", _STYLE.sub(" ", segment))
+        markup = html.unescape(segment)
+        text = html.unescape(_TAG.sub(" ", segment))
+        for view in (markup, text):
+            folded = _fold(view)
+            words.update(_LETTERS.findall(folded))
+            numbers.update(_DIGITS.findall(view))
+        emails.update(m.group(0).casefold().strip(".'") for m in _EMAIL.finditer(markup))
+        for match in _PHONE.finditer(markup):
+            groups = re.findall(r"\d+", match.group(0))
+            for start in range(len(groups)):
+                digits = ""
+                for group in groups[start:]:
+                    digits += group
+                    if len(digits) >= 10:
+                        break
+                key = _phone_key(digits)
+                if key:
+                    phones.add(key)
+        for match in _ID_TOKEN.finditer(markup):
+            token = match.group(0)
+            for candidate in {token, *re.split(r"[_\-:.]", token)}:
+                if len(candidate) >= 6:
+                    ids.add(candidate.casefold())
+    return {
+        "words": words,
+        "emails": emails,
+        "phones": phones,
+        "ids": ids,
+        "numbers": numbers,
+    }
+
+
+def candidate_index(
+    html_text: str,
+    store_path: str | Path,
+    org_ids: Iterable[str] | None,
+    *,
+    allow: Iterable[str] | None = None,
+) -> PiiIndex:
+    """The index of only those people whose values could appear in ``html_text``.
+
+    The report is small and the store may hold millions of people, so the report's
+    candidate words, emails, phone numbers and ids are sent to the store, which returns
+    the few people who match loosely (same email, same last ten phone digits, a last
+    name or street whose first word is a word of the report, an id among the report's
+    tokens); :func:`scan_text` then applies the exact rules. Nothing is cached and no
+    personal value leaves the store except those rows.
+    """
+    import pyarrow as pa
+
+    from cyclebook.store import connect
+
+    store_path = Path(store_path)
+    allow_list = list(allow) if allow is not None else _config_text_near(store_path)
+    found = _html_candidates(html_text)
+    with connect(store_path) as con:
+        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        has_pii, has_ids = "person_pii" in tables, "identity" in tables
+        if org_ids is None:
+            parts = [
+                f"SELECT DISTINCT org_id FROM {t}"
+                for t, ok in (("person_pii", has_pii), ("identity", has_ids))
+                if ok
+            ]
+            org_ids = [r[0] for r in con.execute(" UNION ".join(parts)).fetchall()] if parts else []
+        org_ids = sorted(set(org_ids))
+        if not org_ids:
+            return build_index([], [], allow=allow_list)
+        for name, values in {**found, "orgs": set(org_ids)}.items():
+            con.register(f"cb_guard_{name}", pa.table({"v": pa.array(sorted(values), pa.string())}))
+        try:
+            rows = []
+            if has_pii:
+                rows = con.execute(
+                    r"""SELECT org_id, person_id, first_name, last_name, email, phone, address
+                    FROM person_pii
+                    WHERE org_id IN (SELECT v FROM cb_guard_orgs) AND (
+                        lower(trim(email)) IN (SELECT v FROM cb_guard_emails)
+                        OR right(regexp_replace(phone, '[^0-9]', '', 'g'), 10)
+                            IN (SELECT v FROM cb_guard_phones)
+                        OR lower(strip_accents(regexp_extract(last_name, '\p{L}+')))
+                            IN (SELECT v FROM cb_guard_words)
+                        OR lower(person_id) IN (SELECT v FROM cb_guard_ids)
+                        OR person_id IN (SELECT v FROM cb_guard_numbers)
+                        OR (regexp_extract(address, '[0-9]+') IN (SELECT v FROM cb_guard_numbers)
+                            AND lower(strip_accents(regexp_extract(address, '\p{L}+')))
+                                IN (SELECT v FROM cb_guard_words))
+                    )"""
+                ).fetchall()
+            identities = []
+            if has_ids:
+                identities = con.execute(
+                    r"""SELECT org_id, source_id FROM identity
+                    WHERE org_id IN (SELECT v FROM cb_guard_orgs) AND (
+                        lower(trim(source_id)) IN (SELECT v FROM cb_guard_ids)
+                        OR trim(source_id) IN (SELECT v FROM cb_guard_numbers)
+                        OR right(regexp_replace(source_id, '[^0-9]', '', 'g'), 10)
+                            IN (SELECT v FROM cb_guard_phones)
+                    )"""
+                ).fetchall()
+        finally:
+            for name in (*found, "orgs"):
+                con.unregister(f"cb_guard_{name}")
+    return build_index(rows, identities, allow=allow_list)
 
 
 class ReportLeakError(PrivacyError):
