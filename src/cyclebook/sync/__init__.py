@@ -318,7 +318,8 @@ def _record(
     con.execute("DELETE FROM rejected_row WHERE org_id = ?", [org.id])
     files = [(f.file_no, f.rel) for f in stage.files]
     con.execute("CREATE OR REPLACE TEMP TABLE cb_files (file_no INTEGER, rel VARCHAR)")
-    con.executemany("INSERT INTO cb_files VALUES (?, ?)", files)
+    if files:  # an organization with no sources yet has no files (DuckDB refuses [])
+        con.executemany("INSERT INTO cb_files VALUES (?, ?)", files)
     con.execute(
         """INSERT INTO rejected_row SELECT ?, ?, f.rel, coalesce(r.line, r.rec + 2),
                r.column_name, r.reason, NULL
