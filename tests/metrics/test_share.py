@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cyclebook.metrics import previous_values, read_results, read_values
+from cyclebook.metrics import METRICS, previous_values, read_results, read_values
 from cyclebook.paths import notebooks_dir
 from cyclebook.phases import load_context, share
 
@@ -123,6 +123,10 @@ def test_values_are_saved_and_compared_with_the_previous_cycle(cohort):
     table = next(b.plain for b in blocks if b.plain.startswith("Headline numbers this cycle"))
     line = next(ln for ln in table.splitlines() if "Active base at the end" in ln)
     assert "42" in line and "30" in line and "+12" in line
+    status, _ = share.card_status(share.View(c2, res, share.previous_results(c2)))
+    card_table = status[1].plain
+    assert "up from 0 last cycle" in card_table  # leaders: 0 at the end of c1, 3 now
+    assert all(res.headline(m) is not None for m in METRICS)
     # computing again replaces, it does not duplicate
     share.compute(c2)
     assert len(read_values(cohort.store, org_ids=["org"], cycles=["c2"])) == len(res.values)
