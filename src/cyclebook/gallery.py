@@ -34,6 +34,7 @@ __all__ = [
     "SharedValue",
     "shared_values",
     "safe_values",
+    "safe_results",
     "org_status",
     "status_block",
     "org_gallery_blocks",
@@ -94,6 +95,24 @@ def _metric_sort(metric: str) -> int:
     return METRIC_ORDER.index(metric) if metric in METRIC_ORDER else len(METRIC_ORDER)
 
 
+def _wanted(org: Organization, audience: str) -> set[str] | None:
+    """Metrics to read for an audience: the shared ones and the parts of shared derived
+    figures (read only to check them). None: all."""
+    allowed = allowed_metrics(org, audience)
+    if allowed is None:
+        return None
+    parts = {p[0] for key, ps in DERIVED_FROM.items() if key[0] in allowed for p in ps}
+    return allowed | parts
+
+
+def _mark_shared(frame: pd.DataFrame, org: Organization, audience: str) -> pd.DataFrame:
+    allowed = allowed_metrics(org, audience)
+    wanted = _wanted(org, audience)
+    if wanted is not None:
+        frame = frame[frame["metric"].isin(sorted(wanted))]
+    return frame.assign(shared=True if allowed is None else frame["metric"].isin(sorted(allowed)))
+
+
 def shared_values(
     store_path: str | Path, org: Organization, cycle: str, audience: str
 ) -> pd.DataFrame:
@@ -101,16 +120,28 @@ def shared_values(
     audience (all of them for ``organization``). Column ``shared`` is False on rows read
     only to check a derived figure (they are never shown). Raw numbers: pass the frame
     through :func:`safe_values` before showing anything."""
-    allowed = allowed_metrics(org, audience)
-    if allowed is not None and not allowed:
+    wanted = _wanted(org, audience)
+    if wanted is not None and not allowed_metrics(org, audience):
         return pd.DataFrame()
-    wanted = None
-    if allowed is not None:
-        parts = {p[0] for key, ps in DERIVED_FROM.items() if key[0] in allowed for p in ps}
-        wanted = sorted(allowed | parts)
-    frame = _read_values(store_path, org.id, cycle, wanted)
-    frame["shared"] = True if allowed is None else frame["metric"].isin(sorted(allowed))
-    return frame
+    frame = _read_values(store_path, org.id, cycle, None if wanted is None else sorted(wanted))
+    return _mark_shared(frame, org, audience)
+
+
+def safe_results(results: Any, org: Organization, audience: str) -> dict[tuple, Any]:
+    """What the audience may see of one organization's :class:`MetricResults`:
+    ``{(metric, period, dimension): shown}`` for the shared figures only.
+
+    Same input, same decisions as the Measure Gallery (both go through
+    :func:`safe_values` on the same rows), so a reader who sees both reports cannot
+    combine them to undo a suppression. Use it for any report that shows an
+    organization's figures to ``cohort`` or ``funder``.
+    """
+    frame = results.frame()
+    if frame.empty or (allowed_metrics(org, audience) == set()):
+        return {}
+    frame = _mark_shared(frame.assign(suppressed=False), org, audience)
+    shown = safe_values(frame, audience, skip_periods=())
+    return {(v.metric, v.period, v.dimension): v.shown for v in shown}
 
 
 def _read_values(
@@ -163,7 +194,9 @@ def _fmt_rate(value: Any, denominator: Any) -> Any:
     return f"{float(value):.0%} of {int(round(float(denominator))):,}"
 
 
-def safe_values(frame: pd.DataFrame, audience: str) -> list[SharedValue]:
+def safe_values(
+    frame: pd.DataFrame, audience: str, *, skip_periods: Iterable[str] = SKIP_PERIODS
+) -> list[SharedValue]:
     """Saved values (``metric_value`` rows of one or more organizations) made safe for
     the audience.
 
@@ -186,6 +219,7 @@ def safe_values(frame: pd.DataFrame, audience: str) -> list[SharedValue]:
     if frame is None or frame.empty:
         return []
     out: list[SharedValue] = []
+    frame = frame[~frame["period"].isin(list(skip_periods))]
     for org_id, org_frame in frame.groupby("org_id", sort=False):
         out.extend(_safe_org_values(str(org_id), org_frame, audience))
     out.sort(key=lambda v: (_metric_sort(v.metric), _period_sort(v.period), v.dimension != ""))
@@ -196,7 +230,6 @@ def _safe_org_values(org_id: str, frame: pd.DataFrame, audience: str) -> list[Sh
     restricted = audience != "organization"
     if "shared" not in frame.columns:
         frame = frame.assign(shared=True)
-    frame = frame[~frame["period"].isin(SKIP_PERIODS)]
 
     values: dict[tuple, float | None] = {}
     unknown: set[tuple] = set()

@@ -15,7 +15,7 @@ from cyclebook.phases import cohort as cohort_phase
 from cyclebook.phases import load_context
 from cyclebook.privacy import build_index, load_index, scan_text
 
-from .cohortfix import PLANTED_VALUES, make_cohort
+from .cohortfix import METRIC_VALUES, PLANTED_VALUES, make_cohort
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +233,38 @@ def test_the_same_figure_reached_two_ways_is_hidden_in_both_places():
         ("leaders", ""): "hidden",
         ("active_base", ""): "240",
     }
+
+
+def test_safe_results_match_the_gallery(cohort_dir):
+    # the share report (from MetricResults) and the gallery (from the store) must make
+    # the same decisions, or a reader of both could undo a suppression
+    from cyclebook.config import load_cohort
+    from cyclebook.gallery import safe_results, shared_values
+    from cyclebook.metrics import MetricResults
+
+    cohort = load_cohort(cohort_dir)
+    for org_id in ("net-a", "net-b", "solo", "quiet"):
+        org = cohort.org(org_id)
+        for audience in ("cohort", "funder"):
+            frame = shared_values(cohort_dir / "store.duckdb", org, "c2", audience)
+            gallery = {
+                (v.metric, v.period, v.dimension): v.shown for v in safe_values(frame, audience)
+            }
+            raw = pd.DataFrame(
+                [
+                    (org_id, m, p, dim, v, den, f"definition of {m}")
+                    for o, m, p, dim, v, den in METRIC_VALUES
+                    if o == org_id
+                ],
+                columns=[
+                    "org_id",
+                    "metric",
+                    "period",
+                    "dimension",
+                    "value",
+                    "denominator",
+                    "definition",
+                ],
+            )
+            results = MetricResults.from_frame("c2", org_id, raw)
+            assert safe_results(results, org, audience) == gallery, (org_id, audience)
