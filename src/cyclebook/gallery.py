@@ -461,12 +461,11 @@ def _ladder_blocks(org: Organization, values: Sequence[SharedValue]) -> list[d.B
 
 
 def _ladder_chart(org: Organization, at_end: dict[str, Any]) -> d.Block:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     labels = [rung.label for rung in org.ladder]
+    # matplotlib reads $...$ as mathematics; a label is plain text
+    tick_labels = [label.replace("$", r"\$") for label in labels]
     heights, notes = [], []
     for rung in org.ladder:
         shown = at_end.get(rung.name)
@@ -476,7 +475,8 @@ def _ladder_chart(org: Organization, at_end: dict[str, Any]) -> d.Block:
         heights.append(number or 0)
         notes.append(shown if number is None else f"{int(number):,}")
     fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * len(labels)))
-    bars = ax.barh(labels, heights, color="#3b6ea5")
+    bars = ax.barh(range(len(labels)), heights, color="#3b6ea5")
+    ax.set_yticks(range(len(labels)), tick_labels)
     for bar, note in zip(bars, notes, strict=True):
         ax.annotate(
             str(note or "–"),

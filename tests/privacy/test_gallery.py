@@ -268,3 +268,23 @@ def test_safe_results_match_the_gallery(cohort_dir):
             )
             results = MetricResults.from_frame("c2", org_id, raw)
             assert safe_results(results, org, audience) == gallery, (org_id, audience)
+
+
+def test_ladder_chart_takes_labels_as_plain_text():
+    from cyclebook.config import Organization, Rung, RungCondition
+    from cyclebook.gallery import _ladder_chart
+
+    rung = dict(window_days=30, any_of=[RungCondition()], definition="d")
+    org = Organization(
+        id="o",
+        name="O <b>",
+        ladder=[
+            Rung(name="a", label="Paid $5 dues $", **rung),
+            Rung(name="b", label="<script>x</script>", **rung),
+        ],
+    )
+    block = _ladder_chart(org, {"a": "40", "b": "<10"})
+    assert 'alt="People on each rung' in block.html
+    assert "Paid $5 dues $ 40" in block.html
+    assert "&lt;script&gt;x&lt;/script&gt; &lt;10" in block.html
+    assert "<script>" not in block.html
