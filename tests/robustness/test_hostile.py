@@ -199,19 +199,9 @@ def test_hostile_cohort_folder_and_parameter(tmp_path: Path) -> None:
 
     folder = tmp_path / f"co $(touch pwned-{h.TOKEN}-dir) `touch pwned-{h.TOKEN}-bt` 'q\" ;x"
     write_tiny(folder)
-    proc = cli(
-        "run",
-        str(folder),
-        "--phase",
-        "share",
-        "--org",
-        "alpha",
-        "--audience",
-        "cohort",
-        cwd=tmp_path,
-    )
+    proc = cli("run", str(folder), "--phase", "sync", "--phase", "reflect", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert CohortPaths.of(folder).report("c1", "alpha", "share", "cohort").exists()
+    assert CohortPaths.of(folder).report("c1", "alpha", "reflect").exists()
     proc = cli("run", str(folder), "-p", f"audience=$(touch pwned-{h.TOKEN}-p)", cwd=tmp_path)
     assert proc.returncode != 0
     assert not h.pwned_files(tmp_path)
