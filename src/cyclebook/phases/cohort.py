@@ -59,7 +59,6 @@ def status_blocks(ctx: PhaseContext) -> list[d.Block]:
                 kind="warning",
             )
         )
-    out.append(d.heading("Every organization this cycle", 2))
     status = gallery.org_status(ctx.store_path, ctx.cohort, ctx.card.id)
     out.append(gallery.status_block(ctx.cohort, status, audience))
     if not ctx.store_path.exists():
@@ -72,11 +71,7 @@ def gallery_blocks(ctx: PhaseContext) -> list[d.Block]:
     audience = _audience(ctx)
     cohort = ctx.cohort
     out: list[d.Block] = [
-        d.heading("Measure Gallery: what each group measures and why", 2),
-        d.paragraph(
-            "Each group chose and defined its own measures. They are here so groups can "
-            "learn from each other, not to rank anyone."
-        ),
+        d.paragraph("They are here so groups can learn from each other, not to rank anyone."),
     ]
     sharing = list(gallery.iter_shared(ctx.store_path, cohort, ctx.card, audience))
     if not sharing:
@@ -99,7 +94,7 @@ def network_blocks(ctx: PhaseContext) -> list[d.Block]:
     networks = network_ids(ctx.cohort)
     if not networks:
         return [d.paragraph("No network organization in this cohort.")]
-    out: list[d.Block] = [d.heading("Networks: affiliates rolled up", 2)]
+    out: list[d.Block] = []
     if not ctx.store_path.exists():
         out.append(d.note("No data has been synced yet."))
         return out
@@ -112,9 +107,24 @@ def network_blocks(ctx: PhaseContext) -> list[d.Block]:
     return out
 
 
+SECTIONS = {
+    "status": "Every organization this cycle",
+    "gallery": "Measure Gallery: what each group measures and why",
+    "networks": "Networks: affiliates rolled up",
+}
+
+
 def blocks(ctx: PhaseContext) -> list[d.Block]:
-    """The whole cohort report as display blocks."""
-    return [*status_blocks(ctx), *gallery_blocks(ctx), *network_blocks(ctx)]
+    """The whole cohort report as display blocks (the notebook shows the three parts in
+    their own cells, under its own headings)."""
+    return [
+        d.heading(SECTIONS["status"], 2),
+        *status_blocks(ctx),
+        d.heading(SECTIONS["gallery"], 2),
+        *gallery_blocks(ctx),
+        d.heading(SECTIONS["networks"], 2),
+        *network_blocks(ctx),
+    ]
 
 
 def show_status(ctx: PhaseContext) -> None:
