@@ -814,10 +814,38 @@ def _config_text_near(store_path: Path) -> list[str]:
         return []
     try:
         cohort = load_cohort(root)
-        cards = [load_cycle(root, cycle) for cycle in list_cycles(root)]
+        cycles = list_cycles(root)
+        cards = [load_cycle(root, cycle) for cycle in cycles]
     except CyclebookError:
         return []
-    return config_text(cohort, cards)
+    return config_text(cohort, cards) + _reflection_people(root, cycles)
+
+
+def _reflection_people(root: Path, cycles: Iterable[str]) -> list[str]:
+    """Who recorded a reflection, who took part and who proposed a change (staff,
+    named by the facilitators); not what anyone said."""
+    import yaml
+
+    names: list[str] = []
+    for cycle in cycles:
+        for path in sorted((root / cycle / "reflections").glob("*.yml")):
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            versions = data.get("versions") if isinstance(data, dict) else None
+            for version in versions if isinstance(versions, list) else []:
+                if not isinstance(version, dict):
+                    continue
+                names.append(str(version.get("author") or ""))
+                participants = version.get("participants")
+                if isinstance(participants, list):
+                    names.extend(str(p) for p in participants)
+                changes = version.get("measure_changes")
+                for change in changes if isinstance(changes, list) else []:
+                    if isinstance(change, dict):
+                        names.append(str(change.get("proposed_by") or ""))
+    return [name for name in names if name]
 
 
 _INDEX_CACHE: dict[tuple, PiiIndex] = {}

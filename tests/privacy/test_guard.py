@@ -235,3 +235,34 @@ def test_index_follows_the_people_not_the_file(pii_store):
     write_people(pii_store, [("org-a", "a9", "Ulrike", "Zwiebelbaum", None, None, None)])
     html_text = render([("html", "<p>Ulrike Zwiebelbaum</p>")])
     assert kinds(scan_html(html_text, pii_store, ["org-a"], allow=[])) == {("name", 0)}
+
+
+def test_staff_named_in_reflections_are_not_leaks(tmp_path):
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\norganizations:\n  - {id: org-a, name: Org A}\n"
+    )
+    (tmp_path / "c1").mkdir()
+    (tmp_path / "c1" / "cycle.yml").write_text(
+        "id: c1\ntitle: T\nhow_might_we: [x]\nhypothesis: h\ndesign: d\n"
+        "start: 2026-08-03\nend: 2026-09-14\n"
+    )
+    (tmp_path / "c1" / "reflections").mkdir()
+    (tmp_path / "c1" / "reflections" / "org-a.yml").write_text(
+        "org_id: org-a\ncycle: c1\nversions:\n"
+        "  - {saved_at: '2026-09-10T18:00:00Z', author: Nadia Oyelaran,"
+        " participants: [Ines Castellanos], stories: [Marguerite Bellweather came back]}\n"
+    )
+    store = tmp_path / "store.duckdb"
+    write_people(
+        store,
+        [
+            ("org-a", "p1", "Nadia", "Oyelaran", None, None, None),  # staff, also a member
+            ("org-a", "p2", "Ines", "Castellanos", None, None, None),
+            ("org-a", "p3", "Marguerite", "Bellweather", None, None, None),
+        ],
+    )
+    page = render([("html", "<p>Recorded by Nadia Oyelaran with Ines Castellanos.</p>")])
+    assert scan_html(page, store, ["org-a"]) == []
+    # what someone said about a member is not an allowed name
+    page = render([("html", "<p>Marguerite Bellweather came back</p>")])
+    assert kinds(scan_html(page, store, ["org-a"])) == {("name", 0)}
