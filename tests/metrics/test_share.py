@@ -187,3 +187,16 @@ def test_followup_names_cannot_run_as_spreadsheet_formulas(cohort):
         row = next(r for r in csv.DictReader(fh) if r["person_id"] == "old0")
     assert row["first_name"].startswith("'=")
     assert row["phone"].startswith("555")  # phones are left as they are
+
+
+def test_funder_audience_sees_only_what_the_group_agreed(cohort):
+    ctx = load_context("share", str(cohort.root), "c2", "org", "funder")
+    res = share.compute(ctx)
+    blocks = share.report_blocks(ctx, res)
+    html = html_of(blocks)
+    # consent for funders: active_base only
+    assert ">How the base grew<" in html and ">The ladder of engagement<" not in html
+    headline = next(b.plain for b in blocks if b.plain.startswith("Headline numbers this"))
+    assert "Active base at the end of the cycle" in headline
+    assert "Absorption" not in headline and "Leaders" not in headline
+    assert not PII.search(html)
