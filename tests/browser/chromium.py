@@ -71,7 +71,14 @@ PAGE_FACTS_JS = """
     }
     return {wrapper, width: Math.round(t.getBoundingClientRect().width)};
   });
+  // labels squeezed into a narrow column (e.g. floated <dt> at 20% width) are unreadable
+  const squeezed = [...document.querySelectorAll('dl dt')].filter(dt => {
+    const dl = dt.closest('dl');
+    return dt.textContent.trim().length > 24 && dl &&
+      dt.getBoundingClientRect().width < 0.5 * dl.getBoundingClientRect().width;
+  }).map(dt => dt.textContent.trim().slice(0, 40));
   return {
+    squeezed: squeezed.slice(0, 5),
     scrollWidth: document.documentElement.scrollWidth,
     innerWidth: vw,
     title: document.title,
@@ -126,6 +133,8 @@ class PageVisit:
                 f"page scrolls sideways at {viewport_width} px: scrollWidth {width}; "
                 f"too wide: {self.facts.get('overflowing')}"
             )
+        if self.facts.get("squeezed"):
+            found.append(f"labels squeezed into a narrow column: {self.facts['squeezed']}")
         for table in self.facts.get("tables", []):
             if table["width"] > viewport_width and not table["wrapper"]:
                 found.append(f"a {table['width']} px table has no scrolling wrapper")

@@ -60,6 +60,7 @@ def test_long_unbroken_text_does_not_widen_the_page(browser_context, tmp_path: P
         d.bullets([word]),
         d.note(word),
         d.definition_list([("Documents", word)]),
+        d.definition_list([("Breadth: people who took any action this cycle", 6)]),
     )
     page = _page(tmp_path, nb, "long", org_name=name, title=f"Share: {name}", cohort_name=word)
     record = visit(browser_context, page, PHONE, tmp_path / "long.png")
