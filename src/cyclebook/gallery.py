@@ -79,6 +79,22 @@ DERIVED_FROM: dict[tuple[str, str, str], tuple[tuple[str, str, str], ...]] = {
 }
 
 
+# Breakdown names that are not parts of their headline (a change, a different count of
+# the same event): they are not added up with it, only suppressed on their own and
+# linked to equal figures.
+STANDALONE = {
+    "change",
+    "unrecorded",
+    "people",
+    "organizers",
+    "new_within_window",
+    "in_two_or_more_members",
+    "attempts",
+    "conversations",
+    "reached",
+}
+
+
 @dataclass(frozen=True)
 class SharedValue:
     """One figure as the audience may see it."""
@@ -259,7 +275,7 @@ def _safe_org_values(org_id: str, frame: pd.DataFrame, audience: str) -> list[Sh
             families: dict[str, list[tuple]] = {}
             two_way: dict[str, dict[str, tuple]] = {}
             for key in keys:
-                if key[3] != part or key[2] == "":
+                if key[3] != part or key[2] == "" or key[2] in STANDALONE:
                     continue
                 fam, r, c = _family(key[2])
                 if fam == ":":

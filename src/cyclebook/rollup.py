@@ -281,6 +281,14 @@ def _fill(res: MetricResults, head: dict[str, int], previous: CycleCard | None) 
     prev_text = f"cycle {previous.id}" if previous else "the previous cycle"
     res.add("active_base", "start", "", head["active_start"], None, methods["active_base"])
     res.add("active_base", "end", "", head["active_end"], None, methods["active_base"])
+    res.add(
+        "active_base",
+        "end",
+        "in_two_or_more_members",
+        head["active_in_two"],
+        None,
+        "People active in two or more members at the cycle's end (counted once above).",
+    )
     res.add("active_base", "cycle", "", head["acted"], None, "People who took any action.")
     res.add("new_people", "cycle", "", head["new"], None, methods["new_people"])
     res.add("lapsed", "cycle", "", head["lapsed"], None, methods["lapsed"])
@@ -346,6 +354,7 @@ def _per_key(union: ir.Table, c: R.Cycle, settings, previous: CycleCard | None) 
         last_q=union.last_q.max(),
         active_start=union.active_start.any(),
         active_end=union.active_end.any(),
+        members_active_end=union.count(where=union.active_end),
         acted_cycle=union.acted_cycle.any(),
         acted_cycle_q=union.acted_cycle_q.any(),
         acted_prev_q=union.acted_prev_q.any(),
@@ -373,6 +382,7 @@ def _headline(per_key: ir.Table) -> dict[str, int]:
             leaders_end=p.count(where=p.leader_end),
             prev=p.count(where=p.acted_prev_q),
             retained=p.count(where=p.acted_prev_q & p.acted_cycle_q),
+            active_in_two=p.count(where=p.members_active_end >= 2),
         )
         .pipe(frame_of)
         .iloc[0]

@@ -115,6 +115,9 @@ def test_network_rollup_counts_people_once_and_respects_consent(pages):
     start = page.index("the network together")
     rollup = page[start:]
     assert "Affiliate B (not agreed to share it with this audience)" in html.unescape(rollup)
+    # one person is active in both affiliates: a small count, suppressed, and it does
+    # not hide the network's active base
+    assert "<td>in two or more members</td><td>&lt;10</td>" in rollup
     funder = pages["funder"][pages["funder"].index("the network together") :]
     assert "Leaders" not in funder  # the network does not share leaders with funders
 

@@ -51,6 +51,7 @@ def test_a_shared_person_is_counted_once(cohort_dir, loaded):
     assert by_org["net-a"].value("active_base", "end") == 3
     assert by_org["net-b"].value("active_base", "end") == 2
     assert rollup.value("active_base", "end") == 4
+    assert rollup.value("active_base", "end", "in_two_or_more_members") == 1
     # new to affiliate A in the cycle, but the network knew them (via B) before it began
     assert by_org["net-a"].value("new_people", "cycle") == 1
     assert by_org["net-b"].value("new_people", "cycle") == 1
