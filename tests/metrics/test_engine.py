@@ -102,7 +102,8 @@ def test_movement_and_conversion(builder):
     assert v(res, "movement", "cycle", "member:stayed") == 1  # B
     assert v(res, "movement", "cycle", "leader:down") == 1  # F
     assert v(res, "movement", "cycle", "new:up") == 1  # D
-    assert v(res, "movement", "cycle") == 2  # depth: C and D moved up
+    assert v(res, "movement", "cycle") == 1  # depth: C climbed (D joined the ladder)
+    assert v(res, "movement", "cycle", "joined") == 1  # D
     assert v(res, "conversion", "cycle", "supporter") == pytest.approx(1 / 2)
     assert den(res, "conversion", "cycle", "supporter") == 2
     assert v(res, "conversion", "cycle", "member") == 0

@@ -353,15 +353,27 @@ class MetricEngine:
             b = "off" if row.end == OFF else ladder[row.end].name
             res.add("ladder", "transition", f"{a}>{b}", int(row.people), None, defs["ladder"])
 
-        up_total = int(tr[(tr.end > tr.start) & (tr.end >= 0)].people.sum())
+        # depth: people already on the ladder who climbed; people entering it (new or
+        # returning) are counted apart, as "joined the ladder"
+        up_total = int(tr[(tr.start >= 0) & (tr.end > tr.start)].people.sum())
         res.add(
             "movement",
             "cycle",
             "",
             up_total,
             None,
-            "People on a higher rung at the end than at the start (including new and "
-            "returning people who reached a rung). " + defs["movement"],
+            "Depth: people on a rung at the start who are on a higher rung at the end. "
+            + defs["movement"],
+        )
+        joined = int(tr[(tr.start < 0) & (tr.end >= 0)].people.sum())
+        res.add(
+            "movement",
+            "cycle",
+            "joined",
+            joined,
+            None,
+            "People on no rung at the start (new, or known but inactive) who are on a rung "
+            "at the end.",
         )
         for i, rung in enumerate(ladder):
             at = tr[tr.start == i]

@@ -341,11 +341,12 @@ def story(view: View) -> list[str]:
     acted, up = view.count("active_base", "cycle"), view.count("movement", "cycle")
     if _shown(acted) and acted:
         s.append(f"{num(acted)} people took action with {org} this cycle.")
+    joined = view.count("movement", "cycle", "joined")
     if _shown(up) and up:
-        s.append(
-            f"{num(up)} people stand on a higher rung of the ladder than at the start of the "
-            "cycle (new people who reached the ladder included)."
-        )
+        line = f"{num(up)} people moved up at least one rung of the ladder"
+        if _shown(joined) and joined:
+            line += f", and {num(joined)} new or returning people joined it"
+        s.append(line + ".")
     a0, a1 = view.count("active_base", "start"), view.count("active_base", "end")
     new, lapsed = view.count("new_people", "cycle"), view.count("lapsed", "cycle")
     window = view.ctx.org.metrics.active_window_days
@@ -403,7 +404,7 @@ def breadth_depth_blocks(view: View) -> list[d.Block]:
         d.definition_list(
             [
                 ("Breadth: people who took any action this cycle", num(acted)),
-                ("Depth: people on a higher rung at the end than at the start", num(up)),
+                ("Depth: people on a rung at the start who moved up at least one", num(up)),
             ]
         ),
     ]
