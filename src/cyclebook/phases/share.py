@@ -14,7 +14,7 @@ only how many rows each has and the file name.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -64,8 +64,17 @@ def num(value: Any) -> str:
     return f"{value:,.0f}"
 
 
+MARKERS = (privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD)
+
+
 class View:
-    """What one audience may see of one result set: consent and small-count suppression."""
+    """What one audience may see of one result set.
+
+    Outside the organization only the measures the group agreed to share are visible,
+    and every figure goes through :func:`cyclebook.gallery.safe_results` — the same
+    suppression decisions as the Measure Gallery, so a reader of both cannot combine them
+    to undo a hidden count.
+    """
 
     def __init__(self, ctx: PhaseContext, res: MetricResults, prev: MetricResults | None):
         self.ctx = ctx
@@ -73,6 +82,14 @@ class View:
         self.prev = prev
         self.audience = ctx.audience
         self.restricted = privacy.is_restricted(ctx.audience)
+        self.safe: dict[tuple, Any] | None = None
+        self.safe_prev: dict[tuple, Any] | None = None
+        if self.restricted:
+            from cyclebook.gallery import safe_results
+
+            self.safe = safe_results(res, ctx.org, ctx.audience)
+            if prev is not None:
+                self.safe_prev = safe_results(prev, ctx.org, ctx.audience)
 
     def allowed(self, metric: str) -> bool:
         return privacy.is_allowed(self.ctx.org, self.audience, metric)
@@ -80,59 +97,46 @@ class View:
     def get(self, metric: str, period: str | None = None, dim: str = "") -> MetricValue | None:
         return self.res.get(metric, period, dim) if self.allowed(metric) else None
 
-    def count(self, metric: str, period: str | None = None, dim: str = "") -> Any:
-        """A count as shown: a number, "<10", or None when absent / not shared."""
-        v = self.get(metric, period, dim)
+    def cell(
+        self, metric: str, period: str | None = None, dim: str = "", *, previous: bool = False
+    ) -> Any:
+        """The figure as this audience may see it: the number (a count, or a rate from 0
+        to 1), a marker ("<10", "hidden", "withheld"), or None (absent or not shared)."""
+        res = self.prev if previous else self.res
+        if res is None or not self.allowed(metric):
+            return None
+        v = res.get(metric, period, dim)
         if v is None or v.value is None:
             return None
-        return privacy.suppress_value(v.value, self.audience)
-
-    def rate(self, metric: str, period: str | None = None, dim: str = "") -> Any:
-        v = self.get(metric, period, dim)
-        if v is None or v.value is None:
+        if not self.restricted:
+            return v.value
+        safe = self.safe_prev if previous else self.safe
+        shown = (safe or {}).get((metric, v.period, dim))
+        if shown is None:
             return None
-        shown = privacy.suppress_rate(v.value, v.numerator, v.denominator, self.audience)
-        return shown
+        return shown if shown in MARKERS else v.value
 
-    def show(self, metric: str, period: str | None = None, dim: str = "") -> str:
-        v = self.get(metric, period, dim)
-        if v is None:
+    count = cell
+    rate = cell
+
+    def show(
+        self, metric: str, period: str | None = None, dim: str = "", *, previous: bool = False
+    ) -> str:
+        """The figure as text: "1,234", "42%", a marker, or "–"."""
+        x = self.cell(metric, period, dim, previous=previous)
+        if x is None or isinstance(x, str):
+            return "–" if x is None else x
+        v = (self.prev if previous else self.res).get(metric, period, dim)
+        return pct(x) if v is not None and v.is_rate else num(x)
+
+    def show_part(self, v: MetricValue | None, part: str) -> str:
+        """A rate's numerator or denominator, for the organization's own staff only (they
+        are not saved figures of their own, so other audiences see the rate alone)."""
+        if v is None or self.restricted:
             return "–"
-        if v.is_rate:
-            shown = self.rate(metric, period, dim)
-            return pct(shown) if isinstance(shown, float | int) else num(shown)
-        return num(self.count(metric, period, dim))
+        return num(v.numerator if part == "numerator" else v.denominator)
 
-    def table(
-        self,
-        frame: pd.DataFrame,
-        caption: str,
-        counts: Iterable[str] = (),
-        *,
-        rates: dict[str, tuple[str, str]] | None = None,
-        totals: Iterable[str] = (),
-        drop: Iterable[str] = (),
-    ) -> d.Block:
-        """Suppress (outside the organization), format rates as percentages, render."""
-        rates = rates or {}
-        counts = list(counts)
-        if self.restricted and len(frame):
-            frame = privacy.suppress_table(
-                frame,
-                counts,
-                audience=self.audience,
-                total_columns=list(totals),
-                rate_columns=rates,
-                implicit_totals=True,
-            )
-        frame = frame.copy()
-        for col in rates:
-            if col in frame.columns:
-                frame[col] = [pct(x) if isinstance(x, float | int) else num(x) for x in frame[col]]
-        for col in [*counts, *totals]:
-            if col in frame.columns:
-                frame[col] = [num(x) for x in frame[col]]
-        frame = frame.drop(columns=[c for c in drop if c in frame.columns])
+    def table(self, frame: pd.DataFrame, caption: str) -> d.Block:
         return d.table(frame, caption)
 
 
@@ -163,18 +167,15 @@ HEADLINES: list[tuple[str, str, str, str]] = [
 ]
 
 
-def _change(cur: MetricValue | None, old: MetricValue | None, view: View) -> str:
-    if cur is None or old is None or cur.value is None or old.value is None:
+def _change(view: View, metric: str, period: str, dim: str) -> str:
+    cur = view.cell(metric, period, dim)
+    old = view.cell(metric, period, dim, previous=True)
+    if cur is None or old is None:
         return "–"
-    if view.restricted:
-        # a difference of two counts can reveal a small one; show it only when both
-        # counts (or both rates' parts) are shown in full
-        for v in (cur, old):
-            parts = (v.numerator, v.denominator) if v.is_rate else (v.value,)
-            if any(privacy.is_small(p) for p in parts):
-                return privacy.WITHHELD
-    delta = cur.value - old.value
-    if cur.is_rate:
+    if isinstance(cur, str) or isinstance(old, str):
+        return privacy.WITHHELD  # the difference would give a hidden figure back
+    delta = cur - old
+    if view.res.get(metric, period, dim).is_rate:
         points = round(delta * 100)
         return "no change" if points == 0 else f"{points:+d} points"
     return "no change" if delta == 0 else f"{delta:+,.0f}"
@@ -190,21 +191,12 @@ def headline_blocks(view: View) -> list[d.Block]:
         old = view.prev.get(metric, period, dim) if view.prev is not None else None
         if old is not None and old.definition and old.definition != cur.definition:
             changed_defs.append(label)
-        last = "–"
-        if old is not None:
-            if old.is_rate:
-                shown = privacy.suppress_rate(
-                    old.value, old.numerator, old.denominator, view.audience
-                )
-                last = pct(shown) if isinstance(shown, float | int) else num(shown)
-            else:
-                last = num(privacy.suppress_value(old.value, view.audience))
         rows.append(
             {
                 "Measure": label,
                 "This cycle": view.show(metric, period, dim),
-                "Last cycle": last,
-                "Change": _change(cur, old, view),
+                "Last cycle": view.show(metric, period, dim, previous=True),
+                "Change": _change(view, metric, period, dim),
                 "Definition used": cur.definition,
             }
         )
@@ -253,16 +245,12 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
                 status, shown = "not shared with this audience", "–"
             else:
                 shown = view.show(key, v.period, v.dimension)
-                suppressed = shown in (privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD)
+                suppressed = shown in MARKERS
                 status = _status(v.value, m.target, m.failure_below, suppressed)
-                old = view.prev.headline(key) if view.prev is not None else None
-                if (
-                    not suppressed
-                    and old is not None
-                    and old.value is not None
-                    and v.value is not None
-                ):
-                    trend = _trend(v, old, view)
+                cur = view.cell(key, v.period, v.dimension)
+                old = view.cell(key, v.period, v.dimension, previous=True)
+                if isinstance(cur, float | int) and isinstance(old, float | int):
+                    trend = _trend(view, key, v.period, v.dimension)
                     status = trend if status == "see the failure line" else f"{status}; {trend}"
                 results[key] = f"{shown} ({status})"
         rows.append(
@@ -286,18 +274,13 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
     ], results
 
 
-def _trend(cur: MetricValue, old: MetricValue, view: View) -> str:
-    if cur.value == old.value:
+def _trend(view: View, metric: str, period: str, dim: str) -> str:
+    cur = view.cell(metric, period, dim)
+    old = view.cell(metric, period, dim, previous=True)
+    if cur == old:
         return "the same as last cycle"
-    word = "up" if cur.value > old.value else "down"
-    if view.restricted:
-        # the earlier figure is only named where it is not small
-        parts = (old.numerator, old.denominator) if old.is_rate else (old.value,)
-        if any(privacy.is_small(p) for p in parts):
-            return f"{word} since last cycle"
-    if cur.is_rate:
-        return f"{word} from {pct(old.value)} last cycle"
-    return f"{word} from {num(old.value)} last cycle"
+    word = "up" if cur > old else "down"
+    return f"{word} from {view.show(metric, period, dim, previous=True)} last cycle"
 
 
 def _fmt_target(key: str, target: float) -> str:
@@ -325,13 +308,7 @@ def _status(
 
 def _shown(value: Any) -> bool:
     """A figure the audience may read (not absent, not a suppression marker)."""
-    return (
-        value is not None
-        and not (
-            isinstance(value, str) and value in (privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD)
-        )
-        and value != "–"
-    )
+    return value is not None and value not in MARKERS and value != "–"
 
 
 def story(view: View) -> list[str]:
@@ -433,60 +410,62 @@ def ladder_blocks(view: View) -> list[d.Block]:
         return []
     ladder = view.ctx.org.ladder
     res = view.res
-    rows = []
-    for rung in ladder:
-        start = res.value("ladder", "start", rung.name)
-        end = res.value("ladder", "end", rung.name)
-        rows.append({"Rung": rung.label, "Start": start, "End": end, "Definition": rung.definition})
-    frame = pd.DataFrame(rows)
+    rows = [
+        {
+            "Rung": rung.label,
+            "Start": view.show("ladder", "start", rung.name),
+            "End": view.show("ladder", "end", rung.name),
+            "Definition": rung.definition,
+        }
+        for rung in ladder
+    ]
     blocks = [
         d.heading("The ladder of engagement", 2),
         definition(res.get("ladder", "end").definition),
         view.table(
-            frame,
-            "People on each rung at the start and at the end of the cycle",
-            counts=["Start", "End"],
+            pd.DataFrame(rows), "People on each rung at the start and at the end of the cycle"
         ),
     ]
     # transition matrix: rows = where people started, columns = where they ended
     names = {r.name: r.label for r in ladder}
     names.update({"new": "new this cycle", "off": "not on the ladder"})
-    order_rows = ["new", "off", *[r.name for r in ladder]]
-    order_cols = [*[r.name for r in ladder], "off"]
-    cells = {tuple(v.dimension.split(">", 1)): v.value for v in res.select("ladder", "transition")}
+    present = {v.dimension for v in res.select("ladder", "transition")}
+    row_keys = ["new", "off", *[r.name for r in ladder]]
+    col_keys = [*[r.name for r in ladder], "off"]
+    totals = {"new": ("movement", "cycle", "new:up"), "off": ("movement", "cycle", "off:up")}
     matrix = []
-    for a in order_rows:
-        if not any((a, b) in cells for b in order_cols):
+    for a in row_keys:
+        if not any(f"{a}>{b}" in present for b in col_keys):
             continue
         row = {"Started as": names[a]}
-        for b in order_cols:
-            row[f"→ {names[b]}"] = int(cells.get((a, b), 0))
-        row["Total"] = sum(int(cells.get((a, b), 0)) for b in order_cols)
+        for b in col_keys:
+            key = f"{a}>{b}"
+            row[f"→ {names[b]}"] = view.show("ladder", "transition", key) if key in present else "0"
+        total = totals.get(a, ("ladder", "start", a))
+        row["Total"] = view.show(*total) if view.allowed(total[0]) else "–"
         matrix.append(row)
     if matrix:
-        mframe = pd.DataFrame(matrix)
-        count_cols = [c for c in mframe.columns if c.startswith("→ ")]
         blocks.append(
             view.table(
-                mframe,
+                pd.DataFrame(matrix),
                 "Where people started (rows) and where they ended (columns) this cycle",
-                counts=count_cols,
-                totals=["Total"],
             )
         )
-    if not view.restricted and frame[["Start", "End"]].fillna(0).to_numpy().sum() > 0:
+    starts = [res.value("ladder", "start", r.name) or 0 for r in ladder]
+    ends = [res.value("ladder", "end", r.name) or 0 for r in ladder]
+    if not view.restricted and sum(starts) + sum(ends) > 0:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(6.5, 2.8))
-        x = range(len(frame))
-        ax.bar([i - 0.2 for i in x], frame["Start"], width=0.4, label="start", color="#a6cee3")
-        ax.bar([i + 0.2 for i in x], frame["End"], width=0.4, label="end", color="#1f78b4")
-        ax.set_xticks(list(x), frame["Rung"])
+        x = range(len(ladder))
+        ax.bar([i - 0.2 for i in x], starts, width=0.4, label="start", color="#a6cee3")
+        ax.bar([i + 0.2 for i in x], ends, width=0.4, label="end", color="#1f78b4")
+        ax.set_xticks(list(x), [r.label for r in ladder])
         ax.set_ylabel("people")
         ax.legend(frameon=False)
         _tidy(ax)
         words = "; ".join(
-            f"{r['Rung']} {num(r['Start'])} at the start and {num(r['End'])} at the end"
-            for r in rows
+            f"{r.label} {num(a)} at the start and {num(b)} at the end"
+            for r, a, b in zip(ladder, starts, ends, strict=True)
         )
         blocks.append(
             d.figure(
@@ -504,40 +483,45 @@ def movement_blocks(view: View) -> list[d.Block]:
     res = view.res
     rows = []
     for rung in view.ctx.org.ladder:
-        up = res.value("movement", "cycle", f"{rung.name}:up")
-        stayed = res.value("movement", "cycle", f"{rung.name}:stayed")
-        down = res.value("movement", "cycle", f"{rung.name}:down")
-        conv = res.get("conversion", "cycle", rung.name)
         rows.append(
             {
                 "Rung at the start": rung.label,
-                "Moved up": up,
-                "Stayed": stayed,
-                "Moved down or off": down,
-                "People at the start": (up or 0) + (stayed or 0) + (down or 0),
-                "Conversion": conv.value if conv is not None else None,
+                "People at the start": view.show("ladder", "start", rung.name)
+                if view.allowed("ladder")
+                else "–",
+                "Moved up": view.show("movement", "cycle", f"{rung.name}:up"),
+                "Stayed": view.show("movement", "cycle", f"{rung.name}:stayed"),
+                "Moved down or off": view.show("movement", "cycle", f"{rung.name}:down"),
+                "Conversion": view.show("conversion", "cycle", rung.name),
             }
         )
-    frame = pd.DataFrame(rows)
-    return [
-        d.heading("Movement and conversion", 2),
-        definition(res.get("conversion", "cycle").definition),
+    conversion = res.get("conversion", "cycle")
+    blocks = [d.heading("Movement and conversion", 2)]
+    if conversion is not None:
+        blocks.append(definition(conversion.definition))
+    blocks.append(
         view.table(
-            frame,
+            pd.DataFrame(rows),
             "For each rung at the start: how many moved up, stayed or moved down; "
             "conversion = moved up over people at the start",
-            counts=["Moved up", "Stayed", "Moved down or off"],
-            totals=["People at the start"],
-            rates={"Conversion": ("Moved up", "People at the start")},
-        ),
-    ]
+        )
+    )
+    if view.allowed("movement"):
+        blocks.append(
+            d.definition_list(
+                [
+                    (
+                        "New or returning people who joined the ladder",
+                        view.show("movement", "cycle", "joined"),
+                    ),
+                ]
+            )
+        )
+    return blocks
 
 
 def growth_blocks(view: View) -> list[d.Block]:
     res = view.res
-    blocks = [d.heading("How the base grew", 2)]
-    if view.allowed("active_base"):
-        blocks.append(definition(res.get("active_base", "end").definition))
     pairs = []
     for label, metric, period in (
         ("Active base at the start", "active_base", "start"),
@@ -548,13 +532,18 @@ def growth_blocks(view: View) -> list[d.Block]:
     ):
         if view.allowed(metric):
             pairs.append((label, view.show(metric, period)))
+    if not pairs:
+        return []
+    blocks = [d.heading("How the base grew", 2)]
+    if view.allowed("active_base"):
+        blocks.append(definition(res.get("active_base", "end").definition))
     blocks.append(d.definition_list(pairs))
     if view.allowed("new_people"):
         blocks.append(definition(res.get("new_people", "cycle").definition))
         src = [
             {
                 "Tool that knew them first": v.dimension.removeprefix("source="),
-                "New people": v.value,
+                "New people": view.show("new_people", "cycle", v.dimension),
             }
             for v in res.select("new_people", "cycle")
             if v.dimension.startswith("source=")
@@ -563,13 +552,12 @@ def growth_blocks(view: View) -> list[d.Block]:
             view.table(
                 pd.DataFrame(src, columns=["Tool that knew them first", "New people"]),
                 "New people by the tool that first knew them",
-                counts=["New people"],
             )
         )
     if view.allowed("lapsed"):
         blocks.append(definition(res.get("lapsed", "cycle").definition))
-    new = res.value("new_people", "cycle")
-    lapsed = res.value("lapsed", "cycle")
+    new = res.value("new_people", "cycle") or 0
+    lapsed = res.value("lapsed", "cycle") or 0
     if (
         not view.restricted
         and view.allowed("new_people")
@@ -607,47 +595,34 @@ def stay_blocks(view: View) -> list[d.Block]:
             d.definition_list(
                 [
                     ("Absorption", view.show("absorption", "cycle")),
-                    ("New people it counts", num(view.count("new_people", "cycle"))),
+                    ("New people it counts", view.show("new_people", "cycle")),
                 ]
             ),
         ]
         src = [
             {
                 "Tool": x.dimension.removeprefix("source="),
-                "New people": x.denominator,
-                "Came back": x.numerator,
-                "Absorption": x.value,
+                "New people": view.show("new_people", "cycle", x.dimension),
+                "Came back": view.show_part(x, "numerator"),
+                "Absorption": view.show("absorption", "cycle", x.dimension),
             }
             for x in res.select("absorption", "cycle")
             if x.dimension.startswith("source=")
         ]
         if src:
-            blocks.append(
-                view.table(
-                    pd.DataFrame(src),
-                    "Absorption by the tool that first knew them",
-                    counts=["Came back"],
-                    totals=["New people"],
-                    rates={"Absorption": ("Came back", "New people")},
-                )
-            )
+            frame = pd.DataFrame(src)
+            if view.restricted:
+                frame = frame.drop(columns=["Came back"])
+            blocks.append(view.table(frame, "Absorption by the tool that first knew them"))
     if view.allowed("retention"):
         v = res.get("retention", "cycle")
         if v is None:
             blocks.append(d.note("Retention needs a previous cycle; this cycle's card names none."))
         else:
-            blocks += [
-                definition(v.definition),
-                d.definition_list(
-                    [
-                        ("Retention", view.show("retention", "cycle")),
-                        (
-                            "People active last cycle",
-                            num(privacy.suppress_value(v.denominator, view.audience)),
-                        ),
-                    ]
-                ),
-            ]
+            pairs = [("Retention", view.show("retention", "cycle"))]
+            if not view.restricted:
+                pairs.append(("People active last cycle", view.show_part(v, "denominator")))
+            blocks += [definition(v.definition), d.definition_list(pairs)]
     return blocks
 
 
@@ -675,7 +650,10 @@ def leader_blocks(view: View) -> list[d.Block]:
                 [
                     ("One-on-ones held", view.show("one_on_ones", "cycle")),
                     ("People who had one", view.show("one_on_ones", "cycle", "people")),
-                    ("Organizers who held them", view.show("one_on_ones", "cycle", "organizers")),
+                    (
+                        "Organizers who held them",
+                        view.show("one_on_ones", "cycle", "organizers"),
+                    ),
                     (
                         f"New people with a one-on-one within "
                         f"{view.ctx.org.metrics.one_on_one_days} days",
@@ -694,36 +672,30 @@ def show_rate_blocks(view: View) -> list[d.Block]:
     rows = [
         {
             "Event type": v.dimension.removeprefix("event_type=").replace("_", " ").title(),
-            "Registered (attendance recorded)": v.denominator,
-            "Attended": v.numerator,
-            "Show rate": v.value,
+            "Registered (attendance recorded)": view.show_part(v, "denominator"),
+            "Attended": view.show_part(v, "numerator"),
+            "Show rate": view.show("show_rate", "cycle", v.dimension),
         }
         for v in res.select("show_rate", "cycle")
         if v.dimension.startswith("event_type=")
     ]
-    total = res.get("show_rate", "cycle")
+    frame = pd.DataFrame(
+        rows, columns=["Event type", "Registered (attendance recorded)", "Attended", "Show rate"]
+    )
+    if view.restricted:
+        frame = frame.drop(columns=["Registered (attendance recorded)", "Attended"])
     blocks = [
         d.heading("Show rates", 2),
-        definition(total.definition),
+        definition(res.get("show_rate", "cycle").definition),
         d.definition_list([("Show rate, all events", view.show("show_rate", "cycle"))]),
-        view.table(
-            pd.DataFrame(
-                rows,
-                columns=["Event type", "Registered (attendance recorded)", "Attended", "Show rate"],
-            ),
-            "Show rate by event type, for events held during the cycle",
-            counts=["Attended"],
-            totals=["Registered (attendance recorded)"],
-            rates={"Show rate": ("Attended", "Registered (attendance recorded)")},
-        ),
+        view.table(frame, "Show rate by event type, for events held during the cycle"),
     ]
-    unrecorded = res.value("show_rate", "cycle", "unrecorded")
+    unrecorded = view.cell("show_rate", "cycle", "unrecorded")
     if unrecorded:
         blocks.append(
             d.note(
-                f"{num(privacy.suppress_value(unrecorded, view.audience))} registrations for past "
-                "events have no attendance recorded and are left out; recording attendance makes "
-                "this number more reliable."
+                f"{num(unrecorded)} registrations for past events have no attendance recorded "
+                "and are left out; recording attendance makes this number more reliable."
             )
         )
     return blocks
@@ -739,28 +711,25 @@ def volunteer_blocks(view: View) -> list[d.Block]:
     rows = [
         {
             "Tier": t,
-            "Start": res.value("volunteer_tiers", "start", t),
-            "End": res.value("volunteer_tiers", "end", t),
+            "Start": view.show("volunteer_tiers", "start", t),
+            "End": view.show("volunteer_tiers", "end", t),
         }
         for t in TIERS
     ]
-    frame = pd.DataFrame(rows)
     blocks = [
         d.heading("Volunteer tiers", 2),
         definition(res.get("volunteer_tiers", "end", TIERS[0]).definition),
         view.table(
-            frame,
-            "Volunteers by completed shifts, at the start and at the end",
-            counts=["Start", "End"],
+            pd.DataFrame(rows), "Volunteers by completed shifts, at the start and at the end"
         ),
     ]
-    ends = frame["End"].fillna(0)
-    if not view.restricted and ends.sum() > 0:
+    ends = [res.value("volunteer_tiers", "end", t) or 0 for t in TIERS]
+    if not view.restricted and sum(ends) > 0:
         fig, ax = _plt().subplots(figsize=(6, 2.2))
-        ax.barh(frame["Tier"][::-1], ends[::-1], color="#ff7f00")
+        ax.barh(TIERS[::-1], ends[::-1], color="#ff7f00")
         ax.set_xlabel("volunteers at the end of the cycle")
         _tidy(ax, counts="x")
-        words = "; ".join(f"{t}: {num(n)}" for t, n in zip(frame["Tier"], ends, strict=True))
+        words = "; ".join(f"{t}: {num(n)}" for t, n in zip(TIERS, ends, strict=True))
         blocks.append(
             d.figure(
                 fig,
@@ -781,47 +750,38 @@ def contact_blocks(view: View) -> list[d.Block]:
         return []
     res = view.res
     card = view.ctx.card
-    attempts = res.value("contact", "cycle", "attempts") or 0
     blocks = [
         d.heading("Voter and member contact", 2),
         definition(res.get("contact", "cycle").definition),
     ]
-    if not attempts:
+    if not res.value("contact", "cycle", "attempts"):
         blocks.append(d.paragraph("No contact attempts were recorded during this cycle."))
         return blocks
-    by_channel: dict[str, dict[str, Any]] = {}
-    by_week: dict[tuple[int, str], dict[str, Any]] = {}
-    year: dict[str, dict[str, Any]] = {}
+    channels: dict[str, set[str]] = {"cycle": set(), "year": set()}
+    week_channels: set[tuple[int, str]] = set()
     for v in res.select("contact"):
         measure, keys = _parse_dim(v.dimension)
-        if v.period == "cycle" and set(keys) == {"channel"}:
-            by_channel.setdefault(keys["channel"], {})[measure] = v
+        if measure != "attempts":
+            continue
+        if v.period in channels and set(keys) == {"channel"}:
+            channels[v.period].add(keys["channel"])
         elif v.period == "week" and set(keys) == {"week", "channel"}:
-            by_week.setdefault((int(keys["week"]), keys["channel"]), {})[measure] = v
-        elif v.period == "year" and set(keys) == {"channel"}:
-            year.setdefault(keys["channel"], {})[measure] = v
+            week_channels.add((int(keys["week"]), keys["channel"]))
 
-    def row_of(label: str, values: dict[str, MetricValue]) -> dict[str, Any]:
-        return {
-            "Channel": label,
-            "Attempts": values["attempts"].value,
-            "Conversations": values["conversations"].value,
-            "Contact rate": values["contact_rate"].value,
-            "People reached": values["reached"].value,
-        }
+    def channel_rows(period: str) -> list[dict[str, str]]:
+        return [
+            {
+                "Channel": ch,
+                "Attempts": view.show("contact", period, f"attempts|channel={ch}"),
+                "Conversations": view.show("contact", period, f"conversations|channel={ch}"),
+                "Contact rate": view.show("contact", period, f"contact_rate|channel={ch}"),
+                "People reached": view.show("contact", period, f"reached|channel={ch}"),
+            }
+            for ch in sorted(channels[period])
+        ]
 
-    channel_rows = [row_of(ch, vals) for ch, vals in sorted(by_channel.items())]
-    rates = {"Contact rate": ("Conversations", "Attempts")}
-    blocks.append(
-        view.table(
-            pd.DataFrame(channel_rows),
-            "Contact this cycle by channel",
-            counts=["Attempts", "Conversations", "People reached"],
-            rates=rates,
-        )
-    )
-    text = by_channel.get("text")
-    if text and "reply_rate" in text:
+    blocks.append(view.table(pd.DataFrame(channel_rows("cycle")), "Contact this cycle by channel"))
+    if "text" in channels["cycle"]:
         blocks.append(
             d.definition_list(
                 [
@@ -833,32 +793,32 @@ def contact_blocks(view: View) -> list[d.Block]:
                 ]
             )
         )
-    # week by channel (conversations), with the week's first day
-    channels = sorted(by_channel)
+    names = sorted(channels["cycle"])
     n_weeks = -(-(card.end - card.start).days // 7)
-    weeks = sorted({w for w, _ in by_week} | set(range(1, n_weeks + 1)))
+    weeks = sorted({w for w, _ in week_channels} | set(range(1, n_weeks + 1)))
     week_rows = []
     for w in weeks:
         first = card.start + dt.timedelta(days=7 * (w - 1))
-        row: dict[str, Any] = {"Week": f"{w} (from {first:%d %b})"}
-        for ch in channels:
-            vals = by_week.get((w, ch))
-            row[f"{ch}: attempts"] = vals["attempts"].value if vals else 0
-            row[f"{ch}: conversations"] = vals["conversations"].value if vals else 0
+        row = {"Week": f"{w} (from {first:%d %b})"}
+        for ch in names:
+            present = (w, ch) in week_channels
+            for measure in ("attempts", "conversations"):
+                dim = f"{measure}|week={w}|channel={ch}"
+                row[f"{ch}: {measure}"] = view.show("contact", "week", dim) if present else "0"
         week_rows.append(row)
-    wframe = pd.DataFrame(week_rows)
-    count_cols = [c for c in wframe.columns if c != "Week"]
     blocks.append(
         view.table(
-            wframe, "Contact attempts and conversations by week and channel", counts=count_cols
+            pd.DataFrame(week_rows), "Contact attempts and conversations by week and channel"
         )
     )
-    if not view.restricted and weeks:
+    if not view.restricted:
         fig, ax = _plt().subplots(figsize=(6.5, 2.8))
         words = []
-        for ch in channels:
-            ys = [(by_week.get((w, ch)) or {}).get("conversations") for w in weeks]
-            ys = [y.value if y is not None else 0 for y in ys]
+        for ch in names:
+            ys = [
+                res.value("contact", "week", f"conversations|week={w}|channel={ch}") or 0
+                for w in weeks
+            ]
             ax.plot(weeks, ys, marker="o", label=ch)
             words.append(f"{ch}: " + ", ".join(f"{y:,.0f}" for y in ys))
         ax.set_xlabel("week of the cycle")
@@ -875,14 +835,11 @@ def contact_blocks(view: View) -> list[d.Block]:
                 caption="Conversations by week and channel",
             )
         )
-    if year:
-        yrows = [row_of(ch, vals) for ch, vals in sorted(year.items())]
+    if channels["year"]:
         blocks.append(
             view.table(
-                pd.DataFrame(yrows),
+                pd.DataFrame(channel_rows("year")),
                 f"The year so far ({card.end.year}, up to the end of this cycle) by channel",
-                counts=["Attempts", "Conversations", "People reached"],
-                rates=rates,
             )
         )
     return blocks
