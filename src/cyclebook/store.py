@@ -93,8 +93,10 @@ SCHEMA: dict[str, str] = {
         amount DOUBLE,
         -- assessment level (Action Builder latest_assessment; the scale is the org's)
         score DOUBLE,
-        organizer_id VARCHAR,
-        PRIMARY KEY (org_id, activity_id)
+        organizer_id VARCHAR
+        -- (org_id, activity_id) is unique: the sync keeps one row per key (dedupe and
+        -- upsert). No PRIMARY KEY: DuckDB's index on 10M+ keys more than doubled the
+        -- write time and memory of a large sync (benchmarks/bench_sync.py).
     """,
     "contact_attempt": """
         org_id VARCHAR NOT NULL,
@@ -113,8 +115,8 @@ SCHEMA: dict[str, str] = {
         organizer_id VARCHAR,
         -- salted hash of the tool's contact id: counts unique people reached even when
         -- the contacted person is not in the organization's people exports (person_id NULL)
-        contact_key VARCHAR,
-        PRIMARY KEY (org_id, attempt_id)
+        contact_key VARCHAR
+        -- (org_id, attempt_id) is unique, kept so by the sync like activity's key
     """,
     # columns an export had beyond the canonical model (e.g. Action Network custom fields);
     # kept per person, never rendered (values may be personal)

@@ -115,3 +115,24 @@ def test_new_tool_matches_stored_people(make_cohort):
     c.sync()
     rows = c.query("SELECT count(DISTINCT person_id), count(*) FROM identity")
     assert rows == [(1, 2)]
+
+
+def test_modified_activity_replaces_the_old_row(make_cohort):
+    """A newer page marks a registration as attended: one row, updated (no duplicate)."""
+    import copy
+
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    first = copy.deepcopy(MOBILIZE_PAGE)
+    first["data"][0]["status"], first["data"][0]["attended"] = "REGISTERED", None
+    c.write("mobilize/page-2026-05-01.json", first)
+    c.sync()
+    assert c.query("SELECT status, attended FROM activity WHERE source_id = '11'") == [
+        ("registered", None)
+    ]
+    c.write("mobilize/page-2026-06-01.json", MOBILIZE_PAGE)  # the newer export
+    result = c.sync()
+    assert result.written["activity"] == 1
+    assert c.query("SELECT status, attended FROM activity WHERE source_id = '11'") == [
+        ("confirmed", True)
+    ]
+    assert c.query("SELECT count(*), count(DISTINCT activity_id) FROM activity") == [(2, 2)]

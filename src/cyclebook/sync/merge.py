@@ -15,6 +15,8 @@ import secrets
 import duckdb
 
 SEP = "\x1f"
+# big tables without a PRIMARY KEY in store.py (the sync keeps their keys unique)
+UNINDEXED = {"activity", "contact_attempt"}
 MAX_ROUNDS = 12
 
 
@@ -268,7 +270,13 @@ def _upsert(
         [org_id],
     )
     n = con.execute("SELECT count(*) FROM cb_changed").fetchone()[0]
-    if n:
+    if n and table in UNINDEXED:  # no PRIMARY KEY: replace = delete the keys, insert
+        match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
+        con.execute(
+            f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM cb_changed c WHERE {match})"
+        )
+        con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM cb_changed")
+    elif n:
         con.execute(
             f"INSERT OR REPLACE INTO {table} ({col_list}) SELECT {col_list} FROM cb_changed"
         )
