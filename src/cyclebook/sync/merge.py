@@ -272,9 +272,7 @@ def _upsert(
     n = con.execute("SELECT count(*) FROM cb_changed").fetchone()[0]
     if n and table in UNINDEXED:  # no PRIMARY KEY: replace = delete the keys, insert
         match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
-        con.execute(
-            f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM cb_changed c WHERE {match})"
-        )
+        con.execute(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM cb_changed c WHERE {match})")
         con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM cb_changed")
     elif n:
         con.execute(
