@@ -1,24 +1,88 @@
-"""The kernel manager workers use: IPC sockets instead of TCP on loopback.
+"""The kernel manager workers use: IPC sockets instead of TCP on loopback, warm kernels.
 
 Kernels talk to the worker over local Unix sockets, so nothing listens on a network
 port (and ipykernel does not print its "running over TCP without encryption" warning).
 The socket files live in a private temporary folder removed with the kernel.
+
+When the run has a zygote (see :mod:`cyclebook.zygote`), the kernel is forked from it
+instead of started as a new Python; otherwise it starts the usual way.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+from typing import Any
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
+from traitlets import DottedObjectName
+
+
+class QuickReadyClient(AsyncKernelClient):
+    """Ready as soon as the kernel answers ``kernel_info`` and IOPub is connected.
+
+    jupyter_client then waits for 0.2 s of IOPub silence before every run; messages that
+    arrive later are ignored anyway by nbclient (it reads only replies to its own
+    requests), so the wait is cut to a short drain.
+    """
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        import time
+
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:
+            self.kernel_info()
+            try:
+                msg = await self.shell_channel.get_msg(timeout=1)
+            except queue.Empty:
+                msg = None
+            if msg is not None and msg["msg_type"] == "kernel_info_reply":
+                try:  # IOPub connected? (the kernel_info request's busy/idle status)
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                except queue.Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(msg)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+        while True:  # drain what is already there
+            try:
+                await self.iopub_channel.get_msg(timeout=0.01)
+            except queue.Empty:
+                break
+
+    wait_for_ready = _async_wait_for_ready
 
 
 class IPCKernelManager(AsyncKernelManager):
+    client_class = DottedObjectName("cyclebook.kernel.QuickReadyClient")
+
     def __init__(self, **kwargs):
         kwargs.setdefault("transport", "ipc")
         super().__init__(**kwargs)
         self._socket_dir = tempfile.mkdtemp(prefix="cyclebook-kernel-")
         self.ip = os.path.join(self._socket_dir, "kernel")
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        from cyclebook import zygote
+
+        provisioner = self.provisioner
+        if type(provisioner) is LocalProvisioner:
+            forked = zygote.spawn(kernel_cmd, kw.get("env"), kw.get("cwd"))
+            if forked is not None:
+                provisioner.process = forked
+                provisioner.pid = forked.pid
+                provisioner.pgid = None  # signals go through ``forked`` (it knows its group)
+                provisioner.cwd = kw.get("cwd") or os.getcwd()
+                self._reconcile_connection_info(provisioner.connection_info)
+                return
+        await super()._async_launch_kernel(kernel_cmd, **kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

@@ -86,6 +86,7 @@ class JobResult:
     output_ipynb: str | None = None
     output_html: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] | None = None  # seconds by stage (see execute_job)
     # filled by the parent: the job's input fingerprint and its parts (see incremental.py)
     fingerprint: str | None = None
     inputs: dict[str, str] | None = None
@@ -303,16 +304,31 @@ def execute_job(job: Job) -> JobResult:
             )
             nbformat.write(nb, str(partial))
     os.replace(partial, out)  # the executed notebook appears whole or not at all
+    executed = time.perf_counter()
 
     nb = nbformat.read(str(out), as_version=4)
+    cells = sum(
+        float(cell.get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+        for cell in nb.cells
+    )
     meta = {**job.report_meta, "status": status, "error": error or ""}
     html_text = render_notebook(nb, meta)
+    rendered = time.perf_counter()
     html_path = Path(job.output_html)
     leak = _privacy_check(html_text, job)
     if leak is not None:
         status, error = "withheld", leak
         html_text = _withheld_page(job, leak)
     write_text_atomic(html_path, html_text)
+    done = time.perf_counter()
+    # Where the time went: the kernel (start, connect, shut down) and Papermill around
+    # the cells, the cells themselves, the HTML export, and the privacy guard.
+    timings = {
+        "kernel_and_papermill": round(executed - started - cells, 3),
+        "cells": round(cells, 3),
+        "render": round(rendered - executed, 3),
+        "guard": round(done - rendered, 3),
+    }
     return JobResult(
         key=job.key,
         cycle=job.cycle,
@@ -325,6 +341,7 @@ def execute_job(job: Job) -> JobResult:
         output_ipynb=str(out),
         output_html=str(html_path),
         parameters=job.parameters,
+        timings=timings,
     )
 
 
@@ -372,38 +389,69 @@ def _skipped(job: Job, reason: str) -> JobResult:
     )
 
 
-def _worker_init() -> None:
+def _worker_init(zygote_address: str | None = None) -> None:
     # Workers must not inherit a terminal's Ctrl-C handling mid-write; the parent stops them.
     import signal
 
+    from cyclebook import zygote
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    zygote.use(zygote_address)
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+WORKER_PRELOAD = [
+    "cyclebook.runner",
+    "cyclebook.render",
+    "cyclebook.kernel",
+    "cyclebook.privacy",
+    "papermill",
+    "nbconvert",
+    "cyclebook.warm",  # last: renders once, so workers fork with compiled templates
+]
+
+
+def _pool(workers: int, zygote_address: str | None = None) -> ProcessPoolExecutor:
     # forkserver: safe with threads in the parent, and the preloaded modules make each
     # worker start warm (papermill, nbconvert and the template are imported once).
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["cyclebook.runner", "cyclebook.render", "papermill", "nbconvert"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+    ctx.set_forkserver_preload(WORKER_PRELOAD)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_worker_init,
+        initargs=(zygote_address,),
+    )
 
 
 class _Workers:
-    """The run's worker pool, started on the first job that must execute (a run where
-    every report is cached starts no process) and shared by every cycle of the run."""
+    """The run's worker pool and kernel zygote, started on the first job that must
+    execute (a run where every report is cached starts no process) and shared by every
+    cycle of the run."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, notebooks: Sequence[str] = ()) -> None:
         self.workers = max(1, workers)
+        self.notebooks = sorted(set(notebooks))
         self._pool: ProcessPoolExecutor | None = None
+        self._zygote: Any = None
 
     def submit(self, job: Job) -> Future:
         if self._pool is None:
-            self._pool = _pool(self.workers)
+            from cyclebook import zygote
+
+            if zygote.enabled():
+                notebooks = self.notebooks or [job.notebook]
+                self._zygote = zygote.Zygote(zygote.notebook_imports(notebooks))
+            address = self._zygote.address if self._zygote is not None else None
+            self._pool = _pool(self.workers, address)
         return self._pool.submit(execute_job, job)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
 
 
 def _cached(job: Job, previous: dict[str, Any]) -> JobResult:
@@ -435,7 +483,9 @@ def _run_chains(
     if not chains:
         return results
     own_pool = pool is None
-    pool = pool or _Workers(min(workers, len(chains)))
+    pool = pool or _Workers(
+        min(workers, len(chains)), [job.notebook for chain in chains for job in chain]
+    )
     running: dict[Future, tuple[list[Job], int, str | None, dict[str, str] | None]] = {}
 
     def finish(result: JobResult, fingerprint: str | None, parts: dict[str, str] | None) -> None:
@@ -611,7 +661,7 @@ def write_manifest(
         before = jobs.get(result.key, {})
         if result.status == "cached":
             # the reused run's record: when it ran, how long it took, what it wrote
-            for name in ("notebook_sha256", "ran_at", "run_seconds"):
+            for name in ("notebook_sha256", "ran_at", "run_seconds", "timings"):
                 if name in before:
                     entry[name] = before[name]
         else:
@@ -751,7 +801,9 @@ def run(
         _clean_partials(paths, list(cards))
         versions = package_versions()
         fingerprints = Fingerprints(paths, cohort, cards, versions, force=force)
-        pool = _Workers(min(workers, len(chains)))
+        pool = _Workers(
+            min(workers, len(chains)), [job.notebook for chain in chains for job in chain]
+        )
         try:
             # Cycles run in order: a later cycle compares itself with the earlier one.
             for cycle, card in cards.items():
