@@ -101,7 +101,8 @@ def test_movement_and_conversion(builder):
     assert v(res, "movement", "cycle", "supporter:down") == 1  # A
     assert v(res, "movement", "cycle", "member:stayed") == 1  # B
     assert v(res, "movement", "cycle", "leader:down") == 1  # F
-    assert v(res, "movement", "cycle", "new:up") == 1  # D
+    assert v(res, "movement", "cycle", "new:joined") == 1  # D
+    assert v(res, "movement", "cycle", "off:joined") == 0
     assert v(res, "movement", "cycle") == 1  # depth: C climbed (D joined the ladder)
     assert v(res, "movement", "cycle", "joined") == 1  # D
     assert v(res, "conversion", "cycle", "supporter") == pytest.approx(1 / 2)

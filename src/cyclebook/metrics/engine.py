@@ -389,7 +389,16 @@ class MetricEngine:
                 )
         for cat, name in ((NEW, "new"), (OFF, "off")):
             at = tr[(tr.start == cat) & (tr.end >= 0)]
-            res.add("movement", "cycle", f"{name}:up", int(at.people.sum()), None, defs["movement"])
+            # "<from>:joined", not ":up": depth (the headline) adds up the rungs' ":up" only
+            res.add(
+                "movement",
+                "cycle",
+                f"{name}:joined",
+                int(at.people.sum()),
+                None,
+                "People on a rung at the end who were "
+                + ("new this cycle." if cat == NEW else "known but on no rung at the start."),
+            )
         below_top = tr[(tr.start >= 0) & (tr.start < n - 1)]
         res.rate(
             "conversion",

@@ -11,6 +11,21 @@ identifies it. Conventions every reader can rely on:
   such as ``member`` (a rung), ``source=mobilize``, ``attempts|channel=door``.
 * When ``denominator`` is set the value is a **rate** (0–1) of that many people/rows;
   otherwise the value is a count.
+
+Breakdowns that add up (what a suppression of linked figures must know):
+
+* ``ladder`` ``start``/``end``: the rungs add up to the headline; ``transition``
+  ``<from>><to>`` cells (from: a rung, ``new`` or ``off``; to: a rung or ``off``), a row
+  of rungs adds up to that rung at ``start``.
+* ``movement`` ``cycle``: ``<rung>:up|stayed|down`` — a row adds up to the rung at
+  ``start``; the headline (depth) is the sum of the ``<rung>:up``; ``new:joined`` and
+  ``off:joined`` add up to ``joined``.
+* ``new_people`` ``source=<tool>`` add up to the headline, and are the denominators of
+  ``absorption`` ``source=<tool>``.
+* ``contact``: ``<measure>|channel=<c>`` add up to ``<measure>`` for attempts and
+  conversations (``reached`` counts unique people: it does not add up);
+  ``<measure>|week=<k>`` and ``<measure>|week=<k>|channel=<c>`` likewise.
+* ``volunteer_tiers`` ``start``/``end``: the headline is the sum of the first three tiers.
 """
 
 from __future__ import annotations

@@ -432,7 +432,10 @@ def ladder_blocks(view: View) -> list[d.Block]:
     present = {v.dimension for v in res.select("ladder", "transition")}
     row_keys = ["new", "off", *[r.name for r in ladder]]
     col_keys = [*[r.name for r in ladder], "off"]
-    totals = {"new": ("movement", "cycle", "new:up"), "off": ("movement", "cycle", "off:up")}
+    totals = {
+        "new": ("movement", "cycle", "new:joined"),
+        "off": ("movement", "cycle", "off:joined"),
+    }
     matrix = []
     for a in row_keys:
         if not any(f"{a}>{b}" in present for b in col_keys):
