@@ -456,3 +456,22 @@ def test_unique_reached_counts_voters_outside_the_base_once(builder):
     res = run(builder)
     assert v(res, "contact", "cycle", "reached") == 3
     assert v(res, "contact", "cycle", "reached|channel=phone") == 1
+
+
+def test_engine_runs_on_any_ibis_backend(builder):
+    """The definitions are ibis expressions: a backend opened by ibis itself (as a
+    warehouse connection would be) gives the same values as the store's own path."""
+    import ibis
+
+    from cyclebook.metrics import MetricEngine
+
+    ladder_people(builder)
+    via_store = run(builder)
+    backend = ibis.duckdb.connect(str(builder.path), read_only=True)
+    try:
+        engine = MetricEngine(backend, make_org(), C2, C1)
+        direct = engine.compute()
+        engine.close()
+    finally:
+        backend.disconnect()
+    assert direct.frame().equals(via_store.frame())

@@ -33,14 +33,6 @@ OFF = -1  # known, but on no rung
 NEW = -2  # not yet seen at the cycle's start (only as a start category)
 
 
-def off_label(index: int, ladder: list[Rung]) -> str:
-    if index == NEW:
-        return "new this cycle"
-    if index == OFF:
-        return "not on the ladder"
-    return ladder[index].label
-
-
 class MetricEngine:
     """Compute one organization's metrics for one cycle on an ibis backend."""
 
