@@ -19,6 +19,9 @@ organizations:
     consent:
       cohort: [ladder, active_base, new_people, absorption]
       funder: [active_base]
+  - id: quiet-org
+    name: Quiet Org
+    timezone: UTC
 """
 
 CYCLE_YML = {

@@ -200,3 +200,13 @@ def test_funder_audience_sees_only_what_the_group_agreed(cohort):
     assert "Active base at the end of the cycle" in headline
     assert "Absorption" not in headline and "Leaders" not in headline
     assert not PII.search(html)
+
+
+def test_an_organization_without_data_gets_a_plain_page(cohort):
+    ctx = load_context("share", str(cohort.root), "c2", "quiet-org", "organization")
+    res = share.compute(ctx)
+    blocks = share.report_blocks(ctx, res, share.previous_results(ctx))
+    plain = "\n".join(b.plain for b in blocks)
+    assert "No activity is recorded for Quiet Org" in plain
+    assert "No contact attempts were recorded during this cycle." in plain
+    assert res.value("absorption", "cycle") is None  # nobody new: unknown, not 0%

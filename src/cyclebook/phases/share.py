@@ -316,6 +316,11 @@ def story(view: View) -> list[str]:
     org = view.ctx.org.name
     s: list[str] = []
     acted, up = view.count("active_base", "cycle"), view.count("movement", "cycle")
+    if not view.res.value("active_base", "end") and not view.res.value("active_base", "cycle"):
+        return [
+            f"No activity is recorded for {org} up to the end of this cycle yet; once its "
+            "exports are synced, this page fills in."
+        ]
     if _shown(acted) and acted:
         s.append(f"{num(acted)} people took action with {org} this cycle.")
     joined = view.count("movement", "cycle", "joined")
