@@ -40,7 +40,11 @@ def kill_hard(proc: subprocess.Popen, grace: float = 15.0) -> list[str]:
         pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=30)
+    proc.wait(timeout=30)
+    # not communicate(): a survivor in its own session may still hold the output pipes
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
     deadline = time.monotonic() + grace
     alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     while alive and time.monotonic() < deadline:

@@ -105,3 +105,30 @@ def test_second_run_at_once_is_refused_with_a_message(tmp_path: Path) -> None:
     third = start(*_run_args(root, cycle), "--phase", "share", "--audience", "organization")
     out, err = third.communicate(timeout=600)
     assert third.returncode == 0, (out, err)
+
+
+def test_ctrl_c_stops_cleanly_and_the_next_run_completes(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal: SIGINT to the run's whole process group. The run stops with
+    exit code 130 and a message; what it finished is whole; the next run completes."""
+    import os
+    import signal
+
+    root = tmp_path / "cohort"
+    cycle = write_small(root)
+    proc = start(*_run_args(root, cycle))
+    try:
+        time.sleep(6.0)
+        assert proc.poll() is None, "the run ended before Ctrl-C"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            kill_hard(proc)
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert not incomplete_files(root)
+    assert store_problem(root) is None
+    proc = start(*_run_args(root, cycle))
+    out, err = proc.communicate(timeout=1200)
+    assert proc.returncode == 0, f"the run after Ctrl-C failed:\n{out}\n{err}"
+    assert not leftovers(root), leftovers(root)
