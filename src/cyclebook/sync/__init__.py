@@ -170,6 +170,7 @@ def sync_org(
                 return result
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
                 READERS[src.kind](stage, src, infos, org)
+            stage.finalize()
             clock.lap("read")
             _coverage(con)
             salt = cohort_salt(con)

@@ -103,26 +103,36 @@ def write_org(
     p = {"org": org_id}
 
     # ---- activities: one row per activity_id (the latest export's version wins); an
-    # activity whose person is in none of the organization's exports is rejected
+    # activity whose person is in none of the organization's exports is rejected.
+    # st_activity is a view over the readers' typed tables: nothing is copied unless the
+    # keys repeat.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_activity_all AS
-        SELECT $org AS org_id, a.activity_id, m.person_id, a.source, a.source_id, a.type,
+        """INSERT INTO st_reject SELECT a.file_no, a.rec, NULL, NULL,
+               'person not found in this organization''s exports'
+           FROM st_activity a ANTI JOIN cb_idmap m
+             ON m.source = a.person_source AND m.source_id = a.person_ref"""
+    )
+    _dedupe(
+        con,
+        """SELECT $org AS org_id, a.activity_id, m.person_id, a.source, a.source_id, a.type,
             a.occurred_at, a.recorded_at, a.status, a.attended, a.event_id, a.channel, a.role,
             a.result, a.amount, a.score, a.organizer_id, a.file_no, a.rec
-        FROM st_activity a LEFT JOIN cb_idmap m
+        FROM st_activity a JOIN cb_idmap m
           ON m.source = a.person_source AND m.source_id = a.person_ref""",
+        "st_activity",
+        "cb_activity_new",
+        "activity_id",
         p,
     )
-    con.execute(
-        """INSERT INTO st_reject SELECT file_no, rec, NULL, NULL,
-               'person not found in this organization''s exports'
-           FROM cb_activity_all WHERE person_id IS NULL"""
+    counts["activity"] = _upsert(
+        con, "activity", "cb_activity_new", ["org_id", "activity_id"], org_id
     )
-    con.execute("DROP TABLE st_activity")  # release memory: cb_activity_all holds them now
-    _dedupe(con, "cb_activity_all", "cb_activity_new", "activity_id", "person_id IS NOT NULL")
+    # first seen: from every activity the organization has, stored ones included
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_first AS
-        SELECT person_id, min(occurred_at) AS first_at FROM cb_activity_new GROUP BY person_id"""
+        SELECT person_id, min(occurred_at) AS first_at FROM activity
+        WHERE org_id = $org GROUP BY person_id""",
+        p,
     )
 
     # ---- person and person_pii: latest non-empty value per field wins (file order)
@@ -195,23 +205,20 @@ def write_org(
     )
     counts["event"] = _upsert(con, "event", "cb_event_new", ["org_id", "event_id"], org_id)
 
-    counts["activity"] = _upsert(
-        con, "activity", "cb_activity_new", ["org_id", "activity_id"], org_id
-    )
-
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_attempt_new AS
-        SELECT $org AS org_id, a.attempt_id, m.person_id, a.channel, a.result, a.attempted_at,
+    _dedupe(
+        con,
+        """SELECT $org AS org_id, a.attempt_id, m.person_id, a.channel, a.result, a.attempted_at,
             a.campaign, a.source, a.conversation, a.replied, a.opted_out, a.organizer_id,
             sha256($salt || ':c:' || a.person_source || ':' || a.person_ref) AS contact_key
             , a.file_no, a.rec
         FROM st_attempt a LEFT JOIN cb_idmap m
           ON m.source = a.person_source AND m.source_id = a.person_ref
         WHERE a.attempted_at IS NOT NULL""",
+        "st_attempt",
+        "cb_attempt_new",
+        "attempt_id",
         {"org": org_id, "salt": salt},
     )
-    con.execute("ALTER TABLE cb_attempt_new RENAME TO cb_attempt_all")
-    _dedupe(con, "cb_attempt_all", "cb_attempt_new", "attempt_id", "TRUE")
     counts["contact_attempt"] = _upsert(
         con, "contact_attempt", "cb_attempt_new", ["org_id", "attempt_id"], org_id
     )
@@ -232,22 +239,27 @@ def write_org(
     return counts
 
 
-def _dedupe(con: duckdb.DuckDBPyConnection, source: str, target: str, key: str, where: str) -> None:
-    """Keep one row per key (the latest file and record wins); skip the costly window
-    when the keys are already unique, which is the common case."""
-    dupes = con.execute(
-        f"SELECT count(*) - count(DISTINCT {key}) FROM {source} WHERE {where}"
-    ).fetchone()[0]
+def _dedupe(
+    con: duckdb.DuckDBPyConnection, select: str, staged: str, target: str, key: str, params: dict
+) -> None:
+    """``target``: the rows of ``select`` (which carries file_no, rec), one per key, the
+    latest file and record winning. A view when the staged keys are already unique (the
+    common case); a table only when they repeat."""
+    dupes = con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM {staged}").fetchone()[0]
     if dupes:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {target} AS
-                SELECT * EXCLUDE (file_no, rec) FROM {source} WHERE {where}
-                QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY file_no DESC, rec DESC) = 1"""
+                SELECT * EXCLUDE (file_no, rec) FROM ({select})
+                QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY file_no DESC, rec DESC) = 1""",
+            params,
         )
-    else:  # no copy: a view over the joined rows
+    else:
+        params = {k: v for k, v in params.items()}
+        view = select
+        for name, value in params.items():  # views cannot take parameters
+            view = view.replace(f"${name}", "'" + str(value).replace("'", "''") + "'")
         con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW {target} AS
-                SELECT * EXCLUDE (file_no, rec) FROM {source} WHERE {where}"""
+            f"CREATE OR REPLACE TEMP VIEW {target} AS SELECT * EXCLUDE (file_no, rec) FROM ({view})"
         )
 
 

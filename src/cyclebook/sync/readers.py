@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cyclebook.config import ACTIVITY_TYPES, Organization, Source
-from cyclebook.sync.stage import BAD_DATE, FileInfo, Stage, ident, sql_str
+from cyclebook.sync.stage import BAD_DATE, DEFERRED, FileInfo, Stage, ident, sql_str
 
 ATTENDANCE_STATUSES = (
     "registered",
@@ -57,13 +57,20 @@ def _emit(
         f"""INSERT INTO st_reject SELECT {fno}, __rec, NULL, __col, __why
             FROM {t} x WHERE __why IS NOT NULL"""
     )
+    deferred = False
     for table, cols in inserts.items():
         where = "x.__why IS NULL"
         if " WHERE " in cols:
             cols, extra = cols.split(" WHERE ", 1)
             where += f" AND ({extra})"
-        con.execute(f"INSERT INTO {table} SELECT {cols}, {fno}, x.__rec FROM {t} x WHERE {where}")
-    con.execute(f"DROP TABLE {t}")
+        select = f"SELECT {cols}, {fno}, x.__rec FROM {t} x WHERE {where}"
+        if table in DEFERRED:
+            stage.defer(table, select, t)
+            deferred = True
+        else:
+            con.execute(f"INSERT INTO {table} {select}")
+    if not deferred:
+        con.execute(f"DROP TABLE {t}")
 
 
 def _custom(
@@ -1064,7 +1071,7 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
             )
         for q in questions:
             text = q[len("question[") : -1] if q.endswith("]") else q
-            con.execute(f"""INSERT INTO st_activity SELECT
+            con.execute(f"""INSERT INTO st_activity_t SELECT
                 'spoke:q:' || coalesce(cb_id({c("campaignId", p="r.")}), '') || ':' ||
                     cb_phone({c("contact[cell]", p="r.")}) || ':' || substr(md5({sql_str(text)}), 1, 10),
                 'spoke', NULL, 'spoke', cb_phone({c("contact[cell]", p="r.")}), 'survey_response',

@@ -46,6 +46,9 @@ STAGE_SCHEMA: dict[str, str] = {
         reason VARCHAR""",
 }
 
+# staged tables that are views over the readers' typed tables (the big ones)
+DEFERRED = ("st_activity", "st_attempt")
+
 # SQL helpers, created as TEMP macros on the sync connection.
 MACROS = [
     # text: trimmed, empty -> NULL
@@ -151,11 +154,32 @@ class Stage:
         for macro in MACROS:
             con.execute(macro)
         for name, columns in STAGE_SCHEMA.items():
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({columns})")
+            table = name + "_t" if name in DEFERRED else name
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({columns})")
+        # rows readers add to a deferred table stay in their typed tables: the staged
+        # table is a view over them (see finalize), so 10M activities are not copied
+        self.parts: dict[str, list[str]] = {name: [] for name in DEFERRED}
+        self.kept: list[str] = []  # typed tables the views read
+        self.finalize()
+
+    def defer(self, table: str, select: str, typed: str) -> None:
+        self.parts[table].append(select)
+        if typed not in self.kept:
+            self.kept.append(typed)
+
+    def finalize(self) -> None:
+        for name in DEFERRED:
+            union = " UNION ALL ".join([f"SELECT * FROM {name}_t", *self.parts[name]])
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
 
     def close(self) -> None:
+        for name in DEFERRED:
+            self.con.execute(f"DROP VIEW IF EXISTS {name}")
         for name in STAGE_SCHEMA:
-            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+            table = name + "_t" if name in DEFERRED else name
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+        for typed in self.kept:
+            self.con.execute(f"DROP TABLE IF EXISTS {typed}")
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def tmp_name(self, prefix: str = "t") -> str:
