@@ -296,6 +296,13 @@ def _configure_for_ipython() -> None:
             inline._enable_matplotlib_integration()
 
 
+def _gone(where: str) -> None:
+    """The runner died without closing us (SIGKILL): remove our socket folder and exit."""
+    import shutil
+
+    shutil.rmtree(os.path.dirname(where), ignore_errors=True)
+
+
 def serve(where: str, preload: list[str]) -> None:
     import importlib
 
@@ -308,17 +315,19 @@ def serve(where: str, preload: list[str]) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(where)
     listener.listen(64)
+    parent = os.getppid()
     for name in [*BASE_PRELOAD, *preload, *CHART_PRELOAD]:
+        if os.getppid() != parent:  # the runner was killed while we imported: go too
+            return _gone(where)
         with contextlib.suppress(Exception):
             importlib.import_module(name)
-    parent = os.getppid()
     listener.settimeout(1.0)
     while True:
         try:
             conn, _ = listener.accept()
         except TimeoutError:
             if os.getppid() != parent:  # the runner is gone
-                return
+                return _gone(where)
             continue
         with conn:
             conn.settimeout(30)
