@@ -337,6 +337,7 @@ def test_show_rate(builder):
     b = builder
     b.event("E1", "MEETING", at("2026-03-10"))
     b.event("E2", None, at("2026-03-12"), source="van")
+    b.event("E5", "Meeting ", at("2026-03-11"), source="van")  # same kind as MEETING
     b.event("E3", "MEETING", at("2026-05-01"))  # after the cycle
     b.event("E4", "MEETING", at("2026-02-01"))  # before the cycle
     for pid in "ABCDEFGHIJ":
@@ -350,18 +351,19 @@ def test_show_rate(builder):
     b.act("G", "attendance", at("2026-03-12"), event_id="E2", status="no_show", source="van")
     b.act("H", "attendance", at("2026-05-01"), event_id="E3", status="registered", attended=True)
     b.act("I", "attendance", at("2026-02-01"), event_id="E4", status="registered", attended=True)
+    b.act("J", "attendance", at("2026-03-11"), event_id="E5", status="completed", source="van")
     res = run(b)
-    # recorded registrations: A(yes) B(no) F(yes) G(no) → 2/4
-    assert v(res, "show_rate", "cycle") == pytest.approx(0.5)
-    assert den(res, "show_rate", "cycle") == 4
-    assert v(res, "show_rate", "cycle", "event_type=MEETING") == pytest.approx(0.5)
+    # recorded registrations: A(yes) B(no) J(yes) F(yes) G(no) → 3/5
+    assert v(res, "show_rate", "cycle") == pytest.approx(3 / 5)
+    assert den(res, "show_rate", "cycle") == 5
+    assert v(res, "show_rate", "cycle", "event_type=MEETING") == pytest.approx(2 / 3)
     assert v(res, "show_rate", "cycle", "event_type=OTHER") == pytest.approx(0.5)
     assert v(res, "show_rate", "cycle", "unrecorded") == 1  # C
     # an event still in the future is not "past": now = 2026-03-11 leaves only E1
     early = compute_metrics(
         b.path, make_org(), C2, C1, save=False, now=dt.datetime(2026, 3, 11, tzinfo=dt.UTC)
     )
-    assert den(early, "show_rate", "cycle") == 2
+    assert den(early, "show_rate", "cycle") == 2  # E5 (11 March, noon) is still ahead
 
 
 def test_volunteer_tiers(builder):
@@ -385,15 +387,18 @@ def test_volunteer_tiers(builder):
     b.person("V5", at("2025-01-01"))  # a meeting is not a shift
     b.event("M1", "MEETING", at("2026-04-10"))
     b.act("V5", "attendance", at("2026-04-10"), event_id="M1", attended=True)
+    b.person("V7", at("2025-01-01"))  # VAN spells the type "phone bank": still a shift
+    b.event("S92", "phone bank", at("2026-04-11"), source="van")
+    b.act("V7", "attendance", at("2026-04-11"), event_id="S92", status="completed")
     b.person("V6", at("2025-01-01"))  # registered for a shift, did not come
     b.event("S91", "text_bank", at("2026-04-10"))
     b.act("V6", "attendance", at("2026-04-10"), event_id="S91", attended=False)
     res = run(b)
     assert v(res, "volunteer_tiers", "end", "2+ in 14 days") == 1
     assert v(res, "volunteer_tiers", "end", "2+ in 30 days") == 1
-    assert v(res, "volunteer_tiers", "end", "1 in 30 days") == 1
+    assert v(res, "volunteer_tiers", "end", "1 in 30 days") == 2  # V3, V7
     assert v(res, "volunteer_tiers", "end", "none in 30 days") == 1
-    assert v(res, "volunteer_tiers", "end") == 3
+    assert v(res, "volunteer_tiers", "end") == 4
     # at start (2026-03-02) nobody had a shift yet
     assert v(res, "volunteer_tiers", "start") == 0
 

@@ -574,7 +574,7 @@ class MetricEngine:
         when = ibis.coalesce(j.ev_start, j.occurred_at)
         past = min(c.end, self.now)
         j = j.mutate(
-            etype=j.ev_type.fill_null("OTHER").upper(),
+            etype=R.event_kind(j.ev_type),
             registered=status.isin(list(R.REGISTERED_STATUSES)),
             recorded=j.attended.notnull() | status.isin(["completed", "no_show"]),
             came=j.attended.fill_null(False) | (status == "completed"),
@@ -625,7 +625,7 @@ class MetricEngine:
         ev = ev.select(ev_id=ev.event_id, ev_type=ev.event_type)
         j = a.join(ev, a.event_id == ev.ev_id)
         j = j.filter(
-            j.ev_type.fill_null("").upper().isin(list(R.SHIFT_EVENT_TYPES))
+            R.event_kind(j.ev_type).isin(list(R.SHIFT_EVENT_TYPES))
             & R.in_window(j.occurred_at, R.days_before(c.start_date, 365, tz), c.end)
         )
         occ = j.occurred_at

@@ -37,8 +37,18 @@ NOT_AN_ACTION: tuple[str, ...] = ("invited", "declined")
 ATTENDED_STATUSES: tuple[str, ...] = ("completed", "walk_in")
 # Statuses meaning the person said they would come (the show-rate denominator).
 REGISTERED_STATUSES: tuple[str, ...] = ("registered", "confirmed", "completed", "no_show")
-# Mobilize event types that are volunteer shifts.
-SHIFT_EVENT_TYPES: tuple[str, ...] = ("CANVASS", "PHONE_BANK", "TEXT_BANK", "VOTER_REG")
+# Event types that are volunteer shifts (Mobilize's, and the same written by VAN or a
+# spreadsheet: compared after :func:`event_kind`).
+SHIFT_EVENT_TYPES: tuple[str, ...] = (
+    "CANVASS",
+    "CANVASSING",
+    "PHONE_BANK",
+    "PHONEBANK",
+    "TEXT_BANK",
+    "TEXTBANK",
+    "VOTER_REG",
+    "VOTER_REGISTRATION",
+)
 
 
 def instant(day: dt.date, tz: str) -> dt.datetime:
@@ -100,6 +110,13 @@ def scalar_of(expr: ir.Scalar):
 
 def lower(col: ir.StringValue) -> ir.StringValue:
     return col.fill_null("").lower()
+
+
+def event_kind(col: ir.StringValue) -> ir.StringValue:
+    """An event type in one spelling: "phone bank", "Phone-Bank" and "PHONE_BANK" all
+    read PHONE_BANK; a missing type reads OTHER."""
+    kind = col.fill_null("").strip().upper().re_replace(r"[^A-Z0-9]+", "_")
+    return ibis.cases((kind == "", "OTHER"), else_=kind)
 
 
 def is_action(t: ir.Table) -> ir.BooleanValue:
