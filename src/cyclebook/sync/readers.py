@@ -41,16 +41,26 @@ def _emit(
     ((condition that is TRUE when bad, column, reason), first failing wins) and insert
     the rest into staging tables with the given SELECT lists (over alias ``x``)."""
     t = stage.tmp_name("typed")
-    if checks:
-        why = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(r)}" for c, _, r in checks) + " END"
-        col = "CASE " + " ".join(f"WHEN {c} THEN {sql_str(k)}" for c, k, _ in checks) + " END"
-    else:
-        why = col = "NULL"
     con = stage.con
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT *, {why} AS __why, {col} AS __col "
-        f"FROM ({select_sql})"
-    )
+    if checks:
+        # the first failing check's number, then its reason and column by lookup
+        which = (
+            "CASE "
+            + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks, 1))
+            + " END"
+        )
+        reasons = " ".join(f"WHEN {i} THEN {sql_str(r)}" for i, (_, _, r) in enumerate(checks, 1))
+        columns = " ".join(f"WHEN {i} THEN {sql_str(k)}" for i, (_, k, _) in enumerate(checks, 1))
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {t} AS SELECT *,
+                    CASE __which {reasons} END AS __why, CASE __which {columns} END AS __col
+                FROM (SELECT *, {which} AS __which FROM ({select_sql}))"""
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT *, NULL::VARCHAR AS __why, "
+            f"NULL::VARCHAR AS __col FROM ({select_sql})"
+        )
     # JSON readers handle many pages at once: their SELECT carries __file
     fno = "x.__file" if "__file" in select_sql else str(f.file_no)
     con.execute(
