@@ -38,14 +38,18 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     ``count(*)`` and ``sum(hash(row))`` per organization of every table that has an
     ``org_id`` column, except sync's bookkeeping (``sync_run``, ``rejected_row``,
     ``raw_file``: they hold run ids and times, and their effect on the data is already
-    in the data tables). ``metric_value`` rows are hashed without ``computed_at``, and a
-    share job leaves out the rows it writes itself (its own organization and cycle).
+    in the data tables). ``metric_value`` rows are hashed without ``computed_at``, and
+    an organization's job leaves out the values of its own cycle: those are written while
+    the cycle runs (each share writes its own), and what a job reads of them comes from
+    the phases before it (``upstream``).
     This signal is exact (it is the data, not a claim about it), survives a re-sync of
     unchanged exports (the same rows hash the same), notices a deleted or restored store,
     and costs one scan of the organization's rows (about 50 ms per million rows).
     For sync, the recorded state is the organization's data *after* the sync, so an
     unchanged export and an untouched store skip it. For the later phases it is the
-    family's data and metric values *before* the job runs.
+    family's data and earlier cycles' metric values *before* the job runs; the runner
+    starts an organization's phases after sync only once every sync of its network
+    family is done, so that state is the one the job reads.
 ``upstream``
     the fingerprints and statuses of the earlier phases of the same organization and
     cycle (for the cohort notebook: of every organization's phases in the cycle). What
@@ -279,12 +283,12 @@ class Fingerprints:
         org_ids: Iterable[str] | None,
         *,
         data_only: bool = False,
-        leave_out: tuple[str, str] | None = None,
+        leave_out_cycle: str | None = None,
     ) -> str:
         """Digest of the organizations' rows (every organization when ``org_ids`` is None).
 
-        ``data_only``: no metric values (what sync writes). ``leave_out``: the (org_id,
-        cycle) whose metric values the job writes itself.
+        ``data_only``: no metric values (what sync writes). ``leave_out_cycle``: no metric
+        values of that cycle.
         """
         state = self._state()
         wanted = None if org_ids is None else set(org_ids)
@@ -297,7 +301,7 @@ class Fingerprints:
                 org = key[0] if isinstance(key, tuple) else key
                 if wanted is not None and org not in wanted:
                     continue
-                if leave_out is not None and key == leave_out:
+                if isinstance(key, tuple) and key[1] == leave_out_cycle:
                     continue
                 items.append([key, value])
             picked[table] = sorted(items, key=lambda item: str(item[0]))
@@ -350,8 +354,10 @@ class Fingerprints:
                 # before the run: the state the last sync left; after: the new state
                 parts["store"] = self.store([job.org_id], data_only=True)
             else:
-                leave_out = (job.org_id, job.cycle) if job.phase == "share" else None
-                parts["store"] = self.store(family, leave_out=leave_out)
+                # This cycle's saved metric values are being written while the cycle runs
+                # (each share writes its own); what a job reads of them comes from the
+                # phases before it, which are in ``upstream``.
+                parts["store"] = self.store(family, leave_out_cycle=job.cycle)
         parts["upstream"] = digest(self._upstream(job))
         return parts
 

@@ -499,10 +499,37 @@ def _run_chains(
 
     chain_job = {job.key: job for chain in chains for job in chain}
 
+    # A network's measures count its affiliates: an organization's phases after sync wait
+    # until every sync of its network family in this run is done (and so read, and
+    # fingerprint, the family's data as it will stay).
+    syncing: dict[str, int] = {}
+    for chain in chains:
+        for job in chain:
+            if job.phase == "sync" and job.org_id is not None:
+                syncing[job.org_id] = syncing.get(job.org_id, 0) + 1
+    waiting: list[tuple[list[Job], int]] = []
+
+    def family_synced(job: Job) -> bool:
+        if job.phase == "sync" or job.org_id is None or fingerprints is None:
+            return True
+        return not any(syncing.get(org, 0) for org in fingerprints.family(job.org_id))
+
+    def synced(job: Job) -> None:
+        if job.phase != "sync" or job.org_id is None or job.org_id not in syncing:
+            return
+        syncing[job.org_id] -= 1
+        ready = [(c, p) for c, p in waiting if family_synced(c[p])]
+        waiting[:] = [(c, p) for c, p in waiting if not family_synced(c[p])]
+        for chain, position in ready:
+            advance(chain, position)
+
     def advance(chain: list[Job], position: int) -> None:
         """Skip cached jobs of the chain from ``position``; submit the first to execute."""
         while position < len(chain):
             job = chain[position]
+            if not family_synced(job):
+                waiting.append((chain, position))
+                return
             fingerprint = parts = previous = None
             if fingerprints is not None:
                 fingerprint, parts, previous = fingerprints.check(job)
@@ -510,12 +537,19 @@ def _run_chains(
                 running[pool.submit(job)] = (chain, position, fingerprint, parts)
                 return
             finish(_cached(job, previous), fingerprint, parts)
+            synced(job)
             position += 1
 
     try:
         for chain in chains:
             advance(chain, 0)
-        while running:
+        while running or waiting:
+            if not running:  # nothing left could finish a sync: release what waits
+                syncing.clear()
+                ready, waiting[:] = list(waiting), []
+                for chain, position in ready:
+                    advance(chain, position)
+                continue
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 chain, position, fingerprint, parts = running.pop(future)
@@ -534,6 +568,7 @@ def _run_chains(
                         parameters=job.parameters,
                     )
                 finish(result, fingerprint, parts)
+                synced(job)
                 rest = chain[position + 1 :]
                 if not rest:
                     continue
