@@ -735,6 +735,8 @@ def volunteer_blocks(view: View) -> list[d.Block]:
     if not view.restricted and sum(ends) > 0:
         fig, ax = _plt().subplots(figsize=(6, 2.2))
         ax.barh(TIERS[::-1], ends[::-1], color="#ff7f00")
+        for y, x in enumerate(ends[::-1]):
+            ax.text(x, y, f" {x:,.0f}", va="center")
         ax.set_xlabel("volunteers at the end of the cycle")
         _tidy(ax, counts="x")
         words = "; ".join(f"{t}: {num(n)}" for t, n in zip(TIERS, ends, strict=True))
