@@ -210,3 +210,25 @@ def test_an_organization_without_data_gets_a_plain_page(cohort):
     assert "No activity is recorded for Quiet Org" in plain
     assert "No contact attempts were recorded during this cycle." in plain
     assert res.value("absorption", "cycle") is None  # nobody new: unknown, not 0%
+
+
+def test_definition_history_is_shown(cohort):
+    text = (cohort.root / "cohort.yml").read_text()
+    history = (
+        "    measure_history:\n"
+        "      - {measure: ladder, date: 2026-02-01, proposed_by: Ana, why: Dues alone did "
+        "not make a member, change: member needs two actions}\n"
+    )
+    (cohort.root / "cohort.yml").write_text(
+        text.replace("    consent:\n", history + "    consent:\n", 1)
+    )
+    org_ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(org_ctx)
+    plain = "\n".join(b.plain for b in share.report_blocks(org_ctx, res))
+    assert (
+        "How the group chose its measures" in plain and "Dues alone did not make a member" in plain
+    )
+    assert "Ana" in plain
+    cohort_ctx = load_context("share", str(cohort.root), "c2", "org", "cohort")
+    plain = "\n".join(b.plain for b in share.report_blocks(cohort_ctx, res))
+    assert "Dues alone did not make a member" in plain and "Ana" not in plain

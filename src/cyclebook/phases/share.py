@@ -868,6 +868,31 @@ def match_blocks(view: View) -> list[d.Block]:
     ]
 
 
+def history_blocks(view: View) -> list[d.Block]:
+    """Who proposed and changed each of the group's definitions, and why (buy-in)."""
+    history = view.ctx.org.measure_history
+    if not history:
+        return []
+    rows = [
+        {
+            "Measure": h.measure,
+            "Date": f"{h.date:%d %b %Y}",
+            "Change": h.change,
+            "Why": h.why,
+            "Status": h.status,
+            **({"Proposed by": h.proposed_by} if not view.restricted else {}),
+        }
+        for h in sorted(history, key=lambda h: h.date, reverse=True)
+        if not view.restricted or view.allowed(h.measure)
+    ]
+    if not rows:
+        return []
+    return [
+        d.heading("How the group chose its measures", 2),
+        d.table(pd.DataFrame(rows), "Changes to the group's own definitions, newest first"),
+    ]
+
+
 def followup_blocks(view: View) -> list[d.Block]:
     if view.restricted or not view.res.followup:
         return []
@@ -920,6 +945,7 @@ SECTIONS: list[Callable[[View], list[d.Block]]] = [
     volunteer_blocks,
     contact_blocks,
     match_blocks,
+    history_blocks,
     followup_blocks,
 ]
 
