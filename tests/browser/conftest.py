@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ def browser_context() -> Iterator[object]:
     executable = chromium_path()
     if executable is None:
         pytest.fail(
-            "Chromium is missing (looked for /usr/bin/chromium): the browser tests cannot "
+            f"Chromium is missing (looked for {os.environ.get('CYCLEBOOK_CHROMIUM') or '/usr/bin/chromium'}): the browser tests cannot "
             "run. Fix: bash scripts/install-test-deps.sh (installs Debian's chromium).",
             pytrace=False,
         )
