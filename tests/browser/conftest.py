@@ -22,8 +22,9 @@ def browser_context() -> Iterator[object]:
     """Headless Debian Chromium with a fresh profile. Missing browser = failure, not skip."""
     executable = chromium_path()
     if executable is None:
+        wanted = os.environ.get("CYCLEBOOK_CHROMIUM") or "/usr/bin/chromium"
         pytest.fail(
-            f"Chromium is missing (looked for {os.environ.get('CYCLEBOOK_CHROMIUM') or '/usr/bin/chromium'}): the browser tests cannot "
+            f"Chromium is missing (looked for {wanted}): the browser tests cannot "
             "run. Fix: bash scripts/install-test-deps.sh (installs Debian's chromium).",
             pytrace=False,
         )
