@@ -330,6 +330,17 @@ def test_match_rate_and_one_tool_people(builder):
     assert v(res, "ladder", "end", "supporter") == 1  # M2, known to one tool only
 
 
+def test_match_rate_leaves_out_people_first_seen_after_the_cycle(builder):
+    # A later export holds a matched person first seen after the cycle's end: they are
+    # neither in the denominator nor in the numerator (the rate can never pass 100%).
+    builder.person("M1", at("2025-01-01"), sources=("action_network", "mobilize"))
+    builder.person("M2", at("2025-01-01"), sources=("action_network",))
+    builder.person("LATE", at("2026-06-01"), sources=("van", "spoke"))
+    res = run(builder)
+    assert v(res, "match_rate", "end") == pytest.approx(1 / 2)
+    assert den(res, "match_rate", "end") == 2
+
+
 # --------------------------------------------------------------------------- events
 
 

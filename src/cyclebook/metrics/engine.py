@@ -423,7 +423,11 @@ class MetricEngine:
         g = {k: int(v) for k, v in agg.items()}
         ident = self.table("identity")
         per = ident.group_by("person_id").aggregate(n=ident.source.nunique())
-        g["matched"] = int(scalar_of(per.filter(per.n >= 2).count()))
+        multi = per.filter(per.n >= 2).select(mid=per.person_id)
+        # Same population as the denominator: people known by the cycle's end (a later
+        # export can hold people first seen after it, who must not count as matched).
+        known = s.filter(s.known_end).select("person_id")
+        g["matched"] = int(scalar_of(known.join(multi, known.person_id == multi.mid).count()))
         res.add("active_base", "start", "", g["active_start"], None, defs["active_base"])
         res.add("active_base", "end", "", g["active_end"], None, defs["active_base"])
         res.add(
