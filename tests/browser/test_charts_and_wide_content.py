@@ -105,3 +105,32 @@ def test_index_with_long_names_fits_a_phone(browser_context, tmp_path: Path) -> 
     index = write_index(paths, load_cohort(root), load_cycle(root, "c1"))
     record = visit(browser_context, index, PHONE, tmp_path / "index.png")
     assert not record.problems(PHONE["width"])
+
+
+def test_failed_and_withheld_pages(browser_context, tmp_path: Path) -> None:
+    """The pages a reader gets when a phase failed or a report was withheld."""
+    from robustness.reportset import write_tiny
+    from robustness.test_readable import problems as readability
+
+    from cyclebook import runner
+
+    root = tmp_path / "tiny"
+    write_tiny(root)
+    _, _, chains = runner.plan(root, phases=["share"], orgs=["beta"])
+    job = chains[0][0]
+    reason = "personal data found in the rendered report (an email); the report was withheld"
+    withheld = tmp_path / "withheld.html"
+    withheld.write_text(runner._withheld_page(job, reason), encoding="utf-8")
+    failed_nb = _blocks_notebook(d.note("ExportError: an/activists.csv: binary", kind="error"))
+    failed = _page(
+        tmp_path,
+        failed_nb,
+        "failed",
+        status="failed",
+        error="ExportError: [beta] an/activists.csv: the file is binary, not CSV text " * 3,
+    )
+    for page in (withheld, failed):
+        record = visit(browser_context, page, PHONE, tmp_path / f"{page.stem}.png")
+        assert not record.problems(PHONE["width"]), page.name
+        assert not readability(page.read_text(encoding="utf-8")), page.name
+        assert "withheld" in record.facts["text"] or "did not finish" in record.facts["text"]
