@@ -180,7 +180,7 @@ def sync_org(
             try:
                 resolve_identities(con, org.id)
                 clock.lap("identity")
-                result.written = write_org(con, org.id, salt, started)
+                result.written = write_org(con, org.id, salt, started, stage)
                 clock.lap("write")
                 stage.reject_lines()
                 _finish_files(stage, result)

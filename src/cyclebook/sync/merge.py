@@ -14,6 +14,8 @@ import secrets
 
 import duckdb
 
+from cyclebook.sync.stage import STAGE_SCHEMA, Stage
+
 SEP = "\x1f"
 # big tables without a PRIMARY KEY in store.py (the sync keeps their keys unique)
 UNINDEXED = {"activity", "contact_attempt"}
@@ -96,7 +98,11 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
 
 
 def write_org(
-    con: duckdb.DuckDBPyConnection, org_id: str, salt: str, now: dt.datetime
+    con: duckdb.DuckDBPyConnection,
+    org_id: str,
+    salt: str,
+    now: dt.datetime,
+    stage: Stage | None = None,
 ) -> dict[str, int]:
     """Write the staged rows of one organization. Call inside a transaction."""
     counts: dict[str, int] = {}
@@ -112,21 +118,38 @@ def write_org(
            FROM st_activity a ANTI JOIN cb_idmap m
              ON m.source = a.person_source AND m.source_id = a.person_ref"""
     )
-    _dedupe(
-        con,
-        """SELECT $org AS org_id, a.activity_id, m.person_id, a.source, a.source_id, a.type,
+    cols = """a.activity_id, m.person_id, a.source, a.source_id, a.type,
             a.occurred_at, a.recorded_at, a.status, a.attended, a.event_id, a.channel, a.role,
-            a.result, a.amount, a.score, a.organizer_id, a.file_no, a.rec
-        FROM st_activity a JOIN cb_idmap m
-          ON m.source = a.person_source AND m.source_id = a.person_ref""",
-        "st_activity",
-        "cb_activity_new",
-        "activity_id",
-        p,
-    )
-    counts["activity"] = _upsert(
-        con, "activity", "cb_activity_new", ["org_id", "activity_id"], org_id
-    )
+            a.result, a.amount, a.score, a.organizer_id"""
+    join = "JOIN cb_idmap m ON m.source = a.person_source AND m.source_id = a.person_ref"
+    dupes = con.execute(
+        "SELECT count(*) - count(DISTINCT activity_id) FROM st_activity"
+    ).fetchone()[0]
+    first_load = not con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM activity WHERE org_id = $org LIMIT 1)", p
+    ).fetchone()[0]
+    if stage is not None and first_load and not dupes:
+        # the common first sync: insert file by file straight from the typed tables,
+        # freeing each one as soon as it is written (bounded memory)
+        names = ", ".join(_stage_columns("st_activity"))
+        counts["activity"] = 0
+        for part in ["SELECT * FROM st_activity_t", *stage.parts["st_activity"]]:
+            counts["activity"] += con.execute(
+                f"INSERT INTO activity SELECT $org, {cols} FROM ({part}) a({names}) {join}", p
+            ).fetchone()[0]
+        stage.release_unused("st_attempt")
+    else:
+        _dedupe(
+            con,
+            f"SELECT $org AS org_id, {cols}, a.file_no, a.rec FROM st_activity a {join}",
+            "st_activity",
+            "cb_activity_new",
+            "activity_id",
+            p,
+        )
+        counts["activity"] = _upsert(
+            con, "activity", "cb_activity_new", ["org_id", "activity_id"], org_id
+        )
     # first seen: from every activity the organization has, stored ones included
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_first AS
@@ -237,6 +260,10 @@ def write_org(
         con, "custom_field", "cb_custom_new", ["org_id", "person_id", "source", "field"], org_id
     )
     return counts
+
+
+def _stage_columns(name: str) -> list[str]:
+    return [part.split()[0] for part in STAGE_SCHEMA[name].split(",")]
 
 
 def _dedupe(

@@ -167,6 +167,16 @@ class Stage:
         if typed not in self.kept:
             self.kept.append(typed)
 
+    def release_unused(self, *still_needed_by: str) -> None:
+        """Drop the typed tables no remaining deferred view reads."""
+        keep = []
+        for typed in self.kept:
+            if any(f" {typed} " in part for name in still_needed_by for part in self.parts[name]):
+                keep.append(typed)
+            else:
+                self.con.execute(f"DROP TABLE IF EXISTS {typed}")
+        self.kept = keep
+
     def finalize(self) -> None:
         for name in DEFERRED:
             union = " UNION ALL ".join([f"SELECT * FROM {name}_t", *self.parts[name]])
