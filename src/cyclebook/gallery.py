@@ -196,6 +196,26 @@ def _family(dimension: str) -> tuple[str, str, str]:
     return "", dimension, ""
 
 
+def _family_total(
+    values: dict[tuple, Any], metric: str, period: str, fam: str, part: str, head: tuple
+) -> tuple | None:
+    """The figure a family of breakdowns adds up to.
+
+    ``attempts|channel=door`` adds up to ``attempts`` (not to the metric's headline),
+    ``attempts|week=3|channel=door`` to ``attempts|week=3``, and the weekly
+    ``attempts|week=3`` to the cycle's ``attempts`` (see :mod:`cyclebook.metrics.values`).
+    Breakdowns without a ``|`` add up to the headline.
+    """
+    if "|" not in fam:
+        return head if head in values else None
+    total_dim = fam.rpartition("|")[0]
+    for total_period in (period, "cycle"):
+        key = (metric, total_period, total_dim, part)
+        if key in values:
+            return key
+    return None
+
+
 def _fmt_count(value: Any) -> Any:
     if isinstance(value, str) or value is None:
         return value
@@ -282,8 +302,9 @@ def _safe_org_values(org_id: str, frame: pd.DataFrame, audience: str) -> list[Sh
                     two_way.setdefault(r, {})[c] = key
                 else:
                     families.setdefault(fam, []).append(key)
-            for cells in families.values():
-                groups.append([head, *cells] if head in values else cells)
+            for fam, cells in families.items():
+                total = _family_total(values, metric, period, fam, part, head)
+                groups.append([total, *cells] if total is not None else cells)
             if two_way:
                 for r, row_cells in two_way.items():
                     link = ("ladder", "start", r, "v") if metric == "movement" else None

@@ -190,6 +190,32 @@ def test_rate_breakdowns_do_not_give_back_a_hidden_count():
     }
 
 
+def test_channel_breakdowns_add_up_to_their_own_total_not_the_headline():
+    # 25 attempts: 22 at the door, 3 by text. The 3 is small; with "attempts" shown,
+    # the 22 would give it back, so the 22 is hidden too (not the conversations headline).
+    frame = pd.DataFrame(
+        [
+            ("o", "contact", "cycle", "", 40.0, None),
+            ("o", "contact", "cycle", "attempts", 25.0, None),
+            ("o", "contact", "cycle", "attempts|channel=door", 22.0, None),
+            ("o", "contact", "cycle", "attempts|channel=text", 3.0, None),
+            ("o", "contact", "week", "attempts|week=1", 25.0, None),
+            ("o", "contact", "week", "attempts|week=1|channel=door", 22.0, None),
+            ("o", "contact", "week", "attempts|week=1|channel=text", 3.0, None),
+        ],
+        columns=["org_id", "metric", "period", "dimension", "value", "denominator"],
+    ).assign(definition="", suppressed=False)
+    shown = safe_values(frame, "cohort", skip_periods=())
+    got = {(v.period, v.dimension): v.shown for v in shown}
+    assert got[("cycle", "attempts|channel=text")] == "<10"
+    assert got[("cycle", "attempts|channel=door")] == "hidden"
+    assert got[("week", "attempts|week=1|channel=text")] == "<10"
+    assert got[("week", "attempts|week=1|channel=door")] == "hidden"
+    # the totals themselves stay visible: two hidden cells cannot be told apart
+    assert got[("cycle", "attempts")] == "25"
+    assert got[("cycle", "")] == "40"
+
+
 def test_movement_is_protected_as_a_two_way_table():
     frame = pd.DataFrame(
         [
