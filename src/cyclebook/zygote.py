@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_SWITCH = "CYCLEBOOK_WARM_KERNELS"
+PARENT_ENV = "CYCLEBOOK_ZYGOTE_PARENT"
 # Imported first in the zygote: what every kernel needs, including what ipykernel imports
 # while it initializes (its debugger alone, with debugpy, is 0.2 s).
 BASE_PRELOAD = (
@@ -105,6 +106,9 @@ class Zygote:
         self.address = os.path.join(self.folder, "socket")
         env = dict(os.environ)
         env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        # the zygote compares its parent with this pid: a runner killed before the zygote
+        # reached serve() must not leave it waiting forever under init
+        env[PARENT_ENV] = str(os.getpid())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cyclebook.zygote", self.address, *preload],
             stdin=subprocess.DEVNULL,
@@ -315,7 +319,7 @@ def serve(where: str, preload: list[str]) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(where)
     listener.listen(64)
-    parent = os.getppid()
+    parent = int(os.environ.pop(PARENT_ENV, "0") or 0) or os.getppid()
     for name in [*BASE_PRELOAD, *preload, *CHART_PRELOAD]:
         if os.getppid() != parent:  # the runner was killed while we imported: go too
             return _gone(where)
