@@ -143,6 +143,7 @@ class Fingerprints:
         # store state: table -> org_id -> digest, or ("metric_value") -> (org, cycle) -> digest
         self._tables: dict[str, dict[Any, str]] | None = None
         self._dirty: set[str] = set()
+        self._reread_all = False
         self.cycle_order = list_cycles(paths.root)
         # previous record: job key -> manifest entry (from every cycle's manifest)
         self.previous: dict[str, dict[str, Any]] = {}
@@ -224,10 +225,15 @@ class Fingerprints:
 
     # ------------------------------------------------------------------ store
 
-    def touched(self, org_id: str | None) -> None:
-        """A job of this organization ran: its rows in the store may have changed."""
-        if org_id is not None:
+    def touched(self, org_id: str | None, phase: str) -> None:
+        """A job ran. The store has two writers (see store.py): sync writes the
+        organization's data, share its metric values for the running cycle. Jobs of the
+        organizations read the data again; the running cycle's metric values matter only to
+        the cohort notebook, which reads the whole store again once."""
+        if org_id is not None and phase == "sync":
             self._dirty.add(org_id)
+        elif org_id is not None:
+            self._reread_all = True
 
     def _read_store(self, org_ids: list[str] | None) -> dict[str, dict[Any, str]]:
         """Per-organization digests of every data table (all organizations when None)."""
@@ -262,7 +268,9 @@ class Fingerprints:
                     result[key] = f"{values[-2]}:{values[-1]}"
         return tables
 
-    def _state(self) -> dict[str, dict[Any, str]]:
+    def _state(self, everything: bool = False) -> dict[str, dict[Any, str]]:
+        if everything and self._reread_all:
+            self._tables, self._reread_all = None, False
         if self._tables is None:
             self._tables = self._read_store(None)
             self._dirty.clear()
@@ -290,7 +298,7 @@ class Fingerprints:
         ``data_only``: no metric values (what sync writes). ``leave_out_cycle``: no metric
         values of that cycle.
         """
-        state = self._state()
+        state = self._state(everything=org_ids is None or not data_only and not leave_out_cycle)
         wanted = None if org_ids is None else set(org_ids)
         picked: dict[str, list] = {}
         for table, rows in sorted(state.items()):
@@ -379,7 +387,7 @@ class Fingerprints:
     def record(self, job: Any, fingerprint: str, parts: dict[str, str], status: str) -> str:
         """Note a finished job; returns the fingerprint to keep in the manifest."""
         if status != "cached":
-            self.touched(job.org_id)
+            self.touched(job.org_id, job.phase)
             if job.phase == "sync" and job.org_id is not None:
                 # What sync left in the store is what the next run compares with.
                 parts["store"] = self.store([job.org_id], data_only=True)

@@ -18,7 +18,7 @@ from typing import Any
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import DottedObjectName
+from traitlets import DottedObjectName, Type
 
 
 class QuickReadyClient(AsyncKernelClient):
@@ -62,6 +62,7 @@ class QuickReadyClient(AsyncKernelClient):
 
 class IPCKernelManager(AsyncKernelManager):
     client_class = DottedObjectName("cyclebook.kernel.QuickReadyClient")
+    client_factory = Type(klass=AsyncKernelClient, default_value=QuickReadyClient)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("transport", "ipc")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -67,6 +68,8 @@ class Job:
     output_html: str
     report_meta: dict[str, Any]
     store_path: str
+    # whose members' values the privacy guard looks for (None: every organization)
+    guard_org_ids: tuple[str, ...] | None = None
 
     @property
     def key(self) -> str:
@@ -258,6 +261,9 @@ def _job(
         output_html=str(output_html),
         report_meta=meta,
         store_path=str(paths.store),
+        guard_org_ids=(
+            (org_id, *(org.id for org in cohort.affiliates(org_id))) if org_id else None
+        ),
     )
 
 
@@ -354,12 +360,26 @@ def _privacy_check(html_text: str, job: Job) -> str | None:
     scan = getattr(privacy, "scan_html", None)
     if scan is None or not Path(job.store_path).exists():
         return None
-    org_ids = [job.org_id] if job.org_id else None
-    leaks = scan(html_text, job.store_path, org_ids)
+    # A network's report rolls its affiliates up: their members' values are checked too.
+    org_ids = list(job.guard_org_ids) if job.guard_org_ids else None
+    if org_ids is None and job.org_id:
+        org_ids = [job.org_id]
+    leaks = scan(html_text, job.store_path, org_ids, allow=_guard_allow(job.store_path))
     if not leaks:
         return None
     first = leaks[0]
     return f"personal data found in the rendered report ({first}); the report was withheld"
+
+
+@functools.lru_cache(maxsize=4)
+def _guard_allow(store_path: str) -> list[str] | None:
+    """What the guard allows (staff and facilitator names written in cohort.yml, the cycle
+    cards and the reflections): read once per worker and run, not once per report (the
+    configuration does not change during a run). None: the guard reads it itself."""
+    from cyclebook import privacy
+
+    near = getattr(privacy, "_config_text_near", None)
+    return None if near is None else list(near(Path(store_path)))
 
 
 def _withheld_page(job: Job, reason: str) -> str:
