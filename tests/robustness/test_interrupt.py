@@ -132,3 +132,30 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_completes(tmp_path: Path) -> None
     out, err = proc.communicate(timeout=1200)
     assert proc.returncode == 0, f"the run after Ctrl-C failed:\n{out}\n{err}"
     assert not leftovers(root), leftovers(root)
+
+
+def test_warm_kernel_zygote_goes_when_its_runner_is_killed(tmp_path: Path) -> None:
+    """A runner killed right after starting its zygote (before the zygote's first look at
+    its parent) must not leave the zygote running under init."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    script = tmp_path / "runner.py"
+    script.write_text(
+        "import os\n"
+        "from cyclebook.zygote import Zygote\n"
+        "z = Zygote(['cyclebook.phases'])\n"
+        "print(z.process.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    zygote = psutil.Process(int(out.stdout.split()[0]))
+    try:
+        zygote.wait(timeout=30)
+    except psutil.TimeoutExpired:
+        zygote.kill()
+        pytest.fail("the zygote outlived its runner by 30 s")
