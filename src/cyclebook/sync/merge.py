@@ -123,7 +123,9 @@ def write_org(
             a.result, a.amount, a.score, a.organizer_id"""
     join = "JOIN cb_idmap m ON m.source = a.person_source AND m.source_id = a.person_ref"
     dupes = con.execute(
-        "SELECT count(*) - count(DISTINCT activity_id) FROM st_activity"
+        # 64-bit hashes: equal keys always collide, so no repeat is missed (a rare false
+        # alarm only takes the exact, slower path)
+        "SELECT count(*) - count(DISTINCT hash(activity_id)) FROM st_activity"
     ).fetchone()[0]
     first_load = not con.execute(
         "SELECT count(*) FROM (SELECT 1 FROM activity WHERE org_id = $org LIMIT 1)", p
@@ -272,7 +274,9 @@ def _dedupe(
     """``target``: the rows of ``select`` (which carries file_no, rec), one per key, the
     latest file and record winning. A view when the staged keys are already unique (the
     common case); a table only when they repeat."""
-    dupes = con.execute(f"SELECT count(*) - count(DISTINCT {key}) FROM {staged}").fetchone()[0]
+    dupes = con.execute(f"SELECT count(*) - count(DISTINCT hash({key})) FROM {staged}").fetchone()[
+        0
+    ]
     if dupes:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {target} AS
