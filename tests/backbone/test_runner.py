@@ -116,9 +116,16 @@ def test_second_run_is_refused(tiny_cohort: Path) -> None:
 
 
 def test_one_phase_one_org(tiny_cohort: Path) -> None:
+    # before any sync there is no store: the share phase says so and how to fix it
+    summary = runner.run(tiny_cohort, phases=["share"], orgs=["beta"], progress=None)
+    assert not summary.ok
+    assert "run the sync phase first" in summary.results[0].error
+    synced = runner.run(tiny_cohort, phases=["sync"], orgs=["beta"], progress=None)
+    assert [r.key for r in synced.results] == ["c1/beta/sync/organization"]
     summary = runner.run(
         tiny_cohort, phases=["share"], orgs=["beta"], audiences=["organization"], progress=None
     )
     assert [r.key for r in summary.results] == ["c1/beta/share/organization"]
     assert summary.ok, summary.results[0].error
     assert not (CohortPaths.of(tiny_cohort).report("c1", "alpha", "share")).exists()
+    assert not (CohortPaths.of(tiny_cohort).report("c1", "alpha", "sync")).exists()
