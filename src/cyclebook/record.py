@@ -313,12 +313,22 @@ def org_record_blocks(
     return blocks
 
 
-def cohort_record_blocks(record: CycleRecord, audience: str = "cohort") -> list[d.Block]:
+def cohort_record_blocks(
+    record: CycleRecord,
+    audience: str = "cohort",
+    *,
+    with_card_head: bool = True,
+    shown: dict[tuple[str, str], str] | None = None,
+) -> list[d.Block]:
     """The closing report for the cohort: the card, results per organization, and each
     organization's learnings, decisions and questions (for the cohort/funder audiences,
-    results follow each organization's consent)."""
+    results follow each organization's consent). ``with_card_head=False`` leaves out
+    how might we / hypothesis / design, for a report that already shows the card.
+    ``shown`` maps (org_id, measure) to the text another report of the same audience
+    already shows (the Measure Gallery's linked suppression): the record then says
+    exactly that, so the two reports cannot be combined to undo a hidden figure."""
     card = record.card
-    blocks = _card_head(card)
+    blocks = _card_head(card) if with_card_head else []
     rows = []
     for org in record.cohort.organizations:
         mine = record.org(org.id)
@@ -326,6 +336,10 @@ def cohort_record_blocks(record: CycleRecord, audience: str = "cohort") -> list[
             text, value = _result_text(
                 org, metric.measure, mine.results.get(metric.measure), audience
             )
+            if shown is not None and privacy.is_restricted(audience) and value is not None:
+                text = shown.get((org.id, metric.measure), "not shared")
+                if text in {privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD, "not shared"}:
+                    value = None
             rows.append(
                 {
                     "Organization": org.name,

@@ -111,6 +111,7 @@ SECTIONS = {
     "status": "Every organization this cycle",
     "gallery": "Measure Gallery: what each group measures and why",
     "networks": "Networks: affiliates rolled up",
+    "record": "The cycle's record: results, learnings, decisions and questions",
 }
 
 
@@ -139,5 +140,38 @@ def show_networks(ctx: PhaseContext) -> None:
     d.show(*network_blocks(ctx))
 
 
+def record_blocks(ctx: PhaseContext) -> list[d.Block]:
+    """The cycle's closing record across the cohort: each organization's results against
+    the card (shared measures only), and the learnings, decisions and questions."""
+    from cyclebook.record import cohort_record_blocks, load_record
+
+    audience = _audience(ctx)
+    record = load_record(ctx.paths.root, ctx.cycle, store_path=ctx.store_path)
+    return cohort_record_blocks(
+        record, audience, with_card_head=False, shown=_gallery_headlines(ctx, audience)
+    )
+
+
+def _gallery_headlines(ctx: PhaseContext, audience: str) -> dict[tuple[str, str], str]:
+    """Each organization's headline figures exactly as the Measure Gallery shows them."""
+    from cyclebook.metrics.values import headline_period
+
+    shown: dict[tuple[str, str], str] = {}
+    if not ctx.store_path.exists():
+        return shown
+    for org in ctx.cohort.organizations:
+        frame = gallery.shared_values(ctx.store_path, org, ctx.cycle, audience)
+        if frame.empty:
+            continue
+        for value in gallery.safe_values(frame, audience, skip_periods=()):
+            if value.dimension == "" and value.period == headline_period(value.metric):
+                shown[(org.id, value.metric)] = str(value.shown)
+    return shown
+
+
+def show_record(ctx: PhaseContext) -> None:
+    d.show(*record_blocks(ctx))
+
+
 def report(ctx: PhaseContext) -> None:
-    d.show(*blocks(ctx))
+    d.show(*blocks(ctx), d.heading(SECTIONS["record"], 2), *record_blocks(ctx))
