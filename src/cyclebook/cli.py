@@ -4,6 +4,8 @@
     cyclebook run COHORT_DIR [--cycle C|all] [--phase P] [--org O] [-p name=value] [--force]
     cyclebook params NOTEBOOK                        show a notebook's parameters
     cyclebook validate COHORT_DIR                    check cohort.yml and every cycle.yml
+    cyclebook next-cycle COHORT_DIR FROM NEW [--start DATE]
+                                                     start the next cycle from FROM's record
 
 Exit codes: 0 everything ran; 1 some report failed, was skipped or withheld (the others
 were still produced); 2 the request itself was wrong (bad config, unknown parameter).
