@@ -29,6 +29,15 @@ class QuickReadyClient(AsyncKernelClient):
     requests), so the wait is cut to a short drain.
     """
 
+    def start_channels(self, *args: Any, **kwargs: Any) -> None:
+        # The channels connect as soon as the kernel is launched, usually before the
+        # kernel has bound its sockets; ZeroMQ then retries after 100 ms by default.
+        # A forked kernel binds within milliseconds: retry every 5 ms instead.
+        import zmq
+
+        self.context.setsockopt(zmq.RECONNECT_IVL, 5)
+        super().start_channels(*args, **kwargs)
+
     async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
         import time
 
@@ -36,12 +45,15 @@ class QuickReadyClient(AsyncKernelClient):
         while True:
             self.kernel_info()
             try:
-                msg = await self.shell_channel.get_msg(timeout=1)
+                msg = await self.shell_channel.get_msg(timeout=0.5)
             except queue.Empty:
                 msg = None
             if msg is not None and msg["msg_type"] == "kernel_info_reply":
-                try:  # IOPub connected? (the kernel_info request's busy/idle status)
-                    await self.iopub_channel.get_msg(timeout=0.2)
+                # IOPub connected? (the kernel_info request's busy/idle status). Until
+                # the subscription is up, the kernel's status messages are lost: ask again
+                # soon rather than wait 0.2 s each time.
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.02)
                 except queue.Empty:
                     pass
                 else:

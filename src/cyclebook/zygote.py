@@ -300,6 +300,45 @@ def _configure_for_ipython() -> None:
             inline._enable_matplotlib_integration()
 
 
+def _warm() -> None:
+    """Warm what the first use in every kernel would otherwise pay again: ibis's SQL
+    compiler (dispatch tables, sqlglot's dialect; about 0.15 s per kernel that computes
+    metrics). Pure Python: no connection, no thread is started before the forks."""
+    if "ibis" not in sys.modules:
+        return
+    with contextlib.suppress(Exception):
+        import ibis
+
+        a = ibis.table(
+            {
+                "org_id": "string",
+                "person_id": "string",
+                "type": "string",
+                "occurred_at": "timestamp('UTC')",
+                "amount": "float64",
+                "attended": "boolean",
+            },
+            name="activity",
+        )
+        p = ibis.table(
+            {"org_id": "string", "person_id": "string", "first_seen_at": "timestamp('UTC')"},
+            name="person",
+        )
+        w = ibis.window(group_by=a.person_id, order_by=a.occurred_at)
+        e = (
+            a.filter(a.org_id == "x", a.occurred_at < ibis.timestamp("2026-01-01T00:00:00Z"))
+            .mutate(rn=ibis.row_number().over(w), n=a.amount.sum().over(w))
+            .join(p, ["org_id", "person_id"])
+            .group_by(["type", a.occurred_at.truncate("W").name("week")])
+            .aggregate(
+                n=lambda t: t.person_id.nunique(),
+                s=lambda t: t.amount.sum(),
+                c=lambda t: t.attended.ifelse(1, 0).sum(),
+            )
+        )
+        ibis.to_sql(e.union(e).order_by("week").limit(10), dialect="duckdb")
+
+
 def _gone(where: str) -> None:
     """The runner died without closing us (SIGKILL): remove our socket folder and exit."""
     import shutil
@@ -325,6 +364,7 @@ def serve(where: str, preload: list[str]) -> None:
             return _gone(where)
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    _warm()
     listener.settimeout(1.0)
     while True:
         try:
