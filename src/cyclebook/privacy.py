@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -535,6 +535,25 @@ def _phone_key(value: str) -> str | None:
     return digits[-10:]
 
 
+def _phone_candidates(markup: str) -> Iterator[list[str]]:
+    """For each phone-like match in a piece of report text, its normalized phone keys,
+    read from each of its digit groups onward (so "call 1 (555) 310-0001" gives the
+    number with and without the country code), in that order."""
+    for match in _PHONE.finditer(markup):
+        groups = re.findall(r"\d+", match.group(0))
+        keys = []
+        for start in range(len(groups)):
+            digits = ""
+            for group in groups[start:]:
+                digits += group
+                if len(digits) >= 10:
+                    break
+            key = _phone_key(digits)
+            if key:
+                keys.append(key)
+        yield keys
+
+
 def _mask(value: str) -> str:
     """A hint that names nothing: first character and length."""
     value = value.strip()
@@ -731,16 +750,9 @@ def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
                 if found:
                     hit("email", found[0], cell, cell_id, found[1])
         if index.phones:
-            for match in _PHONE.finditer(markup):
-                groups = re.findall(r"\d+", match.group(0))
-                for start in range(len(groups)):
-                    digits = ""
-                    for group in groups[start:]:
-                        digits += group
-                        if len(digits) >= 10:
-                            break
-                    key = _phone_key(digits)
-                    found = index.phones.get(key) if key else None
+            for keys in _phone_candidates(markup):
+                for key in keys:
+                    found = index.phones.get(key)
                     if found:
                         hit("phone", found[0], cell, cell_id, found[1])
                         break
@@ -961,17 +973,8 @@ def _html_candidates(html_text: str) -> dict[str, set[str]]:
             words.update(_LETTERS.findall(folded))
             numbers.update(_DIGITS.findall(view))
         emails.update(m.group(0).casefold().strip(".'") for m in _EMAIL.finditer(markup))
-        for match in _PHONE.finditer(markup):
-            groups = re.findall(r"\d+", match.group(0))
-            for start in range(len(groups)):
-                digits = ""
-                for group in groups[start:]:
-                    digits += group
-                    if len(digits) >= 10:
-                        break
-                key = _phone_key(digits)
-                if key:
-                    phones.add(key)
+        for keys in _phone_candidates(markup):
+            phones.update(keys)
         for match in _ID_TOKEN.finditer(markup):
             token = match.group(0)
             for candidate in {token, *re.split(r"[_\-:.]", token)}:
