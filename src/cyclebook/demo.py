@@ -33,6 +33,7 @@ import numpy as np
 
 from cyclebook.config import Organization, Source, load_cohort
 from cyclebook.paths import CohortPaths, repo_root
+from cyclebook.sync.readers import AN_REPORT_COLUMNS
 
 __all__ = ["generate_demo", "ORG_SIZES"]
 
@@ -339,22 +340,7 @@ def _an_row(p: People, i: int, custom: dict[str, list[str]], *, newer: bool, rng
     return row
 
 
-AN_COLUMNS = [
-    "uuid",
-    "first_name",
-    "last_name",
-    "email",
-    "zip_code",
-    "can2_phone",
-    "can2_sms_status",
-    "can2_subscription_status",
-    "can2_subscription_date",
-    "can2_user_address",
-    "can2_user_city",
-    "can2_state_abbreviated",
-    "can2_county",
-    "can2_user_tags",
-]
+AN_COLUMNS = list(AN_REPORT_COLUMNS)
 
 
 def _write_an_csv(dest: Path, org_id: str, p: People, rng) -> None:

@@ -105,7 +105,9 @@ def _status_sql(expr: str, mapping: dict[str, str]) -> str:
 
 # --------------------------------------------------------------------------- Action Network CSV
 
-AN_CSV_KNOWN = {
+# The activist report's standard columns, in Action Network's order (the demo generator
+# writes them too); custom fields follow them and are kept as custom_field rows.
+AN_REPORT_COLUMNS = (
     "uuid",
     "first_name",
     "last_name",
@@ -120,12 +122,9 @@ AN_CSV_KNOWN = {
     "can2_state_abbreviated",
     "can2_county",
     "can2_user_tags",
-    "phone",
-    "address",
-    "city",
-    "state",
-    "zip",
-}
+)
+# Older report layouts name some of them plainly.
+AN_CSV_KNOWN = {*AN_REPORT_COLUMNS, "phone", "address", "city", "state", "zip"}
 
 
 def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
