@@ -24,6 +24,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -463,7 +464,15 @@ class _Workers:
                 self._zygote = zygote.Zygote(zygote.notebook_imports(notebooks))
             address = self._zygote.address if self._zygote is not None else None
             self._pool = _pool(self.workers, address)
-        return self._pool.submit(execute_job, job)
+        try:
+            return self._pool.submit(execute_job, job)
+        except BrokenProcessPool:
+            # A worker process died (its jobs are reported as crashed): the rest of the
+            # run goes on in a fresh pool instead of stopping every organization.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            address = self._zygote.address if self._zygote is not None else None
+            self._pool = _pool(self.workers, address)
+            return self._pool.submit(execute_job, job)
 
     def close(self) -> None:
         if self._pool is not None:
