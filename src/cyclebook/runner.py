@@ -802,6 +802,11 @@ def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
         )
     order = [org.id for org in cohort.organizations] + ["_cohort"]
     ordered = [rows[key] for key in order if key in rows]
+    # the organization's own report first, then what the cohort and funders see
+    rank = {audience: n for n, audience in enumerate(("organization", "cohort", "funder"))}
+    for row in ordered:
+        for cells in row["cells"].values():
+            cells.sort(key=lambda cell: rank.get(cell["audience"], len(rank)))
     env = Environment(
         loader=FileSystemLoader(str(templates_dir() / "cyclebook")),
         autoescape=select_autoescape(default=True, default_for_string=True),

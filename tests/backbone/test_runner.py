@@ -37,6 +37,12 @@ def test_whole_cohort_reports_index_manifest(tiny_cohort: Path, capsys) -> None:
     index = paths.index("c1").read_text()
     assert HOSTILE not in index and "&lt;script&gt;alert(1)&lt;/script&gt;" in index
     links = re.findall(r'href="([^"]+)"', index)
+    alpha_share = [link for link in links if link.startswith("reports/alpha/share")]
+    assert alpha_share == [
+        "reports/alpha/share.html",
+        "reports/alpha/share.cohort.html",
+        "reports/alpha/share.funder.html",
+    ]
     assert len(links) == 2 * 6 + 2
     assert all((paths.index("c1").parent / link).exists() for link in links)
 
