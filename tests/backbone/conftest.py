@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -50,12 +49,6 @@ def write(path: Path, text: str) -> Path:
 
 
 @pytest.fixture
-def demo_copy(tmp_path: Path) -> Path:
+def demo_copy(demo_config: Path) -> Path:
     """The committed demo cohort's configuration (no exports) in a temporary folder."""
-    target = tmp_path / "demo"
-    shutil.copytree(
-        REPO / "cycles" / "demo",
-        target,
-        ignore=shutil.ignore_patterns("orgs", "archive", "output", "store.duckdb*", "*.lock"),
-    )
-    return target
+    return demo_config
