@@ -326,6 +326,7 @@ def execute_job(job: Job) -> JobResult:
     if leak is not None:
         status, error = "withheld", leak
         html_text = _withheld_page(job, leak)
+        _strip_outputs(out, nb, leak)
     write_text_atomic(html_path, html_text)
     done = time.perf_counter()
     # Where the time went: the kernel (start, connect, shut down) and Papermill around
@@ -354,18 +355,15 @@ def execute_job(job: Job) -> JobResult:
 
 def _privacy_check(html_text: str, job: Job) -> str | None:
     """Scan the rendered HTML for the organization's personal values held in the store."""
-    try:
-        from cyclebook import privacy
-    except ImportError:  # pragma: no cover - privacy module lands with issue 6
-        return None
-    scan = getattr(privacy, "scan_html", None)
-    if scan is None or not Path(job.store_path).exists():
-        return None
+    from cyclebook.privacy import scan_html
+
+    if not Path(job.store_path).exists():
+        return None  # no store, no personal values to leak (the sync has not run yet)
     # A network's report rolls its affiliates up: their members' values are checked too.
     org_ids = list(job.guard_org_ids) if job.guard_org_ids else None
     if org_ids is None and job.org_id:
         org_ids = [job.org_id]
-    leaks = scan(html_text, job.store_path, org_ids, allow=_guard_allow(job.store_path))
+    leaks = scan_html(html_text, job.store_path, org_ids, allow=_guard_allow(job.store_path))
     if not leaks:
         return None
     first = leaks[0]
@@ -381,6 +379,23 @@ def _guard_allow(store_path: str) -> list[str] | None:
 
     near = getattr(privacy, "_config_text_near", None)
     return None if near is None else list(near(Path(store_path)))
+
+
+def _strip_outputs(path: Path, nb: Any, reason: str) -> None:
+    """A withheld report's executed notebook holds the same leaking outputs: keep the
+    code (to find what displayed them) and drop every output."""
+    import nbformat
+
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    nb.cells.insert(
+        0,
+        nbformat.v4.new_markdown_cell(
+            f"**Outputs removed.** {reason}. Fix what displayed personal data, then run again."
+        ),
+    )
+    write_text_atomic(path, nbformat.writes(nb))
 
 
 def _withheld_page(job: Job, reason: str) -> str:

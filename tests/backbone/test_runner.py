@@ -135,3 +135,46 @@ def test_one_phase_one_org(tiny_cohort: Path) -> None:
     assert summary.ok, summary.results[0].error
     assert not (CohortPaths.of(tiny_cohort).report("c1", "alpha", "share")).exists()
     assert not (CohortPaths.of(tiny_cohort).report("c1", "alpha", "sync")).exists()
+
+
+def test_a_report_with_a_members_email_is_withheld(tiny_cohort: Path, tmp_path: Path) -> None:
+    from cyclebook.store import connect
+
+    planted = "planted.member@example.org"
+    with connect(tiny_cohort / "store.duckdb", write=True) as con:
+        con.execute(
+            "INSERT INTO person_pii (org_id, person_id, first_name, last_name, email, phone,"
+            " address) VALUES ('alpha', 'p1', 'Plantina', 'Leakworth', ?, NULL, NULL)",
+            [planted],
+        )
+    params = new_code_cell('org_id: str = "x"  # organization id')
+    params.metadata["tags"] = ["parameters"]
+    # the notebook reads the value from the store, as a careless report would
+    careless = (
+        "from cyclebook.store import connect\n"
+        f"with connect({str(tiny_cohort / 'store.duckdb')!r}) as con:\n"
+        "    print('contact:', con.execute('SELECT email FROM person_pii').fetchone()[0])"
+    )
+    nb = new_notebook(cells=[params, new_code_cell(careless)])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
+    leaky = tmp_path / "leaky.ipynb"
+    nbformat.write(nb, leaky)
+
+    _, _, chains = runner.plan(tiny_cohort, phases=["reflect"], orgs=["alpha"])
+    job = runner.Job(
+        **{**chains[0][0].__dict__, "notebook": str(leaky), "parameters": {"org_id": "alpha"}}
+    )
+    (result,) = runner._run_chains([[job]], 1, lambda *_: None)
+    assert result.status == "withheld"
+    assert "email" in result.error
+    page = Path(result.output_html).read_text()
+    assert "Report withheld" in page
+    assert planted not in page
+    saved = Path(result.output_ipynb).read_text()
+    assert planted not in saved  # the executed notebook's outputs are gone too
+    assert "Outputs removed" in saved
+    summary = runner.RunSummary(tiny_cohort, [result], 1.0, [], [])
+    assert not summary.ok
+    assert "FAILED  c1/alpha/reflect/organization: personal data found" in "\n".join(
+        summary.lines()
+    )
