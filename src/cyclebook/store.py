@@ -195,9 +195,7 @@ LOCK_TIMEOUT_S = float(os.environ.get("CYCLEBOOK_LOCK_TIMEOUT", "600"))
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-    con.execute(
-        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-    )
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
 
 @contextlib.contextmanager

@@ -96,8 +96,10 @@ def card_blocks(card: CycleCard, results: dict[str, str] | None = None) -> list:
         d.paragraph(card.hypothesis),
         d.heading("Design", 3),
         d.paragraph(card.design),
-        d.table(pd.DataFrame(rows, columns=["Goal", "Measure", "Target", "Result", "Failure line"]),
-                "Cycle metrics: goal, measure, result and what counts as failure"),
+        d.table(
+            pd.DataFrame(rows, columns=["Goal", "Measure", "Target", "Result", "Failure line"]),
+            "Cycle metrics: goal, measure, result and what counts as failure",
+        ),
         d.heading("Learnings", 3),
         d.bullets(card.learnings, empty="Recorded during reflect and improve."),
         d.heading("Decisions", 3),
