@@ -863,6 +863,22 @@ def _reflection_people(root: Path, cycles: Iterable[str]) -> list[str]:
 _INDEX_CACHE: dict[tuple, PiiIndex] = {}
 
 
+def _personal_tables(con: Any, org_ids: Iterable[str] | None) -> tuple[bool, bool, list[str]]:
+    """Whether the store has ``person_pii`` and ``identity``, and the organizations to
+    read (every organization holding personal values when ``org_ids`` is None)."""
+    tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+    has_pii, has_ids = "person_pii" in tables, "identity" in tables
+    if org_ids is None:
+        parts = [
+            f"SELECT DISTINCT org_id FROM {t}"
+            for t, ok in (("person_pii", has_pii), ("identity", has_ids))
+            if ok
+        ]
+        found = con.execute(" UNION ".join(parts)).fetchall() if parts else []
+        org_ids = [row[0] for row in found]
+    return has_pii, has_ids, sorted(set(org_ids))
+
+
 def load_index(
     store_path: str | Path,
     org_ids: Iterable[str] | None,
@@ -881,17 +897,7 @@ def load_index(
     store_path = Path(store_path)
     allow_list = list(allow) if allow is not None else _config_text_near(store_path)
     with connect(store_path) as con:
-        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
-        has_pii, has_ids = "person_pii" in tables, "identity" in tables
-        if org_ids is None:
-            parts = [
-                f"SELECT DISTINCT org_id FROM {t}"
-                for t, ok in (("person_pii", has_pii), ("identity", has_ids))
-                if ok
-            ]
-            found = con.execute(" UNION ".join(parts)).fetchall() if parts else []
-            org_ids = [row[0] for row in found]
-        org_ids = sorted(set(org_ids))
+        has_pii, has_ids, org_ids = _personal_tables(con, org_ids)
         marks = ", ".join("?" for _ in org_ids) or "NULL"
         pii_cols = "org_id, person_id, first_name, last_name, email, phone, address"
         fingerprint: list[Any] = [str(store_path.resolve()), tuple(org_ids)]
@@ -1013,16 +1019,7 @@ def candidate_index(
     allow_list = list(allow) if allow is not None else _config_text_near(store_path)
     found = _html_candidates(html_text)
     with connect(store_path) as con:
-        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
-        has_pii, has_ids = "person_pii" in tables, "identity" in tables
-        if org_ids is None:
-            parts = [
-                f"SELECT DISTINCT org_id FROM {t}"
-                for t, ok in (("person_pii", has_pii), ("identity", has_ids))
-                if ok
-            ]
-            org_ids = [r[0] for r in con.execute(" UNION ".join(parts)).fetchall()] if parts else []
-        org_ids = sorted(set(org_ids))
+        has_pii, has_ids, org_ids = _personal_tables(con, org_ids)
         if not org_ids:
             return build_index([], [], allow=allow_list)
         for name, values in {**found, "orgs": set(org_ids)}.items():
