@@ -12,30 +12,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from cyclebook import incremental, runner
 
-COHORT_YML = """\
-id: tiny
-name: Tiny Test Cohort
-organizations:
-  - id: alpha
-    name: Alpha Tenants
-  - id: beta
-    name: Beta Workers
-"""
-
-CYCLE_YML = """\
-id: c1
-title: First cycle
-how_might_we:
-  - How might we test the spine?
-hypothesis: If we run it, then we will learn.
-design: Two organizations.
-metrics:
-  - {goal: Reports exist, measure: reports, failure: No report}
-accountable: [Tester]
-start: 2026-08-03
-end: 2026-09-14
-"""
-
 ORG_PARAMS = """\
 cohort_dir: str = "."  # folder that holds cohort.yml
 cycle: str = "c1"  # cycle folder
@@ -115,12 +91,9 @@ def stand_in_notebooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def cohort(tmp_path: Path, stand_in_notebooks: Path) -> Path:
+def cohort(tiny_cohort: Path, stand_in_notebooks: Path) -> Path:
     """Two organizations with one export each, one cycle, stand-in notebooks."""
-    root = tmp_path / "tiny"
-    (root / "c1").mkdir(parents=True)
-    (root / "cohort.yml").write_text(COHORT_YML)
-    (root / "c1" / "cycle.yml").write_text(CYCLE_YML)
+    root = tiny_cohort
     for org in ("alpha", "beta"):
         export = root / "orgs" / org / "exports" / "people.csv"
         export.parent.mkdir(parents=True)
