@@ -44,8 +44,8 @@ SCHEMA: dict[str, str] = {
         do_not_contact BOOLEAN,
         -- salted hash of normalized email/phone, for counting a person once across
         -- affiliates of a network without exposing the value
-        match_key VARCHAR,
-        PRIMARY KEY (org_id, person_id)
+        match_key VARCHAR
+        -- (org_id, person_id) is unique, kept so by the sync (see UNINDEXED_KEYS)
     """,
     "person_pii": """
         org_id VARCHAR NOT NULL,
@@ -54,8 +54,8 @@ SCHEMA: dict[str, str] = {
         last_name VARCHAR,
         email VARCHAR,
         phone VARCHAR,
-        address VARCHAR,
-        PRIMARY KEY (org_id, person_id)
+        address VARCHAR
+        -- (org_id, person_id) is unique, kept so by the sync
     """,
     "identity": """
         org_id VARCHAR NOT NULL,
@@ -63,8 +63,8 @@ SCHEMA: dict[str, str] = {
         source VARCHAR NOT NULL,
         source_id VARCHAR NOT NULL,
         -- earliest date this tool knew the person (for "new people by source")
-        first_seen_at TIMESTAMPTZ,
-        PRIMARY KEY (org_id, source, source_id)
+        first_seen_at TIMESTAMPTZ
+        -- (org_id, source, source_id) is unique, kept so by the sync
     """,
     "event": """
         org_id VARCHAR NOT NULL,
@@ -192,10 +192,44 @@ REPORT_TABLES = tuple(
 LOCK_TIMEOUT_S = float(os.environ.get("CYCLEBOOK_LOCK_TIMEOUT", "600"))
 
 
+# Big tables whose key the sync keeps unique itself, without a PRIMARY KEY: DuckDB's
+# index on a million people tripled the write of a large sync and added ~3 s to its
+# commit (benchmarks/bench_sync.py), and nothing but the sync writes these tables.
+UNINDEXED_KEYS: dict[str, tuple[str, ...]] = {
+    "person": ("org_id", "person_id"),
+    "person_pii": ("org_id", "person_id"),
+    "identity": ("org_id", "source", "source_id"),
+    "activity": ("org_id", "activity_id"),
+    "contact_attempt": ("org_id", "attempt_id"),
+}
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    _drop_old_primary_keys(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+def _drop_old_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Stores made before UNINDEXED_KEYS had a PRIMARY KEY on these tables: rebuild them
+    without it (DuckDB cannot drop a key in place). Rows and column order are kept."""
+    keyed = [
+        r[0]
+        for r in con.execute(
+            """SELECT DISTINCT table_name FROM duckdb_constraints()
+               WHERE constraint_type = 'PRIMARY KEY' AND schema_name = 'main'
+                 AND database_name = current_database()"""
+        ).fetchall()
+        if r[0] in UNINDEXED_KEYS
+    ]
+    for name in keyed:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"CREATE TABLE cb_rebuild ({SCHEMA[name]})")
+        con.execute(f"INSERT INTO cb_rebuild SELECT * FROM {name}")
+        con.execute(f"DROP TABLE {name}")
+        con.execute(f"ALTER TABLE cb_rebuild RENAME TO {name}")
+        con.execute("COMMIT")
 
 
 @contextlib.contextmanager

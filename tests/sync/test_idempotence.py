@@ -6,6 +6,8 @@ import hashlib
 
 from test_readers import AN_CSV, MOBILIZE_PAGE
 
+from cyclebook.store import UNINDEXED_KEYS
+
 CANONICAL = [
     "person",
     "person_pii",
@@ -86,6 +88,7 @@ def test_newer_export_merges_without_duplicates(make_cohort):
     )
     result = c.sync()
     assert result.status == "ok"
+    assert_keys_unique(c)
     assert c.query("SELECT count(*) FROM person") == [(3,)]
     assert c.query("SELECT count(*) FROM identity") == [(3,)]
     assert c.query("SELECT count(*), count(DISTINCT activity_id) FROM activity") == [(3, 3)]
@@ -103,6 +106,15 @@ def test_newer_export_merges_without_duplicates(make_cohort):
     ids = c.query("SELECT person_id FROM identity ORDER BY source_id")
     c.sync(force=True)
     assert c.query("SELECT person_id FROM identity ORDER BY source_id") == ids
+    assert_keys_unique(c)
+
+
+def assert_keys_unique(c) -> None:
+    """The tables without a PRIMARY KEY hold one row per key: the sync keeps them so."""
+    for table, key in UNINDEXED_KEYS.items():
+        cols = ", ".join(key)
+        repeated = c.query(f"SELECT {cols}, count(*) FROM {table} GROUP BY ALL HAVING count(*) > 1")
+        assert repeated == [], table
 
 
 def test_new_tool_matches_stored_people(make_cohort):
@@ -115,6 +127,7 @@ def test_new_tool_matches_stored_people(make_cohort):
     c.sync()
     rows = c.query("SELECT count(DISTINCT person_id), count(*) FROM identity")
     assert rows == [(1, 2)]
+    assert_keys_unique(c)
 
 
 def test_modified_activity_replaces_the_old_row(make_cohort):
@@ -136,3 +149,4 @@ def test_modified_activity_replaces_the_old_row(make_cohort):
         ("confirmed", True)
     ]
     assert c.query("SELECT count(*), count(DISTINCT activity_id) FROM activity") == [(2, 2)]
+    assert_keys_unique(c)

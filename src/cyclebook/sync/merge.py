@@ -14,11 +14,10 @@ import secrets
 
 import duckdb
 
+from cyclebook.store import UNINDEXED_KEYS
 from cyclebook.sync.stage import STAGE_SCHEMA, Stage
 
 SEP = "\x1f"
-# big tables without a PRIMARY KEY in store.py (the sync keeps their keys unique)
-UNINDEXED = {"activity", "contact_attempt"}
 MAX_ROUNDS = 12
 
 
@@ -313,7 +312,7 @@ def _upsert(
         [org_id],
     )
     n = con.execute("SELECT count(*) FROM cb_changed").fetchone()[0]
-    if n and table in UNINDEXED:  # no PRIMARY KEY: replace = delete the keys, insert
+    if n and table in UNINDEXED_KEYS:  # no PRIMARY KEY: replace = delete the keys, insert
         match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
         con.execute(f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM cb_changed c WHERE {match})")
         con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM cb_changed")
