@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from cyclebook.paths import CohortPaths
 from cyclebook.store import connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
 from cyclebook.sync.readers import READERS, SUFFIXES
-from cyclebook.sync.stage import Stage, archive_file, sha256_file
+from cyclebook.sync.stage import FileInfo, Stage, archive_file, sha256_file
 
 __all__ = [
     "SyncResult",
@@ -153,6 +154,7 @@ def sync_org(
         con.execute("SET preserve_insertion_order = true")
         _migrate(con)
         stage = Stage(con, org.id, org.timezone)
+        archiving: _Archiver | None = None
         try:
             sources = _files_of(paths, org)
             clock = _Clock(result.timings)
@@ -168,6 +170,8 @@ def sync_org(
                 result.status = "unchanged"
                 result.files = _file_results_from_store(con, org.id)
                 return result
+            # the byte-for-byte copies are plain file I/O: made beside the parsing
+            archiving = _Archiver(stage.files, paths.archive / org.id)
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
                 READERS[src.kind](stage, src, infos, org)
             stage.finalize()
@@ -184,7 +188,7 @@ def sync_org(
                 clock.lap("write")
                 stage.reject_lines()
                 _finish_files(stage, result)
-                _record(con, paths, org, stage, result, started)
+                _record(con, paths, org, stage, result, started, archiving.wait())
                 clock.lap("archive_and_record")
                 con.execute("COMMIT")
                 clock.lap("commit")
@@ -198,6 +202,8 @@ def sync_org(
             _record_failure(con, org.id, run_id, started, f"{type(exc).__name__}: {exc}")
             raise
         finally:
+            if archiving is not None:  # a failed sync does not leave a copy running
+                archiving.thread.join()
             stage.close()
     return result
 
@@ -269,6 +275,32 @@ def _coverage(con) -> None:
     )
 
 
+class _Archiver:
+    """Copies the raw exports into the archive on a thread while the sync parses them.
+
+    ``wait`` returns the archived paths, or raises what the copy raised (a full disk)."""
+
+    def __init__(self, files: list[FileInfo], archive_dir: Path) -> None:
+        self.targets: list[Path] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, args=(list(files), archive_dir), name="cyclebook-archive"
+        )
+        self.thread.start()
+
+    def _run(self, files: list[FileInfo], archive_dir: Path) -> None:
+        try:
+            self.targets = [archive_file(f, archive_dir) for f in files]
+        except BaseException as exc:  # re-raised by wait() on the sync's thread
+            self.error = exc
+
+    def wait(self) -> list[Path]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.targets
+
+
 def _record(
     con,
     paths: CohortPaths,
@@ -276,10 +308,9 @@ def _record(
     stage: Stage,
     result: SyncResult,
     started: dt.datetime,
+    archived: list[Path],
 ) -> None:
-    archive_dir = paths.archive / org.id
-    for f, fr in zip(stage.files, result.files, strict=True):
-        target = archive_file(f, archive_dir)
+    for f, fr, target in zip(stage.files, result.files, archived, strict=True):
         con.execute(
             "INSERT OR IGNORE INTO raw_file VALUES (?, ?, ?, ?, ?, ?, ?)",
             [

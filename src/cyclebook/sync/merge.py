@@ -63,24 +63,38 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
             WHERE i.org_id = $org AND p.phone IS NOT NULL)""",
         {"org": org_id},
     )
+    # Only an email or phone shared by two or more ids can join people: the rest of the
+    # edges (most of them, in a one-tool organization) cannot change a label, so the
+    # label propagation runs on the shared ones and the ids they touch only.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
+           WHERE a IN (SELECT a FROM cb_edges GROUP BY a HAVING count(*) > 1)"""
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE cb_sub AS SELECT * FROM cb_nodes SEMI JOIN cb_edges USING (k)"
+    )
     rounds = 0
     for rounds in range(1, MAX_ROUNDS + 1):  # noqa: B007 - reported
         con.execute(
             """CREATE OR REPLACE TEMP TABLE cb_alab AS
-               SELECT e.a, min(n.l) AS l FROM cb_edges e JOIN cb_nodes n USING (k) GROUP BY e.a"""
+               SELECT e.a, min(n.l) AS l FROM cb_edges e JOIN cb_sub n USING (k) GROUP BY e.a"""
         )
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE cb_nodes2 AS
+            """CREATE OR REPLACE TEMP TABLE cb_sub2 AS
                SELECT n.k, least(n.l, min(a.l)) AS l, n.old
-               FROM cb_nodes n LEFT JOIN cb_edges e USING (k) LEFT JOIN cb_alab a USING (a)
+               FROM cb_sub n JOIN cb_edges e USING (k) JOIN cb_alab a USING (a)
                GROUP BY n.k, n.l, n.old"""
         )
         changed = con.execute(
-            "SELECT count(*) FROM cb_nodes2 JOIN cb_nodes USING (k) WHERE cb_nodes2.l <> cb_nodes.l"
+            "SELECT count(*) FROM cb_sub2 JOIN cb_sub USING (k) WHERE cb_sub2.l <> cb_sub.l"
         ).fetchone()[0]
-        con.execute("DROP TABLE cb_nodes; ALTER TABLE cb_nodes2 RENAME TO cb_nodes")
+        con.execute("DROP TABLE cb_sub; ALTER TABLE cb_sub2 RENAME TO cb_sub")
         if changed == 0:
             break
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_nodes AS
+           SELECT n.k, coalesce(s.l, n.l) AS l, n.old FROM cb_nodes n LEFT JOIN cb_sub s USING (k)"""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_idmap AS
         SELECT split_part(k, '{SEP}', 1) AS source,
@@ -92,7 +106,9 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         FROM cb_nodes""",
         {"org": org_id},
     )
-    con.execute("DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_alab")
+    con.execute(
+        "DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_alab; DROP TABLE IF EXISTS cb_sub"
+    )
     return {"rounds": rounds}
 
 
