@@ -150,3 +150,24 @@ def test_modified_activity_replaces_the_old_row(make_cohort):
     ]
     assert c.query("SELECT count(*), count(DISTINCT activity_id) FROM activity") == [(2, 2)]
     assert_keys_unique(c)
+
+
+def test_first_seen_is_the_earliest_of_creation_and_activities_across_syncs(make_cohort):
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,datecreated\n101,2026-08-05 10:00:00\n102,2026-08-05\n")
+    c.write(
+        "van/contributions-1.csv",
+        "contributionid,vanid,amount,datereceived\n1,101,10.00,2026-07-01\n2,102,5,2026-09-01\n",
+    )
+    c.sync()
+    first_seen = "SELECT i.source_id, strftime(p.first_seen_at, '%Y-%m-%d') FROM person p JOIN identity i USING (org_id, person_id) ORDER BY 1"
+    # 101 gave before the record was created; 102's record is older than its gift
+    assert c.query(first_seen) == [("101", "2026-07-01"), ("102", "2026-08-05")]
+    c.write(
+        "van/contributions-2.csv",
+        "contributionid,vanid,amount,datereceived\n3,101,10.00,2026-10-01\n4,102,5,2026-06-15\n",
+    )
+    c.sync()
+    # a later gift does not move 101; an earlier one (in a newer export) moves 102
+    assert c.query(first_seen) == [("101", "2026-07-01"), ("102", "2026-06-15")]
+    assert_keys_unique(c)
