@@ -127,23 +127,12 @@ def write_org(
     # activity whose person is in none of the organization's exports is rejected.
     # st_activity is a view over the readers' typed tables: nothing is copied unless the
     # keys repeat.
-    # one pass over the staged activities: each person's first one (for first_seen_at;
-    # older ones are already in the stored person's first_seen_at) and the count of
-    # activities whose person is unknown (the NULL group), rejected below
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_first AS
-           SELECT m.person_id, min(a.occurred_at) AS first_at, count(*) AS n
-           FROM st_activity a LEFT JOIN cb_idmap m
-             ON m.source = a.person_source AND m.source_id = a.person_ref
-           GROUP BY m.person_id"""
+        """INSERT INTO st_reject SELECT a.file_no, a.rec, NULL, NULL,
+               'person not found in this organization''s exports'
+           FROM st_activity a ANTI JOIN cb_idmap m
+             ON m.source = a.person_source AND m.source_id = a.person_ref"""
     )
-    if con.execute("SELECT count(*) FROM cb_first WHERE person_id IS NULL").fetchone()[0]:
-        con.execute(
-            """INSERT INTO st_reject SELECT a.file_no, a.rec, NULL, NULL,
-                   'person not found in this organization''s exports'
-               FROM st_activity a ANTI JOIN cb_idmap m
-                 ON m.source = a.person_source AND m.source_id = a.person_ref"""
-        )
     cols = """a.activity_id, m.person_id, a.source, a.source_id, a.type,
             a.occurred_at, a.recorded_at, a.status, a.attended, a.event_id, a.channel, a.role,
             a.result, a.amount, a.score, a.organizer_id"""
@@ -178,6 +167,13 @@ def write_org(
         counts["activity"] = _upsert(
             con, "activity", "cb_activity_new", ["org_id", "activity_id"], org_id
         )
+    # first seen: from every activity the organization has, stored ones included
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_first AS
+        SELECT person_id, min(occurred_at) AS first_at FROM activity
+        WHERE org_id = $org GROUP BY person_id""",
+        p,
+    )
 
     # ---- person and person_pii: latest non-empty value per field wins (file order)
     con.execute(
