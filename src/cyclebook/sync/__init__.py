@@ -159,17 +159,19 @@ def sync_org(
             sources = _files_of(paths, org)
             clock = _Clock(result.timings)
             for src, files in sources:
-                infos = [
-                    stage.add_file(p, rel, src.kind, src.label or src.kind) for p, rel in files
-                ]
-                for info in infos:
+                for p, rel in files:
+                    stage.add_file(p, rel, src.kind, src.label or src.kind)
+            previous = _last_fileset(con, org.id)
+            if previous is not None and not force:
+                # hashed up front only when they may be unchanged; otherwise while the
+                # archive copy reads them (once) beside the parsing
+                for info in stage.files:
                     info.sha256 = sha256_file(info.path)
-            clock.lap("hash")
-            current = {(f.rel, f.sha256) for f in stage.files}
-            if not force and _last_fileset(con, org.id) == current:
-                result.status = "unchanged"
-                result.files = _file_results_from_store(con, org.id)
-                return result
+                clock.lap("hash")
+                if previous == {(f.rel, f.sha256) for f in stage.files}:
+                    result.status = "unchanged"
+                    result.files = _file_results_from_store(con, org.id)
+                    return result
             # the byte-for-byte copies are plain file I/O: made beside the parsing
             archiving = _Archiver(stage.files, paths.archive / org.id)
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
@@ -187,8 +189,9 @@ def sync_org(
                 result.written = write_org(con, org.id, salt, started, stage)
                 clock.lap("write")
                 stage.reject_lines()
+                archived = archiving.wait()  # sets the hashes of files not hashed yet
                 _finish_files(stage, result)
-                _record(con, paths, org, stage, result, started, archiving.wait())
+                _record(con, paths, org, stage, result, started, archived)
                 clock.lap("archive_and_record")
                 con.execute("COMMIT")
                 clock.lap("commit")

@@ -508,7 +508,27 @@ def record_start_lines(path: Path) -> list[int] | None:
 
 
 def archive_file(f: FileInfo, archive_dir: Path) -> Path:
-    """Copy the raw export byte for byte under ``archive/<org>/<sha256>/<name>``."""
+    """Copy the raw export byte for byte under ``archive/<org>/<sha256>/<name>``.
+
+    A file not hashed yet (an organization's first sync) is hashed while it is copied,
+    so its bytes are read once; ``f.sha256`` is set from the copy."""
+    if not f.sha256:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        tmp = archive_dir / f".incoming-{os.getpid()}-{f.file_no}.tmp"
+        digest = hashlib.sha256()
+        try:
+            with open(f.path, "rb") as src, open(tmp, "wb") as dst:
+                while chunk := src.read(8 * 1024 * 1024):
+                    digest.update(chunk)
+                    dst.write(chunk)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half copy (full disk) is not an archive
+            raise
+        f.sha256 = digest.hexdigest()
+        target = archive_dir / f.sha256 / f.path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)
+        return target
     target = archive_dir / f.sha256 / f.path.name
     if target.exists() and target.stat().st_size == f.size:
         return target
