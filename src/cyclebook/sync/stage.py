@@ -330,24 +330,21 @@ class Stage:
         # records keep their rowid (0-based record number in the file) as ``rec``
         # blank rows (Excel's trailing ",,,,") and repeated header lines
         all_null = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
+        blank = self.con.execute(f"SELECT count(*) FROM {table} WHERE {all_null}").fetchone()[0]
+        if blank:
+            self.con.execute(f"DELETE FROM {table} WHERE {all_null}")
         check = columns[: min(3, len(columns))]
         is_header = " AND ".join(
             f"lower(trim(coalesce({ident(c)}, ''))) = {sql_str(c.lower().strip())}" for c in check
         )
-        # one scan counts the blank rows, the repeated header lines and all records
-        blank, headers, records = self.con.execute(
-            f"""SELECT count(*) FILTER (WHERE {all_null}), count(*) FILTER (WHERE {is_header}),
-                       count(*) FROM {table}"""
-        ).fetchone()
-        if blank:
-            self.con.execute(f"DELETE FROM {table} WHERE {all_null}")
+        headers = self.con.execute(f"SELECT count(*) FROM {table} WHERE {is_header}").fetchone()[0]
         if headers:
             self.con.execute(
                 f"""INSERT INTO st_reject SELECT {f.file_no}, rowid, NULL, NULL,
                     'repeated header line' FROM {table} WHERE {is_header}"""
             )
             self.con.execute(f"DELETE FROM {table} WHERE {is_header}")
-        total = records - blank - headers
+        total = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         for line, column, kind in errors:
             reason = {
                 "TOO MANY COLUMNS": "more values than the header has columns",
