@@ -266,6 +266,10 @@ def _safe_org_values(org_id: str, frame: pd.DataFrame, audience: str) -> list[Sh
     restricted = audience != "organization"
     if "shared" not in frame.columns:
         frame = frame.assign(shared=True)
+    # Where a group of linked figures can hide one of several cells, the first in order
+    # is hidden: the same order wherever the rows come from (the store returns them
+    # sorted; a fresh computation in the order its queries happened to return them).
+    frame = frame.sort_values(["metric", "period", "dimension"], kind="stable")
 
     values: dict[tuple, float | None] = {}
     unknown: set[tuple] = set()

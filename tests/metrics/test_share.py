@@ -232,3 +232,136 @@ def test_definition_history_is_shown(cohort):
     cohort_ctx = load_context("share", str(cohort.root), "c2", "org", "cohort")
     plain = "\n".join(b.plain for b in share.report_blocks(cohort_ctx, res))
     assert "Dues alone did not make a member" in plain and "Ana" not in plain
+
+
+# --------------------------------------------------------------------------- reuse
+
+
+def _poke(store_path, sql: str, params: list | None = None) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(store_path))
+    try:
+        con.execute(sql, params or [])
+    finally:
+        con.close()
+
+
+def _plant_active_base(store_path, value: float) -> None:
+    """Change one saved figure in place (so a report that reuses it shows it)."""
+    _poke(
+        store_path,
+        "UPDATE metric_value SET value = ? WHERE cycle = 'c2' AND org_id = 'org' "
+        "AND metric = 'active_base' AND period = 'end' AND dimension = ''",
+        [value],
+    )
+
+
+@pytest.mark.parametrize("audience", ["cohort", "funder"])
+def test_other_audiences_show_exactly_what_a_fresh_computation_would(cohort, audience):
+    from cyclebook.metrics import compute_metrics
+
+    for cycle in ("c1", "c2"):  # c1 has no previous cycle: its results carry a note
+        share.compute(load_context("share", str(cohort.root), cycle, "org", "organization"))
+        ctx = load_context("share", str(cohort.root), cycle, "org", audience)
+        reused = share.compute(ctx)
+        fresh = compute_metrics(
+            cohort.store, ctx.org, ctx.card, share.previous_card(ctx), save=False
+        )
+        key = lambda v: (v.metric, v.period, v.dimension)  # noqa: E731
+        assert sorted(reused.values, key=key) == sorted(fresh.values, key=key)
+        assert reused.notes == fresh.notes and not reused.followup
+        previous = share.previous_results(ctx)
+        assert html_of(share.report_blocks(ctx, reused, previous)) == html_of(
+            share.report_blocks(ctx, fresh, previous)
+        )
+    c1 = load_context("share", str(cohort.root), "c1", "org", audience)
+    assert share.compute(c1).notes == ["Retention needs a previous cycle (the card names none)."]
+
+
+def test_other_audiences_reuse_fresh_values_and_recompute_stale_ones(cohort):
+    own = load_context("share", str(cohort.root), "c2", "org", "organization")
+    funder = load_context("share", str(cohort.root), "c2", "org", "funder")
+    assert share.compute(own).value("active_base", "end") == 42
+    # fresh: the funder report reads the saved values (a planted figure shows it)
+    _plant_active_base(cohort.store, 41)
+    assert share.compute(funder).value("active_base", "end") == 41
+    # the organization's own report always computes (and writes its follow-up lists)
+    assert share.compute(own).value("active_base", "end") == 42
+    _plant_active_base(cohort.store, 41)
+    # a sync of the organization after the values were computed: computed again, saved
+    _poke(
+        cohort.store,
+        "INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status) "
+        "VALUES ('org', 'later', now(), now(), 'ok')",
+    )
+    assert share.compute(funder).value("active_base", "end") == 42
+    assert read_results(cohort.store, "c2", "org").value("active_base", "end") == 42
+    # ... and once saved after that sync, reused again
+    _plant_active_base(cohort.store, 40)
+    assert share.compute(funder).value("active_base", "end") == 40
+    # a sync of another organization does not make them stale
+    _poke(
+        cohort.store,
+        "INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status) "
+        "VALUES ('quiet-org', 'other', now(), now(), 'ok')",
+    )
+    assert share.compute(funder).value("active_base", "end") == 40
+
+
+def test_changed_definitions_are_computed_again(cohort):
+    own = load_context("share", str(cohort.root), "c2", "org", "organization")
+    share.compute(own)
+    _plant_active_base(cohort.store, 41)
+    text = (cohort.root / "cohort.yml").read_text()
+    (cohort.root / "cohort.yml").write_text(
+        text.replace(
+            "    timezone: UTC\n", "    timezone: UTC\n    metrics: {active_window_days: 30}\n", 1
+        )
+    )
+    cohort_ctx = load_context("share", str(cohort.root), "c2", "org", "cohort")
+    res = share.compute(cohort_ctx)
+    # 30-day window: only the people active since 2026-03-14 count at the end
+    assert res.value("active_base", "end") not in (41, 42)
+    assert "30 days" in res.get("active_base", "end").definition
+    # consent is not a definition: changing it keeps the values fresh
+    share.compute(load_context("share", str(cohort.root), "c2", "org", "organization"))
+    _plant_active_base(cohort.store, 7)
+    text = (cohort.root / "cohort.yml").read_text()
+    (cohort.root / "cohort.yml").write_text(
+        text.replace("funder: [active_base]", "funder: [active_base, leaders]")
+    )
+    funder = load_context("share", str(cohort.root), "c2", "org", "funder")
+    assert share.compute(funder).value("active_base", "end") == 7
+
+
+def test_values_saved_without_their_inputs_are_not_reused(cohort):
+    from cyclebook.metrics import save_values
+
+    own = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(own)
+    res.values = [v for v in res.values if v.metric != "active_base"]
+    res.add("active_base", "end", "", 41)
+    save_values(cohort.store, res)  # e.g. written by another tool: no inputs digest
+    funder = load_context("share", str(cohort.root), "c2", "org", "funder")
+    assert share.compute(funder).value("active_base", "end") == 42
+
+
+def test_values_of_a_running_cycle_are_fresh_for_the_day_they_were_computed(cohort):
+    import datetime as dt
+
+    from cyclebook.metrics.engine import inputs_digest
+    from cyclebook.metrics.values import fresh_results
+
+    own = load_context("share", str(cohort.root), "c2", "org", "organization")
+    share.compute(own)
+    digest = inputs_digest(own.org, own.card, share.previous_card(own))
+    now = dt.datetime.now(dt.UTC)
+    later = now + dt.timedelta(days=1)
+    ended = dt.datetime(2026, 4, 13, tzinfo=dt.UTC)
+    assert fresh_results(cohort.store, "c2", "org", digest, settled_at=ended, now=later)
+    # had the cycle still been running when they were computed: only that day
+    running = now + dt.timedelta(days=30)
+    assert fresh_results(cohort.store, "c2", "org", digest, settled_at=running, now=now)
+    assert fresh_results(cohort.store, "c2", "org", digest, settled_at=running, now=later) is None
+    assert fresh_results(cohort.store, "c2", "org", "other", settled_at=ended, now=now) is None

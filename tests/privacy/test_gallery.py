@@ -317,3 +317,26 @@ def test_ladder_chart_takes_labels_as_plain_text():
     assert "Paid $5 dues $ 40" in block.html
     assert "&lt;script&gt;x&lt;/script&gt; &lt;10" in block.html
     assert "<script>" not in block.html
+
+
+def test_suppression_does_not_depend_on_the_order_of_the_figures():
+    """A fresh computation lists breakdowns in the order its queries returned them, the
+    store returns them sorted: the same figures must hide the same cells either way (the
+    share report and the gallery show one organization's figures to the same readers)."""
+    from cyclebook.config import Organization
+    from cyclebook.gallery import safe_results
+    from cyclebook.metrics import MetricResults
+
+    org = Organization.model_validate(
+        {"id": "o", "name": "O", "consent": {"cohort": ["new_people"]}}
+    )
+    rows = [("", 25), ("source=a", 5), ("source=b", 10), ("source=c", 10)]
+    shown = []
+    for order in (rows, [rows[0], *rows[:0:-1]]):
+        res = MetricResults("c", "o")
+        for dimension, value in order:
+            res.add("new_people", "cycle", dimension, value)
+        shown.append(safe_results(res, org, "cohort"))
+    assert shown[0] == shown[1]
+    assert shown[0][("new_people", "cycle", "source=a")] == "<10"
+    assert sorted(shown[0].values()).count("hidden") == 1  # one more cell, secondary

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import hashlib
+import json
 import math
 import uuid
 from collections.abc import Iterator
@@ -31,6 +34,57 @@ from cyclebook.metrics.values import MetricResults
 
 OFF = -1  # known, but on no rung
 NEW = -2  # not yet seen at the cycle's start (only as a start category)
+
+
+def leader_index(org: Organization) -> int:
+    """The rung from which people count as leaders (the top rung when the configured
+    leader rung is not on the organization's ladder)."""
+    names = [r.name for r in org.ladder]
+    leader = org.metrics.leader_rung
+    return names.index(leader) if leader in names else len(names) - 1
+
+
+def config_notes(org: Organization, previous: CycleCard | None) -> list[str]:
+    """The notes a cycle's results carry that follow from the configuration alone."""
+    notes = []
+    if org.metrics.leader_rung not in [r.name for r in org.ladder]:
+        notes.append(
+            f"The leader rung '{org.metrics.leader_rung}' is not on this ladder; "
+            f"'{org.ladder[-1].name}' (the top rung) counts as leaders."
+        )
+    if previous is None:
+        notes.append("Retention needs a previous cycle (the card names none).")
+    return notes
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The metric code (this package and the configuration it reads) and the libraries
+    that run it."""
+    import duckdb
+
+    sha = hashlib.sha256(f"ibis {ibis.__version__} duckdb {duckdb.__version__}".encode())
+    package = Path(__file__).resolve().parent
+    for path in [*sorted(package.glob("*.py")), package.parent / "config.py"]:
+        sha.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.hexdigest()
+
+
+def inputs_digest(org: Organization, card: CycleCard, previous: CycleCard | None) -> str:
+    """Everything an organization's values for a cycle depend on besides its data in the
+    store (and, while the cycle runs, the clock): the metric code, the organization's
+    definitions (ladder, windows, timezone) and both cycles' dates. Saved with the values
+    so a later report can tell whether they still hold (:func:`compute_metrics`)."""
+    parts = {
+        "code": _code_digest(),
+        "org": org.model_dump(mode="json", include={"id", "timezone", "ladder", "metrics"}),
+        "cycle": [card.id, card.start.isoformat(), card.end.isoformat()],
+        "previous": None
+        if previous is None
+        else [previous.id, previous.start.isoformat(), previous.end.isoformat()],
+    }
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class MetricEngine:
@@ -55,16 +109,8 @@ class MetricEngine:
             R.Cycle(previous.id, previous.start, previous.end, org.timezone) if previous else None
         )
         self.now = now or dt.datetime.now(dt.UTC)
-        self.notes: list[str] = []
-        names = [r.name for r in self.ladder]
-        if self.settings.leader_rung in names:
-            self.leader_index = names.index(self.settings.leader_rung)
-        else:
-            self.leader_index = len(self.ladder) - 1
-            self.notes.append(
-                f"The leader rung '{self.settings.leader_rung}' is not on this ladder; "
-                f"'{self.ladder[-1].name}' (the top rung) counts as leaders."
-            )
+        self.leader_index = leader_index(org)
+        self.notes: list[str] = config_notes(org, previous)
         self._state: ir.Table | None = None
         self._temps: list[str] = []
 
@@ -450,8 +496,6 @@ class MetricEngine:
         res.add("net_growth", "cycle", "", g["new"] - g["lapsed"], None, defs["net_growth"])
         if self.previous is not None:
             res.rate("retention", "cycle", "", g["retained"], g["prev"], defs["retention"])
-        else:
-            self.notes.append("Retention needs a previous cycle (the card names none).")
         res.add("leaders", "start", "", g["leaders_start"], None, defs["leaders"])
         res.add("leaders", "end", "", g["leaders_end"], None, defs["leaders"])
         res.rate("leader_ratio", "end", "", g["leaders_end"], g["active_end"], defs["leader_ratio"])
@@ -791,20 +835,39 @@ def compute_metrics(
     followup_dir: str | Path | None = None,
     save: bool = True,
     now: dt.datetime | None = None,
+    reuse: bool = False,
 ) -> MetricResults:
     """Compute every metric of one organization's cycle from the store.
 
     Writes follow-up lists when ``followup_dir`` is given (they hold personal data: the
     organization's own folder only) and keeps the values in ``metric_value`` when
-    ``save`` (under a short exclusive lock, after the read lock is released).
+    ``save`` (under a short exclusive lock, after the read lock is released), with the
+    digest of what they were computed from (:func:`inputs_digest`).
+
+    ``reuse=True`` (no follow-up lists): return the saved values instead of computing
+    them again when they are still fresh (:func:`~cyclebook.metrics.values.fresh_results`:
+    same inputs digest, no sync of the organization since they were computed, and the
+    same clock while the cycle runs). The share reports for the cohort and for funders
+    show the values the organization's own report has just computed and saved.
     """
     from cyclebook.metrics.followup import write_followup
-    from cyclebook.metrics.values import save_values
+    from cyclebook.metrics.values import fresh_results, save_values
 
+    # values computed at a given ``now`` are not saved as reusable (the clock is not today's)
+    inputs = inputs_digest(org, card, previous) if now is None else None
+    if reuse and inputs is not None and followup_dir is None:
+        saved = fresh_results(
+            store_path, card.id, org.id, inputs, settled_at=R.instant(card.end, org.timezone)
+        )
+        if saved is not None:
+            saved.notes = config_notes(org, previous)
+            return saved
     with MetricEngine.open(store_path, org, card, previous, now=now) as engine:
+        # under the read lock: any later sync of the organization ends after this instant
+        read_at = dt.datetime.now(dt.UTC)
         results = engine.compute()
         if followup_dir is not None:
             results.followup = write_followup(engine, Path(followup_dir))
     if save:
-        save_values(store_path, results)
+        save_values(store_path, results, computed_at=read_at, inputs=inputs)
     return results

@@ -196,9 +196,26 @@ class MetricResults:
         return res
 
 
-def save_values(store_path: str | Path, results: MetricResults) -> int:
-    """Replace this organization's values for this cycle, under a short write lock."""
-    now = dt.datetime.now(dt.UTC)
+def inputs_key(cycle: str, org_id: str) -> str:
+    """The ``meta`` row that holds the inputs digest of an organization's saved values."""
+    return f"metric_inputs/{cycle}/{org_id}"
+
+
+def save_values(
+    store_path: str | Path,
+    results: MetricResults,
+    *,
+    computed_at: dt.datetime | None = None,
+    inputs: str | None = None,
+) -> int:
+    """Replace this organization's values for this cycle, under a short write lock.
+
+    ``computed_at``: when the values were read from the store (default: now).
+    ``inputs``: the digest of what they were computed from
+    (:func:`cyclebook.metrics.engine.inputs_digest`), kept in ``meta`` with them so
+    :func:`fresh_results` can reuse them; without it they are never reused.
+    """
+    now = computed_at or dt.datetime.now(dt.UTC)
     frame = results.frame()
     frame["suppressed"] = False
     frame["computed_at"] = now
@@ -216,6 +233,7 @@ def save_values(store_path: str | Path, results: MetricResults) -> int:
             "computed_at",
         ]
     ]
+    key = inputs_key(results.cycle, results.org_id)
     with store.connect(store_path, write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -231,11 +249,75 @@ def save_values(store_path: str | Path, results: MetricResults) -> int:
                 "suppressed, definition, computed_at FROM _cb_new_values"
             )
             con.unregister("_cb_new_values")
+            con.execute("DELETE FROM meta WHERE key = ?", [key])
+            if inputs is not None:
+                con.execute("INSERT INTO meta VALUES (?, ?)", [key, inputs])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
     return len(frame)
+
+
+def fresh_results(
+    store_path: str | Path,
+    cycle: str,
+    org_id: str,
+    inputs: str,
+    *,
+    settled_at: dt.datetime,
+    now: dt.datetime | None = None,
+) -> MetricResults | None:
+    """The organization's saved values for the cycle if they are what computing them now
+    would give, else None. Fresh means all of:
+
+    * saved with the same ``inputs`` digest (metric code, the organization's definitions,
+      the cycles' dates);
+    * no sync of the organization recorded since they were computed (a sync's
+      ``finished_at`` is when its write began; a computation's ``computed_at`` is when
+      its read began, under the store's lock, so a sync that could have changed the data
+      read always ends later);
+    * computed after ``settled_at`` (the cycle's end: from then on nothing depends on the
+      clock), or else on the same UTC day as ``now`` (while the cycle runs, "past
+      events" move with the clock; the same day is what cached reports assume too, see
+      :mod:`cyclebook.incremental`).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    with store.connect(store_path) as con:
+        saved = con.execute(
+            "SELECT value FROM meta WHERE key = ?", [inputs_key(cycle, org_id)]
+        ).fetchall()
+        if saved != [(inputs,)]:
+            return None
+        # instants as microseconds since the epoch (TIMESTAMPTZ objects would need pytz)
+        first, last, rows = con.execute(
+            "SELECT epoch_us(min(computed_at)), epoch_us(max(computed_at)), count(*) "
+            "FROM metric_value WHERE cycle = ? AND org_id = ?",
+            [cycle, org_id],
+        ).fetchall()[0]
+        if not rows or first is None or first != last:
+            return None
+        [(synced,)] = con.execute(
+            "SELECT epoch_us(max(coalesce(finished_at, started_at))) FROM sync_run "
+            "WHERE org_id = ?",
+            [org_id],
+        ).fetchall()
+        if synced is not None and synced >= first:
+            return None
+        computed = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=first)
+        if computed < settled_at and computed.date() != now.astimezone(dt.UTC).date():
+            return None
+        frame = (
+            con.sql(
+                "SELECT metric, period, dimension, value, denominator, definition "
+                "FROM metric_value WHERE cycle = ? AND org_id = ? "
+                "ORDER BY metric, period, dimension",
+                params=[cycle, org_id],
+            )
+            .to_arrow_table()
+            .to_pandas()
+        )
+    return MetricResults.from_frame(cycle, org_id, frame)
 
 
 def read_values(

@@ -35,10 +35,20 @@ def previous_card(ctx: PhaseContext) -> CycleCard | None:
 
 def compute(ctx: PhaseContext) -> MetricResults:
     """Compute and keep this organization's metrics for the cycle; write follow-up lists
-    (organization audience only: they are for the group's own organizers)."""
-    followup = ctx.paths.followup(ctx.org_id, ctx.cycle) if ctx.audience == "organization" else None
+    (organization audience only: they are for the group's own organizers).
+
+    The reports for the cohort and for funders reuse the values the organization's own
+    report saved when they are still fresh (same definitions, no sync since): the same
+    figures, suppressed for the audience, without computing them three times."""
+    own = ctx.audience == "organization"
+    followup = ctx.paths.followup(ctx.org_id, ctx.cycle) if own else None
     return compute_metrics(
-        ctx.store_path, ctx.org, ctx.card, previous_card(ctx), followup_dir=followup
+        ctx.store_path,
+        ctx.org,
+        ctx.card,
+        previous_card(ctx),
+        followup_dir=followup,
+        reuse=not own,
     )
 
 
