@@ -160,7 +160,8 @@ def test_first_seen_is_the_earliest_of_creation_and_activities_across_syncs(make
         "contributionid,vanid,amount,datereceived\n1,101,10.00,2026-07-01\n2,102,5,2026-09-01\n",
     )
     c.sync()
-    first_seen = "SELECT i.source_id, strftime(p.first_seen_at, '%Y-%m-%d') FROM person p JOIN identity i USING (org_id, person_id) ORDER BY 1"
+    first_seen = """SELECT i.source_id, strftime(p.first_seen_at, '%Y-%m-%d')
+                    FROM person p JOIN identity i USING (org_id, person_id) ORDER BY 1"""
     # 101 gave before the record was created; 102's record is older than its gift
     assert c.query(first_seen) == [("101", "2026-07-01"), ("102", "2026-08-05")]
     c.write(
@@ -170,4 +171,27 @@ def test_first_seen_is_the_earliest_of_creation_and_activities_across_syncs(make
     c.sync()
     # a later gift does not move 101; an earlier one (in a newer export) moves 102
     assert c.query(first_seen) == [("101", "2026-07-01"), ("102", "2026-06-15")]
+    assert_keys_unique(c)
+
+
+def test_the_record_the_tool_modified_last_wins_whatever_the_file_names(make_cohort):
+    """'eventsignups-2026-09.csv' sorts before 'eventsignups.csv', yet it is the newer
+    export: VAN's own datemodified decides, and an older export read again never undoes
+    an update."""
+    c = make_cohort("- {kind: van, path: van}")
+    head = "eventsignupid,vanid,eventid,eventstatusname,datecreated,datemodified\n"
+    c.write("van/persons.csv", "vanid,datecreated\n101,2026-08-01\n")
+    c.write("van/eventsignups.csv", head + "7,101,55,Scheduled,2026-08-02,2026-08-02\n")
+    c.sync()
+    status = "SELECT status, attended FROM activity WHERE activity_id = 'van:es:7'"
+    assert c.query(status) == [("registered", None)]
+    newer = c.write(
+        "van/eventsignups-2026-09.csv", head + "7,101,55,Completed,2026-08-02,2026-09-03\n"
+    )
+    c.sync()
+    assert c.query(status) == [("completed", True)]
+    # the newer file leaves the folder: reading the older one again keeps the update
+    newer.unlink()
+    c.sync()
+    assert c.query(status) == [("completed", True)]
     assert_keys_unique(c)

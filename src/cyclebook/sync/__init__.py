@@ -79,7 +79,8 @@ class SyncResult:
 
 
 def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple[Path, str]]:
-    """The files of one source, sorted by name (later names are newer exports)."""
+    """The files of one source, sorted by name: later names count as newer exports where
+    the tool gives no modification date of its own (see merge._dedupe)."""
     base = exports_dir / source.path
     if not base.exists():
         raise ExportError(

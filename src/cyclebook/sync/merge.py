@@ -163,9 +163,15 @@ def write_org(
             "cb_activity_new",
             "activity_id",
             p,
+            newest_first="recorded_at DESC NULLS LAST, ",
         )
         counts["activity"] = _upsert(
-            con, "activity", "cb_activity_new", ["org_id", "activity_id"], org_id
+            con,
+            "activity",
+            "cb_activity_new",
+            ["org_id", "activity_id"],
+            org_id,
+            newer_than_stored="recorded_at",
         )
     # first seen: from every activity the organization has, stored ones included
     con.execute(
@@ -284,11 +290,18 @@ def _stage_columns(name: str) -> list[str]:
 
 
 def _dedupe(
-    con: duckdb.DuckDBPyConnection, select: str, staged: str, target: str, key: str, params: dict
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    staged: str,
+    target: str,
+    key: str,
+    params: dict,
+    newest_first: str = "",
 ) -> None:
-    """``target``: the rows of ``select`` (which carries file_no, rec), one per key, the
-    latest file and record winning. A view when the staged keys are already unique (the
-    common case); a table only when they repeat."""
+    """``target``: the rows of ``select`` (which carries file_no, rec), one per key: the
+    one the tool itself modified last (``newest_first``, an ORDER BY prefix), then the
+    latest file and record. A view when the staged keys are already unique (the common
+    case); a table only when they repeat."""
     dupes = con.execute(f"SELECT count(*) - count(DISTINCT hash({key})) FROM {staged}").fetchone()[
         0
     ]
@@ -296,7 +309,8 @@ def _dedupe(
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {target} AS
                 SELECT * EXCLUDE (file_no, rec) FROM ({select})
-                QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY file_no DESC, rec DESC) = 1""",
+                QUALIFY row_number() OVER (
+                    PARTITION BY {key} ORDER BY {newest_first}file_no DESC, rec DESC) = 1""",
             params,
         )
     else:
@@ -310,9 +324,18 @@ def _dedupe(
 
 
 def _upsert(
-    con: duckdb.DuckDBPyConnection, table: str, staged: str, key: list[str], org_id: str
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    staged: str,
+    key: list[str],
+    org_id: str,
+    newer_than_stored: str | None = None,
 ) -> int:
-    """Insert new rows and replace changed ones; identical rows are left alone."""
+    """Insert new rows and replace changed ones; identical rows are left alone.
+
+    With ``newer_than_stored`` (a timestamp column the tool sets when it modifies a
+    record), a staged row never replaces a stored one the tool modified later: an older
+    export read again (its newer one removed from the folder) does not undo an update."""
     cols = [r[0] for r in con.execute(f"DESCRIBE {staged}").fetchall()]
     col_list = ", ".join(cols)
     existing = con.execute(
@@ -327,6 +350,14 @@ def _upsert(
             EXCEPT SELECT {col_list} FROM {table} WHERE org_id = ?""",
         [org_id],
     )
+    if newer_than_stored:
+        match = " AND ".join(f"t.{k} = c.{k}" for k in key)
+        con.execute(
+            f"""DELETE FROM cb_changed c WHERE EXISTS (
+                    SELECT 1 FROM {table} t WHERE t.org_id = ? AND {match}
+                    AND t.{newer_than_stored} > c.{newer_than_stored})""",
+            [org_id],
+        )
     n = con.execute("SELECT count(*) FROM cb_changed").fetchone()[0]
     if n and table in UNINDEXED_KEYS:  # no PRIMARY KEY: replace = delete the keys, insert
         match = " AND ".join(f"{table}.{k} = c.{k}" for k in key)
