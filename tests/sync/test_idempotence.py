@@ -195,3 +195,29 @@ def test_the_record_the_tool_modified_last_wins_whatever_the_file_names(make_coh
     c.sync()
     assert c.query(status) == [("completed", True)]
     assert_keys_unique(c)
+
+
+def test_an_export_synced_later_is_newer_and_unchanged_exports_are_not_reapplied(make_cohort):
+    """Contributions carry no modification date: the export that arrived later wins,
+    whatever its name; exports already synced are not compared again (a removed newer
+    file changes nothing); a forced sync re-applies the exports in the folder as they are."""
+    c = make_cohort("- {kind: van, path: van}")
+    head = "contributionid,vanid,amount,datereceived\n"
+    c.write("van/persons.csv", "vanid,datecreated\n101,2026-08-01\n")
+    c.write("van/contributions.csv", head + "1,101,10.00,2026-08-02\n")
+    c.sync()
+    amount = "SELECT amount FROM activity WHERE activity_id = 'van:ct:1'"
+    assert c.query(amount) == [(10.0,)]
+    later = c.write(
+        "van/contributions-2.csv", head + "1,101,12.00,2026-08-02\n2,101,5,2026-08-03\n"
+    )
+    result = c.sync()
+    assert result.written["activity"] == 2  # the correction and the new gift only
+    assert c.query(amount) == [(12.0,)]
+    later.unlink()
+    c.sync()
+    assert c.query(amount) == [(12.0,)]
+    assert c.query("SELECT count(*) FROM activity") == [(2,)]
+    c.sync(force=True)
+    assert c.query(amount) == [(10.0,)]
+    assert_keys_unique(c)

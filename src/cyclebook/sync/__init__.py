@@ -163,6 +163,7 @@ def sync_org(
                 for p, rel in files:
                     stage.add_file(p, rel, src.kind, src.label or src.kind)
             previous = _last_fileset(con, org.id)
+            changed: list[int] | None = None  # file numbers new since the last sync
             if previous is not None and not force:
                 # hashed up front only when they may be unchanged; otherwise while the
                 # archive copy reads them (once) beside the parsing
@@ -173,6 +174,7 @@ def sync_org(
                     result.status = "unchanged"
                     result.files = _file_results_from_store(con, org.id)
                     return result
+                changed = [f.file_no for f in stage.files if (f.rel, f.sha256) not in previous]
             # the byte-for-byte copies are plain file I/O: made beside the parsing
             archiving = _Archiver(stage.files, paths.archive / org.id)
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
@@ -187,7 +189,7 @@ def sync_org(
             try:
                 resolve_identities(con, org.id)
                 clock.lap("identity")
-                result.written = write_org(con, org.id, salt, started, stage)
+                result.written = write_org(con, org.id, salt, started, stage, changed)
                 clock.lap("write")
                 stage.reject_lines()
                 archived = archiving.wait()  # sets the hashes of files not hashed yet

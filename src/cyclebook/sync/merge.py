@@ -118,10 +118,26 @@ def write_org(
     salt: str,
     now: dt.datetime,
     stage: Stage | None = None,
+    changed_files: list[int] | None = None,
 ) -> dict[str, int]:
-    """Write the staged rows of one organization. Call inside a transaction."""
+    """Write the staged rows of one organization. Call inside a transaction.
+
+    ``changed_files`` (file numbers of the exports that are new or changed since the last
+    sync) limits the activities and contact attempts compared with the store to theirs:
+    the rows of an unchanged export are in the store already, or were replaced by a newer
+    version, and must not undo it. ``None`` compares them all (a first or forced sync).
+    """
     counts: dict[str, int] = {}
     p = {"org": org_id}
+    act_src, att_src = "st_activity", "st_attempt"
+    if changed_files is not None:
+        in_files = ", ".join(str(int(n)) for n in changed_files) or "NULL"
+        for name in (act_src, att_src):
+            con.execute(
+                f"""CREATE OR REPLACE TEMP VIEW cb_{name} AS
+                    SELECT * FROM {name} WHERE file_no IN ({in_files})"""
+            )
+        act_src, att_src = "cb_st_activity", "cb_st_attempt"
 
     # ---- activities: one row per activity_id (the latest export's version wins); an
     # activity whose person is in none of the organization's exports is rejected.
@@ -140,12 +156,12 @@ def write_org(
     dupes = con.execute(
         # 64-bit hashes: equal keys always collide, so no repeat is missed (a rare false
         # alarm only takes the exact, slower path)
-        "SELECT count(*) - count(DISTINCT hash(activity_id)) FROM st_activity"
+        f"SELECT count(*) - count(DISTINCT hash(activity_id)) FROM {act_src}"
     ).fetchone()[0]
     first_load = not con.execute(
         "SELECT count(*) FROM (SELECT 1 FROM activity WHERE org_id = $org LIMIT 1)", p
     ).fetchone()[0]
-    if stage is not None and first_load and not dupes:
+    if stage is not None and first_load and not dupes and changed_files is None:
         # the common first sync: insert file by file straight from the typed tables,
         # freeing each one as soon as it is written (bounded memory)
         names = ", ".join(_stage_columns("st_activity"))
@@ -158,8 +174,8 @@ def write_org(
     else:
         _dedupe(
             con,
-            f"SELECT $org AS org_id, {cols}, a.file_no, a.rec FROM st_activity a {join}",
-            "st_activity",
+            f"SELECT $org AS org_id, {cols}, a.file_no, a.rec FROM {act_src} a {join}",
+            act_src,
             "cb_activity_new",
             "activity_id",
             p,
@@ -253,14 +269,14 @@ def write_org(
 
     _dedupe(
         con,
-        """SELECT $org AS org_id, a.attempt_id, m.person_id, a.channel, a.result, a.attempted_at,
+        f"""SELECT $org AS org_id, a.attempt_id, m.person_id, a.channel, a.result, a.attempted_at,
             a.campaign, a.source, a.conversation, a.replied, a.opted_out, a.organizer_id,
             sha256($salt || ':c:' || a.person_source || ':' || a.person_ref) AS contact_key
             , a.file_no, a.rec
-        FROM st_attempt a LEFT JOIN cb_idmap m
+        FROM {att_src} a LEFT JOIN cb_idmap m
           ON m.source = a.person_source AND m.source_id = a.person_ref
         WHERE a.attempted_at IS NOT NULL""",
-        "st_attempt",
+        att_src,
         "cb_attempt_new",
         "attempt_id",
         {"org": org_id, "salt": salt},
