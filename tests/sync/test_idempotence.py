@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from test_readers import AN_CSV, MOBILIZE_PAGE
 
@@ -64,6 +65,9 @@ def test_raw_exports_archived_byte_for_byte(make_cohort):
     )
     assert rows == [(digest, "an/activists.csv", f"archive/org/{digest}/activists.csv", len(raw))]
     assert (c.root / rows[0][2]).read_bytes() == raw
+    # the hash the archive copy computed is in the cohort's cache for the runner to reuse
+    cache = json.loads((c.root / ".cyclebook" / "sha256.json").read_text())["files"]
+    assert cache[str((c.exports / "an" / "activists.csv").resolve())]["sha256"] == digest
 
 
 def test_newer_export_merges_without_duplicates(make_cohort):

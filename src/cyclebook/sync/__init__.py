@@ -26,11 +26,12 @@ import duckdb
 
 from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError, ExportError
+from cyclebook.filehash import cohort_cache
 from cyclebook.paths import CohortPaths
 from cyclebook.store import connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
 from cyclebook.sync.readers import READERS, SUFFIXES
-from cyclebook.sync.stage import FileInfo, Stage, archive_file, sha256_file
+from cyclebook.sync.stage import FileInfo, Stage, archive_file
 
 __all__ = [
     "SyncResult",
@@ -167,8 +168,10 @@ def sync_org(
             if previous is not None and not force:
                 # hashed up front only when they may be unchanged; otherwise while the
                 # archive copy reads them (once) beside the parsing
+                hashes = cohort_cache(paths.root)
                 for info in stage.files:
-                    info.sha256 = sha256_file(info.path)
+                    info.sha256 = hashes.sha256(info.path)
+                hashes.save()
                 clock.lap("hash")
                 if previous == {(f.rel, f.sha256) for f in stage.files}:
                     result.status = "unchanged"
@@ -193,6 +196,7 @@ def sync_org(
                 clock.lap("write")
                 stage.reject_lines()
                 archived = archiving.wait()  # sets the hashes of files not hashed yet
+                _remember_hashes(paths, stage.files)
                 _finish_files(stage, result)
                 _record(con, paths, org, stage, result, started, archived)
                 clock.lap("archive_and_record")
@@ -279,6 +283,15 @@ def _coverage(con) -> None:
                  UNION ALL SELECT file_no, attempted_at FROM st_attempt
                  UNION ALL SELECT file_no, seen_at FROM st_person) GROUP BY file_no"""
     )
+
+
+def _remember_hashes(paths: CohortPaths, files: list[FileInfo]) -> None:
+    """Hashes the archive copy computed go to the cohort's cache (the runner reads them)."""
+    hashes = cohort_cache(paths.root)
+    for f in files:
+        if f.hashed_stat is not None:
+            hashes.remember(f.path, f.sha256, f.hashed_stat, f.hashed_at_ns)
+    hashes.save()
 
 
 class _Archiver:

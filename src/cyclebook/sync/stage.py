@@ -15,6 +15,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +114,9 @@ class FileInfo:
     notes: list[str] = field(default_factory=list)
     json_records: bool = False  # line numbers are record positions, not text lines
     read_path: Path | None = None  # transcoded copy, when the file was not UTF-8
+    # set when the archive copy computed the hash: the stat and time it was read at
+    hashed_stat: os.stat_result | None = None
+    hashed_at_ns: int = 0
 
 
 # The largest file accepted as one export (CYCLEBOOK_MAX_EXPORT_BYTES overrides it). An
@@ -123,14 +127,6 @@ DEFAULT_MAX_EXPORT_BYTES = 10 * 1024**3
 
 def max_export_bytes() -> int:
     return int(os.environ.get("CYCLEBOOK_MAX_EXPORT_BYTES") or DEFAULT_MAX_EXPORT_BYTES)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(8 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sql_str(value: str) -> str:
@@ -512,6 +508,7 @@ def archive_file(f: FileInfo, archive_dir: Path) -> Path:
     if not f.sha256:
         archive_dir.mkdir(parents=True, exist_ok=True)
         tmp = archive_dir / f".incoming-{os.getpid()}-{f.file_no}.tmp"
+        f.hashed_stat, f.hashed_at_ns = os.stat(f.path), time.time_ns()
         digest = hashlib.sha256()
         try:
             with open(f.path, "rb") as src, open(tmp, "wb") as dst:
