@@ -74,6 +74,7 @@ from typing import Any
 
 import cyclebook
 from cyclebook.config import Cohort, CycleCard, list_cycles
+from cyclebook.filehash import cohort_cache
 from cyclebook.paths import PHASES, CohortPaths, templates_dir
 
 FINGERPRINT_VERSION = 1
@@ -86,14 +87,6 @@ PHASE_ORDER = {phase: i for i, phase in enumerate((*PHASES, "cohort"))}
 def digest(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def code_fingerprint(versions: Mapping[str, str]) -> str:
@@ -138,6 +131,8 @@ class Fingerprints:
         self.today = today or dt.datetime.now(dt.UTC).date()
         self.code = code_fingerprint(versions)
         self._files: dict[Path, str] = {}
+        # exports can be gigabytes: their hashes are remembered between runs by stat
+        self._hashes = cohort_cache(paths.root)
         self._exports: dict[str, dict[str, str]] = {}
         self._families: dict[str, list[str]] = {}
         # store state: table -> org_id -> digest, or ("metric_value") -> (org, cycle) -> digest
@@ -164,7 +159,7 @@ class Fingerprints:
     def file(self, path: Path) -> str:
         path = Path(path)
         if path not in self._files:
-            self._files[path] = sha256_file(path) if path.is_file() else "absent"
+            self._files[path] = self._hashes.sha256(path) if path.is_file() else "absent"
         return self._files[path]
 
     def exports(self, org_id: str) -> dict[str, str]:
@@ -180,6 +175,7 @@ class Fingerprints:
                 if root.exists()
                 else {}
             )
+            self._hashes.save()
         return self._exports[org_id]
 
     def family(self, org_id: str) -> list[str]:
