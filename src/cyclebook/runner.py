@@ -155,8 +155,8 @@ def plan(
     extra_parameters: dict[str, Any] | None = None,
 ) -> tuple[Cohort, dict[str, CycleCard], list[list[Job]]]:
     """Every job of the run as chains (one chain per cycle and organization, in phase
-    order; the cohort notebook is a chain of its own). Parameters are validated here,
-    before anything runs."""
+    order; each audience of the cohort notebook is a chain of its own). Parameters are
+    validated here, before anything runs."""
     paths = CohortPaths.of(cohort_dir)
     cohort = load_cohort(paths.root)
     cycle_ids = list(cycles) if cycles else list_cycles(paths.root)[-1:]
@@ -188,12 +188,12 @@ def plan(
             if chain:
                 chains.append(chain)
         if "cohort" in phases and not orgs:
-            chains.append(
-                [
-                    _job(paths, cohort, card, None, "cohort", audience, extra)
-                    for audience in (audiences or DEFAULT_AUDIENCES["cohort"])
-                    if audience != "organization"
-                ]
+            # one chain per audience: each reads the finished cycle and writes nothing to
+            # the store, so the cohort's and the funders' summaries run side by side
+            chains.extend(
+                [_job(paths, cohort, card, None, "cohort", audience, extra)]
+                for audience in (audiences or DEFAULT_AUDIENCES["cohort"])
+                if audience != "organization"
             )
     return cohort, cards, [chain for chain in chains if chain]
 

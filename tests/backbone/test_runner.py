@@ -178,3 +178,12 @@ def test_a_report_with_a_members_email_is_withheld(tiny_cohort: Path, tmp_path: 
     assert "FAILED  c1/alpha/reflect/organization: personal data found" in "\n".join(
         summary.lines()
     )
+
+
+def test_each_audience_of_the_cohort_summary_is_a_chain_of_its_own(tiny_cohort):
+    """The cohort's and the funders' summaries read the finished cycle and write nothing:
+    they run side by side, not one after the other."""
+    _, _, chains = runner.plan(tiny_cohort)
+    summaries = [chain for chain in chains if chain[0].org_id is None]
+    assert [[job.audience for job in chain] for chain in summaries] == [["cohort"], ["funder"]]
+    assert all(len(chain) == 4 + 2 for chain in chains if chain[0].org_id is not None)
