@@ -33,6 +33,7 @@ __all__ = [
     "METRIC_LABELS",
     "SharedValue",
     "shared_values",
+    "cycle_values",
     "safe_values",
     "safe_results",
     "org_status",
@@ -130,17 +131,35 @@ def _mark_shared(frame: pd.DataFrame, org: Organization, audience: str) -> pd.Da
 
 
 def shared_values(
-    store_path: str | Path, org: Organization, cycle: str, audience: str
+    store_path: str | Path,
+    org: Organization,
+    cycle: str,
+    audience: str,
+    *,
+    values: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The organization's saved values for the cycle, for the metrics it shares with the
     audience (all of them for ``organization``). Column ``shared`` is False on rows read
     only to check a derived figure (they are never shown). Raw numbers: pass the frame
-    through :func:`safe_values` before showing anything."""
+    through :func:`safe_values` before showing anything.
+
+    ``values``: every organization's values of the cycle, already read
+    (:func:`cycle_values`), instead of reading this organization's from the store."""
     wanted = _wanted(org, audience)
     if wanted is not None and not allowed_metrics(org, audience):
         return pd.DataFrame()
-    frame = _read_values(store_path, org.id, cycle, None if wanted is None else sorted(wanted))
+    if values is None:
+        frame = _read_values(store_path, org.id, cycle, None if wanted is None else sorted(wanted))
+    else:
+        frame = values[values["org_id"] == org.id].reset_index(drop=True)
     return _mark_shared(frame, org, audience)
+
+
+def cycle_values(store_path: str | Path, cycle: str) -> pd.DataFrame:
+    """Every organization's saved values for the cycle, in one read (the cohort summary
+    shows every organization's: one query instead of one per organization), ordered
+    like :func:`shared_values` reads them."""
+    return _read_values(store_path, None, cycle, None)
 
 
 def safe_results(results: Any, org: Organization, audience: str) -> dict[tuple, Any]:
@@ -161,19 +180,22 @@ def safe_results(results: Any, org: Organization, audience: str) -> dict[tuple, 
 
 
 def _read_values(
-    store_path: str | Path, org_id: str, cycle: str, metrics: list[str] | None
+    store_path: str | Path, org_id: str | None, cycle: str, metrics: list[str] | None
 ) -> pd.DataFrame:
     from cyclebook.store import connect
 
     sql = (
         "SELECT org_id, metric, period, dimension, value, denominator, suppressed, definition "
-        "FROM metric_value WHERE org_id = ? AND cycle = ?"
+        "FROM metric_value WHERE cycle = ?"
     )
-    params: list[Any] = [org_id, cycle]
+    params: list[Any] = [cycle]
+    if org_id is not None:
+        sql += " AND org_id = ?"
+        params.append(org_id)
     if metrics is not None:
         sql += f" AND metric IN ({', '.join('?' for _ in metrics)})" if metrics else " AND FALSE"
         params.extend(metrics)
-    sql += " ORDER BY metric, period, dimension"
+    sql += " ORDER BY org_id, metric, period, dimension"
     with connect(store_path) as con:
         cursor = con.execute(sql, params)
         columns = [col[0] for col in cursor.description]
@@ -646,11 +668,12 @@ def iter_shared(
     store_path: str | Path, cohort: Cohort, card: CycleCard, audience: str
 ) -> Iterable[tuple[Organization, list[SharedValue]]]:
     """Each organization that shares something with the audience, with its safe values."""
+    values = cycle_values(store_path, card.id) if Path(store_path).exists() else None
     for org in cohort.organizations:
         allowed = allowed_metrics(org, audience)
         if allowed is not None and not allowed:
             continue
         frame = None
-        if Path(store_path).exists():
-            frame = shared_values(store_path, org, card.id, audience)
+        if values is not None:
+            frame = shared_values(store_path, org, card.id, audience, values=values)
         yield org, safe_values(frame, audience)

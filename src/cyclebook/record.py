@@ -64,6 +64,7 @@ __all__ = [
     "CycleRecord",
     "load_record",
     "card_results",
+    "cards_results",
     "org_record_blocks",
     "cohort_record_blocks",
     "definition_frame",
@@ -131,8 +132,16 @@ def card_results(con, cycle: str, org_id: str, card: CycleCard) -> dict[str, dic
     Returns ``{measure: {"value", "denominator", "suppressed", "period"}}`` for measures
     found (overall rows, ``dimension = ''``); a cycle-long period is preferred.
     """
+    return cards_results(con, cycle, [org_id], card).get(org_id, {})
+
+
+def cards_results(
+    con, cycle: str, org_ids: Sequence[str], card: CycleCard
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`card_results` of several organizations in one query, by organization
+    (organizations without any are left out)."""
     measures = sorted({m.measure for m in card.metrics})
-    if not measures:
+    if not measures or not org_ids:
         return {}
     tables = {
         t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
@@ -140,13 +149,15 @@ def card_results(con, cycle: str, org_id: str, card: CycleCard) -> dict[str, dic
     if "metric_value" not in tables:
         return {}
     rows = con.execute(
-        """SELECT metric, period, value, denominator, suppressed FROM metric_value
-           WHERE cycle = ? AND org_id = ? AND dimension = '' AND metric IN (SELECT unnest(?))
-           ORDER BY metric, period""",
-        [cycle, org_id, measures],
+        """SELECT org_id, metric, period, value, denominator, suppressed FROM metric_value
+           WHERE cycle = ? AND org_id IN (SELECT unnest(?)) AND dimension = ''
+             AND metric IN (SELECT unnest(?))
+           ORDER BY org_id, metric, period""",
+        [cycle, list(org_ids), measures],
     ).fetchall()
-    found: dict[str, dict[str, Any]] = {}
-    for metric, period, value, denominator, suppressed in rows:
+    by_org: dict[str, dict[str, dict[str, Any]]] = {}
+    for org_id, metric, period, value, denominator, suppressed in rows:
+        found = by_org.setdefault(org_id, {})
         rank = RESULT_PERIODS.index(period) if period in RESULT_PERIODS else len(RESULT_PERIODS)
         current = found.get(metric)
         if (
@@ -161,7 +172,7 @@ def card_results(con, cycle: str, org_id: str, card: CycleCard) -> dict[str, dic
                 "period": period,
                 "rank": rank,
             }
-    return found
+    return by_org
 
 
 def _result_text(
@@ -194,13 +205,24 @@ def _result_text(
 
 
 def load_record(
-    cohort_dir: str | Path, cycle: str, *, store_path: str | Path | None = None
+    cohort_dir: str | Path,
+    cycle: str,
+    *,
+    store_path: str | Path | None = None,
+    org_ids: Sequence[str] | None = None,
+    cohort: Cohort | None = None,
+    card: CycleCard | None = None,
 ) -> CycleRecord:
-    """Everything the closing report shows, for every organization of the cohort."""
-    cohort = load_cohort(cohort_dir)
-    card = load_cycle(cohort_dir, cycle)
+    """Everything the closing report shows, for every organization of the cohort (or
+    only ``org_ids``). ``cohort`` and ``card``: the configuration already loaded from
+    ``cohort_dir`` (read again when not given)."""
+    cohort = cohort or load_cohort(cohort_dir)
+    card = card or load_cycle(cohort_dir, cycle)
+    wanted = None if org_ids is None else set(org_ids)
     orgs: dict[str, OrgRecord] = {}
     for org in cohort.organizations:
+        if wanted is not None and org.id not in wanted:
+            continue
         reflection = load_reflection(cohort_dir, cycle, org.id)
         team = card.team.get(org.id) or list(org.staff)
         record = OrgRecord(org_id=org.id, name=org.name, team=team)
@@ -217,10 +239,12 @@ def load_record(
         from cyclebook.store import connect
 
         with connect(store) as con:
+            results = cards_results(con, cycle, list(orgs), card)
+            previous = cards_results(con, card.previous, list(orgs), card) if card.previous else {}
             for org_id, record in orgs.items():
-                record.results = card_results(con, cycle, org_id, card)
+                record.results = results.get(org_id, {})
                 if card.previous:
-                    record.previous = card_results(con, card.previous, org_id, card)
+                    record.previous = previous.get(org_id, {})
     return CycleRecord(cohort=cohort, card=card, orgs=orgs)
 
 

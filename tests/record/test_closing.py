@@ -156,3 +156,33 @@ def test_compares_with_the_previous_cycle(cohort: Path) -> None:
     assert "In 2026-c1" in frame_html
     assert "30% of 30" in frame_html and "50% of 40" in frame_html
     assert "<td>12</td>" in frame_html and "<td>15</td>" in frame_html  # end, not start
+
+
+def test_one_organization_record_is_the_same_as_in_the_whole_cohort(cohort: Path) -> None:
+    """The improve report reads only its organization's record (and the configuration it
+    already loaded); every organization's results come from one query."""
+    from cyclebook.config import load_cohort, load_cycle
+    from cyclebook.record import card_results, cards_results
+    from cyclebook.store import connect
+
+    _store(cohort)
+    whole = load_record(cohort, CYCLE)
+    one = load_record(
+        cohort,
+        CYCLE,
+        org_ids=["riverside-workers"],
+        cohort=load_cohort(cohort),
+        card=load_cycle(cohort, CYCLE),
+    )
+    assert list(one.orgs) == ["riverside-workers"]
+    assert one.org("riverside-workers") == whole.org("riverside-workers")
+    assert whole.org("riverside-workers").results["absorption"]["denominator"] == 6.0
+    # the headline, not a weekly figure: the cycle-long period is preferred
+    assert whole.org("eastside-tenants").results["absorption"]["period"] == "cycle"
+    with connect(cohort / "store.duckdb") as con:
+        orgs = [org.id for org in whole.cohort.organizations]
+        together = cards_results(con, CYCLE, orgs, whole.card)
+        assert together == {
+            org: found for org in orgs if (found := card_results(con, CYCLE, org, whole.card))
+        }
+        assert set(together) == {"eastside-tenants", "riverside-workers"}

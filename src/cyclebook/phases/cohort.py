@@ -146,7 +146,9 @@ def record_blocks(ctx: PhaseContext) -> list[d.Block]:
     from cyclebook.record import cohort_record_blocks, load_record
 
     audience = _audience(ctx)
-    record = load_record(ctx.paths.root, ctx.cycle, store_path=ctx.store_path)
+    record = load_record(
+        ctx.paths.root, ctx.cycle, store_path=ctx.store_path, cohort=ctx.cohort, card=ctx.card
+    )
     return cohort_record_blocks(
         record, audience, with_card_head=False, shown=_gallery_headlines(ctx, audience)
     )
@@ -159,8 +161,9 @@ def _gallery_headlines(ctx: PhaseContext, audience: str) -> dict[tuple[str, str]
     shown: dict[tuple[str, str], str] = {}
     if not ctx.store_path.exists():
         return shown
+    values = gallery.cycle_values(ctx.store_path, ctx.cycle)
     for org in ctx.cohort.organizations:
-        frame = gallery.shared_values(ctx.store_path, org, ctx.cycle, audience)
+        frame = gallery.shared_values(ctx.store_path, org, ctx.cycle, audience, values=values)
         if frame.empty:
             continue
         for value in gallery.safe_values(frame, audience, skip_periods=()):

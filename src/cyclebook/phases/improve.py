@@ -15,7 +15,14 @@ from cyclebook.store import connect
 
 def show_record(ctx: PhaseContext) -> None:
     """The whole experiment card with this organization's results and record."""
-    record = load_record(ctx.paths.root, ctx.cycle, store_path=ctx.store_path)
+    record = load_record(
+        ctx.paths.root,
+        ctx.cycle,
+        store_path=ctx.store_path,
+        org_ids=[ctx.org_id],
+        cohort=ctx.cohort,
+        card=ctx.card,
+    )
     d.show(*org_record_blocks(record, ctx.org_id, ctx.audience))
 
 
