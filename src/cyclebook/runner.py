@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import fcntl
 import functools
-import hashlib
 import json
 import multiprocessing
 import os
@@ -32,6 +31,7 @@ from typing import Any
 import cyclebook
 from cyclebook.config import Cohort, CycleCard, list_cycles, load_cohort, load_cycle
 from cyclebook.errors import CyclebookError, ParameterError, RunLockedError
+from cyclebook.filehash import cohort_cache, sha256_file
 from cyclebook.incremental import CACHEABLE, Fingerprints, token
 from cyclebook.params import declared_parameters, validate_parameters
 from cyclebook.paths import NOTEBOOKS, PHASES, CohortPaths, notebooks_dir
@@ -674,23 +674,18 @@ def _clean_partials(paths: CohortPaths, cycles: Sequence[str]) -> None:
 # --------------------------------------------------------------------------- manifest
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_hashes(paths: CohortPaths, org_id: str) -> dict[str, str]:
     exports = paths.exports(org_id)
     if not exports.exists():
         return {}
-    return {
-        str(p.relative_to(exports)): sha256_file(p)
+    hashes = cohort_cache(paths.root)
+    found = {
+        str(p.relative_to(exports)): hashes.sha256(p)
         for p in sorted(exports.rglob("*"))
         if p.is_file()
     }
+    hashes.save()
+    return found
 
 
 def package_versions() -> dict[str, str]:
