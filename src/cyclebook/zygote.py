@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -343,6 +344,7 @@ def _gone(where: str) -> None:
     """The runner died without closing us (SIGKILL): remove our socket folder and exit."""
     import shutil
 
+    gc.unfreeze()  # a normal exit: let finalizers see every object (nanobind counts them)
     shutil.rmtree(os.path.dirname(where), ignore_errors=True)
 
 
@@ -365,6 +367,12 @@ def serve(where: str, preload: list[str]) -> None:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     _warm()
+    # What the kernels inherit is long-lived: out of the garbage collector's sight. The
+    # heap holds pandas, ibis, matplotlib and IPython (millions of objects); otherwise the
+    # first full collection in every kernel walks all of it (0.1 s and more per report)
+    # and touches every page, undoing the fork's sharing.
+    gc.collect()
+    gc.freeze()
     listener.settimeout(1.0)
     while True:
         try:
