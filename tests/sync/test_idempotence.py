@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from test_readers import AN_CSV, MOBILIZE_PAGE
+from test_readers import AN_CSV, MOBILIZE_PAGE, SPOKE_CONTACTS, SPOKE_MESSAGES
 
 from cyclebook.store import UNINDEXED_KEYS
 
@@ -224,4 +224,40 @@ def test_an_export_synced_later_is_newer_and_unchanged_exports_are_not_reapplied
     assert c.query("SELECT count(*) FROM activity") == [(2,)]
     c.sync(force=True)
     assert c.query(amount) == [(10.0,)]
+    assert_keys_unique(c)
+
+
+def test_a_changed_lookup_table_updates_the_rows_of_unchanged_exports(make_cohort):
+    """An event moved to another day re-dates its signups, though eventsignups.csv is
+    the same file as before."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,datecreated\n101,2026-08-01\n")
+    c.write(
+        "van/eventsignups.csv",
+        "eventsignupid,vanid,eventid,eventstatusname,datecreated\n7,101,55,Completed,2026-08-02\n",
+    )
+    events = "eventid,eventname,eventtypename,dateoffsetbegin\n55,Kickoff,Meeting,{day} 18:00:00\n"
+    c.write("van/events.csv", events.format(day="2026-08-10"))
+    c.sync()
+    day = "SELECT strftime(occurred_at, '%Y-%m-%d') FROM activity WHERE activity_id = 'van:es:7'"
+    assert c.query(day) == [("2026-08-10",)]
+    c.write("van/events.csv", events.format(day="2026-08-17"))
+    result = c.sync()
+    assert result.written["activity"] == 1
+    assert c.query(day) == [("2026-08-17",)]
+
+
+def test_spoke_messages_added_later_complete_the_unchanged_contacts(make_cohort):
+    """Spoke's contacts and messages are read together: a messages file added to the
+    folder turns unchanged contacts into contact attempts."""
+    c = make_cohort("- {kind: spoke, path: spoke}")
+    c.write("spoke/campaign-71-contacts.csv", SPOKE_CONTACTS)
+    c.sync()
+    assert c.query("SELECT count(*) FROM contact_attempt") == [(0,)]  # none texted yet
+    c.write("spoke/campaign-71-messages.csv", SPOKE_MESSAGES)
+    c.sync()
+    assert c.query("SELECT attempt_id, replied FROM contact_attempt ORDER BY 1") == [
+        ("spoke:71:+16175550105", True),
+        ("spoke:71:+16175550106", False),
+    ]
     assert_keys_unique(c)

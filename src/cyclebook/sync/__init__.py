@@ -30,7 +30,7 @@ from cyclebook.filehash import cohort_cache
 from cyclebook.paths import CohortPaths
 from cyclebook.store import connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
-from cyclebook.sync.readers import READERS, SUFFIXES
+from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare
 from cyclebook.sync.stage import FileInfo, Stage, archive_file
 
 __all__ = [
@@ -182,6 +182,12 @@ def sync_org(
             archiving = _Archiver(stage.files, paths.archive / org.id)
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
                 READERS[src.kind](stage, src, infos, org)
+            if changed is not None:
+                changed = sorted(
+                    n
+                    for (src, _files), infos in zip(sources, _group(stage, sources), strict=True)
+                    for n in files_to_compare(src.kind, infos, set(changed))
+                )
             stage.finalize()
             clock.lap("read")
             _coverage(con)

@@ -683,6 +683,25 @@ VAN_CHANNEL = """CASE lower(x.ctype)
     ELSE lower(replace(x.ctype, ' ', '_')) END"""
 
 
+# VAN tables other tables are read through: a change in one re-dates or renames the rows
+# of unchanged tables (an event moved to another day, an activist code renamed)
+VAN_LOOKUPS = frozenset({"results", "contacttypes", "activistcodes", "events"})
+
+
+def files_to_compare(kind: str, files: list[FileInfo], changed: set[int]) -> set[int]:
+    """Of one source's files, those whose rows may differ from the store's: the changed
+    ones, and every file read together with a changed one (see ``write_org``)."""
+    numbers = {f.file_no for f in files}
+    hit = numbers & changed
+    if not hit:
+        return set()
+    if kind == "spoke":  # contacts and messages are joined: one decides the other's rows
+        return numbers
+    if kind == "van" and any(f.role in VAN_LOOKUPS for f in files if f.file_no in hit):
+        return numbers
+    return hit
+
+
 def van_table(f: FileInfo) -> str:
     stem = Path(f.rel).stem.lower().replace("-", "_")
     for prefix in ("tsm_", "van_", "ea_", "ngpvan_"):
