@@ -123,7 +123,8 @@ def write_org(
     """Write the staged rows of one organization. Call inside a transaction.
 
     ``changed_files`` (file numbers of the exports that are new or changed since the last
-    sync) limits the activities and contact attempts compared with the store to theirs:
+    sync, and of those read with them: ``readers.files_to_compare``) limits the
+    activities and contact attempts compared with the store to theirs:
     the rows of an unchanged export are in the store already, or were replaced by a newer
     version, and must not undo it. ``None`` compares them all (a first or forced sync).
     """
