@@ -515,6 +515,8 @@ LEAK_KINDS = {
 def _fold(text: str) -> str:
     """Case- and accent-insensitive form (José -> jose)."""
     decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed.isascii():  # no combining marks to drop (most of a report)
+        return decomposed.casefold()
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 

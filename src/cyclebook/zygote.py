@@ -64,6 +64,15 @@ BASE_PRELOAD = (
 CHART_PRELOAD = ("matplotlib", "matplotlib.pyplot")
 # Never imported before a kernel exists (their import alone changes global state).
 NEVER_PRELOAD = ("tqdm.auto", "tqdm.notebook")
+# Imported by the first use of a preloaded package, not by its import (found by comparing
+# sys.modules before and after each phase's cells): warmed when the package is preloaded.
+FIRST_USE = {
+    "pyarrow": ("pyarrow.dataset", "pyarrow.pandas_compat"),
+    "pandas": ("pandas.io.formats.string", "pandas.io.formats.csvs"),
+    "ibis": ("ibis.backends.duckdb", "ibis.formats.pandas", "ibis.formats.pyarrow"),
+    "matplotlib": ("matplotlib.backends.backend_agg", "PIL.PngImagePlugin"),
+    "cyclebook.metrics": ("cyclebook.metrics.followup", "cyclebook.rollup"),
+}
 
 
 def enabled() -> bool:
@@ -302,9 +311,22 @@ def _configure_for_ipython() -> None:
 
 
 def _warm() -> None:
-    """Warm what the first use in every kernel would otherwise pay again: ibis's SQL
-    compiler (dispatch tables, sqlglot's dialect; about 0.15 s per kernel that computes
-    metrics). Pure Python: no connection, no thread is started before the forks."""
+    """Warm what the first use in every kernel would otherwise pay again: the modules a
+    preloaded package imports on first use (:data:`FIRST_USE`), the digest of the metric
+    code, and ibis's SQL compiler (dispatch tables, sqlglot's dialect; about 0.15 s per
+    kernel that computes metrics). Pure Python: no connection, no thread is started
+    before the forks."""
+    import importlib
+
+    for package, modules in FIRST_USE.items():
+        if package in sys.modules:
+            for name in modules:
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+    engine = sys.modules.get("cyclebook.metrics.engine")
+    if engine is not None:
+        with contextlib.suppress(Exception):
+            engine._code_digest()  # the run's code does not change while it runs
     if "ibis" not in sys.modules:
         return
     with contextlib.suppress(Exception):
