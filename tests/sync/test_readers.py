@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import utc
 
 AN_CSV = """\
@@ -567,3 +569,38 @@ def test_identity_across_tools(make_cohort):
     assert sorted(r[1] for r in rows) == [
         ["action_network:u8", "action_network:u9", "mobilize:501"]
     ]
+
+
+def test_action_network_pages_named_anything_are_read_by_their_collection(make_cohort):
+    """Pages saved as page-1.json, page-2.json...: the `_embedded` key says what they hold;
+    a page's records are numbered in order across the pages of one file."""
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    person = {"identifiers": ["action_network:p-1"], "email_addresses": [{"address": "a@x.org"}]}
+    c.write("api/page-1.json", _osdi("osdi:people", [person]))
+    gifts = [
+        {
+            "identifiers": [f"action_network:d-{i}"],
+            "created_date": f"2025-05-0{i}T10:00:00Z",
+            "amount": f"{i}.00",
+            "action_network:person_id": "p-1",
+        }
+        for i in (1, 2, 3)
+    ]
+    del gifts[2]["created_date"]  # rejected: its line is its place in the file (3)
+    # two pages in one file (newline-delimited)
+    c.write(
+        "api/page-2.json",
+        json.dumps(_osdi("osdi:donations", gifts[:2]))
+        + "\n"
+        + json.dumps(_osdi("osdi:donations", gifts[2:])),
+    )
+    result = c.sync()
+    assert [(f.file, f.role, f.rows_read) for f in result.files] == [
+        ("api/page-1.json", "people", 1),
+        ("api/page-2.json", "donations", 3),
+    ]
+    assert c.table("activity", "source_id, type, amount", order="source_id") == [
+        ("d-1", "donation", 1.0),
+        ("d-2", "donation", 2.0),
+    ]
+    assert c.rejects() == [("api/page-2.json", 3, "created_date", "missing created_date")]

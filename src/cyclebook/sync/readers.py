@@ -297,12 +297,7 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
     # the collection a page holds: its _embedded key, else its folder/file name
     by_name: dict[str, list[FileInfo]] = {}
     for f in files:
-        key = con.execute(
-            f"""SELECT json_keys(json_extract(json, '$._embedded'))[1]
-                FROM read_json_objects({sql_str(str(f.path))}, format = 'auto',
-                                       maximum_object_size = 536870912) LIMIT 1"""
-        ).fetchone()
-        f.role = (key[0] if key and key[0] else "").removeprefix("osdi:") or _an_collection(f)
+        f.role = f.embedded_key.removeprefix("osdi:") or _an_collection(f)
         by_name.setdefault(f.role, []).append(f)
     person_ref = """coalesce(js(j, '$."action_network:person_id"'),
         regexp_extract(js(j, '$._links."osdi:person".href'), '/people/([^/?#]+)', 1))"""

@@ -113,6 +113,7 @@ class FileInfo:
     unknown_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     json_records: bool = False  # line numbers are record positions, not text lines
+    embedded_key: str = ""  # a HAL page's first `_embedded` key (its collection)
     read_path: Path | None = None  # transcoded copy, when the file was not UTF-8
     # set when the archive copy computed the hash: the stat and time it was read at
     hashed_stat: os.stat_result | None = None
@@ -380,45 +381,84 @@ class Stage:
 
         ``path_expr`` is the JSONPath of the records array inside a page ("$.data[*]",
         "$._embedded.*[*]"); a file that is a bare array or a bare record also works.
+        All pages are read in one statement (an API export is hundreds of small pages;
+        one read per page cost ~25 ms each); only when that fails are they read one by
+        one, to name the file that is not JSON.
         """
         table = self.tmp_name("json")
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} (file_no INTEGER, rec BIGINT, j JSON)"
         )
+        if not files:
+            return table
         for f in files:
             self._check_bytes(f)
-            try:
-                self.con.execute(
-                    f"""INSERT INTO {table}
-                    WITH pages AS (
-                        SELECT json FROM read_json_objects({sql_str(str(f.path))},
-                            format = 'auto', maximum_object_size = 536870912)),
-                    lists AS (
-                        SELECT CASE
-                            WHEN json_type(json) = 'ARRAY' THEN json_extract(json, '$[*]')
-                            WHEN json_extract(json, {sql_str(path_expr)}) IS NOT NULL
-                                 AND len(json_extract(json, {sql_str(path_expr)})) > 0
-                              THEN json_extract(json, {sql_str(path_expr)})
-                            WHEN json_exists(json, '$.data') OR json_exists(json, '$._embedded')
-                              THEN []::JSON[]
-                            ELSE [json] END AS l
-                        FROM pages),
-                    flat AS (SELECT unnest(l) AS j FROM lists)
-                    SELECT {f.file_no}, row_number() OVER () - 1, j FROM flat"""
-                )
-            except duckdb.Error as exc:
-                first = str(exc).strip().splitlines()[0].split(" Input:")[0][:200]
-                raise self.error(
-                    f,
-                    f"is not valid JSON ({first})",
-                    "download the page again from the API; a truncated download or an HTML "
-                    "error page saved as .json causes this.",
-                ) from exc
+        pages = self.tmp_name("pages")
+        try:
+            self._read_pages(pages, files)
+        except duckdb.Error:
+            for f in files:  # find the file that is not JSON, and say so
+                try:
+                    self._read_pages(pages, [f])
+                except duckdb.Error as exc:
+                    first = str(exc).strip().splitlines()[0].split(" Input:")[0][:200]
+                    raise self.error(
+                        f,
+                        f"is not valid JSON ({first})",
+                        "download the page again from the API; a truncated download or an "
+                        "HTML error page saved as .json causes this.",
+                    ) from exc
+            raise  # every file reads alone: not a problem of one file
+        expr = sql_str(path_expr)
+        # pages keep the order they were read in (files in order, objects in file order):
+        # their rowid numbers them, and a record's number is its place in its file
+        self.con.execute(
+            f"""INSERT INTO {table}
+            WITH lists AS (
+                SELECT file_no, rowid AS page, CASE
+                    WHEN json_type(json) = 'ARRAY' THEN json_extract(json, '$[*]')
+                    WHEN json_extract(json, {expr}) IS NOT NULL
+                         AND len(json_extract(json, {expr})) > 0
+                      THEN json_extract(json, {expr})
+                    WHEN json_exists(json, '$.data') OR json_exists(json, '$._embedded')
+                      THEN []::JSON[]
+                    ELSE [json] END AS l
+                FROM {pages}),
+            flat AS (
+                SELECT file_no, page, unnest(l) AS j, unnest(range(len(l))) AS pos FROM lists)
+            SELECT file_no, row_number() OVER (PARTITION BY file_no ORDER BY page, pos) - 1, j
+            FROM flat"""
+        )
+        embedded = dict(
+            self.con.execute(
+                f"""SELECT file_no, arg_min(json_keys(json_extract(json, '$._embedded'))[1], rowid)
+                    FROM {pages} GROUP BY file_no"""
+            ).fetchall()
+        )
+        self.con.execute(f"DROP TABLE {pages}")
+        counts = dict(
+            self.con.execute(f"SELECT file_no, count(*) FROM {table} GROUP BY file_no").fetchall()
+        )
+        for f in files:
             f.json_records = True
-            f.rows_read = self.con.execute(
-                f"SELECT count(*) FROM {table} WHERE file_no = {f.file_no}"
-            ).fetchone()[0]
+            f.rows_read = int(counts.get(f.file_no, 0))
+            f.embedded_key = embedded.get(f.file_no) or ""
         return table
+
+    def _read_pages(self, pages: str, files: list[FileInfo]) -> None:
+        """(file_no, json) of every JSON object of the files, in file and object order."""
+        names = "[" + ", ".join(sql_str(str(f.path)) for f in files) + "]"
+        # DuckDB sizes its read buffers by this: no object is larger than its file
+        largest = max(f.size for f in files) + 1024
+        numbers = "[" + ", ".join(str(f.file_no) for f in files) + "]"
+        # no join and no sort: with insertion order preserved (the sync's setting) the
+        # scan yields the files in list order and each file's objects in order
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {pages} AS
+                SELECT {numbers}[list_position({names}, filename)] AS file_no, json
+                FROM read_json_objects({names}, format = 'auto', filename = true,
+                                       maximum_object_size = {max(largest, 1 << 24)})"""
+        )
 
     def json_unknown_keys(self, table: str, files: list[FileInfo], known: set[str]) -> None:
         rows = self.con.execute(
