@@ -35,6 +35,7 @@ from cyclebook.config import Cohort, CycleCard, Organization
 from cyclebook.errors import ConfigError
 from cyclebook.metrics import MetricEngine, MetricResults
 from cyclebook.metrics import rules as R
+from cyclebook.metrics.engine import store_table
 from cyclebook.metrics.rules import frame_of
 
 __all__ = [
@@ -99,7 +100,7 @@ class Rollup:
 
 def _keyed(backend: ibis.BaseBackend, t: ir.Table, org_id: str) -> ir.Table:
     """Add ``k``: the person's network key (match_key, else org:person_id)."""
-    person = backend.table("person")
+    person = store_table(backend, "person")
     person = person.filter(person.org_id == org_id).select(
         mk_pid=person.person_id, match_key=person.match_key
     )

@@ -87,6 +87,15 @@ def inputs_digest(org: Organization, card: CycleCard, previous: CycleCard | None
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def store_table(backend: ibis.BaseBackend, name: str) -> ir.Table:
+    """A table of the store as an ibis expression, looked up once per connection (each
+    lookup asks the database for its schema; a network roll-up's engines share one)."""
+    tables = backend.__dict__.setdefault("_cyclebook_tables", {})
+    if name not in tables:
+        tables[name] = backend.table(name)
+    return tables[name]
+
+
 class MetricEngine:
     """Compute one organization's metrics for one cycle on an ibis backend."""
 
@@ -148,7 +157,7 @@ class MetricEngine:
         self._state = None
 
     def table(self, name: str) -> ir.Table:
-        t = self.b.table(name)
+        t = store_table(self.b, name)
         return t.filter(t.org_id == self.org.id)
 
     def actions(self) -> ir.Table:
