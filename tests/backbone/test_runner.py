@@ -187,3 +187,33 @@ def test_each_audience_of_the_cohort_summary_is_a_chain_of_its_own(tiny_cohort):
     summaries = [chain for chain in chains if chain[0].org_id is None]
     assert [[job.audience for job in chain] for chain in summaries] == [["cohort"], ["funder"]]
     assert all(len(chain) == 4 + 2 for chain in chains if chain[0].org_id is not None)
+
+
+def test_kernels_start_with_the_preloaded_heap_out_of_the_collectors_sight(
+    tiny_cohort: Path, tmp_path: Path
+) -> None:
+    """A kernel forked from the run's zygote inherits the zygote's frozen objects (what it
+    preloaded), so its collections walk only what the report allocates; a new one
+    starts from an empty namespace all the same."""
+    params = new_code_cell('org_id: str = "x"  # organization id')
+    params.metadata["tags"] = ["parameters"]
+    probe = new_code_cell(
+        "import gc\n"
+        "print('frozen:', gc.get_freeze_count() > 10000,"
+        " 'namespace:', sorted(k for k in globals() if k.startswith('leftover')))\n"
+        "leftover = 1"
+    )
+    nb = new_notebook(cells=[params, probe])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    _, _, chains = runner.plan(tiny_cohort, phases=["reflect", "improve"], orgs=["alpha"])
+    jobs = [
+        runner.Job(**{**job.__dict__, "notebook": str(path), "parameters": {"org_id": "alpha"}})
+        for job in chains[0]
+    ]
+    results = runner._run_chains([jobs], 1, lambda *_: None)
+    assert [r.status for r in results] == ["ok", "ok"]
+    for result in results:
+        text = Path(result.output_ipynb).read_text()
+        assert "frozen: True namespace: []" in text
