@@ -9,6 +9,7 @@ values (names, emails, phones, free text).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def _emit(
     the rest into staging tables with the given SELECT lists (over alias ``x``)."""
     t = stage.tmp_name("typed")
     con = stage.con
+    select_sql = _json_fields_once(select_sql)
     if checks:
         # the first failing check's number, then its reason and column by lookup
         which = (
@@ -81,6 +83,29 @@ def _emit(
             con.execute(f"INSERT INTO {table} {select}")
     if not deferred:
         con.execute(f"DROP TABLE {t}")
+
+
+_JS_FIELD = re.compile(r"js\(j, '([^']*)'\)")
+
+
+def _json_fields_once(select_sql: str) -> str:
+    """Extract every ``js(j, '<path>')`` field of a JSON reader's SELECT in one pass.
+
+    Each ``json_extract_string`` call parses the whole record again; one call with the
+    list of paths parses it once (2-3x faster on Mobilize attendances, same values)."""
+    paths: list[str] = []
+
+    def field(match: re.Match) -> str:
+        if match.group(1) not in paths:
+            paths.append(match.group(1))
+        return f"cb_s(__v[{paths.index(match.group(1)) + 1}])"
+
+    body = _JS_FIELD.sub(field, select_sql)
+    if not paths or not body.lstrip().startswith("SELECT "):
+        return select_sql
+    listed = "[" + ", ".join(sql_str(p) for p in paths) + "]"
+    body = body.lstrip().removeprefix("SELECT ")
+    return f"SELECT * EXCLUDE (__v) FROM (SELECT json_extract_string(j, {listed}) AS __v, {body})"
 
 
 def _custom(

@@ -414,16 +414,18 @@ class Stage:
         # their rowid numbers them, and a record's number is its place in its file
         self.con.execute(
             f"""INSERT INTO {table}
-            WITH lists AS (
-                SELECT file_no, rowid AS page, CASE
-                    WHEN json_type(json) = 'ARRAY' THEN json_extract(json, '$[*]')
-                    WHEN json_extract(json, {expr}) IS NOT NULL
-                         AND len(json_extract(json, {expr})) > 0
-                      THEN json_extract(json, {expr})
+            WITH found AS (  -- each page parsed once for its records, not once per test
+                SELECT file_no, rowid AS page, json, json_type(json) AS kind,
+                       json_extract(json, {expr}) AS records
+                FROM {pages}),
+            lists AS (
+                SELECT file_no, page, CASE
+                    WHEN kind = 'ARRAY' THEN json_extract(json, '$[*]')
+                    WHEN records IS NOT NULL AND len(records) > 0 THEN records
                     WHEN json_exists(json, '$.data') OR json_exists(json, '$._embedded')
                       THEN []::JSON[]
                     ELSE [json] END AS l
-                FROM {pages}),
+                FROM found),
             flat AS (
                 SELECT file_no, page, unnest(l) AS j, unnest(range(len(l))) AS pos FROM lists)
             SELECT file_no, row_number() OVER (PARTITION BY file_no ORDER BY page, pos) - 1, j
@@ -498,17 +500,19 @@ class Stage:
                 ).fetchall()
             ]
             pairs = [(r, starts[r]) for r in recs if 0 <= r < len(starts)]
-            cb_lines = pa.table(  # noqa: F841 - read by DuckDB's replacement scan
+            lines = pa.table(
                 {
                     "rec": pa.array([p[0] for p in pairs], pa.int64()),
                     "line": pa.array([p[1] for p in pairs], pa.int64()),
                 }
             )
+            self.con.register("cb_lines", lines)
             self.con.execute(
                 f"""UPDATE st_reject SET line = l.line FROM cb_lines l
                     WHERE st_reject.file_no = {file_no} AND st_reject.rec = l.rec
                       AND st_reject.line IS NULL"""
             )
+            self.con.unregister("cb_lines")
 
 
 MAX_LINE_SCAN_BYTES = 512 * 1024 * 1024
