@@ -234,16 +234,21 @@ MOBILIZE_TYPES = [
 # --------------------------------------------------------------------------- helpers
 
 
+# isoformat of whole seconds since the epoch: the same text as strftime, 3x faster (the
+# demo formats a million timestamps)
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
 def _iso_z(ts: int) -> str:
-    return dt.datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (_EPOCH + dt.timedelta(seconds=int(ts))).isoformat() + "Z"
 
 
 def _naive(ts: int) -> str:
-    return dt.datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return (_EPOCH + dt.timedelta(seconds=int(ts))).isoformat(sep=" ")
 
 
 def _date(ts: int) -> str:
-    return dt.datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d")
+    return (_EPOCH + dt.timedelta(seconds=int(ts))).date().isoformat()
 
 
 def _excel_serial(ts: int) -> str:
