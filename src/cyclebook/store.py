@@ -23,7 +23,8 @@ import duckdb
 
 from cyclebook.errors import StoreError
 
-SCHEMA_VERSION = 1
+# 2: person, person_pii and identity lost their PRIMARY KEY (see UNINDEXED_KEYS)
+SCHEMA_VERSION = 2
 
 # Columns are the canonical model of DESIGN.md. ``org_id`` leads every key because one
 # store holds the whole cohort.
@@ -205,6 +206,19 @@ UNINDEXED_KEYS: dict[str, tuple[str, ...]] = {
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables (and migrate an older store). Every writer of every report opens
+    the store, so a current one is recognised in two quick queries and left alone."""
+    tables = {
+        r[0]
+        for r in con.execute(
+            """SELECT table_name FROM duckdb_tables()
+               WHERE schema_name = 'main' AND database_name = current_database()"""
+        ).fetchall()
+    }
+    if set(SCHEMA) <= tables:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row and row[0] == str(SCHEMA_VERSION):
+            return
     for name, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     _drop_old_primary_keys(con)
