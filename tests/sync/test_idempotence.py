@@ -261,3 +261,50 @@ def test_spoke_messages_added_later_complete_the_unchanged_contacts(make_cohort)
         ("spoke:71:+16175550106", False),
     ]
     assert_keys_unique(c)
+
+
+def test_a_tool_with_no_changed_export_is_carried_over_not_read_again(make_cohort):
+    """A new Mobilize page: Action Network's unchanged report is not read again; its
+    figures, date coverage and rejects carry over, and a new attendance still finds the
+    Action Network person by email through the store."""
+    import copy
+    import dataclasses
+
+    c = make_cohort(SOURCES)
+    bad = "u3,Cy,Ng,cy@example.org,02141,,,,not a date,,,,,,\n"
+    c.write("an/activists.csv", AN_CSV + bad)
+    first_page = copy.deepcopy(MOBILIZE_PAGE)
+    first_page["data"] = first_page["data"][1:]
+    c.write("mobilize/p1.json", first_page)
+    first = c.sync()
+    an_before = next(f for f in first.files if f.file == "an/activists.csv")
+    runs = """SELECT file, rows_read, rows_rejected, strftime(min_occurred_at, '%Y-%m-%d'),
+                     strftime(max_occurred_at, '%Y-%m-%d')
+              FROM sync_run WHERE file = 'an/activists.csv' ORDER BY started_at"""
+    rejects_before = c.rejects()
+    assert [r[0] for r in rejects_before] == ["an/activists.csv"]
+
+    # attendance 11, its person now giving Bo's email: Bo is only in the unchanged
+    # Action Network report, so the match can only come from the store
+    second_page = copy.deepcopy(MOBILIZE_PAGE)
+    second_page["data"] = second_page["data"][:1]
+    second_page["data"][0]["person"]["email_addresses"][0]["address"] = "bo@example.org"
+    c.write("mobilize/p2.json", second_page)
+    second = c.sync()
+    an_after = next(f for f in second.files if f.file == "an/activists.csv")
+    assert an_after.carried and not an_before.carried
+    assert dataclasses.replace(an_after, carried=False) == an_before
+    assert not next(f for f in second.files if f.file == "mobilize/p2.json").carried
+    assert c.rejects() == rejects_before
+    first_run, second_run = c.query(runs)
+    assert first_run == second_run
+    third = c.sync(force=True)  # a forced sync reads every export again
+    assert not any(f.carried for f in third.files)
+    # Bo (Action Network u2) and the new attendance's person are one person
+    linked = c.query(
+        """SELECT count(DISTINCT person_id) FROM identity
+           WHERE (source = 'action_network' AND source_id = 'u2')
+              OR (source = 'mobilize' AND source_id = '501')"""
+    )
+    assert linked == [(1,)]
+    assert_keys_unique(c)

@@ -14,6 +14,7 @@ Public entry points:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -59,6 +60,7 @@ class FileResult:
     rows_rejected: int
     unknown_columns: list[str]
     notes: list[str]
+    carried: bool = False  # unchanged and not read again: the figures of the last sync
 
 
 @dataclass
@@ -115,19 +117,21 @@ def _files_of(paths: CohortPaths, org: Organization) -> list[tuple[Source, list[
     return [(src, discover_files(exports, src, org.id)) for src in org.sources]
 
 
-def _last_fileset(con, org_id: str) -> set[tuple[str, str]] | None:
+def _last_run(con, org_id: str) -> str | None:
     row = con.execute(
         """SELECT run_id FROM sync_run WHERE org_id = ? AND file IS NULL AND status = 'ok'
            ORDER BY started_at DESC LIMIT 1""",
         [org_id],
     ).fetchone()
-    if not row:
-        return None
+    return row[0] if row else None
+
+
+def _fileset(con, org_id: str, run_id: str) -> set[tuple[str, str]]:
     return {
         (r[0], r[1])
         for r in con.execute(
             "SELECT file, sha256 FROM sync_run WHERE org_id = ? AND run_id = ? AND file IS NOT NULL",
-            [org_id, row[0]],
+            [org_id, run_id],
         ).fetchall()
     }
 
@@ -164,7 +168,8 @@ def sync_org(
             for src, files in sources:
                 for p, rel in files:
                     stage.add_file(p, rel, src.kind, src.label or src.kind)
-            previous = _last_fileset(con, org.id)
+            last_run = _last_run(con, org.id)
+            previous = _fileset(con, org.id, last_run) if last_run else None
             changed: list[int] | None = None  # file numbers new since the last sync
             if previous is not None and not force:
                 # hashed up front only when they may be unchanged; otherwise while the
@@ -179,10 +184,17 @@ def sync_org(
                     result.files = _file_results_from_store(con, org.id)
                     return result
                 changed = [f.file_no for f in stage.files if (f.rel, f.sha256) not in previous]
+                # a tool none of whose exports changed is not read again: its rows are in
+                # the store, and its files' figures and rejects carry over from last time
+                for infos in _group(stage, sources):
+                    if not {f.file_no for f in infos} & set(changed):
+                        for f in infos:
+                            f.carried = True
             # the byte-for-byte copies are plain file I/O: made beside the parsing
             archiving = _Archiver(stage.files, paths.archive / org.id)
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
-                READERS[src.kind](stage, src, infos, org)
+                if not all(f.carried for f in infos):
+                    READERS[src.kind](stage, src, infos, org)
             if changed is not None:
                 changed = sorted(
                     n
@@ -204,8 +216,8 @@ def sync_org(
                 stage.reject_lines()
                 archived = archiving.wait()  # sets the hashes of files not hashed yet
                 _remember_hashes(paths, stage.files)
-                _finish_files(stage, result)
-                _record(con, paths, org, stage, result, started, archived)
+                _finish_files(stage, result, last_run)
+                _record(con, paths, org, stage, result, started, archived, last_run)
                 clock.lap("archive_and_record")
                 con.execute("COMMIT")
                 clock.lap("commit")
@@ -257,8 +269,13 @@ def _group(stage: Stage, sources) -> list[list]:
     return out
 
 
-def _finish_files(stage: Stage, result: SyncResult) -> None:
+def _finish_files(stage: Stage, result: SyncResult, last_run: str | None) -> None:
     con = stage.con
+    carried = (
+        {r.file: r for r in _file_results_from_store(con, stage.org_id, last_run)}
+        if last_run and any(f.carried for f in stage.files)
+        else {}
+    )
     rejected = dict(
         con.execute(
             """SELECT file_no, count(DISTINCT coalesce(CAST(rec AS VARCHAR), 'l' || line))
@@ -266,6 +283,9 @@ def _finish_files(stage: Stage, result: SyncResult) -> None:
         ).fetchall()
     )
     for f in stage.files:
+        if f.carried:
+            result.files.append(dataclasses.replace(carried[f.rel], carried=True))
+            continue
         n_rej = int(rejected.get(f.file_no, 0))
         result.files.append(
             FileResult(
@@ -335,6 +355,7 @@ def _record(
     result: SyncResult,
     started: dt.datetime,
     archived: list[Path],
+    last_run: str | None = None,
 ) -> None:
     # one row per file, written in one statement each (an API export is hundreds of
     # pages: a statement per page cost ~6 ms each)
@@ -354,6 +375,7 @@ def _record(
                 json.dumps({"role": f.role, "notes": f.notes, "skipped_blank": f.rows_skipped})
                 for f in stage.files
             ],
+            "carried": pa.array([f.carried for f in stage.files], pa.bool_()),
         }
     )
     con.register("cb_file_rows", file_rows)
@@ -368,11 +390,24 @@ def _record(
                min_occurred_at, max_occurred_at, message)
            SELECT $org, $run, $started, now(), 'ok', r.source_kind, r.rel, r.sha256,
                   r.rows_read, r.rows_kept, r.rows_rejected, r.unknown, c.lo, c.hi, r.message
-           FROM cb_file_rows r LEFT JOIN cb_cov c USING (file_no) ORDER BY r.file_no""",
-        {"org": org.id, "run": result.run_id, "started": started},
+           FROM cb_file_rows r LEFT JOIN cb_cov c USING (file_no) WHERE NOT r.carried
+           UNION ALL
+           SELECT $org, $run, $started, now(), 'ok', p.source_kind, p.file, p.sha256,
+                  p.rows_read, p.rows_kept, p.rows_rejected, p.unknown_columns,
+                  p.min_occurred_at, p.max_occurred_at,
+                  json_merge_patch(coalesce(p.message, '{}'), '{"carried": true}')
+           FROM cb_file_rows r JOIN sync_run p
+             ON p.org_id = $org AND p.run_id = $last AND p.file = r.rel AND p.sha256 = r.sha256
+           WHERE r.carried""",
+        {"org": org.id, "run": result.run_id, "started": started, "last": last_run or ""},
     )
-    # rejects describe the current exports: replace the organization's previous ones
-    con.execute("DELETE FROM rejected_row WHERE org_id = ?", [org.id])
+    # rejects describe the current exports: replace the organization's previous ones,
+    # except those of exports not read again (carried over with their figures)
+    con.execute(
+        """DELETE FROM rejected_row WHERE org_id = ?
+           AND file NOT IN (SELECT rel FROM cb_file_rows WHERE carried)""",
+        [org.id],
+    )
     con.execute(
         """INSERT INTO rejected_row SELECT ?, ?, f.rel, coalesce(r.line, r.rec + 2),
                r.column_name, r.reason, NULL
@@ -406,15 +441,15 @@ def _record_failure(con, org_id: str, run_id: str, started: dt.datetime, message
     )
 
 
-def _file_results_from_store(con, org_id: str) -> list[FileResult]:
+def _file_results_from_store(con, org_id: str, run_id: str | None = None) -> list[FileResult]:
+    """The per-file figures of a sync run (by default the organization's last one)."""
+    run_id = run_id or _last_run(con, org_id)
     rows = con.execute(
         """SELECT file, source_kind, message, sha256, rows_read, rows_kept, rows_rejected,
                   unknown_columns
-           FROM sync_run WHERE org_id = ? AND file IS NOT NULL AND run_id = (
-               SELECT run_id FROM sync_run WHERE org_id = ? AND file IS NULL AND status = 'ok'
-               ORDER BY started_at DESC LIMIT 1)
+           FROM sync_run WHERE org_id = ? AND file IS NOT NULL AND run_id = ?
            ORDER BY file""",
-        [org_id, org_id],
+        [org_id, run_id],
     ).fetchall()
     out = []
     for file, kind, message, sha, read, kept, rej, unknown in rows:
@@ -430,6 +465,7 @@ def _file_results_from_store(con, org_id: str) -> list[FileResult]:
                 rej,
                 json.loads(unknown or "[]"),
                 meta.get("notes", []),
+                bool(meta.get("carried", False)),
             )
         )
     return out

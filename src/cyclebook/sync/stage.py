@@ -114,6 +114,7 @@ class FileInfo:
     notes: list[str] = field(default_factory=list)
     json_records: bool = False  # line numbers are record positions, not text lines
     embedded_key: str = ""  # a HAL page's first `_embedded` key (its collection)
+    carried: bool = False  # unchanged, of a tool with no changed export: not read again
     read_path: Path | None = None  # transcoded copy, when the file was not UTF-8
     # set when the archive copy computed the hash: the stat and time it was read at
     hashed_stat: os.stat_result | None = None
