@@ -308,3 +308,30 @@ def test_a_tool_with_no_changed_export_is_carried_over_not_read_again(make_cohor
     )
     assert linked == [(1,)]
     assert_keys_unique(c)
+
+
+def test_a_page_read_again_beside_a_new_one_does_not_override_a_later_export(make_cohort):
+    """Di is in Mobilize (zip 02142) and Action Network. A newer Action Network report
+    moves her to 02199; a new Mobilize page about someone else makes every Mobilize page
+    be read again, but the unchanged page's old zip must not come back."""
+    import copy
+
+    c = make_cohort(SOURCES)
+    head = "uuid,first_name,last_name,email,zip_code\n"
+    c.write("an/activists-1.csv", head + "u9,Di,Oh,di@example.org,02142\n")
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    c.sync()
+    zip_of_di = """SELECT p.zip FROM person p JOIN identity i USING (org_id, person_id)
+                   WHERE i.source = 'action_network' AND i.source_id = 'u9'"""
+    assert c.query(zip_of_di) == [("02142",)]
+    c.write("an/activists-2.csv", head + "u9,Di,Oh,di@example.org,02199\n")
+    c.sync()
+    assert c.query(zip_of_di) == [("02199",)]
+    other = copy.deepcopy(MOBILIZE_PAGE)
+    other["data"] = other["data"][1:]
+    other["data"][0]["id"] = 13
+    c.write("mobilize/p2.json", other)
+    result = c.sync()
+    assert result.written["activity"] == 1
+    assert c.query(zip_of_di) == [("02199",)]
+    assert_keys_unique(c)

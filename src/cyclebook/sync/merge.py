@@ -130,9 +130,17 @@ def write_org(
     """
     counts: dict[str, int] = {}
     p = {"org": org_id}
-    act_src, att_src = "st_activity", "st_attempt"
+    act_src, att_src, person_src, custom_src = "st_activity", "st_attempt", "st_person", "st_custom"
     if changed_files is not None:
         in_files = ", ".join(str(int(n)) for n in changed_files) or "NULL"
+        # people's details too come from the changed exports only: an unchanged page
+        # read again beside a new one must not override what a later export set
+        for name in (person_src, custom_src):
+            con.execute(
+                f"""CREATE OR REPLACE TEMP VIEW cb_{name} AS
+                    SELECT * FROM {name} WHERE file_no IN ({in_files})"""
+            )
+        person_src, custom_src = "cb_st_person", "cb_st_custom"
         for name in (act_src, att_src):
             con.execute(  # a table: usually a few rows, read several times below
                 f"""CREATE OR REPLACE TEMP TABLE cb_{name} AS
@@ -200,7 +208,7 @@ def write_org(
 
     # ---- person and person_pii: latest non-empty value per field wins (file order)
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_person AS
+        f"""CREATE OR REPLACE TEMP TABLE cb_person AS
         SELECT m.person_id,
             arg_max(s.email, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.email IS NOT NULL) AS email,
             arg_max(s.phone, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.phone IS NOT NULL) AS phone,
@@ -213,9 +221,17 @@ def write_org(
             arg_max(s.sms_ok, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.sms_ok IS NOT NULL) AS sms_ok,
             arg_max(s.do_not_contact, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.do_not_contact IS NOT NULL) AS do_not_contact,
             min(s.seen_at) AS seen_at
-        FROM st_person s JOIN cb_idmap m ON m.source = s.source AND m.source_id = s.source_id
+        FROM {person_src} s JOIN cb_idmap m ON m.source = s.source AND m.source_id = s.source_id
         GROUP BY m.person_id"""
     )
+    if changed_files is not None:
+        # people with new activities but no changed record: their first-seen date may move
+        con.execute(
+            f"""INSERT INTO cb_person (person_id)
+                SELECT DISTINCT m.person_id FROM {act_src} a JOIN cb_idmap m
+                  ON m.source = a.person_source AND m.source_id = a.person_ref
+                WHERE m.person_id NOT IN (SELECT person_id FROM cb_person)"""
+        )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_person_new AS
         SELECT $org AS org_id, c.person_id,
@@ -288,10 +304,10 @@ def write_org(
 
     # ---- custom (unknown) fields, kept per person
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_custom_new AS
+        f"""CREATE OR REPLACE TEMP TABLE cb_custom_new AS
         SELECT $org AS org_id, m.person_id, c.source, c.field,
             arg_max(c.value, c.file_no * 10000000000 + c.rec) AS value
-        FROM st_custom c JOIN cb_idmap m
+        FROM {custom_src} c JOIN cb_idmap m
           ON m.source = c.person_source AND m.source_id = c.person_ref
         GROUP BY ALL""",
         p,
