@@ -198,6 +198,9 @@ def test_the_record_the_tool_modified_last_wins_whatever_the_file_names(make_coh
     newer.unlink()
     c.sync()
     assert c.query(status) == [("completed", True)]
+    # even a forced sync, which compares every export again: the stored row is newer
+    c.sync(force=True)
+    assert c.query(status) == [("completed", True)]
     assert_keys_unique(c)
 
 
