@@ -338,3 +338,38 @@ def test_a_page_read_again_beside_a_new_one_does_not_override_a_later_export(mak
     assert result.written["activity"] == 1
     assert c.query(zip_of_di) == [("02199",)]
     assert_keys_unique(c)
+
+
+def test_a_new_export_of_one_table_reads_only_it_and_the_lookups_it_needs(make_cohort):
+    """A weekly VAN signups file: the big persons and signups tables are not read again
+    (they carry over), the events lookup is, and the new signups find their people
+    through the store."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,datecreated\n101,2026-08-01\n102,2026-08-01\n")
+    c.write("van/events.csv", "eventid,eventname,dateoffsetbegin\n55,Kickoff,2026-08-10 18:00\n")
+    signups = "eventsignupid,vanid,eventid,eventstatusname,datecreated\n"
+    c.write(
+        "van/eventsignups-1.csv",
+        signups + "7,101,55,Completed,2026-08-02\n8,999,55,Completed,2026-08-02\n",
+    )
+    c.sync()
+    c.write("van/eventsignups-2.csv", signups + "9,102,55,No Show,2026-08-03\n")
+    result = c.sync()
+    carried = {f.file: f.carried for f in result.files}
+    assert carried == {
+        "van/events.csv": False,
+        "van/eventsignups-1.csv": True,
+        "van/eventsignups-2.csv": False,
+        "van/persons.csv": True,
+    }
+    assert result.written["activity"] == 1
+    rows = c.query(
+        """SELECT a.source_id, i.source_id, a.status, strftime(a.occurred_at, '%Y-%m-%d')
+           FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    )
+    assert rows == [("7", "101", "completed", "2026-08-10"), ("9", "102", "no_show", "2026-08-10")]
+    # signup 8's person is in no export: its reject carries over with its file
+    assert c.rejects() == [
+        ("van/eventsignups-1.csv", 3, None, "person not found in this organization's exports")
+    ]
+    assert_keys_unique(c)

@@ -32,7 +32,7 @@ from cyclebook.filehash import cohort_cache
 from cyclebook.paths import CohortPaths
 from cyclebook.store import connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
-from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare
+from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare, files_to_read
 from cyclebook.sync.stage import FileInfo, Stage, archive_file
 
 __all__ = [
@@ -183,24 +183,23 @@ def sync_org(
                     result.status = "unchanged"
                     result.files = _file_results_from_store(con, org.id)
                     return result
-                changed = [f.file_no for f in stage.files if (f.rel, f.sha256) not in previous]
-                # a tool none of whose exports changed is not read again: its rows are in
-                # the store, and its files' figures and rejects carry over from last time
-                for infos in _group(stage, sources):
-                    if not {f.file_no for f in infos} & set(changed):
-                        for f in infos:
-                            f.carried = True
+                new = {f.file_no for f in stage.files if (f.rel, f.sha256) not in previous}
+                # only the new or changed exports, and those read with them, are compared
+                # with the store; an export not needed for them is not read again: its
+                # rows are in the store, its figures and rejects carry over from last time
+                compare: set[int] = set()
+                for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
+                    compare |= files_to_compare(src.kind, infos, new)
+                    reading = {f.file_no for f in files_to_read(src.kind, infos, compare)}
+                    for f in infos:
+                        f.carried = f.file_no not in reading
+                changed = sorted(compare)
             # the byte-for-byte copies are plain file I/O: made beside the parsing
             archiving = _Archiver(stage.files, paths.archive / org.id)
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
-                if not all(f.carried for f in infos):
-                    READERS[src.kind](stage, src, infos, org)
-            if changed is not None:
-                changed = sorted(
-                    n
-                    for (src, _files), infos in zip(sources, _group(stage, sources), strict=True)
-                    for n in files_to_compare(src.kind, infos, set(changed))
-                )
+                to_read = [f for f in infos if not f.carried]
+                if to_read:
+                    READERS[src.kind](stage, src, to_read, org)
             stage.finalize()
             clock.lap("read")
             _coverage(con)

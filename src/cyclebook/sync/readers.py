@@ -717,9 +717,19 @@ def files_to_compare(kind: str, files: list[FileInfo], changed: set[int]) -> set
         return set()
     if kind == "spoke":  # contacts and messages are joined: one decides the other's rows
         return numbers
-    if kind == "van" and any(f.role in VAN_LOOKUPS for f in files if f.file_no in hit):
+    if kind == "van" and any(van_table(f) in VAN_LOOKUPS for f in files if f.file_no in hit):
         return numbers
     return hit
+
+
+def files_to_read(kind: str, files: list[FileInfo], compare: set[int]) -> list[FileInfo]:
+    """Of one source's files, those to read: the ones compared with the store, and the
+    lookup tables they are read through. The rest carry over (``FileInfo.carried``)."""
+    if not compare & {f.file_no for f in files}:
+        return []
+    return [
+        f for f in files if f.file_no in compare or (kind == "van" and van_table(f) in VAN_LOOKUPS)
+    ]
 
 
 def van_table(f: FileInfo) -> str:
