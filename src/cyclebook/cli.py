@@ -2,6 +2,7 @@
 
     cyclebook demo [COHORT_DIR] [--scale S]          write the seeded demo exports
     cyclebook run COHORT_DIR [--cycle C|all] [--phase P] [--org O] [-p name=value] [--force]
+    cyclebook sync COHORT_DIR [--org O] [--force]    sync exports into the store, no reports
     cyclebook params NOTEBOOK                        show a notebook's parameters
     cyclebook validate COHORT_DIR                    check cohort.yml and every cycle.yml
     cyclebook next-cycle COHORT_DIR FROM NEW [--start DATE]
@@ -70,6 +71,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     return EXIT_OK if summary.ok else EXIT_FAILURES
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from cyclebook.config import load_cohort
+    from cyclebook.sync import sync_cohort
+
+    known = [o.id for o in load_cohort(args.cohort_dir).organizations]
+    unknown = [o for o in args.org or [] if o not in known]
+    if unknown:
+        raise CyclebookError(
+            f"--org {', '.join(unknown)}: no such organization in cohort.yml",
+            fix=f"use one of: {', '.join(known)}.",
+        )
+    results = sync_cohort(args.cohort_dir, args.org, force=args.force)
+    failed = 0
+    for org_id, result in results.items():
+        if result.status == "failed":
+            failed += 1
+            message = (result.error or "").removeprefix(f"[{org_id}] ")
+            print(f"failed     {org_id}: {message}")
+            continue
+        carried = sum(f.carried for f in result.files)
+        read = len(result.files) - carried
+        detail = (
+            "no export changed"
+            if result.status == "unchanged"
+            else f"{read} export(s) read, {carried} carried over; {result.rows_read:,} rows, "
+            f"{result.rows_rejected:,} rejected; written "
+            + ", ".join(f"{k} {v:,}" for k, v in result.written.items() if v)
+        )
+        print(f"{result.status:<10} {org_id}: {detail}")
+    print(f"cyclebook: {len(results)} organization(s) synced, {failed} failed")
+    return EXIT_FAILURES if failed else EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -148,6 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="execute every report, even those whose inputs did not change (default: reuse)",
     )
     run.set_defaults(func=cmd_run)
+
+    sync = sub.add_parser(
+        "sync", help="sync the organizations' exports into the store (no reports)"
+    )
+    sync.add_argument("cohort_dir")
+    sync.add_argument("--org", action="append", help="organization id (repeatable); default: all")
+    sync.add_argument(
+        "--force",
+        action="store_true",
+        help="read every export again (after an upgrade of cyclebook, say); default: only "
+        "new or changed exports and the lookups they need",
+    )
+    sync.set_defaults(func=cmd_sync)
 
     demo = sub.add_parser("demo", help="write the seeded demo cohort's exports")
     demo.add_argument("cohort_dir", nargs="?", default="cycles/demo")
