@@ -373,3 +373,21 @@ def test_a_new_export_of_one_table_reads_only_it_and_the_lookups_it_needs(make_c
         ("van/eventsignups-1.csv", 3, None, "person not found in this organization's exports")
     ]
     assert_keys_unique(c)
+
+
+def test_exports_synced_by_other_reader_code_are_read_again(make_cohort):
+    """After an upgrade of the readers (a fix in how a tool's export is read), unchanged
+    exports are read again once, so the fix reaches the store without --force."""
+    import duckdb
+
+    c = make_cohort(SOURCES)
+    c.write("an/activists.csv", AN_CSV)
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    c.sync()
+    assert c.sync().status == "unchanged"
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    con.execute("UPDATE meta SET value = 'older-code' WHERE key = 'sync_code:org'")
+    con.close()
+    again = c.sync()
+    assert again.status == "ok" and not any(f.carried for f in again.files)
+    assert c.sync().status == "unchanged"
