@@ -94,3 +94,23 @@ def test_report_shows_and_raises_export_errors(make_cohort, capsys):
         sync_phase.report(ctx)
     out = capsys.readouterr().out
     assert "the file is empty" in out and "Fix:" in out
+
+
+def test_report_says_which_exports_were_not_read_again(make_cohort):
+    import copy
+
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
+    c.write("an/activists.csv", AN_CSV)
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    page = copy.deepcopy(MOBILIZE_PAGE)
+    page["data"][0]["id"] = 99
+    c.write("mobilize/p2.json", page)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "1 new or changed export(s) were read. 2 unchanged export(s) were not read" in html
+    # the carried files' figures are in the per-tool table all the same
+    assert summary.last_run["rows_read"] == 2 + 2 + 2  # the new page has two records too

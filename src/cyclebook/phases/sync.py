@@ -62,6 +62,16 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         out.append(
             d.note("No export changed since the last sync; nothing was re-read.", kind="info")
         )
+    elif result is not None and any(f.carried for f in result.files):
+        carried = sum(f.carried for f in result.files)
+        out.append(
+            d.note(
+                f"{len(result.files) - carried} new or changed export(s) were read. "
+                f"{carried} unchanged export(s) were not read again; their figures below "
+                "are from the sync that read them.",
+                kind="info",
+            )
+        )
     out.append(
         d.definition_list(
             [
