@@ -182,9 +182,14 @@ def main(argv: list[str] | None = None) -> int:
             f"generated {args.people:,} people and {args.activities:,} activities "
             f"({size_mb:,.0f} MB of CSV) in {time.perf_counter() - t:.1f} s (not timed)"
         )
-        floor = _child(FLOOR, json.dumps([str(f) for f in files]))
+        # the floor is short and noisy on a shared machine (1.9 to 2.8 s seen): the best of
+        # three runs, which can only make the ratio stricter
+        floors = [_child(FLOOR, json.dumps([str(f) for f in files])) for _ in range(3)]
+        floor = min(floors, key=lambda run: run["seconds"])
+        tries = ", ".join(f"{run['seconds']:.2f}" for run in floors)
         print(
-            f"duckdb read_csv floor: {floor['seconds']:.2f} s, {floor['rows']:,} rows, "
+            f"duckdb read_csv floor: {floor['seconds']:.2f} s (best of {tries}), "
+            f"{floor['rows']:,} rows, "
             f"{floor['rows'] / floor['seconds']:,.0f} rows/s, peak {floor['peak_mb']:,.0f} MB"
         )
         persisted = _child(FLOOR, json.dumps([str(f) for f in files]), str(root / "floor.duckdb"))
