@@ -72,6 +72,49 @@ class QuickReadyClient(AsyncKernelClient):
     wait_for_ready = _async_wait_for_ready
 
 
+SOCKET_DIR_PREFIX = "cyclebook-kernel-"
+_swept = False
+
+
+def socket_dir() -> str:
+    """A private folder for one kernel's sockets, named after the process that owns it.
+
+    A worker killed outright (a closed laptop, SIGKILL) cannot remove its folders; the
+    next process to start a kernel removes those whose owner is gone (once per process).
+    """
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep_socket_dirs()
+    return tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-")
+
+
+def sweep_socket_dirs(root: str | None = None) -> int:
+    """Remove the socket folders of processes that no longer exist; returns how many."""
+    import shutil
+
+    root = root or tempfile.gettempdir()
+    removed = 0
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return 0
+    for name in names:
+        owner = name.removeprefix(SOCKET_DIR_PREFIX).split("-", 1)[0]
+        if not name.startswith(SOCKET_DIR_PREFIX) or not owner.isdigit():
+            continue  # not ours, or from before folders were named after their owner
+        try:
+            os.kill(int(owner), 0)
+            continue  # the owner still runs (or the pid was reused: keep it, to be safe)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # another user's live process
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        removed += 1
+    return removed
+
+
 class IPCKernelManager(AsyncKernelManager):
     client_class = DottedObjectName("cyclebook.kernel.QuickReadyClient")
     client_factory = Type(klass=AsyncKernelClient, default_value=QuickReadyClient)
@@ -79,7 +122,7 @@ class IPCKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         kwargs.setdefault("transport", "ipc")
         super().__init__(**kwargs)
-        self._socket_dir = tempfile.mkdtemp(prefix="cyclebook-kernel-")
+        self._socket_dir = socket_dir()
         self.ip = os.path.join(self._socket_dir, "kernel")
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
