@@ -161,8 +161,10 @@ def sync_org(
 ) -> SyncResult:
     """Sync one organization's exports into the cohort store, all or nothing.
 
-    Re-syncing unchanged exports writes nothing (status ``unchanged``) unless ``force``.
-    A file that cannot be read raises :class:`ExportError` (it names the file and the fix)
+    Re-syncing unchanged exports writes nothing (status ``unchanged``) unless ``force``
+    or the sync's own code changed since they were read (then every export is read
+    again). Otherwise only new or changed exports, and the lookups they need, are read;
+    the others carry over (``FileResult.carried``). A file that cannot be read raises :class:`ExportError` (it names the file and the fix)
     after recording a failed ``sync_run``; the canonical tables keep their previous state.
     """
     paths = CohortPaths.of(cohort_dir)
