@@ -198,14 +198,6 @@ def write_org(
             org_id,
             newer_than_stored="recorded_at",
         )
-    # first seen: from every activity the organization has, stored ones included
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_first AS
-        SELECT person_id, min(occurred_at) AS first_at FROM activity
-        WHERE org_id = $org GROUP BY person_id""",
-        p,
-    )
-
     # ---- person and person_pii: latest non-empty value per field wins (file order)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_person AS
@@ -232,6 +224,15 @@ def write_org(
                   ON m.source = a.person_source AND m.source_id = a.person_ref
                 WHERE m.person_id NOT IN (SELECT person_id FROM cb_person)"""
         )
+    # first seen: from every activity the organization has, stored ones included, for
+    # the people written now only (a weekly export touches a few of a million)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_first AS
+        SELECT person_id, min(occurred_at) AS first_at FROM activity
+        WHERE org_id = $org AND person_id IN (SELECT person_id FROM cb_person)
+        GROUP BY person_id""",
+        p,
+    )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_person_new AS
         SELECT $org AS org_id, c.person_id,
