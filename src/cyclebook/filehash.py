@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 CHUNK = 8 * 1024 * 1024
@@ -35,6 +36,15 @@ def sha256_file(path: str | Path) -> str:
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def files_digest(files: Iterable[tuple[str, Path]], salt: str = "") -> str:
+    """SHA-256 of named files (name, then content): a code version, for the caches
+    that must notice when the code that filled them changed."""
+    digest = hashlib.sha256(salt.encode())
+    for name, path in files:
+        digest.update(name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
     return digest.hexdigest()
 
 

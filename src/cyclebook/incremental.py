@@ -74,7 +74,7 @@ from typing import Any
 
 import cyclebook
 from cyclebook.config import Cohort, CycleCard, list_cycles
-from cyclebook.filehash import cohort_cache
+from cyclebook.filehash import cohort_cache, files_digest
 from cyclebook.paths import PHASES, CohortPaths, templates_dir
 
 FINGERPRINT_VERSION = 1
@@ -91,15 +91,15 @@ def digest(value: Any) -> str:
 
 def code_fingerprint(versions: Mapping[str, str]) -> str:
     """Package versions plus cyclebook's source files and report template."""
-    sha = hashlib.sha256(json.dumps(dict(versions), sort_keys=True).encode())
     package = Path(cyclebook.__file__).resolve().parent
     roots = [(package, "*.py"), (templates_dir() / "cyclebook", "*")]
-    for root, pattern in roots:
-        for path in sorted(root.rglob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
-                sha.update(str(path.relative_to(root)).encode() + b"\0")
-                sha.update(path.read_bytes() + b"\0")
-    return sha.hexdigest()
+    files = [
+        (str(path.relative_to(root)), path)
+        for root, pattern in roots
+        for path in sorted(root.rglob(pattern))
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
+    return files_digest(files, salt=json.dumps(dict(versions), sort_keys=True))
 
 
 def token(fingerprint: str, status: str) -> str:

@@ -63,11 +63,14 @@ def _code_digest() -> str:
     that run it."""
     import duckdb
 
-    sha = hashlib.sha256(f"ibis {ibis.__version__} duckdb {duckdb.__version__}".encode())
+    from cyclebook.filehash import files_digest
+
     package = Path(__file__).resolve().parent
-    for path in [*sorted(package.glob("*.py")), package.parent / "config.py"]:
-        sha.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return sha.hexdigest()
+    files = [*sorted(package.glob("*.py")), package.parent / "config.py"]
+    return files_digest(
+        [(path.name, path) for path in files],
+        salt=f"ibis {ibis.__version__} duckdb {duckdb.__version__}",
+    )
 
 
 def inputs_digest(org: Organization, card: CycleCard, previous: CycleCard | None) -> str:

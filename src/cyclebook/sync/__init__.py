@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import json
 import threading
 import time
@@ -30,7 +29,7 @@ import pyarrow as pa
 
 from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError, ExportError
-from cyclebook.filehash import cohort_cache
+from cyclebook.filehash import cohort_cache, files_digest
 from cyclebook.paths import CohortPaths
 from cyclebook.store import connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
@@ -122,10 +121,7 @@ def _files_of(paths: CohortPaths, org: Organization) -> list[tuple[Source, list[
 @functools.cache
 def sync_code_digest() -> str:
     """Digest of the sync's own code: exports synced by other code are read again."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return files_digest((p.name, p) for p in sorted(Path(__file__).parent.glob("*.py")))[:16]
 
 
 def _synced_by(con, org_id: str) -> str | None:
