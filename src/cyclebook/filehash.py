@@ -30,12 +30,16 @@ RACY_NS = 2_000_000_000  # a file modified this close to its hashing is hashed a
 CACHE_VERSION = 1
 
 
-def sha256_file(path: str | Path) -> str:
-    """The file's SHA-256, reading every byte."""
+def sha256_file(path: str | Path, copy_to: str | Path | None = None) -> str:
+    """The file's SHA-256, reading every byte; with ``copy_to``, the bytes are written
+    there too as they are read (a copy and its hash from one read)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, contextlib.ExitStack() as stack:
+        copy = stack.enter_context(open(copy_to, "wb")) if copy_to is not None else None
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
+            if copy is not None:
+                copy.write(chunk)
     return digest.hexdigest()
 
 

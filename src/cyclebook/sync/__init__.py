@@ -160,8 +160,9 @@ def sync_org(
     Re-syncing unchanged exports writes nothing (status ``unchanged``) unless ``force``
     or the sync's own code changed since they were read (then every export is read
     again). Otherwise only new or changed exports, and the lookups they need, are read;
-    the others carry over (``FileResult.carried``). A file that cannot be read raises :class:`ExportError` (it names the file and the fix)
-    after recording a failed ``sync_run``; the canonical tables keep their previous state.
+    the others carry over (``FileResult.carried``). A file that cannot be read raises
+    :class:`ExportError` (it names the file and the fix) after recording a failed
+    ``sync_run``; the canonical tables keep their previous state.
     """
     paths = CohortPaths.of(cohort_dir)
     cohort = cohort or load_cohort(paths.root)
@@ -333,6 +334,8 @@ def _coverage(con) -> None:
 
 def _remember_hashes(paths: CohortPaths, files: list[FileInfo]) -> None:
     """Hashes the archive copy computed go to the cohort's cache (the runner reads them)."""
+    if not any(f.hashed_stat is not None for f in files):
+        return  # hashed up front, from the cache: nothing new to remember
     hashes = cohort_cache(paths.root)
     for f in files:
         if f.hashed_stat is not None:

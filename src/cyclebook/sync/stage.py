@@ -10,7 +10,6 @@ the record numbers of *rejected* rows back to physical line numbers.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from cyclebook.errors import ExportError
+from cyclebook.filehash import sha256_file
 
 # Staged tables. ``file_no`` points into Stage.files; ``rec`` is the 0-based record
 # number inside the file (CSV data row or JSON record), used for rejects and coverage.
@@ -114,7 +114,7 @@ class FileInfo:
     notes: list[str] = field(default_factory=list)
     json_records: bool = False  # line numbers are record positions, not text lines
     embedded_key: str = ""  # a HAL page's first `_embedded` key (its collection)
-    carried: bool = False  # unchanged, of a tool with no changed export: not read again
+    carried: bool = False  # unchanged and not needed by the changed ones: not read again
     read_path: Path | None = None  # transcoded copy, when the file was not UTF-8
     # set when the archive copy computed the hash: the stat and time it was read at
     hashed_stat: os.stat_result | None = None
@@ -554,16 +554,11 @@ def archive_file(f: FileInfo, archive_dir: Path) -> Path:
         archive_dir.mkdir(parents=True, exist_ok=True)
         tmp = archive_dir / f".incoming-{os.getpid()}-{f.file_no}.tmp"
         f.hashed_stat, f.hashed_at_ns = os.stat(f.path), time.time_ns()
-        digest = hashlib.sha256()
         try:
-            with open(f.path, "rb") as src, open(tmp, "wb") as dst:
-                while chunk := src.read(8 * 1024 * 1024):
-                    digest.update(chunk)
-                    dst.write(chunk)
+            f.sha256 = sha256_file(f.path, copy_to=tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a half copy (full disk) is not an archive
             raise
-        f.sha256 = digest.hexdigest()
         target = archive_dir / f.sha256 / f.path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
