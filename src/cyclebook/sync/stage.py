@@ -476,8 +476,6 @@ class Stage:
 
     def reject_lines(self) -> None:
         """Fill ``line`` for rejects known only by record number (CSV files)."""
-        import pyarrow as pa
-
         rows = self.con.execute(
             "SELECT DISTINCT file_no FROM st_reject WHERE line IS NULL AND rec IS NOT NULL"
         ).fetchall()
@@ -501,19 +499,14 @@ class Stage:
                 ).fetchall()
             ]
             pairs = [(r, starts[r]) for r in recs if 0 <= r < len(starts)]
-            lines = pa.table(
-                {
-                    "rec": pa.array([p[0] for p in pairs], pa.int64()),
-                    "line": pa.array([p[1] for p in pairs], pa.int64()),
-                }
-            )
-            self.con.register("cb_lines", lines)
             self.con.execute(
-                f"""UPDATE st_reject SET line = l.line FROM cb_lines l
+                f"""UPDATE st_reject SET line = l.line
+                    FROM (SELECT unnest($rec::BIGINT[]) AS rec,
+                                 unnest($line::BIGINT[]) AS line) l
                     WHERE st_reject.file_no = {file_no} AND st_reject.rec = l.rec
-                      AND st_reject.line IS NULL"""
+                      AND st_reject.line IS NULL""",
+                {"rec": [p[0] for p in pairs], "line": [p[1] for p in pairs]},
             )
-            self.con.unregister("cb_lines")
 
 
 MAX_LINE_SCAN_BYTES = 512 * 1024 * 1024
