@@ -328,33 +328,41 @@ class Stage:
         # records keep their rowid (0-based record number in the file) as ``rec``
         # blank rows (Excel's trailing ",,,,") and repeated header lines
         all_null = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
-        blank = self.con.execute(f"SELECT count(*) FROM {table} WHERE {all_null}").fetchone()[0]
-        if blank:
-            self.con.execute(f"DELETE FROM {table} WHERE {all_null}")
         check = columns[: min(3, len(columns))]
-        is_header = " AND ".join(
+        is_header = f"NOT ({all_null}) AND " + " AND ".join(
             f"lower(trim(coalesce({ident(c)}, ''))) = {sql_str(c.lower().strip())}" for c in check
         )
-        headers = self.con.execute(f"SELECT count(*) FROM {table} WHERE {is_header}").fetchone()[0]
+        # one scan counts all three (a scan each cost ~0.1 s on a 5M-row file)
+        total, blank, headers = self.con.execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE {all_null}),
+                       count(*) FILTER (WHERE {is_header}) FROM {table}"""
+        ).fetchone()
+        if blank:
+            self.con.execute(f"DELETE FROM {table} WHERE {all_null}")
         if headers:
             self.con.execute(
                 f"""INSERT INTO st_reject SELECT {f.file_no}, rowid, NULL, NULL,
                     'repeated header line' FROM {table} WHERE {is_header}"""
             )
             self.con.execute(f"DELETE FROM {table} WHERE {is_header}")
-        total = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        for line, column, kind in errors:
-            reason = {
+        total -= blank + headers
+        if errors:  # one statement for all of them (a hostile file has thousands)
+            reasons = {
                 "TOO MANY COLUMNS": "more values than the header has columns",
                 "MISSING COLUMNS": "fewer values than the header has columns",
                 "UNQUOTED VALUE": "badly quoted value",
                 "INVALID ENCODING": "text is not valid UTF-8",
                 "LINE SIZE OVER MAXIMUM": "line longer than 4 MB",
                 "INVALID STATE": "badly quoted value (unclosed quote)",
-            }.get(kind, kind.lower())
+            }
             self.con.execute(
-                "INSERT INTO st_reject VALUES (?, NULL, ?, ?, ?)",
-                [f.file_no, int(line) if line is not None else None, column, reason],
+                f"""INSERT INTO st_reject SELECT {f.file_no}, NULL, unnest($line::BIGINT[]),
+                        unnest($column::VARCHAR[]), unnest($reason::VARCHAR[])""",
+                {
+                    "line": [int(e[0]) if e[0] is not None else None for e in errors],
+                    "column": [e[1] for e in errors],
+                    "reason": [reasons.get(e[2], e[2].lower()) for e in errors],
+                },
             )
         f.rows_read = int(total) + int(headers) + len(errors)
         f.rows_skipped = int(blank)
