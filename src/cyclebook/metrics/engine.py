@@ -18,17 +18,18 @@ import functools
 import hashlib
 import json
 import math
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 
 from cyclebook import store
 from cyclebook.config import CycleCard, MetricSettings, Organization, Rung
 from cyclebook.metrics import rules as R
+from cyclebook.metrics import sqlcache
 from cyclebook.metrics.rules import frame_of, scalar_of
 from cyclebook.metrics.values import MetricResults
 
@@ -124,7 +125,12 @@ class MetricEngine:
         self.leader_index = leader_index(org)
         self.notes: list[str] = config_notes(org, previous)
         self._state: ir.Table | None = None
-        self._temps: list[str] = []
+        self._temps: list[tuple[str, str]] = []  # (TABLE or VIEW, name), dropped on close
+        self._views: dict[str, ir.Table] = {}
+        # engines sharing a connection (a network roll-up) name their temporaries apart
+        slots = backend.__dict__.setdefault("_cyclebook_slots", [0])
+        self._slot = slots[0]
+        slots[0] += 1
 
     # ------------------------------------------------------------------ construction
 
@@ -140,28 +146,62 @@ class MetricEngine:
     ) -> Iterator[MetricEngine]:
         """An engine over the DuckDB store, under the store's shared (read) lock."""
         with store.connect(store_path) as con:
-            engine = cls(ibis.duckdb.from_connection(con), org, card, previous, **kwargs)
+            backend = ibis.duckdb.from_connection(con)
+            sqlcache.install(backend, sqlcache.cache_folder(store_path))
+            engine = cls(backend, org, card, previous, **kwargs)
             try:
                 yield engine
             finally:
                 engine.close()
 
     def temp(self, expr: ir.Table) -> ir.Table:
-        """Materialize an expression as a temporary table (dropped by :meth:`close`)."""
-        name = f"cb_tmp_{uuid.uuid4().hex[:12]}"
-        self._temps.append(name)
-        return self.b.create_table(name, expr, temp=True)
+        """Materialize an expression as a temporary table (dropped by :meth:`close`).
+
+        Named by the engine's slot and a counter, not at random: later queries name the
+        table, and their compiled SQL is remembered by structure (:mod:`sqlcache`)."""
+        name = f"cb{self._slot}_t{len(self._temps)}"
+        self._temps.append(("TABLE", name))
+        if self.b.name != "duckdb":  # another backend: ibis's own way
+            return self.b.create_table(name, expr, temp=True)
+        # what ibis's create_table does, with the SQL compiled through the cache
+        columns = ", ".join(
+            c.sql(dialect="duckdb") for c in expr.schema().to_sqlglot_column_defs("duckdb")
+        )
+        self.b.raw_sql(f'CREATE TEMP TABLE "{name}" ({columns})')
+        self.b.raw_sql(f'INSERT INTO temp.main."{name}" {self.b.compile(expr)}')
+        return self.b.table(name, database=("temp", "main"))
 
     def close(self) -> None:
-        for name in self._temps:
+        for kind, name in reversed(self._temps):
             with contextlib.suppress(Exception):
-                self.b.raw_sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+                self.b.raw_sql(f'DROP {kind} IF EXISTS temp.main."{name}"')
         self._temps.clear()
+        self._views.clear()
         self._state = None
 
     def table(self, name: str) -> ir.Table:
-        t = store_table(self.b, name)
-        return t.filter(t.org_id == self.org.id)
+        """The organization's rows of a store table.
+
+        Read through a temporary view per engine (``cb<slot>_<table>``) rather than a
+        filter on ``org_id``: the queries' SQL then names no organization, and what is
+        compiled for one organization serves every one with the same definitions."""
+        if self.b.name != "duckdb":  # another backend: a filter, as any ibis user writes
+            t = store_table(self.b, name)
+            return t.filter(t.org_id == self.org.id)
+        view = self._views.get(name)
+        if view is None:
+            base = store_table(self.b, name)
+            view_name = f"cb{self._slot}_{name}"
+            org = self.org.id.replace("'", "''")
+            self.b.raw_sql(
+                f'CREATE TEMP VIEW "{view_name}" AS SELECT * FROM "{name}" WHERE org_id = \'{org}\''
+            )
+            self._temps.append(("VIEW", view_name))
+            view = ops.DatabaseTable(
+                view_name, schema=base.schema(), source=self.b, namespace=ops.Namespace()
+            ).to_expr()
+            self._views[name] = view
+        return view
 
     def actions(self) -> ir.Table:
         """Activity rows that are actions by the person (not invitations or refusals)."""

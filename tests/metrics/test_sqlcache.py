@@ -1,0 +1,156 @@
+"""The compiled-SQL cache: what makes two queries the same, and that a remembered query
+gives each organization its own values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import ibis
+import pyarrow as pa
+
+from cyclebook.metrics import compute_metrics, sqlcache
+
+from .storebuild import StoreBuilder, at, make_card, make_org
+
+C1 = make_card("c1", "2026-01-19", "2026-03-02")
+C2 = make_card("c2", "2026-03-02", "2026-04-13", previous="c1")
+
+ACTIVITY = ibis.table(
+    {"org_id": "string", "person_id": "string", "n": "int64", "at": "timestamp('UTC')"},
+    name="activity",
+)
+
+
+def _query(t=ACTIVITY, *, since=dt.datetime(2026, 3, 2, tzinfo=dt.UTC), at_least=2):
+    t = t.filter(t.at >= since)
+    per = t.group_by("person_id").aggregate(n=t.n.sum())
+    return per.filter(per.n >= at_least)
+
+
+def test_same_structure_same_fingerprint_any_difference_another():
+    key = sqlcache.fingerprint(_query())
+    assert key is not None and len(key) == 64
+    assert sqlcache.fingerprint(_query()) == key  # built again, from scratch
+
+    # a self-join's references carry numbers from a global counter: only their pattern
+    # counts (the same reference twice, or two different ones)
+    def self_join():
+        left, right = _query().view(), _query().view()
+        return left.join(right, left.person_id == right.person_id)
+
+    assert sqlcache.fingerprint(self_join()) == sqlcache.fingerprint(self_join())
+    one = _query().view()
+    assert sqlcache.fingerprint(one.join(one, "person_id")) != sqlcache.fingerprint(self_join())
+    others = [
+        _query(since=dt.datetime(2026, 3, 3, tzinfo=dt.UTC)),  # another date
+        _query(at_least=3),  # another threshold
+        _query(at_least=2.0),  # 2.0 is not 2 in SQL
+        _query(ibis.table(ACTIVITY.schema(), name="activity_2")),  # another table
+        _query().select("person_id"),  # one more node
+    ]
+    keys = {sqlcache.fingerprint(q) for q in others}
+    assert key not in keys and len(keys) == len(others)
+
+
+def test_a_query_over_in_memory_data_is_never_remembered():
+    wanted = ibis.memtable(pa.table({"wid": ["p1", "p2"]}))
+    joined = ACTIVITY.join(wanted, ACTIVITY.person_id == wanted.wid)
+    assert sqlcache.fingerprint(joined) is None
+
+
+def test_the_cache_hands_back_what_was_compiled(tmp_path):
+    calls = []
+
+    def compile_fn(expr, **kwargs):
+        calls.append(expr)
+        return f"SELECT {len(calls)}"
+
+    folder = tmp_path / "sql"
+    first = sqlcache.SqlCache(folder)
+    assert first.compile(compile_fn, _query()) == "SELECT 1"
+    assert first.compile(compile_fn, _query()) == "SELECT 1"  # from memory
+    # another process (a new cache object) reads the file
+    second = sqlcache.SqlCache(folder)
+    assert second.compile(compile_fn, _query()) == "SELECT 1"
+    assert (first.hits, first.misses, second.hits, second.misses) == (1, 1, 1, 0)
+    # scalar parameters or a limit are part of the call: not served from the cache
+    assert second.compile(compile_fn, _query(), params={"p": 1}) == "SELECT 2"
+    assert second.compile(compile_fn, _query(), limit=10) == "SELECT 3"
+    assert second.compile(compile_fn, _query(), limit=10) == "SELECT 3"
+    assert len(calls) == 3
+    assert [p.name for p in folder.iterdir()] and not list(folder.glob(".tmp-*"))
+
+
+def _two_organizations(path) -> None:
+    """Two organizations in one store, with different people and activity."""
+    a = StoreBuilder(path, "org-a")
+    # org-a: P1 donated (member at start and end), P2 new in the cycle with two
+    # attended events (member at the end: two activities; active needs three)
+    a.person("P1", at("2026-02-01"))
+    a.act("P1", "donation", at("2026-02-01"), amount=20.0)
+    a.person("P2", at("2026-03-05"))
+    a.act("P2", "attendance", at("2026-03-05"), status="registered", attended=True)
+    a.act("P2", "attendance", at("2026-03-19"), status="registered", attended=True)
+    a.build()
+    b = StoreBuilder(path, "org-b")
+    # org-b: Q1 a single signup in the cycle (new, supporter), Q2 known, inactive
+    b.person("Q1", at("2026-03-10"))
+    b.act("Q1", "signup", at("2026-03-10"))
+    b.person("Q2", at("2025-06-01"))
+    b.build()
+
+
+def test_one_organizations_sql_serves_the_next_with_its_own_values(tmp_path):
+    (tmp_path / "shared").mkdir()
+    store = tmp_path / "shared" / "store.duckdb"
+    _two_organizations(store)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(store, alone / "store.duckdb")  # the same data, an empty cache
+
+    org_a, org_b = make_org(id="org-a"), make_org(id="org-b")
+    res_a = compute_metrics(store, org_a, C2, C1, save=False)
+    folder = sqlcache.cache_folder(store)
+    remembered = sorted(folder.glob("*.sql"))
+    assert len(remembered) >= 15
+    # the SQL names no organization (each engine reads through its own views)
+    texts = "\n".join(p.read_text() for p in remembered)
+    assert "org-a" not in texts and "org-b" not in texts
+
+    res_b = compute_metrics(store, org_b, C2, C1, save=False)
+    assert sorted(folder.glob("*.sql")) == remembered  # nothing new was compiled
+    fresh_b = compute_metrics(alone / "store.duckdb", org_b, C2, C1, save=False)
+    assert res_b.frame().equals(fresh_b.frame())
+
+    # by hand: org-b has one new person (Q1), on the supporter rung at the end
+    assert res_b.get("new_people", "cycle", "").value == 1
+    assert res_b.get("ladder", "end", "supporter").value == 1
+    assert res_b.get("ladder", "end", "member").value == 0
+    # org-a: P2 new; P1 and P2 members at the end, nobody on the supporter rung
+    assert res_a.get("new_people", "cycle", "").value == 1
+    assert res_a.get("ladder", "end", "member").value == 2
+    assert res_a.get("ladder", "end", "supporter").value == 0
+
+
+def test_other_definitions_compile_their_own_sql(tmp_path):
+    store = tmp_path / "store.duckdb"
+    _two_organizations(store)
+    compute_metrics(store, make_org(id="org-a"), C2, C1, save=False)
+    before = set(sqlcache.cache_folder(store).glob("*.sql"))
+    # org-b counts only signups as qualifying activity: the active-base queries differ
+    own = make_org(id="org-b", metrics={"qualifying_types": ["signup"]})
+    res = compute_metrics(store, own, C2, C1, save=False)
+    after = set(sqlcache.cache_folder(store).glob("*.sql"))
+    assert after > before
+    assert res.get("active_base", "end", "").value == 1  # Q1's signup
+
+
+def test_follow_up_lists_leave_no_person_in_the_cache(tmp_path):
+    store = tmp_path / "store.duckdb"
+    _two_organizations(store)
+    compute_metrics(
+        store, make_org(id="org-a"), C2, C1, save=False, followup_dir=tmp_path / "followup"
+    )
+    texts = "\n".join(p.read_text() for p in sqlcache.cache_folder(store).glob("*.sql"))
+    assert texts and "P1" not in texts and "P2" not in texts
