@@ -74,3 +74,54 @@ def test_atomic_write_round_trip(tmp_path: Path) -> None:
     write_yaml_atomic(path, {"text": "<script>alert(1)</script> {{ jinja }} $(rm -rf /)"})
     assert read_yaml(path).data["text"] == "<script>alert(1)</script> {{ jinja }} $(rm -rf /)"
     assert [p.name for p in path.parent.iterdir()] == ["file.yml"]
+
+
+FAST_PATH_TEXT = """\
+id: demo  # a comment
+name: "Eastside Tenants!"
+organizations:
+  - id: east
+    notes: |
+      We did it! Rent strike *won*, & more.
+    sources: [{kind: van, path: van}]
+  - id: west
+    dates: {start: 2026-03-02, end: 2026-04-13}
+empty:
+"""
+
+
+def test_libyaml_and_the_strict_parser_read_the_same(tmp_path: Path, monkeypatch) -> None:
+    """Files are parsed by libyaml when they hold no tag, anchor or alias (an exclamation
+    mark in text is none of these): the data and every line/column are what the strict
+    pure-Python loader gives."""
+    import datetime as dt
+
+    from cyclebook import yamlio
+
+    path = tmp_path / "cohort.yml"
+    path.write_text(FAST_PATH_TEXT)
+    node, data = yamlio._parse_fast(FAST_PATH_TEXT)
+    assert node is not None  # the fast path took it
+    fast = read_yaml(path)
+    monkeypatch.setattr(yamlio, "_parse_fast", lambda text: (None, None))
+    strict = read_yaml(path)
+    assert fast.data == strict.data == data
+    assert fast.marks == strict.marks
+    assert fast.data["organizations"][0]["notes"] == "We did it! Rent strike *won*, & more.\n"
+    assert fast.data["organizations"][1]["dates"]["start"] == dt.date(2026, 3, 2)
+    assert fast.locate(("organizations", 1, "dates", "end")) == (9, 32)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: 2\n",  # an anchor, even unused
+        "a: [1]\nb: *a\n",  # an alias
+        "a: !custom 1\n",  # a tag
+        "a: [1, 2\n",  # a syntax error: worded by the strict loader
+    ],
+)
+def test_the_fast_path_leaves_refusals_to_the_strict_loader(text: str) -> None:
+    from cyclebook import yamlio
+
+    assert yamlio._parse_fast(text) == (None, None)
