@@ -152,6 +152,29 @@ CASES = [
         ("reject", "an/a.csv", 3, None, "repeated header line"),
     ),
     (
+        # the header again, differently cased and padded, names with non-ASCII letters
+        "repeated-header-case-and-spaces",
+        """\
+- kind: generic_csv
+  path: sheet.csv
+  columns: {person_id: Nº, email: Émail, occurred_at: Date, type: Type}
+""",
+        {
+            "sheet.csv": "Nº,Émail,Date,Type\n1,a@example.org,2026-08-01,signup\n nº ,ÉMAIL ,date,TYPE\n"
+        },
+        ("reject", "sheet.csv", 3, None, "repeated header line"),
+    ),
+    (
+        # values as long as the names, but not the names: kept (the length test is only a
+        # first cut)
+        "not-a-repeated-header",
+        GENERIC,
+        {
+            "sheet.csv": "ID,Email,Date,Type\n1,a@example.org,2026-08-01,signup\nIDs,Email,Date,Type\n"
+        },
+        ("reject", "sheet.csv", 3, "Date", "date not readable"),
+    ),
+    (
         "no-identifier",
         AN,
         {"an/a.csv": AN_HEAD + "u1,A,B,a@example.org,1,\n,C,D,,2,\n"},

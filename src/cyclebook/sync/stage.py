@@ -328,14 +328,20 @@ class Stage:
         # records keep their rowid (0-based record number in the file) as ``rec``
         # blank rows (Excel's trailing ",,,,") and repeated header lines
         all_null = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
-        check = columns[: min(3, len(columns))]
-        is_header = f"NOT ({all_null}) AND " + " AND ".join(
-            f"lower(trim(coalesce({ident(c)}, ''))) = {sql_str(c.lower().strip())}" for c in check
+        check = [(c, c.lower().strip()) for c in columns[: min(3, len(columns))]]
+        # a value equal to a column name once trimmed and lowercased has at least as many
+        # bytes as the name has characters (lower() maps a character to one character): a
+        # length test, nearly free, rules out most rows before the string work
+        is_header = " AND ".join(
+            [f"strlen({ident(c)}) >= {len(name)}" for c, name in check if name]
+            + [f"lower(trim(coalesce({ident(c)}, ''))) = {sql_str(name)}" for c, name in check]
         )
-        # one scan counts all three (a scan each cost ~0.1 s on a 5M-row file)
+        # one statement, three scans: each one's filter is pushed into its scan (one scan
+        # with FILTER clauses evaluated every test on every row: 3x slower)
         total, blank, headers = self.con.execute(
-            f"""SELECT count(*), count(*) FILTER (WHERE {all_null}),
-                       count(*) FILTER (WHERE {is_header}) FROM {table}"""
+            f"""SELECT (SELECT count(*) FROM {table}),
+                       (SELECT count(*) FROM {table} WHERE {all_null}),
+                       (SELECT count(*) FROM {table} WHERE {is_header} AND NOT ({all_null}))"""
         ).fetchone()
         if blank:
             self.con.execute(f"DELETE FROM {table} WHERE {all_null}")
@@ -344,7 +350,7 @@ class Stage:
                 f"""INSERT INTO st_reject SELECT {f.file_no}, rowid, NULL, NULL,
                     'repeated header line' FROM {table} WHERE {is_header}"""
             )
-            self.con.execute(f"DELETE FROM {table} WHERE {is_header}")
+            self.con.execute(f"DELETE FROM {table} WHERE {is_header}")  # blanks are gone
         total -= blank + headers
         if errors:  # one statement for all of them (a hostile file has thousands)
             reasons = {
