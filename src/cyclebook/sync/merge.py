@@ -152,12 +152,10 @@ def write_org(
     # activity whose person is in none of the organization's exports is rejected.
     # st_activity is a view over the readers' typed tables: nothing is copied unless the
     # keys repeat.
-    con.execute(
-        """INSERT INTO st_reject SELECT a.file_no, a.rec, NULL, NULL,
+    orphans = """INSERT INTO st_reject SELECT a.file_no, a.rec, NULL, NULL,
                'person not found in this organization''s exports'
            FROM st_activity a ANTI JOIN cb_idmap m
              ON m.source = a.person_source AND m.source_id = a.person_ref"""
-    )
     cols = """a.activity_id, m.person_id, a.source, a.source_id, a.type,
             a.occurred_at, a.recorded_at, a.status, a.attended, a.event_id, a.channel, a.role,
             a.result, a.amount, a.score, a.organizer_id"""
@@ -173,14 +171,18 @@ def write_org(
     if stage is not None and first_load and not dupes and changed_files is None:
         # the common first sync: insert file by file straight from the typed tables,
         # freeing each one as soon as it is written (bounded memory)
+        staged = con.execute("SELECT count(*) FROM st_activity").fetchone()[0]
         names = ", ".join(_stage_columns("st_activity"))
         counts["activity"] = 0
         for part in ["SELECT * FROM st_activity_t", *stage.parts["st_activity"]]:
             counts["activity"] += con.execute(
                 f"INSERT INTO activity SELECT $org, {cols} FROM ({part}) a({names}) {join}", p
             ).fetchone()[0]
+        if counts["activity"] < staged:  # some have no person: find them (a second join)
+            con.execute(orphans)
         stage.release_unused("st_attempt")
     else:
+        con.execute(orphans)
         _dedupe(
             con,
             f"SELECT $org AS org_id, {cols}, a.file_no, a.rec FROM {act_src} a {join}",
@@ -226,10 +228,13 @@ def write_org(
         )
     # first seen: from every activity the organization has, stored ones included, for
     # the people written now only (a weekly export touches a few of a million)
+    # (when the organization had no activities before, all of them are from this sync:
+    # no filter, 0.5 s less on 10M activities)
+    only_written = "" if first_load else "AND person_id IN (SELECT person_id FROM cb_person)"
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_first AS
+        f"""CREATE OR REPLACE TEMP TABLE cb_first AS
         SELECT person_id, min(occurred_at) AS first_at FROM activity
-        WHERE org_id = $org AND person_id IN (SELECT person_id FROM cb_person)
+        WHERE org_id = $org {only_written}
         GROUP BY person_id""",
         p,
     )
@@ -376,8 +381,9 @@ def _upsert(
         f"SELECT count(*) > 0 FROM (SELECT 1 FROM {table} WHERE org_id = ? LIMIT 1)", [org_id]
     ).fetchone()[0]
     if not existing:
-        con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {staged}")
-        return con.execute(f"SELECT count(*) FROM {staged}").fetchone()[0]
+        return con.execute(
+            f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {staged}"
+        ).fetchone()[0]
     # stored rows are compared only where a staged row has their key (a few thousand
     # new rows against ten million stored ones: a semi-join, not a full diff)
     on_key = " AND ".join(f"t.{k} = s.{k}" for k in key)
