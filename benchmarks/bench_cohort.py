@@ -252,6 +252,8 @@ def main() -> int:
         floor_cmd = [sys.executable, str(driver), str(floor_cohort), str(base / "floor_nb")]
         floor, floor_done = timed(floor_cmd)
         print(f"floor:           {floor:7.1f} s   {summary_line(floor_done)}", flush=True)
+        # the same stages around one-cell notebooks: what the full run adds is the cells
+        print_stages(json.loads(next(floor_cohort.glob("*/output/manifest.json")).read_text()))
 
         if args.no_naive:
             print(f"RESULT cohort speedup=n/a floor_ratio={full / floor:.2f}")
