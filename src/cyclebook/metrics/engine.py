@@ -25,6 +25,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from cyclebook import store
 from cyclebook.config import CycleCard, MetricSettings, Organization, Rung
@@ -171,10 +172,31 @@ class MetricEngine:
         self.b.raw_sql(f'INSERT INTO temp.main."{name}" {self.b.compile(expr)}')
         return self.b.table(name, database=("temp", "main"))
 
+    def values(self, name: str, data: pa.Table) -> ir.Table:
+        """Python-side rows (a list of person ids) as a table queries can join.
+
+        Registered under a fixed name (``cb<slot>_<name>``) rather than as an ibis
+        memtable, whose random name would make every query that uses it new to the
+        SQL cache; the rows themselves never enter the SQL."""
+        if self.b.name != "duckdb":
+            return ibis.memtable(data)
+        view_name = f"cb{self._slot}_{name}"
+        self.b.con.register(view_name, data)
+        self._temps.append(("REGISTERED", view_name))
+        return ops.DatabaseTable(
+            view_name,
+            schema=ibis.schema(data.schema),
+            source=self.b,
+            namespace=ops.Namespace(),
+        ).to_expr()
+
     def close(self) -> None:
         for kind, name in reversed(self._temps):
             with contextlib.suppress(Exception):
-                self.b.raw_sql(f'DROP {kind} IF EXISTS temp.main."{name}"')
+                if kind == "REGISTERED":
+                    self.b.con.unregister(name)
+                else:
+                    self.b.raw_sql(f'DROP {kind} IF EXISTS temp.main."{name}"')
         self._temps.clear()
         self._views.clear()
         self._state = None

@@ -83,7 +83,7 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
     """Names, emails, phones and per-tool ids of the given people (personal data)."""
     if not person_ids:
         return pd.DataFrame(columns=["person_id"])
-    wanted = ibis.memtable(pa.table({"wid": pa.array(person_ids, pa.string())}))
+    wanted = engine.values("wanted", pa.table({"wid": pa.array(person_ids, pa.string())}))
     pii = engine.table("person_pii")
     pii = pii.join(wanted, pii.person_id == wanted.wid).select(
         "person_id", "first_name", "last_name", "email", "phone"
