@@ -126,7 +126,8 @@ class MetricEngine:
         self.leader_index = leader_index(org)
         self.notes: list[str] = config_notes(org, previous)
         self._state: ir.Table | None = None
-        self._temps: list[tuple[str, str]] = []  # (TABLE or VIEW, name), dropped on close
+        # (TABLE, VIEW or REGISTERED, name): what close() drops
+        self._temps: list[tuple[str, str]] = []
         self._views: dict[str, ir.Table] = {}
         # engines sharing a connection (a network roll-up) name their temporaries apart
         slots = backend.__dict__.setdefault("_cyclebook_slots", [0])

@@ -177,8 +177,3 @@ def install(backend: ibis.BaseBackend, folder: Path | None) -> SqlCache:
 
         backend.compile = compile  # an instance attribute: this backend only
     return cache
-
-
-def compile_sql(backend: ibis.BaseBackend, expr: ir.Expr) -> str:
-    """The SQL of an expression on this backend (through its cache when installed)."""
-    return backend.compile(expr)
