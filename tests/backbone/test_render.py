@@ -67,3 +67,63 @@ def test_failed_banner() -> None:
     )
     assert "This phase did not finish" in html_text
     assert "ExportError: bad &lt;file&gt;" in html_text
+
+
+def test_the_same_page_as_nbconvert_without_its_second_parse() -> None:
+    """cyclebook's exporter skips HTMLExporter's closing BeautifulSoup pass and adds what
+    it adds by itself: the page has the same elements, attributes (tabindex on inputs
+    and outputs, alt on a bare image) and text as nbconvert's own exporter gives."""
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    from cyclebook import render
+
+    nb = _notebook()
+    table = new_code_cell("show()", execution_count=4)
+    table.outputs = [
+        new_output(
+            "display_data",
+            data={
+                "text/html": '<div class="cb-note"><img src="data:image/png;base64,iVBO">'
+                "<table><tr><td>3 &amp; 4</td></tr></table></div>",
+                "text/plain": "note",
+            },
+        )
+    ]
+    nb.cells.append(table)
+    ours = render._exporter()
+    stock = HTMLExporter(
+        config=ours.config,
+        template_name="cyclebook",
+        extra_template_basedirs=ours.extra_template_basedirs,
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    stock.register_preprocessor(TagRemovePreprocessor(config=ours.config), enabled=True)
+    nb.metadata["cyclebook"] = _meta()
+    nb.metadata["title"] = "A report"
+    mine, _ = ours.from_notebook_node(render.nbformat.from_dict(nb))
+    theirs, _ = stock.from_notebook_node(render.nbformat.from_dict(nb))
+
+    def shape(html_text: str) -> list:
+        soup = BeautifulSoup(html_text, features="html.parser")
+        return [
+            (
+                tag.name,
+                sorted(
+                    (k, " ".join(v) if isinstance(v, list) else v) for k, v in tag.attrs.items()
+                ),
+            )
+            for tag in soup.find_all(True)
+        ]
+
+    assert shape(mine) == shape(theirs)
+    text = BeautifulSoup(mine, "html.parser").get_text()
+    assert text == BeautifulSoup(theirs, "html.parser").get_text()
+    assert "3 & 4" in text and "visible output" in text
+    focusable = [attrs for name, attrs in shape(mine) if ("tabindex", "0") in attrs]
+    assert len(focusable) >= 4  # the markdown cell, and each output
+    assert render.MISSING_ALT in mine  # the bare image inside the HTML output
+    assert mine.count("<img") == 2 and mine.count(' alt="') == 2
