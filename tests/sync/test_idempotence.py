@@ -391,3 +391,15 @@ def test_exports_synced_by_other_reader_code_are_read_again(make_cohort):
     again = c.sync()
     assert again.status == "ok" and not any(f.carried for f in again.files)
     assert c.sync().status == "unchanged"
+
+
+def test_identity_first_seen_is_the_earliest_record_of_the_id(make_cohort):
+    """identity.first_seen_at: the earliest creation date among the records of one tool id
+    (two exports of the same VAN person), per id, not per person."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons-1.csv", "vanid,datecreated\n101,2026-08-05\n102,2026-08-07\n")
+    c.write("van/persons-2.csv", "vanid,datecreated\n101,2026-08-09\n102,2026-08-02\n103,\n")
+    result = c.sync()
+    assert result.written["identity"] == 3
+    rows = c.query("SELECT source_id, strftime(first_seen_at, '%Y-%m-%d') FROM identity ORDER BY 1")
+    assert rows == [("101", "2026-08-05"), ("102", "2026-08-02"), ("103", None)]

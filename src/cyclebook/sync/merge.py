@@ -32,16 +32,18 @@ def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str, int]:
-    """Build ``cb_idmap(source, source_id, person_id, is_new)`` for staged and stored ids."""
+    """Build ``cb_idmap(source, source_id, person_id, is_new, seen)`` for staged and stored
+    ids (``seen``: the earliest ``seen_at`` of a staged id)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_nodes AS
-        WITH staged AS (
-            SELECT DISTINCT source || '{SEP}' || source_id AS k FROM st_person
-            WHERE source_id IS NOT NULL),
+        WITH staged AS (  -- with the earliest date an export knew the id (identity's)
+            SELECT source || '{SEP}' || source_id AS k, min(seen_at) AS seen FROM st_person
+            WHERE source_id IS NOT NULL GROUP BY k),
         stored AS (
             SELECT source || '{SEP}' || source_id AS k, person_id FROM identity
             WHERE org_id = $org)
-        SELECT k, coalesce('0' || stored.person_id, '1' || k) AS l, stored.person_id AS old
+        SELECT k, coalesce('0' || stored.person_id, '1' || k) AS l, stored.person_id AS old,
+               staged.seen
         FROM staged FULL JOIN stored USING (k)""",
         {"org": org_id},
     )
@@ -71,7 +73,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
            WHERE a IN (SELECT a FROM cb_edges GROUP BY a HAVING count(*) > 1)"""
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE cb_sub AS SELECT * FROM cb_nodes SEMI JOIN cb_edges USING (k)"
+        "CREATE OR REPLACE TEMP TABLE cb_sub AS SELECT k, l, old FROM cb_nodes SEMI JOIN cb_edges USING (k)"
     )
     rounds = 0
     for rounds in range(1, MAX_ROUNDS + 1):  # noqa: B007 - reported
@@ -93,7 +95,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
             break
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_nodes AS
-           SELECT n.k, coalesce(s.l, n.l) AS l, n.old FROM cb_nodes n LEFT JOIN cb_sub s USING (k)"""
+           SELECT n.k, coalesce(s.l, n.l) AS l, n.old, n.seen
+           FROM cb_nodes n LEFT JOIN cb_sub s USING (k)"""
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_idmap AS
@@ -102,7 +105,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
                CASE WHEN l[1] = '0' THEN substr(l, 2)
                     ELSE 'p' || substr(md5($org || '{SEP}' || substr(l, 2)), 1, 19) END
                  AS person_id,
-               old IS NULL AS is_new
+               old IS NULL AS is_new, seen
         FROM cb_nodes""",
         {"org": org_id},
     )
@@ -160,18 +163,13 @@ def write_org(
             a.occurred_at, a.recorded_at, a.status, a.attended, a.event_id, a.channel, a.role,
             a.result, a.amount, a.score, a.organizer_id"""
     join = "JOIN cb_idmap m ON m.source = a.person_source AND m.source_id = a.person_ref"
-    dupes = con.execute(
-        # 64-bit hashes: equal keys always collide, so no repeat is missed (a rare false
-        # alarm only takes the exact, slower path)
-        f"SELECT count(*) - count(DISTINCT hash(activity_id)) FROM {act_src}"
-    ).fetchone()[0]
+    staged, dupes = _repeats(con, act_src, "activity_id")
     first_load = not con.execute(
         "SELECT count(*) FROM (SELECT 1 FROM activity WHERE org_id = $org LIMIT 1)", p
     ).fetchone()[0]
     if stage is not None and first_load and not dupes and changed_files is None:
         # the common first sync: insert file by file straight from the typed tables,
         # freeing each one as soon as it is written (bounded memory)
-        staged = con.execute("SELECT count(*) FROM st_activity").fetchone()[0]
         names = ", ".join(_stage_columns("st_activity"))
         counts["activity"] = 0
         for part in ["SELECT * FROM st_activity_t", *stage.parts["st_activity"]]:
@@ -268,14 +266,11 @@ def write_org(
     counts["person_pii"] = _upsert(con, "person_pii", "cb_pii_new", ["org_id", "person_id"], org_id)
 
     # ---- identity crosswalk (new ids only; a stored id keeps its person)
-    con.execute(
+    counts["identity"] = con.execute(
         """INSERT INTO identity (org_id, person_id, source, source_id, first_seen_at)
-        SELECT $org, m.person_id, m.source, m.source_id, min(s.seen_at)
-        FROM cb_idmap m LEFT JOIN st_person s ON s.source = m.source AND s.source_id = m.source_id
-        WHERE m.is_new GROUP BY ALL""",
+        SELECT $org, person_id, source, source_id, seen FROM cb_idmap WHERE is_new""",
         p,
-    )
-    counts["identity"] = con.execute("SELECT count(*) FROM cb_idmap WHERE is_new").fetchone()[0]
+    ).fetchone()[0]
 
     # ---- events
     con.execute(
@@ -328,6 +323,19 @@ def _stage_columns(name: str) -> list[str]:
     return [part.split()[0] for part in STAGE_SCHEMA[name].split(",")]
 
 
+def _repeats(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> tuple[int, int]:
+    """(rows, rows whose key an earlier row has) of ``relation``.
+
+    By 64-bit hashes: equal keys always collide, so no repeat is missed (a rare false
+    alarm only takes the exact, slower path). Sorted and compared with the previous one:
+    on 10M keys 0.46 s against 0.64-0.88 s for count(DISTINCT ...), a hash table."""
+    return con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE h = prev) FROM (
+                SELECT h, lag(h) OVER (ORDER BY h) AS prev
+                FROM (SELECT hash({key}) AS h FROM {relation}))"""
+    ).fetchone()
+
+
 def _dedupe(
     con: duckdb.DuckDBPyConnection,
     select: str,
@@ -341,10 +349,7 @@ def _dedupe(
     one the tool itself modified last (``newest_first``, an ORDER BY prefix), then the
     latest file and record. A view when the staged keys are already unique (the common
     case); a table only when they repeat."""
-    dupes = con.execute(f"SELECT count(*) - count(DISTINCT hash({key})) FROM {staged}").fetchone()[
-        0
-    ]
-    if dupes:
+    if _repeats(con, staged, key)[1]:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {target} AS
                 SELECT * EXCLUDE (file_no, rec) FROM ({select})

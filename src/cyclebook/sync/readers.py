@@ -919,7 +919,6 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                                        {c("eventshiftid", p="r.")}))) AS sid,
                 cb_id({c("eventid", p="r.")}) AS eid, e.start_at,
                 {_status_sql(f"{c('eventstatusname', p='r.')}", VAN_STATUS)} AS st,
-                cb_s({c("eventstatusname", p="r.")}) AS st_raw,
                 CASE WHEN lower(cb_s({c("eventrolename", p="r.")})) = 'host' THEN 'host'
                      WHEN contains(lower(coalesce(cb_s({c("eventrolename", p="r.")}), '')), 'lead')
                      THEN 'lead' ELSE 'attendee' END AS role,
