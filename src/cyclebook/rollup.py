@@ -33,7 +33,7 @@ import ibis.expr.types as ir
 from cyclebook import store
 from cyclebook.config import Cohort, CycleCard, Organization
 from cyclebook.errors import ConfigError
-from cyclebook.metrics import MetricEngine, MetricResults
+from cyclebook.metrics import MetricEngine, MetricResults, sqlcache
 from cyclebook.metrics import rules as R
 from cyclebook.metrics.engine import store_table
 from cyclebook.metrics.rules import frame_of
@@ -271,6 +271,7 @@ def compute_rollup(
     network_members(cohort, network_id)  # a clear error before opening the store
     with store.connect(store_path) as con:
         session = _Session(con, cohort, network_id, card, previous, now)
+        sqlcache.install(session.backend, sqlcache.cache_folder(store_path))
         try:
             return session.rollup(members)
         finally:
@@ -445,6 +446,7 @@ def rollup_for_audience(
     out: dict[str, tuple[Rollup, list[str]]] = {}
     with store.connect(store_path) as con:
         session = _Session(con, cohort, network_id, card, previous, now)
+        sqlcache.install(session.backend, sqlcache.cache_folder(store_path))
         try:
             cache: dict[frozenset[str], Rollup] = {}
             for metric, (included, left_out) in plan.items():
