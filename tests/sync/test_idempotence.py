@@ -403,3 +403,47 @@ def test_identity_first_seen_is_the_earliest_record_of_the_id(make_cohort):
     assert result.written["identity"] == 3
     rows = c.query("SELECT source_id, strftime(first_seen_at, '%Y-%m-%d') FROM identity ORDER BY 1")
     assert rows == [("101", "2026-08-05"), ("102", "2026-08-02"), ("103", None)]
+
+
+PII = """SELECT i.source_id, pii.first_name, pii.last_name, pii.email, p.zip,
+                strftime(p.first_seen_at, '%Y-%m-%d')
+         FROM person_pii pii JOIN person p USING (org_id, person_id)
+         JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+
+
+def test_people_with_one_record_each_keep_its_values(make_cohort):
+    """One record per person (no aggregation needed): each value is the record's own."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write(
+        "van/persons.csv",
+        "vanid,firstname,lastname,email,zip5,datecreated\n"
+        "101,Ana,Silva,ana@example.org,02139,2026-08-05\n"
+        "102,Bo,,,,2026-08-07\n",
+    )
+    c.sync()
+    assert c.query(PII) == [
+        ("101", "Ana", "Silva", "ana@example.org", "02139", "2026-08-05"),
+        ("102", "Bo", None, None, None, "2026-08-07"),
+    ]
+
+
+def test_a_person_with_several_records_takes_the_latest_non_empty_value_of_each(make_cohort):
+    """Two records of 101 (two exports): each field from the latest record that has it,
+    the earliest creation date; 102's single record is kept as it is."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write(
+        "van/persons-1.csv",
+        "vanid,firstname,lastname,email,zip5,datecreated\n"
+        "101,Ana,Silva,ana@example.org,02139,2026-08-05\n",
+    )
+    c.write(
+        "van/persons-2.csv",
+        "vanid,firstname,lastname,email,zip5,datecreated\n"
+        "101,Anna,,,02140,2026-08-09\n"
+        "102,Bo,,,,2026-08-07\n",
+    )
+    c.sync()
+    assert c.query(PII) == [
+        ("101", "Anna", "Silva", "ana@example.org", "02140", "2026-08-05"),
+        ("102", "Bo", None, None, None, "2026-08-07"),
+    ]

@@ -32,18 +32,19 @@ def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str, int]:
-    """Build ``cb_idmap(source, source_id, person_id, is_new, seen)`` for staged and stored
-    ids (``seen``: the earliest ``seen_at`` of a staged id)."""
+    """Build ``cb_idmap(source, source_id, person_id, is_new, seen, n)`` for staged and
+    stored ids (``seen``: the earliest ``seen_at`` of a staged id, ``n``: its number of
+    staged records, NULL for an id only stored)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_nodes AS
         WITH staged AS (  -- with the earliest date an export knew the id (identity's)
-            SELECT source || '{SEP}' || source_id AS k, min(seen_at) AS seen FROM st_person
-            WHERE source_id IS NOT NULL GROUP BY k),
+            SELECT source || '{SEP}' || source_id AS k, min(seen_at) AS seen, count(*) AS n
+            FROM st_person WHERE source_id IS NOT NULL GROUP BY k),
         stored AS (
             SELECT source || '{SEP}' || source_id AS k, person_id FROM identity
             WHERE org_id = $org)
         SELECT k, coalesce('0' || stored.person_id, '1' || k) AS l, stored.person_id AS old,
-               staged.seen
+               staged.seen, staged.n
         FROM staged FULL JOIN stored USING (k)""",
         {"org": org_id},
     )
@@ -95,7 +96,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
             break
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_nodes AS
-           SELECT n.k, coalesce(s.l, n.l) AS l, n.old, n.seen
+           SELECT n.k, coalesce(s.l, n.l) AS l, n.old, n.seen, n.n
            FROM cb_nodes n LEFT JOIN cb_sub s USING (k)"""
     )
     con.execute(
@@ -105,7 +106,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
                CASE WHEN l[1] = '0' THEN substr(l, 2)
                     ELSE 'p' || substr(md5($org || '{SEP}' || substr(l, 2)), 1, 19) END
                  AS person_id,
-               old IS NULL AS is_new, seen
+               old IS NULL AS is_new, seen, n
         FROM cb_nodes""",
         {"org": org_id},
     )
@@ -199,22 +200,32 @@ def write_org(
             newer_than_stored="recorded_at",
         )
     # ---- person and person_pii: latest non-empty value per field wins (file order)
+    one_record_each = (
+        changed_files is None
+        and con.execute(
+            # every person has a single staged record (each id one record, no two ids merged)
+            """SELECT coalesce(sum(n) = count(DISTINCT person_id), true) FROM cb_idmap
+           WHERE n > 0 AND source IS NOT NULL AND source_id IS NOT NULL"""
+        ).fetchone()[0]
+    )
+    if one_record_each:  # the values of that record: no aggregation (0.7 s on 1M people)
+        person_cols = """s.email, s.phone, s.first_name, s.last_name, s.address, s.zip,
+            s.state, s.email_ok, s.sms_ok, s.do_not_contact, s.seen_at"""
+        group = ""
+    else:
+        person_cols = ",\n            ".join(
+            [
+                f"arg_max(s.{c}, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.{c} IS NOT NULL) AS {c}"
+                for c in PERSON_FIELDS
+            ]
+            + ["min(s.seen_at) AS seen_at"]
+        )
+        group = "GROUP BY m.person_id"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_person AS
-        SELECT m.person_id,
-            arg_max(s.email, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.email IS NOT NULL) AS email,
-            arg_max(s.phone, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.phone IS NOT NULL) AS phone,
-            arg_max(s.first_name, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.first_name IS NOT NULL) AS first_name,
-            arg_max(s.last_name, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.last_name IS NOT NULL) AS last_name,
-            arg_max(s.address, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.address IS NOT NULL) AS address,
-            arg_max(s.zip, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.zip IS NOT NULL) AS zip,
-            arg_max(s.state, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.state IS NOT NULL) AS state,
-            arg_max(s.email_ok, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.email_ok IS NOT NULL) AS email_ok,
-            arg_max(s.sms_ok, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.sms_ok IS NOT NULL) AS sms_ok,
-            arg_max(s.do_not_contact, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.do_not_contact IS NOT NULL) AS do_not_contact,
-            min(s.seen_at) AS seen_at
+        SELECT m.person_id, {person_cols}
         FROM {person_src} s JOIN cb_idmap m ON m.source = s.source AND m.source_id = s.source_id
-        GROUP BY m.person_id"""
+        {group}"""
     )
     if changed_files is not None:
         # people with new activities but no changed record: their first-seen date may move
@@ -236,9 +247,14 @@ def write_org(
         GROUP BY person_id""",
         p,
     )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_person_new AS
-        SELECT $org AS org_id, c.person_id,
+    # nothing stored for the organization (its first sync): the rows go straight from a
+    # view into the table, not through a temporary table first
+    kind = "TABLE" if _has_rows(con, "person", org_id) else "VIEW"
+    _create(
+        con,
+        kind,
+        "cb_person_new",
+        """SELECT $org AS org_id, c.person_id,
             least(c.seen_at, f.first_at, o.first_seen_at) AS first_seen_at,
             coalesce(c.zip, o.zip) AS zip, coalesce(c.state, o.state) AS state,
             coalesce(c.email_ok, o.email_ok) AS email_ok, coalesce(c.sms_ok, o.sms_ok) AS sms_ok,
@@ -253,9 +269,12 @@ def write_org(
         {"org": org_id, "salt": salt},
     )
     counts["person"] = _upsert(con, "person", "cb_person_new", ["org_id", "person_id"], org_id)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_pii_new AS
-        SELECT $org AS org_id, c.person_id,
+    kind = "TABLE" if _has_rows(con, "person_pii", org_id) else "VIEW"
+    _create(
+        con,
+        kind,
+        "cb_pii_new",
+        """SELECT $org AS org_id, c.person_id,
             coalesce(c.first_name, o.first_name) AS first_name,
             coalesce(c.last_name, o.last_name) AS last_name,
             coalesce(c.email, o.email) AS email, coalesce(c.phone, o.phone) AS phone,
@@ -321,6 +340,41 @@ def write_org(
 
 def _stage_columns(name: str) -> list[str]:
     return [part.split()[0] for part in STAGE_SCHEMA[name].split(",")]
+
+
+PERSON_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "address",
+    "zip",
+    "state",
+    "email_ok",
+    "sms_ok",
+    "do_not_contact",
+)
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str, org_id: str) -> bool:
+    return bool(
+        con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE org_id = ? LIMIT 1)", [org_id]
+        ).fetchone()[0]
+    )
+
+
+def _create(
+    con: duckdb.DuckDBPyConnection, kind: str, name: str, select: str, params: dict
+) -> None:
+    """A TEMP TABLE or TEMP VIEW ``name`` of ``select``; a view cannot take parameters:
+    they are written into it as literals."""
+    if kind == "VIEW":
+        for key, value in params.items():
+            select = select.replace(f"${key}", "'" + str(value).replace("'", "''") + "'")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", params)
 
 
 def _repeats(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> tuple[int, int]:
