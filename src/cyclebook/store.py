@@ -294,3 +294,28 @@ def connect(
             yield con
         finally:
             con.close()
+
+
+@contextlib.contextmanager
+def attached_for_write(
+    con: duckdb.DuckDBPyConnection, path: str | Path, *, timeout: float = LOCK_TIMEOUT_S
+) -> Iterator[None]:
+    """The store attached to an existing (in-memory) connection, under the exclusive lock,
+    as the connection's current database (``USE``): unqualified names are its tables,
+    the connection's TEMP tables stay visible beside them.
+
+    For a writer that prepares its rows first: the sync parses exports on a private
+    connection without any lock, and holds the store (which DuckDB lets no other process
+    even read while it is open for writing) only to compare and write.
+    """
+    path = Path(path)
+    with _file_lock(path, exclusive=True, timeout=timeout):
+        quoted = str(path).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS cb_store")
+        try:
+            con.execute("USE cb_store")
+            create_schema(con)
+            yield
+        finally:
+            con.execute("USE memory")
+            con.execute("DETACH cb_store")

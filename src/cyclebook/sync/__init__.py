@@ -13,7 +13,6 @@ Public entry points:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -27,10 +26,10 @@ from pathlib import Path
 import duckdb
 
 from cyclebook.config import Cohort, Organization, Source, load_cohort
-from cyclebook.errors import CyclebookError, ExportError
+from cyclebook.errors import CyclebookError, ExportError, StoreError
 from cyclebook.filehash import cohort_cache, files_digest
 from cyclebook.paths import CohortPaths
-from cyclebook.store import connect
+from cyclebook.store import attached_for_write, connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
 from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare, files_to_read
 from cyclebook.sync.stage import FileInfo, Stage, archive_file
@@ -137,6 +136,26 @@ def _last_run(con, org_id: str) -> str | None:
     return row[0] if row else None
 
 
+def _stored_fileset(
+    paths: CohortPaths, org_id: str
+) -> tuple[str | None, set[tuple[str, str]] | None]:
+    """The organization's last sync run and the (file, sha256) pairs it read, under a
+    short read lock; no pairs when nothing is stored yet, or when the exports were read
+    by other reader code (then every export is read again)."""
+    if not paths.store.exists():
+        return None, None
+    with connect(paths.store) as con:
+        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        if not {"sync_run", "meta"} <= tables:
+            return None, None
+        last_run = _last_run(con, org_id)
+        if last_run is None:
+            return None, None
+        if _synced_by(con, org_id) != sync_code_digest():
+            return last_run, None
+        return last_run, _fileset(con, org_id, last_run)
+
+
 def _fileset(con, org_id: str, run_id: str) -> set[tuple[str, str]]:
     return {
         (r[0], r[1])
@@ -170,55 +189,65 @@ def sync_org(
     started = dt.datetime.now(dt.UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     result = SyncResult(org.id, "ok", run_id)
-    with connect(paths.store, write=True) as con:
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        con.execute("SET preserve_insertion_order = true")
-        _migrate(con)
-        stage = Stage(con, org.id, org.timezone)
-        archiving: _Archiver | None = None
-        try:
-            sources = _files_of(paths, org)
-            clock = _Clock(result.timings)
-            for src, files in sources:
-                for p, rel in files:
-                    stage.add_file(p, rel, src.kind, src.label or src.kind)
-            last_run = _last_run(con, org.id)
-            previous = _fileset(con, org.id, last_run) if last_run else None
-            if previous is not None and _synced_by(con, org.id) != sync_code_digest():
-                previous = None  # synced by other reader code: read every export again
-            changed: list[int] | None = None  # file numbers new since the last sync
-            if previous is not None and not force:
-                # hashed up front only when they may be unchanged; otherwise while the
-                # archive copy reads them (once) beside the parsing
-                hashes = cohort_cache(paths.root)
-                for info in stage.files:
-                    info.sha256 = hashes.sha256(info.path)
-                hashes.save()
-                clock.lap("hash")
-                if previous == {(f.rel, f.sha256) for f in stage.files}:
-                    result.status = "unchanged"
-                    result.files = _file_results_from_store(con, org.id)
-                    return result
-                new = {f.file_no for f in stage.files if (f.rel, f.sha256) not in previous}
-                # only the new or changed exports, and those read with them, are compared
-                # with the store; an export not needed for them is not read again: its
-                # rows are in the store, its figures and rejects carry over from last time
-                compare: set[int] = set()
-                for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
-                    compare |= files_to_compare(src.kind, infos, new)
-                    reading = {f.file_no for f in files_to_read(src.kind, infos, compare)}
-                    for f in infos:
-                        f.carried = f.file_no not in reading
-                changed = sorted(compare)
-            # the byte-for-byte copies are plain file I/O: made beside the parsing
-            archiving = _Archiver(stage.files, paths.archive / org.id)
+    # The exports are parsed into a private in-memory database, without the store's
+    # lock. The store is held (exclusively: DuckDB lets no other process even read a
+    # file open for writing) only to compare and write, so the cohort's other reports
+    # are not kept waiting while this organization's exports are read.
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = true")
+    stage = Stage(con, org.id, org.timezone)
+    con.execute(f"SET temp_directory = '{stage.tmpdir / 'spill'}'")
+    archiving: _Archiver | None = None
+    try:
+        sources = _files_of(paths, org)
+        clock = _Clock(result.timings)
+        for src, files in sources:
+            for p, rel in files:
+                stage.add_file(p, rel, src.kind, src.label or src.kind)
+        last_run, previous = _stored_fileset(paths, org.id)
+        changed: list[int] | None = None  # file numbers new since the last sync
+        if previous is not None and not force:
+            # hashed up front only when they may be unchanged; otherwise while the
+            # archive copy reads them (once) beside the parsing
+            hashes = cohort_cache(paths.root)
+            for info in stage.files:
+                info.sha256 = hashes.sha256(info.path)
+            hashes.save()
+            clock.lap("hash")
+            if previous == {(f.rel, f.sha256) for f in stage.files}:
+                result.status = "unchanged"
+                with connect(paths.store) as stored:
+                    result.files = _file_results_from_store(stored, org.id, last_run)
+                return result
+            new = {f.file_no for f in stage.files if (f.rel, f.sha256) not in previous}
+            # only the new or changed exports, and those read with them, are compared
+            # with the store; an export not needed for them is not read again: its
+            # rows are in the store, its figures and rejects carry over from last time
+            compare: set[int] = set()
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
-                to_read = [f for f in infos if not f.carried]
-                if to_read:
-                    READERS[src.kind](stage, src, to_read, org)
-            stage.finalize()
-            clock.lap("read")
-            _coverage(con)
+                compare |= files_to_compare(src.kind, infos, new)
+                reading = {f.file_no for f in files_to_read(src.kind, infos, compare)}
+                for f in infos:
+                    f.carried = f.file_no not in reading
+            changed = sorted(compare)
+        # the byte-for-byte copies are plain file I/O: made beside the parsing
+        archiving = _Archiver(stage.files, paths.archive / org.id)
+        for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
+            to_read = [f for f in infos if not f.carried]
+            if to_read:
+                READERS[src.kind](stage, src, to_read, org)
+        stage.finalize()
+        _coverage(con)
+        clock.lap("read")
+        with attached_for_write(con, paths.store):
+            _migrate(con)
+            if _last_run(con, org.id) != last_run:
+                raise StoreError(
+                    f"{org.id}: another sync of this organization finished while its "
+                    "exports were being read",
+                    fix="run the sync again (only one sync per organization at a time).",
+                )
             salt = cohort_salt(con)
             # record numbers are fixed now: let DuckDB write the store in parallel
             con.execute("SET preserve_insertion_order = false")
@@ -243,16 +272,17 @@ def sync_org(
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        except CyclebookError as exc:
-            _record_failure(con, org.id, run_id, started, str(exc))
-            raise
-        except Exception as exc:
-            _record_failure(con, org.id, run_id, started, f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            if archiving is not None:  # a failed sync does not leave a copy running
-                archiving.thread.join()
-            stage.close()
+    except CyclebookError as exc:
+        _record_failure(paths, org.id, run_id, started, str(exc))
+        raise
+    except Exception as exc:
+        _record_failure(paths, org.id, run_id, started, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if archiving is not None:  # a failed sync does not leave a copy running
+            archiving.thread.join()
+        stage.close()
+        con.close()
     return result
 
 
@@ -461,14 +491,16 @@ def _record(
     )
 
 
-def _record_failure(con, org_id: str, run_id: str, started: dt.datetime, message: str) -> None:
-    with contextlib.suppress(duckdb.Error):  # no transaction open
-        con.execute("ROLLBACK")
-    con.execute(
-        """INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status, message)
-           VALUES (?, ?, ?, now(), 'failed', ?)""",
-        [org_id, run_id, started, message],
-    )
+def _record_failure(
+    paths: CohortPaths, org_id: str, run_id: str, started: dt.datetime, message: str
+) -> None:
+    """A failed ``sync_run`` row, in a transaction of its own (the sync's was rolled back)."""
+    with connect(paths.store, write=True) as con:
+        con.execute(
+            """INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status, message)
+               VALUES (?, ?, ?, now(), 'failed', ?)""",
+            [org_id, run_id, started, message],
+        )
 
 
 def _file_results_from_store(con, org_id: str, run_id: str | None = None) -> list[FileResult]:

@@ -1,0 +1,79 @@
+"""A sync holds the store only to compare and write: while it parses an organization's
+exports, the cohort's other reports can read the store."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from test_readers import AN_CSV
+
+from cyclebook import sync as sync_module
+from cyclebook.errors import StoreError
+from cyclebook.store import connect
+
+SOURCES = "- {kind: action_network_csv, path: an}"
+
+
+def _pause_while_parsing(monkeypatch, during) -> None:
+    """Run ``during()`` once the exports are staged, before the store is written."""
+    reader = sync_module.READERS["action_network_csv"]
+
+    def paused(stage, src, files, org):
+        reader(stage, src, files, org)
+        during()
+
+    monkeypatch.setitem(sync_module.READERS, "action_network_csv", paused)
+
+
+def test_the_store_can_be_read_while_exports_are_parsed(make_cohort, monkeypatch):
+    c = make_cohort(SOURCES)
+    c.write("an/activists.csv", AN_CSV)
+    c.sync()  # the store exists, with the organization's people
+    people = c.query("SELECT count(*) FROM person")[0][0]
+    assert people > 0
+    c.write("an/activists-2.csv", AN_CSV.replace("@", "+2@"))  # a new export to read
+    staged, release = threading.Event(), threading.Event()
+
+    def during():
+        staged.set()
+        assert release.wait(30)
+
+    _pause_while_parsing(monkeypatch, during)
+    outcome: dict = {}
+    worker = threading.Thread(target=lambda: outcome.update(result=c.sync()))
+    worker.start()
+    try:
+        assert staged.wait(30)
+        # a report reads the store while the sync is parsing (timeout: 1 s, not 600)
+        with connect(c.root / "store.duckdb", timeout=1) as con:
+            assert con.execute("SELECT count(*) FROM person").fetchone()[0] == people
+    finally:
+        release.set()
+        worker.join(30)
+    assert outcome["result"].status == "ok"
+    assert outcome["result"].written["person_pii"] > 0  # the new emails were written
+
+
+def test_a_sync_that_finished_meanwhile_is_not_overwritten(make_cohort, monkeypatch):
+    c = make_cohort(SOURCES)
+    c.write("an/activists.csv", AN_CSV)
+    c.sync()
+    c.write("an/activists-2.csv", AN_CSV.replace("@", "+2@"))
+    runs_before = c.query("SELECT count(DISTINCT run_id) FROM sync_run")[0][0]
+    state = {"inner": None}
+
+    def during():
+        if state["inner"] is None:  # another sync of the organization, start to end
+            state["inner"] = "running"
+            state["inner"] = sync_module.sync_org(c.root, c.org)
+
+    _pause_while_parsing(monkeypatch, during)
+    with pytest.raises(StoreError, match="another sync of this organization finished"):
+        c.sync()
+    assert state["inner"].status == "ok"
+    # the inner sync's run stands; the outer one is recorded as failed, nothing else
+    statuses = c.query(
+        "SELECT status, count(DISTINCT run_id) FROM sync_run WHERE file IS NULL GROUP BY 1"
+    )
+    assert dict(statuses) == {"ok": runs_before + 1, "failed": 1}
