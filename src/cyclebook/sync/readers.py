@@ -822,14 +822,18 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 coalesce(cb_id({c("contactscontactid", p="r.")}),
                          md5(concat_ws('|', {c("vanid", p="r.")}, {c("contacttypeid", p="r.")},
                                        {c("datecanvassed", p="r.")}, {c("resultid", p="r.")}))) AS cid,
-                cb_id({c("resultid", p="r.")}) AS result_id, res.v AS result,
-                cb_id({c("contacttypeid", p="r.")}) AS ctype_id, ct.v AS ctype,
+                cb_id({c("resultid", p="r.")}) AS result_id,
+                cb_id({c("contacttypeid", p="r.")}) AS ctype_id,
                 cb_s({c("datecanvassed", p="r.")}) AS when_raw, cb_ts({c("datecanvassed", p="r.")}) AS ts,
                 cb_ts({c("datecreated", p="r.")}) AS created_at,
                 'van:' || cb_id({c("canvassedby", p="r.")}) AS organizer,
                 cb_id({c("campaignid", p="r.")}) AS campaign
-                FROM {table} r LEFT JOIN {results} res ON res.k = cb_id({c("resultid", p="r.")})
-                LEFT JOIN {ctypes} ct ON ct.k = cb_id({c("contacttypeid", p="r.")})"""
+                FROM {table} r"""
+            # the lookups join the computed ids (computed once, fewer columns through the
+            # join: a third less work than joining the raw rows)
+            sel = f"""SELECT t.*, res.v AS result, ct.v AS ctype FROM ({sel}) t
+                LEFT JOIN {results} res ON res.k = t.result_id
+                LEFT JOIN {ctypes} ct ON ct.k = t.ctype_id"""
             _emit(
                 stage,
                 f,
@@ -867,10 +871,13 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 coalesce(cb_id({c("contactsactivistcodeid", p="r.")}),
                          md5(concat_ws('|', {c("vanid", p="r.")}, {c("activistcodeid", p="r.")},
                                        {c("datecanvassed", p="r.")}, {c("datecreated", p="r.")}))) AS aid,
-                ac.v AS code, coalesce(cb_s({c("datecanvassed", p="r.")}), cb_s({c("datecreated", p="r.")})) AS when_raw,
+                cb_id({c("activistcodeid", p="r.")}) AS __code_id,
+                coalesce(cb_s({c("datecanvassed", p="r.")}), cb_s({c("datecreated", p="r.")})) AS when_raw,
                 coalesce(cb_ts({c("datecanvassed", p="r.")}), cb_ts({c("datecreated", p="r.")})) AS ts,
                 cb_ts({c("datecreated", p="r.")}) AS created_at
-                FROM {table} r LEFT JOIN {codes} ac ON ac.k = cb_id({c("activistcodeid", p="r.")})"""
+                FROM {table} r"""
+            sel = f"""SELECT t.* EXCLUDE (__code_id), ac.v AS code FROM ({sel}) t
+                LEFT JOIN {codes} ac ON ac.k = t.__code_id"""
             _emit(
                 stage,
                 f,
@@ -917,14 +924,17 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 coalesce(cb_id({c("eventsignupid", p="r.")}),
                          md5(concat_ws('|', {c("vanid", p="r.")}, {c("eventid", p="r.")},
                                        {c("eventshiftid", p="r.")}))) AS sid,
-                cb_id({c("eventid", p="r.")}) AS eid, e.start_at,
+                cb_id({c("eventid", p="r.")}) AS eid,
                 {_status_sql(f"{c('eventstatusname', p='r.')}", VAN_STATUS)} AS st,
-                CASE WHEN lower(cb_s({c("eventrolename", p="r.")})) = 'host' THEN 'host'
-                     WHEN contains(lower(coalesce(cb_s({c("eventrolename", p="r.")}), '')), 'lead')
-                     THEN 'lead' ELSE 'attendee' END AS role,
+                lower(cb_s({c("eventrolename", p="r.")})) AS __role,
                 cb_ts({c("datecreated", p="r.")}) AS created_at,
                 cb_ts({c("datemodified", p="r.")}) AS modified_at
-                FROM {table} r LEFT JOIN {ev} e ON e.k = cb_id({c("eventid", p="r.")})"""
+                FROM {table} r"""
+            sel = f"""SELECT t.* EXCLUDE (__role), e.start_at,
+                CASE WHEN t.__role = 'host' THEN 'host'
+                     WHEN contains(coalesce(t.__role, ''), 'lead') THEN 'lead'
+                     ELSE 'attendee' END AS role
+                FROM ({sel}) t LEFT JOIN {ev} e ON e.k = t.eid"""
             _emit(
                 stage,
                 f,
