@@ -169,14 +169,12 @@ def write_org(
         "SELECT count(*) FROM (SELECT 1 FROM activity WHERE org_id = $org LIMIT 1)", p
     ).fetchone()[0]
     if stage is not None and first_load and not dupes and changed_files is None:
-        # the common first sync: insert file by file straight from the typed tables,
-        # freeing each one as soon as it is written (bounded memory)
-        names = ", ".join(_stage_columns("st_activity"))
-        counts["activity"] = 0
-        for part in ["SELECT * FROM st_activity_t", *stage.parts["st_activity"]]:
-            counts["activity"] += con.execute(
-                f"INSERT INTO activity SELECT $org, {cols} FROM ({part}) a({names}) {join}", p
-            ).fetchone()[0]
+        # the common first sync: insert straight from the typed tables (st_activity is a
+        # view over them), in one statement: one hash table of the people's ids, not one
+        # per file
+        counts["activity"] = con.execute(
+            f"INSERT INTO activity SELECT $org, {cols} FROM st_activity a {join}", p
+        ).fetchone()[0]
         if counts["activity"] < staged:  # some have no person: find them (a second join)
             con.execute(orphans)
         stage.release_unused("st_attempt")
