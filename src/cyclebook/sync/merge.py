@@ -69,15 +69,17 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
     # Only an email or phone shared by two or more ids can join people: the rest of the
     # edges (most of them, in a one-tool organization) cannot change a label, so the
     # label propagation runs on the shared ones and the ids they touch only.
-    con.execute(
+    shared = con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
            WHERE a IN (SELECT a FROM cb_edges GROUP BY a HAVING count(*) > 1)"""
-    )
+    ).fetchone()[0]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE cb_sub AS SELECT k, l, old FROM cb_nodes SEMI JOIN cb_edges USING (k)"
     )
     rounds = 0
-    for rounds in range(1, MAX_ROUNDS + 1):  # noqa: B007 - reported
+    # nothing shared (no two ids with one email or phone): every id keeps its own label,
+    # no round to run (six statements less for each organization)
+    for rounds in range(1, MAX_ROUNDS + 1 if shared else 1):  # noqa: B007 - reported
         con.execute(
             """CREATE OR REPLACE TEMP TABLE cb_alab AS
                SELECT e.a, min(n.l) AS l FROM cb_edges e JOIN cb_sub n USING (k) GROUP BY e.a"""
@@ -94,11 +96,12 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         con.execute("DROP TABLE cb_sub; ALTER TABLE cb_sub2 RENAME TO cb_sub")
         if changed == 0:
             break
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_nodes AS
-           SELECT n.k, coalesce(s.l, n.l) AS l, n.old, n.seen, n.n
-           FROM cb_nodes n LEFT JOIN cb_sub s USING (k)"""
-    )
+    if shared:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE cb_nodes AS
+               SELECT n.k, coalesce(s.l, n.l) AS l, n.old, n.seen, n.n
+               FROM cb_nodes n LEFT JOIN cb_sub s USING (k)"""
+        )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_idmap AS
         SELECT split_part(k, '{SEP}', 1) AS source,
@@ -290,7 +293,8 @@ def write_org(
     ).fetchone()[0]
 
     # ---- events
-    con.execute(
+    # (an empty staged table has nothing to write: its upsert's statements are skipped)
+    events = con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_event_new AS
         SELECT $org AS org_id, event_id,
             arg_max(source, file_no * 10000000000 + rec) AS source,
@@ -299,10 +303,12 @@ def write_org(
             arg_max(start_at, file_no * 10000000000 + rec) FILTER (WHERE start_at IS NOT NULL) AS start_at
         FROM st_event WHERE event_id IS NOT NULL GROUP BY event_id""",
         p,
+    ).fetchone()[0]
+    counts["event"] = (
+        _upsert(con, "event", "cb_event_new", ["org_id", "event_id"], org_id) if events else 0
     )
-    counts["event"] = _upsert(con, "event", "cb_event_new", ["org_id", "event_id"], org_id)
 
-    _dedupe(
+    attempts = _dedupe(
         con,
         f"""SELECT $org AS org_id, a.attempt_id, m.person_id, a.channel, a.result, a.attempted_at,
             a.campaign, a.source, a.conversation, a.replied, a.opted_out, a.organizer_id,
@@ -316,12 +322,14 @@ def write_org(
         "attempt_id",
         {"org": org_id, "salt": salt},
     )
-    counts["contact_attempt"] = _upsert(
-        con, "contact_attempt", "cb_attempt_new", ["org_id", "attempt_id"], org_id
+    counts["contact_attempt"] = (
+        _upsert(con, "contact_attempt", "cb_attempt_new", ["org_id", "attempt_id"], org_id)
+        if attempts
+        else 0
     )
 
     # ---- custom (unknown) fields, kept per person
-    con.execute(
+    custom = con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_custom_new AS
         SELECT $org AS org_id, m.person_id, c.source, c.field,
             arg_max(c.value, c.file_no * 10000000000 + c.rec) AS value
@@ -329,9 +337,13 @@ def write_org(
           ON m.source = c.person_source AND m.source_id = c.person_ref
         GROUP BY ALL""",
         p,
-    )
-    counts["custom_field"] = _upsert(
-        con, "custom_field", "cb_custom_new", ["org_id", "person_id", "source", "field"], org_id
+    ).fetchone()[0]
+    counts["custom_field"] = (
+        _upsert(
+            con, "custom_field", "cb_custom_new", ["org_id", "person_id", "source", "field"], org_id
+        )
+        if custom
+        else 0
     )
     return counts
 
@@ -396,12 +408,13 @@ def _dedupe(
     key: str,
     params: dict,
     newest_first: str = "",
-) -> None:
+) -> int:
     """``target``: the rows of ``select`` (which carries file_no, rec), one per key: the
     one the tool itself modified last (``newest_first``, an ORDER BY prefix), then the
     latest file and record. A view when the staged keys are already unique (the common
-    case); a table only when they repeat."""
-    if _repeats(con, staged, key)[1]:
+    case); a table only when they repeat. Returns the number of staged rows."""
+    rows, repeats = _repeats(con, staged, key)
+    if repeats:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {target} AS
                 SELECT * EXCLUDE (file_no, rec) FROM ({select})
@@ -417,6 +430,7 @@ def _dedupe(
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {target} AS SELECT * EXCLUDE (file_no, rec) FROM ({view})"
         )
+    return rows
 
 
 def _upsert(
