@@ -44,8 +44,11 @@ def _emit(
     t = stage.tmp_name("typed")
     con = stage.con
     select_sql = _json_fields_once(select_sql)
+    # JSON readers handle many pages at once: their SELECT carries __file
+    fno = "x.__file" if "__file" in select_sql else str(f.file_no)
     if checks:
-        # the first failing check's number, then its reason and column by lookup
+        # the number of the first failing check is kept (its reason and column are looked
+        # up for the rejected rows only, not carried as two text columns on every row)
         which = (
             "CASE "
             + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks, 1))
@@ -54,24 +57,22 @@ def _emit(
         reasons = " ".join(f"WHEN {i} THEN {sql_str(r)}" for i, (_, _, r) in enumerate(checks, 1))
         columns = " ".join(f"WHEN {i} THEN {sql_str(k)}" for i, (_, k, _) in enumerate(checks, 1))
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {t} AS SELECT *,
-                    CASE __which {reasons} END AS __why, CASE __which {columns} END AS __col
-                FROM (SELECT *, {which} AS __which FROM ({select_sql}))"""
+            f"""CREATE OR REPLACE TEMP TABLE {t} AS
+                SELECT *, {which} AS __which FROM ({select_sql})"""
         )
-    else:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT *, NULL::VARCHAR AS __why, "
-            f"NULL::VARCHAR AS __col FROM ({select_sql})"
+            f"""INSERT INTO st_reject SELECT {fno}, __rec, NULL, CASE __which {columns} END,
+                    CASE __which {reasons} END
+                FROM {t} x WHERE __which IS NOT NULL"""
         )
-    # JSON readers handle many pages at once: their SELECT carries __file
-    fno = "x.__file" if "__file" in select_sql else str(f.file_no)
-    con.execute(
-        f"""INSERT INTO st_reject SELECT {fno}, __rec, NULL, __col, __why
-            FROM {t} x WHERE __why IS NOT NULL"""
-    )
+    else:  # nothing to check: nothing rejected
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT *, NULL::INTEGER AS __which "
+            f"FROM ({select_sql})"
+        )
     deferred = False
     for table, cols in inserts.items():
-        where = "x.__why IS NULL"
+        where = "x.__which IS NULL"
         if " WHERE " in cols:
             cols, extra = cols.split(" WHERE ", 1)
             where += f" AND ({extra})"
