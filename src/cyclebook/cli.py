@@ -15,6 +15,7 @@ were still produced); 2 the request itself was wrong (bad config, unknown parame
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -241,5 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The ``cyclebook`` command: :func:`main`, then exit with its status."""
+    code = main()
+    # The work is over (finished, or stopped and cleaned up). A Ctrl-C now, while the
+    # interpreter shuts down (joining the worker pool's threads), must not turn the
+    # exit status into death by SIGINT.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -117,7 +117,13 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_completes(tmp_path: Path) -> None
     cycle = write_small(root)
     proc = start(*_run_args(root, cycle))
     try:
-        time.sleep(6.0)
+        # Ctrl-C as soon as the first report is written (not after a fixed time: the run
+        # got fast enough to finish within one): the run is mid-way, with work done and
+        # work left
+        deadline = time.monotonic() + 300
+        while not any(root.glob("*/output/reports/*/*.html")) and proc.poll() is None:
+            assert time.monotonic() < deadline, "no report after 300 s"
+            time.sleep(0.02)
         assert proc.poll() is None, "the run ended before Ctrl-C"
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=120)
@@ -159,3 +165,25 @@ def test_warm_kernel_zygote_goes_when_its_runner_is_killed(tmp_path: Path) -> No
     except psutil.TimeoutExpired:
         zygote.kill()
         pytest.fail("the zygote outlived its runner by 30 s")
+
+
+def test_ctrl_c_after_the_work_is_done_keeps_the_exit_status(tmp_path: Path) -> None:
+    """A Ctrl-C that arrives after the command's work is over (while the interpreter
+    shuts down) changes nothing: the command's own exit status, no KeyboardInterrupt
+    traceback."""
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, os, signal\n"
+        "import cyclebook.cli as cli\n"
+        "cli.main = lambda: 3\n"  # the work: done, with status 3
+        # what a late Ctrl-C looks like: SIGINT during interpreter shutdown
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+        "cli.entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3, (done.returncode, done.stderr)
+    assert "KeyboardInterrupt" not in done.stderr
