@@ -289,6 +289,9 @@ def connect(
     with _file_lock(path, exclusive=write, timeout=timeout):
         con = duckdb.connect(str(path), read_only=not write)
         try:
+            # a long query draws a progress bar on stderr (a widget in a kernel): noise in
+            # a report and in a batch run's log
+            con.execute("SET enable_progress_bar = false")
             if write:
                 create_schema(con)
             yield con

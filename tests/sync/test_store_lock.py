@@ -77,3 +77,15 @@ def test_a_sync_that_finished_meanwhile_is_not_overwritten(make_cohort, monkeypa
         "SELECT status, count(DISTINCT run_id) FROM sync_run WHERE file IS NULL GROUP BY 1"
     )
     assert dict(statuses) == {"ok": runs_before + 1, "failed": 1}
+
+
+def test_store_connections_draw_no_progress_bar(make_cohort):
+    """DuckDB draws a progress bar on stderr for a query over two seconds (a widget in a
+    kernel): in a report or a batch log it is noise, so store connections turn it off."""
+    c = make_cohort(SOURCES)
+    c.write("an/activists.csv", AN_CSV)
+    c.sync()
+    for write in (False, True):
+        with connect(c.root / "store.duckdb", write=write) as con:
+            setting = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
+            assert setting == (False,)

@@ -194,6 +194,7 @@ def sync_org(
     # file open for writing) only to compare and write, so the cohort's other reports
     # are not kept waiting while this organization's exports are read.
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # no bar on stderr in a report
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("SET preserve_insertion_order = true")
     stage = Stage(con, org.id, org.timezone)
