@@ -79,6 +79,10 @@ def test_the_cache_hands_back_what_was_compiled(tmp_path):
     assert second.compile(compile_fn, _query(), limit=10) == "SELECT 3"
     assert second.compile(compile_fn, _query(), limit=10) == "SELECT 3"
     assert len(calls) == 3
+    # another backend's SQL is its own
+    assert sqlcache.SqlCache(folder, dialect="postgres").compile(compile_fn, _query()) == (
+        "SELECT 4"
+    )
     assert [p.name for p in folder.iterdir()] and not list(folder.glob(".tmp-*"))
 
 
