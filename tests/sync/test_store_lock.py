@@ -4,6 +4,7 @@ exports, the cohort's other reports can read the store."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from test_readers import AN_CSV
@@ -89,3 +90,26 @@ def test_store_connections_draw_no_progress_bar(make_cohort):
         with connect(c.root / "store.duckdb", write=write) as con:
             setting = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
             assert setting == (False,)
+
+
+def test_a_sync_spills_beside_the_store_and_cleans_up(make_cohort, monkeypatch):
+    """Beyond its memory limit the private staging database spills to disk: into a
+    folder of its own beside the store (not /tmp, often a small RAM disk), removed after."""
+    c = make_cohort(SOURCES)
+    c.write("an/activists.csv", AN_CSV)
+    seen = {}
+
+    reader = sync_module.READERS["action_network_csv"]
+
+    def spying(stage, src, files, org):
+        seen["dir"] = stage.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+        # what DuckDB leaves there after spilling
+        Path(seen["dir"]).mkdir(parents=True)
+        (Path(seen["dir"]) / "duckdb_temp_storage-0.tmp").write_bytes(b"\0" * 1024)
+        reader(stage, src, files, org)
+
+    monkeypatch.setitem(sync_module.READERS, "action_network_csv", spying)
+    assert c.sync().status == "ok"
+    spill = c.root / ".cyclebook" / f"spill-{c.query('SELECT max(run_id) FROM sync_run')[0][0]}"
+    assert seen["dir"] == str(spill)
+    assert not spill.exists()

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -197,8 +198,11 @@ def sync_org(
     con.execute("SET enable_progress_bar = false")  # no bar on stderr in a report
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("SET preserve_insertion_order = true")
+    # beyond the memory limit DuckDB spills to disk: beside the store, as a store
+    # connection would (not in /tmp, often a small RAM disk), one folder per sync
+    spill = paths.root / ".cyclebook" / f"spill-{run_id}"
+    con.execute(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
     stage = Stage(con, org.id, org.timezone)
-    con.execute(f"SET temp_directory = '{stage.tmpdir / 'spill'}'")
     archiving: _Archiver | None = None
     try:
         sources = _files_of(paths, org)
@@ -284,6 +288,7 @@ def sync_org(
             archiving.thread.join()
         stage.close()
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     return result
 
 
