@@ -16,9 +16,25 @@ from .reportset import write_small
 
 pytestmark = pytest.mark.e2e
 
-# Seconds after start: interpreter start-up, planning, the first kernels, the sync
-# phase, later phases and renders, the cohort summary, the manifest and index.
-KILL_AFTER = (0.4, 1.5, 3.0, 4.5, 6.0, 8.0, 11.0, 15.0)
+# When each kill comes, as (reports this run has written, then seconds more): at
+# interpreter start-up and planning, then right after a report was written and a little
+# later (inside the next notebook's cells, its render or the store's writes). Counted in
+# reports, not seconds from the start, so every kill lands while the run still has work
+# left however fast the machine (a run of the small cohort takes about 6 s: kills at
+# fixed seconds mostly found it finished).
+KILL_AT = ((0, 0.4), (0, 1.5), (1, 0.0), (1, 0.3), (2, 0.1), (1, 0.6), (3, 0.0), (2, 0.2))
+
+
+def _wait_for_reports(root: Path, proc, since_ns: int, count: int, timeout: float = 300) -> None:
+    """Until ``count`` reports written after ``since_ns`` exist, or the run ends."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        written = [
+            p for p in root.glob("*/output/reports/*/*.html") if p.stat().st_mtime_ns >= since_ns
+        ]
+        if len(written) >= count:
+            return
+        time.sleep(0.01)
 
 
 def _run_args(root: Path, cycle: str) -> list[str]:
@@ -31,22 +47,25 @@ def test_killed_at_any_moment_then_the_next_run_completes(tmp_path: Path) -> Non
     paths = CohortPaths.of(root)
     problems: list[str] = []
     killed_while_running = 0
-    for delay in KILL_AFTER:
+    for reports, delay in KILL_AT:
+        started_ns = time.time_ns()
         proc = start(*_run_args(root, cycle))
+        _wait_for_reports(root, proc, started_ns, reports)
         time.sleep(delay)
         if proc.poll() is not None:
             out, err = proc.communicate()
             assert proc.returncode == 0, f"run ended by itself with {proc.returncode}: {err}"
             continue
         killed_while_running += 1
+        moment = f"{reports} report(s) + {delay} s"
         survivors = kill_hard(proc)
         if survivors:
-            problems.append(f"after a kill at {delay} s, still running: {survivors}")
-        problems += [f"after a kill at {delay} s: {p}" for p in incomplete_files(root)]
+            problems.append(f"after a kill at {moment}, still running: {survivors}")
+        problems += [f"after a kill at {moment}: {p}" for p in incomplete_files(root)]
         broken = store_problem(root)
         if broken:
-            problems.append(f"after a kill at {delay} s the store does not open: {broken}")
-    assert killed_while_running >= 4, "the run was too fast to be interrupted"
+            problems.append(f"after a kill at {moment} the store does not open: {broken}")
+    assert killed_while_running >= 6, "the run was too fast to be interrupted"
 
     proc = start(*_run_args(root, cycle))
     out, err = proc.communicate(timeout=1200)
