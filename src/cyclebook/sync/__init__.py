@@ -33,7 +33,7 @@ from cyclebook.paths import CohortPaths
 from cyclebook.store import attached_for_write, connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
 from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare, files_to_read
-from cyclebook.sync.stage import FileInfo, Stage, archive_file
+from cyclebook.sync.stage import FileInfo, Stage, archive_file, sql_str
 
 __all__ = [
     "SyncResult",
@@ -137,12 +137,10 @@ def _last_run(con, org_id: str) -> str | None:
     return row[0] if row else None
 
 
-def _stored_fileset(
-    paths: CohortPaths, org_id: str
-) -> tuple[str | None, set[tuple[str, str]] | None]:
-    """The organization's last sync run and the (file, sha256) pairs it read, under a
-    short read lock; no pairs when nothing is stored yet, or when the exports were read
-    by other reader code (then every export is read again)."""
+def _stored_files(paths: CohortPaths, org_id: str) -> tuple[str | None, list[FileResult] | None]:
+    """The organization's last sync run and its per-file figures, under a short read
+    lock; no figures when nothing is stored yet, or when the exports were read by other
+    reader code (then every export is read again)."""
     if not paths.store.exists():
         return None, None
     with connect(paths.store) as con:
@@ -154,17 +152,7 @@ def _stored_fileset(
             return None, None
         if _synced_by(con, org_id) != sync_code_digest():
             return last_run, None
-        return last_run, _fileset(con, org_id, last_run)
-
-
-def _fileset(con, org_id: str, run_id: str) -> set[tuple[str, str]]:
-    return {
-        (r[0], r[1])
-        for r in con.execute(
-            "SELECT file, sha256 FROM sync_run WHERE org_id = ? AND run_id = ? AND file IS NOT NULL",
-            [org_id, run_id],
-        ).fetchall()
-    }
+        return last_run, _file_results_from_store(con, org_id, last_run)
 
 
 def sync_org(
@@ -201,7 +189,7 @@ def sync_org(
     # beyond the memory limit DuckDB spills to disk: beside the store, as a store
     # connection would (not in /tmp, often a small RAM disk), one folder per sync
     spill = paths.root / ".cyclebook" / f"spill-{run_id}"
-    con.execute(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
+    con.execute(f"SET temp_directory = {sql_str(str(spill))}")
     stage = Stage(con, org.id, org.timezone)
     archiving: _Archiver | None = None
     try:
@@ -210,9 +198,10 @@ def sync_org(
         for src, files in sources:
             for p, rel in files:
                 stage.add_file(p, rel, src.kind, src.label or src.kind)
-        last_run, previous = _stored_fileset(paths, org.id)
+        last_run, stored = _stored_files(paths, org.id)
         changed: list[int] | None = None  # file numbers new since the last sync
-        if previous is not None and not force:
+        if stored is not None and not force:
+            previous = {(r.file, r.sha256) for r in stored}
             # hashed up front only when they may be unchanged; otherwise while the
             # archive copy reads them (once) beside the parsing
             hashes = cohort_cache(paths.root)
@@ -222,8 +211,7 @@ def sync_org(
             clock.lap("hash")
             if previous == {(f.rel, f.sha256) for f in stage.files}:
                 result.status = "unchanged"
-                with connect(paths.store) as stored:
-                    result.files = _file_results_from_store(stored, org.id, last_run)
+                result.files = stored
                 return result
             new = {f.file_no for f in stage.files if (f.rel, f.sha256) not in previous}
             # only the new or changed exports, and those read with them, are compared
@@ -265,7 +253,7 @@ def sync_org(
                 stage.reject_lines()
                 archived = archiving.wait()  # sets the hashes of files not hashed yet
                 _remember_hashes(paths, stage.files)
-                _finish_files(stage, result, last_run)
+                _finish_files(stage, result, stored or [])
                 _record(con, paths, org, stage, result, started, archived, last_run)
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -324,13 +312,10 @@ def _group(stage: Stage, sources) -> list[list]:
     return out
 
 
-def _finish_files(stage: Stage, result: SyncResult, last_run: str | None) -> None:
+def _finish_files(stage: Stage, result: SyncResult, stored: list[FileResult]) -> None:
+    """Per-file figures: read now, or (carried files) those of the last sync, ``stored``."""
     con = stage.con
-    carried = (
-        {r.file: r for r in _file_results_from_store(con, stage.org_id, last_run)}
-        if last_run and any(f.carried for f in stage.files)
-        else {}
-    )
+    carried = {r.file: r for r in stored}
     rejected = dict(
         con.execute(
             """SELECT file_no, count(DISTINCT coalesce(CAST(rec AS VARCHAR), 'l' || line))
@@ -509,9 +494,8 @@ def _record_failure(
         )
 
 
-def _file_results_from_store(con, org_id: str, run_id: str | None = None) -> list[FileResult]:
-    """The per-file figures of a sync run (by default the organization's last one)."""
-    run_id = run_id or _last_run(con, org_id)
+def _file_results_from_store(con, org_id: str, run_id: str) -> list[FileResult]:
+    """The per-file figures of a sync run."""
     rows = con.execute(
         """SELECT file, source_kind, message, sha256, rows_read, rows_kept, rows_rejected,
                   unknown_columns
