@@ -52,9 +52,22 @@ class Block:
         return {"text/html": self.html, "text/plain": self.plain}
 
 
+def join(*blocks: Block) -> Block:
+    """Blocks as one: their HTML in order, their plain text one paragraph each."""
+    return Block(
+        "".join(block.html for block in blocks), "\n\n".join(block.plain for block in blocks)
+    )
+
+
 def show(*blocks: Block) -> None:
-    for block in blocks:
-        display(block)
+    """Display the blocks as one output.
+
+    Each output is a message from the kernel that the runner decodes and validates
+    against the notebook schema (about 1.5 ms in all); a report section of twenty
+    headings, paragraphs and tables is one output instead of twenty.
+    """
+    if blocks:
+        display(join(*blocks))
 
 
 def heading(text: str, level: int = 2) -> Block:

@@ -1,0 +1,102 @@
+"""store.connect attaches the store to one DuckDB instance per process: each use must
+still behave like a connection of its own (its own session, its transaction rolled back
+if left open, the file released for other processes when it ends)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from cyclebook import store
+from cyclebook.errors import StoreError
+
+
+@pytest.fixture
+def path(tmp_path):
+    path = tmp_path / "store.duckdb"
+    with store.connect(path, write=True) as con:
+        con.execute("CREATE TABLE t (n INTEGER)")
+        con.execute("INSERT INTO t VALUES (1), (2)")
+    return path
+
+
+def _attached(path) -> list[str]:
+    return [
+        name
+        for (name,) in store._INSTANCE.cursor()
+        .execute("SELECT database_name FROM duckdb_databases() WHERE path = ?", [str(path)])
+        .fetchall()
+    ]
+
+
+def test_the_store_is_the_current_database_and_is_detached_after(path):
+    with store.connect(path) as con:
+        assert con.execute("SELECT sum(n) FROM t").fetchone()[0] == 3
+        assert len(_attached(path)) == 1
+    assert _attached(path) == []
+
+
+def test_another_process_can_write_once_a_write_use_has_ended(path):
+    with store.connect(path, write=True) as con:
+        con.execute("INSERT INTO t VALUES (3)")
+    # DuckDB lets no other process open a file that a process has open for writing:
+    # this fails if the file were still attached
+    code = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+        "con.execute('INSERT INTO t VALUES (4)'); print(con.execute('SELECT sum(n) FROM t')"
+        ".fetchone()[0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "10"  # 1 + 2 + 3 + 4: the write above was kept
+    with store.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 4
+
+
+def test_an_open_transaction_is_rolled_back_like_a_closed_connection(path):
+    with store.connect(path, write=True) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("INSERT INTO t VALUES (100)")
+    with store.connect(path, write=True) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("INSERT INTO t VALUES (200)")
+        with pytest.raises(duckdb.Error):
+            con.execute("SELECT no_such_column FROM t")  # an aborted transaction
+    with store.connect(path) as con:
+        assert con.execute("SELECT sum(n) FROM t").fetchone()[0] == 3
+
+
+def test_each_use_is_a_session_of_its_own(path):
+    with store.connect(path) as con:
+        con.execute("CREATE TEMP VIEW mine AS SELECT 1 AS x")
+        con.execute("SET TimeZone = 'Pacific/Auckland'")
+    with store.connect(path) as con:
+        assert con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE view_name = 'mine'"
+        ).fetchone() == (0,)
+        assert con.execute("SELECT current_setting('TimeZone')").fetchone()[0] != (
+            "Pacific/Auckland"
+        )
+
+
+def test_nested_reads_share_one_attachment(path):
+    with store.connect(path) as outer:
+        with store.connect(path) as inner:
+            assert inner.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+            assert len(_attached(path)) == 1
+        # the inner use ending does not detach what the outer one still reads
+        assert outer.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    assert _attached(path) == []
+
+
+def test_writing_while_this_process_reads_the_same_store_is_refused(path):
+    with store.connect(path) as con:
+        store._INSTANCE.attach(con, path, read_only=True)  # a second reader: fine
+        store._INSTANCE.detach(path)
+        with pytest.raises(StoreError, match="opened for writing while this process"):
+            store._INSTANCE.attach(con, path, read_only=False)
+    assert _attached(path) == []
