@@ -272,6 +272,10 @@ def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
         handle.close()
 
 
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 class _Instance:
     """One in-memory DuckDB instance per process, to which :func:`connect` attaches the
     store for each use.
@@ -314,10 +318,16 @@ class _Instance:
                     fix="close the other connection first (a bug in cyclebook: report it).",
                 )
             if entry is None:
+                # Spill beside the store, as a connection to the file would (an in-memory
+                # instance spills to ./.tmp of whatever the working directory is). DuckDB
+                # cannot move it once used: a process that spilled for one store keeps
+                # that folder (only tests open many stores in one process).
+                with contextlib.suppress(duckdb.NotImplementedException):
+                    con.execute(f"SET temp_directory = {_sql_str(key + '.tmp')}")
                 self.count += 1
                 alias = f"cb_store_{self.count}"
                 options = " (READ_ONLY)" if read_only else ""
-                con.execute(f"ATTACH '{key.replace(chr(39), chr(39) * 2)}' AS {alias}{options}")
+                con.execute(f"ATTACH {_sql_str(key)} AS {alias}{options}")
                 entry = self.attached[key] = [alias, read_only, 0]
             entry[2] += 1
             return entry[0]
@@ -387,8 +397,7 @@ def attached_for_write(
     """
     path = Path(path)
     with _file_lock(path, exclusive=True, timeout=timeout):
-        quoted = str(path).replace("'", "''")
-        con.execute(f"ATTACH '{quoted}' AS cb_store")
+        con.execute(f"ATTACH {_sql_str(str(path))} AS cb_store")
         try:
             con.execute("USE cb_store")
             create_schema(con)

@@ -100,3 +100,29 @@ def test_writing_while_this_process_reads_the_same_store_is_refused(path):
         with pytest.raises(StoreError, match="opened for writing while this process"):
             store._INSTANCE.attach(con, path, read_only=False)
     assert _attached(path) == []
+
+
+def test_a_large_query_spills_beside_the_store_not_into_the_working_directory(tmp_path):
+    """Run in a fresh process: DuckDB fixes its spill folder at the first spill."""
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    path = tmp_path / "store.duckdb"
+    code = (
+        "import sys; from cyclebook import store\n"
+        "with store.connect(sys.argv[1], write=True) as con:\n"
+        "    con.execute(\"SET memory_limit = '40MB'\")\n"
+        "    con.execute('SET preserve_insertion_order = false')\n"
+        "    con.execute('CREATE TEMP TABLE big AS SELECT md5(range::VARCHAR) AS s, range AS i "
+        "FROM range(2000000)')\n"
+        "    con.execute('SELECT count(*) FROM (SELECT s, i FROM big ORDER BY s)').fetchall()\n"
+        "    print(con.execute(\"SELECT current_setting('temp_directory')\").fetchone()[0])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=workdir,
+    )
+    assert out.stdout.strip() == str(path.resolve()) + ".tmp"
+    assert not (workdir / ".tmp").exists()
