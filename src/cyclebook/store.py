@@ -296,16 +296,17 @@ class _Instance:
         self.lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        if self.db is None or self.pid != os.getpid():
-            # a forked child never uses (or closes) an instance of its parent's
-            if self.db is not None:
-                _INHERITED.append(self.db)
-            self.db = duckdb.connect()
-            # a long query draws a progress bar on stderr (a widget in a kernel): noise in
-            # a report and in a batch run's log (a global setting: every cursor has it)
-            self.db.execute("SET enable_progress_bar = false")
-            self.pid, self.attached, self.count = os.getpid(), {}, 0
-        return self.db.cursor()
+        with self.lock:  # the root connection is used by one thread at a time
+            if self.db is None or self.pid != os.getpid():
+                # a forked child never uses (or closes) an instance of its parent's
+                if self.db is not None:
+                    _INHERITED.append(self.db)
+                self.db = duckdb.connect()
+                # a long query draws a progress bar on stderr (a widget in a kernel): noise
+                # in a report and in a batch run's log (a global setting: every cursor has it)
+                self.db.execute("SET enable_progress_bar = false")
+                self.pid, self.attached, self.count = os.getpid(), {}, 0
+            return self.db.cursor()
 
     def attach(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> str:
         key = str(path.resolve())
@@ -342,9 +343,14 @@ class _Instance:
                 assert self.db is not None
                 self.db.execute(f"DETACH {entry[0]}")
 
+    def after_fork(self) -> None:
+        """In a forked child: a lock another thread of the parent held stays held."""
+        self.lock = threading.Lock()
+
 
 _INSTANCE = _Instance()
 _INHERITED: list[duckdb.DuckDBPyConnection] = []
+os.register_at_fork(after_in_child=_INSTANCE.after_fork)
 
 
 @contextlib.contextmanager

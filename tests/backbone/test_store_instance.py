@@ -126,3 +126,22 @@ def test_a_large_query_spills_beside_the_store_not_into_the_working_directory(tm
     )
     assert out.stdout.strip() == str(path.resolve()) + ".tmp"
     assert not (workdir / ".tmp").exists()
+
+
+def test_a_forked_child_opens_the_store_with_an_instance_of_its_own(path):
+    import multiprocessing
+
+    with store.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    parent_db = store._INSTANCE.db
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        assert pool.apply(_child_sum, (str(path),)) == (3, True)
+    assert store._INSTANCE.db is parent_db  # the parent's instance is untouched
+
+
+def _child_sum(path: str) -> tuple[int, bool]:
+    parent_db = store._INSTANCE.db
+    with store.connect(path, write=True) as con:
+        total = con.execute("SELECT sum(n) FROM t").fetchone()[0]
+    return total, store._INSTANCE.db is not parent_db
