@@ -341,7 +341,14 @@ class _Instance:
             if entry[2] == 0:
                 del self.attached[key]
                 assert self.db is not None
-                self.db.execute(f"DETACH {entry[0]}")
+                try:
+                    self.db.execute(f"DETACH {entry[0]}")
+                except duckdb.Error:
+                    # never leave the file open (DuckDB's lock would keep other processes
+                    # out): closing the instance closes every database attached to it
+                    db, self.db, self.attached = self.db, None, {}
+                    db.close()
+                    raise
 
     def after_fork(self) -> None:
         """In a forked child: a lock another thread of the parent held stays held."""

@@ -110,10 +110,11 @@ def test_a_large_query_spills_beside_the_store_not_into_the_working_directory(tm
     code = (
         "import sys; from cyclebook import store\n"
         "with store.connect(sys.argv[1], write=True) as con:\n"
-        "    con.execute(\"SET memory_limit = '40MB'\")\n"
+        "    con.execute(\"SET memory_limit = '64MB'\")\n"
+        "    con.execute('SET threads = 1')\n"
         "    con.execute('SET preserve_insertion_order = false')\n"
         "    con.execute('CREATE TEMP TABLE big AS SELECT md5(range::VARCHAR) AS s, range AS i "
-        "FROM range(2000000)')\n"
+        "FROM range(1000000)')\n"
         "    con.execute('SELECT count(*) FROM (SELECT s, i FROM big ORDER BY s)').fetchall()\n"
         "    print(con.execute(\"SELECT current_setting('temp_directory')\").fetchone()[0])\n"
     )
@@ -145,3 +146,22 @@ def _child_sum(path: str) -> tuple[int, bool]:
     with store.connect(path, write=True) as con:
         total = con.execute("SELECT sum(n) FROM t").fetchone()[0]
     return total, store._INSTANCE.db is not parent_db
+
+
+def test_a_failed_detach_closes_the_instance_so_the_file_is_released(path):
+    with pytest.raises(duckdb.Error), store.connect(path, write=True) as con:
+        con.execute("INSERT INTO t VALUES (5)")
+        # the DETACH at the end will name a database that does not exist
+        store._INSTANCE.attached[str(path.resolve())][0] = "cb_no_such_alias"
+    assert store._INSTANCE.db is None and store._INSTANCE.attached == {}
+    _write_from_another_process(path, 6)
+    with store.connect(path) as con:  # and the next use starts a fresh instance
+        assert con.execute("SELECT sum(n) FROM t").fetchone()[0] == 14
+
+
+def _write_from_another_process(path, value: int) -> None:
+    code = (
+        "import duckdb, sys; "
+        "duckdb.connect(sys.argv[1]).execute(f'INSERT INTO t VALUES ({sys.argv[2]})')"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path), str(value)], check=True)
