@@ -10,6 +10,8 @@ cohort summary of its latest cycle. Measured, each as its own process:
 * **incremental**: ``cyclebook run COHORT`` again, nothing changed (every report cached);
 * **floor**: the same jobs through the same runner, each phase notebook replaced by a
   one-cell notebook (just its parameters): what the runner costs around the content;
+* **cells alone** (context): every job's code cells run one after another in one warm
+  IPython shell, no kernels and no HTML: the content no runner can go below;
 * **naive**: the loop a user would write, on a fresh copy of the same exports, for every
   job of the plan in order: ``papermill IN OUT -p ... -k python3`` then
   ``jupyter nbconvert --to html OUT``, each a subprocess.
@@ -159,6 +161,53 @@ FLOOR_DRIVER = textwrap.dedent(
 )
 
 
+# The cells alone: every job's code cells, in plan order, in one IPython shell in this
+# process (imports done first, untimed): no kernels, no Papermill, no HTML, no guard.
+# What no runner can go below on one core; the full run spreads it over the workers.
+CONTENT_DRIVER = textwrap.dedent(
+    """\
+    import contextlib, io, json, sys, time
+    from pathlib import Path
+
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from cyclebook import runner, zygote
+    from cyclebook.params import declared_parameters
+
+    def main():
+        cohort = Path(sys.argv[1])
+        _, _, chains = runner.plan(cohort)
+        jobs = [job for chain in chains for job in chain]
+        shell = InteractiveShell.instance()
+        for name in zygote.notebook_imports(sorted({job.notebook for job in jobs})):
+            shell.run_cell(f"import {name}")
+        shell.run_cell("import matplotlib.pyplot")
+        cells = {}
+        for job in jobs:
+            if job.notebook not in cells:
+                nb = nbformat.read(job.notebook, as_version=4)
+                cells[job.notebook] = [
+                    c.source for c in nb.cells
+                    if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+                ]
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            for job in jobs:
+                declared = declared_parameters(job.notebook).values()
+                shell.user_ns.update({p.name: p.default for p in declared}, **job.parameters)
+                for source in cells[job.notebook]:
+                    result = shell.run_cell(source)
+                    if not result.success:
+                        raise SystemExit(f"{job.key}: {result.error_in_exec!r}")
+        print(json.dumps({"seconds": time.perf_counter() - started, "jobs": len(jobs)}))
+
+    if __name__ == "__main__":
+        main()
+    """
+)
+
+
 def print_stages(manifest: dict) -> None:
     """Mean seconds per job of each phase, by stage (as recorded by the workers)."""
     by_phase: dict[str, list[dict]] = {}
@@ -254,6 +303,21 @@ def main() -> int:
         print(f"floor:           {floor:7.1f} s   {summary_line(floor_done)}", flush=True)
         # the same stages around one-cell notebooks: what the full run adds is the cells
         print_stages(json.loads(next(floor_cohort.glob("*/output/manifest.json")).read_text()))
+
+        content_cohort = base / "content"
+        shutil.copytree(pristine, content_cohort)
+        driver = base / "content_driver.py"
+        driver.write_text(CONTENT_DRIVER)
+        _, content_done = timed([sys.executable, str(driver), str(content_cohort)])
+        if content_done.returncode == 0:
+            content = json.loads(content_done.stdout.strip().splitlines()[-1])["seconds"]
+            print(
+                f"(context) the cells alone, one after another in one warm process: "
+                f"{content:.1f} s, half of it {content / 2:.1f} s on {os.cpu_count()} cores; "
+                f"floor + that half = {(floor + content / 2) / floor:.2f}x the floor"
+            )
+        else:
+            print(f"(context) the cells alone: failed\n{content_done.stderr[-2000:]}")
 
         if args.no_naive:
             print(f"RESULT cohort speedup=n/a floor_ratio={full / floor:.2f}")
