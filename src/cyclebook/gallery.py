@@ -25,6 +25,7 @@ from cyclebook.privacy import (
     THRESHOLD,
     WITHHELD,
     allowed_metrics,
+    is_allowed,
     is_small,
     suppress_linked,
 )
@@ -643,11 +644,22 @@ def rollup_blocks(
                     "How": rollup.methods.get(metric, ""),
                 }
             )
-        if left_out:
+        label = METRIC_LABELS.get(metric, metric)
+        declined = [o for o in left_out if not is_allowed(cohort.org(o), audience, metric)]
+        if declined:
             notes.add(
-                f"{METRIC_LABELS.get(metric, metric)} leaves out "
-                + ", ".join(names.get(o, o) for o in left_out)
+                f"{label} leaves out "
+                + ", ".join(names.get(o, o) for o in declined)
                 + " (not agreed to share it with this audience)."
+            )
+        elsewhere = [o for o in left_out if o not in declined]
+        if elsewhere:
+            notes.add(
+                f"{label} leaves out "
+                + ", ".join(names.get(o, o) for o in elsewhere)
+                + " (shared with this audience, but not with every audience shown this "
+                "roll-up: two roll-ups over different members would give their part away "
+                "by subtraction)."
             )
     members = sorted({m for rollup, _ in rolled.values() for m in rollup.members})
     blocks.append(

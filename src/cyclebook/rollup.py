@@ -409,13 +409,28 @@ def members_for(
     """Which members a roll-up of ``metric`` may include for ``audience``: the network
     must have agreed to share it, and each affiliate is included only if it agreed too.
     Returns (included, left out). For the organization itself every member is included.
+
+    Every outside audience that is shown the roll-up gets it over the same members: an
+    affiliate that shares the measure with the cohort but not with funders is left out
+    of both. Otherwise someone holding both pages could subtract one roll-up from the
+    other and read that affiliate's share, small counts included.
     """
-    from cyclebook.privacy import is_allowed
+    from cyclebook.config import AUDIENCES
+    from cyclebook.privacy import is_allowed, is_restricted
 
     members = network_members(cohort, network_id)
     if not is_allowed(members[0], audience, metric):
         return [], [org.id for org in members]
-    included = [org.id for org in members if is_allowed(org, audience, metric)]
+    shown_to = [audience]
+    if is_restricted(audience):
+        shown_to += [
+            other
+            for other in AUDIENCES
+            if other != audience and is_restricted(other) and is_allowed(members[0], other, metric)
+        ]
+    included = [
+        org.id for org in members if all(is_allowed(org, seen_by, metric) for seen_by in shown_to)
+    ]
     left_out = [org.id for org in members if org.id not in included]
     return included, left_out
 

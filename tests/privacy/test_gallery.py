@@ -110,16 +110,35 @@ def test_gallery_shows_definitions_notes_and_ladder(pages):
     assert 'alt="People on each rung' in page
 
 
-def test_network_rollup_counts_people_once_and_respects_consent(pages):
-    page = pages["cohort"]
-    start = page.index("the network together")
-    rollup = page[start:]
-    assert "Affiliate B (not agreed to share it with this audience)" in html.unescape(rollup)
-    # one person is active in both affiliates: a small count, suppressed, and it does
-    # not hide the network's active base
-    assert "<td>in two or more members</td><td>&lt;10</td>" in rollup
-    funder = pages["funder"][pages["funder"].index("the network together") :]
-    assert "Leaders" not in funder  # the network does not share leaders with funders
+def _network_part(page: str) -> str:
+    return page[page.index("the network together") :]
+
+
+def _rows_of(part: str, measure: str) -> list[str]:
+    return re.findall(rf"<tr><td>{measure}</td>.*?</tr>", part)
+
+
+def test_network_rollup_respects_consent_and_gives_nothing_away_by_subtraction(pages):
+    cohort_part, funder_part = (_network_part(pages[a]) for a in ("cohort", "funder"))
+    text = html.unescape(cohort_part)
+    assert "Leaders leaves out Affiliate B (not agreed to share it with this audience)." in text
+    # B shares its active base with the cohort, not with funders, and the network shows
+    # its active base to both: a roll-up with B for the cohort and without B for funders
+    # would give B's part away (one person here) by subtraction, so neither has B
+    assert (
+        "Active base leaves out Affiliate B (shared with this audience, but not with every "
+        "audience shown this roll-up: two roll-ups over different members would give their "
+        "part away by subtraction)."
+    ) in text
+    assert "Active base leaves out Affiliate B (not agreed to share it with this audience)." in (
+        html.unescape(funder_part)
+    )
+    assert len(_rows_of(cohort_part, "Active base")) == 4
+    assert _rows_of(cohort_part, "Active base") == _rows_of(funder_part, "Active base")
+    # leaders: the network shares them with the cohort only, so B's consent to the cohort
+    # alone decides (and funders see no leaders at all)
+    assert _rows_of(cohort_part, "Leaders") and not _rows_of(funder_part, "Leaders")
+    assert "Leaders" not in funder_part
 
 
 def test_safe_values_secondary_and_derived():

@@ -77,10 +77,12 @@ def test_roll_up_of_some_members(cohort_dir, loaded):
 
 def test_consent_decides_members(loaded):
     cohort, _, _ = loaded
-    assert members_for(cohort, "net", "active_base", "cohort") == (
-        ["net", "net-a", "net-b"],
-        [],
-    )
+    # B shares its active base with the cohort but not with funders, and the network
+    # shows its active base to both: B is left out of both roll-ups (no subtraction)
+    assert members_for(cohort, "net", "active_base", "cohort") == (["net", "net-a"], ["net-b"])
+    assert members_for(cohort, "net", "active_base", "funder") == (["net", "net-a"], ["net-b"])
+    # new people: the network shows them to the cohort only, so B's consent decides
+    assert members_for(cohort, "net", "new_people", "cohort") == (["net", "net-a", "net-b"], [])
     # B did not agree to show leaders to the cohort
     assert members_for(cohort, "net", "leaders", "cohort") == (["net", "net-a"], ["net-b"])
     # the network itself did not agree to show leaders to funders: nothing at all
@@ -98,9 +100,13 @@ def test_rollup_for_audience_only_consented_metrics(cohort_dir, loaded):
     rollup, left_out = out["leaders"]
     assert left_out == ["net-b"]
     assert rollup.members == ["net", "net-a"]
-    assert out["active_base"][0].value("active_base", "end") == 4
+    # without B: 3 people (4 with B, see test_a_shared_person_is_counted_once)
+    assert out["active_base"][0].value("active_base", "end") == 3
+    assert out["new_people"][0].members == ["net", "net-a", "net-b"]
     funder = rollup_for_audience(
         cohort_dir / "store.duckdb", cohort, "net", card, previous, "funder"
     )
     assert set(funder) == {"active_base"}
     assert funder["active_base"][1] == ["net-b"]
+    # the same figures on both pages: nothing to subtract
+    assert funder["active_base"][0].values.frame().equals(out["active_base"][0].values.frame())
