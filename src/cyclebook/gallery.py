@@ -10,6 +10,7 @@ Everything is built from :mod:`cyclebook.display` blocks, which escape text.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,7 +255,11 @@ def _fmt_rate(value: Any, denominator: Any) -> Any:
 
 
 def safe_values(
-    frame: pd.DataFrame, audience: str, *, skip_periods: Iterable[str] = SKIP_PERIODS
+    frame: pd.DataFrame,
+    audience: str,
+    *,
+    skip_periods: Iterable[str] = SKIP_PERIODS,
+    withhold: Iterable[tuple[str, str, str]] = (),
 ) -> list[SharedValue]:
     """Saved values (``metric_value`` rows of one or more organizations) made safe for
     the audience.
@@ -274,18 +279,25 @@ def safe_values(
     suppression, "hidden"). A rate is withheld when its numerator or its denominator is
     hidden; a figure derived from a small count (net growth) is withheld; rows flagged
     ``suppressed`` in the store are hidden. For ``organization`` nothing is hidden.
+
+    ``withhold`` names figures (metric, period, dimension) another rule keeps from the
+    audience (see :func:`rollup_withheld`): shown as withheld, and protected in their
+    linked groups as a small count is.
     """
     if frame is None or frame.empty:
         return []
     out: list[SharedValue] = []
     frame = frame[~frame["period"].isin(list(skip_periods))]
+    withhold = set(withhold)
     for org_id, org_frame in frame.groupby("org_id", sort=False):
-        out.extend(_safe_org_values(str(org_id), org_frame, audience))
+        out.extend(_safe_org_values(str(org_id), org_frame, audience, withhold))
     out.sort(key=lambda v: (_metric_sort(v.metric), _period_sort(v.period), v.dimension != ""))
     return out
 
 
-def _safe_org_values(org_id: str, frame: pd.DataFrame, audience: str) -> list[SharedValue]:
+def _safe_org_values(
+    org_id: str, frame: pd.DataFrame, audience: str, withhold: set[tuple] = frozenset()
+) -> list[SharedValue]:
     restricted = audience != "organization"
     if "shared" not in frame.columns:
         frame = frame.assign(shared=True)
@@ -352,7 +364,10 @@ def _safe_org_values(org_id: str, frame: pd.DataFrame, audience: str) -> list[Sh
                 groups.append([a, b])
 
     if restricted:
-        state = suppress_linked(values, groups, unknown=unknown, is_total=lambda key: key[2] == "")
+        forced = [key for key in values if key[:3] in withhold]
+        state = suppress_linked(
+            values, groups, unknown=unknown, is_total=lambda key: key[2] == "", primary=forced
+        )
     else:
         state = {key: "" for key in values if key not in unknown}
     small_parts = {key[:3] for key, value in values.items() if key[3] == "v" and is_small(value)}
@@ -375,6 +390,8 @@ def _safe_org_values(org_id: str, frame: pd.DataFrame, audience: str) -> list[Sh
             shown = {"primary": SMALL, "secondary": HIDDEN}.get(kind, _fmt_count(value))
         if restricted and bool(getattr(row, "suppressed", False)):
             shown = HIDDEN
+        if restricted and base in withhold and shown is not None:
+            shown = WITHHELD
         parts = DERIVED_FROM.get(base, ())
         if restricted and shown is not None and any(part in small_parts for part in parts):
             shown = WITHHELD
@@ -613,14 +630,76 @@ def org_gallery_blocks(
     return blocks
 
 
+_RATE_TEXT = re.compile(r"^(-?[\d.]+)% of ([\d,]+)$")
+
+
+def _as_read(shown: Any) -> tuple[float, float | None] | None:
+    """A figure as a reader of the page can use it: (count, None) for a count, (numerator
+    as far as the rounded percentage tells it, denominator) for a rate, None when the
+    page does not give it (small, hidden, withheld, not shown)."""
+    if isinstance(shown, int | float) and not isinstance(shown, bool):
+        return float(shown), None
+    if not isinstance(shown, str):
+        return None
+    rate = _RATE_TEXT.match(shown)
+    if rate:
+        den = float(rate.group(2).replace(",", ""))
+        return float(rate.group(1)) / 100 * den, den
+    try:
+        return float(shown.replace(",", "")), None
+    except ValueError:
+        return None
+
+
+def rollup_withheld(
+    frame: pd.DataFrame, members: Sequence[str], member_values: dict[str, list[SharedValue]]
+) -> set[tuple[str, str, str]]:
+    """Roll-up figures that, next to the members' own figures on the same page, would
+    give back what the members' figures hide.
+
+    When a member's figure is not shown (a small count, hidden, withheld), the roll-up
+    minus the members' shown figures is roughly the hidden part (people in two members
+    are counted once, so a little less). If that difference is a count from 1 to 9, the
+    roll-up figure is withheld. For a rate, the same holds for its denominator and for
+    its numerator as far as the page's rounded percentages tell it.
+    """
+    shown: dict[tuple[str, str, str], dict[str, tuple[float, float | None] | None]] = {}
+    for org_id in members:
+        for v in member_values.get(org_id, []):
+            shown.setdefault((v.metric, v.period, v.dimension), {})[org_id] = _as_read(v.shown)
+    out: set[tuple[str, str, str]] = set()
+    for row in frame.itertuples(index=False):
+        if pd.isna(row.value) or (pd.isna(row.denominator) and is_small(row.value)):
+            continue  # a small count is hidden anyway ("<10")
+        key = (row.metric, row.period, row.dimension)
+        read = [shown.get(key, {}).get(org_id) for org_id in members]
+        known = [r for r in read if r is not None]
+        if len(known) == len(read):
+            continue  # every member's figure is on the page: the difference is the overlap
+        if pd.isna(row.denominator):
+            parts = [(float(row.value), sum(r[0] for r in known))]
+        else:
+            den = float(row.denominator)
+            parts = [
+                (float(row.value) * den, sum(r[0] for r in known)),
+                (den, sum(r[1] or 0.0 for r in known)),
+            ]
+        if any(is_small(round(total - seen)) for total, seen in parts):
+            out.add(key)
+    return out
+
+
 def rollup_blocks(
     cohort: Cohort,
     network_id: str,
     rolled: dict,
     audience: str,
+    member_values: dict[str, list[SharedValue]] | None = None,
 ) -> list[d.Block]:
     """A network's roll-up, as the audience may see it (``rolled`` comes from
-    :func:`cyclebook.rollup.rollup_for_audience`)."""
+    :func:`cyclebook.rollup.rollup_for_audience`). ``member_values``: the members' own
+    figures as the same page shows them (see :func:`rollup_withheld`); without them, no
+    member figure may be on the page."""
     network = cohort.org(network_id)
     names = {org.id: org.name for org in cohort.organizations}
     blocks = [d.heading(f"{network.name}: the network together", 3)]
@@ -634,7 +713,10 @@ def rollup_blocks(
         frame = rollup.values.frame()
         frame = frame[frame["metric"] == metric]
         frame = frame.assign(suppressed=False)
-        for v in safe_values(frame, audience):
+        withhold: set[tuple[str, str, str]] = set()
+        if member_values is not None and audience != "organization":
+            withhold = rollup_withheld(frame, rollup.members, member_values)
+        for v in safe_values(frame, audience, withhold=withhold):
             rows.append(
                 {
                     "Measure": METRIC_LABELS.get(metric, metric),

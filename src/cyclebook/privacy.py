@@ -263,6 +263,7 @@ def suppress_linked(
     unknown: Iterable[Any] = (),
     is_total: Any = None,
     threshold: int = THRESHOLD,
+    primary: Iterable[Any] = (),
 ) -> dict[Any, str]:
     """Primary and secondary suppression over any set of linked figures.
 
@@ -271,6 +272,8 @@ def suppress_linked(
     exactly one hidden figure would give it away. ``unknown`` keys are figures the
     audience does not see at all (not shared): they count as hidden, are protected only
     when small, and are never reported. ``is_total(key)`` marks totals, hidden last on a tie.
+    ``primary`` keys are hidden whatever their size (another rule withholds them), and
+    protected like small ones.
 
     Returns ``{key: "primary" | "secondary" | ""}`` for the known keys.
     """
@@ -279,7 +282,11 @@ def suppress_linked(
     numbers: dict[Any, float | None] = {
         key: (None if _missing(v) else float(v)) for key, v in values.items()
     }
-    state = {key: ("primary" if is_small(v, threshold) else "") for key, v in numbers.items()}
+    forced = set(primary)
+    state = {
+        key: ("primary" if key in forced or is_small(v, threshold) else "")
+        for key, v in numbers.items()
+    }
     groups = [[key for key in group if key in numbers] for group in groups]
     groups = [group for group in groups if len(group) > 1]
 
@@ -291,7 +298,7 @@ def suppress_linked(
         # a large one it may work out is what the organization chose to share
         if numbers[key] is None:
             return False
-        return state[key] != "" or is_small(numbers[key], threshold)
+        return state[key] != "" or key in forced or is_small(numbers[key], threshold)
 
     changed = True
     while changed:

@@ -99,11 +99,17 @@ def network_blocks(ctx: PhaseContext) -> list[d.Block]:
         out.append(d.note("No data has been synced yet."))
         return out
     previous = _previous(ctx)
+    # the members' own figures as the gallery on this page shows them: a roll-up figure
+    # that would give back one they hide is withheld (gallery.rollup_withheld)
+    shown = {
+        org.id: values
+        for org, values in gallery.iter_shared(ctx.store_path, ctx.cohort, ctx.card, audience)
+    }
     for network_id in networks:
         rolled = rollup_for_audience(
             ctx.store_path, ctx.cohort, network_id, ctx.card, previous, audience
         )
-        out.extend(gallery.rollup_blocks(ctx.cohort, network_id, rolled, audience))
+        out.extend(gallery.rollup_blocks(ctx.cohort, network_id, rolled, audience, shown))
     return out
 
 

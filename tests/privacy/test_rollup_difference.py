@@ -1,0 +1,140 @@
+"""A roll-up next to its members' own figures: when a member's figure is hidden, the
+roll-up minus the figures shown must not give it back (worked out by hand below)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from cyclebook import gallery
+from cyclebook.config import load_cohort
+from cyclebook.gallery import SharedValue, rollup_blocks, rollup_withheld, safe_values
+from cyclebook.metrics import MetricResults
+from cyclebook.privacy import HIDDEN, SMALL, WITHHELD
+from cyclebook.rollup import Rollup
+
+from .cohortfix import make_cohort
+
+NAN = math.nan
+
+
+def frame_of(rows) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows, columns=["metric", "period", "dimension", "value", "denominator"]
+    ).assign(org_id="net", cycle="c2", definition="", suppressed=False)
+
+
+ROLLUP = frame_of(
+    [
+        ("active_base", "end", "", 104, NAN),  # 104 - 100 shown = 4: gives A's back
+        ("active_base", "start", "", 130, NAN),  # 130 - 100 = 30: a large part, fine
+        ("active_base", "cycle", "", 65, NAN),  # every member shown: nothing hidden
+        ("active_base", "end", "in_two_or_more_members", 12, NAN),  # no member figure
+        ("leader_ratio", "end", "", 0.25, 120),  # 30 leaders - 25 shown = 5
+        ("absorption", "cycle", "", 0.5, 40),  # 20 - 10 = 10 absorbed, 40 - 20 = 20 new
+    ]
+)
+MEMBER_VALUES = {
+    "net": [
+        SharedValue("net", "active_base", "end", "", "100", ""),
+        SharedValue("net", "active_base", "start", "", "100", ""),
+        SharedValue("net", "active_base", "cycle", "", "50", ""),
+        SharedValue("net", "leader_ratio", "end", "", "25% of 100", ""),
+        SharedValue("net", "absorption", "cycle", "", "50% of 20", ""),
+    ],
+    "net-a": [
+        SharedValue("net-a", "active_base", "end", "", SMALL, ""),
+        SharedValue("net-a", "active_base", "start", "", HIDDEN, ""),
+        SharedValue("net-a", "active_base", "cycle", "", "20", ""),
+        SharedValue("net-a", "leader_ratio", "end", "", WITHHELD, ""),
+        # no absorption figure at all: hidden from the page too
+    ],
+}
+
+
+def test_roll_up_figures_that_would_give_a_hidden_member_figure_back():
+    assert rollup_withheld(ROLLUP, ["net", "net-a"], MEMBER_VALUES) == {
+        ("active_base", "end", ""),
+        ("leader_ratio", "end", ""),
+    }
+
+
+def test_a_small_roll_up_count_stays_small_not_withheld():
+    # 3 people in two members, no member figure of its own: hidden as "<10" already
+    rollup = frame_of([("active_base", "end", "in_two_or_more_members", 3, NAN)])
+    assert rollup_withheld(rollup, ["net", "net-a"], MEMBER_VALUES) == set()
+    [value] = safe_values(rollup, "cohort", withhold=set())
+    assert value.shown == SMALL
+
+
+def test_a_difference_below_zero_is_as_telling():
+    # 96 - 100 = -4: with the people in both members shown, the hidden part follows
+    rollup = frame_of([("active_base", "end", "", 96, NAN)])
+    assert rollup_withheld(rollup, ["net", "net-a"], MEMBER_VALUES) == {("active_base", "end", "")}
+
+
+def test_a_withheld_roll_up_figure_is_protected_in_its_breakdown():
+    rollup = frame_of(
+        [
+            ("active_base", "end", "", 104, NAN),
+            ("active_base", "end", "source=van", 60, NAN),
+            ("active_base", "end", "source=spoke", 44, NAN),
+        ]
+    )
+    withhold = rollup_withheld(rollup, ["net", "net-a"], MEMBER_VALUES)
+    shown = {v.dimension: v.shown for v in safe_values(rollup, "cohort", withhold=withhold)}
+    # 60 + 44 would add the headline back up: the smaller part is hidden as well
+    assert shown == {"": WITHHELD, "source=van": "60", "source=spoke": HIDDEN}
+    # the organization's own view hides nothing
+    own = {v.dimension: v.shown for v in safe_values(rollup, "organization", withhold=withhold)}
+    assert own == {"": "104", "source=van": "60", "source=spoke": "44"}
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    return load_cohort(make_cohort(tmp_path_factory.mktemp("diff") / "cohort"))
+
+
+def test_the_network_table_shows_the_figure_withheld(cohort):
+    rollup = Rollup("net", "c2", ["net", "net-a"], MetricResults.from_frame("c2", "net", ROLLUP))
+    page = "".join(
+        block.html
+        for block in rollup_blocks(
+            cohort, "net", {"active_base": (rollup, [])}, "cohort", MEMBER_VALUES
+        )
+    )
+    assert (
+        "<td>Active base</td><td>at the cycle&#x27;s end</td><td>all</td><td>withheld</td>" in page
+    )
+    assert "<td>Active base</td><td>at the cycle&#x27;s start</td><td>all</td><td>130</td>" in page
+    # without the members' figures (a page that shows none), nothing to withhold
+    alone = "".join(
+        block.html
+        for block in rollup_blocks(cohort, "net", {"active_base": (rollup, [])}, "cohort")
+    )
+    assert "<td>at the cycle&#x27;s end</td><td>all</td><td>104</td>" in alone
+
+
+def test_the_cohort_page_gives_the_roll_up_the_gallery_s_figures(monkeypatch, tmp_path):
+    from cyclebook.phases import cohort as cohort_phase
+    from cyclebook.phases import load_context
+
+    cohort_dir = make_cohort(tmp_path / "cohort")
+    seen = []
+    real = gallery.rollup_blocks
+
+    def recording(cohort, network_id, rolled, audience, member_values=None):
+        seen.append(member_values)
+        return real(cohort, network_id, rolled, audience, member_values)
+
+    monkeypatch.setattr(gallery, "rollup_blocks", recording)
+    ctx = load_context("cohort", str(cohort_dir), "c2", None, "cohort")
+    cohort_phase.network_blocks(ctx)
+    [member_values] = seen
+    expected = {
+        org.id: values
+        for org, values in gallery.iter_shared(ctx.store_path, ctx.cohort, ctx.card, "cohort")
+    }
+    assert member_values == expected and member_values["net-a"]
