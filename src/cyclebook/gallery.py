@@ -657,9 +657,10 @@ def rollup_withheld(
     """Roll-up figures that, next to the members' own figures on the same page, would
     give back what the members' figures hide.
 
-    When a member's figure is not shown (a small count, hidden, withheld), the roll-up
-    minus the members' shown figures is roughly the hidden part (people in two members
-    are counted once, so a little less). If that difference is a count from 1 to 9, the
+    The roll-up minus the members' figures shown on the page is the hidden members'
+    part less the people counted in two members (a person once in the roll-up, once in
+    each member's own figure); with every member's figure shown, it is minus those
+    people. Either is a count of people: if it is from 1 to 9 (either sign), the
     roll-up figure is withheld. For a rate, the same holds for its denominator and for
     its numerator as far as the page's rounded percentages tell it.
     """
@@ -672,10 +673,7 @@ def rollup_withheld(
         if pd.isna(row.value) or (pd.isna(row.denominator) and is_small(row.value)):
             continue  # a small count is hidden anyway ("<10")
         key = (row.metric, row.period, row.dimension)
-        read = [shown.get(key, {}).get(org_id) for org_id in members]
-        known = [r for r in read if r is not None]
-        if len(known) == len(read):
-            continue  # every member's figure is on the page: the difference is the overlap
+        known = [r for r in (shown.get(key, {}).get(org_id) for org_id in members) if r]
         if pd.isna(row.denominator):
             parts = [(float(row.value), sum(r[0] for r in known))]
         else:
@@ -716,6 +714,12 @@ def rollup_blocks(
         withhold: set[tuple[str, str, str]] = set()
         if member_values is not None and audience != "organization":
             withhold = rollup_withheld(frame, rollup.members, member_values)
+        if withhold:
+            notes.add(
+                f"{METRIC_LABELS.get(metric, metric)}: a figure marked withheld would, next to "
+                "the members' own figures on this page, give back a count under 10 (a "
+                "member's hidden figure, or the people counted in two members)."
+            )
         for v in safe_values(frame, audience, withhold=withhold):
             rows.append(
                 {

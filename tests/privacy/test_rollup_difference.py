@@ -30,7 +30,7 @@ ROLLUP = frame_of(
     [
         ("active_base", "end", "", 104, NAN),  # 104 - 100 shown = 4: gives A's back
         ("active_base", "start", "", 130, NAN),  # 130 - 100 = 30: a large part, fine
-        ("active_base", "cycle", "", 65, NAN),  # every member shown: nothing hidden
+        ("active_base", "cycle", "", 70, NAN),  # 50 + 20 shown, nobody in both: fine
         ("active_base", "end", "in_two_or_more_members", 12, NAN),  # no member figure
         ("leader_ratio", "end", "", 0.25, 120),  # 30 leaders - 25 shown = 5
         ("absorption", "cycle", "", 0.5, 40),  # 20 - 10 = 10 absorbed, 40 - 20 = 20 new
@@ -67,6 +67,17 @@ def test_a_small_roll_up_count_stays_small_not_withheld():
     assert rollup_withheld(rollup, ["net", "net-a"], MEMBER_VALUES) == set()
     [value] = safe_values(rollup, "cohort", withhold=set())
     assert value.shown == SMALL
+
+
+def test_the_people_in_two_members_are_a_count_too():
+    # every member shown: 50 + 20 - 65 = 5 people counted in both, a small count
+    rollup = frame_of([("active_base", "cycle", "", 65, NAN)])
+    assert rollup_withheld(rollup, ["net", "net-a"], MEMBER_VALUES) == {
+        ("active_base", "cycle", "")
+    }
+    # 50 + 20 - 55 = 15: large enough to show
+    rollup = frame_of([("active_base", "cycle", "", 55, NAN)])
+    assert rollup_withheld(rollup, ["net", "net-a"], MEMBER_VALUES) == set()
 
 
 def test_a_difference_below_zero_is_as_telling():
@@ -109,12 +120,14 @@ def test_the_network_table_shows_the_figure_withheld(cohort):
         "<td>Active base</td><td>at the cycle&#x27;s end</td><td>all</td><td>withheld</td>" in page
     )
     assert "<td>Active base</td><td>at the cycle&#x27;s start</td><td>all</td><td>130</td>" in page
+    assert "Active base: a figure marked withheld would, next to the members" in page
     # without the members' figures (a page that shows none), nothing to withhold
     alone = "".join(
         block.html
         for block in rollup_blocks(cohort, "net", {"active_base": (rollup, [])}, "cohort")
     )
     assert "<td>at the cycle&#x27;s end</td><td>all</td><td>104</td>" in alone
+    assert "marked withheld" not in alone
 
 
 def test_the_cohort_page_gives_the_roll_up_the_gallery_s_figures(monkeypatch, tmp_path):
