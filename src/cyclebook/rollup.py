@@ -22,8 +22,9 @@ uses exactly the definitions of each member's own report.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,9 +34,9 @@ import ibis.expr.types as ir
 from cyclebook import store
 from cyclebook.config import Cohort, CycleCard, Organization
 from cyclebook.errors import ConfigError
-from cyclebook.metrics import MetricEngine, MetricResults, sqlcache
+from cyclebook.metrics import MetricEngine, MetricResults
 from cyclebook.metrics import rules as R
-from cyclebook.metrics.engine import store_table
+from cyclebook.metrics.engine import store_backend, store_table
 from cyclebook.metrics.rules import frame_of
 
 __all__ = [
@@ -133,14 +134,14 @@ class _Session:
 
     def __init__(
         self,
-        con,
+        backend: ibis.BaseBackend,
         cohort: Cohort,
         network_id: str,
         card: CycleCard,
         previous: CycleCard | None,
         now: dt.datetime | None = None,
     ) -> None:
-        self.backend = ibis.duckdb.from_connection(con)
+        self.backend = backend
         self.cohort = cohort
         self.network = cohort.org(network_id)
         self.all_members = network_members(cohort, network_id)
@@ -150,6 +151,25 @@ class _Session:
         self.c = R.Cycle(card.id, card.start, card.end, self.network.timezone)
         self.engines: dict[str, MetricEngine] = {}
         self.parts: dict[str, dict[str, ir.Table]] = {}
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(
+        cls,
+        store_path: str | Path,
+        cohort: Cohort,
+        network_id: str,
+        card: CycleCard,
+        previous: CycleCard | None,
+        now: dt.datetime | None = None,
+    ) -> Iterator[_Session]:
+        """A session over the store, under its shared (read) lock."""
+        with store.connect(store_path) as con:
+            session = cls(store_backend(con, store_path), cohort, network_id, card, previous, now)
+            try:
+                yield session
+            finally:
+                session.close()
 
     def close(self) -> None:
         for engine in self.engines.values():
@@ -269,13 +289,8 @@ def compute_rollup(
     all its affiliates.
     """
     network_members(cohort, network_id)  # a clear error before opening the store
-    with store.connect(store_path) as con:
-        session = _Session(con, cohort, network_id, card, previous, now)
-        sqlcache.install(session.backend, sqlcache.cache_folder(store_path))
-        try:
-            return session.rollup(members)
-        finally:
-            session.close()
+    with _Session.open(store_path, cohort, network_id, card, previous, now) as session:
+        return session.rollup(members)
 
 
 def _fill(res: MetricResults, head: dict[str, int], previous: CycleCard | None) -> None:
@@ -459,16 +474,11 @@ def rollup_for_audience(
     if not plan:
         return {}
     out: dict[str, tuple[Rollup, list[str]]] = {}
-    with store.connect(store_path) as con:
-        session = _Session(con, cohort, network_id, card, previous, now)
-        sqlcache.install(session.backend, sqlcache.cache_folder(store_path))
-        try:
-            cache: dict[frozenset[str], Rollup] = {}
-            for metric, (included, left_out) in plan.items():
-                key = frozenset(included)
-                if key not in cache:
-                    cache[key] = session.rollup(included)
-                out[metric] = (cache[key], left_out)
-        finally:
-            session.close()
+    with _Session.open(store_path, cohort, network_id, card, previous, now) as session:
+        cache: dict[frozenset[str], Rollup] = {}
+        for metric, (included, left_out) in plan.items():
+            key = frozenset(included)
+            if key not in cache:
+                cache[key] = session.rollup(included)
+            out[metric] = (cache[key], left_out)
     return out

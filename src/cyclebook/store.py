@@ -272,8 +272,9 @@ def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
         handle.close()
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def sql_str(value: str) -> str:
+    """A SQL string literal (for statements that cannot take parameters)."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 class _Instance:
@@ -324,11 +325,11 @@ class _Instance:
                 # cannot move it once used: a process that spilled for one store keeps
                 # that folder (only tests open many stores in one process).
                 with contextlib.suppress(duckdb.NotImplementedException):
-                    con.execute(f"SET temp_directory = {_sql_str(key + '.tmp')}")
+                    con.execute(f"SET temp_directory = {sql_str(key + '.tmp')}")
                 self.count += 1
                 alias = f"cb_store_{self.count}"
                 options = " (READ_ONLY)" if read_only else ""
-                con.execute(f"ATTACH {_sql_str(key)} AS {alias}{options}")
+                con.execute(f"ATTACH {sql_str(key)} AS {alias}{options}")
                 entry = self.attached[key] = [alias, read_only, 0]
             entry[2] += 1
             return entry[0]
@@ -410,7 +411,7 @@ def attached_for_write(
     """
     path = Path(path)
     with _file_lock(path, exclusive=True, timeout=timeout):
-        con.execute(f"ATTACH {_sql_str(str(path))} AS cb_store")
+        con.execute(f"ATTACH {sql_str(str(path))} AS cb_store")
         try:
             con.execute("USE cb_store")
             create_schema(con)

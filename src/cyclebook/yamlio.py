@@ -97,6 +97,16 @@ def _refused_by_strict_loader(text: str, loader_class: type) -> bool:
     return False
 
 
+def _load(loader_class: type, text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node (for line numbers) and its data, from one parse."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
 def _parse_fast(text: str) -> tuple[yaml.Node | None, Any]:
     """Parse with libyaml, about 20x faster than the pure-Python parser (a cohort.yml is
     read by every report), when the text holds nothing the strict loader refuses.
@@ -110,14 +120,7 @@ def _parse_fast(text: str) -> tuple[yaml.Node | None, Any]:
     try:
         if not _REFUSED_MARKERS.isdisjoint(text) and _refused_by_strict_loader(text, loader_class):
             return None, None
-        loader = loader_class(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None, None
-            return node, loader.construct_document(node)
-        finally:
-            loader.dispose()
+        return _load(loader_class, text)  # (None, None) for an empty document
     except yaml.YAMLError:
         return None, None
 
@@ -147,12 +150,7 @@ def read_yaml(path: str | Path, *, what: str = "file") -> LocatedYaml:
     node, data = _parse_fast(text)
     try:
         if node is None:
-            loader = _StrictSafeLoader(text)
-            try:
-                node = loader.get_single_node()
-                data = loader.construct_document(node) if node is not None else None
-            finally:
-                loader.dispose()
+            node, data = _load(_StrictSafeLoader, text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

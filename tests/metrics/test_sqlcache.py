@@ -83,7 +83,7 @@ def test_the_cache_hands_back_what_was_compiled(tmp_path):
     assert sqlcache.SqlCache(folder, dialect="postgres").compile(compile_fn, _query()) == (
         "SELECT 4"
     )
-    assert [p.name for p in folder.iterdir()] and not list(folder.glob(".tmp-*"))
+    assert [p.name for p in folder.iterdir()] and not list(folder.glob(".*"))
 
 
 def _two_organizations(path) -> None:

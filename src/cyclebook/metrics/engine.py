@@ -92,6 +92,14 @@ def inputs_digest(org: Organization, card: CycleCard, previous: CycleCard | None
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def store_backend(con, store_path: str | Path) -> ibis.BaseBackend:
+    """An ibis backend over a store connection (:func:`cyclebook.store.connect`), its
+    compiled SQL remembered in the cohort's folder (:mod:`sqlcache`)."""
+    backend = ibis.duckdb.from_connection(con)
+    sqlcache.install(backend, sqlcache.cache_folder(store_path))
+    return backend
+
+
 def store_table(backend: ibis.BaseBackend, name: str) -> ir.Table:
     """A table of the store as an ibis expression, looked up once per connection (each
     lookup asks the database for its schema; a network roll-up's engines share one)."""
@@ -148,9 +156,7 @@ class MetricEngine:
     ) -> Iterator[MetricEngine]:
         """An engine over the DuckDB store, under the store's shared (read) lock."""
         with store.connect(store_path) as con:
-            backend = ibis.duckdb.from_connection(con)
-            sqlcache.install(backend, sqlcache.cache_folder(store_path))
-            engine = cls(backend, org, card, previous, **kwargs)
+            engine = cls(store_backend(con, store_path), org, card, previous, **kwargs)
             try:
                 yield engine
             finally:
@@ -184,11 +190,13 @@ class MetricEngine:
         view_name = f"cb{self._slot}_{name}"
         self.b.con.register(view_name, data)
         self._temps.append(("REGISTERED", view_name))
+        return self._named(view_name, ibis.schema(data.schema))
+
+    def _named(self, name: str, schema: ibis.Schema) -> ir.Table:
+        """A table of this connection by its bare name (no database: the SQL names it
+        the same way in every session)."""
         return ops.DatabaseTable(
-            view_name,
-            schema=ibis.schema(data.schema),
-            source=self.b,
-            namespace=ops.Namespace(),
+            name, schema=schema, source=self.b, namespace=ops.Namespace()
         ).to_expr()
 
     def close(self) -> None:
@@ -215,15 +223,12 @@ class MetricEngine:
         if view is None:
             base = store_table(self.b, name)
             view_name = f"cb{self._slot}_{name}"
-            org = self.org.id.replace("'", "''")
             self.b.raw_sql(
-                f'CREATE TEMP VIEW "{view_name}" AS SELECT * FROM "{name}" WHERE org_id = \'{org}\''
+                f'CREATE TEMP VIEW "{view_name}" AS SELECT * FROM "{name}" '
+                f"WHERE org_id = {store.sql_str(self.org.id)}"
             )
             self._temps.append(("VIEW", view_name))
-            view = ops.DatabaseTable(
-                view_name, schema=base.schema(), source=self.b, namespace=ops.Namespace()
-            ).to_expr()
-            self._views[name] = view
+            view = self._views[name] = self._named(view_name, base.schema())
         return view
 
     def actions(self) -> ir.Table:

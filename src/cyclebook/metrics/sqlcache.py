@@ -26,8 +26,6 @@ import contextlib
 import datetime as dt
 import decimal
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,8 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 from ibis.common.graph import Graph, Node
+
+from cyclebook.yamlio import write_text_atomic
 
 # bump when the encoding below changes meaning
 FORMAT = "1"
@@ -128,17 +128,10 @@ class SqlCache:
         self.memory[key] = sql
         if self.folder is None:
             return
-        # a cache: a full disk or a read-only cohort only loses the saving
+        # a cache: a full disk or a read-only cohort only loses the saving; concurrent
+        # writers of one key write the same SQL, and the file appears whole
         with contextlib.suppress(OSError):
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".sql")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(sql)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, self.folder / f"{key}.sql")  # concurrent writers agree
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            write_text_atomic(self.folder / f"{key}.sql", sql)
 
     def compile(self, compile_fn, expr: ir.Expr, **kwargs: Any) -> str:
         """``compile_fn(expr, **kwargs)`` (the backend's own compile), remembered when

@@ -33,7 +33,7 @@ from cyclebook.paths import CohortPaths
 from cyclebook.store import attached_for_write, connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
 from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare, files_to_read
-from cyclebook.sync.stage import FileInfo, Stage, archive_file, sql_str
+from cyclebook.sync.stage import FileInfo, Stage, archive_file, list_rows, sql_str
 
 __all__ = [
     "SyncResult",
@@ -400,36 +400,31 @@ def _record(
     last_run: str | None = None,
 ) -> None:
     # one row per file, written in one statement each (an API export is hundreds of
-    # pages: a statement per page cost ~6 ms each); passed as lists, not as a registered
-    # Arrow table (DuckDB imports pandas for that: ~0.3 s of a small organization's sync)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_file_rows AS SELECT
-               unnest($file_no::INTEGER[]) AS file_no, unnest($sha256::VARCHAR[]) AS sha256,
-               unnest($source_kind::VARCHAR[]) AS source_kind, unnest($rel::VARCHAR[]) AS rel,
-               unnest($archived::VARCHAR[]) AS archived, unnest($size::BIGINT[]) AS size,
-               unnest($rows_read::BIGINT[]) AS rows_read,
-               unnest($rows_kept::BIGINT[]) AS rows_kept,
-               unnest($rows_rejected::BIGINT[]) AS rows_rejected,
-               unnest($unknown::VARCHAR[]) AS unknown, unnest($message::VARCHAR[]) AS message,
-               unnest($carried::BOOLEAN[]) AS carried""",
+    # pages: a statement per page cost ~6 ms each)
+    files = stage.files
+    file_rows, params = list_rows(
         {
-            "file_no": [f.file_no for f in stage.files],
-            "sha256": [f.sha256 for f in stage.files],
-            "source_kind": [f.source_kind for f in stage.files],
-            "rel": [f.rel for f in stage.files],
-            "archived": [str(t.relative_to(paths.root)) for t in archived],
-            "size": [f.size for f in stage.files],
-            "rows_read": [fr.rows_read for fr in result.files],
-            "rows_kept": [fr.rows_kept for fr in result.files],
-            "rows_rejected": [fr.rows_rejected for fr in result.files],
-            "unknown": [json.dumps(fr.unknown_columns) for fr in result.files],
-            "message": [
-                json.dumps({"role": f.role, "notes": f.notes, "skipped_blank": f.rows_skipped})
-                for f in stage.files
-            ],
-            "carried": [f.carried for f in stage.files],
-        },
+            "file_no": ("INTEGER", [f.file_no for f in files]),
+            "sha256": ("VARCHAR", [f.sha256 for f in files]),
+            "source_kind": ("VARCHAR", [f.source_kind for f in files]),
+            "rel": ("VARCHAR", [f.rel for f in files]),
+            "archived": ("VARCHAR", [str(t.relative_to(paths.root)) for t in archived]),
+            "size": ("BIGINT", [f.size for f in files]),
+            "rows_read": ("BIGINT", [fr.rows_read for fr in result.files]),
+            "rows_kept": ("BIGINT", [fr.rows_kept for fr in result.files]),
+            "rows_rejected": ("BIGINT", [fr.rows_rejected for fr in result.files]),
+            "unknown": ("VARCHAR", [json.dumps(fr.unknown_columns) for fr in result.files]),
+            "message": (
+                "VARCHAR",
+                [
+                    json.dumps({"role": f.role, "notes": f.notes, "skipped_blank": f.rows_skipped})
+                    for f in files
+                ],
+            ),
+            "carried": ("BOOLEAN", [f.carried for f in files]),
+        }
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE cb_file_rows AS {file_rows}", params)
     con.execute(
         """INSERT OR IGNORE INTO raw_file
            SELECT $org, sha256, source_kind, rel, archived, size, $started FROM cb_file_rows""",

@@ -14,7 +14,7 @@ import secrets
 
 import duckdb
 
-from cyclebook.store import UNINDEXED_KEYS
+from cyclebook.store import UNINDEXED_KEYS, sql_str
 from cyclebook.sync.stage import STAGE_SCHEMA, Stage
 
 SEP = "\x1f"
@@ -168,9 +168,7 @@ def write_org(
             a.result, a.amount, a.score, a.organizer_id"""
     join = "JOIN cb_idmap m ON m.source = a.person_source AND m.source_id = a.person_ref"
     staged, dupes = _repeats(con, act_src, "activity_id")
-    first_load = not con.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM activity WHERE org_id = $org LIMIT 1)", p
-    ).fetchone()[0]
+    first_load = not _has_rows(con, "activity", org_id)
     if stage is not None and first_load and not dupes and changed_files is None:
         # the common first sync: insert straight from the typed tables (st_activity is a
         # view over them), in one statement: one hash table of the people's ids, not one
@@ -367,11 +365,20 @@ PERSON_FIELDS = (
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, table: str, org_id: str) -> bool:
+    """Does ``table`` hold any row of the organization (stops at the first)?"""
     return bool(
         con.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE org_id = ? LIMIT 1)", [org_id]
         ).fetchone()[0]
     )
+
+
+def _with_literals(select: str, params: dict) -> str:
+    """``select`` with its ``$name`` parameters written in as literals (a view cannot
+    take parameters)."""
+    for key, value in params.items():
+        select = select.replace(f"${key}", sql_str(value))
+    return select
 
 
 def _create(
@@ -380,9 +387,7 @@ def _create(
     """A TEMP TABLE or TEMP VIEW ``name`` of ``select``; a view cannot take parameters:
     they are written into it as literals."""
     if kind == "VIEW":
-        for key, value in params.items():
-            select = select.replace(f"${key}", "'" + str(value).replace("'", "''") + "'")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {_with_literals(select, params)}")
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", params)
 
@@ -423,10 +428,7 @@ def _dedupe(
             params,
         )
     else:
-        params = {k: v for k, v in params.items()}
-        view = select
-        for name, value in params.items():  # views cannot take parameters
-            view = view.replace(f"${name}", "'" + str(value).replace("'", "''") + "'")
+        view = _with_literals(select, params)
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {target} AS SELECT * EXCLUDE (file_no, rec) FROM ({view})"
         )
@@ -448,10 +450,7 @@ def _upsert(
     export read again (its newer one removed from the folder) does not undo an update."""
     cols = [r[0] for r in con.execute(f"DESCRIBE {staged}").fetchall()]
     col_list = ", ".join(cols)
-    existing = con.execute(
-        f"SELECT count(*) > 0 FROM (SELECT 1 FROM {table} WHERE org_id = ? LIMIT 1)", [org_id]
-    ).fetchone()[0]
-    if not existing:
+    if not _has_rows(con, table, org_id):
         return con.execute(
             f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {staged}"
         ).fetchone()[0]
