@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cyclebook.config import (
     AUDIENCES,
@@ -27,6 +28,8 @@ class PhaseContext:
     org: Organization | None  # None for the cohort-level notebook
     audience: str
     paths: CohortPaths
+    # what the report derives once and shows in several places (see phases.cohort)
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def cycle(self) -> str:

@@ -66,6 +66,16 @@ def status_blocks(ctx: PhaseContext) -> list[d.Block]:
     return out
 
 
+def _shared(ctx: PhaseContext) -> list:
+    """Each sharing organization with its figures as this report shows them: read once,
+    for the gallery and for the check of the network roll-ups against them."""
+    if "shared" not in ctx.derived:
+        ctx.derived["shared"] = list(
+            gallery.iter_shared(ctx.store_path, ctx.cohort, ctx.card, _audience(ctx))
+        )
+    return ctx.derived["shared"]
+
+
 def gallery_blocks(ctx: PhaseContext) -> list[d.Block]:
     """The Measure Gallery: each sharing group's measures, definitions and figures."""
     audience = _audience(ctx)
@@ -73,7 +83,7 @@ def gallery_blocks(ctx: PhaseContext) -> list[d.Block]:
     out: list[d.Block] = [
         d.paragraph("They are here so groups can learn from each other, not to rank anyone."),
     ]
-    sharing = list(gallery.iter_shared(ctx.store_path, cohort, ctx.card, audience))
+    sharing = _shared(ctx)
     if not sharing:
         out.append(d.note("No organization shares its measures with this audience."))
     for org, values in sharing:
@@ -101,10 +111,7 @@ def network_blocks(ctx: PhaseContext) -> list[d.Block]:
     previous = _previous(ctx)
     # the members' own figures as the gallery on this page shows them: a roll-up figure
     # that would give back one they hide is withheld (gallery.rollup_withheld)
-    shown = {
-        org.id: values
-        for org, values in gallery.iter_shared(ctx.store_path, ctx.cohort, ctx.card, audience)
-    }
+    shown = {org.id: values for org, values in _shared(ctx)}
     for network_id in networks:
         rolled = rollup_for_audience(
             ctx.store_path, ctx.cohort, network_id, ctx.card, previous, audience
