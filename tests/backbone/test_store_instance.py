@@ -44,15 +44,7 @@ def test_another_process_can_write_once_a_write_use_has_ended(path):
         con.execute("INSERT INTO t VALUES (3)")
     # DuckDB lets no other process open a file that a process has open for writing:
     # this fails if the file were still attached
-    code = (
-        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-        "con.execute('INSERT INTO t VALUES (4)'); print(con.execute('SELECT sum(n) FROM t')"
-        ".fetchone()[0])"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "10"  # 1 + 2 + 3 + 4: the write above was kept
+    assert _write_from_another_process(path, 4) == 10  # 1 + 2 + 3 + 4: the write was kept
     with store.connect(path) as con:
         assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 4
 
@@ -154,14 +146,23 @@ def test_a_failed_detach_closes_the_instance_so_the_file_is_released(path):
         # the DETACH at the end will name a database that does not exist
         store._INSTANCE.attached[str(path.resolve())][0] = "cb_no_such_alias"
     assert store._INSTANCE.db is None and store._INSTANCE.attached == {}
-    _write_from_another_process(path, 6)
+    assert _write_from_another_process(path, 6) == 14
     with store.connect(path) as con:  # and the next use starts a fresh instance
         assert con.execute("SELECT sum(n) FROM t").fetchone()[0] == 14
 
 
-def _write_from_another_process(path, value: int) -> None:
+def _write_from_another_process(path, value: int) -> int:
+    """Insert ``value`` from another process (DuckDB lets none open a file a process has
+    open for writing); the sum of ``t`` it then reads."""
     code = (
-        "import duckdb, sys; "
-        "duckdb.connect(sys.argv[1]).execute(f'INSERT INTO t VALUES ({sys.argv[2]})')"
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+        "con.execute(f'INSERT INTO t VALUES ({sys.argv[2]})'); "
+        "print(con.execute('SELECT sum(n) FROM t').fetchone()[0])"
     )
-    subprocess.run([sys.executable, "-c", code, str(path), str(value)], check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(value)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.strip())

@@ -134,15 +134,16 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_completes(tmp_path: Path) -> None
 
     root = tmp_path / "cohort"
     cycle = write_small(root)
+    started_ns = time.time_ns()
     proc = start(*_run_args(root, cycle))
     try:
         # Ctrl-C as soon as the first report is written (not after a fixed time: the run
         # got fast enough to finish within one): the run is mid-way, with work done and
         # work left
-        deadline = time.monotonic() + 300
-        while not any(root.glob("*/output/reports/*/*.html")) and proc.poll() is None:
-            assert time.monotonic() < deadline, "no report after 300 s"
-            time.sleep(0.02)
+        _wait_for_reports(root, proc, started_ns, 1)
+        assert proc.poll() is not None or any(root.glob("*/output/reports/*/*.html")), (
+            "no report after 300 s"
+        )
         assert proc.poll() is None, "the run ended before Ctrl-C"
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=120)

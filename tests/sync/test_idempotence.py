@@ -411,17 +411,24 @@ PII = """SELECT i.source_id, pii.first_name, pii.last_name, pii.email, p.zip,
          JOIN identity i USING (org_id, person_id) ORDER BY 1"""
 
 
+PERSONS_HEADER = "vanid,firstname,lastname,email,zip5,datecreated\n"
+
+
+def _people_after_syncing(make_cohort, **exports: str) -> list[tuple]:
+    """Sync VAN person exports (file name: rows under PERSONS_HEADER); PII's rows."""
+    c = make_cohort("- {kind: van, path: van}")
+    for name, rows in exports.items():
+        c.write(f"van/{name}.csv", PERSONS_HEADER + rows)
+    c.sync()
+    return c.query(PII)
+
+
 def test_people_with_one_record_each_keep_its_values(make_cohort):
     """One record per person (no aggregation needed): each value is the record's own."""
-    c = make_cohort("- {kind: van, path: van}")
-    c.write(
-        "van/persons.csv",
-        "vanid,firstname,lastname,email,zip5,datecreated\n"
-        "101,Ana,Silva,ana@example.org,02139,2026-08-05\n"
-        "102,Bo,,,,2026-08-07\n",
-    )
-    c.sync()
-    assert c.query(PII) == [
+    assert _people_after_syncing(
+        make_cohort,
+        persons="101,Ana,Silva,ana@example.org,02139,2026-08-05\n102,Bo,,,,2026-08-07\n",
+    ) == [
         ("101", "Ana", "Silva", "ana@example.org", "02139", "2026-08-05"),
         ("102", "Bo", None, None, None, "2026-08-07"),
     ]
@@ -430,20 +437,13 @@ def test_people_with_one_record_each_keep_its_values(make_cohort):
 def test_a_person_with_several_records_takes_the_latest_non_empty_value_of_each(make_cohort):
     """Two records of 101 (two exports): each field from the latest record that has it,
     the earliest creation date; 102's single record is kept as it is."""
-    c = make_cohort("- {kind: van, path: van}")
-    c.write(
-        "van/persons-1.csv",
-        "vanid,firstname,lastname,email,zip5,datecreated\n"
-        "101,Ana,Silva,ana@example.org,02139,2026-08-05\n",
-    )
-    c.write(
-        "van/persons-2.csv",
-        "vanid,firstname,lastname,email,zip5,datecreated\n"
-        "101,Anna,,,02140,2026-08-09\n"
-        "102,Bo,,,,2026-08-07\n",
-    )
-    c.sync()
-    assert c.query(PII) == [
+    assert _people_after_syncing(
+        make_cohort,
+        **{
+            "persons-1": "101,Ana,Silva,ana@example.org,02139,2026-08-05\n",
+            "persons-2": "101,Anna,,,02140,2026-08-09\n102,Bo,,,,2026-08-07\n",
+        },
+    ) == [
         ("101", "Anna", "Silva", "ana@example.org", "02140", "2026-08-05"),
         ("102", "Bo", None, None, None, "2026-08-07"),
     ]
