@@ -182,7 +182,6 @@ CONTENT_DRIVER = textwrap.dedent(
         shell = InteractiveShell.instance()
         for name in zygote.notebook_imports(sorted({job.notebook for job in jobs})):
             shell.run_cell(f"import {name}")
-        shell.run_cell("import matplotlib.pyplot")
         cells = {}
         for job in jobs:
             if job.notebook not in cells:

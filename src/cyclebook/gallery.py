@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from cyclebook import charts
 from cyclebook import display as d
 from cyclebook.config import Cohort, CycleCard, Organization
 from cyclebook.privacy import (
@@ -542,11 +543,7 @@ def _ladder_blocks(org: Organization, values: Sequence[SharedValue]) -> list[d.B
 
 
 def _ladder_chart(org: Organization, at_end: dict[str, Any]) -> d.Block:
-    import matplotlib.pyplot as plt
-
     labels = [rung.label for rung in org.ladder]
-    # matplotlib reads $...$ as mathematics; a label is plain text
-    tick_labels = [label.replace("$", r"\$") for label in labels]
     heights, notes = [], []
     for rung in org.ladder:
         shown = at_end.get(rung.name)
@@ -555,24 +552,18 @@ def _ladder_chart(org: Organization, at_end: dict[str, Any]) -> d.Block:
             number = float(shown.replace(",", ""))
         heights.append(number or 0)
         notes.append(shown if number is None else f"{int(number):,}")
-    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.5 * len(labels)))
-    bars = ax.barh(range(len(labels)), heights, color="#3b6ea5")
-    ax.set_yticks(range(len(labels)), tick_labels)
-    for bar, note in zip(bars, notes, strict=True):
-        ax.annotate(
-            str(note or "–"),
-            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-            xytext=(4, 0),
-            textcoords="offset points",
-            va="center",
-        )
-    ax.invert_yaxis()
-    ax.set_xlabel("People at the cycle's end")
-    ax.spines[["top", "right"]].set_visible(False)
     alt = "People on each rung of the ladder at the cycle's end: " + ", ".join(
         f"{label} {note or 'none recorded'}" for label, note in zip(labels, notes, strict=True)
     )
-    return d.figure(fig, alt=alt, caption=f"{org.name}: people per rung at the cycle's end")
+    drawn = charts.hbars(
+        labels,
+        heights,
+        notes=[str(note or "–") for note in notes],
+        colors="#3b6ea5",
+        axis_label="People at the cycle's end",
+        alt=alt,
+    )
+    return d.chart(drawn, caption=f"{org.name}: people per rung at the cycle's end")
 
 
 def _history_block(org: Organization, shared: set[str] | None, audience: str) -> d.Block | None:

@@ -58,10 +58,6 @@ BASE_PRELOAD = (
     "tornado.queues",
     "pydoc",
 )
-# Imported last when installed: the reports' charts import pyplot inside functions (about
-# 1 s each time). pyplot picks its backend lazily, on the first figure, so the inline
-# backend still hooks into the kernel's IPython.
-CHART_PRELOAD = ("matplotlib", "matplotlib.pyplot")
 # Never imported before a kernel exists (their import alone changes global state).
 NEVER_PRELOAD = ("tqdm.auto", "tqdm.notebook")
 # Imported by the first use of a preloaded package, not by its import (found by comparing
@@ -383,14 +379,14 @@ def serve(where: str, preload: list[str]) -> None:
     listener.bind(where)
     listener.listen(64)
     parent = int(os.environ.pop(PARENT_ENV, "0") or 0) or os.getppid()
-    for name in [*BASE_PRELOAD, *preload, *CHART_PRELOAD]:
+    for name in [*BASE_PRELOAD, *preload]:
         if os.getppid() != parent:  # the runner was killed while we imported: go too
             return _gone(where)
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     _warm()
     # What the kernels inherit is long-lived: out of the garbage collector's sight. The
-    # heap holds pandas, ibis, matplotlib and IPython (millions of objects); otherwise the
+    # heap holds pandas, ibis and IPython (millions of objects); otherwise the
     # first full collection in every kernel walks all of it (0.1 s and more per report)
     # and touches every page, undoing the fork's sharing.
     gc.collect()

@@ -44,6 +44,12 @@ PAGE_FACTS_JS = """
   const imgs = [...document.images].map(i => ({
     src: i.currentSrc.slice(0, 60), complete: i.complete, naturalWidth: i.naturalWidth,
     alt: i.getAttribute('alt')}));
+  const svgs = [...document.querySelectorAll('svg')].map(s => {
+    const r = s.getBoundingClientRect();
+    return {label: s.getAttribute('aria-label'), role: s.getAttribute('role'),
+            width: Math.round(r.width), height: Math.round(r.height),
+            texts: s.querySelectorAll('text').length};
+  });
   const vw = window.innerWidth;
   const overflowing = [];
   for (const el of document.body.querySelectorAll('*')) {
@@ -84,7 +90,7 @@ PAGE_FACTS_JS = """
     title: document.title,
     text: document.body.innerText,
     scripts: document.scripts.length,
-    imgs, overflowing: overflowing.slice(0, 10), tables,
+    imgs, svgs, overflowing: overflowing.slice(0, 10), tables,
   };
 }
 """
@@ -127,6 +133,11 @@ class PageVisit:
                 found.append(f"image did not load: {img['src']}")
             if not (img["alt"] or "").strip():
                 found.append(f"image without alt text: {img['src']}")
+        for svg in self.facts.get("svgs", []):
+            if svg["role"] != "img" or not (svg["label"] or "").strip():
+                found.append(f"a chart without role=img and an aria-label: {svg}")
+            if not (svg["width"] > 0 and svg["height"] > 0):
+                found.append(f"a chart drawn at no size: {svg}")
         width = self.facts.get("scrollWidth", 0)
         if width > viewport_width + SCROLL_TOLERANCE_PX:
             found.append(

@@ -39,6 +39,10 @@ def test_every_chart_loads_on_a_phone(browser_context, tmp_path: Path) -> None:
     record = visit(browser_context, page, PHONE, tmp_path / "charts.png")
     assert len(record.facts["imgs"]) == 7
     assert all(img["naturalWidth"] > 0 for img in record.facts["imgs"]), record.facts["imgs"]
+    # the report's own SVG chart: scaled down to the phone, its labels still text
+    (svg,) = record.facts["svgs"]
+    assert svg["label"] == "SVG bars: b is twice a"
+    assert 0 < svg["width"] <= PHONE["width"] and svg["texts"] >= 5
     assert not record.problems(PHONE["width"])
 
 

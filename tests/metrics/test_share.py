@@ -49,7 +49,8 @@ def test_organization_report(cohort):
         assert f">{heading}<" in html, heading
     # the group's name is escaped; every figure has alt text; no personal data
     assert "Eastside &lt;Tenants&gt; &amp; Co" in html and "<Tenants>" not in html
-    assert html.count("<img ") == html.count('alt="') and html.count("<img ") >= 4
+    assert html.count("<svg ") == html.count('role="img" aria-label="') >= 4
+    assert "<img " not in html
     assert not PII.search(html)
     assert "Definition used:" in html
     # story: 24 old members came to E1 + 12 new people signed up = 36 acted
@@ -104,7 +105,7 @@ def test_cohort_audience_shows_only_consented_and_suppresses(cohort):
     # absorption 5 of 12: numerator is small, so the rate is withheld
     assert "withheld" in html
     assert not res.followup  # no follow-up lists written for another audience
-    assert "<img " not in html  # charts would show exact small counts
+    assert "<svg" not in html and "<img " not in html  # charts would show exact small counts
 
 
 def test_values_are_saved_and_compared_with_the_previous_cycle(cohort):
@@ -167,7 +168,7 @@ def test_share_notebook_runs_through_papermill(cohort, tmp_path):
     )
     text = out.read_text()
     assert "Headline numbers" in text and "Follow-up lists for organizers" in text
-    assert "image/png" in text
+    assert '<svg xmlns=\\"http://www.w3.org/2000/svg\\" class=\\"cb-chart\\"' in text
     assert not PII.search(text)
     assert "Traceback" not in text and '"name": "stderr"' not in text
     assert (cohort.followup("org", "c2") / "potential_leaders.csv").exists()

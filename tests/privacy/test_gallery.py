@@ -107,7 +107,7 @@ def test_gallery_shows_definitions_notes_and_ladder(pages):
     assert "We count &lt;i&gt;leaders&lt;/i&gt; because they hold the base together." in page
     assert "Block captain" in page and "Held a one-on-one in the last 90 days." in page
     assert "captains run the blocks" in page
-    assert 'alt="People on each rung' in page
+    assert 'aria-label="People on each rung' in page
 
 
 def _network_part(page: str) -> str:
@@ -332,8 +332,10 @@ def test_ladder_chart_takes_labels_as_plain_text():
         ],
     )
     block = _ladder_chart(org, {"a": "40", "b": "<10"})
-    assert 'alt="People on each rung' in block.html
+    assert 'aria-label="People on each rung' in block.html
     assert "Paid $5 dues $ 40" in block.html
+    # the rung's label drawn as it was typed, beside its shown value
+    assert ">Paid $5 dues $</text>" in block.html and ">&lt;10</text>" in block.html
     assert "&lt;script&gt;x&lt;/script&gt; &lt;10" in block.html
     assert "<script>" not in block.html
 

@@ -28,6 +28,7 @@ class Outline:
     viewport: bool = False
     headings: list[tuple[int, str]] = field(default_factory=list)
     imgs: list[dict[str, str | None]] = field(default_factory=list)
+    svgs: list[dict[str, str | None]] = field(default_factory=list)
     tables: list[dict] = field(default_factory=list)
 
 
@@ -45,7 +46,7 @@ class _OutlineParser(html.parser.HTMLParser):
         attrs = dict(attrs)
         if tag == "html":
             self.outline.lang = attrs.get("lang")
-        elif tag == "title":
+        elif tag == "title" and "svg" not in self._in:  # an SVG's title is its own
             self._title = []
         elif tag == "meta" and attrs.get("name") == "viewport":
             self.outline.viewport = "width=device-width" in (attrs.get("content") or "")
@@ -53,6 +54,8 @@ class _OutlineParser(html.parser.HTMLParser):
             self._heading = [tag]
         elif tag == "img":
             self.outline.imgs.append(attrs)
+        elif tag == "svg":
+            self.outline.svgs.append(attrs)
         elif tag == "table":
             self._tables.append({"caption": None, "th": 0, "thead_th": 0, "rows": 0})
         elif tag == "caption" and self._tables:
@@ -122,6 +125,9 @@ def problems(html_text: str) -> list[str]:
             found.append(f"<img> without alt text: {str(img.get('src'))[:40]}")
         elif NO_ALT_DEFAULT in alt:
             found.append("<img> with nbconvert's missing-alt default")
+    for svg in page.svgs:
+        if svg.get("role") != "img" or not (svg.get("aria-label") or "").strip():
+            found.append(f"an inline <svg> without role=img and an aria-label: {svg}")
     for table in page.tables:
         if not table["caption"]:
             found.append("a table without a caption")
@@ -175,6 +181,7 @@ def _png() -> str:
 
 
 def _image_notebook():
+    from cyclebook import charts
     from cyclebook import display as d
 
     png = _png()
@@ -196,6 +203,14 @@ def _image_notebook():
     ax.bar(["a", "b"], [1, 2])
     block = d.figure(fig, "Bar chart: b is twice a", "Two bars")
     output_cell(new_output("display_data", data=block._repr_mimebundle_()))
+    # a report's own chart: inline SVG
+    drawn = charts.bars(
+        ["a", "b"],
+        [charts.Series("n", [1, 2], "#000")],
+        alt="SVG bars: b is twice a",
+        axis_label="n",
+    )
+    output_cell(new_output("display_data", data=d.chart(drawn, "Two SVG bars")._repr_mimebundle_()))
     # a plain matplotlib output: no alt anywhere
     output_cell(new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}))
     # alt in the output's metadata, and in the cell's metadata
@@ -235,6 +250,8 @@ def test_every_image_output_gets_alt_text_without_warning(caplog) -> None:
     assert "Alternative text is missing" not in caplog.text
     page = outline(html_text)
     assert len(page.imgs) == 7
+    assert [svg["aria-label"] for svg in page.svgs] == ["SVG bars: b is twice a"]
+    assert page.title.startswith("Share: Alpha")  # not the chart's own <title>
     assert not problems(html_text), problems(html_text)
     alts = [img["alt"] for img in page.imgs]
     assert "Bar chart: b is twice a" in alts
@@ -260,3 +277,10 @@ def test_the_table_check_catches_a_bare_table() -> None:
     found = problems(bare)
     assert "a table without a caption" in found
     assert any("without header cells" in p for p in found)
+
+
+def test_the_svg_check_catches_an_unlabelled_chart() -> None:
+    page = "<html lang='en'><head><title>t</title></head><body><h1>T</h1>"
+    page += '<svg viewBox="0 0 2 2"><title>chart</title><rect width="2" height="2"/></svg>'
+    assert any("without role=img and an aria-label" in p for p in problems(page + "</body>"))
+    assert outline(page).title == "t"

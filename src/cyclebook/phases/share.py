@@ -14,13 +14,14 @@ only how many rows each has and the file name.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from cyclebook import charts, privacy
 from cyclebook import display as d
-from cyclebook import privacy
 from cyclebook.config import CycleCard, load_cycle
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
 from cyclebook.metrics.values import MetricValue, headline_period
@@ -401,22 +402,15 @@ def breadth_depth_blocks(view: View) -> list[d.Block]:
         ),
     ]
     if isinstance(acted, int | float) and isinstance(up, int | float) and acted:
-        fig, ax = _plt().subplots(figsize=(6, 1.8))
-        ax.barh(
-            ["moved up (depth)", "took action (breadth)"], [up, acted], color=["#6a3d9a", "#1f78b4"]
+        drawn = charts.hbars(
+            ["took action (breadth)", "moved up (depth)"],
+            [acted, up],
+            colors=["#1f78b4", "#6a3d9a"],
+            axis_label="people",
+            alt=f"Bar chart: {acted:,.0f} people took action this cycle and {up:,.0f} "
+            "moved up at least one rung.",
         )
-        for y, x in enumerate([up, acted]):
-            ax.text(x, y, f" {x:,.0f}", va="center")
-        ax.set_xlabel("people")
-        _tidy(ax, counts="x")
-        blocks.append(
-            d.figure(
-                fig,
-                alt=f"Bar chart: {acted:,.0f} people took action this cycle and {up:,.0f} "
-                "moved up at least one rung.",
-                caption="Breadth beside depth",
-            )
-        )
+        blocks.append(d.chart(drawn, caption="Breadth beside depth"))
     return blocks
 
 
@@ -472,26 +466,17 @@ def ladder_blocks(view: View) -> list[d.Block]:
     starts = [res.value("ladder", "start", r.name) or 0 for r in ladder]
     ends = [res.value("ladder", "end", r.name) or 0 for r in ladder]
     if not view.restricted and sum(starts) + sum(ends) > 0:
-        plt = _plt()
-        fig, ax = plt.subplots(figsize=(6.5, 2.8))
-        x = range(len(ladder))
-        ax.bar([i - 0.2 for i in x], starts, width=0.4, label="start", color="#a6cee3")
-        ax.bar([i + 0.2 for i in x], ends, width=0.4, label="end", color="#1f78b4")
-        ax.set_xticks(list(x), [r.label for r in ladder])
-        ax.set_ylabel("people")
-        ax.legend(frameon=False)
-        _tidy(ax)
         words = "; ".join(
             f"{r.label} {num(a)} at the start and {num(b)} at the end"
             for r, a, b in zip(ladder, starts, ends, strict=True)
         )
-        blocks.append(
-            d.figure(
-                fig,
-                alt=f"Bar chart of people per rung: {words}.",
-                caption="The ladder at the start and at the end of the cycle",
-            )
+        drawn = charts.bars(
+            [r.label for r in ladder],
+            [charts.Series("start", starts, "#a6cee3"), charts.Series("end", ends, "#1f78b4")],
+            axis_label="people",
+            alt=f"Bar chart of people per rung: {words}.",
         )
+        blocks.append(d.chart(drawn, caption="The ladder at the start and at the end of the cycle"))
     return blocks
 
 
@@ -582,23 +567,15 @@ def growth_blocks(view: View) -> list[d.Block]:
         and view.allowed("lapsed")
         and (new or lapsed)
     ):
-        fig, ax = _plt().subplots(figsize=(5, 2.2))
-        ax.bar(
+        drawn = charts.bars(
             ["new", "lapsed", "net growth"],
-            [new, -lapsed, new - lapsed],
-            color=["#33a02c", "#e31a1c", "#1f78b4"],
+            [charts.Series("people", [new, -lapsed, new - lapsed], "#1f78b4")],
+            colors=["#33a02c", "#e31a1c", "#1f78b4"],
+            axis_label="people",
+            alt=f"Bar chart: {new:,.0f} new people came in and {lapsed:,.0f} lapsed (drawn "
+            f"below zero), so net growth is {new - lapsed:+,.0f} people.",
         )
-        ax.axhline(0, color="#333", linewidth=0.8)
-        ax.set_ylabel("people")
-        _tidy(ax)
-        blocks.append(
-            d.figure(
-                fig,
-                alt=f"Bar chart: {new:,.0f} new people came in and {lapsed:,.0f} lapsed (drawn "
-                f"below zero), so net growth is {new - lapsed:+,.0f} people.",
-                caption="Growth split into new and lapsed people",
-            )
-        )
+        blocks.append(d.chart(drawn, caption="Growth split into new and lapsed people"))
     return blocks
 
 
@@ -743,20 +720,15 @@ def volunteer_blocks(view: View) -> list[d.Block]:
     ]
     ends = [res.value("volunteer_tiers", "end", t) or 0 for t in TIERS]
     if not view.restricted and sum(ends) > 0:
-        fig, ax = _plt().subplots(figsize=(6, 2.2))
-        ax.barh(TIERS[::-1], ends[::-1], color="#ff7f00")
-        for y, x in enumerate(ends[::-1]):
-            ax.text(x, y, f" {x:,.0f}", va="center")
-        ax.set_xlabel("volunteers at the end of the cycle")
-        _tidy(ax, counts="x")
         words = "; ".join(f"{t}: {num(n)}" for t, n in zip(TIERS, ends, strict=True))
-        blocks.append(
-            d.figure(
-                fig,
-                alt=f"Bar chart of volunteers by tier at the end of the cycle: {words}.",
-                caption="Volunteer tiers",
-            )
+        drawn = charts.hbars(
+            TIERS,
+            ends,
+            colors="#ff7f00",
+            axis_label="volunteers at the end of the cycle",
+            alt=f"Bar chart of volunteers by tier at the end of the cycle: {words}.",
         )
+        blocks.append(d.chart(drawn, caption="Volunteer tiers"))
     return blocks
 
 
@@ -832,29 +804,23 @@ def contact_blocks(view: View) -> list[d.Block]:
         )
     )
     if not view.restricted:
-        fig, ax = _plt().subplots(figsize=(6.5, 2.8))
-        words = []
-        for ch in names:
+        series, words = [], []
+        for ch, color in zip(names, itertools.cycle(charts.CYCLE), strict=False):
             ys = [
                 res.value("contact", "week", f"conversations|week={w}|channel={ch}") or 0
                 for w in weeks
             ]
-            ax.plot(weeks, ys, marker="o", label=ch)
+            series.append(charts.Series(ch, ys, color))
             words.append(f"{ch}: " + ", ".join(f"{y:,.0f}" for y in ys))
-        ax.set_xlabel("week of the cycle")
-        ax.set_ylabel("conversations")
-        ax.set_xticks(weeks)
-        ax.set_ylim(bottom=0)
-        ax.legend(frameon=False)
-        _tidy(ax)
-        blocks.append(
-            d.figure(
-                fig,
-                alt=f"Line chart of conversations in each week of the cycle (weeks 1 to "
-                f"{weeks[-1]}), by channel. " + "; ".join(words) + ".",
-                caption="Conversations by week and channel",
-            )
+        drawn = charts.lines(
+            weeks,
+            series,
+            x_label="week of the cycle",
+            y_label="conversations",
+            alt=f"Line chart of conversations in each week of the cycle (weeks 1 to "
+            f"{weeks[-1]}), by channel. " + "; ".join(words) + ".",
         )
+        blocks.append(d.chart(drawn, caption="Conversations by week and channel"))
     if channels["year"]:
         blocks.append(
             view.table(
@@ -921,24 +887,6 @@ def followup_blocks(view: View) -> list[d.Block]:
         ),
         d.table(pd.DataFrame(rows), "Follow-up lists written for this cycle (counts only)"),
     ]
-
-
-# --------------------------------------------------------------------------- charts
-
-
-def _plt():
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _tidy(ax, counts: str = "y") -> None:
-    """Plain axes; whole-number ticks on the axis that counts people."""
-    from matplotlib.ticker import MaxNLocator
-
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    (ax.yaxis if counts == "y" else ax.xaxis).set_major_locator(MaxNLocator(integer=True))
 
 
 # --------------------------------------------------------------------------- report
