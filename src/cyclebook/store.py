@@ -25,7 +25,8 @@ import duckdb
 from cyclebook.errors import StoreError
 
 # 2: person, person_pii and identity lost their PRIMARY KEY (see UNINDEXED_KEYS)
-SCHEMA_VERSION = 2
+# 3: person_state
+SCHEMA_VERSION = 3
 
 # Columns are the canonical model of DESIGN.md. ``org_id`` leads every key because one
 # store holds the whole cohort.
@@ -178,6 +179,24 @@ SCHEMA: dict[str, str] = {
         definition VARCHAR,
         computed_at TIMESTAMPTZ,
         PRIMARY KEY (cycle, org_id, metric, period, dimension)
+    """,
+    # Each person's state at a cycle's start and end, as an organization's own share
+    # report computed it (cyclebook.metrics.engine.ROLLUP_STATE): kept for members of a
+    # network, whose roll-up reads it instead of computing it again. Replaced with the
+    # organization's metric values, and used only while they are fresh.
+    "person_state": """
+        cycle VARCHAR NOT NULL,
+        org_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL,
+        first_seen TIMESTAMPTZ,
+        last_q TIMESTAMPTZ,
+        rung_start INTEGER,
+        rung_end INTEGER,
+        active_start BOOLEAN,
+        active_end BOOLEAN,
+        acted_cycle BOOLEAN,
+        acted_cycle_q BOOLEAN,
+        acted_prev_q BOOLEAN
     """,
     "meta": """
         key VARCHAR PRIMARY KEY,

@@ -75,6 +75,23 @@ def _code_digest() -> str:
     )
 
 
+#: The per-person state a network roll-up reads (:mod:`cyclebook.rollup`): kept in the
+#: store's ``person_state`` by a member's own share report (``compute_metrics(...,
+#: keep_state=True)``), so the roll-up need not compute it again.
+ROLLUP_STATE = (
+    "person_id",
+    "first_seen",
+    "last_q",
+    "rung_start",
+    "rung_end",
+    "active_start",
+    "active_end",
+    "acted_cycle",
+    "acted_cycle_q",
+    "acted_prev_q",
+)
+
+
 def inputs_digest(org: Organization, card: CycleCard, previous: CycleCard | None) -> str:
     """Everything an organization's values for a cycle depend on besides its data in the
     store (and, while the cycle runs, the clock): the metric code, the organization's
@@ -916,6 +933,7 @@ def compute_metrics(
     save: bool = True,
     now: dt.datetime | None = None,
     reuse: bool = False,
+    keep_state: bool = False,
 ) -> MetricResults:
     """Compute every metric of one organization's cycle from the store.
 
@@ -929,6 +947,9 @@ def compute_metrics(
     same inputs digest, no sync of the organization since they were computed, and the
     same clock while the cycle runs). The share reports for the cohort and for funders
     show the values the organization's own report has just computed and saved.
+
+    ``keep_state=True`` (with ``save``): keep each person's state beside the values, for
+    the roll-up of the organization's network (:data:`ROLLUP_STATE`).
     """
     from cyclebook.metrics.followup import write_followup
     from cyclebook.metrics.values import fresh_results, save_values
@@ -948,6 +969,9 @@ def compute_metrics(
         results = engine.compute()
         if followup_dir is not None:
             results.followup = write_followup(engine, Path(followup_dir))
+        state = None
+        if keep_state and save and inputs is not None:
+            state = engine.state.select(*ROLLUP_STATE).to_pyarrow()
     if save:
-        save_values(store_path, results, computed_at=read_at, inputs=inputs)
+        save_values(store_path, results, computed_at=read_at, inputs=inputs, state=state)
     return results

@@ -34,10 +34,14 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cyclebook import store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 METRICS: tuple[str, ...] = (
     "ladder",
@@ -201,12 +205,19 @@ def inputs_key(cycle: str, org_id: str) -> str:
     return f"metric_inputs/{cycle}/{org_id}"
 
 
+def state_key(cycle: str, org_id: str) -> str:
+    """The ``meta`` row that says an organization's ``person_state`` rows for a cycle
+    were kept with its values (its value: the same inputs digest)."""
+    return f"person_state/{cycle}/{org_id}"
+
+
 def save_values(
     store_path: str | Path,
     results: MetricResults,
     *,
     computed_at: dt.datetime | None = None,
     inputs: str | None = None,
+    state: pa.Table | None = None,
 ) -> int:
     """Replace this organization's values for this cycle, under a short write lock.
 
@@ -214,6 +225,10 @@ def save_values(
     ``inputs``: the digest of what they were computed from
     (:func:`cyclebook.metrics.engine.inputs_digest`), kept in ``meta`` with them so
     :func:`fresh_results` can reuse them; without it they are never reused.
+    ``state``: the per-person state they were computed from (columns
+    :data:`cyclebook.metrics.engine.ROLLUP_STATE`), kept in ``person_state`` for network
+    roll-ups (:func:`fresh_state`). The organization's earlier state rows for the cycle go
+    either way: state is only ever kept beside the values computed from it.
     """
     now = computed_at or dt.datetime.now(dt.UTC)
     frame = results.frame()
@@ -249,14 +264,75 @@ def save_values(
                 "suppressed, definition, computed_at FROM _cb_new_values"
             )
             con.unregister("_cb_new_values")
-            con.execute("DELETE FROM meta WHERE key = ?", [key])
+            where = [results.cycle, results.org_id]
+            con.execute("DELETE FROM person_state WHERE cycle = ? AND org_id = ?", where)
+            skey = state_key(results.cycle, results.org_id)
+            con.execute("DELETE FROM meta WHERE key IN (?, ?)", [key, skey])
             if inputs is not None:
                 con.execute("INSERT INTO meta VALUES (?, ?)", [key, inputs])
+            if inputs is not None and state is not None:
+                con.register("_cb_new_state", state)
+                columns = ", ".join(state.column_names)
+                con.execute(
+                    f"INSERT INTO person_state (cycle, org_id, {columns}) "
+                    f"SELECT ?, ?, {columns} FROM _cb_new_state",
+                    where,
+                )
+                con.unregister("_cb_new_state")
+                con.execute("INSERT INTO meta VALUES (?, ?)", [skey, inputs])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
     return len(frame)
+
+
+def _fresh(
+    con,
+    key: str,
+    cycle: str,
+    org_id: str,
+    inputs: str,
+    settled_at: dt.datetime,
+    now: dt.datetime | None,
+) -> bool:
+    """Whether the values (and what was kept with them under ``key``) are fresh, as
+    :func:`fresh_results` defines it."""
+    now = now or dt.datetime.now(dt.UTC)
+    saved = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    if saved != [(inputs,)]:
+        return False
+    # instants as microseconds since the epoch (TIMESTAMPTZ objects would need pytz)
+    first, last, rows = con.execute(
+        "SELECT epoch_us(min(computed_at)), epoch_us(max(computed_at)), count(*) "
+        "FROM metric_value WHERE cycle = ? AND org_id = ?",
+        [cycle, org_id],
+    ).fetchall()[0]
+    if not rows or first is None or first != last:
+        return False
+    [(synced,)] = con.execute(
+        "SELECT epoch_us(max(coalesce(finished_at, started_at))) FROM sync_run WHERE org_id = ?",
+        [org_id],
+    ).fetchall()
+    if synced is not None and synced >= first:
+        return False
+    computed = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=first)
+    return not (computed < settled_at and computed.date() != now.astimezone(dt.UTC).date())
+
+
+def fresh_state(
+    con,
+    cycle: str,
+    org_id: str,
+    inputs: str,
+    *,
+    settled_at: dt.datetime,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Whether ``person_state`` holds the organization's state for the cycle as computing
+    it now would give: kept with values that are fresh (:func:`fresh_results`) for the
+    same ``inputs``. ``con``: an open store connection."""
+    return _fresh(con, state_key(cycle, org_id), cycle, org_id, inputs, settled_at, now)
 
 
 def fresh_results(
@@ -282,30 +358,8 @@ def fresh_results(
       events" move with the clock; the same day is what cached reports assume too, see
       :mod:`cyclebook.incremental`).
     """
-    now = now or dt.datetime.now(dt.UTC)
     with store.connect(store_path) as con:
-        saved = con.execute(
-            "SELECT value FROM meta WHERE key = ?", [inputs_key(cycle, org_id)]
-        ).fetchall()
-        if saved != [(inputs,)]:
-            return None
-        # instants as microseconds since the epoch (TIMESTAMPTZ objects would need pytz)
-        first, last, rows = con.execute(
-            "SELECT epoch_us(min(computed_at)), epoch_us(max(computed_at)), count(*) "
-            "FROM metric_value WHERE cycle = ? AND org_id = ?",
-            [cycle, org_id],
-        ).fetchall()[0]
-        if not rows or first is None or first != last:
-            return None
-        [(synced,)] = con.execute(
-            "SELECT epoch_us(max(coalesce(finished_at, started_at))) FROM sync_run "
-            "WHERE org_id = ?",
-            [org_id],
-        ).fetchall()
-        if synced is not None and synced >= first:
-            return None
-        computed = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=first)
-        if computed < settled_at and computed.date() != now.astimezone(dt.UTC).date():
+        if not _fresh(con, inputs_key(cycle, org_id), cycle, org_id, inputs, settled_at, now):
             return None
         frame = (
             con.sql(

@@ -43,6 +43,8 @@ def compute(ctx: PhaseContext) -> MetricResults:
     figures, suppressed for the audience, without computing them three times."""
     own = ctx.audience == "organization"
     followup = ctx.paths.followup(ctx.org_id, ctx.cycle) if own else None
+    # a member of a network keeps its per-person state for the network's roll-up
+    in_network = ctx.org.parent is not None or bool(ctx.cohort.affiliates(ctx.org_id))
     return compute_metrics(
         ctx.store_path,
         ctx.org,
@@ -50,6 +52,7 @@ def compute(ctx: PhaseContext) -> MetricResults:
         previous_card(ctx),
         followup_dir=followup,
         reuse=not own,
+        keep_state=own and in_network,
     )
 
 

@@ -1,0 +1,124 @@
+"""A network roll-up reads the per-person state its members' own share reports kept
+(``person_state``) while it is fresh, and computes it again when it is not: the same
+figures either way. A planted change in the kept state shows which one was read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cyclebook.config import load_cohort, load_cycle
+from cyclebook.metrics import compute_metrics
+from cyclebook.rollup import compute_rollup
+
+from .cohortfix import make_cohort
+
+MEMBERS = ("net", "net-a", "net-b")
+
+
+@pytest.fixture
+def network(tmp_path: Path):
+    root = make_cohort(tmp_path / "cohort", metric_values=False)
+    cohort = load_cohort(root)
+    card, previous = load_cycle(root, "c2"), load_cycle(root, "c1")
+    return root / "store.duckdb", cohort, card, previous
+
+
+def _keep(store_path, cohort, card, previous, *, keep_state=True) -> None:
+    for org_id in MEMBERS:
+        compute_metrics(store_path, cohort.org(org_id), card, previous, keep_state=keep_state)
+
+
+def _sql(store_path, query: str, params=()) -> list[tuple]:
+    with duckdb.connect(str(store_path)) as con:
+        return con.execute(query, list(params)).fetchall()
+
+
+def test_each_member_keeps_its_state_beside_its_values(network) -> None:
+    store_path, cohort, card, previous = network
+    _keep(store_path, cohort, card, previous)
+    # active at the end: 3 people in A and 2 in B (tests/privacy/test_rollup.py)
+    rows = _sql(
+        store_path,
+        "SELECT org_id, count(*) FILTER (WHERE active_end) FROM person_state "
+        "WHERE cycle = 'c2' GROUP BY ALL ORDER BY ALL",
+    )
+    assert dict(rows)["net-a"] == 3 and dict(rows)["net-b"] == 2
+    keys = [k for (k,) in _sql(store_path, "SELECT key FROM meta WHERE key LIKE 'person_state/%'")]
+    assert sorted(keys) == [f"person_state/c2/{org}" for org in MEMBERS]
+
+
+def test_the_rollup_reads_the_kept_state_and_gives_the_same_figures(network) -> None:
+    store_path, cohort, card, previous = network
+    computed = compute_rollup(store_path, cohort, "net", card, previous).values.frame()
+    _keep(store_path, cohort, card, previous)
+    kept = compute_rollup(store_path, cohort, "net", card, previous).values.frame()
+    assert kept.equals(computed)
+    assert computed.loc[computed.metric == "active_base"].shape[0] > 0
+    # planted: B's people no longer active at the end in the kept state. The roll-up reads
+    # it: 4 people (3 in A, 2 in B, one of them in both) become A's 3
+    _sql(store_path, "UPDATE person_state SET active_end = false WHERE org_id = 'net-b'")
+    planted = compute_rollup(store_path, cohort, "net", card, previous)
+    assert planted.value("active_base", "end") == 3
+
+
+def test_a_sync_since_or_values_saved_without_it_makes_the_rollup_compute_again(
+    network,
+) -> None:
+    store_path, cohort, card, previous = network
+    _keep(store_path, cohort, card, previous)
+    _sql(store_path, "UPDATE person_state SET active_end = false WHERE org_id = 'net-b'")
+    assert (
+        compute_rollup(store_path, cohort, "net", card, previous).value("active_base", "end") == 3
+    )
+    # a sync of B after its values were computed: its kept state may be out of date
+    _sql(
+        store_path,
+        "INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status) "
+        "VALUES ('net-b', 'later', ?, ?, 'ok')",
+        [dt.datetime.now(dt.UTC)] * 2,
+    )
+    assert (
+        compute_rollup(store_path, cohort, "net", card, previous).value("active_base", "end") == 4
+    )
+    # values saved again without the state (a report for another audience recomputing
+    # them) take the old state away with them
+    compute_metrics(store_path, cohort.org("net-b"), card, previous, keep_state=False)
+    assert _sql(store_path, "SELECT count(*) FROM person_state WHERE org_id = 'net-b'") == [(0,)]
+    assert _sql(store_path, "SELECT count(*) FROM meta WHERE key = 'person_state/c2/net-b'") == [
+        (0,)
+    ]
+
+
+def test_changed_definitions_make_the_kept_state_stale(network) -> None:
+    store_path, cohort, card, previous = network
+    _keep(store_path, cohort, card, previous)
+    _sql(store_path, "UPDATE person_state SET active_end = false WHERE org_id = 'net-b'")
+    # B now counts activity over 180 days: what it kept was computed with 365
+    changed = cohort.model_copy(
+        update={
+            "organizations": [
+                org.model_copy(
+                    update={"metrics": org.metrics.model_copy(update={"active_window_days": 180})}
+                )
+                if org.id == "net-b"
+                else org
+                for org in cohort.organizations
+            ]
+        }
+    )
+    rollup = compute_rollup(store_path, changed, "net", card, previous)
+    assert rollup.value("active_base", "end") == 4
+
+
+def test_only_members_of_a_network_keep_state(tmp_path: Path) -> None:
+    from cyclebook.phases import load_context, share
+
+    root = make_cohort(tmp_path / "cohort", metric_values=False)
+    for org_id in ("net-a", "solo"):
+        share.compute(load_context("share", str(root), "c2", org_id, "organization"))
+    kept = _sql(root / "store.duckdb", "SELECT DISTINCT org_id FROM person_state")
+    assert kept == [("net-a",)]
