@@ -41,7 +41,9 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     in the data tables). ``metric_value`` rows are hashed without ``computed_at``, and
     an organization's job leaves out the values of its own cycle: those are written while
     the cycle runs (each share writes its own), and what a job reads of them comes from
-    the phases before it (``upstream``).
+    the phases before it (``upstream``). ``person_state`` (the per-person state a
+    network member's share keeps for the roll-up) is share's output too, and is treated
+    the same way.
     This signal is exact (it is the data, not a claim about it), survives a re-sync of
     unchanged exports (the same rows hash the same), notices a deleted or restored store,
     and costs one scan of the organization's rows (about 50 ms per million rows).
@@ -80,6 +82,9 @@ from cyclebook.paths import PHASES, CohortPaths, templates_dir
 FINGERPRINT_VERSION = 1
 CACHEABLE = frozenset({"ok", "cached"})
 BOOKKEEPING_TABLES = frozenset({"sync_run", "rejected_row", "raw_file", "meta"})
+# Written by the share phase, per organization and cycle: digested per (org, cycle), left
+# out of sync's signal and of a job's own cycle (see ``store`` above).
+SHARE_TABLES = frozenset({"metric_value", "person_state"})
 VOLATILE_COLUMNS = frozenset({"computed_at", "run_id", "started_at", "finished_at"})
 PHASE_ORDER = {phase: i for i, phase in enumerate((*PHASES, "cohort"))}
 
@@ -135,7 +140,7 @@ class Fingerprints:
         self._hashes = cohort_cache(paths.root)
         self._exports: dict[str, dict[str, str]] = {}
         self._families: dict[str, list[str]] = {}
-        # store state: table -> org_id -> digest, or ("metric_value") -> (org, cycle) -> digest
+        # store state: table -> org_id -> digest, or (SHARE_TABLES) -> (org, cycle) -> digest
         self._tables: dict[str, dict[Any, str]] | None = None
         self._dirty: set[str] = set()
         self._reread_all = False
@@ -250,7 +255,7 @@ class Fingerprints:
                     continue
                 kept = [c for c in cols if c not in VOLATILE_COLUMNS]
                 row = ", ".join(f'"{c}" := "{c}"' for c in kept)
-                group = ["org_id"] + (["cycle"] if table == "metric_value" else [])
+                group = ["org_id"] + (["cycle"] if table in SHARE_TABLES else [])
                 where, args = "", []
                 if org_ids is not None:
                     where, args = "WHERE org_id IN (SELECT unnest(?))", [org_ids]
@@ -298,7 +303,7 @@ class Fingerprints:
         wanted = None if org_ids is None else set(org_ids)
         picked: dict[str, list] = {}
         for table, rows in sorted(state.items()):
-            if data_only and table == "metric_value":
+            if data_only and table in SHARE_TABLES:
                 continue
             items = []
             for key, value in rows.items():

@@ -55,6 +55,13 @@ with connect(root / "store.duckdb", write=True) as con:
         "VALUES (?, ?, 'people', 'cycle', ?, now())",
         [cycle, org_id, n],
     )
+    # as a network member's share keeps its per-person state for the roll-up
+    con.execute("DELETE FROM person_state WHERE cycle = ? AND org_id = ?", [cycle, org_id])
+    con.execute(
+        "INSERT INTO person_state (cycle, org_id, person_id, active_end) "
+        "SELECT ?, org_id, person_id, true FROM person WHERE org_id = ?",
+        [cycle, org_id],
+    )
 print(f"{n} people")
 """
 READ = """\
