@@ -122,3 +122,16 @@ def test_only_members_of_a_network_keep_state(tmp_path: Path) -> None:
         share.compute(load_context("share", str(root), "c2", org_id, "organization"))
     kept = _sql(root / "store.duckdb", "SELECT DISTINCT org_id FROM person_state")
     assert kept == [("net-a",)]
+
+
+def test_a_store_made_before_person_state_gets_the_table(network) -> None:
+    store_path, cohort, card, previous = network
+    _sql(store_path, "DROP TABLE person_state")
+    _sql(store_path, "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    # a roll-up over the old store: nothing kept, so the state is computed
+    assert (
+        compute_rollup(store_path, cohort, "net", card, previous).value("active_base", "end") == 4
+    )
+    _keep(store_path, cohort, card, previous)
+    assert _sql(store_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert _sql(store_path, "SELECT count(*) > 0 FROM person_state") == [(True,)]
