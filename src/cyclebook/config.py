@@ -211,19 +211,35 @@ class Cohort(Strict):
     facilitators: list[str] = Field(default_factory=list)
     organizations: list[Organization] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _check_orgs(self) -> Cohort:
-        ids = [org.id for org in self.organizations]
+    @field_validator("organizations")
+    @classmethod
+    def _check_orgs(cls, organizations: list[Organization]) -> list[Organization]:
+        # on the field, so an error names ``organizations`` and its line in cohort.yml
+        ids = [org.id for org in organizations]
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         if duplicated:
             raise ValueError(f"organization ids must be unique; repeated: {duplicated}")
-        for org in self.organizations:
+        parents = {org.id: org.parent for org in organizations}
+        for org in organizations:
             if org.parent is not None and org.parent not in ids:
                 raise ValueError(
                     f"organization '{org.id}' names parent '{org.parent}', which is not "
                     "an organization of this cohort"
                 )
-        return self
+            # a network that is its own member (directly or round a loop) would be rolled
+            # up with itself: its sums (one-on-ones, contact attempts) counted twice
+            seen, current = [org.id], org.parent
+            while current is not None:
+                if current in seen:
+                    loop = " -> ".join([*seen, current])
+                    raise ValueError(
+                        f"organization '{org.id}' is its own network through its parents "
+                        f"({loop}); give each affiliate the id of a network that is not "
+                        "itself, nor one of its own affiliates"
+                    )
+                seen.append(current)
+                current = parents.get(current)
+        return organizations
 
     def org(self, org_id: str) -> Organization:
         for org in self.organizations:
@@ -291,8 +307,10 @@ class CycleCard(Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _expected_for(error: dict) -> str:
+def _expected_for(error: dict) -> str | None:
     kind = error.get("type", "")
+    if kind == "value_error":
+        return None  # our own check: its message already says what is wanted
     ctx = error.get("ctx") or {}
     if kind == "missing":
         return "a value (this field is required)"

@@ -96,6 +96,29 @@ def test_bad_id_and_unknown_parent(tiny_cohort: Path) -> None:
         load_cohort(tiny_cohort)
 
 
+@pytest.mark.parametrize(
+    ("organizations", "loop"),
+    [
+        ("  - {id: alpha, name: Alpha, parent: alpha}\n", "alpha -> alpha"),
+        (
+            "  - {id: alpha, name: Alpha, parent: beta}\n"
+            "  - {id: beta, name: Beta, parent: alpha}\n",
+            "alpha -> beta -> alpha",
+        ),
+    ],
+)
+def test_a_network_cannot_be_its_own_member(tiny_cohort: Path, organizations, loop) -> None:
+    (tiny_cohort / "cohort.yml").write_text(
+        "id: tiny\nname: Tiny\norganizations:\n" + organizations
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cohort(tiny_cohort)
+    assert f"its own network through its parents ({loop})" in str(caught.value)
+    assert caught.value.field == "organizations" and caught.value.line == 3
+    assert "cohort.yml" in str(caught.value)
+    assert str(caught.value).count("its own network") == 1  # said once, not twice
+
+
 def test_cycle_dates_and_id(tiny_cohort: Path) -> None:
     path = tiny_cohort / "c1" / "cycle.yml"
     path.write_text(path.read_text().replace("end: 2026-09-14", "end: 2026-07-01"))
