@@ -37,10 +37,11 @@ def test_ticks_may_be_fractions_when_asked() -> None:
 def test_horizontal_bars_are_as_long_as_their_values() -> None:
     drawn = charts.hbars(["a", "bb"], [30, 10], axis_label="people", alt="a 30, bb 10")
     # ticks 0..30; labels are short so the left margin is its minimum, 60; the right margin
-    # fits the longest value label: 12 + 2 × 6.6 = 25.2; the plot is 600 - 60 - 25.2 wide
+    # fits the longest value label: 12 + 2 × 7.15 = 26.3; the plot is 480 - 60 - 26.3 =
+    # 393.7 wide, and 10 of 30 is a third of it, 131.2
     bars = _rects(drawn.svg)
     assert [bar["x"] for bar in bars] == [60.0, 60.0]
-    assert [bar["w"] for bar in bars] == [514.8, 171.6]
+    assert [bar["w"] for bar in bars] == [393.7, 131.2]
     assert bars[0]["y"] < bars[1]["y"]  # the first label on top
     assert ">30</text>" in drawn.svg and ">10</text>" in drawn.svg and ">people</text>" in drawn.svg
 
@@ -66,7 +67,7 @@ def test_negative_bars_hang_below_the_zero_line() -> None:
     assert (new["y"], new["h"]) == (30.9, 83.5)
     assert (lapsed["y"], lapsed["h"]) == (114.4, 41.8)
     assert 'fill="#0a0"' in drawn.svg and 'fill="#a00"' in drawn.svg
-    assert 'y1="114.4" x2="590.0" y2="114.4" stroke="#555"' in drawn.svg  # the zero line
+    assert 'y1="114.4" x2="470.0" y2="114.4" stroke="#555"' in drawn.svg  # the zero line
 
 
 def test_grouped_bars_have_a_legend_and_sit_side_by_side() -> None:
@@ -79,14 +80,14 @@ def test_grouped_bars_have_a_legend_and_sit_side_by_side() -> None:
     start_key, end_key, *bars = _rects(drawn.svg)
     assert start_key["w"] == end_key["w"] == 10
     assert ">start</text>" in drawn.svg and ">end</text>" in drawn.svg
-    # ticks 0..4, left margin 30 + 6.6 = 36.6, two bands of (590 - 36.6) / 2 = 276.7, bars
-    # 0.7 of a band split in two (96.85) from 0.15 into it; the plot spans y 30 (legend) to
-    # 184, so a bar of 1 is 154 / 4 = 38.5 tall
+    # ticks 0..4, left margin 30 + 7.15 = 37.15, two bands of (470 - 37.15) / 2 = 216.425,
+    # bars 0.7 of a band split in two (75.749) from 0.15 of it in (37.15 + 32.464 = 69.61);
+    # the plot spans y 30 (legend) to 184, so a bar of 1 is 154 / 4 = 38.5 tall
     assert [(b["x"], b["h"]) for b in bars] == [
-        (78.1, 38.5),
-        (174.9, 115.5),
-        (354.8, 77.0),
-        (451.6, 154.0),
+        (69.6, 38.5),
+        (145.4, 115.5),
+        (286.0, 77.0),
+        (361.8, 154.0),
     ]
 
 
@@ -114,6 +115,20 @@ def test_labels_are_escaped_and_long_ones_cut_with_the_whole_label_kept() -> Non
         "…" in drawn.svg and "A rung whose name goes on and on &lt;b&gt;&amp;</title>" in drawn.svg
     )
     assert 'aria-label="say &quot;x&quot;"' in drawn.svg
+
+
+def test_a_long_category_label_wraps_onto_a_second_line() -> None:
+    drawn = charts.bars(
+        ["a", "Active member", "c", "d", "Active member of the union"],
+        [charts.Series("n", [1, 2, 3, 4, 5], "#000")],
+        axis_label="n",
+        alt="x",
+    )
+    # five bands of (470 - 37.15) / 5 = 86.57 px, 82.57 for a label: 11 characters of 7.15;
+    # the second and fifth labels centred at 37.15 + 86.57 × 1.5 = 167.0 and × 4.5 = 426.7
+    assert '">Active</tspan><tspan x="167.0" dy="15">member</tspan></text>' in drawn.svg
+    assert '">Active</tspan><tspan x="426.7" dy="15">member of…</tspan></text>' in drawn.svg
+    assert "<title>Active member of the union</title>" in drawn.svg
 
 
 def test_every_chart_needs_alt_text() -> None:
