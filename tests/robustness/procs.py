@@ -20,13 +20,21 @@ from .reportset import cyclebook_cmd
 
 
 def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [*cyclebook_cmd(), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, killed as one
-    )
+    """The run as a terminal starts it. A shell that runs the test suite in the background
+    ignores SIGINT, and a child inherits an ignored signal (a handled one is reset to the
+    default): the run would never see the Ctrl-C the tests send. So the suite's own
+    SIGINT is a handled one while the child starts."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [*cyclebook_cmd(), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, killed as one
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def kill_hard(proc: subprocess.Popen, grace: float = 15.0) -> list[str]:
