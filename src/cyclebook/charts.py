@@ -24,8 +24,15 @@ from cyclebook.display import esc
 
 WIDTH = 480
 FONT = 13
-# an average character of a sans-serif face (0.55 em): to size margins and cut labels
-CHAR = 7.15
+# Advance widths in em, to size margins and cut labels so that none runs past the chart's
+# edge: DejaVu Sans (Linux's usual sans-serif face, wider than Helvetica or San
+# Francisco) rounded up by class; any other lowercase letter 0.62, capital 0.72.
+_EM = {
+    **dict.fromkeys("iljI.,:;!|'", 0.30),
+    **dict.fromkeys("ftr-()[]/ ", 0.40),
+    **dict.fromkeys("0123456789", 0.64),
+    **dict.fromkeys("mwMW@%", 1.0),
+}
 GRID = "#e3e3e3"
 AXIS = "#555"
 TEXT = "#333"
@@ -79,20 +86,30 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
 
 
+def _width(text: str) -> float:
+    """The text's width in pixels at the charts' font size (an upper estimate)."""
+    return FONT * sum(_EM.get(c, 0.72 if c.isupper() else 0.62) for c in text)
+
+
 def _fit(label: str, width: float) -> str:
     """The label cut to ``width`` pixels, with an ellipsis when cut."""
-    room = max(int(width / CHAR), 2)
-    return label if len(label) <= room else label[: room - 1].rstrip() + "…"
+    if _width(label) <= width:
+        return label
+    kept = ""
+    for c in label:
+        if _width(kept + c + "…") > width:
+            break
+        kept += c
+    return kept.rstrip() + "…"
 
 
 def _wrap(label: str, width: float) -> list[str]:
     """The label on at most two lines of ``width`` pixels: split between words, the
     second line cut with an ellipsis when it still does not fit."""
-    room = max(int(width / CHAR), 2)
-    if len(label) <= room:
+    if _width(label) <= width:
         return [label]
     words, first = label.split(" "), ""
-    while words and len(f"{first} {words[0]}".strip()) <= room:
+    while words and _width(f"{first} {words[0]}".strip()) <= width:
         first = f"{first} {words.pop(0)}".strip()
     if not first:  # one word longer than the line
         return [_fit(label, width)]
@@ -149,7 +166,7 @@ def _legend(series: Sequence[Series], y: float, x: float) -> list[str]:
     for s in series:
         parts.append(_rect(x, y - 9, 10, 10, s.color))
         parts.append(_text(x + 14, y, s.name))
-        x += 14 + CHAR * len(s.name) + 18
+        x += 14 + _width(s.name) + 18
     return parts
 
 
@@ -166,8 +183,8 @@ def hbars(
     colors = [colors] * len(labels) if isinstance(colors, str) else list(colors)
     notes = list(notes) if notes is not None else [_fmt(v) for v in values]
     row, top, bottom = 26, 8, 44
-    left = min(max((CHAR * max((len(label) for label in labels), default=1)) + 12, 60), 180)
-    right = 12 + CHAR * max((len(n) for n in notes), default=1)
+    left = min(max(max(map(_width, labels), default=0) + 12, 60), 180)
+    right = 12 + max(map(_width, notes), default=0)
     height = top + row * len(labels) + bottom
     scale_ticks = ticks(0, max(values, default=0))
     span = scale_ticks[-1] or 1
@@ -202,7 +219,7 @@ def _vertical_frame(
     """Gridlines, tick labels and the axis title of a chart with a vertical value axis.
     Returns the drawn parts, the plot's left, top, bottom, width and the ticks."""
     scale_ticks = ticks(low, high)
-    left = 30 + CHAR * max(len(_fmt(t)) for t in scale_ticks)
+    left = 30 + max(_width(_fmt(t)) for t in scale_ticks)
     top = 30 if legend else 10
     bottom = height - 46
     lo, hi = scale_ticks[0], scale_ticks[-1]

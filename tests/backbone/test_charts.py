@@ -37,11 +37,11 @@ def test_ticks_may_be_fractions_when_asked() -> None:
 def test_horizontal_bars_are_as_long_as_their_values() -> None:
     drawn = charts.hbars(["a", "bb"], [30, 10], axis_label="people", alt="a 30, bb 10")
     # ticks 0..30; labels are short so the left margin is its minimum, 60; the right margin
-    # fits the longest value label: 12 + 2 × 7.15 = 26.3; the plot is 480 - 60 - 26.3 =
-    # 393.7 wide, and 10 of 30 is a third of it, 131.2
+    # fits the longest value label, two digits of 0.64 em at 13 px: 12 + 16.64 = 28.64; the
+    # plot is 480 - 60 - 28.64 = 391.36 wide, and 10 of 30 is a third of it, 130.45
     bars = _rects(drawn.svg)
     assert [bar["x"] for bar in bars] == [60.0, 60.0]
-    assert [bar["w"] for bar in bars] == [393.7, 131.2]
+    assert [bar["w"] for bar in bars] == [391.4, 130.5]
     assert bars[0]["y"] < bars[1]["y"]  # the first label on top
     assert ">30</text>" in drawn.svg and ">10</text>" in drawn.svg and ">people</text>" in drawn.svg
 
@@ -80,14 +80,15 @@ def test_grouped_bars_have_a_legend_and_sit_side_by_side() -> None:
     start_key, end_key, *bars = _rects(drawn.svg)
     assert start_key["w"] == end_key["w"] == 10
     assert ">start</text>" in drawn.svg and ">end</text>" in drawn.svg
-    # ticks 0..4, left margin 30 + 7.15 = 37.15, two bands of (470 - 37.15) / 2 = 216.425,
-    # bars 0.7 of a band split in two (75.749) from 0.15 of it in (37.15 + 32.464 = 69.61);
-    # the plot spans y 30 (legend) to 184, so a bar of 1 is 154 / 4 = 38.5 tall
+    # ticks 0..4, left margin 30 + one digit (0.64 × 13 = 8.32) = 38.32, two bands of
+    # (470 - 38.32) / 2 = 215.84, bars 0.7 of a band split in two (75.544) from 0.15 of it
+    # in (38.32 + 32.376 = 70.696); the plot spans y 30 (legend) to 184, so a bar of 1 is
+    # 154 / 4 = 38.5 tall
     assert [(b["x"], b["h"]) for b in bars] == [
-        (69.6, 38.5),
-        (145.4, 115.5),
-        (286.0, 77.0),
-        (361.8, 154.0),
+        (70.7, 38.5),
+        (146.2, 115.5),
+        (286.5, 77.0),
+        (362.1, 154.0),
     ]
 
 
@@ -124,10 +125,12 @@ def test_a_long_category_label_wraps_onto_a_second_line() -> None:
         axis_label="n",
         alt="x",
     )
-    # five bands of (470 - 37.15) / 5 = 86.57 px, 82.57 for a label: 11 characters of 7.15;
-    # the second and fifth labels centred at 37.15 + 86.57 × 1.5 = 167.0 and × 4.5 = 426.7
-    assert '">Active</tspan><tspan x="167.0" dy="15">member</tspan></text>' in drawn.svg
-    assert '">Active</tspan><tspan x="426.7" dy="15">member of…</tspan></text>' in drawn.svg
+    # five bands of (470 - 38.32) / 5 = 86.336 px, 82.336 for a label (6.33 em at 13 px):
+    # "Active member" is 7.94 em, so it wraps; "member of the union" is cut after
+    # "member of" (5.68 em, 6.30 with the ellipsis). The second and fifth labels are
+    # centred at 38.32 + 86.336 × 1.5 = 167.8 and × 4.5 = 426.8
+    assert '">Active</tspan><tspan x="167.8" dy="15">member</tspan></text>' in drawn.svg
+    assert '">Active</tspan><tspan x="426.8" dy="15">member of…</tspan></text>' in drawn.svg
     assert "<title>Active member of the union</title>" in drawn.svg
 
 

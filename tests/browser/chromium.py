@@ -46,9 +46,14 @@ PAGE_FACTS_JS = """
     alt: i.getAttribute('alt')}));
   const svgs = [...document.querySelectorAll('svg')].map(s => {
     const r = s.getBoundingClientRect();
+    // a label drawn past the chart's edge is cut off on screen
+    const clipped = [...s.querySelectorAll('text')].filter(t => {
+      const b = t.getBoundingClientRect();
+      return b.left < r.left - 1 || b.right > r.right + 1;
+    }).map(t => t.textContent.slice(0, 30));
     return {label: s.getAttribute('aria-label'), role: s.getAttribute('role'),
             width: Math.round(r.width), height: Math.round(r.height),
-            texts: s.querySelectorAll('text').length};
+            texts: s.querySelectorAll('text').length, clipped};
   });
   const vw = window.innerWidth;
   const overflowing = [];
@@ -138,6 +143,8 @@ class PageVisit:
                 found.append(f"a chart without role=img and an aria-label: {svg}")
             if not (svg["width"] > 0 and svg["height"] > 0):
                 found.append(f"a chart drawn at no size: {svg}")
+            if svg["clipped"]:
+                found.append(f"chart labels cut off at its edge: {svg['clipped']}")
         width = self.facts.get("scrollWidth", 0)
         if width > viewport_width + SCROLL_TOLERANCE_PX:
             found.append(

@@ -11,10 +11,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from robustness.test_readable import META, _image_notebook
 
+from cyclebook import charts
 from cyclebook import display as d
 from cyclebook.render import render_notebook
 
-from .chromium import PHONE, visit
+from .chromium import DESKTOP, PHONE, visit
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +45,34 @@ def test_every_chart_loads_on_a_phone(browser_context, tmp_path: Path) -> None:
     assert svg["label"] == "SVG bars: b is twice a"
     assert 0 < svg["width"] <= PHONE["width"] and svg["texts"] >= 5
     assert not record.problems(PHONE["width"])
+
+
+def test_chart_labels_stay_inside_their_charts(browser_context, tmp_path: Path) -> None:
+    """The widest labels a group might type, in the widest face Debian draws: measured by
+    the browser, none runs past the chart's edge (the margins are sized from them)."""
+    long_rungs = ["Dues-paying member", "WWWWWWWWWWWWWWWWWWWWWWWW", "Leader"]
+    blocks = [
+        d.chart(charts.hbars(long_rungs, [3944, 762, 439], axis_label="people", alt="a")),
+        d.chart(
+            charts.bars(
+                long_rungs,
+                [
+                    charts.Series("start", [1, 2, 3], "#111"),
+                    charts.Series("end", [3, 2, 1], "#222"),
+                ],
+                axis_label="people",
+                alt="b",
+            )
+        ),
+    ]
+    page = _page(tmp_path, _blocks_notebook(*blocks), "labels")
+    for size in (PHONE, DESKTOP):
+        record = visit(browser_context, page, size, None)
+        assert len(record.facts["svgs"]) == 2
+        assert all(not svg["clipped"] for svg in record.facts["svgs"]), [
+            svg["clipped"] for svg in record.facts["svgs"]
+        ]
+        assert not record.problems(size["width"])
 
 
 def test_wide_table_scrolls_inside_its_wrapper(browser_context, tmp_path: Path) -> None:
