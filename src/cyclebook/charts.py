@@ -213,28 +213,48 @@ def hbars(
     return _svg(height, alt, body)
 
 
+@dataclass
+class _Frame:
+    """The plot area of a chart with a vertical value axis, and its parts drawn so far."""
+
+    body: list[str]
+    left: float
+    top: float
+    bottom: float
+    width: float
+    low: float  # the value at the bottom (the first tick)
+    high: float  # the value at the top (the last tick)
+
+    def y(self, value: float) -> float:
+        return self.bottom - (self.bottom - self.top) * (value - self.low) / (self.high - self.low)
+
+
 def _vertical_frame(
     low: float, high: float, *, axis_label: str, legend: Sequence[Series], height: float
-) -> tuple[list[str], float, float, float, float, list[float]]:
-    """Gridlines, tick labels and the axis title of a chart with a vertical value axis.
-    Returns the drawn parts, the plot's left, top, bottom, width and the ticks."""
+) -> _Frame:
+    """Gridlines, tick labels and the axis title of a chart with a vertical value axis."""
     scale_ticks = ticks(low, high)
     left = 30 + max(_width(_fmt(t)) for t in scale_ticks)
-    top = 30 if legend else 10
-    bottom = height - 46
-    lo, hi = scale_ticks[0], scale_ticks[-1]
-    body = []
+    frame = _Frame(
+        body=[],
+        left=left,
+        top=30 if legend else 10,
+        bottom=height - 46,
+        width=WIDTH - 10 - left,
+        low=scale_ticks[0],
+        high=scale_ticks[-1],
+    )
     for tick in scale_ticks:
-        y = bottom - (bottom - top) * (tick - lo) / (hi - lo)
-        body.append(_line(left, y, WIDTH - 10, y, GRID))
-        body.append(_text(left - 6, y + 4, _fmt(tick), anchor="end"))
-    middle = (top + bottom) / 2
-    body.append(
+        y = frame.y(tick)
+        frame.body.append(_line(left, y, WIDTH - 10, y, GRID))
+        frame.body.append(_text(left - 6, y + 4, _fmt(tick), anchor="end"))
+    middle = (frame.top + frame.bottom) / 2
+    frame.body.append(
         _text(14, middle, axis_label, anchor="middle", transform=f"rotate(-90 14 {middle:.1f})")
     )
     if legend:
-        body += _legend(legend, 16, left)
-    return body, left, top, bottom, WIDTH - 10 - left, scale_ticks
+        frame.body += _legend(legend, 16, left)
+    return frame
 
 
 def bars(
@@ -250,30 +270,25 @@ def bars(
     hang under a zero line. ``colors`` gives each category its own colour (one series)."""
     values = [v for s in series for v in s.values]
     height = 230
-    body, left, top, bottom, plot, scale_ticks = _vertical_frame(
+    frame = _vertical_frame(
         min(values, default=0),
         max(values, default=0),
         axis_label=axis_label,
         legend=series if legend and len(series) > 1 else (),
         height=height,
     )
-    lo, hi = scale_ticks[0], scale_ticks[-1]
-
-    def y(value: float) -> float:
-        return bottom - (bottom - top) * (value - lo) / (hi - lo)
-
-    band = plot / max(len(categories), 1)
+    band = frame.width / max(len(categories), 1)
     width = band * 0.7 / max(len(series), 1)
     for i, category in enumerate(categories):
-        start = left + band * i + band * 0.15
+        start = frame.left + band * i + band * 0.15
         for j, s in enumerate(series):
-            value = s.values[i]
             color = colors[i] if colors else s.color
-            top_y, bottom_y = sorted((y(value), y(0)))
-            body.append(_rect(start + j * width, top_y, width, bottom_y - top_y, color))
-        body.append(_category(left + band * (i + 0.5), bottom + 16, category, band - 4))
-    body.append(_line(left, y(0), WIDTH - 10, y(0), AXIS))
-    return _svg(height, alt, body)
+            top_y, bottom_y = sorted((frame.y(s.values[i]), frame.y(0)))
+            frame.body.append(_rect(start + j * width, top_y, width, bottom_y - top_y, color))
+        middle = frame.left + band * (i + 0.5)
+        frame.body.append(_category(middle, frame.bottom + 16, category, band - 4))
+    frame.body.append(_line(frame.left, frame.y(0), WIDTH - 10, frame.y(0), AXIS))
+    return _svg(height, alt, frame.body)
 
 
 def lines(
@@ -287,31 +302,30 @@ def lines(
     """One line with round markers per series over whole-number ``xs`` (weeks)."""
     values = [v for s in series for v in s.values]
     height = 250
-    body, left, top, bottom, plot, scale_ticks = _vertical_frame(
+    frame = _vertical_frame(
         0, max(values, default=0), axis_label=y_label, legend=series, height=height
     )
-    lo, hi = scale_ticks[0], scale_ticks[-1]
     first, last = min(xs, default=0), max(xs, default=1)
     spread = (last - first) or 1
     pad = 16
 
     def px(x: float) -> float:
-        return left + pad + (plot - 2 * pad) * (x - first) / spread
+        return frame.left + pad + (frame.width - 2 * pad) * (x - first) / spread
 
-    def py(value: float) -> float:
-        return bottom - (bottom - top) * (value - lo) / (hi - lo)
-
+    body, bottom = frame.body, frame.bottom
     for x in xs:
         body.append(_text(px(x), bottom + 16, str(x), anchor="middle"))
-    body.append(_line(left, bottom, WIDTH - 10, bottom, AXIS))
-    body.append(_text(left + plot / 2, bottom + 36, x_label, anchor="middle"))
+    body.append(_line(frame.left, bottom, WIDTH - 10, bottom, AXIS))
+    body.append(_text(frame.left + frame.width / 2, bottom + 36, x_label, anchor="middle"))
     for s in series:
-        points = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(xs, s.values, strict=True))
+        points = " ".join(
+            f"{px(x):.1f},{frame.y(v):.1f}" for x, v in zip(xs, s.values, strict=True)
+        )
         body.append(
             f'<polyline points="{points}" fill="none" stroke="{s.color}" stroke-width="2"/>'
         )
         body += [
-            f'<circle cx="{px(x):.1f}" cy="{py(v):.1f}" r="3.5" fill="{s.color}"/>'
+            f'<circle cx="{px(x):.1f}" cy="{frame.y(v):.1f}" r="3.5" fill="{s.color}"/>'
             for x, v in zip(xs, s.values, strict=True)
         ]
     return _svg(height, alt, body)
