@@ -266,3 +266,35 @@ def test_staff_named_in_reflections_are_not_leaks(tmp_path):
     # what someone said about a member is not an allowed name
     page = render([("html", "<p>Marguerite Bellweather came back</p>")])
     assert kinds(scan_html(page, store, ["org-a"])) == {("name", 0)}
+
+
+def test_only_people_who_could_match_are_read(tmp_path):
+    """A report full of ordinary words ('first', 'last', 'main') reads only the people
+    whose name or street it could contain, not everyone whose name shares a word with
+    it: a million-person organization's guard took 50 s per report that way."""
+    from cyclebook.privacy import candidate_index
+
+    store = tmp_path / "store.duckdb"
+    people = [
+        ("org-a", f"p{i}", f"First{i}", f"Last{i}", None, None, f"{i} Main St, Town")
+        for i in range(200)
+    ]
+    people.append(("org-a", "p-w", "Anna", "Weiß", None, None, "1 Hauptstraße, Berlin"))
+    write_people(store, people)
+    page = render(
+        [
+            ("md", "First cycle, last week: 7 people came to the main meeting (Main St 12)."),
+            ("html", "<p>Thanks to First12 Last12 and to 7 Main St.</p>"),
+        ]
+    )
+    index = candidate_index(page, store, ["org-a"], allow=[])
+    names = {seq for entries in index.names.by_first.values() for seq, *_ in entries}
+    streets = {seq for entries in index.addresses.by_first.values() for seq, *_ in entries}
+    # person 12 (by name) and person 7 (by street): their values, nobody else's
+    assert names == {
+        *[("first12", "last12"), ("last12", "first12"), ("last12",)],
+        *[("first7", "last7"), ("last7", "first7"), ("last7",)],
+    }
+    assert streets == {("12", "main", "st"), ("7", "main", "st")}
+    leaks = scan_text(page, index)
+    assert sorted(leak.kind for leak in leaks) == ["address", "name"]

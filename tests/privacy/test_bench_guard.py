@@ -1,0 +1,21 @@
+"""The guard benchmark runs at a small size and finds every value it plants."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from cyclebook.paths import repo_root
+
+
+def test_guard_benchmark_small(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "bench_guard", repo_root() / "benchmarks" / "bench_guard.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    code = bench.main(["--people", "3000", "--repeat", "1", "--store", str(tmp_path / "s.duckdb")])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert "people read by the prefilter for an ordinary report: 0" in out
+    assert "every planted value found: True" in out[-2]
+    assert out[-1].startswith("RESULT guard seconds=") and out[-1].endswith("people=3000")
