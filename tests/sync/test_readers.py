@@ -604,3 +604,28 @@ def test_action_network_pages_named_anything_are_read_by_their_collection(make_c
         ("d-2", "donation", 2.0),
     ]
     assert c.rejects() == [("api/page-2.json", 3, "created_date", "missing created_date")]
+
+
+def test_configured_encoding_is_read_in_pieces(make_cohort, monkeypatch):
+    """An export in a multi-byte encoding is rewritten as UTF-8 a piece at a time; a
+    character cut between two pieces is still read whole."""
+    from cyclebook.sync import stage
+
+    monkeypatch.setattr(stage, "TRANSCODE_PIECE_BYTES", 5)
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          encoding: shift_jis
+          activity_type: attendance
+          columns: {person_id: ID, first_name: First, last_name: Last, occurred_at: Date}
+        """
+    )
+    text = "ID,First,Last,Date\r\nJ1,花子,山田,2026-08-12\r\nJ2,太郎,佐藤,2026-08-13\r\n"
+    c.write("roster.csv", text.encode("shift_jis"))
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (2, 0)
+    assert c.query("SELECT first_name, last_name FROM person_pii ORDER BY 1") == [
+        ("太郎", "佐藤"),
+        ("花子", "山田"),
+    ]

@@ -9,6 +9,7 @@ the record numbers of *rejected* rows back to physical line numbers.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -129,6 +130,10 @@ class FileInfo:
 # election year's VAN contacts table is a few GB; anything bigger is almost always the
 # wrong file (a database dump, a video) and would only fill the disk and the archive.
 DEFAULT_MAX_EXPORT_BYTES = 10 * 1024**3
+
+
+# exports in another encoding are rewritten as UTF-8 this many bytes at a time
+TRANSCODE_PIECE_BYTES = 16 << 20
 
 
 def max_export_bytes() -> int:
@@ -253,7 +258,17 @@ class Stage:
     def _transcode(self, f: FileInfo, encoding: str) -> Path:
         target = self.tmpdir / f"{f.file_no}.csv"
         try:
-            text = f.path.read_bytes().decode(encoding)
+            # in pieces: a 400 MB export is never held whole in memory (as bytes, then
+            # as text, then as UTF-8 bytes again)
+            decoder = codecs.getincrementaldecoder(encoding)()
+            with open(f.path, "rb") as source, open(target, "w", encoding="utf-8") as out:
+                started = False
+                while piece := source.read(TRANSCODE_PIECE_BYTES):
+                    text = decoder.decode(piece)
+                    if not started and text:
+                        text, started = text.removeprefix("\ufeff"), True
+                    out.write(text)
+                out.write(decoder.decode(b"", final=True))
         except (UnicodeDecodeError, LookupError) as exc:
             raise self.error(
                 f,
@@ -261,7 +276,6 @@ class Stage:
                 "save it as 'CSV UTF-8' from the spreadsheet, or set 'encoding' on the "
                 "source in cohort.yml.",
             ) from exc
-        target.write_text(text.removeprefix("\ufeff"), encoding="utf-8")
         return target
 
     def load_csv(
