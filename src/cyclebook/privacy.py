@@ -1061,6 +1061,29 @@ _STREET = "split_part(split_part(address, ',', 1), chr(10), 1)"  # as build_inde
 _PII_COLUMNS = "org_id, person_id, first_name, last_name, email, phone, address"
 
 
+# what _add_id takes for a phone: digits, Python's whitespace and +().-
+_PHONE_LIKE = r"[+\p{Nd}\t-\r\x1c-\x20\x85\p{Z}().-]+"
+# the last ten digits, as _phone_key keeps them (any script's decimal digits)
+_SQL_PHONE_KEY = r"right(regexp_replace({}, '\P{{Nd}}', '', 'g'), 10)"
+
+
+def _tests(found: dict[str, set[str]], **tests: str) -> list[str]:
+    """The tests of the kinds of value the report has any of (a test against an empty set
+    is still evaluated on every row: 0.8 s for a million ids' digits)."""
+    return [test for kind, test in tests.items() if found[kind]]
+
+
+def _union(columns: str, table: str, tests: list[str]) -> str:
+    """The organizations' rows passing any of the tests, one SELECT per test: each is a
+    semi-join DuckDB runs fast; the tests OR-ed in one WHERE took 1.1 s for a million
+    Action Network ids, against 0.3 s."""
+    return " UNION ".join(
+        f"""SELECT {columns} FROM {table}
+            WHERE org_id IN (SELECT v FROM cb_guard_orgs) AND ({test})"""
+        for test in tests
+    )
+
+
 def _head(tokens: list[str]) -> str:
     return " ".join(tokens[:2])
 
@@ -1134,39 +1157,46 @@ def candidate_index(
         for name, values in {**found, "orgs": set(org_ids)}.items():
             con.register(f"cb_guard_{name}", pa.table({"v": pa.array(sorted(values), pa.string())}))
         try:
-            rows = []
-            if has_pii:
+            rows: list[tuple] = []
+            person_tests = _tests(
+                found,
+                emails="lower(trim(email)) IN (SELECT v FROM cb_guard_emails)",
+                phones=f"{_SQL_PHONE_KEY.format('phone')} IN (SELECT v FROM cb_guard_phones)",
+                ids="lower(person_id) IN (SELECT v FROM cb_guard_ids)",
+                numbers="person_id IN (SELECT v FROM cb_guard_numbers)",
+                phrases=f"""last_foldable AND
+                    {_sql_head("last_tokens")} IN (SELECT v FROM cb_guard_phrases)""",
+                streets=f"""street_foldable AND {_sql_head("street_tokens", address=True)}
+                    IN (SELECT v FROM cb_guard_streets)""",
+            )
+            if has_pii and person_tests:
+                # one query (a UNION of one per test, like identity's, would work out each
+                # name's tokens once per test: DuckDB does not share the expressions)
                 rows = con.execute(
-                    rf"""SELECT {_PII_COLUMNS} FROM (
+                    f"""SELECT {_PII_COLUMNS} FROM (
                         SELECT *,
                             {_sql_foldable("last_name")} AS last_foldable,
                             {_sql_tokens("last_name")} AS last_tokens,
                             {_sql_foldable(_STREET)} AS street_foldable,
                             {_sql_tokens(_STREET)} AS street_tokens
                         FROM person_pii WHERE org_id IN (SELECT v FROM cb_guard_orgs)
-                    ) WHERE (
-                        lower(trim(email)) IN (SELECT v FROM cb_guard_emails)
-                        OR right(regexp_replace(phone, '[^0-9]', '', 'g'), 10)
-                            IN (SELECT v FROM cb_guard_phones)
-                        OR lower(person_id) IN (SELECT v FROM cb_guard_ids)
-                        OR person_id IN (SELECT v FROM cb_guard_numbers)
-                        OR (last_foldable AND {_sql_head("last_tokens")}
-                            IN (SELECT v FROM cb_guard_phrases))
-                        OR (street_foldable AND {_sql_head("street_tokens", address=True)}
-                            IN (SELECT v FROM cb_guard_streets))
-                    )"""
+                    ) WHERE {" OR ".join(f"({test})" for test in person_tests)}"""
                 ).fetchall()
+            if has_pii and (found["phrases"] or found["streets"]):
                 rows += _python_folded_candidates(con, rows, found)
             identities = []
-            if has_ids:
+            id_tests = _tests(
+                found,
+                ids="lower(trim(source_id)) IN (SELECT v FROM cb_guard_ids)",
+                numbers="trim(source_id) IN (SELECT v FROM cb_guard_numbers)",
+                # a tool that keys people by phone (Spoke); other ids fail the first test
+                # at their first letter, before the costlier digit extraction
+                phones=f"""regexp_full_match(trim(source_id), '{_PHONE_LIKE}') AND
+                    {_SQL_PHONE_KEY.format("source_id")} IN (SELECT v FROM cb_guard_phones)""",
+            )
+            if has_ids and id_tests:
                 identities = con.execute(
-                    r"""SELECT org_id, source_id FROM identity
-                    WHERE org_id IN (SELECT v FROM cb_guard_orgs) AND (
-                        lower(trim(source_id)) IN (SELECT v FROM cb_guard_ids)
-                        OR trim(source_id) IN (SELECT v FROM cb_guard_numbers)
-                        OR right(regexp_replace(source_id, '[^0-9]', '', 'g'), 10)
-                            IN (SELECT v FROM cb_guard_phones)
-                    )"""
+                    _union("org_id, source_id", "identity", id_tests)
                 ).fetchall()
         finally:
             for name in (*found, "orgs"):
