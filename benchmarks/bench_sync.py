@@ -102,6 +102,59 @@ def generate(root: Path, people: int, activities: int) -> list[Path]:
     return sorted(van.glob("*.csv"))
 
 
+MOBILIZE_COHORT_YML = """\
+id: bench
+name: Sync benchmark cohort (Mobilize)
+organizations:
+  - id: bench-org
+    name: Benchmark Organization
+    sources:
+      - {kind: mobilize, path: mobilize}
+"""
+
+
+def generate_mobilize(root: Path, attendances: int, per_page: int = 2000) -> Path:
+    """Mobilize API pages of ``attendances`` records, a person among a fifth as many each
+    (DuckDB, seeded, untimed): about 0.7 KB of JSON per record."""
+    pages_dir = root / "orgs" / "bench-org" / "exports" / "mobilize"
+    pages_dir.mkdir(parents=True, exist_ok=True)
+    (root / "cohort.yml").write_text(MOBILIZE_COHORT_YML)
+    people = max(attendances // 5, 1)
+    con = duckdb.connect()
+    pages = con.execute(
+        f"""SELECT page, json_object('count', {attendances}, 'next', NULL, 'previous', NULL,
+                'data', list(rec ORDER BY i))::VARCHAR
+        FROM (SELECT i, i // {per_page} AS page, json_object(
+            'id', 900000 + i, 'created_date', 1767225600 + i * 60,
+            'modified_date', 1767225600 + i * 60 + 3600,
+            'person', json_object('user_id', 50000 + i % {people},
+                'given_name', 'First' || (i % 997), 'family_name', 'Last' || (i % 991),
+                'email_addresses', [json_object('primary', true,
+                    'address', 'm' || (i % {people}) || '@example.org')],
+                'phone_numbers', [json_object('primary', true,
+                    'number', '+1508' || lpad(CAST(i % {people} AS VARCHAR), 7, '0'))],
+                'postal_addresses', [json_object('primary', true, 'postal_code', '02358')],
+                'sms_opt_in_status', 'OPT_IN', 'created_date', 1767225600,
+                'modified_date', 1767225600),
+            'event', json_object('id', 2000 + i % 3000, 'title', 'Event ' || (i % 3000),
+                'event_type', ['MEETING', 'CANVASS', 'PHONE_BANK'][1 + i % 3],
+                'created_by_volunteer_host', false, 'contact', NULL),
+            'timeslot', json_object('id', 20000 + i % 3000,
+                'start_date', 1767225600 + (i % 3000) * 20000,
+                'end_date', 1767225600 + (i % 3000) * 20000 + 7200),
+            'sponsor', json_object('id', 4242, 'name', 'Committee'),
+            'status', ['REGISTERED', 'CANCELLED', 'CONFIRMED'][1 + i % 3],
+            'attended', i % 2 = 0, 'referrer', json_object('utm_source', 'facebook'),
+            'custom_signup_field_values', []::INTEGER[]) AS rec
+            FROM range({attendances}) t(i))
+        GROUP BY page ORDER BY page"""
+    ).fetchall()
+    con.close()
+    for page, text in pages:
+        (pages_dir / f"attendances-page-{page + 1:04d}.json").write_text(text)
+    return pages_dir
+
+
 # the small organization of the fixed-cost context line
 SMALL_PEOPLE, SMALL_ACTIVITIES, SMALL_RUNS = 100, 1_000, 5
 
@@ -235,6 +288,18 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"(context) a {SMALL_PEOPLE}-person, {SMALL_ACTIVITIES:,}-activity organization "
             f"syncs in {statistics.median(runs):.3f} s (median of {SMALL_RUNS})"
+        )
+        # context: an API export of JSON pages, the reader whose memory grows with page
+        # size (a page of 2,000 records is 1.4 MB of text)
+        mobilize = root / "mobilize"
+        attendances = max(args.activities // 20, 1)
+        pages_dir = generate_mobilize(mobilize, attendances)
+        size_mb = sum(f.stat().st_size for f in pages_dir.iterdir()) / 1e6
+        paged = _child(SYNC, str(mobilize))
+        print(
+            f"(context) a Mobilize export of {attendances:,} attendances ({size_mb:,.0f} MB in "
+            f"{len(list(pages_dir.iterdir()))} pages) syncs in {paged['seconds']:.2f} s, "
+            f"peak {paged['peak_mb']:,.0f} MB, rejected {paged['rejected']:,}"
         )
         ratio = sync["seconds"] / floor["seconds"]
         print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import utc
 
 AN_CSV = """\
@@ -571,9 +572,16 @@ def test_identity_across_tools(make_cohort):
     ]
 
 
-def test_action_network_pages_named_anything_are_read_by_their_collection(make_cohort):
+@pytest.mark.parametrize("batch_bytes", [64 << 20, 1], ids=["one-batch", "page-per-batch"])
+def test_action_network_pages_named_anything_are_read_by_their_collection(
+    make_cohort, monkeypatch, batch_bytes
+):
     """Pages saved as page-1.json, page-2.json...: the `_embedded` key says what they hold;
-    a page's records are numbered in order across the pages of one file."""
+    a page's records are numbered in order across the pages of one file, also when the
+    pages are unnested in separate batches (as a large export's are)."""
+    from cyclebook.sync import stage
+
+    monkeypatch.setattr(stage, "JSON_BATCH_BYTES", batch_bytes)
     c = make_cohort("- {kind: action_network_api, path: api}")
     person = {"identifiers": ["action_network:p-1"], "email_addresses": [{"address": "a@x.org"}]}
     c.write("api/page-1.json", _osdi("osdi:people", [person]))
@@ -629,3 +637,13 @@ def test_configured_encoding_is_read_in_pieces(make_cohort, monkeypatch):
         ("太郎", "佐藤"),
         ("花子", "山田"),
     ]
+
+
+def test_pages_are_batched_by_their_size():
+    from cyclebook.sync.stage import _batches
+
+    sizes = [(0, 40), (1, 50), (2, 10), (3, 200), (4, 5), (5, None)]
+    assert _batches(sizes, 100) == [(0, 2), (3, 3), (4, 5)]  # 40 + 50 + 10 fit in 100
+    assert _batches(sizes, 99) == [(0, 1), (2, 2), (3, 3), (4, 5)]
+    assert _batches(sizes, 1000) == [(0, 5)]
+    assert _batches([], 100) == []

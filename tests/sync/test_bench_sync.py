@@ -1,0 +1,25 @@
+"""The sync benchmark runs at a small size: every row read, none rejected."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from cyclebook.paths import repo_root
+
+
+def test_sync_benchmark_small(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "bench_sync", repo_root() / "benchmarks" / "bench_sync.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    code = bench.main(["--people", "2000", "--activities", "20000", "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    synced = next(line for line in out if line.startswith("cyclebook sync:"))
+    # 2,000 people + 20,000 activities + the lookups (40 events, 4 codes, 2 results, 3 types)
+    assert "22,049 rows" in synced and synced.endswith("rejected 0")
+    paged = next(line for line in out if "a Mobilize export of 1,000 attendances" in line)
+    assert "in 1 pages)" in paged  # 2,000 records a page
+    assert paged.endswith("rejected 0")
+    assert out[-1].startswith("RESULT sync ratio=") and "peak_mb=" in out[-1]
