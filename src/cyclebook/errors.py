@@ -109,6 +109,10 @@ class ExportError(CyclebookError):
         super().__init__(f"{prefix}{where}: {problem}", fix=fix)
 
 
+class ResourceError(CyclebookError):
+    """The machine's limits were reached (memory, disk), not a problem of the input."""
+
+
 class StoreError(CyclebookError):
     """The DuckDB store is missing, locked by another run, or has no data for a request."""
 

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import os
 import shutil
 import threading
 import time
@@ -27,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from cyclebook.config import Cohort, Organization, Source, load_cohort
-from cyclebook.errors import CyclebookError, ExportError, StoreError
+from cyclebook.errors import CyclebookError, ExportError, ResourceError, StoreError
 from cyclebook.filehash import cohort_cache, files_digest
 from cyclebook.paths import CohortPaths
 from cyclebook.store import attached_for_write, connect
@@ -46,7 +47,14 @@ __all__ = [
 ]
 
 # DuckDB settings for a sync: bounded memory (spills to disk beyond it)
+MEMORY_ENV = "CYCLEBOOK_SYNC_MEMORY_LIMIT"
 MEMORY_LIMIT = "3GB"
+
+
+def memory_limit() -> str:
+    """The sync's DuckDB memory limit: ``CYCLEBOOK_SYNC_MEMORY_LIMIT`` (e.g. ``6GB``) or
+    3 GB. Beyond it DuckDB spills to disk, and what cannot spill fails the sync."""
+    return os.environ.get(MEMORY_ENV, "").strip() or MEMORY_LIMIT
 
 
 @dataclass
@@ -184,11 +192,22 @@ def sync_org(
     # are not kept waiting while this organization's exports are read.
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # no bar on stderr in a report
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    limit = memory_limit()
+    try:
+        con.execute(f"SET memory_limit = {sql_str(limit)}")
+    except duckdb.Error as exc:
+        con.close()
+        raise CyclebookError(
+            f"{MEMORY_ENV}={limit!r} is not a memory size ({str(exc).splitlines()[0]})",
+            fix=f"set {MEMORY_ENV} to a size such as 3GB or 6GB, or unset it.",
+        ) from exc
     con.execute("SET preserve_insertion_order = true")
     # beyond the memory limit DuckDB spills to disk: beside the store, as a store
     # connection would (not in /tmp, often a small RAM disk), one folder per sync
     spill = paths.root / ".cyclebook" / f"spill-{run_id}"
+    # DuckDB makes the folder itself when it first spills, but not its parent: without
+    # this a cohort's first sync failed the moment it outgrew the memory limit
+    spill.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {sql_str(str(spill))}")
     stage = Stage(con, org.id, org.timezone)
     archiving: _Archiver | None = None
@@ -268,6 +287,15 @@ def sync_org(
     except CyclebookError as exc:
         _record_failure(paths, org.id, run_id, started, str(exc))
         raise
+    except duckdb.OutOfMemoryException as exc:
+        error = ResourceError(
+            f"{org.id}: the sync needed more memory than its {limit} limit and could not "
+            f"spill the rest to disk ({str(exc).splitlines()[0]})",
+            fix=f"set {MEMORY_ENV} higher (for example 6GB, if the machine has it) and run "
+            "again, or split the largest export into several files.",
+        )
+        _record_failure(paths, org.id, run_id, started, str(error))
+        raise error from exc
     except Exception as exc:
         _record_failure(paths, org.id, run_id, started, f"{type(exc).__name__}: {exc}")
         raise

@@ -137,7 +137,7 @@ TRANSCODE_PIECE_BYTES = 16 << 20
 
 
 # the page text unnested in one statement (see Stage.load_json_records)
-JSON_BATCH_BYTES = 64 << 20
+JSON_BATCH_BYTES = 16 << 20
 
 
 def _batches(sizes: list[tuple[int, int]], budget: int) -> list[tuple[int, int]]:
@@ -325,6 +325,8 @@ class Stage:
                         rejects_table = '{rj}', rejects_scan = '{rs}',
                         max_line_size = 4000000, sample_size = 20480)"""
                 )
+            except duckdb.OutOfMemoryException:
+                raise  # the machine's limit, not the file's fault (see sync_org)
             except duckdb.Error as exc:
                 first = str(exc).strip().splitlines()[0][:200]
                 raise self.error(
@@ -454,10 +456,14 @@ class Stage:
         pages = self.tmp_name("pages")
         try:
             self._read_pages(pages, files)
+        except duckdb.OutOfMemoryException:
+            raise  # the machine's limit, not the files' fault (see sync_org)
         except duckdb.Error:
             for f in files:  # find the file that is not JSON, and say so
                 try:
                     self._read_pages(pages, [f])
+                except duckdb.OutOfMemoryException:
+                    raise
                 except duckdb.Error as exc:
                     first = str(exc).strip().splitlines()[0].split(" Input:")[0][:200]
                     raise self.error(
@@ -470,23 +476,26 @@ class Stage:
         # pages keep the order they were read in (files in order, objects in file order):
         # their rowid numbers them, and a record's number is its place in its file.
         # Pages are unnested a batch at a time: DuckDB works on 2,048 rows at once, and
-        # 2,048 pages of an API export are gigabytes of text (a 356 MB Mobilize export
-        # of 250 pages ran out of a 3 GB memory limit in one statement).
+        # 2,048 pages of an API export are gigabytes of text, parsed (a 356 MB Mobilize
+        # export of 250 pages ran out of a 3 GB memory limit in one statement).
         sizes = self.con.execute(
             f"SELECT rowid, strlen(json) FROM {pages} ORDER BY rowid"
         ).fetchall()
-        records = self._page_records(path_expr)
         batch = self.tmp_name("batch")
         done: dict[int, int] = {}  # file number -> records of its pages so far
+        embedded: dict[int, str | None] = {}
         for first, last in _batches(sizes, JSON_BATCH_BYTES):
             self.con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {batch} AS
-                    SELECT file_no, rowid AS page, {records} AS l
-                    FROM {pages} WHERE rowid BETWEEN {first} AND {last}"""
+                f"CREATE OR REPLACE TEMP TABLE {batch} AS "
+                + self._page_records(pages, path_expr, first, last)
             )
-            counts = self.con.execute(
-                f"SELECT file_no, sum(len(l)) FROM {batch} GROUP BY file_no"
-            ).fetchall()
+            counts = []
+            for file_no, n, key in self.con.execute(
+                f"""SELECT file_no, sum(len(l)), arg_min(embedded, page)
+                    FROM {batch} GROUP BY file_no"""
+            ).fetchall():
+                counts.append((file_no, n))
+                embedded.setdefault(file_no, key)  # its first page that has the key
             base = "MAP {" + ", ".join(f"{n}: {done.get(n, 0)}" for n, _ in counts) + "}"
             self.con.execute(
                 f"""INSERT INTO {table}
@@ -504,12 +513,6 @@ class Stage:
             for file_no, n in counts:
                 done[file_no] = done.get(file_no, 0) + int(n)
         self.con.execute(f"DROP TABLE IF EXISTS {batch}")
-        embedded = dict(
-            self.con.execute(
-                f"""SELECT file_no, arg_min(json_keys(json, '$._embedded')[1], rowid)
-                    FROM {pages} GROUP BY file_no"""
-            ).fetchall()
-        )
         self.con.execute(f"DROP TABLE {pages}")
         counts = dict(
             self.con.execute(f"SELECT file_no, count(*) FROM {table} GROUP BY file_no").fetchall()
@@ -521,16 +524,23 @@ class Stage:
         return table
 
     @staticmethod
-    def _page_records(path_expr: str) -> str:
-        """SQL for a page's records (over column ``json``): the array at ``path_expr``; a
-        bare array's items; nothing for an empty page; a bare record itself."""
+    def _page_records(pages: str, path_expr: str, first: int, last: int) -> str:
+        """SQL for the records of pages ``first`` to ``last`` (rowids) as (file_no, page,
+        l): the array at ``path_expr``; a bare array's items; nothing for an empty page; a
+        bare record itself; and ``embedded``, the first key under ``_embedded`` (what an
+        Action Network page holds). A page is parsed once for its records (a test that
+        parses it again, such as json_type, doubles the work and memory of a large page).
+        """
         expr = sql_str(path_expr)
-        return f"""CASE
-            WHEN json_type(json) = 'ARRAY' THEN json_extract(json, '$[*]')
-            WHEN len(json_extract(json, {expr})) > 0 THEN json_extract(json, {expr})
-            WHEN json_exists(json, '$.data') OR json_exists(json, '$._embedded')
-              THEN []::JSON[]
-            ELSE [json] END"""
+        return f"""SELECT file_no, page, CASE
+                WHEN regexp_matches(json, '^\\s*\\[') THEN json_extract(json, '$[*]')
+                WHEN len(records) > 0 THEN records
+                WHEN json_exists(json, '$.data') OR json_exists(json, '$._embedded')
+                  THEN []::JSON[]
+                ELSE [json] END AS l,
+                json_keys(json, '$._embedded')[1] AS embedded
+            FROM (SELECT file_no, rowid AS page, json, json_extract(json, {expr}) AS records
+                  FROM {pages} WHERE rowid BETWEEN {first} AND {last})"""
 
     def _read_pages(self, pages: str, files: list[FileInfo]) -> None:
         """(file_no, json) of every JSON object of the files, in file and object order."""
