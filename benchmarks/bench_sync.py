@@ -113,7 +113,7 @@ organizations:
 """
 
 
-def generate_mobilize(root: Path, attendances: int, per_page: int = 2000) -> Path:
+def generate_mobilize(root: Path, attendances: int, per_page: int = 25) -> Path:
     """Mobilize API pages of ``attendances`` records, a person among a fifth as many each
     (DuckDB, seeded, untimed): about 0.7 KB of JSON per record."""
     pages_dir = root / "orgs" / "bench-org" / "exports" / "mobilize"
@@ -289,11 +289,11 @@ def main(argv: list[str] | None = None) -> int:
             f"(context) a {SMALL_PEOPLE}-person, {SMALL_ACTIVITIES:,}-activity organization "
             f"syncs in {statistics.median(runs):.3f} s (median of {SMALL_RUNS})"
         )
-        # context: an API export of JSON pages, the reader whose memory grows with page
-        # size (a page of 2,000 records is 1.4 MB of text)
+        # context: an API export of JSON pages of 25 records (the APIs' page size), the
+        # reader whose time and memory grow with the number and size of pages
         mobilize = root / "mobilize"
         attendances = max(args.activities // 20, 1)
-        pages_dir = generate_mobilize(mobilize, attendances)
+        pages_dir = generate_mobilize(mobilize, attendances, per_page=25)
         size_mb = sum(f.stat().st_size for f in pages_dir.iterdir()) / 1e6
         paged = _child(SYNC, str(mobilize))
         print(

@@ -20,6 +20,6 @@ def test_sync_benchmark_small(tmp_path, capsys):
     # 2,000 people + 20,000 activities + the lookups (40 events, 4 codes, 2 results, 3 types)
     assert "22,049 rows" in synced and synced.endswith("rejected 0")
     paged = next(line for line in out if "a Mobilize export of 1,000 attendances" in line)
-    assert "in 1 pages)" in paged  # 2,000 records a page
+    assert "in 40 pages)" in paged  # 25 records a page
     assert paged.endswith("rejected 0")
     assert out[-1].startswith("RESULT sync ratio=") and "peak_mb=" in out[-1]
