@@ -52,6 +52,24 @@ def files_digest(files: Iterable[tuple[str, Path]], salt: str = "") -> str:
     return digest.hexdigest()
 
 
+def files_under(root: str | Path) -> list[tuple[str, str]]:
+    """(relative path, full path) of the files under ``root``, sorted as paths sort: what
+    ``sorted(root.rglob("*"))`` filtered by ``is_file()`` gives, read with scandir (a file's
+    type comes with its folder's listing: no stat per file, no Path objects)."""
+    found: list[tuple[tuple[str, ...], str, str]] = []
+    stack: list[tuple[tuple[str, ...], str]] = [((), os.fspath(root))]
+    while stack:
+        parts, folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(((*parts, entry.name), entry.path))
+                elif entry.is_file():  # a symlinked file counts, as with Path.is_file
+                    found.append(((*parts, entry.name), "/".join((*parts, entry.name)), entry.path))
+    found.sort()
+    return [(rel, full) for _, rel, full in found]
+
+
 def _stat_key(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
@@ -63,6 +81,7 @@ class HashCache:
         self.file = Path(file)
         self.entries: dict[str, dict] = self._read()
         self.learned: dict[str, dict] = {}
+        self._folders: dict[str, str] = {}  # folder -> its real path
 
     def _read(self) -> dict[str, dict]:
         try:
@@ -74,9 +93,21 @@ class HashCache:
         files = data.get("files")
         return files if isinstance(files, dict) else {}
 
+    def _key(self, path: str | Path) -> str:
+        """The file's real path: its folder resolved once per cache, not every file's
+        every component (an API export is tens of thousands of pages in one folder)."""
+        path = os.path.abspath(path)
+        if os.path.islink(path):
+            return os.path.realpath(path)
+        folder, name = os.path.split(path)
+        real = self._folders.get(folder)
+        if real is None:
+            real = self._folders[folder] = os.path.realpath(folder)
+        return os.path.join(real, name)
+
     def sha256(self, path: str | Path) -> str:
         """The file's SHA-256: from the cache while its stat says it is unchanged."""
-        key = str(Path(path).resolve())
+        key = self._key(path)
         st = os.stat(key)
         entry = self.learned.get(key) or self.entries.get(key)
         if (
@@ -90,9 +121,14 @@ class HashCache:
         self.remember(key, sha, st, hashed_at)
         return sha
 
+    def tree(self, root: str | Path) -> dict[str, str]:
+        """SHA-256 of every file under ``root`` by its path relative to it ('/'-separated,
+        in sorted order; symlinked folders are not entered), from the cache where it can."""
+        return {rel: self.sha256(full) for rel, full in files_under(root)}
+
     def remember(self, path: str | Path, sha: str, st: os.stat_result, hashed_at_ns: int) -> None:
         """Record a hash computed elsewhere (the sync hashes while it archives)."""
-        key = str(Path(path).resolve())
+        key = self._key(path)
         self.learned[key] = {"stat": _stat_key(st), "sha256": sha, "hashed_at_ns": hashed_at_ns}
 
     def save(self) -> None:

@@ -171,15 +171,7 @@ class Fingerprints:
         """SHA-256 of each export file of the organization (computed once per run)."""
         if org_id not in self._exports:
             root = self.paths.exports(org_id)
-            self._exports[org_id] = (
-                {
-                    str(p.relative_to(root)): self.file(p)
-                    for p in sorted(root.rglob("*"))
-                    if p.is_file()
-                }
-                if root.exists()
-                else {}
-            )
+            self._exports[org_id] = self._hashes.tree(root) if root.exists() else {}
             self._hashes.save()
         return self._exports[org_id]
 

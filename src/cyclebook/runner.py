@@ -685,11 +685,7 @@ def input_hashes(paths: CohortPaths, org_id: str) -> dict[str, str]:
     if not exports.exists():
         return {}
     hashes = cohort_cache(paths.root)
-    found = {
-        str(p.relative_to(exports)): hashes.sha256(p)
-        for p in sorted(exports.rglob("*"))
-        if p.is_file()
-    }
+    found = hashes.tree(exports)
     hashes.save()
     return found
 

@@ -79,3 +79,45 @@ def test_a_damaged_cache_file_is_ignored(tmp_path):
     (tmp_path / ".cyclebook").mkdir()
     (tmp_path / ".cyclebook" / "sha256.json").write_text("{not json")
     assert cohort_cache(tmp_path).sha256(export) == hashlib.sha256(b"x").hexdigest()
+
+
+def test_files_under_lists_what_rglob_lists(tmp_path):
+    """The scandir walk gives the files sorted(rglob('*')) gives, in its order: paths sort
+    by their parts ('a/b' before 'a-b/c', though '-' sorts before '/'), symlinked files
+    count, symlinked folders are not entered."""
+    from cyclebook.filehash import files_under
+
+    root = tmp_path / "exports"
+    for rel in ["a/b", "a-b/c", "a/z/deep.csv", "top.csv", "a/.hidden"]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    (root / "link.csv").symlink_to(root / "top.csv")
+    (root / "linked-folder").symlink_to(root / "a", target_is_directory=True)
+    (root / "broken.csv").symlink_to(root / "missing.csv")
+    expected = [
+        (p.relative_to(root).as_posix(), str(p)) for p in sorted(root.rglob("*")) if p.is_file()
+    ]
+    assert files_under(root) == expected
+    assert [rel for rel, _ in expected] == [
+        "a/.hidden",
+        "a/b",
+        "a/z/deep.csv",
+        "a-b/c",
+        "link.csv",
+        "top.csv",
+    ]
+
+
+def test_hash_cache_keys_files_by_their_real_path(tmp_path):
+    """A file reached through a symlinked folder or as a symlink is one file to the cache."""
+    from cyclebook.filehash import HashCache
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "x.csv").write_text("a,b\n")
+    (tmp_path / "alias").symlink_to(real, target_is_directory=True)
+    (tmp_path / "x-link.csv").symlink_to(real / "x.csv")
+    cache = HashCache(tmp_path / "cache.json")
+    first = cache.sha256(tmp_path / "alias" / "x.csv")
+    assert cache.sha256(real / "x.csv") == first == cache.sha256(tmp_path / "x-link.csv")
+    assert list(cache.learned) == [str(real.resolve() / "x.csv")]

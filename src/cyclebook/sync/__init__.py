@@ -29,7 +29,7 @@ import duckdb
 
 from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError, ExportError, ResourceError, StoreError
-from cyclebook.filehash import cohort_cache, files_digest
+from cyclebook.filehash import cohort_cache, files_digest, files_under
 from cyclebook.paths import CohortPaths
 from cyclebook.store import attached_for_write, connect
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
@@ -103,13 +103,15 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
         )
     suffixes = SUFFIXES[source.kind]
     if base.is_file():
-        found = [base]
+        found = [(str(base.relative_to(exports_dir)), base)]
     else:
-        found = sorted(
-            p
-            for p in base.rglob("*")
-            if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith((".", "~$"))
-        )
+        prefix = base.relative_to(exports_dir).as_posix()
+        found = [
+            (f"{prefix}/{rel}", Path(full))
+            for rel, full in files_under(base)
+            if os.path.splitext(full)[1].lower() in suffixes
+            and not os.path.basename(full).startswith((".", "~$"))
+        ]
     if not found:
         raise ExportError(
             base,
@@ -117,7 +119,7 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
             org_id=org_id,
             fix=f"put the {source.kind} export files in {base}.",
         )
-    return [(p, str(p.relative_to(exports_dir))) for p in found]
+    return [(path, rel) for rel, path in found]
 
 
 def _files_of(paths: CohortPaths, org: Organization) -> list[tuple[Source, list[tuple[Path, str]]]]:
