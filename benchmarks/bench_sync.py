@@ -189,6 +189,57 @@ SYNC = textwrap.dedent(
 )
 
 
+# Context: the least any sync to this canonical model could do, for the design choice
+# issue 3's target turns on. Typed read_csv of the same files straight into a fresh DuckDB
+# file's person, person_pii and activity tables, with none of the sync's work besides
+# (no hashing or archive copy, no rejects with their lines, no identity resolution, no
+# dedupe or merge): once with the ids as they are now (strings such as 'van:40000000' and
+# a hashed person id), once with BIGINT ids.
+LEAN = textwrap.dedent(
+    """
+    import json, os, sys, time, duckdb
+    van, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    t = time.perf_counter()
+    con.execute(f"ATTACH '{out}' AS s")
+    key = "BIGINT" if mode == "bigint" else "VARCHAR"
+    con.execute(f'''CREATE TABLE s.activity (org_id VARCHAR, activity_id {key},
+        person_id {key}, source VARCHAR, type VARCHAR, occurred_at TIMESTAMPTZ,
+        recorded_at TIMESTAMPTZ, status VARCHAR, attended BOOLEAN, event_id {key},
+        role VARCHAR, amount DOUBLE)''')
+    pid = "x.vanid" if mode == "bigint" else "'p' || md5(x.vanid::VARCHAR)[:19]"
+    def ids(column):
+        return column if mode == "bigint" else f"'van:' || {column}"
+    con.execute("BEGIN")
+    con.execute(f'''CREATE TABLE s.person AS SELECT 'bench-org' AS org_id, {pid} AS person_id,
+        strptime(datecreated, '%Y-%m-%d %H:%M:%S')::TIMESTAMPTZ AS first_seen_at,
+        zip5 AS zip, state FROM read_csv('{van}/persons.csv',
+        types = {{'vanid': 'BIGINT', 'zip5': 'VARCHAR', 'datecreated': 'VARCHAR'}}) x''')
+    con.execute(f'''CREATE TABLE s.person_pii AS SELECT 'bench-org' AS org_id,
+        {pid} AS person_id, firstname, lastname, lower(email) AS email, phone,
+        addressline1 AS address FROM read_csv('{van}/persons.csv',
+        types = {{'vanid': 'BIGINT', 'zip5': 'VARCHAR'}}) x''')
+    con.execute(f'''INSERT INTO s.activity SELECT 'bench-org', {ids('eventsignupid')}, {pid},
+        'van', 'event_signup', strptime(datecreated, '%Y-%m-%d %H:%M:%S')::TIMESTAMPTZ,
+        datemodified::TIMESTAMPTZ, lower(eventstatusname),
+        eventstatusname IN ('Completed', 'Walk In'), {ids('eventid')}, eventrolename, NULL
+        FROM read_csv('{van}/eventsignups.csv',
+            types = {{'datecreated': 'VARCHAR', 'datemodified': 'VARCHAR'}}) x''')
+    con.execute(f'''INSERT INTO s.activity SELECT 'bench-org', {ids('contactsactivistcodeid')},
+        {pid}, 'van', 'activist_code', datecanvassed::TIMESTAMPTZ, datecreated::TIMESTAMPTZ,
+        NULL, NULL, NULL, NULL, NULL FROM read_csv('{van}/contactsactivistcodes.csv',
+            types = {{'datecreated': 'VARCHAR', 'datecanvassed': 'VARCHAR'}}) x''')
+    con.execute(f'''INSERT INTO s.activity SELECT 'bench-org', {ids('contributionid')}, {pid},
+        'van', 'donation', datereceived::TIMESTAMPTZ, NULL, NULL, NULL, NULL, NULL, amount
+        FROM read_csv('{van}/contributions.csv') x''')
+    con.execute("COMMIT")
+    con.execute("DETACH s")
+    print(json.dumps({"seconds": time.perf_counter() - t}))
+    """
+)
+
+
 # Context: what writing the sync's *output* alone costs. The canonical rows are copied
 # from the synced store into memory first (not timed), then written to a fresh DuckDB
 # file: the part of the sync no parsing or matching strategy can remove.
@@ -272,6 +323,16 @@ def main(argv: list[str] | None = None) -> int:
             "the read_csv floor)"
         )
         print(f"sync steps (s): {sync['timings']}")
+        van_dir = str(files[0].parent)
+        for mode, label in (("strings", "string ids, as now"), ("bigint", "BIGINT ids")):
+            lean_out = root / f"lean-{mode}.duckdb"
+            lean = _child(LEAN, van_dir, str(lean_out), mode)
+            lean_out.unlink(missing_ok=True)
+            print(
+                f"(context) the least a sync could do (typed read_csv into the canonical "
+                f"tables, {label}): {lean['seconds']:.2f} s "
+                f"({lean['seconds'] / floor['seconds']:.2f}x the read_csv floor)"
+            )
         # context: the fixed cost of an organization's sync (what a cohort of many small
         # organizations pays once each), a fresh store and process each time
         small = root / "small"

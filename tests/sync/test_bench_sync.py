@@ -22,4 +22,6 @@ def test_sync_benchmark_small(tmp_path, capsys):
     paged = next(line for line in out if "a Mobilize export of 1,000 attendances" in line)
     assert "in 40 pages)" in paged  # 25 records a page
     assert paged.endswith("rejected 0")
+    lean = [line for line in out if line.startswith("(context) the least a sync could do")]
+    assert len(lean) == 2 and "string ids" in lean[0] and "BIGINT ids" in lean[1]
     assert out[-1].startswith("RESULT sync ratio=") and "peak_mb=" in out[-1]
