@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -58,3 +59,20 @@ def tiny_cohort(tmp_path: Path) -> Path:
     (root / "cohort.yml").write_text(COHORT_YML)
     (root / "c1" / "cycle.yml").write_text(CYCLE_YML)
     return root
+
+
+@pytest.fixture
+def benchmark_script():
+    """Load ``benchmarks/<name>.py`` as a module (the benchmarks are scripts, not a
+    package), to run its ``main`` at a small size."""
+    from cyclebook.paths import repo_root
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(
+            name, repo_root() / "benchmarks" / f"{name}.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 
-from cyclebook.paths import repo_root
-
-
-def test_benchmark_small(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "bench_metrics", repo_root() / "benchmarks" / "bench_metrics.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_benchmark_small(tmp_path, capsys, benchmark_script):
+    bench = benchmark_script("bench_metrics")
     code = bench.main(
         [
             "--people",

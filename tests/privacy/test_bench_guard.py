@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 
-from cyclebook.paths import repo_root
-
-
-def test_guard_benchmark_small(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "bench_guard", repo_root() / "benchmarks" / "bench_guard.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_guard_benchmark_small(tmp_path, capsys, benchmark_script):
+    bench = benchmark_script("bench_guard")
     code = bench.main(["--people", "3000", "--repeat", "1", "--store", str(tmp_path / "s.duckdb")])
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 
-from cyclebook.paths import repo_root
-
-
-def test_large_org_benchmark_small(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        "bench_large_org", repo_root() / "benchmarks" / "bench_large_org.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_large_org_benchmark_small(tmp_path, capsys, benchmark_script):
+    bench = benchmark_script("bench_large_org")
     code = bench.main(["--people", "2000", "--activities", "20000", "--workdir", str(tmp_path)])
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0, "\n".join(out)
