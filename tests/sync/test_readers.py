@@ -647,3 +647,34 @@ def test_pages_are_batched_by_their_size():
     assert _batches(sizes, 99) == [(0, 1), (2, 2), (3, 3), (4, 5)]
     assert _batches(sizes, 1000) == [(0, 5)]
     assert _batches([], 100) == []
+
+
+@pytest.mark.parametrize("batch_bytes", [64 << 20, 1], ids=["one-batch", "page-per-batch"])
+def test_a_files_collection_is_named_by_its_first_page_that_has_one(
+    make_cohort, monkeypatch, batch_bytes
+):
+    """A file whose first page is empty (no records, nothing under `_embedded`) is still
+    known by the collection of its next page, however the pages are batched."""
+    from cyclebook.sync import stage
+
+    monkeypatch.setattr(stage, "JSON_BATCH_BYTES", batch_bytes)
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    person = {"identifiers": ["action_network:p-1"], "email_addresses": [{"address": "a@x.org"}]}
+    c.write("api/people.json", _osdi("osdi:people", [person]))
+    gift = {
+        "identifiers": ["action_network:d-1"],
+        "created_date": "2025-05-01T10:00:00Z",
+        "amount": "5.00",
+        "action_network:person_id": "p-1",
+    }
+    empty = {"total_pages": 2, "page": 1, "_embedded": {}}
+    c.write(
+        "api/export.json",
+        json.dumps(empty) + "\n" + json.dumps(_osdi("osdi:donations", [gift])),
+    )
+    result = c.sync()
+    assert [(f.file, f.role, f.rows_read) for f in result.files] == [
+        ("api/export.json", "donations", 1),
+        ("api/people.json", "people", 1),
+    ]
+    assert c.table("activity", "source_id, type, amount") == [("d-1", "donation", 5.0)]
