@@ -190,6 +190,33 @@ def test_followup_names_cannot_run_as_spreadsheet_formulas(cohort):
     assert row["phone"].startswith("555")  # phones are left as they are
 
 
+def test_followup_joins_a_persons_ids_of_one_tool_in_order(cohort):
+    """A person found under two ids of one tool (merged by email) gets both, sorted and
+    joined by ';', in that tool's column; a name starting with + or @ gets a quote and a
+    missing name stays empty."""
+    import duckdb
+
+    con = duckdb.connect(str(cohort.store))
+    con.execute(
+        "INSERT INTO identity (org_id, person_id, source, source_id) "
+        "VALUES ('org', 'old0', 'action_network', 'act-0-older')"
+    )
+    con.execute(
+        "UPDATE person_pii SET first_name = '+Ana', last_name = NULL WHERE person_id = 'old1'"
+    )
+    con.execute("UPDATE person_pii SET first_name = '@Bo' WHERE person_id = 'old2'")
+    con.close()
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    share.compute(ctx)
+    with open(cohort.followup("org", "c2") / "newly_lapsed.csv", newline="") as fh:
+        rows = {r["person_id"]: r for r in csv.DictReader(fh)}
+    assert rows["old0"]["action_network_id"] == "act-0-older;act-old0"
+    assert rows["old0"]["mobilize_id"] == "mob-old0"
+    assert (rows["old1"]["first_name"], rows["old1"]["last_name"]) == ("'+Ana", "")
+    assert rows["old2"]["first_name"] == "'@Bo"
+    assert not rows["old3"]["first_name"].startswith("'")
+
+
 def test_funder_audience_sees_only_what_the_group_agreed(cohort):
     ctx = load_context("share", str(cohort.root), "c2", "org", "funder")
     res = share.compute(ctx)
