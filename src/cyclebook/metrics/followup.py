@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from cyclebook.metrics import rules as R
 from cyclebook.metrics.rules import frame_of
+from cyclebook.store import sql_str
 
 if TYPE_CHECKING:
     from cyclebook.metrics.engine import MetricEngine
@@ -106,19 +107,38 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# the same characters, as a regular expression (DuckDB's RE2)
+_FORMULA_SQL = r"^[=+\-@\t\r]"
 
 
-def _no_formulas(values: pd.Series) -> pd.Series:
-    """Text typed by members (names) must not run as a spreadsheet formula when an
-    organizer opens the CSV: a leading = + - @ (or tab, carriage return) gets a quote in
-    front."""
-    text = values.astype("string")
-    risky = text.str.startswith(FORMULA_START).fillna(False).astype(bool)
-    return text.mask(risky, "'" + text)
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _contact_columns(contacts: pd.DataFrame) -> list[str]:
+    """SQL for the contact columns (over alias ``c``). Text typed by members (names) must
+    not run as a spreadsheet formula when an organizer opens the CSV: a leading = + - @
+    (or tab, carriage return) gets a quote in front."""
+    columns = []
+    for column in contacts.columns.drop("person_id"):
+        value = f"c.{_quoted(column)}"
+        if column in ("first_name", "last_name"):
+            value = (
+                f"CASE WHEN regexp_matches({value}, '{_FORMULA_SQL}') "
+                f"THEN chr(39) || {value} ELSE {value} END"
+            )
+        columns.append(f"{value} AS {_quoted(column)}")
+    return columns
 
 
 def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, Path]]:
-    """Write the three lists as CSV (owner-only permissions); returns (name, rows, path)."""
+    """Write the three lists as CSV (owner-only permissions); returns (name, rows, path).
+
+    The lists are joined with the people's contacts and written by DuckDB (an in-memory
+    connection of its own, over the frames): pandas' merge and to_csv took 10 s of a
+    million-person organization's 1.2 million list rows."""
+    import duckdb
+
     s = engine.state
     dnc = set(s.filter(s.do_not_contact).select("person_id").pipe(frame_of).person_id)
     frames = {
@@ -130,18 +150,28 @@ def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, 
     contacts = _contacts(engine, everyone)
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)
+    columns = "".join(", " + c for c in _contact_columns(contacts))
+    con = duckdb.connect()
     written = []
-    for name, frame in frames.items():
-        frame = frame[~frame.person_id.isin(dnc)]
-        frame = frame.merge(contacts, on="person_id", how="left")
-        frame.insert(0, "list", LISTS[name])
-        for col in ("first_name", "last_name"):
-            if col in frame.columns:
-                frame[col] = _no_formulas(frame[col])
-        path = out_dir / f"{name}.csv"
-        tmp = path.with_suffix(".csv.tmp")
-        frame.to_csv(tmp, index=False)
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
-        written.append((name, len(frame), path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("cb_contacts", contacts)
+        con.register("cb_dnc", pd.DataFrame({"person_id": sorted(dnc)}, dtype="string"))
+        for name, frame in frames.items():
+            con.register("cb_list", frame.assign(cb_row=range(len(frame))))
+            path = out_dir / f"{name}.csv"
+            tmp = path.with_suffix(".csv.tmp")
+            (rows,) = con.execute(
+                f"""COPY (
+                    SELECT {sql_str(LISTS[name])} AS "list", f.* EXCLUDE (cb_row){columns}
+                    FROM cb_list f LEFT JOIN cb_contacts c USING (person_id)
+                    WHERE f.person_id NOT IN (SELECT person_id FROM cb_dnc)
+                    ORDER BY f.cb_row
+                ) TO {sql_str(str(tmp))} (HEADER, DELIMITER ',')"""
+            ).fetchone()
+            os.chmod(tmp, 0o600)
+            tmp.replace(path)
+            written.append((name, int(rows), path))
+    finally:
+        con.close()
     return written
