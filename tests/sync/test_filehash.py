@@ -121,3 +121,21 @@ def test_hash_cache_keys_files_by_their_real_path(tmp_path):
     first = cache.sha256(tmp_path / "alias" / "x.csv")
     assert cache.sha256(real / "x.csv") == first == cache.sha256(tmp_path / "x-link.csv")
     assert list(cache.learned) == [str(real.resolve() / "x.csv")]
+
+
+def test_export_files_are_named_relative_to_the_exports_folder(tmp_path):
+    from cyclebook.config import Source
+    from cyclebook.sync import discover_files
+
+    exports = tmp_path / "exports"
+    for rel in ["spoke/b.csv", "spoke/sub/a.csv", "spoke/.~lock.csv", "spoke/notes.txt"]:
+        (exports / rel).parent.mkdir(parents=True, exist_ok=True)
+        (exports / rel).write_text("x")
+    found = discover_files(exports, Source(kind="spoke", path="spoke"), "org")
+    assert [rel for _, rel in found] == ["spoke/b.csv", "spoke/sub/a.csv"]
+    assert [rel for _, rel in discover_files(exports, Source(kind="spoke", path="."), "org")] == [
+        "spoke/b.csv",
+        "spoke/sub/a.csv",
+    ]
+    single = discover_files(exports, Source(kind="spoke", path="spoke/b.csv"), "org")
+    assert single == [(exports / "spoke" / "b.csv", "spoke/b.csv")]

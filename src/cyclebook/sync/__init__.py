@@ -106,8 +106,9 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
         found = [(str(base.relative_to(exports_dir)), base)]
     else:
         prefix = base.relative_to(exports_dir).as_posix()
+        prefix = "" if prefix == "." else prefix + "/"  # a source at the folder itself
         found = [
-            (f"{prefix}/{rel}", Path(full))
+            (f"{prefix}{rel}", Path(full))
             for rel, full in files_under(base)
             if os.path.splitext(full)[1].lower() in suffixes
             and not os.path.basename(full).startswith((".", "~$"))
