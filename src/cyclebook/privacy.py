@@ -16,6 +16,7 @@ names, addresses, source ids) and withholds the report if any appear.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import unicodedata
@@ -1084,6 +1085,21 @@ def _union(columns: str, table: str, tests: list[str]) -> str:
     )
 
 
+@contextlib.contextmanager
+def _registered(con: Any, sets: Mapping[str, set[str]]) -> Iterator[None]:
+    """Each set as a one-column table ``cb_guard_<name>`` (column ``v``) for the guard's
+    semi-joins, for the length of the block."""
+    import pyarrow as pa
+
+    for name, values in sets.items():
+        con.register(f"cb_guard_{name}", pa.table({"v": pa.array(sorted(values), pa.string())}))
+    try:
+        yield
+    finally:
+        for name in sets:
+            con.unregister(f"cb_guard_{name}")
+
+
 def _head(tokens: list[str]) -> str:
     return " ".join(tokens[:2])
 
@@ -1094,8 +1110,6 @@ def _python_folded_candidates(
     """The people whose last name or street SQL cannot fold like Python (see
     _sql_foldable) and whose first tokens, folded here, are among the report's: each
     distinct value is folded once (many people share a surname or a street)."""
-    import pyarrow as pa
-
     matched: dict[str, set[str]] = {}
     for name, column, key in (
         ("lasts", "last_name", "phrases"),
@@ -1109,18 +1123,13 @@ def _python_folded_candidates(
         matched[name] = {v for (v,) in values if _head(tokens(v)) in found[key]}
     if not any(matched.values()):
         return []
-    for name, values in matched.items():
-        con.register(f"cb_guard_{name}", pa.table({"v": pa.array(sorted(values), pa.string())}))
-    try:
+    with _registered(con, matched):
         rows = con.execute(
             f"""SELECT {_PII_COLUMNS} FROM person_pii
             WHERE org_id IN (SELECT v FROM cb_guard_orgs)
               AND (last_name IN (SELECT v FROM cb_guard_lasts)
                    OR {_STREET} IN (SELECT v FROM cb_guard_streets_py))"""
         ).fetchall()
-    finally:
-        for name in matched:
-            con.unregister(f"cb_guard_{name}")
     chosen = {(row[0], row[1]) for row in chosen_rows}
     return [row for row in rows if (row[0], row[1]) not in chosen]
 
@@ -1143,8 +1152,6 @@ def candidate_index(
     personal value leaves the store except those rows and the names and streets Python
     must fold itself.
     """
-    import pyarrow as pa
-
     from cyclebook.store import connect
 
     store_path = Path(store_path)
@@ -1154,9 +1161,7 @@ def candidate_index(
         has_pii, has_ids, org_ids = _personal_tables(con, org_ids)
         if not org_ids:
             return build_index([], [], allow=allow_list)
-        for name, values in {**found, "orgs": set(org_ids)}.items():
-            con.register(f"cb_guard_{name}", pa.table({"v": pa.array(sorted(values), pa.string())}))
-        try:
+        with _registered(con, {**found, "orgs": set(org_ids)}):
             rows: list[tuple] = []
             person_tests = _tests(
                 found,
@@ -1198,9 +1203,6 @@ def candidate_index(
                 identities = con.execute(
                     _union("org_id, source_id", "identity", id_tests)
                 ).fetchall()
-        finally:
-            for name in (*found, "orgs"):
-                con.unregister(f"cb_guard_{name}")
     return build_index(rows, identities, allow=allow_list)
 
 

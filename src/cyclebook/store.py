@@ -296,6 +296,11 @@ def sql_str(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def ident(name: str) -> str:
+    """A SQL identifier, quoted (a column named by an export or a tool)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 class _Instance:
     """One in-memory DuckDB instance per process, to which :func:`connect` attaches the
     store for each use.

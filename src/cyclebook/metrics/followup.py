@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from cyclebook.metrics import rules as R
 from cyclebook.metrics.rules import frame_of
-from cyclebook.store import sql_str
+from cyclebook.store import ident, sql_str
 
 if TYPE_CHECKING:
     from cyclebook.metrics.engine import MetricEngine
@@ -106,13 +106,9 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
     return people
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# the same characters, as a regular expression (DuckDB's RE2)
+# a name starting with one of = + - @ (or a tab, a carriage return) could run as a
+# spreadsheet formula (DuckDB's RE2 syntax)
 _FORMULA_SQL = r"^[=+\-@\t\r]"
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def _contact_columns(contacts: pd.DataFrame) -> list[str]:
@@ -121,13 +117,13 @@ def _contact_columns(contacts: pd.DataFrame) -> list[str]:
     (or tab, carriage return) gets a quote in front."""
     columns = []
     for column in contacts.columns.drop("person_id"):
-        value = f"c.{_quoted(column)}"
+        value = f"c.{ident(column)}"
         if column in ("first_name", "last_name"):
             value = (
                 f"CASE WHEN regexp_matches({value}, '{_FORMULA_SQL}') "
                 f"THEN chr(39) || {value} ELSE {value} END"
             )
-        columns.append(f"{value} AS {_quoted(column)}")
+        columns.append(f"{value} AS {ident(column)}")
     return columns
 
 

@@ -23,7 +23,7 @@ import duckdb
 
 from cyclebook.errors import ExportError
 from cyclebook.filehash import sha256_file
-from cyclebook.store import sql_str
+from cyclebook.store import ident, sql_str
 
 # Staged tables. ``file_no`` points into Stage.files; ``rec`` is the 0-based record
 # number inside the file (CSV data row or JSON record), used for rejects and coverage.
@@ -164,10 +164,6 @@ def list_rows(columns: dict[str, tuple[str, list]]) -> tuple[str, dict[str, list
         f"unnest(${name}::{sql_type}[]) AS {name}" for name, (sql_type, _) in columns.items()
     )
     return select, {name: values for name, (_, values) in columns.items()}
-
-
-def ident(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 class Stage:
