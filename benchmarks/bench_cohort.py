@@ -87,15 +87,20 @@ def write_cohort(root: Path, orgs: int, scale: float) -> None:
         )
     root.mkdir(parents=True)
     (root / "cohort.yml").write_text("\n".join(lines) + "\n")
+    write_cards(root)
+    generate_demo(root, scale=scale, seed=2026)
+
+
+def write_cards(root: Path) -> None:
+    """The two cycle cards (2026-c1, then 2026-c2 after it) under ``root``."""
     for cycle, title, previous, start, end in [
         ("2026-c1", "First cycle", "", "2026-08-03", "2026-09-14"),
         ("2026-c2", "Second cycle", "previous: 2026-c1\n", "2026-09-14", "2026-10-26"),
     ]:
-        (root / cycle).mkdir()
+        (root / cycle).mkdir(exist_ok=True)
         (root / cycle / "cycle.yml").write_text(
             CARD.format(id=cycle, title=title, previous=previous, start=start, end=end)
         )
-    generate_demo(root, scale=scale, seed=2026)
 
 
 ENV = dict(os.environ)

@@ -2,9 +2,10 @@
 
 The other benchmarks time one part (the sync, the metrics, the guard) or many small
 organizations (bench_cohort.py); this one runs ``cyclebook run`` on a cohort of one large
-organization -- the VAN exports of bench_sync.py (generated first, not timed) and two
-cycle cards -- and reports where the time of each report went (kernel, cells, HTML, the
-personal-data guard). It is what found the guard taking 50 s of every report's 52 s.
+organization -- the VAN exports of bench_sync.py (generated first, not timed) and the
+two cycle cards of bench_cohort.py -- and reports where the time of each report went
+(kernel, cells, HTML, the personal-data guard). It is what found the guard taking 50 s
+of every report's 52 s.
 
 Prints each report's stages, then ``RESULT large_org seconds=<s> reports=<n>
 guard_share=<fraction of job time in the guard>``.
@@ -26,31 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_cohort import write_cards  # noqa: E402 - the cohort benchmark's cycle cards
 from bench_sync import generate  # noqa: E402 - the same exports as the sync benchmark
-
-CARD = """\
-id: {id}
-title: {title}
-{previous}how_might_we:
-  - How might we bring more members to a second action?
-hypothesis: If every new member gets a call within a week, then absorption rises.
-design: The organization's own exports, every phase.
-metrics:
-  - {{goal: New people stay, measure: absorption, target: 0.4, failure: Absorption falls}}
-accountable: [Benchmark Facilitator]
-start: {start}
-end: {end}
-"""
-
-
-def write_cards(root: Path) -> None:
-    for cycle, title, previous, start, end in [
-        ("2026-c1", "First cycle", "", "2026-08-03", "2026-09-14"),
-        ("2026-c2", "Second cycle", "previous: 2026-c1\n", "2026-09-14", "2026-10-26"),
-    ]:
-        (root / cycle).mkdir(exist_ok=True)
-        card = CARD.format(id=cycle, title=title, previous=previous, start=start, end=end)
-        (root / cycle / "cycle.yml").write_text(card)
 
 
 def main(argv: list[str] | None = None) -> int:
