@@ -58,6 +58,21 @@ class Strict(BaseModel):
 # --------------------------------------------------------------------------- sources
 
 
+# the kinds whose exports are CSV text (the others are JSON pages)
+CSV_KINDS = ("action_network_csv", "van", "spoke", "generic_csv")
+# the field separators a CSV source may name, by name or as the character itself
+DELIMITER_NAMES = {
+    ",": ",",
+    "comma": ",",
+    ";": ";",
+    "semicolon": ";",
+    "|": "|",
+    "pipe": "|",
+    "\t": "\t",
+    "tab": "\t",
+}
+
+
 class Source(Strict):
     """One export (or folder of exports) an organization brings from a tool."""
 
@@ -69,6 +84,37 @@ class Source(Strict):
     activity_type: ActivityType | None = None
     date_format: str | None = None
     encoding: str | None = None
+    # CSV sources: the character between fields. Unset: commas, or tabs when the header
+    # line has tabs and no comma (VAN's "tab delimited text" export). Semicolons are never
+    # guessed: a ';' file from a spreadsheet set to a European locale often writes
+    # decimal commas too, so the group says so here and checks its amounts.
+    delimiter: str | None = Field(
+        default=None, description="',', ';', '|' or tab (write \"\\t\" or tab)"
+    )
+
+    # plain: the model strips whitespace from strings, and a tab is whitespace
+    @field_validator("delimiter", mode="plain")
+    @classmethod
+    def _known_delimiter(cls, value: object) -> object:
+        if value is None:
+            return None
+        text = str(value)
+        # the character itself first: stripped, a tab would be nothing
+        named = DELIMITER_NAMES.get(text) or DELIMITER_NAMES.get(text.strip().lower())
+        if named is None:
+            raise ValueError(
+                f"delimiter must be one of ',', ';', '|' or tab (\"\\t\" or tab); found {value!r}"
+            )
+        return named
+
+    @model_validator(mode="after")
+    def _delimiter_of_csv_only(self) -> Source:
+        if self.delimiter is not None and self.kind not in CSV_KINDS:
+            raise ValueError(
+                f"'delimiter' applies to CSV exports ({', '.join(CSV_KINDS)}); a "
+                f"{self.kind} export is JSON: remove 'delimiter' from this source"
+            )
+        return self
 
     @model_validator(mode="after")
     def _generic_needs_mapping(self) -> Source:

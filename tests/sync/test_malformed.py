@@ -95,7 +95,7 @@ CASES = [
         "semicolon-separated",
         AN,
         {"an/a.csv": "uuid;email\nu1;a@example.org\n"},
-        ("error", ["not comma-separated"]),
+        ("error", ["not comma-separated", "set `delimiter: ';'` on this source"]),
     ),
     (
         "truncated-json",

@@ -156,7 +156,11 @@ AN_CSV_KNOWN = {*AN_REPORT_COLUMNS, "phone", "address", "city", "state", "zip"}
 def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     for f in files:
         table, cols = stage.load_csv(
-            f, required=["email"], encoding=source.encoding, what="Action Network activist report"
+            f,
+            required=["email"],
+            encoding=source.encoding,
+            delimiter=source.delimiter,
+            what="Action Network activist report",
         )
         c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
         unknown = stage.unknown(f, cols, AN_CSV_KNOWN)
@@ -759,6 +763,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 f,
                 required=VAN_REQUIRED[f.role],
                 encoding=source.encoding,
+                delimiter=source.delimiter,
                 what=f"VAN {f.role} table",
             )
             stage.unknown(f, loaded[f.file_no][1], VAN_KNOWN[f.role])
@@ -1036,7 +1041,9 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
     con = stage.con
     contacts, messages = [], []
     for f in files:
-        table, cols = stage.load_csv(f, encoding=source.encoding, what="Spoke export")
+        table, cols = stage.load_csv(
+            f, encoding=source.encoding, delimiter=source.delimiter, what="Spoke export"
+        )
         lower = {c.lower() for c in cols}
         if "contact[cell]" in lower:
             f.role = "contacts"
@@ -1251,7 +1258,9 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 f"the column mapping names unknown field(s) {', '.join(bad)}",
                 "in cohort.yml, map only these fields: " + ", ".join(sorted(GENERIC_FIELDS)),
             )
-        table, cols = stage.load_csv(f, encoding=source.encoding, what="spreadsheet")
+        table, cols = stage.load_csv(
+            f, encoding=source.encoding, delimiter=source.delimiter, what="spreadsheet"
+        )
         lower = {c.lower(): c for c in cols}
         missing = [f"{k}: {v}" for k, v in mapping.items() if v.lower() not in lower]
         if missing:

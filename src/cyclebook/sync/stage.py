@@ -121,6 +121,7 @@ class FileInfo:
     embedded_key: str = ""  # a HAL page's first `_embedded` key (its collection)
     carried: bool = False  # unchanged and not needed by the changed ones: not read again
     read_path: Path | None = None  # transcoded copy, when the file was not UTF-8
+    delimiter: str = ","  # the CSV's field separator (as read)
     # set when the archive copy computed the hash: the stat and time it was read at
     hashed_stat: os.stat_result | None = None
     hashed_at_ns: int = 0
@@ -296,15 +297,24 @@ class Stage:
         *,
         required: list[str] | tuple[str, ...] = (),
         encoding: str | None = None,
+        delimiter: str | None = None,
         what: str = "export",
     ) -> tuple[str, list[str]]:
         """Read one CSV into a TEMP table of VARCHAR columns plus ``__rec``.
 
+        Fields are separated by ``delimiter`` (the source's, from cohort.yml) or, when
+        it is not set, by commas, or by tabs when the header line has tabs and no comma.
         Structural problems (too many columns, bad quoting) become rejects with the line
         DuckDB reports; blank rows are dropped and counted; a repeated header line is a
         reject. Returns the table name and the file's column names.
         """
         head = self._check_bytes(f)
+        header_line = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+        if delimiter is None and b"\t" in header_line and b"," not in header_line:
+            # VAN's "tab delimited text" export (and a spreadsheet's "Text (Tab delimited)")
+            delimiter = "\t"
+            f.notes.append("read as tab-separated text")
+        f.delimiter = delimiter or ","
         path = f.path
         if encoding and encoding.lower().replace("_", "-") not in {"utf-8", "utf8", "utf-8-sig"}:
             path = self._transcode(f, encoding)
@@ -316,7 +326,8 @@ class Stage:
                 self.con.execute(
                     f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(
                         {sql_str(str(path))}, header = true, all_varchar = true,
-                        delim = ',', quote = '"', escape = '"', auto_detect = true,
+                        delim = {sql_str(f.delimiter)}, quote = '"', escape = '"',
+                        auto_detect = true,
                         normalize_names = false, store_rejects = true,
                         rejects_table = '{rj}', rejects_scan = '{rs}',
                         max_line_size = 4000000, sample_size = 20480)"""
@@ -343,17 +354,16 @@ class Stage:
                 continue
             break
         columns = [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
-        if (
-            len(columns) == 1
-            and b"," not in head.split(b"\n", 1)[0]
-            and (b";" in head or b"\t" in head)
-        ):
-            raise self.error(
-                f,
-                "the file is not comma-separated (it looks like ';' or tab separated)",
-                "export it as CSV with commas, or save it from the spreadsheet as 'CSV UTF-8 "
-                "(comma delimited)'.",
-            )
+        if len(columns) == 1 and f.delimiter == "," and b"," not in header_line:
+            for sign, name in ((b";", "';'"), (b"|", "'|'")):
+                if sign in header_line:
+                    raise self.error(
+                        f,
+                        f"the file is not comma-separated (its header line is {name} separated)",
+                        "save it from the spreadsheet as 'CSV UTF-8 (comma delimited)', or "
+                        f"set `delimiter: {name}` on this source in cohort.yml (then check "
+                        "that amounts do not use decimal commas).",
+                    )
         lower = {c.lower(): c for c in columns}
         missing = [c for c in required if c.lower() not in lower]
         if missing:
@@ -590,7 +600,7 @@ class Stage:
                     [file_no],
                 )
                 continue
-            starts = record_start_lines(f.read_path or f.path)
+            starts = record_start_lines(f.read_path or f.path, f.delimiter)
             if starts is None:
                 continue
             recs = [
@@ -619,7 +629,7 @@ class Stage:
 MAX_LINE_SCAN_BYTES = 512 * 1024 * 1024
 
 
-def record_start_lines(path: Path) -> list[int] | None:
+def record_start_lines(path: Path, delimiter: str = ",") -> list[int] | None:
     """Physical line number (1-based) where each non-blank data record starts.
 
     Matches the record numbering of ``read_csv`` (header excluded, blank lines skipped),
@@ -629,7 +639,7 @@ def record_start_lines(path: Path) -> list[int] | None:
         return None
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
         text = handle.read()
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     starts: list[int] = []
     line_before = 0
     first = True
