@@ -66,3 +66,88 @@ def test_a_new_id_joins_the_stored_person_and_keeps_its_id():
     assert ids[("mobilize", "m1")] == ("p-stored", True)
     assert ids[("an", "u1")] == ("p-stored", False)
     assert ids[("mobilize", "m2")][0] != "p-stored"
+
+
+def test_a_long_chain_is_one_person_in_few_rounds():
+    """400 ids, each sharing an email with the one before and a phone with the one after:
+    one person. Labels jump along the chain, so the rounds grow with its logarithm (a
+    label moved one id per round before: the last ids of a chain longer than the round
+    limit stayed separate people)."""
+    # v(2j) and v(2j+1) share e{j}; v(2j+1) and v(2j+2) share a phone
+    people = []
+    for i in range(400):
+        email = f"e{i // 2}@x.org"
+        phone = f"+1617555{(i + 1) // 2:04d}"
+        people.append(("van", f"v{i}", email, phone))
+    out = _resolve(people)
+    assert len({p for p, _ in out["ids"].values()}) == 1
+    assert len(out["ids"]) == 400
+    assert out["rounds"] <= 20  # measured 14; one id per round would be ~400
+
+
+def _components(people) -> set[frozenset]:
+    """Ids joined by a shared email or phone, by union-find (the reference)."""
+    parent: dict[tuple, tuple] = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for source, source_id, email, phone in people:
+        node = ("id", source, source_id)
+        find(node)
+        for value in (("e", email), ("p", phone)):
+            if value[1] is not None:
+                parent[find(node)] = find(value)
+    groups: dict[tuple, set] = {}
+    for source, source_id, _, _ in people:
+        groups.setdefault(find(("id", source, source_id)), set()).add((source, source_id))
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_people_are_the_connected_ids_of_random_graphs():
+    import random
+
+    for seed in range(30):
+        rng = random.Random(seed)
+        n = rng.randint(2, 120)
+        pool = max(2, n // rng.randint(1, 4))  # fewer values than ids: many shared
+        people = [
+            (
+                rng.choice(["an", "van", "mobilize"]),
+                f"i{k}",
+                f"e{rng.randrange(pool)}@x.org" if rng.random() < 0.7 else None,
+                f"+1617555{rng.randrange(pool):04d}" if rng.random() < 0.5 else None,
+            )
+            for k in range(n)
+        ]
+        out = _resolve(people)
+        found: dict[str, set] = {}
+        for key, (person, _) in out["ids"].items():
+            found.setdefault(person, set()).add(key)
+        assert {frozenset(g) for g in found.values()} == _components(people), seed
+
+
+def test_ids_of_one_stored_person_keep_its_label_apart_from_others():
+    """A stored person's two ids start with one label but share no value here: each side
+    settles by its own values, and the new ids beside them join the stored person their
+    values lead to, never another through the shared label."""
+    out = _resolve(
+        [
+            ("mobilize", "x", "ana@x.org", None),  # shares ana@ with the stored an/a
+            ("mobilize", "y", "cy@x.org", None),  # shares cy@ with stored person q's van/c
+        ],
+        stored=[
+            ("p", "an", "a", "ana@x.org"),
+            ("p", "van", "b", None),
+            ("q", "van", "c", "cy@x.org"),
+        ],
+    )
+    ids = out["ids"]
+    assert ids[("mobilize", "x")] == ("p", True)
+    assert ids[("mobilize", "y")] == ("q", True)
+    assert ids[("an", "a")] == ("p", False)
+    assert ids[("van", "b")] == ("p", False)
+    assert ids[("van", "c")] == ("q", False)

@@ -240,6 +240,28 @@ MOBILIZE_PAGE = {
 }
 
 
+def test_json_keys_beyond_the_model_are_reported_per_page(make_cohort):
+    """Keys a record has beyond what the reader knows are listed for its file (sorted,
+    once each, whichever record has them); a page with none lists none."""
+    import copy
+
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    first = copy.deepcopy(MOBILIZE_PAGE)
+    first["data"][0]["utm_campaign"] = "fall"
+    first["data"][1]["utm_campaign"] = "fall"
+    first["data"][1]["approval_status"] = "APPROVED"
+    second = copy.deepcopy(MOBILIZE_PAGE)
+    for record in second["data"]:
+        record["id"] += 10
+    c.write("mobilize/attendances-page-001.json", first)
+    c.write("mobilize/attendances-page-002.json", second)
+    result = c.sync()
+    assert [(f.file, f.unknown_columns) for f in result.files] == [
+        ("mobilize/attendances-page-001.json", ["approval_status", "utm_campaign"]),
+        ("mobilize/attendances-page-002.json", []),
+    ]
+
+
 def test_mobilize(make_cohort):
     c = make_cohort("- {kind: mobilize, path: mobilize}")
     c.write("mobilize/attendances-page-001.json", MOBILIZE_PAGE)

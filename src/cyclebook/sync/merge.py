@@ -18,7 +18,7 @@ from cyclebook.store import UNINDEXED_KEYS, sql_str
 from cyclebook.sync.stage import STAGE_SCHEMA, Stage
 
 SEP = "\x1f"
-MAX_ROUNDS = 12
+MAX_ROUNDS = 64  # rounds needed: about log2 of the longest chain of ids, plus one
 
 
 def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
@@ -73,30 +73,9 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         """CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
            WHERE a IN (SELECT a FROM cb_edges GROUP BY a HAVING count(*) > 1)"""
     ).fetchone()[0]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE cb_sub AS SELECT k, l, old FROM cb_nodes SEMI JOIN cb_edges USING (k)"
-    )
     rounds = 0
-    # nothing shared (no two ids with one email or phone): every id keeps its own label,
-    # no round to run (six statements less for each organization)
-    for rounds in range(1, MAX_ROUNDS + 1 if shared else 1):  # noqa: B007 - reported
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE cb_alab AS
-               SELECT e.a, min(n.l) AS l FROM cb_edges e JOIN cb_sub n USING (k) GROUP BY e.a"""
-        )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE cb_sub2 AS
-               SELECT n.k, least(n.l, min(a.l)) AS l, n.old
-               FROM cb_sub n JOIN cb_edges e USING (k) JOIN cb_alab a USING (a)
-               GROUP BY n.k, n.l, n.old"""
-        )
-        changed = con.execute(
-            "SELECT count(*) FROM cb_sub2 JOIN cb_sub USING (k) WHERE cb_sub2.l <> cb_sub.l"
-        ).fetchone()[0]
-        con.execute("DROP TABLE cb_sub; ALTER TABLE cb_sub2 RENAME TO cb_sub")
-        if changed == 0:
-            break
     if shared:
+        rounds = _propagate_labels(con)
         con.execute(
             """CREATE OR REPLACE TEMP TABLE cb_nodes AS
                SELECT n.k, coalesce(s.l, n.l) AS l, n.old, n.seen, n.n
@@ -113,10 +92,72 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         FROM cb_nodes""",
         {"org": org_id},
     )
-    con.execute(
-        "DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_alab; DROP TABLE IF EXISTS cb_sub"
-    )
+    con.execute("DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_sub")
     return {"rounds": rounds}
+
+
+def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:
+    """``cb_sub(k, l)``: each id touched by a shared email or phone (``cb_edges``) with
+    the least label of the ids it is connected to. Returns the rounds run.
+
+    The ids, values and labels are numbered first (a label by its rank: the least rank
+    is the least label), so every round joins and groups integers, not strings (on a
+    four-tool organization of a million people the rounds took 20 s on the strings).
+    A round moves labels one id further along a chain and then jumps: an id takes the
+    label of the id its label came from, when that is less, so a chain of n ids takes
+    about log2(n) rounds, not n (the original algorithm's labels, fewer rounds). A label only ever decreases: the rounds end when the
+    sum of labels stops changing.
+    """
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_knum AS
+           SELECT k, l, row_number() OVER () AS kn, dense_rank() OVER (ORDER BY l) AS lr
+           FROM (SELECT k, l FROM cb_nodes SEMI JOIN cb_edges USING (k))"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_ie AS
+           SELECT n.kn, a.an FROM cb_edges e JOIN cb_knum n USING (k)
+           JOIN (SELECT a, row_number() OVER () AS an FROM (SELECT DISTINCT a FROM cb_edges)) a
+             USING (a)"""
+    )
+    # the id each label started at. The ids of one stored person share its label and
+    # need not be connected here: a label that started at several ids is not jumped along
+    # (that could join another person's label), it only moves one id per round.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_lnode AS
+           SELECT lr, min(kn) AS kn FROM cb_knum GROUP BY lr HAVING count(*) = 1"""
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE cb_lab AS SELECT kn, lr AS l FROM cb_knum")
+    total = con.execute("SELECT sum(l) FROM cb_lab").fetchone()[0]
+    rounds = 0
+    while True:
+        rounds += 1
+        if rounds > MAX_ROUNDS:  # cannot happen: labels fall; a bound against a bug
+            raise RuntimeError(f"identity resolution did not settle in {MAX_ROUNDS} rounds")
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE cb_step AS
+               WITH by_value AS (
+                   SELECT e.an, min(n.l) AS l FROM cb_ie e JOIN cb_lab n USING (kn) GROUP BY e.an)
+               SELECT e.kn, min(v.l) AS l FROM cb_ie e JOIN by_value v USING (an) GROUP BY e.kn"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE cb_lab AS
+               SELECT s.kn, least(s.l, j.l) AS l FROM cb_step s
+               LEFT JOIN cb_lnode o ON o.lr = s.l LEFT JOIN cb_step j ON j.kn = o.kn"""
+        )
+        now = con.execute("SELECT sum(l) FROM cb_lab").fetchone()[0]
+        if now == total:
+            break
+        total = now
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_sub AS
+           SELECT n.k, lab.l FROM cb_lab s JOIN cb_knum n USING (kn)
+           JOIN (SELECT DISTINCT lr, l FROM cb_knum) lab ON lab.lr = s.l"""
+    )
+    con.execute(
+        "DROP TABLE cb_knum; DROP TABLE cb_ie; DROP TABLE cb_lnode; DROP TABLE cb_lab; "
+        "DROP TABLE cb_step"
+    )
+    return rounds
 
 
 def write_org(
