@@ -447,3 +447,53 @@ def test_a_person_with_several_records_takes_the_latest_non_empty_value_of_each(
         ("101", "Anna", "Silva", "ana@example.org", "02140", "2026-08-05"),
         ("102", "Bo", None, None, None, "2026-08-07"),
     ]
+
+
+def test_a_record_in_several_exports_read_together_keeps_its_latest_version(make_cohort):
+    """Read in one sync: the version the tool modified last wins; at an equal modification
+    date, the later file (by name), then the later record in it. Each key is ranked
+    among its own repeats only; the keys that do not repeat pass as they are."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+
+    def page(*records):
+        data = [
+            {
+                "id": att,
+                "created_date": 1780000000,
+                "modified_date": modified,
+                "person": {"user_id": 5, "email_addresses": [{"address": "a@example.org"}]},
+                "event": {"id": 7, "title": "Meeting", "event_type": "MEETING"},
+                "timeslot": {"id": 71, "start_date": 1780050000},
+                "status": status,
+                "attended": None,
+            }
+            for att, modified, status in records
+        ]
+        return {"count": len(data), "next": None, "data": data}
+
+    # 11: same date in both pages -> page 2's; 12: page 1 modified it later -> page 1's;
+    # 13: twice in page 2 at one date -> the later record; 14: once -> as it is
+    c.write(
+        "mobilize/p1.json",
+        page(
+            (11, 1780100000, "CONFIRMED"),
+            (12, 1780200000, "CANCELLED"),
+            (14, 1780100000, "CONFIRMED"),
+        ),
+    )
+    c.write(
+        "mobilize/p2.json",
+        page(
+            (11, 1780100000, "CANCELLED"),
+            (12, 1780100000, "CONFIRMED"),
+            (13, 1780100000, "CONFIRMED"),
+            (13, 1780100000, "CANCELLED"),
+        ),
+    )
+    c.sync()
+    assert c.query("SELECT activity_id, status FROM activity ORDER BY 1") == [
+        ("mobilize:att:11", "cancelled"),
+        ("mobilize:att:12", "cancelled"),
+        ("mobilize:att:13", "cancelled"),
+        ("mobilize:att:14", "confirmed"),
+    ]

@@ -461,13 +461,25 @@ def _dedupe(
     case); a table only when they repeat. Returns the number of staged rows."""
     rows, repeats = _repeats(con, staged, key)
     if repeats:
+        # only the rows whose key's hash repeats are ranked; the rest (nearly all, in
+        # overlapping exports) pass as they are: ranking all 7.6M activities of a
+        # four-tool organization of a million people took 11-14 s
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE cb_repeated AS SELECT h FROM (
+                    SELECT hash({key}) AS h FROM {staged}) GROUP BY h HAVING count(*) > 1"""
+        )
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {target} AS
                 SELECT * EXCLUDE (file_no, rec) FROM ({select})
-                QUALIFY row_number() OVER (
-                    PARTITION BY {key} ORDER BY {newest_first}file_no DESC, rec DESC) = 1""",
+                WHERE hash({key}) NOT IN (SELECT h FROM cb_repeated)
+                UNION ALL
+                SELECT * EXCLUDE (file_no, rec) FROM (
+                    SELECT * FROM ({select}) WHERE hash({key}) IN (SELECT h FROM cb_repeated)
+                    QUALIFY row_number() OVER (
+                        PARTITION BY {key} ORDER BY {newest_first}file_no DESC, rec DESC) = 1)""",
             params,
         )
+        con.execute("DROP TABLE cb_repeated")
     else:
         view = _with_literals(select, params)
         con.execute(
