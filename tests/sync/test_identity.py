@@ -82,7 +82,7 @@ def test_a_long_chain_is_one_person_in_few_rounds():
     out = _resolve(people)
     assert len({p for p, _ in out["ids"].values()}) == 1
     assert len(out["ids"]) == 400
-    assert out["rounds"] <= 20  # measured 14; one id per round would be ~400
+    assert out["rounds"] <= 10  # measured 6-8 (chains of 400 and 2,000); one id a round: ~400
 
 
 def _components(people) -> set[frozenset]:

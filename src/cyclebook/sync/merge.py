@@ -100,17 +100,20 @@ def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:
     """``cb_sub(k, l)``: each id touched by a shared email or phone (``cb_edges``) with
     the least label of the ids it is connected to. Returns the rounds run.
 
-    The ids, values and labels are numbered first (a label by its rank: the least rank
-    is the least label), so every round joins and groups integers, not strings (on a
-    four-tool organization of a million people the rounds took 20 s on the strings).
-    A round moves labels one id further along a chain and then jumps: an id takes the
-    label of the id its label came from, when that is less, so a chain of n ids takes
-    about log2(n) rounds, not n (the original algorithm's labels, fewer rounds). A label only ever decreases: the rounds end when the
-    sum of labels stops changing.
+    The connected ids are found first, on numbers: each id and each value is numbered,
+    and every id starts with its own number as its component. In a round each id looks
+    at the least component among the ids it shares a value with; the least any id of a
+    component saw goes to the whole component; then components are followed as
+    pointers to the end (an id takes the component of the id whose number its
+    component is, until none changes). A chain of 2,000 ids settles in 6-8 rounds, not
+    2,000. Components only fall: the rounds end when their sum stops changing. Then each
+    id gets the least label of its component, which is what propagating the labels
+    themselves gives, without joining or sorting strings in any round (on a four-tool
+    organization of a million people the rounds on the strings took 20 s).
     """
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_knum AS
-           SELECT k, l, row_number() OVER () AS kn, dense_rank() OVER (ORDER BY l) AS lr
+           SELECT k, l, row_number() OVER () AS kn
            FROM (SELECT k, l FROM cb_nodes SEMI JOIN cb_edges USING (k))"""
     )
     con.execute(
@@ -119,44 +122,49 @@ def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:
            JOIN (SELECT a, row_number() OVER () AS an FROM (SELECT DISTINCT a FROM cb_edges)) a
              USING (a)"""
     )
-    # the id each label started at. The ids of one stored person share its label and
-    # need not be connected here: a label that started at several ids is not jumped along
-    # (that could join another person's label), it only moves one id per round.
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_lnode AS
-           SELECT lr, min(kn) AS kn FROM cb_knum GROUP BY lr HAVING count(*) = 1"""
-    )
-    con.execute("CREATE OR REPLACE TEMP TABLE cb_lab AS SELECT kn, lr AS l FROM cb_knum")
-    total = con.execute("SELECT sum(l) FROM cb_lab").fetchone()[0]
+    con.execute("CREATE OR REPLACE TEMP TABLE cb_comp AS SELECT kn, kn AS c FROM cb_knum")
+    total = con.execute("SELECT sum(c) FROM cb_comp").fetchone()[0]
     rounds = 0
     while True:
         rounds += 1
-        if rounds > MAX_ROUNDS:  # cannot happen: labels fall; a bound against a bug
+        if rounds > MAX_ROUNDS:  # cannot happen: components fall; a bound against a bug
             raise RuntimeError(f"identity resolution did not settle in {MAX_ROUNDS} rounds")
         con.execute(
             """CREATE OR REPLACE TEMP TABLE cb_step AS
                WITH by_value AS (
-                   SELECT e.an, min(n.l) AS l FROM cb_ie e JOIN cb_lab n USING (kn) GROUP BY e.an)
-               SELECT e.kn, min(v.l) AS l FROM cb_ie e JOIN by_value v USING (an) GROUP BY e.kn"""
+                   SELECT e.an, min(n.c) AS c FROM cb_ie e JOIN cb_comp n USING (kn) GROUP BY e.an)
+               SELECT e.kn, min(v.c) AS c FROM cb_ie e JOIN by_value v USING (an) GROUP BY e.kn"""
         )
+        # the least an id of a component saw goes to the whole component at once (to
+        # every id whose component it is), not only to the ids beside the other one
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE cb_lab AS
-               SELECT s.kn, least(s.l, j.l) AS l FROM cb_step s
-               LEFT JOIN cb_lnode o ON o.lr = s.l LEFT JOIN cb_step j ON j.kn = o.kn"""
+            """CREATE OR REPLACE TEMP TABLE cb_comp AS
+               WITH seen AS (SELECT o.kn, o.c, s.c AS saw FROM cb_comp o JOIN cb_step s USING (kn))
+               SELECT seen.kn, least(seen.saw, h.low) AS c FROM seen
+               JOIN (SELECT c, min(saw) AS low FROM seen GROUP BY c) h USING (c)"""
         )
-        now = con.execute("SELECT sum(l) FROM cb_lab").fetchone()[0]
+        # then jump until nothing moves: each id takes the component of the id whose
+        # number its component is (never more, since an id's component is at most its
+        # number), which halves the longest chain of such pointers each time
+        jumped = total
+        while True:
+            now = con.execute("SELECT sum(c) FROM cb_comp").fetchone()[0]
+            if now == jumped:
+                break
+            jumped = now
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE cb_comp AS
+                   SELECT s.kn, j.c FROM cb_comp s JOIN cb_comp j ON j.kn = s.c"""
+            )
         if now == total:
             break
         total = now
     con.execute(
         """CREATE OR REPLACE TEMP TABLE cb_sub AS
-           SELECT n.k, lab.l FROM cb_lab s JOIN cb_knum n USING (kn)
-           JOIN (SELECT DISTINCT lr, l FROM cb_knum) lab ON lab.lr = s.l"""
+           WITH labelled AS (SELECT n.k, n.l, s.c FROM cb_comp s JOIN cb_knum n USING (kn))
+           SELECT k, min(l) OVER (PARTITION BY c) AS l FROM labelled"""
     )
-    con.execute(
-        "DROP TABLE cb_knum; DROP TABLE cb_ie; DROP TABLE cb_lnode; DROP TABLE cb_lab; "
-        "DROP TABLE cb_step"
-    )
+    con.execute("DROP TABLE cb_knum; DROP TABLE cb_ie; DROP TABLE cb_comp; DROP TABLE cb_step")
     return rounds
 
 
