@@ -238,6 +238,7 @@ def write_org(
             "activity_id",
             p,
             newest_first="recorded_at DESC NULLS LAST, ",
+            read_once=first_load,
         )
         counts["activity"] = _upsert(
             con,
@@ -368,6 +369,7 @@ def write_org(
         "cb_attempt_new",
         "attempt_id",
         {"org": org_id, "salt": salt},
+        read_once=not _has_rows(con, "contact_attempt", org_id),
     )
     counts["contact_attempt"] = (
         _upsert(con, "contact_attempt", "cb_attempt_new", ["org_id", "attempt_id"], org_id)
@@ -462,37 +464,34 @@ def _dedupe(
     key: str,
     params: dict,
     newest_first: str = "",
+    *,
+    read_once: bool = False,
 ) -> int:
     """``target``: the rows of ``select`` (which carries file_no, rec), one per key: the
     one the tool itself modified last (``newest_first``, an ORDER BY prefix), then the
     latest file and record. A view when the staged keys are already unique (the common
-    case); a table only when they repeat. Returns the number of staged rows."""
+    case) or when the caller reads it only once (``read_once``: the organization has
+    none of these rows stored, so they are inserted in one statement); otherwise a
+    table. Returns the number of staged rows."""
     rows, repeats = _repeats(con, staged, key)
-    if repeats:
+    if not repeats:
+        deduped = select
+    else:
         # only the rows whose key's hash repeats are ranked; the rest (nearly all, in
         # overlapping exports) pass as they are: ranking all 7.6M activities of a
         # four-tool organization of a million people took 11-14 s
+        repeated = f"{target}_repeated"
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE cb_repeated AS SELECT h FROM (
+            f"""CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT h FROM (
                     SELECT hash({key}) AS h FROM {staged}) GROUP BY h HAVING count(*) > 1"""
         )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {target} AS
-                SELECT * EXCLUDE (file_no, rec) FROM ({select})
-                WHERE hash({key}) NOT IN (SELECT h FROM cb_repeated)
-                UNION ALL
-                SELECT * EXCLUDE (file_no, rec) FROM (
-                    SELECT * FROM ({select}) WHERE hash({key}) IN (SELECT h FROM cb_repeated)
-                    QUALIFY row_number() OVER (
-                        PARTITION BY {key} ORDER BY {newest_first}file_no DESC, rec DESC) = 1)""",
-            params,
-        )
-        con.execute("DROP TABLE cb_repeated")
-    else:
-        view = _with_literals(select, params)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {target} AS SELECT * EXCLUDE (file_no, rec) FROM ({view})"
-        )
+        deduped = f"""SELECT * FROM ({select}) WHERE hash({key}) NOT IN (SELECT h FROM {repeated})
+            UNION ALL
+            SELECT * FROM ({select}) WHERE hash({key}) IN (SELECT h FROM {repeated})
+            QUALIFY row_number() OVER (
+                PARTITION BY {key} ORDER BY {newest_first}file_no DESC, rec DESC) = 1"""
+    kind = "VIEW" if read_once or not repeats else "TABLE"
+    _create(con, kind, target, f"SELECT * EXCLUDE (file_no, rec) FROM ({deduped})", params)
     return rows
 
 
