@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1104,34 +1106,100 @@ def _head(tokens: list[str]) -> str:
     return " ".join(tokens[:2])
 
 
-def _python_folded_candidates(
-    con: Any, chosen_rows: list[tuple], found: dict[str, set[str]]
-) -> list[tuple]:
-    """The people whose last name or street SQL cannot fold like Python (see
-    _sql_foldable) and whose first tokens, folded here, are among the report's: each
-    distinct value is folded once (many people share a surname or a street)."""
-    matched: dict[str, set[str]] = {}
-    for name, column, key in (
-        ("lasts", "last_name", "phrases"),
-        ("streets_py", _STREET, "streets"),
-    ):
+def _python_heads(con: Any) -> dict[str, dict[str, str]]:
+    """The head of every distinct last name and street SQL cannot fold like Python (see
+    _sql_foldable), folded here: each distinct value once (many people share a surname
+    or a street)."""
+    heads: dict[str, dict[str, str]] = {}
+    for name, column, street in (("last", "last_name", False), ("street", _STREET, True)):
         values = con.execute(
             f"""SELECT DISTINCT {column} FROM person_pii
             WHERE org_id IN (SELECT v FROM cb_guard_orgs) AND NOT {_sql_foldable(column)}"""
         ).fetchall()
-        tokens = _tokens if key == "phrases" else (lambda v: _address_tokens(_tokens(v)))
-        matched[name] = {v for (v,) in values if _head(tokens(v)) in found[key]}
-    if not any(matched.values()):
-        return []
-    with _registered(con, matched):
-        rows = con.execute(
-            f"""SELECT {_PII_COLUMNS} FROM person_pii
-            WHERE org_id IN (SELECT v FROM cb_guard_orgs)
-              AND (last_name IN (SELECT v FROM cb_guard_lasts)
-                   OR {_STREET} IN (SELECT v FROM cb_guard_streets_py))"""
-        ).fetchall()
-    chosen = {(row[0], row[1]) for row in chosen_rows}
-    return [row for row in rows if (row[0], row[1]) not in chosen]
+        fold = (lambda v: _address_tokens(_tokens(v))) if street else _tokens
+        heads[name] = {v: _head(fold(v)) for (v,) in values}
+    return heads
+
+
+# Per process: the organizations' people as hashes of the keys the guard compares with a
+# report (email, phone, the heads of last name and street), by (process, store, the
+# organizations, a fingerprint of their personal rows). Working the keys out is what
+# the guard spends its time on in a large organization (0.8 s a report for a million
+# people); the runner's worker guards an organization's reports one after another.
+# Hashes, not the values: the process keeps no readable personal value, and two values
+# with one hash only make the guard read one more person, whom the exact rules clear.
+_KEYS: dict[tuple, str] = {}
+_KEYS_KEPT = 2
+_KEYS_NAMES = itertools.count(1)
+_KEYS_LOCK = threading.Lock()  # one builder at a time; a table in use is never dropped
+
+
+def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
+    """The name of a table (in the process's in-memory database) of the organizations'
+    people: ``org_id, person_id, email_h, phone_h, last_h, street_h``. Call with
+    ``cb_guard_orgs`` registered. Built again when any personal row changed."""
+    import os
+
+    from cyclebook.store import ident
+
+    fingerprint = con.execute(
+        f"""SELECT count(*), bit_xor(hash({_PII_COLUMNS})) FROM person_pii
+            WHERE org_id IN (SELECT v FROM cb_guard_orgs)"""
+    ).fetchone()
+    key = (os.getpid(), str(store_path.resolve()), tuple(org_ids), tuple(fingerprint))
+    name = _KEYS.get(key)
+    if name is not None:
+        exists = con.execute(
+            """SELECT count(*) FROM duckdb_tables()
+               WHERE database_name = 'memory' AND schema_name = 'main' AND table_name = ?""",
+            [name],
+        ).fetchone()[0]
+        if exists:
+            return name
+    heads = _python_heads(con)
+    name = f"cb_guard_keys_{os.getpid()}_{next(_KEYS_NAMES)}"
+    head_sets = {f"{kind}_heads": set(values.items()) for kind, values in heads.items()}
+    for kind, pairs in head_sets.items():
+        import pyarrow as pa
+
+        con.register(
+            f"cb_guard_{kind}",
+            pa.table(
+                {
+                    "v": pa.array([v for v, _ in pairs], pa.string()),
+                    "head": pa.array([h for _, h in pairs], pa.string()),
+                }
+            ),
+        )
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TABLE memory.main.{ident(name)} AS
+            SELECT org_id, person_id,
+                hash(nullif(lower(trim(email)), '')) AS email_h,
+                hash(nullif({_SQL_PHONE_KEY.format("phone")}, '')) AS phone_h,
+                hash(CASE WHEN last_foldable THEN {_sql_head("last_tokens")}
+                          ELSE lh.head END) AS last_h,
+                hash(CASE WHEN street_foldable THEN {_sql_head("street_tokens", address=True)}
+                          ELSE sh.head END) AS street_h
+            FROM (
+                SELECT org_id, person_id, email, phone, last_name, {_STREET} AS street,
+                    {_sql_foldable("last_name")} AS last_foldable,
+                    {_sql_tokens("last_name")} AS last_tokens,
+                    {_sql_foldable(_STREET)} AS street_foldable,
+                    {_sql_tokens(_STREET)} AS street_tokens
+                FROM person_pii WHERE org_id IN (SELECT v FROM cb_guard_orgs)
+            ) p
+            LEFT JOIN cb_guard_last_heads lh ON NOT p.last_foldable AND lh.v = p.last_name
+            LEFT JOIN cb_guard_street_heads sh ON NOT p.street_foldable AND sh.v = p.street"""
+        )
+    finally:
+        for kind in head_sets:
+            con.unregister(f"cb_guard_{kind}")
+    _KEYS[key] = name
+    while len(_KEYS) > _KEYS_KEPT:  # the oldest goes
+        old = _KEYS.pop(next(iter(_KEYS)))
+        con.execute(f"DROP TABLE IF EXISTS memory.main.{ident(old)}")
+    return name
 
 
 def candidate_index(
@@ -1144,15 +1212,14 @@ def candidate_index(
     """The index of only those people whose values could appear in ``html_text``.
 
     The report is small and the store may hold millions of people, so the report's
-    candidate emails, phone numbers, ids and phrases are sent to the store, which returns
-    the few people who could match: same email, same last ten phone digits, an id among
-    the report's tokens, or a last name or street whose first tokens are neighbouring
-    tokens of the report (folded in SQL when DuckDB folds them as Python does, otherwise
-    here). :func:`scan_text` then applies the exact rules. Nothing is cached and no
-    personal value leaves the store except those rows and the names and streets Python
-    must fold itself.
+    candidate emails, phone numbers, ids and phrases are compared in the store with the
+    people's keys (:func:`_person_keys`), which gives the few people who could match:
+    same email, same last ten phone digits, an id among the report's tokens, or a last
+    name or street whose first tokens are neighbouring tokens of the report (folded in
+    SQL when DuckDB folds them as Python does, otherwise in Python). Only those people's
+    rows are read; :func:`scan_text` then applies the exact rules.
     """
-    from cyclebook.store import connect
+    from cyclebook.store import connect, ident
 
     store_path = Path(store_path)
     allow_list = list(allow) if allow is not None else _config_text_near(store_path)
@@ -1165,30 +1232,25 @@ def candidate_index(
             rows: list[tuple] = []
             person_tests = _tests(
                 found,
-                emails="lower(trim(email)) IN (SELECT v FROM cb_guard_emails)",
-                phones=f"{_SQL_PHONE_KEY.format('phone')} IN (SELECT v FROM cb_guard_phones)",
+                emails="email_h IN (SELECT hash(v) FROM cb_guard_emails)",
+                phones="phone_h IN (SELECT hash(v) FROM cb_guard_phones)",
                 ids="lower(person_id) IN (SELECT v FROM cb_guard_ids)",
                 numbers="person_id IN (SELECT v FROM cb_guard_numbers)",
-                phrases=f"""last_foldable AND
-                    {_sql_head("last_tokens")} IN (SELECT v FROM cb_guard_phrases)""",
-                streets=f"""street_foldable AND {_sql_head("street_tokens", address=True)}
-                    IN (SELECT v FROM cb_guard_streets)""",
+                phrases="last_h IN (SELECT hash(v) FROM cb_guard_phrases)",
+                streets="street_h IN (SELECT hash(v) FROM cb_guard_streets)",
             )
             if has_pii and person_tests:
-                # one query (a UNION of one per test, like identity's, would work out each
-                # name's tokens once per test: DuckDB does not share the expressions)
-                rows = con.execute(
-                    f"""SELECT {_PII_COLUMNS} FROM (
-                        SELECT *,
-                            {_sql_foldable("last_name")} AS last_foldable,
-                            {_sql_tokens("last_name")} AS last_tokens,
-                            {_sql_foldable(_STREET)} AS street_foldable,
-                            {_sql_tokens(_STREET)} AS street_tokens
-                        FROM person_pii WHERE org_id IN (SELECT v FROM cb_guard_orgs)
-                    ) WHERE {" OR ".join(f"({test})" for test in person_tests)}"""
-                ).fetchall()
-            if has_pii and (found["phrases"] or found["streets"]):
-                rows += _python_folded_candidates(con, rows, found)
+                with _KEYS_LOCK:
+                    keys = f"memory.main.{ident(_person_keys(con, store_path, org_ids))}"
+                    matched = " UNION ".join(
+                        f"SELECT org_id, person_id FROM {keys} WHERE {test}"
+                        for test in person_tests
+                    )
+                    rows = con.execute(
+                        f"""SELECT {_PII_COLUMNS} FROM person_pii
+                        WHERE org_id IN (SELECT v FROM cb_guard_orgs)
+                          AND (org_id, person_id) IN ({matched})"""
+                    ).fetchall()
             identities = []
             id_tests = _tests(
                 found,

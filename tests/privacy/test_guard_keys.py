@@ -1,0 +1,99 @@
+"""The guard's per-process keys of an organization's people (privacy._person_keys): used
+again while the people are the same, worked out again the moment any of them changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from cyclebook import privacy, store
+from cyclebook.privacy import scan_html
+
+from .conftest import render, write_people
+
+
+def kinds(leaks) -> set[str]:
+    return {leak.kind for leak in leaks}
+
+
+def memory_tables() -> set[str]:
+    db = store._INSTANCE.db
+    if db is None:
+        return set()
+    rows = db.execute(
+        """SELECT table_name FROM duckdb_tables()
+           WHERE database_name = 'memory' AND table_name LIKE 'cb_guard_keys_%'"""
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def forget_keys() -> None:
+    for table in memory_tables():
+        store._INSTANCE.db.execute(f"DROP TABLE memory.main.{table}")
+    privacy._KEYS.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_keys_from_other_tests():
+    forget_keys()
+    yield
+    forget_keys()
+
+
+def test_the_keys_are_kept_and_follow_every_change_of_the_people(pii_store):
+    page = render([("html", "<p>Ulrike Zwiebelbaum came twice.</p>")])
+    assert scan_html(page, pii_store, ["org-a"], allow=[]) == []
+    [table] = privacy._KEYS.values()
+    assert scan_html(page, pii_store, ["org-a"], allow=[]) == []
+    assert list(privacy._KEYS.values()) == [table]  # the same people: used again
+
+    # a new person, then a changed last name (same number of people), then a changed
+    # email: each is found by the next scan
+    write_people(pii_store, [("org-a", "a9", "Ulrike", "Zwiebelbaum", None, None, None)])
+    assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"name"}
+    with store.connect(pii_store, write=True) as con:
+        con.execute("UPDATE person_pii SET last_name = 'Quillfeather' WHERE person_id = 'a3'")
+    page = render([("html", "<p>Quillfeather family</p>")])
+    assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"last_name"}
+    with store.connect(pii_store, write=True) as con:
+        con.execute("UPDATE person_pii SET email = 'new.sam@example.com' WHERE person_id = 'a3'")
+    page = render([("html", "<p>write to new.sam@example.com</p>")])
+    assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"email"}
+    assert table not in privacy._KEYS.values()
+
+
+def test_keys_lost_with_the_process_database_are_worked_out_again(pii_store):
+    page = render([("html", "<p>Call (555) 201-3344</p>")])
+    assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"phone"}
+    [table] = privacy._KEYS.values()
+    store._INSTANCE.db.execute(f"DROP TABLE memory.main.{table}")
+    assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"phone"}
+
+
+def test_two_sets_of_people_are_kept_at_most(pii_store):
+    page = render([("html", "<p>Okonkwo and Featherstonehaugh</p>")])
+    found = {}
+    for orgs in (["org-a"], ["org-b"], ["org-a", "org-b"]):
+        found[tuple(orgs)] = kinds(scan_html(page, pii_store, orgs, allow=[]))
+    assert found == {
+        ("org-a",): {"last_name"},
+        ("org-b",): {"last_name"},
+        ("org-a", "org-b"): {"last_name"},
+    }
+    assert len(privacy._KEYS) == 2
+    assert memory_tables() == set(privacy._KEYS.values())
+
+
+def test_the_keys_hold_hashes_not_values(pii_store):
+    scan_html(render([("html", "<p>nothing</p>")]), pii_store, ["org-a"], allow=[])
+    [table] = privacy._KEYS.values()
+    columns = store._INSTANCE.db.execute(
+        f"SELECT column_name, column_type FROM (DESCRIBE memory.main.{table})"
+    ).fetchall()
+    assert columns == [
+        ("org_id", "VARCHAR"),
+        ("person_id", "VARCHAR"),
+        ("email_h", "UBIGINT"),
+        ("phone_h", "UBIGINT"),
+        ("last_h", "UBIGINT"),
+        ("street_h", "UBIGINT"),
+    ]
