@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import random
 import string
-import time
 from pathlib import Path
 
 import pytest
@@ -180,25 +179,20 @@ def _fake_people(n: int) -> list[tuple]:
     return rows
 
 
-def test_fast_on_a_megabyte_and_fifty_thousand_people(tmp_path):
+def test_a_megabyte_report_against_fifty_thousand_people(tmp_path):
+    """Size only: how fast is for benchmarks/bench_guard.py, not for a unit test."""
     people = _fake_people(50_000)
-    index_start = time.perf_counter()
     index = build_index(people, [("big", f"{i:09d}") for i in range(50_000)])
-    build_seconds = time.perf_counter() - index_start
     filler = (
         "<p>Active base grew by 1,204 people this cycle; 62% of new people came back "
         "within six weeks. Young leaders hosted 14 house meetings.</p>\n"
     )
     body = render([("html", filler * 700) for _ in range(12)])
     assert len(body) > 1_000_000
-    start = time.perf_counter()
     assert scan_text(body, index) == []
     planted = body.replace("Young leaders", f"{people[4321][2]} {people[4321][3]}", 1)
     leaks = scan_text(planted, index)
-    seconds = time.perf_counter() - start
     assert [leak.kind for leak in leaks] == ["name"]
-    assert seconds < 10, f"two scans of 1 MB took {seconds:.1f} s"
-    assert build_seconds < 10, f"indexing 50k people took {build_seconds:.1f} s"
 
 
 def test_store_without_people_is_fine(tmp_path):
