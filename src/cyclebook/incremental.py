@@ -238,8 +238,11 @@ class Fingerprints:
         with connect(self.paths.store) as con:
             columns: dict[str, list[str]] = {}
             for table, column in con.execute(
+                # the store's own tables: not those of another database of the process's
+                # DuckDB instance (the privacy guard keeps tables in its memory database)
                 "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+                "WHERE table_schema = 'main' AND table_catalog = current_database() "
+                "ORDER BY table_name, ordinal_position"
             ).fetchall():
                 columns.setdefault(table, []).append(column)
             for table, cols in columns.items():

@@ -144,7 +144,11 @@ def cards_results(
     if not measures or not org_ids:
         return {}
     tables = {
-        t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        t
+        for (t,) in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database()"
+        ).fetchall()
     }
     if "metric_value" not in tables:
         return {}

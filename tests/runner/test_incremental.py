@@ -178,3 +178,22 @@ def test_code_fingerprint_follows_sources_and_versions(tmp_path: Path, monkeypat
     first = incremental.code_fingerprint(versions)
     assert first == incremental.code_fingerprint(dict(versions))
     assert first != incremental.code_fingerprint({"papermill": "2.7.1"})
+
+
+def test_tables_of_other_databases_of_the_process_are_not_the_stores(cohort: Path) -> None:
+    """The store's digest reads the store's own tables: a table with an org_id column in
+    another database of the process's DuckDB instance (the privacy guard keeps its keys
+    in the in-memory one) once stopped every run with 'Table ... does not exist'."""
+    from cyclebook import store
+
+    first = _run(cohort)
+    db = store._INSTANCE.cursor()
+    try:
+        db.execute("CREATE OR REPLACE TABLE memory.main.stray (org_id VARCHAR, n INTEGER)")
+        db.execute("INSERT INTO memory.main.stray VALUES ('alpha', 1)")
+        again = _run(cohort)
+    finally:
+        db.execute("DROP TABLE IF EXISTS memory.main.stray")
+        db.close()
+    assert set(first.values()) == {"ok"}
+    assert set(again.values()) == {"cached"}
