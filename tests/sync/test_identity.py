@@ -151,3 +151,107 @@ def test_ids_of_one_stored_person_keep_its_label_apart_from_others():
     assert ids[("an", "a")] == ("p", False)
     assert ids[("van", "b")] == ("p", False)
     assert ids[("van", "c")] == ("q", False)
+
+
+def _resolve_both(people, stored, referenced, monkeypatch) -> tuple[dict, dict]:
+    """cb_idmap's person of every staged or referenced id: as resolved (the stored people
+    the staged records can reach), and with every stored person in the graph."""
+    from cyclebook.sync import merge
+
+    def run() -> dict:
+        con = duckdb.connect()
+        create_schema(con)
+        for name in ("st_person", "st_activity"):
+            con.execute(f"CREATE TEMP TABLE {name} ({STAGE_SCHEMA[name]})")
+        for source, source_id, email, phone in people:
+            con.execute(
+                "INSERT INTO st_person (source, source_id, email, phone) VALUES (?, ?, ?, ?)",
+                [source, source_id, email, phone],
+            )
+        for source, source_id in referenced:
+            con.execute(
+                "INSERT INTO st_activity (person_source, person_ref) VALUES (?, ?)",
+                [source, source_id],
+            )
+        for person_id, source, source_id, _email, _phone in stored:
+            con.execute(
+                "INSERT INTO identity VALUES ('o', ?, ?, ?, NULL)", [person_id, source, source_id]
+            )
+        pii = {(s[0], s[3], s[4]) for s in stored}
+        for person_id, email, phone in pii:
+            con.execute(
+                "INSERT INTO person_pii (org_id, person_id, email, phone) VALUES ('o', ?, ?, ?)",
+                [person_id, email, phone],
+            )
+        resolve_identities(con, "o")
+        wanted = {(s, i) for s, i, _, _ in people} | set(referenced)
+        rows = con.execute("SELECT source, source_id, person_id FROM cb_idmap").fetchall()
+        return {(s, i): p for s, i, p in rows if (s, i) in wanted}
+
+    reached = run()
+    everyone = merge._reached_people
+
+    def all_stored(con, org_id):
+        everyone(con, org_id)
+        con.execute("INSERT INTO cb_reach SELECT DISTINCT person_id FROM identity")
+
+    monkeypatch.setattr(merge, "_reached_people", all_stored)
+    return reached, run()
+
+
+def test_a_new_export_reaches_the_stored_people_it_is_connected_to(monkeypatch):
+    """Stored: q and r share a phone (merged by an earlier export, kept apart in the
+    store); s is far from the new export. New: an email of p's, and an activity of one
+    of q's ids. Every staged or referenced id gets the person it gets when every stored
+    person takes part; s is not read at all."""
+    stored = [
+        ("p", "an", "a1", "ana@x.org", None),
+        ("p", "van", "a2", "ana@x.org", None),
+        ("q", "van", "b1", "bo@x.org", "+16175550101"),
+        ("r", "spoke", "c1", None, "+16175550101"),
+        ("r", "mobilize", "c2", "cy@x.org", "+16175550101"),
+        ("s", "van", "d1", "di@x.org", None),
+        ("s", "an", "d2", "di@x.org", None),
+    ]
+    people = [("mobilize", "m1", "ana@x.org", None), ("mobilize", "m2", "eve@x.org", None)]
+    reached, full = _resolve_both(people, stored, [("van", "b1")], monkeypatch)
+    assert reached == full
+    assert reached == {
+        ("mobilize", "m1"): "p",
+        ("mobilize", "m2"): reached[("mobilize", "m2")],
+        ("van", "b1"): "q",  # q < r: the least label of q and r's component
+    }
+    assert reached[("mobilize", "m2")] not in {"p", "q", "r", "s"}
+
+
+def test_reaching_stored_people_changes_no_one_on_random_stores(monkeypatch):
+    import random
+
+    for seed in range(25):
+        rng = random.Random(seed)
+        pool = rng.randint(3, 30)
+
+        def email(rng=rng, pool=pool):
+            return f"e{rng.randrange(pool)}@x.org" if rng.random() < 0.6 else None
+
+        def phone(rng=rng, pool=pool):
+            return f"+1617555{rng.randrange(pool):04d}" if rng.random() < 0.4 else None
+
+        stored = []
+        for n in range(rng.randint(0, 25)):
+            person_email, person_phone = email(), phone()
+            for k in range(rng.randint(1, 3)):
+                stored.append(
+                    (f"s{n:02d}", rng.choice(["an", "van"]), f"{n}-{k}", person_email, person_phone)
+                )
+        people = [
+            (rng.choice(["an", "mobilize"]), f"n{k}", email(), phone())
+            for k in range(rng.randint(1, 20))
+        ]
+        ids = [(s[1], s[2]) for s in stored]
+        referenced = rng.sample(ids, min(len(ids), rng.randint(0, 3)))
+        # some new records are of stored ids
+        people += [(s, i, email(), phone()) for s, i in rng.sample(ids, min(len(ids), 2))]
+        reached, full = _resolve_both(people, stored, referenced, monkeypatch)
+        monkeypatch.undo()
+        assert reached == full, seed

@@ -48,6 +48,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         FROM staged FULL JOIN stored USING (k)""",
         {"org": org_id},
     )
+    _reached_people(con, org_id)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_edges AS
         SELECT DISTINCT k, a FROM (
@@ -60,10 +61,12 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
             SELECT i.source || '{SEP}' || i.source_id, 'e:' || p.email FROM identity i
             JOIN person_pii p USING (org_id, person_id)
             WHERE i.org_id = $org AND p.email IS NOT NULL
+              AND i.person_id IN (SELECT person_id FROM cb_reach)
             UNION ALL
             SELECT i.source || '{SEP}' || i.source_id, 'p:' || p.phone FROM identity i
             JOIN person_pii p USING (org_id, person_id)
-            WHERE i.org_id = $org AND p.phone IS NOT NULL)""",
+            WHERE i.org_id = $org AND p.phone IS NOT NULL
+              AND i.person_id IN (SELECT person_id FROM cb_reach))""",
         {"org": org_id},
     )
     # Only an email or phone shared by two or more ids can join people: the rest of the
@@ -92,8 +95,79 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         FROM cb_nodes""",
         {"org": org_id},
     )
-    con.execute("DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_sub")
+    con.execute("DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_sub; DROP TABLE cb_reach")
     return {"rounds": rounds}
+
+
+def _reached_people(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
+    """``cb_reach(person_id)``: the stored people the staged records can be connected to.
+
+    Only their ids can be joined with the staged ones, so only their emails and phones
+    enter the graph: a weekly export of a four-tool organization of a million people
+    resolved every stored id again (15 s of a 17 s sync). Found by following values:
+    the people of the stored ids the staged records name (their own or, for an activity,
+    its person's), and of any stored person with an email or phone of a staged record;
+    then, again and again, those who share an email or phone with a person found, until
+    none is new: every stored person connected to a staged record, however far.
+    """
+    p = {"org": org_id}
+    if not _has_rows(con, "identity", org_id):  # a first sync: nobody stored to reach
+        con.execute("CREATE OR REPLACE TEMP TABLE cb_reach (person_id VARCHAR)")
+        return
+    named = [f"SELECT source || '{SEP}' || source_id FROM st_person WHERE source_id IS NOT NULL"]
+    present = {
+        row[0]
+        for row in con.execute(
+            """SELECT table_name FROM information_schema.tables
+               WHERE table_name IN ('st_activity', 'st_attempt')"""
+        ).fetchall()
+    }
+    for relation in sorted(present):
+        named.append(
+            f"SELECT person_source || '{SEP}' || person_ref FROM {relation} "
+            "WHERE person_ref IS NOT NULL"
+        )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_reach AS
+            SELECT DISTINCT person_id FROM identity WHERE org_id = $org
+              AND source || '{SEP}' || source_id IN ({" UNION ".join(named)})""",
+        p,
+    )
+    # values followed so far, and those to follow next (the staged records' to begin)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_next AS SELECT DISTINCT a FROM (
+               SELECT 'e:' || email AS a FROM st_person WHERE email IS NOT NULL
+               UNION ALL SELECT 'p:' || phone FROM st_person WHERE phone IS NOT NULL)"""
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE cb_front AS SELECT person_id FROM cb_reach")
+    con.execute("CREATE OR REPLACE TEMP TABLE cb_seen AS SELECT a FROM cb_next WHERE false")
+    values = """SELECT 'e:' || email AS a FROM person_pii WHERE org_id = $org
+                   AND email IS NOT NULL AND person_id IN (SELECT person_id FROM cb_front)
+                 UNION SELECT 'p:' || phone FROM person_pii WHERE org_id = $org
+                   AND phone IS NOT NULL AND person_id IN (SELECT person_id FROM cb_front)"""
+    while True:
+        # the values of the people found last, not followed yet
+        con.execute(
+            f"""INSERT INTO cb_next SELECT a FROM ({values})
+                WHERE a NOT IN (SELECT a FROM cb_seen) AND a NOT IN (SELECT a FROM cb_next)""",
+            p,
+        )
+        if not con.execute("SELECT count(*) FROM cb_next").fetchone()[0]:
+            break
+        new = con.execute(
+            """CREATE OR REPLACE TEMP TABLE cb_front AS SELECT DISTINCT person_id FROM (
+                   SELECT person_id FROM person_pii WHERE org_id = $org
+                     AND 'e:' || email IN (SELECT a FROM cb_next)
+                   UNION ALL SELECT person_id FROM person_pii WHERE org_id = $org
+                     AND 'p:' || phone IN (SELECT a FROM cb_next))
+               WHERE person_id NOT IN (SELECT person_id FROM cb_reach)""",
+            p,
+        ).fetchone()[0]
+        con.execute("INSERT INTO cb_seen SELECT a FROM cb_next; DELETE FROM cb_next")
+        if not new:
+            break
+        con.execute("INSERT INTO cb_reach SELECT person_id FROM cb_front")
+    con.execute("DROP TABLE cb_next; DROP TABLE cb_front; DROP TABLE cb_seen")
 
 
 def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:
