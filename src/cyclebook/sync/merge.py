@@ -119,7 +119,7 @@ def _reached_people(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
         row[0]
         for row in con.execute(
             """SELECT table_name FROM information_schema.tables
-               WHERE table_name IN ('st_activity', 'st_attempt')"""
+               WHERE table_catalog = 'temp' AND table_name IN ('st_activity', 'st_attempt')"""
         ).fetchall()
     }
     for relation in sorted(present):
