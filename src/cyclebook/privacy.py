@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import html
 import itertools
+import os
 import re
 import threading
 import unicodedata
@@ -1138,7 +1139,7 @@ def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
     """The name of a table (in the process's in-memory database) of the organizations'
     people: ``org_id, person_id, email_h, phone_h, last_h, street_h``. Call with
     ``cb_guard_orgs`` registered. Built again when any personal row changed."""
-    import os
+    import pyarrow as pa
 
     from cyclebook.store import ident
 
@@ -1160,8 +1161,6 @@ def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
     name = f"cb_guard_keys_{os.getpid()}_{next(_KEYS_NAMES)}"
     head_sets = {f"{kind}_heads": set(values.items()) for kind, values in heads.items()}
     for kind, pairs in head_sets.items():
-        import pyarrow as pa
-
         con.register(
             f"cb_guard_{kind}",
             pa.table(
