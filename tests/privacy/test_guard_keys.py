@@ -1,5 +1,6 @@
-"""The guard's per-process keys of an organization's people (privacy._person_keys): used
-again while the people are the same, worked out again the moment any of them changes."""
+"""The guard's per-process keys of an organization's people and tool ids
+(privacy._person_keys, privacy._id_keys): used again while the rows are the same, worked
+out again the moment any of them changes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from .conftest import render, write_people
 
 def kinds(leaks) -> set[str]:
     return {leak.kind for leak in leaks}
+
+
+def kept(kind: str) -> list[str]:
+    """The tables kept for ``kind`` ("people" or "ids"), oldest first."""
+    return [name for key, name in privacy._KEYS.items() if key[0] == kind]
 
 
 def memory_tables() -> set[str]:
@@ -42,9 +48,9 @@ def no_keys_from_other_tests():
 def test_the_keys_are_kept_and_follow_every_change_of_the_people(pii_store):
     page = render([("html", "<p>Ulrike Zwiebelbaum came twice.</p>")])
     assert scan_html(page, pii_store, ["org-a"], allow=[]) == []
-    [table] = privacy._KEYS.values()
+    [table] = kept("people")
     assert scan_html(page, pii_store, ["org-a"], allow=[]) == []
-    assert list(privacy._KEYS.values()) == [table]  # the same people: used again
+    assert kept("people") == [table]  # the same people: used again
 
     # a new person, then a changed last name (same number of people), then a changed
     # email: each is found by the next scan
@@ -58,42 +64,79 @@ def test_the_keys_are_kept_and_follow_every_change_of_the_people(pii_store):
         con.execute("UPDATE person_pii SET email = 'new.sam@example.com' WHERE person_id = 'a3'")
     page = render([("html", "<p>write to new.sam@example.com</p>")])
     assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"email"}
-    assert table not in privacy._KEYS.values()
+    assert table not in kept("people")
+
+
+def test_the_id_keys_follow_every_change_of_the_ids(pii_store):
+    page = render([("html", "<p>van id 10234567 and an ID 77665544</p>")])
+    assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"source_id"}
+    [table] = kept("ids")
+    first, second = "1… (8 characters)", "7… (8 characters)"  # the masked ids
+    assert [leak.hint for leak in scan_html(page, pii_store, ["org-a"], allow=[])] == [first]
+    assert kept("ids") == [table]
+    # a new id, then an id removed and written again (same values, another row)
+    with store.connect(pii_store, write=True) as con:
+        con.execute("INSERT INTO identity VALUES ('org-a', 'a3', 'van', '77665544', NULL)")
+    leaks = scan_html(page, pii_store, ["org-a"], allow=[])
+    assert sorted(leak.hint for leak in leaks) == [first, second]
+    with store.connect(pii_store, write=True) as con:
+        con.execute("DELETE FROM identity WHERE source_id = '10234567'")
+        con.execute("INSERT INTO identity VALUES ('org-a', 'a2', 'van', '10234567', NULL)")
+    leaks = scan_html(page, pii_store, ["org-a"], allow=[])
+    assert sorted(leak.hint for leak in leaks) == [first, second]
+    assert len(kept("ids")) == 3  # worked out again after each change
 
 
 def test_keys_lost_with_the_process_database_are_worked_out_again(pii_store):
     page = render([("html", "<p>Call (555) 201-3344</p>")])
     assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"phone"}
-    [table] = privacy._KEYS.values()
-    store._INSTANCE.db.execute(f"DROP TABLE memory.main.{table}")
+    for table in privacy._KEYS.values():
+        store._INSTANCE.db.execute(f"DROP TABLE memory.main.{table}")
     assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"phone"}
 
 
-def test_two_sets_of_people_are_kept_at_most(pii_store):
-    page = render([("html", "<p>Okonkwo and Featherstonehaugh</p>")])
+def test_two_sets_of_organizations_are_kept_at_most(pii_store):
+    page = render([("html", "<p>Okonkwo and Featherstonehaugh, van id 88112233</p>")])
     found = {}
     for orgs in (["org-a"], ["org-b"], ["org-a", "org-b"]):
         found[tuple(orgs)] = kinds(scan_html(page, pii_store, orgs, allow=[]))
     assert found == {
         ("org-a",): {"last_name"},
-        ("org-b",): {"last_name"},
-        ("org-a", "org-b"): {"last_name"},
+        ("org-b",): {"last_name", "source_id"},
+        ("org-a", "org-b"): {"last_name", "source_id"},
     }
-    assert len(privacy._KEYS) == 2
+    assert [key[3] for key in privacy._KEYS] == [
+        ("org-b",),
+        ("org-b",),
+        ("org-a", "org-b"),
+        ("org-a", "org-b"),
+    ]
     assert memory_tables() == set(privacy._KEYS.values())
 
 
 def test_the_keys_hold_hashes_not_values(pii_store):
-    scan_html(render([("html", "<p>nothing</p>")]), pii_store, ["org-a"], allow=[])
-    [table] = privacy._KEYS.values()
-    columns = store._INSTANCE.db.execute(
-        f"SELECT column_name, column_type FROM (DESCRIBE memory.main.{table})"
-    ).fetchall()
-    assert columns == [
-        ("org_id", "VARCHAR"),
-        ("person_id", "VARCHAR"),
-        ("email_h", "UBIGINT"),
-        ("phone_h", "UBIGINT"),
-        ("last_h", "UBIGINT"),
-        ("street_h", "UBIGINT"),
-    ]
+    page = render([("html", "<p>nothing but 12345678</p>")])
+    scan_html(page, pii_store, ["org-a"], allow=[])
+    columns = {
+        kind: store._INSTANCE.db.execute(
+            f"SELECT column_name, column_type FROM (DESCRIBE memory.main.{table})"
+        ).fetchall()
+        for kind in ("people", "ids")
+        for table in kept(kind)
+    }
+    assert columns == {
+        "people": [
+            ("org_id", "VARCHAR"),
+            ("person_id", "VARCHAR"),
+            ("email_h", "UBIGINT"),
+            ("phone_h", "UBIGINT"),
+            ("last_h", "UBIGINT"),
+            ("street_h", "UBIGINT"),
+        ],
+        "ids": [
+            ("rid", "BIGINT"),
+            ("id_h", "UBIGINT"),
+            ("number_h", "UBIGINT"),
+            ("phone_h", "UBIGINT"),
+        ],
+    }
