@@ -70,18 +70,7 @@ def test_van_tab_delimited_text_reads_like_its_csv(make_cohort):
     tabs = _van_store(as_tabs)
     assert tabs == _van_store(as_csv)
     # and what the tab file alone says, by hand: the comma inside the amount survived
-    assert (
-        "van:ct:8001",
-        "101",
-        "donation",
-        None,
-        None,
-        None,
-        None,
-        1015.0,
-        None,
-        "2026-08-15 04:00",
-    ) in tabs["activities"]
+    assert [a[7] for a in tabs["activities"] if a[0] == "van:ct:8001"] == [1015.0]
     assert tabs["people"][0] == (
         "101",
         "Fa",
