@@ -539,13 +539,19 @@ class Stage:
         parses it again, such as json_type, doubles the work and memory of a large page).
         """
         expr = sql_str(path_expr)
+        # only a HAL page names its collection; reading the key parses the page again
+        embedded = (
+            "json_keys(json, '$._embedded')[1]"
+            if path_expr.startswith("$._embedded")
+            else "NULL::VARCHAR"
+        )
         return f"""SELECT file_no, page, CASE
                 WHEN regexp_matches(json, '^\\s*\\[') THEN json_extract(json, '$[*]')
                 WHEN len(records) > 0 THEN records
                 WHEN json_exists(json, '$.data') OR json_exists(json, '$._embedded')
                   THEN []::JSON[]
                 ELSE [json] END AS l,
-                json_keys(json, '$._embedded')[1] AS embedded
+                {embedded} AS embedded
             FROM (SELECT f.file_no, p.rowid AS page, p.json,
                          json_extract(p.json, {expr}) AS records
                   FROM {pages} p JOIN {pages}_files f USING (filename)
