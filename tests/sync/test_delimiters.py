@@ -208,3 +208,62 @@ def test_cohort_yml_names_the_delimiter_field(make_cohort):
 def test_json_sources_take_no_delimiter():
     with pytest.raises(ValueError, match="a mobilize export is JSON: remove 'delimiter'"):
         Source(kind="mobilize", path="mobilize", delimiter="tab")
+
+
+def _resep(text: str, sign: str) -> str:
+    """A comma-separated fixture written again with ``sign`` between fields (the csv
+    module quotes what needs it: the quoted line break and commas stay values)."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(textwrap.dedent(text).lstrip("\n"), newline="")))
+    out = io.StringIO(newline="")
+    csv.writer(out, delimiter=sign, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _store(c) -> dict[str, list[tuple]]:
+    return {
+        "people": c.query(
+            """SELECT i.source, i.source_id, p.zip, p.email_ok, p.sms_ok,
+                      pii.first_name, pii.email, pii.phone, pii.address
+               FROM person p JOIN identity i USING (org_id, person_id)
+               JOIN person_pii pii USING (org_id, person_id) ORDER BY 1, 2"""
+        ),
+        "activities": c.query(
+            "SELECT activity_id, type, status, result, amount FROM activity ORDER BY 1"
+        ),
+        "attempts": c.query(
+            "SELECT attempt_id, channel, result, replied, opted_out FROM contact_attempt ORDER BY 1"
+        ),
+        "custom": c.query("SELECT source, field, value FROM custom_field ORDER BY 1, 2, 3"),
+        "rejects": c.rejects(),
+    }
+
+
+def _fixtures(kind: str) -> dict[str, str]:
+    from test_readers import AN_CSV, SPOKE_CONTACTS, SPOKE_MESSAGES
+
+    return {
+        "action_network_csv": {"an/activists.csv": AN_CSV},
+        "spoke": {
+            "spoke/campaign-71-contacts.csv": SPOKE_CONTACTS,
+            "spoke/campaign-71-messages.csv": SPOKE_MESSAGES,
+        },
+        "van": {rel: text for rel, text in VAN_FILES.items() if rel != "van/contributions.csv"},
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", ["action_network_csv", "spoke", "van"])
+def test_every_csv_reader_takes_the_named_delimiter(make_cohort, kind):
+    path = {"action_network_csv": "an", "spoke": "spoke", "van": "van"}[kind]
+    commas = make_cohort(f"- {{kind: {kind}, path: {path}}}")
+    semicolons = make_cohort(f"- {{kind: {kind}, path: {path}, delimiter: ';'}}")
+    for rel, text in _fixtures(kind).items():
+        commas.write(rel, text)
+        semicolons.write(rel, _resep(text, ";"))
+    from_commas, from_semicolons = commas.sync(), semicolons.sync()
+    assert from_semicolons.rows_read == from_commas.rows_read > 0
+    expected = _store(commas)
+    assert any(expected[table] for table in ("activities", "attempts"))
+    assert _store(semicolons) == expected
