@@ -114,3 +114,49 @@ def test_report_says_which_exports_were_not_read_again(make_cohort):
     assert "1 new or changed export(s) were read. 2 unchanged export(s) were not read" in html
     # the carried files' figures are in the per-tool table all the same
     assert summary.last_run["rows_read"] == 2 + 2 + 2  # the new page has two records too
+
+
+def test_files_the_readers_do_not_read_are_named(make_cohort):
+    """A workbook or a PDF dropped beside the exports is not read; the report names it
+    and the format that is read there, instead of leaving it out without a word. Hidden
+    and lock files are not listed, nor a file another source reads."""
+    from cyclebook.sync import files_not_read
+
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
+    c.write("an/activists.csv", AN_CSV)
+    c.write("an/contacts-from-the-fair.xlsx", b"PK\x03\x04 workbook")
+    c.write("an/notes/how we export.pdf", b"%PDF-1.4")
+    c.write("an/.DS_Store", b"\x00")
+    c.write("an/~$activists.csv", b"lock")
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    c.write("mobilize/readme.txt", "pages from the API")
+    ctx = _context(c)
+    assert files_not_read(c.root, ctx.org) == [
+        ("an/contacts-from-the-fair.xlsx", "action_network_csv"),
+        ("an/notes/how we export.pdf", "action_network_csv"),
+        ("mobilize/readme.txt", "mobilize"),
+    ]
+    result = sync_phase.run(ctx)
+    assert [f.file for f in result.files] == ["an/activists.csv", "mobilize/p1.json"]
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "3 file(s) in the export folders were not read" in html
+    for name in [
+        "an/contacts-from-the-fair.xlsx",
+        "an/notes/how we export.pdf",
+        "mobilize/readme.txt",
+    ]:
+        assert name in html
+    assert ".DS_Store" not in html and "~$activists" not in html
+    assert "<td>.json or .ndjson or .jsonl</td>" in html and "<td>.csv</td>" in html
+
+
+def test_no_word_about_unread_files_when_every_file_is_read(make_cohort):
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/activists.csv", AN_CSV)
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert "were not read" not in _html(sync_phase.blocks(ctx, summary, result))

@@ -14,8 +14,9 @@ from cyclebook import display as d
 from cyclebook.errors import CyclebookError
 from cyclebook.phases import PhaseContext
 from cyclebook.store import connect
-from cyclebook.sync import SyncResult, sync_org
-from cyclebook.sync.summary import SyncSummary, load_summary
+from cyclebook.sync import SyncResult, files_not_read, sync_org
+from cyclebook.sync.readers import SUFFIXES
+from cyclebook.sync.summary import SOURCE_LABELS, SyncSummary, load_summary
 
 __all__ = ["run", "report", "blocks"]
 
@@ -99,6 +100,29 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "Rows read, kept and rejected per tool, with the dates the data covers",
         )
     )
+    unread = files_not_read(ctx.paths.root, ctx.org)
+    if unread:
+        out.append(
+            d.note(
+                f"{len(unread)} file(s) in the export folders were not read: the tool's "
+                "reader does not read files of that type. If one holds data the group "
+                "wants counted, save it in the format named below in the same folder, or "
+                "move it out of the folder.",
+                kind="warning",
+            )
+        )
+        out.append(
+            d.table(
+                pd.DataFrame(
+                    [
+                        (rel, SOURCE_LABELS.get(kind, kind), " or ".join(SUFFIXES[kind]))
+                        for rel, kind in unread
+                    ],
+                    columns=["File", "Source", "Files read there"],
+                ),
+                "Files in the export folders that were not read",
+            )
+        )
 
     out.append(d.heading("People matched across tools", 3))
     ppl = summary.people

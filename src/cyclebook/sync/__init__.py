@@ -105,14 +105,7 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
     if base.is_file():
         found = [(str(base.relative_to(exports_dir)), base)]
     else:
-        prefix = base.relative_to(exports_dir).as_posix()
-        prefix = "" if prefix == "." else prefix + "/"  # a source at the folder itself
-        found = [
-            (f"{prefix}{rel}", Path(full))
-            for rel, full in files_under(base)
-            if os.path.splitext(full)[1].lower() in suffixes
-            and not os.path.basename(full).startswith((".", "~$"))
-        ]
+        found = [(rel, path) for rel, path in _listing(exports_dir, base) if _reads(source, path)]
     if not found:
         raise ExportError(
             base,
@@ -121,6 +114,42 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
             fix=f"put the {source.kind} export files in {base}.",
         )
     return [(path, rel) for rel, path in found]
+
+
+def _listing(exports_dir: Path, base: Path) -> list[tuple[str, Path]]:
+    """(name under the exports folder, path) of the files in a source's folder, without
+    hidden files and the lock files office programs leave (``~$name.xlsx``)."""
+    prefix = base.relative_to(exports_dir).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"  # a source at the folder itself
+    return [
+        (f"{prefix}{rel}", Path(full))
+        for rel, full in files_under(base)
+        if not os.path.basename(full).startswith((".", "~$"))
+    ]
+
+
+def _reads(source: Source, path: Path) -> bool:
+    return os.path.splitext(path)[1].lower() in SUFFIXES[source.kind]
+
+
+def files_not_read(cohort_dir: str | Path, org: Organization) -> list[tuple[str, str]]:
+    """(file name under the exports folder, kind of source) of each file in a source's
+    folder that its reader does not read (a workbook or a PDF dropped beside the CSVs):
+    nothing a group brought is left out without the sync report saying so. A file that
+    another source of the organization reads is not listed."""
+    exports = CohortPaths.of(cohort_dir).exports(org.id)
+    listed: dict[str, str] = {}
+    read: set[str] = set()
+    for source in org.sources:
+        base = exports / source.path
+        if not base.is_dir():
+            continue
+        for rel, path in _listing(exports, base):
+            if _reads(source, path):
+                read.add(rel)
+            else:
+                listed.setdefault(rel, source.kind)
+    return sorted((rel, kind) for rel, kind in listed.items() if rel not in read)
 
 
 def _files_of(paths: CohortPaths, org: Organization) -> list[tuple[Source, list[tuple[Path, str]]]]:
