@@ -76,9 +76,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from cyclebook.config import load_cohort
-    from cyclebook.sync import sync_cohort
+    from cyclebook.sync import files_not_read, sync_cohort
+    from cyclebook.sync.readers import SUFFIXES
 
-    known = [o.id for o in load_cohort(args.cohort_dir).organizations]
+    cohort = load_cohort(args.cohort_dir)
+    known = [o.id for o in cohort.organizations]
     unknown = [o for o in args.org or [] if o not in known]
     if unknown:
         raise CyclebookError(
@@ -86,8 +88,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
             fix=f"use one of: {', '.join(known)}.",
         )
     results = sync_cohort(args.cohort_dir, args.org, force=args.force)
+    orgs = {o.id: o for o in cohort.organizations}
     failed = 0
     for org_id, result in results.items():
+        for rel, kind in files_not_read(args.cohort_dir, orgs[org_id]):
+            wanted = " or ".join(SUFFIXES[kind])
+            print(f"not read   {org_id}: {rel} (the {kind} reader reads {wanted} files)")
         if result.status == "failed":
             failed += 1
             message = (result.error or "").removeprefix(f"[{org_id}] ")

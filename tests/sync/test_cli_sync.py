@@ -74,3 +74,15 @@ def test_sync_command_is_documented():
     from cyclebook import cli
 
     assert "cyclebook sync COHORT_DIR" in textwrap.dedent(cli.__doc__)
+
+
+def test_sync_names_the_files_it_did_not_read(tmp_path, capsys):
+    root = _cohort(tmp_path / "c")
+    (root / "orgs/good/exports/van/new members.xlsx").write_bytes(b"PK\x03\x04")
+    (root / "orgs/good/exports/van/.~lock.persons.csv#").write_text("lock")
+    main(["sync", str(root), "--org", "good"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "not read   good: van/new members.xlsx (the van reader reads .csv or .txt files)"
+    )
+    assert lines[1].startswith("ok         good: 2 export(s) read")
