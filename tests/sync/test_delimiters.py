@@ -267,3 +267,12 @@ def test_every_csv_reader_takes_the_named_delimiter(make_cohort, kind):
     expected = _store(commas)
     assert any(expected[table] for table in ("activities", "attempts"))
     assert _store(semicolons) == expected
+
+
+def test_a_comma_named_for_a_tab_file_is_refused_with_the_fix(make_cohort):
+    c = make_cohort(SHEET.format(ext="txt") + "  delimiter: comma\n")
+    c.write("sheet.txt", "ID\tEmail\tDate\tMeeting\na1\ta@example.org\t2026-08-12\tM\n")
+    with pytest.raises(ExportError) as caught:
+        c.sync()
+    assert "its header line is tab separated" in str(caught.value)
+    assert "set `delimiter: tab` on this source" in str(caught.value)

@@ -355,7 +355,8 @@ class Stage:
             break
         columns = [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
         if len(columns) == 1 and f.delimiter == "," and b"," not in header_line:
-            for sign, name in ((b";", "';'"), (b"|", "'|'")):
+            # (a tab here means the source named ',' itself: unset, tabs are read as such)
+            for sign, name in ((b";", "';'"), (b"|", "'|'"), (b"\t", "tab")):
                 if sign in header_line:
                     raise self.error(
                         f,
