@@ -1078,13 +1078,21 @@ def _tests(found: dict[str, set[str]], **tests: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _registered(con: Any, sets: Mapping[str, set[str]]) -> Iterator[None]:
+def _registered(con: Any, sets: Mapping[str, set[str] | dict[str, str]]) -> Iterator[None]:
     """Each set as a one-column table ``cb_guard_<name>`` (column ``v``) for the guard's
-    semi-joins, for the length of the block."""
+    semi-joins, and each dict as a table of ``v`` and ``head`` (a value and its folded
+    head), for the length of the block."""
     import pyarrow as pa
 
     for name, values in sets.items():
-        con.register(f"cb_guard_{name}", pa.table({"v": pa.array(sorted(values), pa.string())}))
+        if isinstance(values, dict):
+            columns = {
+                "v": pa.array(list(values), pa.string()),
+                "head": pa.array(list(values.values()), pa.string()),
+            }
+        else:
+            columns = {"v": pa.array(sorted(values), pa.string())}
+        con.register(f"cb_guard_{name}", pa.table(columns))
     try:
         yield
     finally:
@@ -1152,7 +1160,6 @@ def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
     """A table (in the process's in-memory database) of the organizations' people:
     ``org_id, person_id, email_h, phone_h, last_h, street_h``. Call with
     ``cb_guard_orgs`` registered. Built again when any personal row changed."""
-    import pyarrow as pa
 
     fingerprint = con.execute(
         f"""SELECT count(*), bit_xor(hash({_PII_COLUMNS})) FROM person_pii
@@ -1162,17 +1169,7 @@ def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
 
     def build(table: str) -> None:
         heads = _python_heads(con)
-        for kind, values in heads.items():
-            con.register(
-                f"cb_guard_{kind}_heads",
-                pa.table(
-                    {
-                        "v": pa.array(list(values), pa.string()),
-                        "head": pa.array(list(values.values()), pa.string()),
-                    }
-                ),
-            )
-        try:
+        with _registered(con, {f"{kind}_heads": values for kind, values in heads.items()}):
             con.execute(
                 f"""CREATE OR REPLACE TABLE {table} AS
                 SELECT org_id, person_id,
@@ -1194,9 +1191,6 @@ def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
                 LEFT JOIN cb_guard_street_heads sh
                   ON NOT p.street_foldable AND sh.v = p.street"""
             )
-        finally:
-            for kind in heads:
-                con.unregister(f"cb_guard_{kind}_heads")
 
     return _kept_keys(con, key, build)
 
