@@ -386,6 +386,17 @@ os.register_at_fork(after_in_child=_INSTANCE.after_fork)
 
 
 @contextlib.contextmanager
+def session() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A session of the process's DuckDB instance with no store attached: for work over
+    data in memory (a cursor costs ~5 ms; a new instance ~20 ms)."""
+    con = _INSTANCE.cursor()
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
 def connect(
     path: str | Path, *, write: bool = False, timeout: float = LOCK_TIMEOUT_S
 ) -> Iterator[duckdb.DuckDBPyConnection]:

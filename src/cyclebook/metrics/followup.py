@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
 from cyclebook.metrics import rules as R
-from cyclebook.metrics.rules import frame_of
-from cyclebook.store import ident, sql_str
+from cyclebook.store import ident, session, sql_str
 
 if TYPE_CHECKING:
     from cyclebook.metrics.engine import MetricEngine
@@ -36,14 +36,21 @@ LISTS: dict[str, str] = {
 
 
 def _one_step(engine: MetricEngine) -> pd.DataFrame:
-    s = engine.state
-    parts = []
     ladder = engine.ladder
-    for r in range(len(ladder) - 1):
-        nxt = ladder[r + 1]
-        for j, cond in enumerate(nxt.any_of):
-            if cond.min_count < 2:
-                continue
+    steps = [
+        (r, j, cond)
+        for r in range(len(ladder) - 1)
+        for j, cond in enumerate(ladder[r + 1].any_of)
+        if cond.min_count >= 2
+    ]
+    if not steps:
+        return pd.DataFrame(columns=["person_id", "rung", "next_rung", "why"])
+
+    def build() -> ir.Table:
+        s = engine.state
+        parts = []
+        for r, j, cond in steps:
+            nxt = ladder[r + 1]
             col = s[R.cond_column("end", r + 1, j)].fill_null(0)
             hit = s.filter((s.rung_end == r) & (col == cond.min_count - 1))
             parts.append(
@@ -56,28 +63,34 @@ def _one_step(engine: MetricEngine) -> pd.DataFrame:
                     ),
                 )
             )
-    if not parts:
-        return pd.DataFrame(columns=["person_id", "rung", "next_rung", "why"])
-    frame = ibis.union(*parts).pipe(frame_of)
-    return frame.drop_duplicates("person_id")
+        return ibis.union(*parts)
+
+    return engine.frame("followup.one_step", build).drop_duplicates("person_id")
 
 
 def _potential_leaders(engine: MetricEngine) -> pd.DataFrame:
-    s = engine.state
     li = engine.leader_index
     if li == 0:
         return pd.DataFrame(columns=["person_id", "rung", "actions_this_cycle"])
     below = engine.ladder[li - 1]
-    hit = s.filter(s.rung_end == li - 1).order_by([ibis.desc("n_cycle"), "person_id"])
-    return hit.select(
-        "person_id", rung=ibis.literal(below.label), actions_this_cycle=hit.n_cycle
-    ).pipe(frame_of)
+
+    def build() -> ir.Table:
+        s = engine.state
+        hit = s.filter(s.rung_end == li - 1).order_by([ibis.desc("n_cycle"), "person_id"])
+        return hit.select(
+            "person_id", rung=ibis.literal(below.label), actions_this_cycle=hit.n_cycle
+        )
+
+    return engine.frame("followup.potential_leaders", build)
 
 
 def _newly_lapsed(engine: MetricEngine) -> pd.DataFrame:
-    s = engine.state
-    hit = s.filter(s.lapsed).order_by("person_id")
-    return hit.select("person_id", last_activity_at=hit.last_q).pipe(frame_of)
+    def build() -> ir.Table:
+        s = engine.state
+        hit = s.filter(s.lapsed).order_by("person_id")
+        return hit.select("person_id", last_activity_at=hit.last_q)
+
+    return engine.frame("followup.newly_lapsed", build)
 
 
 def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
@@ -85,20 +98,24 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
     if not person_ids:
         return pd.DataFrame(columns=["person_id"])
     wanted = engine.values("wanted", pa.table({"wid": pa.array(person_ids, pa.string())}))
-    pii = engine.table("person_pii")
-    pii = pii.join(wanted, pii.person_id == wanted.wid).select(
-        "person_id", "first_name", "last_name", "email", "phone"
-    )
-    ident = engine.table("identity")
-    ident = ident.join(wanted, ident.person_id == wanted.wid)
-    # one row per person and tool, its ids joined in the store: joined per group in
-    # pandas, the 900,000 people of a large organization's lists took 20 s
-    ids = (
-        ident.group_by(["person_id", "source"])
-        .aggregate(source_id=ident.source_id.group_concat(";", order_by=ident.source_id))
-        .pipe(frame_of)
-    )
-    people = pii.pipe(frame_of)
+
+    def pii() -> ir.Table:
+        t = engine.table("person_pii")
+        return t.join(wanted, t.person_id == wanted.wid).select(
+            "person_id", "first_name", "last_name", "email", "phone"
+        )
+
+    def ids() -> ir.Table:
+        t = engine.table("identity")
+        t = t.join(wanted, t.person_id == wanted.wid)
+        # one row per person and tool, its ids joined in the store: joined per group in
+        # pandas, the 900,000 people of a large organization's lists took 20 s
+        return t.group_by(["person_id", "source"]).aggregate(
+            source_id=t.source_id.group_concat(";", order_by=t.source_id)
+        )
+
+    ids = engine.frame("followup.ids", ids)
+    people = engine.frame("followup.pii", pii)
     if not ids.empty:
         wide = ids.pivot(index="person_id", columns="source", values="source_id")
         wide.columns = [f"{col}_id" for col in wide.columns]
@@ -131,12 +148,14 @@ def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, 
     """Write the three lists as CSV (owner-only permissions); returns (name, rows, path).
 
     The lists are joined with the people's contacts and written by DuckDB (an in-memory
-    connection of its own, over the frames): pandas' merge and to_csv took 10 s of a
+    session, over the frames): pandas' merge and to_csv took 10 s of a
     million-person organization's 1.2 million list rows."""
-    import duckdb
 
-    s = engine.state
-    dnc = set(s.filter(s.do_not_contact).select("person_id").pipe(frame_of).person_id)
+    def do_not_contact() -> ir.Table:
+        s = engine.state
+        return s.filter(s.do_not_contact).select("person_id")
+
+    dnc = set(engine.frame("followup.do_not_contact", do_not_contact).person_id)
     frames = {
         "one_step": _one_step(engine),
         "potential_leaders": _potential_leaders(engine),
@@ -147,9 +166,9 @@ def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, 
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)
     columns = "".join(", " + c for c in _contact_columns(contacts))
-    con = duckdb.connect()
     written = []
-    try:
+    # a session of the process's DuckDB instance, not an instance of its own
+    with session() as con:
         con.execute("SET TimeZone = 'UTC'")
         con.register("cb_contacts", contacts)
         con.register("cb_dnc", pd.DataFrame({"person_id": sorted(dnc)}, dtype="string"))
@@ -168,6 +187,4 @@ def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, 
             os.chmod(tmp, 0o600)
             tmp.replace(path)
             written.append((name, int(rows), path))
-    finally:
-        con.close()
     return written

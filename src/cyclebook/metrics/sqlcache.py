@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import decimal
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ class _Unknown(Exception):
     """An argument the fingerprint cannot encode: compile without the cache."""
 
 
-def _versions() -> str:
+def versions() -> str:
     import sqlglot
 
     return f"cyclebook-sql {FORMAT} ibis {ibis.__version__} sqlglot {sqlglot.__version__}"
@@ -88,7 +89,7 @@ def fingerprint(expr: ir.Expr) -> str | None:
     # counter: only which references are the same one matters, so they are numbered in
     # the order they appear
     references: dict[tuple[str, int], int] = {}
-    digest = hashlib.sha256(_versions().encode())
+    digest = hashlib.sha256(versions().encode())
     try:
         for node in graph:
             values = node.__args__
@@ -132,6 +133,19 @@ class SqlCache:
         # writers of one key write the same SQL, and the file appears whole
         with contextlib.suppress(OSError):
             write_text_atomic(self.folder / f"{key}.sql", sql)
+
+    def get_json(self, key: str) -> Any:
+        """A remembered JSON value (a query site's SQL and schema), or None."""
+        text = self.get(key)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:  # a damaged file: compile again
+            return None
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.put(key, json.dumps(value, sort_keys=True))
 
     def compile(self, compile_fn, expr: ir.Expr, **kwargs: Any) -> str:
         """``compile_fn(expr, **kwargs)`` (the backend's own compile), remembered when

@@ -1,0 +1,150 @@
+"""Remembered query sites: an engine whose definitions were seen before runs their SQL
+without building a single ibis expression, and gets its own organization's values."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from cyclebook.metrics import MetricEngine, compute_metrics, sqlcache
+
+from .storebuild import StoreBuilder, at, make_card, make_org
+
+C1 = make_card("c1", "2026-01-19", "2026-03-02")
+C2 = make_card("c2", "2026-03-02", "2026-04-13", previous="c1")
+
+
+def _store(path) -> None:
+    """Two organizations in one store, with different people and activity."""
+    a = StoreBuilder(path, "org-a")
+    # org-a: P1 donated on 1 Feb (member at start and end); P2 new in the cycle with two
+    # attended events (member at the end); P3 active in c1 only (lapses? no: 90 days
+    # from 20 Jan is 20 April, after the cycle), retained? no activity in c2
+    a.person("P1", at("2026-02-01"))
+    a.act("P1", "donation", at("2026-02-01"), amount=20.0)
+    a.person("P2", at("2026-03-05"))
+    a.act("P2", "attendance", at("2026-03-05"), status="registered", attended=True)
+    a.act("P2", "attendance", at("2026-03-19"), status="registered", attended=True)
+    a.person("P3", at("2026-01-20"))
+    a.act("P3", "signup", at("2026-01-20"))
+    a.build()
+    b = StoreBuilder(path, "org-b")
+    # org-b: Q1 one signup in the cycle (new, supporter); Q2 known since 2025, inactive;
+    # Q3 a signup in c1 and another in c2 (retained, member: two in 180 days)
+    b.person("Q1", at("2026-03-10"))
+    b.act("Q1", "signup", at("2026-03-10"))
+    b.person("Q2", at("2025-06-01"))
+    b.person("Q3", at("2026-02-01"))
+    b.act("Q3", "signup", at("2026-02-01"))
+    b.act("Q3", "signup", at("2026-03-20"))
+    b.build()
+
+
+def _plans(store) -> dict[str, dict]:
+    folder = sqlcache.cache_folder(store)
+    return {p.name: json.loads(p.read_text()) for p in folder.glob("plan-*.sql")}
+
+
+@pytest.fixture
+def stores(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "alone").mkdir()
+    shared = tmp_path / "shared" / "store.duckdb"
+    _store(shared)
+    alone = tmp_path / "alone" / "store.duckdb"
+    shutil.copy(shared, alone)  # the same data, nothing remembered
+    return shared, alone
+
+
+def test_a_second_organization_runs_remembered_sql_only(stores, monkeypatch):
+    shared, alone = stores
+    compute_metrics(shared, make_org(id="org-a"), C2, C1, save=False)
+    plans = _plans(shared)
+    # every query site: transitions, base, new people, one-on-ones, show rate, volunteer
+    # tiers at start and end, contact by nothing, channel, week, week and channel, the
+    # year by channel; and both temporary tables: the state and the cycle's contacts
+    assert len(plans) == 14
+    temps = [p for p in plans.values() if p["sql"].startswith("CREATE TEMP TABLE")]
+    assert len(temps) == 2
+
+    fresh_b = compute_metrics(alone, make_org(id="org-b"), C2, C1, save=False)
+
+    # org-b with the same definitions: no expression is built (every build path starts
+    # by asking for a table or a temporary table as ibis sees it)
+    def no_build(*args, **kwargs):
+        raise AssertionError("an ibis expression was built")
+
+    monkeypatch.setattr(MetricEngine, "table", no_build)
+    monkeypatch.setattr(MetricEngine, "made", no_build)
+    res_b = compute_metrics(shared, make_org(id="org-b"), C2, C1, save=False)
+    assert _plans(shared) == plans  # nothing new remembered
+    assert res_b.frame().equals(fresh_b.frame())
+    # by hand: Q1 is new (supporter at the end), Q3 retained and a member at the end
+    assert res_b.get("new_people", "cycle", "").value == 1
+    assert res_b.get("ladder", "end", "supporter").value == 1
+    assert res_b.get("ladder", "end", "member").value == 1
+    assert res_b.get("retention", "cycle", "").value == 1.0  # Q3: 1 of 1
+    assert res_b.get("active_base", "end", "").value == 2  # Q1, Q3
+
+
+def test_remembered_entries_hold_sql_schema_and_what_they_read(stores):
+    shared, _ = stores
+    compute_metrics(
+        shared,
+        make_org(id="org-a"),
+        C2,
+        C1,
+        save=False,
+        followup_dir=shared.parent / "followup",
+    )
+    plans = list(_plans(shared).values())
+    for plan in plans:
+        assert set(plan) == {"sql", "schema", "views", "temps"}
+        assert plan["schema"] and all(len(column) == 2 for column in plan["schema"])
+    texts = "\n".join(plan["sql"] for plan in plans)
+    # the SQL names the engine's views, never an organization or a person
+    assert '"cb0_activity"' in texts and '"cb0_state"' in texts
+    for name in ("org-a", "org-b", "P1", "P2", "Q1", "FirstP1", "P1@example.org"):
+        assert name not in texts
+    # a query over the state says so: an engine with nothing made yet makes it first
+    reads_state = [p for p in plans if '"cb0_state"' in p["sql"] and "CREATE" not in p["sql"]]
+    assert reads_state and all(p["temps"] == ["state"] for p in reads_state)
+    state = next(p for p in plans if p["sql"].startswith('CREATE TEMP TABLE "cb0_state"'))
+    assert {"activity", "person"} <= set(state["views"])
+
+
+def test_a_damaged_entry_is_built_again(stores):
+    shared, alone = stores
+    org = make_org(id="org-a")
+    first = compute_metrics(shared, org, C2, C1, save=False)
+    for path in sqlcache.cache_folder(shared).glob("plan-*.sql"):
+        path.write_text('{"sql": "SELECT')  # a file cut short
+    again = compute_metrics(shared, org, C2, C1, save=False)
+    assert again.frame().equals(first.frame())
+    assert all(plan["sql"] for plan in _plans(shared).values())  # written whole again
+    assert first.frame().equals(compute_metrics(alone, org, C2, C1, save=False).frame())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"previous": None},  # no retention: the state has no previous-cycle column
+        {"org": {"timezone": "America/Los_Angeles"}},
+        {"org": {"metrics": {"qualifying_types": ["donation"]}}},
+        {"card": make_card("c2", "2026-03-09", "2026-04-20", previous="c1")},
+    ],
+    ids=["no-previous", "timezone", "qualifying", "dates"],
+)
+def test_other_definitions_are_not_served_another_definitions_sql(stores, change):
+    shared, alone = stores
+    compute_metrics(shared, make_org(id="org-a"), C2, C1, save=False)
+    before = set(_plans(shared))
+    org = make_org(id="org-b", **change.get("org", {}))
+    card = change.get("card", C2)
+    previous = change.get("previous", C1)
+    remembered = compute_metrics(shared, org, card, previous, save=False)
+    assert set(_plans(shared)) > before
+    fresh = compute_metrics(alone, org, card, previous, save=False)
+    assert remembered.frame().equals(fresh.frame())
