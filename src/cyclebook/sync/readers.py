@@ -37,41 +37,24 @@ def _emit(
     select_sql: str,
     checks: list[tuple[str, str, str]],
     inserts: dict[str, str],
-) -> None:
+    *,
+    keep: bool = False,
+) -> str:
     """Materialize ``select_sql`` (must yield ``__rec``), reject rows failing ``checks``
     ((condition that is TRUE when bad, column, reason), first failing wins) and insert
-    the rest into staging tables with the given SELECT lists (over alias ``x``)."""
+    the rest into staging tables with the given SELECT lists (over alias ``x``). A key
+    of ``inserts`` is a staging table, with a ``#tag`` when two inserts go into one.
+
+    Returns the typed table: dropped here unless ``keep`` (then by
+    :func:`_drop_typed`) or a staged view reads it. Its statements run in one call."""
     t = stage.tmp_name("typed")
-    con = stage.con
     select_sql = _json_fields_once(select_sql)
     # JSON readers handle many pages at once: their SELECT carries __file
     fno = "x.__file" if "__file" in select_sql else str(f.file_no)
-    if checks:
-        # the number of the first failing check is kept (its reason and column are looked
-        # up for the rejected rows only, not carried as two text columns on every row)
-        which = (
-            "CASE "
-            + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks, 1))
-            + " END"
-        )
-        reasons = " ".join(f"WHEN {i} THEN {sql_str(r)}" for i, (_, _, r) in enumerate(checks, 1))
-        columns = " ".join(f"WHEN {i} THEN {sql_str(k)}" for i, (_, k, _) in enumerate(checks, 1))
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {t} AS
-                SELECT *, {which} AS __which FROM ({select_sql})"""
-        )
-        con.execute(
-            f"""INSERT INTO st_reject SELECT {fno}, __rec, NULL, CASE __which {columns} END,
-                    CASE __which {reasons} END
-                FROM {t} x WHERE __which IS NOT NULL"""
-        )
-    else:  # nothing to check: nothing rejected
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT *, NULL::INTEGER AS __which "
-            f"FROM ({select_sql})"
-        )
+    statements = _typed(t, select_sql, checks, fno)
     deferred = False
-    for table, cols in inserts.items():
+    for key, cols in inserts.items():
+        table = key.split("#")[0]
         where = "x.__which IS NULL"
         if " WHERE " in cols:
             cols, extra = cols.split(" WHERE ", 1)
@@ -81,9 +64,41 @@ def _emit(
             stage.defer(table, select, t)
             deferred = True
         else:
-            con.execute(f"INSERT INTO {table} {select}")
-    if not deferred:
-        con.execute(f"DROP TABLE {t}")
+            statements.append(f"INSERT INTO {table} {select}")
+    if not deferred and not keep:
+        statements.append(f"DROP TABLE {t}")
+    stage.con.execute(";\n".join(statements))
+    return t
+
+
+def _typed(t: str, select_sql: str, checks: list[tuple[str, str, str]], fno: str) -> list[str]:
+    """The statements that make table ``t`` of ``select_sql`` with ``__which``, the
+    number of the first check a row fails, and reject those rows."""
+    if not checks:  # nothing to check: nothing rejected
+        return [
+            f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT *, NULL::INTEGER AS __which "
+            f"FROM ({select_sql})"
+        ]
+    # the number of the first failing check is kept (its reason and column are looked
+    # up for the rejected rows only, not carried as two text columns on every row)
+    which = (
+        "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, (c, _, _) in enumerate(checks, 1)) + " END"
+    )
+    reasons = " ".join(f"WHEN {i} THEN {sql_str(r)}" for i, (_, _, r) in enumerate(checks, 1))
+    columns = " ".join(f"WHEN {i} THEN {sql_str(k)}" for i, (_, k, _) in enumerate(checks, 1))
+    return [
+        f"""CREATE OR REPLACE TEMP TABLE {t} AS
+            SELECT *, {which} AS __which FROM ({select_sql})""",
+        f"""INSERT INTO st_reject SELECT {fno}, __rec, NULL, CASE __which {columns} END,
+                CASE __which {reasons} END
+            FROM {t} x WHERE __which IS NOT NULL""",
+    ]
+
+
+def _drop_typed(stage: Stage, t: str) -> None:
+    """Drop a typed table :func:`_emit` kept, unless a staged view reads it."""
+    if t not in stage.kept:
+        stage.con.execute(f"DROP TABLE {t}")
 
 
 _JS_FIELD = re.compile(r"js\(j, '([^']*)'\)")
@@ -136,21 +151,30 @@ def _top_level_from(sql: str) -> int | None:
 def _custom(
     stage: Stage, f: FileInfo, table: str, columns: list[str], person_source: str, ref_sql: str
 ) -> None:
-    """Keep unknown/custom columns: one custom_field row per non-empty value."""
+    """Keep unknown/custom columns: one custom_field row per non-empty value.
+
+    One scan: each row's person reference is computed once, and its values are
+    unnested (a SELECT per column repeated the reference, a phone number's macro
+    planned twice per column)."""
     if not columns:
         return
-    selects = " UNION ALL ".join(
-        f"SELECT {sql_str(person_source)}, {ref_sql}, {sql_str(person_source)}, "
-        f"{sql_str(c)}, cb_s({ident(c)}), {f.file_no}, rowid FROM {table} "
-        f"WHERE cb_s({ident(c)}) IS NOT NULL AND {ref_sql} IS NOT NULL"
-        for c in columns
+    src = sql_str(person_source)
+    values = ", ".join(f"cb_s({ident(c)}) AS __c{i}" for i, c in enumerate(columns))
+    pairs = ", ".join(f"{{'f': {sql_str(c)}, 'v': __c{i}}}" for i, c in enumerate(columns))
+    stage.con.execute(
+        f"""INSERT INTO st_custom SELECT {src}, __ref, {src}, __kv.f, __kv.v, {f.file_no}, __rec
+            FROM (SELECT __rec, __ref, unnest([{pairs}]) AS __kv
+                  FROM (SELECT rowid AS __rec, {ref_sql} AS __ref, {values} FROM {table})
+                  WHERE __ref IS NOT NULL)
+            WHERE __kv.v IS NOT NULL"""
     )
-    stage.con.execute(f"INSERT INTO st_custom {selects}")
 
 
 def _status_sql(expr: str, mapping: dict[str, str]) -> str:
-    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in mapping.items())
-    return f"CASE lower(cb_s({expr})) {cases} END"
+    """The status ``mapping`` gives the value of ``expr`` (lowercased), NULL for others: a
+    map lookup (a CASE on the value repeats it in every WHEN, planned again each time)."""
+    pairs = ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in mapping.items())
+    return f"MAP {{{pairs}}}[lower(cb_s({expr}))]"
 
 
 # --------------------------------------------------------------------------- Action Network CSV
@@ -189,7 +213,7 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
         c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
         unknown = stage.unknown(f, cols, AN_CSV_KNOWN)
         ref = f"coalesce(cb_s({c('uuid')}), cb_email({c('email')}))"
-        sel = f"""SELECT rowid AS __rec, {ref} AS ref, cb_email({c("email")}) AS email,
+        sel = f"""SELECT rowid AS __rec, cb_s({c("uuid")}) AS __uuid, cb_email({c("email")}) AS email,
             cb_s({c("email")}) AS email_raw, cb_phone({c("can2_phone", "phone")}) AS phone,
             cb_s({c("first_name")}) AS first_name, cb_s({c("last_name")}) AS last_name,
             concat_ws(', ', cb_s({c("can2_user_address", "address")}),
@@ -202,6 +226,8 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
             cb_s({c("can2_subscription_date")}) AS sub_raw,
             cb_ts({c("can2_subscription_date")}) AS sub_at
             FROM {table}"""
+        # the person reference of the email computed above (its macro planned once)
+        sel = f"SELECT *, coalesce(__uuid, email) AS ref FROM ({sel})"
         _emit(
             stage,
             f,
@@ -358,7 +384,7 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
     act_id = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
         regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
         md5(CAST(j AS VARCHAR)))"""
-    act = """x.aid, 'action_network', x.sid, 'action_network', x.pref, '{type}',
+    act = """'an:{name}:' || x.sid, 'action_network', x.sid, 'action_network', x.pref, '{type}',
         x.created_at, x.modified_at, {status}, {attended}, {event}, 'online', NULL,
         {result}, {amount}, NULL, NULL"""
     common_checks = [
@@ -384,7 +410,7 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
             continue
         stage.json_unknown_keys(subset, group, AN_ACTIVITY_KEYS)
         base = f"""SELECT rec AS __rec, file_no AS __file, j, nullif({person_ref}, '') AS pref,
-            'an:' || '{name}:' || {act_id} AS aid, {act_id} AS sid,
+            {act_id} AS sid,
             js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at,
             cb_ts(js(j, '$.modified_date')) AS modified_at
             FROM {subset}"""
@@ -417,6 +443,7 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                 ],
                 {
                     "st_activity": act.format(
+                        name=name,
                         type="attendance",
                         status="coalesce(x.st, 'registered')",
                         attended="x.att",
@@ -435,6 +462,7 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                 common_checks,
                 {
                     "st_activity": act.format(
+                        name=name,
                         type="submission",
                         status="NULL",
                         attended="NULL",
@@ -463,6 +491,7 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                 ],
                 {
                     "st_activity": act.format(
+                        name=name,
                         type="donation",
                         status="NULL",
                         attended="NULL",
@@ -486,6 +515,7 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                 common_checks,
                 {
                     "st_activity": act.format(
+                        name=name,
                         type="tagging",
                         status="NULL",
                         attended="NULL",
@@ -903,10 +933,11 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                                        {c("datecanvassed", p="r.")}, {c("datecreated", p="r.")}))) AS aid,
                 cb_id({c("activistcodeid", p="r.")}) AS __code_id,
                 coalesce(cb_s({c("datecanvassed", p="r.")}), cb_s({c("datecreated", p="r.")})) AS when_raw,
-                coalesce(cb_ts({c("datecanvassed", p="r.")}), cb_ts({c("datecreated", p="r.")})) AS ts,
+                cb_ts({c("datecanvassed", p="r.")}) AS __canvassed_at,
                 cb_ts({c("datecreated", p="r.")}) AS created_at
                 FROM {table} r"""
-            sel = f"""SELECT t.* EXCLUDE (__code_id), ac.v AS code FROM ({sel}) t
+            sel = f"""SELECT t.* EXCLUDE (__code_id, __canvassed_at),
+                coalesce(t.__canvassed_at, t.created_at) AS ts, ac.v AS code FROM ({sel}) t
                 LEFT JOIN {codes} ac ON ac.k = t.__code_id"""
             _emit(
                 stage,
@@ -1097,22 +1128,18 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
             upper(trim(coalesce(cb_s({c("text")}), ''))) IN ('STOP', 'STOP ALL', 'UNSUBSCRIBE',
                 'QUIT', 'CANCEL', 'END') AS stop
             FROM {table}"""
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {t} AS {sel}")
         checks = [
             ("cell IS NULL", "contactNumber", "contactNumber is not a phone number"),
             ("at_raw IS NULL", "attemptedAt", "missing attemptedAt"),
             ("ts IS NULL", "attemptedAt", BAD_DATE),
         ]
-        for cond, col, reason in checks:
-            con.execute(f"""INSERT INTO st_reject SELECT {f.file_no}, __rec, NULL, {sql_str(col)},
-                {sql_str(reason)} FROM {t} WHERE ({cond}) AND __rec NOT IN
-                (SELECT rec FROM st_reject WHERE file_no = {f.file_no} AND rec IS NOT NULL)""")
-        con.execute(f"""INSERT INTO {msg} SELECT campaign_id, cell,
+        statements = _typed(t, sel, checks, str(f.file_no))
+        statements.append(f"""INSERT INTO {msg} SELECT campaign_id, cell,
             min(ts) FILTER (WHERE NOT coalesce(inbound, FALSE)),
             max(ts) FILTER (WHERE inbound AND NOT stop),
             bool_or(inbound AND NOT stop) FROM {t} WHERE cell IS NOT NULL AND ts IS NOT NULL
             GROUP BY ALL""")
-        con.execute(f"DROP TABLE {t}; DROP TABLE {table}")
+        con.execute(";\n".join([*statements, f"DROP TABLE {t}", f"DROP TABLE {table}"]))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {msg}_g AS SELECT campaign_id, cell,
         min(first_out) first_out, max(last_in) last_in, bool_or(replied) replied
         FROM {msg} GROUP BY ALL""")
@@ -1122,19 +1149,23 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
         questions = [c for c in cols if c.lower().startswith("question[")]
         f.unknown_columns = [u for u in f.unknown_columns if u not in questions]
         c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
-        sel = f"""SELECT r.rowid AS __rec, cb_id({c("campaignId", p="r.")}) AS campaign_id,
-            cb_s({c("campaign", p="r.")}) AS campaign, cb_phone({c("contact[cell]", p="r.")}) AS cell,
-            cb_s({c("contact[cell]", p="r.")}) AS cell_raw,
-            cb_s({c("contact[firstName]", p="r.")}) AS first_name,
-            cb_s({c("contact[lastName]", p="r.")}) AS last_name, cb_s({c("contact[zip]", p="r.")}) AS zip,
-            cb_bool({c("contact[optOut]", p="r.")}) AS opt_out,
-            lower(cb_s({c("contact[messageStatus]", p="r.")})) AS status,
-            cb_id({c("contact[external_id]", p="r.")}) AS external_id,
-            'spoke:texter:' || substr(md5(lower(concat_ws(' ', cb_s({c("texter[firstName]", p="r.")}),
-                cb_s({c("texter[lastName]", p="r.")})))), 1, 12) AS texter,
-            m.first_out, m.last_in, coalesce(m.replied, FALSE) AS replied
-            FROM {table} r LEFT JOIN {msg}_g m ON m.campaign_id = cb_id({c("campaignId", p="r.")})
-                AND m.cell = cb_phone({c("contact[cell]", p="r.")})"""
+        # the answers ride along as columns: each question's activities are read from
+        # the typed rows (the cell and campaign computed once, not again per question)
+        answers = "".join(f", cb_s({ident(q)}) AS __q{i}" for i, q in enumerate(questions))
+        sel = f"""SELECT rowid AS __rec, cb_id({c("campaignId")}) AS campaign_id,
+            cb_s({c("campaign")}) AS campaign, cb_phone({c("contact[cell]")}) AS cell,
+            cb_s({c("contact[cell]")}) AS cell_raw,
+            cb_s({c("contact[firstName]")}) AS first_name,
+            cb_s({c("contact[lastName]")}) AS last_name, cb_s({c("contact[zip]")}) AS zip,
+            cb_bool({c("contact[optOut]")}) AS opt_out,
+            lower(cb_s({c("contact[messageStatus]")})) AS status,
+            cb_id({c("contact[external_id]")}) AS external_id,
+            'spoke:texter:' || substr(md5(lower(concat_ws(' ', cb_s({c("texter[firstName]")}),
+                cb_s({c("texter[lastName]")})))), 1, 12) AS texter{answers}
+            FROM {table}"""
+        sel = f"""SELECT r.*, m.first_out, m.last_in, coalesce(m.replied, FALSE) AS replied
+            FROM ({sel}) r LEFT JOIN {msg}_g m ON m.campaign_id = r.campaign_id
+                AND m.cell = r.cell"""
         inserts = {
             "st_person": """'spoke', x.cell, NULL, x.cell, x.first_name, x.last_name, NULL,
                 x.zip, NULL, NULL, NOT coalesce(x.opt_out, FALSE), NULL, x.first_out""",
@@ -1147,10 +1178,10 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
                 WHERE x.first_out IS NOT NULL AND coalesce(x.status, '') <> 'needsmessage'""",
         }
         if has_van:  # contact[external_id] is the VAN id: a source-id match across tools
-            inserts["st_person "] = """'van', x.external_id, NULL, x.cell, x.first_name,
+            inserts["st_person#van"] = """'van', x.external_id, NULL, x.cell, x.first_name,
                 x.last_name, NULL, x.zip, NULL, NULL, NULL, NULL, NULL
-                WHERE x.external_id IS NOT NULL"""
-        _emit(
+                WHERE x.external_id IS NOT NULL AND x.cell IS NOT NULL"""
+        typed = _emit(
             stage,
             f,
             sel,
@@ -1158,31 +1189,26 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
                 ("cell_raw IS NULL", "contact[cell]", "missing contact[cell]"),
                 ("cell IS NULL", "contact[cell]", "contact[cell] is not a phone number"),
             ],
-            {k.strip(): v for k, v in inserts.items() if k == k.strip()},
+            inserts,
+            keep=True,
         )
-        if has_van:
-            _emit(
-                stage,
-                f,
-                sel.replace("FROM", ", 1 AS one FROM", 1),
-                [],
-                {"st_person": inserts["st_person "] + " AND x.cell IS NOT NULL"},
-            )
-        for q in questions:
-            text = q[len("question[") : -1] if q.endswith("]") else q
-            con.execute(f"""INSERT INTO st_activity_t SELECT
-                'spoke:q:' || coalesce(cb_id({c("campaignId", p="r.")}), '') || ':' ||
-                    cb_phone({c("contact[cell]", p="r.")}) || ':' || substr(md5({sql_str(text)}), 1, 10),
-                'spoke', NULL, 'spoke', cb_phone({c("contact[cell]", p="r.")}), 'survey_response',
-                coalesce(m.last_in, m.first_out), NULL, NULL, NULL, NULL, 'text', NULL,
-                cb_s(r.{ident(q)}), NULL, NULL,
-                'spoke:texter:' || substr(md5(lower(concat_ws(' ', cb_s({c("texter[firstName]", p="r.")}),
-                    cb_s({c("texter[lastName]", p="r.")})))), 1, 12),
-                {f.file_no}, r.rowid
-                FROM {table} r LEFT JOIN {msg}_g m ON m.campaign_id = cb_id({c("campaignId", p="r.")})
-                    AND m.cell = cb_phone({c("contact[cell]", p="r.")})
-                WHERE cb_s(r.{ident(q)}) IS NOT NULL AND cb_phone({c("contact[cell]", p="r.")}) IS NOT NULL
-                  AND coalesce(m.last_in, m.first_out) IS NOT NULL""")
+        # an answer is a survey response of the texted person, dated by the conversation
+        # (rows without a phone number are the rejected ones: every other row has one)
+        answered = [
+            f"""INSERT INTO st_activity_t SELECT
+                'spoke:q:' || coalesce(x.campaign_id, '') || ':' || x.cell || ':'
+                    || substr(md5({sql_str(q[len("question[") : -1] if q.endswith("]") else q)}), 1, 10),
+                'spoke', NULL, 'spoke', x.cell, 'survey_response',
+                coalesce(x.last_in, x.first_out), NULL, NULL, NULL, NULL, 'text', NULL,
+                x.__q{i}, NULL, NULL, x.texter, {f.file_no}, x.__rec
+                FROM {typed} x
+                WHERE x.__q{i} IS NOT NULL AND x.cell IS NOT NULL
+                  AND coalesce(x.last_in, x.first_out) IS NOT NULL"""
+            for i, q in enumerate(questions)
+        ]
+        if answered:
+            con.execute(";\n".join(answered))
+        _drop_typed(stage, typed)
         keep = f.unknown_columns + [k for k in cols if k.lower() == "tags"]
         _custom(stage, f, table, keep, "spoke", f"cb_phone({c('contact[cell]')})")
         con.execute(f"DROP TABLE {table}")
@@ -1317,8 +1343,8 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             sql_str(source.activity_type) if source.activity_type else f"lower(cb_s({g('type')}))"
         )
         ref = f"coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')}))"
-        sel = f"""SELECT rowid AS __rec, {ref} AS ref, cb_email({g("email")}) AS email,
-            cb_phone({g("phone")}) AS phone, cb_s({g("first_name")}) AS first_name,
+        sel = f"""SELECT rowid AS __rec, cb_id({g("person_id")}) AS __pid,
+            cb_email({g("email")}) AS email, cb_phone({g("phone")}) AS phone, cb_s({g("first_name")}) AS first_name,
             cb_s({g("last_name")}) AS last_name, cb_s({g("address")}) AS address,
             cb_s({g("zip")}) AS zip, cb_s({g("state")}) AS state,
             cb_s({g("occurred_at")}) AS at_raw, {date} AS ts, {type_sql} AS type,
@@ -1328,6 +1354,8 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             lower(cb_s({g("role")})) AS role, cb_s({g("result")}) AS result,
             cb_s({g("organizer")}) AS organizer, cb_ts({g("recorded_at")}) AS recorded_at
             FROM {table}"""
+        # the person reference of the values computed above (their macros planned once)
+        sel = f"SELECT *, coalesce(__pid, email, phone) AS ref FROM ({sel})"
         types = ", ".join(sql_str(t) for t in ACTIVITY_TYPES)
         statuses = ", ".join(sql_str(s) for s in ATTENDANCE_STATUSES)
         has_date = "occurred_at" in mapping
