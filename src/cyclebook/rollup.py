@@ -33,14 +33,20 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from cyclebook import store
 from cyclebook.config import Cohort, CycleCard, Organization
 from cyclebook.errors import ConfigError
 from cyclebook.metrics import MetricEngine, MetricResults
 from cyclebook.metrics import rules as R
-from cyclebook.metrics.engine import inputs_digest, store_backend, store_table
-from cyclebook.metrics.rules import frame_of
+from cyclebook.metrics.engine import (
+    inputs_digest,
+    memo_key,
+    remembered,
+    store_backend,
+    store_table,
+)
 from cyclebook.metrics.values import fresh_state
 
 __all__ = [
@@ -161,6 +167,7 @@ class _Session:
         self.c = R.Cycle(card.id, card.start, card.end, self.network.timezone)
         self.engines: dict[str, MetricEngine] = {}
         self.parts: dict[str, dict[str, ir.Table]] = {}
+        self.saved: dict[str, bool] = {}
 
     @classmethod
     @contextlib.contextmanager
@@ -185,11 +192,18 @@ class _Session:
         for engine in self.engines.values():
             engine.close()
 
+    def engine(self, org: Organization) -> MetricEngine:
+        """The member's engine, made once per session (its slot names its views)."""
+        engine = self.engines.get(org.id)
+        if engine is None:
+            engine = MetricEngine(self.backend, org, self.card, self.previous, now=self.now)
+            self.engines[org.id] = engine
+        return engine
+
     def member(self, org: Organization) -> dict[str, ir.Table]:
         if org.id in self.parts:
             return self.parts[org.id]
-        engine = MetricEngine(self.backend, org, self.card, self.previous, now=self.now)
-        self.engines[org.id] = engine
+        engine = self.engine(org)
         c, b = self.c, self.backend
         a = engine.actions()
         actions = _keyed(
@@ -220,7 +234,7 @@ class _Session:
         j = act.left_join(ev, act.event_id == ev.ev_id)
         status = R.lower(j.status)
         when = ibis.coalesce(j.ev_start, j.occurred_at)
-        past = min(c.end, self.now)
+        past = self.past
         j = j.filter(
             (when >= R.ts(c.start)) & (when < R.ts(past)) & status.isin(list(R.REGISTERED_STATUSES))
         )
@@ -236,16 +250,56 @@ class _Session:
         }
         return self.parts[org.id]
 
+    @property
+    def past(self) -> dt.datetime:
+        """Events before this instant have happened (the cycle's end, or now)."""
+        return min(self.c.end, self.now)
+
     def _state_saved(self, org: Organization) -> bool:
         """Whether the member's own share report kept its per-person state, still fresh."""
-        return fresh_state(
-            self.backend.con,
-            self.card.id,
-            org.id,
-            inputs_digest(org, self.card, self.previous),
-            settled_at=R.instant(self.card.end, org.timezone),
-            now=self.now,
-        )
+        if org.id not in self.saved:
+            self.saved[org.id] = fresh_state(
+                self.backend.con,
+                self.card.id,
+                org.id,
+                inputs_digest(org, self.card, self.previous),
+                settled_at=R.instant(self.card.end, org.timezone),
+                now=self.now,
+            )
+        return self.saved[org.id]
+
+    def _ready(self, orgs: Sequence[Organization]) -> None:
+        """What a member's part reads (:meth:`member`), made without building it: its
+        views, and its kept state or the state computed from its activity."""
+        for org in orgs:
+            engine = self.engine(org)
+            for name in ("activity", "contact_attempt", "event"):
+                engine.view(name)
+            if self._state_saved(org):
+                engine.view("person_state")
+            else:
+                engine.made("state")
+
+    def frame(self, site: str, orgs: Sequence[Organization], build) -> pd.DataFrame:
+        """A roll-up query over ``orgs`` (:func:`cyclebook.metrics.engine.remembered`):
+        its SQL names each member's views and organization id, and depends on each
+        member's definitions and on whether its state was kept."""
+        plans = []
+        for org in orgs:  # engines (and so their slots) in the order the build makes them
+            plans.append([org.id, self._state_saved(org), self.engine(org).plan()])
+        key = None
+        if all(plan is not None for _, _, plan in plans):
+            network = self.network.model_dump(mode="json", include={"id", "timezone", "metrics"})
+            dates = [self.card.id, self.c.start.isoformat(), self.c.end.isoformat()]
+            if self.previous is not None:
+                dates += [self.previous.id, self.previous.start.isoformat()]
+            key = memo_key("rollup", site, network, dates, self.past.isoformat(), plans)
+
+        def built() -> tuple[ir.Table, dict]:
+            return build(), {}
+
+        table = remembered(self.backend, key, built, lambda entry: self._ready(orgs))
+        return table.to_pandas()
 
     def union(self, orgs: Sequence[Organization], part: str) -> ir.Table:
         tables = [self.member(org)[part] for org in orgs]
@@ -260,34 +314,45 @@ class _Session:
             res.notes.append("No member of the network is included.")
             return rollup
         c, settings = self.c, self.network.metrics
-        per_key = _per_key(self.union(orgs, "state"), c, settings, self.previous)
-        head = _headline(per_key)
-        actions = self.union(orgs, "actions")
-        head["absorbed"] = _absorbed(per_key, actions, settings)
-        in_cycle = R.in_period(actions.occurred_at, c.start, c.end)
-        oo = actions.filter((actions.type == "one_on_one") & in_cycle)
-        row = oo.aggregate(held=oo.count(), people=oo.k.nunique()).pipe(frame_of).iloc[0]
+
+        def per_key() -> ir.Table:
+            return _per_key(self.union(orgs, "state"), c, settings, self.previous)
+
+        head = _headline(self.frame("headline", orgs, lambda: _headline_expr(per_key())))
+
+        def absorbed() -> ir.Table:
+            return _absorbed(per_key(), self.union(orgs, "actions"), settings)
+
+        head["absorbed"] = int(self.frame("absorbed", orgs, absorbed).absorbed.iloc[0])
+
+        def one_on_ones() -> ir.Table:
+            actions = self.union(orgs, "actions")
+            in_cycle = R.in_period(actions.occurred_at, c.start, c.end)
+            oo = actions.filter((actions.type == "one_on_one") & in_cycle)
+            return oo.aggregate(held=oo.count(), people=oo.k.nunique())
+
+        row = self.frame("one_on_ones", orgs, one_on_ones).iloc[0]
         head["oo_held"], head["oo_people"] = int(row.held), int(row.people)
-        t = self.union(orgs, "contact")
-        row = (
-            t.aggregate(
+
+        def contact() -> ir.Table:
+            t = self.union(orgs, "contact")
+            return t.aggregate(
                 attempts=t.count(),
                 conversations=t.count(where=t.conv),
                 reached=t.k.nunique(where=t.conv & t.person_id.notnull()),
             )
-            .pipe(frame_of)
-            .iloc[0]
-        )
+
+        row = self.frame("contact", orgs, contact).iloc[0]
         head.update({f"contact_{k}": int(v) for k, v in row.items()})
-        sh = self.union(orgs, "shows")
-        row = (
-            sh.aggregate(
+
+        def shows() -> ir.Table:
+            sh = self.union(orgs, "shows")
+            return sh.aggregate(
                 registered=sh.count(where=sh.recorded),
                 attended=sh.count(where=sh.recorded & sh.came),
             )
-            .pipe(frame_of)
-            .iloc[0]
-        )
+
+        row = self.frame("shows", orgs, shows).iloc[0]
         head["show_registered"], head["show_attended"] = int(row.registered), int(row.attended)
         _fill(res, head, self.previous)
         return rollup
@@ -407,28 +472,27 @@ def _per_key(union: ir.Table, c: R.Cycle, settings, previous: CycleCard | None) 
     )
 
 
-def _headline(per_key: ir.Table) -> dict[str, int]:
+def _headline_expr(per_key: ir.Table) -> ir.Table:
     p = per_key
-    row = (
-        p.aggregate(
-            active_start=p.count(where=p.active_start),
-            active_end=p.count(where=p.active_end),
-            acted=p.count(where=p.acted_cycle),
-            new=p.count(where=p.is_new),
-            lapsed=p.count(where=p.lapsed),
-            leaders_start=p.count(where=p.leader_start),
-            leaders_end=p.count(where=p.leader_end),
-            prev=p.count(where=p.acted_prev_q),
-            retained=p.count(where=p.acted_prev_q & p.acted_cycle_q),
-            active_in_two=p.count(where=p.members_active_end >= 2),
-        )
-        .pipe(frame_of)
-        .iloc[0]
+    return p.aggregate(
+        active_start=p.count(where=p.active_start),
+        active_end=p.count(where=p.active_end),
+        acted=p.count(where=p.acted_cycle),
+        new=p.count(where=p.is_new),
+        lapsed=p.count(where=p.lapsed),
+        leaders_start=p.count(where=p.leader_start),
+        leaders_end=p.count(where=p.leader_end),
+        prev=p.count(where=p.acted_prev_q),
+        retained=p.count(where=p.acted_prev_q & p.acted_cycle_q),
+        active_in_two=p.count(where=p.members_active_end >= 2),
     )
-    return {name: int(value) for name, value in row.items()}
 
 
-def _absorbed(per_key: ir.Table, actions: ir.Table, settings) -> int:
+def _headline(frame: pd.DataFrame) -> dict[str, int]:
+    return {name: int(value) for name, value in frame.iloc[0].items()}
+
+
+def _absorbed(per_key: ir.Table, actions: ir.Table, settings) -> ir.Table:
     """New people (to the network) with two distinct activities anywhere in the network
     within the absorption window of first being seen by it."""
     new = per_key.filter(per_key.is_new).select(nk=per_key.k, fs=per_key.first_seen)
@@ -436,7 +500,7 @@ def _absorbed(per_key: ir.Table, actions: ir.Table, settings) -> int:
     end = j.fs + ibis.interval(days=settings.absorption_days)
     j = j.filter((j.occurred_at >= j.fs) & (j.occurred_at < end))
     per = j.group_by("nk").aggregate(items=j.item.nunique())
-    return int(per.count(where=per.items >= 2).to_pyarrow().as_py())
+    return per.aggregate(absorbed=per.count(where=per.items >= 2))
 
 
 def members_for(

@@ -135,3 +135,32 @@ def test_a_store_made_before_person_state_gets_the_table(network) -> None:
     _keep(store_path, cohort, card, previous)
     assert _sql(store_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
     assert _sql(store_path, "SELECT count(*) > 0 FROM person_state") == [(True,)]
+
+
+def test_a_second_rollup_runs_remembered_sql_with_its_own_members(network, monkeypatch) -> None:
+    """The roll-up's queries are remembered like a member's own (their SQL names each
+    member's views and id): a second roll-up over the same members builds no expression;
+    one over other members, or with the state kept instead of computed, gets its own."""
+    from cyclebook.metrics import sqlcache
+    from cyclebook.rollup import _Session
+
+    store_path, cohort, card, previous = network
+    _keep(store_path, cohort, card, previous)
+    first = compute_rollup(store_path, cohort, "net", card, previous)
+    plans = set(sqlcache.cache_folder(store_path).glob("plan-*.sql"))
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a member's expressions were built")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_Session, "member", no_build)
+        again = compute_rollup(store_path, cohort, "net", card, previous)
+    assert again.values.frame().equals(first.values.frame())
+    assert set(sqlcache.cache_folder(store_path).glob("plan-*.sql")) == plans
+    # by hand (tests/privacy/test_rollup.py): active at the end, 3 in A and 2 in B, one
+    # person in both: 4
+    assert again.value("active_base", "end") == 4
+    # one member only: its own SQL, its own figure (A's 3)
+    alone = compute_rollup(store_path, cohort, "net", card, previous, members=["net", "net-a"])
+    assert alone.value("active_base", "end") == 3
+    assert set(sqlcache.cache_folder(store_path).glob("plan-*.sql")) > plans

@@ -67,7 +67,9 @@ def _code_digest() -> str:
     from cyclebook.filehash import files_digest
 
     package = Path(__file__).resolve().parent
+    # the network roll-up's queries are remembered under this digest too
     files = [*sorted(package.glob("*.py")), package.parent / "config.py"]
+    files.append(package.parent / "rollup.py")
     return files_digest(
         [(path.name, path) for path in files],
         salt=f"ibis {ibis.__version__} duckdb {duckdb.__version__}",
@@ -96,18 +98,49 @@ ROLLUP_STATE = (
 TEMP_SITES = {"state": "state_expr", "contact_cycle": "cycle_contact_attempts"}
 
 
-def _entry(sql: str, schema: ibis.Schema, reads: tuple[set[str], set[str]]) -> dict:
-    """What is remembered of a query site (:meth:`MetricEngine.arrow`)."""
-    return {
-        "sql": sql,
-        "schema": [[name, str(dtype)] for name, dtype in schema.items()],
-        "views": sorted(reads[0]),
-        "temps": sorted(reads[1]),
-    }
-
-
 def _schema_of(columns: list[list[str]]) -> ibis.Schema:
     return ibis.schema({name: ibis.dtype(dtype) for name, dtype in columns})
+
+
+def remembered(backend: ibis.BaseBackend, key: str | None, build, prepare) -> pa.Table:
+    """The result of the table expression ``build()`` returns, as Arrow, run from the SQL
+    remembered under ``key`` when there is some (``prepare(entry)`` first creates what
+    it reads), otherwise built, compiled and remembered with the result's schema and
+    what ``build`` says it read: ``build()`` returns ``(expr, extra)``, ``extra`` a dict
+    kept in the entry. ``key`` None (or another backend than DuckDB): nothing is kept.
+
+    Building the ibis expressions is most of a small organization's share computation
+    (the queries themselves run in a few ms), and their SQL depends only on what the key
+    holds, never on the data."""
+    cache = backend.__dict__.get("_cyclebook_sql")
+    entry = cache.get_json(key) if key is not None and cache is not None else None
+    if entry is not None:
+        prepare(entry)
+        sql, schema = entry["sql"], _schema_of(entry["schema"])
+    else:
+        expr, extra = build()
+        if backend.name != "duckdb":
+            return expr.to_pyarrow()
+        sql, schema = backend.compile(expr), expr.schema()
+        if key is not None and cache is not None:
+            columns = [[name, str(dtype)] for name, dtype in schema.items()]
+            cache.put_json(key, {"sql": sql, "schema": columns, **extra})
+    from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+    table = backend.con.sql(sql).to_arrow_table()
+    return DuckDBPyArrowData.convert_table(table, schema)
+
+
+def memo_key(*parts) -> str:
+    """A key for :func:`remembered`: the versions of the libraries that compile the SQL,
+    the metric code, the store's schema, and ``parts`` (JSON)."""
+    text = json.dumps(
+        [sqlcache.versions(), _code_digest(), store.SCHEMA_VERSION, *parts],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "plan-" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def inputs_digest(org: Organization, card: CycleCard, previous: CycleCard | None) -> str:
@@ -210,15 +243,13 @@ class MetricEngine:
     # SQL, result schema and the views and temporary tables it reads under that key, and
     # an engine with the same definitions runs the SQL without building the expression.
 
-    def _plan(self) -> str | None:
-        """What every query's SQL depends on, or None (another backend: no memo)."""
+    def plan(self) -> str | None:
+        """What every query's SQL depends on besides its site, or None (another backend:
+        nothing is remembered)."""
         if self.b.name != "duckdb" or "_cyclebook_sql" not in self.b.__dict__:
             return None
         if self._plan_key is None:
             parts = {
-                "versions": sqlcache.versions(),
-                "code": _code_digest(),
-                "schema": store.SCHEMA_VERSION,
                 "org": self.org.model_dump(mode="json", include={"timezone", "ladder", "metrics"}),
                 "cycle": [self.cycle.start.isoformat(), self.cycle.end.isoformat()],
                 "previous": None
@@ -226,16 +257,12 @@ class MetricEngine:
                 else [self.previous.start.isoformat(), self.previous.end.isoformat()],
                 "slot": self._slot,
             }
-            text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
-            self._plan_key = hashlib.sha256(text.encode()).hexdigest()
+            self._plan_key = memo_key(parts)
         return self._plan_key
 
     def _memo_key(self, site: str, args: tuple) -> str | None:
-        plan = self._plan()
-        if plan is None:
-            return None
-        call = json.dumps([plan, site, [str(a) for a in args]])
-        return "plan-" + hashlib.sha256(call.encode()).hexdigest()
+        plan = self.plan()
+        return None if plan is None else memo_key(plan, site, [str(a) for a in args])
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[tuple[set[str], set[str]]]:
@@ -253,7 +280,7 @@ class MetricEngine:
     def _ready(self, entry: dict) -> None:
         """Create the views and temporary tables a remembered query reads."""
         for name in entry["views"]:
-            self._view(name)
+            self.view(name)
         for site in entry["temps"]:
             self._materialize(site)
 
@@ -261,24 +288,13 @@ class MetricEngine:
         """The result of the table expression ``build()`` builds, as Arrow: from the SQL
         remembered for ``site`` (and ``args``: anything else the expression depends on)
         when there is one, otherwise built, compiled and remembered."""
-        key = self._memo_key(site, args)
-        cache = self.b.__dict__.get("_cyclebook_sql")
-        entry = cache.get_json(key) if key is not None else None
-        if entry is not None:
-            self._ready(entry)
-            sql, schema = entry["sql"], _schema_of(entry["schema"])
-        else:
+
+        def built() -> tuple[ir.Table, dict]:
             with self._reading() as reads:
                 expr = build()
-            if self.b.name != "duckdb":
-                return expr.to_pyarrow()
-            sql, schema = self.b.compile(expr), expr.schema()
-            if key is not None:
-                cache.put_json(key, _entry(sql, schema, reads))
-        from ibis.backends.duckdb.converter import DuckDBPyArrowData
+            return expr, {"views": sorted(reads[0]), "temps": sorted(reads[1])}
 
-        table = self.b.con.sql(sql).to_arrow_table()
-        return DuckDBPyArrowData.convert_table(table, schema)
+        return remembered(self.b, self._memo_key(site, args), built, self._ready)
 
     def frame(self, site: str, build, *args) -> pd.DataFrame:
         """:meth:`arrow` into pandas."""
@@ -295,7 +311,7 @@ class MetricEngine:
             name = f"cb{self._slot}_{site}"
             key = self._memo_key("temp:" + site, ())
             cache = self.b.__dict__.get("_cyclebook_sql")
-            entry = cache.get_json(key) if key is not None else None
+            entry = cache.get_json(key) if key is not None and cache is not None else None
             if entry is not None:
                 self._ready(entry)
                 schema = _schema_of(entry["schema"])
@@ -316,8 +332,10 @@ class MetricEngine:
                         f'INSERT INTO temp.main."{name}" {self.b.compile(expr)}'
                     )
                     self.b.raw_sql(sql)
-                    if key is not None:
-                        cache.put_json(key, _entry(sql, schema, reads))
+                    if key is not None and cache is not None:
+                        columns = [[name, str(dtype)] for name, dtype in schema.items()]
+                        extra = {"views": sorted(reads[0]), "temps": sorted(reads[1])}
+                        cache.put_json(key, {"sql": sql, "schema": columns, **extra})
             self._temps.append(("TABLE", name))
             self._made[site] = name
             if site not in self._made_tables:
@@ -363,7 +381,7 @@ class MetricEngine:
         self._made.clear()
         self._made_tables.clear()
 
-    def _view(self, name: str) -> str:
+    def view(self, name: str) -> str:
         """The engine's view of the organization's rows of store table ``name``."""
         view_name = f"cb{self._slot}_{name}"
         if ("VIEW", view_name) not in self._temps:
@@ -385,7 +403,7 @@ class MetricEngine:
             return t.filter(t.org_id == self.org.id)
         view = self._views.get(name)
         if view is None:
-            view_name = self._view(name)
+            view_name = self.view(name)
             view = self._views[name] = self._named(view_name, store_table(self.b, name).schema())
         if self._reads:
             self._reads[-1][0].add(name)
