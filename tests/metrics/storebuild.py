@@ -178,3 +178,22 @@ def make_card(
     )
     data.update(kw)
     return CycleCard.model_validate(data)
+
+
+def two_organizations(path: Path) -> None:
+    """Two organizations in one store, with different people and activity."""
+    a = StoreBuilder(path, "org-a")
+    # org-a: P1 donated (member at start and end), P2 new in the cycle with two
+    # attended events (member at the end: two activities; active needs three)
+    a.person("P1", at("2026-02-01"))
+    a.act("P1", "donation", at("2026-02-01"), amount=20.0)
+    a.person("P2", at("2026-03-05"))
+    a.act("P2", "attendance", at("2026-03-05"), status="registered", attended=True)
+    a.act("P2", "attendance", at("2026-03-19"), status="registered", attended=True)
+    a.build()
+    b = StoreBuilder(path, "org-b")
+    # org-b: Q1 a single signup in the cycle (new, supporter), Q2 known, inactive
+    b.person("Q1", at("2026-03-10"))
+    b.act("Q1", "signup", at("2026-03-10"))
+    b.person("Q2", at("2025-06-01"))
+    b.build()

@@ -10,32 +10,22 @@ import pytest
 
 from cyclebook.metrics import MetricEngine, compute_metrics, sqlcache
 
-from .storebuild import StoreBuilder, at, make_card, make_org
+from .storebuild import StoreBuilder, at, make_card, make_org, two_organizations
 
 C1 = make_card("c1", "2026-01-19", "2026-03-02")
 C2 = make_card("c2", "2026-03-02", "2026-04-13", previous="c1")
 
 
 def _store(path) -> None:
-    """Two organizations in one store, with different people and activity."""
+    """:func:`two_organizations`, and one more person in each: P3 (org-a) with one
+    signup in c1 only; Q3 (org-b) with a signup in c1 and another in c2 (retained, and a
+    member at the end: two activities in 180 days)."""
+    two_organizations(path)
     a = StoreBuilder(path, "org-a")
-    # org-a: P1 donated on 1 Feb (member at start and end); P2 new in the cycle with two
-    # attended events (member at the end); P3 active in c1 only (lapses? no: 90 days
-    # from 20 Jan is 20 April, after the cycle), retained? no activity in c2
-    a.person("P1", at("2026-02-01"))
-    a.act("P1", "donation", at("2026-02-01"), amount=20.0)
-    a.person("P2", at("2026-03-05"))
-    a.act("P2", "attendance", at("2026-03-05"), status="registered", attended=True)
-    a.act("P2", "attendance", at("2026-03-19"), status="registered", attended=True)
     a.person("P3", at("2026-01-20"))
     a.act("P3", "signup", at("2026-01-20"))
     a.build()
     b = StoreBuilder(path, "org-b")
-    # org-b: Q1 one signup in the cycle (new, supporter); Q2 known since 2025, inactive;
-    # Q3 a signup in c1 and another in c2 (retained, member: two in 180 days)
-    b.person("Q1", at("2026-03-10"))
-    b.act("Q1", "signup", at("2026-03-10"))
-    b.person("Q2", at("2025-06-01"))
     b.person("Q3", at("2026-02-01"))
     b.act("Q3", "signup", at("2026-02-01"))
     b.act("Q3", "signup", at("2026-03-20"))

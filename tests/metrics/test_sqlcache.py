@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from cyclebook.metrics import compute_metrics, sqlcache
 
-from .storebuild import StoreBuilder, at, make_card, make_org
+from .storebuild import make_card, make_org, two_organizations
 
 C1 = make_card("c1", "2026-01-19", "2026-03-02")
 C2 = make_card("c2", "2026-03-02", "2026-04-13", previous="c1")
@@ -86,29 +86,10 @@ def test_the_cache_hands_back_what_was_compiled(tmp_path):
     assert [p.name for p in folder.iterdir()] and not list(folder.glob(".*"))
 
 
-def _two_organizations(path) -> None:
-    """Two organizations in one store, with different people and activity."""
-    a = StoreBuilder(path, "org-a")
-    # org-a: P1 donated (member at start and end), P2 new in the cycle with two
-    # attended events (member at the end: two activities; active needs three)
-    a.person("P1", at("2026-02-01"))
-    a.act("P1", "donation", at("2026-02-01"), amount=20.0)
-    a.person("P2", at("2026-03-05"))
-    a.act("P2", "attendance", at("2026-03-05"), status="registered", attended=True)
-    a.act("P2", "attendance", at("2026-03-19"), status="registered", attended=True)
-    a.build()
-    b = StoreBuilder(path, "org-b")
-    # org-b: Q1 a single signup in the cycle (new, supporter), Q2 known, inactive
-    b.person("Q1", at("2026-03-10"))
-    b.act("Q1", "signup", at("2026-03-10"))
-    b.person("Q2", at("2025-06-01"))
-    b.build()
-
-
 def test_one_organizations_sql_serves_the_next_with_its_own_values(tmp_path):
     (tmp_path / "shared").mkdir()
     store = tmp_path / "shared" / "store.duckdb"
-    _two_organizations(store)
+    two_organizations(store)
     alone = tmp_path / "alone"
     alone.mkdir()
     shutil.copy(store, alone / "store.duckdb")  # the same data, an empty cache
@@ -139,7 +120,7 @@ def test_one_organizations_sql_serves_the_next_with_its_own_values(tmp_path):
 
 def test_other_definitions_compile_their_own_sql(tmp_path):
     store = tmp_path / "store.duckdb"
-    _two_organizations(store)
+    two_organizations(store)
     compute_metrics(store, make_org(id="org-a"), C2, C1, save=False)
     before = set(sqlcache.cache_folder(store).glob("*.sql"))
     # org-b counts only signups as qualifying activity: the active-base queries differ
@@ -152,7 +133,7 @@ def test_other_definitions_compile_their_own_sql(tmp_path):
 
 def test_follow_up_lists_leave_no_person_in_the_cache(tmp_path):
     store = tmp_path / "store.duckdb"
-    _two_organizations(store)
+    two_organizations(store)
     compute_metrics(
         store, make_org(id="org-a"), C2, C1, save=False, followup_dir=tmp_path / "followup"
     )
