@@ -53,30 +53,41 @@ STAGE_SCHEMA: dict[str, str] = {
 DEFERRED = ("st_activity", "st_attempt")
 
 # SQL helpers, created as TEMP macros on the sync connection.
+#
+# Planning, not running, is most of a small organization's sync: a macro repeats its
+# argument wherever its body names it, and each copy is bound and optimized. Where
+# NULL and '' give the same result, a body names cb_s's trim without its nullif
+# (cb_id's test, cb_email, cb_bool, the Excel branch: the empty value fails the test
+# or the pattern either way); where a NULL short-cuts work on empty values (the casts
+# and try_strptime of cb_ts), the nullif stays: without it 2M dates, a fifth of them
+# empty, took 0.86 s instead of 0.24 s. Same values; 30-40% less planning each.
 MACROS = [
     # text: trimmed, empty -> NULL
     "CREATE OR REPLACE TEMP MACRO cb_s(x) AS nullif(trim(CAST(x AS VARCHAR)), '')",
     # ids written by spreadsheets as floats ("12345.0")
-    """CREATE OR REPLACE TEMP MACRO cb_id(x) AS CASE WHEN suffix(cb_s(x), '.0')
-         THEN regexp_replace(cb_s(x), '\\.0+$', '') ELSE cb_s(x) END""",
+    """CREATE OR REPLACE TEMP MACRO cb_id(x) AS CASE
+         WHEN suffix(trim(CAST(x AS VARCHAR)), '.0')
+         THEN regexp_replace(trim(CAST(x AS VARCHAR)), '\\.0+$', '') ELSE cb_s(x) END""",
     """CREATE OR REPLACE TEMP MACRO cb_email(x) AS CASE
-         WHEN regexp_full_match(lower(cb_s(x)), '[^@\\s,;<>]+@[^@\\s,;<>]+\\.[^@\\s,;<>]+')
-         THEN lower(cb_s(x)) END""",
+         WHEN regexp_full_match(lower(trim(CAST(x AS VARCHAR))),
+                                '[^@\\s,;<>]+@[^@\\s,;<>]+\\.[^@\\s,;<>]+')
+         THEN lower(trim(CAST(x AS VARCHAR))) END""",
     # (coalesce(trim(x), '') is coalesce(cb_s(x), ''): an empty trim gives '' either way)
     """CREATE OR REPLACE TEMP MACRO cb_digits(x) AS regexp_replace(regexp_replace(
          coalesce(trim(CAST(x AS VARCHAR)), ''), '\\.0+$', ''), '[^0-9]', '', 'g')""",
     # a US number of 10 digits (not starting 0 or 1), or 11 starting 1 then not 0 or 1;
-    # else 8 to 15 digits written with a leading '+'. A macro repeats its argument
-    # wherever its body names it: the digits are named four times (eight before, with
-    # length(d) = 10 AND d[1] NOT IN ('0', '1') ...: planned in 2.2 ms, 1.0 ms now)
+    # else 8 to 15 digits written with a leading '+'. The digits are named four times
+    # (eight before, with length(d) = 10 AND d[1] NOT IN ('0', '1') ...: planned in
+    # 2.2 ms, 1.0 ms now)
     """CREATE OR REPLACE TEMP MACRO cb_phone_d(x, d) AS CASE
          WHEN regexp_full_match(d, '1?[2-9][0-9]{9}') THEN '+1' || right(d, 10)
-         WHEN starts_with(cb_s(x), '+') AND length(d) BETWEEN 8 AND 15 THEN '+' || d
-         END""",
+         WHEN starts_with(trim(CAST(x AS VARCHAR)), '+') AND length(d) BETWEEN 8 AND 15
+         THEN '+' || d END""",
     "CREATE OR REPLACE TEMP MACRO cb_phone(x) AS cb_phone_d(x, cb_digits(x))",
     """CREATE OR REPLACE TEMP MACRO cb_bool(x) AS CASE
-         WHEN lower(cb_s(x)) IN ('true', 't', 'yes', 'y', '1') THEN TRUE
-         WHEN lower(cb_s(x)) IN ('false', 'f', 'no', 'n', '0') THEN FALSE END""",
+         WHEN lower(trim(CAST(x AS VARCHAR))) IN ('true', 't', 'yes', 'y', '1') THEN TRUE
+         WHEN lower(trim(CAST(x AS VARCHAR))) IN ('false', 'f', 'no', 'n', '0') THEN FALSE
+         END""",
     # timestamps: ISO 8601 (naive = the organization's time zone, or with an offset),
     # US dates, and Excel serial day numbers (days since 1899-12-30). The value as it is
     # first: a value that reads untrimmed reads the same trimmed (the cast skips
@@ -86,15 +97,15 @@ MACROS = [
          try_cast(cb_s(x) AS TIMESTAMPTZ),
          CAST(try_strptime(cb_s(x), ['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y',
                                      '%m/%d/%y', '%Y/%m/%d', '%d %b %Y']) AS TIMESTAMPTZ),
-         CASE WHEN regexp_full_match(cb_s(x), '[1-9][0-9]{4}(\\.[0-9]+)?')
-                   AND CAST(cb_s(x) AS DOUBLE) BETWEEN 20000 AND 80000
+         CASE WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[1-9][0-9]{4}(\\.[0-9]+)?')
+                   AND CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) BETWEEN 20000 AND 80000
               THEN CAST(TIMESTAMP '1899-12-30' + to_microseconds(
-                   CAST(round(CAST(cb_s(x) AS DOUBLE) * 86400000000) AS BIGINT))
+                   CAST(round(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) * 86400000000) AS BIGINT))
                    AS TIMESTAMPTZ) END)""",
     # Unix seconds (Mobilize) or any of the above
     """CREATE OR REPLACE TEMP MACRO cb_epoch(x) AS CASE
-         WHEN regexp_full_match(cb_s(x), '-?[0-9]{9,11}(\\.[0-9]+)?')
-         THEN to_timestamp(CAST(cb_s(x) AS DOUBLE)) ELSE cb_ts(x) END""",
+         WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '-?[0-9]{9,11}(\\.[0-9]+)?')
+         THEN to_timestamp(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE)) ELSE cb_ts(x) END""",
     # a JSON string field
     "CREATE OR REPLACE TEMP MACRO js(j, p) AS cb_s(json_extract_string(j, p))",
 ]
