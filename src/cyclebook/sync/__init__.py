@@ -223,24 +223,22 @@ def sync_org(
     # file open for writing) only to compare and write, so the cohort's other reports
     # are not kept waiting while this organization's exports are read.
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")  # no bar on stderr in a report
     limit = memory_limit()
-    try:
-        con.execute(f"SET memory_limit = {sql_str(limit)}")
+    try:  # (no progress bar on stderr in a report)
+        con.execute(f"SET enable_progress_bar = false; SET memory_limit = {sql_str(limit)}")
     except duckdb.Error as exc:
         con.close()
         raise CyclebookError(
             f"{MEMORY_ENV}={limit!r} is not a memory size ({str(exc).splitlines()[0]})",
             fix=f"set {MEMORY_ENV} to a size such as 3GB or 6GB, or unset it.",
         ) from exc
-    con.execute("SET preserve_insertion_order = true")
     # beyond the memory limit DuckDB spills to disk: beside the store, as a store
     # connection would (not in /tmp, often a small RAM disk), one folder per sync
     spill = paths.root / ".cyclebook" / f"spill-{run_id}"
     # DuckDB makes the folder itself when it first spills, but not its parent: without
     # this a cohort's first sync failed the moment it outgrew the memory limit
     spill.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = {sql_str(str(spill))}")
+    con.execute(f"SET preserve_insertion_order = true; SET temp_directory = {sql_str(str(spill))}")
     stage = Stage(con, org.id, org.timezone)
     archiving: _Archiver | None = None
     try:
@@ -334,7 +332,7 @@ def sync_org(
     finally:
         if archiving is not None:  # a failed sync does not leave a copy running
             archiving.thread.join()
-        stage.close()
+        stage.close(drop=False)  # closing the connection frees its tables
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
     return result

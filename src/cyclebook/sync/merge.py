@@ -359,7 +359,7 @@ def write_org(
         stage.release_unused("st_attempt")
     else:
         con.execute(orphans)
-        _dedupe(
+        activities = _dedupe(
             con,
             f"SELECT $org AS org_id, {cols}, a.file_no, a.rec FROM {act_src} a {join}",
             act_src,
@@ -369,14 +369,18 @@ def write_org(
             newest_first="recorded_at DESC NULLS LAST, ",
             read_once=first_load,
         )
-        counts["activity"] = _upsert(
-            con,
-            "activity",
-            "cb_activity_new",
-            ["org_id", "activity_id"],
-            org_id,
-            newer_than_stored="recorded_at",
-            stored=not first_load,
+        counts["activity"] = (
+            _upsert(
+                con,
+                "activity",
+                "cb_activity_new",
+                ["org_id", "activity_id"],
+                org_id,
+                newer_than_stored="recorded_at",
+                stored=not first_load,
+            )
+            if activities
+            else 0
         )
     # ---- person and person_pii: latest non-empty value per field wins (file order)
     one_record_each = (
@@ -629,8 +633,10 @@ def _dedupe(
     latest file and record. A view when the staged keys are already unique (the common
     case) or when the caller reads it only once (``read_once``: the organization has
     none of these rows stored, so they are inserted in one statement); otherwise a
-    table. Returns the number of staged rows."""
+    table. Returns the number of staged rows; with none, ``target`` is not made."""
     rows, repeats = _repeats(con, staged, key)
+    if not rows:  # nothing staged: no relation (the caller writes nothing)
+        return 0
     if not repeats:
         deduped = select
     else:

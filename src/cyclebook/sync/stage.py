@@ -197,12 +197,11 @@ class Stage:
         for name, columns in STAGE_SCHEMA.items():
             table = name + "_t" if name in DEFERRED else name
             setup.append(f"CREATE OR REPLACE TEMP TABLE {table} ({columns})")
-        con.execute(";\n".join(setup))
         # rows readers add to a deferred table stay in their typed tables: the staged
         # table is a view over them (see finalize), so 10M activities are not copied
         self.parts: dict[str, list[str]] = {name: [] for name in DEFERRED}
         self.kept: list[str] = []  # typed tables the views read
-        self.finalize()
+        con.execute(";\n".join([*setup, *self._views()]))
 
     def defer(self, table: str, select: str, typed: str) -> None:
         self.parts[table].append(select)
@@ -220,18 +219,29 @@ class Stage:
         self.kept = keep
 
     def finalize(self) -> None:
-        for name in DEFERRED:
-            union = " UNION ALL ".join([f"SELECT * FROM {name}_t", *self.parts[name]])
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
+        self.con.execute(";\n".join(self._views()))
 
-    def close(self) -> None:
-        for name in DEFERRED:
-            self.con.execute(f"DROP VIEW IF EXISTS {name}")
-        for name in STAGE_SCHEMA:
-            table = name + "_t" if name in DEFERRED else name
-            self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        for typed in self.kept:
-            self.con.execute(f"DROP TABLE IF EXISTS {typed}")
+    def _views(self) -> list[str]:
+        return [
+            f"CREATE OR REPLACE TEMP VIEW {name} AS "
+            + " UNION ALL ".join([f"SELECT * FROM {name}_t", *self.parts[name]])
+            for name in DEFERRED
+        ]
+
+    def close(self, drop: bool = True) -> None:
+        """Remove the staged tables (not needed when the connection is closed next:
+        that frees them) and the folder of transcoded copies."""
+        if drop:
+            self.con.execute(
+                ";\n".join(
+                    [f"DROP VIEW IF EXISTS {name}" for name in DEFERRED]
+                    + [
+                        f"DROP TABLE IF EXISTS {name + '_t' if name in DEFERRED else name}"
+                        for name in STAGE_SCHEMA
+                    ]
+                    + [f"DROP TABLE IF EXISTS {typed}" for typed in self.kept]
+                )
+            )
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def tmp_name(self, prefix: str = "t") -> str:
@@ -360,15 +370,17 @@ class Stage:
             errors = self.con.execute(
                 f"SELECT line, column_name, CAST(error_type AS VARCHAR) FROM {rj} ORDER BY line"
             ).fetchall()
-            self.con.execute(f"DROP TABLE IF EXISTS {rj}; DROP TABLE IF EXISTS {rs}")
+            dropped = f"DROP TABLE IF EXISTS {rj}; DROP TABLE IF EXISTS {rs}"
             if attempt == 0 and any(e[2] == "INVALID ENCODING" for e in errors):
+                self.con.execute(dropped)
                 # Windows-1252 (Excel's "CSV" on Windows): transcode once and read again
                 path = self._transcode(f, "cp1252")
                 f.read_path = path
                 f.notes.append("read as Windows-1252 text (not UTF-8)")
                 continue
             break
-        columns = [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+        # (the rejects tables dropped in the same call)
+        columns = [r[0] for r in self.con.execute(f"{dropped}; DESCRIBE {table}").fetchall()]
         if len(columns) == 1 and f.delimiter == "," and b"," not in header_line:
             # (a tab here means the source named ',' itself: unset, tabs are read as such)
             for sign, name in ((b";", "';'"), (b"|", "'|'"), (b"\t", "tab")):
@@ -535,14 +547,12 @@ class Stage:
             )
             for file_no, n in counts:
                 done[file_no] = done.get(file_no, 0) + int(n)
-        self.con.execute(f"DROP TABLE IF EXISTS {batch}")
-        self.con.execute(f"DROP TABLE {pages}; DROP TABLE {pages}_files")
-        counts = dict(
-            self.con.execute(f"SELECT file_no, count(*) FROM {table} GROUP BY file_no").fetchall()
+        self.con.execute(
+            f"DROP TABLE IF EXISTS {batch}; DROP TABLE {pages}; DROP TABLE {pages}_files"
         )
         for f in files:
             f.json_records = True
-            f.rows_read = int(counts.get(f.file_no, 0))
+            f.rows_read = done.get(f.file_no, 0)  # the records inserted
             f.embedded_key = embedded.get(f.file_no) or ""
         return table
 
