@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cyclebook.config import ACTIVITY_TYPES, Organization, Source
-from cyclebook.sync.stage import BAD_DATE, DEFERRED, FileInfo, Stage, ident, sql_str
+from cyclebook.sync.stage import BAD_DATE, DEFERRED, FileInfo, Stage, ident, list_rows, sql_str
 
 ATTENDANCE_STATUSES = (
     "registered",
@@ -371,6 +371,31 @@ def _an_collection(f: FileInfo) -> str:
     return ""
 
 
+# Action Network's activity collections: (activity type, status, attended, event,
+# result, amount) of the staged activity, over the typed row ``x``
+AN_ACTIVITIES = {
+    "attendances": (
+        "attendance",
+        "coalesce(x.st, 'registered')",
+        "x.att",
+        "x.ev",
+        "NULL",
+        "NULL",
+    ),
+    "submissions": ("submission", "NULL", "NULL", "NULL", "'form:' || x.form", "NULL"),
+    "donations": ("donation", "NULL", "NULL", "NULL", "NULL", "x.amt"),
+    "taggings": ("tagging", "NULL", "NULL", "NULL", "'tag:' || nullif(x.tag, '')", "NULL"),
+}
+AN_ATTENDANCE_STATUS = {
+    "accepted": "registered",
+    "declined": "declined",
+    "tentative": "registered",
+    "needs action": "invited",
+    "attended": "completed",
+    "cancelled": "cancelled",
+}
+
+
 def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     table = stage.load_json_records(files, "$._embedded.*[*]")
     con = stage.con
@@ -379,26 +404,13 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
     for f in files:
         f.role = f.embedded_key.removeprefix("osdi:") or _an_collection(f)
         by_name.setdefault(f.role, []).append(f)
-    person_ref = """coalesce(js(j, '$."action_network:person_id"'),
-        regexp_extract(js(j, '$._links."osdi:person".href'), '/people/([^/?#]+)', 1))"""
-    act_id = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
-        regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
-        md5(CAST(j AS VARCHAR)))"""
-    act = """'an:{name}:' || x.sid, 'action_network', x.sid, 'action_network', x.pref, '{type}',
-        x.created_at, x.modified_at, {status}, {attended}, {event}, 'online', NULL,
-        {result}, {amount}, NULL, NULL"""
-    common_checks = [
-        ("pref IS NULL", "action_network:person_id", "no person on the record"),
-        ("created_raw IS NULL", "created_date", "missing created_date"),
-        ("created_at IS NULL", "created_date", BAD_DATE),
-    ]
+    keys = stage.json_keys(table)  # every page's keys, in one query
     for name, group in by_name.items():
-        f = group[0]
         nos = ", ".join(str(g.file_no) for g in group)
         subset = f"(SELECT * FROM {table} WHERE file_no IN ({nos}))"
         if name == "people":
             _person_from_osdi(stage, group, table, "action_network", "action_network")
-            stage.json_unknown_keys(subset, group, OSDI_PERSON_KEYS)
+            stage.json_unknown_keys(group, OSDI_PERSON_KEYS, keys)
             con.execute(
                 f"""INSERT INTO st_custom SELECT 'action_network', ref, 'action_network', k,
                         json_extract_string(j, '$.custom_fields."' || k || '"'), file_no, rec
@@ -408,124 +420,8 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                     WHERE ref IS NOT NULL"""
             )
             continue
-        stage.json_unknown_keys(subset, group, AN_ACTIVITY_KEYS)
-        base = f"""SELECT rec AS __rec, file_no AS __file, j, nullif({person_ref}, '') AS pref,
-            {act_id} AS sid,
-            js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at,
-            cb_ts(js(j, '$.modified_date')) AS modified_at
-            FROM {subset}"""
-        if name == "attendances":
-            status = _status_sql(
-                "js(j, '$.status')",
-                {
-                    "accepted": "registered",
-                    "declined": "declined",
-                    "tentative": "registered",
-                    "needs action": "invited",
-                    "attended": "completed",
-                    "cancelled": "cancelled",
-                },
-            )
-            sel = base.replace(
-                "FROM",
-                f""", {status} AS st, js(j, '$.status') AS st_raw,
-                TRY_CAST(json_extract(j, '$.attended') AS BOOLEAN) AS att,
-                'action_network:' || js(j, '$."action_network:event_id"') AS ev FROM""",
-                1,
-            )
-            _emit(
-                stage,
-                f,
-                sel,
-                [
-                    *common_checks,
-                    ("st IS NULL AND st_raw IS NOT NULL", "status", "unknown attendance status"),
-                ],
-                {
-                    "st_activity": act.format(
-                        name=name,
-                        type="attendance",
-                        status="coalesce(x.st, 'registered')",
-                        attended="x.att",
-                        event="x.ev",
-                        result="NULL",
-                        amount="NULL",
-                    )
-                },
-            )
-        elif name == "submissions":
-            sel = base.replace("FROM", """, js(j, '$."action_network:form_id"') AS form FROM""", 1)
-            _emit(
-                stage,
-                f,
-                sel,
-                common_checks,
-                {
-                    "st_activity": act.format(
-                        name=name,
-                        type="submission",
-                        status="NULL",
-                        attended="NULL",
-                        event="NULL",
-                        result="'form:' || x.form",
-                        amount="NULL",
-                    )
-                },
-            )
-        elif name == "donations":
-            sel = base.replace(
-                "FROM",
-                """, js(j, '$.amount') AS amt_raw,
-                TRY_CAST(replace(replace(js(j, '$.amount'), '$', ''), ',', '') AS DOUBLE) AS amt
-                FROM""",
-                1,
-            )
-            _emit(
-                stage,
-                f,
-                sel,
-                [
-                    *common_checks,
-                    ("amt IS NULL AND amt_raw IS NOT NULL", "amount", "amount is not a number"),
-                    ("amt IS NULL", "amount", "missing amount"),
-                ],
-                {
-                    "st_activity": act.format(
-                        name=name,
-                        type="donation",
-                        status="NULL",
-                        attended="NULL",
-                        event="NULL",
-                        result="NULL",
-                        amount="x.amt",
-                    )
-                },
-            )
-        elif name == "taggings":
-            sel = base.replace(
-                "FROM",
-                """, regexp_extract(js(j, '$._links."osdi:tag".href'),
-                '/tags/([^/?#]+)', 1) AS tag FROM""",
-                1,
-            )
-            _emit(
-                stage,
-                f,
-                sel,
-                common_checks,
-                {
-                    "st_activity": act.format(
-                        name=name,
-                        type="tagging",
-                        status="NULL",
-                        attended="NULL",
-                        event="NULL",
-                        result="'tag:' || nullif(x.tag, '')",
-                        amount="NULL",
-                    )
-                },
-            )
-        else:
+        stage.json_unknown_keys(group, AN_ACTIVITY_KEYS, keys)
+        if name not in AN_ACTIVITIES:
             for g in group:
                 g.notes.append(
                     "not an Action Network people, attendances, submissions, "
@@ -535,6 +431,70 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                 f"""INSERT INTO st_reject SELECT file_no, rec, NULL, NULL,
                     'record of an unknown Action Network collection' FROM {subset}"""
             )
+    activities = {name: group for name, group in by_name.items() if name in AN_ACTIVITIES}
+    if activities:
+        _an_activities(stage, table, activities)
+
+
+def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) -> None:
+    """The activity collections' records, typed in one statement (one per collection
+    planned the common columns and their macros four times): each record's collection
+    is a column, which selects its checks and its staged activities."""
+    colls = stage.tmp_name("coll")
+    rows, params = list_rows(
+        {
+            "file_no": ("INTEGER", [f.file_no for group in groups.values() for f in group]),
+            "coll": ("VARCHAR", [name for name, group in groups.items() for _ in group]),
+        }
+    )
+    stage.con.execute(f"CREATE OR REPLACE TEMP TABLE {colls} AS {rows}", params)
+    person_ref = """coalesce(js(j, '$."action_network:person_id"'),
+        regexp_extract(js(j, '$._links."osdi:person".href'), '/people/([^/?#]+)', 1))"""
+    act_id = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
+        regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
+        md5(CAST(j AS VARCHAR)))"""
+    # (a record is parsed again for 'attended' only in an attendances page)
+    sel = f"""SELECT rec AS __rec, file_no AS __file, j, __coll,
+        nullif({person_ref}, '') AS pref, {act_id} AS sid,
+        js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at,
+        cb_ts(js(j, '$.modified_date')) AS modified_at,
+        {_status_sql("js(j, '$.status')", AN_ATTENDANCE_STATUS)} AS st,
+        js(j, '$.status') AS st_raw,
+        CASE WHEN __coll = 'attendances'
+             THEN TRY_CAST(json_extract(j, '$.attended') AS BOOLEAN) END AS att,
+        'action_network:' || js(j, '$."action_network:event_id"') AS ev,
+        js(j, '$."action_network:form_id"') AS form,
+        js(j, '$.amount') AS amt_raw,
+        TRY_CAST(replace(replace(js(j, '$.amount'), '$', ''), ',', '') AS DOUBLE) AS amt,
+        regexp_extract(js(j, '$._links."osdi:tag".href'), '/tags/([^/?#]+)', 1) AS tag
+        FROM (SELECT t.*, c.coll AS __coll FROM {table} t JOIN {colls} c USING (file_no))"""
+    checks = [
+        ("pref IS NULL", "action_network:person_id", "no person on the record"),
+        ("created_raw IS NULL", "created_date", "missing created_date"),
+        ("created_at IS NULL", "created_date", BAD_DATE),
+        # (a record fails the checks of its own collection only)
+        (
+            "__coll = 'attendances' AND st IS NULL AND st_raw IS NOT NULL",
+            "status",
+            "unknown attendance status",
+        ),
+        (
+            "__coll = 'donations' AND amt IS NULL AND amt_raw IS NOT NULL",
+            "amount",
+            "amount is not a number",
+        ),
+        ("__coll = 'donations' AND amt IS NULL", "amount", "missing amount"),
+    ]
+    inserts = {}
+    for name in groups:
+        kind, status, attended, event, result, amount = AN_ACTIVITIES[name]
+        inserts[f"st_activity#{name}"] = f"""'an:{name}:' || x.sid, 'action_network', x.sid,
+            'action_network', x.pref, '{kind}', x.created_at, x.modified_at, {status},
+            {attended}, {event}, 'online', NULL, {result}, {amount}, NULL, NULL
+            WHERE x.__coll = '{name}'"""
+    first = next(iter(groups.values()))[0]
+    _emit(stage, first, sel, checks, inserts)
+    stage.con.execute(f"DROP TABLE {colls}")
 
 
 # --------------------------------------------------------------------------- Mobilize
@@ -564,7 +524,7 @@ MOBILIZE_STATUS = {
 
 def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     table = stage.load_json_records(files, "$.data[*]")
-    stage.json_unknown_keys(table, files, MOBILIZE_KEYS)
+    stage.json_unknown_keys(files, MOBILIZE_KEYS, stage.json_keys(table))
     for f in files:
         f.role = "attendances"
     if files:
@@ -1231,7 +1191,7 @@ AB_KEYS = OSDI_PERSON_KEYS | {
 
 def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     table = stage.load_json_records(files, "$._embedded.*[*]")
-    stage.json_unknown_keys(table, files, AB_KEYS)
+    stage.json_unknown_keys(files, AB_KEYS, stage.json_keys(table))
     for f in files:
         f.role = "entities"
     if files:

@@ -608,7 +608,8 @@ class Stage:
         )
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {pages}_files AS {rows}", params)
 
-    def json_unknown_keys(self, table: str, files: list[FileInfo], known: set[str]) -> None:
+    def json_keys(self, table: str) -> dict[int, list[str]]:
+        """The keys of the records of each file of ``table``, sorted."""
         # each record's keys, made distinct per file by a hash table (a list of every
         # record's keys per file, flattened, then made distinct took 5 s on an export of
         # a million people); a record that is not an object has no keys
@@ -617,9 +618,15 @@ class Stage:
                     SELECT DISTINCT file_no, unnest(json_keys(j)) AS key FROM {table})
                 GROUP BY file_no"""
         ).fetchall()
-        by_no = {f.file_no: f for f in files}
-        for file_no, keys in rows:
-            by_no[file_no].unknown_columns = [k for k in keys or [] if k not in known]
+        return {file_no: keys or [] for file_no, keys in rows}
+
+    def json_unknown_keys(
+        self, files: list[FileInfo], known: set[str], keys: dict[int, list[str]]
+    ) -> None:
+        """The keys of each file's records (``json_keys``) beyond the ``known`` ones."""
+        for f in files:
+            if f.file_no in keys:
+                f.unknown_columns = [k for k in keys[f.file_no] if k not in known]
 
     # ------------------------------------------------------------------ lines
 
