@@ -8,6 +8,8 @@ import json
 import pytest
 from conftest import utc
 
+from cyclebook.sync.stage import BAD_DATE
+
 AN_CSV = """\
 uuid,first_name,last_name,email,zip_code,can2_phone,can2_sms_status,can2_subscription_status,can2_subscription_date,can2_user_address,can2_user_city,can2_state_abbreviated,can2_county,can2_user_tags,Building
 u1,Ana,Diaz, Ana@Example.org ,02139,(617) 555-0101,subscribed,subscribed,2026-08-05 10:00:00,"1 Main St
@@ -505,6 +507,110 @@ def test_spoke(make_cohort):
     ]
     assert c.query("SELECT count(*) FROM person") == [(3,)]
     assert c.query("SELECT sms_ok FROM person ORDER BY 1") == [(False,), (True,), (True,)]
+
+
+def test_files_of_one_table_are_read_as_one(make_cohort):
+    """Two campaigns' Spoke exports (columns in other orders, other questions, a
+    question spelled in another case) and two VAN persons tables (one without email,
+    with CellPhone and Zip) are typed in one statement per table: each row keeps its
+    file's number and line, each file its own questions, unknown columns and rejects."""
+    import hashlib
+
+    c = make_cohort("- {kind: spoke, path: spoke}\n- {kind: van, path: van}")
+    c.write(
+        "spoke/campaign-71-contacts.csv",
+        """\
+        campaignId,campaign,texter[firstName],texter[lastName],contact[firstName],contact[lastName],contact[cell],contact[messageStatus],question[Will you come?],tags
+        71,Kickoff,Sam,Rivera,Hal,Ito,+16175550105,convo,Yes,hot
+        """,
+    )
+    c.write(
+        "spoke/campaign-71-messages.csv",
+        """\
+        campaignId,contactNumber,isFromContact,attemptedAt,text
+        71,+16175550105,false,2026-08-20T15:00:00Z,Hi!
+        71,+16175550105,true,2026-08-20T15:30:00Z,yes
+        """,
+    )
+    c.write(
+        "spoke/campaign-72-contacts.csv",
+        """\
+        campaign,campaignId,contact[cell],contact[firstName],contact[lastName],contact[messageStatus],texter[firstName],texter[lastName],Question[will you come?],question[Bring a friend?],tags
+        Phonebank,72,+16175550106,Ida,Jo,convo,Sam,Rivera,No,Maybe,cold
+        Phonebank,72,not a phone,Kim,Le,convo,Sam,Rivera,,,
+        """,
+    )
+    c.write(
+        "spoke/campaign-72-messages.csv",
+        """\
+        contactNumber,campaignid,isFromContact,attemptedAt,text
+        +16175550106,72,false,2026-08-21T10:00:00Z,Hi
+        +16175550106,72,true,2026-08-21T10:05:00Z,no
+        (617) 555-0107,72,false,yesterday,Hi
+        """,
+    )
+    c.write(
+        "van/persons.csv",
+        """\
+        vanid,firstname,lastname,email,phone,zip5,datecreated
+        101,Ana,Diaz,ana@x.org,617-555-0101,02139,2026-01-05
+        102,Bo,Lee,,,02140,soon
+        """,
+    )
+    c.write(
+        "van/persons-voters.csv",
+        """\
+        VANID,FirstName,LastName,CellPhone,Zip,DateCreated,Ward
+        103,Cy,Ng,(617) 555-0103,02141,01/07/2026,5
+        """,
+    )
+    result = c.sync()
+    assert c.rejects() == [
+        (
+            "spoke/campaign-72-contacts.csv",
+            3,
+            "contact[cell]",
+            "contact[cell] is not a phone number",
+        ),
+        ("spoke/campaign-72-messages.csv", 4, "attemptedAt", BAD_DATE),
+        ("van/persons.csv", 3, "datecreated", BAD_DATE),
+    ]
+    figures = {f.file: (f.rows_read, f.rows_rejected, f.unknown_columns) for f in result.files}
+    assert figures["van/persons-voters.csv"] == (1, 0, ["Ward"])
+    assert figures["spoke/campaign-72-contacts.csv"] == (2, 1, [])
+
+    def q(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()[:10]
+
+    assert c.query(
+        f"""SELECT activity_id, result, {utc("occurred_at")} FROM activity
+            WHERE type = 'survey_response' ORDER BY 1"""
+    ) == sorted(
+        [
+            (f"spoke:q:71:+16175550105:{q('Will you come?')}", "Yes", "2026-08-20 15:30"),
+            (f"spoke:q:72:+16175550106:{q('will you come?')}", "No", "2026-08-21 10:05"),
+            (f"spoke:q:72:+16175550106:{q('Bring a friend?')}", "Maybe", "2026-08-21 10:05"),
+        ]
+    )
+    assert c.query(
+        f"SELECT attempt_id, campaign, {utc('attempted_at')} FROM contact_attempt ORDER BY 1"
+    ) == [
+        ("spoke:71:+16175550105", "71 Kickoff", "2026-08-20 15:00"),
+        ("spoke:72:+16175550106", "72 Phonebank", "2026-08-21 10:00"),
+    ]
+    assert c.query(
+        """SELECT i.source, i.source_id, f.field, f.value FROM custom_field f
+           JOIN identity i USING (org_id, person_id) ORDER BY 1, 2"""
+    ) == [
+        ("spoke", "+16175550105", "tags", "hot"),
+        ("spoke", "+16175550106", "tags", "cold"),
+        ("van", "103", "Ward", "5"),
+    ]
+    assert c.query(
+        """SELECT i.source_id, p.email, p.phone, s.zip FROM identity i
+           JOIN person_pii p USING (org_id, person_id) JOIN person s USING (org_id, person_id)
+           WHERE i.source = 'van' ORDER BY 1"""
+    ) == [("101", "ana@x.org", "+16175550101", "02139"), ("103", None, "+16175550103", "02141")]
 
 
 def test_action_builder(make_cohort):

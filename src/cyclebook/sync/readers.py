@@ -101,6 +101,46 @@ def _drop_typed(stage: Stage, t: str) -> None:
         stage.con.execute(f"DROP TABLE {t}")
 
 
+class _Files:
+    """The loaded CSV files of one table as one source for one typed SELECT.
+
+    Called with a column's names (the first present, case-insensitively, as
+    ``Stage.col``), gives that column's alias in ``source``: each file's table projected
+    to the aliases (column references; NULL where a file lacks the column) with its
+    record number ``__rec``, the files unioned. A SELECT per file planned its macros once
+    per file (a VAN persons table and its voters' file, each campaign's Spoke export).
+    With several files the source carries ``__file``, named in the SELECT by ``file``
+    (nothing for one file: its number is a constant of the inserts)."""
+
+    def __init__(self, stage: Stage, loaded: list[tuple[FileInfo, str, list[str]]]) -> None:
+        self.stage, self.loaded = stage, loaded
+        self.aliases: dict[tuple[str, ...], str] = {}
+        self.exact: dict[str, str] = {}
+
+    def __call__(self, *names: str, p: str = "") -> str:
+        key = tuple(n.lower() for n in names)
+        return p + self.aliases.setdefault(key, f"__c{len(self.aliases) + len(self.exact)}")
+
+    def named(self, name: str, p: str = "") -> str:
+        """The alias of the column of exactly this name (a Spoke question: its text, as
+        each file writes it, names its answers)."""
+        return p + self.exact.setdefault(name, f"__c{len(self.aliases) + len(self.exact)}")
+
+    def file(self, p: str = "") -> str:
+        return f", {p}__file" if len(self.loaded) > 1 else ""
+
+    def source(self) -> str:
+        parts = []
+        for f, table, cols in self.loaded:
+            values = [
+                *(f"{self.stage.col(cols, *names)} AS {a}" for names, a in self.aliases.items()),
+                *(f"{ident(n) if n in cols else 'NULL'} AS {a}" for n, a in self.exact.items()),
+            ]
+            number = f"{f.file_no} AS __file, " if len(self.loaded) > 1 else ""
+            parts.append(f"SELECT {number}rowid AS __rec, {', '.join(values)} FROM {table}")
+        return " UNION ALL ".join(parts)
+
+
 _JS_FIELD = re.compile(r"js\(j, '([^']*)'\)")
 
 
@@ -806,19 +846,21 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
         )
         return t
 
-    for f in groups.get("persons", []):
-        table, cols = loaded[f.file_no]
-        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
-        sel = f"""SELECT rowid AS __rec, cb_id({c("vanid")}) AS ref,
+    def files(role: str) -> _Files:
+        return _Files(stage, [(f, *loaded[f.file_no]) for f in groups[role]])
+
+    if "persons" in groups:
+        c = files("persons")
+        sel = f"""SELECT __rec{c.file()}, cb_id({c("vanid")}) AS ref,
             cb_email({c("email")}) AS email, cb_phone({c("phone", "cellphone")}) AS phone,
             cb_s({c("firstname")}) AS first_name, cb_s({c("lastname")}) AS last_name,
             nullif(concat_ws(', ', cb_s({c("addressline1")}), cb_s({c("city")})), '') AS address,
             cb_s({c("zip5", "zip")}) AS zip, cb_s({c("state")}) AS state,
             cb_ts({c("datecreated")}) AS created_at, cb_s({c("datecreated")}) AS created_raw
-            FROM {table}"""
+            FROM ({c.source()})"""
         _emit(
             stage,
-            f,
+            groups["persons"][0],
             sel,
             [
                 ("ref IS NULL", "vanid", "missing vanid"),
@@ -829,92 +871,95 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                   x.address, x.zip, x.state, NULL, NULL, NULL, x.created_at"""
             },
         )
-        _custom(stage, f, table, f.unknown_columns, "van", f"cb_id({c('vanid')})")
-        drop(f)
+        for f in groups["persons"]:
+            table, cols = loaded[f.file_no]
+            ref = f"cb_id({stage.col(cols, 'vanid')})"
+            _custom(stage, f, table, f.unknown_columns, "van", ref)
+            drop(f)
 
     if "contactscontacts" in groups:
         results = lookup("results", "resultid", "resultshortname", "contactscontacts")
         ctypes = lookup("contacttypes", "contacttypeid", "contacttypename", "contactscontacts")
+        # every contacts file at once
+        c = files("contactscontacts")
+        sel = f"""SELECT r.__rec{c.file("r.")}, cb_id({c("vanid", p="r.")}) AS ref,
+            coalesce(cb_id({c("contactscontactid", p="r.")}),
+                     md5(concat_ws('|', {c("vanid", p="r.")}, {c("contacttypeid", p="r.")},
+                                   {c("datecanvassed", p="r.")}, {c("resultid", p="r.")}))) AS cid,
+            cb_id({c("resultid", p="r.")}) AS result_id,
+            cb_id({c("contacttypeid", p="r.")}) AS ctype_id,
+            cb_s({c("datecanvassed", p="r.")}) AS when_raw, cb_ts({c("datecanvassed", p="r.")}) AS ts,
+            cb_ts({c("datecreated", p="r.")}) AS created_at,
+            'van:' || cb_id({c("canvassedby", p="r.")}) AS organizer,
+            cb_id({c("campaignid", p="r.")}) AS campaign
+            FROM ({c.source()}) r"""
+        # the lookups join the computed ids (computed once, fewer columns through the
+        # join: a third less work than joining the raw rows)
+        sel = f"""SELECT t.*, res.v AS result, ct.v AS ctype FROM ({sel}) t
+            LEFT JOIN {results} res ON res.k = t.result_id
+            LEFT JOIN {ctypes} ct ON ct.k = t.ctype_id"""
+        _emit(
+            stage,
+            groups["contactscontacts"][0],
+            sel,
+            [
+                ("ref IS NULL", "vanid", "missing vanid"),
+                ("when_raw IS NULL", "datecanvassed", "missing datecanvassed"),
+                ("ts IS NULL", "datecanvassed", BAD_DATE),
+                ("ctype IS NULL", "contacttypeid", "contact type id not in contacttypes"),
+                ("result IS NULL", "resultid", "result id not in results"),
+            ],
+            {
+                "st_activity": """'van:cc:' || x.cid, 'van', x.cid, 'van', x.ref, 'one_on_one',
+                   x.ts, x.created_at, NULL, NULL, NULL, 'in_person', NULL, x.result, NULL,
+                   NULL, x.organizer WHERE lower(x.ctype) IN ('one on one', '1:1', 'one-on-one')""",
+                "st_attempt": f"""'van:cc:' || x.cid, 'van', 'van', x.ref, {VAN_CHANNEL},
+                   x.result, x.ts, x.campaign, lower(x.result) = 'canvassed',
+                   CASE WHEN lower(x.ctype) IN ('sms text', 'sms', 'text')
+                        THEN lower(x.result) = 'canvassed' END,
+                   lower(x.result) IN ('opt out', 'opted out', 'do not text', 'do not call'),
+                   x.organizer
+                   WHERE lower(x.ctype) NOT IN ('one on one', '1:1', 'one-on-one')""",
+            },
+        )
         for f in groups["contactscontacts"]:
-            table, cols = loaded[f.file_no]
-            c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
-            sel = f"""SELECT r.rowid AS __rec, cb_id({c("vanid", p="r.")}) AS ref,
-                coalesce(cb_id({c("contactscontactid", p="r.")}),
-                         md5(concat_ws('|', {c("vanid", p="r.")}, {c("contacttypeid", p="r.")},
-                                       {c("datecanvassed", p="r.")}, {c("resultid", p="r.")}))) AS cid,
-                cb_id({c("resultid", p="r.")}) AS result_id,
-                cb_id({c("contacttypeid", p="r.")}) AS ctype_id,
-                cb_s({c("datecanvassed", p="r.")}) AS when_raw, cb_ts({c("datecanvassed", p="r.")}) AS ts,
-                cb_ts({c("datecreated", p="r.")}) AS created_at,
-                'van:' || cb_id({c("canvassedby", p="r.")}) AS organizer,
-                cb_id({c("campaignid", p="r.")}) AS campaign
-                FROM {table} r"""
-            # the lookups join the computed ids (computed once, fewer columns through the
-            # join: a third less work than joining the raw rows)
-            sel = f"""SELECT t.*, res.v AS result, ct.v AS ctype FROM ({sel}) t
-                LEFT JOIN {results} res ON res.k = t.result_id
-                LEFT JOIN {ctypes} ct ON ct.k = t.ctype_id"""
-            _emit(
-                stage,
-                f,
-                sel,
-                [
-                    ("ref IS NULL", "vanid", "missing vanid"),
-                    ("when_raw IS NULL", "datecanvassed", "missing datecanvassed"),
-                    ("ts IS NULL", "datecanvassed", BAD_DATE),
-                    ("ctype IS NULL", "contacttypeid", "contact type id not in contacttypes"),
-                    ("result IS NULL", "resultid", "result id not in results"),
-                ],
-                {
-                    "st_activity": """'van:cc:' || x.cid, 'van', x.cid, 'van', x.ref, 'one_on_one',
-                       x.ts, x.created_at, NULL, NULL, NULL, 'in_person', NULL, x.result, NULL,
-                       NULL, x.organizer WHERE lower(x.ctype) IN ('one on one', '1:1', 'one-on-one')""",
-                    "st_attempt": f"""'van:cc:' || x.cid, 'van', 'van', x.ref, {VAN_CHANNEL},
-                       x.result, x.ts, x.campaign, lower(x.result) = 'canvassed',
-                       CASE WHEN lower(x.ctype) IN ('sms text', 'sms', 'text')
-                            THEN lower(x.result) = 'canvassed' END,
-                       lower(x.result) IN ('opt out', 'opted out', 'do not text', 'do not call'),
-                       x.organizer
-                       WHERE lower(x.ctype) NOT IN ('one on one', '1:1', 'one-on-one')""",
-                },
-            )
             drop(f)
 
     if "contactsactivistcodes" in groups:
         codes = lookup(
             "activistcodes", "activistcodeid", "activistcodename", "contactsactivistcodes"
         )
+        # every activist codes file at once
+        c = files("contactsactivistcodes")
+        sel = f"""SELECT r.__rec{c.file("r.")}, cb_id({c("vanid", p="r.")}) AS ref,
+            coalesce(cb_id({c("contactsactivistcodeid", p="r.")}),
+                     md5(concat_ws('|', {c("vanid", p="r.")}, {c("activistcodeid", p="r.")},
+                                   {c("datecanvassed", p="r.")}, {c("datecreated", p="r.")}))) AS aid,
+            cb_id({c("activistcodeid", p="r.")}) AS __code_id,
+            coalesce(cb_s({c("datecanvassed", p="r.")}), cb_s({c("datecreated", p="r.")})) AS when_raw,
+            cb_ts({c("datecanvassed", p="r.")}) AS __canvassed_at,
+            cb_ts({c("datecreated", p="r.")}) AS created_at
+            FROM ({c.source()}) r"""
+        sel = f"""SELECT t.* EXCLUDE (__code_id, __canvassed_at),
+            coalesce(t.__canvassed_at, t.created_at) AS ts, ac.v AS code FROM ({sel}) t
+            LEFT JOIN {codes} ac ON ac.k = t.__code_id"""
+        _emit(
+            stage,
+            groups["contactsactivistcodes"][0],
+            sel,
+            [
+                ("ref IS NULL", "vanid", "missing vanid"),
+                ("when_raw IS NULL", "datecanvassed", "missing datecanvassed and datecreated"),
+                ("ts IS NULL", "datecanvassed", BAD_DATE),
+                ("code IS NULL", "activistcodeid", "activist code id not in activistcodes"),
+            ],
+            {
+                "st_activity": """'van:ac:' || x.aid, 'van', x.aid, 'van', x.ref,
+                  'activist_code', x.ts, x.created_at, NULL, NULL, NULL, NULL, NULL, x.code,
+                  NULL, NULL, NULL"""
+            },
+        )
         for f in groups["contactsactivistcodes"]:
-            table, cols = loaded[f.file_no]
-            c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
-            sel = f"""SELECT r.rowid AS __rec, cb_id({c("vanid", p="r.")}) AS ref,
-                coalesce(cb_id({c("contactsactivistcodeid", p="r.")}),
-                         md5(concat_ws('|', {c("vanid", p="r.")}, {c("activistcodeid", p="r.")},
-                                       {c("datecanvassed", p="r.")}, {c("datecreated", p="r.")}))) AS aid,
-                cb_id({c("activistcodeid", p="r.")}) AS __code_id,
-                coalesce(cb_s({c("datecanvassed", p="r.")}), cb_s({c("datecreated", p="r.")})) AS when_raw,
-                cb_ts({c("datecanvassed", p="r.")}) AS __canvassed_at,
-                cb_ts({c("datecreated", p="r.")}) AS created_at
-                FROM {table} r"""
-            sel = f"""SELECT t.* EXCLUDE (__code_id, __canvassed_at),
-                coalesce(t.__canvassed_at, t.created_at) AS ts, ac.v AS code FROM ({sel}) t
-                LEFT JOIN {codes} ac ON ac.k = t.__code_id"""
-            _emit(
-                stage,
-                f,
-                sel,
-                [
-                    ("ref IS NULL", "vanid", "missing vanid"),
-                    ("when_raw IS NULL", "datecanvassed", "missing datecanvassed and datecreated"),
-                    ("ts IS NULL", "datecanvassed", BAD_DATE),
-                    ("code IS NULL", "activistcodeid", "activist code id not in activistcodes"),
-                ],
-                {
-                    "st_activity": """'van:ac:' || x.aid, 'van', x.aid, 'van', x.ref,
-                      'activist_code', x.ts, x.created_at, NULL, NULL, NULL, NULL, NULL, x.code,
-                      NULL, NULL, NULL"""
-                },
-            )
             drop(f)
 
     if "eventsignups" in groups:
@@ -938,66 +983,65 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             groups["eventsignups"][0].notes.append(
                 "no events table: signups are dated by their creation date"
             )
+        # every signups file at once
+        c = files("eventsignups")
+        sel = f"""SELECT r.__rec{c.file("r.")}, cb_id({c("vanid", p="r.")}) AS ref,
+            coalesce(cb_id({c("eventsignupid", p="r.")}),
+                     md5(concat_ws('|', {c("vanid", p="r.")}, {c("eventid", p="r.")},
+                                   {c("eventshiftid", p="r.")}))) AS sid,
+            cb_id({c("eventid", p="r.")}) AS eid,
+            {_status_sql(f"{c('eventstatusname', p='r.')}", VAN_STATUS)} AS st,
+            lower(cb_s({c("eventrolename", p="r.")})) AS __role,
+            cb_ts({c("datecreated", p="r.")}) AS created_at,
+            cb_ts({c("datemodified", p="r.")}) AS modified_at
+            FROM ({c.source()}) r"""
+        sel = f"""SELECT t.* EXCLUDE (__role), e.start_at,
+            CASE WHEN t.__role = 'host' THEN 'host'
+                 WHEN contains(coalesce(t.__role, ''), 'lead') THEN 'lead'
+                 ELSE 'attendee' END AS role
+            FROM ({sel}) t LEFT JOIN {ev} e ON e.k = t.eid"""
+        _emit(
+            stage,
+            groups["eventsignups"][0],
+            sel,
+            [
+                ("ref IS NULL", "vanid", "missing vanid"),
+                ("eid IS NULL", "eventid", "missing eventid"),
+                (
+                    "st IS NULL",
+                    "eventstatusname",
+                    "unknown event signup status (expected Scheduled, Confirmed, Completed, "
+                    "No Show, Declined, Invited, Cancelled or Walk In)",
+                ),
+                (
+                    "coalesce(start_at, created_at) IS NULL",
+                    "eventid",
+                    "no date: the event is not in the events table and datecreated is empty",
+                ),
+            ],
+            {
+                "st_activity": """'van:es:' || x.sid, 'van', x.sid, 'van', x.ref, 'attendance',
+                  coalesce(x.start_at, x.created_at), coalesce(x.modified_at, x.created_at),
+                  x.st, CASE WHEN x.st IN ('completed', 'walk_in') THEN TRUE
+                             WHEN x.st = 'no_show' THEN FALSE END,
+                  'van:' || x.eid, 'in_person', x.role, NULL, NULL, NULL, NULL"""
+            },
+        )
         for f in groups["eventsignups"]:
-            table, cols = loaded[f.file_no]
-            c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
-            sel = f"""SELECT r.rowid AS __rec, cb_id({c("vanid", p="r.")}) AS ref,
-                coalesce(cb_id({c("eventsignupid", p="r.")}),
-                         md5(concat_ws('|', {c("vanid", p="r.")}, {c("eventid", p="r.")},
-                                       {c("eventshiftid", p="r.")}))) AS sid,
-                cb_id({c("eventid", p="r.")}) AS eid,
-                {_status_sql(f"{c('eventstatusname', p='r.')}", VAN_STATUS)} AS st,
-                lower(cb_s({c("eventrolename", p="r.")})) AS __role,
-                cb_ts({c("datecreated", p="r.")}) AS created_at,
-                cb_ts({c("datemodified", p="r.")}) AS modified_at
-                FROM {table} r"""
-            sel = f"""SELECT t.* EXCLUDE (__role), e.start_at,
-                CASE WHEN t.__role = 'host' THEN 'host'
-                     WHEN contains(coalesce(t.__role, ''), 'lead') THEN 'lead'
-                     ELSE 'attendee' END AS role
-                FROM ({sel}) t LEFT JOIN {ev} e ON e.k = t.eid"""
-            _emit(
-                stage,
-                f,
-                sel,
-                [
-                    ("ref IS NULL", "vanid", "missing vanid"),
-                    ("eid IS NULL", "eventid", "missing eventid"),
-                    (
-                        "st IS NULL",
-                        "eventstatusname",
-                        "unknown event signup status (expected Scheduled, Confirmed, Completed, "
-                        "No Show, Declined, Invited, Cancelled or Walk In)",
-                    ),
-                    (
-                        "coalesce(start_at, created_at) IS NULL",
-                        "eventid",
-                        "no date: the event is not in the events table and datecreated is empty",
-                    ),
-                ],
-                {
-                    "st_activity": """'van:es:' || x.sid, 'van', x.sid, 'van', x.ref, 'attendance',
-                      coalesce(x.start_at, x.created_at), coalesce(x.modified_at, x.created_at),
-                      x.st, CASE WHEN x.st IN ('completed', 'walk_in') THEN TRUE
-                                 WHEN x.st = 'no_show' THEN FALSE END,
-                      'van:' || x.eid, 'in_person', x.role, NULL, NULL, NULL, NULL"""
-                },
-            )
             drop(f)
 
-    for f in groups.get("contributions", []):
-        table, cols = loaded[f.file_no]
-        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
-        sel = f"""SELECT rowid AS __rec, cb_id({c("vanid")}) AS ref,
+    if "contributions" in groups:
+        c = files("contributions")
+        sel = f"""SELECT __rec{c.file()}, cb_id({c("vanid")}) AS ref,
             coalesce(cb_id({c("contributionid")}),
                      md5(concat_ws('|', {c("vanid")}, {c("amount")}, {c("datereceived")}))) AS cid,
             cb_s({c("amount")}) AS amt_raw,
             TRY_CAST(replace(replace(cb_s({c("amount")}), '$', ''), ',', '') AS DOUBLE) AS amt,
             cb_s({c("datereceived")}) AS when_raw, cb_ts({c("datereceived")}) AS ts
-            FROM {table}"""
+            FROM ({c.source()})"""
         _emit(
             stage,
-            f,
+            groups["contributions"][0],
             sel,
             [
                 ("ref IS NULL", "vanid", "missing vanid"),
@@ -1010,7 +1054,8 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.amt, NULL, NULL"""
             },
         )
-        drop(f)
+        for f in groups["contributions"]:
+            drop(f)
 
     for t, _cols in loaded.values():
         con.execute(f"DROP TABLE IF EXISTS {t}")
@@ -1078,99 +1123,114 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
     msg = stage.tmp_name("msg")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {msg} (campaign_id VARCHAR, cell VARCHAR,
         first_out TIMESTAMPTZ, last_in TIMESTAMPTZ, replied BOOLEAN)""")
-    for f, table, cols in messages:
-        stage.unknown(f, cols, SPOKE_MESSAGE_KNOWN)
-        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+    if messages:  # every messages file at once
+        for f, _table, cols in messages:
+            stage.unknown(f, cols, SPOKE_MESSAGE_KNOWN)
+        c = _Files(stage, messages)
         t = stage.tmp_name("m")
-        sel = f"""SELECT rowid AS __rec, cb_id({c("campaignId")}) AS campaign_id,
+        sel = f"""SELECT __rec{c.file()}, cb_id({c("campaignId")}) AS campaign_id,
             cb_phone({c("contactNumber")}) AS cell, cb_bool({c("isFromContact")}) AS inbound,
             cb_s({c("attemptedAt")}) AS at_raw, cb_ts({c("attemptedAt")}) AS ts,
             upper(trim(coalesce(cb_s({c("text")}), ''))) IN ('STOP', 'STOP ALL', 'UNSUBSCRIBE',
                 'QUIT', 'CANCEL', 'END') AS stop
-            FROM {table}"""
+            FROM ({c.source()})"""
         checks = [
             ("cell IS NULL", "contactNumber", "contactNumber is not a phone number"),
             ("at_raw IS NULL", "attemptedAt", "missing attemptedAt"),
             ("ts IS NULL", "attemptedAt", BAD_DATE),
         ]
-        statements = _typed(t, sel, checks, str(f.file_no))
+        fno = "x.__file" if len(messages) > 1 else str(messages[0][0].file_no)
+        statements = _typed(t, sel, checks, fno)
         statements.append(f"""INSERT INTO {msg} SELECT campaign_id, cell,
             min(ts) FILTER (WHERE NOT coalesce(inbound, FALSE)),
             max(ts) FILTER (WHERE inbound AND NOT stop),
             bool_or(inbound AND NOT stop) FROM {t} WHERE cell IS NOT NULL AND ts IS NOT NULL
             GROUP BY ALL""")
-        con.execute(";\n".join([*statements, f"DROP TABLE {t}", f"DROP TABLE {table}"]))
+        drops = [f"DROP TABLE {t}", *(f"DROP TABLE {table}" for _f, table, _c in messages)]
+        con.execute(";\n".join([*statements, *drops]))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {msg}_g AS SELECT campaign_id, cell,
         min(first_out) first_out, max(last_in) last_in, bool_or(replied) replied
         FROM {msg} GROUP BY ALL""")
-    has_van = any(s.kind == "van" for s in org.sources)
-    for f, table, cols in contacts:
+    if contacts:
+        _spoke_contacts(stage, contacts, msg, any(s.kind == "van" for s in org.sources))
+
+
+def _spoke_contacts(
+    stage: Stage, contacts: list[tuple[FileInfo, str, list[str]]], msg: str, has_van: bool
+) -> None:
+    """Every contacts file at once; the answers to each question ride along as columns,
+    and each question's activities are read from the typed rows (the cell and campaign
+    computed once, not again per question)."""
+    con = stage.con
+    questions: list[str] = []  # each question's column as its files name it
+    for f, _table, cols in contacts:
         stage.unknown(f, cols, SPOKE_CONTACT_KNOWN)
-        questions = [c for c in cols if c.lower().startswith("question[")]
-        f.unknown_columns = [u for u in f.unknown_columns if u not in questions]
-        c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
-        # the answers ride along as columns: each question's activities are read from
-        # the typed rows (the cell and campaign computed once, not again per question)
-        answers = "".join(f", cb_s({ident(q)}) AS __q{i}" for i, q in enumerate(questions))
-        sel = f"""SELECT rowid AS __rec, cb_id({c("campaignId")}) AS campaign_id,
-            cb_s({c("campaign")}) AS campaign, cb_phone({c("contact[cell]")}) AS cell,
-            cb_s({c("contact[cell]")}) AS cell_raw,
-            cb_s({c("contact[firstName]")}) AS first_name,
-            cb_s({c("contact[lastName]")}) AS last_name, cb_s({c("contact[zip]")}) AS zip,
-            cb_bool({c("contact[optOut]")}) AS opt_out,
-            lower(cb_s({c("contact[messageStatus]")})) AS status,
-            cb_id({c("contact[external_id]")}) AS external_id,
-            'spoke:texter:' || substr(md5(lower(concat_ws(' ', cb_s({c("texter[firstName]")}),
-                cb_s({c("texter[lastName]")})))), 1, 12) AS texter{answers}
-            FROM {table}"""
-        sel = f"""SELECT r.*, m.first_out, m.last_in, coalesce(m.replied, FALSE) AS replied
-            FROM ({sel}) r LEFT JOIN {msg}_g m ON m.campaign_id = r.campaign_id
-                AND m.cell = r.cell"""
-        inserts = {
-            "st_person": """'spoke', x.cell, NULL, x.cell, x.first_name, x.last_name, NULL,
-                x.zip, NULL, NULL, NOT coalesce(x.opt_out, FALSE), NULL, x.first_out""",
-            "st_attempt": """'spoke:' || coalesce(x.campaign_id, '') || ':' || x.cell, 'spoke',
-                'spoke', x.cell, 'text', x.status, x.first_out,
-                coalesce(x.campaign_id || ' ' || x.campaign, x.campaign, x.campaign_id),
-                x.replied OR x.status IN ('convo', 'needsresponse'),
-                x.replied OR x.status IN ('convo', 'needsresponse'),
-                coalesce(x.opt_out, FALSE), x.texter
-                WHERE x.first_out IS NOT NULL AND coalesce(x.status, '') <> 'needsmessage'""",
-        }
-        if has_van:  # contact[external_id] is the VAN id: a source-id match across tools
-            inserts["st_person#van"] = """'van', x.external_id, NULL, x.cell, x.first_name,
-                x.last_name, NULL, x.zip, NULL, NULL, NULL, NULL, NULL
-                WHERE x.external_id IS NOT NULL AND x.cell IS NOT NULL"""
-        typed = _emit(
-            stage,
-            f,
-            sel,
-            [
-                ("cell_raw IS NULL", "contact[cell]", "missing contact[cell]"),
-                ("cell IS NULL", "contact[cell]", "contact[cell] is not a phone number"),
-            ],
-            inserts,
-            keep=True,
-        )
-        # an answer is a survey response of the texted person, dated by the conversation
-        # (rows without a phone number are the rejected ones: every other row has one)
-        answered = [
-            f"""INSERT INTO st_activity_t SELECT
-                'spoke:q:' || coalesce(x.campaign_id, '') || ':' || x.cell || ':'
-                    || substr(md5({sql_str(q[len("question[") : -1] if q.endswith("]") else q)}), 1, 10),
-                'spoke', NULL, 'spoke', x.cell, 'survey_response',
-                coalesce(x.last_in, x.first_out), NULL, NULL, NULL, NULL, 'text', NULL,
-                x.__q{i}, NULL, NULL, x.texter, {f.file_no}, x.__rec
-                FROM {typed} x
-                WHERE x.__q{i} IS NOT NULL AND x.cell IS NOT NULL
-                  AND coalesce(x.last_in, x.first_out) IS NOT NULL"""
-            for i, q in enumerate(questions)
-        ]
-        if answered:
-            con.execute(";\n".join(answered))
-        _drop_typed(stage, typed)
+        asked = [c for c in cols if c.lower().startswith("question[")]
+        f.unknown_columns = [u for u in f.unknown_columns if u not in asked]
+        questions += [q for q in asked if q not in questions]
+    c = _Files(stage, contacts)
+    answers = "".join(f", cb_s({c.named(q)}) AS __q{i}" for i, q in enumerate(questions))
+    sel = f"""SELECT __rec{c.file()}, cb_id({c("campaignId")}) AS campaign_id,
+        cb_s({c("campaign")}) AS campaign, cb_phone({c("contact[cell]")}) AS cell,
+        cb_s({c("contact[cell]")}) AS cell_raw,
+        cb_s({c("contact[firstName]")}) AS first_name,
+        cb_s({c("contact[lastName]")}) AS last_name, cb_s({c("contact[zip]")}) AS zip,
+        cb_bool({c("contact[optOut]")}) AS opt_out,
+        lower(cb_s({c("contact[messageStatus]")})) AS status,
+        cb_id({c("contact[external_id]")}) AS external_id,
+        'spoke:texter:' || substr(md5(lower(concat_ws(' ', cb_s({c("texter[firstName]")}),
+            cb_s({c("texter[lastName]")})))), 1, 12) AS texter{answers}
+        FROM ({c.source()})"""
+    sel = f"""SELECT r.*, m.first_out, m.last_in, coalesce(m.replied, FALSE) AS replied
+        FROM ({sel}) r LEFT JOIN {msg}_g m ON m.campaign_id = r.campaign_id
+            AND m.cell = r.cell"""
+    inserts = {
+        "st_person": """'spoke', x.cell, NULL, x.cell, x.first_name, x.last_name, NULL,
+            x.zip, NULL, NULL, NOT coalesce(x.opt_out, FALSE), NULL, x.first_out""",
+        "st_attempt": """'spoke:' || coalesce(x.campaign_id, '') || ':' || x.cell, 'spoke',
+            'spoke', x.cell, 'text', x.status, x.first_out,
+            coalesce(x.campaign_id || ' ' || x.campaign, x.campaign, x.campaign_id),
+            x.replied OR x.status IN ('convo', 'needsresponse'),
+            x.replied OR x.status IN ('convo', 'needsresponse'),
+            coalesce(x.opt_out, FALSE), x.texter
+            WHERE x.first_out IS NOT NULL AND coalesce(x.status, '') <> 'needsmessage'""",
+    }
+    if has_van:  # contact[external_id] is the VAN id: a source-id match across tools
+        inserts["st_person#van"] = """'van', x.external_id, NULL, x.cell, x.first_name,
+            x.last_name, NULL, x.zip, NULL, NULL, NULL, NULL, NULL
+            WHERE x.external_id IS NOT NULL AND x.cell IS NOT NULL"""
+    typed = _emit(
+        stage,
+        contacts[0][0],
+        sel,
+        [
+            ("cell_raw IS NULL", "contact[cell]", "missing contact[cell]"),
+            ("cell IS NULL", "contact[cell]", "contact[cell] is not a phone number"),
+        ],
+        inserts,
+        keep=True,
+    )
+    # an answer is a survey response of the texted person, dated by the conversation
+    # (rows without a phone number are the rejected ones: every other row has one)
+    fno = "x.__file" if len(contacts) > 1 else str(contacts[0][0].file_no)
+    answered = [
+        f"""INSERT INTO st_activity_t SELECT
+            'spoke:q:' || coalesce(x.campaign_id, '') || ':' || x.cell || ':'
+                || substr(md5({sql_str(q[len("question[") : -1] if q.endswith("]") else q)}), 1, 10),
+            'spoke', NULL, 'spoke', x.cell, 'survey_response',
+            coalesce(x.last_in, x.first_out), NULL, NULL, NULL, NULL, 'text', NULL,
+            x.__q{i}, NULL, NULL, x.texter, {fno}, x.__rec
+            FROM {typed} x
+            WHERE x.__q{i} IS NOT NULL AND x.cell IS NOT NULL
+              AND coalesce(x.last_in, x.first_out) IS NOT NULL"""
+        for i, q in enumerate(questions)
+    ]
+    if answered:
+        con.execute(";\n".join(answered))
+    _drop_typed(stage, typed)
+    for f, table, cols in contacts:
         keep = f.unknown_columns + [k for k in cols if k.lower() == "tags"]
-        _custom(stage, f, table, keep, "spoke", f"cb_phone({c('contact[cell]')})")
+        _custom(stage, f, table, keep, "spoke", f"cb_phone({stage.col(cols, 'contact[cell]')})")
         con.execute(f"DROP TABLE {table}")
 
 
