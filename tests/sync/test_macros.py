@@ -80,34 +80,50 @@ def test_json_fields_are_columns_the_macros_take_from_a_subquery():
     """A JSON reader's ``js(j, path)`` fields are extracted once, as columns of a
     subquery below its SELECT (which is planned in a fraction of the time), with the
     values the unrewritten SELECT gives; the source may be a subquery itself and a
-    quoted parenthesis is not one."""
+    quoted parenthesis is not one. ``jx(j, path)`` values (JSON) likewise, in a second
+    extraction."""
     from cyclebook.sync.readers import _json_fields_once
 
     con = _con()
+    con.execute("CREATE TEMP MACRO jx(j, p) AS json_extract(j, p)")  # as written
     con.execute(
         """CREATE TABLE recs AS SELECT * FROM (VALUES
            (0, '{"id": " 12.0 ", "when": "08/01/2026", "ph": "(212) 555-0100",
-                 "e": "A@B.org"}'::JSON),
+                 "e": "A@B.org", "ok": true, "ids": ["a:1", "b:2"]}'::JSON),
            (1, '{"id": "", "when": "soon", "ph": "+44 20 7946 0958"}'::JSON),
            (2, '{"other": 1}'::JSON),
            (3, '[1, 2]'::JSON)) t(rec, j)"""
     )
     select = """SELECT rec, cb_id(js(j, '$.id')) AS id, cb_ts(js(j, '$.when')) AS ts,
         cb_phone(js(j, '$.ph')) AS phone, cb_email(js(j, '$.e')) AS email,
-        regexp_extract(js(j, '$.ph'), '\\(([0-9]+)', 1) AS area, js(j, '$.id') AS raw
+        regexp_extract(js(j, '$.ph'), '\\(([0-9]+)', 1) AS area, js(j, '$.id') AS raw,
+        json_type(jx(j, '$.ok')) AS ok_type, CAST(jx(j, '$.ok') AS BOOLEAN) AS ok,
+        CAST(jx(j, '$.ids') AS VARCHAR[])[2] AS second_id
         FROM (SELECT * FROM recs WHERE rec IN (0, 1, 2, 3))"""
     rewritten = _json_fields_once(select)
-    assert "js(j" not in rewritten and "cb_ts(__f2)" in rewritten
+    assert "js(j" not in rewritten and "jx(j" not in rewritten and "cb_ts(__f2)" in rewritten
     assert rewritten.count("json_extract_string") == 1
+    assert rewritten.count("json_extract(") == 1
     expected = [
-        (0, "12", "2026-08-01 04:00", "+12125550100", "a@b.org", "212", "12.0"),
-        (1, None, None, "+442079460958", None, "", None),
-        (2, None, None, None, None, None, None),
-        (3, None, None, None, None, None, None),
+        (
+            0,
+            "12",
+            "2026-08-01 04:00",
+            "+12125550100",
+            "a@b.org",
+            "212",
+            "12.0",
+            "BOOLEAN",
+            True,
+            "b:2",
+        ),
+        (1, None, None, "+442079460958", None, "", None, None, None, None),
+        (2, None, None, None, None, None, None, None, None, None),
+        (3, None, None, None, None, None, None, None, None, None),
     ]
     for sql in (select, rewritten):
         rows = con.execute(
             f"""SELECT rec, id, strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M'), phone,
-                       email, area, raw FROM ({sql}) ORDER BY rec"""
+                       email, area, raw, ok_type, ok, second_id FROM ({sql}) ORDER BY rec"""
         ).fetchall()
         assert rows == expected

@@ -142,33 +142,52 @@ class _Files:
 
 
 _JS_FIELD = re.compile(r"js\(j, '([^']*)'\)")
+_JX_FIELD = re.compile(r"jx\(j, '([^']*)'\)")
 
 
 def _json_fields_once(select_sql: str) -> str:
-    """Extract every ``js(j, '<path>')`` field of a JSON reader's SELECT in one pass.
+    """Extract every ``js(j, '<path>')`` field of a JSON reader's SELECT in one pass,
+    and every ``jx(j, '<path>')`` value (as JSON: an array, an object, a boolean) in
+    another.
 
-    Each ``json_extract_string`` call parses the whole record again; one call with the
-    list of paths parses it once (2-3x faster on Mobilize attendances, same values).
-    The fields are columns of a subquery (``__f1``...), so the macros of the SELECT
-    take a column, not an expression: a macro repeats its argument where its body
-    names it (``cb_epoch`` names it ten times, itself and through ``cb_ts``), and
-    DuckDB planned the Mobilize reader's SELECT, grown so, in 60-90 ms (15 ms now)."""
-    paths: list[str] = []
+    Each ``json_extract_string`` or ``json_extract`` call parses the whole record
+    again; one call with the list of paths parses it once (2-3x faster on Mobilize
+    attendances, same values). The fields are columns of a subquery (``__f1``...,
+    ``__x1``...), so the macros of the SELECT take a column, not an expression: a macro
+    repeats its argument where its body names it (``cb_epoch`` names it ten times,
+    itself and through ``cb_ts``), and DuckDB planned the Mobilize reader's SELECT,
+    grown so, in 60-90 ms (15 ms now)."""
+    found: dict[str, list[str]] = {"f": [], "x": []}
 
-    def field(match: re.Match) -> str:
-        if match.group(1) not in paths:
-            paths.append(match.group(1))
-        return f"__f{paths.index(match.group(1)) + 1}"
+    def field(kind: str):
+        def name(match: re.Match) -> str:
+            paths = found[kind]
+            if match.group(1) not in paths:
+                paths.append(match.group(1))
+            return f"__{kind}{paths.index(match.group(1)) + 1}"
 
-    body = _JS_FIELD.sub(field, select_sql)
+        return name
+
+    body = _JX_FIELD.sub(field("x"), _JS_FIELD.sub(field("f"), select_sql))
     split = _top_level_from(body)
-    if not paths or not body.lstrip().startswith("SELECT ") or split is None:
+    if not any(found.values()) or not body.lstrip().startswith("SELECT ") or split is None:
         return select_sql
-    listed = "[" + ", ".join(sql_str(p) for p in paths) + "]"
-    fields = ", ".join(f"cb_s(__v[{i}]) AS __f{i}" for i in range(1, len(paths) + 1))
+    columns, lists = [], []
+    for kind, function, whole in (
+        ("f", "json_extract_string", "__v"),
+        ("x", "json_extract", "__w"),
+    ):
+        paths = found[kind]
+        if paths:
+            listed = "[" + ", ".join(sql_str(p) for p in paths) + "]"
+            lists.append(f"{function}(j, {listed}) AS {whole}")
+            wrap = "cb_s({})" if kind == "f" else "{}"
+            columns += [
+                wrap.format(f"{whole}[{i}]") + f" AS __{kind}{i}" for i in range(1, len(paths) + 1)
+            ]
     return (
-        f"{body[:split]}FROM (SELECT *, {fields} FROM (SELECT *, "
-        f"json_extract_string(j, {listed}) AS __v FROM {body[split + 4 :].lstrip()}))"
+        f"{body[:split]}FROM (SELECT *, {', '.join(columns)} FROM (SELECT *, "
+        f"{', '.join(lists)} FROM {body[split + 4 :].lstrip()}))"
     )
 
 
@@ -318,7 +337,7 @@ OSDI_PERSON_KEYS = {
 
 def _osdi_id(prefix: str) -> str:
     return f"""regexp_extract(list_filter(
-        CAST(json_extract(j, '$.identifiers') AS VARCHAR[]),
+        CAST(jx(j, '$.identifiers') AS VARCHAR[]),
         lambda s: starts_with(s, '{prefix}:'))[1], '^{prefix}:(.*)$', 1)"""
 
 
@@ -350,7 +369,9 @@ def _person_from_osdi(
     extra_sel: str = "",
     extra_inserts: dict | None = None,
     extra_checks: list | None = None,
-) -> None:
+    *,
+    keep: bool = False,
+) -> str:
     nos = ", ".join(str(f.file_no) for f in files)
     f = files[0]
     sel = _osdi_person_sel(f"(SELECT * FROM {table} WHERE file_no IN ({nos}))", prefix, extra_sel)
@@ -359,7 +380,7 @@ def _person_from_osdi(
             x.address, x.zip, x.state, x.email_ok, x.sms_ok, NULL, x.created_at""",
     }
     inserts.update(extra_inserts or {})
-    _emit(
+    return _emit(
         stage,
         f,
         sel,
@@ -369,6 +390,7 @@ def _person_from_osdi(
             *(extra_checks or []),
         ],
         inserts,
+        keep=keep,
     )
 
 
@@ -449,16 +471,26 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
         nos = ", ".join(str(g.file_no) for g in group)
         subset = f"(SELECT * FROM {table} WHERE file_no IN ({nos}))"
         if name == "people":
-            _person_from_osdi(stage, group, table, "action_network", "action_network")
+            # each record's custom fields are extracted with its identifiers (one parse)
+            # and read from the typed records (every record: the rejected ones too)
+            typed = _person_from_osdi(
+                stage,
+                group,
+                table,
+                "action_network",
+                "action_network",
+                extra_sel=", jx(j, '$.custom_fields') AS __cf",
+                keep=True,
+            )
             stage.json_unknown_keys(group, OSDI_PERSON_KEYS, keys)
             con.execute(
                 f"""INSERT INTO st_custom SELECT 'action_network', ref, 'action_network', k,
-                        json_extract_string(j, '$.custom_fields."' || k || '"'), file_no, rec
-                    FROM (SELECT file_no, rec, j, nullif({_osdi_id("action_network")}, '') AS ref,
-                                 unnest(json_keys(j, '$.custom_fields')) AS k
-                          FROM {subset})
+                        json_extract_string(__cf, '$."' || k || '"'), __file, __rec
+                    FROM (SELECT __file, __rec, ref, __cf, unnest(json_keys(__cf)) AS k
+                          FROM {typed})
                     WHERE ref IS NOT NULL"""
             )
+            _drop_typed(stage, typed)
             continue
         stage.json_unknown_keys(group, AN_ACTIVITY_KEYS, keys)
         if name not in AN_ACTIVITIES:
@@ -493,7 +525,6 @@ def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) 
     act_id = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
         regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
         md5(CAST(j AS VARCHAR)))"""
-    # (a record is parsed again for 'attended' only in an attendances page)
     sel = f"""SELECT rec AS __rec, file_no AS __file, j, __coll,
         nullif({person_ref}, '') AS pref, {act_id} AS sid,
         js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at,
@@ -501,7 +532,7 @@ def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) 
         {_status_sql("js(j, '$.status')", AN_ATTENDANCE_STATUS)} AS st,
         js(j, '$.status') AS st_raw,
         CASE WHEN __coll = 'attendances'
-             THEN TRY_CAST(json_extract(j, '$.attended') AS BOOLEAN) END AS att,
+             THEN TRY_CAST(jx(j, '$.attended') AS BOOLEAN) END AS att,
         'action_network:' || js(j, '$."action_network:event_id"') AS ev,
         js(j, '$."action_network:form_id"') AS form,
         js(j, '$.amount') AS amt_raw,
@@ -590,9 +621,9 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
             cb_epoch(js(j, '$.timeslot.start_date')) AS start_at,
             {_status_sql("js(j, '$.status')", MOBILIZE_STATUS)} AS st,
             js(j, '$.status') AS st_raw,
-            CASE json_type(j, '$.attended') WHEN 'BOOLEAN' THEN
-                 CAST(json_extract(j, '$.attended') AS BOOLEAN) END AS att,
-            json_type(j, '$.attended') AS att_type,
+            CASE json_type(jx(j, '$.attended')) WHEN 'BOOLEAN' THEN
+                 CAST(jx(j, '$.attended') AS BOOLEAN) END AS att,
+            json_type(jx(j, '$.attended')) AS att_type,
             CASE WHEN cb_id(js(j, '$.event.contact.owner_user_id'))
                       = cb_id(js(j, '$.person.user_id')) THEN 'host' ELSE 'attendee' END AS role
             FROM {table}"""
