@@ -98,6 +98,12 @@ ROLLUP_STATE = (
 TEMP_SITES = {"state": "state_expr", "contact_cycle": "cycle_contact_attempts"}
 
 
+def _entry(sql: str, schema: ibis.Schema, extra: dict) -> dict:
+    """What :func:`remembered` keeps of a query: its SQL, result schema and ``extra``."""
+    columns = [[column, str(dtype)] for column, dtype in schema.items()]
+    return {"sql": sql, "schema": columns, **extra}
+
+
 def _schema_of(columns: list[list[str]]) -> ibis.Schema:
     return ibis.schema({name: ibis.dtype(dtype) for name, dtype in columns})
 
@@ -123,8 +129,7 @@ def remembered(backend: ibis.BaseBackend, key: str | None, build, prepare) -> pa
             return expr.to_pyarrow()
         sql, schema = backend.compile(expr), expr.schema()
         if key is not None and cache is not None:
-            columns = [[name, str(dtype)] for name, dtype in schema.items()]
-            cache.put_json(key, {"sql": sql, "schema": columns, **extra})
+            cache.put_json(key, _entry(sql, schema, extra))
     from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
     table = backend.con.sql(sql).to_arrow_table()
@@ -333,9 +338,8 @@ class MetricEngine:
                     )
                     self.b.raw_sql(sql)
                     if key is not None and cache is not None:
-                        columns = [[name, str(dtype)] for name, dtype in schema.items()]
                         extra = {"views": sorted(reads[0]), "temps": sorted(reads[1])}
-                        cache.put_json(key, {"sql": sql, "schema": columns, **extra})
+                        cache.put_json(key, _entry(sql, schema, extra))
             self._temps.append(("TABLE", name))
             self._made[site] = name
             if site not in self._made_tables:
