@@ -352,6 +352,33 @@ CASES = [
         ("reject", "sheet.csv", 2, "Type", "activity type is not one of"),
     ),
     (
+        # a record whose identifiers are a bare string is rejected by name; the sync of
+        # the page's other people goes on (a CAST of it once stopped the whole sync)
+        "api-identifiers-a-string",
+        API,
+        {
+            "api/people/p.json": _osdi(
+                "osdi:people",
+                [API_PERSON, {**API_PERSON, "identifiers": "action_network:p2"}],
+            )
+        },
+        ("reject", "api/people/p.json", 2, "identifiers", "identifiers is not a list"),
+    ),
+    (
+        "ab-identifiers-an-object",
+        AB,
+        {
+            "ab/e.json": _osdi(
+                "osdi:people",
+                [
+                    {"identifiers": ["action_builder:e1"]},
+                    {"identifiers": {"action_builder": "e2"}},
+                ],
+            )
+        },
+        ("reject", "ab/e.json", 2, "identifiers", "identifiers is not a list"),
+    ),
+    (
         "ab-assessment-not-number",
         AB,
         {
@@ -438,3 +465,34 @@ def test_oversized_export_refused_before_reading(make_cohort, monkeypatch):
         c.sync()
     assert "CYCLEBOOK_MAX_EXPORT_BYTES" in str(info.value)
     assert not (c.root / "archive").exists()
+
+
+def test_unforeseen_duckdb_error_names_the_export_not_the_member(make_cohort, monkeypatch):
+    """A record of a shape no reader check foresaw (DuckDB stops on it): the error names
+    the export, the source and a fix; DuckDB's message, which quotes the record, goes to
+    a file beside the store, never into the error a failed notebook prints in its HTML."""
+    import cyclebook.sync as sync_module
+
+    planted = '{"email_addresses": [{"address": "planted.member@example.org"}]}'
+
+    def reader_that_meets_the_unforeseen(stage, source, files, org):
+        # a real DuckDB error whose message quotes the record, as a CAST of it does
+        stage.con.execute(f"SELECT CAST({sync_module.sql_str(planted)}::JSON AS VARCHAR[])")
+
+    monkeypatch.setitem(sync_module.READERS, "action_network_api", reader_that_meets_the_unforeseen)
+    c = make_cohort(API)
+    c.write("api/people/p.json", _osdi("osdi:people", [API_PERSON]))
+    with pytest.raises(ExportError) as info:
+        c.sync()
+    message = str(info.value)
+    assert "planted.member" not in message
+    assert message.startswith("[org] api/people/p.json: ")
+    assert "action_network_api export" in message and "ConversionException" in message
+    assert "Fix:" in message
+    logs = list((c.root / ".cyclebook" / "errors").glob("sync-org-*.txt"))
+    assert len(logs) == 1 and str(logs[0].relative_to(c.root)) in message
+    kept = logs[0].read_text()
+    assert "planted.member@example" in kept and "api/people/p.json" in kept
+    ((status, recorded),) = c.query("SELECT status, message FROM sync_run WHERE file IS NULL")
+    assert status == "failed" and "planted.member" not in recorded
+    assert c.query("SELECT count(*) FROM person") == [(0,)]

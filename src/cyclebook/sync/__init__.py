@@ -278,8 +278,18 @@ def sync_org(
         for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
             to_read = [f for f in infos if not f.carried]
             if to_read:
-                READERS[src.kind](stage, src, to_read, org)
-        stage.finalize()
+                try:
+                    READERS[src.kind](stage, src, to_read, org)
+                except duckdb.OutOfMemoryException:
+                    raise
+                except duckdb.Error as exc:
+                    raise _unreadable(paths, org.id, run_id, src, to_read, exc) from exc
+        try:
+            stage.finalize()
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error as exc:
+            raise _unreadable(paths, org.id, run_id, None, stage.files, exc) from exc
         _coverage(con)
         clock.lap("read")
         with attached_for_write(con, paths.store):
@@ -532,6 +542,45 @@ def _record(
             result.rows_rejected,
             json.dumps(result.written),
         ],
+    )
+
+
+def _unreadable(
+    paths: CohortPaths,
+    org_id: str,
+    run_id: str,
+    source: Source | None,
+    files: list[FileInfo],
+    exc: duckdb.Error,
+) -> ExportError:
+    """The error of an export DuckDB stopped on where a reader expected it not to (a
+    record of a shape no check foresaw).
+
+    DuckDB's message quotes the value it could not convert (a whole JSON record, with
+    its email and phone): it goes to a file under ``.cyclebook/errors/`` beside the
+    store, for the data staff, never into the error, which a failed notebook prints
+    into its HTML report before the store knows the member to guard against."""
+    log = paths.root / ".cyclebook" / "errors" / f"sync-{org_id}-{run_id}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    names = [f.rel for f in files]
+    log.write_text(
+        f"organization: {org_id}\nsync run: {run_id}\n"
+        f"source: {source.kind + ' ' + source.path if source else '(all)'}\n"
+        f"files: {', '.join(names)}\n\n{type(exc).__name__}: {exc}\n",
+        encoding="utf-8",
+    )
+    shown = names[0] if len(names) == 1 else f"{Path(names[0]).parent} ({len(names)} files)"
+    kind = f"{source.kind} " if source else ""
+    return ExportError(
+        shown,
+        f"a value of this {kind}export has a shape the reader does not handle, and "
+        f"DuckDB stopped on it ({type(exc).__name__}); its message, which quotes the "
+        f"record, is in {log.relative_to(paths.root)} (it may hold member data: it is "
+        "kept out of every report)",
+        org_id=org_id,
+        fix="find the record that file quotes, correct or remove it in the export (or "
+        "export it again from the tool) and run the sync again; and please report it, "
+        "so that the reader rejects such a record by name instead of stopping.",
     )
 
 

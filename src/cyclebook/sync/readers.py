@@ -336,13 +336,27 @@ OSDI_PERSON_KEYS = {
 
 
 def _osdi_id(prefix: str) -> str:
+    # OSDI's identifiers are a list of "<system>:<id>" strings; a record whose
+    # identifiers are something else (a bare string, an object) has none here, and the
+    # person readers reject it by name (a CAST of it to a list stopped the whole sync)
     return f"""regexp_extract(list_filter(
-        CAST(jx(j, '$.identifiers') AS VARCHAR[]),
+        CASE json_type(jx(j, '$.identifiers'))
+             WHEN 'ARRAY' THEN CAST(jx(j, '$.identifiers') AS VARCHAR[]) END,
         lambda s: starts_with(s, '{prefix}:'))[1], '^{prefix}:(.*)$', 1)"""
+
+
+# the person readers' check of the identifiers' shape (before "no identifier")
+OSDI_IDS_NOT_A_LIST = (
+    "ids_type NOT IN ('ARRAY', 'NULL')",
+    "identifiers",
+    'identifiers is not a list: OSDI gives a list of "<system>:<id>" strings, '
+    'such as ["action_network:d91b4b2e-..."]; export the record again from the API',
+)
 
 
 def _osdi_person_sel(table: str, prefix: str, extra: str = "") -> str:
     return f"""SELECT rec AS __rec, file_no AS __file, j, nullif({_osdi_id(prefix)}, '') AS ref,
+        json_type(jx(j, '$.identifiers')) AS ids_type,
         cb_email(js(j, '$.email_addresses[0].address')) AS email,
         js(j, '$.email_addresses[0].address') AS email_raw,
         cb_phone(js(j, '$.phone_numbers[0].number')) AS phone,
@@ -385,6 +399,7 @@ def _person_from_osdi(
         f,
         sel,
         [
+            OSDI_IDS_NOT_A_LIST,
             ("ref IS NULL", "identifiers", f"no {prefix} identifier on the record"),
             ("created_raw IS NOT NULL AND created_at IS NULL", "created_date", BAD_DATE),
             *(extra_checks or []),
@@ -488,7 +503,11 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                         json_extract_string(__cf, '$."' || k || '"'), __file, __rec
                     FROM (SELECT __file, __rec, ref, __cf, unnest(json_keys(__cf)) AS k
                           FROM {typed})
-                    WHERE ref IS NOT NULL"""
+                    WHERE ref IS NOT NULL;
+                INSERT INTO st_custom SELECT 'action_network', ref, 'action_network',
+                        'custom_fields', CAST(__cf AS VARCHAR), __file, __rec
+                    FROM {typed}
+                    WHERE ref IS NOT NULL AND json_type(__cf) NOT IN ('OBJECT', 'NULL')"""
             )
             _drop_typed(stage, typed)
             continue
