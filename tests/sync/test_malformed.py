@@ -496,3 +496,27 @@ def test_unforeseen_duckdb_error_names_the_export_not_the_member(make_cohort, mo
     ((status, recorded),) = c.query("SELECT status, message FROM sync_run WHERE file IS NULL")
     assert status == "failed" and "planted.member" not in recorded
     assert c.query("SELECT count(*) FROM person") == [(0,)]
+
+
+def test_custom_fields_not_an_object_are_kept_whole(make_cohort):
+    # OSDI's custom_fields is an object of name: value; a page that gives a string or a
+    # list keeps it as one field rather than losing it
+    c = make_cohort(API)
+    c.write(
+        "api/people/p.json",
+        _osdi(
+            "osdi:people",
+            [
+                {**API_PERSON, "custom_fields": {"Shift": "evening"}},
+                {"identifiers": ["action_network:p2"], "custom_fields": "evening"},
+                {"identifiers": ["action_network:p3"], "custom_fields": ["a", 1]},
+            ],
+        ),
+    )
+    c.sync()
+    assert c.query("SELECT field, value FROM custom_field ORDER BY value") == [
+        ("custom_fields", '"evening"'),
+        ("custom_fields", '["a",1]'),
+        ("Shift", "evening"),
+    ]
+    assert c.rejects() == []
