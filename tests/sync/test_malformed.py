@@ -520,3 +520,33 @@ def test_custom_fields_not_an_object_are_kept_whole(make_cohort):
         ("Shift", "evening"),
     ]
     assert c.rejects() == []
+
+
+def test_a_page_whose_records_are_not_a_list_is_read_not_dropped(make_cohort):
+    """`data` (Mobilize) or a collection under `_embedded` (OSDI) holding one record, or a
+    string, instead of a list: its value is read as a record (kept, or rejected by name)
+    and the file is noted. Before, such a page gave no records and no word."""
+    one = _mob({})["data"][0]
+    c = make_cohort(MOB)
+    c.write("mobilize/p1.json", {"count": 1, "next": None, "data": one})
+    result = c.sync()
+    (page,) = result.files
+    assert (page.rows_read, page.rows_kept, page.rows_rejected) == (1, 1, 0)
+    assert any("`data` holds a single value" in note for note in page.notes), page.notes
+    assert c.query("SELECT activity_id FROM activity") == [("mobilize:att:1",)]
+
+    c = make_cohort(API)
+    c.write("api/people/p.json", _osdi("osdi:people", "action_network:p1"))
+    result = c.sync()
+    (page,) = result.files
+    assert (page.rows_read, page.rows_rejected) == (1, 1)
+    assert any("`_embedded` holds a single value" in note for note in page.notes), page.notes
+    assert c.rejects() == [
+        ("api/people/p.json", 1, "identifiers", "no action_network identifier on the record")
+    ]
+    # a page with nothing under its key is an empty page, not an odd one
+    c = make_cohort(MOB)
+    c.write("mobilize/p1.json", {"count": 0, "next": None, "data": []})
+    c.write("mobilize/p2.json", {"count": 1, "next": None, "data": [one]})
+    result = c.sync()
+    assert [(f.rows_read, f.notes) for f in result.files] == [(0, []), (1, [])]

@@ -518,17 +518,20 @@ class Stage:
         batch = self.tmp_name("batch")
         done: dict[int, int] = {}  # file number -> records of its pages so far
         embedded: dict[int, str] = {}
+        odd_files: set[int] = set()
         for first, last in _batches(sizes, JSON_BATCH_BYTES):
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {batch} AS "
                 + self._page_records(pages, path_expr, first, last)
             )
             counts = []
-            for file_no, n, key in self.con.execute(
-                f"""SELECT file_no, sum(len(l)), arg_min(embedded, page)
+            for file_no, n, key, odd in self.con.execute(
+                f"""SELECT file_no, sum(len(l)), arg_min(embedded, page), bool_or(odd)
                     FROM {batch} GROUP BY file_no"""
             ).fetchall():
                 counts.append((file_no, n))
+                if odd:
+                    odd_files.add(file_no)
                 if key is not None:  # the file's first page that has the key
                     embedded.setdefault(file_no, key)
             base = "MAP {" + ", ".join(f"{n}: {done.get(n, 0)}" for n, _ in counts) + "}"
@@ -554,15 +557,24 @@ class Stage:
             f.json_records = True
             f.rows_read = done.get(f.file_no, 0)  # the records inserted
             f.embedded_key = embedded.get(f.file_no) or ""
+            if f.file_no in odd_files:
+                where = "_embedded" if path_expr.startswith("$._embedded") else "data"
+                f.notes.append(
+                    f"a page's `{where}` holds a single value, not a list of records: "
+                    "it was read as records (kept or rejected below); the tool's export "
+                    "gives a list there"
+                )
         return table
 
     @staticmethod
     def _page_records(pages: str, path_expr: str, first: int, last: int) -> str:
         """SQL for the records of pages ``first`` to ``last`` (rowids) as (file_no, page,
         l): the array at ``path_expr``; a bare array's items; nothing for an empty page; a
-        bare record itself; and ``embedded``, the first key under ``_embedded`` (what an
+        bare record itself; the value its ``data`` or ``_embedded`` holds instead of a
+        list (``odd``); and ``embedded``, the first key under ``_embedded`` (what an
         Action Network page holds). A page is parsed once for its records (a test that
-        parses it again, such as json_type, doubles the work and memory of a large page).
+        parses it again, such as json_type, doubles the work and memory of a large page):
+        the other tests are CASE branches, evaluated only for pages without records.
         """
         expr = sql_str(path_expr)
         # only a HAL page names its collection; reading the key parses the page again
@@ -571,17 +583,36 @@ class Stage:
             if path_expr.startswith("$._embedded")
             else "NULL::VARCHAR"
         )
+        # A page whose records key holds something other than a list of records (a
+        # single record as an object, a string) would otherwise give no records and no
+        # word: what it holds is read as records instead, so the reader keeps or rejects
+        # each by name, and the file is noted (``odd``). Computed only for pages without
+        # records (CASE evaluates a branch for the rows that reach it).
+        if path_expr.startswith("$._embedded"):
+            odd = """CASE json_type(json, '$._embedded')
+                WHEN 'OBJECT' THEN list_filter(json_extract(json, '$._embedded.*'),
+                    lambda v: json_type(v) NOT IN ('ARRAY', 'NULL'))
+                WHEN 'ARRAY' THEN []::JSON[] WHEN 'NULL' THEN []::JSON[]
+                ELSE [json_extract(json, '$._embedded')] END"""
+        else:
+            container = sql_str(path_expr.removesuffix("[*]"))
+            odd = f"""CASE WHEN json_type(json, {container}) IN ('ARRAY', 'NULL')
+                THEN []::JSON[] ELSE [json_extract(json, {container})] END"""
         return f"""SELECT file_no, page, CASE
-                WHEN regexp_matches(json, '^\\s*\\[') THEN json_extract(json, '$[*]')
+                WHEN bare THEN json_extract(json, '$[*]')
                 WHEN len(records) > 0 THEN records
-                WHEN json_exists(json, '$.data') OR json_exists(json, '$._embedded')
-                  THEN []::JSON[]
+                WHEN holder THEN odd
                 ELSE [json] END AS l,
-                {embedded} AS embedded
-            FROM (SELECT f.file_no, p.rowid AS page, p.json,
-                         json_extract(p.json, {expr}) AS records
-                  FROM {pages} p JOIN {pages}_files f USING (filename)
-                  WHERE p.rowid BETWEEN {first} AND {last})"""
+                {embedded} AS embedded, coalesce(len(odd) > 0, false) AS odd
+            FROM (SELECT *, CASE WHEN holder THEN {odd} END AS odd
+              FROM (SELECT *, CASE WHEN bare OR len(records) > 0 THEN false
+                        ELSE json_exists(json, '$.data') OR json_exists(json, '$._embedded')
+                        END AS holder
+                FROM (SELECT f.file_no, p.rowid AS page, p.json,
+                             json_extract(p.json, {expr}) AS records,
+                             regexp_matches(p.json, '^\\s*\\[') AS bare
+                      FROM {pages} p JOIN {pages}_files f USING (filename)
+                      WHERE p.rowid BETWEEN {first} AND {last})))"""
 
     def _read_pages(self, pages: str, files: list[FileInfo]) -> None:
         """(filename, json) of every JSON object of the files, in file and object order,
