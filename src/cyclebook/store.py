@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -319,19 +320,54 @@ class _Instance:
         self.attached: dict[str, list] = {}  # path -> [alias, read_only, users]
         self.count = 0
         self.lock = threading.Lock()
+        # made by prepare_for_fork: an instance without threads, for forked children
+        self.for_forks = False
+
+    @staticmethod
+    def _new(config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        db = duckdb.connect(config=config or {})
+        # a long query draws a progress bar on stderr (a widget in a kernel): noise
+        # in a report and in a batch run's log (a global setting: every cursor has it)
+        db.execute("SET enable_progress_bar = false")
+        return db
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self.lock:  # the root connection is used by one thread at a time
-            if self.db is None or self.pid != os.getpid():
+            if self.db is not None and self.for_forks and self.pid != os.getpid():
+                # a child of the process that made it (see prepare_for_fork): its own
+                # copy now, given DuckDB's threads (started here, in the child)
+                self.db.execute("RESET threads; RESET async_threads")
+                self.pid, self.attached, self.count = os.getpid(), {}, 0
+                self.for_forks = False
+            elif self.db is None or self.pid != os.getpid():
                 # a forked child never uses (or closes) an instance of its parent's
                 if self.db is not None:
                     _INHERITED.append(self.db)
-                self.db = duckdb.connect()
-                # a long query draws a progress bar on stderr (a widget in a kernel): noise
-                # in a report and in a batch run's log (a global setting: every cursor has it)
-                self.db.execute("SET enable_progress_bar = false")
+                self.db = self._new()
                 self.pid, self.attached, self.count = os.getpid(), {}, 0
             return self.db.cursor()
+
+    def prepare_for_fork(self) -> bool:
+        """Make the instance the children forked from this process will use.
+
+        A DuckDB instance costs 20-30 ms to create (registering its functions), once in
+        every kernel. Made before the forks, each child gets a copy for nothing. Forking
+        is safe only while the process has no thread besides its own: DuckDB 2.0 starts
+        8 ``async_threads`` and its worker threads even with ``threads = 1``, none with
+        both at their least. The parent then uses it in no way; the child that first
+        asks for a cursor restores the thread settings. Returns whether the instance was
+        kept: not when this process already had one, or when DuckDB started a thread
+        anyway (a later version might); then each child makes its own, as before."""
+        with self.lock:
+            if self.db is not None:
+                return False
+            before = _threads()
+            db = self._new({"threads": 1, "async_threads": 0})
+            if before is None or _threads() != before:
+                db.close()
+                return False
+            self.db, self.pid, self.for_forks = db, os.getpid(), True
+            return True
 
     def attach(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> str:
         key = str(path.resolve())
@@ -380,9 +416,22 @@ class _Instance:
         self.lock = threading.Lock()
 
 
+def _threads() -> int | None:
+    """The threads of this process (Linux), or None where that cannot be read."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
 _INSTANCE = _Instance()
 _INHERITED: list[duckdb.DuckDBPyConnection] = []
 os.register_at_fork(after_in_child=_INSTANCE.after_fork)
+
+
+def prepare_for_fork() -> bool:
+    """See :meth:`_Instance.prepare_for_fork` (the kernel zygote calls it)."""
+    return _INSTANCE.prepare_for_fork()
 
 
 @contextlib.contextmanager

@@ -319,7 +319,15 @@ def _warm() -> None:
             for name in modules:
                 with contextlib.suppress(Exception):
                     importlib.import_module(name)
-    if "duckdb" in sys.modules:
+    store = sys.modules.get("cyclebook.store")
+    shared = False
+    if store is not None:
+        # the DuckDB instance every kernel's store connections use, made once here,
+        # without threads, and copied into each kernel by the fork (see
+        # store.prepare_for_fork): 20-30 ms less in every kernel
+        with contextlib.suppress(Exception):
+            shared = store.prepare_for_fork()
+    if "duckdb" in sys.modules and not shared:
         # A first DuckDB instance in a process costs ~29 ms, later ones ~11-16 ms: the
         # difference is set-up DuckDB keeps for the process. Opened and closed here, its
         # worker threads are joined before any fork; each kernel opens its own instance.

@@ -193,19 +193,20 @@ def test_each_audience_of_the_cohort_summary_is_a_chain_of_its_own(tiny_cohort):
 
 def test_the_zygote_warms_without_leaving_a_thread_behind() -> None:
     """Threads in a process that forks are a hazard (a lock held at the fork stays held
-    in the child): the warm-up, which opens and closes a DuckDB instance (ten worker
-    threads while open), leaves the zygote with the threads it had (pyarrow's allocator
-    keeps a background thread from its import on; jemalloc guards its fork itself)."""
+    in the child): the warm-up, which makes the kernels' DuckDB instance (ten threads
+    with DuckDB's usual settings), leaves the zygote with the threads it had (pyarrow's
+    allocator keeps a background thread from its import on; jemalloc guards its fork
+    itself)."""
     probe = (
         "import os, duckdb, ibis, pandas, pyarrow  # preloaded before the warm-up\n"
-        "from cyclebook import zygote\n"
+        "from cyclebook import store, zygote\n"
         "threads = lambda: sorted(os.listdir('/proc/self/task'))\n"
         "before = threads()\n"
         "zygote._warm()\n"
-        "print(threads() == before, 'duckdb' in vars(ibis))"
+        "print(threads() == before, 'duckdb' in vars(ibis), store._INSTANCE.for_forks)"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert done.stdout.split() == ["True", "True"], done.stderr
+    assert done.stdout.split() == ["True", "True", "True"], done.stderr
 
 
 def test_kernels_start_with_the_preloaded_heap_out_of_the_collectors_sight(
@@ -221,10 +222,16 @@ def test_kernels_start_with_the_preloaded_heap_out_of_the_collectors_sight(
     probe = new_code_cell(
         "import gc\n"
         "import duckdb\n"
+        "from cyclebook import store\n"
         "total = duckdb.connect().execute('SELECT sum(i) FROM range(100000) t(i)').fetchall()\n"
+        "inherited = store._INSTANCE.for_forks\n"
+        "usual = duckdb.connect().execute(\"SELECT current_setting('threads')\").fetchone()[0]\n"
+        "with store.session() as con:\n"
+        "    threads = con.execute(\"SELECT current_setting('threads')\").fetchone()[0]\n"
         "print('frozen:', gc.get_freeze_count() > 10000,"
         " 'namespace:', sorted(k for k in globals() if k.startswith('leftover')),"
-        " 'duckdb:', total)\n"
+        " 'duckdb:', total, 'instance:', inherited,"
+        " threads == usual)\n"
         "leftover = 1"
     )
     nb = new_notebook(cells=[params, probe])
@@ -240,4 +247,5 @@ def test_kernels_start_with_the_preloaded_heap_out_of_the_collectors_sight(
     assert [r.status for r in results] == ["ok", "ok"]
     for result in results:
         text = Path(result.output_ipynb).read_text()
-        assert "frozen: True namespace: [] duckdb: [(4999950000,)]" in text
+        # the store's DuckDB instance came from the zygote, with DuckDB's threads again
+        assert "frozen: True namespace: [] duckdb: [(4999950000,)] instance: True True" in text

@@ -166,3 +166,54 @@ def _write_from_another_process(path, value: int) -> int:
         check=True,
     )
     return int(out.stdout.strip())
+
+
+PREPARED_FOR_FORKS = """
+import os, sys
+import duckdb
+from cyclebook import store
+
+path = sys.argv[1]
+threads = lambda: len(os.listdir('/proc/self/task'))
+before = threads()
+assert store.prepare_for_fork()
+assert threads() == before, 'a thread was started before the forks'
+assert not store.prepare_for_fork()  # made once
+prepared = store._INSTANCE.db
+results = []
+for _ in range(2):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        inherited = store._INSTANCE.db is prepared
+        with store.connect(path) as con:
+            total = con.execute('SELECT sum(n) FROM t').fetchone()[0]
+            setting = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        usual = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+        os.write(write, repr((inherited, total, setting == usual,
+                              store._INSTANCE.for_forks)).encode())
+        os._exit(0)
+    os.close(write)
+    results.append(os.read(read, 1000).decode())
+    os.waitpid(pid, 0)
+print(results, store._INSTANCE.for_forks, threads() == before)
+"""
+
+
+def test_an_instance_prepared_for_forks_serves_each_child(path):
+    """The kernel zygote makes the DuckDB instance before it forks: with no thread (a
+    lock held by one at the fork would stay held in the child), and each child uses its
+    copy, given DuckDB's usual threads, while the parent never touches it."""
+    done = subprocess.run(
+        [sys.executable, "-c", PREPARED_FOR_FORKS, str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("]")[0] + "]" == str(["(True, 3, True, False)"] * 2)
+    assert done.stdout.strip().endswith("True True")
+
+
+def test_no_instance_is_prepared_over_one_in_use(path):
+    with store.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    assert not store.prepare_for_fork()
+    assert not store._INSTANCE.for_forks
