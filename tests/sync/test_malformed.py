@@ -550,3 +550,62 @@ def test_a_page_whose_records_are_not_a_list_is_read_not_dropped(make_cohort):
     c.write("mobilize/p2.json", {"count": 1, "next": None, "data": [one]})
     result = c.sync()
     assert [(f.rows_read, f.notes) for f in result.files] == [(0, []), (1, [])]
+
+
+def test_a_short_line_is_one_rejected_row(make_cohort):
+    """DuckDB reports a short line once per missing column: it is still one rejected row
+    (two short lines once counted as ten rows read, eight of them kept)."""
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv",
+        "ID,Email,Date,Type\n1,a@example.org,2026-08-01,signup\n2,b@example.org\n3\n",
+    )
+    result = c.sync()
+    (page,) = result.files
+    assert (page.rows_read, page.rows_kept, page.rows_rejected) == (3, 1, 2)
+    assert c.rejects() == [
+        (
+            "sheet.csv",
+            3,
+            "Date",
+            "fewer values than the header has columns (no value for Date, Type)",
+        ),
+        (
+            "sheet.csv",
+            4,
+            "Email",
+            "fewer values than the header has columns (no value for Email, Date, Type)",
+        ),
+    ]
+
+
+def test_an_unclosed_quote_is_named_by_its_line(make_cohort):
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv",
+        'ID,Email,Date,Type\n1,a@example.org,2026-08-01,signup\n2,"b@example.org,2026-08-01,signup\n'
+        "3,c@example.org,2026-08-01,signup\n",
+    )
+    with pytest.raises(ExportError) as info:
+        c.sync()
+    message = str(info.value)
+    assert message.startswith(
+        "[org] sheet.csv, line 3: a quoted value opens here and is never closed"
+    )
+    assert "Fix:" in message and "b@example.org" not in message
+
+
+def test_a_value_longer_than_pythons_csv_limit_keeps_lines(make_cohort):
+    """A 200 KB value (Python's csv module stops at 128 KB unless told; DuckDB reads up
+    to 4 MB): the file is read, and a reject below it still gets its line."""
+    c = make_cohort(GENERIC)
+    long_note = "x" * 200_000
+    c.write(
+        "sheet.csv",
+        f'ID,Email,Date,Type,Notes\n1,a@example.org,2026-08-01,signup,"{long_note}"\n'
+        "2,b@example.org,31/31/2026,signup,\n",
+    )
+    result = c.sync()
+    assert (result.files[0].rows_read, result.files[0].rows_rejected) == (2, 1)
+    ((file, line, column, reason),) = c.rejects()
+    assert (file, line, column) == ("sheet.csv", 3, "Date") and "date not readable" in reason

@@ -156,6 +156,33 @@ TRANSCODE_PIECE_BYTES = 16 << 20
 JSON_BATCH_BYTES = 16 << 20
 
 
+def _errors_by_line(
+    errors: list[tuple], reasons: dict[str, str]
+) -> list[tuple[int | None, str | None, str]]:
+    """DuckDB's CSV errors as one rejected row per line: (line, column, reason).
+
+    DuckDB reports a short line once per missing column; counted so, a file of two short
+    lines read as ten rows, eight of them kept. The columns of a line's errors of one kind
+    are named in its reason (they are the header's names, never a member's value); an
+    error without a line stays as it is."""
+    merged: dict[object, list] = {}
+    for number, (line, column, kind) in enumerate(errors):
+        key = int(line) if line is not None else ("no line", number)
+        entry = merged.setdefault(key, [None if line is None else int(line), column, kind, []])
+        if kind == entry[2] and column is not None and column not in entry[3]:
+            entry[3].append(column)
+    out = []
+    for line, column, kind, columns in merged.values():
+        reason = reasons.get(kind, kind.lower())
+        if len(columns) > 1:
+            shown = ", ".join(columns[:6]) + (
+                f" … (+{len(columns) - 6} more)" if len(columns) > 6 else ""
+            )
+            reason += f" (no value for {shown})" if kind == "MISSING COLUMNS" else f" ({shown})"
+        out.append((line, column, reason))
+    return out
+
+
 def _batches(sizes: list[tuple[int, int]], budget: int) -> list[tuple[int, int]]:
     """Consecutive (first, last) rowid ranges of pages whose text adds up to at most
     ``budget`` bytes (a larger page is a batch of its own)."""
@@ -360,6 +387,16 @@ class Stage:
             except duckdb.OutOfMemoryException:
                 raise  # the machine's limit, not the file's fault (see sync_org)
             except duckdb.Error as exc:
+                opened = unclosed_quote_line(path)
+                if opened is not None:
+                    raise self.error(
+                        f,
+                        "a quoted value opens here and is never closed (every later line "
+                        "would be read as part of it)",
+                        'close the quote (a " inside a value is written "") or remove it, '
+                        "or re-export the file from the tool if it was edited by hand.",
+                        line=opened,
+                    ) from exc
                 first = str(exc).strip().splitlines()[0][:200]
                 raise self.error(
                     f,
@@ -438,17 +475,19 @@ class Stage:
                 "LINE SIZE OVER MAXIMUM": "line longer than 4 MB",
                 "INVALID STATE": "badly quoted value (unclosed quote)",
             }
+            lines = _errors_by_line(errors, reasons)
             rows, params = list_rows(
                 {
-                    "line": ("BIGINT", [int(e[0]) if e[0] is not None else None for e in errors]),
-                    "col": ("VARCHAR", [e[1] for e in errors]),
-                    "reason": ("VARCHAR", [reasons.get(e[2], e[2].lower()) for e in errors]),
+                    "line": ("BIGINT", [line for line, _, _ in lines]),
+                    "col": ("VARCHAR", [col for _, col, _ in lines]),
+                    "reason": ("VARCHAR", [reason for _, _, reason in lines]),
                 }
             )
             self.con.execute(
                 f"INSERT INTO st_reject SELECT {f.file_no}, NULL, line, col, reason FROM ({rows})",
                 params,
             )
+            errors = lines
         f.rows_read = int(total) + int(headers) + len(errors)
         f.rows_skipped = int(blank)
         return table, columns
@@ -701,6 +740,38 @@ class Stage:
 
 
 MAX_LINE_SCAN_BYTES = 512 * 1024 * 1024
+MAX_CSV_FIELD = 2**31 - 1
+
+
+def unclosed_quote_line(path: Path) -> int | None:
+    """The line (1-based) where a quoted value opens and is never closed, if one does.
+
+    Read only when DuckDB cannot read a CSV at all (its sniffer names no line): quotes
+    open at a field's start and close at a quote not doubled. A character at a time in
+    Python (about 30 MB a second): not for files over 64 MB."""
+    if os.path.getsize(path) > 64 * 1024 * 1024:
+        return None
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        text = handle.read()
+    line, opened_at, inside, at_field_start = 1, None, False, True
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if inside:
+            if ch == '"':
+                if i + 1 < n and text[i + 1] == '"':
+                    i += 1  # a doubled quote inside the value
+                else:
+                    inside = False
+            elif ch == "\n":
+                line += 1
+        elif ch == '"' and at_field_start:
+            inside, opened_at = True, line
+        elif ch == "\n":
+            line += 1
+        at_field_start = not inside and ch in ",;|\t\n\r"
+        i += 1
+    return opened_at if inside else None
 
 
 def record_start_lines(path: Path, delimiter: str = ",") -> list[int] | None:
@@ -713,19 +784,25 @@ def record_start_lines(path: Path, delimiter: str = ",") -> list[int] | None:
         return None
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
         text = handle.read()
+    # DuckDB reads values up to its 4 MB line limit; Python's csv module stops at
+    # 128 KB unless told (a long notes column stopped the whole sync with its error)
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     starts: list[int] = []
     line_before = 0
     first = True
-    for row in reader:
-        start = line_before + 1
-        line_before = reader.line_num
-        if first:
-            first = False
-            continue
-        if not row:
-            continue
-        starts.append(start)
+    try:
+        for row in reader:
+            start = line_before + 1
+            line_before = reader.line_num
+            if first:
+                first = False
+                continue
+            if not row:
+                continue
+            starts.append(start)
+    except csv.Error:
+        return None  # what DuckDB read, the csv module cannot: rejects keep their records
     return starts
 
 
