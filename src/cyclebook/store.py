@@ -322,6 +322,8 @@ class _Instance:
         self.lock = threading.Lock()
         # made by prepare_for_fork: an instance without threads, for forked children
         self.for_forks = False
+        # and one more, for a child's private_instance(): (pid of its maker, instance)
+        self.spare: tuple[int, duckdb.DuckDBPyConnection] | None = None
 
     @staticmethod
     def _new(config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
@@ -363,11 +365,23 @@ class _Instance:
                 return False
             before = _threads()
             db = self._new({"threads": 1, "async_threads": 0})
+            spare = self._new({"threads": 1, "async_threads": 0})
             if before is None or _threads() != before:
                 db.close()
+                spare.close()
                 return False
             self.db, self.pid, self.for_forks = db, os.getpid(), True
+            self.spare = (os.getpid(), spare)
             return True
+
+    def take_spare(self) -> duckdb.DuckDBPyConnection | None:
+        """The spare instance, in a child of the process that made it (once)."""
+        with self.lock:
+            if self.spare is None or self.spare[0] == os.getpid():
+                return None  # none, or ours to keep for our children
+            db, self.spare = self.spare[1], None
+        db.execute("RESET threads; RESET async_threads")
+        return db
 
     def attach(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> str:
         key = str(path.resolve())
@@ -432,6 +446,13 @@ os.register_at_fork(after_in_child=_INSTANCE.after_fork)
 def prepare_for_fork() -> bool:
     """See :meth:`_Instance.prepare_for_fork` (the kernel zygote calls it)."""
     return _INSTANCE.prepare_for_fork()
+
+
+def private_instance() -> duckdb.DuckDBPyConnection:
+    """A DuckDB instance of the caller's own, to close when done (the sync parses exports
+    in one): in a kernel, the spare the zygote made before the fork (20-30 ms less),
+    else a new one."""
+    return _INSTANCE.take_spare() or duckdb.connect()
 
 
 @contextlib.contextmanager

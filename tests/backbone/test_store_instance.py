@@ -180,6 +180,10 @@ assert store.prepare_for_fork()
 assert threads() == before, 'a thread was started before the forks'
 assert not store.prepare_for_fork()  # made once
 prepared = store._INSTANCE.db
+spare = store._INSTANCE.spare[1]
+own = store.private_instance()  # the parent's own: a new one, the spare is kept
+assert own is not spare and store._INSTANCE.spare[1] is spare
+own.close()
 results = []
 for _ in range(2):
     read, write = os.pipe()
@@ -190,8 +194,11 @@ for _ in range(2):
             total = con.execute('SELECT sum(n) FROM t').fetchone()[0]
             setting = con.execute("SELECT current_setting('threads')").fetchone()[0]
         usual = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+        first, second = store.private_instance(), store.private_instance()
+        spare_threads = first.execute("SELECT current_setting('threads')").fetchone()[0]
         os.write(write, repr((inherited, total, setting == usual,
-                              store._INSTANCE.for_forks)).encode())
+                              store._INSTANCE.for_forks, first is spare, second is not spare,
+                              spare_threads == usual)).encode())
         os._exit(0)
     os.close(write)
     results.append(os.read(read, 1000).decode())
@@ -208,7 +215,7 @@ def test_an_instance_prepared_for_forks_serves_each_child(path):
         [sys.executable, "-c", PREPARED_FOR_FORKS, str(path)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("]")[0] + "]" == str(["(True, 3, True, False)"] * 2)
+    assert done.stdout.split("]")[0] + "]" == str(["(True, 3, True, False, True, True, True)"] * 2)
     assert done.stdout.strip().endswith("True True")
 
 

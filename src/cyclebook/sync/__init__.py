@@ -31,7 +31,7 @@ from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError, ExportError, ResourceError, StoreError
 from cyclebook.filehash import cohort_cache, files_digest, files_under
 from cyclebook.paths import CohortPaths
-from cyclebook.store import attached_for_write, connect
+from cyclebook.store import attached_for_write, connect, private_instance
 from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
 from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare, files_to_read
 from cyclebook.sync.stage import FileInfo, Stage, archive_file, list_rows, sql_str
@@ -222,7 +222,7 @@ def sync_org(
     # lock. The store is held (exclusively: DuckDB lets no other process even read a
     # file open for writing) only to compare and write, so the cohort's other reports
     # are not kept waiting while this organization's exports are read.
-    con = duckdb.connect()
+    con = private_instance()
     limit = memory_limit()
     try:  # (no progress bar on stderr in a report)
         con.execute(f"SET enable_progress_bar = false; SET memory_limit = {sql_str(limit)}")
