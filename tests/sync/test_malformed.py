@@ -115,6 +115,23 @@ CASES = [
         {"other/a.csv": GOOD_AN},
         ("error", ["is not in the organization's exports folder", "cohort.yml"]),
     ),
+    (
+        # a file saved without its header row: its first record is not listed as
+        # "column names" (a member's name and email in the failed sync's report)
+        "header-row-missing",
+        AN,
+        {"an/a.csv": "u1,Ana,Planted,a@example.org,02139,2026-08-01\n"},
+        ("error", ["lacks required column(s) email", "none of its 6 columns", "header row"]),
+    ),
+    (
+        "header-row-missing-van",
+        VAN,
+        {
+            **VAN_LOOKUPS,
+            "van/contactscontacts.csv": "9001,101,14,2,2026-08-10,Planted Street 1,a@example.org\n",
+        },
+        ("error", ["lacks required column(s) vanid", "none of its 7 columns"]),
+    ),
     ("source-folder-empty", AN, {"an/readme.txt": "nothing here"}, ("error", ["no .csv files"])),
     (
         "van-lookup-missing",
@@ -427,7 +444,7 @@ def test_malformed(make_cohort, case_id, sources, files, expected):
         assert c.query("SELECT count(*) FROM person") == [(0,)]
         assert c.query("SELECT status FROM sync_run") == [("failed",)]
         # member values never appear in the message
-        assert "a@example.org" not in message
+        assert "a@example.org" not in message and "Planted" not in message
     else:
         _, file, line, column, reason = expected
         c.sync()

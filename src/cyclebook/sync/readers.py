@@ -265,6 +265,7 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
         table, cols = stage.load_csv(
             f,
             required=["email"],
+            known=AN_CSV_KNOWN,
             encoding=source.encoding,
             delimiter=source.delimiter,
             what="Action Network activist report",
@@ -866,6 +867,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             loaded[f.file_no] = stage.load_csv(
                 f,
                 required=VAN_REQUIRED[f.role],
+                known=VAN_KNOWN[f.role],
                 encoding=source.encoding,
                 delimiter=source.delimiter,
                 what=f"VAN {f.role} table",

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +157,48 @@ TRANSCODE_PIECE_BYTES = 16 << 20
 
 # the page text unnested in one statement (see Stage.load_json_records)
 JSON_BATCH_BYTES = 16 << 20
+
+
+def _missing_columns(
+    what: str,
+    missing: list[str],
+    required: Sequence[str],
+    known: Collection[str],
+    columns: list[str],
+) -> tuple[str, str]:
+    """The problem and fix of a CSV that lacks required columns.
+
+    The names found are listed when one of them is a column the tool's export has (a
+    required one or another ``known`` one): the first line is a header then. When none
+    is, the first line may be a record (a file saved without its header row) and its
+    "names" a member's name, email and phone, which would reach the failed sync's report
+    before the store knows the member to guard against: only names that contain a
+    missing column's name (``Email Address`` for ``email``) are shown then."""
+    problem = f"the {what} lacks required column(s) {', '.join(missing)}"
+    fix = (
+        "export the report with these columns included (check the report's column "
+        "settings in the tool), or fix the header row."
+    )
+    vocabulary = {c.lower() for c in (*required, *known)}
+    if any(c.lower() in vocabulary for c in columns):
+        shown = ", ".join(columns[:12]) + ("…" if len(columns) > 12 else "")
+        return f"{problem} (found: {shown})", fix
+    alike = [
+        c
+        for c in columns
+        if any(m.lower() in c.lower() for m in missing)
+        and "@" not in c
+        and sum(ch.isdigit() for ch in c) < 5
+    ][:6]
+    problem += (
+        f" (none of its {len(columns)} columns is one of them"
+        + (f"; alike: {', '.join(alike)}" if alike else "")
+        + ")"
+    )
+    return problem, (
+        "check that the file's first line is the tool's header row (a file saved without "
+        "it starts with a record) and that this is the right export; " + fix
+    )
 
 
 def _errors_by_line(
@@ -350,6 +393,7 @@ class Stage:
         f: FileInfo,
         *,
         required: list[str] | tuple[str, ...] = (),
+        known: Collection[str] = (),
         encoding: str | None = None,
         delimiter: str | None = None,
         what: str = "export",
@@ -434,13 +478,7 @@ class Stage:
         lower = {c.lower(): c for c in columns}
         missing = [c for c in required if c.lower() not in lower]
         if missing:
-            raise self.error(
-                f,
-                f"the {what} lacks required column(s) {', '.join(missing)} "
-                f"(found: {', '.join(columns[:12])}{'…' if len(columns) > 12 else ''})",
-                "export the report with these columns included (check the report's column "
-                "settings in the tool), or fix the header row.",
-            )
+            raise self.error(f, *_missing_columns(what, missing, required, known, columns))
         # records keep their rowid (0-based record number in the file) as ``rec``
         # blank rows (Excel's trailing ",,,,") and repeated header lines
         all_null = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
