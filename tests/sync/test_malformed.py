@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from cyclebook.errors import ExportError
+from cyclebook.errors import ExportError, StoreError
 
 AN = "- {kind: action_network_csv, path: an}"
 MOB = "- {kind: mobilize, path: mobilize}"
@@ -626,3 +626,31 @@ def test_a_value_longer_than_pythons_csv_limit_keeps_lines(make_cohort):
     assert (result.files[0].rows_read, result.files[0].rows_rejected) == (2, 1)
     ((file, line, column, reason),) = c.rejects()
     assert (file, line, column) == ("sheet.csv", 3, "Date") and "date not readable" in reason
+
+
+def test_a_duckdb_error_while_merging_keeps_the_record_out_of_the_error(make_cohort, monkeypatch):
+    """A constraint or conversion error while the store takes the records quotes the row;
+    the error (printed in the failed report) names the file it was written to instead,
+    and the store keeps its previous state."""
+    import cyclebook.sync as sync_module
+
+    def merge_that_meets_a_constraint(con, *args, **kwargs):
+        con.execute("CREATE TEMP TABLE pk (email VARCHAR PRIMARY KEY)")
+        con.execute("INSERT INTO pk VALUES ('planted.member@example.org')")
+        con.execute("INSERT INTO pk VALUES ('planted.member@example.org')")
+
+    c = make_cohort(AN)
+    c.write("an/a.csv", GOOD_AN)
+    c.sync()
+    monkeypatch.setattr(sync_module, "write_org", merge_that_meets_a_constraint)
+    c.write("an/b.csv", AN_HEAD + "u2,C,D,c@example.org,02139,2026-08-02\n")
+    with pytest.raises(StoreError) as info:
+        c.sync()
+    message = str(info.value)
+    assert "planted.member" not in message and "ConstraintException" in message
+    (log,) = (c.root / ".cyclebook" / "errors").glob("sync-org-*.txt")
+    assert str(log.relative_to(c.root)) in message
+    assert "planted.member@example.org" in log.read_text()
+    assert c.query("SELECT count(*) FROM person") == [(1,)]
+    recorded = c.query("SELECT message FROM sync_run WHERE status = 'failed'")
+    assert len(recorded) == 1 and "planted.member" not in recorded[0][0]

@@ -336,6 +336,20 @@ def sync_org(
         )
         _record_failure(paths, org.id, run_id, started, str(error))
         raise error from exc
+    except duckdb.Error as exc:
+        # merging into the store: a constraint or conversion error quotes the row (an
+        # email, a name), which must not reach the report the error is printed in
+        log = _kept_apart(paths, org.id, run_id, "step: merging into the store", exc)
+        error = StoreError(
+            f"{org.id}: DuckDB stopped while writing this sync's records into the store "
+            f"({type(exc).__name__}); its message, which may quote a record, is in "
+            f"{log.relative_to(paths.root)} (kept out of every report); the store is as "
+            "it was before this sync",
+            fix="run the sync again; if it fails the same way, report it with that file "
+            "(it may hold member data: share it only with your data staff).",
+        )
+        _record_failure(paths, org.id, run_id, started, str(error))
+        raise error from exc
     except Exception as exc:
         _record_failure(paths, org.id, run_id, started, f"{type(exc).__name__}: {exc}")
         raise
@@ -560,14 +574,14 @@ def _unreadable(
     its email and phone): it goes to a file under ``.cyclebook/errors/`` beside the
     store, for the data staff, never into the error, which a failed notebook prints
     into its HTML report before the store knows the member to guard against."""
-    log = paths.root / ".cyclebook" / "errors" / f"sync-{org_id}-{run_id}.txt"
-    log.parent.mkdir(parents=True, exist_ok=True)
     names = [f.rel for f in files]
-    log.write_text(
-        f"organization: {org_id}\nsync run: {run_id}\n"
+    log = _kept_apart(
+        paths,
+        org_id,
+        run_id,
         f"source: {source.kind + ' ' + source.path if source else '(all)'}\n"
-        f"files: {', '.join(names)}\n\n{type(exc).__name__}: {exc}\n",
-        encoding="utf-8",
+        f"files: {', '.join(names)}",
+        exc,
     )
     shown = names[0] if len(names) == 1 else f"{Path(names[0]).parent} ({len(names)} files)"
     kind = f"{source.kind} " if source else ""
@@ -582,6 +596,20 @@ def _unreadable(
         "export it again from the tool) and run the sync again; and please report it, "
         "so that the reader rejects such a record by name instead of stopping.",
     )
+
+
+def _kept_apart(
+    paths: CohortPaths, org_id: str, run_id: str, context: str, exc: BaseException
+) -> Path:
+    """Write DuckDB's message (it may quote a record) beside the store, for the data
+    staff, and return the file (relative to the cohort) to name instead."""
+    log = paths.root / ".cyclebook" / "errors" / f"sync-{org_id}-{run_id}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(
+        f"organization: {org_id}\nsync run: {run_id}\n{context}\n\n{type(exc).__name__}: {exc}\n",
+        encoding="utf-8",
+    )
+    return log
 
 
 def _record_failure(
