@@ -234,9 +234,10 @@ class _Session:
         j = act.left_join(ev, act.event_id == ev.ev_id)
         status = R.lower(j.status)
         when = ibis.coalesce(j.ev_start, j.occurred_at)
-        past = self.past
         j = j.filter(
-            (when >= R.ts(c.start)) & (when < R.ts(past)) & status.isin(list(R.REGISTERED_STATUSES))
+            (when >= R.ts(c.start))
+            & (when < engine.before_now())
+            & status.isin(list(R.REGISTERED_STATUSES))
         )
         shows = j.select(
             recorded=j.attended.notnull() | status.isin(["completed", "no_show"]),
@@ -249,11 +250,6 @@ class _Session:
             "shows": shows,
         }
         return self.parts[org.id]
-
-    @property
-    def past(self) -> dt.datetime:
-        """Events before this instant have happened (the cycle's end, or now)."""
-        return min(self.c.end, self.now)
 
     def _state_saved(self, org: Organization) -> bool:
         """Whether the member's own share report kept its per-person state, still fresh."""
@@ -273,6 +269,7 @@ class _Session:
         views, and its kept state or the state computed from its activity."""
         for org in orgs:
             engine = self.engine(org)
+            engine.before_now()  # the member's clock table (see MetricEngine.before_now)
             for name in ("activity", "contact_attempt", "event"):
                 engine.view(name)
             if self._state_saved(org):
@@ -293,7 +290,7 @@ class _Session:
             dates = [self.card.id, self.c.start.isoformat(), self.c.end.isoformat()]
             if self.previous is not None:
                 dates += [self.previous.id, self.previous.start.isoformat()]
-            key = memo_key("rollup", site, network, dates, self.past.isoformat(), plans)
+            key = memo_key("rollup", site, network, dates, plans)
 
         def built() -> tuple[ir.Table, dict]:
             return build(), {}

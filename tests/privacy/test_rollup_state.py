@@ -164,3 +164,35 @@ def test_a_second_rollup_runs_remembered_sql_with_its_own_members(network, monke
     alone = compute_rollup(store_path, cohort, "net", card, previous, members=["net", "net-a"])
     assert alone.value("active_base", "end") == 3
     assert set(sqlcache.cache_folder(store_path).glob("plan-*.sql")) > plans
+
+
+def test_a_running_cycle_rolls_up_from_one_remembered_query(network, monkeypatch) -> None:
+    """While the cycle runs, "events that have happened" ends now, another instant in
+    every run: each member's part reads it from its engine's clock table, so the network
+    page's remembered roll-ups serve every run (as a literal in the SQL, every run built
+    and remembered all of them again), and each run counts only the events before its
+    own now."""
+    from cyclebook.metrics import sqlcache
+    from cyclebook.rollup import _Session
+
+    store_path, cohort, card, previous = network
+    _sql(store_path, "UPDATE activity SET status = 'registered' WHERE type = 'attendance'")
+
+    def on(day: str):
+        now = dt.datetime.fromisoformat(f"{day}T12:00:00+00:00")
+        return compute_rollup(store_path, cohort, "net", card, previous, now=now)
+
+    # c2 runs from 14 September: by the 25th, a1 (20th) and a3 (16th) in A and b2 (20th)
+    # in B have come to their events; b1's of the 12th is before the cycle
+    first = on("2026-09-25").values.get("show_rate", "cycle", "")
+    assert (first.value, first.denominator) == (1.0, 3)
+    plans = set(sqlcache.cache_folder(store_path).glob("plan-*.sql"))
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a member's expressions were built")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_Session, "member", no_build)
+        later = on("2026-10-10").values.get("show_rate", "cycle", "")
+    assert (later.value, later.denominator) == (1.0, 4)  # and b1's of 1 October
+    assert set(sqlcache.cache_folder(store_path).glob("plan-*.sql")) == plans

@@ -363,7 +363,8 @@ class MetricEngine:
             return ibis.memtable(data)
         view_name = f"cb{self._slot}_{name}"
         self.b.con.register(view_name, data)
-        self._temps.append(("REGISTERED", view_name))
+        if ("REGISTERED", view_name) not in self._temps:
+            self._temps.append(("REGISTERED", view_name))
         return self._named(view_name, ibis.schema(data.schema))
 
     def _named(self, name: str, schema: ibis.Schema) -> ir.Table:
@@ -384,6 +385,22 @@ class MetricEngine:
         self._views.clear()
         self._made.clear()
         self._made_tables.clear()
+
+    @property
+    def past(self) -> dt.datetime:
+        """Events before this instant have happened: the cycle's end, or now."""
+        return min(self.cycle.end, self.now)
+
+    def before_now(self) -> ir.Scalar:
+        """:attr:`past` as a value the SQL reads from a registered one-row table
+        (``cb<slot>_clock``), not as a literal: while a cycle runs, the instant moves with
+        every report, and as a literal it made every report's show-rate (and a network's
+        every roll-up) query new SQL to build and remember. Registered again on each
+        call: a remembered query that reads it runs only after this."""
+        clock = self.values(
+            "clock", pa.table({"past": pa.array([self.past], pa.timestamp("us", tz="UTC"))})
+        )
+        return clock.past.as_scalar()
 
     def view(self, name: str) -> str:
         """The engine's view of the organization's rows of store table ``name``."""
@@ -878,7 +895,7 @@ class MetricEngine:
 
     def _show_rate(self, res: MetricResults, defs: dict[str, str]) -> None:
         c = self.cycle
-        past = min(c.end, self.now)
+        before_now = self.before_now()
 
         def build() -> ir.Table:
             a = self.table("activity")
@@ -894,15 +911,16 @@ class MetricEngine:
                 recorded=j.attended.notnull() | status.isin(["completed", "no_show"]),
                 came=j.attended.fill_null(False) | (status == "completed"),
             )
-            j = j.filter((when >= R.ts(c.start)) & (when < R.ts(past)) & j.registered)
+            j = j.filter((when >= R.ts(c.start)) & (when < before_now) & j.registered)
             return j.group_by("etype").aggregate(
                 registered=j.count(where=j.recorded),
                 attended=j.count(where=j.recorded & j.came),
                 unrecorded=j.count(where=~j.recorded),
             )
 
-        # the end of the past moves with the clock while the cycle runs
-        by_type = self.frame("show_rate", build, past.isoformat()).sort_values("etype")
+        # (the end of the past, which moves with the clock while the cycle runs, is read
+        # from the engine's clock table: one SQL for every report)
+        by_type = self.frame("show_rate", build).sort_values("etype")
         res.rate(
             "show_rate",
             "cycle",
