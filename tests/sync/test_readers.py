@@ -675,6 +675,65 @@ def test_generic_csv_windows_1252_excel_dates(make_cohort):
     assert c.query("SELECT count(*) FROM event") == [(3,)]
 
 
+def test_generic_csv_utf8_with_lines_saved_as_windows_1252(make_cohort):
+    """A UTF-8 export with rows added in a program that saved them as Windows-1252: the
+    UTF-8 stays as it is and only the bytes that are not UTF-8 are read as Windows-1252
+    (read whole as Windows-1252, "José" became "JosÃ©"); no byte is lost, not even one
+    Windows-1252 leaves undefined (kept as its Latin-1 character)."""
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {person_id: Member ID, first_name: First, occurred_at: Meeting Date, event: Meeting}
+        """
+    )
+    data = (
+        "Member ID,First,Meeting Date,Meeting\n1,José,2026-08-12,Reunión\n".encode()
+        + "2,Zoë,2026-08-13,Año nuevo\n".encode("cp1252")
+        + b"3,Odd\x81Byte,2026-08-14,Plain\n"
+    )
+    c.write("roster.csv", data)
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (3, 0)
+    # ë, ñ and 0x81: three bytes that are not UTF-8
+    assert result.files[0].notes == [
+        "read as UTF-8 with 3 byte(s) that are not UTF-8 read as Windows-1252 (parts of "
+        "the file were saved by another program)"
+    ]
+    assert c.query("SELECT first_name FROM person_pii ORDER BY 1") == [
+        ("José",),
+        ("Odd\x81Byte",),
+        ("Zoë",),
+    ]
+    assert c.query("SELECT title FROM event ORDER BY 1") == [
+        ("Año nuevo",),
+        ("Plain",),
+        ("Reunión",),
+    ]
+
+
+def test_generic_csv_windows_1252_with_a_byte_it_leaves_undefined(make_cohort):
+    """Windows-1252 throughout, with one of the five bytes it leaves undefined: read as
+    its Latin-1 character, not refused (the row was lost with the whole file before)."""
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {person_id: Member ID, first_name: First, occurred_at: Meeting Date}
+        """
+    )
+    c.write(
+        "roster.csv",
+        "Member ID,First,Meeting Date\n1,Zoë,2026-08-13\n".encode("cp1252")
+        + b"2,A\x9dB,2026-08-14\n",
+    )
+    result = c.sync()
+    assert result.files[0].notes == ["read as Windows-1252 text (not UTF-8)"]
+    assert c.query("SELECT first_name FROM person_pii ORDER BY 1") == [("A\x9dB",), ("Zoë",)]
+
+
 def test_identity_across_tools(make_cohort):
     """Same person in two tools with different email case and phone formatting."""
     c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
