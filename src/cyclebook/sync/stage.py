@@ -181,6 +181,20 @@ codecs.register_error(CP1252_FALLBACK, _CP1252_FALLBACK)
 _NON_ASCII = bytes(range(128, 256))
 
 
+def _write_decoded(path: Path, target: Path, decoder: codecs.IncrementalDecoder) -> None:
+    """``path`` decoded by ``decoder``, written to ``target`` as UTF-8 without a BOM. In
+    pieces: a 400 MB export is never held whole in memory (as bytes, then as text, then
+    as UTF-8 bytes again)."""
+    with open(path, "rb") as source, open(target, "w", encoding="utf-8") as out:
+        started = False
+        while piece := source.read(TRANSCODE_PIECE_BYTES):
+            text = decoder.decode(piece)
+            if not started and text:
+                text, started = text.removeprefix("\ufeff"), True
+            out.write(text)
+        out.write(decoder.decode(b"", final=True))
+
+
 def _has_utf8_beyond_ascii(path: Path) -> bool:
     """Whether the file holds a valid UTF-8 character beyond ASCII (then it is UTF-8,
     perhaps with some lines in another encoding): decoded with invalid bytes dropped, it
@@ -421,30 +435,13 @@ class Stage:
         decoder = codecs.getincrementaldecoder("utf-8" if mixed else "cp1252")(
             errors=CP1252_FALLBACK
         )
-        with open(f.path, "rb") as source, open(target, "w", encoding="utf-8") as out:
-            started = False
-            while piece := source.read(TRANSCODE_PIECE_BYTES):
-                text = decoder.decode(piece)
-                if not started and text:
-                    text, started = text.removeprefix("\ufeff"), True
-                out.write(text)
-            out.write(decoder.decode(b"", final=True))
+        _write_decoded(f.path, target, decoder)
         return target, _CP1252_FALLBACK.bytes if mixed else 0
 
     def _transcode(self, f: FileInfo, encoding: str) -> Path:
         target = self.tmpdir / f"{f.file_no}.csv"
         try:
-            # in pieces: a 400 MB export is never held whole in memory (as bytes, then
-            # as text, then as UTF-8 bytes again)
-            decoder = codecs.getincrementaldecoder(encoding)()
-            with open(f.path, "rb") as source, open(target, "w", encoding="utf-8") as out:
-                started = False
-                while piece := source.read(TRANSCODE_PIECE_BYTES):
-                    text = decoder.decode(piece)
-                    if not started and text:
-                        text, started = text.removeprefix("\ufeff"), True
-                    out.write(text)
-                out.write(decoder.decode(b"", final=True))
+            _write_decoded(f.path, target, codecs.getincrementaldecoder(encoding)())
         except (UnicodeDecodeError, LookupError) as exc:
             raise self.error(
                 f,
