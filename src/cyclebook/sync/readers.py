@@ -901,6 +901,12 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     def files(role: str) -> _Files:
         return _Files(stage, [(f, *loaded[f.file_no]) for f in groups[role]])
 
+    def emit(role: str, sel: str, checks: list, inserts: dict) -> None:
+        """Stage every file of one table in one statement, then free their tables."""
+        _emit(stage, groups[role][0], sel, checks, inserts)
+        for f in groups[role]:
+            drop(f)
+
     if "persons" in groups:
         c = files("persons")
         sel = f"""SELECT __rec{c.file()}, cb_id({c("vanid")}) AS ref,
@@ -950,9 +956,8 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
         sel = f"""SELECT t.*, res.v AS result, ct.v AS ctype FROM ({sel}) t
             LEFT JOIN {results} res ON res.k = t.result_id
             LEFT JOIN {ctypes} ct ON ct.k = t.ctype_id"""
-        _emit(
-            stage,
-            groups["contactscontacts"][0],
+        emit(
+            "contactscontacts",
             sel,
             [
                 ("ref IS NULL", "vanid", "missing vanid"),
@@ -974,8 +979,6 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                    WHERE lower(x.ctype) NOT IN ('one on one', '1:1', 'one-on-one')""",
             },
         )
-        for f in groups["contactscontacts"]:
-            drop(f)
 
     if "contactsactivistcodes" in groups:
         codes = lookup(
@@ -995,9 +998,8 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
         sel = f"""SELECT t.* EXCLUDE (__code_id, __canvassed_at),
             coalesce(t.__canvassed_at, t.created_at) AS ts, ac.v AS code FROM ({sel}) t
             LEFT JOIN {codes} ac ON ac.k = t.__code_id"""
-        _emit(
-            stage,
-            groups["contactsactivistcodes"][0],
+        emit(
+            "contactsactivistcodes",
             sel,
             [
                 ("ref IS NULL", "vanid", "missing vanid"),
@@ -1011,8 +1013,6 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                   NULL, NULL, NULL"""
             },
         )
-        for f in groups["contactsactivistcodes"]:
-            drop(f)
 
     if "eventsignups" in groups:
         ev = stage.tmp_name("ev")
@@ -1052,9 +1052,8 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                  WHEN contains(coalesce(t.__role, ''), 'lead') THEN 'lead'
                  ELSE 'attendee' END AS role
             FROM ({sel}) t LEFT JOIN {ev} e ON e.k = t.eid"""
-        _emit(
-            stage,
-            groups["eventsignups"][0],
+        emit(
+            "eventsignups",
             sel,
             [
                 ("ref IS NULL", "vanid", "missing vanid"),
@@ -1079,8 +1078,6 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                   'van:' || x.eid, 'in_person', x.role, NULL, NULL, NULL, NULL"""
             },
         )
-        for f in groups["eventsignups"]:
-            drop(f)
 
     if "contributions" in groups:
         c = files("contributions")
@@ -1091,9 +1088,8 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             TRY_CAST(replace(replace(cb_s({c("amount")}), '$', ''), ',', '') AS DOUBLE) AS amt,
             cb_s({c("datereceived")}) AS when_raw, cb_ts({c("datereceived")}) AS ts
             FROM ({c.source()})"""
-        _emit(
-            stage,
-            groups["contributions"][0],
+        emit(
+            "contributions",
             sel,
             [
                 ("ref IS NULL", "vanid", "missing vanid"),
@@ -1106,8 +1102,6 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.amt, NULL, NULL"""
             },
         )
-        for f in groups["contributions"]:
-            drop(f)
 
     for t, _cols in loaded.values():
         con.execute(f"DROP TABLE IF EXISTS {t}")
