@@ -338,7 +338,7 @@ class _Instance:
             if self.db is not None and self.for_forks and self.pid != os.getpid():
                 # a child of the process that made it (see prepare_for_fork): its own
                 # copy now, given DuckDB's threads (started here, in the child)
-                self.db.execute("RESET threads; RESET async_threads")
+                _with_threads(self.db)
                 self.pid, self.attached, self.count = os.getpid(), {}, 0
                 self.for_forks = False
             elif self.db is None or self.pid != os.getpid():
@@ -364,8 +364,7 @@ class _Instance:
             if self.db is not None:
                 return False
             before = _threads()
-            db = self._new({"threads": 1, "async_threads": 0})
-            spare = self._new({"threads": 1, "async_threads": 0})
+            db, spare = self._new(_NO_THREADS), self._new(_NO_THREADS)
             if before is None or _threads() != before:
                 db.close()
                 spare.close()
@@ -380,8 +379,7 @@ class _Instance:
             if self.spare is None or self.spare[0] == os.getpid():
                 return None  # none, or ours to keep for our children
             db, self.spare = self.spare[1], None
-        db.execute("RESET threads; RESET async_threads")
-        return db
+        return _with_threads(db)
 
     def attach(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> str:
         key = str(path.resolve())
@@ -428,6 +426,17 @@ class _Instance:
     def after_fork(self) -> None:
         """In a forked child: a lock another thread of the parent held stays held."""
         self.lock = threading.Lock()
+
+
+# an instance made before a fork: DuckDB 2.0 starts no thread with both at their least
+_NO_THREADS = {"threads": 1, "async_threads": 0}
+
+
+def _with_threads(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """An instance made with :data:`_NO_THREADS`, given DuckDB's usual threads (in the
+    forked child that takes it: the threads start there)."""
+    db.execute("RESET threads; RESET async_threads")
+    return db
 
 
 def _threads() -> int | None:

@@ -13,6 +13,7 @@ Public entry points:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -22,6 +23,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,18 +280,10 @@ def sync_org(
         for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
             to_read = [f for f in infos if not f.carried]
             if to_read:
-                try:
+                with _unforeseen(paths, org.id, run_id, src, to_read):
                     READERS[src.kind](stage, src, to_read, org)
-                except duckdb.OutOfMemoryException:
-                    raise
-                except duckdb.Error as exc:
-                    raise _unreadable(paths, org.id, run_id, src, to_read, exc) from exc
-        try:
+        with _unforeseen(paths, org.id, run_id, None, stage.files):
             stage.finalize()
-        except duckdb.OutOfMemoryException:
-            raise
-        except duckdb.Error as exc:
-            raise _unreadable(paths, org.id, run_id, None, stage.files, exc) from exc
         _coverage(con)
         clock.lap("read")
         with attached_for_write(con, paths.store):
@@ -557,6 +551,24 @@ def _record(
             json.dumps(result.written),
         ],
     )
+
+
+@contextlib.contextmanager
+def _unforeseen(
+    paths: CohortPaths,
+    org_id: str,
+    run_id: str,
+    source: Source | None,
+    files: list[FileInfo],
+) -> Iterator[None]:
+    """Reading ``files``: a DuckDB error becomes :func:`_unreadable`'s ExportError (the
+    machine's memory limit is not the files' fault: it stays what it is)."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error as exc:
+        raise _unreadable(paths, org_id, run_id, source, files, exc) from exc
 
 
 def _unreadable(

@@ -853,16 +853,24 @@ MAX_LINE_SCAN_BYTES = 512 * 1024 * 1024
 MAX_CSV_FIELD = 2**31 - 1
 
 
+def _csv_text(path: Path, limit: int) -> str | None:
+    """A CSV's whole text, as its lines are counted (the BOM dropped, undecodable bytes
+    replaced, line ends kept), or None when it is larger than ``limit`` bytes."""
+    if os.path.getsize(path) > limit:
+        return None
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        return handle.read()
+
+
 def unclosed_quote_line(path: Path) -> int | None:
     """The line (1-based) where a quoted value opens and is never closed, if one does.
 
     Read only when DuckDB cannot read a CSV at all (its sniffer names no line): quotes
     open at a field's start and close at a quote not doubled. A character at a time in
     Python (about 30 MB a second): not for files over 64 MB."""
-    if os.path.getsize(path) > 64 * 1024 * 1024:
+    text = _csv_text(path, 64 * 1024 * 1024)
+    if text is None:
         return None
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        text = handle.read()
     line, opened_at, inside, at_field_start = 1, None, False, True
     i, n = 0, len(text)
     while i < n:
@@ -890,10 +898,9 @@ def record_start_lines(path: Path, delimiter: str = ",") -> list[int] | None:
     Matches the record numbering of ``read_csv`` (header excluded, blank lines skipped),
     so quoted newlines do not shift the reported lines.
     """
-    if os.path.getsize(path) > MAX_LINE_SCAN_BYTES:
+    text = _csv_text(path, MAX_LINE_SCAN_BYTES)
+    if text is None:
         return None
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        text = handle.read()
     # DuckDB reads values up to its 4 MB line limit; Python's csv module stops at
     # 128 KB unless told (a long notes column stopped the whole sync with its error)
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
