@@ -14,24 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_readers import MOBILIZE_PAGE
+from test_readers import AN_API_PERSON, MOBILIZE_PAGE
 
 # every JSON shape: strings, numbers, booleans, null, lists and objects, empty or not
 SHAPES: list[Any] = ["x", "", 7, -1.5, True, False, None, [], ["x"], [{"a": 1}], {}, {"a": "x"}]
 
-AN_PERSON = {
-    "identifiers": ["action_network:p-1", "mailchimp:77"],
-    "created_date": "2025-03-01T15:00:00Z",
-    "modified_date": "2025-03-02T15:00:00Z",
-    "given_name": "Cy",
-    "family_name": "Ng",
-    "email_addresses": [{"primary": True, "address": "cy@example.org", "status": "subscribed"}],
-    "phone_numbers": [{"primary": True, "number": "16175550102", "status": "unsubscribed"}],
-    "postal_addresses": [
-        {"postal_code": "02141", "region": "MA", "locality": "Cambridge", "address_lines": ["5"]}
-    ],
-    "custom_fields": {"Shift": "evening"},
-}
+# (with the modification date the reader also reads)
+AN_PERSON = {**AN_API_PERSON, "modified_date": "2025-03-02T15:00:00Z"}
 AN_ACTIVITY = {
     "identifiers": ["action_network:a-1"],
     "created_date": "2025-04-01T10:00:00Z",

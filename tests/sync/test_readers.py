@@ -70,26 +70,30 @@ def _osdi(collection: str, records: list[dict]) -> dict:
     }
 
 
+# an Action Network API person with every field the reader reads (test_json_shapes.py
+# bends each of them)
+AN_API_PERSON = {
+    "identifiers": ["action_network:p-1", "mailchimp:77"],
+    "created_date": "2025-03-01T15:00:00Z",
+    "given_name": "Cy",
+    "family_name": "Ng",
+    "email_addresses": [{"primary": True, "address": "CY@example.org", "status": "subscribed"}],
+    "phone_numbers": [{"primary": True, "number": "16175550102", "status": "unsubscribed"}],
+    "postal_addresses": [
+        {
+            "postal_code": "02141",
+            "region": "MA",
+            "locality": "Cambridge",
+            "address_lines": ["5 Elm St"],
+        }
+    ],
+    "custom_fields": {"Shift": "evening"},
+}
+
+
 def test_action_network_api(make_cohort):
     c = make_cohort("- {kind: action_network_api, path: api}")
-    person = {
-        "identifiers": ["action_network:p-1", "mailchimp:77"],
-        "created_date": "2025-03-01T15:00:00Z",
-        "given_name": "Cy",
-        "family_name": "Ng",
-        "email_addresses": [{"primary": True, "address": "CY@example.org", "status": "subscribed"}],
-        "phone_numbers": [{"primary": True, "number": "16175550102", "status": "unsubscribed"}],
-        "postal_addresses": [
-            {
-                "postal_code": "02141",
-                "region": "MA",
-                "locality": "Cambridge",
-                "address_lines": ["5 Elm St"],
-            }
-        ],
-        "custom_fields": {"Shift": "evening"},
-    }
-    c.write("api/people/people-1.json", _osdi("osdi:people", [person]))
+    c.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON]))
     c.write(
         "api/attendances/att-1.json",
         _osdi(
