@@ -162,13 +162,13 @@ class _Cp1252Fallback(threading.local):
     """A codec error handler: the bytes UTF-8 cannot decode, read as Windows-1252 (its
     five undefined bytes as Latin-1, so no byte is lost), counted per thread."""
 
-    bytes = 0
+    read = 0  # bytes read as Windows-1252
 
     def __call__(self, error: UnicodeError) -> tuple[str, int]:
         if not isinstance(error, UnicodeDecodeError):
             raise error
         bad = error.object[error.start : error.end]
-        self.bytes += len(bad)
+        self.read += len(bad)
         text = "".join(
             chr(b) if b in (0x81, 0x8D, 0x8F, 0x90, 0x9D) else bytes([b]).decode("cp1252")
             for b in bad
@@ -431,12 +431,12 @@ class Stage:
         file, where few bytes need it."""
         mixed = _has_utf8_beyond_ascii(f.path)
         target = self.tmpdir / f"{f.file_no}.csv"
-        _CP1252_FALLBACK.bytes = 0
+        _CP1252_FALLBACK.read = 0
         decoder = codecs.getincrementaldecoder("utf-8" if mixed else "cp1252")(
             errors=CP1252_FALLBACK
         )
         _write_decoded(f.path, target, decoder)
-        return target, _CP1252_FALLBACK.bytes if mixed else 0
+        return target, _CP1252_FALLBACK.read if mixed else 0
 
     def _transcode(self, f: FileInfo, encoding: str) -> Path:
         target = self.tmpdir / f"{f.file_no}.csv"
