@@ -410,10 +410,6 @@ def _person_from_osdi(
     )
 
 
-def _collections(stage: Stage, table: str) -> None:
-    pass
-
-
 # --------------------------------------------------------------------------- Action Network API
 
 AN_ACTIVITY_KEYS = {
