@@ -260,6 +260,43 @@ def test_new_people_absorption_and_one_on_ones(builder):
     assert v(res, "one_on_ones", "cycle", "organizers") == 1  # N1's has no organizer
 
 
+def test_new_people_source_ties_go_to_the_name_that_sorts_first(builder):
+    # T*: VAN and Action Network listed each of them at the same instant (VAN's row
+    #     written first) → action_network, the name that sorts first.
+    for n in range(300):
+        when = at("2026-03-10", 9)
+        builder.person(
+            f"T{n}",
+            when,
+            sources=("van", "action_network"),
+            tool_first_seen={"van": when, "action_network": when},
+        )
+    # S*: no tool gave a date; the first activities are a Mobilize and an Action Network
+    #     one at the same instant (Mobilize's written first) → action_network.
+    for n in range(300):
+        builder.person(f"S{n}", None, sources=("mobilize", "action_network"))
+        for source in ("mobilize", "action_network"):
+            builder.act(f"S{n}", "signup", at("2026-03-20", 10), source=source)
+    # U: the tools' dates differ by a second → mobilize (earlier), although it sorts later.
+    builder.person(
+        "U",
+        at("2026-03-11", 9),
+        sources=("mobilize", "action_network"),
+        tool_first_seen={
+            "mobilize": at("2026-03-11", 9),
+            "action_network": at("2026-03-11", 9, 0, 1),
+        },
+    )
+    # W: no date from any tool and no activity → the identity whose name sorts first.
+    builder.person("W", at("2026-03-12"), sources=("van", "spoke"))
+    res = run(builder)
+    assert v(res, "new_people", "cycle") == 602
+    assert v(res, "new_people", "cycle", "source=action_network") == 600
+    assert v(res, "new_people", "cycle", "source=mobilize") == 1  # U
+    assert v(res, "new_people", "cycle", "source=spoke") == 1  # W
+    assert res.get("new_people", "cycle", "source=van") is None
+
+
 def test_lapsed_net_growth_edges(builder):
     # lapse window: last qualifying activity L with L in (start-90 d, end-90 d]
     #   = (2025-12-02 00:00, 2026-01-13 00:00]

@@ -461,7 +461,7 @@ class MetricEngine:
             f"{s.active_window_days} days before the date.",
             "new_people": "People first seen during the cycle (earliest of their first "
             "activity and the date a tool first listed them), by the tool that knew them "
-            "first.",
+            "first (on a tie, the tool whose name sorts first).",
             "lapsed": f"People whose last qualifying activity ({self.qualifying_text}) "
             f"became more than {s.lapse_days} days old during the cycle.",
             "net_growth": "New people minus newly lapsed people.",
@@ -791,8 +791,16 @@ class MetricEngine:
         new = s.filter(s.is_new).select(nid=s.person_id, first_seen=s.first_seen)
         ident = self.table("identity")
         ident = ident.join(new, ident.person_id == new.nid)
+        # Ties (two tools that first knew the person at the same instant, or two first
+        # activities at the same instant) go to the source whose name sorts first: an
+        # argmin on the instant alone let DuckDB pick either one, differently from run to
+        # run on a large organization, and the re-run of the unchanged cycle with it.
         ident = ident.group_by(iid=ident.nid).aggregate(
-            first_tool=ident.source.argmin(ident.first_seen_at), any_source=ident.source.min()
+            first_tool=ident.source.first(
+                order_by=[ident.first_seen_at, ident.source],
+                where=ident.first_seen_at.notnull(),
+            ),
+            any_source=ident.source.min(),
         )
         new = new.left_join(ident, new.nid == ident.iid).drop("iid")
         a = self.actions()
@@ -801,7 +809,7 @@ class MetricEngine:
         oo_end = j.first_seen + ibis.interval(days=self.settings.one_on_one_days)
         key = ibis.coalesce("e:" + j.event_id, "a:" + j.activity_id)
         per = j.group_by(pid=j.nid).aggregate(
-            first_source=j.source.argmin(j.occurred_at),
+            first_source=j.source.first(order_by=[j.occurred_at, j.source]),
             distinct_in_window=key.nunique(
                 where=(j.occurred_at >= j.first_seen) & (j.occurred_at < absorb_end)
             ),
