@@ -471,6 +471,40 @@ campaignId,contactNumber,userNumber,isFromContact,sendStatus,attemptedAt,text
 """
 
 
+def test_van_lookup_and_event_listed_twice_take_the_later_file(make_cohort):
+    # An activist code renamed and an event moved between two exports synced together:
+    # the later file (by name) gives the name, the title and the date, every time (three
+    # fresh syncs: the any_value this replaced picked the later file about a third of
+    # the time).
+    for _ in range(3):
+        sync_twice_listed(make_cohort("- {kind: van, path: van}"))
+
+
+def sync_twice_listed(c) -> None:
+    for rel, text in VAN_FILES.items():
+        if rel != "van/contributions.csv":  # its unquoted "$1,015.00" is a reject
+            c.write(rel, text)
+    c.write(
+        "van/activistcodes_2026-09.csv",
+        "activistcodeid,activistcodename\n4001,Dues-paying member\n4002,Volunteer\n",
+    )
+    c.write(
+        "van/events_2026-09.csv",
+        """\
+        eventid,eventname,eventtypename,dateoffsetbegin
+        7,Members meeting (moved),Meeting,2026-08-27 18:30:00
+        """,
+    )
+    result = c.sync()
+    assert result.rows_rejected == 0, c.rejects()
+    assert c.query("SELECT result FROM activity WHERE type = 'activist_code'") == [
+        ("Dues-paying member",)
+    ]
+    assert c.query(f"SELECT event_id, title, {utc('start_at')} FROM event") == [
+        ("van:7", "Members meeting (moved)", "2026-08-27 22:30")
+    ]
+
+
 def test_spoke(make_cohort):
     c = make_cohort("- {kind: spoke, path: spoke}")
     c.write("spoke/campaign-71-contacts.csv", SPOKE_CONTACTS)

@@ -786,6 +786,9 @@ VAN_REQUIRED = {
     "contacttypes": ["contacttypeid", "contacttypename"],
     "activistcodes": ["activistcodeid", "activistcodename"],
 }
+# A lookup's or an event's value when its id is in several rows: the last row of the
+# last file that gives one (files are numbered in the order they are read)
+LATEST = "arg_max({0}, file_no * 10000000000 + rec) FILTER (WHERE {0} IS NOT NULL)"
 VAN_STATUS = {
     "scheduled": "registered",
     "confirmed": "confirmed",
@@ -885,11 +888,14 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
         t = stage.tmp_name("lk")
         parts = " UNION ALL ".join(
             f"SELECT cb_id({stage.col(loaded[g.file_no][1], key)}) AS k, "
-            f"cb_s({stage.col(loaded[g.file_no][1], value)}) AS v FROM {loaded[g.file_no][0]}"
+            f"cb_s({stage.col(loaded[g.file_no][1], value)}) AS v, "
+            f"{g.file_no} AS file_no, rowid AS rec FROM {loaded[g.file_no][0]}"
             for g in groups[name]
         )
+        # an id listed twice (a code renamed between two exports) takes the later file's
+        # name, as every other record does; any_value picked either, run to run
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT k, any_value(v) AS v "
+            f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT k, {LATEST.format('v')} AS v "
             f"FROM ({parts}) GROUP BY k"
         )
         return t
@@ -1021,9 +1027,10 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                     lower(cb_s({c("eventtypename")})) AS etype,
                     cb_ts({c("dateoffsetbegin")}) AS start_at, {g.file_no} AS file_no,
                     rowid AS rec FROM {t}""")
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE {ev} AS SELECT k, any_value(title) title,
-                any_value(etype) etype, any_value(start_at) start_at, min(file_no) file_no,
-                min(rec) rec FROM ({" UNION ALL ".join(parts)}) WHERE k IS NOT NULL GROUP BY k""")
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE {ev} AS SELECT k,
+                {LATEST.format("title")} title, {LATEST.format("etype")} etype,
+                {LATEST.format("start_at")} start_at, min(file_no) file_no, min(rec) rec
+                FROM ({" UNION ALL ".join(parts)}) WHERE k IS NOT NULL GROUP BY k""")
             con.execute(f"""INSERT INTO st_event SELECT 'van:' || k, 'van', title, etype, start_at,
                 file_no, rec FROM {ev}""")
         else:
