@@ -41,7 +41,9 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     in the data tables). ``metric_value`` rows are hashed without ``computed_at``, and
     an organization's job leaves out the values of its own cycle: those are written while
     the cycle runs (each share writes its own), and what a job reads of them comes from
-    the phases before it (``upstream``). ``person_state`` (the per-person state a
+    the phases before it (``upstream``). No job counts the values of cycles that start
+    after its own: no report reads them, and while the next cycle runs they change
+    every day. ``person_state`` (the per-person state a
     network member's share keeps for the roll-up) is share's output too, and is treated
     the same way.
     This signal is exact (it is the data, not a claim about it), survives a re-sync of
@@ -193,6 +195,11 @@ class Fingerprints:
             )
         return self._families[org_id]
 
+    def _cycles_after(self, cycle: str) -> list[str]:
+        if cycle not in self.cycle_order:
+            return []
+        return self.cycle_order[self.cycle_order.index(cycle) + 1 :]
+
     def _cycles_upto(self, cycle: str) -> list[str]:
         if cycle not in self.cycle_order:
             return [cycle]
@@ -288,14 +295,19 @@ class Fingerprints:
         *,
         data_only: bool = False,
         leave_out_cycle: str | None = None,
+        upto: str | None = None,
     ) -> str:
         """Digest of the organizations' rows (every organization when ``org_ids`` is None).
 
         ``data_only``: no metric values (what sync writes). ``leave_out_cycle``: no metric
-        values of that cycle.
+        values of that cycle. ``upto``: no metric values of the cycles that start after
+        that one (a job of a cycle reads its own and earlier cycles' values, never later
+        ones: while the next cycle runs, its values change every day, and they re-ran
+        every report of the cycle before it).
         """
         state = self._state(everything=org_ids is None or not data_only and not leave_out_cycle)
         wanted = None if org_ids is None else set(org_ids)
+        later = set(self._cycles_after(upto)) if upto is not None else set()
         picked: dict[str, list] = {}
         for table, rows in sorted(state.items()):
             if data_only and table in SHARE_TABLES:
@@ -305,7 +317,7 @@ class Fingerprints:
                 org = key[0] if isinstance(key, tuple) else key
                 if wanted is not None and org not in wanted:
                     continue
-                if isinstance(key, tuple) and key[1] == leave_out_cycle:
+                if isinstance(key, tuple) and (key[1] == leave_out_cycle or key[1] in later):
                     continue
                 items.append([key, value])
             picked[table] = sorted(items, key=lambda item: str(item[0]))
@@ -345,7 +357,7 @@ class Fingerprints:
         if job.org_id is None:
             parts["config"] = self.file(self.paths.cohort_file)
             parts["reflections"] = digest(self.reflections(job.cycle, None))
-            parts["store"] = self.store(None)
+            parts["store"] = self.store(None, upto=job.cycle)
         else:
             family = self.family(job.org_id)
             settings = self.cohort.model_dump(mode="json", exclude={"organizations"})
@@ -361,7 +373,7 @@ class Fingerprints:
                 # This cycle's saved metric values are being written while the cycle runs
                 # (each share writes its own); what a job reads of them comes from the
                 # phases before it, which are in ``upstream``.
-                parts["store"] = self.store(family, leave_out_cycle=job.cycle)
+                parts["store"] = self.store(family, leave_out_cycle=job.cycle, upto=job.cycle)
         parts["upstream"] = digest(self._upstream(job))
         return parts
 

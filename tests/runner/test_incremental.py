@@ -197,3 +197,31 @@ def test_tables_of_other_databases_of_the_process_are_not_the_stores(cohort: Pat
         db.close()
     assert set(first.values()) == {"ok"}
     assert set(again.values()) == {"cached"}
+
+
+def test_later_cycle_values_do_not_rerun_an_earlier_cycle(cohort: Path) -> None:
+    """While the next cycle runs, its share reports save new values every day; the
+    reports of the cycle before it read none of them and stay cached (they re-ran with
+    every change of c2's values, and so did c1's whenever c2 wrote different ones)."""
+    from cyclebook.store import connect
+
+    card = (cohort / "c1" / "cycle.yml").read_text()
+    (cohort / "c2").mkdir()
+    (cohort / "c2" / "cycle.yml").write_text(
+        card.replace("id: c1", "id: c2\nprevious: c1")
+        .replace("2026-09-14", "2026-10-26")
+        .replace("2026-08-03", "2026-09-14")
+    )
+    first = _run(cohort, cycles=["c1", "c2"])
+    assert len(first) == 28 and set(first.values()) == {"ok"}, first
+    # c2's shares ran after c1's reports and saved c2's values: not a change for c1
+    assert set(_run(cohort, cycles=["c1", "c2"]).values()) == {"cached"}
+    with connect(cohort / "store.duckdb", write=True) as con:
+        changed = con.execute(
+            "UPDATE metric_value SET value = value + 1 WHERE cycle = 'c2' AND org_id = 'alpha'"
+        ).fetchone()[0]
+    assert changed == 1
+    statuses = _run(cohort, cycles=["c1", "c2"])
+    assert [k for k, s in statuses.items() if s == "ok" and k.startswith("c1/")] == []
+    # the later cycle's own summary reads them
+    assert statuses["c2/(cohort)/cohort/cohort"] == "ok"
