@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -152,6 +153,19 @@ class Rung(Strict):
     definition: str = Field(description="the definition in the group's own words")
 
 
+class Replaced(Strict):
+    """What an adopted change replaced, written by ``next-cycle`` beside the change: the
+    cycles before the one it applies from keep their own definitions (and figures)."""
+
+    rung: Rung | None = Field(default=None, description="the rung as it was before")
+    added_rung: Identifier | None = Field(
+        default=None, description="a rung the change added (absent before)"
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="each metric setting the change set, as it was"
+    )
+
+
 class MeasureChange(Strict):
     """A change to one of the organization's measures: who proposed it, when and why."""
 
@@ -162,6 +176,7 @@ class MeasureChange(Strict):
     change: str
     cycle: str | None = None
     status: Literal["proposed", "adopted", "rejected"] = "adopted"
+    replaced: Replaced | None = None
 
 
 class MetricSettings(Strict):
@@ -286,6 +301,46 @@ class Cohort(Strict):
                 seen.append(current)
                 current = parents.get(current)
         return organizations
+
+    def as_of(self, cycle: str, cycles: Sequence[str]) -> Cohort:
+        """The organizations' measures as they were in ``cycle`` (``cycles``: the cohort's
+        cycles, oldest first): every adopted change that applies from a later cycle is
+        undone, newest first, from what it ``replaced``. A report of a past cycle is
+        computed again whenever it runs; without this, adopting a definition for the next
+        cycle silently rewrote the figures of every earlier one. A change recorded
+        without ``replaced`` (before cyclebook wrote it) cannot be undone and applies to
+        every cycle, as it did then."""
+        if cycle not in cycles:
+            return self
+        later = set(cycles[cycles.index(cycle) + 1 :])
+        organizations = []
+        for org in self.organizations:
+            undo = [
+                c.replaced
+                for c in reversed(org.measure_history)
+                if c.status == "adopted" and c.cycle in later and c.replaced is not None
+            ]
+            if not undo:
+                organizations.append(org)
+                continue
+            ladder = list(org.ladder)
+            settings = org.metrics.model_dump()
+            for replaced in undo:
+                if replaced.added_rung is not None:
+                    ladder = [r for r in ladder if r.name != replaced.added_rung]
+                if replaced.rung is not None:
+                    names = [r.name for r in ladder]
+                    if replaced.rung.name in names:
+                        ladder[names.index(replaced.rung.name)] = replaced.rung
+                    else:
+                        ladder.append(replaced.rung)
+                settings.update(replaced.settings)
+            organizations.append(
+                org.model_copy(
+                    update={"ladder": ladder, "metrics": MetricSettings.model_validate(settings)}
+                )
+            )
+        return self.model_copy(update={"organizations": organizations})
 
     def org(self, org_id: str) -> Organization:
         for org in self.organizations:

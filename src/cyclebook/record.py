@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import tempfile
 from collections.abc import Sequence
@@ -43,7 +44,9 @@ from cyclebook.config import (
     Cohort,
     CycleCard,
     MeasureChange,
+    MetricSettings,
     Organization,
+    Rung,
     load_cohort,
     load_cycle,
 )
@@ -645,6 +648,37 @@ def _same(a: MeasureChange, b: MeasureChange) -> bool:
     )
 
 
+def _replaced(org_node: Any, org: Organization, proposal: MeasureProposal):
+    """What an adopted proposal is about to replace, as cohort.yml will keep it: the rung
+    it rewrites (or the name of the rung it adds) and the settings it sets, as they are
+    in ``org_node`` now."""
+    from ruamel.yaml.comments import CommentedMap
+
+    replaced = CommentedMap()
+    if proposal.rule is not None:
+        if org_node.get("ladder") is None:
+            rungs = [r.model_dump(mode="json") for r in org.ladder]  # the default ladder
+        else:
+            rungs = json.loads(json.dumps(list(org_node["ladder"])))
+        rung = next((r for r in rungs if r.get("name") == proposal.rung), None)
+        if rung is None:
+            replaced["added_rung"] = proposal.rung
+        else:
+            rung = Rung.model_validate(rung)
+            data = rung.model_dump(mode="json", exclude_defaults=True)
+            data["any_of"] = _flow_conditions([_condition(c) for c in rung.any_of])
+            replaced["rung"] = CommentedMap(data)
+    if proposal.settings is not None:
+        current = org_node.get("metrics") or {}
+        defaults = MetricSettings().model_dump(mode="json")
+        before = CommentedMap()
+        for key in proposal.settings.model_dump(exclude_none=True):
+            value = current.get(key, defaults.get(key))
+            before[key] = json.loads(json.dumps(value))
+        replaced["settings"] = before
+    return replaced or None
+
+
 def _apply_rule(org_node: Any, org: Organization, item: _Adoption) -> None:
     rule = item.proposal.rule
     assert rule is not None
@@ -744,12 +778,19 @@ def _write_adoptions(
     for item in fresh:
         org_node = nodes[item.org_id]
         org = cohort.org(item.org_id)
+        replaced = None
+        if item.change.status == "adopted":
+            # before it is applied (after the batch's earlier changes): earlier cycles
+            # are computed with what it replaced (Cohort.as_of)
+            replaced = _replaced(org_node, org, item.proposal)
         if item.change.status == "adopted" and item.proposal.rule is not None:
             _apply_rule(org_node, org, item)
         if item.change.status == "adopted" and item.proposal.settings is not None:
             _apply_settings(org_node, item.proposal)
         history = org_node.get("measure_history")
         entry = CommentedMap(item.change.model_dump(exclude_none=True))
+        if replaced is not None:
+            entry["replaced"] = replaced
         token = None
         if history is None:
             token = _take_trailing_comment(org_node)

@@ -158,3 +158,73 @@ def test_duplicate_org_ids(tiny_cohort: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"repeated: \['alpha'\]"):
         load_cohort(tiny_cohort)
+
+
+def test_as_of_undoes_later_adoptions_newest_first() -> None:
+    from cyclebook.config import Cohort
+
+    ladder = [r.model_dump(mode="json") for r in default_ladder()]
+    active_2 = dict(ladder[2], any_of=[{"min_count": 2}], definition="Two in 90 days.")
+    active_1 = dict(ladder[2], any_of=[{"min_count": 1}], definition="One in 90 days.")
+    captain = dict(ladder[3], name="captain", label="Captain", definition="Runs a building.")
+    change = {"date": "2026-10-20", "proposed_by": "Ana", "why": "w", "change": "c"}
+    cohort = Cohort.model_validate(
+        {
+            "id": "t",
+            "name": "T",
+            "organizations": [
+                {
+                    "id": "east",
+                    "name": "East",
+                    # now: active needs one activity, a captain rung, lapse after 60 days
+                    "ladder": [*ladder[:2], active_1, ladder[3], captain],
+                    "metrics": {"lapse_days": 60},
+                    "measure_history": [
+                        # c2 -> c3: active 3 -> 2, lapse 90 -> 75
+                        dict(
+                            change,
+                            measure="ladder.active",
+                            cycle="c3",
+                            replaced={"rung": ladder[2], "settings": {"lapse_days": 90}},
+                        ),
+                        # c3 -> c4: active 2 -> 1, a captain rung, lapse 75 -> 60
+                        dict(
+                            change,
+                            measure="ladder.active",
+                            cycle="c4",
+                            replaced={"rung": active_2, "settings": {"lapse_days": 75}},
+                        ),
+                        dict(
+                            change,
+                            measure="ladder.captain",
+                            cycle="c4",
+                            replaced={"added_rung": "captain"},
+                        ),
+                        # recorded before cyclebook kept what a change replaced: stays
+                        dict(change, measure="absorption", cycle="c4"),
+                        dict(
+                            change,
+                            measure="ladder.leader",
+                            cycle="c4",
+                            status="rejected",
+                            replaced={"added_rung": "leader"},
+                        ),
+                    ],
+                },
+                {"id": "west", "name": "West"},
+            ],
+        }
+    )
+    cycles = ["c1", "c2", "c3", "c4"]
+    east = {c: cohort.as_of(c, cycles).org("east") for c in cycles}
+    assert [r.name for r in east["c4"].ladder][-1] == "captain"
+    assert east["c4"] == cohort.org("east")
+    assert [r.name for r in east["c3"].ladder] == ["supporter", "member", "active", "leader"]
+    assert east["c3"].ladder[2].definition == "Two in 90 days."
+    assert east["c3"].metrics.lapse_days == 75
+    for c in ("c1", "c2"):
+        assert east[c].ladder == default_ladder()
+        assert east[c].metrics.lapse_days == 90
+        assert east[c].measure_history == cohort.org("east").measure_history
+    assert cohort.as_of("c1", cycles).org("west") == cohort.org("west")
+    assert cohort.as_of("c9", cycles) == cohort  # a cycle not among them: as it is

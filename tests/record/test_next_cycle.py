@@ -222,3 +222,37 @@ def test_add_cohort_notes(cohort: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.rstrip().endswith("# end of card")
     assert text.startswith("id: 2026-c1\n")
+
+
+def test_earlier_cycles_keep_their_measures(reflected: Path) -> None:
+    """An adopted change applies from the new cycle: reports of the cycles before it
+    (computed again whenever they run) keep the definitions they had. Before, adopting
+    eastside's two-meeting 'active' for 2026-c3 rewrote its 2026-c1 and 2026-c2 figures
+    (the demo's 'active at the end of 2026-c2' went from 45 to 127)."""
+    from cyclebook.config import default_ladder, list_cycles
+    from cyclebook.phases import load_context
+
+    before = load_cohort(reflected)
+    start_next_cycle(reflected, C2, "2026-c3")
+    cohort = load_cohort(reflected)
+    [change] = cohort.org("eastside-tenants").measure_history
+    assert change.replaced.rung == default_ladder()[2]  # the default 'active' rung
+    assert change.replaced.added_rung is None and change.replaced.settings == {}
+    adopted = cohort.org("riverside-workers").measure_history[0]
+    assert adopted.replaced.settings == {"active_window_days": 365}  # the default
+    assert adopted.replaced.rung is None
+    assert cohort.org("riverside-workers").measure_history[1].replaced is None  # rejected
+
+    cycles = list_cycles(reflected)
+    assert cycles == ["2026-c1", C2, "2026-c3"]
+    for cycle in ("2026-c1", C2):
+        then = cohort.as_of(cycle, cycles)
+        assert then.org("eastside-tenants").ladder == before.org("eastside-tenants").ladder
+        assert then.org("riverside-workers").metrics.active_window_days == 365
+        assert then.org("eastside-tenants").measure_history == [change]  # the record stays
+    assert cohort.as_of("2026-c3", cycles) == cohort
+    # every phase report reads the measures of its own cycle
+    for cycle, min_count in [(C2, 3), ("2026-c3", 2)]:
+        ctx = load_context("share", str(reflected), cycle, "eastside-tenants")
+        active = next(r for r in ctx.org.ladder if r.name == "active")
+        assert active.any_of[0].min_count == min_count

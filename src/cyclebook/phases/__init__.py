@@ -11,6 +11,7 @@ from cyclebook.config import (
     Cohort,
     CycleCard,
     Organization,
+    list_cycles,
     load_cohort,
     load_cycle,
 )
@@ -60,8 +61,9 @@ def load_context(
             [f"audience={audience!r}: expected one of {', '.join(AUDIENCES)}"],
         )
     paths = CohortPaths.of(cohort_dir)
-    cohort = load_cohort(paths.root)
     card = load_cycle(paths.root, cycle)
+    # the measures of this cycle: a definition adopted for a later one does not change it
+    cohort = load_cohort(paths.root).as_of(cycle, list_cycles(paths.root))
     org = cohort.org(org_id) if org_id else None
     return PhaseContext(
         phase=phase, cohort=cohort, card=card, org=org, audience=audience, paths=paths
