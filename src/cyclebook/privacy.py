@@ -817,6 +817,9 @@ def config_text(cohort: Cohort, cards: Iterable[CycleCard] = ()) -> list[str]:
             texts += [rung.label, rung.definition]
         for change in org.measure_history:
             texts += [change.proposed_by, change.why, change.change]
+            if change.replaced is not None and change.replaced.rung is not None:
+                # earlier cycles' reports show the rung as it was
+                texts += [change.replaced.rung.label, change.replaced.rung.definition]
         for source in org.sources:
             texts += [source.label or ""]
     for card in cards:
