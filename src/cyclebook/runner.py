@@ -788,7 +788,13 @@ def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
     manifest = json.loads(paths.manifest(card.id).read_text())
     index_path = paths.index(card.id)
     rows: dict[str, dict[str, Any]] = {}
+    members = {org.id for org in cohort.organizations}
     for job in manifest["jobs"]:
+        if job["org_id"] and job["org_id"] not in members:
+            # an organization taken out of cohort.yml (a group that left the cohort): its
+            # old reports stay on disk and in the manifest, but the index lists the
+            # cohort as it is now (its name and network are no longer known)
+            continue
         org_key = job["org_id"] or "_cohort"
         row = rows.setdefault(
             org_key,

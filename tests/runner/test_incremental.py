@@ -225,3 +225,26 @@ def test_later_cycle_values_do_not_rerun_an_earlier_cycle(cohort: Path) -> None:
     assert [k for k, s in statuses.items() if s == "ok" and k.startswith("c1/")] == []
     # the later cycle's own summary reads them
     assert statuses["c2/(cohort)/cohort/cohort"] == "ok"
+
+
+def test_an_organization_taken_out_of_the_cohort(cohort: Path) -> None:
+    """A group leaves the cohort: the next run stopped at the index with "no
+    organization with id 'beta'" (its old reports were still in the manifest)."""
+    _run(cohort)
+    config = cohort / "cohort.yml"
+    config.write_text(config.read_text().replace("  - id: beta\n    name: Beta Workers\n", ""))
+    statuses = _run(cohort)
+    assert set(statuses) == {
+        *_keys("alpha"),
+        "c1/(cohort)/cohort/cohort",
+        "c1/(cohort)/cohort/funder",
+    }
+    assert all(statuses[k] == "cached" for k in _keys("alpha"))
+    assert statuses["c1/(cohort)/cohort/cohort"] == "ok"  # cohort.yml changed
+    paths = CohortPaths.of(cohort)
+    index = paths.index("c1").read_text()
+    assert "Alpha Tenants" in index and "Beta" not in index and "beta/" not in index
+    # its reports are kept, and so is their record
+    assert paths.report("c1", "beta", "share").exists()
+    manifest = json.loads(paths.manifest("c1").read_text())
+    assert "c1/beta/share/organization" in {job["key"] for job in manifest["jobs"]}
