@@ -124,6 +124,8 @@ def test_values_are_saved_and_compared_with_the_previous_cycle(cohort):
     table = next(b.plain for b in blocks if b.plain.startswith("Headline numbers this cycle"))
     line = next(ln for ln in table.splitlines() if "Active base at the end" in ln)
     assert "42" in line and "30" in line and "+12" in line
+    # nothing was redefined between the cycles
+    assert "definition changed" not in "\n".join(b.plain for b in blocks)
     status, _ = share.card_status(share.View(c2, res, share.previous_results(c2)))
     card_table = status[1].plain
     assert "up from 0 last cycle" in card_table  # leaders: 0 at the end of c1, 3 now
@@ -146,6 +148,57 @@ def test_definition_change_is_flagged(cohort):
     res = share.compute(c2)
     plain = "\n".join(b.plain for b in share.report_blocks(c2, res, share.previous_results(c2)))
     assert "The definition changed since the last cycle for: Active base at the end" in plain
+
+
+def test_a_third_cycle_compares_retention_without_a_warning(cohort):
+    """Retention's definition named the previous cycle's id ('during cycle c1'), so from
+    the third cycle on every report warned that its definition had changed."""
+    card = (cohort.root / "c2" / "cycle.yml").read_text()
+    (cohort.root / "c3").mkdir()
+    (cohort.root / "c3" / "cycle.yml").write_text(
+        card.replace("id: c2", "id: c3")
+        .replace("previous: c1", "previous: c2")
+        .replace("start: 2026-03-02", "start: 2026-04-13")
+        .replace("end: 2026-04-13", "end: 2026-05-25")
+    )
+    for cycle in ("c2", "c3"):
+        ctx = load_context("share", str(cohort.root), cycle, "org", "organization")
+        res = share.compute(ctx)
+    plain = "\n".join(b.plain for b in share.report_blocks(ctx, res, share.previous_results(ctx)))
+    line = next(ln for ln in plain.splitlines() if "Retention from the previous cycle" in ln)
+    assert "during the previous cycle" in line
+    assert "definition changed" not in plain
+
+
+def test_ladder_change_is_flagged_on_the_measures_that_count_rungs(cohort):
+    c1 = load_context("share", str(cohort.root), "c1", "org", "organization")
+    share.compute(c1)
+    # the 'active' rung needs two attended events instead of three from c2 on
+    text = (cohort.root / "cohort.yml").read_text()
+    ladder = "\n".join(
+        f"      - {{name: {r.name}, label: {r.label}, window_days: {r.window_days}, "
+        f"definition: {r.definition!r}, any_of: "
+        + (
+            "[{activity_types: [attendance], min_count: 2, attended_only: true}]"
+            if r.name == "active"
+            else "["
+            + ", ".join(str(c.model_dump(mode="json", exclude_none=True)) for c in r.any_of)
+            + "]"
+        )
+        + "}"
+        for r in c1.org.ladder
+    )
+    (cohort.root / "cohort.yml").write_text(
+        text.replace("    timezone: UTC\n", "    timezone: UTC\n    ladder:\n" + ladder + "\n", 1)
+    )
+    c2 = load_context("share", str(cohort.root), "c2", "org", "organization")
+    assert c2.org.ladder[2].any_of[0].min_count == 2
+    res = share.compute(c2)
+    plain = "\n".join(b.plain for b in share.report_blocks(c2, res, share.previous_results(c2)))
+    note = next(ln for ln in plain.splitlines() if "definition changed" in ln)
+    assert "People who moved up a rung (depth)" in note and "Leaders;" in note
+    assert "Active base" not in note and "New people" not in note
+    assert "The ladder's rungs changed" in note
 
 
 @pytest.mark.e2e

@@ -448,7 +448,6 @@ class MetricEngine:
     def definitions(self) -> dict[str, str]:
         s = self.settings
         leader = self.ladder[self.leader_index]
-        prev = f"cycle {self.previous.id}" if self.previous else "the previous cycle"
         return {
             "ladder": "Each person's rung is the highest rung whose rule holds on their "
             "activity in the window before the date. "
@@ -468,8 +467,10 @@ class MetricEngine:
             "absorption": "Of people first seen in the cycle, the share with a second, "
             f"different activity within {s.absorption_days} days of first being seen "
             "(a signup and attendance of the same event count once).",
-            "retention": f"People with {self.qualifying_text} during {prev} who also had one "
-            "during this cycle, over those active in the previous cycle.",
+            # "the previous cycle", not its id: with the id, every cycle's text differed
+            # from the last one's, and every report warned that retention had changed
+            "retention": f"People with {self.qualifying_text} during the previous cycle who "
+            "also had one during this cycle, over those active in the previous cycle.",
             "leaders": f"People on the '{leader.label}' rung or above at the date "
             f"({leader.definition.rstrip('.')}).",
             "leader_ratio": f"Leaders over the active base ({s.active_window_days}-day) "

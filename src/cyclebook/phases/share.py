@@ -195,15 +195,30 @@ def _change(view: View, metric: str, period: str, dim: str) -> str:
     return "no change" if delta == 0 else f"{delta:+,.0f}"
 
 
+# Headlines that count rungs: their own definition does not spell out every rung, so a
+# changed ladder (its definition lists each rung's rule) changes them too
+COUNTS_RUNGS = {"movement", "conversion", "leaders", "leader_ratio"}
+
+
+def _definition(results: MetricResults | None, metric: str) -> str | None:
+    if results is None:
+        return None
+    value = next((v for v in results.values if v.metric == metric and v.definition), None)
+    return value.definition if value is not None else None
+
+
 def headline_blocks(view: View) -> list[d.Block]:
     rows = []
     changed_defs = []
+    old_ladder = _definition(view.prev, "ladder")
+    ladder_changed = old_ladder is not None and old_ladder != _definition(view.res, "ladder")
     for label, metric, period, dim in HEADLINES:
         cur = view.get(metric, period, dim)
         if cur is None:
             continue
         old = view.prev.get(metric, period, dim) if view.prev is not None else None
-        if old is not None and old.definition and old.definition != cur.definition:
+        redefined = bool(old is not None and old.definition and old.definition != cur.definition)
+        if redefined or (old is not None and ladder_changed and metric in COUNTS_RUNGS):
             changed_defs.append(label)
         rows.append(
             {
@@ -236,7 +251,13 @@ def headline_blocks(view: View) -> list[d.Block]:
             d.note(
                 "The definition changed since the last cycle for: "
                 + "; ".join(changed_defs)
-                + ". Compare these with care.",
+                + ". Compare these with care."
+                + (
+                    " The ladder's rungs changed (see the ladder's definition below); "
+                    "the measures that count rungs changed with them."
+                    if ladder_changed
+                    else ""
+                ),
                 kind="warning",
             )
         )
