@@ -165,6 +165,16 @@ def plan(
             f"{paths.root}: no cycle folders with a cycle.yml",
             fix="create cycles/<cohort>/<cycle>/cycle.yml (see README).",
         )
+    # folders only: a broken card of another cycle must not stop this one
+    known = sorted(card.parent.name for card in paths.root.glob("*/cycle.yml"))
+    missing = [c for c in cycle_ids if c not in known]
+    if missing:
+        raise CyclebookError(
+            f"{paths.root}: no cycle {', '.join(repr(c) for c in missing)} "
+            f"(no {missing[0]}/cycle.yml there)",
+            fix=f"use one of {', '.join(known) or '(none yet)'}, or 'all'; to start a new "
+            "cycle, run `cyclebook next-cycle` or create its cycle.yml (see README).",
+        )
     cards = {cycle: load_cycle(paths.root, cycle) for cycle in cycle_ids}
     unknown = [p for p in phases if p not in ALL_PHASES]
     if unknown:

@@ -73,6 +73,17 @@ def test_unknown_parameter_refused_before_any_kernel(tiny_cohort: Path, capsys) 
     assert not (tiny_cohort / "c1" / "output").exists()  # nothing ran
 
 
+def test_unknown_cycle_names_the_cycles_there(tiny_cohort: Path, capsys) -> None:
+    # a broken card of another cycle does not stop the check
+    (tiny_cohort / "c0").mkdir()
+    (tiny_cohort / "c0" / "cycle.yml").write_text("id: [\n")
+    code = main(["run", str(tiny_cohort), "--cycle", "c2"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no cycle 'c2'" in err and "use one of c0, c1, or 'all'" in err
+    assert not (tiny_cohort / "c1" / "output").exists()
+
+
 def test_wrong_type_refused_before_any_kernel(tiny_cohort: Path) -> None:
     with pytest.raises(ParameterError, match="audience=3 is int"):
         runner.plan(tiny_cohort, extra_parameters={"audience": 3})
