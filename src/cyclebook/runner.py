@@ -788,6 +788,12 @@ def write_manifest(
 # --------------------------------------------------------------------------- index
 
 
+def _parent_name(cohort: Cohort, org_id: str | None) -> str | None:
+    """The network an organization belongs to, by name (the index said its id)."""
+    parent = cohort.org(org_id).parent if org_id else None
+    return cohort.org(parent).name if parent else None
+
+
 def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
     """The cycle's index page, from the manifest (so it lists every report ever made
     for this cycle, not only this run's)."""
@@ -812,7 +818,7 @@ def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
                 "name": _org_title(cohort, job["org_id"])
                 if org_key != "_cohort"
                 else ("Whole cohort (summary)"),
-                "parent": (cohort.org(job["org_id"]).parent if job["org_id"] else None),
+                "parent": _parent_name(cohort, job["org_id"]),
                 "cells": {},
             },
         )
