@@ -888,6 +888,11 @@ def _write_new_file(path: Path, text: str) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def _listed(items: Sequence[str]) -> str:
+    """Sentences people wrote, as one: "a; b; c." (not "a.; b.; c..")."""
+    return "; ".join(item.strip().rstrip(".") for item in items) + "."
+
+
 def start_next_cycle(
     cohort_dir: str | Path,
     from_cycle: str,
@@ -946,12 +951,10 @@ def start_next_cycle(
     adopted = [a for a in adoptions if a.change.status == "adopted"]
     design = f"Continues {from_cycle}. {card.design}"
     if decisions:
-        design += f"\nStarts from the decisions of {from_cycle}: " + "; ".join(decisions) + "."
+        design += f"\nStarts from the decisions of {from_cycle}: " + _listed(decisions)
     if adopted:
-        design += (
-            "\nDefinitions changed for this cycle: "
-            + "; ".join(f"{names[a.org_id]} {a.change.measure}: {a.change.change}" for a in adopted)
-            + "."
+        design += "\nDefinitions changed for this cycle: " + _listed(
+            [f"{names[a.org_id]} {a.change.measure}: {a.change.change}" for a in adopted]
         )
     new_card = {
         "id": new_cycle_id,

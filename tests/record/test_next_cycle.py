@@ -256,3 +256,19 @@ def test_earlier_cycles_keep_their_measures(reflected: Path) -> None:
         ctx = load_context("share", str(reflected), cycle, "eastside-tenants")
         active = next(r for r in ctx.org.ladder if r.name == "active")
         assert active.any_of[0].min_count == min_count
+
+
+def test_design_lists_sentences_without_doubled_stops(cohort: Path) -> None:
+    _save(
+        cohort,
+        "eastside-tenants",
+        "2026-10-22T17:00:00+00:00",
+        decisions=["Keep absorption as our main measure.", "Log one-on-ones from next cycle."],
+    )
+    start_next_cycle(cohort, C2, "2026-c3")
+    design = load_cycle(cohort, "2026-c3").design
+    assert (
+        "Eastside Tenants Union: Keep absorption as our main measure; "
+        "Eastside Tenants Union: Log one-on-ones from next cycle." in design
+    )
+    assert ".;" not in design and ".." not in design
