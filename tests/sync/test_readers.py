@@ -713,6 +713,60 @@ def test_generic_csv_windows_1252_excel_dates(make_cohort):
     assert c.query("SELECT count(*) FROM event") == [(3,)]
 
 
+DAY_FIRST_SOURCE = """
+    - kind: generic_csv
+      path: roster.csv
+      activity_type: attendance
+      columns: {person_id: Member ID, occurred_at: Meeting Date, event: Meeting, recorded_at: Entered}
+    """
+
+
+def test_generic_csv_day_first_dates_are_read_day_first(make_cohort):
+    """A sheet typed day first: 13/04/2026 can only be April 13, so 03/04/2026 is April 3
+    (read month first it was March 4, silently, and the 13th-31st were rejected)."""
+    c = make_cohort(DAY_FIRST_SOURCE)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date,Meeting,Entered\n"
+        "A1,03/04/2026,Council,05/04/2026 18:30\n"
+        "A2,13/04/2026,Council,\n"
+        "A3,2026-04-25,Council,\n",
+    )
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (3, 0), c.rejects()
+    assert result.files[0].notes == [
+        "dates read day first (DD/MM/YYYY): 1 value(s) such as '13/04/2026' are only valid "
+        "that way; set date_format: '%d/%m/%Y' on this source in cohort.yml to say so"
+    ]
+    acts = c.query(
+        f"""SELECT i.source_id, {utc("a.occurred_at")}, {utc("a.recorded_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    )
+    # the organization's time zone is New York (UTC-4 in April)
+    assert acts == [
+        ("A1", "2026-04-03 04:00", "2026-04-05 22:30"),
+        ("A2", "2026-04-13 04:00", None),
+        ("A3", "2026-04-25 04:00", None),
+    ]
+
+
+def test_generic_csv_dates_written_both_ways_stay_month_first(make_cohort):
+    c = make_cohort(DAY_FIRST_SOURCE)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date,Meeting,Entered\nA1,04/13/2026,Council,\n"
+        "A2,13/04/2026,Council,\nA3,03/04/2026,Council,\n",
+    )
+    result = c.sync()
+    assert result.rows_rejected == 1
+    assert c.rejects()[0][1:3] == (3, "Meeting Date")  # 13/04/2026, on line 3
+    [note] = result.files[0].notes
+    assert note.startswith("dates are written both ways ('04/13/2026' is month first, ")
+    assert "set date_format on this source" in note
+    dates = c.query(f"SELECT {utc('occurred_at')} FROM activity ORDER BY 1")
+    assert dates == [("2026-03-04 05:00",), ("2026-04-13 04:00",)]
+
+
 def test_generic_csv_utf8_with_lines_saved_as_windows_1252(make_cohort):
     """A UTF-8 export with rows added in a program that saved them as Windows-1252: the
     UTF-8 stays as it is and only the bytes that are not UTF-8 are read as Windows-1252

@@ -1366,6 +1366,46 @@ def generic_source_name(source: Source) -> str:
     return "sheet:" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label.lower())
 
 
+# Slash dates as people type them in a spreadsheet: month first (cb_ts, as US tools
+# write them) unless the sheet's own values show day first
+DAY_FIRST = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y', '%d/%m/%y']"
+MONTH_FIRST = "['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y', '%m/%d/%y']"
+
+
+def _day_first(stage: Stage, f: FileInfo, table: str, columns: list[str]) -> bool:
+    """Whether a spreadsheet's slash dates are day first: some value is a date only read
+    that way (13/04/2026) and none only month first. Read month first, such a sheet had
+    its 13th-31st rejected and its 1st-12th silently on the wrong month (03/04/2026 as
+    March 4). A sheet with both kinds keeps month first and says so. Either way a note
+    on the file asks for the source's ``date_format``."""
+    if not columns:
+        return False
+    values = " UNION ALL ".join(f"SELECT cb_s({c}) AS v FROM {table}" for c in columns)
+    day_only, month_only, day_example, month_example = stage.con.execute(
+        f"""SELECT count(*) FILTER (WHERE d AND NOT m), count(*) FILTER (WHERE m AND NOT d),
+                   min(v) FILTER (WHERE d AND NOT m), min(v) FILTER (WHERE m AND NOT d)
+            FROM (SELECT v, try_strptime(v, {DAY_FIRST}) IS NOT NULL AS d,
+                         try_strptime(v, {MONTH_FIRST}) IS NOT NULL AS m
+                  FROM ({values}) WHERE v LIKE '%/%')"""
+    ).fetchone()
+    if not day_only:
+        return False
+    if month_only:
+        f.notes.append(
+            f"dates are written both ways ('{month_example}' is month first, "
+            f"'{day_example}' day first): read month first, so {day_only} date(s) only "
+            "valid day first are rejected; set date_format on this source in cohort.yml "
+            "(e.g. '%d/%m/%Y') and make the sheet's dates agree"
+        )
+        return False
+    f.notes.append(
+        f"dates read day first (DD/MM/YYYY): {day_only} value(s) such as '{day_example}' "
+        "are only valid that way; set date_format: '%d/%m/%Y' on this source in "
+        "cohort.yml to say so"
+    )
+    return True
+
+
 def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     mapping = dict(source.columns or {})
     bad = sorted(set(mapping) - GENERIC_FIELDS)
@@ -1400,14 +1440,21 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         f.unknown_columns = [
             c for c in cols if c.lower() not in {v.lower() for v in mapping.values()}
         ]
-        date = (
-            (
-                f"CAST(try_strptime(cb_s({g('occurred_at')}), {sql_str(source.date_format)}) "
-                "AS TIMESTAMPTZ)"
-            )
-            if source.date_format
-            else f"cb_ts({g('occurred_at')})"
+        day_first = not source.date_format and _day_first(
+            stage, f, table, [m[k] for k in ("occurred_at", "recorded_at") if k in m]
         )
+
+        def when(column: str, day_first: bool = day_first) -> str:
+            if source.date_format:
+                return (
+                    f"CAST(try_strptime(cb_s({column}), {sql_str(source.date_format)}) "
+                    "AS TIMESTAMPTZ)"
+                )
+            if day_first:
+                return f"coalesce(CAST(try_strptime(cb_s({column}), {DAY_FIRST}) AS TIMESTAMPTZ), cb_ts({column}))"
+            return f"cb_ts({column})"
+
+        date = when(g("occurred_at"))
         type_sql = (
             sql_str(source.activity_type) if source.activity_type else f"lower(cb_s({g('type')}))"
         )
@@ -1421,7 +1468,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             cb_bool({g("attended")}) AS att, cb_s({g("amount")}) AS amt_raw,
             TRY_CAST(replace(replace(cb_s({g("amount")}), '$', ''), ',', '') AS DOUBLE) AS amt,
             lower(cb_s({g("role")})) AS role, cb_s({g("result")}) AS result,
-            cb_s({g("organizer")}) AS organizer, cb_ts({g("recorded_at")}) AS recorded_at
+            cb_s({g("organizer")}) AS organizer, {when(g("recorded_at"))} AS recorded_at
             FROM {table}"""
         # the person reference of the values computed above (their macros planned once)
         sel = f"SELECT *, coalesce(__pid, email, phone) AS ref FROM ({sel})"
