@@ -767,6 +767,33 @@ def test_generic_csv_dates_written_both_ways_stay_month_first(make_cohort):
     assert dates == [("2026-03-04 05:00",), ("2026-04-13 04:00",)]
 
 
+def test_amounts_with_a_decimal_comma(make_cohort):
+    """Amounts from a spreadsheet in a locale with decimal commas: 12,50 is twelve and a
+    half (every comma was stripped: 1250), while 1,015 still groups thousands."""
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: dues.csv
+          activity_type: donation
+          columns: {person_id: ID, occurred_at: Paid, amount: Amount}
+        """
+    )
+    c.write(
+        "dues.csv",
+        'ID,Paid,Amount\nA1,2026-04-01,"12,50"\nA2,2026-04-01,"1.234,56"\n'
+        'A3,2026-04-01,"$1,015.00"\nA4,2026-04-01,"1,015"\nA5,2026-04-01,€ 7\n'
+        "A6,2026-04-01,ten\n",
+    )
+    result = c.sync()
+    assert c.rejects() == [("dues.csv", 7, "Amount", "amount is not a number")]
+    assert result.rows_rejected == 1
+    amounts = c.query(
+        "SELECT i.source_id, a.amount FROM activity a JOIN identity i USING (org_id, person_id) "
+        "ORDER BY 1"
+    )
+    assert amounts == [("A1", 12.5), ("A2", 1234.56), ("A3", 1015.0), ("A4", 1015.0), ("A5", 7.0)]
+
+
 def test_generic_csv_utf8_with_lines_saved_as_windows_1252(make_cohort):
     """A UTF-8 export with rows added in a program that saved them as Windows-1252: the
     UTF-8 stays as it is and only the bytes that are not UTF-8 are read as Windows-1252

@@ -552,7 +552,7 @@ def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) 
         'action_network:' || js(j, '$."action_network:event_id"') AS ev,
         js(j, '$."action_network:form_id"') AS form,
         js(j, '$.amount') AS amt_raw,
-        TRY_CAST(replace(replace(js(j, '$.amount'), '$', ''), ',', '') AS DOUBLE) AS amt,
+        cb_amount(js(j, '$.amount')) AS amt,
         regexp_extract(js(j, '$._links."osdi:tag".href'), '/tags/([^/?#]+)', 1) AS tag
         FROM (SELECT t.*, c.coll AS __coll FROM {table} t JOIN {colls} c USING (file_no))"""
     checks = [
@@ -1088,7 +1088,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             coalesce(cb_id({c("contributionid")}),
                      md5(concat_ws('|', {c("vanid")}, {c("amount")}, {c("datereceived")}))) AS cid,
             cb_s({c("amount")}) AS amt_raw,
-            TRY_CAST(replace(replace(cb_s({c("amount")}), '$', ''), ',', '') AS DOUBLE) AS amt,
+            cb_amount({c("amount")}) AS amt,
             cb_s({c("datereceived")}) AS when_raw, cb_ts({c("datereceived")}) AS ts
             FROM ({c.source()})"""
         emit(
@@ -1466,7 +1466,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             cb_s({g("occurred_at")}) AS at_raw, {date} AS ts, {type_sql} AS type,
             cb_s({g("event")}) AS event, lower(replace(cb_s({g("status")}), ' ', '_')) AS st,
             cb_bool({g("attended")}) AS att, cb_s({g("amount")}) AS amt_raw,
-            TRY_CAST(replace(replace(cb_s({g("amount")}), '$', ''), ',', '') AS DOUBLE) AS amt,
+            cb_amount({g("amount")}) AS amt,
             lower(cb_s({g("role")})) AS role, cb_s({g("result")}) AS result,
             cb_s({g("organizer")}) AS organizer, {when(g("recorded_at"))} AS recorded_at
             FROM {table}"""

@@ -88,6 +88,17 @@ MACROS = [
          WHEN starts_with(trim(CAST(x AS VARCHAR)), '+') AND length(d) BETWEEN 8 AND 15
          THEN '+' || d END""",
     "CREATE OR REPLACE TEMP MACRO cb_phone(x) AS cb_phone_d(x, cb_digits(x))",
+    # money: "$1,015.00" (commas group thousands), and a decimal comma as spreadsheets
+    # in many locales write it ("12,50", "1.234,56"): stripping every comma read those
+    # as 1250 and 1.23456. A comma with one or two digits after it is a decimal comma;
+    # three ("1,015") group thousands. Only values with a comma are matched.
+    """CREATE OR REPLACE TEMP MACRO cb_amount_v(v) AS CASE
+         WHEN contains(v, ',') AND regexp_full_match(v, '-?[0-9]+(\\.[0-9]{3})*,[0-9]{1,2}')
+         THEN TRY_CAST(replace(replace(v, '.', ''), ',', '.') AS DOUBLE)
+         ELSE TRY_CAST(replace(v, ',', '') AS DOUBLE) END""",
+    """CREATE OR REPLACE TEMP MACRO cb_amount(x) AS cb_amount_v(
+         replace(replace(replace(replace(trim(CAST(x AS VARCHAR)), '$', ''), '€', ''), '£', ''),
+                 ' ', ''))""",
     """CREATE OR REPLACE TEMP MACRO cb_bool(x) AS CASE
          WHEN lower(trim(CAST(x AS VARCHAR))) IN ('true', 't', 'yes', 'y', '1') THEN TRUE
          WHEN lower(trim(CAST(x AS VARCHAR))) IN ('false', 'f', 'no', 'n', '0') THEN FALSE
