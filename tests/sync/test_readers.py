@@ -8,6 +8,7 @@ import json
 import pytest
 from conftest import utc
 
+from cyclebook.sync.readers import UNREAD_CONTACT
 from cyclebook.sync.stage import BAD_DATE
 
 AN_CSV = """\
@@ -792,6 +793,52 @@ def test_amounts_with_a_decimal_comma(make_cohort):
         "ORDER BY 1"
     )
     assert amounts == [("A1", 12.5), ("A2", 1234.56), ("A3", 1015.0), ("A4", 1015.0), ("A5", 7.0)]
+
+
+def test_unreadable_emails_and_phones_are_counted_not_dropped_silently(make_cohort):
+    """A UK mobile written without +44, a seven-digit number and two broken addresses:
+    the people are kept without them (they cannot match anyone), and the sync says how
+    many of each column it could not read, without the values (it said nothing)."""
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {person_id: Member ID, phone: Cell, email: Email, occurred_at: Meeting Date}
+        """
+    )
+    c.write(
+        "roster.csv",
+        "Member ID,Cell,Email,Meeting Date\n"
+        "A1,07700 900123,ann@example,2026-04-01\n"
+        "A2,555-0199,bo@@example.org,2026-04-01\n"
+        "A3,+44 7700 900124,cy@example.org,2026-04-01\n"
+        "A4,,,2026-04-01\n"
+        ",07700 900125,,2026-04-01\n",  # rejected (no person): not counted again
+    )
+    result = c.sync()
+    assert result.rows_rejected == 1
+    assert result.files[0].notes == [
+        "2 value(s) of 'Email' " + UNREAD_CONTACT["email"],
+        "2 value(s) of 'Cell' " + UNREAD_CONTACT["phone"],
+    ]
+    assert "07700" not in " ".join(result.files[0].notes)
+    assert c.query("SELECT email, phone FROM person_pii WHERE phone IS NOT NULL") == [
+        ("cy@example.org", "+447700900124")
+    ]
+
+
+def test_van_and_action_network_say_so_too(make_cohort):
+    c = make_cohort("- {kind: van, path: van}\n- {kind: action_network_csv, path: an}")
+    files = {k: v for k, v in VAN_FILES.items() if k != "van/contributions.csv"}
+    files["van/persons.csv"] = files["van/persons.csv"].replace("617-555-0104", "555-0104")
+    for rel, text in files.items():
+        c.write(rel, text)
+    c.write("an/report.csv", "uuid,email,can2_phone\nu1,dee@example,617-555-0101\n")
+    result = c.sync()
+    notes = {f.file: f.notes for f in result.files}
+    assert notes["van/persons.csv"] == ["1 value(s) of 'phone' " + UNREAD_CONTACT["phone"]]
+    assert notes["an/report.csv"] == ["1 value(s) of 'email' " + UNREAD_CONTACT["email"]]
 
 
 def test_generic_csv_utf8_with_lines_saved_as_windows_1252(make_cohort):

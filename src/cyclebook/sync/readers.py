@@ -39,11 +39,17 @@ def _emit(
     inserts: dict[str, str],
     *,
     keep: bool = False,
+    contacts: dict[str, str] | None = None,
 ) -> str:
     """Materialize ``select_sql`` (must yield ``__rec``), reject rows failing ``checks``
     ((condition that is TRUE when bad, column, reason), first failing wins) and insert
     the rest into staging tables with the given SELECT lists (over alias ``x``). A key
     of ``inserts`` is a staging table, with a ``#tag`` when two inserts go into one.
+
+    ``contacts``: ``{"email": column, "phone": column}`` for a select that yields
+    ``email``/``phone`` and their trimmed text ``email_raw``/``phone_raw``; the kept rows
+    whose value is not an address or a phone number are counted in a note on the file
+    (see :func:`_note_unread_contacts`).
 
     Returns the typed table: dropped here unless ``keep`` (then by
     :func:`_drop_typed`) or a staged view reads it. Its statements run in one call."""
@@ -65,10 +71,42 @@ def _emit(
             deferred = True
         else:
             statements.append(f"INSERT INTO {table} {select}")
-    if not deferred and not keep:
+    drop = not deferred and not keep
+    if drop and not contacts:
         statements.append(f"DROP TABLE {t}")
     stage.con.execute(";\n".join(statements))
+    if contacts:
+        _note_unread_contacts(stage, f, t, contacts)
+        if drop:
+            stage.con.execute(f"DROP TABLE {t}")
     return t
+
+
+UNREAD_CONTACT = {
+    "email": "are not an email address (name@domain.tld): those people are kept without "
+    "one and are not matched by it; correct them in the tool",
+    "phone": "are not a phone number (ten US digits, or + and a country code): those "
+    "people are kept without one and are not matched by it; correct them in the tool, "
+    "writing numbers outside the US with their + country code",
+}
+
+
+def _note_unread_contacts(stage: Stage, f: FileInfo, t: str, contacts: dict[str, str]) -> None:
+    """Count the kept rows whose email or phone the sync could not read (not an address;
+    not ten US digits nor + and a country code): they are stored without it, and so
+    cannot be matched by it. Said on the file, with counts only (the values are a
+    member's): the sync dropped them without a word."""
+    counted = [(field, column) for field, column in contacts.items() if column]
+    if not counted:
+        return
+    sql = ", ".join(
+        f"count(*) FILTER (WHERE {field} IS NULL AND {field}_raw IS NOT NULL)"
+        for field, _ in counted
+    )
+    row = stage.con.execute(f"SELECT {sql} FROM {t} WHERE __which IS NULL").fetchone()
+    for (field, column), n in zip(counted, row, strict=True):
+        if n:
+            f.notes.append(f"{n} value(s) of '{column}' {UNREAD_CONTACT[field]}")
 
 
 def _typed(t: str, select_sql: str, checks: list[tuple[str, str, str]], fno: str) -> list[str]:
@@ -275,6 +313,7 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
         ref = f"coalesce(cb_s({c('uuid')}), cb_email({c('email')}))"
         sel = f"""SELECT rowid AS __rec, cb_s({c("uuid")}) AS __uuid, cb_email({c("email")}) AS email,
             cb_s({c("email")}) AS email_raw, cb_phone({c("can2_phone", "phone")}) AS phone,
+            cb_s({c("can2_phone", "phone")}) AS phone_raw,
             cb_s({c("first_name")}) AS first_name, cb_s({c("last_name")}) AS last_name,
             concat_ws(', ', cb_s({c("can2_user_address", "address")}),
                       cb_s({c("can2_user_city", "city")})) AS address,
@@ -310,6 +349,7 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
                     'action_network', x.ref, 'signup', x.sub_at, NULL, NULL, NULL, NULL,
                     'online', NULL, 'subscribed', NULL, NULL, NULL WHERE x.sub_at IS NOT NULL""",
             },
+            contacts={"email": "email", "phone": "phone"},
         )
         keep = unknown + [k for k in cols if k.lower() == "can2_user_tags"]
         _custom(stage, f, table, keep, "action_network", ref)
@@ -913,6 +953,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
         c = files("persons")
         sel = f"""SELECT __rec{c.file()}, cb_id({c("vanid")}) AS ref,
             cb_email({c("email")}) AS email, cb_phone({c("phone", "cellphone")}) AS phone,
+            cb_s({c("email")}) AS email_raw, cb_s({c("phone", "cellphone")}) AS phone_raw,
             cb_s({c("firstname")}) AS first_name, cb_s({c("lastname")}) AS last_name,
             nullif(concat_ws(', ', cb_s({c("addressline1")}), cb_s({c("city")})), '') AS address,
             cb_s({c("zip5", "zip")}) AS zip, cb_s({c("state")}) AS state,
@@ -930,6 +971,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 "st_person": """'van', x.ref, x.email, x.phone, x.first_name, x.last_name,
                   x.address, x.zip, x.state, NULL, NULL, NULL, x.created_at"""
             },
+            contacts={"email": "email", "phone": "phone"},
         )
         for f in groups["persons"]:
             table, cols = loaded[f.file_no]
@@ -1461,6 +1503,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         ref = f"coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')}))"
         sel = f"""SELECT rowid AS __rec, cb_id({g("person_id")}) AS __pid,
             cb_email({g("email")}) AS email, cb_phone({g("phone")}) AS phone, cb_s({g("first_name")}) AS first_name,
+            cb_s({g("email")}) AS email_raw, cb_s({g("phone")}) AS phone_raw,
             cb_s({g("last_name")}) AS last_name, cb_s({g("address")}) AS address,
             cb_s({g("zip")}) AS zip, cb_s({g("state")}) AS state,
             cb_s({g("occurred_at")}) AS at_raw, {date} AS ts, {type_sql} AS type,
@@ -1520,7 +1563,8 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 {attended}, CASE WHEN x.event IS NOT NULL THEN {event_id} END, NULL,
                 CASE WHEN x.type = 'attendance' THEN coalesce(x.role, 'attendee') ELSE x.role END,
                 x.result, x.amt, NULL, x.organizer"""
-        _emit(stage, f, sel, checks, inserts)
+        contacts = {"email": mapping.get("email", ""), "phone": mapping.get("phone", "")}
+        _emit(stage, f, sel, checks, inserts, contacts=contacts)
         _custom(stage, f, table, f.unknown_columns, name, ref)
         stage.con.execute(f"DROP TABLE {table}")
 
