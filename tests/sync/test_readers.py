@@ -841,6 +841,50 @@ def test_van_and_action_network_say_so_too(make_cohort):
     assert notes["an/report.csv"] == ["1 value(s) of 'email' " + UNREAD_CONTACT["email"]]
 
 
+def test_a_sheet_that_ticks_who_came(make_cohort):
+    """A sign-up sheet whose 'Came' column is ticked for who came: the blanks did not come
+    (every row counted as attended, and the show rate was 100%); a value that is not a
+    yes or no is rejected, not read as attended."""
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {person_id: Member ID, occurred_at: Meeting Date, event: Meeting, attended: Came}
+        """
+    )
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date,Meeting,Came\n"
+        "A1,2026-04-01,Council,x\nA2,2026-04-01,Council,\nA3,2026-04-01,Council,✓\n"
+        "A4,2026-04-01,Council,no\nA5,2026-04-01,Council,maybe\n",
+    )
+    result = c.sync()
+    assert c.rejects() == [
+        (
+            "roster.csv",
+            6,
+            "Came",
+            "attended is not a yes or no (expected yes/no, true/false, y/n, 1/0, or x or ✓ "
+            "for yes)",
+        )
+    ]
+    assert result.files[0].notes == [
+        "1 row(s) have no mark in 'Came': read as did not come (no show), as the column "
+        "marks who came"
+    ]
+    rows = c.query(
+        "SELECT i.source_id, a.status, a.attended FROM activity a "
+        "JOIN identity i USING (org_id, person_id) ORDER BY 1"
+    )
+    assert rows == [
+        ("A1", "completed", True),
+        ("A2", "no_show", False),
+        ("A3", "completed", True),
+        ("A4", "no_show", False),
+    ]
+
+
 def test_generic_csv_utf8_with_lines_saved_as_windows_1252(make_cohort):
     """A UTF-8 export with rows added in a program that saved them as Windows-1252: the
     UTF-8 stays as it is and only the bytes that are not UTF-8 are read as Windows-1252

@@ -1448,6 +1448,22 @@ def _day_first(stage: Stage, f: FileInfo, table: str, columns: list[str]) -> boo
     return True
 
 
+def _marks_who_came(stage: Stage, f: FileInfo, table: str, column: str, name: str) -> bool:
+    """Whether a sheet's mapped 'attended' column marks who came: some rows have a mark
+    and some are blank. Its blanks are then who did not come (no_show), said in a note;
+    they counted as attended, and a sign-up sheet with ticks showed everyone came."""
+    marked, blank = stage.con.execute(
+        f"SELECT count(cb_s({column})), count(*) - count(cb_s({column})) FROM {table}"
+    ).fetchone()
+    if not (marked and blank):
+        return False
+    f.notes.append(
+        f"{blank} row(s) have no mark in '{name}': read as did not come (no show), as the "
+        "column marks who came"
+    )
+    return True
+
+
 def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     mapping = dict(source.columns or {})
     bad = sorted(set(mapping) - GENERIC_FIELDS)
@@ -1500,6 +1516,12 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         type_sql = (
             sql_str(source.activity_type) if source.activity_type else f"lower(cb_s({g('type')}))"
         )
+        attended_sql = f"cb_bool({g('attended')})"
+        if "attended" in m and _marks_who_came(stage, f, table, m["attended"], mapping["attended"]):
+            attended_sql = (
+                f"coalesce(cb_bool({m['attended']}), "
+                f"CASE WHEN cb_s({m['attended']}) IS NULL THEN FALSE END)"
+            )
         ref = f"coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')}))"
         sel = f"""SELECT rowid AS __rec, cb_id({g("person_id")}) AS __pid,
             cb_email({g("email")}) AS email, cb_phone({g("phone")}) AS phone, cb_s({g("first_name")}) AS first_name,
@@ -1508,7 +1530,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             cb_s({g("zip")}) AS zip, cb_s({g("state")}) AS state,
             cb_s({g("occurred_at")}) AS at_raw, {date} AS ts, {type_sql} AS type,
             cb_s({g("event")}) AS event, lower(replace(cb_s({g("status")}), ' ', '_')) AS st,
-            cb_bool({g("attended")}) AS att, cb_s({g("amount")}) AS amt_raw,
+            {attended_sql} AS att, cb_s({g("attended")}) AS att_raw, cb_s({g("amount")}) AS amt_raw,
             cb_amount({g("amount")}) AS amt,
             lower(cb_s({g("role")})) AS role, cb_s({g("result")}) AS result,
             cb_s({g("organizer")}) AS organizer, {when(g("recorded_at"))} AS recorded_at
@@ -1544,6 +1566,12 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                     mapping.get("amount", ""),
                     "amount is not a number",
                 ),
+                (
+                    "att_raw IS NOT NULL AND att IS NULL",
+                    mapping.get("attended", ""),
+                    "attended is not a yes or no (expected yes/no, true/false, y/n, 1/0, "
+                    "or x or ✓ for yes)",
+                ),
             ]
         event_id = f"'{name}:' || substr(md5(x.event || '|' || strftime(x.ts AT TIME ZONE 'UTC', '%Y-%m-%d')), 1, 16)"
         inserts = {
@@ -1559,7 +1587,9 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             inserts["st_activity"] = f"""'{name}:' || substr(md5(concat_ws('|', x.ref, x.type,
                     CAST(epoch(x.ts) AS VARCHAR), x.event, x.amt_raw)), 1, 20), {sql_str(name)}, NULL,
                 {sql_str(name)}, x.ref, x.type, x.ts, x.recorded_at,
-                CASE WHEN x.type = 'attendance' THEN coalesce(x.st, 'completed') ELSE x.st END,
+                CASE WHEN x.type = 'attendance'
+                     THEN coalesce(x.st, CASE WHEN x.att = FALSE THEN 'no_show' ELSE 'completed' END)
+                     ELSE x.st END,
                 {attended}, CASE WHEN x.event IS NOT NULL THEN {event_id} END, NULL,
                 CASE WHEN x.type = 'attendance' THEN coalesce(x.role, 'attendee') ELSE x.role END,
                 x.result, x.amt, NULL, x.organizer"""

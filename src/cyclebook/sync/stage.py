@@ -100,7 +100,8 @@ MACROS = [
          replace(replace(replace(replace(trim(CAST(x AS VARCHAR)), '$', ''), '€', ''), '£', ''),
                  ' ', ''))""",
     """CREATE OR REPLACE TEMP MACRO cb_bool(x) AS CASE
-         WHEN lower(trim(CAST(x AS VARCHAR))) IN ('true', 't', 'yes', 'y', '1') THEN TRUE
+         WHEN lower(trim(CAST(x AS VARCHAR))) IN ('true', 't', 'yes', 'y', '1', 'x', '✓', '✔')
+         THEN TRUE
          WHEN lower(trim(CAST(x AS VARCHAR))) IN ('false', 'f', 'no', 'n', '0') THEN FALSE
          END""",
     # timestamps: ISO 8601 (naive = the organization's time zone, or with an offset),
