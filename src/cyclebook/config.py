@@ -108,6 +108,17 @@ class Source(Strict):
             )
         return named
 
+    @field_validator("date_format")
+    @classmethod
+    def _strptime_format(cls, value: str | None) -> str | None:
+        # 'dd/mm/yyyy' matches no date at all: every row would be rejected
+        if value is not None and not re.search(r"%[dmyYbBHMSIpjeUWaAz]", value):
+            raise ValueError(
+                f"date_format is written with % codes, as in '%d/%m/%Y' (day/month/year) "
+                f"or '%m/%d/%Y %H:%M'; found {value!r}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _delimiter_of_csv_only(self) -> Source:
         if self.delimiter is not None and self.kind not in CSV_KINDS:

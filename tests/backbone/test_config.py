@@ -228,3 +228,26 @@ def test_as_of_undoes_later_adoptions_newest_first() -> None:
         assert east[c].measure_history == cohort.org("east").measure_history
     assert cohort.as_of("c1", cycles).org("west") == cohort.org("west")
     assert cohort.as_of("c9", cycles) == cohort  # a cycle not among them: as it is
+
+
+def test_date_format_without_percent_codes_is_refused(tiny_cohort: Path) -> None:
+    write(
+        tiny_cohort / "cohort.yml",
+        """\
+        id: tiny
+        name: Tiny
+        organizations:
+          - id: alpha
+            name: Alpha
+            sources:
+              - kind: generic_csv
+                path: roster.csv
+                date_format: dd/mm/yyyy
+                columns: {person_id: ID, occurred_at: Date}
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cohort(tiny_cohort)
+    assert caught.value.field == "organizations.0.sources.0.date_format"
+    assert caught.value.line == 9
+    assert "'%d/%m/%Y'" in str(caught.value) and "'dd/mm/yyyy'" in str(caught.value)

@@ -751,6 +751,30 @@ def test_generic_csv_day_first_dates_are_read_day_first(make_cohort):
     ]
 
 
+def test_generic_csv_date_format(make_cohort):
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          date_format: '%d.%m.%Y'
+          columns: {person_id: Member ID, occurred_at: Meeting Date}
+        """
+    )
+    c.write("roster.csv", "Member ID,Meeting Date\nA1,03.04.2026\nA2,2026-04-05\n")
+    result = c.sync()
+    assert result.rows_rejected == 1
+    assert c.rejects() == [
+        (
+            "roster.csv",
+            3,
+            "Meeting Date",
+            "date does not match this source's date_format '%d.%m.%Y'",
+        )
+    ]
+    assert c.query(f"SELECT {utc('occurred_at')} FROM activity") == [("2026-04-03 04:00",)]
+
+
 def test_generic_csv_dates_written_both_ways_stay_month_first(make_cohort):
     c = make_cohort(DAY_FIRST_SOURCE)
     c.write(

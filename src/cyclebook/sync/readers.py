@@ -1550,7 +1550,13 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         if has_date:
             checks += [
                 ("at_raw IS NULL", mapping["occurred_at"], "missing date"),
-                ("ts IS NULL", mapping["occurred_at"], BAD_DATE),
+                (
+                    "ts IS NULL",
+                    mapping["occurred_at"],
+                    f"date does not match this source's date_format {source.date_format!r}"
+                    if source.date_format
+                    else BAD_DATE,
+                ),
                 (
                     f"type IS NULL OR type NOT IN ({types})",
                     mapping.get("type", "type"),
