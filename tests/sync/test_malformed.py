@@ -513,6 +513,17 @@ def test_unforeseen_duckdb_error_names_the_export_not_the_member(make_cohort, mo
     ((status, recorded),) = c.query("SELECT status, message FROM sync_run WHERE file IS NULL")
     assert status == "failed" and "planted.member" not in recorded
     assert c.query("SELECT count(*) FROM person") == [(0,)]
+    # they may quote members: the organization's latest five are kept, no one else's
+    errors = c.root / ".cyclebook" / "errors"
+    other = errors / "sync-org-2-20260101T000000-00000000.txt"
+    other.write_text("another organization's")
+    for _ in range(6):
+        with pytest.raises(ExportError):
+            c.sync()
+    mine = sorted(errors.glob("sync-org-2026*.txt"))
+    assert len(mine) == sync_module.KEPT_ERROR_FILES == 5
+    assert logs[0] not in mine  # the first, oldest, is gone
+    assert other.exists()
 
 
 def test_custom_fields_not_an_object_are_kept_whole(make_cohort):

@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -610,6 +611,9 @@ def _unreadable(
     )
 
 
+KEPT_ERROR_FILES = 5  # per organization
+
+
 def _kept_apart(
     paths: CohortPaths, org_id: str, run_id: str, context: str, exc: BaseException
 ) -> Path:
@@ -621,6 +625,15 @@ def _kept_apart(
         f"organization: {org_id}\nsync run: {run_id}\n{context}\n\n{type(exc).__name__}: {exc}\n",
         encoding="utf-8",
     )
+    # they may quote members: only the organization's latest few are kept (by the time
+    # they were written: run ids are to the second)
+    mine = re.compile(rf"sync-{re.escape(org_id)}-\d{{8}}T\d{{6}}-[0-9a-f]+\.txt")
+    kept = sorted(
+        (p for p in log.parent.iterdir() if mine.fullmatch(p.name)),
+        key=lambda p: (p.stat().st_mtime_ns, p.name),
+    )
+    for old in kept[:-KEPT_ERROR_FILES]:
+        old.unlink(missing_ok=True)
     return log
 
 
