@@ -130,10 +130,12 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from cyclebook.config import list_cycles, load_cohort
+    from cyclebook.config import check_previous, list_cycles, load_cohort, load_cycle
 
     cohort = load_cohort(args.cohort_dir)
     cycles = list_cycles(args.cohort_dir)
+    for cycle in cycles:
+        check_previous(args.cohort_dir, load_cycle(args.cohort_dir, cycle))
     print(f"{cohort.name}: {len(cohort.organizations)} organizations, cycles {', '.join(cycles)}")
     return EXIT_OK
 

@@ -497,6 +497,37 @@ def load_cycle(cohort_dir: str | Path, cycle: str) -> CycleCard:
     return card
 
 
+def check_previous(cohort_dir: str | Path, card: CycleCard) -> None:
+    """A card's ``previous`` names another cycle of the cohort that starts before it.
+    Unchecked, a missing one failed every share report of the cycle, and a cycle that
+    named itself (or a later one) was compared with itself without a word."""
+    if card.previous is None:
+        return
+    cohort_dir = Path(cohort_dir)
+    path = cohort_dir / card.id / "cycle.yml"
+    line, column = read_yaml(path, what="cycle card").locate(["previous"])
+    known = sorted(p.parent.name for p in cohort_dir.glob("*/cycle.yml"))
+    problem = None
+    if card.previous == card.id:
+        problem = "a cycle cannot follow itself"
+    elif card.previous not in known:
+        problem = f"there is no cycle '{card.previous}' (no {card.previous}/cycle.yml)"
+    elif load_cycle(cohort_dir, card.previous).start >= card.start:
+        problem = f"'{card.previous}' does not start before {card.id}"
+    if problem is not None:
+        raise ConfigError(
+            path,
+            problem,
+            field="previous",
+            line=line,
+            column=column,
+            found=card.previous,
+            expected="the id of the cycle before this one: "
+            + (", ".join(c for c in known if c != card.id) or "(no other cycle yet)"),
+            fix="name the cycle this one follows, or remove 'previous' for a first cycle.",
+        )
+
+
 def list_cycles(cohort_dir: str | Path) -> list[str]:
     """Cycle folders of a cohort, oldest first by start date."""
     cohort_dir = Path(cohort_dir)

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import cyclebook
-from cyclebook.config import Cohort, CycleCard, list_cycles, load_cohort, load_cycle
+from cyclebook.config import (
+    Cohort,
+    CycleCard,
+    check_previous,
+    list_cycles,
+    load_cohort,
+    load_cycle,
+)
 from cyclebook.errors import CyclebookError, ParameterError, RunLockedError
 from cyclebook.filehash import cohort_cache, sha256_file
 from cyclebook.incremental import CACHEABLE, Fingerprints, token
@@ -176,6 +183,8 @@ def plan(
             "cycle, run `cyclebook next-cycle` or create its cycle.yml (see README).",
         )
     cards = {cycle: load_cycle(paths.root, cycle) for cycle in cycle_ids}
+    for card in cards.values():
+        check_previous(paths.root, card)
     unknown = [p for p in phases if p not in ALL_PHASES]
     if unknown:
         raise CyclebookError(

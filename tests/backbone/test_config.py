@@ -251,3 +251,35 @@ def test_date_format_without_percent_codes_is_refused(tiny_cohort: Path) -> None
     assert caught.value.field == "organizations.0.sources.0.date_format"
     assert caught.value.line == 9
     assert "'%d/%m/%Y'" in str(caught.value) and "'dd/mm/yyyy'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("previous", "problem"),
+    [
+        ("c9", "there is no cycle 'c9'"),
+        ("c2", "a cycle cannot follow itself"),
+        ("c3", "'c3' does not start before c2"),
+    ],
+)
+def test_previous_names_an_earlier_cycle(tiny_cohort: Path, capsys, previous, problem) -> None:
+    from cyclebook.cli import main
+
+    card = (tiny_cohort / "c1" / "cycle.yml").read_text()
+    for cycle, start, end in [
+        ("c2", "2026-09-14", "2026-10-26"),
+        ("c3", "2026-10-26", "2026-12-07"),
+    ]:
+        write(
+            tiny_cohort / cycle / "cycle.yml",
+            card.replace("id: c1", f"id: {cycle}\nprevious: {previous if cycle == 'c2' else 'c2'}")
+            .replace("start: 2026-08-03", f"start: {start}")
+            .replace("end: 2026-09-14", f"end: {end}"),
+        )
+    assert main(["validate", str(tiny_cohort)]) == 2
+    err = capsys.readouterr().err
+    assert f"c2/cycle.yml, line 2, column 1, field 'previous': {problem}" in err
+    assert "expected the id of the cycle before this one: c1" in err
+    # a run of that cycle stops before anything runs, with the same error
+    assert main(["run", str(tiny_cohort), "--cycle", "c2"]) == 2
+    assert problem in capsys.readouterr().err
+    assert not (tiny_cohort / "c2" / "output").exists()
