@@ -130,14 +130,27 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from cyclebook.config import check_previous, list_cycles, load_cohort, load_cycle
+    from cyclebook.config import (
+        check_previous,
+        list_cycles,
+        load_cohort,
+        load_cycle,
+        unread_reflections,
+    )
+    from cyclebook.reflect import load_reflection
 
     cohort = load_cohort(args.cohort_dir)
     cycles = list_cycles(args.cohort_dir)
+    org_ids = [org.id for org in cohort.organizations]
     for cycle in cycles:
         check_previous(args.cohort_dir, load_cycle(args.cohort_dir, cycle))
+        for org_id in org_ids:
+            load_reflection(args.cohort_dir, cycle, org_id)  # an invalid one raises
     print(f"{cohort.name}: {len(cohort.organizations)} organizations, cycles {', '.join(cycles)}")
-    return EXIT_OK
+    unread = unread_reflections(args.cohort_dir, org_ids, cycles)
+    for problem in unread:
+        print(f"cyclebook: error: {problem}", file=sys.stderr)
+    return EXIT_USAGE if unread else EXIT_OK
 
 
 def _iso_date(text: str):

@@ -528,6 +528,45 @@ def check_previous(cohort_dir: str | Path, card: CycleCard) -> None:
         )
 
 
+def unread_reflections(
+    cohort_dir: str | Path, org_ids: Sequence[str], cycles: Sequence[str]
+) -> list[str]:
+    """Files in the cycles' ``reflections/`` folders that no report reads, each with why
+    and the fix: a reflection is ``<org_id>.yml``, and a file named after no organization
+    (a typo, an organization that left) or ending in ``.yaml`` was silently left out of
+    every report."""
+    import difflib
+
+    from cyclebook.paths import CohortPaths
+
+    paths = CohortPaths.of(cohort_dir)
+    problems = []
+    for cycle in cycles:
+        folder = paths.reflections(cycle)
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or path.suffix == ".lock" or not path.is_file():
+                continue
+            stem = path.stem
+            where = path.relative_to(paths.root)
+            if path.suffix == ".yml" and stem in org_ids:
+                continue
+            if path.suffix in {".yml", ".yaml"} and stem in org_ids:
+                fix = f"rename it {stem}.yml"
+            elif path.suffix in {".yml", ".yaml"}:
+                close = difflib.get_close_matches(stem, list(org_ids), n=1)
+                fix = (
+                    f"rename it {close[0]}.yml"
+                    if close
+                    else "name it after an organization id (" + ", ".join(org_ids) + ")"
+                )
+            else:
+                fix = "reflections are <organization id>.yml files; move it elsewhere"
+            problems.append(f"{where} is not read by any report: {fix}")
+    return problems
+
+
 def list_cycles(cohort_dir: str | Path) -> list[str]:
     """Cycle folders of a cohort, oldest first by start date."""
     cohort_dir = Path(cohort_dir)

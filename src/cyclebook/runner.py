@@ -36,6 +36,7 @@ from cyclebook.config import (
     list_cycles,
     load_cohort,
     load_cycle,
+    unread_reflections,
 )
 from cyclebook.errors import CyclebookError, ParameterError, RunLockedError
 from cyclebook.filehash import cohort_cache, sha256_file
@@ -110,6 +111,8 @@ class RunSummary:
     seconds: float
     manifests: list[Path]
     indexes: list[Path]
+    # input the run found and no report reads (see cyclebook.config.unread_reflections)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[JobResult]:
@@ -140,6 +143,8 @@ class RunSummary:
                 out.append(f"          report: {result.output_html}")
         for result in self.skipped:
             out.append(f"  SKIPPED {result.key}: {result.error}")
+        for warning in self.warnings:
+            out.append(f"  WARNING {warning}")
         for index in self.indexes:
             out.append(f"  index: {index}")
         return out
@@ -945,4 +950,5 @@ def run(
         seconds=time.perf_counter() - started,
         manifests=manifests,
         indexes=indexes,
+        warnings=unread_reflections(paths.root, [o.id for o in cohort.organizations], list(cards)),
     )

@@ -25,3 +25,28 @@ def test_an_affiliate_names_its_network(cohort: Path) -> None:
     # the network's name, as the gallery gives it (it said "affiliate of alpha")
     assert "affiliate of Alpha Tenants" in index
     assert "affiliate of alpha<" not in index
+
+
+def test_reflections_no_report_reads_are_named(cohort: Path, capsys) -> None:
+    """A reflection saved as beta.yaml, or under a mistyped id, was left out of every
+    report without a word: the run names each (it still runs), validate refuses them."""
+    from cyclebook.cli import main
+
+    folder = cohort / "c1" / "reflections"
+    folder.mkdir()
+    (folder / "beta.yaml").write_text("org_id: beta\n")
+    (folder / "alpah.yml").write_text("org_id: alpha\n")
+    (folder / "notes.txt").write_text("to do\n")
+    (folder / ".beta.yml.lock").write_text("")
+    summary = runner.run(cohort, workers=2, progress=None)
+    assert summary.ok
+    assert summary.warnings == [
+        "c1/reflections/alpah.yml is not read by any report: rename it alpha.yml",
+        "c1/reflections/beta.yaml is not read by any report: rename it beta.yml",
+        "c1/reflections/notes.txt is not read by any report: reflections are "
+        "<organization id>.yml files; move it elsewhere",
+    ]
+    assert "  WARNING c1/reflections/beta.yaml is not read" in "\n".join(summary.lines())
+    assert main(["validate", str(cohort)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("is not read by any report") == 3
