@@ -74,6 +74,41 @@ def test_report_figures_and_privacy(make_cohort):
         assert value not in html, value
 
 
+def test_report_shows_what_the_sync_noticed_in_each_file(make_cohort):
+    """The readers' notes on a file (its encoding, day-first dates, phones it could not
+    read) were kept in the store and shown nowhere: the report the group reads said
+    nothing of them. They name columns and counts, never a member's value; they stay in
+    the report while the file is carried over unchanged."""
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {person_id: ID, first_name: First, phone: Cell, occurred_at: Date}
+        """
+    )
+    c.write(
+        "roster.csv",
+        (
+            "ID,First,Cell,Date\nA1,Zoë,07700 900123,13/04/2026\nA2,Ana,617-555-0101,03/04/2026\n"
+        ).encode("cp1252"),
+    )
+    ctx = _context(c)
+    for _ in range(2):  # the second sync reads nothing again: the notes are carried
+        result = sync_phase.run(ctx)
+        with connect(ctx.store_path) as con:
+            summary = load_summary(con, ctx.org)
+        html = _html(sync_phase.blocks(ctx, summary, result))
+        assert "What the sync noticed in the exports it read" in html
+        assert list(summary.notes["File"]) == ["roster.csv"] * 3
+        notes = " | ".join(summary.notes["Note"])
+        assert "read as Windows-1252 text" in notes
+        assert "dates read day first" in notes
+        assert "1 value(s) of &#x27;Cell&#x27; are not a phone number" in html
+        for value in ["07700", "900123", "Zoë", "617-555-0101", "6175550101"]:
+            assert value not in html, value
+
+
 def test_report_suppresses_small_counts_outside_the_organization(make_cohort):
     c = make_cohort("- {kind: action_network_csv, path: an}")
     c.write("an/activists.csv", AN_CSV)

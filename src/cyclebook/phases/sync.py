@@ -100,6 +100,14 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "Rows read, kept and rejected per tool, with the dates the data covers",
         )
     )
+    if summary.notes is not None and len(summary.notes):
+        out.append(
+            d.table(
+                summary.notes,
+                "What the sync noticed in the exports it read (a file may be read, and kept, "
+                "with something to check or fix in the tool)",
+            )
+        )
     unread = files_not_read(ctx.paths.root, ctx.org)
     if unread:
         out.append(

@@ -38,6 +38,9 @@ class SyncSummary:
     pairs: pd.DataFrame
     activity_types: pd.DataFrame
     ladder_gaps: list[str]
+    # what the readers said about each file (its encoding, a column's unreadable dates or
+    # phones, a page shaped unlike the tool's): kept in each file's sync_run row
+    notes: pd.DataFrame | None = None
 
 
 def _df(con, sql: str, params: list) -> pd.DataFrame:
@@ -187,6 +190,14 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 {"File": rec.file, "Columns kept (not part of the model)": ", ".join(cols)}
             )
     unknown = pd.DataFrame(unknown_rows, columns=["File", "Columns kept (not part of the model)"])
+    note_rows = []
+    for rec in files.itertuples():
+        try:
+            said = json.loads(rec.message or "{}").get("notes") or []
+        except (ValueError, AttributeError):
+            said = []
+        note_rows += [{"File": rec.file, "Note": str(note)} for note in said]
+    notes = pd.DataFrame(note_rows, columns=["File", "Note"])
 
     people_total = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[
         0
@@ -243,7 +254,18 @@ def load_summary(con, org: Organization) -> SyncSummary:
     )
     gaps = ladder_gaps(org, present, has_roles=roles, has_attended=has_attended)
     return SyncSummary(
-        org_id, last_run, last_failure, files, sources, rejects, unknown, people, pairs, types, gaps
+        org_id,
+        last_run,
+        last_failure,
+        files,
+        sources,
+        rejects,
+        unknown,
+        people,
+        pairs,
+        types,
+        gaps,
+        notes,
     )
 
 
