@@ -86,3 +86,16 @@ def test_sync_names_the_files_it_did_not_read(tmp_path, capsys):
         "not read   good: van/new members.xlsx (the van reader reads .csv or .txt files)"
     )
     assert lines[1].startswith("ok         good: 2 export(s) read")
+
+
+def test_sync_prints_what_it_noticed_in_the_files_it_read(tmp_path, capsys):
+    root = _cohort(tmp_path / "c")
+    (root / "orgs/good/exports/van/persons.csv").write_text(
+        "vanid,phone,datecreated\n101,555-0101,2026-08-01\n102,,2026-08-01\n"
+    )
+    main(["sync", str(root), "--org", "good"])
+    out = capsys.readouterr().out
+    assert "note       good: van/persons.csv: 1 value(s) of 'phone' are not a phone number" in out
+    assert "555-0101" not in out
+    main(["sync", str(root), "--org", "good"])  # nothing read again: nothing said again
+    assert "note " not in capsys.readouterr().out
