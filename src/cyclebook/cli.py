@@ -109,7 +109,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             + ", ".join(f"{k} {v:,}" for k, v in result.written.items() if v)
         )
         print(f"{result.status:<10} {org_id}: {detail}")
-        for f in result.files:
+        for f in result.files if result.status != "unchanged" else []:
             if not f.carried:  # a carried file's notes were printed when it was read
                 for note in f.notes:
                     print(f"note       {org_id}: {f.file}: {note}")
