@@ -268,6 +268,24 @@ class Organization(Strict):
     measure_history: list[MeasureChange] = Field(default_factory=list)
     staff: list[str] = Field(default_factory=list)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        # unchecked, a typo reached DuckDB in the middle of the sync: "Unknown TimeZone"
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            import difflib
+
+            close = difflib.get_close_matches(value, zoneinfo.available_timezones(), n=1)
+            raise ValueError(
+                f"unknown time zone {value!r}: write an IANA name such as 'America/New_York'"
+                + (f" (did you mean '{close[0]}'?)" if close else "")
+            ) from None
+        return value
+
     @field_validator("ladder")
     @classmethod
     def _unique_rungs(cls, ladder: list[Rung]) -> list[Rung]:

@@ -283,3 +283,22 @@ def test_previous_names_an_earlier_cycle(tiny_cohort: Path, capsys, previous, pr
     assert main(["run", str(tiny_cohort), "--cycle", "c2"]) == 2
     assert problem in capsys.readouterr().err
     assert not (tiny_cohort / "c2" / "output").exists()
+
+
+def test_unknown_time_zone_is_refused_with_the_name_it_meant(tiny_cohort: Path) -> None:
+    write(
+        tiny_cohort / "cohort.yml",
+        """\
+        id: tiny
+        name: Tiny
+        organizations:
+          - id: alpha
+            name: Alpha
+            timezone: America/NewYork
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cohort(tiny_cohort)
+    assert caught.value.field == "organizations.0.timezone"
+    assert caught.value.line == 6
+    assert "did you mean 'America/New_York'?" in str(caught.value)
