@@ -108,6 +108,23 @@ class Source(Strict):
             )
         return named
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        # unchecked, a typo passed validate and the sync said the file was "neither
+        # UTF-8 nor latin-9x text", as if the file were at fault
+        import codecs
+
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    f"unknown encoding {value!r}: write a name such as 'utf-8', "
+                    "'windows-1252', 'latin-1' or 'utf-16'"
+                ) from None
+        return value
+
     @field_validator("date_format")
     @classmethod
     def _strptime_format(cls, value: str | None) -> str | None:

@@ -302,3 +302,23 @@ def test_unknown_time_zone_is_refused_with_the_name_it_meant(tiny_cohort: Path) 
     assert caught.value.field == "organizations.0.timezone"
     assert caught.value.line == 6
     assert "did you mean 'America/New_York'?" in str(caught.value)
+
+
+def test_unknown_encoding_is_refused(tiny_cohort: Path) -> None:
+    write(
+        tiny_cohort / "cohort.yml",
+        """\
+        id: tiny
+        name: Tiny
+        organizations:
+          - id: alpha
+            name: Alpha
+            sources:
+              - {kind: action_network_csv, path: an, encoding: latin-9x}
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cohort(tiny_cohort)
+    assert caught.value.field == "organizations.0.sources.0.encoding"
+    assert caught.value.line == 7
+    assert "unknown encoding 'latin-9x'" in str(caught.value)
