@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cyclebook.errors import ConfigError
 from cyclebook.yamlio import LocatedYaml, read_yaml
@@ -262,7 +270,44 @@ def default_ladder() -> list[Rung]:
     ]
 
 
-ShareableMetric = str
+# Every measure the share phase computes (the keys of ``metric_value.metric``): what a
+# group can consent to share, and what a cycle card's numeric target can be set on.
+METRICS: tuple[str, ...] = (
+    "ladder",
+    "movement",
+    "conversion",
+    "active_base",
+    "new_people",
+    "lapsed",
+    "net_growth",
+    "absorption",
+    "retention",
+    "leaders",
+    "leader_ratio",
+    "one_on_ones",
+    "show_rate",
+    "volunteer_tiers",
+    "contact",
+    "match_rate",
+)
+
+
+def _known_metric(value: str) -> str:
+    if value not in METRICS:
+        import difflib
+
+        close = difflib.get_close_matches(value, METRICS, n=1)
+        raise ValueError(
+            f"{value!r} is not a measure cyclebook computes"
+            + (f" (did you mean '{close[0]}'?)" if close else "")
+            + "; the measures: "
+            + ", ".join(METRICS)
+        )
+    return value
+
+
+# a typo here shared nothing under that name, without a word
+ShareableMetric = Annotated[str, AfterValidator(_known_metric)]
 
 
 class Consent(Strict):
@@ -415,6 +460,20 @@ class CardMetric(Strict):
     target: float | None = None
     failure_below: float | None = None
     result: str | None = None
+
+    @model_validator(mode="after")
+    def _numbers_need_a_computed_measure(self) -> CardMetric:
+        # a target on a measure cyclebook does not compute (a typo: 'absorbtion') is never
+        # compared: the card said "not yet measured" all cycle long
+        if self.target is not None or self.failure_below is not None:
+            try:
+                _known_metric(self.measure)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{exc}; a target or failure_below is compared with a computed measure "
+                    "only (for a measure in words, give neither)"
+                ) from None
+        return self
 
 
 class Document(Strict):

@@ -322,3 +322,40 @@ def test_unknown_encoding_is_refused(tiny_cohort: Path) -> None:
     assert caught.value.field == "organizations.0.sources.0.encoding"
     assert caught.value.line == 7
     assert "unknown encoding 'latin-9x'" in str(caught.value)
+
+
+def test_consent_and_card_targets_name_computed_measures(tiny_cohort: Path) -> None:
+    """A typo in consent shared nothing under that name; a target on a mistyped measure
+    was never compared ('not yet measured' all cycle). Both are refused, with the name
+    meant."""
+    write(
+        tiny_cohort / "cohort.yml",
+        """\
+        id: tiny
+        name: Tiny
+        organizations:
+          - id: alpha
+            name: Alpha
+            consent: {cohort: [ladder, absorbtion]}
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cohort(tiny_cohort)
+    assert caught.value.field == "organizations.0.consent.cohort.1"
+    assert caught.value.line == 6
+    assert "'absorbtion' is not a measure cyclebook computes (did you mean 'absorption'?)" in str(
+        caught.value
+    )
+    card = tiny_cohort / "c1" / "cycle.yml"
+    card.write_text(
+        card.read_text().replace(
+            "  - {goal: Reports exist, measure: reports, failure: No report}",
+            "  - {goal: Reports exist, measure: reports, failure: No report}\n"
+            "  - {goal: Keep people, measure: absorbtion, failure: Few, target: 0.4}",
+        )
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cycle(tiny_cohort, "c1")
+    assert caught.value.field == "metrics.1"
+    assert "did you mean 'absorption'?" in str(caught.value)
+    assert "a target or failure_below is compared with a computed measure only" in str(caught.value)

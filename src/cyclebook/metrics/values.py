@@ -39,28 +39,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from cyclebook import store
+from cyclebook.config import METRICS  # the one list (cohort.yml's consent is checked against it)
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-METRICS: tuple[str, ...] = (
-    "ladder",
-    "movement",
-    "conversion",
-    "active_base",
-    "new_people",
-    "lapsed",
-    "net_growth",
-    "absorption",
-    "retention",
-    "leaders",
-    "leader_ratio",
-    "one_on_ones",
-    "show_rate",
-    "volunteer_tiers",
-    "contact",
-    "match_rate",
-)
 
 # The period of each metric's headline figure (dimension ''): a state at the cycle's end,
 # or what happened during the cycle.
