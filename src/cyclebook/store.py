@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -292,6 +293,38 @@ def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
         handle.close()
 
 
+# How long to wait for a program other than cyclebook that has the store file open (a
+# data staffer's DuckDB shell or notebook): DuckDB's own lock, which the cohort's
+# advisory lock above does not cover
+OTHER_PROGRAM_WAIT_S = float(os.environ.get("CYCLEBOOK_OTHER_PROGRAM_WAIT", "10"))
+_HELD_BY = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
+
+
+def _attach(con: duckdb.DuckDBPyConnection, statement: str, path: Path) -> None:
+    """ATTACH the store, waiting a little for another program that has it open. It ended
+    every sync in a traceback of DuckDB's IOException (twice: recording the failure
+    met the same lock)."""
+    deadline = time.monotonic() + OTHER_PROGRAM_WAIT_S
+    while True:
+        try:
+            con.execute(statement)
+            return
+        except duckdb.IOException as exc:
+            if "Could not set lock" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                held = _HELD_BY.search(str(exc))
+                who = f"{held.group(1)} (PID {held.group(2)})" if held else "another program"
+                raise StoreError(
+                    f"{path}: the store is open in another program, {who}, which keeps "
+                    f"cyclebook out (waited {OTHER_PROGRAM_WAIT_S:.0f} s)",
+                    fix="close the store in that program, then run again (DuckDB lets no "
+                    "program write a store another one has open, even read-only; reports "
+                    "can read it beside a program that opened it read-only).",
+                ) from None
+            time.sleep(0.2)
+
+
 def sql_str(value: str) -> str:
     """A SQL string literal (for statements that cannot take parameters)."""
     return "'" + str(value).replace("'", "''") + "'"
@@ -401,7 +434,7 @@ class _Instance:
                 self.count += 1
                 alias = f"cb_store_{self.count}"
                 options = " (READ_ONLY)" if read_only else ""
-                con.execute(f"ATTACH {sql_str(key)} AS {alias}{options}")
+                _attach(con, f"ATTACH {sql_str(key)} AS {alias}{options}", path)
                 entry = self.attached[key] = [alias, read_only, 0]
             entry[2] += 1
             return entry[0]
@@ -525,7 +558,7 @@ def attached_for_write(
     """
     path = Path(path)
     with _file_lock(path, exclusive=True, timeout=timeout):
-        con.execute(f"ATTACH {sql_str(str(path))} AS cb_store")
+        _attach(con, f"ATTACH {sql_str(str(path))} AS cb_store", path)
         try:
             con.execute("USE cb_store")
             create_schema(con)

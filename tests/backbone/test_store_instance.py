@@ -224,3 +224,45 @@ def test_no_instance_is_prepared_over_one_in_use(path):
         assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 2
     assert not store.prepare_for_fork()
     assert not store._INSTANCE.for_forks
+
+
+def test_another_program_holding_the_store_is_named_not_a_traceback(path, monkeypatch):
+    """A data staffer's DuckDB session has the store open (read-only): cyclebook waits a
+    little, then says which program keeps it out, instead of ending in DuckDB's
+    IOException; reading beside it still works."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(path)!r}, read_only=True)\n"
+            "print('open', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        monkeypatch.setattr(store, "OTHER_PROGRAM_WAIT_S", 0.3)
+        with pytest.raises(StoreError) as caught, store.connect(path, write=True):
+            pass
+        message = str(caught.value)
+        assert "the store is open in another program" in message
+        assert f"(PID {holder.pid})" in message and "close the store in that program" in message
+        with store.connect(path) as con:  # a reader beside a read-only program: fine
+            assert con.execute("SELECT sum(n) FROM t").fetchone()[0] == 3
+        # the sync's own attach says the same
+        with (
+            store.session() as mem,
+            pytest.raises(StoreError, match="another program"),
+            store.attached_for_write(mem, path),
+        ):
+            pass
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    with store.connect(path, write=True) as con:  # released: writing works again
+        con.execute("INSERT INTO t VALUES (3)")

@@ -640,8 +640,9 @@ def _kept_apart(
 def _record_failure(
     paths: CohortPaths, org_id: str, run_id: str, started: dt.datetime, message: str
 ) -> None:
-    """A failed ``sync_run`` row, in a transaction of its own (the sync's was rolled back)."""
-    with connect(paths.store, write=True) as con:
+    """A failed ``sync_run`` row, in a transaction of its own (the sync's was rolled back),
+    when the store can be opened (not when its being unavailable was the failure)."""
+    with contextlib.suppress(StoreError), connect(paths.store, write=True) as con:
         con.execute(
             """INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status, message)
                VALUES (?, ?, ?, now(), 'failed', ?)""",
