@@ -50,6 +50,33 @@ def test_cb_ts_reads_padded_naive_offset_us_and_excel_dates():
     ]
 
 
+def test_cb_ts_two_digit_years_are_this_century_not_the_first():
+    """DuckDB's cast reads "4/3/26" as the year 4 (month 3, day 26) and %Y reads
+    "12/31/26" as the year 26: a spreadsheet's two-digit years were kept as dates of the
+    first century without a word. Checked by hand against a calendar (EDT: UTC-4)."""
+    con = _con()
+    cases = {
+        "4/3/26": "2026-04-03 04:00",
+        "12/31/26": "2026-12-31 05:00",  # EST in December: midnight is 05:00 UTC
+        "04/03/26 21:30": "2026-04-04 01:30",
+        "4/3/99": "1999-04-03 05:00",  # 1999: summer time began on April 4
+        "4/3/2026 9:00 PM": "2026-04-04 01:00",
+        "4/3/2026 9:00:15 AM": "2026-04-03 13:00",
+        "April 3, 2026": "2026-04-03 04:00",
+        "Apr 3, 2026": "2026-04-03 04:00",
+        "3 April 2026": "2026-04-03 04:00",
+        "1799-12-31": None,  # no export means a date before 1800
+        "13/4/26": None,  # not month first: rejected by the readers, not guessed
+    }
+    got = {
+        v: con.execute(
+            "SELECT strftime(cb_ts(?) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M')", [v]
+        ).fetchone()[0]
+        for v in cases
+    }
+    assert got == cases
+
+
 def test_cb_phone_reads_us_numbers_and_plus_prefixed_international_ones():
     con = _con()
     cases = {

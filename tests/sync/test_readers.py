@@ -775,6 +775,17 @@ def test_generic_csv_date_format(make_cohort):
     assert c.query(f"SELECT {utc('occurred_at')} FROM activity") == [("2026-04-03 04:00",)]
 
 
+def test_generic_csv_day_first_two_digit_years(make_cohort):
+    c = make_cohort(DAY_FIRST_SOURCE)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date,Meeting,Entered\nA1,13/04/26,Council,\nA2,03/04/26,Council,\n",
+    )
+    assert c.sync().rows_rejected == 0, c.rejects()
+    dates = c.query(f"SELECT {utc('occurred_at')} FROM activity ORDER BY 1")
+    assert dates == [("2026-04-03 04:00",), ("2026-04-13 04:00",)]  # not the year 26
+
+
 def test_generic_csv_dates_written_both_ways_stay_month_first(make_cohort):
     c = make_cohort(DAY_FIRST_SOURCE)
     c.write(

@@ -1411,6 +1411,9 @@ def generic_source_name(source: Source) -> str:
 # Slash dates as people type them in a spreadsheet: month first (cb_ts, as US tools
 # write them) unless the sheet's own values show day first
 DAY_FIRST = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y', '%d/%m/%y']"
+# read in two steps, as cb_ts does: %Y takes "26" as the year 26 (see cb_sane)
+DAY_FIRST_YYYY = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y']"
+DAY_FIRST_YY = "['%d/%m/%y %H:%M:%S', '%d/%m/%y %H:%M', '%d/%m/%y']"
 MONTH_FIRST = "['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y', '%m/%d/%y']"
 
 
@@ -1505,11 +1508,15 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         def when(column: str, day_first: bool = day_first) -> str:
             if source.date_format:
                 return (
-                    f"CAST(try_strptime(cb_s({column}), {sql_str(source.date_format)}) "
-                    "AS TIMESTAMPTZ)"
+                    f"cb_sane(CAST(try_strptime(cb_s({column}), {sql_str(source.date_format)}) "
+                    "AS TIMESTAMPTZ))"
                 )
             if day_first:
-                return f"coalesce(CAST(try_strptime(cb_s({column}), {DAY_FIRST}) AS TIMESTAMPTZ), cb_ts({column}))"
+                return (
+                    f"coalesce(cb_sane(CAST(try_strptime(cb_s({column}), {DAY_FIRST_YYYY}) "
+                    f"AS TIMESTAMPTZ)), CAST(try_strptime(cb_s({column}), {DAY_FIRST_YY}) "
+                    f"AS TIMESTAMPTZ), cb_ts({column}))"
+                )
             return f"cb_ts({column})"
 
         date = when(g("occurred_at"))
