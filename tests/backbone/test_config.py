@@ -230,29 +230,6 @@ def test_as_of_undoes_later_adoptions_newest_first() -> None:
     assert cohort.as_of("c9", cycles) == cohort  # a cycle not among them: as it is
 
 
-def test_date_format_without_percent_codes_is_refused(tiny_cohort: Path) -> None:
-    write(
-        tiny_cohort / "cohort.yml",
-        """\
-        id: tiny
-        name: Tiny
-        organizations:
-          - id: alpha
-            name: Alpha
-            sources:
-              - kind: generic_csv
-                path: roster.csv
-                date_format: dd/mm/yyyy
-                columns: {person_id: ID, occurred_at: Date}
-        """,
-    )
-    with pytest.raises(ConfigError) as caught:
-        load_cohort(tiny_cohort)
-    assert caught.value.field == "organizations.0.sources.0.date_format"
-    assert caught.value.line == 9
-    assert "'%d/%m/%Y'" in str(caught.value) and "'dd/mm/yyyy'" in str(caught.value)
-
-
 @pytest.mark.parametrize(
     ("previous", "problem"),
     [
@@ -285,67 +262,57 @@ def test_previous_names_an_earlier_cycle(tiny_cohort: Path, capsys, previous, pr
     assert not (tiny_cohort / "c2" / "output").exists()
 
 
-def test_unknown_time_zone_is_refused_with_the_name_it_meant(tiny_cohort: Path) -> None:
-    write(
-        tiny_cohort / "cohort.yml",
-        """\
-        id: tiny
-        name: Tiny
-        organizations:
-          - id: alpha
-            name: Alpha
-            timezone: America/NewYork
-        """,
+# A setting that passed validate and failed (or did nothing) at run time, each under an
+# organization 'alpha': (its lines, the field and the line named, a part of the message)
+REFUSED_SETTINGS = {
+    # DuckDB stopped the sync: "Unknown TimeZone"
+    "time zone": (
+        "timezone: America/NewYork",
+        "organizations.0.timezone",
+        6,
+        "did you mean 'America/New_York'?",
+    ),
+    # the sync blamed the file: "neither UTF-8 nor latin-9x text"
+    "encoding": (
+        "sources:\n  - {kind: action_network_csv, path: an, encoding: latin-9x}",
+        "organizations.0.sources.0.encoding",
+        7,
+        "unknown encoding 'latin-9x'",
+    ),
+    # matched no date: every row rejected
+    "date format": (
+        "sources:\n  - kind: generic_csv\n    path: roster.csv\n    date_format: dd/mm/yyyy\n"
+        "    columns: {person_id: ID, occurred_at: Date}",
+        "organizations.0.sources.0.date_format",
+        9,
+        "written with % codes, as in '%d/%m/%Y'",
+    ),
+    # shared nothing under that name, without a word
+    "consent": (
+        "consent: {cohort: [ladder, absorbtion]}",
+        "organizations.0.consent.cohort.1",
+        6,
+        "'absorbtion' is not a measure cyclebook computes (did you mean 'absorption'?)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED_SETTINGS))
+def test_settings_that_failed_at_run_time_are_refused(tiny_cohort: Path, case: str) -> None:
+    lines, field, line, message = REFUSED_SETTINGS[case]
+    organization = "  - id: alpha\n    name: Alpha\n" + "".join(
+        f"    {line}\n" for line in lines.splitlines()
     )
+    (tiny_cohort / "cohort.yml").write_text("id: tiny\nname: Tiny\norganizations:\n" + organization)
     with pytest.raises(ConfigError) as caught:
         load_cohort(tiny_cohort)
-    assert caught.value.field == "organizations.0.timezone"
-    assert caught.value.line == 6
-    assert "did you mean 'America/New_York'?" in str(caught.value)
+    assert caught.value.field == field
+    assert caught.value.line == line
+    assert message in str(caught.value)
 
 
-def test_unknown_encoding_is_refused(tiny_cohort: Path) -> None:
-    write(
-        tiny_cohort / "cohort.yml",
-        """\
-        id: tiny
-        name: Tiny
-        organizations:
-          - id: alpha
-            name: Alpha
-            sources:
-              - {kind: action_network_csv, path: an, encoding: latin-9x}
-        """,
-    )
-    with pytest.raises(ConfigError) as caught:
-        load_cohort(tiny_cohort)
-    assert caught.value.field == "organizations.0.sources.0.encoding"
-    assert caught.value.line == 7
-    assert "unknown encoding 'latin-9x'" in str(caught.value)
-
-
-def test_consent_and_card_targets_name_computed_measures(tiny_cohort: Path) -> None:
-    """A typo in consent shared nothing under that name; a target on a mistyped measure
-    was never compared ('not yet measured' all cycle). Both are refused, with the name
-    meant."""
-    write(
-        tiny_cohort / "cohort.yml",
-        """\
-        id: tiny
-        name: Tiny
-        organizations:
-          - id: alpha
-            name: Alpha
-            consent: {cohort: [ladder, absorbtion]}
-        """,
-    )
-    with pytest.raises(ConfigError) as caught:
-        load_cohort(tiny_cohort)
-    assert caught.value.field == "organizations.0.consent.cohort.1"
-    assert caught.value.line == 6
-    assert "'absorbtion' is not a measure cyclebook computes (did you mean 'absorption'?)" in str(
-        caught.value
-    )
+def test_a_card_target_names_a_computed_measure(tiny_cohort: Path) -> None:
+    """A target on a mistyped measure was never compared: 'not yet measured' all cycle."""
     card = tiny_cohort / "c1" / "cycle.yml"
     card.write_text(
         card.read_text().replace(
