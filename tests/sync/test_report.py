@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import pytest
@@ -107,6 +108,9 @@ def test_report_shows_what_the_sync_noticed_in_each_file(make_cohort):
         assert "1 value(s) of &#x27;Cell&#x27; are not a phone number" in html
         for value in ["07700", "900123", "Zoë", "617-555-0101", "6175550101"]:
             assert value not in html, value
+    # exact small counts: the group's own report only
+    funder = _html(sync_phase.blocks(dataclasses.replace(ctx, audience="funder"), summary))
+    assert "What the sync noticed" not in funder and "1 value(s)" not in funder
 
 
 def test_report_suppresses_small_counts_outside_the_organization(make_cohort):

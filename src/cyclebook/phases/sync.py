@@ -100,7 +100,9 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "Rows read, kept and rejected per tool, with the dates the data covers",
         )
     )
-    if summary.notes is not None and len(summary.notes):
+    # for the group's own data staff: the notes carry exact counts ("1 value(s) of ...")
+    # that the other audiences see only as "<10"
+    if aud == "organization" and summary.notes is not None and len(summary.notes):
         out.append(
             d.table(
                 summary.notes,
