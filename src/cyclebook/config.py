@@ -403,7 +403,7 @@ class Cohort(Strict):
         every cycle, as it did then."""
         if cycle not in cycles:
             return self
-        later = set(cycles[cycles.index(cycle) + 1 :])
+        later = set(cycles_after(cycles, cycle))
         organizations = []
         for org in self.organizations:
             undo = [
@@ -598,28 +598,41 @@ def check_previous(cohort_dir: str | Path, card: CycleCard) -> None:
     if card.previous is None:
         return
     cohort_dir = Path(cohort_dir)
-    path = cohort_dir / card.id / "cycle.yml"
-    line, column = read_yaml(path, what="cycle card").locate(["previous"])
-    known = sorted(p.parent.name for p in cohort_dir.glob("*/cycle.yml"))
     problem = None
     if card.previous == card.id:
         problem = "a cycle cannot follow itself"
-    elif card.previous not in known:
+    elif not (cohort_dir / card.previous / "cycle.yml").is_file():
         problem = f"there is no cycle '{card.previous}' (no {card.previous}/cycle.yml)"
     elif load_cycle(cohort_dir, card.previous).start >= card.start:
         problem = f"'{card.previous}' does not start before {card.id}"
-    if problem is not None:
-        raise ConfigError(
-            path,
-            problem,
-            field="previous",
-            line=line,
-            column=column,
-            found=card.previous,
-            expected="the id of the cycle before this one: "
-            + (", ".join(c for c in known if c != card.id) or "(no other cycle yet)"),
-            fix="name the cycle this one follows, or remove 'previous' for a first cycle.",
-        )
+    if problem is None:
+        return
+    # the card read again for its line, and the folders listed, only to say what is wrong
+    path = cohort_dir / card.id / "cycle.yml"
+    line, column = read_yaml(path, what="cycle card").locate(["previous"])
+    others = [c for c in cycle_folders(cohort_dir) if c != card.id]
+    raise ConfigError(
+        path,
+        problem,
+        field="previous",
+        line=line,
+        column=column,
+        found=card.previous,
+        expected="the id of the cycle before this one: "
+        + (", ".join(others) or "(no other cycle yet)"),
+        fix="name the cycle this one follows, or remove 'previous' for a first cycle.",
+    )
+
+
+def cycle_folders(cohort_dir: str | Path) -> list[str]:
+    """The cohort's cycle ids by folder (those with a cycle.yml), without reading a card:
+    a broken card of another cycle must not stop the one asked for."""
+    return sorted(p.parent.name for p in Path(cohort_dir).glob("*/cycle.yml"))
+
+
+def cycles_after(cycles: Sequence[str], cycle: str) -> list[str]:
+    """The cycles after ``cycle`` in ``cycles`` (oldest first); none when it is not there."""
+    return list(cycles[cycles.index(cycle) + 1 :]) if cycle in cycles else []
 
 
 def unread_reflections(

@@ -77,7 +77,7 @@ from pathlib import Path
 from typing import Any
 
 import cyclebook
-from cyclebook.config import Cohort, CycleCard, list_cycles
+from cyclebook.config import Cohort, CycleCard, cycles_after, list_cycles
 from cyclebook.filehash import cohort_cache, files_digest
 from cyclebook.paths import PHASES, CohortPaths, templates_dir
 
@@ -195,11 +195,6 @@ class Fingerprints:
             )
         return self._families[org_id]
 
-    def _cycles_after(self, cycle: str) -> list[str]:
-        if cycle not in self.cycle_order:
-            return []
-        return self.cycle_order[self.cycle_order.index(cycle) + 1 :]
-
     def _cycles_upto(self, cycle: str) -> list[str]:
         if cycle not in self.cycle_order:
             return [cycle]
@@ -307,7 +302,7 @@ class Fingerprints:
         """
         state = self._state(everything=org_ids is None or not data_only and not leave_out_cycle)
         wanted = None if org_ids is None else set(org_ids)
-        later = set(self._cycles_after(upto)) if upto is not None else set()
+        later = set(cycles_after(self.cycle_order, upto)) if upto is not None else set()
         picked: dict[str, list] = {}
         for table, rows in sorted(state.items()):
             if data_only and table in SHARE_TABLES:

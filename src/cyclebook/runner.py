@@ -33,6 +33,7 @@ from cyclebook.config import (
     Cohort,
     CycleCard,
     check_previous,
+    cycle_folders,
     list_cycles,
     load_cohort,
     load_cycle,
@@ -177,8 +178,7 @@ def plan(
             f"{paths.root}: no cycle folders with a cycle.yml",
             fix="create cycles/<cohort>/<cycle>/cycle.yml (see README).",
         )
-    # folders only: a broken card of another cycle must not stop this one
-    known = sorted(card.parent.name for card in paths.root.glob("*/cycle.yml"))
+    known = cycle_folders(paths.root)
     missing = [c for c in cycle_ids if c not in known]
     if missing:
         raise CyclebookError(
