@@ -102,7 +102,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
     )
     # for the group's own data staff: the notes carry exact counts ("1 value(s) of ...")
     # that the other audiences see only as "<10"
-    if aud == "organization" and summary.notes is not None and len(summary.notes):
+    if aud == "organization" and len(summary.notes):
         out.append(
             d.table(
                 summary.notes,

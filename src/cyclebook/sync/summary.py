@@ -40,7 +40,7 @@ class SyncSummary:
     ladder_gaps: list[str]
     # what the readers said about each file (its encoding, a column's unreadable dates or
     # phones, a page shaped unlike the tool's): kept in each file's sync_run row
-    notes: pd.DataFrame | None = None
+    notes: pd.DataFrame
 
 
 def _df(con, sql: str, params: list) -> pd.DataFrame:
@@ -190,13 +190,11 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 {"File": rec.file, "Columns kept (not part of the model)": ", ".join(cols)}
             )
     unknown = pd.DataFrame(unknown_rows, columns=["File", "Columns kept (not part of the model)"])
-    note_rows = []
-    for rec in files.itertuples():
-        try:
-            said = json.loads(rec.message or "{}").get("notes") or []
-        except (ValueError, AttributeError):
-            said = []
-        note_rows += [{"File": rec.file, "Note": str(note)} for note in said]
+    note_rows = [
+        {"File": rec.file, "Note": note}
+        for rec in files.itertuples()
+        for note in json.loads(rec.message or "{}").get("notes", [])
+    ]
     notes = pd.DataFrame(note_rows, columns=["File", "Note"])
 
     people_total = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[
