@@ -364,6 +364,8 @@ class _Instance:
         # a long query draws a progress bar on stderr (a widget in a kernel): noise
         # in a report and in a batch run's log (a global setting: every cursor has it)
         db.execute("SET enable_progress_bar = false")
+        if config is None and threads_wanted() is not None:
+            db.execute(_threads_statement())
         return db
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -464,11 +466,36 @@ class _Instance:
 # an instance made before a fork: DuckDB 2.0 starts no thread with both at their least
 _NO_THREADS = {"threads": 1, "async_threads": 0}
 
+# How many threads this process's DuckDB instances use. The runner sets it for each
+# report to its share of the cores (two reports running on two cores each asking DuckDB
+# for two threads only make them take turns); a user may set it too. Unset: DuckDB's
+# default, one thread per core.
+THREADS_ENV = "CYCLEBOOK_DUCKDB_THREADS"
+
+
+def threads_wanted() -> int | None:
+    """The threads :data:`THREADS_ENV` asks for (None: DuckDB's default)."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise StoreError(
+            f"{THREADS_ENV}={value!r}: not a number of threads",
+            fix=f"set {THREADS_ENV} to a whole number such as 2, or unset it to let "
+            "DuckDB use one thread per core.",
+        )
+    return int(value)
+
+
+def _threads_statement() -> str:
+    wanted = threads_wanted()
+    return "RESET threads" if wanted is None else f"SET threads = {wanted}"
+
 
 def _with_threads(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """An instance made with :data:`_NO_THREADS`, given DuckDB's usual threads (in the
-    forked child that takes it: the threads start there)."""
-    db.execute("RESET threads; RESET async_threads")
+    """An instance made with :data:`_NO_THREADS`, given its threads (in the forked child
+    that takes it: the threads start there)."""
+    db.execute(f"{_threads_statement()}; RESET async_threads")
     return db
 
 
@@ -494,7 +521,13 @@ def private_instance() -> duckdb.DuckDBPyConnection:
     """A DuckDB instance of the caller's own, to close when done (the sync parses exports
     in one): in a kernel, the spare the zygote made before the fork (20-30 ms less),
     else a new one."""
-    return _INSTANCE.take_spare() or duckdb.connect()
+    spare = _INSTANCE.take_spare()
+    if spare is not None:
+        return spare
+    db = duckdb.connect()
+    if threads_wanted() is not None:
+        db.execute(_threads_statement())
+    return db
 
 
 @contextlib.contextmanager
