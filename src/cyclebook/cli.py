@@ -75,10 +75,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from cyclebook import settings
     from cyclebook.config import load_cohort
     from cyclebook.sync import files_not_read, sync_cohort
     from cyclebook.sync.readers import SUFFIXES
 
+    settings.check_environment()  # a mistyped setting stops here, not in every organization
     cohort = load_cohort(args.cohort_dir)
     known = [o.id for o in cohort.organizations]
     unknown = [o for o in args.org or [] if o not in known]
@@ -134,6 +136,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from cyclebook import settings
     from cyclebook.config import (
         check_previous,
         list_cycles,
@@ -143,6 +146,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
     from cyclebook.reflect import load_reflection
 
+    settings.check_environment()
     cohort = load_cohort(args.cohort_dir)
     cycles = list_cycles(args.cohort_dir)
     org_ids = [org.id for org in cohort.organizations]

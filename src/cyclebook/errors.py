@@ -113,6 +113,10 @@ class ResourceError(CyclebookError):
     """The machine's limits were reached (memory, disk), not a problem of the input."""
 
 
+class SettingError(CyclebookError):
+    """An environment variable cyclebook reads (``CYCLEBOOK_...``) has a value it cannot use."""
+
+
 class StoreError(CyclebookError):
     """The DuckDB store is missing, locked by another run, or has no data for a request."""
 

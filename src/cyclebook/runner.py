@@ -307,10 +307,10 @@ def execute_job(job: Job, duckdb_threads: int | None = None) -> JobResult:
 
     started = time.perf_counter()
     if duckdb_threads is not None:
-        from cyclebook.store import THREADS_ENV
+        from cyclebook.settings import DUCKDB_THREADS
 
         # the kernel gets the worker's environment (a worker runs one job at a time)
-        os.environ[THREADS_ENV] = str(duckdb_threads)
+        os.environ[DUCKDB_THREADS] = str(duckdb_threads)
     out = Path(job.output_ipynb)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.stem + ".partial.ipynb")
@@ -602,9 +602,9 @@ def _run_chains(
     # chains with a job still to run: how many reports run side by side (at most one per
     # worker), to give each its share of the cores; unless the user chose the threads
     open_chains = [len(chains)]
-    from cyclebook.store import threads_wanted
+    from cyclebook import settings
 
-    chosen = threads_wanted()  # passed on: workers have the environment of their start
+    chosen = settings.threads()  # passed on: workers have the environment of their start
 
     # A network's measures count its affiliates: an organization's phases after sync wait
     # until every sync of its network family in this run is done (and so read, and
@@ -948,9 +948,9 @@ def run(
         extra_parameters=extra_parameters,
     )
     workers = workers or os.cpu_count() or 1
-    from cyclebook.store import threads_wanted
+    from cyclebook import settings
 
-    threads_wanted()  # a mistyped CYCLEBOOK_DUCKDB_THREADS stops the run, not each report
+    settings.check_environment()  # a mistyped setting stops the run, not every report
     results: list[JobResult] = []
     manifests, indexes = [], []
     report = progress or (lambda *_: None)

@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from cyclebook import settings
 from cyclebook.errors import StoreError
 
 # 2: person, person_pii and identity lost their PRIMARY KEY (see UNINDEXED_KEYS)
@@ -212,8 +213,6 @@ REPORT_TABLES = tuple(
     name for name in SCHEMA if name not in {"person_pii", "raw_file", "custom_field"}
 )
 
-LOCK_TIMEOUT_S = float(os.environ.get("CYCLEBOOK_LOCK_TIMEOUT", "600"))
-
 
 # Big tables whose key the sync keeps unique itself, without a PRIMARY KEY: DuckDB's
 # index on a million people tripled the write of a large sync and added ~3 s to its
@@ -269,7 +268,9 @@ def _drop_old_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
+def _file_lock(path: Path, exclusive: bool, timeout: float | None) -> Iterator[None]:
+    if timeout is None:
+        timeout = settings.seconds(settings.LOCK_TIMEOUT, settings.DEFAULT_LOCK_TIMEOUT_S)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".lock")
     handle = open(lock_path, "a+")  # noqa: SIM115 - held for the context's lifetime
@@ -293,10 +294,6 @@ def _file_lock(path: Path, exclusive: bool, timeout: float) -> Iterator[None]:
         handle.close()
 
 
-# How long to wait for a program other than cyclebook that has the store file open (a
-# data staffer's DuckDB shell or notebook): DuckDB's own lock, which the cohort's
-# advisory lock above does not cover
-OTHER_PROGRAM_WAIT_S = float(os.environ.get("CYCLEBOOK_OTHER_PROGRAM_WAIT", "10"))
 _HELD_BY = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
 
@@ -304,7 +301,11 @@ def _attach(con: duckdb.DuckDBPyConnection, statement: str, path: Path) -> None:
     """ATTACH the store, waiting a little for another program that has it open. It ended
     every sync in a traceback of DuckDB's IOException (twice: recording the failure
     met the same lock)."""
-    deadline = time.monotonic() + OTHER_PROGRAM_WAIT_S
+    # how long to wait for a program other than cyclebook that has the store file open
+    # (a data staffer's DuckDB shell or notebook): DuckDB's own lock, which the cohort's
+    # advisory lock above does not cover
+    wait = settings.seconds(settings.OTHER_PROGRAM_WAIT, settings.DEFAULT_OTHER_PROGRAM_WAIT_S)
+    deadline = time.monotonic() + wait
     while True:
         try:
             con.execute(statement)
@@ -317,7 +318,7 @@ def _attach(con: duckdb.DuckDBPyConnection, statement: str, path: Path) -> None:
                 who = f"{held.group(1)} (PID {held.group(2)})" if held else "another program"
                 raise StoreError(
                     f"{path}: the store is open in another program, {who}, which keeps "
-                    f"cyclebook out (waited {OTHER_PROGRAM_WAIT_S:.0f} s)",
+                    f"cyclebook out (waited {wait:.0f} s)",
                     fix="close the store in that program, then run again (DuckDB lets no "
                     "program write a store another one has open, even read-only; reports "
                     "can read it beside a program that opened it read-only).",
@@ -364,7 +365,7 @@ class _Instance:
         # a long query draws a progress bar on stderr (a widget in a kernel): noise
         # in a report and in a batch run's log (a global setting: every cursor has it)
         db.execute("SET enable_progress_bar = false")
-        if config is None and threads_wanted() is not None:
+        if config is None and settings.threads() is not None:
             db.execute(_threads_statement())
         return db
 
@@ -466,29 +467,13 @@ class _Instance:
 # an instance made before a fork: DuckDB 2.0 starts no thread with both at their least
 _NO_THREADS = {"threads": 1, "async_threads": 0}
 
-# How many threads this process's DuckDB instances use. The runner sets it for each
-# report to its share of the cores (two reports running on two cores each asking DuckDB
-# for two threads only make them take turns); a user may set it too. Unset: DuckDB's
-# default, one thread per core.
-THREADS_ENV = "CYCLEBOOK_DUCKDB_THREADS"
-
-
-def threads_wanted() -> int | None:
-    """The threads :data:`THREADS_ENV` asks for (None: DuckDB's default)."""
-    value = os.environ.get(THREADS_ENV, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise StoreError(
-            f"{THREADS_ENV}={value!r}: not a number of threads",
-            fix=f"set {THREADS_ENV} to a whole number such as 2, or unset it to let "
-            "DuckDB use one thread per core.",
-        )
-    return int(value)
-
 
 def _threads_statement() -> str:
-    wanted = threads_wanted()
+    # How many threads this process's DuckDB instances use. The runner sets it for each
+    # report to its share of the cores (two reports running on two cores each asking
+    # DuckDB for two threads only make them take turns); a user may set it too. Unset:
+    # DuckDB's default, one thread per core.
+    wanted = settings.threads()
     return "RESET threads" if wanted is None else f"SET threads = {wanted}"
 
 
@@ -525,7 +510,7 @@ def private_instance() -> duckdb.DuckDBPyConnection:
     if spare is not None:
         return spare
     db = duckdb.connect()
-    if threads_wanted() is not None:
+    if settings.threads() is not None:
         db.execute(_threads_statement())
     return db
 
@@ -543,7 +528,7 @@ def session() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @contextlib.contextmanager
 def connect(
-    path: str | Path, *, write: bool = False, timeout: float = LOCK_TIMEOUT_S
+    path: str | Path, *, write: bool = False, timeout: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the store under the cohort's advisory lock.
 
@@ -579,7 +564,7 @@ def connect(
 
 @contextlib.contextmanager
 def attached_for_write(
-    con: duckdb.DuckDBPyConnection, path: str | Path, *, timeout: float = LOCK_TIMEOUT_S
+    con: duckdb.DuckDBPyConnection, path: str | Path, *, timeout: float | None = None
 ) -> Iterator[None]:
     """The store attached to an existing (in-memory) connection, under the exclusive lock,
     as the connection's current database (``USE``): unqualified names are its tables,

@@ -245,7 +245,7 @@ def test_another_program_holding_the_store_is_named_not_a_traceback(path, monkey
     )
     try:
         assert holder.stdout.readline().strip() == "open"
-        monkeypatch.setattr(store, "OTHER_PROGRAM_WAIT_S", 0.3)
+        monkeypatch.setenv("CYCLEBOOK_OTHER_PROGRAM_WAIT", "0.3")
         with pytest.raises(StoreError) as caught, store.connect(path, write=True):
             pass
         message = str(caught.value)

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from cyclebook import runner
-from cyclebook.errors import StoreError
+from cyclebook.errors import SettingError
 
 from .conftest import COHORT_PARAMS, ORG_PARAMS, _notebook
 
@@ -80,7 +80,7 @@ def test_a_mistyped_setting_stops_the_run_before_any_report(
     threads_cohort: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(THREADS_ENV, "two")
-    with pytest.raises(StoreError) as raised:
+    with pytest.raises(SettingError) as raised:
         runner.run(threads_cohort, workers=2, progress=None)
     assert f"{THREADS_ENV}='two'" in str(raised.value)
     assert "whole number" in raised.value.fix

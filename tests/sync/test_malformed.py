@@ -484,6 +484,17 @@ def test_oversized_export_refused_before_reading(make_cohort, monkeypatch):
     assert not (c.root / "archive").exists()
 
 
+def test_export_limit_with_a_unit(make_cohort, monkeypatch):
+    """``1KB`` was an int() ValueError in every sync; it is a thousand bytes."""
+    monkeypatch.setenv("CYCLEBOOK_MAX_EXPORT_BYTES", "1KB")
+    c = make_cohort(AN)
+    c.write("an/a.csv", GOOD_AN)
+    c.write("an/b.csv", GOOD_AN.rstrip("\n") + "\n" + "x" * 1000 + "\n")
+    with pytest.raises(ExportError, match="larger than the 1,000-byte limit") as info:
+        c.sync()
+    assert "b.csv" in str(info.value)
+
+
 def test_unforeseen_duckdb_error_names_the_export_not_the_member(make_cohort, monkeypatch):
     """A record of a shape no reader check foresaw (DuckDB stops on it): the error names
     the export, the source and a fix; DuckDB's message, which quotes the record, goes to

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from cyclebook import settings
 from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError, ExportError, ResourceError, StoreError
 from cyclebook.filehash import cohort_cache, files_digest, files_under
@@ -50,14 +51,13 @@ __all__ = [
 ]
 
 # DuckDB settings for a sync: bounded memory (spills to disk beyond it)
-MEMORY_ENV = "CYCLEBOOK_SYNC_MEMORY_LIMIT"
-MEMORY_LIMIT = "3GB"
+MEMORY_ENV = settings.SYNC_MEMORY_LIMIT
 
 
 def memory_limit() -> str:
     """The sync's DuckDB memory limit: ``CYCLEBOOK_SYNC_MEMORY_LIMIT`` (e.g. ``6GB``) or
     3 GB. Beyond it DuckDB spills to disk, and what cannot spill fails the sync."""
-    return os.environ.get(MEMORY_ENV, "").strip() or MEMORY_LIMIT
+    return settings.sync_memory_limit()
 
 
 @dataclass

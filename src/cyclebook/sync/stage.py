@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from cyclebook import settings
 from cyclebook.errors import ExportError
 from cyclebook.filehash import sha256_file
 from cyclebook.store import ident, sql_str
@@ -176,7 +177,7 @@ class FileInfo:
 # The largest file accepted as one export (CYCLEBOOK_MAX_EXPORT_BYTES overrides it). An
 # election year's VAN contacts table is a few GB; anything bigger is almost always the
 # wrong file (a database dump, a video) and would only fill the disk and the archive.
-DEFAULT_MAX_EXPORT_BYTES = 10 * 1024**3
+DEFAULT_MAX_EXPORT_BYTES = settings.DEFAULT_MAX_EXPORT_BYTES
 
 
 # exports in another encoding are rewritten as UTF-8 this many bytes at a time
@@ -320,7 +321,7 @@ def _batches(sizes: list[tuple[int, int]], budget: int) -> list[tuple[int, int]]
 
 
 def max_export_bytes() -> int:
-    return int(os.environ.get("CYCLEBOOK_MAX_EXPORT_BYTES") or DEFAULT_MAX_EXPORT_BYTES)
+    return settings.size_bytes(settings.MAX_EXPORT_BYTES, DEFAULT_MAX_EXPORT_BYTES)
 
 
 def list_rows(columns: dict[str, tuple[str, list]]) -> tuple[str, dict[str, list]]:
