@@ -618,6 +618,37 @@ def test_a_short_line_is_one_rejected_row(make_cohort):
     ]
 
 
+def test_rejects_after_a_misshapen_line_or_a_quoted_line_break_name_their_own_line(
+    make_cohort,
+):
+    """Each reject names the line its record starts on, whatever comes before it. A line
+    of too many values made every later bad date name the line above it (DuckDB numbers
+    only the records it accepts), and DuckDB names a misshapen line without counting the
+    line breaks inside quoted values before it."""
+    c = make_cohort(AN)
+    c.write(
+        "an/people.csv",
+        "uuid,first_name,last_name,email,zip_code,can2_subscription_date,Notes\n"  # 1
+        "u1,A,B,a@example.org,02139,2026-08-01,fine\n"  # 2
+        'u2,A,B,b@example.org,02139,2026-08-01,"two\n'  # 3
+        'lines"\n'  # 4
+        "u3,A,B,c@example.org,02139,2026-08-01,x,one too many\n"  # 5
+        "u4,A,B,d@example.org,02139,not a date,x\n"  # 6
+        "\n"  # 7
+        "u5,A,B,e@example.org\n"  # 8
+        "u6,A,B,f@example.org,02139,31/31/2026,x\n"  # 9
+        "u7,A,B,g@example.org,02139,2026-08-02,x\n",  # 10
+    )
+    c.sync()
+    assert [(line, column, reason[:22]) for _, line, column, reason in c.rejects()] == [
+        (5, None, "more values than the h"),
+        (6, "can2_subscription_date", "date not readable (exp"),
+        (8, "zip_code", "fewer values than the "),
+        (9, "can2_subscription_date", "date not readable (exp"),
+    ]
+    assert c.query("SELECT count(*) FROM person") == [(3,)]  # u1, u2, u7
+
+
 def test_an_unclosed_quote_is_named_by_its_line(make_cohort):
     c = make_cohort(GENERIC)
     c.write(

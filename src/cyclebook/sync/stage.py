@@ -839,11 +839,20 @@ class Stage:
     # ------------------------------------------------------------------ lines
 
     def reject_lines(self) -> None:
-        """Fill ``line`` for rejects known only by record number (CSV files)."""
+        """Fill in the physical line of every CSV reject.
+
+        Rejects of a record's content know its record number only (``rec``, DuckDB's
+        rowid: it counts the records DuckDB accepted); rejects of a record's shape (too
+        many values, a bad quote) carry DuckDB's line, which counts neither the line
+        breaks inside quoted values nor, of course, itself among the accepted records.
+        Both pointed at the wrong line once a file had either before the reject: every
+        content reject after a line of too many values named the line above it."""
         rows = self.con.execute(
-            "SELECT DISTINCT file_no FROM st_reject WHERE line IS NULL AND rec IS NOT NULL"
+            """SELECT file_no, bool_or(rec IS NOT NULL) FROM st_reject
+               WHERE line IS NULL AND rec IS NOT NULL OR rec IS NULL AND line IS NOT NULL
+               GROUP BY file_no"""
         ).fetchall()
-        for (file_no,) in rows:
+        for file_no, by_rec in rows:
             f = self.files[file_no]
             if f.json_records:  # a JSON page's "line" is the record's position in it
                 self.con.execute(
@@ -851,30 +860,54 @@ class Stage:
                     [file_no],
                 )
                 continue
-            starts = record_start_lines(f.read_path or f.path, f.delimiter)
-            if starts is None:
+            records = record_lines(f.read_path or f.path, f.delimiter)
+            if records is None:
                 continue
-            recs = [
+            duckdb_to_line = {duckdb_line: line for line, duckdb_line in records}
+            shape = {
                 r[0]
                 for r in self.con.execute(
+                    "SELECT DISTINCT line FROM st_reject WHERE file_no = ? AND rec IS NULL "
+                    "AND line IS NOT NULL",
+                    [file_no],
+                ).fetchall()
+            }
+            pairs = []
+            if by_rec:
+                accepted = [line for line, duckdb_line in records if duckdb_line not in shape]
+                recs = self.con.execute(
                     "SELECT DISTINCT rec FROM st_reject WHERE file_no = ? AND line IS NULL "
                     "AND rec IS NOT NULL",
                     [file_no],
                 ).fetchall()
-            ]
-            pairs = [(r, starts[r]) for r in recs if 0 <= r < len(starts)]
-            lines, params = list_rows(
-                {
-                    "rec": ("BIGINT", [p[0] for p in pairs]),
-                    "line": ("BIGINT", [p[1] for p in pairs]),
-                }
-            )
-            self.con.execute(
-                f"""UPDATE st_reject SET line = l.line FROM ({lines}) l
-                    WHERE st_reject.file_no = {file_no} AND st_reject.rec = l.rec
-                      AND st_reject.line IS NULL""",
-                params,
-            )
+                pairs = [(r, accepted[r]) for (r,) in recs if 0 <= r < len(accepted)]
+            moved = [(d, duckdb_to_line[d]) for d in shape if duckdb_to_line.get(d, d) != d]
+            if pairs:
+                lines, params = list_rows(
+                    {
+                        "rec": ("BIGINT", [p[0] for p in pairs]),
+                        "line": ("BIGINT", [p[1] for p in pairs]),
+                    }
+                )
+                self.con.execute(
+                    f"""UPDATE st_reject SET line = l.line FROM ({lines}) l
+                        WHERE st_reject.file_no = {file_no} AND st_reject.rec = l.rec
+                          AND st_reject.line IS NULL""",
+                    params,
+                )
+            if moved:
+                lines, params = list_rows(
+                    {
+                        "duckdb_line": ("BIGINT", [m[0] for m in moved]),
+                        "line": ("BIGINT", [m[1] for m in moved]),
+                    }
+                )
+                self.con.execute(
+                    f"""UPDATE st_reject SET line = l.line FROM ({lines}) l
+                        WHERE st_reject.file_no = {file_no} AND st_reject.rec IS NULL
+                          AND st_reject.line = l.duckdb_line""",
+                    params,
+                )
 
 
 MAX_LINE_SCAN_BYTES = 512 * 1024 * 1024
@@ -920,12 +953,10 @@ def unclosed_quote_line(path: Path) -> int | None:
     return opened_at if inside else None
 
 
-def record_start_lines(path: Path, delimiter: str = ",") -> list[int] | None:
-    """Physical line number (1-based) where each non-blank data record starts.
-
-    Matches the record numbering of ``read_csv`` (header excluded, blank lines skipped),
-    so quoted newlines do not shift the reported lines.
-    """
+def record_lines(path: Path, delimiter: str = ",") -> list[tuple[int, int]] | None:
+    """For each non-blank data record: the physical line (1-based) where it starts, and
+    the line DuckDB names it by (which counts blank lines but not the line breaks inside
+    quoted values). In file order, the header excluded, as ``read_csv`` numbers them."""
     text = _csv_text(path, MAX_LINE_SCAN_BYTES)
     if text is None:
         return None
@@ -933,22 +964,25 @@ def record_start_lines(path: Path, delimiter: str = ",") -> list[int] | None:
     # 128 KB unless told (a long notes column stopped the whole sync with its error)
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    starts: list[int] = []
+    records: list[tuple[int, int]] = []
     line_before = 0
+    inside_quotes = 0  # line breaks inside quoted values so far
     first = True
     try:
         for row in reader:
             start = line_before + 1
             line_before = reader.line_num
+            duckdb_line = start - inside_quotes
+            inside_quotes += line_before - start
             if first:
                 first = False
                 continue
             if not row:
                 continue
-            starts.append(start)
+            records.append((start, duckdb_line))
     except csv.Error:
         return None  # what DuckDB read, the csv module cannot: rejects keep their records
-    return starts
+    return records
 
 
 def archive_file(f: FileInfo, archive_dir: Path) -> Path:
