@@ -649,6 +649,31 @@ def test_rejects_after_a_misshapen_line_or_a_quoted_line_break_name_their_own_li
     assert c.query("SELECT count(*) FROM person") == [(3,)]  # u1, u2, u7
 
 
+def test_a_sheet_with_a_title_above_its_header(make_cohort):
+    """Sign-in sheets often start with a title and a blank row: the whole sheet was
+    refused ('lacks the mapped columns'). It is read from its header, the lines above it
+    are named in a note, and rejects keep the sheet's own line numbers."""
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv",
+        "Sign-in sheet: April meeting,,,\n"  # 1
+        ",,,\n"  # 2
+        "ID,Email,Date,Type\n"  # 3
+        "1,a@example.org,2026-08-01,signup\n"  # 4
+        "2,b@example.org,someday,signup\n"  # 5
+        "3,c@example.org,2026-08-01,signup,extra\n"  # 6
+        "4,d@example.org,2026-08-02,signup\n",  # 7
+    )
+    result = c.sync()
+    (sheet,) = result.files
+    assert sheet.notes == ["the header is on line 3: the 2 line(s) above it (a title) were not read"]
+    assert (sheet.rows_read, sheet.rows_kept, sheet.rows_rejected) == (4, 2, 2)
+    assert [(line, column) for _, line, column, _ in c.rejects()] == [(5, "Date"), (6, None)]
+    assert c.query("SELECT count(*) FROM activity") == [(2,)]
+    # the same sheet synced again changes nothing
+    assert c.sync().status == "unchanged"
+
+
 def test_an_unclosed_quote_is_named_by_its_line(make_cohort):
     c = make_cohort(GENERIC)
     c.write(

@@ -9,6 +9,7 @@ values (names, emails, phones, free text).
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -1467,6 +1468,24 @@ def _marks_who_came(stage: Stage, f: FileInfo, table: str, column: str, name: st
     return True
 
 
+TITLE_LINES_LOOKED_AT = 20
+
+
+def _header_below_a_title(f: FileInfo, names: list[str]) -> int:
+    """How many lines sit above the sheet's header row, when its first line is not the
+    header but one of the next few has every mapped column (a title above the header,
+    as sign-in sheets often have); 0 otherwise."""
+    wanted = {name.strip().lower() for name in names}
+    path = f.read_path or f.path
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        lines = [line for _, line in zip(range(TITLE_LINES_LOOKED_AT), handle, strict=False)]
+    for at, line in enumerate(lines[1:], start=1):
+        row = next(csv.reader([line], delimiter=f.delimiter), [])
+        if wanted <= {cell.strip().lower() for cell in row}:
+            return at
+    return 0
+
+
 def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     mapping = dict(source.columns or {})
     bad = sorted(set(mapping) - GENERIC_FIELDS)
@@ -1478,11 +1497,34 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 f"the column mapping names unknown field(s) {', '.join(bad)}",
                 "in cohort.yml, map only these fields: " + ", ".join(sorted(GENERIC_FIELDS)),
             )
+        notes = list(f.notes)
         table, cols = stage.load_csv(
             f, encoding=source.encoding, delimiter=source.delimiter, what="spreadsheet"
         )
         lower = {c.lower(): c for c in cols}
         missing = [f"{k}: {v}" for k, v in mapping.items() if v.lower() not in lower]
+        header_at = _header_below_a_title(f, list(mapping.values())) if missing else 0
+        if header_at:
+            # a sheet with a title (and often a blank row) above its header: read again
+            # from the header (what the first read found is forgotten), and say which
+            # lines were not read
+            stage.con.execute(
+                f"DROP TABLE {table}; DELETE FROM st_reject WHERE file_no = {f.file_no}"
+            )
+            f.notes[:] = notes
+            table, cols = stage.load_csv(
+                f,
+                encoding=source.encoding,
+                delimiter=source.delimiter,
+                what="spreadsheet",
+                skip=header_at,
+            )
+            lower = {c.lower(): c for c in cols}
+            missing = [f"{k}: {v}" for k, v in mapping.items() if v.lower() not in lower]
+            f.notes.append(
+                f"the header is on line {header_at + 1}: the {header_at} line(s) above it "
+                "(a title) were not read"
+            )
         if missing:
             raise stage.error(
                 f,

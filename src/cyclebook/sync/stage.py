@@ -169,6 +169,7 @@ class FileInfo:
     carried: bool = False  # unchanged and not needed by the changed ones: not read again
     read_path: Path | None = None  # transcoded copy, when the file was not UTF-8
     delimiter: str = ","  # the CSV's field separator (as read)
+    skip: int = 0  # lines above the header (a spreadsheet's title), not read
     # set when the archive copy computed the hash: the stat and time it was read at
     hashed_stat: os.stat_result | None = None
     hashed_at_ns: int = 0
@@ -488,6 +489,7 @@ class Stage:
         encoding: str | None = None,
         delimiter: str | None = None,
         what: str = "export",
+        skip: int = 0,
     ) -> tuple[str, list[str]]:
         """Read one CSV into a TEMP table of VARCHAR columns plus ``__rec``.
 
@@ -495,10 +497,12 @@ class Stage:
         it is not set, by commas, or by tabs when the header line has tabs and no comma.
         Structural problems (too many columns, bad quoting) become rejects with the line
         DuckDB reports; blank rows are dropped and counted; a repeated header line is a
-        reject. Returns the table name and the file's column names.
+        reject. ``skip``: the lines above the header row (a spreadsheet's title), not
+        read. Returns the table name and the file's column names.
         """
         head = self._check_bytes(f)
-        header_line = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+        f.skip = skip
+        header_line = (head.removeprefix(b"\xef\xbb\xbf").split(b"\n", skip + 1) + [b""])[skip]
         if delimiter is None and b"\t" in header_line and b"," not in header_line:
             # VAN's "tab delimited text" export (and a spreadsheet's "Text (Tab delimited)")
             delimiter = "\t"
@@ -516,7 +520,7 @@ class Stage:
                     f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(
                         {sql_str(str(path))}, header = true, all_varchar = true,
                         delim = {sql_str(f.delimiter)}, quote = '"', escape = '"',
-                        auto_detect = true,
+                        auto_detect = true, skip = {int(skip)},
                         normalize_names = false, store_rejects = true,
                         rejects_table = '{rj}', rejects_scan = '{rs}',
                         max_line_size = 4000000, sample_size = 20480)"""
@@ -860,7 +864,7 @@ class Stage:
                     [file_no],
                 )
                 continue
-            records = record_lines(f.read_path or f.path, f.delimiter)
+            records = record_lines(f.read_path or f.path, f.delimiter, f.skip)
             if records is None:
                 continue
             duckdb_to_line = {duckdb_line: line for line, duckdb_line in records}
@@ -953,25 +957,30 @@ def unclosed_quote_line(path: Path) -> int | None:
     return opened_at if inside else None
 
 
-def record_lines(path: Path, delimiter: str = ",") -> list[tuple[int, int]] | None:
+def record_lines(path: Path, delimiter: str = ",", skip: int = 0) -> list[tuple[int, int]] | None:
     """For each non-blank data record: the physical line (1-based) where it starts, and
     the line DuckDB names it by (which counts blank lines but not the line breaks inside
-    quoted values). In file order, the header excluded, as ``read_csv`` numbers them."""
+    quoted values). In file order, the header excluded, as ``read_csv`` numbers them;
+    ``skip``: lines above the header, not read."""
     text = _csv_text(path, MAX_LINE_SCAN_BYTES)
     if text is None:
         return None
+    start_at = 0
+    for _ in range(skip):  # the lines are counted, not read
+        start_at = text.find("\n", start_at) + 1 or len(text)
+    text = text[start_at:] if start_at else text
     # DuckDB reads values up to its 4 MB line limit; Python's csv module stops at
     # 128 KB unless told (a long notes column stopped the whole sync with its error)
     csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     records: list[tuple[int, int]] = []
-    line_before = 0
+    line_before = skip
     inside_quotes = 0  # line breaks inside quoted values so far
     first = True
     try:
         for row in reader:
             start = line_before + 1
-            line_before = reader.line_num
+            line_before = skip + reader.line_num
             duckdb_line = start - inside_quotes
             inside_quotes += line_before - start
             if first:
