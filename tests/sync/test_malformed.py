@@ -666,7 +666,9 @@ def test_a_sheet_with_a_title_above_its_header(make_cohort):
     )
     result = c.sync()
     (sheet,) = result.files
-    assert sheet.notes == ["the header is on line 3: the 2 line(s) above it (a title) were not read"]
+    assert sheet.notes == [
+        "the header is on line 3: the 2 line(s) above it (a title) were not read"
+    ]
     assert (sheet.rows_read, sheet.rows_kept, sheet.rows_rejected) == (4, 2, 2)
     assert [(line, column) for _, line, column, _ in c.rejects()] == [(5, "Date"), (6, None)]
     assert c.query("SELECT count(*) FROM activity") == [(2,)]
