@@ -606,9 +606,9 @@ def _run_chains(
 
     chosen = settings.threads()  # passed on: workers have the environment of their start
 
-    # A network's measures count its affiliates: an organization's phases after sync wait
-    # until every sync of its network family in this run is done (and so read, and
-    # fingerprint, the family's data as it will stay).
+    # A network's improve report counts its affiliates: an organization's phases after
+    # sync wait until every sync of the organizations it reads in this run is done (and
+    # so read, and fingerprint, their data as it will stay).
     syncing: dict[str, int] = {}
     for chain in chains:
         for job in chain:
@@ -616,17 +616,17 @@ def _run_chains(
                 syncing[job.org_id] = syncing.get(job.org_id, 0) + 1
     waiting: list[tuple[list[Job], int]] = []
 
-    def family_synced(job: Job) -> bool:
+    def inputs_synced(job: Job) -> bool:
         if job.phase == "sync" or job.org_id is None or fingerprints is None:
             return True
-        return not any(syncing.get(org, 0) for org in fingerprints.family(job.org_id))
+        return not any(syncing.get(org, 0) for org in fingerprints.reads(job.org_id, job.phase))
 
     def synced(job: Job) -> None:
         if job.phase != "sync" or job.org_id is None or job.org_id not in syncing:
             return
         syncing[job.org_id] -= 1
-        ready = [(c, p) for c, p in waiting if family_synced(c[p])]
-        waiting[:] = [(c, p) for c, p in waiting if not family_synced(c[p])]
+        ready = [(c, p) for c, p in waiting if inputs_synced(c[p])]
+        waiting[:] = [(c, p) for c, p in waiting if not inputs_synced(c[p])]
         for chain, position in ready:
             advance(chain, position)
 
@@ -634,7 +634,7 @@ def _run_chains(
         """Skip cached jobs of the chain from ``position``; submit the first to execute."""
         while position < len(chain):
             job = chain[position]
-            if not family_synced(job):
+            if not inputs_synced(job):
                 waiting.append((chain, position))
                 return
             fingerprint = parts = previous = None

@@ -248,3 +248,40 @@ def test_an_organization_taken_out_of_the_cohort(cohort: Path) -> None:
     assert paths.report("c1", "beta", "share").exists()
     manifest = json.loads(paths.manifest("c1").read_text())
     assert "c1/beta/share/organization" in {job["key"] for job in manifest["jobs"]}
+
+
+def test_a_network_reruns_only_what_reads_the_changed_affiliate(cohort: Path) -> None:
+    """Beta and gamma are affiliates of alpha. A changed export of beta re-ran every
+    report of its network and of gamma too (with forty affiliates, some two hundred
+    reports for one export): only beta's reports, the improve report of alpha (it counts
+    its affiliates) and the cohort summary read beta's data."""
+    config = cohort / "cohort.yml"
+    config.write_text(
+        config.read_text().replace(
+            "    name: Beta Workers\n", "    name: Beta Workers\n    parent: alpha\n"
+        )
+        + "  - id: gamma\n    name: Gamma Neighbors\n    parent: alpha\n"
+    )
+    export = cohort / "orgs" / "gamma" / "exports" / "people.csv"
+    export.parent.mkdir(parents=True)
+    export.write_text("gamma-1\n")
+    first = _run(cohort)
+    assert set(first.values()) == {"ok"}
+
+    # (the stand-in sync keeps a file's first five characters: these change the store)
+    (cohort / "orgs" / "beta" / "exports" / "people.csv").write_text("b-2\n")
+    statuses = _run(cohort)
+    ran = {key for key, status in statuses.items() if status == "ok"}
+    assert ran == {
+        *_keys("beta"),
+        "c1/alpha/improve/organization",
+        "c1/(cohort)/cohort/cohort",
+        "c1/(cohort)/cohort/funder",
+    }
+    assert set(statuses.values()) == {"ok", "cached"}
+
+    # the network's own export: its reports and the cohort summary, no affiliate's
+    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("a-2\n")
+    statuses = _run(cohort)
+    ran = {key for key, status in statuses.items() if status == "ok"}
+    assert ran == {*_keys("alpha"), "c1/(cohort)/cohort/cohort", "c1/(cohort)/cohort/funder"}
