@@ -545,7 +545,8 @@ def test_spoke(make_cohort):
         ("survey_response", "Yes", "2026-08-20 15:30")
     ]
     assert c.query("SELECT count(*) FROM person") == [(3,)]
-    assert c.query("SELECT sms_ok FROM person ORDER BY 1") == [(False,), (True,), (True,)]
+    # an opt-out is a no; not opting out is not a yes (unknown)
+    assert c.query("SELECT sms_ok FROM person ORDER BY 1") == [(False,), (None,), (None,)]
 
 
 def test_files_of_one_table_are_read_as_one(make_cohort):
@@ -1110,3 +1111,38 @@ def test_a_files_collection_is_named_by_its_first_page_that_has_one(
         ("api/people.json", "people", 1),
     ]
     assert c.table("activity", "source_id, type, amount") == [("d-1", "donation", 5.0)]
+
+
+def test_permissions_an_export_does_not_give_stay_as_they_were(make_cohort):
+    """A blank Action Network status, or a report built without the status columns, read
+    as 'not subscribed' and overwrote an earlier export's 'subscribed'; a Spoke contact
+    who did not opt out read as 'may be texted' and overwrote an unsubscribe made in
+    Action Network. Unknown is now unknown, and what a tool did say stays."""
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: spoke, path: spoke}")
+    c.write(
+        "an/activists-1.csv",
+        """\
+        uuid,email,can2_phone,can2_subscription_status,can2_sms_status
+        u1,ann@example.org,(617) 555-0105,subscribed,unsubscribed
+        u2,bea@example.org,,,
+        """,
+    )
+    c.write(
+        "spoke/contacts.csv",
+        "campaignId,campaign,contact[firstName],contact[cell],contact[optOut],contact[messageStatus]\n"
+        "71,Kickoff,Ann,+16175550105,false,closed\n",
+    )
+    c.sync()
+    permissions = """SELECT pii.email, p.email_ok, p.sms_ok FROM person p
+        JOIN person_pii pii USING (org_id, person_id) ORDER BY 1"""
+    assert c.query(permissions) == [
+        ("ann@example.org", True, False),  # Spoke's contact is Ann (her cell): no override
+        ("bea@example.org", None, None),  # blank statuses: unknown
+    ]
+    # a later report built without the status columns changes no permission
+    c.write("an/activists-2.csv", "uuid,email\nu1,ann@example.org\nu2,bea@example.org\n")
+    c.sync()
+    assert c.query(permissions) == [
+        ("ann@example.org", True, False),
+        ("bea@example.org", None, None),
+    ]

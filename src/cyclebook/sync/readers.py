@@ -319,10 +319,10 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
             concat_ws(', ', cb_s({c("can2_user_address", "address")}),
                       cb_s({c("can2_user_city", "city")})) AS address,
             cb_s({c("zip_code", "zip")}) AS zip, cb_s({c("can2_state_abbreviated", "state")}) AS state,
-            CASE lower(cb_s({c("can2_subscription_status")})) WHEN 'subscribed' THEN TRUE
-                 WHEN NULL THEN NULL ELSE FALSE END AS email_ok,
-            CASE lower(cb_s({c("can2_sms_status")})) WHEN 'subscribed' THEN TRUE
-                 WHEN NULL THEN NULL ELSE FALSE END AS sms_ok,
+            -- a blank status, or a report built without the column, is unknown (NULL):
+            -- read as FALSE, it overwrote what an earlier export said
+            lower(cb_s({c("can2_subscription_status")})) = 'subscribed' AS email_ok,
+            lower(cb_s({c("can2_sms_status")})) = 'subscribed' AS sms_ok,
             cb_s({c("can2_subscription_date")}) AS sub_raw,
             cb_ts({c("can2_subscription_date")}) AS sub_at
             FROM {table}"""
@@ -407,10 +407,8 @@ def _osdi_person_sel(table: str, prefix: str, extra: str = "") -> str:
                          js(j, '$.postal_addresses[0].locality')), '') AS address,
         js(j, '$.postal_addresses[0].postal_code') AS zip,
         js(j, '$.postal_addresses[0].region') AS state,
-        CASE lower(js(j, '$.email_addresses[0].status')) WHEN 'subscribed' THEN TRUE
-             WHEN NULL THEN NULL ELSE FALSE END AS email_ok,
-        CASE lower(js(j, '$.phone_numbers[0].status')) WHEN 'subscribed' THEN TRUE
-             WHEN NULL THEN NULL ELSE FALSE END AS sms_ok,
+        lower(js(j, '$.email_addresses[0].status')) = 'subscribed' AS email_ok,
+        lower(js(j, '$.phone_numbers[0].status')) = 'subscribed' AS sms_ok,
         js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at
         {extra}
         FROM {table}"""
@@ -1278,7 +1276,9 @@ def _spoke_contacts(
             AND m.cell = r.cell"""
     inserts = {
         "st_person": """'spoke', x.cell, NULL, x.cell, x.first_name, x.last_name, NULL,
-            x.zip, NULL, NULL, NOT coalesce(x.opt_out, FALSE), NULL, x.first_out""",
+            x.zip, NULL, NULL, CASE WHEN x.opt_out THEN FALSE END, NULL, x.first_out""",
+        # (sms_ok: opting out says no; not opting out of a text is not a yes, and as
+        # TRUE it overwrote an unsubscribe the person had made in another tool)
         "st_attempt": """'spoke:' || coalesce(x.campaign_id, '') || ':' || x.cell, 'spoke',
             'spoke', x.cell, 'text', x.status, x.first_out,
             coalesce(x.campaign_id || ' ' || x.campaign, x.campaign, x.campaign_id),
