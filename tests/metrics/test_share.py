@@ -243,6 +243,29 @@ def test_followup_names_cannot_run_as_spreadsheet_formulas(cohort):
     assert row["phone"].startswith("555")  # phones are left as they are
 
 
+def test_followup_lists_say_what_each_person_allowed(cohort):
+    """The lists gave an organizer the phone of a person who had opted out of texts, and
+    nothing to tell: each row now says whether the person may be emailed and texted."""
+    import duckdb
+
+    con = duckdb.connect(str(cohort.store))
+    con.execute("UPDATE person SET email_ok = true, sms_ok = false WHERE person_id = 'old0'")
+    con.execute("UPDATE person SET email_ok = false, sms_ok = true WHERE person_id = 'old1'")
+    con.execute("UPDATE person SET email_ok = NULL, sms_ok = NULL WHERE person_id = 'old2'")
+    con.close()
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    share.compute(ctx)
+    with open(cohort.followup("org", "c2") / "newly_lapsed.csv", newline="") as fh:
+        rows = {r["person_id"]: r for r in csv.DictReader(fh)}
+    allowed = {p: (rows[p]["may_email"], rows[p]["may_text"]) for p in ("old0", "old1", "old2")}
+    assert allowed == {
+        "old0": ("yes", "no"),
+        "old1": ("no", "yes"),
+        "old2": ("unknown", "unknown"),
+    }
+    assert "email_ok" not in rows["old0"] and rows["old0"]["phone"].startswith("555")
+
+
 def test_followup_joins_a_persons_ids_of_one_tool_in_order(cohort):
     """A person found under two ids of one tool (merged by email) gets both, sorted and
     joined by ';', in that tool's column; a name starting with + or @ gets a quote and a

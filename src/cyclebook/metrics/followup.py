@@ -101,8 +101,13 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
 
     def pii() -> ir.Table:
         t = engine.table("person_pii")
-        return t.join(wanted, t.person_id == wanted.wid).select(
-            "person_id", "first_name", "last_name", "email", "phone"
+        p = engine.table("person")
+        t = t.join(wanted, t.person_id == wanted.wid)
+        # what the person allowed (an unsubscribe, an opt-out from texts) travels with the
+        # email and the phone: a list without it had organizers text people who had
+        # opted out
+        return t.left_join(p, t.person_id == p.person_id).select(
+            t.person_id, t.first_name, t.last_name, t.email, t.phone, p.email_ok, p.sms_ok
         )
 
     def ids() -> ir.Table:
@@ -123,6 +128,10 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
     return people
 
 
+# the permissions a list shows beside the contacts: yes, no (unsubscribed, opted out) or
+# unknown (no tool said)
+PERMISSIONS = {"email_ok": "may_email", "sms_ok": "may_text"}
+
 # a name starting with one of = + - @ (or a tab, a carriage return) could run as a
 # spreadsheet formula (DuckDB's RE2 syntax)
 _FORMULA_SQL = r"^[=+\-@\t\r]"
@@ -135,6 +144,12 @@ def _contact_columns(contacts: pd.DataFrame) -> list[str]:
     columns = []
     for column in contacts.columns.drop("person_id"):
         value = f"c.{ident(column)}"
+        if column in PERMISSIONS:
+            columns.append(
+                f"CASE {value} WHEN TRUE THEN 'yes' WHEN FALSE THEN 'no' ELSE 'unknown' END "
+                f"AS {PERMISSIONS[column]}"
+            )
+            continue
         if column in ("first_name", "last_name"):
             value = (
                 f"CASE WHEN regexp_matches({value}, '{_FORMULA_SQL}') "
