@@ -6,6 +6,7 @@ found and what is expected (pattern from Cal-ITP's ``calitp_portfolio/models.py`
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,6 +83,35 @@ DELIMITER_NAMES = {
 }
 
 
+# The canonical fields a spreadsheet (generic_csv) maps its columns to.
+GENERIC_FIELDS = (
+    "person_id",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "zip",
+    "state",
+    "address",
+    "occurred_at",
+    "type",
+    "event",
+    "status",
+    "attended",
+    "amount",
+    "role",
+    "result",
+    "organizer",
+    "recorded_at",
+    # what the person allowed: yes/no columns ("OK to text?", "Do not contact")
+    "email_ok",
+    "sms_ok",
+    "do_not_contact",
+)
+# settings only the spreadsheet reader reads: on another tool's source they did nothing
+GENERIC_ONLY = ("columns", "activity_type", "date_format")
+
+
 class Source(Strict):
     """One export (or folder of exports) an organization brings from a tool."""
 
@@ -150,6 +180,32 @@ class Source(Strict):
             raise ValueError(
                 f"'delimiter' applies to CSV exports ({', '.join(CSV_KINDS)}); a "
                 f"{self.kind} export is JSON: remove 'delimiter' from this source"
+            )
+        return self
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        # unchecked, a mistyped field passed validate and stopped the sync
+        for name in value or {}:
+            if name not in GENERIC_FIELDS:
+                close = difflib.get_close_matches(name, GENERIC_FIELDS, n=1)
+                raise ValueError(
+                    f"'columns' maps an unknown field {name!r}"
+                    + (f" (did you mean '{close[0]}'?)" if close else "")
+                    + "; the fields are: "
+                    + ", ".join(GENERIC_FIELDS)
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _generic_settings_on_generic_only(self) -> Source:
+        given = [name for name in GENERIC_ONLY if getattr(self, name) is not None]
+        if given and self.kind != "generic_csv":
+            raise ValueError(
+                f"{', '.join(repr(n) for n in given)} appl{'ies' if len(given) == 1 else 'y'} "
+                f"to spreadsheets (kind generic_csv); a {self.kind} export is read by its "
+                "own columns: remove " + ("it" if len(given) == 1 else "them") + " from this source"
             )
         return self
 
@@ -294,8 +350,6 @@ METRICS: tuple[str, ...] = (
 
 def _known_metric(value: str) -> str:
     if value not in METRICS:
-        import difflib
-
         close = difflib.get_close_matches(value, METRICS, n=1)
         raise ValueError(
             f"{value!r} is not a measure cyclebook computes"
@@ -339,8 +393,6 @@ class Organization(Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            import difflib
-
             close = difflib.get_close_matches(value, zoneinfo.available_timezones(), n=1)
             raise ValueError(
                 f"unknown time zone {value!r}: write an IANA name such as 'America/New_York'"
@@ -642,7 +694,6 @@ def unread_reflections(
     and the fix: a reflection is ``<org_id>.yml``, and a file named after no organization
     (a typo, an organization that left) or ending in ``.yaml`` was silently left out of
     every report."""
-    import difflib
 
     from cyclebook.paths import CohortPaths
 

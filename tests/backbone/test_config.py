@@ -287,6 +287,21 @@ REFUSED_SETTINGS = {
         9,
         "written with % codes, as in '%d/%m/%Y'",
     ),
+    # stopped the sync: "the column mapping names unknown field(s) emial"
+    "mapped field": (
+        "sources:\n  - kind: generic_csv\n    path: roster.csv\n"
+        "    columns: {person_id: ID, emial: Email}",
+        "organizations.0.sources.0.columns",
+        9,
+        "'columns' maps an unknown field 'emial' (did you mean 'email'?)",
+    ),
+    # read nothing: only spreadsheets are read by a mapping and a date format
+    "generic only": (
+        "sources:\n  - kind: action_network_csv\n    path: an\n    date_format: '%d/%m/%Y'",
+        "organizations.0.sources.0",
+        7,
+        "'date_format' applies to spreadsheets (kind generic_csv)",
+    ),
     # shared nothing under that name, without a word
     "consent": (
         "consent: {cohort: [ladder, absorbtion]}",

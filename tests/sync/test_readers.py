@@ -1146,3 +1146,41 @@ def test_permissions_an_export_does_not_give_stay_as_they_were(make_cohort):
         ("ann@example.org", True, False),
         ("bea@example.org", None, None),
     ]
+
+
+def test_a_spreadsheet_maps_what_people_allowed(make_cohort):
+    """A sheet's 'OK to text?' and 'Do not contact' columns could not be mapped: they
+    stayed custom fields, and the follow-up lists left no one out. A value that is not a
+    yes or no is unknown, counted in a note; its row is kept."""
+    c = make_cohort(
+        """\
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {email: Email, occurred_at: Date, email_ok: Emails OK, sms_ok: OK to text?,
+                    do_not_contact: DNC}
+        """
+    )
+    c.write(
+        "roster.csv",
+        """\
+        Email,Date,Emails OK,OK to text?,DNC
+        ann@example.org,2026-08-01,yes,no,
+        bea@example.org,2026-08-01,Y,maybe,x
+        cy@example.org,2026-08-01,,,no
+        """,
+    )
+    result = c.sync()
+    assert result.rows_rejected == 0
+    assert result.files[0].notes == [
+        "1 value(s) of 'OK to text?' are not a yes or no: read as unknown"
+    ]
+    assert c.query(
+        """SELECT pii.email, p.email_ok, p.sms_ok, p.do_not_contact FROM person p
+           JOIN person_pii pii USING (org_id, person_id) ORDER BY 1"""
+    ) == [
+        ("ann@example.org", True, False, None),
+        ("bea@example.org", True, None, True),
+        ("cy@example.org", None, None, False),
+    ]
+    assert c.query("SELECT count(*) FROM custom_field") == [(0,)]

@@ -1382,27 +1382,6 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
 
 # --------------------------------------------------------------------------- generic CSV
 
-GENERIC_FIELDS = {
-    "person_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "zip",
-    "state",
-    "address",
-    "occurred_at",
-    "type",
-    "event",
-    "status",
-    "attended",
-    "amount",
-    "role",
-    "result",
-    "organizer",
-    "recorded_at",
-}
-
 
 def generic_source_name(source: Source) -> str:
     label = source.label or Path(source.path).stem
@@ -1486,17 +1465,35 @@ def _header_below_a_title(f: FileInfo, names: list[str]) -> int:
     return 0
 
 
+PERMISSION_FIELDS = ("email_ok", "sms_ok", "do_not_contact")
+
+
+def _unread_permissions(
+    stage: Stage, f: FileInfo, table: str, columns: dict[str, str], mapping: dict[str, str]
+) -> None:
+    """A permission that is not a yes or no ('maybe', 'ask first') is kept as unknown,
+    the row with it: counted in a note, as the readers count unreadable emails."""
+    if not columns:
+        return
+    counts = stage.con.execute(
+        "SELECT "
+        + ", ".join(
+            f"count(*) FILTER (WHERE cb_s({col}) IS NOT NULL AND cb_bool({col}) IS NULL)"
+            for col in columns.values()
+        )
+        + f" FROM {table}"
+    ).fetchone()
+    for field, n in zip(columns, counts, strict=True):
+        if n:
+            f.notes.append(
+                f"{n} value(s) of '{mapping[field]}' are not a yes or no: read as unknown"
+            )
+
+
 def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
-    mapping = dict(source.columns or {})
-    bad = sorted(set(mapping) - GENERIC_FIELDS)
+    mapping = dict(source.columns or {})  # its fields are checked in config.Source
     name = generic_source_name(source)
     for f in files:
-        if bad:
-            raise stage.error(
-                f,
-                f"the column mapping names unknown field(s) {', '.join(bad)}",
-                "in cohort.yml, map only these fields: " + ", ".join(sorted(GENERIC_FIELDS)),
-            )
         notes = list(f.notes)
         table, cols = stage.load_csv(
             f, encoding=source.encoding, delimiter=source.delimiter, what="spreadsheet"
@@ -1582,7 +1579,9 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             {attended_sql} AS att, cb_s({g("attended")}) AS att_raw, cb_s({g("amount")}) AS amt_raw,
             cb_amount({g("amount")}) AS amt,
             lower(cb_s({g("role")})) AS role, cb_s({g("result")}) AS result,
-            cb_s({g("organizer")}) AS organizer, {when(g("recorded_at"))} AS recorded_at
+            cb_s({g("organizer")}) AS organizer, {when(g("recorded_at"))} AS recorded_at,
+            cb_bool({g("email_ok")}) AS email_ok, cb_bool({g("sms_ok")}) AS sms_ok,
+            cb_bool({g("do_not_contact")}) AS dnc
             FROM {table}"""
         # the person reference of the values computed above (their macros planned once)
         sel = f"SELECT *, coalesce(__pid, email, phone) AS ref FROM ({sel})"
@@ -1631,7 +1630,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         event_id = f"'{name}:' || substr(md5(x.event || '|' || strftime(x.ts AT TIME ZONE 'UTC', '%Y-%m-%d')), 1, 16)"
         inserts = {
             "st_person": f"""{sql_str(name)}, x.ref, x.email, x.phone, x.first_name, x.last_name,
-                x.address, x.zip, x.state, NULL, NULL, NULL, x.ts""",
+                x.address, x.zip, x.state, x.email_ok, x.sms_ok, x.dnc, x.ts""",
         }
         if has_date:
             inserts["st_event"] = f"""{event_id}, {sql_str(name)}, x.event, NULL, x.ts
@@ -1650,6 +1649,9 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 x.result, x.amt, NULL, x.organizer"""
         contacts = {"email": mapping.get("email", ""), "phone": mapping.get("phone", "")}
         _emit(stage, f, sel, checks, inserts, contacts=contacts)
+        _unread_permissions(
+            stage, f, table, {k: m[k] for k in PERMISSION_FIELDS if k in m}, mapping
+        )
         _custom(stage, f, table, f.unknown_columns, name, ref)
         stage.con.execute(f"DROP TABLE {table}")
 
