@@ -676,6 +676,25 @@ def test_a_sheet_with_a_title_above_its_header(make_cohort):
     assert c.sync().status == "unchanged"
 
 
+def test_ids_a_spreadsheet_rounded_are_rejected(make_cohort):
+    """Excel saves a number of 12 or more digits as it shows it, 1.23457E+11: two
+    members' ids became one, and the two one person. Those rows are rejected."""
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv",
+        "ID,Email,Date,Type\n"
+        "1.23457E+11,a@example.org,2026-08-01,signup\n"
+        "1.23457E+11,b@example.org,2026-08-01,signup\n"
+        "123456789012,c@example.org,2026-08-01,signup\n",
+    )
+    c.sync()
+    assert [(line, column, reason[:40]) for _, line, column, reason in c.rejects()] == [
+        (2, "ID", "person id written as a rounded number (s"),
+        (3, "ID", "person id written as a rounded number (s"),
+    ]
+    assert c.query("SELECT source_id FROM identity") == [("123456789012",)]
+
+
 def test_an_unclosed_quote_is_named_by_its_line(make_cohort):
     c = make_cohort(GENERIC)
     c.write(

@@ -1466,6 +1466,8 @@ def _header_below_a_title(f: FileInfo, names: list[str]) -> int:
 
 
 PERMISSION_FIELDS = ("email_ok", "sms_ok", "do_not_contact")
+# a number as a spreadsheet shows it when it has too many digits: 1.23457E+11
+SCIENTIFIC = r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+"
 
 
 def _unread_permissions(
@@ -1570,6 +1572,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             )
         ref = f"coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')}))"
         sel = f"""SELECT rowid AS __rec, cb_id({g("person_id")}) AS __pid,
+            cb_s({g("person_id")}) AS __pid_raw,
             cb_email({g("email")}) AS email, cb_phone({g("phone")}) AS phone, cb_s({g("first_name")}) AS first_name,
             cb_s({g("email")}) AS email_raw, cb_s({g("phone")}) AS phone_raw,
             cb_s({g("last_name")}) AS last_name, cb_s({g("address")}) AS address,
@@ -1590,10 +1593,18 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         has_date = "occurred_at" in mapping
         checks = [
             (
+                # Excel shows a number of 12 or more digits as 1.23457E+11, and saves it
+                # so: different members' ids became one id, and one person
+                f"regexp_full_match(__pid_raw, '{SCIENTIFIC}')",
+                mapping.get("person_id", ""),
+                "person id written as a rounded number (such as 1.23457E+11) by a "
+                "spreadsheet: its digits are lost; format the column as text and save again",
+            ),
+            (
                 "ref IS NULL",
                 mapping.get("person_id") or mapping.get("email") or mapping.get("phone", ""),
                 "no person id, email or phone on the row",
-            )
+            ),
         ]
         if has_date:
             checks += [
