@@ -38,9 +38,13 @@ def _resolve(people: list[tuple[str, str, str | None, str | None]], stored=()) -
             "INSERT INTO person_pii (org_id, person_id, email) VALUES ('o', ?, ?)",
             [person_id, email],
         )
-    rounds = resolve_identities(con, "o")["rounds"]
+    resolved = resolve_identities(con, "o")
     rows = con.execute("SELECT source, source_id, person_id, is_new FROM cb_idmap").fetchall()
-    return {"rounds": rounds, "ids": {(s, i): (p, new) for s, i, p, new in rows}}
+    return {
+        "rounds": resolved["rounds"],
+        "hubs": resolved["hubs"],
+        "ids": {(s, i): (p, new) for s, i, p, new in rows},
+    }
 
 
 def test_a_chain_of_shared_values_is_one_person(path):
@@ -101,7 +105,19 @@ def test_a_long_chain_is_one_person_in_few_rounds(path):
 
 
 def _components(people) -> set[frozenset]:
-    """Ids joined by a shared email or phone, by union-find (the reference)."""
+    """Ids joined by a shared email or phone, by union-find (the reference). A value one
+    tool holds for HUB_IDS or more of its ids joins nobody."""
+    from collections import Counter
+
+    from cyclebook.sync.merge import HUB_IDS
+
+    held = Counter(
+        (value, source)
+        for source, _, email, phone in people
+        for value in {("e", email), ("p", phone)}
+        if value[1] is not None
+    )
+    hubs = {value for (value, _), n in held.items() if n >= HUB_IDS}
     parent: dict[tuple, tuple] = {}
 
     def find(x):
@@ -114,7 +130,7 @@ def _components(people) -> set[frozenset]:
         node = ("id", source, source_id)
         find(node)
         for value in (("e", email), ("p", phone)):
-            if value[1] is not None:
+            if value[1] is not None and value not in hubs:
                 parent[find(node)] = find(value)
     groups: dict[tuple, set] = {}
     for source, source_id, _, _ in people:
@@ -297,3 +313,24 @@ def test_reaching_stored_people_changes_no_one_on_random_stores(monkeypatch):
         reached, full = _resolve_both(people, stored, referenced, monkeypatch)
         monkeypatch.undo()
         assert reached == full, seed
+
+
+def test_a_value_on_many_of_one_tools_people_matches_none_of_them():
+    """The organizer's phone written on three sign-in rows, a household's landline: it
+    made one person of everyone who had it. A value one tool holds for three or more of
+    its ids joins none of them; two (a duplicate record, a couple) still match, and a
+    value shared across tools still matches."""
+    out = _resolve(
+        [
+            ("sheet", "1", None, "+16175550100"),
+            ("sheet", "2", None, "+16175550100"),
+            ("sheet", "3", None, "+16175550100"),
+            ("sheet", "4", "di@x.org", "+16175550199"),
+            ("sheet", "5", None, "+16175550199"),
+            ("mobilize", "m1", "di@x.org", None),
+        ]
+    )
+    people = out["ids"]
+    assert len({people[("sheet", i)][0] for i in "123"}) == 3
+    assert people[("sheet", "4")][0] == people[("sheet", "5")][0] == people[("mobilize", "m1")][0]
+    assert out["hubs"] == {"sheet": 1}

@@ -36,7 +36,7 @@ from cyclebook.errors import CyclebookError, ExportError, ResourceError, StoreEr
 from cyclebook.filehash import cohort_cache, files_digest, files_under
 from cyclebook.paths import CohortPaths
 from cyclebook.store import attached_for_write, connect, private_instance
-from cyclebook.sync.merge import cohort_salt, resolve_identities, write_org
+from cyclebook.sync.merge import HUB_IDS, cohort_salt, resolve_identities, write_org
 from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare, files_to_read
 from cyclebook.sync.stage import FileInfo, Stage, archive_file, list_rows, sql_str
 
@@ -300,7 +300,8 @@ def sync_org(
             con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")
             try:
-                resolve_identities(con, org.id)
+                identities = resolve_identities(con, org.id)
+                _note_hubs(con, stage, identities["hubs"])
                 clock.lap("identity")
                 result.written = write_org(con, org.id, salt, started, stage, changed)
                 clock.lap("write")
@@ -363,6 +364,21 @@ _ADDED_COLUMNS = (
     ("contact_attempt", "organizer_id", "VARCHAR"),
     ("contact_attempt", "contact_key", "VARCHAR"),
 )
+
+
+def _note_hubs(con, stage: Stage, hubs: dict[str, int]) -> None:
+    """Say, on the first file read of each tool, how many of its emails and phones were
+    not used to match people (each held by HUB_IDS or more of its records)."""
+    for source, n in hubs.items():
+        (file_no,) = con.execute(
+            "SELECT min(file_no) FROM st_person WHERE source = ?", [source]
+        ).fetchone()
+        if file_no is not None:
+            stage.files[file_no].notes.append(
+                f"{n} email(s) or phone(s) are each on {HUB_IDS} or more of this tool's "
+                "people: not used to match people (a household's phone, an office email, "
+                "an organizer's own number written for others)"
+            )
 
 
 def _migrate(con) -> None:

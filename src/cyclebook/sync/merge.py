@@ -18,6 +18,9 @@ from cyclebook.store import UNINDEXED_KEYS, sql_str
 from cyclebook.sync.stage import STAGE_SCHEMA, Stage, list_rows
 
 SEP = "\x1f"
+# an email or phone one tool holds for this many of its own ids or more is not used to
+# match people (two: a tool's duplicate record, or a couple, are still matched)
+HUB_IDS = 3
 MAX_ROUNDS = 64  # rounds needed: about log2 of the longest chain of ids, plus one
 
 
@@ -71,11 +74,27 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
     )
     # Only an email or phone shared by two or more ids can join people: the rest of the
     # edges (most of them, in a one-tool organization) cannot change a label, so the
-    # label propagation runs on the shared ones and the ids they touch only.
+    # label propagation runs on the shared ones and the ids they touch only. A value
+    # that one tool holds for HUB_IDS or more of its own ids joins none of them: a
+    # household's landline, an office email, the organizer's phone written on every
+    # row of a sign-in sheet made one person of everyone who had it.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_shared AS
+            SELECT a, split_part(k, '{SEP}', 1) AS source, count(*) AS ids
+            FROM cb_edges GROUP BY ALL"""
+    )
     shared = con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
-           WHERE a IN (SELECT a FROM cb_edges GROUP BY a HAVING count(*) > 1)"""
+        f"""CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
+           WHERE a IN (SELECT a FROM cb_shared GROUP BY a
+                       HAVING sum(ids) > 1 AND max(ids) < {HUB_IDS})"""
     ).fetchone()[0]
+    hubs = dict(
+        con.execute(
+            f"""SELECT source, count(*) FROM cb_shared WHERE ids >= {HUB_IDS}
+                GROUP BY source ORDER BY source"""
+        ).fetchall()
+    )
+    con.execute("DROP TABLE cb_shared")
     rounds = 0
     nodes = "cb_nodes"
     if shared:
@@ -100,7 +119,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         "DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_sub; DROP TABLE cb_reach; "
         "DROP TABLE cb_nodes"
     )
-    return {"rounds": rounds}
+    return {"rounds": rounds, "hubs": hubs}
 
 
 def _reached_people(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
