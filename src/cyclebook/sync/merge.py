@@ -78,23 +78,25 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
     # that one tool holds for HUB_IDS or more of its own ids joins none of them: a
     # household's landline, an office email, the organizer's phone written on every
     # row of a sign-in sheet made one person of everyone who had it.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE cb_shared AS
-            SELECT a, split_part(k, '{SEP}', 1) AS source, count(*) AS ids
-            FROM cb_edges GROUP BY ALL"""
-    )
     shared = con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
-           WHERE a IN (SELECT a FROM cb_shared GROUP BY a
-                       HAVING sum(ids) > 1 AND max(ids) < {HUB_IDS})"""
+        """CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
+           WHERE a IN (SELECT a FROM cb_edges GROUP BY a HAVING count(*) > 1)"""
     ).fetchone()[0]
-    hubs = dict(
+    hubs: dict[str, int] = {}
+    if shared:  # (the few shared values only: counted per tool)
         con.execute(
-            f"""SELECT source, count(*) FROM cb_shared WHERE ids >= {HUB_IDS}
-                GROUP BY source ORDER BY source"""
-        ).fetchall()
-    )
-    con.execute("DROP TABLE cb_shared")
+            f"""CREATE OR REPLACE TEMP TABLE cb_hub AS
+                SELECT a, split_part(k, '{SEP}', 1) AS source FROM cb_edges
+                GROUP BY ALL HAVING count(*) >= {HUB_IDS}"""
+        )
+        hubs = dict(con.execute("SELECT source, count(*) FROM cb_hub GROUP BY source").fetchall())
+        if hubs:
+            shared = con.execute(
+                """CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
+                   WHERE a NOT IN (SELECT a FROM cb_hub)"""
+            ).fetchone()[0]
+            # (a value left with a single id cannot join anyone: harmless in the graph)
+        con.execute("DROP TABLE cb_hub")
     rounds = 0
     nodes = "cb_nodes"
     if shared:
