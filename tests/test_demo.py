@@ -91,3 +91,48 @@ def test_demo_syncs_cleanly(demo):
     assert set(per_org) == set(results)
     assert shared > 0  # members of two affiliates, counted once by match_key
     assert {"attendance", "one_on_one", "assessment", "donation", "activist_code"} <= types
+
+
+def _mtimes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def test_never_writes_over_a_cohorts_own_exports(tmp_path):
+    """`cyclebook demo` pointed at a real cohort deleted its organizations' exports (one
+    never synced is kept nowhere else) and wrote made-up people in their place."""
+    from cyclebook.cli import main
+
+    root = tmp_path / "real"
+    (root / "orgs" / "eastside" / "exports" / "an").mkdir(parents=True)
+    (root / "cohort.yml").write_text(
+        "id: real\nname: Real\norganizations:\n"
+        "  - id: westside\n    name: Westside\n    sources:\n      - {kind: spoke, path: spoke}\n"
+        "  - id: eastside\n    name: Eastside\n    sources:\n"
+        "      - {kind: action_network_csv, path: an}\n"
+    )
+    own = root / "orgs" / "eastside" / "exports" / "an" / "march.csv"
+    own.write_text("uuid,email\nu1,member@example.org\n")
+    assert main(["demo", str(root)]) == 2
+    assert own.read_text() == "uuid,email\nu1,member@example.org\n"
+    # refused before anything was written, for any organization
+    assert [p.name for p in (root / "orgs").rglob("*") if p.is_file()] == ["march.csv"]
+
+
+def test_a_second_demo_writes_nothing_and_an_edited_export_is_kept(tmp_path):
+    root = tmp_path / "cohort"
+    generate_demo(root, scale=SCALE, orgs=["harbor-youth", "eastside-tenants"])
+    before = _mtimes(root / "orgs")
+    generate_demo(root, scale=SCALE, orgs=["harbor-youth", "eastside-tenants"])
+    assert _mtimes(root / "orgs") == before  # the same bytes were there: not rewritten
+    generate_demo(root, scale=SCALE * 2, orgs=["harbor-youth"])  # a new scale: rewritten
+    after = _mtimes(root / "orgs")
+    roster = "harbor-youth/exports/roster.csv"
+    assert after[roster] != before[roster]
+    assert {k: v for k, v in after.items() if "eastside" in k} == {
+        k: v for k, v in before.items() if "eastside" in k
+    }
+    # an export someone edited is theirs now: the demo does not write over it
+    (root / "orgs" / roster).write_text("Member ID\nedited by hand\n")
+    with pytest.raises(Exception, match="the demo did not write this export"):
+        generate_demo(root, scale=SCALE, orgs=["harbor-youth"])
+    assert (root / "orgs" / roster).read_text() == "Member ID\nedited by hand\n"

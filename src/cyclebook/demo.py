@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from cyclebook.config import Organization, Source, load_cohort
+from cyclebook.errors import CyclebookError
 from cyclebook.paths import CohortPaths, repo_root
 from cyclebook.sync.readers import AN_REPORT_COLUMNS
 
@@ -1268,11 +1269,85 @@ def generate_demo(
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(card, target)
     cohort = load_cohort(paths.root)
-    for org in cohort.organizations:
-        if orgs is not None and org.id not in orgs:
+    chosen = [org for org in cohort.organizations if orgs is None or org.id in orgs]
+    record_path = paths.root / ".cyclebook" / "demo-exports.json"
+    record = _read_record(record_path)
+    # the repository's demo folder from before the record was kept: its exports are the
+    # demo's own
+    demo_folder = not record_path.exists() and _same_file(
+        paths.cohort_file, repo_root() / "cycles" / "demo" / "cohort.yml"
+    )
+    # Every source folder is emptied before it is written: first make sure it holds only
+    # what the demo wrote there. `cyclebook demo` pointed at a real cohort deleted its
+    # organizations' exports (those never synced are kept nowhere else) and put made-up
+    # people in their place.
+    plans = []
+    for org in chosen:
+        present = _files_of(paths, org)
+        known = record.get(org.id, {}).get("files", {})
+        foreign = [rel for rel, stat in present.items() if known.get(rel) != stat]
+        if foreign and not demo_folder:
+            raise CyclebookError(
+                f"{paths.root / foreign[0]}: the demo did not write this export, and writing "
+                "the demo here would delete it and put made-up people in its place"
+                + (f" (and {len(foreign) - 1} more file(s))" if len(foreign) > 1 else ""),
+                fix="run the demo in a folder of its own, e.g. `cyclebook demo "
+                "cycles/demo-try`; to write the demo here, move your own exports out first.",
+            )
+        params = _demo_params(cohort, org, scale, seed)
+        unchanged = bool(present) and not foreign and record.get(org.id, {}).get("params") == params
+        plans.append((org, params, unchanged))
+    for org, params, unchanged in plans:
+        if unchanged:  # the same bytes are there already (a second `make demo`)
             continue
         shared: list[dict] = []
         if org.parent:
             siblings = [o.id for o in cohort.affiliates(org.parent)]
             shared = _network_pool(seed, org.parent, siblings.index(org.id), len(siblings))
         _generate_org(paths.exports(org.id), org, scale, seed, shared)
+        record[org.id] = {"params": params, "files": _files_of(paths, org)}
+        _write_record(record_path, record)
+
+
+def _files_of(paths: CohortPaths, org: Organization) -> dict[str, list[int]]:
+    """The files in the organization's source folders, by path from the cohort folder:
+    their size and modification time (what the demo wrote there, or someone else)."""
+    found: dict[str, list[int]] = {}
+    for source in org.sources:
+        dest = paths.exports(org.id) / source.path
+        files = [dest] if dest.is_file() else sorted(p for p in dest.rglob("*") if p.is_file())
+        for path in files:
+            stat = path.stat()
+            found[str(path.relative_to(paths.root))] = [stat.st_size, stat.st_mtime_ns]
+    return found
+
+
+def _demo_params(cohort, org: Organization, scale: float, seed: int) -> str:
+    """What an organization's demo exports are made from: the same, the same bytes."""
+    siblings = [o.id for o in cohort.affiliates(org.parent)] if org.parent else []
+    code = zlib.crc32(Path(__file__).read_bytes())
+    text = json.dumps(
+        [org.model_dump(mode="json"), siblings, scale, seed, code], sort_keys=True, default=str
+    )
+    return f"{zlib.crc32(text.encode()):08x}-{len(text)}"
+
+
+def _read_record(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_record(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
