@@ -674,6 +674,17 @@ def test_a_sheet_with_a_title_above_its_header(make_cohort):
     assert c.query("SELECT count(*) FROM activity") == [(2,)]
     # the same sheet synced again changes nothing
     assert c.sync().status == "unchanged"
+    # saved as tab-separated text, the title has no tab to tell: the header row does
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv", "Sign-in sheet\nID\tEmail\tDate\tType\n1\ta@example.org\t2026-08-01\tsignup\n"
+    )
+    (sheet,) = c.sync().files
+    assert sheet.notes == [
+        "read as tab-separated text",
+        "the header is on line 2: the 1 line(s) above it (a title) were not read",
+    ]
+    assert c.query("SELECT count(*) FROM activity") == [(1,)]
 
 
 def test_ids_a_spreadsheet_rounded_are_rejected(make_cohort):

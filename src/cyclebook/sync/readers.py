@@ -1450,18 +1450,21 @@ def _marks_who_came(stage: Stage, f: FileInfo, table: str, column: str, name: st
 TITLE_LINES_LOOKED_AT = 20
 
 
-def _header_below_a_title(f: FileInfo, names: list[str]) -> int:
+def _header_below_a_title(f: FileInfo, names: list[str], guess_tab: bool) -> int:
     """How many lines sit above the sheet's header row, when its first line is not the
     header but one of the next few has every mapped column (a title above the header,
-    as sign-in sheets often have); 0 otherwise."""
+    as sign-in sheets often have); 0 otherwise. ``guess_tab``: the source names no
+    delimiter, so the header may be tab-separated (a title line has no tab to tell)."""
     wanted = {name.strip().lower() for name in names}
     path = f.read_path or f.path
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
         lines = [line for _, line in zip(range(TITLE_LINES_LOOKED_AT), handle, strict=False)]
+    delimiters = [f.delimiter, *(["\t"] if guess_tab and f.delimiter != "\t" else [])]
     for at, line in enumerate(lines[1:], start=1):
-        row = next(csv.reader([line], delimiter=f.delimiter), [])
-        if wanted <= {cell.strip().lower() for cell in row}:
-            return at
+        for delimiter in delimiters:
+            row = next(csv.reader([line], delimiter=delimiter), [])
+            if wanted <= {cell.strip().lower() for cell in row}:
+                return at
     return 0
 
 
@@ -1502,7 +1505,11 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         )
         lower = {c.lower(): c for c in cols}
         missing = [f"{k}: {v}" for k, v in mapping.items() if v.lower() not in lower]
-        header_at = _header_below_a_title(f, list(mapping.values())) if missing else 0
+        header_at = (
+            _header_below_a_title(f, list(mapping.values()), source.delimiter is None)
+            if missing
+            else 0
+        )
         if header_at:
             # a sheet with a title (and often a blank row) above its header: read again
             # from the header (what the first read found is forgotten), and say which
