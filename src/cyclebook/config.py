@@ -188,14 +188,7 @@ class Source(Strict):
     def _known_fields(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         # unchecked, a mistyped field passed validate and stopped the sync
         for name in value or {}:
-            if name not in GENERIC_FIELDS:
-                close = difflib.get_close_matches(name, GENERIC_FIELDS, n=1)
-                raise ValueError(
-                    f"'columns' maps an unknown field {name!r}"
-                    + (f" (did you mean '{close[0]}'?)" if close else "")
-                    + "; the fields are: "
-                    + ", ".join(GENERIC_FIELDS)
-                )
+            _one_of(name, GENERIC_FIELDS, f"'columns' maps an unknown field {name!r}", "fields")
         return value
 
     @model_validator(mode="after")
@@ -348,15 +341,20 @@ METRICS: tuple[str, ...] = (
 )
 
 
-def _known_metric(value: str) -> str:
-    if value not in METRICS:
-        close = difflib.get_close_matches(value, METRICS, n=1)
+def _one_of(value: str, choices: Sequence[str], problem: str, name: str) -> None:
+    """Refuse a ``value`` not in ``choices``, naming the closest and listing them all."""
+    if value not in choices:
+        close = difflib.get_close_matches(value, choices, n=1)
         raise ValueError(
-            f"{value!r} is not a measure cyclebook computes"
+            problem
             + (f" (did you mean '{close[0]}'?)" if close else "")
-            + "; the measures: "
-            + ", ".join(METRICS)
+            + f"; the {name}: "
+            + ", ".join(choices)
         )
+
+
+def _known_metric(value: str) -> str:
+    _one_of(value, METRICS, f"{value!r} is not a measure cyclebook computes", "measures")
     return value
 
 

@@ -886,32 +886,22 @@ class Stage:
                 ).fetchall()
                 pairs = [(r, accepted[r]) for (r,) in recs if 0 <= r < len(accepted)]
             moved = [(d, duckdb_to_line[d]) for d in shape if duckdb_to_line.get(d, d) != d]
-            if pairs:
-                lines, params = list_rows(
-                    {
-                        "rec": ("BIGINT", [p[0] for p in pairs]),
-                        "line": ("BIGINT", [p[1] for p in pairs]),
-                    }
-                )
-                self.con.execute(
-                    f"""UPDATE st_reject SET line = l.line FROM ({lines}) l
-                        WHERE st_reject.file_no = {file_no} AND st_reject.rec = l.rec
-                          AND st_reject.line IS NULL""",
-                    params,
-                )
-            if moved:
-                lines, params = list_rows(
-                    {
-                        "duckdb_line": ("BIGINT", [m[0] for m in moved]),
-                        "line": ("BIGINT", [m[1] for m in moved]),
-                    }
-                )
-                self.con.execute(
-                    f"""UPDATE st_reject SET line = l.line FROM ({lines}) l
-                        WHERE st_reject.file_no = {file_no} AND st_reject.rec IS NULL
-                          AND st_reject.line = l.duckdb_line""",
-                    params,
-                )
+            # (one statement each: the two sets of rows are told apart by ``rec``)
+            self._set_lines(file_no, "st_reject.rec = l.k AND st_reject.line IS NULL", pairs)
+            self._set_lines(file_no, "st_reject.rec IS NULL AND st_reject.line = l.k", moved)
+
+    def _set_lines(self, file_no: int, match: str, pairs: list[tuple[int, int]]) -> None:
+        """Set the line of the file's rejects ``match`` picks by (k, line) pairs."""
+        if not pairs:
+            return
+        lines, params = list_rows(
+            {"k": ("BIGINT", [k for k, _ in pairs]), "line": ("BIGINT", [ln for _, ln in pairs])}
+        )
+        self.con.execute(
+            f"""UPDATE st_reject SET line = l.line FROM ({lines}) l
+                WHERE st_reject.file_no = {file_no} AND {match}""",
+            params,
+        )
 
 
 MAX_LINE_SCAN_BYTES = 512 * 1024 * 1024
