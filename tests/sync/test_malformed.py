@@ -685,6 +685,27 @@ def test_a_sheet_with_a_title_above_its_header(make_cohort):
         "the header is on line 2: the 1 line(s) above it (a title) were not read",
     ]
     assert c.query("SELECT count(*) FROM activity") == [(1,)]
+    # a title with a semicolon (no comma): the sheet is not taken for a ';' file
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv", "Roster; bring snacks\nID,Email,Date,Type\n1,a@example.org,2026-08-01,signup\n"
+    )
+    assert c.sync().files[0].notes == [
+        "the header is on line 2: the 1 line(s) above it (a title) were not read"
+    ]
+    # saved as Windows-1252, with a header name that is not ASCII
+    c = make_cohort(GENERIC.replace("person_id: ID", "person_id: Número"))
+    c.write(
+        "sheet.csv",
+        "Asistencia de abril\nNúmero,Email,Date,Type\n1,a@example.org,2026-08-01,signup\n",
+        encoding="cp1252",
+    )
+    (sheet,) = c.sync().files
+    assert sheet.notes == [
+        "read as Windows-1252 text (not UTF-8)",
+        "the header is on line 2: the 1 line(s) above it (a title) were not read",
+    ]
+    assert c.query("SELECT source_id FROM identity") == [("1",)]
 
 
 def test_ids_a_spreadsheet_rounded_are_rejected(make_cohort):
@@ -704,6 +725,22 @@ def test_ids_a_spreadsheet_rounded_are_rejected(make_cohort):
         (3, "ID", "person id written as a rounded number (s"),
     ]
     assert c.query("SELECT source_id FROM identity") == [("123456789012",)]
+
+
+def test_a_windows_1252_file_whose_only_accents_are_in_its_header(make_cohort):
+    """DuckDB reports bytes that are not UTF-8 in records only: a header line with
+    "Teléfono" in Windows-1252 was skipped without a word, the first record became the
+    header, and the export was refused for lacking its email column."""
+    c = make_cohort(AN)
+    c.write(
+        "an/people.csv",
+        "uuid,email,Teléfono\nu1,a@example.org,1\nu2,b@example.org,2\n",
+        encoding="cp1252",
+    )
+    (export,) = c.sync().files
+    assert export.notes == ["read as Windows-1252 text (not UTF-8)"]
+    assert export.unknown_columns == ["Teléfono"]
+    assert c.query("SELECT source_id FROM identity ORDER BY 1") == [("u1",), ("u2",)]
 
 
 def test_an_unclosed_quote_is_named_by_its_line(make_cohort):

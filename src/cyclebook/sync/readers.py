@@ -1450,21 +1450,28 @@ def _marks_who_came(stage: Stage, f: FileInfo, table: str, column: str, name: st
 TITLE_LINES_LOOKED_AT = 20
 
 
-def _header_below_a_title(f: FileInfo, names: list[str], guess_tab: bool) -> int:
+def _header_below_a_title(f: FileInfo, names: list[str], source: Source) -> int:
     """How many lines sit above the sheet's header row, when its first line is not the
     header but one of the next few has every mapped column (a title above the header,
-    as sign-in sheets often have); 0 otherwise. ``guess_tab``: the source names no
-    delimiter, so the header may be tab-separated (a title line has no tab to tell)."""
+    as sign-in sheets often have); 0 otherwise. Read as the file will be: in the
+    source's encoding, else UTF-8, else Windows-1252; split by the source's delimiter,
+    else by commas or tabs (a title line has no tab to tell)."""
     wanted = {name.strip().lower() for name in names}
-    path = f.read_path or f.path
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-        lines = [line for _, line in zip(range(TITLE_LINES_LOOKED_AT), handle, strict=False)]
-    delimiters = [f.delimiter, *(["\t"] if guess_tab and f.delimiter != "\t" else [])]
-    for at, line in enumerate(lines[1:], start=1):
-        for delimiter in delimiters:
-            row = next(csv.reader([line], delimiter=delimiter), [])
+    with open(f.path, "rb") as handle:
+        head = handle.read(256 * 1024)
+    try:
+        text = head.decode(source.encoding or "utf-8-sig")
+    except UnicodeDecodeError:  # (or a character cut at the end of the bytes read)
+        text = head.decode("cp1252", errors="replace").removeprefix("\ufeff")
+    except LookupError:
+        text = head.decode("utf-8-sig", errors="replace")
+    lines = text.splitlines()[:TITLE_LINES_LOOKED_AT]
+    delimiters = [source.delimiter] if source.delimiter else [",", "\t"]
+    for at, line in enumerate(lines):
+        for sep in delimiters:
+            row = next(csv.reader([line], delimiter=sep), [])
             if wanted <= {cell.strip().lower() for cell in row}:
-                return at
+                return at  # 0: the first line is the header
     return 0
 
 
@@ -1499,34 +1506,20 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
     mapping = dict(source.columns or {})  # its fields are checked in config.Source
     name = generic_source_name(source)
     for f in files:
-        notes = list(f.notes)
+        # A sheet with a title (and often a blank row) above its header is read from the
+        # header, and says which lines were not read. Looked for before the file is read:
+        # a title such as "Roster; bring snacks" would make it a ';' file.
+        header_at = _header_below_a_title(f, list(mapping.values()), source)
         table, cols = stage.load_csv(
-            f, encoding=source.encoding, delimiter=source.delimiter, what="spreadsheet"
+            f,
+            encoding=source.encoding,
+            delimiter=source.delimiter,
+            what="spreadsheet",
+            skip=header_at,
         )
         lower = {c.lower(): c for c in cols}
         missing = [f"{k}: {v}" for k, v in mapping.items() if v.lower() not in lower]
-        header_at = (
-            _header_below_a_title(f, list(mapping.values()), source.delimiter is None)
-            if missing
-            else 0
-        )
         if header_at:
-            # a sheet with a title (and often a blank row) above its header: read again
-            # from the header (what the first read found is forgotten), and say which
-            # lines were not read
-            stage.con.execute(
-                f"DROP TABLE {table}; DELETE FROM st_reject WHERE file_no = {f.file_no}"
-            )
-            f.notes[:] = notes
-            table, cols = stage.load_csv(
-                f,
-                encoding=source.encoding,
-                delimiter=source.delimiter,
-                what="spreadsheet",
-                skip=header_at,
-            )
-            lower = {c.lower(): c for c in cols}
-            missing = [f"{k}: {v}" for k, v in mapping.items() if v.lower() not in lower]
             f.notes.append(
                 f"the header is on line {header_at + 1}: the {header_at} line(s) above it "
                 "(a title) were not read"

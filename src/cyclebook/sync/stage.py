@@ -446,6 +446,20 @@ class Stage:
             raise self.error(f, problem, fix)
         return head
 
+    def _repair_encoding(self, f: FileInfo) -> Path:
+        """Windows-1252 (Excel's "CSV" on Windows), or UTF-8 with some lines saved as
+        Windows-1252 (a file edited in two programs): transcoded once, the UTF-8 kept as
+        it is, to be read again; a note says which."""
+        path, utf8_too = self._transcode_repaired(f)
+        f.read_path = path
+        f.notes.append(
+            f"read as UTF-8 with {utf8_too} byte(s) that are not UTF-8 read as "
+            "Windows-1252 (parts of the file were saved by another program)"
+            if utf8_too
+            else "read as Windows-1252 text (not UTF-8)"
+        )
+        return path
+
     def _transcode_repaired(self, f: FileInfo) -> tuple[Path, int]:
         """The file as UTF-8, when it is not: Windows-1252 throughout (Excel's "CSV" on
         Windows), or UTF-8 with some lines saved as Windows-1252 by another program.
@@ -512,6 +526,11 @@ class Stage:
         if encoding and encoding.lower().replace("_", "-") not in {"utf-8", "utf8", "utf-8-sig"}:
             path = self._transcode(f, encoding)
             f.read_path = path
+        elif not _is_utf8(header_line):
+            # DuckDB reports bytes that are not UTF-8 in records, not in the header: a
+            # Windows-1252 file whose only accents were in its header ("Teléfono") lost
+            # its header line without a word, and the file was refused for lacking columns
+            path = self._repair_encoding(f)
         table = self.tmp_name("csv")
         for attempt in range(2):
             rj, rs = self.tmp_name("rj"), self.tmp_name("rs")
@@ -549,19 +568,13 @@ class Stage:
                 f"SELECT line, column_name, CAST(error_type AS VARCHAR) FROM {rj} ORDER BY line"
             ).fetchall()
             dropped = f"DROP TABLE IF EXISTS {rj}; DROP TABLE IF EXISTS {rs}"
-            if attempt == 0 and any(e[2] == "INVALID ENCODING" for e in errors):
+            if (
+                attempt == 0
+                and f.read_path is None
+                and any(e[2] == "INVALID ENCODING" for e in errors)
+            ):
                 self.con.execute(dropped)
-                # Windows-1252 (Excel's "CSV" on Windows), or UTF-8 with some lines saved
-                # as Windows-1252 (a file edited in two programs): transcode once, the
-                # UTF-8 kept as it is, and read again
-                path, utf8_too = self._transcode_repaired(f)
-                f.read_path = path
-                f.notes.append(
-                    f"read as UTF-8 with {utf8_too} byte(s) that are not UTF-8 read as "
-                    "Windows-1252 (parts of the file were saved by another program)"
-                    if utf8_too
-                    else "read as Windows-1252 text (not UTF-8)"
-                )
+                path = self._repair_encoding(f)
                 continue
             break
         # (the rejects tables dropped in the same call)
@@ -945,6 +958,15 @@ def unclosed_quote_line(path: Path) -> int | None:
         at_field_start = not inside and ch in ",;|\t\n\r"
         i += 1
     return opened_at if inside else None
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a header longer than the bytes looked at may end in a cut character
+        return exc.start >= len(line) - 3 and exc.reason == "unexpected end of data"
+    return True
 
 
 def record_lines(path: Path, delimiter: str = ",", skip: int = 0) -> list[tuple[int, int]] | None:
