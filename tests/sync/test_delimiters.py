@@ -276,3 +276,19 @@ def test_a_comma_named_for_a_tab_file_is_refused_with_the_fix(make_cohort):
         c.sync()
     assert "its header line is tab separated" in str(caught.value)
     assert "set `delimiter: tab` on this source" in str(caught.value)
+
+
+def test_a_spreadsheets_unicode_text_is_read(make_cohort):
+    """Excel's "Unicode Text" is UTF-16 with a byte-order mark, tab-separated: it was
+    refused (even with `encoding: utf-16`, which validate accepts). It is read, and
+    without the mark the source's `encoding` says how."""
+    text = "ID\tEmail\tDate\tMeeting\na1\tañil@example.org\t2026-08-12\tCouncil\n"
+    c = make_cohort(SHEET.format(ext="txt"))
+    c.write("sheet.txt", text.encode("utf-16"))
+    result = c.sync()
+    assert result.files[0].notes == ["read as UTF-16 text", TAB_NOTE]
+    assert c.query("SELECT email FROM person_pii") == [("añil@example.org",)]
+    c = make_cohort(SHEET.format(ext="txt") + "  encoding: utf-16-le\n")
+    c.write("sheet.txt", text.encode("utf-16-le"))
+    assert c.sync().files[0].notes == [TAB_NOTE]
+    assert c.query("SELECT email FROM person_pii") == [("añil@example.org",)]

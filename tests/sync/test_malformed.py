@@ -73,10 +73,10 @@ CASES = [
     ("empty-file", AN, {"an/a.csv": b""}, ("error", ["an/a.csv", "the file is empty", "Fix:"])),
     ("bom-only", AN, {"an/a.csv": b"\xef\xbb\xbf\r\n  \n"}, ("error", ["the file is empty"])),
     (
-        "utf16",
+        "utf16-without-a-byte-order-mark",
         AN,
-        {"an/a.csv": "uuid,email\nu1,a@b.org\n".encode("utf-16")},
-        ("error", ["UTF-16", "CSV UTF-8"]),
+        {"an/a.csv": "uuid,email\nu1,a@b.org\n".encode("utf-16-le")},
+        ("error", ["UTF-16 text without a byte-order mark", "encoding: utf-16-le", "CSV UTF-8"]),
     ),
     (
         "xlsx-as-csv",

@@ -422,9 +422,16 @@ class Stage:
 
     # ------------------------------------------------------------------ CSV
 
-    def _check_bytes(self, f: FileInfo) -> bytes:
+    def _check_bytes(self, f: FileInfo, wide: str | None = None) -> bytes:
+        """The file's first 64 KB, once it is known not to be empty nor binary.
+        ``wide``: the UTF-16 or UTF-32 encoding a CSV reader expects ("utf-16" takes a
+        file with a UTF-16 byte-order mark): such text is not binary."""
         with open(f.path, "rb") as handle:
             head = handle.read(64 * 1024)
+        if wide and (wide != "utf-16" or head.startswith((b"\xff\xfe", b"\xfe\xff"))):
+            if not head.decode(wide, errors="ignore").strip("\ufeff \t\r\n"):
+                raise self.error(f, "the file is empty", "export the report again.")
+            return head
         stripped = head.removeprefix(b"\xef\xbb\xbf").strip()
         if not stripped:
             raise self.error(
@@ -434,12 +441,21 @@ class Stage:
                 "download was interrupted or the report had no rows.",
             )
         if b"\x00" in head:
+            sample = head[:4096]
             if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-                problem = "the file is UTF-16 text, which cyclebook does not read"
-                fix = "open it in a spreadsheet and save it as 'CSV UTF-8'."
+                problem = "the file is UTF-16 text, which this tool's reader does not read"
+                fix = "export it from the tool again (it writes UTF-8)."
             elif head.startswith(b"PK"):
                 problem = "the file is a ZIP/Excel workbook, not CSV text"
                 fix = "unzip it, or save the sheet as 'CSV UTF-8' from the spreadsheet."
+            elif max(sample[0::2].count(0), sample[1::2].count(0)) > len(sample) // 4:
+                # text of Latin letters in UTF-16: every other byte is zero
+                little = sample[1::2].count(0) > sample[0::2].count(0)
+                problem = "the file looks like UTF-16 text without a byte-order mark"
+                fix = (
+                    f"set `encoding: utf-16-{'le' if little else 'be'}` on this source in "
+                    "cohort.yml, or save it from the spreadsheet as 'CSV UTF-8'."
+                )
             else:
                 problem = "the file is binary, not CSV text"
                 fix = "export the report as CSV (comma-separated text)."
@@ -514,19 +530,31 @@ class Stage:
         reject. ``skip``: the lines above the header row (a spreadsheet's title), not
         read. Returns the table name and the file's column names.
         """
-        head = self._check_bytes(f)
+        wide = encoding if encoding and _wide(encoding) else None
+        head = self._check_bytes(f, wide or ("utf-16" if not encoding else None))
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) and not encoding:
+            # a spreadsheet's "Unicode Text" (UTF-16 with its byte-order mark, tab-separated)
+            encoding = "utf-16"
+            f.notes.append("read as UTF-16 text")
         f.skip = skip
+        path = f.path
+        named = encoding and encoding.lower().replace("_", "-") not in {
+            "utf-8",
+            "utf8",
+            "utf-8-sig",
+        }
+        if named:
+            path = self._transcode(f, encoding)
+            f.read_path = path
+            with open(path, "rb") as handle:
+                head = handle.read(64 * 1024)
         header_line = (head.removeprefix(b"\xef\xbb\xbf").split(b"\n", skip + 1) + [b""])[skip]
         if delimiter is None and b"\t" in header_line and b"," not in header_line:
             # VAN's "tab delimited text" export (and a spreadsheet's "Text (Tab delimited)")
             delimiter = "\t"
             f.notes.append("read as tab-separated text")
         f.delimiter = delimiter or ","
-        path = f.path
-        if encoding and encoding.lower().replace("_", "-") not in {"utf-8", "utf8", "utf-8-sig"}:
-            path = self._transcode(f, encoding)
-            f.read_path = path
-        elif not _is_utf8(header_line):
+        if not named and not _is_utf8(header_line):
             # DuckDB reports bytes that are not UTF-8 in records, not in the header: a
             # Windows-1252 file whose only accents were in its header ("Teléfono") lost
             # its header line without a word, and the file was refused for lacking columns
@@ -958,6 +986,11 @@ def unclosed_quote_line(path: Path) -> int | None:
         at_field_start = not inside and ch in ",;|\t\n\r"
         i += 1
     return opened_at if inside else None
+
+
+def _wide(encoding: str) -> bool:
+    """UTF-16 or UTF-32 (text whose bytes include zeros)."""
+    return encoding.lower().replace("_", "").replace("-", "").startswith(("utf16", "utf32"))
 
 
 def _is_utf8(line: bytes) -> bool:
