@@ -743,6 +743,21 @@ def test_a_windows_1252_file_whose_only_accents_are_in_its_header(make_cohort):
     assert c.query("SELECT source_id FROM identity ORDER BY 1") == [("u1",), ("u2",)]
 
 
+def test_rejects_of_an_old_mac_sheet_name_their_lines(make_cohort):
+    """Lines ended by a lone CR (Excel for Mac's "CSV (Macintosh)"): rejects named the
+    line as if each record were one line after the header, the title not counted."""
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv",
+        b"Sign-in\rID,Email,Date,Type\r"  # 1, 2
+        b'1,a@example.org,2026-08-01,"two\rlines"\r'  # 3, 4
+        b"2,b@example.org,someday,signup\r"  # 5
+        b"3,c@example.org,2026-08-02,signup\r",  # 6
+    )
+    c.sync()
+    assert [(line, column) for _, line, column, _ in c.rejects()] == [(3, "Type"), (5, "Date")]
+
+
 def test_an_unclosed_quote_is_named_by_its_line(make_cohort):
     c = make_cohort(GENERIC)
     c.write(

@@ -503,6 +503,7 @@ def _record(
             "rel": ("VARCHAR", [f.rel for f in files]),
             "archived": ("VARCHAR", [str(t.relative_to(paths.root)) for t in archived]),
             "size": ("BIGINT", [f.size for f in files]),
+            "skip": ("INTEGER", [f.skip for f in files]),
             "rows_read": ("BIGINT", [fr.rows_read for fr in result.files]),
             "rows_kept": ("BIGINT", [fr.rows_kept for fr in result.files]),
             "rows_rejected": ("BIGINT", [fr.rows_rejected for fr in result.files]),
@@ -548,7 +549,9 @@ def _record(
         [org.id],
     )
     con.execute(
-        """INSERT INTO rejected_row SELECT ?, ?, f.rel, coalesce(r.line, r.rec + 2),
+        # (a record's line when the file could not be scanned for it: one line a record,
+        # after the header and the lines above it)
+        """INSERT INTO rejected_row SELECT ?, ?, f.rel, coalesce(r.line, r.rec + 2 + f.skip),
                r.column_name, r.reason, NULL
            FROM st_reject r JOIN cb_file_rows f USING (file_no)""",
         [org.id, result.run_id],

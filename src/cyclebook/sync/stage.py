@@ -1010,6 +1010,8 @@ def record_lines(path: Path, delimiter: str = ",", skip: int = 0) -> list[tuple[
     text = _csv_text(path, MAX_LINE_SCAN_BYTES)
     if text is None:
         return None
+    if "\r" in text:  # a line ends at CR LF, or at a lone CR as old Mac spreadsheets write
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     start_at = 0
     for _ in range(skip):  # the lines are counted, not read
         start_at = text.find("\n", start_at) + 1 or len(text)
