@@ -845,6 +845,15 @@ def _parent_name(cohort: Cohort, org_id: str | None) -> str | None:
     return cohort.org(parent).name if parent else None
 
 
+def _made(job: dict[str, Any]) -> str:
+    """When a kept report was made, as the index shows it (UTC)."""
+    try:
+        made = dt.datetime.fromisoformat(job.get("ran_at") or "")
+    except ValueError:
+        return ""
+    return made.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
     """The cycle's index page, from the manifest (so it lists every report ever made
     for this cycle, not only this run's)."""
@@ -880,7 +889,9 @@ def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
             {
                 "audience": job["audience"],
                 "status": job["status"],
-                "seconds": job.get("seconds") or 0.0,
+                # a kept report: when it was made, and how long that took (it said 0.0 s)
+                "seconds": job.get("run_seconds") or job.get("seconds") or 0.0,
+                "made": _made(job) if job["status"] == "cached" else "",
                 "href": href,
                 "error": (job.get("error") or "").splitlines()[0] if job.get("error") else "",
             }

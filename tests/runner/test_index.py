@@ -50,3 +50,22 @@ def test_reflections_no_report_reads_are_named(cohort: Path, capsys) -> None:
     assert main(["validate", str(cohort)]) == 2
     err = capsys.readouterr().err
     assert err.count("is not read by any report") == 3
+
+
+def test_a_kept_report_says_when_it_was_made(cohort: Path) -> None:
+    """A report reused from an earlier run showed 'cached 0.0 s': it now says when it was
+    made and how long that took."""
+    import json
+    import re
+
+    runner.run(cohort, workers=2, progress=None)
+    paths = CohortPaths.of(cohort)
+    first = {j["key"]: j for j in json.loads(paths.manifest("c1").read_text())["jobs"]}
+    runner.run(cohort, workers=2, progress=None)
+    index = paths.index("c1").read_text()
+    made = re.findall(r"cached</span> <small>made (\S+ \S+) UTC, ([0-9.]+) s</small>", index)
+    assert len(made) == len(first)
+    sync = first["c1/alpha/sync/organization"]
+    stamp = sync["ran_at"][:16].replace("T", " ")
+    assert (stamp, f"{sync['run_seconds']:.1f}") in made
+    assert "cached</span> <small>0.0 s" not in index
