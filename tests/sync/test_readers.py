@@ -1184,3 +1184,34 @@ def test_a_spreadsheet_maps_what_people_allowed(make_cohort):
         ("cy@example.org", None, None, False),
     ]
     assert c.query("SELECT count(*) FROM custom_field") == [(0,)]
+
+
+def test_a_spreadsheets_activity_types_as_people_type_them(make_cohort):
+    """"One on One", "one-on-one", "1:1" and "Survey Response" were rejected for not
+    being written one_on_one and survey_response; a type that is none stays rejected."""
+    c = make_cohort(
+        """\
+        - kind: generic_csv
+          path: sheet.csv
+          columns: {person_id: ID, occurred_at: Date, type: Type}
+        """
+    )
+    c.write(
+        "sheet.csv",
+        """\
+        ID,Date,Type
+        1,2026-08-01,One on One
+        2,2026-08-01,one-on-one
+        3,2026-08-01,1:1
+        4,2026-08-01,Survey  Response
+        5,2026-08-01,DONATION
+        6,2026-08-01,coffee
+        """,
+    )
+    c.sync()
+    assert c.query("SELECT type, count(*) FROM activity GROUP BY 1 ORDER BY 1") == [
+        ("donation", 1),
+        ("one_on_one", 3),
+        ("survey_response", 1),
+    ]
+    assert [(line, column) for _, line, column, _ in c.rejects()] == [(7, "Type")]

@@ -1561,8 +1561,14 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             return f"cb_ts({column})"
 
         date = when(g("occurred_at"))
+        # typed by people: "One on One", "one-on-one", "1:1" and "Survey Response" were
+        # rejected for not being one_on_one and survey_response
+        typed = f"regexp_replace(lower(cb_s({g('type')})), '[ -]+', '_', 'g')"
         type_sql = (
-            sql_str(source.activity_type) if source.activity_type else f"lower(cb_s({g('type')}))"
+            sql_str(source.activity_type)
+            if source.activity_type
+            else f"""CASE WHEN {typed} IN ('1:1', '1_on_1', '1on1', 'one_to_one')
+                          THEN 'one_on_one' ELSE {typed} END"""
         )
         attended_sql = f"cb_bool({g('attended')})"
         if "attended" in m and _marks_who_came(stage, f, table, m["attended"], mapping["attended"]):
