@@ -1215,3 +1215,45 @@ def test_a_spreadsheets_activity_types_as_people_type_them(make_cohort):
         ("survey_response", 1),
     ]
     assert [(line, column) for _, line, column, _ in c.rejects()] == [(7, "Type")]
+
+
+def test_a_sign_in_sheets_statuses_as_people_write_them(make_cohort):
+    """A sheet of "Attended" and "Absent" had every row rejected ('unknown status'), and a
+    status of completed did not count as attended for rungs that need it. Words people
+    write are read; a word that is none is still rejected."""
+    c = make_cohort(
+        """\
+        - kind: generic_csv
+          path: sheet.csv
+          activity_type: attendance
+          columns: {person_id: ID, occurred_at: Date, status: Status}
+        """
+    )
+    c.write(
+        "sheet.csv",
+        """\
+        ID,Date,Status
+        1,2026-08-01,Attended
+        2,2026-08-01,No-show
+        3,2026-08-01,RSVP'd
+        4,2026-08-01,Walk-in
+        5,2026-08-01,Canceled
+        6,2026-08-01,Completed
+        7,2026-08-01,
+        8,2026-08-01,maybe
+        """,
+    )
+    c.sync()
+    assert c.query(
+        """SELECT i.source_id, a.status, a.attended FROM activity a
+           JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [
+        ("1", "completed", True),
+        ("2", "no_show", False),
+        ("3", "registered", None),
+        ("4", "walk_in", True),
+        ("5", "cancelled", None),
+        ("6", "completed", True),
+        ("7", "completed", True),  # no status on a sign-in sheet: came
+    ]
+    assert [(line, column) for _, line, column, _ in c.rejects()] == [(9, "Status")]

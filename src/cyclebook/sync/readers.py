@@ -1475,6 +1475,32 @@ def _header_below_a_title(f: FileInfo, names: list[str], source: Source) -> int:
     return 0
 
 
+# A sheet's attendance statuses as people write them ("Attended", "No-show", "RSVP'd",
+# "Walk-in"), lowercased with every run of other characters made one '_': a sign-in
+# sheet of "Attended" and "Absent" had every row rejected
+SHEET_STATUS = {
+    **{status: status for status in ATTENDANCE_STATUSES},
+    **dict.fromkeys(("rsvp", "rsvpd", "rsvped", "signed_up", "going", "scheduled"), "registered"),
+    "canceled": "cancelled",
+    **dict.fromkeys(
+        ("attended", "present", "came", "showed", "showed_up", "checked_in"), "completed"
+    ),
+    **dict.fromkeys(("noshow", "absent", "did_not_come", "didnt_come", "missed"), "no_show"),
+    "not_going": "declined",
+    **dict.fromkeys(("walkin", "walked_in"), "walk_in"),
+}
+
+
+def _sheet_status(column: str) -> str:
+    # (chr(39): the apostrophe of "RSVP'd")
+    words = (
+        f"trim(regexp_replace(replace(lower(cb_s({column})), chr(39), ''), "
+        "'[^a-z0-9]+', '_', 'g'), '_')"
+    )
+    pairs = ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in SHEET_STATUS.items())
+    return f"MAP {{{pairs}}}[{words}]"
+
+
 PERMISSION_FIELDS = ("email_ok", "sms_ok", "do_not_contact")
 # a number as a spreadsheet shows it when it has too many digits: 1.23457E+11
 SCIENTIFIC = r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+"
@@ -1584,7 +1610,8 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             cb_s({g("last_name")}) AS last_name, cb_s({g("address")}) AS address,
             cb_s({g("zip")}) AS zip, cb_s({g("state")}) AS state,
             cb_s({g("occurred_at")}) AS at_raw, {date} AS ts, {type_sql} AS type,
-            cb_s({g("event")}) AS event, lower(replace(cb_s({g("status")}), ' ', '_')) AS st,
+            cb_s({g("event")}) AS event, {_sheet_status(g("status"))} AS st,
+            cb_s({g("status")}) AS st_raw,
             {attended_sql} AS att, cb_s({g("attended")}) AS att_raw, cb_s({g("amount")}) AS amt_raw,
             cb_amount({g("amount")}) AS amt,
             lower(cb_s({g("role")})) AS role, cb_s({g("result")}) AS result,
@@ -1595,7 +1622,6 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         # the person reference of the values computed above (their macros planned once)
         sel = f"SELECT *, coalesce(__pid, email, phone) AS ref FROM ({sel})"
         types = ", ".join(sql_str(t) for t in ACTIVITY_TYPES)
-        statuses = ", ".join(sql_str(s) for s in ATTENDANCE_STATUSES)
         has_date = "occurred_at" in mapping
         checks = [
             (
@@ -1628,9 +1654,10 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                     "activity type is not one of " + ", ".join(ACTIVITY_TYPES),
                 ),
                 (
-                    f"st IS NOT NULL AND st NOT IN ({statuses})",
+                    "st_raw IS NOT NULL AND st IS NULL",
                     mapping.get("status", ""),
-                    "unknown status (expected " + ", ".join(ATTENDANCE_STATUSES) + ")",
+                    "unknown status (expected " + ", ".join(ATTENDANCE_STATUSES) + ", or a "
+                    "word such as attended, present, absent or RSVP)",
                 ),
                 (
                     "amt_raw IS NOT NULL AND amt IS NULL",
@@ -1653,7 +1680,11 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             inserts["st_event"] = f"""{event_id}, {sql_str(name)}, x.event, NULL, x.ts
                 WHERE x.event IS NOT NULL"""
             attended = (
-                "coalesce(x.att, CASE WHEN x.type = 'attendance' AND x.st IS NULL THEN TRUE END)"
+                # a status says whether the person came, as VAN's do (a sheet's "Attended"
+                # was not counted by rungs that need attendance marked)
+                "coalesce(x.att, CASE WHEN x.st IN ('completed', 'walk_in') THEN TRUE "
+                "WHEN x.st = 'no_show' THEN FALSE "
+                "WHEN x.type = 'attendance' AND x.st IS NULL THEN TRUE END)"
             )
             inserts["st_activity"] = f"""'{name}:' || substr(md5(concat_ws('|', x.ref, x.type,
                     CAST(epoch(x.ts) AS VARCHAR), x.event, x.amt_raw)), 1, 20), {sql_str(name)}, NULL,
