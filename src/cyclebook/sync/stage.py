@@ -538,11 +538,7 @@ class Stage:
             f.notes.append("read as UTF-16 text")
         f.skip = skip
         path = f.path
-        named = encoding and encoding.lower().replace("_", "-") not in {
-            "utf-8",
-            "utf8",
-            "utf-8-sig",
-        }
+        named = bool(encoding) and encoding.lower().replace("_", "-") not in UTF8_NAMES
         if named:
             path = self._transcode(f, encoding)
             f.read_path = path
@@ -986,6 +982,9 @@ def unclosed_quote_line(path: Path) -> int | None:
         at_field_start = not inside and ch in ",;|\t\n\r"
         i += 1
     return opened_at if inside else None
+
+
+UTF8_NAMES = frozenset({"utf-8", "utf8", "utf-8-sig"})
 
 
 def _wide(encoding: str) -> bool:
