@@ -1187,8 +1187,9 @@ def test_a_spreadsheet_maps_what_people_allowed(make_cohort):
 
 
 def test_a_spreadsheets_activity_types_as_people_type_them(make_cohort):
-    """"One on One", "one-on-one", "1:1" and "Survey Response" were rejected for not
-    being written one_on_one and survey_response; a type that is none stays rejected."""
+    """Types such as "One on One", "one-on-one", "1:1" and "Survey Response" were
+    rejected for not being written one_on_one and survey_response; a type that is none
+    stays rejected."""
     c = make_cohort(
         """\
         - kind: generic_csv
