@@ -1258,3 +1258,25 @@ def test_a_sign_in_sheets_statuses_as_people_write_them(make_cohort):
         ("7", "completed", True),  # no status on a sign-in sheet: came
     ]
     assert [(line, column) for _, line, column, _ in c.rejects()] == [(9, "Status")]
+
+
+def test_an_action_network_signup_is_one_whatever_names_the_person(make_cohort):
+    """An activist report names its signup by the uuid, or by the email when the report
+    was built without the uuid column: such two exports gave one person two signups,
+    two actions toward the ladder."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/activists-1.csv", "uuid,email,can2_subscription_date\nu1,ann@x.org,2026-01-05\n")
+    c.sync()
+    signups = "SELECT count(*) FROM activity WHERE type = 'signup'"
+    assert c.query(signups) == [(1,)]
+    c.write("an/activists-2.csv", "email,can2_subscription_date\nann@x.org,2026-01-05\n")
+    c.sync()
+    assert c.query(signups) == [(1,)]
+    assert c.query("SELECT count(*) FROM person") == [(1,)]
+    assert c.sync().status == "unchanged"
+    # both in one sync, in a fresh store
+    d = make_cohort("- {kind: action_network_csv, path: an}")
+    d.write("an/a.csv", "email,can2_subscription_date\nann@x.org,2026-01-05\n")
+    d.write("an/b.csv", "uuid,email,can2_subscription_date\nu1,ann@x.org,2026-01-05\n")
+    d.sync()
+    assert d.query(signups) == [(1,)]

@@ -403,6 +403,23 @@ def write_org(
             if activities
             else 0
         )
+    # ---- joining an Action Network list is one signup a person. The activist report
+    # names its signup by the person's uuid, or by the email when the report was built
+    # without the uuid column: two such exports gave one person two signups (two actions
+    # toward the ladder). The earliest is kept; stores that hold such pairs lose them at
+    # the organization's next sync of an activist report.
+    if stage is not None and any(
+        f.source_kind == "action_network_csv" and not f.carried for f in stage.files
+    ):
+        con.execute(
+            """DELETE FROM activity WHERE org_id = $org AND activity_id IN (
+                   SELECT activity_id FROM activity
+                   WHERE org_id = $org AND source = 'action_network' AND type = 'signup'
+                   QUALIFY row_number() OVER (
+                       PARTITION BY person_id ORDER BY occurred_at, activity_id) > 1)""",
+            p,
+        )
+
     # ---- person and person_pii: latest non-empty value per field wins (file order)
     one_record_each = (
         changed_files is None
