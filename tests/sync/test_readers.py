@@ -901,8 +901,8 @@ def test_a_sheet_that_ticks_who_came(make_cohort):
             "roster.csv",
             6,
             "Came",
-            "attended is not a yes or no (expected yes/no, true/false, y/n, 1/0, or x or ✓ "
-            "for yes)",
+            "attended is not a yes or no (expected yes/no, true/false, y/n, 1/0, "
+            "present/absent, or x or ✓ for yes)",
         )
     ]
     assert result.files[0].notes == [
@@ -1280,3 +1280,37 @@ def test_an_action_network_signup_is_one_whatever_names_the_person(make_cohort):
     d.write("an/b.csv", "uuid,email,can2_subscription_date\nu1,ann@x.org,2026-01-05\n")
     d.sync()
     assert d.query(signups) == [(1,)]
+
+
+def test_a_sheets_attended_column_in_words(make_cohort):
+    """'Present' and 'Absent' in an attended column were rejected as not a yes or no."""
+    c = make_cohort(
+        """\
+        - kind: generic_csv
+          path: sheet.csv
+          activity_type: attendance
+          columns: {person_id: ID, occurred_at: Date, attended: Here?}
+        """
+    )
+    c.write(
+        "sheet.csv",
+        """\
+        ID,Date,Here?
+        1,2026-08-01,Present
+        2,2026-08-01,Absent
+        3,2026-08-01,yes
+        4,2026-08-01,No-show
+        5,2026-08-01,maybe
+        """,
+    )
+    c.sync()
+    assert c.query(
+        """SELECT i.source_id, a.status, a.attended FROM activity a
+           JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [
+        ("1", "completed", True),
+        ("2", "no_show", False),
+        ("3", "completed", True),
+        ("4", "no_show", False),
+    ]
+    assert [(line, column) for _, line, column, _ in c.rejects()] == [(6, "Here?")]

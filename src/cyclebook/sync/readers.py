@@ -1491,14 +1491,30 @@ SHEET_STATUS = {
 }
 
 
-def _sheet_status(column: str) -> str:
-    # (chr(39): the apostrophe of "RSVP'd")
-    words = (
+# A sheet's attended column in words as well as yes and no: "Present", "Absent"
+SHEET_ATTENDED = {
+    **dict.fromkeys(("present", "attended", "came", "here"), True),
+    **dict.fromkeys(("absent", "no_show", "noshow", "missed"), False),
+}
+
+
+def _sheet_words(column: str) -> str:
+    """The value lowercased, apostrophes dropped (chr(39): "RSVP'd"), every run of other
+    characters one '_'."""
+    return (
         f"trim(regexp_replace(replace(lower(cb_s({column})), chr(39), ''), "
         "'[^a-z0-9]+', '_', 'g'), '_')"
     )
+
+
+def _sheet_status(column: str) -> str:
     pairs = ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in SHEET_STATUS.items())
-    return f"MAP {{{pairs}}}[{words}]"
+    return f"MAP {{{pairs}}}[{_sheet_words(column)}]"
+
+
+def _sheet_attended(column: str) -> str:
+    pairs = ", ".join(f"{sql_str(k)}: {str(v).upper()}" for k, v in SHEET_ATTENDED.items())
+    return f"coalesce(cb_bool({column}), MAP {{{pairs}}}[{_sheet_words(column)}])"
 
 
 PERMISSION_FIELDS = ("email_ok", "sms_ok", "do_not_contact")
@@ -1596,10 +1612,10 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             else f"""CASE WHEN {typed} IN ('1:1', '1_on_1', '1on1', 'one_to_one')
                           THEN 'one_on_one' ELSE {typed} END"""
         )
-        attended_sql = f"cb_bool({g('attended')})"
+        attended_sql = _sheet_attended(g("attended"))
         if "attended" in m and _marks_who_came(stage, f, table, m["attended"], mapping["attended"]):
             attended_sql = (
-                f"coalesce(cb_bool({m['attended']}), "
+                f"coalesce({_sheet_attended(m['attended'])}, "
                 f"CASE WHEN cb_s({m['attended']}) IS NULL THEN FALSE END)"
             )
         ref = f"coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')}))"
@@ -1668,7 +1684,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                     "att_raw IS NOT NULL AND att IS NULL",
                     mapping.get("attended", ""),
                     "attended is not a yes or no (expected yes/no, true/false, y/n, 1/0, "
-                    "or x or ✓ for yes)",
+                    "present/absent, or x or ✓ for yes)",
                 ),
             ]
         event_id = f"'{name}:' || substr(md5(x.event || '|' || strftime(x.ts AT TIME ZONE 'UTC', '%Y-%m-%d')), 1, 16)"
