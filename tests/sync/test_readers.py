@@ -1314,3 +1314,19 @@ def test_a_sheets_attended_column_in_words(make_cohort):
         ("4", "no_show", False),
     ]
     assert [(line, column) for _, line, column, _ in c.rejects()] == [(6, "Here?")]
+
+
+def test_an_email_with_a_full_stop_after_it_is_the_same_address(make_cohort):
+    """An address pasted from a sentence ("ann@example.org.") was a second person."""
+    c = make_cohort(
+        """\
+        - kind: generic_csv
+          path: sheet.csv
+          activity_type: attendance
+          columns: {email: Email, occurred_at: Date}
+        """
+    )
+    c.write("sheet.csv", "Email,Date\nAnn@Example.org.,2026-08-01\nann@example.org,2026-08-02\n")
+    c.sync()
+    assert c.query("SELECT email FROM person_pii") == [("ann@example.org",)]
+    assert c.query("SELECT count(*) FROM activity") == [(2,)]
