@@ -692,7 +692,6 @@ def unread_reflections(
     and the fix: a reflection is ``<org_id>.yml``, and a file named after no organization
     (a typo, an organization that left) or ending in ``.yaml`` was silently left out of
     every report."""
-
     from cyclebook.paths import CohortPaths
 
     paths = CohortPaths.of(cohort_dir)

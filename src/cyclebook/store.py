@@ -365,9 +365,7 @@ class _Instance:
         # a long query draws a progress bar on stderr (a widget in a kernel): noise
         # in a report and in a batch run's log (a global setting: every cursor has it)
         db.execute("SET enable_progress_bar = false")
-        if config is None and settings.threads() is not None:
-            db.execute(_threads_statement())
-        return db
+        return _chosen_threads(db) if config is None else db
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self.lock:  # the root connection is used by one thread at a time
@@ -477,6 +475,14 @@ def _threads_statement() -> str:
     return "RESET threads" if wanted is None else f"SET threads = {wanted}"
 
 
+def _chosen_threads(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new instance, given the threads :data:`settings.DUCKDB_THREADS` chooses (unset:
+    it keeps DuckDB's default)."""
+    if settings.threads() is not None:
+        db.execute(_threads_statement())
+    return db
+
+
 def _with_threads(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """An instance made with :data:`_NO_THREADS`, given its threads (in the forked child
     that takes it: the threads start there)."""
@@ -509,10 +515,7 @@ def private_instance() -> duckdb.DuckDBPyConnection:
     spare = _INSTANCE.take_spare()
     if spare is not None:
         return spare
-    db = duckdb.connect()
-    if settings.threads() is not None:
-        db.execute(_threads_statement())
-    return db
+    return _chosen_threads(duckdb.connect())
 
 
 @contextlib.contextmanager

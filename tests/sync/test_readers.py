@@ -1218,6 +1218,11 @@ def test_a_spreadsheets_activity_types_as_people_type_them(make_cohort):
     assert [(line, column) for _, line, column, _ in c.rejects()] == [(7, "Type")]
 
 
+# each attendance's status and mark, by the sheet's person id
+ATTENDANCE_BY_ID = """SELECT i.source_id, a.status, a.attended FROM activity a
+    JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+
+
 def test_a_sign_in_sheets_statuses_as_people_write_them(make_cohort):
     """A sheet of "Attended" and "Absent" had every row rejected ('unknown status'), and a
     status of completed did not count as attended for rungs that need it. Words people
@@ -1245,10 +1250,7 @@ def test_a_sign_in_sheets_statuses_as_people_write_them(make_cohort):
         """,
     )
     c.sync()
-    assert c.query(
-        """SELECT i.source_id, a.status, a.attended FROM activity a
-           JOIN identity i USING (org_id, person_id) ORDER BY 1"""
-    ) == [
+    assert c.query(ATTENDANCE_BY_ID) == [
         ("1", "completed", True),
         ("2", "no_show", False),
         ("3", "registered", None),
@@ -1304,10 +1306,7 @@ def test_a_sheets_attended_column_in_words(make_cohort):
         """,
     )
     c.sync()
-    assert c.query(
-        """SELECT i.source_id, a.status, a.attended FROM activity a
-           JOIN identity i USING (org_id, person_id) ORDER BY 1"""
-    ) == [
+    assert c.query(ATTENDANCE_BY_ID) == [
         ("1", "completed", True),
         ("2", "no_show", False),
         ("3", "completed", True),

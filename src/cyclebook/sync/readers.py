@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cyclebook.config import ACTIVITY_TYPES, Organization, Source
@@ -268,11 +268,19 @@ def _custom(
     )
 
 
+def _lookup_sql(mapping: Mapping[str, str | bool], key: str) -> str:
+    """The value ``mapping`` gives the SQL ``key``, NULL for others: a map lookup (a CASE
+    on the value repeats it in every WHEN, planned again each time)."""
+    pairs = ", ".join(
+        f"{sql_str(k)}: {str(v).upper() if isinstance(v, bool) else sql_str(v)}"
+        for k, v in mapping.items()
+    )
+    return f"MAP {{{pairs}}}[{key}]"
+
+
 def _status_sql(expr: str, mapping: dict[str, str]) -> str:
-    """The status ``mapping`` gives the value of ``expr`` (lowercased), NULL for others: a
-    map lookup (a CASE on the value repeats it in every WHEN, planned again each time)."""
-    pairs = ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in mapping.items())
-    return f"MAP {{{pairs}}}[lower(cb_s({expr}))]"
+    """The status ``mapping`` gives the value of ``expr`` (lowercased), NULL for others."""
+    return _lookup_sql(mapping, f"lower(cb_s({expr}))")
 
 
 # --------------------------------------------------------------------------- Action Network CSV
@@ -1508,13 +1516,11 @@ def _sheet_words(column: str) -> str:
 
 
 def _sheet_status(column: str) -> str:
-    pairs = ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in SHEET_STATUS.items())
-    return f"MAP {{{pairs}}}[{_sheet_words(column)}]"
+    return _lookup_sql(SHEET_STATUS, _sheet_words(column))
 
 
 def _sheet_attended(column: str) -> str:
-    pairs = ", ".join(f"{sql_str(k)}: {str(v).upper()}" for k, v in SHEET_ATTENDED.items())
-    return f"coalesce(cb_bool({column}), MAP {{{pairs}}}[{_sheet_words(column)}])"
+    return f"coalesce(cb_bool({column}), {_lookup_sql(SHEET_ATTENDED, _sheet_words(column))})"
 
 
 PERMISSION_FIELDS = ("email_ok", "sms_ok", "do_not_contact")
