@@ -429,7 +429,7 @@ class Stage:
         file with a UTF-16 byte-order mark): such text is not binary."""
         with open(f.path, "rb") as handle:
             head = handle.read(64 * 1024)
-        if wide and (wide != "utf-16" or head.startswith((b"\xff\xfe", b"\xfe\xff"))):
+        if wide and (wide != "utf-16" or head.startswith(UTF16_BOMS)):
             if not head.decode(wide, errors="ignore").strip("\ufeff \t\r\n"):
                 raise self.error(f, "the file is empty", "export the report again.")
             return head
@@ -443,7 +443,7 @@ class Stage:
             )
         if b"\x00" in head:
             sample = head[:4096]
-            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            if head.startswith(UTF16_BOMS):
                 problem = "the file is UTF-16 text, which this tool's reader does not read"
                 fix = "export it from the tool again (it writes UTF-8)."
             elif head.startswith(b"PK"):
@@ -533,7 +533,7 @@ class Stage:
         """
         wide = encoding if encoding and _wide(encoding) else None
         head = self._check_bytes(f, wide or ("utf-16" if not encoding else None))
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")) and not encoding:
+        if head.startswith(UTF16_BOMS) and not encoding:
             # a spreadsheet's "Unicode Text" (UTF-16 with its byte-order mark, tab-separated)
             encoding = "utf-16"
             f.notes.append("read as UTF-16 text")
@@ -986,6 +986,7 @@ def unclosed_quote_line(path: Path) -> int | None:
 
 
 UTF8_NAMES = frozenset({"utf-8", "utf8", "utf-8-sig"})
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
 
 
 def _wide(encoding: str) -> bool:
