@@ -123,6 +123,9 @@ class Source(Strict):
     activity_type: ActivityType | None = None
     date_format: str | None = None
     encoding: str | None = None
+    # action_builder only: the entity types that are people (others, such as a
+    # workplace or a union local, are not read); unset: Person
+    entity_types: list[str] | None = Field(default=None, min_length=1)
     # CSV sources: the character between fields. Unset: commas, or tabs when the header
     # line has tabs and no comma (VAN's "tab delimited text" export). Semicolons are never
     # guessed: a ';' file from a spreadsheet set to a European locale often writes
@@ -199,6 +202,15 @@ class Source(Strict):
                 f"{', '.join(repr(n) for n in given)} appl{'ies' if len(given) == 1 else 'y'} "
                 f"to spreadsheets (kind generic_csv); a {self.kind} export is read by its "
                 "own columns: remove " + ("it" if len(given) == 1 else "them") + " from this source"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _entity_types_of_action_builder_only(self) -> Source:
+        if self.entity_types is not None and self.kind != "action_builder":
+            raise ValueError(
+                f"'entity_types' applies to Action Builder exports (kind action_builder); "
+                f"a {self.kind} export holds people only: remove it from this source"
             )
         return self
 

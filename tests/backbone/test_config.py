@@ -302,6 +302,13 @@ REFUSED_SETTINGS = {
         7,
         "'date_format' applies to spreadsheets (kind generic_csv)",
     ),
+    # did nothing: only Action Builder's endpoint returns entities that are not people
+    "entity types": (
+        "sources:\n  - kind: mobilize\n    path: m\n    entity_types: [Person]",
+        "organizations.0.sources.0",
+        7,
+        "'entity_types' applies to Action Builder exports (kind action_builder)",
+    ),
     # shared nothing under that name, without a word
     "consent": (
         "consent: {cohort: [ladder, absorbtion]}",

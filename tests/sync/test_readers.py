@@ -678,6 +678,51 @@ def test_action_builder(make_cohort):
     ]
 
 
+AB_WORKSITE = {
+    "identifiers": ["action_builder:ws-1"],
+    "created_date": "2025-02-01T00:00:00Z",
+    "action_builder:entity_type": "Worksite",
+    "action_builder:name": "Main St Warehouse",
+    "phone_numbers": [{"number": "6175550000", "number_type": "Work"}],
+}
+
+
+def test_action_builder_reads_people_not_workplaces(make_cohort):
+    """Action Builder's people endpoint returns every entity of a campaign. A worksite
+    or a union local was a new person, and a worksite's switchboard number merged it
+    with every worker who gave that number."""
+    c = make_cohort("- {kind: action_builder, path: ab}")
+    worker = {
+        "identifiers": ["action_builder:ent-1"],
+        "created_date": "2025-02-01T00:00:00Z",
+        "action_builder:entity_type": "person",
+        "given_name": "Kai",
+        "phone_numbers": [{"number": "6175550000"}],
+    }
+    untyped = {"identifiers": ["action_builder:ent-2"], "given_name": "Lia"}
+    local = {"identifiers": ["action_builder:loc-1"], "action_builder:entity_type": "Union Local"}
+    second = dict(AB_WORKSITE, identifiers=["action_builder:ws-2"])
+    c.write(
+        "ab/entities-1.json", _osdi("osdi:people", [worker, AB_WORKSITE, untyped, local, second])
+    )
+    result = c.sync()
+    assert (result.rows_read, result.files[0].rows_kept, result.rows_rejected) == (5, 2, 0)
+    assert result.files[0].notes == [
+        "3 entities are not people (Worksite: 2, Union Local: 1) and were not read; if a "
+        "type names people, list it in this source's entity_types in cohort.yml (now: Person)"
+    ]
+    assert c.table("identity", "source_id") == [("ent-1",), ("ent-2",)]
+    assert c.query("SELECT count(*) FROM person") == [(2,)]
+
+
+def test_action_builder_entity_types_name_the_people(make_cohort):
+    c = make_cohort("- {kind: action_builder, path: ab, entity_types: [Member, Worksite]}")
+    c.write("ab/entities-1.json", _osdi("osdi:people", [AB_WORKSITE]))
+    result = c.sync()
+    assert (result.files[0].rows_kept, result.files[0].notes) == (1, [])
+    assert c.table("identity", "source_id") == [("ws-1",)]
+
+
 def test_generic_csv_windows_1252_excel_dates(make_cohort):
     c = make_cohort(
         """

@@ -427,7 +427,7 @@ def _finish_files(stage: Stage, result: SyncResult, stored: list[FileResult]) ->
                 f.role,
                 f.sha256,
                 f.rows_read,
-                max(f.rows_read - n_rej, 0),
+                max(f.rows_read - n_rej - f.rows_left_out, 0),
                 n_rej,
                 f.unknown_columns,
                 f.notes,

@@ -433,10 +433,12 @@ def _person_from_osdi(
     extra_checks: list | None = None,
     *,
     keep: bool = False,
+    where: str = "TRUE",
 ) -> str:
     nos = ", ".join(str(f.file_no) for f in files)
     f = files[0]
-    sel = _osdi_person_sel(f"(SELECT * FROM {table} WHERE file_no IN ({nos}))", prefix, extra_sel)
+    records = f"(SELECT * FROM {table} WHERE file_no IN ({nos}) AND ({where}))"
+    sel = _osdi_person_sel(records, prefix, extra_sel)
     inserts = {
         "st_person": f"""'{source}', x.ref, x.email, x.phone, x.first_name, x.last_name,
             x.address, x.zip, x.state, x.email_ok, x.sms_ok, NULL, x.created_at""",
@@ -1349,12 +1351,47 @@ AB_KEYS = OSDI_PERSON_KEYS | {
 }
 
 
+# Action Builder's people endpoint returns every entity of the campaign: workplaces,
+# union locals and the like are entities beside the people, each with its type (read
+# here outside the SELECT that _json_fields_once rewrites)
+AB_ENTITY_TYPE = """cb_s(json_extract_string(j, '$."action_builder:entity_type"'))"""
+AB_PERSON_TYPES = ("Person",)
+
+
+def _ab_people_only(stage: Stage, files: list[FileInfo], table: str, source: Source) -> str:
+    """The condition that an entity is a person (its type is one of the source's
+    ``entity_types``, or it has none), and a note on each file counting the entities of
+    other types, which are not read. Read as people, a worksite was a new person with
+    the switchboard's phone, merged with every worker who gave that number."""
+    types = [t.strip().lower() for t in (source.entity_types or AB_PERSON_TYPES)]
+    listed = ", ".join(f"'{t.replace(chr(39), chr(39) * 2)}'" for t in types)
+    is_person = f"({AB_ENTITY_TYPE} IS NULL OR lower(trim({AB_ENTITY_TYPE})) IN ({listed}))"
+    others: dict[int, list[tuple[str, int]]] = {}
+    for file_no, kind, n in stage.con.execute(
+        f"""SELECT file_no, {AB_ENTITY_TYPE}, count(*) FROM {table} WHERE NOT {is_person}
+            GROUP BY ALL ORDER BY 1, 3 DESC, 2"""
+    ).fetchall():
+        others.setdefault(file_no, []).append((kind, n))
+    for f in files:
+        if f.file_no in others:
+            counts = others[f.file_no]
+            f.rows_left_out += sum(n for _, n in counts)
+            said = ", ".join(f"{kind}: {n}" for kind, n in counts)
+            f.notes.append(
+                f"{sum(n for _, n in counts)} entities are not people ({said}) and were not "
+                "read; if a type names people, list it in this source's entity_types in "
+                "cohort.yml (now: " + ", ".join(source.entity_types or AB_PERSON_TYPES) + ")"
+            )
+    return is_person
+
+
 def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     table = stage.load_json_records(files, "$._embedded.*[*]")
     stage.json_unknown_keys(files, AB_KEYS, stage.json_keys(table))
     for f in files:
         f.role = "entities"
     if files:
+        people = _ab_people_only(stage, files, table, source)
         extra = """, js(j, '$."action_builder:latest_assessment"') AS score_raw,
             TRY_CAST(js(j, '$."action_builder:latest_assessment"') AS DOUBLE) AS score,
             coalesce(cb_ts(js(j, '$."action_builder:latest_assessment_date"')),
@@ -1385,6 +1422,7 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
                     'assessment', x.assessed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                     x.score, NULL WHERE x.score IS NOT NULL"""
             },
+            where=people,
         )
 
 

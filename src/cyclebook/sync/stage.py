@@ -163,6 +163,9 @@ class FileInfo:
     role: str = ""  # e.g. the VAN table, "contacts"/"messages" for Spoke
     rows_read: int = 0
     rows_skipped: int = 0  # blank rows (not data)
+    # records read and deliberately not kept (not rejected either), each kind said in a
+    # note: an Action Builder workplace is not a person
+    rows_left_out: int = 0
     unknown_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     json_records: bool = False  # line numbers are record positions, not text lines
