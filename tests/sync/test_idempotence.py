@@ -497,3 +497,68 @@ def test_a_record_in_several_exports_read_together_keeps_its_latest_version(make
         ("mobilize:att:13", "cancelled"),
         ("mobilize:att:14", "confirmed"),
     ]
+
+
+SHEET = """
+- kind: generic_csv
+  path: roster.csv
+  activity_type: attendance
+  columns: {person_id: ID, occurred_at: Date, event: Meeting}
+"""
+
+
+def _attended(c) -> list[tuple]:
+    return c.query(
+        """SELECT i.source_id, strftime(a.occurred_at, '%Y-%m-%d'), e.title FROM activity a
+           JOIN identity i USING (org_id, person_id) JOIN event e USING (org_id, event_id)
+           ORDER BY ALL"""
+    )
+
+
+def test_a_sheet_saved_again_replaces_its_earlier_version(make_cohort):
+    """A sign-in sheet is kept as one file and saved again as it is corrected: the
+    corrected row was a second attendance beside the wrong one."""
+    c = make_cohort(SHEET)
+    c.write("roster.csv", "ID,Date,Meeting\nA,2026-03-04,Kickoff\nB,2026-05-06,Kickoff\n")
+    c.sync()
+    c.write("roster.csv", "ID,Date,Meeting\nA,2026-03-04,Kickoff\nB,2026-03-04,Kickoff\n")
+    result = c.sync()
+    assert _attended(c) == [("A", "2026-03-04", "Kickoff"), ("B", "2026-03-04", "Kickoff")]
+    assert c.query("SELECT count(*) FROM event") == [(1,)]  # the May meeting is gone too
+    assert result.files[0].notes == [
+        "1 activity of an earlier version of this sheet (or read with its earlier settings) "
+        "is no longer in it: removed from the store"
+    ]
+
+
+def test_sheets_in_a_folder_accumulate(make_cohort):
+    """Weekly sheets in a folder each hold their week: a new one replaces nothing."""
+    c = make_cohort(SHEET.replace("path: roster.csv", "path: weeks"))
+    c.write("weeks/w1.csv", "ID,Date,Meeting\nA,2026-03-04,Kickoff\n")
+    c.sync()
+    c.write("weeks/w2.csv", "ID,Date,Meeting\nB,2026-03-11,Training\n")
+    c.sync()
+    assert _attended(c) == [("A", "2026-03-04", "Kickoff"), ("B", "2026-03-11", "Training")]
+
+
+def test_a_changed_setting_reads_the_unchanged_exports_again(make_cohort):
+    """The sync report asks for date_format when a sheet's dates are ambiguous; setting
+    it changed nothing, as the export itself had not changed."""
+    c = make_cohort(SHEET)
+    c.write("roster.csv", "ID,Date,Meeting\nA,03/04/2026,Kickoff\n")
+    c.sync()
+    assert _attended(c) == [("A", "2026-03-04", "Kickoff")]  # month first
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(
+        cohort_yml.read_text().replace(
+            "activity_type: attendance",
+            "activity_type: attendance\n        date_format: '%d/%m/%Y'",
+        )
+    )
+    result = c.sync()
+    assert result.status == "ok"
+    assert _attended(c) == [("A", "2026-04-03", "Kickoff")]
+    assert c.sync().status == "unchanged"
+    # the organization's timezone is how naive times are read: read again too
+    cohort_yml.write_text(cohort_yml.read_text().replace("America/New_York", "America/Los_Angeles"))
+    assert c.sync().status == "ok"

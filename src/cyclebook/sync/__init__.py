@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import json
 import os
 import re
@@ -37,7 +38,13 @@ from cyclebook.filehash import cohort_cache, files_digest, files_under
 from cyclebook.paths import CohortPaths
 from cyclebook.store import attached_for_write, connect, private_instance
 from cyclebook.sync.merge import HUB_IDS, cohort_salt, resolve_identities, write_org
-from cyclebook.sync.readers import READERS, SUFFIXES, files_to_compare, files_to_read
+from cyclebook.sync.readers import (
+    READERS,
+    SUFFIXES,
+    files_to_compare,
+    files_to_read,
+    generic_source_name,
+)
 from cyclebook.sync.stage import FileInfo, Stage, archive_file, list_rows, sql_str
 
 __all__ = [
@@ -166,6 +173,33 @@ def sync_code_digest() -> str:
     return files_digest((p.name, p) for p in sorted(Path(__file__).parent.glob("*.py")))[:16]
 
 
+def reading_digest(org: Organization) -> str:
+    """Digest of how an organization's exports are read: the sync's code, each source's
+    settings (a spreadsheet's columns and date format, an encoding, a delimiter...) and
+    the timezone naive times are read in. Exports read another way are read again: the
+    fix a sync report asks for (say, ``date_format: '%d/%m/%Y'``) changed nothing, since
+    the exports themselves had not changed."""
+    settings_json = json.dumps(
+        [org.timezone, [src.model_dump(mode="json") for src in org.sources]], sort_keys=True
+    )
+    return hashlib.sha256(f"{sync_code_digest()}\0{settings_json}".encode()).hexdigest()[:16]
+
+
+def _whole_sheets(paths: CohortPaths, org: Organization, stage: Stage) -> dict[str, FileInfo]:
+    """The spreadsheet sources kept as one file (``path`` names the file) read in this
+    sync, and their file: each version of the file is the whole sheet, and replaces the
+    last one."""
+    read = {f.rel: f for f in stage.files if not f.carried and f.source_kind == "generic_csv"}
+    exports = paths.exports(org.id)
+    return {
+        generic_source_name(src): read[Path(src.path).as_posix()]
+        for src in org.sources
+        if src.kind == "generic_csv"
+        and Path(src.path).as_posix() in read
+        and (exports / src.path).is_file()
+    }
+
+
 def _synced_by(con, org_id: str) -> str | None:
     row = con.execute("SELECT value FROM meta WHERE key = ?", [f"sync_code:{org_id}"]).fetchone()
     return row[0] if row else None
@@ -180,10 +214,13 @@ def _last_run(con, org_id: str) -> str | None:
     return row[0] if row else None
 
 
-def _stored_files(paths: CohortPaths, org_id: str) -> tuple[str | None, list[FileResult] | None]:
+def _stored_files(
+    paths: CohortPaths, org: Organization
+) -> tuple[str | None, list[FileResult] | None]:
     """The organization's last sync run and its per-file figures, under a short read
     lock; no figures when nothing is stored yet, or when the exports were read by other
-    reader code (then every export is read again)."""
+    reader code or settings (then every export is read again)."""
+    org_id = org.id
     if not paths.store.exists():
         return None, None
     with connect(paths.store) as con:
@@ -193,7 +230,7 @@ def _stored_files(paths: CohortPaths, org_id: str) -> tuple[str | None, list[Fil
         last_run = _last_run(con, org_id)
         if last_run is None:
             return None, None
-        if _synced_by(con, org_id) != sync_code_digest():
+        if _synced_by(con, org_id) != reading_digest(org):
             return last_run, None
         return last_run, _file_results_from_store(con, org_id, last_run)
 
@@ -250,7 +287,7 @@ def sync_org(
         for src, files in sources:
             for p, rel in files:
                 stage.add_file(p, rel, src.kind, src.label or src.kind)
-        last_run, stored = _stored_files(paths, org.id)
+        last_run, stored = _stored_files(paths, org)
         changed: list[int] | None = None  # file numbers new since the last sync
         if stored is not None and not force:
             previous = {(r.file, r.sha256) for r in stored}
@@ -303,7 +340,16 @@ def sync_org(
                 identities = resolve_identities(con, org.id)
                 _note_hubs(con, stage, identities["hubs"])
                 clock.lap("identity")
-                result.written = write_org(con, org.id, salt, started, stage, changed)
+                sheets = _whole_sheets(paths, org, stage)
+                result.written = write_org(con, org.id, salt, started, stage, changed, list(sheets))
+                for name, f in sheets.items():
+                    if gone := result.written.get(f"removed from {name}"):
+                        one = gone == 1
+                        f.notes.append(
+                            f"{gone} {'activity' if one else 'activities'} of an earlier "
+                            "version of this sheet (or read with its earlier settings) "
+                            f"{'is' if one else 'are'} no longer in it: removed from the store"
+                        )
                 clock.lap("write")
                 stage.reject_lines()
                 archived = archiving.wait()  # sets the hashes of files not hashed yet
@@ -312,7 +358,7 @@ def sync_org(
                 _record(con, paths, org, stage, result, started, archived, last_run)
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                    [f"sync_code:{org.id}", sync_code_digest()],
+                    [f"sync_code:{org.id}", reading_digest(org)],
                 )
                 clock.lap("archive_and_record")
                 con.execute("COMMIT")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 
 import duckdb
 
@@ -318,8 +319,13 @@ def write_org(
     now: dt.datetime,
     stage: Stage | None = None,
     changed_files: list[int] | None = None,
+    replace_sources: Sequence[str] = (),
 ) -> dict[str, int]:
     """Write the staged rows of one organization. Call inside a transaction.
+
+    ``replace_sources``: the sources (spreadsheets kept as one file) whose reading now
+    replaces what the store holds of them: their activities and events that this reading
+    does not have are deleted.
 
     ``changed_files`` (file numbers of the exports that are new or changed since the last
     sync, and of those read with them: ``readers.files_to_compare``) limits the
@@ -402,6 +408,25 @@ def write_org(
             )
             if activities
             else 0
+        )
+    # ---- a spreadsheet kept as one file is the whole record each time it is saved: a
+    # row corrected in it (a date, a meeting) was a second activity beside the wrong
+    # one, and so was every row after its date_format was set. Its rows that this
+    # reading does not have are gone from the sheet (they are not rejected: the rows
+    # this reading rejects are in the sync report)
+    for name in replace_sources if not first_load else ():
+        q = {**p, "source": name}
+        counts[f"removed from {name}"] = con.execute(
+            f"""DELETE FROM activity a WHERE org_id = $org AND source = $source
+               AND NOT EXISTS (SELECT 1 FROM {act_src} s
+                               WHERE s.source = $source AND s.activity_id = a.activity_id)""",
+            q,
+        ).fetchone()[0]
+        con.execute(
+            """DELETE FROM event e WHERE org_id = $org AND source = $source
+               AND NOT EXISTS (SELECT 1 FROM st_event s
+                               WHERE s.source = $source AND s.event_id = e.event_id)""",
+            q,
         )
     # ---- joining an Action Network list is one signup a person. The activist report
     # names its signup by the person's uuid, or by the email when the report was built
