@@ -41,7 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cyclebook.params import declared_parameters, parse_cli_value
     from cyclebook.paths import NOTEBOOKS, notebooks_dir
 
-    phases = args.phase or list(runner.ALL_PHASES)
+    phases = args.phase or list(runner.ALL_PHASES)  # for the -p names below
     cycles = None
     if args.cycle == ["all"]:
         cycles = list_cycles(args.cohort_dir)
@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = runner.run(
         args.cohort_dir,
         cycles=cycles,
-        phases=phases,
+        phases=args.phase,
         orgs=args.org,
         audiences=args.audience,
         workers=args.workers,

@@ -55,6 +55,16 @@ SourceKind = Literal[
 
 Audience = Literal["organization", "cohort", "funder"]
 AUDIENCES: tuple[str, ...] = Audience.__args__  # type: ignore[attr-defined]
+# The audiences each phase's report is rendered for, and no other: only the share report
+# and the cohort summary apply an organization's consent and the small-count suppression;
+# a sync, reflect or improve report is for the organization's own staff.
+PHASE_AUDIENCES: dict[str, tuple[str, ...]] = {
+    "sync": ("organization",),
+    "share": ("organization", "cohort", "funder"),
+    "reflect": ("organization",),
+    "improve": ("organization",),
+    "cohort": ("cohort", "funder"),
+}
 
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import cyclebook
 from cyclebook.config import (
+    PHASE_AUDIENCES,
     Cohort,
     CycleCard,
     check_previous,
@@ -50,13 +51,7 @@ ALL_PHASES: tuple[str, ...] = (*PHASES, "cohort")
 # Which audiences each phase is rendered for by default. The share report is what a
 # funder or the cohort may see of one organization; the cohort summary is never for
 # one organization's staff only.
-DEFAULT_AUDIENCES: dict[str, tuple[str, ...]] = {
-    "sync": ("organization",),
-    "share": ("organization", "cohort", "funder"),
-    "reflect": ("organization",),
-    "improve": ("organization",),
-    "cohort": ("cohort", "funder"),
-}
+DEFAULT_AUDIENCES = PHASE_AUDIENCES  # see there: each phase's audiences, and no other
 PHASE_TITLES = {
     "sync": "Sync",
     "share": "Share",
@@ -162,14 +157,18 @@ def plan(
     cohort_dir: str | Path,
     *,
     cycles: Sequence[str] | None = None,
-    phases: Sequence[str] = ALL_PHASES,
+    phases: Sequence[str] | None = None,
     orgs: Sequence[str] | None = None,
     audiences: Sequence[str] | None = None,
     extra_parameters: dict[str, Any] | None = None,
 ) -> tuple[Cohort, dict[str, CycleCard], list[list[Job]]]:
     """Every job of the run as chains (one chain per cycle and organization, in phase
     order; each audience of the cohort notebook is a chain of its own). Parameters are
-    validated here, before anything runs."""
+    validated here, before anything runs. ``phases`` None: every phase, each for those
+    of ``audiences`` it renders for; phases named are refused when they render for none
+    of them."""
+    chosen = list(phases) if phases is not None else None
+    phases = chosen or list(ALL_PHASES)
     paths = CohortPaths.of(cohort_dir)
     cohort = load_cohort(paths.root)
     cycle_ids = list(cycles) if cycles else list_cycles(paths.root)[-1:]
@@ -200,6 +199,7 @@ def plan(
         cohort.org(org_id)  # raises with the list of valid ids
     extra = dict(extra_parameters or {})
     _check_extra_names(extra, phases)
+    _check_audiences(audiences, chosen, orgs)
     chains: list[list[Job]] = []
     for card in cards.values():
         org_phases = [p for p in PHASES if p in phases]
@@ -208,6 +208,7 @@ def plan(
                 _job(paths, cohort, card, org_id, phase, audience, extra)
                 for phase in org_phases
                 for audience in (audiences or DEFAULT_AUDIENCES[phase])
+                if audience in DEFAULT_AUDIENCES[phase]
             ]
             if chain:
                 chains.append(chain)
@@ -222,7 +223,51 @@ def plan(
     return cohort, cards, [chain for chain in chains if chain]
 
 
+# The parameters the plan sets for each report, and the option that chooses them: set
+# with -p, a report was computed for one audience (or cycle, or organization) and filed
+# under another, e.g. the organization's exact counts in the funder's report.
+PLANNED = {
+    "cohort_dir": "the COHORT_DIR argument",
+    "cycle": "--cycle",
+    "org_id": "--org",
+    "audience": "--audience",
+}
+
+
+def _check_audiences(
+    audiences: Sequence[str] | None, chosen: Sequence[str] | None, orgs: Sequence[str] | None
+) -> None:
+    """Refuse what would be left out without a word: a phase asked for with none of
+    its audiences, or the cohort summary for chosen organizations only."""
+    problems, fixes = [], []
+    for phase in chosen or ():
+        allowed = DEFAULT_AUDIENCES[phase]
+        if audiences and not set(audiences) & set(allowed):
+            problems.append(
+                f"the {phase} phase has no report for {' or '.join(audiences)}: it is rendered "
+                f"for {' and '.join(allowed)} only"
+            )
+            fixes.append(f"for {phase}, ask for --audience {allowed[0]} or drop --audience")
+    if chosen and "cohort" in chosen and orgs:
+        problems.append("the cohort summary is of the whole cohort, not of the --org chosen")
+        fixes.append("run --phase cohort without --org")
+    if problems:
+        raise CyclebookError("; ".join(problems), fix="; ".join(fixes) + ".")
+
+
 def _check_extra_names(extra: dict[str, Any], phases: Sequence[str]) -> None:
+    planned = [name for name in extra if name in PLANNED]
+    if planned:
+        raise ParameterError(
+            ", ".join(NOTEBOOKS[p] for p in phases),
+            [
+                f"-p {name}=...: the run sets {name} for each report; choose it with "
+                f"{PLANNED[name]} instead"
+                for name in planned
+            ],
+            fix=" ".join(f"use {PLANNED[name]} for {name};" for name in planned)
+            + " -p is for the other parameters a notebook declares.",
+        )
     known: set[str] = set()
     for phase in phases:
         known |= set(declared_parameters(notebooks_dir() / NOTEBOOKS[phase]))
@@ -937,7 +982,7 @@ def run(
     cohort_dir: str | Path,
     *,
     cycles: Sequence[str] | None = None,
-    phases: Sequence[str] = ALL_PHASES,
+    phases: Sequence[str] | None = None,
     orgs: Sequence[str] | None = None,
     audiences: Sequence[str] | None = None,
     workers: int | None = None,

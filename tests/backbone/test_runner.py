@@ -85,9 +85,50 @@ def test_unknown_cycle_names_the_cycles_there(tiny_cohort: Path, capsys) -> None
 
 
 def test_wrong_type_refused_before_any_kernel(tiny_cohort: Path) -> None:
-    with pytest.raises(ParameterError, match="audience=3 is int"):
-        runner.plan(tiny_cohort, extra_parameters={"audience": 3})
+    with pytest.raises(ParameterError, match="interactive='yes' is str"):
+        runner.plan(tiny_cohort, phases=["reflect"], extra_parameters={"interactive": "yes"})
     assert not (tiny_cohort / "c1" / "output").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [
+        ("audience", "--audience"),
+        ("cycle", "--cycle"),
+        ("org_id", "--org"),
+        ("cohort_dir", "COHORT_DIR"),
+    ],
+)
+def test_the_plans_own_parameters_are_refused_as_extra(tiny_cohort: Path, name, option) -> None:
+    """`-p audience=organization` with `--audience funder` put the organization's exact
+    counts in the report filed, and titled, as the funder's."""
+    with pytest.raises(ParameterError, match=f"-p {name}=...: the run sets {name}") as refused:
+        runner.plan(tiny_cohort, extra_parameters={name: "x"})
+    assert option in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--phase", "sync", "--audience", "funder"], "the sync phase has no report for funder"),
+        (["--phase", "cohort", "--audience", "organization"], "the cohort phase has no report"),
+        (["--phase", "cohort", "--org", "alpha"], "the cohort summary is of the whole cohort"),
+        (["--phase", "reflect", "--phase", "cohort", "--org", "alpha"], "of the whole cohort"),
+    ],
+)
+def test_requests_that_would_run_nothing_are_refused(tiny_cohort: Path, capsys, args, message):
+    """Each of these ran no report, or dropped a phase, and said `0 report(s)`, exit 0."""
+    assert main(["run", str(tiny_cohort), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tiny_cohort / "c1" / "output").exists()
+
+
+def test_restricted_audiences_skip_the_phases_without_them(tiny_cohort: Path) -> None:
+    _, _, chains = runner.plan(tiny_cohort, audiences=["funder"])
+    assert {(job.phase, job.audience) for chain in chains for job in chain} == {
+        ("share", "funder"),
+        ("cohort", "funder"),
+    }
 
 
 def _failing_notebook(tmp_path: Path) -> Path:

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from test_readers import AN_CSV, MOBILIZE_PAGE
 
-from cyclebook.errors import ExportError
+from cyclebook.errors import ExportError, ParameterError
 from cyclebook.paths import repo_root
 from cyclebook.phases import load_context
 from cyclebook.phases import sync as sync_phase
@@ -113,10 +113,20 @@ def test_report_shows_what_the_sync_noticed_in_each_file(make_cohort):
     assert "What the sync noticed" not in funder and "1 value(s)" not in funder
 
 
+def test_report_is_for_the_organization_only(make_cohort):
+    """A sync report made for funders showed a group's exact counts, although the group
+    shared nothing with funders: the sync report applies no consent."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    _context(c)
+    for audience in ("cohort", "funder"):
+        with pytest.raises(ParameterError, match=f"audience='{audience}': the sync report is"):
+            load_context("sync", str(c.root), "2026-c1", "org", audience)
+
+
 def test_report_suppresses_small_counts_outside_the_organization(make_cohort):
     c = make_cohort("- {kind: action_network_csv, path: an}")
     c.write("an/activists.csv", AN_CSV)
-    ctx = _context(c, audience="funder")
+    ctx = dataclasses.replace(_context(c), audience="funder")
     sync_phase.run(ctx)
     with connect(ctx.store_path) as con:
         summary = load_summary(con, ctx.org)

@@ -8,6 +8,7 @@ from typing import Any
 
 from cyclebook.config import (
     AUDIENCES,
+    PHASE_AUDIENCES,
     Cohort,
     CycleCard,
     Organization,
@@ -59,6 +60,17 @@ def load_context(
         raise ParameterError(
             f"{phase} notebook",
             [f"audience={audience!r}: expected one of {', '.join(AUDIENCES)}"],
+        )
+    if phase in ("sync", "reflect", "improve") and audience not in PHASE_AUDIENCES[phase]:
+        # run by Papermill by hand: only share and the cohort summary apply consent and
+        # the small-count suppression (the summary reads "organization" as the cohort)
+        raise ParameterError(
+            f"{phase} notebook",
+            [
+                f"audience={audience!r}: the {phase} report is rendered for "
+                f"{' and '.join(PHASE_AUDIENCES[phase])} only"
+            ],
+            fix=f"set audience to {PHASE_AUDIENCES[phase][0]!r}.",
         )
     paths = CohortPaths.of(cohort_dir)
     card = load_cycle(paths.root, cycle)
