@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,8 +178,13 @@ def safe_results(results: Any, org: Organization, audience: str) -> dict[tuple, 
     if frame.empty or (allowed_metrics(org, audience) == set()):
         return {}
     frame = _mark_shared(frame.assign(suppressed=False), org, audience)
-    shown = safe_values(frame, audience, skip_periods=())
+    shown = safe_values(frame, audience, skip_periods=(), ladders=ladders_of([org]))
     return {(v.metric, v.period, v.dimension): v.shown for v in shown}
+
+
+def ladders_of(orgs: Iterable[Organization]) -> dict[str, list[str]]:
+    """Each organization's rung names, lowest first (for :func:`safe_values`)."""
+    return {org.id: [rung.name for rung in org.ladder] for org in orgs}
 
 
 def _read_values(
@@ -218,7 +223,51 @@ def _family(dimension: str) -> tuple[str, str, str]:
     if ":" in dimension:
         row, _, col = dimension.partition(":")
         return ":", row, col
+    if ">" in dimension:  # a ladder transition: where people started > where they ended
+        row, _, col = dimension.partition(">")
+        return ">", row, col
     return "", dimension, ""
+
+
+def _transition_groups(
+    values: dict[tuple, Any], rows: dict[str, dict[str, tuple]], ladder: Sequence[str] | None
+) -> list[list[tuple]]:
+    """The sums a ladder's transition matrix is part of (``rows``: start -> end -> key).
+
+    A row adds up to the rung at the start (``new`` and ``off`` rows to the movement's
+    ``new:joined`` and ``off:joined``), a column to the rung at the end; a rung's
+    ``stayed`` is its diagonal cell, its ``up`` the cells above the diagonal and its
+    ``down`` those below (to ``off`` included). Without these the matrix was one flat
+    group: a row with one cell "<10" gave it back as its total minus the others.
+    ``ladder``: the rung names, lowest first (unknown: ``up`` and ``down`` are tied
+    together to their cells, a weaker but true sum)."""
+
+    def key(metric: str, period: str, dimension: str) -> list[tuple]:
+        found = (metric, period, dimension, "v")
+        return [found] if found in values else []
+
+    groups: list[list[tuple]] = []
+    for start, cells in rows.items():
+        if start in ("new", "off"):
+            groups.append([*cells.values(), *key("movement", "cycle", f"{start}:joined")])
+            continue
+        groups.append([*cells.values(), *key("ladder", "start", start)])
+        diagonal = [cells[start]] if start in cells else []
+        groups.append([*key("movement", "cycle", f"{start}:stayed"), *diagonal])
+        if ladder is not None and start in ladder:
+            at = list(ladder).index(start)
+            above = [cells[end] for end in ladder[at + 1 :] if end in cells]
+            below = [cells[end] for end in [*ladder[:at], "off"] if end in cells]
+            groups.append([*key("movement", "cycle", f"{start}:up"), *above])
+            groups.append([*key("movement", "cycle", f"{start}:down"), *below])
+        else:
+            moved = [cell for end, cell in cells.items() if end != start]
+            up_down = key("movement", "cycle", f"{start}:up")
+            groups.append([*up_down, *key("movement", "cycle", f"{start}:down"), *moved])
+    for end in {end for cells in rows.values() for end in cells}:
+        column = [cells[end] for cells in rows.values() if end in cells]
+        groups.append([*column, *(key("ladder", "end", end) if end != "off" else [])])
+    return groups
 
 
 def _family_total(
@@ -261,6 +310,7 @@ def safe_values(
     *,
     skip_periods: Iterable[str] = SKIP_PERIODS,
     withhold: Iterable[tuple[str, str, str]] = (),
+    ladders: Mapping[str, Sequence[str]] | None = None,
 ) -> list[SharedValue]:
     """Saved values (``metric_value`` rows of one or more organizations) made safe for
     the audience.
@@ -284,20 +334,31 @@ def safe_values(
     ``withhold`` names figures (metric, period, dimension) another rule keeps from the
     audience (see :func:`rollup_withheld`): shown as withheld, and protected in their
     linked groups as a small count is.
+
+    ``skip_periods`` are left out of what is returned, not out of the decisions: the
+    gallery, which does not show the ladder's transitions, hides what the share report,
+    which does, hides. ``ladders``: each organization's rung names, lowest first (see
+    :func:`_transition_groups`).
     """
     if frame is None or frame.empty:
         return []
     out: list[SharedValue] = []
-    frame = frame[~frame["period"].isin(list(skip_periods))]
+    skip = set(skip_periods)
     withhold = set(withhold)
     for org_id, org_frame in frame.groupby("org_id", sort=False):
-        out.extend(_safe_org_values(str(org_id), org_frame, audience, withhold))
+        ladder = (ladders or {}).get(str(org_id))
+        safe = _safe_org_values(str(org_id), org_frame, audience, withhold, ladder)
+        out.extend(v for v in safe if v.period not in skip)
     out.sort(key=lambda v: (_metric_sort(v.metric), _period_sort(v.period), v.dimension != ""))
     return out
 
 
 def _safe_org_values(
-    org_id: str, frame: pd.DataFrame, audience: str, withhold: set[tuple] = frozenset()
+    org_id: str,
+    frame: pd.DataFrame,
+    audience: str,
+    withhold: set[tuple] = frozenset(),
+    ladder: Sequence[str] | None = None,
 ) -> list[SharedValue]:
     restricted = audience != "organization"
     if "shared" not in frame.columns:
@@ -334,17 +395,22 @@ def _safe_org_values(
             head = (metric, period, "", part)
             families: dict[str, list[tuple]] = {}
             two_way: dict[str, dict[str, tuple]] = {}
+            transitions: dict[str, dict[str, tuple]] = {}
             for key in keys:
                 if key[3] != part or key[2] == "" or key[2] in STANDALONE:
                     continue
                 fam, r, c = _family(key[2])
-                if fam == ":":
+                if fam == ">":
+                    transitions.setdefault(r, {})[c] = key
+                elif fam == ":":
                     two_way.setdefault(r, {})[c] = key
                 else:
                     families.setdefault(fam, []).append(key)
             for fam, cells in families.items():
                 total = _family_total(values, metric, period, fam, part, head)
                 groups.append([total, *cells] if total is not None else cells)
+            if transitions:
+                groups.extend(_transition_groups(values, transitions, ladder))
             if two_way:
                 for r, row_cells in two_way.items():
                     link = ("ladder", "start", r, "v") if metric == "movement" else None
@@ -765,4 +831,4 @@ def iter_shared(
         frame = None
         if values is not None:
             frame = shared_values(store_path, org, card.id, audience, values=values)
-        yield org, safe_values(frame, audience)
+        yield org, safe_values(frame, audience, ladders=ladders_of([org]))

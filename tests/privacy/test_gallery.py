@@ -361,3 +361,104 @@ def test_suppression_does_not_depend_on_the_order_of_the_figures():
     assert shown[0] == shown[1]
     assert shown[0][("new_people", "cycle", "source=a")] == "<10"
     assert sorted(shown[0].values()).count("hidden") == 1  # one more cell, secondary
+
+
+LADDER = ["supporter", "member", "active", "leader"]
+
+
+def _transition_frame() -> pd.DataFrame:
+    """A ladder matrix whose member row has one small cell (the demo's eastside-tenants):
+    member -> supporter 53, stayed 288, -> active 23, -> leader 1 (365 members at the
+    start); supporter row 387 / 63 / 2 / 0 / 55 off (507); 40 new people, 30 of them
+    supporters and 10 members at the end."""
+    cells = {
+        "supporter>supporter": 387,
+        "supporter>member": 63,
+        "supporter>active": 2,
+        "supporter>off": 55,
+        "member>supporter": 53,
+        "member>member": 288,
+        "member>active": 23,
+        "member>leader": 1,
+        "new>supporter": 30,
+        "new>member": 10,
+    }
+    rows = [("o", "ladder", "transition", dim, float(n)) for dim, n in cells.items()]
+    rows += [
+        ("o", "ladder", "start", "supporter", 507.0),
+        ("o", "ladder", "start", "member", 365.0),
+        ("o", "ladder", "end", "supporter", 470.0),
+        ("o", "ladder", "end", "member", 361.0),
+        ("o", "ladder", "end", "active", 25.0),
+        ("o", "ladder", "end", "leader", 1.0),
+        ("o", "movement", "cycle", "supporter:up", 65.0),
+        ("o", "movement", "cycle", "supporter:stayed", 387.0),
+        ("o", "movement", "cycle", "supporter:down", 55.0),
+        ("o", "movement", "cycle", "member:up", 24.0),
+        ("o", "movement", "cycle", "member:stayed", 288.0),
+        ("o", "movement", "cycle", "member:down", 53.0),
+        ("o", "movement", "cycle", "new:joined", 40.0),
+    ]
+    return pd.DataFrame(
+        [(*row, None) for row in rows],
+        columns=["org_id", "metric", "period", "dimension", "value", "denominator"],
+    ).assign(definition="", suppressed=False)
+
+
+def test_ladder_transitions_give_no_hidden_count_back():
+    """The share report's matrix had one "<10" in the member row (-> leader 1), and its
+    Total column (365) gave it back: 365 - 53 - 288 - 23. Every sum the matrix is part
+    of must have no hidden figure or at least two."""
+    frame = _transition_frame()
+    got = {
+        (v.metric, v.period, v.dimension): v.shown
+        for v in safe_values(frame, "cohort", skip_periods=(), ladders={"o": LADDER})
+    }
+    assert got[("ladder", "transition", "member>leader")] == "<10"
+    assert got[("ladder", "transition", "supporter>active")] == "<10"
+    assert got[("ladder", "end", "leader")] == "<10"
+
+    def cell(dim):
+        return ("ladder", "transition", dim)
+
+    def mv(dim):
+        return ("movement", "cycle", dim)
+
+    sums = [
+        # rows add up to the rung at the start, columns to the rung at the end
+        [
+            ("ladder", "start", "member"),
+            *map(cell, ["member>supporter", "member>member"]),
+            cell("member>active"),
+            cell("member>leader"),
+        ],
+        [
+            ("ladder", "start", "supporter"),
+            *map(
+                cell,
+                ["supporter>supporter", "supporter>member", "supporter>active", "supporter>off"],
+            ),
+        ],
+        [("ladder", "end", "active"), cell("supporter>active"), cell("member>active")],
+        [
+            ("ladder", "end", "member"),
+            *map(cell, ["supporter>member", "member>member", "new>member"]),
+        ],
+        # a rung's up, stayed and down are parts of its row
+        [mv("member:up"), cell("member>active"), cell("member>leader")],
+        [mv("member:stayed"), cell("member>member")],
+        [mv("supporter:up"), *map(cell, ["supporter>member", "supporter>active"])],
+        [mv("new:joined"), cell("new>supporter"), cell("new>member")],
+    ]
+    for members in sums:
+        hidden = [key for key in members if got[key] in ("<10", "hidden", "withheld")]
+        assert len(hidden) != 1, (members, hidden)
+    # the gallery, which does not show the matrix, hides what the share report hides
+    gallery = {
+        (v.metric, v.period, v.dimension): v.shown
+        for v in safe_values(frame, "cohort", ladders={"o": LADDER})
+    }
+    assert gallery == {key: shown for key, shown in got.items() if key[1] != "transition"}
+    # the organization's own report shows every figure
+    mine = safe_values(frame, "organization", skip_periods=(), ladders={"o": LADDER})
+    assert {v.shown for v in mine if v.dimension == "member>leader"} == {"1"}

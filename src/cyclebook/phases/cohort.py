@@ -179,7 +179,8 @@ def _gallery_headlines(ctx: PhaseContext, audience: str) -> dict[tuple[str, str]
         frame = gallery.shared_values(ctx.store_path, org, ctx.cycle, audience, values=values)
         if frame.empty:
             continue
-        for value in gallery.safe_values(frame, audience, skip_periods=()):
+        ladders = gallery.ladders_of([org])
+        for value in gallery.safe_values(frame, audience, skip_periods=(), ladders=ladders):
             if value.dimension == "" and value.period == headline_period(value.metric):
                 shown[(org.id, value.metric)] = str(value.shown)
     return shown
