@@ -55,13 +55,14 @@ SourceKind = Literal[
 
 Audience = Literal["organization", "cohort", "funder"]
 AUDIENCES: tuple[str, ...] = Audience.__args__  # type: ignore[attr-defined]
-# The audiences each phase's report is rendered for, and no other: only the share report
-# and the cohort summary apply an organization's consent and the small-count suppression;
-# a sync, reflect or improve report is for the organization's own staff.
+# The audiences each phase's report may be rendered for, and no other: the share report
+# and the cohort summary apply an organization's consent and the small-count suppression,
+# and the reflect report shows others only the learnings, decisions and questions; a sync
+# or improve report is for the organization's own staff.
 PHASE_AUDIENCES: dict[str, tuple[str, ...]] = {
     "sync": ("organization",),
     "share": ("organization", "cohort", "funder"),
-    "reflect": ("organization",),
+    "reflect": ("organization", "cohort", "funder"),
     "improve": ("organization",),
     "cohort": ("cohort", "funder"),
 }

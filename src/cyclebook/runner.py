@@ -51,7 +51,14 @@ ALL_PHASES: tuple[str, ...] = (*PHASES, "cohort")
 # Which audiences each phase is rendered for by default. The share report is what a
 # funder or the cohort may see of one organization; the cohort summary is never for
 # one organization's staff only.
-DEFAULT_AUDIENCES = PHASE_AUDIENCES  # see there: each phase's audiences, and no other
+# Each phase's reports when no --audience is given (PHASE_AUDIENCES: those it may have)
+DEFAULT_AUDIENCES: dict[str, tuple[str, ...]] = {
+    "sync": ("organization",),
+    "share": ("organization", "cohort", "funder"),
+    "reflect": ("organization",),
+    "improve": ("organization",),
+    "cohort": ("cohort", "funder"),
+}
 PHASE_TITLES = {
     "sync": "Sync",
     "share": "Share",
@@ -208,7 +215,7 @@ def plan(
                 _job(paths, cohort, card, org_id, phase, audience, extra)
                 for phase in org_phases
                 for audience in (audiences or DEFAULT_AUDIENCES[phase])
-                if audience in DEFAULT_AUDIENCES[phase]
+                if audience in PHASE_AUDIENCES[phase]
             ]
             if chain:
                 chains.append(chain)
@@ -241,7 +248,7 @@ def _check_audiences(
     its audiences, or the cohort summary for chosen organizations only."""
     problems, fixes = [], []
     for phase in chosen or ():
-        allowed = DEFAULT_AUDIENCES[phase]
+        allowed = PHASE_AUDIENCES[phase]
         if audiences and not set(audiences) & set(allowed):
             problems.append(
                 f"the {phase} phase has no report for {' or '.join(audiences)}: it is rendered "

@@ -127,6 +127,7 @@ def test_restricted_audiences_skip_the_phases_without_them(tiny_cohort: Path) ->
     _, _, chains = runner.plan(tiny_cohort, audiences=["funder"])
     assert {(job.phase, job.audience) for chain in chains for job in chain} == {
         ("share", "funder"),
+        ("reflect", "funder"),
         ("cohort", "funder"),
     }
 

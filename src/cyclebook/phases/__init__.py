@@ -61,9 +61,9 @@ def load_context(
             f"{phase} notebook",
             [f"audience={audience!r}: expected one of {', '.join(AUDIENCES)}"],
         )
-    if phase in ("sync", "reflect", "improve") and audience not in PHASE_AUDIENCES[phase]:
-        # run by Papermill by hand: only share and the cohort summary apply consent and
-        # the small-count suppression (the summary reads "organization" as the cohort)
+    if phase != "cohort" and audience not in PHASE_AUDIENCES.get(phase, AUDIENCES):
+        # run by Papermill by hand: a sync or improve report applies no consent (the
+        # cohort summary reads "organization" as the cohort)
         raise ParameterError(
             f"{phase} notebook",
             [
