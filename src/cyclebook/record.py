@@ -95,6 +95,8 @@ class OrgRecord:
     questions: list[str] = field(default_factory=list)
     proposals: list[MeasureProposal] = field(default_factory=list)
     reflected: bool = False
+    #: why its reflection file could not be read (where, not what: no quoted text)
+    unreadable: str | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the same measures in the previous cycle (``card.previous``), for comparison
     previous: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -230,9 +232,19 @@ def load_record(
     for org in cohort.organizations:
         if wanted is not None and org.id not in wanted:
             continue
-        reflection = load_reflection(cohort_dir, cycle, org.id)
         team = card.team.get(org.id) or list(org.staff)
         record = OrgRecord(org_id=org.id, name=org.name, team=team)
+        try:
+            reflection = load_reflection(cohort_dir, cycle, org.id)
+        except ConfigError as exc:
+            # one group's broken file is its own reflect report's failure (which names
+            # the problem and the fix); the cohort's record goes on without it
+            reflection = None
+            where = f" at line {exc.line}" if exc.line else ""
+            record.unreadable = (
+                f"The reflection file of {org.name} could not be read{where}; "
+                "`cyclebook validate` names the problem and the fix."
+            )
         if reflection is not None:
             latest = reflection.latest
             record.learnings = list(latest.learnings)
@@ -338,7 +350,9 @@ def org_record_blocks(
                 empty="None recorded yet (recorded in reflect and at the end of the cycle).",
             ),
         ]
-    if not mine.reflected:
+    if mine.unreadable:
+        blocks.append(d.note(mine.unreadable, kind="warning"))
+    elif not mine.reflected:
         blocks.append(d.note(f"No reflection recorded yet for {org.name} in this cycle."))
     blocks.append(_card_tail(card, ", ".join(mine.team)))
     return blocks
@@ -415,6 +429,7 @@ def cohort_record_blocks(
     blocks.append(
         d.paragraph(f"{reflected} of {len(record.orgs)} organizations recorded a reflection.")
     )
+    blocks += [d.note(r.unreadable, kind="warning") for r in record.orgs.values() if r.unreadable]
     team = "; ".join(f"{o}: {', '.join(n)}" for o, n in card.team.items())
     blocks.append(_card_tail(card, team))
     return blocks

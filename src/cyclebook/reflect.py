@@ -258,7 +258,16 @@ def _refuse_duplicate_keys(path: Path) -> None:
     answer would vanish silently, so a repeated key is an error naming both lines."""
     import yaml
 
-    node = yaml.compose(path.read_bytes().decode("utf-8-sig"), Loader=_StrictSafeLoader)
+    # composed by the parser that read the file (read_yaml: libyaml when it is there):
+    # the pure-Python parser refuses some text libyaml reads, such as a '?' in a flow
+    # list ("questions: [Should dues count?]"), and its error was a traceback in
+    # validate, next-cycle and the cohort summary
+    loader = getattr(yaml, "CSafeLoader", None) or _StrictSafeLoader
+    text = path.read_bytes().decode("utf-8-sig")
+    try:
+        node = yaml.compose(text, Loader=loader)
+    except yaml.YAMLError:
+        node = yaml.compose(text, Loader=_StrictSafeLoader)
     stack = [(node, ())]
     while stack:
         current, where = stack.pop()

@@ -186,3 +186,30 @@ def test_one_organization_record_is_the_same_as_in_the_whole_cohort(cohort: Path
             org: found for org in orgs if (found := card_results(con, CYCLE, org, whole.card))
         }
         assert set(together) == {"eastside-tenants", "riverside-workers"}
+
+
+def test_one_unreadable_reflection_does_not_stop_the_cohort_record(cohort: Path) -> None:
+    """One group's broken reflection failed both cohort summaries, for every group."""
+    save_reflection(
+        cohort,
+        CYCLE,
+        "eastside-tenants",
+        ReflectionVersion(
+            saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+            author="Nirmal Shah",
+            learnings=["Follow-up works."],
+        ),
+    )
+    broken = cohort / CYCLE / "reflections" / "riverside-workers.yml"
+    broken.write_text("org_id: riverside-workers\ncycle: [2026-c1\n", encoding="utf-8")
+    record = load_record(cohort, CYCLE)
+    html = _html(cohort_record_blocks(record, "cohort"))
+    assert "Eastside Tenants Union: Follow-up works." in html
+    assert "1 of 8 organizations recorded a reflection" in html
+    assert (
+        "The reflection file of Riverside Workers Center could not be read at line 3; "
+        "`cyclebook validate` names the problem and the fix." in html.replace("&#x27;", "'")
+    )
+    assert "2026-c1\n" not in html and "[2026-c1" not in html  # the file's text is not quoted
+    mine = _html(org_record_blocks(load_record(cohort, CYCLE), "riverside-workers"))
+    assert "could not be read at line 3" in mine

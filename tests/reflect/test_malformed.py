@@ -136,3 +136,14 @@ def test_malformed(cohort: Path, name: str) -> None:
         assert f"field '{field}'" in message
     assert words in message, message
     assert "Fix:" in message
+
+
+def test_text_libyaml_reads_is_read(cohort: Path) -> None:
+    """A question mark in a flow list is YAML libyaml reads (and the file was read by
+    it), but the duplicate-key check parsed the file again with the pure-Python parser,
+    whose ParserError was a traceback in validate, next-cycle and the cohort summary."""
+    path = reflection_path(cohort, CYCLE, ORG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(GOOD_HEAD + "    questions: [Should dues count?]\n", encoding="utf-8")
+    reflection = load_reflection(cohort, CYCLE, ORG)
+    assert reflection.versions[0].questions == ["Should dues count?"]
