@@ -816,3 +816,27 @@ def test_a_duckdb_error_while_merging_keeps_the_record_out_of_the_error(make_coh
     assert c.query("SELECT count(*) FROM person") == [(1,)]
     recorded = c.query("SELECT message FROM sync_run WHERE status = 'failed'")
     assert len(recorded) == 1 and "planted.member" not in recorded[0][0]
+
+
+def test_lines_ending_two_ways_are_read(make_cohort):
+    """Rows appended in another program end in a bare LF in a CRLF file: DuckDB's
+    sniffer stopped on it and the organization's whole sync failed. Rejects keep their
+    lines, a quoted line break included."""
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv",
+        b"ID,Email,Date,Type\r\n"  # 1
+        b"1,a@example.org,2026-08-01,signup\r\n"  # 2
+        b"2,b@example.org,2026-08-02,signup\n"  # 3
+        b'3,c@example.org,2026-08-03,"sign\r\nup"\r\n'  # 4, 5
+        b"4,d@example.org,someday,signup\n",  # 6
+    )
+    result = c.sync()
+    (export,) = result.files
+    assert (export.rows_read, export.rows_rejected) == (4, 2)
+    assert export.notes == [
+        "lines end two ways (Windows and Unix line ends: rows added in another program); "
+        "read as one"
+    ]
+    assert [(line, column) for _, line, column, _ in c.rejects()] == [(4, "Type"), (6, "Date")]
+    assert c.query("SELECT source_id FROM identity ORDER BY 1") == [("1",), ("2",)]

@@ -501,6 +501,25 @@ class Stage:
         _write_decoded(f.path, target, decoder)
         return target, _CP1252_FALLBACK.read if mixed else 0
 
+    def _one_line_end(self, f: FileInfo, path: Path) -> Path:
+        """A copy of the file (or of its UTF-8 copy) with every CRLF written as LF: the
+        same lines, so rejects keep their line numbers."""
+        target = self.tmpdir / f"{f.file_no}.lf.csv"
+        with open(path, "rb") as source, open(target, "wb") as out:
+            pending = b""
+            while chunk := source.read(1 << 24):
+                chunk, pending = pending + chunk, b""
+                if chunk.endswith(b"\r"):  # its LF may start the next chunk
+                    chunk, pending = chunk[:-1], b"\r"
+                out.write(chunk.replace(b"\r\n", b"\n"))
+            out.write(pending)
+        f.read_path = target
+        f.notes.append(
+            "lines end two ways (Windows and Unix line ends: rows added in another "
+            "program); read as one"
+        )
+        return target
+
     def _transcode(self, f: FileInfo, encoding: str) -> Path:
         target = self.tmpdir / f"{f.file_no}.csv"
         try:
@@ -575,6 +594,12 @@ class Stage:
             except duckdb.OutOfMemoryException:
                 raise  # the machine's limit, not the file's fault (see sync_org)
             except duckdb.Error as exc:
+                if attempt == 0 and _mixed_line_ends(path):
+                    # rows appended in another program: DuckDB reads one kind of line
+                    # end per file, and stopped on the other (the sniffer, or a "state
+                    # machine" error), so the organization's whole sync failed
+                    path = self._one_line_end(f, path)
+                    continue
                 opened = unclosed_quote_line(path)
                 if opened is not None:
                     raise self.error(
@@ -990,6 +1015,18 @@ def unclosed_quote_line(path: Path) -> int | None:
 
 UTF8_NAMES = frozenset({"utf-8", "utf8", "utf-8-sig"})
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
+
+
+def _mixed_line_ends(path: Path) -> bool:
+    """Whether some lines end in CRLF and others in a bare LF."""
+    crlf = lf = 0
+    after_cr = False
+    with open(path, "rb") as source:
+        while chunk := source.read(1 << 24):
+            lf += chunk.count(b"\n")
+            crlf += chunk.count(b"\r\n") + (after_cr and chunk.startswith(b"\n"))
+            after_cr = chunk.endswith(b"\r")
+    return 0 < crlf < lf
 
 
 def _wide(encoding: str) -> bool:
