@@ -1053,5 +1053,24 @@ def run(
         seconds=time.perf_counter() - started,
         manifests=manifests,
         indexes=indexes,
-        warnings=unread_reflections(paths.root, [o.id for o in cohort.organizations], list(cards)),
+        warnings=[
+            *unread_reflections(paths.root, [o.id for o in cohort.organizations], list(cards)),
+            *_not_synced(paths, cohort, chains),
+        ],
     )
+
+
+def _not_synced(paths: CohortPaths, cohort: Cohort, chains: list[list[Job]]) -> list[str]:
+    """The organizations whose reports ran without their sync while exports changed:
+    `--phase share` after a new export quietly showed the data of the last sync."""
+    from cyclebook.sync import exports_not_synced
+
+    jobs = [job for chain in chains for job in chain]
+    synced = {job.org_id for job in jobs if job.phase == "sync"}
+    return [
+        f"{org_id}: exports changed since its last sync (or are read with other settings); "
+        "its reports show the data of that sync. Fix: run its sync phase too (drop --phase, "
+        "or add --phase sync)."
+        for org_id in dict.fromkeys(job.org_id for job in jobs if job.org_id)
+        if org_id not in synced and exports_not_synced(paths.root, cohort.org(org_id))
+    ]

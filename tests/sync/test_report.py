@@ -209,3 +209,31 @@ def test_no_word_about_unread_files_when_every_file_is_read(make_cohort):
     with connect(ctx.store_path) as con:
         summary = load_summary(con, ctx.org)
     assert "were not read" not in _html(sync_phase.blocks(ctx, summary, result))
+
+
+def test_a_run_without_the_sync_says_the_exports_changed(make_cohort):
+    """`--phase share` after a new export quietly showed the data of the last sync."""
+    from cyclebook import runner
+    from cyclebook.paths import CohortPaths
+    from cyclebook.sync import exports_not_synced
+
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    _context(c)  # the cycle card
+    c.write("an/activists.csv", AN_CSV)
+    cohort, _, chains = runner.plan(c.root, phases=["share"])
+    org = cohort.org("org")
+    assert exports_not_synced(c.root, org)  # never synced
+    c.sync()
+    assert not exports_not_synced(c.root, org)
+    assert runner._not_synced(CohortPaths.of(c.root), cohort, chains) == []
+    c.write("an/more.csv", AN_CSV.replace("u1", "u9"))
+    assert runner._not_synced(CohortPaths.of(c.root), cohort, chains) == [
+        "org: exports changed since its last sync (or are read with other settings); its "
+        "reports show the data of that sync. Fix: run its sync phase too (drop --phase, or "
+        "add --phase sync)."
+    ]
+    # a run with the sync reads them: nothing to say
+    _, _, with_sync = runner.plan(c.root, phases=["sync", "share"])
+    assert runner._not_synced(CohortPaths.of(c.root), cohort, with_sync) == []
+    c.sync()
+    assert not exports_not_synced(c.root, org)

@@ -162,6 +162,21 @@ def files_not_read(cohort_dir: str | Path, org: Organization) -> list[tuple[str,
     return sorted((rel, kind) for rel, kind in listed.items() if rel not in read)
 
 
+def exports_not_synced(cohort_dir: str | Path, org: Organization) -> bool:
+    """Whether a sync of the organization would read something: an export new or changed
+    since its last sync, or one read with other settings or code (the hashes come from
+    the cohort's cache: no export is read again when its size and time are the same)."""
+    paths = CohortPaths.of(cohort_dir)
+    files = [(path, rel) for _, found in _files_of(paths, org) for path, rel in found]
+    _, stored = _stored_files(paths, org)
+    if stored is None:
+        return bool(files)
+    hashes = cohort_cache(paths.root)
+    return {(rel, hashes.sha256(path)) for path, rel in files} != {
+        (r.file, r.sha256) for r in stored
+    }
+
+
 def _files_of(paths: CohortPaths, org: Organization) -> list[tuple[Source, list[tuple[Path, str]]]]:
     exports = paths.exports(org.id)
     return [(src, discover_files(exports, src, org.id)) for src in org.sources]
