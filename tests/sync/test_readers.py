@@ -1374,3 +1374,37 @@ def test_an_email_with_a_full_stop_after_it_is_the_same_address(make_cohort):
     c.sync()
     assert c.query("SELECT email FROM person_pii") == [("ann@example.org",)]
     assert c.query("SELECT count(*) FROM activity") == [(2,)]
+
+
+def test_mobilize_attendance_without_ids_is_kept(make_cohort):
+    """Mobilize leaves out an attendance's id, and its event's id and title, when an
+    independent organization reads an attendance at a coordinated organization's event
+    (its API's Attendance object). Such attendances were rejected, their people with
+    them; a person without user_id is named by its id."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    coordinated = {
+        "created_date": 1780000000,
+        "modified_date": 1780000000,
+        "person": {"id": 901, "email_addresses": [{"address": "gus@example.org"}]},
+        "event": {"event_type": "CANVASS"},
+        "timeslot": {"start_date": 1780050000, "end_date": 1780057200},
+        "status": "REGISTERED",
+        "attended": None,
+    }
+    c.write("mobilize/p1.json", {"count": 1, "next": None, "data": [coordinated]})
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (1, 0)
+    assert c.query("SELECT source_id FROM identity") == [("901",)]
+    (activity,) = c.query(
+        f"SELECT activity_id, status, event_id, {utc('occurred_at')} FROM activity"
+    )
+    assert activity[0].startswith("mobilize:att:h") and activity[1:] == (
+        "registered",
+        None,
+        "2026-05-29 10:20",
+    )
+    # confirmed in a later export: the same attendance, not a second one
+    later = dict(coordinated, modified_date=1780090000, status="CONFIRMED")
+    c.write("mobilize/p2.json", {"count": 1, "next": None, "data": [later]})
+    c.sync()
+    assert c.query("SELECT activity_id, status FROM activity") == [(activity[0], "confirmed")]

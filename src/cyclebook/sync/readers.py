@@ -665,9 +665,17 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
         f.role = "attendances"
     if files:
         f = files[0]
+        # An independent organization gets no attendance id (and no event but its type)
+        # for an attendance at a coordinated organization's event: such an attendance,
+        # rejected with its person, is named by who, when and what, which stay the same
+        # when it is modified. A person without user_id is named by its id, then email.
         sel = f"""SELECT rec AS __rec, file_no AS __file, j,
-            cb_id(js(j, '$.id')) AS aid,
-            coalesce(cb_id(js(j, '$.person.user_id')),
+            coalesce(cb_id(js(j, '$.id')), 'h' || substr(md5(concat_ws('|',
+                coalesce(cb_id(js(j, '$.person.user_id')), cb_id(js(j, '$.person.id')),
+                         cb_email(js(j, '$.person.email_addresses[0].address'))),
+                js(j, '$.timeslot.start_date'), js(j, '$.event.event_type'),
+                js(j, '$.created_date'))), 1, 20)) AS aid,
+            coalesce(cb_id(js(j, '$.person.user_id')), cb_id(js(j, '$.person.id')),
                      cb_email(js(j, '$.person.email_addresses[0].address'))) AS pref,
             cb_email(js(j, '$.person.email_addresses[0].address')) AS email,
             cb_phone(js(j, '$.person.phone_numbers[0].number')) AS phone,
@@ -698,7 +706,6 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
             f,
             sel,
             [
-                ("aid IS NULL", "id", "missing attendance id"),
                 (
                     "pref IS NULL",
                     "person.user_id",
