@@ -678,6 +678,38 @@ def test_action_builder(make_cohort):
     ]
 
 
+def test_action_builder_assessment_dates(make_cohort):
+    """Action Builder dates an assessment in latest_assessment_created_date (its API
+    docs' person responses). Read as the entity's modified_date, each export after any
+    edit of the entity (a tag, a phone) added the same assessment again, later."""
+    c = make_cohort("- {kind: action_builder, path: ab}")
+    dated = {
+        "identifiers": ["action_builder:ent-1"],
+        "modified_date": "2026-08-01T00:00:00Z",
+        "action_builder:entity_type": "person",
+        "action_builder:latest_assessment": 4,
+        "action_builder:latest_assessment_created_date": "2026-07-15T12:00:00.123Z",
+    }
+    undated = {
+        "identifiers": ["action_builder:ent-2"],
+        "modified_date": "2026-06-01T10:00:00Z",
+        "action_builder:latest_assessment": 2,
+    }
+    c.write("ab/entities-1.json", _osdi("osdi:people", [dated, undated]))
+    result = c.sync()
+    assert result.files[0].unknown_columns == []
+    edited = [
+        dict(dated, modified_date="2026-09-01T00:00:00Z"),
+        dict(undated, modified_date="2026-07-01T10:00:00Z"),
+    ]
+    c.write("ab/entities-2.json", _osdi("osdi:people", edited))
+    c.sync()
+    assert c.query(f"SELECT activity_id, score, {utc('occurred_at')} FROM activity ORDER BY 1") == [
+        ("ab:assess:ent-1:20260715120000", 4.0, "2026-07-15 12:00"),
+        ("ab:assess:ent-2:score-2.0", 2.0, "2026-07-01 10:00"),
+    ]
+
+
 AB_WORKSITE = {
     "identifiers": ["action_builder:ws-1"],
     "created_date": "2025-02-01T00:00:00Z",

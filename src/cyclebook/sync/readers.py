@@ -1347,6 +1347,7 @@ def _spoke_contacts(
 
 AB_KEYS = OSDI_PERSON_KEYS | {
     "action_builder:latest_assessment",
+    "action_builder:latest_assessment_created_date",
     "action_builder:latest_assessment_date",
     "action_builder:latest_assessment_at",
     "action_builder:connections_count",
@@ -1401,9 +1402,10 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
         people = _ab_people_only(stage, files, table, source)
         extra = """, js(j, '$."action_builder:latest_assessment"') AS score_raw,
             TRY_CAST(js(j, '$."action_builder:latest_assessment"') AS DOUBLE) AS score,
-            coalesce(cb_ts(js(j, '$."action_builder:latest_assessment_date"')),
-                     cb_ts(js(j, '$."action_builder:latest_assessment_at"')),
-                     cb_ts(js(j, '$.modified_date'))) AS assessed_at"""
+            coalesce(cb_ts(js(j, '$."action_builder:latest_assessment_created_date"')),
+                     cb_ts(js(j, '$."action_builder:latest_assessment_date"')),
+                     cb_ts(js(j, '$."action_builder:latest_assessment_at"'))) AS own_date,
+            cb_ts(js(j, '$.modified_date')) AS modified_at"""
         _person_from_osdi(
             stage,
             files,
@@ -1418,16 +1420,23 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
                     "assessment is not a number",
                 ),
                 (
-                    "score IS NOT NULL AND assessed_at IS NULL",
-                    "action_builder:latest_assessment_date",
+                    "score IS NOT NULL AND own_date IS NULL AND modified_at IS NULL",
+                    "action_builder:latest_assessment_created_date",
                     "assessment has no readable date",
                 ),
             ],
             extra_inserts={
-                "st_activity": """'ab:assess:' || x.ref || ':' || strftime(x.assessed_at AT TIME ZONE 'UTC',
-                    '%Y%m%d%H%M%S'), 'action_builder', x.ref, 'action_builder', x.ref,
-                    'assessment', x.assessed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                    x.score, NULL WHERE x.score IS NOT NULL"""
+                # Action Builder dates an assessment in latest_assessment_created_date
+                # (read as modified_date before: every export after an edit of the
+                # entity, a tag or a phone, added the same assessment again, on a later
+                # date). Without a date of its own it is dated by the entity's last
+                # change and named by its score, so a later export moves it rather than
+                # adding another.
+                "st_activity": """'ab:assess:' || x.ref || ':' || coalesce(strftime(
+                    x.own_date AT TIME ZONE 'UTC', '%Y%m%d%H%M%S'), 'score-' || x.score),
+                    'action_builder', x.ref, 'action_builder', x.ref, 'assessment',
+                    coalesce(x.own_date, x.modified_at), NULL, NULL, NULL, NULL, NULL, NULL,
+                    NULL, NULL, x.score, NULL WHERE x.score IS NOT NULL"""
             },
             where=people,
         )
