@@ -251,6 +251,13 @@ class RungCondition(Strict):
     min_assessment: int | None = Field(
         default=None, description="assessment score at or above this level (scale is the org's)"
     )
+    # Action Builder's scales usually run from 1, the strongest support, to 5, opposed:
+    # there a leader is assessed 1 (max_assessment: 1), and min_assessment: 4 would count
+    # the most opposed people as leaders
+    max_assessment: int | None = Field(
+        default=None,
+        description="assessment score at or below this level (a scale where 1 is strongest)",
+    )
 
 
 class Rung(Strict):

@@ -528,3 +528,52 @@ def test_engine_runs_on_any_ibis_backend(builder):
     finally:
         backend.disconnect()
     assert direct.frame().equals(via_store.frame())
+
+
+def _assessed_one_and_five(builder) -> None:
+    # K assessed 1 (strongest) and L assessed 5 (opposed), both within 90 d of the end
+    builder.person("K", at("2026-01-01"))
+    builder.act("K", "assessment", at("2026-04-01"), score=1.0)
+    builder.person("L", at("2026-01-01"))
+    builder.act("L", "assessment", at("2026-04-01"), score=5.0)
+
+
+AB = [{"kind": "action_builder", "path": "ab"}]
+
+
+def test_a_scale_where_one_is_strongest(builder):
+    """Action Builder's scales usually run from 1 (strongest support) to 5 (opposed):
+    min_assessment: 4 counted the most opposed as leaders; max_assessment says so."""
+    _assessed_one_and_five(builder)
+    rule = {"activity_types": ["assessment"], "max_assessment": 1}
+    ladder = [
+        {
+            "name": "supporter",
+            "label": "Supporter",
+            "window_days": 365,
+            "any_of": [{"min_count": 1}],
+            "definition": "Any activity.",
+        },
+        {
+            "name": "leader",
+            "label": "Leader",
+            "window_days": 90,
+            "any_of": [rule],
+            "definition": "Assessed 1.",
+        },
+    ]
+    res = run(builder, org=make_org(sources=AB, ladder=ladder))
+    assert v(res, "ladder", "end", "leader") == 1  # K only
+    assert v(res, "ladder", "end", "supporter") == 1  # L
+    assert not [n for n in res.notes if "max_assessment" in n]
+
+
+def test_the_default_ladder_says_how_it_reads_action_builder_scores(builder):
+    _assessed_one_and_five(builder)
+    res = run(builder, org=make_org(sources=AB))
+    assert v(res, "ladder", "end", "leader") == 1  # L, assessed 5
+    assert (
+        "Leader counts assessments of 4 or more. Action Builder's scale often runs from 1 "
+        "(strongest support) to 5 (opposed); if this organization's does, write "
+        "max_assessment (say 1) on this rung's rule in cohort.yml instead of min_assessment."
+    ) in res.notes

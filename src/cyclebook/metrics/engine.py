@@ -55,6 +55,16 @@ def config_notes(org: Organization, previous: CycleCard | None) -> list[str]:
         )
     if previous is None:
         notes.append("Retention needs a previous cycle (the card names none).")
+    if any(source.kind == "action_builder" for source in org.sources):
+        for rung in org.ladder:
+            for cond in rung.any_of:
+                if cond.min_assessment is not None and cond.max_assessment is None:
+                    notes.append(
+                        f"{rung.label} counts assessments of {cond.min_assessment} or more. "
+                        "Action Builder's scale often runs from 1 (strongest support) to 5 "
+                        "(opposed); if this organization's does, write max_assessment (say "
+                        "1) on this rung's rule in cohort.yml instead of min_assessment."
+                    )
     return notes
 
 

@@ -150,6 +150,8 @@ def condition(t: ir.Table, cond: RungCondition) -> ir.BooleanValue:
         pred = pred & role.isin([r.lower() for r in cond.roles])
     if cond.min_assessment is not None:
         pred = pred & (t.score >= cond.min_assessment).fill_null(False)
+    if cond.max_assessment is not None:
+        pred = pred & (t.score <= cond.max_assessment).fill_null(False)
     return pred
 
 
@@ -162,6 +164,8 @@ def condition_text(cond: RungCondition) -> str:
         parts.append("as " + "/".join(cond.roles))
     if cond.min_assessment is not None:
         parts.append(f"assessment score ≥ {cond.min_assessment:g}")
+    if cond.max_assessment is not None:
+        parts.append(f"assessment score ≤ {cond.max_assessment:g}")
     return ", ".join(parts)
 
 
