@@ -710,6 +710,48 @@ def test_action_builder_assessment_dates(make_cohort):
     ]
 
 
+def test_action_builder_uses_the_subscribed_email_and_the_mobile(make_cohort):
+    """An Action Builder entity keeps work and personal addresses, each with its status,
+    and marks none primary. The first was used (here the work address the member
+    unsubscribed), so the member was not matched with the Action Network person who
+    has the personal address, and read as not to be emailed or texted."""
+    c = make_cohort("- {kind: action_builder, path: ab}\n- {kind: action_network_api, path: an}")
+    entity = {
+        "identifiers": ["action_builder:ent-1"],
+        "action_builder:entity_type": "Person",
+        "email_addresses": [
+            {"address": "klu@employer.com", "address_type": "Work", "status": "unsubscribed"},
+            {"address": "kai.lu@gmail.com", "address_type": "Personal", "status": "subscribed"},
+        ],
+        "phone_numbers": [
+            {"number": "6175550000", "number_type": "Work", "status": "unsubscribed"},
+            {"number": "6175550123", "number_type": "Mobile", "status": "subscribed"},
+        ],
+    }
+    primary = {
+        "identifiers": ["action_builder:ent-2"],
+        "email_addresses": [
+            {"address": "a@example.org", "status": "subscribed"},
+            {"address": "b@example.org", "primary": True, "status": "unsubscribed"},
+        ],
+    }
+    person = {
+        "identifiers": ["action_network:p-9"],
+        "email_addresses": [{"primary": True, "address": "kai.lu@gmail.com"}],
+    }
+    c.write("ab/entities-1.json", _osdi("osdi:people", [entity, primary]))
+    c.write("an/people-1.json", _osdi("osdi:people", [person]))
+    c.sync()
+    assert c.query("SELECT count(DISTINCT person_id) FROM identity") == [(2,)]
+    assert c.query(
+        """SELECT p.email, p.phone, s.email_ok, s.sms_ok FROM person_pii p
+           JOIN person s USING (org_id, person_id) ORDER BY 1"""
+    ) == [
+        ("b@example.org", None, False, None),
+        ("kai.lu@gmail.com", "+16175550123", True, True),
+    ]
+
+
 AB_WORKSITE = {
     "identifiers": ["action_builder:ws-1"],
     "created_date": "2025-02-01T00:00:00Z",

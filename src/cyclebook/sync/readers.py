@@ -404,6 +404,28 @@ OSDI_IDS_NOT_A_LIST = (
 )
 
 
+# Action Builder keeps several emails and phones per entity (work and personal, each
+# with its status and type) and marks none primary: the first was used, often the work
+# address a member unsubscribed, and the personal one other tools know was never
+# matched. The records carry the chosen ones as ``em`` and ``ph`` (see cb_pick).
+PICKED_CONTACTS = """cb_pick(json_extract(j, '$.email_addresses'), '$.status',
+        ['subscribed']) AS em, cb_pick(json_extract(j, '$.phone_numbers'), '$.number_type',
+        ['mobile', 'cell', 'cell phone']) AS ph"""
+
+
+def _picked(select_sql: str) -> str:
+    """A person SELECT reading the chosen email and phone instead of the first."""
+    for first, chosen in (
+        ("js(j, '$.email_addresses[0].address')", "cb_s(json_extract_string(em, '$.address'))"),
+        ("js(j, '$.email_addresses[0].status')", "cb_s(json_extract_string(em, '$.status'))"),
+        ("js(j, '$.phone_numbers[0].number')", "cb_s(json_extract_string(ph, '$.number'))"),
+        ("js(j, '$.phone_numbers[0].status')", "cb_s(json_extract_string(ph, '$.status'))"),
+    ):
+        assert first in select_sql
+        select_sql = select_sql.replace(first, chosen)
+    return select_sql
+
+
 def _osdi_person_sel(table: str, prefix: str, extra: str = "") -> str:
     return f"""SELECT rec AS __rec, file_no AS __file, j, nullif({_osdi_id(prefix)}, '') AS ref,
         json_type(jx(j, '$.identifiers')) AS ids_type,
@@ -434,11 +456,15 @@ def _person_from_osdi(
     *,
     keep: bool = False,
     where: str = "TRUE",
+    pick: bool = False,
 ) -> str:
     nos = ", ".join(str(f.file_no) for f in files)
     f = files[0]
-    records = f"(SELECT * FROM {table} WHERE file_no IN ({nos}) AND ({where}))"
+    picked = f", {PICKED_CONTACTS}" if pick else ""
+    records = f"(SELECT *{picked} FROM {table} WHERE file_no IN ({nos}) AND ({where}))"
     sel = _osdi_person_sel(records, prefix, extra_sel)
+    if pick:
+        sel = _picked(sel)
     inserts = {
         "st_person": f"""'{source}', x.ref, x.email, x.phone, x.first_name, x.last_name,
             x.address, x.zip, x.state, x.email_ok, x.sms_ok, NULL, x.created_at""",
@@ -1439,6 +1465,7 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
                     NULL, NULL, x.score, NULL WHERE x.score IS NOT NULL"""
             },
             where=people,
+            pick=True,
         )
 
 

@@ -141,6 +141,16 @@ MACROS = [
          THEN to_timestamp(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE)) ELSE cb_ts(x) END""",
     # a JSON string field
     "CREATE OR REPLACE TEMP MACRO js(j, p) AS cb_s(json_extract_string(j, p))",
+    # the element of a JSON list of emails or phones to use: the one marked primary,
+    # else the first whose ``field`` is one of ``wanted`` (a subscribed address, a
+    # mobile number), else the first
+    """CREATE OR REPLACE TEMP MACRO cb_pick(arr, field, wanted) AS CASE
+        WHEN json_type(arr) = 'ARRAY' THEN json_extract(arr, '$[' || (coalesce(
+            list_position(list_transform(CAST(arr AS JSON[]),
+                lambda e: json_extract_string(e, '$.primary') = 'true'), true),
+            list_position(list_transform(CAST(arr AS JSON[]),
+                lambda e: list_contains(wanted, lower(json_extract_string(e, field)))), true),
+            1) - 1) || ']') END""",
 ]
 
 BAD_DATE = (
