@@ -139,6 +139,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from cyclebook import settings
     from cyclebook.config import (
         check_previous,
+        check_team,
         list_cycles,
         load_cohort,
         load_cycle,
@@ -151,7 +152,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     cycles = list_cycles(args.cohort_dir)
     org_ids = [org.id for org in cohort.organizations]
     for cycle in cycles:
-        check_previous(args.cohort_dir, load_cycle(args.cohort_dir, cycle))
+        card = load_cycle(args.cohort_dir, cycle)
+        check_previous(args.cohort_dir, card)
+        check_team(args.cohort_dir, card, org_ids)
         for org_id in org_ids:
             load_reflection(args.cohort_dir, cycle, org_id)  # an invalid one raises
     print(f"{cohort.name}: {len(cohort.organizations)} organizations, cycles {', '.join(cycles)}")

@@ -437,6 +437,16 @@ class Organization(Strict):
         return ladder
 
 
+class PartError(ValueError):
+    """A check of a whole field or model that found the problem in one part of it:
+    ``at`` is the part's path below it, so the error names that part's line (a bad
+    ``parent`` was reported at the line of ``organizations:``)."""
+
+    def __init__(self, message: str, at: Sequence[str | int]) -> None:
+        super().__init__(message)
+        self.at = tuple(at)
+
+
 class Cohort(Strict):
     id: Identifier
     name: str
@@ -448,15 +458,22 @@ class Cohort(Strict):
     def _check_orgs(cls, organizations: list[Organization]) -> list[Organization]:
         # on the field, so an error names ``organizations`` and its line in cohort.yml
         ids = [org.id for org in organizations]
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicated:
-            raise ValueError(f"organization ids must be unique; repeated: {duplicated}")
+        for index, org_id in enumerate(ids):
+            if org_id in ids[:index]:
+                raise PartError(
+                    f"organization id '{org_id}' is used twice (also by organization "
+                    f"{ids.index(org_id) + 1}); ids must be unique",
+                    (index, "id"),
+                )
         parents = {org.id: org.parent for org in organizations}
-        for org in organizations:
+        for index, org in enumerate(organizations):
             if org.parent is not None and org.parent not in ids:
-                raise ValueError(
+                close = difflib.get_close_matches(org.parent, ids, n=1)
+                raise PartError(
                     f"organization '{org.id}' names parent '{org.parent}', which is not "
                     "an organization of this cohort"
+                    + (f" (did you mean '{close[0]}'?)" if close else ""),
+                    (index, "parent"),
                 )
             # a network that is its own member (directly or round a loop) would be rolled
             # up with itself: its sums (one-on-ones, contact attempts) counted twice
@@ -582,7 +599,7 @@ class CycleCard(Strict):
     @model_validator(mode="after")
     def _dates(self) -> CycleCard:
         if self.end <= self.start:
-            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+            raise PartError(f"end ({self.end}) must be after start ({self.start})", ("end",))
         return self
 
     @property
@@ -608,13 +625,23 @@ def _expected_for(error: dict) -> str | None:
         return "lowercase letters, digits, '-' or '_' (an id like 'eastside-tenants')"
     if kind.startswith("date"):
         return "a date written YYYY-MM-DD"
-    return error.get("msg", "a valid value")
+    if kind.startswith(("float", "int")):
+        found = str(error.get("input", "")).strip()
+        percent = re.fullmatch(r"(-?\d+(?:\.\d+)?)\s*%", found)
+        if percent:  # a card's target: 45% is 0.45
+            fraction = float(percent[1]) / 100
+            return f"a number; a share is written as a fraction: {found} is {fraction:g}"
+        return "a whole number" if kind.startswith("int") else "a number"
+    return None  # the problem (pydantic's message) says it already
 
 
 def _raise_validation(located: LocatedYaml, exc: ValidationError) -> None:
     errors = exc.errors()
     first = errors[0]
     loc = [part for part in first["loc"]]
+    raised = (first.get("ctx") or {}).get("error")
+    if isinstance(raised, PartError):
+        loc += list(raised.at)
     line, column = located.locate(loc)
     field = ".".join(str(part) for part in loc) or "(top level)"
     found = first.get("input")
@@ -701,6 +728,27 @@ def check_previous(cohort_dir: str | Path, card: CycleCard) -> None:
         expected="the id of the cycle before this one: "
         + (", ".join(others) or "(no other cycle yet)"),
         fix="name the cycle this one follows, or remove 'previous' for a first cycle.",
+    )
+
+
+def check_team(cohort_dir: str | Path, card: CycleCard, org_ids: Sequence[str]) -> None:
+    """A card's ``team`` is keyed by the cohort's organization ids: under a mistyped id
+    the staff named were left out of that organization's reports without a word."""
+    unknown = [org_id for org_id in card.team if org_id not in org_ids]
+    if not unknown:
+        return
+    path = Path(cohort_dir) / card.id / "cycle.yml"
+    line, column = read_yaml(path, what="cycle card").locate(["team", unknown[0]])
+    close = difflib.get_close_matches(unknown[0], org_ids, n=1)
+    raise ConfigError(
+        path,
+        f"team names '{unknown[0]}', which is not an organization of this cohort"
+        + (f" (did you mean '{close[0]}'?)" if close else ""),
+        field=f"team.{unknown[0]}",
+        line=line,
+        column=column,
+        expected="organization ids from cohort.yml: " + ", ".join(org_ids),
+        fix="key each team by its organization's id.",
     )
 
 

@@ -34,6 +34,7 @@ from cyclebook.config import (
     Cohort,
     CycleCard,
     check_previous,
+    check_team,
     cycle_folders,
     list_cycles,
     load_cohort,
@@ -196,6 +197,7 @@ def plan(
     cards = {cycle: load_cycle(paths.root, cycle) for cycle in cycle_ids}
     for card in cards.values():
         check_previous(paths.root, card)
+        check_team(paths.root, card, [org.id for org in cohort.organizations])
     unknown = [p for p in phases if p not in ALL_PHASES]
     if unknown:
         raise CyclebookError(

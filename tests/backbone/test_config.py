@@ -90,10 +90,18 @@ def test_bad_id_and_unknown_parent(tiny_cohort: Path) -> None:
         name: Tiny
         organizations:
           - {id: alpha, name: Alpha, parent: nowhere}
+          - {id: beta, name: Beta, parent: alhpa}
         """,
     )
-    with pytest.raises(ConfigError, match="parent 'nowhere'"):
+    with pytest.raises(ConfigError, match="parent 'nowhere'") as caught:
         load_cohort(tiny_cohort)
+    # the line of the parent, not of 'organizations:' (line 3)
+    assert (caught.value.field, caught.value.line) == ("organizations.0.parent", 4)
+    text = (tiny_cohort / "cohort.yml").read_text()
+    (tiny_cohort / "cohort.yml").write_text(text.replace("parent: nowhere", "parent: beta"))
+    with pytest.raises(ConfigError, match=r"parent 'alhpa'.*\(did you mean 'alpha'\?\)") as caught:
+        load_cohort(tiny_cohort)
+    assert (caught.value.field, caught.value.line) == ("organizations.1.parent", 5)
 
 
 @pytest.mark.parametrize(
@@ -122,8 +130,9 @@ def test_a_network_cannot_be_its_own_member(tiny_cohort: Path, organizations, lo
 def test_cycle_dates_and_id(tiny_cohort: Path) -> None:
     path = tiny_cohort / "c1" / "cycle.yml"
     path.write_text(path.read_text().replace("end: 2026-09-14", "end: 2026-07-01"))
-    with pytest.raises(ConfigError, match="must be after start"):
+    with pytest.raises(ConfigError, match="must be after start") as caught:
         load_cycle(tiny_cohort, "c1")
+    assert (caught.value.field, caught.value.line) == ("end", 11)  # not '(top level)', line 1
     path.write_text(path.read_text().replace("end: 2026-07-01", "end: 14/09/2026"))
     with pytest.raises(ConfigError) as caught:
         load_cycle(tiny_cohort, "c1")
@@ -156,8 +165,9 @@ def test_duplicate_org_ids(tiny_cohort: Path) -> None:
           - {id: alpha, name: Alpha again}
         """,
     )
-    with pytest.raises(ConfigError, match=r"repeated: \['alpha'\]"):
+    with pytest.raises(ConfigError, match="organization id 'alpha' is used twice") as caught:
         load_cohort(tiny_cohort)
+    assert (caught.value.field, caught.value.line) == ("organizations.1.id", 5)
 
 
 def test_as_of_undoes_later_adoptions_newest_first() -> None:
@@ -348,3 +358,28 @@ def test_a_card_target_names_a_computed_measure(tiny_cohort: Path) -> None:
     assert caught.value.field == "metrics.1"
     assert "did you mean 'absorption'?" in str(caught.value)
     assert "a target or failure_below is compared with a computed measure only" in str(caught.value)
+
+
+def test_a_team_names_organizations_of_the_cohort(tiny_cohort: Path) -> None:
+    """Under a mistyped organization id, the staff named were left out of its reports."""
+    from cyclebook.config import check_team
+
+    path = tiny_cohort / "c1" / "cycle.yml"
+    path.write_text(path.read_text() + "team:\n  alpha: [Ana]\n  bta: [Lee]\n")
+    card = load_cycle(tiny_cohort, "c1")
+    with pytest.raises(ConfigError, match=r"team names 'bta'.*did you mean 'beta'") as caught:
+        check_team(tiny_cohort, card, ["alpha", "beta"])
+    assert (caught.value.field, caught.value.line) == ("team.bta", 14)
+    check_team(tiny_cohort, card, ["alpha", "bta"])  # no error
+
+
+def test_a_percentage_target_says_how_to_write_it(tiny_cohort: Path) -> None:
+    path = tiny_cohort / "c1" / "cycle.yml"
+    path.write_text(
+        path.read_text().replace("failure: No report}", "failure: No report, target: 45%}")
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cycle(tiny_cohort, "c1")
+    message = str(caught.value)
+    assert "a share is written as a fraction: 45% is 0.45" in message
+    assert message.count("Input should be a valid number") == 1
