@@ -418,6 +418,12 @@ def allowed_metrics(org: Organization, audience: str) -> set[str] | None:
     return set(getattr(org.consent, audience))
 
 
+def shares_nothing(org: Organization, audience: str) -> bool:
+    """Whether ``org`` agreed to share nothing with ``audience`` (an empty consent list):
+    then not its reflection's learnings, decisions and questions either."""
+    return allowed_metrics(org, audience) == set()
+
+
 def is_allowed(org: Organization, audience: str, metric: str) -> bool:
     allowed = allowed_metrics(org, audience)
     return allowed is None or metric in allowed

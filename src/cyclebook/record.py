@@ -423,8 +423,21 @@ def cohort_record_blocks(
     ):
         items = [f"Cohort: {x}" for x in cohort_items]
         for org in record.cohort.organizations:
-            items += [f"{org.name}: {x}" for x in getattr(record.org(org.id), attr)]
+            if not privacy.shares_nothing(org, audience):
+                items += [f"{org.name}: {x}" for x in getattr(record.org(org.id), attr)]
         blocks += [d.heading(title, 3), d.bullets(items, empty="None recorded yet.")]
+    silent = [
+        org.name for org in record.cohort.organizations if privacy.shares_nothing(org, audience)
+    ]
+    if silent:
+        blocks.append(
+            d.paragraph(
+                f"Not shown: the reflection{'s' if len(silent) > 1 else ''} of "
+                f"{', '.join(silent)}, which share{'' if len(silent) > 1 else 's'} nothing "
+                f"with this audience ({audience}) by {'their' if len(silent) > 1 else 'its'} "
+                "own choice."
+            )
+        )
     reflected = sum(1 for r in record.orgs.values() if r.reflected)
     blocks.append(
         d.paragraph(f"{reflected} of {len(record.orgs)} organizations recorded a reflection.")

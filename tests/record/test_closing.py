@@ -213,3 +213,32 @@ def test_one_unreadable_reflection_does_not_stop_the_cohort_record(cohort: Path)
     assert "2026-c1\n" not in html and "[2026-c1" not in html  # the file's text is not quoted
     mine = _html(org_record_blocks(load_record(cohort, CYCLE), "riverside-workers"))
     assert "could not be read at line 3" in mine
+
+
+def test_a_group_that_shares_nothing_with_funders_keeps_its_reflection(cohort: Path) -> None:
+    """Harbor Youth agreed to share nothing with funders (consent funder: []), yet its
+    learnings ('our youth council is shrinking') were in the funders' summary."""
+    for org_id, learning in (
+        ("harbor-youth", "Our youth council is shrinking."),
+        ("eastside-tenants", "Follow-up works."),
+    ):
+        save_reflection(
+            cohort,
+            CYCLE,
+            org_id,
+            ReflectionVersion(
+                saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+                author="Nirmal Shah",
+                learnings=[learning],
+            ),
+        )
+    record = load_record(cohort, CYCLE)
+    funder = _html(cohort_record_blocks(record, "funder"))
+    assert "youth council is shrinking" not in funder
+    assert "Eastside Tenants Union: Follow-up works." in funder
+    assert (
+        "Not shown: the reflection of Harbor Youth Organizing, which shares nothing with this "
+        "audience (funder) by its own choice." in funder.replace("&#x27;", "'")
+    )
+    cohort_view = _html(cohort_record_blocks(record, "cohort"))  # it shares active_base
+    assert "Harbor Youth Organizing: Our youth council is shrinking." in cohort_view

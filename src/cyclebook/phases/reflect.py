@@ -8,6 +8,7 @@ widgets render nothing in a static HTML report.
 from __future__ import annotations
 
 from cyclebook import display as d
+from cyclebook import privacy
 from cyclebook.phases import PhaseContext
 from cyclebook.record import definition_blocks
 from cyclebook.reflect import DEFAULT_METRICS, ReflectionForm, load_reflection, reflection_blocks
@@ -46,6 +47,13 @@ def report(ctx: PhaseContext, interactive: bool = False, author: str = "") -> No
             )
         )
         display(form(ctx, author))
+    if privacy.shares_nothing(org, ctx.audience):
+        # the group agreed to share nothing with this audience: its words neither
+        d.show(
+            d.heading("What the group said", 2),
+            d.note(f"{org.name} shares nothing with the {ctx.audience} (its choice)."),
+        )
+        return
     reflection = load_reflection(ctx.paths.root, ctx.cycle, org.id)
     d.show(*reflection_blocks(reflection, ctx.audience, org.name))
     d.show(*definition_blocks(org, reflection, ctx.audience))
