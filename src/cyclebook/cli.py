@@ -5,6 +5,8 @@
     cyclebook sync COHORT_DIR [--org O] [--force]    sync exports into the store, no reports
     cyclebook params NOTEBOOK                        show a notebook's parameters
     cyclebook validate COHORT_DIR                    check cohort.yml and every cycle.yml
+    cyclebook forget COHORT_DIR ORG [--yes]          remove what is held of an organization
+                                                     taken out of cohort.yml
     cyclebook next-cycle COHORT_DIR FROM NEW [--start DATE]
                                                      start the next cycle from FROM's record
 
@@ -164,6 +166,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_USAGE if unread else EXIT_OK
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from cyclebook.forget import forget
+
+    found = forget(args.cohort_dir, args.org_id, apply=args.yes)
+    lines = found.lines(applied=args.yes)
+    for line in lines:
+        print(line)
+    if not lines:
+        print(f"cyclebook holds nothing of {args.org_id}")
+    elif not args.yes:
+        print("run again with --yes to remove them (this cannot be undone)")
+    return EXIT_OK
+
+
 def _iso_date(text: str):
     import datetime as dt
 
@@ -238,6 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     params = sub.add_parser("params", help="show a notebook's declared parameters")
     params.add_argument("notebook")
     params.set_defaults(func=cmd_params)
+
+    forget_cmd = sub.add_parser(
+        "forget",
+        help="remove what cyclebook holds of an organization taken out of cohort.yml "
+        "(store rows, archived exports, follow-up lists, reports)",
+    )
+    forget_cmd.add_argument("cohort_dir")
+    forget_cmd.add_argument("org_id")
+    forget_cmd.add_argument(
+        "--yes", action="store_true", help="remove them (default: only list what would go)"
+    )
+    forget_cmd.set_defaults(func=cmd_forget)
 
     validate = sub.add_parser("validate", help="check cohort.yml and cycle.yml files")
     validate.add_argument("cohort_dir")

@@ -1,0 +1,82 @@
+"""Forgetting an organization taken out of the cohort: nothing of its members is left."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import duckdb
+import pytest
+from test_readers import AN_CSV
+
+from cyclebook.cli import main
+from cyclebook.errors import CyclebookError
+from cyclebook.forget import forget
+from cyclebook.paths import repo_root
+
+ONLY_OTHER = "id: t\nname: Test cohort\norganizations:\n  - id: other\n    name: Other\n"
+
+
+def _synced_with_outputs(make_cohort):
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/activists.csv", AN_CSV)
+    c.sync()
+    shutil.copytree(repo_root() / "cycles" / "demo" / "2026-c1", c.root / "2026-c1")
+    output = c.root / "2026-c1" / "output"
+    for kind, name in (("reports", "share.funder.html"), ("notebooks", "share.ipynb")):
+        for org in ("org", "other"):
+            (output / kind / org).mkdir(parents=True, exist_ok=True)
+            (output / kind / org / name).write_text("x")
+    jobs = [{"key": f"2026-c1/{o}/share/funder", "org_id": o} for o in ("org", "other", None)]
+    (output / "manifest.json").write_text(json.dumps({"jobs": jobs}))
+    followup = c.root / "orgs" / "org" / "followup" / "2026-c1"
+    followup.mkdir(parents=True)
+    (followup / "prospects.csv").write_text("email\nana@example.org\n")
+    return c, output
+
+
+def test_forget_lists_then_removes_everything_of_the_organization(make_cohort, capsys):
+    c, output = _synced_with_outputs(make_cohort)
+    with pytest.raises(CyclebookError, match="org is still an organization of"):
+        forget(c.root, "org")
+    (c.root / "cohort.yml").write_text(ONLY_OTHER)
+
+    planted = (b"ana@example.org", b"bo@example.org", b"+16175550101", b"Diaz")
+    raw = (c.root / "store.duckdb").read_bytes()
+    assert all(value in raw for value in planted)  # (small tables: stored as written)
+    listed = forget(c.root, "org")  # nothing removed yet
+    assert listed.rows["person_pii"] == 2 and listed.rows["identity"] == 2
+    assert listed.rows["meta"] == 1  # sync_code:org
+    assert listed.manifest_entries == 1
+    assert (output / "reports" / "org").exists()
+    assert c.query("SELECT count(*) FROM person_pii") == [(2,)]
+
+    assert main(["forget", str(c.root), "org", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "removed 2 row(s) of person_pii" in out
+    assert f"kept (the group's own files): {c.exports}" in out
+    con = duckdb.connect(str(c.root / "store.duckdb"), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+        left = {
+            t: con.execute(f'SELECT count(*) FROM "{t}" WHERE org_id = ?', ["org"]).fetchone()[0]
+            for t in tables
+            if "org_id" in [r[0] for r in con.execute(f'DESCRIBE "{t}"').fetchall()]
+        }
+        meta = con.execute("SELECT key FROM meta WHERE key LIKE '%org'").fetchall()
+    finally:
+        con.close()
+    assert set(left.values()) == {0} and meta == []
+    # written again, not only deleted from: no byte of a member's details is left
+    raw = (c.root / "store.duckdb").read_bytes()
+    assert [value for value in planted if value in raw] == []
+    assert not (c.root / "archive" / "org").exists()
+    assert not (c.root / "orgs" / "org" / "followup").exists()
+    assert not (output / "reports" / "org").exists() and not (output / "notebooks" / "org").exists()
+    assert (output / "reports" / "other" / "share.funder.html").exists()
+    jobs = json.loads((output / "manifest.json").read_text())["jobs"]
+    assert [job["org_id"] for job in jobs] == ["other", None]
+    assert c.exports.exists()  # what the group gave is the group's
+    assert forget(c.root, "org").lines(applied=False) == [
+        f"kept (the group's own files): {c.exports}"
+    ]
