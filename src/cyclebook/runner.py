@@ -1058,8 +1058,31 @@ def run(
         warnings=[
             *unread_reflections(paths.root, [o.id for o in cohort.organizations], list(cards)),
             *_not_synced(paths, cohort, chains),
+            *_left_behind(paths, cohort, list(cards)),
         ],
     )
+
+
+def _left_behind(paths: CohortPaths, cohort: Cohort, cycles: list[str]) -> list[str]:
+    """Groups taken out of cohort.yml whose data cyclebook still holds (their archived
+    exports, their reports in an output folder): said at every run until forgotten."""
+    ids = {org.id for org in cohort.organizations}
+    folders = [paths.archive] + [paths.output(cycle) / "reports" for cycle in cycles]
+    gone = sorted(
+        {
+            entry.name
+            for folder in folders
+            if folder.is_dir()
+            for entry in folder.iterdir()
+            if entry.is_dir() and not entry.name.startswith("_") and entry.name not in ids
+        }
+    )
+    return [
+        f"{org_id} is not in cohort.yml, but its data is still kept (its members in the "
+        f"store and the archive, its reports). Fix: `cyclebook forget {paths.root} {org_id}` "
+        "lists it, and removes it with --yes."
+        for org_id in gone
+    ]
 
 
 def _not_synced(paths: CohortPaths, cohort: Cohort, chains: list[list[Job]]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import duckdb
@@ -21,7 +22,10 @@ def _synced_with_outputs(make_cohort):
     c = make_cohort("- {kind: action_network_csv, path: an}")
     c.write("an/activists.csv", AN_CSV)
     c.sync()
-    shutil.copytree(repo_root() / "cycles" / "demo" / "2026-c1", c.root / "2026-c1")
+    demo_card = repo_root() / "cycles" / "demo" / "2026-c1"
+    shutil.copytree(demo_card, c.root / "2026-c1", ignore=shutil.ignore_patterns("output"))
+    card = c.root / "2026-c1" / "cycle.yml"  # (its team names the demo's groups)
+    card.write_text(re.sub(r"(?m)^team:\n(  .*\n)+", "", card.read_text()))
     output = c.root / "2026-c1" / "output"
     for kind, name in (("reports", "share.funder.html"), ("notebooks", "share.ipynb")):
         for org in ("org", "other"):
@@ -80,3 +84,20 @@ def test_forget_lists_then_removes_everything_of_the_organization(make_cohort, c
     assert forget(c.root, "org").lines(applied=False) == [
         f"kept (the group's own files): {c.exports}"
     ]
+
+
+def test_a_run_names_groups_taken_out_but_not_forgotten(make_cohort):
+    from cyclebook import runner
+    from cyclebook.paths import CohortPaths
+
+    c, _ = _synced_with_outputs(make_cohort)
+    (c.root / "cohort.yml").write_text(ONLY_OTHER)
+    cohort, _, _ = runner.plan(c.root, phases=["share"])
+    paths = CohortPaths.of(c.root)
+    assert runner._left_behind(paths, cohort, ["2026-c1"]) == [
+        "org is not in cohort.yml, but its data is still kept (its members in the store and "
+        f"the archive, its reports). Fix: `cyclebook forget {c.root} org` lists it, and "
+        "removes it with --yes."
+    ]
+    forget(c.root, "org", apply=True)
+    assert runner._left_behind(paths, cohort, ["2026-c1"]) == []
