@@ -1482,3 +1482,26 @@ def test_mobilize_attendance_without_ids_is_kept(make_cohort):
     c.write("mobilize/p2.json", {"count": 1, "next": None, "data": [later]})
     c.sync()
     assert c.query("SELECT activity_id, status FROM activity") == [(activity[0], "confirmed")]
+
+
+def test_api_readers_count_emails_and_phones_they_cannot_read(make_cohort):
+    """The CSV readers counted unreadable emails and phones in a note; the JSON readers
+    dropped them without a word (the people kept, unmatched by them)."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}\n- {kind: action_network_api, path: an}")
+    page = json.loads(json.dumps(MOBILIZE_PAGE))
+    page["data"][0]["person"]["phone_numbers"] = [{"primary": True, "number": "555-0103"}]
+    c.write("mobilize/p1.json", page)
+    person = {
+        "identifiers": ["action_network:p-1"],
+        "email_addresses": [{"primary": True, "address": "ann@example"}],
+        "phone_numbers": [{"primary": True, "number": "+16175550104"}],
+    }
+    c.write("an/people-1.json", _osdi("osdi:people", [person]))
+    result = c.sync()
+    notes = {f.file: f.notes for f in result.files}
+    assert notes["mobilize/p1.json"] == [
+        "1 value(s) of 'person.phone_numbers' " + UNREAD_CONTACT["phone"]
+    ]
+    assert notes["an/people-1.json"] == [
+        "1 value(s) of 'email_addresses' " + UNREAD_CONTACT["email"]
+    ]

@@ -432,6 +432,7 @@ def _osdi_person_sel(table: str, prefix: str, extra: str = "") -> str:
         cb_email(js(j, '$.email_addresses[0].address')) AS email,
         js(j, '$.email_addresses[0].address') AS email_raw,
         cb_phone(js(j, '$.phone_numbers[0].number')) AS phone,
+        js(j, '$.phone_numbers[0].number') AS phone_raw,
         js(j, '$.given_name') AS first_name, js(j, '$.family_name') AS last_name,
         nullif(concat_ws(', ', js(j, '$.postal_addresses[0].address_lines[0]'),
                          js(j, '$.postal_addresses[0].locality')), '') AS address,
@@ -482,6 +483,7 @@ def _person_from_osdi(
         ],
         inserts,
         keep=keep,
+        contacts={"email": "email_addresses", "phone": "phone_numbers"},
     )
 
 
@@ -704,7 +706,9 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
             coalesce(cb_id(js(j, '$.person.user_id')), cb_id(js(j, '$.person.id')),
                      cb_email(js(j, '$.person.email_addresses[0].address'))) AS pref,
             cb_email(js(j, '$.person.email_addresses[0].address')) AS email,
+            js(j, '$.person.email_addresses[0].address') AS email_raw,
             cb_phone(js(j, '$.person.phone_numbers[0].number')) AS phone,
+            js(j, '$.person.phone_numbers[0].number') AS phone_raw,
             js(j, '$.person.given_name') AS first_name, js(j, '$.person.family_name') AS last_name,
             js(j, '$.person.postal_addresses[0].postal_code') AS zip,
             CASE upper(js(j, '$.person.sms_opt_in_status')) WHEN 'OPT_IN' THEN TRUE
@@ -762,6 +766,7 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                     CASE WHEN x.ev IS NOT NULL THEN {event_id} END, 'in_person', x.role,
                     NULL, NULL, NULL, NULL""",
             },
+            contacts={"email": "person.email_addresses", "phone": "person.phone_numbers"},
         )
 
 
