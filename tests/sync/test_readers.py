@@ -1505,3 +1505,42 @@ def test_api_readers_count_emails_and_phones_they_cannot_read(make_cohort):
     assert notes["an/people-1.json"] == [
         "1 value(s) of 'email_addresses' " + UNREAD_CONTACT["email"]
     ]
+
+
+def test_action_network_signatures_and_outreaches_are_actions(make_cohort):
+    """Petition signatures and letters to targets were refused as records of an unknown
+    collection, although petitions are many groups' most common action."""
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    c.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON]))
+    signature = {
+        "identifiers": ["action_network:s-1"],
+        "created_date": "2025-07-01T10:00:00Z",
+        "comments": "My neighbour Ann Diaz signed too",
+        "action_network:person_id": "p-1",
+        "action_network:petition_id": "pet-9",
+    }
+    linked = {
+        "created_date": "2025-07-02T10:00:00Z",
+        "_links": {
+            "self": {"href": "https://actionnetwork.org/api/v2/petitions/pet-8/signatures/s-2"},
+            "osdi:petition": {"href": "https://actionnetwork.org/api/v2/petitions/pet-8"},
+            "osdi:person": {"href": "https://actionnetwork.org/api/v2/people/p-1"},
+        },
+    }
+    outreach = {
+        "identifiers": ["action_network:o-1"],
+        "created_date": "2025-07-03T10:00:00Z",
+        "action_network:person_id": "p-1",
+        "action_network:advocacy_campaign_id": "adv-3",
+        "targets": [{"title": "Mayor"}],
+    }
+    c.write("api/signatures/sig-1.json", _osdi("osdi:signatures", [signature, linked]))
+    c.write("api/outreaches/out-1.json", _osdi("osdi:outreaches", [outreach]))
+    result = c.sync()
+    assert result.rows_rejected == 0
+    assert all(f.unknown_columns == [] for f in result.files)
+    assert c.query("SELECT activity_id, type, result FROM activity ORDER BY 1") == [
+        ("an:outreaches:o-1", "submission", "advocacy:adv-3"),
+        ("an:signatures:s-1", "submission", "petition:pet-9"),
+        ("an:signatures:s-2", "submission", "petition:pet-8"),
+    ]

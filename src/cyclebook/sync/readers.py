@@ -499,6 +499,11 @@ AN_ACTIVITY_KEYS = {
     "action_network:form_id",
     "action_network:fundraising_page_id",
     "action_network:petition_id",
+    "action_network:advocacy_campaign_id",
+    "comments",
+    "targets",
+    "subject",
+    "message",
     "amount",
     "currency",
     "recipients",
@@ -516,7 +521,15 @@ AN_ACTIVITY_KEYS = {
 
 def _an_collection(f: FileInfo) -> str:
     parts = [p.lower() for p in Path(f.rel).parts]
-    for name in ("people", "attendances", "submissions", "donations", "taggings"):
+    for name in (
+        "people",
+        "attendances",
+        "submissions",
+        "donations",
+        "taggings",
+        "signatures",
+        "outreaches",
+    ):
         if any(name in part for part in parts):
             return name
     return ""
@@ -536,6 +549,11 @@ AN_ACTIVITIES = {
     "submissions": ("submission", "NULL", "NULL", "NULL", "'form:' || x.form", "NULL"),
     "donations": ("donation", "NULL", "NULL", "NULL", "NULL", "x.amt"),
     "taggings": ("tagging", "NULL", "NULL", "NULL", "'tag:' || nullif(x.tag, '')", "NULL"),
+    # a petition's signatures and a letter campaign's outreaches are actions a person
+    # took, like a form's submission (their pages were refused as unknown collections,
+    # although petitions are many groups' most common action)
+    "signatures": ("submission", "NULL", "NULL", "NULL", "'petition:' || x.petition", "NULL"),
+    "outreaches": ("submission", "NULL", "NULL", "NULL", "'advocacy:' || x.campaign", "NULL"),
 }
 AN_ATTENDANCE_STATUS = {
     "accepted": "registered",
@@ -589,8 +607,8 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
         if name not in AN_ACTIVITIES:
             for g in group:
                 g.notes.append(
-                    "not an Action Network people, attendances, submissions, "
-                    "donations or taggings page; its records were not used"
+                    "not an Action Network people, attendances, submissions, donations, "
+                    "taggings, signatures or outreaches page; its records were not used"
                 )
             con.execute(
                 f"""INSERT INTO st_reject SELECT file_no, rec, NULL, NULL,
@@ -628,6 +646,11 @@ def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) 
              THEN TRY_CAST(jx(j, '$.attended') AS BOOLEAN) END AS att,
         'action_network:' || js(j, '$."action_network:event_id"') AS ev,
         js(j, '$."action_network:form_id"') AS form,
+        coalesce(js(j, '$."action_network:petition_id"'), regexp_extract(
+            js(j, '$._links."osdi:petition".href'), '/petitions/([^/?#]+)', 1)) AS petition,
+        coalesce(js(j, '$."action_network:advocacy_campaign_id"'), regexp_extract(
+            js(j, '$._links."osdi:advocacy_campaign".href'), '/advocacy_campaigns/([^/?#]+)',
+            1)) AS campaign,
         js(j, '$.amount') AS amt_raw,
         cb_amount(js(j, '$.amount')) AS amt,
         regexp_extract(js(j, '$._links."osdi:tag".href'), '/tags/([^/?#]+)', 1) AS tag
