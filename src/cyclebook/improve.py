@@ -266,8 +266,12 @@ def diagnose(
         con,
         f"""
         WITH e AS (SELECT org_id, event_id FROM event WHERE {scope} AND start_at < ?),
+             -- who came is marked by the attended flag or, as Action Network's and
+             -- VAN's are, by the status (the show rate reads both)
              marked AS (SELECT DISTINCT org_id, event_id FROM activity
-                        WHERE {scope} AND event_id IS NOT NULL AND attended IS NOT NULL)
+                        WHERE {scope} AND event_id IS NOT NULL
+                          AND (attended IS NOT NULL
+                               OR lower(status) IN ('completed', 'no_show')))
         SELECT count(*), count(*) FILTER (WHERE marked.event_id IS NULL)
         FROM e LEFT JOIN marked USING (org_id, event_id)
         """,

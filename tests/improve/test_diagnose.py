@@ -336,3 +336,26 @@ def test_network_counts_affiliates_but_not_across_them(store: Path) -> None:
     assert got["contact_fields"] == (3, 7)
     assert got["attendance"] == (3, 4)
     assert got["untracked_types"] == (0, 7)  # org-b records an assessment at level 5
+
+
+def test_attendance_marked_by_status_is_recorded(tmp_path: Path) -> None:
+    """Action Network's and VAN's attendance say who came in the status (completed, no
+    show) with no attended flag: the show rate read such an event as recorded, and this
+    finding as not recorded."""
+    path = tmp_path / "store.duckdb"
+    con = duckdb.connect(str(path))
+    create_schema(con)
+    a = "org-a"
+    con.executemany(EVENT, [(a, "e1", "van", t("2026-08-01")), (a, "e2", "van", t("2026-08-02"))])
+    con.execute(
+        """INSERT INTO activity (org_id, activity_id, person_id, source, type, occurred_at,
+                                 status, event_id)
+           VALUES (?, 'a1', 'p1', 'van', 'attendance', ?, 'completed', 'e1'),
+                  (?, 'a2', 'p2', 'van', 'attendance', ?, 'registered', 'e2')""",
+        [a, t("2026-08-01"), a, t("2026-08-02")],
+    )
+    con.close()
+    with connect(path) as store:
+        findings = diagnose(store, Organization(id=a, name="Org A"), as_of=AS_OF)
+    attendance = next(f for f in findings if f.key == "attendance")
+    assert (attendance.affected, attendance.total) == (1, 2)  # e2 only

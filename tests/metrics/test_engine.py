@@ -388,11 +388,14 @@ def test_show_rate(builder):
     b.event("E5", "Meeting ", at("2026-03-11"), source="van")  # same kind as MEETING
     b.event("E3", "MEETING", at("2026-05-01"))  # after the cycle
     b.event("E4", "MEETING", at("2026-02-01"))  # before the cycle
-    for pid in "ABCDEFGHIJ":
+    b.event("E6", "MEETING", at("2026-03-13"))  # nobody marked who came
+    for pid in "ABCDEFGHIJK":
         b.person(pid, at("2025-01-01"))
     b.act("A", "attendance", at("2026-03-10"), event_id="E1", status="registered", attended=True)
     b.act("B", "attendance", at("2026-03-10"), event_id="E1", status="confirmed", attended=False)
-    b.act("C", "attendance", at("2026-03-10"), event_id="E1", status="registered")  # unrecorded
+    # unmarked at an event whose attendance was taken (A, B marked): did not come
+    b.act("C", "attendance", at("2026-03-10"), event_id="E1", status="registered")
+    b.act("K", "attendance", at("2026-03-13"), event_id="E6", status="registered")  # unrecorded
     b.act("D", "attendance", at("2026-03-10"), event_id="E1", status="cancelled")
     b.act("E", "attendance", at("2026-03-10"), event_id="E1", status="walk_in", attended=True)
     b.act("F", "attendance", at("2026-03-12"), event_id="E2", status="completed", source="van")
@@ -401,17 +404,40 @@ def test_show_rate(builder):
     b.act("I", "attendance", at("2026-02-01"), event_id="E4", status="registered", attended=True)
     b.act("J", "attendance", at("2026-03-11"), event_id="E5", status="completed", source="van")
     res = run(b)
-    # recorded registrations: A(yes) B(no) J(yes) F(yes) G(no) → 3/5
-    assert v(res, "show_rate", "cycle") == pytest.approx(3 / 5)
-    assert den(res, "show_rate", "cycle") == 5
-    assert v(res, "show_rate", "cycle", "event_type=MEETING") == pytest.approx(2 / 3)
+    # recorded registrations: A(yes) B(no) C(no) J(yes) F(yes) G(no) → 3/6
+    assert v(res, "show_rate", "cycle") == pytest.approx(3 / 6)
+    assert den(res, "show_rate", "cycle") == 6
+    # MEETING: E1 A(yes) B(no) C(no), E5 J(yes) → 2/4; OTHER: E2 F(yes) G(no) → 1/2
+    assert v(res, "show_rate", "cycle", "event_type=MEETING") == pytest.approx(2 / 4)
     assert v(res, "show_rate", "cycle", "event_type=OTHER") == pytest.approx(0.5)
-    assert v(res, "show_rate", "cycle", "unrecorded") == 1  # C
+    assert v(res, "show_rate", "cycle", "unrecorded") == 1  # K: E6 took no attendance
     # an event still in the future is not "past": now = 2026-03-11 leaves only E1
     early = compute_metrics(
         b.path, make_org(), C2, C1, save=False, now=dt.datetime(2026, 3, 11, tzinfo=dt.UTC)
     )
-    assert den(early, "show_rate", "cycle") == 2  # E5 (11 March, noon) is still ahead
+    assert den(early, "show_rate", "cycle") == 3  # E5 (11 March, noon) is still ahead
+
+
+def test_unmarked_van_signups_are_not_no_shows(builder):
+    """VAN's show rate is Completed over Completed + No Show (DESIGN.md): a Scheduled
+    sign-up beside a Completed one at the same event stays out of it."""
+    b = builder
+    b.event("V1", "MEETING", at("2026-03-10"), source="van")
+    for pid in "AB":
+        b.person(pid, at("2025-01-01"))
+    b.act(
+        "A",
+        "attendance",
+        at("2026-03-10"),
+        event_id="V1",
+        status="completed",
+        source="van",
+        attended=True,
+    )
+    b.act("B", "attendance", at("2026-03-10"), event_id="V1", status="registered", source="van")
+    res = run(b)
+    assert (v(res, "show_rate", "cycle"), den(res, "show_rate", "cycle")) == (1.0, 1)
+    assert v(res, "show_rate", "cycle", "unrecorded") == 1
 
 
 def test_volunteer_tiers(builder):

@@ -924,10 +924,19 @@ class MetricEngine:
             j = a.left_join(ev, a.event_id == ev.ev_id)
             status = R.lower(j.status)
             when = ibis.coalesce(j.ev_start, j.occurred_at)
+            # An event whose host marked who came (Mobilize's, Action Network's or a
+            # sheet's attended) has its attendance taken: a registration left unmarked
+            # there did not come. Counted per row, the unmarked were left out and such
+            # an event showed 4 of 4 where 4 of 10 came. VAN's sign-ups are not: its
+            # show rate is Completed over Completed + No Show (DESIGN.md).
+            marks = j.attended.notnull() & (j.source != "van")
+            taken = j.event_id.notnull() & marks.any().over(ibis.window(group_by=j.event_id))
             j = j.mutate(
                 etype=R.event_kind(j.ev_type),
                 registered=status.isin(list(R.REGISTERED_STATUSES)),
-                recorded=j.attended.notnull() | status.isin(["completed", "no_show"]),
+                recorded=j.attended.notnull()
+                | status.isin(["completed", "no_show"])
+                | ((j.source != "van") & taken),
                 came=j.attended.fill_null(False) | (status == "completed"),
             )
             j = j.filter((when >= R.ts(c.start)) & (when < before_now) & j.registered)
