@@ -141,10 +141,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from cyclebook import settings
     from cyclebook.config import (
         check_previous,
-        check_team,
         list_cycles,
         load_cohort,
         load_cycle,
+        team_warnings,
         unread_reflections,
     )
     from cyclebook.reflect import load_reflection
@@ -156,7 +156,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for cycle in cycles:
         card = load_cycle(args.cohort_dir, cycle)
         check_previous(args.cohort_dir, card)
-        check_team(args.cohort_dir, card, org_ids)
+        for warning in team_warnings(args.cohort_dir, card, org_ids):
+            print(f"cyclebook: warning: {warning}", file=sys.stderr)
         for org_id in org_ids:
             load_reflection(args.cohort_dir, cycle, org_id)  # an invalid one raises
     print(f"{cohort.name}: {len(cohort.organizations)} organizations, cycles {', '.join(cycles)}")

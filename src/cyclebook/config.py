@@ -731,25 +731,27 @@ def check_previous(cohort_dir: str | Path, card: CycleCard) -> None:
     )
 
 
-def check_team(cohort_dir: str | Path, card: CycleCard, org_ids: Sequence[str]) -> None:
+def team_warnings(cohort_dir: str | Path, card: CycleCard, org_ids: Sequence[str]) -> list[str]:
     """A card's ``team`` is keyed by the cohort's organization ids: under a mistyped id
-    the staff named were left out of that organization's reports without a word."""
+    the staff named were left out of that organization's reports without a word. (A
+    warning, not an error: a group that left the cohort stays in the card's record.)"""
     unknown = [org_id for org_id in card.team if org_id not in org_ids]
     if not unknown:
-        return
+        return []
     path = Path(cohort_dir) / card.id / "cycle.yml"
-    line, column = read_yaml(path, what="cycle card").locate(["team", unknown[0]])
-    close = difflib.get_close_matches(unknown[0], org_ids, n=1)
-    raise ConfigError(
-        path,
-        f"team names '{unknown[0]}', which is not an organization of this cohort"
-        + (f" (did you mean '{close[0]}'?)" if close else ""),
-        field=f"team.{unknown[0]}",
-        line=line,
-        column=column,
-        expected="organization ids from cohort.yml: " + ", ".join(org_ids),
-        fix="key each team by its organization's id.",
-    )
+    located = read_yaml(path, what="cycle card")
+    out = []
+    for org_id in unknown:
+        line, column = located.locate(["team", org_id])
+        close = difflib.get_close_matches(org_id, org_ids, n=1)
+        out.append(
+            f"{path}, line {line}, column {column}: team names '{org_id}', which is not an "
+            "organization of this cohort"
+            + (f" (did you mean '{close[0]}'?)" if close else "")
+            + "; its staff are in no report. Fix: key each team by its organization's id "
+            "(or leave a group that left the cohort as it is)."
+        )
+    return out
 
 
 def cycle_folders(cohort_dir: str | Path) -> list[str]:

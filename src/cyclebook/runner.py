@@ -34,11 +34,11 @@ from cyclebook.config import (
     Cohort,
     CycleCard,
     check_previous,
-    check_team,
     cycle_folders,
     list_cycles,
     load_cohort,
     load_cycle,
+    team_warnings,
     unread_reflections,
 )
 from cyclebook.errors import CyclebookError, ParameterError, RunLockedError
@@ -197,7 +197,6 @@ def plan(
     cards = {cycle: load_cycle(paths.root, cycle) for cycle in cycle_ids}
     for card in cards.values():
         check_previous(paths.root, card)
-        check_team(paths.root, card, [org.id for org in cohort.organizations])
     unknown = [p for p in phases if p not in ALL_PHASES]
     if unknown:
         raise CyclebookError(
@@ -1059,6 +1058,13 @@ def run(
             *unread_reflections(paths.root, [o.id for o in cohort.organizations], list(cards)),
             *_not_synced(paths, cohort, chains),
             *_left_behind(paths, cohort, list(cards)),
+            *(
+                warning
+                for card in cards.values()
+                for warning in team_warnings(
+                    paths.root, card, [org.id for org in cohort.organizations]
+                )
+            ),
         ],
     )
 
