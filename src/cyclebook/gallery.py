@@ -708,6 +708,10 @@ def _as_read(shown: Any) -> tuple[float, float | None] | None:
         return None
 
 
+# a roll-up's count of the people in two or more members (counted once in the figure)
+OVERLAP = "in_two_or_more_members"
+
+
 def rollup_withheld(
     frame: pd.DataFrame, members: Sequence[str], member_values: dict[str, list[SharedValue]]
 ) -> set[tuple[str, str, str]]:
@@ -726,13 +730,28 @@ def rollup_withheld(
         for v in member_values.get(org_id, []):
             shown.setdefault((v.metric, v.period, v.dimension), {})[org_id] = _as_read(v.shown)
     out: set[tuple[str, str, str]] = set()
+    figures = {
+        (row.metric, row.period, row.dimension): row.value for row in frame.itertuples(index=False)
+    }
     for row in frame.itertuples(index=False):
         if pd.isna(row.value) or (pd.isna(row.denominator) and is_small(row.value)):
             continue  # a small count is hidden anyway ("<10")
         key = (row.metric, row.period, row.dimension)
+        if row.dimension == OVERLAP:
+            # the people in two members: with every member's figure shown it is their
+            # sum less the roll-up; with one hidden, it is what made the roll-up less
+            # the shown members come out negative (55 - 30 - 40 + 20 = the hidden 5)
+            whole = (row.metric, row.period, "")
+            seen = [shown.get(whole, {}).get(org_id) for org_id in members]
+            if not all(seen):
+                out.add(key)
+            continue
         known = [r for r in (shown.get(key, {}).get(org_id) for org_id in members) if r]
         if pd.isna(row.denominator):
             parts = [(float(row.value), sum(r[0] for r in known))]
+            overlap = figures.get((row.metric, row.period, OVERLAP)) if not row.dimension else None
+            if overlap is not None and not pd.isna(overlap):
+                parts.append((float(row.value) + float(overlap), sum(r[0] for r in known)))
         else:
             den = float(row.denominator)
             parts = [
@@ -763,21 +782,34 @@ def rollup_blocks(
         return blocks
     rows = []
     notes = set()
+    restricted = audience != "organization"
+    # Every figure of the page's roll-ups is decided at once, as one organization's are
+    # (safe_values): new people and absorption's denominator are one figure, and net
+    # growth is withheld when the lapsed count it is made of is small, as in a member's
+    # own figures. Decided a measure at a time, a withheld 115 new people came back as
+    # absorption "of 115", and net growth 77 beside 80 new people gave lapsed = 3.
+    by_rollup: dict[int, tuple[Any, list[str]]] = {}
     for metric in sorted(rolled, key=_metric_sort):
-        rollup, left_out = rolled[metric]
-        frame = rollup.values.frame()
-        frame = frame[frame["metric"] == metric]
-        frame = frame.assign(suppressed=False)
+        rollup, _ = rolled[metric]
+        by_rollup.setdefault(id(rollup), (rollup, []))[1].append(metric)
+    shown_values: dict[str, list[SharedValue]] = {}
+    for rollup, metrics in by_rollup.values():
+        frame = rollup.values.frame().assign(suppressed=False)
+        frame = frame.assign(shared=frame["metric"].isin(metrics))
         withhold: set[tuple[str, str, str]] = set()
-        if member_values is not None and audience != "organization":
-            withhold = rollup_withheld(frame, rollup.members, member_values)
-        if withhold:
+        if member_values is not None and restricted:
+            withhold = rollup_withheld(frame[frame["shared"]], rollup.members, member_values)
+        for metric in {key[0] for key in withhold}:
             notes.add(
                 f"{METRIC_LABELS.get(metric, metric)}: a figure marked withheld would, next to "
                 "the members' own figures on this page, give back a count under 10 (a "
                 "member's hidden figure, or the people counted in two members)."
             )
         for v in safe_values(frame, audience, withhold=withhold):
+            shown_values.setdefault(v.metric, []).append(v)
+    for metric in sorted(rolled, key=_metric_sort):
+        rollup, left_out = rolled[metric]
+        for v in shown_values.get(metric, []):
             rows.append(
                 {
                     "Measure": METRIC_LABELS.get(metric, metric),
@@ -800,9 +832,9 @@ def rollup_blocks(
             notes.add(
                 f"{label} leaves out "
                 + ", ".join(names.get(o, o) for o in elsewhere)
-                + " (shared with this audience, but not with every audience shown this "
-                "roll-up: two roll-ups over different members would give their part away "
-                "by subtraction)."
+                + " (shared with this audience, but not every measure of these roll-ups "
+                "with every audience that sees them: roll-ups over different members would "
+                "give their part away by subtraction)."
             )
     members = sorted({m for rollup, _ in rolled.values() for m in rollup.members})
     blocks.append(

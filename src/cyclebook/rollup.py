@@ -543,24 +543,36 @@ def rollup_for_audience(
     metrics: Iterable[str] | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, tuple[Rollup, list[str]]]:
-    """For each roll-up metric the audience may see: the roll-up over the members that
-    agreed to share it, and the members left out. Each member's data is read once."""
+    """For each roll-up metric the audience may see: the roll-up, and the members it
+    leaves out. Each member's data is read once.
+
+    Outside the organization every metric of the page is rolled up over the same
+    members: those that agreed to share every one of them. Over different members, one
+    figure less another gave a member's part back: 55 new people (three members) and
+    absorption "of 50" (two members) told a cohort member the third's hidden 5."""
+    from cyclebook.privacy import is_restricted
+
     wanted = [
         m for m in (metrics if metrics is not None else ROLLUP_METRICS) if m in ROLLUP_METRICS
     ]
-    plan: dict[str, tuple[list[str], list[str]]] = {}
+    plan: dict[str, list[str]] = {}
     for metric in wanted:
-        included, left_out = members_for(cohort, network_id, metric, audience)
+        included, _ = members_for(cohort, network_id, metric, audience)
         if included:
-            plan[metric] = (included, left_out)
+            plan[metric] = included
     if not plan:
+        return {}
+    order = [org.id for org in network_members(cohort, network_id)]
+    common = [m for m in order if all(m in included for included in plan.values())]
+    if not common:
         return {}
     out: dict[str, tuple[Rollup, list[str]]] = {}
     with _Session.open(store_path, cohort, network_id, card, previous, now) as session:
         cache: dict[frozenset[str], Rollup] = {}
-        for metric, (included, left_out) in plan.items():
-            key = frozenset(included)
+        for metric, included in plan.items():
+            members = common if is_restricted(audience) else included
+            key = frozenset(members)
             if key not in cache:
-                cache[key] = session.rollup(included)
-            out[metric] = (cache[key], left_out)
+                cache[key] = session.rollup(members)
+            out[metric] = (cache[key], [m for m in order if m not in members])
     return out

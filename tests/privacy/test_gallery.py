@@ -126,9 +126,9 @@ def test_network_rollup_respects_consent_and_gives_nothing_away_by_subtraction(p
     # its active base to both: a roll-up with B for the cohort and without B for funders
     # would give B's part away (one person here) by subtraction, so neither has B
     assert (
-        "Active base leaves out Affiliate B (shared with this audience, but not with every "
-        "audience shown this roll-up: two roll-ups over different members would give their "
-        "part away by subtraction)."
+        "Active base leaves out Affiliate B (shared with this audience, but not every "
+        "measure of these roll-ups with every audience that sees them: roll-ups over "
+        "different members would give their part away by subtraction)."
     ) in text
     assert "Active base leaves out Affiliate B (not agreed to share it with this audience)." in (
         html.unescape(funder_part)

@@ -57,8 +57,34 @@ MEMBER_VALUES = {
 def test_roll_up_figures_that_would_give_a_hidden_member_figure_back():
     assert rollup_withheld(ROLLUP, ["net", "net-a"], MEMBER_VALUES) == {
         ("active_base", "end", ""),
+        # net-a's figure is hidden: the people in both would tell it (see below)
+        ("active_base", "end", "in_two_or_more_members"),
         ("leader_ratio", "end", ""),
     }
+
+
+def test_the_people_in_two_members_do_not_give_a_hidden_member_back():
+    """The demo's numbers (helper n1): net 30 and big 40 shown, small "<10"; the roll-up
+    55 with 20 people in two members: 55 - 30 - 40 + 20 = small's 5. The roll-up less
+    the shown members alone (-15) hid nothing."""
+    rollup = frame_of(
+        [
+            ("active_base", "end", "", 55, NAN),
+            ("active_base", "end", "in_two_or_more_members", 20, NAN),
+        ]
+    )
+    members = {
+        "net": [SharedValue("net", "active_base", "end", "", "30", "")],
+        "big": [SharedValue("big", "active_base", "end", "", "40", "")],
+        "small": [SharedValue("small", "active_base", "end", "", SMALL, "")],
+    }
+    assert rollup_withheld(rollup, ["net", "big", "small"], members) == {
+        ("active_base", "end", ""),
+        ("active_base", "end", "in_two_or_more_members"),
+    }
+    # every member shown: the overlap is their sum less the roll-up anyway
+    members["small"] = [SharedValue("small", "active_base", "end", "", "15", "")]
+    assert rollup_withheld(rollup, ["net", "big", "small"], members) == set()
 
 
 def test_a_small_roll_up_count_stays_small_not_withheld():
@@ -151,3 +177,49 @@ def test_the_cohort_page_gives_the_roll_up_the_gallery_s_figures(monkeypatch, tm
         for org, values in gallery.iter_shared(ctx.store_path, ctx.cohort, ctx.card, "cohort")
     }
     assert member_values == expected and member_values["net-a"]
+
+
+def _page(cohort, frame, metrics, members_values, members=("net", "net-a")):
+    rollup = Rollup("net", "c2", list(members), MetricResults.from_frame("c2", "net", frame))
+    rolled = {metric: (rollup, []) for metric in metrics}
+    return "".join(
+        b.html for b in rollup_blocks(cohort, "net", rolled, "funder", members_values)
+    ).replace("&#x27;", "'")
+
+
+def test_a_withheld_roll_up_count_stays_hidden_as_a_rate_s_denominator(cohort):
+    """Helper n8: new people 115 withheld (the members' 30 + 40 + 40 shown, a fourth
+    "<10": 115 - 110 = 5), yet absorption's '37% of 115' on the next row gave it back.
+    Decided a measure at a time, the equal figures of two measures were not tied."""
+    frame = frame_of(
+        [
+            ("new_people", "cycle", "", 115, NAN),
+            ("absorption", "cycle", "", 43 / 115, 115),
+        ]
+    )
+    shown = {
+        "net": [SharedValue("net", "new_people", "cycle", "", "110", "")],
+        "net-a": [SharedValue("net-a", "new_people", "cycle", "", SMALL, "")],
+    }
+    page = _page(cohort, frame, ["new_people", "absorption"], shown)
+    assert "<td>New people</td><td>during the cycle</td><td>all</td><td>withheld</td>" in page
+    assert "of 115" not in page
+    assert "<td>Absorption of new people</td><td>during the cycle</td><td>all</td><td>withheld" in (
+        page
+    )
+
+
+def test_roll_up_net_growth_is_withheld_when_its_lapsed_count_is_small(cohort):
+    """Helper n6: new people 80 and net growth 77 shown: lapsed = 3, which the members'
+    own pages withhold (net growth of a small lapsed count is withheld there)."""
+    frame = frame_of(
+        [
+            ("new_people", "cycle", "", 80, NAN),
+            ("lapsed", "cycle", "", 3, NAN),
+            ("net_growth", "cycle", "", 77, NAN),
+        ]
+    )
+    page = _page(cohort, frame, ["new_people", "net_growth"], {})
+    assert "<td>New people</td><td>during the cycle</td><td>all</td><td>80</td>" in page
+    assert "<td>Net growth</td><td>during the cycle</td><td>all</td><td>withheld</td>" in page
+    assert "<td>Lapsed" not in page  # not shared: decided on, never shown
