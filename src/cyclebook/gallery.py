@@ -426,9 +426,11 @@ def _safe_org_values(
         if value is not None and abs(value) >= THRESHOLD:
             same.setdefault((key[1], value), []).append(key)
     for keys in same.values():
-        for a, b in zip(keys, keys[1:], strict=False):
-            if a[0] != b[0]:
-                groups.append([a, b])
+        # every pair, not a chain: in a chain a figure the audience is not shown (net
+        # growth, equal to new people and to absorption's denominator) stood between
+        # them, and a hidden new people count came back as absorption "of 115"
+        for i, a in enumerate(keys):
+            groups.extend([a, b] for b in keys[i + 1 :] if a[0] != b[0])
 
     if restricted:
         forced = [key for key in values if key[:3] in withhold]
