@@ -330,6 +330,9 @@ def diagnose(
                count(*) FILTER (WHERE recorded_at - occurred_at > to_days(CAST(? AS INTEGER))),
                median(epoch(recorded_at - occurred_at) / 86400.0)
         FROM activity WHERE {scope} AND recorded_at IS NOT NULL
+          -- a registration recorded before its event is not entered late (it made the
+          -- median lag -10 days): only what was recorded after it happened
+          AND recorded_at >= occurred_at
         """,
         [lag_days, org_ids],
     )

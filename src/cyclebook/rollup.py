@@ -406,7 +406,12 @@ def _fill(res: MetricResults, head: dict[str, int], previous: CycleCard | None) 
     res.add("leaders", "start", "", head["leaders_start"], None, methods["leaders"])
     res.add("leaders", "end", "", head["leaders_end"], None, methods["leaders"])
     res.rate(
-        "leader_ratio", "end", "", head["leaders_end"], head["active_end"], methods["leader_ratio"]
+        "leader_ratio",
+        "end",
+        "",
+        head["leaders_active"],
+        head["active_end"],
+        methods["leader_ratio"],
     )
     res.rate("absorption", "cycle", "", head["absorbed"], head["new"], methods["absorption"])
     res.add("one_on_ones", "cycle", "", head["oo_held"], None, methods["one_on_ones"])
@@ -479,6 +484,7 @@ def _headline_expr(per_key: ir.Table) -> ir.Table:
         lapsed=p.count(where=p.lapsed),
         leaders_start=p.count(where=p.leader_start),
         leaders_end=p.count(where=p.leader_end),
+        leaders_active=p.count(where=p.leader_end & p.active_end),
         prev=p.count(where=p.acted_prev_q),
         retained=p.count(where=p.acted_prev_q & p.acted_cycle_q),
         active_in_two=p.count(where=p.members_active_end >= 2),

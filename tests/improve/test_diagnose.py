@@ -359,3 +359,30 @@ def test_attendance_marked_by_status_is_recorded(tmp_path: Path) -> None:
         findings = diagnose(store, Organization(id=a, name="Org A"), as_of=AS_OF)
     attendance = next(f for f in findings if f.key == "attendance")
     assert (attendance.affected, attendance.total) == (1, 2)  # e2 only
+
+
+def test_entries_recorded_before_they_happened_are_not_late(tmp_path: Path) -> None:
+    """Mobilize registrations are recorded before their event: counted, the median
+    entry lag read -10 days."""
+    path = tmp_path / "store.duckdb"
+    con = duckdb.connect(str(path))
+    create_schema(con)
+    a = "org-a"
+    rows = [
+        (a, f"r{i}", f"p{i}", "mobilize", "attendance", t("2026-08-20"), t("2026-08-10"))
+        for i in range(4)
+    ] + [
+        (a, "o1", "p9", "van", "one_on_one", t("2026-08-01"), t("2026-08-17")),
+        (a, "o2", "p9", "van", "one_on_one", t("2026-08-02"), t("2026-08-22")),
+    ]
+    con.executemany(
+        """INSERT INTO activity (org_id, activity_id, person_id, source, type, occurred_at,
+                                 recorded_at) VALUES (?,?,?,?,?,?,?)""",
+        rows,
+    )
+    con.close()
+    with connect(path) as store:
+        findings = diagnose(store, Organization(id=a, name="Org A"), as_of=AS_OF)
+    lag = next(f for f in findings if f.key == "entry_lag")
+    assert (lag.affected, lag.total) == (2, 2)  # 16 and 20 days late; 4 ahead: not counted
+    assert "median entry lag 18.0 days" in lag.detail

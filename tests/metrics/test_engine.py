@@ -603,3 +603,19 @@ def test_the_default_ladder_says_how_it_reads_action_builder_scores(builder):
         "(strongest support) to 5 (opposed); if this organization's does, write "
         "max_assessment (say 1) on this rung's rule in cohort.yml instead of min_assessment."
     ) in res.notes
+
+
+def test_the_leader_ratio_counts_leaders_in_the_base(builder):
+    """With qualifying types that leave out assessments, two people assessed 5 and one
+    active person made a leader ratio of 200%."""
+    b = builder
+    b.person("A", at("2026-01-01"))
+    b.act("A", "attendance", at("2026-04-01"), status="registered", attended=True)
+    for pid in "BC":
+        b.person(pid, at("2026-01-01"))
+        b.act(pid, "assessment", at("2026-04-01"), score=5.0)
+    org = make_org(metrics={"qualifying_types": ["attendance", "donation"]})
+    res = run(b, org=org)
+    assert v(res, "leaders", "end") == 2  # B, C: leaders by the ladder
+    assert v(res, "active_base", "end") == 1  # A only
+    assert v(res, "leader_ratio", "end") == 0 and den(res, "leader_ratio", "end") == 1

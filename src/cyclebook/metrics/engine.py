@@ -760,6 +760,10 @@ class MetricEngine:
                 new=s.count(where=s.is_new),
                 leaders_start=s.count(where=s.rung_start >= li),
                 leaders_end=s.count(where=s.rung_end >= li),
+                # the ratio's leaders are those in its base: with qualifying types that
+                # leave out assessments, two people assessed 5 beside one active made
+                # a leader ratio of 200%
+                leaders_active=s.count(where=(s.rung_end >= li) & s.active_end),
                 prev=s.count(where=s.acted_prev_q),
                 retained=s.count(where=s.acted_prev_q & s.acted_cycle_q),
                 people=s.count(where=s.known_end),
@@ -792,7 +796,9 @@ class MetricEngine:
             res.rate("retention", "cycle", "", g["retained"], g["prev"], defs["retention"])
         res.add("leaders", "start", "", g["leaders_start"], None, defs["leaders"])
         res.add("leaders", "end", "", g["leaders_end"], None, defs["leaders"])
-        res.rate("leader_ratio", "end", "", g["leaders_end"], g["active_end"], defs["leader_ratio"])
+        res.rate(
+            "leader_ratio", "end", "", g["leaders_active"], g["active_end"], defs["leader_ratio"]
+        )
         res.rate("match_rate", "end", "", g["matched"], g["people"], defs["match_rate"])
 
     def new_people_frame(self) -> ir.Table:
