@@ -128,6 +128,7 @@ def _member_state(engine: MetricEngine, backend: ibis.BaseBackend, saved: bool) 
         s = s.filter(s.cycle == engine.cycle.id)
     else:
         s = engine.state
+        s = s.filter(s.acted)  # as saved: people who never acted count in no roll-up figure
     li = engine.leader_index
     s = s.select(
         person_id=s.person_id,

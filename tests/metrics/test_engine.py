@@ -237,7 +237,8 @@ def test_new_people_absorption_and_one_on_ones(builder):
     builder.person("N3", at("2026-04-01"))
     builder.act("N3", "signup", at("2026-04-01"))
     builder.act("N3", "signup", at("2026-05-13"))
-    # N4: listed by VAN on 03-15, no activity → new (source from identity), not absorbed.
+    # N4: listed by VAN on 03-15, no activity → not new: a person new to the base took an
+    #     action (a texted voter or a voter-file row is seen, not recruited)
     builder.person("N4", at("2026-03-15"), sources=("van",))
     # O1: an old member active in the cycle → not new.
     builder.person("O1", at("2025-05-01"))
@@ -247,14 +248,14 @@ def test_new_people_absorption_and_one_on_ones(builder):
     builder.person("X", at("2026-03-03"))
     builder.act("X", "signup", at("2026-02-20"))
     res = run(builder)
-    assert v(res, "new_people", "cycle") == 4
+    assert v(res, "new_people", "cycle") == 3  # N1, N2, N3
     assert v(res, "new_people", "cycle", "source=action_network") == 2  # N1, N3
     assert v(res, "new_people", "cycle", "source=mobilize") == 1
-    assert v(res, "new_people", "cycle", "source=van") == 1
-    assert v(res, "absorption", "cycle") == pytest.approx(1 / 4)
-    assert den(res, "absorption", "cycle") == 4
+    assert res.get("new_people", "cycle", "source=van") is None  # N4 took no action
+    assert v(res, "absorption", "cycle") == pytest.approx(1 / 3)
+    assert den(res, "absorption", "cycle") == 3
     assert v(res, "absorption", "cycle", "source=mobilize") == 0
-    assert v(res, "one_on_ones", "cycle", "new_within_window") == pytest.approx(1 / 4)
+    assert v(res, "one_on_ones", "cycle", "new_within_window") == pytest.approx(1 / 3)
     assert v(res, "one_on_ones", "cycle") == 2  # N1's and O1's
     assert v(res, "one_on_ones", "cycle", "people") == 2
     assert v(res, "one_on_ones", "cycle", "organizers") == 1  # N1's has no organizer
@@ -271,6 +272,7 @@ def test_new_people_source_ties_go_to_the_name_that_sorts_first(builder):
             sources=("van", "action_network"),
             tool_first_seen={"van": when, "action_network": when},
         )
+        builder.act(f"T{n}", "signup", at("2026-03-25"), source="action_network")
     # S*: no tool gave a date; the first activities are a Mobilize and an Action Network
     #     one at the same instant (Mobilize's written first) → action_network.
     for n in range(300):
@@ -287,8 +289,10 @@ def test_new_people_source_ties_go_to_the_name_that_sorts_first(builder):
             "action_network": at("2026-03-11", 9, 0, 1),
         },
     )
-    # W: no date from any tool and no activity → the identity whose name sorts first.
+    builder.act("U", "signup", at("2026-03-25"), source="action_network")
+    # W: no date from any tool → the identity whose name sorts first.
     builder.person("W", at("2026-03-12"), sources=("van", "spoke"))
+    builder.act("W", "signup", at("2026-03-25"), source="spoke")
     res = run(builder)
     assert v(res, "new_people", "cycle") == 602
     assert v(res, "new_people", "cycle", "source=action_network") == 600
@@ -619,3 +623,17 @@ def test_the_leader_ratio_counts_leaders_in_the_base(builder):
     assert v(res, "leaders", "end") == 2  # B, C: leaders by the ladder
     assert v(res, "active_base", "end") == 1  # A only
     assert v(res, "leader_ratio", "end") == 0 and den(res, "leader_ratio", "end") == 1
+
+
+def test_people_who_took_no_action_are_not_new(builder):
+    """A texting campaign's contacts (and a voter file's rows) are seen, not recruited:
+    20 voters texted, 3 replying STOP, were 20 new people, net growth +20 and
+    absorption 0 of 20."""
+    for n in range(20):
+        builder.person(f"V{n}", at("2026-03-10"), sources=("spoke",))
+    builder.person("J", at("2026-03-10"), sources=("spoke",))
+    builder.act("J", "signup", at("2026-03-12"), source="action_network")  # joined
+    res = run(builder)
+    assert v(res, "new_people", "cycle") == 1  # J
+    assert v(res, "net_growth", "cycle") == 1
+    assert den(res, "absorption", "cycle") == 1

@@ -610,7 +610,14 @@ class MetricEngine:
             n_cycle=joined.n_cycle.fill_null(0),
             rung_start=R.rung_index(joined, self.ladder, "start"),
             rung_end=R.rung_index(joined, self.ladder, "end"),
-            is_new=R.in_period(joined.first_seen, c.start, c.end).fill_null(False),
+            # New people are those who took an action by the end: everyone a texting
+            # campaign or a voter file lists is "seen", and 20 voters texted (3 of them
+            # replying STOP) were 20 new people, net growth +20 and absorption 0 of 20
+            is_new=(
+                R.in_period(joined.first_seen, c.start, c.end)
+                & (joined.first_at.notnull() | joined.seen_before)
+            ).fill_null(False),
+            acted=joined.first_at.notnull() | joined.seen_before,
             new_at_start=(joined.first_seen >= R.ts(c.start)).fill_null(False),
             known_end=(joined.first_seen < R.ts(c.end)).fill_null(True),
             active_start=joined.n_active_start.fill_null(0) > 0,
@@ -1215,7 +1222,11 @@ def compute_metrics(
             results.followup = write_followup(engine, Path(followup_dir))
         state = None
         if keep_state and save and inputs is not None:
-            state = engine.arrow("rollup_state", lambda: engine.state.select(*ROLLUP_STATE))
+            # (people who never acted count in no roll-up figure: left out)
+            state = engine.arrow(
+                "rollup_state",
+                lambda: engine.state.filter(engine.state.acted).select(*ROLLUP_STATE),
+            )
     if save:
         save_values(store_path, results, computed_at=read_at, inputs=inputs, state=state)
     return results
