@@ -1544,3 +1544,26 @@ def test_action_network_signatures_and_outreaches_are_actions(make_cohort):
         ("an:signatures:s-1", "submission", "petition:pet-9"),
         ("an:signatures:s-2", "submission", "petition:pet-8"),
     ]
+
+
+def test_a_van_one_on_one_that_did_not_happen_is_an_attempt(make_cohort):
+    """A VAN 'One on One' marked Not Home was a held one-on-one: it made the person a
+    leader by the default ladder and counted in the 1:1s held."""
+    c = make_cohort("- {kind: van, path: van}")
+    for rel, text in VAN_FILES.items():
+        c.write(rel, text)
+    c.write(
+        "van/contactscontacts.csv",
+        """\
+        contactscontactid,vanid,resultid,contacttypeid,datecanvassed,datecreated,canvassedby,campaignid
+        9001,101,14,82,2026-08-10 18:00:00,2026-08-12T16:00:00Z,55,301
+        9005,102,1,82,2026-08-11 18:00:00,2026-08-12T16:00:00Z,55,301
+        """,
+    )
+    c.sync()
+    assert c.query("SELECT activity_id FROM activity WHERE type = 'one_on_one'") == [
+        ("van:cc:9001",)
+    ]
+    assert c.query(
+        "SELECT attempt_id, channel, result, conversation FROM contact_attempt ORDER BY 1"
+    ) == [("van:cc:9005", "in_person", "Not Home", False)]

@@ -914,6 +914,7 @@ VAN_STATUS = {
     "walk in": "walk_in",
     "tentative": "registered",
 }
+VAN_ONE_ON_ONE = "lower(x.ctype) IN ('one on one', '1:1', 'one-on-one')"
 VAN_CHANNEL = """CASE lower(x.ctype)
     WHEN 'walk' THEN 'door' WHEN 'paid walk' THEN 'door' WHEN 'door' THEN 'door'
     WHEN 'phone' THEN 'phone' WHEN 'paid phone' THEN 'phone' WHEN 'auto dial' THEN 'phone'
@@ -1081,16 +1082,21 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 ("result IS NULL", "resultid", "result id not in results"),
             ],
             {
-                "st_activity": """'van:cc:' || x.cid, 'van', x.cid, 'van', x.ref, 'one_on_one',
+                # a one-on-one is held when its result says the two met (Canvassed); one
+                # marked Not Home or Refused did not happen: it is an attempt to meet in
+                # person, and counted toward no rung, absorption or 1:1 figure (every
+                # "One on One" row was a held one-on-one, whatever its result)
+                "st_activity": f"""'van:cc:' || x.cid, 'van', x.cid, 'van', x.ref, 'one_on_one',
                    x.ts, x.created_at, NULL, NULL, NULL, 'in_person', NULL, x.result, NULL,
-                   NULL, x.organizer WHERE lower(x.ctype) IN ('one on one', '1:1', 'one-on-one')""",
-                "st_attempt": f"""'van:cc:' || x.cid, 'van', 'van', x.ref, {VAN_CHANNEL},
+                   NULL, x.organizer WHERE {VAN_ONE_ON_ONE} AND lower(x.result) = 'canvassed'""",
+                "st_attempt": f"""'van:cc:' || x.cid, 'van', 'van', x.ref,
+                   CASE WHEN {VAN_ONE_ON_ONE} THEN 'in_person' ELSE {VAN_CHANNEL} END,
                    x.result, x.ts, x.campaign, lower(x.result) = 'canvassed',
                    CASE WHEN lower(x.ctype) IN ('sms text', 'sms', 'text')
                         THEN lower(x.result) = 'canvassed' END,
                    lower(x.result) IN ('opt out', 'opted out', 'do not text', 'do not call'),
                    x.organizer
-                   WHERE lower(x.ctype) NOT IN ('one on one', '1:1', 'one-on-one')""",
+                   WHERE NOT ({VAN_ONE_ON_ONE} AND lower(x.result) = 'canvassed')""",
             },
         )
 
