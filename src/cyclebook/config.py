@@ -488,6 +488,19 @@ class Cohort(Strict):
                     )
                 seen.append(current)
                 current = parents.get(current)
+        for index, org in enumerate(organizations):
+            if org.parent is not None and org.parent != org.id:
+                grand = parents.get(org.parent)
+                if grand is not None and grand != org.parent and grand != org.id:
+                    # roll-ups take a network's own affiliates only: a network of
+                    # networks looked smaller than one of its own state networks
+                    raise PartError(
+                        f"organization '{org.id}' names parent '{org.parent}', which is "
+                        f"itself an affiliate of '{grand}': a network's affiliates cannot "
+                        f"have affiliates of their own (the roll-up of '{grand}' would "
+                        f"leave '{org.id}' out); give '{org.id}' the parent '{grand}'",
+                        (index, "parent"),
+                    )
         return organizations
 
     def as_of(self, cycle: str, cycles: Sequence[str]) -> Cohort:

@@ -385,3 +385,18 @@ def test_a_percentage_target_says_how_to_write_it(tiny_cohort: Path) -> None:
     message = str(caught.value)
     assert "a share is written as a fraction: 45% is 0.45" in message
     assert message.count("Input should be a valid number") == 1
+
+
+def test_a_network_of_networks_is_refused(tiny_cohort: Path) -> None:
+    """A network inside another was accepted, and its affiliates were left out of the
+    top network's roll-up: the national network looked smaller than a state one."""
+    (tiny_cohort / "cohort.yml").write_text(
+        "id: tiny\nname: Tiny\norganizations:\n"
+        "  - {id: top, name: Top}\n"
+        "  - {id: mid, name: Mid, parent: top}\n"
+        "  - {id: leaf, name: Leaf, parent: mid}\n"
+    )
+    with pytest.raises(ConfigError, match="which is itself an affiliate of 'top'") as caught:
+        load_cohort(tiny_cohort)
+    assert (caught.value.field, caught.value.line) == ("organizations.2.parent", 6)
+    assert "give 'leaf' the parent 'top'" in str(caught.value)
