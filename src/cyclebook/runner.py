@@ -316,7 +316,11 @@ def _job(
     output_html = paths.output(card.id) / "reports" / name / f"{phase}{suffix}.html"
     org_name = _org_title(cohort, org_id)
     meta = {
-        "title": f"{PHASE_TITLES[phase]}: {org_name}",
+        # the page's title and heading name its audience: the cohort's and the funders'
+        # summaries were both "Cohort summary: Whole cohort", in a browser tab and a
+        # saved file's name alike
+        "title": f"{PHASE_TITLES[phase]}: {org_name}"
+        + ("" if audience == "organization" else f" (for the {audience})"),
         "cohort_name": cohort.name,
         "org_id": org_id or "",
         "org_name": org_name,

@@ -123,6 +123,14 @@ def test_requests_that_would_run_nothing_are_refused(tiny_cohort: Path, capsys, 
     assert not (tiny_cohort / "c1" / "output").exists()
 
 
+def test_a_report_s_title_names_its_audience(tiny_cohort: Path) -> None:
+    _, _, chains = runner.plan(tiny_cohort, phases=["share", "cohort"])
+    titles = {(job.org_id, job.audience): job.report_meta["title"] for c in chains for job in c}
+    assert titles[("alpha", "organization")] == "Share: Alpha Tenants"
+    assert titles[("alpha", "funder")] == "Share: Alpha Tenants (for the funder)"
+    assert titles[(None, "cohort")] == "Cohort summary: Whole cohort (for the cohort)"
+
+
 def test_restricted_audiences_skip_the_phases_without_them(tiny_cohort: Path) -> None:
     _, _, chains = runner.plan(tiny_cohort, audiences=["funder"])
     assert {(job.phase, job.audience) for chain in chains for job in chain} == {
