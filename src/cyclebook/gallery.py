@@ -537,7 +537,8 @@ def _network_of(cohort: Cohort, org: Organization) -> str:
     if org.parent:
         return f"affiliate of {cohort.org(org.parent).name}"
     if cohort.affiliates(org.id):
-        return f"network of {len(cohort.affiliates(org.id))} affiliates"
+        n = len(cohort.affiliates(org.id))
+        return f"network of {n} affiliate{'' if n == 1 else 's'}"
     return "–"
 
 
@@ -561,7 +562,14 @@ def status_block(cohort: Cohort, status: dict[str, dict[str, Any]], audience: st
                 "Organization": org.name,
                 "Network": _network_of(cohort, org),
                 "Last sync": f"{s['sync']} ({when_text})" if when is not None else s["sync"],
-                "This cycle's figures": "computed" if s["metrics"] else "not yet computed",
+                # after a failed sync the figures shown are those of the sync before it
+                "This cycle's figures": (
+                    "not yet computed"
+                    if not s["metrics"]
+                    else "from the sync before the failed one"
+                    if s["sync"] == "failed"
+                    else "computed"
+                ),
                 f"Shares with the {audience}": shares,
             }
         )

@@ -462,3 +462,33 @@ def test_ladder_transitions_give_no_hidden_count_back():
     # the organization's own report shows every figure
     mine = safe_values(frame, "organization", skip_periods=(), ladders={"o": LADDER})
     assert {v.shown for v in mine if v.dimension == "member>leader"} == {"1"}
+
+
+def test_the_status_table_says_figures_are_from_before_a_failed_sync(tmp_path):
+    """After an affiliate's sync failed, the cohort page showed its older figures as
+    'computed', and called a network of one 'network of 1 affiliates'."""
+    import datetime as dt
+
+    from cyclebook.config import Cohort
+    from cyclebook.gallery import status_block
+
+    cohort = Cohort.model_validate(
+        {
+            "id": "t",
+            "name": "T",
+            "organizations": [
+                {"id": "net", "name": "Net"},
+                {"id": "small", "name": "Small", "parent": "net"},
+            ],
+        }
+    )
+    when = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    status = {
+        "net": {"last_sync": when, "sync": "ok", "metrics": 12},
+        "small": {"last_sync": when, "sync": "failed", "metrics": 12},
+    }
+    plain = status_block(cohort, status, "funder").plain
+    net_line, small_line = plain.splitlines()[2:4]
+    assert "network of 1 affiliate " in net_line and "computed" in net_line
+    assert "failed (06 Dec 2026)" in small_line
+    assert "from the sync before the failed one" in small_line
