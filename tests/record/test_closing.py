@@ -188,18 +188,19 @@ def test_one_organization_record_is_the_same_as_in_the_whole_cohort(cohort: Path
         assert set(together) == {"eastside-tenants", "riverside-workers"}
 
 
+def _learned(cohort: Path, org_id: str, learning: str) -> None:
+    """A reflection of ``org_id`` with one learning."""
+    version = ReflectionVersion(
+        saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+        author="Nirmal Shah",
+        learnings=[learning],
+    )
+    save_reflection(cohort, CYCLE, org_id, version)
+
+
 def test_one_unreadable_reflection_does_not_stop_the_cohort_record(cohort: Path) -> None:
     """One group's broken reflection failed both cohort summaries, for every group."""
-    save_reflection(
-        cohort,
-        CYCLE,
-        "eastside-tenants",
-        ReflectionVersion(
-            saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
-            author="Nirmal Shah",
-            learnings=["Follow-up works."],
-        ),
-    )
+    _learned(cohort, "eastside-tenants", "Follow-up works.")
     broken = cohort / CYCLE / "reflections" / "riverside-workers.yml"
     broken.write_text("org_id: riverside-workers\ncycle: [2026-c1\n", encoding="utf-8")
     record = load_record(cohort, CYCLE)
@@ -222,16 +223,7 @@ def test_a_group_that_shares_nothing_with_funders_keeps_its_reflection(cohort: P
         ("harbor-youth", "Our youth council is shrinking."),
         ("eastside-tenants", "Follow-up works."),
     ):
-        save_reflection(
-            cohort,
-            CYCLE,
-            org_id,
-            ReflectionVersion(
-                saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
-                author="Nirmal Shah",
-                learnings=[learning],
-            ),
-        )
+        _learned(cohort, org_id, learning)
     record = load_record(cohort, CYCLE)
     funder = _html(cohort_record_blocks(record, "funder"))
     assert "youth council is shrinking" not in funder
