@@ -213,8 +213,9 @@ class _Session:
                 person_id=a.person_id,
                 occurred_at=a.occurred_at,
                 type=a.type,
+                # one action per event and per instant, as a member's absorption
                 item=ibis.literal(org.id + "|")
-                + ibis.coalesce("e:" + a.event_id, "a:" + a.activity_id),
+                + ibis.coalesce("e:" + a.event_id, "t:" + a.occurred_at.cast("string")),
             ),
             org.id,
         )

@@ -637,3 +637,17 @@ def test_people_who_took_no_action_are_not_new(builder):
     assert v(res, "new_people", "cycle") == 1  # J
     assert v(res, "net_growth", "cycle") == 1
     assert den(res, "absorption", "cycle") == 1
+
+
+def test_a_form_and_its_automatic_tag_are_one_action(builder):
+    """Action Network tags a person the moment a form is submitted: the submission and
+    the tagging were two distinct activities, and one form made the person absorbed."""
+    builder.person("F", at("2026-03-05"))
+    builder.act("F", "submission", at("2026-03-05", 14))
+    builder.act("F", "tagging", at("2026-03-05", 14))
+    builder.person("G", at("2026-03-05"))
+    builder.act("G", "submission", at("2026-03-05", 14))
+    builder.act("G", "submission", at("2026-03-20", 9))  # a second action: absorbed
+    res = run(builder)
+    assert den(res, "absorption", "cycle") == 2
+    assert v(res, "absorption", "cycle") == pytest.approx(1 / 2)  # G only

@@ -831,7 +831,10 @@ class MetricEngine:
         j = a.join(new, a.person_id == new.nid)
         absorb_end = j.first_seen + ibis.interval(days=self.settings.absorption_days)
         oo_end = j.first_seen + ibis.interval(days=self.settings.one_on_one_days)
-        key = ibis.coalesce("e:" + j.event_id, "a:" + j.activity_id)
+        # one action per event, and per instant: a form submitted and the tag Action
+        # Network puts on it at the same moment were two activities, and one form made
+        # a new person "absorbed"
+        key = ibis.coalesce("e:" + j.event_id, "t:" + j.occurred_at.cast("string"))
         per = j.group_by(pid=j.nid).aggregate(
             first_source=j.source.first(order_by=[j.occurred_at, j.source]),
             distinct_in_window=key.nunique(
