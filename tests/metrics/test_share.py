@@ -304,6 +304,10 @@ def test_funder_audience_sees_only_what_the_group_agreed(cohort):
     assert "Active base at the end of the cycle" in headline
     assert "Absorption" not in headline and "Leaders" not in headline
     assert not PII.search(html)
+    # the card's absorption and leaders are not shared with funders: its table said
+    # "not yet measured", as if they had not been computed
+    card = share.card_results(ctx, res)
+    assert card["absorption"] == card["leaders"] == "not shared with this audience"
 
 
 def test_an_organization_without_data_gets_a_plain_page(cohort):

@@ -278,6 +278,8 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
             v = view.get(key, headline_period(key))
             if v is None:
                 status, shown = "not shared with this audience", "–"
+                # (the card's table said "not yet measured" for a measure it had)
+                results[key] = status
             else:
                 shown = view.show(key, v.period, v.dimension)
                 suppressed = shown in MARKERS
