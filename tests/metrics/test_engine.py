@@ -651,3 +651,15 @@ def test_a_form_and_its_automatic_tag_are_one_action(builder):
     res = run(builder)
     assert den(res, "absorption", "cycle") == 2
     assert v(res, "absorption", "cycle") == pytest.approx(1 / 2)  # G only
+
+
+def test_a_person_first_seen_at_the_end_instant_is_on_the_ladder_at_the_end(builder):
+    """A sheet dated the cycle's end date: first seen, and a one-on-one, exactly at the
+    end instant. A rung at d reads (d - window, d]: the person was a leader at the end
+    (leaders 1) but on no rung of the ladder at the end (ladder 0)."""
+    builder.person("Z", at("2026-04-13", 0))
+    builder.act("Z", "one_on_one", at("2026-04-13", 0))
+    res = run(builder)
+    assert v(res, "leaders", "end") == 1
+    assert v(res, "ladder", "end", "leader") == 1 and v(res, "ladder", "end") == 1
+    assert v(res, "active_base", "end") == 1

@@ -619,7 +619,10 @@ class MetricEngine:
             ).fill_null(False),
             acted=joined.first_at.notnull() | joined.seen_before,
             new_at_start=(joined.first_seen >= R.ts(c.start)).fill_null(False),
-            known_end=(joined.first_seen < R.ts(c.end)).fill_null(True),
+            # known at the end instant itself: a rung at d reads (d - window, d], so a
+            # person first seen exactly at the end (a sheet dated the end date) was a
+            # leader at the end but on no rung of the ladder at the end
+            known_end=(joined.first_seen <= R.ts(c.end)).fill_null(True),
             active_start=joined.n_active_start.fill_null(0) > 0,
             active_end=joined.n_active_end.fill_null(0) > 0,
             acted_cycle=joined.n_cycle.fill_null(0) > 0,
