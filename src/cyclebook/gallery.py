@@ -283,7 +283,10 @@ def _family_total(
     if "|" not in fam:
         return head if head in values else None
     total_dim = fam.rpartition("|")[0]
-    for total_period in (period, "cycle"):
+    # a week's figures add up to the cycle's; a year's do not (the year's conversations
+    # by channel were taken for parts of the cycle's, and a figure the group shares was
+    # hidden for a sum that does not hold)
+    for total_period in (period, "cycle") if period == "week" else (period,):
         key = (metric, total_period, total_dim, part)
         if key in values:
             return key

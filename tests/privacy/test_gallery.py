@@ -492,3 +492,30 @@ def test_the_status_table_says_figures_are_from_before_a_failed_sync(tmp_path):
     assert "network of 1 affiliate " in net_line and "computed" in net_line
     assert "failed (06 Dec 2026)" in small_line
     assert "from the sync before the failed one" in small_line
+
+
+def test_a_year_s_breakdown_is_not_part_of_the_cycle_s_total():
+    """The demo's Riverside: the cycle's 65 conversations read 'hidden' for funders,
+    because this year's conversations by channel (5 + 70 + 111, not 65) were taken for
+    its parts. A week's figures do add up to the cycle's."""
+    frame = pd.DataFrame(
+        [
+            ("o", "contact", "cycle", "conversations", 65.0, None),
+            ("o", "contact", "year", "conversations|channel=door", 5.0, None),
+            ("o", "contact", "year", "conversations|channel=phone", 70.0, None),
+            ("o", "contact", "year", "conversations|channel=text", 111.0, None),
+            ("o", "contact", "week", "conversations|week=1", 62.0, None),
+            ("o", "contact", "week", "conversations|week=2", 3.0, None),
+        ],
+        columns=["org_id", "metric", "period", "dimension", "value", "denominator"],
+    ).assign(definition="", suppressed=False)
+    got = {(v.period, v.dimension): v.shown for v in safe_values(frame, "funder", skip_periods=())}
+    assert got[("year", "conversations|channel=door")] == "<10"
+    # the weeks add up to the cycle: with week 2 small, the 65 or the 62 must go too
+    assert got[("week", "conversations|week=2")] == "<10"
+    assert "hidden" in (got[("cycle", "conversations")], got[("week", "conversations|week=1")])
+    shown_without_weeks = {
+        (v.period, v.dimension): v.shown
+        for v in safe_values(frame[frame["period"] != "week"], "funder", skip_periods=())
+    }
+    assert shown_without_weeks[("cycle", "conversations")] == "65"
