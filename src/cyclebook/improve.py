@@ -220,6 +220,9 @@ def diagnose(
         as_of = as_of.replace(tzinfo=dt.UTC)
     org_ids = [org.id, *(affiliates if include_affiliates else ())]
     scope = "org_id IN (SELECT unnest(?))"
+    # a network's findings count each member's records: a person two members know is a
+    # record to correct in each (the roll-up's "people" count them once)
+    person_unit = "people" if len(org_ids) == 1 else "person records"
     findings: list[Finding] = []
 
     # cross-tool match rate
@@ -243,7 +246,7 @@ def diagnose(
             title="People found in only one tool",
             affected=int(single) if many_tools else 0,
             total=int(people) if many_tools else 0,
-            unit="people",
+            unit=person_unit,
             weakens=("match_rate", "ladder", "active_base"),
             practice=(
                 "Ask for email and cell phone on every sign-in sheet, form and event page, "
@@ -385,7 +388,7 @@ def diagnose(
             title="Duplicate person records",
             affected=int(extra_people + extra_tool),
             total=int(persons_total),
-            unit="people",
+            unit=person_unit,
             weakens=("active_base", "new_people", "ladder"),
             practice=(
                 "Search before adding a new person at sign-in, and merge duplicates once a "
@@ -419,7 +422,7 @@ def diagnose(
             title="People with unknown email or text permission",
             affected=int(missing),
             total=int(persons),
-            unit="people",
+            unit=person_unit,
             weakens=("contact", "follow-up lists"),
             practice=(
                 "Add 'OK to email' and 'OK to text' boxes to every sign-in sheet and form, "

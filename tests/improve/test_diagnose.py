@@ -336,6 +336,13 @@ def test_network_counts_affiliates_but_not_across_them(store: Path) -> None:
     assert got["contact_fields"] == (3, 7)
     assert got["attendance"] == (3, 4)
     assert got["untracked_types"] == (0, 7)  # org-b records an assessment at level 5
+    # each member's records are counted (p1 is in both): said as records, not people,
+    # beside the roll-up that counts people once
+    units = {f.key: f.unit for f in findings}
+    assert units["duplicates"] == units["contact_fields"] == "person records"
+    with connect(store) as con:
+        alone = {f.key: f.unit for f in diagnose(con, org, as_of=AS_OF)}
+    assert alone["contact_fields"] == "people"
 
 
 def test_attendance_marked_by_status_is_recorded(tmp_path: Path) -> None:
