@@ -59,7 +59,7 @@ from cyclebook.config import (
 )
 from cyclebook.errors import ConfigError
 from cyclebook.paths import CohortPaths
-from cyclebook.yamlio import _StrictSafeLoader, read_yaml, write_yaml_atomic
+from cyclebook.yamlio import LocatedYaml, read_yaml, write_yaml_atomic
 
 __all__ = [
     "REACTIONS",
@@ -233,7 +233,7 @@ def read_reflection(
             found=type(located.data).__name__ if located.data is not None else "an empty file",
             fix="start from cycles/demo/2026-c1/reflections/ or save once from the reflect form.",
         )
-    _refuse_duplicate_keys(path)
+    _refuse_duplicate_keys(located)
     try:
         reflection = Reflection.model_validate(located.data)
     except ValidationError as exc:
@@ -253,22 +253,17 @@ def read_reflection(
     return reflection
 
 
-def _refuse_duplicate_keys(path: Path) -> None:
+def _refuse_duplicate_keys(located: LocatedYaml) -> None:
     """YAML keeps the last of two equal keys; in a hand-edited reflection the first
     answer would vanish silently, so a repeated key is an error naming both lines."""
     import yaml
 
-    # composed by the parser that read the file (read_yaml: libyaml when it is there):
-    # the pure-Python parser refuses some text libyaml reads, such as a '?' in a flow
-    # list ("questions: [Should dues count?]"), and its error was a traceback in
-    # validate, next-cycle and the cohort summary
-    loader = getattr(yaml, "CSafeLoader", None) or _StrictSafeLoader
-    text = path.read_bytes().decode("utf-8-sig")
-    try:
-        node = yaml.compose(text, Loader=loader)
-    except yaml.YAMLError:
-        node = yaml.compose(text, Loader=_StrictSafeLoader)
-    stack = [(node, ())]
+    # the document read_yaml composed, not the file parsed again: a second parse by the
+    # pure-Python parser refused some text libyaml had read, such as a '?' in a flow
+    # list ("questions: [Should dues count?]"), a traceback in validate, next-cycle and
+    # the cohort summary
+    path = located.path
+    stack = [(located.node, ())]
     while stack:
         current, where = stack.pop()
         if isinstance(current, yaml.MappingNode):

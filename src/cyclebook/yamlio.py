@@ -57,6 +57,8 @@ class LocatedYaml:
     path: Path
     data: Any
     marks: dict[tuple, tuple[int, int]]
+    # the document as the parser that read it composed it (None for an empty file)
+    node: Any = None
 
     def locate(self, loc: Sequence[Any]) -> tuple[int | None, int | None]:
         """Best line/column (1-based) for a pydantic ``loc``: the deepest known prefix."""
@@ -168,7 +170,7 @@ def read_yaml(path: str | Path, *, what: str = "file") -> LocatedYaml:
     marks: dict[tuple, tuple[int, int]] = {}
     if node is not None:
         _collect_marks(node, (), marks)
-    return LocatedYaml(path=path, data=data, marks=marks)
+    return LocatedYaml(path=path, data=data, marks=marks, node=node)
 
 
 def write_yaml_atomic(path: str | Path, data: Any) -> None:

@@ -147,3 +147,12 @@ def test_text_libyaml_reads_is_read(cohort: Path) -> None:
     path.write_text(GOOD_HEAD + "    questions: [Should dues count?]\n", encoding="utf-8")
     reflection = load_reflection(cohort, CYCLE, ORG)
     assert reflection.versions[0].questions == ["Should dues count?"]
+
+
+def test_a_repeated_key_is_refused_with_both_lines(cohort: Path) -> None:
+    path = reflection_path(cohort, CYCLE, ORG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(GOOD_HEAD + "    learnings: [a]\n    learnings: [b]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'learnings' appears twice .*lines 6 and 7") as caught:
+        load_reflection(cohort, CYCLE, ORG)
+    assert (caught.value.field, caught.value.line) == ("versions.0.learnings", 7)
