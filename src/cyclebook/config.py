@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -259,6 +259,11 @@ class RungCondition(Strict):
         description="assessment score at or below this level (a scale where 1 is strongest)",
     )
 
+    @property
+    def reads_assessment(self) -> bool:
+        """Whether the condition compares an assessment score (either way)."""
+        return self.min_assessment is not None or self.max_assessment is not None
+
 
 class Rung(Strict):
     name: Identifier
@@ -371,15 +376,17 @@ METRICS: tuple[str, ...] = (
 )
 
 
+def _did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _one_of(value: str, choices: Sequence[str], problem: str, name: str) -> None:
     """Refuse a ``value`` not in ``choices``, naming the closest and listing them all."""
     if value not in choices:
-        close = difflib.get_close_matches(value, choices, n=1)
         raise ValueError(
-            problem
-            + (f" (did you mean '{close[0]}'?)" if close else "")
-            + f"; the {name}: "
-            + ", ".join(choices)
+            problem + _did_you_mean(value, choices) + f"; the {name}: " + ", ".join(choices)
         )
 
 
@@ -421,10 +428,9 @@ class Organization(Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            close = difflib.get_close_matches(value, zoneinfo.available_timezones(), n=1)
             raise ValueError(
                 f"unknown time zone {value!r}: write an IANA name such as 'America/New_York'"
-                + (f" (did you mean '{close[0]}'?)" if close else "")
+                + _did_you_mean(value, zoneinfo.available_timezones())
             ) from None
         return value
 
@@ -468,11 +474,9 @@ class Cohort(Strict):
         parents = {org.id: org.parent for org in organizations}
         for index, org in enumerate(organizations):
             if org.parent is not None and org.parent not in ids:
-                close = difflib.get_close_matches(org.parent, ids, n=1)
                 raise PartError(
                     f"organization '{org.id}' names parent '{org.parent}', which is not "
-                    "an organization of this cohort"
-                    + (f" (did you mean '{close[0]}'?)" if close else ""),
+                    "an organization of this cohort" + _did_you_mean(org.parent, ids),
                     (index, "parent"),
                 )
             # a network that is its own member (directly or round a loop) would be rolled
@@ -756,11 +760,10 @@ def team_warnings(cohort_dir: str | Path, card: CycleCard, org_ids: Sequence[str
     out = []
     for org_id in unknown:
         line, column = located.locate(["team", org_id])
-        close = difflib.get_close_matches(org_id, org_ids, n=1)
         out.append(
             f"{path}, line {line}, column {column}: team names '{org_id}', which is not an "
             "organization of this cohort"
-            + (f" (did you mean '{close[0]}'?)" if close else "")
+            + _did_you_mean(org_id, org_ids)
             + "; its staff are in no report. Fix: key each team by its organization's id "
             "(or leave a group that left the cohort as it is)."
         )
