@@ -139,7 +139,7 @@ def _cond_matches(con, org_ids: list[str], cond: RungCondition) -> int:
     if cond.roles:
         where.append("lower(role) IN (SELECT unnest(?))")
         params.append([r.lower() for r in cond.roles])
-    if cond.min_assessment is not None or cond.max_assessment is not None:
+    if cond.reads_assessment:
         where.append("score IS NOT NULL")
     if cond.attended_only:
         where.append("attended")
@@ -169,8 +169,7 @@ def _untracked(con, org: Organization, org_ids: list[str]) -> Finding:
                 missing_types |= types
                 if cond.roles and not types:
                     missing_roles = True
-                assessed = cond.min_assessment is not None or cond.max_assessment is not None
-                if assessed and not types:
+                if cond.reads_assessment and not types:
                     missing_types.add("assessment")
         dead += rung_dead
         if rung_dead == len(rung.any_of):

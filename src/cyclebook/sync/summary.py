@@ -80,8 +80,7 @@ def ladder_gaps(
                     f"{rung.label}: needs attendance marked as attended, and no export "
                     "records who attended."
                 )
-            assessed = cond.min_assessment is not None or cond.max_assessment is not None
-            if assessed and "assessment" not in present_types:
+            if cond.reads_assessment and "assessment" not in present_types:
                 gaps.append(f"{rung.label}: needs assessments, which no export contains.")
     out: list[str] = []
     for g in gaps:  # keep order, drop repeats
