@@ -25,7 +25,7 @@ import duckdb
 from cyclebook.config import cycle_folders, load_cohort
 from cyclebook.errors import CyclebookError
 from cyclebook.paths import CohortPaths
-from cyclebook.store import _file_lock, ident, sql_str
+from cyclebook.store import _file_lock, connect, ident, sql_str
 from cyclebook.yamlio import write_text_atomic
 
 # the store's bookkeeping of an organization: 'sync_code:<id>',
@@ -107,21 +107,17 @@ def _org_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _store_rows(store: Path, org_id: str) -> dict[str, int]:
-    with _file_lock(store, exclusive=False, timeout=None):
-        con = duckdb.connect(str(store), read_only=True)
-        try:
-            counts = {
-                table: con.execute(
-                    f"SELECT count(*) FROM {ident(table)} WHERE org_id = ?", [org_id]
-                ).fetchone()[0]
-                for table in _org_tables(con)
-            }
-            counts["meta"] = con.execute(
-                f"SELECT count(*) FROM meta WHERE {META_OF_ORG}", [org_id]
+    with connect(store) as con:  # read-only, under the store's shared lock
+        counts = {
+            table: con.execute(
+                f"SELECT count(*) FROM {ident(table)} WHERE org_id = ?", [org_id]
             ).fetchone()[0]
-            return counts
-        finally:
-            con.close()
+            for table in _org_tables(con)
+        }
+        counts["meta"] = con.execute(
+            f"SELECT count(*) FROM meta WHERE {META_OF_ORG}", [org_id]
+        ).fetchone()[0]
+        return counts
 
 
 def _rewrite_store_without(store: Path, org_id: str) -> None:

@@ -49,10 +49,9 @@ from cyclebook.paths import NOTEBOOKS, PHASES, CohortPaths, notebooks_dir
 from cyclebook.yamlio import write_text_atomic
 
 ALL_PHASES: tuple[str, ...] = (*PHASES, "cohort")
-# Which audiences each phase is rendered for by default. The share report is what a
-# funder or the cohort may see of one organization; the cohort summary is never for
-# one organization's staff only.
-# Each phase's reports when no --audience is given (PHASE_AUDIENCES: those it may have)
+# Which audiences each phase is rendered for when no --audience is given (the config's
+# PHASE_AUDIENCES: those it may have). The share report is what a funder or the cohort
+# may see of one organization; the cohort summary is never for one organization's staff.
 DEFAULT_AUDIENCES: dict[str, tuple[str, ...]] = {
     "sync": ("organization",),
     "share": ("organization", "cohort", "funder"),

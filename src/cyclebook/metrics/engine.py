@@ -588,6 +588,7 @@ class MetricEngine:
         ).view()
         # first activity; for people active before the floor, the floor stands in for it
         first_at = ibis.cases((joined.seen_before, R.ts(floor)), else_=joined.first_at)
+        acted = joined.first_at.notnull() | joined.seen_before  # some action by the end
         first_seen = ibis.cases(
             (joined.first_seen_at.isnull(), first_at),
             (first_at.isnull(), joined.first_seen_at),
@@ -613,11 +614,8 @@ class MetricEngine:
             # New people are those who took an action by the end: everyone a texting
             # campaign or a voter file lists is "seen", and 20 voters texted (3 of them
             # replying STOP) were 20 new people, net growth +20 and absorption 0 of 20
-            is_new=(
-                R.in_period(joined.first_seen, c.start, c.end)
-                & (joined.first_at.notnull() | joined.seen_before)
-            ).fill_null(False),
-            acted=joined.first_at.notnull() | joined.seen_before,
+            is_new=(R.in_period(joined.first_seen, c.start, c.end) & acted).fill_null(False),
+            acted=acted,
             new_at_start=(joined.first_seen >= R.ts(c.start)).fill_null(False),
             # known at the end instant itself: a rung at d reads (d - window, d], so a
             # person first seen exactly at the end (a sheet dated the end date) was a

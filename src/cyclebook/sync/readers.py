@@ -720,14 +720,13 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
         # for an attendance at a coordinated organization's event: such an attendance,
         # rejected with its person, is named by who, when and what, which stay the same
         # when it is modified. A person without user_id is named by its id, then email.
+        person = """coalesce(cb_id(js(j, '$.person.user_id')), cb_id(js(j, '$.person.id')),
+            cb_email(js(j, '$.person.email_addresses[0].address')))"""
         sel = f"""SELECT rec AS __rec, file_no AS __file, j,
-            coalesce(cb_id(js(j, '$.id')), 'h' || substr(md5(concat_ws('|',
-                coalesce(cb_id(js(j, '$.person.user_id')), cb_id(js(j, '$.person.id')),
-                         cb_email(js(j, '$.person.email_addresses[0].address'))),
+            coalesce(cb_id(js(j, '$.id')), 'h' || substr(md5(concat_ws('|', {person},
                 js(j, '$.timeslot.start_date'), js(j, '$.event.event_type'),
                 js(j, '$.created_date'))), 1, 20)) AS aid,
-            coalesce(cb_id(js(j, '$.person.user_id')), cb_id(js(j, '$.person.id')),
-                     cb_email(js(j, '$.person.email_addresses[0].address'))) AS pref,
+            {person} AS pref,
             cb_email(js(j, '$.person.email_addresses[0].address')) AS email,
             js(j, '$.person.email_addresses[0].address') AS email_raw,
             cb_phone(js(j, '$.person.phone_numbers[0].number')) AS phone,
@@ -1432,7 +1431,7 @@ def _ab_people_only(stage: Stage, files: list[FileInfo], table: str, source: Sou
     other types, which are not read. Read as people, a worksite was a new person with
     the switchboard's phone, merged with every worker who gave that number."""
     types = [t.strip().lower() for t in (source.entity_types or AB_PERSON_TYPES)]
-    listed = ", ".join(f"'{t.replace(chr(39), chr(39) * 2)}'" for t in types)
+    listed = ", ".join(sql_str(t) for t in types)
     is_person = f"({AB_ENTITY_TYPE} IS NULL OR lower(trim({AB_ENTITY_TYPE})) IN ({listed}))"
     others: dict[int, list[tuple[str, int]]] = {}
     for file_no, kind, n in stage.con.execute(
