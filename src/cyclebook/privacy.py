@@ -52,6 +52,8 @@ __all__ = [
     "ReportLeakError",
     "scan_html",
     "guard_report",
+    "guard_allowances",
+    "report_allowance",
     "withhold_report",
     "config_text",
 ]
@@ -543,6 +545,39 @@ def _tokens(text: str) -> list[str]:
     return [tok.casefold().replace("\u2019", "'") for tok in _TOKEN.findall(_unmark(text))]
 
 
+# Characters a browser shows as nothing (soft hyphen, zero-width spaces and joiners,
+# direction marks, variation selectors, the byte-order mark): "Quill&shy;feather" reads
+# as Quillfeather on screen, so the guard reads it so too.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+)
+# apostrophes people type (the modifier letter counts as a letter: inside a token)
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'"})
+
+
+def _visible(text: str) -> str:
+    """HTML text as a reader sees it: entities decoded, invisible characters dropped."""
+    return _INVISIBLE.sub("", html.unescape(text))
+
+
+def _report_tokens(text: str) -> tuple[list[str], list[str]]:
+    """A report's tokens as written (for capitals) and folded, a possessive's ``'s``
+    dropped ("Quillfeather's place" names Quillfeather)."""
+    originals = _TOKEN.findall(_unmark(text.translate(_APOSTROPHES)))
+    tokens = []
+    for tok in originals:
+        folded = tok.casefold()
+        tokens.append(folded[:-2] if folded.endswith("'s") and len(folded) > 2 else folded)
+    return originals, tokens
+
+
+def _singular(token: str) -> str | None:
+    """A family's plural ("the Quillfeathers", a "Thornburys House Party") as the
+    surname it is made from, for tokens long enough to be checked as one."""
+    return token[:-1] if len(token) > 4 and token.endswith("s") else None
+
+
 def _address_tokens(tokens: Iterable[str]) -> list[str]:
     return [_ADDRESS_WORDS.get(tok, tok) for tok in tokens]
 
@@ -698,6 +733,10 @@ def build_index(
         common = len(last_t) == 1 and last_t[0] in index.allow_words
         if last_t and sum(len(t) for t in last_t) >= 4 and not common:
             index.names.add(last_t, "last_name", org_id, str(last))
+        if len(last_t) > 1:  # each part of "O'Brien-Vasquez" names the person too
+            for part in last_t:
+                if len(part) >= 4 and part not in index.allow_words:
+                    index.names.add([part], "last_name", org_id, str(last))
         if not _missing(address):
             street = str(address).split(",")[0].split("\n")[0]
             street_t = _address_tokens(_tokens(street))
@@ -734,12 +773,16 @@ def _scan_phrases(
     for i, tok in enumerate(tokens):
         if i < covered:
             continue
-        entries = by_first.get(tok)
+        entries = by_first.get(tok, [])
+        singular = _singular(tok)
+        if singular is not None and phrases is index.names:
+            # a family's plural names its one-word surname
+            entries = entries + [e for e in by_first.get(singular, ()) if e[0] == (singular,)]
         if not entries:
             continue
         for seq, kind, org_id, original in entries:
             n = len(seq)
-            if tuple(tokens[i : i + n]) != seq:
+            if tuple(tokens[i : i + n]) != seq and seq != (singular,):
                 continue
             if kind == "last_name" and not originals[i][:1].isupper():
                 continue  # "young people" is not Ms Young
@@ -763,8 +806,8 @@ def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
         segment = _DATA_URI.sub(" ", _STYLE.sub(" ", segment))
         # the markup view keeps attributes (alt text, titles, scripts); the text view
         # joins what a reader sees across tags ("<b>Maria</b> <i>Lopez</i>")
-        markup = html.unescape(segment)
-        text = html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", segment)))
+        markup = _visible(segment)
+        text = _visible(_TAG.sub(" ", _SCRIPT.sub(" ", segment)))
         if index.emails:
             for match in _EMAIL.finditer(markup):
                 found = index.emails.get(match.group(0).casefold().strip(".'"))
@@ -801,8 +844,7 @@ def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
                 if found:
                     hit(found[0], found[1], cell, cell_id, found[2])
         if index.names.by_first or index.addresses.by_first:
-            originals = _TOKEN.findall(_unmark(text))
-            tokens = [tok.casefold().replace("\u2019", "'") for tok in originals]
+            originals, tokens = _report_tokens(text)
             for kind, org_id, value in _scan_phrases(tokens, originals, index.names, index):
                 hit(kind, org_id, cell, cell_id, value)
             address_tokens = _address_tokens(tokens)
@@ -843,45 +885,74 @@ def _config_text_near(store_path: Path) -> list[str]:
     """config_text for the cohort whose store this is (store.duckdb sits beside
     cohort.yml); nothing when the configuration cannot be read (the guard then allows
     fewer words, which errs on the side of withholding)."""
+    return guard_allowances(store_path)[0]
+
+
+def guard_allowances(store_path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """What the guard may allow in the cohort whose store this is: the text facilitators
+    wrote in cohort.yml and the cycle cards (allowed in every report), and each
+    organization's reflection people (:func:`reflection_people`; allowed only in that
+    organization's own reports). Nothing when the configuration cannot be read."""
     from cyclebook.config import list_cycles, load_cohort, load_cycle
 
     root = store_path.parent
     if not (root / "cohort.yml").exists():
-        return []
+        return [], {}
     try:
         cohort = load_cohort(root)
         cycles = list_cycles(root)
         cards = [load_cycle(root, cycle) for cycle in cycles]
     except CyclebookError:
-        return []
-    return config_text(cohort, cards) + _reflection_people(root, cycles)
+        return [], {}
+    return config_text(cohort, cards), reflection_people(root, cycles)
 
 
-def _reflection_people(root: Path, cycles: Iterable[str]) -> list[str]:
-    """Who recorded a reflection, who took part and who proposed a change (staff,
-    named by the facilitators); not what anyone said."""
+def report_allowance(
+    allowances: tuple[list[str], dict[str, list[str]]], org_id: str | None, audience: str
+) -> list[str]:
+    """What the guard allows in one report, from :func:`guard_allowances`: the
+    facilitators' text always; a group's reflection people only in that group's own
+    reports for the organization (``org_id=None``: a cohort page for the facilitators,
+    which may name every group's), never for the cohort or a funder."""
+    config, people = allowances
+    allow = list(config)
+    if audience == "organization":
+        for owner, names in people.items():
+            if org_id is None or owner == org_id:
+                allow += names
+    return allow
+
+
+def reflection_people(root: Path, cycles: Iterable[str]) -> dict[str, list[str]]:
+    """By organization: who recorded its reflections, who took part and who proposed a
+    change (staff, and often leaders who are also members); not what anyone said.
+
+    The group's own reports name them (its reflect report lists who took part), so the
+    guard allows these names there, and only there: allowed everywhere, a participant's
+    name passed in another group's reflection read by a funder."""
     import yaml
 
-    names: list[str] = []
+    names: dict[str, list[str]] = {}
     for cycle in cycles:
         for path in sorted((root / cycle / "reflections").glob("*.yml")):
             try:
                 data = yaml.safe_load(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
                 continue
+            found = names.setdefault(path.stem, [])
             versions = data.get("versions") if isinstance(data, dict) else None
             for version in versions if isinstance(versions, list) else []:
                 if not isinstance(version, dict):
                     continue
-                names.append(str(version.get("author") or ""))
+                found.append(str(version.get("author") or ""))
                 participants = version.get("participants")
                 if isinstance(participants, list):
-                    names.extend(str(p) for p in participants)
+                    found.extend(str(p) for p in participants)
                 changes = version.get("measure_changes")
                 for change in changes if isinstance(changes, list) else []:
                     if isinstance(change, dict):
-                        names.append(str(change.get("proposed_by") or ""))
-    return [name for name in names if name]
+                        found.append(str(change.get("proposed_by") or ""))
+    return {org_id: [n for n in found if n] for org_id, found in names.items()}
 
 
 _INDEX_CACHE: dict[tuple, PiiIndex] = {}
@@ -1006,14 +1077,15 @@ def _html_candidates(html_text: str) -> dict[str, set[str]]:
     streets: set[str] = set()
     for _cell, _cell_id, segment in _cell_segments(html_text):
         segment = _DATA_URI.sub(" ", _STYLE.sub(" ", segment))
-        markup = html.unescape(segment)
-        text = html.unescape(_TAG.sub(" ", segment))
+        markup = _visible(segment)
+        text = _visible(_TAG.sub(" ", segment))
         for view in (markup, text):
             numbers.update(_DIGITS.findall(view))
         # what scan_text reads (scripts dropped) and, to be safe, the text with them
-        for view in (text, html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", segment)))):
-            tokens = _tokens(view)
+        for view in (text, _visible(_TAG.sub(" ", _SCRIPT.sub(" ", segment)))):
+            _, tokens = _report_tokens(view)
             phrases |= _grams(tokens)
+            phrases.update(filter(None, map(_singular, tokens)))
             streets |= _grams(_address_tokens(tokens))
         emails.update(m.group(0).casefold().strip(".'") for m in _EMAIL.finditer(markup))
         for keys in _phone_candidates(markup):
@@ -1113,7 +1185,7 @@ def _head(tokens: list[str]) -> str:
     return " ".join(tokens[:2])
 
 
-def _python_heads(con: Any) -> dict[str, dict[str, str]]:
+def _python_heads(con: Any, org_id: str) -> dict[str, dict[str, str]]:
     """The head of every distinct last name and street SQL cannot fold like Python (see
     _sql_foldable), folded here: each distinct value once (many people share a surname
     or a street)."""
@@ -1121,111 +1193,139 @@ def _python_heads(con: Any) -> dict[str, dict[str, str]]:
     for name, column, street in (("last", "last_name", False), ("street", _STREET, True)):
         values = con.execute(
             f"""SELECT DISTINCT {column} FROM person_pii
-            WHERE org_id IN (SELECT v FROM cb_guard_orgs) AND NOT {_sql_foldable(column)}"""
+            WHERE org_id = ? AND NOT {_sql_foldable(column)}""",
+            [org_id],
         ).fetchall()
         fold = (lambda v: _address_tokens(_tokens(v))) if street else _tokens
         heads[name] = {v: _head(fold(v)) for (v,) in values}
     return heads
 
 
-# Per process: the organizations' people and tool ids as hashes of the keys the guard
+# Per process: each organization's people and tool ids as hashes of the keys the guard
 # compares with a report (email, phone, the heads of last name and street; each tool id
-# as the guard reads it), by (kind, process, store, the organizations, a fingerprint of
-# their rows). Working the keys out is what the guard spent its time on in a large
+# as the guard reads it), by (kind, process, store, organization) with a fingerprint of
+# its rows. Working the keys out is what the guard spent its time on in a large
 # organization (0.8 s a report for a million people, 0.9 s more for 3.2 million tool
-# ids); the runner's worker guards an organization's reports one after another.
+# ids); the runner's worker guards reports one after another. One table per organization,
+# because every report is checked against every organization's members (a group's
+# reflection can name another group's member) while the syncs change one at a time.
 # Hashes, not the values: the process keeps no readable personal value, and two values
 # with one hash only make the guard read one more row, which the exact rules clear.
-_KEYS: dict[tuple, str] = {}
-_KEYS_KEPT = 4  # two sets of organizations, people and ids
+_KEYS: dict[tuple, tuple[tuple, str]] = {}
+_KEYS_KEPT = 256  # tables (each organization's people and ids), the oldest dropped first
 _KEYS_NAMES = itertools.count(1)
 _KEYS_LOCK = threading.Lock()  # one builder at a time; a table in use is never dropped
 
 
-def _kept_keys(con: Any, key: tuple, build: Callable[[str], None]) -> str:
-    """The memory-database table of ``key``, made by ``build(name)`` when there is none
-    (or the process's database lost it)."""
+def _kept_keys(con: Any, key: tuple, fingerprint: tuple, build: Callable[[str], None]) -> str:
+    """The memory-database table of ``key`` for rows with ``fingerprint``, made by
+    ``build(name)`` when there is none, its rows changed, or the process's database lost
+    it."""
     from cyclebook.store import ident
 
-    name = _KEYS.get(key)
-    if name is not None:
+    kept = _KEYS.get(key)
+    if kept is not None and kept[0] == fingerprint:
         exists = con.execute(
             """SELECT count(*) FROM duckdb_tables()
                WHERE database_name = 'memory' AND schema_name = 'main' AND table_name = ?""",
-            [name],
+            [kept[1]],
         ).fetchone()[0]
         if exists:
-            return f"memory.main.{ident(name)}"
+            _KEYS[key] = _KEYS.pop(key)  # most recently used last
+            return f"memory.main.{ident(kept[1])}"
+    if kept is not None:
+        del _KEYS[key]
+        con.execute(f"DROP TABLE IF EXISTS memory.main.{ident(kept[1])}")
     name = f"cb_guard_keys_{os.getpid()}_{next(_KEYS_NAMES)}"
     build(f"memory.main.{ident(name)}")
-    _KEYS[key] = name
-    while len(_KEYS) > _KEYS_KEPT:  # the oldest goes
+    _KEYS[key] = (fingerprint, name)
+    while len(_KEYS) > _KEYS_KEPT:  # the least recently used goes
         old = _KEYS.pop(next(iter(_KEYS)))
-        con.execute(f"DROP TABLE IF EXISTS memory.main.{ident(old)}")
+        con.execute(f"DROP TABLE IF EXISTS memory.main.{ident(old[1])}")
     return f"memory.main.{ident(name)}"
 
 
-def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
-    """A table (in the process's in-memory database) of the organizations' people:
-    ``org_id, person_id, email_h, phone_h, last_h, street_h``. Call with
-    ``cb_guard_orgs`` registered. Built again when any personal row changed."""
+def _fingerprints(con: Any, table: str, columns: str, org_ids: list[str]) -> dict[str, tuple]:
+    """Each organization's row count and order-free hash of ``columns`` in ``table`` (one
+    scan for all of them)."""
+    marks = ", ".join("?" for _ in org_ids)
+    rows = con.execute(
+        f"""SELECT org_id, count(*), bit_xor(hash({columns})) FROM {table}
+            WHERE org_id IN ({marks}) GROUP BY org_id""",
+        org_ids,
+    ).fetchall()
+    return {org_id: (count, digest) for org_id, count, digest in rows}
 
-    fingerprint = con.execute(
-        f"""SELECT count(*), bit_xor(hash({_PII_COLUMNS})) FROM person_pii
-            WHERE org_id IN (SELECT v FROM cb_guard_orgs)"""
-    ).fetchone()
-    key = ("people", os.getpid(), str(store_path.resolve()), tuple(org_ids), tuple(fingerprint))
 
-    def build(table: str) -> None:
-        heads = _python_heads(con)
-        with _registered(con, {f"{kind}_heads": values for kind, values in heads.items()}):
+def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> list[str]:
+    """Tables (in the process's in-memory database), one per organization with people,
+    of ``org_id, person_id, email_h, phone_h, last_h, last_a_h, last_b_h, street_h``
+    (``last_a_h`` and ``last_b_h``: the first and second token of the last name alone,
+    so that one part of "O'Brien-Vasquez" is found). Each is built again when any of
+    its organization's personal rows changed."""
+    tables = []
+    for org_id, fingerprint in _fingerprints(con, "person_pii", _PII_COLUMNS, org_ids).items():
+        key = ("people", os.getpid(), str(store_path.resolve()), org_id)
+
+        def build(table: str, org_id: str = org_id) -> None:
+            heads = _python_heads(con, org_id)
+            last = f"CASE WHEN last_foldable THEN {_sql_head('last_tokens')} ELSE lh.head END"
+            street = _sql_head("street_tokens", address=True)
+            with _registered(con, {f"{kind}_heads": values for kind, values in heads.items()}):
+                con.execute(
+                    f"""CREATE OR REPLACE TABLE {table} AS
+                    SELECT org_id, person_id, email_h, phone_h, hash(last) AS last_h,
+                        hash(nullif(split_part(last, ' ', 1), '')) AS last_a_h,
+                        hash(nullif(split_part(last, ' ', 2), '')) AS last_b_h, street_h
+                    FROM (
+                    SELECT org_id, person_id,
+                        hash(nullif(lower(trim(email)), '')) AS email_h,
+                        hash(nullif({_SQL_PHONE_KEY.format("phone")}, '')) AS phone_h,
+                        {last} AS last,
+                        hash(CASE WHEN street_foldable THEN {street} ELSE sh.head END)
+                            AS street_h
+                    FROM (
+                        SELECT org_id, person_id, email, phone, last_name, {_STREET} AS street,
+                            {_sql_foldable("last_name")} AS last_foldable,
+                            {_sql_tokens("last_name")} AS last_tokens,
+                            {_sql_foldable(_STREET)} AS street_foldable,
+                            {_sql_tokens(_STREET)} AS street_tokens
+                        FROM person_pii WHERE org_id = ?
+                    ) p
+                    LEFT JOIN cb_guard_last_heads lh ON NOT p.last_foldable AND lh.v = p.last_name
+                    LEFT JOIN cb_guard_street_heads sh
+                      ON NOT p.street_foldable AND sh.v = p.street)""",
+                    [org_id],
+                )
+
+        tables.append(_kept_keys(con, key, fingerprint, build))
+    return tables
+
+
+def _id_keys(con: Any, store_path: Path, org_ids: list[str]) -> list[str]:
+    """Tables (in the process's in-memory database), one per organization with tool ids,
+    of ``rid`` (the row's place in ``identity``, part of the fingerprint), ``id_h`` (the
+    id trimmed and lowercased), ``number_h`` (trimmed) and ``phone_h`` (the last ten
+    digits of an id that is written like a phone number: Spoke keys people by phone)."""
+    tables = []
+    for org_id, fingerprint in _fingerprints(
+        con, "identity", "rowid, org_id, source_id", org_ids
+    ).items():
+        key = ("ids", os.getpid(), str(store_path.resolve()), org_id)
+
+        def build(table: str, org_id: str = org_id) -> None:
             con.execute(
                 f"""CREATE OR REPLACE TABLE {table} AS
-                SELECT org_id, person_id,
-                    hash(nullif(lower(trim(email)), '')) AS email_h,
-                    hash(nullif({_SQL_PHONE_KEY.format("phone")}, '')) AS phone_h,
-                    hash(CASE WHEN last_foldable THEN {_sql_head("last_tokens")}
-                              ELSE lh.head END) AS last_h,
-                    hash(CASE WHEN street_foldable THEN {_sql_head("street_tokens", address=True)}
-                              ELSE sh.head END) AS street_h
-                FROM (
-                    SELECT org_id, person_id, email, phone, last_name, {_STREET} AS street,
-                        {_sql_foldable("last_name")} AS last_foldable,
-                        {_sql_tokens("last_name")} AS last_tokens,
-                        {_sql_foldable(_STREET)} AS street_foldable,
-                        {_sql_tokens(_STREET)} AS street_tokens
-                    FROM person_pii WHERE org_id IN (SELECT v FROM cb_guard_orgs)
-                ) p
-                LEFT JOIN cb_guard_last_heads lh ON NOT p.last_foldable AND lh.v = p.last_name
-                LEFT JOIN cb_guard_street_heads sh
-                  ON NOT p.street_foldable AND sh.v = p.street"""
+                SELECT rowid AS rid, hash(lower(trim(source_id))) AS id_h,
+                    hash(trim(source_id)) AS number_h,
+                    CASE WHEN regexp_full_match(trim(source_id), '{_PHONE_LIKE}')
+                         THEN hash({_SQL_PHONE_KEY.format("source_id")}) END AS phone_h
+                FROM identity WHERE org_id = ?""",
+                [org_id],
             )
 
-    return _kept_keys(con, key, build)
-
-
-def _id_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
-    """A table (in the process's in-memory database) of the organizations' tool ids:
-    ``rid`` (the row's place in ``identity``, part of the fingerprint), ``id_h`` (the id
-    trimmed and lowercased), ``number_h`` (trimmed) and ``phone_h`` (the last ten
-    digits of an id that is written like a phone number: Spoke keys people by phone)."""
-    fingerprint = con.execute(
-        """SELECT count(*), bit_xor(hash(rowid, org_id, source_id)) FROM identity
-           WHERE org_id IN (SELECT v FROM cb_guard_orgs)"""
-    ).fetchone()
-    key = ("ids", os.getpid(), str(store_path.resolve()), tuple(org_ids), tuple(fingerprint))
-
-    def build(table: str) -> None:
-        con.execute(
-            f"""CREATE OR REPLACE TABLE {table} AS
-            SELECT rowid AS rid, hash(lower(trim(source_id))) AS id_h,
-                hash(trim(source_id)) AS number_h,
-                CASE WHEN regexp_full_match(trim(source_id), '{_PHONE_LIKE}')
-                     THEN hash({_SQL_PHONE_KEY.format("source_id")}) END AS phone_h
-            FROM identity WHERE org_id IN (SELECT v FROM cb_guard_orgs)"""
-        )
-
-    return _kept_keys(con, key, build)
+        tables.append(_kept_keys(con, key, fingerprint, build))
+    return tables
 
 
 def candidate_index(
@@ -1262,15 +1362,22 @@ def candidate_index(
                 phones="phone_h IN (SELECT hash(v) FROM cb_guard_phones)",
                 ids="lower(person_id) IN (SELECT v FROM cb_guard_ids)",
                 numbers="person_id IN (SELECT v FROM cb_guard_numbers)",
-                phrases="last_h IN (SELECT hash(v) FROM cb_guard_phrases)",
+                phrases="(last_h IN (SELECT hash(v) FROM cb_guard_phrases)"
+                " OR last_a_h IN (SELECT hash(v) FROM cb_guard_phrases)"
+                " OR last_b_h IN (SELECT hash(v) FROM cb_guard_phrases))",
                 streets="street_h IN (SELECT hash(v) FROM cb_guard_streets)",
             )
             if has_pii and person_tests:
                 with _KEYS_LOCK:
-                    keys = _person_keys(con, store_path, org_ids)
-                    matched = " UNION ".join(
-                        f"SELECT org_id, person_id FROM {keys} WHERE {test}"
-                        for test in person_tests
+                    tables = _person_keys(con, store_path, org_ids)
+                    keys = " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
+                    matched = (
+                        " UNION ".join(
+                            f"SELECT org_id, person_id FROM ({keys}) WHERE {test}"
+                            for test in person_tests
+                        )
+                        if tables
+                        else "SELECT NULL, NULL WHERE false"
                     )
                     rows = con.execute(
                         f"""SELECT {_PII_COLUMNS} FROM person_pii
@@ -1286,9 +1393,14 @@ def candidate_index(
             )
             if has_ids and id_tests:
                 with _KEYS_LOCK:
-                    keys = _id_keys(con, store_path, org_ids)
-                    matched = " UNION ".join(
-                        f"SELECT rid FROM {keys} WHERE {test}" for test in id_tests
+                    tables = _id_keys(con, store_path, org_ids)
+                    keys = " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
+                    matched = (
+                        " UNION ".join(
+                            f"SELECT rid FROM ({keys}) WHERE {test}" for test in id_tests
+                        )
+                        if tables
+                        else "SELECT NULL WHERE false"
                     )
                     identities = con.execute(
                         f"""SELECT org_id, source_id FROM identity

@@ -428,12 +428,12 @@ def reflection_blocks(
         }
         for c in latest.measure_changes
     ]
+    change_columns = ["Measure", "Proposed by", "When", "Why", "Change", "New rule", "Status"]
+    if not full:  # who proposed a change is the group's own business (as in definition_frame)
+        change_columns.remove("Proposed by")
     blocks.append(
         d.table(
-            pd.DataFrame(
-                change_rows,
-                columns=["Measure", "Proposed by", "When", "Why", "Change", "New rule", "Status"],
-            ),
+            pd.DataFrame(change_rows, columns=change_columns),
             "Definition changes proposed in this reflection (adopted ones apply next cycle)",
         )
     )

@@ -80,8 +80,6 @@ class Job:
     output_html: str
     report_meta: dict[str, Any]
     store_path: str
-    # whose members' values the privacy guard looks for (None: every organization)
-    guard_org_ids: tuple[str, ...] | None = None
 
     @property
     def key(self) -> str:
@@ -342,9 +340,6 @@ def _job(
         output_html=str(output_html),
         report_meta=meta,
         store_path=str(paths.store),
-        guard_org_ids=(
-            (org_id, *(org.id for org in cohort.affiliates(org_id))) if org_id else None
-        ),
     )
 
 
@@ -441,16 +436,15 @@ def execute_job(job: Job, duckdb_threads: int | None = None) -> JobResult:
 
 
 def _privacy_check(html_text: str, job: Job) -> str | None:
-    """Scan the rendered HTML for the organization's personal values held in the store."""
-    from cyclebook.privacy import scan_html
+    """Scan the rendered HTML for the personal values held in the store: every
+    organization's members, not only the report's own (a group's reflection, a sheet's
+    column header or a file name can name a member of another group)."""
+    from cyclebook.privacy import report_allowance, scan_html
 
     if not Path(job.store_path).exists():
         return None  # no store, no personal values to leak (the sync has not run yet)
-    # A network's report rolls its affiliates up: their members' values are checked too.
-    org_ids = list(job.guard_org_ids) if job.guard_org_ids else None
-    if org_ids is None and job.org_id:
-        org_ids = [job.org_id]
-    leaks = scan_html(html_text, job.store_path, org_ids, allow=_guard_allow(job.store_path))
+    allow = report_allowance(_guard_allow(job.store_path), job.org_id, job.audience)
+    leaks = scan_html(html_text, job.store_path, None, allow=allow)
     if not leaks:
         return None
     first = leaks[0]
@@ -458,14 +452,14 @@ def _privacy_check(html_text: str, job: Job) -> str | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _guard_allow(store_path: str) -> list[str] | None:
-    """What the guard allows (staff and facilitator names written in cohort.yml, the cycle
-    cards and the reflections): read once per worker and run, not once per report (the
-    configuration does not change during a run). None: the guard reads it itself."""
+def _guard_allow(store_path: str) -> tuple[list[str], dict[str, list[str]]]:
+    """What the guard allows: staff and facilitator names written in cohort.yml and the
+    cycle cards, and each organization's reflection people (see
+    :func:`cyclebook.privacy.reflection_people`). Read once per worker and run, not once
+    per report (the configuration does not change during a run)."""
     from cyclebook import privacy
 
-    near = getattr(privacy, "_config_text_near", None)
-    return None if near is None else list(near(Path(store_path)))
+    return privacy.guard_allowances(Path(store_path))
 
 
 def _strip_outputs(path: Path, nb: Any, reason: str) -> None:

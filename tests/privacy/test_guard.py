@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from cyclebook.errors import PrivacyError
-from cyclebook.privacy import build_index, guard_report, scan_html, scan_text
+from cyclebook.privacy import (
+    build_index,
+    guard_allowances,
+    guard_report,
+    report_allowance,
+    scan_html,
+    scan_text,
+)
+from cyclebook.runner import Job, _privacy_check
 
 from .conftest import render, write_people
 
@@ -231,9 +239,10 @@ def test_index_follows_the_people_not_the_file(pii_store):
     assert kinds(scan_html(html_text, pii_store, ["org-a"], allow=[])) == {("name", 0)}
 
 
-def test_staff_named_in_reflections_are_not_leaks(tmp_path):
+def test_reflection_people_are_allowed_only_in_their_own_groups_reports(tmp_path):
     (tmp_path / "cohort.yml").write_text(
         "id: c\nname: C\norganizations:\n  - {id: org-a, name: Org A}\n"
+        "  - {id: org-b, name: Org B}\n"
     )
     (tmp_path / "c1").mkdir()
     (tmp_path / "c1" / "cycle.yml").write_text(
@@ -255,11 +264,20 @@ def test_staff_named_in_reflections_are_not_leaks(tmp_path):
             ("org-a", "p3", "Marguerite", "Bellweather", None, None, None),
         ],
     )
+    allowances = guard_allowances(store)
+    assert allowances[1] == {"org-a": ["Nadia Oyelaran", "Ines Castellanos"]}
     page = render([("html", "<p>Recorded by Nadia Oyelaran with Ines Castellanos.</p>")])
-    assert scan_html(page, store, ["org-a"]) == []
+    own = report_allowance(allowances, "org-a", "organization")
+    assert scan_html(page, store, None, allow=own) == []
+    # the same names in another group's report, or in the group's own for a funder or
+    # the cohort, are members' names (a participant is often a leader of the group)
+    for org_id, audience in [("org-b", "organization"), ("org-a", "funder"), ("org-a", "cohort")]:
+        allow = report_allowance(allowances, org_id, audience)
+        assert kinds(scan_html(page, store, None, allow=allow)) == {("name", 0)}
+    assert kinds(scan_html(page, store, None)) == {("name", 0)}  # the default allows neither
     # what someone said about a member is not an allowed name
     page = render([("html", "<p>Marguerite Bellweather came back</p>")])
-    assert kinds(scan_html(page, store, ["org-a"])) == {("name", 0)}
+    assert kinds(scan_html(page, store, None, allow=own)) == {("name", 0)}
 
 
 def test_only_people_who_could_match_are_read(tmp_path):
@@ -311,3 +329,74 @@ def test_a_replaced_rung_is_config_text(tmp_path):
     write_people(store, [("org-a", "p1", "Rosalind", "Okafor", None, None, None)])
     page = render([("html", "<p>Active: Trained three times by Rosalind Okafor</p>")])
     assert scan_html(page, store, ["org-a"]) == []
+
+
+def test_a_groups_report_is_checked_for_every_groups_members(tmp_path):
+    """A reflection, a sheet's column header or a file name of one group can name a member
+    of another; the guard read only the report's own group and let it through."""
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\norganizations:\n  - {id: alpha, name: Alpha}\n  - {id: beta, name: Beta}\n"
+    )
+    store = tmp_path / "store.duckdb"
+    write_people(
+        store,
+        [
+            ("alpha", "a1", "Ada", "Quenneville", None, None, None),
+            ("beta", "b1", "Xavier", "Thornbury", "xavi.t@plant.example", "2125550101", None),
+        ],
+    )
+    job = Job(
+        cycle="c1",
+        org_id="alpha",
+        phase="reflect",
+        audience="funder",
+        notebook="n.ipynb",
+        parameters={},
+        output_ipynb=str(tmp_path / "r.ipynb"),
+        output_html=str(tmp_path / "r.html"),
+        report_meta={},
+        store_path=str(store),
+    )
+    page = render([("html", "<p>Xavier Thornbury came from Beta.</p>")])
+    assert "a full name of a member of beta" in _privacy_check(page, job)
+    page = render([("html", "<p>Write to xavi.t@plant.example or call 212-555-0101.</p>")])
+    assert "of a member of beta" in _privacy_check(page, job)
+    assert _privacy_check(render([("html", "<p>Nobody named.</p>")]), job) is None
+
+
+SPELLED = [
+    ("org-a", "q1", "Zebulon", "Quillfeather", "zeb.quill@plant.example", None, None),
+    ("org-a", "q2", "Oona", "O'Brien-Vasquez", None, None, None),
+    ("org-a", "q3", "Xavier", "Thornbury", None, None, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a possessive, with each apostrophe people type, and escaped as reports escape it
+        ("<p>Visit Zebulon Quillfeather&#x27;s place</p>", {("name", 0)}),
+        ("<p>Should we visit Quillfeather\u2019s place?</p>", {("last_name", 0)}),
+        ("<p>QUILLFEATHER\u02bcS list</p>", {("last_name", 0)}),
+        # a family's plural, also from a tool's event type written in capitals
+        ("<p>House Party At Quillfeathers</p>", {("last_name", 0)}),
+        ("<p>Thornburys House Party</p>", {("last_name", 0)}),
+        ("<p>the Quillfeathers&#x27; garden</p>", {("last_name", 0)}),
+        # one part of a compound surname
+        ("<p>Oona O&#x27;Brien chaired</p>", {("last_name", 0)}),
+        ("<p>Vasquez chaired</p>", {("last_name", 0)}),
+        # characters a browser shows as nothing
+        ("<p>Zebulon Quill&shy;feather</p>", {("name", 0)}),
+        ("<p>Quill\u200bfeather family</p>", {("last_name", 0)}),
+        ("<p>write to zeb.\u00adquill@plant\u200b.example</p>", {("email", 0)}),
+        # and what is not a leak: lower case, a word that only ends like a name
+        ("<p>quillfeathers are birds; Thornbury-ish weather</p>", {("last_name", 0)}),
+        ("<p>no one here, events and rates</p>", set()),
+    ],
+)
+def test_names_in_possessive_plural_compound_and_invisible_spellings(tmp_path, text, expected):
+    """Each spelling got past the guard into a funder's report (the store's prefilter
+    and the exact rules both have to find it)."""
+    store = tmp_path / "store.duckdb"
+    write_people(store, SPELLED)
+    assert kinds(scan_html(render([("html", text)]), store, None, allow=[])) == expected

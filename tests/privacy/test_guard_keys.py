@@ -1,6 +1,6 @@
-"""The guard's per-process keys of an organization's people and tool ids
-(privacy._person_keys, privacy._id_keys): used again while the rows are the same, worked
-out again the moment any of them changes."""
+"""The guard's per-process keys of each organization's people and tool ids
+(privacy._person_keys, privacy._id_keys): used again while its rows are the same, worked
+out again the moment any of them changes, one table per organization."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def kinds(leaks) -> set[str]:
 
 
 def kept(kind: str) -> list[str]:
-    """The tables kept for ``kind`` ("people" or "ids"), oldest first."""
-    return [name for key, name in privacy._KEYS.items() if key[0] == kind]
+    """The tables kept for ``kind`` ("people" or "ids"), least recently used first."""
+    return [name for key, (_, name) in privacy._KEYS.items() if key[0] == kind]
 
 
 def memory_tables() -> set[str]:
@@ -79,39 +79,49 @@ def test_the_id_keys_follow_every_change_of_the_ids(pii_store):
         con.execute("INSERT INTO identity VALUES ('org-a', 'a3', 'van', '77665544', NULL)")
     leaks = scan_html(page, pii_store, ["org-a"], allow=[])
     assert sorted(leak.hint for leak in leaks) == [first, second]
+    [again] = kept("ids")
+    assert again != table  # worked out again, the old table dropped
     with store.connect(pii_store, write=True) as con:
         con.execute("DELETE FROM identity WHERE source_id = '10234567'")
         con.execute("INSERT INTO identity VALUES ('org-a', 'a2', 'van', '10234567', NULL)")
     leaks = scan_html(page, pii_store, ["org-a"], allow=[])
     assert sorted(leak.hint for leak in leaks) == [first, second]
-    assert len(kept("ids")) == 3  # worked out again after each change
+    assert kept("ids") not in ([table], [again])
+    assert memory_tables() == set(kept("ids")) | set(kept("people"))
 
 
 def test_keys_lost_with_the_process_database_are_worked_out_again(pii_store):
     page = render([("html", "<p>Call (555) 201-3344</p>")])
     assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"phone"}
-    for table in privacy._KEYS.values():
+    for _, table in privacy._KEYS.values():
         store._INSTANCE.db.execute(f"DROP TABLE memory.main.{table}")
     assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"phone"}
 
 
-def test_two_sets_of_organizations_are_kept_at_most(pii_store):
+def test_one_table_per_organization_whatever_the_set_asked_for(pii_store):
     page = render([("html", "<p>Okonkwo and Featherstonehaugh, van id 88112233</p>")])
     found = {}
-    for orgs in (["org-a"], ["org-b"], ["org-a", "org-b"]):
-        found[tuple(orgs)] = kinds(scan_html(page, pii_store, orgs, allow=[]))
+    for orgs in (["org-a"], ["org-b"], ["org-a", "org-b"], None):
+        found[tuple(orgs or ())] = kinds(scan_html(page, pii_store, orgs, allow=[]))
     assert found == {
         ("org-a",): {"last_name"},
         ("org-b",): {"last_name", "source_id"},
         ("org-a", "org-b"): {"last_name", "source_id"},
+        (): {"last_name", "source_id"},
     }
-    assert [key[3] for key in privacy._KEYS] == [
-        ("org-b",),
-        ("org-b",),
-        ("org-a", "org-b"),
-        ("org-a", "org-b"),
-    ]
-    assert memory_tables() == set(privacy._KEYS.values())
+    # the set of both (and every organization) used the tables made for each
+    assert sorted(key[3] for key in privacy._KEYS) == ["org-a", "org-a", "org-b", "org-b"]
+    assert memory_tables() == {name for _, name in privacy._KEYS.values()}
+
+
+def test_the_least_recently_used_tables_go_first(pii_store, monkeypatch):
+    monkeypatch.setattr(privacy, "_KEYS_KEPT", 2)
+    page = render([("html", "<p>Okonkwo, van id 88112233</p>")])
+    scan_html(page, pii_store, ["org-a"], allow=[])
+    scan_html(page, pii_store, ["org-b"], allow=[])
+    assert sorted(key[0] for key in privacy._KEYS) == ["ids", "people"]
+    assert {key[3] for key in privacy._KEYS} == {"org-b"}
+    assert memory_tables() == {name for _, name in privacy._KEYS.values()}
 
 
 def test_the_keys_hold_hashes_not_values(pii_store):
@@ -131,6 +141,8 @@ def test_the_keys_hold_hashes_not_values(pii_store):
             ("email_h", "UBIGINT"),
             ("phone_h", "UBIGINT"),
             ("last_h", "UBIGINT"),
+            ("last_a_h", "UBIGINT"),
+            ("last_b_h", "UBIGINT"),
             ("street_h", "UBIGINT"),
         ],
         "ids": [
