@@ -16,12 +16,14 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     digest of cyclebook's own source files and of the report template. Editing any of
     them re-runs everything.
 ``notebook``, ``parameters``, ``report``
-    the phase notebook file, the parameters passed to it, the report header fields.
+    the phase notebook's cells (kinds, sources, tags) and kernel, not its outputs (see
+    :meth:`Fingerprints.notebook`), the parameters passed to it, the report header fields.
 ``cycle_yml``, ``previous_cycle_yml``, ``clock``
     the cycle's card, the card it follows (``previous:``; the metric engine compares the
-    two cycles), and today's date while the cycle is still running (windows such as
-    "the last 90 days" move with the clock until the cycle ends; after the end the
-    reports are fixed).
+    two cycles), and, while the cycle is still running, today's date and how many of its
+    events and attendances have happened by now (:meth:`Fingerprints.passed`: the show
+    rate and the improve report count only events that have happened; after the end
+    the reports are fixed).
 ``config``
     for an organization's job, the cohort's settings and the configuration in
     ``cohort.yml`` of the organization's *network family* (the organization, its parent
@@ -32,7 +34,8 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     the organization's reflection file in this cycle and the earlier ones (the cohort
     notebook: every reflection file of those cycles).
 ``exports`` (sync only)
-    the SHA-256 of every file under ``orgs/<org_id>/exports/``.
+    the SHA-256 of every file the organization's sources read, found as the sync finds
+    them (:meth:`Fingerprints.exports`), and the names of files no reader reads.
 ``store``
     the state of the store the phase reads, as a content digest computed by DuckDB:
     ``count(*)`` and ``sum(hash(row))`` per organization of every table that has an
@@ -81,8 +84,8 @@ from typing import Any
 
 import cyclebook
 from cyclebook.config import Cohort, CycleCard, cycles_after, list_cycles
-from cyclebook.filehash import cohort_cache, files_digest
-from cyclebook.paths import PHASES, CohortPaths, templates_dir
+from cyclebook.filehash import cohort_cache, files_digest, files_under
+from cyclebook.paths import FOLLOWUP_LISTS, PHASES, CohortPaths, templates_dir
 
 FINGERPRINT_VERSION = 1
 CACHEABLE = frozenset({"ok", "cached"})
@@ -92,6 +95,9 @@ BOOKKEEPING_TABLES = frozenset({"sync_run", "rejected_row", "raw_file", "meta"})
 SHARE_TABLES = frozenset({"metric_value", "person_state"})
 VOLATILE_COLUMNS = frozenset({"computed_at", "run_id", "started_at", "finished_at"})
 PHASE_ORDER = {phase: i for i, phase in enumerate((*PHASES, "cohort"))}
+# The cycle index's template: it renders index.html, written again by every run, and no
+# report (editing it re-ran every report of every cycle).
+NOT_IN_REPORTS = frozenset({"cycle_index.html.j2"})
 
 
 def digest(value: Any) -> str:
@@ -107,7 +113,7 @@ def code_fingerprint(versions: Mapping[str, str]) -> str:
         (str(path.relative_to(root)), path)
         for root, pattern in roots
         for path in sorted(root.rglob(pattern))
-        if path.is_file() and "__pycache__" not in path.parts
+        if path.is_file() and "__pycache__" not in path.parts and path.name not in NOT_IN_REPORTS
     ]
     return files_digest(files, salt=json.dumps(dict(versions), sort_keys=True))
 
@@ -133,14 +139,17 @@ class Fingerprints:
         *,
         force: bool = False,
         today: dt.date | None = None,
+        now: dt.datetime | None = None,
     ) -> None:
         self.paths = paths
         self.cohort = cohort
         self.cards = dict(cards)
         self.force = force
-        self.today = today or dt.datetime.now(dt.UTC).date()
+        self.now = now or dt.datetime.now(dt.UTC)
+        self.today = today or self.now.date()
+        self._passed: dict[tuple, tuple[str, str]] = {}
         self.code = code_fingerprint(versions)
-        self._files: dict[Path, str] = {}
+        self._files: dict[Any, str] = {}
         # exports can be gigabytes: their hashes are remembered between runs by stat
         self._hashes = cohort_cache(paths.root)
         self._exports: dict[str, dict[str, str]] = {}
@@ -166,6 +175,29 @@ class Fingerprints:
 
     # ------------------------------------------------------------------ files
 
+    def notebook(self, path: Path) -> str:
+        """Digest of what a phase notebook runs and shows: its cells' kinds, sources and
+        tags and its kernel. Saving it from JupyterLab (outputs, execution counts, cell
+        metadata the editor keeps) re-ran the phase for every organization."""
+        path = Path(path)
+        key = ("notebook", path)
+        if key not in self._files:
+            try:
+                nb = json.loads(path.read_text(encoding="utf-8"))
+                cells = [
+                    [
+                        cell.get("cell_type"),
+                        "".join(cell.get("source") or ""),
+                        (cell.get("metadata") or {}).get("tags") or [],
+                    ]
+                    for cell in nb.get("cells") or []
+                ]
+                kernel = (nb.get("metadata") or {}).get("kernelspec") or {}
+                self._files[key] = digest([cells, kernel.get("name")])
+            except (OSError, ValueError, AttributeError, TypeError):
+                self._files[key] = self.file(path)  # not a notebook: Papermill will say so
+        return self._files[key]
+
     def file(self, path: Path) -> str:
         path = Path(path)
         if path not in self._files:
@@ -173,10 +205,34 @@ class Fingerprints:
         return self._files[path]
 
     def exports(self, org_id: str) -> dict[str, str]:
-        """SHA-256 of each export file of the organization (computed once per run)."""
+        """What the organization's sync reads (computed once per run): the SHA-256 of each
+        file its sources read, found as the sync finds them (a source folder that is a
+        symlink or lies outside ``exports/`` included; hidden and office lock files left
+        out), a source whose export is missing, and the names of the files in a source's
+        folder that no reader reads (the sync report lists them)."""
         if org_id not in self._exports:
-            root = self.paths.exports(org_id)
-            self._exports[org_id] = self._hashes.tree(root) if root.exists() else {}
+            from cyclebook.errors import ExportError
+            from cyclebook.sync import discover_files, files_not_read
+
+            org = self.cohort.org(org_id)
+            exports = self.paths.exports(org_id)
+            found: dict[str, str] = {}
+            if not org.sources and exports.is_dir():
+                # no source named yet: whatever is in the folder (its sync says what to do)
+                for rel, full in files_under(exports):
+                    if not Path(full).name.startswith((".", "~$")):
+                        found[rel] = self._hashes.sha256(full)
+            for source in org.sources:
+                try:
+                    files = discover_files(exports, source, org_id)
+                except ExportError:
+                    found[f"missing:{source.kind}:{source.path}"] = "absent"
+                    continue
+                for path, rel in files:
+                    found[rel] = self._hashes.sha256(path)
+            for rel, kind in files_not_read(self.paths.root, org):
+                found[f"not read:{kind}:{rel}"] = "unread"
+            self._exports[org_id] = found
             self._hashes.save()
         return self._exports[org_id]
 
@@ -331,6 +387,44 @@ class Fingerprints:
             picked[table] = sorted(items, key=lambda item: str(item[0]))
         return digest(picked)
 
+    def passed(self, card: CycleCard, org_ids: list[str] | None) -> str:
+        """While a cycle runs: how many of its events and attendances (by the event's
+        start, else the attendance's own time, as the show rate dates them) have happened
+        by now, per organization. Reports count only events that have happened; a
+        meeting that ended an hour after the last run changed the show rate and the
+        improve report, and they stayed cached until the next day."""
+        from cyclebook.store import connect
+
+        if not self.paths.store.exists():
+            return "no store"
+        key = (card.id, None if org_ids is None else tuple(org_ids))
+        state = self.store(org_ids, data_only=True)
+        cached = self._passed.get(key)
+        if cached is not None and cached[0] == state:
+            return cached[1]
+        # everything before now, not only this cycle's: earlier ones never change
+        scope = "" if org_ids is None else "AND org_id IN (SELECT unnest($orgs))"
+        args: dict[str, Any] = {"until": self.now}
+        if org_ids is not None:
+            args["orgs"] = list(org_ids)
+        with connect(self.paths.store) as con:
+            tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+            if not {"event", "activity"} <= tables:
+                return "no events"
+            rows = con.execute(
+                f"""SELECT org_id, count(*) FROM (
+                    SELECT org_id, start_at AS happened FROM event WHERE true {scope}
+                    UNION ALL
+                    SELECT a.org_id, coalesce(e.start_at, a.occurred_at) FROM activity a
+                    LEFT JOIN event e ON e.org_id = a.org_id AND e.event_id = a.event_id
+                    WHERE a.type = 'attendance' {scope.replace("org_id", "a.org_id")}
+                ) WHERE happened < $until GROUP BY org_id ORDER BY org_id""",
+                args,
+            ).fetchall()
+        value = digest(rows)
+        self._passed[key] = (state, value)
+        return value
+
     # ------------------------------------------------------------------ jobs
 
     def _upstream(self, job: Any) -> dict[str, str]:
@@ -355,13 +449,16 @@ class Fingerprints:
         parts = {
             "version": str(FINGERPRINT_VERSION),
             "code": self.code,
-            "notebook": self.file(Path(job.notebook)),
+            "notebook": self.notebook(Path(job.notebook)),
             "parameters": digest(job.parameters),
             "report": digest(job.report_meta),
             "cycle_yml": self.file(self.paths.cycle_file(job.cycle)),
             "previous_cycle_yml": previous,
-            "clock": self.today.isoformat() if self.today <= card.end else "after the end",
+            "clock": "after the end",
         }
+        if self.today <= card.end:
+            reads = None if job.org_id is None else self.reads(job.org_id, job.phase)
+            parts["clock"] = f"{self.today.isoformat()}:{self.passed(card, reads)}"
         if job.org_id is None:
             parts["config"] = self.file(self.paths.cohort_file)
             parts["reflections"] = digest(self.reflections(job.cycle, None))
@@ -387,6 +484,15 @@ class Fingerprints:
         parts["upstream"] = digest(self._upstream(job))
         return parts
 
+    def side_outputs(self, job: Any) -> list[Path]:
+        """Files a job writes besides its notebook and report: the follow-up lists of an
+        organization's own share report. Deleted, they were not written again, and the
+        cached report still listed them."""
+        if job.phase == "share" and job.audience == "organization" and job.org_id:
+            folder = self.paths.followup(job.org_id, job.cycle)
+            return [folder / f"{name}.csv" for name in FOLLOWUP_LISTS]
+        return []
+
     def check(self, job: Any) -> tuple[str, dict[str, str], dict[str, Any] | None]:
         """(fingerprint, its parts, the previous entry when the job may be skipped)."""
         parts = self.inputs(job)
@@ -399,6 +505,7 @@ class Fingerprints:
             and previous.get("status") in CACHEABLE
             and Path(job.output_html).is_file()
             and Path(job.output_ipynb).is_file()
+            and all(path.is_file() for path in self.side_outputs(job))
         )
         return fingerprint, parts, previous if reusable else None
 

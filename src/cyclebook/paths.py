@@ -13,6 +13,9 @@ NOTEBOOKS: dict[str, str] = {
     "improve": "4_improve.ipynb",
     "cohort": "5_cohort.ipynb",
 }
+# The follow-up lists an organization's own share report writes (``<name>.csv``, see
+# cyclebook.metrics.followup.LISTS for what each holds).
+FOLLOWUP_LISTS: tuple[str, ...] = ("one_step", "potential_leaders", "newly_lapsed")
 
 
 def repo_root() -> Path:

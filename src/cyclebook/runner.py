@@ -816,6 +816,17 @@ def package_versions() -> dict[str, str]:
         "ibis-framework",
         "matplotlib",
         "pydantic",
+        # what renders the HTML, and what the figures pass through: an upgrade of any of
+        # them can change a report, which stayed cached
+        "jinja2",
+        "mistune",
+        "jupyterlab_pygments",
+        "pygments",
+        "pyarrow",
+        "numpy",
+        "sqlglot",
+        "tzdata",
+        "pyyaml",
     ]
     found = {}
     for name in names:

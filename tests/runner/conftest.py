@@ -62,6 +62,11 @@ with connect(root / "store.duckdb", write=True) as con:
         "SELECT ?, org_id, person_id, true FROM person WHERE org_id = ?",
         [cycle, org_id],
     )
+if audience == "organization":  # the follow-up lists, as the real share writes them
+    folder = root / "orgs" / org_id / "followup" / cycle
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("one_step", "potential_leaders", "newly_lapsed"):
+        (folder / f"{name}.csv").write_text("list\\n")
 print(f"{n} people")
 """
 READ = """\

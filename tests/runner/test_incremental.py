@@ -285,3 +285,134 @@ def test_a_network_reruns_only_what_reads_the_changed_affiliate(cohort: Path) ->
     statuses = _run(cohort)
     ran = {key for key, status in statuses.items() if status == "ok"}
     assert ran == {*_keys("alpha"), "c1/(cohort)/cohort/cohort", "c1/(cohort)/cohort/funder"}
+
+
+SOURCED = """\
+id: tiny
+name: Tiny Test Cohort
+organizations:
+  - id: alpha
+    name: Alpha Tenants
+    sources:
+      - {kind: action_network_csv, path: an}
+  - id: beta
+    name: Beta Workers
+"""
+
+
+def test_exports_are_the_files_the_sync_reads(cohort: Path, tmp_path: Path) -> None:
+    """A source folder that is a symlink (or lies outside exports/) was never entered:
+    its new exports were read by sync but the run said "cached". Hidden and lock files the
+    sync never reads re-ran the organization's whole chain."""
+    (cohort / "cohort.yml").write_text(SOURCED)
+    elsewhere = tmp_path / "shared-drive" / "an"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "activists.csv").write_text("email\na@example.org\n")
+    (cohort / "orgs" / "alpha" / "exports" / "an").symlink_to(elsewhere)
+    paths = CohortPaths.of(cohort)
+
+    def exports() -> dict[str, str]:
+        cohort_model = runner.load_cohort(cohort)
+        return incremental.Fingerprints(paths, cohort_model, {}, {}).exports("alpha")
+
+    first = exports()
+    assert list(first) == ["an/activists.csv"]
+    (elsewhere / "activists-2.csv").write_text("email\nb@example.org\n")
+    second = exports()
+    assert list(second) == ["an/activists-2.csv", "an/activists.csv"]
+    # what the sync never reads: no change
+    (elsewhere / ".DS_Store").write_bytes(b"\0\1")
+    (elsewhere / "~$activists.xlsx").write_bytes(b"lock")
+    assert exports() == second
+    # a file no reader reads is named in the sync report: a change of its own
+    (elsewhere / "notes.pdf").write_bytes(b"%PDF")
+    assert exports() == {**second, "not read:action_network_csv:an/notes.pdf": "unread"}
+    # a source whose export is gone
+    (cohort / "orgs" / "alpha" / "exports" / "an").unlink()
+    assert exports() == {"missing:action_network_csv:an": "absent"}
+
+
+def test_deleted_followup_lists_are_written_again(cohort: Path) -> None:
+    """The organization's share report writes its follow-up lists: deleted, they were not
+    written again, and the cached report still listed them."""
+    import shutil
+
+    _run(cohort)
+    folder = CohortPaths.of(cohort).followup("alpha", "c1")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "newly_lapsed.csv",
+        "one_step.csv",
+        "potential_leaders.csv",
+    ]
+    shutil.rmtree(folder)
+    statuses = _run(cohort)
+    assert [key for key, status in statuses.items() if status == "ok"] == [
+        "c1/alpha/share/organization"
+    ]
+    assert len(list(folder.iterdir())) == 3
+    (folder / "potential_leaders.csv").unlink()  # one list is enough
+    assert _run(cohort)["c1/alpha/share/organization"] == "ok"
+
+
+def test_a_notebook_saved_with_outputs_is_the_same_notebook(
+    cohort: Path, stand_in_notebooks: Path
+) -> None:
+    """Saving a phase notebook from JupyterLab (outputs, counts, editor metadata) re-ran
+    that phase for every organization."""
+    import nbformat
+
+    _run(cohort)
+    path = stand_in_notebooks / "3_reflect.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].execution_count = 7
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="alpha\n")]
+    nb.cells[1].metadata["collapsed"] = True
+    nbformat.write(nb, path)
+    assert set(_run(cohort).values()) == {"cached"}
+    nb.cells[1].source = "print(org_id, 'again')"
+    nbformat.write(nb, path)
+    statuses = _run(cohort)
+    assert statuses["c1/alpha/reflect/organization"] == "ok"
+    assert statuses["c1/alpha/sync/organization"] == "cached"
+
+
+def test_the_index_template_is_not_part_of_the_reports_code(monkeypatch) -> None:
+    monkeypatch.undo()  # the real code fingerprint
+    assert "cycle_index.html.j2" in incremental.NOT_IN_REPORTS
+    assert (incremental.templates_dir() / "cyclebook" / "cycle_index.html.j2").is_file()
+
+
+def test_an_event_that_happens_during_the_day_reruns_the_open_cycle(cohort: Path) -> None:
+    """While a cycle runs, reports count only events that have happened: one that ended
+    after the last run changed the show rate and the improve report, and they stayed
+    cached until the next day."""
+    import datetime as dt
+
+    from cyclebook.store import connect
+
+    _run(cohort)
+    paths = CohortPaths.of(cohort)
+    model = runner.load_cohort(cohort)
+    card = runner.load_cycle(cohort, "c1")
+    with connect(paths.store, write=True) as con:
+        con.execute(
+            "INSERT INTO event (org_id, event_id, source, start_at) VALUES "
+            "('alpha', 'e1', 'mobilize', TIMESTAMPTZ '2026-09-01 18:00:00+00')"
+        )
+        con.execute(
+            "INSERT INTO activity (org_id, activity_id, person_id, source, type, occurred_at,"
+            " event_id) VALUES ('alpha', 'a1', 'p0', 'mobilize', 'attendance',"
+            " TIMESTAMPTZ '2026-08-20 10:00:00+00', 'e1')"
+        )
+
+    def clock(now: dt.datetime, org_ids=("alpha",)) -> str:
+        fingerprints = incremental.Fingerprints(paths, model, {"c1": card}, {}, now=now)
+        return fingerprints.passed(card, None if org_ids is None else list(org_ids))
+
+    morning = dt.datetime(2026, 9, 1, 9, tzinfo=dt.UTC)
+    evening = dt.datetime(2026, 9, 1, 21, tzinfo=dt.UTC)
+    # the event and its attendance (dated by the event) pass at 18:00
+    assert clock(morning) == incremental.digest([])
+    assert clock(evening) == incremental.digest([["alpha", 2]])
+    assert clock(evening, ("beta",)) == incremental.digest([])  # another group's clock
+    assert clock(evening, None) == incremental.digest([["alpha", 2]])

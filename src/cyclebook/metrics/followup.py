@@ -23,16 +23,23 @@ import pandas as pd
 import pyarrow as pa
 
 from cyclebook.metrics import rules as R
+from cyclebook.paths import FOLLOWUP_LISTS
 from cyclebook.store import ident, session, sql_str
 
 if TYPE_CHECKING:
     from cyclebook.metrics.engine import MetricEngine
 
-LISTS: dict[str, str] = {
-    "one_step": "One activity away from the next rung",
-    "potential_leaders": "On the rung just below leader",
-    "newly_lapsed": "Lapsed during the cycle",
-}
+LISTS: dict[str, str] = dict(
+    zip(
+        FOLLOWUP_LISTS,
+        [
+            "One activity away from the next rung",
+            "On the rung just below leader",
+            "Lapsed during the cycle",
+        ],
+        strict=True,
+    )
+)
 
 
 def _one_step(engine: MetricEngine) -> pd.DataFrame:

@@ -61,7 +61,12 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
     run = summary.last_run
     if result is not None and result.status == "unchanged":
         out.append(
-            d.note("No export changed since the last sync; nothing was re-read.", kind="info")
+            d.note(
+                "No export changed since the last sync that read them "
+                f"({run['started_at'][:16]} UTC); nothing was re-read. The figures below "
+                "are from that sync.",
+                kind="info",
+            )
         )
     elif result is not None and any(f.carried for f in result.files):
         carried = sum(f.carried for f in result.files)
