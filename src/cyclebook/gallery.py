@@ -374,6 +374,7 @@ def _safe_org_values(
     values: dict[tuple, float | None] = {}
     unknown: set[tuple] = set()
     rates: dict[tuple, float | None] = {}
+    rest_groups: list[list[tuple]] = []
     for row in frame.itertuples(index=False):
         base = (row.metric, row.period, row.dimension)
         value = None if pd.isna(row.value) else float(row.value)
@@ -386,10 +387,16 @@ def _safe_org_values(
             keys = [(*base, "num"), (*base, "den")]
             values[keys[0]] = None if value is None else float(round(value * den))
             values[keys[1]] = den
+            if value is not None:
+                # those who did not ("75% of 32": 8 no-shows), never shown but a count
+                # the rate gives away: protected when small
+                values[(*base, "rest")] = den - values[keys[0]]
+                unknown.add((*base, "rest"))
+                rest_groups.append([keys[1], keys[0], (*base, "rest")])
         if not bool(row.shared):
             unknown.update(keys)
 
-    groups: list[list[tuple]] = []
+    groups: list[list[tuple]] = rest_groups
     by_mp: dict[tuple[str, str], list[tuple]] = {}
     for key in values:
         by_mp.setdefault((key[0], key[1]), []).append(key)
@@ -426,7 +433,7 @@ def _safe_org_values(
     # one figure reached two ways: equal values of different measures in one period
     same: dict[tuple[str, float], list[tuple]] = {}
     for key, value in values.items():
-        if value is not None and abs(value) >= THRESHOLD:
+        if value is not None and abs(value) >= THRESHOLD and key[3] != "rest":
             same.setdefault((key[1], value), []).append(key)
     for keys in same.values():
         # every pair, not a chain: in a chain a figure the audience is not shown (net

@@ -130,8 +130,9 @@ def suppress_rate(
     threshold: int = THRESHOLD,
 ) -> Any:
     """A rate (or share) for an audience: withheld outside the organization when its
-    numerator or its denominator is a count from 1 to 9, or either is unknown (the rate
-    times a known denominator would give the hidden count back)."""
+    numerator, its denominator or the rest (denominator minus numerator: those who did
+    not) is a count from 1 to 9, or either is unknown (the rate times a known denominator
+    would give the hidden count back)."""
     if not is_restricted(audience):
         return _plain(rate)
     if _missing(rate):
@@ -143,7 +144,90 @@ def suppress_rate(
         return WITHHELD
     if is_small(numerator, threshold) or is_small(denominator, threshold):
         return WITHHELD
+    if is_small(float(denominator) - float(numerator), threshold):
+        return WITHHELD  # "75% of 32" says 8 did not: a count from 1 to 9 as well
     return _plain(rate)
+
+
+# --------------------------------------------------------------------------- pinning
+
+# What an audience knows of a hidden figure: "<10" is 1 to 9; "hidden" (secondary) is a
+# figure that is not small, so 0 or 10 and more; a figure it is not shown at all, or one
+# withheld by another rule, could be anything from 0.
+_SMALL_RANGE = ((1.0, float(THRESHOLD - 1)),)
+_NOT_SMALL = ((0.0, 0.0), (float(THRESHOLD), float("inf")))
+_ANY = ((0.0, float("inf")),)
+_MAX_PIECES = 6  # hidden figures of two pieces tried together (2**6 combinations)
+
+
+def _feasible(
+    coefficients: list[int], ranges: list[tuple[tuple[float, float], ...]], rest: float, j: int
+) -> set[int]:
+    """The whole values hidden figure ``j`` (of range ``_SMALL_RANGE``) can take when
+    ``sum(coefficients[i] * x[i]) == rest`` over the hidden figures, each within its
+    ranges (pieces). Exact for one equation: a sum of whole intervals is whole."""
+    lo_j, hi_j = ranges[j][0]
+    others = [i for i in range(len(ranges)) if i != j]
+    found: set[int] = set()
+    for pieces in itertools.product(*(ranges[i] for i in others)):
+        low = high = 0.0
+        for i, (lo, hi) in zip(others, pieces, strict=True):
+            a = coefficients[i]
+            low += a * lo if a > 0 else a * hi
+            high += a * hi if a > 0 else a * lo
+        # coefficients[j] * x_j = rest - (others' sum)
+        span = (rest - high, rest - low)
+        if coefficients[j] < 0:
+            span = (-span[1], -span[0])
+        first, last = max(span[0], lo_j), min(span[1], hi_j)
+        if first <= last:
+            found.update(range(int(-(-first // 1)), int(last // 1) + 1))
+        if len(found) > 1:
+            break
+    return found
+
+
+def _pinned(
+    values: Sequence[float | None],
+    ranges: Sequence[tuple[tuple[float, float], ...] | None],
+    *,
+    external_total: bool = False,
+) -> bool:
+    """Whether a group of figures tied by one sum gives a hidden small figure away
+    exactly although two or more of its figures are hidden: "new 10, not on the ladder
+    <10, Supporter <10" with the column's total 12 leaves 2 for the two hidden cells, so
+    each is 1. ``ranges``: what the audience knows of each hidden figure (None: shown).
+    The sum is any figure of the group that equals the others' sum (the true values
+    say which), or, with ``external_total``, a total published elsewhere."""
+    if any(v is None for v in values):
+        return False  # a missing figure leaves the sum open
+    hidden = [i for i, r in enumerate(ranges) if r is not None]
+    small = [i for i in hidden if ranges[i] == _SMALL_RANGE]
+    if len(hidden) < 2 or not small:
+        return False
+    if sum(len(ranges[i]) > 1 for i in hidden) > _MAX_PIECES:
+        return False
+    total_of_all = sum(v for v in values if v is not None)
+    orientations: list[tuple[int | None, float]] = []
+    if external_total:
+        orientations.append((None, total_of_all))
+    for t, value in enumerate(values):
+        if value is not None and abs(2 * value - total_of_all) < 1e-9:  # v_t = sum of others
+            orientations.append((t, 0.0))
+    for t, rest in orientations:
+        coefficients = [-1 if i == t else 1 for i in range(len(values))]
+        known = sum(
+            coefficients[i] * (values[i] or 0.0) for i in range(len(values)) if i not in hidden
+        )
+        hidden_ranges = [ranges[i] for i in hidden]
+        hidden_coefficients = [coefficients[i] for i in hidden]
+        for k, i in enumerate(hidden):
+            if (
+                i in small
+                and len(_feasible(hidden_coefficients, hidden_ranges, rest - known, k)) == 1
+            ):
+                return True
+    return False
 
 
 # --------------------------------------------------------------------------- tables
@@ -176,9 +260,10 @@ def suppression_mask(
     of the data columns in its row). Rows whose index label is in ``total_rows`` are the
     sum of the other rows. A *group* is a set of cells tied by an addition: one row's
     data cells with its total cell, or one column's data cells with its total-row cell.
-    A group with exactly one hidden cell gives it away (total minus the others), so the
-    smallest non-zero shown cell of that group is hidden too; this repeats until no
-    group has exactly one hidden cell.
+    A group with exactly one hidden cell gives it away (total minus the others), and so
+    does a group whose hidden cells' sum leaves a small one only one value (two "<10"
+    that must add up to 2 are 1 and 1): the smallest non-zero shown cell of that group
+    is hidden too; this repeats until no group gives a cell away.
 
     ``implicit_totals=True`` treats every row and every column as if its total were
     published elsewhere (a headline figure, another report), which is the safe choice
@@ -206,8 +291,10 @@ def suppression_mask(
             values[(i, col)] = value
             state[(i, col)] = "primary" if is_small(value, threshold) else ""
 
-    # groups of cells tied by one addition
+    # groups of cells tied by one addition; those in ``external`` add up to a total
+    # published elsewhere (implicit totals)
     groups: list[list[tuple[int, str]]] = []
+    external: set[int] = set()
     if implicit_totals not in (True, False, "rows", "columns"):
         raise ValueError(
             f"implicit_totals must be True, False, 'rows' or 'columns', got {implicit_totals!r}"
@@ -220,6 +307,7 @@ def suppression_mask(
                 for total in total_columns:
                     groups.append([(i, c) for c in count_columns] + [(i, total)])
             elif len(count_columns) > 1:
+                external.add(len(groups))
                 groups.append([(i, c) for c in count_columns])
     if col_has_total:
         for col in columns:
@@ -227,17 +315,29 @@ def suppression_mask(
                 for t in sorted(total_row_pos):
                     groups.append([(i, col) for i in data_rows] + [(t, col)])
             elif len(data_rows) > 1:
+                external.add(len(groups))
                 groups.append([(i, col) for i in data_rows])
 
     def hidden(cell: tuple[int, str]) -> bool:
         return state[cell] != "" or values[cell] is None
 
+    def known_range(cell: tuple[int, str]) -> tuple[tuple[float, float], ...] | None:
+        return {"primary": _SMALL_RANGE, "secondary": _NOT_SMALL}.get(state[cell])
+
     changed = True
     while changed:
         changed = False
-        for group in groups:
+        for g, group in enumerate(groups):
             n_hidden = sum(1 for cell in group if hidden(cell))
-            if n_hidden != 1:
+            if (
+                n_hidden == 0
+                or n_hidden > 1
+                and not _pinned(
+                    [values[cell] for cell in group],
+                    [known_range(cell) for cell in group],
+                    external_total=g in external,
+                )
+            ):
                 continue
             shown = [cell for cell in group if not hidden(cell)]
             if not shown:
@@ -275,7 +375,8 @@ def suppress_linked(
 
     ``values`` maps a key (any hashable) to a count; ``groups`` are sets of keys tied by
     one equation (one is the sum of the others, or two are equal), so that a group with
-    exactly one hidden figure would give it away. ``unknown`` keys are figures the
+    exactly one hidden figure would give it away, and so would one whose hidden small
+    figures can only take one value each (see :func:`_pinned`). ``unknown`` keys are figures the
     audience does not see at all (not shared): they count as hidden, are protected only
     when small, and are never reported. ``is_total(key)`` marks totals, hidden last on a tie.
     ``primary`` keys are hidden whatever their size (another rule withholds them), and
@@ -306,12 +407,22 @@ def suppress_linked(
             return False
         return state[key] != "" or key in forced or is_small(numbers[key], threshold)
 
+    def known_range(key: Any) -> tuple[tuple[float, float], ...] | None:
+        if key in unknown or key in forced and not is_small(numbers[key], threshold):
+            return _ANY  # not shown at all, or withheld whatever its size
+        return {"primary": _SMALL_RANGE, "secondary": _NOT_SMALL}.get(state[key])
+
     changed = True
     while changed:
         changed = False
         for group in groups:
             hidden_keys = [key for key in group if hidden(key)]
-            if len(hidden_keys) != 1 or not protect(hidden_keys[0]):
+            if len(hidden_keys) == 1:
+                if not protect(hidden_keys[0]):
+                    continue
+            elif not hidden_keys or not _pinned(
+                [numbers[key] for key in group], [known_range(key) for key in group]
+            ):
                 continue
             shown = [key for key in group if not hidden(key)]
             if not shown:
@@ -346,7 +457,8 @@ def suppress_table(
     - ``total_columns``: columns holding each row's total of the count columns.
     - ``total_rows``: index labels of rows holding the column totals (e.g. ``"Total"``).
     - ``rate_columns``: ``{rate column: (numerator column, denominator column)}``. A
-      rate is withheld when its numerator or denominator cell is hidden or small. A
+      rate is withheld when its numerator or denominator cell is hidden or small, or
+      the rest (denominator minus numerator) is small. A
       numerator or denominator column that is not a count or total column is only used
       for this check and is dropped from the result.
     - ``implicit_totals``: see :func:`suppression_mask`.
@@ -400,6 +512,9 @@ def suppress_table(
                 else:
                     withhold = withhold or is_small(frame.iloc[i][part], threshold)
                     withhold = withhold or _missing(frame.iloc[i][part])
+            if not withhold:  # the rest (those who did not) is a count too
+                rest = float(frame.iloc[i][den_col]) - float(frame.iloc[i][num_col])
+                withhold = is_small(rest, threshold)
             loc = out.columns.get_loc(rate_col)
             out.iat[i, loc] = None if _missing(rate) else (WITHHELD if withhold else _plain(rate))
     if helpers:

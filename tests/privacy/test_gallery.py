@@ -141,6 +141,23 @@ def test_network_rollup_respects_consent_and_gives_nothing_away_by_subtraction(p
     assert "Leaders" not in funder_part
 
 
+def test_a_rate_whose_rest_is_small_is_withheld_with_what_gives_it_away():
+    """ "Show rate 75% of 32" told a funder that 8 people did not come: a count from 1 to 9
+    as surely as a shown one. The rate is withheld, and so is the figure that would give
+    the rest back with the count beside it."""
+    frame = pd.DataFrame(
+        [
+            ("o", "show_rate", "cycle", "", 0.75, 32.0, True),
+            ("o", "absorption", "cycle", "", 0.5, 30.0, True),
+        ],
+        columns=["org_id", "metric", "period", "dimension", "value", "denominator", "shared"],
+    ).assign(definition="", suppressed=False)
+    got = {v.metric: v.shown for v in safe_values(frame, "funder")}
+    assert got == {"show_rate": "withheld", "absorption": "50% of 30"}
+    mine = {v.metric: v.shown for v in safe_values(frame, "organization")}
+    assert mine["show_rate"] == "75% of 32"
+
+
 def test_safe_values_secondary_and_derived():
     frame = pd.DataFrame(
         [

@@ -66,6 +66,11 @@ def test_unknown_audience_is_an_error():
         (0.5, None, 40, "cohort", W),  # cannot check it
         (0.5, S, 40, "cohort", W),  # numerator hidden elsewhere
         (None, 3, 10, "cohort", None),
+        # the rest is a count too: 24 of 32 says 8 did not
+        (0.75, 24, 32, "funder", W),
+        (0.75, 30, 40, "funder", 0.75),  # 10 did not
+        (1.0, 15, 15, "cohort", 1.0),  # nobody did not
+        (0.75, 24, 32, "organization", 0.75),
     ],
 )
 def test_suppress_rate(rate, num, den, audience, expected):
@@ -241,3 +246,67 @@ def test_suppress_linked_sums_equalities_and_unknowns():
     }
     small_secret = suppress_linked({"x": 30, "s": 3}, [["x", "s"]], unknown=["s"])
     assert small_secret == {"x": "secondary"}  # x = s would give a small unseen count back
+
+
+# ----------------------------------------------------------------- pinned cells
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        # two "<10" that must add up to 2 are 1 and 1: the 10 is hidden too
+        ([1, 1, 10, 12], [S, S, H, 12]),
+        # two that must add up to 18 are 9 and 9
+        ([9, 9, 30, 48], [S, S, H, 48]),
+        # 2 + 5 leaves each of them open (1 to 6): nothing more to hide
+        ([2, 5, 10, 17], [S, S, 10, 17]),
+        # three that add up to 3
+        ([1, 1, 1, 20, 23], [S, S, S, H, 23]),
+    ],
+)
+def test_hidden_cells_whose_sum_leaves_one_value_are_protected(cells, expected):
+    """A movement table for a funder read "new 10 | not on the ladder <10 | Supporter <10"
+    with the column's total 12: each hidden cell had to be 1 (a helper recovered both)."""
+    columns = [f"c{i}" for i in range(len(cells) - 1)]
+    frame = pd.DataFrame([cells], columns=[*columns, "total"])
+    out = suppress_table(frame, columns, audience="funder", total_columns=["total"])
+    assert rows(out) == [expected]
+
+
+def test_pinned_cells_with_a_total_published_elsewhere():
+    frame = pd.DataFrame({"a": [1], "b": [1], "c": [10]})
+    out = suppress_table(frame, ["a", "b", "c"], audience="cohort", implicit_totals="rows")
+    assert rows(out) == [[S, S, H]]
+
+
+def test_pinned_cells_in_linked_figures():
+    from cyclebook.privacy import _pinned, suppress_linked
+
+    values = {"end": 12, "new": 10, "off": 1, "supporter": 1, "new_by_source": 10}
+    state = suppress_linked(values, [["new", "off", "supporter", "end"], ["new", "new_by_source"]])
+    # the hidden 10 reached another way is hidden there too
+    assert state == {
+        "end": "",
+        "new": "secondary",
+        "off": "primary",
+        "supporter": "primary",
+        "new_by_source": "secondary",
+    }
+    # the same with the sum anywhere in the group, and a hidden "secondary" that can only
+    # be 0 (it is not small, and the room left is 5) gives the small one away
+    small, not_small = ((1.0, 9.0),), ((0.0, 0.0), (10.0, float("inf")))
+    assert _pinned([5, 5, 0], [None, small, not_small])
+    assert not _pinned([15, 5, 10], [None, small, not_small])  # 5 + 10 or 15 + 0: open
+    assert not _pinned([3, 4, 7], [small, small, None])  # 3 + 4 = 7: 1 to 6 each
+    assert _pinned([1, 1, 2], [small, small, None])
+    assert not _pinned([1, None, 2], [small, small, None])  # a missing figure
+
+
+def test_a_rate_whose_rest_is_small_is_withheld_in_a_table():
+    frame = pd.DataFrame(
+        {"event": ["a", "b"], "came": [24, 30], "signed": [32, 40], "rate": [0.75, 0.75]}
+    )
+    out = suppress_table(
+        frame, ["came", "signed"], audience="funder", rate_columns={"rate": ("came", "signed")}
+    )
+    assert rows(out) == [["a", 24, 32, W], ["b", 30, 40, 0.75]]
