@@ -118,6 +118,32 @@ def code_fingerprint(versions: Mapping[str, str]) -> str:
     return files_digest(files, salt=json.dumps(dict(versions), sort_keys=True))
 
 
+RUNNING = "running"  # a journal's mark of a job that started and has not finished
+
+
+def read_journal(paths: CohortPaths, cycle: str) -> dict[str, dict[str, Any]]:
+    """The journal of ``cycle`` (see :meth:`CohortPaths.journal`): each job's latest
+    line. A line cut short by a crash is ignored."""
+    found: dict[str, dict[str, Any]] = {}
+    with contextlib.suppress(OSError):
+        for line in paths.journal(cycle).read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                entry = json.loads(line)
+                found[entry["key"]] = entry
+    return found
+
+
+def journal(paths: CohortPaths, cycle: str, entry: Mapping[str, Any]) -> None:
+    """Add a line to the cycle's journal: a job that starts (status ``running``) or
+    finishes. The manifest is written once a cycle's jobs are done; a run stopped before
+    (Ctrl-C, a closed laptop) left the old manifest, whose fingerprints then vouched for
+    reports the stopped run had half replaced."""
+    path = paths.journal(cycle)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(dict(entry), default=str, separators=(",", ":")) + "\n")
+
+
 def token(fingerprint: str, status: str) -> str:
     """What later jobs see of an earlier one: a cached run counts as the run it reuses."""
     return f"{fingerprint}:{'ok' if status in CACHEABLE else status}"
@@ -167,6 +193,13 @@ class Fingerprints:
                 with contextlib.suppress(ValueError, OSError, KeyError, TypeError):
                     for entry in json.loads(manifest.read_text())["jobs"]:
                         self.previous[entry["key"]] = entry
+            # an interrupted run: what it finished is reusable, what it started is not
+            # (its report may be half way between two versions)
+            for key, entry in read_journal(paths, cycle).items():
+                if entry.get("status") == RUNNING:
+                    self.previous.pop(key, None)
+                else:
+                    self.previous[key] = entry
         # latest token (fingerprint:status) of every job, updated as this run proceeds
         self.tokens: dict[str, str] = {
             key: token(entry.get("fingerprint", ""), entry.get("status", ""))

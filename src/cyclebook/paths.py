@@ -89,3 +89,8 @@ class CohortPaths:
 
     def manifest(self, cycle: str) -> Path:
         return self.output(cycle) / "manifest.json"
+
+    def journal(self, cycle: str) -> Path:
+        """Jobs started and finished since the manifest was last written (one JSON object
+        a line): what an interrupted run leaves for the next one."""
+        return self.output(cycle) / ".journal.jsonl"

@@ -43,7 +43,14 @@ from cyclebook.config import (
 )
 from cyclebook.errors import CyclebookError, ParameterError, RunLockedError
 from cyclebook.filehash import cohort_cache, sha256_file
-from cyclebook.incremental import CACHEABLE, Fingerprints, token
+from cyclebook.incremental import (
+    CACHEABLE,
+    RUNNING,
+    Fingerprints,
+    journal,
+    read_journal,
+    token,
+)
 from cyclebook.params import declared_parameters, validate_parameters
 from cyclebook.paths import NOTEBOOKS, PHASES, CohortPaths, notebooks_dir
 from cyclebook.yamlio import write_text_atomic
@@ -645,6 +652,8 @@ def _run_chains(
                 chain_job[result.key], fingerprint, parts, result.status
             )
             result.fingerprint, result.inputs = job_fingerprint, parts
+        if fingerprints is not None and result.status != "cached":
+            journal(fingerprints.paths, result.cycle, _manifest_entry(result, {}))
         results.append(result)
         progress(result, len(results), total)
 
@@ -691,6 +700,8 @@ def _run_chains(
             if fingerprints is not None:
                 fingerprint, parts, previous = fingerprints.check(job)
             if previous is None:
+                if fingerprints is not None:
+                    journal(fingerprints.paths, job.cycle, {"key": job.key, "status": RUNNING})
                 threads = chosen or duckdb_threads(min(pool.workers, open_chains[0]))
                 running[pool.submit(job, threads)] = (chain, position, fingerprint, parts)
                 return
@@ -853,21 +864,14 @@ def write_manifest(
         with contextlib.suppress(ValueError, OSError):
             previous = json.loads(manifest_path.read_text())
     jobs = {job["key"]: job for job in previous.get("jobs", [])}
-    now = dt.datetime.now(dt.UTC).isoformat()
+    # what an interrupted run finished (and did not record here) is this run's "before"
+    jobs.update(
+        (key, entry)
+        for key, entry in read_journal(paths, card.id).items()
+        if entry.get("status") != RUNNING
+    )
     for result in results:
-        entry = asdict(result)
-        before = jobs.get(result.key, {})
-        if result.status == "cached":
-            # the reused run's record: when it ran, how long it took, what it wrote
-            for name in ("notebook_sha256", "ran_at", "run_seconds", "timings"):
-                if name in before:
-                    entry[name] = before[name]
-        else:
-            entry["ran_at"] = now
-            entry["run_seconds"] = result.seconds
-            if result.output_ipynb and Path(result.output_ipynb).exists():
-                entry["notebook_sha256"] = sha256_file(Path(result.output_ipynb))
-        jobs[result.key] = entry
+        jobs[result.key] = _manifest_entry(result, jobs.get(result.key, {}))
     org_ids = sorted({r.org_id for r in results if r.org_id})
     exports = fingerprints.exports if fingerprints is not None else None
     manifest = {
@@ -886,15 +890,40 @@ def write_manifest(
             "start": card.start.isoformat(),
             "end": card.end.isoformat(),
         },
+        # every organization's, not only this run's (a run of one group kept one)
         "inputs": {
-            org_id: exports(org_id) if exports else input_hashes(paths, org_id)
-            for org_id in org_ids
+            **{
+                org_id: found
+                for org_id, found in previous.get("inputs", {}).items()
+                if org_id in {org.id for org in cohort.organizations}
+            },
+            **{
+                org_id: exports(org_id) if exports else input_hashes(paths, org_id)
+                for org_id in org_ids
+            },
         },
         "seconds": round(seconds, 3),
         "jobs": sorted(jobs.values(), key=lambda job: job["key"]),
     }
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
+    paths.journal(card.id).unlink(missing_ok=True)  # all of it is in the manifest now
     return manifest_path
+
+
+def _manifest_entry(result: JobResult, before: dict[str, Any]) -> dict[str, Any]:
+    """A job's record: for a cached job, the reused run's (when it ran, how long it took,
+    what it wrote); for an executed one, this run's."""
+    entry = asdict(result)
+    if result.status == "cached":
+        for name in ("notebook_sha256", "ran_at", "run_seconds", "timings"):
+            if name in before:
+                entry[name] = before[name]
+    else:
+        entry["ran_at"] = dt.datetime.now(dt.UTC).isoformat()
+        entry["run_seconds"] = result.seconds
+        if result.output_ipynb and Path(result.output_ipynb).exists():
+            entry["notebook_sha256"] = sha256_file(Path(result.output_ipynb))
+    return entry
 
 
 # --------------------------------------------------------------------------- index

@@ -416,3 +416,44 @@ def test_an_event_that_happens_during_the_day_reruns_the_open_cycle(cohort: Path
     assert clock(evening) == incremental.digest([["alpha", 2]])
     assert clock(evening, ("beta",)) == incremental.digest([])  # another group's clock
     assert clock(evening, None) == incremental.digest([["alpha", 2]])
+
+
+def test_a_run_stopped_half_way_leaves_no_stale_report_behind(cohort: Path) -> None:
+    """The manifest (the fingerprints) was written only when a cycle's jobs were done: a
+    run stopped half way left the old one, which then vouched for reports the stopped run
+    had already replaced; and what it finished was done again."""
+    _run(cohort)
+    card = cohort / "c1" / "cycle.yml"
+    first_title = card.read_text()
+    card.write_text(first_title.replace("title: First cycle", "title: Renamed cycle"))
+
+    seen: list[str] = []
+
+    def stop_after_four(result, done, total):
+        seen.append(result.key)
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(cohort, workers=1, progress=stop_after_four)
+    journal = incremental.read_journal(CohortPaths.of(cohort), "c1")
+    assert {key for key, entry in journal.items() if entry["status"] == "ok"} == set(seen)
+
+    # as it was: the reports the stopped run re-made (or began) must be made again
+    card.write_text(first_title)
+    statuses = _run(cohort)
+    assert all(statuses[key] == "ok" for key in seen), statuses
+    reports = sorted((CohortPaths.of(cohort).output("c1") / "reports").rglob("*.html"))
+    assert len(reports) == 14
+    assert not [p.name for p in reports if "Renamed cycle" in p.read_text()]
+    assert not CohortPaths.of(cohort).journal("c1").exists()  # all in the manifest now
+
+    # and what a stopped run finished is kept: stop again, then run the same card
+    card.write_text(first_title.replace("title: First cycle", "title: Renamed cycle"))
+    seen.clear()
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(cohort, workers=1, progress=stop_after_four)
+    statuses = _run(cohort)
+    assert all(statuses[key] == "cached" for key in seen), statuses
+    assert sum(status == "ok" for status in statuses.values()) == 14 - 4
+    assert all("Renamed cycle" in p.read_text() for p in reports)
