@@ -583,10 +583,24 @@ class _Workers:
             self._pool = _pool(self.workers, address)
             return self._pool.submit(execute_job, job, duckdb_threads)
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the workers to finish, or with ``cancel`` (Ctrl-C) drop the jobs not
+        started and stop the running ones: a Ctrl-C ran every queued job to its end (all
+        43 syncs of a network), and a second one hung in the pool's shutdown."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            if cancel:
+                # the workers' processes: the executor has no public way to stop them
+                processes = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in processes:
+                    with contextlib.suppress(OSError, ValueError, AttributeError):
+                        process.terminate()  # its kernel sees its parent go and exits
+                for process in processes:
+                    with contextlib.suppress(OSError, ValueError, AttributeError):
+                        process.join(timeout=5)
+            else:
+                pool.shutdown(wait=True)
         if self._zygote is not None:
             self._zygote.close()
             self._zygote = None
@@ -754,6 +768,10 @@ def _run_chains(
                     open_chains[0] -= 1
                     continue
                 advance(chain, position + 1)
+    except BaseException:
+        if own_pool:
+            pool.close(cancel=True)
+        raise
     finally:
         if own_pool:
             pool.close()
@@ -1083,6 +1101,9 @@ def run(
                     )
                 )
                 indexes.append(write_index(paths, cohort, card))
+        except BaseException:
+            pool.close(cancel=True)
+            raise
         finally:
             pool.close()
     return RunSummary(

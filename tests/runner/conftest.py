@@ -29,6 +29,9 @@ from pathlib import Path
 from cyclebook.store import connect
 
 root = Path(cohort_dir)
+if (root / f"slow-{org_id}").exists():  # a long sync, for tests that stop a run
+    import time
+    time.sleep(30)
 exports = root / "orgs" / org_id / "exports"
 files = sorted(exports.rglob("*.csv")) if exports.exists() else []
 with connect(root / "store.duckdb", write=True) as con:

@@ -457,3 +457,23 @@ def test_a_run_stopped_half_way_leaves_no_stale_report_behind(cohort: Path) -> N
     assert all(statuses[key] == "cached" for key in seen), statuses
     assert sum(status == "ok" for status in statuses.values()) == 14 - 4
     assert all("Renamed cycle" in p.read_text() for p in reports)
+
+
+def test_a_stopped_run_does_not_run_what_was_waiting(cohort: Path) -> None:
+    """Ctrl-C let every queued job run to its end (a network's 43 syncs) before the
+    command returned, and a second Ctrl-C hung in the pool's shutdown."""
+    (cohort / "slow-beta").touch()
+
+    def stop_at_first(result, done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(cohort, workers=2, progress=stop_at_first)
+    journal = incremental.read_journal(CohortPaths.of(cohort), "c1")
+    # alpha's sync finished; beta's 30-second sync was stopped, not waited for
+    assert journal["c1/alpha/sync/organization"]["status"] == "ok"
+    assert journal["c1/beta/sync/organization"]["status"] == incremental.RUNNING
+    (cohort / "slow-beta").unlink()
+    statuses = _run(cohort)
+    assert statuses["c1/beta/sync/organization"] == "ok"
+    assert statuses["c1/alpha/sync/organization"] == "cached"
