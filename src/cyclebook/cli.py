@@ -295,12 +295,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CyclebookError as exc:
         print(f"cyclebook: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(
-            "cyclebook: interrupted; finished reports are kept, nothing half-written.",
-            file=sys.stderr,
-        )
+    except (KeyboardInterrupt, duckdb_interrupt()):
+        # (DuckDB turns a Ctrl-C during a query into an exception of its own)
+        what = {
+            "run": "finished reports are kept, nothing half-written; run again to finish.",
+            "sync": "the organization being synced keeps its last sync; run again to finish.",
+            "forget": "the store is as it was or already without the group; run it again.",
+        }.get(args.command, "run the command again.")
+        print(f"cyclebook: interrupted; {what}", file=sys.stderr)
         return 130
+
+
+def duckdb_interrupt() -> type[BaseException]:
+    """DuckDB's exception for a query stopped by Ctrl-C (KeyboardInterrupt when DuckDB
+    was never imported: nothing of it can have run)."""
+    duckdb = sys.modules.get("duckdb")
+    return getattr(duckdb, "InterruptException", KeyboardInterrupt)
 
 
 def entry() -> None:

@@ -121,18 +121,37 @@ def _store_rows(store: Path, org_id: str) -> dict[str, int]:
 
 
 def _rewrite_store_without(store: Path, org_id: str) -> None:
+    """A new store file holding everything but the organization's rows, then put in the
+    store's place. The store itself is only read: deleting the rows in it first, a
+    forget stopped before the copy was done left the members' values in the file's
+    bytes, and counted no rows to remove the next time."""
     fresh = store.with_name(store.name + ".forget")
-    fresh.unlink(missing_ok=True)
+    for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+        leftover.unlink(missing_ok=True)  # a forget stopped before (others' rows only)
     with _file_lock(store, exclusive=True, timeout=None):
         con = duckdb.connect()
         try:
-            con.execute(f"ATTACH {sql_str(str(store))} AS old")
-            con.execute("USE old")
-            for table in _org_tables(con):
-                con.execute(f"DELETE FROM {ident(table)} WHERE org_id = ?", [org_id])
-            con.execute(f"DELETE FROM meta WHERE {META_OF_ORG}", [org_id])
+            con.execute(f"ATTACH {sql_str(str(store))} AS old (READ_ONLY)")
             con.execute(f"ATTACH {sql_str(str(fresh))} AS new")
-            con.execute("COPY FROM DATABASE old TO new")
+            con.execute("COPY FROM DATABASE old TO new (SCHEMA)")
+            con.execute("USE old")
+            org_tables = set(_org_tables(con))
+            tables = [
+                row[0]
+                for row in con.execute(
+                    """SELECT table_name FROM duckdb_tables()
+                       WHERE database_name = 'old' AND schema_name = 'main' ORDER BY 1"""
+                ).fetchall()
+            ]
+            for table in tables:
+                where = ""
+                if table in org_tables:
+                    where = " WHERE org_id IS DISTINCT FROM $1"
+                elif table == "meta":
+                    where = f" WHERE NOT {META_OF_ORG}"
+                name = ident(table)
+                sql = f"INSERT INTO new.main.{name} SELECT * FROM old.main.{name}{where}"
+                con.execute(sql, [org_id] if where else [])
             con.execute("USE memory")
             con.execute("DETACH new")
             con.execute("DETACH old")

@@ -207,3 +207,46 @@ def test_ctrl_c_after_the_work_is_done_keeps_the_exit_status(tmp_path: Path) -> 
     )
     assert done.returncode == 3, (done.returncode, done.stderr)
     assert "KeyboardInterrupt" not in done.stderr
+
+
+def test_a_ctrl_c_inside_a_duckdb_query_is_an_interruption(monkeypatch, capsys) -> None:
+    """DuckDB turns a Ctrl-C during a query into an exception of its own: the command
+    ended in its traceback with exit 1, and a sync recorded it as a failed sync."""
+    import duckdb
+
+    from cyclebook import cli
+
+    def stopped(args):
+        raise duckdb.InterruptException("Query interrupted")
+
+    for command in ("run", "sync"):
+        monkeypatch.setattr(cli, f"cmd_{command}", stopped)
+        assert cli.main([command, "cohort"]) == 130
+        assert "cyclebook: interrupted; " in capsys.readouterr().err
+
+
+def test_one_organizations_unexpected_error_does_not_stop_the_cohorts_sync(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from cyclebook import sync
+
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "cohort.yml").write_text(
+        "id: c\nname: C\norganizations:\n"
+        "  - {id: a, name: A, sources: [{kind: action_network_csv, path: an}]}\n"
+        "  - {id: b, name: B, sources: [{kind: action_network_csv, path: an}]}\n"
+    )
+    seen = []
+
+    def sync_org(cohort_dir, org, **kwargs):
+        seen.append(org.id)
+        if org.id == "a":
+            raise FileNotFoundError("orgs/a/exports/an/activists.csv")  # deleted meanwhile
+        return sync.SyncResult(org.id, "ok")
+
+    monkeypatch.setattr(sync, "sync_org", sync_org)
+    results = sync.sync_cohort(root)
+    assert seen == ["a", "b"]
+    assert results["a"].status == "failed" and "FileNotFoundError" in results["a"].error
+    assert results["b"].status == "ok"

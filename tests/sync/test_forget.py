@@ -101,3 +101,29 @@ def test_a_run_names_groups_taken_out_but_not_forgotten(make_cohort):
     ]
     forget(c.root, "org", apply=True)
     assert runner._left_behind(paths, cohort, ["2026-c1"]) == []
+
+
+def test_a_forget_stopped_half_way_leaves_the_store_as_it_was(make_cohort, monkeypatch):
+    """The rows were deleted in the store itself before the copy: a forget stopped
+    there left the members' values in the file's bytes, and the next forget counted no
+    rows to remove, so it never wrote the store again."""
+    import cyclebook.forget as forget_module
+
+    c, _ = _synced_with_outputs(make_cohort)
+    (c.root / "cohort.yml").write_text(ONLY_OTHER)
+    store = c.root / "store.duckdb"
+    before = store.read_bytes()
+
+    def stopped(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forget_module.os, "replace", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        forget(c.root, "org", apply=True)
+    monkeypatch.undo()
+    assert store.read_bytes() == before  # only read
+    assert forget(c.root, "org").rows["person_pii"] == 2  # still there: forget again
+    forget(c.root, "org", apply=True)
+    raw = store.read_bytes()
+    assert [v for v in (b"ana@example.org", b"+16175550101", b"Diaz") if v in raw] == []
+    assert not store.with_name("store.duckdb.forget").exists()

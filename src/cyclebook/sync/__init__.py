@@ -384,6 +384,10 @@ def sync_org(
     except CyclebookError as exc:
         _record_failure(paths, org.id, run_id, started, str(exc))
         raise
+    except duckdb.InterruptException as exc:
+        # DuckDB's form of a Ctrl-C during a query: the user stopped the sync, the export
+        # did not fail it (it was recorded as a failed sync, "Query interrupted")
+        raise KeyboardInterrupt from exc
     except duckdb.OutOfMemoryException as exc:
         error = ResourceError(
             f"{org.id}: the sync needed more memory than its {limit} limit and could not "
@@ -775,6 +779,10 @@ def sync_cohort(
             results[org.id] = sync_org(paths.root, org, cohort=cohort, force=force)
         except CyclebookError as exc:
             results[org.id] = SyncResult(org.id, "failed", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one organization's failure stops only it
+            # an export deleted while it was read, a file name the store cannot hold: the
+            # organizations after it were not synced, and no result was printed
+            results[org.id] = SyncResult(org.id, "failed", error=f"{type(exc).__name__}: {exc}")
     return results
 
 
