@@ -91,28 +91,9 @@ def socket_dir() -> str:
 
 def sweep_socket_dirs(root: str | None = None) -> int:
     """Remove the socket folders of processes that no longer exist; returns how many."""
-    import shutil
+    from cyclebook.paths import sweep_owned_dirs
 
-    root = root or tempfile.gettempdir()
-    removed = 0
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return 0
-    for name in names:
-        owner = name.removeprefix(SOCKET_DIR_PREFIX).split("-", 1)[0]
-        if not name.startswith(SOCKET_DIR_PREFIX) or not owner.isdigit():
-            continue  # not ours, or from before folders were named after their owner
-        try:
-            os.kill(int(owner), 0)
-            continue  # the owner still runs (or the pid was reused: keep it, to be safe)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # another user's live process
-        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-        removed += 1
-    return removed
+    return sweep_owned_dirs(root or tempfile.gettempdir(), SOCKET_DIR_PREFIX)
 
 
 class IPCKernelManager(AsyncKernelManager):

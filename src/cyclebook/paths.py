@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +95,29 @@ class CohortPaths:
         """Jobs started and finished since the manifest was last written (one JSON object
         a line): what an interrupted run leaves for the next one."""
         return self.output(cycle) / ".journal.jsonl"
+
+
+def sweep_owned_dirs(root: str | os.PathLike, prefix: str) -> int:
+    """Remove the folders ``<prefix><pid>-...`` under ``root`` whose process no longer
+    exists (killed before it could remove them); returns how many."""
+    import shutil
+
+    removed = 0
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return 0
+    for name in names:
+        owner = name.removeprefix(prefix).split("-", 1)[0]
+        if not name.startswith(prefix) or not owner.isdigit():
+            continue  # not ours, or from before folders were named after their owner
+        try:
+            os.kill(int(owner), 0)
+            continue  # the owner still runs (or the pid was reused: keep it, to be safe)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # another user's live process
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        removed += 1
+    return removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
@@ -127,3 +128,40 @@ def test_a_forget_stopped_half_way_leaves_the_store_as_it_was(make_cohort, monke
     raw = store.read_bytes()
     assert [v for v in (b"ana@example.org", b"+16175550101", b"Diaz") if v in raw] == []
     assert not store.with_name("store.duckdb.forget").exists()
+
+
+def test_the_syncs_re_encoded_copies_stay_in_the_cohort_and_a_killed_syncs_go(
+    make_cohort, monkeypatch
+):
+    """A sync re-encodes a Windows-1252 export into a UTF-8 copy (every member's name,
+    email and phone). Kept in the machine's /tmp, a sync killed mid-way left it there for
+    good; now it is under the cohort's .cyclebook/tmp, and the next sync removes it."""
+    import subprocess
+    import sys
+
+    from cyclebook.sync import stage
+
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/activists.csv", AN_CSV)
+    tmp_root = c.root / ".cyclebook" / "tmp"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    killed = tmp_root / f"sync-{int(dead.stdout)}-abc"
+    (killed / "0.csv").parent.mkdir(parents=True)
+    (killed / "0.csv").write_text("first_name,email\nAna,ana@example.org\n")
+    alive = tmp_root / f"sync-{os.getppid()}-def"  # a live process's: kept
+    alive.mkdir()
+    made = []
+    original = stage._private_tmpdir
+    monkeypatch.setattr(
+        stage, "_private_tmpdir", lambda root: made.append(original(root)) or made[-1]
+    )
+    c.sync()
+    assert made and made[0].parent == tmp_root and made[0].name.startswith(f"sync-{os.getpid()}-")
+    assert not made[0].exists()  # removed when the sync is done
+    assert not killed.exists() and alive.exists()
+    assert oct(tmp_root.stat().st_mode & 0o777) == "0o700"

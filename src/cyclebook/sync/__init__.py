@@ -294,7 +294,7 @@ def sync_org(
     # this a cohort's first sync failed the moment it outgrew the memory limit
     spill.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET preserve_insertion_order = true; SET temp_directory = {sql_str(str(spill))}")
-    stage = Stage(con, org.id, org.timezone)
+    stage = Stage(con, org.id, org.timezone, tmp_root=paths.root / ".cyclebook" / "tmp")
     archiving: _Archiver | None = None
     try:
         sources = _files_of(paths, org)

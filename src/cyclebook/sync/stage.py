@@ -349,14 +349,39 @@ def list_rows(columns: dict[str, tuple[str, list]]) -> tuple[str, dict[str, list
     return select, {name: values for name, (_, values) in columns.items()}
 
 
+SYNC_TMP_PREFIX = "sync-"
+
+
+def _private_tmpdir(root: Path | None) -> Path:
+    """A folder for the re-encoded copies of exports (UTF-8 copies of Windows-1252 files,
+    with every member's name, email and phone), named after this process: under the
+    cohort's ``.cyclebook/tmp`` (as private as the store) rather than the machine's /tmp,
+    where a sync killed mid-way left them for good. Folders of syncs that were killed are
+    removed here."""
+    from cyclebook.paths import sweep_owned_dirs
+
+    if root is None:
+        return Path(tempfile.mkdtemp(prefix=f"cyclebook-{SYNC_TMP_PREFIX}"))
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    sweep_owned_dirs(root, SYNC_TMP_PREFIX)
+    return Path(tempfile.mkdtemp(prefix=f"{SYNC_TMP_PREFIX}{os.getpid()}-", dir=root))
+
+
 class Stage:
     """TEMP staging tables on the sync connection plus the list of files read."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, org_id: str, timezone: str) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        org_id: str,
+        timezone: str,
+        tmp_root: Path | None = None,
+    ) -> None:
         self.con = con
         self.org_id = org_id
         self.files: list[FileInfo] = []
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="cyclebook-sync-"))
+        self.tmpdir = _private_tmpdir(tmp_root)
         self._n = 0
         # one call for the ~20 set-up statements (a call each cost ~0.5 ms: a small
         # organization's sync is mostly such fixed costs)
