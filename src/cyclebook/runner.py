@@ -626,6 +626,19 @@ def duckdb_threads(concurrent: int, available: int | None = None) -> int:
     return max(1, available // max(1, concurrent))
 
 
+def _crashed(job: Job, exc: BaseException) -> JobResult:
+    return JobResult(
+        key=job.key,
+        cycle=job.cycle,
+        org_id=job.org_id,
+        phase=job.phase,
+        audience=job.audience,
+        status="failed",
+        error=f"worker crashed: {type(exc).__name__}: {exc}",
+        parameters=job.parameters,
+    )
+
+
 def _cached(job: Job, previous: dict[str, Any]) -> JobResult:
     return JobResult(
         key=job.key,
@@ -672,6 +685,7 @@ def _run_chains(
         progress(result, len(results), total)
 
     chain_job = {job.key: job for chain in chains for job in chain}
+    retried: set[str] = set()  # jobs run again after their worker's pool broke
     # chains with a job still to run: how many reports run side by side (at most one per
     # worker), to give each its share of the cores; unless the user chose the threads
     open_chains = [len(chains)]
@@ -740,17 +754,19 @@ def _run_chains(
                 job = chain[position]
                 try:
                     result = future.result()
-                except Exception as exc:  # a worker process died
-                    result = JobResult(
-                        key=job.key,
-                        cycle=job.cycle,
-                        org_id=job.org_id,
-                        phase=job.phase,
-                        audience=job.audience,
-                        status="failed",
-                        error=f"worker crashed: {type(exc).__name__}: {exc}",
-                        parameters=job.parameters,
-                    )
+                except BrokenProcessPool as exc:
+                    # A worker died (killed, out of memory): every job of its pool fails
+                    # with it, those merely waiting their turn too, other organizations'
+                    # included. Each runs once more in a fresh pool; the one that killed
+                    # its worker is likely to do so again, and is then reported.
+                    if job.key not in retried:
+                        retried.add(job.key)
+                        threads = chosen or duckdb_threads(min(pool.workers, open_chains[0]))
+                        running[pool.submit(job, threads)] = (chain, position, fingerprint, parts)
+                        continue
+                    result = _crashed(job, exc)
+                except Exception as exc:  # the worker could not run it at all
+                    result = _crashed(job, exc)
                 finish(result, fingerprint, parts)
                 synced(job)
                 rest = chain[position + 1 :]

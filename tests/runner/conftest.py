@@ -72,6 +72,14 @@ if audience == "organization":  # the follow-up lists, as the real share writes 
         (folder / f"{name}.csv").write_text("list\\n")
 print(f"{n} people")
 """
+REFLECT = """\
+import os, signal
+from pathlib import Path
+
+if (Path(cohort_dir) / f"kill-worker-{org_id}").exists():  # as the kernel killer would
+    os.kill(int(os.environ["JPY_PARENT_PID"]), signal.SIGKILL)
+print(org_id)
+"""
 READ = """\
 from pathlib import Path
 from cyclebook.store import connect
@@ -95,7 +103,7 @@ def stand_in_notebooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     _notebook(folder / "1_sync.ipynb", ORG_PARAMS, SYNC)
     _notebook(folder / "2_share.ipynb", ORG_PARAMS, SHARE)
-    _notebook(folder / "3_reflect.ipynb", ORG_PARAMS, "print(org_id)")
+    _notebook(folder / "3_reflect.ipynb", ORG_PARAMS, REFLECT)
     _notebook(folder / "4_improve.ipynb", ORG_PARAMS, READ)
     _notebook(folder / "5_cohort.ipynb", COHORT_PARAMS, READ)
     monkeypatch.setattr(runner, "notebooks_dir", lambda: folder)

@@ -32,3 +32,16 @@ def test_a_dead_worker_is_replaced(cohort: Path) -> None:
         assert result.org_id == "beta"
     finally:
         workers.close()
+
+
+def test_a_dead_worker_fails_only_the_job_that_killed_it(cohort: Path) -> None:
+    """Every job of a broken pool failed with it, those of other organizations merely
+    waiting their turn too: 8 organizations' reports from one dead worker."""
+    (cohort / "kill-worker-alpha").touch()
+    summary = runner.run(cohort, workers=1, progress=None)
+    statuses = {r.key: (r.status, r.error) for r in summary.results}
+    status, error = statuses["c1/alpha/reflect/organization"]
+    assert status == "failed" and "worker crashed" in error
+    others = {key: s for key, (s, _) in statuses.items() if key != "c1/alpha/reflect/organization"}
+    assert set(others.values()) == {"ok"}, others
+    assert not summary.ok
