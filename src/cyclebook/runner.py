@@ -121,6 +121,8 @@ class RunSummary:
     indexes: list[Path]
     # input the run found and no report reads (see cyclebook.config.unread_reflections)
     warnings: list[str] = field(default_factory=list)
+    # what the run could not record (a manifest or an index it could not write)
+    errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[JobResult]:
@@ -136,7 +138,7 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.skipped
+        return not self.failed and not self.skipped and not self.errors
 
     def lines(self) -> list[str]:
         counts: dict[str, int] = {}
@@ -151,6 +153,8 @@ class RunSummary:
                 out.append(f"          report: {result.output_html}")
         for result in self.skipped:
             out.append(f"  SKIPPED {result.key}: {result.error}")
+        for error in self.errors:
+            out.append(f"  ERROR   {error}")
         for warning in self.warnings:
             out.append(f"  WARNING {warning}")
         for index in self.indexes:
@@ -1087,7 +1091,7 @@ def run(
 
     settings.check_environment()  # a mistyped setting stops the run, not every report
     results: list[JobResult] = []
-    manifests, indexes = [], []
+    manifests, indexes, errors = [], [], []
     report = progress or (lambda *_: None)
     with run_lock(paths):
         _clean_partials(paths, list(cards))
@@ -1105,18 +1109,28 @@ def run(
                 cycle_results = _run_chains(org_chains, workers, report, fingerprints, pool)
                 cycle_results += _run_chains(cohort_chains, workers, report, fingerprints, pool)
                 results += cycle_results
-                manifests.append(
-                    write_manifest(
-                        paths,
-                        cohort,
-                        card,
-                        cycle_results,
-                        time.perf_counter() - cycle_started,
-                        fingerprints,
-                        versions,
+                try:
+                    manifests.append(
+                        write_manifest(
+                            paths,
+                            cohort,
+                            card,
+                            cycle_results,
+                            time.perf_counter() - cycle_started,
+                            fingerprints,
+                            versions,
+                        )
                     )
-                )
-                indexes.append(write_index(paths, cohort, card))
+                    indexes.append(write_index(paths, cohort, card))
+                except (OSError, ValueError) as exc:
+                    # a full disk, a read-only output folder, a card moved meanwhile: the
+                    # run ended in a traceback, and the reports' own failures were never
+                    # said; the journal keeps what ran for the next run
+                    errors.append(
+                        f"{card.id}: the manifest and index could not be written "
+                        f"({type(exc).__name__}: {exc}). Fix: free space or make "
+                        f"{paths.output(card.id)} writable, then run again."
+                    )
         except BaseException:
             pool.close(cancel=True)
             raise
@@ -1128,6 +1142,7 @@ def run(
         seconds=time.perf_counter() - started,
         manifests=manifests,
         indexes=indexes,
+        errors=errors,
         warnings=[
             *unread_reflections(paths.root, [o.id for o in cohort.organizations], list(cards)),
             *_not_synced(paths, cohort, chains),

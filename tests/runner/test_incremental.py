@@ -477,3 +477,25 @@ def test_a_stopped_run_does_not_run_what_was_waiting(cohort: Path) -> None:
     statuses = _run(cohort)
     assert statuses["c1/beta/sync/organization"] == "ok"
     assert statuses["c1/alpha/sync/organization"] == "cached"
+
+
+def test_a_manifest_that_cannot_be_written_ends_in_the_summary(cohort: Path, monkeypatch) -> None:
+    """A full disk or a read-only output folder ended the run in a traceback: no summary,
+    and the reports' own failures were never said. The journal keeps what ran."""
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    (cohort / "fail-beta").touch()  # beta's share fails, as reports do
+    with monkeypatch.context() as patched:
+        patched.setattr(runner, "write_manifest", full_disk)
+        summary = runner.run(cohort, workers=2, progress=None)
+    assert not summary.ok
+    lines = "\n".join(summary.lines())
+    assert "ERROR   c1: the manifest and index could not be written" in lines
+    assert "No space left on device" in lines
+    assert "FAILED  c1/beta/share/organization" in lines
+    (cohort / "fail-beta").unlink()
+    statuses = _run(cohort)
+    assert statuses["c1/alpha/share/organization"] == "cached"  # from the journal
+    assert statuses["c1/beta/share/organization"] == "ok"
