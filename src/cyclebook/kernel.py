@@ -105,6 +105,10 @@ class IPCKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self._socket_dir = socket_dir()
         self.ip = os.path.join(self._socket_dir, "kernel")
+        # the connection file (the kernel's signing key) beside its sockets: in the
+        # folder removed with the kernel, or swept when its owner was killed, not a
+        # /tmp/tmpXXXX.json left behind by every worker that died
+        self.connection_file = os.path.join(self._socket_dir, "connection.json")
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         from cyclebook import zygote

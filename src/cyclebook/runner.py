@@ -361,12 +361,6 @@ def execute_job(job: Job, duckdb_threads: int | None = None) -> JobResult:
     """Run one notebook with Papermill and render it; never raises for notebook errors.
     ``duckdb_threads``: the threads the report's DuckDB may use (see :func:`duckdb_threads`;
     None: as the environment says)."""
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    from cyclebook.render import render_notebook
-
     started = time.perf_counter()
     if duckdb_threads is not None:
         from cyclebook.settings import DUCKDB_THREADS
@@ -376,6 +370,28 @@ def execute_job(job: Job, duckdb_threads: int | None = None) -> JobResult:
     out = Path(job.output_ipynb)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.stem + ".partial.ipynb")
+    mark = _started_mark(job)
+    mark.touch()
+    try:
+        return _execute(job, started, out, partial)
+    finally:
+        mark.unlink(missing_ok=True)
+
+
+def _started_mark(job: Job) -> Path:
+    """A file that exists while a worker executes the job: when a worker dies, the jobs
+    of its pool that had not started are told from the one that was running."""
+    out = Path(job.output_ipynb)
+    return out.with_name(f".{out.stem}.started")
+
+
+def _execute(job: Job, started: float, out: Path, partial: Path) -> JobResult:
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from cyclebook.render import render_notebook
+
     status, error = "ok", None
     try:
         papermill.execute_notebook(
@@ -517,7 +533,7 @@ def _skipped(job: Job, reason: str) -> JobResult:
     )
 
 
-def _worker_init(zygote_address: str | None = None) -> None:
+def _worker_init(zygote_address: str | None = None, runner_pid: int | None = None) -> None:
     # Workers must not inherit a terminal's Ctrl-C handling mid-write; the parent stops them.
     import gc
     import signal
@@ -526,11 +542,32 @@ def _worker_init(zygote_address: str | None = None) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     zygote.use(zygote_address)
+    if runner_pid:
+        _watch_runner(runner_pid)
     # The preloaded modules (papermill, nbconvert, the compiled template) live as long as
     # the worker: out of the garbage collector's sight, so its full collections walk only
     # what the jobs allocate (workers end with os._exit, no finalization to disturb).
     gc.collect()
     gc.freeze()
+
+
+def _watch_runner(runner_pid: int, every: float = 1.0) -> None:
+    """End this worker when the runner is gone (killed outright: SIGKILL, a closed
+    terminal). A worker's parent is the fork server, not the runner: the workers, the fork
+    server and the resource tracker (some 550 MB) stayed behind, waiting for work."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                os.kill(runner_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass  # alive (another user's process would be a reused pid: keep going)
+
+    threading.Thread(target=watch, name="cyclebook-runner-watch", daemon=True).start()
 
 
 WORKER_PRELOAD = [
@@ -553,7 +590,7 @@ def _pool(workers: int, zygote_address: str | None = None) -> ProcessPoolExecuto
         max_workers=workers,
         mp_context=ctx,
         initializer=_worker_init,
-        initargs=(zygote_address,),
+        initargs=(zygote_address, os.getpid()),
     )
 
 
@@ -761,10 +798,14 @@ def _run_chains(
                 except BrokenProcessPool as exc:
                     # A worker died (killed, out of memory): every job of its pool fails
                     # with it, those merely waiting their turn too, other organizations'
-                    # included. Each runs once more in a fresh pool; the one that killed
+                    # included. A job that had not started (see _started_mark) runs in a
+                    # fresh pool; one that was running, once more: the one that killed
                     # its worker is likely to do so again, and is then reported.
-                    if job.key not in retried:
-                        retried.add(job.key)
+                    started = _started_mark(job)
+                    if not started.exists() or job.key not in retried:
+                        if started.exists():
+                            retried.add(job.key)
+                            started.unlink(missing_ok=True)
                         threads = chosen or duckdb_threads(min(pool.workers, open_chains[0]))
                         running[pool.submit(job, threads)] = (chain, position, fingerprint, parts)
                         continue
@@ -834,6 +875,8 @@ def _clean_partials(paths: CohortPaths, cycles: Sequence[str]) -> None:
         for stale in output.rglob("*.partial.ipynb"):
             stale.unlink(missing_ok=True)
         for stale in output.rglob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        for stale in output.rglob(".*.started"):
             stale.unlink(missing_ok=True)
 
 

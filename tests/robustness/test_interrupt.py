@@ -250,3 +250,34 @@ def test_one_organizations_unexpected_error_does_not_stop_the_cohorts_sync(
     assert seen == ["a", "b"]
     assert results["a"].status == "failed" and "FileNotFoundError" in results["a"].error
     assert results["b"].status == "ok"
+
+
+def test_workers_go_when_their_runner_is_killed(tmp_path: Path) -> None:
+    """A worker's parent is the fork server, not the runner: killed outright, the runner
+    left its workers (and the fork server) waiting for work for good."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    script = tmp_path / "runner.py"
+    script.write_text(
+        "import os\n"
+        "from cyclebook import runner\n"
+        "if __name__ == '__main__':\n"
+        "    pool = runner._pool(2)\n"
+        "    pids = [pool.submit(os.getpid).result(timeout=60) for _ in range(4)]\n"
+        "    print(*sorted(set(pids)), flush=True)\n"
+        "    os._exit(0)  # as if killed: no shutdown of the pool\n"
+    )
+    printed = tmp_path / "pids.txt"
+    with open(printed, "w") as handle:  # (a pipe would stay open as long as any child)
+        subprocess.run([sys.executable, str(script)], stdout=handle, timeout=120, check=True)
+    workers = [psutil.Process(int(pid)) for pid in printed.read_text().split()]
+    assert workers
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except psutil.TimeoutExpired:
+            worker.kill()
+            pytest.fail("a worker outlived its runner by 30 s")
