@@ -602,7 +602,9 @@ _DATA_URI = re.compile(r"data:[\w.+/-]+;base64,[A-Za-z0-9+/=\s]+")
 _TAG = re.compile(r"<[^>]*>")
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _EMAIL = re.compile(r"[\w.+%'-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\(?\d[\d\s.()\-\u2010-\u2015]{5,22}\d")
+# separators people write between a phone's digits: spaces, dots, brackets, dashes,
+# slashes (617/555/0142) and underscores
+_PHONE = re.compile(r"\+?\(?\d[\d\s.()/_\-\u2010-\u2015]{5,22}\d")
 _ID_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_\-:.]*[A-Za-z0-9])?")
 # A bare number (not part of 1,234,567 / 3.14159 / a hex hash / a word).
 _NUMBER = re.compile(r"(?<![\w.,])\d{6,}(?![.,]?\d)(?!\w)")
@@ -676,6 +678,16 @@ def _visible(text: str) -> str:
     return _INVISIBLE.sub("", html.unescape(text))
 
 
+def _unquoted(markup: str) -> str:
+    """Markup with URL escapes decoded where an address could hide one (a mailto link
+    written ana%40example.org)."""
+    if "%" not in markup:
+        return markup
+    from urllib.parse import unquote
+
+    return unquote(markup)
+
+
 def _report_tokens(text: str) -> tuple[list[str], list[str]]:
     """A report's tokens as written (for capitals) and folded, a possessive's ``'s``
     dropped ("Quillfeather's place" names Quillfeather)."""
@@ -698,7 +710,8 @@ def _address_tokens(tokens: Iterable[str]) -> list[str]:
 
 
 def _phone_key(value: str) -> str | None:
-    digits = re.sub(r"\D", "", value)
+    # any script's decimal digits as ASCII ones (fullwidth ６１７ is 617 on screen)
+    digits = "".join(str(d) for d in (unicodedata.decimal(c, None) for c in value) if d is not None)
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
     if len(digits) < 10 or len(digits) > 15:
@@ -924,7 +937,7 @@ def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
         markup = _visible(segment)
         text = _visible(_TAG.sub(" ", _SCRIPT.sub(" ", segment)))
         if index.emails:
-            for match in _EMAIL.finditer(markup):
+            for match in _EMAIL.finditer(_unquoted(markup)):
                 found = index.emails.get(match.group(0).casefold().strip(".'"))
                 if found:
                     hit("email", found[0], cell, cell_id, found[1])
@@ -1202,7 +1215,7 @@ def _html_candidates(html_text: str) -> dict[str, set[str]]:
             phrases |= _grams(tokens)
             phrases.update(filter(None, map(_singular, tokens)))
             streets |= _grams(_address_tokens(tokens))
-        emails.update(m.group(0).casefold().strip(".'") for m in _EMAIL.finditer(markup))
+        emails.update(m.group(0).casefold().strip(".'") for m in _EMAIL.finditer(_unquoted(markup)))
         for keys in _phone_candidates(markup):
             phones.update(keys)
         for match in _ID_TOKEN.finditer(markup):

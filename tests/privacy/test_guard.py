@@ -400,3 +400,21 @@ def test_names_in_possessive_plural_compound_and_invisible_spellings(tmp_path, t
     store = tmp_path / "store.duckdb"
     write_people(store, SPELLED)
     assert kinds(scan_html(render([("html", text)]), store, None, allow=[])) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<p>call 617/555/0142</p>",
+        "<p>call 617_555_0142</p>",
+        "<p>call \uff16\uff11\uff17-\uff15\uff15\uff15-\uff10\uff11\uff14\uff12</p>",  # fullwidth
+        '<p><a href="mailto:zeb.quill%40plant.example">write</a></p>',
+    ],
+)
+def test_phones_and_emails_in_other_spellings(tmp_path, text):
+    store = tmp_path / "store.duckdb"
+    write_people(
+        store, [("org-a", "z1", "Zeb", "Q", "zeb.quill@plant.example", "6175550142", None)]
+    )
+    found = {leak.kind for leak in scan_html(render([("html", text)]), store, None, allow=[])}
+    assert found & {"phone", "email"}
