@@ -26,10 +26,10 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     the reports are fixed).
 ``config``
     for an organization's job, the cohort's settings and the configuration in
-    ``cohort.yml`` of the organization's *network family* (the organization, its parent
-    and every affiliate of that parent: a network's measures count its affiliates); for
-    the cohort notebook, the whole ``cohort.yml``. Editing one group's entry re-runs that
-    group (and its network), not the whole cohort's pages (the cohort summary re-runs).
+    ``cohort.yml`` of the organizations it reads (:meth:`Fingerprints.related`: itself,
+    its network and its affiliates; not its sibling affiliates); for the cohort notebook,
+    the whole ``cohort.yml``. Editing one group's entry re-runs that group, its network
+    and its affiliates, not the whole cohort's pages (the cohort summary re-runs).
 ``reflections`` (not sync)
     the organization's reflection file in this cycle and the earlier ones (the cohort
     notebook: every reflection file of those cycles).
@@ -269,22 +269,17 @@ class Fingerprints:
             self._hashes.save()
         return self._exports[org_id]
 
-    def family(self, org_id: str) -> list[str]:
-        """The organization, its network parent and every affiliate of that network."""
+    def related(self, org_id: str) -> list[str]:
+        """The organizations whose entries in cohort.yml an organization's reports read:
+        its own, its network's (an affiliate is named as one) and its affiliates' (a
+        network's measures count them). Not its sibling affiliates': adding a staff
+        member to one affiliate re-ran every report of a forty-affiliate network."""
         if org_id not in self._families:
-            parents = {org.id: org.parent for org in self.cohort.organizations}
-
-            def root(oid: str) -> str:
-                seen = set()
-                while parents.get(oid) and oid not in seen:
-                    seen.add(oid)
-                    oid = parents[oid] or oid
-                return oid
-
-            top = root(org_id)
-            self._families[org_id] = sorted(
-                {org_id} | {o.id for o in self.cohort.organizations if root(o.id) == top}
-            )
+            org = self.cohort.org(org_id)
+            found = {org_id, *(a.id for a in self.cohort.affiliates(org_id))}
+            if org.parent and org.parent in {o.id for o in self.cohort.organizations}:
+                found.add(org.parent)
+            self._families[org_id] = sorted(found)
         return self._families[org_id]
 
     def reads(self, org_id: str, phase: str) -> list[str]:
@@ -497,9 +492,9 @@ class Fingerprints:
             parts["reflections"] = digest(self.reflections(job.cycle, None))
             parts["store"] = self.store(None, upto=job.cycle)
         else:
-            family = self.family(job.org_id)
+            related = self.related(job.org_id)
             settings = self.cohort.model_dump(mode="json", exclude={"organizations"})
-            configs = [self.cohort.org(o).model_dump(mode="json") for o in family]
+            configs = [self.cohort.org(o).model_dump(mode="json") for o in related]
             parts["config"] = digest([settings, configs])
             if job.phase != "sync":  # sync reads exports, not what the group said
                 parts["reflections"] = digest(self.reflections(job.cycle, job.org_id))

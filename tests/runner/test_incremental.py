@@ -286,6 +286,22 @@ def test_a_network_reruns_only_what_reads_the_changed_affiliate(cohort: Path) ->
     ran = {key for key, status in statuses.items() if status == "ok"}
     assert ran == {*_keys("alpha"), "c1/(cohort)/cohort/cohort", "c1/(cohort)/cohort/funder"}
 
+    # one affiliate's entry in cohort.yml: its reports, its network's (it reads its
+    # affiliates' entries) and the cohort summary; not its sibling's (all of them re-ran)
+    config.write_text(
+        config.read_text().replace(
+            "    name: Gamma Neighbors\n", "    name: Gamma Neighbors\n    staff: [Lou (data)]\n"
+        )
+    )
+    statuses = _run(cohort)
+    ran = {key for key, status in statuses.items() if status == "ok"}
+    assert ran == {
+        *_keys("gamma"),
+        *_keys("alpha"),
+        "c1/(cohort)/cohort/cohort",
+        "c1/(cohort)/cohort/funder",
+    }
+
 
 SOURCED = """\
 id: tiny
