@@ -28,7 +28,7 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     for an organization's job, the cohort's settings and the configuration in
     ``cohort.yml`` of the organizations it reads (:meth:`Fingerprints.related`: itself,
     its network and its affiliates; not its sibling affiliates); for the cohort notebook,
-    the whole ``cohort.yml``. Editing one group's entry re-runs that group, its network
+    the whole of ``cohort.yml`` as read (a comment changes nothing). Editing one group's entry re-runs that group, its network
     and its affiliates, not the whole cohort's pages (the cohort summary re-runs).
 ``reflections`` (not sync)
     the organization's reflection file in this cycle and the earlier ones (the cohort
@@ -488,7 +488,8 @@ class Fingerprints:
             reads = None if job.org_id is None else self.reads(job.org_id, job.phase)
             parts["clock"] = f"{self.today.isoformat()}:{self.passed(card, reads)}"
         if job.org_id is None:
-            parts["config"] = self.file(self.paths.cohort_file)
+            # what cohort.yml says, not how it is written (a comment re-ran the summaries)
+            parts["config"] = digest(self.cohort.model_dump(mode="json"))
             parts["reflections"] = digest(self.reflections(job.cycle, None))
             parts["store"] = self.store(None, upto=job.cycle)
         else:

@@ -515,3 +515,14 @@ def test_a_manifest_that_cannot_be_written_ends_in_the_summary(cohort: Path, mon
     statuses = _run(cohort)
     assert statuses["c1/alpha/share/organization"] == "cached"  # from the journal
     assert statuses["c1/beta/share/organization"] == "ok"
+
+
+def test_a_comment_in_cohort_yml_changes_nothing(cohort: Path) -> None:
+    _run(cohort)
+    config = cohort / "cohort.yml"
+    config.write_text("# who is in the cohort, as agreed in May\n" + config.read_text())
+    assert set(_run(cohort).values()) == {"cached"}
+    config.write_text(config.read_text().replace("Beta Workers", "Beta Workers United"))
+    statuses = _run(cohort)
+    assert statuses["c1/(cohort)/cohort/cohort"] == "ok"
+    assert statuses["c1/alpha/share/organization"] == "cached"
