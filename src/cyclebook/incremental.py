@@ -28,8 +28,9 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     for an organization's job, the cohort's settings and the configuration in
     ``cohort.yml`` of the organizations it reads (:meth:`Fingerprints.related`: itself,
     its network and its affiliates; not its sibling affiliates); for the cohort notebook,
-    the whole of ``cohort.yml`` as read (a comment changes nothing). Editing one group's entry re-runs that group, its network
-    and its affiliates, not the whole cohort's pages (the cohort summary re-runs).
+    the whole of ``cohort.yml`` as read (a comment changes nothing). Editing one group's
+    entry re-runs that group, its network and its affiliates, not the whole cohort's
+    pages (the cohort summary re-runs).
 ``reflections`` (not sync)
     the organization's reflection file in this cycle and the earlier ones (the cohort
     notebook: every reflection file of those cycles).
