@@ -840,3 +840,30 @@ def test_lines_ending_two_ways_are_read(make_cohort):
     ]
     assert [(line, column) for _, line, column, _ in c.rejects()] == [(4, "Type"), (6, "Date")]
     assert c.query("SELECT source_id FROM identity ORDER BY 1") == [("1",), ("2",)]
+
+
+def test_a_file_name_in_another_encoding_is_named_with_the_fix(make_cohort):
+    """A Latin-1 file name ("activists-José.csv" from an old system) crashed the failure
+    record itself, and the report said "Python Conversion Failure" with no file named."""
+    import os
+
+    from cyclebook.config import load_cohort
+    from cyclebook.errors import ExportError
+    from cyclebook.sync import discover_files
+
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/activists.csv", "email\na@example.org\n")
+    folder = c.exports / "an"
+    with open(os.path.join(os.fsencode(folder), b"activists-Jos\xe9.csv"), "wb") as handle:
+        handle.write(b"email\nb@example.org\n")
+    org = load_cohort(c.root).organizations[0]
+    with pytest.raises(ExportError) as caught:
+        discover_files(c.exports, org.sources[0], org.id)
+    message = str(caught.value)
+    assert "activists-Jos\ufffd.csv" in message and "is not UTF-8 text" in message
+    assert "rename the file" in message
+    # and the sync stops with it, recorded (the record itself had crashed)
+    with pytest.raises(ExportError, match="is not UTF-8 text"):
+        c.sync()
+    [(status, recorded)] = c.query("SELECT status, message FROM sync_run")
+    assert status == "failed" and "rename the file" in recorded

@@ -116,6 +116,21 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
         found = [(str(base.relative_to(exports_dir)), base)]
     else:
         found = [(rel, path) for rel, path in _listing(exports_dir, base) if _reads(source, path)]
+    for rel, path in found:
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            # a name written in another encoding (Latin-1 "José" from an old system or a
+            # zip file): the store keeps file names as text, and the failure hid itself
+            # behind DuckDB's "Python Conversion Failure" with no file named
+            shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise ExportError(
+                path.parent,
+                f"the file name '{shown}' is not UTF-8 text (it was written in another "
+                "encoding)",
+                org_id=org_id,
+                fix="rename the file (retype its name), then run again.",
+            ) from None
     if not found:
         raise ExportError(
             base,
