@@ -1329,48 +1329,21 @@ def _python_heads(con: Any, org_id: str) -> dict[str, dict[str, str]]:
     return heads
 
 
-# Per process: each organization's people and tool ids as hashes of the keys the guard
+# Per process: the organizations' people and tool ids as hashes of the keys the guard
 # compares with a report (email, phone, the heads of last name and street; each tool id
-# as the guard reads it), by (kind, process, store, organization) with a fingerprint of
-# its rows. Working the keys out is what the guard spent its time on in a large
-# organization (0.8 s a report for a million people, 0.9 s more for 3.2 million tool
-# ids); the runner's worker guards reports one after another. One table per organization,
-# because every report is checked against every organization's members (a group's
-# reflection can name another group's member) while the syncs change one at a time.
+# as the guard reads it): one table of people and one of ids per store, each holding
+# every organization's rows with the fingerprint they were made from. Working the keys
+# out is what the guard spent its time on in a large organization (0.8 s a report for a
+# million people, 0.9 s more for 3.2 million tool ids); the runner's worker guards
+# reports one after another. Every report is checked against every organization's
+# members (a group's reflection can name another group's member), and a sync changes one
+# organization: only its rows are worked out again.
 # Hashes, not the values: the process keeps no readable personal value, and two values
 # with one hash only make the guard read one more row, which the exact rules clear.
-_KEYS: dict[tuple, tuple[tuple, str]] = {}
-_KEYS_KEPT = 256  # tables (each organization's people and ids), the oldest dropped first
+_KEYS: dict[tuple, tuple[dict[str, tuple], str]] = {}
+_KEYS_KEPT = 4  # tables (people and ids of two stores), the least recently used dropped
 _KEYS_NAMES = itertools.count(1)
 _KEYS_LOCK = threading.Lock()  # one builder at a time; a table in use is never dropped
-
-
-def _kept_keys(con: Any, key: tuple, fingerprint: tuple, build: Callable[[str], None]) -> str:
-    """The memory-database table of ``key`` for rows with ``fingerprint``, made by
-    ``build(name)`` when there is none, its rows changed, or the process's database lost
-    it."""
-    from cyclebook.store import ident
-
-    kept = _KEYS.get(key)
-    if kept is not None and kept[0] == fingerprint:
-        exists = con.execute(
-            """SELECT count(*) FROM duckdb_tables()
-               WHERE database_name = 'memory' AND schema_name = 'main' AND table_name = ?""",
-            [kept[1]],
-        ).fetchone()[0]
-        if exists:
-            _KEYS[key] = _KEYS.pop(key)  # most recently used last
-            return f"memory.main.{ident(kept[1])}"
-    if kept is not None:
-        del _KEYS[key]
-        con.execute(f"DROP TABLE IF EXISTS memory.main.{ident(kept[1])}")
-    name = f"cb_guard_keys_{os.getpid()}_{next(_KEYS_NAMES)}"
-    build(f"memory.main.{ident(name)}")
-    _KEYS[key] = (fingerprint, name)
-    while len(_KEYS) > _KEYS_KEPT:  # the least recently used goes
-        old = _KEYS.pop(next(iter(_KEYS)))
-        con.execute(f"DROP TABLE IF EXISTS memory.main.{ident(old[1])}")
-    return f"memory.main.{ident(name)}"
 
 
 def _fingerprints(con: Any, table: str, columns: str, org_ids: list[str]) -> dict[str, tuple]:
@@ -1385,75 +1358,115 @@ def _fingerprints(con: Any, table: str, columns: str, org_ids: list[str]) -> dic
     return {org_id: (count, digest) for org_id, count, digest in rows}
 
 
-def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> list[str]:
-    """Tables (in the process's in-memory database), one per organization with people,
-    of ``org_id, person_id, email_h, phone_h, last_h, last_a_h, last_b_h, street_h``
+def _kept_keys(
+    con: Any,
+    key: tuple,
+    wanted: dict[str, tuple],
+    columns: str,
+    fill: Callable[[str, str], None],
+) -> str:
+    """The memory-database table of ``key`` (``columns``, one of them ``org_id``) holding
+    the rows of every organization in ``wanted`` (org -> fingerprint): made when there
+    is none (or the process's database lost it), and each organization's rows filled
+    again by ``fill(table, org_id)`` when its fingerprint changed."""
+    from cyclebook.store import ident
+
+    kept = _KEYS.pop(key, None)
+    if kept is not None:
+        exists = con.execute(
+            """SELECT count(*) FROM duckdb_tables()
+               WHERE database_name = 'memory' AND schema_name = 'main' AND table_name = ?""",
+            [kept[1]],
+        ).fetchone()[0]
+        kept = kept if exists else None
+    if kept is None:
+        name = f"cb_guard_keys_{os.getpid()}_{next(_KEYS_NAMES)}"
+        con.execute(f"CREATE TABLE memory.main.{ident(name)} ({columns})")
+        kept = ({}, name)
+    _KEYS[key] = kept  # most recently used last
+    held, name = kept
+    table = f"memory.main.{ident(name)}"
+    for org_id, fingerprint in wanted.items():
+        if held.get(org_id) != fingerprint:
+            con.execute(f"DELETE FROM {table} WHERE org_id = ?", [org_id])
+            fill(table, org_id)
+            held[org_id] = fingerprint
+    while len(_KEYS) > _KEYS_KEPT:  # the least recently used goes
+        old = _KEYS.pop(next(iter(_KEYS)))
+        con.execute(f"DROP TABLE IF EXISTS memory.main.{ident(old[1])}")
+    return table
+
+
+def _person_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
+    """A table (in the process's in-memory database) of the organizations' people:
+    ``org_id, person_id, email_h, phone_h, last_h, last_a_h, last_b_h, street_h``
     (``last_a_h`` and ``last_b_h``: the first and second token of the last name alone,
-    so that one part of "O'Brien-Vasquez" is found). Each is built again when any of
-    its organization's personal rows changed."""
-    tables = []
-    for org_id, fingerprint in _fingerprints(con, "person_pii", _PII_COLUMNS, org_ids).items():
-        key = ("people", os.getpid(), str(store_path.resolve()), org_id)
+    so that one part of "O'Brien-Vasquez" is found). An organization's rows are worked
+    out again when any of its personal rows changed; the caller reads only those of the
+    organizations it asked for (the table may hold others')."""
+    wanted = _fingerprints(con, "person_pii", _PII_COLUMNS, org_ids)
+    key = ("people", os.getpid(), str(store_path.resolve()))
+    columns = (
+        "org_id VARCHAR, person_id VARCHAR, email_h UBIGINT, phone_h UBIGINT, "
+        "last_h UBIGINT, last_a_h UBIGINT, last_b_h UBIGINT, street_h UBIGINT"
+    )
 
-        def build(table: str, org_id: str = org_id) -> None:
-            heads = _python_heads(con, org_id)
-            last = f"CASE WHEN last_foldable THEN {_sql_head('last_tokens')} ELSE lh.head END"
-            street = _sql_head("street_tokens", address=True)
-            with _registered(con, {f"{kind}_heads": values for kind, values in heads.items()}):
-                con.execute(
-                    f"""CREATE OR REPLACE TABLE {table} AS
-                    SELECT org_id, person_id, email_h, phone_h, hash(last) AS last_h,
-                        hash(nullif(split_part(last, ' ', 1), '')) AS last_a_h,
-                        hash(nullif(split_part(last, ' ', 2), '')) AS last_b_h, street_h
-                    FROM (
-                    SELECT org_id, person_id,
-                        hash(nullif(lower(trim(email)), '')) AS email_h,
-                        hash(nullif({_SQL_PHONE_KEY.format("phone")}, '')) AS phone_h,
-                        {last} AS last,
-                        hash(CASE WHEN street_foldable THEN {street} ELSE sh.head END)
-                            AS street_h
-                    FROM (
-                        SELECT org_id, person_id, email, phone, last_name, {_STREET} AS street,
-                            {_sql_foldable("last_name")} AS last_foldable,
-                            {_sql_tokens("last_name")} AS last_tokens,
-                            {_sql_foldable(_STREET)} AS street_foldable,
-                            {_sql_tokens(_STREET)} AS street_tokens
-                        FROM person_pii WHERE org_id = ?
-                    ) p
-                    LEFT JOIN cb_guard_last_heads lh ON NOT p.last_foldable AND lh.v = p.last_name
-                    LEFT JOIN cb_guard_street_heads sh
-                      ON NOT p.street_foldable AND sh.v = p.street)""",
-                    [org_id],
-                )
-
-        tables.append(_kept_keys(con, key, fingerprint, build))
-    return tables
-
-
-def _id_keys(con: Any, store_path: Path, org_ids: list[str]) -> list[str]:
-    """Tables (in the process's in-memory database), one per organization with tool ids,
-    of ``rid`` (the row's place in ``identity``, part of the fingerprint), ``id_h`` (the
-    id trimmed and lowercased), ``number_h`` (trimmed) and ``phone_h`` (the last ten
-    digits of an id that is written like a phone number: Spoke keys people by phone)."""
-    tables = []
-    for org_id, fingerprint in _fingerprints(
-        con, "identity", "rowid, org_id, source_id", org_ids
-    ).items():
-        key = ("ids", os.getpid(), str(store_path.resolve()), org_id)
-
-        def build(table: str, org_id: str = org_id) -> None:
+    def fill(table: str, org_id: str) -> None:
+        heads = _python_heads(con, org_id)
+        last = f"CASE WHEN last_foldable THEN {_sql_head('last_tokens')} ELSE lh.head END"
+        street = _sql_head("street_tokens", address=True)
+        with _registered(con, {f"{kind}_heads": values for kind, values in heads.items()}):
             con.execute(
-                f"""CREATE OR REPLACE TABLE {table} AS
-                SELECT rowid AS rid, hash(lower(trim(source_id))) AS id_h,
-                    hash(trim(source_id)) AS number_h,
-                    CASE WHEN regexp_full_match(trim(source_id), '{_PHONE_LIKE}')
-                         THEN hash({_SQL_PHONE_KEY.format("source_id")}) END AS phone_h
-                FROM identity WHERE org_id = ?""",
+                f"""INSERT INTO {table}
+                SELECT org_id, person_id, email_h, phone_h, hash(last) AS last_h,
+                    hash(nullif(split_part(last, ' ', 1), '')) AS last_a_h,
+                    hash(nullif(split_part(last, ' ', 2), '')) AS last_b_h, street_h
+                FROM (
+                SELECT org_id, person_id,
+                    hash(nullif(lower(trim(email)), '')) AS email_h,
+                    hash(nullif({_SQL_PHONE_KEY.format("phone")}, '')) AS phone_h,
+                    {last} AS last,
+                    hash(CASE WHEN street_foldable THEN {street} ELSE sh.head END)
+                        AS street_h
+                FROM (
+                    SELECT org_id, person_id, email, phone, last_name, {_STREET} AS street,
+                        {_sql_foldable("last_name")} AS last_foldable,
+                        {_sql_tokens("last_name")} AS last_tokens,
+                        {_sql_foldable(_STREET)} AS street_foldable,
+                        {_sql_tokens(_STREET)} AS street_tokens
+                    FROM person_pii WHERE org_id = ?
+                ) p
+                LEFT JOIN cb_guard_last_heads lh ON NOT p.last_foldable AND lh.v = p.last_name
+                LEFT JOIN cb_guard_street_heads sh
+                  ON NOT p.street_foldable AND sh.v = p.street)""",
                 [org_id],
             )
 
-        tables.append(_kept_keys(con, key, fingerprint, build))
-    return tables
+    return _kept_keys(con, key, wanted, columns, fill)
+
+
+def _id_keys(con: Any, store_path: Path, org_ids: list[str]) -> str:
+    """A table (in the process's in-memory database) of the organizations' tool ids:
+    ``org_id``, ``rid`` (the row's place in ``identity``, part of the fingerprint),
+    ``id_h`` (the id trimmed and lowercased), ``number_h`` (trimmed) and ``phone_h`` (the
+    last ten digits of an id that is written like a phone number: Spoke keys people by
+    phone)."""
+    wanted = _fingerprints(con, "identity", "rowid, org_id, source_id", org_ids)
+    key = ("ids", os.getpid(), str(store_path.resolve()))
+    columns = "org_id VARCHAR, rid BIGINT, id_h UBIGINT, number_h UBIGINT, phone_h UBIGINT"
+
+    def fill(table: str, org_id: str) -> None:
+        con.execute(
+            f"""INSERT INTO {table}
+            SELECT org_id, rowid AS rid, hash(lower(trim(source_id))) AS id_h,
+                hash(trim(source_id)) AS number_h,
+                CASE WHEN regexp_full_match(trim(source_id), '{_PHONE_LIKE}')
+                     THEN hash({_SQL_PHONE_KEY.format("source_id")}) END AS phone_h
+            FROM identity WHERE org_id = ?""",
+            [org_id],
+        )
+
+    return _kept_keys(con, key, wanted, columns, fill)
 
 
 def candidate_index(
@@ -1497,15 +1510,10 @@ def candidate_index(
             )
             if has_pii and person_tests:
                 with _KEYS_LOCK:
-                    tables = _person_keys(con, store_path, org_ids)
-                    keys = " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
-                    matched = (
-                        " UNION ".join(
-                            f"SELECT org_id, person_id FROM ({keys}) WHERE {test}"
-                            for test in person_tests
-                        )
-                        if tables
-                        else "SELECT NULL, NULL WHERE false"
+                    keys = _person_keys(con, store_path, org_ids)
+                    matched = " UNION ".join(
+                        f"SELECT org_id, person_id FROM {keys} WHERE {test}"
+                        for test in person_tests
                     )
                     rows = con.execute(
                         f"""SELECT {_PII_COLUMNS} FROM person_pii
@@ -1521,14 +1529,9 @@ def candidate_index(
             )
             if has_ids and id_tests:
                 with _KEYS_LOCK:
-                    tables = _id_keys(con, store_path, org_ids)
-                    keys = " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
-                    matched = (
-                        " UNION ".join(
-                            f"SELECT rid FROM ({keys}) WHERE {test}" for test in id_tests
-                        )
-                        if tables
-                        else "SELECT NULL WHERE false"
+                    keys = _id_keys(con, store_path, org_ids)
+                    matched = " UNION ".join(
+                        f"SELECT rid FROM {keys} WHERE {test}" for test in id_tests
                     )
                     identities = con.execute(
                         f"""SELECT org_id, source_id FROM identity

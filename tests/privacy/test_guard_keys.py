@@ -1,6 +1,6 @@
-"""The guard's per-process keys of each organization's people and tool ids
-(privacy._person_keys, privacy._id_keys): used again while its rows are the same, worked
-out again the moment any of them changes, one table per organization."""
+"""The guard's per-process keys of the organizations' people and tool ids
+(privacy._person_keys, privacy._id_keys): one table of each per store, an organization's
+rows used again while they are the same and worked out again the moment any changes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def kinds(leaks) -> set[str]:
 def kept(kind: str) -> list[str]:
     """The tables kept for ``kind`` ("people" or "ids"), least recently used first."""
     return [name for key, (_, name) in privacy._KEYS.items() if key[0] == kind]
+
+
+def held(kind: str) -> dict[str, tuple]:
+    """The fingerprint of each organization's rows in the table of ``kind``."""
+    [found] = [dict(rows) for key, (rows, _) in privacy._KEYS.items() if key[0] == kind]
+    return found
 
 
 def memory_tables() -> set[str]:
@@ -49,8 +55,9 @@ def test_the_keys_are_kept_and_follow_every_change_of_the_people(pii_store):
     page = render([("html", "<p>Ulrike Zwiebelbaum came twice.</p>")])
     assert scan_html(page, pii_store, ["org-a"], allow=[]) == []
     [table] = kept("people")
+    first = held("people")
     assert scan_html(page, pii_store, ["org-a"], allow=[]) == []
-    assert kept("people") == [table]  # the same people: used again
+    assert kept("people") == [table] and held("people") == first  # the same: used again
 
     # a new person, then a changed last name (same number of people), then a changed
     # email: each is found by the next scan
@@ -64,29 +71,28 @@ def test_the_keys_are_kept_and_follow_every_change_of_the_people(pii_store):
         con.execute("UPDATE person_pii SET email = 'new.sam@example.com' WHERE person_id = 'a3'")
     page = render([("html", "<p>write to new.sam@example.com</p>")])
     assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"email"}
-    assert table not in kept("people")
+    assert kept("people") == [table] and held("people")["org-a"] != first["org-a"]
 
 
 def test_the_id_keys_follow_every_change_of_the_ids(pii_store):
     page = render([("html", "<p>van id 10234567 and an ID 77665544</p>")])
     assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"source_id"}
-    [table] = kept("ids")
     first, second = "1… (8 characters)", "7… (8 characters)"  # the masked ids
     assert [leak.hint for leak in scan_html(page, pii_store, ["org-a"], allow=[])] == [first]
-    assert kept("ids") == [table]
+    before = held("ids")
     # a new id, then an id removed and written again (same values, another row)
     with store.connect(pii_store, write=True) as con:
         con.execute("INSERT INTO identity VALUES ('org-a', 'a3', 'van', '77665544', NULL)")
     leaks = scan_html(page, pii_store, ["org-a"], allow=[])
     assert sorted(leak.hint for leak in leaks) == [first, second]
-    [again] = kept("ids")
-    assert again != table  # worked out again, the old table dropped
+    again = held("ids")
+    assert again["org-a"] != before["org-a"]  # worked out again
     with store.connect(pii_store, write=True) as con:
         con.execute("DELETE FROM identity WHERE source_id = '10234567'")
         con.execute("INSERT INTO identity VALUES ('org-a', 'a2', 'van', '10234567', NULL)")
     leaks = scan_html(page, pii_store, ["org-a"], allow=[])
     assert sorted(leak.hint for leak in leaks) == [first, second]
-    assert kept("ids") not in ([table], [again])
+    assert held("ids")["org-a"] not in (before["org-a"], again["org-a"])
     assert memory_tables() == set(kept("ids")) | set(kept("people"))
 
 
@@ -98,30 +104,54 @@ def test_keys_lost_with_the_process_database_are_worked_out_again(pii_store):
     assert kinds(scan_html(page, pii_store, ["org-a"], allow=[])) == {"phone"}
 
 
-def test_one_table_per_organization_whatever_the_set_asked_for(pii_store):
+def test_one_table_per_store_whatever_the_organizations_asked_for(pii_store):
     page = render([("html", "<p>Okonkwo and Featherstonehaugh, van id 88112233</p>")])
     found = {}
     for orgs in (["org-a"], ["org-b"], ["org-a", "org-b"], None):
         found[tuple(orgs or ())] = kinds(scan_html(page, pii_store, orgs, allow=[]))
+    # (a table holding both organizations' rows still answers for the one asked for)
     assert found == {
         ("org-a",): {"last_name"},
         ("org-b",): {"last_name", "source_id"},
         ("org-a", "org-b"): {"last_name", "source_id"},
         (): {"last_name", "source_id"},
     }
-    # the set of both (and every organization) used the tables made for each
-    assert sorted(key[3] for key in privacy._KEYS) == ["org-a", "org-a", "org-b", "org-b"]
-    assert memory_tables() == {name for _, name in privacy._KEYS.values()}
-
-
-def test_the_least_recently_used_tables_go_first(pii_store, monkeypatch):
-    monkeypatch.setattr(privacy, "_KEYS_KEPT", 2)
-    page = render([("html", "<p>Okonkwo, van id 88112233</p>")])
-    scan_html(page, pii_store, ["org-a"], allow=[])
-    scan_html(page, pii_store, ["org-b"], allow=[])
     assert sorted(key[0] for key in privacy._KEYS) == ["ids", "people"]
-    assert {key[3] for key in privacy._KEYS} == {"org-b"}
+    assert sorted(held("people")) == ["org-a", "org-b"]
     assert memory_tables() == {name for _, name in privacy._KEYS.values()}
+
+
+def test_only_the_changed_organizations_rows_are_worked_out_again(pii_store, monkeypatch):
+    page = render([("html", "<p>Okonkwo, van id 88112233</p>")])
+    scan_html(page, pii_store, None, allow=[])
+    filled = []
+    original = privacy._python_heads
+    monkeypatch.setattr(
+        privacy, "_python_heads", lambda con, org_id: filled.append(org_id) or original(con, org_id)
+    )
+    write_people(pii_store, [("org-b", "b9", "Ada", "Quenneville", None, None, None)])
+    assert kinds(
+        scan_html(render([("html", "<p>Quenneville</p>")]), pii_store, None, allow=[])
+    ) == {"last_name"}
+    assert filled == ["org-b"]
+
+
+def test_the_least_recently_used_tables_go_first(pii_store, tmp_path, monkeypatch):
+    monkeypatch.setattr(privacy, "_KEYS_KEPT", 2)
+    other = tmp_path / "other" / "store.duckdb"
+    other.parent.mkdir()
+    write_people(other, [("org-c", "c1", "Ada", "Quenneville", None, None, None)])
+    page = render([("html", "<p>Okonkwo, van id 88112233</p>")])
+    scan_html(page, pii_store, None, allow=[])
+    assert [key[0] for key in privacy._KEYS] == ["people", "ids"]
+    scan_html(page, other, None, allow=[])
+    # the other store's two tables are the newest: the first store's went
+    assert [(key[0], key[2]) for key in privacy._KEYS] == [
+        ("people", str(other.resolve())),
+        ("ids", str(other.resolve())),
+    ]
+    assert memory_tables() == {name for _, name in privacy._KEYS.values()}
+    assert kinds(scan_html(page, pii_store, None, allow=[])) == {"last_name", "source_id"}
 
 
 def test_the_keys_hold_hashes_not_values(pii_store):
@@ -146,6 +176,7 @@ def test_the_keys_hold_hashes_not_values(pii_store):
             ("street_h", "UBIGINT"),
         ],
         "ids": [
+            ("org_id", "VARCHAR"),
             ("rid", "BIGINT"),
             ("id_h", "UBIGINT"),
             ("number_h", "UBIGINT"),
