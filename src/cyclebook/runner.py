@@ -520,17 +520,22 @@ def _withheld_page(job: Job, reason: str) -> str:
     )
 
 
-def _skipped(job: Job, reason: str) -> JobResult:
+def _not_run(job: Job, status: str, error: str) -> JobResult:
+    """The result of a job that produced no report: skipped, or lost with its worker."""
     return JobResult(
         key=job.key,
         cycle=job.cycle,
         org_id=job.org_id,
         phase=job.phase,
         audience=job.audience,
-        status="skipped",
-        error=reason,
+        status=status,
+        error=error,
         parameters=job.parameters,
     )
+
+
+def _skipped(job: Job, reason: str) -> JobResult:
+    return _not_run(job, "skipped", reason)
 
 
 def _worker_init(zygote_address: str | None = None, runner_pid: int | None = None) -> None:
@@ -668,16 +673,7 @@ def duckdb_threads(concurrent: int, available: int | None = None) -> int:
 
 
 def _crashed(job: Job, exc: BaseException) -> JobResult:
-    return JobResult(
-        key=job.key,
-        cycle=job.cycle,
-        org_id=job.org_id,
-        phase=job.phase,
-        audience=job.audience,
-        status="failed",
-        error=f"worker crashed: {type(exc).__name__}: {exc}",
-        parameters=job.parameters,
-    )
+    return _not_run(job, "failed", f"worker crashed: {type(exc).__name__}: {exc}")
 
 
 def _cached(job: Job, previous: dict[str, Any]) -> JobResult:
