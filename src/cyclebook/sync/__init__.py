@@ -126,8 +126,7 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
             shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             raise ExportError(
                 path.parent,
-                f"the file name '{shown}' is not UTF-8 text (it was written in another "
-                "encoding)",
+                f"the file name '{shown}' is not UTF-8 text (it was written in another encoding)",
                 org_id=org_id,
                 fix="rename the file (retype its name), then run again.",
             ) from None
