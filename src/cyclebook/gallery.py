@@ -667,7 +667,7 @@ def _history_block(org: Organization, shared: set[str] | None, audience: str) ->
             "Why": change.why,
             "Status": change.status,
         }
-        if audience != "funder":
+        if audience == "organization":  # who proposed it is the group's own business
             row["Proposed by"] = change.proposed_by
         rows.append(row)
     return d.table(pd.DataFrame(rows), f"{org.name}: how its measures came to be")

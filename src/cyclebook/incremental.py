@@ -486,8 +486,10 @@ class Fingerprints:
             "clock": "after the end",
         }
         if self.today <= card.end:
-            reads = None if job.org_id is None else self.reads(job.org_id, job.phase)
-            parts["clock"] = f"{self.today.isoformat()}:{self.passed(card, reads)}"
+            parts["clock"] = self.today.isoformat()
+            if job.phase != "sync":  # a sync reads exports, not what has happened by now
+                reads = None if job.org_id is None else self.reads(job.org_id, job.phase)
+                parts["clock"] += f":{self.passed(card, reads)}"
         if job.org_id is None:
             # what cohort.yml says, not how it is written (a comment re-ran the summaries)
             parts["config"] = digest(self.cohort.model_dump(mode="json"))

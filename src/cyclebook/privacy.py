@@ -840,6 +840,10 @@ def build_index(
     for text in allow:
         if text:
             allow_tokens.extend(_tokens(str(text)))
+            # as a report's tokens are read: "Scotts Valley" and "Scott's Addition" are
+            # written here, and their words checked as "scott" there
+            _, read = _report_tokens(str(text))
+            allow_tokens.extend(["|", *read, "|", *(_singular(t) or t for t in read)])
     index = PiiIndex(
         allow_words=frozenset(allow_tokens) | COMMON_WORDS,
         allow_text=" " + " ".join(allow_tokens) + " ",
@@ -992,7 +996,8 @@ def config_text(cohort: Cohort, cards: Iterable[CycleCard] = ()) -> list[str]:
         for rung in org.ladder:
             texts += [rung.label, rung.definition]
         for change in org.measure_history:
-            texts += [change.proposed_by, change.why, change.change]
+            # (who proposed it: see guard_allowances, the group's own reports only)
+            texts += [change.why, change.change]
             if change.replaced is not None and change.replaced.rung is not None:
                 # earlier cycles' reports show the rung as it was
                 texts += [change.replaced.rung.label, change.replaced.rung.definition]
@@ -1032,7 +1037,11 @@ def guard_allowances(store_path: Path) -> tuple[list[str], dict[str, list[str]]]
         cards = [load_cycle(root, cycle) for cycle in cycles]
     except CyclebookError:
         return [], {}
-    return config_text(cohort, cards), reflection_people(root, cycles)
+    people = reflection_people(root, cycles)
+    for org in cohort.organizations:  # proposers recorded in cohort.yml, as in reflections
+        if org.measure_history:
+            people.setdefault(org.id, []).extend(c.proposed_by for c in org.measure_history)
+    return config_text(cohort, cards), people
 
 
 def report_allowance(

@@ -974,7 +974,8 @@ def start_next_cycle(
     for org_id, proposal in open_items:
         questions.append(
             f"{names[org_id]}: adopt the proposed change to {proposal.measure}? "
-            f"{proposal.change} (proposed by {proposal.proposed_by}: {proposal.why})"
+            # not who proposed it: the card is shown in every report, to every audience
+            f"{proposal.change} (why: {proposal.why})"
         )
     adopted = [a for a in adoptions if a.change.status == "adopted"]
     design = f"Continues {from_cycle}. {card.design}"

@@ -418,3 +418,39 @@ def test_phones_and_emails_in_other_spellings(tmp_path, text):
     )
     found = {leak.kind for leak in scan_html(render([("html", text)]), store, None, allow=[])}
     assert found & {"phone", "email"}
+
+
+def test_place_names_written_in_the_configuration_are_read_as_reports_read_them(tmp_path):
+    """A group named "Scotts Valley Tenants Union" had every report withheld once report
+    words were read as surnames ("scotts" -> Scott, a member of another group): the
+    configuration's words are read the same way."""
+    store = tmp_path / "store.duckdb"
+    write_people(store, [("org-b", "b1", "Ada", "Scott", None, None, None)])
+    allow = ["Scotts Valley Tenants Union", "Scott's Addition Tenants"]
+    for text in ("<p>Scotts Valley Tenants Union</p>", "<p>Scott&#x27;s Addition Tenants</p>"):
+        assert scan_html(render([("html", text)]), store, None, allow=allow) == []
+    # (a word of the allowed text is allowed wherever it stands, as it always was; the
+    # member's full name is not)
+    page = render([("html", "<p>Ada Scott came</p>")])
+    assert kinds(scan_html(page, store, None, allow=allow)) == {("name", 0)}
+
+
+def test_proposers_recorded_in_cohort_yml_are_allowed_in_their_groups_own_reports(tmp_path):
+    """next-cycle records who proposed a change in cohort.yml; as the facilitators' text
+    it was allowed everywhere, and the proposer is often a member."""
+    from cyclebook.privacy import config_text
+
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\norganizations:\n  - id: org-a\n    name: Org A\n"
+        "    measure_history:\n"
+        "      - {measure: absorption, date: 2026-08-01, proposed_by: Riley Hernandez,"
+        " why: new people stay, change: 42 days}\n"
+    )
+    config, people = guard_allowances(tmp_path / "store.duckdb")
+    assert people == {"org-a": ["Riley Hernandez"]}
+    assert "Riley Hernandez" not in config
+    from cyclebook.config import load_cohort
+
+    assert "Riley Hernandez" not in config_text(load_cohort(tmp_path))
+    assert "Riley Hernandez" in report_allowance((config, people), "org-a", "organization")
+    assert "Riley Hernandez" not in report_allowance((config, people), "org-a", "funder")

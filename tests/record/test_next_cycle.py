@@ -93,7 +93,8 @@ def test_next_cycle(reflected: Path) -> None:
     assert "Eastside Tenants Union: Do building captains count as leaders?" in card.questions
     [carried] = [q for q in card.questions if "absorption" in q]
     assert carried.startswith("Riverside Workers Center: adopt the proposed change to absorption?")
-    assert "Dev" in carried
+    # who proposed it stays out: the card is shown in every report, to every audience
+    assert "Dev" not in carried and "(why: " in carried
     assert "Eastside Tenants Union: Keep absorption as our main measure" in card.design
     assert "Eastside Tenants Union ladder.active: Two attended meetings" in card.design
     assert "Riverside Workers Center active_base: Active means an activity" in card.design

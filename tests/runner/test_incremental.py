@@ -526,3 +526,25 @@ def test_a_comment_in_cohort_yml_changes_nothing(cohort: Path) -> None:
     statuses = _run(cohort)
     assert statuses["c1/(cohort)/cohort/cohort"] == "ok"
     assert statuses["c1/alpha/share/organization"] == "cached"
+
+
+def test_a_syncs_clock_is_the_date_alone(cohort: Path, monkeypatch) -> None:
+    """A sync reads exports, not what has happened by now: with the events it had just
+    stored counted in its clock, one new export made the organization's whole chain run
+    twice (and any event passing re-ran the sync)."""
+    import datetime as dt
+
+    _run(cohort)
+    paths = CohortPaths.of(cohort)
+    card = runner.load_cycle(cohort, "c1")
+    during = dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC)
+    fingerprints = incremental.Fingerprints(
+        paths, runner.load_cohort(cohort), {"c1": card}, {}, now=during
+    )
+    asked = []
+    monkeypatch.setattr(fingerprints, "passed", lambda card, orgs: asked.append(orgs) or "n")
+    jobs = {job.phase: job for job in runner.plan(cohort, orgs=["alpha"])[2][0]}
+    assert fingerprints.inputs(jobs["sync"])["clock"] == "2026-09-01"
+    assert asked == []
+    assert fingerprints.inputs(jobs["improve"])["clock"] == "2026-09-01:n"
+    assert asked == [["alpha"]]
