@@ -230,6 +230,64 @@ def _pinned(
     return False
 
 
+def _pinned_across(
+    groups: Sequence[Sequence[Any]],
+    value: Callable[[Any], float | None],
+    known_range: Callable[[Any], tuple[tuple[float, float], ...] | None],
+    external: Iterable[int] = (),
+) -> int | None:
+    """A group to hide one more figure in, when the sums of several groups taken together
+    leave a hidden small figure one value (:func:`_pinned` looks at one sum at a time):
+    "A: <10 + hidden = 21; column: hidden + <10 = 29" pins both small cells, 1 and 9. The
+    bounds of every hidden figure are narrowed by every sum until nothing changes; returns
+    the index of a group holding a pinned small figure and a shown one, or None."""
+    external = set(external)
+    bounds: dict[Any, list[float]] = {}
+    equations: list[tuple[int, list[tuple[Any, int]], float]] = []
+    for g, group in enumerate(groups):
+        values = [value(key) for key in group]
+        if any(v is None for v in values):
+            continue
+        ranges = [known_range(key) for key in group]
+        hidden = [i for i, r in enumerate(ranges) if r is not None]
+        if len(hidden) < 2:
+            continue
+        total = sum(values)
+        orientations: list[tuple[int | None, float]] = [(None, total)] if g in external else []
+        orientations += [(t, 0.0) for t, v in enumerate(values) if abs(2 * v - total) < 1e-9]
+        for t, rest in orientations:
+            coefficients = [-1 if i == t else 1 for i in range(len(group))]
+            known = sum(coefficients[i] * values[i] for i in range(len(group)) if i not in hidden)
+            equations.append((g, [(group[i], coefficients[i]) for i in hidden], rest - known))
+            for i in hidden:
+                pieces = ranges[i] or ()
+                bounds.setdefault(group[i], [min(p[0] for p in pieces), max(p[1] for p in pieces)])
+    for _ in range(50):
+        changed = False
+        for _, terms, rest in equations:
+            for j, (key, a) in enumerate(terms):
+                others = [term for k, term in enumerate(terms) if k != j]
+                low = sum(c * bounds[k][0] if c > 0 else c * bounds[k][1] for k, c in others)
+                high = sum(c * bounds[k][1] if c > 0 else c * bounds[k][0] for k, c in others)
+                span = (rest - high, rest - low) if a > 0 else (low - rest, high - rest)
+                lo, hi = bounds[key]
+                if span[0] != float("-inf") and -(-span[0] // 1) > lo:
+                    bounds[key][0] = lo = -(-span[0] // 1)
+                    changed = True
+                if span[1] != float("inf") and span[1] // 1 < hi:
+                    bounds[key][1] = span[1] // 1
+                    changed = True
+        if not changed:
+            break
+    for g, terms, _ in equations:
+        for key, _ in terms:
+            lo, hi = bounds[key]
+            pinned = known_range(key) == _SMALL_RANGE and lo == hi
+            if pinned and any(known_range(other) is None for other in groups[g]):
+                return g
+    return None
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -324,6 +382,24 @@ def suppression_mask(
     def known_range(cell: tuple[int, str]) -> tuple[tuple[float, float], ...] | None:
         return {"primary": _SMALL_RANGE, "secondary": _NOT_SMALL}.get(state[cell])
 
+    def hide_one(group: list[tuple[int, str]]) -> bool:
+        shown = [cell for cell in group if not hidden(cell)]
+        if not shown:
+            return False
+        # smallest non-zero first (hiding a zero protects little); data cells before
+        # totals on a tie; then table order, so the result is deterministic
+        order = {cell: k for k, cell in enumerate(group)}
+        shown.sort(
+            key=lambda cell: (
+                values[cell] == 0,
+                abs(values[cell] or 0.0),
+                cell[1] in total_columns or cell[0] in total_row_pos,
+                order[cell],
+            )
+        )
+        state[shown[0]] = "secondary"
+        return True
+
     changed = True
     while changed:
         changed = False
@@ -339,22 +415,15 @@ def suppression_mask(
                 )
             ):
                 continue
-            shown = [cell for cell in group if not hidden(cell)]
-            if not shown:
-                continue
-            # smallest non-zero first (hiding a zero protects little); data cells before
-            # totals on a tie; then table order, so the result is deterministic
-            order = {cell: k for k, cell in enumerate(group)}
-            shown.sort(
-                key=lambda cell: (
-                    values[cell] == 0,
-                    abs(values[cell] or 0.0),
-                    cell[1] in total_columns or cell[0] in total_row_pos,
-                    order[cell],
-                )
+            changed = hide_one(group) or changed
+        if not changed:  # the sums taken together
+            across = _pinned_across(
+                groups,
+                lambda cell: values[cell],
+                lambda cell: None if values[cell] is None else known_range(cell),
+                external,
             )
-            state[shown[0]] = "secondary"
-            changed = True
+            changed = across is not None and hide_one(groups[across])
 
     mask = pd.DataFrame("", index=frame.index, columns=columns, dtype=object)
     for (i, col), kind in state.items():
@@ -412,6 +481,21 @@ def suppress_linked(
             return _ANY  # not shown at all, or withheld whatever its size
         return {"primary": _SMALL_RANGE, "secondary": _NOT_SMALL}.get(state[key])
 
+    def hide_one(group: list[Any]) -> bool:
+        shown = [key for key in group if not hidden(key)]
+        if not shown:
+            return False
+        shown.sort(
+            key=lambda key: (
+                numbers[key] == 0,
+                abs(numbers[key] or 0.0),
+                bool(is_total(key)) if is_total else False,
+                order[key],
+            )
+        )
+        state[shown[0]] = "secondary"
+        return True
+
     changed = True
     while changed:
         changed = False
@@ -424,19 +508,10 @@ def suppress_linked(
                 [numbers[key] for key in group], [known_range(key) for key in group]
             ):
                 continue
-            shown = [key for key in group if not hidden(key)]
-            if not shown:
-                continue
-            shown.sort(
-                key=lambda key: (
-                    numbers[key] == 0,
-                    abs(numbers[key] or 0.0),
-                    bool(is_total(key)) if is_total else False,
-                    order[key],
-                )
-            )
-            state[shown[0]] = "secondary"
-            changed = True
+            changed = hide_one(group) or changed
+        if not changed:  # the sums taken together
+            across = _pinned_across(groups, lambda key: numbers[key], known_range)
+            changed = across is not None and hide_one(groups[across])
     return {key: kind for key, kind in state.items() if key not in unknown}
 
 

@@ -310,3 +310,46 @@ def test_a_rate_whose_rest_is_small_is_withheld_in_a_table():
         frame, ["came", "signed"], audience="funder", rate_columns={"rate": ("came", "signed")}
     )
     assert rows(out) == [["a", 24, 32, W], ["b", 30, 40, 0.75]]
+
+
+def test_sums_taken_together_do_not_give_a_small_cell_away():
+    """One sum at a time left both small cells open; a row sum and a column sum together
+    gave them back: A.X + A.Y = 21 and A.Y + B.Y = 29 with B.Y at most 9 leave A.X = 1."""
+    frame = pd.DataFrame(
+        {"k": ["A", "B", "Total"], "X": [1, 30, 31], "Y": [20, 9, 29], "T": [21, 39, 60]}
+    ).set_index("k")
+    out = suppress_table(
+        frame, ["X", "Y"], audience="funder", total_columns=["T"], total_rows=["Total"]
+    )
+    mask = out.attrs["suppression"]
+    assert mask.loc["A", "X"] == "primary" and mask.loc["B", "Y"] == "primary"
+    # a third figure of one of those sums is hidden as well
+    assert (mask != "").sum().sum() >= 5
+    from cyclebook.privacy import _SMALL_RANGE, _pinned_across
+
+    hidden = {("A", "X"): _SMALL_RANGE, ("B", "Y"): _SMALL_RANGE}
+    for cell, kind in mask.stack().items():
+        if kind == "secondary":
+            hidden[cell] = ((0.0, 0.0), (10.0, float("inf")))
+    values = {(r, c): float(frame.loc[r, c]) for r in frame.index for c in frame.columns}
+    groups = [[(r, "X"), (r, "Y"), (r, "T")] for r in frame.index]
+    groups += [[("A", c), ("B", c), ("Total", c)] for c in frame.columns]
+    assert _pinned_across(groups, values.get, hidden.get) is None  # nothing pinned now
+
+
+def test_linked_figures_pinned_only_by_two_sums_are_protected():
+    from cyclebook.privacy import suppress_linked
+
+    values = {
+        "start_s": 21, "start_m": 39, "end_s": 31, "end_m": 29,
+        "s>s": 1, "s>m": 20, "m>s": 30, "m>m": 9,
+    }  # fmt: skip
+    groups = [
+        ["s>s", "s>m", "start_s"],
+        ["m>s", "m>m", "start_m"],
+        ["s>s", "m>s", "end_s"],
+        ["s>m", "m>m", "end_m"],
+    ]
+    state = suppress_linked(values, groups)
+    assert state["s>s"] == "primary" and state["m>m"] == "primary"
+    assert sum(kind != "" for kind in state.values()) >= 5  # not just the two "hidden"
