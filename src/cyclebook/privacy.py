@@ -187,6 +187,27 @@ def _feasible(
     return found
 
 
+def _sums(
+    values: Sequence[float],
+    hidden: Sequence[int],
+    external_total: bool = False,
+) -> list[tuple[list[int], float]]:
+    """The sums a group of figures is tied by, as equations over its ``hidden`` figures:
+    (the coefficient of each hidden figure, in order, and what they add up to once the
+    shown figures are moved across). The sum is any figure of the group that equals the
+    others' sum (the true values say which), or, with ``external_total``, a total
+    published elsewhere."""
+    total = sum(values)
+    orientations: list[tuple[int | None, float]] = [(None, total)] if external_total else []
+    orientations += [(t, 0.0) for t, v in enumerate(values) if abs(2 * v - total) < 1e-9]
+    equations = []
+    for t, rest in orientations:
+        coefficients = [-1 if i == t else 1 for i in range(len(values))]
+        known = sum(coefficients[i] * values[i] for i in range(len(values)) if i not in hidden)
+        equations.append(([coefficients[i] for i in hidden], rest - known))
+    return equations
+
+
 def _pinned(
     values: Sequence[float | None],
     ranges: Sequence[tuple[tuple[float, float], ...] | None],
@@ -196,9 +217,8 @@ def _pinned(
     """Whether a group of figures tied by one sum gives a hidden small figure away
     exactly although two or more of its figures are hidden: "new 10, not on the ladder
     <10, Supporter <10" with the column's total 12 leaves 2 for the two hidden cells, so
-    each is 1. ``ranges``: what the audience knows of each hidden figure (None: shown).
-    The sum is any figure of the group that equals the others' sum (the true values
-    say which), or, with ``external_total``, a total published elsewhere."""
+    each is 1. ``ranges``: what the audience knows of each hidden figure (None: shown);
+    the sums: :func:`_sums`."""
     if any(v is None for v in values):
         return False  # a missing figure leaves the sum open
     hidden = [i for i, r in enumerate(ranges) if r is not None]
@@ -207,25 +227,10 @@ def _pinned(
         return False
     if sum(len(ranges[i]) > 1 for i in hidden) > _MAX_PIECES:
         return False
-    total_of_all = sum(v for v in values if v is not None)
-    orientations: list[tuple[int | None, float]] = []
-    if external_total:
-        orientations.append((None, total_of_all))
-    for t, value in enumerate(values):
-        if value is not None and abs(2 * value - total_of_all) < 1e-9:  # v_t = sum of others
-            orientations.append((t, 0.0))
-    for t, rest in orientations:
-        coefficients = [-1 if i == t else 1 for i in range(len(values))]
-        known = sum(
-            coefficients[i] * (values[i] or 0.0) for i in range(len(values)) if i not in hidden
-        )
-        hidden_ranges = [ranges[i] for i in hidden]
-        hidden_coefficients = [coefficients[i] for i in hidden]
+    hidden_ranges = [ranges[i] for i in hidden]
+    for coefficients, rest in _sums(values, hidden, external_total):
         for k, i in enumerate(hidden):
-            if (
-                i in small
-                and len(_feasible(hidden_coefficients, hidden_ranges, rest - known, k)) == 1
-            ):
+            if i in small and len(_feasible(coefficients, hidden_ranges, rest, k)) == 1:
                 return True
     return False
 
@@ -252,16 +257,13 @@ def _pinned_across(
         hidden = [i for i, r in enumerate(ranges) if r is not None]
         if len(hidden) < 2:
             continue
-        total = sum(values)
-        orientations: list[tuple[int | None, float]] = [(None, total)] if g in external else []
-        orientations += [(t, 0.0) for t, v in enumerate(values) if abs(2 * v - total) < 1e-9]
-        for t, rest in orientations:
-            coefficients = [-1 if i == t else 1 for i in range(len(group))]
-            known = sum(coefficients[i] * values[i] for i in range(len(group)) if i not in hidden)
-            equations.append((g, [(group[i], coefficients[i]) for i in hidden], rest - known))
-            for i in hidden:
-                pieces = ranges[i] or ()
-                bounds.setdefault(group[i], [min(p[0] for p in pieces), max(p[1] for p in pieces)])
+        for coefficients, rest in _sums(values, hidden, g in external):
+            equations.append(
+                (g, [(group[i], a) for i, a in zip(hidden, coefficients, strict=True)], rest)
+            )
+        for i in hidden:
+            pieces = ranges[i] or ()
+            bounds.setdefault(group[i], [min(p[0] for p in pieces), max(p[1] for p in pieces)])
     for _ in range(50):
         changed = False
         for _, terms, rest in equations:
@@ -417,12 +419,7 @@ def suppression_mask(
                 continue
             changed = hide_one(group) or changed
         if not changed:  # the sums taken together
-            across = _pinned_across(
-                groups,
-                lambda cell: values[cell],
-                lambda cell: None if values[cell] is None else known_range(cell),
-                external,
-            )
+            across = _pinned_across(groups, values.get, known_range, external)
             changed = across is not None and hide_one(groups[across])
 
     mask = pd.DataFrame("", index=frame.index, columns=columns, dtype=object)
