@@ -367,13 +367,11 @@ def execute_job(job: Job, duckdb_threads: int | None = None) -> JobResult:
 
         # the kernel gets the worker's environment (a worker runs one job at a time)
         os.environ[DUCKDB_THREADS] = str(duckdb_threads)
-    out = Path(job.output_ipynb)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.stem + ".partial.ipynb")
+    Path(job.output_ipynb).parent.mkdir(parents=True, exist_ok=True)
     mark = _started_mark(job)
     mark.touch()
     try:
-        return _execute(job, started, out, partial)
+        return _execute(job, started)
     finally:
         mark.unlink(missing_ok=True)
 
@@ -385,13 +383,15 @@ def _started_mark(job: Job) -> Path:
     return out.with_name(f".{out.stem}.started")
 
 
-def _execute(job: Job, started: float, out: Path, partial: Path) -> JobResult:
+def _execute(job: Job, started: float) -> JobResult:
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from cyclebook.render import render_notebook
 
+    out = Path(job.output_ipynb)
+    partial = out.with_name(out.stem + ".partial.ipynb")
     status, error = "ok", None
     try:
         papermill.execute_notebook(
@@ -754,6 +754,12 @@ def _run_chains(
         for chain, position in ready:
             advance(chain, position)
 
+    def submit(
+        chain: list[Job], position: int, fingerprint: str | None, parts: dict[str, str] | None
+    ) -> None:
+        threads = chosen or duckdb_threads(min(pool.workers, open_chains[0]))
+        running[pool.submit(chain[position], threads)] = (chain, position, fingerprint, parts)
+
     def advance(chain: list[Job], position: int) -> None:
         """Skip cached jobs of the chain from ``position``; submit the first to execute."""
         while position < len(chain):
@@ -767,8 +773,7 @@ def _run_chains(
             if previous is None:
                 if fingerprints is not None:
                     journal(fingerprints.paths, job.cycle, {"key": job.key, "status": RUNNING})
-                threads = chosen or duckdb_threads(min(pool.workers, open_chains[0]))
-                running[pool.submit(job, threads)] = (chain, position, fingerprint, parts)
+                submit(chain, position, fingerprint, parts)
                 return
             finish(_cached(job, previous), fingerprint, parts)
             synced(job)
@@ -797,13 +802,13 @@ def _run_chains(
                     # included. A job that had not started (see _started_mark) runs in a
                     # fresh pool; one that was running, once more: the one that killed
                     # its worker is likely to do so again, and is then reported.
-                    started = _started_mark(job)
-                    if not started.exists() or job.key not in retried:
-                        if started.exists():
+                    mark = _started_mark(job)
+                    was_running = mark.exists()
+                    if not was_running or job.key not in retried:
+                        if was_running:
                             retried.add(job.key)
-                            started.unlink(missing_ok=True)
-                        threads = chosen or duckdb_threads(min(pool.workers, open_chains[0]))
-                        running[pool.submit(job, threads)] = (chain, position, fingerprint, parts)
+                            mark.unlink(missing_ok=True)
+                        submit(chain, position, fingerprint, parts)
                         continue
                     result = _crashed(job, exc)
                 except Exception as exc:  # the worker could not run it at all
