@@ -85,7 +85,7 @@ from typing import Any
 
 import cyclebook
 from cyclebook.config import Cohort, CycleCard, cycles_after, list_cycles
-from cyclebook.filehash import cohort_cache, files_digest, files_under
+from cyclebook.filehash import cohort_cache, files_digest
 from cyclebook.paths import FOLLOWUP_LISTS, PHASES, CohortPaths, templates_dir
 
 FINGERPRINT_VERSION = 1
@@ -180,7 +180,7 @@ class Fingerprints:
         # exports can be gigabytes: their hashes are remembered between runs by stat
         self._hashes = cohort_cache(paths.root)
         self._exports: dict[str, dict[str, str]] = {}
-        self._families: dict[str, list[str]] = {}
+        self._related: dict[str, list[str]] = {}
         # store state: table -> org_id -> digest, or (SHARE_TABLES) -> (org, cycle) -> digest
         self._tables: dict[str, dict[Any, str]] | None = None
         self._dirty: set[str] = set()
@@ -246,16 +246,15 @@ class Fingerprints:
         folder that no reader reads (the sync report lists them)."""
         if org_id not in self._exports:
             from cyclebook.errors import ExportError
-            from cyclebook.sync import discover_files, files_not_read
+            from cyclebook.sync import discover_files, export_listing, files_not_read
 
             org = self.cohort.org(org_id)
             exports = self.paths.exports(org_id)
             found: dict[str, str] = {}
             if not org.sources and exports.is_dir():
-                # no source named yet: whatever is in the folder (its sync says what to do)
-                for rel, full in files_under(exports):
-                    if not Path(full).name.startswith((".", "~$")):
-                        found[rel] = self._hashes.sha256(full)
+                # no source named yet: what is in the folder, as a source there would list it
+                for rel, path in export_listing(exports, exports):
+                    found[rel] = self._hashes.sha256(path)
             for source in org.sources:
                 try:
                     files = discover_files(exports, source, org_id)
@@ -275,13 +274,12 @@ class Fingerprints:
         its own, its network's (an affiliate is named as one) and its affiliates' (a
         network's measures count them). Not its sibling affiliates': adding a staff
         member to one affiliate re-ran every report of a forty-affiliate network."""
-        if org_id not in self._families:
-            org = self.cohort.org(org_id)
+        if org_id not in self._related:
+            # (a parent is an organization of the cohort: the config refuses one that is not)
+            parent = self.cohort.org(org_id).parent
             found = {org_id, *(a.id for a in self.cohort.affiliates(org_id))}
-            if org.parent and org.parent in {o.id for o in self.cohort.organizations}:
-                found.add(org.parent)
-            self._families[org_id] = sorted(found)
-        return self._families[org_id]
+            self._related[org_id] = sorted(found | ({parent} if parent else set()))
+        return self._related[org_id]
 
     def reads(self, org_id: str, phase: str) -> list[str]:
         """Whose data an organization's report of ``phase`` reads: its own, and a

@@ -86,7 +86,9 @@ def socket_dir() -> str:
     if not _swept:
         _swept = True
         sweep_socket_dirs()
-    return tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-")
+    from cyclebook.paths import owned_dir
+
+    return owned_dir(SOCKET_DIR_PREFIX)
 
 
 def sweep_socket_dirs(root: str | None = None) -> int:

@@ -97,9 +97,18 @@ class CohortPaths:
         return self.output(cycle) / ".journal.jsonl"
 
 
+def owned_dir(prefix: str, root: str | os.PathLike | None = None) -> str:
+    """A new private folder ``<prefix><pid>-...`` under ``root`` (the machine's temporary
+    folder when None), named after this process so that :func:`sweep_owned_dirs` can tell
+    when its owner is gone."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=root)
+
+
 def sweep_owned_dirs(root: str | os.PathLike, prefix: str) -> int:
-    """Remove the folders ``<prefix><pid>-...`` under ``root`` whose process no longer
-    exists (killed before it could remove them); returns how many."""
+    """Remove the folders ``<prefix><pid>-...`` (:func:`owned_dir`) under ``root`` whose
+    process no longer exists (killed before it could remove them); returns how many."""
     import shutil
 
     removed = 0

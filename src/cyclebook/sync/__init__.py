@@ -115,7 +115,9 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
     if base.is_file():
         found = [(str(base.relative_to(exports_dir)), base)]
     else:
-        found = [(rel, path) for rel, path in _listing(exports_dir, base) if _reads(source, path)]
+        found = [
+            (rel, path) for rel, path in export_listing(exports_dir, base) if _reads(source, path)
+        ]
     for rel, path in found:
         try:
             rel.encode("utf-8")
@@ -140,7 +142,7 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
     return [(path, rel) for rel, path in found]
 
 
-def _listing(exports_dir: Path, base: Path) -> list[tuple[str, Path]]:
+def export_listing(exports_dir: Path, base: Path) -> list[tuple[str, Path]]:
     """(name under the exports folder, path) of the files in a source's folder, without
     hidden files and the lock files office programs leave (``~$name.xlsx``)."""
     prefix = base.relative_to(exports_dir).as_posix()
@@ -168,7 +170,7 @@ def files_not_read(cohort_dir: str | Path, org: Organization) -> list[tuple[str,
         base = exports / source.path
         if not base.is_dir():
             continue
-        for rel, path in _listing(exports, base):
+        for rel, path in export_listing(exports, base):
             if _reads(source, path):
                 read.add(rel)
             else:

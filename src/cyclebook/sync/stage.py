@@ -358,14 +358,14 @@ def _private_tmpdir(root: Path | None) -> Path:
     cohort's ``.cyclebook/tmp`` (as private as the store) rather than the machine's /tmp,
     where a sync killed mid-way left them for good. Folders of syncs that were killed are
     removed here."""
-    from cyclebook.paths import sweep_owned_dirs
+    from cyclebook.paths import owned_dir, sweep_owned_dirs
 
     if root is None:
         return Path(tempfile.mkdtemp(prefix=f"cyclebook-{SYNC_TMP_PREFIX}"))
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
     sweep_owned_dirs(root, SYNC_TMP_PREFIX)
-    return Path(tempfile.mkdtemp(prefix=f"{SYNC_TMP_PREFIX}{os.getpid()}-", dir=root))
+    return Path(owned_dir(SYNC_TMP_PREFIX, root))
 
 
 class Stage:
