@@ -52,6 +52,15 @@ def test_names_are_escaped(pages):
         assert "The &lt;b&gt;Network&lt;/b&gt; &amp; Friends" in page
 
 
+def _value_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Saved metric values as safe_values reads them: (org, metric, period, dimension,
+    value, denominator[, shared]) rows."""
+    columns = ["org_id", "metric", "period", "dimension", "value", "denominator"]
+    if rows and len(rows[0]) == len(columns) + 1:
+        columns.append("shared")
+    return pd.DataFrame(rows, columns=columns).assign(definition="", suppressed=False)
+
+
 def _rows_for(page: str, org_name_escaped: str) -> str:
     start = page.index(f"<h3>{org_name_escaped}</h3>")
     nxt = page.find("<h3>", start + 5)
@@ -145,13 +154,12 @@ def test_a_rate_whose_rest_is_small_is_withheld_with_what_gives_it_away():
     """ "Show rate 75% of 32" told a funder that 8 people did not come: a count from 1 to 9
     as surely as a shown one. The rate is withheld, and so is the figure that would give
     the rest back with the count beside it."""
-    frame = pd.DataFrame(
+    frame = _value_frame(
         [
             ("o", "show_rate", "cycle", "", 0.75, 32.0, True),
             ("o", "absorption", "cycle", "", 0.5, 30.0, True),
-        ],
-        columns=["org_id", "metric", "period", "dimension", "value", "denominator", "shared"],
-    ).assign(definition="", suppressed=False)
+        ]
+    )
     got = {v.metric: v.shown for v in safe_values(frame, "funder")}
     assert got == {"show_rate": "withheld", "absorption": "50% of 30"}
     mine = {v.metric: v.shown for v in safe_values(frame, "organization")}
@@ -159,7 +167,7 @@ def test_a_rate_whose_rest_is_small_is_withheld_with_what_gives_it_away():
 
 
 def test_safe_values_secondary_and_derived():
-    frame = pd.DataFrame(
+    frame = _value_frame(
         [
             ("o", "ladder", "end", "", 120.0, None, True),
             ("o", "ladder", "end", "supporter", 80.0, None, True),
@@ -171,9 +179,8 @@ def test_safe_values_secondary_and_derived():
             ("o", "absorption", "cycle", "", 0.5, 30.0, True),
             ("o", "absorption", "cycle", "source=spoke", 0.5, 6.0, True),
             ("o", "absorption", "cycle", "source=van", 0.5, 24.0, True),
-        ],
-        columns=["org_id", "metric", "period", "dimension", "value", "denominator", "shared"],
-    ).assign(definition="", suppressed=False)
+        ]
+    )
     got = {(v.metric, v.dimension): v.shown for v in safe_values(frame, "cohort")}
     assert got == {
         ("ladder", ""): "120",
@@ -200,7 +207,7 @@ def test_build_index_unused_guard():
 def test_rate_breakdowns_do_not_give_back_a_hidden_count():
     # 29 new people: 24 from Action Network, 5 from Mobilize. "52% of 29" and
     # "54% of 24" would give the 5 back (29 - 24), so the 24 is hidden like a count.
-    frame = pd.DataFrame(
+    frame = _value_frame(
         [
             ("o", "new_people", "cycle", "", 29.0, None),
             ("o", "new_people", "cycle", "source=action_network", 24.0, None),
@@ -210,9 +217,8 @@ def test_rate_breakdowns_do_not_give_back_a_hidden_count():
             ("o", "absorption", "cycle", "source=mobilize", 2 / 5, 5.0),
             ("o", "contact", "cycle", "contact_rate|channel=door", 0.5, 40.0),
             ("o", "contact", "cycle", "contact_rate|channel=phone", 0.25, 400.0),
-        ],
-        columns=["org_id", "metric", "period", "dimension", "value", "denominator"],
-    ).assign(definition="", suppressed=False)
+        ]
+    )
     got = {(v.metric, v.dimension): v.shown for v in safe_values(frame, "cohort")}
     assert got == {
         ("new_people", ""): "29",
@@ -229,7 +235,7 @@ def test_rate_breakdowns_do_not_give_back_a_hidden_count():
 def test_channel_breakdowns_add_up_to_their_own_total_not_the_headline():
     # 25 attempts: 22 at the door, 3 by text. The 3 is small; with "attempts" shown,
     # the 22 would give it back, so the 22 is hidden too (not the conversations headline).
-    frame = pd.DataFrame(
+    frame = _value_frame(
         [
             ("o", "contact", "cycle", "", 40.0, None),
             ("o", "contact", "cycle", "attempts", 25.0, None),
@@ -238,9 +244,8 @@ def test_channel_breakdowns_add_up_to_their_own_total_not_the_headline():
             ("o", "contact", "week", "attempts|week=1", 25.0, None),
             ("o", "contact", "week", "attempts|week=1|channel=door", 22.0, None),
             ("o", "contact", "week", "attempts|week=1|channel=text", 3.0, None),
-        ],
-        columns=["org_id", "metric", "period", "dimension", "value", "denominator"],
-    ).assign(definition="", suppressed=False)
+        ]
+    )
     shown = safe_values(frame, "cohort", skip_periods=())
     got = {(v.period, v.dimension): v.shown for v in shown}
     assert got[("cycle", "attempts|channel=text")] == "<10"
@@ -416,10 +421,7 @@ def _transition_frame() -> pd.DataFrame:
         ("o", "movement", "cycle", "member:down", 53.0),
         ("o", "movement", "cycle", "new:joined", 40.0),
     ]
-    return pd.DataFrame(
-        [(*row, None) for row in rows],
-        columns=["org_id", "metric", "period", "dimension", "value", "denominator"],
-    ).assign(definition="", suppressed=False)
+    return _value_frame([(*row, None) for row in rows])
 
 
 def test_ladder_transitions_give_no_hidden_count_back():
@@ -515,7 +517,7 @@ def test_a_year_s_breakdown_is_not_part_of_the_cycle_s_total():
     """The demo's Riverside: the cycle's 65 conversations read 'hidden' for funders,
     because this year's conversations by channel (5 + 70 + 111, not 65) were taken for
     its parts. A week's figures do add up to the cycle's."""
-    frame = pd.DataFrame(
+    frame = _value_frame(
         [
             ("o", "contact", "cycle", "conversations", 65.0, None),
             ("o", "contact", "year", "conversations|channel=door", 5.0, None),
@@ -523,9 +525,8 @@ def test_a_year_s_breakdown_is_not_part_of_the_cycle_s_total():
             ("o", "contact", "year", "conversations|channel=text", 111.0, None),
             ("o", "contact", "week", "conversations|week=1", 62.0, None),
             ("o", "contact", "week", "conversations|week=2", 3.0, None),
-        ],
-        columns=["org_id", "metric", "period", "dimension", "value", "denominator"],
-    ).assign(definition="", suppressed=False)
+        ]
+    )
     got = {(v.period, v.dimension): v.shown for v in safe_values(frame, "funder", skip_periods=())}
     assert got[("year", "conversations|channel=door")] == "<10"
     # the weeks add up to the cycle: with week 2 small, the 65 or the 62 must go too
