@@ -946,14 +946,25 @@ def write_manifest(
         with contextlib.suppress(ValueError, OSError):
             previous = json.loads(manifest_path.read_text())
     jobs = {job["key"]: job for job in previous.get("jobs", [])}
-    # what an interrupted run finished (and did not record here) is this run's "before"
-    jobs.update(
-        (key, entry)
+    # what the journal holds: an interrupted run's finished jobs (this run's "before"),
+    # and this run's own, recorded as each finished (its notebook hashed then)
+    journaled = {
+        key: entry
         for key, entry in read_journal(paths, card.id).items()
         if entry.get("status") != RUNNING
-    )
+    }
+    jobs.update(journaled)
     for result in results:
-        jobs[result.key] = _manifest_entry(result, jobs.get(result.key, {}))
+        entry = journaled.get(result.key)
+        this_run = (
+            entry is not None
+            and result.status != "cached"
+            and all(
+                entry.get(name) == getattr(result, name)
+                for name in ("fingerprint", "status", "seconds")
+            )
+        )
+        jobs[result.key] = entry if this_run else _manifest_entry(result, jobs.get(result.key, {}))
     org_ids = sorted({r.org_id for r in results if r.org_id})
     exports = fingerprints.exports if fingerprints is not None else None
     manifest = {

@@ -15,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from cyclebook import runner
 from cyclebook.cli import main
 from cyclebook.errors import ParameterError, RunLockedError
+from cyclebook.filehash import sha256_file
 from cyclebook.paths import CohortPaths
 
 HOSTILE = "<script>alert(1)</script>"
@@ -62,6 +63,8 @@ def test_whole_cohort_reports_index_manifest(tiny_cohort: Path, capsys) -> None:
     assert job["status"] == "ok" and job["seconds"] > 0
     assert job["parameters"]["org_id"] == "alpha"
     assert len(job["notebook_sha256"]) == 64
+    for entry in manifest["jobs"]:  # the executed notebook as it is on disk
+        assert entry["notebook_sha256"] == sha256_file(Path(entry["output_ipynb"]))
     assert not list(paths.output("c1").rglob("*.partial.ipynb"))
 
 
