@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pytest
 from conftest import utc
 
@@ -1567,3 +1568,63 @@ def test_a_van_one_on_one_that_did_not_happen_is_an_attempt(make_cohort):
     assert c.query(
         "SELECT attempt_id, channel, result, conversation FROM contact_attempt ORDER BY 1"
     ) == [("van:cc:9005", "in_person", "Not Home", False)]
+
+
+SHEET_EVENTS = """
+- kind: generic_csv
+  path: signins
+  columns: {person_id: ID, occurred_at: Date, type: Type, event: Event}
+"""
+
+
+def test_a_sheets_events_are_days_of_the_organizations_calendar(make_cohort):
+    """A sheet's event is its name on one local day (New York here): keyed by the UTC
+    date, the evening canvass of the 24th (01:00 UTC on the 25th) and the next day's
+    noon canvass were one event, and a meeting either side of midnight UTC two."""
+    c = make_cohort(SHEET_EVENTS)
+    c.write(
+        "signins/week1.csv",
+        "ID,Date,Type,Event\n"
+        "A,2026-03-24 21:00,attendance,Canvass\n"
+        "A,2026-03-25 12:00,attendance,Canvass\n"
+        "B,2026-03-26 19:30,attendance,Meeting\n"
+        "C,2026-03-26 20:30,attendance,Meeting\n",
+    )
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (4, 0), c.rejects()
+    events = c.query(
+        f"""SELECT e.title, {utc("e.start_at")}, count(a.activity_id)
+            FROM event e JOIN activity a USING (org_id, event_id) GROUP BY ALL ORDER BY 2"""
+    )
+    # the 24th's and the 25th's canvass; one meeting (the later row's time, as before)
+    assert events == [
+        ("Canvass", "2026-03-25 01:00", 1),
+        ("Canvass", "2026-03-25 16:00", 1),
+        ("Meeting", "2026-03-27 00:30", 2),
+    ]
+
+
+def test_a_sheets_events_that_no_activity_names_are_removed(make_cohort):
+    """An event id of an earlier reading of a sheet (an older reader keyed events by the
+    UTC date) that no activity names any more is removed when the sheets are read again;
+    a tool's own event without signups stays (it counts as a past event without
+    attendance)."""
+    c = make_cohort(SHEET_EVENTS)
+    c.write("signins/week1.csv", "ID,Date,Type,Event\nA,2026-03-24 21:00,attendance,Canvass\n")
+    c.sync()
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    try:
+        con.execute(
+            """INSERT INTO event VALUES
+               ('org', 'sheet:signins:oldid', 'sheet:signins', 'Canvass', NULL,
+                TIMESTAMPTZ '2026-03-25 01:00:00+00'),
+               ('org', 'van:event:7', 'van', 'Phone bank', 'Phone Bank',
+                TIMESTAMPTZ '2026-03-20 22:00:00+00')"""
+        )
+    finally:
+        con.close()
+    c.write("signins/week2.csv", "ID,Date,Type,Event\nB,2026-03-31 18:00,attendance,Canvass\n")
+    assert c.sync().status == "ok"
+    named = {r[0] for r in c.query("SELECT event_id FROM activity")}
+    assert len(named) == 2 and "sheet:signins:oldid" not in named
+    assert {r[0] for r in c.query("SELECT event_id FROM event")} == named | {"van:event:7"}

@@ -558,6 +558,21 @@ def write_org(
         if events
         else 0
     )
+    # A spreadsheet's event exists only as the day and name its rows give: one that no
+    # activity names any more is an id of an earlier reading (its rows corrected, or
+    # read under other settings or an older reader's dating, which keyed events by the
+    # UTC date), and was counted in "past events without attendance" for ever
+    if (
+        "event" in held
+        and stage is not None
+        and any(f.source_kind == "generic_csv" and not f.carried for f in stage.files)
+    ):
+        con.execute(
+            """DELETE FROM event e WHERE org_id = $org AND starts_with(source, 'sheet:')
+               AND NOT EXISTS (SELECT 1 FROM activity a
+                               WHERE a.org_id = $org AND a.event_id = e.event_id)""",
+            p,
+        )
 
     attempts = _dedupe(
         con,

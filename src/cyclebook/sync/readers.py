@@ -1807,7 +1807,10 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                     "present/absent, or x or ✓ for yes)",
                 ),
             ]
-        event_id = f"'{name}:' || substr(md5(x.event || '|' || strftime(x.ts AT TIME ZONE 'UTC', '%Y-%m-%d')), 1, 16)"
+        # an event is its name on one day of the organization's calendar (the stage's
+        # TimeZone): by the UTC date, an evening canvass west of UTC and the next day's
+        # were one event, and one past midnight UTC was two
+        event_id = f"'{name}:' || substr(md5(x.event || '|' || CAST(CAST(x.ts AS DATE) AS VARCHAR)), 1, 16)"
         inserts = {
             "st_person": f"""{sql_str(name)}, x.ref, x.email, x.phone, x.first_name, x.last_name,
                 x.address, x.zip, x.state, x.email_ok, x.sms_ok, x.dnc, x.ts""",
