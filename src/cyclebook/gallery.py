@@ -96,7 +96,14 @@ STANDALONE = {
     "attempts",
     "conversations",
     "reached",
+    # volunteer tiers: the headline is the active volunteers, the first three tiers; in a
+    # group with them, "42 active, 40 with one shift" pinned both small tiers at 1
+    "none in 30 days",
 }
+# Breakdowns whose weeks add up to the cycle's figure by the same breakdown: the weekly
+# attempts by channel to the cycle's attempts by channel (people reached are counted
+# once a week and once a cycle: no sum)
+WEEKLY_SUMS = ("attempts", "conversations", "contact_rate", "reply_rate", "opt_out_rate")
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,9 @@ def _wanted(org: Organization, audience: str) -> set[str] | None:
     if allowed is None:
         return None
     parts = {p[0] for key, ps in DERIVED_FROM.items() if key[0] in allowed for p in ps}
-    return allowed | parts
+    # conversion's denominators are the ladder's rungs (see _conversion_groups)
+    linked = {"ladder"} if "conversion" in allowed else set()
+    return allowed | parts | linked
 
 
 def _mark_shared(frame: pd.DataFrame, org: Organization, audience: str) -> pd.DataFrame:
@@ -293,6 +302,50 @@ def _family_total(
     return None
 
 
+def _weekly_groups(values: dict[tuple, Any]) -> list[list[tuple]]:
+    """A breakdown's weeks add up to the cycle's figure of the same breakdown: weekly
+    door attempts to the cycle's door attempts. Without it the week-by-channel cells
+    were tied only to their week's total, and "door 25 this cycle; week 1 20, week 2
+    <10, weeks 3-6 0" gave back the 5."""
+    weeks: dict[tuple, list[tuple]] = {}
+    for key in values:
+        metric, period, dimension, part = key
+        if period != "week" or dimension.count("|") < 2:
+            continue
+        head, week, rest = dimension.split("|", 2)
+        if head in WEEKLY_SUMS and week.startswith("week="):
+            weeks.setdefault((metric, f"{head}|{rest}", part), []).append(key)
+    groups = []
+    for (metric, dimension, part), cells in weeks.items():
+        total = (metric, "cycle", dimension, part)
+        if total in values:
+            groups.append([total, *cells])
+    return groups
+
+
+def _conversion_groups(values: dict[tuple, Any], ladder: Sequence[str] | None) -> list[list[tuple]]:
+    """Conversion's denominators are the ladder at the start: a rung's is the people on
+    it, the headline's everyone below the top rung. "16% of 92" beside 97 people on the
+    ladder (or in the active base) at the start gave back 5 leaders, a rung the group
+    had not shared; "active: 0% of 12" gave back a hidden rung."""
+    groups: list[list[tuple]] = []
+    rungs = []
+    for key in values:
+        if key[:2] == ("conversion", "cycle") and key[2] and key[3] == "den":
+            rung = ("ladder", "start", key[2], "v")
+            rungs.append(key[2])
+            if rung in values:
+                groups.append([key, rung])
+    at_start = [key[2] for key in values if key[:2] == ("ladder", "start") and key[2]]
+    tops = [ladder[-1]] if ladder else [rung for rung in at_start if rung not in rungs]
+    total, below = ("ladder", "start", "", "v"), ("conversion", "cycle", "", "den")
+    if len(tops) == 1 and total in values and below in values:
+        top = ("ladder", "start", tops[0], "v")
+        if top in values:
+            groups.append([total, below, top])
+    return groups
+
+
 def _fmt_count(value: Any) -> Any:
     if isinstance(value, str) or value is None:
         return value
@@ -430,6 +483,8 @@ def _safe_org_values(
                 for c in columns:
                     cells = [row_cells[c] for row_cells in two_way.values() if c in row_cells]
                     groups.append([head, *cells] if c == "up" and head in values else cells)
+    groups.extend(_weekly_groups(values))
+    groups.extend(_conversion_groups(values, ladder))
     # one figure reached two ways: equal values of different measures in one period
     same: dict[tuple[str, float], list[tuple]] = {}
     for key, value in values.items():

@@ -240,12 +240,23 @@ def _pinned_across(
     value: Callable[[Any], float | None],
     known_range: Callable[[Any], tuple[tuple[float, float], ...] | None],
     external: Iterable[int] = (),
+    sensitive: Callable[[Any], bool] | None = None,
 ) -> int | None:
     """A group to hide one more figure in, when the sums of several groups taken together
     leave a hidden small figure one value (:func:`_pinned` looks at one sum at a time):
     "A: <10 + hidden = 21; column: hidden + <10 = 29" pins both small cells, 1 and 9. The
     bounds of every hidden figure are narrowed by every sum until nothing changes; returns
-    the index of a group holding a pinned small figure and a shown one, or None."""
+    the index of a group holding a pinned small figure and a shown one, or None.
+
+    ``sensitive(key)``: whether a hidden figure must not be pinned (default: it reads
+    "<10"); a figure the audience is not shown at all and that is small is one too. A sum
+    with a single hidden figure pins it, and takes part: "active base 97" equal to the
+    ladder's 97 (not shared), and 97 = "conversion of 92" + leaders, pinned 5 leaders."""
+    if sensitive is None:
+
+        def sensitive(key: Any) -> bool:
+            return known_range(key) == _SMALL_RANGE
+
     external = set(external)
     bounds: dict[Any, list[float]] = {}
     equations: list[tuple[int, list[tuple[Any, int]], float]] = []
@@ -255,7 +266,7 @@ def _pinned_across(
             continue
         ranges = [known_range(key) for key in group]
         hidden = [i for i, r in enumerate(ranges) if r is not None]
-        if len(hidden) < 2:
+        if not hidden:
             continue
         for coefficients, rest in _sums(values, hidden, g in external):
             equations.append(
@@ -284,8 +295,7 @@ def _pinned_across(
     for g, terms, _ in equations:
         for key, _ in terms:
             lo, hi = bounds[key]
-            pinned = known_range(key) == _SMALL_RANGE and lo == hi
-            if pinned and any(known_range(other) is None for other in groups[g]):
+            if lo == hi and sensitive(key) and any(known_range(o) is None for o in groups[g]):
                 return g
     return None
 
@@ -473,6 +483,13 @@ def suppress_linked(
             return False
         return state[key] != "" or key in forced or is_small(numbers[key], threshold)
 
+    def sensitive(key: Any) -> bool:
+        # what a pinned value must not give back: a "<10", a figure withheld by another
+        # rule, and a small one the audience is not shown at all
+        if key in forced or state[key] == "primary":
+            return True
+        return key in unknown and is_small(numbers[key], threshold)
+
     def known_range(key: Any) -> tuple[tuple[float, float], ...] | None:
         if key in unknown or key in forced and not is_small(numbers[key], threshold):
             return _ANY  # not shown at all, or withheld whatever its size
@@ -507,7 +524,9 @@ def suppress_linked(
                 continue
             changed = hide_one(group) or changed
         if not changed:  # the sums taken together
-            across = _pinned_across(groups, lambda key: numbers[key], known_range)
+            across = _pinned_across(
+                groups, lambda key: numbers[key], known_range, sensitive=sensitive
+            )
             changed = across is not None and hide_one(groups[across])
     return {key: kind for key, kind in state.items() if key not in unknown}
 

@@ -537,3 +537,103 @@ def test_a_year_s_breakdown_is_not_part_of_the_cycle_s_total():
         for v in safe_values(frame[frame["period"] != "week"], "funder", skip_periods=())
     }
     assert shown_without_weeks[("cycle", "conversations")] == "65"
+
+
+def _shown_of(frame: pd.DataFrame, audience: str, **kw) -> dict[tuple, object]:
+    return {
+        (v.metric, v.period, v.dimension): v.shown
+        for v in safe_values(frame, audience, skip_periods=(), **kw)
+    }
+
+
+def test_weekly_cells_add_up_to_the_cycles_figure_by_channel():
+    """Door attempts: 25 this cycle, 20 in week 1, 5 in week 2. Tied only to its week's
+    total, the week-2 door cell "<10" came back as 25 - 20."""
+    frame = _value_frame(
+        [
+            ("o", "contact", "cycle", "attempts", 60, None),
+            ("o", "contact", "cycle", "attempts|channel=door", 25, None),
+            ("o", "contact", "cycle", "attempts|channel=phone", 35, None),
+            ("o", "contact", "week", "attempts|week=1", 40, None),
+            ("o", "contact", "week", "attempts|week=2", 20, None),
+            ("o", "contact", "week", "attempts|week=1|channel=door", 20, None),
+            ("o", "contact", "week", "attempts|week=1|channel=phone", 20, None),
+            ("o", "contact", "week", "attempts|week=2|channel=door", 5, None),
+            ("o", "contact", "week", "attempts|week=2|channel=phone", 15, None),
+        ]
+    )
+    got = _shown_of(frame, "funder")
+    assert got[("contact", "week", "attempts|week=2|channel=door")] == "<10"
+    door = [
+        got[("contact", "cycle", "attempts|channel=door")],
+        got[("contact", "week", "attempts|week=1|channel=door")],
+    ]
+    assert "hidden" in door  # one more of the door column: 25 - 20 no longer works
+    # the organization sees every figure
+    assert (
+        _shown_of(frame, "organization")[("contact", "week", "attempts|week=1|channel=door")]
+        == "20"
+    )
+
+
+def test_conversion_denominators_are_the_ladder_at_the_start():
+    """97 on the ladder at the start (and in the active base), conversion "16% of 92":
+    97 - 92 = 5 leaders, a rung shown "<10" to the cohort and not shared with funders at
+    all; "active: 0% of 12" gave back the active rung the ladder table hid."""
+    rows = [
+        ("o", "active_base", "start", "", 97, None, True),
+        ("o", "conversion", "cycle", "", 15 / 92, 92, True),
+        ("o", "conversion", "cycle", "supporter", 0.3, 50, True),
+        ("o", "conversion", "cycle", "member", 0.0, 30, True),
+        ("o", "conversion", "cycle", "active", 0.0, 12, True),
+    ]
+    ladder = [
+        ("o", "ladder", "start", "", 97),
+        ("o", "ladder", "start", "supporter", 50),
+        ("o", "ladder", "start", "member", 30),
+        ("o", "ladder", "start", "active", 12),
+        ("o", "ladder", "start", "leader", 5),
+    ]
+    rungs = {"o": ["supporter", "member", "active", "leader"]}
+    # funders: the ladder is read to check conversion, never shown
+    funder = _shown_of(
+        _value_frame(rows + [(*r, None, False) for r in ladder]), "funder", ladders=rungs
+    )
+    assert not any(key[0] == "ladder" for key in funder)
+    assert funder[("active_base", "start", "")] == "97"
+    assert funder[("conversion", "cycle", "")] == "withheld"
+    # the cohort sees the ladder too: the leaders "<10", one more rung hidden, and the
+    # conversion of that rung withheld with it
+    cohort = _shown_of(
+        _value_frame(rows + [(*r, None, True) for r in ladder]), "cohort", ladders=rungs
+    )
+    assert cohort[("ladder", "start", "leader")] == "<10"
+    assert cohort[("conversion", "cycle", "")] == "withheld"
+    hidden_rungs = [
+        r for r in ("supporter", "member", "active") if cohort[("ladder", "start", r)] == "hidden"
+    ]
+    assert len(hidden_rungs) == 1
+    assert cohort[("conversion", "cycle", hidden_rungs[0])] == "withheld"
+
+
+def test_volunteers_without_a_shift_are_not_part_of_the_headline():
+    """The headline (42 active volunteers) adds up the first three tiers; grouped with
+    "none in 30 days" the sum never held, and "1 in 30 days: 40" pinned both small
+    tiers at 1."""
+    frame = _value_frame(
+        [
+            ("o", "volunteer_tiers", "end", "", 42, None),
+            ("o", "volunteer_tiers", "end", "2+ in 14 days", 1, None),
+            ("o", "volunteer_tiers", "end", "2+ in 30 days", 1, None),
+            ("o", "volunteer_tiers", "end", "1 in 30 days", 40, None),
+            ("o", "volunteer_tiers", "end", "none in 30 days", 15, None),
+        ]
+    )
+    got = _shown_of(frame, "cohort")
+    assert got[("volunteer_tiers", "end", "2+ in 14 days")] == "<10"
+    assert got[("volunteer_tiers", "end", "2+ in 30 days")] == "<10"
+    assert "hidden" in (
+        got[("volunteer_tiers", "end", "")],
+        got[("volunteer_tiers", "end", "1 in 30 days")],
+    )
+    assert got[("volunteer_tiers", "end", "none in 30 days")] == "15"
