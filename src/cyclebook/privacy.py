@@ -47,6 +47,8 @@ __all__ = [
     "suppress_linked",
     "allowed_metrics",
     "is_allowed",
+    "measure_allowed",
+    "shares_with_everyone",
     "guard_org_ids",
     "Leak",
     "ReportLeakError",
@@ -635,6 +637,23 @@ def shares_nothing(org: Organization, audience: str) -> bool:
 def is_allowed(org: Organization, audience: str, metric: str) -> bool:
     allowed = allowed_metrics(org, audience)
     return allowed is None or metric in allowed
+
+
+def measure_allowed(org: Organization, audience: str, measure: str) -> bool:
+    """Whether a measure named in a reflection or a definition change (a metric key, or
+    ``ladder.<rung>`` for a rung of the ladder) is one ``org`` shares with ``audience``."""
+    metric = "ladder" if measure.startswith("ladder.") else measure
+    return is_allowed(org, audience, metric)
+
+
+def shares_with_everyone(org: Organization, measure: str | None = None) -> bool:
+    """Whether what ``org`` said may go where every audience reads it (the cycle card):
+    only when it shares its reflection with every audience outside itself (and, for a
+    ``measure``, that measure with each of them)."""
+    outside = [a for a in AUDIENCES if is_restricted(a)]
+    if any(shares_nothing(org, a) for a in outside):
+        return False
+    return measure is None or all(measure_allowed(org, a, measure) for a in outside)
 
 
 def guard_org_ids(cohort: Cohort, org_id: str | None) -> list[str]:

@@ -921,6 +921,24 @@ def _listed(items: Sequence[str]) -> str:
     return "; ".join(item.strip().rstrip(".") for item in items) + "."
 
 
+def _kept_line(kept: dict[str, int]) -> str:
+    """The card's neutral word on what groups keep to themselves: counts, no names."""
+    parts = [
+        f"{n} {what if n != 1 else what.removesuffix('s')}"
+        for what, n in (
+            ("decisions", kept["decisions"]),
+            ("open questions", kept["questions"]),
+            ("definition changes", kept["changes"]),
+        )
+        if n
+    ]
+    return (
+        "Kept in groups' own records (each group's own reports show them): "
+        + ", ".join(parts)
+        + "."
+    )
+
+
 def start_next_cycle(
     cohort_dir: str | Path,
     from_cycle: str,
@@ -930,12 +948,17 @@ def start_next_cycle(
     """Write ``<cohort>/<new_cycle_id>/cycle.yml`` from ``from_cycle``'s record.
 
     The new card runs six weeks from ``start`` (default: the day the previous cycle
-    ended), sets ``previous:``, carries the cohort's and every organization's open
+    ended), sets ``previous:``, carries the cohort's and the organizations' open
     questions (and undecided definition proposals), lists the previous decisions and
     adopted definition changes in its design, and copies how-might-we, hypothesis,
     metrics (without results), accountable and team for the facilitators to edit.
     Adopted definition changes are written into cohort.yml (see
     :func:`adopt_measure_changes`). Refuses to overwrite an existing cycle.
+
+    Every audience sees the card, so an organization's decisions, questions and
+    definition changes go on it only if it shares its reflection with every audience
+    (and, for a change, the measure too); the card only counts the others, which stay in
+    the group's own reflection. No "why" and no names of who proposed a change.
     """
     cohort_dir = Path(cohort_dir)
     paths = CohortPaths.of(cohort_dir)
@@ -962,29 +985,49 @@ def start_next_cycle(
     start = start or card.end
     end = start + dt.timedelta(weeks=CYCLE_WEEKS)
 
-    names = {org.id: org.name for org in cohort.organizations}
+    # The card is shown in every report, to every audience: a group's words go on it only
+    # if the group shares its reflection with every audience (privacy.shares_with_everyone,
+    # the consent the reflect report follows), a definition change only if the measure is
+    # shared with every audience too. What stays off the card is kept in the group's own
+    # reflection (its organization reports show it); the card counts it, neutrally. Never
+    # who proposed a change, nor why.
     decisions = [f"Cohort: {x}" for x in card.decisions]
     questions = list(card.questions)
+    kept = {"decisions": 0, "questions": 0, "changes": 0}
     for org in cohort.organizations:
         reflection = reflections.get(org.id)
         if reflection is None:
             continue
+        if not privacy.shares_with_everyone(org):
+            kept["decisions"] += len(reflection.latest.decisions)
+            kept["questions"] += len(reflection.latest.questions)
+            continue
         decisions += [f"{org.name}: {x}" for x in reflection.latest.decisions]
         questions += [f"{org.name}: {x}" for x in reflection.latest.questions]
     for org_id, proposal in open_items:
+        org = cohort.org(org_id)
+        if not privacy.shares_with_everyone(org, proposal.measure):
+            kept["questions"] += 1
+            continue
         questions.append(
-            f"{names[org_id]}: adopt the proposed change to {proposal.measure}? "
-            # not who proposed it: the card is shown in every report, to every audience
-            f"{proposal.change} (why: {proposal.why})"
+            f"{org.name}: adopt the proposed change to {proposal.measure}? {proposal.change}"
         )
-    adopted = [a for a in adoptions if a.change.status == "adopted"]
+    adopted = []
+    for item in adoptions:
+        if item.change.status != "adopted":
+            continue
+        org = cohort.org(item.org_id)
+        if privacy.shares_with_everyone(org, item.change.measure):
+            adopted.append(f"{org.name} {item.change.measure}: {item.change.change}")
+        else:
+            kept["changes"] += 1
     design = f"Continues {from_cycle}. {card.design}"
     if decisions:
         design += f"\nStarts from the decisions of {from_cycle}: " + _listed(decisions)
     if adopted:
-        design += "\nDefinitions changed for this cycle: " + _listed(
-            [f"{names[a.org_id]} {a.change.measure}: {a.change.change}" for a in adopted]
-        )
+        design += "\nDefinitions changed for this cycle: " + _listed(adopted)
+    if any(kept.values()):
+        design += "\n" + _kept_line(kept)
     new_card = {
         "id": new_cycle_id,
         "title": f"Next: {card.title}",
