@@ -26,6 +26,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -921,6 +922,61 @@ def _listed(items: Sequence[str]) -> str:
     return "; ".join(item.strip().rstrip(".") for item in items) + "."
 
 
+NEXT_TITLE = "Next: "
+#: what start_next_cycle writes into a card's design after the facilitators' text
+_CONTINUES = re.compile(r"Continues [a-z0-9_-]+\. ")
+#: the "why" next-cycle once added to a carried proposal
+_WHY = re.compile(r" \(why: .*\)$", re.DOTALL)
+_ADDED_LINES = (
+    "Starts from the decisions of ",
+    "Definitions changed for this cycle: ",
+    "Kept in groups' own records ",
+)
+
+
+def _own_title(title: str) -> str:
+    """A card's title without the "Next: " that next-cycle put before it."""
+    while title.startswith(NEXT_TITLE) and title != NEXT_TITLE:
+        title = title.removeprefix(NEXT_TITLE)
+    return title
+
+
+def _own_design(design: str) -> str:
+    """A card's design without what next-cycle added to it ("Continues <cycle>. " and
+    the lines of decisions, definition changes and what groups kept): a new card
+    announces only its own cycle's."""
+    while match := _CONTINUES.match(design):
+        design = design[match.end() :]
+    lines = [line for line in design.split("\n") if not line.startswith(_ADDED_LINES)]
+    return "\n".join(lines).strip()
+
+
+def _same_words(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+class _Carried:
+    """Questions (or decisions) for a new card, each once: an item already there, in the
+    same words with or without a group's name before them, is not added again."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self._seen: set[str] = set()
+
+    def add(self, item: str, bare: str | None = None, *, keep: bool = True) -> bool:
+        """Add ``item`` (``bare``: the same without the group's name) unless already
+        there; ``keep=False``: a group's words that stay off the card. Returns whether
+        the item is on the card."""
+        words = {_same_words(item), _same_words(bare or item)}
+        if words & self._seen:
+            return True
+        if not keep:
+            return False
+        self.items.append(item)
+        self._seen |= words
+        return True
+
+
 def _kept_line(kept: dict[str, int]) -> str:
     """The card's neutral word on what groups keep to themselves: counts, no names."""
     parts = [
@@ -991,27 +1047,39 @@ def start_next_cycle(
     # shared with every audience too. What stays off the card is kept in the group's own
     # reflection (its organization reports show it); the card counts it, neutrally. Never
     # who proposed a change, nor why.
-    decisions = [f"Cohort: {x}" for x in card.decisions]
-    questions = list(card.questions)
+    # Each question and decision once: a question the previous card carried (or the
+    # cohort asked) that a group asks again is not repeated, with or without its name.
+    decisions = _Carried()
+    questions = _Carried()
+    for x in card.decisions:
+        decisions.add(f"Cohort: {x}", x)
     kept = {"decisions": 0, "questions": 0, "changes": 0}
+    silent = [org.name for org in cohort.organizations if not privacy.shares_with_everyone(org)]
+    for x in card.questions:
+        # a card written before next-cycle followed consent may carry a group's words
+        if any(x.startswith(f"{name}: ") for name in silent):
+            kept["questions"] += 1
+        elif ": adopt the proposed change to " in x:
+            questions.add(_WHY.sub("", x))
+        else:
+            questions.add(x)
     for org in cohort.organizations:
         reflection = reflections.get(org.id)
         if reflection is None:
             continue
-        if not privacy.shares_with_everyone(org):
-            kept["decisions"] += len(reflection.latest.decisions)
-            kept["questions"] += len(reflection.latest.questions)
-            continue
-        decisions += [f"{org.name}: {x}" for x in reflection.latest.decisions]
-        questions += [f"{org.name}: {x}" for x in reflection.latest.questions]
+        own = privacy.shares_with_everyone(org)
+        for x in reflection.latest.decisions:
+            if not decisions.add(f"{org.name}: {x}", x, keep=own):
+                kept["decisions"] += 1
+        for x in reflection.latest.questions:
+            if not questions.add(f"{org.name}: {x}", x, keep=own):
+                kept["questions"] += 1
     for org_id, proposal in open_items:
         org = cohort.org(org_id)
-        if not privacy.shares_with_everyone(org, proposal.measure):
+        own = privacy.shares_with_everyone(org, proposal.measure)
+        asked = f"{org.name}: adopt the proposed change to {proposal.measure}? {proposal.change}"
+        if not questions.add(asked, keep=own):
             kept["questions"] += 1
-            continue
-        questions.append(
-            f"{org.name}: adopt the proposed change to {proposal.measure}? {proposal.change}"
-        )
     adopted = []
     for item in adoptions:
         if item.change.status != "adopted":
@@ -1021,16 +1089,17 @@ def start_next_cycle(
             adopted.append(f"{org.name} {item.change.measure}: {item.change.change}")
         else:
             kept["changes"] += 1
-    design = f"Continues {from_cycle}. {card.design}"
-    if decisions:
-        design += f"\nStarts from the decisions of {from_cycle}: " + _listed(decisions)
+    # the facilitators' own design, without what next-cycle added to the previous card
+    design = f"Continues {from_cycle}. {_own_design(card.design)}"
+    if decisions.items:
+        design += f"\nStarts from the decisions of {from_cycle}: " + _listed(decisions.items)
     if adopted:
         design += "\nDefinitions changed for this cycle: " + _listed(adopted)
     if any(kept.values()):
         design += "\n" + _kept_line(kept)
     new_card = {
         "id": new_cycle_id,
-        "title": f"Next: {card.title}",
+        "title": f"{NEXT_TITLE}{_own_title(card.title)}",
         "previous": from_cycle,
         "how_might_we": list(card.how_might_we),
         "hypothesis": card.hypothesis,
@@ -1040,7 +1109,7 @@ def start_next_cycle(
         ],
         "learnings": [],
         "decisions": [],
-        "questions": questions,
+        "questions": questions.items,
         "accountable": list(card.accountable),
         "team": {k: list(v) for k, v in card.team.items()},
         "start": start,

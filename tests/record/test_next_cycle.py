@@ -392,3 +392,93 @@ def test_the_card_carries_only_what_every_audience_may_read(cohort: Path) -> Non
                 "why:",
             ):
                 assert private not in shown, (audience, private)
+
+
+def test_a_second_next_cycle_carries_each_item_once(cohort: Path) -> None:
+    """2026-c1 -> 2026-c2 -> 2026-c3: the c3 card asked 'Eastside Tenants Union: Should
+    dues count as membership?' twice, announced c1's decisions and definition changes
+    again, and read "Continues 2026-c2. Continues 2026-c1." and "Next: Next: ..."."""
+    from cyclebook.record import add_cohort_notes
+
+    def save(cycle: str, org_id: str, **fields) -> None:
+        version = ReflectionVersion(
+            saved_at=dt.datetime(2026, 10, 20, 18, tzinfo=dt.UTC), author="Nirmal Shah", **fields
+        )
+        save_reflection(cohort, cycle, org_id, version)
+
+    first = load_cycle(cohort, "2026-c1")
+    (cohort / C2 / "cycle.yml").unlink()
+    save(
+        "2026-c1",
+        "eastside-tenants",
+        decisions=["Call every new tenant within a week."],
+        questions=["Should dues count as membership?"],
+        measure_changes=[
+            MeasureProposal(
+                measure="active_base",
+                proposed_by="Ana",
+                why="Dues are paid once a year.",
+                change="Active means an activity in the last 400 days.",
+                settings={"active_window_days": 400},
+                status="adopted",
+            )
+        ],
+    )
+    start_next_cycle(cohort, "2026-c1", C2)
+    second = load_cycle(cohort, C2)
+    assert second.title == "Next: Membership pipeline, first look"
+    assert second.design == (
+        f"Continues 2026-c1. {first.design}\n"
+        "Starts from the decisions of 2026-c1: "
+        "Eastside Tenants Union: Call every new tenant within a week.\n"
+        "Definitions changed for this cycle: Eastside Tenants Union active_base: "
+        "Active means an activity in the last 400 days."
+    )
+    assert second.questions == ["Eastside Tenants Union: Should dues count as membership?"]
+
+    add_cohort_notes(
+        cohort,
+        C2,
+        decisions=["Keep the follow-up lists."],
+        questions=["How do we count house meetings?"],
+    )
+    save(
+        C2,
+        "eastside-tenants",
+        decisions=["Keep calling.", "Keep the follow-up lists."],
+        questions=["Should dues count as membership?", "How do  we count house meetings?"],
+    )
+    start_next_cycle(cohort, C2, "2026-c3")
+    third = load_cycle(cohort, "2026-c3")
+    assert third.title == "Next: Membership pipeline, first look"
+    assert third.design == (
+        f"Continues 2026-c2. {first.design}\n"
+        "Starts from the decisions of 2026-c2: "
+        "Cohort: Keep the follow-up lists; Eastside Tenants Union: Keep calling."
+    )
+    assert third.questions == [
+        "Eastside Tenants Union: Should dues count as membership?",
+        "How do we count house meetings?",
+    ]
+
+
+def test_a_card_written_before_consent_was_followed(cohort: Path) -> None:
+    """A card that next-cycle wrote before it followed consent carries a group's words
+    and the "why" of a proposal; the next card carries neither."""
+    path = cohort / C2 / "cycle.yml"
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + "questions:\n"
+        + "  - 'Harbor Youth Organizing: Do we tell the youth fund attendance fell?'\n"
+        + "  - 'Eastside Tenants Union: adopt the proposed change to new_people? Count door"
+        + " knocks. (why: Landlord retaliation scares tenants.)'\n",
+        encoding="utf-8",
+    )
+    start_next_cycle(cohort, C2, "2026-c3")
+    card = load_cycle(cohort, "2026-c3")
+    assert card.questions == [
+        "Eastside Tenants Union: adopt the proposed change to new_people? Count door knocks."
+    ]
+    assert card.design.endswith(
+        "\nKept in groups' own records (each group's own reports show them): 1 open question."
+    )
