@@ -465,8 +465,8 @@ def definition_frame(
     org: Organization, pending: Sequence[MeasureChange] = (), audience: str = "organization"
 ) -> pd.DataFrame:
     """Each definition change: recorded history (cohort.yml) plus pending proposals (from
-    a reflection, not yet recorded in cohort.yml). Outside the organization, who proposed
-    a change is left out."""
+    a reflection, not yet recorded in cohort.yml). Outside the organization, only changes
+    to measures ``org`` shares with ``audience``, and not who proposed them nor why."""
     history = [(c, True) for c in org.measure_history]
     history += [
         (c, False)
@@ -487,11 +487,12 @@ def definition_frame(
             "Status": _status_text(c, recorded),
         }
         for c, recorded in sorted(history, key=lambda item: (item[0].measure, item[0].date))
+        if privacy.measure_allowed(org, audience, c.measure)
     ]
     columns = ["Measure", "Date", "Proposed by", "Why", "Change", "Status"]
     frame = pd.DataFrame(rows, columns=columns)
     if audience != "organization":
-        frame = frame.drop(columns=["Proposed by"])
+        frame = frame.drop(columns=["Proposed by", "Why"])
     return frame
 
 
@@ -541,7 +542,10 @@ def definition_blocks(
         ),
         d.table(
             definition_frame(org, pending_changes(reflection), audience),
-            "History of each definition: who proposed the change, when, why, and its status",
+            "History of each definition: who proposed the change, when, why, and its status"
+            if audience == "organization"
+            else f"History of each definition shared with this audience ({audience}): "
+            "when it changed, the change and its status",
         ),
     ]
     return blocks

@@ -49,10 +49,12 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from cyclebook import display as d
+from cyclebook import privacy
 from cyclebook.config import (
     ID_RE,
     ActivityType,
     Identifier,
+    Organization,
     RungCondition,
     Strict,
     _raise_validation,
@@ -365,14 +367,21 @@ def proposal_dates(reflection: Reflection) -> dict[tuple[str, str, str], dt.date
 
 
 def reflection_blocks(
-    reflection: Reflection | None, audience: str = "organization", org_name: str | None = None
+    reflection: Reflection | None,
+    audience: str = "organization",
+    org_name: str | None = None,
+    *,
+    org: Organization | None = None,
 ) -> list[d.Block]:
     """The recorded reflection as report blocks (escaped text and tables, no widgets).
 
     Reflections are staff text, shown in full to the organization's own staff. For the
     cohort and funder audiences only the reactions, learnings, decisions, questions and
-    measure changes are shown (no stories, no "why", no names of who took part).
+    the changes proposed to measures ``org`` shares with that audience are shown (no
+    stories, no "why", no names of who took part; without ``org``, no proposed changes).
     """
+    if org is not None and org_name is None:
+        org_name = org.name
     who = f" with {org_name}" if org_name else ""
     if reflection is None:
         return [
@@ -416,6 +425,11 @@ def reflection_blocks(
         blocks += [d.heading(title, 3), d.bullets(items)]
     blocks.append(d.heading("Proposed changes to the group's measures", 3))
     dates = proposal_dates(reflection)
+    changes = [
+        c
+        for c in latest.measure_changes
+        if full or (org is not None and privacy.measure_allowed(org, audience, c.measure))
+    ]
     change_rows = [
         {
             "Measure": c.measure,
@@ -426,15 +440,16 @@ def reflection_blocks(
             "New rule": "yes" if c.rule is not None or c.settings is not None else "–",
             "Status": c.status,
         }
-        for c in latest.measure_changes
+        for c in changes
     ]
     change_columns = ["Measure", "Proposed by", "When", "Why", "Change", "New rule", "Status"]
-    if not full:  # who proposed a change is the group's own business (as in definition_frame)
-        change_columns.remove("Proposed by")
+    if not full:  # who proposed a change, and why, are the group's own business
+        change_columns = [c for c in change_columns if c not in {"Proposed by", "Why"}]
     blocks.append(
         d.table(
             pd.DataFrame(change_rows, columns=change_columns),
-            "Definition changes proposed in this reflection (adopted ones apply next cycle)",
+            "Definition changes proposed in this reflection (adopted ones apply next cycle)"
+            + ("" if full else f"; only measures shared with this audience ({audience})"),
         )
     )
     if full:

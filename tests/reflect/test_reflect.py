@@ -176,3 +176,109 @@ def test_cohort_audience_hides_stories_and_names(cohort: Path) -> None:
 def test_no_reflection_yet(cohort: Path) -> None:
     assert load_reflection(cohort, CYCLE, ORG) is None
     assert "No reflection recorded yet" in _html(reflection_blocks(None))
+
+
+def _proposals(cohort: Path):
+    """Eastside's reflection proposing changes to absorption and its ladder (shared with
+    the cohort, not funders: consent funder: [active_base, new_people, leaders]) and to
+    active_base (shared with both); each with a "why" only its own staff should read."""
+    from cyclebook.config import load_cohort
+    from cyclebook.reflect import MeasureProposal
+
+    changes = [
+        ("absorption", "Lee", "Our meetings are every two weeks.", "Within 14 days.", "proposed"),
+        ("ladder.active", "Ana", "Night-shift tenants tire.", "Two meetings.", "adopted"),
+        ("active_base", "Ana", "Dues are paid once a year.", "400 days.", "proposed"),
+    ]
+    version = ReflectionVersion(
+        saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+        author="Nirmal Shah",
+        measure_changes=[
+            MeasureProposal(measure=m, proposed_by=p, why=w, change=c, status=s)
+            for m, p, w, c, s in changes
+        ],
+    )
+    save_reflection(cohort, CYCLE, ORG, version)
+    return load_cohort(cohort).org(ORG), load_reflection(cohort, CYCLE, ORG)
+
+
+def test_proposals_outside_the_group_show_no_why_and_only_shared_measures(cohort: Path) -> None:
+    """The cohort and funder reflect reports showed each proposal's "Why", and funders saw
+    the proposed changes to absorption and the ladder, which Eastside does not share with
+    them."""
+    org, reflection = _proposals(cohort)
+
+    def proposals(audience: str) -> str:
+        [table] = [
+            b.html
+            for b in reflection_blocks(reflection, audience, org=org)
+            if "Definition changes proposed" in b.html
+        ]
+        return table[table.index("<thead>") :]
+
+    head = (
+        '<thead><tr><th scope="col">Measure</th><th scope="col">When</th>'
+        '<th scope="col">Change</th><th scope="col">New rule</th>'
+        '<th scope="col">Status</th></tr></thead>'
+    )
+    rows = {
+        "absorption": "<tr><td>absorption</td><td>10 Sep 2026</td><td>Within 14 days.</td>"
+        "<td>–</td><td>proposed</td></tr>",
+        "ladder.active": "<tr><td>ladder.active</td><td>10 Sep 2026</td><td>Two meetings.</td>"
+        "<td>–</td><td>adopted</td></tr>",
+        "active_base": "<tr><td>active_base</td><td>10 Sep 2026</td><td>400 days.</td>"
+        "<td>–</td><td>proposed</td></tr>",
+    }
+    cohort_view = proposals("cohort")
+    assert cohort_view.startswith(
+        head + "<tbody>" + rows["absorption"] + rows["ladder.active"] + rows["active_base"]
+    )
+    funder_view = proposals("funder")
+    assert funder_view.startswith(head + "<tbody>" + rows["active_base"] + "</tbody>")
+    for audience in ("cohort", "funder"):
+        html = _html(reflection_blocks(reflection, audience, org=org))
+        assert f"only measures shared with this audience ({audience})" in html
+        for private in ("every two weeks", "Night-shift", "once a year", "Ana", "Lee"):
+            assert private not in html, (audience, private)
+    # without the organization there is no telling what it shares: no proposal is shown
+    assert "400 days" not in _html(reflection_blocks(reflection, "funder"))
+    own = _html(reflection_blocks(reflection, "organization", org=org))
+    assert "Our meetings are every two weeks." in own and "Night-shift tenants tire." in own
+
+
+def test_definition_history_outside_the_group_shows_no_why(cohort: Path) -> None:
+    """definition_frame gave the cohort and funders the "Why" of each change, and funders
+    the changes to measures the group does not share with them."""
+    from cyclebook.record import definition_blocks, definition_frame, pending_changes
+
+    org, reflection = _proposals(cohort)
+    pending = pending_changes(reflection)
+    assert definition_frame(org, pending, "funder").to_dict("records") == [
+        {
+            "Measure": "active_base",
+            "Date": "10 Sep 2026",
+            "Change": "400 days.",
+            "Status": "proposed in 2026-c1 reflection",
+        }
+    ]
+    assert list(definition_frame(org, pending, "cohort")["Measure"]) == [
+        "absorption",
+        "active_base",
+        "ladder.active",
+    ]
+    assert list(definition_frame(org, pending, "cohort").columns) == [
+        "Measure",
+        "Date",
+        "Change",
+        "Status",
+    ]
+    assert list(definition_frame(org, pending)["Why"]) == [
+        "Our meetings are every two weeks.",
+        "Dues are paid once a year.",
+        "Night-shift tenants tire.",
+    ]
+    for audience in ("cohort", "funder"):
+        html = _html(definition_blocks(org, reflection, audience))
+        assert "History of each definition shared with this audience" in html
+        for private in ("every two weeks", "Night-shift", "once a year"):
+            assert private not in html, (audience, private)

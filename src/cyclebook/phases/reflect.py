@@ -55,5 +55,5 @@ def report(ctx: PhaseContext, interactive: bool = False, author: str = "") -> No
         )
         return
     reflection = load_reflection(ctx.paths.root, ctx.cycle, org.id)
-    d.show(*reflection_blocks(reflection, ctx.audience, org.name))
+    d.show(*reflection_blocks(reflection, ctx.audience, org=org))
     d.show(*definition_blocks(org, reflection, ctx.audience))
