@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from textwrap import dedent
 
 import duckdb
 import pytest
@@ -548,6 +549,51 @@ def test_spoke(make_cohort):
     assert c.query("SELECT count(*) FROM person") == [(3,)]
     # an opt-out is a no; not opting out is not a yes (unknown)
     assert c.query("SELECT sms_ok FROM person ORDER BY 1") == [(False,), (None,), (None,)]
+
+
+@pytest.mark.parametrize("files", [1, 2])
+def test_spoke_texts_not_sent_are_not_attempts(make_cohort, files):
+    """An outgoing text Spoke did not send (sendStatus ERROR, QUEUED, NOT_ATTEMPTED...)
+    reached nobody: it is not an attempt, so not in the reply rate's denominator
+    either. A person texted again after a failure is attempted when the text went out.
+    Each messages file says how many of its rows were left out and why (one file, or
+    two read as one)."""
+    c = make_cohort("- {kind: spoke, path: spoke}")
+    c.write(
+        "spoke/campaign-71-contacts.csv",
+        SPOKE_CONTACTS
+        + "71,Kickoff,5,Sam,Rivera,Kim,Le,+16175550108,02148,false,messaged,,,\n"
+        + "71,Kickoff,5,Sam,Rivera,Lou,Ma,+16175550109,02149,false,messaged,,,\n",
+    )
+    failed = """\
+        campaignId,contactNumber,userNumber,isFromContact,sendStatus,attemptedAt,text
+        71,+16175550108,+16175550100,false,ERROR,2026-08-20T15:03:00Z,Hi!
+        71,+16175550109,+16175550100,false,ERROR,2026-08-20T15:04:00Z,Hi!
+        71,+16175550109,+16175550100,false,SENT,2026-08-21T09:00:00Z,Hi again!
+        71,+16175550107,+16175550100,false,QUEUED,2026-08-21T09:01:00Z,Hi!
+        """
+    if files == 1:
+        c.write("spoke/campaign-71-messages.csv", SPOKE_MESSAGES + dedent(failed).split("\n", 1)[1])
+    else:
+        c.write("spoke/campaign-71-messages.csv", SPOKE_MESSAGES)
+        c.write("spoke/campaign-71-messages-2.csv", failed)
+    result = c.sync()
+    assert result.rows_rejected == 0
+    assert c.query(f"SELECT attempt_id, {utc('attempted_at')} FROM contact_attempt ORDER BY 1") == [
+        ("spoke:71:+16175550105", "2026-08-20 15:00"),
+        ("spoke:71:+16175550106", "2026-08-20 15:01"),
+        ("spoke:71:+16175550109", "2026-08-21 09:00"),
+    ]
+    notes = {f.file: (f.rows_read, f.rows_kept, f.notes) for f in result.files}
+    unsent = "campaign-71-messages.csv" if files == 1 else "campaign-71-messages-2.csv"
+    read, kept, said = notes[f"spoke/{unsent}"]
+    assert (read - kept, len(said)) == (3, 1)
+    assert said[0].startswith(
+        "3 outgoing text(s) were not sent (sendStatus ERROR: 2, QUEUED: 1) and were left "
+        "out: they are not contact attempts and do not count in the reply rate"
+    )
+    if files == 2:
+        assert notes["spoke/campaign-71-messages.csv"] == (4, 4, [])
 
 
 def test_files_of_one_table_are_read_as_one(make_cohort):

@@ -1262,6 +1262,34 @@ SPOKE_MESSAGE_KNOWN = {
     "texter[lastname]",
 }
 
+# Spoke's sendStatus of an outbound message that reached nobody (of QUEUED, SENDING,
+# SENT, DELIVERED, ERROR, PAUSED, NOT_ATTEMPTED): not an attempt to reach the person
+SPOKE_UNSENT = ("ERROR", "NOT_ATTEMPTED", "PAUSED", "QUEUED", "SENDING")
+
+
+def _note_spoke_unsent(files: list[FileInfo], counts: list[tuple]) -> None:
+    """Leave the outbound texts that were not sent out of each messages file's rows,
+    with a note saying how many and why (``counts``: file number, or None for the one
+    file, sendStatus, rows)."""
+    per_file: dict[int, list[tuple[str, int]]] = {}
+    for file_no, status, n in counts:
+        per_file.setdefault(files[0].file_no if file_no is None else file_no, []).append(
+            (status, n)
+        )
+    for f in files:
+        if f.file_no not in per_file:
+            continue
+        said = per_file[f.file_no]
+        total = sum(n for _, n in said)
+        f.rows_left_out += total
+        statuses = ", ".join(f"{status}: {n}" for status, n in said)
+        f.notes.append(
+            f"{total} outgoing text(s) were not sent (sendStatus {statuses}) and were "
+            "left out: they are not contact attempts and do not count in the reply rate; "
+            "a text Spoke still sends (QUEUED, SENDING) counts once the campaign's "
+            "messages are exported again after it went out"
+        )
+
 
 def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organization) -> None:
     con = stage.con
@@ -1294,11 +1322,13 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
             stage.unknown(f, cols, SPOKE_MESSAGE_KNOWN)
         c = _Files(stage, messages)
         t = stage.tmp_name("m")
+        unsent = ", ".join(sql_str(s) for s in SPOKE_UNSENT)
         sel = f"""SELECT __rec{c.file()}, cb_id({c("campaignId")}) AS campaign_id,
             cb_phone({c("contactNumber")}) AS cell, cb_bool({c("isFromContact")}) AS inbound,
             cb_s({c("attemptedAt")}) AS at_raw, cb_ts({c("attemptedAt")}) AS ts,
             upper(trim(coalesce(cb_s({c("text")}), ''))) IN ('STOP', 'STOP ALL', 'UNSUBSCRIBE',
-                'QUIT', 'CANCEL', 'END') AS stop
+                'QUIT', 'CANCEL', 'END') AS stop,
+            upper(trim(cb_s({c("sendStatus")}))) AS send_status
             FROM ({c.source()})"""
         checks = [
             ("cell IS NULL", "contactNumber", "contactNumber is not a phone number"),
@@ -1307,13 +1337,24 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
         ]
         fno = "x.__file" if len(messages) > 1 else str(messages[0][0].file_no)
         statements = _typed(t, sel, checks, fno)
+        # an outbound text counts (as the first attempt) only if it was sent: one that
+        # failed (ERROR), waits (QUEUED, SENDING, PAUSED) or never went
+        # (NOT_ATTEMPTED) reached nobody; an export without sendStatus counts them all
         statements.append(f"""INSERT INTO {msg} SELECT campaign_id, cell,
-            min(ts) FILTER (WHERE NOT coalesce(inbound, FALSE)),
+            min(ts) FILTER (WHERE NOT coalesce(inbound, FALSE)
+                AND coalesce(send_status NOT IN ({unsent}), TRUE)),
             max(ts) FILTER (WHERE inbound AND NOT stop),
             bool_or(inbound AND NOT stop) FROM {t} WHERE cell IS NOT NULL AND ts IS NOT NULL
             GROUP BY ALL""")
+        statements.append(f"""SELECT {"__file" if len(messages) > 1 else "NULL"},
+            send_status, count(*) FROM {t}
+            WHERE cell IS NOT NULL AND ts IS NOT NULL AND NOT coalesce(inbound, FALSE)
+              AND send_status IN ({unsent})
+            GROUP BY ALL ORDER BY 1, 3 DESC, 2""")
+        unsent_counts = con.execute(";\n".join(statements)).fetchall()
+        _note_spoke_unsent([f for f, _t, _c in messages], unsent_counts)
         drops = [f"DROP TABLE {t}", *(f"DROP TABLE {table}" for _f, table, _c in messages)]
-        con.execute(";\n".join([*statements, *drops]))
+        con.execute(";\n".join(drops))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {msg}_g AS SELECT campaign_id, cell,
         min(first_out) first_out, max(last_in) last_in, bool_or(replied) replied
         FROM {msg} GROUP BY ALL""")
