@@ -13,6 +13,7 @@ from cyclebook.paths import notebooks_dir
 from cyclebook.phases import load_context, share
 
 from .cohortbuild import make_cohort
+from .storebuild import StoreBuilder, at
 
 PII = re.compile(r"First(old|new)|Last(old|new)|@example\.org|555-01|act-old|mob-new")
 
@@ -318,6 +319,33 @@ def test_an_organization_without_data_gets_a_plain_page(cohort):
     assert "No activity is recorded for Quiet Org" in plain
     assert "No contact attempts were recorded during this cycle." in plain
     assert res.value("absorption", "cycle") is None  # nobody new: unknown, not 0%
+
+
+def test_a_small_group_shown_to_a_funder_is_not_said_to_have_no_activity(cohort):
+    """Four people acted in the cycle: the funder sees breadth "<10", and the summary
+    says the figures are small (every count of its sentences is "<10"), not that
+    nothing happened."""
+    text = (cohort.root / "cohort.yml").read_text()
+    (cohort.root / "cohort.yml").write_text(
+        text.replace(
+            "    name: Quiet Org\n",
+            "    name: Quiet Org\n    consent:\n      funder: [active_base]\n",
+        )
+    )
+    b = StoreBuilder(cohort.store, "quiet-org")
+    for i in range(4):
+        b.act(b.person(f"q{i}", at("2026-03-05")), "signup", at("2026-03-05"))
+    b.build()
+    ctx = load_context("share", str(cohort.root), "c2", "quiet-org", "funder")
+    blocks = share.report_blocks(ctx, share.compute(ctx))
+    plain = "\n".join(b.plain for b in blocks)
+    assert "No activity is recorded" not in plain
+    assert blocks[1].plain == (
+        "- Quiet Org's figures for this cycle are small: for the funder, counts from 1 to 9 "
+        'are shown as "<10" so that no one can be picked out, and no sentence is drawn '
+        "from them."
+    )
+    assert "<10" in next(b.plain for b in blocks if b.plain.startswith("Headline numbers"))
 
 
 def test_definition_history_is_shown(cohort):

@@ -407,6 +407,19 @@ def story(view: View) -> list[str]:
         if _shown(rate):
             line += f" ({rate} of attempts)"
         s.append(line + ".")
+    if not s and view.restricted:  # there was activity, but no figure may be told
+        figures = (acted, up, a0, a1, new, lapsed, l1, conv)
+        if privacy.SMALL in figures:
+            s.append(
+                f"{org}'s figures for this cycle are small: for the {view.audience}, "
+                f'counts from 1 to 9 are shown as "{privacy.SMALL}" so that no one can be '
+                "picked out, and no sentence is drawn from them."
+            )
+        else:
+            s.append(
+                f"The figures {org} agreed to share with the {view.audience} are in the "
+                "tables below; none of them can be summed up in a sentence here."
+            )
     return s
 
 
@@ -940,7 +953,7 @@ def report_blocks(
     view = View(ctx, results, previous)
     blocks: list[d.Block] = [d.heading("What the numbers say", 2)]
     sentences = story(view)
-    blocks.append(d.bullets(sentences, empty="No activity is recorded for this cycle yet."))
+    blocks.append(d.bullets(sentences, empty="This cycle's figures are in the tables below."))
     if view.restricted:
         blocks.append(
             d.note(
