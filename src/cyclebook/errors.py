@@ -83,6 +83,23 @@ class ParameterError(CyclebookError):
         )
 
 
+class NotebookParameterError(ParameterError):
+    """A phase notebook's first call, in its kernel, received a parameter value it cannot
+    use: the notebook was run as it is (JupyterLab's Run All) with its parameters cell
+    edited, so no check ran before the kernel started."""
+
+    def __init__(self, notebook: str | Path, problems: list[str], *, fix: str):
+        self.notebook = Path(notebook)
+        self.problems = problems
+        joined = "\n  - ".join(problems)
+        CyclebookError.__init__(
+            self,
+            f"{self.notebook.name}: its parameters cell sets a value this notebook cannot "
+            f"use:\n  - {joined}",
+            fix=fix,
+        )
+
+
 class ExportError(CyclebookError):
     """An export file cannot be read at all; stops only its organization's sync."""
 

@@ -120,7 +120,7 @@ def test_report_is_for_the_organization_only(make_cohort):
     c = make_cohort("- {kind: action_network_csv, path: an}")
     _context(c)
     for audience in ("cohort", "funder"):
-        with pytest.raises(ParameterError, match=f"audience='{audience}': the sync report is"):
+        with pytest.raises(ParameterError, match=f"audience = '{audience}': the sync report is"):
             load_context("sync", str(c.root), "2026-c1", "org", audience)
 
 

@@ -16,8 +16,9 @@ from cyclebook.config import (
     load_cohort,
     load_cycle,
 )
-from cyclebook.errors import ParameterError
-from cyclebook.paths import CohortPaths
+from cyclebook.errors import NotebookParameterError, ParameterError
+from cyclebook.params import check_notebook_values
+from cyclebook.paths import NOTEBOOKS, CohortPaths, notebooks_dir
 
 
 @dataclass(frozen=True)
@@ -55,22 +56,30 @@ def load_context(
     org_id: str | None,
     audience: str = "organization",
 ) -> PhaseContext:
-    """Resolve a notebook's parameters; raises ConfigError / ParameterError with a fix."""
+    """Resolve a notebook's parameters; raises ConfigError / ParameterError with a fix.
+
+    The values are checked against the types the phase's parameters cell declares: run
+    as it is in JupyterLab, a notebook's edited parameters cell is checked by nothing
+    else (``cycle = 2026`` failed deep in pathlib)."""
+    check_parameters(phase, cohort_dir=cohort_dir, cycle=cycle, org_id=org_id, audience=audience)
     if audience not in AUDIENCES:
-        raise ParameterError(
-            f"{phase} notebook",
-            [f"audience={audience!r}: expected one of {', '.join(AUDIENCES)}"],
+        raise NotebookParameterError(
+            _notebook(phase),
+            [f"audience = {audience!r} is not an audience cyclebook renders for"],
+            fix=f"in the parameters cell at the top, set audience to one of "
+            f"{', '.join(repr(a) for a in AUDIENCES)}, then run the notebook again from the top.",
         )
     if phase != "cohort" and audience not in PHASE_AUDIENCES.get(phase, AUDIENCES):
-        # run by Papermill by hand: a sync or improve report applies no consent (the
-        # cohort summary reads "organization" as the cohort)
-        raise ParameterError(
-            f"{phase} notebook",
+        # run by hand: a sync or improve report applies no consent (the cohort summary
+        # reads "organization" as the cohort)
+        raise NotebookParameterError(
+            _notebook(phase),
             [
-                f"audience={audience!r}: the {phase} report is rendered for "
+                f"audience = {audience!r}: the {phase} report is rendered for "
                 f"{' and '.join(PHASE_AUDIENCES[phase])} only"
             ],
-            fix=f"set audience to {PHASE_AUDIENCES[phase][0]!r}.",
+            fix=f"in the parameters cell at the top, set audience to "
+            f"{PHASE_AUDIENCES[phase][0]!r}, then run the notebook again from the top.",
         )
     paths = CohortPaths.of(cohort_dir)
     card = load_cycle(paths.root, cycle)
@@ -80,6 +89,17 @@ def load_context(
     return PhaseContext(
         phase=phase, cohort=cohort, card=card, org=org, audience=audience, paths=paths
     )
+
+
+def _notebook(phase: str) -> Path:
+    return notebooks_dir() / NOTEBOOKS.get(phase, f"{phase}.ipynb")
+
+
+def check_parameters(phase: str, **values: Any) -> None:
+    """Check the values a phase notebook's first call received against the types its
+    parameters cell declares (a NotebookParameterError naming each wrong one and how to
+    write it); names it does not declare are not checked."""
+    check_notebook_values(_notebook(phase), values)
 
 
 def card_blocks(card: CycleCard, results: dict[str, str] | None = None) -> list:

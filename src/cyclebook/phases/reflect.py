@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cyclebook import display as d
 from cyclebook import privacy
-from cyclebook.phases import PhaseContext
+from cyclebook.phases import PhaseContext, check_parameters
 from cyclebook.record import definition_blocks
 from cyclebook.reflect import DEFAULT_METRICS, ReflectionForm, load_reflection, reflection_blocks
 
@@ -35,6 +35,7 @@ def form(ctx: PhaseContext, author: str = "") -> ReflectionForm:
 
 def report(ctx: PhaseContext, interactive: bool = False, author: str = "") -> None:
     """Show the form (JupyterLab only), then what was recorded and the group's definitions."""
+    check_parameters("reflect", interactive=interactive)  # "yes" is not True
     org = ctx.org
     assert org is not None
     if interactive:
