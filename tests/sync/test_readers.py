@@ -199,6 +199,35 @@ def test_action_network_api(make_cohort):
     assert c.query("SELECT field, value FROM custom_field") == [("Shift", "evening")]
 
 
+def test_action_network_tagging_item_type_is_known(make_cohort):
+    """``item_type`` is a standard field of an OSDI tagging (what is tagged): it was
+    reported as a column the sync does not know."""
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    c.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON]))
+    c.write(
+        "api/taggings/tag-1.json",
+        _osdi(
+            "osdi:taggings",
+            [
+                {
+                    "identifiers": ["action_network:g-1"],
+                    "created_date": "2025-06-01T10:00:00Z",
+                    "modified_date": "2025-06-01T10:00:00Z",
+                    "item_type": "osdi:person",
+                    "_links": {
+                        "osdi:tag": {"href": "https://actionnetwork.org/api/v2/tags/t-1"},
+                        "osdi:person": {"href": "https://actionnetwork.org/api/v2/people/p-1"},
+                    },
+                }
+            ],
+        ),
+    )
+    result = c.sync()
+    assert c.rejects() == []
+    tagging = next(f for f in result.files if f.file == "api/taggings/tag-1.json")
+    assert tagging.unknown_columns == [] and tagging.rows_kept == 1
+
+
 MOBILIZE_PAGE = {
     "count": 2,
     "next": None,

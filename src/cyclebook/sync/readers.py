@@ -516,6 +516,7 @@ AN_ACTIVITY_KEYS = {
     "action_network:sponsor",
     "fields",
     "referrer_data",
+    "item_type",  # a tagging's: what is tagged (osdi:person)
 }
 
 
