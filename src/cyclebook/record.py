@@ -598,18 +598,32 @@ def _take_trailing_comment(node: Any) -> Any:
 
 
 def _put_trailing(seq: Any, token: Any) -> None:
-    """Write a token taken by :func:`_take_trailing_comment` after a sequence's last item."""
-    from ruamel.yaml.comments import CommentedMap
+    """Write a token taken by :func:`_take_trailing_comment` after a sequence's last item.
+
+    It goes after the last item's deepest last value (a scalar, or a collection written
+    in flow style): put on an item or a key whose value is a block collection, ruamel
+    writes it right after the dash or the key (a history entry ending with what it
+    replaced read ``-`` and an empty line, then the entry)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if token is None or not len(seq):
         return
-    last = seq[-1]
-    if isinstance(last, CommentedMap) and len(last):
-        key = list(last.keys())[-1]
-        if not isinstance(last[key], CommentedMap | list):
-            last.ca.items[key] = [None, None, token, None]
-            return
-    seq.ca.items[len(seq) - 1] = [token, None]
+    parent, key = seq, len(seq) - 1
+    while True:
+        value = parent[key]
+        if type(value) is dict:  # a plain block collection: one that can hold a comment
+            parent[key] = value = CommentedMap(value)
+        elif type(value) is list:
+            parent[key] = value = CommentedSeq(value)
+        if not isinstance(value, CommentedMap | CommentedSeq) or not len(value):
+            break
+        if value.fa.flow_style():
+            break
+        parent, key = value, (list(value.keys())[-1] if isinstance(value, dict) else len(value) - 1)
+    if isinstance(parent, CommentedMap):
+        parent.ca.items[key] = [None, None, token, None]
+    else:
+        parent.ca.items[key] = [token, None]
 
 
 def _condition(cond: Any) -> dict[str, Any]:
@@ -824,10 +838,13 @@ def _write_adoptions(
         entry = CommentedMap(item.change.model_dump(exclude_none=True))
         if replaced is not None:
             entry["replaced"] = replaced
-        token = None
+        # what followed the history's last entry (or, for a new history, the group's
+        # block: the blank line before the next group) follows the new entry
         if history is None:
             token = _take_trailing_comment(org_node)
             org_node["measure_history"] = history = CommentedSeq()
+        else:
+            token = _take_trailing_comment(history)
         history.append(entry)
         _put_trailing(history, token)
     out = io.StringIO()

@@ -482,3 +482,25 @@ def test_a_card_written_before_consent_was_followed(cohort: Path) -> None:
     assert card.design.endswith(
         "\nKept in groups' own records (each group's own reports show them): 1 open question."
     )
+
+
+def test_measure_history_is_written_tidy(reflected: Path) -> None:
+    """Each history entry starts on its dash, and the blank line that closed the
+    organization's block still closes it (after the new history). The first entry of a
+    new history, ending with what it replaced, was written as a lone dash, an empty
+    line, then the entry (the blank line taken from the block's end went after the
+    dash)."""
+    path = reflected / "cohort.yml"
+    before = path.read_text(encoding="utf-8")
+    adopt_measure_changes(reflected, C2, "2026-c3")
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert not [n for n, line in enumerate(lines, 1) if line.strip() == "-"]
+    starts = [lines[n + 1] for n, line in enumerate(lines) if line == "    measure_history:"]
+    assert starts == ["      - measure: ladder.active", "      - measure: active_base"]
+    assert "      - measure: ladder.member\n" in text
+    # each organization's block still ends with the blank line it had
+    for org in ("riverside-workers", "valley-voters"):
+        assert f"\n\n  - id: {org}\n" in before
+        assert f"\n\n  - id: {org}\n" in text
+    assert text.count("\n\n") == before.count("\n\n")
