@@ -1,4 +1,13 @@
-"""The ``cyclebook`` command.
+"""Learning-cycle reports for a cohort of organizing groups: cyclebook reads each
+organization's exports (Action Network, Mobilize, EveryAction/VAN, Spoke, Action Builder,
+spreadsheets) into one store, and renders each cycle's HTML reports: per organization,
+what the sync read (sync), its measures (share), what it said about them (reflect) and
+how its data could improve (improve), and a cohort summary, for the organization itself,
+the cohort or funders (small counts suppressed). "run" renders the reports (reusing
+those whose inputs did not change); "sync" only reads the exports; "validate" checks
+cohort.yml and the cycle cards; "params" lists a notebook's parameters; "demo" writes
+the demo cohort's exports; "next-cycle" starts a cycle from the last one's record; and
+"forget" removes what is held of an organization taken out of cohort.yml.
 
     cyclebook demo [COHORT_DIR] [--scale S]          write the seeded demo exports
     cyclebook run COHORT_DIR [--cycle C|all] [--phase P] [--org O] [-p name=value] [--force]
