@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -159,6 +160,22 @@ class Source(Strict):
                 f"delimiter must be one of ',', ';', '|' or tab (\"\\t\" or tab); found {value!r}"
             )
         return named
+
+    @field_validator("path")
+    @classmethod
+    def _inside_exports(cls, value: str) -> str:
+        # the sync read whatever the path named: '../../other-org/exports/van' filed another
+        # group's members under this organization. The rule is on the path as written: a
+        # folder inside exports/ that is a link to a shared drive is still read.
+        if os.path.isabs(value) or os.path.normpath(value).split(os.sep)[0] == os.pardir:
+            raise ValueError(
+                f"the path {value!r} leads outside this organization's exports/ folder "
+                "(orgs/<id>/exports/), so another organization's files would be read as "
+                "this one's: write a path inside exports/, such as 'van' or 'van/export.csv' "
+                "(to read files kept elsewhere, copy them, or a link to their folder, into "
+                "exports/)"
+            )
+        return value
 
     @field_validator("encoding")
     @classmethod

@@ -319,6 +319,25 @@ REFUSED_SETTINGS = {
         7,
         "'entity_types' applies to Action Builder exports (kind action_builder)",
     ),
+    # the sync read another organization's members into this one
+    "source path outside exports": (
+        "sources:\n  - {kind: van, path: ../../other-org/exports/van}",
+        "organizations.0.sources.0.path",
+        7,
+        "the path '../../other-org/exports/van' leads outside this organization's exports/",
+    ),
+    "absolute source path": (
+        "sources:\n  - {kind: van, path: /srv/other-org/exports/van}",
+        "organizations.0.sources.0.path",
+        7,
+        "the path '/srv/other-org/exports/van' leads outside",
+    ),
+    "source path that climbs out through a subfolder": (
+        "sources:\n  - {kind: van, path: van/../../../other-org/exports/van}",
+        "organizations.0.sources.0.path",
+        7,
+        "leads outside this organization's exports/",
+    ),
     # shared nothing under that name, without a word
     "consent": (
         "consent: {cohort: [ladder, absorbtion]}",
@@ -341,6 +360,15 @@ def test_settings_that_failed_at_run_time_are_refused(tiny_cohort: Path, case: s
     assert caught.value.field == field
     assert caught.value.line == line
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("path", ["van", "van/../van", "./van/export.csv", "."])
+def test_a_source_path_inside_exports_is_accepted(tiny_cohort: Path, path: str) -> None:
+    (tiny_cohort / "cohort.yml").write_text(
+        "id: tiny\nname: Tiny\norganizations:\n  - id: alpha\n    name: Alpha\n"
+        f"    sources:\n      - {{kind: van, path: '{path}'}}\n"
+    )
+    assert load_cohort(tiny_cohort).org("alpha").sources[0].path == path
 
 
 def test_a_card_target_names_a_computed_measure(tiny_cohort: Path) -> None:
