@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from cyclebook.errors import ConfigError
-from cyclebook.yamlio import LocatedYaml, read_yaml
+from cyclebook.yamlio import LocatedYaml, read_yaml, refuse_duplicate_keys
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ID_RE = re.compile(ID_PATTERN)
@@ -702,6 +702,7 @@ def load_cohort(cohort_dir: str | Path) -> Cohort:
         raise ConfigError(
             path, "the cohort file must be a map of fields", line=1, fix="see README."
         )
+    refuse_duplicate_keys(located)
     try:
         return Cohort.model_validate(located.data)
     except ValidationError as exc:
@@ -714,6 +715,7 @@ def load_cycle(cohort_dir: str | Path, cycle: str) -> CycleCard:
     located = read_yaml(path, what="cycle card")
     if not isinstance(located.data, dict):
         raise ConfigError(path, "the cycle card must be a map of fields", line=1, fix="see README.")
+    refuse_duplicate_keys(located)
     try:
         card = CycleCard.model_validate(located.data)
     except ValidationError as exc:

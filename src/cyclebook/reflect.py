@@ -61,7 +61,7 @@ from cyclebook.config import (
 )
 from cyclebook.errors import ConfigError
 from cyclebook.paths import CohortPaths
-from cyclebook.yamlio import LocatedYaml, read_yaml, write_yaml_atomic
+from cyclebook.yamlio import read_yaml, refuse_duplicate_keys, write_yaml_atomic
 
 __all__ = [
     "REACTIONS",
@@ -235,7 +235,7 @@ def read_reflection(
             found=type(located.data).__name__ if located.data is not None else "an empty file",
             fix="start from cycles/demo/2026-c1/reflections/ or save once from the reflect form.",
         )
-    _refuse_duplicate_keys(located)
+    refuse_duplicate_keys(located)
     try:
         reflection = Reflection.model_validate(located.data)
     except ValidationError as exc:
@@ -253,40 +253,6 @@ def read_reflection(
                 fix=f"set {field}: {wanted}, or move the file to the right cycle folder.",
             )
     return reflection
-
-
-def _refuse_duplicate_keys(located: LocatedYaml) -> None:
-    """YAML keeps the last of two equal keys; in a hand-edited reflection the first
-    answer would vanish silently, so a repeated key is an error naming both lines."""
-    import yaml
-
-    # the document read_yaml composed, not the file parsed again: a second parse by the
-    # pure-Python parser refused some text libyaml had read, such as a '?' in a flow
-    # list ("questions: [Should dues count?]"), a traceback in validate, next-cycle and
-    # the cohort summary
-    path = located.path
-    stack = [(located.node, ())]
-    while stack:
-        current, where = stack.pop()
-        if isinstance(current, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key_node, value_node in current.value:
-                key = key_node.value
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    field = ".".join(str(p) for p in (*where, key))
-                    raise ConfigError(
-                        path,
-                        f"'{key}' appears twice in the same place (lines {seen[key]} and "
-                        f"{line}); YAML would keep only the second",
-                        field=field,
-                        line=line,
-                        fix=f"merge the two '{key}' entries into one.",
-                    )
-                seen[key] = line
-                stack.append((value_node, (*where, key)))
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend((item, (*where, i)) for i, item in enumerate(current.value))
 
 
 def load_reflection(cohort_dir: str | Path, cycle: str, org_id: str) -> Reflection | None:

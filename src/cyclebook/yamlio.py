@@ -173,6 +173,39 @@ def read_yaml(path: str | Path, *, what: str = "file") -> LocatedYaml:
     return LocatedYaml(path=path, data=data, marks=marks, node=node)
 
 
+def refuse_duplicate_keys(located: LocatedYaml) -> None:
+    """YAML keeps the last of two equal keys; in a hand-edited file the first would vanish
+    silently (a reflection's first answer, an organization's first list of ``sources``),
+    so a repeated key is an error naming both lines."""
+    # the document read_yaml composed, not the file parsed again: a second parse by the
+    # pure-Python parser refused some text libyaml had read, such as a '?' in a flow
+    # list ("questions: [Should dues count?]"), a traceback in validate, next-cycle and
+    # the cohort summary
+    path = located.path
+    stack = [(located.node, ())]
+    while stack:
+        current, where = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in current.value:
+                key = key_node.value
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    field = ".".join(str(p) for p in (*where, key))
+                    raise ConfigError(
+                        path,
+                        f"'{key}' appears twice in the same place (lines {seen[key]} and "
+                        f"{line}); YAML would keep only the second",
+                        field=field,
+                        line=line,
+                        fix=f"merge the two '{key}' entries into one.",
+                    )
+                seen[key] = line
+                stack.append((value_node, (*where, key)))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, (*where, i)) for i, item in enumerate(current.value))
+
+
 def write_yaml_atomic(path: str | Path, data: Any) -> None:
     """Write YAML through a temporary file and an atomic rename: never a half-written file."""
     path = Path(path)

@@ -371,6 +371,29 @@ def test_a_source_path_inside_exports_is_accepted(tiny_cohort: Path, path: str) 
     assert load_cohort(tiny_cohort).org("alpha").sources[0].path == path
 
 
+def test_a_repeated_key_is_refused_in_cohort_and_cycle_files(tiny_cohort: Path) -> None:
+    """YAML keeps the last of two equal keys: a second 'sources:' dropped the first list
+    of the organization's exports without a word (reflection files refused it already)."""
+    (tiny_cohort / "cohort.yml").write_text(
+        "id: tiny\nname: Tiny\norganizations:\n  - id: alpha\n    name: Alpha\n"
+        "    sources:\n      - {kind: van, path: van}\n    staff: [Dana]\n"
+        "    sources:\n      - {kind: mobilize, path: mobilize}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cohort(tiny_cohort)
+    assert (caught.value.field, caught.value.line) == ("organizations.0.sources", 9)
+    assert "'sources' appears twice in the same place (lines 6 and 9)" in str(caught.value)
+    assert "merge the two 'sources' entries into one" in str(caught.value)
+    assert "cohort.yml" in str(caught.value)
+    card = tiny_cohort / "c1" / "cycle.yml"
+    card.write_text(card.read_text() + "hypothesis: If we run it twice, we learn twice.\n")
+    with pytest.raises(ConfigError) as caught:
+        load_cycle(tiny_cohort, "c1")
+    assert (caught.value.field, caught.value.line) == ("hypothesis", 12)
+    assert "(lines 5 and 12)" in str(caught.value)
+    assert caught.value.path == card
+
+
 def test_a_card_target_names_a_computed_measure(tiny_cohort: Path) -> None:
     """A target on a mistyped measure was never compared: 'not yet measured' all cycle."""
     card = tiny_cohort / "c1" / "cycle.yml"
