@@ -250,6 +250,19 @@ class Source(Strict):
                 "(person_id, email, phone, first_name, last_name, zip, occurred_at, type) "
                 "to the spreadsheet's column names"
             )
+        # unchecked, every dated row was rejected at sync for an activity type taken
+        # from a 'type' column the sheet does not have
+        if (
+            self.kind == "generic_csv"
+            and "occurred_at" in self.columns
+            and "type" not in self.columns
+            and self.activity_type is None
+        ):
+            raise ValueError(
+                "a generic_csv source with dates (occurred_at) needs each row's activity "
+                "type: map the sheet's type column in 'columns' (type: <its header>), or "
+                "set 'activity_type' (such as attendance) when every row is one kind"
+            )
         return self
 
 

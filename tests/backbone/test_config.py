@@ -305,6 +305,14 @@ REFUSED_SETTINGS = {
         9,
         "'columns' maps an unknown field 'emial' (did you mean 'email'?)",
     ),
+    # every dated row rejected at sync, for a 'type' column the sheet does not have
+    "spreadsheet activities without a type": (
+        "sources:\n  - kind: generic_csv\n    path: roster.csv\n"
+        "    columns: {email: Email, occurred_at: Date}",
+        "organizations.0.sources.0",
+        7,
+        "map the sheet's type column in 'columns' (type: <its header>), or set 'activity_type'",
+    ),
     # read nothing: only spreadsheets are read by a mapping and a date format
     "generic only": (
         "sources:\n  - kind: action_network_csv\n    path: an\n    date_format: '%d/%m/%Y'",

@@ -910,6 +910,33 @@ def test_generic_csv_windows_1252_excel_dates(make_cohort):
     assert c.query("SELECT count(*) FROM event") == [(3,)]
 
 
+def test_generic_csv_type_column_wins_over_activity_type(make_cohort):
+    """With both, the sheet's type column was ignored: a "One on One" row was read as an
+    attendance. The column gives each row's type; activity_type fills its empty cells."""
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {person_id: ID, occurred_at: Date, type: Activity, event: Event}
+        """
+    )
+    c.write(
+        "roster.csv",
+        "ID,Date,Activity,Event\n"
+        "A1,2026-04-03,One on One,\n"
+        "A2,2026-04-04,,Council\n"
+        "A3,2026-04-05,Donation,\n",
+    )
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (3, 0), c.rejects()
+    acts = c.query(
+        """SELECT i.source_id, a.type FROM activity a
+           JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    )
+    assert acts == [("A1", "one_on_one"), ("A2", "attendance"), ("A3", "donation")]
+
+
 DAY_FIRST_SOURCE = """
     - kind: generic_csv
       path: roster.csv

@@ -1768,12 +1768,12 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         # typed by people: "One on One", "one-on-one", "1:1" and "Survey Response" were
         # rejected for not being one_on_one and survey_response
         typed = f"regexp_replace(lower(cb_s({g('type')})), '[ -]+', '_', 'g')"
-        type_sql = (
-            sql_str(source.activity_type)
-            if source.activity_type
-            else f"""CASE WHEN {typed} IN ('1:1', '1_on_1', '1on1', 'one_to_one')
+        type_sql = f"""CASE WHEN {typed} IN ('1:1', '1_on_1', '1on1', 'one_to_one')
                           THEN 'one_on_one' ELSE {typed} END"""
-        )
+        if source.activity_type:
+            # the sheet's own type column wins on each row; activity_type fills its empty
+            # cells (it replaced the column: a "One on One" row was read as attendance)
+            type_sql = f"coalesce({type_sql}, {sql_str(source.activity_type)})"
         attended_sql = _sheet_attended(g("attended"))
         if "attended" in m and _marks_who_came(stage, f, table, m["attended"], mapping["attended"]):
             attended_sql = (
