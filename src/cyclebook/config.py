@@ -472,6 +472,21 @@ class Organization(Strict):
             raise ValueError(f"rung names must be unique, found {names}")
         return ladder
 
+    @model_validator(mode="after")
+    def _leader_rung_on_the_ladder(self) -> Organization:
+        # a mistyped leader_rung was accepted, and the reports counted the top rung's
+        # people as leaders without a word (the default, 'leader', on a ladder of the
+        # group's own without that rung still falls back to the top rung, with a note)
+        names = [rung.name for rung in self.ladder]
+        leader = self.metrics.leader_rung
+        if "leader_rung" in self.metrics.model_fields_set and leader not in names:
+            raise PartError(
+                f"leader_rung names '{leader}', which is not a rung of this organization's "
+                f"ladder{_did_you_mean(leader, names)}; the rungs: {', '.join(names)}",
+                ("metrics", "leader_rung"),
+            )
+        return self
+
 
 class PartError(ValueError):
     """A check of a whole field or model that found the problem in one part of it:

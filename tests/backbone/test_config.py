@@ -313,6 +313,20 @@ REFUSED_SETTINGS = {
         7,
         "map the sheet's type column in 'columns' (type: <its header>), or set 'activity_type'",
     ),
+    # the reports counted the top rung's people as leaders, without a word
+    "leader rung": (
+        "metrics: {leader_rung: steward}",
+        "organizations.0.metrics.leader_rung",
+        6,
+        "leader_rung names 'steward', which is not a rung of this organization's ladder; "
+        "the rungs: supporter, member, active, leader",
+    ),
+    "leader rung misspelt": (
+        "metrics: {leader_rung: leadr}",
+        "organizations.0.metrics.leader_rung",
+        6,
+        "(did you mean 'leader'?)",
+    ),
     # read nothing: only spreadsheets are read by a mapping and a date format
     "generic only": (
         "sources:\n  - kind: action_network_csv\n    path: an\n    date_format: '%d/%m/%Y'",

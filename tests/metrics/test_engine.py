@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 
+from cyclebook.config import default_ladder
 from cyclebook.metrics import compute_metrics
 
 from .storebuild import StoreBuilder, at, make_card, make_org
@@ -200,11 +201,15 @@ def test_changed_rung_rule(builder):
 
 
 def test_leader_rung_missing_falls_back_to_top(builder):
+    # the config refuses a leader_rung that names no rung; the default ('leader') on a
+    # ladder of the group's own without that rung counts the top rung, and says so
     builder.person("P", at("2025-01-01"))
     builder.act("P", "one_on_one", at("2026-03-05"))
-    res = run(builder, org=make_org(metrics={"leader_rung": "captain"}))
+    ladder = [r.model_dump() for r in default_ladder()]
+    captain = dict(ladder[-1], name="captain", label="Captain")
+    res = run(builder, org=make_org(ladder=[*ladder[:-1], captain]))
     assert v(res, "leaders", "end") == 1
-    assert any("captain" in note for note in res.notes)
+    assert any("'leader'" in note and "'captain'" in note for note in res.notes)
 
 
 def test_invitations_and_refusals_are_not_actions(builder):
