@@ -485,6 +485,18 @@ class Organization(Strict):
                 f"ladder{_did_you_mean(leader, names)}; the rungs: {', '.join(names)}",
                 ("metrics", "leader_rung"),
             )
+        # a ladder written top-down was read upside down: everyone on the rungs listed
+        # after the leader rung counted as a leader ("3 people are leaders now") while
+        # the rung table showed none. A leader rung below the top is a ladder's own
+        # choice; a leader rung listed first, above every other rung, is not.
+        if len(names) > 1 and names[0] == leader:
+            raise PartError(
+                f"the ladder's first rung, '{leader}', is its leader rung: rungs are listed "
+                "lowest first, from the broadest (such as supporter) up to the leader rung, "
+                "so this ladder would be read upside down, everyone on the rungs after it "
+                "counted as a leader; list the rungs in the opposite order, lowest first",
+                ("ladder", 0),
+            )
         return self
 
 

@@ -327,6 +327,28 @@ REFUSED_SETTINGS = {
         6,
         "(did you mean 'leader'?)",
     ),
+    # read upside down: every supporter counted as a leader, the rung table showed none
+    "ladder written top-down": (
+        "ladder:\n"
+        "  - {name: leader, label: Leader, window_days: 90, definition: A 1:1,\n"
+        "     any_of: [{activity_types: [one_on_one]}]}\n"
+        "  - {name: supporter, label: Supporter, window_days: 365, definition: Any,\n"
+        "     any_of: [{min_count: 1}]}",
+        "organizations.0.ladder.0",
+        7,
+        "the ladder's first rung, 'leader', is its leader rung: rungs are listed lowest first",
+    ),
+    "ladder written top-down, leader rung named": (
+        "metrics: {leader_rung: captain}\n"
+        "ladder:\n"
+        "  - {name: captain, label: Captain, window_days: 90, definition: A 1:1,\n"
+        "     any_of: [{activity_types: [one_on_one]}]}\n"
+        "  - {name: supporter, label: Supporter, window_days: 365, definition: Any,\n"
+        "     any_of: [{min_count: 1}]}",
+        "organizations.0.ladder.0",
+        8,
+        "list the rungs in the opposite order, lowest first",
+    ),
     # read nothing: only spreadsheets are read by a mapping and a date format
     "generic only": (
         "sources:\n  - kind: action_network_csv\n    path: an\n    date_format: '%d/%m/%Y'",
@@ -391,6 +413,29 @@ def test_a_source_path_inside_exports_is_accepted(tiny_cohort: Path, path: str) 
         f"    sources:\n      - {{kind: van, path: '{path}'}}\n"
     )
     assert load_cohort(tiny_cohort).org("alpha").sources[0].path == path
+
+
+def test_a_leader_rung_below_the_top_is_accepted(tiny_cohort: Path) -> None:
+    """Leaders count from the leader rung up: a rung above it is the ladder's own choice,
+    and a one-rung ladder is its own top."""
+    from cyclebook.config import Cohort
+
+    ladder = [r.model_dump() for r in default_ladder()]
+    captain = dict(ladder[-1], name="captain", label="Captain")
+    org = {"id": "alpha", "name": "Alpha"}
+    cohort = Cohort.model_validate(
+        {
+            "id": "tiny",
+            "name": "Tiny",
+            "organizations": [
+                dict(org, ladder=[*ladder, captain]),
+                dict(org, id="beta", ladder=[ladder[-1]]),
+                dict(org, id="gamma", ladder=ladder[1:], metrics={"leader_rung": "active"}),
+            ],
+        }
+    )
+    assert [r.name for r in cohort.org("alpha").ladder][-1] == "captain"
+    assert [r.name for r in cohort.org("beta").ladder] == ["leader"]
 
 
 def test_a_repeated_key_is_refused_in_cohort_and_cycle_files(tiny_cohort: Path) -> None:
