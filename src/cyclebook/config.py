@@ -862,15 +862,23 @@ def unread_reflections(
             where = path.relative_to(paths.root)
             if path.suffix == ".yml" and stem in org_ids:
                 continue
-            if path.suffix in {".yml", ".yaml"} and stem in org_ids:
-                fix = f"rename it {stem}.yml"
-            elif path.suffix in {".yml", ".yaml"}:
-                close = difflib.get_close_matches(stem, list(org_ids), n=1)
+            if path.suffix in {".yml", ".yaml"}:
+                close = (
+                    [stem]
+                    if stem in org_ids
+                    else difflib.get_close_matches(stem, list(org_ids), n=1)
+                )
                 fix = (
                     f"rename it {close[0]}.yml"
                     if close
                     else "name it after an organization id (" + ", ".join(org_ids) + ")"
                 )
+                if close and (folder / f"{close[0]}.yml").is_file():
+                    # renamed, it would replace the reflection that is read
+                    fix = (
+                        f"it looks like a stray copy of {close[0]}.yml, which is read: merge "
+                        f"what it holds into {close[0]}.yml, or remove it"
+                    )
             else:
                 fix = "reflections are <organization id>.yml files; move it elsewhere"
             problems.append(f"{where} is not read by any report: {fix}")

@@ -461,6 +461,27 @@ def test_a_repeated_key_is_refused_in_cohort_and_cycle_files(tiny_cohort: Path) 
     assert caught.value.path == card
 
 
+def test_a_stray_copy_of_a_reflection_is_not_renamed_onto_it(tiny_cohort: Path) -> None:
+    """Validate told the owner of a misnamed copy (alpah.yml beside alpha.yml) to rename it
+    alpha.yml, which would have replaced the reflection that is read."""
+    from cyclebook.config import unread_reflections
+
+    folder = tiny_cohort / "c1" / "reflections"
+    folder.mkdir()
+    for name in ("alpha.yml", "alpah.yml", "alpha.yaml", "bta.yml", "zzz.yml"):
+        (folder / name).write_text("org_id: alpha\n")
+    assert unread_reflections(tiny_cohort, ["alpha", "beta"], ["c1"]) == [
+        "c1/reflections/alpah.yml is not read by any report: it looks like a stray copy of "
+        "alpha.yml, which is read: merge what it holds into alpha.yml, or remove it",
+        "c1/reflections/alpha.yaml is not read by any report: it looks like a stray copy of "
+        "alpha.yml, which is read: merge what it holds into alpha.yml, or remove it",
+        # no beta.yml yet: renaming it loses nothing
+        "c1/reflections/bta.yml is not read by any report: rename it beta.yml",
+        "c1/reflections/zzz.yml is not read by any report: name it after an organization "
+        "id (alpha, beta)",
+    ]
+
+
 def test_a_card_target_names_a_computed_measure(tiny_cohort: Path) -> None:
     """A target on a mistyped measure was never compared: 'not yet measured' all cycle."""
     card = tiny_cohort / "c1" / "cycle.yml"
