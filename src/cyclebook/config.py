@@ -405,6 +405,11 @@ METRICS: tuple[str, ...] = (
     "match_rate",
 )
 
+#: measures whose headline is a rate: a share of people from 0 to 1 (shown as a percent)
+RATE_METRICS: frozenset[str] = frozenset(
+    {"conversion", "absorption", "retention", "leader_ratio", "show_rate", "match_rate"}
+)
+
 
 def _did_you_mean(value: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
@@ -505,9 +510,10 @@ class PartError(ValueError):
     ``at`` is the part's path below it, so the error names that part's line (a bad
     ``parent`` was reported at the line of ``organizations:``)."""
 
-    def __init__(self, message: str, at: Sequence[str | int]) -> None:
+    def __init__(self, message: str, at: Sequence[str | int], found: Any = None) -> None:
         super().__init__(message)
         self.at = tuple(at)
+        self.found = found  # the part's value, when the input of the check is a whole map
 
 
 class Cohort(Strict):
@@ -624,6 +630,14 @@ class Cohort(Strict):
 # --------------------------------------------------------------------------- cycle card
 
 
+def _share_hint(measure: str, name: str, fraction: float, percent: str) -> str:
+    """What to write for a rate's ``target`` or ``failure_below`` given as a percent."""
+    return (
+        f"'{measure}' is a rate, a share of people from 0 to 1: its {name} is written as a "
+        f"fraction: {percent} is {fraction:g} (write {name}: {fraction:g})"
+    )
+
+
 class CardMetric(Strict):
     goal: str
     measure: str = Field(description="metric key computed by the share phase, or free text")
@@ -631,6 +645,54 @@ class CardMetric(Strict):
     target: float | None = None
     failure_below: float | None = None
     result: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _percent_written(cls, data: Any) -> Any:
+        # 'target: 45%' is text, not a number: say how to write it for this measure
+        if not isinstance(data, dict) or data.get("measure") not in METRICS:
+            return data
+        measure = data["measure"]
+        for name in ("target", "failure_below"):
+            raw = data.get(name)
+            percent = (
+                re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*%\s*", raw) if isinstance(raw, str) else None
+            )
+            if percent is None:
+                continue
+            if measure in RATE_METRICS:
+                problem = _share_hint(measure, name, float(percent[1]) / 100, raw.strip())
+            else:
+                problem = (
+                    f"'{measure}' is a count, not a share: write its {name} as a number "
+                    f"of people (e.g. {name}: {float(percent[1]):g})"
+                )
+            raise PartError(problem, (name,), found=raw)
+        return data
+
+    @model_validator(mode="after")
+    def _rates_are_fractions(self) -> CardMetric:
+        # 'target: 45' for absorption was read as 4500%: the report called 72% "below
+        # the failure line" of 20 (2000%)
+        if self.measure in RATE_METRICS:
+            for name in ("target", "failure_below"):
+                number = getattr(self, name)
+                found = int(number) if number is not None and number.is_integer() else number
+                if number is not None and number > 1:
+                    raise PartError(
+                        _share_hint(self.measure, name, number / 100, f"{number:g}%")
+                        + f"; {number:g} would be {number * 100:g}%",
+                        (name,),
+                        found=found,
+                    )
+                if number is not None and number < 0:
+                    raise PartError(
+                        f"'{self.measure}' is a rate, a share of people from 0 to 1: its "
+                        f"{name} cannot be below 0",
+                        (name,),
+                        found=found,
+                    )
+        return self
 
     @model_validator(mode="after")
     def _numbers_need_a_computed_measure(self) -> CardMetric:
@@ -719,6 +781,8 @@ def _raise_validation(located: LocatedYaml, exc: ValidationError) -> None:
     line, column = located.locate(loc)
     field = ".".join(str(part) for part in loc) or "(top level)"
     found = first.get("input")
+    if isinstance(raised, PartError) and raised.found is not None:
+        found = raised.found
     if isinstance(found, dict | list):
         found = None  # a whole map is not a helpful "found"
     more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""

@@ -39,6 +39,7 @@ from pydantic import ValidationError
 
 from cyclebook import display as d
 from cyclebook import privacy
+from cyclebook.card import fmt_target
 from cyclebook.config import (
     ID_RE,
     CardMetric,
@@ -283,7 +284,7 @@ def _metrics_frame(
         row = {
             "Goal": metric.goal,
             "Measure": metric.measure,
-            "Target": "–" if metric.target is None else f"{metric.target:g}",
+            "Target": fmt_target(metric.measure, metric.target),
             "Result": text,
             "Against the card": _status(metric, value) if value is not None else "–",
             "Failure line": metric.failure,
@@ -401,7 +402,7 @@ def cohort_record_blocks(
                     {
                         "Goal": m.goal,
                         "Measure": m.measure,
-                        "Target": "–" if m.target is None else f"{m.target:g}",
+                        "Target": fmt_target(m.measure, m.target),
                         "Failure line": m.failure,
                     }
                     for m in card.metrics

@@ -539,3 +539,100 @@ def test_a_network_of_networks_is_refused(tiny_cohort: Path) -> None:
         load_cohort(tiny_cohort)
     assert (caught.value.field, caught.value.line) == ("organizations.2.parent", 6)
     assert "give 'leaf' the parent 'top'" in str(caught.value)
+
+
+def _card_metric(tiny_cohort: Path, metric: str) -> Path:
+    """The tiny cohort's card with one more metric (a flow map of YAML)."""
+    path = tiny_cohort / "c1" / "cycle.yml"
+    path.write_text(
+        path.read_text().replace(
+            "  - {goal: Reports exist, measure: reports, failure: No report}\n",
+            f"  - {{goal: Reports exist, measure: reports, failure: No report}}\n  - {metric}\n",
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("numbers", "field", "found", "message"),
+    [
+        (
+            "target: 45",
+            "metrics.1.target",
+            45,
+            "'absorption' is a rate, a share of people from 0 to 1: its target is written "
+            "as a fraction: 45% is 0.45 (write target: 0.45); 45 would be 4500%",
+        ),
+        (
+            "target: 0.45, failure_below: 20",
+            "metrics.1.failure_below",
+            20,
+            "'absorption' is a rate, a share of people from 0 to 1: its failure_below is "
+            "written as a fraction: 20% is 0.2 (write failure_below: 0.2); 20 would be 2000%",
+        ),
+        (
+            "target: 45%",
+            "metrics.1.target",
+            "45%",
+            "'absorption' is a rate, a share of people from 0 to 1: its target is written "
+            "as a fraction: 45% is 0.45 (write target: 0.45)",
+        ),
+        (
+            "target: -0.1",
+            "metrics.1.target",
+            -0.1,
+            "'absorption' is a rate, a share of people from 0 to 1: its target cannot be below 0",
+        ),
+    ],
+)
+def test_a_rate_target_is_a_fraction(
+    tiny_cohort: Path, numbers: str, field: str, found: object, message: str
+) -> None:
+    """'target: 45' for absorption passed validation and was read as 4500%: the share
+    report showed "Goal line 4500%" and called 72% "below the failure line"."""
+    path = _card_metric(
+        tiny_cohort, f"{{goal: Keep people, measure: absorption, failure: Few, {numbers}}}"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cycle(tiny_cohort, "c1")
+    error = caught.value
+    assert (error.path, error.field, error.line, error.found) == (path, field, 9, found)
+    assert str(error).endswith(
+        f", field '{field}': {message}, found {found!r}\n  Fix: edit '{field}' in cycle.yml."
+    )
+    assert error.fix == f"edit '{field}' in cycle.yml."
+
+
+def test_a_count_target_is_not_a_percent(tiny_cohort: Path) -> None:
+    """'45%' for a count was told "a share is written as a fraction: 45% is 0.45"."""
+    _card_metric(tiny_cohort, "{goal: More leaders, measure: leaders, failure: Few, target: 5%}")
+    with pytest.raises(ConfigError) as caught:
+        load_cycle(tiny_cohort, "c1")
+    assert caught.value.field == "metrics.1.target"
+    assert (
+        "field 'metrics.1.target': 'leaders' is a count, not a share: write its target as "
+        "a number of people (e.g. target: 5), found '5%'"
+    ) in str(caught.value)
+
+
+def test_rate_targets_from_0_to_1_and_any_count_target_pass(tiny_cohort: Path) -> None:
+    _card_metric(
+        tiny_cohort,
+        "{goal: Keep people, measure: absorption, failure: Few, target: 1, failure_below: 0}\n"
+        "  - {goal: More leaders, measure: leaders, failure: Fewer, target: 45, "
+        "failure_below: 20}",
+    )
+    card = load_cycle(tiny_cohort, "c1")
+    assert [(m.target, m.failure_below) for m in card.metrics[1:]] == [(1, 0), (45, 20)]
+
+
+def test_a_rate_target_is_shown_as_a_percent() -> None:
+    """The card read "Target 0.45" beside "Result 72%"."""
+    from cyclebook.card import fmt_target
+    from cyclebook.config import METRICS, RATE_METRICS
+
+    assert RATE_METRICS.issubset(METRICS)
+    assert fmt_target("absorption", 0.45) == "45%"
+    assert fmt_target("show_rate", 0.125) == "12.5%"
+    assert fmt_target("leaders", 5) == "5"
+    assert fmt_target("leaders", None) == "–"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cyclebook.config import RATE_METRICS
 from cyclebook.metrics import METRICS, previous_values, read_results, read_values
 from cyclebook.paths import notebooks_dir
 from cyclebook.phases import load_context, share
@@ -131,6 +132,8 @@ def test_values_are_saved_and_compared_with_the_previous_cycle(cohort):
     card_table = status[1].plain
     assert "up from 0 last cycle" in card_table  # leaders: 0 at the end of c1, 3 now
     assert all(res.headline(m) is not None for m in METRICS)
+    # the card's check of a rate target knows which headlines are rates
+    assert {m for m in METRICS if res.headline(m).is_rate} == RATE_METRICS
     # computing again replaces, it does not duplicate
     share.compute(c2)
     assert len(read_values(cohort.store, org_ids=["org"], cycles=["c2"])) == len(res.values)

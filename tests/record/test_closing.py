@@ -234,3 +234,21 @@ def test_a_group_that_shares_nothing_with_funders_keeps_its_reflection(cohort: P
     )
     cohort_view = _html(cohort_record_blocks(record, "cohort"))  # it shares active_base
     assert "Harbor Youth Organizing: Our youth council is shrinking." in cohort_view
+
+
+def test_a_rate_target_reads_as_a_percent_in_every_card_table(cohort: Path) -> None:
+    """The card read "Target 0.4" beside "Result 50% of 40" (the share report's goal
+    line said 40%)."""
+    from cyclebook.phases import card_blocks
+
+    _store(cohort)
+    record = load_record(cohort, CYCLE)
+    for blocks in (
+        org_record_blocks(record, "eastside-tenants"),
+        cohort_record_blocks(record, "cohort"),
+        card_blocks(record.card),
+    ):
+        html = _html(blocks)
+        assert "<td>absorption</td><td>40%</td>" in html
+        assert "<td>match_rate</td><td>60%</td>" in html
+        assert "<td>0.4</td>" not in html

@@ -111,13 +111,14 @@ def card_blocks(card: CycleCard, results: dict[str, str] | None = None) -> list:
     import pandas as pd
 
     from cyclebook import display as d
+    from cyclebook.card import fmt_target
 
     results = results or {}
     rows = [
         {
             "Goal": m.goal,
             "Measure": m.measure,
-            "Target": "–" if m.target is None else f"{m.target:g}",
+            "Target": fmt_target(m.measure, m.target),
             "Result": results.get(m.measure, m.result or "not yet measured"),
             "Failure line": m.failure,
         }

@@ -22,6 +22,7 @@ import pandas as pd
 
 from cyclebook import charts, privacy
 from cyclebook import display as d
+from cyclebook.card import fmt_target
 from cyclebook.config import CycleCard, load_cycle
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
 from cyclebook.metrics.values import MetricValue, headline_period
@@ -295,7 +296,7 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
                 "Goal": m.goal,
                 "Measure": key,
                 "Result": shown,
-                "Goal line": "–" if m.target is None else _fmt_target(key, m.target),
+                "Goal line": fmt_target(key, m.target),
                 "Failure line": m.failure,
                 "Where it stands": status,
             }
@@ -318,11 +319,6 @@ def _trend(view: View, metric: str, period: str, dim: str) -> str:
         return "the same as last cycle"
     word = "up" if cur > old else "down"
     return f"{word} from {view.show(metric, period, dim, previous=True)} last cycle"
-
-
-def _fmt_target(key: str, target: float) -> str:
-    rate_keys = {"absorption", "retention", "leader_ratio", "show_rate", "match_rate", "conversion"}
-    return pct(target) if key in rate_keys else f"{target:g}"
 
 
 def _status(
