@@ -3,13 +3,31 @@
 A rate's ``target`` and ``failure_below`` are fractions from 0 to 1 (checked when the
 card is read, :class:`cyclebook.config.CardMetric`) and every table shows them as the
 percent the result is shown in: the card read "Target 0.45" beside "Result 72%".
+
+:func:`judge` is the one judgement of a result against the card that the share report
+("Where it stands", and the card's table), the closing record ("Against the card") and
+the cohort's record all show:
+
+* the goal is met when the result reaches the target;
+* the failure line is a number (``failure_below``), or words that compare the measure
+  with last cycle ("Absorption does not rise from last cycle", "Fewer leaders than last
+  cycle"), evaluated from last cycle's value; any other words are for the group to
+  judge, shown beside last cycle's value. A report said "short of the goal, above the
+  failure line" of a card with no number for it while leaders fell from 2 to 1, and
+  "met the goal" while absorption fell from 77% to 72% against "does not rise".
+
+Values are compared at the precision the reports show them: "up from 67% last cycle"
+was said of 67%.
 """
 
 from __future__ import annotations
 
-from cyclebook.config import RATE_METRICS
+import re
+from dataclasses import dataclass
 
-__all__ = ["is_rate", "fmt_target"]
+from cyclebook.config import RATE_METRICS, CardMetric
+
+__all__ = ["is_rate", "fmt_target", "failure_comparison", "trend", "Standing", "judge"]
 
 
 def is_rate(measure: str) -> bool:
@@ -25,3 +43,120 @@ def fmt_target(measure: str, number: float | None) -> str:
     if is_rate(measure):
         return f"{round(number * 100, 6):g}%"
     return f"{number:g}"
+
+
+# --------------------------------------------------------------------------- judgement
+
+# A failure line in words that compares the measure with last cycle: "Absorption does
+# not rise from last cycle" (failed unless it rises), "Fewer leaders than last cycle"
+# (failed if it falls). Other words are for the group to judge.
+_LAST_CYCLE = re.compile(r"\b(?:last|previous|prior)\s+cycle\b|\bcycle before\b", re.I)
+_NO_RISE = re.compile(
+    r"\b(?:does|did|do)\s*(?:not|n't)\s+(?:rise|grow|increase|improve|go up)\b"
+    r"|\bno (?:rise|growth|increase|improvement)\b|\bstays? (?:flat|the same)\b"
+    r"|\bnot (?:higher|more|up)\b",
+    re.I,
+)
+_FALL = re.compile(
+    r"\b(?:fewer|less|lower|smaller|falls?|fell|drops?|dropped|declines?|declined"
+    r"|decreases?|decreased|shrinks?|shrank|goes down|went down)\b",
+    re.I,
+)
+
+
+def failure_comparison(failure: str) -> str | None:
+    """``"no rise"``, ``"fall"``, or None when the words are not a comparison with last
+    cycle that the tool can evaluate."""
+    if not _LAST_CYCLE.search(failure):
+        return None
+    if _NO_RISE.search(failure):
+        return "no rise"
+    if _FALL.search(failure):
+        return "fall"
+    return None
+
+
+def shown(value: float, rate: bool) -> float:
+    """The value at the precision the reports show it: a rate in whole percent, a count
+    in whole numbers (two values that read the same compare equal)."""
+    return float(f"{value * 100:.0f}") if rate else float(f"{value:.0f}")
+
+
+def fmt_value(value: float, rate: bool) -> str:
+    return f"{value * 100:.0f}%" if rate else f"{value:,.0f}"
+
+
+def trend(value: float, previous: float, rate: bool) -> str:
+    """ "up from 67% last cycle", "down from 2 last cycle" or "the same as last cycle"."""
+    now, before = shown(value, rate), shown(previous, rate)
+    if now == before:
+        return "the same as last cycle"
+    word = "up" if now > before else "down"
+    return f"{word} from {fmt_value(previous, rate)} last cycle"
+
+
+def _line(number: float, rate: bool) -> float:
+    """A target or failure line at the precision :func:`fmt_target` shows it."""
+    return round(number * 100, 6) if rate else number
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One result against its card metric's goal and failure line."""
+
+    goal: str | None  # "goal met", "short of the goal", or None (no target)
+    failure: str | None  # what the failure line says of it, or None (nothing to add)
+    crossed: bool | None  # the failure line crossed; None when the group judges it
+    compared: bool  # the failure text already compares with last cycle's value
+
+    @property
+    def text(self) -> str:
+        return "; ".join(part for part in (self.goal, self.failure) if part) or "measured"
+
+
+def judge(
+    metric: CardMetric,
+    value: float,
+    *,
+    rate: bool,
+    previous: float | None = None,
+) -> Standing:
+    """``value`` (as the report's audience may read it) against ``metric``'s target and
+    failure line. ``previous``: last cycle's value as the same audience may read it (None
+    when there is none or it is hidden), to evaluate a failure line in words that
+    compares with last cycle. Values are compared at the precision the reports show.
+
+    Never says "above the failure line" of a line without a number: a failure line in
+    words that cannot be evaluated is "for the group to judge", beside last cycle's
+    value when known."""
+    now = shown(value, rate)
+    goal = None
+    if metric.target is not None:
+        goal = "goal met" if now >= _line(metric.target, rate) else "short of the goal"
+    numeric = metric.failure_below is not None
+    below = numeric and now < _line(metric.failure_below, rate)
+    kind = failure_comparison(metric.failure)
+    if kind is not None and previous is not None:
+        before = shown(previous, rate)
+        fell = now <= before if kind == "no rise" else now < before
+        change = trend(value, previous, rate)
+        if below:
+            return Standing(goal, f"below the failure line; {change}", True, True)
+        if fell:
+            return Standing(goal, f"failure line crossed: {change}", True, True)
+        return Standing(goal, f"failure line not crossed: {change}", False, True)
+    if below:
+        return Standing(goal, "below the failure line", True, False)
+    if numeric and kind is None:
+        # the number is the line; beside a met goal it goes without saying
+        return Standing(
+            goal, None if goal == "goal met" else "above the failure line", False, False
+        )
+    if previous is not None:
+        return Standing(
+            goal,
+            f"failure line for the group to judge (last cycle: {fmt_value(previous, rate)})",
+            None,
+            True,
+        )
+    return Standing(goal, "failure line for the group to judge", None, False)

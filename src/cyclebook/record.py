@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from cyclebook import display as d
 from cyclebook import privacy
-from cyclebook.card import fmt_target
+from cyclebook.card import fmt_target, is_rate, judge
 from cyclebook.config import (
     ID_RE,
     CardMetric,
@@ -121,16 +121,12 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def _status(metric: CardMetric, value: float | None) -> str:
+def _status(metric: CardMetric, value: float | None, previous: float | None = None) -> str:
+    """``value`` against the card (:func:`cyclebook.card.judge`); ``previous``: last
+    cycle's value as the same audience may read it, or None."""
     if value is None:
         return "not yet measured"
-    if metric.target is not None and value >= metric.target:
-        return "met the goal"
-    if metric.failure_below is not None and value < metric.failure_below:
-        return "below the failure line"
-    if metric.target is not None:
-        return "short of the goal, above the failure line"
-    return "measured"
+    return judge(metric, value, rate=is_rate(metric.measure), previous=previous).text
 
 
 def card_results(con, cycle: str, org_id: str, card: CycleCard) -> dict[str, dict[str, Any]]:
@@ -281,19 +277,20 @@ def _metrics_frame(
         text, value = _result_text(org, metric.measure, results.get(metric.measure), audience)
         if value is None and metric.result and text == "not yet measured":
             text = metric.result
+        before = (previous or {}).get(metric.measure) if card.previous else None
+        before_text, before_value = (
+            _result_text(org, metric.measure, before, audience) if before else ("–", None)
+        )
         row = {
             "Goal": metric.goal,
             "Measure": metric.measure,
             "Target": fmt_target(metric.measure, metric.target),
             "Result": text,
-            "Against the card": _status(metric, value) if value is not None else "–",
+            "Against the card": _status(metric, value, before_value) if value is not None else "–",
             "Failure line": metric.failure,
         }
         if card.previous:
-            before = (previous or {}).get(metric.measure)
-            row[f"In {card.previous}"] = (
-                _result_text(org, metric.measure, before, audience)[0] if before else "–"
-            )
+            row[f"In {card.previous}"] = before_text
         rows.append(row)
     columns = ["Goal", "Measure", "Target", "Result", "Against the card", "Failure line"]
     if card.previous:

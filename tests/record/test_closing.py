@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import duckdb
@@ -70,7 +71,7 @@ def test_org_closing_report(cohort: Path) -> None:
         "If the facilitators work with each group",  # hypothesis
         "Knowingly",  # design
         "50% of 40",
-        "met the goal",
+        "goal met",
         "25% of 400",
         "below the failure line",
         "Fewer than one in five new people",  # failure line
@@ -252,3 +253,55 @@ def test_a_rate_target_reads_as_a_percent_in_every_card_table(cohort: Path) -> N
         assert "<td>absorption</td><td>40%</td>" in html
         assert "<td>match_rate</td><td>60%</td>" in html
         assert "<td>0.4</td>" not in html
+
+
+def _fell(cohort: Path) -> None:
+    """Absorption 77% -> 72% and leaders 2 -> 1 from 2026-c1 to 2026-c2 (the demo's
+    card: absorption "does not rise from last cycle", "Fewer leaders than last cycle")."""
+    from cyclebook.store import create_schema
+
+    con = duckdb.connect(str(cohort / "store.duckdb"))
+    create_schema(con)
+    con.executemany(
+        "INSERT INTO metric_value (cycle, org_id, metric, period, dimension, value, denominator)"
+        " VALUES (?, 'eastside-tenants', ?, ?, '', ?, ?)",
+        [
+            ("2026-c1", "absorption", "cycle", 0.77, 100.0),
+            ("2026-c2", "absorption", "cycle", 0.72, 100.0),
+            ("2026-c1", "leaders", "end", 2.0, None),
+            ("2026-c2", "leaders", "end", 1.0, None),
+        ],
+    )
+    con.close()
+
+
+def _against_the_card(cohort: Path) -> list[str]:
+    record = load_record(cohort, "2026-c2")
+    [table] = [b for b in org_record_blocks(record, "eastside-tenants") if "<table" in b.html]
+    header = re.findall(r"<th[^>]*>(.*?)</th>", table.html)
+    rows = [
+        re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", table.html)
+    ]
+    return [row[header.index("Against the card")] for row in rows]
+
+
+def test_a_failure_line_in_words_is_judged_from_last_cycle(cohort: Path) -> None:
+    """The improve report said "met the goal" of absorption falling 77% -> 72% against
+    "does not rise from last cycle", and "short of the goal, above the failure line" of
+    leaders falling 2 -> 1 against "Fewer leaders than last cycle" (no number)."""
+    card = cohort / "2026-c2" / "cycle.yml"
+    text = card.read_text()
+    assert "    measure: leaders\n" in text
+    card.write_text(text.replace("    measure: leaders\n", "    measure: leaders\n    target: 5\n"))
+    _fell(cohort)
+    assert _against_the_card(cohort) == [
+        "goal met; failure line crossed: down from 77% last cycle",
+        "short of the goal; failure line crossed: down from 2 last cycle",
+    ]
+    # words the tool cannot evaluate are the group's to judge, beside last cycle's value
+    card.write_text(
+        card.read_text().replace("Fewer leaders than last cycle", "Nobody new takes a role")
+    )
+    assert _against_the_card(cohort)[1] == (
+        "short of the goal; failure line for the group to judge (last cycle: 2)"
+    )

@@ -128,7 +128,7 @@ def test_reflect_phase(tmp_path: Path, small_cohort: Path) -> None:
 def test_improve_phase(tmp_path: Path, small_cohort: Path) -> None:
     html = _run(tmp_path, small_cohort, "4_improve.ipynb")
     assert "Cycle record: Membership pipeline, first look" in html
-    assert "50% of 12" in html and "met the goal" in html
+    assert "50% of 12" in html and "goal met" in html
     assert "Eastside Tenants Union: Follow-up within two weeks doubled second actions." in html
     assert "Data-quality findings ranked by impact" in html
     assert "Past events without attendance recorded" in html

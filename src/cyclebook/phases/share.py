@@ -22,7 +22,7 @@ import pandas as pd
 
 from cyclebook import charts, privacy
 from cyclebook import display as d
-from cyclebook.card import fmt_target
+from cyclebook.card import fmt_target, judge, trend
 from cyclebook.config import CycleCard, load_cycle
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
 from cyclebook.metrics.values import MetricValue, headline_period
@@ -283,13 +283,19 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
                 results[key] = status
             else:
                 shown = view.show(key, v.period, v.dimension)
-                suppressed = shown in MARKERS
-                status = _status(v.value, m.target, m.failure_below, suppressed)
                 cur = view.cell(key, v.period, v.dimension)
                 old = view.cell(key, v.period, v.dimension, previous=True)
-                if isinstance(cur, float | int) and isinstance(old, float | int):
-                    trend = _trend(view, key, v.period, v.dimension)
-                    status = trend if status == "see the failure line" else f"{status}; {trend}"
+                if not isinstance(old, float | int):
+                    old = None  # absent, or hidden from this audience
+                if v.value is None:
+                    status = "no data yet"
+                elif not isinstance(cur, float | int):
+                    status = "too few people to show"
+                else:
+                    standing = judge(m, cur, rate=v.is_rate, previous=old)
+                    status = standing.text
+                    if old is not None and not standing.compared:
+                        status += "; " + trend(cur, old, v.is_rate)
                 results[key] = f"{shown} ({status})"
         rows.append(
             {
@@ -310,33 +316,6 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
             "Each measure of the cycle card against its goal and what counts as failure",
         ),
     ], results
-
-
-def _trend(view: View, metric: str, period: str, dim: str) -> str:
-    cur = view.cell(metric, period, dim)
-    old = view.cell(metric, period, dim, previous=True)
-    if cur == old:
-        return "the same as last cycle"
-    word = "up" if cur > old else "down"
-    return f"{word} from {view.show(metric, period, dim, previous=True)} last cycle"
-
-
-def _status(
-    value: float | None, target: float | None, failure_below: float | None, suppressed: bool
-) -> str:
-    if value is None:
-        return "no data yet"
-    if suppressed:
-        return "too few people to show"
-    if target is not None and value >= target:
-        return "goal met"
-    if failure_below is not None and value < failure_below:
-        return "below the failure line"
-    if target is not None:
-        return "short of the goal" + (
-            ", above the failure line" if failure_below is not None else ""
-        )
-    return "see the failure line"
 
 
 def _shown(value: Any) -> bool:

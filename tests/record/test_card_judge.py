@@ -1,0 +1,114 @@
+"""One judgement of a result against its card metric's goal and failure line
+(cyclebook.card.judge), shown alike by the share report and the closing record."""
+
+from __future__ import annotations
+
+import pytest
+
+from cyclebook.card import failure_comparison, judge, trend
+from cyclebook.config import CardMetric
+
+DOES_NOT_RISE = "Absorption does not rise from last cycle"
+FEWER = "Fewer leaders than last cycle"
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [
+        (DOES_NOT_RISE, "no rise"),
+        ("Absorption doesn't grow from the previous cycle", "no rise"),
+        ("Stays the same as last cycle or falls", "no rise"),
+        (FEWER, "fall"),
+        ("Show rate drops below last cycle's", "fall"),
+        ("Fewer than one in five new people take a second action", None),  # no comparison
+        ("Nobody recognizes their work", None),
+        ("Last cycle's leaders leave", None),  # names last cycle, compares nothing
+    ],
+)
+def test_failure_lines_that_compare_with_last_cycle(failure: str, kind: str | None) -> None:
+    assert failure_comparison(failure) == kind
+
+
+def _metric(failure: str, target: float | None = None, below: float | None = None):
+    return CardMetric(
+        goal="g", measure="leaders", failure=failure, target=target, failure_below=below
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "previous", "text"),
+    [
+        # a worded failure line is never "above the failure line": leaders fell 2 -> 1
+        (
+            _metric(FEWER, 5),
+            1,
+            2,
+            "short of the goal; failure line crossed: down from 2 last cycle",
+        ),
+        (
+            _metric(FEWER, 5),
+            3,
+            2,
+            "short of the goal; failure line not crossed: up from 2 last cycle",
+        ),
+        (_metric(FEWER), 2, 2, "failure line not crossed: the same as last cycle"),
+        (_metric(FEWER), 1, 0, "failure line not crossed: up from 0 last cycle"),
+        # no value from last cycle: said plainly
+        (_metric(FEWER, 5), 1, None, "short of the goal; failure line for the group to judge"),
+        # words the tool cannot evaluate: for the group, beside last cycle's value
+        (
+            _metric("Nobody new takes a role", 5),
+            1,
+            2,
+            "short of the goal; failure line for the group to judge (last cycle: 2)",
+        ),
+        (_metric("Nobody new takes a role"), 1, None, "failure line for the group to judge"),
+        # a numeric failure line
+        (_metric("Few", 5, 2), 3, None, "short of the goal; above the failure line"),
+        (_metric("Few", 5, 2), 1, None, "short of the goal; below the failure line"),
+        (_metric("Few", 5, 2), 6, None, "goal met"),
+        (_metric("Few", None, 2), 3, None, "above the failure line"),
+        (
+            _metric("Fewer than last cycle", 5, 2),
+            1,
+            3,
+            "short of the goal; below the failure line; down from 3 last cycle",
+        ),
+    ],
+)
+def test_a_count_against_the_card(
+    metric: CardMetric, value: float, previous: float | None, text: str
+) -> None:
+    assert judge(metric, value, rate=False, previous=previous).text == text
+
+
+def _absorption(failure: str = DOES_NOT_RISE) -> CardMetric:
+    return CardMetric(
+        goal="g", measure="absorption", failure=failure, target=0.45, failure_below=0.2
+    )
+
+
+def test_a_met_goal_does_not_hide_a_failure_in_words() -> None:
+    """Eastside's absorption fell from 77% to 72% against "does not rise from last
+    cycle": the closing report said only "met the goal"."""
+    standing = judge(_absorption(), 0.72, rate=True, previous=0.77)
+    assert standing.text == "goal met; failure line crossed: down from 77% last cycle"
+    assert (standing.crossed, standing.compared) == (True, True)
+    assert judge(_absorption(), 0.80, rate=True, previous=0.77).text == (
+        "goal met; failure line not crossed: up from 77% last cycle"
+    )
+    assert judge(_absorption("Few"), 0.72, rate=True, previous=0.77).text == "goal met"
+
+
+def test_values_are_compared_as_shown() -> None:
+    """ "goal met; up from 67% last cycle" was said of 67%; 44.8% shows as 45%, the goal
+    line's 45%."""
+    assert judge(_absorption(), 0.671, rate=True, previous=0.668).text == (
+        "goal met; failure line crossed: the same as last cycle"
+    )
+    assert trend(0.671, 0.668, True) == "the same as last cycle"
+    assert trend(0.676, 0.668, True) == "up from 67% last cycle"
+    assert judge(_absorption("Few"), 0.448, rate=True).text == "goal met"
+    assert judge(_absorption("Few"), 0.444, rate=True).text == (
+        "short of the goal; above the failure line"
+    )
