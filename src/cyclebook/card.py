@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from cyclebook.config import RATE_METRICS, CardMetric
 
-__all__ = ["is_rate", "fmt_target", "failure_comparison", "trend", "Standing", "judge"]
+__all__ = ["is_rate", "fmt_target", "failure_comparison", "as_shown", "trend", "Standing", "judge"]
 
 
 def is_rate(measure: str) -> bool:
@@ -76,7 +76,7 @@ def failure_comparison(failure: str) -> str | None:
     return None
 
 
-def shown(value: float, rate: bool) -> float:
+def as_shown(value: float, rate: bool) -> float:
     """The value at the precision the reports show it: a rate in whole percent, a count
     in whole numbers (two values that read the same compare equal)."""
     return float(f"{value * 100:.0f}") if rate else float(f"{value:.0f}")
@@ -88,7 +88,7 @@ def fmt_value(value: float, rate: bool) -> str:
 
 def trend(value: float, previous: float, rate: bool) -> str:
     """ "up from 67% last cycle", "down from 2 last cycle" or "the same as last cycle"."""
-    now, before = shown(value, rate), shown(previous, rate)
+    now, before = as_shown(value, rate), as_shown(previous, rate)
     if now == before:
         return "the same as last cycle"
     word = "up" if now > before else "down"
@@ -129,7 +129,7 @@ def judge(
     Never says "above the failure line" of a line without a number: a failure line in
     words that cannot be evaluated is "for the group to judge", beside last cycle's
     value when known."""
-    now = shown(value, rate)
+    now = as_shown(value, rate)
     goal = None
     if metric.target is not None:
         goal = "goal met" if now >= _line(metric.target, rate) else "short of the goal"
@@ -137,7 +137,7 @@ def judge(
     below = numeric and now < _line(metric.failure_below, rate)
     kind = failure_comparison(metric.failure)
     if kind is not None and previous is not None:
-        before = shown(previous, rate)
+        before = as_shown(previous, rate)
         fell = now <= before if kind == "no rise" else now < before
         change = trend(value, previous, rate)
         if below:

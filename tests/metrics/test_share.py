@@ -504,3 +504,84 @@ def test_values_of_a_running_cycle_are_fresh_for_the_day_they_were_computed(coho
     assert fresh_results(cohort.store, "c2", "org", digest, settled_at=running, now=now)
     assert fresh_results(cohort.store, "c2", "org", digest, settled_at=running, now=later) is None
     assert fresh_results(cohort.store, "c2", "org", "other", settled_at=ended, now=now) is None
+
+
+def _card_rows(blocks) -> dict[str, list[str]]:
+    """The cycle card's table of ``blocks``: its cells by measure."""
+    [table] = [b for b in blocks if b.plain.startswith("Cycle metrics: goal, measure, result")]
+    rows = [
+        re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", table.html)
+    ]
+    return {row[1]: row[2:] for row in rows}
+
+
+def test_the_card_says_what_against_the_cycle_card_says(cohort, monkeypatch):
+    """The share notebook's card read "3 (see the failure line)" where the report's own
+    table said "up from 0 last cycle"; the reflect report's card read "not yet measured"
+    of measures the share phase had computed and saved."""
+    from cyclebook.phases import reflect
+
+    shown: list = []
+    monkeypatch.setattr(share.d, "show", lambda *blocks: shown.extend(blocks))
+    monkeypatch.setattr(reflect.d, "show", lambda *blocks: shown.extend(blocks))
+    c2 = load_context("reflect", str(cohort.root), "c2", "org", "organization")
+    reflect.show_card(c2)  # before the share phase: nothing computed yet
+    assert _card_rows(shown)["leaders"] == [
+        "–",
+        "not yet measured",
+        "Fewer leaders than last cycle",
+    ]
+
+    share.compute(load_context("share", str(cohort.root), "c1", "org", "organization"))
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(ctx)
+    status, _ = share.card_status(share.View(ctx, res, share.previous_results(ctx)))
+    assert [ln.split("  ")[-1].strip() for ln in status[1].plain.splitlines()[2:]] == [
+        "goal met",  # (nobody new in c1: no absorption to compare with)
+        "failure line not crossed: up from 0 last cycle",
+        "not a computed measure",
+    ]
+    expected = {
+        "absorption": ["40%", "42% (goal met)"],
+        "leaders": ["–", "3 (failure line not crossed: up from 0 last cycle)"],
+    }
+    shown.clear()
+    share.show_card(ctx, res)
+    assert {m: cells[:2] for m, cells in _card_rows(shown).items()} == {
+        **expected,
+        "interviews with organizers": ["–", "not yet measured"],
+    }
+    # the reflect report's card: the values the share phase saved, as share shows them
+    shown.clear()
+    reflect.show_card(c2)
+    assert {m: cells[:2] for m, cells in _card_rows(shown).items()} == {
+        **expected,
+        "interviews with organizers": ["–", "not yet measured"],
+    }
+    # for the cohort: what the group shares, suppressed as in its share report
+    cohort_view = load_context("reflect", str(cohort.root), "c2", "org", "cohort")
+    shown.clear()
+    reflect.show_card(cohort_view)
+    assert {m: cells[1] for m, cells in _card_rows(shown).items()} == {
+        "absorption": "withheld (too few people to show)",
+        "leaders": "not shared with this audience",
+        "interviews with organizers": "not yet measured",
+    }
+
+
+def test_figures_that_read_the_same_are_no_change(cohort):
+    """ "goal met; up from 67% last cycle" was said of 67% (67.5% against 66.5%), and
+    the headline table said "+1 points" between 67% and 67%."""
+    from cyclebook.metrics import MetricResults
+
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    now, before = MetricResults("c2", "org"), MetricResults("c1", "org")
+    now.rate("absorption", "cycle", "", 6749, 10000, "d")
+    before.rate("absorption", "cycle", "", 6651, 10000, "d")
+    view = share.View(ctx, now, before)
+    headline = next(b.plain for b in share.headline_blocks(view) if b.plain.startswith("Headline"))
+    line = next(ln for ln in headline.splitlines() if ln.startswith("Absorption"))
+    assert line.split()[4:7] == ["67%", "67%", "no"]  # This cycle, Last cycle, "no change"
+    assert share.card_results(ctx, now, before)["absorption"] == (
+        "67% (goal met; the same as last cycle)"
+    )

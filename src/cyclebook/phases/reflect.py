@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cyclebook import display as d
 from cyclebook import privacy
-from cyclebook.phases import PhaseContext, check_parameters
+from cyclebook.phases import PhaseContext, card_blocks, check_parameters
 from cyclebook.record import definition_blocks
 from cyclebook.reflect import DEFAULT_METRICS, ReflectionForm, load_reflection, reflection_blocks
 
@@ -17,6 +17,20 @@ from cyclebook.reflect import DEFAULT_METRICS, ReflectionForm, load_reflection, 
 def measures(ctx: PhaseContext) -> list[str]:
     """The measures the group reacts to: the card's, then the share report's defaults."""
     return list(dict.fromkeys([*(m.measure for m in ctx.card.metrics), *DEFAULT_METRICS]))
+
+
+def show_card(ctx: PhaseContext) -> None:
+    """The cycle card with the results the share phase computed and saved (the store's
+    ``metric_value``), shown as the share report shows them to this audience: the card
+    said "not yet measured" of measures the group had just discussed."""
+    from cyclebook.metrics import read_results
+    from cyclebook.phases import share
+
+    results = None
+    if ctx.store_path.exists():
+        results = read_results(ctx.store_path, ctx.cycle, ctx.org_id)
+    texts = share.card_results(ctx, results, share.previous_results(ctx)) if results else None
+    d.show(*card_blocks(ctx.card, texts))
 
 
 def form(ctx: PhaseContext, author: str = "") -> ReflectionForm:

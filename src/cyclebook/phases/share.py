@@ -22,7 +22,7 @@ import pandas as pd
 
 from cyclebook import charts, privacy
 from cyclebook import display as d
-from cyclebook.card import fmt_target, judge, trend
+from cyclebook.card import as_shown, fmt_target, judge, trend
 from cyclebook.config import CycleCard, load_cycle
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
 from cyclebook.metrics.values import MetricValue, headline_period
@@ -189,10 +189,11 @@ def _change(view: View, metric: str, period: str, dim: str) -> str:
         return "–"
     if isinstance(cur, str) or isinstance(old, str):
         return privacy.WITHHELD  # the difference would give a hidden figure back
-    delta = cur - old
-    if view.res.get(metric, period, dim).is_rate:
-        points = round(delta * 100)
-        return "no change" if points == 0 else f"{points:+d} points"
+    # the difference of the figures as shown: 67% and 67% are "no change"
+    rate = view.res.get(metric, period, dim).is_rate
+    delta = as_shown(cur, rate) - as_shown(old, rate)
+    if rate:
+        return "no change" if delta == 0 else f"{delta:+.0f} points"
     return "no change" if delta == 0 else f"{delta:+,.0f}"
 
 
@@ -946,14 +947,18 @@ def report_blocks(
     return blocks
 
 
-def card_results(ctx: PhaseContext, results: MetricResults) -> dict[str, str]:
-    """Result text per cycle-card measure (for the cycle card table)."""
-    return card_status(View(ctx, results, None))[1]
+def card_results(
+    ctx: PhaseContext, results: MetricResults, previous: MetricResults | None = None
+) -> dict[str, str]:
+    """Result text per cycle-card measure (for the cycle card table): the same as the
+    report's "Against the cycle card" when given the same ``previous`` (without it, the
+    card said "1 (see the failure line)" where the report said "up from 0 last cycle")."""
+    return card_status(View(ctx, results, previous))[1]
 
 
 def show_card(ctx: PhaseContext, results: MetricResults) -> None:
     """The cycle card with this cycle's results filled in."""
-    d.show(*card_blocks(ctx.card, card_results(ctx, results)))
+    d.show(*card_blocks(ctx.card, card_results(ctx, results, previous_results(ctx))))
 
 
 def report(ctx: PhaseContext, results: MetricResults | None = None) -> None:
