@@ -58,6 +58,7 @@ __all__ = [
     "report_allowance",
     "withhold_report",
     "config_text",
+    "Words",
 ]
 
 #: Counts below this (and above zero) are suppressed outside the organization.
@@ -863,6 +864,8 @@ class Leak:
     cell: int | None  # 0-based notebook cell (div.jp-Cell, in order); None = outside cells
     cell_id: str | None
     hint: str  # masked: first character and length, never the value
+    # the file (and line) of the configuration or reflection the value is written in
+    written_in: str = ""
 
     def where(self) -> str:
         if self.cell is None:
@@ -874,9 +877,12 @@ class Leak:
         return self.describe()
 
     def describe(self) -> str:
-        return (
+        found = (
             f"{LEAK_KINDS.get(self.kind, self.kind)} of a member of {self.org_id} in {self.where()}"
         )
+        if self.written_in:
+            found += f"; it is written in {self.written_in}: take it out there"
+        return found
 
 
 @dataclass
@@ -947,15 +953,20 @@ def build_index(
     treated as leaks on their own.
     """
     allow_tokens: list[str] = []
+    prose_words: set[str] = set()
     for text in allow:
         if text:
-            allow_tokens.extend(_tokens(str(text)))
+            tokens = _tokens(str(text))
             # as a report's tokens are read: "Scotts Valley" and "Scott's Addition" are
             # written here, and their words checked as "scott" there
             _, read = _report_tokens(str(text))
+            if isinstance(text, Words):  # its words, not its names (see Words)
+                prose_words.update(tokens, read, (_singular(t) or t for t in read))
+                continue
+            allow_tokens.extend(tokens)
             allow_tokens.extend(["|", *read, "|", *(_singular(t) or t for t in read)])
     index = PiiIndex(
-        allow_words=frozenset(allow_tokens) | COMMON_WORDS,
+        allow_words=frozenset(allow_tokens) | prose_words | COMMON_WORDS,
         allow_text=" " + " ".join(allow_tokens) + " ",
     )
     for org_id, person_id, first, last, email, phone, address in rows:
@@ -1035,14 +1046,33 @@ def _scan_phrases(
             break
 
 
-def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
-    """Find the indexed personal values in report HTML (see :func:`scan_html`)."""
+def _written_in(value: str, sources: Mapping[str, str]) -> str:
+    """Where a found value is written among ``sources`` (a name -> the file's text):
+    "2026-c2/cycle.yml, line 12", or ''. Spaces and case aside, as the report reads it."""
+    wanted = " ".join(value.split()).casefold()
+    if not wanted:
+        return ""
+    for name, text in sources.items():
+        for number, line in enumerate(text.splitlines(), 1):
+            if wanted in " ".join(line.split()).casefold():
+                return f"{name}, line {number}"
+    return ""
+
+
+def scan_text(
+    html_text: str, index: PiiIndex, *, sources: Mapping[str, str] | None = None
+) -> list[Leak]:
+    """Find the indexed personal values in report HTML (see :func:`scan_html`).
+    ``sources``: the text files a report shows words of (cohort.yml, the cycle card, the
+    reflections), by name: a value written there is said to be (a card's learnings are
+    in every report, and the report's cell was no clue)."""
     leaks: dict[tuple[str, str, int | None, str], Leak] = {}
 
     def hit(kind: str, org_id: str, cell: int | None, cell_id: str | None, value: str) -> None:
         key = (kind, org_id, cell, value.casefold())
         if key not in leaks:
-            leaks[key] = Leak(kind, org_id, cell, cell_id, _mask(value))
+            where = _written_in(value, sources) if sources else ""
+            leaks[key] = Leak(kind, org_id, cell, cell_id, _mask(value), where)
 
     for cell, cell_id, segment in _cell_segments(html_text):
         segment = _DATA_URI.sub(" ", _STYLE.sub(" ", segment))
@@ -1097,31 +1127,48 @@ def scan_text(html_text: str, index: PiiIndex) -> list[Leak]:
     return list(leaks.values())
 
 
+class Words(str):
+    """Text facilitators wrote as prose (a card's learnings, a definition): its single
+    words are allowed in reports ("Meet at Wilson Park" withholds nothing for a member
+    named Wilson), never a name it holds: a member's full name typed into a card's
+    learnings, or carried there from a reflection's question, reached every report of
+    the cycle, funders' included."""
+
+    __slots__ = ()
+
+
 def config_text(cohort: Cohort, cards: Iterable[CycleCard] = ()) -> list[str]:
     """Text written by facilitators in cohort.yml and cycle cards: it may rightly appear
-    in reports (staff and facilitator names, organization names, ladder labels)."""
+    in reports. Names (staff, facilitators, organizations, ladder labels, the people a
+    card holds accountable) are allowed whole; prose is allowed word by word
+    (:class:`Words`)."""
     texts: list[str] = [cohort.name, *cohort.facilitators]
+    prose: list[str] = []
     for org in cohort.organizations:
-        texts += [org.name, *org.staff, org.consent.gallery_note or ""]
+        texts += [org.name, *org.staff]
+        prose.append(org.consent.gallery_note or "")
         for rung in org.ladder:
-            texts += [rung.label, rung.definition]
+            texts.append(rung.label)
+            prose.append(rung.definition)
         for change in org.measure_history:
             # (who proposed it: see guard_allowances, the group's own reports only)
-            texts += [change.why, change.change]
+            prose += [change.why, change.change]
             if change.replaced is not None and change.replaced.rung is not None:
                 # earlier cycles' reports show the rung as it was
-                texts += [change.replaced.rung.label, change.replaced.rung.definition]
+                texts.append(change.replaced.rung.label)
+                prose.append(change.replaced.rung.definition)
         for source in org.sources:
             texts += [source.label or ""]
     for card in cards:
-        texts += [card.title, card.hypothesis, card.design, *card.how_might_we]
-        texts += [*card.learnings, *card.decisions, *card.questions, *card.accountable]
+        texts += [*card.accountable]
         for org_id, names in card.team.items():
             texts += [org_id, *names]
+        prose += [card.title, card.hypothesis, card.design, *card.how_might_we]
+        prose += [*card.learnings, *card.decisions, *card.questions]
         for metric in card.metrics:
-            texts += [metric.goal, metric.failure, metric.result or ""]
-        texts += [doc.title for doc in card.documents]
-    return texts
+            prose += [metric.goal, metric.failure, metric.result or ""]
+        prose += [doc.title for doc in card.documents]
+    return texts + [Words(text) for text in prose if text]
 
 
 def _config_text_near(store_path: Path) -> list[str]:
@@ -1255,7 +1302,7 @@ def load_index(
                         org_ids,
                     ).fetchone()
                 )
-        key = (tuple(fingerprint), hash(tuple(allow_list)))
+        key = (tuple(fingerprint), hash(tuple((isinstance(t, Words), t) for t in allow_list)))
         cached = _INDEX_CACHE.get(key)
         if cached is not None:
             return cached
@@ -1282,6 +1329,7 @@ def scan_html(
     org_ids: Iterable[str] | None,
     *,
     allow: Iterable[str] | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> list[Leak]:
     """Every personal value of the organizations' members (``person_pii``: emails,
     phones in any common format, full names, last names of four letters or more that
@@ -1295,9 +1343,10 @@ def scan_html(
     the cohort folder holding the store.
 
     Fast on a large store: only the people whose values could be in the report are read
-    (:func:`candidate_index`).
+    (:func:`candidate_index`). ``sources``: see :func:`scan_text`.
     """
-    return scan_text(html_text, candidate_index(html_text, store_path, org_ids, allow=allow))
+    index = candidate_index(html_text, store_path, org_ids, allow=allow)
+    return scan_text(html_text, index, sources=sources)
 
 
 _DIGITS = re.compile(r"\d+")

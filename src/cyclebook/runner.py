@@ -433,7 +433,8 @@ def _execute(job: Job, started: float) -> JobResult:
     html_path = Path(job.output_html)
     leak = _privacy_check(html_text, job)
     if leak is not None:
-        status, error = "withheld", leak
+        # a notebook that failed stays failed (its chain stops); one that ran is withheld
+        status, error = ("withheld", leak) if status == "ok" else (status, f"{error}; {leak}")
         html_text = _withheld_page(job, leak)
         _strip_outputs(out, nb, leak)
     write_text_atomic(html_path, html_text)
@@ -474,8 +475,23 @@ def _privacy_check(html_text: str, job: Job) -> str | None:
     leaks = scan_html(html_text, job.store_path, None, allow=allow)
     if not leaks:
         return None
+    # found: say which file the value is written in, when it is one the report quotes
+    leaks = scan_html(html_text, job.store_path, None, allow=allow, sources=_quoted_files(job))
     first = leaks[0]
     return f"personal data found in the rendered report ({first}); the report was withheld"
+
+
+def _quoted_files(job: Job) -> dict[str, str]:
+    """The files whose words reports show: cohort.yml, the cycle card and the cycle's
+    reflections, by their path in the cohort folder."""
+    root = Path(job.store_path).parent
+    paths = [root / "cohort.yml", root / job.cycle / "cycle.yml"]
+    paths += sorted((root / job.cycle / "reflections").glob("*.y*ml"))
+    files = {}
+    for path in paths:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+    return files
 
 
 @functools.lru_cache(maxsize=4)
@@ -819,9 +835,11 @@ def _run_chains(
                 if not rest:
                     open_chains[0] -= 1
                     continue
-                if result.phase == "sync" and result.status not in CACHEABLE:
+                if result.phase == "sync" and result.status not in {*CACHEABLE, "withheld"}:
                     # Later phases would read the store the failed sync left unchanged;
-                    # showing them as fresh would mislead the group.
+                    # showing them as fresh would mislead the group. (A withheld sync
+                    # report is one that ran: its data is in the store, only its page
+                    # showed a member's details, as the card's text may have.)
                     for later in rest:
                         skipped = _skipped(later, f"skipped because sync failed: {result.error}")
                         finish(skipped, None, None)

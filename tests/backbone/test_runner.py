@@ -313,3 +313,40 @@ def test_kernels_start_with_the_preloaded_heap_out_of_the_collectors_sight(
         text = Path(result.output_ipynb).read_text()
         # the store's DuckDB instance came from the zygote, with DuckDB's threads again
         assert "frozen: True namespace: [] duckdb: [(4999950000,)] instance: True True" in text
+
+
+def test_a_name_in_the_card_withholds_reports_and_stops_no_phase(tiny_cohort: Path) -> None:
+    """A member's name typed into the card's learnings is in every report: each is
+    withheld with the card's file and line named, and the sync (which ran: its data is
+    in the store) no longer stops the organization's later phases as "sync failed"."""
+    import duckdb
+
+    assert runner.run(tiny_cohort, phases=["sync"], orgs=["alpha"], progress=None).ok
+    store = CohortPaths.of(tiny_cohort).store
+    with duckdb.connect(str(store)) as con:
+        con.execute(
+            "INSERT INTO person_pii VALUES "
+            "('alpha', 'p1', 'Quintessa', 'Marlowe', NULL, NULL, NULL)"
+        )
+    card = tiny_cohort / "c1" / "cycle.yml"
+    card.write_text(card.read_text() + "learnings:\n  - Quintessa Marlowe ran the first meeting\n")
+    summary = runner.run(
+        tiny_cohort,
+        phases=["sync", "share"],
+        orgs=["alpha"],
+        audiences=["organization"],
+        force=True,
+        progress=None,
+    )
+    by_key = {r.key: r for r in summary.results}
+    assert [
+        by_key[k].status for k in ("c1/alpha/sync/organization", "c1/alpha/share/organization")
+    ] == [
+        "withheld",
+        "withheld",
+    ]
+    for result in summary.results:
+        assert "a full name of a member of alpha" in result.error
+        assert "it is written in c1/cycle.yml, line 13: take it out there" in result.error
+        assert "Marlowe" not in Path(result.output_html).read_text()
+    assert not summary.ok

@@ -314,21 +314,48 @@ def test_only_people_who_could_match_are_read(tmp_path):
 
 def test_a_replaced_rung_is_config_text(tmp_path):
     """Reports of a cycle before an adopted change show the rung as it was (kept under
-    ``replaced`` in cohort.yml): its words are the facilitators', like the current
-    rung's, even where they name someone who is also a member (as staff named in the
-    configuration are)."""
-    (tmp_path / "cohort.yml").write_text(
-        "id: c\nname: C\norganizations:\n  - id: org-a\n    name: Org A\n"
+    ``replaced`` in cohort.yml): its label and words are the facilitators', like the
+    current rung's. A definition is prose: a member's full name in it is allowed only
+    when the configuration names her as staff (a name in prose reached every report)."""
+    text = (
+        "id: c\nname: C\norganizations:\n  - id: org-a\n    name: Org A\n{staff}"
         "    measure_history:\n"
-        "      - {measure: ladder.active, date: 2026-10-20, proposed_by: Ana, why: w,\n"
-        "         change: c, cycle: c2, replaced: {rung: {name: active, label: Active,\n"
-        "         window_days: 90, any_of: [{min_count: 3}],\n"
-        "         definition: Trained three times by Rosalind Okafor}}}\n"
+        "      - {{measure: ladder.active, date: 2026-10-20, proposed_by: Ana, why: w,\n"
+        "         change: c, cycle: c2, replaced: {{rung: {{name: active, label: Okafor Active,\n"
+        "         window_days: 90, any_of: [{{min_count: 3}}],\n"
+        "         definition: Trained three times by Rosalind Okafor}}}}}}\n"
     )
+    (tmp_path / "cohort.yml").write_text(text.format(staff=""))
     store = tmp_path / "store.duckdb"
     write_people(store, [("org-a", "p1", "Rosalind", "Okafor", None, None, None)])
+    label = render([("html", "<p>Okafor Active: trained three times</p>")])
+    assert scan_html(label, store, ["org-a"]) == []
     page = render([("html", "<p>Active: Trained three times by Rosalind Okafor</p>")])
+    assert [leak.kind for leak in scan_html(page, store, ["org-a"])] == ["name"]
+    (tmp_path / "cohort.yml").write_text(text.format(staff="    staff: [Rosalind Okafor]\n"))
     assert scan_html(page, store, ["org-a"]) == []
+
+
+def test_a_cards_prose_allows_its_words_not_a_members_name(tmp_path):
+    """A cycle card's learnings are shown in every report: "Meet at Wilson Park" names no
+    one (a member named Wilson withholds nothing), "Maria Wilson chaired it" names a
+    member, and is found although the card is the facilitators' own text."""
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\nfacilitators: [Matt Rivera]\norganizations:\n"
+        "  - {id: org-a, name: Org A}\n"
+    )
+    (tmp_path / "c1").mkdir()
+    (tmp_path / "c1" / "cycle.yml").write_text(
+        "id: c1\ntitle: T\nhow_might_we: [x]\nhypothesis: h\ndesign: d\n"
+        "start: 2026-01-05\nend: 2026-02-16\naccountable: [Matt Rivera]\n"
+        "learnings: [Meet at Wilson Park, Maria Wilson chaired the Wilson Park meeting]\n"
+    )
+    store = tmp_path / "store.duckdb"
+    write_people(store, [("org-a", "p1", "Maria", "Wilson", None, None, None)])
+    quiet = render([("html", "<li>Meet at Wilson Park</li><p>Matt Rivera</p>")])
+    assert scan_html(quiet, store, ["org-a"]) == []
+    named = render([("html", "<li>Maria Wilson chaired the Wilson Park meeting</li>")])
+    assert [leak.kind for leak in scan_html(named, store, ["org-a"])] == ["name"]
 
 
 def test_a_groups_report_is_checked_for_every_groups_members(tmp_path):
@@ -454,3 +481,40 @@ def test_proposers_recorded_in_cohort_yml_are_allowed_in_their_groups_own_report
     assert "Riley Hernandez" not in config_text(load_cohort(tmp_path))
     assert "Riley Hernandez" in report_allowance((config, people), "org-a", "organization")
     assert "Riley Hernandez" not in report_allowance((config, people), "org-a", "funder")
+
+
+def test_a_value_written_in_the_card_is_said_to_be_there(tmp_path):
+    """A card's learnings are in every report: the cell a leak was found in was no clue,
+    and a card's email was taken for a broken sync. The message names the file and line,
+    never the value."""
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\norganizations:\n  - {id: alpha, name: Alpha}\n"
+    )
+    (tmp_path / "c1").mkdir()
+    (tmp_path / "c1" / "cycle.yml").write_text(
+        "id: c1\ntitle: T\nhow_might_we: [x]\nhypothesis: h\ndesign: d\n"
+        "start: 2026-01-05\nend: 2026-02-16\n"
+        "learnings:\n  - Write to ada.q@plant.example for the minutes\n"
+    )
+    store = tmp_path / "store.duckdb"
+    write_people(store, [("alpha", "a1", "Ada", "Quenneville", "ada.q@plant.example", None, None)])
+    job = Job(
+        cycle="c1",
+        org_id="alpha",
+        phase="sync",
+        audience="organization",
+        notebook="n.ipynb",
+        parameters={},
+        output_ipynb=str(tmp_path / "r.ipynb"),
+        output_html=str(tmp_path / "r.html"),
+        report_meta={},
+        store_path=str(store),
+    )
+    page = render([("html", "<li>Write to ada.q@plant.example for the minutes</li>")])
+    message = _privacy_check(page, job)
+    assert "an email address of a member of alpha" in message
+    assert "it is written in c1/cycle.yml, line 9: take it out there" in message
+    assert "ada.q" not in message
+    # a value the report shows from elsewhere says nothing of a file
+    other = _privacy_check(render([("html", "<p>Ada Quenneville</p>")]), job)
+    assert other is not None and "written in" not in other
