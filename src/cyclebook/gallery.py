@@ -174,20 +174,28 @@ def cycle_values(store_path: str | Path, cycle: str) -> pd.DataFrame:
     return _read_values(store_path, None, cycle, None)
 
 
-def safe_results(results: Any, org: Organization, audience: str) -> dict[tuple, Any]:
+def safe_results(
+    results: Any, org: Organization, audience: str, previous: Any = None
+) -> dict[tuple, Any]:
     """What the audience may see of one organization's :class:`MetricResults`:
     ``{(metric, period, dimension): shown}`` for the shared figures only.
 
     Same input, same decisions as the Measure Gallery (both go through
     :func:`safe_values` on the same rows), so a reader who sees both reports cannot
     combine them to undo a suppression. Use it for any report that shows an
-    organization's figures to ``cohort`` or ``funder``.
+    organization's figures to ``cohort`` or ``funder``. ``previous``: the previous
+    cycle's results (see :func:`safe_values`).
     """
     frame = results.frame()
     if frame.empty or (allowed_metrics(org, audience) == set()):
         return {}
     frame = _mark_shared(frame.assign(suppressed=False), org, audience)
-    shown = safe_values(frame, audience, skip_periods=(), ladders=ladders_of([org]))
+    before = None
+    if previous is not None and not previous.frame().empty:
+        before = _mark_shared(previous.frame().assign(suppressed=False), org, audience)
+    shown = safe_values(
+        frame, audience, skip_periods=(), ladders=ladders_of([org]), previous=before
+    )
     return {(v.metric, v.period, v.dimension): v.shown for v in shown}
 
 
@@ -323,6 +331,48 @@ def _weekly_groups(values: dict[tuple, Any]) -> list[list[tuple]]:
     return groups
 
 
+BEFORE = "year, last cycle"  # the period of the previous cycle's year so far, here
+
+
+def _year_groups(
+    values: dict[tuple, Any],
+    unknown: set[tuple],
+    fixed: set[tuple],
+    forced: list[tuple],
+    frame: pd.DataFrame,
+    shown: dict[tuple, Any],
+) -> list[list[tuple]]:
+    """The year so far is the previous cycle's year so far plus this cycle's figure:
+    ties each of this cycle's year figures to the two. The previous cycle's figures are
+    added to ``values`` as the audience saw them: a number it was shown is ``fixed``
+    (known, not to be hidden again here), a hidden one is protected (``forced``), one it
+    was not shown at all is ``unknown``. (Cycles with a gap between them, or in another
+    year, give no sum: the values say so, see :func:`cyclebook.privacy._sums`.)"""
+    groups = []
+    for row in frame[frame["period"] == "year"].itertuples(index=False):
+        base = (row.metric, "year", row.dimension)
+        parts = {"v": None if pd.isna(row.value) else float(row.value)}
+        if not pd.isna(row.denominator):
+            den = float(row.denominator)
+            num = parts.pop("v")
+            parts = {"num": None if num is None else float(round(num * den)), "den": den}
+        seen = shown.get(base)
+        for part, value in parts.items():
+            now, cycle = (*base, part), (row.metric, "cycle", row.dimension, part)
+            if now not in values or cycle not in values:
+                continue
+            earlier = (row.metric, BEFORE, row.dimension, part)
+            values[earlier] = value
+            if not bool(row.shared) or seen is None:
+                unknown.add(earlier)
+            elif seen in (SMALL, HIDDEN, WITHHELD):
+                forced.append(earlier)
+            else:
+                fixed.add(earlier)
+            groups.append([now, earlier, cycle])
+    return groups
+
+
 def _conversion_groups(values: dict[tuple, Any], ladder: Sequence[str] | None) -> list[list[tuple]]:
     """Conversion's denominators are the ladder at the start: a rung's is the people on
     it, the headline's everyone below the top rung. "16% of 92" beside 97 people on the
@@ -367,6 +417,7 @@ def safe_values(
     skip_periods: Iterable[str] = SKIP_PERIODS,
     withhold: Iterable[tuple[str, str, str]] = (),
     ladders: Mapping[str, Sequence[str]] | None = None,
+    previous: pd.DataFrame | None = None,
 ) -> list[SharedValue]:
     """Saved values (``metric_value`` rows of one or more organizations) made safe for
     the audience.
@@ -395,6 +446,12 @@ def safe_values(
     gallery, which does not show the ladder's transitions, hides what the share report,
     which does, hides. ``ladders``: each organization's rung names, lowest first (see
     :func:`_transition_groups`).
+
+    ``previous``: the same organizations' values of the previous cycle, as its reports
+    showed them to this audience (worked out here the same way). The year so far is the
+    previous cycle's year so far plus this cycle (cycles that follow each other in one
+    calendar year): "text attempts <10" this cycle beside 44 this year and 40 last
+    cycle gave back the 4 (see :func:`_year_groups`).
     """
     if frame is None or frame.empty:
         return []
@@ -403,7 +460,15 @@ def safe_values(
     withhold = set(withhold)
     for org_id, org_frame in frame.groupby("org_id", sort=False):
         ladder = (ladders or {}).get(str(org_id))
-        safe = _safe_org_values(str(org_id), org_frame, audience, withhold, ladder)
+        before = None
+        if previous is not None and not previous.empty:
+            prev_frame = previous[previous["org_id"] == org_id]
+            if "shared" not in prev_frame.columns:
+                prev_frame = prev_frame.assign(shared=True)
+            if not prev_frame.empty:
+                shown = _safe_org_values(str(org_id), prev_frame, audience, set(), ladder)
+                before = (prev_frame, {(v.metric, v.period, v.dimension): v.shown for v in shown})
+        safe = _safe_org_values(str(org_id), org_frame, audience, withhold, ladder, before)
         out.extend(v for v in safe if v.period not in skip)
     out.sort(key=lambda v: (_metric_sort(v.metric), _period_sort(v.period), v.dimension != ""))
     return out
@@ -415,6 +480,7 @@ def _safe_org_values(
     audience: str,
     withhold: set[tuple] = frozenset(),
     ladder: Sequence[str] | None = None,
+    before: tuple[pd.DataFrame, dict[tuple, Any]] | None = None,
 ) -> list[SharedValue]:
     restricted = audience != "organization"
     if "shared" not in frame.columns:
@@ -485,6 +551,10 @@ def _safe_org_values(
                     groups.append([head, *cells] if c == "up" and head in values else cells)
     groups.extend(_weekly_groups(values))
     groups.extend(_conversion_groups(values, ladder))
+    fixed: set[tuple] = set()
+    forced_before: list[tuple] = []
+    if restricted and before is not None:
+        groups.extend(_year_groups(values, unknown, fixed, forced_before, *before))
     # one figure reached two ways: equal values of different measures in one period
     same: dict[tuple[str, float], list[tuple]] = {}
     for key, value in values.items():
@@ -498,9 +568,14 @@ def _safe_org_values(
             groups.extend([a, b] for b in keys[i + 1 :] if a[0] != b[0])
 
     if restricted:
-        forced = [key for key in values if key[:3] in withhold]
+        forced = [key for key in values if key[:3] in withhold] + forced_before
         state = suppress_linked(
-            values, groups, unknown=unknown, is_total=lambda key: key[2] == "", primary=forced
+            values,
+            groups,
+            unknown=unknown,
+            is_total=lambda key: key[2] == "",
+            primary=forced,
+            fixed=fixed,
         )
     else:
         state = {key: "" for key in values if key not in unknown}
@@ -931,11 +1006,22 @@ def iter_shared(
 ) -> Iterable[tuple[Organization, list[SharedValue]]]:
     """Each organization that shares something with the audience, with its safe values."""
     values = cycle_values(store_path, card.id) if Path(store_path).exists() else None
+    earlier = previous_values(store_path, card) if values is not None else None
     for org in cohort.organizations:
         allowed = allowed_metrics(org, audience)
         if allowed is not None and not allowed:
             continue
-        frame = None
+        frame = before = None
         if values is not None:
             frame = shared_values(store_path, org, card.id, audience, values=values)
-        yield org, safe_values(frame, audience, ladders=ladders_of([org]))
+        if earlier is not None:
+            before = shared_values(store_path, org, card.previous, audience, values=earlier)
+        yield org, safe_values(frame, audience, ladders=ladders_of([org]), previous=before)
+
+
+def previous_values(store_path: str | Path, card: CycleCard) -> pd.DataFrame | None:
+    """Every organization's saved values of the cycle before ``card``'s (the year so far
+    links the two: see :func:`safe_values`), or None."""
+    if not card.previous or not Path(store_path).exists():
+        return None
+    return cycle_values(store_path, card.previous)

@@ -449,6 +449,7 @@ def suppress_linked(
     is_total: Any = None,
     threshold: int = THRESHOLD,
     primary: Iterable[Any] = (),
+    fixed: Iterable[Any] = (),
 ) -> dict[Any, str]:
     """Primary and secondary suppression over any set of linked figures.
 
@@ -459,7 +460,8 @@ def suppress_linked(
     audience does not see at all (not shared): they count as hidden, are protected only
     when small, and are never reported. ``is_total(key)`` marks totals, hidden last on a tie.
     ``primary`` keys are hidden whatever their size (another rule withholds them), and
-    protected like small ones.
+    protected like small ones. ``fixed`` keys are figures the audience has already seen
+    elsewhere (an earlier cycle's report): known, and never the one hidden here.
 
     Returns ``{key: "primary" | "secondary" | ""}`` for the known keys.
     """
@@ -469,6 +471,7 @@ def suppress_linked(
         key: (None if _missing(v) else float(v)) for key, v in values.items()
     }
     forced = set(primary)
+    fixed = set(fixed)
     state = {
         key: ("primary" if key in forced or is_small(v, threshold) else "")
         for key, v in numbers.items()
@@ -499,7 +502,7 @@ def suppress_linked(
         return {"primary": _SMALL_RANGE, "secondary": _NOT_SMALL}.get(state[key])
 
     def hide_one(group: list[Any]) -> bool:
-        shown = [key for key in group if not hidden(key)]
+        shown = [key for key in group if not hidden(key) and key not in fixed]
         if not shown:
             return False
         shown.sort(

@@ -637,3 +637,43 @@ def test_volunteers_without_a_shift_are_not_part_of_the_headline():
         got[("volunteer_tiers", "end", "1 in 30 days")],
     )
     assert got[("volunteer_tiers", "end", "none in 30 days")] == "15"
+
+
+def test_the_year_so_far_is_last_cycles_year_so_far_plus_this_cycle():
+    """Cycles that follow each other in a year: text attempts "<10" this cycle, 44 this
+    year, and 40 in the year so far the previous cycle's report showed gave back the 4.
+    This year's text figure is hidden, and so is phone's (this cycle's phone count is
+    hidden to protect the text cell, and 30 - 0 would give it back)."""
+    now = _value_frame(
+        [
+            ("o", "contact", "cycle", "attempts", 34, None),
+            ("o", "contact", "cycle", "attempts|channel=phone", 30, None),
+            ("o", "contact", "cycle", "attempts|channel=text", 4, None),
+            ("o", "contact", "year", "attempts|channel=phone", 50, None),
+            ("o", "contact", "year", "attempts|channel=text", 44, None),
+        ]
+    )
+    before = _value_frame(
+        [
+            ("o", "contact", "cycle", "attempts", 20, None),
+            ("o", "contact", "cycle", "attempts|channel=phone", 20, None),
+            ("o", "contact", "year", "attempts|channel=phone", 20, None),
+            ("o", "contact", "year", "attempts|channel=text", 40, None),
+        ]
+    )
+    alone = _shown_of(now, "funder")
+    assert alone[("contact", "year", "attempts|channel=text")] == "44"  # (the hole)
+    got = _shown_of(now, "funder", previous=before)
+    assert got[("contact", "cycle", "attempts|channel=text")] == "<10"
+    assert got[("contact", "cycle", "attempts|channel=phone")] == "hidden"
+    assert got[("contact", "year", "attempts|channel=text")] == "hidden"
+    assert got[("contact", "year", "attempts|channel=phone")] == "hidden"
+    # the organization's own report hides nothing
+    own = _shown_of(now, "organization", previous=before)
+    assert own[("contact", "year", "attempts|channel=text")] == "44"
+    # a previous cycle whose year so far does not lead to this one's ties nothing
+    apart = before.assign(value=before["value"].where(before["period"] != "year", 7))
+    assert (
+        _shown_of(now, "funder", previous=apart)[("contact", "year", "attempts|channel=text")]
+        == "44"
+    )

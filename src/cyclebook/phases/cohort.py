@@ -175,12 +175,21 @@ def _gallery_headlines(ctx: PhaseContext, audience: str) -> dict[tuple[str, str]
     if not ctx.store_path.exists():
         return shown
     values = gallery.cycle_values(ctx.store_path, ctx.cycle)
+    earlier = gallery.previous_values(ctx.store_path, ctx.card)
     for org in ctx.cohort.organizations:
         frame = gallery.shared_values(ctx.store_path, org, ctx.cycle, audience, values=values)
         if frame.empty:
             continue
+        before = None
+        if earlier is not None:
+            before = gallery.shared_values(
+                ctx.store_path, org, ctx.card.previous, audience, values=earlier
+            )
         ladders = gallery.ladders_of([org])
-        for value in gallery.safe_values(frame, audience, skip_periods=(), ladders=ladders):
+        safe = gallery.safe_values(
+            frame, audience, skip_periods=(), ladders=ladders, previous=before
+        )
+        for value in safe:
             if value.dimension == "" and value.period == headline_period(value.metric):
                 shown[(org.id, value.metric)] = str(value.shown)
     return shown

@@ -102,7 +102,7 @@ class View:
         if self.restricted:
             from cyclebook.gallery import safe_results
 
-            self.safe = safe_results(res, ctx.org, ctx.audience)
+            self.safe = safe_results(res, ctx.org, ctx.audience, previous=prev)
             if prev is not None:
                 self.safe_prev = safe_results(prev, ctx.org, ctx.audience)
 
