@@ -29,6 +29,7 @@ from cyclebook.privacy import (
     allowed_metrics,
     is_allowed,
     is_small,
+    measure_allowed,
     suppress_linked,
 )
 
@@ -783,8 +784,12 @@ def _ladder_chart(org: Organization, at_end: dict[str, Any]) -> d.Block:
 
 
 def _history_block(org: Organization, shared: set[str] | None, audience: str) -> d.Block | None:
+    # a rung's change (ladder.active) is one of the ladder's: it was never matched, and
+    # a changed rung showed with no history
     changes = [
-        change for change in org.measure_history if shared is None or change.measure in shared
+        change
+        for change in org.measure_history
+        if shared is None or measure_allowed(org, audience, change.measure)
     ]
     if not changes:
         return None
@@ -794,9 +799,10 @@ def _history_block(org: Organization, shared: set[str] | None, audience: str) ->
             "Date": change.date.isoformat(),
             "Measure": METRIC_LABELS.get(change.measure, change.measure),
             "Change": change.change,
-            "Why": change.why,
-            "Status": change.status,
         }
+        if audience != "funder":  # why a group changed a measure: for peers, not funders
+            row["Why"] = change.why
+        row["Status"] = change.status
         if audience == "organization":  # who proposed it is the group's own business
             row["Proposed by"] = change.proposed_by
         rows.append(row)

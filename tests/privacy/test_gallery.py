@@ -677,3 +677,42 @@ def test_the_year_so_far_is_last_cycles_year_so_far_plus_this_cycle():
         _shown_of(now, "funder", previous=apart)[("contact", "year", "attempts|channel=text")]
         == "44"
     )
+
+
+HISTORY_COHORT = """\
+id: c
+name: C
+organizations:
+  - id: org-a
+    name: Org A
+    consent: {cohort: [ladder, absorption], funder: [ladder]}
+    measure_history:
+      - {measure: ladder.active, date: 2026-10-20, proposed_by: Ana Quell, why: Meetings are
+         where our leaders start, change: two meetings instead of three, cycle: c2}
+      - {measure: absorption, date: 2026-10-21, proposed_by: Ana Quell, why: Our funder
+         counts dues only, change: within 14 days, cycle: c2}
+"""
+
+
+def test_the_gallery_history_shows_rung_changes_and_keeps_the_why_from_funders(tmp_path):
+    """A rung's change (ladder.active) never matched the shared "ladder", so a group's
+    changed rung showed with no history; funders read why a group changed a measure."""
+    from cyclebook.config import load_cohort
+    from cyclebook.gallery import _history_block
+    from cyclebook.privacy import allowed_metrics
+
+    (tmp_path / "cohort.yml").write_text(HISTORY_COHORT)
+    org = load_cohort(tmp_path).organizations[0]
+
+    def text(audience: str) -> str:
+        return _history_block(org, allowed_metrics(org, audience), audience).plain
+
+    cohort = text("cohort")
+    assert "ladder.active" in cohort and "two meetings instead of three" in cohort
+    assert "Meetings are where our leaders start" in cohort
+    assert "Our funder counts dues only" in cohort and "Absorption of new people" in cohort
+    funder = text("funder")
+    assert "ladder.active" in funder and "two meetings instead of three" in funder
+    assert "Absorption" not in funder and "within 14 days" not in funder  # not shared
+    assert "Why" not in funder and "Meetings are where" not in funder
+    assert "Ana Quell" not in cohort + funder

@@ -869,12 +869,13 @@ def history_blocks(view: View) -> list[d.Block]:
             "Measure": h.measure,
             "Date": f"{h.date:%d %b %Y}",
             "Change": h.change,
-            "Why": h.why,
+            # why a group changed a measure: for its peers, not for funders
+            **({"Why": h.why} if view.audience != "funder" else {}),
             "Status": h.status,
             **({"Proposed by": h.proposed_by} if not view.restricted else {}),
         }
         for h in sorted(history, key=lambda h: h.date, reverse=True)
-        if not view.restricted or view.allowed(h.measure)
+        if not view.restricted or privacy.measure_allowed(view.ctx.org, view.audience, h.measure)
     ]
     if not rows:
         return []
