@@ -175,7 +175,7 @@ WITH a AS (
            lower(coalesce(role, '')) IN ('host', 'lead') AS led
     FROM activity
     WHERE org_id = 'bench'
-      AND lower(coalesce(status, '')) NOT IN ('invited', 'declined')
+      AND lower(coalesce(status, '')) NOT IN ('invited', 'declined', 'cancelled')
       AND occurred_at > TIMESTAMPTZ '2025-09-14 00:00:00+00'
       AND occurred_at <= TIMESTAMPTZ '2026-10-26 00:00:00+00'
 ),

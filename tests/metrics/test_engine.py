@@ -221,6 +221,24 @@ def test_invitations_and_refusals_are_not_actions(builder):
     assert v(res, "active_base", "end") == 0
 
 
+def test_cancelled_sign_ups_are_not_actions(builder):
+    """X's only records are two sign-ups, both cancelled: not on the ladder (two
+    cancellations made a "member", 2+ actions in 180 days), not active, not new, not
+    absorbed. Y registered once and came: a supporter, new, not absorbed."""
+    builder.person("X", at("2026-03-04"))
+    builder.act("X", "attendance", at("2026-03-05"), event_id="E1", status="cancelled")
+    builder.act("X", "attendance", at("2026-03-12"), event_id="E2", status="cancelled")
+    builder.person("Y", at("2026-03-04"))
+    builder.act("Y", "attendance", at("2026-03-05"), event_id="E1", status="completed")
+    res = run(builder)
+    assert v(res, "ladder", "end") == 1
+    assert v(res, "ladder", "end", "supporter") == 1
+    assert v(res, "ladder", "end", "member") == 0
+    assert v(res, "active_base", "end") == 1
+    assert v(res, "new_people", "cycle") == 1
+    assert (v(res, "absorption", "cycle"), den(res, "absorption", "cycle")) == (0.0, 1.0)
+
+
 # --------------------------------------------------------------------------- base
 
 

@@ -460,7 +460,8 @@ class MetricEngine:
         leader = self.ladder[self.leader_index]
         return {
             "ladder": "Each person's rung is the highest rung whose rule holds on their "
-            "activity in the window before the date. "
+            "activity in the window before the date (invitations, refusals and cancelled "
+            "sign-ups are not activity). "
             + " | ".join(R.rung_text(r) for r in self.ladder),
             "movement": "Rung at the cycle's end compared with rung at its start "
             "(up, stayed, down; dropping off the ladder counts as down).",

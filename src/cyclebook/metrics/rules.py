@@ -31,8 +31,9 @@ UTC = dt.UTC
 TS = dtypes.Timestamp(timezone="UTC")
 
 # Attendance/signup statuses that are not an action by the person (the organizer invited
-# them, or they said no). They count for nothing on the ladder or in the base.
-NOT_AN_ACTION: tuple[str, ...] = ("invited", "declined")
+# them, they said no, or they took their sign-up back). They count for nothing on the
+# ladder or in the base: two cancelled sign-ups made a person a member ("2+ actions").
+NOT_AN_ACTION: tuple[str, ...] = ("invited", "declined", "cancelled")
 # Statuses meaning the person was there (VAN "Completed", "Walk In").
 ATTENDED_STATUSES: tuple[str, ...] = ("completed", "walk_in")
 # Statuses meaning the person said they would come (the show-rate denominator).
