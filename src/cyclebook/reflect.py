@@ -29,10 +29,13 @@ One file per organization and cycle, ``<cohort>/<cycle>/reflections/<org_id>.yml
             settings: {absorption_days: 60}
 
 The latest version is what reports show; earlier versions stay in the file with their
-time and author. A malformed file is a :class:`~cyclebook.errors.ConfigError` naming its
-line and field. In JupyterLab :class:`ReflectionForm` (ipywidgets) records a new version;
-under Papermill nobody clicks, so the notebook only renders the file
-(:func:`reflection_blocks`: escaped text and tables, never widgets).
+time and author. A form saves what it changed since it was opened: when another tab (or
+a hand edit) saved meanwhile, the two answers are merged, and a save that would undo or
+contradict the other one is refused (:class:`ReflectionConflict`). A malformed file is
+a :class:`~cyclebook.errors.ConfigError` naming its line and field. In JupyterLab
+:class:`ReflectionForm` (ipywidgets) records a new version; under Papermill nobody clicks,
+so the notebook only renders the file (:func:`reflection_blocks`: escaped text and
+tables, never widgets).
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from types import EllipsisType
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -59,7 +63,7 @@ from cyclebook.config import (
     Strict,
     _raise_validation,
 )
-from cyclebook.errors import ConfigError
+from cyclebook.errors import ConfigError, CyclebookError
 from cyclebook.paths import CohortPaths
 from cyclebook.yamlio import read_yaml, refuse_duplicate_keys, write_yaml_atomic
 
@@ -71,6 +75,8 @@ __all__ = [
     "MeasureProposal",
     "ReflectionVersion",
     "Reflection",
+    "ReflectionConflict",
+    "merge_versions",
     "reflection_path",
     "read_reflection",
     "load_reflection",
@@ -279,33 +285,164 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+class ReflectionConflict(CyclebookError):
+    """Another tab saved the reflection after this form was opened, and the two answers
+    changed the same measure's reaction or the same proposal differently (or one removed
+    what the other changed): saving would silently undo one of them."""
+
+    def __init__(self, path: Path, other: ReflectionVersion, conflicts: list[str]) -> None:
+        self.path = path
+        self.other = other
+        self.conflicts = conflicts
+        super().__init__(
+            f"{path.name} was saved by {other.author} at {other.saved_at:%d %b %Y %H:%M} UTC "
+            f"after this form was opened, and both changed {'; '.join(conflicts)}",
+            fix="copy what you wrote, run the cell again to reload the form with the saved "
+            "answer, then make your changes again and save.",
+        )
+
+
+_LIST_FIELDS = (
+    "participants",
+    "empty_or_missing",
+    "stories",
+    "questions",
+    "learnings",
+    "decisions",
+)
+
+_T = TypeVar("_T")
+
+
+def _merge_items(base: list[str], theirs: list[str], mine: list[str]) -> list[str]:
+    """Items: theirs, less what mine removed, plus what mine added (each once)."""
+    removed = {x for x in base if x not in mine}
+    added = [x for x in mine if x not in base and x not in theirs]
+    return [x for x in theirs if x not in removed] + list(dict.fromkeys(added))
+
+
+def _merge_keyed(
+    base: list[_T],
+    theirs: list[_T],
+    mine: list[_T],
+    key: Callable[[_T], Hashable],
+    describe: Callable[[_T], str],
+) -> tuple[list[_T], list[str]]:
+    """Records by key, three ways: a record changed (or removed) on one side only takes
+    that side's state; changed differently on both sides (or removed on one, changed on
+    the other) is a conflict."""
+    b = {key(x): x for x in base}
+    t = {key(x): x for x in theirs}
+    m = {key(x): x for x in mine}
+    merged: list[_T] = []
+    conflicts: list[str] = []
+    for k, x in t.items():
+        if k in m:
+            if m[k] == x or m[k] == b.get(k):
+                merged.append(x)
+            elif x == b.get(k):
+                merged.append(m[k])
+            else:
+                conflicts.append(describe(x))
+        elif k in b:  # removed in this form
+            if x != b[k]:
+                conflicts.append(describe(x))
+        else:  # added by the other tab
+            merged.append(x)
+    for k, x in m.items():
+        if k in t:
+            continue
+        if k in b:  # removed by the other tab
+            if x != b[k]:
+                conflicts.append(describe(x))
+        else:  # added in this form
+            merged.append(x)
+    return merged, conflicts
+
+
+def merge_versions(
+    base: ReflectionVersion | None, theirs: ReflectionVersion, mine: ReflectionVersion
+) -> tuple[ReflectionVersion, list[str]]:
+    """Merge the answer ``mine`` (edited from ``base``; None: from no file) into ``theirs``
+    (saved meanwhile from ``base`` too). List items added on either side are kept (the
+    same item added on both sides once) and items removed on either side are removed; a
+    measure's reaction and a proposal take the side that changed them. Returns the merged
+    version (``mine``'s author and time) and what both sides changed differently (a
+    description each; empty when the merge is unambiguous)."""
+    base = base or ReflectionVersion(saved_at=mine.saved_at, author=mine.author)
+    data: dict[str, Any] = {"saved_at": mine.saved_at, "author": mine.author}
+    for name in _LIST_FIELDS:
+        data[name] = _merge_items(getattr(base, name), getattr(theirs, name), getattr(mine, name))
+    data["metrics"], conflicts = _merge_keyed(
+        base.metrics,
+        theirs.metrics,
+        mine.metrics,
+        lambda m: m.metric,
+        lambda m: f"the reaction to {m.metric!r}",
+    )
+    data["measure_changes"], more = _merge_keyed(
+        base.measure_changes,
+        theirs.measure_changes,
+        mine.measure_changes,
+        MeasureProposal.key,
+        lambda p: f"the proposed change to {p.measure!r} by {p.proposed_by}",
+    )
+    return ReflectionVersion.model_validate(data), conflicts + more
+
+
 def save_reflection(
     cohort_dir: str | Path,
     cycle: str,
     org_id: str,
     version: ReflectionVersion,
+    *,
+    base: ReflectionVersion | None | EllipsisType = ...,
 ) -> Path:
     """Append ``version`` to the organization's reflection file (atomic write).
 
     The file is re-read from disk under a lock, so a version saved meanwhile from another
-    tab is kept. A file that cannot be read is never overwritten: the error says where it
-    is broken. Saving an answer identical to the latest one by the same author adds nothing.
+    tab is kept. ``base``: the version ``version`` was edited from (None: there was no
+    file yet), as a form passes it; when the file's latest version is no longer ``base``,
+    ``version`` is merged with it (:func:`merge_versions`), and :class:`ReflectionConflict`
+    says what both changed differently, writing nothing. Without ``base`` ``version`` is
+    the whole answer. A file that cannot be read is never overwritten: the error says
+    where it is broken. Saving an answer identical to the latest one by the same author
+    adds nothing.
     """
+    return _save(cohort_dir, cycle, org_id, version, base=base)[0]
+
+
+def _save(
+    cohort_dir: str | Path,
+    cycle: str,
+    org_id: str,
+    version: ReflectionVersion,
+    *,
+    base: ReflectionVersion | None | EllipsisType = ...,
+) -> tuple[Path, Reflection, ReflectionVersion | None]:
+    """:func:`save_reflection`; also the file as written (read back under the lock) and
+    the other tab's version that ``version`` was merged with (None: no merge)."""
     path = reflection_path(cohort_dir, cycle, org_id)
     version = ReflectionVersion.model_validate(version.model_dump())  # re-run validators
+    merged_with = None
     with _locked(path):
         if path.exists():
             existing = read_reflection(path, org_id=org_id, cycle=cycle)
             versions = list(existing.versions)
             last = versions[-1]
+            if base is not ... and last != base:
+                version, conflicts = merge_versions(base, last, version)
+                if conflicts:
+                    raise ReflectionConflict(path, last, conflicts)
+                merged_with = last
             if last.author == version.author and last.content() == version.content():
-                return path
+                return path, existing, merged_with
         else:
             versions = []
         versions.append(version)
-        reflection = Reflection(org_id=org_id, cycle=cycle, versions=versions)
-        write_yaml_atomic(path, _dump(reflection))
-    return path
+        write_yaml_atomic(path, _dump(Reflection(org_id=org_id, cycle=cycle, versions=versions)))
+        written = read_reflection(path, org_id=org_id, cycle=cycle)
+    return path, written, merged_with
 
 
 def _dump(reflection: Reflection) -> dict[str, Any]:
@@ -519,8 +656,11 @@ class ReflectionForm:
     """An ipywidgets form that records one organization's reflection (JupyterLab only).
 
     It starts from the latest saved version, so editing continues where the last person
-    stopped; :meth:`save` appends a new version. Every field is a widget attribute, so a
-    test (or a script) can set values and call :meth:`save` without a browser.
+    stopped; :meth:`save` appends a new version. When another tab saved after this form
+    was opened (or last saved), what this form changed is merged into that version, and
+    the form then shows the merged answer; a change both made differently is refused
+    (:class:`ReflectionConflict`, shown in the form). Every field is a widget attribute,
+    so a test (or a script) can set values and call :meth:`save` without a browser.
     """
 
     def __init__(
@@ -543,16 +683,15 @@ class ReflectionForm:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         existing = load_reflection(cohort_dir, cycle, org_id)
         last = existing.latest if existing else None
+        #: the saved version this form's answer is edited from (None: no file yet)
+        self.base: ReflectionVersion | None = last
+        #: the other tab's version the last save was merged with (None: no merge)
+        self.merged_with: ReflectionVersion | None = None
+        self._saved: Reflection | None = None
         self.metric_names = list(dict.fromkeys(metrics or DEFAULT_METRICS))
-        if last:
-            self.metric_names += [
-                m.metric for m in last.metrics if m.metric not in self.metric_names
-            ]
 
         def area(name: str, description: str, placeholder: str) -> Any:
-            value = "\n".join(getattr(last, name)) if last else ""
             return w.Textarea(
-                value=value,
                 description=description,
                 placeholder=placeholder,
                 layout=w.Layout(width="95%", height="80px"),
@@ -563,22 +702,8 @@ class ReflectionForm:
         self.participants = area(
             "participants", "Who took part", "one per line: " + ", ".join(staff or [])
         )
-        previous = {m.metric: m for m in last.metrics} if last else {}
         self.reactions: dict[str, tuple[Any, Any]] = {}
-        rows = []
-        for name in self.metric_names:
-            old = previous.get(name)
-            # "add" is for a new measure (below); a row keeps it only if it was saved so
-            reactions = [r for r in REACTIONS if r != "add" or (old and old.reaction == "add")]
-            choice = w.Dropdown(
-                options=[("–", ""), *[(r, r) for r in reactions]],
-                value=old.reaction if old else "",
-                description=name,
-                style={"description_width": "160px"},
-            )
-            why = w.Text(value=old.why if old else "", placeholder="why?")
-            self.reactions[name] = (choice, why)
-            rows.append(w.HBox([choice, why]))
+        self._reaction_box = w.VBox([])
         self.new_metric = w.Text(description="Add a measure", placeholder="name of a new measure")
         self.new_metric_why = w.Text(placeholder="why?")
         self.empty_or_missing = area(
@@ -588,11 +713,10 @@ class ReflectionForm:
         self.questions = area("questions", "Questions", "open questions, one per line")
         self.learnings = area("learnings", "Learnings", "what we learned, one per line")
         self.decisions = area("decisions", "Decisions", "keep / change / stop, one per line")
-        self._measures = [*(f"ladder.{r}" for r in rungs or []), *self.metric_names]
-        self.proposals: list[_ProposalRow] = [
-            _ProposalRow(self._measures, p) for p in (last.measure_changes if last else [])
-        ]
-        self._proposal_box = w.VBox([p.box for p in self.proposals])
+        self._rungs = [f"ladder.{r}" for r in rungs or []]
+        self.proposals: list[_ProposalRow] = []
+        self._proposal_box = w.VBox([])
+        self._fill(last)
         add = w.Button(description="Propose a definition change", icon="plus")
         add.on_click(lambda _b: self.add_proposal())
         save = w.Button(description="Save (keeps earlier versions)", button_style="primary")
@@ -606,7 +730,7 @@ class ReflectionForm:
                 self.author,
                 self.participants,
                 w.HTML("<b>Reaction to each measure</b>"),
-                *rows,
+                self._reaction_box,
                 w.HBox([self.new_metric, self.new_metric_why]),
                 self.empty_or_missing,
                 self.stories,
@@ -621,6 +745,44 @@ class ReflectionForm:
                 self.preview,
             ]
         )
+
+    @property
+    def _measures(self) -> list[str]:
+        return [*self._rungs, *self.metric_names]
+
+    def _fill(self, version: ReflectionVersion | None) -> None:
+        """Show ``version`` (the saved answer; None: nothing saved) in every field."""
+        import ipywidgets as w
+
+        if version:
+            self.metric_names += [
+                m.metric for m in version.metrics if m.metric not in self.metric_names
+            ]
+        for name in _LIST_FIELDS:
+            getattr(self, name).value = "\n".join(getattr(version, name)) if version else ""
+        previous = {m.metric: m for m in version.metrics} if version else {}
+        self.reactions = {}
+        rows = []
+        for name in self.metric_names:
+            old = previous.get(name)
+            # "add" is for a new measure (below); a row keeps it only if it was saved so
+            reactions = [r for r in REACTIONS if r != "add" or (old and old.reaction == "add")]
+            choice = w.Dropdown(
+                options=[("–", ""), *[(r, r) for r in reactions]],
+                value=old.reaction if old else "",
+                description=name,
+                style={"description_width": "160px"},
+            )
+            why = w.Text(value=old.why if old else "", placeholder="why?")
+            self.reactions[name] = (choice, why)
+            rows.append(w.HBox([choice, why]))
+        self._reaction_box.children = rows
+        self.new_metric.value = ""
+        self.new_metric_why.value = ""
+        self.proposals = [
+            _ProposalRow(self._measures, p) for p in (version.measure_changes if version else [])
+        ]
+        self._proposal_box.children = [p.box for p in self.proposals]
 
     def add_proposal(self) -> _ProposalRow:
         row = _ProposalRow(self._measures)
@@ -657,23 +819,42 @@ class ReflectionForm:
         )
 
     def save(self) -> Path:
-        """Validate and append a new version to the file; returns its path."""
+        """Validate and append a new version to the file; returns its path.
+
+        What this form changed since it was opened (or last saved) is merged into a
+        version another tab saved meanwhile (:attr:`merged_with`); the form then shows
+        the saved answer. Raises :class:`ReflectionConflict` (writing nothing) when both
+        changed the same reaction or proposal differently."""
         if not self.author.value.strip():
             raise ValueError("fill in 'Recorded by' (your name) before saving")
-        path = save_reflection(self.cohort_dir, self.cycle, self.org_id, self.version())
+        path, saved, self.merged_with = _save(
+            self.cohort_dir, self.cycle, self.org_id, self.version(), base=self.base
+        )
+        self.base = saved.latest
+        self._fill(saved.latest)
+        self._saved = saved
         return path
 
     def _save_clicked(self) -> None:
         try:
             path = self.save()
-        except (ValueError, ConfigError) as exc:  # ValidationError is a ValueError
-            self.status.value = f'<span style="color:#a00">Not saved: {d.esc(exc)}</span>'
+        except (ValueError, CyclebookError) as exc:  # ValidationError is a ValueError
+            self.status.value = (
+                f'<span style="color:#a00;white-space:pre-wrap">Not saved: {d.esc(exc)}</span>'
+            )
             return
-        saved = load_reflection(self.cohort_dir, self.cycle, self.org_id)
-        count = len(saved.versions) if saved else 0
+        saved = self._saved
+        assert saved is not None
+        merged = ""
+        if self.merged_with is not None:
+            other = self.merged_with
+            merged = (
+                f" together with what {d.esc(other.author)} saved at "
+                f"{other.saved_at:%H:%M} UTC after this form was opened (the form now shows both)"
+            )
         self.status.value = (
-            f"Saved to {d.esc(path.name)} ({count} version(s) kept) at "
-            f"{dt.datetime.now(dt.UTC):%H:%M} UTC. As the report will show it:"
+            f"Saved to {d.esc(path.name)} ({len(saved.versions)} version(s) kept) at "
+            f"{dt.datetime.now(dt.UTC):%H:%M} UTC{merged}. As the report will show it:"
         )
         self.preview.value = "".join(block.html for block in reflection_blocks(saved))
 
