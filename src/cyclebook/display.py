@@ -83,11 +83,16 @@ def paragraph(text: str, *, css_class: str | None = None) -> Block:
 
 
 def bullets(items: Iterable[Any], *, empty: str = "(none recorded)") -> Block:
+    """A bulleted list; an item of several lines keeps its line breaks (escaped text and
+    ``<br>``; in plain text its further lines are indented under the bullet)."""
     items = [str(item) for item in items]
     if not items:
         return Block(f'<p class="cb-empty">{esc(empty)}</p>', empty)
-    body = "".join(f"<li>{esc(item)}</li>" for item in items)
-    return Block(f"<ul>{body}</ul>", "\n".join(f"- {item}" for item in items))
+    body = "".join(
+        f"<li>{'<br>'.join(esc(line) for line in item.splitlines())}</li>" for item in items
+    )
+    plain = "\n".join("- " + "\n  ".join(item.splitlines()) for item in items)
+    return Block(f"<ul>{body}</ul>", plain)
 
 
 def note(text: str, *, kind: str = "info") -> Block:

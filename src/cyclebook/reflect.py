@@ -574,8 +574,36 @@ def reflection_blocks(
 # --------------------------------------------------------------------------- the form
 
 
+# A list field of the form holds one item per line; a line that starts with a space or a
+# tab continues the item above, so an item of several lines (a YAML block scalar, or
+# typed so) stays one item: shown with its further lines indented by _CONTINUE.
+_CONTINUE = "  "
+
+
+def _join_items(items: list[str]) -> str:
+    """Items as the form's text: one per line, an item's further lines indented."""
+    return "\n".join(item.replace("\n", "\n" + _CONTINUE) for item in items)
+
+
 def _lines(text: str) -> list[str]:
-    return _clean_lines(text.splitlines())
+    """The form's text as items (:func:`_join_items` reversed): a line that starts with a
+    space or a tab continues the item above (without the indent :func:`_join_items` adds);
+    blank lines between items are dropped, blank lines inside an item kept."""
+    items: list[list[str]] = []
+    blank = 0
+    for line in text.splitlines():
+        if not line.strip():
+            blank += 1
+            continue
+        if items and line[:1] in (" ", "\t"):
+            items[-1] += [""] * blank
+            items[-1].append(
+                line.removeprefix(_CONTINUE) if line.startswith(_CONTINUE) else line[1:]
+            )
+        else:
+            items.append([line])
+        blank = 0
+    return _clean_lines(["\n".join(lines) for lines in items])
 
 
 class _ProposalRow:
@@ -693,7 +721,7 @@ class ReflectionForm:
         def area(name: str, description: str, placeholder: str) -> Any:
             return w.Textarea(
                 description=description,
-                placeholder=placeholder,
+                placeholder=placeholder + "; indent a line to continue the item above",
                 layout=w.Layout(width="95%", height="80px"),
                 style={"description_width": "160px"},
             )
@@ -732,6 +760,10 @@ class ReflectionForm:
                 w.HTML("<b>Reaction to each measure</b>"),
                 self._reaction_box,
                 w.HBox([self.new_metric, self.new_metric_why]),
+                w.HTML(
+                    "<small>Lists below: one item per line; a line that starts with a space "
+                    "continues the item above.</small>"
+                ),
                 self.empty_or_missing,
                 self.stories,
                 self.questions,
@@ -759,7 +791,7 @@ class ReflectionForm:
                 m.metric for m in version.metrics if m.metric not in self.metric_names
             ]
         for name in _LIST_FIELDS:
-            getattr(self, name).value = "\n".join(getattr(version, name)) if version else ""
+            getattr(self, name).value = _join_items(getattr(version, name)) if version else ""
         previous = {m.metric: m for m in version.metrics} if version else {}
         self.reactions = {}
         rows = []
