@@ -55,6 +55,7 @@ from cyclebook.config import (
 from cyclebook.errors import ConfigError, CyclebookError
 from cyclebook.paths import CohortPaths
 from cyclebook.reflect import (
+    EmptyReflectionFile,
     MeasureProposal,
     Reflection,
     load_reflection,
@@ -240,7 +241,9 @@ def load_record(
             reflection = None
             where = f" at line {exc.line}" if exc.line else ""
             record.unreadable = (
-                f"The reflection file of {org.name} could not be read{where}; "
+                f"The reflection file of {org.name} is empty; {EmptyReflectionFile.FIX}"
+                if isinstance(exc, EmptyReflectionFile)
+                else f"The reflection file of {org.name} could not be read{where}; "
                 "`cyclebook validate` names the problem and the fix."
             )
         if reflection is not None:

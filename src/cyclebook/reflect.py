@@ -76,6 +76,7 @@ __all__ = [
     "ReflectionVersion",
     "Reflection",
     "ReflectionConflict",
+    "EmptyReflectionFile",
     "merge_versions",
     "reflection_path",
     "read_reflection",
@@ -223,6 +224,25 @@ class Reflection(Strict):
 # --------------------------------------------------------------------------- files
 
 
+class EmptyReflectionFile(ConfigError):
+    """A reflection file with nothing in it (or only comments)."""
+
+    FIX = (
+        "delete the empty file, then record the reflection in notebooks/3_reflect.ipynb "
+        "(interactive = True), or write it by hand starting from "
+        "cycles/demo/2026-c1/reflections/."
+    )
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path,
+            "a reflection file must be a map with org_id, cycle and versions",
+            line=1,
+            found="an empty file",
+            fix=self.FIX,
+        )
+
+
 def reflection_path(cohort_dir: str | Path, cycle: str, org_id: str) -> Path:
     return CohortPaths.of(cohort_dir).reflections(cycle) / f"{org_id}.yml"
 
@@ -233,12 +253,14 @@ def read_reflection(
     """Read and validate a reflection file; :class:`ConfigError` names line and field."""
     path = Path(path)
     located = read_yaml(path, what="reflection file")
+    if located.data is None:
+        raise EmptyReflectionFile(path)
     if not isinstance(located.data, dict):
         raise ConfigError(
             path,
             "a reflection file must be a map with org_id, cycle and versions",
             line=1,
-            found=type(located.data).__name__ if located.data is not None else "an empty file",
+            found=type(located.data).__name__,
             fix="start from cycles/demo/2026-c1/reflections/ or save once from the reflect form.",
         )
     refuse_duplicate_keys(located)

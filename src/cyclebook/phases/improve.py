@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 from cyclebook import display as d
+from cyclebook.errors import ConfigError
 from cyclebook.improve import diagnose, improve_blocks
 from cyclebook.phases import PhaseContext
 from cyclebook.record import definition_blocks, load_record, org_record_blocks
-from cyclebook.reflect import load_reflection
+from cyclebook.reflect import EmptyReflectionFile, load_reflection
 from cyclebook.store import connect
 
 
@@ -60,10 +61,41 @@ def show_findings(ctx: PhaseContext, lag_days: int = 7) -> None:
 
 
 def show_definitions(ctx: PhaseContext) -> None:
+    """The group's definitions and their history. A reflection file that cannot be read
+    is the reflect report's failure: here the definitions are shown without the changes
+    it proposes, with a note that says what is wrong with the file and the fix."""
     org = ctx.org
     assert org is not None
-    reflection = load_reflection(ctx.paths.root, ctx.cycle, org.id)
+    try:
+        reflection = load_reflection(ctx.paths.root, ctx.cycle, org.id)
+    except ConfigError as exc:
+        reflection = None
+        d.show(d.note(unreadable_note(ctx.cycle, org.id, exc), kind="warning"))
     d.show(*definition_blocks(org, reflection, ctx.audience))
+
+
+def unreadable_note(cycle: str, org_id: str, exc: ConfigError) -> str:
+    """What the improve report says of a reflection file it cannot read: where and the
+    fix, not the text found there."""
+    name = f"{cycle}/reflections/{org_id}.yml"
+    if isinstance(exc, EmptyReflectionFile):
+        problem = f"The reflection file {name} is empty"
+    else:
+        where = ", ".join(
+            part
+            for part in (
+                f"line {exc.line}" if exc.line else "",
+                f"field '{exc.field}'" if exc.field else "",
+            )
+            if part
+        )
+        problem = f"The reflection file {name} could not be read" + (
+            f" ({where}; `cyclebook validate` names the problem)" if where else ""
+        )
+    return (
+        f"{problem}, so the definition changes the group proposed in it are not shown. "
+        f"Fix: {exc.fix or 'correct the file; `cyclebook validate` names the problem.'}"
+    )
 
 
 def report(ctx: PhaseContext) -> None:
