@@ -461,8 +461,7 @@ class MetricEngine:
         return {
             "ladder": "Each person's rung is the highest rung whose rule holds on their "
             "activity in the window before the date (invitations, refusals and cancelled "
-            "sign-ups are not activity). "
-            + " | ".join(R.rung_text(r) for r in self.ladder),
+            "sign-ups are not activity). " + " | ".join(R.rung_text(r) for r in self.ladder),
             "movement": "Rung at the cycle's end compared with rung at its start "
             "(up, stayed, down; dropping off the ladder counts as down).",
             "conversion": "People on a rung at the start who are on a higher rung at the "
