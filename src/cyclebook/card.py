@@ -18,16 +18,37 @@ the cohort's record all show:
 
 Values are compared at the precision the reports show them: "up from 67% last cycle"
 was said of 67%.
+
+Values computed under different definitions are not compared: when a group changed a
+definition for this cycle (absorption within 14 days, not 42), last cycle's value was
+counted the old way, and "met the goal" or "down from 77% last cycle" compared two
+different things. :func:`redefinition` finds what changed (from the ``definition`` saved
+with every value) and :func:`judge` then shows last cycle's value with the words of its
+definition, judging nothing that compares the two.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cyclebook.config import RATE_METRICS, CardMetric
 
-__all__ = ["is_rate", "fmt_target", "failure_comparison", "as_shown", "trend", "Standing", "judge"]
+__all__ = [
+    "is_rate",
+    "fmt_target",
+    "failure_comparison",
+    "as_shown",
+    "trend",
+    "COUNTS_RUNGS",
+    "definition_change",
+    "redefinition",
+    "earlier_definition",
+    "Standing",
+    "judge",
+]
 
 
 def is_rate(measure: str) -> bool:
@@ -95,6 +116,60 @@ def trend(value: float, previous: float, rate: bool) -> str:
     return f"{word} from {fmt_value(previous, rate)} last cycle"
 
 
+# --------------------------------------------------------------------------- definitions
+
+# Measures that count rungs: their own definition does not spell out every rung, so a
+# changed ladder (its definition lists each rung's rule) changes them too
+COUNTS_RUNGS = frozenset({"movement", "conversion", "leaders", "leader_ratio"})
+
+_MOST_WORDS = 30
+
+
+def definition_change(before: str | None, now: str | None) -> str | None:
+    """Where definition ``before`` differs from ``now``: the words of ``before`` that
+    changed, with a word either side ("within 42 days"); None when the two are the same
+    or either is unknown (empty)."""
+    if not before or not now or before == now:
+        return None
+    old, new = before.split(), now.split()
+    changed = [
+        (i1, i2)
+        for tag, i1, i2, _, _ in difflib.SequenceMatcher(
+            None, old, new, autojunk=False
+        ).get_opcodes()
+        if tag != "equal"
+    ]
+    if not changed:  # only the spacing differs
+        return None
+    lo = max(0, changed[0][0] - 1)
+    hi = min(len(old), max(changed[-1][1], changed[0][0] + 1) + 1)
+    words = old[lo:hi]
+    text = " ".join(words[:_MOST_WORDS])
+    if len(words) > _MOST_WORDS or hi < len(old):
+        text += " …"
+    return ("… " if lo > 0 else "") + text
+
+
+def redefinition(
+    measure: str, before: Mapping[str, str | None], now: Mapping[str, str | None]
+) -> str | None:
+    """What last cycle's definition of ``measure`` said where it differs from this
+    cycle's (:func:`definition_change`), or None when its values were computed alike.
+    ``before``/``now``: the saved definition of each metric (``metric_value.definition``)
+    in the two cycles; a measure that counts rungs (:data:`COUNTS_RUNGS`) changes with
+    the ladder's definition too."""
+    own = definition_change(before.get(measure), now.get(measure))
+    if own is not None or measure not in COUNTS_RUNGS:
+        return own
+    return definition_change(before.get("ladder"), now.get("ladder"))
+
+
+def earlier_definition(previous: float, rate: bool, change: str) -> str:
+    """Last cycle's value beside the words of the definition it was counted under:
+    'last cycle: 77% under the earlier definition ("… within 42 days …")'."""
+    return f'last cycle: {fmt_value(previous, rate)} under the earlier definition ("{change}")'
+
+
 def _line(number: float, rate: bool) -> float:
     """A target or failure line at the precision :func:`fmt_target` shows it."""
     return round(number * 100, 6) if rate else number
@@ -120,11 +195,15 @@ def judge(
     *,
     rate: bool,
     previous: float | None = None,
+    redefined: str | None = None,
 ) -> Standing:
     """``value`` (as the report's audience may read it) against ``metric``'s target and
     failure line. ``previous``: last cycle's value as the same audience may read it (None
     when there is none or it is hidden), to evaluate a failure line in words that
     compares with last cycle. Values are compared at the precision the reports show.
+    ``redefined``: what last cycle's definition said where it differs from this cycle's
+    (:func:`redefinition`); then the two values are not compared (a failure line that
+    compares them is for the group to judge) and last cycle's is shown with those words.
 
     Never says "above the failure line" of a line without a number: a failure line in
     words that cannot be evaluated is "for the group to judge", beside last cycle's
@@ -136,6 +215,15 @@ def judge(
     numeric = metric.failure_below is not None
     below = numeric and now < _line(metric.failure_below, rate)
     kind = failure_comparison(metric.failure)
+    if previous is not None and redefined is not None:
+        earlier = earlier_definition(previous, rate, redefined)
+        if kind is not None:
+            note = f"not compared with last cycle, the definition changed ({earlier})"
+            if below:
+                return Standing(goal, f"below the failure line; {note}", True, True)
+            return Standing(goal, f"failure line for the group to judge: {note}", None, True)
+        if not numeric:
+            return Standing(goal, f"failure line for the group to judge ({earlier})", None, True)
     if kind is not None and previous is not None:
         before = as_shown(previous, rate)
         fell = now <= before if kind == "no rise" else now < before

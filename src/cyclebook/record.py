@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from cyclebook import display as d
 from cyclebook import privacy
-from cyclebook.card import fmt_target, is_rate, judge
+from cyclebook.card import fmt_target, is_rate, judge, redefinition
 from cyclebook.config import (
     ID_RE,
     CardMetric,
@@ -122,19 +122,35 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
-def _status(metric: CardMetric, value: float | None, previous: float | None = None) -> str:
+def _status(
+    metric: CardMetric,
+    value: float | None,
+    previous: float | None = None,
+    redefined: str | None = None,
+) -> str:
     """``value`` against the card (:func:`cyclebook.card.judge`); ``previous``: last
-    cycle's value as the same audience may read it, or None."""
+    cycle's value as the same audience may read it, or None; ``redefined``: what its
+    definition said where it differs from this cycle's."""
     if value is None:
         return "not yet measured"
-    return judge(metric, value, rate=is_rate(metric.measure), previous=previous).text
+    rate = is_rate(metric.measure)
+    return judge(metric, value, rate=rate, previous=previous, redefined=redefined).text
+
+
+def _definitions(result: dict[str, Any] | None, measure: str) -> dict[str, str | None]:
+    """A result's definition and its ladder's, as :func:`cyclebook.card.redefinition`
+    takes them."""
+    result = result or {}
+    return {measure: result.get("definition"), "ladder": result.get("ladder_definition")}
 
 
 def card_results(con, cycle: str, org_id: str, card: CycleCard) -> dict[str, dict[str, Any]]:
     """Result of each card metric for one organization, from ``metric_value``.
 
-    Returns ``{measure: {"value", "denominator", "suppressed", "period"}}`` for measures
-    found (overall rows, ``dimension = ''``); a cycle-long period is preferred.
+    Returns ``{measure: {"value", "denominator", "suppressed", "period", "definition",
+    "ladder_definition"}}`` for measures found (overall rows, ``dimension = ''``); a
+    cycle-long period is preferred. ``definition``: what the value was computed under;
+    ``ladder_definition``: the ladder's then (measures that count rungs change with it).
     """
     return cards_results(con, cycle, [org_id], card).get(org_id, {})
 
@@ -157,14 +173,24 @@ def cards_results(
     if "metric_value" not in tables:
         return {}
     rows = con.execute(
-        """SELECT org_id, metric, period, value, denominator, suppressed FROM metric_value
+        """SELECT org_id, metric, period, value, denominator, suppressed, definition
+           FROM metric_value
            WHERE cycle = ? AND org_id IN (SELECT unnest(?)) AND dimension = ''
              AND metric IN (SELECT unnest(?))
            ORDER BY org_id, metric, period""",
         [cycle, list(org_ids), measures],
     ).fetchall()
+    ladders = dict(
+        con.execute(
+            """SELECT org_id, min(definition) FROM metric_value
+               WHERE cycle = ? AND org_id IN (SELECT unnest(?)) AND metric = 'ladder'
+                 AND dimension = '' AND definition <> ''
+               GROUP BY org_id""",
+            [cycle, list(org_ids)],
+        ).fetchall()
+    )
     by_org: dict[str, dict[str, dict[str, Any]]] = {}
-    for org_id, metric, period, value, denominator, suppressed in rows:
+    for org_id, metric, period, value, denominator, suppressed, definition in rows:
         found = by_org.setdefault(org_id, {})
         rank = RESULT_PERIODS.index(period) if period in RESULT_PERIODS else len(RESULT_PERIODS)
         current = found.get(metric)
@@ -179,6 +205,8 @@ def cards_results(
                 "suppressed": bool(suppressed),
                 "period": period,
                 "rank": rank,
+                "definition": definition or None,
+                "ladder_definition": ladders.get(org_id),
             }
     return by_org
 
@@ -284,12 +312,25 @@ def _metrics_frame(
         before_text, before_value = (
             _result_text(org, metric.measure, before, audience) if before else ("–", None)
         )
+        changed = (
+            redefinition(
+                metric.measure,
+                _definitions(before, metric.measure),
+                _definitions(results.get(metric.measure), metric.measure),
+            )
+            if before
+            else None
+        )
+        if changed and before_value is not None:
+            before_text += " (earlier definition)"
         row = {
             "Goal": metric.goal,
             "Measure": metric.measure,
             "Target": fmt_target(metric.measure, metric.target),
             "Result": text,
-            "Against the card": _status(metric, value, before_value) if value is not None else "–",
+            "Against the card": _status(metric, value, before_value, changed)
+            if value is not None
+            else "–",
             "Failure line": metric.failure,
         }
         if card.previous:

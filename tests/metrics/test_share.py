@@ -199,7 +199,7 @@ def test_ladder_change_is_flagged_on_the_measures_that_count_rungs(cohort):
     assert c2.org.ladder[2].any_of[0].min_count == 2
     res = share.compute(c2)
     plain = "\n".join(b.plain for b in share.report_blocks(c2, res, share.previous_results(c2)))
-    note = next(ln for ln in plain.splitlines() if "definition changed" in ln)
+    note = next(ln for ln in plain.splitlines() if "The definition changed since" in ln)
     assert "People who moved up a rung (depth)" in note and "Leaders;" in note
     assert "Active base" not in note and "New people" not in note
     assert "The ladder's rungs changed" in note
@@ -585,3 +585,43 @@ def test_figures_that_read_the_same_are_no_change(cohort):
     assert share.card_results(ctx, now, before)["absorption"] == (
         "67% (goal met; the same as last cycle)"
     )
+
+
+def test_a_figure_under_a_changed_definition_is_not_compared(cohort):
+    """The 'active' rung needs two attended events instead of three from c2 on: the card
+    judged "Fewer leaders than last cycle" (leaders count rungs) from c1's figure, counted
+    under the old ladder, and the headline table gave the change."""
+    c1 = load_context("share", str(cohort.root), "c1", "org", "organization")
+    share.compute(c1)
+    text = (cohort.root / "cohort.yml").read_text()
+    ladder = "\n".join(
+        f"      - {{name: {r.name}, label: {r.label}, window_days: {r.window_days}, "
+        f"definition: {r.definition!r}, any_of: "
+        + (
+            "[{activity_types: [attendance], min_count: 2, attended_only: true}]"
+            if r.name == "active"
+            else "["
+            + ", ".join(str(c.model_dump(mode="json", exclude_none=True)) for c in r.any_of)
+            + "]"
+        )
+        + "}"
+        for r in c1.org.ladder
+    )
+    (cohort.root / "cohort.yml").write_text(
+        text.replace("    timezone: UTC\n", "    timezone: UTC\n    ladder:\n" + ladder + "\n", 1)
+    )
+    c2 = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(c2)
+    prev = share.previous_results(c2)
+    blocks = share.report_blocks(c2, res, prev)
+    table = next(b.plain for b in blocks if b.plain.startswith("Headline numbers this cycle"))
+    rows = {ln.split("  ")[0]: ln.split() for ln in table.splitlines()[2:]}
+    assert rows["Leaders"][1:7] == ["3", "0", "not", "compared", "(definition", "changed)"]
+    assert rows["Active base at the end of the cycle"][8:11] == ["42", "30", "+12"]
+    _, texts = share.card_status(share.View(c2, res, prev))
+    assert texts == {
+        "absorption": "42% (goal met)",
+        "leaders": "3 (failure line for the group to judge: not compared with last cycle, "
+        "the definition changed (last cycle: 0 under the earlier definition "
+        '("… (rule: 3+ attendance …")))',
+    }

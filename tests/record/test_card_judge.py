@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from cyclebook.card import failure_comparison, judge, trend
+from cyclebook.card import (
+    definition_change,
+    earlier_definition,
+    failure_comparison,
+    judge,
+    redefinition,
+    trend,
+)
 from cyclebook.config import CardMetric
 
 DOES_NOT_RISE = "Absorption does not rise from last cycle"
@@ -112,3 +119,53 @@ def test_values_are_compared_as_shown() -> None:
     assert judge(_absorption("Few"), 0.444, rate=True).text == (
         "short of the goal; above the failure line"
     )
+
+
+ABSORPTION_42 = (
+    "Of people first seen in the cycle, the share with a second, different activity "
+    "within 42 days of first being seen (a signup and attendance of the same event count once)."
+)
+ABSORPTION_14 = ABSORPTION_42.replace("within 42 days", "within 14 days")
+
+
+def test_what_changed_in_a_definition() -> None:
+    assert definition_change(ABSORPTION_42, ABSORPTION_14) == "… within 42 days …"
+    assert definition_change(ABSORPTION_42, ABSORPTION_42) is None
+    assert definition_change(ABSORPTION_42, " ".join(ABSORPTION_42.split(" "))) is None
+    assert definition_change("", ABSORPTION_14) is None  # saved before definitions were
+    assert definition_change("Two meetings.", "Three meetings.") == "Two meetings."
+    # a measure that counts rungs changes with the ladder
+    ladder = {"leaders": "On the leader rung.", "ladder": "active: 3+ attendance"}
+    assert redefinition("leaders", ladder, {**ladder, "ladder": "active: 2+ attendance"}) == (
+        "active: 3+ attendance"
+    )
+    assert redefinition("absorption", ladder, {**ladder, "ladder": "active: 2+"}) is None
+
+
+def test_values_under_different_definitions_are_not_compared() -> None:
+    """Absorption counted within 14 days (42%) against last cycle's within 42 days (77%):
+    no "failure line crossed: down from 77%", no "up from"; last cycle's value is shown
+    with the words of its definition."""
+    changed = definition_change(ABSORPTION_42, ABSORPTION_14)
+    earlier = 'last cycle: 77% under the earlier definition ("… within 42 days …")'
+    standing = judge(_absorption(), 0.42, rate=True, previous=0.77, redefined=changed)
+    assert standing.text == (
+        "short of the goal; failure line for the group to judge: not compared with last "
+        f"cycle, the definition changed ({earlier})"
+    )
+    assert (standing.crossed, standing.compared) == (None, True)
+    # below a numeric failure line is still below it
+    assert judge(_absorption(), 0.1, rate=True, previous=0.77, redefined=changed).text == (
+        "short of the goal; below the failure line; not compared with last cycle, the "
+        f"definition changed ({earlier})"
+    )
+    # words the tool cannot evaluate: the group judges, beside the old value and its words
+    worded = CardMetric(goal="g", measure="absorption", failure="Nobody stays", target=0.45)
+    assert judge(worded, 0.5, rate=True, previous=0.77, redefined=changed).text == (
+        f"goal met; failure line for the group to judge ({earlier})"
+    )
+    # a numeric line alone judges nothing from last cycle (share adds the old value)
+    assert judge(_absorption("Few"), 0.5, rate=True, previous=0.77, redefined=changed).text == (
+        "goal met"
+    )
+    assert earlier_definition(0.77, True, changed) == earlier

@@ -305,3 +305,50 @@ def test_a_failure_line_in_words_is_judged_from_last_cycle(cohort: Path) -> None
     assert _against_the_card(cohort)[1] == (
         "short of the goal; failure line for the group to judge (last cycle: 2)"
     )
+
+
+def test_a_changed_definition_is_not_compared_with_last_cycle(cohort: Path) -> None:
+    """Absorption counted within 14 days from 2026-c2 on (42%), within 42 days in 2026-c1
+    (77%): the improve report's table said "42% of 104 | 77% of 102 | goal met"."""
+    from cyclebook.store import create_schema
+
+    old = "A second activity within 42 days of first being seen."
+    new = "A second activity within 14 days of first being seen."
+    ladder = "Active: 3+ meetings."
+    con = duckdb.connect(str(cohort / "store.duckdb"))
+    create_schema(con)
+    con.executemany(
+        "INSERT INTO metric_value (cycle, org_id, metric, period, dimension, value, "
+        "denominator, definition) VALUES (?, 'eastside-tenants', ?, ?, '', ?, ?, ?)",
+        [
+            ("2026-c1", "absorption", "cycle", 0.77, 102.0, old),
+            ("2026-c2", "absorption", "cycle", 0.42, 104.0, new),
+            ("2026-c1", "ladder", "end", 50.0, None, ladder),
+            ("2026-c2", "ladder", "end", 60.0, None, ladder.replace("3+", "2+")),
+            ("2026-c1", "leaders", "end", 2.0, None, "On the leader rung."),
+            ("2026-c2", "leaders", "end", 1.0, None, "On the leader rung."),
+        ],
+    )
+    con.close()
+    record = load_record(cohort, "2026-c2")
+    [table] = [b for b in org_record_blocks(record, "eastside-tenants") if "<table" in b.html]
+    header = re.findall(r"<th[^>]*>(.*?)</th>", table.html)
+    rows = [
+        re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr><td>.*?</tr>", table.html)
+    ]
+    before, against = header.index("In 2026-c1"), header.index("Against the card")
+    assert [(row[before], row[against]) for row in rows] == [
+        (
+            "77% of 102 (earlier definition)",
+            "short of the goal; failure line for the group to judge: not compared with "
+            "last cycle, the definition changed (last cycle: 77% under the earlier "
+            "definition (&quot;… within 42 days …&quot;))",
+        ),
+        # leaders count rungs: the ladder changed under them
+        (
+            "2 (earlier definition)",
+            "failure line for the group to judge: not compared with last cycle, the "
+            "definition changed (last cycle: 2 under the earlier definition "
+            "(&quot;Active: 3+ meetings.&quot;))",
+        ),
+    ]

@@ -22,7 +22,15 @@ import pandas as pd
 
 from cyclebook import charts, privacy
 from cyclebook import display as d
-from cyclebook.card import as_shown, fmt_target, judge, trend
+from cyclebook.card import (
+    COUNTS_RUNGS,
+    as_shown,
+    earlier_definition,
+    fmt_target,
+    judge,
+    redefinition,
+    trend,
+)
 from cyclebook.config import CycleCard, load_cycle
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
 from cyclebook.metrics.values import MetricValue, headline_period
@@ -182,13 +190,15 @@ HEADLINES: list[tuple[str, str, str, str]] = [
 ]
 
 
-def _change(view: View, metric: str, period: str, dim: str) -> str:
+def _change(view: View, metric: str, period: str, dim: str, redefined: bool = False) -> str:
     cur = view.cell(metric, period, dim)
     old = view.cell(metric, period, dim, previous=True)
     if cur is None or old is None:
         return "–"
     if isinstance(cur, str) or isinstance(old, str):
         return privacy.WITHHELD  # the difference would give a hidden figure back
+    if redefined:
+        return "not compared (definition changed)"
     # the difference of the figures as shown: 67% and 67% are "no change"
     rate = view.res.get(metric, period, dim).is_rate
     delta = as_shown(cur, rate) - as_shown(old, rate)
@@ -197,16 +207,28 @@ def _change(view: View, metric: str, period: str, dim: str) -> str:
     return "no change" if delta == 0 else f"{delta:+,.0f}"
 
 
-# Headlines that count rungs: their own definition does not spell out every rung, so a
-# changed ladder (its definition lists each rung's rule) changes them too
-COUNTS_RUNGS = {"movement", "conversion", "leaders", "leader_ratio"}
-
-
 def _definition(results: MetricResults | None, metric: str) -> str | None:
     if results is None:
         return None
     value = next((v for v in results.values if v.metric == metric and v.definition), None)
     return value.definition if value is not None else None
+
+
+def definitions(results: MetricResults | None) -> dict[str, str]:
+    """The definition each metric's values were computed under (``metric_value``)."""
+    found: dict[str, str] = {}
+    for v in results.values if results is not None else ():
+        if v.definition:
+            found.setdefault(v.metric, v.definition)
+    return found
+
+
+def redefined(view: View, metric: str) -> str | None:
+    """What last cycle's definition of ``metric`` said where it differs from this
+    cycle's (:func:`cyclebook.card.redefinition`), or None."""
+    if view.prev is None:
+        return None
+    return redefinition(metric, definitions(view.prev), definitions(view.res))
 
 
 def headline_blocks(view: View) -> list[d.Block]:
@@ -219,15 +241,16 @@ def headline_blocks(view: View) -> list[d.Block]:
         if cur is None:
             continue
         old = view.prev.get(metric, period, dim) if view.prev is not None else None
-        redefined = bool(old is not None and old.definition and old.definition != cur.definition)
-        if redefined or (old is not None and ladder_changed and metric in COUNTS_RUNGS):
+        changed = bool(old is not None and old.definition and old.definition != cur.definition)
+        if changed or (old is not None and ladder_changed and metric in COUNTS_RUNGS):
             changed_defs.append(label)
+            changed = True
         rows.append(
             {
                 "Measure": label,
                 "This cycle": view.show(metric, period, dim),
                 "Last cycle": view.show(metric, period, dim, previous=True),
-                "Change": _change(view, metric, period, dim),
+                "Change": _change(view, metric, period, dim, changed),
                 "Definition used": cur.definition,
             }
         )
@@ -293,10 +316,15 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
                 elif not isinstance(cur, float | int):
                     status = "too few people to show"
                 else:
-                    standing = judge(m, cur, rate=v.is_rate, previous=old)
+                    changed = redefined(view, key)
+                    standing = judge(m, cur, rate=v.is_rate, previous=old, redefined=changed)
                     status = standing.text
                     if old is not None and not standing.compared:
-                        status += "; " + trend(cur, old, v.is_rate)
+                        status += "; " + (
+                            earlier_definition(old, v.is_rate, changed)
+                            if changed
+                            else trend(cur, old, v.is_rate)
+                        )
                 results[key] = f"{shown} ({status})"
         rows.append(
             {
