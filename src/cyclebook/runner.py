@@ -1219,6 +1219,7 @@ def run(
         warnings=[
             *unread_reflections(paths.root, [o.id for o in cohort.organizations], list(cards)),
             *_not_synced(paths, cohort, chains),
+            *_redefined(paths, cohort, chains),
             *_left_behind(paths, cohort, list(cards)),
             *(
                 warning
@@ -1251,6 +1252,50 @@ def _left_behind(paths: CohortPaths, cohort: Cohort, cycles: list[str]) -> list[
         "lists it, and removes it with --yes."
         for org_id in gone
     ]
+
+
+def _quoted(definition: str, other: str) -> str:
+    """A definition as a warning quotes it: whole, or only its changed words when long."""
+    from cyclebook.card import definition_change
+
+    if len(definition) <= 240:
+        return f'"{definition}"'
+    return f'"{definition_change(definition, other)}"'
+
+
+def _redefined(paths: CohortPaths, cohort: Cohort, chains: list[list[Job]]) -> list[str]:
+    """The cycles whose figures the run computed again under a definition edited in
+    cohort.yml that no measure_history entry records: a hand edit of
+    ``absorption_days`` silently rewrote a past cycle's figures."""
+    from cyclebook.metrics.values import unexplained_redefinitions
+
+    pairs = dict.fromkeys(
+        (job.cycle, job.org_id)
+        for chain in chains
+        for job in chain
+        if job.org_id and job.phase == "share"
+    )
+    if not pairs or not paths.store.exists():
+        return []
+    cycles = list_cycles(paths.root)
+    warnings = []
+    for cycle, org_id in pairs:
+        org = cohort.org(org_id)
+        try:
+            changes = unexplained_redefinitions(paths.store, org, cycle, cycles)
+        except CyclebookError:
+            continue  # a store the reports could not read: their own failures say why
+        for metric, (then, now) in sorted(changes.items()):
+            warnings.append(
+                f"{org.name} ({org_id}), {cycle}: {metric} was computed again under a "
+                "changed definition that its measure_history does not record (its figures were "
+                f"{_quoted(then, now)}, now {_quoted(now, then)}), so the cycle's reports "
+                "changed. Fix: record the change in the organization's measure_history in "
+                "cohort.yml (measure, date, proposed_by, why, change, and cycle: the first "
+                "cycle it applies to, with replaced: what it replaced, so that earlier "
+                "cycles keep their figures), or undo the edit; then run again."
+            )
+    return warnings
 
 
 def _not_synced(paths: CohortPaths, cohort: Cohort, chains: list[list[Job]]) -> list[str]:

@@ -350,3 +350,63 @@ def test_a_name_in_the_card_withholds_reports_and_stops_no_phase(tiny_cohort: Pa
         assert "it is written in c1/cycle.yml, line 13: take it out there" in result.error
         assert "Marlowe" not in Path(result.output_html).read_text()
     assert not summary.ok
+
+
+def _plain(html: str) -> str:
+    import html as html_lib
+
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def test_a_definition_edited_by_hand_is_said_at_the_end_of_the_run(tiny_cohort: Path) -> None:
+    """absorption_days added to cohort.yml by hand: running again silently rewrote the
+    cycle's figures (77% within 42 days became 56% within 14) and recorded nothing."""
+    kw = {"phases": ["sync", "share"], "orgs": ["beta"], "audiences": ["organization"]}
+    assert runner.run(tiny_cohort, progress=None, **kw).ok
+    yml = tiny_cohort / "cohort.yml"
+    yml.write_text(
+        yml.read_text().replace(
+            "    name: Beta Workers\n",
+            "    name: Beta Workers\n    metrics: {absorption_days: 14}\n",
+        )
+    )
+    summary = runner.run(tiny_cohort, progress=None, **kw)
+    assert summary.ok
+    definition = (
+        "Of people first seen in the cycle, the share with a second, different activity "
+        "within {} days of first being seen (a signup and attendance of the same event "
+        "count once)."
+    )
+    warning = (
+        "Beta Workers (beta), c1: absorption was computed again under a changed definition "
+        f'that its measure_history does not record (its figures were "{definition.format(42)}",'
+        f' now "{definition.format(14)}"), so the cycle\'s reports changed. Fix: record the '
+        "change in the organization's measure_history in cohort.yml (measure, date, "
+        "proposed_by, why, change, and cycle: the first cycle it applies to, with replaced: "
+        "what it replaced, so that earlier cycles keep their figures), or undo the edit; "
+        "then run again."
+    )
+    assert [w for w in summary.warnings if "computed again" in w] == [warning]
+    assert f"  WARNING {warning}" in summary.lines()
+    report = CohortPaths.of(tiny_cohort).report("c1", "beta", "share")
+    note = (
+        "This cycle's figures were computed again under a changed definition that the "
+        "group's measure history does not record: Absorption of new people (first saved "
+        'under "… within 42 days …", now "… within 14 days …"). Figures reported or '
+        "reflected on before may differ from these."
+    )
+    assert note in _plain(report.read_text())
+    # said at every run until the change is recorded (here: from c1 on)
+    again = runner.run(tiny_cohort, progress=None, **kw)
+    assert [w for w in again.warnings if "computed again" in w] == [warning]
+    yml.write_text(
+        yml.read_text().replace(
+            "    metrics: {absorption_days: 14}\n",
+            "    metrics: {absorption_days: 14}\n    measure_history:\n"
+            "      - {measure: absorption, date: 2026-08-01, proposed_by: Ana, why: Meetings "
+            "every two weeks., change: 'Within 14 days, not 42.', cycle: c1}\n",
+        )
+    )
+    recorded = runner.run(tiny_cohort, progress=None, **kw)
+    assert recorded.ok and not [w for w in recorded.warnings if "computed again" in w]
+    assert "computed again" not in _plain(report.read_text())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cyclebook.config import Organization
 from cyclebook.errors import StoreError
 from cyclebook.metrics import (
     METRICS,
@@ -13,7 +14,7 @@ from cyclebook.metrics import (
     read_values,
     save_values,
 )
-from cyclebook.metrics.values import headline_period
+from cyclebook.metrics.values import explained, headline_period, redefinitions
 
 
 def results(cycle: str, org: str, base: float) -> MetricResults:
@@ -67,3 +68,67 @@ def test_headline_periods_cover_every_metric():
 def test_reading_a_missing_store_says_how_to_fix(tmp_path):
     with pytest.raises(StoreError, match="run the sync phase first"):
         read_values(tmp_path / "nope.duckdb")
+
+
+def _absorption(days: int) -> MetricResults:
+    res = results("c1", "org", 40)
+    res.values = [v for v in res.values if v.metric != "absorption"]
+    res.rate("absorption", "cycle", "", 3, 12, f"within {days} days")
+    res.rate("absorption", "cycle", "source=mobilize", 1, 2, "a breakdown")
+    return res
+
+
+def test_values_computed_again_under_another_definition_are_recorded(builder):
+    """A hand edit of absorption_days rewrote c1's figures and nothing recorded it."""
+    builder.build()
+    assert redefinitions(builder.path, "c1", "org") == {}
+    save_values(builder.path, _absorption(42))
+    save_values(builder.path, _absorption(42))  # computed again alike: nothing to say
+    assert redefinitions(builder.path, "c1", "org") == {}
+    save_values(builder.path, _absorption(14))
+    assert redefinitions(builder.path, "c1", "org") == {
+        "absorption": ("within 42 days", "within 14 days")
+    }
+    # a third definition: the figures were first saved under 42 days
+    save_values(builder.path, _absorption(7))
+    assert redefinitions(builder.path, "c1", "org") == {
+        "absorption": ("within 42 days", "within 7 days")
+    }
+    assert redefinitions(builder.path, "c2", "org") == {}  # per cycle and organization
+    save_values(builder.path, _absorption(42))  # the edit undone
+    assert redefinitions(builder.path, "c1", "org") == {}
+
+
+def _org(history: list[dict]) -> Organization:
+    return Organization.model_validate({"id": "org", "name": "Org", "measure_history": history})
+
+
+def _change(measure: str, **extra) -> dict:
+    return {
+        "measure": measure,
+        "date": "2026-09-10",
+        "proposed_by": "Lee",
+        "why": "Meetings every two weeks.",
+        "change": "A second action within 14 days, not 42.",
+        **extra,
+    }
+
+
+def test_what_the_measure_history_explains():
+    cycles = ["c1", "c2", "c3"]
+    assert not explained(_org([]), "c1", cycles, "absorption")
+    # adopted from c2: explains c2 and c3, and c1 only when it cannot be undone
+    undoable = _change("absorption", cycle="c2", replaced={"settings": {"absorption_days": 42}})
+    assert [explained(_org([undoable]), c, cycles, "absorption") for c in cycles] == [
+        False,
+        True,
+        True,
+    ]
+    assert explained(_org([_change("absorption", cycle="c2")]), "c1", cycles, "absorption")
+    assert explained(_org([_change("absorption")]), "c1", cycles, "absorption")
+    # another measure's change, or one not adopted, explains nothing
+    assert not explained(_org([_change("leaders")]), "c1", cycles, "absorption")
+    proposed = _change("absorption", status="proposed")
+    assert not explained(_org([proposed]), "c3", cycles, "absorption")
+    # a rung's change explains the measures that count rungs
+    assert explained(_org([_change("ladder.active")]), "c1", cycles, "leaders")

@@ -31,6 +31,7 @@ Breakdowns that add up (what a suppression of linked figures must know):
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +40,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from cyclebook import store
-from cyclebook.config import METRICS  # the one list (cohort.yml's consent is checked against it)
+from cyclebook.config import (
+    METRICS,  # the one list (cohort.yml's consent is checked against it)
+    cycles_after,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from cyclebook.config import Organization
 
 # The period of each metric's headline figure (dimension ''): a state at the cycle's end,
 # or what happened during the cycle.
@@ -193,6 +199,96 @@ def state_key(cycle: str, org_id: str) -> str:
     return f"person_state/{cycle}/{org_id}"
 
 
+def redefined_key(cycle: str, org_id: str) -> str:
+    """The ``meta`` row that keeps, per metric, the definition an organization's values
+    for a cycle were first saved under and the one they were last computed under, while
+    the two differ (:func:`save_values`, :func:`redefinitions`)."""
+    return f"redefined/{cycle}/{org_id}"
+
+
+def _headline_definitions(rows: Iterable[tuple[str, str, str, str | None]]) -> dict[str, str]:
+    """Each metric's definition, from its headline row: (metric, period, dimension,
+    definition) rows."""
+    return {
+        metric: definition
+        for metric, period, dimension, definition in rows
+        if dimension == "" and period == headline_period(metric) and definition
+    }
+
+
+def _redefined(con, results: MetricResults) -> str | None:
+    """The :func:`redefined_key` value once ``results`` replace the saved values (None:
+    nothing differs): a definition already recorded as changed keeps the one the values
+    were first saved under; a definition back to it is no longer recorded."""
+    key = redefined_key(results.cycle, results.org_id)
+    saved = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    changes: dict[str, list[str]] = json.loads(saved[0][0]) if saved else {}
+    before = _headline_definitions(
+        con.execute(
+            "SELECT metric, period, dimension, definition FROM metric_value "
+            "WHERE cycle = ? AND org_id = ?",
+            [results.cycle, results.org_id],
+        ).fetchall()
+    )
+    now = _headline_definitions(
+        (v.metric, v.period, v.dimension, v.definition) for v in results.values
+    )
+    out = {}
+    for metric, definition in now.items():
+        first = changes[metric][0] if metric in changes else before.get(metric)
+        if first and first != definition:
+            out[metric] = [first, definition]
+    return json.dumps(out, sort_keys=True) if out else None
+
+
+def redefinitions(store_path: str | Path, cycle: str, org_id: str) -> dict[str, tuple[str, str]]:
+    """The metrics whose values for the cycle were computed again under another
+    definition than the one they were first saved under: ``{metric: (then, now)}``."""
+    if not Path(store_path).exists():
+        return {}
+    with store.connect(store_path) as con:
+        saved = con.execute(
+            "SELECT value FROM meta WHERE key = ?", [redefined_key(cycle, org_id)]
+        ).fetchall()
+    return {m: (a, b) for m, (a, b) in json.loads(saved[0][0]).items()} if saved else {}
+
+
+# The metrics a change to a measure (``measure_history``'s ``measure``, without a
+# ``ladder.<rung>``'s rung) may change the definition of, besides the measure itself
+_CHANGES_TOO = {
+    "ladder": {"movement", "conversion", "leaders", "leader_ratio"},
+    "leaders": {"leader_ratio"},
+    "active_base": {"leader_ratio", "lapsed", "retention"},
+}
+
+
+def explained(org: Organization, cycle: str, cycles: Sequence[str], metric: str) -> bool:
+    """Whether the organization's ``measure_history`` records a change to ``metric``'s
+    definition in force in ``cycle`` (``cycles``: the cohort's, oldest first): adopted,
+    and from this cycle or an earlier one (or from any cycle, when it cannot be undone:
+    no ``replaced``)."""
+    later = set(cycles_after(cycles, cycle))
+    for change in org.measure_history:
+        measure = change.measure.split(".")[0]
+        if metric != measure and metric not in _CHANGES_TOO.get(measure, set()):
+            continue
+        if change.status == "adopted" and (change.cycle not in later or change.replaced is None):
+            return True
+    return False
+
+
+def unexplained_redefinitions(
+    store_path: str | Path, org: Organization, cycle: str, cycles: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """:func:`redefinitions` that no ``measure_history`` entry explains (:func:`explained`):
+    a definition edited by hand in cohort.yml silently rewrote a past cycle's figures."""
+    return {
+        metric: change
+        for metric, change in redefinitions(store_path, cycle, org.id).items()
+        if not explained(org, cycle, cycles, metric)
+    }
+
+
 def save_values(
     store_path: str | Path,
     results: MetricResults,
@@ -211,6 +307,10 @@ def save_values(
     :data:`cyclebook.metrics.engine.ROLLUP_STATE`), kept in ``person_state`` for network
     roll-ups (:func:`fresh_state`). The organization's earlier state rows for the cycle go
     either way: state is only ever kept beside the values computed from it.
+
+    Values computed again under another definition than the saved ones (a definition
+    edited in cohort.yml) are recorded (:func:`redefinitions`): a run warns of those no
+    ``measure_history`` entry explains, and the cycle's report says so.
     """
     now = computed_at or dt.datetime.now(dt.UTC)
     frame = results.frame()
@@ -234,6 +334,11 @@ def save_values(
     with store.connect(store_path, write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
+            redefined = _redefined(con, results)
+            rkey = redefined_key(results.cycle, results.org_id)
+            con.execute("DELETE FROM meta WHERE key = ?", [rkey])
+            if redefined is not None:
+                con.execute("INSERT INTO meta VALUES (?, ?)", [rkey, redefined])
             con.execute(
                 "DELETE FROM metric_value WHERE cycle = ? AND org_id = ?",
                 [results.cycle, results.org_id],

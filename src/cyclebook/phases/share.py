@@ -25,15 +25,16 @@ from cyclebook import display as d
 from cyclebook.card import (
     COUNTS_RUNGS,
     as_shown,
+    definition_change,
     earlier_definition,
     fmt_target,
     judge,
     redefinition,
     trend,
 )
-from cyclebook.config import CycleCard, load_cycle
+from cyclebook.config import CycleCard, list_cycles, load_cycle
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
-from cyclebook.metrics.values import MetricValue, headline_period
+from cyclebook.metrics.values import MetricValue, headline_period, unexplained_redefinitions
 from cyclebook.phases import PhaseContext, card_blocks
 
 # --------------------------------------------------------------------------- compute
@@ -287,6 +288,33 @@ def headline_blocks(view: View) -> list[d.Block]:
             )
         )
     return blocks
+
+
+def recomputed_blocks(view: View) -> list[d.Block]:
+    """A note when this cycle's figures were computed again under a definition edited
+    in cohort.yml without a ``measure_history`` entry: the run warns of it too, and
+    figures reported or reflected on before are not what the report shows now."""
+    ctx = view.ctx
+    changes = unexplained_redefinitions(
+        ctx.store_path, ctx.org, ctx.cycle, list_cycles(ctx.paths.root)
+    )
+    labels = {metric: label for label, metric, _, _ in reversed(HEADLINES)}
+    parts = [
+        f'{labels.get(metric, metric)} (first saved under "{definition_change(then, now)}", '
+        f'now "{definition_change(now, then)}")'
+        for metric, (then, now) in sorted(changes.items())
+        if view.allowed(metric)
+    ]
+    if not parts:
+        return []
+    return [
+        d.note(
+            "This cycle's figures were computed again under a changed definition that the "
+            f"group's measure history does not record: {'; '.join(parts)}. Figures "
+            "reported or reflected on before may differ from these.",
+            kind="warning",
+        )
+    ]
 
 
 def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
@@ -967,6 +995,7 @@ def report_blocks(
             )
         )
     blocks += headline_blocks(view)
+    blocks += recomputed_blocks(view)
     status_blocks, _ = card_status(view)
     blocks += status_blocks
     for section in SECTIONS:
