@@ -99,6 +99,38 @@ def test_values_computed_again_under_another_definition_are_recorded(builder):
     assert redefinitions(builder.path, "c1", "org") == {}
 
 
+def test_a_definition_reworded_by_cyclebook_is_no_edit(builder):
+    """Definitions are compared as text, and a release of cyclebook may word one better
+    (the ladder's now says cancelled sign-ups are not activity): with the organization's
+    settings unchanged, every past cycle recomputed was reported as edited by hand."""
+    from cyclebook.metrics.values import definition_settings
+
+    builder.build()
+    same = definition_settings(_org([]))
+    # values saved by an earlier cyclebook kept no settings: no edit can be told apart
+    save_values(builder.path, _absorption(42))
+    save_values(builder.path, _absorption(21), settings=same)
+    assert redefinitions(builder.path, "c1", "org") == {}
+    save_values(builder.path, _absorption(14), settings=same)  # the words, not the settings
+    assert redefinitions(builder.path, "c1", "org") == {}
+    edited = definition_settings(
+        Organization.model_validate({"id": "org", "name": "Org", "metrics": {"absorption_days": 7}})
+    )
+    assert edited != same
+    save_values(builder.path, _absorption(7), settings=edited)
+    assert redefinitions(builder.path, "c1", "org") == {
+        "absorption": ("within 14 days", "within 7 days")
+    }
+    # saved again under the same settings: still recorded (the run warns until it is)
+    save_values(builder.path, _absorption(7), settings=edited)
+    assert redefinitions(builder.path, "c1", "org") == {
+        "absorption": ("within 14 days", "within 7 days")
+    }
+    # the edit undone: the settings change back, the words are the first ones again
+    save_values(builder.path, _absorption(14), settings=same)
+    assert redefinitions(builder.path, "c1", "org") == {}
+
+
 def _org(history: list[dict]) -> Organization:
     return Organization.model_validate({"id": "org", "name": "Org", "measure_history": history})
 

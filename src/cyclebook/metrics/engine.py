@@ -1207,7 +1207,7 @@ def compute_metrics(
     the roll-up of the organization's network (:data:`ROLLUP_STATE`).
     """
     from cyclebook.metrics.followup import write_followup
-    from cyclebook.metrics.values import fresh_results, save_values
+    from cyclebook.metrics.values import definition_settings, fresh_results, save_values
 
     # values computed at a given ``now`` are not saved as reusable (the clock is not today's)
     inputs = inputs_digest(org, card, previous) if now is None else None
@@ -1232,5 +1232,12 @@ def compute_metrics(
                 lambda: engine.state.filter(engine.state.acted).select(*ROLLUP_STATE),
             )
     if save:
-        save_values(store_path, results, computed_at=read_at, inputs=inputs, state=state)
+        save_values(
+            store_path,
+            results,
+            computed_at=read_at,
+            inputs=inputs,
+            state=state,
+            settings=definition_settings(org),
+        )
     return results

@@ -216,13 +216,43 @@ def _headline_definitions(rows: Iterable[tuple[str, str, str, str | None]]) -> d
     }
 
 
-def _redefined(con, results: MetricResults) -> str | None:
+def settings_key(cycle: str, org_id: str) -> str:
+    """The ``meta`` row that keeps the definition settings (:func:`definition_settings`)
+    an organization's values for a cycle were last saved under."""
+    return f"definition_settings/{cycle}/{org_id}"
+
+
+def definition_settings(org: Organization) -> str:
+    """What an organization's definitions are made of in cohort.yml (its ladder and
+    metric settings), as text to compare: a definition's words changed by cyclebook
+    itself (a release that words a definition better) change none of it."""
+    return json.dumps(
+        {
+            "ladder": [rung.model_dump(mode="json") for rung in org.ladder],
+            "metrics": org.metrics.model_dump(mode="json"),
+        },
+        sort_keys=True,
+    )
+
+
+def _redefined(con, results: MetricResults, settings: str | None = None) -> str | None:
     """The :func:`redefined_key` value once ``results`` replace the saved values (None:
     nothing differs): a definition already recorded as changed keeps the one the values
-    were first saved under; a definition back to it is no longer recorded."""
+    were first saved under; a definition back to it is no longer recorded.
+
+    ``settings`` (:func:`definition_settings`): a definition's text that changed while
+    the organization's settings did not (or with no settings saved to compare, values
+    saved by an earlier cyclebook) was reworded by cyclebook, not edited: nothing new is
+    recorded, and what was recorded stays."""
     key = redefined_key(results.cycle, results.org_id)
     saved = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
     changes: dict[str, list[str]] = json.loads(saved[0][0]) if saved else {}
+    if settings is not None:
+        kept = con.execute(
+            "SELECT value FROM meta WHERE key = ?", [settings_key(results.cycle, results.org_id)]
+        ).fetchall()
+        if not kept or kept[0][0] == settings:
+            return json.dumps(changes, sort_keys=True) if changes else None
     before = _headline_definitions(
         con.execute(
             "SELECT metric, period, dimension, definition FROM metric_value "
@@ -296,6 +326,7 @@ def save_values(
     computed_at: dt.datetime | None = None,
     inputs: str | None = None,
     state: pa.Table | None = None,
+    settings: str | None = None,
 ) -> int:
     """Replace this organization's values for this cycle, under a short write lock.
 
@@ -310,7 +341,8 @@ def save_values(
 
     Values computed again under another definition than the saved ones (a definition
     edited in cohort.yml) are recorded (:func:`redefinitions`): a run warns of those no
-    ``measure_history`` entry explains, and the cycle's report says so.
+    ``measure_history`` entry explains, and the cycle's report says so. ``settings``
+    (:func:`definition_settings`) tells an edit from cyclebook's own rewording.
     """
     now = computed_at or dt.datetime.now(dt.UTC)
     frame = results.frame()
@@ -334,11 +366,15 @@ def save_values(
     with store.connect(store_path, write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
-            redefined = _redefined(con, results)
+            redefined = _redefined(con, results, settings)
             rkey = redefined_key(results.cycle, results.org_id)
             con.execute("DELETE FROM meta WHERE key = ?", [rkey])
             if redefined is not None:
                 con.execute("INSERT INTO meta VALUES (?, ?)", [rkey, redefined])
+            if settings is not None:
+                dkey = settings_key(results.cycle, results.org_id)
+                con.execute("DELETE FROM meta WHERE key = ?", [dkey])
+                con.execute("INSERT INTO meta VALUES (?, ?)", [dkey, settings])
             con.execute(
                 "DELETE FROM metric_value WHERE cycle = ? AND org_id = ?",
                 [results.cycle, results.org_id],
