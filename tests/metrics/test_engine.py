@@ -221,6 +221,27 @@ def test_invitations_and_refusals_are_not_actions(builder):
     assert v(res, "active_base", "end") == 0
 
 
+def test_what_has_not_happened_yet_is_not_an_action(builder):
+    """A running cycle (now 2026-03-20): Mobilize dates a registration by its event's
+    day, and one for the 30th counted as an action, made Z "absorbed", and W, known only
+    by a registration for April 1st, new and on the ladder."""
+    builder.person("Z", at("2026-03-10"))
+    builder.act("Z", "signup", at("2026-03-10"), event_id="E1")
+    builder.act("Z", "attendance", at("2026-03-30"), event_id="E2", status="registered")
+    builder.person("W", at("2026-03-15"))
+    builder.act("W", "attendance", at("2026-04-01"), event_id="E3", status="registered")
+    res = run(builder, now=at("2026-03-20"))
+    assert v(res, "ladder", "end") == 1  # Z: one signup, a supporter
+    assert v(res, "ladder", "end", "supporter") == 1
+    assert v(res, "active_base", "end") == 1
+    # Z new, not yet absorbed; W not new (no action yet, as one who only declined)
+    assert (v(res, "absorption", "cycle"), den(res, "absorption", "cycle")) == (0.0, 1.0)
+    # the same data once those days have passed: both count
+    later = compute_metrics(builder.path, make_org(), C2, C1, save=False, now=at("2026-04-20"))
+    assert v(later, "ladder", "end") == 2
+    assert (v(later, "absorption", "cycle"), den(later, "absorption", "cycle")) == (0.5, 2.0)
+
+
 def test_cancelled_sign_ups_are_not_actions(builder):
     """X's only records are two sign-ups, both cancelled: not on the ladder (two
     cancellations made a "member", 2+ actions in 180 days), not active, not new, not

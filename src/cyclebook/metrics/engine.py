@@ -228,6 +228,11 @@ class MetricEngine:
         slots = backend.__dict__.setdefault("_cyclebook_slots", [0])
         self._slot = slots[0]
         slots[0] += 1
+        # now, as a one-row table the SQL reads (as :meth:`before_now`; a literal made new
+        # SQL at every report), registered before any query, remembered ones included
+        self._now = self.values(
+            "now", pa.table({"now": pa.array([self.now], pa.timestamp("us", tz="UTC"))})
+        )
 
     # ------------------------------------------------------------------ construction
 
@@ -441,9 +446,12 @@ class MetricEngine:
         return view
 
     def actions(self) -> ir.Table:
-        """Activity rows that are actions by the person (not invitations or refusals)."""
+        """Activity rows that are actions by the person (not invitations, refusals or
+        cancellations) and have happened: a sign-up for an event to come is dated the
+        event's day by Mobilize, and a cycle not yet started (or running) counted it as
+        an action, a new person "absorbed" and a member come back."""
         t = self.table("activity")
-        return t.filter(R.is_action(t))
+        return t.filter(R.is_action(t) & (t.occurred_at <= self._now.now.as_scalar()))
 
     # ------------------------------------------------------------------ definitions
 
