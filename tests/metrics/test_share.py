@@ -625,3 +625,28 @@ def test_a_figure_under_a_changed_definition_is_not_compared(cohort):
         "the definition changed (last cycle: 0 under the earlier definition "
         '("… (rule: 3+ attendance …")))',
     }
+
+
+def test_a_cycle_not_started_or_under_way_says_so():
+    """Right after next-cycle the new card's report read as if its six weeks had
+    happened ("0% of the people active last cycle were active again this cycle")."""
+    import datetime as dt
+
+    from .storebuild import make_card
+
+    card = make_card("c3", "2026-12-14", "2027-01-25")
+
+    def said(day: str) -> str:
+        blocks = share.timing_blocks(card, "America/Chicago", dt.date.fromisoformat(day))
+        return " ".join(block.plain.removeprefix("[info] ") for block in blocks)
+
+    assert said("2026-12-06") == (
+        "This cycle has not started: it runs from 14 Dec 2026 to 24 Jan 2027. Its figures "
+        "count only what has happened by today (06 Dec 2026); a sign-up for an event to "
+        "come counts once the event is held."
+    )
+    assert said("2027-01-24") == (
+        "This cycle is under way (14 Dec 2026 to 24 Jan 2027): figures for its end are as "
+        "of today (24 Jan 2027), and count only what has happened by then."
+    )
+    assert said("2027-01-25") == ""

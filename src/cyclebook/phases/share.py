@@ -985,6 +985,7 @@ def report_blocks(
 ) -> list[d.Block]:
     view = View(ctx, results, previous)
     blocks: list[d.Block] = [d.heading("What the numbers say", 2)]
+    blocks += timing_blocks(ctx.card, ctx.org.timezone)
     sentences = story(view)
     blocks.append(d.bullets(sentences, empty="This cycle's figures are in the tables below."))
     if view.restricted:
@@ -1003,6 +1004,33 @@ def report_blocks(
     if results.notes:
         blocks += [d.heading("Notes", 3), d.bullets(results.notes)]
     return blocks
+
+
+def timing_blocks(card: CycleCard, timezone: str, today: dt.date | None = None) -> list[d.Block]:
+    """A cycle that has not started, or has not ended, says so: its report read as if
+    the six weeks had happened ("0% of the people active last cycle were active again")."""
+    from zoneinfo import ZoneInfo
+
+    today = today or dt.datetime.now(ZoneInfo(timezone)).date()
+    last = card.end - dt.timedelta(days=1)
+    if today < card.start:
+        return [
+            d.note(
+                f"This cycle has not started: it runs from {card.start:%d %b %Y} to "
+                f"{last:%d %b %Y}. Its figures count only what has happened by today "
+                f"({today:%d %b %Y}); a sign-up for an event to come counts once the event "
+                "is held."
+            )
+        ]
+    if today <= last:
+        return [
+            d.note(
+                f"This cycle is under way ({card.start:%d %b %Y} to {last:%d %b %Y}): "
+                f"figures for its end are as of today ({today:%d %b %Y}), and count only "
+                "what has happened by then."
+            )
+        ]
+    return []
 
 
 def card_results(
