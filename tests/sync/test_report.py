@@ -180,10 +180,12 @@ def test_files_the_readers_do_not_read_are_named(make_cohort):
     c.write("an/~$activists.csv", b"lock")
     c.write("mobilize/p1.json", MOBILIZE_PAGE)
     c.write("mobilize/readme.txt", "pages from the API")
+    c.write("mobilize/attendees-dashboard.csv", "id,email\n1,x@example.org\n")
     ctx = _context(c)
     assert files_not_read(c.root, ctx.org) == [
         ("an/contacts-from-the-fair.xlsx", "action_network_csv"),
         ("an/notes/how we export.pdf", "action_network_csv"),
+        ("mobilize/attendees-dashboard.csv", "mobilize"),
         ("mobilize/readme.txt", "mobilize"),
     ]
     result = sync_phase.run(ctx)
@@ -191,7 +193,9 @@ def test_files_the_readers_do_not_read_are_named(make_cohort):
     with connect(ctx.store_path) as con:
         summary = load_summary(con, ctx.org)
     html = _html(sync_phase.blocks(ctx, summary, result))
-    assert "3 file(s) in the export folders were not read" in html
+    assert "4 file(s) in the export folders were not read" in html
+    # Mobilize's dashboard CSV cannot be "saved as JSON": the report says what can be done
+    assert "Mobilize&#x27;s dashboard CSV: read it as a spreadsheet (a generic_csv source" in html
     for name in [
         "an/contacts-from-the-fair.xlsx",
         "an/notes/how we export.pdf",

@@ -8,6 +8,8 @@ shown as "<10".
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from cyclebook import display as d
@@ -19,6 +21,18 @@ from cyclebook.sync.readers import SUFFIXES
 from cyclebook.sync.summary import SOURCE_LABELS, SyncSummary, load_summary
 
 __all__ = ["run", "report", "blocks"]
+
+
+# What a file of a kind the source's reader does not read can become (beside "save it in
+# the format read there", which a dashboard's own CSV export cannot follow)
+UNREAD_HINTS = {
+    ("mobilize", ".csv"): "Mobilize's dashboard CSV: read it as a spreadsheet (a "
+    "generic_csv source whose columns map its person, email, event and date columns), "
+    "or pull the attendances from Mobilize's API as JSON into this folder",
+    ("action_network_api", ".csv"): "an activist report CSV: give it its own "
+    "action_network_csv source",
+    ("action_builder", ".csv"): "a spreadsheet of entities: read it as a generic_csv source",
+}
 
 
 def run(ctx: PhaseContext) -> SyncResult:
@@ -130,10 +144,15 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             d.table(
                 pd.DataFrame(
                     [
-                        (rel, SOURCE_LABELS.get(kind, kind), " or ".join(SUFFIXES[kind]))
+                        (
+                            rel,
+                            SOURCE_LABELS.get(kind, kind),
+                            " or ".join(SUFFIXES[kind]),
+                            UNREAD_HINTS.get((kind, Path(rel).suffix.lower()), ""),
+                        )
                         for rel, kind in unread
                     ],
-                    columns=["File", "Source", "Files read there"],
+                    columns=["File", "Source", "Files read there", "What to do"],
                 ),
                 "Files in the export folders that were not read",
             )
