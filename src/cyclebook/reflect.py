@@ -529,8 +529,12 @@ def reflection_blocks(
     else:
         blocks.append(d.paragraph(f"{len(latest.participants)} staff took part."))
     columns = ["Measure", "Reaction", "Why"] if full else ["Measure", "Reaction"]
+    # outside the group, reactions to the measures it shares with that audience only (a
+    # funder read "leaders: drop" of a group that keeps its leaders to itself)
     rows = [
-        {"Measure": m.metric, "Reaction": m.reaction, "Why": m.why or "–"} for m in latest.metrics
+        {"Measure": m.metric, "Reaction": m.reaction, "Why": m.why or "–"}
+        for m in latest.metrics
+        if full or (org is not None and privacy.measure_allowed(org, audience, m.metric))
     ]
     blocks.append(
         d.table(

@@ -270,3 +270,36 @@ def test_definition_history_outside_the_group_shows_no_why(cohort: Path) -> None
         assert "History of each definition shared with this audience" in html
         for private in ("every two weeks", "Night-shift", "once a year"):
             assert private not in html, (audience, private)
+
+
+def test_reactions_outside_the_group_are_to_shared_measures_only(cohort: Path) -> None:
+    """Funders read "absorption: drop" of a group that does not share absorption with
+    them, and the cohort its reaction to its leaders, which it keeps from the cohort."""
+    from cyclebook.config import load_cohort
+    from cyclebook.reflect import MetricReaction
+
+    version = ReflectionVersion(
+        saved_at=dt.datetime(2026, 9, 10, 18, tzinfo=dt.UTC),
+        author="Nirmal Shah",
+        metrics=[
+            MetricReaction(metric="absorption", reaction="drop", why="Too slow for us."),
+            MetricReaction(metric="leaders", reaction="keep"),
+        ],
+    )
+    save_reflection(cohort, CYCLE, ORG, version)
+    org, reflection = load_cohort(cohort).org(ORG), load_reflection(cohort, CYCLE, ORG)
+
+    def reactions(audience: str) -> str:
+        [table] = [
+            b.plain
+            for b in reflection_blocks(reflection, audience, org=org)
+            if "Reaction to each measure" in b.html
+        ]
+        return table
+
+    # consent: cohort [ladder, active_base, new_people, absorption, show_rate],
+    # funder [active_base, new_people, leaders]
+    assert "absorption" in reactions("cohort") and "leaders" not in reactions("cohort")
+    assert "absorption" not in reactions("funder") and "leaders" in reactions("funder")
+    assert "Too slow" not in reactions("cohort")
+    assert "absorption" in reactions("organization") and "Too slow" in reactions("organization")
