@@ -358,6 +358,22 @@ def test_a_cards_prose_allows_its_words_not_a_members_name(tmp_path):
     assert [leak.kind for leak in scan_html(named, store, ["org-a"])] == ["name"]
 
 
+def _alpha_job(tmp_path: Path, phase: str, audience: str) -> Job:
+    """A job of organization alpha's in cycle c1, on the store in ``tmp_path``."""
+    return Job(
+        cycle="c1",
+        org_id="alpha",
+        phase=phase,
+        audience=audience,
+        notebook="n.ipynb",
+        parameters={},
+        output_ipynb=str(tmp_path / "r.ipynb"),
+        output_html=str(tmp_path / "r.html"),
+        report_meta={},
+        store_path=str(tmp_path / "store.duckdb"),
+    )
+
+
 def test_a_groups_report_is_checked_for_every_groups_members(tmp_path):
     """A reflection, a sheet's column header or a file name of one group can name a member
     of another; the guard read only the report's own group and let it through."""
@@ -372,18 +388,7 @@ def test_a_groups_report_is_checked_for_every_groups_members(tmp_path):
             ("beta", "b1", "Xavier", "Thornbury", "xavi.t@plant.example", "2125550101", None),
         ],
     )
-    job = Job(
-        cycle="c1",
-        org_id="alpha",
-        phase="reflect",
-        audience="funder",
-        notebook="n.ipynb",
-        parameters={},
-        output_ipynb=str(tmp_path / "r.ipynb"),
-        output_html=str(tmp_path / "r.html"),
-        report_meta={},
-        store_path=str(store),
-    )
+    job = _alpha_job(tmp_path, "reflect", "funder")
     page = render([("html", "<p>Xavier Thornbury came from Beta.</p>")])
     assert "a full name of a member of beta" in _privacy_check(page, job)
     page = render([("html", "<p>Write to xavi.t@plant.example or call 212-555-0101.</p>")])
@@ -498,18 +503,7 @@ def test_a_value_written_in_the_card_is_said_to_be_there(tmp_path):
     )
     store = tmp_path / "store.duckdb"
     write_people(store, [("alpha", "a1", "Ada", "Quenneville", "ada.q@plant.example", None, None)])
-    job = Job(
-        cycle="c1",
-        org_id="alpha",
-        phase="sync",
-        audience="organization",
-        notebook="n.ipynb",
-        parameters={},
-        output_ipynb=str(tmp_path / "r.ipynb"),
-        output_html=str(tmp_path / "r.html"),
-        report_meta={},
-        store_path=str(store),
-    )
+    job = _alpha_job(tmp_path, "sync", "organization")
     page = render([("html", "<li>Write to ada.q@plant.example for the minutes</li>")])
     message = _privacy_check(page, job)
     assert "an email address of a member of alpha" in message
