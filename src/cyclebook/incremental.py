@@ -174,6 +174,7 @@ class Fingerprints:
         self.force = force
         self.now = now or dt.datetime.now(dt.UTC)
         self.today = today or self.now.date()
+        self._given_today = today
         self._passed: dict[tuple, tuple[str, str]] = {}
         self.code = code_fingerprint(versions)
         self._files: dict[Any, str] = {}
@@ -470,6 +471,17 @@ class Fingerprints:
             if key.startswith(org_prefix) and PHASE_ORDER.get(key.split("/")[2], 99) < rank
         }
 
+    def local_today(self, org_id: str | None) -> dt.date:
+        """Today in the organization's time zone, as its share report reads it (whether
+        the cycle has started, is under way or has ended): by the UTC date, a report run
+        at 22:00 in New York the evening before the start stayed cached, saying "not
+        started", all the next day. The cohort's pages: the UTC date."""
+        if self._given_today is not None or org_id is None:
+            return self.today
+        from zoneinfo import ZoneInfo
+
+        return self.now.astimezone(ZoneInfo(self.cohort.org(org_id).timezone)).date()
+
     def inputs(self, job: Any, *, after_sync: bool = False) -> dict[str, str]:
         card = self.cards[job.cycle]
         previous = self.file(self.paths.cycle_file(card.previous)) if card.previous else "none"
@@ -483,8 +495,9 @@ class Fingerprints:
             "previous_cycle_yml": previous,
             "clock": "after the end",
         }
-        if self.today <= card.end:
-            parts["clock"] = self.today.isoformat()
+        today = self.local_today(job.org_id)
+        if today <= card.end:
+            parts["clock"] = today.isoformat()
             if job.phase != "sync":  # a sync reads exports, not what has happened by now
                 reads = None if job.org_id is None else self.reads(job.org_id, job.phase)
                 parts["clock"] += f":{self.passed(card, reads)}"

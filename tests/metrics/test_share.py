@@ -650,3 +650,23 @@ def test_a_cycle_not_started_or_under_way_says_so():
         "of today (24 Jan 2027), and count only what has happened by then."
     )
     assert said("2027-01-25") == ""
+
+
+def test_a_metrics_definition_is_its_headlines():
+    """The card compared two cycles the headline table said could not be compared: the
+    definition it read was the first saved row's, active base's breadth row (it names no
+    active window), not the headline's (the end of the cycle, 365 or 400 days)."""
+    from cyclebook.metrics.values import MetricResults
+
+    res = MetricResults("c2", "org")
+    res.add(
+        "active_base", "cycle", "", 12, definition="People who took any action during the cycle."
+    )
+    res.add(
+        "active_base", "end", "", 961, definition="Any activity in the 365 days before the date."
+    )
+    res.add("active_base", "end", "source=van", 40, definition="a breakdown")
+    assert share.definitions(res) == {
+        "active_base": "Any activity in the 365 days before the date."
+    }
+    assert share.definitions(None) == {}

@@ -548,3 +548,27 @@ def test_a_syncs_clock_is_the_date_alone(cohort: Path, monkeypatch) -> None:
     assert asked == []
     assert fingerprints.inputs(jobs["improve"])["clock"] == "2026-09-01:n"
     assert asked == [["alpha"]]
+
+
+def test_the_clock_is_the_organizations_own_date(cohort: Path, monkeypatch) -> None:
+    """The share report says whether its cycle has started by the organization's own
+    date; by the UTC date, a report run at 22:00 in New York the evening before the
+    start ("not started") stayed cached all the next day."""
+    import datetime as dt
+
+    _run(cohort)
+    paths = CohortPaths.of(cohort)
+    card = runner.load_cycle(cohort, "c1")
+    model = runner.load_cohort(cohort)
+    alpha = model.org("alpha")
+    object.__setattr__(alpha, "timezone", "America/New_York")
+    jobs = {job.phase: job for job in runner.plan(cohort, orgs=["alpha"])[2][0]}
+
+    def clock(now: dt.datetime) -> str:
+        fingerprints = incremental.Fingerprints(paths, model, {"c1": card}, {}, now=now)
+        monkeypatch.setattr(fingerprints, "passed", lambda card, orgs: "n")
+        return fingerprints.inputs(jobs["share"])["clock"]
+
+    # 02:00 UTC on 1 Sep is 22:00 on 31 Aug in New York; 12:00 UTC is 08:00 on 1 Sep
+    assert clock(dt.datetime(2026, 9, 1, 2, tzinfo=dt.UTC)) == "2026-08-31:n"
+    assert clock(dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC)) == "2026-09-01:n"

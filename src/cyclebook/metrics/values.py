@@ -206,7 +206,7 @@ def redefined_key(cycle: str, org_id: str) -> str:
     return f"redefined/{cycle}/{org_id}"
 
 
-def _headline_definitions(rows: Iterable[tuple[str, str, str, str | None]]) -> dict[str, str]:
+def headline_definitions(rows: Iterable[tuple[str, str, str, str | None]]) -> dict[str, str]:
     """Each metric's definition, from its headline row: (metric, period, dimension,
     definition) rows."""
     return {
@@ -253,14 +253,14 @@ def _redefined(con, results: MetricResults, settings: str | None = None) -> str 
         ).fetchall()
         if not kept or kept[0][0] == settings:
             return json.dumps(changes, sort_keys=True) if changes else None
-    before = _headline_definitions(
+    before = headline_definitions(
         con.execute(
             "SELECT metric, period, dimension, definition FROM metric_value "
             "WHERE cycle = ? AND org_id = ?",
             [results.cycle, results.org_id],
         ).fetchall()
     )
-    now = _headline_definitions(
+    now = headline_definitions(
         (v.metric, v.period, v.dimension, v.definition) for v in results.values
     )
     out = {}

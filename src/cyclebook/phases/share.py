@@ -209,19 +209,18 @@ def _change(view: View, metric: str, period: str, dim: str, redefined: bool = Fa
 
 
 def _definition(results: MetricResults | None, metric: str) -> str | None:
-    if results is None:
-        return None
-    value = next((v for v in results.values if v.metric == metric and v.definition), None)
-    return value.definition if value is not None else None
+    return definitions(results).get(metric)
 
 
 def definitions(results: MetricResults | None) -> dict[str, str]:
-    """The definition each metric's values were computed under (``metric_value``)."""
-    found: dict[str, str] = {}
-    for v in results.values if results is not None else ():
-        if v.definition:
-            found.setdefault(v.metric, v.definition)
-    return found
+    """The definition each metric's values were computed under (``metric_value``): its
+    headline's, as the headline table compares them (the first row's was a breakdown's:
+    active base's breadth row never names the active window, and the card compared two
+    cycles the table said could not be compared)."""
+    from cyclebook.metrics.values import headline_definitions
+
+    rows = results.values if results is not None else ()
+    return headline_definitions((v.metric, v.period, v.dimension, v.definition) for v in rows)
 
 
 def redefined(view: View, metric: str) -> str | None:
