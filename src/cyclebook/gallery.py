@@ -185,15 +185,18 @@ def safe_results(
     :func:`safe_values` on the same rows), so a reader who sees both reports cannot
     combine them to undo a suppression. Use it for any report that shows an
     organization's figures to ``cohort`` or ``funder``. ``previous``: the previous
-    cycle's results (see :func:`safe_values`).
+    cycle's results, or every earlier cycle's, newest first (see :func:`safe_values`).
     """
     frame = results.frame()
     if frame.empty or (allowed_metrics(org, audience) == set()):
         return {}
     frame = _mark_shared(frame.assign(suppressed=False), org, audience)
-    before = None
-    if previous is not None and not previous.frame().empty:
-        before = _mark_shared(previous.frame().assign(suppressed=False), org, audience)
+    earlier = [previous] if not isinstance(previous, list | tuple) else list(previous)
+    before = [
+        _mark_shared(r.frame().assign(suppressed=False), org, audience)
+        for r in earlier
+        if r is not None and not r.frame().empty
+    ]
     shown = safe_values(
         frame, audience, skip_periods=(), ladders=ladders_of([org]), previous=before
     )
@@ -374,6 +377,30 @@ def _year_groups(
     return groups
 
 
+# A metric whose headline is one of its own breakdowns, the same figure: the contact
+# headline is the conversations (hidden as "conversations" in a year tie, it was shown
+# as the headline, and gave the hidden figure back)
+HEADLINE_IS = {"contact": "conversations"}
+
+
+def _leader_groups(values: dict[tuple, Any], ladder: Sequence[str] | None) -> list[list[tuple]]:
+    """Leaders are the people on the leader rung or above it: with a leader rung below the
+    top ("organizer" under "captain"), leaders 25 beside organizers 20 gave back the 5
+    captains shown "<10". Which rung leads is the organization's setting, not known
+    here: every run of top rungs is tried, and only the true one is a sum (the values
+    say which, see :func:`cyclebook.privacy._sums`)."""
+    groups: list[list[tuple]] = []
+    for period in ("start", "end"):
+        head = ("leaders", period, "", "v")
+        if not ladder or head not in values:
+            continue
+        for k in range(1, len(ladder) - 1):
+            rungs = [("ladder", period, rung, "v") for rung in ladder[k:]]
+            if all(rung in values for rung in rungs):
+                groups.append([head, *rungs])
+    return groups
+
+
 def _conversion_groups(values: dict[tuple, Any], ladder: Sequence[str] | None) -> list[list[tuple]]:
     """Conversion's denominators are the ladder at the start: a rung's is the people on
     it, the headline's everyone below the top rung. "16% of 92" beside 97 people on the
@@ -418,7 +445,7 @@ def safe_values(
     skip_periods: Iterable[str] = SKIP_PERIODS,
     withhold: Iterable[tuple[str, str, str]] = (),
     ladders: Mapping[str, Sequence[str]] | None = None,
-    previous: pd.DataFrame | None = None,
+    previous: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
 ) -> list[SharedValue]:
     """Saved values (``metric_value`` rows of one or more organizations) made safe for
     the audience.
@@ -448,27 +475,37 @@ def safe_values(
     which does, hides. ``ladders``: each organization's rung names, lowest first (see
     :func:`_transition_groups`).
 
-    ``previous``: the same organizations' values of the previous cycle, as its reports
-    showed them to this audience (worked out here the same way). The year so far is the
-    previous cycle's year so far plus this cycle (cycles that follow each other in one
-    calendar year): "text attempts <10" this cycle beside 44 this year and 40 last
-    cycle gave back the 4 (see :func:`_year_groups`).
+    ``previous``: the same organizations' values of the previous cycle, or of every
+    earlier cycle, newest first, as their reports showed them to this audience (worked
+    out here the same way, oldest first: each cycle's decisions depend on the one
+    before). The year so far is the previous cycle's year so far plus this cycle
+    (cycles that follow each other in one calendar year): "text attempts <10" this cycle
+    beside 44 this year and 40 last cycle gave back the 4 (see :func:`_year_groups`).
     """
     if frame is None or frame.empty:
         return []
     out: list[SharedValue] = []
     skip = set(skip_periods)
     withhold = set(withhold)
+    if previous is None:
+        earlier_frames: list[pd.DataFrame] = []
+    elif isinstance(previous, pd.DataFrame):
+        earlier_frames = [previous]
+    else:
+        earlier_frames = [f for f in previous if f is not None]
+    earlier_frames = [f for f in earlier_frames if not f.empty]
     for org_id, org_frame in frame.groupby("org_id", sort=False):
         ladder = (ladders or {}).get(str(org_id))
         before = None
-        if previous is not None and not previous.empty:
-            prev_frame = previous[previous["org_id"] == org_id]
+        for earlier in reversed(earlier_frames):  # oldest first
+            prev_frame = earlier[earlier["org_id"] == org_id]
             if "shared" not in prev_frame.columns:
                 prev_frame = prev_frame.assign(shared=True)
-            if not prev_frame.empty:
-                shown = _safe_org_values(str(org_id), prev_frame, audience, set(), ladder)
-                before = (prev_frame, {(v.metric, v.period, v.dimension): v.shown for v in shown})
+            if prev_frame.empty:
+                before = None  # a cycle it has no values of: the chain starts again
+                continue
+            shown = _safe_org_values(str(org_id), prev_frame, audience, set(), ladder, before)
+            before = (prev_frame, {(v.metric, v.period, v.dimension): v.shown for v in shown})
         safe = _safe_org_values(str(org_id), org_frame, audience, withhold, ladder, before)
         out.extend(v for v in safe if v.period not in skip)
     out.sort(key=lambda v: (_metric_sort(v.metric), _period_sort(v.period), v.dimension != ""))
@@ -552,6 +589,12 @@ def _safe_org_values(
                     groups.append([head, *cells] if c == "up" and head in values else cells)
     groups.extend(_weekly_groups(values))
     groups.extend(_conversion_groups(values, ladder))
+    groups.extend(_leader_groups(values, ladder))
+    for metric, dimension in HEADLINE_IS.items():  # one figure, its headline and its name
+        for period in {key[1] for key in values if key[0] == metric}:
+            pair = [(metric, period, "", "v"), (metric, period, dimension, "v")]
+            if all(key in values for key in pair):
+                groups.append(pair)
     fixed: set[tuple] = set()
     forced_before: list[tuple] = []
     if restricted and before is not None:
@@ -1021,13 +1064,38 @@ def iter_shared(
         if values is not None:
             frame = shared_values(store_path, org, card.id, audience, values=values)
         if earlier is not None:
-            before = shared_values(store_path, org, card.previous, audience, values=earlier)
+            before = earlier_shared(store_path, org, audience, earlier)
         yield org, safe_values(frame, audience, ladders=ladders_of([org]), previous=before)
 
 
-def previous_values(store_path: str | Path, card: CycleCard) -> pd.DataFrame | None:
-    """Every organization's saved values of the cycle before ``card``'s (the year so far
-    links the two: see :func:`safe_values`), or None."""
+def previous_values(
+    store_path: str | Path, card: CycleCard
+) -> list[tuple[str, pd.DataFrame]] | None:
+    """Every organization's saved values of each cycle before ``card``'s, newest first,
+    by cycle (each cycle's suppression depends on the one before: see
+    :func:`safe_values`), or None."""
+    from cyclebook.config import load_cycle
+    from cyclebook.errors import CyclebookError
+
     if not card.previous or not Path(store_path).exists():
         return None
-    return cycle_values(store_path, card.previous)
+    root, found, cycle = Path(store_path).parent, [], card.previous
+    while cycle and cycle not in {c for c, _ in found}:
+        found.append((cycle, cycle_values(store_path, cycle)))
+        try:
+            cycle = load_cycle(root, cycle).previous
+        except CyclebookError:
+            break
+    return found
+
+
+def earlier_shared(
+    store_path: str | Path,
+    org: Organization,
+    audience: str,
+    earlier: list[tuple[str, pd.DataFrame]],
+) -> list[pd.DataFrame]:
+    """One organization's rows of :func:`previous_values`, marked for the audience."""
+    return [
+        shared_values(store_path, org, cycle, audience, values=values) for cycle, values in earlier
+    ]

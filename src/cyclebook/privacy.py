@@ -966,8 +966,9 @@ def build_index(
             if isinstance(text, Words):  # its words, not its names (see Words)
                 prose_words.update(tokens, read, (_singular(t) or t for t in read))
                 continue
-            allow_tokens.extend(tokens)
-            allow_tokens.extend(["|", *read, "|", *(_singular(t) or t for t in read)])
+            # (each text ends in a separator: "Ana Kim" then "Lee Wong" allowed "Kim Lee")
+            allow_tokens.extend([*tokens, "|"])
+            allow_tokens.extend([*read, "|", *(_singular(t) or t for t in read), "|"])
     index = PiiIndex(
         allow_words=frozenset(allow_tokens) | prose_words | COMMON_WORDS,
         allow_text=" " + " ".join(allow_tokens) + " ",
@@ -1142,8 +1143,8 @@ class Words(str):
 
 def config_text(cohort: Cohort, cards: Iterable[CycleCard] = ()) -> list[str]:
     """Text written by facilitators in cohort.yml and cycle cards: it may rightly appear
-    in reports. Names (staff, facilitators, organizations, ladder labels, the people a
-    card holds accountable) are allowed whole; prose is allowed word by word
+    in reports. Names (staff, facilitators, organizations, the people a card holds
+    accountable) are allowed whole; prose, labels included, word by word
     (:class:`Words`)."""
     texts: list[str] = [cohort.name, *cohort.facilitators]
     prose: list[str] = []
@@ -1151,17 +1152,16 @@ def config_text(cohort: Cohort, cards: Iterable[CycleCard] = ()) -> list[str]:
         texts += [org.name, *org.staff]
         prose.append(org.consent.gallery_note or "")
         for rung in org.ladder:
-            texts.append(rung.label)
-            prose.append(rung.definition)
+            prose += [rung.label, rung.definition]
         for change in org.measure_history:
             # (who proposed it: see guard_allowances, the group's own reports only)
             prose += [change.why, change.change]
             if change.replaced is not None and change.replaced.rung is not None:
                 # earlier cycles' reports show the rung as it was
-                texts.append(change.replaced.rung.label)
-                prose.append(change.replaced.rung.definition)
-        for source in org.sources:
-            texts += [source.label or ""]
+                prose += [change.replaced.rung.label, change.replaced.rung.definition]
+        # a source's label names a sheet, not a person: "Maria Wilson canvass sheet"
+        # allowed a member's full name in every report
+        prose += [source.label or "" for source in org.sources]
     for card in cards:
         texts += [*card.accountable]
         for org_id, names in card.team.items():

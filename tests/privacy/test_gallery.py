@@ -716,3 +716,76 @@ def test_the_gallery_history_shows_rung_changes_and_keeps_the_why_from_funders(t
     assert "Absorption" not in funder and "within 14 days" not in funder  # not shared
     assert "Why" not in funder and "Meetings are where" not in funder
     assert "Ana Quell" not in cohort + funder
+
+
+def test_leaders_are_the_rungs_from_the_leader_rung_up():
+    """With the leader rung below the top (organizer under captain), leaders 25 beside
+    organizers 20 gave back the 5 captains shown "<10"."""
+    frame = _value_frame(
+        [
+            ("o", "ladder", "end", "", 87, None),
+            ("o", "ladder", "end", "supporter", 50, None),
+            ("o", "ladder", "end", "member", 12, None),
+            ("o", "ladder", "end", "organizer", 20, None),
+            ("o", "ladder", "end", "captain", 5, None),
+            ("o", "leaders", "end", "", 25, None),
+        ]
+    )
+    rungs = {"o": ["supporter", "member", "organizer", "captain"]}
+    got = _shown_of(frame, "cohort", ladders=rungs)
+    assert got[("ladder", "end", "captain")] == "<10"
+    assert "hidden" in (got[("leaders", "end", "")], got[("ladder", "end", "organizer")])
+
+
+def test_the_contact_headline_is_its_conversations():
+    """The contact headline is the conversations: hidden as "conversations" (tied to the
+    year so far), it was shown as the headline and gave the hidden figure back."""
+    now = _value_frame(
+        [
+            ("o", "contact", "cycle", "", 30, None),
+            ("o", "contact", "cycle", "conversations", 30, None),
+            ("o", "contact", "cycle", "conversations|channel=phone", 30, None),
+            ("o", "contact", "year", "conversations|channel=phone", 35, None),
+        ]
+    )
+    before = _value_frame(
+        [
+            ("o", "contact", "cycle", "conversations|channel=phone", 5, None),
+            ("o", "contact", "year", "conversations|channel=phone", 5, None),
+        ]
+    )
+    got = _shown_of(now, "funder", previous=before)
+    assert got[("contact", "cycle", "conversations")] == "hidden"
+    assert got[("contact", "cycle", "")] == "hidden"
+
+
+def test_each_cycles_decisions_follow_from_the_one_before():
+    """Three cycles: the second's report hid its phone conversations (30: its year so
+    far, 35, is the first's 5 shown "<10" plus them); the third's "Last cycle" column
+    worked the second's figures out without the first, showed the 30, and 35 - 30 gave
+    the 5 back. A cycle's figures as its report showed them follow from the chain."""
+    c1 = _value_frame(
+        [
+            ("o", "contact", "cycle", "conversations|channel=phone", 5, None),
+            ("o", "contact", "year", "conversations|channel=phone", 5, None),
+        ]
+    )
+    c2 = _value_frame(
+        [
+            ("o", "contact", "cycle", "conversations|channel=phone", 30, None),
+            ("o", "contact", "year", "conversations|channel=phone", 35, None),
+        ]
+    )
+    c3 = _value_frame(
+        [
+            ("o", "contact", "cycle", "conversations|channel=phone", 40, None),
+            ("o", "contact", "year", "conversations|channel=phone", 80, None),
+        ]
+    )
+    cycle = ("contact", "cycle", "conversations|channel=phone")
+    assert _shown_of(c2, "funder")[cycle] == "30"  # worked out alone
+    assert _shown_of(c2, "funder", previous=[c1])[cycle] == "hidden"  # as its report did
+    # the third cycle's own figures, worked out with the chain (newest first) or without
+    # the first cycle: the chain holds, and a cycle without values starts it again
+    assert _shown_of(c3, "funder", previous=[c2, c1])[cycle] == "40"
+    assert _shown_of(c3, "funder", previous=[c2, c1.iloc[0:0]])[cycle] == "40"

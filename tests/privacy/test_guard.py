@@ -512,3 +512,29 @@ def test_a_value_written_in_the_card_is_said_to_be_there(tmp_path):
     # a value the report shows from elsewhere says nothing of a file
     other = _privacy_check(render([("html", "<p>Ada Quenneville</p>")]), job)
     assert other is not None and "written in" not in other
+
+
+def test_allowed_names_do_not_run_together_and_labels_name_no_one(tmp_path):
+    """Facilitators Ana Kim and Lee Wong allowed "Kim Lee" (the allowed names were strung
+    together); a source labelled "Maria Wilson canvass sheet" allowed Maria Wilson's
+    name anywhere. A member named either is found."""
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\nfacilitators: [Ana Kim, Lee Wong]\norganizations:\n"
+        "  - id: alpha\n    name: Alpha\n    sources:\n"
+        "      - {kind: generic_csv, path: s.csv, activity_type: attendance,\n"
+        "         label: Maria Wilson canvass sheet,\n"
+        "         columns: {person_id: ID, occurred_at: Date}}\n"
+    )
+    store = tmp_path / "store.duckdb"
+    write_people(
+        store,
+        [
+            ("alpha", "a1", "Kim", "Lee", None, None, None),
+            ("alpha", "a2", "Maria", "Wilson", None, None, None),
+        ],
+    )
+    quiet = render([("html", "<p>Facilitated by Ana Kim and Lee Wong.</p>")])
+    assert scan_html(quiet, store, ["alpha"]) == []
+    for text in ("Kim Lee knocked 200 doors.", "Maria Wilson doubled sign-ups."):
+        page = render([("html", f"<li>{text}</li>")])
+        assert [leak.kind for leak in scan_html(page, store, ["alpha"])] == ["name"], text

@@ -182,9 +182,7 @@ def _gallery_headlines(ctx: PhaseContext, audience: str) -> dict[tuple[str, str]
             continue
         before = None
         if earlier is not None:
-            before = gallery.shared_values(
-                ctx.store_path, org, ctx.card.previous, audience, values=earlier
-            )
+            before = gallery.earlier_shared(ctx.store_path, org, audience, earlier)
         ladders = gallery.ladders_of([org])
         safe = gallery.safe_values(
             frame, audience, skip_periods=(), ladders=ladders, previous=before

@@ -66,6 +66,23 @@ def compute(ctx: PhaseContext) -> MetricResults:
     )
 
 
+def earlier_results(ctx: PhaseContext) -> list[MetricResults]:
+    """The saved results of the cycles before the previous one, newest first (the
+    "Last cycle" column shows the previous cycle as its own report did, which depended
+    on the cycle before it)."""
+    found: list[MetricResults] = []
+    seen = {ctx.card.id}
+    card = previous_card(ctx)
+    while card is not None and card.previous and card.previous not in seen:
+        seen.add(card.id)
+        results = read_results(ctx.store_path, card.previous, ctx.org_id)
+        if results is None:
+            break
+        found.append(results)
+        card = load_cycle(ctx.paths.root, card.previous)
+    return found
+
+
 def previous_results(ctx: PhaseContext) -> MetricResults | None:
     prev = ctx.card.previous
     return read_results(ctx.store_path, prev, ctx.org_id) if prev else None
@@ -111,9 +128,11 @@ class View:
         if self.restricted:
             from cyclebook.gallery import safe_results
 
-            self.safe = safe_results(res, ctx.org, ctx.audience, previous=prev)
+            # each cycle's suppression depends on the one before it: the chain of them
+            earlier = earlier_results(ctx) if prev is not None else []
+            self.safe = safe_results(res, ctx.org, ctx.audience, previous=[prev, *earlier])
             if prev is not None:
-                self.safe_prev = safe_results(prev, ctx.org, ctx.audience)
+                self.safe_prev = safe_results(prev, ctx.org, ctx.audience, previous=earlier)
 
     def allowed(self, metric: str) -> bool:
         return privacy.is_allowed(self.ctx.org, self.audience, metric)
