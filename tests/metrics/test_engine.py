@@ -242,6 +242,23 @@ def test_what_has_not_happened_yet_is_not_an_action(builder):
     assert (v(later, "absorption", "cycle"), den(later, "absorption", "cycle")) == (0.5, 2.0)
 
 
+def test_a_cycle_under_way_is_measured_as_of_today(builder):
+    """Now 2026-03-20, the cycle ends 2026-04-13. R attended three events, the last on
+    01-08: active today (three in the 90 days before 03-21), and not lapsed (90 days
+    run out on 04-08). Worked out at the end date, R was off the active rung and lapsed
+    already, weeks before the window ran out."""
+    builder.person("R", at("2025-12-20"))
+    for day in ("2025-12-25", "2026-01-01", "2026-01-08"):
+        builder.act("R", "attendance", at(day), status="completed", attended=True)
+    res = run(builder, now=at("2026-03-20"))
+    assert v(res, "ladder", "end", "active") == 1
+    assert v(res, "lapsed", "cycle") == 0
+    # once the cycle has ended, at its end date: off the active rung, and lapsed
+    after = compute_metrics(builder.path, make_org(), C2, C1, save=False, now=at("2026-05-01"))
+    assert v(after, "ladder", "end", "active") == 0
+    assert v(after, "lapsed", "cycle") == 1
+
+
 def test_cancelled_sign_ups_are_not_actions(builder):
     """X's only records are two sign-ups, both cancelled: not on the ladder (two
     cancellations made a "member", 2+ actions in 180 days), not active, not new, not

@@ -143,25 +143,28 @@ def test_other_definitions_are_not_served_another_definitions_sql(stores, change
 def test_a_running_cycle_reads_the_moving_present_from_one_remembered_query(tmp_path, monkeypatch):
     """While a cycle runs, "events that have happened" ends now, a different instant in
     every report. The show rate's SQL reads that instant from the engine's clock table,
-    so one remembered query serves every report (as a literal, each report built and
-    remembered a new one) and each still counts only the events before its own now."""
+    so one remembered query serves every report of the day (as a literal, each report
+    built and remembered a new one) and each still counts only the events before its own
+    now. (A running cycle is measured as of its day: a new day is new SQL, once.)"""
     store = tmp_path / "store.duckdb"
     b = StoreBuilder(store, "org-a")
     for pid in "ABC":
         b.person(pid, at("2026-01-01"))
     b.event("E1", "MEETING", at("2026-03-10"))
-    b.event("E2", "MEETING", at("2026-03-20"))
+    b.event("E2", "MEETING", at("2026-03-20", 14))
     b.act("A", "attendance", at("2026-03-10"), event_id="E1", status="registered", attended=True)
-    b.act("B", "attendance", at("2026-03-20"), event_id="E2", status="registered", attended=False)
-    b.act("C", "attendance", at("2026-03-20"), event_id="E2", status="completed")
+    b.act(
+        "B", "attendance", at("2026-03-20", 14), event_id="E2", status="registered", attended=False
+    )
+    b.act("C", "attendance", at("2026-03-20", 14), event_id="E2", status="completed")
     b.build()
     org = make_org(id="org-a")
 
-    def on(day: str):
-        return compute_metrics(store, org, C2, C1, save=False, now=at(day))
+    def on(hour: int):
+        return compute_metrics(store, org, C2, C1, save=False, now=at("2026-03-20", hour))
 
-    # 15 March: only E1 has happened (A came: 1 of 1)
-    first = on("2026-03-15")
+    # 20 March, 09:00: only E1 has happened (A came: 1 of 1)
+    first = on(9)
     assert (
         first.get("show_rate", "cycle", "").value,
         first.get("show_rate", "cycle", "").denominator,
@@ -173,8 +176,8 @@ def test_a_running_cycle_reads_the_moving_present_from_one_remembered_query(tmp_
 
     monkeypatch.setattr(MetricEngine, "table", no_build)
     monkeypatch.setattr(MetricEngine, "made", no_build)
-    # 25 March: E2 too (A and C came, B did not: 2 of 3), from the remembered SQL alone
-    later = on("2026-03-25")
+    # 20 March, 18:00: E2 too (A and C came, B did not: 2 of 3), from the remembered SQL
+    later = on(18)
     rate = later.get("show_rate", "cycle", "")
     assert (rate.value, rate.denominator) == (pytest.approx(2 / 3), 3)
     assert _plans(store) == plans  # nothing new remembered

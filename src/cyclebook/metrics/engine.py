@@ -20,6 +20,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.operations as ops
@@ -209,11 +210,18 @@ class MetricEngine:
         self.ladder: list[Rung] = list(org.ladder)
         self.settings: MetricSettings = org.metrics
         self.tz = org.timezone
-        self.cycle = R.Cycle(card.id, card.start, card.end, org.timezone)
+        self.now = now or dt.datetime.now(dt.UTC)
+        # A cycle under way is measured as of today: its end date is weeks away, and a
+        # rung, the active base or a lapse worked out there counted as lapsed (or off a
+        # rung) people whose window had not yet run out. Not started: its start.
+        end = card.end
+        today = self.now.astimezone(ZoneInfo(org.timezone)).date()
+        if today < card.end:
+            end = max(card.start, today + dt.timedelta(days=1))
+        self.cycle = R.Cycle(card.id, card.start, end, org.timezone)
         self.previous = (
             R.Cycle(previous.id, previous.start, previous.end, org.timezone) if previous else None
         )
-        self.now = now or dt.datetime.now(dt.UTC)
         self.leader_index = leader_index(org)
         self.notes: list[str] = config_notes(org, previous)
         # (TABLE, VIEW or REGISTERED, name): what close() drops
