@@ -916,6 +916,9 @@ class PiiIndex:
     addresses: _Phrases = field(default_factory=_Phrases)
     allow_words: frozenset[str] = frozenset()
     allow_text: str = " "
+    # each allowed name's tokens: a list of them reads as one ("Ana, Lee": staff Ana and
+    # Lee, not a member named Ana Lee)
+    allow_items: frozenset[tuple[str, ...]] = frozenset()
 
     @property
     def size(self) -> int:
@@ -957,6 +960,7 @@ def build_index(
     """
     allow_tokens: list[str] = []
     prose_words: set[str] = set()
+    items: set[tuple[str, ...]] = set()
     for text in allow:
         if text:
             tokens = _tokens(str(text))
@@ -968,10 +972,12 @@ def build_index(
                 continue
             # (each text ends in a separator: "Ana Kim" then "Lee Wong" allowed "Kim Lee")
             allow_tokens.extend([*tokens, "|"])
+            items.add(tuple(tokens))
             allow_tokens.extend([*read, "|", *(_singular(t) or t for t in read), "|"])
     index = PiiIndex(
         allow_words=frozenset(allow_tokens) | prose_words | COMMON_WORDS,
         allow_text=" " + " ".join(allow_tokens) + " ",
+        allow_items=frozenset(items),
     )
     for org_id, person_id, first, last, email, phone, address in rows:
         _add_id(index, person_id, "person_id", org_id)
@@ -1019,6 +1025,23 @@ def _cell_segments(html_text: str) -> list[tuple[int | None, str | None, str]]:
     return segments
 
 
+def _listed(tokens: list[str], items: frozenset[tuple[str, ...]]) -> set[int]:
+    """The positions of ``tokens`` inside a whole allowed name written there: a list of
+    them ("Ana Kim, Lee Wong"; a team "Ana, Lee") reads as a member's name across two
+    ("Kim Lee", "Ana Lee"), which is no name of anyone's there. A name standing alone
+    ("Kim Lee knocked") is not inside one."""
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for item in items:
+        if item:
+            by_first.setdefault(item[0], []).append(item)
+    found: set[int] = set()
+    for i, tok in enumerate(tokens):
+        for item in by_first.get(tok, ()):
+            if tuple(tokens[i : i + len(item)]) == item:
+                found.update(range(i, i + len(item)))
+    return found
+
+
 def _scan_phrases(
     tokens: list[str],
     originals: list[str],
@@ -1027,6 +1050,7 @@ def _scan_phrases(
 ) -> Iterable[tuple[str, str, str]]:
     by_first = phrases.by_first
     covered = 0  # a last name inside a full name already found is not a second leak
+    listed = _listed(tokens, index.allow_items) if phrases is index.names else set()
     for i, tok in enumerate(tokens):
         if i < covered:
             continue
@@ -1045,6 +1069,8 @@ def _scan_phrases(
                 continue  # "young people" is not Ms Young
             if kind in {"name", "last_name"} and f" {' '.join(seq)} " in index.allow_text:
                 continue  # written in cohort.yml or the cycle card (staff, facilitators)
+            if kind == "name" and all(k in listed for k in range(i, i + n)):
+                continue  # inside allowed names one after another: a list of them
             covered = i + n
             yield kind, org_id, original
             break

@@ -535,6 +535,24 @@ def test_allowed_names_do_not_run_together_and_labels_name_no_one(tmp_path):
     )
     quiet = render([("html", "<p>Facilitated by Ana Kim and Lee Wong.</p>")])
     assert scan_html(quiet, store, ["alpha"]) == []
+    # whole allowed names one after another are a list of them, not a member's name
+    listed = render([("html", "<p>Facilitated by Ana Kim, Lee Wong.</p>")])
+    assert scan_html(listed, store, ["alpha"]) == []
     for text in ("Kim Lee knocked 200 doors.", "Maria Wilson doubled sign-ups."):
         page = render([("html", f"<li>{text}</li>")])
         assert [leak.kind for leak in scan_html(page, store, ["alpha"])] == ["name"], text
+
+
+def test_a_list_of_staff_first_names_is_not_a_members_name(tmp_path):
+    """A card's team "Ana, Lee" read as "Ana Lee", a member of another group: every
+    report of the cycle was withheld (the demo's, once allowed names were no longer
+    strung together)."""
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\norganizations:\n  - {id: alpha, name: Alpha, staff: [Ana, Lee]}\n"
+    )
+    store = tmp_path / "store.duckdb"
+    write_people(store, [("alpha", "a1", "Ana", "Lee", None, None, None)])
+    team = render([("html", "<dt>Alpha</dt><dd>Ana, Lee</dd>")])
+    assert scan_html(team, store, ["alpha"]) == []
+    named = render([("html", "<p>Ana Leeson came.</p>")])
+    assert scan_html(named, store, ["alpha"]) == []  # (another word)
