@@ -724,3 +724,17 @@ def test_a_person_first_seen_at_the_end_instant_is_on_the_ladder_at_the_end(buil
     assert v(res, "leaders", "end") == 1
     assert v(res, "ladder", "end", "leader") == 1 and v(res, "ladder", "end") == 1
     assert v(res, "active_base", "end") == 1
+
+
+def test_an_attempt_to_meet_in_person_is_not_voter_contact(builder):
+    """VAN's One on One marked Not Home is kept as an in-person attempt; it counted as
+    voter contact (an in-person channel at 0% by construction, and the cycle's contact
+    rate fell from 1/2 to 1/3)."""
+    builder.person("P1", at("2025-01-01"))
+    builder.attempt("P1", "door", at("2026-03-03"), conversation=True, contact_key="k1")
+    builder.attempt("P1", "phone", at("2026-03-04"), contact_key="k1")
+    builder.attempt("P1", "in_person", at("2026-03-05"), contact_key="k1")
+    res = run(builder)
+    assert v(res, "contact", "cycle", "attempts") == 2
+    assert v(res, "contact", "cycle", "contact_rate") == 0.5
+    assert res.get("contact", "cycle", "attempts|channel=in_person") is None

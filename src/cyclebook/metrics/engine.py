@@ -1078,7 +1078,11 @@ class MetricEngine:
         cycle's first seven days; 0 = before the cycle) and conversation flag."""
         c = self.cycle
         t = self.table("contact_attempt")
-        t = t.filter(R.in_period(t.attempted_at, lo, hi))
+        # voter and member contact is doors, calls and texts: an attempt to meet in
+        # person (VAN's One on One marked Not Home; a held one is a 1:1, not an attempt)
+        # stays in the store, out of these figures (an in-person channel read 0% by
+        # construction, and the cycle's contact rate fell with each one)
+        t = t.filter(R.in_period(t.attempted_at, lo, hi) & (R.lower(t.channel) != "in_person"))
         weeks = math.ceil((c.end_date - c.start_date).days / 7)
         week = ibis.cases(
             *(
