@@ -354,6 +354,8 @@ def _year_groups(
     year, give no sum: the values say so, see :func:`cyclebook.privacy._sums`.)"""
     groups = []
     for row in frame[frame["period"] == "year"].itertuples(index=False):
+        if row.dimension.split("|")[0] not in WEEKLY_SUMS:
+            continue  # people reached are counted once a year and once a cycle: no sum
         base = (row.metric, "year", row.dimension)
         parts = {"v": None if pd.isna(row.value) else float(row.value)}
         if not pd.isna(row.denominator):

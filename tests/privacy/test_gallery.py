@@ -789,3 +789,18 @@ def test_each_cycles_decisions_follow_from_the_one_before():
     # the first cycle: the chain holds, and a cycle without values starts it again
     assert _shown_of(c3, "funder", previous=[c2, c1])[cycle] == "40"
     assert _shown_of(c3, "funder", previous=[c2, c1.iloc[0:0]])[cycle] == "40"
+
+
+def test_people_reached_this_year_are_no_sum():
+    """People reached are counted once a year and once a cycle (no sum): tied as the
+    year's attempts are, a small figure of the previous cycle hid this year's reach."""
+    now = _value_frame(
+        [
+            ("o", "contact", "cycle", "reached|channel=phone", 30, None),
+            ("o", "contact", "year", "reached|channel=phone", 32, None),
+        ]
+    )
+    before = _value_frame([("o", "contact", "year", "reached|channel=phone", 4, None)])
+    got = _shown_of(now, "funder", previous=before)
+    assert got[("contact", "year", "reached|channel=phone")] == "32"
+    assert got[("contact", "cycle", "reached|channel=phone")] == "30"
