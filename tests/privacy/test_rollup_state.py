@@ -178,13 +178,15 @@ def test_a_running_cycle_rolls_up_from_one_remembered_query(network, monkeypatch
     store_path, cohort, card, previous = network
     _sql(store_path, "UPDATE activity SET status = 'registered' WHERE type = 'attendance'")
 
-    def on(day: str):
-        now = dt.datetime.fromisoformat(f"{day}T12:00:00+00:00")
+    def on(hour: int):
+        now = dt.datetime(2026, 10, 1, hour, tzinfo=dt.UTC)
         return compute_rollup(store_path, cohort, "net", card, previous, now=now)
 
-    # c2 runs from 14 September: by the 25th, a1 (20th) and a3 (16th) in A and b2 (20th)
-    # in B have come to their events; b1's of the 12th is before the cycle
-    first = on("2026-09-25").values.get("show_rate", "cycle", "")
+    # c2 runs from 14 September: by 1 October, 11:00 UTC, a1 (20th) and a3 (16th) in A
+    # and b2 (20th) in B have come to their events; b1's of the 12th is before the cycle,
+    # and its of 1 October at 12:00 has not happened yet (one day of a running cycle:
+    # a new day is new SQL, once, as the cycle is measured as of its day)
+    first = on(11).values.get("show_rate", "cycle", "")
     assert (first.value, first.denominator) == (1.0, 3)
     plans = set(sqlcache.cache_folder(store_path).glob("plan-*.sql"))
 
@@ -193,6 +195,6 @@ def test_a_running_cycle_rolls_up_from_one_remembered_query(network, monkeypatch
 
     with monkeypatch.context() as patched:
         patched.setattr(_Session, "member", no_build)
-        later = on("2026-10-10").values.get("show_rate", "cycle", "")
+        later = on(20).values.get("show_rate", "cycle", "")
     assert (later.value, later.denominator) == (1.0, 4)  # and b1's of 1 October
     assert set(sqlcache.cache_folder(store_path).glob("plan-*.sql")) == plans
