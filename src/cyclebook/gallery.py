@@ -123,10 +123,22 @@ def _metric_sort(metric: str) -> int:
     return METRIC_ORDER.index(metric) if metric in METRIC_ORDER else len(METRIC_ORDER)
 
 
+def _outside(org: Organization, audience: str) -> set[str] | None:
+    """What the organization shares outside itself (None: the organization's own
+    audience, all). The cohort's and the funders' figures of one organization are
+    decided together, as one reader of both pages would see them: with cohort [ladder]
+    and funder [conversion], each page was safe alone, and the two together gave back 5
+    leaders (97 on the ladder, conversion "of 92")."""
+    if allowed_metrics(org, audience) is None:
+        return None
+    return set().union(*(allowed_metrics(org, a) or set() for a in ("cohort", "funder")))
+
+
 def _wanted(org: Organization, audience: str) -> set[str] | None:
-    """Metrics to read for an audience: the shared ones and the parts of shared derived
-    figures (read only to check them). None: all."""
-    allowed = allowed_metrics(org, audience)
+    """Metrics to read for an audience: the shared ones (with either outside audience,
+    see :func:`_outside`) and the parts of shared derived figures (read only to check
+    them). None: all."""
+    allowed = _outside(org, audience)
     if allowed is None:
         return None
     parts = {p[0] for key, ps in DERIVED_FROM.items() if key[0] in allowed for p in ps}
@@ -136,11 +148,19 @@ def _wanted(org: Organization, audience: str) -> set[str] | None:
 
 
 def _mark_shared(frame: pd.DataFrame, org: Organization, audience: str) -> pd.DataFrame:
+    """``shared``: a figure some outside audience sees (decided together, see
+    :func:`_outside`); ``visible``: one this audience sees."""
     allowed = allowed_metrics(org, audience)
+    outside = _outside(org, audience)
     wanted = _wanted(org, audience)
     if wanted is not None:
         frame = frame[frame["metric"].isin(sorted(wanted))]
-    return frame.assign(shared=True if allowed is None else frame["metric"].isin(sorted(allowed)))
+    if allowed is None:
+        return frame.assign(shared=True, visible=True)
+    return frame.assign(
+        shared=frame["metric"].isin(sorted(outside)),
+        visible=frame["metric"].isin(sorted(allowed)),
+    )
 
 
 def shared_values(
@@ -503,6 +523,8 @@ def safe_values(
             prev_frame = earlier[earlier["org_id"] == org_id]
             if "shared" not in prev_frame.columns:
                 prev_frame = prev_frame.assign(shared=True)
+            # (every figure an outside reader saw of it, not this audience's alone)
+            prev_frame = prev_frame.assign(visible=prev_frame["shared"])
             if prev_frame.empty:
                 before = None  # a cycle it has no values of: the chain starts again
                 continue
@@ -628,7 +650,8 @@ def _safe_org_values(
     small_parts = {key[:3] for key, value in values.items() if key[3] == "v" and is_small(value)}
 
     out: list[SharedValue] = []
-    for row in frame[frame["shared"].astype(bool)].itertuples(index=False):
+    shown_rows = frame["visible"] if "visible" in frame.columns else frame["shared"]
+    for row in frame[shown_rows.astype(bool)].itertuples(index=False):
         base = (row.metric, row.period, row.dimension)
         if base in rates:
             rate = rates[base]

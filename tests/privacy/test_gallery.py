@@ -804,3 +804,47 @@ def test_people_reached_this_year_are_no_sum():
     got = _shown_of(now, "funder", previous=before)
     assert got[("contact", "year", "reached|channel=phone")] == "32"
     assert got[("contact", "cycle", "reached|channel=phone")] == "30"
+
+
+def test_the_cohorts_and_the_funders_figures_are_decided_together(tmp_path):
+    """Consent cohort [ladder], funder [conversion]: each page was safe alone, and a
+    reader of both took 97 on the ladder (cohort) minus conversion "of 92" (funder): 5
+    leaders, shown "<10" to the cohort. One organization's figures for the two outside
+    audiences are now decided as one (each page still shows only what it may)."""
+    from cyclebook.config import load_cohort
+    from cyclebook.gallery import _mark_shared
+
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\norganizations:\n  - id: o\n    name: O\n"
+        "    consent: {cohort: [ladder], funder: [conversion]}\n"
+    )
+    org = load_cohort(tmp_path).organizations[0]
+    rows = _value_frame(
+        [
+            ("o", "ladder", "start", "", 97, None),
+            ("o", "ladder", "start", "supporter", 50, None),
+            ("o", "ladder", "start", "member", 30, None),
+            ("o", "ladder", "start", "active", 12, None),
+            ("o", "ladder", "start", "leader", 5, None),
+            ("o", "conversion", "cycle", "", 15 / 92, 92),
+            ("o", "conversion", "cycle", "supporter", 0.3, 50),
+            ("o", "conversion", "cycle", "member", 0.0, 30),
+            ("o", "conversion", "cycle", "active", 0.0, 12),
+        ]
+    )
+    rungs = {"o": ["supporter", "member", "active", "leader"]}
+    shown = {
+        audience: _shown_of(_mark_shared(rows, org, audience), audience, ladders=rungs)
+        for audience in ("cohort", "funder")
+    }
+    assert {k[0] for k in shown["cohort"]} == {"ladder"}  # each sees what it may
+    assert {k[0] for k in shown["funder"]} == {"conversion"}
+    assert shown["cohort"][("ladder", "start", "")] == "97"
+    assert shown["cohort"][("ladder", "start", "leader")] == "<10"
+    assert shown["funder"][("conversion", "cycle", "")] == "withheld"  # no "of 92"
+    hidden = [
+        r
+        for r in ("supporter", "member", "active")
+        if shown["cohort"][("ladder", "start", r)] == "hidden"
+    ]
+    assert len(hidden) == 1 and shown["funder"][("conversion", "cycle", hidden[0])] == "withheld"
