@@ -9,7 +9,7 @@ import datetime as dt
 import difflib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -869,6 +869,17 @@ def check_previous(cohort_dir: str | Path, card: CycleCard) -> None:
         + (", ".join(others) or "(no other cycle yet)"),
         fix="name the cycle this one follows, or remove 'previous' for a first cycle.",
     )
+
+
+def earlier_cycles(cohort_dir: str | Path, card: CycleCard) -> Iterator[str]:
+    """The cycles before ``card``, newest first, along ``previous``. Each card is read
+    only when the cycle before it is asked for; a cycle met twice ends the walk."""
+    seen = {card.id}
+    cycle = card.previous
+    while cycle and cycle not in seen:
+        yield cycle
+        seen.add(cycle)
+        cycle = load_cycle(cohort_dir, cycle).previous
 
 
 def team_warnings(cohort_dir: str | Path, card: CycleCard, org_ids: Sequence[str]) -> list[str]:

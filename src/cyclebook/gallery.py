@@ -9,6 +9,7 @@ Everything is built from :mod:`cyclebook.display` blocks, which escape text.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -196,7 +197,7 @@ def cycle_values(store_path: str | Path, cycle: str) -> pd.DataFrame:
 
 
 def safe_results(
-    results: Any, org: Organization, audience: str, previous: Any = None
+    results: Any, org: Organization, audience: str, previous: Sequence[Any] = ()
 ) -> dict[tuple, Any]:
     """What the audience may see of one organization's :class:`MetricResults`:
     ``{(metric, period, dimension): shown}`` for the shared figures only.
@@ -204,18 +205,17 @@ def safe_results(
     Same input, same decisions as the Measure Gallery (both go through
     :func:`safe_values` on the same rows), so a reader who sees both reports cannot
     combine them to undo a suppression. Use it for any report that shows an
-    organization's figures to ``cohort`` or ``funder``. ``previous``: the previous
-    cycle's results, or every earlier cycle's, newest first (see :func:`safe_values`).
+    organization's figures to ``cohort`` or ``funder``. ``previous``: every earlier
+    cycle's results, newest first (see :func:`safe_values`).
     """
     frame = results.frame()
     if frame.empty or (allowed_metrics(org, audience) == set()):
         return {}
     frame = _mark_shared(frame.assign(suppressed=False), org, audience)
-    earlier = [previous] if not isinstance(previous, list | tuple) else list(previous)
     before = [
         _mark_shared(r.frame().assign(suppressed=False), org, audience)
-        for r in earlier
-        if r is not None and not r.frame().empty
+        for r in previous
+        if r is not None
     ]
     shown = safe_values(
         frame, audience, skip_periods=(), ladders=ladders_of([org]), previous=before
@@ -355,6 +355,16 @@ def _weekly_groups(values: dict[tuple, Any]) -> list[list[tuple]]:
     return groups
 
 
+def _parts(row: Any) -> dict[str, float | None]:
+    """A saved value as the counts suppression works on: a count ``v``, or a rate's
+    numerator and denominator (``num``, ``den``)."""
+    value = None if pd.isna(row.value) else float(row.value)
+    if pd.isna(row.denominator):
+        return {"v": value}
+    den = float(row.denominator)
+    return {"num": None if value is None else float(round(value * den)), "den": den}
+
+
 BEFORE = "year, last cycle"  # the period of the previous cycle's year so far, here
 
 
@@ -377,13 +387,8 @@ def _year_groups(
         if row.dimension.split("|")[0] not in WEEKLY_SUMS:
             continue  # people reached are counted once a year and once a cycle: no sum
         base = (row.metric, "year", row.dimension)
-        parts = {"v": None if pd.isna(row.value) else float(row.value)}
-        if not pd.isna(row.denominator):
-            den = float(row.denominator)
-            num = parts.pop("v")
-            parts = {"num": None if num is None else float(round(num * den)), "den": den}
         seen = shown.get(base)
-        for part, value in parts.items():
+        for part, value in _parts(row).items():
             now, cycle = (*base, part), (row.metric, "cycle", row.dimension, part)
             if now not in values or cycle not in values:
                 continue
@@ -467,7 +472,7 @@ def safe_values(
     skip_periods: Iterable[str] = SKIP_PERIODS,
     withhold: Iterable[tuple[str, str, str]] = (),
     ladders: Mapping[str, Sequence[str]] | None = None,
-    previous: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
+    previous: Sequence[pd.DataFrame | None] = (),
 ) -> list[SharedValue]:
     """Saved values (``metric_value`` rows of one or more organizations) made safe for
     the audience.
@@ -497,8 +502,8 @@ def safe_values(
     which does, hides. ``ladders``: each organization's rung names, lowest first (see
     :func:`_transition_groups`).
 
-    ``previous``: the same organizations' values of the previous cycle, or of every
-    earlier cycle, newest first, as their reports showed them to this audience (worked
+    ``previous``: the same organizations' values of every earlier cycle, newest first
+    (the previous cycle's alone will do), as their reports showed them to this audience (worked
     out here the same way, oldest first: each cycle's decisions depend on the one
     before). The year so far is the previous cycle's year so far plus this cycle
     (cycles that follow each other in one calendar year): "text attempts <10" this cycle
@@ -509,13 +514,7 @@ def safe_values(
     out: list[SharedValue] = []
     skip = set(skip_periods)
     withhold = set(withhold)
-    if previous is None:
-        earlier_frames: list[pd.DataFrame] = []
-    elif isinstance(previous, pd.DataFrame):
-        earlier_frames = [previous]
-    else:
-        earlier_frames = [f for f in previous if f is not None]
-    earlier_frames = [f for f in earlier_frames if not f.empty]
+    earlier_frames = [f for f in previous if f is not None and not f.empty]
     for org_id, org_frame in frame.groupby("org_id", sort=False):
         ladder = (ladders or {}).get(str(org_id))
         before = None
@@ -558,16 +557,13 @@ def _safe_org_values(
     rest_groups: list[list[tuple]] = []
     for row in frame.itertuples(index=False):
         base = (row.metric, row.period, row.dimension)
-        value = None if pd.isna(row.value) else float(row.value)
-        if pd.isna(row.denominator):
-            keys = [(*base, "v")]
-            values[keys[0]] = value
-        else:
-            den = float(row.denominator)
+        parts = _parts(row)
+        keys = [(*base, part) for part in parts]
+        values.update(zip(keys, parts.values(), strict=True))
+        if "den" in parts:
+            value = None if pd.isna(row.value) else float(row.value)
+            den = parts["den"]
             rates[base] = value
-            keys = [(*base, "num"), (*base, "den")]
-            values[keys[0]] = None if value is None else float(round(value * den))
-            values[keys[1]] = den
             if value is not None:
                 # those who did not ("75% of 32": 8 no-shows), never shown but a count
                 # the rate gives away: protected when small
@@ -1080,47 +1076,31 @@ def iter_shared(
 ) -> Iterable[tuple[Organization, list[SharedValue]]]:
     """Each organization that shares something with the audience, with its safe values."""
     values = cycle_values(store_path, card.id) if Path(store_path).exists() else None
-    earlier = previous_values(store_path, card) if values is not None else None
+    earlier = _earlier_values(store_path, card)
     for org in cohort.organizations:
         allowed = allowed_metrics(org, audience)
         if allowed is not None and not allowed:
             continue
-        frame = before = None
+        frame = None
         if values is not None:
             frame = shared_values(store_path, org, card.id, audience, values=values)
-        if earlier is not None:
-            before = earlier_shared(store_path, org, audience, earlier)
+        before = [
+            shared_values(store_path, org, cycle, audience, values=rows) for cycle, rows in earlier
+        ]
         yield org, safe_values(frame, audience, ladders=ladders_of([org]), previous=before)
 
 
-def previous_values(
-    store_path: str | Path, card: CycleCard
-) -> list[tuple[str, pd.DataFrame]] | None:
+def _earlier_values(store_path: str | Path, card: CycleCard) -> list[tuple[str, pd.DataFrame]]:
     """Every organization's saved values of each cycle before ``card``'s, newest first,
     by cycle (each cycle's suppression depends on the one before: see
-    :func:`safe_values`), or None."""
-    from cyclebook.config import load_cycle
+    :func:`safe_values`); none without a store."""
+    from cyclebook.config import earlier_cycles
     from cyclebook.errors import CyclebookError
 
-    if not card.previous or not Path(store_path).exists():
-        return None
-    root, found, cycle = Path(store_path).parent, [], card.previous
-    while cycle and cycle not in {c for c, _ in found}:
-        found.append((cycle, cycle_values(store_path, cycle)))
-        try:
-            cycle = load_cycle(root, cycle).previous
-        except CyclebookError:
-            break
+    found: list[tuple[str, pd.DataFrame]] = []
+    if not Path(store_path).exists():
+        return found
+    with contextlib.suppress(CyclebookError):  # a card that cannot be read ends the chain
+        for cycle in earlier_cycles(Path(store_path).parent, card):
+            found.append((cycle, cycle_values(store_path, cycle)))
     return found
-
-
-def earlier_shared(
-    store_path: str | Path,
-    org: Organization,
-    audience: str,
-    earlier: list[tuple[str, pd.DataFrame]],
-) -> list[pd.DataFrame]:
-    """One organization's rows of :func:`previous_values`, marked for the audience."""
-    return [
-        shared_values(store_path, org, cycle, audience, values=values) for cycle, values in earlier
-    ]

@@ -486,13 +486,13 @@ def _privacy_check(html_text: str, job: Job) -> str | None:
 def _quoted_files(job: Job) -> dict[str, str]:
     """The files whose words reports show: cohort.yml, the cycle card and the cycle's
     reflections, by their path in the cohort folder."""
-    root = Path(job.store_path).parent
-    paths = [root / "cohort.yml", root / job.cycle / "cycle.yml"]
-    paths += sorted((root / job.cycle / "reflections").glob("*.y*ml"))
+    cohort = CohortPaths.of(Path(job.store_path).parent)
+    paths = [cohort.cohort_file, cohort.cycle_file(job.cycle)]
+    paths += sorted(cohort.reflections(job.cycle).glob("*.y*ml"))
     files = {}
     for path in paths:
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+            files[path.relative_to(cohort.root).as_posix()] = path.read_text(encoding="utf-8")
     return files
 
 

@@ -174,19 +174,8 @@ def _gallery_headlines(ctx: PhaseContext, audience: str) -> dict[tuple[str, str]
     shown: dict[tuple[str, str], str] = {}
     if not ctx.store_path.exists():
         return shown
-    values = gallery.cycle_values(ctx.store_path, ctx.cycle)
-    earlier = gallery.previous_values(ctx.store_path, ctx.card)
-    for org in ctx.cohort.organizations:
-        frame = gallery.shared_values(ctx.store_path, org, ctx.cycle, audience, values=values)
-        if frame.empty:
-            continue
-        before = None
-        if earlier is not None:
-            before = gallery.earlier_shared(ctx.store_path, org, audience, earlier)
-        ladders = gallery.ladders_of([org])
-        safe = gallery.safe_values(
-            frame, audience, skip_periods=(), ladders=ladders, previous=before
-        )
+    # (the gallery's own figures: the periods it leaves out change no decision)
+    for org, safe in gallery.iter_shared(ctx.store_path, ctx.cohort, ctx.card, audience):
         for value in safe:
             if value.dimension == "" and value.period == headline_period(value.metric):
                 shown[(org.id, value.metric)] = str(value.shown)

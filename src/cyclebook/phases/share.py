@@ -32,7 +32,7 @@ from cyclebook.card import (
     redefinition,
     trend,
 )
-from cyclebook.config import CycleCard, list_cycles, load_cycle
+from cyclebook.config import CycleCard, earlier_cycles, list_cycles, load_cycle
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
 from cyclebook.metrics.values import MetricValue, headline_period, unexplained_redefinitions
 from cyclebook.phases import PhaseContext, card_blocks
@@ -71,15 +71,11 @@ def earlier_results(ctx: PhaseContext) -> list[MetricResults]:
     "Last cycle" column shows the previous cycle as its own report did, which depended
     on the cycle before it)."""
     found: list[MetricResults] = []
-    seen = {ctx.card.id}
-    card = previous_card(ctx)
-    while card is not None and card.previous and card.previous not in seen:
-        seen.add(card.id)
-        results = read_results(ctx.store_path, card.previous, ctx.org_id)
+    for cycle in itertools.islice(earlier_cycles(ctx.paths.root, ctx.card), 1, None):
+        results = read_results(ctx.store_path, cycle, ctx.org_id)
         if results is None:
             break
         found.append(results)
-        card = load_cycle(ctx.paths.root, card.previous)
     return found
 
 
