@@ -918,7 +918,7 @@ class PiiIndex:
     allow_text: str = " "
     # each allowed name's tokens: a list of them reads as one ("Ana, Lee": staff Ana and
     # Lee, not a member named Ana Lee)
-    allow_items: frozenset[tuple[str, ...]] = frozenset()
+    allow_items: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # by first
 
     @property
     def size(self) -> int:
@@ -960,7 +960,7 @@ def build_index(
     """
     allow_tokens: list[str] = []
     prose_words: set[str] = set()
-    items: set[tuple[str, ...]] = set()
+    items: dict[str, list[tuple[str, ...]]] = {}
     for text in allow:
         if text:
             tokens = _tokens(str(text))
@@ -972,12 +972,13 @@ def build_index(
                 continue
             # (each text ends in a separator: "Ana Kim" then "Lee Wong" allowed "Kim Lee")
             allow_tokens.extend([*tokens, "|"])
-            items.add(tuple(tokens))
+            if tokens and tuple(tokens) not in items.get(tokens[0], ()):
+                items.setdefault(tokens[0], []).append(tuple(tokens))
             allow_tokens.extend([*read, "|", *(_singular(t) or t for t in read), "|"])
     index = PiiIndex(
         allow_words=frozenset(allow_tokens) | prose_words | COMMON_WORDS,
         allow_text=" " + " ".join(allow_tokens) + " ",
-        allow_items=frozenset(items),
+        allow_items=items,
     )
     for org_id, person_id, first, last, email, phone, address in rows:
         _add_id(index, person_id, "person_id", org_id)
@@ -1025,18 +1026,14 @@ def _cell_segments(html_text: str) -> list[tuple[int | None, str | None, str]]:
     return segments
 
 
-def _listed(tokens: list[str], items: frozenset[tuple[str, ...]]) -> set[int]:
+def _listed(tokens: list[str], items: dict[str, list[tuple[str, ...]]]) -> set[int]:
     """The positions of ``tokens`` inside a whole allowed name written there: a list of
     them ("Ana Kim, Lee Wong"; a team "Ana, Lee") reads as a member's name across two
     ("Kim Lee", "Ana Lee"), which is no name of anyone's there. A name standing alone
     ("Kim Lee knocked") is not inside one."""
-    by_first: dict[str, list[tuple[str, ...]]] = {}
-    for item in items:
-        if item:
-            by_first.setdefault(item[0], []).append(item)
     found: set[int] = set()
     for i, tok in enumerate(tokens):
-        for item in by_first.get(tok, ()):
+        for item in items.get(tok, ()):
             if tuple(tokens[i : i + len(item)]) == item:
                 found.update(range(i, i + len(item)))
     return found
@@ -1050,7 +1047,7 @@ def _scan_phrases(
 ) -> Iterable[tuple[str, str, str]]:
     by_first = phrases.by_first
     covered = 0  # a last name inside a full name already found is not a second leak
-    listed = _listed(tokens, index.allow_items) if phrases is index.names else set()
+    listed: set[int] | None = None  # worked out at the first name found (most find none)
     for i, tok in enumerate(tokens):
         if i < covered:
             continue
@@ -1069,8 +1066,11 @@ def _scan_phrases(
                 continue  # "young people" is not Ms Young
             if kind in {"name", "last_name"} and f" {' '.join(seq)} " in index.allow_text:
                 continue  # written in cohort.yml or the cycle card (staff, facilitators)
-            if kind == "name" and all(k in listed for k in range(i, i + n)):
-                continue  # inside allowed names one after another: a list of them
+            if kind == "name":
+                if listed is None:
+                    listed = _listed(tokens, index.allow_items)
+                if all(k in listed for k in range(i, i + n)):
+                    continue  # inside allowed names one after another: a list of them
             covered = i + n
             yield kind, org_id, original
             break
