@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 
-from cyclebook.config import default_ladder
+from cyclebook.config import Rung, default_ladder
 from cyclebook.metrics import compute_metrics
 
 from .storebuild import StoreBuilder, at, make_card, make_org
@@ -738,3 +738,49 @@ def test_an_attempt_to_meet_in_person_is_not_voter_contact(builder):
     assert v(res, "contact", "cycle", "attempts") == 2
     assert v(res, "contact", "cycle", "contact_rate") == 0.5
     assert res.get("contact", "cycle", "attempts|channel=in_person") is None
+
+
+def form_and_tag_people(b: StoreBuilder) -> None:
+    b.person("M", at("2026-03-05"))  # one form and its tag
+    b.act("M", "submission", at("2026-03-20", 14))
+    b.act("M", "tagging", at("2026-03-20", 14))
+    b.person("N", at("2026-03-05"))  # a form, tagged by staff five days later
+    b.act("N", "submission", at("2026-03-20", 14))
+    b.act("N", "tagging", at("2026-03-25", 9))
+    b.person("O", at("2026-03-05"))  # a form and a tag from another tool
+    b.act("O", "submission", at("2026-03-20", 14))
+    b.act("O", "tagging", at("2026-03-20", 14), source="van")
+
+
+def test_a_form_and_its_automatic_tag_are_one_activity_on_the_ladder(builder):
+    """Action Network tags a person the moment a form is submitted. The default ladder's
+    "two or more activities" counted the submission and its tag as two: one form made a
+    member. A tag put on later, or by another tool, is an activity of its own."""
+    form_and_tag_people(builder)
+    res = run(builder)
+    assert v(res, "ladder", "end", "supporter") == 1  # M
+    assert v(res, "ladder", "end", "member") == 2  # N, O
+
+
+def test_a_rung_over_tags_counts_the_automatic_tag(builder):
+    """A group whose forms tag its volunteers counts the tag on a rung of its own."""
+    form_and_tag_people(builder)
+    ladder = [
+        Rung(
+            name="supporter",
+            label="Supporter",
+            window_days=365,
+            any_of=[{"min_count": 1}],
+            definition="Any activity in the last year.",
+        ),
+        Rung(
+            name="volunteer",
+            label="Volunteer",
+            window_days=180,
+            any_of=[{"activity_types": ["tagging"], "min_count": 1}],
+            definition="Tagged in the last six months.",
+        ),
+    ]
+    res = run(builder, org=make_org(ladder=ladder))
+    assert v(res, "ladder", "end", "volunteer") == 3
+    assert v(res, "ladder", "end", "supporter") == 0

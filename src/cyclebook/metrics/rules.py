@@ -136,14 +136,49 @@ def of_types(t: ir.Table, types: Sequence[str] | None) -> ir.BooleanValue:
 
 def prepare(t: ir.Table) -> ir.Table:
     """Derive, once per row, the flags several rung conditions test (attended, role), so
-    a ladder of many conditions does not recompute them in each aggregate filter."""
-    return t.mutate(cb_came=attended(t), cb_role=lower(t.role))
+    a ladder of many conditions does not recompute them in each aggregate filter.
+
+    ``cb_echo``: on a tagging put on a person at the very instant the same tool recorded
+    another of their activities, that activity's type (else NULL). Action Network tags a
+    person the moment a form is submitted: "two or more activities" counted the form and
+    its tag as two, and one form made a member. Such a tag is not counted where the
+    activity it came with is (see :func:`condition`); a rung over tags alone still
+    counts it."""
+    t = t.mutate(cb_came=attended(t), cb_role=lower(t.role))
+    tags = t.filter(t.type == "tagging")
+    tags = tags.select(
+        echo_id=tags.activity_id,
+        echo_pid=tags.person_id,
+        echo_at=tags.occurred_at,
+        echo_src=tags.source,
+    )
+    others = t.filter(t.type != "tagging")
+    others = others.select(
+        with_pid=others.person_id,
+        with_at=others.occurred_at,
+        with_src=others.source,
+        with_type=others.type,
+    )
+    pairs = tags.join(
+        others,
+        [
+            tags.echo_pid == others.with_pid,
+            tags.echo_at == others.with_at,
+            tags.echo_src == others.with_src,
+        ],
+    )
+    echoes = pairs.group_by("echo_id").aggregate(cb_echo=pairs.with_type.min())
+    return t.left_join(echoes, t.activity_id == echoes.echo_id).drop("echo_id")
 
 
 def condition(t: ir.Table, cond: RungCondition) -> ir.BooleanValue:
     """Does one activity row satisfy a rung condition's filters (not its count)?"""
     prepared = "cb_came" in t.columns
     pred: ir.BooleanValue = of_types(t, cond.activity_types)
+    if prepared:  # an automatic tag counts only where its activity does not
+        types = cond.activity_types
+        counted = t.cb_echo.notnull() if not types else t.cb_echo.isin(list(types))
+        pred = pred & ~counted.fill_null(False)
     if cond.attended_only:
         pred = pred & (t.cb_came if prepared else attended(t))
     if cond.roles:
