@@ -244,3 +244,25 @@ def test_a_run_without_the_sync_says_the_exports_changed(make_cohort):
     assert runner._not_synced(CohortPaths.of(c.root), cohort, with_sync) == []
     c.sync()
     assert not exports_not_synced(c.root, org)
+
+
+def test_dates_covered_are_the_organizations_own_days(make_cohort):
+    """The report's dates were UTC days: a signup on the evening of 31 August in New
+    York (01:30 UTC on 1 September) was shown as covering 1 September, a day the group's
+    exports do not reach. Each tool's and each activity type's dates are the days of the
+    organization's time zone, as the group's tools show them."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write(
+        "an/activists.csv",
+        "uuid,first_name,email,can2_subscription_date\n"
+        "u1,Ana,ana@example.org,2026-08-05T03:00:00Z\n"  # 4 August, 23:00 in New York
+        "u2,Bo,bo@example.org,2026-09-01T01:30:00Z\n",  # 31 August, 21:30 in New York
+    )
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.sources[["first", "last"]].values.tolist() == [["2026-08-04", "2026-08-31"]]
+    assert summary.activity_types[["first", "last"]].values.tolist() == [
+        ["2026-08-04", "2026-08-31"]
+    ]

@@ -124,13 +124,16 @@ def load_summary(con, org: Organization) -> SyncSummary:
             "rows_kept": run[3],
             "rows_rejected": run[4],
         }
+        # dates are the organization's own days (by UTC days, an evening's signup west of
+        # UTC was shown on the next day)
         files = _df(
             con,
             """SELECT source_kind, file, rows_read, rows_kept, rows_rejected,
-                      strftime(min_occurred_at, '%Y-%m-%d') AS first,
-                      strftime(max_occurred_at, '%Y-%m-%d') AS last, unknown_columns, message
+                      strftime(timezone(?, min_occurred_at), '%Y-%m-%d') AS first,
+                      strftime(timezone(?, max_occurred_at), '%Y-%m-%d') AS last,
+                      unknown_columns, message
                FROM sync_run WHERE org_id = ? AND run_id = ? AND file IS NOT NULL ORDER BY file""",
-            [org_id, run[0]],
+            [org.timezone, org.timezone, org_id, run[0]],
         )
     last_failure = None
     if fail and (not run or fail[0] > run[1]):
@@ -233,10 +236,10 @@ def load_summary(con, org: Organization) -> SyncSummary:
     types = _df(
         con,
         """SELECT type, source, count(*) AS activities,
-                  strftime(min(occurred_at), '%Y-%m-%d') AS first,
-                  strftime(max(occurred_at), '%Y-%m-%d') AS last
+                  strftime(timezone(?, min(occurred_at)), '%Y-%m-%d') AS first,
+                  strftime(timezone(?, max(occurred_at)), '%Y-%m-%d') AS last
            FROM activity WHERE org_id = ? GROUP BY ALL ORDER BY type, source""",
-        [org_id],
+        [org.timezone, org.timezone, org_id],
     )
     present = set(types["type"]) if len(types) else set()
     roles = {
