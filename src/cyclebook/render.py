@@ -19,6 +19,42 @@ from cyclebook.paths import templates_dir
 from cyclebook.yamlio import write_text_atomic
 
 REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
+# the cells Papermill adds to a notebook that stopped ("An Exception was encountered at
+# 'In [4]'", "Execution using papermill encountered an exception here and stopped")
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+
+
+def _errors_for_people() -> frozenset[str]:
+    from cyclebook.errors import CyclebookError
+
+    names, todo = set(), [CyclebookError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return frozenset(names)
+
+
+def _without_tracebacks(nb: nbformat.NotebookNode) -> bool:
+    """Drop the traceback of an error cyclebook raised on purpose (an export it cannot
+    read, an invalid cohort.yml), and Papermill's markers of where it stopped: the report
+    is read by organizers, its banner gives the message and the fix, and the phase's own
+    note says it where it happened; the frames of cyclebook's code (and DuckDB's) told
+    them nothing. The executed notebook keeps them. An error cyclebook did not foresee
+    keeps its traceback. Whether any traceback is left."""
+    ours = _errors_for_people()
+    stopped_on_ours = False
+    for cell in nb.cells:
+        outputs = cell.get("outputs") or []
+        kept = [
+            o for o in outputs if not (o.get("output_type") == "error" and o.get("ename") in ours)
+        ]
+        if len(kept) != len(outputs):
+            stopped_on_ours = True
+            cell.outputs = kept
+    if stopped_on_ours:
+        nb.cells = [c for c in nb.cells if PAPERMILL_ERROR_TAG not in c.metadata.get("tags", [])]
+    return any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs") or [])
 
 
 # What HTMLExporter's closing BeautifulSoup pass adds (nbconvert 7.16+, html.py): alt
@@ -93,6 +129,7 @@ def render_notebook(nb: nbformat.NotebookNode, report_meta: dict[str, Any]) -> s
     nb.metadata.pop("widgets", None)
     nb.metadata["cyclebook"] = {**nb.metadata.get("cyclebook", {}), **report_meta}
     nb.metadata["title"] = report_meta.get("title", "cyclebook report")
+    nb.metadata["cyclebook"]["traceback_below"] = _without_tracebacks(nb)
     body, _resources = _exporter().from_notebook_node(nb)
     return body
 

@@ -127,3 +127,57 @@ def test_the_same_page_as_nbconvert_without_its_second_parse() -> None:
     assert len(focusable) >= 4  # the markdown cell, and each output
     assert render.MISSING_ALT in mine  # the bare image inside the HTML output
     assert mine.count("<img") == 2 and mine.count(' alt="') == 2
+
+
+def _stopped_notebook(ename: str, evalue: str):
+    """A notebook as Papermill leaves it when a cell raised: its two marker cells and the
+    cell's error output, with the frames of the code it went through."""
+    nb = _notebook()
+    top = new_markdown_cell(
+        '<span style="color:red">An Exception was encountered at In [4].</span>'
+    )
+    here = new_markdown_cell(
+        '<span id="papermill-error-cell">Execution using papermill encountered an exception '
+        "here and stopped:</span>"
+    )
+    for marker in (top, here):
+        marker.metadata["tags"] = ["papermill-error-cell-tag"]
+    stopped = new_code_cell("sync.report(ctx)", execution_count=4)
+    stopped.outputs = [
+        new_output(
+            "error",
+            ename=ename,
+            evalue=evalue,
+            traceback=[
+                "Traceback (most recent call last)",
+                "File /src/cyclebook/sync/stage.py:909, in Stage._read_pages(self, pages)",
+                f"{ename}: {evalue}",
+            ],
+        )
+    ]
+    nb.cells = [top, *nb.cells, here, stopped]
+    return nb
+
+
+def test_an_error_cyclebook_raised_on_purpose_shows_no_traceback() -> None:
+    """A group whose export could not be read read, below the banner that says what to
+    fix, Papermill's "An Exception was encountered at 'In [4]'" and a Python traceback
+    through cyclebook's and DuckDB's code. The banner says it; the rest is left to the
+    executed notebook. An error cyclebook did not foresee keeps its traceback."""
+    message = "[org] mobilize/p1.json: is not valid JSON\n  Fix: download the page again."
+    html_text = render_notebook(
+        _stopped_notebook("ExportError", message),
+        _meta(status="failed", error="ExportError: " + message),
+    )
+    assert "This phase did not finish" in html_text and "download the page again" in html_text
+    for internal in ("Traceback", "stage.py", "_read_pages", "papermill", "In [4]"):
+        assert internal not in html_text, internal
+    assert "The error is shown below where it happened" not in html_text
+    assert "visible output" in html_text
+
+    html_text = render_notebook(
+        _stopped_notebook("KeyError", "'rows'"),
+        _meta(status="failed", error="KeyError: 'rows'"),
+    )
+    assert "Traceback" in html_text and "_read_pages" in html_text
+    assert "The error is shown below where it happened" in html_text
