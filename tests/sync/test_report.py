@@ -266,3 +266,31 @@ def test_dates_covered_are_the_organizations_own_days(make_cohort):
     assert summary.activity_types[["first", "last"]].values.tolist() == [
         ["2026-08-04", "2026-08-31"]
     ]
+
+
+def test_a_first_sync_that_fails_says_so_once_and_plainly(make_cohort, capsys):
+    """A group whose only export could not be read got its message three times in the
+    body of its report, under "the figures below are from the last sync that succeeded"
+    (there was none, and no figures below) and "No successful sync yet: nothing to show".
+    It is said once, with the fix; after a sync that succeeded, the figures of that sync
+    follow, and the message is still said once."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    c.write("mobilize/p1.json", '{"count": 1, "data": [ {"id": 1,, } ')
+    ctx = _context(c)
+    with pytest.raises(ExportError, match="is not valid JSON"):
+        sync_phase.report(ctx)
+    out = capsys.readouterr().out
+    assert out.count("is not valid JSON") == 1 and out.count("Fix: download the page") == 1
+    assert "no sync of this organization has succeeded yet" in out
+    assert "the figures below" not in out and "nothing to show" not in out
+
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    sync_phase.report(ctx)
+    capsys.readouterr()
+    c.write("mobilize/p2.json", "<html>Rate limited</html>")
+    with pytest.raises(ExportError, match="is not valid JSON"):
+        sync_phase.report(ctx)
+    out = capsys.readouterr().out
+    assert out.count("is not valid JSON") == 1
+    assert "the figures below are from the last sync that succeeded" in out
+    assert "Rows read, kept and rejected per tool" in out

@@ -65,12 +65,17 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         out.append(
             d.note(
                 "The latest sync stopped on an export that could not be read; the figures "
-                "below are from the last sync that succeeded. " + summary.last_failure["message"],
+                "below are from the last sync that succeeded. " + summary.last_failure["message"]
+                if summary.last_run is not None
+                else "The sync stopped on an export that could not be read, and no sync of "
+                "this organization has succeeded yet: there are no figures to show until it "
+                "is fixed. " + summary.last_failure["message"],
                 kind="error",
             )
         )
     if summary.last_run is None:
-        out.append(d.note("No successful sync yet: nothing to show.", kind="warning"))
+        if not summary.last_failure:
+            out.append(d.note("No successful sync yet: nothing to show.", kind="warning"))
         return out
     run = summary.last_run
     if result is not None and result.status == "unchanged":
@@ -253,10 +258,13 @@ def report(ctx: PhaseContext) -> None:
         result = run(ctx)
     except CyclebookError as exc:
         failure = exc
+    said = False
     if ctx.paths.store.exists():
         with connect(ctx.store_path) as con:
             summary = load_summary(con, ctx.org)
         d.show(*blocks(ctx, summary, result))
+        said = bool(summary.last_failure) and summary.last_failure["message"] == str(failure)
     if failure is not None:
-        d.show(d.note(str(failure), kind="error"))
+        if not said:  # the failure recorded in the store is this one: said once above
+            d.show(d.note(str(failure), kind="error"))
         raise failure
