@@ -294,3 +294,41 @@ def test_a_first_sync_that_fails_says_so_once_and_plainly(make_cohort, capsys):
     assert out.count("is not valid JSON") == 1
     assert "the figures below are from the last sync that succeeded" in out
     assert "Rows read, kept and rejected per tool" in out
+
+
+def test_ladder_roles_are_read_in_any_case(make_cohort):
+    """A ladder naming roles as VAN shows them (Host, Lead) was told "needs event roles
+    (Host, Lead), which no export records" beside a VAN export with a host, although the
+    ladder itself reads roles in any case and counts her."""
+    from test_readers import VAN_FILES
+
+    ladder = """\
+    ladder:
+      - name: leader
+        label: Leader
+        window_days: 90
+        any_of: [{activity_types: [attendance], roles: [Host, Lead]}]
+        definition: Hosted or led a meeting.
+"""
+    c = make_cohort("- {kind: van, path: van}", extra_org_yaml=ladder)
+    for rel, text in VAN_FILES.items():
+        if rel != "van/contributions.csv":  # its unquoted "$1,015.00" is a reject
+            c.write(rel, text)
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.ladder_gaps == []
+    # with no host or lead on any sign-up, the gap is said
+    c.write(
+        "van/eventsignups.csv",
+        VAN_FILES["van/eventsignups.csv"]
+        .replace("Host", "Volunteer")
+        .replace("Team Leader", "Volunteer"),
+    )
+    sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.ladder_gaps == [
+        "Leader: needs event roles (Host, Lead), which no export records."
+    ]

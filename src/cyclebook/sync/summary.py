@@ -70,7 +70,8 @@ def ladder_gaps(
                     "activity, which none of the synced exports contain."
                 )
                 continue
-            if cond.roles and not (set(cond.roles) & has_roles):
+            # the ladder reads roles in any case (Host is host)
+            if cond.roles and not ({r.lower() for r in cond.roles} & has_roles):
                 gaps.append(
                     f"{rung.label}: needs event roles ({', '.join(cond.roles)}), which no "
                     "export records."
@@ -245,7 +246,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
     roles = {
         r[0]
         for r in con.execute(
-            "SELECT DISTINCT role FROM activity WHERE org_id = ? AND role IS NOT NULL", [org_id]
+            "SELECT DISTINCT lower(role) FROM activity WHERE org_id = ? AND role IS NOT NULL",
+            [org_id],
         ).fetchall()
     }
     has_attended = bool(
