@@ -332,3 +332,49 @@ def test_ladder_roles_are_read_in_any_case(make_cohort):
     assert summary.ladder_gaps == [
         "Leader: needs event roles (Host, Lead), which no export records."
     ]
+
+
+LADDER_AS_WRITTEN = """\
+    ladder:
+      - name: supporter
+        label: Supporter
+        window_days: 365
+        any_of: [{activity_types: [conversation, text]}]
+        definition: A conversation at the door, on the phone or by text.
+      - name: leader
+        label: Leader
+        window_days: 90
+        any_of: [{activity_types: [attendance], roles: [Host, Lead]}]
+        definition: Hosted or led a meeting.
+"""
+
+
+def test_ladder_gaps_read_the_exports_as_the_ladder_does(make_cohort):
+    """A rung counting conversations or texts was told that "none of the synced exports
+    contain" them beside a VAN export of canvassed doors and calls and a Spoke export of
+    texts: they are there, as contact attempts, which no rung counts; the report says
+    so."""
+    from test_readers import SPOKE_CONTACTS, SPOKE_MESSAGES, VAN_FILES
+
+    c = make_cohort(
+        "- {kind: van, path: van}\n- {kind: spoke, path: spoke}", extra_org_yaml=LADDER_AS_WRITTEN
+    )
+    for rel, text in VAN_FILES.items():
+        if rel != "van/contributions.csv":  # its unquoted "$1,015.00" is a reject
+            c.write(rel, text)
+    c.write("spoke/campaign-71-contacts.csv", SPOKE_CONTACTS)
+    c.write("spoke/campaign-71-messages.csv", SPOKE_MESSAGES)
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    # VAN: 9002 door Not Home, 9003 door Canvassed, 9004 phone Canvassed (9001 is a held
+    # one-on-one, an activity); Spoke: two contacts texted, one replied
+    assert summary.ladder_gaps == [
+        "Supporter: a way to reach this rung counts conversation or text activity, which "
+        "none of the synced exports contain as activity. They do hold 5 contact attempts "
+        "(door knocks, calls and texts), 3 of them conversations and 2 by text: those "
+        "count in the voter and member contact figures, and no rung of the ladder counts "
+        "a contact attempt. To reach this rung from these exports, its rule needs an "
+        "activity type they hold (listed under Activity recorded)."
+    ]

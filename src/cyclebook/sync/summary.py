@@ -55,18 +55,50 @@ def _lines(values: list, limit: int = 6) -> str:
     return text + (f" … (+{len(vals) - limit} more)" if len(vals) > limit else "")
 
 
+def _attempts_text(attempts: dict[str, int]) -> str:
+    n, conv, text = attempts["attempts"], attempts["conversations"], attempts["texts"]
+    return (
+        f"They do hold {n:,} contact attempt{'s' if n != 1 else ''} (door knocks, calls and "
+        f"texts), {conv:,} of them conversation{'s' if conv != 1 else ''} and {text:,} by "
+        "text: those count in the voter and member contact figures, and no rung of the "
+        "ladder counts a contact attempt. To reach this rung from these exports, its rule "
+        "needs an activity type they hold (listed under Activity recorded)."
+    )
+
+
 def ladder_gaps(
-    org: Organization, present_types: set[str], *, has_roles: set[str], has_attended: bool
+    org: Organization,
+    present_types: set[str],
+    *,
+    has_roles: set[str],
+    has_attended: bool,
+    attempts: dict[str, int] | None = None,
 ) -> list[str]:
-    """Activity data the organization's ladder needs but its synced data lacks."""
+    """Activity data the organization's ladder needs but its synced data lacks.
+
+    ``attempts`` counts the contact attempts synced (``attempts``, ``conversations``,
+    ``texts``): a rung counting conversations or texts is told they arrived as contact
+    attempts, which no rung counts (not that the exports lack them)."""
+    attempts = attempts or {"attempts": 0, "conversations": 0, "texts": 0}
+    as_attempts = {
+        "conversation": attempts["conversations"] > 0,
+        "text": attempts["texts"] > 0,
+    }
     gaps: list[str] = []
     for rung in org.ladder:
         for cond in rung.any_of:
             types = cond.activity_types or []
             missing = [t for t in types if t not in present_types]
             if types and len(missing) == len(types):
+                if any(as_attempts.get(t) for t in missing):
+                    gaps.append(
+                        f"{rung.label}: a way to reach this rung counts "
+                        f"{' or '.join(missing)} activity, which none of the synced exports "
+                        "contain as activity. " + _attempts_text(attempts)
+                    )
+                    continue
                 gaps.append(
-                    f"{rung.label}: a way to reach this rung counts {', '.join(missing)} "
+                    f"{rung.label}: a way to reach this rung counts {' or '.join(missing)} "
                     "activity, which none of the synced exports contain."
                 )
                 continue
@@ -250,12 +282,28 @@ def load_summary(con, org: Organization) -> SyncSummary:
             [org_id],
         ).fetchall()
     }
+    n_attempts, n_conversations, n_texts = con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE conversation),
+                  count(*) FILTER (WHERE channel = 'text')
+           FROM contact_attempt WHERE org_id = ?""",
+        [org_id],
+    ).fetchone()
     has_attended = bool(
         con.execute(
             "SELECT count(*) FROM activity WHERE org_id = ? AND attended IS NOT NULL", [org_id]
         ).fetchone()[0]
     )
-    gaps = ladder_gaps(org, present, has_roles=roles, has_attended=has_attended)
+    gaps = ladder_gaps(
+        org,
+        present,
+        has_roles=roles,
+        has_attended=has_attended,
+        attempts={
+            "attempts": int(n_attempts),
+            "conversations": int(n_conversations),
+            "texts": int(n_texts),
+        },
+    )
     return SyncSummary(
         org_id,
         last_run,
