@@ -378,3 +378,49 @@ def test_ladder_gaps_read_the_exports_as_the_ladder_does(make_cohort):
         "a contact attempt. To reach this rung from these exports, its rule needs an "
         "activity type they hold (listed under Activity recorded)."
     ]
+
+
+def test_rows_read_add_up_to_kept_rejected_and_left_out(make_cohort):
+    """The report's rows read were not its rows kept plus rejected: 11 read, 9 kept, 1
+    rejected, the eleventh (a text Spoke did not send, left out on purpose) said only in
+    a note, and a blank row of commas in the activist report said nowhere. Rows left out
+    and blank rows are given beside the others, overall and per tool."""
+    from test_readers import SPOKE_CONTACTS, SPOKE_MESSAGES
+
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: spoke, path: spoke}")
+    c.write("an/activists.csv", AN_CSV + ",,,,,,,,,,,,,,\nu3,Xu,Yi,yi@example.org,,,,,31/31/2026\n")
+    c.write("spoke/campaign-71-contacts.csv", SPOKE_CONTACTS)
+    c.write(
+        "spoke/campaign-71-messages.csv",
+        SPOKE_MESSAGES + "71,+16175550107,+16175550100,false,ERROR,2026-08-20T15:03:00Z,Hi!\n",
+    )
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    run = summary.last_run
+    # activist report: u1, u2 kept, u3 rejected, the row of commas blank; Spoke: 3
+    # contacts and 4 messages kept, the fifth message left out
+    assert (run["rows_read"], run["rows_kept"], run["rows_rejected"]) == (11, 9, 1)
+    assert (run["left_out"], run["blank"]) == (1, 1)
+    assert summary.sources[
+        ["source_kind", "rows_read", "rows_kept", "rows_rejected", "left_out", "blank"]
+    ].values.tolist() == [
+        ["Action Network (activist report)", 3, 2, 1, 0, 1],
+        ["Spoke", 8, 7, 0, 1, 0],
+    ]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "Rows left out (read, not kept and not an error: the notes below say why)" in html
+    assert "Blank rows skipped (not counted as read)" in html
+    assert '<th scope="col">Left out</th>' in html
+    assert '<th scope="col">Blank rows skipped</th>' in html
+
+    # a sync with neither says nothing of them
+    c2 = make_cohort("- {kind: action_network_csv, path: an}")
+    c2.write("an/activists.csv", AN_CSV)
+    ctx2 = _context(c2)
+    result = sync_phase.run(ctx2)
+    with connect(ctx2.store_path) as con:
+        summary = load_summary(con, ctx2.org)
+    html = _html(sync_phase.blocks(ctx2, summary, result))
+    assert "Left out" not in html and "Blank rows" not in html

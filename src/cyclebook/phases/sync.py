@@ -97,16 +97,22 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 kind="info",
             )
         )
-    out.append(
-        d.definition_list(
-            [
-                ("Last synced", run["started_at"][:16] + " UTC"),
-                ("Rows read", f"{run['rows_read']:,}"),
-                ("Rows kept", f"{run['rows_kept']:,}"),
-                ("Rows rejected", f"{run['rows_rejected']:,}"),
-            ]
+    figures = [
+        ("Last synced", run["started_at"][:16] + " UTC"),
+        ("Rows read", f"{run['rows_read']:,}"),
+        ("Rows kept", f"{run['rows_kept']:,}"),
+        ("Rows rejected", f"{run['rows_rejected']:,}"),
+    ]
+    if run.get("left_out"):
+        figures.append(
+            (
+                "Rows left out (read, not kept and not an error: the notes below say why)",
+                f"{run['left_out']:,}",
+            )
         )
-    )
+    if run.get("blank"):
+        figures.append(("Blank rows skipped (not counted as read)", f"{run['blank']:,}"))
+    out.append(d.definition_list(figures))
     src = summary.sources.rename(
         columns={
             "source_kind": "Tool",
@@ -114,13 +120,19 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "rows_read": "Rows read",
             "rows_kept": "Kept",
             "rows_rejected": "Rejected",
+            "left_out": "Left out",
+            "blank": "Blank rows skipped",
             "first": "Earliest date",
             "last": "Latest date",
         }
     )
+    # the columns a sync with neither says nothing in
+    src = src.drop(columns=[c for c in ("Left out", "Blank rows skipped") if not src[c].any()])
     out.append(
         d.table(
-            _suppress(src, aud, ["Rows read", "Kept", "Rejected"]),
+            _suppress(
+                src, aud, ["Rows read", "Kept", "Rejected", "Left out", "Blank rows skipped"]
+            ),
             "Rows read, kept and rejected per tool, with the dates the data covers",
         )
     )

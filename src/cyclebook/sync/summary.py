@@ -172,6 +172,16 @@ def load_summary(con, org: Organization) -> SyncSummary:
     if fail and (not run or fail[0] > run[1]):
         last_failure = {"started_at": fail[0], "message": fail[1]}
 
+    # rows read that were neither kept nor rejected (a text Spoke did not send, an Action
+    # Builder workplace: each file's notes say why), and blank rows (not counted as read):
+    # without them the report's rows read were not its kept plus rejected
+    files["left_out"] = (files["rows_read"] - files["rows_kept"] - files["rows_rejected"]).clip(
+        lower=0
+    )
+    files["blank"] = [int(json.loads(m or "{}").get("skipped_blank", 0)) for m in files["message"]]
+    if last_run is not None:
+        last_run["left_out"] = int(files["left_out"].sum())
+        last_run["blank"] = int(files["blank"].sum())
     if len(files):
         sources = (
             files.groupby("source_kind", sort=False)
@@ -180,6 +190,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 rows_read=("rows_read", "sum"),
                 rows_kept=("rows_kept", "sum"),
                 rows_rejected=("rows_rejected", "sum"),
+                left_out=("left_out", "sum"),
+                blank=("blank", "sum"),
                 first=("first", "min"),
                 last=("last", "max"),
             )
@@ -194,6 +206,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 "rows_read",
                 "rows_kept",
                 "rows_rejected",
+                "left_out",
+                "blank",
                 "first",
                 "last",
             ]
