@@ -424,3 +424,30 @@ def test_rows_read_add_up_to_kept_rejected_and_left_out(make_cohort):
         summary = load_summary(con, ctx2.org)
     html = _html(sync_phase.blocks(ctx2, summary, result))
     assert "Left out" not in html and "Blank rows" not in html
+
+
+def test_tools_are_named_as_people_know_them(make_cohort):
+    """The per-tool table said "Action Network (activist report)", and the tables below
+    it said "action_network" and "sheet:roster", the store's own keys."""
+    c = make_cohort(
+        """
+        - {kind: action_network_csv, path: an}
+        - kind: generic_csv
+          path: roster.csv
+          activity_type: attendance
+          columns: {email: Email, occurred_at: Date}
+        """
+    )
+    c.write("an/activists.csv", AN_CSV)
+    c.write("roster.csv", "Email,Date\nbo@example.org,2026-08-20\n")
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    # bo@example.org is in both: the pair, and each tool's activity
+    assert "<tr><td>Action Network</td><td>Spreadsheet</td><td>1</td></tr>" in html
+    assert "<td>attendance</td><td>Spreadsheet (roster)</td>" in html
+    assert "<td>signup</td><td>Action Network</td>" in html
+    for key in ("action_network<", "sheet:", ">sheet<"):
+        assert key not in html, key

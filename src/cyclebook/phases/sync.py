@@ -35,6 +35,25 @@ UNREAD_HINTS = {
 }
 
 
+# The tools as the store names them (an identity's or an activity's source): the report
+# names them as the per-tool table does, not by the store's keys ("action_network")
+TOOL_NAMES = {
+    "action_network": "Action Network",
+    "mobilize": "Mobilize",
+    "van": "EveryAction / VAN",
+    "spoke": "Spoke",
+    "action_builder": "Action Builder",
+    "sheet": "Spreadsheet",
+}
+
+
+def tool_name(source: str) -> str:
+    """ "Action Network" for action_network, "Spreadsheet (roster)" for sheet:roster."""
+    tool, _, sheet = str(source).partition(":")
+    name = TOOL_NAMES.get(tool, tool)
+    return f"{name} ({sheet})" if sheet else name
+
+
 def run(ctx: PhaseContext) -> SyncResult:
     """Sync the context's organization (a no-op when its exports have not changed)."""
     return sync_org(ctx.paths.root, ctx.org, cohort=ctx.cohort)
@@ -187,9 +206,10 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 else f"Fewer than 10 of {ppl['total']:,} people appear in two or more tools."
             )
         )
-        pairs = summary.pairs.rename(
-            columns={"tool": "Tool", "other_tool": "Other tool", "people": "People in both"}
-        )
+        pairs = summary.pairs.assign(
+            tool=summary.pairs["tool"].map(tool_name),
+            other_tool=summary.pairs["other_tool"].map(tool_name),
+        ).rename(columns={"tool": "Tool", "other_tool": "Other tool", "people": "People in both"})
         out.append(
             d.table(
                 _suppress(pairs, aud, ["People in both"]), "People found in both tools of each pair"
@@ -232,7 +252,9 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         out.append(d.table(summary.unknown_columns, "Unrecognised columns, per file"))
 
     out.append(d.heading("Activity recorded", 3))
-    types = summary.activity_types.rename(
+    types = summary.activity_types.assign(
+        source=summary.activity_types["source"].map(tool_name)
+    ).rename(
         columns={
             "type": "Activity type",
             "source": "Source",
