@@ -451,3 +451,25 @@ def test_tools_are_named_as_people_know_them(make_cohort):
     assert "<td>signup</td><td>Action Network</td>" in html
     for key in ("action_network<", "sheet:", ">sheet<"):
         assert key not in html, key
+
+
+def test_a_json_pages_rejects_are_numbered_by_record(make_cohort):
+    """A Mobilize page's rejected attendance was listed at "line 2": the record's place
+    in the page's list, while line 2 of the page (as the API writes it, or pretty
+    printed) is another thing. The report says record 2."""
+    import copy
+    import json
+
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    page = copy.deepcopy(MOBILIZE_PAGE)
+    page["data"][1]["timeslot"]["start_date"] = "not a time"
+    c.write("mobilize/p1.json", json.dumps(page, indent=2))
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.rejects[["File", "Column", "Lines"]].values.tolist() == [
+        ["mobilize/p1.json", "timeslot.start_date", "record 2"]
+    ]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "in a JSON file, by its record" in html

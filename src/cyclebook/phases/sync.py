@@ -230,7 +230,8 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         out.append(
             d.paragraph(
                 "Each rejected row is listed by file, line and column with the reason, so it can "
-                "be fixed in the tool and exported again. Values are not shown."
+                "be fixed in the tool and exported again (in a JSON file, by its record: the "
+                "first in the file's list of records is record 1). Values are not shown."
             )
         )
         rej = summary.rejects

@@ -66,6 +66,16 @@ def _attempts_text(attempts: dict[str, int]) -> str:
     )
 
 
+JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
+
+
+def _records(values: list) -> str:
+    text = _lines(values)
+    if not text:
+        return text
+    return ("record " if len([v for v in values if v is not None]) == 1 else "records ") + text
+
+
 def ladder_gaps(
     org: Organization,
     present_types: set[str],
@@ -221,7 +231,13 @@ def load_summary(con, org: Organization) -> SyncSummary:
         [org_id],
     )
     if len(rej):
-        rej["lines"] = rej["lines"].map(lambda v: _lines(list(v)))
+        # a JSON page's rejects are numbered by their place in the page's list of records
+        # (its text lines are the pretty-printer's): "line 2" sent people to the page's
+        # second line
+        rej["lines"] = [
+            _records(list(v)) if str(f).lower().endswith(JSON_SUFFIXES) else _lines(list(v))
+            for f, v in zip(rej["file"], rej["lines"], strict=True)
+        ]
     rejects = rej.rename(
         columns={
             "file": "File",
