@@ -473,3 +473,33 @@ def test_a_json_pages_rejects_are_numbered_by_record(make_cohort):
     ]
     html = _html(sync_phase.blocks(ctx, summary, result))
     assert "in a JSON file, by its record" in html
+
+
+def test_a_van_file_not_named_after_its_table_says_how_to_fix_it(make_cohort):
+    """A VAN export saved as canvass-sept.csv (contactscontacts by its columns) was read as
+    nothing, with the note "not a recognised VAN warehouse table; not read": not what
+    makes a table known, nor what to do."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write(
+        "van/canvass-sept.csv",
+        "contactscontactid,vanid,resultid,contacttypeid,datecanvassed\n1,101,14,2,2026-08-10\n",
+    )
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.notes.values.tolist() == [
+        [
+            "van/canvass-sept.csv",
+            "not read: a VAN warehouse table is known by its file name, which starts with "
+            "the table's name (activistcodes, contactsactivistcodes, contactscontacts, "
+            "contacttypes, contributions, events, eventsignups, persons, results), and this "
+            "one names none. Rename the file after the table it holds (such as "
+            "contactscontacts_2026-09.csv); a list exported from VAN's own screens (VANID, "
+            "names, address) is read as a spreadsheet: a generic_csv source mapping its "
+            "columns",
+        ]
+    ]
+    assert "Rename the file after the table it holds" in _html(
+        sync_phase.blocks(ctx, summary, result)
+    )

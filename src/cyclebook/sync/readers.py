@@ -968,7 +968,15 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     for f in files:
         f.role = van_table(f)
         if not f.role:
-            f.notes.append("not a recognised VAN warehouse table; not read")
+            f.notes.append(
+                "not read: a VAN warehouse table is known by its file name, which starts "
+                "with the table's name ("
+                + ", ".join(sorted(set(VAN_TABLES) - {"contacts"}))
+                + "), and this one names none. Rename the file after the table it holds "
+                "(such as contactscontacts_2026-09.csv); a list exported from VAN's own "
+                "screens (VANID, names, address) is read as a spreadsheet: a generic_csv "
+                "source mapping its columns"
+            )
             continue
         groups.setdefault(f.role, []).append(f)
     loaded: dict[int, tuple[str, list[str]]] = {}
