@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from textwrap import dedent
 
@@ -578,6 +579,72 @@ def test_spoke(make_cohort):
     assert c.query("SELECT count(*) FROM person") == [(3,)]
     # an opt-out is a no; not opting out is not a yes (unknown)
     assert c.query("SELECT sms_ok FROM person ORDER BY 1") == [(False,), (None,), (None,)]
+
+
+def test_spoke_rewired_texter_comes_from_the_messages(make_cohort):
+    """Spoke Rewired's contacts export has no texter columns; its messages export names
+    the texter of each message (with the texter's email and cell, and the message's
+    segments). Each text is the work of the texter who sent its first message; the
+    texter's email and phone are nobody's custom field, and the messages' real columns
+    are not "unknown". The hash of no name made one organizer of every texter."""
+    c = make_cohort("- {kind: spoke, path: spoke}")
+    c.write(
+        "spoke/GOTV-2026-09-01-10-00-00.csv",
+        """\
+        campaignId,campaign,contact[firstName],contact[lastName],contact[cell],contact[zip],contact[city],contact[state],contact[optOut],contact[messageStatus],contact[external_id],question[Will you vote?],tags
+        7,GOTV,Ana,Diaz,+16175550101,02139,Cambridge,MA,false,convo,,Yes,
+        7,GOTV,Bo,Lee,+16175550102,02139,Cambridge,MA,false,messaged,,,
+        7,GOTV,Cy,Ng,+16175550103,02139,Cambridge,MA,false,needsMessage,,,
+        """,
+    )
+    c.write(
+        "spoke/GOTV-2026-09-01-10-00-00-messages.csv",
+        """\
+        assignmentId,userNumber,contactNumber,isFromContact,numSegments,numMedia,sendStatus,errorCodes,attemptedAt,text,campaignId,texter[firstName],texter[lastName],texter[email],texter[cell]
+        3,+16175559999,+16175550101,false,1,0,DELIVERED,,2026-09-01T14:00:00.000Z,Hi Ana,7,Tess,Ter,tess@org.example,+16175558888
+        3,+16175559999,+16175550101,true,1,0,DELIVERED,,2026-09-01T14:05:00.000Z,yes,7,,,,
+        4,+16175559998,+16175550102,false,1,0,DELIVERED,,2026-09-01T14:01:00.000Z,Hi Bo,7,Max,Mo,max@org.example,+16175557777
+        """,
+    )
+    result = c.sync()
+    assert [(f.rows_rejected, f.unknown_columns) for f in result.files] == [(0, []), (0, [])]
+    tess = "spoke:texter:" + hashlib.md5(b"tess ter").hexdigest()[:12]
+    max_ = "spoke:texter:" + hashlib.md5(b"max mo").hexdigest()[:12]
+    assert c.query("SELECT attempt_id, organizer_id FROM contact_attempt ORDER BY 1") == [
+        ("spoke:7:+16175550101", tess),
+        ("spoke:7:+16175550102", max_),
+    ]
+    assert c.query("SELECT type, organizer_id FROM activity") == [("survey_response", tess)]
+    assert c.query("SELECT count(*) FROM custom_field") == [(0,)]
+
+
+def test_spoke_texter_from_the_contacts_and_none_without_names(make_cohort):
+    """The contacts export's texter names the texter; a campaign whose exports name no
+    texter has no organizer (NULL, counted as missing), not one made-up texter."""
+    c = make_cohort("- {kind: spoke, path: spoke}")
+    c.write("spoke/campaign-71-contacts.csv", SPOKE_CONTACTS)
+    c.write("spoke/campaign-71-messages.csv", SPOKE_MESSAGES)
+    c.write(
+        "spoke/campaign-72-contacts.csv",
+        """\
+        campaignId,campaign,contact[firstName],contact[lastName],contact[cell],contact[messageStatus]
+        72,Phonebank,Lou,Ma,+16175550109,messaged
+        """,
+    )
+    c.write(
+        "spoke/campaign-72-messages.csv",
+        """\
+        campaignId,contactNumber,isFromContact,sendStatus,attemptedAt,text
+        72,+16175550109,false,DELIVERED,2026-08-21T09:00:00Z,Hi
+        """,
+    )
+    assert c.sync().rows_rejected == 0
+    sam = "spoke:texter:" + hashlib.md5(b"sam rivera").hexdigest()[:12]
+    assert c.query("SELECT attempt_id, organizer_id FROM contact_attempt ORDER BY 1") == [
+        ("spoke:71:+16175550105", sam),
+        ("spoke:71:+16175550106", sam),
+        ("spoke:72:+16175550109", None),
+    ]
 
 
 @pytest.mark.parametrize("files", [1, 2])

@@ -1253,6 +1253,11 @@ SPOKE_CONTACT_KNOWN = {
     "contact[external_id]",
     "tags",
     "texter[alias]",
+    # the texter's own email and phones (a staff member's, not the contact's: kept as
+    # the contact's custom fields they put one texter's details on every contact)
+    "texter[email]",
+    "texter[cell]",
+    "texter[assignedcell]",
     "contact[city]",
     "contact[state]",
 }
@@ -1269,6 +1274,12 @@ SPOKE_MESSAGE_KNOWN = {
     "assignmentid",
     "texter[firstname]",
     "texter[lastname]",
+    # Spoke Rewired's messages export (the texter of each message, the message's size)
+    "texter[email]",
+    "texter[cell]",
+    "numsegments",
+    "nummedia",
+    "errorcodes",
 }
 
 # Spoke's sendStatus of an outbound message that reached nobody (of QUEUED, SENDING,
@@ -1300,6 +1311,15 @@ def _note_spoke_unsent(files: list[FileInfo], counts: list[tuple]) -> None:
         )
 
 
+def _spoke_texter(first: str, last: str) -> str:
+    """The texter's organizer id from the texter's names, NULL without them: Spoke
+    Rewired's contacts export has no texter columns, and the hash of no name gave every
+    text and survey answer of such a campaign one made-up organizer (none was missing
+    an organizer in the improve report)."""
+    names = f"nullif(lower(concat_ws(' ', cb_s({first}), cb_s({last}))), '')"
+    return f"'spoke:texter:' || substr(md5({names}), 1, 12)"
+
+
 def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organization) -> None:
     con = stage.con
     contacts, messages = [], []
@@ -1325,7 +1345,7 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
     # messages: first outbound time, last inbound time, per (campaign, cell)
     msg = stage.tmp_name("msg")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {msg} (campaign_id VARCHAR, cell VARCHAR,
-        first_out TIMESTAMPTZ, last_in TIMESTAMPTZ, replied BOOLEAN)""")
+        first_out TIMESTAMPTZ, last_in TIMESTAMPTZ, replied BOOLEAN, texter VARCHAR)""")
     if messages:  # every messages file at once
         for f, _table, cols in messages:
             stage.unknown(f, cols, SPOKE_MESSAGE_KNOWN)
@@ -1337,7 +1357,8 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
             cb_s({c("attemptedAt")}) AS at_raw, cb_ts({c("attemptedAt")}) AS ts,
             upper(trim(coalesce(cb_s({c("text")}), ''))) IN ('STOP', 'STOP ALL', 'UNSUBSCRIBE',
                 'QUIT', 'CANCEL', 'END') AS stop,
-            upper(trim(cb_s({c("sendStatus")}))) AS send_status
+            upper(trim(cb_s({c("sendStatus")}))) AS send_status,
+            {_spoke_texter(c("texter[firstName]"), c("texter[lastName]"))} AS texter
             FROM ({c.source()})"""
         checks = [
             ("cell IS NULL", "contactNumber", "contactNumber is not a phone number"),
@@ -1353,7 +1374,12 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
             min(ts) FILTER (WHERE NOT coalesce(inbound, FALSE)
                 AND coalesce(send_status NOT IN ({unsent}), TRUE)),
             max(ts) FILTER (WHERE inbound AND NOT stop),
-            bool_or(inbound AND NOT stop) FROM {t} WHERE cell IS NOT NULL AND ts IS NOT NULL
+            bool_or(inbound AND NOT stop),
+            -- the texter of the first text sent (Spoke Rewired names the texter on each
+            -- message, not on the contact)
+            arg_min(texter, ts) FILTER (WHERE NOT coalesce(inbound, FALSE)
+                AND coalesce(send_status NOT IN ({unsent}), TRUE) AND texter IS NOT NULL)
+            FROM {t} WHERE cell IS NOT NULL AND ts IS NOT NULL
             GROUP BY ALL""")
         statements.append(f"""SELECT {"__file" if len(messages) > 1 else "NULL"},
             send_status, count(*) FROM {t}
@@ -1365,7 +1391,8 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
         drops = [f"DROP TABLE {t}", *(f"DROP TABLE {table}" for _f, table, _c in messages)]
         con.execute(";\n".join(drops))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {msg}_g AS SELECT campaign_id, cell,
-        min(first_out) first_out, max(last_in) last_in, bool_or(replied) replied
+        min(first_out) first_out, max(last_in) last_in, bool_or(replied) replied,
+        arg_min(texter, first_out) FILTER (WHERE texter IS NOT NULL) texter
         FROM {msg} GROUP BY ALL""")
     if contacts:
         _spoke_contacts(stage, contacts, msg, any(s.kind == "van" for s in org.sources))
@@ -1394,10 +1421,10 @@ def _spoke_contacts(
         cb_bool({c("contact[optOut]")}) AS opt_out,
         lower(cb_s({c("contact[messageStatus]")})) AS status,
         cb_id({c("contact[external_id]")}) AS external_id,
-        'spoke:texter:' || substr(md5(lower(concat_ws(' ', cb_s({c("texter[firstName]")}),
-            cb_s({c("texter[lastName]")})))), 1, 12) AS texter{answers}
+        {_spoke_texter(c("texter[firstName]"), c("texter[lastName]"))} AS __texter{answers}
         FROM ({c.source()})"""
-    sel = f"""SELECT r.*, m.first_out, m.last_in, coalesce(m.replied, FALSE) AS replied
+    sel = f"""SELECT r.* EXCLUDE (__texter), m.first_out, m.last_in,
+            coalesce(m.replied, FALSE) AS replied, coalesce(r.__texter, m.texter) AS texter
         FROM ({sel}) r LEFT JOIN {msg}_g m ON m.campaign_id = r.campaign_id
             AND m.cell = r.cell"""
     inserts = {
