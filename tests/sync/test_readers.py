@@ -1654,6 +1654,58 @@ def test_mobilize_attendance_without_ids_is_kept(make_cohort):
     assert c.query("SELECT activity_id, status FROM activity") == [(activity[0], "confirmed")]
 
 
+def test_mobilize_attendance_without_status_is_a_signup(make_cohort):
+    """Mobilize's attendance at a coordinated organization's event, read by an
+    independent organization, has no status either (null, beside its null id, event id,
+    title and timeslot id). It was rejected as an unknown status, and its person was in
+    no table; it is a sign-up (registered), attendance not recorded. A status Mobilize
+    does not give is still rejected."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    record = {
+        "id": None,
+        "created_date": 1585860020,
+        "modified_date": 1634071146,
+        "status": None,
+        "attended": None,
+        "rating": None,
+        "feedback": None,
+        "custom_signup_field_values": [],
+        "referrer": {"utm_source": None, "url": None},
+        "person": {
+            "id": 970647,
+            "person_id": 970647,
+            "user_id": 995233,
+            "given_name": "Pat",
+            "family_name": "Nailo",
+            "email_addresses": [{"primary": True, "address": "pat@example.org"}],
+            "phone_numbers": [{"primary": True, "number": "6175550123"}],
+            "postal_addresses": [{"primary": True, "postal_code": "56220"}],
+            "sms_opt_in_status": "UNSPECIFIED",
+            "created_date": 1576831670,
+            "modified_date": 1634070926,
+            "blocked_date": 1634070923,
+        },
+        "timeslot": {"id": None, "start_date": 1585866600, "end_date": 1585873800},
+        "event": {"id": None, "title": None, "event_type": "MEETING", "contact": None},
+    }
+    odd = dict(record, status="WAITLISTED", person=dict(record["person"], user_id=995234))
+    c.write("mobilize/p1.json", {"count": 2, "next": None, "data": [record, odd]})
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (2, 1)
+    assert c.rejects() == [
+        (
+            "mobilize/p1.json",
+            2,
+            "status",
+            "unknown status (expected REGISTERED, CONFIRMED or CANCELLED)",
+        )
+    ]
+    assert c.query(
+        f"""SELECT i.source_id, a.status, a.attended, a.event_id, {utc("a.occurred_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id)"""
+    ) == [("995233", "registered", None, None, "2020-04-02 22:30")]
+
+
 def test_api_readers_count_emails_and_phones_they_cannot_read(make_cohort):
     """The CSV readers counted unreadable emails and phones in a note; the JSON readers
     dropped them without a word (the people kept, unmatched by them)."""

@@ -767,8 +767,11 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                 ("created_raw IS NULL", "created_date", "missing created_date"),
                 ("created_at IS NULL", "created_date", BAD_DATE),
                 ("start_raw IS NOT NULL AND start_at IS NULL", "timeslot.start_date", BAD_DATE),
+                # (a null status is a sign-up: Mobilize gives none on an independent
+                # organization's attendance at a coordinated organization's event, and
+                # such records, their people with them, were rejected)
                 (
-                    "st IS NULL",
+                    "st IS NULL AND st_raw IS NOT NULL",
                     "status",
                     "unknown status (expected REGISTERED, CONFIRMED or CANCELLED)",
                 ),
@@ -785,7 +788,8 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                 "st_event": f"""{event_id}, 'mobilize', x.title, x.ev_type,
                     coalesce(x.start_at, x.created_at) WHERE x.ev IS NOT NULL""",
                 "st_activity": f"""'mobilize:att:' || x.aid, 'mobilize', x.aid, 'mobilize', x.pref,
-                    'attendance', coalesce(x.start_at, x.created_at), x.modified_at, x.st, x.att,
+                    'attendance', coalesce(x.start_at, x.created_at), x.modified_at,
+                    coalesce(x.st, 'registered'), x.att,
                     CASE WHEN x.ev IS NOT NULL THEN {event_id} END, 'in_person', x.role,
                     NULL, NULL, NULL, NULL""",
             },
