@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 from test_readers import AN_CSV, MOBILIZE_PAGE, SPOKE_CONTACTS, SPOKE_MESSAGES
 
 from cyclebook.store import UNINDEXED_KEYS
@@ -562,3 +563,59 @@ def test_a_changed_setting_reads_the_unchanged_exports_again(make_cohort):
     # the organization's timezone is how naive times are read: read again too
     cohort_yml.write_text(cohort_yml.read_text().replace("America/New_York", "America/Los_Angeles"))
     assert c.sync().status == "ok"
+
+
+VAN_CONTACT_LOOKUPS = {
+    "van/persons.csv": "vanid,firstname,lastname,email\n101,Ana,Diaz,ana@x.org\n",
+    "van/results.csv": "resultid,resultshortname\n1,Canvassed\n2,Not Home\n",
+    "van/contacttypes.csv": "contacttypeid,contacttypename\n1,Walk\n2,One on One\n",
+}
+VAN_CONTACT = (
+    "contactscontactid,vanid,resultid,contacttypeid,datecanvassed,datecreated,canvassedby\n"
+    "9001,101,{result},2,2026-08-30 18:00:00,2026-08-30 20:00:00,56\n"
+)
+
+
+@pytest.mark.parametrize("together", [False, True])
+@pytest.mark.parametrize(
+    ("first", "then", "activities", "attempts"),
+    [
+        ("2", "1", [("van:cc:9001", "Canvassed")], []),
+        ("1", "2", [], [("van:cc:9001", "Not Home")]),
+    ],
+)
+def test_a_corrected_van_one_on_one_is_held_or_attempted_not_both(
+    make_cohort, together, first, then, activities, attempts
+):
+    """A One on One entered as Not Home (an attempt) and corrected to Canvassed (a held
+    one-on-one) in the next weekly export, or the other way round, is one contact: it
+    was in both tables, the earlier version counted as an attempt beside the held 1:1
+    (or a 1:1 that did not happen beside its attempt). The later export decides, synced
+    one after the other or together."""
+    c = make_cohort("- {kind: van, path: van}")
+    for rel, text in VAN_CONTACT_LOOKUPS.items():
+        c.write(rel, text)
+    c.write("van/contactscontacts_2026-09-01.csv", VAN_CONTACT.format(result=first))
+    if not together:
+        assert c.sync().status == "ok"
+    c.write("van/contactscontacts_2026-09-08.csv", VAN_CONTACT.format(result=then))
+    assert c.sync().status == "ok"
+    assert c.query("SELECT activity_id, result FROM activity") == activities
+    assert c.query("SELECT attempt_id, result FROM contact_attempt") == attempts
+
+
+def test_van_contacts_beside_other_tools_on_a_first_sync(make_cohort):
+    """The first sync of VAN contacts beside another tool's activities (their typed
+    tables released once inserted) keeps each contact in its one table."""
+    c = make_cohort("- {kind: van, path: van}\n- {kind: action_network_csv, path: an}")
+    for rel, text in VAN_CONTACT_LOOKUPS.items():
+        c.write(rel, text)
+    c.write("van/contactscontacts.csv", VAN_CONTACT.format(result="1"))
+    c.write("an/activists.csv", AN_CSV)
+    assert c.sync().status == "ok"
+    assert c.query("SELECT activity_id FROM activity ORDER BY 1") == [
+        ("an:signup:u1",),
+        ("an:signup:u2",),
+        ("van:cc:9001",),
+    ]
+    assert c.query("SELECT count(*) FROM contact_attempt") == [(0,)]

@@ -353,6 +353,25 @@ def write_org(
             )
         act_src, att_src = "cb_st_activity", "cb_st_attempt"
 
+    # ---- a VAN contact is a held one-on-one (an activity) or an attempt, by its result:
+    # corrected in a later export (a One on One entered as Not Home, then Canvassed, or
+    # the other way round) it was both, its earlier version left in the other table. The
+    # latest record of each contact id read now decides which table holds it (decided
+    # here, before the staged activities' typed tables are released; applied below).
+    van_contacts = stage is not None and any(
+        f.role == "contactscontacts" and not f.carried for f in stage.files
+    )
+    if van_contacts:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE cb_cc_kept AS
+            WITH a AS (SELECT activity_id AS id, max(file_no * 10000000000 + rec) AS pos
+                       FROM {act_src} WHERE starts_with(activity_id, 'van:cc:') GROUP BY 1),
+                 t AS (SELECT attempt_id AS id, max(file_no * 10000000000 + rec) AS pos
+                       FROM {att_src} WHERE starts_with(attempt_id, 'van:cc:') GROUP BY 1)
+            SELECT id, coalesce(a.pos > t.pos, t.pos IS NULL) AS is_activity
+            FROM a FULL JOIN t USING (id)"""
+        )
+
     # ---- activities: one row per activity_id (the latest export's version wins); an
     # activity whose person is in none of the organization's exports is rejected.
     # st_activity is a view over the readers' typed tables: nothing is copied unless the
@@ -601,6 +620,19 @@ def write_org(
         if attempts
         else 0
     )
+
+    # ---- each VAN contact read now in one table only (decided above)
+    if van_contacts:
+        for table, key, kept in (
+            ("contact_attempt", "attempt_id", "is_activity"),
+            ("activity", "activity_id", "NOT is_activity"),
+        ):
+            con.execute(
+                f"""DELETE FROM {table} WHERE org_id = $org AND {key} IN (
+                       SELECT id FROM cb_cc_kept WHERE {kept})""",
+                p,
+            )
+        con.execute("DROP TABLE cb_cc_kept")
 
     # ---- custom (unknown) fields, kept per person
     custom = con.execute(
