@@ -708,6 +708,36 @@ def test_a_sheet_with_a_title_above_its_header(make_cohort):
     assert c.query("SELECT source_id FROM identity") == [("1",)]
 
 
+def test_a_bom_sheet_with_a_stray_windows_1252_byte_and_a_repeated_header(make_cohort):
+    """A sheet saved as Excel's "CSV UTF-8" (with its byte-order mark), a name later
+    typed in another program as Windows-1252, and a second export pasted below it (its
+    header line repeated). Looking for a title, the sheet was decoded whole as
+    Windows-1252, so its BOM made the first header "ï»¿ID": the repeated header line
+    was taken for the header, and the whole sheet was refused for lacking every mapped
+    column. It is read from its first line; the repeated header is a reject."""
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv",
+        b"\xef\xbb\xbf"
+        + (
+            "ID,Email,Date,Type\r\n"  # 1
+            "1,a@example.org,2026-08-01,signup\r\n"  # 2
+            "2,b@example.org,2026-08-01,signup,Jos\xe9\r\n"  # 3 (one value too many)
+            "ID,Email,Date,Type\r\n"  # 4
+            "3,c@example.org,2026-08-02,signup\r\n"  # 5
+        ).encode("cp1252"),
+    )
+    result = c.sync()
+    assert result.status == "ok"
+    (sheet,) = result.files
+    assert (sheet.rows_read, sheet.rows_kept, sheet.rows_rejected) == (4, 2, 2)
+    assert [(line, column, reason[:22]) for _, line, column, reason in c.rejects()] == [
+        (3, None, "more values than the h"),
+        (4, None, "repeated header line"),
+    ]
+    assert c.query("SELECT source_id FROM identity ORDER BY 1") == [("1",), ("3",)]
+
+
 def test_ids_a_spreadsheet_rounded_are_rejected(make_cohort):
     """Excel saves a number of 12 or more digits as it shows it, 1.23457E+11: two
     members' ids became one, and the two one person. Those rows are rejected."""

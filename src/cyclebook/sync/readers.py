@@ -15,7 +15,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cyclebook.config import ACTIVITY_TYPES, Organization, Source
-from cyclebook.sync.stage import BAD_DATE, DEFERRED, FileInfo, Stage, ident, list_rows, sql_str
+from cyclebook.sync.stage import (
+    BAD_DATE,
+    CP1252_FALLBACK,
+    DEFERRED,
+    FileInfo,
+    Stage,
+    ident,
+    list_rows,
+    sql_str,
+)
 
 ATTENDANCE_STATUSES = (
     "registered",
@@ -1665,7 +1674,11 @@ def _header_below_a_title(f: FileInfo, names: list[str], source: Source) -> int:
     try:
         text = head.decode(source.encoding or "utf-8-sig")
     except UnicodeDecodeError:  # (or a character cut at the end of the bytes read)
-        text = head.decode("cp1252", errors="replace").removeprefix("\ufeff")
+        # as the sync will read it: UTF-8, its other bytes as Windows-1252, without the
+        # UTF-8 BOM (decoded whole as Windows-1252, a BOM made the header "ï»¿Email",
+        # and a header line repeated below it was taken for the header, the rows above
+        # it for a title)
+        text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors=CP1252_FALLBACK)
     except LookupError:
         text = head.decode("utf-8-sig", errors="replace")
     lines = text.splitlines()[:TITLE_LINES_LOOKED_AT]
