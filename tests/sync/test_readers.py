@@ -504,6 +504,59 @@ campaignId,contactNumber,userNumber,isFromContact,sendStatus,attemptedAt,text
 """
 
 
+def test_van_event_dates_with_an_offset_and_unreadable_ones(make_cohort):
+    """VAN's events table gives dateoffsetbegin as SQL Server writes a datetimeoffset,
+    with a space before the offset. It was not read, and a date not read dated the
+    event's signups by their creation date without a word: a Completed signup for the
+    27 August meeting counted on 1 August. Such a date is read; one that cannot be is a
+    reject naming the line, the column and the fix."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,firstname,lastname,email\n101,Ana,Diaz,ana@x.org\n")
+    c.write(
+        "van/events.csv",
+        """\
+        eventid,eventname,eventtypename,dateoffsetbegin
+        7,Members meeting,Meeting,2026-08-27 18:30:00.0000000 -04:00
+        8,Canvass,Canvass,next tuesday
+        9,Phone bank,Phone Bank,2026-08-29 17:00:00 +0000
+        """,
+    )
+    c.write(
+        "van/eventsignups.csv",
+        """\
+        eventsignupid,vanid,eventid,eventrolename,eventstatusname,datecreated,datemodified
+        1,101,7,Attendee,Completed,2026-08-01 09:00:00,2026-08-28 09:00:00
+        2,101,8,Attendee,Scheduled,2026-08-02 09:00:00,
+        3,101,9,Attendee,Scheduled,2026-08-03 09:00:00,
+        """,
+    )
+    result = c.sync()
+    assert [(f.file, f.rows_rejected) for f in result.files] == [
+        ("van/events.csv", 1),
+        ("van/eventsignups.csv", 0),
+        ("van/persons.csv", 0),
+    ]
+    assert c.rejects() == [
+        (
+            "van/events.csv",
+            3,
+            "dateoffsetbegin",
+            BAD_DATE + "; the event is kept without a date, and its signups are dated by "
+            "their creation date: export the events table again with its dates",
+        )
+    ]
+    assert c.query(f"SELECT event_id, {utc('start_at')} FROM event ORDER BY 1") == [
+        ("van:7", "2026-08-27 22:30"),
+        ("van:8", None),
+        ("van:9", "2026-08-29 17:00"),
+    ]
+    assert c.query(f"SELECT activity_id, {utc('occurred_at')} FROM activity ORDER BY 1") == [
+        ("van:es:1", "2026-08-27 22:30"),
+        ("van:es:2", "2026-08-02 13:00"),
+        ("van:es:3", "2026-08-29 17:00"),
+    ]
+
+
 def test_van_lookup_and_event_listed_twice_take_the_later_file(make_cohort):
     # An activist code renamed and an event moved between two exports synced together:
     # the later file (by name) gives the name, the title and the date, every time (three

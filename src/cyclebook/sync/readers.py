@@ -927,6 +927,10 @@ VAN_STATUS = {
     "walk in": "walk_in",
     "tentative": "registered",
 }
+EVENT_DATE_UNREAD = (
+    BAD_DATE + "; the event is kept without a date, and its signups are dated by their "
+    "creation date: export the events table again with its dates"
+)
 VAN_ONE_ON_ONE = "lower(x.ctype) IN ('one on one', '1:1', 'one-on-one')"
 VAN_CHANNEL = """CASE lower(x.ctype)
     WHEN 'walk' THEN 'door' WHEN 'paid walk' THEN 'door' WHEN 'door' THEN 'door'
@@ -1164,14 +1168,23 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
                 parts.append(f"""SELECT cb_id({c("eventid")}) AS k, cb_s({c("eventname")}) AS title,
                     lower(cb_s({c("eventtypename")})) AS etype,
-                    cb_ts({c("dateoffsetbegin")}) AS start_at, {g.file_no} AS file_no,
+                    cb_ts({c("dateoffsetbegin")}) AS start_at,
+                    cb_s({c("dateoffsetbegin")}) AS start_raw, {g.file_no} AS file_no,
                     rowid AS rec FROM {t}""")
+            events = stage.tmp_name("evrows")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {events} AS {' UNION ALL '.join(parts)}")
+            # an event date not read dated its signups by their creation date, silently
+            con.execute(
+                f"""INSERT INTO st_reject SELECT file_no, rec, NULL, 'dateoffsetbegin',
+                    {sql_str(EVENT_DATE_UNREAD)} FROM {events}
+                    WHERE start_raw IS NOT NULL AND start_at IS NULL"""
+            )
             con.execute(f"""CREATE OR REPLACE TEMP TABLE {ev} AS SELECT k,
                 {LATEST.format("title")} title, {LATEST.format("etype")} etype,
                 {LATEST.format("start_at")} start_at, min(file_no) file_no, min(rec) rec
-                FROM ({" UNION ALL ".join(parts)}) WHERE k IS NOT NULL GROUP BY k""")
+                FROM {events} WHERE k IS NOT NULL GROUP BY k""")
             con.execute(f"""INSERT INTO st_event SELECT 'van:' || k, 'van', title, etype, start_at,
-                file_no, rec FROM {ev}""")
+                file_no, rec FROM {ev}; DROP TABLE {events}""")
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {ev} (k VARCHAR, start_at TIMESTAMPTZ)")
             groups["eventsignups"][0].notes.append(

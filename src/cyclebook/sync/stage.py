@@ -127,7 +127,11 @@ MACROS = [
            CAST(try_strptime(cb_s(x), [
              '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y', '%m/%d/%Y %I:%M:%S %p',
              '%m/%d/%Y %I:%M %p', '%Y/%m/%d', '%d %b %Y', '%d %B %Y', '%b %d, %Y',
-             '%B %d, %Y']) AS TIMESTAMPTZ))),
+             '%B %d, %Y']) AS TIMESTAMPTZ),
+           -- a space before the offset, as SQL Server writes a datetimeoffset (VAN's
+           -- dateoffsetbegin: 2026-08-27 18:30:00.0000000 -04:00) and Ruby a time
+           try_cast(regexp_replace(cb_s(x), ' ([+-][0-9][0-9]:?[0-9][0-9])$', '\\1')
+                    AS TIMESTAMPTZ))),
          CAST(try_strptime(cb_s(x), ['%m/%d/%y %H:%M:%S', '%m/%d/%y %H:%M', '%m/%d/%y',
                                      '%m/%d/%y %I:%M %p']) AS TIMESTAMPTZ),
          CASE WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[1-9][0-9]{4}(\\.[0-9]+)?')
