@@ -1759,6 +1759,41 @@ def test_mobilize_attendance_without_status_is_a_signup(make_cohort):
     ) == [("995233", "registered", None, None, "2020-04-02 22:30")]
 
 
+def test_mobilize_custom_signup_fields_are_kept(make_cohort):
+    """A group's own sign-up questions on Mobilize (custom_signup_field_values, a text
+    or a yes/no answer each) were dropped unread; they are the person's custom fields,
+    as Action Network's are, the latest answer kept."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    page = json.loads(json.dumps(MOBILIZE_PAGE))
+    record = page["data"][0]
+    record["custom_signup_field_values"] = [
+        {
+            "custom_field_id": 51,
+            "custom_field_name": "Workplace",
+            "text_value": "Tower A",
+            "boolean_value": None,
+        },
+        {
+            "custom_field_id": 52,
+            "custom_field_name": "Union member?",
+            "text_value": None,
+            "boolean_value": True,
+        },
+        {
+            "custom_field_id": 53,
+            "custom_field_name": "Notes",
+            "text_value": "",
+            "boolean_value": None,
+        },
+    ]
+    c.write("mobilize/p1.json", page)
+    assert c.sync().rows_rejected == 0
+    assert c.query("SELECT source, field, value FROM custom_field ORDER BY 2") == [
+        ("mobilize", "Union member?", "true"),
+        ("mobilize", "Workplace", "Tower A"),
+    ]
+
+
 def test_api_readers_count_emails_and_phones_they_cannot_read(make_cohort):
     """The CSV readers counted unreadable emails and phones in a note; the JSON readers
     dropped them without a word (the people kept, unmatched by them)."""

@@ -804,6 +804,22 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
             },
             contacts={"email": "person.email_addresses", "phone": "person.phone_numbers"},
         )
+        # the group's own sign-up questions ("Are you a union member?"), kept as the
+        # person's custom fields as Action Network's are (they were dropped unread)
+        stage.con.execute(
+            f"""INSERT INTO st_custom SELECT 'mobilize', pref, 'mobilize', field, value,
+                    file_no, rec
+                FROM (SELECT file_no, rec, pref,
+                        cb_s(json_extract_string(cf, '$.custom_field_name')) AS field,
+                        coalesce(cb_s(json_extract_string(cf, '$.text_value')),
+                                 cb_s(json_extract_string(cf, '$.boolean_value'))) AS value
+                      FROM (SELECT file_no, rec, {person} AS pref,
+                              unnest(CAST(json_extract(j, '$.custom_signup_field_values')
+                                          AS JSON[])) AS cf
+                            FROM {table}
+                            WHERE json_type(j, '$.custom_signup_field_values') = 'ARRAY'))
+                WHERE pref IS NOT NULL AND field IS NOT NULL AND value IS NOT NULL"""
+        )
 
 
 # --------------------------------------------------------------------------- VAN
