@@ -103,6 +103,37 @@ def test_cb_phone_reads_us_numbers_and_plus_prefixed_international_ones():
     assert dict(rows) == cases
 
 
+def test_cb_phone_reads_a_number_as_the_persons_other_tools_hold_it():
+    """One person's number as people write it in sheets and forms: with an extension,
+    with the trunk zero of a UK number in brackets, with an international call prefix
+    instead of the '+'. And a number after a '+' other than 1 is that country's, even
+    with ten digits (Denmark's eight digits, New Zealand's nine). Checked by hand
+    against the E.164 form each tool that normalizes (Mobilize, Spoke) would hold."""
+    con = _con()
+    cases = {
+        "617-555-0101 ext. 12": "+16175550101",  # was None
+        "(617) 555-0101 x12": "+16175550101",  # was None
+        "617-555-0101 #12": "+16175550101",  # was None
+        "+1 617 555 0101 ext 3": "+16175550101",  # was +161755501013, another number
+        "617 555 0101 Extension 204": "+16175550101",
+        "+44 (0)20 7946 0958": "+442079460958",  # was +4402079460958
+        "+44 (0) 7911 123456": "+447911123456",
+        "0044 20 7946 0958": "+442079460958",  # was None
+        "011 44 20 7946 0958": "+442079460958",  # was None
+        "001-617-555-0101": "+16175550101",  # was None
+        "+45 12 34 56 78": "+4512345678",  # was +14512345678
+        "+64 9 123 4567": "+6491234567",  # was +16491234567
+        "+1 617 555 0101": "+16175550101",
+        "617-555-0101": "+16175550101",
+        "0201234567": None,  # a national number without its country: not guessed
+        "555-0101 ext 3": None,
+    }
+    rows = con.execute(
+        "SELECT v, cb_phone(v) FROM (SELECT unnest($v::VARCHAR[]) AS v)", {"v": list(cases)}
+    ).fetchall()
+    assert dict(rows) == cases
+
+
 def test_json_fields_are_columns_the_macros_take_from_a_subquery():
     """A JSON reader's ``js(j, path)`` fields are extracted once, as columns of a
     subquery below its SELECT (which is planned in a fraction of the time), with the
@@ -176,3 +207,4 @@ def test_emails_and_ids_lose_unicode_spaces_pasted_around_them():
             email,
             source_id,
         ), value
+
