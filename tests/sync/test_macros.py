@@ -208,3 +208,19 @@ def test_emails_and_ids_lose_unicode_spaces_pasted_around_them():
             source_id,
         ), value
 
+
+def test_an_email_copied_from_a_link_keeps_no_mailto():
+    """An address copied from a web page or a mail's link comes as "mailto:ana@x.org":
+    it was kept so, a second key for the person whose other tools hold ana@x.org."""
+    con = _con()
+    cases = {
+        "mailto:Ana@Example.org": "ana@example.org",
+        " MAILTO:ana@example.org ": "ana@example.org",
+        "mailto:ana@example.org.": "ana@example.org",
+        "mailto:": None,
+        "ana@example.org": "ana@example.org",
+    }
+    rows = con.execute(
+        "SELECT v, cb_email(v) FROM (SELECT unnest($v::VARCHAR[]) AS v)", {"v": list(cases)}
+    ).fetchall()
+    assert dict(rows) == cases

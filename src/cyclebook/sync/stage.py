@@ -73,11 +73,14 @@ MACROS = [
          THEN regexp_replace(trim(CAST(x AS VARCHAR)), '\\.0+$', '') ELSE cb_s(x) END""",
     # (trim removes Unicode spaces too, such as a pasted no-break space; a zero-width
     # space or BOM it keeps makes the address invalid, never a second key for a person;
-    # a full stop after the address, pasted from a sentence, made a second person)
-    """CREATE OR REPLACE TEMP MACRO cb_email(x) AS CASE
-         WHEN regexp_full_match(rtrim(lower(trim(CAST(x AS VARCHAR))), '.'),
+    # a full stop after the address, pasted from a sentence, made a second person, and
+    # so did a link's "mailto:" copied with the address from a web page or a mail)
+    """CREATE OR REPLACE TEMP MACRO cb_email_v(v) AS CASE
+         WHEN regexp_full_match(v,
                                 '[^@\\s\\x{200b}\\x{feff},;<>]+@[^@\\s\\x{200b}\\x{feff},;<>]+\\.[^@\\s\\x{200b}\\x{feff},;<>]+')
-         THEN rtrim(lower(trim(CAST(x AS VARCHAR))), '.') END""",
+         THEN v END""",
+    """CREATE OR REPLACE TEMP MACRO cb_email(x) AS cb_email_v(
+         rtrim(replace(lower(trim(CAST(x AS VARCHAR))), 'mailto:', ''), '.'))""",
     # (coalesce(trim(x), '') is coalesce(cb_s(x), ''): an empty trim gives '' either way)
     """CREATE OR REPLACE TEMP MACRO cb_digits(x) AS regexp_replace(regexp_replace(
          coalesce(trim(CAST(x AS VARCHAR)), ''), '\\.0+$', ''), '[^0-9]', '', 'g')""",
