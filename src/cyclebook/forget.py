@@ -1,5 +1,6 @@
 """Forget an organization that left the cohort: its rows in the store, the byte-for-byte
-copies of its exports, its follow-up lists and its reports.
+copies of its exports, its follow-up lists, its reports and the messages of its failed
+syncs.
 
 Taking a group out of ``cohort.yml`` stopped its reports, but everything cyclebook had
 made of its data stayed: its members' names, emails and phones in the store and in the
@@ -9,13 +10,15 @@ in every cycle's output folder, where a facilitator who shares that folder share
 The store is written again without the organization's rows (``COPY FROM DATABASE`` into a
 new file that replaces it): after a DELETE and a CHECKPOINT alone, a member's phone
 number and last name were still in the file's bytes. The group's own exports folder
-(``orgs/<id>/exports``) is what the group gave: it is named, not deleted.
+(``orgs/<id>/exports``) is what the group gave, and its reflections are what it said:
+they are named, not deleted.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,9 +81,21 @@ def forget(cohort_dir: str | Path, org_id: str, *, apply: bool = False) -> Forgo
         if manifest.exists():
             jobs = json.loads(manifest.read_text()).get("jobs", [])
             found.manifest_entries += sum(job.get("org_id") == org_id for job in jobs)
+    # DuckDB's messages of its failed syncs (sync._kept_apart): they may quote a member
+    errors = paths.root / ".cyclebook" / "errors"
+    if errors.is_dir():
+        mine = re.compile(rf"sync-{re.escape(org_id)}-\d{{8}}T\d{{6}}-[0-9a-f]+\.txt")
+        candidates += sorted(p for p in errors.iterdir() if mine.fullmatch(p.name))
     found.paths = [path for path in candidates if path.exists()]
     if (org_dir / "exports").exists():
         found.kept.append(org_dir / "exports")
+    # what the group said in each cycle, written by the facilitators (it names the
+    # group's staff): named, not deleted, as the exports are
+    found.kept += [
+        path
+        for cycle in cycle_folders(paths.root)
+        if (path := paths.reflections(cycle) / f"{org_id}.yml").exists()
+    ]
     if not apply:
         return found
     from cyclebook.runner import run_lock  # (the runner's imports only when removing)
@@ -89,7 +104,10 @@ def forget(cohort_dir: str | Path, org_id: str, *, apply: bool = False) -> Forgo
         if any(found.rows.values()):
             _rewrite_store_without(paths.store, org_id)
         for path in found.paths:
-            shutil.rmtree(path)
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
         for cycle in cycle_folders(paths.root):
             _drop_manifest_entries(paths.manifest(cycle), org_id)
     return found

@@ -165,3 +165,36 @@ def test_the_syncs_re_encoded_copies_stay_in_the_cohort_and_a_killed_syncs_go(
     assert not made[0].exists()  # removed when the sync is done
     assert not killed.exists() and alive.exists()
     assert oct(tmp_root.stat().st_mode & 0o777) == "0o700"
+
+
+def test_forget_removes_the_messages_of_its_failed_syncs_and_names_its_reflections(
+    make_cohort,
+):
+    """A sync that DuckDB stopped leaves its message beside the store, and it may quote
+    a member's record (sync._kept_apart): forget left it there. The group's reflections
+    name its staff: forget did not say they are still kept."""
+    c, _ = _synced_with_outputs(make_cohort)
+    errors = c.root / ".cyclebook" / "errors"
+    errors.mkdir(parents=True)
+    mine = errors / "sync-org-20260101T000000-abcdef12.txt"
+    mine.write_text("organization: org\nConstraint Error: duplicate key 'ana@example.org'\n")
+    others = [
+        errors / "sync-other-20260101T000000-abcdef12.txt",
+        errors / "sync-org-x-20260101T000000-abcdef12.txt",  # another group, 'org-x'
+    ]
+    for path in others:
+        path.write_text("organization: other\n")
+    reflection = c.root / "2026-c1" / "reflections" / "org.yml"
+    reflection.parent.mkdir(parents=True, exist_ok=True)
+    reflection.write_text("org_id: org\ncycle: 2026-c1\n")
+    (c.root / "cohort.yml").write_text(ONLY_OTHER)
+
+    listed = forget(c.root, "org")
+    assert mine in listed.paths and reflection in listed.kept
+    forget(c.root, "org", apply=True)
+    assert not mine.exists()
+    assert all(path.exists() for path in others) and reflection.exists()
+    assert forget(c.root, "org").lines(applied=False) == [
+        f"kept (the group's own files): {c.exports}",
+        f"kept (the group's own files): {reflection}",
+    ]
