@@ -14,7 +14,7 @@ from cyclebook.paths import repo_root
 from cyclebook.phases import load_context
 from cyclebook.phases import sync as sync_phase
 from cyclebook.store import connect
-from cyclebook.sync.summary import load_summary
+from cyclebook.sync.summary import load_summary, reject_fix
 
 PII = [
     "Ana",
@@ -59,6 +59,9 @@ def test_report_figures_and_privacy(make_cohort):
         "MM/DD/YYYY, or an Excel serial day number)"
     ]
     assert list(summary.rejects["Lines"]) == ["5"]
+    assert list(summary.rejects["How to fix"]) == [
+        "write the date as 2026-09-14 (or set `date_format` on the source in cohort.yml)"
+    ]
     assert set(summary.sources["source_kind"]) == {"Action Network (activist report)", "Mobilize"}
     # the default ladder needs donations, one-on-ones and assessments: none synced
     assert any("donation" in g for g in summary.ladder_gaps)
@@ -503,3 +506,54 @@ def test_a_van_file_not_named_after_its_table_says_how_to_fix_it(make_cohort):
     assert "Rename the file after the table it holds" in _html(
         sync_phase.blocks(ctx, summary, result)
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "fix"),
+    [
+        ("missing vanid", "fill it in for this record in the tool, then export again"),
+        (
+            "result id not in results",
+            "put the results table, exported on the same day, in this source's folder: it "
+            "must hold every id the other tables use",
+        ),
+        (
+            "activist code id not in activistcodes",
+            "put the activistcodes table, exported on the same day, in this source's "
+            "folder: it must hold every id the other tables use",
+        ),
+        (
+            "person not found in this organization's exports",
+            "sync the people export of the same tool with it (the activity names a person "
+            "that no people file lists), exported on the same day",
+        ),
+        (
+            "contact[cell] is not a phone number",
+            "correct the number in the tool: ten US digits, or + and the country code",
+        ),
+        ("amount is not a number", "write the number alone, such as 25.00 (no words or ranges)"),
+        (
+            "activity type is not one of attendance, signup",
+            "write one of those types in the sheet (a meeting people came to is an "
+            "attendance), or leave it empty and give the source an `activity_type` in "
+            "cohort.yml",
+        ),
+        (
+            "unknown event signup status (expected Scheduled, Confirmed)",
+            "use one of the statuses listed; tell the facilitator what another status means",
+        ),
+        (
+            "assessment has no readable date",
+            "write the date as 2026-09-14 (or set `date_format` on the source in cohort.yml)",
+        ),
+        (
+            "no person (user_id or email) on the attendance",
+            "add the person's id, email or phone to the record in the tool, then export again",
+        ),
+        ("something new", "correct the record in the tool and export it again"),
+    ],
+)
+def test_each_reject_says_how_to_fix_it(reason, fix):
+    """The report listed "missing vanid" or "result id not in results" and left the
+    organizer to guess what to change, and where."""
+    assert reject_fix(reason) == fix

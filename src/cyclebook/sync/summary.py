@@ -8,6 +8,7 @@ reasons and line numbers.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -67,6 +68,75 @@ def _attempts_text(attempts: dict[str, int]) -> str:
 
 
 JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
+
+# How to fix a rejected row, by its reason (the first pattern that matches wins): the
+# report listed "missing vanid" or "result id not in results" and left the organizer to
+# guess what to change, and where
+REJECT_FIXES: tuple[tuple[str, str], ...] = (
+    (
+        r"^person not found",
+        "sync the people export of the same tool with it (the activity names a person "
+        "that no people file lists), exported on the same day",
+    ),
+    (
+        r" not in (results|contacttypes|activistcodes)$",
+        "put the {0} table, exported on the same day, in this source's folder: it must "
+        "hold every id the other tables use",
+    ),
+    (
+        r"^no date: the event is not in the events table",
+        "put the events table, exported on the same day, in this source's folder",
+    ),
+    (r"^repeated header line", "nothing to fix: the header row was pasted again in the file"),
+    (
+        r"^(more|fewer) values than the header",
+        "a value holds an unquoted comma or a line break: re-export the file from the tool, "
+        "or quote the value",
+    ),
+    (r"^badly quoted", 're-export the file from the tool; a quote inside a value is written ""'),
+    (r"not valid UTF-8", "save the file as 'CSV UTF-8', or set `encoding` on the source"),
+    (r"^line longer", "the line is not a record: remove it, or re-export the file"),
+    (
+        r"^(date|.*has no readable date)|^date does not match",
+        "write the date as 2026-09-14 (or set `date_format` on the source in cohort.yml)",
+    ),
+    (r"^missing ", "fill it in for this record in the tool, then export again"),
+    (
+        r"^no (person|email)",
+        "add the person's id, email or phone to the record in the tool, then export again",
+    ),
+    (r"email address is not valid", "correct the email in the tool, or export the uuid column"),
+    (
+        r"is not a phone number",
+        "correct the number in the tool: ten US digits, or + and the country code",
+    ),
+    (r"is not a number", "write the number alone, such as 25.00 (no words or ranges)"),
+    (r"is not a yes or no", "write yes or no (or true/false, 1/0) in that column"),
+    (
+        r"^activity type is not one of",
+        "write one of those types in the sheet (a meeting people came to is an attendance), "
+        "or leave it empty and give the source an `activity_type` in cohort.yml",
+    ),
+    (
+        r"^unknown .*status",
+        "use one of the statuses listed; tell the facilitator what another status means",
+    ),
+    (
+        r"unknown Action Network collection",
+        "leave out pages of collections the sync does not read (people, attendances, "
+        "submissions, donations, taggings, signatures and outreaches are read)",
+    ),
+    (r"^identifiers is not a list", "export the record again from the API"),
+)
+
+
+def reject_fix(reason: str) -> str:
+    """How to fix a row rejected for ``reason``."""
+    for pattern, fix in REJECT_FIXES:
+        found = re.search(pattern, reason)
+        if found:
+            return fix.format(*found.groups())
+    return "correct the record in the tool and export it again"
 
 
 def _records(values: list) -> str:
@@ -238,6 +308,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
             _records(list(v)) if str(f).lower().endswith(JSON_SUFFIXES) else _lines(list(v))
             for f, v in zip(rej["file"], rej["lines"], strict=True)
         ]
+    rej["fix"] = [reject_fix(r) for r in rej["reason"]] if len(rej) else []
     rejects = rej.rename(
         columns={
             "file": "File",
@@ -245,6 +316,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
             "column_name": "Column",
             "n": "Rows",
             "lines": "Lines",
+            "fix": "How to fix",
         }
     )
 
