@@ -110,6 +110,16 @@ def test_phase_notebooks_declare_typed_parameters_with_help(phase: str) -> None:
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.parametrize("phase", list(NOTEBOOKS))
+def test_phase_narration_speaks_to_the_reports_readers(phase: str) -> None:
+    """The reports hide the code: "The next cell reads every export" meant nothing to an
+    organizer reading the sync report."""
+    nb = nbformat.read(notebooks_dir() / NOTEBOOKS[phase], as_version=4)
+    prose = " ".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
+    for words in ("next cell", "this cell", "the cell below", "cell above"):
+        assert words not in prose, f"{phase}: {words!r}"
+
+
 # ---------------------------------------------------------------- a notebook run as it is
 
 
