@@ -85,7 +85,22 @@ TYPE_PRACTICES: dict[str, str] = {
     "pages or a monthly dues spreadsheet with a member id column).",
     "attendance": "Use a sign-in sheet or the Mobilize check-in at every meeting and action.",
     "activist_code": "Apply the agreed activist codes in VAN right after each action.",
-    "conversation": "Log doors and calls as canvass results in VAN the same evening.",
+    # VAN canvass results and Spoke texts arrive as contact attempts, which count in the
+    # contact figures and on no rung: "log doors as canvass results in VAN" could not
+    # give a rung over conversations anything to count
+    "conversation": "Record each conversation with a member the same evening as a row of a "
+    "conversations sheet the sync reads (a spreadsheet source whose type column says "
+    "conversation); canvass results in VAN count in the contact figures, not on the ladder.",
+    "text": "Record the text conversations the ladder counts as rows of a sheet the sync "
+    "reads (type text); Spoke's texts count in the contact figures, not on the ladder.",
+    "survey_response": "Ask the ladder's questions as Spoke survey questions, so each answer "
+    "is recorded with its date.",
+    "signup": "Send people to an Action Network form or a Mobilize event page to sign up, so "
+    "each sign-up is recorded with its date.",
+    "submission": "Collect petitions, pledges and surveys on Action Network forms, or type "
+    "paper ones into a sheet the sync reads the same week.",
+    "tagging": "Tag people in Action Network when they take a step the ladder counts (a "
+    "form's automatic tag, or staff tagging after a conversation).",
     "role": "Mark who hosted or led each event (the event's host field or a 'host' tag), "
     "as part of closing out the event.",
 }

@@ -393,3 +393,17 @@ def test_entries_recorded_before_they_happened_are_not_late(tmp_path: Path) -> N
     lag = next(f for f in findings if f.key == "entry_lag")
     assert (lag.affected, lag.total) == (2, 2)  # 16 and 20 days late; 4 ahead: not counted
     assert "median entry lag 18.0 days" in lag.detail
+
+
+def test_every_activity_type_has_a_practice_that_reaches_the_ladder():
+    """A rung over an untracked type gets a practice of its own ("Start recording
+    'signup'." said nothing), and the practice makes the type appear in the data: "log
+    doors as canvass results in VAN" for a rung over conversations gave it nothing to
+    count (VAN canvasses arrive as contact attempts, which no rung counts)."""
+    from cyclebook.config import ACTIVITY_TYPES
+    from cyclebook.improve import TYPE_PRACTICES
+
+    assert set(ACTIVITY_TYPES) <= set(TYPE_PRACTICES)
+    for kind in ("conversation", "text"):
+        assert "not on the ladder" in TYPE_PRACTICES[kind]
+        assert "sheet the sync reads" in TYPE_PRACTICES[kind]
