@@ -148,3 +148,15 @@ class PhaseFailedError(CyclebookError):
 
 class PrivacyError(CyclebookError):
     """A rendered report contains personal data of a member; the report is withheld."""
+
+
+def own_error_names() -> frozenset[str]:
+    """The class names of every error cyclebook raises on purpose (a notebook's error
+    arrives from the kernel as its class name and text): their message says what to fix,
+    and the class name and traceback add nothing an organizer can use."""
+    names, todo = set(), [CyclebookError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return frozenset(names)

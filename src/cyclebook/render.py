@@ -15,6 +15,7 @@ from typing import Any
 
 import nbformat
 
+from cyclebook.errors import own_error_names
 from cyclebook.paths import templates_dir
 from cyclebook.yamlio import write_text_atomic
 
@@ -24,17 +25,6 @@ REMOVE_TAGS = {"remove-cell", "parameters", "injected-parameters"}
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 
 
-def _errors_for_people() -> frozenset[str]:
-    from cyclebook.errors import CyclebookError
-
-    names, todo = set(), [CyclebookError]
-    while todo:
-        cls = todo.pop()
-        names.add(cls.__name__)
-        todo.extend(cls.__subclasses__())
-    return frozenset(names)
-
-
 def _without_tracebacks(nb: nbformat.NotebookNode) -> bool:
     """Drop the traceback of an error cyclebook raised on purpose (an export it cannot
     read, an invalid cohort.yml), and Papermill's markers of where it stopped: the report
@@ -42,7 +32,7 @@ def _without_tracebacks(nb: nbformat.NotebookNode) -> bool:
     note says it where it happened; the frames of cyclebook's code (and DuckDB's) told
     them nothing. The executed notebook keeps them. An error cyclebook did not foresee
     keeps its traceback. Whether any traceback is left."""
-    ours = _errors_for_people()
+    ours = own_error_names()
     stopped_on_ours = False
     for cell in nb.cells:
         outputs = cell.get("outputs") or []

@@ -41,7 +41,7 @@ from cyclebook.config import (
     team_warnings,
     unread_reflections,
 )
-from cyclebook.errors import CyclebookError, ParameterError, RunLockedError
+from cyclebook.errors import CyclebookError, ParameterError, RunLockedError, own_error_names
 from cyclebook.filehash import cohort_cache, sha256_file
 from cyclebook.incremental import (
     CACHEABLE,
@@ -407,7 +407,9 @@ def _execute(job: Job, started: float) -> JobResult:
             kernel_manager_class="cyclebook.kernel.IPCKernelManager",
         )
     except PapermillExecutionError as exc:
-        status, error = "failed", f"{exc.ename}: {exc.evalue}"
+        # cyclebook's own error is its message (what to fix), without its class name
+        ours = exc.ename in own_error_names()
+        status, error = "failed", exc.evalue if ours else f"{exc.ename}: {exc.evalue}"
     except Exception as exc:  # kernel died, timeout, unreadable notebook: still report it
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         if not partial.exists():

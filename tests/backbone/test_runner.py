@@ -143,10 +143,10 @@ def test_restricted_audiences_skip_the_phases_without_them(tiny_cohort: Path) ->
     }
 
 
-def _failing_notebook(tmp_path: Path) -> Path:
+def _failing_notebook(tmp_path: Path, raised: str = "RuntimeError('export is broken')") -> Path:
     params = new_code_cell('org_id: str = "x"  # organization id')
     params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=[params, new_code_cell("raise RuntimeError('export is broken')")])
+    nb = new_notebook(cells=[params, new_code_cell(f"raise {raised}")])
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
     path = tmp_path / "failing.ipynb"
     nbformat.write(nb, path)
@@ -179,6 +179,28 @@ def test_failure_keeps_going_and_is_rendered(tiny_cohort: Path, tmp_path: Path) 
     lines = "\n".join(summary.lines())
     assert "FAILED  c1/alpha/sync/organization: RuntimeError: export is broken" in lines
     assert "SKIPPED c1/alpha/share/organization" in lines
+
+
+def test_cyclebook_s_own_error_is_reported_by_its_message(tiny_cohort: Path, tmp_path: Path):
+    """An error cyclebook raised on purpose says what to fix; its class name
+    ("ExportError: ...") headed the summary line and the report's banner, words an
+    organizer cannot use. An error it did not foresee keeps its class name."""
+    _, _, chains = runner.plan(tiny_cohort, phases=["sync"])
+    alpha = next(chain for chain in chains if chain[0].org_id == "alpha")
+    failing = _failing_notebook(
+        tmp_path,
+        "__import__('cyclebook.errors').errors.ExportError("
+        "'people.csv', 'the file is empty', fix='export it again.')",
+    )
+    broken = runner.Job(
+        **{**alpha[0].__dict__, "notebook": str(failing), "parameters": {"org_id": "alpha"}}
+    )
+    (result,) = runner._run_chains([[broken]], 1, lambda *_: None)
+    assert result.status == "failed"
+    assert result.error.startswith("people.csv")
+    assert "ExportError" not in result.error and "export it again." in result.error
+    banner = Path(result.output_html).read_text().split("This phase did not finish")[1]
+    assert "ExportError" not in banner.split("</section>")[0]
 
 
 def test_second_run_is_refused(tiny_cohort: Path) -> None:
