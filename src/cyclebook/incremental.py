@@ -66,6 +66,14 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     an earlier phase writes (share's saved metric values, read by improve and by the
     cohort summary) is thereby covered without knowing where it is written.
 
+``guarded`` (kept beside the fingerprint, not in it)
+    what the privacy guard last checked the report against (:meth:`Fingerprints.guard_state`):
+    every organization's members and the text the guard allows. Each report is checked for
+    the values of every member of every organization, so a member of another group whose
+    name a cached report shows (a reflection's story, a sheet's column) withholds it: when
+    that changed since, the runner checks the cached report again
+    (:func:`cyclebook.runner.check_again`) instead of running it.
+
 Consequences: a changed export re-runs only that organization's phases (and, for an
 affiliate, its network's improve report, which counts it) and the cohort summary; a
 changed cycle.yml
@@ -94,6 +102,8 @@ BOOKKEEPING_TABLES = frozenset({"sync_run", "rejected_row", "raw_file", "meta"})
 # Written by the share phase, per organization and cycle: digested per (org, cycle), left
 # out of sync's signal and of a job's own cycle (see ``store`` above).
 SHARE_TABLES = frozenset({"metric_value", "person_state"})
+# What the privacy guard indexes of every organization's members (see privacy.scan_html)
+PERSONAL_TABLES = ("person_pii", "identity")
 VOLATILE_COLUMNS = frozenset({"computed_at", "run_id", "started_at", "finished_at"})
 PHASE_ORDER = {phase: i for i, phase in enumerate((*PHASES, "cohort"))}
 # The cycle index's template: it renders index.html, written again by every run, and no
@@ -186,6 +196,9 @@ class Fingerprints:
         self._tables: dict[str, dict[Any, str]] | None = None
         self._dirty: set[str] = set()
         self._reread_all = False
+        self._guard: str | None = None
+        # job key -> the guard state its report was checked against (see guard_state)
+        self.guarded: dict[str, str | None] = {}
         self.cycle_order = list_cycles(paths.root)
         # previous record: job key -> manifest entry (from every cycle's manifest)
         self.previous: dict[str, dict[str, Any]] = {}
@@ -324,6 +337,7 @@ class Fingerprints:
         the cohort notebook, which reads the whole store again once."""
         if org_id is not None and phase == "sync":
             self._dirty.add(org_id)
+            self._guard = None
         elif org_id is not None:
             self._reread_all = True
 
@@ -414,6 +428,23 @@ class Fingerprints:
                 items.append([key, value])
             picked[table] = sorted(items, key=lambda item: str(item[0]))
         return digest(picked)
+
+    def guard_state(self) -> str:
+        """What the privacy guard checks every report against: the personal values of
+        every organization's members (``PERSONAL_TABLES``) and the text it allows
+        (cohort.yml, every cycle card, every reflection file: see
+        :func:`cyclebook.privacy.guard_allowances`). Not part of a job's fingerprint: a
+        new member of one group must not re-run every group's reports, only have them
+        checked again."""
+        if self._guard is None:
+            state = self._state()
+            people = {table: sorted(state.get(table, {}).items()) for table in PERSONAL_TABLES}
+            files = [self.paths.cohort_file, *map(self.paths.cycle_file, self.cycle_order)]
+            allowed = {str(path): self.file(path) for path in files}
+            if self.cycle_order:
+                allowed.update(self.reflections(self.cycle_order[-1], None))
+            self._guard = digest([people, allowed])
+        return self._guard
 
     def passed(self, card: CycleCard, org_ids: list[str] | None) -> str:
         """While a cycle runs: how many of its events and attendances (by the event's
@@ -550,6 +581,9 @@ class Fingerprints:
             and Path(job.output_ipynb).is_file()
             and all(path.is_file() for path in self.side_outputs(job))
         )
+        # an executed report is checked by the guard as it is written, against (at
+        # least) the state of now; a reused one was checked when it was made, or since
+        self.guarded[job.key] = previous.get("guarded") if reusable else self.guard_state()
         return fingerprint, parts, previous if reusable else None
 
     def record(self, job: Any, fingerprint: str, parts: dict[str, str], status: str) -> str:

@@ -110,6 +110,8 @@ class JobResult:
     # filled by the parent: the job's input fingerprint and its parts (see incremental.py)
     fingerprint: str | None = None
     inputs: dict[str, str] | None = None
+    # what the privacy guard checked the report against (see Fingerprints.guard_state)
+    guarded: str | None = None
 
 
 @dataclass
@@ -467,6 +469,55 @@ def _execute(job: Job, started: float) -> JobResult:
     )
 
 
+def check_again(
+    results: list[JobResult], fingerprints: Fingerprints, chains: list[list[Job]]
+) -> None:
+    """Check again the reports of a cycle that the privacy guard checked against members
+    and allowed text that have changed since: a report kept from an earlier run (or one
+    that ran beside another organization's sync) showing a name that is now a member's
+    of another group, say a reflection's story, stayed on the index, where a new run
+    withheld it. Such a report is withheld now, as the run's own guard would have done.
+
+    Every report to check is scanned at once, for the facilitators' text alone (the
+    fewest allowed words): only when that finds something is each scanned with its own
+    allowance, as :func:`_privacy_check` does when it is made."""
+    final = fingerprints.guard_state()
+    stale = [
+        result
+        for result in results
+        if result.status in CACHEABLE
+        and result.output_html
+        and Path(result.output_html).is_file()
+        and result.guarded != final
+    ]
+    if not stale or not fingerprints.paths.store.exists():
+        for result in stale:
+            result.guarded = fingerprints.guarded[result.key] = final
+        return
+    from cyclebook.privacy import report_allowance, scan_html
+
+    _guard_allow.cache_clear()  # this process's may be an earlier run's
+    jobs = {job.key: job for chain in chains for job in chain}
+    texts = {result.key: Path(result.output_html).read_text(encoding="utf-8") for result in stale}
+    allow = report_allowance(_guard_allow(str(fingerprints.paths.store)), None, "cohort")
+    found = scan_html("\n".join(texts.values()), fingerprints.paths.store, None, allow=allow)
+    for result in stale:
+        job = jobs[result.key]
+        leak = _privacy_check(texts[result.key], job) if found else None
+        if leak is None:
+            result.guarded = fingerprints.guarded[result.key] = final
+            continue
+        write_text_atomic(Path(job.output_html), _withheld_page(job, leak))
+        with contextlib.suppress(OSError, ValueError):
+            import nbformat
+
+            out = Path(job.output_ipynb)
+            _strip_outputs(out, nbformat.read(str(out), as_version=4), leak)
+        result.status, result.error = "withheld", leak
+        fingerprints.tokens[result.key] = token(result.fingerprint or "", "withheld")
+        journal(fingerprints.paths, result.cycle, _manifest_entry(result, {}))
+
+
 def _privacy_check(html_text: str, job: Job) -> str | None:
     """Scan the rendered HTML for the personal values held in the store: every
     organization's members, not only the report's own (a group's reflection, a sheet's
@@ -736,6 +787,7 @@ def _run_chains(
                 chain_job[result.key], fingerprint, parts, result.status
             )
             result.fingerprint, result.inputs = job_fingerprint, parts
+            result.guarded = fingerprints.guarded.get(result.key)
         if fingerprints is not None and result.status != "cached":
             journal(fingerprints.paths, result.cycle, _manifest_entry(result, {}))
         results.append(result)
@@ -986,6 +1038,8 @@ def write_manifest(
                 for name in ("fingerprint", "status", "seconds")
             )
         )
+        if this_run:
+            entry = {**entry, "guarded": result.guarded}  # checked again since (check_again)
         jobs[result.key] = entry if this_run else _manifest_entry(result, jobs.get(result.key, {}))
     org_ids = sorted({r.org_id for r in results if r.org_id})
     exports = fingerprints.exports if fingerprints is not None else None
@@ -1185,6 +1239,7 @@ def run(
                 cohort_chains = [c for c in chains if c[0].cycle == cycle and not c[0].org_id]
                 cycle_results = _run_chains(org_chains, workers, report, fingerprints, pool)
                 cycle_results += _run_chains(cohort_chains, workers, report, fingerprints, pool)
+                check_again(cycle_results, fingerprints, chains)
                 results += cycle_results
                 try:
                     manifests.append(

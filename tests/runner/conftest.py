@@ -36,11 +36,20 @@ exports = root / "orgs" / org_id / "exports"
 files = sorted(exports.rglob("*.csv")) if exports.exists() else []
 with connect(root / "store.duckdb", write=True) as con:
     con.execute("DELETE FROM person WHERE org_id = ?", [org_id])
+    con.execute("DELETE FROM person_pii WHERE org_id = ?", [org_id])
     for i, path in enumerate(files):
+        # a line "<zip>,<first name>,<last name>": a member's name, as a real sync keeps it
+        zip_code, *name = path.read_text().strip().split(",")
         con.execute(
             "INSERT INTO person (org_id, person_id, zip) VALUES (?, ?, ?)",
-            [org_id, f"p{i}", path.read_text().strip()[:5]],
+            [org_id, f"p{i}", zip_code[:5]],
         )
+        if name:
+            con.execute(
+                "INSERT INTO person_pii (org_id, person_id, first_name, last_name) "
+                "VALUES (?, ?, ?, ?)",
+                [org_id, f"p{i}", *name],
+            )
 print(f"{len(files)} export file(s) kept")
 """
 SHARE = """\
@@ -78,7 +87,8 @@ from pathlib import Path
 
 if (Path(cohort_dir) / f"kill-worker-{org_id}").exists():  # as the kernel killer would
     os.kill(int(os.environ["JPY_PARENT_PID"]), signal.SIGKILL)
-print(org_id)
+said = Path(cohort_dir) / cycle / "reflections" / f"{org_id}.yml"
+print(said.read_text() if said.is_file() else org_id)  # what the group said, as reflect shows it
 """
 READ = """\
 from pathlib import Path

@@ -109,6 +109,44 @@ def test_changed_reflection_reruns_that_organization_after_sync(cohort: Path) ->
     assert all(statuses[k] == "cached" for k in _keys("alpha"))
 
 
+def test_a_cached_report_naming_a_new_member_of_another_group_is_withheld(
+    cohort: Path,
+) -> None:
+    """Every report is checked for the members of every organization: alpha's reflection
+    names someone who is nobody's member yet; once beta's export brings a member of that
+    name, alpha's reflect report (its own inputs unchanged) shows a member of beta. It
+    was kept as "cached", name and all; --force withheld it."""
+    said = cohort / "c1" / "reflections" / "alpha.yml"
+    said.parent.mkdir()
+    said.write_text("stories: [Jordan Whitfield now chairs the building committee]\n")
+    assert set(_run(cohort).values()) == {"ok"}
+    report = cohort / "c1" / "output" / "reports" / "alpha" / "reflect.html"
+    assert "Jordan Whitfield" in report.read_text()
+
+    (cohort / "orgs" / "beta" / "exports" / "people.csv").write_text("beta-1,Jordan,Whitfield\n")
+    summary = runner.run(cohort, workers=2, progress=None)
+    statuses = {r.key: r.status for r in summary.results}
+    assert statuses["c1/alpha/reflect/organization"] == "withheld", statuses
+    assert all(statuses[k] == "cached" for k in _keys("alpha") if "reflect" not in k)
+    assert all(statuses[k] == "ok" for k in _keys("beta"))
+    assert "Jordan Whitfield" not in report.read_text()
+    assert "Report withheld" in report.read_text()
+    ipynb = cohort / "c1" / "output" / "notebooks" / "alpha" / "reflect.ipynb"
+    assert "Whitfield" not in ipynb.read_text()
+    assert any("FAILED  c1/alpha/reflect/organization" in line for line in summary.lines())
+    manifest = json.loads(CohortPaths.of(cohort).manifest("c1").read_text())
+    entry = {job["key"]: job for job in manifest["jobs"]}["c1/alpha/reflect/organization"]
+    assert entry["status"] == "withheld" and "full name" in entry["error"]
+
+    # a withheld report is never reused: it runs again, and is withheld again
+    assert _run(cohort)["c1/alpha/reflect/organization"] == "withheld"
+    # the name taken out of the reflection: the report is made again and kept after
+    said.write_text("stories: [A tenant now chairs the building committee]\n")
+    assert _run(cohort)["c1/alpha/reflect/organization"] == "ok"
+    again = _run(cohort)
+    assert set(again.values()) == {"cached"}, again
+
+
 def test_force_reruns_everything(cohort: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _run(cohort)
     before = _mtimes(cohort)
