@@ -1937,3 +1937,60 @@ def test_a_sheets_events_that_no_activity_names_are_removed(make_cohort):
     named = {r[0] for r in c.query("SELECT event_id FROM activity")}
     assert len(named) == 2 and "sheet:signins:oldid" not in named
     assert {r[0] for r in c.query("SELECT event_id FROM event")} == named | {"van:event:7"}
+
+
+AN_EVENT = {
+    "identifiers": ["action_network:e-9"],
+    "title": "Tenant meeting",
+    "start_date": "2025-04-20T18:00:00Z",
+    "created_date": "2025-03-01T10:00:00Z",
+    "modified_date": "2025-03-02T10:00:00Z",
+    "status": "confirmed",
+    "transparence": "opaque",
+    "browser_url": "https://actionnetwork.org/events/tenant-meeting",
+    "location": {"venue": "Library", "address_lines": ["1 Main St"], "locality": "Boston"},
+}
+
+
+def test_action_network_events_date_their_attendances(make_cohort):
+    """Action Network's events pages were refused, each record a reject ("record of an
+    unknown Action Network collection"), and an RSVP was dated when it was made: a
+    sign-up on 1 April for the meeting of 20 April counted on 1 April, before anyone
+    came (Mobilize's and VAN's sign-ups are dated by their event). Events are read, and
+    an attendance is dated by its event's start when the event is known, whether its
+    page arrives with the attendances or in a later sync."""
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    c.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON]))
+    attendances = [
+        {
+            "identifiers": [f"action_network:a-{n}"],
+            "created_date": "2025-04-01T10:00:00Z",
+            "modified_date": "2025-04-02T10:00:00Z",
+            "status": "accepted",
+            "action_network:person_id": "p-1",
+            "action_network:event_id": event,
+        }
+        for n, event in ((1, "e-9"), (2, "e-unknown"))
+    ]
+    c.write("api/attendances/att-1.json", _osdi("osdi:attendances", attendances))
+    dated = f"SELECT activity_id, {utc('occurred_at')} FROM activity ORDER BY 1"
+    c.sync()
+    assert c.query(dated) == [
+        ("an:attendances:a-1", "2025-04-01 10:00"),
+        ("an:attendances:a-2", "2025-04-01 10:00"),
+    ]
+    c.write("api/events/events-1.json", _osdi("osdi:events", [AN_EVENT]))
+    result = c.sync()
+    assert result.rows_rejected == 0
+    assert c.query(f"SELECT event_id, source, title, event_type, {utc('start_at')} FROM event") == [
+        ("action_network:e-9", "action_network", "Tenant meeting", None, "2025-04-20 18:00")
+    ]
+    # the known event's attendance is dated by it; the other keeps its own date
+    assert c.query(dated) == [
+        ("an:attendances:a-1", "2025-04-20 18:00"),
+        ("an:attendances:a-2", "2025-04-01 10:00"),
+    ]
+    # the same exports again change nothing
+    before = c.query("SELECT * FROM activity ORDER BY activity_id")
+    c.sync()
+    assert c.query("SELECT * FROM activity ORDER BY activity_id") == before

@@ -312,6 +312,22 @@ def _propagate_labels(con: duckdb.DuckDBPyConnection) -> int:
     return rounds
 
 
+def date_an_attendances(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
+    """An Action Network attendance (an RSVP) is dated by its event's start, as Mobilize's
+    and VAN's sign-ups are by their event's: by the day it was made, a sign-up for the
+    meeting of the 20th counted on the 1st, before anyone came. Its record carries only
+    the event's id, so the store's event, read from an events page in this sync or an
+    earlier one, dates it; one whose event is not known keeps its own date."""
+    con.execute(
+        """UPDATE activity a SET occurred_at = e.start_at
+           FROM event e
+           WHERE a.org_id = $org AND e.org_id = $org AND a.source = 'action_network'
+             AND a.type = 'attendance' AND e.event_id = a.event_id
+             AND e.start_at IS NOT NULL AND a.occurred_at IS DISTINCT FROM e.start_at""",
+        {"org": org_id},
+    )
+
+
 def write_org(
     con: duckdb.DuckDBPyConnection,
     org_id: str,
@@ -592,6 +608,9 @@ def write_org(
                                WHERE a.org_id = $org AND a.event_id = e.event_id)""",
             p,
         )
+
+    if stage is not None and any(f.source_kind == "action_network_api" for f in stage.files):
+        date_an_attendances(con, org_id)
 
     attempts = _dedupe(
         con,

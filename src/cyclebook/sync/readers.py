@@ -534,6 +534,7 @@ def _an_collection(f: FileInfo) -> str:
     for name in (
         "people",
         "attendances",
+        "events",
         "submissions",
         "donations",
         "taggings",
@@ -564,6 +565,34 @@ AN_ACTIVITIES = {
     # although petitions are many groups' most common action)
     "signatures": ("submission", "NULL", "NULL", "NULL", "'petition:' || x.petition", "NULL"),
     "outreaches": ("submission", "NULL", "NULL", "NULL", "'advocacy:' || x.campaign", "NULL"),
+}
+# an event's own keys (the API's event resource): read are its identifiers, title and
+# start; the rest is the event's page, not a record of what people did
+AN_EVENT_KEYS = {
+    "identifiers",
+    "origin_system",
+    "created_date",
+    "modified_date",
+    "title",
+    "name",
+    "description",
+    "instructions",
+    "browser_url",
+    "featured_image_url",
+    "start_date",
+    "end_date",
+    "status",
+    "visibility",
+    "transparence",
+    "capacity",
+    "guests_can_invite_others",
+    "total_accepted",
+    "location",
+    "reminders",
+    "action_network:event_campaign_id",
+    "action_network:hidden",
+    "action_network:sponsor",
+    "_links",
 }
 AN_ATTENDANCE_STATUS = {
     "accepted": "registered",
@@ -613,11 +642,15 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
             )
             _drop_typed(stage, typed)
             continue
+        if name == "events":
+            stage.json_unknown_keys(group, AN_EVENT_KEYS, keys)
+            _an_events(stage, table, group)
+            continue
         stage.json_unknown_keys(group, AN_ACTIVITY_KEYS, keys)
         if name not in AN_ACTIVITIES:
             for g in group:
                 g.notes.append(
-                    "not an Action Network people, attendances, submissions, donations, "
+                    "not an Action Network people, events, attendances, submissions, donations, "
                     "taggings, signatures or outreaches page; its records were not used"
                 )
             con.execute(
@@ -627,6 +660,26 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
     activities = {name: group for name, group in by_name.items() if name in AN_ACTIVITIES}
     if activities:
         _an_activities(stage, table, activities)
+
+
+def _an_events(stage: Stage, table: str, files: list[FileInfo]) -> None:
+    """Events pages: each event's title and start. Its attendances are dated by that
+    start when the sync writes them (:func:`cyclebook.sync.merge.date_an_attendances`),
+    as Mobilize's and VAN's sign-ups are by their event's."""
+    nos = ", ".join(str(f.file_no) for f in files)
+    sel = f"""SELECT rec AS __rec, file_no AS __file, j,
+        nullif({_osdi_id("action_network")}, '') AS eid,
+        coalesce(js(j, '$.title'), js(j, '$.name')) AS title,
+        js(j, '$.start_date') AS start_raw, cb_ts(js(j, '$.start_date')) AS start_at
+        FROM {table} WHERE file_no IN ({nos})"""
+    checks = [
+        ("eid IS NULL", "identifiers", "no action_network identifier on the event"),
+        ("start_raw IS NOT NULL AND start_at IS NULL", "start_date", BAD_DATE),
+    ]
+    inserts = {
+        "st_event": "'action_network:' || x.eid, 'action_network', x.title, NULL, x.start_at"
+    }
+    _emit(stage, files[0], sel, checks, inserts)
 
 
 def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) -> None:

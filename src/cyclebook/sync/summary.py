@@ -124,7 +124,7 @@ REJECT_FIXES: tuple[tuple[str, str], ...] = (
     (
         r"unknown Action Network collection",
         "leave out pages of collections the sync does not read (people, attendances, "
-        "submissions, donations, taggings, signatures and outreaches are read)",
+        "events, submissions, donations, taggings, signatures and outreaches are read)",
     ),
     (r"^identifiers is not a list", "export the record again from the API"),
 )
