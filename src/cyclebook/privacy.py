@@ -17,6 +17,7 @@ names, addresses, source ids) and withholds the report if any appear.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import itertools
 import os
@@ -1396,6 +1397,7 @@ def _html_candidates(html_text: str) -> dict[str, set[str]]:
     """
     emails: set[str] = set()
     phones: set[str] = set()
+    e164: set[str] = set()
     ids: set[str] = set()
     numbers: set[str] = set()
     phrases: set[str] = set()
@@ -1415,6 +1417,14 @@ def _html_candidates(html_text: str) -> dict[str, set[str]]:
         emails.update(m.group(0).casefold().strip(".'") for m in _EMAIL.finditer(_unquoted(markup)))
         for keys in _phone_candidates(markup):
             phones.update(keys)
+            e164.update("+1" + key for key in keys)
+        for match in _PHONE.finditer(markup):  # a number written with its country code
+            digits = "".join(re.findall(r"\d", match.group(0)))
+            if not match.group(0).startswith("+"):  # or an international call prefix
+                prefixed = re.match(r"(?:00|011)(\d+)", digits)
+                digits = prefixed.group(1) if prefixed else ""
+            if 8 <= len(digits) <= 15:
+                e164.add("+" + digits)
         for match in _ID_TOKEN.finditer(markup):
             token = match.group(0)
             for candidate in {token, *re.split(r"[_\-:.]", token)}:
@@ -1423,6 +1433,7 @@ def _html_candidates(html_text: str) -> dict[str, set[str]]:
     return {
         "emails": emails,
         "phones": phones,
+        "e164": e164,
         "ids": ids,
         "numbers": numbers,
         "phrases": phrases,
@@ -1735,7 +1746,49 @@ def candidate_index(
                         WHERE org_id IN (SELECT v FROM cb_guard_orgs)
                           AND rowid IN ({matched})"""
                     ).fetchall()
+            if has_ids:
+                rows += _hashed_ids_found(con, store_path, org_ids, found)
     return build_index(rows, identities, allow=allow_list)
+
+
+def _hashed_ids_found(
+    con: Any, store_path: Path, org_ids: list[str], found: dict[str, set[str]]
+) -> list[tuple]:
+    """The report's emails and phones that are a member's id in a tool, as rows of
+    ``person_pii``'s shape. A tool that names people by their email or phone (Spoke's
+    cell, an Action Network report without uuid, a sheet without an id column) has
+    that id stored as its salted hash (``store.personal_key_sql``), which no report
+    shows: the report's candidates are hashed so, and looked for among the ids (the
+    value may no longer be in ``person_pii``: the person's other tool gave another)."""
+    from cyclebook.store import KEY_PREFIX
+
+    candidates = [("email", v) for v in found["emails"]] + [("phone", v) for v in found["e164"]]
+    if not candidates:
+        return []
+    tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+    if "meta" not in tables:
+        return []
+    found_salt = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchall()
+    if not found_salt:
+        return []
+    salt = found_salt[0][0]
+    hashed = {
+        KEY_PREFIX + hashlib.sha256(f"{salt}:key:{value}".encode()).hexdigest()[:32]: (kind, value)
+        for kind, value in candidates
+    }
+    with _registered(con, {"hashed": set(hashed)}), _KEYS_LOCK:
+        keys = _id_keys(con, store_path, org_ids)
+        matched = con.execute(
+            f"""SELECT org_id, source_id FROM identity
+            WHERE org_id IN (SELECT v FROM cb_guard_orgs) AND rowid IN (
+                SELECT rid FROM {keys} WHERE id_h IN (SELECT hash(v) FROM cb_guard_hashed))"""
+        ).fetchall()
+    rows = []
+    for org_id, source_id in matched:
+        kind, value = hashed[source_id]
+        email, phone = (value, None) if kind == "email" else (None, value)
+        rows.append((org_id, None, None, None, email, phone, None))
+    return rows
 
 
 class ReportLeakError(PrivacyError):

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +30,10 @@ from cyclebook.errors import StoreError
 
 # 2: person, person_pii and identity lost their PRIMARY KEY (see UNINDEXED_KEYS)
 # 3: person_state
-SCHEMA_VERSION = 3
+# 4: an email or phone a tool names a person by (a Spoke contact's cell, the email of an
+#    Action Network report without uuid, a spreadsheet's email or phone) is kept in
+#    identity, activity and contact_attempt keys as its salted hash (see personal_key)
+SCHEMA_VERSION = 4
 
 # Columns are the canonical model of DESIGN.md. ``org_id`` leads every key because one
 # store holds the whole cohort.
@@ -226,6 +230,43 @@ UNINDEXED_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# A person's key that is an email address or a phone number (E.164) is stored as
+# ``hash:`` and 32 hex digits of the SHA-256 of the cohort's salt and the value: the
+# tables reports read hold no member's email or phone, even in an id. Deterministic
+# (the salt is made once per store), so a re-sync gives the same keys; a hash is neither
+# an email nor a phone, so hashing a key twice changes nothing.
+KEY_PREFIX = "hash:"
+PERSONAL_VALUE = r"\+[0-9]{8,15}"
+
+
+def personal_key_sql(value: str, salt: str) -> str:
+    """SQL for the stored form of a person's key ``value`` (SQL naming it once per use:
+    pass a column): its salted hash when it is an email address (has an '@') or a phone
+    number (E.164), else the key itself. ``salt``: SQL for the salt."""
+    return (
+        f"CASE WHEN contains({value}, '@') OR regexp_full_match({value}, '{PERSONAL_VALUE}') "
+        f"THEN '{KEY_PREFIX}' || substr(sha256({salt} || ':key:' || {value}), 1, 32) "
+        f"ELSE {value} END"
+    )
+
+
+def key_of_value_sql(value: str, salt: str) -> str:
+    """SQL for the hashed key of an email or phone (``person_pii``'s normalized form),
+    without the test :func:`personal_key_sql` makes."""
+    return f"'{KEY_PREFIX}' || substr(sha256({salt} || ':key:' || {value}), 1, 32)"
+
+
+def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
+    """The cohort-level salt of ``person.match_key`` and of the hashed keys (created
+    once, kept in ``meta``)."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchone()
+    if row:
+        return row[0]
+    salt = secrets.token_hex(16)
+    con.execute("INSERT INTO meta VALUES ('match_salt', ?)", [salt])
+    return salt
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the tables (and migrate an older store). Every writer of every report opens
     the store, so a current one is recognised in two quick queries and left alone."""
@@ -243,6 +284,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name, columns in SCHEMA.items():
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     _drop_old_primary_keys(con)
+    _hash_personal_keys(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
 
@@ -265,6 +307,65 @@ def _drop_old_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE {name}")
         con.execute(f"ALTER TABLE cb_rebuild RENAME TO {name}")
         con.execute("COMMIT")
+
+
+# the key an activity or attempt id was built of: an Action Network signup named by the
+# person's email, a Spoke answer and a Spoke text named by the contact's cell
+_AN_SIGNUP = r"^(an:signup:)(.*@.*)()$"
+_SPOKE_ANSWER = rf"^(spoke:q:.*:)({PERSONAL_VALUE})(:[0-9a-f]{{10}})$"
+_SPOKE_TEXT = rf"^(spoke:.*:)({PERSONAL_VALUE})()$"
+
+
+def _hash_personal_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Stores made before version 4 hold members' emails and phones in keys: hash them
+    in place, as the sync now makes them (the same keys a re-sync of the same exports
+    gives, so it adds nothing beside them). Runs again harmlessly: a hashed key is
+    left as it is."""
+    needs = f"(contains(source_id, '@') OR regexp_full_match(source_id, '{PERSONAL_VALUE}'))"
+    found = con.execute(
+        f"""SELECT (SELECT count(*) FROM identity WHERE {needs})
+                 + (SELECT count(*) FROM activity WHERE {needs}
+                      OR regexp_full_match(activity_id, '{_AN_SIGNUP}')
+                      OR regexp_full_match(activity_id, '{_SPOKE_ANSWER}'))
+                 + (SELECT count(*) FROM contact_attempt
+                    WHERE regexp_full_match(attempt_id, '{_SPOKE_TEXT}'))"""
+    ).fetchone()[0]
+    if not found:
+        return
+    salt = sql_str(cohort_salt(con))
+
+    def rebuilt(column: str, pattern: str) -> str:
+        head, key, tail = (f"regexp_extract({column}, '{pattern}', {i})" for i in (1, 2, 3))
+        return (
+            f"CASE WHEN regexp_full_match({column}, '{pattern}') THEN "
+            f"{head} || {key_of_value_sql(key, salt)} || {tail} ELSE {column} END"
+        )
+
+    activity_id = rebuilt(rebuilt("activity_id", _AN_SIGNUP), _SPOKE_ANSWER)
+    attempt = f"regexp_extract(attempt_id, '{_SPOKE_TEXT}', 2)"
+    # a Spoke contact's key for counting people reached: its hashed cell now (see
+    # merge.write_org's contact_key)
+    contact_key = (
+        f", contact_key = sha256({salt} || ':c:spoke:' || {key_of_value_sql(attempt, salt)})"
+        if "contact_key" in {r[0] for r in con.execute("DESCRIBE contact_attempt").fetchall()}
+        else ""
+    )
+    con.execute("BEGIN TRANSACTION")
+    con.execute(
+        f"UPDATE identity SET source_id = {personal_key_sql('source_id', salt)} WHERE {needs}"
+    )
+    con.execute(
+        f"""UPDATE activity SET activity_id = {activity_id},
+                source_id = {personal_key_sql("source_id", salt)}
+            WHERE {needs} OR regexp_full_match(activity_id, '{_AN_SIGNUP}')
+               OR regexp_full_match(activity_id, '{_SPOKE_ANSWER}')"""
+    )
+    con.execute(
+        f"""UPDATE contact_attempt SET attempt_id = {rebuilt("attempt_id", _SPOKE_TEXT)}
+                {contact_key}
+            WHERE source = 'spoke' AND regexp_full_match(attempt_id, '{_SPOKE_TEXT}')"""
+    )
+    con.execute("COMMIT")
 
 
 @contextlib.contextmanager

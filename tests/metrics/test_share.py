@@ -297,6 +297,45 @@ def test_followup_joins_a_persons_ids_of_one_tool_in_order(cohort):
     assert not rows["old3"]["first_name"].startswith("'")
 
 
+def test_followup_shows_the_email_or_phone_a_tool_knows_a_person_by(cohort):
+    """Spoke names a contact by the cell, a sheet without an id column by the email: the
+    store keeps those ids as salted hashes (store.personal_key_sql), and the list shows
+    the email or phone itself, which is what the organizer loads back into the tool. A
+    hash of a value the person no longer has in person_pii is left out, never shown."""
+    import hashlib
+
+    import duckdb
+
+    def key(value: str) -> str:
+        return "hash:" + hashlib.sha256(f"s4lt:key:{value}".encode()).hexdigest()[:32]
+
+    con = duckdb.connect(str(cohort.store))
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('match_salt', 's4lt')")
+    con.execute("UPDATE person_pii SET phone = '+16175550100' WHERE person_id = 'old0'")
+    for source, value in [
+        ("spoke", "+16175550100"),
+        ("sheet:roster", "old0@example.org"),
+        ("action_network", "gone@example.org"),  # an email old0 no longer has
+    ]:
+        con.execute(
+            "INSERT INTO identity (org_id, person_id, source, source_id) "
+            "VALUES ('org', 'old0', ?, ?)",
+            [source, key(value)],
+        )
+    con.close()
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    share.compute(ctx)
+    path = cohort.followup("org", "c2") / "newly_lapsed.csv"
+    with open(path, newline="") as fh:
+        rows = {r["person_id"]: r for r in csv.DictReader(fh)}
+    assert rows["old0"]["spoke_id"] == "+16175550100"
+    assert rows["old0"]["sheet:roster_id"] == "old0@example.org"
+    assert rows["old0"]["action_network_id"] == "act-old0"
+    assert rows["old0"]["mobilize_id"] == "mob-old0"
+    assert rows["old1"]["spoke_id"] == ""
+    assert "hash:" not in path.read_text()
+
+
 def test_funder_audience_sees_only_what_the_group_agreed(cohort):
     ctx = load_context("share", str(cohort.root), "c2", "org", "funder")
     res = share.compute(ctx)

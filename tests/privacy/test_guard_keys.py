@@ -183,3 +183,41 @@ def test_the_keys_hold_hashes_not_values(pii_store):
             ("phone_h", "UBIGINT"),
         ],
     }
+
+
+def test_an_email_or_phone_kept_only_as_a_hashed_id_is_still_found(pii_store):
+    """Spoke names a contact by the cell, an Action Network report without uuid a person
+    by the email: the store keeps those ids as salted hashes (store.personal_key_sql),
+    and the person's person_pii may hold another email or phone (their other tool's).
+    The report's emails and phones are hashed so and found among the ids."""
+    import hashlib
+
+    def key(value: str) -> str:
+        return "hash:" + hashlib.sha256(f"s4lt:key:{value}".encode()).hexdigest()[:32]
+
+    with store.connect(pii_store, write=True) as con:
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('match_salt', 's4lt')")
+        con.executemany(
+            "INSERT INTO identity (org_id, person_id, source, source_id) VALUES (?, ?, ?, ?)",
+            [
+                ("org-a", "a3", "spoke", key("+16175550142")),
+                ("org-a", "a3", "action_network", key("sam.old@example.com")),
+                ("org-b", "b1", "spoke", key("+442079460958")),
+            ],
+        )
+    for text, kind in [
+        ("<p>texted (617) 555-0142 twice</p>", "phone"),
+        ("<p>mailto:Sam.Old@example.com</p>", "email"),
+        ("<p>call +44 20 7946 0958</p>", "phone"),
+        ("<p>call 0044 20 7946 0958</p>", "phone"),
+    ]:
+        orgs = ["org-b"] if "7946" in text else ["org-a"]
+        leaks = scan_html(render([("html", text)]), pii_store, orgs, allow=[])
+        assert kinds(leaks) == {kind}, text
+        assert "7946" not in leaks[0].hint and "0142" not in leaks[0].hint
+    # another organization's hashed ids are not this one's
+    page = render([("html", "<p>texted (617) 555-0142 twice</p>")])
+    assert scan_html(page, pii_store, ["org-b"], allow=[]) == []
+    # and numbers nobody has are no leak
+    page = render([("html", "<p>texted (617) 555-0199 twice</p>")])
+    assert scan_html(page, pii_store, ["org-a"], allow=[]) == []

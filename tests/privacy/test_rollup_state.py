@@ -13,6 +13,7 @@ import pytest
 from cyclebook.config import load_cohort, load_cycle
 from cyclebook.metrics import compute_metrics
 from cyclebook.rollup import compute_rollup
+from cyclebook.store import SCHEMA_VERSION
 
 from .cohortfix import make_cohort
 
@@ -133,7 +134,9 @@ def test_a_store_made_before_person_state_gets_the_table(network) -> None:
         compute_rollup(store_path, cohort, "net", card, previous).value("active_base", "end") == 4
     )
     _keep(store_path, cohort, card, previous)
-    assert _sql(store_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert _sql(store_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert _sql(store_path, "SELECT count(*) > 0 FROM person_state") == [(True,)]
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -50,6 +52,31 @@ class Cohort:
             return con.execute(sql, params or []).fetchall()
         finally:
             con.close()
+
+    def key(self, value: str) -> str:
+        """The stored key of an email or phone a tool names a person by (a Spoke cell):
+        its salted hash (store.personal_key_sql), worked out here by hand."""
+        ((salt,),) = self.query("SELECT value FROM meta WHERE key = 'match_salt'")
+        return "hash:" + hashlib.sha256(f"{salt}:key:{value}".encode()).hexdigest()[:32]
+
+    def unkeyed(self, sql: str, params: list | None = None) -> list[tuple]:
+        """The rows of ``sql`` with each hashed key written as the email or phone it is
+        the hash of (one of the people's), sorted by their text (the keys' order is the
+        hashes')."""
+        values = {
+            self.key(v): v
+            for row in self.query("SELECT email, phone FROM person_pii")
+            for v in row
+            if v is not None
+        }
+
+        def shown(v):
+            if not isinstance(v, str):
+                return v
+            return re.sub(r"hash:[0-9a-f]{32}", lambda m: values.get(m.group(0), m.group(0)), v)
+
+        rows = [tuple(shown(v) for v in row) for row in self.query(sql, params)]
+        return sorted(rows, key=lambda row: tuple(str(v) for v in row))
 
     def table(self, name: str, columns: str = "*", order: str = "1") -> list[tuple]:
         return self.query(f"SELECT {columns} FROM {name} ORDER BY {order}")

@@ -1,7 +1,9 @@
 """Follow-up lists for organizers: CSV files with personal data, never shown in a report.
 
 Three lists, each ready to load back into the organization's tools (one column of ids per
-tool, from ``identity``):
+tool, from ``identity``; where a tool names a person by an email or a phone, which the
+store keeps only as a salted hash in ``identity``, that email or phone from
+``person_pii``):
 
 * ``one_step`` — people one activity short of the next rung's rule (a rule needing two or
   more activities, of which they have one fewer than needed),
@@ -24,7 +26,7 @@ import pyarrow as pa
 
 from cyclebook.metrics import rules as R
 from cyclebook.paths import FOLLOWUP_LISTS
-from cyclebook.store import ident, session, sql_str
+from cyclebook.store import KEY_PREFIX, ident, session, sql_str
 
 if TYPE_CHECKING:
     from cyclebook.metrics.engine import MetricEngine
@@ -117,9 +119,32 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
             t.person_id, t.first_name, t.last_name, t.email, t.phone, p.email_ok, p.sms_ok
         )
 
+    salt = engine.values("salt", pa.table({"salt": pa.array([_salt(engine)], pa.string())}))
+
     def ids() -> ir.Table:
         t = engine.table("identity")
         t = t.join(wanted, t.person_id == wanted.wid)
+        # an id a tool made of the person's email or phone (a Spoke contact's cell, an
+        # Action Network report without uuid, a sheet without an id column) is stored
+        # as its salted hash: shown as the email or phone it is the hash of, which is
+        # what the tool knows the person by (none when person_pii holds another one now)
+        pii = engine.table("person_pii")
+        t = t.left_join(pii, t.person_id == pii.person_id).select(
+            t.person_id, t.source, t.source_id, pii.email, pii.phone
+        )
+        key = salt.salt.as_scalar()
+
+        def hashed(value: ir.StringValue) -> ir.StringValue:
+            return KEY_PREFIX + (key + ":key:" + value).hexdigest("sha256").substr(0, 32)
+
+        t = t.mutate(
+            source_id=ibis.cases(
+                (~t.source_id.startswith(KEY_PREFIX), t.source_id),
+                (t.source_id == hashed(t.email), t.email),
+                (t.source_id == hashed(t.phone), t.phone),
+                else_=ibis.null("string"),
+            )
+        ).filter(lambda r: r.source_id.notnull())
         # one row per person and tool, its ids joined in the store: joined per group in
         # pandas, the 900,000 people of a large organization's lists took 20 s
         return t.group_by(["person_id", "source"]).aggregate(
@@ -133,6 +158,15 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
         wide.columns = [f"{col}_id" for col in wide.columns]
         people = people.merge(wide.reset_index(), on="person_id", how="outer")
     return people
+
+
+def _salt(engine: MetricEngine) -> str:
+    """The cohort's salt (``meta``), which hashed the keys made of emails and phones."""
+    from cyclebook.metrics.engine import store_table
+
+    meta = store_table(engine.b, "meta")
+    found = meta.filter(meta.key == "match_salt").value.to_pyarrow().to_pylist()
+    return found[0] if found else ""
 
 
 # the permissions a list shows beside the contacts: yes, no (unsubscribed, opted out) or

@@ -184,7 +184,7 @@ def exports_not_synced(cohort_dir: str | Path, org: Organization) -> bool:
     the cohort's cache: no export is read again when its size and time are the same)."""
     paths = CohortPaths.of(cohort_dir)
     files = [(path, rel) for _, found in _files_of(paths, org) for path, rel in found]
-    _, stored = _stored_files(paths, org)
+    _, stored, _salt = _stored_files(paths, org)
     if stored is None:
         return bool(files)
     hashes = cohort_cache(paths.root)
@@ -247,23 +247,34 @@ def _last_run(con, org_id: str) -> str | None:
 
 def _stored_files(
     paths: CohortPaths, org: Organization
-) -> tuple[str | None, list[FileResult] | None]:
+) -> tuple[str | None, list[FileResult] | None, str | None]:
     """The organization's last sync run and its per-file figures, under a short read
     lock; no figures when nothing is stored yet, or when the exports were read by other
-    reader code or settings (then every export is read again)."""
+    reader code or settings (then every export is read again). And the cohort's salt,
+    when the store has one."""
     org_id = org.id
     if not paths.store.exists():
-        return None, None
+        return None, None, None
     with connect(paths.store) as con:
         tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
         if not {"sync_run", "meta"} <= tables:
-            return None, None
+            return None, None, None
+        row = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchone()
+        salt = row[0] if row else None
         last_run = _last_run(con, org_id)
         if last_run is None:
-            return None, None
+            return None, None, salt
         if _synced_by(con, org_id) != reading_digest(org):
-            return last_run, None
-        return last_run, _file_results_from_store(con, org_id, last_run)
+            return last_run, None, salt
+        return last_run, _file_results_from_store(con, org_id, last_run), salt
+
+
+def _made_salt(paths: CohortPaths) -> str:
+    """The cohort's salt, made now (a store without one: the cohort's first sync), under
+    the store's exclusive lock: the readers hash members' emails and phones in keys with
+    it, and the syncs of other organizations running beside this one use the same."""
+    with connect(paths.store, write=True) as con:
+        return cohort_salt(con)
 
 
 def sync_org(
@@ -318,7 +329,7 @@ def sync_org(
         for src, files in sources:
             for p, rel in files:
                 stage.add_file(p, rel, src.kind, src.label or src.kind)
-        last_run, stored = _stored_files(paths, org)
+        last_run, stored, salt = _stored_files(paths, org)
         changed: list[int] | None = None  # file numbers new since the last sync
         if stored is not None and not force:
             previous = {(r.file, r.sha256) for r in stored}
@@ -344,6 +355,8 @@ def sync_org(
                 for f in infos:
                     f.carried = f.file_no not in reading
             changed = sorted(compare)
+        salt = salt or _made_salt(paths)
+        stage.use_salt(salt)
         # the byte-for-byte copies are plain file I/O: made beside the parsing
         archiving = _Archiver(stage.files, paths.archive / org.id)
         for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
@@ -363,7 +376,12 @@ def sync_org(
                     "exports were being read",
                     fix="run the sync again (only one sync per organization at a time).",
                 )
-            salt = cohort_salt(con)
+            if cohort_salt(con) != salt:  # (the store was replaced meanwhile)
+                raise StoreError(
+                    f"{org.id}: the store was replaced while this organization's exports "
+                    "were being read",
+                    fix="run the sync again.",
+                )
             # record numbers are fixed now: let DuckDB write the store in parallel
             con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")

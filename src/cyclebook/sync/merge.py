@@ -10,12 +10,11 @@ the tool's own ids), so writing the same rows twice changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Sequence
 
 import duckdb
 
-from cyclebook.store import UNINDEXED_KEYS, sql_str
+from cyclebook.store import UNINDEXED_KEYS, cohort_salt, sql_str
 from cyclebook.sync.stage import STAGE_SCHEMA, Stage, list_rows
 
 SEP = "\x1f"
@@ -24,15 +23,7 @@ SEP = "\x1f"
 HUB_IDS = 3
 MAX_ROUNDS = 64  # rounds needed: about log2 of the longest chain of ids, plus one
 
-
-def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
-    """The cohort-level salt of ``person.match_key`` (created once, kept in ``meta``)."""
-    row = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchone()
-    if row:
-        return row[0]
-    salt = secrets.token_hex(16)
-    con.execute("INSERT INTO meta VALUES ('match_salt', ?)", [salt])
-    return salt
+__all__ = ["HUB_IDS", "cohort_salt", "resolve_identities", "write_org"]
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str, int]:

@@ -328,7 +328,9 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
         )
         c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
         unknown = stage.unknown(f, cols, AN_CSV_KNOWN)
-        ref = f"coalesce(cb_s({c('uuid')}), cb_email({c('email')}))"
+        # a report built without the uuid column names its people by their email: kept
+        # as its salted hash (cb_key), as every key an email or a phone makes
+        ref = f"cb_key(coalesce(cb_s({c('uuid')}), cb_email({c('email')})))"
         sel = f"""SELECT rowid AS __rec, cb_s({c("uuid")}) AS __uuid, cb_email({c("email")}) AS email,
             cb_s({c("email")}) AS email_raw, cb_phone({c("can2_phone", "phone")}) AS phone,
             cb_s({c("can2_phone", "phone")}) AS phone_raw,
@@ -344,7 +346,7 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
             cb_ts({c("can2_subscription_date")}) AS sub_at
             FROM {table}"""
         # the person reference of the email computed above (its macro planned once)
-        sel = f"SELECT *, coalesce(__uuid, email) AS ref FROM ({sel})"
+        sel = f"SELECT *, cb_key(coalesce(__uuid, email)) AS ref FROM ({sel})"
         _emit(
             stage,
             f,
@@ -789,7 +791,7 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
             coalesce(cb_id(js(j, '$.id')), 'h' || substr(md5(concat_ws('|', {person},
                 js(j, '$.timeslot.start_date'), js(j, '$.event.event_type'),
                 js(j, '$.created_date'))), 1, 20)) AS aid,
-            {person} AS pref,
+            cb_key({person}) AS pref,
             cb_email(js(j, '$.person.email_addresses[0].address')) AS email,
             js(j, '$.person.email_addresses[0].address') AS email_raw,
             cb_phone(js(j, '$.person.phone_numbers[0].number')) AS phone,
@@ -866,7 +868,7 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                         cb_s(json_extract_string(cf, '$.custom_field_name')) AS field,
                         coalesce(cb_s(json_extract_string(cf, '$.text_value')),
                                  cb_s(json_extract_string(cf, '$.boolean_value'))) AS value
-                      FROM (SELECT file_no, rec, {person} AS pref,
+                      FROM (SELECT file_no, rec, cb_key({person}) AS pref,
                               unnest(CAST(json_extract(j, '$.custom_signup_field_values')
                                           AS JSON[])) AS cf
                             FROM {table}
@@ -1518,17 +1520,19 @@ def _spoke_contacts(
         cb_id({c("contact[external_id]")}) AS external_id,
         {_spoke_texter(c("texter[firstName]"), c("texter[lastName]"))} AS __texter{answers}
         FROM ({c.source()})"""
-    sel = f"""SELECT r.* EXCLUDE (__texter), m.first_out, m.last_in,
+    # the contact is named by its cell's salted hash (``key``): the cell itself is kept
+    # in person_pii only
+    sel = f"""SELECT r.* EXCLUDE (__texter), cb_key(r.cell) AS key, m.first_out, m.last_in,
             coalesce(m.replied, FALSE) AS replied, coalesce(r.__texter, m.texter) AS texter
         FROM ({sel}) r LEFT JOIN {msg}_g m ON m.campaign_id = r.campaign_id
             AND m.cell = r.cell"""
     inserts = {
-        "st_person": """'spoke', x.cell, NULL, x.cell, x.first_name, x.last_name, NULL,
+        "st_person": """'spoke', x.key, NULL, x.cell, x.first_name, x.last_name, NULL,
             x.zip, NULL, NULL, CASE WHEN x.opt_out THEN FALSE END, NULL, x.first_out""",
         # (sms_ok: opting out says no; not opting out of a text is not a yes, and as
         # TRUE it overwrote an unsubscribe the person had made in another tool)
-        "st_attempt": """'spoke:' || coalesce(x.campaign_id, '') || ':' || x.cell, 'spoke',
-            'spoke', x.cell, 'text', x.status, x.first_out,
+        "st_attempt": """'spoke:' || coalesce(x.campaign_id, '') || ':' || x.key, 'spoke',
+            'spoke', x.key, 'text', x.status, x.first_out,
             coalesce(x.campaign_id || ' ' || x.campaign, x.campaign, x.campaign_id),
             x.replied OR x.status IN ('convo', 'needsresponse'),
             x.replied OR x.status IN ('convo', 'needsresponse'),
@@ -1555,9 +1559,9 @@ def _spoke_contacts(
     fno = "x.__file" if len(contacts) > 1 else str(contacts[0][0].file_no)
     answered = [
         f"""INSERT INTO st_activity_t SELECT
-            'spoke:q:' || coalesce(x.campaign_id, '') || ':' || x.cell || ':'
+            'spoke:q:' || coalesce(x.campaign_id, '') || ':' || x.key || ':'
                 || substr(md5({sql_str(q[len("question[") : -1] if q.endswith("]") else q)}), 1, 10),
-            'spoke', NULL, 'spoke', x.cell, 'survey_response',
+            'spoke', NULL, 'spoke', x.key, 'survey_response',
             coalesce(x.last_in, x.first_out), NULL, NULL, NULL, NULL, 'text', NULL,
             x.__q{i}, NULL, NULL, x.texter, {fno}, x.__rec
             FROM {typed} x
@@ -1570,7 +1574,8 @@ def _spoke_contacts(
     _drop_typed(stage, typed)
     for f, table, cols in contacts:
         keep = f.unknown_columns + [k for k in cols if k.lower() == "tags"]
-        _custom(stage, f, table, keep, "spoke", f"cb_phone({stage.col(cols, 'contact[cell]')})")
+        ref = f"cb_key(cb_phone({stage.col(cols, 'contact[cell]')}))"
+        _custom(stage, f, table, keep, "spoke", ref)
         con.execute(f"DROP TABLE {table}")
 
 
@@ -1914,7 +1919,9 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 f"coalesce({_sheet_attended(m['attended'])}, "
                 f"CASE WHEN cb_s({m['attended']}) IS NULL THEN FALSE END)"
             )
-        ref = f"coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')}))"
+        # a sheet without an id column names its people by their email or phone: kept
+        # as its salted hash (cb_key)
+        ref = f"cb_key(coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')})))"
         sel = f"""SELECT rowid AS __rec, cb_id({g("person_id")}) AS __pid,
             cb_s({g("person_id")}) AS __pid_raw,
             cb_email({g("email")}) AS email, cb_phone({g("phone")}) AS phone, cb_s({g("first_name")}) AS first_name,
@@ -1932,7 +1939,10 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             cb_bool({g("do_not_contact")}) AS dnc
             FROM {table}"""
         # the person reference of the values computed above (their macros planned once)
-        sel = f"SELECT *, coalesce(__pid, email, phone) AS ref FROM ({sel})"
+        # (``__raw_ref``, the unhashed one, names the activities as before: their ids
+        # are digests, and a store's are kept as they are)
+        sel = f"""SELECT *, cb_key(__raw_ref) AS ref
+            FROM (SELECT *, coalesce(__pid, email, phone) AS __raw_ref FROM ({sel}))"""
         types = ", ".join(sql_str(t) for t in ACTIVITY_TYPES)
         has_date = "occurred_at" in mapping
         checks = [
@@ -2001,7 +2011,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 "WHEN x.st = 'no_show' THEN FALSE "
                 "WHEN x.type = 'attendance' AND x.st IS NULL THEN TRUE END)"
             )
-            inserts["st_activity"] = f"""'{name}:' || substr(md5(concat_ws('|', x.ref, x.type,
+            inserts["st_activity"] = f"""'{name}:' || substr(md5(concat_ws('|', x.__raw_ref, x.type,
                     CAST(epoch(x.ts) AS VARCHAR), x.event, x.amt_raw)), 1, 20), {sql_str(name)}, NULL,
                 {sql_str(name)}, x.ref, x.type, x.ts, x.recorded_at,
                 CASE WHEN x.type = 'attendance'

@@ -26,7 +26,7 @@ import duckdb
 from cyclebook import settings
 from cyclebook.errors import ExportError
 from cyclebook.filehash import sha256_file
-from cyclebook.store import ident, sql_str
+from cyclebook.store import ident, personal_key_sql, sql_str
 
 # Staged tables. ``file_no`` points into Stage.files; ``rec`` is the 0-based record
 # number inside the file (CSV data row or JSON record), used for rejects and coverage.
@@ -421,6 +421,16 @@ class Stage:
         self.parts: dict[str, list[str]] = {name: [] for name in DEFERRED}
         self.kept: list[str] = []  # typed tables the views read
         con.execute(";\n".join([*setup, *self._views()]))
+        self.salted = False
+
+    def use_salt(self, salt: str) -> None:
+        """Make ``cb_key(v)``, a person's key as the store keeps it: the salted hash of an
+        email or phone, any other id as it is (see ``store.personal_key_sql``). Readers
+        name people by it wherever a tool names them by an email or a phone."""
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP MACRO cb_key(v) AS {personal_key_sql('v', sql_str(salt))}"
+        )
+        self.salted = True
 
     def defer(self, table: str, select: str, typed: str) -> None:
         self.parts[table].append(select)
