@@ -784,3 +784,14 @@ def test_a_rung_over_tags_counts_the_automatic_tag(builder):
     res = run(builder, org=make_org(ladder=ladder))
     assert v(res, "ladder", "end", "volunteer") == 3
     assert v(res, "ladder", "end", "supporter") == 0
+
+
+def test_match_rate_counts_each_spreadsheet_as_a_tool(builder):
+    # the sync and improve reports count the same way (tests/sync/test_report.py)
+    builder.person("S1", at("2025-01-01"), sources=("sheet:signins", "sheet:dues"))
+    builder.person("S2", at("2025-01-01"), sources=("sheet:signins",))
+    res = run(builder)
+    assert v(res, "match_rate", "end") == pytest.approx(1 / 2)
+    assert "each spreadsheet source counts as a tool of its own" in (
+        res.get("match_rate", "end").definition
+    )

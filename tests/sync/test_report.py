@@ -557,3 +557,37 @@ def test_each_reject_says_how_to_fix_it(reason, fix):
     """The report listed "missing vanid" or "result id not in results" and left the
     organizer to guess what to change, and where."""
     assert reject_fix(reason) == fix
+
+
+def test_two_spreadsheets_are_two_tools_in_every_report(make_cohort):
+    """A person on the sign-in sheet and on the dues sheet is matched across tools: the
+    share and improve reports counted each sheet as a tool of its own, the sync report
+    counted every sheet as one tool ("all from one tool: nothing to match")."""
+    from cyclebook.improve import diagnose
+
+    c = make_cohort(
+        """
+        - {kind: generic_csv, path: signins, activity_type: attendance,
+           columns: {email: Email, occurred_at: Date}}
+        - {kind: generic_csv, path: dues, activity_type: donation,
+           columns: {email: Email, occurred_at: Date, amount: Amount}}
+        """
+    )
+    c.write("signins/s.csv", "Email,Date\nana@x.org,2026-01-07\nbo@x.org,2026-01-07\n")
+    c.write("dues/d.csv", "Email,Date,Amount\nana@x.org,2026-01-08,10\n")
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+        findings = {f.key: f for f in diagnose(con, ctx.org)}
+    # Ana is on both sheets, Bo on the sign-ins only: 1 of 2 matched
+    assert summary.people == {"total": 2, "tools": 2, "matched": 1, "match_rate": 0.5}
+    assert summary.pairs.to_dict("records") == [
+        {"tool": "sheet:dues", "other_tool": "sheet:signins", "people": 1}
+    ]
+    match = findings["match_rate"]
+    assert (match.applicable, match.affected, match.total) == (True, 1, 2)
+    assert "1 of 2 people matched" in match.detail
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "each spreadsheet source counts as a tool of its own" in html
+    assert "Spreadsheet (dues)" in html and "Spreadsheet (signins)" in html

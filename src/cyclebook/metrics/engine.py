@@ -511,7 +511,8 @@ class MetricEngine:
             "contact": "Voter and member contact attempts during the cycle (doors, calls, "
             "texts); a conversation is a canvass at the door, an answered call or a text "
             "reply; contact rate = conversations / attempts.",
-            "match_rate": "People with ids from two or more tools, over all people.",
+            "match_rate": "People with ids from two or more tools, over all people; each "
+            "spreadsheet source counts as a tool of its own.",
         }
 
     # ------------------------------------------------------------------ per-person state

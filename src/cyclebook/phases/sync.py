@@ -201,7 +201,9 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             d.paragraph(
                 f"{_small(ppl['matched'], aud):,} of {ppl['total']:,} people "
                 f"({ppl['match_rate']:.0%}) appear in two or more of the organization's "
-                f"{ppl['tools']} tools and were matched on email, phone or a shared id."
+                f"{ppl['tools']} tools and were matched on email, phone or a shared id "
+                "(each spreadsheet source counts as a tool of its own, as in the share and "
+                "improve reports)."
                 if aud == "organization" or ppl["matched"] >= 10
                 else f"Fewer than 10 of {ppl['total']:,} people appear in two or more tools."
             )

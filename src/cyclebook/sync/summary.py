@@ -338,10 +338,13 @@ def load_summary(con, org: Organization) -> SyncSummary:
     people_total = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[
         0
     ]
+    # a tool is an identity's source: each spreadsheet source is one of its own (its
+    # people matched with another sheet's are matched across tools), as the share and
+    # improve reports count them (MetricEngine's match_rate definition)
     per_person = _df(
         con,
         """SELECT n_sources, count(*) AS people FROM (
-               SELECT person_id, count(DISTINCT split_part(source, ':', 1)) AS n_sources
+               SELECT person_id, count(DISTINCT source) AS n_sources
                FROM identity WHERE org_id = ? GROUP BY person_id) GROUP BY n_sources
            ORDER BY n_sources""",
         [org_id],
@@ -350,7 +353,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
         int(per_person.loc[per_person.n_sources >= 2, "people"].sum()) if len(per_person) else 0
     )
     n_tools = con.execute(
-        "SELECT count(DISTINCT split_part(source, ':', 1)) FROM identity WHERE org_id = ?",
+        "SELECT count(DISTINCT source) FROM identity WHERE org_id = ?",
         [org_id],
     ).fetchone()[0]
     people = {
@@ -361,8 +364,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
     }
     pairs = _df(
         con,
-        """WITH s AS (SELECT DISTINCT person_id, split_part(source, ':', 1) AS source
-                      FROM identity WHERE org_id = ?)
+        """WITH s AS (SELECT DISTINCT person_id, source FROM identity WHERE org_id = ?)
            SELECT a.source AS tool, b.source AS other_tool, count(*) AS people
            FROM s a JOIN s b ON a.person_id = b.person_id AND a.source < b.source
            GROUP BY ALL ORDER BY people DESC""",
