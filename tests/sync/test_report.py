@@ -449,7 +449,7 @@ def test_tools_are_named_as_people_know_them(make_cohort):
         summary = load_summary(con, ctx.org)
     html = _html(sync_phase.blocks(ctx, summary, result))
     # bo@example.org is in both: the pair, and each tool's activity
-    assert "<tr><td>Action Network</td><td>Spreadsheet</td><td>1</td></tr>" in html
+    assert "<tr><td>Action Network</td><td>Spreadsheet (roster)</td><td>1</td></tr>" in html
     assert "<td>attendance</td><td>Spreadsheet (roster)</td>" in html
     assert "<td>signup</td><td>Action Network</td>" in html
     for key in ("action_network<", "sheet:", ">sheet<"):
