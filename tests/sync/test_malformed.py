@@ -708,6 +708,31 @@ def test_a_sheet_with_a_title_above_its_header(make_cohort):
     assert c.query("SELECT source_id FROM identity") == [("1",)]
 
 
+def test_a_sheet_saved_as_unicode_text_with_a_title_above_its_header(make_cohort):
+    """A spreadsheet's "Unicode Text" (UTF-16 with its byte-order mark, tab-separated)
+    is read, and so is a sheet with a title above its header; both at once, the title
+    was looked for in the bytes decoded as UTF-8, no line had the mapped columns, and the
+    whole sheet was refused as lacking them."""
+    c = make_cohort(GENERIC)
+    c.write(
+        "sheet.csv",
+        "Sign-in sheet: April meeting\n"  # 1
+        "ID\tEmail\tDate\tType\n"  # 2
+        "1\ta@example.org\t2026-08-01\tsignup\n"  # 3
+        "2\tb@example.org\tsomeday\tsignup\n",  # 4
+        encoding="utf-16",
+    )
+    (sheet,) = c.sync().files
+    assert sheet.notes == [
+        "read as UTF-16 text",
+        "read as tab-separated text",
+        "the header is on line 2: the 1 line(s) above it (a title) were not read",
+    ]
+    assert (sheet.rows_read, sheet.rows_kept, sheet.rows_rejected) == (2, 1, 1)
+    assert [(line, column) for _, line, column, _ in c.rejects()] == [(4, "Date")]
+    assert c.query("SELECT source_id FROM identity") == [("1",)]
+
+
 def test_a_bom_sheet_with_a_stray_windows_1252_byte_and_a_repeated_header(make_cohort):
     """A sheet saved as Excel's "CSV UTF-8" (with its byte-order mark), a name later
     typed in another program as Windows-1252, and a second export pasted below it (its

@@ -19,6 +19,7 @@ from cyclebook.sync.stage import (
     BAD_DATE,
     CP1252_FALLBACK,
     DEFERRED,
+    UTF16_BOMS,
     FileInfo,
     Stage,
     ident,
@@ -1753,13 +1754,19 @@ def _header_below_a_title(f: FileInfo, names: list[str], source: Source) -> int:
     """How many lines sit above the sheet's header row, when its first line is not the
     header but one of the next few has every mapped column (a title above the header,
     as sign-in sheets often have); 0 otherwise. Read as the file will be: in the
-    source's encoding, else UTF-8, else Windows-1252; split by the source's delimiter,
-    else by commas or tabs (a title line has no tab to tell)."""
+    source's encoding, else UTF-16 when it starts with UTF-16's byte-order mark (a
+    spreadsheet's "Unicode Text"), else UTF-8, else Windows-1252; split by the source's
+    delimiter, else by commas or tabs (a title line has no tab to tell)."""
     wanted = {name.strip().lower() for name in names}
     with open(f.path, "rb") as handle:
         head = handle.read(256 * 1024)
     try:
-        text = head.decode(source.encoding or "utf-8-sig")
+        if source.encoding is None and head.startswith(UTF16_BOMS):
+            # decoded as UTF-8 (then Windows-1252), no line had the mapped columns: a
+            # titled sheet saved as Unicode Text was refused as lacking them
+            text = head.decode("utf-16", errors="replace")  # (a character cut at the end)
+        else:
+            text = head.decode(source.encoding or "utf-8-sig")
     except UnicodeDecodeError:  # (or a character cut at the end of the bytes read)
         # as the sync will read it: UTF-8, its other bytes as Windows-1252, without the
         # UTF-8 BOM (decoded whole as Windows-1252, a BOM made the header "ï»¿Email",
