@@ -1147,6 +1147,34 @@ def test_generic_csv_dates_written_both_ways_stay_month_first(make_cohort):
     assert dates == [("2026-03-04 05:00",), ("2026-04-13 04:00",)]
 
 
+def test_generic_csv_dates_that_read_both_ways_are_read_month_first_and_said(make_cohort):
+    """Slash dates none of which tells the order (03/04/2026, 05/06/2026) are read month
+    first, as the README says, and the sync report says so (it said nothing: a sheet
+    typed day first, in the first twelve days of its months, was read on the wrong
+    month without a word). A sheet whose dates show month first needs no note."""
+    c = make_cohort(DAY_FIRST_SOURCE)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date,Meeting,Entered\nA1,03/04/2026,Council,\n"
+        "A2,05/06/2026,Council,05/06/2026 18:30\nA3,2026-04-25,Council,\n",
+    )
+    result = c.sync()
+    assert result.rows_rejected == 0, c.rejects()
+    assert result.files[0].notes == [
+        "dates read month first (MM/DD/YYYY), as US tools write them: none of the 3 slash "
+        "date(s), such as '03/04/2026', shows which comes first; if the sheet writes the day "
+        "first, set date_format: '%d/%m/%Y' on this source in cohort.yml"
+    ]
+    dates = c.query(f"SELECT {utc('occurred_at')} FROM activity ORDER BY 1")
+    assert dates == [("2026-03-04 05:00",), ("2026-04-25 04:00",), ("2026-05-06 04:00",)]
+    c = make_cohort(DAY_FIRST_SOURCE)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date,Meeting,Entered\nA1,03/04/2026,Council,\nA2,04/13/2026,Council,\n",
+    )
+    assert c.sync().files[0].notes == []
+
+
 def test_amounts_with_a_decimal_comma(make_cohort):
     """Amounts from a spreadsheet in a locale with decimal commas: 12,50 is twelve and a
     half (every comma was stripped: 1250), while 1,015 still groups thousands."""

@@ -1706,13 +1706,23 @@ def _day_first(stage: Stage, f: FileInfo, table: str, columns: list[str]) -> boo
     if not columns:
         return False
     values = " UNION ALL ".join(f"SELECT cb_s({c}) AS v FROM {table}" for c in columns)
-    day_only, month_only, day_example, month_example = stage.con.execute(
+    day_only, month_only, day_example, month_example, either, either_example = stage.con.execute(
         f"""SELECT count(*) FILTER (WHERE d AND NOT m), count(*) FILTER (WHERE m AND NOT d),
-                   min(v) FILTER (WHERE d AND NOT m), min(v) FILTER (WHERE m AND NOT d)
+                   min(v) FILTER (WHERE d AND NOT m), min(v) FILTER (WHERE m AND NOT d),
+                   count(*) FILTER (WHERE d AND m), min(v) FILTER (WHERE d AND m)
             FROM (SELECT v, try_strptime(v, {DAY_FIRST}) IS NOT NULL AS d,
                          try_strptime(v, {MONTH_FIRST}) IS NOT NULL AS m
                   FROM ({values}) WHERE v LIKE '%/%')"""
     ).fetchone()
+    if not day_only and not month_only and either:
+        # every slash date reads both ways (03/04/2026): a sheet typed day first in its
+        # first twelve days of each month was read month first without a word
+        f.notes.append(
+            f"dates read month first (MM/DD/YYYY), as US tools write them: none of the "
+            f"{either} slash date(s), such as '{either_example}', shows which comes first; "
+            "if the sheet writes the day first, set date_format: '%d/%m/%Y' on this "
+            "source in cohort.yml"
+        )
     if not day_only:
         return False
     if month_only:
