@@ -151,10 +151,17 @@ class RunSummary:
         for result in self.failed:
             first = (result.error or "").strip().splitlines()
             out.append(f"  FAILED  {result.key}: {first[0] if first else 'unknown error'}")
+            # the fix cyclebook gave with its own error: it was left out here, and printed
+            # instead under each report the failure skipped
+            fix = next((line.strip() for line in first[1:] if line.strip().startswith("Fix:")), "")
+            if fix:
+                out.append(f"          {fix}")
             if result.output_html:
                 out.append(f"          report: {result.output_html}")
         for result in self.skipped:
-            out.append(f"  SKIPPED {result.key}: {result.error}")
+            # its reason's first line: the fix is under the FAILED line it names
+            reason = (result.error or "").strip().splitlines()
+            out.append(f"  SKIPPED {result.key}: {reason[0] if reason else 'skipped'}")
         for error in self.errors:
             out.append(f"  ERROR   {error}")
         for warning in self.warnings:

@@ -203,6 +203,36 @@ def test_cyclebook_s_own_error_is_reported_by_its_message(tiny_cohort: Path, tmp
     assert "ExportError" not in banner.split("</section>")[0]
 
 
+def test_a_failed_sync_s_fix_is_under_its_failed_line_once(tiny_cohort: Path, tmp_path: Path):
+    """The run's summary is what a facilitator reads first. A failed sync's line gave
+    only the problem, and its fix was printed instead under each of the five reports it
+    skipped; now the fix is under the FAILED line, and each SKIPPED line says why."""
+    _, _, chains = runner.plan(
+        tiny_cohort, phases=["sync", "share"], orgs=["alpha"], audiences=["organization"]
+    )
+    (alpha,) = chains
+    failing = _failing_notebook(
+        tmp_path,
+        "__import__('cyclebook.errors').errors.ExportError("
+        "'people.csv', 'the file is empty', fix='export it again.')",
+    )
+    broken = runner.Job(
+        **{**alpha[0].__dict__, "notebook": str(failing), "parameters": {"org_id": "alpha"}}
+    )
+    results = runner._run_chains([[broken, *alpha[1:]]], 1, lambda *_: None)
+    lines = runner.RunSummary(tiny_cohort, results, 1.0, [], []).lines()
+    skipped = [r.key for r in results if r.status == "skipped"]
+    assert skipped == ["c1/alpha/share/organization"]
+    at = lines.index("  FAILED  c1/alpha/sync/organization: people.csv: the file is empty")
+    assert lines[at + 1] == "          Fix: export it again."
+    assert lines[at + 2].startswith("          report: ")
+    assert lines[at + 3] == (
+        "  SKIPPED c1/alpha/share/organization: skipped because sync failed: people.csv: "
+        "the file is empty"
+    )
+    assert sum("export it again." in line for line in lines) == 1
+
+
 def test_second_run_is_refused(tiny_cohort: Path) -> None:
     paths = CohortPaths.of(tiny_cohort)
     with runner.run_lock(paths), pytest.raises(RunLockedError, match="another cyclebook run"):
