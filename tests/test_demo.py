@@ -41,6 +41,15 @@ def test_same_bytes_every_time(demo, tmp_path):
 def test_copies_the_demo_configuration_and_writes_every_source(demo):
     assert (demo / "cohort.yml").exists()
     assert (demo / "2026-c1" / "cycle.yml").exists() and (demo / "2026-c2" / "cycle.yml").exists()
+    # the groups' reflections too: a demo in a folder of its own reflected on nothing
+    template = Path(__file__).parents[1] / "cycles" / "demo" / "2026-c1" / "reflections"
+    copied = demo / "2026-c1" / "reflections"
+    assert sorted(p.name for p in copied.iterdir()) == [
+        "eastside-tenants.yml",
+        "riverside-workers.yml",
+    ]
+    for path in copied.iterdir():
+        assert path.read_bytes() == (template / path.name).read_bytes()
     cohort = load_cohort(demo)
     for org in cohort.organizations:
         for source in org.sources:

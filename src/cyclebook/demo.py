@@ -1254,7 +1254,8 @@ def generate_demo(
     """Write every organization's exports for the sources its ``cohort.yml`` lists.
 
     When ``cohort_dir`` has no ``cohort.yml`` yet, the repository's demo cohort
-    configuration (``cycles/demo``: cohort.yml and each cycle's cycle.yml) is copied first.
+    configuration (``cycles/demo``: cohort.yml, each cycle's cycle.yml and the groups'
+    reflections) is copied first.
     """
     cohort_dir = Path(cohort_dir)
     if scale <= 0:
@@ -1268,6 +1269,12 @@ def generate_demo(
             target = paths.root / card.parent.name / "cycle.yml"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(card, target)
+        # without them, a demo in a folder of its own had empty reflect reports, and
+        # next-cycle had no decisions, questions or proposals to carry
+        for reflection in sorted(template.glob("*/reflections/*.yml")):
+            target = paths.root / reflection.relative_to(template)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(reflection, target)
     cohort = load_cohort(paths.root)
     chosen = [org for org in cohort.organizations if orgs is None or org.id in orgs]
     record_path = paths.root / ".cyclebook" / "demo-exports.json"
