@@ -87,8 +87,10 @@ def threads(name: str = DUCKDB_THREADS) -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise SettingError(
             f"{name}={value!r}: not a number of threads",
-            fix=f"set {name} to a whole number such as 2, or unset it to let DuckDB use "
-            "one thread per core.",
+            # unset, a run does not give each report one thread per core: it divides the
+            # cores among the reports running side by side (README)
+            fix=f"set {name} to a whole number such as 2, or unset it (each report then "
+            "gets its share of the cores).",
         )
     return int(value)
 

@@ -46,6 +46,18 @@ def test_a_mistyped_setting_stops_before_anything_runs(
     assert not list(tiny_cohort.rglob("*.html"))
 
 
+def test_the_threads_fix_says_what_unset_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, a run divides the cores among the reports running side by side (README);
+    the fix said DuckDB would then use one thread per core."""
+    monkeypatch.setenv("CYCLEBOOK_DUCKDB_THREADS", "two")
+    with pytest.raises(SettingError) as raised:
+        settings.threads()
+    assert raised.value.fix == (
+        "set CYCLEBOOK_DUCKDB_THREADS to a whole number such as 2, or unset it (each report "
+        "then gets its share of the cores)."
+    )
+
+
 def test_sizes_read_with_or_without_a_unit(monkeypatch: pytest.MonkeyPatch) -> None:
     for text, expected in [
         ("1000", 1000),
