@@ -1254,14 +1254,17 @@ def reflection_people(root: Path, cycles: Iterable[str]) -> dict[str, list[str]]
     The group's own reports name them (its reflect report lists who took part), so the
     guard allows these names there, and only there: allowed everywhere, a participant's
     name passed in another group's reflection read by a funder."""
-    import yaml
+    from cyclebook.yamlio import read_yaml
 
     names: dict[str, list[str]] = {}
     for cycle in cycles:
         for path in sorted((root / cycle / "reflections").glob("*.yml")):
+            # read as the reflect report reads it: PyYAML's own parser refused text that
+            # reader takes ("questions: [Who calls?]"), and the group's own report that
+            # named its participants was withheld
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                data = read_yaml(path, what="reflection file").data
+            except (OSError, CyclebookError):
                 continue
             found = names.setdefault(path.stem, [])
             versions = data.get("versions") if isinstance(data, dict) else None

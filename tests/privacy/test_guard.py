@@ -280,6 +280,38 @@ def test_reflection_people_are_allowed_only_in_their_own_groups_reports(tmp_path
     assert kinds(scan_html(page, store, None, allow=own)) == {("name", 0)}
 
 
+def test_reflection_people_are_read_as_the_reflect_report_reads_the_file(tmp_path):
+    """A reflection the reflect report reads (validate passes it) is read for its
+    people too: PyYAML's pure-Python parser refuses a flow list with a '?' in it
+    ("[Who calls?]") that the report's reader takes, the file was skipped, and the
+    group's own reflect report, which lists who took part, was withheld for naming a
+    participant who is also a member."""
+    (tmp_path / "cohort.yml").write_text(
+        "id: c\nname: C\norganizations:\n  - {id: org-a, name: Org A}\n"
+    )
+    (tmp_path / "c1").mkdir()
+    (tmp_path / "c1" / "cycle.yml").write_text(
+        "id: c1\ntitle: T\nhow_might_we: [x]\nhypothesis: h\ndesign: d\n"
+        "start: 2026-08-03\nend: 2026-09-14\n"
+    )
+    (tmp_path / "c1" / "reflections").mkdir()
+    (tmp_path / "c1" / "reflections" / "org-a.yml").write_text(
+        "org_id: org-a\ncycle: c1\nversions:\n"
+        "- saved_at: '2026-09-10T18:00:00Z'\n  author: Nadia Oyelaran\n"
+        "  participants: [Ines Castellanos]\n  questions: [Who calls?]\n"
+    )
+    from cyclebook.reflect import load_reflection
+
+    assert load_reflection(tmp_path, "c1", "org-a").latest.questions == ["Who calls?"]
+    store = tmp_path / "store.duckdb"
+    write_people(store, [("org-a", "p2", "Ines", "Castellanos", None, None, None)])
+    allowances = guard_allowances(store)
+    assert allowances[1] == {"org-a": ["Nadia Oyelaran", "Ines Castellanos"]}
+    page = render([("html", "<p>Who took part: Ines Castellanos.</p>")])
+    own = report_allowance(allowances, "org-a", "organization")
+    assert scan_html(page, store, None, allow=own) == []
+
+
 def test_only_people_who_could_match_are_read(tmp_path):
     """A report full of ordinary words ('first', 'last', 'main') reads only the people
     whose name or street it could contain, not everyone whose name shares a word with
