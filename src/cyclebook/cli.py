@@ -114,12 +114,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
             continue
         carried = sum(f.carried for f in result.files)
         read = len(result.files) - carried
+        # (a forced sync of exports the store holds already writes nothing: "written "
+        # ended the line)
+        written = ", ".join(f"{k} {v:,}" for k, v in result.written.items() if v)
         detail = (
             "no export changed"
             if result.status == "unchanged"
             else f"{read} export(s) read, {carried} carried over; {result.rows_read:,} rows, "
-            f"{result.rows_rejected:,} rejected; written "
-            + ", ".join(f"{k} {v:,}" for k, v in result.written.items() if v)
+            f"{result.rows_rejected:,} rejected; written {written or 'nothing new'}"
         )
         print(f"{result.status:<10} {org_id}: {detail}")
         for f in result.files if result.status != "unchanged" else []:

@@ -64,7 +64,11 @@ def test_forced_sync_reads_everything_and_an_unknown_org_is_refused(tmp_path, ca
     main(["sync", str(root), "--org", "good"])
     capsys.readouterr()
     assert main(["sync", str(root), "--org", "good", "--force"]) == 0
-    assert "ok         good: 2 export(s) read" in capsys.readouterr().out
+    # every row is in the store already: the line ended with "written "
+    assert (
+        "ok         good: 2 export(s) read, 0 carried over; 3 rows, 0 rejected; "
+        "written nothing new\n" in capsys.readouterr().out
+    )
     assert main(["sync", str(root), "--org", "nope"]) == 2
     err = capsys.readouterr().err
     assert "--org nope: no such organization" in err and "good, broken" in err
