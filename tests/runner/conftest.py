@@ -32,6 +32,9 @@ root = Path(cohort_dir)
 if (root / f"slow-{org_id}").exists():  # a long sync, for tests that stop a run
     import time
     time.sleep(30)
+if (root / f"pause-{org_id}").exists():  # a sync of so many seconds
+    import time
+    time.sleep(float((root / f"pause-{org_id}").read_text()))
 exports = root / "orgs" / org_id / "exports"
 files = sorted(exports.rglob("*.csv")) if exports.exists() else []
 with connect(root / "store.duckdb", write=True) as con:
