@@ -33,7 +33,9 @@ from cyclebook.errors import StoreError
 # 4: an email or phone a tool names a person by (a Spoke contact's cell, the email of an
 #    Action Network report without uuid, a spreadsheet's email or phone) is kept in
 #    identity, activity and contact_attempt keys as its salted hash (see personal_key)
-SCHEMA_VERSION = 4
+# 5: person_key (filled from person_pii for the people stored before it, their ids
+#    hashed first as version 4 keeps them)
+SCHEMA_VERSION = 5
 
 # Columns are the canonical model of DESIGN.md. ``org_id`` leads every key because one
 # store holds the whole cohort.
@@ -66,6 +68,20 @@ SCHEMA: dict[str, str] = {
         phone VARCHAR,
         address VARCHAR
         -- (org_id, person_id) is unique, kept so by the sync
+    """,
+    # Salted hashes, never the values, of every normalized email and phone each id of a
+    # person has carried in any export (person_pii keeps one of each): later records
+    # are matched against them, so a person's second email, or the address a tool held
+    # before it changed, still finds them. Hashes of the same salt as match_key, as
+    # 128-bit numbers (see value_key).
+    "person_key": """
+        org_id VARCHAR NOT NULL,
+        person_id VARCHAR NOT NULL,
+        -- which of the person's ids (identity's source and source_id) carried it
+        id_key UHUGEINT NOT NULL,
+        -- the email ('e') or phone ('p')
+        key UHUGEINT NOT NULL
+        -- (org_id, id_key, key) is unique, kept so by the sync
     """,
     "identity": """
         org_id VARCHAR NOT NULL,
@@ -214,8 +230,26 @@ SCHEMA: dict[str, str] = {
 # Tables a report may read. ``person_pii`` is deliberately absent; the privacy guard
 # reads it only to scan rendered HTML for leaks.
 REPORT_TABLES = tuple(
-    name for name in SCHEMA if name not in {"person_pii", "raw_file", "custom_field"}
+    name for name in SCHEMA if name not in {"person_pii", "person_key", "raw_file", "custom_field"}
 )
+
+# the separator of a tool's name and its id in identity resolution's node names
+ID_SEP = "\x1f"
+
+
+def value_key(salt: str, kind: str, value: str) -> str:
+    """SQL of the ``person_key.key`` of an email (``kind`` 'e') or phone ('p'): a salted
+    hash of the normalized value, as match_key's (MD5 as a 128-bit number: half the
+    size of a SHA-256 in hex and twice as fast to make, for a key that is only
+    compared). ``salt`` and ``value`` are SQL expressions."""
+    return f"md5_number({salt} || ':{kind}:' || {value})"
+
+
+def id_key(salt: str, source: str, source_id: str) -> str:
+    """SQL of the ``person_key.id_key`` of an id (identity's ``source`` and ``source_id``,
+    SQL expressions): hashed, since an id may itself be an email or a phone (a
+    spreadsheet's)."""
+    return f"md5_number({salt} || ':i:' || {source} || '{ID_SEP}' || {source_id})"
 
 
 # Big tables whose key the sync keeps unique itself, without a PRIMARY KEY: DuckDB's
@@ -282,10 +316,42 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         if row and row[0] == str(SCHEMA_VERSION):
             return
     for name, columns in SCHEMA.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+        if name != "person_key":
+            con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
     _drop_old_primary_keys(con)
     _hash_personal_keys(con)
+    if "person_key" not in tables:  # from the ids as version 4 keeps them (hashed above)
+        _add_person_keys(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+def _add_person_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Make ``person_key``, and in a store made before it, fill it with what matched
+    stored people then (:func:`keys_from_pii`), in one transaction: a store is never
+    left with the table and without its keys."""
+    con.execute("BEGIN TRANSACTION")
+    con.execute(f"CREATE TABLE person_key ({SCHEMA['person_key']})")
+    if con.execute("SELECT count(*) FROM (SELECT 1 FROM identity LIMIT 1)").fetchone()[0]:
+        keys_from_pii(con)
+    con.execute("COMMIT")
+
+
+def keys_from_pii(con: duckdb.DuckDBPyConnection) -> int:
+    """Write into ``person_key`` the email and phone ``person_pii`` holds for each person,
+    for each of the person's ids: what matched stored people before person_key kept
+    every value. Returns the rows written."""
+    salt = sql_str(cohort_salt(con))
+    ids = id_key(salt, "i.source", "i.source_id")
+    return con.execute(
+        f"""INSERT INTO person_key
+            SELECT DISTINCT i.org_id, i.person_id, {ids}, k.key FROM identity i
+            JOIN (SELECT org_id, person_id, {value_key(salt, "e", "email")} AS key
+                  FROM person_pii WHERE email IS NOT NULL
+                  UNION ALL
+                  SELECT org_id, person_id, {value_key(salt, "p", "phone")}
+                  FROM person_pii WHERE phone IS NOT NULL) k
+            USING (org_id, person_id)"""
+    ).fetchone()[0]
 
 
 def _drop_old_primary_keys(con: duckdb.DuckDBPyConnection) -> None:

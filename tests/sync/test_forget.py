@@ -51,6 +51,8 @@ def test_forget_lists_then_removes_everything_of_the_organization(make_cohort, c
     assert all(value in raw for value in planted)  # (small tables: stored as written)
     listed = forget(c.root, "org")  # nothing removed yet
     assert listed.rows["person_pii"] == 2 and listed.rows["identity"] == 2
+    # the hashes of their emails and phones (u1: email and phone; u2: email)
+    assert listed.rows["person_key"] == 3
     assert listed.rows["meta"] == 1  # sync_code:org
     assert listed.manifest_entries == 1
     assert (output / "reports" / "org").exists()

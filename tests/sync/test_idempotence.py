@@ -18,6 +18,7 @@ CANONICAL = [
     "activity",
     "contact_attempt",
     "custom_field",
+    "person_key",
     "raw_file",
 ]
 

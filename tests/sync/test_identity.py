@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from cyclebook.store import create_schema
+from cyclebook.store import create_schema, keys_from_pii
 from cyclebook.sync import merge
 from cyclebook.sync.merge import resolve_identities
 from cyclebook.sync.stage import STAGE_SCHEMA
@@ -38,6 +38,7 @@ def _resolve(people: list[tuple[str, str, str | None, str | None]], stored=()) -
             "INSERT INTO person_pii (org_id, person_id, email) VALUES ('o', ?, ?)",
             [person_id, email],
         )
+    keys_from_pii(con)  # (each stored id carried its person's email)
     resolved = resolve_identities(con, "o")
     rows = con.execute("SELECT source, source_id, person_id, is_new FROM cb_idmap").fetchall()
     return {
@@ -241,6 +242,7 @@ def _resolve_both(people, stored, referenced, monkeypatch) -> tuple[dict, dict]:
                 "INSERT INTO person_pii (org_id, person_id, email, phone) VALUES ('o', ?, ?, ?)",
                 [person_id, email, phone],
             )
+        keys_from_pii(con)
         resolve_identities(con, "o")
         wanted = {(s, i) for s, i, _, _ in people} | set(referenced)
         rows = con.execute("SELECT source, source_id, person_id FROM cb_idmap").fetchall()

@@ -2,9 +2,10 @@
 """Identity resolution and the all-or-nothing write of one organization's staged rows.
 
 People are matched within the organization on normalized email, E.164 phone and source
-ids (a connected-components pass in SQL), and onto the people already in the store, so a
-newer export merges instead of duplicating. Keys are deterministic (``activity_id`` from
-the tool's own ids), so writing the same rows twice changes nothing.
+ids (a connected-components pass in SQL), and onto the people already in the store
+through every email and phone their ids ever carried (``person_key``, salted hashes), so
+a newer export merges instead of duplicating. Keys are deterministic (``activity_id``
+from the tool's own ids), so writing the same rows twice changes nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from collections.abc import Sequence
 
 import duckdb
 
-from cyclebook.store import UNINDEXED_KEYS, cohort_salt, sql_str
+from cyclebook.store import ID_SEP, UNINDEXED_KEYS, cohort_salt, id_key, sql_str, value_key
 from cyclebook.sync.stage import STAGE_SCHEMA, Stage, list_rows
 
-SEP = "\x1f"
+SEP = ID_SEP
 # an email or phone one tool holds for this many of its own ids or more is not used to
 # match people (two: a tool's duplicate record, or a couple, are still matched)
 HUB_IDS = 3
@@ -29,7 +30,21 @@ __all__ = ["HUB_IDS", "cohort_salt", "resolve_identities", "write_org"]
 def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str, int]:
     """Build ``cb_idmap(source, source_id, person_id, is_new, seen, n)`` for staged and
     stored ids (``seen``: the earliest ``seen_at`` of a staged id, ``n``: its number of
-    staged records, NULL for an id only stored)."""
+    staged records, NULL for an id only stored) and ``cb_vals(source, source_id, a)``
+    (each staged id's emails and phones as ``person_key`` keys)."""
+    salt = sql_str(cohort_salt(con))
+    # the staged ids' values as the keys the store keeps (each distinct value hashed once)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_vals AS
+        SELECT source, source_id,
+               CASE t WHEN 'e' THEN {value_key(salt, "e", "v")}
+                      ELSE {value_key(salt, "p", "v")} END AS a
+        FROM (SELECT DISTINCT source, source_id, 'e' AS t, email AS v FROM st_person
+              WHERE source_id IS NOT NULL AND email IS NOT NULL
+              UNION
+              SELECT DISTINCT source, source_id, 'p', phone FROM st_person
+              WHERE source_id IS NOT NULL AND phone IS NOT NULL)"""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_nodes AS
         WITH staged AS (  -- with the earliest date an export knew the id (identity's)
@@ -44,24 +59,17 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         {"org": org_id},
     )
     _reached_people(con, org_id)
+    # the stored people's values: every one any of their ids carried (person_key)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_edges AS
         SELECT DISTINCT k, a FROM (
-            SELECT source || '{SEP}' || source_id AS k, 'e:' || email AS a FROM st_person
-            WHERE source_id IS NOT NULL AND email IS NOT NULL
+            SELECT source || '{SEP}' || source_id AS k, a FROM cb_vals
             UNION ALL
-            SELECT source || '{SEP}' || source_id, 'p:' || phone FROM st_person
-            WHERE source_id IS NOT NULL AND phone IS NOT NULL
-            UNION ALL
-            SELECT i.source || '{SEP}' || i.source_id, 'e:' || p.email FROM identity i
-            JOIN person_pii p USING (org_id, person_id)
-            WHERE i.org_id = $org AND p.email IS NOT NULL
-              AND i.person_id IN (SELECT person_id FROM cb_reach)
-            UNION ALL
-            SELECT i.source || '{SEP}' || i.source_id, 'p:' || p.phone FROM identity i
-            JOIN person_pii p USING (org_id, person_id)
-            WHERE i.org_id = $org AND p.phone IS NOT NULL
-              AND i.person_id IN (SELECT person_id FROM cb_reach))""",
+            SELECT i.source || '{SEP}' || i.source_id, pk.key FROM identity i
+            JOIN person_key pk ON pk.org_id = $org AND pk.person_id = i.person_id
+              AND pk.id_key = {id_key(salt, "i.source", "i.source_id")}
+            WHERE i.org_id = $org AND i.person_id IN (SELECT person_id FROM cb_reach)
+              AND pk.person_id IN (SELECT person_id FROM cb_reach))""",
         {"org": org_id},
     )
     # Only an email or phone shared by two or more ids can join people: the rest of the
@@ -125,7 +133,8 @@ def _reached_people(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
     the people of the stored ids the staged records name (their own or, for an activity,
     its person's), and of any stored person with an email or phone of a staged record;
     then, again and again, those who share an email or phone with a person found, until
-    none is new: every stored person connected to a staged record, however far.
+    none is new: every stored person connected to a staged record, however far. The
+    values are ``person_key``'s: every one any id of a stored person carried.
     """
     p = {"org": org_id}
     if not _has_rows(con, "identity", org_id):  # a first sync: nobody stored to reach
@@ -151,17 +160,11 @@ def _reached_people(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
         p,
     )
     # values followed so far, and those to follow next (the staged records' to begin)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_next AS SELECT DISTINCT a FROM (
-               SELECT 'e:' || email AS a FROM st_person WHERE email IS NOT NULL
-               UNION ALL SELECT 'p:' || phone FROM st_person WHERE phone IS NOT NULL)"""
-    )
+    con.execute("CREATE OR REPLACE TEMP TABLE cb_next AS SELECT DISTINCT a FROM cb_vals")
     con.execute("CREATE OR REPLACE TEMP TABLE cb_front AS SELECT person_id FROM cb_reach")
     con.execute("CREATE OR REPLACE TEMP TABLE cb_seen AS SELECT a FROM cb_next WHERE false")
-    values = """SELECT 'e:' || email AS a FROM person_pii WHERE org_id = $org
-                   AND email IS NOT NULL AND person_id IN (SELECT person_id FROM cb_front)
-                 UNION SELECT 'p:' || phone FROM person_pii WHERE org_id = $org
-                   AND phone IS NOT NULL AND person_id IN (SELECT person_id FROM cb_front)"""
+    values = """SELECT DISTINCT key AS a FROM person_key WHERE org_id = $org
+                   AND person_id IN (SELECT person_id FROM cb_front)"""
     while True:
         # the values of the people found last, not followed yet
         con.execute(
@@ -172,12 +175,9 @@ def _reached_people(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
         if not con.execute("SELECT count(*) FROM cb_next").fetchone()[0]:
             break
         new = con.execute(
-            """CREATE OR REPLACE TEMP TABLE cb_front AS SELECT DISTINCT person_id FROM (
-                   SELECT person_id FROM person_pii WHERE org_id = $org
-                     AND 'e:' || email IN (SELECT a FROM cb_next)
-                   UNION ALL SELECT person_id FROM person_pii WHERE org_id = $org
-                     AND 'p:' || phone IN (SELECT a FROM cb_next))
-               WHERE person_id NOT IN (SELECT person_id FROM cb_reach)""",
+            """CREATE OR REPLACE TEMP TABLE cb_front AS SELECT DISTINCT person_id
+               FROM person_key WHERE org_id = $org AND key IN (SELECT a FROM cb_next)
+                 AND person_id NOT IN (SELECT person_id FROM cb_reach)""",
             p,
         ).fetchone()[0]
         con.execute("INSERT INTO cb_seen SELECT a FROM cb_next; DELETE FROM cb_next")
@@ -566,6 +566,18 @@ def write_org(
         SELECT $org, person_id, source, source_id, seen FROM cb_idmap WHERE is_new""",
         p,
     ).fetchone()[0]
+    # ---- every email and phone each id carried, for matching later records (a value
+    # already kept for the id is not written again)
+    salted = {"org": org_id, "salt": salt}
+    keys = f"""SELECT $org AS org_id, m.person_id, {id_key("$salt", "v.source", "v.source_id")} AS id_key,
+               v.a AS key
+        FROM cb_vals v JOIN cb_idmap m USING (source, source_id)"""
+    if _has_rows(con, "person_key", org_id):
+        keys = f"""SELECT * FROM ({keys}) n WHERE NOT EXISTS (
+            SELECT 1 FROM person_key o
+            WHERE o.org_id = $org AND o.id_key = n.id_key AND o.key = n.key)"""
+    counts["person_key"] = con.execute(f"INSERT INTO person_key {keys}", salted).fetchone()[0]
+    con.execute("DROP TABLE cb_vals")
 
     # ---- events
     # (an empty staged table has nothing to write: its upsert's statements are skipped)
