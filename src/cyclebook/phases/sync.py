@@ -225,6 +225,19 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             )
         )
 
+    if ppl.get("merged"):
+        shown = _small(ppl["merged"], aud)
+        one = shown == 1
+        out.append(
+            d.paragraph(
+                f"{shown} {'person' if one else 'people'} already in the store "
+                f"{'was' if one else 'were'} found by the last sync to be the same as "
+                "another stored person (one of its records carried an email or phone of "
+                f"each), and merged into {'them' if one else 'the others'}: their "
+                "activities and tool ids are now one person's."
+            )
+        )
+
     out.append(d.heading("Rejected rows", 3))
     if summary.rejects.empty:
         out.append(d.paragraph("No row was rejected."))

@@ -4,8 +4,9 @@
 People are matched within the organization on normalized email, E.164 phone and source
 ids (a connected-components pass in SQL), and onto the people already in the store
 through every email and phone their ids ever carried (``person_key``, salted hashes), so
-a newer export merges instead of duplicating. Keys are deterministic (``activity_id``
-from the tool's own ids), so writing the same rows twice changes nothing.
+a newer export merges instead of duplicating. When a sync's records link people stored
+apart, they become one person (:func:`_merge_stored_people`). Keys are deterministic
+(``activity_id`` from the tool's own ids), so writing the same rows twice changes nothing.
 """
 
 from __future__ import annotations
@@ -27,11 +28,15 @@ MAX_ROUNDS = 64  # rounds needed: about log2 of the longest chain of ids, plus o
 __all__ = ["HUB_IDS", "cohort_salt", "resolve_identities", "write_org"]
 
 
-def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str, int]:
-    """Build ``cb_idmap(source, source_id, person_id, is_new, seen, n)`` for staged and
-    stored ids (``seen``: the earliest ``seen_at`` of a staged id, ``n``: its number of
-    staged records, NULL for an id only stored) and ``cb_vals(source, source_id, a)``
-    (each staged id's emails and phones as ``person_key`` keys)."""
+def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
+    """Build ``cb_idmap(source, source_id, person_id, is_new, seen, n, old)`` for staged
+    and stored ids (``seen``: the earliest ``seen_at`` of a staged id, ``n``: its number
+    of staged records, NULL for an id only stored; ``old``: a stored id's person before
+    this sync), ``cb_vals(source, source_id, a)`` (each staged id's emails and phones as
+    ``person_key`` keys) and ``cb_merge(person_id, survivor, rank)``: the stored people
+    this sync's records link, each group with its survivor (rank 0) and the people
+    merged into it (ranks 1, 2...). Returns the rounds run, the hubs per tool and the
+    number of stored people merged into others."""
     salt = sql_str(cohort_salt(con))
     # the staged ids' values as the keys the store keeps (each distinct value hashed once)
     con.execute(
@@ -113,7 +118,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
                CASE WHEN l[1] = '0' THEN substr(l, 2)
                     ELSE 'p' || substr(md5($org || '{SEP}' || substr(l, 2)), 1, 19) END
                  AS person_id,
-               old IS NULL AS is_new, seen, n
+               old IS NULL AS is_new, seen, n, old
         FROM {nodes}""",
         {"org": org_id},
     )
@@ -121,7 +126,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict[str,
         "DROP TABLE IF EXISTS cb_edges; DROP TABLE IF EXISTS cb_sub; DROP TABLE cb_reach; "
         "DROP TABLE cb_nodes"
     )
-    return {"rounds": rounds, "hubs": hubs}
+    merged = _merge_plan(con, org_id)
+    return {"rounds": rounds, "hubs": hubs, "merged": merged}
 
 
 def _reached_people(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
@@ -319,6 +325,130 @@ def date_an_attendances(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
     )
 
 
+def _merge_plan(con: duckdb.DuckDBPyConnection, org_id: str) -> int:
+    """``cb_merge(person_id, survivor, rank)``: the stored people that this sync's records
+    link (a stored id whose component is another stored person's), grouped (a person
+    whose ids reached two others joins both), each group's survivor first: the person
+    seen first (``person.first_seen_at``, unknown last), ties by person id. ``cb_idmap``
+    then names the survivor for every id of the group. Returns the people merged into
+    others (in a fresh store the same records make one person of them from the start)."""
+    pairs = con.execute(
+        "SELECT DISTINCT old, person_id FROM cb_idmap WHERE old IS NOT NULL AND old <> person_id"
+    ).fetchall()
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_merge
+           (person_id VARCHAR, survivor VARCHAR, rank INTEGER)"""
+    )
+    if not pairs:
+        return 0
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for one, other in pairs:
+        parent[find(one)] = find(other)
+    people = sorted(parent)
+    rows, params = list_rows({"person_id": ("VARCHAR", people)})
+    first = dict(
+        con.execute(
+            f"""SELECT person_id, first_seen_at FROM person WHERE org_id = $org
+                AND person_id IN (SELECT person_id FROM ({rows}))""",
+            {**params, "org": org_id},
+        ).fetchall()
+    )
+    groups: dict[str, list[str]] = {}
+    for person in people:
+        groups.setdefault(find(person), []).append(person)
+    never = dt.datetime.max.replace(tzinfo=dt.UTC)
+    plan: list[tuple[str, str, int]] = []
+    for members in groups.values():
+        members.sort(key=lambda person: (first.get(person) or never, person))
+        plan += [(person, members[0], rank) for rank, person in enumerate(members)]
+    rows, params = list_rows(
+        {
+            "person_id": ("VARCHAR", [row[0] for row in plan]),
+            "survivor": ("VARCHAR", [row[1] for row in plan]),
+            "rank": ("INTEGER", [row[2] for row in plan]),
+        }
+    )
+    con.execute(f"INSERT INTO cb_merge {rows}", params)
+    con.execute(
+        """UPDATE cb_idmap SET person_id = m.survivor FROM cb_merge m
+           WHERE cb_idmap.person_id = m.person_id AND m.rank > 0"""
+    )
+    return len(plan) - len(groups)
+
+
+def _merge_stored_people(con: duckdb.DuckDBPyConnection, org_id: str, salt: str) -> int:
+    """Make one person of each group of ``cb_merge``: every row of the others moves to
+    the survivor. Their person and person_pii rows become one, field by field: the
+    survivor's value, else the next person's (by rank), since the store cannot tell
+    which was the later record; the first seen date is the earliest; do-not-contact is
+    kept if any said so, and an email or SMS consent only if none refused it. A custom
+    field both held keeps the survivor's value. Their person_state rows (a cycle's
+    state computed before this sync, stale after it) are dropped. Returns the people
+    merged into others."""
+    merged = con.execute("SELECT count(*) FROM cb_merge WHERE rank > 0").fetchone()[0]
+    if not merged:
+        return 0
+    p = {"org": org_id}
+
+    def first(column: str) -> str:
+        return f"arg_min(t.{column}, m.rank) FILTER (WHERE t.{column} IS NOT NULL) AS {column}"
+
+    group = "JOIN cb_merge m ON t.org_id = $org AND t.person_id = m.person_id"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_merged_pii AS
+            SELECT $org AS org_id, m.survivor AS person_id,
+                   {", ".join(first(c) for c in ("first_name", "last_name", "email", "phone", "address"))}
+            FROM person_pii t {group} GROUP BY m.survivor""",
+        p,
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_merged_person AS
+            SELECT $org AS org_id, m.survivor AS person_id,
+                   min(t.first_seen_at) AS first_seen_at, {first("zip")}, {first("state")},
+                   bool_and(t.email_ok) AS email_ok, bool_and(t.sms_ok) AS sms_ok,
+                   bool_or(t.do_not_contact) AS do_not_contact
+            FROM person t {group} GROUP BY m.survivor""",
+        p,
+    )
+    everyone = "person_id IN (SELECT person_id FROM cb_merge)"
+    for table in ("person", "person_pii", "person_state"):
+        con.execute(f"DELETE FROM {table} WHERE org_id = $org AND {everyone}", p)
+    con.execute("INSERT INTO person_pii BY NAME SELECT * FROM cb_merged_pii")
+    con.execute(
+        """INSERT INTO person BY NAME SELECT p.*,
+               CASE WHEN pii.email IS NOT NULL THEN sha256($salt || ':e:' || pii.email)
+                    WHEN pii.phone IS NOT NULL THEN sha256($salt || ':p:' || pii.phone)
+               END AS match_key
+           FROM cb_merged_person p LEFT JOIN cb_merged_pii pii USING (org_id, person_id)""",
+        {"salt": salt},
+    )
+    # a custom field of the same tool and name on two of them: the lower rank's
+    con.execute(
+        """DELETE FROM custom_field c WHERE org_id = $org AND EXISTS (
+               SELECT 1 FROM custom_field o JOIN cb_merge mo ON o.person_id = mo.person_id
+               JOIN cb_merge mc ON mc.person_id = c.person_id
+               WHERE o.org_id = $org AND o.source = c.source AND o.field = c.field
+                 AND mo.survivor = mc.survivor AND mo.rank < mc.rank)""",
+        p,
+    )
+    for table in ("custom_field", "identity", "person_key", "activity", "contact_attempt"):
+        con.execute(
+            f"""UPDATE {table} SET person_id = m.survivor FROM cb_merge m
+                WHERE {table}.org_id = $org AND {table}.person_id = m.person_id
+                  AND m.rank > 0""",
+            p,
+        )
+    con.execute("DROP TABLE cb_merged_pii; DROP TABLE cb_merged_person")
+    return merged
+
+
 def write_org(
     con: duckdb.DuckDBPyConnection,
     org_id: str,
@@ -342,6 +472,9 @@ def write_org(
     """
     counts: dict[str, int] = {}
     p = {"org": org_id}
+    # ---- people stored apart whom this sync's records link become one, first: the
+    # rows below are then compared with the survivor's
+    merged = _merge_stored_people(con, org_id, salt)
     act_src, att_src, person_src, custom_src = "st_activity", "st_attempt", "st_person", "st_custom"
     if changed_files is not None:
         in_files = ", ".join(str(int(n)) for n in changed_files) or "NULL"
@@ -459,8 +592,10 @@ def write_org(
     # without the uuid column: two such exports gave one person two signups (two actions
     # toward the ladder). The earliest is kept; stores that hold such pairs lose them at
     # the organization's next sync of an activist report.
-    if stage is not None and any(
-        f.source_kind == "action_network_csv" and not f.carried for f in stage.files
+    # (two people merged into one may bring a signup each, whatever was read)
+    if merged or (
+        stage is not None
+        and any(f.source_kind == "action_network_csv" and not f.carried for f in stage.files)
     ):
         con.execute(
             """DELETE FROM activity WHERE org_id = $org AND activity_id IN (
@@ -577,7 +712,8 @@ def write_org(
             SELECT 1 FROM person_key o
             WHERE o.org_id = $org AND o.id_key = n.id_key AND o.key = n.key)"""
     counts["person_key"] = con.execute(f"INSERT INTO person_key {keys}", salted).fetchone()[0]
-    con.execute("DROP TABLE cb_vals")
+    con.execute("DROP TABLE cb_vals; DROP TABLE cb_merge")
+    counts["people merged"] = merged
 
     # ---- events
     # (an empty staged table has nothing to write: its upsert's statements are skipped)

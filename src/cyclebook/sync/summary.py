@@ -361,6 +361,9 @@ def load_summary(con, org: Organization) -> SyncSummary:
         "tools": int(n_tools),
         "matched": matched,
         "match_rate": (matched / people_total) if people_total and n_tools >= 2 else None,
+        # people already stored whom the last sync's records showed to be another stored
+        # person, and merged into them (sync.merge._merge_stored_people)
+        "merged": int(json.loads(run[5] or "{}").get("people merged", 0)) if run else 0,
     }
     pairs = _df(
         con,
