@@ -581,7 +581,13 @@ def test_two_spreadsheets_are_two_tools_in_every_report(make_cohort):
         summary = load_summary(con, ctx.org)
         findings = {f.key: f for f in diagnose(con, ctx.org)}
     # Ana is on both sheets, Bo on the sign-ins only: 1 of 2 matched
-    assert summary.people == {"total": 2, "tools": 2, "matched": 1, "match_rate": 0.5}
+    assert summary.people == {
+        "total": 2,
+        "tools": 2,
+        "matched": 1,
+        "match_rate": 0.5,
+        "merged": 0,
+    }
     assert summary.pairs.to_dict("records") == [
         {"tool": "sheet:dues", "other_tool": "sheet:signins", "people": 1}
     ]
