@@ -19,11 +19,11 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     the phase notebook's cells (kinds, sources, tags) and kernel, not its outputs (see
     :meth:`Fingerprints.notebook`), the parameters passed to it, the report header fields.
 ``cycle_yml``, ``previous_cycle_yml``, ``clock``
-    the cycle's card, the card it follows (``previous:``; the metric engine compares the
-    two cycles), and, while the cycle is still running, today's date and how many of its
-    events and attendances have happened by now (:meth:`Fingerprints.passed`: the show
-    rate and the improve report count only events that have happened; after the end
-    the reports are fixed).
+    the cycle's card, the cards before it along ``previous:`` (the metric engine compares
+    the two cycles; the share report's suppression reads the whole chain), and, while
+    the cycle is still running, today's date and how many of its events and attendances
+    have happened by now (:meth:`Fingerprints.passed`: the show rate and the improve
+    report count only events that have happened; after the end the reports are fixed).
 ``config``
     for an organization's job, the cohort's settings and the configuration in
     ``cohort.yml`` of the organizations it reads (:meth:`Fingerprints.related`: itself,
@@ -92,7 +92,7 @@ from pathlib import Path
 from typing import Any
 
 import cyclebook
-from cyclebook.config import Cohort, CycleCard, cycles_after, list_cycles
+from cyclebook.config import Cohort, CycleCard, cycles_after, earlier_cycles, list_cycles
 from cyclebook.filehash import cohort_cache, files_digest
 from cyclebook.paths import FOLLOWUP_LISTS, PHASES, CohortPaths, templates_dir
 
@@ -181,6 +181,7 @@ class Fingerprints:
         self.paths = paths
         self.cohort = cohort
         self.cards = dict(cards)
+        self._earlier: dict[str, str] = {}  # a cycle's earlier cards (earlier_cards)
         self.force = force
         self.now = now or dt.datetime.now(dt.UTC)
         self.today = today or self.now.date()
@@ -513,9 +514,24 @@ class Fingerprints:
 
         return self.now.astimezone(ZoneInfo(self.cohort.org(org_id).timezone)).date()
 
+    def earlier_cards(self, card: CycleCard) -> str:
+        """The cards of every cycle before ``card`` along ``previous:`` (the share report
+        decides what it hides from the whole chain of earlier cycles): with the card it
+        follows alone, an edit of an older card's ``previous:`` left a third cycle's
+        reports cached with the old chain's suppression."""
+        if not card.previous:
+            return "none"
+        found = self._earlier.get(card.id)
+        if found is None:
+            files = [
+                self.file(self.paths.cycle_file(c)) for c in earlier_cycles(self.paths.root, card)
+            ]
+            found = self._earlier[card.id] = files[0] if len(files) == 1 else digest(files)
+        return found
+
     def inputs(self, job: Any, *, after_sync: bool = False) -> dict[str, str]:
         card = self.cards[job.cycle]
-        previous = self.file(self.paths.cycle_file(card.previous)) if card.previous else "none"
+        previous = self.earlier_cards(card)
         parts = {
             "version": str(FINGERPRINT_VERSION),
             "code": self.code,

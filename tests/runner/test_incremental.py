@@ -624,3 +624,27 @@ def test_a_full_run_checks_every_report_against_every_sync_s_members(cohort: Pat
     last_sync = finished.index("c1/beta/sync/organization")
     assert finished.index("c1/alpha/sync/organization") < last_sync
     assert all("/sync/" in key for key in finished[: last_sync + 1]), finished
+
+
+def test_a_cycle_s_reports_follow_every_earlier_card(cohort: Path) -> None:
+    """The share report decides what it hides from the whole chain of earlier cycles;
+    only the card a cycle follows was fingerprinted, so an edit of the first card (its
+    own `previous:`, its dates) left the third cycle's reports cached."""
+    card = (cohort / "c1" / "cycle.yml").read_text()
+    for cycle, previous, start, end in (
+        ("c2", "c1", "2026-09-14", "2026-10-26"),
+        ("c3", "c2", "2026-10-26", "2026-12-07"),
+    ):
+        (cohort / cycle).mkdir()
+        (cohort / cycle / "cycle.yml").write_text(
+            card.replace("id: c1", f"id: {cycle}\nprevious: {previous}")
+            .replace("2026-09-14", end)
+            .replace("2026-08-03", start)
+        )
+    cycles = ["c1", "c2", "c3"]
+    assert set(_run(cohort, cycles=cycles).values()) == {"ok"}
+    first = cohort / "c1" / "cycle.yml"
+    first.write_text(first.read_text().replace("title: ", "title: Renamed ", 1))
+    statuses = _run(cohort, cycles=cycles)
+    assert statuses["c3/alpha/share/organization"] == "ok", statuses
+    assert statuses["c3/alpha/sync/organization"] == "ok"
