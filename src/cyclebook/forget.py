@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,10 +81,7 @@ def forget(cohort_dir: str | Path, org_id: str, *, apply: bool = False) -> Forgo
             jobs = json.loads(manifest.read_text()).get("jobs", [])
             found.manifest_entries += sum(job.get("org_id") == org_id for job in jobs)
     # DuckDB's messages of its failed syncs (sync._kept_apart): they may quote a member
-    errors = paths.root / ".cyclebook" / "errors"
-    if errors.is_dir():
-        mine = re.compile(rf"sync-{re.escape(org_id)}-\d{{8}}T\d{{6}}-[0-9a-f]+\.txt")
-        candidates += sorted(p for p in errors.iterdir() if mine.fullmatch(p.name))
+    candidates += paths.sync_errors(org_id)
     found.paths = [path for path in candidates if path.exists()]
     if (org_dir / "exports").exists():
         found.kept.append(org_dir / "exports")

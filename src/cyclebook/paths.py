@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,21 @@ class CohortPaths:
 
     def manifest(self, cycle: str) -> Path:
         return self.output(cycle) / "manifest.json"
+
+    def sync_error(self, org_id: str, run_id: str) -> Path:
+        """DuckDB's own message of a sync that stopped on a record it did not foresee (it
+        may quote a member: for data staff, never in a report)."""
+        return self.root / ".cyclebook" / "errors" / f"sync-{org_id}-{run_id}.txt"
+
+    def sync_errors(self, org_id: str) -> list[Path]:
+        """The organization's :meth:`sync_error` files, by name (run ids are
+        ``YYYYMMDDTHHMMSS-<hex>``: another group whose id starts with this one's is not
+        matched)."""
+        folder = self.root / ".cyclebook" / "errors"
+        if not folder.is_dir():
+            return []
+        mine = re.compile(rf"sync-{re.escape(org_id)}-\d{{8}}T\d{{6}}-[0-9a-f]+\.txt")
+        return sorted(p for p in folder.iterdir() if mine.fullmatch(p.name))
 
     def journal(self, cycle: str) -> Path:
         """Jobs started and finished since the manifest was last written (one JSON object

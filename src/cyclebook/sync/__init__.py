@@ -20,7 +20,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -737,7 +736,7 @@ def _kept_apart(
 ) -> Path:
     """Write DuckDB's message (it may quote a record) beside the store, for the data
     staff, and return the file (relative to the cohort) to name instead."""
-    log = paths.root / ".cyclebook" / "errors" / f"sync-{org_id}-{run_id}.txt"
+    log = paths.sync_error(org_id, run_id)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(
         f"organization: {org_id}\nsync run: {run_id}\n{context}\n\n{type(exc).__name__}: {exc}\n",
@@ -745,11 +744,7 @@ def _kept_apart(
     )
     # they may quote members: only the organization's latest few are kept (by the time
     # they were written: run ids are to the second)
-    mine = re.compile(rf"sync-{re.escape(org_id)}-\d{{8}}T\d{{6}}-[0-9a-f]+\.txt")
-    kept = sorted(
-        (p for p in log.parent.iterdir() if mine.fullmatch(p.name)),
-        key=lambda p: (p.stat().st_mtime_ns, p.name),
-    )
+    kept = sorted(paths.sync_errors(org_id), key=lambda p: (p.stat().st_mtime_ns, p.name))
     for old in kept[:-KEPT_ERROR_FILES]:
         old.unlink(missing_ok=True)
     return log
