@@ -17,7 +17,6 @@ names, addresses, source ids) and withholds the report if any appear.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import html
 import itertools
 import os
@@ -1763,7 +1762,7 @@ def _hashed_ids_found(
     that id stored as its salted hash (``store.personal_key_sql``), which no report
     shows: the report's candidates are hashed so, and looked for among the ids (the
     value may no longer be in ``person_pii``: the person's other tool gave another)."""
-    from cyclebook.store import KEY_PREFIX
+    from cyclebook.store import key_of_value
 
     candidates = [("email", v) for v in found["emails"]] + [("phone", v) for v in found["e164"]]
     if not candidates:
@@ -1775,10 +1774,7 @@ def _hashed_ids_found(
     if not found_salt:
         return []
     salt = found_salt[0][0]
-    hashed = {
-        KEY_PREFIX + hashlib.sha256(f"{salt}:key:{value}".encode()).hexdigest()[:32]: (kind, value)
-        for kind, value in candidates
-    }
+    hashed = {key_of_value(value, salt): (kind, value) for kind, value in candidates}
     with _registered(con, {"hashed": set(hashed)}), _KEYS_LOCK:
         keys = _id_keys(con, store_path, org_ids)
         matched = con.execute(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 import secrets
@@ -273,21 +274,26 @@ KEY_PREFIX = "hash:"
 PERSONAL_VALUE = r"\+[0-9]{8,15}"
 
 
-def personal_key_sql(value: str, salt: str) -> str:
-    """SQL for the stored form of a person's key ``value`` (SQL naming it once per use:
-    pass a column): its salted hash when it is an email address (has an '@') or a phone
-    number (E.164), else the key itself. ``salt``: SQL for the salt."""
-    return (
-        f"CASE WHEN contains({value}, '@') OR regexp_full_match({value}, '{PERSONAL_VALUE}') "
-        f"THEN '{KEY_PREFIX}' || substr(sha256({salt} || ':key:' || {value}), 1, 32) "
-        f"ELSE {value} END"
-    )
+def key_of_value(value: str, salt: str) -> str:
+    """The hashed key of an email or phone (``person_pii``'s normalized form), in Python:
+    what :func:`key_of_value_sql` makes in the store."""
+    return KEY_PREFIX + hashlib.sha256(f"{salt}:key:{value}".encode()).hexdigest()[:32]
 
 
 def key_of_value_sql(value: str, salt: str) -> str:
     """SQL for the hashed key of an email or phone (``person_pii``'s normalized form),
     without the test :func:`personal_key_sql` makes."""
     return f"'{KEY_PREFIX}' || substr(sha256({salt} || ':key:' || {value}), 1, 32)"
+
+
+def personal_key_sql(value: str, salt: str) -> str:
+    """SQL for the stored form of a person's key ``value`` (SQL naming it once per use:
+    pass a column): its salted hash when it is an email address (has an '@') or a phone
+    number (E.164), else the key itself. ``salt``: SQL for the salt."""
+    return (
+        f"CASE WHEN contains({value}, '@') OR regexp_full_match({value}, '{PERSONAL_VALUE}') "
+        f"THEN {key_of_value_sql(value, salt)} ELSE {value} END"
+    )
 
 
 def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:

@@ -134,7 +134,7 @@ def _contacts(engine: MetricEngine, person_ids: list[str]) -> pd.DataFrame:
         )
         key = salt.salt.as_scalar()
 
-        def hashed(value: ir.StringValue) -> ir.StringValue:
+        def hashed(value: ir.StringValue) -> ir.StringValue:  # store.key_of_value_sql's
             return KEY_PREFIX + (key + ":key:" + value).hexdigest("sha256").substr(0, 32)
 
         t = t.mutate(

@@ -421,7 +421,6 @@ class Stage:
         self.parts: dict[str, list[str]] = {name: [] for name in DEFERRED}
         self.kept: list[str] = []  # typed tables the views read
         con.execute(";\n".join([*setup, *self._views()]))
-        self.salted = False
 
     def use_salt(self, salt: str) -> None:
         """Make ``cb_key(v)``, a person's key as the store keeps it: the salted hash of an
@@ -430,7 +429,6 @@ class Stage:
         self.con.execute(
             f"CREATE OR REPLACE TEMP MACRO cb_key(v) AS {personal_key_sql('v', sql_str(salt))}"
         )
-        self.salted = True
 
     def defer(self, table: str, select: str, typed: str) -> None:
         self.parts[table].append(select)
