@@ -325,6 +325,14 @@ def date_an_attendances(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
     )
 
 
+def _match_key(email: str, phone: str) -> str:
+    """SQL of ``person.match_key`` (a salted hash of the person's email, else phone, for
+    counting a person once across a network's affiliates) of the SQL ``email`` and
+    ``phone``, with the salt as ``$salt``."""
+    return f"""CASE WHEN {email} IS NOT NULL THEN sha256($salt || ':e:' || {email})
+                    WHEN {phone} IS NOT NULL THEN sha256($salt || ':p:' || {phone}) END"""
+
+
 def _merge_plan(con: duckdb.DuckDBPyConnection, org_id: str) -> int:
     """``cb_merge(person_id, survivor, rank)``: the stored people that this sync's records
     link (a stored id whose component is another stored person's), grouped (a person
@@ -422,10 +430,8 @@ def _merge_stored_people(con: duckdb.DuckDBPyConnection, org_id: str, salt: str)
         con.execute(f"DELETE FROM {table} WHERE org_id = $org AND {everyone}", p)
     con.execute("INSERT INTO person_pii BY NAME SELECT * FROM cb_merged_pii")
     con.execute(
-        """INSERT INTO person BY NAME SELECT p.*,
-               CASE WHEN pii.email IS NOT NULL THEN sha256($salt || ':e:' || pii.email)
-                    WHEN pii.phone IS NOT NULL THEN sha256($salt || ':p:' || pii.phone)
-               END AS match_key
+        f"""INSERT INTO person BY NAME SELECT p.*,
+               {_match_key("pii.email", "pii.phone")} AS match_key
            FROM cb_merged_person p LEFT JOIN cb_merged_pii pii USING (org_id, person_id)""",
         {"salt": salt},
     )
@@ -661,15 +667,13 @@ def write_org(
         con,
         kind,
         "cb_person_new",
-        """SELECT $org AS org_id, c.person_id,
+        f"""SELECT $org AS org_id, c.person_id,
             least(c.seen_at, f.first_at, o.first_seen_at) AS first_seen_at,
             coalesce(c.zip, o.zip) AS zip, coalesce(c.state, o.state) AS state,
             coalesce(c.email_ok, o.email_ok) AS email_ok, coalesce(c.sms_ok, o.sms_ok) AS sms_ok,
             coalesce(c.do_not_contact, o.do_not_contact) AS do_not_contact,
-            CASE WHEN coalesce(c.email, pii.email) IS NOT NULL
-                   THEN sha256($salt || ':e:' || coalesce(c.email, pii.email))
-                 WHEN coalesce(c.phone, pii.phone) IS NOT NULL
-                   THEN sha256($salt || ':p:' || coalesce(c.phone, pii.phone)) END AS match_key
+            {_match_key("coalesce(c.email, pii.email)", "coalesce(c.phone, pii.phone)")}
+                AS match_key
         FROM cb_person c LEFT JOIN cb_first f USING (person_id)
         LEFT JOIN person o ON o.org_id = $org AND o.person_id = c.person_id
         LEFT JOIN person_pii pii ON pii.org_id = $org AND pii.person_id = c.person_id""",
