@@ -816,26 +816,20 @@ def _run_chains(
     # still bringing members was checked again at the end of the cycle (check_again:
     # 16 of the demo's 50 reports, 1.7 s of a full run); the syncs run first instead,
     # side by side, and nothing waits for long.
-    syncing: dict[str, int] = {}
-    for chain in chains:
-        for job in chain:
-            if job.phase == "sync" and job.org_id is not None:
-                syncing[job.org_id] = syncing.get(job.org_id, 0) + 1
+    syncs_left = [sum(job.phase == "sync" for chain in chains for job in chain if job.org_id)]
     waiting: list[tuple[list[Job], int]] = []
 
     def inputs_synced(job: Job) -> bool:
-        if job.phase == "sync" or fingerprints is None:
-            return True
-        return not any(syncing.values())
+        return job.phase == "sync" or fingerprints is None or not syncs_left[0]
 
     def synced(job: Job) -> None:
-        if job.phase != "sync" or job.org_id is None or job.org_id not in syncing:
+        if job.phase != "sync" or job.org_id is None:
             return
-        syncing[job.org_id] -= 1
-        ready = [(c, p) for c, p in waiting if inputs_synced(c[p])]
-        waiting[:] = [(c, p) for c, p in waiting if not inputs_synced(c[p])]
-        for chain, position in ready:
-            advance(chain, position)
+        syncs_left[0] -= 1
+        if not syncs_left[0]:  # the last one: every report waiting may start
+            ready, waiting[:] = list(waiting), []
+            for chain, position in ready:
+                advance(chain, position)
 
     def submit(
         chain: list[Job], position: int, fingerprint: str | None, parts: dict[str, str] | None
@@ -868,7 +862,7 @@ def _run_chains(
             advance(chain, 0)
         while running or waiting:
             if not running:  # nothing left could finish a sync: release what waits
-                syncing.clear()
+                syncs_left[0] = 0
                 ready, waiting[:] = list(waiting), []
                 for chain, position in ready:
                     advance(chain, position)
