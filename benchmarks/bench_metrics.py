@@ -165,11 +165,13 @@ def generate(path: Path, people: int, activities: int, attempts: int, events: in
 
 
 # The default ladder, hand-written. Rung at d: highest rung whose rule holds on activity in
-# (d - window, d]; invitations and refusals are not actions. Start 2026-09-14, end
+# (d - window, d]; invitations and refusals are not actions, and a tag put on at the very
+# instant the same tool recorded another of the person's actions (Action Network's tag
+# of a form) is not a second one for the rules over any activity. Start 2026-09-14, end
 # 2026-10-26 (UTC); windows 365 / 180 / 90 / 90 days.
 HAND_SQL = """
-WITH a AS (
-    SELECT person_id, type, occurred_at AS t, score,
+WITH acts AS (
+    SELECT activity_id, person_id, source, type, occurred_at AS t, score,
            coalesce(attended, false) OR lower(coalesce(status, '')) IN ('completed', 'walk_in')
                AS came,
            lower(coalesce(role, '')) IN ('host', 'lead') AS led
@@ -179,11 +181,20 @@ WITH a AS (
       AND occurred_at > TIMESTAMPTZ '2025-09-14 00:00:00+00'
       AND occurred_at <= TIMESTAMPTZ '2026-10-26 00:00:00+00'
 ),
+echoes AS (
+    SELECT DISTINCT g.activity_id FROM acts g JOIN acts o
+      ON o.person_id = g.person_id AND o.t = g.t AND o.source = g.source
+    WHERE g.type = 'tagging' AND o.type <> 'tagging'
+),
+a AS (
+    SELECT acts.*, e.activity_id IS NOT NULL AS echo
+    FROM acts LEFT JOIN echoes e USING (activity_id)
+),
 per AS (
     SELECT person_id,
-        count(*) FILTER (WHERE t > TIMESTAMPTZ '2025-09-14 00:00:00+00'
+        count(*) FILTER (WHERE NOT echo AND t > TIMESTAMPTZ '2025-09-14 00:00:00+00'
                          AND t <= TIMESTAMPTZ '2026-09-14 00:00:00+00') AS s_sup,
-        count(*) FILTER (WHERE t > TIMESTAMPTZ '2026-03-18 00:00:00+00'
+        count(*) FILTER (WHERE NOT echo AND t > TIMESTAMPTZ '2026-03-18 00:00:00+00'
                          AND t <= TIMESTAMPTZ '2026-09-14 00:00:00+00') AS s_mem,
         count(*) FILTER (WHERE type = 'donation' AND t > TIMESTAMPTZ '2026-03-18 00:00:00+00'
                          AND t <= TIMESTAMPTZ '2026-09-14 00:00:00+00') AS s_dues,
@@ -194,9 +205,9 @@ per AS (
                                 OR (type = 'assessment' AND score >= 4))
                          AND t > TIMESTAMPTZ '2026-06-16 00:00:00+00'
                          AND t <= TIMESTAMPTZ '2026-09-14 00:00:00+00') AS s_lead,
-        count(*) FILTER (WHERE t > TIMESTAMPTZ '2025-10-26 00:00:00+00'
+        count(*) FILTER (WHERE NOT echo AND t > TIMESTAMPTZ '2025-10-26 00:00:00+00'
                          AND t <= TIMESTAMPTZ '2026-10-26 00:00:00+00') AS e_sup,
-        count(*) FILTER (WHERE t > TIMESTAMPTZ '2026-04-29 00:00:00+00'
+        count(*) FILTER (WHERE NOT echo AND t > TIMESTAMPTZ '2026-04-29 00:00:00+00'
                          AND t <= TIMESTAMPTZ '2026-10-26 00:00:00+00') AS e_mem,
         count(*) FILTER (WHERE type = 'donation' AND t > TIMESTAMPTZ '2026-04-29 00:00:00+00'
                          AND t <= TIMESTAMPTZ '2026-10-26 00:00:00+00') AS e_dues,
