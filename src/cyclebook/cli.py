@@ -4,14 +4,17 @@ spreadsheets) into one store, and renders each cycle's HTML reports: per organiz
 what the sync read (sync), its measures (share), what it said about them (reflect) and
 how its data could improve (improve), and a cohort summary, for the organization itself,
 the cohort or funders (small counts suppressed). "run" renders the reports (reusing
-those whose inputs did not change); "sync" only reads the exports; "validate" checks
-cohort.yml and the cycle cards; "params" lists a notebook's parameters; "demo" writes
-the demo cohort's exports; "next-cycle" starts a cycle from the last one's record; and
+those whose inputs did not change); "sync" only reads the exports; "pull" fetches API
+sources through Parsons (optional) into the exports folders; "validate" checks cohort.yml
+and the cycle cards; "params" lists a notebook's parameters; "demo" writes the demo
+cohort's exports; "next-cycle" starts a cycle from the last one's record; and
 "forget" removes what is held of an organization taken out of cohort.yml.
 
     cyclebook demo [COHORT_DIR] [--scale S]          write the seeded demo exports
     cyclebook run COHORT_DIR [--cycle C|all] [--phase P] [--org O] [-p name=value] [--force]
     cyclebook sync COHORT_DIR [--org O] [--force]    sync exports into the store, no reports
+    cyclebook pull COHORT_DIR [--org O] [--since DATE]
+                                                     pull API sources through Parsons (optional)
     cyclebook params NOTEBOOK                        show a notebook's parameters
     cyclebook validate COHORT_DIR                    check cohort.yml and every cycle.yml
     cyclebook forget COHORT_DIR ORG [--yes]          remove what is held of an organization
@@ -129,6 +132,28 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 for note in f.notes:
                     print(f"note       {org_id}: {f.file}: {note}")
     print(f"cyclebook: {len(results)} organization(s) synced, {failed} failed")
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from cyclebook.sync.parsons import pull_cohort
+
+    results = pull_cohort(args.cohort_dir, args.org, since=args.since)
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+            print(f"failed     {r.org_id}: {r.error}")
+            continue
+        counts = ", ".join(f"{name} {n:,}" for name, n in r.counts.items())
+        print(
+            f"pulled     {r.org_id}: {r.kind} into exports/{r.path} "
+            f"({counts}; {len(r.files)} file(s))"
+        )
+    print(
+        f"cyclebook: {len(results)} source(s) pulled, {failed} failed"
+        + ("; run `cyclebook run COHORT` (or `sync`) to read them" if len(results) > failed else "")
+    )
     return EXIT_FAILURES if failed else EXIT_OK
 
 
@@ -256,6 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
         "new or changed exports and the lookups they need",
     )
     sync.set_defaults(func=cmd_sync)
+
+    pull = sub.add_parser(
+        "pull",
+        help="pull Action Network (API) and Mobilize sources through Parsons into the "
+        "exports folders (optional: pip install 'cyclebook[parsons]')",
+    )
+    pull.add_argument("cohort_dir")
+    pull.add_argument("--org", action="append", help="organization id (repeatable); default: all")
+    pull.add_argument(
+        "--since",
+        type=_iso_date,
+        help="only records changed since YYYY-MM-DD (default: everything); events are "
+        "always pulled whole",
+    )
+    pull.set_defaults(func=cmd_pull)
 
     demo = sub.add_parser("demo", help="write the seeded demo cohort's exports")
     demo.add_argument("cohort_dir", nargs="?", default="cycles/demo")

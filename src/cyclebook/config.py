@@ -145,6 +145,11 @@ class Source(Strict):
     delimiter: str | None = Field(
         default=None, description="',', ';', '|' or tab (write \"\\t\" or tab)"
     )
+    # mobilize only: the organization's id at Mobilize, for `cyclebook pull` (Parsons);
+    # exports read from files never need it
+    mobilize_organization_id: int | None = Field(
+        default=None, description="the organization's Mobilize id (mobilize sources, for pull)"
+    )
 
     # plain: the model strips whitespace from strings, and a tab is whitespace
     @field_validator("delimiter", mode="plain")
@@ -230,6 +235,15 @@ class Source(Strict):
                 f"{', '.join(repr(n) for n in given)} appl{'ies' if len(given) == 1 else 'y'} "
                 f"to spreadsheets (kind generic_csv); a {self.kind} export is read by its "
                 "own columns: remove " + ("it" if len(given) == 1 else "them") + " from this source"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _mobilize_id_of_mobilize_only(self) -> Source:
+        if self.mobilize_organization_id is not None and self.kind != "mobilize":
+            raise ValueError(
+                f"'mobilize_organization_id' applies to Mobilize sources (kind mobilize), "
+                f"not to a {self.kind} export: remove it from this source"
             )
         return self
 

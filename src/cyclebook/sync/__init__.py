@@ -203,6 +203,10 @@ def sync_code_digest() -> str:
     return files_digest((p.name, p) for p in sorted(Path(__file__).parent.glob("*.py")))[:16]
 
 
+# settings of a source only `cyclebook pull` reads
+PULL_ONLY = {"mobilize_organization_id"}
+
+
 def reading_digest(org: Organization) -> str:
     """Digest of how an organization's exports are read: the sync's code, each source's
     settings (a spreadsheet's columns and date format, an encoding, a delimiter...) and
@@ -210,7 +214,12 @@ def reading_digest(org: Organization) -> str:
     fix a sync report asks for (say, ``date_format: '%d/%m/%Y'``) changed nothing, since
     the exports themselves had not changed."""
     settings_json = json.dumps(
-        [org.timezone, [src.model_dump(mode="json") for src in org.sources]], sort_keys=True
+        [
+            org.timezone,
+            # (the Mobilize id is how `cyclebook pull` asks; it changes no reading)
+            [src.model_dump(mode="json", exclude=PULL_ONLY) for src in org.sources],
+        ],
+        sort_keys=True,
     )
     return hashlib.sha256(f"{sync_code_digest()}\0{settings_json}".encode()).hexdigest()[:16]
 

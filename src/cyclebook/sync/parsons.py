@@ -3,7 +3,23 @@
 
 Plain exports never need Parsons. The pulled files land in the organization's exports
 folder, where :func:`cyclebook.sync.sync_org` reads (and archives) them like any export,
-so a pull is reproducible from the archive.
+so what a report shows can always be traced to files, and a pull is reproducible from
+the archive.
+
+What is pulled:
+
+* ``action_network_api``: people, events and each event's attendances, each form's
+  submissions, donations, each tag's taggings, each petition's signatures and each
+  letter campaign's outreaches, as API pages (``_embedded`` by collection), one folder
+  per collection;
+* ``mobilize``: the organization's attendances (each with its person, event and
+  timeslot), as API pages (``data``).
+
+Each organization has its own API key: ``CYCLEBOOK_<ORG>_AN_API_TOKEN`` and
+``CYCLEBOOK_<ORG>_MOBILIZE_API_KEY`` (the organization id in capitals, other characters
+as ``_``). Parsons' own variables (``AN_API_TOKEN``, ``MOBILIZE_AMERICA_API_KEY``) are
+used only when a single organization of the cohort has a source of that kind: with
+several, one key would file one group's members under every group.
 """
 
 from __future__ import annotations
@@ -11,24 +27,54 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import os
+import re
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cyclebook.config import Organization, Source
+from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError
 from cyclebook.paths import CohortPaths
 
-SUPPORTED = ("action_network_api", "mobilize")
+SUPPORTED = {"action_network_api": "Action Network", "mobilize": "Mobilize"}
 PAGE = 500
+# the variable of each organization's own key, after CYCLEBOOK_<ORG>_
+OWN_KEY = {"action_network_api": "AN_API_TOKEN", "mobilize": "MOBILIZE_API_KEY"}
+# Parsons' own variables: one key for the whole cohort
+PARSONS_KEY = {"action_network_api": "AN_API_TOKEN", "mobilize": "MOBILIZE_AMERICA_API_KEY"}
 
 
 class ParsonsMissingError(CyclebookError):
     """Parsons is not installed; exports still work without it."""
 
 
+class PullError(CyclebookError):
+    """A pull of one source of one organization failed (no key, the API refused it or
+    could not be reached); the organization's exports folder is as it was."""
+
+
+@dataclass
+class PullResult:
+    org_id: str
+    kind: str
+    path: str
+    counts: dict[str, int] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    error: str | None = None
+
+
 def require_parsons() -> Any:
     try:
-        return importlib.import_module("parsons")
+        with warnings.catch_warnings():
+            # Parsons warns on import that `pip install parsons` installs only its core:
+            # the core is all the Action Network and Mobilize connectors need
+            warnings.filterwarnings("ignore", message=".*pip install parsons", category=Warning)
+            return importlib.import_module("parsons")
     except ImportError as exc:
         raise ParsonsMissingError(
             "pulling from the tools' APIs needs Parsons, which is not installed",
@@ -38,6 +84,40 @@ def require_parsons() -> Any:
         ) from exc
 
 
+def key_variable(org_id: str, kind: str) -> str:
+    """The environment variable holding one organization's API key for ``kind``."""
+    return f"CYCLEBOOK_{re.sub(r'[^A-Z0-9]', '_', org_id.upper())}_{OWN_KEY[kind]}"
+
+
+def api_key(cohort: Cohort, org: Organization, kind: str, environ: Mapping[str, str]) -> str:
+    """The organization's own key, else Parsons' variable when no other organization
+    of the cohort pulls from the same tool."""
+    own = key_variable(org.id, kind)
+    if environ.get(own, "").strip():
+        return environ[own].strip()
+    users = [o.id for o in cohort.organizations if any(s.kind == kind for s in o.sources)]
+    shared = environ.get(PARSONS_KEY[kind], "").strip()
+    if shared and users == [org.id]:
+        return shared
+    tool = SUPPORTED[kind]
+    if shared:
+        raise PullError(
+            f"{org.id}: no {tool} key of its own ({own} is not set); {PARSONS_KEY[kind]} is "
+            f"set, but {len(users)} organizations of the cohort use {tool}, and one key "
+            "would file one group's members under every group",
+            fix=f"set {own} to this organization's {tool} API key.",
+        )
+    raise PullError(
+        f"{org.id}: no {tool} API key ({own} is not set)",
+        fix=f"set {own} to the organization's {tool} API key "
+        + (
+            "(Action Network: Start Organizing > Details > API & Sync)."
+            if kind == "action_network_api"
+            else "(Mobilize: ask Mobilize support for an API key for the organization)."
+        ),
+    )
+
+
 def _records(table: Any) -> list[dict]:
     """A Parsons Table (or any iterable of dicts) as a list of plain dicts."""
     if hasattr(table, "to_dicts"):
@@ -45,40 +125,200 @@ def _records(table: Any) -> list[dict]:
     return [dict(row) for row in table]
 
 
-def _write_pages(dest: Path, stem: str, records: list[dict], wrap) -> list[Path]:
-    dest.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    written = []
-    for k in range(0, max(len(records), 1), PAGE):
-        path = dest / f"{stem}-parsons-{stamp}-{k // PAGE + 1:04d}.json"
-        path.write_text(json.dumps(wrap(records[k : k + PAGE]), default=str), encoding="utf-8")
-        written.append(path)
-    return written
+def _osdi_id(record: Mapping[str, Any]) -> str | None:
+    """An Action Network record's own id: its ``action_network:`` identifier, else the
+    last part of its self link."""
+    for identifier in record.get("identifiers") or []:
+        if isinstance(identifier, str) and identifier.startswith("action_network:"):
+            return identifier.removeprefix("action_network:")
+    href = ((record.get("_links") or {}).get("self") or {}).get("href") or ""
+    return href.rstrip("/").rsplit("/", 1)[-1] or None
+
+
+def _pull_action_network(parsons: Any, token: str, since: dt.date | None) -> dict[str, list]:
+    an = parsons.ActionNetwork(api_token=token)
+    # (Action Network's OData filter: only records changed since a date)
+    changed = f"modified_date gt '{since.isoformat()}'" if since else None
+
+    def each(parents: Iterable[dict], fetch) -> list[dict]:
+        return [
+            r for p in parents if (i := _osdi_id(p)) for r in _records(fetch(i, filter=changed))
+        ]
+
+    # every event, changed or not: an attendance is dated by its event's start
+    events = _records(an.get_events())
+    return {
+        "people": _records(an.get_people(filter=changed)),
+        "events": events,
+        "attendances": each(events, an.get_event_attendances),
+        "submissions": each(_records(an.get_forms()), an.get_form_submissions),
+        "donations": _records(an.get_donations(filter=changed)),
+        "taggings": each(_records(an.get_tags()), an.get_taggings),
+        "signatures": each(_records(an.get_petitions()), an.get_petition_signatures),
+        "outreaches": each(
+            _records(an.get_advocacy_campaigns()), an.get_advocacy_campaign_outreaches
+        ),
+    }
+
+
+def _pull_mobilize(parsons: Any, key: str, source: Source, since: dt.date | None) -> list[dict]:
+    mobilize = parsons.MobilizeAmerica(api_key=key)
+    return _records(
+        mobilize.get_attendances(
+            organization_id=source.mobilize_organization_id,
+            updated_since=since.isoformat() if since else None,
+        )
+    )
+
+
+def _pages(records: list[dict], wrap) -> list[str]:
+    return [
+        json.dumps(wrap(records[k : k + PAGE]), default=str, ensure_ascii=False)
+        for k in range(0, len(records), PAGE)
+    ]
 
 
 def pull(
-    cohort_dir: str | Path, org: Organization, source: Source, **credentials: str
-) -> list[Path]:
+    cohort_dir: str | Path,
+    org: Organization,
+    source: Source,
+    *,
+    key: str,
+    since: dt.date | None = None,
+) -> PullResult:
     """Pull one source of one organization through Parsons into its exports folder.
 
-    ``credentials`` go to the Parsons connector (``api_token=`` for Action Network,
-    ``api_key=`` and ``organization_id=`` for Mobilize); Parsons also reads its usual
-    environment variables. Returns the files written.
-    """
+    Every page is written to a private folder first and moved into the source's folder
+    only when the whole pull succeeded: a pull that fails leaves the folder as it was
+    (a half pull would be synced as a complete export). Returns what was written."""
     if source.kind not in SUPPORTED:
-        raise CyclebookError(
-            f"pulling '{source.kind}' through Parsons is not supported",
+        raise PullError(
+            f"{org.id}: pulling '{source.kind}' through Parsons is not supported",
             fix=f"export the files from the tool instead (Parsons pulls: {', '.join(SUPPORTED)}).",
         )
-    parsons = require_parsons()
-    dest = CohortPaths.of(cohort_dir).exports(org.id) / source.path
-    if source.kind == "action_network_api":
-        an = parsons.ActionNetwork(**{k: v for k, v in credentials.items() if k == "api_token"})
-        people = _records(an.get_people())
-        return _write_pages(
-            dest / "people", "people", people, lambda recs: {"_embedded": {"osdi:people": recs}}
+    if source.kind == "mobilize" and source.mobilize_organization_id is None:
+        raise PullError(
+            f"{org.id}: the Mobilize source '{source.path}' has no mobilize_organization_id",
+            fix="add `mobilize_organization_id: <number>` to this source in cohort.yml (the "
+            "number in the organization's Mobilize address, mobilize.us/<slug>/ > Settings).",
         )
-    mobilize = parsons.MobilizeAmerica(**{k: v for k, v in credentials.items() if k == "api_key"})
-    org_id = credentials.get("organization_id")
-    attendances = _records(mobilize.get_attendances(organization_id=org_id))
-    return _write_pages(dest, "attendances", attendances, lambda recs: {"data": recs})
+    parsons = require_parsons()
+    paths = CohortPaths.of(cohort_dir)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    tool = SUPPORTED[source.kind]
+    try:
+        if source.kind == "action_network_api":
+            pulled = _pull_action_network(parsons, key, since)
+            pages = {
+                f"{name}/{name}-parsons-{stamp}-{n + 1:04d}.json": page
+                for name, records in pulled.items()
+                for n, page in enumerate(
+                    _pages(records, lambda recs, name=name: {"_embedded": {f"osdi:{name}": recs}})
+                )
+            }
+            counts = {name: len(records) for name, records in pulled.items()}
+        else:
+            records = _pull_mobilize(parsons, key, source, since)
+            pages = {
+                f"attendances-parsons-{stamp}-{n + 1:04d}.json": page
+                for n, page in enumerate(
+                    _pages(records, lambda recs: {"count": len(recs), "next": None, "data": recs})
+                )
+            }
+            counts = {"attendances": len(records)}
+    except CyclebookError:
+        raise
+    except Exception as exc:  # requests' and Parsons' errors, whatever their class
+        raise _api_error(org, source, tool, exc) from exc
+    dest = paths.exports(org.id) / source.path
+    if dest.is_file() or (dest.suffix and not dest.exists()):
+        raise PullError(
+            f"{org.id}: the {tool} source's path '{source.path}' names a file; a pull writes "
+            "a folder of pages",
+            fix="give this source a folder as its path in cohort.yml (for example "
+            f"'{Path(source.path).stem}').",
+        )
+    # beside the cohort, never under exports/ (the sync reads every file there)
+    staging = paths.root / ".cyclebook" / "tmp" / f"pull-{org.id}-{uuid.uuid4().hex[:8]}"
+    written = []
+    try:
+        for rel, text in pages.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        for rel in pages:
+            final = dest / rel
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / rel, final)
+            written.append(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return PullResult(org.id, source.kind, source.path, counts, written)
+
+
+def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> PullError:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if status is None:
+        # Parsons' own connector raises a new HTTPError without the response, its code
+        # written in the message ("Code: 401; URL: ...")
+        code = re.match(r"Code: (\d{3})\b", str(exc))
+        status = int(code.group(1)) if code else None
+    what = f"{org.id}: pulling {tool} ('{source.path}') failed"
+    if status in (401, 403):
+        return PullError(
+            f"{what}: the API refused the key (HTTP {status})",
+            fix=f"check {key_variable(org.id, source.kind)}: it must be this organization's "
+            f"own {tool} API key, still active.",
+        )
+    if status is not None:
+        return PullError(
+            f"{what}: the API answered HTTP {status}",
+            fix="try again later; if it persists, download the export from the tool instead.",
+        )
+    first = (str(exc).splitlines() or [""])[0][:200]
+    return PullError(
+        f"{what} ({type(exc).__name__}: {first})",
+        fix="check the network connection and try again, or download the export from the "
+        "tool and put it in the organization's exports folder.",
+    )
+
+
+def pull_cohort(
+    cohort_dir: str | Path,
+    orgs: list[str] | None = None,
+    *,
+    since: dt.date | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[PullResult]:
+    """Pull every Action Network API and Mobilize source of the chosen organizations.
+
+    One source's failure never stops the others: its result carries the error."""
+    environ = os.environ if environ is None else environ
+    cohort = load_cohort(cohort_dir)
+    known = [o.id for o in cohort.organizations]
+    unknown = [o for o in orgs or [] if o not in known]
+    if unknown:
+        raise CyclebookError(
+            f"--org {', '.join(unknown)}: no such organization in cohort.yml",
+            fix=f"use one of: {', '.join(known)}.",
+        )
+    chosen = [o for o in cohort.organizations if not orgs or o.id in orgs]
+    sources = [(o, s) for o in chosen for s in o.sources if s.kind in SUPPORTED]
+    if not sources:
+        raise CyclebookError(
+            "no source to pull: Parsons pulls action_network_api and mobilize sources, and "
+            + ("these organizations have" if orgs else "cohort.yml has")
+            + " none",
+            fix="add such a source to the organization in cohort.yml, or export the files "
+            "from the tool.",
+        )
+    require_parsons()  # once, before any key is read: the fix is the same for all
+    results = []
+    for org, source in sources:
+        try:
+            key = api_key(cohort, org, source.kind, environ)
+            results.append(pull(cohort_dir, org, source, key=key, since=since))
+        except PullError as exc:
+            results.append(PullResult(org.id, source.kind, source.path, error=str(exc)))
+    return results
