@@ -211,6 +211,31 @@ def test_action_network_pull_syncs_every_collection(make_cohort, api):
     ) == [("2025-04-05 18:00",)]
 
 
+def test_a_large_collection_is_pulled_page_by_page(make_cohort, api, monkeypatch):
+    """60 people come in three pages of Action Network's 25 (and an empty one); they are
+    written as pages of PAGE records as they arrive (here 40: a page of 40, one of 20)."""
+    people = [
+        {
+            "identifiers": [f"action_network:p-{n}"],
+            "created_date": "2025-03-01T15:00:00Z",
+            "email_addresses": [{"primary": True, "address": f"m{n}@example.org"}],
+        }
+        for n in range(100, 160)
+    ]
+    api.an_data = {**AN_DATA, "people": people}
+    monkeypatch.setattr(pull_mod, "PAGE", 40)
+    c = make_cohort("- {kind: action_network_api, path: an}")
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert result.counts["people"] == 60
+    pages = [q.get("page") for path, q, _ in api.seen if path == "/api/v2/people"]
+    assert pages == ["1", "2", "3", "4"]
+    files = sorted(p for p in result.files if p.parent.name == "people")
+    sizes = [len(json.loads(p.read_text())["_embedded"]["osdi:people"]) for p in files]
+    assert sizes == [40, 20]
+    c.sync()
+    assert c.query("SELECT count(*) FROM identity") == [(60,)]
+
+
 def test_pull_since_asks_only_for_changed_records(make_cohort, api):
     c = make_cohort("- {kind: action_network_api, path: an}")
     import datetime as dt

@@ -25,6 +25,7 @@ several, one key would file one group's members under every group.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 import json
 import os
@@ -32,7 +33,7 @@ import re
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,17 @@ from cyclebook.paths import CohortPaths
 
 SUPPORTED = {"action_network_api": "Action Network", "mobilize": "Mobilize"}
 PAGE = 500
+# what an Action Network pull writes, a folder each (the collections its reader reads)
+AN_COLLECTIONS = (
+    "people",
+    "events",
+    "attendances",
+    "submissions",
+    "donations",
+    "taggings",
+    "signatures",
+    "outreaches",
+)
 # the variable of each organization's own key, after CYCLEBOOK_<ORG>_
 OWN_KEY = {"action_network_api": "AN_API_TOKEN", "mobilize": "MOBILIZE_API_KEY"}
 # Parsons' own variables: one key for the whole cohort
@@ -135,47 +147,113 @@ def _osdi_id(record: Mapping[str, Any]) -> str | None:
     return href.rstrip("/").rsplit("/", 1)[-1] or None
 
 
-def _pull_action_network(parsons: Any, token: str, since: dt.date | None) -> dict[str, list]:
+class _PageWriter:
+    """Records of one collection written as pages of :data:`PAGE` into the staging
+    folder as they arrive: a million people are never all held in memory."""
+
+    def __init__(self, staging: Path, rel_stem: str, wrap) -> None:
+        self.staging, self.rel_stem, self.wrap = staging, rel_stem, wrap
+        self.buffer: list[dict] = []
+        self.count = 0
+        self.written: list[str] = []
+
+    def add(self, records: list[dict]) -> None:
+        self.buffer.extend(records)
+        self.count += len(records)
+        while len(self.buffer) >= PAGE:
+            self._flush(self.buffer[:PAGE])
+            del self.buffer[:PAGE]
+
+    def close(self) -> None:
+        if self.buffer:
+            self._flush(self.buffer)
+            self.buffer = []
+
+    def _flush(self, records: list[dict]) -> None:
+        rel = f"{self.rel_stem}-{len(self.written) + 1:04d}.json"
+        target = self.staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.wrap(records), default=str, ensure_ascii=False)
+        target.write_text(text, encoding="utf-8")
+        self.written.append(rel)
+
+
+def _an_pages(fetch, **kwargs) -> Iterator[list[dict]]:
+    """One Action Network collection, page by page (25 records each, Action Network's
+    most), through the Parsons method ``fetch``: until a page comes back empty."""
+    page = 1
+    while True:
+        response = fetch(page=page, per_page=25, **kwargs)
+        records = next(iter((response.get("_embedded") or {}).values()), [])
+        if not records:
+            return
+        yield records
+        page += 1
+
+
+def _pull_action_network(
+    parsons: Any, token: str, since: dt.date | None, staging: Path, stamp: str
+) -> dict[str, _PageWriter]:
     an = parsons.ActionNetwork(api_token=token)
     # (Action Network's OData filter: only records changed since a date)
     changed = f"modified_date gt '{since.isoformat()}'" if since else None
+    writers: dict[str, _PageWriter] = {}
 
-    def each(parents: Iterable[dict], fetch) -> list[dict]:
-        return [
-            r for p in parents if (i := _osdi_id(p)) for r in _records(fetch(i, filter=changed))
-        ]
+    def writer(name: str) -> _PageWriter:
+        if name not in writers:
+            wrap = lambda recs: {"_embedded": {f"osdi:{name}": recs}}  # noqa: E731
+            writers[name] = _PageWriter(staging, f"{name}/{name}-parsons-{stamp}", wrap)
+        return writers[name]
 
+    def collect(name: str, fetch, **kwargs) -> None:
+        for records in _an_pages(fetch, **kwargs):
+            writer(name).add(records)
+
+    def ids_of(fetch) -> list[str]:
+        return [i for records in _an_pages(fetch) for r in records if (i := _osdi_id(r))]
+
+    for name in AN_COLLECTIONS:  # every collection counted, those pulled empty too
+        writer(name)
+    collect("people", an.get_people, filter=changed)
     # every event, changed or not: an attendance is dated by its event's start
-    events = _records(an.get_events())
-    return {
-        "people": _records(an.get_people(filter=changed)),
-        "events": events,
-        "attendances": each(events, an.get_event_attendances),
-        "submissions": each(_records(an.get_forms()), an.get_form_submissions),
-        "donations": _records(an.get_donations(filter=changed)),
-        "taggings": each(_records(an.get_tags()), an.get_taggings),
-        "signatures": each(_records(an.get_petitions()), an.get_petition_signatures),
-        "outreaches": each(
-            _records(an.get_advocacy_campaigns()), an.get_advocacy_campaign_outreaches
-        ),
-    }
+    events: list[str] = []
+    for records in _an_pages(an.get_events):
+        writer("events").add(records)
+        events += [i for r in records if (i := _osdi_id(r))]
+    for event in events:
+        collect("attendances", functools.partial(an.get_event_attendances, event), filter=changed)
+    for form in ids_of(an.get_forms):
+        collect("submissions", functools.partial(an.get_form_submissions, form), filter=changed)
+    collect("donations", an.get_donations, filter=changed)
+    # (Parsons gives the tags, few, only all at once)
+    for tag in [i for r in _records(an.get_tags()) if (i := _osdi_id(r))]:
+        collect("taggings", functools.partial(an.get_taggings, tag), filter=changed)
+    for petition in ids_of(an.get_petitions):
+        collect(
+            "signatures", functools.partial(an.get_petition_signatures, petition), filter=changed
+        )
+    for campaign in ids_of(an.get_advocacy_campaigns):
+        fetch = functools.partial(an.get_advocacy_campaign_outreaches, campaign)
+        collect("outreaches", fetch, filter=changed)
+    return writers
 
 
-def _pull_mobilize(parsons: Any, key: str, source: Source, since: dt.date | None) -> list[dict]:
+def _pull_mobilize(
+    parsons: Any, key: str, source: Source, since: dt.date | None, staging: Path, stamp: str
+) -> dict[str, _PageWriter]:
     mobilize = parsons.MobilizeAmerica(api_key=key)
-    return _records(
-        mobilize.get_attendances(
-            organization_id=source.mobilize_organization_id,
-            updated_since=since.isoformat() if since else None,
+    wrap = lambda recs: {"count": len(recs), "next": None, "data": recs}  # noqa: E731
+    writer = _PageWriter(staging, f"attendances-parsons-{stamp}", wrap)
+    # (Parsons reads every page of Mobilize's before it returns: no page at a time)
+    writer.add(
+        _records(
+            mobilize.get_attendances(
+                organization_id=source.mobilize_organization_id,
+                updated_since=since.isoformat() if since else None,
+            )
         )
     )
-
-
-def _pages(records: list[dict], wrap) -> list[str]:
-    return [
-        json.dumps(wrap(records[k : k + PAGE]), default=str, ensure_ascii=False)
-        for k in range(0, len(records), PAGE)
-    ]
+    return {"attendances": writer}
 
 
 def pull(
@@ -204,55 +282,39 @@ def pull(
         )
     parsons = require_parsons()
     paths = CohortPaths.of(cohort_dir)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     tool = SUPPORTED[source.kind]
-    try:
-        if source.kind == "action_network_api":
-            pulled = _pull_action_network(parsons, key, since)
-            pages = {
-                f"{name}/{name}-parsons-{stamp}-{n + 1:04d}.json": page
-                for name, records in pulled.items()
-                for n, page in enumerate(
-                    _pages(records, lambda recs, name=name: {"_embedded": {f"osdi:{name}": recs}})
-                )
-            }
-            counts = {name: len(records) for name, records in pulled.items()}
-        else:
-            records = _pull_mobilize(parsons, key, source, since)
-            pages = {
-                f"attendances-parsons-{stamp}-{n + 1:04d}.json": page
-                for n, page in enumerate(
-                    _pages(records, lambda recs: {"count": len(recs), "next": None, "data": recs})
-                )
-            }
-            counts = {"attendances": len(records)}
-    except CyclebookError:
-        raise
-    except Exception as exc:  # requests' and Parsons' errors, whatever their class
-        raise _api_error(org, source, tool, exc) from exc
     dest = paths.exports(org.id) / source.path
-    if dest.is_file() or (dest.suffix and not dest.exists()):
+    if dest.is_file():
         raise PullError(
             f"{org.id}: the {tool} source's path '{source.path}' names a file; a pull writes "
             "a folder of pages",
             fix="give this source a folder as its path in cohort.yml (for example "
             f"'{Path(source.path).stem}').",
         )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     # beside the cohort, never under exports/ (the sync reads every file there)
     staging = paths.root / ".cyclebook" / "tmp" / f"pull-{org.id}-{uuid.uuid4().hex[:8]}"
-    written = []
     try:
-        for rel, text in pages.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        for rel in pages:
+        try:
+            if source.kind == "action_network_api":
+                writers = _pull_action_network(parsons, key, since, staging, stamp)
+            else:
+                writers = _pull_mobilize(parsons, key, source, since, staging, stamp)
+            for w in writers.values():
+                w.close()
+        except CyclebookError:
+            raise
+        except Exception as exc:  # requests' and Parsons' errors, whatever their class
+            raise _api_error(org, source, tool, exc) from exc
+        written = []
+        for rel in [rel for w in writers.values() for rel in w.written]:
             final = dest / rel
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / rel, final)
             written.append(final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    counts = {name: w.count for name, w in writers.items()}
     return PullResult(org.id, source.kind, source.path, counts, written)
 
 
