@@ -438,3 +438,44 @@ def test_a_store_made_before_person_key_keeps_matching_its_people(make_cohort):
     assert groups(c) == [("action_network:u-ana", "mobilize:77", "van:101"), ("mobilize:50",)]
     assert person_of(c, "mobilize", "77") == ana
     assert groups(c) == fresh_groups(make_cohort, files)
+
+
+HUB_SHEET = """- kind: generic_csv
+  path: roster
+  activity_type: attendance
+  columns: {person_id: Member ID, phone: Cell, occurred_at: Meeting Date}
+"""
+
+
+def _roster(rows: list[tuple[str, str]]) -> str:
+    return "Member ID,Cell,Meeting Date\n" + "".join(
+        f"{member},{cell},2026-01-0{day}\n" for day, (member, cell) in enumerate(rows, start=1)
+    )
+
+
+def test_people_matched_by_a_value_before_it_was_on_three_records_are_counted(make_cohort):
+    """A couple's landline on two sheet rows matches them as one person; when a third
+    row with it arrives, the value matches nobody from then on, but the person stored
+    earlier stays one, where a store synced from both files at once holds three. The
+    sync report says so, for that one person; the fresh store's says nothing of it."""
+    landline = "617-555-0100"
+    later = make_cohort(HUB_SHEET)
+    later.write("roster/1.csv", _roster([("A", landline), ("B", landline)]))
+    later.sync()
+    assert later.query("SELECT count(*) FROM person") == [(1,)]
+    later.write("roster/2.csv", _roster([("C", landline)]))
+    result = later.sync()
+    assert later.query("SELECT count(*) FROM person") == [(2,)]
+    notes = [n for f in result.files for n in f.notes if "not used to match" in n]
+    assert len(notes) == 1
+    assert notes[0].startswith("1 email(s) or phone(s) are each on 3 or more")
+    assert "; 1 person stored by earlier syncs holds two or more of those records" in notes[0]
+    assert notes[0].endswith("would keep those records apart)")
+
+    fresh = make_cohort(HUB_SHEET)
+    fresh.write("roster/1.csv", _roster([("A", landline), ("B", landline)]))
+    fresh.write("roster/2.csv", _roster([("C", landline)]))
+    result = fresh.sync()
+    assert fresh.query("SELECT count(*) FROM person") == [(3,)]
+    notes = [n for f in result.files for n in f.notes if "not used to match" in n]
+    assert len(notes) == 1 and "stored by earlier syncs" not in notes[0]

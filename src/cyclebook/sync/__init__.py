@@ -395,7 +395,7 @@ def sync_org(
             con.execute("BEGIN TRANSACTION")
             try:
                 identities = resolve_identities(con, org.id)
-                _note_hubs(con, stage, identities["hubs"])
+                _note_hubs(con, stage, identities["hubs"], identities["hubs_joined"])
                 clock.lap("identity")
                 sheets = _whole_sheets(paths, org, stage)
                 result.written = write_org(con, org.id, salt, started, stage, changed, list(sheets))
@@ -473,19 +473,31 @@ _ADDED_COLUMNS = (
 )
 
 
-def _note_hubs(con, stage: Stage, hubs: dict[str, int]) -> None:
+def _note_hubs(con, stage: Stage, hubs: dict[str, int], joined: dict[str, int]) -> None:
     """Say, on the first file read of each tool, how many of its emails and phones were
-    not used to match people (each held by HUB_IDS or more of its records)."""
+    not used to match people (each held by HUB_IDS or more of its records), and how many
+    people stored earlier were matched by one of them before it was (they stay one)."""
     for source, n in hubs.items():
         (file_no,) = con.execute(
             "SELECT min(file_no) FROM st_person WHERE source = ?", [source]
         ).fetchone()
-        if file_no is not None:
-            stage.files[file_no].notes.append(
-                f"{n} email(s) or phone(s) are each on {HUB_IDS} or more of this tool's "
-                "people: not used to match people (a household's phone, an office email, "
-                "an organizer's own number written for others)"
+        if file_no is None:
+            continue
+        note = (
+            f"{n} email(s) or phone(s) are each on {HUB_IDS} or more of this tool's "
+            "people: not used to match people (a household's phone, an office email, "
+            "an organizer's own number written for others)"
+        )
+        if people := joined.get(source):
+            one = people == 1
+            note += (
+                f"; {people} {'person' if one else 'people'} stored by earlier syncs "
+                f"{'holds' if one else 'hold'} two or more of those records, matched by "
+                f"such a value when it was on fewer: {'it stays' if one else 'each stays'} "
+                "one person (a store synced from all the exports at once would keep those "
+                "records apart)"
             )
+        stage.files[file_no].notes.append(note)
 
 
 def _migrate(con) -> None:

@@ -35,8 +35,9 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
     this sync), ``cb_vals(source, source_id, a)`` (each staged id's emails and phones as
     ``person_key`` keys) and ``cb_merge(person_id, survivor, rank)``: the stored people
     this sync's records link, each group with its survivor (rank 0) and the people
-    merged into it (ranks 1, 2...). Returns the rounds run, the hubs per tool and the
-    number of stored people merged into others."""
+    merged into it (ranks 1, 2...). Returns the rounds run, the hubs per tool, the stored
+    people per tool that hold two or more ids of a hub (matched before it was one) and
+    the number of stored people merged into others."""
     salt = sql_str(cohort_salt(con))
     # the staged ids' values as the keys the store keeps (each distinct value hashed once)
     con.execute(
@@ -88,6 +89,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
            WHERE a IN (SELECT a FROM cb_edges GROUP BY a HAVING count(*) > 1)"""
     ).fetchone()[0]
     hubs: dict[str, int] = {}
+    hubs_joined: dict[str, int] = {}
     if shared:  # (the few shared values only: counted per tool)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE cb_hub AS
@@ -96,6 +98,21 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
         )
         hubs = dict(con.execute("SELECT source, count(*) FROM cb_hub GROUP BY source").fetchall())
         if hubs:
+            # A value is judged among the ids that hold it now: one that was on two ids
+            # of a tool, which were matched as one person, and is now on a third, matches
+            # none of them from now on, but the person stored earlier stays one (nothing
+            # says which of their rows came from which id). A fresh store keeps them
+            # apart, so the sync report counts such people.
+            joined = con.execute(
+                f"""SELECT source, count(DISTINCT old) FROM (
+                        SELECT h.source, h.a, n.old FROM cb_hub h
+                        JOIN cb_edges e ON e.a = h.a AND split_part(e.k, '{SEP}', 1) = h.source
+                        JOIN cb_nodes n ON n.k = e.k
+                        WHERE n.old IS NOT NULL
+                        GROUP BY ALL HAVING count(*) >= 2)
+                    GROUP BY source"""
+            ).fetchall()
+            hubs_joined = dict(joined)
             shared = con.execute(
                 """CREATE OR REPLACE TEMP TABLE cb_edges AS SELECT k, a FROM cb_edges
                    WHERE a NOT IN (SELECT a FROM cb_hub)"""
@@ -127,7 +144,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
         "DROP TABLE cb_nodes"
     )
     merged = _merge_plan(con, org_id)
-    return {"rounds": rounds, "hubs": hubs, "merged": merged}
+    return {"rounds": rounds, "hubs": hubs, "hubs_joined": hubs_joined, "merged": merged}
 
 
 def _reached_people(con: duckdb.DuckDBPyConnection, org_id: str) -> None:
