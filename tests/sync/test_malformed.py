@@ -7,6 +7,7 @@ ExportError naming the file and a fix, and leaves the store as it was.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -472,6 +473,34 @@ def test_failed_sync_keeps_previous_state(make_cohort):
     assert [
         r[0] for r in c.query("SELECT status FROM sync_run WHERE file IS NULL ORDER BY started_at")
     ] == ["ok", "failed"]
+
+
+def _archive(c) -> list[str]:
+    return sorted(str(p.relative_to(c.root)) for p in (c.root / "archive").rglob("*"))
+
+
+def test_a_failed_sync_leaves_the_archive_as_it_was(make_cohort):
+    """The export that failed is not kept in the archive (no raw_file row names it)."""
+    c = make_cohort(AN)
+    c.write("an/a.csv", GOOD_AN)
+    bad = AN_HEAD + 'u2,C,D,c@example.org,02139,2026-08-02\n"u3,open quote\n'
+    c.write("an/b.csv", bad)
+    with pytest.raises(ExportError, match="never closed"):  # a first sync fails
+        c.sync()
+    assert _archive(c) == []
+    assert c.query("SELECT count(*) FROM raw_file") == [(0,)]
+    (c.exports / "an" / "b.csv").unlink()
+    c.sync()
+    digest = hashlib.sha256(GOOD_AN.encode()).hexdigest()
+    kept = [f"archive/org/{digest}/a.csv", f"archive/org/{digest}", "archive/org"]
+    assert _archive(c) == sorted(kept)
+    c.write("an/b.csv", bad)  # a later sync fails: a.csv's copy stays, b.csv's goes
+    with pytest.raises(ExportError, match="never closed"):
+        c.sync()
+    assert _archive(c) == sorted(kept)
+    assert c.query("SELECT original_path, archived_path FROM raw_file") == [
+        ("an/a.csv", f"archive/org/{digest}/a.csv")
+    ]
 
 
 def test_oversized_export_refused_before_reading(make_cohort, monkeypatch):

@@ -331,6 +331,7 @@ def sync_org(
     con.execute(f"SET preserve_insertion_order = true; SET temp_directory = {sql_str(str(spill))}")
     stage = Stage(con, org.id, org.timezone, tmp_root=paths.root / ".cyclebook" / "tmp")
     archiving: _Archiver | None = None
+    committed = False
     try:
         sources = _files_of(paths, org)
         clock = _Clock(result.timings)
@@ -419,6 +420,7 @@ def sync_org(
                 )
                 clock.lap("archive_and_record")
                 con.execute("COMMIT")
+                committed = True
                 clock.lap("commit")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -459,6 +461,8 @@ def sync_org(
     finally:
         if archiving is not None:  # a failed sync does not leave a copy running
             archiving.thread.join()
+            if not committed:  # ...nor the copies it made
+                archiving.discard()
         stage.close(drop=False)  # closing the connection frees its tables
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -578,10 +582,12 @@ def _remember_hashes(paths: CohortPaths, files: list[FileInfo]) -> None:
 class _Archiver:
     """Copies the raw exports into the archive on a thread while the sync parses them.
 
-    ``wait`` returns the archived paths, or raises what the copy raised (a full disk)."""
+    ``wait`` returns the archived paths, or raises what the copy raised (a full disk);
+    ``discard`` removes the copies this sync added, when it failed."""
 
     def __init__(self, files: list[FileInfo], archive_dir: Path) -> None:
         self.targets: list[Path] = []
+        self.made: list[Path] = []  # copies not in the archive before this sync
         self.error: BaseException | None = None
         self.thread = threading.Thread(
             target=self._run, args=(list(files), archive_dir), name="cyclebook-archive"
@@ -590,7 +596,7 @@ class _Archiver:
 
     def _run(self, files: list[FileInfo], archive_dir: Path) -> None:
         try:
-            self.targets = [archive_file(f, archive_dir) for f in files]
+            self.targets = [archive_file(f, archive_dir, self.made) for f in files]
         except BaseException as exc:  # re-raised by wait() on the sync's thread
             self.error = exc
 
@@ -599,6 +605,20 @@ class _Archiver:
         if self.error is not None:
             raise self.error
         return self.targets
+
+    def discard(self) -> None:
+        """Remove the copies this sync added to the archive (and the folders left
+        empty): a failed sync leaves the archive as it was, as it leaves the store. The
+        copy of an export that failed (or that was dropped in by mistake and then taken
+        out of the folder) stayed there for ever, named by no ``raw_file`` row."""
+        self.thread.join()
+        for target in self.made:
+            target.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # (not empty: another name of the file)
+                target.parent.rmdir()
+        with contextlib.suppress(OSError):  # (an organization's first sync)
+            if self.made:
+                self.made[0].parent.parent.rmdir()
 
 
 def _record(

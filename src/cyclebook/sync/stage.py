@@ -1152,11 +1152,12 @@ def record_lines(path: Path, delimiter: str = ",", skip: int = 0) -> list[tuple[
     return records
 
 
-def archive_file(f: FileInfo, archive_dir: Path) -> Path:
+def archive_file(f: FileInfo, archive_dir: Path, made: list[Path] | None = None) -> Path:
     """Copy the raw export byte for byte under ``archive/<org>/<sha256>/<name>``.
 
     A file not hashed yet (an organization's first sync) is hashed while it is copied,
-    so its bytes are read once; ``f.sha256`` is set from the copy."""
+    so its bytes are read once; ``f.sha256`` is set from the copy. A copy that was not
+    in the archive before is added to ``made`` (a failed sync removes it again)."""
     if not f.sha256:
         archive_dir.mkdir(parents=True, exist_ok=True)
         tmp = archive_dir / f".incoming-{os.getpid()}-{f.file_no}.tmp"
@@ -1167,12 +1168,16 @@ def archive_file(f: FileInfo, archive_dir: Path) -> Path:
             tmp.unlink(missing_ok=True)  # a half copy (full disk) is not an archive
             raise
         target = archive_dir / f.sha256 / f.path.name
+        if made is not None and not target.exists():
+            made.append(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
         return target
     target = archive_dir / f.sha256 / f.path.name
     if target.exists() and target.stat().st_size == f.size:
         return target
+    if made is not None and not target.exists():
+        made.append(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.copyfile(f.path, tmp)
