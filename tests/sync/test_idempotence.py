@@ -6,7 +6,14 @@ import hashlib
 import json
 
 import pytest
-from test_readers import AN_CSV, MOBILIZE_PAGE, SPOKE_CONTACTS, SPOKE_MESSAGES
+from test_readers import (
+    AN_API_PERSON,
+    AN_CSV,
+    MOBILIZE_PAGE,
+    SPOKE_CONTACTS,
+    SPOKE_MESSAGES,
+    _osdi,
+)
 
 from cyclebook.store import UNINDEXED_KEYS
 
@@ -620,3 +627,111 @@ def test_van_contacts_beside_other_tools_on_a_first_sync(make_cohort):
         ("van:cc:9001",),
     ]
     assert c.query("SELECT count(*) FROM contact_attempt") == [(0,)]
+
+
+def _attendance(n: int, person: str) -> dict:
+    return {
+        "identifiers": [f"action_network:a-{n}"],
+        "created_date": "2025-04-01T10:00:00Z",
+        "modified_date": "2025-04-02T10:00:00Z",
+        "status": "accepted",
+        "action_network:person_id": person,
+    }
+
+
+BY_PERSON = """SELECT a.activity_id, i.source_id FROM activity a
+               JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+
+
+def test_a_people_page_synced_after_the_activities_naming_them_brings_them_in(make_cohort):
+    """An attendance whose person no people page listed yet is rejected; the page that
+    lists her, synced later, brings it in, though the attendances page is unchanged."""
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    c.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON]))
+    c.write(
+        "api/attendances/att-1.json",
+        _osdi("osdi:attendances", [_attendance(1, "p-1"), _attendance(2, "p-2")]),
+    )
+    c.sync()
+    assert c.query(BY_PERSON) == [("an:attendances:a-1", "p-1")]
+    assert c.rejects() == [
+        ("api/attendances/att-1.json", 2, None, "person not found in this organization's exports")
+    ]
+    p2 = {"identifiers": ["action_network:p-2"], "given_name": "Zed"}
+    c.write("api/people/people-2.json", _osdi("osdi:people", [p2]))
+    result = c.sync()
+    assert [(f.file, f.carried) for f in result.files] == [
+        ("api/attendances/att-1.json", False),  # read again for the rejected attendance
+        ("api/people/people-1.json", True),
+        ("api/people/people-2.json", False),
+    ]
+    assert result.written["activity"] == 1
+    assert c.query(BY_PERSON) == [("an:attendances:a-1", "p-1"), ("an:attendances:a-2", "p-2")]
+    assert c.rejects() == []
+    assert [(f.rows_read, f.rows_kept, f.rows_rejected) for f in result.files] == [
+        (2, 2, 0),
+        (1, 1, 0),
+        (1, 1, 0),
+    ]
+    assert_keys_unique(c)
+    before = snapshot(c)
+    assert c.sync().status == "unchanged"
+    c.sync(force=True)  # what reading everything at once makes
+    assert snapshot(c) == before
+
+
+def test_reading_an_export_again_for_its_rejected_activities_undoes_no_update(make_cohort):
+    """A VAN one-on-one of a vanid no persons file lists yet is rejected; read again when
+    the persons file that lists him arrives, the export brings only it: a contact it
+    holds as a one-on-one, corrected since to Not Home by a newer export, stays an
+    attempt."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,firstname,datecreated\n101,Fa,2025-01-02\n")
+    c.write("van/results.csv", "resultid,resultshortname\n1,Not Home\n14,Canvassed\n")
+    c.write("van/contacttypes.csv", "contacttypeid,contacttypename\n2,Walk\n82,One on One\n")
+    head = "contactscontactid,vanid,resultid,contacttypeid,datecanvassed\n"
+    c.write(
+        "van/contactscontacts-1.csv",
+        head + "9001,101,14,82,2026-08-10 18:00\n9006,103,14,82,2026-08-11 18:00\n",
+    )
+    c.sync()
+    assert c.query("SELECT activity_id FROM activity") == [("van:cc:9001",)]
+    assert [r[1:] for r in c.rejects()] == [
+        (3, None, "person not found in this organization's exports")
+    ]
+    c.write("van/contactscontacts-2.csv", head + "9001,101,1,82,2026-08-10 18:00\n")
+    c.write("van/persons-2.csv", "vanid,firstname,datecreated\n103,Ho,2025-01-03\n")
+    c.sync()
+    assert c.query(BY_PERSON) == [("van:cc:9006", "103")]
+    assert c.query("SELECT attempt_id, result FROM contact_attempt") == [
+        ("van:cc:9001", "Not Home")
+    ]
+    assert c.rejects() == []
+    assert_keys_unique(c)
+
+
+def test_a_contact_attempt_is_its_persons_once_a_later_export_lists_him(make_cohort):
+    """A VAN door knock of a vanid no persons file lists yet is kept without a person;
+    the persons file that lists him, synced later, makes it his (one of the people
+    reached), though the contacts export is unchanged."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,firstname,datecreated\n101,Fa,2025-01-02\n")
+    c.write("van/results.csv", "resultid,resultshortname\n14,Canvassed\n")
+    c.write("van/contacttypes.csv", "contacttypeid,contacttypename\n2,Walk\n")
+    c.write(
+        "van/contactscontacts.csv",
+        "contactscontactid,vanid,resultid,contacttypeid,datecanvassed\n"
+        "9001,101,14,2,2026-08-10 18:00\n9005,103,14,2,2026-08-11 18:00\n",
+    )
+    c.sync()
+    attempts = """SELECT t.attempt_id, i.source_id FROM contact_attempt t
+                  LEFT JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    assert c.query(attempts) == [("van:cc:9001", "101"), ("van:cc:9005", None)]
+    c.write("van/persons-2.csv", "vanid,firstname,datecreated\n103,Ho,2025-01-03\n")
+    result = c.sync()
+    assert result.files[0].file == "van/contactscontacts.csv" and result.files[0].carried
+    assert result.written["contact_attempt"] == 1
+    assert c.query(attempts) == [("van:cc:9001", "101"), ("van:cc:9005", "103")]
+    before = snapshot(c)
+    c.sync(force=True)  # what reading everything at once makes
+    assert snapshot(c) == before

@@ -36,13 +36,20 @@ from cyclebook.errors import CyclebookError, ExportError, ResourceError, StoreEr
 from cyclebook.filehash import cohort_cache, files_digest, files_under
 from cyclebook.paths import CohortPaths
 from cyclebook.store import attached_for_write, connect, private_instance
-from cyclebook.sync.merge import HUB_IDS, cohort_salt, resolve_identities, write_org
+from cyclebook.sync.merge import (
+    HUB_IDS,
+    PERSON_NOT_FOUND,
+    cohort_salt,
+    resolve_identities,
+    write_org,
+)
 from cyclebook.sync.readers import (
     READERS,
     SUFFIXES,
     files_to_compare,
     files_to_read,
     generic_source_name,
+    may_list_people,
 )
 from cyclebook.sync.stage import FileInfo, Stage, archive_file, list_rows, sql_str
 
@@ -183,7 +190,7 @@ def exports_not_synced(cohort_dir: str | Path, org: Organization) -> bool:
     the cohort's cache: no export is read again when its size and time are the same)."""
     paths = CohortPaths.of(cohort_dir)
     files = [(path, rel) for _, found in _files_of(paths, org) for path, rel in found]
-    _, stored, _salt = _stored_files(paths, org)
+    _, stored, _salt, _orphaned = _stored_files(paths, org)
     if stored is None:
         return bool(files)
     hashes = cohort_cache(paths.root)
@@ -255,26 +262,34 @@ def _last_run(con, org_id: str) -> str | None:
 
 def _stored_files(
     paths: CohortPaths, org: Organization
-) -> tuple[str | None, list[FileResult] | None, str | None]:
+) -> tuple[str | None, list[FileResult] | None, str | None, set[str]]:
     """The organization's last sync run and its per-file figures, under a short read
     lock; no figures when nothing is stored yet, or when the exports were read by other
     reader code or settings (then every export is read again). And the cohort's salt,
-    when the store has one."""
+    when the store has one, and the exports with activities rejected for want of their
+    person (``PERSON_NOT_FOUND``)."""
     org_id = org.id
     if not paths.store.exists():
-        return None, None, None
+        return None, None, None, set()
     with connect(paths.store) as con:
         tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
         if not {"sync_run", "meta"} <= tables:
-            return None, None, None
+            return None, None, None, set()
         row = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchone()
         salt = row[0] if row else None
         last_run = _last_run(con, org_id)
         if last_run is None:
-            return None, None, salt
+            return None, None, salt, set()
         if _synced_by(con, org_id) != reading_digest(org):
-            return last_run, None, salt
-        return last_run, _file_results_from_store(con, org_id, last_run), salt
+            return last_run, None, salt, set()
+        orphaned = {
+            row[0]
+            for row in con.execute(
+                "SELECT DISTINCT file FROM rejected_row WHERE org_id = ? AND reason = ?",
+                [org_id, PERSON_NOT_FOUND],
+            ).fetchall()
+        }
+        return last_run, _file_results_from_store(con, org_id, last_run), salt, orphaned
 
 
 def _made_salt(paths: CohortPaths) -> str:
@@ -338,8 +353,9 @@ def sync_org(
         for src, files in sources:
             for p, rel in files:
                 stage.add_file(p, rel, src.kind, src.label or src.kind)
-        last_run, stored, salt = _stored_files(paths, org)
+        last_run, stored, salt, orphaned = _stored_files(paths, org)
         changed: list[int] | None = None  # file numbers new since the last sync
+        again: set[int] = set()  # unchanged files read for the people new ones bring
         if stored is not None and not force:
             previous = {(r.file, r.sha256) for r in stored}
             # hashed up front only when they may be unchanged; otherwise while the
@@ -360,7 +376,13 @@ def sync_org(
             compare: set[int] = set()
             for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
                 compare |= files_to_compare(src.kind, infos, new)
-                reading = {f.file_no for f in files_to_read(src.kind, infos, compare)}
+                # an unchanged export with activities rejected for want of their person
+                # is read again beside a new export of its tool that may list them (a
+                # people page synced after the attendances naming them): carried over,
+                # they stayed rejected until a forced sync
+                if any(may_list_people(src.kind, f) for f in infos if f.file_no in new):
+                    again |= {f.file_no for f in infos if f.rel in orphaned} - compare
+                reading = {f.file_no for f in files_to_read(src.kind, infos, compare | again)}
                 for f in infos:
                     f.carried = f.file_no not in reading
             changed = sorted(compare)
@@ -399,7 +421,9 @@ def sync_org(
                 _note_hubs(con, stage, identities["hubs"], identities["hubs_joined"])
                 clock.lap("identity")
                 sheets = _whole_sheets(paths, org, stage)
-                result.written = write_org(con, org.id, salt, started, stage, changed, list(sheets))
+                result.written = write_org(
+                    con, org.id, salt, started, stage, changed, list(sheets), sorted(again)
+                )
                 for name, f in sheets.items():
                     if gone := result.written.get(f"removed from {name}"):
                         one = gone == 1

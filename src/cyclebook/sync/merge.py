@@ -25,7 +25,10 @@ SEP = ID_SEP
 HUB_IDS = 3
 MAX_ROUNDS = 64  # rounds needed: about log2 of the longest chain of ids, plus one
 
-__all__ = ["HUB_IDS", "cohort_salt", "resolve_identities", "write_org"]
+# the reason an activity whose person no export of its tool lists is rejected with
+PERSON_NOT_FOUND = "person not found in this organization's exports"
+
+__all__ = ["HUB_IDS", "PERSON_NOT_FOUND", "cohort_salt", "resolve_identities", "write_org"]
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
@@ -350,6 +353,12 @@ def _match_key(email: str, phone: str) -> str:
                     WHEN {phone} IS NOT NULL THEN sha256($salt || ':p:' || {phone}) END"""
 
 
+def _contact_key(source: str, ref: str) -> str:
+    """SQL of ``contact_attempt.contact_key`` (a salted hash of the tool and its id of the
+    person contacted) of the SQL ``source`` and ``ref``, with the salt as ``$salt``."""
+    return f"sha256($salt || ':c:' || {source} || ':' || {ref})"
+
+
 def _merge_plan(con: duckdb.DuckDBPyConnection, org_id: str) -> int:
     """``cb_merge(person_id, survivor, rank)``: the stored people that this sync's records
     link (a stored id whose component is another stored person's), grouped (a person
@@ -480,6 +489,7 @@ def write_org(
     stage: Stage | None = None,
     changed_files: list[int] | None = None,
     replace_sources: Sequence[str] = (),
+    orphan_files: Sequence[int] = (),
 ) -> dict[str, int]:
     """Write the staged rows of one organization. Call inside a transaction.
 
@@ -492,6 +502,11 @@ def write_org(
     activities and contact attempts compared with the store to theirs:
     the rows of an unchanged export are in the store already, or were replaced by a newer
     version, and must not undo it. ``None`` compares them all (a first or forced sync).
+
+    ``orphan_files`` (unchanged exports read again since activities of theirs were
+    rejected for want of their person, whom an export new in this sync may list): only
+    their activities that the store holds in no form are written (those rejected
+    before); the rest of them, in the store already or replaced since, are left alone.
     """
     counts: dict[str, int] = {}
     p = {"org": org_id}
@@ -513,6 +528,18 @@ def write_org(
             con.execute(  # a table: usually a few rows, read several times below
                 f"""CREATE OR REPLACE TEMP TABLE cb_{name} AS
                     SELECT * FROM {name} WHERE file_no IN ({in_files})"""
+            )
+        if orphan_files:
+            # (a VAN contact is an activity or an attempt: one stored as either is known)
+            again = ", ".join(str(int(n)) for n in orphan_files)
+            con.execute(
+                f"""INSERT INTO cb_{act_src} SELECT * FROM {act_src} s
+                    WHERE file_no IN ({again})
+                      AND NOT EXISTS (SELECT 1 FROM activity t WHERE t.org_id = $org
+                                      AND t.activity_id = s.activity_id)
+                      AND NOT EXISTS (SELECT 1 FROM contact_attempt t WHERE t.org_id = $org
+                                      AND t.attempt_id = s.activity_id)""",
+                p,
             )
         act_src, att_src = "cb_st_activity", "cb_st_attempt"
 
@@ -539,8 +566,8 @@ def write_org(
     # activity whose person is in none of the organization's exports is rejected.
     # st_activity is a view over the readers' typed tables: nothing is copied unless the
     # keys repeat.
-    orphans = """INSERT INTO st_reject SELECT a.file_no, a.rec, NULL, NULL,
-               'person not found in this organization''s exports'
+    orphans = f"""INSERT INTO st_reject SELECT a.file_no, a.rec, NULL, NULL,
+               {sql_str(PERSON_NOT_FOUND)}
            FROM st_activity a ANTI JOIN cb_idmap m
              ON m.source = a.person_source AND m.source_id = a.person_ref"""
     cols = """a.activity_id, m.person_id, a.source, a.source_id, a.type,
@@ -733,6 +760,17 @@ def write_org(
             SELECT 1 FROM person_key o
             WHERE o.org_id = $org AND o.id_key = n.id_key AND o.key = n.key)"""
     counts["person_key"] = con.execute(f"INSERT INTO person_key {keys}", salted).fetchone()[0]
+    # ---- a stored contact attempt whose person no export listed then (a VAN contact of
+    # a vanid in no persons file yet) is theirs once an id new now is that person: it
+    # stayed without a person (not among the people reached) until a forced sync
+    found_later = 0
+    if counts["identity"] and "contact_attempt" in held:
+        found_later = con.execute(
+            f"""UPDATE contact_attempt t SET person_id = m.person_id FROM cb_idmap m
+                WHERE t.org_id = $org AND t.person_id IS NULL AND m.is_new
+                  AND t.contact_key = {_contact_key("m.source", "m.source_id")}""",
+            salted,
+        ).fetchone()[0]
     con.execute("DROP TABLE cb_vals; DROP TABLE cb_merge")
     counts["people merged"] = merged
 
@@ -776,7 +814,7 @@ def write_org(
         con,
         f"""SELECT $org AS org_id, a.attempt_id, m.person_id, a.channel, a.result, a.attempted_at,
             a.campaign, a.source, a.conversation, a.replied, a.opted_out, a.organizer_id,
-            sha256($salt || ':c:' || a.person_source || ':' || a.person_ref) AS contact_key
+            {_contact_key("a.person_source", "a.person_ref")} AS contact_key
             , a.file_no, a.rec
         FROM {att_src} a LEFT JOIN cb_idmap m
           ON m.source = a.person_source AND m.source_id = a.person_ref
@@ -787,7 +825,7 @@ def write_org(
         {"org": org_id, "salt": salt},
         read_once="contact_attempt" not in held,
     )
-    counts["contact_attempt"] = (
+    counts["contact_attempt"] = found_later + (
         _upsert(
             con,
             "contact_attempt",

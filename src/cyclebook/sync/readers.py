@@ -1031,6 +1031,17 @@ def files_to_compare(kind: str, files: list[FileInfo], changed: set[int]) -> set
     return hit
 
 
+def may_list_people(kind: str, f: FileInfo) -> bool:
+    """Whether an export may list people whom another export of its tool names (a VAN
+    persons table, an Action Network people page; a page named otherwise may be one):
+    new, it may bring the person of an activity rejected before (see ``sync_org``)."""
+    if kind == "van":
+        return van_table(f) == "persons"
+    if kind == "action_network_api":
+        return _an_collection(f) in ("people", "")
+    return True
+
+
 def files_to_read(kind: str, files: list[FileInfo], compare: set[int]) -> list[FileInfo]:
     """Of one source's files, those to read: the ones compared with the store, and the
     lookup tables they are read through. The rest carry over (``FileInfo.carried``)."""
