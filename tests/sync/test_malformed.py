@@ -503,6 +503,31 @@ def test_a_failed_sync_leaves_the_archive_as_it_was(make_cohort):
     ]
 
 
+def test_a_sync_whose_archive_copy_fails_changes_nothing(make_cohort):
+    """The archive copy fails as the new rows are written (a file stands where the
+    copy's folder goes): the sync stops with the copy's own error, and the store and
+    the archive are as they were."""
+    c = make_cohort(AN + "\n" + MOB)
+    c.write("an/a.csv", GOOD_AN)
+    c.write("mobilize/p.json", {"count": 0, "next": None, "data": []})
+    c.sync()
+    tables = ("person", "person_pii", "identity", "person_key", "activity", "raw_file")
+    state = {
+        t: c.query(f"SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {t} ORDER BY ALL") for t in tables
+    }
+    newer = AN_HEAD + "u2,C,D,c@example.org,02139,2026-08-02\n"
+    (c.root / "archive" / "org" / hashlib.sha256(newer.encode()).hexdigest()).write_text("x")
+    archive = _archive(c)
+    c.write("an/b.csv", newer)
+    with pytest.raises(FileExistsError):
+        c.sync()
+    assert {
+        t: c.query(f"SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {t} ORDER BY ALL") for t in tables
+    } == state
+    assert len(state["person"]) == 1
+    assert _archive(c) == archive
+
+
 def test_oversized_export_refused_before_reading(make_cohort, monkeypatch):
     monkeypatch.setenv("CYCLEBOOK_MAX_EXPORT_BYTES", "40")
     c = make_cohort(AN)

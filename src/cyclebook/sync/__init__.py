@@ -636,8 +636,9 @@ class _Archiver:
         copy of an export that failed (or that was dropped in by mistake and then taken
         out of the folder) stayed there for ever, named by no ``raw_file`` row."""
         self.thread.join()
-        for target in self.made:
-            target.unlink(missing_ok=True)
+        for target in self.made:  # (never raising: the sync's own error is the one to see)
+            with contextlib.suppress(OSError):
+                target.unlink()
             with contextlib.suppress(OSError):  # (not empty: another name of the file)
                 target.parent.rmdir()
         with contextlib.suppress(OSError):  # (an organization's first sync)

@@ -1168,18 +1168,20 @@ def archive_file(f: FileInfo, archive_dir: Path, made: list[Path] | None = None)
             tmp.unlink(missing_ok=True)  # a half copy (full disk) is not an archive
             raise
         target = archive_dir / f.sha256 / f.path.name
-        if made is not None and not target.exists():
-            made.append(target)
+        new = not target.exists()
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
+        if made is not None and new:
+            made.append(target)
         return target
     target = archive_dir / f.sha256 / f.path.name
     if target.exists() and target.stat().st_size == f.size:
         return target
-    if made is not None and not target.exists():
-        made.append(target)
+    new = not target.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.copyfile(f.path, tmp)
     os.replace(tmp, target)
+    if made is not None and new:
+        made.append(target)
     return target
