@@ -735,3 +735,27 @@ def test_a_contact_attempt_is_its_persons_once_a_later_export_lists_him(make_coh
     before = snapshot(c)
     c.sync(force=True)  # what reading everything at once makes
     assert snapshot(c) == before
+
+
+def test_the_export_synced_later_still_wins_when_every_export_is_read_again(make_cohort):
+    """A browser names a second download 'activists (1).csv', which sorts before the
+    'activists.csv' synced a month earlier: read again together (--force, or after an
+    upgrade), the person's unsubscribing and new zip must not go back to the older
+    export's."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    head = "uuid,first_name,email,zip_code,can2_subscription_status,can2_subscription_date\n"
+    c.write("an/activists.csv", head + "u1,Ana,ana@example.org,02139,subscribed,2026-07-01\n")
+    c.sync()
+    c.write("an/activists (1).csv", head + "u1,Ana,ana@example.org,02144,unsubscribed,2026-07-01\n")
+    c.sync()
+    person = "SELECT zip, email_ok FROM person"
+    assert c.query(person) == [("02144", False)]
+    result = c.sync(force=True)
+    assert c.query(person) == [("02144", False)]
+    assert [f.file for f in result.files] == ["an/activists.csv", "an/activists (1).csv"]
+    # two exports synced together: the later name wins, as before
+    c.write("an/b.csv", head + "u2,Bo,bo@example.org,02140,subscribed,2026-07-01\n")
+    c.write("an/c.csv", head + "u2,Bo,bo@example.org,02141,subscribed,2026-07-01\n")
+    c.sync()
+    c.sync(force=True)
+    assert c.query("SELECT zip FROM person ORDER BY zip") == [("02141",), ("02144",)]

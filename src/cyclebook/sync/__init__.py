@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -107,8 +108,9 @@ class SyncResult:
 
 
 def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple[Path, str]]:
-    """The files of one source, sorted by name: later names count as newer exports where
-    the tool gives no modification date of its own (see merge._dedupe)."""
+    """The files of one source, sorted by name: among exports first synced together,
+    later names count as newer where the tool gives no modification date of its own
+    (see merge._dedupe and _in_sync_order)."""
     base = exports_dir / source.path
     if not base.exists():
         raise ExportError(
@@ -190,7 +192,7 @@ def exports_not_synced(cohort_dir: str | Path, org: Organization) -> bool:
     the cohort's cache: no export is read again when its size and time are the same)."""
     paths = CohortPaths.of(cohort_dir)
     files = [(path, rel) for _, found in _files_of(paths, org) for path, rel in found]
-    _, stored, _salt, _orphaned = _stored_files(paths, org)
+    stored = _stored_files(paths, org).files
     if stored is None:
         return bool(files)
     hashes = cohort_cache(paths.root)
@@ -260,36 +262,65 @@ def _last_run(con, org_id: str) -> str | None:
     return row[0] if row else None
 
 
-def _stored_files(
-    paths: CohortPaths, org: Organization
-) -> tuple[str | None, list[FileResult] | None, str | None, set[str]]:
+class _Stored(NamedTuple):
+    last_run: str | None = None
+    files: list[FileResult] | None = None
+    salt: str | None = None
+    orphaned: frozenset[str] = frozenset()
+    first_synced: dict[str, dt.datetime] = {}  # noqa: RUF012 - never changed
+
+
+def _stored_files(paths: CohortPaths, org: Organization) -> _Stored:
     """The organization's last sync run and its per-file figures, under a short read
     lock; no figures when nothing is stored yet, or when the exports were read by other
     reader code or settings (then every export is read again). And the cohort's salt,
-    when the store has one, and the exports with activities rejected for want of their
-    person (``PERSON_NOT_FOUND``)."""
+    when the store has one, the exports with activities rejected for want of their
+    person (``PERSON_NOT_FOUND``), and when each archived export (by its hash) was first
+    synced."""
     org_id = org.id
     if not paths.store.exists():
-        return None, None, None, set()
+        return _Stored()
     with connect(paths.store) as con:
         tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
-        if not {"sync_run", "meta"} <= tables:
-            return None, None, None, set()
+        if not {"sync_run", "meta", "raw_file"} <= tables:
+            return _Stored()
         row = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchone()
         salt = row[0] if row else None
         last_run = _last_run(con, org_id)
         if last_run is None:
-            return None, None, salt, set()
+            return _Stored(salt=salt)
+        first_synced = dict(
+            con.execute(
+                "SELECT sha256, first_synced_at FROM raw_file WHERE org_id = ?", [org_id]
+            ).fetchall()
+        )
         if _synced_by(con, org_id) != reading_digest(org):
-            return last_run, None, salt, set()
-        orphaned = {
+            return _Stored(last_run, None, salt, first_synced=first_synced)
+        orphaned = frozenset(
             row[0]
             for row in con.execute(
                 "SELECT DISTINCT file FROM rejected_row WHERE org_id = ? AND reason = ?",
                 [org_id, PERSON_NOT_FOUND],
             ).fetchall()
-        }
-        return last_run, _file_results_from_store(con, org_id, last_run), salt, orphaned
+        )
+        files = _file_results_from_store(con, org_id, last_run)
+        return _Stored(last_run, files, salt, orphaned, first_synced)
+
+
+def _in_sync_order(stage: Stage, sources, first_synced: dict[str, dt.datetime]) -> None:
+    """Number each source's files in the order they were first synced (by their hash;
+    one new now is the newest), by name among those synced together: where a tool
+    gives no date of its own, the later file's record wins (merge._dedupe). By name
+    alone, a forced sync or the one after an upgrade (every export read again) made
+    the older of 'activists.csv' and the 'activists (1).csv' downloaded after it win:
+    a person's unsubscribing, zip and name went back to the older export's."""
+    never = dt.datetime.max.replace(tzinfo=dt.UTC)
+    ordered: list[FileInfo] = []
+    for infos in _group(stage, sources):
+        ordered += sorted(infos, key=lambda f: first_synced.get(f.sha256) or never)
+    for number, f in enumerate(ordered):
+        f.file_no = number
+    stage.files[:] = ordered
 
 
 def _made_salt(paths: CohortPaths) -> str:
@@ -353,18 +384,21 @@ def sync_org(
         for src, files in sources:
             for p, rel in files:
                 stage.add_file(p, rel, src.kind, src.label or src.kind)
-        last_run, stored, salt, orphaned = _stored_files(paths, org)
+        last_run, stored, salt, orphaned, first_synced = _stored_files(paths, org)
         changed: list[int] | None = None  # file numbers new since the last sync
         again: set[int] = set()  # unchanged files read for the people new ones bring
-        if stored is not None and not force:
-            previous = {(r.file, r.sha256) for r in stored}
-            # hashed up front only when they may be unchanged; otherwise while the
-            # archive copy reads them (once) beside the parsing
+        if first_synced or (stored is not None and not force):
+            # hashed up front when they may be unchanged, or to be read in the order they
+            # were synced; otherwise (a first sync) while the archive copy reads them
+            # (once) beside the parsing
             hashes = cohort_cache(paths.root)
             for info in stage.files:
                 info.sha256 = hashes.sha256(info.path)
             hashes.save()
             clock.lap("hash")
+            _in_sync_order(stage, sources, first_synced)
+        if stored is not None and not force:
+            previous = {(r.file, r.sha256) for r in stored}
             if previous == {(f.rel, f.sha256) for f in stage.files}:
                 result.status = "unchanged"
                 result.files = stored
