@@ -759,3 +759,21 @@ def test_the_export_synced_later_still_wins_when_every_export_is_read_again(make
     c.sync()
     c.sync(force=True)
     assert c.query("SELECT zip FROM person ORDER BY zip") == [("02141",), ("02144",)]
+
+
+def test_an_activist_report_synced_later_brings_in_an_api_attendance(make_cohort):
+    """Action Network's activist report names people by the uuids its API pages use:
+    the report that lists the person of an attendance rejected before brings it in."""
+    c = make_cohort(
+        "- {kind: action_network_api, path: api}\n- {kind: action_network_csv, path: an}"
+    )
+    c.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON]))
+    c.write("api/attendances/att-1.json", _osdi("osdi:attendances", [_attendance(2, "p-2")]))
+    c.write("an/activists-1.csv", "uuid,email\nu9,nine@example.org\n")
+    c.sync()
+    assert c.query(BY_PERSON) == []
+    assert len(c.rejects()) == 1
+    c.write("an/activists-2.csv", "uuid,email\np-2,zed@example.org\n")
+    c.sync()
+    assert c.query(BY_PERSON) == [("an:attendances:a-2", "p-2")]
+    assert c.rejects() == []

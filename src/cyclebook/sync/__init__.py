@@ -307,6 +307,16 @@ def _stored_files(paths: CohortPaths, org: Organization) -> _Stored:
         return _Stored(last_run, files, salt, orphaned, first_synced)
 
 
+def _tool(kind: str) -> str:
+    """The tool whose ids a source's records name people by: Action Network's activist
+    report and its API pages name them by the same person uuids."""
+    return (
+        kind.removesuffix("_csv").removesuffix("_api")
+        if kind.startswith("action_network")
+        else kind
+    )
+
+
 def _in_sync_order(stage: Stage, sources, first_synced: dict[str, dt.datetime]) -> None:
     """Number each source's files in the order they were first synced (by their hash;
     one new now is the newest), by name among those synced together: where a tool
@@ -408,13 +418,19 @@ def sync_org(
             # with the store; an export not needed for them is not read again: its
             # rows are in the store, its figures and rejects carry over from last time
             compare: set[int] = set()
-            for (src, _files), infos in zip(sources, _group(stage, sources), strict=True):
+            groups = list(zip(sources, _group(stage, sources), strict=True))
+            # an unchanged export with activities rejected for want of their person is
+            # read again beside a new export of its tool that may list them (a people
+            # page synced after the attendances naming them): carried over, they stayed
+            # rejected until a forced sync
+            listing = {
+                _tool(src.kind)
+                for (src, _files), infos in groups
+                if any(may_list_people(src.kind, f) for f in infos if f.file_no in new)
+            }
+            for (src, _files), infos in groups:
                 compare |= files_to_compare(src.kind, infos, new)
-                # an unchanged export with activities rejected for want of their person
-                # is read again beside a new export of its tool that may list them (a
-                # people page synced after the attendances naming them): carried over,
-                # they stayed rejected until a forced sync
-                if any(may_list_people(src.kind, f) for f in infos if f.file_no in new):
+                if _tool(src.kind) in listing:
                     again |= {f.file_no for f in infos if f.rel in orphaned} - compare
                 reading = {f.file_no for f in files_to_read(src.kind, infos, compare | again)}
                 for f in infos:
