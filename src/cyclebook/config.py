@@ -151,6 +151,13 @@ class Source(Strict):
         default=None, description="the organization's Mobilize id (mobilize sources, for pull)"
     )
 
+    @property
+    def sheet_name(self) -> str:
+        """A spreadsheet source's name in the store (``activity.source``, ``identity``):
+        of its ``label``, else its file or folder name without the suffix."""
+        label = self.label or Path(self.path).stem
+        return "sheet:" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label.lower())
+
     # plain: the model strips whitespace from strings, and a tab is whitespace
     @field_validator("delimiter", mode="plain")
     @classmethod
@@ -482,6 +489,29 @@ class Organization(Strict):
                 + _did_you_mean(value, zoneinfo.available_timezones())
             ) from None
         return value
+
+    @field_validator("sources")
+    @classmethod
+    def _sheets_named_apart(cls, sources: list[Source]) -> list[Source]:
+        # two spreadsheets named alike ('meetings/2026.csv', 'trainings/2026.csv') were
+        # one source in the store: saving one removed the other's rows as rows "no
+        # longer in the sheet", and their member ids were taken for the same people's
+        names: dict[str, int] = {}
+        for index, src in enumerate(sources):
+            if src.kind != "generic_csv":
+                continue
+            first = names.setdefault(src.sheet_name, index)
+            if first != index:
+                raise PartError(
+                    f"spreadsheet sources {first + 1} ('{sources[first].path}') and "
+                    f"{index + 1} ('{src.path}') are both named '{src.sheet_name}' in the "
+                    "store (a spreadsheet is named by its label, else its file or folder "
+                    "name): their rows would be read as one sheet's, and saving one would "
+                    "remove the other's rows from the store; give this one a label of "
+                    "its own, such as 'label: Trainings'",
+                    (index, "label" if src.label else "path"),
+                )
+        return sources
 
     @field_validator("ladder")
     @classmethod

@@ -382,6 +382,25 @@ REFUSED_SETTINGS = {
         7,
         "leads outside this organization's exports/",
     ),
+    # one source in the store: saving one sheet removed the other's rows
+    "two spreadsheets named alike": (
+        "sources:\n"
+        "  - {kind: generic_csv, path: meetings/2026.csv, columns: {email: Email}}\n"
+        "  - {kind: generic_csv, path: trainings/2026.csv, columns: {email: Email}}",
+        "organizations.0.sources.1.path",
+        8,
+        "spreadsheet sources 1 ('meetings/2026.csv') and 2 ('trainings/2026.csv') are both "
+        "named 'sheet:2026' in the store",
+    ),
+    "two spreadsheets labelled alike": (
+        "sources:\n"
+        "  - {kind: generic_csv, path: a.csv, label: Roster, columns: {email: Email}}\n"
+        "  - {kind: van, path: van}\n"
+        "  - {kind: generic_csv, path: b.csv, label: roster, columns: {email: Email}}",
+        "organizations.0.sources.2.label",
+        9,
+        "are both named 'sheet:roster'",
+    ),
     # shared nothing under that name, without a word
     "consent": (
         "consent: {cohort: [ladder, absorbtion]}",
@@ -413,6 +432,17 @@ def test_a_source_path_inside_exports_is_accepted(tiny_cohort: Path, path: str) 
         f"    sources:\n      - {{kind: van, path: '{path}'}}\n"
     )
     assert load_cohort(tiny_cohort).org("alpha").sources[0].path == path
+
+
+def test_spreadsheets_named_apart_by_a_label_are_accepted(tiny_cohort: Path) -> None:
+    (tiny_cohort / "cohort.yml").write_text(
+        "id: tiny\nname: Tiny\norganizations:\n  - id: alpha\n    name: Alpha\n    sources:\n"
+        "      - {kind: generic_csv, path: meetings/2026.csv, columns: {email: Email}}\n"
+        "      - {kind: generic_csv, path: trainings/2026.csv, label: Trainings,"
+        " columns: {email: Email}}\n"
+    )
+    sources = load_cohort(tiny_cohort).org("alpha").sources
+    assert [src.sheet_name for src in sources] == ["sheet:2026", "sheet:trainings"]
 
 
 def test_a_leader_rung_below_the_top_is_accepted(tiny_cohort: Path) -> None:

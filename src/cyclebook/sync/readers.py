@@ -1695,8 +1695,7 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
 
 
 def generic_source_name(source: Source) -> str:
-    label = source.label or Path(source.path).stem
-    return "sheet:" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label.lower())
+    return source.sheet_name
 
 
 # Slash dates as people type them in a spreadsheet: month first (cb_ts, as US tools
