@@ -333,7 +333,9 @@ def test_ladder_roles_are_read_in_any_case(make_cohort):
     with connect(ctx.store_path) as con:
         summary = load_summary(con, ctx.org)
     assert summary.ladder_gaps == [
-        "Leader: needs event roles (Host, Lead), which no export records."
+        "Leader: needs event roles (Host, Lead), which no export records. EveryAction / "
+        "VAN is synced but brought none: they come from its eventsignups table's "
+        "eventrolename (Host, or a role naming Lead)."
     ]
 
 
@@ -597,3 +599,83 @@ def test_two_spreadsheets_are_two_tools_in_every_report(make_cohort):
     html = _html(sync_phase.blocks(ctx, summary, result))
     assert "each spreadsheet source counts as a tool of its own" in html
     assert "Spreadsheet (dues)" in html and "Spreadsheet (signins)" in html
+
+
+LADDER_OF_TAGS = """\
+    ladder:
+      - name: supporter
+        label: Supporter
+        window_days: 365
+        any_of: [{activity_types: [signup, attendance]}]
+        definition: Signed up or came.
+      - name: tagged
+        label: Tagged
+        window_days: 365
+        any_of: [{activity_types: [tagging]}, {activity_types: [activist_code]}]
+        definition: Tagged in Action Network or coded in VAN after a step.
+      - name: leader
+        label: Leader
+        window_days: 90
+        any_of: [{activity_types: [one_on_one]}]
+        definition: Held a one-on-one (the organizers' sheet).
+"""
+
+
+def test_a_ladder_gap_says_which_synced_tool_would_hold_it(make_cohort):
+    """A rung over tags, beside Action Network's activist report (whose tags column the
+    group sees) and a VAN export without its activist-code tables, was told only that
+    "none of the synced exports contain" tagging: not that the report's tags carry no
+    date, nor where the taggings and the activist codes would come from. A rung over a
+    sheet's activity type (one-on-ones) that the sheet holds is no gap."""
+    from test_readers import VAN_FILES
+
+    c = make_cohort(
+        """
+        - {kind: action_network_csv, path: an}
+        - {kind: van, path: van}
+        - kind: generic_csv
+          path: oneonones.csv
+          activity_type: one_on_one
+          columns: {email: Email, occurred_at: Date}
+        """,
+        extra_org_yaml=LADDER_OF_TAGS,
+    )
+    c.write("an/activists.csv", AN_CSV)  # u1 tagged "tenant,leader" in can2_user_tags
+    for rel in ("van/persons.csv", "van/events.csv", "van/eventsignups.csv"):
+        c.write(rel, VAN_FILES[rel])
+    c.write("oneonones.csv", "Email,Date\nbo@example.org,2026-08-20\n")
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.ladder_gaps == [
+        "Tagged: a way to reach this rung counts tagging activity, which none of the synced "
+        "exports contain. Action Network (activist report) is synced but brought none: its "
+        "can2_user_tags column lists each person's tags without the day each was put on, so "
+        "it is kept and counts on no rung; dated taggings come from the API's taggings "
+        "pages of each tag (an action_network_api source).",
+        "Tagged: a way to reach this rung counts activist_code activity, which none of the "
+        "synced exports contain. EveryAction / VAN is synced but brought none: they come "
+        "from its contactsactivistcodes table, with the activistcodes table that names "
+        "them, put in its folder.",
+    ]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "dated taggings come from the API&#x27;s taggings pages" in html
+
+    # the API synced without taggings pages: where they come from
+    c2 = make_cohort("- {kind: action_network_api, path: api}", extra_org_yaml=LADDER_OF_TAGS)
+    from test_readers import AN_API_PERSON, _osdi
+
+    c2.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON]))
+    ctx2 = _context(c2)
+    sync_phase.run(ctx2)
+    with connect(ctx2.store_path) as con:
+        summary = load_summary(con, ctx2.org)
+    assert summary.ladder_gaps[:2] == [
+        "Supporter: a way to reach this rung counts signup or attendance activity, which "
+        "none of the synced exports contain. Action Network (API) is synced but brought "
+        "none: they come from its attendances pages.",
+        "Tagged: a way to reach this rung counts tagging activity, which none of the synced "
+        "exports contain. Action Network (API) is synced but brought none: they come from "
+        "the taggings pages of each tag (/api/v2/tags/<id>/taggings), put in its folder.",
+    ]

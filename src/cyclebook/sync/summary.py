@@ -146,6 +146,82 @@ def _records(values: list) -> str:
     return ("record " if len([v for v in values if v is not None]) == 1 else "records ") + text
 
 
+# Where a tool the organization syncs keeps an activity type a rung counts, and what to
+# put in its folder to have it: "none of the synced exports contain tagging activity"
+# beside Action Network's own exports left the group to guess that the tags it sees in
+# the activist report are not dated taggings, or which VAN table holds activist codes
+TYPE_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "tagging": (
+        (
+            "action_network_api",
+            "they come from the taggings pages of each tag (/api/v2/tags/<id>/taggings), "
+            "put in its folder",
+        ),
+        (
+            "action_network_csv",
+            "its can2_user_tags column lists each person's tags without the day each was "
+            "put on, so it is kept and counts on no rung; dated taggings come from the "
+            "API's taggings pages of each tag (an action_network_api source)",
+        ),
+    ),
+    "activist_code": (
+        (
+            "van",
+            "they come from its contactsactivistcodes table, with the activistcodes table "
+            "that names them, put in its folder",
+        ),
+    ),
+    "one_on_one": (
+        (
+            "van",
+            "they come from its contactscontacts table, as contacts whose contact type (in "
+            "the contacttypes table) is named One on One",
+        ),
+    ),
+    "donation": (
+        ("action_network_api", "they come from its donations pages"),
+        ("van", "they come from its contributions table"),
+    ),
+    "submission": (
+        ("action_network_api", "they come from its submissions, signatures and outreaches pages"),
+    ),
+    "attendance": (
+        ("action_network_api", "they come from its attendances pages"),
+        ("van", "they come from its eventsignups table, with the events table"),
+    ),
+    "survey_response": (
+        ("spoke", "they come from the answers in its contacts export's question[...] columns"),
+    ),
+    # (a rung's event roles: the host or lead of an event)
+    "role": (
+        (
+            "van",
+            "they come from its eventsignups table's eventrolename (Host, or a role naming Lead)",
+        ),
+        ("mobilize", "it marks as host the person who owns the event (its contact)"),
+    ),
+    "assessment": (
+        (
+            "action_builder",
+            "they come from its entities' action_builder:latest_assessment, which none of "
+            "the synced entities has",
+        ),
+    ),
+}
+
+
+def _where_from(types: list[str], kinds: set[str]) -> str:
+    """What the organization's synced tools could give of ``types`` (" " and the hints,
+    or nothing)."""
+    hints = [
+        f"{SOURCE_LABELS.get(kind, kind)} is synced but brought none: {hint}."
+        for t in types
+        for kind, hint in TYPE_SOURCES.get(t, ())
+        if kind in kinds
+    ]
+    return "".join(" " + h for h in hints)
+
+
 def ladder_gaps(
     org: Organization,
     present_types: set[str],
@@ -153,12 +229,15 @@ def ladder_gaps(
     has_roles: set[str],
     has_attended: bool,
     attempts: dict[str, int] | None = None,
+    kinds: set[str] | frozenset[str] = frozenset(),
 ) -> list[str]:
     """Activity data the organization's ladder needs but its synced data lacks.
 
     ``attempts`` counts the contact attempts synced (``attempts``, ``conversations``,
     ``texts``): a rung counting conversations or texts is told they arrived as contact
-    attempts, which no rung counts (not that the exports lack them)."""
+    attempts, which no rung counts (not that the exports lack them). ``kinds``: the
+    kinds of source synced; a missing type one of them could hold says where it
+    would be."""
     attempts = attempts or {"attempts": 0, "conversations": 0, "texts": 0}
     as_attempts = {
         "conversation": attempts["conversations"] > 0,
@@ -180,13 +259,14 @@ def ladder_gaps(
                 gaps.append(
                     f"{rung.label}: a way to reach this rung counts {' or '.join(missing)} "
                     "activity, which none of the synced exports contain."
+                    + _where_from(missing, set(kinds))
                 )
                 continue
             # the ladder reads roles in any case (Host is host)
             if cond.roles and not ({r.lower() for r in cond.roles} & has_roles):
                 gaps.append(
                     f"{rung.label}: needs event roles ({', '.join(cond.roles)}), which no "
-                    "export records."
+                    "export records." + _where_from(["role"], set(kinds))
                 )
             if cond.attended_only and not has_attended:
                 gaps.append(
@@ -194,7 +274,10 @@ def ladder_gaps(
                     "records who attended."
                 )
             if cond.reads_assessment and "assessment" not in present_types:
-                gaps.append(f"{rung.label}: needs assessments, which no export contains.")
+                gaps.append(
+                    f"{rung.label}: needs assessments, which no export contains."
+                    + _where_from(["assessment"], set(kinds))
+                )
     out: list[str] = []
     for g in gaps:  # keep order, drop repeats
         if g not in out:
@@ -410,6 +493,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
             "conversations": int(n_conversations),
             "texts": int(n_texts),
         },
+        kinds=set(files["source_kind"]),
     )
     return SyncSummary(
         org_id,
