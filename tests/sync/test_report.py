@@ -679,3 +679,66 @@ def test_a_ladder_gap_says_which_synced_tool_would_hold_it(make_cohort):
         "exports contain. Action Network (API) is synced but brought none: they come from "
         "the taggings pages of each tag (/api/v2/tags/<id>/taggings), put in its folder.",
     ]
+
+
+def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make_cohort):
+    """The report said of every listed column "their values were kept": a JSON page's
+    keys the sync does not read (a Mobilize attendance's utm_campaign) are in no table
+    of the store, only in the archived page. And an API's own custom fields, which are
+    kept (Action Network's custom_fields, Mobilize's sign-up questions), were listed
+    nowhere, while the activist report's custom columns were. Each is listed as what it
+    is, and stays listed while its file is carried over unchanged."""
+    import copy
+
+    from test_readers import AN_API_PERSON, _osdi
+
+    c = make_cohort(
+        "- {kind: action_network_csv, path: an}\n- {kind: action_network_api, path: api}\n"
+        "- {kind: mobilize, path: mobilize}"
+    )
+    c.write("an/activists.csv", AN_CSV)  # its custom column: Building
+    person = dict(AN_API_PERSON, custom_fields={"Shift": "evening", "Union Local": "Plant 9"})
+    c.write("api/people/people-1.json", _osdi("osdi:people", [person]))
+    page = copy.deepcopy(MOBILIZE_PAGE)
+    page["data"][0]["utm_campaign"] = "fall-plant"
+    page["data"][0]["custom_signup_field_values"] = [
+        {"custom_field_name": "Workplace", "text_value": "Tower Plant", "boolean_value": None}
+    ]
+    c.write("mobilize/p1.json", page)
+    ctx = _context(c)
+    expected = [
+        {
+            "File": "an/activists.csv",
+            "Columns kept (not part of the model)": "Building",
+            "Keys not read (only in the archived copy)": "",
+        },
+        {
+            "File": "api/people/people-1.json",
+            "Columns kept (not part of the model)": "Shift, Union Local",
+            "Keys not read (only in the archived copy)": "",
+        },
+        {
+            "File": "mobilize/p1.json",
+            "Columns kept (not part of the model)": "Workplace",
+            "Keys not read (only in the archived copy)": "utm_campaign",
+        },
+    ]
+    for step in range(2):
+        if step:  # another file changes: these are carried over
+            c.write("mobilize/p2.json", copy.deepcopy(MOBILIZE_PAGE) | {"data": []})
+        result = sync_phase.run(ctx)
+        with connect(ctx.store_path) as con:
+            summary = load_summary(con, ctx.org)
+        assert summary.unknown_columns.to_dict("records") == expected
+        html = _html(sync_phase.blocks(ctx, summary, result))
+        assert "The keys of a JSON page that the sync does not read are listed apart" in html
+        for value in ["Plant 9", "evening", "fall-plant", "Tower Plant", "Tower A"]:
+            assert value not in html, value
+    assert c.query(
+        "SELECT field, value FROM custom_field WHERE field <> 'can2_user_tags' ORDER BY 1"
+    ) == [
+        ("Building", "Tower A"),
+        ("Shift", "evening"),
+        ("Union Local", "Plant 9"),
+        ("Workplace", "Tower Plant"),
+    ]

@@ -18,7 +18,7 @@ from cyclebook.phases import PhaseContext
 from cyclebook.store import connect
 from cyclebook.sync import SyncResult, files_not_read, sync_org
 from cyclebook.sync.readers import SUFFIXES
-from cyclebook.sync.summary import SOURCE_LABELS, SyncSummary, load_summary
+from cyclebook.sync.summary import SOURCE_LABELS, UNREAD_KEYS, SyncSummary, load_summary
 
 __all__ = ["run", "report", "blocks"]
 
@@ -255,17 +255,28 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         out.append(d.table(_suppress(rej, aud, ["Rows"]), "Rejected rows by file and reason"))
 
     out.append(d.heading("Columns kept beyond the model", 3))
-    if summary.unknown_columns.empty:
+    unknown = summary.unknown_columns
+    if unknown.empty:
         out.append(d.paragraph("Every column was recognised."))
     else:
+        unread = unknown[UNREAD_KEYS].astype(bool).any()
         out.append(
             d.paragraph(
-                "These columns are not part of the common model. Their values were kept (never "
-                "shown in reports); tell the facilitators if one of them should count in a "
-                "measure."
+                "These columns (and an API's custom fields) are not part of the common "
+                "model. Their values were kept (never shown in reports); tell the "
+                "facilitators if one of them should count in a measure."
+                + (
+                    " The keys of a JSON page that the sync does not read are listed apart: "
+                    "their values are not in the store, only in the archived copy of the "
+                    "page."
+                    if unread
+                    else ""
+                )
             )
         )
-        out.append(d.table(summary.unknown_columns, "Unrecognised columns, per file"))
+        if not unread:
+            unknown = unknown.drop(columns=[UNREAD_KEYS])
+        out.append(d.table(unknown, "Unrecognised columns, per file"))
 
     out.append(d.heading("Activity recorded", 3))
     types = summary.activity_types.assign(

@@ -725,7 +725,14 @@ def _record(
             "message": (
                 "VARCHAR",
                 [
-                    json.dumps({"role": f.role, "notes": f.notes, "skipped_blank": f.rows_skipped})
+                    json.dumps(
+                        {
+                            "role": f.role,
+                            "notes": f.notes,
+                            "skipped_blank": f.rows_skipped,
+                            "custom_fields": f.custom_fields,
+                        }
+                    )
                     for f in files
                 ],
             ),

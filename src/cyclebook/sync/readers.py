@@ -643,6 +643,7 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                     FROM {typed}
                     WHERE ref IS NOT NULL AND json_type(__cf) NOT IN ('OBJECT', 'NULL')"""
             )
+            stage.list_custom_fields(group, exclude=("custom_fields",))
             _drop_typed(stage, typed)
             continue
         if name == "events":
@@ -876,6 +877,7 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                             WHERE json_type(j, '$.custom_signup_field_values') = 'ARRAY'))
                 WHERE pref IS NOT NULL AND field IS NOT NULL AND value IS NOT NULL"""
         )
+        stage.list_custom_fields(files)
 
 
 # --------------------------------------------------------------------------- VAN

@@ -204,6 +204,9 @@ class FileInfo:
     # note: an Action Builder workplace is not a person
     rows_left_out: int = 0
     unknown_columns: list[str] = field(default_factory=list)
+    # a JSON page's own custom fields (Action Network's custom_fields, Mobilize's sign-up
+    # questions), kept as custom_field rows: a CSV's are its unknown columns
+    custom_fields: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     json_records: bool = False  # line numbers are record positions, not text lines
     embedded_key: str = ""  # a HAL page's first `_embedded` key (its collection)
@@ -975,6 +978,22 @@ class Stage:
         for f in files:
             if f.file_no in keys:
                 f.unknown_columns = [k for k in keys[f.file_no] if k not in known]
+
+    def list_custom_fields(self, files: list[FileInfo], exclude: tuple[str, ...] = ()) -> None:
+        """The custom fields staged from each of ``files`` (``st_custom``), sorted: what
+        the report lists as kept beyond the model for a JSON page."""
+        if not files:
+            return
+        nos = [f.file_no for f in files]
+        rows = self.con.execute(
+            """SELECT file_no, list(DISTINCT field ORDER BY field) FROM st_custom
+               WHERE file_no IN (SELECT unnest(?)) AND field NOT IN (SELECT unnest(?))
+               GROUP BY file_no""",
+            [nos, list(exclude)],
+        ).fetchall()
+        fields = dict(rows)
+        for f in files:
+            f.custom_fields = list(fields.get(f.file_no, []))
 
     # ------------------------------------------------------------------ lines
 

@@ -69,6 +69,9 @@ def _attempts_text(attempts: dict[str, int]) -> str:
 
 JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
 
+KEPT_COLUMNS = "Columns kept (not part of the model)"
+UNREAD_KEYS = "Keys not read (only in the archived copy)"
+
 # How to fix a rejected row, by its reason (the first pattern that matches wins): the
 # report listed "missing vanid" or "result id not in results" and left the organizer to
 # guess what to change, and where
@@ -403,14 +406,25 @@ def load_summary(con, org: Organization) -> SyncSummary:
         }
     )
 
+    # A CSV's unknown columns are kept (custom_field rows); a JSON page's unknown keys
+    # are not (only the archived page has them), its custom fields are: the report said
+    # of every one that "their values were kept", and listed none of an API's custom
+    # fields (Action Network's, Mobilize's sign-up questions), which are kept
     unknown_rows = []
     for rec in files.itertuples():
         cols = json.loads(rec.unknown_columns or "[]")
-        if cols:
+        json_page = str(rec.file).lower().endswith(JSON_SUFFIXES)
+        kept = json.loads(rec.message or "{}").get("custom_fields", []) if json_page else cols
+        unread = cols if json_page else []
+        if kept or unread:
             unknown_rows.append(
-                {"File": rec.file, "Columns kept (not part of the model)": ", ".join(cols)}
+                {
+                    "File": rec.file,
+                    KEPT_COLUMNS: ", ".join(kept),
+                    UNREAD_KEYS: ", ".join(unread),
+                }
             )
-    unknown = pd.DataFrame(unknown_rows, columns=["File", "Columns kept (not part of the model)"])
+    unknown = pd.DataFrame(unknown_rows, columns=["File", KEPT_COLUMNS, UNREAD_KEYS])
     note_rows = [
         {"File": rec.file, "Note": note}
         for rec in files.itertuples()
