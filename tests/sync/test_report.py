@@ -742,3 +742,40 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         ("Union Local", "Plant 9"),
         ("Workplace", "Tower Plant"),
     ]
+
+
+def test_each_spreadsheet_has_its_own_row_and_dates(make_cohort):
+    """The per-tool table added a group's sign-in sheet and dues sheet up as one
+    "Spreadsheet" row: one count of rows, and dates from the first sign-in to the last
+    dues payment, though the tables below it (people in both, activity) name each sheet
+    as a tool of its own. Each sheet is a row, named as there."""
+    c = make_cohort(
+        """
+        - {kind: action_network_csv, path: an}
+        - {kind: generic_csv, path: signins, activity_type: attendance,
+           columns: {email: Email, occurred_at: Date}}
+        - {kind: generic_csv, path: dues/dues.csv, label: Monthly dues, activity_type: donation,
+           columns: {email: Email, occurred_at: Date, amount: Amount}}
+        """
+    )
+    c.write("an/activists.csv", AN_CSV)
+    c.write("signins/jan.csv", "Email,Date\nana@x.org,2026-01-07\nbo@x.org,not a date\n")
+    c.write("signins/feb.csv", "Email,Date\nana@x.org,2026-02-04\n")
+    c.write("dues/dues.csv", "Email,Date,Amount\nana@x.org,2026-03-01,10\n,,\n")
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    cols = ["source_kind", "files", "rows_read", "rows_kept", "rows_rejected", "blank"]
+    assert summary.sources[cols + ["first", "last"]].values.tolist() == [
+        ["Action Network (activist report)", 1, 2, 2, 0, 0, "2026-08-05", "2026-09-01"],
+        ["Spreadsheet (monthly-dues)", 1, 1, 1, 0, 1, "2026-03-01", "2026-03-01"],
+        ["Spreadsheet (signins)", 2, 3, 2, 1, 0, "2026-01-07", "2026-02-04"],
+    ]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert (
+        "<tr><td>Spreadsheet (signins)</td><td>2</td><td>3</td><td>2</td><td>1</td><td>0</td>"
+        "<td>2026-01-07</td><td>2026-02-04</td></tr>"
+    ) in html
+    # the same names as the pairs: Ana is on both sheets
+    assert "<td>Spreadsheet (monthly-dues)</td><td>Spreadsheet (signins)</td><td>1</td>" in html

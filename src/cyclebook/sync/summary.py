@@ -8,12 +8,14 @@ reasons and line numbers.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from cyclebook.config import ACTIVITY_TYPES, Organization
+from cyclebook.sync.readers import generic_source_name
 
 SOURCE_LABELS = {
     "action_network_csv": "Action Network (activist report)",
@@ -288,6 +290,23 @@ def ladder_gaps(
     return out
 
 
+def _sheet_label(org: Organization, rel: str) -> str:
+    """ "Spreadsheet (dues)": the spreadsheet source whose path holds the file ``rel``
+    (the innermost), named as its activities' source is (readers.generic_source_name)."""
+    best = None
+    for src in org.sources:
+        if src.kind != "generic_csv":
+            continue
+        path = posixpath.normpath(src.path.replace("\\", "/"))
+        if (rel == path or path == "." or rel.startswith(path + "/")) and (
+            best is None or len(path) > len(posixpath.normpath(best.path))
+        ):
+            best = src
+    if best is None:
+        return SOURCE_LABELS["generic_csv"]
+    return f"{SOURCE_LABELS['generic_csv']} ({generic_source_name(best).removeprefix('sheet:')})"
+
+
 def load_summary(con, org: Organization) -> SyncSummary:
     org_id = org.id
     run = con.execute(
@@ -349,8 +368,15 @@ def load_summary(con, org: Organization) -> SyncSummary:
         last_run["left_out"] = int(files["left_out"].sum())
         last_run["blank"] = int(files["blank"].sum())
     if len(files):
+        # each spreadsheet source is a row of its own, named as in the tables below (the
+        # sign-in sheet's and the dues sheet's rows and dates were added up as one
+        # "Spreadsheet", while the pairs and the activity table named each)
+        files["tool"] = [
+            _sheet_label(org, rel) if kind == "generic_csv" else SOURCE_LABELS.get(kind, kind)
+            for kind, rel in zip(files["source_kind"], files["file"], strict=True)
+        ]
         sources = (
-            files.groupby("source_kind", sort=False)
+            files.groupby("tool", sort=False)
             .agg(
                 files=("file", "count"),
                 rows_read=("rows_read", "sum"),
@@ -362,8 +388,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 last=("last", "max"),
             )
             .reset_index()
+            .rename(columns={"tool": "source_kind"})
         )
-        sources["source_kind"] = sources["source_kind"].map(lambda k: SOURCE_LABELS.get(k, k))
     else:
         sources = pd.DataFrame(
             columns=[
