@@ -779,3 +779,46 @@ def test_each_spreadsheet_has_its_own_row_and_dates(make_cohort):
     ) in html
     # the same names as the pairs: Ana is on both sheets
     assert "<td>Spreadsheet (monthly-dues)</td><td>Spreadsheet (signins)</td><td>1</td>" in html
+
+
+def test_exports_taken_out_of_the_folder_are_said_to_stay_in_the_store(make_cohort):
+    """A Mobilize page taken out of the folder after its sync (kept in the archive)
+    leaves its attendances and people in the store, as the README says; the report's
+    rows and dates covered the pages in the folder only and said nothing of it, while
+    the activity table below counted its attendances: 2 rows kept above, 4 attendances
+    below. The report says so; a page renamed (the same bytes) or changed is no such
+    file."""
+    import copy
+
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    later = copy.deepcopy(MOBILIZE_PAGE)
+    for record in later["data"]:
+        record["id"] += 100
+    later["data"][0]["person"] = dict(later["data"][0]["person"], user_id=777)
+    later["data"][0]["person"]["email_addresses"] = [{"address": "zed@example.org"}]
+    later["data"][0]["person"]["phone_numbers"] = []  # (Di's: would match her)
+    c.write("mobilize/p2.json", later)
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    (c.exports / "mobilize/p1.json").rename(c.exports / "mobilize/page-001.json")
+    result = sync_phase.run(ctx)  # renamed: the same bytes are read
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.not_read_now is None
+    (c.exports / "mobilize/p2.json").unlink()
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.not_read_now == {"files": 1, "tools": ["Mobilize"]}
+    assert summary.sources[["rows_read", "rows_kept"]].values.tolist() == [[2, 2]]
+    assert summary.activity_types["activities"].tolist() == [4]
+    assert summary.people["total"] == 3  # Di and Eve, and 777 of the page taken out
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert (
+        "1 export file that earlier syncs read (Mobilize) is not among the exports read "
+        "now: taken out of the export folders, or their source out of cohort.yml. Removing "
+        "a file removes nothing from the store: the people and activities it brought "
+        "still count in every report"
+    ) in html
+    assert "p2.json" not in html

@@ -155,6 +155,22 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "Rows read, kept and rejected per tool, with the dates the data covers",
         )
     )
+    gone = summary.not_read_now
+    if gone:
+        n = gone["files"]
+        out.append(
+            d.note(
+                f"{n} export file{'s' if n != 1 else ''} that earlier syncs read "
+                f"({', '.join(gone['tools'])}) "
+                f"{'are' if n != 1 else 'is'} not among the exports read now: taken out of "
+                "the export folders, or their source out of cohort.yml. Removing a file "
+                "removes nothing from the store: the people and activities "
+                f"{'they' if n != 1 else 'it'} brought still count in every report (and in "
+                "the activity table below), though the rows and dates above leave "
+                f"{'them' if n != 1 else 'it'} out.",
+                kind="info",
+            )
+        )
     # for the group's own data staff: the notes carry exact counts ("1 value(s) of ...")
     # that the other audiences see only as "<10"
     if aud == "organization" and len(summary.notes):

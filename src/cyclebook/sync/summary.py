@@ -44,6 +44,9 @@ class SyncSummary:
     # what the readers said about each file (its encoding, a column's unreadable dates or
     # phones, a page shaped unlike the tool's): kept in each file's sync_run row
     notes: pd.DataFrame
+    # exports earlier syncs read that the last one did not (taken out of the folder): what
+    # they brought stays in the store; {"files": n, "tools": [labels]}
+    not_read_now: dict | None = None
 
 
 def _df(con, sql: str, params: list) -> pd.DataFrame:
@@ -458,6 +461,24 @@ def load_summary(con, org: Organization) -> SyncSummary:
     ]
     notes = pd.DataFrame(note_rows, columns=["File", "Note"])
 
+    # removing a file from the folder removes nothing from the store (README): the
+    # table of files read said nothing of them, though their people and activities
+    # count in every report and in the activity table below it
+    not_read_now = None
+    if run:
+        gone = con.execute(
+            """SELECT count(DISTINCT original_path), list(DISTINCT source_kind)
+               FROM raw_file r WHERE org_id = ? AND NOT EXISTS (
+                   SELECT 1 FROM sync_run s WHERE s.org_id = r.org_id AND s.run_id = ?
+                     AND (s.file = r.original_path OR s.sha256 = r.sha256))""",
+            [org_id, run[0]],
+        ).fetchone()
+        if gone and gone[0]:
+            not_read_now = {
+                "files": int(gone[0]),
+                "tools": sorted(SOURCE_LABELS.get(k, k) for k in gone[1]),
+            }
+
     people_total = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[
         0
     ]
@@ -548,6 +569,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
         types,
         gaps,
         notes,
+        not_read_now,
     )
 
 
