@@ -683,45 +683,59 @@ def test_a_ladder_gap_says_which_synced_tool_would_hold_it(make_cohort):
 
 def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make_cohort):
     """The report said of every listed column "their values were kept": a JSON page's
-    keys the sync does not read (a Mobilize attendance's utm_campaign) are in no table
-    of the store, only in the archived page. And an API's own custom fields, which are
-    kept (Action Network's custom_fields, Mobilize's sign-up questions), were listed
-    nowhere, while the activist report's custom columns were. Each is listed as what it
-    is, and stays listed while its file is carried over unchanged."""
+    keys the sync does not read (a Mobilize attendance's utm_campaign, an Action
+    Builder entity's own field) were in no table of the store, only in the archived
+    page. And an API's own custom fields, which are kept (Action Network's
+    custom_fields, Mobilize's sign-up questions), were listed nowhere, while the
+    activist report's custom columns were. A person record's unknown keys are now kept
+    as the person's custom fields, as a CSV's columns are; the keys of other records (a
+    donation's) are listed apart as not read. Each stays listed while its file is
+    carried over unchanged."""
     import copy
 
     from test_readers import AN_API_PERSON, _osdi
 
     c = make_cohort(
         "- {kind: action_network_csv, path: an}\n- {kind: action_network_api, path: api}\n"
-        "- {kind: mobilize, path: mobilize}"
+        "- {kind: mobilize, path: mobilize}\n- {kind: action_builder, path: ab}"
     )
     c.write("an/activists.csv", AN_CSV)  # its custom column: Building
     person = dict(AN_API_PERSON, custom_fields={"Shift": "evening", "Union Local": "Plant 9"})
     c.write("api/people/people-1.json", _osdi("osdi:people", [person]))
+    donation = {
+        "identifiers": ["action_network:d-1"],
+        "created_date": "2025-05-01T10:00:00Z",
+        "amount": "25.50",
+        "action_network:person_id": "p-1",
+        "action_network:dedication": "for Plant Gran",
+    }
+    c.write("api/donations/don-1.json", _osdi("osdi:donations", [donation]))
     page = copy.deepcopy(MOBILIZE_PAGE)
     page["data"][0]["utm_campaign"] = "fall-plant"
+    # keys a JSONPath cannot name (an empty one, one ending in a backslash): kept too
+    page["data"][1].update({"": "blank-plant", "dir\\": "slash-plant", "a/b~c": 1})
     page["data"][0]["custom_signup_field_values"] = [
         {"custom_field_name": "Workplace", "text_value": "Tower Plant", "boolean_value": None}
     ]
     c.write("mobilize/p1.json", page)
+    entity = {
+        "identifiers": ["action_builder:ent-1"],
+        "action_builder:entity_type": "Person",
+        "email_addresses": [{"address": "kai@example.org"}],
+        "action_builder:shop_steward": True,
+    }
+    c.write("ab/entities-1.json", _osdi("osdi:people", [entity]))
     ctx = _context(c)
+    kept, unread = (
+        "Columns kept (not part of the model)",
+        "Keys not read (only in the archived copy)",
+    )
     expected = [
-        {
-            "File": "an/activists.csv",
-            "Columns kept (not part of the model)": "Building",
-            "Keys not read (only in the archived copy)": "",
-        },
-        {
-            "File": "api/people/people-1.json",
-            "Columns kept (not part of the model)": "Shift, Union Local",
-            "Keys not read (only in the archived copy)": "",
-        },
-        {
-            "File": "mobilize/p1.json",
-            "Columns kept (not part of the model)": "Workplace",
-            "Keys not read (only in the archived copy)": "utm_campaign",
-        },
+        {"File": "ab/entities-1.json", kept: "action_builder:shop_steward", unread: ""},
+        {"File": "an/activists.csv", kept: "Building", unread: ""},
+        {"File": "api/donations/don-1.json", kept: "", unread: "action_network:dedication"},
+        {"File": "api/people/people-1.json", kept: "Shift, Union Local", unread: ""},
+        {"File": "mobilize/p1.json", kept: ", Workplace, a/b~c, dir\\, utm_campaign", unread: ""},
     ]
     for step in range(2):
         if step:  # another file changes: these are carried over
@@ -732,15 +746,21 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         assert summary.unknown_columns.to_dict("records") == expected
         html = _html(sync_phase.blocks(ctx, summary, result))
         assert "The keys of a JSON page that the sync does not read are listed apart" in html
-        for value in ["Plant 9", "evening", "fall-plant", "Tower Plant", "Tower A"]:
+        for value in ["Plant 9", "evening", "fall-plant", "Tower Plant", "Tower A", "Plant Gran",
+                      "blank-plant", "slash-plant"]:  # fmt: skip
             assert value not in html, value
     assert c.query(
-        "SELECT field, value FROM custom_field WHERE field <> 'can2_user_tags' ORDER BY 1"
+        "SELECT source, field, value FROM custom_field WHERE field <> 'can2_user_tags' ORDER BY 2"
     ) == [
-        ("Building", "Tower A"),
-        ("Shift", "evening"),
-        ("Union Local", "Plant 9"),
-        ("Workplace", "Tower Plant"),
+        ("mobilize", "", "blank-plant"),
+        ("action_network", "Building", "Tower A"),
+        ("action_network", "Shift", "evening"),
+        ("action_network", "Union Local", "Plant 9"),
+        ("mobilize", "Workplace", "Tower Plant"),
+        ("mobilize", "a/b~c", "1"),
+        ("action_builder", "action_builder:shop_steward", "true"),
+        ("mobilize", "dir\\", "slash-plant"),
+        ("mobilize", "utm_campaign", "fall-plant"),
     ]
 
 

@@ -499,6 +499,42 @@ def _person_from_osdi(
     )
 
 
+def _keep_json_keys(
+    stage: Stage,
+    files: list[FileInfo],
+    table: str,
+    person_source: str,
+    ref_sql: str,
+    where: str = "TRUE",
+) -> None:
+    """A person record's keys beyond the reader's (each file's ``unknown_columns``), kept
+    as the person's custom fields, as a CSV's unknown columns are: they were listed in the
+    sync report as kept and were in no table. ``ref_sql`` names the record's person over
+    its JSON ``j``. Costs nothing for pages without such keys. (Each key is found by its
+    JSON pointer: a JSONPath of a key ending in a backslash, or an empty one, is an
+    error that stopped the sync.)"""
+    by_file = {f.file_no: f for f in files if f.unknown_columns}
+    if not by_file:
+        return
+    src = sql_str(person_source)
+    nos = ", ".join(str(n) for n in by_file)
+    records = _json_fields_once(
+        f"SELECT file_no, rec, j, {ref_sql} AS ref FROM {table} "
+        f"WHERE file_no IN ({nos}) AND ({where})"
+    )
+    keys = sorted({k for f in by_file.values() for k in f.unknown_columns})
+    stage.con.execute(
+        f"""INSERT INTO st_custom SELECT {src}, ref, {src}, k, v, file_no, rec
+            FROM (SELECT file_no, rec, ref, k,
+                         cb_s(json_extract_string(j, '/' || replace(replace(k, '~', '~0'),
+                                                                     '/', '~1'))) AS v
+                  FROM ({records}), (SELECT unnest(?::VARCHAR[]) AS k)
+                  WHERE ref IS NOT NULL)
+            WHERE v IS NOT NULL""",
+        [keys],
+    )
+
+
 # --------------------------------------------------------------------------- Action Network API
 
 AN_ACTIVITY_KEYS = {
@@ -632,6 +668,13 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                 keep=True,
             )
             stage.json_unknown_keys(group, OSDI_PERSON_KEYS, keys)
+            _keep_json_keys(
+                stage,
+                group,
+                table,
+                "action_network",
+                f"nullif({_osdi_id('action_network')}, '')",
+            )
             con.execute(
                 f"""INSERT INTO st_custom SELECT 'action_network', ref, 'action_network', k,
                         json_extract_string(__cf, '$."' || k || '"'), __file, __rec
@@ -877,6 +920,7 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                             WHERE json_type(j, '$.custom_signup_field_values') = 'ARRAY'))
                 WHERE pref IS NOT NULL AND field IS NOT NULL AND value IS NOT NULL"""
         )
+        _keep_json_keys(stage, files, table, "mobilize", f"cb_key({person})")
         stage.list_custom_fields(files)
 
 
@@ -1691,6 +1735,15 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
             where=people,
             pick=True,
         )
+        _keep_json_keys(
+            stage,
+            files,
+            table,
+            "action_builder",
+            f"nullif({_osdi_id('action_builder')}, '')",
+            where=people,
+        )
+        stage.list_custom_fields(files)
 
 
 # --------------------------------------------------------------------------- generic CSV

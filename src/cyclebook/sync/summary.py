@@ -435,16 +435,17 @@ def load_summary(con, org: Organization) -> SyncSummary:
         }
     )
 
-    # A CSV's unknown columns are kept (custom_field rows); a JSON page's unknown keys
-    # are not (only the archived page has them), its custom fields are: the report said
-    # of every one that "their values were kept", and listed none of an API's custom
-    # fields (Action Network's, Mobilize's sign-up questions), which are kept
+    # A CSV's unknown columns are kept (custom_field rows); of a JSON page, its custom
+    # fields (Action Network's, Mobilize's sign-up questions) and a person record's
+    # unknown keys are, the keys of other records (an event's, a donation's) are not
+    # (only the archived page has them): the report said of every listed key that
+    # "their values were kept", and listed none of an API's custom fields
     unknown_rows = []
     for rec in files.itertuples():
         cols = json.loads(rec.unknown_columns or "[]")
         json_page = str(rec.file).lower().endswith(JSON_SUFFIXES)
         kept = json.loads(rec.message or "{}").get("custom_fields", []) if json_page else cols
-        unread = cols if json_page else []
+        unread = [c for c in cols if c not in kept] if json_page else []
         if kept or unread:
             unknown_rows.append(
                 {
