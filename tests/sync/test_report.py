@@ -842,3 +842,62 @@ def test_exports_taken_out_of_the_folder_are_said_to_stay_in_the_store(make_coho
         "still count in every report"
     ) in html
     assert "p2.json" not in html
+
+
+LADDER_OF_ANY = """\
+    ladder:
+      - name: leader
+        label: Contacted
+        window_days: 365
+        any_of: [{min_count: 1}]
+        definition: Any activity at all.
+"""
+
+
+def test_a_rung_over_any_activity_with_no_activity_at_all_is_a_gap(make_cohort):
+    """A rung whose rule counts any activity, beside exports holding none (a VAN people
+    table, Spoke texts no one answered), was no gap: "Every rung of the organization's
+    ladder has data to work from", and no one could be on it."""
+    from test_readers import VAN_FILES
+
+    c = make_cohort("- {kind: van, path: van}", extra_org_yaml=LADDER_OF_ANY)
+    c.write("van/persons.csv", VAN_FILES["van/persons.csv"])
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.people["total"] == 2 and summary.activity_types.empty
+    assert summary.ladder_gaps == [
+        "Contacted: a way to reach this rung counts any activity, and the synced exports "
+        "contain none (only people)."
+    ]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "Every rung of the organization" not in html
+
+    # texts sent, none answered: 2 contact attempts (Hal's a conversation), no activity
+    c2 = make_cohort("- {kind: spoke, path: spoke}", extra_org_yaml=LADDER_OF_ANY)
+    c2.write(
+        "spoke/campaign-71-contacts.csv",
+        "campaignId,campaign,assignmentId,texter[firstName],texter[lastName],"
+        "contact[firstName],contact[lastName],contact[cell],contact[zip],contact[optOut],"
+        "contact[messageStatus],contact[external_id],question[Will you come?],tags\n"
+        "71,Kickoff,5,Sam,Rivera,Hal,Ito,+16175550105,02145,false,convo,,,\n"
+        "71,Kickoff,5,Sam,Rivera,Ida,Jo,+16175550106,02146,false,messaged,,,\n",
+    )
+    c2.write(
+        "spoke/campaign-71-messages.csv",
+        "campaignId,contactNumber,userNumber,isFromContact,sendStatus,attemptedAt,text\n"
+        "71,+16175550105,+16175550100,false,DELIVERED,2026-08-20T15:00:00Z,Hi!\n"
+        "71,+16175550106,+16175550100,false,DELIVERED,2026-08-20T15:01:00Z,Hi!\n",
+    )
+    ctx2 = _context(c2)
+    sync_phase.run(ctx2)
+    with connect(ctx2.store_path) as con:
+        summary = load_summary(con, ctx2.org)
+    assert summary.ladder_gaps == [
+        "Contacted: a way to reach this rung counts any activity, and the synced exports "
+        "contain none (only people, and contact attempts). They do hold 2 contact attempts "
+        "(door knocks, calls and texts), 1 of them conversation and 2 by text: those count "
+        "in the voter and member contact figures, and no rung of the ladder counts a "
+        "contact attempt."
+    ]

@@ -61,14 +61,19 @@ def _lines(values: list, limit: int = 6) -> str:
     return text + (f" … (+{len(vals) - limit} more)" if len(vals) > limit else "")
 
 
-def _attempts_text(attempts: dict[str, int]) -> str:
+def _attempts_text(attempts: dict[str, int], *, other_types: bool = True) -> str:
     n, conv, text = attempts["attempts"], attempts["conversations"], attempts["texts"]
     return (
         f"They do hold {n:,} contact attempt{'s' if n != 1 else ''} (door knocks, calls and "
         f"texts), {conv:,} of them conversation{'s' if conv != 1 else ''} and {text:,} by "
         "text: those count in the voter and member contact figures, and no rung of the "
-        "ladder counts a contact attempt. To reach this rung from these exports, its rule "
-        "needs an activity type they hold (listed under Activity recorded)."
+        "ladder counts a contact attempt."
+        + (
+            " To reach this rung from these exports, its rule needs an activity type they "
+            "hold (listed under Activity recorded)."
+            if other_types
+            else ""
+        )
     )
 
 
@@ -255,6 +260,21 @@ def ladder_gaps(
     for rung in org.ladder:
         for cond in rung.any_of:
             types = cond.activity_types or []
+            if not types and not present_types:
+                # a rule over any activity, and no activity at all (a VAN people table
+                # alone, Spoke texts with no answer): the report said every rung had
+                # data to work from, and no one could be on this one
+                gaps.append(
+                    f"{rung.label}: a way to reach this rung counts any activity, and the "
+                    "synced exports contain none (only people"
+                    + (", and contact attempts)." if attempts["attempts"] else ").")
+                    + (
+                        " " + _attempts_text(attempts, other_types=False)
+                        if attempts["attempts"]
+                        else ""
+                    )
+                )
+                continue
             missing = [t for t in types if t not in present_types]
             if types and len(missing) == len(types):
                 if any(as_attempts.get(t) for t in missing):
