@@ -901,3 +901,49 @@ def test_a_rung_over_any_activity_with_no_activity_at_all_is_a_gap(make_cohort):
         "in the voter and member contact figures, and no rung of the ladder counts a "
         "contact attempt."
     ]
+
+
+def test_a_rules_roles_are_looked_for_on_its_own_activity_types(make_cohort):
+    """A rung counting one-on-ones led by the person (roles: [lead]) beside a log whose
+    only 'lead' is on a meeting was no gap ("Every rung ... has data to work from"),
+    though the ladder counts a role on the rule's own types and no one could reach the
+    rung (the improve report said so)."""
+    ladder = """\
+    ladder:
+      - name: leader
+        label: Leader
+        window_days: 365
+        any_of: [{activity_types: [one_on_one], roles: [lead]}]
+        definition: Led a one-on-one.
+"""
+    c = make_cohort(
+        """
+        - kind: generic_csv
+          path: log.csv
+          columns: {email: Email, occurred_at: Date, type: Type, role: Role}
+        """,
+        extra_org_yaml=ladder,
+    )
+    c.write(
+        "log.csv",
+        "Email,Date,Type,Role\na@example.org,2026-05-01,attendance,lead\n"
+        "b@example.org,2026-05-02,one on one,\n",
+    )
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.ladder_gaps == [
+        "Leader: needs event roles (lead) on one_on_one activity; the exports record them "
+        "on other activity only."
+    ]
+    # the lead on the one-on-one: no gap
+    c.write(
+        "log.csv",
+        "Email,Date,Type,Role\na@example.org,2026-05-01,attendance,lead\n"
+        "b@example.org,2026-05-02,one on one,Lead\n",
+    )
+    sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.ladder_gaps == []

@@ -239,7 +239,7 @@ def ladder_gaps(
     org: Organization,
     present_types: set[str],
     *,
-    has_roles: set[str],
+    has_roles: dict[str, set[str]],
     has_attended: bool,
     attempts: dict[str, int] | None = None,
     kinds: set[str] | frozenset[str] = frozenset(),
@@ -250,7 +250,7 @@ def ladder_gaps(
     ``texts``): a rung counting conversations or texts is told they arrived as contact
     attempts, which no rung counts (not that the exports lack them). ``kinds``: the
     kinds of source synced; a missing type one of them could hold says where it
-    would be."""
+    would be. ``has_roles``: the event roles recorded, by activity type."""
     attempts = attempts or {"attempts": 0, "conversations": 0, "texts": 0}
     as_attempts = {
         "conversation": attempts["conversations"] > 0,
@@ -291,10 +291,17 @@ def ladder_gaps(
                 )
                 continue
             # the ladder reads roles in any case (Host is host)
-            if cond.roles and not ({r.lower() for r in cond.roles} & has_roles):
+            recorded = set().union(*(has_roles.get(t, set()) for t in (types or has_roles)))
+            wanted = {r.lower() for r in cond.roles or []}
+            if wanted and not (wanted & recorded):
+                elsewhere = wanted & set().union(*has_roles.values())
                 gaps.append(
-                    f"{rung.label}: needs event roles ({', '.join(cond.roles)}), which no "
-                    "export records." + _where_from(["role"], set(kinds))
+                    f"{rung.label}: needs event roles ({', '.join(cond.roles or [])}) on "
+                    f"{' or '.join(types)} activity; the exports record them on other "
+                    "activity only."
+                    if elsewhere
+                    else f"{rung.label}: needs event roles ({', '.join(cond.roles or [])}), "
+                    "which no export records." + _where_from(["role"], set(kinds))
                 )
             if cond.attended_only and not has_attended:
                 gaps.append(
@@ -547,13 +554,15 @@ def load_summary(con, org: Organization) -> SyncSummary:
         [org.timezone, org.timezone, org_id],
     )
     present = set(types["type"]) if len(types) else set()
-    roles = {
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT lower(role) FROM activity WHERE org_id = ? AND role IS NOT NULL",
-            [org_id],
-        ).fetchall()
-    }
+    # the roles recorded on each activity type (the ladder reads a rule's roles on its
+    # own types: a 'lead' on a meeting is not a one-on-one led)
+    roles: dict[str, set[str]] = {}
+    for kind, role in con.execute(
+        """SELECT DISTINCT type, lower(role) FROM activity
+           WHERE org_id = ? AND role IS NOT NULL""",
+        [org_id],
+    ).fetchall():
+        roles.setdefault(kind, set()).add(role)
     n_attempts, n_conversations, n_texts = con.execute(
         """SELECT count(*), count(*) FILTER (WHERE conversation),
                   count(*) FILTER (WHERE channel = 'text')
