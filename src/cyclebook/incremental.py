@@ -196,6 +196,8 @@ class Fingerprints:
         # store state: table -> org_id -> digest, or (SHARE_TABLES) -> (org, cycle) -> digest
         self._tables: dict[str, dict[Any, str]] | None = None
         self._dirty: set[str] = set()
+        # (organization, cycle) whose share saved values during the run (see touched)
+        self._shared: set[tuple[str, str]] = set()
         self._reread_all = False
         self._guard: str | None = None
         # job key -> the guard state its report was checked against (see guard_state)
@@ -331,19 +333,29 @@ class Fingerprints:
 
     # ------------------------------------------------------------------ store
 
-    def touched(self, org_id: str | None, phase: str) -> None:
+    def touched(self, org_id: str | None, phase: str, cycle: str | None = None) -> None:
         """A job ran. The store has two writers (see store.py): sync writes the
         organization's data, share its metric values for the running cycle. Jobs of the
-        organizations read the data again; the running cycle's metric values matter only to
-        the cohort notebook, which reads the whole store again once."""
+        organizations read the data again. The running cycle's metric values matter to the
+        cohort notebook, which reads the whole store again once, and, in a run of several
+        cycles, to the organization's jobs of the later cycles (they read the values of
+        the cycles before theirs): they are read again before such a job is checked.
+        Without that, a run of one organization's reports (`--org`, no cohort
+        summary) left a later cycle's reports cached after an earlier cycle's share saved
+        new values (it had failed in the run before)."""
         if org_id is not None and phase == "sync":
             self._dirty.add(org_id)
             self._guard = None
         elif org_id is not None:
             self._reread_all = True
+            if phase == "share" and cycle is not None:
+                self._shared.add((org_id, cycle))
 
-    def _read_store(self, org_ids: list[str] | None) -> dict[str, dict[Any, str]]:
-        """Per-organization digests of every data table (all organizations when None)."""
+    def _read_store(
+        self, org_ids: list[str] | None, only: frozenset[str] | None = None
+    ) -> dict[str, dict[Any, str]]:
+        """Per-organization digests of every data table (all organizations when None;
+        only the tables ``only`` names when given)."""
         from cyclebook.store import connect
 
         tables: dict[str, dict[Any, str]] = {}
@@ -362,6 +374,8 @@ class Fingerprints:
             for table, cols in columns.items():
                 if table in BOOKKEEPING_TABLES or "org_id" not in cols:
                     continue
+                if only is not None and table not in only:
+                    continue
                 kept = [c for c in cols if c not in VOLATILE_COLUMNS]
                 row = ", ".join(f'"{c}" := "{c}"' for c in kept)
                 group = ["org_id"] + (["cycle"] if table in SHARE_TABLES else [])
@@ -378,22 +392,35 @@ class Fingerprints:
                     result[key] = f"{values[-2]}:{values[-1]}"
         return tables
 
-    def _state(self, everything: bool = False) -> dict[str, dict[Any, str]]:
+    def _state(
+        self, everything: bool = False, shared: Iterable[str] = ()
+    ) -> dict[str, dict[Any, str]]:
+        """The store's digests, read again where the run wrote since: every table of the
+        organizations a sync touched, and the metric values (``SHARE_TABLES``) of the
+        organizations ``shared`` names (those a share of this run wrote, that the caller
+        reads)."""
         if everything and self._reread_all:
             self._tables, self._reread_all = None, False
+        shared = set(shared)
         if self._tables is None:
             self._tables = self._read_store(None)
             self._dirty.clear()
-        elif self._dirty:
-            dirty = sorted(self._dirty)
-            fresh = self._read_store(dirty)
-            for rows in self._tables.values():
+            self._shared.clear()
+            shared.clear()  # just read, with everything else
+        self._shared = {pair for pair in self._shared if pair[0] not in shared}
+        for dirty, only in ((self._dirty, None), (shared, SHARE_TABLES)):
+            if not dirty:
+                continue
+            fresh = self._read_store(sorted(dirty), only)
+            for table, rows in self._tables.items():
+                if only is not None and table not in only:
+                    continue
                 for key in list(rows):
-                    if (key[0] if isinstance(key, tuple) else key) in self._dirty:
+                    if (key[0] if isinstance(key, tuple) else key) in dirty:
                         del rows[key]
             for table, rows in fresh.items():
                 self._tables.setdefault(table, {}).update(rows)
-            self._dirty.clear()
+            dirty.clear()
         return self._tables
 
     def store(
@@ -412,9 +439,23 @@ class Fingerprints:
         ones: while the next cycle runs, its values change every day, and they re-ran
         every report of the cycle before it).
         """
-        state = self._state(everything=org_ids is None or not data_only and not leave_out_cycle)
         wanted = None if org_ids is None else set(org_ids)
         later = set(cycles_after(self.cycle_order, upto)) if upto is not None else set()
+        # values a share of this run saved, of the cycles this digest counts
+        shared = (
+            []
+            if data_only
+            else [
+                org
+                for org, cycle in self._shared
+                if (wanted is None or org in wanted)
+                and cycle != leave_out_cycle
+                and cycle not in later
+            ]
+        )
+        state = self._state(
+            everything=org_ids is None or not data_only and not leave_out_cycle, shared=shared
+        )
         picked: dict[str, list] = {}
         for table, rows in sorted(state.items()):
             if data_only and table in SHARE_TABLES:
@@ -605,7 +646,7 @@ class Fingerprints:
     def record(self, job: Any, fingerprint: str, parts: dict[str, str], status: str) -> str:
         """Note a finished job; returns the fingerprint to keep in the manifest."""
         if status != "cached":
-            self.touched(job.org_id, job.phase)
+            self.touched(job.org_id, job.phase, job.cycle)
             if job.phase == "sync" and job.org_id is not None:
                 # What sync left in the store is what the next run compares with.
                 parts["store"] = self.store([job.org_id], data_only=True)

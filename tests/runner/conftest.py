@@ -60,7 +60,7 @@ from pathlib import Path
 from cyclebook.store import connect
 
 root = Path(cohort_dir)
-if (root / f"fail-{org_id}").exists():
+if (root / f"fail-{org_id}").exists() or (root / f"fail-{org_id}-{cycle}").exists():
     raise RuntimeError("share is broken for " + org_id)
 with connect(root / "store.duckdb", write=True) as con:
     n = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[0]

@@ -648,3 +648,48 @@ def test_a_cycle_s_reports_follow_every_earlier_card(cohort: Path) -> None:
     statuses = _run(cohort, cycles=cycles)
     assert statuses["c3/alpha/share/organization"] == "ok", statuses
     assert statuses["c3/alpha/sync/organization"] == "ok"
+
+
+def _second_cycle(cohort: Path) -> None:
+    card = (cohort / "c1" / "cycle.yml").read_text()
+    (cohort / "c2").mkdir()
+    (cohort / "c2" / "cycle.yml").write_text(
+        card.replace("id: c1", "id: c2\nprevious: c1")
+        .replace("2026-09-14", "2026-10-26")
+        .replace("2026-08-03", "2026-09-14")
+    )
+
+
+def test_earlier_cycle_values_saved_in_the_same_run_rerun_the_later_cycle(cohort: Path) -> None:
+    """A share of c1 that failed once, then ran in the next run of every cycle, saved c1's
+    new values; c2's share reads them (its "Last cycle" column) but stayed cached, because
+    the store was digested once, before c1's share wrote: the stale report was shown as
+    fresh until a later run noticed (and re-ran it then, with nothing changed)."""
+    from cyclebook.store import connect
+
+    _second_cycle(cohort)
+    cycles = ["c1", "c2"]
+    assert set(_run(cohort, cycles=cycles).values()) == {"ok"}
+    # a second export: alpha has two people, and c1's share of alpha fails this time
+    (cohort / "orgs" / "alpha" / "exports" / "more.csv").write_text("alpha-2\n")
+    (cohort / "fail-alpha-c1").write_text("")
+    statuses = _run(cohort, cycles=cycles)
+    assert statuses["c1/alpha/share/organization"] == "failed"
+    assert statuses["c2/alpha/share/organization"] == "ok"
+
+    def c1_people() -> float:
+        with connect(cohort / "store.duckdb") as con:
+            return con.execute(
+                "SELECT value FROM metric_value WHERE cycle = 'c1' AND org_id = 'alpha'"
+            ).fetchone()[0]
+
+    assert c1_people() == 1  # the failed share left c1's old value
+    (cohort / "fail-alpha-c1").unlink()
+    # alpha's own reports (`--org alpha`): no cohort summary, which reads the whole store
+    statuses = _run(cohort, cycles=cycles, orgs=["alpha"])
+    assert c1_people() == 2  # c1's share ran and saved its new value, which c2 reads
+    assert statuses["c1/alpha/share/organization"] == "ok"
+    assert statuses["c2/alpha/sync/organization"] == "cached"  # nothing of its own changed
+    assert statuses["c2/alpha/share/organization"] == "ok", statuses
+    # and what this run recorded is what the next one finds
+    assert set(_run(cohort, cycles=cycles, orgs=["alpha"]).values()) == {"cached"}
