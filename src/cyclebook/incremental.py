@@ -30,7 +30,9 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     its network and its affiliates; not its sibling affiliates); for the cohort notebook,
     the whole of ``cohort.yml`` as read (a comment changes nothing). Editing one group's
     entry re-runs that group, its network and its affiliates, not the whole cohort's
-    pages (the cohort summary re-runs).
+    pages (the cohort summary re-runs). With it, which of those organizations'
+    ``measure_history`` changes apply only from a later cycle (:meth:`Fingerprints.applies_later`):
+    that depends on the cycle folders too.
 ``reflections`` (not sync)
     the organization's reflection file in this cycle and the earlier ones (the cohort
     notebook: every reflection file of those cycles).
@@ -297,6 +299,20 @@ class Fingerprints:
             found = {org_id, *(a.id for a in self.cohort.affiliates(org_id))}
             self._related[org_id] = sorted(found | ({parent} if parent else set()))
         return self._related[org_id]
+
+    def applies_later(self, cycle: str, org_ids: list[str]) -> list[list[bool]]:
+        """For each change in the organizations' ``measure_history``: whether it applies
+        from a cycle after ``cycle`` only. A report reads the cohort as of its cycle
+        (:meth:`Cohort.as_of` undoes such changes, and the redefinition warning counts
+        them as not yet in force); which they are depends on the cycle folders, not on
+        cohort.yml: a change recorded for the next cycle before its folder existed
+        applied to the cycle before, and once the folder was made that cycle's reports
+        stayed cached with figures under the next cycle's definition."""
+        later = set(cycles_after(self.cycle_order, cycle))
+        return [
+            [change.cycle in later for change in self.cohort.org(o).measure_history]
+            for o in org_ids
+        ]
 
     def reads(self, org_id: str, phase: str) -> list[str]:
         """Whose data an organization's report of ``phase`` reads: its own, and a
@@ -591,14 +607,17 @@ class Fingerprints:
                 parts["clock"] += f":{self.passed(card, reads)}"
         if job.org_id is None:
             # what cohort.yml says, not how it is written (a comment re-ran the summaries)
-            parts["config"] = digest(self.cohort.model_dump(mode="json"))
+            everyone = [org.id for org in self.cohort.organizations]
+            parts["config"] = digest(
+                [self.cohort.model_dump(mode="json"), self.applies_later(job.cycle, everyone)]
+            )
             parts["reflections"] = digest(self.reflections(job.cycle, None))
             parts["store"] = self.store(None, upto=job.cycle)
         else:
             related = self.related(job.org_id)
             settings = self.cohort.model_dump(mode="json", exclude={"organizations"})
             configs = [self.cohort.org(o).model_dump(mode="json") for o in related]
-            parts["config"] = digest([settings, configs])
+            parts["config"] = digest([settings, configs, self.applies_later(job.cycle, related)])
             if job.phase != "sync":  # sync reads exports, not what the group said
                 parts["reflections"] = digest(self.reflections(job.cycle, job.org_id))
             if job.phase == "sync":

@@ -693,3 +693,45 @@ def test_earlier_cycle_values_saved_in_the_same_run_rerun_the_later_cycle(cohort
     assert statuses["c2/alpha/share/organization"] == "ok", statuses
     # and what this run recorded is what the next one finds
     assert set(_run(cohort, cycles=cycles, orgs=["alpha"]).values()) == {"cached"}
+
+
+def test_a_definition_adopted_for_a_cycle_that_now_exists_reruns_the_earlier_one(
+    cohort: Path,
+) -> None:
+    """A change recorded in measure_history for the next cycle (its ``cycle:``) applies
+    to the earlier cycles while that cycle has no folder, and is undone for them once it
+    has one (Cohort.as_of): cohort.yml is the same text either way, so c1's reports
+    stayed cached with figures under c2's definition after c2's folder was made."""
+    from cyclebook.config import list_cycles, load_cohort
+
+    config = cohort / "cohort.yml"
+    config.write_text(
+        config.read_text().replace(
+            "    name: Alpha Tenants\n",
+            "    name: Alpha Tenants\n"
+            "    metrics: {absorption_days: 60}\n"
+            "    measure_history:\n"
+            "      - {measure: absorption, date: 2026-09-10, proposed_by: Ana, why: Slow "
+            "months., change: 'Within 60 days, not 42.', cycle: c2, "
+            "replaced: {settings: {absorption_days: 42}}}\n",
+        )
+    )
+
+    def absorption_days() -> int:  # what c1's reports compute with (load_context)
+        return (
+            load_cohort(cohort)
+            .as_of("c1", list_cycles(cohort))
+            .org("alpha")
+            .metrics.absorption_days
+        )
+
+    assert absorption_days() == 60  # c2 is not a cycle yet: the change applies to c1
+    assert set(_run(cohort, cycles=["c1"]).values()) == {"ok"}
+    assert set(_run(cohort, cycles=["c1"]).values()) == {"cached"}
+    _second_cycle(cohort)
+    assert absorption_days() == 42  # from c2 on: c1 keeps what it replaced
+    statuses = _run(cohort, cycles=["c1"])
+    assert all(statuses[key] == "ok" for key in _keys("alpha")), statuses
+    assert all(statuses[key] == "cached" for key in _keys("beta")), statuses
+    assert statuses["c1/(cohort)/cohort/cohort"] == "ok"
+    assert set(_run(cohort, cycles=["c1"]).values()) == {"cached"}
