@@ -1048,11 +1048,20 @@ def write_manifest(
         jobs[result.key] = entry if this_run else _manifest_entry(result, jobs.get(result.key, {}))
     org_ids = sorted({r.org_id for r in results if r.org_id})
     exports = fingerprints.exports if fingerprints is not None else None
+    versions = versions or package_versions()
+    # The versions that made each report, by its code fingerprint (inputs.code): a report
+    # kept from an earlier run (a run of one organization after an upgrade) was made by
+    # that run's versions, not by this run's ``versions``.
+    code_versions = dict(previous.get("code_versions") or {})
+    if fingerprints is not None:
+        code_versions[fingerprints.code] = versions
+    used = {(job.get("inputs") or {}).get("code") for job in jobs.values()}
     manifest = {
         "cyclebook_version": cyclebook.__version__,
         "created_at": dt.datetime.now(dt.UTC).isoformat(),
         "command": " ".join(sys.argv),
-        "versions": versions or package_versions(),
+        "versions": versions,
+        "code_versions": {code: found for code, found in code_versions.items() if code in used},
         "cohort": {
             "id": cohort.id,
             "dir": str(paths.root),

@@ -735,3 +735,37 @@ def test_a_definition_adopted_for_a_cycle_that_now_exists_reruns_the_earlier_one
     assert all(statuses[key] == "cached" for key in _keys("beta")), statuses
     assert statuses["c1/(cohort)/cohort/cohort"] == "ok"
     assert set(_run(cohort, cycles=["c1"]).values()) == {"cached"}
+
+
+def test_the_manifest_says_which_versions_made_each_kept_report(
+    cohort: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade, a run of one organization's reports rewrote the manifest's
+    ``versions`` with the new ones, while the other organization's reports it kept were
+    made by the old: the manifest said every report was made by versions that made only
+    some. ``code_versions`` maps each report's code fingerprint to the versions of the
+    run that made it."""
+    real = runner.package_versions()
+    monkeypatch.setattr(runner, "package_versions", lambda: {**real, "cyclebook": "0.1.0"})
+    _run(cohort)
+    monkeypatch.setattr(runner, "package_versions", lambda: {**real, "cyclebook": "0.2.0"})
+    monkeypatch.setattr(incremental, "code_fingerprint", lambda versions: versions["cyclebook"])
+    statuses = _run(cohort, orgs=["alpha"])
+    assert set(statuses) == set(_keys("alpha")) and set(statuses.values()) == {"ok"}
+    manifest = json.loads(CohortPaths.of(cohort).manifest("c1").read_text())
+    assert manifest["versions"]["cyclebook"] == "0.2.0"  # this run's
+    made_by = {
+        job["key"]: manifest["code_versions"][job["inputs"]["code"]]["cyclebook"]
+        for job in manifest["jobs"]
+    }
+    assert made_by == {
+        **dict.fromkeys(_keys("alpha"), "0.2.0"),
+        **dict.fromkeys(_keys("beta"), "0.1.0"),
+        "c1/(cohort)/cohort/cohort": "0.1.0",
+        "c1/(cohort)/cohort/funder": "0.1.0",
+    }
+    # a full run makes every report again with 0.2.0: the old versions are not kept
+    _run(cohort)
+    manifest = json.loads(CohortPaths.of(cohort).manifest("c1").read_text())
+    assert list(manifest["code_versions"]) == ["0.2.0"]
+    assert manifest["code_versions"]["0.2.0"] == manifest["versions"]
