@@ -111,6 +111,10 @@ PHASE_ORDER = {phase: i for i, phase in enumerate((*PHASES, "cohort"))}
 # The cycle index's template: it renders index.html, written again by every run, and no
 # report (editing it re-ran every report of every cycle).
 NOT_IN_REPORTS = frozenset({"cycle_index.html.j2"})
+# A cell's metadata that its report shows (templates/cyclebook/index.html.j2: a figure
+# without alt text of its own gets the cell's ``alt``; lab's template: a raw cell's
+# ``raw_mimetype``); the rest is the editor's (collapsed, scrolled, execution times).
+REPORT_CELL_METADATA = frozenset({"alt", "raw_mimetype"})
 
 
 def digest(value: Any) -> str:
@@ -229,9 +233,11 @@ class Fingerprints:
     # ------------------------------------------------------------------ files
 
     def notebook(self, path: Path) -> str:
-        """Digest of what a phase notebook runs and shows: its cells' kinds, sources and
-        tags and its kernel. Saving it from JupyterLab (outputs, execution counts, cell
-        metadata the editor keeps) re-ran the phase for every organization."""
+        """Digest of what a phase notebook runs and shows: its cells' kinds, sources, tags
+        and the metadata the report template reads of a cell (``REPORT_CELL_METADATA``:
+        a figure's alt text), and its kernel. Saving it from JupyterLab (outputs,
+        execution counts, cell metadata the editor keeps) re-ran the phase for every
+        organization."""
         path = Path(path)
         key = ("notebook", path)
         if key not in self._files:
@@ -242,6 +248,11 @@ class Fingerprints:
                         cell.get("cell_type"),
                         "".join(cell.get("source") or ""),
                         (cell.get("metadata") or {}).get("tags") or [],
+                        *(
+                            [{k: cell["metadata"][k] for k in shown}]
+                            if (shown := REPORT_CELL_METADATA & set(cell.get("metadata") or {}))
+                            else []
+                        ),
                     ]
                     for cell in nb.get("cells") or []
                 ]

@@ -769,3 +769,42 @@ def test_the_manifest_says_which_versions_made_each_kept_report(
     manifest = json.loads(CohortPaths.of(cohort).manifest("c1").read_text())
     assert list(manifest["code_versions"]) == ["0.2.0"]
     assert manifest["code_versions"]["0.2.0"] == manifest["versions"]
+
+
+# a 1x1 PNG: a figure without alt text of its own, as matplotlib's are
+PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+    "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def test_a_cells_alt_text_is_part_of_the_notebook(cohort: Path, stand_in_notebooks: Path) -> None:
+    """The report template gives a figure without alt text its cell's ``alt`` metadata;
+    the notebook's digest kept only cells' tags, so a corrected alt text stayed out of
+    every cached report. Editor metadata (collapsed, scrolled) still changes nothing."""
+    import nbformat
+
+    path = stand_in_notebooks / "3_reflect.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    figure = nbformat.v4.new_code_cell(
+        f"import base64\nfrom IPython.display import Image, display\n"
+        f"display(Image(data=base64.b64decode({PIXEL!r}), format='png'))"
+    )
+    figure.metadata["alt"] = "Members by month (wrong chart named)"
+    nb.cells.append(figure)
+    nbformat.write(nb, path)
+    _run(cohort)
+    report = CohortPaths.of(cohort).report("c1", "alpha", "reflect")
+    assert 'alt="Members by month (wrong chart named)"' in report.read_text()
+
+    nb.cells[-1].metadata["collapsed"] = True
+    nb.cells[-1].metadata["scrolled"] = False
+    nbformat.write(nb, path)
+    assert set(_run(cohort).values()) == {"cached"}
+
+    nb.cells[-1].metadata["alt"] = "Members by month"
+    nbformat.write(nb, path)
+    statuses = _run(cohort)
+    assert statuses["c1/alpha/reflect/organization"] == "ok"
+    assert statuses["c1/alpha/sync/organization"] == "cached"
+    assert 'alt="Members by month"' in report.read_text()
