@@ -851,13 +851,16 @@ def write_org(
             )
         con.execute("DROP TABLE cb_cc_kept")
 
-    # ---- custom (unknown) fields, kept per person
+    # ---- custom (unknown) fields, kept per person; none of a rejected record (readers
+    # take them from every row: a person's rejected row, read after a kept one, wrote
+    # its values over the kept row's)
     custom = con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_custom_new AS
         SELECT $org AS org_id, m.person_id, c.source, c.field,
             arg_max(c.value, c.file_no * 10000000000 + c.rec) AS value
         FROM {custom_src} c JOIN cb_idmap m
           ON m.source = c.person_source AND m.source_id = c.person_ref
+        ANTI JOIN st_reject r ON r.file_no = c.file_no AND r.rec = c.rec
         GROUP BY ALL""",
         p,
     ).fetchone()[0]
