@@ -183,14 +183,24 @@ CASES = [
         ("reject", "sheet.csv", 3, None, "repeated header line"),
     ),
     (
-        # values as long as the names, but not the names: kept (the length test is only a
-        # first cut)
+        # values as long as the names, but not the names, or too few of them: read as a
+        # record (the length test is only a first cut)
         "not-a-repeated-header",
         GENERIC,
         {
-            "sheet.csv": "ID,Email,Date,Type\n1,a@example.org,2026-08-01,signup\nIDs,Email,Date,Type\n"
+            "sheet.csv": "ID,Email,Date,Type\n1,a@example.org,2026-08-01,signup\nIDs,Emails,Date,Type\n"
         },
         ("reject", "sheet.csv", 3, "Date", "date not readable"),
+    ),
+    (
+        # mostly the names, one of them another: a header line of another layout, its
+        # rows below it in that layout (two exports joined into one file)
+        "a-header-of-another-layout",
+        GENERIC,
+        {
+            "sheet.csv": "ID,Email,Date,Type\n1,a@example.org,2026-08-01,signup\nID,Email,Dates,Type\n"
+        },
+        ("error", ["sheet.csv, line 3", "a header row whose columns differ", "Fix:"]),
     ),
     (
         "no-identifier",

@@ -13,6 +13,8 @@ import copy
 import pytest
 from test_readers import AN_API_PERSON, MOBILIZE_PAGE
 
+from cyclebook.errors import ExportError
+
 GENERIC = """\
 - kind: generic_csv
   path: sheet.csv
@@ -112,3 +114,72 @@ def test_a_rejected_rows_custom_fields_are_not_kept(make_cohort, reader):
     assert result.rows_rejected == 1
     assert [(f, ln) for f, ln, _, _ in c.rejects()] == [(file, line)]
     assert c.query("SELECT field, value FROM custom_field") == [field]
+
+
+AN_HEAD = "uuid,first_name,email\n"
+
+
+@pytest.mark.parametrize(
+    "second_head",
+    [
+        "\ufeff" + AN_HEAD,  # the next export's byte-order mark, where two were joined
+        '"UUID", "First_Name" ,"email"\n',  # quoted, spaced, shouted
+    ],
+)
+def test_a_header_line_of_a_joined_export_is_a_repeated_header(make_cohort, second_head):
+    """Two "CSV UTF-8" exports joined into one file: the second's header line starts
+    with its byte-order mark. It was not seen as a header: kept as a member whose id was
+    the BOM and 'uuid' and whose first name was 'first_name'."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write(
+        "an/a.csv",
+        "\ufeff" + AN_HEAD + "u1,Ana,ana@example.org\n" + second_head + "u2,Bo,bo@example.org\n",
+    )
+    result = c.sync()
+    assert [(f.rows_read, f.rows_kept, f.rows_rejected) for f in result.files] == [(3, 2, 1)]
+    assert c.rejects() == [("an/a.csv", 3, None, "repeated header line")]
+    assert c.query(
+        """SELECT i.source_id, pii.first_name FROM identity i
+           JOIN person_pii pii USING (org_id, person_id) ORDER BY 1"""
+    ) == [("u1", "Ana"), ("u2", "Bo")]
+
+
+def test_a_repeated_header_with_a_name_twice_or_none(make_cohort):
+    """DuckDB renames a column named twice ("Note_1") or not at all ("column4"): the
+    header line pasted again is still recognized by the names its line writes."""
+    head = "uuid,first_name,email,,Note,Note\n"
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write(
+        "an/a.csv",
+        head + "u1,Ana,ana@example.org,,a,b\n" + head + "u2,Bo,bo@example.org,,c,d\n",
+    )
+    result = c.sync()
+    assert [(f.rows_read, f.rows_kept, f.rows_rejected) for f in result.files] == [(3, 2, 1)]
+    assert c.rejects() == [("an/a.csv", 3, None, "repeated header line")]
+
+
+@pytest.mark.parametrize(
+    "second_head",
+    [
+        "uuid,email,first_name\n",  # the same columns in another order
+        "\ufeffuuid,email,Building\n",  # another report's columns
+    ],
+)
+def test_a_header_line_of_other_columns_stops_the_file_by_its_line(make_cohort, second_head):
+    """Two exports of different layouts joined into one file: the rows below the second
+    header were read under the first's names (an email kept as a first name, the header
+    line as a member, said only as an unreadable email). Now the file stops, naming the
+    line and the fix, and the store is left as it was."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write("an/a.csv", AN_HEAD + "u1,Ana,ana@example.org\n")
+    c.sync()
+    c.write(
+        "an/a.csv",
+        AN_HEAD + "u1,Ana,ana@example.org\n" + "\n" + second_head + "u2,bo@example.org,Bo\n",
+    )
+    with pytest.raises(ExportError) as caught:
+        c.sync()
+    message = str(caught.value)
+    assert message.startswith("[org] an/a.csv, line 4: this line is a header row"), message
+    assert "its own file" in message and "bo@example.org" not in message
+    assert c.query("SELECT first_name FROM person_pii") == [("Ana",)]

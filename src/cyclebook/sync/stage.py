@@ -723,29 +723,19 @@ class Stage:
         # records keep their rowid (0-based record number in the file) as ``rec``
         # blank rows (Excel's trailing ",,,,") and repeated header lines
         all_null = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
-        check = [(c, c.lower().strip()) for c in columns[: min(3, len(columns))]]
-        # a value equal to a column name once trimmed and lowercased has at least as many
-        # bytes as the name has characters (lower() maps a character to one character): a
-        # length test, nearly free, rules out most rows before the string work
-        is_header = " AND ".join(
-            [f"strlen({ident(c)}) >= {len(name)}" for c, name in check if name]
-            + [f"lower(trim(coalesce({ident(c)}, ''))) = {sql_str(name)}" for c, name in check]
-        )
+        header, candidate = self._header_test(path, f, columns)
         # one statement, three scans: each one's filter is pushed into its scan (one scan
         # with FILTER clauses evaluated every test on every row: 3x slower)
-        total, blank, headers = self.con.execute(
+        total, blank, candidates = self.con.execute(
             f"""SELECT (SELECT count(*) FROM {table}),
                        (SELECT count(*) FROM {table} WHERE {all_null}),
-                       (SELECT count(*) FROM {table} WHERE {is_header} AND NOT ({all_null}))"""
+                       (SELECT count(*) FROM {table} WHERE {candidate} AND NOT ({all_null}))"""
         ).fetchone()
         if blank:
             self.con.execute(f"DELETE FROM {table} WHERE {all_null}")
-        if headers:
-            self.con.execute(
-                f"""INSERT INTO st_reject SELECT {f.file_no}, rowid, NULL, NULL,
-                    'repeated header line' FROM {table} WHERE {is_header}"""
-            )
-            self.con.execute(f"DELETE FROM {table} WHERE {is_header}")  # blanks are gone
+        headers = 0
+        if candidates:
+            headers = self._repeated_headers(f, path, table, columns, header, candidate, errors)
         total -= blank + headers
         if errors:  # one statement for all of them (a hostile file has thousands)
             reasons = {
@@ -772,6 +762,110 @@ class Stage:
         f.rows_read = int(total) + int(headers) + len(errors)
         f.rows_skipped = int(blank)
         return table, columns
+
+    @staticmethod
+    def _header_test(path: Path, f: FileInfo, columns: list[str]) -> tuple[list[str], str]:
+        """The header's names as its line writes them, compared as a record's values are
+        (see ``_header_value``), and SQL that is TRUE for a record that may be that line
+        again: its first three values are the first three names (in any case, spaced),
+        or its first value is one of the names (another export's header line, after its
+        byte-order mark or with its columns in another order). DuckDB renames a repeated
+        or empty name ("a_1", "column3"): the line itself names the columns as a
+        repeated header line repeats them."""
+        written = header_names(path, f.delimiter, f.skip)
+        if written is None or len(written) != len(columns):
+            written = columns
+        header = [_header_value(n) for n in written]
+        # a value equal to a column name once trimmed and lowercased has at least as many
+        # bytes as the name has characters (lower() maps a character to one character): a
+        # length test, nearly free, rules out most rows before the string work
+        check = [(c, c.lower().strip()) for c in columns[: min(3, len(columns))]]
+        tests = [
+            " AND ".join(
+                [f"strlen({ident(c)}) >= {len(name)}" for c, name in check if name]
+                + [f"lower(trim(coalesce({ident(c)}, ''))) = {sql_str(name)}" for c, name in check]
+            )
+        ]
+        names = sorted({n for n in (*header, *map(_header_value, columns)) if n})
+        if names:
+            first = ident(columns[0])
+            sizes = [len(n.encode()) for n in names]
+            # (a byte-order mark is 3 bytes; an id of digits, most files' first column,
+            # is ruled out by its first character when every name starts with a letter:
+            # without the test, a million VAN contact ids took 1.6 s of string work, 0.06 s
+            # with it)
+            cut = [f"strlen({first}) BETWEEN {min(sizes)} AND {max(sizes) + 3}"]
+            if all(min(n[0], n[0].upper()) >= "A" for n in names):
+                cut.append(f"{first} >= 'A'")
+            listed = ", ".join(sql_str(n) for n in names)
+            tests.append(
+                "(" + " AND ".join(cut) + f" AND lower(trim(replace({first}, chr(65279), ''))) "
+                f"IN ({listed}))"
+            )
+        return header, "(" + " OR ".join(f"({t})" for t in tests) + ")"
+
+    def _repeated_headers(
+        self,
+        f: FileInfo,
+        path: Path,
+        table: str,
+        columns: list[str],
+        header: list[str],
+        candidate: str,
+        errors: list[tuple],
+    ) -> int:
+        """Reject the records that repeat the header line (a header pasted again, or the
+        next export's header where two exports were joined into one file, often after
+        its byte-order mark) and return how many there were. A record that is a header
+        line of other columns, or of the same columns in another order, stops the file:
+        the records below it hold their values in that line's order, and read under the
+        first header's names an email was kept as a first name, the header line itself
+        as a member."""
+        rows = self.con.execute(
+            f"SELECT rowid, * FROM {table} WHERE {candidate} ORDER BY rowid LIMIT 100000"
+        ).fetchall()
+        names = set(header) | {_header_value(c) for c in columns}
+        repeated = []
+        for rec, *values in rows:
+            cleaned = [_header_value(v) for v in values]
+            filled = [i for i, v in enumerate(cleaned) if v]
+            if len(filled) >= min(2, len(columns)) and all(cleaned[i] == header[i] for i in filled):
+                repeated.append(rec)
+                continue
+            named = sum(1 for i in filled if cleaned[i] in names)
+            if named >= 2 and 3 * named >= 2 * len(filled):
+                raise self.error(
+                    f,
+                    "this line is a header row whose columns differ from the first line's "
+                    "(in their order or their names): two exports joined into one file? The "
+                    "rows below it would be read under the wrong columns",
+                    "keep each export as its own file in the source's folder (each with "
+                    "its own header row), or move the values of the rows below this line "
+                    "into the first header's column order and delete this line.",
+                    line=self._line_of_record(f, path, rec, errors),
+                )
+        if repeated:
+            recs, params = list_rows({"rec": ("BIGINT", repeated)})
+            self.con.execute(
+                f"""INSERT INTO st_reject SELECT {f.file_no}, rec, NULL, NULL,
+                        'repeated header line' FROM ({recs})""",
+                params,
+            )
+            self.con.execute(
+                f"DELETE FROM {table} WHERE rowid IN (SELECT rec FROM ({recs}))", params
+            )
+        return len(repeated)
+
+    @staticmethod
+    def _line_of_record(f: FileInfo, path: Path, rec: int, errors: list[tuple]) -> int | None:
+        """The physical line of record ``rec`` (DuckDB's rowid) of a CSV being loaded,
+        as :meth:`reject_lines` finds it (``errors``: DuckDB's shape errors)."""
+        records = record_lines(path, f.delimiter, f.skip)
+        if records is None:
+            return None
+        shape = {int(e[0]) for e in errors if e[0] is not None}
+        accepted = [line for line, duckdb_line in records if duckdb_line not in shape]
+        return accepted[rec] if 0 <= rec < len(accepted) else None
 
     @staticmethod
     def col(columns: list[str], *names: str, prefix: str = "") -> str:
@@ -1130,6 +1224,24 @@ def _is_utf8(line: bytes) -> bool:
         # a header longer than the bytes looked at may end in a cut character
         return exc.start >= len(line) - 3 and exc.reason == "unexpected end of data"
     return True
+
+
+def _header_value(value: object) -> str:
+    """A header name or a record's value as a repeated header line is compared: without
+    byte-order marks (the next export's, where two were joined), trimmed, lowercased."""
+    return "" if value is None else str(value).replace("\ufeff", "").strip().lower()
+
+
+def header_names(path: Path, delimiter: str = ",", skip: int = 0) -> list[str] | None:
+    """The names of a CSV's header line as it writes them (``skip``: lines above it)."""
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+            for _ in range(skip):
+                handle.readline()
+            return next(csv.reader(handle, delimiter=delimiter), None)
+    except (OSError, csv.Error):
+        return None
 
 
 def record_lines(path: Path, delimiter: str = ",", skip: int = 0) -> list[tuple[int, int]] | None:
