@@ -183,3 +183,73 @@ def test_a_header_line_of_other_columns_stops_the_file_by_its_line(make_cohort, 
     assert message.startswith("[org] an/a.csv, line 4: this line is a header row"), message
     assert "its own file" in message and "bo@example.org" not in message
     assert c.query("SELECT first_name FROM person_pii") == [("Ana",)]
+
+
+MOBILIZE = "- {kind: mobilize, path: m}"
+
+
+@pytest.mark.parametrize(
+    "sources,rel,content,problem,fix",
+    [
+        (
+            # a page cut short, its space set aside: the text, then zero bytes (read as
+            # UTF-16 without a byte-order mark, the fix was to set an encoding, which a
+            # JSON reader does not read)
+            MOBILIZE,
+            "m/p.json",
+            b'{"data": [{"id": 1}]}' + b"\x00" * 2048,
+            "the file's text is followed by zero bytes",
+            "download the page again from the API.",
+        ),
+        (
+            "- {kind: action_network_csv, path: an}",
+            "an/a.csv",
+            b"uuid,email\nu1,a@example.org\n" + b"\x00" * 2048,
+            "the file's text is followed by zero bytes",
+            "export the report again from the tool.",
+        ),
+        (
+            # saved as UTF-16 by an editor: the fix named a setting JSON readers ignore
+            MOBILIZE,
+            "m/p.json",
+            '{"data": [{"id": 1}]}'.encode("utf-16-le"),
+            "the page looks like UTF-16 text without a byte-order mark; JSON pages are read as UTF-8",
+            "save it as UTF-8 in a text editor.",
+        ),
+        (
+            "- {kind: action_builder, path: ab}",
+            "ab/e.json",
+            '{"data": [{"id": 1}]}'.encode("utf-16"),
+            "the page is UTF-16 text; JSON pages are read as UTF-8",
+            "download the page again from the API (the API sends UTF-8)",
+        ),
+        (
+            "- {kind: action_network_api, path: api}",
+            "api/people/p.json",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "the file is binary, not JSON text",
+            "check that it is the JSON page",
+        ),
+        (
+            MOBILIZE,
+            "m/p.json",
+            b"PK\x03\x04\x14\x00\x00\x00",
+            "the file is a ZIP archive, not a JSON page",
+            "unzip it and put its .json pages in the source's folder.",
+        ),
+    ],
+)
+def test_a_file_with_zero_bytes_is_named_with_a_fix_for_its_kind(
+    make_cohort, sources, rel, content, problem, fix
+):
+    """A JSON page's problem is told as a page's, with a fix that works for it (download
+    it again, save it as UTF-8): the CSV's fixes ("set `encoding:` in cohort.yml", "save
+    it from the spreadsheet as 'CSV UTF-8'", "export the report as CSV") were given for
+    JSON pages too."""
+    c = make_cohort(sources)
+    c.write(rel, content)
+    with pytest.raises(ExportError) as caught:
+        c.sync()
+    message = str(caught.value)
+    assert message.startswith(f"[org] {rel}: {problem}"), message
+    assert fix in message and "encoding:" not in message and "CSV UTF-8" not in message, message

@@ -499,10 +499,12 @@ class Stage:
 
     # ------------------------------------------------------------------ CSV
 
-    def _check_bytes(self, f: FileInfo, wide: str | None = None) -> bytes:
+    def _check_bytes(self, f: FileInfo, wide: str | None = None, *, page: bool = False) -> bytes:
         """The file's first 64 KB, once it is known not to be empty nor binary.
         ``wide``: the UTF-16 or UTF-32 encoding a CSV reader expects ("utf-16" takes a
-        file with a UTF-16 byte-order mark): such text is not binary."""
+        file with a UTF-16 byte-order mark): such text is not binary. ``page``: the file
+        is an API's JSON page, not a CSV (the fixes differ: JSON is read as UTF-8 only,
+        and is downloaded again rather than saved from a spreadsheet)."""
         with open(f.path, "rb") as handle:
             head = handle.read(64 * 1024)
         if wide and (wide != "utf-16" or head.startswith(UTF16_BOMS)):
@@ -514,29 +516,14 @@ class Stage:
             raise self.error(
                 f,
                 "the file is empty",
-                "export the report again from the tool; an empty file usually means the "
+                "download the page again from the API; an empty file usually means the "
+                "download was interrupted."
+                if page
+                else "export the report again from the tool; an empty file usually means the "
                 "download was interrupted or the report had no rows.",
             )
         if b"\x00" in head:
-            sample = head[:4096]
-            if head.startswith(UTF16_BOMS):
-                problem = "the file is UTF-16 text, which this tool's reader does not read"
-                fix = "export it from the tool again (it writes UTF-8)."
-            elif head.startswith(b"PK"):
-                problem = "the file is a ZIP/Excel workbook, not CSV text"
-                fix = "unzip it, or save the sheet as 'CSV UTF-8' from the spreadsheet."
-            elif max(sample[0::2].count(0), sample[1::2].count(0)) > len(sample) // 4:
-                # text of Latin letters in UTF-16: every other byte is zero
-                little = sample[1::2].count(0) > sample[0::2].count(0)
-                problem = "the file looks like UTF-16 text without a byte-order mark"
-                fix = (
-                    f"set `encoding: utf-16-{'le' if little else 'be'}` on this source in "
-                    "cohort.yml, or save it from the spreadsheet as 'CSV UTF-8'."
-                )
-            else:
-                problem = "the file is binary, not CSV text"
-                fix = "export the report as CSV (comma-separated text)."
-            raise self.error(f, problem, fix)
+            raise self.error(f, *_binary_problem(head, page))
         return head
 
     def _repair_encoding(self, f: FileInfo) -> Path:
@@ -900,7 +887,7 @@ class Stage:
         if not files:
             return table
         for f in files:
-            self._check_bytes(f)
+            self._check_bytes(f, page=True)
         pages = self.tmp_name("pages")
         try:
             self._read_pages(pages, files)
@@ -1224,6 +1211,61 @@ def _is_utf8(line: bytes) -> bool:
         # a header longer than the bytes looked at may end in a cut character
         return exc.start >= len(line) - 3 and exc.reason == "unexpected end of data"
     return True
+
+
+def _binary_problem(head: bytes, page: bool) -> tuple[str, str]:
+    """The problem and fix of a file whose first bytes (``head``) hold a zero byte;
+    ``page``: a JSON page of an API (read as UTF-8 only, downloaded again), else a CSV."""
+    sample = head[:4096]
+    again = (
+        "download the page again from the API" if page else "export the report again from the tool"
+    )
+    if head.startswith(b"PK"):
+        if page:
+            return (
+                "the file is a ZIP archive, not a JSON page",
+                "unzip it and put its .json pages in the source's folder.",
+            )
+        return (
+            "the file is a ZIP/Excel workbook, not CSV text",
+            "unzip it, or save the sheet as 'CSV UTF-8' from the spreadsheet.",
+        )
+    if head.startswith(UTF16_BOMS):
+        if page:
+            return (
+                "the page is UTF-16 text; JSON pages are read as UTF-8",
+                again + " (the API sends UTF-8), or save it as UTF-8 in a text editor.",
+            )
+        return (
+            "the file is UTF-16 text, which this tool's reader does not read",
+            "export it from the tool again (it writes UTF-8).",
+        )
+    if b"\x00" not in head.rstrip(b"\x00") and head.rstrip(b"\x00").strip():
+        # text, then only zero bytes: a download or a copy cut short (the space was set
+        # aside, the bytes never written). Read as UTF-16 without a byte-order mark
+        # before, the fix told to set an encoding, which cannot help
+        return (
+            "the file's text is followed by zero bytes, as a download or copy that was "
+            "cut short leaves it: its records may be incomplete",
+            again + ".",
+        )
+    if max(sample[0::2].count(0), sample[1::2].count(0)) > len(sample) // 4:
+        # text of Latin letters in UTF-16: every other byte is zero
+        little = sample[1::2].count(0) > sample[0::2].count(0)
+        if page:
+            return (
+                "the page looks like UTF-16 text without a byte-order mark; JSON pages "
+                "are read as UTF-8",
+                again + " (the API sends UTF-8), or save it as UTF-8 in a text editor.",
+            )
+        return (
+            "the file looks like UTF-16 text without a byte-order mark",
+            f"set `encoding: utf-16-{'le' if little else 'be'}` on this source in "
+            "cohort.yml, or save it from the spreadsheet as 'CSV UTF-8'.",
+        )
+    if page:
+        return "the file is binary, not JSON text", again + " (check that it is the JSON page)."
+    return "the file is binary, not CSV text", "export the report as CSV (comma-separated text)."
 
 
 def _header_value(value: object) -> str:
