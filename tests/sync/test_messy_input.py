@@ -253,3 +253,39 @@ def test_a_file_with_zero_bytes_is_named_with_a_fix_for_its_kind(
     message = str(caught.value)
     assert message.startswith(f"[org] {rel}: {problem}"), message
     assert fix in message and "encoding:" not in message and "CSV UTF-8" not in message, message
+
+
+def test_a_van_lookup_row_without_its_id_or_name_is_rejected_and_an_id_named_twice_said(
+    make_cohort,
+):
+    """A lookup table's rows were all counted as kept: one without its id or its name
+    named nothing, silently, and an id listed twice in one file with two names took the
+    last without a word (a contact read as Refused rather than Canvassed is not a
+    conversation)."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,firstname\n101,Fa\n")
+    c.write(
+        "van/results.csv",
+        "resultid,resultshortname\n1,Not Home\n14,Canvassed\n14,Refused\n15,\n,Moved\n",
+    )
+    c.write("van/contacttypes.csv", "contacttypeid,contacttypename\n2,Walk\n")
+    c.write(
+        "van/contactscontacts.csv",
+        "contactscontactid,vanid,resultid,contacttypeid,datecanvassed\n"
+        "9001,101,14,2,2026-08-10 18:00:00\n"
+        "9002,101,15,2,2026-08-11 18:00:00\n",
+    )
+    result = c.sync()
+    (results,) = [f for f in result.files if f.file == "van/results.csv"]
+    assert (results.rows_read, results.rows_kept, results.rows_rejected) == (5, 3, 2)
+    assert results.notes == [
+        "1 resultid(s) listed more than once with different names (14: Canvassed, "
+        "Refused): each takes the name of its last row; check the table in VAN and export "
+        "it again"
+    ]
+    assert c.rejects() == [
+        ("van/contactscontacts.csv", 3, "resultid", "result id not in results"),
+        ("van/results.csv", 5, "resultshortname", "missing resultshortname"),
+        ("van/results.csv", 6, "resultid", "missing resultid"),
+    ]
+    assert c.query("SELECT attempt_id, result FROM contact_attempt") == [("van:cc:9001", "Refused")]

@@ -1163,6 +1163,34 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             f"CREATE OR REPLACE TEMP TABLE {t} AS SELECT k, {LATEST.format('v')} AS v "
             f"FROM ({parts}) GROUP BY k"
         )
+        # a row without its id or its name names nothing: rejected by name (it was
+        # counted as kept, and the contacts of a nameless id rejected as "not in" the
+        # table that lists it)
+        con.execute(
+            f"""INSERT INTO st_reject SELECT file_no, rec, NULL,
+                    CASE WHEN k IS NULL THEN {sql_str(key)} ELSE {sql_str(value)} END,
+                    CASE WHEN k IS NULL THEN {sql_str("missing " + key)}
+                         ELSE {sql_str("missing " + value)} END
+                FROM ({parts}) WHERE k IS NULL OR v IS NULL"""
+        )
+        # one id given two names in one file: the last row's is used, and said (the
+        # names are the organization's categories, not a member's data): a result read
+        # as Refused rather than Canvassed moves the contact out of the conversations
+        twice: dict[int, list[str]] = {}
+        for file_no, k, names in con.execute(
+            f"""SELECT file_no, k, list(DISTINCT v ORDER BY v) FROM ({parts})
+                WHERE k IS NOT NULL AND v IS NOT NULL GROUP BY file_no, k
+                HAVING count(DISTINCT v) > 1 ORDER BY file_no, k"""
+        ).fetchall():
+            twice.setdefault(file_no, []).append(f"{k}: {', '.join(names)}")
+        for g in groups[name]:
+            if listed := twice.get(g.file_no):
+                shown = "; ".join(listed[:5]) + (" …" if len(listed) > 5 else "")
+                g.notes.append(
+                    f"{len(listed)} {key}(s) listed more than once with different names "
+                    f"({shown}): each takes the name of its last row; check the table in "
+                    "VAN and export it again"
+                )
         return t
 
     def files(role: str) -> _Files:
