@@ -289,3 +289,26 @@ def test_a_van_lookup_row_without_its_id_or_name_is_rejected_and_an_id_named_twi
         ("van/results.csv", 6, "resultid", "missing resultid"),
     ]
     assert c.query("SELECT attempt_id, result FROM contact_attempt") == [("van:cc:9001", "Refused")]
+
+
+def test_columns_without_a_name_are_named_by_their_place_or_not_read_when_empty(make_cohort):
+    """A spreadsheet's trailing commas give the header columns without a name. DuckDB
+    names them "column3", "column4"... counting from 0: they were listed as columns kept
+    under those names (the one holding a value, the 5th, as "column4"), the empty ones
+    too, as if they held something."""
+    head = "uuid,first_name,email,,,\n"
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write(
+        "an/a.csv",
+        head + "u1,Ana,ana@example.org,,,\n" + head + "u2,Bo,bo@example.org,,x,\n",
+    )
+    result = c.sync()
+    (read,) = result.files
+    assert (read.rows_read, read.rows_kept, read.rows_rejected) == (3, 2, 1)
+    assert read.unknown_columns == ["column 5 (no name)"]
+    assert read.notes == [
+        "2 column(s) without a name in the header and without a value in any row (a "
+        "spreadsheet's trailing commas) were not read"
+    ]
+    assert c.rejects() == [("an/a.csv", 3, None, "repeated header line")]
+    assert c.query("SELECT field, value FROM custom_field") == [("column 5 (no name)", "x")]

@@ -724,6 +724,7 @@ class Stage:
         if candidates:
             headers = self._repeated_headers(f, path, table, columns, header, candidate, errors)
         total -= blank + headers
+        columns = self._unnamed_columns(f, path, table, columns)
         if errors:  # one statement for all of them (a hostile file has thousands)
             reasons = {
                 "TOO MANY COLUMNS": "more values than the header has columns",
@@ -749,6 +750,52 @@ class Stage:
         f.rows_read = int(total) + int(headers) + len(errors)
         f.rows_skipped = int(blank)
         return table, columns
+
+    def _unnamed_columns(
+        self, f: FileInfo, path: Path, table: str, columns: list[str]
+    ) -> list[str]:
+        """The columns, once those the header line leaves without a name are seen to:
+        without a value in any row (a spreadsheet's trailing commas) they are not read,
+        and a note counts them; with values they are named by their place, "column 5
+        (no name)". DuckDB names them "column4" (counting from 0): they were listed as
+        columns kept under that name, the fourth one, for the fifth column, and empty
+        ones were listed too, as if they held something."""
+        written = header_names(path, f.delimiter, f.skip)
+        if written is None or len(written) != len(columns):
+            return columns
+        unnamed = [
+            (i, c)
+            for i, (c, w) in enumerate(zip(columns, written, strict=True))
+            if not w.strip() and c.lower().startswith("column")
+        ]
+        if not unnamed:
+            return columns
+        counts = self.con.execute(
+            "SELECT " + ", ".join(f"count({ident(c)})" for _, c in unnamed) + f" FROM {table}"
+        ).fetchone()
+        out = list(columns)
+        statements, empty = [], 0
+        for (i, c), n in zip(unnamed, counts, strict=True):
+            if n:
+                name = f"column {i + 1} (no name)"
+                if name.lower() in {x.lower() for x in out}:
+                    continue
+                statements.append(f"ALTER TABLE {table} RENAME COLUMN {ident(c)} TO {ident(name)}")
+                out[out.index(c)] = name
+            else:
+                statements.append(f"ALTER TABLE {table} DROP COLUMN {ident(c)}")
+                out.remove(c)
+                empty += 1
+        if len(out) < 1:  # (a header of empty names only: left as it was)
+            return columns
+        for statement in statements:
+            self.con.execute(statement)
+        if empty:
+            f.notes.append(
+                f"{empty} column(s) without a name in the header and without a value in any "
+                "row (a spreadsheet's trailing commas) were not read"
+            )
+        return out
 
     @staticmethod
     def _header_test(path: Path, f: FileInfo, columns: list[str]) -> tuple[list[str], str]:
