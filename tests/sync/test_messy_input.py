@@ -312,3 +312,21 @@ def test_columns_without_a_name_are_named_by_their_place_or_not_read_when_empty(
     ]
     assert c.rejects() == [("an/a.csv", 3, None, "repeated header line")]
     assert c.query("SELECT field, value FROM custom_field") == [("column 5 (no name)", "x")]
+
+
+def test_every_repeat_of_a_header_line_is_rejected_however_many(make_cohort):
+    """Header lines are looked at once per distinct line: a file repeating its header
+    150,000 times has every one rejected (looked at one record at a time, up to 100,000,
+    the rest were read as records)."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write(
+        "an/a.csv",
+        AN_HEAD + "u1,Ana,ana@example.org\n" + AN_HEAD * 150_000 + "u2,Bo,bo@example.org\n",
+    )
+    result = c.sync()
+    (read,) = result.files
+    assert (read.rows_read, read.rows_kept, read.rows_rejected) == (150_002, 2, 150_000)
+    assert c.query(
+        "SELECT count(*), min(line), max(line) FROM rejected_row WHERE reason = 'repeated header line'"
+    ) == [(150_000, 3, 150_002)]
+    assert c.query("SELECT count(*) FROM person") == [(2,)]

@@ -855,16 +855,20 @@ class Stage:
         the records below it hold their values in that line's order, and read under the
         first header's names an email was kept as a first name, the header line itself
         as a member."""
+        # each distinct line once, with its records (a hostile file repeats one line a
+        # million times)
+        listed = ", ".join(ident(c) for c in columns)
         rows = self.con.execute(
-            f"SELECT rowid, * FROM {table} WHERE {candidate} ORDER BY rowid LIMIT 100000"
+            f"""SELECT min(rowid), list(rowid), {listed} FROM {table} WHERE {candidate}
+                GROUP BY ALL ORDER BY 1"""
         ).fetchall()
         names = set(header) | {_header_value(c) for c in columns}
-        repeated = []
-        for rec, *values in rows:
+        repeated: list[int] = []
+        for rec, recs, *values in rows:
             cleaned = [_header_value(v) for v in values]
             filled = [i for i, v in enumerate(cleaned) if v]
             if len(filled) >= min(2, len(columns)) and all(cleaned[i] == header[i] for i in filled):
-                repeated.append(rec)
+                repeated += recs
                 continue
             named = sum(1 for i in filled if cleaned[i] in names)
             if named >= 2 and 3 * named >= 2 * len(filled):
