@@ -226,6 +226,18 @@ class Source(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _encoding_of_csv_only(self) -> Source:
+        # a JSON page is read as UTF-8 whatever the setting says: accepted, it was
+        # ignored, and a page in another encoding still failed as "not valid JSON"
+        if self.encoding is not None and self.kind not in CSV_KINDS:
+            raise ValueError(
+                f"'encoding' applies to CSV exports ({', '.join(CSV_KINDS)}); a "
+                f"{self.kind} export is JSON, always read as UTF-8: remove 'encoding' "
+                "from this source (and save a page in another encoding as UTF-8)"
+            )
+        return self
+
     @field_validator("columns")
     @classmethod
     def _known_fields(cls, value: dict[str, str] | None) -> dict[str, str] | None:

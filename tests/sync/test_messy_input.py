@@ -330,3 +330,15 @@ def test_every_repeat_of_a_header_line_is_rejected_however_many(make_cohort):
         "SELECT count(*), min(line), max(line) FROM rejected_row WHERE reason = 'repeated header line'"
     ) == [(150_000, 3, 150_002)]
     assert c.query("SELECT count(*) FROM person") == [(2,)]
+
+
+@pytest.mark.parametrize("kind", ["mobilize", "action_network_api", "action_builder"])
+def test_json_sources_take_no_encoding(kind):
+    """A JSON page is read as UTF-8 whatever the source says: 'encoding' on a JSON
+    source was accepted and ignored (a Windows-1252 page still failed as not JSON)."""
+    from cyclebook.config import Source
+
+    with pytest.raises(ValueError, match=f"a {kind} export is JSON, always read as UTF-8"):
+        Source(kind=kind, path="p", encoding="windows-1252")
+    assert Source(kind=kind, path="p").encoding is None
+    assert Source(kind="van", path="v", encoding="windows-1252").encoding == "windows-1252"
