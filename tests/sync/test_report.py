@@ -745,7 +745,7 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
             summary = load_summary(con, ctx.org)
         assert summary.unknown_columns.to_dict("records") == expected
         html = _html(sync_phase.blocks(ctx, summary, result))
-        assert "The keys of a JSON page that the sync does not read are listed apart" in html
+        assert "The columns and keys the sync does not read" in html
         for value in ["Plant 9", "evening", "fall-plant", "Tower Plant", "Tower A", "Plant Gran",
                       "blank-plant", "slash-plant"]:  # fmt: skip
             assert value not in html, value
@@ -947,3 +947,54 @@ def test_a_rules_roles_are_looked_for_on_its_own_activity_types(make_cohort):
     with connect(ctx.store_path) as con:
         summary = load_summary(con, ctx.org)
     assert summary.ladder_gaps == []
+
+
+def test_a_csv_of_activities_lists_its_unknown_columns_as_not_read(make_cohort):
+    """A VAN contacts table's or sign-ups table's own columns are in no table of the
+    store (only a people export's are kept, as custom fields), yet the report said of
+    them "their values were kept". They are listed apart as not read; the persons
+    table's column stays listed as kept. A sync recorded before the reader said what it
+    kept lists a CSV's columns as kept, as then."""
+    from test_readers import VAN_FILES
+
+    c = make_cohort("- {kind: van, path: van}")
+    files = dict(VAN_FILES)
+    files["van/persons.csv"] = (
+        "vanid,firstname,lastname,email,datecreated,Shirt Size\n"
+        "101,Fa,Un,fa@example.org,2025-01-02,L\n102,Gi,Vo,,2025-01-03,\n"
+    )
+    files["van/contactscontacts.csv"] = (
+        "contactscontactid,vanid,resultid,contacttypeid,datecanvassed,Canvass Note\n"
+        "9001,101,14,82,2026-08-10 18:00:00,Talked about rent at Plant Oak\n"
+    )
+    for rel, text in files.items():
+        if rel != "van/contributions.csv":
+            c.write(rel, text)
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    kept, unread = (
+        "Columns kept (not part of the model)",
+        "Keys not read (only in the archived copy)",
+    )
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.unknown_columns.to_dict("records") == [
+        {"File": "van/contactscontacts.csv", kept: "", unread: "Canvass Note"},
+        {"File": "van/persons.csv", kept: "Shirt Size", unread: ""},
+    ]
+    assert c.query("SELECT DISTINCT field FROM custom_field") == [("Shirt Size",)]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "such as a VAN contacts table" in html and "Plant Oak" not in html
+
+    # the record of a sync made before: no "csv_custom_fields" in its message
+    with connect(ctx.store_path, write=True) as con:
+        con.execute(
+            "UPDATE sync_run SET message = json_object('role', json_extract_string("
+            "message, '$.role')) WHERE file = 'van/contactscontacts.csv'"
+        )
+        summary = load_summary(con, ctx.org)
+    assert summary.unknown_columns.to_dict("records")[0] == {
+        "File": "van/contactscontacts.csv",
+        kept: "Canvass Note",
+        unread: "",
+    }

@@ -282,9 +282,10 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 "model. Their values were kept (never shown in reports); tell the "
                 "facilitators if one of them should count in a measure."
                 + (
-                    " The keys of a JSON page that the sync does not read are listed apart: "
-                    "their values are not in the store, only in the archived copy of the "
-                    "page."
+                    " The columns and keys the sync does not read (of a file of activities "
+                    "rather than people, such as a VAN contacts table or a JSON page of "
+                    "events) are listed apart: their values are not in the store, only in "
+                    "the archived copy of the file."
                     if unread
                     else ""
                 )

@@ -731,6 +731,8 @@ def _record(
                             "notes": f.notes,
                             "skipped_blank": f.rows_skipped,
                             "custom_fields": f.custom_fields,
+                            # (a CSV's kept columns are recorded too, since this flag)
+                            "csv_custom_fields": True,
                         }
                     )
                     for f in files

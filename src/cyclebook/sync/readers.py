@@ -264,6 +264,10 @@ def _custom(
     One scan: each row's person reference is computed once, and its values are
     unnested (a SELECT per column repeated the reference, a phone number's macro
     planned twice per column)."""
+    # what the sync report lists as kept: the file's unknown columns among them (an
+    # activity table's unknown columns, never passed here, are listed as not read)
+    unknown = set(f.unknown_columns)
+    f.custom_fields = sorted({c for c in columns if c in unknown} | set(f.custom_fields))
     if not columns:
         return
     src = sql_str(person_source)

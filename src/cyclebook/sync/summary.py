@@ -462,17 +462,21 @@ def load_summary(con, org: Organization) -> SyncSummary:
         }
     )
 
-    # A CSV's unknown columns are kept (custom_field rows); of a JSON page, its custom
-    # fields (Action Network's, Mobilize's sign-up questions) and a person record's
-    # unknown keys are, the keys of other records (an event's, a donation's) are not
-    # (only the archived page has them): the report said of every listed key that
-    # "their values were kept", and listed none of an API's custom fields
+    # A file's unknown columns or keys are kept (custom_field rows) where they describe
+    # a person: a people export's columns, a JSON page's custom fields (Action Network's,
+    # Mobilize's sign-up questions) and a person record's unknown keys; those of other
+    # records (a VAN contact's or sign-up's columns, a Spoke message's, an event's keys)
+    # are not: only the archived copy has them. The report said of every listed column
+    # that "their values were kept". A sync records which it kept ("custom_fields");
+    # one recorded before that did only for JSON pages (a CSV's were taken as kept).
     unknown_rows = []
     for rec in files.itertuples():
         cols = json.loads(rec.unknown_columns or "[]")
+        message = json.loads(rec.message or "{}")
         json_page = str(rec.file).lower().endswith(JSON_SUFFIXES)
-        kept = json.loads(rec.message or "{}").get("custom_fields", []) if json_page else cols
-        unread = [c for c in cols if c not in kept] if json_page else []
+        said = json_page or message.get("csv_custom_fields", False)
+        kept = message.get("custom_fields", []) if said else cols
+        unread = [c for c in cols if c not in kept] if said else []
         if kept or unread:
             unknown_rows.append(
                 {
