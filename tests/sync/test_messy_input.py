@@ -342,3 +342,46 @@ def test_json_sources_take_no_encoding(kind):
         Source(kind=kind, path="p", encoding="windows-1252")
     assert Source(kind=kind, path="p").encoding is None
     assert Source(kind="van", path="v", encoding="windows-1252").encoding == "windows-1252"
+
+
+def test_an_activity_twice_in_one_file_with_different_values_is_said(make_cohort):
+    """A VAN sign-up listed Scheduled, then Completed, in the same export: one version
+    is kept (the later line, VAN giving no modification date here) and the other went
+    without a word, counted as kept. The file now says so; a line repeated exactly,
+    and the same sign-up in a later export (an update), are not said."""
+    from test_readers import VAN_FILES
+
+    c = make_cohort("- {kind: van, path: van}")
+    for rel in ("van/persons.csv", "van/events.csv"):
+        c.write(rel, VAN_FILES[rel])
+    signups = (
+        "eventsignupid,vanid,eventid,eventrolename,eventstatusname,datecreated\n"
+        "4001,101,7,Host,Scheduled,2026-08-01 10:00:00\n"
+        "4002,102,7,Volunteer,Scheduled,2026-08-02 10:00:00\n"
+        "4001,101,7,Host,Completed,2026-08-01 10:00:00\n"
+        "4002,102,7,Volunteer,Scheduled,2026-08-02 10:00:00\n"
+    )
+    c.write("van/eventsignups.csv", signups)
+    result = c.sync()
+    notes = {f.file: f.notes for f in result.files}
+    said = [n for n in notes["van/eventsignups.csv"] if "more than once" in n]
+    assert said == [
+        "1 activity appears more than once in this file with different values (the same "
+        "id): one version of each is kept, the one the tool modified last, else the one "
+        "further down the file; check the export if both were meant"
+    ]
+    assert c.query("SELECT activity_id, status FROM activity ORDER BY 1") == [
+        ("van:es:4001", "completed"),
+        ("van:es:4002", "registered"),  # (VAN's Scheduled)
+    ]
+    c.write(
+        "van/eventsignups-2.csv",
+        signups.splitlines()[0] + "\n4002,102,7,Volunteer,Completed,2026-08-02 10:00:00\n",
+    )
+    result = c.sync()
+    # (the first file, read again beside the new one, still holds its repeat)
+    said = {f.file for f in result.files for n in f.notes if "more than once" in n}
+    assert said <= {"van/eventsignups.csv"}
+    assert c.query("SELECT status FROM activity WHERE activity_id = 'van:es:4002'") == [
+        ("completed",)
+    ]

@@ -575,6 +575,8 @@ def write_org(
             a.result, a.amount, a.score, a.organizer_id"""
     join = "JOIN cb_idmap m ON m.source = a.person_source AND m.source_id = a.person_ref"
     staged, dupes = _repeats(con, act_src, "activity_id")
+    if dupes and stage is not None:
+        _note_repeats_in_a_file(con, stage, act_src)
     # the tables that hold rows of the organization, asked once (each is asked before
     # anything is written to it; a query each cost ~1 ms, nine times a sync)
     held = _held(
@@ -932,6 +934,33 @@ def _create(
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {_with_literals(select, params)}")
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}", params)
+
+
+def _note_repeats_in_a_file(con: duckdb.DuckDBPyConnection, stage: Stage, staged: str) -> None:
+    """Say, on each file, how many of its activities appear in it more than once with
+    different values: one version is kept (the one the tool modified last, else the
+    later line), and the others went without a word (a sign-up listed Cancelled, then
+    Confirmed, counted as one kept row of two read). Repeats across files are updates,
+    the usual way a newer export arrives: not said. Only run when keys repeat at all."""
+    content = """source, source_id, person_source, person_ref, type, occurred_at, recorded_at,
+        status, attended, event_id, channel, role, result, amount, score, organizer_id"""
+    found = con.execute(
+        f"""SELECT file_no, count(*) FROM (
+                SELECT file_no, activity_id FROM {staged}
+                WHERE hash(activity_id) IN (
+                    SELECT h FROM (SELECT hash(activity_id) AS h FROM {staged})
+                    GROUP BY h HAVING count(*) > 1)
+                GROUP BY ALL HAVING count(DISTINCT hash({content})) > 1)
+            GROUP BY file_no"""
+    ).fetchall()
+    for file_no, n in found:
+        one = n == 1
+        stage.files[file_no].notes.append(
+            f"{n} {'activity appears' if one else 'activities appear'} more than once in "
+            "this file with different values (the same id): one version of each is kept, "
+            "the one the tool modified last, else the one further down the file; check "
+            "the export if both were meant"
+        )
 
 
 def _repeats(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> tuple[int, int]:
