@@ -97,14 +97,33 @@ def failure_comparison(failure: str) -> str | None:
     return None
 
 
+def percent(value: float) -> str:
+    """A rate in whole percent, as every report shows rates. A rate above 0 that rounds
+    to 0 reads "<1%" and one below 1 that rounds to 100 reads ">99%": one leader among
+    961 active people is not "0%" (a funder read that as none), nor is one person
+    missing "100%"."""
+    value = float(value)
+    if 0 < value < 0.005:
+        return "<1%"
+    if 0.995 <= value < 1:
+        return ">99%"
+    return f"{value * 100:.0f}%"
+
+
 def as_shown(value: float, rate: bool) -> float:
     """The value at the precision the reports show it: a rate in whole percent, a count
-    in whole numbers (two values that read the same compare equal)."""
-    return float(f"{value * 100:.0f}") if rate else float(f"{value:.0f}")
+    in whole numbers (two values that read the same compare equal). A rate shown as
+    "<1%" or ">99%" keeps its exact value: it is neither 0% nor 100%, and a goal or
+    failure line a fraction of a percent away is judged on what it is."""
+    if not rate:
+        return float(f"{value:.0f}")
+    if 0 < value < 0.005 or 0.995 <= value < 1:
+        return value * 100
+    return float(f"{value * 100:.0f}")
 
 
 def fmt_value(value: float, rate: bool) -> str:
-    return f"{value * 100:.0f}%" if rate else f"{value:,.0f}"
+    return percent(value) if rate else f"{value:,.0f}"
 
 
 def trend(value: float, previous: float, rate: bool) -> str:

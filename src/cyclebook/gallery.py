@@ -21,6 +21,7 @@ import pandas as pd
 
 from cyclebook import charts
 from cyclebook import display as d
+from cyclebook.card import percent
 from cyclebook.config import Cohort, CycleCard, Organization
 from cyclebook.privacy import (
     HIDDEN,
@@ -461,8 +462,8 @@ def _fmt_rate(value: Any, denominator: Any) -> Any:
     if isinstance(value, str) or value is None:
         return value
     if isinstance(denominator, str) or denominator is None:
-        return f"{float(value):.0%}"
-    return f"{float(value):.0%} of {int(round(float(denominator))):,}"
+        return percent(value)
+    return f"{percent(value)} of {int(round(float(denominator))):,}"
 
 
 def safe_values(

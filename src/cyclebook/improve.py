@@ -44,6 +44,7 @@ import pandas as pd
 
 from cyclebook import display as d
 from cyclebook import privacy
+from cyclebook.card import percent
 from cyclebook.config import Organization, RungCondition
 
 __all__ = [
@@ -268,8 +269,8 @@ def diagnose(
                 "that syncs to the main list."
             ),
             detail=(
-                f"{tools} tools in the store; {multi} of {people} people matched in two or "
-                f"more; {people - single - multi} have no tool id"
+                f"{tools} tools in the store; {multi:,} of {people:,} people matched in two "
+                f"or more; {people - single - multi:,} have no tool id"
                 if many_tools
                 else "the group's data comes from one tool, so there is nothing to match"
             ),
@@ -306,7 +307,7 @@ def diagnose(
                 "Close out every event within 48 hours: mark who came (Mobilize 'attended', "
                 "VAN Completed or No Show) from the sign-in sheet, as the host's last task."
             ),
-            detail=f"{past} events before {as_of:%d %b %Y}",
+            detail=f"{past:,} events before {as_of:%d %b %Y}",
             applicable=past > 0,
             weight=WEIGHTS["attendance"],
         )
@@ -394,7 +395,7 @@ def diagnose(
     )
 
     def people(n: int) -> str:
-        return f"{n} {'person' if n == 1 else 'people'}"
+        return f"{n:,} {'person' if n == 1 else 'people'}"
 
     findings.append(
         Finding(
@@ -410,8 +411,8 @@ def diagnose(
             ),
             detail=(
                 f"{people(split_people)} with the same email or phone under several ids "
-                f"({extra_people} extra records); {people(split_tool)} with several records "
-                f"in one tool ({extra_tool} extra records)"
+                f"({extra_people:,} extra records); {people(split_tool)} with several "
+                f"records in one tool ({extra_tool:,} extra records)"
             ),
             applicable=persons_total > 0,
             weight=WEIGHTS["duplicates"],
@@ -442,7 +443,9 @@ def diagnose(
                 "Add 'OK to email' and 'OK to text' boxes to every sign-in sheet and form, "
                 "and record opt-outs the same day."
             ),
-            detail=f"email permission unknown: {no_email_ok}; text permission unknown: {no_sms_ok}",
+            detail=(
+                f"email permission unknown: {no_email_ok:,}; text permission unknown: {no_sms_ok:,}"
+            ),
             applicable=persons > 0,
             weight=WEIGHTS["contact_fields"],
         )
@@ -480,7 +483,7 @@ def findings_frame(findings: Sequence[Finding], audience: str = "organization") 
                 "Out of": f"{_count(f.total, audience)} {f.unit}",
                 "Share": share
                 if isinstance(share, str)
-                else ("–" if share is None else f"{share:.0%}"),
+                else ("–" if share is None else percent(share)),
                 "Weakens": ", ".join(f.weakens),
                 "Practice that fixes it": f.practice if f.affected else "Keep it up.",
             }

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from cyclebook import display as d
 from cyclebook import privacy
-from cyclebook.card import fmt_target, is_rate, judge, redefinition
+from cyclebook.card import fmt_target, is_rate, judge, percent, redefinition
 from cyclebook.config import (
     ID_RE,
     CardMetric,
@@ -230,7 +230,7 @@ def _result_text(
         shown = privacy.suppress_rate(value, numerator, denominator, audience)
         if shown == privacy.WITHHELD:
             return "withheld (small numbers)", None
-        return f"{value:.0%} of {_number(float(denominator))}", value
+        return f"{percent(value)} of {_number(float(denominator))}", value
     shown = privacy.suppress_value(value, audience)
     if shown == privacy.SMALL:
         return privacy.SMALL, None

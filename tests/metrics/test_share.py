@@ -626,6 +626,49 @@ def test_figures_that_read_the_same_are_no_change(cohort):
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "previous", "rate", "shown"),
+    [
+        (0.68, 0.67, True, "+1 point"),  # was "+1 points"
+        (0.60, 0.67, True, "-7 points"),
+        (0.671, 0.668, True, "no change"),
+        (1 / 961, 0.0, True, "+<1 point"),  # 1 leader among 961: "<1%" after "0%"
+        (0.0, 1 / 961, True, "-<1 point"),
+        (0.02, 0.004, True, "+2 points"),  # 2% after "<1%" (2 - 0.4, as shown)
+        (1.0, 959 / 961, True, "+<1 point"),
+        (12, 11, False, "+1"),
+        (1200, 2400, False, "-1,200"),
+    ],
+)
+def test_the_change_is_the_difference_of_the_figures_as_shown(value, previous, rate, shown):
+    assert share.change_shown(value, previous, rate) == shown
+
+
+def test_the_story_says_one_person_not_one_people(cohort):
+    """ "1 people are leaders now (0 at the start of the cycle)" was in the demo."""
+    from cyclebook.metrics import MetricResults
+
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = MetricResults("c2", "org")
+    for period, n in (("start", 1), ("end", 1), ("cycle", 1)):
+        res.add("active_base", period, "", n, definition="d")
+    res.add("movement", "cycle", "", 1, definition="d")
+    res.add("movement", "cycle", "joined", 1, definition="d")
+    res.add("new_people", "cycle", "", 1, definition="d")
+    res.add("lapsed", "cycle", "", 2, definition="d")
+    res.add("leaders", "start", "", 0, definition="d")
+    res.add("leaders", "end", "", 1, definition="d")
+    story = share.story(share.View(ctx, res, None))
+    assert story[:4] == [
+        "1 person took action with Eastside <Tenants> & Co this cycle.",
+        "1 person moved up at least one rung of the ladder, and 1 new or returning person "
+        "joined it.",
+        "The active base (everyone active in the last 365 days) went from 1 to 1.",
+        "1 new person came in; 2 people went quiet for 90 days (lapsed) during the cycle.",
+    ]
+    assert story[-1] == "1 person is a leader now (0 at the start of the cycle)."
+
+
 def test_a_figure_under_a_changed_definition_is_not_compared(cohort):
     """The 'active' rung needs two attended events instead of three from c2 on: the card
     judged "Fewer leaders than last cycle" (leaders count rungs) from c1's figure, counted

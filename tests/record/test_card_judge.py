@@ -10,6 +10,7 @@ from cyclebook.card import (
     earlier_definition,
     failure_comparison,
     judge,
+    percent,
     redefinition,
     trend,
 )
@@ -119,6 +120,41 @@ def test_values_are_compared_as_shown() -> None:
     assert judge(_absorption("Few"), 0.444, rate=True).text == (
         "short of the goal; above the failure line"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.0, "0%"),
+        (1 / 961, "<1%"),  # one leader among 961 active people is not "0%"
+        (0.00499, "<1%"),
+        (0.005, "0%"),  # rounds half to even, as every other rate: not below 0.5%
+        (0.0051, "1%"),
+        (0.671, "67%"),
+        (0.9949, "99%"),
+        (0.995, ">99%"),  # would round to 100% with one person missing
+        (959 / 961, ">99%"),
+        (1.0, "100%"),
+    ],
+)
+def test_a_rate_near_0_or_100_percent_is_not_shown_as_either(value: float, shown: str) -> None:
+    assert percent(value) == shown
+
+
+def test_rates_shown_as_under_1_percent_are_compared_as_they_are() -> None:
+    """0.1% of the active base were leaders, none the cycle before: "0%" and "the same as
+    last cycle" said there were none."""
+    assert trend(1 / 961, 0.0, True) == "up from 0% last cycle"
+    assert trend(0.0, 1 / 961, True) == "down from <1% last cycle"
+    assert trend(0.004, 0.003, True) == "up from <1% last cycle"
+    assert trend(1.0, 959 / 961, True) == "up from >99% last cycle"
+    # a goal of 0.5% is not met by 0.4%, which also shows as "<1%"
+    goal = CardMetric(
+        goal="g", measure="leader_ratio", failure="Few", target=0.005, failure_below=0.001
+    )
+    assert judge(goal, 0.004, rate=True).text == "short of the goal; above the failure line"
+    assert judge(goal, 0.0009, rate=True).text == "short of the goal; below the failure line"
+    assert judge(goal, 0.006, rate=True).text == "goal met"
 
 
 ABSORPTION_42 = (

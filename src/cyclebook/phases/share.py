@@ -29,6 +29,7 @@ from cyclebook.card import (
     earlier_definition,
     fmt_target,
     judge,
+    percent,
     redefinition,
     trend,
 )
@@ -90,7 +91,7 @@ def previous_results(ctx: PhaseContext) -> MetricResults | None:
 def pct(value: float | None) -> str:
     if value is None or pd.isna(value):
         return "–"
-    return f"{value * 100:.0f}%"
+    return percent(value)
 
 
 def num(value: Any) -> str:
@@ -99,6 +100,12 @@ def num(value: Any) -> str:
     if isinstance(value, str):
         return value
     return f"{value:,.0f}"
+
+
+def people(value: Any, kind: str = "") -> str:
+    """ "1 person", "12 people", "1 new person" (a count shown as "1-9" stays plural)."""
+    words = f"{kind} person" if value == 1 else f"{kind} people"
+    return f"{num(value)} {words.strip()}"
 
 
 MARKERS = (privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD)
@@ -215,12 +222,22 @@ def _change(view: View, metric: str, period: str, dim: str, redefined: bool = Fa
         return privacy.WITHHELD  # the difference would give a hidden figure back
     if redefined:
         return "not compared (definition changed)"
-    # the difference of the figures as shown: 67% and 67% are "no change"
-    rate = view.res.get(metric, period, dim).is_rate
-    delta = as_shown(cur, rate) - as_shown(old, rate)
-    if rate:
-        return "no change" if delta == 0 else f"{delta:+.0f} points"
-    return "no change" if delta == 0 else f"{delta:+,.0f}"
+    return change_shown(cur, old, view.res.get(metric, period, dim).is_rate)
+
+
+def change_shown(value: float, previous: float, rate: bool) -> str:
+    """The difference of the two figures as shown: 67% and 67% are "no change", 68%
+    after 67% is "+1 point", and a rate shown as "<1%" or ">99%" beside another moves by
+    "+<1 point" or "-<1 point" (not "+0 points")."""
+    delta = as_shown(value, rate) - as_shown(previous, rate)
+    if delta == 0:
+        return "no change"
+    if not rate:
+        return f"{delta:+,.0f}"
+    if abs(delta) < 1:
+        return "+<1 point" if delta > 0 else "-<1 point"
+    points = round(delta)
+    return f"{points:+d} point{'' if abs(points) == 1 else 's'}"
 
 
 def _definition(results: MetricResults | None, metric: str) -> str | None:
@@ -405,12 +422,12 @@ def story(view: View) -> list[str]:
             "exports are synced, this page fills in."
         ]
     if _shown(acted) and acted:
-        s.append(f"{num(acted)} people took action with {org} this cycle.")
+        s.append(f"{people(acted)} took action with {org} this cycle.")
     joined = view.count("movement", "cycle", "joined")
     if _shown(up) and up:
-        line = f"{num(up)} people moved up at least one rung of the ladder"
+        line = f"{people(up)} moved up at least one rung of the ladder"
         if _shown(joined) and joined:
-            line += f", and {num(joined)} new or returning people joined it"
+            line += f", and {people(joined, 'new or returning')} joined it"
         s.append(line + ".")
     a0, a1 = view.count("active_base", "start"), view.count("active_base", "end")
     new, lapsed = view.count("new_people", "cycle"), view.count("lapsed", "cycle")
@@ -422,7 +439,7 @@ def story(view: View) -> list[str]:
         )
     if _shown(new) and _shown(lapsed):
         s.append(
-            f"{num(new)} new people came in; {num(lapsed)} people went quiet for "
+            f"{people(new, 'new')} came in; {people(lapsed)} went quiet for "
             f"{view.ctx.org.metrics.lapse_days} days (lapsed) during the cycle."
         )
     absorption = view.show("absorption", "cycle")
@@ -442,14 +459,15 @@ def story(view: View) -> list[str]:
             "asking whether hosts, one-on-ones and assessments are being recorded."
         )
     elif _shown(l1):
-        line = f"{num(l1)} people are leaders now"
+        line = "1 person is a leader now" if l1 == 1 else f"{num(l1)} people are leaders now"
         if _shown(l0):
             line += f" ({num(l0)} at the start of the cycle)"
         s.append(line + ".")
     conv, reached = view.count("contact", "cycle"), view.count("contact", "cycle", "reached")
     rate = view.show("contact", "cycle", "contact_rate")
     if _shown(conv) and conv and _shown(reached):
-        line = f"Organizers and volunteers had {num(conv)} conversations with {num(reached)} people"
+        talks = "1 conversation" if conv == 1 else f"{num(conv)} conversations"
+        line = f"Organizers and volunteers had {talks} with {people(reached)}"
         if _shown(rate):
             line += f" ({rate} of attempts)"
         s.append(line + ".")

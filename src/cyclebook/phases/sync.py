@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from cyclebook import display as d
+from cyclebook.card import percent
 from cyclebook.errors import CyclebookError
 from cyclebook.phases import PhaseContext
 from cyclebook.store import connect
@@ -216,7 +217,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         out.append(
             d.paragraph(
                 f"{_small(ppl['matched'], aud):,} of {ppl['total']:,} people "
-                f"({ppl['match_rate']:.0%}) appear in two or more of the organization's "
+                f"({percent(ppl['match_rate'])}) appear in two or more of the organization's "
                 f"{ppl['tools']} tools and were matched on email, phone or a shared id "
                 "(each spreadsheet source counts as a tool of its own, as in the share and "
                 "improve reports)."
