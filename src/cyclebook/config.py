@@ -809,8 +809,6 @@ def _expected_for(error: dict) -> str | None:
     ctx = error.get("ctx") or {}
     if kind == "missing":
         return "a value (this field is required)"
-    if kind == "extra_forbidden":
-        return "no such field (check the spelling against README 'cycles/')"
     if kind == "literal_error":
         return str(ctx.get("expected", "one of the allowed values"))
     if kind == "string_pattern_mismatch":
@@ -827,32 +825,124 @@ def _expected_for(error: dict) -> str | None:
     return None  # the problem (pydantic's message) says it already
 
 
-def _raise_validation(located: LocatedYaml, exc: ValidationError) -> None:
-    errors = exc.errors()
-    first = errors[0]
-    loc = [part for part in first["loc"]]
-    raised = (first.get("ctx") or {}).get("error")
+def _fields_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The field names the model allows at ``loc`` (the path of a key inside it), found
+    by following the fields' types (lists and optional values included); [] when the
+    path leaves the models."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list: the list's type was unwrapped already
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        current = _model_in(fields[part].annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field's type holds (``list[Rung]``, ``Consent | None``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _problems_in_order(errors: list[Any]) -> list[Any]:
+    """A misspelt field ('idd:') is told before the "required" it causes ('id'): the
+    spelling is the thing to fix. Otherwise pydantic's order (the file's)."""
+    return sorted(errors, key=lambda e: 0 if e.get("type") == "extra_forbidden" else 1)
+
+
+def _one_problem(located: LocatedYaml, error: Any, root: type[BaseModel] | None) -> dict:
+    loc = list(error["loc"])
+    raised = (error.get("ctx") or {}).get("error")
     if isinstance(raised, PartError):
         loc += list(raised.at)
     line, column = located.locate(loc)
-    field = ".".join(str(part) for part in loc) or "(top level)"
-    found = first.get("input")
+    found = error.get("input")
     if isinstance(raised, PartError) and raised.found is not None:
         found = raised.found
     if isinstance(found, dict | list):
         found = None  # a whole map is not a helpful "found"
-    more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
-    problem = first["msg"].removeprefix("Value error, ") + more
-    raise ConfigError(
+    problem = error["msg"].removeprefix("Value error, ")
+    expected = _expected_for(error)
+    if error.get("type") == "extra_forbidden" and loc:
+        allowed = _fields_at(root, loc[:-1]) if root is not None else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        problem, expected = "no such field", None
+        if close:
+            problem += f"; did you mean '{close[0]}'?"
+        elif allowed:
+            expected = f"one of the fields here: {', '.join(allowed)}"
+        else:
+            problem += " (check the spelling against README 'cycles/')"
+        found = None  # the value under a misspelt key is not the problem
+    return {
+        "field": ".".join(str(part) for part in loc) or "(top level)",
+        "line": line,
+        "column": column,
+        "found": found,
+        "expected": expected,
+        "problem": problem,
+    }
+
+
+def _raise_validation(
+    located: LocatedYaml, exc: ValidationError, root: type[BaseModel] | None = None
+) -> None:
+    """Raise one ConfigError for every problem pydantic found: the first in full (with
+    its line, column and fix), the others listed below it with theirs, so a file with
+    three mistakes is not corrected in three runs."""
+    problems = [_one_problem(located, e, root) for e in _problems_in_order(exc.errors())]
+    first = problems[0]
+    problem = first["problem"]
+    if len(problems) > 1:
+        listed = []
+        for other in problems[1:11]:
+            where = ", ".join(
+                part
+                for part in (
+                    f"line {other['line']}" if other["line"] else "",
+                    f"column {other['column']}" if other["column"] else "",
+                    f"field '{other['field']}'",
+                )
+                if part
+            )
+            text = other["problem"]
+            if other["expected"]:
+                text += f"; expected {other['expected']}"
+            if other["found"] is not None:
+                text += f", found {other['found']!r}"
+            listed.append(f"\n  also: {where}: {text}")
+        if len(problems) > 11:
+            listed.append(f"\n  and {len(problems) - 11} more problem(s)")
+        problem += f" ({len(problems) - 1} more problem(s), listed below)"
+        tail = "".join(listed)
+    else:
+        tail = ""
+    field = first["field"]
+    error = ConfigError(
         located.path,
         problem,
         field=field,
-        line=line,
-        column=column,
-        found=found,
-        expected=_expected_for(first),
-        fix=f"edit '{field}' in {located.path.name}.",
-    ) from exc
+        line=first["line"],
+        column=first["column"],
+        found=first["found"],
+        expected=first["expected"],
+        fix=f"edit '{field}' in {located.path.name}"
+        + (" (and the problems listed above)." if tail else "."),
+    )
+    if tail:
+        error.message += tail
+        error.args = (str(error),)
+    raise error from exc
 
 
 def load_cohort(cohort_dir: str | Path) -> Cohort:
@@ -866,7 +956,7 @@ def load_cohort(cohort_dir: str | Path) -> Cohort:
     try:
         return Cohort.model_validate(located.data)
     except ValidationError as exc:
-        _raise_validation(located, exc)
+        _raise_validation(located, exc, Cohort)
         raise  # unreachable
 
 
@@ -879,7 +969,7 @@ def load_cycle(cohort_dir: str | Path, cycle: str) -> CycleCard:
     try:
         card = CycleCard.model_validate(located.data)
     except ValidationError as exc:
-        _raise_validation(located, exc)
+        _raise_validation(located, exc, CycleCard)
         raise
     if card.id != cycle:
         raise ConfigError(

@@ -267,7 +267,7 @@ def read_reflection(
     try:
         reflection = Reflection.model_validate(located.data)
     except ValidationError as exc:
-        _raise_validation(located, exc)
+        _raise_validation(located, exc, Reflection)
         raise  # unreachable
     for field, wanted in (("org_id", org_id), ("cycle", cycle)):
         if wanted is not None and getattr(reflection, field) != wanted:

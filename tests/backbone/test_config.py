@@ -69,6 +69,66 @@ def test_unknown_field_is_refused(tiny_cohort: Path) -> None:
     assert "no such field" in str(caught.value)
 
 
+def test_every_problem_is_listed_and_a_misspelt_field_is_named(tiny_cohort: Path) -> None:
+    """A cohort.yml with three mistakes took three runs to correct, and 'idd:' was told
+    as "organizations.0.id: Field required" with "(1 more problem(s) after this one)"."""
+    write(
+        tiny_cohort / "cohort.yml",
+        """\
+        id: tiny
+        name: Tiny
+        organizations:
+          - idd: alpha
+            name: Alpha
+          - id: beta
+            name: Beta
+            metrics:
+              lapse_days: ninety
+              absorbtion_days: 30
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cohort(tiny_cohort)
+    error = caught.value
+    # the misspelling first (it causes the missing 'id'), with the field it resembles
+    assert (error.field, error.line, error.column) == ("organizations.0.idd", 4, 5)
+    lines = str(error).splitlines()
+    assert lines[0].endswith(
+        "field 'organizations.0.idd': no such field; did you mean 'id'? "
+        "(3 more problem(s), listed below)"
+    )
+    assert lines[1:4] == [
+        "  also: line 10, column 7, field 'organizations.1.metrics.absorbtion_days': "
+        "no such field; did you mean 'absorption_days'?",
+        "  also: line 4, column 5, field 'organizations.0.id': Field required; "
+        "expected a value (this field is required)",
+        "  also: line 9, column 7, field 'organizations.1.metrics.lapse_days': Input "
+        "should be a valid integer, unable to parse string as an integer; "
+        "expected a whole number, found 'ninety'",
+    ]
+    assert lines[4] == (
+        "  Fix: edit 'organizations.0.idd' in cohort.yml (and the problems listed above)."
+    )
+
+
+def test_an_unknown_field_far_from_any_lists_the_fields_there(tiny_cohort: Path) -> None:
+    write(
+        tiny_cohort / "cohort.yml",
+        """\
+        id: tiny
+        name: Tiny
+        organizations:
+          - id: alpha
+            name: Alpha
+            consent: {cohort: [ladder], staff: [ladder]}
+        """,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_cohort(tiny_cohort)
+    assert caught.value.field == "organizations.0.consent.staff"
+    assert "no such field; expected one of the fields here: cohort, funder" in str(caught.value)
+
+
 def test_bad_id_and_unknown_parent(tiny_cohort: Path) -> None:
     write(
         tiny_cohort / "cohort.yml",
