@@ -198,12 +198,13 @@ SYNC = textwrap.dedent(
 LEAN = textwrap.dedent(
     """
     import json, os, sys, time, duckdb
+    from cyclebook.store import ID
     van, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     t = time.perf_counter()
     con.execute(f"ATTACH '{out}' AS s")
-    key = "BIGINT" if mode == "bigint" else "VARCHAR"
+    key = "BIGINT" if mode == "bigint" else ID  # the store's id columns, as it writes them
     con.execute(f'''CREATE TABLE s.activity (org_id VARCHAR, activity_id {key},
         person_id {key}, source VARCHAR, type VARCHAR, occurred_at TIMESTAMPTZ,
         recorded_at TIMESTAMPTZ, status VARCHAR, attended BOOLEAN, event_id {key},
@@ -246,6 +247,7 @@ LEAN = textwrap.dedent(
 WRITE_FLOOR = textwrap.dedent(
     """
     import json, sys, time, duckdb
+    from cyclebook.store import SCHEMA
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"ATTACH '{sys.argv[1]}' AS src (READ_ONLY)")
@@ -256,8 +258,9 @@ WRITE_FLOOR = textwrap.dedent(
     con.execute(f"ATTACH '{sys.argv[2]}' AS out")
     t0 = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
-    for t in tables:
-        con.execute(f"CREATE TABLE out.{t} AS SELECT * FROM mem_{t}")
+    for t in tables:  # as the store declares them (its id columns uncompressed)
+        con.execute(f"CREATE TABLE out.{t} ({SCHEMA[t]})")
+        con.execute(f"INSERT INTO out.{t} SELECT * FROM mem_{t}")
     con.execute("COMMIT")
     print(json.dumps({"seconds": time.perf_counter() - t0}))
     """

@@ -38,6 +38,15 @@ from cyclebook.errors import StoreError
 #    hashed first as version 4 keeps them)
 SCHEMA_VERSION = 5
 
+# The ids of people, activities and tools' records (millions of distinct strings of
+# hex or digits) are stored uncompressed: DuckDB's string compression (dict_fsst) spent
+# half of the activity table's write on them and saved little (2M activities: 3.0 s of
+# CPU written as is, 1.5 s with them uncompressed), and every measure that reads them
+# then decoded them (a quarter less CPU reading them uncompressed). The store is about
+# two thirds larger; the archive of the raw exports beside it is larger still.
+# (A store made before keeps its tables as they were.)
+ID = "VARCHAR USING COMPRESSION uncompressed"
+
 # Columns are the canonical model of DESIGN.md. ``org_id`` leads every key because one
 # store holds the whole cohort.
 SCHEMA: dict[str, str] = {
@@ -46,9 +55,9 @@ SCHEMA: dict[str, str] = {
         name VARCHAR NOT NULL,
         parent_org_id VARCHAR
     """,
-    "person": """
+    "person": f"""
         org_id VARCHAR NOT NULL,
-        person_id VARCHAR NOT NULL,
+        person_id {ID} NOT NULL,
         first_seen_at TIMESTAMPTZ,
         zip VARCHAR,
         state VARCHAR,
@@ -60,9 +69,9 @@ SCHEMA: dict[str, str] = {
         match_key VARCHAR
         -- (org_id, person_id) is unique, kept so by the sync (see UNINDEXED_KEYS)
     """,
-    "person_pii": """
+    "person_pii": f"""
         org_id VARCHAR NOT NULL,
-        person_id VARCHAR NOT NULL,
+        person_id {ID} NOT NULL,
         first_name VARCHAR,
         last_name VARCHAR,
         email VARCHAR,
@@ -75,20 +84,20 @@ SCHEMA: dict[str, str] = {
     # are matched against them, so a person's second email, or the address a tool held
     # before it changed, still finds them. Hashes of the same salt as match_key, as
     # 128-bit numbers (see value_key).
-    "person_key": """
+    "person_key": f"""
         org_id VARCHAR NOT NULL,
-        person_id VARCHAR NOT NULL,
+        person_id {ID} NOT NULL,
         -- which of the person's ids (identity's source and source_id) carried it
         id_key UHUGEINT NOT NULL,
         -- the email ('e') or phone ('p')
         key UHUGEINT NOT NULL
         -- (org_id, id_key, key) is unique, kept so by the sync
     """,
-    "identity": """
+    "identity": f"""
         org_id VARCHAR NOT NULL,
-        person_id VARCHAR NOT NULL,
+        person_id {ID} NOT NULL,
         source VARCHAR NOT NULL,
-        source_id VARCHAR NOT NULL,
+        source_id {ID} NOT NULL,
         -- earliest date this tool knew the person (for "new people by source")
         first_seen_at TIMESTAMPTZ
         -- (org_id, source, source_id) is unique, kept so by the sync
@@ -102,12 +111,12 @@ SCHEMA: dict[str, str] = {
         start_at TIMESTAMPTZ,
         PRIMARY KEY (org_id, event_id)
     """,
-    "activity": """
+    "activity": f"""
         org_id VARCHAR NOT NULL,
-        activity_id VARCHAR NOT NULL,
-        person_id VARCHAR NOT NULL,
+        activity_id {ID} NOT NULL,
+        person_id {ID} NOT NULL,
         source VARCHAR NOT NULL,
-        source_id VARCHAR,
+        source_id {ID},
         type VARCHAR NOT NULL,
         occurred_at TIMESTAMPTZ NOT NULL,
         recorded_at TIMESTAMPTZ,
@@ -125,10 +134,10 @@ SCHEMA: dict[str, str] = {
         -- upsert). No PRIMARY KEY: DuckDB's index on 10M+ keys more than doubled the
         -- write time and memory of a large sync (benchmarks/bench_sync.py).
     """,
-    "contact_attempt": """
+    "contact_attempt": f"""
         org_id VARCHAR NOT NULL,
-        attempt_id VARCHAR NOT NULL,
-        person_id VARCHAR,
+        attempt_id {ID} NOT NULL,
+        person_id {ID},
         channel VARCHAR NOT NULL,
         result VARCHAR,
         attempted_at TIMESTAMPTZ NOT NULL,
@@ -147,9 +156,9 @@ SCHEMA: dict[str, str] = {
     """,
     # columns an export had beyond the canonical model (e.g. Action Network custom fields);
     # kept per person, never rendered (values may be personal)
-    "custom_field": """
+    "custom_field": f"""
         org_id VARCHAR NOT NULL,
-        person_id VARCHAR NOT NULL,
+        person_id {ID} NOT NULL,
         source VARCHAR NOT NULL,
         field VARCHAR NOT NULL,
         value VARCHAR,
