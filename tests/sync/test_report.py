@@ -112,9 +112,6 @@ def test_report_shows_what_the_sync_noticed_in_each_file(make_cohort):
         assert "1 value(s) of &#x27;Cell&#x27; are not a phone number" in html
         for value in ["07700", "900123", "Zoë", "617-555-0101", "6175550101"]:
             assert value not in html, value
-    # exact small counts: the group's own report only
-    funder = _html(sync_phase.blocks(dataclasses.replace(ctx, audience="funder"), summary))
-    assert "What the sync noticed" not in funder and "1 value(s)" not in funder
 
 
 def test_report_is_for_the_organization_only(make_cohort):
@@ -127,16 +124,60 @@ def test_report_is_for_the_organization_only(make_cohort):
             load_context("sync", str(c.root), "2026-c1", "org", audience)
 
 
-def test_report_suppresses_small_counts_outside_the_organization(make_cohort):
-    c = make_cohort("- {kind: action_network_csv, path: an}")
-    c.write("an/activists.csv", AN_CSV)
-    ctx = dataclasses.replace(_context(c), audience="funder")
-    sync_phase.run(ctx)
+@pytest.mark.e2e
+def test_small_counts_are_exact_in_the_organizations_rendered_report_only(make_cohort):
+    """The report's "<10" for other audiences was never reached: the runner and the
+    notebook render the sync report for the organization alone, which sees exact counts
+    (DESIGN.md suppresses small counts outside the organization only). Rendered by the
+    runner, its small counts are exact; for the cohort or funders there is no sync
+    report at all, and the report's blocks refuse those audiences instead of hiding a
+    few cells whose values the totals beside them give back."""
+    from cyclebook import runner
+    from cyclebook.errors import CyclebookError
+    from cyclebook.paths import CohortPaths
+
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
+    # 3 rows read, u1 and u2 kept, u3 rejected (its date); Mobilize: Di and Eve
+    c.write("an/activists.csv", AN_CSV + "u3,Xu,Yi,yi@example.org,1,,,,31/31/2026,,,,,,\n")
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    ctx = _context(c)
+    card = c.root / "2026-c1" / "cycle.yml"  # its team names the demo's groups: left out
+    card.write_text(re.sub(r"(?m)^team:\n(  .*\n)+", "", card.read_text()))
+    assert runner.run(c.root, phases=["sync"], progress=None).ok
+    paths = CohortPaths.of(c.root)
+    html = paths.report("2026-c1", "org", "sync").read_text()
+    # Tool, Files, Rows read, Kept, Rejected, then the dates
+    assert (
+        "<td>Action Network (activist report)</td><td>1</td><td>3</td><td>2</td><td>1</td>" in html
+    )
+    assert "<td>Mobilize</td><td>1</td><td>2</td><td>2</td><td>0</td>" in html
+    # the rejected row: its file, reason, column, count and line
+    assert (
+        "<td>an/activists.csv</td>" in html
+        and "<td>can2_subscription_date</td><td>1</td><td>5</td>" in html
+    )
+    assert "0 of 4 people (0%) appear in two or more" in html
+    assert "&lt;10" not in html
+    # (the whole page: its style sheet holds short words such as "Di")
+    for value in ["Diaz", "ana@example.org", "di@example.org", "yi@example.org", "Main St"]:
+        assert value not in html, value
+
+    for audience in ("cohort", "funder"):
+        with pytest.raises(CyclebookError, match=f"the sync phase has no report for {audience}"):
+            runner.run(c.root, phases=["sync"], audiences=[audience], progress=None)
+        with pytest.raises(CyclebookError, match="the sync report is for the organization's own"):
+            sync_phase.blocks(dataclasses.replace(ctx, audience=audience), load_summary_of(ctx))
+    # a run for every audience renders the sync report for the organization only
+    every = ["organization", "cohort", "funder"]
+    assert runner.run(c.root, phases=["sync"], audiences=every, progress=None).ok
+    assert sorted(p.name for p in (paths.output("2026-c1") / "reports" / "org").iterdir()) == [
+        "sync.html"
+    ]
+
+
+def load_summary_of(ctx):
     with connect(ctx.store_path) as con:
-        summary = load_summary(con, ctx.org)
-    html = _html(sync_phase.blocks(ctx, summary))
-    assert "&lt;10" in html
-    assert "<td>2</td>" not in html
+        return load_summary(con, ctx.org)
 
 
 def test_report_shows_and_raises_export_errors(make_cohort, capsys):

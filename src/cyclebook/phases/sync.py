@@ -2,8 +2,10 @@
 arrived, what was kept, what was rejected and why, and what is missing.
 
 Only aggregates appear: counts, dates, file and column names, reasons and line numbers,
-never a member's value. Outside the organization's own audience, counts from 1 to 9 are
-shown as "<10".
+never a member's value. The report is for the organization's own staff alone
+(``PHASE_AUDIENCES``: the runner and the notebook refuse any other audience), so its
+counts are exact: DESIGN.md suppresses small counts outside the organization, and the
+sync report applies no consent to share anything beyond it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from cyclebook import display as d
 from cyclebook.card import percent
+from cyclebook.config import PHASE_AUDIENCES
 from cyclebook.errors import CyclebookError
 from cyclebook.phases import PhaseContext
 from cyclebook.store import connect
@@ -60,26 +63,17 @@ def run(ctx: PhaseContext) -> SyncResult:
     return sync_org(ctx.paths.root, ctx.org, cohort=ctx.cohort)
 
 
-def _small(value, audience: str):
-    if audience == "organization":
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 10:
-        return "<10"
-    return value
-
-
-def _suppress(frame: pd.DataFrame, audience: str, columns: list[str]) -> pd.DataFrame:
-    if audience == "organization" or frame.empty:
-        return frame
-    frame = frame.copy()
-    for col in columns:
-        if col in frame:
-            frame[col] = frame[col].map(lambda v: _small(v, audience)).astype(object)
-    return frame
-
-
 def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = None) -> list:
-    aud = ctx.audience
+    if ctx.audience not in PHASE_AUDIENCES["sync"]:
+        # its counts are exact (a 1 to 9 shown beside the totals it adds up to): it
+        # had a "<10" for other audiences that no run ever reached, which hid neither
+        # the rows read nor a rejected row's count worked out from them (no secondary
+        # suppression). Opening it to another audience needs that, and consent, first.
+        raise CyclebookError(
+            f"audience {ctx.audience!r}: the sync report is for the organization's own staff only",
+            fix="render it for audience 'organization'; the share report is what the cohort "
+            "and funders see of a group.",
+        )
     out: list = [d.heading("What arrived", 2)]
     if summary.last_failure:
         out.append(
@@ -149,12 +143,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
     # the columns a sync with neither says nothing in
     src = src.drop(columns=[c for c in ("Left out", "Blank rows skipped") if not src[c].any()])
     out.append(
-        d.table(
-            _suppress(
-                src, aud, ["Rows read", "Kept", "Rejected", "Left out", "Blank rows skipped"]
-            ),
-            "Rows read, kept and rejected per tool, with the dates the data covers",
-        )
+        d.table(src, "Rows read, kept and rejected per tool, with the dates the data covers")
     )
     gone = summary.not_read_now
     if gone:
@@ -172,9 +161,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 kind="info",
             )
         )
-    # for the group's own data staff: the notes carry exact counts ("1 value(s) of ...")
-    # that the other audiences see only as "<10"
-    if aud == "organization" and len(summary.notes):
+    if len(summary.notes):
         out.append(
             d.table(
                 summary.notes,
@@ -216,24 +203,18 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
     if ppl["tools"] >= 2 and ppl["match_rate"] is not None:
         out.append(
             d.paragraph(
-                f"{_small(ppl['matched'], aud):,} of {ppl['total']:,} people "
+                f"{ppl['matched']:,} of {ppl['total']:,} people "
                 f"({percent(ppl['match_rate'])}) appear in two or more of the organization's "
                 f"{ppl['tools']} tools and were matched on email, phone or a shared id "
                 "(each spreadsheet source counts as a tool of its own, as in the share and "
                 "improve reports)."
-                if aud == "organization" or ppl["matched"] >= 10
-                else f"Fewer than 10 of {ppl['total']:,} people appear in two or more tools."
             )
         )
         pairs = summary.pairs.assign(
             tool=summary.pairs["tool"].map(tool_name),
             other_tool=summary.pairs["other_tool"].map(tool_name),
         ).rename(columns={"tool": "Tool", "other_tool": "Other tool", "people": "People in both"})
-        out.append(
-            d.table(
-                _suppress(pairs, aud, ["People in both"]), "People found in both tools of each pair"
-            )
-        )
+        out.append(d.table(pairs, "People found in both tools of each pair"))
     else:
         out.append(
             d.paragraph(
@@ -243,7 +224,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         )
 
     if ppl.get("merged"):
-        shown = _small(ppl["merged"], aud)
+        shown = ppl["merged"]
         one = shown == 1
         out.append(
             d.paragraph(
@@ -266,10 +247,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 "first in the file's list of records is record 1). Values are not shown."
             )
         )
-        rej = summary.rejects
-        if aud != "organization":
-            rej = rej.drop(columns=["Lines"])
-        out.append(d.table(_suppress(rej, aud, ["Rows"]), "Rejected rows by file and reason"))
+        out.append(d.table(summary.rejects, "Rejected rows by file and reason"))
 
     out.append(d.heading("Columns kept beyond the model", 3))
     unknown = summary.unknown_columns
@@ -308,12 +286,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "last": "Latest",
         }
     )
-    out.append(
-        d.table(
-            _suppress(types, aud, ["Activities"]),
-            "Activities by type and source, with the dates they cover",
-        )
-    )
+    out.append(d.table(types, "Activities by type and source, with the dates they cover"))
 
     out.append(d.heading("What the ladder needs but the data lacks", 3))
     out.append(
