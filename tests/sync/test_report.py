@@ -312,6 +312,58 @@ def test_dates_covered_are_the_organizations_own_days(make_cohort):
     ]
 
 
+def test_a_tools_activity_dates_are_not_its_peoples_record_dates(make_cohort):
+    """A tool's "dates the data covers" were one span of its activities and of the days
+    its people were first recorded: a Mobilize page of attendances on 29 May 2026 read
+    as covering from 2021, the year one attendee made her account. The activity's days
+    are a span of their own; the people's record days are shown apart, named as such,
+    and stay so while the file is carried over unchanged."""
+    import copy
+
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    page = copy.deepcopy(MOBILIZE_PAGE)
+    # Di's account: 1 January 2021, 12:00 UTC; Eve's record gives none (the attendance's
+    # created_date stands for it: 1780000500, 28 May 2026, 16:35 in New York)
+    page["data"][0]["person"]["created_date"] = 1609502400
+    c.write("mobilize/p1.json", page)
+    ctx = _context(c)
+    for step in range(2):
+        if step:  # another page: the first is carried over with its dates
+            c.write("mobilize/p2.json", copy.deepcopy(MOBILIZE_PAGE) | {"data": []})
+        result = sync_phase.run(ctx)
+        with connect(ctx.store_path) as con:
+            summary = load_summary(con, ctx.org)
+        # both attendances are of the timeslot at 1780050000: 29 May 2026, 06:20 in New
+        # York; the empty second page has no dates
+        assert summary.sources[
+            ["source_kind", "first", "last", "people_first", "people_last"]
+        ].values.tolist() == [["Mobilize", "2026-05-29", "2026-05-29", "2021-01-01", "2026-05-28"]]
+        html = _html(sync_phase.blocks(ctx, summary, result))
+        assert (
+            '<th scope="col">Earliest activity</th><th scope="col">Latest activity</th>'
+            '<th scope="col">People recorded from</th><th scope="col">People recorded to</th>'
+        ) in html
+        assert (
+            "<td>2026-05-29</td><td>2026-05-29</td><td>2021-01-01</td><td>2026-05-28</td>"
+        ) in html
+
+
+def test_a_sync_recorded_with_one_span_of_both_shows_neither(make_cohort):
+    """A file's row written before the activity's days were kept apart from its
+    people's holds one span of both: it is not shown as the activity's."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path, write=True) as con:
+        con.execute("UPDATE sync_run SET message = '{}' WHERE file IS NOT NULL")
+        summary = load_summary(con, ctx.org)
+    assert summary.sources[["first", "last", "people_first"]].isna().all(axis=None)
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "<td>Mobilize</td><td>1</td><td>2</td><td>2</td><td>0</td><td>–</td><td>–</td>" in html
+    assert "People recorded from" not in html
+
+
 def test_a_first_sync_that_fails_says_so_once_and_plainly(make_cohort, capsys):
     """A group whose only export could not be read got its message three times in the
     body of its report, under "the figures below are from the last sync that succeeded"
@@ -836,7 +888,8 @@ def test_each_spreadsheet_has_its_own_row_and_dates(make_cohort):
     html = _html(sync_phase.blocks(ctx, summary, result))
     assert (
         "<tr><td>Spreadsheet (signins)</td><td>2</td><td>3</td><td>2</td><td>1</td><td>0</td>"
-        "<td>2026-01-07</td><td>2026-02-04</td></tr>"
+        # (a sheet's row is dated once: its person's record has the activity's day)
+        "<td>2026-01-07</td><td>2026-02-04</td><td>2026-01-07</td><td>2026-02-04</td></tr>"
     ) in html
     # the same names as the pairs: Ana is on both sheets
     assert "<td>Spreadsheet (monthly-dues)</td><td>Spreadsheet (signins)</td><td>1</td>" in html

@@ -136,14 +136,23 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "rows_rejected": "Rejected",
             "left_out": "Left out",
             "blank": "Blank rows skipped",
-            "first": "Earliest date",
-            "last": "Latest date",
+            "first": "Earliest activity",
+            "last": "Latest activity",
+            "people_first": "People recorded from",
+            "people_last": "People recorded to",
         }
     )
-    # the columns a sync with neither says nothing in
-    src = src.drop(columns=[c for c in ("Left out", "Blank rows skipped") if not src[c].any()])
+    # the columns a sync with neither says nothing in (no people export: no record dates)
+    empty = [c for c in ("Left out", "Blank rows skipped") if not src[c].any()]
+    empty += [c for c in ("People recorded from", "People recorded to") if src[c].isna().all()]
+    src = src.drop(columns=empty)
     out.append(
-        d.table(src, "Rows read, kept and rejected per tool, with the dates the data covers")
+        d.table(
+            src,
+            "Rows read, kept and rejected per tool, with the days its activity covers (its "
+            "activities and contact attempts) and, apart, the days its people were first "
+            "recorded in it",
+        )
     )
     gone = summary.not_read_now
     if gone:

@@ -633,12 +633,26 @@ def _finish_files(stage: Stage, result: SyncResult, stored: list[FileResult]) ->
 
 
 def _coverage(con) -> None:
-    """Dates each file covers (before the staged activities are released)."""
+    """Dates each file covers (before the staged activities are released): those of its
+    activities and contact attempts (``lo``, ``hi``), and apart those of its people's
+    records (``dates``: the JSON the file's sync_run message gets, with the first and
+    last day a tool first had one of its people, such as an activist report's
+    subscription dates, in UTC). One span of both made a VAN persons table of people
+    added years ago read as the tool's activity reaching back that far."""
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE cb_cov AS SELECT file_no, min(t) AS lo, max(t) AS hi
-           FROM (SELECT file_no, occurred_at AS t FROM st_activity
-                 UNION ALL SELECT file_no, attempted_at FROM st_attempt
-                 UNION ALL SELECT file_no, seen_at FROM st_person) GROUP BY file_no"""
+        """CREATE OR REPLACE TEMP TABLE cb_cov AS
+           SELECT file_no, lo, hi, json_object('activity_dates', TRUE,
+                      'people_from', strftime(timezone('UTC', people_lo), '%Y-%m-%dT%H:%M:%SZ'),
+                      'people_to', strftime(timezone('UTC', people_hi), '%Y-%m-%dT%H:%M:%SZ'))
+                  AS dates
+           FROM (SELECT file_no, min(t) FILTER (WHERE NOT person) AS lo,
+                        max(t) FILTER (WHERE NOT person) AS hi,
+                        min(t) FILTER (WHERE person) AS people_lo,
+                        max(t) FILTER (WHERE person) AS people_hi
+                 FROM (SELECT file_no, occurred_at AS t, FALSE AS person FROM st_activity
+                       UNION ALL SELECT file_no, attempted_at, FALSE FROM st_attempt
+                       UNION ALL SELECT file_no, seen_at, TRUE FROM st_person)
+                 GROUP BY file_no)"""
     )
 
 
@@ -752,7 +766,10 @@ def _record(
                file, sha256, rows_read, rows_kept, rows_rejected, unknown_columns,
                min_occurred_at, max_occurred_at, message)
            SELECT $org, $run, $started, now(), 'ok', r.source_kind, r.rel, r.sha256,
-                  r.rows_read, r.rows_kept, r.rows_rejected, r.unknown, c.lo, c.hi, r.message
+                  r.rows_read, r.rows_kept, r.rows_rejected, r.unknown, c.lo, c.hi,
+                  -- the people's record dates, apart from the activity's (min_occurred_at
+                  -- and max_occurred_at held both until "activity_dates" was recorded)
+                  json_merge_patch(r.message, coalesce(c.dates, '{"activity_dates": true}'))
            FROM cb_file_rows r LEFT JOIN cb_cov c USING (file_no) WHERE NOT r.carried
            UNION ALL
            SELECT $org, $run, $started, now(), 'ok', p.source_kind, p.file, p.sha256,

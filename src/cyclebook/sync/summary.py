@@ -49,7 +49,7 @@ class SyncSummary:
     not_read_now: dict | None = None
 
 
-def _df(con, sql: str, params: list) -> pd.DataFrame:
+def _df(con, sql: str, params: list | dict) -> pd.DataFrame:
     cur = con.execute(sql, params)
     cols = [d[0] for d in cur.description]
     return pd.DataFrame(cur.fetchall(), columns=cols)
@@ -374,15 +374,25 @@ def load_summary(con, org: Organization) -> SyncSummary:
         }
         # dates are the organization's own days (by UTC days, an evening's signup west of
         # UTC was shown on the next day)
+        # (a file's activity dates, and apart its people's record dates: a sync before
+        # "activity_dates" was recorded kept one span of both, shown as neither)
         files = _df(
             con,
             """SELECT source_kind, file, rows_read, rows_kept, rows_rejected,
-                      strftime(timezone(?, min_occurred_at), '%Y-%m-%d') AS first,
-                      strftime(timezone(?, max_occurred_at), '%Y-%m-%d') AS last,
+                      strftime(timezone($tz, min_occurred_at), '%Y-%m-%d') AS first,
+                      strftime(timezone($tz, max_occurred_at), '%Y-%m-%d') AS last,
+                      strftime(timezone($tz, CAST(message->>'$.people_from' AS TIMESTAMPTZ)),
+                               '%Y-%m-%d') AS people_first,
+                      strftime(timezone($tz, CAST(message->>'$.people_to' AS TIMESTAMPTZ)),
+                               '%Y-%m-%d') AS people_last,
+                      coalesce(CAST(message->>'$.activity_dates' AS BOOLEAN), FALSE)
+                          AS activity_dates,
                       unknown_columns, message
-               FROM sync_run WHERE org_id = ? AND run_id = ? AND file IS NOT NULL ORDER BY file""",
-            [org.timezone, org.timezone, org_id, run[0]],
+               FROM sync_run WHERE org_id = $org AND run_id = $run AND file IS NOT NULL
+               ORDER BY file""",
+            {"tz": org.timezone, "org": org_id, "run": run[0]},
         )
+        files.loc[~files["activity_dates"].astype(bool), ["first", "last"]] = None
     last_failure = None
     if fail and (not run or fail[0] > run[1]):
         last_failure = {"started_at": fail[0], "message": fail[1]}
@@ -416,6 +426,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 blank=("blank", "sum"),
                 first=("first", "min"),
                 last=("last", "max"),
+                people_first=("people_first", "min"),
+                people_last=("people_last", "max"),
             )
             .reset_index()
             .rename(columns={"tool": "source_kind"})
@@ -432,6 +444,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 "blank",
                 "first",
                 "last",
+                "people_first",
+                "people_last",
             ]
         )
 
