@@ -828,7 +828,11 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         {"File": "an/activists.csv", kept: "Building", unread: ""},
         {"File": "api/donations/don-1.json", kept: "", unread: "action_network:dedication"},
         {"File": "api/people/people-1.json", kept: "Shift, Union Local", unread: ""},
-        {"File": "mobilize/p1.json", kept: ", Workplace, a/b~c, dir\\, utm_campaign", unread: ""},
+        {
+            "File": "mobilize/p1.json",
+            kept: "(empty key), Workplace, a/b~c, dir\\, utm_campaign",
+            unread: "",
+        },
     ]
     for step in range(2):
         if step:  # another file changes: these are carried over
@@ -855,6 +859,54 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         ("mobilize", "dir\\", "slash-plant"),
         ("mobilize", "utm_campaign", "fall-plant"),
     ]
+
+
+def test_a_key_without_a_name_is_listed_by_what_it_is(make_cohort):
+    """A JSON record's key named "" was listed as nothing: ", Shift" under the columns
+    kept, as if a comma had slipped in. It is "(empty key)" in its file's row, and a key
+    of spaces says so. An Action Network person's custom field named "" (or holding a
+    quote) stopped the whole sync on a JSONPath error; it is kept like any other."""
+    from test_readers import AN_API_PERSON, _osdi
+
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    person = dict(
+        AN_API_PERSON, custom_fields={"Shift": "evening", "": "Plant Lane", 'say "hi"': "Plant Q"}
+    )
+    person["  "] = "Plant Space"
+    c.write("api/people/people-1.json", _osdi("osdi:people", [person]))
+    event = {
+        "identifiers": ["action_network:e-1"],
+        "title": "Tenant meeting",
+        "start_date": "2025-05-01T18:00:00Z",
+        "": "Plant Hall",
+    }
+    c.write("api/events/events-1.json", _osdi("osdi:events", [event]))
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    kept, unread = (
+        "Columns kept (not part of the model)",
+        "Keys not read (only in the archived copy)",
+    )
+    assert summary.unknown_columns.to_dict("records") == [
+        {"File": "api/events/events-1.json", kept: "", unread: "(empty key)"},
+        {
+            "File": "api/people/people-1.json",
+            kept: '(empty key), (key of 2 blank characters), Shift, say "hi"',
+            unread: "",
+        },
+    ]
+    assert c.query("SELECT field, value FROM custom_field ORDER BY 1") == [
+        ("", "Plant Lane"),
+        ("  ", "Plant Space"),
+        ("Shift", "evening"),
+        ('say "hi"', "Plant Q"),
+    ]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "<td>(empty key), (key of 2 blank characters), Shift, say &quot;hi&quot;</td>" in html
+    for value in ["Plant Lane", "Plant Space", "Plant Q", "Plant Hall", "evening"]:
+        assert value not in html, value
 
 
 def test_each_spreadsheet_has_its_own_row_and_dates(make_cohort):

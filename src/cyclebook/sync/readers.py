@@ -680,8 +680,11 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
                 f"nullif({_osdi_id('action_network')}, '')",
             )
             con.execute(
+                # (each field found by its JSON pointer: as a JSONPath, a field named ""
+                # or holding a quote was an error that stopped the whole sync)
                 f"""INSERT INTO st_custom SELECT 'action_network', ref, 'action_network', k,
-                        json_extract_string(__cf, '$."' || k || '"'), __file, __rec
+                        json_extract_string(__cf, '/' || replace(replace(k, '~', '~0'), '/',
+                                                                 '~1')), __file, __rec
                     FROM (SELECT __file, __rec, ref, __cf, unnest(json_keys(__cf)) AS k
                           FROM {typed})
                     WHERE ref IS NOT NULL;

@@ -320,6 +320,17 @@ def ladder_gaps(
     return out
 
 
+def key_label(key: str) -> str:
+    """A column's or JSON key's name as the report lists it: a key with no name (a JSON
+    record's "": the list read ", Shift", as if a comma had slipped in) is named so."""
+    if key == "":
+        return "(empty key)"
+    if not key.strip():
+        n = len(key)
+        return f"(key of {n} blank character{'s' if n != 1 else ''})"
+    return key
+
+
 def _sheet_label(org: Organization, rel: str) -> str:
     """ "Spreadsheet (dues)": the spreadsheet source whose path holds the file ``rel``
     (the innermost), named as its activities' source is (readers.generic_source_name)."""
@@ -495,8 +506,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
             unknown_rows.append(
                 {
                     "File": rec.file,
-                    KEPT_COLUMNS: ", ".join(kept),
-                    UNREAD_KEYS: ", ".join(unread),
+                    KEPT_COLUMNS: ", ".join(key_label(k) for k in kept),
+                    UNREAD_KEYS: ", ".join(key_label(k) for k in unread),
                 }
             )
     unknown = pd.DataFrame(unknown_rows, columns=["File", KEPT_COLUMNS, UNREAD_KEYS])
