@@ -781,9 +781,10 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
     page. And an API's own custom fields, which are kept (Action Network's
     custom_fields, Mobilize's sign-up questions), were listed nowhere, while the
     activist report's custom columns were. A person record's unknown keys are now kept
-    as the person's custom fields, as a CSV's columns are; the keys of other records (a
-    donation's) are listed apart as not read. Each stays listed while its file is
-    carried over unchanged."""
+    as the person's custom fields, as a CSV's columns are, and so are an activity
+    record's (a donation's); the keys of records without a person (an event's) are
+    listed apart as not read. Each stays listed while its file is carried over
+    unchanged."""
     import copy
 
     from test_readers import AN_API_PERSON, _osdi
@@ -803,6 +804,13 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         "action_network:dedication": "for Plant Gran",
     }
     c.write("api/donations/don-1.json", _osdi("osdi:donations", [donation]))
+    event = {
+        "identifiers": ["action_network:e-1"],
+        "title": "Tenant meeting",
+        "start_date": "2025-05-01T18:00:00Z",
+        "action_network:ticket_note": "at Plant Hall",
+    }
+    c.write("api/events/events-1.json", _osdi("osdi:events", [event]))
     page = copy.deepcopy(MOBILIZE_PAGE)
     page["data"][0]["utm_campaign"] = "fall-plant"
     # keys a JSONPath cannot name (an empty one, one ending in a backslash): kept too
@@ -826,7 +834,8 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
     expected = [
         {"File": "ab/entities-1.json", kept: "action_builder:shop_steward", unread: ""},
         {"File": "an/activists.csv", kept: "Building", unread: ""},
-        {"File": "api/donations/don-1.json", kept: "", unread: "action_network:dedication"},
+        {"File": "api/donations/don-1.json", kept: "action_network:dedication", unread: ""},
+        {"File": "api/events/events-1.json", kept: "", unread: "action_network:ticket_note"},
         {"File": "api/people/people-1.json", kept: "Shift, Union Local", unread: ""},
         {
             "File": "mobilize/p1.json",
@@ -844,7 +853,7 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         html = _html(sync_phase.blocks(ctx, summary, result))
         assert "The columns and keys the sync does not read" in html
         for value in ["Plant 9", "evening", "fall-plant", "Tower Plant", "Tower A", "Plant Gran",
-                      "blank-plant", "slash-plant"]:  # fmt: skip
+                      "blank-plant", "slash-plant", "Plant Hall"]:  # fmt: skip
             assert value not in html, value
     assert c.query(
         "SELECT source, field, value FROM custom_field WHERE field <> 'can2_user_tags' ORDER BY 2"
@@ -856,6 +865,7 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         ("mobilize", "Workplace", "Tower Plant"),
         ("mobilize", "a/b~c", "1"),
         ("action_builder", "action_builder:shop_steward", "true"),
+        ("action_network", "action_network:dedication", "for Plant Gran"),
         ("mobilize", "dir\\", "slash-plant"),
         ("mobilize", "utm_campaign", "fall-plant"),
     ]
@@ -906,6 +916,91 @@ def test_a_key_without_a_name_is_listed_by_what_it_is(make_cohort):
     html = _html(sync_phase.blocks(ctx, summary, result))
     assert "<td>(empty key), (key of 2 blank characters), Shift, say &quot;hi&quot;</td>" in html
     for value in ["Plant Lane", "Plant Space", "Plant Q", "Plant Hall", "evening"]:
+        assert value not in html, value
+
+
+def test_an_action_network_activitys_unknown_keys_are_kept_as_its_persons(make_cohort):
+    """An Action Network attendance's, donation's or tagging's keys beyond the reader's
+    were listed as not read (only in the archived page) while a people page's were kept
+    as custom fields: a group told "tell the facilitators if one should count" had
+    nothing to count. They are kept as the record's person's custom fields, as a
+    Mobilize attendance's are: one value per person and key, the later record's; none
+    of a rejected record."""
+    from test_readers import AN_API_PERSON, _osdi
+
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    other = dict(AN_API_PERSON, identifiers=["action_network:p-2"], custom_fields={})
+    other["email_addresses"] = [{"address": "dee@example.org", "status": "subscribed"}]
+    other["phone_numbers"] = []
+    c.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON, other]))
+
+    def donation(n, person, amount, note):
+        return {
+            "identifiers": [f"action_network:d-{n}"],
+            "created_date": f"2025-05-0{n}T10:00:00Z",
+            "amount": amount,
+            "action_network:person_id": person,
+            "action_network:dedication": note,
+        }
+
+    c.write(
+        "api/donations/don-1.json",
+        _osdi(
+            "osdi:donations",
+            [
+                donation(1, "p-1", "10", "for Plant Gran"),
+                donation(2, "p-1", "15", "for Plant Aunt"),  # p-1's later: kept
+                donation(3, "p-2", "lots", "for Plant Rejected"),  # amount: rejected
+            ],
+        ),
+    )
+    attendance = {
+        "identifiers": ["action_network:a-1"],
+        "created_date": "2025-04-01T10:00:00Z",
+        "status": "accepted",
+        "action_network:person_id": "p-2",
+        "action_network:event_id": "e-9",
+        "ticket_level": "Plant Solidarity",
+    }
+    c.write("api/attendances/att-1.json", _osdi("osdi:attendances", [attendance]))
+    tagging = {
+        "created_date": "2025-06-01T10:00:00Z",
+        "added_by": "Plant Staffer",
+        "_links": {
+            "self": {"href": "https://actionnetwork.org/api/v2/tags/t-1/taggings/g-1"},
+            "osdi:tag": {"href": "https://actionnetwork.org/api/v2/tags/t-1"},
+            "osdi:person": {"href": "https://actionnetwork.org/api/v2/people/p-2"},
+        },
+    }
+    c.write("api/taggings/tag-1.json", _osdi("osdi:taggings", [tagging]))
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    assert [r[3] for r in c.rejects()] == ["amount is not a number"]
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    kept, unread = (
+        "Columns kept (not part of the model)",
+        "Keys not read (only in the archived copy)",
+    )
+    assert summary.unknown_columns.to_dict("records") == [
+        {"File": "api/attendances/att-1.json", kept: "ticket_level", unread: ""},
+        {"File": "api/donations/don-1.json", kept: "action_network:dedication", unread: ""},
+        {"File": "api/people/people-1.json", kept: "Shift", unread: ""},
+        {"File": "api/taggings/tag-1.json", kept: "added_by", unread: ""},
+    ]
+    assert c.query(
+        """SELECT i.source_id, f.field, f.value FROM custom_field f
+           JOIN identity i USING (org_id, person_id) ORDER BY 1, 2"""
+    ) == [
+        ("p-1", "Shift", "evening"),
+        ("p-1", "action_network:dedication", "for Plant Aunt"),
+        ("p-2", "added_by", "Plant Staffer"),
+        ("p-2", "ticket_level", "Plant Solidarity"),
+    ]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "<td>api/donations/don-1.json</td><td>action_network:dedication</td>" in html
+    assert "The columns and keys the sync does not read" not in html
+    for value in ["Plant Gran", "Plant Aunt", "Plant Rejected", "Plant Solidarity", "Staffer"]:
         assert value not in html, value
 
 

@@ -572,6 +572,12 @@ AN_ACTIVITY_KEYS = {
 }
 
 
+# the person an activity record names, over its JSON ``j`` (a tagging names its person
+# only in its links)
+AN_PERSON_REF = """coalesce(js(j, '$."action_network:person_id"'),
+    regexp_extract(js(j, '$._links."osdi:person".href'), '/people/([^/?#]+)', 1))"""
+
+
 def _an_collection(f: FileInfo) -> str:
     parts = [p.lower() for p in Path(f.rel).parts]
     for name in (
@@ -701,16 +707,23 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
             _an_events(stage, table, group)
             continue
         stage.json_unknown_keys(group, AN_ACTIVITY_KEYS, keys)
-        if name not in AN_ACTIVITIES:
-            for g in group:
-                g.notes.append(
-                    "not an Action Network people, events, attendances, submissions, donations, "
-                    "taggings, signatures or outreaches page; its records were not used"
-                )
-            con.execute(
-                f"""INSERT INTO st_reject SELECT file_no, rec, NULL, NULL,
-                    'record of an unknown Action Network collection' FROM {subset}"""
+        if name in AN_ACTIVITIES:
+            # an attendance's, a donation's... keys beyond the reader's are kept as its
+            # person's custom fields, as a Mobilize attendance's are (the record's
+            # person's latest value of each): they were listed as not read, only in the
+            # archived page, while a people page's were kept
+            _keep_json_keys(stage, group, table, "action_network", f"nullif({AN_PERSON_REF}, '')")
+            stage.list_custom_fields(group)
+            continue
+        for g in group:
+            g.notes.append(
+                "not an Action Network people, events, attendances, submissions, donations, "
+                "taggings, signatures or outreaches page; its records were not used"
             )
+        con.execute(
+            f"""INSERT INTO st_reject SELECT file_no, rec, NULL, NULL,
+                'record of an unknown Action Network collection' FROM {subset}"""
+        )
     activities = {name: group for name, group in by_name.items() if name in AN_ACTIVITIES}
     if activities:
         _an_activities(stage, table, activities)
@@ -748,13 +761,11 @@ def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) 
         }
     )
     stage.con.execute(f"CREATE OR REPLACE TEMP TABLE {colls} AS {rows}", params)
-    person_ref = """coalesce(js(j, '$."action_network:person_id"'),
-        regexp_extract(js(j, '$._links."osdi:person".href'), '/people/([^/?#]+)', 1))"""
     act_id = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
         regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
         md5(CAST(j AS VARCHAR)))"""
     sel = f"""SELECT rec AS __rec, file_no AS __file, j, __coll,
-        nullif({person_ref}, '') AS pref, {act_id} AS sid,
+        nullif({AN_PERSON_REF}, '') AS pref, {act_id} AS sid,
         js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at,
         cb_ts(js(j, '$.modified_date')) AS modified_at,
         {_status_sql("js(j, '$.status')", AN_ATTENDANCE_STATUS)} AS st,
