@@ -233,11 +233,11 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         )
 
     if ppl.get("merged"):
-        shown = ppl["merged"]
-        one = shown == 1
+        merged = ppl["merged"]
+        one = merged == 1
         out.append(
             d.paragraph(
-                f"{shown} {'person' if one else 'people'} already in the store "
+                f"{merged:,} {'person' if one else 'people'} already in the store "
                 f"{'was' if one else 'were'} found by the last sync to be the same as "
                 "another stored person (one of its records carried an email or phone of "
                 f"each), and merged into {'them' if one else 'the others'}: their "
