@@ -132,6 +132,8 @@ def test_small_counts_are_exact_in_the_organizations_rendered_report_only(make_c
     runner, its small counts are exact; for the cohort or funders there is no sync
     report at all, and the report's blocks refuse those audiences instead of hiding a
     few cells whose values the totals beside them give back."""
+    import copy
+
     from cyclebook import runner
     from cyclebook.errors import CyclebookError
     from cyclebook.paths import CohortPaths
@@ -139,7 +141,9 @@ def test_small_counts_are_exact_in_the_organizations_rendered_report_only(make_c
     c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
     # 3 rows read, u1 and u2 kept, u3 rejected (its date); Mobilize: Di and Eve
     c.write("an/activists.csv", AN_CSV + "u3,Xu,Yi,yi@example.org,1,,,,31/31/2026,,,,,,\n")
-    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    page = copy.deepcopy(MOBILIZE_PAGE)  # Di gives Bo's email: one person in both tools
+    page["data"][0]["person"]["email_addresses"][0]["address"] = "bo@example.org"
+    c.write("mobilize/p1.json", page)
     ctx = _context(c)
     card = c.root / "2026-c1" / "cycle.yml"  # its team names the demo's groups: left out
     card.write_text(re.sub(r"(?m)^team:\n(  .*\n)+", "", card.read_text()))
@@ -156,10 +160,12 @@ def test_small_counts_are_exact_in_the_organizations_rendered_report_only(make_c
         "<td>an/activists.csv</td>" in html
         and "<td>can2_subscription_date</td><td>1</td><td>5</td>" in html
     )
-    assert "0 of 4 people (0%) appear in two or more" in html
+    # u1, Bo (Di) and Eve; Bo in both tools
+    assert "1 of 3 people (33%) appear in two or more" in html
+    assert "<td>Action Network</td><td>Mobilize</td><td>1</td>" in html
     assert "&lt;10" not in html
     # (the whole page: its style sheet holds short words such as "Di")
-    for value in ["Diaz", "ana@example.org", "di@example.org", "yi@example.org", "Main St"]:
+    for value in ["Diaz", "ana@example.org", "bo@example.org", "yi@example.org", "Main St"]:
         assert value not in html, value
 
     for audience in ("cohort", "funder"):
