@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from conftest import utc
 from test_readers import AN_API_PERSON, MOBILIZE_PAGE
 
 from cyclebook.errors import ExportError
@@ -385,3 +386,111 @@ def test_an_activity_twice_in_one_file_with_different_values_is_said(make_cohort
     assert c.query("SELECT status FROM activity WHERE activity_id = 'van:es:4002'") == [
         ("completed",)
     ]
+
+
+DATED_SHEET = """\
+- kind: generic_csv
+  path: roster.csv
+  activity_type: attendance
+  columns: {person_id: Member ID, occurred_at: Meeting Date}
+"""
+
+
+def test_dates_as_the_tools_screens_and_spreadsheets_write_them(make_cohort):
+    """A month's name with a twelve-hour time ("Aug 12, 2026 4:00 PM", as Action
+    Network's and Mobilize's screens export dates), a time without a space before PM, a
+    comma after the date (Google Sheets), Excel's 12-Aug-2026 and an ISO date with a
+    twelve-hour time were rejected as not readable. A value still unread is rejected by
+    its line and column, with the forms that are read."""
+    from cyclebook.sync.stage import BAD_DATE
+
+    c = make_cohort(DATED_SHEET)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date\n"  # 1
+        'A1,"Aug 12, 2026 4:00 PM"\n'  # 2
+        'A2,"August 13, 2026 4:30 pm"\n'  # 3
+        "A3,8/14/2026 4:00PM\n"  # 4
+        'A4,"8/15/2026, 4:00:00 PM"\n'  # 5
+        "A5,16-Aug-2026\n"  # 6
+        "A6,2026-08-17 9:15 AM\n"  # 7
+        "A7,8/18/26 4:00:00 PM\n"  # 8
+        'A8,"Wednesday, August 19, 2026"\n'  # 9
+        'A9,"Aug 20, 2026 at 7:00 PM"\n'  # 10
+        "A10,next Tuesday\n",  # 11
+    )
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (10, 1)
+    assert c.rejects() == [("roster.csv", 11, "Meeting Date", BAD_DATE)]
+    assert "Sep 14, 2026 6:00 PM" in BAD_DATE and "09/14/2026 6:00 PM" in BAD_DATE
+    # New York in August is UTC-4: 4:00 PM there is 20:00 UTC, a date alone 04:00 UTC
+    assert c.query(
+        f"""SELECT i.source_id, {utc("a.occurred_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 2"""
+    ) == [
+        ("A1", "2026-08-12 20:00"),
+        ("A2", "2026-08-13 20:30"),
+        ("A3", "2026-08-14 20:00"),
+        ("A4", "2026-08-15 20:00"),
+        ("A5", "2026-08-16 04:00"),
+        ("A6", "2026-08-17 13:15"),
+        ("A7", "2026-08-18 20:00"),
+        ("A8", "2026-08-19 04:00"),
+        ("A9", "2026-08-20 23:00"),
+    ]
+
+
+def test_day_first_dates_with_a_twelve_hour_time_stay_day_first(make_cohort):
+    """A day-first sheet whose dates carry a twelve-hour time: "13/08/2026 4:00 PM" was
+    not seen as day first, so the sheet was read month first: that row was rejected and
+    "12/08/2026 4:00 PM" was kept as December 8, silently."""
+    c = make_cohort(DATED_SHEET)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date\nA1,13/08/2026 4:00 PM\nA2,12/08/2026 4:00 PM\nA3,01/09/26 9:00 AM\n",
+    )
+    result = c.sync()
+    assert result.rows_rejected == 0, c.rejects()
+    assert result.files[0].notes == [
+        "dates read day first (DD/MM/YYYY): 1 value(s) such as '13/08/2026 4:00 PM' are only "
+        "valid that way; set date_format: '%d/%m/%Y' on this source in cohort.yml to say so"
+    ]
+    assert c.query(
+        f"""SELECT i.source_id, {utc("a.occurred_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [("A1", "2026-08-13 20:00"), ("A2", "2026-08-12 20:00"), ("A3", "2026-09-01 13:00")]
+
+
+def test_mobilize_dates_in_unix_milliseconds(make_cohort):
+    """Unix milliseconds (1786550400000, as JavaScript and some API clients write a
+    Mobilize date) were rejected as not readable, and the attendance with them; they
+    are read beside Unix seconds. A date neither reads is rejected with both named."""
+    from cyclebook.sync.stage import BAD_EPOCH
+
+    page = copy.deepcopy(MOBILIZE_PAGE)
+    first, second = page["data"]
+    first["created_date"] = 1786550400000  # 2026-08-12 16:00 UTC
+    first["timeslot"]["start_date"] = "1786561200000.0"  # 19:00 UTC
+    second["created_date"] = 1786550400  # seconds, as before
+    third = copy.deepcopy(second)
+    third["id"], third["created_date"] = 13, "17865504000000"  # 14 digits: neither
+    page["data"].append(third)
+    c = make_cohort(MOBILIZE)
+    c.write("m/p.json", page)
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (3, 1)
+    assert c.rejects() == [("m/p.json", 3, "created_date", BAD_EPOCH)]
+    assert BAD_EPOCH.endswith("or an Excel serial day number, or Unix seconds or milliseconds)")
+    assert c.query(
+        f"""SELECT source_id, {utc("occurred_at")}, {utc("recorded_at")} FROM activity
+            ORDER BY 1"""
+    ) == [
+        ("11", "2026-08-12 19:00", "2026-05-30 00:13"),
+        ("12", "2026-05-29 10:20", "2026-05-28 20:35"),
+    ]
+    # a person is first seen at the earlier of the attendance's making (created_date)
+    # and the event: 501's sign-up came before the event, 502's event was in May
+    assert c.query(
+        f"""SELECT i.source_id, {utc("p.first_seen_at")} FROM person p
+            JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [("501", "2026-08-12 16:00"), ("502", "2026-05-29 10:20")]

@@ -56,7 +56,8 @@ def test_report_figures_and_privacy(make_cohort):
     assert summary.people["total"] == 4  # u1, u2, Di and Eve (u3's row is rejected)
     assert list(summary.rejects["Reason"]) == [
         "date not readable (expected ISO 8601 like 2026-09-14 or 2026-09-14T18:00:00Z, "
-        "MM/DD/YYYY, or an Excel serial day number)"
+        "MM/DD/YYYY with or without a time such as 09/14/2026 6:00 PM, a month's name such "
+        "as Sep 14, 2026 6:00 PM, or an Excel serial day number)"
     ]
     assert list(summary.rejects["Lines"]) == ["5"]
     assert list(summary.rejects["How to fix"]) == [

@@ -17,6 +17,7 @@ from pathlib import Path
 from cyclebook.config import ACTIVITY_TYPES, Organization, Source
 from cyclebook.sync.stage import (
     BAD_DATE,
+    BAD_EPOCH,
     CP1252_FALLBACK,
     DEFERRED,
     UTF16_BOMS,
@@ -24,6 +25,8 @@ from cyclebook.sync.stage import (
     Stage,
     ident,
     list_rows,
+    slash_formats,
+    sql_list,
     sql_str,
 )
 
@@ -892,8 +895,8 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                     "no person (user_id or email) on the attendance",
                 ),
                 ("created_raw IS NULL", "created_date", "missing created_date"),
-                ("created_at IS NULL", "created_date", BAD_DATE),
-                ("start_raw IS NOT NULL AND start_at IS NULL", "timeslot.start_date", BAD_DATE),
+                ("created_at IS NULL", "created_date", BAD_EPOCH),
+                ("start_raw IS NOT NULL AND start_at IS NULL", "timeslot.start_date", BAD_EPOCH),
                 # (a null status is a sign-up: Mobilize gives none on an independent
                 # organization's attendance at a coordinated organization's event, and
                 # such records, their people with them, were rejected)
@@ -1801,11 +1804,13 @@ def generic_source_name(source: Source) -> str:
 
 # Slash dates as people type them in a spreadsheet: month first (cb_ts, as US tools
 # write them) unless the sheet's own values show day first
-DAY_FIRST = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y', '%d/%m/%y']"
+# (with the same times as cb_ts reads after a slash date: "13/04/2026 4:00 PM" was not
+# seen as day first, and a day-first sheet's "12/08/2026 4:00 PM" was read as December)
+DAY_FIRST = sql_list([*slash_formats("%d/%m", "%Y"), *slash_formats("%d/%m", "%y")])
 # read in two steps, as cb_ts does: %Y takes "26" as the year 26 (see cb_sane)
-DAY_FIRST_YYYY = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y']"
-DAY_FIRST_YY = "['%d/%m/%y %H:%M:%S', '%d/%m/%y %H:%M', '%d/%m/%y']"
-MONTH_FIRST = "['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y', '%m/%d/%y']"
+DAY_FIRST_YYYY = sql_list(slash_formats("%d/%m", "%Y"))
+DAY_FIRST_YY = sql_list(slash_formats("%d/%m", "%y"))
+MONTH_FIRST = sql_list([*slash_formats("%m/%d", "%Y"), *slash_formats("%m/%d", "%y")])
 
 
 def _day_first(stage: Stage, f: FileInfo, table: str, columns: list[str]) -> bool:

@@ -55,6 +55,82 @@ STAGE_SCHEMA: dict[str, str] = {
 # staged tables that are views over the readers' typed tables (the big ones)
 DEFERRED = ("st_activity", "st_attempt")
 
+# Date forms the tools' screens and spreadsheets write, beyond what DuckDB's cast reads
+# (ISO 8601). Slash dates are month first as US tools write them (a sheet's day first
+# ones are told apart in readers._day_first); the times after them as Excel, Google
+# Sheets (a comma after the date) and the tools' web exports write them. The first
+# three stay first: most slash dates read by them, each later format is tried only by
+# the values the earlier ones did not read.
+SLASH_TIMES = (
+    " %H:%M:%S",
+    " %H:%M",
+    "",
+    " %I:%M:%S %p",
+    " %I:%M %p",
+    " %I:%M:%S%p",
+    " %I:%M%p",
+    " %I %p",
+    ", %H:%M:%S",
+    ", %H:%M",
+    ", %I:%M:%S %p",
+    ", %I:%M %p",
+)
+
+
+def slash_formats(day_month: str, year: str) -> list[str]:
+    """strptime formats of a slash date (``day_month`` "%m/%d" or "%d/%m", ``year``
+    "%Y" or "%y") alone and with each time of :data:`SLASH_TIMES`."""
+    return [f"{day_month}/{year}{time}" for time in SLASH_TIMES]
+
+
+# Dates with a month's name ("Aug 12, 2026 4:00 PM" as Action Network's and Mobilize's
+# screens export them, "12-Aug-2026" as Excel's d-mmm-yyyy), tried only on values where
+# a month's name meets a number ("Aug 12", "12-Aug"): a value no format reads ("TBD",
+# "March meeting") is not tried against the ninety formats (a million such values took
+# 60 to 85 s)
+_MONTHS = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+MONTH_NAME = sql_str(f"(?i)\\b{_MONTHS}[a-z]*\\.?[ ,-]*[0-9]|[0-9][ -]{_MONTHS}")
+NAMED_MONTH_DATES = (
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%B %d %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%a, %b %d, %Y",
+    "%A, %B %d, %Y",
+)
+NAMED_MONTH_TIMES = (
+    "",
+    " %I:%M %p",
+    " %I:%M:%S %p",
+    " %I:%M%p",
+    ", %I:%M %p",
+    ", %I:%M:%S %p",
+    " at %I:%M %p",
+    " %H:%M",
+    " %H:%M:%S",
+    ", %H:%M",
+)
+NAMED_MONTH_FORMATS = [d + t for d in NAMED_MONTH_DATES for t in NAMED_MONTH_TIMES]
+
+
+def sql_list(values: list[str] | tuple[str, ...]) -> str:
+    """A SQL list literal of strings."""
+    return "[" + ", ".join(sql_str(v) for v in values) + "]"
+
+
+# Each list is tried only on values that may match it (a slash, a month's name, a
+# twelve-hour clock): a format a value fails costs about a microsecond, and a million
+# dates such as "Aug 12, 2026" took 17 s failing the slash formats first (1 s now)
+SLASH_YYYY = sql_list(
+    [*slash_formats("%m/%d", "%Y"), "%Y/%m/%d", "%Y/%m/%d %I:%M:%S %p", "%Y/%m/%d %I:%M %p"]
+)
+SLASH_YY = sql_list(slash_formats("%m/%d", "%y"))
+ISO_TWELVE_HOUR = sql_list(["%Y-%m-%d %I:%M:%S %p", "%Y-%m-%d %I:%M %p", "%Y-%m-%d %I:%M%p"])
+
+
 # SQL helpers, created as TEMP macros on the sync connection.
 #
 # Planning, not running, is most of a small organization's sync: a macro repeats its
@@ -143,29 +219,38 @@ MACROS = [
     # so a cb_sane on each reading evaluated every strptime for every value (20x slower).
     """CREATE OR REPLACE TEMP MACRO cb_sane(t) AS nullif(
          greatest(t, TIMESTAMPTZ '1800-01-01 00:00:00+00'), TIMESTAMPTZ '1800-01-01 00:00:00+00')""",
-    """CREATE OR REPLACE TEMP MACRO cb_ts(x) AS coalesce(
+    f"""CREATE OR REPLACE TEMP MACRO cb_ts(x) AS coalesce(
          cb_sane(coalesce(
            try_cast(CAST(x AS VARCHAR) AS TIMESTAMPTZ),
            try_cast(cb_s(x) AS TIMESTAMPTZ),
-           CAST(try_strptime(cb_s(x), [
-             '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y', '%m/%d/%Y %I:%M:%S %p',
-             '%m/%d/%Y %I:%M %p', '%Y/%m/%d', '%d %b %Y', '%d %B %Y', '%b %d, %Y',
-             '%B %d, %Y']) AS TIMESTAMPTZ),
+           CASE WHEN contains(CAST(x AS VARCHAR), '/')
+                THEN CAST(try_strptime(cb_s(x), {SLASH_YYYY}) AS TIMESTAMPTZ)
+                WHEN regexp_matches(CAST(x AS VARCHAR), {MONTH_NAME})
+                THEN CAST(try_strptime(cb_s(x), {sql_list(NAMED_MONTH_FORMATS)}) AS TIMESTAMPTZ)
+                WHEN regexp_matches(CAST(x AS VARCHAR), '[AaPp][Mm]\\s*$')
+                THEN CAST(try_strptime(cb_s(x), {ISO_TWELVE_HOUR}) AS TIMESTAMPTZ) END,
            -- a space before the offset, as SQL Server writes a datetimeoffset (VAN's
            -- dateoffsetbegin: 2026-08-27 18:30:00.0000000 -04:00) and Ruby a time
            try_cast(regexp_replace(cb_s(x), ' ([+-][0-9][0-9]:?[0-9][0-9])$', '\\1')
                     AS TIMESTAMPTZ))),
-         CAST(try_strptime(cb_s(x), ['%m/%d/%y %H:%M:%S', '%m/%d/%y %H:%M', '%m/%d/%y',
-                                     '%m/%d/%y %I:%M %p']) AS TIMESTAMPTZ),
-         CASE WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[1-9][0-9]{4}(\\.[0-9]+)?')
+         CASE WHEN contains(CAST(x AS VARCHAR), '/')
+              THEN CAST(try_strptime(cb_s(x), {SLASH_YY}) AS TIMESTAMPTZ)
+              WHEN regexp_matches(CAST(x AS VARCHAR), {MONTH_NAME})
+              THEN CAST(try_strptime(cb_s(x), '%d-%b-%y') AS TIMESTAMPTZ) END,
+         CASE WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
                    AND CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) BETWEEN 20000 AND 80000
               THEN CAST(TIMESTAMP '1899-12-30' + to_microseconds(
                    CAST(round(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) * 86400000000) AS BIGINT))
                    AS TIMESTAMPTZ) END)""",
-    # Unix seconds (Mobilize) or any of the above
+    # Unix seconds (Mobilize), Unix milliseconds (JavaScript's Date, some API clients'
+    # JSON) or any of the above. 12 or 13 digits are milliseconds: as seconds they are
+    # the year 5138 and later, no date an export means (9 to 11 digits as milliseconds
+    # are days of January 1970).
     """CREATE OR REPLACE TEMP MACRO cb_epoch(x) AS CASE
          WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '-?[0-9]{9,11}(\\.[0-9]+)?')
-         THEN to_timestamp(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE)) ELSE cb_ts(x) END""",
+         THEN to_timestamp(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE))
+         WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '-?[0-9]{12,13}(\\.[0-9]+)?')
+         THEN to_timestamp(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) / 1000) ELSE cb_ts(x) END""",
     # a JSON string field
     "CREATE OR REPLACE TEMP MACRO js(j, p) AS cb_s(json_extract_string(j, p))",
     # the element of a JSON list of emails or phones to use: the one marked primary,
@@ -180,10 +265,14 @@ MACROS = [
             1) - 1) || ']') END""",
 ]
 
+# the forms cb_ts reads, as a rejected date's reason names them
 BAD_DATE = (
     "date not readable (expected ISO 8601 like 2026-09-14 or 2026-09-14T18:00:00Z, "
-    "MM/DD/YYYY, or an Excel serial day number)"
+    "MM/DD/YYYY with or without a time such as 09/14/2026 6:00 PM, a month's name such "
+    "as Sep 14, 2026 6:00 PM, or an Excel serial day number)"
 )
+# ... and cb_epoch, for an API's JSON
+BAD_EPOCH = BAD_DATE.removesuffix(")") + ", or Unix seconds or milliseconds)"
 
 
 @dataclass
