@@ -494,3 +494,48 @@ def test_mobilize_dates_in_unix_milliseconds(make_cohort):
         f"""SELECT i.source_id, {utc("p.first_seen_at")} FROM person p
             JOIN identity i USING (org_id, person_id) ORDER BY 1"""
     ) == [("501", "2026-08-12 16:00"), ("502", "2026-05-29 10:20")]
+
+
+def test_an_undated_assessment_keeps_its_person(make_cohort):
+    """An Action Builder entity whose assessment has no date at all (no
+    latest_assessment date, no modified_date) was rejected whole: the person, their
+    email and name were lost for want of the assessment's date. The person is kept; the
+    score is kept as their custom field and is no activity, and the file says so."""
+    c = make_cohort("- {kind: action_builder, path: ab}")
+    dated = {
+        "identifiers": ["action_builder:e1"],
+        "given_name": "Kai",
+        "action_builder:latest_assessment": 4,
+        "action_builder:latest_assessment_created_date": "2026-07-15T12:00:00Z",
+    }
+    undated = {
+        "identifiers": ["action_builder:e2"],
+        "given_name": "Lia",
+        "email_addresses": [{"address": "lia@example.org"}],
+        "action_builder:latest_assessment": "3",
+    }
+    unassessed = {"identifiers": ["action_builder:e3"], "given_name": "Mo"}
+    c.write("ab/e.json", _osdi("people", [dated, undated, unassessed]))
+    result = c.sync()
+    (page,) = result.files
+    assert (page.rows_read, page.rows_kept, page.rows_rejected) == (3, 3, 0)
+    assert c.rejects() == []
+    assert page.notes == [
+        "1 assessment(s) have no date (record(s) 2: neither latest_assessment_created_date "
+        "nor modified_date): the people are kept and each score is kept as their custom "
+        "field 'action_builder:latest_assessment', but it is not an assessment activity "
+        "and counts toward no rung; export the entities again from Action Builder with "
+        "their assessment dates"
+    ]
+    assert c.query("SELECT first_name, email FROM person_pii ORDER BY 1") == [
+        ("Kai", None),
+        ("Lia", "lia@example.org"),
+        ("Mo", None),
+    ]
+    assert c.query("SELECT activity_id, score FROM activity") == [
+        ("ab:assess:e1:20260715120000", 4.0)
+    ]
+    assert c.query(
+        """SELECT i.source_id, f.field, f.value FROM custom_field f
+           JOIN identity i USING (org_id, person_id)"""
+    ) == [("e2", "action_builder:latest_assessment", "3")]

@@ -1736,6 +1736,41 @@ def _ab_people_only(stage: Stage, files: list[FileInfo], table: str, source: Sou
     return is_person
 
 
+UNDATED_ASSESSMENT = "action_builder:latest_assessment"
+
+
+def _undated_assessments(stage: Stage, files: list[FileInfo], typed: str) -> None:
+    """A kept entity's assessment without any date (no latest_assessment date and no
+    modified_date) is no activity: a ladder counts assessments within a window. The
+    person is kept (the whole entity was rejected for it), the score is kept as the
+    person's custom field, and a note on the file counts such records and names the
+    first of them (record positions, never a member's values)."""
+    undated = """__which IS NULL AND score IS NOT NULL AND own_date IS NULL
+        AND modified_at IS NULL AND ref IS NOT NULL"""
+    stage.con.execute(
+        f"""INSERT INTO st_custom SELECT 'action_builder', ref, 'action_builder',
+                {sql_str(UNDATED_ASSESSMENT)}, score_raw, __file, __rec
+            FROM {typed} WHERE {undated}"""
+    )
+    counts = stage.con.execute(
+        f"""SELECT __file, count(*), list(__rec + 1 ORDER BY __rec)[1:5] FROM {typed}
+            WHERE {undated} GROUP BY ALL"""
+    ).fetchall()
+    by_file = {file_no: (n, records) for file_no, n, records in counts}
+    for f in files:
+        if f.file_no not in by_file:
+            continue
+        n, records = by_file[f.file_no]
+        shown = ", ".join(map(str, records)) + (" …" if n > len(records) else "")
+        f.notes.append(
+            f"{n} assessment(s) have no date (record(s) {shown}: neither "
+            "latest_assessment_created_date nor modified_date): the people are kept and "
+            f"each score is kept as their custom field '{UNDATED_ASSESSMENT}', but it is "
+            "not an assessment activity and counts toward no rung; export the entities "
+            "again from Action Builder with their assessment dates"
+        )
+
+
 def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     table = stage.load_json_records(files, "$._embedded.*[*]")
     stage.json_unknown_keys(files, AB_KEYS, stage.json_keys(table))
@@ -1749,7 +1784,7 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
                      cb_ts(js(j, '$."action_builder:latest_assessment_date"')),
                      cb_ts(js(j, '$."action_builder:latest_assessment_at"'))) AS own_date,
             cb_ts(js(j, '$.modified_date')) AS modified_at"""
-        _person_from_osdi(
+        typed = _person_from_osdi(
             stage,
             files,
             table,
@@ -1761,11 +1796,6 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
                     "score_raw IS NOT NULL AND score IS NULL",
                     "action_builder:latest_assessment",
                     "assessment is not a number",
-                ),
-                (
-                    "score IS NOT NULL AND own_date IS NULL AND modified_at IS NULL",
-                    "action_builder:latest_assessment_created_date",
-                    "assessment has no readable date",
                 ),
             ],
             extra_inserts={
@@ -1779,11 +1809,15 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
                     x.own_date AT TIME ZONE 'UTC', '%Y%m%d%H%M%S'), 'score-' || x.score),
                     'action_builder', x.ref, 'action_builder', x.ref, 'assessment',
                     coalesce(x.own_date, x.modified_at), NULL, NULL, NULL, NULL, NULL, NULL,
-                    NULL, NULL, x.score, NULL WHERE x.score IS NOT NULL"""
+                    NULL, NULL, x.score, NULL
+                    WHERE x.score IS NOT NULL AND coalesce(x.own_date, x.modified_at) IS NOT NULL"""
             },
             where=people,
             pick=True,
+            keep=True,
         )
+        _undated_assessments(stage, files, typed)
+        _drop_typed(stage, typed)
         _keep_json_keys(
             stage,
             files,
