@@ -228,13 +228,14 @@ class Source(Strict):
 
     @model_validator(mode="after")
     def _encoding_of_csv_only(self) -> Source:
-        # a JSON page is read as UTF-8 whatever the setting says: accepted, it was
-        # ignored, and a page in another encoding still failed as "not valid JSON"
+        # a JSON page is read as UTF-8 (else Windows-1252) whatever the setting says:
+        # accepted, it was ignored
         if self.encoding is not None and self.kind not in CSV_KINDS:
             raise ValueError(
                 f"'encoding' applies to CSV exports ({', '.join(CSV_KINDS)}); a "
-                f"{self.kind} export is JSON, always read as UTF-8: remove 'encoding' "
-                "from this source (and save a page in another encoding as UTF-8)"
+                f"{self.kind} export is JSON, read as UTF-8 (a page that is not UTF-8 "
+                "is read as Windows-1252, and the sync report says so): remove "
+                "'encoding' from this source"
             )
         return self
 

@@ -9,6 +9,7 @@ kept as custom fields, and the report counts it once.
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from conftest import utc
@@ -335,11 +336,11 @@ def test_every_repeat_of_a_header_line_is_rejected_however_many(make_cohort):
 
 @pytest.mark.parametrize("kind", ["mobilize", "action_network_api", "action_builder"])
 def test_json_sources_take_no_encoding(kind):
-    """A JSON page is read as UTF-8 whatever the source says: 'encoding' on a JSON
-    source was accepted and ignored (a Windows-1252 page still failed as not JSON)."""
+    """A JSON page is read as UTF-8 (else Windows-1252) whatever the source says:
+    'encoding' on a JSON source was accepted and ignored."""
     from cyclebook.config import Source
 
-    with pytest.raises(ValueError, match=f"a {kind} export is JSON, always read as UTF-8"):
+    with pytest.raises(ValueError, match=f"a {kind} export is JSON, read as UTF-8 \\(a page"):
         Source(kind=kind, path="p", encoding="windows-1252")
     assert Source(kind=kind, path="p").encoding is None
     assert Source(kind="van", path="v", encoding="windows-1252").encoding == "windows-1252"
@@ -539,3 +540,33 @@ def test_an_undated_assessment_keeps_its_person(make_cohort):
         """SELECT i.source_id, f.field, f.value FROM custom_field f
            JOIN identity i USING (org_id, person_id)"""
     ) == [("e2", "action_builder:latest_assessment", "3")]
+
+
+def test_a_json_page_saved_as_windows_1252_is_read_and_said(make_cohort):
+    """A JSON page that is not UTF-8 (edited and saved in a Windows program) stopped the
+    organization's sync as "not valid JSON", with the fix to download it again, which a
+    page edited by hand cannot follow. It is read as a CSV in that encoding is: whole
+    as Windows-1252, or a UTF-8 page's stray Windows-1252 bytes as such, with a note."""
+    mobilize = copy.deepcopy(MOBILIZE_PAGE)
+    mobilize["data"][0]["person"]["given_name"] = "José"
+    c = make_cohort(MOBILIZE + "\n- {kind: action_network_api, path: api}")
+    c.write("m/p.json", json.dumps(mobilize, ensure_ascii=False).encode("cp1252"))
+    person = dict(AN_API_PERSON, given_name="Zoë", family_name="Muñoz")
+    people = json.dumps(_osdi("people", [person]), ensure_ascii=False).encode("utf-8")
+    # a UTF-8 page (Zoë) whose one name was typed later as Windows-1252 (Muñoz)
+    raw = people.replace("Muñoz".encode(), "Muñoz".encode("cp1252"))
+    c.write("api/people/p.json", raw)
+    result = c.sync()
+    assert {f.file: f.notes for f in result.files} == {
+        "api/people/p.json": [
+            "read as UTF-8 with 1 byte(s) that are not UTF-8 read as Windows-1252 (parts of "
+            "the file were saved by another program)"
+        ],
+        "m/p.json": ["read as Windows-1252 text (not UTF-8)"],
+    }
+    assert result.rows_rejected == 0
+    assert c.query("SELECT first_name, last_name FROM person_pii ORDER BY 1") == [
+        ("Eve", "Ra"),
+        ("José", "Oh"),
+        ("Zoë", "Muñoz"),
+    ]

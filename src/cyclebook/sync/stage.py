@@ -357,6 +357,19 @@ def _write_decoded(path: Path, target: Path, decoder: codecs.IncrementalDecoder)
         out.write(decoder.decode(b"", final=True))
 
 
+def _is_utf8_file(path: Path) -> bool:
+    """Whether the whole file is valid UTF-8 (read in pieces)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as source:
+            while piece := source.read(TRANSCODE_PIECE_BYTES):
+                decoder.decode(piece)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _has_utf8_beyond_ascii(path: Path) -> bool:
     """Whether the file holds a valid UTF-8 character beyond ASCII (then it is UTF-8,
     perhaps with some lines in another encoding): decoded with invalid bytes dropped, it
@@ -368,6 +381,8 @@ def _has_utf8_beyond_ascii(path: Path) -> bool:
                 return True
     return False
 
+
+JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
 
 # the page text unnested in one statement (see Stage.load_json_records)
 JSON_BATCH_BYTES = 16 << 20
@@ -592,8 +607,9 @@ class Stage:
         """The file's first 64 KB, once it is known not to be empty nor binary.
         ``wide``: the UTF-16 or UTF-32 encoding a CSV reader expects ("utf-16" takes a
         file with a UTF-16 byte-order mark): such text is not binary. ``page``: the file
-        is an API's JSON page, not a CSV (the fixes differ: JSON is read as UTF-8 only,
-        and is downloaded again rather than saved from a spreadsheet)."""
+        is an API's JSON page, not a CSV (the fixes differ: JSON is read as UTF-8 or
+        Windows-1252, never UTF-16, and is downloaded again rather than saved from a
+        spreadsheet)."""
         with open(f.path, "rb") as handle:
             head = handle.read(64 * 1024)
         if wide and (wide != "utf-16" or head.startswith(UTF16_BOMS)):
@@ -642,7 +658,9 @@ class Stage:
         repair (6 s for 50 MB of Spanish names in Windows-1252) runs only on a mixed
         file, where few bytes need it."""
         mixed = _has_utf8_beyond_ascii(f.path)
-        target = self.tmpdir / f"{f.file_no}.csv"
+        # (a JSON page's copy keeps its suffix: it is a page, not a CSV)
+        suffix = f.path.suffix.lower() if f.path.suffix.lower() in JSON_SUFFIXES else ".csv"
+        target = self.tmpdir / f"{f.file_no}{suffix}"
         _CP1252_FALLBACK.read = 0
         decoder = codecs.getincrementaldecoder("utf-8" if mixed else "cp1252")(
             errors=CP1252_FALLBACK
@@ -1034,20 +1052,28 @@ class Stage:
         except duckdb.OutOfMemoryException:
             raise  # the machine's limit, not the files' fault (see sync_org)
         except duckdb.Error:
+            repaired = False
             for f in files:  # find the file that is not JSON, and say so
-                try:
-                    self._read_pages(pages, [f])
-                except duckdb.OutOfMemoryException:
-                    raise
-                except duckdb.Error as exc:
-                    first = str(exc).strip().splitlines()[0].split(" Input:")[0][:200]
+                failure = self._page_failure(pages, f)
+                if failure is not None and f.read_path is None and not _is_utf8_file(f.path):
+                    # a page saved as Windows-1252 (edited in a Windows program), or UTF-8
+                    # with some of it so: read as a CSV in that encoding is, said in a
+                    # note (it stopped the sync as "not valid JSON", the fix to download
+                    # it again, which a page edited by hand cannot follow)
+                    self._repair_encoding(f)
+                    repaired = True
+                    failure = self._page_failure(pages, f)
+                if failure is not None:
+                    first = str(failure).strip().splitlines()[0].split(" Input:")[0][:200]
                     raise self.error(
                         f,
                         f"is not valid JSON ({first})",
                         "download the page again from the API; a truncated download or an "
                         "HTML error page saved as .json causes this.",
-                    ) from exc
-            raise  # every file reads alone: not a problem of one file
+                    ) from failure
+            if not repaired:
+                raise  # every file reads alone: not a problem of one file
+            self._read_pages(pages, files)
         # pages keep the order they were read in (files in order, objects in file order):
         # their rowid numbers them, and a record's number is its place in its file.
         # Pages are unnested a batch at a time: DuckDB works on 2,048 rows at once, and
@@ -1155,11 +1181,23 @@ class Stage:
                       FROM {pages} p JOIN {pages}_files f USING (filename)
                       WHERE p.rowid BETWEEN {first} AND {last})))"""
 
+    def _page_failure(self, pages: str, f: FileInfo) -> duckdb.Error | None:
+        """DuckDB's error reading the page ``f`` alone, None when it reads."""
+        try:
+            self._read_pages(pages, [f])
+        except duckdb.OutOfMemoryException:
+            raise  # the machine's limit, not the file's fault (see sync_org)
+        except duckdb.Error as exc:
+            return exc
+        return None
+
     def _read_pages(self, pages: str, files: list[FileInfo]) -> None:
         """(filename, json) of every JSON object of the files, in file and object order,
         and ``<pages>_files``: (filename, file_no) of the files."""
-        # DuckDB sizes its read buffers by this: no object is larger than its file
-        largest = max(f.size for f in files) + 1024
+        # DuckDB sizes its read buffers by this: no object is larger than its file (a
+        # page re-encoded as UTF-8 is read from its copy, which may be larger)
+        paths = [str(f.read_path or f.path) for f in files]
+        largest = max(os.path.getsize(path) for path in paths) + 1024
         # No join and no sort: with insertion order preserved (the sync's setting) the scan
         # yields the files in list order and each file's objects in order. The list is a
         # parameter, and file numbers are joined later, page batch by page batch: spelled
@@ -1170,11 +1208,11 @@ class Stage:
                 SELECT filename, json
                 FROM read_json_objects($names, format = 'auto', filename = true,
                                        maximum_object_size = {max(largest, 1 << 24)})""",
-            {"names": [str(f.path) for f in files]},
+            {"names": paths},
         )
         rows, params = list_rows(
             {
-                "filename": ("VARCHAR", [str(f.path) for f in files]),
+                "filename": ("VARCHAR", paths),
                 "file_no": ("INTEGER", [f.file_no for f in files]),
             }
         )
@@ -1355,7 +1393,7 @@ def _is_utf8(line: bytes) -> bool:
 
 def _binary_problem(head: bytes, page: bool) -> tuple[str, str]:
     """The problem and fix of a file whose first bytes (``head``) hold a zero byte;
-    ``page``: a JSON page of an API (read as UTF-8 only, downloaded again), else a CSV."""
+    ``page``: a JSON page of an API (never read as UTF-16, downloaded again), else a CSV."""
     sample = head[:4096]
     again = (
         "download the page again from the API" if page else "export the report again from the tool"
