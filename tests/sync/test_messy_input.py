@@ -570,3 +570,37 @@ def test_a_json_page_saved_as_windows_1252_is_read_and_said(make_cohort):
         ("José", "Oh"),
         ("Zoë", "Muñoz"),
     ]
+
+
+def test_keys_inside_a_mobilize_attendances_objects_are_listed_and_kept(make_cohort):
+    """A key Mobilize added inside an attendance's person, event or timeslot object was
+    neither listed among the page's unknown keys nor kept (only the attendance's own
+    keys were): a group's new person field was dropped without a word. Each is listed
+    by its path and kept as the person's custom field, as the attendance's own are."""
+    page = copy.deepcopy(MOBILIZE_PAGE)
+    first, second = page["data"]
+    first["person"]["pronouns"] = "she/her"
+    first["event"]["campaign_code"] = {"code": "F26"}
+    second["timeslot"]["room"] = "Hall B"
+    second["utm_campaign"] = "fall"
+    c = make_cohort(MOBILIZE)
+    c.write("m/p.json", page)
+    (read,) = c.sync().files
+    assert read.unknown_columns == [
+        "event.campaign_code",
+        "person.pronouns",
+        "timeslot.room",
+        "utm_campaign",
+    ]
+    # the sync report lists them as kept, none as only in the archived page
+    ((recorded,),) = c.query("SELECT message FROM sync_run WHERE file = 'm/p.json'")
+    assert json.loads(recorded)["custom_fields"] == read.unknown_columns
+    assert c.query(
+        """SELECT i.source_id, f.field, f.value FROM custom_field f
+           JOIN identity i USING (org_id, person_id) ORDER BY 1, 2"""
+    ) == [
+        ("501", "event.campaign_code", '{"code":"F26"}'),
+        ("501", "person.pronouns", "she/her"),
+        ("502", "timeslot.room", "Hall B"),
+        ("502", "utm_campaign", "fall"),
+    ]

@@ -514,12 +514,12 @@ def _keep_json_keys(
     ref_sql: str,
     where: str = "TRUE",
 ) -> None:
-    """A person record's keys beyond the reader's (each file's ``unknown_columns``), kept
-    as the person's custom fields, as a CSV's unknown columns are: they were listed in the
-    sync report as kept and were in no table. ``ref_sql`` names the record's person over
-    its JSON ``j``. Costs nothing for pages without such keys. (Each key is found by its
-    JSON pointer: a JSONPath of a key ending in a backslash, or an empty one, is an
-    error that stopped the sync.)"""
+    """A person record's keys beyond the reader's (each file's ``unknown_columns``, a
+    nested object's named "person.new_key"), kept as the person's custom fields, as a
+    CSV's unknown columns are: they were listed in the sync report as kept and were in
+    no table. ``ref_sql`` names the record's person over its JSON ``j``. Costs nothing
+    for pages without such keys. (Each key is found by its JSON pointer, see
+    ``Stage.json_pointer``.)"""
     by_file = {f.file_no: f for f in files if f.unknown_columns}
     if not by_file:
         return
@@ -532,13 +532,12 @@ def _keep_json_keys(
     keys = sorted({k for f in by_file.values() for k in f.unknown_columns})
     stage.con.execute(
         f"""INSERT INTO st_custom SELECT {src}, ref, {src}, k, v, file_no, rec
-            FROM (SELECT file_no, rec, ref, k,
-                         cb_s(json_extract_string(j, '/' || replace(replace(k, '~', '~0'),
-                                                                     '/', '~1'))) AS v
-                  FROM ({records}), (SELECT unnest(?::VARCHAR[]) AS k)
+            FROM (SELECT file_no, rec, ref, k, cb_s(json_extract_string(j, pointer)) AS v
+                  FROM ({records}),
+                       (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::VARCHAR[]) AS pointer)
                   WHERE ref IS NOT NULL)
             WHERE v IS NOT NULL""",
-        [keys],
+        [keys, [stage.json_pointer(k) for k in keys]],
     )
 
 
@@ -832,6 +831,53 @@ MOBILIZE_KEYS = {
     "rating",
     "feedback",
 }
+# the keys of the objects inside an attendance, as Mobilize's API documents them: a key
+# beyond these ("person.pronouns") is listed as "person.<key>" and kept as the person's
+# custom field, as an attendance's own unknown keys are (it was neither listed nor kept)
+MOBILIZE_NESTED_KEYS = {
+    "person": {
+        "id",
+        "user_id",
+        "given_name",
+        "family_name",
+        "email_addresses",
+        "phone_numbers",
+        "postal_addresses",
+        "sms_opt_in_status",
+        "created_date",
+        "modified_date",
+        "blocked_date",
+    },
+    "event": {
+        "id",
+        "title",
+        "summary",
+        "description",
+        "featured_image_url",
+        "high_priority",
+        "sponsor",
+        "timeslots",
+        "location",
+        "timezone",
+        "event_type",
+        "browser_url",
+        "created_date",
+        "modified_date",
+        "visibility",
+        "address_visibility",
+        "created_by_volunteer_host",
+        "virtual_action_url",
+        "contact",
+        "accessibility_status",
+        "accessibility_notes",
+        "tags",
+        "approval_status",
+        "event_campaign",
+        "instructions",
+        "is_virtual",
+    },
+    "timeslot": {"id", "start_date", "end_date", "is_full", "instructions", "max_attendees"},
+}
 MOBILIZE_STATUS = {
     "registered": "registered",
     "confirmed": "confirmed",
@@ -842,7 +888,11 @@ MOBILIZE_STATUS = {
 
 def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     table = stage.load_json_records(files, "$.data[*]")
-    stage.json_unknown_keys(files, MOBILIZE_KEYS, stage.json_keys(table))
+    keys = stage.json_keys(table, nested=tuple(MOBILIZE_NESTED_KEYS))
+    known = MOBILIZE_KEYS | {
+        f"{holder}.{key}" for holder, inner in MOBILIZE_NESTED_KEYS.items() for key in inner
+    }
+    stage.json_unknown_keys(files, known, keys)
     for f in files:
         f.role = "attendances"
     if files:

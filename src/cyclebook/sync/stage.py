@@ -527,6 +527,8 @@ class Stage:
         # table is a view over them (see finalize), so 10M activities are not copied
         self.parts: dict[str, list[str]] = {name: [] for name in DEFERRED}
         self.kept: list[str] = []  # typed tables the views read
+        # objects inside JSON records whose keys json_keys names ("person")
+        self.nested_json_objects: set[str] = set()
         con.execute(";\n".join([*setup, *self._views()]))
 
     def use_salt(self, salt: str) -> None:
@@ -1218,17 +1220,52 @@ class Stage:
         )
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {pages}_files AS {rows}", params)
 
-    def json_keys(self, table: str) -> dict[int, list[str]]:
-        """The keys of the records of each file of ``table``, sorted."""
+    def json_keys(self, table: str, nested: tuple[str, ...] = ()) -> dict[int, list[str]]:
+        """The keys of the records of each file of ``table``, sorted; with ``nested``,
+        the keys of those objects inside each record too, named by their path
+        ("person.new_key"): a key a tool added inside Mobilize's person or event was
+        neither listed nor kept. Their JSON pointers ("/person/new_key") are kept in
+        ``json_pointers``, by name, for :func:`readers._keep_json_keys`."""
         # each record's keys, made distinct per file by a hash table (a list of every
         # record's keys per file, flattened, then made distinct took 5 s on an export of
-        # a million people); a record that is not an object has no keys
+        # a million people); a record that is not an object has no keys. The nested
+        # objects' keys come from the same parse of the record (one json_keys call with
+        # a list of paths)
+        if nested:
+            paths = sql_list(["$", *(f'$."{name}"' for name in nested)])
+            named = ", ".join(
+                [
+                    "ks[1]",
+                    *(
+                        f"list_transform(ks[{i}], lambda k: {sql_str(name + '.')} || k)"
+                        for i, name in enumerate(nested, 2)
+                    ),
+                ]
+            )
+            keys = f"flatten([{named}])"
+            source = f"(SELECT file_no, json_keys(j, {paths}) AS ks FROM {table})"
+            self.nested_json_objects.update(nested)
+        else:
+            keys, source = "json_keys(j)", table
         rows = self.con.execute(
             f"""SELECT file_no, list_sort(list(key)) FROM (
-                    SELECT DISTINCT file_no, unnest(json_keys(j)) AS key FROM {table})
+                    SELECT DISTINCT file_no, unnest({keys}) AS key FROM {source})
                 GROUP BY file_no"""
         ).fetchall()
         return {file_no: keys or [] for file_no, keys in rows}
+
+    def json_pointer(self, name: str) -> str:
+        """The JSON pointer of a key ``json_keys`` named: "/person/new_key" for a nested
+        object's key, "/new_key" for a record's own (each part escaped, as RFC 6901 says:
+        a JSONPath of a key ending in a backslash, or an empty one, stopped the sync)."""
+
+        def escaped(part: str) -> str:
+            return part.replace("~", "~0").replace("/", "~1")
+
+        holder, dot, inner = name.partition(".")
+        if dot and holder in self.nested_json_objects:
+            return f"/{escaped(holder)}/{escaped(inner)}"
+        return f"/{escaped(name)}"
 
     def json_unknown_keys(
         self, files: list[FileInfo], known: set[str], keys: dict[int, list[str]]
