@@ -203,6 +203,17 @@ CASES = [
         ("error", ["sheet.csv, line 3", "a header row whose columns differ", "Fix:"]),
     ),
     (
+        # another report's header line, starting with a custom column this file lacks:
+        # kept as a member whose uuid was "Building"
+        "a-header-of-another-layout-starting-with-its-own-column",
+        AN,
+        {
+            "an/a.csv": GOOD_AN
+            + "Building,uuid,email,first_name,last_name,zip_code\nTower,u2,c@example.org,C,D,02139\n"
+        },
+        ("error", ["an/a.csv, line 3", "a header row whose columns differ", "Fix:"]),
+    ),
+    (
         "no-identifier",
         AN,
         {"an/a.csv": AN_HEAD + "u1,A,B,a@example.org,1,\n,C,D,,2,\n"},

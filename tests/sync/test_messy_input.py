@@ -165,6 +165,10 @@ def test_a_repeated_header_with_a_name_twice_or_none(make_cohort):
     [
         "uuid,email,first_name\n",  # the same columns in another order
         "\ufeffuuid,email,Building\n",  # another report's columns
+        # starting with a column this file lacks, a custom one or one of the tool's:
+        # kept as members whose uuid was "Building" and "zip_code"
+        "\ufeffBuilding,uuid,email\n",
+        "zip_code,uuid,email\n",
     ],
 )
 def test_a_header_line_of_other_columns_stops_the_file_by_its_line(make_cohort, second_head):
@@ -603,4 +607,74 @@ def test_keys_inside_a_mobilize_attendances_objects_are_listed_and_kept(make_coh
         ("501", "person.pronouns", "she/her"),
         ("502", "timeslot.room", "Hall B"),
         ("502", "utm_campaign", "fall"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "sources,rel,text,line",
+    [
+        (
+            # a report with many custom columns: fewer than two thirds of its names are
+            # the first header's, and it was kept as a member whose uuid was "uuid"
+            "- {kind: action_network_csv, path: an}",
+            "an/a.csv",
+            "uuid,first_name,email,Notes,Extra\n"
+            "u1,Ana,ana@example.org,,\n"
+            "uuid,email,Building,Shift,Zone\n"
+            "u2,bo@example.org,Tower,Late,North\n",
+            3,
+        ),
+        (
+            # another VAN table's header (a persons table's) below a contacts table's rows
+            "- {kind: van, path: van}",
+            "van/contactscontacts.csv",
+            "vanid,resultid,contacttypeid,datecanvassed\n"
+            "101,14,2,2026-08-10\n"
+            "VANID,FirstName,LastName,Email\n"
+            "102,Bo,Cy,bo@example.org\n",
+            3,
+        ),
+        (
+            # a Spoke messages export's header below a contacts export's rows
+            "- {kind: spoke, path: spoke}",
+            "spoke/c.csv",
+            "campaignId,campaign,contact[cell],contact[firstName]\n"
+            "1,K,+16175550100,Ana\n"
+            "campaignId,contactNumber,isFromContact,attemptedAt\n"
+            "1,+16175550100,false,2026-08-10\n",
+            3,
+        ),
+    ],
+)
+def test_a_header_line_of_another_layout_is_told_by_the_tools_names(
+    make_cohort, sources, rel, text, line
+):
+    """The header line of another export of the tool, joined below a first one, was told
+    only when two thirds of its names were the first header's: other lines were read as
+    records, the header itself as a member. Told by the tool's own column names too,
+    it stops the file by its line, as every header line of other columns does."""
+    c = make_cohort(sources)
+    c.write(rel, text)
+    with pytest.raises(ExportError) as caught:
+        c.sync()
+    message = str(caught.value)
+    assert message.startswith(f"[org] {rel}, line {line}: this line is a header row"), message
+    assert "its own file" in message and "bo@example.org" not in message
+    assert c.query("SELECT count(*) FROM person") == [(0,)]
+
+
+def test_a_record_with_column_names_among_its_values_is_still_a_record(make_cohort):
+    """A record whose values happen to be column names, beside an email or an id, is
+    not a header line: it is read."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write(
+        "an/a.csv",
+        "uuid,first_name,last_name,email\nu1,Email,Uuid,ana@example.org\n"
+        "u2,first_name,last_name,bo@example.org\n",
+    )
+    result = c.sync()
+    assert result.rows_rejected == 0
+    assert c.query("SELECT first_name, last_name FROM person_pii ORDER BY 1") == [
+        ("Email", "Uuid"),
+        ("first_name", "last_name"),
     ]

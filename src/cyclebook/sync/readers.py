@@ -1086,6 +1086,7 @@ VAN_KNOWN = {
         "activistcodedescription",
     },
 }
+VAN_ALL_COLUMNS = frozenset().union(*VAN_KNOWN.values())
 VAN_REQUIRED = {
     "persons": ["vanid"],
     "contacts": ["vanid"],
@@ -1202,7 +1203,9 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             loaded[f.file_no] = stage.load_csv(
                 f,
                 required=VAN_REQUIRED[f.role],
-                known=VAN_KNOWN[f.role],
+                # (every table's columns: a header line of another table, joined below
+                # this one's rows, is told by them)
+                known=VAN_ALL_COLUMNS,
                 encoding=source.encoding,
                 delimiter=source.delimiter,
                 what=f"VAN {f.role} table",
@@ -1579,7 +1582,11 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
     contacts, messages = [], []
     for f in files:
         table, cols = stage.load_csv(
-            f, encoding=source.encoding, delimiter=source.delimiter, what="Spoke export"
+            f,
+            known=SPOKE_CONTACT_KNOWN | SPOKE_MESSAGE_KNOWN,
+            encoding=source.encoding,
+            delimiter=source.delimiter,
+            what="Spoke export",
         )
         lower = {c.lower() for c in cols}
         if "contact[cell]" in lower:

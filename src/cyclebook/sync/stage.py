@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -819,19 +820,27 @@ class Stage:
         # records keep their rowid (0-based record number in the file) as ``rec``
         # blank rows (Excel's trailing ",,,,") and repeated header lines
         all_null = " AND ".join(f"{ident(c)} IS NULL" for c in columns)
-        header, candidate = self._header_test(path, f, columns)
-        # one statement, three scans: each one's filter is pushed into its scan (one scan
-        # with FILTER clauses evaluated every test on every row: 3x slower)
+        header, tests = self._header_test(path, f, columns, known)
+        # each test of a header line is a scan of its own, as the counts are: its filter
+        # is pushed into its scan (an IN list inside an OR is expanded into one
+        # comparison a value, and the tests' OR took 0.3 s per million rows, 0.03 s so).
+        # A test holds only for a value equal to a name: never for a blank row.
+        found = " UNION ".join(f"SELECT rowid AS r FROM {table} WHERE {t}" for t in tests)
+        candidate = f"rowid IN (SELECT r FROM ({found}))"
+        # one statement, several scans: each one's filter is pushed into its scan (one
+        # scan with FILTER clauses evaluated every test on every row: 3x slower)
         total, blank, candidates = self.con.execute(
             f"""SELECT (SELECT count(*) FROM {table}),
                        (SELECT count(*) FROM {table} WHERE {all_null}),
-                       (SELECT count(*) FROM {table} WHERE {candidate} AND NOT ({all_null}))"""
+                       (SELECT count(*) FROM ({found}))"""
         ).fetchone()
         if blank:
             self.con.execute(f"DELETE FROM {table} WHERE {all_null}")
         headers = 0
         if candidates:
-            headers = self._repeated_headers(f, path, table, columns, header, candidate, errors)
+            headers = self._repeated_headers(
+                f, path, table, columns, header, candidate, errors, known
+            )
         total -= blank + headers
         columns = self._unnamed_columns(f, path, table, columns)
         if errors:  # one statement for all of them (a hostile file has thousands)
@@ -907,12 +916,16 @@ class Stage:
         return out
 
     @staticmethod
-    def _header_test(path: Path, f: FileInfo, columns: list[str]) -> tuple[list[str], str]:
+    def _header_test(
+        path: Path, f: FileInfo, columns: list[str], known: Collection[str] = ()
+    ) -> tuple[list[str], list[str]]:
         """The header's names as its line writes them, compared as a record's values are
-        (see ``_header_value``), and SQL that is TRUE for a record that may be that line
-        again: its first three values are the first three names (in any case, spaced),
-        or its first value is one of the names (another export's header line, after its
-        byte-order mark or with its columns in another order). DuckDB renames a repeated
+        (see ``_header_value``), and SQL tests, one of which is TRUE for a record that may
+        be that line again: its first three values are the first three names (in any
+        case, spaced), or its first value is one of the names (another export's header
+        line, after its byte-order mark or with its columns in another order), or its
+        second or third is one of the names or of the tool's (``known``): a header line
+        of another layout. DuckDB renames a repeated
         or empty name ("a_1", "column3"): the line itself names the columns as a
         repeated header line repeats them."""
         written = header_names(path, f.delimiter, f.skip)
@@ -945,7 +958,31 @@ class Stage:
                 "(" + " AND ".join(cut) + f" AND lower(trim(replace({first}, chr(65279), ''))) "
                 f"IN ({listed}))"
             )
-        return header, "(" + " OR ".join(f"({t})" for t in tests) + ")"
+        # a header line of another layout of the tool (two exports joined) may start
+        # with a column this file lacks ("Building,uuid,email", "zip_code,uuid,email"):
+        # its second or third value is then one of the tool's names, written as the
+        # tool writes its header (a cheap exact test: these values are mostly names)
+        words = sorted(
+            {
+                variant
+                for n in (*names, *(k.lower() for k in known))
+                for variant in (n, n.upper(), n.title())
+            }
+            | {w for w in written if w}
+        )
+        if words and len(columns) > 1:
+            listed = ", ".join(sql_str(w) for w in words)
+            sizes = [len(w.encode()) for w in words]
+            # (a column of ids or dates is ruled out by its values' first character, as
+            # the first column's is, when every name starts with a letter)
+            letters = all(min(w[0], w[0].upper()) >= "A" for w in words)
+            for c in columns[1:3]:
+                tests.append(
+                    f"strlen({ident(c)}) BETWEEN {min(sizes)} AND {max(sizes)} "
+                    + (f"AND {ident(c)} >= 'A' " if letters else "")
+                    + f"AND {ident(c)} IN ({listed})"
+                )
+        return header, tests
 
     def _repeated_headers(
         self,
@@ -956,11 +993,13 @@ class Stage:
         header: list[str],
         candidate: str,
         errors: list[tuple],
+        known: Collection[str] = (),
     ) -> int:
         """Reject the records that repeat the header line (a header pasted again, or the
         next export's header where two exports were joined into one file, often after
         its byte-order mark) and return how many there were. A record that is a header
-        line of other columns, or of the same columns in another order, stops the file:
+        line of other columns, or of the same columns in another order (see also
+        :func:`_another_layouts_header`), stops the file:
         the records below it hold their values in that line's order, and read under the
         first header's names an email was kept as a first name, the header line itself
         as a member."""
@@ -972,6 +1011,7 @@ class Stage:
                 GROUP BY ALL ORDER BY 1"""
         ).fetchall()
         names = set(header) | {_header_value(c) for c in columns}
+        tool_names = {k.lower() for k in known}
         repeated: list[int] = []
         for rec, recs, *values in rows:
             cleaned = [_header_value(v) for v in values]
@@ -980,7 +1020,9 @@ class Stage:
                 repeated += recs
                 continue
             named = sum(1 for i in filled if cleaned[i] in names)
-            if named >= 2 and 3 * named >= 2 * len(filled):
+            if (named >= 2 and 3 * named >= 2 * len(filled)) or _another_layouts_header(
+                [cleaned[i] for i in filled], tool_names, names
+            ):
                 raise self.error(
                     f,
                     "this line is a header row whose columns differ from the first line's "
@@ -1487,6 +1529,25 @@ def _header_value(value: object) -> str:
     """A header name or a record's value as a repeated header line is compared: without
     byte-order marks (the next export's, where two were joined), trimmed, lowercased."""
     return "" if value is None else str(value).replace("\ufeff", "").strip().lower()
+
+
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _another_layouts_header(values: list[str], tool_names: set[str], names: set[str]) -> bool:
+    """Whether a record's values (filled ones, as ``_header_value`` gives them) are a
+    header line of another layout of the tool: two or more are the tool's own column
+    names (``tool_names``, lowercased: "uuid", "contact[cell]", "vanid"), and none is a
+    value such a line cannot hold (an email, or digits other than in a column name of
+    the tool or of the file, ``names``: an id, a date, a phone). A header with many
+    custom columns ("uuid,email,Building,Shift,Zone") or starting with one this file
+    lacks ("Building,uuid,email") has fewer than two thirds of its names among the
+    file's: it was kept as a member named "uuid" or "Building". A spreadsheet's names
+    are everyday words ("Date", "Type") a record may hold: it has no tool names."""
+    named = sum(1 for v in values if v in tool_names)
+    return named >= 2 and not any(
+        "@" in v or (v not in tool_names and v not in names and _DIGIT.search(v)) for v in values
+    )
 
 
 def header_names(path: Path, delimiter: str = ",", skip: int = 0) -> list[str] | None:
