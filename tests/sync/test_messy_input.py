@@ -16,6 +16,7 @@ from conftest import utc
 from test_readers import AN_API_PERSON, MOBILIZE_PAGE
 
 from cyclebook.errors import ExportError
+from cyclebook.sync.summary import reject_fix
 
 GENERIC = """\
 - kind: generic_csv
@@ -290,7 +291,12 @@ def test_a_van_lookup_row_without_its_id_or_name_is_rejected_and_an_id_named_twi
         "it again"
     ]
     assert c.rejects() == [
-        ("van/contactscontacts.csv", 3, "resultid", "result id not in results"),
+        (
+            "van/contactscontacts.csv",
+            3,
+            "resultid",
+            "result id 15 has no name in van/results.csv (line 5, resultshortname)",
+        ),
         ("van/results.csv", 5, "resultshortname", "missing resultshortname"),
         ("van/results.csv", 6, "resultid", "missing resultid"),
     ]
@@ -678,3 +684,63 @@ def test_a_record_with_column_names_among_its_values_is_still_a_record(make_coho
         ("Email", "Uuid"),
         ("first_name", "last_name"),
     ]
+
+
+def test_contacts_of_a_van_lookup_id_without_a_name_are_rejected_naming_its_line(make_cohort):
+    """A contact type listed in contacttypes with its name left empty: the contacts of
+    that type were rejected as 'contact type id not in contacttypes', and the report's
+    fix asked for a table that was there, holding the id. The reject now names the
+    lookup file, its line and what to fill in; so do results and activist codes."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,firstname\n101,Fa\n")
+    c.write("van/results.csv", "resultid,resultshortname\n14,Canvassed\n\n15,\n")
+    c.write("van/contacttypes.csv", "contacttypeid,contacttypename\n2,Walk\n3,\n")
+    c.write("van/activistcodes.csv", "activistcodeid,activistcodename\n7,\n")
+    c.write(
+        "van/contactscontacts.csv",
+        "contactscontactid,vanid,resultid,contacttypeid,datecanvassed\n"
+        "9001,101,14,2,2026-08-10 18:00:00\n"
+        "9002,101,14,3,2026-08-11 18:00:00\n"
+        "9003,101,15,2,2026-08-12 18:00:00\n"
+        "9004,101,14,4,2026-08-13 18:00:00\n",
+    )
+    c.write(
+        "van/contactsactivistcodes.csv",
+        "vanid,activistcodeid,datecreated\n101,7,2026-08-10\n",
+    )
+    c.sync()
+    assert c.rejects() == [
+        ("van/activistcodes.csv", 2, "activistcodename", "missing activistcodename"),
+        (
+            "van/contactsactivistcodes.csv",
+            2,
+            "activistcodeid",
+            "activist code id 7 has no name in van/activistcodes.csv (line 2, activistcodename)",
+        ),
+        (
+            "van/contactscontacts.csv",
+            3,
+            "contacttypeid",
+            "contact type id 3 has no name in van/contacttypes.csv (line 3, contacttypename)",
+        ),
+        (
+            "van/contactscontacts.csv",
+            4,
+            "resultid",
+            # (a blank line above it in results.csv)
+            "result id 15 has no name in van/results.csv (line 4, resultshortname)",
+        ),
+        ("van/contactscontacts.csv", 5, "contacttypeid", "contact type id not in contacttypes"),
+        ("van/contacttypes.csv", 3, "contacttypename", "missing contacttypename"),
+        ("van/results.csv", 4, "resultshortname", "missing resultshortname"),
+    ]
+    assert c.query("SELECT attempt_id, result FROM contact_attempt") == [
+        ("van:cc:9001", "Canvassed")
+    ]
+    # the report's fix names the name to fill in, not a table to add
+    assert reject_fix(
+        "contact type id 3 has no name in van/contacttypes.csv (line 3, contacttypename)"
+    ) == (
+        "fill in the contacttypename on line 3 of van/contacttypes.csv (in VAN, then "
+        "export the table again): the rows using that id are read then"
+    )

@@ -13,6 +13,7 @@ import csv
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from cyclebook.config import ACTIVITY_TYPES, Organization, Source
 from cyclebook.sync.stage import (
@@ -25,6 +26,7 @@ from cyclebook.sync.stage import (
     Stage,
     ident,
     list_rows,
+    record_lines,
     slash_formats,
     sql_list,
     sql_str,
@@ -1180,6 +1182,59 @@ def van_table(f: FileInfo) -> str:
     return ""
 
 
+class Nameless(NamedTuple):
+    """An id a VAN lookup table lists with its name left empty, and where."""
+
+    id: str
+    file: str
+    line: int
+    column: str
+
+
+# at most this many such ids get a reject reason of their own (each is a check)
+NAMELESS_NAMED = 20
+
+
+def _nameless(stage: Stage, lookups: list[FileInfo], rows_sql: str, value: str) -> list[Nameless]:
+    """The ids of a lookup table (``rows_sql``: its rows as k, v, file_no, rec) that no
+    row names, each at its last row (the later file's, as a name is taken from)."""
+    found = stage.con.execute(
+        f"""SELECT k, arg_max(file_no, file_no * 10000000000 + rec),
+                   arg_max(rec, file_no * 10000000000 + rec)
+            FROM ({rows_sql}) WHERE k IS NOT NULL GROUP BY k
+            HAVING count(v) = 0 ORDER BY k LIMIT {NAMELESS_NAMED}"""
+    ).fetchall()
+    by_no = {f.file_no: f for f in lookups}
+    lines: dict[int, list[int] | None] = {}
+    out = []
+    for k, file_no, rec in found:
+        f = by_no[file_no]
+        if file_no not in lines:
+            records = record_lines(f.read_path or f.path, f.delimiter, f.skip)
+            lines[file_no] = None if records is None else [line for line, _ in records]
+        starts = lines[file_no]
+        # (DuckDB's record number counts the records it read: blank lines are not one)
+        line = starts[rec] if starts is not None and rec < len(starts) else rec + 2 + f.skip
+        out.append(Nameless(k, f.rel, line, value))
+    return out
+
+
+def _nameless_checks(
+    id_sql: str, column: str, what: str, nameless: list[Nameless]
+) -> list[tuple[str, str, str]]:
+    """Reject checks for the rows that use an id its lookup table lists without a name:
+    'not in' the table, as they were rejected, sent the organizer to add a table that
+    was there and held the id."""
+    return [
+        (
+            f"{id_sql} = {sql_str(n.id)}",
+            column,
+            f"{what} id {n.id} has no name in {n.file} (line {n.line}, {n.column})",
+        )
+        for n in nameless
+    ]
+
+
 def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     con = stage.con
     groups: dict[str, list[FileInfo]] = {}
@@ -1215,7 +1270,8 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     def drop(f: FileInfo) -> None:  # free a big table as soon as it is staged
         con.execute(f"DROP TABLE IF EXISTS {loaded[f.file_no][0]}")
 
-    def lookup(name: str, key: str, value: str, needed_by: str) -> str:
+    def lookup(name: str, key: str, value: str, needed_by: str) -> tuple[str, list[Nameless]]:
+        """The lookup table ``name`` as (k, v), and its ids listed without a name."""
         if name not in groups:
             raise stage.error(
                 groups[needed_by][0],
@@ -1265,7 +1321,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                     f"({shown}): each takes the name of its last row; check the table in "
                     "VAN and export it again"
                 )
-        return t
+        return t, _nameless(stage, groups[name], parts, value)
 
     def files(role: str) -> _Files:
         return _Files(stage, [(f, *loaded[f.file_no]) for f in groups[role]])
@@ -1307,8 +1363,12 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             drop(f)
 
     if "contactscontacts" in groups:
-        results = lookup("results", "resultid", "resultshortname", "contactscontacts")
-        ctypes = lookup("contacttypes", "contacttypeid", "contacttypename", "contactscontacts")
+        results, unnamed_results = lookup(
+            "results", "resultid", "resultshortname", "contactscontacts"
+        )
+        ctypes, unnamed_types = lookup(
+            "contacttypes", "contacttypeid", "contacttypename", "contactscontacts"
+        )
         # every contacts file at once
         c = files("contactscontacts")
         sel = f"""SELECT r.__rec{c.file("r.")}, cb_id({c("vanid", p="r.")}) AS ref,
@@ -1334,7 +1394,9 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 ("ref IS NULL", "vanid", "missing vanid"),
                 ("when_raw IS NULL", "datecanvassed", "missing datecanvassed"),
                 ("ts IS NULL", "datecanvassed", BAD_DATE),
+                *_nameless_checks("ctype_id", "contacttypeid", "contact type", unnamed_types),
                 ("ctype IS NULL", "contacttypeid", "contact type id not in contacttypes"),
+                *_nameless_checks("result_id", "resultid", "result", unnamed_results),
                 ("result IS NULL", "resultid", "result id not in results"),
             ],
             {
@@ -1357,7 +1419,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
         )
 
     if "contactsactivistcodes" in groups:
-        codes = lookup(
+        codes, unnamed_codes = lookup(
             "activistcodes", "activistcodeid", "activistcodename", "contactsactivistcodes"
         )
         # every activist codes file at once
@@ -1371,7 +1433,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             cb_ts({c("datecanvassed", p="r.")}) AS __canvassed_at,
             cb_ts({c("datecreated", p="r.")}) AS created_at
             FROM ({c.source()}) r"""
-        sel = f"""SELECT t.* EXCLUDE (__code_id, __canvassed_at),
+        sel = f"""SELECT t.* EXCLUDE (__canvassed_at),
             coalesce(t.__canvassed_at, t.created_at) AS ts, ac.v AS code FROM ({sel}) t
             LEFT JOIN {codes} ac ON ac.k = t.__code_id"""
         emit(
@@ -1381,6 +1443,7 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                 ("ref IS NULL", "vanid", "missing vanid"),
                 ("when_raw IS NULL", "datecanvassed", "missing datecanvassed and datecreated"),
                 ("ts IS NULL", "datecanvassed", BAD_DATE),
+                *_nameless_checks("__code_id", "activistcodeid", "activist code", unnamed_codes),
                 ("code IS NULL", "activistcodeid", "activist code id not in activistcodes"),
             ],
             {

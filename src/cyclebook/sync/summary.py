@@ -92,6 +92,11 @@ REJECT_FIXES: tuple[tuple[str, str], ...] = (
         "that no people file lists), exported on the same day",
     ),
     (
+        r" has no name in (.+) \(line (\d+), (\w+)\)$",
+        "fill in the {2} on line {1} of {0} (in VAN, then export the table again): the "
+        "rows using that id are read then",
+    ),
+    (
         r" not in (results|contacttypes|activistcodes)$",
         "put the {0} table, exported on the same day, in this source's folder: it must "
         "hold every id the other tables use",
