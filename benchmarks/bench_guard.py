@@ -61,7 +61,7 @@ def generate(path: Path, people: int) -> None:
         )
         con.execute(
             f"INSERT INTO identity SELECT '{ORG}', 'p' || i, 'van', CAST(100000 + i AS VARCHAR),"
-            f" NULL FROM range({people}) t(i)"
+            f" NULL, NULL FROM range({people}) t(i)"
         )
 
 

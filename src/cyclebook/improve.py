@@ -46,6 +46,7 @@ from cyclebook import display as d
 from cyclebook import privacy
 from cyclebook.card import percent
 from cyclebook.config import Organization, RungCondition
+from cyclebook.store import MATCHED_IDENTITY
 
 __all__ = [
     "Finding",
@@ -246,11 +247,11 @@ def diagnose(
         f"""
         WITH p AS (SELECT org_id, person_id FROM person WHERE {scope}),
              s AS (SELECT org_id, person_id, count(DISTINCT source) AS n
-                   FROM identity WHERE {scope} GROUP BY ALL)
+                   FROM identity WHERE {scope} AND {MATCHED_IDENTITY} GROUP BY ALL)
         SELECT (SELECT count(*) FROM p),
                (SELECT count(*) FROM p JOIN s USING (org_id, person_id) WHERE s.n = 1),
                (SELECT count(*) FROM p JOIN s USING (org_id, person_id) WHERE s.n > 1),
-               (SELECT count(DISTINCT source) FROM identity WHERE {scope})
+               (SELECT count(DISTINCT source) FROM identity WHERE {scope} AND {MATCHED_IDENTITY})
         """,
         [org_ids, org_ids, org_ids],
     )
@@ -384,7 +385,7 @@ def diagnose(
         WITH k AS (SELECT org_id, match_key, count(*) AS n FROM person
                    WHERE {scope} AND match_key IS NOT NULL GROUP BY ALL),
              t AS (SELECT org_id, person_id, source, count(*) AS n FROM identity
-                   WHERE {scope} GROUP BY ALL)
+                   WHERE {scope} AND {MATCHED_IDENTITY} GROUP BY ALL)
         SELECT (SELECT count(*) FROM person WHERE {scope}),
                (SELECT coalesce(sum(n - 1), 0) FROM k),
                (SELECT count(*) FILTER (WHERE n > 1) FROM k),

@@ -36,7 +36,24 @@ from cyclebook.errors import StoreError
 #    identity, activity and contact_attempt keys as its salted hash (see personal_key)
 # 5: person_key (filled from person_pii for the people stored before it, their ids
 #    hashed first as version 4 keeps them)
-SCHEMA_VERSION = 5
+# 6: identity.listed (an id only another tool named, as Spoke's contact[external_id]
+#    names a VAN id, is not a record of its own tool: see MATCHED_IDENTITY)
+SCHEMA_VERSION = 6
+
+# columns added to a table after its first version: a store made before gets them
+ADDED_COLUMNS = (
+    ("identity", "first_seen_at", "TIMESTAMPTZ"),
+    ("identity", "listed", "BOOLEAN"),
+    ("contact_attempt", "organizer_id", "VARCHAR"),
+    ("contact_attempt", "contact_key", "VARCHAR"),
+)
+
+# The identities that count a person as known to their tool, for "matched across
+# tools" (the sync, share and improve reports): a Spoke contact's contact[external_id]
+# names a VAN id, kept as the person's VAN id (to match, and for follow-up lists) even
+# when no VAN export lists it; counted, the person was "matched" with a VAN record that
+# did not exist. (NULL: an identity stored before the column, from its tool's export.)
+MATCHED_IDENTITY = "listed IS NOT FALSE"
 
 # The ids of people, activities and tools' records (millions of distinct strings of
 # hex or digits) are stored uncompressed: DuckDB's string compression (dict_fsst) spent
@@ -99,7 +116,10 @@ SCHEMA: dict[str, str] = {
         source VARCHAR NOT NULL,
         source_id {ID} NOT NULL,
         -- earliest date this tool knew the person (for "new people by source")
-        first_seen_at TIMESTAMPTZ
+        first_seen_at TIMESTAMPTZ,
+        -- whether an export of the tool itself listed the id: FALSE when only another
+        -- tool named it (a Spoke contact's external_id, a VAN id)
+        listed BOOLEAN
         -- (org_id, source, source_id) is unique, kept so by the sync
     """,
     "event": """
@@ -333,11 +353,18 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name, columns in SCHEMA.items():
         if name != "person_key":
             con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+    add_columns(con)
     _drop_old_primary_keys(con)
     _hash_personal_keys(con)
     if "person_key" not in tables:  # from the ids as version 4 keeps them (hashed above)
         _add_person_keys(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+def add_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Give a store made before them the columns added since (``ADDED_COLUMNS``)."""
+    for table, column, kind in ADDED_COLUMNS:
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
 
 
 def _add_person_keys(con: duckdb.DuckDBPyConnection) -> None:

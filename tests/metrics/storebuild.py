@@ -45,7 +45,10 @@ class StoreBuilder:
         sources: tuple[str, ...] = ("action_network",),
         dnc: bool = False,
         tool_first_seen: dict[str, dt.datetime] | None = None,
+        unlisted: tuple[str, ...] = (),
     ) -> str:
+        """``unlisted``: sources of ``sources`` whose id only another tool named (a
+        Spoke contact's VAN id that no VAN export lists: identity.listed FALSE)."""
         self.rows["person"].append(
             dict(org_id=self.org_id, person_id=pid, first_seen_at=first_seen, do_not_contact=dnc)
         )
@@ -67,6 +70,7 @@ class StoreBuilder:
                     source=source,
                     source_id=f"{source[:3]}-{pid}",
                     first_seen_at=(tool_first_seen or {}).get(source),
+                    listed=False if source in unlisted else None,
                 )
             )
         return pid

@@ -432,6 +432,17 @@ def test_match_rate_and_one_tool_people(builder):
     assert v(res, "ladder", "end", "supporter") == 1  # M2, known to one tool only
 
 
+def test_an_id_only_another_tool_named_does_not_make_a_person_matched(builder):
+    """A Spoke contact's external_id names a VAN id, kept as the person's VAN id though
+    no VAN export lists it: the person counted as matched with a VAN record that did
+    not exist."""
+    builder.person("M1", at("2025-01-01"), sources=("spoke", "van"), unlisted=("van",))
+    builder.person("M2", at("2025-01-01"), sources=("spoke", "van"))  # VAN lists her
+    builder.person("M3", at("2025-01-01"), sources=("spoke", "van", "mobilize"), unlisted=("van",))
+    res = run(builder)
+    assert v(res, "match_rate", "end") == pytest.approx(2 / 3)  # M2 and M3 (Mobilize)
+
+
 def test_match_rate_leaves_out_people_first_seen_after_the_cycle(builder):
     # A later export holds a matched person first seen after the cycle's end: they are
     # neither in the denominator nor in the numerator (the rate can never pass 100%).

@@ -82,14 +82,20 @@ def test_the_id_keys_follow_every_change_of_the_ids(pii_store):
     before = held("ids")
     # a new id, then an id removed and written again (same values, another row)
     with store.connect(pii_store, write=True) as con:
-        con.execute("INSERT INTO identity VALUES ('org-a', 'a3', 'van', '77665544', NULL)")
+        con.execute(
+            "INSERT INTO identity (org_id, person_id, source, source_id)"
+            " VALUES ('org-a', 'a3', 'van', '77665544')"
+        )
     leaks = scan_html(page, pii_store, ["org-a"], allow=[])
     assert sorted(leak.hint for leak in leaks) == [first, second]
     again = held("ids")
     assert again["org-a"] != before["org-a"]  # worked out again
     with store.connect(pii_store, write=True) as con:
         con.execute("DELETE FROM identity WHERE source_id = '10234567'")
-        con.execute("INSERT INTO identity VALUES ('org-a', 'a2', 'van', '10234567', NULL)")
+        con.execute(
+            "INSERT INTO identity (org_id, person_id, source, source_id)"
+            " VALUES ('org-a', 'a2', 'van', '10234567')"
+        )
     leaks = scan_html(page, pii_store, ["org-a"], allow=[])
     assert sorted(leak.hint for leak in leaks) == [first, second]
     assert held("ids")["org-a"] not in (before["org-a"], again["org-a"])

@@ -32,7 +32,8 @@ def _resolve(people: list[tuple[str, str, str | None, str | None]], stored=()) -
         )
     for person_id, source, source_id, email in stored:
         con.execute(
-            "INSERT INTO identity VALUES ('o', ?, ?, ?, NULL)", [person_id, source, source_id]
+            "INSERT INTO identity (org_id, person_id, source, source_id) VALUES ('o', ?, ?, ?)",
+            [person_id, source, source_id],
         )
         con.execute(
             "INSERT INTO person_pii (org_id, person_id, email) VALUES ('o', ?, ?)",
@@ -234,7 +235,8 @@ def _resolve_both(people, stored, referenced, monkeypatch) -> tuple[dict, dict]:
             )
         for person_id, source, source_id, _email, _phone in stored:
             con.execute(
-                "INSERT INTO identity VALUES ('o', ?, ?, ?, NULL)", [person_id, source, source_id]
+                "INSERT INTO identity (org_id, person_id, source, source_id) VALUES ('o', ?, ?, ?)",
+                [person_id, source, source_id],
             )
         pii = {(s[0], s[3], s[4]) for s in stored}
         for person_id, email, phone in pii:

@@ -1246,3 +1246,51 @@ def test_a_csv_of_activities_lists_its_unknown_columns_as_not_read(make_cohort):
         kept: "Canvass Note",
         unread: "",
     }
+
+
+SPOKE_WITH_VAN_IDS = (
+    "campaignId,campaign,assignmentId,texter[firstName],texter[lastName],contact[firstName],"
+    "contact[lastName],contact[cell],contact[zip],contact[optOut],contact[messageStatus],"
+    "contact[external_id],tags\n"
+    "1,Kickoff,5,Sam,Rivera,Ana,D,+16175550101,02139,false,convo,101,\n"
+    "1,Kickoff,5,Sam,Rivera,Bo,E,+16175550102,02139,false,convo,999,\n"
+)
+
+
+def test_a_spoke_contact_is_matched_with_van_only_when_a_van_export_lists_its_id(make_cohort):
+    """A Spoke contact's contact[external_id] names a VAN id. Ana's (101) is in VAN's
+    persons table, Bo's (999) in no VAN export: both were counted as matched across
+    tools, Bo with a VAN record that did not exist. Bo's VAN id is kept (it links him
+    when VAN lists him, and follow-up lists show it), and he is matched once it does."""
+    from cyclebook.improve import diagnose
+
+    c = make_cohort("- {kind: spoke, path: spoke}\n- {kind: van, path: van}")
+    c.write("spoke/campaign-1-contacts.csv", SPOKE_WITH_VAN_IDS)
+    c.write("van/persons-1.csv", "vanid,firstname,lastname\n101,Ana,D\n")
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    assert c.query("SELECT source_id, listed FROM identity WHERE source = 'van' ORDER BY 1") == [
+        ("101", True),
+        ("999", False),
+    ]
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+        findings = {f.key: f for f in diagnose(con, ctx.org)}
+    assert summary.people == {
+        "total": 2,
+        "tools": 2,
+        "matched": 1,
+        "match_rate": 0.5,
+        "merged": 0,
+    }
+    assert summary.pairs.to_dict("records") == [{"tool": "spoke", "other_tool": "van", "people": 1}]
+    match = findings["match_rate"]
+    assert (match.affected, match.total) == (1, 2)
+
+    # a later VAN export lists Bo: his stored VAN id is a VAN record now
+    c.write("van/persons-2.csv", "vanid,firstname,lastname\n999,Bo,E\n")
+    sync_phase.run(ctx)
+    assert c.query("SELECT count(*) FROM identity WHERE source = 'van' AND listed") == [(2,)]
+    assert c.query("SELECT count(DISTINCT person_id) FROM identity") == [(2,)]
+    with connect(ctx.store_path) as con:
+        assert load_summary(con, ctx.org).people["matched"] == 2

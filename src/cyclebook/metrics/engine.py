@@ -770,6 +770,10 @@ class MetricEngine:
         def build() -> ir.Table:
             s = self.state
             ident = self.table("identity")
+            if "listed" in ident.columns:  # (a warehouse's table may not have it)
+                # an id only another tool named (a Spoke contact's VAN id that no VAN
+                # export lists) does not make its person matched (store.MATCHED_IDENTITY)
+                ident = ident.filter(ident.listed.isnull() | ident.listed)
             per = ident.group_by("person_id").aggregate(n=ident.source.nunique())
             multi = per.filter(per.n >= 2).select(mid=per.person_id)
             # Same population as the denominator: people known by the cycle's end (a

@@ -36,7 +36,7 @@ from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError, ExportError, ResourceError, StoreError
 from cyclebook.filehash import cohort_cache, files_digest, files_under
 from cyclebook.paths import CohortPaths
-from cyclebook.store import attached_for_write, connect, private_instance
+from cyclebook.store import add_columns, attached_for_write, connect, private_instance
 from cyclebook.sync.merge import (
     HUB_IDS,
     PERSON_NOT_FOUND,
@@ -51,6 +51,7 @@ from cyclebook.sync.readers import (
     files_to_read,
     generic_source_name,
     may_list_people,
+    person_references,
 )
 from cyclebook.sync.stage import FileInfo, Stage, archive_file, list_rows, sql_str
 
@@ -467,7 +468,7 @@ def sync_org(
             con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")
             try:
-                identities = resolve_identities(con, org.id)
+                identities = resolve_identities(con, org.id, person_references(stage.files))
                 _note_hubs(con, stage, identities["hubs"], identities["hubs_joined"])
                 clock.lap("identity")
                 sheets = _whole_sheets(paths, org, stage)
@@ -543,14 +544,6 @@ def sync_org(
     return result
 
 
-# columns the sync added to the backbone schema; stores created before them get them here
-_ADDED_COLUMNS = (
-    ("identity", "first_seen_at", "TIMESTAMPTZ"),
-    ("contact_attempt", "organizer_id", "VARCHAR"),
-    ("contact_attempt", "contact_key", "VARCHAR"),
-)
-
-
 def _note_hubs(con, stage: Stage, hubs: dict[str, int], joined: dict[str, int]) -> None:
     """Say, on the first file read of each tool, how many of its emails and phones were
     not used to match people (each held by HUB_IDS or more of its records), and how many
@@ -579,8 +572,9 @@ def _note_hubs(con, stage: Stage, hubs: dict[str, int], joined: dict[str, int]) 
 
 
 def _migrate(con) -> None:
-    for table, column, kind in _ADDED_COLUMNS:
-        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+    """The store's columns added since it was made (it is attached here, not opened
+    through ``connect``, which adds them)."""
+    add_columns(con)
 
 
 class _Clock:

@@ -31,11 +31,16 @@ PERSON_NOT_FOUND = "person not found in this organization's exports"
 __all__ = ["HUB_IDS", "PERSON_NOT_FOUND", "cohort_salt", "resolve_identities", "write_org"]
 
 
-def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
-    """Build ``cb_idmap(source, source_id, person_id, is_new, seen, n, old)`` for staged
-    and stored ids (``seen``: the earliest ``seen_at`` of a staged id, ``n``: its number
-    of staged records, NULL for an id only stored; ``old``: a stored id's person before
-    this sync), ``cb_vals(source, source_id, a)`` (each staged id's emails and phones as
+def resolve_identities(
+    con: duckdb.DuckDBPyConnection, org_id: str, references: str = "FALSE"
+) -> dict:
+    """Build ``cb_idmap(source, source_id, person_id, is_new, seen, n, old, listed)`` for
+    staged and stored ids (``seen``: the earliest ``seen_at`` of a staged id, ``n``: its
+    number of staged records, NULL for an id only stored; ``old``: a stored id's person
+    before this sync; ``listed``: whether a staged record of the id is its own tool's,
+    not one of ``references``, the SQL condition on ``st_person`` telling the records
+    another tool's export stages to name an id, as Spoke names a VAN id, NULL for an id
+    only stored), ``cb_vals(source, source_id, a)`` (each staged id's emails and phones as
     ``person_key`` keys) and ``cb_merge(person_id, survivor, rank)``: the stored people
     this sync's records link, each group with its survivor (rank 0) and the people
     merged into it (ranks 1, 2...). Returns the rounds run, the hubs per tool, the stored
@@ -57,13 +62,14 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_nodes AS
         WITH staged AS (  -- with the earliest date an export knew the id (identity's)
-            SELECT source || '{SEP}' || source_id AS k, min(seen_at) AS seen, count(*) AS n
+            SELECT source || '{SEP}' || source_id AS k, min(seen_at) AS seen, count(*) AS n,
+                   bool_or(NOT ({references})) AS listed
             FROM st_person WHERE source_id IS NOT NULL GROUP BY k),
         stored AS (
             SELECT source || '{SEP}' || source_id AS k, person_id FROM identity
             WHERE org_id = $org)
         SELECT k, coalesce('0' || stored.person_id, '1' || k) AS l, stored.person_id AS old,
-               staged.seen, staged.n
+               staged.seen, staged.n, staged.listed
         FROM staged FULL JOIN stored USING (k)""",
         {"org": org_id},
     )
@@ -129,7 +135,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
             _components_here(con)
         else:
             rounds = _propagate_labels(con)
-        nodes = """(SELECT n.k, coalesce(s.l, n.l) AS l, n.old, n.seen, n.n
+        nodes = """(SELECT n.k, coalesce(s.l, n.l) AS l, n.old, n.seen, n.n, n.listed
                     FROM cb_nodes n LEFT JOIN cb_sub s USING (k))"""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_idmap AS
@@ -138,7 +144,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, org_id: str) -> dict:
                CASE WHEN l[1] = '0' THEN substr(l, 2)
                     ELSE 'p' || substr(md5($org || '{SEP}' || substr(l, 2)), 1, 19) END
                  AS person_id,
-               old IS NULL AS is_new, seen, n, old
+               old IS NULL AS is_new, seen, n, old, listed
         FROM {nodes}""",
         {"org": org_id},
     )
@@ -747,10 +753,19 @@ def write_org(
 
     # ---- identity crosswalk (new ids only; a stored id keeps its person)
     counts["identity"] = con.execute(
-        """INSERT INTO identity (org_id, person_id, source, source_id, first_seen_at)
-        SELECT $org, person_id, source, source_id, seen FROM cb_idmap WHERE is_new""",
+        """INSERT INTO identity (org_id, person_id, source, source_id, first_seen_at, listed)
+        SELECT $org, person_id, source, source_id, seen, listed FROM cb_idmap WHERE is_new""",
         p,
     ).fetchone()[0]
+    # a VAN id stored as only named by a Spoke contact is a VAN record once a VAN export
+    # lists it: the person is matched across tools from then on
+    con.execute(
+        """UPDATE identity SET listed = TRUE FROM cb_idmap m
+            WHERE identity.org_id = $org AND NOT identity.listed AND m.listed
+              AND NOT m.is_new AND identity.source = m.source
+              AND identity.source_id = m.source_id""",
+        p,
+    )
     # ---- every email and phone each id carried, for matching later records (a value
     # already kept for the id is not written again)
     salted = {"org": org_id, "salt": salt}

@@ -1722,6 +1722,16 @@ def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organiz
         _spoke_contacts(stage, contacts, msg, any(s.kind == "van" for s in org.sources))
 
 
+def person_references(files: list[FileInfo]) -> str:
+    """The SQL condition on ``st_person`` that a staged record only names another tool's
+    id (a Spoke contact's contact[external_id], a VAN id): it links the contact to the
+    VAN person, and is not a VAN record (merge.resolve_identities: identity.listed)."""
+    spoke = [str(f.file_no) for f in files if f.source_kind == "spoke" and not f.carried]
+    if not spoke:
+        return "FALSE"
+    return f"source = 'van' AND file_no IN ({', '.join(spoke)})"
+
+
 def _spoke_contacts(
     stage: Stage, contacts: list[tuple[FileInfo, str, list[str]]], msg: str, has_van: bool
 ) -> None:

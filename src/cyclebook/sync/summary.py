@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cyclebook.config import ACTIVITY_TYPES, Organization
+from cyclebook.store import MATCHED_IDENTITY
 from cyclebook.sync.readers import generic_source_name
 
 SOURCE_LABELS = {
@@ -549,9 +550,10 @@ def load_summary(con, org: Organization) -> SyncSummary:
     # improve reports count them (MetricEngine's match_rate definition)
     per_person = _df(
         con,
-        """SELECT n_sources, count(*) AS people FROM (
+        f"""SELECT n_sources, count(*) AS people FROM (
                SELECT person_id, count(DISTINCT source) AS n_sources
-               FROM identity WHERE org_id = ? GROUP BY person_id) GROUP BY n_sources
+               FROM identity WHERE org_id = ? AND {MATCHED_IDENTITY} GROUP BY person_id)
+           GROUP BY n_sources
            ORDER BY n_sources""",
         [org_id],
     )
@@ -559,7 +561,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
         int(per_person.loc[per_person.n_sources >= 2, "people"].sum()) if len(per_person) else 0
     )
     n_tools = con.execute(
-        "SELECT count(DISTINCT source) FROM identity WHERE org_id = ?",
+        f"SELECT count(DISTINCT source) FROM identity WHERE org_id = ? AND {MATCHED_IDENTITY}",
         [org_id],
     ).fetchone()[0]
     people = {
@@ -573,7 +575,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
     }
     pairs = _df(
         con,
-        """WITH s AS (SELECT DISTINCT person_id, source FROM identity WHERE org_id = ?)
+        f"""WITH s AS (SELECT DISTINCT person_id, source FROM identity
+                     WHERE org_id = ? AND {MATCHED_IDENTITY})
            SELECT a.source AS tool, b.source AS other_tool, count(*) AS people
            FROM s a JOIN s b ON a.person_id = b.person_id AND a.source < b.source
            GROUP BY ALL ORDER BY people DESC""",
