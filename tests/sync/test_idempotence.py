@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
 import pytest
+from conftest import utc
 from test_readers import (
     AN_API_PERSON,
     AN_CSV,
@@ -777,3 +779,73 @@ def test_an_activist_report_synced_later_brings_in_an_api_attendance(make_cohort
     c.sync()
     assert c.query(BY_PERSON) == [("an:attendances:a-2", "p-2")]
     assert c.rejects() == []
+
+
+def _first_seen(c) -> list[tuple]:
+    """Each person's first_seen_at (a day, in UTC), by one of their ids."""
+    return c.unkeyed(
+        f"""SELECT min(i.source || ':' || i.source_id), {utc("p.first_seen_at")}
+            FROM person p JOIN identity i USING (org_id, person_id) GROUP BY p.person_id,
+            p.first_seen_at"""
+    )
+
+
+def test_first_seen_moves_later_when_a_van_contact_moves_to_another_person(make_cohort):
+    """A one-on-one entered on the wrong person (101) and moved to the right one (102)
+    by the next weekly export: 101 kept its date as the day she was first seen, two
+    months before VAN created her record (a 'new person' of the wrong cycle)."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write(
+        "van/persons.csv",
+        "vanid,firstname,datecreated\n101,Ana,2026-03-01 12:00:00\n102,Bo,2026-02-01 12:00:00\n",
+    )
+    c.write("van/results.csv", "resultid,resultshortname\n14,Canvassed\n")
+    c.write("van/contacttypes.csv", "contacttypeid,contacttypename\n2,One on One\n")
+    contact = (
+        "contactscontactid,vanid,resultid,contacttypeid,datecanvassed,datecreated\n"
+        "9001,{vanid},14,2,2026-01-10 18:00:00,2026-01-10 20:00:00\n"
+    )
+    c.write("van/contactscontacts_2026-01-12.csv", contact.format(vanid=101))
+    c.sync()
+    assert _first_seen(c) == [("van:101", "2026-01-10 23:00"), ("van:102", "2026-02-01 17:00")]
+    c.write("van/contactscontacts_2026-01-19.csv", contact.format(vanid=102))
+    c.sync()
+    assert c.query("SELECT activity_id, person_id FROM activity") == [
+        ("van:cc:9001", c.query("SELECT person_id FROM identity WHERE source_id = '102'")[0][0])
+    ]
+    assert _first_seen(c) == [("van:101", "2026-03-01 17:00"), ("van:102", "2026-01-10 23:00")]
+
+
+def test_first_seen_moves_later_when_a_sheet_row_moves_to_another_email(make_cohort):
+    """A sign-in sheet named people by email; a row typed with Ana's email was Bo's,
+    corrected when the sheet was saved again. Ana, in Action Network since March, kept
+    January's meeting as the day she was first seen, from the row that left her (and
+    from her email's identity on the sheet, which the sheet no longer holds)."""
+    c = make_cohort(
+        """
+        - {kind: generic_csv, path: signin.csv, activity_type: attendance,
+           columns: {email: Email, occurred_at: Date, event: Meeting}}
+        - {kind: action_network_csv, path: an}
+        """
+    )
+    c.write(
+        "an/activists.csv",
+        "uuid,first_name,email,can2_subscription_date\nu-ana,Ana,ana@x.org,2026-03-01\n",
+    )
+    sheet = "Email,Date,Meeting\n{email},2026-01-10,Kickoff\nbo@x.org,2026-02-07,Training\n"
+    c.write("signin.csv", sheet.format(email="ana@x.org"))
+    c.sync()
+    assert _first_seen(c) == [
+        ("action_network:u-ana", "2026-01-10 05:00"),
+        ("sheet:signin:bo@x.org", "2026-02-07 05:00"),
+    ]
+    c.write("signin.csv", sheet.format(email="bo@x.org"))
+    c.sync()
+    assert _first_seen(c) == [
+        ("action_network:u-ana", "2026-03-01 05:00"),
+        ("sheet:signin:bo@x.org", "2026-01-10 05:00"),
+    ]
+    # the sheet's identity of Ana's email is no longer in it: no date of its own
+    assert c.unkeyed(
+        "SELECT source_id, first_seen_at FROM identity WHERE source = 'sheet:signin'"
+    ) == [("ana@x.org", None), ("bo@x.org", dt.datetime(2026, 1, 10, 5, tzinfo=dt.UTC))]

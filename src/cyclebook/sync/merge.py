@@ -591,6 +591,8 @@ def write_org(
         ("activity", "person", "person_pii", "event", "contact_attempt", "custom_field"),
     )
     first_load = "activity" not in held
+    # stored people who lose an activity in this sync (their first-seen date may move)
+    con.execute("CREATE OR REPLACE TEMP TABLE cb_left (person_id VARCHAR)")
     if stage is not None and first_load and not dupes and changed_files is None:
         # the common first sync: insert straight from the typed tables (st_activity is a
         # view over them), in one statement: one hash table of the people's ids, not one
@@ -613,6 +615,16 @@ def write_org(
             newest_first="recorded_at DESC NULLS LAST, ",
             read_once=first_load,
         )
+        if activities and not first_load:
+            # the people whose stored activity now belongs to another (a contact moved
+            # to the right vanid, a row whose email was corrected): their first-seen
+            # date is worked out again from what they still have (below)
+            con.execute(
+                """INSERT INTO cb_left SELECT DISTINCT t.person_id FROM activity t
+                   JOIN cb_activity_new n ON t.org_id = $org AND t.activity_id = n.activity_id
+                   WHERE t.person_id <> n.person_id""",
+                p,
+            )
         counts["activity"] = (
             _upsert(
                 con,
@@ -633,18 +645,25 @@ def write_org(
     # this reading rejects are in the sync report)
     for name in replace_sources if not first_load else ():
         q = {**p, "source": name}
-        counts[f"removed from {name}"] = con.execute(
-            f"""DELETE FROM activity a WHERE org_id = $org AND source = $source
+        gone = f"""FROM activity a WHERE org_id = $org AND source = $source
                AND NOT EXISTS (SELECT 1 FROM {act_src} s
-                               WHERE s.source = $source AND s.activity_id = a.activity_id)""",
-            q,
-        ).fetchone()[0]
+                               WHERE s.source = $source AND s.activity_id = a.activity_id)"""
+        con.execute(f"INSERT INTO cb_left SELECT DISTINCT person_id {gone}", q)
+        counts[f"removed from {name}"] = con.execute(f"DELETE {gone}", q).fetchone()[0]
         con.execute(
             """DELETE FROM event e WHERE org_id = $org AND source = $source
                AND NOT EXISTS (SELECT 1 FROM st_event s
                                WHERE s.source = $source AND s.event_id = e.event_id)""",
             q,
         )
+    # ---- a VAN contact that is an attempt now (Canvassed corrected to Not Home) is no
+    # activity: removed before the first-seen dates are worked out
+    if van_contacts:
+        attempts_now = """FROM activity WHERE org_id = $org AND activity_id IN (
+                   SELECT id FROM cb_cc_kept WHERE NOT is_activity)"""
+        if not first_load:
+            con.execute(f"INSERT INTO cb_left SELECT DISTINCT person_id {attempts_now}", p)
+        con.execute(f"DELETE {attempts_now}", p)
     # ---- joining an Action Network list is one signup a person. The activist report
     # names its signup by the person's uuid, or by the email when the report was built
     # without the uuid column: two such exports gave one person two signups (two actions
@@ -692,6 +711,30 @@ def write_org(
         FROM {person_src} s JOIN cb_idmap m ON m.source = s.source AND m.source_id = s.source_id
         {group}"""
     )
+    # ---- first seen of the ids a tool knew: the earliest record of the id ever read
+    # (so a person's date can be worked out again from their ids); a spreadsheet kept
+    # as one file is read whole, so its ids take this reading's dates, and one it no
+    # longer holds has none (a row corrected to another email leaves that email's id)
+    con.execute(
+        """UPDATE identity SET first_seen_at = m.seen FROM cb_idmap m
+           WHERE identity.org_id = $org AND NOT m.is_new AND identity.source = m.source
+             AND identity.source_id = m.source_id
+             AND m.seen < coalesce(identity.first_seen_at, 'infinity'::TIMESTAMPTZ)""",
+        p,
+    )
+    for name in replace_sources if not first_load else ():
+        q = {**p, "source": name}
+        read_now = """(SELECT min(s.seen_at) FROM st_person s
+                       WHERE s.source = i.source AND s.source_id = i.source_id)"""
+        moved = f"""FROM identity i WHERE org_id = $org AND source = $source
+                    AND first_seen_at IS DISTINCT FROM {read_now}"""
+        con.execute(f"INSERT INTO cb_left SELECT DISTINCT person_id {moved}", q)
+        con.execute(
+            f"""UPDATE identity i SET first_seen_at = {read_now}
+                WHERE org_id = $org AND source = $source
+                  AND first_seen_at IS DISTINCT FROM {read_now}""",
+            q,
+        )
     if changed_files is not None:
         # people with new activities but no changed record: their first-seen date may move
         con.execute(
@@ -700,6 +743,11 @@ def write_org(
                   ON m.source = a.person_source AND m.source_id = a.person_ref
                 WHERE m.person_id NOT IN (SELECT person_id FROM cb_person)"""
         )
+    # people who lost an activity or a dated id, and have no record read now
+    con.execute(
+        """INSERT INTO cb_person (person_id) SELECT DISTINCT person_id FROM cb_left
+           WHERE person_id NOT IN (SELECT person_id FROM cb_person)"""
+    )
     # first seen: from every activity the organization has, stored ones included, for
     # the people written now only (a weekly export touches a few of a million)
     # (when the organization had no activities before, all of them are from this sync:
@@ -720,7 +768,13 @@ def write_org(
         kind,
         "cb_person_new",
         f"""SELECT $org AS org_id, c.person_id,
-            least(c.seen_at, f.first_at, o.first_seen_at) AS first_seen_at,
+            -- (a person who lost an activity or a dated id: from what they still have,
+            -- their activities and their ids' dates; the stored date may be the one lost)
+            CASE WHEN c.person_id IN (SELECT person_id FROM cb_left)
+                 THEN least(c.seen_at, f.first_at, (
+                     SELECT min(i.first_seen_at) FROM identity i
+                     WHERE i.org_id = $org AND i.person_id = c.person_id))
+                 ELSE least(c.seen_at, f.first_at, o.first_seen_at) END AS first_seen_at,
             coalesce(c.zip, o.zip) AS zip, coalesce(c.state, o.state) AS state,
             coalesce(c.email_ok, o.email_ok) AS email_ok, coalesce(c.sms_ok, o.sms_ok) AS sms_ok,
             coalesce(c.do_not_contact, o.do_not_contact) AS do_not_contact,
@@ -734,6 +788,7 @@ def write_org(
     counts["person"] = _upsert(
         con, "person", "cb_person_new", ["org_id", "person_id"], org_id, stored="person" in held
     )
+    con.execute("DROP TABLE cb_left")
     kind = "TABLE" if "person_pii" in held else "VIEW"
     _create(
         con,
@@ -855,17 +910,14 @@ def write_org(
         else 0
     )
 
-    # ---- each VAN contact read now in one table only (decided above)
+    # ---- each VAN contact read now in one table only (decided above; its activity
+    # left already, before the first-seen dates)
     if van_contacts:
-        for table, key, kept in (
-            ("contact_attempt", "attempt_id", "is_activity"),
-            ("activity", "activity_id", "NOT is_activity"),
-        ):
-            con.execute(
-                f"""DELETE FROM {table} WHERE org_id = $org AND {key} IN (
-                       SELECT id FROM cb_cc_kept WHERE {kept})""",
-                p,
-            )
+        con.execute(
+            """DELETE FROM contact_attempt WHERE org_id = $org AND attempt_id IN (
+                   SELECT id FROM cb_cc_kept WHERE is_activity)""",
+            p,
+        )
         con.execute("DROP TABLE cb_cc_kept")
 
     # ---- custom (unknown) fields, kept per person; none of a rejected record (readers
