@@ -17,6 +17,7 @@ from test_readers import (
     _osdi,
 )
 
+from cyclebook.errors import ExportError
 from cyclebook.store import UNINDEXED_KEYS
 
 CANONICAL = [
@@ -849,3 +850,72 @@ def test_first_seen_moves_later_when_a_sheet_row_moves_to_another_email(make_coh
     assert c.unkeyed(
         "SELECT source_id, first_seen_at FROM identity WHERE source = 'sheet:signin'"
     ) == [("ana@x.org", None), ("bo@x.org", dt.datetime(2026, 1, 10, 5, tzinfo=dt.UTC))]
+
+
+SIGN_IN = """
+- kind: generic_csv
+  path: Sign-in sheet.csv
+  activity_type: attendance
+  columns: {person_id: ID, occurred_at: Date, event: Meeting}
+"""
+
+
+def test_a_sheet_saved_under_another_file_name_is_not_counted_twice(make_cohort):
+    """A facilitator downloads the sign-in sheet again; the browser names it 'Sign-in
+    sheet (1).csv' and the source's path is changed to it. The store knew the sheet by
+    its file name: the same rows became a second sheet's, every attendance and member
+    counted twice. The sync now stops before writing, naming the name the rows are
+    stored under and the label that keeps it; with the label, the sheet is the same
+    source again and its rows are its own."""
+    c = make_cohort(SIGN_IN)
+    rows = "ID,Date,Meeting\nA,2026-03-04,Kickoff\nB,2026-05-06,Kickoff\n"
+    c.write("Sign-in sheet.csv", rows)
+    c.sync()
+    (c.exports / "Sign-in sheet.csv").unlink()
+    c.write("Sign-in sheet (1).csv", rows + "C,2026-05-06,Kickoff\n")
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(
+        cohort_yml.read_text().replace("Sign-in sheet.csv", "Sign-in sheet (1).csv")
+    )
+    with pytest.raises(ExportError) as raised:
+        c.sync()
+    assert str(raised.value.path) == str(c.exports / "Sign-in sheet (1).csv")
+    assert (
+        "2 of its 3 activities are already in the store as those of the spreadsheet "
+        "source 'sheet:sign-in-sheet', which no source in cohort.yml names any more"
+    ) in str(raised.value)
+    assert "label: sign-in-sheet" in raised.value.fix
+    assert c.query("SELECT source, count(*) FROM activity GROUP BY ALL") == [
+        ("sheet:sign-in-sheet", 2)
+    ]
+
+    cohort_yml.write_text(
+        cohort_yml.read_text().replace(
+            "path: Sign-in sheet (1).csv",
+            "path: Sign-in sheet (1).csv\n        label: sign-in-sheet",
+        )
+    )
+    assert c.sync().status == "ok"
+    assert _attended(c) == [
+        ("A", "2026-03-04", "Kickoff"),
+        ("B", "2026-05-06", "Kickoff"),
+        ("C", "2026-05-06", "Kickoff"),
+    ]
+    assert c.query("SELECT count(*) FROM person") == [(3,)]
+    assert c.query("SELECT DISTINCT source FROM identity") == [("sheet:sign-in-sheet",)]
+
+
+def test_a_new_sheet_sharing_no_rows_with_a_retired_one_is_synced(make_cohort):
+    """A sheet taken out of cohort.yml and a new one in its place (next year's) share
+    members but no activity: nothing is refused."""
+    c = make_cohort(SIGN_IN)
+    c.write("Sign-in sheet.csv", "ID,Date,Meeting\nA,2026-03-04,Kickoff\n")
+    c.sync()
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(cohort_yml.read_text().replace("Sign-in sheet.csv", "2027.csv"))
+    c.write("2027.csv", "ID,Date,Meeting\nA,2027-03-04,Kickoff\n")
+    assert c.sync().status == "ok"
+    assert c.query("SELECT source, count(*) FROM activity GROUP BY ALL ORDER BY 1") == [
+        ("sheet:2027", 1),
+        ("sheet:sign-in-sheet", 1),
+    ]

@@ -464,6 +464,7 @@ def sync_org(
                     "were being read",
                     fix="run the sync again.",
                 )
+            _refuse_a_sheet_stored_under_another_name(con, org, paths, stage)
             # record numbers are fixed now: let DuckDB write the store in parallel
             con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")
@@ -542,6 +543,74 @@ def sync_org(
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
     return result
+
+
+def _of_source(rel: str, source: Source) -> bool:
+    """Whether the export ``rel`` (its name under the exports folder) is ``source``'s."""
+    path = Path(source.path).as_posix()
+    return path in (".", rel) or rel.startswith(path + "/")
+
+
+def _refuse_a_sheet_stored_under_another_name(
+    con, org: Organization, paths: CohortPaths, stage: Stage
+) -> None:
+    """Stop the sync when a spreadsheet source the store does not know yet brings
+    activities it holds already under the name of a spreadsheet source that cohort.yml
+    no longer has: the same sheet, saved under another file name ('Sign-in sheet
+    (1).csv', a browser's second download) with its ``path`` changed to it. A source is
+    known in the store by its label, else its file name: the same rows were a second
+    sheet's, and every attendance and member counted twice. The fix is the label that
+    keeps the stored name. (A sheet's activity id is its name and a digest of the row's
+    person, type, date, event and amount: the same row under another name has the same
+    digest; a new sheet of the same members on other days shares none.)"""
+    sheets = {
+        generic_source_name(src): src
+        for src in org.sources
+        if src.kind == "generic_csv"
+        and any(_of_source(f.rel, src) and not f.carried for f in stage.files)
+    }
+    if not sheets:
+        return
+    configured = {generic_source_name(src) for src in org.sources if src.kind == "generic_csv"}
+    known = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT source FROM identity WHERE org_id = ? AND starts_with(source, 'sheet:')",
+            [org.id],
+        ).fetchall()
+    }
+    new = sorted(set(sheets) - known)
+    retired = sorted(known - configured)
+    if not new or not retired:
+        return
+    found = con.execute(
+        """WITH staged AS (
+                SELECT DISTINCT source, substr(activity_id, length(source) + 2) AS digest
+                FROM st_activity WHERE source IN (SELECT unnest($new)))
+            SELECT s.source, a.source, count(DISTINCT s.digest),
+                   (SELECT count(*) FROM staged t WHERE t.source = s.source)
+            FROM staged s JOIN activity a ON a.org_id = $org
+             AND a.source IN (SELECT unnest($retired))
+             AND a.activity_id = a.source || ':' || s.digest
+            GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
+        {"new": new, "retired": retired, "org": org.id},
+    ).fetchall()
+    if not found:
+        return
+    name, stored_as, shared, staged = found[0]
+    src = sheets[name]
+    label = stored_as.removeprefix("sheet:")
+    raise ExportError(
+        paths.exports(org.id) / src.path,
+        f"{shared} of its {staged} activities are already in the store as those of the "
+        f"spreadsheet source '{stored_as}', which no source in cohort.yml names any more: "
+        "read as a new sheet, each would be counted twice (a spreadsheet source is known "
+        "by its label, else its file name, and this one's name is new)",
+        org_id=org.id,
+        fix=f"if this is that sheet saved under another file name, give this source "
+        f"`label: {label}` in cohort.yml (its name in the store; a label stays whatever "
+        "the file is called) and run again.",
+    )
 
 
 def _note_hubs(con, stage: Stage, hubs: dict[str, int], joined: dict[str, int]) -> None:
