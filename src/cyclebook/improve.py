@@ -46,7 +46,7 @@ from cyclebook import display as d
 from cyclebook import privacy
 from cyclebook.card import percent
 from cyclebook.config import Organization, RungCondition
-from cyclebook.store import MATCHED_IDENTITY
+from cyclebook.store import matched_identity
 
 __all__ = [
     "Finding",
@@ -241,17 +241,18 @@ def diagnose(
     person_unit = "people" if len(org_ids) == 1 else "person records"
     findings: list[Finding] = []
 
-    # cross-tool match rate
+    # cross-tool match rate (an id only another tool named is no record of its tool)
+    listed = matched_identity(con)
     people, single, multi, tools = _one(
         con,
         f"""
         WITH p AS (SELECT org_id, person_id FROM person WHERE {scope}),
              s AS (SELECT org_id, person_id, count(DISTINCT source) AS n
-                   FROM identity WHERE {scope} AND {MATCHED_IDENTITY} GROUP BY ALL)
+                   FROM identity WHERE {scope} AND {listed} GROUP BY ALL)
         SELECT (SELECT count(*) FROM p),
                (SELECT count(*) FROM p JOIN s USING (org_id, person_id) WHERE s.n = 1),
                (SELECT count(*) FROM p JOIN s USING (org_id, person_id) WHERE s.n > 1),
-               (SELECT count(DISTINCT source) FROM identity WHERE {scope} AND {MATCHED_IDENTITY})
+               (SELECT count(DISTINCT source) FROM identity WHERE {scope} AND {listed})
         """,
         [org_ids, org_ids, org_ids],
     )
@@ -385,7 +386,7 @@ def diagnose(
         WITH k AS (SELECT org_id, match_key, count(*) AS n FROM person
                    WHERE {scope} AND match_key IS NOT NULL GROUP BY ALL),
              t AS (SELECT org_id, person_id, source, count(*) AS n FROM identity
-                   WHERE {scope} AND {MATCHED_IDENTITY} GROUP BY ALL)
+                   WHERE {scope} AND {listed} GROUP BY ALL)
         SELECT (SELECT count(*) FROM person WHERE {scope}),
                (SELECT coalesce(sum(n - 1), 0) FROM k),
                (SELECT count(*) FILTER (WHERE n > 1) FROM k),

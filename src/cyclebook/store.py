@@ -55,6 +55,17 @@ ADDED_COLUMNS = (
 # did not exist. (NULL: an identity stored before the column, from its tool's export.)
 MATCHED_IDENTITY = "listed IS NOT FALSE"
 
+
+def matched_identity(con: duckdb.DuckDBPyConnection) -> str:
+    """``MATCHED_IDENTITY``, or TRUE in a store made before ``identity.listed`` and
+    opened read-only (not migrated: its identities all come from their tools' exports)."""
+    has = con.execute(
+        """SELECT count(*) FROM duckdb_columns() WHERE table_name = 'identity'
+             AND column_name = 'listed' AND database_name = current_database()"""
+    ).fetchone()[0]
+    return MATCHED_IDENTITY if has else "TRUE"
+
+
 # The ids of people, activities and tools' records (millions of distinct strings of
 # hex or digits) are stored uncompressed: DuckDB's string compression (dict_fsst) spent
 # half of the activity table's write on them and saved little (2M activities: 3.0 s of

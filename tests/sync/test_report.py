@@ -6,6 +6,7 @@ import dataclasses
 import re
 import shutil
 
+import duckdb
 import pytest
 from test_readers import AN_CSV, MOBILIZE_PAGE
 
@@ -1294,3 +1295,14 @@ def test_a_spoke_contact_is_matched_with_van_only_when_a_van_export_lists_its_id
     assert c.query("SELECT count(DISTINCT person_id) FROM identity") == [(2,)]
     with connect(ctx.store_path) as con:
         assert load_summary(con, ctx.org).people["matched"] == 2
+
+    # a store made before identity.listed, opened read-only (not migrated): its ids are
+    # all its tools' own, counted as they were
+    raw = duckdb.connect(str(ctx.store_path))
+    try:
+        raw.execute("ALTER TABLE identity DROP COLUMN listed")
+    finally:
+        raw.close()
+    with connect(ctx.store_path) as con:
+        assert load_summary(con, ctx.org).people["matched"] == 2
+        assert {f.key: f for f in diagnose(con, ctx.org)}["match_rate"].affected == 0

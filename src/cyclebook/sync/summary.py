@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cyclebook.config import ACTIVITY_TYPES, Organization
-from cyclebook.store import MATCHED_IDENTITY
+from cyclebook.store import matched_identity
 from cyclebook.sync.readers import generic_source_name
 
 SOURCE_LABELS = {
@@ -548,11 +548,12 @@ def load_summary(con, org: Organization) -> SyncSummary:
     # a tool is an identity's source: each spreadsheet source is one of its own (its
     # people matched with another sheet's are matched across tools), as the share and
     # improve reports count them (MetricEngine's match_rate definition)
+    listed = matched_identity(con)
     per_person = _df(
         con,
         f"""SELECT n_sources, count(*) AS people FROM (
                SELECT person_id, count(DISTINCT source) AS n_sources
-               FROM identity WHERE org_id = ? AND {MATCHED_IDENTITY} GROUP BY person_id)
+               FROM identity WHERE org_id = ? AND {listed} GROUP BY person_id)
            GROUP BY n_sources
            ORDER BY n_sources""",
         [org_id],
@@ -561,7 +562,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
         int(per_person.loc[per_person.n_sources >= 2, "people"].sum()) if len(per_person) else 0
     )
     n_tools = con.execute(
-        f"SELECT count(DISTINCT source) FROM identity WHERE org_id = ? AND {MATCHED_IDENTITY}",
+        f"SELECT count(DISTINCT source) FROM identity WHERE org_id = ? AND {listed}",
         [org_id],
     ).fetchone()[0]
     people = {
@@ -576,7 +577,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
     pairs = _df(
         con,
         f"""WITH s AS (SELECT DISTINCT person_id, source FROM identity
-                     WHERE org_id = ? AND {MATCHED_IDENTITY})
+                     WHERE org_id = ? AND {listed})
            SELECT a.source AS tool, b.source AS other_tool, count(*) AS people
            FROM s a JOIN s b ON a.person_id = b.person_id AND a.source < b.source
            GROUP BY ALL ORDER BY people DESC""",
