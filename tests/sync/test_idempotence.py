@@ -919,3 +919,28 @@ def test_a_new_sheet_sharing_no_rows_with_a_retired_one_is_synced(make_cohort):
         ("sheet:2027", 1),
         ("sheet:sign-in-sheet", 1),
     ]
+
+
+def test_a_sheet_counted_twice_before_is_said_on_its_file(make_cohort):
+    """A store in which the same sheet already went in under two names (both in
+    cohort.yml for a while, or renamed before the sync refused it) keeps both: the
+    sheet's file says so when it is read again."""
+    c = make_cohort(SIGN_IN + SIGN_IN.replace("Sign-in sheet.csv", "Sign-in sheet (1).csv"))
+    rows = "ID,Date,Meeting\nA,2026-03-04,Kickoff\nB,2026-05-06,Kickoff\n"
+    c.write("Sign-in sheet.csv", rows)
+    c.write("Sign-in sheet (1).csv", rows)
+    assert c.sync().status == "ok"
+    cohort_yml = c.root / "cohort.yml"
+    first_source = SIGN_IN.strip().replace("\n", "\n      ")  # (as indented in cohort.yml)
+    assert first_source in cohort_yml.read_text()
+    cohort_yml.write_text(cohort_yml.read_text().replace(first_source, "", 1))
+    c.write("Sign-in sheet (1).csv", rows + "C,2026-05-06,Kickoff\n")
+    result = c.sync()
+    assert result.status == "ok"
+    (sheet,) = result.files
+    assert sheet.notes == [
+        "2 of its 3 activities are already in the store as those of the spreadsheet source "
+        "'sheet:sign-in-sheet', which no source in cohort.yml names any more: they look like "
+        "the same rows, read before under another file name, and both are counted (the "
+        "store keeps what a source taken out of cohort.yml brought)"
+    ]

@@ -464,7 +464,7 @@ def sync_org(
                     "were being read",
                     fix="run the sync again.",
                 )
-            _refuse_a_sheet_stored_under_another_name(con, org, paths, stage)
+            _sheets_stored_under_another_name(con, org, paths, stage)
             # record numbers are fixed now: let DuckDB write the store in parallel
             con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")
@@ -551,7 +551,7 @@ def _of_source(rel: str, source: Source) -> bool:
     return path in (".", rel) or rel.startswith(path + "/")
 
 
-def _refuse_a_sheet_stored_under_another_name(
+def _sheets_stored_under_another_name(
     con, org: Organization, paths: CohortPaths, stage: Stage
 ) -> None:
     """Stop the sync when a spreadsheet source the store does not know yet brings
@@ -560,9 +560,12 @@ def _refuse_a_sheet_stored_under_another_name(
     (1).csv', a browser's second download) with its ``path`` changed to it. A source is
     known in the store by its label, else its file name: the same rows were a second
     sheet's, and every attendance and member counted twice. The fix is the label that
-    keeps the stored name. (A sheet's activity id is its name and a digest of the row's
-    person, type, date, event and amount: the same row under another name has the same
-    digest; a new sheet of the same members on other days shares none.)"""
+    keeps the stored name. A source the store knows already (so renamed before this
+    check, its rows doubled then) gets a note saying so on its file instead.
+
+    A sheet's activity id is its name and a digest of the row's person, type, date,
+    event and amount: the same row under another name has the same digest, and a new
+    sheet of the same members on other days shares none."""
     sheets = {
         generic_source_name(src): src
         for src in org.sources
@@ -579,38 +582,51 @@ def _refuse_a_sheet_stored_under_another_name(
             [org.id],
         ).fetchall()
     }
-    new = sorted(set(sheets) - known)
     retired = sorted(known - configured)
-    if not new or not retired:
+    if not retired:
         return
+    # (joined on the digests, computed on both sides: an equality of columns)
     found = con.execute(
         """WITH staged AS (
                 SELECT DISTINCT source, substr(activity_id, length(source) + 2) AS digest
-                FROM st_activity WHERE source IN (SELECT unnest($new)))
-            SELECT s.source, a.source, count(DISTINCT s.digest),
-                   (SELECT count(*) FROM staged t WHERE t.source = s.source)
-            FROM staged s JOIN activity a ON a.org_id = $org
-             AND a.source IN (SELECT unnest($retired))
-             AND a.activity_id = a.source || ':' || s.digest
+                FROM st_activity WHERE source IN (SELECT unnest($read))),
+            stored AS (
+                SELECT source, substr(activity_id, length(source) + 2) AS digest
+                FROM activity WHERE org_id = $org AND source IN (SELECT unnest($retired)))
+            SELECT s.source, t.source, count(DISTINCT s.digest),
+                   (SELECT count(*) FROM staged n WHERE n.source = s.source)
+            FROM staged s JOIN stored t USING (digest)
             GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
-        {"new": new, "retired": retired, "org": org.id},
+        {"read": sorted(sheets), "retired": retired, "org": org.id},
     ).fetchall()
-    if not found:
-        return
-    name, stored_as, shared, staged = found[0]
-    src = sheets[name]
-    label = stored_as.removeprefix("sheet:")
-    raise ExportError(
-        paths.exports(org.id) / src.path,
-        f"{shared} of its {staged} activities are already in the store as those of the "
-        f"spreadsheet source '{stored_as}', which no source in cohort.yml names any more: "
-        "read as a new sheet, each would be counted twice (a spreadsheet source is known "
-        "by its label, else its file name, and this one's name is new)",
-        org_id=org.id,
-        fix=f"if this is that sheet saved under another file name, give this source "
-        f"`label: {label}` in cohort.yml (its name in the store; a label stays whatever "
-        "the file is called) and run again.",
-    )
+    noted: set[str] = set()
+    for name, stored_as, shared, staged in found:
+        src = sheets[name]
+        shared_rows = (
+            f"{shared} of its {staged} activities are already in the store as those of "
+            f"the spreadsheet source '{stored_as}', which no source in cohort.yml names "
+            "any more"
+        )
+        if name not in known:
+            raise ExportError(
+                paths.exports(org.id) / src.path,
+                f"{shared_rows}: read as a new sheet, each would be counted twice (a "
+                "spreadsheet source is known by its label, else its file name, and this "
+                "one's name is new)",
+                org_id=org.id,
+                fix=f"if this is that sheet saved under another file name, give this source "
+                f"`label: {stored_as.removeprefix('sheet:')}` in cohort.yml (its name in the "
+                "store; a label stays whatever the file is called) and run again.",
+            )
+        if name in noted:
+            continue
+        noted.add(name)
+        first = next(f for f in stage.files if _of_source(f.rel, src) and not f.carried)
+        first.notes.append(
+            f"{shared_rows}: they look like the same rows, read before under another file "
+            "name, and both are counted (the store keeps what a source taken out of "
+            "cohort.yml brought)"
+        )
 
 
 def _note_hubs(con, stage: Stage, hubs: dict[str, int], joined: dict[str, int]) -> None:
