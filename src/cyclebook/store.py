@@ -66,12 +66,14 @@ def matched_identity(con: duckdb.DuckDBPyConnection) -> str:
     return MATCHED_IDENTITY if has else "TRUE"
 
 
-# The ids of people, activities and tools' records (millions of distinct strings of
-# hex or digits) are stored uncompressed: DuckDB's string compression (dict_fsst) spent
-# half of the activity table's write on them and saved little (2M activities: 3.0 s of
-# CPU written as is, 1.5 s with them uncompressed), and every measure that reads them
-# then decoded them (a quarter less CPU reading them uncompressed). The store is about
-# two thirds larger; the archive of the raw exports beside it is larger still.
+# The ids in the tables of activities and contact attempts (tens of millions of rows in
+# an election year: distinct strings of hex or digits) are stored uncompressed. DuckDB's
+# string compression (dict_fsst) spent half of the activity table's write on them (2M
+# activities written from memory: 3.0 s of CPU as is, 1.5 s with them uncompressed),
+# and every measure that reads them decoded them again (a quarter less CPU reading them
+# uncompressed); a sync of 2M activities took 12% less CPU. The store is about two
+# thirds larger (2M activities: 100 -> 170 MB, beside 150 MB of exports archived). The
+# tables of people (a tenth as many rows) keep the compression.
 # (A store made before keeps its tables as they were.)
 ID = "VARCHAR USING COMPRESSION uncompressed"
 
@@ -83,9 +85,9 @@ SCHEMA: dict[str, str] = {
         name VARCHAR NOT NULL,
         parent_org_id VARCHAR
     """,
-    "person": f"""
+    "person": """
         org_id VARCHAR NOT NULL,
-        person_id {ID} NOT NULL,
+        person_id VARCHAR NOT NULL,
         first_seen_at TIMESTAMPTZ,
         zip VARCHAR,
         state VARCHAR,
@@ -97,9 +99,9 @@ SCHEMA: dict[str, str] = {
         match_key VARCHAR
         -- (org_id, person_id) is unique, kept so by the sync (see UNINDEXED_KEYS)
     """,
-    "person_pii": f"""
+    "person_pii": """
         org_id VARCHAR NOT NULL,
-        person_id {ID} NOT NULL,
+        person_id VARCHAR NOT NULL,
         first_name VARCHAR,
         last_name VARCHAR,
         email VARCHAR,
@@ -112,20 +114,20 @@ SCHEMA: dict[str, str] = {
     # are matched against them, so a person's second email, or the address a tool held
     # before it changed, still finds them. Hashes of the same salt as match_key, as
     # 128-bit numbers (see value_key).
-    "person_key": f"""
+    "person_key": """
         org_id VARCHAR NOT NULL,
-        person_id {ID} NOT NULL,
+        person_id VARCHAR NOT NULL,
         -- which of the person's ids (identity's source and source_id) carried it
         id_key UHUGEINT NOT NULL,
         -- the email ('e') or phone ('p')
         key UHUGEINT NOT NULL
         -- (org_id, id_key, key) is unique, kept so by the sync
     """,
-    "identity": f"""
+    "identity": """
         org_id VARCHAR NOT NULL,
-        person_id {ID} NOT NULL,
+        person_id VARCHAR NOT NULL,
         source VARCHAR NOT NULL,
-        source_id {ID} NOT NULL,
+        source_id VARCHAR NOT NULL,
         -- earliest date this tool knew the person (for "new people by source")
         first_seen_at TIMESTAMPTZ,
         -- whether an export of the tool itself listed the id: FALSE when only another
@@ -187,9 +189,9 @@ SCHEMA: dict[str, str] = {
     """,
     # columns an export had beyond the canonical model (e.g. Action Network custom fields);
     # kept per person, never rendered (values may be personal)
-    "custom_field": f"""
+    "custom_field": """
         org_id VARCHAR NOT NULL,
-        person_id {ID} NOT NULL,
+        person_id VARCHAR NOT NULL,
         source VARCHAR NOT NULL,
         field VARCHAR NOT NULL,
         value VARCHAR,
