@@ -20,7 +20,8 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     :meth:`Fingerprints.notebook`), the parameters passed to it, the report header fields.
 ``cycle_yml``, ``previous_cycle_yml``, ``clock``
     the cycle's card, the cards before it along ``previous:`` (the metric engine compares
-    the two cycles; the share report's suppression reads the whole chain), and, while
+    the two cycles; the share report's suppression reads the whole chain), each as
+    validated (:meth:`Fingerprints.card`: a comment or a blank line changes nothing), and, while
     the cycle is still running, today's date and how many of its events and attendances
     have happened by now (:meth:`Fingerprints.passed`: the show rate and the improve
     report count only events that have happened; after the end the reports are fixed).
@@ -32,10 +33,14 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     entry re-runs that group, its network and its affiliates, not the whole cohort's
     pages (the cohort summary re-runs). With it, which of those organizations'
     ``measure_history`` changes apply only from a later cycle (:meth:`Fingerprints.applies_later`):
-    that depends on the cycle folders too.
-``reflections`` (not sync)
+    that depends on the cycle folders too. A sync reads less
+    (:meth:`Fingerprints.sync_config`): its own organization's sources, time zone and
+    ladder as of the cycle, not its consent, staff, measures or network; editing those
+    re-runs the group's other reports, not its sync.
+``reflections`` (not sync, not share)
     the organization's reflection file in this cycle and the earlier ones (the cohort
-    notebook: every reflection file of those cycles).
+    notebook: every reflection file of those cycles). The share report computes the
+    group's measures and shows none of what it said (``READS_NO_REFLECTIONS``).
 ``exports`` (sync only)
     the SHA-256 of every file the organization's sources read, found as the sync finds
     them (:meth:`Fingerprints.exports`), and the names of files no reader reads.
@@ -79,8 +84,8 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
 Consequences: a changed export re-runs only that organization's phases (and, for an
 affiliate, its network's improve report, which counts it) and the cohort summary; a
 changed cycle.yml
-re-runs that cycle's reports; a changed reflection file re-runs that group's pages
-of that cycle and later ones, and the cohort summary.
+re-runs that cycle's reports; a changed reflection file re-runs that group's reflect
+and improve reports of that cycle and later ones, and the cohort summary.
 """
 
 from __future__ import annotations
@@ -94,7 +99,14 @@ from pathlib import Path
 from typing import Any
 
 import cyclebook
-from cyclebook.config import Cohort, CycleCard, cycles_after, earlier_cycles, list_cycles
+from cyclebook.config import (
+    Cohort,
+    CycleCard,
+    cycles_after,
+    earlier_cycles,
+    list_cycles,
+    load_cycle,
+)
 from cyclebook.filehash import cohort_cache, files_digest
 from cyclebook.paths import FOLLOWUP_LISTS, PHASES, CohortPaths, templates_dir
 
@@ -115,6 +127,14 @@ NOT_IN_REPORTS = frozenset({"cycle_index.html.j2"})
 # without alt text of its own gets the cell's ``alt``; lab's template: a raw cell's
 # ``raw_mimetype``); the rest is the editor's (collapsed, scrolled, execution times).
 REPORT_CELL_METADATA = frozenset({"alt", "raw_mimetype"})
+# What the sync phase does not read of its organization's entry in cohort.yml (it reads
+# the sources, the time zone, and the ladder, whose gaps its report names): a group's
+# consent or staff edited re-ran its sync, and an affiliate's re-ran its network's. Left
+# out by name, so a field added later counts until someone shows sync does not read it.
+NOT_READ_BY_SYNC = frozenset({"parent", "metrics", "consent", "measure_history", "staff"})
+# Phases whose reports read no reflection file (share computes the group's measures from
+# the store; what the group said is shown by reflect and improve, and the cohort summary)
+READS_NO_REFLECTIONS = frozenset({"sync", "share"})
 
 
 def digest(value: Any) -> str:
@@ -188,6 +208,8 @@ class Fingerprints:
         self.cohort = cohort
         self.cards = dict(cards)
         self._earlier: dict[str, str] = {}  # a cycle's earlier cards (earlier_cards)
+        self._card_digests: dict[str, str] = {}  # a cycle's card as validated (card)
+        self._as_of: dict[str, Cohort] = {}  # the cohort as of a cycle (sync_config)
         self.force = force
         self.now = now or dt.datetime.now(dt.UTC)
         self.today = today or self.now.date()
@@ -508,8 +530,12 @@ class Fingerprints:
         if self._guard is None:
             state = self._state()
             people = {table: sorted(state.get(table, {}).items()) for table in PERSONAL_TABLES}
-            files = [self.paths.cohort_file, *map(self.paths.cycle_file, self.cycle_order)]
-            allowed = {str(path): self.file(path) for path in files}
+            # what the guard reads of cohort.yml and the cards is their validated text
+            # (a comment allows nothing): a comment added re-checked every kept report
+            allowed = {
+                str(self.paths.cohort_file): digest(self.cohort.model_dump(mode="json")),
+                **{str(self.paths.cycle_file(c)): self.card(c) for c in self.cycle_order},
+            }
             if self.cycle_order:
                 allowed.update(self.reflections(self.cycle_order[-1], None))
             self._guard = digest([people, allowed])
@@ -591,11 +617,37 @@ class Fingerprints:
             return "none"
         found = self._earlier.get(card.id)
         if found is None:
-            files = [
-                self.file(self.paths.cycle_file(c)) for c in earlier_cycles(self.paths.root, card)
-            ]
-            found = self._earlier[card.id] = files[0] if len(files) == 1 else digest(files)
+            cards = [self.card(c) for c in earlier_cycles(self.paths.root, card)]
+            found = self._earlier[card.id] = cards[0] if len(cards) == 1 else digest(cards)
         return found
+
+    def card(self, cycle: str) -> str:
+        """Digest of a cycle's card as validated, not of its bytes: a comment or a blank
+        line added to cycle.yml re-ran every report of the cycle and of the cycles after
+        it. A card that does not validate counts by its bytes (its reports fail on it, and
+        run again once it is fixed)."""
+        found = self._card_digests.get(cycle)
+        if found is None:
+            from cyclebook.errors import CyclebookError
+
+            card = self.cards.get(cycle)
+            try:
+                card = card or load_cycle(self.paths.root, cycle)
+                found = digest(card.model_dump(mode="json"))
+            except CyclebookError:
+                found = self.file(self.paths.cycle_file(cycle))
+            self._card_digests[cycle] = found
+        return found
+
+    def sync_config(self, org_id: str, cycle: str) -> str:
+        """What the sync report reads of cohort.yml: its own organization's entry as of
+        ``cycle`` (its ladder is the cycle's, :meth:`Cohort.as_of`), without the fields
+        sync never reads (``NOT_READ_BY_SYNC``)."""
+        cohort = self._as_of.get(cycle)
+        if cohort is None:
+            cohort = self._as_of[cycle] = self.cohort.as_of(cycle, self.cycle_order)
+        org = cohort.org(org_id)
+        return digest(org.model_dump(mode="json", exclude=set(NOT_READ_BY_SYNC)))
 
     def inputs(self, job: Any, *, after_sync: bool = False) -> dict[str, str]:
         card = self.cards[job.cycle]
@@ -606,7 +658,7 @@ class Fingerprints:
             "notebook": self.notebook(Path(job.notebook)),
             "parameters": digest(job.parameters),
             "report": digest(job.report_meta),
-            "cycle_yml": self.file(self.paths.cycle_file(job.cycle)),
+            "cycle_yml": self.card(job.cycle),
             "previous_cycle_yml": previous,
             "clock": "after the end",
         }
@@ -625,11 +677,16 @@ class Fingerprints:
             parts["reflections"] = digest(self.reflections(job.cycle, None))
             parts["store"] = self.store(None, upto=job.cycle)
         else:
-            related = self.related(job.org_id)
-            settings = self.cohort.model_dump(mode="json", exclude={"organizations"})
-            configs = [self.cohort.org(o).model_dump(mode="json") for o in related]
-            parts["config"] = digest([settings, configs, self.applies_later(job.cycle, related)])
-            if job.phase != "sync":  # sync reads exports, not what the group said
+            if job.phase == "sync":
+                parts["config"] = self.sync_config(job.org_id, job.cycle)
+            else:
+                related = self.related(job.org_id)
+                settings = self.cohort.model_dump(mode="json", exclude={"organizations"})
+                configs = [self.cohort.org(o).model_dump(mode="json") for o in related]
+                parts["config"] = digest(
+                    [settings, configs, self.applies_later(job.cycle, related)]
+                )
+            if job.phase not in READS_NO_REFLECTIONS:
                 parts["reflections"] = digest(self.reflections(job.cycle, job.org_id))
             if job.phase == "sync":
                 parts["exports"] = digest(self.exports(job.org_id))

@@ -103,9 +103,12 @@ def test_changed_reflection_reruns_that_organization_after_sync(cohort: Path) ->
     reflection.parent.mkdir()
     reflection.write_text("# what beta said\n")
     statuses = _run(cohort)
-    # sync's own inputs did not change, and neither did the store it writes
-    assert statuses["c1/beta/sync/organization"] == "cached"
-    assert all(statuses[k] == "ok" for k in _keys("beta")[1:])
+    # sync's own inputs did not change, and neither did the store it writes; share
+    # computes the measures and reads no reflection
+    assert [k for k in _keys("beta") if statuses[k] == "ok"] == [
+        "c1/beta/reflect/organization",
+        "c1/beta/improve/organization",
+    ], statuses
     assert all(statuses[k] == "cached" for k in _keys("alpha"))
 
 
@@ -325,7 +328,8 @@ def test_a_network_reruns_only_what_reads_the_changed_affiliate(cohort: Path) ->
     assert ran == {*_keys("alpha"), "c1/(cohort)/cohort/cohort", "c1/(cohort)/cohort/funder"}
 
     # one affiliate's entry in cohort.yml: its reports, its network's (it reads its
-    # affiliates' entries) and the cohort summary; not its sibling's (all of them re-ran)
+    # affiliates' entries) and the cohort summary; not its sibling's (all of them re-ran),
+    # and no sync: a sync reads its own sources, time zone and ladder, not the staff
     config.write_text(
         config.read_text().replace(
             "    name: Gamma Neighbors\n", "    name: Gamma Neighbors\n    staff: [Lou (data)]\n"
@@ -334,8 +338,8 @@ def test_a_network_reruns_only_what_reads_the_changed_affiliate(cohort: Path) ->
     statuses = _run(cohort)
     ran = {key for key, status in statuses.items() if status == "ok"}
     assert ran == {
-        *_keys("gamma"),
-        *_keys("alpha"),
+        *_keys("gamma")[1:],
+        *_keys("alpha")[1:],
         "c1/(cohort)/cohort/cohort",
         "c1/(cohort)/cohort/funder",
     }
@@ -731,10 +735,37 @@ def test_a_definition_adopted_for_a_cycle_that_now_exists_reruns_the_earlier_one
     _second_cycle(cohort)
     assert absorption_days() == 42  # from c2 on: c1 keeps what it replaced
     statuses = _run(cohort, cycles=["c1"])
-    assert all(statuses[key] == "ok" for key in _keys("alpha")), statuses
+    # (its sync reads no metric setting, only the ladder of what the change replaced)
+    assert statuses["c1/alpha/sync/organization"] == "cached"
+    assert all(statuses[key] == "ok" for key in _keys("alpha")[1:]), statuses
     assert all(statuses[key] == "cached" for key in _keys("beta")), statuses
     assert statuses["c1/(cohort)/cohort/cohort"] == "ok"
     assert set(_run(cohort, cycles=["c1"]).values()) == {"cached"}
+
+
+def test_a_rung_adopted_for_a_cycle_that_now_exists_reruns_the_earlier_sync(
+    cohort: Path,
+) -> None:
+    """A sync reads the ladder as of its cycle (its report names the rungs without
+    data): a rung changed from c2 on gives c1 back the rung it replaced once c2 exists,
+    and c1's sync runs again, as its other reports do."""
+    config = cohort / "cohort.yml"
+    config.write_text(
+        config.read_text().replace(
+            "    name: Alpha Tenants\n",
+            "    name: Alpha Tenants\n"
+            "    measure_history:\n"
+            "      - {measure: ladder.active, date: 2026-09-10, proposed_by: Ana, why: Shifts., "
+            "change: 'Five meetings, not three.', cycle: c2, replaced: {rung: {name: active, "
+            "label: Active, window_days: 90, any_of: [{activity_types: [attendance], "
+            "min_count: 5}], definition: Came to five meetings.}}}\n",
+        )
+    )
+    assert set(_run(cohort, cycles=["c1"]).values()) == {"ok"}
+    _second_cycle(cohort)
+    statuses = _run(cohort, cycles=["c1"])
+    assert all(statuses[key] == "ok" for key in _keys("alpha")), statuses
+    assert all(statuses[key] == "cached" for key in _keys("beta")), statuses
 
 
 def test_the_manifest_says_which_versions_made_each_kept_report(

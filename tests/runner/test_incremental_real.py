@@ -1,0 +1,174 @@
+"""Incremental runs of the real phase notebooks: what an edit re-runs, and what it does
+not, where that depends on what the real notebooks read (sync's part of cohort.yml, the
+share report and the reflections, the cycle card as written or as read).
+
+The cohort is the robustness tests' small one: the demo's Eastside Tenants (Action
+Network and Mobilize) and Harbor Youth (a spreadsheet), with generated exports, run for
+the latest cycle (2026-c2, which follows 2026-c1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from robustness.reportset import write_small
+
+from cyclebook import incremental, runner
+from cyclebook.paths import repo_root
+
+pytestmark = pytest.mark.e2e
+
+CYCLE = "2026-c2"
+ORG_JOBS = (
+    "sync/organization",
+    "share/organization",
+    "share/cohort",
+    "share/funder",
+    "reflect/organization",
+    "improve/organization",
+)
+SUMMARIES = {f"{CYCLE}/(cohort)/cohort/cohort", f"{CYCLE}/(cohort)/cohort/funder"}
+
+
+def _keys(org: str, *jobs: str) -> set[str]:
+    return {f"{CYCLE}/{org}/{job}" for job in jobs or ORG_JOBS}
+
+
+@pytest.fixture
+def small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The small cohort, its latest cycle run once (every report made)."""
+    # Others edit cyclebook's sources while these tests run; that would (rightly) re-run
+    # every report (test_incremental.test_code_change_reruns checks that part).
+    monkeypatch.setattr(incremental, "code_fingerprint", lambda versions: "fixed for tests")
+    root = tmp_path / "small"
+    assert write_small(root) == CYCLE
+    statuses = _run(root, expect_ok=True)
+    assert len(statuses) == 14 and set(statuses.values()) == {"ok"}, statuses
+    return root
+
+
+def _run(root: Path, *, expect_ok: bool = True) -> dict[str, str]:
+    summary = runner.run(root, workers=2, progress=None)
+    if expect_ok:
+        assert summary.ok, "\n".join(summary.lines())
+    return {result.key: result.status for result in summary.results}
+
+
+def _ran(statuses: dict[str, str]) -> set[str]:
+    return {key for key, status in statuses.items() if status != "cached"}
+
+
+def _edit_org(root: Path, org_id: str, **changes) -> None:
+    path = root / "cohort.yml"
+    data = yaml.safe_load(path.read_text())
+    org = next(org for org in data["organizations"] if org["id"] == org_id)
+    org.update(changes)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+MEMBER_LADDER = [
+    {
+        "name": "member",
+        "label": "Member",
+        "window_days": 180,
+        "any_of": [{"activity_types": ["one_on_one"]}],
+        "definition": "Had a one-on-one in the last six months.",
+    }
+]
+
+
+def test_a_groups_consent_or_staff_reruns_its_reports_but_not_its_sync(small: Path) -> None:
+    """The sync report reads a group's sources, time zone and ladder, not its consent,
+    staff or measures: editing those re-ran the group's sync (and an affiliate's, its
+    network's). What sync reads still re-runs it."""
+    _edit_org(
+        small,
+        "harbor-youth",
+        staff=["Rae (organizer)", "Sam (data)"],
+        consent={"cohort": ["active_base"], "funder": ["active_base"]},
+        metrics={"absorption_days": 60},
+    )
+    statuses = _run(small)
+    assert _ran(statuses) == _keys("harbor-youth", *ORG_JOBS[1:]) | SUMMARIES, statuses
+
+    # the ladder: the sync report names the rungs the exports give no data for
+    _edit_org(small, "harbor-youth", ladder=MEMBER_LADDER)
+    statuses = _run(small)
+    assert statuses[f"{CYCLE}/harbor-youth/sync/organization"] == "ok"
+    assert _ran(statuses) == _keys("harbor-youth") | SUMMARIES, statuses
+    sync_report = small / CYCLE / "output" / "reports" / "harbor-youth" / "sync.html"
+    assert "Member: a way to reach this rung counts one_on_one activity" in (
+        sync_report.read_text()
+    )
+
+    # the time zone: dates without one are read in it
+    _edit_org(small, "harbor-youth", timezone="America/Los_Angeles")
+    statuses = _run(small)
+    assert statuses[f"{CYCLE}/harbor-youth/sync/organization"] == "ok"
+    assert not _ran(statuses) & _keys("eastside-tenants"), statuses
+
+    # a source's settings (every export of the group is read again)
+    data = yaml.safe_load((small / "cohort.yml").read_text())
+    sources = next(o for o in data["organizations"] if o["id"] == "eastside-tenants")["sources"]
+    assert sources[0]["kind"] == "action_network_csv"
+    sources[0]["encoding"] = "utf-8"
+    (small / "cohort.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    statuses = _run(small)
+    assert statuses[f"{CYCLE}/eastside-tenants/sync/organization"] == "ok", statuses
+    assert not _ran(statuses) & _keys("harbor-youth"), statuses
+
+
+def test_a_reflection_reruns_reflect_and_improve_but_not_share(small: Path) -> None:
+    """The share report computes the group's measures from the store and shows nothing
+    of what the group said: a new reflection file re-ran its three share reports."""
+    said = (
+        (repo_root() / "cycles" / "demo" / "2026-c1" / "reflections" / "eastside-tenants.yml")
+        .read_text()
+        .replace("cycle: 2026-c1", f"cycle: {CYCLE}")
+    )
+    reflection = small / CYCLE / "reflections" / "eastside-tenants.yml"
+    reflection.parent.mkdir(exist_ok=True)
+    reflection.write_text(said)
+    statuses = _run(small)
+    assert _ran(statuses) == (
+        _keys("eastside-tenants", "reflect/organization", "improve/organization") | SUMMARIES
+    ), statuses
+    report = small / CYCLE / "output" / "reports" / "eastside-tenants" / "reflect.html"
+    assert "Building committees are invisible in the data." in report.read_text()
+
+    reflection.write_text(said.replace("Building committees", "Block committees"))
+    statuses = _run(small)
+    assert statuses[f"{CYCLE}/eastside-tenants/reflect/organization"] == "ok"
+    assert statuses[f"{CYCLE}/eastside-tenants/share/organization"] == "cached"
+    assert "Block committees are invisible in the data." in report.read_text()
+
+
+def test_a_cards_comments_and_layout_rerun_nothing(small: Path) -> None:
+    """Fingerprints are of the cards as read: a comment, blank lines or a list written
+    another way re-ran every report of the cycle (and of the cycles after it). An edit
+    of what the card says still re-runs them, this cycle's card and the one before it."""
+    card = small / CYCLE / "cycle.yml"
+    text = card.read_text()
+    relaid = "# the second cycle, as agreed on 10 Sep\n\n" + text.replace(
+        "accountable: [Matt Rivera, Nirmal Shah]\n",
+        "accountable:\n  - Matt Rivera\n  - Nirmal Shah  # facilitates\n\n",
+    )
+    assert relaid != text
+    card.write_text(relaid)
+    earlier = small / "2026-c1" / "cycle.yml"
+    earlier_text = earlier.read_text()
+    earlier.write_text(earlier_text + "\n# closed on 14 Sep\n")
+    statuses = _run(small)
+    assert set(statuses.values()) == {"cached"}, statuses
+
+    earlier.write_text(earlier_text.replace("title: ", "title: Renamed ", 1))
+    statuses = _run(small)
+    assert statuses[f"{CYCLE}/eastside-tenants/share/organization"] == "ok", statuses
+
+    card.write_text(relaid.replace("Nirmal Shah  # facilitates", "Harold Kim"))
+    statuses = _run(small)
+    assert set(statuses.values()) == {"ok"}, statuses
+    report = small / CYCLE / "output" / "reports" / "harbor-youth" / "share.html"
+    assert "Harold Kim" in report.read_text()
