@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -75,6 +76,19 @@ class Strict(BaseModel):
     """Unknown keys are errors: a typo in a field name must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReadFromFile(Strict):
+    """A model read from a file: the SHA-256 of the bytes it was read from (the run's
+    manifest records it: hashed when the manifest was written, an edit made while the
+    run went on was recorded as the version the run had read)."""
+
+    _source_sha256: str = PrivateAttr(default="")
+
+    @property
+    def source_sha256(self) -> str:
+        """The SHA-256 of the bytes this was read from ("" when not read from a file)."""
+        return self._source_sha256
 
 
 # --------------------------------------------------------------------------- sources
@@ -573,7 +587,7 @@ class PartError(ValueError):
         self.found = found  # the part's value, when the input of the check is a whole map
 
 
-class Cohort(Strict):
+class Cohort(ReadFromFile):
     id: Identifier
     name: str
     facilitators: list[str] = Field(default_factory=list)
@@ -772,7 +786,7 @@ class Document(Strict):
     path: str | None = None
 
 
-class CycleCard(Strict):
+class CycleCard(ReadFromFile):
     id: Identifier
     title: str
     how_might_we: list[str] = Field(min_length=1)
@@ -955,10 +969,12 @@ def load_cohort(cohort_dir: str | Path) -> Cohort:
         )
     refuse_duplicate_keys(located)
     try:
-        return Cohort.model_validate(located.data)
+        cohort = Cohort.model_validate(located.data)
     except ValidationError as exc:
         _raise_validation(located, exc, Cohort)
         raise  # unreachable
+    cohort._source_sha256 = located.sha256
+    return cohort
 
 
 def load_cycle(cohort_dir: str | Path, cycle: str) -> CycleCard:
@@ -972,6 +988,7 @@ def load_cycle(cohort_dir: str | Path, cycle: str) -> CycleCard:
     except ValidationError as exc:
         _raise_validation(located, exc, CycleCard)
         raise
+    card._source_sha256 = located.sha256
     if card.id != cycle:
         raise ConfigError(
             path,

@@ -1065,11 +1065,12 @@ def write_manifest(
         "cohort": {
             "id": cohort.id,
             "dir": str(paths.root),
-            "cohort_yml_sha256": sha256_file(paths.cohort_file),
+            # the bytes the run read (plan): the file may have been edited since
+            "cohort_yml_sha256": cohort.source_sha256 or sha256_file(paths.cohort_file),
         },
         "cycle": {
             "id": card.id,
-            "cycle_yml_sha256": sha256_file(paths.cycle_file(card.id)),
+            "cycle_yml_sha256": card.source_sha256 or sha256_file(paths.cycle_file(card.id)),
             "start": card.start.isoformat(),
             "end": card.end.isoformat(),
         },

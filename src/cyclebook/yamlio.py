@@ -12,6 +12,7 @@ Facilitators paste text from anywhere into cohort, cycle and reflection files. T
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -59,6 +60,8 @@ class LocatedYaml:
     marks: dict[tuple, tuple[int, int]]
     # the document as the parser that read it composed it (None for an empty file)
     node: Any = None
+    # SHA-256 of the bytes parsed: what was read, whatever the file holds by now
+    sha256: str = ""
 
     def locate(self, loc: Sequence[Any]) -> tuple[int | None, int | None]:
         """Best line/column (1-based) for a pydantic ``loc``: the deepest known prefix."""
@@ -170,7 +173,8 @@ def read_yaml(path: str | Path, *, what: str = "file") -> LocatedYaml:
     marks: dict[tuple, tuple[int, int]] = {}
     if node is not None:
         _collect_marks(node, (), marks)
-    return LocatedYaml(path=path, data=data, marks=marks, node=node)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    return LocatedYaml(path=path, data=data, marks=marks, node=node, sha256=sha256)
 
 
 def refuse_duplicate_keys(located: LocatedYaml) -> None:

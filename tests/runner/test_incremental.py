@@ -839,3 +839,33 @@ def test_a_cells_alt_text_is_part_of_the_notebook(cohort: Path, stand_in_noteboo
     assert statuses["c1/alpha/reflect/organization"] == "ok"
     assert statuses["c1/alpha/sync/organization"] == "cached"
     assert 'alt="Members by month"' in report.read_text()
+
+
+def test_the_manifest_hashes_the_yaml_the_run_read(cohort: Path) -> None:
+    """The manifest's cohort.yml and cycle.yml hashes were taken when it was written: a
+    file edited while the run went on was recorded as the one the run had read, though
+    every report was made from the version before."""
+    import hashlib
+
+    config, card = cohort / "cohort.yml", cohort / "c1" / "cycle.yml"
+    read = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in (config, card)}
+
+    def edit_during_the_run(result, done, total):
+        if done == 1:  # the first report is made; the manifest is written after the last
+            config.write_text(config.read_text().replace("Beta Workers", "Beta Workers United"))
+            card.write_text(card.read_text().replace("If we run it", "If we run it again"))
+
+    summary = runner.run(cohort, workers=2, progress=edit_during_the_run)
+    assert summary.ok
+    edited = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in (config, card)}
+    assert edited[config] != read[config] and edited[card] != read[card]
+    manifest = json.loads(CohortPaths.of(cohort).manifest("c1").read_text())
+    assert manifest["cohort"]["cohort_yml_sha256"] == read[config]
+    assert manifest["cycle"]["cycle_yml_sha256"] == read[card]
+
+    # the next run reads the edited files: every report of the cycle is made again, and
+    # the manifest says which files it read
+    assert set(_run(cohort).values()) == {"ok"}
+    manifest = json.loads(CohortPaths.of(cohort).manifest("c1").read_text())
+    assert manifest["cohort"]["cohort_yml_sha256"] == edited[config]
+    assert manifest["cycle"]["cycle_yml_sha256"] == edited[card]
