@@ -1278,6 +1278,7 @@ def run(
                         f"({type(exc).__name__}: {exc}). Fix: free space or make "
                         f"{paths.output(card.id)} writable, then run again."
                     )
+            out_of_date = _out_of_date(paths, fingerprints, list(cards))
         except BaseException:
             pool.close(cancel=True)
             raise
@@ -1294,6 +1295,7 @@ def run(
             *unread_reflections(paths.root, [o.id for o in cohort.organizations], list(cards)),
             *_not_synced(paths, cohort, chains),
             *_redefined(paths, cohort, chains),
+            *out_of_date,
             *_left_behind(paths, cohort, list(cards)),
             *(
                 warning
@@ -1304,6 +1306,77 @@ def run(
             ),
         ],
     )
+
+
+# The parts of a fingerprint (see incremental.py), as a warning names what changed
+INPUT_NAMES = {
+    "code": "cyclebook or the packages it runs on",
+    "notebook": "the phase notebooks",
+    "parameters": "the reports' parameters",
+    "report": "the reports' headings",
+    "cycle_yml": "the cycle's card",
+    "previous_cycle_yml": "the card of a cycle before it",
+    "clock": "the date (the cycle is still running)",
+    "config": "cohort.yml",
+    "reflections": "reflections",
+    "exports": "exports",
+    "store": "the data in the store",
+}
+
+
+def _out_of_date(paths: CohortPaths, fingerprints: Fingerprints, ran: list[str]) -> list[str]:
+    """The cycles this run did not run whose reports are out of date: their inputs
+    changed since they were made (an export synced in the latest cycle's run brings
+    activity of an earlier cycle, a definition edited in cohort.yml). A run of the
+    latest cycle left the earlier cycles' reports as they were without a word, and
+    they went on showing the old figures as current.
+
+    Each kept report's fingerprint is computed as a run of its cycle would (the store's
+    digests are the ones this run read); a chain stops at its first report out of date,
+    as a run of it would make the rest again."""
+    from cyclebook.incremental import digest
+
+    warnings = []
+    for cycle in fingerprints.cycle_order:
+        prefix = f"{cycle}/"
+        if cycle in ran or not any(key.startswith(prefix) for key in fingerprints.previous):
+            continue  # run now, or never: nothing made that could be out of date
+        try:
+            _, cards, chains = plan(paths.root, cycles=[cycle])
+        except CyclebookError:
+            continue  # a card a run of it would refuse: that run says why
+        fingerprints.cards.update(cards)
+        stale: dict[str, None] = {}
+        changed: dict[str, None] = {}
+        for chain in chains:
+            for job in chain:
+                made = fingerprints.previous.get(job.key)
+                if made is None or made.get("status") not in CACHEABLE:
+                    continue
+                parts = fingerprints.inputs(job)
+                if digest(parts) == made.get("fingerprint"):
+                    continue
+                stale[job.org_id or "the cohort summary"] = None
+                before = made.get("inputs") or {}
+                changed.update(
+                    dict.fromkeys(
+                        INPUT_NAMES[name]
+                        for name, value in parts.items()
+                        if name in INPUT_NAMES and before.get(name) != value
+                    )
+                )
+                break
+        if not stale:
+            continue
+        names = list(stale)
+        whose = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+        what = ", ".join(changed) or "their inputs"
+        warnings.append(
+            f"{cycle}: reports made before are out of date ({whose}): {what} changed since "
+            f"they were made, and this run did not run {cycle}. Fix: `cyclebook run "
+            f"{paths.root} --cycle {cycle}` makes them again (only those out of date)."
+        )
+    return warnings
 
 
 def _left_behind(paths: CohortPaths, cohort: Cohort, cycles: list[str]) -> list[str]:

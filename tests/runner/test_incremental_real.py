@@ -172,3 +172,69 @@ def test_a_cards_comments_and_layout_rerun_nothing(small: Path) -> None:
     assert set(statuses.values()) == {"ok"}, statuses
     report = small / CYCLE / "output" / "reports" / "harbor-youth" / "share.html"
     assert "Harold Kim" in report.read_text()
+
+
+def _warnings(root: Path, **kwargs) -> tuple[dict[str, str], list[str]]:
+    summary = runner.run(root, workers=2, progress=None, **kwargs)
+    assert summary.ok, "\n".join(summary.lines())
+    return {r.key: r.status for r in summary.results}, summary.warnings
+
+
+def _out_of_date(warnings: list[str]) -> list[str]:
+    return [warning for warning in warnings if "out of date" in warning]
+
+
+def test_a_run_of_the_latest_cycle_says_which_earlier_reports_are_out_of_date(
+    small: Path,
+) -> None:
+    """An export synced in the latest cycle's run brings an attendance of the cycle
+    before: that cycle's reports (its sync report, measures and cohort summary) no
+    longer show the store, and a run of the latest cycle said nothing of it."""
+    earlier = "2026-c1"
+    statuses, warnings = _warnings(small, cycles=[earlier])
+    assert set(statuses.values()) == {"ok"} and len(statuses) == 14
+    # the earlier cycle's measures, saved now, are what the latest one compares with
+    assert _out_of_date(warnings) == [
+        f"{CYCLE}: reports made before are out of date (eastside-tenants, harbor-youth, "
+        "the cohort summary): the data in the store changed since they were made, and "
+        f"this run did not run {CYCLE}. Fix: `cyclebook run {small} --cycle {CYCLE}` "
+        "makes them again (only those out of date)."
+    ]
+    statuses, warnings = _warnings(small)
+    assert _ran(statuses) == (
+        _keys("eastside-tenants", *ORG_JOBS[1:]) | _keys("harbor-youth", *ORG_JOBS[1:]) | SUMMARIES
+    ), statuses
+    assert _out_of_date(warnings) == []
+
+    # one more meeting, on 20 Aug (in 2026-c1), in Harbor Youth's sheet
+    roster = small / "orgs" / "harbor-youth" / "exports" / "roster.csv"
+    with roster.open("ab") as handle:
+        handle.write(b"HY0002,Noor,Torres,,,,2026-08-20,Youth council,\r\n")
+    statuses, warnings = _warnings(small)
+    assert _ran(statuses) == _keys("harbor-youth") | SUMMARIES, statuses
+    assert _out_of_date(warnings) == [
+        f"{earlier}: reports made before are out of date (harbor-youth, the cohort "
+        "summary): exports, the data in the store changed since they were made, and this "
+        f"run did not run {earlier}. Fix: `cyclebook run {small} --cycle {earlier}` makes "
+        "them again (only those out of date)."
+    ]
+    # said again until they are made again
+    statuses, warnings = _warnings(small)
+    assert set(statuses.values()) == {"cached"}
+    assert len(_out_of_date(warnings)) == 1
+
+    # the command it gives: the earlier cycle's reports of Harbor Youth, and its summary
+    statuses, warnings = _warnings(small, cycles=[earlier])
+    assert _ran(statuses) == {
+        key.replace(CYCLE, earlier) for key in _keys("harbor-youth") | SUMMARIES
+    }, statuses
+    # its share saved new values, which the latest cycle's share compares itself with
+    assert _out_of_date(warnings) == [
+        f"{CYCLE}: reports made before are out of date (harbor-youth, the cohort summary): "
+        "the data in the store changed since they were made, and this run did not run "
+        f"{CYCLE}. Fix: `cyclebook run {small} --cycle {CYCLE}` makes them again (only "
+        "those out of date)."
+    ]
+    statuses, warnings = _warnings(small)
+    assert _ran(statuses) == _keys("harbor-youth", *ORG_JOBS[1:]) | SUMMARIES, statuses
+    assert _out_of_date(warnings) == []
