@@ -29,6 +29,7 @@ were still produced); 2 the request itself was wrong (bad config, unknown parame
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -346,8 +347,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CyclebookError as exc:
         print(f"cyclebook: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (KeyboardInterrupt, duckdb_interrupt()):
+    except (KeyboardInterrupt, duckdb_interrupt()) as exc:
         # (DuckDB turns a Ctrl-C during a query into an exception of its own)
+        describe = getattr(exc, "describe", None)  # a run's: what it finished
+        if describe is not None:
+            command = shlex.join(["cyclebook", *(sys.argv[1:] if argv is None else argv)])
+            print(
+                f"cyclebook: interrupted; {describe()}. Fix: run `{command}` again to "
+                "finish (the finished reports are reused).",
+                file=sys.stderr,
+            )
+            return 130
         what = {
             "run": "finished reports are kept, nothing half-written; run again to finish.",
             "sync": "the organization being synced keeps its last sync; run again to finish.",

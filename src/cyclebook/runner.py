@@ -18,7 +18,9 @@ import json
 import multiprocessing
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -112,6 +114,29 @@ class JobResult:
     inputs: dict[str, str] | None = None
     # what the privacy guard checked the report against (see Fingerprints.guard_state)
     guarded: str | None = None
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C: the reports it finished (kept, and reused by the next
+    run) out of every report it planned. A stopped run said only "interrupted"."""
+
+    def __init__(self, finished: list[JobResult], total: int) -> None:
+        super().__init__(f"{len(finished)} of {total} report(s) finished")
+        self.finished = finished
+        self.total = total
+
+    def describe(self) -> str:
+        """What finished and what did not, in one sentence."""
+        by_phase: dict[str, int] = {}
+        for result in self.finished:
+            by_phase[result.phase] = by_phase.get(result.phase, 0) + 1
+        which = ", ".join(f"{PHASE_TITLES[phase].lower()} {n}" for phase, n in by_phase.items())
+        left = self.total - len(self.finished)
+        return (
+            f"{len(self.finished)} of {self.total} report(s) finished and are kept"
+            + (f" ({which})" if which else "")
+            + f"; {left} did not run or were stopped, and none is left half-written"
+        )
 
 
 @dataclass
@@ -664,11 +689,52 @@ WORKER_PRELOAD = [
 ]
 
 
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """A Ctrl-C while the block runs is raised when it ends. Starting a worker waits for
+    the fork server (seconds, while it imports the preloaded modules): a Ctrl-C there
+    left a worker the pool did not know of yet, never stopped, holding the run's output
+    pipes open (a terminal's command never ended) or, once the runner had exited,
+    failing on the pool's removed semaphores with a traceback. (Signal handlers belong
+    to the main thread: elsewhere the block runs as it is.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _start_fork_server() -> None:
+    """Start the fork server (and multiprocessing's resource tracker) with Ctrl-C
+    ignored. A terminal's Ctrl-C goes to the run's whole process group: the fork server,
+    still importing its preloaded modules, died of it with a KeyboardInterrupt traceback,
+    and a worker it forked had Ctrl-C's default handling until its initializer ran. An
+    ignored signal stays ignored across exec, and the fork server's workers get its
+    handling back; the runner alone handles Ctrl-C, and stops them."""
+    import multiprocessing.forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        multiprocessing.forkserver.ensure_running()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _pool(workers: int, zygote_address: str | None = None) -> ProcessPoolExecutor:
     # forkserver: safe with threads in the parent, and the preloaded modules make each
     # worker start warm (papermill, nbconvert and the template are imported once).
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(WORKER_PRELOAD)
+    _start_fork_server()
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=ctx,
@@ -689,6 +755,10 @@ class _Workers:
         self._zygote: Any = None
 
     def submit(self, job: Job, duckdb_threads: int | None = None) -> Future:
+        with _interrupt_deferred():  # the pool knows every worker it starts
+            return self._submit(job, duckdb_threads)
+
+    def _submit(self, job: Job, duckdb_threads: int | None = None) -> Future:
         if self._pool is None:
             from cyclebook import zygote
 
@@ -1238,7 +1308,13 @@ def run(
     settings.check_environment()  # a mistyped setting stops the run, not every report
     results: list[JobResult] = []
     manifests, indexes, errors = [], [], []
-    report = progress or (lambda *_: None)
+    finished: list[JobResult] = []  # what a Ctrl-C says was done (RunInterrupted)
+
+    def report(result: JobResult, done: int, total: int) -> None:
+        finished.append(result)
+        if progress is not None:
+            progress(result, done, total)
+
     with run_lock(paths):
         _clean_partials(paths, list(cards))
         versions = package_versions()
@@ -1279,6 +1355,11 @@ def run(
                         f"{paths.output(card.id)} writable, then run again."
                     )
             out_of_date = _out_of_date(paths, fingerprints, list(cards))
+        except KeyboardInterrupt:
+            # a second Ctrl-C while the workers are stopped ends nothing sooner
+            with contextlib.suppress(KeyboardInterrupt), _interrupt_deferred():
+                pool.close(cancel=True)
+            raise RunInterrupted(finished, sum(len(chain) for chain in chains)) from None
         except BaseException:
             pool.close(cancel=True)
             raise

@@ -19,15 +19,19 @@ import psutil
 from .reportset import cyclebook_cmd
 
 
-def start(*args: str) -> subprocess.Popen:
+def start(
+    *args: str, command: list[str] | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """The run as a terminal starts it. A shell that runs the test suite in the background
     ignores SIGINT, and a child inherits an ignored signal (a handled one is reset to the
     default): the run would never see the Ctrl-C the tests send. So the suite's own
-    SIGINT is a handled one while the child starts."""
+    SIGINT is a handled one while the child starts. ``command``: what runs instead of
+    ``cyclebook`` (given ``args``)."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return subprocess.Popen(
-            [*cyclebook_cmd(), *args],
+            [*(command or cyclebook_cmd()), *args],
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -281,3 +281,121 @@ def test_workers_go_when_their_runner_is_killed(tmp_path: Path) -> None:
         except psutil.TimeoutExpired:
             worker.kill()
             pytest.fail("a worker outlived its runner by 30 s")
+
+
+def _fork_server(run_pid: int):
+    """The run's fork server (a child of the runner), or None."""
+    import psutil
+
+    try:
+        children = psutil.Process(run_pid).children()
+    except psutil.NoSuchProcess:
+        return None
+    for child in children:
+        try:
+            if "multiprocessing.forkserver" in " ".join(child.cmdline()):
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def _moment_came(server, moment: str) -> bool:
+    import psutil
+
+    try:
+        if moment == "fork server importing":
+            # past its first instants (the runner starts it with Ctrl-C ignored), and
+            # importing a module that takes seconds (see SLOW_PRELOAD)
+            return time.time() - server.create_time() > 0.5
+        return bool(server.children())
+    except psutil.NoSuchProcess:
+        return False
+
+
+# The `cyclebook` command, its fork server importing one more module, which takes 3 s
+# (as cold imports from a slow disk do): a Ctrl-C then comes while the fork server
+# imports, and while the runner waits for it to fork the first worker.
+SLOW_PRELOAD = (
+    "import sys\n"
+    "from cyclebook import runner\n"
+    "runner.WORKER_PRELOAD.insert(0, 'slow_preload_for_tests')\n"
+    "from cyclebook.cli import entry\n"
+    "entry()\n"
+)
+
+
+def _in_group(pgid: int) -> list[str]:
+    """Processes still in the run's process group (the fork server, its workers)."""
+    import os
+
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if process.pid != pgid and os.getpgid(process.pid) == pgid:
+                found.append(" ".join(process.info["cmdline"] or [])[:120])
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("moment", ["fork server importing", "first worker forked"])
+def test_ctrl_c_while_the_workers_start_ends_with_a_message(tmp_path: Path, moment: str) -> None:
+    """Ctrl-C while the fork server imported its modules killed it with a
+    KeyboardInterrupt traceback; one while it forked the workers left a worker the pool
+    did not know of: the command never ended (the worker and the fork server kept its
+    output open), or a worker failed on the pool's removed semaphores (a SemLock
+    FileNotFoundError traceback). Each moment is found by what the run's processes are
+    doing, not by time. The run ends with exit code 130 and one line: what finished,
+    what did not, and the command to finish."""
+    import os
+    import signal
+    import sys
+
+    root = tmp_path / "cohort"
+    cycle = write_small(root)
+    command, env = None, None
+    if moment == "fork server importing":
+        modules = tmp_path / "modules"
+        modules.mkdir()
+        (modules / "slow_preload_for_tests.py").write_text("import time\ntime.sleep(3)\n")
+        command = [sys.executable, "-c", SLOW_PRELOAD]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(modules), os.environ.get("PYTHONPATH")])
+            ),
+        }
+    proc = start(*_run_args(root, cycle), command=command, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        server = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            server = server or _fork_server(proc.pid)
+            if server is not None and _moment_came(server, moment):
+                break
+            time.sleep(0.002)
+        assert proc.poll() is None, "the run ended before Ctrl-C"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            kill_hard(proc)
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert "Traceback" not in err and "Error" not in err, err
+    said = [line for line in err.splitlines() if line.startswith("cyclebook: interrupted; ")]
+    assert len(said) == 1, err
+    assert " of 14 report(s) finished and are kept" in said[0], said
+    assert "none is left half-written" in said[0]
+    assert said[0].endswith(
+        f"Fix: run `cyclebook run {root} --cycle {cycle} --workers 2` again to finish (the "
+        "finished reports are reused)."
+    ), said
+    deadline = time.monotonic() + 15
+    while _in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _in_group(proc.pid) == [], "left running after the run ended"
+    assert not incomplete_files(root)
+    assert store_problem(root) is None
