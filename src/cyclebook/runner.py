@@ -649,6 +649,9 @@ def _worker_init(zygote_address: str | None = None, runner_pid: int | None = Non
     from cyclebook import zygote
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # the fork server was started with Ctrl-C blocked (see _start_fork_server): a
+    # kernel a worker starts must not inherit a blocked SIGINT (its interrupts)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     zygote.use(zygote_address)
     if runner_pid:
         _watch_runner(runner_pid)
@@ -712,21 +715,30 @@ def _interrupt_deferred() -> Iterator[None]:
 
 def _start_fork_server() -> None:
     """Start the fork server (and multiprocessing's resource tracker) with Ctrl-C
-    ignored. A terminal's Ctrl-C goes to the run's whole process group: the fork server,
+    blocked. A terminal's Ctrl-C goes to the run's whole process group: the fork server,
     still importing its preloaded modules, died of it with a KeyboardInterrupt traceback,
-    and a worker it forked had Ctrl-C's default handling until its initializer ran. An
-    ignored signal stays ignored across exec, and the fork server's workers get its
-    handling back; the runner alone handles Ctrl-C, and stops them."""
+    and a worker it forked had Ctrl-C's default handling until its initializer ran. A
+    blocked signal stays blocked across fork and exec: the fork server never takes it
+    (it ignores it once its imports are done), and its workers unblock it only once
+    they ignore it (:func:`_worker_init`); the runner alone handles Ctrl-C, and stops
+    them.
+
+    In the runner, the Ctrl-C that came meanwhile is kept pending and raised when it is
+    unblocked. (Ignored instead, it was lost: a Ctrl-C in the instant the fork server
+    started went nowhere, and the run went on to the end with exit code 0. The resource
+    tracker is started first because its start unblocks Ctrl-C by itself.)"""
     import multiprocessing.forkserver
+    import multiprocessing.resource_tracker
 
     if threading.current_thread() is not threading.main_thread():
         multiprocessing.forkserver.ensure_running()
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    multiprocessing.resource_tracker.ensure_running()  # blocks Ctrl-C while it spawns
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         multiprocessing.forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _pool(workers: int, zygote_address: str | None = None) -> ProcessPoolExecutor:
