@@ -97,16 +97,19 @@ def failure_comparison(failure: str) -> str | None:
     return None
 
 
+def _rounds_to_0_or_100(value: float) -> bool:
+    """A rate that whole percents would show as 0% or 100% though it is neither."""
+    return 0 < value < 0.005 or 0.995 <= value < 1
+
+
 def percent(value: float) -> str:
     """A rate in whole percent, as every report shows rates. A rate above 0 that rounds
     to 0 reads "<1%" and one below 1 that rounds to 100 reads ">99%": one leader among
     961 active people is not "0%" (a funder read that as none), nor is one person
     missing "100%"."""
     value = float(value)
-    if 0 < value < 0.005:
-        return "<1%"
-    if 0.995 <= value < 1:
-        return ">99%"
+    if _rounds_to_0_or_100(value):
+        return "<1%" if value < 0.5 else ">99%"
     return f"{value * 100:.0f}%"
 
 
@@ -117,7 +120,7 @@ def as_shown(value: float, rate: bool) -> float:
     failure line a fraction of a percent away is judged on what it is."""
     if not rate:
         return float(f"{value:.0f}")
-    if 0 < value < 0.005 or 0.995 <= value < 1:
+    if _rounds_to_0_or_100(value):
         return value * 100
     return float(f"{value * 100:.0f}")
 
