@@ -231,6 +231,21 @@ def print_stages(manifest: dict) -> None:
         )
 
 
+def cells_budget(manifest: dict, full: float, floor: float, workers: int) -> str:
+    """What the 1.5x target leaves for the notebooks' cells: the full run less its cells
+    (spread over the workers) is what the runner and the reports' size cost; at 1.5x the
+    floor, the cells may take what remains, times the workers."""
+    cells = sum((job.get("timings") or {}).get("cells", 0) for job in manifest["jobs"])
+    without_cells = full - cells / workers
+    allowed = max(0.0, (1.5 * floor - without_cells) * workers)
+    return (
+        f"(context) the cells took {cells:.1f} job-seconds in the kernels; the full run "
+        f"without them would take {without_cells:.1f} s ({without_cells / floor:.2f}x the "
+        f"floor), so 1.5x the floor leaves them {allowed:.1f} job-seconds "
+        f"({allowed / max(len(manifest['jobs']), 1) * 1000:.0f} ms a report)"
+    )
+
+
 def naive_loop(cohort: Path, org_ids: list[str] | None) -> tuple[float, int, int]:
     """papermill then nbconvert, as subprocesses, for every job of the plan, in order."""
     from cyclebook import runner
@@ -257,7 +272,7 @@ def naive_loop(cohort: Path, org_ids: list[str] | None) -> tuple[float, int, int
     return time.perf_counter() - started, len(jobs), failures
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orgs", type=int, default=20, help="organizations (default 20)")
     parser.add_argument("--scale", type=float, default=0.05, help="export size factor")
@@ -276,7 +291,7 @@ def main() -> int:
         "--live", action="store_true", help="run the working tree's sources, not a copy"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     base = Path(tempfile.mkdtemp(prefix="cyclebook-bench-"))
     cohort = base / "cohort"
@@ -307,6 +322,8 @@ def main() -> int:
         print(f"floor:           {floor:7.1f} s   {summary_line(floor_done)}", flush=True)
         # the same stages around one-cell notebooks: what the full run adds is the cells
         print_stages(json.loads(next(floor_cohort.glob("*/output/manifest.json")).read_text()))
+
+        print(cells_budget(manifest, full, floor, args.workers or os.cpu_count() or 1))
 
         content_cohort = base / "content"
         shutil.copytree(pristine, content_cohort)
