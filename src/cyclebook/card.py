@@ -125,6 +125,22 @@ def as_shown(value: float, rate: bool) -> float:
     return float(f"{value * 100:.0f}")
 
 
+def count_shown(value: object) -> str:
+    """A count as the reports write it: "1,234"; "–" when there is none; a suppressed
+    count's marker ("<10") as it is."""
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return "–"
+    if isinstance(value, str):
+        return value
+    return f"{value:,.0f}"
+
+
+def people(value: object, kind: str = "") -> str:
+    """ "1 person", "12 people", "1 new person" (a count shown as "<10" stays plural)."""
+    words = f"{kind} person" if value == 1 else f"{kind} people"
+    return f"{count_shown(value)} {words.strip()}"
+
+
 def fmt_value(value: float, rate: bool) -> str:
     return percent(value) if rate else f"{value:,.0f}"
 

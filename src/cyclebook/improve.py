@@ -44,6 +44,7 @@ import pandas as pd
 
 from cyclebook import display as d
 from cyclebook import privacy
+from cyclebook.card import people as people_count
 from cyclebook.card import percent
 from cyclebook.config import Organization, RungCondition
 from cyclebook.store import matched_identity
@@ -396,9 +397,6 @@ def diagnose(
         [org_ids, org_ids, org_ids],
     )
 
-    def people(n: int) -> str:
-        return f"{n:,} {'person' if n == 1 else 'people'}"
-
     findings.append(
         Finding(
             key="duplicates",
@@ -412,8 +410,8 @@ def diagnose(
                 "month in the source tool (Action Network or VAN 'merge people')."
             ),
             detail=(
-                f"{people(split_people)} with the same email or phone under several ids "
-                f"({extra_people:,} extra records); {people(split_tool)} with several "
+                f"{people_count(split_people)} with the same email or phone under several ids "
+                f"({extra_people:,} extra records); {people_count(split_tool)} with several "
                 f"records in one tool ({extra_tool:,} extra records)"
             ),
             applicable=persons_total > 0,

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -127,9 +128,7 @@ class RunInterrupted(KeyboardInterrupt):
 
     def describe(self) -> str:
         """What finished and what did not, in one sentence."""
-        by_phase: dict[str, int] = {}
-        for result in self.finished:
-            by_phase[result.phase] = by_phase.get(result.phase, 0) + 1
+        by_phase = Counter(result.phase for result in self.finished)
         which = ", ".join(f"{PHASE_TITLES[phase].lower()} {n}" for phase, n in by_phase.items())
         left = self.total - len(self.finished)
         return (

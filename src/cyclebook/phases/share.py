@@ -25,10 +25,12 @@ from cyclebook import display as d
 from cyclebook.card import (
     COUNTS_RUNGS,
     as_shown,
+    count_shown,
     definition_change,
     earlier_definition,
     fmt_target,
     judge,
+    people,
     percent,
     redefinition,
     trend,
@@ -92,20 +94,6 @@ def pct(value: float | None) -> str:
     if value is None or pd.isna(value):
         return "–"
     return percent(value)
-
-
-def num(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "–"
-    if isinstance(value, str):
-        return value
-    return f"{value:,.0f}"
-
-
-def people(value: Any, kind: str = "") -> str:
-    """ "1 person", "12 people", "1 new person" (a count shown as "1-9" stays plural)."""
-    words = f"{kind} person" if value == 1 else f"{kind} people"
-    return f"{num(value)} {words.strip()}"
 
 
 MARKERS = (privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD)
@@ -173,14 +161,14 @@ class View:
         if x is None or isinstance(x, str):
             return "–" if x is None else x
         v = (self.prev if previous else self.res).get(metric, period, dim)
-        return pct(x) if v is not None and v.is_rate else num(x)
+        return pct(x) if v is not None and v.is_rate else count_shown(x)
 
     def show_part(self, v: MetricValue | None, part: str) -> str:
         """A rate's numerator or denominator, for the organization's own staff only (they
         are not saved figures of their own, so other audiences see the rate alone)."""
         if v is None or self.restricted:
             return "–"
-        return num(v.numerator if part == "numerator" else v.denominator)
+        return count_shown(v.numerator if part == "numerator" else v.denominator)
 
     def table(self, frame: pd.DataFrame, caption: str) -> d.Block:
         return d.table(frame, caption)
@@ -435,7 +423,7 @@ def story(view: View) -> list[str]:
     if _shown(a0) and _shown(a1):
         s.append(
             f"The active base (everyone active in the last {window} days) went from "
-            f"{num(a0)} to {num(a1)}."
+            f"{count_shown(a0)} to {count_shown(a1)}."
         )
     if _shown(new) and _shown(lapsed):
         s.append(
@@ -459,14 +447,16 @@ def story(view: View) -> list[str]:
             "asking whether hosts, one-on-ones and assessments are being recorded."
         )
     elif _shown(l1):
-        line = "1 person is a leader now" if l1 == 1 else f"{num(l1)} people are leaders now"
+        line = (
+            "1 person is a leader now" if l1 == 1 else f"{count_shown(l1)} people are leaders now"
+        )
         if _shown(l0):
-            line += f" ({num(l0)} at the start of the cycle)"
+            line += f" ({count_shown(l0)} at the start of the cycle)"
         s.append(line + ".")
     conv, reached = view.count("contact", "cycle"), view.count("contact", "cycle", "reached")
     rate = view.show("contact", "cycle", "contact_rate")
     if _shown(conv) and conv and _shown(reached):
-        talks = "1 conversation" if conv == 1 else f"{num(conv)} conversations"
+        talks = "1 conversation" if conv == 1 else f"{count_shown(conv)} conversations"
         line = f"Organizers and volunteers had {talks} with {people(reached)}"
         if _shown(rate):
             line += f" ({rate} of attempts)"
@@ -499,8 +489,8 @@ def breadth_depth_blocks(view: View) -> list[d.Block]:
         ),
         d.definition_list(
             [
-                ("Breadth: people who took any action this cycle", num(acted)),
-                ("Depth: people on a rung at the start who moved up at least one", num(up)),
+                ("Breadth: people who took any action this cycle", count_shown(acted)),
+                ("Depth: people on a rung at the start who moved up at least one", count_shown(up)),
             ]
         ),
     ]
@@ -570,7 +560,7 @@ def ladder_blocks(view: View) -> list[d.Block]:
     ends = [res.value("ladder", "end", r.name) or 0 for r in ladder]
     if not view.restricted and sum(starts) + sum(ends) > 0:
         words = "; ".join(
-            f"{r.label} {num(a)} at the start and {num(b)} at the end"
+            f"{r.label} {count_shown(a)} at the start and {count_shown(b)} at the end"
             for r, a, b in zip(ladder, starts, ends, strict=True)
         )
         drawn = charts.bars(
@@ -792,8 +782,9 @@ def show_rate_blocks(view: View) -> list[d.Block]:
     if unrecorded:
         blocks.append(
             d.note(
-                f"{num(unrecorded)} registrations for past events have no attendance recorded "
-                "and are left out; recording attendance makes this number more reliable."
+                f"{count_shown(unrecorded)} registrations for past events have no attendance "
+                "recorded and are left out; recording attendance makes this number more "
+                "reliable."
             )
         )
     return blocks
@@ -823,7 +814,7 @@ def volunteer_blocks(view: View) -> list[d.Block]:
     ]
     ends = [res.value("volunteer_tiers", "end", t) or 0 for t in TIERS]
     if not view.restricted and sum(ends) > 0:
-        words = "; ".join(f"{t}: {num(n)}" for t, n in zip(TIERS, ends, strict=True))
+        words = "; ".join(f"{t}: {count_shown(n)}" for t, n in zip(TIERS, ends, strict=True))
         drawn = charts.hbars(
             TIERS,
             ends,
