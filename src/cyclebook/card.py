@@ -34,7 +34,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cyclebook.config import RATE_METRICS, CardMetric
+from cyclebook import display as d
+from cyclebook.config import RATE_METRICS, CardMetric, CycleCard
 
 __all__ = [
     "is_rate",
@@ -286,3 +287,17 @@ def judge(
             True,
         )
     return Standing(goal, "failure line for the group to judge", None, False)
+
+
+def card_head(card: CycleCard, title: str) -> list[d.Block]:
+    """The head every view of a cycle card starts with: its title, then how might we,
+    hypothesis and design (the card in a report, the record at the cycle's end)."""
+    return [
+        d.heading(f"{title}: {card.title}", 2),
+        d.heading("How might we…", 3),
+        d.bullets(card.how_might_we),
+        d.heading("Hypothesis", 3),
+        d.paragraph(card.hypothesis),
+        d.heading("Design", 3),
+        d.paragraph(card.design),
+    ]

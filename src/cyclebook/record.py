@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from cyclebook import display as d
 from cyclebook import privacy
-from cyclebook.card import fmt_target, is_rate, judge, percent, redefinition
+from cyclebook.card import card_head, fmt_target, is_rate, judge, percent, redefinition
 from cyclebook.config import (
     ID_RE,
     CardMetric,
@@ -342,18 +342,6 @@ def _metrics_frame(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _card_head(card: CycleCard) -> list[d.Block]:
-    return [
-        d.heading(f"Cycle record: {card.title}", 2),
-        d.heading("How might we…", 3),
-        d.bullets(card.how_might_we),
-        d.heading("Hypothesis", 3),
-        d.paragraph(card.hypothesis),
-        d.heading("Design", 3),
-        d.paragraph(card.design),
-    ]
-
-
 def _card_tail(card: CycleCard, team: str) -> d.Block:
     docs = ", ".join(doc.title for doc in card.documents) or "–"
     return d.definition_list(
@@ -374,7 +362,7 @@ def org_record_blocks(
     card = record.card
     org = record.cohort.org(org_id)
     mine = record.org(org_id)
-    blocks = _card_head(card)
+    blocks = card_head(card, "Cycle record")
     blocks.append(
         d.table(
             _metrics_frame(card, org, mine.results, audience, mine.previous),
@@ -416,7 +404,7 @@ def cohort_record_blocks(
     already shows (the Measure Gallery's linked suppression): the record then says
     exactly that, so the two reports cannot be combined to undo a hidden figure."""
     card = record.card
-    blocks = _card_head(card) if with_card_head else []
+    blocks = card_head(card, "Cycle record") if with_card_head else []
     rows = []
     for org in record.cohort.organizations:
         mine = record.org(org.id)

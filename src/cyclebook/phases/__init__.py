@@ -111,7 +111,7 @@ def card_blocks(card: CycleCard, results: dict[str, str] | None = None) -> list:
     import pandas as pd
 
     from cyclebook import display as d
-    from cyclebook.card import fmt_target
+    from cyclebook.card import card_head, fmt_target
 
     results = results or {}
     rows = [
@@ -127,13 +127,7 @@ def card_blocks(card: CycleCard, results: dict[str, str] | None = None) -> list:
     team = "; ".join(f"{org}: {', '.join(names)}" for org, names in card.team.items())
     docs = ", ".join(doc.title for doc in card.documents) or "–"
     blocks = [
-        d.heading(f"Cycle card: {card.title}", 2),
-        d.heading("How might we…", 3),
-        d.bullets(card.how_might_we),
-        d.heading("Hypothesis", 3),
-        d.paragraph(card.hypothesis),
-        d.heading("Design", 3),
-        d.paragraph(card.design),
+        *card_head(card, "Cycle card"),
         d.table(
             pd.DataFrame(rows, columns=["Goal", "Measure", "Target", "Result", "Failure line"]),
             "Cycle metrics: goal, measure, result and what counts as failure",
