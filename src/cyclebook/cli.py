@@ -140,8 +140,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from cyclebook.sync.parsons import pull_cohort
 
     results = pull_cohort(args.cohort_dir, args.org, since=args.since)
+    pulled = [r for r in results if r.not_pulled is None]
     failed = 0
-    for r in results:
+    for r in pulled:
         if r.error:
             failed += 1
             print(f"failed     {r.org_id}: {r.error}")
@@ -151,9 +152,15 @@ def cmd_pull(args: argparse.Namespace) -> int:
             f"pulled     {r.org_id}: {r.kind} into exports/{r.path} "
             f"({counts}; {len(r.files)} file(s))"
         )
+        for note in r.notes:
+            print(f"note       {r.org_id}: {note}")
+    skipped = [r for r in results if r.not_pulled is not None]
+    for r in skipped:
+        print(f"not pulled {r.org_id}: {r.kind} '{r.path}': {r.not_pulled} (exports/{r.path})")
     print(
-        f"cyclebook: {len(results)} source(s) pulled, {failed} failed"
-        + ("; run `cyclebook run COHORT` (or `sync`) to read them" if len(results) > failed else "")
+        f"cyclebook: {len(pulled)} source(s) pulled, {failed} failed"
+        + (f", {len(skipped)} read from exports only" if skipped else "")
+        + ("; run `cyclebook run COHORT` (or `sync`) to read them" if len(pulled) > failed else "")
     )
     return EXIT_FAILURES if failed else EXIT_OK
 
@@ -285,16 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     pull = sub.add_parser(
         "pull",
-        help="pull Action Network (API) and Mobilize sources through Parsons into the "
-        "exports folders (optional: pip install 'cyclebook[parsons]')",
+        help="pull Action Network (API), Mobilize, VAN and Action Builder sources through "
+        "Parsons into the exports folders (optional: pip install 'cyclebook[parsons]'); "
+        "Spoke and spreadsheets are read from their exports only",
     )
     pull.add_argument("cohort_dir")
     pull.add_argument("--org", action="append", help="organization id (repeatable); default: all")
     pull.add_argument(
         "--since",
         type=_iso_date,
-        help="only records changed since YYYY-MM-DD (default: everything); events are "
-        "always pulled whole",
+        help="only records changed since YYYY-MM-DD (default: everything; VAN: at most "
+        "the last 90 days); events are always pulled whole",
     )
     pull.set_defaults(func=cmd_pull)
 

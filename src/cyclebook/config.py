@@ -164,6 +164,20 @@ class Source(Strict):
     mobilize_organization_id: int | None = Field(
         default=None, description="the organization's Mobilize id (mobilize sources, for pull)"
     )
+    # van only, for `cyclebook pull`: the VAN database the API key is for (MyCampaign,
+    # EveryAction and MyMembers are one mode to the API, MyVoters the other); unset:
+    # MyCampaign
+    van_database: Literal["MyCampaign", "MyVoters", "MyMembers", "EveryAction"] | None = Field(
+        default=None, description="the VAN database the API key opens (van sources, for pull)"
+    )
+    # action_builder only, for `cyclebook pull`: the instance (the part of its address
+    # before .actionbuilder.org) and the campaign's 36-character id
+    action_builder_subdomain: str | None = Field(
+        default=None, description="the Action Builder address's subdomain (for pull)"
+    )
+    action_builder_campaign: str | None = Field(
+        default=None, description="the Action Builder campaign's id (for pull)"
+    )
 
     @property
     def sheet_name(self) -> str:
@@ -279,6 +293,20 @@ class Source(Strict):
                 f"'mobilize_organization_id' applies to Mobilize sources (kind mobilize), "
                 f"not to a {self.kind} export: remove it from this source"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _pull_settings_of_their_tool_only(self) -> Source:
+        for name, kind, tool in (
+            ("van_database", "van", "VAN"),
+            ("action_builder_subdomain", "action_builder", "Action Builder"),
+            ("action_builder_campaign", "action_builder", "Action Builder"),
+        ):
+            if getattr(self, name) is not None and self.kind != kind:
+                raise ValueError(
+                    f"'{name}' applies to {tool} sources (kind {kind}), not to a "
+                    f"{self.kind} export: remove it from this source"
+                )
         return self
 
     @model_validator(mode="after")

@@ -1,10 +1,15 @@
 """Pulling through Parsons: real Parsons, over real HTTP, against a local server that
-answers as Action Network's and Mobilize's APIs do; the pulled pages are then synced
-like any export. Parsons is optional: without it, a clear message."""
+answers as Action Network's, Mobilize's, VAN's and Action Builder's APIs do; the pulled
+pages and tables are then synced like any export. Parsons is optional: without it, a
+clear message."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import csv
+import datetime as dt
+import io
 import json
 import sys
 import threading
@@ -12,6 +17,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import utc
 from test_readers import AN_API_PERSON, MOBILIZE_PAGE
 
 from cyclebook.cli import main
@@ -88,14 +94,240 @@ AN_DATA = {
 }
 
 
+def _fields(core: list[str], other: list[str] = ()) -> list[dict]:
+    """A changed-entity resource's fields, as GET changedEntityExportJobs/fields answers."""
+    return [
+        {
+            "fieldName": name,
+            "fieldType": "T",
+            "maxTextboxCharacters": None,
+            "isCoreField": name in core,
+            "availableValues": None,
+        }
+        for name in [*core, *other]
+    ]
+
+
+def _signup(signup_id: int, vanid: int, event_id: int, role: str, status: str) -> dict:
+    """An event signup as VAN's GET /signups answers (Parsons' own test's shape)."""
+    return {
+        "eventSignupId": signup_id,
+        "person": {"vanId": vanid, "firstName": "X", "lastName": "Y", "email": None},
+        "event": {"eventId": event_id, "name": "Event", "shortName": "Ev"},
+        "shift": {"eventShiftId": 19076, "name": "Default Shift"},
+        "role": {"roleId": 263920, "name": role},
+        "status": {"statusId": 2, "name": status},
+        "location": None,
+        "startTimeOverride": None,
+        "endTimeOverride": None,
+        "printedLists": None,
+        "minivanExports": None,
+        "supporterGroupId": None,
+        "isOfflineSignup": False,
+    }
+
+
+VAN_DATA = {
+    "resources": [
+        "ActivistCodes",
+        "ContactHistory",
+        "Contacts",
+        "ContactsActivistCodes",
+        "ContactsOnlineForms",
+        "Contributions",
+    ],
+    "fields": {
+        # a field the reader does not read (Employer) is not asked for; one it does
+        # not know among the core fields (ChangeTypeID) is not written
+        "Contacts": _fields(
+            ["VanID", "FirstName", "LastName", "DateCreated", "ChangeTypeID"],
+            ["Email", "Phone", "Zip5", "Employer"],
+        ),
+        "ContactHistory": _fields(
+            [
+                "ContactsContactID",
+                "VanID",
+                "ResultID",
+                "ContactTypeID",
+                "DateCanvassed",
+                "CanvassedBy",
+                "InputTypeID",
+            ]
+        ),
+        "ContactsActivistCodes": _fields(
+            ["ContactsActivistCodeID", "VanID", "ActivistCodeID", "DateCreated", "DateCanvassed"]
+        ),
+        "Contributions": _fields(["ContributionID", "VanID", "Amount", "DateReceived"]),
+    },
+    "changed": {
+        # 101 and 104 changed in the window; 102 and 103 did not, but rows name them
+        "Contacts": [
+            {
+                "VanID": 101,
+                "FirstName": "Fa",
+                "LastName": "Un",
+                "Email": "fa@example.org",
+                "Phone": "617-555-0104",
+                "Zip5": "02143",
+                "DateCreated": "2025-01-02T09:00:00Z",
+                "ChangeTypeID": 2,
+                "Employer": "Acme",
+            },
+            {"VanID": 104, "FirstName": "Ho", "DateCreated": "2026-10-01T12:00:00Z"},
+            {"VanID": 102, "FirstName": "Gi", "Zip5": "02144", "_changed": False},
+            {"VanID": 103, "FirstName": "Ji", "Email": "ji@example.org", "_changed": False},
+            {"VanID": 105, "FirstName": "Ko", "_changed": False},  # named by nothing
+        ],
+        "ContactHistory": [
+            {
+                "ContactsContactID": 9001,
+                "VanID": 101,
+                "ResultID": 14,
+                "ContactTypeID": 82,
+                "DateCanvassed": "2026-10-10T18:00:00-04:00",
+                "CanvassedBy": 55,
+                "InputTypeID": 11,
+            },
+            {
+                "ContactsContactID": 9002,
+                "VanID": 102,
+                "ResultID": 1,
+                "ContactTypeID": 2,
+                "DateCanvassed": "2026-10-11T11:00:00-04:00",
+                "CanvassedBy": 56,
+            },
+            {
+                "ContactsContactID": 9003,
+                "VanID": 101,
+                "ResultID": 14,
+                "ContactTypeID": 37,
+                "DateCanvassed": "2026-10-12T19:00:00-04:00",
+                "CanvassedBy": 57,
+            },
+        ],
+        "ContactsActivistCodes": [
+            {
+                "ContactsActivistCodeID": 3001,
+                "VanID": 101,
+                "ActivistCodeID": 4001,
+                "DateCreated": "2026-10-13T00:00:00Z",
+                "DateCanvassed": "2026-10-12T20:00:00Z",
+            }
+        ],
+        "Contributions": [
+            {"ContributionID": 8001, "VanID": 104, "Amount": "25.00", "DateReceived": "2026-10-15"}
+        ],
+    },
+    # VAN's REST names a result in `name`; `shortName` is a two-letter code
+    "canvassResponses/resultCodes": [
+        {"resultCodeId": 1, "name": "Not Home", "mediumName": "Not Home", "shortName": "NH"},
+        {"resultCodeId": 14, "name": "Canvassed", "mediumName": "Canvassed", "shortName": "CA"},
+    ],
+    "canvassResponses/contactTypes": [
+        {"contactTypeId": 2, "name": "Walk", "channelTypeName": "Walk"},
+        {"contactTypeId": 37, "name": "SMS Text", "channelTypeName": "SMS"},
+        {"contactTypeId": 82, "name": "One on One", "channelTypeName": "Walk"},
+    ],
+    "activistCodes": [
+        {
+            "activistCodeId": 4001,
+            "type": "Volunteer",
+            "name": "Member",
+            "mediumName": "Member",
+            "shortName": "Member",
+            "description": "Dues-paying member",
+            "scriptQuestion": None,
+            "status": "Active",
+        }
+    ],
+    "events": [
+        {
+            "eventId": 7,
+            "name": "Members meeting",
+            "shortName": "Meeting",
+            "startDate": "2026-10-20T18:30:00-04:00",
+            "endDate": "2026-10-20T20:00:00-04:00",
+            "eventType": {"eventTypeId": 5, "name": "Meeting"},
+            "createdDate": "2026-09-01T10:00:00Z",
+        },
+        {
+            "eventId": 8,
+            "name": "Canvass launch",
+            "shortName": "Canvass",
+            "startDate": "2026-11-05T10:00:00-05:00",
+            "endDate": "2026-11-05T13:00:00-05:00",
+            "eventType": {"eventTypeId": 6, "name": "Canvass"},
+        },
+        {  # an event nobody signed up for (Parsons' get_event_signups fails on it)
+            "eventId": 9,
+            "name": "Spring training",
+            "shortName": "Training",
+            "startDate": "2026-03-01T10:00:00-05:00",
+            "endDate": "2026-03-01T12:00:00-05:00",
+            "eventType": {"eventTypeId": 7, "name": "Training"},
+        },
+    ],
+    "signups": {
+        7: [
+            _signup(4001, 101, 7, "Host", "Completed"),
+            _signup(4002, 103, 7, "Volunteer", "No Show"),
+        ],
+        8: [_signup(4003, 101, 8, "Team Leader", "Scheduled")],
+    },
+}
+
+
+def _ab_entity(n: int, **more) -> dict:
+    return {
+        "identifiers": [f"action_builder:ent-{n}"],
+        "created_date": "2025-02-01T00:00:00Z",
+        "modified_date": "2026-10-01T00:00:00Z",
+        "action_builder:entity_type": "Person",
+        "given_name": f"P{n}",
+        "email_addresses": [{"address": f"p{n}@example.org", "status": "subscribed"}],
+        **more,
+    }
+
+
+# 26 people and a worksite: two pages of 25 and the rest
+AB_ENTITIES = [
+    _ab_entity(
+        1,
+        **{
+            "action_builder:latest_assessment": 4,
+            "action_builder:latest_assessment_created_date": "2026-07-15T12:00:00Z",
+        },
+    ),
+    *[_ab_entity(n) for n in range(2, 26)],
+    {
+        "identifiers": ["action_builder:ws-1"],
+        "created_date": "2025-02-01T00:00:00Z",
+        "action_builder:entity_type": "Worksite",
+        "action_builder:name": "Main St Warehouse",
+    },
+    _ab_entity(
+        26,
+        **{
+            "action_builder:latest_assessment": 2,
+            "action_builder:latest_assessment_created_date": "2026-09-01T08:00:00Z",
+        },
+    ),
+]
+
+
 class _Api(BaseHTTPRequestHandler):
     """Action Network under /api/v2/ (25 per page, an empty page after the last one, as
-    Action Network answers), Mobilize under /v1/ (``next`` links)."""
+    Action Network answers), Mobilize under /v1/ (``next`` links), VAN under /v4/
+    (``items`` pages with a ``nextPageLink``; changed-entity jobs polled until Complete,
+    their files under /files/), Action Builder under /ab/<subdomain>/api/rest/v1/."""
 
     an_data: dict = AN_DATA
     mobilize_pages: list = []
+    van: dict = {}
+    ab_entities: list = []
     fail: dict = {}  # path -> HTTP status
     seen: list = []
+    posted: list = []
 
     def log_message(self, *args):  # quiet
         pass
@@ -108,6 +340,102 @@ class _Api(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self):
+        url = urllib.parse.urlsplit(self.path)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.posted.append((url.path, body))
+        if url.path == "/v4/changedEntityExportJobs":
+            if not self._van_key():
+                return self._send(401, {"errors": [{"code": "UNAUTHORIZED"}]})
+            jobs = self.van["jobs"]
+            job_id = 2170181229 + len(jobs)
+            error = self.van.get("errors", {}).get(body["resourceType"])
+            jobs[job_id] = {"body": body, "polls": 0, "error": error}
+            return self._send(
+                201, {"exportJobId": job_id, "jobStatus": "Pending", "files": [], **body}
+            )
+        return self._send(404, {"error": "not found"})
+
+    def _van_key(self) -> bool:
+        # HTTP basic: the application name (Parsons sends "default") and key|database
+        expected = base64.b64encode(b"default:van-key|1").decode()
+        return self.headers.get("Authorization") == f"Basic {expected}"
+
+    def _van_get(self, path: str, query: dict):
+        if path.startswith("/v4/changedEntityExportJobs/resources"):
+            return self._send(200, self.van["resources"])
+        if path.startswith("/v4/changedEntityExportJobs/fields/"):
+            return self._send(200, self.van["fields"][path.rsplit("/", 1)[-1]])
+        if path.startswith("/v4/changedEntityExportJobs/"):
+            job_id = int(path.rsplit("/", 1)[-1])
+            job = self.van["jobs"][job_id]
+            job["polls"] += 1
+            status = {"dateChangedFrom": job["body"]["dateChangedFrom"], "code": None}
+            if job.get("error"):
+                return self._send(
+                    200, {**status, "jobStatus": "Error", "message": job["error"], "files": []}
+                )
+            if job["polls"] < 3:  # Pending, then InProcess, then Complete
+                state = "Pending" if job["polls"] == 1 else "InProcess"
+                return self._send(200, {**status, "jobStatus": state, "files": []})
+            names = [f"{job_id}-{n}" for n in range(len(self._van_files(job_id)))]
+            files = [
+                {"downloadUrl": f"{self.base}/files/{name}.csv", "dateExpired": "2027-01-01"}
+                for name in names
+            ]
+            message = "Finished processing export job"
+            return self._send(
+                200, {**status, "jobStatus": "Complete", "files": files, "message": message}
+            )
+        if path in ("/v4/canvassResponses/resultCodes", "/v4/canvassResponses/contactTypes"):
+            return self._send(200, self.van[path.removeprefix("/v4/")])
+        if path in ("/v4/activistCodes", "/v4/events", "/v4/signups"):
+            name = path.removeprefix("/v4/")
+            records = self.van[name]
+            if name == "signups":
+                records = records.get(int(query["eventId"]), [])
+            skip, top = int(query.get("$skip", 0)), int(query.get("$top", 50))
+            top = min(top, self.van.get("page_max", 200))
+            more = skip + top < len(records)
+            after = urllib.parse.urlencode({**query, "$top": top, "$skip": skip + top})
+            return self._send(
+                200,
+                {
+                    "items": records[skip : skip + top],
+                    "nextPageLink": f"{self.base}{path}?{after}" if more else None,
+                    "count": len(records),
+                },
+            )
+        return self._send(404, {"error": "not found"})
+
+    def _van_files(self, job_id: int) -> list[str]:
+        """A job's CSV files: the core fields and the requested ones, in the fields'
+        order, split into files of ``file_rows`` records (VAN splits a large export)."""
+        body = self.van["jobs"][job_id]["body"]
+        resource = body["resourceType"]
+        requested = body["requestedFields"] or []
+        header = [
+            f["fieldName"]
+            for f in self.van["fields"][resource]
+            if f["isCoreField"] or f["fieldName"] in requested
+        ]
+        rows = [r for r in self.van["changed"][resource] if r.get("_changed", True)]
+        rows += [
+            r
+            for r in self.van["changed"][resource]
+            if not r.get("_changed", True) and r["VanID"] in (body.get("requestedIds") or [])
+        ]
+        n = self.van.get("file_rows", 1000)
+        files = []
+        for start in range(0, max(len(rows), 1), n):
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(header)
+            for r in rows[start : start + n]:
+                writer.writerow([r.get(h, "") for h in header])
+            files.append(out.getvalue())
+        return files
+
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
@@ -115,6 +443,36 @@ class _Api(BaseHTTPRequestHandler):
         for prefix, status in self.fail.items():
             if url.path.startswith(prefix):
                 return self._send(status, {"error": "refused"})
+        if url.path.startswith("/files/"):  # a job's file: a signed address, no key
+            job_id, n = url.path.removeprefix("/files/").removesuffix(".csv").split("-")
+            data = self._van_files(int(job_id))[int(n)].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return None
+        if url.path.startswith("/v4/"):
+            if not self._van_key():
+                return self._send(401, {"errors": [{"code": "UNAUTHORIZED"}]})
+            return self._van_get(url.path, query)
+        if url.path.startswith("/ab/"):
+            if self.headers.get("OSDI-API-Token") != "ab-token":
+                return self._send(401, {"error": "unauthorized"})
+            page, per_page = int(query.get("page", 1)), int(query.get("per_page", 25))
+            chunk = self.ab_entities[(page - 1) * per_page : page * per_page]
+            pages = -(-len(self.ab_entities) // per_page)
+            return self._send(
+                200,
+                {
+                    "total_pages": pages,
+                    "per_page": per_page,
+                    "page": page,
+                    "total_records": len(self.ab_entities),
+                    "_links": {"self": {"href": f"{self.base}{url.path}"}},
+                    "_embedded": {"osdi:people": chunk},
+                },
+            )
         if url.path.startswith("/api/v2/"):
             if self.headers.get("OSDI-API-Token") != "an-token":
                 return self._send(401, {"error": "API Key invalid"})
@@ -142,16 +500,23 @@ def api(monkeypatch):
     """The local API, and Parsons pointed at it (its base URLs are module constants)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    handler = type("Handler", (_Api,), {"base": base, "seen": [], "fail": {}})
+    handler = type("Handler", (_Api,), {"base": base, "seen": [], "fail": {}, "posted": []})
     handler.mobilize_pages = [MOBILIZE_PAGE, _second_mobilize_page()]
+    handler.van = {**copy.deepcopy(VAN_DATA), "jobs": {}}
+    handler.ab_entities = copy.deepcopy(AB_ENTITIES)
     server.RequestHandlerClass = handler
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    import parsons.action_builder.action_builder as ab
     import parsons.action_network.action_network as an
     import parsons.mobilize_america.ma as ma
+    import parsons.ngpvan.van_connector as van
 
     monkeypatch.setattr(an, "API_URL", f"{base}/api/v2")
     monkeypatch.setattr(ma, "MA_URI", f"{base}/v1/")
+    monkeypatch.setattr(van, "URI", f"{base}/v4/")
+    monkeypatch.setattr(ab, "API_URL", f"{base}/ab/{{subdomain}}/api/rest/v1")
+    monkeypatch.setattr(pull_mod, "VAN_POLL_SECONDS", 0)
     try:
         yield handler
     finally:
@@ -168,7 +533,12 @@ def _second_mobilize_page() -> dict:
     return page
 
 
-KEYS = {"CYCLEBOOK_ORG_AN_API_TOKEN": "an-token", "CYCLEBOOK_ORG_MOBILIZE_API_KEY": "mob-key"}
+KEYS = {
+    "CYCLEBOOK_ORG_AN_API_TOKEN": "an-token",
+    "CYCLEBOOK_ORG_MOBILIZE_API_KEY": "mob-key",
+    "CYCLEBOOK_ORG_VAN_API_KEY": "van-key",
+    "CYCLEBOOK_ORG_ACTION_BUILDER_API_TOKEN": "ab-token",
+}
 
 
 def test_action_network_pull_syncs_every_collection(make_cohort, api):
@@ -352,7 +722,313 @@ def test_clear_message_when_parsons_is_missing(make_cohort, monkeypatch):
 
 
 def test_unsupported_kind(make_cohort):
-    c = make_cohort("- {kind: van, path: van}")
+    c = make_cohort("- {kind: spoke, path: spoke}")
     org = load_cohort(c.root).org("org")
-    with pytest.raises(pull_mod.PullError, match="not supported"):
+    with pytest.raises(pull_mod.PullError, match="Parsons has no Spoke connector"):
         pull_mod.pull(c.root, org, org.sources[0], key="k")
+
+
+# ---------------------------------------------------------------- VAN
+
+VAN_TABLES = (
+    "persons",
+    "contactscontacts",
+    "contactsactivistcodes",
+    "contributions",
+    "events",
+    "eventsignups",
+    "results",
+    "contacttypes",
+    "activistcodes",
+)
+TODAY = dt.date(2026, 12, 7)  # VAN's changed-entity window: 89 days back, 2026-09-09
+
+
+@pytest.fixture
+def today(monkeypatch):
+    monkeypatch.setattr(pull_mod, "_today", lambda: TODAY)
+
+
+def test_van_pull_syncs_every_table(make_cohort, api, today):
+    """VAN's tables as the VAN reader reads them: changed-entity jobs (polled, several
+    files each), the people the rows name asked for by id, the lookups, events and their
+    signups; then synced, each row as a warehouse export's would be."""
+    api.van["file_rows"] = 2  # VAN splits a large export into files: here of two rows
+    api.van["page_max"] = 2  # and lists in pages, here of two (Parsons follows the link)
+    c = make_cohort("- {kind: van, path: van}")
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert result.error is None
+    assert result.counts == {
+        "persons": 4,
+        "contactscontacts": 3,
+        "contactsactivistcodes": 1,
+        "contributions": 1,
+        "events": 3,
+        "eventsignups": 3,
+        "results": 2,
+        "contacttypes": 3,
+        "activistcodes": 1,
+    }
+    # one file a table, named after it (the reader knows a table by its file name)
+    names = sorted(p.relative_to(c.exports / "van").as_posix() for p in result.files)
+    assert [n.split("/")[0] for n in names] == sorted(VAN_TABLES)
+    assert all(
+        n.startswith(f"{t}/{t}-parsons-2") and n.endswith("Z.csv")
+        for n, t in zip(names, sorted(VAN_TABLES), strict=True)
+    )
+    assert result.notes == [
+        "VAN's changed-entity export reaches back 90 days: contact history, activist codes, "
+        "contributions and people changed before 2026-09-09 were not pulled; for them, "
+        "export the warehouse tables from VAN (contactscontacts, contactsactivistcodes, "
+        "contributions, persons) into this source's folder"
+    ]
+    # the jobs: Parsons' body, the reader's other fields asked for, then the people the
+    # rows name that did not change (102, 103) asked for by id; each polled to Complete
+    jobs = [body for path, body in api.posted if path == "/v4/changedEntityExportJobs"]
+    assert [(b["resourceType"], b["requestedFields"], b.get("requestedIds")) for b in jobs] == [
+        ("ContactHistory", None, None),
+        ("ContactsActivistCodes", None, None),
+        ("Contributions", None, None),
+        ("Contacts", ["Email", "Phone", "Zip5"], None),
+        ("Contacts", ["Email", "Phone", "Zip5"], [102, 103]),
+    ]
+    assert {b["dateChangedFrom"] for b in jobs} == {"2026-09-09T00:00:00Z"}
+    assert [job["polls"] for job in api.van["jobs"].values()] == [3, 3, 3, 3, 3]
+    # every file of a job was read (Parsons' get_changed_entities reads the first only;
+    # its Table asks for a file's head, then the rows)
+    downloads = sorted({path for path, _, _ in api.seen if path.startswith("/files/")})
+    assert downloads == [
+        "/files/2170181229-0.csv",
+        "/files/2170181229-1.csv",
+        "/files/2170181230-0.csv",
+        "/files/2170181231-0.csv",
+        "/files/2170181232-0.csv",
+        "/files/2170181233-0.csv",
+        "/files/2170181233-1.csv",
+    ]
+    # the key went with every API request, never with a file's signed address
+    auth = {path: h.get("Authorization") for path, _, h in api.seen}
+    assert all(auth[p] for p in auth if p.startswith("/v4/"))
+    assert not any(auth[p] for p in auth if p.startswith("/files/"))
+    # events in pages of two; the signups of each event, the one without any too
+    events = [q.get("$skip") for path, q, _ in api.seen if path == "/v4/events"]
+    assert events == [None, "2"]
+    assert [q["eventId"] for path, q, _ in api.seen if path == "/v4/signups"] == ["7", "8", "9"]
+    # the people's table: the reader's columns VAN has, in the fields' order
+    (people,) = [p.read_text() for p in result.files if p.parent.name == "persons"]
+    assert people.splitlines() == [
+        "vanid,firstname,lastname,datecreated,email,phone,zip5",
+        "101,Fa,Un,2025-01-02T09:00:00Z,fa@example.org,617-555-0104,02143",
+        "104,Ho,,2026-10-01T12:00:00Z,,,",
+        "102,Gi,,,,,02144",
+        "103,Ji,,,ji@example.org,,",
+    ]
+
+    result = c.sync()
+    assert result.rows_rejected == 0, c.rejects()
+    assert c.query(
+        """SELECT i.source_id, p.email, p.phone, s.zip FROM identity i
+           JOIN person_pii p USING (org_id, person_id) JOIN person s USING (org_id, person_id)
+           ORDER BY 1"""
+    ) == [
+        ("101", "fa@example.org", "+16175550104", "02143"),
+        ("102", None, None, "02144"),
+        ("103", "ji@example.org", None, None),
+        ("104", None, None, None),
+    ]
+    assert c.query(
+        """SELECT a.activity_id, i.source_id, a.type, a.status, a.attended, a.role
+           FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [
+        ("van:ac:3001", "101", "activist_code", None, None, None),
+        ("van:cc:9001", "101", "one_on_one", None, None, None),
+        ("van:ct:8001", "104", "donation", None, None, None),
+        ("van:es:4001", "101", "attendance", "completed", True, "host"),
+        ("van:es:4002", "103", "attendance", "no_show", False, "attendee"),
+        ("van:es:4003", "101", "attendance", "registered", None, "lead"),
+    ]
+    assert c.query(
+        f"""SELECT activity_id, result, amount, organizer_id, event_id, {utc("occurred_at")}
+            FROM activity ORDER BY 1"""
+    ) == [
+        ("van:ac:3001", "Member", None, None, None, "2026-10-12 20:00"),
+        ("van:cc:9001", "Canvassed", None, "van:55", None, "2026-10-10 22:00"),
+        ("van:ct:8001", None, 25.0, None, None, "2026-10-15 04:00"),
+        ("van:es:4001", None, None, None, "van:7", "2026-10-20 22:30"),
+        ("van:es:4002", None, None, None, "van:7", "2026-10-20 22:30"),
+        ("van:es:4003", None, None, None, "van:8", "2026-11-05 15:00"),
+    ]
+    # the result is VAN's name of it (Not Home), not its two-letter code (NH)
+    assert c.query(
+        """SELECT a.attempt_id, i.source_id, a.channel, a.result, a.conversation,
+                  a.organizer_id FROM contact_attempt a JOIN identity i USING (org_id, person_id)
+           ORDER BY 1"""
+    ) == [
+        ("van:cc:9002", "102", "door", "Not Home", False, "van:56"),
+        ("van:cc:9003", "101", "text", "Canvassed", True, "van:57"),
+    ]
+    assert c.query("SELECT event_id, title, event_type FROM event ORDER BY 1") == [
+        ("van:7", "Members meeting", "meeting"),
+        ("van:8", "Canvass launch", "canvass"),
+        ("van:9", "Spring training", "training"),
+    ]
+
+
+def test_van_since_and_what_the_key_cannot_export(make_cohort, api, today):
+    """--since within VAN's 90 days is asked as it is, and only the events starting
+    then or later have their signups read; earlier, the 90 days are asked and the pull
+    says what it could not bring. A resource the key has no access to is said too."""
+    api.van["resources"].remove("Contributions")
+    c = make_cohort("- {kind: van, path: van}")
+    (result,) = pull_mod.pull_cohort(c.root, since=dt.date(2026, 11, 1), environ=KEYS)
+    assert result.error is None
+    assert "contributions" not in result.counts and result.counts["events"] == 3
+    assert result.counts["eventsignups"] == 1
+    assert [q["eventId"] for path, q, _ in api.seen if path == "/v4/signups"] == ["8"]
+    jobs = [body for path, body in api.posted if path == "/v4/changedEntityExportJobs"]
+    assert {b["dateChangedFrom"] for b in jobs} == {"2026-11-01T00:00:00Z"}
+    assert "Contributions" not in {b["resourceType"] for b in jobs}
+    assert result.notes == [
+        "contributions not pulled: the API key has no access to VAN's changed-entity "
+        "resource Contributions (ask VAN support for it, or export the contributions table "
+        "from the VAN warehouse)"
+    ]
+    api.posted.clear()
+    (earlier,) = pull_mod.pull_cohort(c.root, since=dt.date(2026, 1, 2), environ=KEYS)
+    jobs = [body for path, body in api.posted if path == "/v4/changedEntityExportJobs"]
+    assert {b["dateChangedFrom"] for b in jobs} == {"2026-09-09T00:00:00Z"}
+    assert "changed before 2026-09-09 were not pulled" in earlier.notes[0]
+
+
+def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today):
+    c = make_cohort("- {kind: van, path: van}")
+    api.van["errors"] = {"ContactsActivistCodes": "Export failed"}
+    (failed,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert failed.error == (
+        "org: pulling VAN ('van') failed: VAN's export job 2170181230 of "
+        "ContactsActivistCodes ended with status 'Error': Export failed\n"
+        "  Fix: pull again later; if it persists, ask VAN support about the job (give its "
+        "number), or export the warehouse tables from VAN instead."
+    )
+    assert not (c.exports / "van").exists()  # the contact history pulled before it: gone
+    assert not list((c.root / ".cyclebook" / "tmp").glob("pull-*"))
+
+    api.van["errors"] = {}
+    api.van["fields"]["ContactHistory"] = [
+        f for f in api.van["fields"]["ContactHistory"] if f["fieldName"] != "ResultID"
+    ]
+    (missing,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert (
+        "VAN's changed-entity export of ContactHistory has no resultid field, which the VAN "
+        "reader needs in its contactscontacts table" in missing.error
+    )
+    assert "Fix: export the contactscontacts table from the VAN warehouse" in missing.error
+
+    api.van["fields"] = copy.deepcopy(VAN_DATA["fields"])
+    api.fail = {"/files/2170181231-": 403}  # a job's file refused (expired, say)
+    (expired,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert "VAN's export file of ContactHistory could not be downloaded (HTTP 403)" in expired.error
+    assert "Fix: pull again: a job's files can be downloaded for 20 days" in expired.error
+    api.fail = {}
+
+    (refused,) = pull_mod.pull_cohort(c.root, environ={"CYCLEBOOK_ORG_VAN_API_KEY": "old"})
+    assert "the API refused the key (HTTP 401)" in refused.error
+    assert "check CYCLEBOOK_ORG_VAN_API_KEY" in refused.error
+    assert "for its MyCampaign database" in refused.error
+    assert not (c.exports / "van").exists()
+
+
+def test_van_needs_parsons_ngpvan_extra(make_cohort, monkeypatch):
+    import parsons
+
+    monkeypatch.delattr(parsons, "VAN", raising=False)  # (Parsons keeps it once imported)
+    monkeypatch.setitem(sys.modules, "parsons.ngpvan.van", None)  # suds missing, say
+    c = make_cohort("- {kind: van, path: van}")
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert "needs Parsons' ngpvan extra (the suds package), not installed" in result.error
+    assert "pip install 'cyclebook[parsons]'" in result.error
+    assert not (c.exports / "van").exists()
+
+
+# ---------------------------------------------------------------- Action Builder
+
+AB_SOURCE = (
+    "- kind: action_builder\n  path: ab\n  action_builder_subdomain: tenants-union\n"
+    "  action_builder_campaign: 1f2e3d4c-0000-4000-8000-00000000abcd"
+)
+
+
+def test_action_builder_pull_syncs_the_entities(make_cohort, api):
+    c = make_cohort(AB_SOURCE)
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert result.error is None and result.counts == {"people": 27}
+    assert [p.relative_to(c.exports).parent.as_posix() for p in result.files] == ["ab"]
+    asked = [(path, q.get("page"), q.get("filter")) for path, q, _ in api.seen]
+    people = "/ab/tenants-union/api/rest/v1/campaigns/1f2e3d4c-0000-4000-8000-00000000abcd/people"
+    assert asked == [(people, "1", None), (people, "2", None), (people, "3", None)]
+    assert {h["OSDI-API-Token"] for _, _, h in api.seen} == {"ab-token"}
+
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (27, 0)
+    assert result.files[0].notes == [
+        "1 entities are not people (Worksite: 1) and were not read; if a type names people, "
+        "list it in this source's entity_types in cohort.yml (now: Person)"
+    ]
+    assert c.query("SELECT count(*), count(DISTINCT source_id) FROM identity") == [(26, 26)]
+    assessments = f"SELECT activity_id, type, score, {utc('occurred_at')} FROM activity ORDER BY 1"
+    assert c.query(assessments) == [
+        ("ab:assess:ent-1:20260715120000", "assessment", 4.0, "2026-07-15 12:00"),
+        ("ab:assess:ent-26:20260901080000", "assessment", 2.0, "2026-09-01 08:00"),
+    ]
+
+    api.seen.clear()
+    pull_mod.pull_cohort(c.root, since=dt.date(2026, 11, 1), environ=KEYS)
+    assert {q.get("filter") for _, q, _ in api.seen} == {"modified_date gt '2026-11-01'"}
+
+
+def test_action_builder_pull_needs_its_campaign(make_cohort, api):
+    c = make_cohort("- {kind: action_builder, path: ab, action_builder_subdomain: tu}")
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert "the Action Builder source 'ab' has no action_builder_campaign" in result.error
+    assert "`action_builder_campaign: <id>`" in result.error
+    assert api.seen == []
+    bad = make_cohort("- {kind: mobilize, path: m, van_database: MyVoters}")
+    with pytest.raises(ConfigError, match="'van_database' applies to VAN sources"):
+        load_cohort(bad.root)
+
+
+# ---------------------------------------------------------------- what cannot be pulled
+
+
+def test_cli_says_what_cannot_be_pulled_and_that_the_export_works(
+    make_cohort, api, today, monkeypatch, capsys
+):
+    c = make_cohort(
+        "- {kind: van, path: van}\n- {kind: spoke, path: spoke}\n"
+        "- {kind: action_network_csv, path: an.csv}"
+    )
+    monkeypatch.setenv("VAN_API_KEY", "van-key")  # Parsons' own: one organization has VAN
+    assert main(["pull", str(c.root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "pulled     org: van into exports/van (persons 4, contactscontacts 3, "
+        "contactsactivistcodes 1, contributions 1, events 3, eventsignups 3, results 2, "
+        "contacttypes 3, activistcodes 1; 9 file(s))",
+        "note       org: VAN's changed-entity export reaches back 90 days: contact history, "
+        "activist codes, contributions and people changed before 2026-09-09 were not pulled; "
+        "for them, export the warehouse tables from VAN (contactscontacts, "
+        "contactsactivistcodes, contributions, persons) into this source's folder",
+        "not pulled org: spoke 'spoke': Parsons has no Spoke connector: download the "
+        "campaign's contacts and messages CSVs from Spoke (Data Exports) into this source's "
+        "folder; they are read as they are (exports/spoke)",
+        "not pulled org: action_network_csv 'an.csv': an activist report is built and "
+        "downloaded in Action Network (Reports); it is read as it is. To pull the same "
+        "people from the API, add an action_network_api source (exports/an.csv)",
+        "cyclebook: 1 source(s) pulled, 0 failed, 2 read from exports only; run "
+        "`cyclebook run COHORT` (or `sync`) to read them",
+    ]
+    only = make_cohort("- {kind: spoke, path: spoke}")
+    assert main(["pull", str(only.root)]) == 2
+    err = capsys.readouterr().err
+    assert "no source to pull: Parsons pulls action_network_api, mobilize, van, " in err
+    assert "org: spoke 'spoke': Parsons has no Spoke connector" in err

@@ -214,7 +214,12 @@ def sync_code_digest() -> str:
 
 
 # settings of a source only `cyclebook pull` reads
-PULL_ONLY = {"mobilize_organization_id"}
+PULL_ONLY = {
+    "mobilize_organization_id",
+    "van_database",
+    "action_builder_subdomain",
+    "action_builder_campaign",
+}
 
 
 def reading_digest(org: Organization) -> str:
@@ -226,7 +231,8 @@ def reading_digest(org: Organization) -> str:
     settings_json = json.dumps(
         [
             org.timezone,
-            # (the Mobilize id is how `cyclebook pull` asks; it changes no reading)
+            # (the Mobilize id, VAN database and Action Builder campaign are how
+            # `cyclebook pull` asks; they change no reading)
             [src.model_dump(mode="json", exclude=PULL_ONLY) for src in org.sources],
         ],
         sort_keys=True,

@@ -13,17 +13,50 @@ What is pulled:
   letter campaign's outreaches, as API pages (``_embedded`` by collection), one folder
   per collection;
 * ``mobilize``: the organization's attendances (each with its person, event and
-  timeslot), as API pages (``data``).
+  timeslot), as API pages (``data``);
+* ``van`` (EveryAction / NGP VAN): the warehouse tables the VAN reader reads, as CSV
+  files named after them, with the reader's column names: ``contactscontacts``,
+  ``contactsactivistcodes``, ``contributions`` and ``persons`` from VAN's changed-entity
+  export jobs (resources ContactHistory, ContactsActivistCodes, Contributions and
+  Contacts), the people those rows name asked for by id in the Contacts job (so no
+  activity is left without its person); the lookups ``results``, ``contacttypes`` and
+  ``activistcodes``; ``events`` and each event's ``eventsignups``;
+* ``action_builder``: the campaign's entities (people and the other entity types, with
+  their latest assessment), as API pages (``_embedded``), which the Action Builder
+  reader reads as it reads an export.
 
-Each organization has its own API key: ``CYCLEBOOK_<ORG>_AN_API_TOKEN`` and
-``CYCLEBOOK_<ORG>_MOBILIZE_API_KEY`` (the organization id in capitals, other characters
-as ``_``). Parsons' own variables (``AN_API_TOKEN``, ``MOBILIZE_AMERICA_API_KEY``) are
-used only when a single organization of the cohort has a source of that kind: with
-several, one key would file one group's members under every group.
+What cannot be pulled, and is read from the tool's exports instead:
+
+* VAN's changed-entity jobs reach back 90 days: contact history, activist codes,
+  contributions and people changed earlier than that come only from a VAN export of
+  the warehouse tables (the pull says so each time). Events, their signups and the
+  lookups are pulled whole.
+* Spoke: Parsons has no Spoke connector; the campaign's contacts and messages CSVs are
+  downloaded from Spoke.
+* ``action_network_csv`` (the activist report) and ``generic_csv`` (spreadsheets) are
+  files, not APIs; an ``action_network_api`` source pulls the same people.
+
+Where Parsons 6.1 falls short, the pull goes through its connectors' own requests:
+``VAN.get_changed_entities`` reads only the first file of a job (VAN splits a large
+export into several), waits without end and cannot ask for people by id, so the job is
+run through the VAN connection with the same body; ``VAN.get_event_signups`` fails on an
+event without signups (it unpacks columns of an empty table), so each event's signups
+are read through the connection; ``ActionBuilder`` has no public method that lists a
+campaign's entities, so its page reader (``_get_page``, the one its own
+``_get_all_records`` uses) is.
+
+Each organization has its own API key: ``CYCLEBOOK_<ORG>_AN_API_TOKEN``,
+``CYCLEBOOK_<ORG>_MOBILIZE_API_KEY``, ``CYCLEBOOK_<ORG>_VAN_API_KEY`` and
+``CYCLEBOOK_<ORG>_ACTION_BUILDER_API_TOKEN`` (the organization id in capitals, other
+characters as ``_``). Parsons' own variables (``AN_API_TOKEN``,
+``MOBILIZE_AMERICA_API_KEY``, ``VAN_API_KEY``, ``ACTION_BUILDER_API_TOKEN``) are used
+only when a single organization of the cohort has a source of that kind: with several,
+one key would file one group's members under every group.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
 import importlib
@@ -31,6 +64,8 @@ import json
 import os
 import re
 import shutil
+import time
+import urllib.error
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
@@ -41,8 +76,25 @@ from typing import Any
 from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError
 from cyclebook.paths import CohortPaths
+from cyclebook.sync.readers import VAN_KNOWN, VAN_REQUIRED
 
-SUPPORTED = {"action_network_api": "Action Network", "mobilize": "Mobilize"}
+SUPPORTED = {
+    "action_network_api": "Action Network",
+    "mobilize": "Mobilize",
+    "van": "VAN",
+    "action_builder": "Action Builder",
+}
+# the kinds no Parsons connector lists: what to do instead
+NOT_PULLED = {
+    "spoke": "Parsons has no Spoke connector: download the campaign's contacts and "
+    "messages CSVs from Spoke (Data Exports) into this source's folder; they are read "
+    "as they are",
+    "action_network_csv": "an activist report is built and downloaded in Action Network "
+    "(Reports); it is read as it is. To pull the same people from the API, add an "
+    "action_network_api source",
+    "generic_csv": "a spreadsheet is the group's own file, with no API to pull it from; "
+    "it is read as it is",
+}
 PAGE = 500
 # what an Action Network pull writes, a folder each (the collections its reader reads)
 AN_COLLECTIONS = (
@@ -56,9 +108,57 @@ AN_COLLECTIONS = (
     "outreaches",
 )
 # the variable of each organization's own key, after CYCLEBOOK_<ORG>_
-OWN_KEY = {"action_network_api": "AN_API_TOKEN", "mobilize": "MOBILIZE_API_KEY"}
+OWN_KEY = {
+    "action_network_api": "AN_API_TOKEN",
+    "mobilize": "MOBILIZE_API_KEY",
+    "van": "VAN_API_KEY",
+    "action_builder": "ACTION_BUILDER_API_TOKEN",
+}
 # Parsons' own variables: one key for the whole cohort
-PARSONS_KEY = {"action_network_api": "AN_API_TOKEN", "mobilize": "MOBILIZE_AMERICA_API_KEY"}
+PARSONS_KEY = {
+    "action_network_api": "AN_API_TOKEN",
+    "mobilize": "MOBILIZE_AMERICA_API_KEY",
+    "van": "VAN_API_KEY",
+    "action_builder": "ACTION_BUILDER_API_TOKEN",
+}
+# where an organization finds its key
+WHERE_KEY = {
+    "action_network_api": "Action Network: Start Organizing > Details > API & Sync",
+    "mobilize": "Mobilize: ask Mobilize support for an API key for the organization",
+    "van": "VAN: an API key from the VAN administrator (or VAN support), for the "
+    "database the source's van_database names, MyCampaign if unset",
+    "action_builder": "Action Builder: an API token from Action Builder support, for "
+    "the campaign the source names",
+}
+
+# VAN: the warehouse tables read from changed-entity export jobs, and their resource
+VAN_CHANGED = {
+    "contactscontacts": "ContactHistory",
+    "contactsactivistcodes": "ContactsActivistCodes",
+    "contributions": "Contributions",
+    "persons": "Contacts",
+}
+# how far back a changed-entity job reaches (VAN: "must be in the last 90 days"; a day
+# less, so a job is never refused for a few hours)
+VAN_CHANGED_DAYS = 89
+# a job's status is asked every this many seconds (Parsons' own rate), for at most
+# VAN_JOB_WAIT seconds
+VAN_POLL_SECONDS = 10.0
+VAN_JOB_WAIT = 3600.0
+# people asked for by id in one Contacts job
+VAN_REQUESTED_IDS = 5000
+# the order of a VAN pull's counts
+VAN_TABLES_PULLED = (
+    "persons",
+    "contactscontacts",
+    "contactsactivistcodes",
+    "contributions",
+    "events",
+    "eventsignups",
+    "results",
+    "contacttypes",
+    "activistcodes",
+)
 
 
 class ParsonsMissingError(CyclebookError):
@@ -78,6 +178,10 @@ class PullResult:
     counts: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     error: str | None = None
+    # what the pull could not bring (read from the tool's exports instead)
+    notes: list[str] = field(default_factory=list)
+    # the source is of a kind no Parsons connector lists: why, and what to do instead
+    not_pulled: str | None = None
 
 
 def require_parsons() -> Any:
@@ -121,12 +225,7 @@ def api_key(cohort: Cohort, org: Organization, kind: str, environ: Mapping[str, 
         )
     raise PullError(
         f"{org.id}: no {tool} API key ({own} is not set)",
-        fix=f"set {own} to the organization's {tool} API key "
-        + (
-            "(Action Network: Start Organizing > Details > API & Sync)."
-            if kind == "action_network_api"
-            else "(Mobilize: ask Mobilize support for an API key for the organization)."
-        ),
+        fix=f"set {own} to the organization's {tool} API key ({WHERE_KEY[kind]}).",
     )
 
 
@@ -256,6 +355,337 @@ def _pull_mobilize(
     return {"attendances": writer}
 
 
+class _CsvWriter:
+    """The rows of one VAN table written as they arrive into one CSV file in the
+    staging folder (``<table>/<table>-parsons-<stamp>.csv``), with the reader's column
+    names; no file for a table without rows."""
+
+    def __init__(self, staging: Path, table: str, stamp: str, columns: list[str]) -> None:
+        self.staging, self.columns = staging, columns
+        self.rel = f"{table}/{table}-parsons-{stamp}.csv"
+        self.count = 0
+        self.written: list[str] = []
+        self._file = None
+        self._csv = None
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        if self._file is None:
+            target = self.staging / self.rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._file = target.open("w", encoding="utf-8", newline="")
+            self._csv = csv.writer(self._file)
+            self._csv.writerow(self.columns)
+            self.written.append(self.rel)
+        self._csv.writerow(["" if row.get(c) is None else str(row[c]) for c in self.columns])
+        self.count += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _van_connector(parsons: Any) -> Any:
+    try:
+        return parsons.VAN
+    except ImportError as exc:  # Parsons' VAN connector imports suds, its ngpvan extra
+        raise PullError(
+            "pulling VAN needs Parsons' VAN connector, which needs Parsons' ngpvan extra "
+            "(the suds package), not installed",
+            fix="install the optional extra again: pip install 'cyclebook[parsons]' (it "
+            "brings parsons[ngpvan]) -- or export the warehouse tables from VAN into the "
+            "source's folder (no Parsons needed).",
+        ) from exc
+
+
+def _van_job(van: Any, resource: str, body: dict) -> list[str]:
+    """Run one changed-entity export job through Parsons' VAN connection, as
+    ``VAN.get_changed_entities`` does, and return the download address of every file
+    of it (Parsons' method reads only the first)."""
+    job = van.connection.post_request("changedEntityExportJobs", json=body)
+    job_id = job["exportJobId"]
+    deadline = time.monotonic() + VAN_JOB_WAIT
+    while True:
+        status = van.connection.get_request(f"changedEntityExportJobs/{job_id}")
+        state = status.get("jobStatus")
+        if state == "Complete":
+            return [f["downloadUrl"] for f in status.get("files") or []]
+        if state not in ("Pending", "InProcess"):
+            raise PullError(
+                f"VAN's export job {job_id} of {resource} ended with status {state!r}: "
+                f"{status.get('message') or 'no message'}"
+                + (f" (code {status['code']})" if status.get("code") else ""),
+                fix="pull again later; if it persists, ask VAN support about the job "
+                "(give its number), or export the warehouse tables from VAN instead.",
+            )
+        if time.monotonic() > deadline:
+            raise PullError(
+                f"VAN's export job {job_id} of {resource} was not done after "
+                f"{VAN_JOB_WAIT / 60:.0f} minutes (status {state})",
+                fix="pull again later, when VAN is less busy, or export the warehouse "
+                "tables from VAN instead.",
+            )
+        time.sleep(VAN_POLL_SECONDS)
+
+
+def _van_rows(parsons: Any, url: str, resource: str) -> Iterator[dict[str, str]]:
+    """The rows of one file of a changed-entity job, read with Parsons' Table (the
+    address is signed: no key is sent), each keyed by its column's name in lower case."""
+    try:
+        rows = iter(parsons.Table.from_csv(url, encoding="utf-8-sig").table)
+        header = [str(h).strip().lower() for h in next(rows, ())]
+        for row in rows:
+            yield dict(zip(header, row, strict=False))
+    except urllib.error.HTTPError as exc:
+        raise PullError(
+            f"VAN's export file of {resource} could not be downloaded (HTTP {exc.code})",
+            fix="pull again: a job's files can be downloaded for 20 days after it ran.",
+        ) from exc
+
+
+def _pull_van(
+    parsons: Any,
+    key: str,
+    source: Source,
+    since: dt.date | None,
+    staging: Path,
+    stamp: str,
+    writers: dict,
+    notes: list[str],
+) -> None:
+    van = _van_connector(parsons)(api_key=key, db=source.van_database or "MyCampaign")
+    oldest = _today() - dt.timedelta(days=VAN_CHANGED_DAYS)
+    changed_from = max(since, oldest) if since else oldest
+    if changed_from > (since or dt.date.min):
+        notes.append(
+            "VAN's changed-entity export reaches back 90 days: contact history, activist "
+            f"codes, contributions and people changed before {changed_from.isoformat()} "
+            "were not pulled; for them, export the warehouse tables from VAN "
+            "(contactscontacts, contactsactivistcodes, contributions, persons) into this "
+            "source's folder"
+        )
+    resources = set(van.get_changed_entity_resources())
+    referenced: set[str] = set()
+
+    def table_writer(table: str, columns: list[str]) -> _CsvWriter:
+        writers[table] = _CsvWriter(staging, table, stamp, columns)
+        return writers[table]
+
+    @functools.cache
+    def fields_of(table: str) -> dict[str, dict]:
+        """The fields VAN's changed-entity resource of ``table`` has, by their name in
+        lower case (the reader's names are the warehouse's, in lower case)."""
+        resource = VAN_CHANGED[table]
+        fields = {
+            str(f["fieldName"]).lower(): f
+            for f in _records(van.get_changed_entity_resource_fields(resource))
+        }
+        missing = [c for c in VAN_REQUIRED[table] if c not in fields]
+        if missing:
+            raise PullError(
+                f"VAN's changed-entity export of {resource} has no {', '.join(missing)} "
+                f"field, which the VAN reader needs in its {table} table",
+                fix=f"export the {table} table from the VAN warehouse into the source's "
+                "folder instead (or ask VAN support to give the API key these fields).",
+            )
+        return fields
+
+    def columns(table: str) -> list[str]:
+        """The reader's columns of ``table`` that VAN's resource has (a column written
+        empty would hide another: the reader takes zip5 before zip)."""
+        return [name for name in fields_of(table) if name in VAN_KNOWN[table]]
+
+    def changed(table: str, requested_ids: list | None = None) -> Iterator[dict]:
+        """The rows of ``table``'s changed-entity resource, the core fields and the
+        reader's others, keyed by their names in lower case."""
+        resource = VAN_CHANGED[table]
+        fields = fields_of(table)
+        body = {
+            "dateChangedFrom": f"{changed_from.isoformat()}T00:00:00Z",
+            "dateChangedTo": None,
+            "resourceType": resource,
+            "requestedFields": [
+                f["fieldName"]
+                for name, f in fields.items()
+                if name in VAN_KNOWN[table] and not f.get("isCoreField")
+            ]
+            or None,
+            "requestedCustomFieldIds": None,
+            "fileSizeKbLimit": 100000,
+            "includeInactive": False,
+        }
+        if requested_ids:
+            body["requestedIds"] = requested_ids
+        for url in _van_job(van, resource, body):
+            yield from _van_rows(parsons, url, resource)
+
+    def unavailable(table: str) -> bool:
+        if VAN_CHANGED[table] in resources:
+            return False
+        notes.append(
+            f"{table} not pulled: the API key has no access to VAN's changed-entity "
+            f"resource {VAN_CHANGED[table]} (ask VAN support for it, or export the "
+            f"{table} table from the VAN warehouse)"
+            + (
+                "; the sync rejects the pulled rows of people no other export lists"
+                if table == "persons"
+                else ""
+            )
+        )
+        return True
+
+    for table in ("contactscontacts", "contactsactivistcodes", "contributions"):
+        if unavailable(table):
+            continue
+        out = table_writer(table, columns(table))
+        for row in changed(table):
+            out.add(row)
+            if row.get("vanid"):
+                referenced.add(str(row["vanid"]).strip())
+
+    # the lookups, whole: VAN's REST names a result code in `name` (Canvassed, Not
+    # Home), which the warehouse's results table has as resultshortname; its shortName
+    # is a two-letter code (CA, NH)
+    out = table_writer("results", ["resultid", "resultshortname"])
+    for r in _records(van.get_canvass_responses_result_codes()):
+        out.add({"resultid": r.get("resultCodeId"), "resultshortname": r.get("name")})
+    out = table_writer("contacttypes", ["contacttypeid", "contacttypename"])
+    for r in _records(van.get_canvass_responses_contact_types()):
+        out.add({"contacttypeid": r.get("contactTypeId"), "contacttypename": r.get("name")})
+    out = table_writer(
+        "activistcodes",
+        ["activistcodeid", "activistcodename", "activistcodetype", "activistcodedescription"],
+    )
+    for r in _records(van.get_activist_codes()):
+        out.add(
+            {
+                "activistcodeid": r.get("activistCodeId"),
+                "activistcodename": r.get("name"),
+                "activistcodetype": r.get("type"),
+                "activistcodedescription": r.get("description"),
+            }
+        )
+
+    # every event (a signup is dated by its event), and the signups of each; with
+    # --since, of the events that start on that day or later
+    events = table_writer(
+        "events",
+        [
+            "eventid",
+            "eventname",
+            "eventtypeid",
+            "eventtypename",
+            "dateoffsetbegin",
+            "dateoffsetend",
+        ],
+    )
+    signups = table_writer(
+        "eventsignups",
+        [
+            "eventsignupid",
+            "vanid",
+            "eventid",
+            "eventshiftid",
+            "eventroleid",
+            "eventrolename",
+            "eventstatusid",
+            "eventstatusname",
+            "datecreated",
+            "datemodified",
+        ],
+    )
+    for e in _records(van.get_events(expand_fields=[])):
+        kind = e.get("eventType") or {}
+        events.add(
+            {
+                "eventid": e.get("eventId"),
+                "eventname": e.get("name"),
+                "eventtypeid": kind.get("eventTypeId"),
+                "eventtypename": kind.get("name"),
+                "dateoffsetbegin": e.get("startDate"),
+                "dateoffsetend": e.get("endDate"),
+            }
+        )
+        if since and str(e.get("startDate") or "")[:10] < since.isoformat():
+            continue
+        for r in van.connection.get_request("signups", params={"eventId": e.get("eventId")}):
+            vanid = (r.get("person") or {}).get("vanId")
+            signups.add(
+                {
+                    "eventsignupid": r.get("eventSignupId"),
+                    "vanid": vanid,
+                    "eventid": (r.get("event") or {}).get("eventId", e.get("eventId")),
+                    "eventshiftid": (r.get("shift") or {}).get("eventShiftId"),
+                    "eventroleid": (r.get("role") or {}).get("roleId"),
+                    "eventrolename": (r.get("role") or {}).get("name"),
+                    "eventstatusid": (r.get("status") or {}).get("statusId"),
+                    "eventstatusname": (r.get("status") or {}).get("name"),
+                    "datecreated": r.get("dateCreated"),
+                    "datemodified": r.get("dateModified"),
+                }
+            )
+            if vanid is not None:
+                referenced.add(str(vanid))
+
+    # the people: those changed, then those the rows above name that were not (an
+    # activity whose person is in no export is rejected by the sync)
+    if unavailable("persons"):
+        return
+    persons = table_writer("persons", columns("persons"))
+    listed: set[str] = set()
+
+    def add_people(rows: Iterator[dict]) -> None:
+        for row in rows:
+            vanid = str(row.get("vanid") or "").strip()
+            if vanid and vanid not in listed:
+                listed.add(vanid)
+                persons.add(row)
+
+    add_people(changed("persons"))
+    wanted = sorted(referenced - listed, key=lambda v: (len(v), v))
+    for start in range(0, len(wanted), VAN_REQUESTED_IDS):
+        chunk = wanted[start : start + VAN_REQUESTED_IDS]
+        add_people(changed("persons", [int(v) if v.isdigit() else v for v in chunk]))
+    if unlisted := referenced - listed:
+        notes.append(
+            f"{len(unlisted)} people named by the pulled contacts, codes, contributions or "
+            "signups were not in VAN's people export: the sync rejects their rows as of "
+            "a person not found unless another export lists them (export the persons "
+            "table from the VAN warehouse)"
+        )
+
+
+def _pull_action_builder(
+    parsons: Any, key: str, source: Source, since: dt.date | None, staging: Path, stamp: str
+) -> dict[str, _PageWriter]:
+    ab = parsons.ActionBuilder(
+        api_token=key,
+        subdomain=source.action_builder_subdomain,
+        campaign=source.action_builder_campaign,
+    )
+    if not hasattr(ab, "_get_page"):  # Parsons 6.1's page reader; not a public method
+        raise PullError(
+            "this version of Parsons cannot list an Action Builder campaign's entities",
+            fix="install Parsons 6.1 (pip install 'parsons[ngpvan]==6.1.0'), or download "
+            "the entities from Action Builder into the source's folder.",
+        )
+    changed = f"modified_date gt '{since.isoformat()}'" if since else None
+    wrap = lambda recs: {"_embedded": {"osdi:people": recs}}  # noqa: E731
+    writer = _PageWriter(staging, f"people-parsons-{stamp}", wrap)
+    page = 1
+    while True:  # 25 a page, Action Builder's most, until a page comes back empty
+        response = ab._get_page(None, "people", page, per_page=25, filter=changed)
+        records = (response.get("_embedded") or {}).get("osdi:people") or []
+        if not records:
+            return {"people": writer}
+        writer.add(records)
+        page += 1
+
+
 def pull(
     cohort_dir: str | Path,
     org: Organization,
@@ -271,7 +701,8 @@ def pull(
     (a half pull would be synced as a complete export). Returns what was written."""
     if source.kind not in SUPPORTED:
         raise PullError(
-            f"{org.id}: pulling '{source.kind}' through Parsons is not supported",
+            f"{org.id}: the {source.kind} source '{source.path}' cannot be pulled: "
+            f"{NOT_PULLED[source.kind]}",
             fix=f"export the files from the tool instead (Parsons pulls: {', '.join(SUPPORTED)}).",
         )
     if source.kind == "mobilize" and source.mobilize_organization_id is None:
@@ -280,6 +711,21 @@ def pull(
             fix="add `mobilize_organization_id: <number>` to this source in cohort.yml (the "
             "number in the organization's Mobilize address, mobilize.us/<slug>/ > Settings).",
         )
+    if source.kind == "action_builder":
+        unset = [
+            name
+            for name in ("action_builder_subdomain", "action_builder_campaign")
+            if not getattr(source, name)
+        ]
+        if unset:
+            raise PullError(
+                f"{org.id}: the Action Builder source '{source.path}' has no "
+                + " and no ".join(unset),
+                fix="add them to this source in cohort.yml: `action_builder_subdomain: "
+                "<name>` (the part of the address before .actionbuilder.org) and "
+                "`action_builder_campaign: <id>` (the 36-character id in the campaign's "
+                "address).",
+            )
     parsons = require_parsons()
     paths = CohortPaths.of(cohort_dir)
     tool = SUPPORTED[source.kind]
@@ -294,18 +740,32 @@ def pull(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     # beside the cohort, never under exports/ (the sync reads every file there)
     staging = paths.root / ".cyclebook" / "tmp" / f"pull-{org.id}-{uuid.uuid4().hex[:8]}"
+    writers: dict = {}
+    notes: list[str] = []
     try:
         try:
             if source.kind == "action_network_api":
                 writers = _pull_action_network(parsons, key, since, staging, stamp)
-            else:
+            elif source.kind == "mobilize":
                 writers = _pull_mobilize(parsons, key, source, since, staging, stamp)
-            for w in writers.values():
-                w.close()
+            elif source.kind == "van":
+                _pull_van(parsons, key, source, since, staging, stamp, writers, notes)
+                order = {name: n for n, name in enumerate(VAN_TABLES_PULLED)}
+                writers = dict(sorted(writers.items(), key=lambda kv: order[kv[0]]))
+            else:
+                writers = _pull_action_builder(parsons, key, source, since, staging, stamp)
+        except PullError as exc:
+            raise PullError(
+                f"{org.id}: pulling {tool} ('{source.path}') failed: {exc.message}", fix=exc.fix
+            ) from exc
         except CyclebookError:
             raise
         except Exception as exc:  # requests' and Parsons' errors, whatever their class
             raise _api_error(org, source, tool, exc) from exc
+        finally:
+            # the last pages; a VAN table's file is open while it is written
+            for w in writers.values():
+                w.close()
         written = []
         for rel in [rel for w in writers.values() for rel in w.written]:
             final = dest / rel
@@ -315,7 +775,7 @@ def pull(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     counts = {name: w.count for name, w in writers.items()}
-    return PullResult(org.id, source.kind, source.path, counts, written)
+    return PullResult(org.id, source.kind, source.path, counts, written, notes=notes)
 
 
 def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> PullError:
@@ -331,7 +791,13 @@ def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> 
         return PullError(
             f"{what}: the API refused the key (HTTP {status})",
             fix=f"check {key_variable(org.id, source.kind)}: it must be this organization's "
-            f"own {tool} API key, still active.",
+            f"own {tool} API key, still active"
+            + (
+                f", for its {source.van_database or 'MyCampaign'} database (van_database in "
+                "cohort.yml names the database; unset, MyCampaign)."
+                if source.kind == "van"
+                else "."
+            ),
         )
     if status is not None:
         return PullError(
@@ -353,7 +819,9 @@ def pull_cohort(
     since: dt.date | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[PullResult]:
-    """Pull every Action Network API and Mobilize source of the chosen organizations.
+    """Pull every source of the chosen organizations that Parsons can list (Action
+    Network API, Mobilize, VAN, Action Builder); the others come back as results saying
+    why they cannot be pulled (``not_pulled``) and what to export instead.
 
     One source's failure never stops the others: its result carries the error."""
     environ = os.environ if environ is None else environ
@@ -367,11 +835,21 @@ def pull_cohort(
         )
     chosen = [o for o in cohort.organizations if not orgs or o.id in orgs]
     sources = [(o, s) for o in chosen for s in o.sources if s.kind in SUPPORTED]
+    skipped = [
+        PullResult(o.id, s.kind, s.path, not_pulled=NOT_PULLED[s.kind])
+        for o in chosen
+        for s in o.sources
+        if s.kind not in SUPPORTED
+    ]
     if not sources:
+        said = "".join(f"\n  - {r.org_id}: {r.kind} '{r.path}': {r.not_pulled}" for r in skipped)
         raise CyclebookError(
-            "no source to pull: Parsons pulls action_network_api and mobilize sources, and "
+            "no source to pull: Parsons pulls "
+            + ", ".join(SUPPORTED)
+            + " sources, and "
             + ("these organizations have" if orgs else "cohort.yml has")
-            + " none",
+            + " none"
+            + (f"; their sources are read from the tools' exports:{said}" if said else ""),
             fix="add such a source to the organization in cohort.yml, or export the files "
             "from the tool.",
         )
@@ -383,4 +861,4 @@ def pull_cohort(
             results.append(pull(cohort_dir, org, source, key=key, since=since))
         except PullError as exc:
             results.append(PullResult(org.id, source.kind, source.path, error=str(exc)))
-    return results
+    return results + skipped
