@@ -29,8 +29,9 @@ What cannot be pulled, and is read from the tool's exports instead:
 
 * VAN's changed-entity jobs reach back 90 days: contact history, activist codes,
   contributions and people changed earlier than that come only from a VAN export of
-  the warehouse tables (the pull says so each time). Events, their signups and the
-  lookups are pulled whole.
+  the warehouse tables (the pull says so each time). Events and the lookups are pulled
+  whole, and so are the signups of every event (with ``--since``, of the events that
+  start that day or later: VAN lists signups by event, with no date of change).
 * Spoke: Parsons has no Spoke connector; the campaign's contacts and messages CSVs are
   downloaded from Spoke.
 * ``action_network_csv`` (the activist report) and ``generic_csv`` (spreadsheets) are
