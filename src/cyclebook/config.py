@@ -138,6 +138,20 @@ GENERIC_FIELDS = (
 GENERIC_ONLY = ("columns", "activity_type", "date_format")
 
 
+def sheet_name(label: str) -> str:
+    """The store's name of a spreadsheet source labelled (or whose file or folder is
+    named, without its suffix) ``label``: ``sheet:`` and the label in lower case, any
+    character but letters, digits, '-' and '_' as '-'."""
+    return "sheet:" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label.lower())
+
+
+def tool_name(kind: str) -> str:
+    """The store's name of the records of a tool's source of ``kind`` (not a
+    spreadsheet's: see :func:`sheet_name`): Action Network's activist report and its API
+    pages are one tool's records, ``action_network``; any other tool's are its kind."""
+    return "action_network" if kind.startswith("action_network") else kind
+
+
 class Source(Strict):
     """One export (or folder of exports) an organization brings from a tool."""
 
@@ -183,8 +197,14 @@ class Source(Strict):
     def sheet_name(self) -> str:
         """A spreadsheet source's name in the store (``activity.source``, ``identity``):
         of its ``label``, else its file or folder name without the suffix."""
-        label = self.label or Path(self.path).stem
-        return "sheet:" + "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in label.lower())
+        return sheet_name(self.label or Path(self.path).stem)
+
+    @property
+    def store_name(self) -> str:
+        """The source's name in the store (``activity.source``, ``identity.source``...),
+        the name ``cyclebook forget --source`` takes: a spreadsheet's :attr:`sheet_name`,
+        else its tool's (:func:`tool_name`)."""
+        return self.sheet_name if self.kind == "generic_csv" else tool_name(self.kind)
 
     # plain: the model strips whitespace from strings, and a tab is whitespace
     @field_validator("delimiter", mode="plain")

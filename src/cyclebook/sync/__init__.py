@@ -400,7 +400,8 @@ def sync_org(
         clock = _Clock(result.timings)
         for src, files in sources:
             for p, rel in files:
-                stage.add_file(p, rel, src.kind, src.label or src.kind)
+                info = stage.add_file(p, rel, src.kind, src.label or src.kind)
+                info.store_source = src.store_name
         last_run, stored, salt, orphaned, first_synced = _stored_files(paths, org)
         changed: list[int] | None = None  # file numbers new since the last sync
         again: set[int] = set()  # unchanged files read for the people new ones bring
@@ -827,6 +828,7 @@ def _record(
                     json.dumps(
                         {
                             "role": f.role,
+                            "source": f.store_source,
                             "notes": f.notes,
                             "skipped_blank": f.rows_skipped,
                             "custom_fields": f.custom_fields,

@@ -286,6 +286,9 @@ class FileInfo:
     source_kind: str
     source_label: str
     sha256: str = ""
+    # the source's name in the store (config.Source.store_name), kept in the file's
+    # sync_run row: `cyclebook forget --source` finds its files by it
+    store_source: str = ""
     size: int = 0
     role: str = ""  # e.g. the VAN table, "contacts"/"messages" for Spoke
     rows_read: int = 0
