@@ -8,7 +8,8 @@ those whose inputs did not change); "sync" only reads the exports; "pull" fetche
 sources through Parsons (optional) into the exports folders; "validate" checks cohort.yml
 and the cycle cards; "params" lists a notebook's parameters; "demo" writes the demo
 cohort's exports; "next-cycle" starts a cycle from the last one's record; and
-"forget" removes what is held of an organization taken out of cohort.yml.
+"forget" removes what is held of an organization taken out of cohort.yml, or of one
+of its sources taken out (--source).
 
     cyclebook demo [COHORT_DIR] [--scale S]          write the seeded demo exports
     cyclebook run COHORT_DIR [--cycle C|all] [--phase P] [--org O] [-p name=value] [--force]
@@ -19,6 +20,8 @@ cohort's exports; "next-cycle" starts a cycle from the last one's record; and
     cyclebook validate COHORT_DIR                    check cohort.yml and every cycle.yml
     cyclebook forget COHORT_DIR ORG [--yes]          remove what is held of an organization
                                                      taken out of cohort.yml
+    cyclebook forget COHORT_DIR ORG --source NAME [--yes]
+                                                     ...of one of its sources taken out
     cyclebook next-cycle COHORT_DIR FROM NEW [--start DATE]
                                                      start the next cycle from FROM's record
 
@@ -212,15 +215,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from cyclebook.forget import forget
+    from cyclebook.forget import forget, forget_source
 
-    found = forget(args.cohort_dir, args.org_id, apply=args.yes)
-    lines = found.lines(applied=args.yes)
+    if args.source is not None:
+        held = forget_source(args.cohort_dir, args.org_id, args.source, apply=args.yes)
+        lines = held.lines(applied=args.yes)
+        something = held.forgotten_at is None or bool(held.paths)
+    else:
+        found = forget(args.cohort_dir, args.org_id, apply=args.yes)
+        lines = found.lines(applied=args.yes)
+        something = bool(lines)
     for line in lines:
         print(line)
     if not lines:
         print(f"cyclebook holds nothing of {args.org_id}")
-    elif not args.yes:
+    elif something and not args.yes:
         print("run again with --yes to remove them (this cannot be undone)")
     return EXIT_OK
 
@@ -319,10 +328,22 @@ def build_parser() -> argparse.ArgumentParser:
     forget_cmd = sub.add_parser(
         "forget",
         help="remove what cyclebook holds of an organization taken out of cohort.yml "
-        "(store rows, archived exports, follow-up lists, reports)",
+        "(store rows, archived exports, follow-up lists, reports), or with --source of one "
+        "of its sources taken out of its entry",
     )
     forget_cmd.add_argument("cohort_dir")
     forget_cmd.add_argument("org_id")
+    forget_cmd.add_argument(
+        "--source",
+        metavar="NAME",
+        help="only this source of the organization (taken out of its entry in cohort.yml "
+        "first), as the store names it: a tool as its "
+        "kind ('van', 'spoke', 'mobilize', 'action_builder'; both Action Network sources are "
+        "'action_network'), a spreadsheet as 'sheet:' and its label, else its file name. "
+        "Removes its activities, contact attempts, events, records, custom fields, sync "
+        "records and archived exports, and the people only it knew; people it joined with "
+        "other tools' records stay one person (identity never splits)",
+    )
     forget_cmd.add_argument(
         "--yes", action="store_true", help="remove them (default: only list what would go)"
     )

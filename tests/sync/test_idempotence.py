@@ -942,5 +942,7 @@ def test_a_sheet_counted_twice_before_is_said_on_its_file(make_cohort):
         "2 of its 3 activities are already in the store as those of the spreadsheet source "
         "'sheet:sign-in-sheet', which no source in cohort.yml names any more: they look like "
         "the same rows, read before under another file name, and both are counted (the "
-        "store keeps what a source taken out of cohort.yml brought)"
+        "store keeps what a source taken out of cohort.yml brought until it is forgotten). "
+        f"Fix: `cyclebook forget {c.root} org --source sheet:sign-in-sheet` lists what the "
+        "store holds of 'sheet:sign-in-sheet', and removes it with --yes"
     ]

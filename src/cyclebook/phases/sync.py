@@ -170,6 +170,21 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 kind="info",
             )
         )
+    retired = summary.retired_sources
+    if retired:
+        one = len(retired) == 1
+        named = ", ".join(f"{tool_name(s)} (in the store: {s})" for s in retired)
+        out.append(
+            d.note(
+                f"The store holds the people and activities of {named}, which no source "
+                f"of this organization in cohort.yml names any more: {'its' if one else 'their'}"
+                " rows still count in every report. If they should not, `cyclebook forget "
+                f"{ctx.paths.root} {ctx.org_id} --source {retired[0] if one else 'NAME'}` "
+                "lists what the store holds of it, and removes it with --yes (people also "
+                "known to other tools keep their other records).",
+                kind="info",
+            )
+        )
     if len(summary.notes):
         out.append(
             d.table(

@@ -632,7 +632,9 @@ def _sheets_stored_under_another_name(
         first.notes.append(
             f"{shared_rows}: they look like the same rows, read before under another file "
             "name, and both are counted (the store keeps what a source taken out of "
-            "cohort.yml brought)"
+            f"cohort.yml brought until it is forgotten). Fix: `cyclebook forget {paths.root} "
+            f"{org.id} --source {stored_as}` lists what the store holds of '{stored_as}', "
+            "and removes it with --yes"
         )
 
 

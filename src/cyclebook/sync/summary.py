@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -48,6 +48,9 @@ class SyncSummary:
     # exports earlier syncs read that the last one did not (taken out of the folder): what
     # they brought stays in the store; {"files": n, "tools": [labels]}
     not_read_now: dict | None = None
+    # sources whose records and activities the store holds that no source in cohort.yml
+    # names any more (as the store names them: `cyclebook forget --source` removes them)
+    retired_sources: list[str] = field(default_factory=list)
 
 
 def _df(con, sql: str, params: list | dict) -> pd.DataFrame:
@@ -592,6 +595,17 @@ def load_summary(con, org: Organization) -> SyncSummary:
         [org.timezone, org.timezone, org_id],
     )
     present = set(types["type"]) if len(types) else set()
+    # (the sources of its people and activities, and of its events: a source's contact
+    # attempts come with its people)
+    held = set(types["source"]) | {
+        row[0]
+        for row in con.execute(
+            "SELECT source FROM identity WHERE org_id = ? UNION SELECT source FROM event "
+            "WHERE org_id = ?",
+            [org_id, org_id],
+        ).fetchall()
+    }
+    retired = sorted(held - {src.store_name for src in org.sources})
     # the roles recorded on each activity type (the ladder reads a rule's roles on its
     # own types: a 'lead' on a meeting is not a one-on-one led)
     roles: dict[str, set[str]] = {}
@@ -638,6 +652,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
         gaps,
         notes,
         not_read_now,
+        retired,
     )
 
 
