@@ -730,6 +730,30 @@ class Fingerprints:
         self.guarded[job.key] = previous.get("guarded") if reusable else self.guard_state()
         return fingerprint, parts, previous if reusable else None
 
+    def out_of_date(self, jobs: Iterable[Any]) -> dict[str, list[str]]:
+        """The jobs whose report, as last made, a run would make again because what it is
+        made from changed: by job key, the names of the fingerprint's parts that differ
+        from the recorded ones, or ``["upstream"]`` when only a report upstream of it
+        (:meth:`_upstream`: an earlier phase of its organization; for the cohort summary,
+        every organization's reports of the cycle) is out of date, as that one's run
+        changes what it reads. Jobs never made are left out; pass every job of the
+        cycle, so that each one's upstream is judged too. (Whether the last run of a
+        report succeeded is its manifest's ``status``, not judged here.)"""
+        found: dict[str, list[str]] = {}
+        for job in sorted(jobs, key=lambda job: PHASE_ORDER.get(job.phase, 99)):
+            made = self.previous.get(job.key)
+            if made is None:
+                continue
+            parts = self.inputs(job)
+            if digest(parts) != made.get("fingerprint"):
+                before = made.get("inputs") or {}
+                found[job.key] = [
+                    name for name, value in parts.items() if before.get(name) != value
+                ] or ["version"]
+            elif any(key in found for key in self._upstream(job)):
+                found[job.key] = ["upstream"]
+        return found
+
     def record(self, job: Any, fingerprint: str, parts: dict[str, str], status: str) -> str:
         """Note a finished job; returns the fingerprint to keep in the manifest."""
         if status != "cached":

@@ -553,6 +553,17 @@ def _privacy_check(html_text: str, job: Job) -> str | None:
     """Scan the rendered HTML for the personal values held in the store: every
     organization's members, not only the report's own (a group's reflection, a sheet's
     column header or a file name can name a member of another group)."""
+    leak = find_personal_data(html_text, job)
+    if leak is None:
+        return None
+    return f"personal data found in the rendered report ({leak}); the report was withheld"
+
+
+def find_personal_data(html_text: str, job: Job) -> str | None:
+    """The privacy guard's first finding in a report of ``job`` (what it found, where,
+    and the file it is written in when the report quotes one), or None. What the run
+    checks each report with as it is written, and ``cyclebook publish`` each report it
+    hands out."""
     from cyclebook.privacy import report_allowance, scan_html
 
     if not Path(job.store_path).exists():
@@ -563,8 +574,7 @@ def _privacy_check(html_text: str, job: Job) -> str | None:
         return None
     # found: say which file the value is written in, when it is one the report quotes
     leaks = scan_html(html_text, job.store_path, None, allow=allow, sources=_quoted_files(job))
-    first = leaks[0]
-    return f"personal data found in the rendered report ({first}); the report was withheld"
+    return str(leaks[0])
 
 
 def _quoted_files(job: Job) -> dict[str, str]:
@@ -1212,15 +1222,38 @@ def _made(job: dict[str, Any]) -> str:
 def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
     """The cycle's index page, from the manifest (so it lists every report ever made
     for this cycle, not only this run's)."""
+    manifest = json.loads(paths.manifest(card.id).read_text())
+    index_path = paths.index(card.id)
+    text = render_index(
+        cohort,
+        card,
+        manifest["jobs"],
+        index_path.parent,
+        generated=manifest["created_at"],
+    )
+    write_text_atomic(index_path, text)
+    return index_path
+
+
+def render_index(
+    cohort: Cohort,
+    card: CycleCard,
+    jobs: Sequence[dict[str, Any]],
+    folder: Path,
+    *,
+    generated: str,
+    audience: str | None = None,
+) -> str:
+    """An index page of ``jobs`` (manifest entries), each linked relative to ``folder``
+    (where the page is written). ``audience``: a page handed to that audience
+    (``cyclebook publish``), listing its reports without the run's statuses and times."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from cyclebook.paths import templates_dir
 
-    manifest = json.loads(paths.manifest(card.id).read_text())
-    index_path = paths.index(card.id)
     rows: dict[str, dict[str, Any]] = {}
     members = {org.id for org in cohort.organizations}
-    for job in manifest["jobs"]:
+    for job in jobs:
         if job["org_id"] and job["org_id"] not in members:
             # an organization taken out of cohort.yml (a group that left the cohort): its
             # old reports stay on disk and in the manifest, but the index lists the
@@ -1239,14 +1272,14 @@ def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
         )
         href = None
         if job.get("output_html"):
-            href = os.path.relpath(job["output_html"], index_path.parent)
+            href = Path(os.path.relpath(job["output_html"], folder)).as_posix()
         row["cells"].setdefault(job["phase"], []).append(
             {
                 "audience": job["audience"],
                 "status": job["status"],
                 # a kept report: when it was made, and how long that took (it said 0.0 s)
                 "seconds": job.get("run_seconds") or job.get("seconds") or 0.0,
-                "made": _made(job) if job["status"] == "cached" else "",
+                "made": _made(job) if job["status"] == "cached" or audience else "",
                 "href": href,
                 "error": (job.get("error") or "").splitlines()[0] if job.get("error") else "",
             }
@@ -1262,17 +1295,18 @@ def write_index(paths: CohortPaths, cohort: Cohort, card: CycleCard) -> Path:
         loader=FileSystemLoader(str(templates_dir() / "cyclebook")),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    text = env.get_template("cycle_index.html.j2").render(
+    # a page handed to one audience shows the phases it has reports of
+    shown = {job["phase"] for job in jobs} if audience else set(ALL_PHASES)
+    return env.get_template("cycle_index.html.j2").render(
         cohort=cohort,
         card=card,
         rows=ordered,
-        phases=[p for p in ALL_PHASES],
+        phases=[p for p in ALL_PHASES if p in shown],
         phase_titles=PHASE_TITLES,
-        generated=manifest["created_at"],
+        generated=generated,
         version=cyclebook.__version__,
+        audience=audience,
     )
-    write_text_atomic(index_path, text)
-    return index_path
 
 
 # --------------------------------------------------------------------------- entry
