@@ -7,7 +7,8 @@ the cohort or funders (small counts suppressed). "run" renders the reports (reus
 those whose inputs did not change); "sync" only reads the exports; "pull" fetches API
 sources through Parsons (optional) into the exports folders; "validate" checks cohort.yml
 and the cycle cards; "params" lists a notebook's parameters; "demo" writes the demo
-cohort's exports; "next-cycle" starts a cycle from the last one's record; and
+cohort's exports; "next-cycle" starts a cycle from the last one's record;
+"publish" copies one audience's reports (and nothing else) to a folder to hand out; and
 "forget" removes what is held of an organization taken out of cohort.yml, or of one
 of its sources taken out (--source).
 
@@ -24,6 +25,8 @@ of its sources taken out (--source).
                                                      ...of one of its sources taken out
     cyclebook next-cycle COHORT_DIR FROM NEW [--start DATE]
                                                      start the next cycle from FROM's record
+    cyclebook publish COHORT_DIR --audience A --to DEST [--cycle C] [--org O] [--replace]
+                                                     copy one audience's reports to DEST
 
 Exit codes: 0 everything ran; 1 some report failed, was skipped or withheld (the others
 were still produced); 2 the request itself was wrong (bad config, unknown parameter).
@@ -253,6 +256,28 @@ def cmd_next_cycle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from cyclebook.publish import publish
+
+    done = publish(
+        args.cohort_dir,
+        args.audience,
+        args.dest,
+        cycle=args.cycle,
+        orgs=args.org,
+        replace=args.replace,
+    )
+    whose = f" of {', '.join(done.orgs)}" if args.org else ""
+    print(
+        f"published {len(done.reports)} report(s){whose} of {done.cycle} for the "
+        f"{done.audience} to {done.dest}:"
+    )
+    for path in done.reports:
+        print(f"  {path}")
+    print(f"  index: {done.index}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cyclebook", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -365,6 +390,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", type=_iso_date, help="start date YYYY-MM-DD (default: the last cycle's end)"
     )
     nxt.set_defaults(func=cmd_next_cycle)
+
+    pub = sub.add_parser(
+        "publish",
+        help="copy the reports of one audience (and nothing else: no other audience's "
+        "report, notebook, follow-up list or store) with an index of them to a folder to "
+        "hand out",
+    )
+    pub.add_argument("cohort_dir")
+    pub.add_argument(
+        "--audience",
+        required=True,
+        metavar="AUDIENCE",
+        help="organization (one group's own reports; needs --org), cohort or funder",
+    )
+    pub.add_argument(
+        "--to", required=True, dest="dest", metavar="DEST", help="a new or empty folder"
+    )
+    pub.add_argument("--cycle", help="cycle id; default: the latest")
+    pub.add_argument(
+        "--org",
+        action="append",
+        help="organization id: the one group for --audience organization; for cohort or "
+        "funder, only these groups' reports (repeatable; no cohort summary)",
+    )
+    pub.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace what an earlier publish wrote in DEST (default: refuse a folder that "
+        "is not empty)",
+    )
+    pub.set_defaults(func=cmd_publish)
     return parser
 
 
@@ -391,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": "finished reports are kept, nothing half-written; run again to finish.",
             "sync": "the organization being synced keeps its last sync; run again to finish.",
             "forget": "the store is as it was or already without the group; run it again.",
+            "publish": "nothing was published (the destination is as it was); run it again.",
         }.get(args.command, "run the command again.")
         print(f"cyclebook: interrupted; {what}", file=sys.stderr)
         return 130

@@ -146,6 +146,11 @@ class PhaseFailedError(CyclebookError):
     """A phase notebook failed for one organization (raised only in summaries)."""
 
 
+class PublishError(CyclebookError):
+    """``cyclebook publish`` refused: an unknown audience or organization, reports of that
+    audience missing, failed or out of date, or a destination that is not empty."""
+
+
 class PrivacyError(CyclebookError):
     """A rendered report contains personal data of a member; the report is withheld."""
 
