@@ -36,7 +36,11 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     that depends on the cycle folders too. A sync reads less
     (:meth:`Fingerprints.sync_config`): its own organization's sources, time zone and
     ladder as of the cycle, not its consent, staff, measures or network; editing those
-    re-runs the group's other reports, not its sync.
+    re-runs the group's other reports, not its sync. The other phases leave out what
+    their reports do not read either (``NOT_READ_BY_PHASE``: the share report names no
+    staff, and a gallery note is the cohort summary's alone), and no job counts the
+    ``facilitators`` (``READ_BY_THE_GUARD_ALONE``): only the privacy guard reads them,
+    so editing them has the kept reports checked again (``guarded`` below), not run.
 ``reflections`` (not sync, not share)
     the organization's reflection file in this cycle and the earlier ones (the cohort
     notebook: every reflection file of those cycles). The share report computes the
@@ -79,13 +83,17 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     the values of every member of every organization, so a member of another group whose
     name a cached report shows (a reflection's story, a sheet's column) withholds it: when
     that changed since, the runner checks the cached report again
-    (:func:`cyclebook.runner.check_again`) instead of running it.
+    (:func:`cyclebook.runner.check_again`) instead of running it: the guard alone runs
+    over its HTML, which stays as it was (and is published) or is withheld. This is how
+    an edit of what only the guard reads (the ``facilitators``) is taken: no report runs
+    again for it.
 
 Consequences: a changed export re-runs only that organization's phases (and, for an
 affiliate, its network's improve report, which counts it) and the cohort summary; a
 changed cycle.yml
 re-runs that cycle's reports; a changed reflection file re-runs that group's reflect
-and improve reports of that cycle and later ones, and the cohort summary.
+and improve reports of that cycle and later ones, and the cohort summary; a changed
+list of facilitators re-runs nothing (the kept reports are checked again by the guard).
 """
 
 from __future__ import annotations
@@ -132,6 +140,23 @@ REPORT_CELL_METADATA = frozenset({"alt", "raw_mimetype"})
 # consent or staff edited re-ran its sync, and an affiliate's re-ran its network's. Left
 # out by name, so a field added later counts until someone shows sync does not read it.
 NOT_READ_BY_SYNC = frozenset({"parent", "metrics", "consent", "measure_history", "staff"})
+# What no report reads of cohort.yml's own settings: the facilitators are named for the
+# privacy guard alone (their names are text it allows, privacy.config_text). Left out of
+# every job's ``config``; the guard's state holds them (guard_state), so an edit has the
+# kept reports checked again over their HTML (runner.check_again) instead of run again.
+# (Editing them re-ran every report after sync, of every organization.)
+READ_BY_THE_GUARD_ALONE = frozenset({"facilitators"})
+# What a phase's reports do not read of the entries in cohort.yml of the organizations
+# they read (as pydantic's ``exclude``), besides sync's (``NOT_READ_BY_SYNC``): the share
+# report names no staff (the team is the improve report's and the cohort summary's,
+# load_record), and a group's gallery note is shown in the Measure Gallery of the cohort
+# summary alone (gallery.org_gallery_blocks). Both are text the guard allows: its state
+# holds them. Left out by name, as for sync.
+NOT_READ_BY_PHASE: dict[str, dict[str, Any]] = {
+    "share": {"staff": True, "consent": {"gallery_note"}},
+    "reflect": {"consent": {"gallery_note"}},
+    "improve": {"consent": {"gallery_note"}},
+}
 # Phases whose reports read no reflection file (share computes the group's measures from
 # the store; what the group said is shown by reflect and improve, and the cohort summary)
 READS_NO_REFLECTIONS = frozenset({"sync", "share"})
@@ -671,9 +696,8 @@ class Fingerprints:
         if job.org_id is None:
             # what cohort.yml says, not how it is written (a comment re-ran the summaries)
             everyone = [org.id for org in self.cohort.organizations]
-            parts["config"] = digest(
-                [self.cohort.model_dump(mode="json"), self.applies_later(job.cycle, everyone)]
-            )
+            cohort = self.cohort.model_dump(mode="json", exclude=set(READ_BY_THE_GUARD_ALONE))
+            parts["config"] = digest([cohort, self.applies_later(job.cycle, everyone)])
             parts["reflections"] = digest(self.reflections(job.cycle, None))
             parts["store"] = self.store(None, upto=job.cycle)
         else:
@@ -681,8 +705,13 @@ class Fingerprints:
                 parts["config"] = self.sync_config(job.org_id, job.cycle)
             else:
                 related = self.related(job.org_id)
-                settings = self.cohort.model_dump(mode="json", exclude={"organizations"})
-                configs = [self.cohort.org(o).model_dump(mode="json") for o in related]
+                settings = self.cohort.model_dump(
+                    mode="json", exclude={"organizations", *READ_BY_THE_GUARD_ALONE}
+                )
+                unread = NOT_READ_BY_PHASE.get(job.phase)
+                configs = [
+                    self.cohort.org(o).model_dump(mode="json", exclude=unread) for o in related
+                ]
                 parts["config"] = digest(
                     [settings, configs, self.applies_later(job.cycle, related)]
                 )

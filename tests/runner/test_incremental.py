@@ -329,10 +329,13 @@ def test_a_network_reruns_only_what_reads_the_changed_affiliate(cohort: Path) ->
 
     # one affiliate's entry in cohort.yml: its reports, its network's (it reads its
     # affiliates' entries) and the cohort summary; not its sibling's (all of them re-ran),
-    # and no sync: a sync reads its own sources, time zone and ladder, not the staff
+    # and no sync: a sync reads its own sources, time zone and ladder, not the consent
+    # (nor the staff, which the share reports do not read either: see
+    # test_a_groups_staff_or_gallery_note_reruns_only_the_reports_that_show_them)
     config.write_text(
         config.read_text().replace(
-            "    name: Gamma Neighbors\n", "    name: Gamma Neighbors\n    staff: [Lou (data)]\n"
+            "    name: Gamma Neighbors\n",
+            "    name: Gamma Neighbors\n    consent: {cohort: [leaders]}\n",
         )
     )
     statuses = _run(cohort)
@@ -869,3 +872,145 @@ def test_the_manifest_hashes_the_yaml_the_run_read(cohort: Path) -> None:
     manifest = json.loads(CohortPaths.of(cohort).manifest("c1").read_text())
     assert manifest["cohort"]["cohort_yml_sha256"] == edited[config]
     assert manifest["cycle"]["cycle_yml_sha256"] == edited[card]
+
+
+def _refuse_to_execute(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """No report may run: a job submitted to a worker fails the test (and is listed)."""
+    submitted: list[str] = []
+
+    def submit(self, job, duckdb_threads=None):
+        submitted.append(job.key)
+        raise AssertionError(f"{job.key} was run")
+
+    monkeypatch.setattr(runner._Workers, "submit", submit)
+    return submitted
+
+
+def test_the_facilitators_are_read_by_the_guard_alone(
+    cohort: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No report shows the facilitators: the privacy guard allows their names. Editing
+    them re-ran every report after sync, of every organization. Now no report runs: the
+    guard checks the kept reports' HTML again. A report showing a name it no longer
+    allows (a member's) is withheld, with the guard's message, as a run would withhold
+    it; the rest stay as they were, and are recorded as checked."""
+    config = cohort / "cohort.yml"
+    config.write_text(
+        config.read_text().replace(
+            "name: Tiny Test Cohort\n", "name: Tiny Test Cohort\nfacilitators: [Jordan Whitfield]\n"
+        )
+    )
+    said = cohort / "c1" / "reflections" / "alpha.yml"
+    said.parent.mkdir()
+    said.write_text("stories: [Jordan Whitfield now chairs the building committee]\n")
+    # beta has a member of that name: allowed, as a facilitator's name is
+    (cohort / "orgs" / "beta" / "exports" / "people.csv").write_text("beta-1,Jordan,Whitfield\n")
+    assert set(_run(cohort).values()) == {"ok"}
+    paths = CohortPaths.of(cohort)
+    report = paths.report("c1", "alpha", "reflect")
+    assert "Jordan Whitfield" in report.read_text()
+    before = _mtimes(cohort)
+
+    def guard_state() -> str:
+        fingerprints = incremental.Fingerprints(paths, runner.load_cohort(cohort), {}, {})
+        return fingerprints.guard_state()
+
+    def manifest() -> dict[str, dict]:
+        jobs = json.loads(paths.manifest("c1").read_text())["jobs"]
+        return {job["key"]: job for job in jobs}
+
+    first_state = guard_state()
+    assert {job["guarded"] for job in manifest().values()} == {first_state}
+
+    # a facilitator added: nothing runs, no report or notebook is written again
+    config.write_text(
+        config.read_text().replace("[Jordan Whitfield]", "[Jordan Whitfield, Ana Kim]")
+    )
+    with monkeypatch.context() as patched:
+        submitted = _refuse_to_execute(patched)
+        statuses = _run(cohort)
+    assert submitted == [] and set(statuses.values()) == {"cached"}, statuses
+    assert _mtimes(cohort) == before
+    # every kept report was checked against the new list, and the manifest says so
+    assert guard_state() != first_state
+    assert {job["guarded"] for job in manifest().values()} == {guard_state()}
+    assert {job["status"] for job in manifest().values()} == {"cached"}
+
+    # the name taken out of the list: alpha's reflect report shows a member of beta.
+    # It is withheld by the guard over its HTML, without running; nothing else changes.
+    config.write_text(config.read_text().replace("[Jordan Whitfield, Ana Kim]", "[Ana Kim]"))
+    with monkeypatch.context() as patched:
+        submitted = _refuse_to_execute(patched)
+        summary = runner.run(cohort, workers=2, progress=None)
+    statuses = {r.key: r.status for r in summary.results}
+    assert submitted == []
+    withheld = "c1/alpha/reflect/organization"
+    assert statuses.pop(withheld) == "withheld"
+    assert set(statuses.values()) == {"cached"}, statuses
+    after = _mtimes(cohort)
+    assert {name for name in after if after[name] != before[name]} == {
+        "notebooks/alpha/reflect.ipynb",
+        "reports/alpha/reflect.html",
+    }
+    assert "Jordan Whitfield" not in report.read_text()
+    assert "Report withheld" in report.read_text()
+    ipynb = paths.output("c1") / "notebooks" / "alpha" / "reflect.ipynb"
+    assert "Whitfield" not in ipynb.read_text()
+    assert any(f"FAILED  {withheld}" in line for line in summary.lines())
+    entry = manifest()[withheld]
+    assert entry["status"] == "withheld"
+    assert entry["error"].startswith("personal data found in the rendered report")
+    assert "full name" in entry["error"]
+
+    # the name allowed again: the withheld report (its HTML is gone) is made again and
+    # published; the others stay as they were
+    config.write_text(config.read_text().replace("[Ana Kim]", "[Ana Kim, Jordan Whitfield]"))
+    statuses = _run(cohort)
+    assert statuses.pop(withheld) == "ok"
+    assert set(statuses.values()) == {"cached"}, statuses
+    assert "Jordan Whitfield" in report.read_text()
+    assert set(_run(cohort).values()) == {"cached"}
+
+
+def test_a_groups_staff_or_gallery_note_reruns_only_the_reports_that_show_them(
+    cohort: Path,
+) -> None:
+    """The share report names no staff (the team is shown by the improve report and the
+    cohort summary), and a group's gallery note is shown in the Measure Gallery of the
+    cohort summary alone: editing either re-ran the group's three share reports (and the
+    note its reflect and improve reports too)."""
+    assert set(_run(cohort).values()) == {"ok"}
+    config = cohort / "cohort.yml"
+    config.write_text(
+        config.read_text().replace(
+            "    name: Alpha Tenants\n", "    name: Alpha Tenants\n    staff: [Lou (data)]\n"
+        )
+    )
+    statuses = _run(cohort)
+    assert _ran(statuses) == {
+        "c1/alpha/reflect/organization",
+        "c1/alpha/improve/organization",
+        "c1/(cohort)/cohort/cohort",
+        "c1/(cohort)/cohort/funder",
+    }, statuses
+    config.write_text(
+        config.read_text().replace(
+            "    staff: [Lou (data)]\n",
+            "    staff: [Lou (data)]\n    consent: {gallery_note: We count who comes back.}\n",
+        )
+    )
+    statuses = _run(cohort)
+    assert _ran(statuses) == {"c1/(cohort)/cohort/cohort", "c1/(cohort)/cohort/funder"}, statuses
+    # what share reads of the same entry still re-runs it
+    config.write_text(
+        config.read_text().replace("{gallery_note:", "{cohort: [leaders], gallery_note:")
+    )
+    statuses = _run(cohort)
+    assert _ran(statuses) == set(_keys("alpha")[1:]) | {
+        "c1/(cohort)/cohort/cohort",
+        "c1/(cohort)/cohort/funder",
+    }, statuses
+
+
+def _ran(statuses: dict[str, str]) -> set[str]:
+    return {key for key, status in statuses.items() if status != "cached"}

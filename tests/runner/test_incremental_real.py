@@ -238,3 +238,87 @@ def test_a_run_of_the_latest_cycle_says_which_earlier_reports_are_out_of_date(
     statuses, warnings = _warnings(small)
     assert _ran(statuses) == _keys("harbor-youth", *ORG_JOBS[1:]) | SUMMARIES, statuses
     assert _out_of_date(warnings) == []
+
+
+def _manifest_jobs(root: Path) -> dict[str, dict]:
+    import json
+
+    from cyclebook.paths import CohortPaths
+
+    jobs = json.loads(CohortPaths.of(root).manifest(CYCLE).read_text())["jobs"]
+    return {job["key"]: job for job in jobs}
+
+
+def test_facilitators_staff_and_a_gallery_note_rerun_only_what_shows_them(small: Path) -> None:
+    """No report shows the facilitators (the privacy guard allows their names): editing
+    them re-ran every report after sync; now the guard alone checks the kept reports
+    again. The share reports name no staff, and a gallery note is the cohort summary's
+    alone: editing them re-ran the group's share reports."""
+    from cyclebook.paths import CohortPaths
+
+    guarded = {job["guarded"] for job in _manifest_jobs(small).values()}
+    assert len(guarded) == 1
+    data = yaml.safe_load((small / "cohort.yml").read_text())
+    assert "Harold Kim" in data["facilitators"]
+    data["facilitators"] = [name for name in data["facilitators"] if name != "Harold Kim"]
+    data["facilitators"].append("Quinn Okafor")
+    (small / "cohort.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    statuses = _run(small)
+    assert set(statuses.values()) == {"cached"}, statuses
+    # every kept report checked against the new list, as the manifest records
+    now = {job["guarded"] for job in _manifest_jobs(small).values()}
+    assert len(now) == 1 and now != guarded
+
+    reports = CohortPaths.of(small).output(CYCLE) / "reports"
+    _edit_org(small, "harbor-youth", staff=["Rae (organizer)", "Sol (data)"])
+    statuses = _run(small)
+    assert _ran(statuses) == (
+        _keys("harbor-youth", "reflect/organization", "improve/organization") | SUMMARIES
+    ), statuses
+    assert "Sol (data)" in (reports / "harbor-youth" / "improve.html").read_text()
+
+    note = "We track absorption because new tenants used to vanish after their first meeting."
+    data = yaml.safe_load((small / "cohort.yml").read_text())
+    org = next(org for org in data["organizations"] if org["id"] == "eastside-tenants")
+    assert org["consent"]["gallery_note"] != note
+    org["consent"]["gallery_note"] = note
+    (small / "cohort.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    statuses = _run(small)
+    assert _ran(statuses) == SUMMARIES, statuses
+    assert note in (reports / "_cohort" / "cohort.cohort.html").read_text()
+
+
+def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the fingerprints leave out (incremental.READ_BY_THE_GUARD_ALONE and
+    NOT_READ_BY_PHASE) is kept out because no report of those phases shows it: made with
+    the facilitators, a group's staff and its gallery note written in, no report names
+    the facilitators, no share report the staff, and only the cohort summaries the note."""
+    monkeypatch.setattr(incremental, "code_fingerprint", lambda versions: "fixed for tests")
+    assert {"facilitators"} == incremental.READ_BY_THE_GUARD_ALONE
+    assert {
+        "share": {"staff": True, "consent": {"gallery_note"}},
+        "reflect": {"consent": {"gallery_note"}},
+        "improve": {"consent": {"gallery_note"}},
+    } == incremental.NOT_READ_BY_PHASE
+    root = tmp_path / "small"
+    assert write_small(root) == CYCLE
+    data = yaml.safe_load((root / "cohort.yml").read_text())
+    data["facilitators"] = ["Quinn Okafor"]
+    for org in data["organizations"]:
+        org["staff"] = ["Sol Bazemore (data)"]
+        org.setdefault("consent", {})["gallery_note"] = "Chosen at the Marigold retreat."
+        org["consent"]["cohort"] = ["active_base"]
+    (root / "cohort.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    assert set(_run(root).values()) == {"ok"}
+    shown: dict[str, set[str]] = {"Quinn Okafor": set(), "Sol Bazemore": set(), "Marigold": set()}
+    for report in sorted((root / CYCLE / "output" / "reports").rglob("*.html")):
+        text = report.read_text()
+        for words, found in shown.items():
+            if words in text:
+                found.add(f"{report.parent.name}/{report.stem}")
+    assert shown["Quinn Okafor"] == set()
+    # (harbor-youth has no team on the card: its staff are its team)
+    assert shown["Sol Bazemore"] == {"harbor-youth/improve"}, shown
+    assert shown["Marigold"] == {"_cohort/cohort.cohort", "_cohort/cohort.funder"}, shown
