@@ -42,9 +42,11 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     ``facilitators`` (``READ_BY_THE_GUARD_ALONE``): only the privacy guard reads them,
     so editing them has the kept reports checked again (``guarded`` below), not run.
 ``reflections`` (not sync, not share)
-    the organization's reflection file in this cycle and the earlier ones (the cohort
-    notebook: every reflection file of those cycles). The share report computes the
-    group's measures and shows none of what it said (``READS_NO_REFLECTIONS``).
+    the organization's reflection file of the cycle (the cohort notebook: every
+    organization's), as validated (:meth:`Fingerprints.reflection`: a comment or a blank
+    line changes nothing; a file that does not validate counts by its bytes). Not the
+    earlier cycles' files: no report reads them. The share report computes the group's
+    measures and shows none of what it said (``READS_NO_REFLECTIONS``).
 ``exports`` (sync only)
     the SHA-256 of every file the organization's sources read, found as the sync finds
     them (:meth:`Fingerprints.exports`), and the names of files no reader reads.
@@ -85,15 +87,15 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     that changed since, the runner checks the cached report again
     (:func:`cyclebook.runner.check_again`) instead of running it: the guard alone runs
     over its HTML, which stays as it was (and is published) or is withheld. This is how
-    an edit of what only the guard reads (the ``facilitators``) is taken: no report runs
-    again for it.
+    an edit of what only the guard reads (the ``facilitators``, the names in a
+    reflection of another cycle) is taken: no report runs again for it.
 
 Consequences: a changed export re-runs only that organization's phases (and, for an
 affiliate, its network's improve report, which counts it) and the cohort summary; a
 changed cycle.yml
 re-runs that cycle's reports; a changed reflection file re-runs that group's reflect
-and improve reports of that cycle and later ones, and the cohort summary; a changed
-list of facilitators re-runs nothing (the kept reports are checked again by the guard).
+and improve reports of that cycle, and its cohort summary; a changed list of
+facilitators re-runs nothing (the kept reports are checked again by the guard).
 """
 
 from __future__ import annotations
@@ -382,25 +384,58 @@ class Fingerprints:
             return [org_id]
         return sorted({org_id, *(org.id for org in self.cohort.affiliates(org_id))})
 
-    def _cycles_upto(self, cycle: str) -> list[str]:
-        if cycle not in self.cycle_order:
-            return [cycle]
-        return self.cycle_order[: self.cycle_order.index(cycle) + 1]
-
-    def reflections(self, cycle: str, org_id: str | None) -> dict[str, str]:
+    def reflections(self, cycle: str, org_ids: Iterable[str]) -> dict[str, str]:
+        """What the reports of ``cycle`` read of what the groups said: each organization's
+        reflection file of that cycle (``<cycle>/reflections/<org_id>.yml``, read by
+        :func:`cyclebook.reflection.load_reflection`), as validated (:meth:`reflection`).
+        Not the earlier cycles' files, nor the other files of the folder: no report reads
+        them (the run names the files no report reads, ``unread_reflections``), and an
+        edit of last cycle's reflection re-ran every report of the cycles after it. (The
+        privacy guard reads them all, by their bytes: :meth:`guard_reflections`.)"""
         found: dict[str, str] = {}
-        for earlier in self._cycles_upto(cycle):
-            folder = self.paths.reflections(earlier)
+        for org_id in sorted(set(org_ids)):
+            path = self.paths.reflections(cycle) / f"{org_id}.yml"
+            if path.is_file():
+                found[str(path.relative_to(self.paths.root))] = self.reflection(path, org_id, cycle)
+        return found
+
+    def reflection(self, path: Path, org_id: str, cycle: str) -> str:
+        """Digest of a reflection file as validated, as a cycle card's is (:meth:`card`): a
+        comment, a blank line or a list written another way re-ran the group's reflect and
+        improve reports and the cohort summary. A file that does not validate (an empty
+        one, a YAML error, a wrong field) counts by its bytes: the reports that read it
+        fail on it (the reflect report) or say it cannot be read (improve, the cohort
+        summary), and run again when it is edited."""
+        from cyclebook.reflection import read_reflection
+
+        key = ("reflection", path)
+        if key not in self._files:
+            self._files[key] = self._as_read(
+                path, lambda: read_reflection(path, org_id=org_id, cycle=cycle)
+            )
+        return self._files[key]
+
+    def _as_read(self, path: Path, load: Any) -> str:
+        """Digest of the model ``load()`` reads and validates from ``path``, or of the
+        file's bytes when it does not validate (a cyclebook error)."""
+        from cyclebook.errors import CyclebookError
+
+        try:
+            return digest(load().model_dump(mode="json"))
+        except CyclebookError:
+            return self.file(path)
+
+    def guard_reflections(self) -> dict[str, str]:
+        """Every file of every cycle's reflections folder, by its bytes: what the privacy
+        guard reads of them (:func:`cyclebook.privacy.reflection_people`: the names in any
+        ``.yml`` there, whether it validates or not)."""
+        found: dict[str, str] = {}
+        for cycle in self.cycle_order:
+            folder = self.paths.reflections(cycle)
             if not folder.exists():
                 continue
-            if org_id is None:
-                files = [p for p in folder.rglob("*") if p.is_file()]
-            else:
-                files = [folder / f"{org_id}.yml"]
-                if (folder / org_id).is_dir():
-                    files += [p for p in (folder / org_id).rglob("*") if p.is_file()]
-            for path in sorted(files):
-                if path.suffix == ".lock" or path.name.startswith(".") or not path.is_file():
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                if path.suffix == ".lock" or path.name.startswith("."):
                     continue
                 found[str(path.relative_to(self.paths.root))] = self.file(path)
         return found
@@ -561,8 +596,7 @@ class Fingerprints:
                 str(self.paths.cohort_file): digest(self.cohort.model_dump(mode="json")),
                 **{str(self.paths.cycle_file(c)): self.card(c) for c in self.cycle_order},
             }
-            if self.cycle_order:
-                allowed.update(self.reflections(self.cycle_order[-1], None))
+            allowed.update(self.guard_reflections())
             self._guard = digest([people, allowed])
         return self._guard
 
@@ -653,15 +687,10 @@ class Fingerprints:
         run again once it is fixed)."""
         found = self._card_digests.get(cycle)
         if found is None:
-            from cyclebook.errors import CyclebookError
-
             card = self.cards.get(cycle)
-            try:
-                card = card or load_cycle(self.paths.root, cycle)
-                found = digest(card.model_dump(mode="json"))
-            except CyclebookError:
-                found = self.file(self.paths.cycle_file(cycle))
-            self._card_digests[cycle] = found
+            found = self._card_digests[cycle] = self._as_read(
+                self.paths.cycle_file(cycle), lambda: card or load_cycle(self.paths.root, cycle)
+            )
         return found
 
     def sync_config(self, org_id: str, cycle: str) -> str:
@@ -698,7 +727,7 @@ class Fingerprints:
             everyone = [org.id for org in self.cohort.organizations]
             cohort = self.cohort.model_dump(mode="json", exclude=set(READ_BY_THE_GUARD_ALONE))
             parts["config"] = digest([cohort, self.applies_later(job.cycle, everyone)])
-            parts["reflections"] = digest(self.reflections(job.cycle, None))
+            parts["reflections"] = digest(self.reflections(job.cycle, everyone))
             parts["store"] = self.store(None, upto=job.cycle)
         else:
             if job.phase == "sync":
@@ -716,7 +745,7 @@ class Fingerprints:
                     [settings, configs, self.applies_later(job.cycle, related)]
                 )
             if job.phase not in READS_NO_REFLECTIONS:
-                parts["reflections"] = digest(self.reflections(job.cycle, job.org_id))
+                parts["reflections"] = digest(self.reflections(job.cycle, [job.org_id]))
             if job.phase == "sync":
                 parts["exports"] = digest(self.exports(job.org_id))
                 # before the run: the state the last sync left; after: the new state

@@ -972,6 +972,139 @@ def test_the_facilitators_are_read_by_the_guard_alone(
     assert set(_run(cohort).values()) == {"cached"}
 
 
+REFLECTION = """\
+org_id: alpha
+cycle: c1
+versions:
+  - saved_at: 2026-09-10T18:00:00+00:00
+    author: Nirmal Shah
+    participants: [Ana (organizing), Lee (data)]
+    stories: [The building committee met twice.]
+"""
+
+
+def _reflections_parts(cohort: Path) -> dict[str, str]:
+    """Each job's ``reflections`` part, as a run would compute it now."""
+    _, cards, chains = runner.plan(cohort, cycles=runner.list_cycles(cohort))
+    paths = CohortPaths.of(cohort)
+    fingerprints = incremental.Fingerprints(paths, runner.load_cohort(cohort), cards, {})
+    return {
+        job.key: fingerprints.inputs(job).get("reflections", "(none)")
+        for chain in chains
+        for job in chain
+    }
+
+
+def test_a_reflection_counts_as_validated(cohort: Path) -> None:
+    """Reflection files counted by their bytes: a comment, a blank line or a list written
+    another way re-ran the group's reflect and improve reports and the cohort summary.
+    They count as the reports read them, validated (as cycle cards do); a file that does
+    not validate counts by its bytes, so each edit of it runs its reports again (and the
+    reflect report fails on it, as before)."""
+    said = cohort / "c1" / "reflections" / "alpha.yml"
+    said.parent.mkdir()
+    nothing = _reflections_parts(cohort)
+    said.write_text(REFLECTION)
+    recorded = _reflections_parts(cohort)
+    readers = {
+        "c1/alpha/reflect/organization",
+        "c1/alpha/improve/organization",
+        "c1/(cohort)/cohort/cohort",
+        "c1/(cohort)/cohort/funder",
+    }
+    assert {key for key in recorded if recorded[key] != nothing[key]} == readers
+
+    # comments, blank lines, a list written as a block: the same reflection
+    said.write_text(
+        "# recorded at the September meeting\n\n"
+        + REFLECTION.replace(
+            "participants: [Ana (organizing), Lee (data)]\n",
+            "participants:  # who came\n      - Ana (organizing)\n\n      - Lee (data)\n",
+        )
+    )
+    assert _reflections_parts(cohort) == recorded
+    # what it says
+    said.write_text(REFLECTION.replace("met twice", "met three times"))
+    edited = _reflections_parts(cohort)
+    assert {key for key in edited if edited[key] != recorded[key]} == readers
+
+    # not valid (a field the model does not know, a file that is not UTF-8, comments
+    # alone): by its bytes, so a comment added counts too
+    for broken in (
+        REFLECTION.replace("stories:", "storys:"),
+        REFLECTION.replace("Nirmal", "Nirm\xe1l").encode("cp1252"),
+        "# to be recorded\n",
+    ):
+        if isinstance(broken, str):
+            broken = broken.encode()
+        said.write_bytes(broken)
+        first = _reflections_parts(cohort)
+        assert {key for key in first if first[key] != recorded[key]} == readers
+        said.write_bytes(broken + b"# again\n")
+        second = _reflections_parts(cohort)
+        assert {key for key in second if second[key] != first[key]} == readers
+
+
+def test_a_reflection_is_read_for_its_fingerprint_without_pandas(tiny_cohort: Path) -> None:
+    """The runner reads reflections as the reports do, validated: through
+    cyclebook.reflect, that imported pandas and IPython into every run (most of a
+    second, for a run that may execute nothing)."""
+    import subprocess
+    import sys
+
+    said = tiny_cohort / "c1" / "reflections" / "alpha.yml"
+    said.parent.mkdir()
+    said.write_text(REFLECTION)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from cyclebook.config import load_cohort\n"
+        "from cyclebook.incremental import Fingerprints\n"
+        "from cyclebook.paths import CohortPaths\n"
+        f"root = Path({str(tiny_cohort)!r})\n"
+        "fingerprints = Fingerprints(CohortPaths.of(root), load_cohort(root), {}, {})\n"
+        "said = 'c1/reflections/alpha.yml'\n"
+        "found = fingerprints.reflections('c1', ['alpha'])\n"
+        "assert found[said] != fingerprints.file(root / said), 'read by its bytes'\n"
+        "assert not {'pandas', 'IPython'} & set(sys.modules), 'pandas or IPython imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_only_the_cycles_own_reflections_count(cohort: Path) -> None:
+    """A report reads the reflection of its own cycle (``<cycle>/reflections/<org>.yml``):
+    an edit of last cycle's reflection re-ran every reflect and improve report of the
+    cycles after it, and a file no report reads (named by the run's warning) re-ran the
+    cohort summaries. The privacy guard reads them all (it allows the names in them):
+    those edits change what it checks the kept reports against."""
+    _second_cycle(cohort)
+    folder = cohort / "c1" / "reflections"
+    folder.mkdir()
+    before = _reflections_parts(cohort)
+    paths = CohortPaths.of(cohort)
+
+    def guard_state() -> str:
+        return incremental.Fingerprints(paths, runner.load_cohort(cohort), {}, {}).guard_state()
+
+    guarded = guard_state()
+    (folder / "alpha.yml").write_text(REFLECTION)
+    after = _reflections_parts(cohort)
+    assert {key for key in after if after[key] != before[key]} == {
+        "c1/alpha/reflect/organization",
+        "c1/alpha/improve/organization",
+        "c1/(cohort)/cohort/cohort",
+        "c1/(cohort)/cohort/funder",
+    }
+    assert guard_state() != guarded
+    guarded = guard_state()
+    # files no report reads: a typo'd name, a .yaml, a note
+    (folder / "alpah.yml").write_text(REFLECTION)
+    (folder / "beta.yaml").write_text(REFLECTION.replace("alpha", "beta"))
+    (folder / "notes.txt").write_text("call Ana back\n")
+    assert _reflections_parts(cohort) == after
+    assert guard_state() != guarded
+
+
 def test_a_groups_staff_or_gallery_note_reruns_only_the_reports_that_show_them(
     cohort: Path,
 ) -> None:

@@ -288,6 +288,49 @@ def test_facilitators_staff_and_a_gallery_note_rerun_only_what_shows_them(small:
     assert note in (reports / "_cohort" / "cohort.cohort.html").read_text()
 
 
+def test_a_reflections_comments_rerun_nothing_and_a_broken_one_still_fails(small: Path) -> None:
+    """Reflection files counted by their bytes: a comment or a list laid out another way
+    re-ran the group's reflect and improve reports and the cohort summary. They count as
+    validated now; a file that does not validate still counts by its bytes, and the
+    reflect report fails on it at every run until it is fixed."""
+    said = (
+        (repo_root() / "cycles" / "demo" / "2026-c1" / "reflections" / "eastside-tenants.yml")
+        .read_text()
+        .replace("cycle: 2026-c1", f"cycle: {CYCLE}")
+    )
+    reflection = small / CYCLE / "reflections" / "eastside-tenants.yml"
+    reflection.parent.mkdir(exist_ok=True)
+    reflection.write_text(said)
+    readers = _keys("eastside-tenants", "reflect/organization", "improve/organization")
+    assert _ran(_run(small)) == readers | SUMMARIES
+
+    relaid = "# recorded with Ana and Lee\n\n" + said.replace(
+        "  participants:\n  - Ana (organizing)\n  - Lee (data)\n",
+        "  participants: [Ana (organizing), Lee (data)]  # the data lead came too\n\n",
+        1,
+    )
+    assert relaid.count("participants: [") == 1
+    reflection.write_text(relaid)
+    statuses = _run(small)
+    assert set(statuses.values()) == {"cached"}, statuses
+
+    # a reaction the model does not know: the reflect report fails, improve says so
+    broken = relaid.replace("reaction: keep", "reaction: maybe", 1)
+    reflection.write_text(broken)
+    statuses = _run(small, expect_ok=False)
+    reflect = f"{CYCLE}/eastside-tenants/reflect/organization"
+    assert statuses[reflect] == "failed"
+    assert _ran(statuses) == readers | SUMMARIES, statuses
+    # run again: the reflect report fails again (it ran); the rest is kept
+    statuses = _run(small, expect_ok=False)
+    assert _ran(statuses) == {reflect} and statuses[reflect] == "failed", statuses
+    # a comment in the broken file counts (its lines, named by the errors, moved)
+    reflection.write_text("# still to fix\n" + broken)
+    statuses = _run(small, expect_ok=False)
+    assert statuses[reflect] == "failed"
+    assert _ran(statuses) == readers | SUMMARIES, statuses
+
+
 def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
