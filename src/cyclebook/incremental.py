@@ -77,7 +77,9 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     the fingerprints and statuses of the earlier phases of the same organization and
     cycle (for the cohort notebook: of every organization's phases in the cycle). What
     an earlier phase writes (share's saved metric values, read by improve and by the
-    cohort summary) is thereby covered without knowing where it is written.
+    cohort summary) is thereby covered without knowing where it is written. A withheld
+    report counts as one that succeeded (:func:`token`): it ran to its end, and only
+    its page was replaced.
 
 ``guarded`` (kept beside the fingerprint, not in it)
     what the privacy guard last checked the report against (:meth:`Fingerprints.guard_state`):
@@ -208,9 +210,17 @@ def journal(paths: CohortPaths, cycle: str, entry: Mapping[str, Any]) -> None:
         handle.write(json.dumps(dict(entry), default=str, separators=(",", ":")) + "\n")
 
 
+# A run whose report was withheld ran to its end (a notebook that fails stays failed):
+# what it wrote (the store, the follow-up lists) is written; only its page was replaced.
+RAN_TO_THE_END = CACHEABLE | {"withheld"}
+
+
 def token(fingerprint: str, status: str) -> str:
-    """What later jobs see of an earlier one: a cached run counts as the run it reuses."""
-    return f"{fingerprint}:{'ok' if status in CACHEABLE else status}"
+    """What later jobs see of an earlier one: what it wrote. A cached run counts as the
+    run it reuses, and a withheld one as a run that succeeded (``RAN_TO_THE_END``): a
+    report withheld by the guard when it was kept (:func:`cyclebook.runner.check_again`)
+    made the reports after it run again at the next run, and again once it was made."""
+    return f"{fingerprint}:{'ok' if status in RAN_TO_THE_END else status}"
 
 
 def _org_of(key: str) -> str:

@@ -962,6 +962,12 @@ def test_the_facilitators_are_read_by_the_guard_alone(
     assert entry["error"].startswith("personal data found in the rendered report")
     assert "full name" in entry["error"]
 
+    # a withheld report is never reused: it runs again (and is withheld again). What it
+    # wrote is what the run it reused wrote: the reports after it are kept
+    statuses = _run(cohort)
+    assert statuses.pop(withheld) == "withheld"
+    assert set(statuses.values()) == {"cached"}, statuses
+
     # the name allowed again: the withheld report (its HTML is gone) is made again and
     # published; the others stay as they were
     config.write_text(config.read_text().replace("[Ana Kim]", "[Ana Kim, Jordan Whitfield]"))
