@@ -77,6 +77,51 @@ def test_cb_ts_two_digit_years_are_this_century_not_the_first():
     assert got == cases
 
 
+def test_cb_ts_reads_a_time_zone_after_the_time_as_its_fixed_offset():
+    """A US zone after a time is the fixed offset it names, whatever the day: DuckDB's
+    cast read "PST" and "CST" as Los Angeles' and Chicago's clocks (an hour off in
+    August), read "IST" and "BST" as India's and Bangladesh's, and the other forms not
+    at all. An abbreviation not listed is not guessed. Worked out by hand: 16:00 PST is
+    16:00 + 8 h; an email's "-0400" is 4 h behind UTC."""
+    con = _con()
+    cases = {
+        # an HTTP header's or an email's date (RFC 2822)
+        "Wed, 12 Aug 2026 16:00:00 GMT": "2026-08-12 16:00",
+        "Wed, 12 Aug 2026 12:00:00 -0400": "2026-08-12 16:00",
+        "Wed, 2 Sep 2026 09:05:00 +0000": "2026-09-02 09:05",
+        "Wed, 12 Aug 2026 16:00:00": "2026-08-12 20:00",  # no zone: New York's (EDT)
+        # a US zone after a time, in August: each its own fixed offset
+        "8/12/2026 4:00 PM EDT": "2026-08-12 20:00",
+        "8/12/2026 4:00 PM EST": "2026-08-12 21:00",  # EST in August: still -5
+        "2026-08-12 16:00 PST": "2026-08-13 00:00",
+        "2026-08-12 16:00 PDT": "2026-08-12 23:00",
+        "2026-08-12 16:00 CST": "2026-08-12 22:00",
+        "2026-08-12 16:00 cdt": "2026-08-12 21:00",
+        "2026-08-12 16:00:00 MST": "2026-08-12 23:00",
+        "8/12/2026 9:00 AM MDT": "2026-08-12 15:00",
+        "Aug 12, 2026 4:00 PM CDT": "2026-08-12 21:00",
+        "12/31/26 4:00 PM PST": "2027-01-01 00:00",  # two-digit year, past midnight UTC
+        "2026-08-12 16:00 GMT": "2026-08-12 16:00",
+        "2026-08-12 16:00 UTC": "2026-08-12 16:00",
+        "2026-08-12 16:00 Z": "2026-08-12 16:00",
+        "2026-08-12T16:00:00Z": "2026-08-12 16:00",  # ISO's own Z, as before
+        "2026-08-12 16:00 +05:30": "2026-08-12 10:30",
+        "2026-08-12 16:00 America/Chicago": "2026-08-12 21:00",  # a zone's name
+        # abbreviations that name zones of several countries, and ET (no fixed offset)
+        "2026-08-12 16:00 IST": None,
+        "8/12/2026 4:00 PM BST": None,
+        "2026-08-12 16:00 ET": None,
+        "4:00 PM EDT": None,  # a time without a date
+    }
+    got = {
+        v: con.execute(
+            "SELECT strftime(cb_ts(?) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M')", [v]
+        ).fetchone()[0]
+        for v in cases
+    }
+    assert got == cases
+
+
 def test_cb_phone_reads_us_numbers_and_plus_prefixed_international_ones():
     con = _con()
     cases = {

@@ -451,6 +451,73 @@ def test_dates_as_the_tools_screens_and_spreadsheets_write_them(make_cohort):
     ]
 
 
+def test_dates_with_a_time_zone_are_read_in_the_zone_they_name(make_cohort):
+    """A sheet pasted from an email export (RFC 2822 dates) and from tools that write a
+    US zone after the time: the email's dates were rejected, "PST" and "CST" were read
+    as Los Angeles' and Chicago's clocks (an hour off in August), and "IST" and "BST" as
+    India's and Bangladesh's. Each US zone is its fixed offset; an abbreviation that
+    names several countries' zones is rejected by its line and column, with the forms
+    that are read and the fix (its offset)."""
+    from cyclebook.sync.stage import BAD_DATE
+
+    c = make_cohort(DATED_SHEET)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date\n"  # 1
+        'B1,"Wed, 12 Aug 2026 16:00:00 GMT"\n'  # 2
+        'B2,"Thu, 13 Aug 2026 12:00:00 -0400"\n'  # 3
+        "B3,8/14/2026 4:00 PM EDT\n"  # 4
+        "B4,2026-08-15 16:00 PST\n"  # 5
+        "B5,2026-08-16 16:00 CST\n"  # 6
+        "B6,8/17/2026 9:00 AM MDT\n"  # 7
+        "B7,2026-08-18 16:00 Z\n"  # 8
+        "B8,2026-08-19 16:00 IST\n"  # 9
+        "B9,8/20/2026 4:00 PM BST\n",  # 10
+    )
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (9, 2)
+    assert c.rejects() == [
+        ("roster.csv", 9, "Meeting Date", BAD_DATE),
+        ("roster.csv", 10, "Meeting Date", BAD_DATE),
+    ]
+    for named in ("EST, EDT, CST, CDT, MST, MDT, PST, PDT", "GMT, UTC or Z", "-0400"):
+        assert named in BAD_DATE
+    # worked out by hand: EDT is UTC-4, PST -8 (in August too), CST -6, MDT -6
+    assert c.query(
+        f"""SELECT i.source_id, {utc("a.occurred_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [
+        ("B1", "2026-08-12 16:00"),
+        ("B2", "2026-08-13 16:00"),
+        ("B3", "2026-08-14 20:00"),
+        ("B4", "2026-08-16 00:00"),
+        ("B5", "2026-08-16 22:00"),
+        ("B6", "2026-08-17 15:00"),
+        ("B7", "2026-08-18 16:00"),
+    ]
+
+
+def test_a_day_first_sheet_with_zones_stays_day_first(make_cohort):
+    """A day-first sheet whose times end with a zone: "13/08/2026 4:00 PM EDT" was not
+    seen as day first (nor read), and "12/08/2026 4:00 PM EDT" was read as December 8."""
+    c = make_cohort(DATED_SHEET)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date\nA1,13/08/2026 4:00 PM EDT\nA2,12/08/2026 4:00 PM EDT\n",
+    )
+    result = c.sync()
+    assert result.rows_rejected == 0, c.rejects()
+    assert result.files[0].notes == [
+        "dates read day first (DD/MM/YYYY): 1 value(s) such as '13/08/2026 4:00 PM EDT' are "
+        "only valid that way; set date_format: '%d/%m/%Y' on this source in cohort.yml to "
+        "say so"
+    ]
+    assert c.query(
+        f"""SELECT i.source_id, {utc("a.occurred_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [("A1", "2026-08-13 20:00"), ("A2", "2026-08-12 20:00")]
+
+
 def test_day_first_dates_with_a_twelve_hour_time_stay_day_first(make_cohort):
     """A day-first sheet whose dates carry a twelve-hour time: "13/08/2026 4:00 PM" was
     not seen as day first, so the sheet was read month first: that row was rejected and

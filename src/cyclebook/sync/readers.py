@@ -1967,13 +1967,10 @@ def generic_source_name(source: Source) -> str:
 
 
 # Slash dates as people type them in a spreadsheet: month first (cb_ts, as US tools
-# write them) unless the sheet's own values show day first
+# write them) unless the sheet's own values show day first (cb_ts_dmy)
 # (with the same times as cb_ts reads after a slash date: "13/04/2026 4:00 PM" was not
 # seen as day first, and a day-first sheet's "12/08/2026 4:00 PM" was read as December)
 DAY_FIRST = sql_list([*slash_formats("%d/%m", "%Y"), *slash_formats("%d/%m", "%y")])
-# read in two steps, as cb_ts does: %Y takes "26" as the year 26 (see cb_sane)
-DAY_FIRST_YYYY = sql_list(slash_formats("%d/%m", "%Y"))
-DAY_FIRST_YY = sql_list(slash_formats("%d/%m", "%y"))
 MONTH_FIRST = sql_list([*slash_formats("%m/%d", "%Y"), *slash_formats("%m/%d", "%y")])
 
 
@@ -1985,13 +1982,16 @@ def _day_first(stage: Stage, f: FileInfo, table: str, columns: list[str]) -> boo
     on the file asks for the source's ``date_format``."""
     if not columns:
         return False
-    values = " UNION ALL ".join(f"SELECT cb_s({c}) AS v FROM {table}" for c in columns)
+    # (each value without the time zone its time may end with: "13/08/2026 4:00 PM EDT")
+    values = " UNION ALL ".join(
+        f"SELECT cb_s({c}) AS v, cb_bare(cb_s({c})) AS b FROM {table}" for c in columns
+    )
     day_only, month_only, day_example, month_example, either, either_example = stage.con.execute(
         f"""SELECT count(*) FILTER (WHERE d AND NOT m), count(*) FILTER (WHERE m AND NOT d),
                    min(v) FILTER (WHERE d AND NOT m), min(v) FILTER (WHERE m AND NOT d),
                    count(*) FILTER (WHERE d AND m), min(v) FILTER (WHERE d AND m)
-            FROM (SELECT v, try_strptime(v, {DAY_FIRST}) IS NOT NULL AS d,
-                         try_strptime(v, {MONTH_FIRST}) IS NOT NULL AS m
+            FROM (SELECT v, try_strptime(b, {DAY_FIRST}) IS NOT NULL AS d,
+                         try_strptime(b, {MONTH_FIRST}) IS NOT NULL AS m
                   FROM ({values}) WHERE v LIKE '%/%')"""
     ).fetchone()
     if not day_only and not month_only and either:
@@ -2193,11 +2193,8 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                     "AS TIMESTAMPTZ))"
                 )
             if day_first:
-                return (
-                    f"coalesce(cb_sane(CAST(try_strptime(cb_s({column}), {DAY_FIRST_YYYY}) "
-                    f"AS TIMESTAMPTZ)), CAST(try_strptime(cb_s({column}), {DAY_FIRST_YY}) "
-                    f"AS TIMESTAMPTZ), cb_ts({column}))"
-                )
+                # (a value only valid month first, 08/13/2026, is read so, as before)
+                return f"coalesce(cb_ts_dmy({column}), cb_ts({column}))"
             return f"cb_ts({column})"
 
         date = when(g("occurred_at"))

@@ -101,6 +101,8 @@ NAMED_MONTH_DATES = (
     "%d-%b-%Y",
     "%a, %b %d, %Y",
     "%A, %B %d, %Y",
+    # an email's or an HTTP header's date (RFC 2822): "Wed, 12 Aug 2026 16:00:00 GMT"
+    "%a, %d %b %Y",
 )
 NAMED_MONTH_TIMES = (
     "",
@@ -130,6 +132,86 @@ SLASH_YYYY = sql_list(
 )
 SLASH_YY = sql_list(slash_formats("%m/%d", "%y"))
 ISO_TWELVE_HOUR = sql_list(["%Y-%m-%d %I:%M:%S %p", "%Y-%m-%d %I:%M %p", "%Y-%m-%d %I:%M%p"])
+
+# Time zones written after a time ("8/12/2026 4:00 PM EDT", "2026-08-12 16:00 PST", an
+# email's "Wed, 12 Aug 2026 16:00:00 GMT"): the US zones, each read as the fixed offset it
+# names (PDT is -07:00 whatever the day: DuckDB's cast read "PST" and "CST" as Los
+# Angeles' and Chicago's clocks, an hour off in summer), and UTC's names. Any other
+# abbreviation is rejected: "IST" is India's, Israel's or Ireland's time, "BST" British
+# summer time or Bangladesh's (the cast read them, without a word, as India's and
+# Bangladesh's).
+ZONE_OFFSETS = {
+    "EST": "-05:00",
+    "EDT": "-04:00",
+    "CST": "-06:00",
+    "CDT": "-05:00",
+    "MST": "-07:00",
+    "MDT": "-06:00",
+    "PST": "-08:00",
+    "PDT": "-07:00",
+    "GMT": "+00:00",
+    "UTC": "+00:00",
+    "UT": "+00:00",
+    "Z": "+00:00",
+}
+# The end of a time (its digits, and its AM or PM) followed by a zone: letters (not a
+# time's own AM or PM; nor the Z ISO 8601 writes right after the seconds, "16:00:00Z",
+# which the cast reads), a Z after a space, or an offset after a space ("12:00:00 -0400",
+# as RFC 2822 and SQL Server write it). The first group is the time, kept by cb_bare.
+ZONE_AT_END = sql_str(
+    r"([0-9](?:\s*[AaPp]\.?[Mm]\.?)?)"
+    r"(?:\s*[A-Za-z]{0,4}[A-LN-Ya-ln-y]|\s+[Zz]|\s+[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])\s*$"
+)
+# letters at the end, a zone's or another word's, that the cast is not asked to read
+LETTER_AT_END = sql_str(r"[A-LN-Ya-ln-y]\s*$")
+ZONES = (
+    "MAP {"
+    + ", ".join(f"{sql_str(k)}: {sql_str('GMT' + v)}" for k, v in ZONE_OFFSETS.items())
+    + "}"
+)
+
+
+def ts_macro(name: str, slash_yyyy: str, slash_yy: str) -> str:
+    """The macro ``name(x)``: the timestamp a date as exports write it means, reading
+    slash dates by the SQL format lists ``slash_yyyy`` (then ``slash_yy``: two-digit
+    years); see cb_ts. (``cb_ts_dmy``, day first, reads a spreadsheet whose own values
+    show day first.)
+
+    A value the cast does not read (a value ending in letters is not asked of it: it
+    read any zone ICU knows, as ICU's zone) is read as text, without its zone
+    (``cb_bare``), in the zone it names (``cb_zone``), else in the organization's. The
+    text is bound once by a lambda: a macro repeats its argument wherever its body
+    names it, and DuckDB computes such repeats beforehand for every value, the ISO
+    dates the cast reads too (a regex replace on each of them, as much as the cast).
+    The year check is a filter for the same reason (nullif names its argument twice:
+    every format list was tried twice)."""
+    return f"""CREATE OR REPLACE TEMP MACRO {name}(x) AS coalesce(
+         cb_sane(coalesce(
+           try_cast(CASE WHEN NOT regexp_matches(CAST(x AS VARCHAR), {LETTER_AT_END})
+                         THEN CAST(x AS VARCHAR) END AS TIMESTAMPTZ),
+           try_cast(CASE WHEN NOT regexp_matches(cb_s(x), {LETTER_AT_END})
+                         THEN cb_s(x) END AS TIMESTAMPTZ))),
+         list_transform(CASE WHEN cb_s(x) IS NOT NULL THEN [cb_s(x)] END, lambda v: coalesce(
+           list_transform([cb_bare(v)], lambda b: timezone(cb_zone(v), coalesce(
+             list_filter([CASE WHEN contains(b, '/') THEN try_strptime(b, {slash_yyyy})
+                               WHEN regexp_matches(b, {MONTH_NAME})
+                               THEN try_strptime(b, {sql_list(NAMED_MONTH_FORMATS)})
+                               WHEN regexp_matches(b, '[AaPp][Mm]\\s*$')
+                               THEN try_strptime(b, {ISO_TWELVE_HOUR})
+                               ELSE try_cast(b AS TIMESTAMP) END],
+                         lambda t: t >= TIMESTAMP '1800-01-01')[1],
+             CASE WHEN contains(b, '/') THEN try_strptime(b, {slash_yy})
+                  WHEN regexp_matches(b, {MONTH_NAME}) THEN try_strptime(b, '%d-%b-%y') END)))[1],
+           -- a zone's name the cast reads (2026-08-12 16:00 America/Chicago)
+           list_filter([try_cast(CASE WHEN regexp_matches(v, {LETTER_AT_END})
+                                           AND NOT regexp_matches(v, {ZONE_AT_END})
+                                      THEN v END AS TIMESTAMPTZ)],
+                       lambda t: t >= TIMESTAMPTZ '1800-01-01 00:00:00+00')[1]))[1],
+         CASE WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
+                   AND CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) BETWEEN 20000 AND 80000
+              THEN CAST(TIMESTAMP '1899-12-30' + to_microseconds(
+                   CAST(round(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) * 86400000000) AS BIGINT))
+                   AS TIMESTAMPTZ) END)"""
 
 
 # SQL helpers, created as TEMP macros on the sync connection.
@@ -215,34 +297,26 @@ MACROS = [
     # year 4 (month 3, day 26), and %Y reads "12/31/26" as the year 26. Both were kept,
     # silently, for a spreadsheet's two-digit years; cb_sane drops them, so the two-digit
     # formats (%y: 2000-2068, 1969-1999) read them after the four-digit ones. cb_sane is
-    # applied once, around the first three readings together: DuckDB rewrites nullif
-    # into a CASE that names its argument twice and computes such arguments beforehand,
-    # so a cb_sane on each reading evaluated every strptime for every value (20x slower).
+    # applied once, around the two casts together: DuckDB rewrites nullif into a CASE
+    # that names its argument twice and computes such arguments beforehand, so a
+    # cb_sane on each reading evaluated every strptime for every value (20x slower);
+    # the text's readings are checked by a filter instead (see ts_macro).
     """CREATE OR REPLACE TEMP MACRO cb_sane(t) AS nullif(
          greatest(t, TIMESTAMPTZ '1800-01-01 00:00:00+00'), TIMESTAMPTZ '1800-01-01 00:00:00+00')""",
-    f"""CREATE OR REPLACE TEMP MACRO cb_ts(x) AS coalesce(
-         cb_sane(coalesce(
-           try_cast(CAST(x AS VARCHAR) AS TIMESTAMPTZ),
-           try_cast(cb_s(x) AS TIMESTAMPTZ),
-           CASE WHEN contains(CAST(x AS VARCHAR), '/')
-                THEN CAST(try_strptime(cb_s(x), {SLASH_YYYY}) AS TIMESTAMPTZ)
-                WHEN regexp_matches(CAST(x AS VARCHAR), {MONTH_NAME})
-                THEN CAST(try_strptime(cb_s(x), {sql_list(NAMED_MONTH_FORMATS)}) AS TIMESTAMPTZ)
-                WHEN regexp_matches(CAST(x AS VARCHAR), '[AaPp][Mm]\\s*$')
-                THEN CAST(try_strptime(cb_s(x), {ISO_TWELVE_HOUR}) AS TIMESTAMPTZ) END,
-           -- a space before the offset, as SQL Server writes a datetimeoffset (VAN's
-           -- dateoffsetbegin: 2026-08-27 18:30:00.0000000 -04:00) and Ruby a time
-           try_cast(regexp_replace(cb_s(x), ' ([+-][0-9][0-9]:?[0-9][0-9])$', '\\1')
-                    AS TIMESTAMPTZ))),
-         CASE WHEN contains(CAST(x AS VARCHAR), '/')
-              THEN CAST(try_strptime(cb_s(x), {SLASH_YY}) AS TIMESTAMPTZ)
-              WHEN regexp_matches(CAST(x AS VARCHAR), {MONTH_NAME})
-              THEN CAST(try_strptime(cb_s(x), '%d-%b-%y') AS TIMESTAMPTZ) END,
-         CASE WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
-                   AND CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) BETWEEN 20000 AND 80000
-              THEN CAST(TIMESTAMP '1899-12-30' + to_microseconds(
-                   CAST(round(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) * 86400000000) AS BIGINT))
-                   AS TIMESTAMPTZ) END)""",
+    # a date's text without the zone its time ends with; and that zone: GMT and the
+    # offset it means, NULL for an abbreviation not read, the organization's when none
+    f"CREATE OR REPLACE TEMP MACRO cb_bare(v) AS regexp_replace(v, {ZONE_AT_END}, '\\1')",
+    f"""CREATE OR REPLACE TEMP MACRO cb_zone(v) AS CASE
+         WHEN NOT regexp_matches(v, {ZONE_AT_END}) THEN current_setting('TimeZone')
+         WHEN regexp_matches(v, '[0-9]\\s*$') THEN 'GMT' || regexp_extract(v, '([+-][0-9:]+)\\s*$', 1)
+         ELSE {ZONES}[upper(regexp_extract(v, '([A-Za-z]+)\\s*$', 1))] END""",
+    ts_macro("cb_ts", SLASH_YYYY, SLASH_YY),
+    # (a spreadsheet whose own values show day first: readers._day_first)
+    ts_macro(
+        "cb_ts_dmy",
+        sql_list(slash_formats("%d/%m", "%Y")),
+        sql_list(slash_formats("%d/%m", "%y")),
+    ),
     # Unix seconds (Mobilize), Unix milliseconds (JavaScript's Date, some API clients'
     # JSON) or any of the above. 12 or 13 digits are milliseconds: as seconds they are
     # the year 5138 and later, no date an export means (9 to 11 digits as milliseconds
@@ -270,7 +344,10 @@ MACROS = [
 BAD_DATE = (
     "date not readable (expected ISO 8601 like 2026-09-14 or 2026-09-14T18:00:00Z, "
     "MM/DD/YYYY with or without a time such as 09/14/2026 6:00 PM, a month's name such "
-    "as Sep 14, 2026 6:00 PM, or an Excel serial day number)"
+    "as Sep 14, 2026 6:00 PM or Mon, 14 Sep 2026 18:00:00 GMT, a time followed by an "
+    "offset such as -0400 or by one of the zones EST, EDT, CST, CDT, MST, MDT, PST, PDT, "
+    "GMT, UTC or Z (another abbreviation, such as IST or BST, names different zones in "
+    "different countries: write its offset instead), or an Excel serial day number)"
 )
 # ... and cb_epoch, for an API's JSON
 BAD_EPOCH = BAD_DATE.removesuffix(")") + ", or Unix seconds or milliseconds)"
