@@ -67,8 +67,9 @@ API_PERSON = {
     "email_addresses": [{"address": "a@example.org"}],
 }
 
-# (id, sources, files, expected): expected is ("error", [substrings]) or
-# ("reject", file, line, column, reason substring)
+# (id, sources, files, expected): expected is ("error", [substrings]),
+# ("reject", file, line, column, reason substring), or ("value", file, line, column,
+# reason substring): a value rejected on a record that is kept (the file's one record)
 CASES = [
     # ---------------------------------------------------------------- files that stop a sync
     ("empty-file", AN, {"an/a.csv": b""}, ("error", ["an/a.csv", "the file is empty", "Fix:"])),
@@ -418,6 +419,8 @@ CASES = [
         ("reject", "ab/e.json", 2, "identifiers", "identifiers is not a list"),
     ),
     (
+        # the person is kept (the whole entity was rejected for its assessment); only
+        # the assessment is rejected, by its record and column
         "ab-assessment-not-number",
         AB,
         {
@@ -433,11 +436,11 @@ CASES = [
             )
         },
         (
-            "reject",
+            "value",
             "ab/e.json",
             1,
             "action_builder:latest_assessment",
-            "assessment is not a number",
+            "assessment is not a number: the person is kept",
         ),
     ),
 ]
@@ -468,13 +471,17 @@ def test_malformed(make_cohort, case_id, sources, files, expected):
         # member values never appear in the message
         assert "a@example.org" not in message and "Planted" not in message
     else:
-        _, file, line, column, reason = expected
-        c.sync()
+        kind, file, line, column, reason = expected
+        result = c.sync()
         rejects = c.rejects()
         matching = [r for r in rejects if r[0] == file and reason in r[3]]
         assert matching, rejects
         assert (matching[0][1], matching[0][2]) == (line, column), rejects
         assert all("a@example.org" not in (r[3] or "") for r in rejects)
+        if kind == "value":  # the record is kept, and counted as kept
+            (read,) = result.files
+            assert (read.rows_read, read.rows_kept, read.rows_rejected) == (1, 1, 0)
+            assert c.query("SELECT count(*) FROM person") == [(1,)]
 
 
 def test_corpus_is_large_enough():

@@ -619,6 +619,61 @@ def test_an_undated_assessment_keeps_its_person(make_cohort):
     ) == [("e2", "action_builder:latest_assessment", "3")]
 
 
+def test_an_assessment_that_is_not_a_number_rejects_only_itself(make_cohort):
+    """An Action Builder entity whose assessment is a word ("high") was rejected whole:
+    the person, their email, name and other fields were lost for one field. The person
+    is kept with all of it; the assessment alone is rejected, by its record and column,
+    with how to fix it, and its text is kept as their custom field. The page counts the
+    record as kept (it is), not as rejected."""
+    from cyclebook.sync.readers import ASSESSMENT_NOT_A_NUMBER
+
+    c = make_cohort("- {kind: action_builder, path: ab}")
+    scored = {
+        "identifiers": ["action_builder:e1"],
+        "given_name": "Kai",
+        "action_builder:latest_assessment": 4,
+        "action_builder:latest_assessment_created_date": "2026-07-15T12:00:00Z",
+    }
+    worded = {
+        "identifiers": ["action_builder:e2"],
+        "given_name": "Lia",
+        "email_addresses": [{"address": "lia@example.org", "status": "subscribed"}],
+        "action_builder:latest_assessment": "high",
+        "action_builder:latest_assessment_created_date": "2026-07-16T12:00:00Z",
+        "shift": "nights",  # a key the reader does not know: kept as a custom field
+    }
+    c.write("ab/e.json", _osdi("people", [scored, worded]))
+    result = c.sync()
+    (page,) = result.files
+    assert (page.rows_read, page.rows_kept, page.rows_rejected) == (2, 2, 0)
+    assert c.rejects() == [
+        ("ab/e.json", 2, "action_builder:latest_assessment", ASSESSMENT_NOT_A_NUMBER)
+    ]
+    assert ASSESSMENT_NOT_A_NUMBER.startswith("assessment is not a number: the person is kept")
+    assert "1 to 5" in reject_fix(ASSESSMENT_NOT_A_NUMBER)
+    assert c.query("SELECT first_name, email FROM person_pii ORDER BY 1") == [
+        ("Kai", None),
+        ("Lia", "lia@example.org"),
+    ]
+    assert c.query("SELECT count(*) FROM person WHERE email_ok") == [(1,)]
+    assert c.query("SELECT activity_id, score FROM activity") == [
+        ("ab:assess:e1:20260715120000", 4.0)
+    ]
+    assert c.query(
+        """SELECT i.source_id, f.field, f.value FROM custom_field f
+           JOIN identity i USING (org_id, person_id) ORDER BY 1, 2"""
+    ) == [("e2", "action_builder:latest_assessment", "high"), ("e2", "shift", "nights")]
+    # once the group writes a number, the assessment counts, and the reject is gone
+    worded["action_builder:latest_assessment"] = "3"
+    c.write("ab/e.json", _osdi("people", [scored, worded]))
+    c.sync()
+    assert c.rejects() == []
+    assert c.query("SELECT activity_id, score FROM activity ORDER BY 1") == [
+        ("ab:assess:e1:20260715120000", 4.0),
+        ("ab:assess:e2:20260716120000", 3.0),
+    ]
+
+
 def test_a_json_page_saved_as_windows_1252_is_read_and_said(make_cohort):
     """A JSON page that is not UTF-8 (edited and saved in a Windows program) stopped the
     organization's sync as "not valid JSON", with the fix to download it again, which a

@@ -882,7 +882,8 @@ def _record(
         # after the header and the lines above it)
         """INSERT INTO rejected_row SELECT ?, ?, f.rel, coalesce(r.line, r.rec + 2 + f.skip),
                r.column_name, r.reason, NULL
-           FROM st_reject r JOIN cb_file_rows f USING (file_no)""",
+           FROM (SELECT * FROM st_reject UNION ALL SELECT * FROM st_value_reject) r
+           JOIN cb_file_rows f USING (file_no)""",
         [org.id, result.run_id],
     )
     con.execute("DROP TABLE cb_file_rows")

@@ -1901,6 +1901,30 @@ def _undated_assessments(stage: Stage, files: list[FileInfo], typed: str) -> Non
         )
 
 
+# an assessment that is not a number ("high"): its value alone is rejected
+ASSESSMENT_NOT_A_NUMBER = (
+    "assessment is not a number: the person is kept, without this assessment (its text "
+    f"is kept as their custom field '{UNDATED_ASSESSMENT}')"
+)
+
+
+def _unread_assessments(stage: Stage, typed: str) -> None:
+    """A kept entity's assessment that is not a number ("high", "3 - active"): the
+    whole entity was rejected for it, the person, their email and name lost for one
+    field. The person is kept; the value alone is rejected (its file, record and
+    column, in the rejects, not counted as a rejected record) and its text kept as the
+    person's custom field, as an undated score is."""
+    unread = "__which IS NULL AND score_raw IS NOT NULL AND score IS NULL AND ref IS NOT NULL"
+    stage.con.execute(
+        f"""INSERT INTO st_value_reject SELECT __file, __rec, NULL,
+                {sql_str(UNDATED_ASSESSMENT)}, {sql_str(ASSESSMENT_NOT_A_NUMBER)}
+            FROM {typed} WHERE {unread};
+            INSERT INTO st_custom SELECT 'action_builder', ref, 'action_builder',
+                {sql_str(UNDATED_ASSESSMENT)}, score_raw, __file, __rec
+            FROM {typed} WHERE {unread}"""
+    )
+
+
 def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
     table = stage.load_json_records(files, "$._embedded.*[*]")
     stage.json_unknown_keys(files, AB_KEYS, stage.json_keys(table))
@@ -1921,13 +1945,6 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
             "action_builder",
             "action_builder",
             extra_sel=extra,
-            extra_checks=[
-                (
-                    "score_raw IS NOT NULL AND score IS NULL",
-                    "action_builder:latest_assessment",
-                    "assessment is not a number",
-                ),
-            ],
             extra_inserts={
                 # Action Builder dates an assessment in latest_assessment_created_date
                 # (read as modified_date before: every export after an edit of the
@@ -1947,6 +1964,7 @@ def read_action_builder(stage: Stage, source: Source, files: list[FileInfo], org
             keep=True,
         )
         _undated_assessments(stage, files, typed)
+        _unread_assessments(stage, typed)
         _drop_typed(stage, typed)
         _keep_json_keys(
             stage,

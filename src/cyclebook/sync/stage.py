@@ -51,6 +51,12 @@ STAGE_SCHEMA: dict[str, str] = {
         value VARCHAR, file_no INTEGER, rec BIGINT""",
     "st_reject": """file_no INTEGER, rec BIGINT, line BIGINT, column_name VARCHAR,
         reason VARCHAR""",
+    # a value rejected on a record that is kept (an Action Builder assessment that is
+    # not a number: the person is kept without it): listed with the rejects, by its
+    # file, line and column, but the record is not counted as rejected, and its other
+    # values (custom fields too) are kept
+    "st_value_reject": """file_no INTEGER, rec BIGINT, line BIGINT, column_name VARCHAR,
+        reason VARCHAR""",
 }
 
 # staged tables that are views over the readers' typed tables (the big ones)
@@ -1416,7 +1422,13 @@ class Stage:
     # ------------------------------------------------------------------ lines
 
     def reject_lines(self) -> None:
-        """Fill in the physical line of every CSV reject.
+        """Fill in the physical line of every reject (:meth:`_reject_lines`), and of
+        every value rejected on a kept record."""
+        for table in ("st_reject", "st_value_reject"):
+            self._reject_lines(table)
+
+    def _reject_lines(self, table: str) -> None:
+        """Fill in the physical line of every CSV reject of ``table``.
 
         Rejects of a record's content know its record number only (``rec``, DuckDB's
         rowid: it counts the records DuckDB accepted); rejects of a record's shape (too
@@ -1425,7 +1437,7 @@ class Stage:
         Both pointed at the wrong line once a file had either before the reject: every
         content reject after a line of too many values named the line above it."""
         rows = self.con.execute(
-            """SELECT file_no, bool_or(rec IS NOT NULL) FROM st_reject
+            f"""SELECT file_no, bool_or(rec IS NOT NULL) FROM {table}
                WHERE line IS NULL AND rec IS NOT NULL OR rec IS NULL AND line IS NOT NULL
                GROUP BY file_no"""
         ).fetchall()
@@ -1433,7 +1445,7 @@ class Stage:
             f = self.files[file_no]
             if f.json_records:  # a JSON page's "line" is the record's position in it
                 self.con.execute(
-                    "UPDATE st_reject SET line = rec + 1 WHERE file_no = ? AND line IS NULL",
+                    f"UPDATE {table} SET line = rec + 1 WHERE file_no = ? AND line IS NULL",
                     [file_no],
                 )
                 continue
@@ -1444,7 +1456,7 @@ class Stage:
             shape = {
                 r[0]
                 for r in self.con.execute(
-                    "SELECT DISTINCT line FROM st_reject WHERE file_no = ? AND rec IS NULL "
+                    f"SELECT DISTINCT line FROM {table} WHERE file_no = ? AND rec IS NULL "
                     "AND line IS NOT NULL",
                     [file_no],
                 ).fetchall()
@@ -1453,26 +1465,29 @@ class Stage:
             if by_rec:
                 accepted = [line for line, duckdb_line in records if duckdb_line not in shape]
                 recs = self.con.execute(
-                    "SELECT DISTINCT rec FROM st_reject WHERE file_no = ? AND line IS NULL "
+                    f"SELECT DISTINCT rec FROM {table} WHERE file_no = ? AND line IS NULL "
                     "AND rec IS NOT NULL",
                     [file_no],
                 ).fetchall()
                 pairs = [(r, accepted[r]) for (r,) in recs if 0 <= r < len(accepted)]
             moved = [(d, duckdb_to_line[d]) for d in shape if duckdb_to_line.get(d, d) != d]
             # (one statement each: the two sets of rows are told apart by ``rec``)
-            self._set_lines(file_no, "st_reject.rec = l.k AND st_reject.line IS NULL", pairs)
-            self._set_lines(file_no, "st_reject.rec IS NULL AND st_reject.line = l.k", moved)
+            self._set_lines(file_no, table, f"{table}.rec = l.k AND {table}.line IS NULL", pairs)
+            self._set_lines(file_no, table, f"{table}.rec IS NULL AND {table}.line = l.k", moved)
 
-    def _set_lines(self, file_no: int, match: str, pairs: list[tuple[int, int]]) -> None:
-        """Set the line of the file's rejects ``match`` picks by (k, line) pairs."""
+    def _set_lines(
+        self, file_no: int, table: str, match: str, pairs: list[tuple[int, int]]
+    ) -> None:
+        """Set the line of the file's rejects in ``table`` that ``match`` picks by (k,
+        line) pairs."""
         if not pairs:
             return
         lines, params = list_rows(
             {"k": ("BIGINT", [k for k, _ in pairs]), "line": ("BIGINT", [ln for _, ln in pairs])}
         )
         self.con.execute(
-            f"""UPDATE st_reject SET line = l.line FROM ({lines}) l
-                WHERE st_reject.file_no = {file_no} AND {match}""",
+            f"""UPDATE {table} SET line = l.line FROM ({lines}) l
+                WHERE {table}.file_no = {file_no} AND {match}""",
             params,
         )
 

@@ -132,6 +132,12 @@ REJECT_FIXES: tuple[tuple[str, str], ...] = (
         r"is not a phone number",
         "correct the number in the tool: ten US digits, or + and the country code",
     ),
+    (
+        r"^assessment is not a number",
+        "write the assessment in Action Builder as a number on the campaign's scale, such "
+        "as 1 to 5 (a word such as 'high' is not a score a ladder can compare), then export "
+        "the entities again",
+    ),
     (r"is not a number", "write the number alone, such as 25.00 (no words or ranges)"),
     (r"is not a yes or no", "write yes or no (or true/false, 1/0) in that column"),
     (
