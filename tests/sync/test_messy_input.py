@@ -704,6 +704,67 @@ def test_a_json_page_saved_as_windows_1252_is_read_and_said(make_cohort):
     ]
 
 
+def test_a_page_that_is_not_json_is_named_by_its_name_line_and_column(make_cohort):
+    """A JSON page that is not JSON stopped the sync quoting DuckDB's message, which
+    named the page by its full path on the facilitator's machine (the sync's own
+    re-encoded copy's, for a page saved as Windows-1252) and a byte of a record it
+    numbers its own way. The page is named as the sync names every file (under the
+    organization's exports folder), with the line and column an editor shows: here
+    the comma that has no value after it, and the end of a download cut short."""
+    page = copy.deepcopy(MOBILIZE_PAGE)
+    page["data"][0]["person"]["given_name"] = "José"
+    text = json.dumps(page, indent=2, ensure_ascii=False)
+    lines = text.splitlines()
+    # line 6 of the pretty-printed page, '      "id": 11,' (15 characters), gets a second
+    # comma: column 16
+    assert lines[5] == '      "id": 11,'
+    lines[5] += ","
+    broken = "\n".join(lines)
+    c = make_cohort(MOBILIZE)
+    for encoding in ("utf-8", "cp1252"):  # (cp1252: read from the sync's UTF-8 copy)
+        c.write("m/p.json", broken.encode(encoding))
+        with pytest.raises(ExportError) as raised:
+            c.sync()
+        message = str(raised.value)
+        assert message.startswith(
+            "[org] m/p.json, line 6, column 16: is not valid JSON (expecting property name "
+            "enclosed in double quotes)"
+        ), message
+        assert (raised.value.line, raised.value.column) == (6, 16)
+        assert str(c.root) not in message and "/tmp" not in message
+        assert "José" not in message
+    # a download cut short: where the text ends
+    c.write("m/p.json", '{"count": 1,\n "data": [{"id": 1, "person": {')
+    with pytest.raises(ExportError) as raised:
+        c.sync()
+    assert str(raised.value).startswith(
+        "[org] m/p.json, line 2, column 32: is not valid JSON (the text ends before the JSON does)"
+    )
+    assert "a truncated download" in raised.value.fix
+
+
+def test_a_large_page_that_is_not_json_is_named_by_its_name_in_duckdbs_words(
+    make_cohort, monkeypatch
+):
+    """A page too large to be read again for the place it stops being JSON is named by
+    DuckDB's message, with the page's name under the exports folder for its full path,
+    also when DuckDB read the sync's re-encoded copy of it."""
+    from cyclebook.sync import stage
+
+    monkeypatch.setattr(stage, "JSON_LOCATED_BYTES", 0)
+    c = make_cohort(MOBILIZE)
+    for encoding in ("utf-8", "cp1252"):
+        c.write("m/p.json", '{"count": 1, "data": [{"id": 1,, "person": "José"}]}'.encode(encoding))
+        with pytest.raises(ExportError) as raised:
+            c.sync()
+        message = str(raised.value)
+        assert message.startswith(
+            "[org] m/p.json: is not valid JSON (Invalid Input Error: Malformed JSON in file "
+            '"m/p.json", at byte '
+        ), message
+        assert str(c.root) not in message and raised.value.line is None
+
+
 def test_keys_inside_a_mobilize_attendances_objects_are_listed_and_kept(make_cohort):
     """A key Mobilize added inside an attendance's person, event or timeslot object was
     neither listed among the page's unknown keys nor kept (only the attendance's own

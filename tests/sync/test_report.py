@@ -64,8 +64,10 @@ def test_report_figures_and_privacy(make_cohort):
         "different countries: write its offset instead), or an Excel serial day number)"
     ]
     assert list(summary.rejects["Lines"]) == ["5"]
+    # (an activist report has no date_format: only a spreadsheet source does)
     assert list(summary.rejects["How to fix"]) == [
-        "write the date as 2026-09-14 (or set `date_format` on the source in cohort.yml)"
+        "export the file again from the tool, without opening and saving it in a "
+        "spreadsheet program (which rewrites dates), or write the date as 2026-09-14 in it"
     ]
     assert set(summary.sources["source_kind"]) == {"Action Network (activist report)", "Mobilize"}
     # the default ladder needs donations, one-on-ones and assessments: none synced
@@ -663,6 +665,43 @@ def test_each_reject_says_how_to_fix_it(reason, fix):
     """The report listed "missing vanid" or "result id not in results" and left the
     organizer to guess what to change, and where."""
     assert reject_fix(reason) == fix
+
+
+def test_a_bad_date_is_told_the_fix_its_source_has(make_cohort):
+    """A date not read got the fix "set `date_format` on the source", which only a
+    spreadsheet source has: a JSON page's organizer looked for a setting that does not
+    exist. Each export's bad date gets the fix that applies to its source."""
+    import copy
+
+    c = make_cohort(
+        """
+        - {kind: mobilize, path: mobilize}
+        - {kind: action_network_csv, path: an}
+        - {kind: generic_csv, path: sheet.csv, activity_type: attendance,
+           columns: {email: Email, occurred_at: Date}}
+        """
+    )
+    page = copy.deepcopy(MOBILIZE_PAGE)
+    page["data"][1]["created_date"] = "yesterday"
+    c.write("mobilize/p1.json", page)
+    c.write("an/activists.csv", AN_CSV + "u3,Xu,Yi,xu@example.org,1,,,,31/31/2026,,,,,,\n")
+    c.write("sheet.csv", "Email,Date\nana@example.org,2026-01-07\nbo@example.org,soon\n")
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    fixes = dict(zip(summary.rejects["File"], summary.rejects["How to fix"], strict=True))
+    assert fixes == {
+        "mobilize/p1.json": "download the page again from the tool's API; a page edited by "
+        "hand or made by another program writes the date as 2026-09-14T18:00:00Z (ISO 8601, "
+        "with its offset)",
+        "an/activists.csv": "export the file again from the tool, without opening and saving "
+        "it in a spreadsheet program (which rewrites dates), or write the date as 2026-09-14 "
+        "in it",
+        "sheet.csv": "write the date as 2026-09-14 (or set `date_format` on the source in "
+        "cohort.yml)",
+    }
+    assert all(r.startswith("date not readable") for r in summary.rejects["Reason"])
 
 
 def test_two_spreadsheets_are_two_tools_in_every_report(make_cohort):

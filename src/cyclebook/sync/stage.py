@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -471,6 +472,34 @@ def _has_utf8_beyond_ascii(path: Path) -> bool:
 
 JSON_SUFFIXES = (".json", ".ndjson", ".jsonl")
 
+# a page that is not JSON is read again, up to this size, to say where it stops being JSON
+JSON_LOCATED_BYTES = 64 << 20
+
+
+def _json_error_at(path: Path) -> tuple[int, int, str] | None:
+    """(line, column, what was expected there) of the first place the JSON text of
+    ``path`` (one value, or several one after another as NDJSON) stops being JSON, as
+    Python's parser finds it; None for a file larger than :data:`JSON_LOCATED_BYTES`
+    or one that Python's parser reads whole (DuckDB's message is then all there is)."""
+    if path.stat().st_size > JSON_LOCATED_BYTES:
+        return None
+    # (a byte-order mark is no character an editor shows: columns count without it)
+    text = path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+    decoder = json.JSONDecoder()
+    at = 0
+    while True:
+        while at < len(text) and text[at] in " \t\r\n":
+            at += 1
+        if at >= len(text):
+            return None
+        try:
+            _, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            if exc.pos >= len(text.rstrip()):  # (Python names what it expected next)
+                return exc.lineno, exc.colno, "the text ends before the JSON does"
+            return exc.lineno, exc.colno, exc.msg
+
+
 # the page text unnested in one statement (see Stage.load_json_records)
 JSON_BATCH_BYTES = 16 << 20
 
@@ -690,6 +719,17 @@ class Stage:
     def error(self, f: FileInfo, problem: str, fix: str, **kw) -> ExportError:
         return ExportError(f.rel, problem, org_id=self.org_id, fix=fix, **kw)
 
+    @staticmethod
+    def duckdb_said(f: FileInfo, exc: BaseException) -> str:
+        """The first line of DuckDB's message about file ``f``, naming the file as the
+        sync's messages do (by its name under the exports folder), not by the full path
+        DuckDB was given (the sync's re-encoded copy's, for a file not UTF-8)."""
+        first = str(exc).strip().splitlines()[0].split(" Input:")[0] if str(exc).strip() else ""
+        for path in (f.read_path, f.path):
+            if path is not None:
+                first = first.replace(str(path), f.rel)
+        return first[:200]
+
     # ------------------------------------------------------------------ CSV
 
     def _check_bytes(self, f: FileInfo, wide: str | None = None, *, page: bool = False) -> bytes:
@@ -866,10 +906,9 @@ class Stage:
                         "or re-export the file from the tool if it was edited by hand.",
                         line=opened,
                     ) from exc
-                first = str(exc).strip().splitlines()[0][:200]
                 raise self.error(
                     f,
-                    f"cannot be read as CSV ({first})",
+                    f"cannot be read as CSV ({self.duckdb_said(f, exc)})",
                     "check that the file is a comma-separated export with a header row; "
                     "re-export it from the tool if it was edited by hand.",
                 ) from exc
@@ -1194,12 +1233,23 @@ class Stage:
                     repaired = True
                     failure = self._page_failure(pages, f)
                 if failure is not None:
-                    first = str(failure).strip().splitlines()[0].split(" Input:")[0][:200]
+                    # where the text stops being JSON, as an editor shows it (DuckDB's
+                    # message named the file by its full path, the sync's copy's for a
+                    # re-encoded page, and a byte of a record it numbers its own way)
+                    at = _json_error_at(f.read_path or f.path)
+                    problem = (
+                        f"is not valid JSON ({at[2][:1].lower() + at[2][1:]})"
+                        if at
+                        else f"is not valid JSON ({self.duckdb_said(f, failure)})"
+                    )
                     raise self.error(
                         f,
-                        f"is not valid JSON ({first})",
+                        problem,
                         "download the page again from the API; a truncated download or an "
-                        "HTML error page saved as .json causes this.",
+                        "HTML error page saved as .json causes this (a page edited by hand: "
+                        "correct it where this says).",
+                        line=at[0] if at else None,
+                        column=at[1] if at else None,
                     ) from failure
             if not repaired:
                 raise  # every file reads alone: not a problem of one file

@@ -122,6 +122,8 @@ REJECT_FIXES: tuple[tuple[str, str], ...] = (
         r"^(date|.*has no readable date)|^date does not match",
         "write the date as 2026-09-14 (or set `date_format` on the source in cohort.yml)",
     ),
+    # (the date fixes of the tools' own exports: only a spreadsheet source has a
+    # date_format, see DATE_FIXES)
     (r"^missing ", "fill it in for this record in the tool, then export again"),
     (
         r"^no (person|email)",
@@ -158,8 +160,23 @@ REJECT_FIXES: tuple[tuple[str, str], ...] = (
 )
 
 
-def reject_fix(reason: str) -> str:
-    """How to fix a row rejected for ``reason``."""
+DATE_REJECT = r"^(date|.*has no readable date)"
+# A date the reader does not read, in a tool's own export (a spreadsheet's fix above names
+# its date_format, which no other source has: a JSON page's bad date was told to set it)
+DATE_FIXES = {
+    "json": "download the page again from the tool's API; a page edited by hand or made by "
+    "another program writes the date as 2026-09-14T18:00:00Z (ISO 8601, with its offset)",
+    "csv": "export the file again from the tool, without opening and saving it in a "
+    "spreadsheet program (which rewrites dates), or write the date as 2026-09-14 in it",
+}
+JSON_KINDS = ("mobilize", "action_network_api", "action_builder")
+
+
+def reject_fix(reason: str, kind: str | None = None) -> str:
+    """How to fix a row rejected for ``reason``, in an export of the source ``kind``
+    (None: not known, taken as a spreadsheet's)."""
+    if kind not in (None, "generic_csv") and re.search(DATE_REJECT, reason):
+        return DATE_FIXES["json" if kind in JSON_KINDS else "csv"]
     for pattern, fix in REJECT_FIXES:
         found = re.search(pattern, reason)
         if found:
@@ -490,7 +507,12 @@ def load_summary(con, org: Organization) -> SyncSummary:
             _records(list(v)) if str(f).lower().endswith(JSON_SUFFIXES) else _lines(list(v))
             for f, v in zip(rej["file"], rej["lines"], strict=True)
         ]
-    rej["fix"] = [reject_fix(r) for r in rej["reason"]] if len(rej) else []
+    kinds = dict(zip(files["file"], files["source_kind"], strict=True))
+    rej["fix"] = (
+        [reject_fix(r, kinds.get(f)) for r, f in zip(rej["reason"], rej["file"], strict=True)]
+        if len(rej)
+        else []
+    )
     rejects = rej.rename(
         columns={
             "file": "File",
