@@ -114,9 +114,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     orgs = {o.id: o for o in cohort.organizations}
     failed = 0
     for org_id, result in results.items():
-        for rel, kind in files_not_read(args.cohort_dir, orgs[org_id]):
-            wanted = " or ".join(SUFFIXES[kind])
-            print(f"not read   {org_id}: {rel} (the {kind} reader reads {wanted} files)")
+        for item in files_not_read(args.cohort_dir, orgs[org_id]):
+            why = (
+                f"the {item.kind} source whose path is '{item.only}' reads that file only: "
+                "see the sync report for how to read this one"
+                if item.only
+                else f"the {item.kind} reader reads {' or '.join(SUFFIXES[item.kind])} files"
+            )
+            print(f"not read   {org_id}: {item.rel} ({why})")
         if result.status == "failed":
             failed += 1
             message = (result.error or "").removeprefix(f"[{org_id}] ")

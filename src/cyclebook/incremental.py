@@ -352,8 +352,8 @@ class Fingerprints:
                     continue
                 for path, rel in files:
                     found[rel] = self._hashes.sha256(path)
-            for rel, kind in files_not_read(self.paths.root, org):
-                found[f"not read:{kind}:{rel}"] = "unread"
+            for item in files_not_read(self.paths.root, org):
+                found[f"not read:{item.kind}:{item.rel}"] = "unread"
             self._exports[org_id] = found
             self._hashes.save()
         return self._exports[org_id]

@@ -92,6 +92,25 @@ def test_sync_names_the_files_it_did_not_read(tmp_path, capsys):
     assert lines[1].startswith("ok         good: 2 export(s) read")
 
 
+def test_sync_names_a_file_beside_a_source_that_reads_one_file(tmp_path, capsys):
+    """A second download beside the one file a source reads was not named at all."""
+    root = _cohort(tmp_path / "c")
+    cohort_yml = root / "cohort.yml"
+    cohort_yml.write_text(cohort_yml.read_text().replace("path: van}", "path: van/persons.csv}"))
+    (root / "orgs/good/exports/van/persons (1).csv").write_text("vanid\n101\n")
+    main(["sync", str(root), "--org", "good"])
+    lines = capsys.readouterr().out.splitlines()
+    why = (
+        "(the van source whose path is 'van/persons.csv' reads that file only: see the sync "
+        "report for how to read this one)"
+    )
+    assert lines[:2] == [
+        f"not read   good: van/eventsignups.csv {why}",
+        f"not read   good: van/persons (1).csv {why}",
+    ]
+    assert lines[2].startswith("ok         good: 1 export(s) read")
+
+
 def test_sync_prints_what_it_noticed_in_the_files_it_read(tmp_path, capsys):
     root = _cohort(tmp_path / "c")
     (root / "orgs/good/exports/van/persons.csv").write_text(

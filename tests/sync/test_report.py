@@ -203,6 +203,66 @@ def test_report_shows_and_raises_export_errors(make_cohort, capsys):
     assert "the file is empty" in out and "Fix:" in out
 
 
+def test_a_second_copy_beside_a_sheet_kept_as_one_file_is_named(make_cohort):
+    """A spreadsheet source whose path names one file reads that file alone: a second
+    download saved beside it ('Sign-in sheet (1).csv') was neither read nor named, nor
+    was anything else beside it. Each is named with the file its source reads and how
+    to read it: as the sheet's newer version (the label that keeps its rows its own) or
+    as a sheet of its own. The folders below, other sources', are not looked into."""
+    from cyclebook.sync import NotRead, files_not_read
+
+    c = make_cohort(
+        """
+        - {kind: generic_csv, path: Sign-in sheet.csv, columns: {email: Email}}
+        - {kind: generic_csv, path: dues/2026.csv, label: Dues, columns: {email: Email}}
+        - {kind: action_network_csv, path: an/activists.csv}
+        - {kind: mobilize, path: mobilize}
+        """
+    )
+    c.write("Sign-in sheet.csv", "Email\nana@example.org\n")
+    c.write("Sign-in sheet (1).csv", "Email\nana@example.org\nbo@example.org\n")
+    c.write("dues/2026.csv", "Email\nana@example.org\n")
+    c.write("dues/2026 - Copy.csv", "Email\nana@example.org\n")
+    c.write("an/activists.csv", AN_CSV)
+    c.write("an/activists (1).csv", AN_CSV)
+    c.write("an/.~lock.activists.csv#", "lock")
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    ctx = _context(c)
+    assert files_not_read(c.root, ctx.org) == [
+        NotRead("Sign-in sheet (1).csv", "generic_csv", "Sign-in sheet.csv"),
+        NotRead("an/activists (1).csv", "action_network_csv", "an/activists.csv"),
+        NotRead("dues/2026 - Copy.csv", "generic_csv", "dues/2026.csv"),
+    ]
+    result = sync_phase.run(ctx)
+    assert sorted(f.file for f in result.files) == [
+        "Sign-in sheet.csv",
+        "an/activists.csv",
+        "dues/2026.csv",
+        "mobilize/p1.json",
+    ]
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert (
+        "3 file(s) in the export folders were not read: 3 are beside a source whose path "
+        "names one file, which is all that source reads"
+    ) in html
+    assert "<td>only Sign-in sheet.csv</td>" in html
+    assert (
+        "this spreadsheet source reads &#x27;Sign-in sheet.csv&#x27; alone. If this file is "
+        "a newer version of that sheet, save it over &#x27;Sign-in sheet.csv&#x27;, or set "
+        "the source&#x27;s path to it with `label: sign-in-sheet` (the sheet&#x27;s name in "
+        "the store, so its rows are not counted twice); if it is another sheet, give it a "
+        "source of its own in cohort.yml"
+    ) in html
+    assert "with `label: dues`" in html  # (a sheet with a label: the one it has)
+    assert (
+        "this source reads &#x27;activists.csv&#x27; alone: set its path to the folder to "
+        "read every .csv export there"
+    ) in html
+    assert ".~lock" not in html
+
+
 def test_report_says_which_exports_were_not_read_again(make_cohort):
     import copy
 
@@ -239,11 +299,11 @@ def test_files_the_readers_do_not_read_are_named(make_cohort):
     c.write("mobilize/readme.txt", "pages from the API")
     c.write("mobilize/attendees-dashboard.csv", "id,email\n1,x@example.org\n")
     ctx = _context(c)
-    assert files_not_read(c.root, ctx.org) == [
-        ("an/contacts-from-the-fair.xlsx", "action_network_csv"),
-        ("an/notes/how we export.pdf", "action_network_csv"),
-        ("mobilize/attendees-dashboard.csv", "mobilize"),
-        ("mobilize/readme.txt", "mobilize"),
+    assert [(n.rel, n.kind, n.only) for n in files_not_read(c.root, ctx.org)] == [
+        ("an/contacts-from-the-fair.xlsx", "action_network_csv", ""),
+        ("an/notes/how we export.pdf", "action_network_csv", ""),
+        ("mobilize/attendees-dashboard.csv", "mobilize", ""),
+        ("mobilize/readme.txt", "mobilize", ""),
     ]
     result = sync_phase.run(ctx)
     assert [f.file for f in result.files] == ["an/activists.csv", "mobilize/p1.json"]

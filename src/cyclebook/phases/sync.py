@@ -16,11 +16,11 @@ import pandas as pd
 
 from cyclebook import display as d
 from cyclebook.card import percent
-from cyclebook.config import PHASE_AUDIENCES
+from cyclebook.config import PHASE_AUDIENCES, Organization
 from cyclebook.errors import CyclebookError
 from cyclebook.phases import PhaseContext
 from cyclebook.store import connect
-from cyclebook.sync import SyncResult, files_not_read, sync_org
+from cyclebook.sync import NotRead, SyncResult, files_not_read, sync_org
 from cyclebook.sync.readers import SUFFIXES
 from cyclebook.sync.summary import SOURCE_LABELS, UNREAD_KEYS, SyncSummary, load_summary
 
@@ -37,6 +37,34 @@ UNREAD_HINTS = {
     "action_network_csv source",
     ("action_builder", ".csv"): "a spreadsheet of entities: read it as a generic_csv source",
 }
+
+
+def not_read_hint(item: NotRead, org: Organization) -> str:
+    """What to do with a file no source reads: for one beside a source whose path names
+    one file, how to read it (a spreadsheet's second download is either the sheet's
+    newer version, to be the same source by its ``label``, or another sheet, a source of
+    its own); else what a file of its type can become (``UNREAD_HINTS``)."""
+    if not item.only:
+        return UNREAD_HINTS.get((item.kind, Path(item.rel).suffix.lower()), "")
+    read = f"'{Path(item.only).name}'"
+    source = next(
+        (s for s in org.sources if Path(s.path).as_posix() == item.only and s.kind == item.kind),
+        None,
+    )
+    if item.kind == "generic_csv" and source is not None:
+        name = source.sheet_name.removeprefix("sheet:")
+        return (
+            f"this spreadsheet source reads {read} alone. If this file is a newer version "
+            f"of that sheet, save it over {read}, or set the source's path to it with "
+            f"`label: {name}` (the sheet's name in the store, so its rows are not counted "
+            "twice); if it is another sheet, give it a source of its own in cohort.yml "
+            "(kind: generic_csv, its path and columns, and a label of its own)"
+        )
+    return (
+        f"this source reads {read} alone: set its path to the folder to read every "
+        f"{' or '.join(SUFFIXES[item.kind])} export there (exports accumulate in a "
+        "source's folder), or give this file a source of its own in cohort.yml"
+    )
 
 
 # The tools as the store names them (an identity's or an activity's source): the report
@@ -195,12 +223,25 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         )
     unread = files_not_read(ctx.paths.root, ctx.org)
     if unread:
+        beside = sum(1 for item in unread if item.only)
+        why = []
+        if len(unread) > beside:
+            why.append(
+                "the tool's reader does not read files of that type (if one holds data the "
+                "group wants counted, save it in the format named below in the same folder)"
+            )
+        if beside:
+            why.append(
+                f"{beside} {'is' if beside == 1 else 'are'} beside a source whose path "
+                "names one file, which is all that source reads (the table says how to "
+                "read such a file)"
+            )
         out.append(
             d.note(
-                f"{len(unread)} file(s) in the export folders were not read: the tool's "
-                "reader does not read files of that type. If one holds data the group "
-                "wants counted, save it in the format named below in the same folder, or "
-                "move it out of the folder.",
+                f"{len(unread)} file(s) in the export folders were not read: "
+                + "; ".join(why)
+                + ". A file that holds nothing the group wants counted can be moved out of "
+                "the folder.",
                 kind="warning",
             )
         )
@@ -209,12 +250,12 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 pd.DataFrame(
                     [
                         (
-                            rel,
-                            SOURCE_LABELS.get(kind, kind),
-                            " or ".join(SUFFIXES[kind]),
-                            UNREAD_HINTS.get((kind, Path(rel).suffix.lower()), ""),
+                            item.rel,
+                            SOURCE_LABELS.get(item.kind, item.kind),
+                            f"only {item.only}" if item.only else " or ".join(SUFFIXES[item.kind]),
+                            not_read_hint(item, ctx.org),
                         )
-                        for rel, kind in unread
+                        for item in unread
                     ],
                     columns=["File", "Source", "Files read there", "What to do"],
                 ),

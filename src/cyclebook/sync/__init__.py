@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import posixpath
 import shutil
 import threading
 import time
@@ -56,6 +57,7 @@ from cyclebook.sync.readers import (
 from cyclebook.sync.stage import FileInfo, Stage, archive_file, list_rows, sql_str
 
 __all__ = [
+    "NotRead",
     "SyncResult",
     "FileResult",
     "sync_org",
@@ -167,24 +169,48 @@ def _reads(source: Source, path: Path) -> bool:
     return os.path.splitext(path)[1].lower() in SUFFIXES[source.kind]
 
 
-def files_not_read(cohort_dir: str | Path, org: Organization) -> list[tuple[str, str]]:
-    """(file name under the exports folder, kind of source) of each file in a source's
-    folder that its reader does not read (a workbook or a PDF dropped beside the CSVs):
-    nothing a group brought is left out without the sync report saying so. A file that
-    another source of the organization reads is not listed."""
+class NotRead(NamedTuple):
+    """A file in an organization's export folders that no source reads."""
+
+    rel: str  # its name under the exports folder
+    kind: str  # the kind of the source whose folder holds it
+    # beside a source whose path names one file (a spreadsheet kept as one file), which
+    # is all that source reads: that file's name under the exports folder ("" for a
+    # file in a source's folder that its reader does not read, by its type)
+    only: str = ""
+
+
+def files_not_read(cohort_dir: str | Path, org: Organization) -> list[NotRead]:
+    """Each file in a source's folder that its reader does not read (a workbook or a
+    PDF dropped beside the CSVs), and each file beside a source whose path names one
+    file (a second download of a sheet, 'Sign-in sheet (1).csv', beside the 'Sign-in
+    sheet.csv' the source reads; it was neither read nor listed): nothing a group
+    brought is left out without the sync report saying so. A file that another source
+    of the organization reads is not listed."""
     exports = CohortPaths.of(cohort_dir).exports(org.id)
-    listed: dict[str, str] = {}
+    listed: dict[str, NotRead] = {}
     read: set[str] = set()
     for source in org.sources:
         base = exports / source.path
+        if base.is_file():
+            # (the folder it is in, not the folders below it: those are other sources')
+            own = base.relative_to(exports).as_posix()
+            read.add(own)
+            prefix = posixpath.dirname(own)
+            with os.scandir(base.parent) as entries:
+                for entry in entries:
+                    if entry.is_file() and not entry.name.startswith((".", "~$")):
+                        rel = posixpath.join(prefix, entry.name)
+                        listed.setdefault(rel, NotRead(rel, source.kind, own))
+            continue
         if not base.is_dir():
             continue
         for rel, path in export_listing(exports, base):
             if _reads(source, path):
                 read.add(rel)
             else:
-                listed.setdefault(rel, source.kind)
-    return sorted((rel, kind) for rel, kind in listed.items() if rel not in read)
+                listed.setdefault(rel, NotRead(rel, source.kind))
+    return sorted(item for rel, item in listed.items() if rel not in read)
 
 
 def exports_not_synced(cohort_dir: str | Path, org: Organization) -> bool:
