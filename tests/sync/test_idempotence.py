@@ -946,3 +946,95 @@ def test_a_sheet_counted_twice_before_is_said_on_its_file(make_cohort):
         f"Fix: `cyclebook forget {c.root} org --source sheet:sign-in-sheet` lists what the "
         "store holds of 'sheet:sign-in-sheet', and removes it with --yes"
     ]
+
+
+ROSTER = """
+- kind: generic_csv
+  path: Roster.csv
+  columns: {person_id: Member ID, first_name: First}
+"""
+
+
+def _rename_source(c, old: str, new: str, extra: str = "") -> None:
+    """The source's path changed from ``old`` to ``new`` in cohort.yml (with ``extra``,
+    more of the source's settings, after it)."""
+    cohort_yml = c.root / "cohort.yml"
+    text = cohort_yml.read_text()
+    assert f"path: {old}\n" in text
+    cohort_yml.write_text(text.replace(f"path: {old}\n", f"path: {new}\n{extra}"))
+
+
+def test_a_sheet_of_people_saved_under_another_file_name_is_not_stored_twice(make_cohort):
+    """A roster (people, no dates) downloaded again as 'Roster (1).csv', the source's
+    path changed to it: a sheet of dated activities is refused so, a sheet of people
+    went in again under its new name, each member named by the sheet's id alone a second
+    person (4 people from 2). It is refused the same way, naming the label that keeps
+    the sheet its own; with it, the store holds the same 2 people and 1 new one."""
+    c = make_cohort(ROSTER)
+    c.write("Roster.csv", "Member ID,First\nA,Ana\nB,Bo\n")
+    c.sync()
+    (c.exports / "Roster.csv").unlink()
+    c.write("Roster (1).csv", "Member ID,First\nA,Ana\nB,Bo\nC,Cy\n")
+    _rename_source(c, "Roster.csv", "Roster (1).csv")
+    with pytest.raises(ExportError) as raised:
+        c.sync()
+    assert str(raised.value.path) == str(c.exports / "Roster (1).csv")
+    assert (
+        "2 of its 3 people are the people of the spreadsheet source 'sheet:roster' (2 of "
+        "its 2), a sheet of people alone which no source in cohort.yml names any more: "
+        "read as a new sheet, each would be stored again"
+    ) in str(raised.value)
+    assert "`label: roster`" in raised.value.fix and "any name but roster" in raised.value.fix
+    assert c.query("SELECT count(*) FROM person") == [(2,)]
+
+    _rename_source(c, "Roster (1).csv", "Roster (1).csv", "        label: roster\n")
+    assert c.sync().status == "ok"
+    assert c.query("SELECT count(*) FROM person") == [(3,)]
+    assert c.query("SELECT source, source_id FROM identity ORDER BY 2") == [
+        ("sheet:roster", "A"),
+        ("sheet:roster", "B"),
+        ("sheet:roster", "C"),
+    ]
+
+
+def test_another_sheet_of_people_beside_a_retired_one_is_synced(make_cohort):
+    """A sheet of people that holds fewer than half of a retired roster's people (a
+    volunteers list in the members' place) is no renamed copy: it is synced. One that
+    holds them all, but has a label of its own, is another sheet by the group's word."""
+    c = make_cohort(ROSTER)
+    c.write("Roster.csv", "Member ID,First\nA,Ana\nB,Bo\nC,Cy\n")
+    c.sync()
+    _rename_source(c, "Roster.csv", "Volunteers.csv")
+    c.write("Volunteers.csv", "Member ID,First\nA,Ana\nV,Vi\n")
+    assert c.sync().status == "ok"
+    assert c.query("SELECT DISTINCT source FROM identity ORDER BY 1") == [
+        ("sheet:roster",),
+        ("sheet:volunteers",),
+    ]
+    _rename_source(c, "Volunteers.csv", "Members 2027.csv", "        label: members-2027\n")
+    c.write("Members 2027.csv", "Member ID,First\nA,Ana\nB,Bo\nC,Cy\n")
+    result = c.sync()
+    assert result.status == "ok" and result.files[0].notes == []
+
+
+def test_a_sheet_of_people_stored_twice_before_is_said_on_its_file(make_cohort):
+    """A store in which one roster's people already went in under two names keeps
+    both: the sheet's file says so when it is read again."""
+    c = make_cohort(ROSTER + ROSTER.replace("Roster.csv", "Roster (1).csv"))
+    c.write("Roster.csv", "Member ID,First\nA,Ana\nB,Bo\n")
+    c.write("Roster (1).csv", "Member ID,First\nA,Ana\nB,Bo\n")
+    assert c.sync().status == "ok"
+    cohort_yml = c.root / "cohort.yml"
+    first_source = ROSTER.strip().replace("\n", "\n      ")  # (as indented in cohort.yml)
+    cohort_yml.write_text(cohort_yml.read_text().replace(first_source, "", 1))
+    c.write("Roster (1).csv", "Member ID,First\nA,Ana\nB,Bo\nC,Cy\n")
+    result = c.sync()
+    assert result.status == "ok"
+    (sheet,) = result.files
+    assert sheet.notes == [
+        "2 of its 3 people are the people of the spreadsheet source 'sheet:roster' (2 of "
+        "its 2), a sheet of people alone which no source in cohort.yml names any more: "
+        "they look like the same sheet, read before under another file name, and its "
+        "people are stored under both names (the store keeps what a source taken out of "
+        "cohort.yml brought)"
+    ]

@@ -618,6 +618,7 @@ def _sheets_stored_under_another_name(
     retired = sorted(known - configured)
     if not retired:
         return
+    _people_sheets_stored_under_another_name(con, org, paths, stage, sheets, known, retired)
     # (joined on the digests, computed on both sides: an equality of columns)
     found = con.execute(
         """WITH staged AS (
@@ -661,6 +662,91 @@ def _sheets_stored_under_another_name(
             f"cohort.yml brought until it is forgotten). Fix: `cyclebook forget {paths.root} "
             f"{org.id} --source {stored_as}` lists what the store holds of '{stored_as}', "
             "and removes it with --yes"
+        )
+
+
+def _people_sheets_stored_under_another_name(
+    con,
+    org: Organization,
+    paths: CohortPaths,
+    stage: Stage,
+    sheets: dict[str, Source],
+    known: set[str],
+    retired: list[str],
+) -> None:
+    """The same check for a sheet of people alone (no ``occurred_at``: no activities to
+    compare), by its people: a roster saved under another file name, its ``path``
+    changed to it, was not seen, and its people went in again under the new name (a
+    person named by an id alone, as a sheet's ids name people in that sheet only, twice).
+
+    A new sheet is refused when it holds at least half of the people of a retired
+    sheet of people alone (no activities stored under its name): those are the rows a
+    renamed copy brings, where another sheet (a volunteers list beside the members)
+    shares some. A sheet given a ``label`` is not refused (its name does not come from
+    its file, so a renaming does not change it: a label of its own says it is another
+    sheet); the fix names both labels."""
+    people_only = {
+        name: src
+        for name, src in sheets.items()
+        if "occurred_at" not in (src.columns or {}) and not src.label
+    }
+    if not people_only:
+        return
+    with_activities = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT source FROM activity WHERE org_id = $org AND source IN (SELECT unnest($retired))",
+            {"org": org.id, "retired": retired},
+        ).fetchall()
+    }
+    rosters = [name for name in retired if name not in with_activities]
+    if not rosters:
+        return
+    found = con.execute(
+        """WITH staged AS (
+                SELECT DISTINCT source, source_id FROM st_person
+                WHERE source IN (SELECT unnest($read))),
+            stored AS (
+                SELECT source, source_id FROM identity
+                WHERE org_id = $org AND source IN (SELECT unnest($rosters))),
+            sizes AS (SELECT source, count(*) AS n FROM stored GROUP BY source)
+            SELECT s.source, t.source, count(*) AS shared, any_value(z.n) AS people,
+                   (SELECT count(*) FROM staged n WHERE n.source = s.source)
+            FROM staged s JOIN stored t USING (source_id) JOIN sizes z ON z.source = t.source
+            GROUP BY ALL HAVING 2 * count(*) >= any_value(z.n)
+            ORDER BY 3 DESC, 1, 2""",
+        {"read": sorted(people_only), "rosters": rosters, "org": org.id},
+    ).fetchall()
+    noted: set[str] = set()
+    for name, stored_as, shared, people, staged in found:
+        src = people_only[name]
+        shared_people = (
+            f"{shared} of its {staged} people are the people of the spreadsheet source "
+            f"'{stored_as}' ({shared} of its {people}), a sheet of people alone which no "
+            "source in cohort.yml names any more"
+        )
+        if name not in known:
+            stored_name = stored_as.removeprefix("sheet:")
+            raise ExportError(
+                paths.exports(org.id) / src.path,
+                f"{shared_people}: read as a new sheet, each would be stored again under "
+                "this sheet's name (a spreadsheet source is known by its label, else its "
+                "file name, and this one's name is new; a person named by a sheet's id "
+                "alone would be a second person)",
+                org_id=org.id,
+                fix=f"if this is that sheet saved under another file name, give this source "
+                f"`label: {stored_name}` in cohort.yml (its name in the store; a label stays "
+                "whatever the file is called); if it is another sheet, give it a label of "
+                f"its own (any name but {stored_name}), and run again.",
+            )
+        if name in noted:
+            continue
+        noted.add(name)
+        first = next(f for f in stage.files if _of_source(f.rel, src) and not f.carried)
+        first.notes.append(
+            f"{shared_people}: they look like the same sheet, read before under another "
+            "file name, and its people are stored under both names (the store keeps what a "
+            "source taken out of cohort.yml brought)"
         )
 
 
