@@ -1036,5 +1036,7 @@ def test_a_sheet_of_people_stored_twice_before_is_said_on_its_file(make_cohort):
         "its 2), a sheet of people alone which no source in cohort.yml names any more: "
         "they look like the same sheet, read before under another file name, and its "
         "people are stored under both names (the store keeps what a source taken out of "
-        "cohort.yml brought)"
+        "cohort.yml brought until it is forgotten). "
+        f"Fix: `cyclebook forget {c.root} org --source sheet:roster` lists what the store "
+        "holds of 'sheet:roster', and removes it with --yes"
     ]

@@ -655,14 +655,28 @@ def _sheets_stored_under_another_name(
         if name in noted:
             continue
         noted.add(name)
-        first = next(f for f in stage.files if _of_source(f.rel, src) and not f.carried)
-        first.notes.append(
+        _note_stored_twice(
+            stage,
+            src,
             f"{shared_rows}: they look like the same rows, read before under another file "
-            "name, and both are counted (the store keeps what a source taken out of "
-            f"cohort.yml brought until it is forgotten). Fix: `cyclebook forget {paths.root} "
-            f"{org.id} --source {stored_as}` lists what the store holds of '{stored_as}', "
-            "and removes it with --yes"
+            "name, and both are counted",
+            paths,
+            org.id,
+            stored_as,
         )
+
+
+def _note_stored_twice(
+    stage: Stage, src: Source, what: str, paths: CohortPaths, org_id: str, stored_as: str
+) -> None:
+    """Say on the first file the source read that what it brought is also stored under
+    a retired sheet's name, and how to forget that one."""
+    first = next(f for f in stage.files if _of_source(f.rel, src) and not f.carried)
+    first.notes.append(
+        f"{what} (the store keeps what a source taken out of cohort.yml brought until it is "
+        f"forgotten). Fix: `cyclebook forget {paths.root} {org_id} --source {stored_as}` "
+        f"lists what the store holds of '{stored_as}', and removes it with --yes"
+    )
 
 
 def _people_sheets_stored_under_another_name(
@@ -742,11 +756,14 @@ def _people_sheets_stored_under_another_name(
         if name in noted:
             continue
         noted.add(name)
-        first = next(f for f in stage.files if _of_source(f.rel, src) and not f.carried)
-        first.notes.append(
+        _note_stored_twice(
+            stage,
+            src,
             f"{shared_people}: they look like the same sheet, read before under another "
-            "file name, and its people are stored under both names (the store keeps what a "
-            "source taken out of cohort.yml brought)"
+            "file name, and its people are stored under both names",
+            paths,
+            org.id,
+            stored_as,
         )
 
 
