@@ -685,21 +685,16 @@ class _SourcePlan:
                WHERE o.person_id IN (SELECT person_id FROM cbf_others
                                      GROUP BY person_id HAVING count(*) > 1)"""
         ).fetchall()
-        parent: dict[tuple, tuple] = {}
+        from cyclebook.sync.merge import DisjointSets
 
-        def find(x: tuple) -> tuple:
-            while parent.setdefault(x, x) != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
+        sets = DisjointSets()
         for person, record, key in rows:
-            find(("r", person, record))
+            sets.find(("r", person, record))
             if key is not None:
-                parent[find(("r", person, record))] = find(("k", person, key))
+                sets.union(("r", person, record), ("k", person, key))
         split: dict[str, set] = {}
         for person, record, _key in rows:
-            split.setdefault(person, set()).add(find(("r", person, record)))
+            split.setdefault(person, set()).add(sets.find(("r", person, record)))
         return sum(len(roots) > 1 for roots in split.values())
 
     def _count(self) -> None:

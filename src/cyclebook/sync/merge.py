@@ -365,6 +365,24 @@ def _contact_key(source: str, ref: str) -> str:
     return f"sha256($salt || ':c:' || {source} || ':' || {ref})"
 
 
+class DisjointSets:
+    """Union-find over hashable items (with path halving): which items the unions join.
+    ``parent`` holds every item seen."""
+
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def find(self, x):
+        parent = self.parent
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a, b) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
 def _merge_plan(con: duckdb.DuckDBPyConnection, org_id: str) -> int:
     """``cb_merge(person_id, survivor, rank)``: the stored people that this sync's records
     link (a stored id whose component is another stored person's), grouped (a person
@@ -381,17 +399,10 @@ def _merge_plan(con: duckdb.DuckDBPyConnection, org_id: str) -> int:
     )
     if not pairs:
         return 0
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = DisjointSets()
     for one, other in pairs:
-        parent[find(one)] = find(other)
-    people = sorted(parent)
+        sets.union(one, other)
+    people = sorted(sets.parent)
     rows, params = list_rows({"person_id": ("VARCHAR", people)})
     first = dict(
         con.execute(
@@ -402,7 +413,7 @@ def _merge_plan(con: duckdb.DuckDBPyConnection, org_id: str) -> int:
     )
     groups: dict[str, list[str]] = {}
     for person in people:
-        groups.setdefault(find(person), []).append(person)
+        groups.setdefault(sets.find(person), []).append(person)
     never = dt.datetime.max.replace(tzinfo=dt.UTC)
     plan: list[tuple[str, str, int]] = []
     for members in groups.values():
