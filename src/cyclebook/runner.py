@@ -172,6 +172,10 @@ class RunSummary:
             counts[result.status] = counts.get(result.status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         out = [f"cyclebook: {len(self.results)} report(s) in {self.seconds:.1f} s: {summary}"]
+        # A failed sync skips its organization's later reports. Each was a line of its
+        # own repeating the failure: five lines an organization, two hundred for a
+        # network of forty. They are now named once, under the failure that skipped them.
+        skipped = list(self.skipped)
         for result in self.failed:
             first = (result.error or "").strip().splitlines()
             out.append(f"  FAILED  {result.key}: {first[0] if first else 'unknown error'}")
@@ -182,7 +186,15 @@ class RunSummary:
                 out.append(f"          {fix}")
             if result.output_html:
                 out.append(f"          report: {result.output_html}")
-        for result in self.skipped:
+            if result.phase == "sync":
+                because = [
+                    r for r in skipped if (r.cycle, r.org_id) == (result.cycle, result.org_id)
+                ]
+                if because:
+                    skipped = [r for r in skipped if all(r is not b for b in because)]
+                    names = ", ".join(f"{r.phase}/{r.audience}" for r in because)
+                    out.append(f"          not run because of it: {names}")
+        for result in skipped:
             # its reason's first line: the fix is under the FAILED line it names
             reason = (result.error or "").strip().splitlines()
             out.append(f"  SKIPPED {result.key}: {reason[0] if reason else 'skipped'}")

@@ -178,7 +178,8 @@ def test_failure_keeps_going_and_is_rendered(tiny_cohort: Path, tmp_path: Path) 
     assert not summary.ok
     lines = "\n".join(summary.lines())
     assert "FAILED  c1/alpha/sync/organization: RuntimeError: export is broken" in lines
-    assert "SKIPPED c1/alpha/share/organization" in lines
+    assert "not run because of it: share/organization, share/cohort, share/funder" in lines
+    assert "SKIPPED" not in lines
 
 
 def test_cyclebook_s_own_error_is_reported_by_its_message(tiny_cohort: Path, tmp_path: Path):
@@ -206,7 +207,8 @@ def test_cyclebook_s_own_error_is_reported_by_its_message(tiny_cohort: Path, tmp
 def test_a_failed_sync_s_fix_is_under_its_failed_line_once(tiny_cohort: Path, tmp_path: Path):
     """The run's summary is what a facilitator reads first. A failed sync's line gave
     only the problem, and its fix was printed instead under each of the five reports it
-    skipped; now the fix is under the FAILED line, and each SKIPPED line says why."""
+    skipped; now the fix is under the FAILED line, and so are the reports it skipped, by
+    name, in one line (they were a SKIPPED line each, repeating the failure)."""
     _, _, chains = runner.plan(
         tiny_cohort, phases=["sync", "share"], orgs=["alpha"], audiences=["organization"]
     )
@@ -226,11 +228,9 @@ def test_a_failed_sync_s_fix_is_under_its_failed_line_once(tiny_cohort: Path, tm
     at = lines.index("  FAILED  c1/alpha/sync/organization: people.csv: the file is empty")
     assert lines[at + 1] == "          Fix: export it again."
     assert lines[at + 2].startswith("          report: ")
-    assert lines[at + 3] == (
-        "  SKIPPED c1/alpha/share/organization: skipped because sync failed: people.csv: "
-        "the file is empty"
-    )
+    assert lines[at + 3] == "          not run because of it: share/organization"
     assert sum("export it again." in line for line in lines) == 1
+    assert not any(line.startswith("  SKIPPED") for line in lines)
 
 
 def test_second_run_is_refused(tiny_cohort: Path) -> None:

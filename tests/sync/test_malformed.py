@@ -115,7 +115,21 @@ CASES = [
         "source-folder-missing",
         AN,
         {"other/a.csv": GOOD_AN},
-        ("error", ["is not in the organization's exports folder", "cohort.yml"]),
+        ("error", ["is not in the organization's exports folder (it holds: other)", "cohort.yml"]),
+    ),
+    (
+        # a download folder renamed by the browser: the name it has is offered
+        "source-folder-renamed",
+        AN,
+        {"an (2)/a.csv": GOOD_AN},
+        ("error", ["exports folder; did you mean 'an (2)'? (it holds: an (2))", "cohort.yml"]),
+    ),
+    (
+        # 'path' spelled the British way in cohort.yml: the nearest name is offered
+        "source-folder-misspelled",
+        MOB,
+        {"mobilise/p1.json": '{"count": 0, "data": []}', "van/persons.csv": "vanid\n"},
+        ("error", ["did you mean 'mobilise'? (it holds: mobilise, van)"]),
     ),
     (
         # a file saved without its header row: its first record is not listed as

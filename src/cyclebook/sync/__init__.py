@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import difflib
 import functools
 import hashlib
 import json
@@ -118,7 +119,8 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
     if not base.exists():
         raise ExportError(
             base,
-            f"the {source.kind} export '{source.path}' is not in the organization's exports folder",
+            f"the {source.kind} export '{source.path}' is not in the organization's exports "
+            f"folder{_what_is_there(base)}",
             org_id=org_id,
             fix=f"put the export at {base}, or correct 'path' of this source in cohort.yml.",
         )
@@ -151,6 +153,27 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
             fix=f"put the {source.kind} export files in {base}.",
         )
     return [(path, rel) for rel, path in found]
+
+
+def _what_is_there(missing: Path) -> str:
+    """What the folder that should hold a missing export holds, and the name closest to
+    the one cohort.yml gives: a typo in 'path' ('spokee') or a renamed download folder is
+    the usual cause, and the message alone could not tell the two apart."""
+    folder = missing.parent
+    if not folder.is_dir():
+        return f" ({folder} does not exist)"
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith((".", "~$")))
+    if not names:
+        return f" ({folder} is empty)"
+    # 'Mobilize export (2)' beside 'mobilize', 'spokee' beside 'spoke': a name that
+    # starts with the other, or one spelled nearly alike; offered only when it is one
+    want = missing.name.lower()
+    close = [n for n in names if n.lower().startswith(want) or want.startswith(n.lower())]
+    if len(close) != 1:
+        lower = {n.lower(): n for n in names}
+        close = [lower[n] for n in difflib.get_close_matches(want, list(lower), n=1, cutoff=0.75)]
+    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    return (f"; did you mean '{close[0]}'?" if close else "") + f" (it holds: {shown})"
 
 
 def export_listing(exports_dir: Path, base: Path) -> list[tuple[str, Path]]:
