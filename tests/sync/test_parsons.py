@@ -634,6 +634,91 @@ def test_mobilize_pull_follows_pages_and_syncs(make_cohort, api):
     ]
 
 
+def test_two_pulls_in_the_same_instant_keep_both(make_cohort, api, monkeypatch):
+    """A second pull in the same instant (the clock held still) is named after the
+    first, not over it: its files once took the first's names, and a --since pull
+    (only what changed) replaced the full one, the rest of it lost. Later pulls sort
+    later by name, which the sync takes as the newer export."""
+    instant = dt.datetime(2026, 12, 7, 15, 4, 5, 123456, tzinfo=dt.UTC)
+    monkeypatch.setattr(pull_mod, "_now", lambda: instant)
+    c = make_cohort("- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}")
+    (full,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    # then only what changed: attendance 12, confirmed now (same modified_date: only the
+    # files' order says which is newer)
+    changed = copy.deepcopy(MOBILIZE_PAGE)
+    changed["data"] = [changed["data"][1]]
+    changed["data"][0]["status"] = "CONFIRMED"
+    api.mobilize_pages = [changed]
+    (since,) = pull_mod.pull_cohort(c.root, since=dt.date(2026, 12, 1), environ=KEYS)
+    assert (full.error, since.error) == (None, None)
+    names = sorted(p.name for p in (c.exports / "mobilize").iterdir())
+    assert names == [
+        "attendances-parsons-20261207T150405.123456Z-0001.json",
+        "attendances-parsons-20261207T150405.123457Z-0001.json",
+    ]
+    assert [p.name for p in full.files] == names[:1]
+    assert [p.name for p in since.files] == names[1:]
+    kept = json.loads((c.exports / "mobilize" / names[0]).read_text())
+    assert [a["id"] for a in kept["data"]] == [11, 12, 13]
+
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (4, 0)
+    assert c.query("SELECT activity_id, status FROM activity ORDER BY 1") == [
+        ("mobilize:att:11", "confirmed"),
+        ("mobilize:att:12", "confirmed"),  # the later pull's
+        ("mobilize:att:13", "registered"),
+    ]
+
+
+def test_a_pull_is_named_after_the_pulls_before_it(make_cohort, api, monkeypatch):
+    """A clock set back, or a file of an earlier version (named to the second, which
+    stands for any instant of it), does not make a pull's files sort before the ones
+    already pulled."""
+    c = make_cohort("- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}")
+    c.write("mobilize/attendances-parsons-20261207T150405Z-0001.json", {"data": []})
+    c.write("mobilize/attendances-parsons-20261207T150404.999999Z-0001.json", {"data": []})
+    clock = [dt.datetime(2026, 12, 7, 15, 4, 5, 500000, tzinfo=dt.UTC)]
+    monkeypatch.setattr(pull_mod, "_now", lambda: clock[0])
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert [p.name for p in result.files] == [
+        "attendances-parsons-20261207T150406.000000Z-0001.json"
+    ]
+    assert sorted(p.name for p in (c.exports / "mobilize").iterdir())[-1] == result.files[0].name
+    clock[0] = dt.datetime(2026, 12, 8, 9, 0, tzinfo=dt.UTC)  # later: the pull's own time
+    (later,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert [p.name for p in later.files] == [
+        "attendances-parsons-20261208T090000.000000Z-0001.json"
+    ]
+
+
+def test_a_pull_finishing_after_another_of_the_same_instant_keeps_both(
+    make_cohort, api, monkeypatch
+):
+    """Two pulls of one source at once (two terminals), started in the same instant:
+    the one that finishes second finds the other's files under its names, and is named
+    after them instead of replacing them."""
+    instant = dt.datetime(2026, 12, 7, 15, 4, 5, tzinfo=dt.UTC)
+    monkeypatch.setattr(pull_mod, "_now", lambda: instant)
+    c = make_cohort("- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}")
+    other = c.exports / "mobilize" / "attendances-parsons-20261207T150405.000000Z-0001.json"
+    pull_mobilize = pull_mod._pull_mobilize
+
+    def the_other_finishes_first(*args):
+        writers = pull_mobilize(*args)
+        other.parent.mkdir(parents=True)
+        other.write_text('{"data": [], "other": true}')
+        return writers
+
+    monkeypatch.setattr(pull_mod, "_pull_mobilize", the_other_finishes_first)
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert json.loads(other.read_text()) == {"data": [], "other": True}
+    assert [p.name for p in result.files] == [
+        "attendances-parsons-20261207T150405.000001Z-0001.json"
+    ]
+    assert result.counts == {"attendances": 3}
+    assert len(json.loads(result.files[0].read_text())["data"]) == 3
+
+
 def test_one_source_failing_does_not_stop_the_others(make_cohort, api):
     """Two organizations: one has no key of its own, one is refused by the API, and a
     third source pulls; each failure names the variable to set, and leaves its folder

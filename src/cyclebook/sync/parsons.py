@@ -63,6 +63,7 @@ import functools
 import importlib
 import json
 import os
+import posixpath
 import re
 import shutil
 import time
@@ -76,6 +77,7 @@ from typing import Any
 
 from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError
+from cyclebook.filehash import files_under
 from cyclebook.paths import CohortPaths
 from cyclebook.sync.readers import VAN_KNOWN, VAN_REQUIRED
 
@@ -388,6 +390,38 @@ class _CsvWriter:
 
 def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# the stamp in a pulled file's name (``people-parsons-<stamp>-0001.json``): the pull's
+# time in UTC to the microsecond; an earlier version's, to the second, has no fraction
+PULL_STAMP = re.compile(r"-parsons-(\d{8}T\d{6})(?:\.(\d{6}))?Z")
+
+
+def _pull_stamp(dest: Path, started: dt.datetime) -> str:
+    """The stamp naming a pull's files: the time it started, or a microsecond after the
+    newest stamp already in the source's folder when that is not earlier (two pulls in
+    one instant, a clock set back). A name is never one an earlier pull wrote (its file
+    was replaced, and what it held lost), and a later pull's names sort after the
+    earlier ones': among exports synced together, a later name is the newer export
+    (:func:`cyclebook.sync.discover_files`)."""
+    newest = None
+    for rel, _ in files_under(dest) if dest.is_dir() else []:
+        if found := PULL_STAMP.search(posixpath.basename(rel)):
+            at = dt.datetime.strptime(found[1], "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+            # a stamp to the second stands for any instant of it ("...T150405Z" sorts
+            # after "...T150405.999999Z")
+            at += dt.timedelta(
+                microseconds=int(found[2]) if found[2] else 999_999,
+            )
+            newest = at if newest is None else max(newest, at)
+    at = started.astimezone(dt.UTC)
+    if newest is not None and at <= newest:
+        at = newest + dt.timedelta(microseconds=1)
+    return at.strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 def _van_connector(parsons: Any) -> Any:
@@ -738,7 +772,8 @@ def pull(
             fix="give this source a folder as its path in cohort.yml (for example "
             f"'{Path(source.path).stem}').",
         )
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    started = _now()
+    stamp = _pull_stamp(dest, started)
     # beside the cohort, never under exports/ (the sync reads every file there)
     staging = paths.root / ".cyclebook" / "tmp" / f"pull-{org.id}-{uuid.uuid4().hex[:8]}"
     writers: dict = {}
@@ -767,9 +802,11 @@ def pull(
             # the last pages; a VAN table's file is open while it is written
             for w in writers.values():
                 w.close()
+        # named again if another pull of the source wrote into its folder meanwhile
+        final_stamp = _pull_stamp(dest, started)
         written = []
         for rel in [rel for w in writers.values() for rel in w.written]:
-            final = dest / rel
+            final = dest / rel.replace(f"-parsons-{stamp}", f"-parsons-{final_stamp}")
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / rel, final)
             written.append(final)
