@@ -151,28 +151,31 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from cyclebook.sync.parsons import pull_cohort
 
     results = pull_cohort(args.cohort_dir, args.org, since=args.since)
-    pulled = [r for r in results if r.not_pulled is None]
-    failed = 0
-    for r in pulled:
-        if r.error:
-            failed += 1
-            print(f"failed     {r.org_id}: {r.error}")
-            continue
-        counts = ", ".join(f"{name} {n:,}" for name, n in r.counts.items())
-        print(
-            f"pulled     {r.org_id}: {r.kind} into exports/{r.path} "
-            f"({counts}; {len(r.files)} file(s))"
-        )
-        for note in r.notes:
-            print(f"note       {r.org_id}: {note}")
+    pulled = [r for r in results if r.not_pulled is None and r.error is None]
+    failed = [r for r in results if r.error is not None]
+    for r in results:
+        if r.error is not None:  # (the message names the organization first)
+            print(f"failed     {r.org_id}: {r.error.removeprefix(f'{r.org_id}: ')}")
+        elif r.not_pulled is None:
+            counts = ", ".join(f"{name} {n:,}" for name, n in r.counts.items())
+            print(
+                f"pulled     {r.org_id}: {r.kind} into exports/{r.path} "
+                f"({counts}; {len(r.files)} file(s))"
+            )
+            for note in r.notes:
+                print(f"note       {r.org_id}: {note}")
     skipped = [r for r in results if r.not_pulled is not None]
     for r in skipped:
         print(f"not pulled {r.org_id}: {r.kind} '{r.path}': {r.not_pulled} (exports/{r.path})")
     print(
-        f"cyclebook: {len(pulled)} source(s) pulled, {failed} failed"
+        f"cyclebook: {len(pulled)} source(s) pulled, {len(failed)} failed"
         + (f", {len(skipped)} read from exports only" if skipped else "")
-        + ("; run `cyclebook run COHORT` (or `sync`) to read them" if len(pulled) > failed else "")
+        + ("; run `cyclebook run COHORT` (or `sync`) to read what was pulled" if pulled else "")
     )
+    # (the failures again, last: a long pull's notes may have pushed them out of sight)
+    for r in failed:
+        why = f". Fix: {r.fix}" if r.fix else f": {r.error.splitlines()[0]}"
+        print(f"  failed {r.org_id}: {r.kind} '{r.path}'{why}")
     return EXIT_FAILURES if failed else EXIT_OK
 
 

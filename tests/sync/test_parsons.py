@@ -741,6 +741,28 @@ def test_one_source_failing_does_not_stop_the_others(make_cohort, api):
     assert not (c.root / "orgs" / "second-org").exists()
 
 
+def test_a_pull_that_cannot_be_written_keeps_nothing_and_the_others_pull(make_cohort, api):
+    """A file where the pull writes a folder (taggings, after five folders were written):
+    the pages moved already go again, the failure names the file and the fix, and the
+    next source still pulls. (The error had stopped the command, the rest unpulled, half
+    the pull left in the folder.)"""
+    c = make_cohort(
+        "- {kind: action_network_api, path: an}\n"
+        "- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}"
+    )
+    in_the_way = c.write("an/taggings", "a file of the group's, not a folder")
+    an, mobilize = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert an.error == (
+        f"org: the Action Network pull ('an') could not be written into {in_the_way}: File "
+        "exists; nothing of it was kept\n  Fix: make room on the disk, or rename what is in "
+        "the way in the source's folder (a file where the pull writes a folder of pages), "
+        "then pull again."
+    )
+    assert [p.name for p in (c.exports / "an").rglob("*")] == ["taggings"]  # as it was
+    assert in_the_way.read_text() == "a file of the group's, not a folder"
+    assert mobilize.error is None and mobilize.counts == {"attendances": 3}
+
+
 def test_a_failure_part_way_writes_nothing(make_cohort, api):
     c = make_cohort("- {kind: action_network_api, path: an}")
     api.fail = {"/api/v2/forms/f-1/submissions": 500}
@@ -769,26 +791,54 @@ def test_parsons_key_for_the_whole_cohort_only_with_one_user(make_cohort, api):
     assert not (two.exports / "an").exists()
 
 
-def test_cli_pull_prints_each_source_and_exits_non_zero_on_failure(
+def test_cli_pull_counts_the_failed_apart_and_names_each_with_its_fix(
     make_cohort, api, monkeypatch, capsys
 ):
+    """Of three sources, one pulls and two fail (no Mobilize id; no VAN key): the one
+    still pulls, the summary counts it alone as pulled, names the failed ones with their
+    fix, and the exit code is 1. (It said "3 source(s) pulled, 2 failed".)"""
     c = make_cohort(
         "- {kind: action_network_api, path: an}\n"
-        "- {kind: mobilize, path: mobilize}"  # no Mobilize id: fails, the other pulls
+        "- {kind: mobilize, path: mobilize}\n"  # no Mobilize id
+        "- {kind: van, path: van}"  # no VAN key
     )
     monkeypatch.setenv("CYCLEBOOK_ORG_AN_API_TOKEN", "an-token")
     monkeypatch.setenv("CYCLEBOOK_ORG_MOBILIZE_API_KEY", "mob-key")
+    monkeypatch.delenv("VAN_API_KEY", raising=False)
+    monkeypatch.delenv("CYCLEBOOK_ORG_VAN_API_KEY", raising=False)
     assert main(["pull", str(c.root)]) == 1
-    out = capsys.readouterr().out
-    assert "pulled     org: action_network_api into exports/an (people 2, events 1" in out
-    assert (
-        "failed     org: org: the Mobilize source 'mobilize' has no mobilize_organization_id" in out
+    mobilize_fix = (
+        "add `mobilize_organization_id: <number>` to this source in cohort.yml (the number "
+        "in the organization's Mobilize address, mobilize.us/<slug>/ > Settings)."
     )
-    assert "Fix: add `mobilize_organization_id: <number>`" in out
-    assert out.rstrip().endswith(
-        "cyclebook: 2 source(s) pulled, 1 failed; "
-        "run `cyclebook run COHORT` (or `sync`) to read them"
+    van_fix = (
+        "set CYCLEBOOK_ORG_VAN_API_KEY to the organization's VAN API key (VAN: an API key "
+        "from the VAN administrator (or VAN support), for the database the source's "
+        "van_database names, MyCampaign if unset)."
     )
+    assert capsys.readouterr().out.splitlines() == [
+        "pulled     org: action_network_api into exports/an (people 2, events 1, "
+        "attendances 2, submissions 1, donations 1, taggings 1, signatures 0, outreaches 0; "
+        "6 file(s))",
+        "failed     org: the Mobilize source 'mobilize' has no mobilize_organization_id",
+        f"  Fix: {mobilize_fix}",
+        "failed     org: no VAN API key (CYCLEBOOK_ORG_VAN_API_KEY is not set)",
+        f"  Fix: {van_fix}",
+        "cyclebook: 1 source(s) pulled, 2 failed; run `cyclebook run COHORT` (or `sync`) to "
+        "read what was pulled",
+        f"  failed org: mobilize 'mobilize'. Fix: {mobilize_fix}",
+        f"  failed org: van 'van'. Fix: {van_fix}",
+    ]
+    assert len(list((c.exports / "an").rglob("*.json"))) == 6
+    assert not (c.exports / "mobilize").exists() and not (c.exports / "van").exists()
+
+    # nothing pulled: no advice to read it
+    only = make_cohort("- {kind: mobilize, path: mobilize}")
+    assert main(["pull", str(only.root)]) == 1
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "cyclebook: 0 source(s) pulled, 1 failed",
+        f"  failed org: mobilize 'mobilize'. Fix: {mobilize_fix}",
+    ]
 
 
 def test_mobilize_id_belongs_to_mobilize_sources(make_cohort):
@@ -1110,7 +1160,7 @@ def test_cli_says_what_cannot_be_pulled_and_that_the_export_works(
         "downloaded in Action Network (Reports); it is read as it is. To pull the same "
         "people from the API, add an action_network_api source (exports/an.csv)",
         "cyclebook: 1 source(s) pulled, 0 failed, 2 read from exports only; run "
-        "`cyclebook run COHORT` (or `sync`) to read them",
+        "`cyclebook run COHORT` (or `sync`) to read what was pulled",
     ]
     only = make_cohort("- {kind: spoke, path: spoke}")
     assert main(["pull", str(only.root)]) == 2

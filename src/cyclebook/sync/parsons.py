@@ -57,6 +57,7 @@ one key would file one group's members under every group.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import functools
@@ -180,7 +181,9 @@ class PullResult:
     path: str
     counts: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    # why the pull failed (its message, then its fix), and the fix alone
     error: str | None = None
+    fix: str | None = None
     # what the pull could not bring (read from the tool's exports instead)
     notes: list[str] = field(default_factory=list)
     # the source is of a kind no Parsons connector lists: why, and what to do instead
@@ -804,12 +807,28 @@ def pull(
                 w.close()
         # named again if another pull of the source wrote into its folder meanwhile
         final_stamp = _pull_stamp(dest, started)
-        written = []
-        for rel in [rel for w in writers.values() for rel in w.written]:
-            final = dest / rel.replace(f"-parsons-{stamp}", f"-parsons-{final_stamp}")
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / rel, final)
-            written.append(final)
+        written: list[Path] = []
+        made: list[Path] = []  # the folders the pull made
+        try:
+            for rel in [rel for w in writers.values() for rel in w.written]:
+                final = dest / rel.replace(f"-parsons-{stamp}", f"-parsons-{final_stamp}")
+                made += [d for d in (final.parent, *final.parent.parents) if not d.exists()]
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / rel, final)
+                written.append(final)
+        except OSError as exc:
+            # what was moved already goes again: half a pull would be synced as a whole
+            for final in written:
+                final.unlink(missing_ok=True)
+            for folder in sorted(made, key=lambda d: len(d.parts), reverse=True):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise PullError(
+                f"{org.id}: the {tool} pull ('{source.path}') could not be written into "
+                f"{exc.filename or dest}: {exc.strerror or exc}; nothing of it was kept",
+                fix="make room on the disk, or rename what is in the way in the source's "
+                "folder (a file where the pull writes a folder of pages), then pull again.",
+            ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     counts = {name: w.count for name, w in writers.items()}
@@ -897,6 +916,8 @@ def pull_cohort(
         try:
             key = api_key(cohort, org, source.kind, environ)
             results.append(pull(cohort_dir, org, source, key=key, since=since))
-        except PullError as exc:
-            results.append(PullResult(org.id, source.kind, source.path, error=str(exc)))
+        except CyclebookError as exc:
+            results.append(
+                PullResult(org.id, source.kind, source.path, error=str(exc), fix=exc.fix)
+            )
     return results + skipped
