@@ -40,10 +40,12 @@ What cannot be pulled, and is read from the tool's exports instead:
 Where Parsons 6.1 falls short, the pull goes through its connectors' own requests:
 ``VAN.get_changed_entities`` reads only the first file of a job (VAN splits a large
 export into several), waits without end and cannot ask for people by id, so the job is
-run through the VAN connection with the same body; ``VAN.get_event_signups`` fails on an
-event without signups (it unpacks columns of an empty table), so each event's signups
-are read through the connection; ``ActionBuilder`` has no public method that lists a
-campaign's entities, so its page reader (``_get_page``, the one its own
+run through the VAN connection with the same body, and each of its files read as it is
+downloaded, once, through an ``APIConnector`` of its own (``Table.from_csv`` downloads a
+file twice: its header when the Table is made, then its rows); ``VAN.get_event_signups``
+fails on an event without signups (it unpacks columns of an empty table), so each
+event's signups are read through the connection; ``ActionBuilder`` has no public method
+that lists a campaign's entities, so its page reader (``_get_page``, the one its own
 ``_get_all_records`` uses) is.
 
 Each organization has its own API key: ``CYCLEBOOK_<ORG>_AN_API_TOKEN``,
@@ -62,13 +64,13 @@ import csv
 import datetime as dt
 import functools
 import importlib
+import io
 import json
 import os
 import posixpath
 import re
 import shutil
 import time
-import urllib.error
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
@@ -470,19 +472,29 @@ def _van_job(van: Any, resource: str, body: dict) -> list[str]:
         time.sleep(VAN_POLL_SECONDS)
 
 
-def _van_rows(parsons: Any, url: str, resource: str) -> Iterator[dict[str, str]]:
-    """The rows of one file of a changed-entity job, read with Parsons' Table (the
-    address is signed: no key is sent), each keyed by its column's name in lower case."""
-    try:
-        rows = iter(parsons.Table.from_csv(url, encoding="utf-8-sig").table)
-        header = [str(h).strip().lower() for h in next(rows, ())]
+def _van_rows(url: str, resource: str) -> Iterator[dict[str, str]]:
+    """The rows of one file of a changed-entity job, each keyed by its column's name in
+    lower case, read as they are downloaded, once: through a Parsons APIConnector of its
+    own, without the VAN key (the address is signed, and the file host is not VAN).
+    Parsons' ``Table.from_csv`` downloaded each file twice: once for its header when the
+    Table is made, then again for the rows."""
+    connector = importlib.import_module("parsons.utilities.api_connector").APIConnector(url)
+    response = connector.request(url, "GET", stream=True, raise_on_error=False)
+    with response:
+        if response.status_code >= 400:
+            raise PullError(
+                f"VAN's export file of {resource} could not be downloaded "
+                f"(HTTP {response.status_code})",
+                fix="pull again: a job's files can be downloaded for 20 days after it ran.",
+            )
+        response.raw.decode_content = True  # (a gzip-encoded answer, unpacked)
+        # (read to its end, urllib3 closes the answer, and TextIOWrapper then fails on
+        # a "closed file" instead of ending)
+        response.raw.auto_close = False
+        rows = csv.reader(io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline=""))
+        header = [h.strip().lower() for h in next(rows, ())]
         for row in rows:
             yield dict(zip(header, row, strict=False))
-    except urllib.error.HTTPError as exc:
-        raise PullError(
-            f"VAN's export file of {resource} could not be downloaded (HTTP {exc.code})",
-            fix="pull again: a job's files can be downloaded for 20 days after it ran.",
-        ) from exc
 
 
 def _pull_van(
@@ -559,7 +571,7 @@ def _pull_van(
         if requested_ids:
             body["requestedIds"] = requested_ids
         for url in _van_job(van, resource, body):
-            yield from _van_rows(parsons, url, resource)
+            yield from _van_rows(url, resource)
 
     def unavailable(table: str) -> bool:
         if VAN_CHANGED[table] in resources:
