@@ -1009,6 +1009,19 @@ def test_van_pull_syncs_every_table(make_cohort, api, today):
     ]
 
 
+def test_van_asks_for_the_people_by_id_in_batches(make_cohort, api, today, monkeypatch):
+    """The people the rows name that did not change are asked for in batches of
+    VAN_REQUESTED_IDS (VAN documents no limit: the constant is the one place to change),
+    in their ids' order; each batch is a job of its own."""
+    monkeypatch.setattr(pull_mod, "VAN_REQUESTED_IDS", 1)
+    c = make_cohort("- {kind: van, path: van}")
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert result.error is None and result.counts["persons"] == 4
+    jobs = [body for path, body in api.posted if path == "/v4/changedEntityExportJobs"]
+    asked = [b.get("requestedIds") for b in jobs if b["resourceType"] == "Contacts"]
+    assert asked == [None, [102], [103]]
+
+
 def test_van_since_and_what_the_key_cannot_export(make_cohort, api, today):
     """--since within VAN's 90 days is asked as it is, and only the events starting
     then or later have their signups read; earlier, the 90 days are asked and the pull
@@ -1063,7 +1076,7 @@ def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today):
     api.fail = {"/files/2170181231-": 403}  # a job's file refused (expired, say)
     (expired,) = pull_mod.pull_cohort(c.root, environ=KEYS)
     assert "VAN's export file of ContactHistory could not be downloaded (HTTP 403)" in expired.error
-    assert "Fix: pull again: a job's files can be downloaded for 20 days" in expired.error
+    assert "Fix: pull again: a pull runs new export jobs, with files of their own" in expired.error
     api.fail = {}
 
     (refused,) = pull_mod.pull_cohort(c.root, environ={"CYCLEBOOK_ORG_VAN_API_KEY": "old"})

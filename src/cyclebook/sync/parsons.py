@@ -151,7 +151,13 @@ VAN_CHANGED_DAYS = 89
 # VAN_JOB_WAIT seconds
 VAN_POLL_SECONDS = 10.0
 VAN_JOB_WAIT = 3600.0
-# people asked for by id in one Contacts job
+# people asked for by id in one Contacts job (``requestedIds``). VAN documents no limit:
+# its reference of POST /changedEntityExportJobs (docs.ngpvan.com/reference/
+# changedentityexportjobs, the same at docs.everyaction.com) says only that requestedIds
+# adds those ids to the job's records, and Parsons 6.1 never sends it. 5,000 is a guess
+# that keeps a job's body small (some 50 KB of ids). A batch VAN refused would fail the
+# VAN pull, as "the API answered HTTP <code>" or with the job's Error status and VAN's
+# message. Changed here only: the pull asks in batches of this many.
 VAN_REQUESTED_IDS = 5000
 # the order of a VAN pull's counts
 VAN_TABLES_PULLED = (
@@ -485,7 +491,9 @@ def _van_rows(url: str, resource: str) -> Iterator[dict[str, str]]:
             raise PullError(
                 f"VAN's export file of {resource} could not be downloaded "
                 f"(HTTP {response.status_code})",
-                fix="pull again: a job's files can be downloaded for 20 days after it ran.",
+                # (each pull runs new jobs: how long VAN keeps a job's files, which its
+                # reference gives as 20 days on one page and 24 hours on another, is moot)
+                fix="pull again: a pull runs new export jobs, with files of their own.",
             )
         response.raw.decode_content = True  # (a gzip-encoded answer, unpacked)
         # (read to its end, urllib3 closes the answer, and TextIOWrapper then fails on
