@@ -426,11 +426,12 @@ class _Api(BaseHTTPRequestHandler):
             if not r.get("_changed", True) and r["VanID"] in (body.get("requestedIds") or [])
         ]
         n = self.van.get("file_rows", 1000)
+        renamed = self.van.get("file_header_renames", {})  # a file's column named otherwise
         files = []
         for start in range(0, max(len(rows), 1), n):
             out = io.StringIO()
             writer = csv.writer(out)
-            writer.writerow(header)
+            writer.writerow([renamed.get(h, h) for h in header])
             for r in rows[start : start + n]:
                 writer.writerow([r.get(h, "") for h in header])
             files.append(out.getvalue())
@@ -1061,19 +1062,42 @@ def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today):
     assert not (c.exports / "van").exists()  # the contact history pulled before it: gone
     assert not list((c.root / ".cyclebook" / "tmp").glob("pull-*"))
 
+    # a field the reader needs missing from two resources' field lists: both named, in
+    # one refusal, before any job ran (a job may take an hour)
     api.van["errors"] = {}
-    api.van["fields"]["ContactHistory"] = [
-        f for f in api.van["fields"]["ContactHistory"] if f["fieldName"] != "ResultID"
-    ]
+    api.posted.clear()
+    for resource, name in (("ContactHistory", "ResultID"), ("Contacts", "VanID")):
+        fields = api.van["fields"][resource]
+        api.van["fields"][resource] = [f for f in fields if f["fieldName"] != name]
     (missing,) = pull_mod.pull_cohort(c.root, environ=KEYS)
-    assert (
-        "VAN's changed-entity export of ContactHistory has no resultid field, which the VAN "
-        "reader needs in its contactscontacts table" in missing.error
+    assert missing.error == (
+        "org: pulling VAN ('van') failed: VAN's changed-entity export of ContactHistory has "
+        "no resultid field, which the VAN reader needs in its contactscontacts table; VAN's "
+        "changed-entity export of Contacts has no vanid field, which the VAN reader needs "
+        "in its persons table\n"
+        "  Fix: export the contactscontacts and persons tables from the VAN warehouse into "
+        "the source's folder instead (or ask VAN support to give the API key these fields)."
     )
-    assert "Fix: export the contactscontacts table from the VAN warehouse" in missing.error
+    assert api.posted == []
+    assert not (c.exports / "van").exists()
+
+    # a file without a column its resource's fields list names: refused, not written
+    # with the column empty
+    api.van["fields"] = copy.deepcopy(VAN_DATA["fields"])
+    api.van["file_header_renames"] = {"DateCanvassed": "DateOfContact"}
+    (renamed,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert renamed.error == (
+        "org: pulling VAN ('van') failed: VAN's export file of ContactHistory (job "
+        "2170181231) has no datecanvassed column, which VAN's fields list of ContactHistory "
+        "names: the contactscontacts table would be written with it empty\n"
+        "  Fix: export the contactscontacts table from the VAN warehouse into the source's "
+        "folder instead, or ask VAN support about the job (give its number)."
+    )
+    assert not (c.exports / "van").exists()
+    api.van["file_header_renames"] = {}
 
     api.van["fields"] = copy.deepcopy(VAN_DATA["fields"])
-    api.fail = {"/files/2170181231-": 403}  # a job's file refused (expired, say)
+    api.fail = {"/files/2170181232-": 403}  # a job's file refused (expired, say)
     (expired,) = pull_mod.pull_cohort(c.root, environ=KEYS)
     assert "VAN's export file of ContactHistory could not be downloaded (HTTP 403)" in expired.error
     assert "Fix: pull again: a pull runs new export jobs, with files of their own" in expired.error

@@ -448,10 +448,10 @@ def _van_connector(parsons: Any) -> Any:
         ) from exc
 
 
-def _van_job(van: Any, resource: str, body: dict) -> list[str]:
+def _van_job(van: Any, resource: str, body: dict) -> tuple[int, list[str]]:
     """Run one changed-entity export job through Parsons' VAN connection, as
-    ``VAN.get_changed_entities`` does, and return the download address of every file
-    of it (Parsons' method reads only the first)."""
+    ``VAN.get_changed_entities`` does, and return its number and the download address
+    of every file of it (Parsons' method reads only the first)."""
     job = van.connection.post_request("changedEntityExportJobs", json=body)
     job_id = job["exportJobId"]
     deadline = time.monotonic() + VAN_JOB_WAIT
@@ -459,7 +459,7 @@ def _van_job(van: Any, resource: str, body: dict) -> list[str]:
         status = van.connection.get_request(f"changedEntityExportJobs/{job_id}")
         state = status.get("jobStatus")
         if state == "Complete":
-            return [f["downloadUrl"] for f in status.get("files") or []]
+            return job_id, [f["downloadUrl"] for f in status.get("files") or []]
         if state not in ("Pending", "InProcess"):
             raise PullError(
                 f"VAN's export job {job_id} of {resource} ended with status {state!r}: "
@@ -478,12 +478,22 @@ def _van_job(van: Any, resource: str, body: dict) -> list[str]:
         time.sleep(VAN_POLL_SECONDS)
 
 
-def _van_rows(url: str, resource: str) -> Iterator[dict[str, str]]:
+def _named(names: list[str], noun: str) -> str:
+    """'resultid field', 'vanid, resultid fields'"""
+    return f"{', '.join(names)} {noun}{'s' if len(names) > 1 else ''}"
+
+
+def _van_rows(
+    url: str, table: str, resource: str, job_id: int, expected: list[str]
+) -> Iterator[dict[str, str]]:
     """The rows of one file of a changed-entity job, each keyed by its column's name in
     lower case, read as they are downloaded, once: through a Parsons APIConnector of its
     own, without the VAN key (the address is signed, and the file host is not VAN).
     Parsons' ``Table.from_csv`` downloaded each file twice: once for its header when the
-    Table is made, then again for the rows."""
+    Table is made, then again for the rows.
+
+    A file without one of the ``expected`` columns (those VAN's fields list named, in
+    lower case) is refused: its rows would be written with that column empty."""
     connector = importlib.import_module("parsons.utilities.api_connector").APIConnector(url)
     response = connector.request(url, "GET", stream=True, raise_on_error=False)
     with response:
@@ -501,6 +511,17 @@ def _van_rows(url: str, resource: str) -> Iterator[dict[str, str]]:
         response.raw.auto_close = False
         rows = csv.reader(io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline=""))
         header = [h.strip().lower() for h in next(rows, ())]
+        # (a file without even a header holds no row to write wrong)
+        if header and (absent := [c for c in expected if c not in header]):
+            raise PullError(
+                f"VAN's export file of {resource} (job {job_id}) has no "
+                f"{_named(absent, 'column')}, which VAN's fields list of {resource} "
+                f"names: the {table} table would be written with "
+                + ("it" if len(absent) == 1 else "them")
+                + " empty",
+                fix=f"export the {table} table from the VAN warehouse into the source's "
+                "folder instead, or ask VAN support about the job (give its number).",
+            )
         for row in rows:
             yield dict(zip(header, row, strict=False))
 
@@ -538,19 +559,10 @@ def _pull_van(
         """The fields VAN's changed-entity resource of ``table`` has, by their name in
         lower case (the reader's names are the warehouse's, in lower case)."""
         resource = VAN_CHANGED[table]
-        fields = {
+        return {
             str(f["fieldName"]).lower(): f
             for f in _records(van.get_changed_entity_resource_fields(resource))
         }
-        missing = [c for c in VAN_REQUIRED[table] if c not in fields]
-        if missing:
-            raise PullError(
-                f"VAN's changed-entity export of {resource} has no {', '.join(missing)} "
-                f"field, which the VAN reader needs in its {table} table",
-                fix=f"export the {table} table from the VAN warehouse into the source's "
-                "folder instead (or ask VAN support to give the API key these fields).",
-            )
-        return fields
 
     def columns(table: str) -> list[str]:
         """The reader's columns of ``table`` that VAN's resource has (a column written
@@ -578,8 +590,9 @@ def _pull_van(
         }
         if requested_ids:
             body["requestedIds"] = requested_ids
-        for url in _van_job(van, resource, body):
-            yield from _van_rows(url, resource)
+        job_id, urls = _van_job(van, resource, body)
+        for url in urls:
+            yield from _van_rows(url, table, resource, job_id, columns(table))
 
     def unavailable(table: str) -> bool:
         if VAN_CHANGED[table] in resources:
@@ -596,8 +609,30 @@ def _pull_van(
         )
         return True
 
+    available = [table for table in VAN_CHANGED if not unavailable(table)]
+    # every field list checked before any job runs (a job may take an hour): a resource
+    # without a field the reader needs (its names are taken to be the warehouse's, but
+    # for capitals) refuses the pull, naming each such field, rather than write a table
+    # the reader rejects or reads wrong
+    lacking = {
+        table: absent
+        for table in available
+        if (absent := [c for c in VAN_REQUIRED[table] if c not in fields_of(table)])
+    }
+    if lacking:
+        raise PullError(
+            "; ".join(
+                f"VAN's changed-entity export of {VAN_CHANGED[table]} has no "
+                f"{_named(absent, 'field')}, which the VAN reader needs in its {table} table"
+                for table, absent in lacking.items()
+            ),
+            fix=f"export the {' and '.join(lacking)} table{'s' if len(lacking) > 1 else ''} "
+            "from the VAN warehouse into the source's folder instead (or ask VAN support to "
+            "give the API key these fields).",
+        )
+
     for table in ("contactscontacts", "contactsactivistcodes", "contributions"):
-        if unavailable(table):
+        if table not in available:
             continue
         out = table_writer(table, columns(table))
         for row in changed(table):
@@ -691,7 +726,7 @@ def _pull_van(
 
     # the people: those changed, then those the rows above name that were not (an
     # activity whose person is in no export is rejected by the sync)
-    if unavailable("persons"):
+    if "persons" not in available:
         return
     persons = table_writer("persons", columns("persons"))
     listed: set[str] = set()
