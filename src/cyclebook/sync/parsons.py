@@ -415,19 +415,17 @@ PULL_STAMP = re.compile(r"-parsons-(\d{8}T\d{6})(?:\.(\d{6}))?Z")
 def _pull_stamp(dest: Path, started: dt.datetime) -> str:
     """The stamp naming a pull's files: the time it started, or a microsecond after the
     newest stamp already in the source's folder when that is not earlier (two pulls in
-    one instant, a clock set back). A name is never one an earlier pull wrote (its file
-    was replaced, and what it held lost), and a later pull's names sort after the
-    earlier ones': among exports synced together, a later name is the newer export
-    (:func:`cyclebook.sync.discover_files`)."""
+    one instant, a clock set back). A pull never takes a name an earlier pull wrote (it
+    would replace that file, and what the file held would be lost), and its names sort
+    after the earlier pulls': among exports synced together, a later name is the newer
+    export (:func:`cyclebook.sync.discover_files`)."""
     newest = None
     for rel, _ in files_under(dest) if dest.is_dir() else []:
         if found := PULL_STAMP.search(posixpath.basename(rel)):
             at = dt.datetime.strptime(found[1], "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
             # a stamp to the second stands for any instant of it ("...T150405Z" sorts
             # after "...T150405.999999Z")
-            at += dt.timedelta(
-                microseconds=int(found[2]) if found[2] else 999_999,
-            )
+            at += dt.timedelta(microseconds=int(found[2]) if found[2] else 999_999)
             newest = at if newest is None else max(newest, at)
     at = started.astimezone(dt.UTC)
     if newest is not None and at <= newest:
