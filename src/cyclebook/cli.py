@@ -143,7 +143,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             if not f.carried:  # a carried file's notes were printed when it was read
                 for note in f.notes:
                     print(f"note       {org_id}: {f.file}: {note}")
-    print(f"cyclebook: {len(results)} organization(s) synced, {failed} failed")
+    # (the failed ones were counted as synced too: "2 synced, 1 failed" for one sync)
+    print(f"cyclebook: {len(results) - failed} organization(s) synced, {failed} failed")
     return EXIT_FAILURES if failed else EXIT_OK
 
 
