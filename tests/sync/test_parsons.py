@@ -6,6 +6,7 @@ clear message."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import csv
 import datetime as dt
@@ -13,6 +14,7 @@ import io
 import json
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -326,6 +328,7 @@ class _Api(BaseHTTPRequestHandler):
     van: dict = {}
     ab_entities: list = []
     fail: dict = {}  # path -> HTTP status
+    stall: dict = {}  # a job file's path -> seconds it stops after its first line
     seen: list = []
     posted: list = []
 
@@ -451,7 +454,15 @@ class _Api(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/csv")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            stall = next((s for p, s in self.stall.items() if url.path.startswith(p)), 0)
+            if stall:  # the header line, then nothing for a while (a stalled file host)
+                first = data.index(b"\n") + 1
+                self.wfile.write(data[:first])
+                self.wfile.flush()
+                time.sleep(stall)
+                data = data[first:]
+            with contextlib.suppress(OSError):  # (the client may have given up)
+                self.wfile.write(data)
             return None
         if url.path.startswith("/v4/"):
             if not self._van_key():
@@ -501,7 +512,9 @@ def api(monkeypatch):
     """The local API, and Parsons pointed at it (its base URLs are module constants)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    handler = type("Handler", (_Api,), {"base": base, "seen": [], "fail": {}, "posted": []})
+    handler = type(
+        "Handler", (_Api,), {"base": base, "seen": [], "fail": {}, "stall": {}, "posted": []}
+    )
     handler.mobilize_pages = [MOBILIZE_PAGE, _second_mobilize_page()]
     handler.van = {**copy.deepcopy(VAN_DATA), "jobs": {}}
     handler.ab_entities = copy.deepcopy(AB_ENTITIES)
@@ -1049,7 +1062,7 @@ def test_van_since_and_what_the_key_cannot_export(make_cohort, api, today):
     assert "changed before 2026-09-09 were not pulled" in earlier.notes[0]
 
 
-def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today):
+def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today, monkeypatch):
     c = make_cohort("- {kind: van, path: van}")
     api.van["errors"] = {"ContactsActivistCodes": "Export failed"}
     (failed,) = pull_mod.pull_cohort(c.root, environ=KEYS)
@@ -1102,6 +1115,18 @@ def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today):
     assert "VAN's export file of ContactHistory could not be downloaded (HTTP 403)" in expired.error
     assert "Fix: pull again: a pull runs new export jobs, with files of their own" in expired.error
     api.fail = {}
+
+    # a file host that stops sending: given up after the read timeout (it hung the pull)
+    monkeypatch.setattr(pull_mod, "VAN_FILE_TIMEOUT", (5.0, 0.3))
+    api.stall = {"/files/": 1.5}
+    (stalled,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert stalled.error == (
+        "org: pulling VAN ('van') failed: VAN's export file of ContactHistory (job "
+        "2170181233) stopped arriving: no data for 0.3 seconds\n"
+        "  Fix: pull again: a pull runs new export jobs, with files of their own."
+    )
+    assert not (c.exports / "van").exists()
+    api.stall = {}
 
     (refused,) = pull_mod.pull_cohort(c.root, environ={"CYCLEBOOK_ORG_VAN_API_KEY": "old"})
     assert "the API refused the key (HTTP 401)" in refused.error

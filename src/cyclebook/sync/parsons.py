@@ -159,6 +159,10 @@ VAN_JOB_WAIT = 3600.0
 # VAN pull, as "the API answered HTTP <code>" or with the job's Error status and VAN's
 # message. Changed here only: the pull asks in batches of this many.
 VAN_REQUESTED_IDS = 5000
+# a job's file: seconds to connect, and seconds with no byte arriving before the download
+# is given up (not the whole download's time: a large file keeps arriving). Without
+# them, a file host that stopped answering hung the pull for good.
+VAN_FILE_TIMEOUT = (30.0, 300.0)
 # the order of a VAN pull's counts
 VAN_TABLES_PULLED = (
     "persons",
@@ -492,8 +496,12 @@ def _van_rows(
 
     A file without one of the ``expected`` columns (those VAN's fields list named, in
     lower case) is refused: its rows would be written with that column empty."""
+    from urllib3.exceptions import ReadTimeoutError  # (Parsons' requests depends on it)
+
     connector = importlib.import_module("parsons.utilities.api_connector").APIConnector(url)
-    response = connector.request(url, "GET", stream=True, raise_on_error=False)
+    response = connector.request(
+        url, "GET", stream=True, raise_on_error=False, timeout=VAN_FILE_TIMEOUT
+    )
     with response:
         if response.status_code >= 400:
             raise PullError(
@@ -508,7 +516,10 @@ def _van_rows(
         # a "closed file" instead of ending)
         response.raw.auto_close = False
         rows = csv.reader(io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline=""))
-        header = [h.strip().lower() for h in next(rows, ())]
+        try:
+            header = [h.strip().lower() for h in next(rows, ())]
+        except ReadTimeoutError as exc:
+            raise _stalled(resource, job_id) from exc
         # (a file without even a header holds no row to write wrong)
         if header and (absent := [c for c in expected if c not in header]):
             raise PullError(
@@ -520,8 +531,19 @@ def _van_rows(
                 fix=f"export the {table} table from the VAN warehouse into the source's "
                 "folder instead, or ask VAN support about the job (give its number).",
             )
-        for row in rows:
-            yield dict(zip(header, row, strict=False))
+        try:
+            for row in rows:
+                yield dict(zip(header, row, strict=False))
+        except ReadTimeoutError as exc:  # (urllib3's: the rows are read from the raw answer)
+            raise _stalled(resource, job_id) from exc
+
+
+def _stalled(resource: str, job_id: int) -> PullError:
+    return PullError(
+        f"VAN's export file of {resource} (job {job_id}) stopped arriving: no data for "
+        f"{VAN_FILE_TIMEOUT[1]:g} seconds",
+        fix="pull again: a pull runs new export jobs, with files of their own.",
+    )
 
 
 def _pull_van(
