@@ -331,15 +331,16 @@ def forget_source(
     it: ``activity.source``, ``identity.source``); removed when ``apply``, in one
     rewrite of the store file (as :func:`forget`'s), then its archived copies.
 
-    Removed: the source's activities, contact attempts, events, records (identity) and
-    the emails and phones they carried (person_key), its custom fields and its files'
-    sync records (sync_run, rejected_row, raw_file); the people left with no record at
-    all (every row of theirs). People who keep other tools' records get their
-    first-seen date worked out again from what they still have, and lose the email or
-    phone no record of theirs but the source's carried; their names and the rest are
-    kept (the store does not record which tool gave them). People the source's emails
-    or phones joined stay one person. The organization's saved metric values are no
-    longer reused, and its next sync reads its other exports again in full.
+    Removed: the source's activities, contact attempts, events (with their fields),
+    records (identity) and the emails and phones they carried (person_key), its custom
+    fields and its files' sync records (sync_run, rejected_row, raw_file); the people
+    left with no record at all (every row of theirs). People who keep other tools'
+    records get their first-seen date worked out again from what they still have, and
+    lose the email or phone no record of theirs but the source's carried; their names
+    and the rest are kept (the store does not record which tool gave them). People the
+    source's emails or phones joined stay one person. The organization's saved metric
+    values are no longer reused, and its next sync reads its other exports again in
+    full.
 
     Refused while cohort.yml lists the source for the organization (its next sync would
     read it again), and for a name the store does not hold (with the names it does)."""
@@ -458,7 +459,8 @@ class _SourcePlan:
                    UNION SELECT source FROM event WHERE org_id = $org
                    UNION SELECT source FROM contact_attempt
                          WHERE org_id = $org AND source IS NOT NULL
-                   UNION SELECT source FROM custom_field WHERE org_id = $org"""
+                   UNION SELECT source FROM custom_field WHERE org_id = $org
+                   UNION SELECT source FROM event_field WHERE org_id = $org"""
             ).fetchall()
         }
 
@@ -752,6 +754,7 @@ class _SourcePlan:
                               AND f.source_id = identity.source_id)""",
             "person_key": f"(id_key IN (SELECT id_key FROM cbf_ids) OR {gone})",
             "custom_field": f"(source = $src OR {gone})",
+            "event_field": "source = $src",
         }
 
     def _gone_run(self) -> str:

@@ -197,6 +197,18 @@ SCHEMA: dict[str, str] = {
         value VARCHAR,
         PRIMARY KEY (org_id, person_id, source, field)
     """,
+    # keys an event record had beyond the canonical model (an Action Network event's
+    # own fields), kept per event as custom_field keeps a person's: an event is not a
+    # person, and its values may still be personal (a house meeting's address, its
+    # host's phone), so no report reads them
+    "event_field": """
+        org_id VARCHAR NOT NULL,
+        event_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        value VARCHAR,
+        PRIMARY KEY (org_id, event_id, field)
+    """,
     "raw_file": """
         org_id VARCHAR NOT NULL,
         sha256 VARCHAR NOT NULL,
@@ -273,7 +285,9 @@ SCHEMA: dict[str, str] = {
 # Tables a report may read. ``person_pii`` is deliberately absent; the privacy guard
 # reads it only to scan rendered HTML for leaks.
 REPORT_TABLES = tuple(
-    name for name in SCHEMA if name not in {"person_pii", "person_key", "raw_file", "custom_field"}
+    name
+    for name in SCHEMA
+    if name not in {"person_pii", "person_key", "raw_file", "custom_field", "event_field"}
 )
 
 # the separator of a tool's name and its id in identity resolution's node names

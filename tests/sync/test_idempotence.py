@@ -28,6 +28,7 @@ CANONICAL = [
     "activity",
     "contact_attempt",
     "custom_field",
+    "event_field",
     "person_key",
     "raw_file",
 ]

@@ -769,7 +769,9 @@ def test_keys_inside_a_mobilize_attendances_objects_are_listed_and_kept(make_coh
     """A key Mobilize added inside an attendance's person, event or timeslot object was
     neither listed among the page's unknown keys nor kept (only the attendance's own
     keys were): a group's new person field was dropped without a word. Each is listed
-    by its path and kept as the person's custom field, as the attendance's own are."""
+    by its path and kept: a person's key as the person's custom field, as the
+    attendance's own are; an event's or a timeslot's as the event's field (an event is
+    not a person: they were kept as the person's, with every attendee)."""
     page = copy.deepcopy(MOBILIZE_PAGE)
     first, second = page["data"]
     first["person"]["pronouns"] = "she/her"
@@ -792,10 +794,13 @@ def test_keys_inside_a_mobilize_attendances_objects_are_listed_and_kept(make_coh
         """SELECT i.source_id, f.field, f.value FROM custom_field f
            JOIN identity i USING (org_id, person_id) ORDER BY 1, 2"""
     ) == [
-        ("501", "event.campaign_code", '{"code":"F26"}'),
         ("501", "person.pronouns", "she/her"),
-        ("502", "timeslot.room", "Hall B"),
         ("502", "utm_campaign", "fall"),
+    ]
+    # (both attend one timeslot of event 77: its event row holds both keys)
+    assert c.query("SELECT event_id, source, field, value FROM event_field ORDER BY 3") == [
+        ("mobilize:77:771", "mobilize", "event.campaign_code", '{"code":"F26"}'),
+        ("mobilize:77:771", "mobilize", "timeslot.room", "Hall B"),
     ]
 
 

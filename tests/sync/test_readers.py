@@ -11,8 +11,11 @@ import duckdb
 import pytest
 from conftest import utc
 
+from cyclebook.config import load_cohort
+from cyclebook.store import REPORT_TABLES, connect
 from cyclebook.sync.readers import UNREAD_CONTACT
 from cyclebook.sync.stage import BAD_DATE
+from cyclebook.sync.summary import load_summary
 
 AN_CSV = """\
 uuid,first_name,last_name,email,zip_code,can2_phone,can2_sms_status,can2_subscription_status,can2_subscription_date,can2_user_address,can2_user_city,can2_state_abbreviated,can2_county,can2_user_tags,Building
@@ -2023,3 +2026,78 @@ def test_action_network_events_date_their_attendances(make_cohort):
     before = c.query("SELECT * FROM activity ORDER BY activity_id")
     c.sync()
     assert c.query("SELECT * FROM activity ORDER BY activity_id") == before
+
+
+def test_an_action_network_events_unknown_keys_are_kept_as_the_events_fields(make_cohort):
+    """An events page's keys beyond the reader's were listed as "not read (only in the
+    archived copy)", where a person's, an attendance's or a donation's are kept as the
+    person's custom fields (issue #3: kept and reported, never dropped). An event is not
+    a person: they are kept as the event's fields (event_field), which no report reads
+    (a host's contact may be in them), one value per event and key, the latest page's;
+    none of a rejected event. Forgetting the source removes them."""
+    from test_personal_keys import report_table_text
+
+    from cyclebook.forget import forget_source
+
+    c = make_cohort("- {kind: action_network_api, path: api}\n- {kind: van, path: van}")
+    meeting = AN_EVENT | {
+        "action_network:ticket_note": "Bring ID to Plant Hall",
+        "host": {"name": "Ro Plant", "email_address": "ro.plant@x.org"},
+        "accessibility_note": None,  # no value: nothing to keep
+    }
+    late = {  # rejected by its date: its keys are not kept
+        "identifiers": ["action_network:e-10"],
+        "title": "Rally",
+        "start_date": "someday",
+        "action_network:ticket_note": "Plant Rejected",
+    }
+    c.write("api/events/events-1.json", _osdi("osdi:events", [meeting, late]))
+    c.write("van/persons.csv", "vanid,firstname\n101,Fa\n")
+    result = c.sync()
+    assert [r[2:] for r in c.rejects()] == [("start_date", BAD_DATE)]
+    page = next(f for f in result.files if f.file.startswith("api/"))
+    assert page.unknown_columns == ["accessibility_note", "action_network:ticket_note", "host"]
+    org = load_cohort(c.root).organizations[0]
+    with connect(c.root / "store.duckdb") as con:
+        listed = load_summary(con, org).unknown_columns.to_dict("records")
+    assert listed == [
+        {
+            "File": "api/events/events-1.json",
+            "Columns kept (not part of the model)": "action_network:ticket_note, host",
+            "Keys not read (only in the archived copy)": "accessibility_note",
+        }
+    ]
+    fields = "SELECT event_id, source, field, value FROM event_field ORDER BY 1, 3"
+    host = '{"name":"Ro Plant","email_address":"ro.plant@x.org"}'
+    assert c.query(fields) == [
+        (
+            "action_network:e-9",
+            "action_network",
+            "action_network:ticket_note",
+            "Bring ID to Plant Hall",
+        ),
+        ("action_network:e-9", "action_network", "host", host),
+    ]
+    assert c.query("SELECT count(*) FROM custom_field") == [(0,)]  # not a person's
+    assert "event_field" not in REPORT_TABLES
+    assert "ro.plant@x.org" not in report_table_text(c) and "Plant Hall" not in report_table_text(c)
+    # the same export again changes nothing; a newer page's value replaces the older
+    assert c.sync(force=True).written["event_field"] == 0
+    newer = meeting | {
+        "modified_date": "2025-03-05T10:00:00Z",
+        "action_network:ticket_note": "No ID needed",
+    }
+    c.write("api/events/events-2.json", _osdi("osdi:events", [newer]))
+    assert c.sync().written["event_field"] == 1
+    assert c.query(fields) == [
+        ("action_network:e-9", "action_network", "action_network:ticket_note", "No ID needed"),
+        ("action_network:e-9", "action_network", "host", host),
+    ]
+    # forgetting Action Network removes its events' fields (VAN's rows stay)
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(
+        cohort_yml.read_text().replace("      - {kind: action_network_api, path: api}\n", "")
+    )
+    found = forget_source(c.root, "org", "action_network", apply=True)
+    assert found.rows["event_field"] == 2 and found.rows["event"] == 1
+    assert c.query(fields) == [] and c.query("SELECT count(*) FROM person") == [(1,)]

@@ -892,9 +892,10 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
     custom_fields, Mobilize's sign-up questions), were listed nowhere, while the
     activist report's custom columns were. A person record's unknown keys are now kept
     as the person's custom fields, as a CSV's columns are, and so are an activity
-    record's (a donation's); the keys of records without a person (an event's) are
-    listed apart as not read. Each stays listed while its file is carried over
-    unchanged."""
+    record's (a donation's); an event's, listed as not read, are kept as the event's
+    fields (event_field: an event is not a person). Each stays listed while its file is
+    carried over unchanged. (A CSV's columns that are not read are listed apart:
+    test_a_csv_of_activities_lists_its_unknown_columns_as_not_read.)"""
     import copy
 
     from test_readers import AN_API_PERSON, _osdi
@@ -945,7 +946,7 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         {"File": "ab/entities-1.json", kept: "action_builder:shop_steward", unread: ""},
         {"File": "an/activists.csv", kept: "Building", unread: ""},
         {"File": "api/donations/don-1.json", kept: "action_network:dedication", unread: ""},
-        {"File": "api/events/events-1.json", kept: "", unread: "action_network:ticket_note"},
+        {"File": "api/events/events-1.json", kept: "action_network:ticket_note", unread: ""},
         {"File": "api/people/people-1.json", kept: "Shift, Union Local", unread: ""},
         {
             "File": "mobilize/p1.json",
@@ -961,7 +962,7 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
             summary = load_summary(con, ctx.org)
         assert summary.unknown_columns.to_dict("records") == expected
         html = _html(sync_phase.blocks(ctx, summary, result))
-        assert "The columns and keys the sync does not read" in html
+        assert "The columns and keys the sync does not read" not in html
         for value in ["Plant 9", "evening", "fall-plant", "Tower Plant", "Tower A", "Plant Gran",
                       "blank-plant", "slash-plant", "Plant Hall"]:  # fmt: skip
             assert value not in html, value
@@ -978,6 +979,15 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         ("action_network", "action_network:dedication", "for Plant Gran"),
         ("mobilize", "dir\\", "slash-plant"),
         ("mobilize", "utm_campaign", "fall-plant"),
+    ]
+    assert c.table("event_field") == [
+        (
+            "org",
+            "action_network:e-1",
+            "action_network",
+            "action_network:ticket_note",
+            "at Plant Hall",
+        )
     ]
 
 
@@ -1010,7 +1020,7 @@ def test_a_key_without_a_name_is_listed_by_what_it_is(make_cohort):
         "Keys not read (only in the archived copy)",
     )
     assert summary.unknown_columns.to_dict("records") == [
-        {"File": "api/events/events-1.json", kept: "", unread: "(empty key)"},
+        {"File": "api/events/events-1.json", kept: "(empty key)", unread: ""},
         {
             "File": "api/people/people-1.json",
             kept: '(empty key), (key of 2 blank characters), Shift, say "hi"',
@@ -1022,6 +1032,9 @@ def test_a_key_without_a_name_is_listed_by_what_it_is(make_cohort):
         ("  ", "Plant Space"),
         ("Shift", "evening"),
         ('say "hi"', "Plant Q"),
+    ]
+    assert c.table("event_field", "event_id, field, value") == [
+        ("action_network:e-1", "", "Plant Hall")
     ]
     html = _html(sync_phase.blocks(ctx, summary, result))
     assert "<td>(empty key), (key of 2 blank characters), Shift, say &quot;hi&quot;</td>" in html

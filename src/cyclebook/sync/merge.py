@@ -531,16 +531,18 @@ def write_org(
     # rows below are then compared with the survivor's
     merged = _merge_stored_people(con, org_id, salt)
     act_src, att_src, person_src, custom_src = "st_activity", "st_attempt", "st_person", "st_custom"
+    event_field_src = "st_event_field"
     if changed_files is not None:
         in_files = ", ".join(str(int(n)) for n in changed_files) or "NULL"
         # people's details too come from the changed exports only: an unchanged page
         # read again beside a new one must not override what a later export set
-        for name in (person_src, custom_src):
+        for name in (person_src, custom_src, event_field_src):
             con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW cb_{name} AS
                     SELECT * FROM {name} WHERE file_no IN ({in_files})"""
             )
         person_src, custom_src = "cb_st_person", "cb_st_custom"
+        event_field_src = "cb_st_event_field"
         for name in (act_src, att_src):
             con.execute(  # a table: usually a few rows, read several times below
                 f"""CREATE OR REPLACE TEMP TABLE cb_{name} AS
@@ -599,7 +601,15 @@ def write_org(
     held = _held(
         con,
         org_id,
-        ("activity", "person", "person_pii", "event", "contact_attempt", "custom_field"),
+        (
+            "activity",
+            "person",
+            "person_pii",
+            "event",
+            "contact_attempt",
+            "custom_field",
+            "event_field",
+        ),
     )
     first_load = "activity" not in held
     # stored people who lose an activity in this sync (their first-seen date may move)
@@ -872,6 +882,31 @@ def write_org(
     counts["event"] = (
         _upsert(con, "event", "cb_event_new", ["org_id", "event_id"], org_id, "event" in held)
         if events
+        else 0
+    )
+    # an event record's keys beyond the model: one value per event and key, the latest
+    # record's; none of a rejected record (as a person's custom fields below)
+    fields = con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_event_field_new AS
+        SELECT $org AS org_id, c.event_id,
+            arg_max(c.source, c.file_no * 10000000000 + c.rec) AS source, c.field,
+            arg_max(c.value, c.file_no * 10000000000 + c.rec) AS value
+        FROM {event_field_src} c
+        ANTI JOIN st_reject r ON r.file_no = c.file_no AND r.rec = c.rec
+        WHERE c.event_id IS NOT NULL
+        GROUP BY c.event_id, c.field""",
+        p,
+    ).fetchone()[0]
+    counts["event_field"] = (
+        _upsert(
+            con,
+            "event_field",
+            "cb_event_field_new",
+            ["org_id", "event_id", "field"],
+            org_id,
+            "event_field" in held,
+        )
+        if fields
         else 0
     )
     # A spreadsheet's event exists only as the day and name its rows give: one that no

@@ -515,25 +515,44 @@ def _keep_json_keys(
     person_source: str,
     ref_sql: str,
     where: str = "TRUE",
+    only: Callable[[str], bool] | None = None,
 ) -> None:
     """A person record's keys beyond the reader's (each file's ``unknown_columns``, a
     nested object's named "person.new_key"), kept as the person's custom fields, as a
     CSV's unknown columns are: they were listed in the sync report as kept and were in
-    no table. ``ref_sql`` names the record's person over its JSON ``j``. Costs nothing
-    for pages without such keys. (Each key is found by its JSON pointer, see
-    ``Stage.json_pointer``.)"""
-    by_file = {f.file_no: f for f in files if f.unknown_columns}
+    no table. ``ref_sql`` names the record's person over its JSON ``j``; ``only``, when
+    given, chooses the keys. Costs nothing for pages without such keys. (Each key is
+    found by its JSON pointer, see ``Stage.json_pointer``.)"""
+    src = sql_str(person_source)
+    into = f"st_custom SELECT {src}, ref, {src}"
+    _stage_json_keys(stage, files, table, ref_sql, into, where, only)
+
+
+def _stage_json_keys(
+    stage: Stage,
+    files: list[FileInfo],
+    table: str,
+    ref_sql: str,
+    into: str,
+    where: str = "TRUE",
+    only: Callable[[str], bool] | None = None,
+) -> None:
+    """Stage each record's value of each of its file's ``unknown_columns`` (those
+    ``only`` chooses, when given) that is not null: ``INSERT INTO {into}, k, v, file_no,
+    rec`` over the record's ``ref`` (``ref_sql`` over its JSON ``j``; a record without
+    one is left out), its key ``k`` and value ``v``."""
+    chosen = {f.file_no: [k for k in f.unknown_columns if only is None or only(k)] for f in files}
+    by_file = {n: keys for n, keys in chosen.items() if keys}
     if not by_file:
         return
-    src = sql_str(person_source)
     nos = ", ".join(str(n) for n in by_file)
     records = _json_fields_once(
         f"SELECT file_no, rec, j, {ref_sql} AS ref FROM {table} "
         f"WHERE file_no IN ({nos}) AND ({where})"
     )
-    keys = sorted({k for f in by_file.values() for k in f.unknown_columns})
+    keys = sorted({k for keys in by_file.values() for k in keys})
     stage.con.execute(
-        f"""INSERT INTO st_custom SELECT {src}, ref, {src}, k, v, file_no, rec
+        f"""INSERT INTO {into}, k, v, file_no, rec
             FROM (SELECT file_no, rec, ref, k, cb_s(json_extract_string(j, pointer)) AS v
                   FROM ({records}),
                        (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::VARCHAR[]) AS pointer)
@@ -620,7 +639,8 @@ AN_ACTIVITIES = {
     "outreaches": ("submission", "NULL", "NULL", "NULL", "'advocacy:' || x.campaign", "NULL"),
 }
 # an event's own keys (the API's event resource): read are its identifiers, title and
-# start; the rest is the event's page, not a record of what people did
+# start; the rest is the event's page, not a record of what people did. Keys beyond
+# these are kept as the event's fields (store.event_field)
 AN_EVENT_KEYS = {
     "identifiers",
     "origin_system",
@@ -709,6 +729,16 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
         if name == "events":
             stage.json_unknown_keys(group, AN_EVENT_KEYS, keys)
             _an_events(stage, table, group)
+            # an event's keys beyond the reader's are kept as the event's fields, as a
+            # person's are as theirs (they were listed as not read, only in the archive)
+            _stage_json_keys(
+                stage,
+                group,
+                table,
+                f"'action_network:' || nullif({_osdi_id('action_network')}, '')",
+                "st_event_field SELECT ref, 'action_network'",
+            )
+            stage.list_custom_fields(group, staged=("st_event_field",))
             continue
         stage.json_unknown_keys(group, AN_ACTIVITY_KEYS, keys)
         if name in AN_ACTIVITIES:
@@ -993,8 +1023,32 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                             WHERE json_type(j, '$.custom_signup_field_values') = 'ARRAY'))
                 WHERE pref IS NOT NULL AND field IS NOT NULL AND value IS NOT NULL"""
         )
-        _keep_json_keys(stage, files, table, "mobilize", f"cb_key({person})")
-        stage.list_custom_fields(files)
+        # the keys a tool added inside the event or its timeslot are the event's fields
+        # (they were kept as the person's); the attendance's and its person's are the
+        # person's. (An attendance that names no event, at a coordinated organization's
+        # event, has no event row to keep them with, as it has none for its title.)
+        _keep_json_keys(
+            stage, files, table, "mobilize", f"cb_key({person})", only=_not_of_mobilize_event
+        )
+        _stage_json_keys(
+            stage,
+            files,
+            table,
+            """'mobilize:' || cb_id(js(j, '$.event.id'))
+                || coalesce(':' || cb_id(js(j, '$.timeslot.id')), '')""",
+            "st_event_field SELECT ref, 'mobilize'",
+            only=_of_mobilize_event,
+        )
+        stage.list_custom_fields(files, staged=("st_custom", "st_event_field"))
+
+
+def _of_mobilize_event(key: str) -> bool:
+    """Is a key ``json_keys`` named one of an attendance's event or timeslot?"""
+    return key.startswith(("event.", "timeslot."))
+
+
+def _not_of_mobilize_event(key: str) -> bool:
+    return not _of_mobilize_event(key)
 
 
 # --------------------------------------------------------------------------- VAN

@@ -50,6 +50,9 @@ STAGE_SCHEMA: dict[str, str] = {
         start_at TIMESTAMPTZ, file_no INTEGER, rec BIGINT""",
     "st_custom": """person_source VARCHAR, person_ref VARCHAR, source VARCHAR, field VARCHAR,
         value VARCHAR, file_no INTEGER, rec BIGINT""",
+    # an event record's keys beyond the model (store.event_field)
+    "st_event_field": """event_id VARCHAR, source VARCHAR, field VARCHAR, value VARCHAR,
+        file_no INTEGER, rec BIGINT""",
     "st_reject": """file_no INTEGER, rec BIGINT, line BIGINT, column_name VARCHAR,
         reason VARCHAR""",
     # a value rejected on a record that is kept (an Action Builder assessment that is
@@ -382,7 +385,8 @@ class FileInfo:
     rows_left_out: int = 0
     unknown_columns: list[str] = field(default_factory=list)
     # a JSON page's own custom fields (Action Network's custom_fields, Mobilize's sign-up
-    # questions), kept as custom_field rows: a CSV's are its unknown columns
+    # questions), kept as custom_field rows (an events page's keys: event_field rows): a
+    # CSV's are its unknown columns
     custom_fields: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     json_records: bool = False  # line numbers are record positions, not text lines
@@ -1453,14 +1457,21 @@ class Stage:
             if f.file_no in keys:
                 f.unknown_columns = [k for k in keys[f.file_no] if k not in known]
 
-    def list_custom_fields(self, files: list[FileInfo], exclude: tuple[str, ...] = ()) -> None:
-        """The custom fields staged from each of ``files`` (``st_custom``), sorted: what
-        the report lists as kept beyond the model for a JSON page."""
+    def list_custom_fields(
+        self,
+        files: list[FileInfo],
+        exclude: tuple[str, ...] = (),
+        staged: tuple[str, ...] = ("st_custom",),
+    ) -> None:
+        """The custom fields staged from each of ``files`` into the ``staged`` tables
+        (``st_custom``; ``st_event_field`` for an event's keys), sorted: what the report
+        lists as kept beyond the model for a JSON page."""
         if not files:
             return
         nos = [f.file_no for f in files]
+        union = " UNION ALL ".join(f"SELECT file_no, field FROM {t}" for t in staged)
         rows = self.con.execute(
-            """SELECT file_no, list(DISTINCT field ORDER BY field) FROM st_custom
+            f"""SELECT file_no, list(DISTINCT field ORDER BY field) FROM ({union})
                WHERE file_no IN (SELECT unnest(?)) AND field NOT IN (SELECT unnest(?))
                GROUP BY file_no""",
             [nos, list(exclude)],
