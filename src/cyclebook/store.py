@@ -38,7 +38,9 @@ from cyclebook.errors import StoreError
 #    hashed first as version 4 keeps them)
 # 6: identity.listed (an id only another tool named, as Spoke's contact[external_id]
 #    names a VAN id, is not a record of its own tool: see MATCHED_IDENTITY)
-SCHEMA_VERSION = 6
+# 7: an activity id made of a digest of the row's content is that digest hashed with
+#    the salt (see activity_digest_sql); event_field
+SCHEMA_VERSION = 7
 
 # columns added to a table after its first version: a store made before gets them
 ADDED_COLUMNS = (
@@ -352,6 +354,28 @@ def personal_key_sql(value: str, salt: str) -> str:
     )
 
 
+# An activity its export gives no id (every spreadsheet row, a Mobilize attendance at a
+# coordinated organization's event, an Action Network record without identifier or
+# link) is named by a digest of what the row says: the person's email or phone among
+# it. An MD5 of that is found again by hashing a list of emails with the rest of the
+# row, which the activity table shows, so the digest is stored hashed with the store's
+# salt: ``s`` and 24 hex digits. Made of the MD5 alone, it is the same for the same
+# row (a re-sync adds nothing), and a store made before is migrated in place
+# (:func:`_salt_activity_digests`). Never an MD5's form: hashing twice changes nothing.
+ACTIVITY_DIGEST_MARK = "s"
+
+
+def activity_digest_sql(digest: str, salt: str) -> str:
+    """SQL for the stored form of an activity id's ``digest`` (the MD5 of a row's content
+    as the readers made it before schema version 7; SQL naming it, and the salt)."""
+    return f"'{ACTIVITY_DIGEST_MARK}' || substr(sha256({salt} || ':a:' || {digest}), 1, 24)"
+
+
+def activity_digest(digest: str, salt: str) -> str:
+    """:func:`activity_digest_sql`, in Python."""
+    return ACTIVITY_DIGEST_MARK + hashlib.sha256(f"{salt}:a:{digest}".encode()).hexdigest()[:24]
+
+
 def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
     """The cohort-level salt of ``person.match_key`` and of the hashed keys (created
     once, kept in ``meta``)."""
@@ -383,6 +407,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     add_columns(con)
     _drop_old_primary_keys(con)
     _hash_personal_keys(con)
+    _salt_activity_digests(con)
     if "person_key" not in tables:  # from the ids as version 4 keeps them (hashed above)
         _add_person_keys(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -499,6 +524,46 @@ def _hash_personal_keys(con: duckdb.DuckDBPyConnection) -> None:
         f"""UPDATE contact_attempt SET attempt_id = {rebuilt("attempt_id", _SPOKE_TEXT)}
                 {contact_key}
             WHERE source = 'spoke' AND regexp_full_match(attempt_id, '{_SPOKE_TEXT}')"""
+    )
+    con.execute("COMMIT")
+
+
+# The activity ids the readers made of an unsalted MD5 of a row's content before schema
+# version 7 (the digest after the last ':', which an Action Network or Mobilize id has
+# as its source_id too): a spreadsheet row's (its source's name, then 20 hex digits),
+# a Mobilize attendance's without an id ('h' and 20), an Action Network activity's
+# without an identifier or a link (32)
+_UNSALTED_DIGESTS = (
+    "(starts_with(source, 'sheet:') AND starts_with(activity_id, source || ':')"
+    " AND regexp_full_match(substr(activity_id, length(source) + 2), '[0-9a-f]{20}'))"
+    " OR (source = 'mobilize' AND regexp_full_match(activity_id, 'mobilize:att:h[0-9a-f]{20}'))"
+    " OR (source = 'action_network' AND regexp_full_match(activity_id,"
+    " 'an:(attendances|submissions|donations|taggings|signatures|outreaches):[0-9a-f]{32}'))"
+)
+
+
+def _salt_activity_digests(con: duckdb.DuckDBPyConnection) -> None:
+    """Stores made before version 7 name activities without an id of their own by an
+    unsalted MD5 of their content (a member's email among it): each such digest is
+    replaced by its salted hash, as the sync now makes it (the same ids a re-sync of the
+    same exports gives, so it adds nothing beside them). Runs again harmlessly: a
+    salted digest does not have an MD5's form."""
+    found = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM activity WHERE {_UNSALTED_DIGESTS} LIMIT 1)"
+    ).fetchone()[0]
+    if not found:
+        return
+    salt = sql_str(cohort_salt(con))
+    digest = "regexp_extract(activity_id, ':([^:]*)$', 1)"
+    con.execute("BEGIN TRANSACTION")
+    con.execute(
+        f"""UPDATE activity SET
+                activity_id = regexp_extract(activity_id, '^(.*:)', 1)
+                    || {activity_digest_sql(digest, salt)},
+                source_id = CASE WHEN source_id = {digest}
+                                 THEN {activity_digest_sql("source_id", salt)}
+                                 ELSE source_id END
+            WHERE {_UNSALTED_DIGESTS}"""
     )
     con.execute("COMMIT")
 

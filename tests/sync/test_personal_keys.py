@@ -12,10 +12,12 @@ as a salted hash (``store.personal_key_sql``); the values themselves only in
 from __future__ import annotations
 
 import hashlib
+import json
 
 import duckdb
 import pytest
 
+from cyclebook.forget import forget_source
 from cyclebook.store import REPORT_TABLES, SCHEMA_VERSION, connect
 
 AN_NO_UUID = """\
@@ -334,3 +336,147 @@ def test_a_sheet_person_id_that_is_an_email_is_hashed_too(make_cohort):
     c.write("sheet/s.csv", "Member,Date\nM-100,2026-08-07\nzoe.plant@x.org,2026-08-07\n")
     c.sync()
     assert c.table("identity", "source_id") == sorted([("M-100",), (key(c, "zoe.plant@x.org"),)])
+
+
+# ---- activity ids made of a digest of the row (no id in the export)
+
+DIGEST_SOURCES = """
+- {kind: generic_csv, path: sheet, columns: {email: Email, phone: Phone, occurred_at: Date}, activity_type: attendance}
+- {kind: mobilize, path: mob}
+- {kind: action_network_api, path: api}
+- {kind: van, path: van}
+"""
+# an Action Network form submission without identifiers or links (a hand-made page)
+AN_SUBMISSION = {
+    "created_date": "2025-05-01T10:00:00Z",
+    "action_network:person_id": "p-1",
+    "action_network:form_id": "f-1",
+}
+# the digests the code before schema version 7 named these activities by, worked out
+# by hand as it made them: the MD5 of the row's person (the email or phone as stored),
+# type and date in Unix seconds (a sheet's row; 2026-08-07 is 04:00 UTC in New York),
+# of a Mobilize attendance's person, timeslot start, event type and creation date, and
+# of the whole Action Network record (as DuckDB writes JSON, without spaces)
+OLD_DIGESTS = {
+    "sheet:sheet:": [
+        hashlib.md5(b"cy.plant@x.org|attendance|1786075200.0").hexdigest()[:20],
+        hashlib.md5(b"+16175550113|attendance|1786161600.0").hexdigest()[:20],
+    ],
+    "mobilize:att:": [
+        "h" + hashlib.md5(b"gus.plant@x.org|1780050000|CANVASS|1780000000").hexdigest()[:20]
+    ],
+    "an:submissions:": [
+        hashlib.md5(json.dumps(AN_SUBMISSION, separators=(",", ":")).encode()).hexdigest()
+    ],
+}
+
+
+def _digests_synced(make_cohort):
+    c = make_cohort(DIGEST_SOURCES)
+    c.write("sheet/s.csv", SHEET)
+    c.write("mob/p.json", _mobilize([MOBILIZE_NO_IDS, MOBILIZE_USER]))
+    c.write("api/people/p.json", _osdi("osdi:people", [OSDI_PERSON]))
+    c.write("api/submissions/s.json", _osdi("osdi:submissions", [AN_SUBMISSION]))
+    c.write("van/persons.csv", VAN_PERSONS)
+    result = c.sync()
+    assert result.status == "ok" and result.rows_rejected == 0
+    return c
+
+
+def _salted(c, digest: str) -> str:
+    """The stored form of an old digest (store.activity_digest_sql), by hand."""
+    (salt,) = c.query("SELECT value FROM meta WHERE key = 'match_salt'")[0]
+    return "s" + hashlib.sha256(f"{salt}:a:{digest}".encode()).hexdigest()[:24]
+
+
+def _ids(c) -> list[tuple]:
+    return c.query("SELECT activity_id, source_id FROM activity ORDER BY 1")
+
+
+def test_an_activity_without_an_id_is_named_by_a_salted_digest(make_cohort):
+    """An activity its export gives no id (a spreadsheet's row, a Mobilize attendance at
+    a coordinated organization's event, an Action Network record without identifier) was
+    named by an unsalted MD5 of its content, a member's email or phone among it: found
+    again by hashing a list of emails with the row's type and date, which the activity
+    table holds beside it. Each is now that MD5 hashed with the store's salt."""
+    c = _digests_synced(make_cohort)
+    ids = _ids(c)
+    stored = "\n".join(str(v) for row in ids for v in row)
+    for digests in OLD_DIGESTS.values():
+        for old in digests:
+            assert old not in stored and old[-20:] not in stored, old
+    expected = sorted(
+        [
+            (prefix + _salted(c, old), None)
+            for prefix in ["sheet:sheet:"]
+            for old in OLD_DIGESTS[prefix]
+        ]
+        + [
+            (prefix + _salted(c, old), _salted(c, old))
+            for prefix in ["mobilize:att:", "an:submissions:"]
+            for old in OLD_DIGESTS[prefix]
+        ]
+        + [("mobilize:att:11", "11")]
+    )
+    assert ids == expected
+
+
+def _with_old_digests(c) -> None:
+    """Turn the store into one the code before schema version 7 made: each activity id
+    named by the unsalted digest (OLD_DIGESTS), as that code wrote it, no event_field."""
+    salted = {old: _salted(c, old) for digests in OLD_DIGESTS.values() for old in digests}
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    try:
+        for prefix, digests in OLD_DIGESTS.items():
+            for old in digests:
+                new = salted[old]
+                (rewritten,) = con.execute(
+                    """UPDATE activity SET activity_id = $p || $old,
+                           source_id = CASE WHEN source_id = $new THEN $old ELSE source_id END
+                       WHERE activity_id = $p || $new""",
+                    {"p": prefix, "old": old, "new": new},
+                ).fetchone()
+                assert rewritten == 1, (prefix, old)
+        con.execute("DROP TABLE event_field")
+        con.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+        # read by older sync code: the next sync reads every export again
+        con.execute("DELETE FROM meta WHERE starts_with(key, 'sync_code:')")
+    finally:
+        con.close()
+    old_ids = {(prefix + old) for prefix, digests in OLD_DIGESTS.items() for old in digests}
+    assert old_ids <= {row[0] for row in _ids(c)}
+
+
+def test_a_store_with_unsalted_digests_is_migrated_and_a_resync_adds_nothing(make_cohort):
+    c = _digests_synced(make_cohort)
+    made_now = c.table("activity")
+    _with_old_digests(c)
+    result = c.sync()  # migrated as the store is opened, then every export read again
+    assert result.status == "ok" and not any(f.carried for f in result.files)
+    assert result.written["activity"] == 0
+    assert c.table("activity") == made_now  # the same 5 activities, the same ids
+    assert c.query("SELECT count(*), count(DISTINCT activity_id) FROM activity") == [(5, 5)]
+    assert c.query("SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
+    # opened by any writer, the store is migrated in place (once: a salted digest is
+    # not hashed again)
+    _with_old_digests(c)
+    for _ in range(2):
+        with connect(c.root / "store.duckdb", write=True):
+            pass
+        assert c.table("activity") == made_now
+
+
+def test_salted_digests_stay_across_resyncs_and_forget(make_cohort):
+    c = _digests_synced(make_cohort)
+    ids = _ids(c)
+    again = c.sync(force=True)  # every export read again
+    assert again.written["activity"] == 0 and _ids(c) == ids
+    # another source forgotten: the store is written again, its salt with it
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(cohort_yml.read_text().replace("      - {kind: van, path: van}\n", ""))
+    assert forget_source(c.root, "org", "van", apply=True).rows["identity"] == 1
+    after = c.sync()  # reads the organization's other exports again in full
+    assert after.status == "ok" and after.written["activity"] == 0
+    assert _ids(c) == ids

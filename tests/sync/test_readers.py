@@ -1727,7 +1727,7 @@ def test_mobilize_attendance_without_ids_is_kept(make_cohort):
     (activity,) = c.query(
         f"SELECT activity_id, status, event_id, {utc('occurred_at')} FROM activity"
     )
-    assert activity[0].startswith("mobilize:att:h") and activity[1:] == (
+    assert activity[0].startswith("mobilize:att:s") and activity[1:] == (
         "registered",
         None,
         "2026-05-29 10:20",

@@ -630,8 +630,9 @@ def _sheets_stored_under_another_name(
     check, its rows doubled then) gets a note saying so on its file instead.
 
     A sheet's activity id is its name and a digest of the row's person, type, date,
-    event and amount: the same row under another name has the same digest, and a new
-    sheet of the same members on other days shares none."""
+    event and amount (salted with the store's salt, not with the name): the same row
+    under another name has the same digest, and a new sheet of the same members on
+    other days shares none."""
     sheets = {
         generic_source_name(src): src
         for src in org.sources

@@ -795,9 +795,10 @@ def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) 
         }
     )
     stage.con.execute(f"CREATE OR REPLACE TEMP TABLE {colls} AS {rows}", params)
+    # (a record without identifier or link: the salted digest of the whole record)
     act_id = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
         regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
-        md5(CAST(j AS VARCHAR)))"""
+        cb_digest(md5(CAST(j AS VARCHAR))))"""
     sel = f"""SELECT rec AS __rec, file_no AS __file, j, __coll,
         nullif({AN_PERSON_REF}, '') AS pref, {act_id} AS sid,
         js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at,
@@ -932,13 +933,14 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
         # An independent organization gets no attendance id (and no event but its type)
         # for an attendance at a coordinated organization's event: such an attendance,
         # rejected with its person, is named by who, when and what, which stay the same
-        # when it is modified. A person without user_id is named by its id, then email.
+        # when it is modified (a salted digest: the person may be an email). A person
+        # without user_id is named by its id, then email.
         person = """coalesce(cb_id(js(j, '$.person.user_id')), cb_id(js(j, '$.person.id')),
             cb_email(js(j, '$.person.email_addresses[0].address')))"""
         sel = f"""SELECT rec AS __rec, file_no AS __file, j,
-            coalesce(cb_id(js(j, '$.id')), 'h' || substr(md5(concat_ws('|', {person},
+            coalesce(cb_id(js(j, '$.id')), cb_digest('h' || substr(md5(concat_ws('|', {person},
                 js(j, '$.timeslot.start_date'), js(j, '$.event.event_type'),
-                js(j, '$.created_date'))), 1, 20)) AS aid,
+                js(j, '$.created_date'))), 1, 20))) AS aid,
             cb_key({person}) AS pref,
             cb_email(js(j, '$.person.email_addresses[0].address')) AS email,
             js(j, '$.person.email_addresses[0].address') AS email_raw,
@@ -2306,7 +2308,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             FROM {table}"""
         # the person reference of the values computed above (their macros planned once)
         # (``__raw_ref``, the unhashed one, names the activities as before: their ids
-        # are digests, and a store's are kept as they are)
+        # are salted digests of the digests made of it then, and a store's are kept)
         sel = f"""SELECT *, cb_key(__raw_ref) AS ref
             FROM (SELECT *, coalesce(__pid, email, phone) AS __raw_ref FROM ({sel}))"""
         types = ", ".join(sql_str(t) for t in ACTIVITY_TYPES)
@@ -2377,8 +2379,12 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 "WHEN x.st = 'no_show' THEN FALSE "
                 "WHEN x.type = 'attendance' AND x.st IS NULL THEN TRUE END)"
             )
-            inserts["st_activity"] = f"""'{name}:' || substr(md5(concat_ws('|', x.__raw_ref, x.type,
-                    CAST(epoch(x.ts) AS VARCHAR), x.event, x.amt_raw)), 1, 20), {sql_str(name)}, NULL,
+            # (the digest of the row's person, type, date, event and amount, salted: the
+            # person's email or phone is among them)
+            inserts[
+                "st_activity"
+            ] = f"""'{name}:' || cb_digest(substr(md5(concat_ws('|', x.__raw_ref,
+                    x.type, CAST(epoch(x.ts) AS VARCHAR), x.event, x.amt_raw)), 1, 20)), {sql_str(name)}, NULL,
                 {sql_str(name)}, x.ref, x.type, x.ts, x.recorded_at,
                 CASE WHEN x.type = 'attendance'
                      THEN coalesce(x.st, CASE WHEN x.att = FALSE THEN 'no_show' ELSE 'completed' END)
