@@ -107,10 +107,11 @@ def test_cb_ts_reads_a_time_zone_after_the_time_as_its_fixed_offset():
         "2026-08-12T16:00:00Z": "2026-08-12 16:00",  # ISO's own Z, as before
         "2026-08-12 16:00 +05:30": "2026-08-12 10:30",
         "2026-08-12 16:00 America/Chicago": "2026-08-12 21:00",  # a zone's name
-        # abbreviations that name zones of several countries, and ET (no fixed offset)
+        "2026-08-12 16:00 AKDT": "2026-08-13 00:00",
+        "2026-08-12 16:00 HST": "2026-08-13 02:00",
+        # abbreviations that name zones of several countries
         "2026-08-12 16:00 IST": None,
         "8/12/2026 4:00 PM BST": None,
-        "2026-08-12 16:00 ET": None,
         "4:00 PM EDT": None,  # a time without a date
     }
     got = {
@@ -120,6 +121,83 @@ def test_cb_ts_reads_a_time_zone_after_the_time_as_its_fixed_offset():
         for v in cases
     }
     assert got == cases
+
+
+def test_cb_ts_reads_et_ct_mt_pt_as_the_zones_clock_on_that_date():
+    """ "7:00 PM ET" (as US organizing tools' event pages and spreadsheets write it) names
+    no fixed offset: it is New York's clock, EST in winter and EDT in summer. It was
+    rejected; each such zone is now read as its city's clock on the value's date. Worked
+    out by hand from the offsets (ET -5/-4, CT -6/-5, MT -7/-6, PT -8/-7, AKT -9/-8, HT -10
+    all year) and the 2026 changes (March 8 and November 1, at 2:00 local time). The
+    organization's own zone (New York here) plays no part: PT is Los Angeles'."""
+    con = _con()
+    cases = {
+        # January (standard time) and July (summer time)
+        "1/15/2026 7:00 PM ET": "2026-01-16 00:00",
+        "7/15/2026 7:00 PM ET": "2026-07-15 23:00",
+        "1/15/2026 7:00 PM CT": "2026-01-16 01:00",
+        "7/15/2026 7:00 PM CT": "2026-07-16 00:00",
+        "1/15/2026 7:00 PM MT": "2026-01-16 02:00",
+        "7/15/2026 7:00 PM MT": "2026-07-16 01:00",
+        "1/15/2026 7:00 PM PT": "2026-01-16 03:00",
+        "7/15/2026 7:00 PM PT": "2026-07-16 02:00",
+        "1/15/2026 7:00 PM AKT": "2026-01-16 04:00",
+        "7/15/2026 7:00 PM AKT": "2026-07-16 03:00",
+        "1/15/2026 7:00 PM HT": "2026-01-16 05:00",  # Hawaii keeps no summer time
+        "7/15/2026 7:00 PM HT": "2026-07-16 05:00",
+        # the other forms a time with a zone is read in, and lower case
+        "2026-07-15 19:00 ET": "2026-07-15 23:00",
+        "2026-07-15T19:00:00 ET": "2026-07-15 23:00",
+        "Jul 15, 2026 7:00 PM ET": "2026-07-15 23:00",
+        "7/15/26 7 PM pt": "2026-07-16 02:00",
+        # summer time begins on Sunday, March 8, 2026 at 2:00 (the clock goes to 3:00)
+        "3/7/2026 7:00 PM PT": "2026-03-08 03:00",  # PST, -8
+        "3/8/2026 7:00 PM PT": "2026-03-09 02:00",  # PDT, -7
+        "3/8/2026 1:30 AM ET": "2026-03-08 06:30",  # EST, -5
+        "3/8/2026 3:30 AM ET": "2026-03-08 07:30",  # EDT, -4
+        # ... and ends on Sunday, November 1, 2026 at 2:00 (the clock goes back to 1:00)
+        "11/1/2026 12:30 AM ET": "2026-11-01 04:30",  # EDT, -4
+        "11/1/2026 3:00 AM ET": "2026-11-01 08:00",  # EST, -5
+        "10/31/2026 7:00 PM CT": "2026-11-01 00:00",  # CDT, -5
+        "11/1/2026 7:00 PM CT": "2026-11-02 01:00",  # CST, -6
+        # the hour that is there twice is read as its second (standard time), and the
+        # hour that is not there as standard time, as a date without a zone is read in
+        # the organization's zone
+        "11/1/2026 1:30 AM ET": "2026-11-01 06:30",
+        "3/8/2026 2:30 AM ET": "2026-03-08 07:30",
+        "4:00 PM ET": None,  # a time without a date
+    }
+    got = {
+        v: con.execute(
+            "SELECT strftime(cb_ts(?) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M')", [v]
+        ).fetchone()[0]
+        for v in cases
+    }
+    assert got == cases
+    # as a date without a zone is, in the organization's zone (New York)
+    assert con.execute(
+        """SELECT strftime(cb_ts('2026-11-01 01:30') AT TIME ZONE 'UTC', '%H:%M'),
+                  strftime(cb_ts('2026-03-08 02:30') AT TIME ZONE 'UTC', '%H:%M')"""
+    ).fetchone() == ("06:30", "07:30")
+
+
+def test_the_zones_clocks_need_no_download():
+    """ICU, which reads a zone's clock, is built into the installed DuckDB: it loads with
+    extensions neither installed nor loaded from anywhere else (no network when a sync
+    runs)."""
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    )
+    assert con.execute(
+        """SELECT installed, loaded, install_path FROM duckdb_extensions()
+           WHERE extension_name = 'icu'"""
+    ).fetchone() == (True, True, "(BUILT-IN)")
+    con.execute("SET TimeZone = 'UTC'")
+    for macro in MACROS:
+        con.execute(macro)
+    assert con.execute(
+        "SELECT strftime(cb_ts('7/15/2026 7:00 PM ET') AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M')"
+    ).fetchone() == ("2026-07-15 23:00",)
 
 
 def test_cb_phone_reads_us_numbers_and_plus_prefixed_international_ones():

@@ -247,6 +247,14 @@ CASES = [
         ("reject", "an/a.csv", 2, "can2_subscription_date", "date not readable"),
     ),
     (
+        # a zone the sync does not read (Australia's eastern time): the reason names the
+        # zones it reads, ET and PT among them
+        "date-zone-not-read",
+        GENERIC,
+        {"sheet.csv": "ID,Email,Date,Type\n1,a@example.org,8/12/2026 4:00 PM AEST,signup\n"},
+        ("reject", "sheet.csv", 2, "Date", "or by ET, CT, MT, PT, AKT or HT, read as the clock"),
+    ),
+    (
         "too-many-columns",
         AN,
         {"an/a.csv": GOOD_AN + "u2,C,D,c@example.org,2,2026-08-01,extra,more\n"},

@@ -497,6 +497,41 @@ def test_dates_with_a_time_zone_are_read_in_the_zone_they_name(make_cohort):
     ]
 
 
+def test_et_ct_mt_pt_are_read_as_their_zones_clock_on_the_date(make_cohort):
+    """ "7:00 PM ET", as organizing tools' event pages and spreadsheets write it, names
+    no fixed offset: such dates were rejected. Each is read as its zone's clock on that
+    date (ET -5 in January, -4 in July; PT -7 in July; CT -5 from March 8, 2026, the day
+    summer time began; Hawaii -10 all year), whatever the organization's zone (New York
+    here); an abbreviation the sync does not read is rejected with the zones it reads."""
+    from cyclebook.sync.stage import BAD_DATE
+
+    c = make_cohort(DATED_SHEET)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date\n"  # 1
+        "B1,1/15/2026 7:00 PM ET\n"  # 2
+        "B2,7/15/2026 7:00 PM ET\n"  # 3
+        "B3,7/15/2026 7:00 PM PT\n"  # 4
+        "B4,3/8/2026 7:00 PM CT\n"  # 5
+        "B5,2026-07-15 19:00 HT\n"  # 6
+        "B6,7/15/2026 7:00 PM AET\n",  # 7: Australian Eastern Time
+    )
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (6, 1)
+    assert c.rejects() == [("roster.csv", 7, "Meeting Date", BAD_DATE)]
+    assert "or by ET, CT, MT, PT, AKT or HT, read as the clock of New York, Chicago" in BAD_DATE
+    assert c.query(
+        f"""SELECT i.source_id, {utc("a.occurred_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [
+        ("B1", "2026-01-16 00:00"),
+        ("B2", "2026-07-15 23:00"),
+        ("B3", "2026-07-16 02:00"),
+        ("B4", "2026-03-09 00:00"),
+        ("B5", "2026-07-16 05:00"),
+    ]
+
+
 def test_a_day_first_sheet_with_zones_stays_day_first(make_cohort):
     """A day-first sheet whose times end with a zone: "13/08/2026 4:00 PM EDT" was not
     seen as day first (nor read), and "12/08/2026 4:00 PM EDT" was read as December 8."""

@@ -59,8 +59,10 @@ def test_report_figures_and_privacy(make_cohort):
         "date not readable (expected ISO 8601 like 2026-09-14 or 2026-09-14T18:00:00Z, "
         "MM/DD/YYYY with or without a time such as 09/14/2026 6:00 PM, a month's name such "
         "as Sep 14, 2026 6:00 PM or Mon, 14 Sep 2026 18:00:00 GMT, a time followed by an "
-        "offset such as -0400 or by one of the zones EST, EDT, CST, CDT, MST, MDT, PST, PDT, "
-        "GMT, UTC or Z (another abbreviation, such as IST or BST, names different zones in "
+        "offset such as -0400, by one of the zones EST, EDT, CST, CDT, MST, MDT, PST, PDT, "
+        "AKST, AKDT, HST, GMT, UTC or Z, or by ET, CT, MT, PT, AKT or HT, read as the clock "
+        "of New York, Chicago, Denver, Los Angeles, Anchorage or Honolulu on that date "
+        "(another abbreviation, such as IST or BST, names different zones in "
         "different countries: write its offset instead), or an Excel serial day number)"
     ]
     assert list(summary.rejects["Lines"]) == ["5"]

@@ -159,10 +159,25 @@ ZONE_OFFSETS = {
     "MDT": "-06:00",
     "PST": "-08:00",
     "PDT": "-07:00",
+    "AKST": "-09:00",
+    "AKDT": "-08:00",
+    "HST": "-10:00",
     "GMT": "+00:00",
     "UTC": "+00:00",
     "UT": "+00:00",
     "Z": "+00:00",
+}
+# The US zones written without saying standard or daylight time ("7:00 PM ET", as
+# organizing tools' event pages and people's spreadsheets write them): read as the
+# clock of the zone's city at that date, summer time included (ICU's zone data, built
+# into DuckDB's wheel: nothing is downloaded).
+ZONE_CLOCKS = {
+    "ET": "America/New_York",
+    "CT": "America/Chicago",
+    "MT": "America/Denver",
+    "PT": "America/Los_Angeles",
+    "AKT": "America/Anchorage",
+    "HT": "Pacific/Honolulu",
 }
 # The end of a time (its digits, and its AM or PM) followed by a zone: letters (not a
 # time's own AM or PM; nor the Z ISO 8601 writes right after the seconds, "16:00:00Z",
@@ -176,7 +191,10 @@ ZONE_AT_END = sql_str(
 LETTER_AT_END = sql_str(r"[A-LN-Ya-ln-y]\s*$")
 ZONES = (
     "MAP {"
-    + ", ".join(f"{sql_str(k)}: {sql_str('GMT' + v)}" for k, v in ZONE_OFFSETS.items())
+    + ", ".join(
+        [f"{sql_str(k)}: {sql_str('GMT' + v)}" for k, v in ZONE_OFFSETS.items()]
+        + [f"{sql_str(k)}: {sql_str(v)}" for k, v in ZONE_CLOCKS.items()]
+    )
     + "}"
 )
 
@@ -350,13 +368,24 @@ MACROS = [
             1) - 1) || ']') END""",
 ]
 
+
 # the forms cb_ts reads, as a rejected date's reason names them
+def _either(names: list[str]) -> str:
+    """``a, b or c``."""
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
 BAD_DATE = (
     "date not readable (expected ISO 8601 like 2026-09-14 or 2026-09-14T18:00:00Z, "
     "MM/DD/YYYY with or without a time such as 09/14/2026 6:00 PM, a month's name such "
     "as Sep 14, 2026 6:00 PM or Mon, 14 Sep 2026 18:00:00 GMT, a time followed by an "
-    "offset such as -0400 or by one of the zones EST, EDT, CST, CDT, MST, MDT, PST, PDT, "
-    "GMT, UTC or Z (another abbreviation, such as IST or BST, names different zones in "
+    "offset such as -0400, by one of the zones "
+    + _either([z for z in ZONE_OFFSETS if z != "UT"])
+    + ", or by "
+    + _either(list(ZONE_CLOCKS))
+    + ", read as the clock of "
+    + _either([city.split("/")[1].replace("_", " ") for city in ZONE_CLOCKS.values()])
+    + " on that date (another abbreviation, such as IST or BST, names different zones in "
     "different countries: write its offset instead), or an Excel serial day number)"
 )
 # ... and cb_epoch, for an API's JSON
