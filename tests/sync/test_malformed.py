@@ -69,7 +69,8 @@ API_PERSON = {
 
 # (id, sources, files, expected): expected is ("error", [substrings]),
 # ("reject", file, line, column, reason substring), or ("value", file, line, column,
-# reason substring): a value rejected on a record that is kept (the file's one record)
+# reason substring): a value rejected on a record that is kept (the file's one record;
+# the organization's one person)
 CASES = [
     # ---------------------------------------------------------------- files that stop a sync
     ("empty-file", AN, {"an/a.csv": b""}, ("error", ["an/a.csv", "the file is empty", "Fix:"])),
@@ -378,6 +379,17 @@ CASES = [
         ("reject", "van/contributions.csv", 2, "amount", "amount is not a number"),
     ),
     (
+        # the event is kept (its title, type and signups), without its date
+        "van-event-date-not-read",
+        VAN,
+        {
+            **VAN_LOOKUPS,
+            "van/events.csv": "eventid,eventname,eventtypename,dateoffsetbegin\n7,Meeting,Meeting,next tuesday\n",
+            "van/eventsignups.csv": "eventsignupid,vanid,eventid,eventstatusname,datecreated\n1,101,7,Completed,2026-08-01\n",
+        },
+        ("value", "van/events.csv", 2, "dateoffsetbegin", "the event is kept without a date"),
+    ),
+    (
         "van-missing-vanid",
         VAN,
         {**VAN_LOOKUPS, "van/persons.csv": "vanid,firstname\n101,A\n,B\n"},
@@ -501,7 +513,7 @@ def test_malformed(make_cohort, case_id, sources, files, expected):
         assert (matching[0][1], matching[0][2]) == (line, column), rejects
         assert all("a@example.org" not in (r[3] or "") for r in rejects)
         if kind == "value":  # the record is kept, and counted as kept
-            (read,) = result.files
+            (read,) = [f for f in result.files if f.file == file]
             assert (read.rows_read, read.rows_kept, read.rows_rejected) == (1, 1, 0)
             assert c.query("SELECT count(*) FROM person") == [(1,)]
 

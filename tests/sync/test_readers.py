@@ -512,7 +512,8 @@ def test_van_event_dates_with_an_offset_and_unreadable_ones(make_cohort):
     with a space before the offset. It was not read, and a date not read dated the
     event's signups by their creation date without a word: a Completed signup for the
     27 August meeting counted on 1 August. Such a date is read; one that cannot be is a
-    reject naming the line, the column and the fix."""
+    rejected value naming the line, the column and the fix: the event is kept (it was
+    counted as a rejected row)."""
     c = make_cohort("- {kind: van, path: van}")
     c.write("van/persons.csv", "vanid,firstname,lastname,email\n101,Ana,Diaz,ana@x.org\n")
     c.write(
@@ -534,10 +535,10 @@ def test_van_event_dates_with_an_offset_and_unreadable_ones(make_cohort):
         """,
     )
     result = c.sync()
-    assert [(f.file, f.rows_rejected) for f in result.files] == [
-        ("van/events.csv", 1),
-        ("van/eventsignups.csv", 0),
-        ("van/persons.csv", 0),
+    assert [(f.file, f.rows_read, f.rows_kept, f.rows_rejected) for f in result.files] == [
+        ("van/events.csv", 3, 3, 0),
+        ("van/eventsignups.csv", 3, 3, 0),
+        ("van/persons.csv", 1, 1, 0),
     ]
     assert c.rejects() == [
         (
@@ -557,6 +558,44 @@ def test_van_event_dates_with_an_offset_and_unreadable_ones(make_cohort):
         ("van:es:1", "2026-08-27 22:30"),
         ("van:es:2", "2026-08-02 13:00"),
         ("van:es:3", "2026-08-29 17:00"),
+    ]
+
+
+def test_a_van_event_date_not_read_after_a_misshapen_line_names_its_own_line(make_cohort):
+    """An event whose date is not read is kept: its date alone is rejected, by the line
+    it is on. A value rejected on a kept record was placed among the records DuckDB
+    accepted without leaving out the line of too many values above it (nor counting the
+    line break inside a quoted title): it named line 4, the misshapen one."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,firstname,lastname,email\n101,Ana,Diaz,ana@x.org\n")
+    c.write(
+        "van/events.csv",
+        "eventid,eventname,eventtypename,dateoffsetbegin\n"  # 1
+        '7,"Members\nmeeting",Meeting,2026-08-27 18:30:00\n'  # 2-3
+        "8,Canvass,Canvass,2026-08-28 10:00:00,extra\n"  # 4: a value too many
+        "9,Phone bank,Phone Bank,next tuesday\n"  # 5: a date not read
+        "10,Training,Training,2026-08-30 10:00:00\n",  # 6
+    )
+    c.write(
+        "van/eventsignups.csv",
+        "eventsignupid,vanid,eventid,eventstatusname,datecreated\n"
+        "1,101,9,Scheduled,2026-08-02 09:00:00\n",
+    )
+    result = c.sync()
+    events = next(f for f in result.files if f.file == "van/events.csv")
+    assert (events.rows_read, events.rows_kept, events.rows_rejected) == (4, 3, 1)
+    assert [(r[0], r[1], r[2]) for r in c.rejects()] == [
+        ("van/events.csv", 4, None),
+        ("van/events.csv", 5, "dateoffsetbegin"),
+    ]
+    assert c.query(f"SELECT event_id, {utc('start_at')} FROM event ORDER BY 1") == [
+        ("van:10", "2026-08-30 14:00"),
+        ("van:7", "2026-08-27 22:30"),
+        ("van:9", None),
+    ]
+    # the signup of the event without a date is dated by its creation (EDT, UTC-4)
+    assert c.query(f"SELECT activity_id, {utc('occurred_at')} FROM activity") == [
+        ("van:es:1", "2026-08-02 13:00")
     ]
 
 

@@ -1523,9 +1523,11 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                     rowid AS rec FROM {t}""")
             events = stage.tmp_name("evrows")
             con.execute(f"CREATE OR REPLACE TEMP TABLE {events} AS {' UNION ALL '.join(parts)}")
-            # an event date not read dated its signups by their creation date, silently
+            # an event date not read dated its signups by their creation date, silently;
+            # the event is kept (its title, type and signups): its date alone is rejected
+            # (a rejected row, it was counted out of the rows kept)
             con.execute(
-                f"""INSERT INTO st_reject SELECT file_no, rec, NULL, 'dateoffsetbegin',
+                f"""INSERT INTO st_value_reject SELECT file_no, rec, NULL, 'dateoffsetbegin',
                     {sql_str(EVENT_DATE_UNREAD)} FROM {events}
                     WHERE start_raw IS NOT NULL AND start_at IS NULL"""
             )

@@ -1518,8 +1518,10 @@ class Stage:
 
     def reject_lines(self) -> None:
         """Fill in the physical line of every reject (:meth:`_reject_lines`), and of
-        every value rejected on a kept record."""
-        for table in ("st_reject", "st_value_reject"):
+        every value rejected on a kept record. (The values first: their records are
+        placed among the ones DuckDB did not accept by the DuckDB lines of those, which
+        the rejects' are until they are set.)"""
+        for table in ("st_value_reject", "st_reject"):
             self._reject_lines(table)
 
     def _reject_lines(self, table: str) -> None:
@@ -1548,10 +1550,13 @@ class Stage:
             if records is None:
                 continue
             duckdb_to_line = {duckdb_line: line for line, duckdb_line in records}
+            # (the records DuckDB did not accept are rejected rows, whichever table's
+            # lines are set: a value rejected on a kept record after a line of too many
+            # values named the line above it)
             shape = {
                 r[0]
                 for r in self.con.execute(
-                    f"SELECT DISTINCT line FROM {table} WHERE file_no = ? AND rec IS NULL "
+                    "SELECT DISTINCT line FROM st_reject WHERE file_no = ? AND rec IS NULL "
                     "AND line IS NOT NULL",
                     [file_no],
                 ).fetchall()
@@ -1565,7 +1570,11 @@ class Stage:
                     [file_no],
                 ).fetchall()
                 pairs = [(r, accepted[r]) for (r,) in recs if 0 <= r < len(accepted)]
-            moved = [(d, duckdb_to_line[d]) for d in shape if duckdb_to_line.get(d, d) != d]
+            moved = (
+                [(d, duckdb_to_line[d]) for d in shape if duckdb_to_line.get(d, d) != d]
+                if table == "st_reject"
+                else []
+            )
             # (one statement each: the two sets of rows are told apart by ``rec``)
             self._set_lines(file_no, table, f"{table}.rec = l.k AND {table}.line IS NULL", pairs)
             self._set_lines(file_no, table, f"{table}.rec IS NULL AND {table}.line = l.k", moved)
