@@ -48,6 +48,7 @@ ADDED_COLUMNS = (
     ("identity", "listed", "BOOLEAN"),
     ("contact_attempt", "organizer_id", "VARCHAR"),
     ("contact_attempt", "contact_key", "VARCHAR"),
+    ("rejected_row", "record_kept", "BOOLEAN"),
 )
 
 # The identities that count a person as known to their tool, for "matched across
@@ -58,14 +59,22 @@ ADDED_COLUMNS = (
 MATCHED_IDENTITY = "listed IS NOT FALSE"
 
 
+def has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether the store's ``table`` has ``column`` (one of ``ADDED_COLUMNS``: a store
+    made before it and opened read-only is not migrated)."""
+    return bool(
+        con.execute(
+            """SELECT count(*) FROM duckdb_columns() WHERE table_name = ?
+                 AND column_name = ? AND database_name = current_database()""",
+            [table, column],
+        ).fetchone()[0]
+    )
+
+
 def matched_identity(con: duckdb.DuckDBPyConnection) -> str:
     """``MATCHED_IDENTITY``, or TRUE in a store made before ``identity.listed`` and
     opened read-only (not migrated: its identities all come from their tools' exports)."""
-    has = con.execute(
-        """SELECT count(*) FROM duckdb_columns() WHERE table_name = 'identity'
-             AND column_name = 'listed' AND database_name = current_database()"""
-    ).fetchone()[0]
-    return MATCHED_IDENTITY if has else "TRUE"
+    return MATCHED_IDENTITY if has_column(con, "identity", "listed") else "TRUE"
 
 
 # The ids in the tables of activities and contact attempts (tens of millions of rows in
@@ -245,7 +254,11 @@ SCHEMA: dict[str, str] = {
         line BIGINT,
         column_name VARCHAR,
         reason VARCHAR NOT NULL,
-        raw VARCHAR
+        raw VARCHAR,
+        -- TRUE: a value rejected on a record that is kept (an Action Builder assessment
+        -- that is not a number, a VAN event's date): not counted among the rows rejected.
+        -- NULL (a sync before the column) or FALSE: the record was rejected.
+        record_kept BOOLEAN
     """,
     "metric_value": """
         cycle VARCHAR NOT NULL,

@@ -1423,3 +1423,128 @@ def test_a_spoke_contact_is_matched_with_van_only_when_a_van_export_lists_its_id
     with connect(ctx.store_path) as con:
         assert load_summary(con, ctx.org).people["matched"] == 2
         assert {f.key: f for f in diagnose(con, ctx.org)}["match_rate"].affected == 0
+
+
+def test_rows_rejected_and_values_rejected_are_counted_apart(make_cohort):
+    """The rejects table's one count ("Rows") added up rows rejected and values rejected
+    on rows that were kept (a VAN event kept without its date): the report said 5 rows
+    were rejected where 3 were. Counted by hand: the activist report reads 4 rows, 2
+    rejected for their dates; VAN reads 2 people, 3 events (2 kept without their dates:
+    values, not rows) and 4 signups (1 rejected for its status): 13 read, 10 kept, 3
+    rows rejected, 2 values rejected. Each tool's rows read are its kept plus rejected."""
+    from cyclebook.sync.readers import EVENT_DATE_UNREAD
+    from cyclebook.sync.stage import BAD_DATE
+
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: van, path: van}")
+    c.write(
+        "an/activists.csv",
+        "uuid,first_name,email,can2_subscription_date\n"  # 1
+        "u1,Ana,ana@example.org,2026-08-01\n"  # 2
+        "u2,Bo,bo@example.org,31/31/2026\n"  # 3: rejected
+        "u3,Cy,cy@example.org,someday\n"  # 4: rejected
+        "u4,Di,di@example.org,2026-08-02\n",  # 5
+    )
+    c.write("van/persons.csv", "vanid,firstname\n101,Ed\n102,Flo\n")
+    c.write(
+        "van/events.csv",
+        "eventid,eventname,eventtypename,dateoffsetbegin\n"  # 1
+        "7,Kickoff,Meeting,2026-08-20 18:00:00\n"  # 2
+        "8,Canvass,Canvass,next tuesday\n"  # 3: kept, its date rejected
+        "9,Phone bank,Phone Bank,TBD\n",  # 4: kept, its date rejected
+    )
+    c.write(
+        "van/eventsignups.csv",
+        "eventsignupid,vanid,eventid,eventstatusname,datecreated\n"  # 1
+        "1,101,7,Completed,2026-08-01\n"  # 2
+        "2,101,8,Scheduled,2026-08-02\n"  # 3
+        "3,102,9,Scheduled,2026-08-03\n"  # 4
+        "4,102,7,Maybe,2026-08-04\n",  # 5: rejected
+    )
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    run = summary.last_run
+    assert (run["rows_read"], run["rows_kept"], run["rows_rejected"]) == (13, 10, 3)
+    assert (run["values_rejected"], run["left_out"]) == (2, 0)
+    sources = summary.sources.set_index("source_kind")
+    assert sources.loc[:, ["rows_read", "rows_kept", "rows_rejected", "values_rejected"]].to_dict(
+        "index"
+    ) == {
+        "Action Network (activist report)": {
+            "rows_read": 4,
+            "rows_kept": 2,
+            "rows_rejected": 2,
+            "values_rejected": 0,
+        },
+        "EveryAction / VAN": {
+            "rows_read": 9,
+            "rows_kept": 8,
+            "rows_rejected": 1,
+            "values_rejected": 2,
+        },
+    }
+    assert summary.rejects[
+        ["File", "Column", "Rows rejected", "Values rejected (row kept)", "Lines"]
+    ].values.tolist() == [
+        ["an/activists.csv", "can2_subscription_date", 2, 0, "3, 4"],
+        ["van/events.csv", "dateoffsetbegin", 0, 2, "3, 4"],
+        ["van/eventsignups.csv", "eventstatusname", 1, 0, "5"],
+    ]
+    assert list(summary.rejects["Reason"])[:2] == [BAD_DATE, EVENT_DATE_UNREAD]
+    # the table's rows add up to the rows rejected above it, its values to the values
+    assert summary.rejects["Rows rejected"].sum() == run["rows_rejected"]
+    assert summary.rejects["Values rejected (row kept)"].sum() == run["values_rejected"]
+
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "<dt>Rows rejected</dt><dd>3</dd>" in html
+    assert "<dt>Values rejected (their rows kept: listed below)</dt><dd>2</dd>" in html
+    assert "Rejected rows and values by file and reason" in html
+    assert "a rejected value is left out of a row that is kept" in html
+    for header in ("Rows rejected", "Values rejected (row kept)", "Values rejected (rows kept)"):
+        assert f'<th scope="col">{header}</th>' in html, header
+    for value in ("ana@example.org", "Ana", "Ed", "Flo", "101", "u2"):
+        assert f">{value}<" not in html, value
+
+
+def test_a_sync_with_no_value_rejected_shows_rows_alone(make_cohort):
+    """Without a rejected value, the rejects table and the table per tool have no
+    column of values, and the figures no line of them."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write(
+        "an/activists.csv",
+        "uuid,email,can2_subscription_date\nu1,ana@example.org,2026-08-01\n"
+        "u2,bo@example.org,someday\n",
+    )
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.rejects[["Rows rejected", "Values rejected (row kept)"]].values.tolist() == [
+        [1, 0]
+    ]
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "Rejected rows by file and reason" in html
+    assert "Values rejected" not in html
+
+
+def test_a_store_synced_before_values_were_told_apart_counts_its_rejects_as_rows(make_cohort):
+    """A store whose rejected_row has no record_kept column (synced before it, opened
+    read-only: not migrated) is read as before: every reject a row."""
+    c = make_cohort("- {kind: action_network_csv, path: an}")
+    c.write(
+        "an/activists.csv",
+        "uuid,email,can2_subscription_date\nu1,ana@example.org,2026-08-01\n"
+        "u2,bo@example.org,someday\n",
+    )
+    ctx = _context(c)
+    sync_phase.run(ctx)
+    con = duckdb.connect(str(ctx.store_path))
+    con.execute("ALTER TABLE rejected_row DROP COLUMN record_kept")
+    con.close()
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert summary.last_run["values_rejected"] == 0
+    assert summary.rejects[["Rows rejected", "Values rejected (row kept)"]].values.tolist() == [
+        [1, 0]
+    ]

@@ -22,9 +22,18 @@ from cyclebook.phases import PhaseContext
 from cyclebook.store import connect
 from cyclebook.sync import NotRead, SyncResult, files_not_read, sync_org
 from cyclebook.sync.readers import SUFFIXES
-from cyclebook.sync.summary import SOURCE_LABELS, UNREAD_KEYS, SyncSummary, load_summary
+from cyclebook.sync.summary import (
+    SOURCE_LABELS,
+    UNREAD_KEYS,
+    VALUES_REJECTED,
+    SyncSummary,
+    load_summary,
+)
 
 __all__ = ["run", "report", "blocks"]
+
+# the values rejected on rows that were kept, beside the rows read, kept and rejected
+VALUES_KEPT_ROWS = "Values rejected (their rows kept: listed below)"
 
 
 # What a file of a kind the source's reader does not read can become (beside "save it in
@@ -145,6 +154,8 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         ("Rows kept", f"{run['rows_kept']:,}"),
         ("Rows rejected", f"{run['rows_rejected']:,}"),
     ]
+    if run.get("values_rejected"):
+        figures.append((VALUES_KEPT_ROWS, f"{run['values_rejected']:,}"))
     if run.get("left_out"):
         figures.append(
             (
@@ -162,6 +173,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "rows_read": "Rows read",
             "rows_kept": "Kept",
             "rows_rejected": "Rejected",
+            "values_rejected": "Values rejected (rows kept)",
             "left_out": "Left out",
             "blank": "Blank rows skipped",
             "first": "Earliest activity",
@@ -171,7 +183,11 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         }
     )
     # the columns a sync with neither says nothing in (no people export: no record dates)
-    empty = [c for c in ("Left out", "Blank rows skipped") if not src[c].any()]
+    empty = [
+        c
+        for c in ("Values rejected (rows kept)", "Left out", "Blank rows skipped")
+        if not src[c].any()
+    ]
     empty += [c for c in ("People recorded from", "People recorded to") if src[c].isna().all()]
     src = src.drop(columns=empty)
     out.append(
@@ -301,18 +317,36 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             )
         )
 
-    out.append(d.heading("Rejected rows", 3))
+    out.append(d.heading("Rejected rows and values", 3))
     if summary.rejects.empty:
-        out.append(d.paragraph("No row was rejected."))
+        out.append(d.paragraph("No row or value was rejected."))
     else:
+        rejects = summary.rejects
+        values = rejects[VALUES_REJECTED].any()
+        if not values:
+            rejects = rejects.drop(columns=[VALUES_REJECTED])
         out.append(
             d.paragraph(
                 "Each rejected row is listed by file, line and column with the reason, so it can "
                 "be fixed in the tool and exported again (in a JSON file, by its record: the "
                 "first in the file's list of records is record 1). Values are not shown."
+                + (
+                    " A rejected row is not in the store (it counts among the rows rejected "
+                    "above); a rejected value is left out of a row that is kept, with the "
+                    "rest of its values (the row counts among the rows kept)."
+                    if values
+                    else ""
+                )
             )
         )
-        out.append(d.table(summary.rejects, "Rejected rows by file and reason"))
+        out.append(
+            d.table(
+                rejects,
+                "Rejected rows and values by file and reason"
+                if values
+                else "Rejected rows by file and reason",
+            )
+        )
 
     out.append(d.heading("Columns kept beyond the model", 3))
     unknown = summary.unknown_columns

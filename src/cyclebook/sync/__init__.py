@@ -1043,9 +1043,12 @@ def _record(
     con.execute(
         # (a record's line when the file could not be scanned for it: one line a record,
         # after the header and the lines above it)
-        """INSERT INTO rejected_row SELECT ?, ?, f.rel, coalesce(r.line, r.rec + 2 + f.skip),
-               r.column_name, r.reason, NULL
-           FROM (SELECT * FROM st_reject UNION ALL SELECT * FROM st_value_reject) r
+        """INSERT INTO rejected_row (org_id, run_id, file, line, column_name, reason, raw,
+               record_kept)
+           SELECT ?, ?, f.rel, coalesce(r.line, r.rec + 2 + f.skip), r.column_name,
+               r.reason, NULL, r.record_kept
+           FROM (SELECT *, FALSE AS record_kept FROM st_reject
+                 UNION ALL SELECT *, TRUE FROM st_value_reject) r
            JOIN cb_file_rows f USING (file_no)""",
         [org.id, result.run_id],
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from cyclebook.config import ACTIVITY_TYPES, Organization
-from cyclebook.store import matched_identity
+from cyclebook.store import has_column, matched_identity
 from cyclebook.sync.readers import generic_source_name
 
 SOURCE_LABELS = {
@@ -27,6 +27,11 @@ SOURCE_LABELS = {
     "action_builder": "Action Builder",
     "generic_csv": "Spreadsheet",
 }
+
+
+# the rejects table's counts: rows not kept, and values left out of rows that were kept
+ROWS_REJECTED = "Rows rejected"
+VALUES_REJECTED = "Values rejected (row kept)"
 
 
 @dataclass
@@ -447,9 +452,26 @@ def load_summary(con, org: Organization) -> SyncSummary:
         lower=0
     )
     files["blank"] = [int(json.loads(m or "{}").get("skipped_blank", 0)) for m in files["message"]]
+    # values rejected on records that were kept (an assessment that is not a number, an
+    # event's date): listed with the rejects, counted apart from the rows (a store synced
+    # before rejected_row.record_kept, not migrated when opened read-only, has none)
+    kept = (
+        "coalesce(record_kept, FALSE)"
+        if has_column(con, "rejected_row", "record_kept")
+        else "FALSE"
+    )
+    values_rejected = dict(
+        con.execute(
+            f"""SELECT file, count(*) FROM rejected_row WHERE org_id = ? AND {kept}
+                GROUP BY file""",
+            [org_id],
+        ).fetchall()
+    )
+    files["values_rejected"] = [int(values_rejected.get(f, 0)) for f in files["file"]]
     if last_run is not None:
         last_run["left_out"] = int(files["left_out"].sum())
         last_run["blank"] = int(files["blank"].sum())
+        last_run["values_rejected"] = int(files["values_rejected"].sum())
     if len(files):
         # each spreadsheet source is a row of its own, named as in the tables below (the
         # sign-in sheet's and the dues sheet's rows and dates were added up as one
@@ -465,6 +487,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 rows_read=("rows_read", "sum"),
                 rows_kept=("rows_kept", "sum"),
                 rows_rejected=("rows_rejected", "sum"),
+                values_rejected=("values_rejected", "sum"),
                 left_out=("left_out", "sum"),
                 blank=("blank", "sum"),
                 first=("first", "min"),
@@ -483,6 +506,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
                 "rows_read",
                 "rows_kept",
                 "rows_rejected",
+                "values_rejected",
                 "left_out",
                 "blank",
                 "first",
@@ -492,11 +516,16 @@ def load_summary(con, org: Organization) -> SyncSummary:
             ]
         )
 
+    # a rejected row is not in the store; a rejected value is left out of a record that
+    # is (its rows are counted as kept): one count of both read as rows rejected
     rej = _df(
         con,
-        """SELECT file, reason, coalesce(column_name, '') AS column_name, count(*) AS n,
+        f"""SELECT file, reason, coalesce(column_name, '') AS column_name,
+                  count(*) FILTER (WHERE NOT {kept}) AS n_rows,
+                  count(*) FILTER (WHERE {kept}) AS n_values,
                   list(line ORDER BY line) AS lines
-           FROM rejected_row WHERE org_id = ? GROUP BY ALL ORDER BY n DESC, file, reason""",
+           FROM rejected_row WHERE org_id = ? GROUP BY ALL
+           ORDER BY count(*) DESC, file, reason""",
         [org_id],
     )
     if len(rej):
@@ -518,7 +547,8 @@ def load_summary(con, org: Organization) -> SyncSummary:
             "file": "File",
             "reason": "Reason",
             "column_name": "Column",
-            "n": "Rows",
+            "n_rows": ROWS_REJECTED,
+            "n_values": VALUES_REJECTED,
             "lines": "Lines",
             "fix": "How to fix",
         }
