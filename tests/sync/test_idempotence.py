@@ -1051,3 +1051,63 @@ def test_a_sheet_of_people_stored_twice_before_is_said_on_its_file(make_cohort):
         f"Fix: `cyclebook forget {c.root} org --source sheet:roster` lists what the store "
         "holds of 'sheet:roster', and removes it with --yes"
     ]
+
+
+TEN_MEMBERS = "Member ID,First\nA,Ana\nB,Bo\nC,Cy\nD,Di\nE,Ed\nF,Flo\nG,Gus\nH,Hal\nI,Ivy\nJ,Jo\n"
+
+
+def test_a_sheet_of_people_that_lost_most_of_its_rows_under_another_name_is_refused(make_cohort):
+    """A roster of 10 members downloaded again, filtered to 4 of them and one new member,
+    under another name (its path changed to it): it held fewer than half of the roster's
+    people, so it was read as a new sheet, and its 4 members named by the sheet's id
+    alone became second people (15 people from 11). More than half of its own people
+    (4 of 5) are the roster's: it is refused, saying that the 6 it no longer lists
+    would stay in the store; with the label, the store holds the 10 and the new one."""
+    c = make_cohort(ROSTER)
+    c.write("Roster.csv", TEN_MEMBERS)
+    c.sync()
+    (c.exports / "Roster.csv").unlink()
+    c.write("Roster 2027.csv", "Member ID,First\nA,Ana\nB,Bo\nC,Cy\nD,Di\nK,Kai\n")
+    _rename_source(c, "Roster.csv", "Roster 2027.csv")
+    with pytest.raises(ExportError) as raised:
+        c.sync()
+    assert str(raised.value.path) == str(c.exports / "Roster 2027.csv")
+    assert (
+        "4 of its 5 people are the people of the spreadsheet source 'sheet:roster' (4 of "
+        "its 10), a sheet of people alone which no source in cohort.yml names any more: "
+        "read as a new sheet, each would be stored again under this sheet's name"
+    ) in str(raised.value)
+    assert (
+        "it lists fewer than half of that sheet's people: if it is a newer version of it, "
+        "the 6 it no longer lists stay in the store as they are"
+    ) in str(raised.value)
+    assert "`label: roster`" in raised.value.fix and "any name but roster" in raised.value.fix
+    assert c.query("SELECT count(*) FROM person") == [(10,)]
+
+    _rename_source(c, "Roster 2027.csv", "Roster 2027.csv", "        label: roster\n")
+    assert c.sync().status == "ok"
+    assert c.query("SELECT count(*) FROM person") == [(11,)]
+    assert c.query("SELECT DISTINCT source FROM identity") == [("sheet:roster",)]
+
+
+def test_another_sheet_numbered_as_a_retired_roster_is_not_taken_for_it(make_cohort):
+    """Sheets number their rows 1, 2, 3: a volunteers list numbered so, in the place of
+    a retired roster numbered so, shared every id with it and was refused as its copy
+    (3 of the roster's 6 ids). Its people are others (their names differ): it is synced.
+    A sheet of ids alone (no name, email or phone to tell) is still taken by its ids."""
+    c = make_cohort(ROSTER)
+    c.write("Roster.csv", "Member ID,First\n1,Ana\n2,Bo\n3,Cy\n4,Di\n5,Ed\n6,Flo\n")
+    c.sync()
+    _rename_source(c, "Roster.csv", "Volunteers.csv")
+    c.write("Volunteers.csv", "Member ID,First\n1,Xu\n2,Yi\n3,Zo\n")
+    result = c.sync()
+    assert result.status == "ok" and result.files[0].notes == []
+    assert c.query("SELECT count(*) FROM person") == [(9,)]
+
+    _rename_source(c, "Volunteers.csv", "Ids.csv")
+    c.write("Ids.csv", "Member ID,First\n1,\n2,\n")
+    with pytest.raises(
+        ExportError,
+        match="2 of its 2 people are the people of the spreadsheet source 'sheet:roster'",
+    ):
+        c.sync()

@@ -713,6 +713,18 @@ def _note_stored_twice(
     )
 
 
+# A person's record as a sheet of people and the store hold it (``p``: person_pii, or
+# st_person unqualified), and whether two such records of one id are the same person's:
+# they agree on the name, the email or the phone, whichever both hold, or both hold
+# none of them (a sheet of ids alone)
+_SAME_RECORD_VALUES = """nullif(lower(trim(concat_ws(' ', first_name, last_name))), '') AS name,
+    email, phone"""
+_SAME_RECORD = """coalesce(s.name = t.name, FALSE) OR coalesce(s.email = t.email, FALSE)
+    OR coalesce(s.phone = t.phone, FALSE)
+    OR NOT (s.name IS NOT NULL AND t.name IS NOT NULL OR s.email IS NOT NULL
+            AND t.email IS NOT NULL OR s.phone IS NOT NULL AND t.phone IS NOT NULL)"""
+
+
 def _people_sheets_stored_under_another_name(
     con,
     org: Organization,
@@ -727,12 +739,20 @@ def _people_sheets_stored_under_another_name(
     changed to it, was not seen, and its people went in again under the new name (a
     person named by an id alone, as a sheet's ids name people in that sheet only, twice).
 
-    A new sheet is refused when it holds at least half of the people of a retired
-    sheet of people alone (no activities stored under its name): those are the rows a
-    renamed copy brings, where another sheet (a volunteers list beside the members)
-    shares some. A sheet given a ``label`` is not refused (its name does not come from
-    its file, so a renaming does not change it: a label of its own says it is another
-    sheet); the fix names both labels."""
+    A person of the new sheet is one of a retired sheet of people alone (no activities
+    stored under its name) when the sheet names them by the same id and their record
+    agrees with the stored one: on the name, the email or the phone, whichever both
+    hold (or both hold none of them). By the id alone, another sheet numbered 1, 2, 3
+    shared its rows' numbers with any roster numbered so, and was refused as its copy.
+
+    A new sheet is refused when it holds at least half of the retired sheet's people (a
+    renamed copy holds them all), or when more than half of its own people are that
+    sheet's: a newer version of it, downloaded under another name, that lost most of its
+    rows (filtered, or cut short) held fewer than half of them and was read as a new
+    sheet, its people stored again. Another sheet (a volunteers list in the members'
+    place) shares some of its people, not most. A sheet given a ``label`` is not refused
+    (its name does not come from its file, so a renaming does not change it: a label of
+    its own says it is another sheet); the fix names both labels."""
     people_only = {
         name: src
         for name, src in sheets.items()
@@ -750,18 +770,29 @@ def _people_sheets_stored_under_another_name(
     rosters = [name for name in retired if name not in with_activities]
     if not rosters:
         return
+    # (the pairs of one id: a person's name, email and phone, as the sheet and the store
+    # hold them; the sheets of people alone, small beside the activities)
     found = con.execute(
-        """WITH staged AS (
-                SELECT DISTINCT source, source_id FROM st_person
+        f"""WITH staged AS (
+                SELECT source, source_id, {_SAME_RECORD_VALUES} FROM st_person
                 WHERE source IN (SELECT unnest($read))),
             stored AS (
-                SELECT source, source_id FROM identity
-                WHERE org_id = $org AND source IN (SELECT unnest($rosters))),
-            sizes AS (SELECT source, count(*) AS n FROM stored GROUP BY source)
-            SELECT s.source, t.source, count(*) AS shared, any_value(z.n) AS people,
-                   (SELECT count(*) FROM staged n WHERE n.source = s.source)
-            FROM staged s JOIN stored t USING (source_id) JOIN sizes z ON z.source = t.source
-            GROUP BY ALL HAVING 2 * count(*) >= any_value(z.n)
+                SELECT i.source, i.source_id, {_SAME_RECORD_VALUES}
+                FROM identity i LEFT JOIN person_pii p USING (org_id, person_id)
+                WHERE i.org_id = $org AND i.source IN (SELECT unnest($rosters))),
+            sizes AS (SELECT source, count(*) AS n FROM stored GROUP BY source),
+            staged_sizes AS (
+                SELECT source, count(DISTINCT source_id) AS n FROM staged GROUP BY source),
+            same AS (
+                SELECT s.source, t.source AS stored_as, s.source_id
+                FROM staged s JOIN stored t USING (source_id)
+                GROUP BY ALL HAVING bool_or({_SAME_RECORD}))
+            SELECT m.source, m.stored_as, count(*) AS shared, any_value(z.n) AS people,
+                   any_value(g.n) AS staged
+            FROM same m JOIN sizes z ON z.source = m.stored_as
+                 JOIN staged_sizes g ON g.source = m.source
+            GROUP BY ALL
+            HAVING 2 * count(*) >= any_value(z.n) OR 2 * count(*) > any_value(g.n)
             ORDER BY 3 DESC, 1, 2""",
         {"read": sorted(people_only), "rosters": rosters, "org": org.id},
     ).fetchall()
@@ -775,12 +806,20 @@ def _people_sheets_stored_under_another_name(
         )
         if name not in known:
             stored_name = stored_as.removeprefix("sheet:")
+            # a newer version that lost rows: what becomes of the people it no longer lists
+            fewer = (
+                f"; it lists fewer than half of that sheet's people: if it is a newer "
+                f"version of it, the {people - shared} it no longer lists stay in the store "
+                "as they are (a sheet's people stay when a newer version drops them)"
+                if 2 * shared < people
+                else ""
+            )
             raise ExportError(
                 paths.exports(org.id) / src.path,
                 f"{shared_people}: read as a new sheet, each would be stored again under "
                 "this sheet's name (a spreadsheet source is known by its label, else its "
                 "file name, and this one's name is new; a person named by a sheet's id "
-                "alone would be a second person)",
+                f"alone would be a second person){fewer}",
                 org_id=org.id,
                 fix=f"if this is that sheet saved under another file name, give this source "
                 f"`label: {stored_name}` in cohort.yml (its name in the store; a label stays "
