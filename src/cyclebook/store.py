@@ -39,7 +39,8 @@ from cyclebook.errors import StoreError
 # 6: identity.listed (an id only another tool named, as Spoke's contact[external_id]
 #    names a VAN id, is not a record of its own tool: see MATCHED_IDENTITY)
 # 7: an activity id made of a digest of the row's content is that digest hashed with
-#    the salt (see activity_digest_sql); event_field
+#    the salt (see activity_digest_sql); event_field; rejected_row.record_kept (a value
+#    rejected on a record that is kept is no rejected row)
 SCHEMA_VERSION = 7
 
 # columns added to a table after its first version: a store made before gets them

@@ -33,7 +33,9 @@ from cyclebook.sync.summary import (
 __all__ = ["run", "report", "blocks"]
 
 # the values rejected on rows that were kept, beside the rows read, kept and rejected
+# (the figures above the table per tool, and its column)
 VALUES_KEPT_ROWS = "Values rejected (their rows kept: listed below)"
+VALUES_KEPT_ROWS_COLUMN = "Values rejected (rows kept)"
 
 
 # What a file of a kind the source's reader does not read can become (beside "save it in
@@ -173,7 +175,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             "rows_read": "Rows read",
             "rows_kept": "Kept",
             "rows_rejected": "Rejected",
-            "values_rejected": "Values rejected (rows kept)",
+            "values_rejected": VALUES_KEPT_ROWS_COLUMN,
             "left_out": "Left out",
             "blank": "Blank rows skipped",
             "first": "Earliest activity",
@@ -184,9 +186,7 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
     )
     # the columns a sync with neither says nothing in (no people export: no record dates)
     empty = [
-        c
-        for c in ("Values rejected (rows kept)", "Left out", "Blank rows skipped")
-        if not src[c].any()
+        c for c in (VALUES_KEPT_ROWS_COLUMN, "Left out", "Blank rows skipped") if not src[c].any()
     ]
     empty += [c for c in ("People recorded from", "People recorded to") if src[c].isna().all()]
     src = src.drop(columns=empty)

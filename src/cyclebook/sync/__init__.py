@@ -713,8 +713,8 @@ def _note_stored_twice(
     )
 
 
-# A person's record as a sheet of people and the store hold it (``p``: person_pii, or
-# st_person unqualified), and whether two such records of one id are the same person's:
+# A person's name, email and phone as a sheet of people (st_person) and the store
+# (person_pii) hold them, and whether two such records of one id are the same person's:
 # they agree on the name, the email or the phone, whichever both hold, or both hold
 # none of them (a sheet of ids alone)
 _SAME_RECORD_VALUES = """nullif(lower(trim(concat_ws(' ', first_name, last_name))), '') AS name,

@@ -369,12 +369,12 @@ MACROS = [
 ]
 
 
-# the forms cb_ts reads, as a rejected date's reason names them
 def _either(names: list[str]) -> str:
     """``a, b or c``."""
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
+# the forms cb_ts reads, as a rejected date's reason names them
 BAD_DATE = (
     "date not readable (expected ISO 8601 like 2026-09-14 or 2026-09-14T18:00:00Z, "
     "MM/DD/YYYY with or without a time such as 09/14/2026 6:00 PM, a month's name such "
