@@ -712,22 +712,16 @@ def org_status(
     }
     if store_path is None or not Path(store_path).exists():
         return status
-    from cyclebook.store import connect
+    from cyclebook.store import connect, last_syncs
 
     with connect(store_path) as con:
+        for org_id, (run_status, at) in last_syncs(con).items():
+            if org_id in status:
+                status[org_id]["sync"] = run_status
+                status[org_id]["last_sync"] = (
+                    None if at is None else dt.datetime.fromtimestamp(at, dt.UTC)
+                )
         tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
-        if "sync_run" in tables:
-            rows = con.execute(
-                """SELECT org_id, status, epoch(coalesce(finished_at, started_at)) AS at
-                   FROM sync_run WHERE file IS NULL
-                   QUALIFY row_number() OVER (PARTITION BY org_id ORDER BY started_at DESC) = 1"""
-            ).fetchall()
-            for org_id, run_status, at in rows:
-                if org_id in status:
-                    status[org_id]["sync"] = str(run_status)
-                    status[org_id]["last_sync"] = (
-                        None if at is None else dt.datetime.fromtimestamp(float(at), dt.UTC)
-                    )
         if "metric_value" in tables:
             rows = con.execute(
                 "SELECT org_id, count(*) FROM metric_value WHERE cycle = ? GROUP BY org_id",

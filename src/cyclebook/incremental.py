@@ -23,13 +23,17 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     the two cycles; the share report's suppression reads the whole chain), each as
     validated (:meth:`Fingerprints.card`: a comment or a blank line changes nothing), and, while
     the cycle is still running, today's date and how many of its events and attendances
-    have happened by now (:meth:`Fingerprints.passed`: the show rate and the improve
-    report count only events that have happened; after the end the reports are fixed).
+    have happened by now (:meth:`Fingerprints.passed`: the share report and the cohort
+    summary measure the cycle up to today, and they and the improve report count only
+    events that have happened; after the end the reports are fixed). Not for the sync
+    and reflect reports (``READS_NO_CLOCK``): neither shows anything that depends on the
+    date, and they were out of date the next day (publishing needed a run that day).
 ``config``
     for an organization's job, the cohort's settings and the configuration in
     ``cohort.yml`` of the organizations it reads (:meth:`Fingerprints.related`: itself,
     its network and its affiliates; not its sibling affiliates); for the cohort notebook,
-    the whole of ``cohort.yml`` as read (a comment changes nothing). Editing one group's
+    the whole of ``cohort.yml`` as read (a comment changes nothing) but the groups'
+    staff (``NOT_READ_BY_PHASE``). Editing one group's
     entry re-runs that group, its network and its affiliates, not the whole cohort's
     pages (the cohort summary re-runs). With it, which of those organizations'
     ``measure_history`` changes apply only from a later cycle (:meth:`Fingerprints.applies_later`):
@@ -37,8 +41,10 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     (:meth:`Fingerprints.sync_config`): its own organization's sources, time zone and
     ladder as of the cycle, not its consent, staff, measures or network; editing those
     re-runs the group's other reports, not its sync. The other phases leave out what
-    their reports do not read either (``NOT_READ_BY_PHASE``: the share report names no
-    staff, and a gallery note is the cohort summary's alone), and no job counts the
+    their reports do not read either (``NOT_READ_BY_PHASE``: only the improve report
+    names the staff, as the team when the card names none; the reflect report's form
+    offers them, in JupyterLab only, ``READ_WHEN_INTERACTIVE``; a gallery note is the
+    cohort summary's alone), and no job counts the
     ``facilitators`` (``READ_BY_THE_GUARD_ALONE``): only the privacy guard reads them,
     so editing them has the kept reports checked again (``guarded`` below), not run.
 ``reflections`` (not sync, not share)
@@ -70,16 +76,28 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     unchanged export and an untouched store skip it. For the later phases it is the
     data and earlier cycles' metric values of the organizations the job reads
     (:meth:`Fingerprints.reads`: its own, and a network's improve report its
-    affiliates' too) *before*
-    the job runs; the runner starts an organization's phases after sync only once every
-    sync of those is done, so that state is the one the job reads.
+    affiliates' too) *before* the job runs; the runner starts an organization's phases
+    after sync only once every sync of those is done, so that state is the one the job
+    reads. It is all they count of what a sync wrote (with ``synced``, below): an export
+    saved again with the same rows (downloaded again, its columns in another order, a
+    dated sheet under its new name) re-runs the sync report, which lists the files and
+    their hashes, and no report after it.
+``synced`` (the cohort notebook only)
+    each organization's last sync, as the summary's status table shows it: its outcome
+    and its day (:meth:`Fingerprints.synced`). The rest of the sync's bookkeeping
+    (``sync_run``'s files, rows and dates, ``rejected_row``, ``raw_file``) only the sync
+    report reads (and, to tell whether saved values may be reused, the metric code:
+    reused or computed, they are the same).
 ``upstream``
     the fingerprints and statuses of the earlier phases of the same organization and
-    cycle (for the cohort notebook: of every organization's phases in the cycle). What
-    an earlier phase writes (share's saved metric values, read by improve and by the
-    cohort summary) is thereby covered without knowing where it is written. A withheld
-    report counts as one that succeeded (:func:`token`): it ran to its end, and only
-    its page was replaced.
+    cycle that write what the job reads (``WRITERS``: share, whose saved metric values
+    the reflect and improve reports and the cohort summary show; for the cohort
+    notebook: every organization's share reports of the cycle). What share writes is
+    thereby covered without knowing where it is written. Not the sync's (see ``store``
+    and ``synced``), nor reflect's or improve's, which write nothing. A withheld report
+    counts as one that succeeded (:func:`token`): it ran to its end, and only its page
+    was replaced. To judge what is out of date (:meth:`Fingerprints.out_of_date`), the
+    sync reports count as upstream too: an export not synced yet may change the rows.
 
 ``guarded`` (kept beside the fingerprint, not in it)
     what the privacy guard last checked the report against (:meth:`Fingerprints.guard_state`):
@@ -92,12 +110,12 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     an edit of what only the guard reads (the ``facilitators``, the names in a
     reflection of another cycle) is taken: no report runs again for it.
 
-Consequences: a changed export re-runs only that organization's phases (and, for an
-affiliate, its network's improve report, which counts it) and the cohort summary; a
-changed cycle.yml
-re-runs that cycle's reports; a changed reflection file re-runs that group's reflect
-and improve reports of that cycle, and its cohort summary; a changed list of
-facilitators re-runs nothing (the kept reports are checked again by the guard).
+Consequences: a changed export re-runs that organization's sync; if the rows it stores
+changed, its other phases too (and, for an affiliate, its network's improve report,
+which counts it) and the cohort summary; a changed cycle.yml re-runs that cycle's
+reports; a changed reflection file re-runs that group's reflect and improve reports of
+that cycle, and its cohort summary; a changed list of facilitators re-runs nothing
+(the kept reports are checked again by the guard); ``--force`` re-runs everything.
 """
 
 from __future__ import annotations
@@ -158,9 +176,32 @@ READ_BY_THE_GUARD_ALONE = frozenset({"facilitators"})
 # holds them. Left out by name, as for sync.
 NOT_READ_BY_PHASE: dict[str, dict[str, Any]] = {
     "share": {"staff": True, "consent": {"gallery_note"}},
-    "reflect": {"consent": {"gallery_note"}},
+    # the staff are offered as who took part by the form alone, shown only when the
+    # notebook runs with ``interactive`` (READ_WHEN_INTERACTIVE); a report names none
+    "reflect": {"staff": True, "consent": {"gallery_note"}},
     "improve": {"consent": {"gallery_note"}},
+    # every organization's entry, for the cohort summaries: they name no staff (the team
+    # they show is the card's)
+    "cohort": {"staff": True},
 }
+# What a phase reads of an organization's entry only when its notebook runs with
+# ``interactive`` (JupyterLab's form, or a run given ``-p interactive true``)
+READ_WHEN_INTERACTIVE: dict[str, set[str]] = {"reflect": {"staff"}}
+# The phases whose runs write what later reports of the cycle read: share saves the
+# group's metric values (and each person's state, for its network's roll-up), which
+# reflect, improve and the cohort summary show. Their tokens are a later report's
+# ``upstream``. Not sync's: what it writes is the group's data, which the later reports
+# count in their ``store`` (and the cohort summary each group's last sync, ``synced``);
+# with its whole fingerprint there, an export saved again with the same rows (another
+# name, its columns in another order, downloaded again) re-ran every report of the
+# group. Nor reflect's or improve's, which write nothing: a staff member added (read by
+# improve alone) re-ran the cohort summaries.
+WRITERS = frozenset({"share"})
+# Phases whose reports do not depend on the date: the sync report says what the exports
+# hold and when they were read; the reflect report shows what the group said and the
+# figures share saved (``upstream``). A report of an earlier day of a running cycle was
+# out of date (and refused by ``cyclebook publish``) for a date it does not show.
+READS_NO_CLOCK = frozenset({"sync", "reflect"})
 # Phases whose reports read no reflection file (share computes the group's measures from
 # the store; what the group said is shown by reflect and improve, and the cohort summary)
 READS_NO_REFLECTIONS = frozenset({"sync", "share"})
@@ -223,10 +264,6 @@ def token(fingerprint: str, status: str) -> str:
     return f"{fingerprint}:{'ok' if status in RAN_TO_THE_END else status}"
 
 
-def _org_of(key: str) -> str:
-    return key.split("/")[1]
-
-
 class Fingerprints:
     """Fingerprints of one run's jobs, and the previous runs' record to compare with."""
 
@@ -265,6 +302,7 @@ class Fingerprints:
         self._shared: set[tuple[str, str]] = set()
         self._reread_all = False
         self._guard: str | None = None
+        self._synced: str | None = None  # each group's last sync (see synced)
         # job key -> the guard state its report was checked against (see guard_state)
         self.guarded: dict[str, str | None] = {}
         self.cycle_order = list_cycles(paths.root)
@@ -465,6 +503,7 @@ class Fingerprints:
         if org_id is not None and phase == "sync":
             self._dirty.add(org_id)
             self._guard = None
+            self._synced = None
         elif org_id is not None:
             self._reread_all = True
             if phase == "share" and cycle is not None:
@@ -610,6 +649,23 @@ class Fingerprints:
             self._guard = digest([people, allowed])
         return self._guard
 
+    def synced(self) -> str:
+        """What the cohort summary shows of each organization's last sync: its status
+        and the day (UTC) it ended (:func:`cyclebook.store.last_syncs`). Read again once a
+        sync of the run ran: one that read an export saved again with the same rows
+        changes no data, and the summary shows its day."""
+        if self._synced is None:
+            from cyclebook.store import connect, last_syncs
+
+            found: dict[str, list] = {}
+            if self.paths.store.exists():
+                with connect(self.paths.store) as con:
+                    for org_id, (status, at) in last_syncs(con).items():
+                        day = None if at is None else dt.datetime.fromtimestamp(at, dt.UTC)
+                        found[org_id] = [status, day and day.date().isoformat()]
+            self._synced = digest(found)
+        return self._synced
+
     def passed(self, card: CycleCard, org_ids: list[str] | None) -> str:
         """While a cycle runs: how many of its events and attendances (by the event's
         start, else the attendance's own time, as the show rate dates them) have happened
@@ -650,21 +706,26 @@ class Fingerprints:
 
     # ------------------------------------------------------------------ jobs
 
-    def _upstream(self, job: Any) -> dict[str, str]:
+    def _upstream(self, job: Any, *, syncs: bool = False) -> dict[str, str]:
+        """The reports of the cycle before ``job`` that write what it reads (``WRITERS``:
+        the share reports of its organization; for the cohort summary, every
+        organization's), by key, with their tokens. With ``syncs``, the sync reports too:
+        an export not synced yet may change what every report after it shows."""
         cycle_prefix = f"{job.cycle}/"
-        if job.org_id is None:
-            return {
-                key: token
-                for key, token in self.tokens.items()
-                if key.startswith(cycle_prefix) and _org_of(key) != "(cohort)"
-            }
-        org_prefix = f"{job.cycle}/{job.org_id}/"
-        rank = PHASE_ORDER[job.phase]
-        return {
-            key: token
-            for key, token in self.tokens.items()
-            if key.startswith(org_prefix) and PHASE_ORDER.get(key.split("/")[2], 99) < rank
-        }
+        wanted = WRITERS | ({"sync"} if syncs else set())
+        found: dict[str, str] = {}
+        for key, value in self.tokens.items():
+            if not key.startswith(cycle_prefix):
+                continue
+            _, org, phase, *_ = key.split("/")
+            if phase not in wanted:
+                continue
+            if job.org_id is None:
+                if org != "(cohort)":
+                    found[key] = value
+            elif org == job.org_id and PHASE_ORDER.get(phase, 99) < PHASE_ORDER[job.phase]:
+                found[key] = value
+        return found
 
     def local_today(self, org_id: str | None) -> dt.date:
         """Today in the organization's time zone, as its share report reads it (whether
@@ -727,18 +788,23 @@ class Fingerprints:
             "clock": "after the end",
         }
         today = self.local_today(job.org_id)
-        if today <= card.end:
-            parts["clock"] = today.isoformat()
-            if job.phase != "sync":  # a sync reads exports, not what has happened by now
-                reads = None if job.org_id is None else self.reads(job.org_id, job.phase)
-                parts["clock"] += f":{self.passed(card, reads)}"
+        if job.phase in READS_NO_CLOCK:
+            parts["clock"] = "not read"
+        elif today <= card.end:
+            reads = None if job.org_id is None else self.reads(job.org_id, job.phase)
+            parts["clock"] = f"{today.isoformat()}:{self.passed(card, reads)}"
         if job.org_id is None:
             # what cohort.yml says, not how it is written (a comment re-ran the summaries)
             everyone = [org.id for org in self.cohort.organizations]
-            cohort = self.cohort.model_dump(mode="json", exclude=set(READ_BY_THE_GUARD_ALONE))
+            unread = {
+                **dict.fromkeys(READ_BY_THE_GUARD_ALONE, True),
+                "organizations": {"__all__": NOT_READ_BY_PHASE["cohort"]},
+            }
+            cohort = self.cohort.model_dump(mode="json", exclude=unread)
             parts["config"] = digest([cohort, self.applies_later(job.cycle, everyone)])
             parts["reflections"] = digest(self.reflections(job.cycle, everyone))
             parts["store"] = self.store(None, upto=job.cycle)
+            parts["synced"] = self.synced()
         else:
             if job.phase == "sync":
                 parts["config"] = self.sync_config(job.org_id, job.cycle)
@@ -748,6 +814,9 @@ class Fingerprints:
                     mode="json", exclude={"organizations", *READ_BY_THE_GUARD_ALONE}
                 )
                 unread = NOT_READ_BY_PHASE.get(job.phase)
+                if unread and job.parameters.get("interactive") is True:
+                    shown = READ_WHEN_INTERACTIVE.get(job.phase, set())
+                    unread = {k: v for k, v in unread.items() if k not in shown}
                 configs = [
                     self.cohort.org(o).model_dump(mode="json", exclude=unread) for o in related
                 ]
@@ -818,7 +887,7 @@ class Fingerprints:
                 found[job.key] = [
                     name for name, value in parts.items() if before.get(name) != value
                 ] or ["version"]
-            elif any(key in found for key in self._upstream(job)):
+            elif any(key in found for key in self._upstream(job, syncs=True)):
                 found[job.key] = ["upstream"]
         return found
 

@@ -112,12 +112,10 @@ def publish(
             else "create a cycle and run it first (see README).",
         )
     with runner.run_lock(paths):  # no run replaces a report while it is checked and copied
-        _, cards, chains = runner.plan(paths.root, cycles=[cycle], audiences=AUDIENCES)
-        card = cards[cycle]
-        fingerprints = Fingerprints(paths, cohort, cards, runner.package_versions())
+        fingerprints = Fingerprints(paths, cohort, {}, runner.package_versions())
         made = fingerprints.previous
-        # every report the cycle can have, as the run that made it planned it
-        jobs = [_as_made(job, made.get(job.key)) for chain in chains for job in chain]
+        jobs = runner.made_jobs(fingerprints, cycle)  # every report the cycle can have
+        card = fingerprints.cards[cycle]
         wanted = _wanted(jobs, made, audience, chosen)
         if not wanted:  # (every audience has reports by default: not seen)
             raise PublishError(f"no {audience} report in {cycle}", fix="run the cycle first.")
@@ -185,17 +183,6 @@ def _check_dest(paths: CohortPaths, dest: Path, replace: bool) -> None:
         )
 
 
-def _as_made(job: runner.Job, made: dict[str, Any] | None) -> runner.Job:
-    """The job with the parameters its report was made with, when they differ only by
-    a notebook's own parameters given with ``-p`` (not the ones the run sets)."""
-    recorded = (made or {}).get("parameters")
-    if not isinstance(recorded, dict) or recorded == job.parameters:
-        return job
-    if any(recorded.get(name) != job.parameters.get(name) for name in runner.PLANNED):
-        return job
-    return dataclasses.replace(job, parameters=recorded)
-
-
 def _wanted(
     jobs: list[runner.Job], made: dict[str, dict[str, Any]], audience: str, orgs: list[str]
 ) -> list[runner.Job]:
@@ -227,7 +214,7 @@ def _check_made(
     """Refuse reports never made, not made well, or out of date, naming each and the
     command that makes them."""
     made = fingerprints.previous
-    changed = fingerprints.out_of_date(jobs)
+    changed = runner.stale_reports(fingerprints, jobs)
     problems: list[str] = []
     commands: dict[str, None] = {}
     failed = False

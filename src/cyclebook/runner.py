@@ -27,12 +27,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import cyclebook
 from cyclebook.config import (
+    AUDIENCES,
     PHASE_AUDIENCES,
     Cohort,
     CycleCard,
@@ -1459,7 +1460,48 @@ INPUT_NAMES = {
     "reflections": "reflections",
     "exports": "exports",
     "store": "the data in the store",
+    "synced": "a group's last sync",
 }
+
+
+def made_jobs(fingerprints: Fingerprints, cycle: str) -> list[Job]:
+    """Every report ``cycle`` can have (each phase for each audience it may have), as
+    the run that made it planned it (:func:`as_made`, by the records of
+    :attr:`Fingerprints.previous`): what :meth:`Fingerprints.out_of_date` judges, for
+    `cyclebook publish` and for the warning at the end of a run alike. The cycle's card
+    is added to ``fingerprints``. Raises what :func:`plan` raises (a card a run of the
+    cycle would refuse)."""
+    _, cards, chains = plan(fingerprints.paths.root, cycles=[cycle], audiences=AUDIENCES)
+    fingerprints.cards.update(cards)
+    made = fingerprints.previous
+    return [as_made(job, made.get(job.key)) for chain in chains for job in chain]
+
+
+def as_made(job: Job, made: dict[str, Any] | None) -> Job:
+    """The job with the parameters its report was made with, when they differ only by
+    a notebook's own parameters given with ``-p`` (not the ones the run sets)."""
+    recorded = (made or {}).get("parameters")
+    if not isinstance(recorded, dict) or recorded == job.parameters:
+        return job
+    if any(recorded.get(name) != job.parameters.get(name) for name in PLANNED):
+        return job
+    return replace(job, parameters=recorded)
+
+
+def stale_reports(fingerprints: Fingerprints, jobs: list[Job]) -> dict[str, list[str]]:
+    """The reports among ``jobs`` whose last run succeeded and that a run would make
+    again, by key, with the names of what changed (:meth:`Fingerprints.out_of_date`).
+    The one check behind the warning at the end of a run (:func:`_out_of_date`) and
+    `cyclebook publish`'s refusal of a report out of date: the warning judged the
+    reports a run makes by default, by their default parameters, and stopped at a
+    group's first; it left out a cohort summary that follows a group's report out of
+    date, and a report made on request, which publish refused."""
+    changed = fingerprints.out_of_date(jobs)
+    return {
+        key: parts
+        for key, parts in changed.items()
+        if fingerprints.previous.get(key, {}).get("status") in CACHEABLE
+    }
 
 
 def _out_of_date(paths: CohortPaths, fingerprints: Fingerprints, ran: list[str]) -> list[str]:
@@ -1469,44 +1511,26 @@ def _out_of_date(paths: CohortPaths, fingerprints: Fingerprints, ran: list[str])
     latest cycle left the earlier cycles' reports as they were without a word, and
     they went on showing the old figures as current.
 
-    Each kept report's fingerprint is computed as a run of its cycle would (the store's
-    digests are the ones this run read); a chain stops at its first report out of date,
-    as a run of it would make the rest again."""
-    from cyclebook.incremental import digest
-
+    Each kept report is judged as `cyclebook publish` judges it (:func:`stale_reports`),
+    with the store's digests this run read."""
     warnings = []
     for cycle in fingerprints.cycle_order:
         prefix = f"{cycle}/"
         if cycle in ran or not any(key.startswith(prefix) for key in fingerprints.previous):
             continue  # run now, or never: nothing made that could be out of date
         try:
-            _, cards, chains = plan(paths.root, cycles=[cycle])
+            jobs = made_jobs(fingerprints, cycle)
         except CyclebookError:
             continue  # a card a run of it would refuse: that run says why
-        fingerprints.cards.update(cards)
-        stale: dict[str, None] = {}
-        changed: dict[str, None] = {}
-        for chain in chains:
-            for job in chain:
-                made = fingerprints.previous.get(job.key)
-                if made is None or made.get("status") not in CACHEABLE:
-                    continue
-                parts = fingerprints.inputs(job)
-                if digest(parts) == made.get("fingerprint"):
-                    continue
-                stale[job.org_id or "the cohort summary"] = None
-                before = made.get("inputs") or {}
-                changed.update(
-                    dict.fromkeys(
-                        INPUT_NAMES[name]
-                        for name, value in parts.items()
-                        if name in INPUT_NAMES and before.get(name) != value
-                    )
-                )
-                break
+        stale = stale_reports(fingerprints, jobs)
         if not stale:
             continue
-        names = list(stale)
+        names = list(
+            dict.fromkeys(job.org_id or "the cohort summary" for job in jobs if job.key in stale)
+        )
+        changed = dict.fromkeys(
+            INPUT_NAMES[name] for parts in stale.values() for name in parts if name in INPUT_NAMES
+        )
         whose = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
         what = ", ".join(changed) or "their inputs"
         warnings.append(

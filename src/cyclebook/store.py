@@ -401,6 +401,22 @@ def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
     return salt
 
 
+def last_syncs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, float | None]]:
+    """Each organization's latest sync (its ``sync_run`` row for the whole run, not a
+    file's): its status and when it ended (else began), in seconds since the epoch, as
+    the cohort summary shows them (:func:`cyclebook.gallery.org_status`). Empty in a
+    store without ``sync_run``."""
+    tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+    if "sync_run" not in tables:
+        return {}
+    rows = con.execute(
+        """SELECT org_id, status, epoch(coalesce(finished_at, started_at)) AS at
+           FROM sync_run WHERE file IS NULL
+           QUALIFY row_number() OVER (PARTITION BY org_id ORDER BY started_at DESC) = 1"""
+    ).fetchall()
+    return {org_id: (str(status), None if at is None else float(at)) for org_id, status, at in rows}
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the tables (and migrate an older store). Every writer of every report opens
     the store, so a current one is recognised in two quick queries and left alone."""

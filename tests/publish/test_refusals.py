@@ -171,3 +171,51 @@ def test_the_guard_checks_each_report_again(cohort: Path, tmp_path: Path) -> Non
     assert _run(cohort).ok
     publish(cohort, "organization", dest, orgs=["alpha"])
     assert files(dest) == org_reports("alpha") | {"index.html", "published.json"}
+
+
+def test_a_runs_warning_and_publish_judge_the_same_reports_out_of_date(
+    cohort: Path, stand_in_notebooks: Path, tmp_path: Path
+) -> None:
+    """The warning at the end of a run of the latest cycle, of an earlier cycle's reports
+    out of date, and `cyclebook publish`'s refusal are one check: the warning judged each
+    report by the parameters a run gives by default, so reports made with `-p` were out
+    of date for it (and never for publish), whatever a run of the cycle did."""
+    import yaml
+    from runner.conftest import ORG_PARAMS, READ, _notebook
+
+    _notebook(stand_in_notebooks / "4_improve.ipynb", ORG_PARAMS + "lag_days: int = 7\n", READ)
+    card = (cohort / "c1" / "cycle.yml").read_text()
+    (cohort / "c2").mkdir()
+    (cohort / "c2" / "cycle.yml").write_text(
+        card.replace("id: c1", "id: c2\nprevious: c1")
+        .replace("2026-09-14", "2026-10-26")
+        .replace("2026-08-03", "2026-09-14")
+    )
+    assert _run(cohort, cycles=["c1", "c2"]).ok
+    made = _run(cohort, cycles=["c1"], phases=["improve"], extra_parameters={"lag_days": 3})
+    assert {r.status for r in made.results} == {"ok"} and len(made.results) == 2
+
+    def warned() -> list[str]:
+        summary = _run(cohort, cycles=["c2"])
+        assert summary.ok
+        return [w for w in summary.warnings if "out of date" in w]
+
+    assert warned() == []
+    publish(cohort, "organization", tmp_path / "alpha", orgs=["alpha"], cycle="c1")
+
+    # a staff member added: the improve report's team (c1's reports of alpha alone)
+    config = yaml.safe_load((cohort / "cohort.yml").read_text())
+    config["organizations"][0]["staff"] = ["Lou (data)"]
+    (cohort / "cohort.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert warned() == [
+        "c1: reports made before are out of date (alpha): cohort.yml changed since they "
+        f"were made, and this run did not run c1. Fix: `cyclebook run {cohort} --cycle c1` "
+        "makes them again (only those out of date)."
+    ]
+    with pytest.raises(PublishError) as caught:
+        publish(cohort, "organization", tmp_path / "alpha2", orgs=["alpha"], cycle="c1")
+    assert _problems(caught.value) == [
+        "c1/alpha/improve/organization: out of date: cohort.yml changed since it was made"
+    ]
+    publish(cohort, "organization", tmp_path / "beta", orgs=["beta"], cycle="c1")
+    publish(cohort, "funder", tmp_path / "funder", cycle="c1")  # the summary reads no staff

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -67,7 +68,8 @@ def test_unchanged_cycle_executes_nothing(cohort: Path) -> None:
 def test_changed_export_reruns_only_that_organization(cohort: Path) -> None:
     _run(cohort)
     before = _mtimes(cohort)
-    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("alpha-2\n")
+    # (the stand-in sync keeps a line's first five characters: "94110" is a new row)
+    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("94110\n")
 
     statuses = _run(cohort)
     assert all(statuses[key] == "ok" for key in _keys("alpha")), statuses
@@ -79,6 +81,30 @@ def test_changed_export_reruns_only_that_organization(cohort: Path) -> None:
         name for name in after if "/alpha/" in f"/{name}" or "/_cohort/" in f"/{name}"
     }
     assert _run(cohort) == dict.fromkeys(statuses, "cached")
+
+
+def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(cohort: Path) -> None:
+    """The reports after sync read the group's data in the store, not its exports: with
+    the sync's whole fingerprint in theirs, an export saved again with the same rows
+    (here: what the stand-in sync keeps of it, the first five characters) re-ran every
+    report of the group and the cohort summaries."""
+    from cyclebook.store import connect
+
+    _run(cohort)
+    before = _mtimes(cohort)
+    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("alpha-saved-again\n")
+    statuses = _run(cohort)
+    assert _ran(statuses) == {"c1/alpha/sync/organization"}, statuses
+    after = _mtimes(cohort)
+    written = {name for name in after if after[name] != before[name]}
+    assert written == {n for n in after if "/alpha/" in f"/{n}" and Path(n).stem == "sync"}
+    assert len(written) == 2, written  # its notebook and its report
+    with connect(CohortPaths.of(cohort).store) as con:
+        assert con.execute("SELECT zip FROM person WHERE org_id = 'alpha'").fetchall() == [
+            ("alpha",)
+        ]
+    # --force runs every report again
+    assert set(_run(cohort, force=True).values()) == {"ok"}
 
 
 def test_new_export_file_of_unchanged_content_elsewhere(cohort: Path) -> None:
@@ -198,7 +224,7 @@ def test_lost_store_resyncs(cohort: Path) -> None:
 
 def test_one_phase_run_reuses_and_records(cohort: Path) -> None:
     _run(cohort)
-    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("alpha-3\n")
+    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("94110\n")
     # share alone: the new export is not in the store yet, so share has nothing new
     assert set(_run(cohort, phases=["share"]).values()) == {"cached"}
     statuses = _run(cohort, phases=["sync"])
@@ -573,26 +599,78 @@ def test_a_comment_in_cohort_yml_changes_nothing(cohort: Path) -> None:
     assert statuses["c1/alpha/share/organization"] == "cached"
 
 
-def test_a_syncs_clock_is_the_date_alone(cohort: Path, monkeypatch) -> None:
+def test_the_sync_and_reflect_reports_read_no_clock(cohort: Path, monkeypatch) -> None:
     """A sync reads exports, not what has happened by now: with the events it had just
     stored counted in its clock, one new export made the organization's whole chain run
-    twice (and any event passing re-ran the sync)."""
+    twice (and any event passing re-ran the sync). Nor does its report, or the reflect
+    report (what the group said, and the figures share saved), show the date: while a
+    cycle ran, both were out of date the next day, and `cyclebook publish` refused them
+    until a run that day. The share and improve reports count what has happened by
+    today."""
     import datetime as dt
 
     _run(cohort)
     paths = CohortPaths.of(cohort)
     card = runner.load_cycle(cohort, "c1")
-    during = dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC)
-    fingerprints = incremental.Fingerprints(
-        paths, runner.load_cohort(cohort), {"c1": card}, {}, now=during
-    )
     asked = []
-    monkeypatch.setattr(fingerprints, "passed", lambda card, orgs: asked.append(orgs) or "n")
-    jobs = {job.phase: job for job in runner.plan(cohort, orgs=["alpha"])[2][0]}
-    assert fingerprints.inputs(jobs["sync"])["clock"] == "2026-09-01"
-    assert asked == []
-    assert fingerprints.inputs(jobs["improve"])["clock"] == "2026-09-01:n"
-    assert asked == [["alpha"]]
+
+    def inputs(now: dt.datetime) -> dict[str, dict[str, str]]:
+        fingerprints = incremental.Fingerprints(
+            paths, runner.load_cohort(cohort), {"c1": card}, {}, now=now
+        )
+        monkeypatch.setattr(fingerprints, "passed", lambda card, orgs: asked.append(orgs) or "n")
+        jobs = {job.phase: job for job in runner.plan(cohort, orgs=["alpha"])[2][0]}
+        return {phase: fingerprints.inputs(job) for phase, job in jobs.items()}
+
+    during = inputs(dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC))
+    assert {phase: parts["clock"] for phase, parts in during.items()} == {
+        "sync": "not read",
+        "share": "2026-09-01:n",
+        "reflect": "not read",
+        "improve": "2026-09-01:n",
+    }
+    assert asked == [["alpha"], ["alpha"]]  # share's and improve's: their organization's
+    next_day = inputs(dt.datetime(2026, 9, 2, 12, tzinfo=dt.UTC))
+    changed = {
+        phase
+        for phase, parts in next_day.items()
+        if incremental.digest(parts) != incremental.digest(during[phase])
+    }
+    assert changed == {"share", "improve"}
+
+
+def test_a_running_cycles_reports_of_an_earlier_day(cohort: Path) -> None:
+    """While a cycle runs, a report made the day before is out of date when a run today
+    would show other figures: the share report and the cohort summary measure the cycle
+    up to today, improve counts the events that have happened by today, and the reflect
+    report shows share's figures. The sync report does not change with the date: it
+    was refused by `cyclebook publish` the next day all the same."""
+    import datetime as dt
+
+    card = cohort / "c1" / "cycle.yml"
+    today = dt.datetime.now(dt.UTC).date()
+    card.write_text(
+        card.read_text()
+        .replace("2026-08-03", (today - dt.timedelta(days=7)).isoformat())
+        .replace("2026-09-14", (today + dt.timedelta(days=35)).isoformat())
+    )
+    assert set(_run(cohort).values()) == {"ok"}
+    paths = CohortPaths.of(cohort)
+
+    def out_of_date(days: int) -> dict[str, list[str]]:
+        now = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+        fingerprints = incremental.Fingerprints(paths, runner.load_cohort(cohort), {}, {}, now=now)
+        return runner.stale_reports(fingerprints, runner.made_jobs(fingerprints, "c1"))
+
+    assert out_of_date(0) == {}
+    follows = {f"c1/{org}/reflect/organization": ["upstream"] for org in ("alpha", "beta")}
+    assert out_of_date(1) == {
+        **{f"c1/{org}/{job}": ["clock"] for org in ("alpha", "beta") for job in ORG_JOBS[1:4]},
+        **follows,
+        **{f"c1/{org}/improve/organization": ["clock"] for org in ("alpha", "beta")},
+        "c1/(cohort)/cohort/cohort": ["clock"],
+        "c1/(cohort)/cohort/funder": ["clock"],
+    }
 
 
 def test_the_clock_is_the_organizations_own_date(cohort: Path, monkeypatch) -> None:
@@ -1114,10 +1192,12 @@ def test_only_the_cycles_own_reflections_count(cohort: Path) -> None:
 def test_a_groups_staff_or_gallery_note_reruns_only_the_reports_that_show_them(
     cohort: Path,
 ) -> None:
-    """The share report names no staff (the team is shown by the improve report and the
-    cohort summary), and a group's gallery note is shown in the Measure Gallery of the
-    cohort summary alone: editing either re-ran the group's three share reports (and the
-    note its reflect and improve reports too)."""
+    """A group's staff are shown by its improve report alone (as the team, when the card
+    names none): editing them re-ran its three share reports, then also its reflect
+    report (whose form offers them, in JupyterLab only) and the cohort summaries (which
+    show the card's team, and followed improve's fingerprint). A group's gallery note is
+    shown in the Measure Gallery of the cohort summary alone: editing it re-ran the
+    group's share, reflect and improve reports."""
     assert set(_run(cohort).values()) == {"ok"}
     config = cohort / "cohort.yml"
     config.write_text(
@@ -1126,16 +1206,27 @@ def test_a_groups_staff_or_gallery_note_reruns_only_the_reports_that_show_them(
         )
     )
     statuses = _run(cohort)
-    assert _ran(statuses) == {
-        "c1/alpha/reflect/organization",
-        "c1/alpha/improve/organization",
-        "c1/(cohort)/cohort/cohort",
-        "c1/(cohort)/cohort/funder",
-    }, statuses
+    assert _ran(statuses) == {"c1/alpha/improve/organization"}, statuses
+    # a reflect notebook run with its form (-p interactive true) shows them
+    paths = CohortPaths.of(cohort)
+    reflect = next(job for job in runner.plan(cohort)[2][0] if job.phase == "reflect")
+    with_form = dataclasses.replace(reflect, parameters={**reflect.parameters, "interactive": True})
+
+    def config_parts() -> list[str]:
+        fingerprints = incremental.Fingerprints(
+            paths, runner.load_cohort(cohort), {"c1": runner.load_cycle(cohort, "c1")}, {}
+        )
+        return [fingerprints.inputs(job)["config"] for job in (reflect, with_form)]
+
+    before = config_parts()
+    config.write_text(config.read_text().replace("[Lou (data)]", "[Lou (data), Ana]"))
+    after = config_parts()
+    assert after[0] == before[0] and after[1] != before[1]
+    assert _ran(_run(cohort)) == {"c1/alpha/improve/organization"}
     config.write_text(
         config.read_text().replace(
-            "    staff: [Lou (data)]\n",
-            "    staff: [Lou (data)]\n    consent: {gallery_note: We count who comes back.}\n",
+            "    staff: [Lou (data), Ana]\n",
+            "    staff: [Lou (data), Ana]\n    consent: {gallery_note: We count who comes back.}\n",
         )
     )
     statuses = _run(cohort)
