@@ -1111,3 +1111,26 @@ def test_another_sheet_numbered_as_a_retired_roster_is_not_taken_for_it(make_coh
         match="2 of its 2 people are the people of the spreadsheet source 'sheet:roster'",
     ):
         c.sync()
+
+
+def test_a_roster_saved_again_without_some_people_says_they_stay(make_cohort):
+    """A roster re-saved under its own name without the members who left: its people
+    stay in the store (a sheet's newer version replaces its activities, not its
+    people), and the sync report said nothing of them. It now says how many."""
+    c = make_cohort(ROSTER)
+    c.write("Roster.csv", TEN_MEMBERS)
+    assert c.sync().files[0].notes == []
+    c.write("Roster.csv", TEN_MEMBERS.replace("C,Cy\n", "").replace("J,Jo\n", "K,Kai\n"))
+    result = c.sync()
+    assert result.files[0].notes == [
+        "2 people of an earlier version of this sheet are not in it: kept in the store as "
+        "that version gave them (a newer version of a sheet replaces its activities, not "
+        "its people)"
+    ]
+    assert c.query("SELECT count(*) FROM person") == [(11,)]
+    c.write("Roster.csv", TEN_MEMBERS.replace("J,Jo\n", "K,Kai\n"))  # C is back
+    assert c.sync().files[0].notes == [
+        "1 person of an earlier version of this sheet is not in it: kept in the store as "
+        "that version gave them (a newer version of a sheet replaces its activities, not "
+        "its people)"
+    ]

@@ -38,7 +38,13 @@ from cyclebook.config import Cohort, Organization, Source, load_cohort
 from cyclebook.errors import CyclebookError, ExportError, ResourceError, StoreError
 from cyclebook.filehash import cohort_cache, files_digest, files_under
 from cyclebook.paths import CohortPaths
-from cyclebook.store import add_columns, attached_for_write, connect, private_instance
+from cyclebook.store import (
+    MATCHED_IDENTITY,
+    add_columns,
+    attached_for_write,
+    connect,
+    private_instance,
+)
 from cyclebook.sync.merge import (
     HUB_IDS,
     PERSON_NOT_FOUND,
@@ -314,6 +320,19 @@ def _whole_sheets(paths: CohortPaths, org: Organization, stage: Stage) -> dict[s
     }
 
 
+def _people_no_longer_listed(con, org_id: str, sheet: str) -> int:
+    """The people a sheet kept as one file named in an earlier version and this reading
+    does not (a roster re-saved without the people who left): they stay in the store,
+    and the sync report says how many, as it does for the activities removed."""
+    return con.execute(
+        f"""SELECT count(DISTINCT source_id) FROM identity
+            WHERE org_id = ? AND source = ? AND {MATCHED_IDENTITY}
+              AND source_id NOT IN (SELECT source_id FROM st_person
+                                    WHERE source = ? AND source_id IS NOT NULL)""",
+        [org_id, sheet, sheet],
+    ).fetchone()[0]
+
+
 def _synced_by(con, org_id: str) -> str | None:
     row = con.execute("SELECT value FROM meta WHERE key = ?", [f"sync_code:{org_id}"]).fetchone()
     return row[0] if row else None
@@ -549,6 +568,14 @@ def sync_org(
                             f"{gone} {'activity' if one else 'activities'} of an earlier "
                             "version of this sheet (or read with its earlier settings) "
                             f"{'is' if one else 'are'} no longer in it: removed from the store"
+                        )
+                    if dropped := _people_no_longer_listed(con, org.id, name):
+                        one = dropped == 1
+                        f.notes.append(
+                            f"{dropped} {'person' if one else 'people'} of an earlier version "
+                            f"of this sheet {'is' if one else 'are'} not in it: kept in the "
+                            "store as that version gave them (a newer version of a sheet "
+                            "replaces its activities, not its people)"
                         )
                 clock.lap("write")
                 stage.reject_lines()
