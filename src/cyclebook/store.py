@@ -39,9 +39,11 @@ from cyclebook.errors import StoreError
 # 6: identity.listed (an id only another tool named, as Spoke's contact[external_id]
 #    names a VAN id, is not a record of its own tool: see MATCHED_IDENTITY)
 # 7: an activity id made of a digest of the row's content is that digest hashed with
-#    the salt (see activity_digest_sql); event_field; rejected_row.record_kept (a value
+#    the salt (see salted_digest_sql); event_field; rejected_row.record_kept (a value
 #    rejected on a record that is kept is no rejected row)
-SCHEMA_VERSION = 7
+# 8: a Spoke texter's organizer id is the digest of the texter's name hashed with the
+#    salt (see _salt_texter_ids)
+SCHEMA_VERSION = 8
 
 # columns added to a table after its first version: a store made before gets them
 ADDED_COLUMNS = (
@@ -376,18 +378,22 @@ def personal_key_sql(value: str, salt: str) -> str:
 # salt: ``s`` and 24 hex digits. Made of the MD5 alone, it is the same for the same
 # row (a re-sync adds nothing), and a store made before is migrated in place
 # (:func:`_salt_activity_digests`). Never an MD5's form: hashing twice changes nothing.
-ACTIVITY_DIGEST_MARK = "s"
+# A Spoke texter, named in the exports only by first and last name, is an organizer id
+# made so of the MD5 of the name (:func:`_salt_texter_ids`): texters are often
+# members, and a list of members' names gave an unsalted one back.
+DIGEST_MARK = "s"
 
 
-def activity_digest_sql(digest: str, salt: str) -> str:
-    """SQL for the stored form of an activity id's ``digest`` (the MD5 of a row's content
-    as the readers made it before schema version 7; SQL naming it, and the salt)."""
-    return f"'{ACTIVITY_DIGEST_MARK}' || substr(sha256({salt} || ':a:' || {digest}), 1, 24)"
+def salted_digest_sql(digest: str, salt: str) -> str:
+    """SQL for the stored form of a ``digest`` (the MD5 of a row's content, or of a Spoke
+    texter's name, as the readers made it before schema versions 7 and 8; SQL naming
+    it), and the salt."""
+    return f"'{DIGEST_MARK}' || substr(sha256({salt} || ':a:' || {digest}), 1, 24)"
 
 
-def activity_digest(digest: str, salt: str) -> str:
-    """:func:`activity_digest_sql`, in Python."""
-    return ACTIVITY_DIGEST_MARK + hashlib.sha256(f"{salt}:a:{digest}".encode()).hexdigest()[:24]
+def salted_digest(digest: str, salt: str) -> str:
+    """:func:`salted_digest_sql`, in Python."""
+    return DIGEST_MARK + hashlib.sha256(f"{salt}:a:{digest}".encode()).hexdigest()[:24]
 
 
 def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
@@ -438,6 +444,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     _drop_old_primary_keys(con)
     _hash_personal_keys(con)
     _salt_activity_digests(con)
+    _salt_texter_ids(con)
     if "person_key" not in tables:  # from the ids as version 4 keeps them (hashed above)
         _add_person_keys(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -589,12 +596,48 @@ def _salt_activity_digests(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""UPDATE activity SET
                 activity_id = regexp_extract(activity_id, '^(.*:)', 1)
-                    || {activity_digest_sql(digest, salt)},
+                    || {salted_digest_sql(digest, salt)},
                 source_id = CASE WHEN source_id = {digest}
-                                 THEN {activity_digest_sql("source_id", salt)}
+                                 THEN {salted_digest_sql("source_id", salt)}
                                  ELSE source_id END
             WHERE {_UNSALTED_DIGESTS}"""
     )
+    con.execute("COMMIT")
+
+
+# A Spoke texter's organizer id as the readers made it before schema version 8: the
+# texter's name's MD5, its first 12 hex digits (a contact attempt's and a survey
+# answer's)
+TEXTER_PREFIX = "spoke:texter:"
+_UNSALTED_TEXTER = f"regexp_full_match(organizer_id, '{TEXTER_PREFIX}[0-9a-f]{{12}}')"
+
+
+def _salt_texter_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Stores made before version 8 name a Spoke texter by an unsalted MD5 of the
+    texter's name (a member's, often): each such id is replaced by the digest's salted
+    hash, as the sync now makes it (the same organizer a re-sync of the same exports
+    gives: no organizer twice, no attempt changed). Runs again harmlessly: a salted
+    digest does not have an MD5's form."""
+    tables = ("contact_attempt", "activity")
+    found = con.execute(
+        "SELECT "
+        + " + ".join(
+            f"(SELECT count(*) FROM (SELECT 1 FROM {t} WHERE source = 'spoke'"
+            f" AND {_UNSALTED_TEXTER} LIMIT 1))"
+            for t in tables
+        )
+    ).fetchone()[0]
+    if not found:
+        return
+    salt = sql_str(cohort_salt(con))
+    digest = f"substr(organizer_id, {len(TEXTER_PREFIX) + 1})"
+    con.execute("BEGIN TRANSACTION")
+    for table in tables:
+        con.execute(
+            f"""UPDATE {table}
+                SET organizer_id = '{TEXTER_PREFIX}' || {salted_digest_sql(digest, salt)}
+                WHERE source = 'spoke' AND {_UNSALTED_TEXTER}"""
+        )
     con.execute("COMMIT")
 
 

@@ -59,6 +59,14 @@ class Cohort:
         ((salt,),) = self.query("SELECT value FROM meta WHERE key = 'match_salt'")
         return "hash:" + hashlib.sha256(f"{salt}:key:{value}".encode()).hexdigest()[:32]
 
+    def texter(self, name: str) -> str:
+        """The organizer id of a Spoke texter named ``name`` (lowercased, first and last
+        name), worked out here by hand: the first 12 hex digits of the name's MD5, hashed
+        with the salt (store.salted_digest_sql)."""
+        ((salt,),) = self.query("SELECT value FROM meta WHERE key = 'match_salt'")
+        digest = hashlib.md5(name.encode()).hexdigest()[:12]
+        return "spoke:texter:s" + hashlib.sha256(f"{salt}:a:{digest}".encode()).hexdigest()[:24]
+
     def unkeyed(self, sql: str, params: list | None = None) -> list[tuple]:
         """The rows of ``sql`` with each hashed key written as the email or phone it is
         the hash of (one of the people's), sorted by their text (the keys' order is the

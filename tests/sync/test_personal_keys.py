@@ -384,7 +384,7 @@ def _digests_synced(make_cohort):
 
 
 def _salted(c, digest: str) -> str:
-    """The stored form of an old digest (store.activity_digest_sql), by hand."""
+    """The stored form of an old digest (store.salted_digest_sql), by hand."""
     (salt,) = c.query("SELECT value FROM meta WHERE key = 'match_salt'")[0]
     return "s" + hashlib.sha256(f"{salt}:a:{digest}".encode()).hexdigest()[:24]
 
@@ -480,3 +480,131 @@ def test_salted_digests_stay_across_resyncs_and_forget(make_cohort):
     after = c.sync()  # reads the organization's other exports again in full
     assert after.status == "ok" and after.written["activity"] == 0
     assert _ids(c) == ids
+
+
+# ---- a Spoke texter's organizer id (the exports name a texter by first and last name)
+
+TEXTER_SOURCES = "- {kind: spoke, path: spoke}\n- {kind: van, path: van}"
+# a Spoke Rewired campaign: no texter on the contacts, one on each message sent
+REWIRED_CONTACTS = """\
+campaignId,campaign,contact[firstName],contact[lastName],contact[cell],contact[messageStatus],question[Will you come?]
+72,GOTV,Bo,Lee,+16175550116,convo,No
+"""
+REWIRED_MESSAGES = """\
+campaignId,contactNumber,isFromContact,sendStatus,attemptedAt,text,texter[firstName],texter[lastName]
+72,+16175550116,false,DELIVERED,2026-08-21T14:00:00Z,Hi Bo,Tess,Ter
+72,+16175550116,true,DELIVERED,2026-08-21T14:05:00Z,no,,
+"""
+# the organizer ids the code before schema version 8 gave them: the first 12 hex digits
+# of the MD5 of the texter's name, lowercased
+TEXTERS = {
+    name: "spoke:texter:" + hashlib.md5(name.encode()).hexdigest()[:12]
+    for name in ("sam rivera", "tess ter")
+}
+
+
+def _texters_synced(make_cohort):
+    c = make_cohort(TEXTER_SOURCES)
+    c.write("spoke/campaign-71-contacts.csv", SPOKE_CONTACTS.format(campaign=71))
+    c.write("spoke/campaign-71-messages.csv", SPOKE_MESSAGES.format(campaign=71, day=0))
+    c.write("spoke/campaign-72-contacts.csv", REWIRED_CONTACTS)
+    c.write("spoke/campaign-72-messages.csv", REWIRED_MESSAGES)
+    c.write("van/persons.csv", VAN_PERSONS)
+    result = c.sync()
+    assert result.status == "ok" and result.rows_rejected == 0
+    return c
+
+
+def _organizers(c) -> list[tuple]:
+    """Each text and survey answer, with its organizer."""
+    return c.query(
+        """SELECT attempt_id, organizer_id FROM contact_attempt
+           UNION ALL SELECT activity_id, organizer_id FROM activity ORDER BY 1"""
+    )
+
+
+def test_a_spoke_texter_is_named_by_a_salted_digest_of_the_name(make_cohort):
+    """A texter (a volunteer member, often) was the organizer 'spoke:texter:' and the
+    unsalted MD5 of the name, in the tables reports read: a list of members' names gave
+    it back. The MD5 is now hashed with the store's salt, as an activity's digest is:
+    the same texter is the same organizer on each campaign's texts and answers."""
+    c = _texters_synced(make_cohort)
+    text = report_table_text(c)
+    for old in TEXTERS.values():
+        assert old.removeprefix("spoke:texter:") not in text, old
+    sam, tess = c.texter("sam rivera"), c.texter("tess ter")
+    assert c.unkeyed(
+        """SELECT attempt_id, organizer_id FROM contact_attempt
+           UNION ALL SELECT type, organizer_id FROM activity"""
+    ) == sorted(
+        [
+            ("spoke:71:+16175550112", sam),
+            ("spoke:72:+16175550116", tess),
+            ("survey_response", sam),
+            ("survey_response", tess),
+        ]
+    )
+
+
+def _with_old_texter_ids(c) -> None:
+    """Turn the store into one the code before schema version 8 made: each texter the
+    unsalted MD5 of the name (TEXTERS), as that code wrote it."""
+    salted = {name: c.texter(name) for name in TEXTERS}
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    try:
+        for name, old in TEXTERS.items():
+            for table in ("contact_attempt", "activity"):
+                con.execute(
+                    f"UPDATE {table} SET organizer_id = $old WHERE organizer_id = $new",
+                    {"old": old, "new": salted[name]},
+                )
+        con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+        # read by older sync code: the next sync reads every export again
+        con.execute("DELETE FROM meta WHERE starts_with(key, 'sync_code:')")
+    finally:
+        con.close()
+    assert sorted({row[1] for row in _organizers(c)}) == sorted(TEXTERS.values())
+
+
+def test_a_store_with_unsalted_texters_is_migrated_and_a_resync_changes_nothing(make_cohort):
+    """A store made before is converted in place, of the old ids alone (no export is
+    needed): the re-read of every export after the upgrade finds each text and answer
+    with its organizer already, and the texters stay two organizers, not four."""
+    c = _texters_synced(make_cohort)
+    made_now = {t: c.table(t) for t in ("contact_attempt", "activity")}
+    _with_old_texter_ids(c)
+    result = c.sync()  # migrated as the store is opened, then every export read again
+    assert result.status == "ok" and not any(f.carried for f in result.files)
+    assert (result.written["contact_attempt"], result.written["activity"]) == (0, 0)
+    assert {t: c.table(t) for t in made_now} == made_now
+    assert c.query(
+        """SELECT count(*), count(DISTINCT organizer_id) FROM (
+               SELECT organizer_id FROM contact_attempt
+               UNION ALL SELECT organizer_id FROM activity)"""
+    ) == [(4, 2)]
+    assert c.query("SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
+    # opened by any writer, the store is migrated in place, once (a salted digest is
+    # not hashed again)
+    _with_old_texter_ids(c)
+    for _ in range(2):
+        with connect(c.root / "store.duckdb", write=True):
+            pass
+        assert {t: c.table(t) for t in made_now} == made_now
+
+
+def test_texters_stay_across_resyncs_and_forget(make_cohort):
+    c = _texters_synced(make_cohort)
+    organizers = _organizers(c)
+    again = c.sync(force=True)  # every export read again
+    assert (again.written["contact_attempt"], again.written["activity"]) == (0, 0)
+    assert _organizers(c) == organizers
+    # another source forgotten: the store is written again, its salt with it
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(cohort_yml.read_text().replace("      - {kind: van, path: van}\n", ""))
+    assert forget_source(c.root, "org", "van", apply=True).rows["identity"] == 1
+    after = c.sync()  # reads the organization's other exports again in full
+    assert after.status == "ok"
+    assert (after.written["contact_attempt"], after.written["activity"]) == (0, 0)
+    assert _organizers(c) == organizers

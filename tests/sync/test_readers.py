@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from textwrap import dedent
 
@@ -704,8 +703,7 @@ def test_spoke_rewired_texter_comes_from_the_messages(make_cohort):
     )
     result = c.sync()
     assert [(f.rows_rejected, f.unknown_columns) for f in result.files] == [(0, []), (0, [])]
-    tess = "spoke:texter:" + hashlib.md5(b"tess ter").hexdigest()[:12]
-    max_ = "spoke:texter:" + hashlib.md5(b"max mo").hexdigest()[:12]
+    tess, max_ = c.texter("tess ter"), c.texter("max mo")
     assert c.unkeyed("SELECT attempt_id, organizer_id FROM contact_attempt") == [
         ("spoke:7:+16175550101", tess),
         ("spoke:7:+16175550102", max_),
@@ -735,7 +733,7 @@ def test_spoke_texter_from_the_contacts_and_none_without_names(make_cohort):
         """,
     )
     assert c.sync().rows_rejected == 0
-    sam = "spoke:texter:" + hashlib.md5(b"sam rivera").hexdigest()[:12]
+    sam = c.texter("sam rivera")
     assert c.unkeyed("SELECT attempt_id, organizer_id FROM contact_attempt") == [
         ("spoke:71:+16175550105", sam),
         ("spoke:71:+16175550106", sam),

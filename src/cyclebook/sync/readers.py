@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cyclebook.config import ACTIVITY_TYPES, Organization, Source
+from cyclebook.store import TEXTER_PREFIX
 from cyclebook.sync.stage import (
     BAD_DATE,
     BAD_EPOCH,
@@ -1690,12 +1691,19 @@ def _note_spoke_unsent(files: list[FileInfo], counts: list[tuple]) -> None:
 
 
 def _spoke_texter(first: str, last: str) -> str:
-    """The texter's organizer id from the texter's names, NULL without them: Spoke
-    Rewired's contacts export has no texter columns, and the hash of no name gave every
-    text and survey answer of such a campaign one made-up organizer (none was missing
-    an organizer in the improve report)."""
+    """The digest of the texter's names, NULL without them: Spoke Rewired's contacts
+    export has no texter columns, and the hash of no name gave every text and survey
+    answer of such a campaign one made-up organizer (none was missing an organizer in
+    the improve report). Stored salted (:func:`_spoke_organizer`)."""
     names = f"nullif(lower(concat_ws(' ', cb_s({first}), cb_s({last}))), '')"
-    return f"'spoke:texter:' || substr(md5({names}), 1, 12)"
+    return f"substr(md5({names}), 1, 12)"
+
+
+def _spoke_organizer(digest: str) -> str:
+    """The organizer id of a texter from the digest of the texter's names: salted, as the
+    store keeps a digest (``store.salted_digest_sql``), the names being often a member's.
+    (Applied once a contact, not on each of its messages.)"""
+    return f"{sql_str(TEXTER_PREFIX)} || cb_digest({digest})"
 
 
 def read_spoke(stage: Stage, source: Source, files: list[FileInfo], org: Organization) -> None:
@@ -1818,7 +1826,8 @@ def _spoke_contacts(
     # the contact is named by its cell's salted hash (``key``): the cell itself is kept
     # in person_pii only
     sel = f"""SELECT r.* EXCLUDE (__texter), cb_key(r.cell) AS key, m.first_out, m.last_in,
-            coalesce(m.replied, FALSE) AS replied, coalesce(r.__texter, m.texter) AS texter
+            coalesce(m.replied, FALSE) AS replied,
+            {_spoke_organizer("coalesce(r.__texter, m.texter)")} AS texter
         FROM ({sel}) r LEFT JOIN {msg}_g m ON m.campaign_id = r.campaign_id
             AND m.cell = r.cell"""
     inserts = {

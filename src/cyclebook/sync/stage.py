@@ -28,7 +28,7 @@ import duckdb
 from cyclebook import settings
 from cyclebook.errors import ExportError
 from cyclebook.filehash import sha256_file
-from cyclebook.store import activity_digest_sql, ident, personal_key_sql, sql_str
+from cyclebook.store import ident, personal_key_sql, salted_digest_sql, sql_str
 
 # Staged tables. ``file_no`` points into Stage.files; ``rec`` is the 0-based record
 # number inside the file (CSV data row or JSON record), used for rejects and coverage.
@@ -685,12 +685,12 @@ class Stage:
         email or phone, any other id as it is (see ``store.personal_key_sql``). Readers
         name people by it wherever a tool names them by an email or a phone. And
         ``cb_digest(v)``, the stored form of the MD5 ``v`` of a row's content, that
-        readers name an activity by when its export gives it no id (see
-        ``store.activity_digest_sql``)."""
+        readers name an activity by when its export gives it no id, or of a Spoke
+        texter's name (see ``store.salted_digest_sql``)."""
         salted = sql_str(salt)
         self.con.execute(
             f"CREATE OR REPLACE TEMP MACRO cb_key(v) AS {personal_key_sql('v', salted)};"
-            f"CREATE OR REPLACE TEMP MACRO cb_digest(v) AS {activity_digest_sql('v', salted)}"
+            f"CREATE OR REPLACE TEMP MACRO cb_digest(v) AS {salted_digest_sql('v', salted)}"
         )
 
     def defer(self, table: str, select: str, typed: str) -> None:
