@@ -2138,3 +2138,85 @@ def test_an_action_network_events_unknown_keys_are_kept_as_the_events_fields(mak
     found = forget_source(c.root, "org", "action_network", apply=True)
     assert found.rows["event_field"] == 2 and found.rows["event"] == 1
     assert c.query(fields) == [] and c.query("SELECT count(*) FROM person") == [(1,)]
+
+
+def test_a_van_events_tables_unknown_columns_are_kept_as_the_events_fields(make_cohort):
+    """A VAN events table's columns beyond the reader's were listed as "not read (only in
+    the archived copy)", where an Action Network event's keys are kept as the event's
+    fields (event_field): they are kept so too, one value per event and column, the
+    later file's; an event kept without its unreadable date keeps them. A sign-up's
+    columns (a record of what a person did, millions of rows) are still only listed."""
+    from test_personal_keys import report_table_text
+
+    from cyclebook.forget import forget_source
+
+    c = make_cohort("- {kind: van, path: van}\n- {kind: mobilize, path: mobilize}")
+    c.write("van/persons.csv", "vanid,firstname\n101,Fa\n")
+    c.write(
+        "van/events.csv",
+        """\
+        eventid,eventname,eventtypename,dateoffsetbegin,locationname,description
+        7,Members meeting,Meeting,2026-08-27 18:30:00,Plant Hall,Bring a friend
+        8,Canvass,Canvass,next tuesday,,Meet at Ro Plant's house
+        """,
+    )
+    c.write(
+        "van/eventsignups.csv",
+        """\
+        eventsignupid,vanid,eventid,eventstatusname,datecreated,notes
+        1,101,7,Completed,2026-08-01 09:00:00,Fa uses a wheelchair
+        2,101,8,Scheduled,2026-08-02 09:00:00,
+        """,
+    )
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    result = c.sync()
+    assert [(f.file, f.rows_rejected) for f in result.files if f.file.startswith("van/")] == [
+        ("van/events.csv", 0),
+        ("van/eventsignups.csv", 0),
+        ("van/persons.csv", 0),
+    ]
+    org = load_cohort(c.root).organizations[0]
+    with connect(c.root / "store.duckdb") as con:
+        listed = load_summary(con, org).unknown_columns.to_dict("records")
+    assert [row for row in listed if row["File"].startswith("van/")] == [
+        {
+            "File": "van/events.csv",
+            "Columns kept (not part of the model)": "description, locationname",
+            "Keys not read (only in the archived copy)": "",
+        },
+        {
+            "File": "van/eventsignups.csv",
+            "Columns kept (not part of the model)": "",
+            "Keys not read (only in the archived copy)": "notes",
+        },
+    ]
+    fields = "SELECT event_id, source, field, value FROM event_field ORDER BY ALL"
+    assert c.query(fields) == [
+        ("van:7", "van", "description", "Bring a friend"),
+        ("van:7", "van", "locationname", "Plant Hall"),
+        ("van:8", "van", "description", "Meet at Ro Plant's house"),  # kept, undated
+    ]
+    assert c.query("SELECT count(*) FROM custom_field") == [(0,)]  # not a person's
+    assert "Plant Hall" not in report_table_text(c)
+    # the same exports again change nothing; a later file's value replaces the earlier
+    assert c.sync(force=True).written["event_field"] == 0
+    c.write(
+        "van/events_2026-09.csv",
+        """\
+        eventid,eventname,eventtypename,dateoffsetbegin,locationname
+        7,Members meeting,Meeting,2026-08-27 18:30:00,Union Hall
+        """,
+    )
+    assert c.sync().written["event_field"] == 1
+    assert c.query(fields) == [
+        ("van:7", "van", "description", "Bring a friend"),
+        ("van:7", "van", "locationname", "Union Hall"),
+        ("van:8", "van", "description", "Meet at Ro Plant's house"),
+    ]
+    # forgetting VAN removes its events' fields (Mobilize's events stay)
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(cohort_yml.read_text().replace("      - {kind: van, path: van}\n", ""))
+    found = forget_source(c.root, "org", "van", apply=True)
+    assert found.rows["event_field"] == 3 and found.rows["event"] == 2
+    assert c.query(fields) == []
+    assert c.query("SELECT count(*) FROM event WHERE source = 'mobilize'") != [(0,)]

@@ -265,22 +265,33 @@ def _top_level_from(sql: str) -> int | None:
 def _custom(
     stage: Stage, f: FileInfo, table: str, columns: list[str], person_source: str, ref_sql: str
 ) -> None:
-    """Keep unknown/custom columns: one custom_field row per non-empty value.
+    """Keep unknown/custom columns: one custom_field row per non-empty value
+    (:func:`_keep_columns`), of the person ``ref_sql`` names."""
+    src = sql_str(person_source)
+    _keep_columns(stage, f, table, columns, ref_sql, f"st_custom SELECT {src}, __ref, {src}")
 
-    One scan: each row's person reference is computed once, and its values are
-    unnested (a SELECT per column repeated the reference, a phone number's macro
-    planned twice per column)."""
+
+def _keep_columns(
+    stage: Stage, f: FileInfo, table: str, columns: list[str], ref_sql: str, into: str
+) -> None:
+    """Stage each non-empty value of ``columns`` of each row of ``table`` (the loaded
+    file ``f``): ``INSERT INTO {into}, field, value, file_no, rec`` over the row's
+    ``__ref`` (``ref_sql``; a row without one is left out). The file's unknown columns
+    among them are listed as kept.
+
+    One scan: each row's reference is computed once, and its values are unnested (a
+    SELECT per column repeated the reference, a phone number's macro planned twice per
+    column)."""
     # what the sync report lists as kept: the file's unknown columns among them (an
     # activity table's unknown columns, never passed here, are listed as not read)
     unknown = set(f.unknown_columns)
     f.custom_fields = sorted({c for c in columns if c in unknown} | set(f.custom_fields))
     if not columns:
         return
-    src = sql_str(person_source)
     values = ", ".join(f"cb_s({ident(c)}) AS __c{i}" for i, c in enumerate(columns))
     pairs = ", ".join(f"{{'f': {sql_str(c)}, 'v': __c{i}}}" for i, c in enumerate(columns))
     stage.con.execute(
-        f"""INSERT INTO st_custom SELECT {src}, __ref, {src}, __kv.f, __kv.v, {f.file_no}, __rec
+        f"""INSERT INTO {into}, __kv.f, __kv.v, {f.file_no}, __rec
             FROM (SELECT __rec, __ref, unnest([{pairs}]) AS __kv
                   FROM (SELECT rowid AS __rec, {ref_sql} AS __ref, {values} FROM {table})
                   WHERE __ref IS NOT NULL)
@@ -1522,10 +1533,20 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
                     cb_ts({c("dateoffsetbegin")}) AS start_at,
                     cb_s({c("dateoffsetbegin")}) AS start_raw, {g.file_no} AS file_no,
                     rowid AS rec FROM {t}""")
+                # the event's columns beyond the model are its fields (they were listed
+                # as not read, only in the archived copy): a small table, one scan
+                _keep_columns(
+                    stage,
+                    g,
+                    t,
+                    g.unknown_columns,
+                    f"'van:' || cb_id({c('eventid')})",
+                    "st_event_field SELECT __ref, 'van'",
+                )
             events = stage.tmp_name("evrows")
             con.execute(f"CREATE OR REPLACE TEMP TABLE {events} AS {' UNION ALL '.join(parts)}")
             # an event date not read dated its signups by their creation date, silently;
-            # the event is kept (its title, type and signups), so its date alone is
+            # the event is kept (its title, type, signups and fields), so its date alone is
             # rejected (counted as a rejected row, the events table's rows did not add up)
             con.execute(
                 f"""INSERT INTO st_value_reject SELECT file_no, rec, NULL, 'dateoffsetbegin',
