@@ -331,10 +331,11 @@ def forget_source(
     it: ``activity.source``, ``identity.source``); removed when ``apply``, in one
     rewrite of the store file (as :func:`forget`'s), then its archived copies.
 
-    Removed: the source's activities, contact attempts, events (with their fields),
-    records (identity) and the emails and phones they carried (person_key), its custom
-    fields and its files' sync records (sync_run, rejected_row, raw_file); the people
-    left with no record at all (every row of theirs). People who keep other tools'
+    Removed: the source's activities (with their fields), contact attempts, events
+    (with theirs), records (identity) and the emails and phones they carried
+    (person_key), its custom fields and its files' sync records (sync_run,
+    rejected_row, raw_file); the people left with no record at all (every row of
+    theirs). People who keep other tools'
     records get their first-seen date worked out again from what they still have, and
     lose the email or phone no record of theirs but the source's carried; their names
     and the rest are kept (the store does not record which tool gave them). People the
@@ -460,7 +461,8 @@ class _SourcePlan:
                    UNION SELECT source FROM contact_attempt
                          WHERE org_id = $org AND source IS NOT NULL
                    UNION SELECT source FROM custom_field WHERE org_id = $org
-                   UNION SELECT source FROM event_field WHERE org_id = $org"""
+                   UNION SELECT source FROM event_field WHERE org_id = $org
+                   UNION SELECT source FROM activity_field WHERE org_id = $org"""
             ).fetchall()
         }
 
@@ -755,6 +757,9 @@ class _SourcePlan:
             "person_key": f"(id_key IN (SELECT id_key FROM cbf_ids) OR {gone})",
             "custom_field": f"(source = $src OR {gone})",
             "event_field": "source = $src",
+            # (an activity's fields go with it)
+            "activity_field": f"""(source = $src OR activity_id IN (
+                SELECT activity_id FROM activity WHERE org_id = $org AND {gone}))""",
         }
 
     def _gone_run(self) -> str:

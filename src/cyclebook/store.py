@@ -42,7 +42,7 @@ from cyclebook.errors import StoreError
 #    the salt (see salted_digest_sql); event_field; rejected_row.record_kept (a value
 #    rejected on a record that is kept is no rejected row)
 # 8: a Spoke texter's organizer id is the digest of the texter's name hashed with the
-#    salt (see _salt_texter_ids)
+#    salt (see _salt_texter_ids); activity_field
 SCHEMA_VERSION = 8
 
 # columns added to a table after its first version: a store made before gets them
@@ -223,6 +223,18 @@ SCHEMA: dict[str, str] = {
         value VARCHAR,
         PRIMARY KEY (org_id, event_id, field)
     """,
+    # an activity's own values beyond the canonical model (a Mobilize attendance's
+    # rating, the feedback its attendee wrote, the link's utm_* tags that brought them),
+    # kept per activity: not the person's (each attendance has its own), and personal
+    # (the feedback is a member's words), so no report reads them. (org_id,
+    # activity_id, field) is unique, kept so by the sync (see UNINDEXED_KEYS)
+    "activity_field": """
+        org_id VARCHAR NOT NULL,
+        activity_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        field VARCHAR NOT NULL,
+        value VARCHAR
+    """,
     "raw_file": """
         org_id VARCHAR NOT NULL,
         sha256 VARCHAR NOT NULL,
@@ -301,12 +313,12 @@ SCHEMA: dict[str, str] = {
 }
 
 # Tables a report may read. ``person_pii`` is deliberately absent; the privacy guard
-# reads it only to scan rendered HTML for leaks.
-REPORT_TABLES = tuple(
-    name
-    for name in SCHEMA
-    if name not in {"person_pii", "person_key", "raw_file", "custom_field", "event_field"}
+# reads it only to scan rendered HTML for leaks. The values kept beyond the model
+# (custom_field, event_field, activity_field) may be personal: absent too.
+UNREPORTED_TABLES = frozenset(
+    {"person_pii", "person_key", "raw_file", "custom_field", "event_field", "activity_field"}
 )
+REPORT_TABLES = tuple(name for name in SCHEMA if name not in UNREPORTED_TABLES)
 
 # the separator of a tool's name and its id in identity resolution's node names
 ID_SEP = "\x1f"
@@ -336,6 +348,7 @@ UNINDEXED_KEYS: dict[str, tuple[str, ...]] = {
     "identity": ("org_id", "source", "source_id"),
     "activity": ("org_id", "activity_id"),
     "contact_attempt": ("org_id", "attempt_id"),
+    "activity_field": ("org_id", "activity_id", "field"),
 }
 
 

@@ -29,6 +29,7 @@ CANONICAL = [
     "contact_attempt",
     "custom_field",
     "event_field",
+    "activity_field",
     "person_key",
     "raw_file",
 ]

@@ -1863,6 +1863,94 @@ def test_mobilize_custom_signup_fields_are_kept(make_cohort):
     ]
 
 
+def test_a_mobilize_attendances_rating_feedback_and_referrer_are_the_activitys_fields(
+    make_cohort,
+):
+    """A Mobilize attendance's rating, the feedback its attendee wrote and the utm_*
+    tags of the link that brought them were in the reader's known keys, but neither
+    read, kept nor listed: only the archived page had them. Each attendance has its
+    own (one person, two events: two ratings), so they are the activity's fields
+    (activity_field), which no report reads: the feedback is a member's words. None of
+    a rejected attendance; a key Mobilize adds inside the referrer is kept too."""
+    from test_personal_keys import report_table_text
+
+    from cyclebook.forget import forget_source
+
+    c = make_cohort("- {kind: mobilize, path: mobilize}\n- {kind: van, path: van}")
+    page = json.loads(json.dumps(MOBILIZE_PAGE))
+    first, second = page["data"]
+    first |= {
+        "rating": 5,
+        "feedback": "Loved knocking with Ro Plant",
+        "referrer": {"utm_source": "sms", "utm_campaign": None, "url": ""},
+    }
+    again = json.loads(json.dumps(first)) | {  # Di again, at another event
+        "id": 13,
+        "event": {"id": 78, "title": "Phone bank", "event_type": "PHONE_BANK"},
+        "timeslot": {"id": 781, "start_date": 1780150000, "end_date": 1780157200},
+        "rating": None,
+        "feedback": "",
+        "referrer": {"utm_source": "email", "utm_campaign": "fall", "utm_id": "f26"},
+    }
+    rejected = json.loads(json.dumps(second)) | {
+        "id": 14,
+        "status": "WAITLISTED",
+        "feedback": "Plant Rejected",
+        "referrer": {"utm_source": "flyer"},
+    }
+    page["data"] = [first, second, again, rejected]
+    c.write("mobilize/p1.json", page)
+    c.write("van/persons.csv", "vanid,firstname\n101,Fa\n")
+    result = c.sync()
+    assert [r[2:] for r in c.rejects()] == [
+        ("status", "unknown status (expected REGISTERED, CONFIRMED or CANCELLED)")
+    ]
+    (read,) = [f for f in result.files if f.file == "mobilize/p1.json"]
+    assert read.unknown_columns == ["referrer.utm_id"]
+    fields = "SELECT activity_id, source, field, value FROM activity_field ORDER BY ALL"
+    assert c.query(fields) == [
+        ("mobilize:att:11", "mobilize", "feedback", "Loved knocking with Ro Plant"),
+        ("mobilize:att:11", "mobilize", "rating", "5"),
+        ("mobilize:att:11", "mobilize", "referrer.utm_source", "sms"),
+        ("mobilize:att:13", "mobilize", "referrer.utm_campaign", "fall"),
+        ("mobilize:att:13", "mobilize", "referrer.utm_id", "f26"),
+        ("mobilize:att:13", "mobilize", "referrer.utm_source", "email"),
+    ]
+    # listed as kept beyond the model; none is the person's, nor in a report's table
+    org = load_cohort(c.root).organizations[0]
+    with connect(c.root / "store.duckdb") as con:
+        listed = load_summary(con, org).unknown_columns.to_dict("records")
+    assert listed == [
+        {
+            "File": "mobilize/p1.json",
+            "Columns kept (not part of the model)": (
+                "feedback, rating, referrer.utm_campaign, referrer.utm_id, referrer.utm_source"
+            ),
+            "Keys not read (only in the archived copy)": "",
+        }
+    ]
+    assert c.query("SELECT count(*) FROM custom_field") == [(0,)]
+    assert "activity_field" not in REPORT_TABLES
+    text = report_table_text(c)
+    assert "Ro Plant" not in text and "fall" not in text and "f26" not in text
+    # the same page again changes nothing; a newer one's value replaces the older
+    assert c.sync(force=True).written["activity_field"] == 0
+    newer = first | {"modified_date": 1780200000, "rating": 4}
+    c.write("mobilize/p2.json", {"count": 1, "next": None, "data": [newer]})
+    assert c.sync().written["activity_field"] == 1
+    assert c.query(
+        "SELECT value FROM activity_field WHERE activity_id = 'mobilize:att:11' AND field = 'rating'"
+    ) == [("4",)]
+    # forgetting Mobilize removes them with its attendances (VAN's rows stay)
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(
+        cohort_yml.read_text().replace("      - {kind: mobilize, path: mobilize}\n", "")
+    )
+    found = forget_source(c.root, "org", "mobilize", apply=True)
+    assert found.rows["activity_field"] == 6 and found.rows["activity"] == 3
+    assert c.query(fields) == [] and c.query("SELECT count(*) FROM person") == [(1,)]
+
+
 def test_api_readers_count_emails_and_phones_they_cannot_read(make_cohort):
     """The CSV readers counted unreadable emails and phones in a note; the JSON readers
     dropped them without a word (the people kept, unmatched by them)."""

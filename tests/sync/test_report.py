@@ -895,7 +895,8 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
     activist report's custom columns were. A person record's unknown keys are now kept
     as the person's custom fields, as a CSV's columns are, and so are an activity
     record's (a donation's); an event's, listed as not read, are kept as the event's
-    fields (event_field: an event is not a person). Each stays listed while its file is
+    fields (event_field: an event is not a person), a Mobilize attendance's referrer
+    as the attendance's (activity_field). Each stays listed while its file is
     carried over unchanged. (A CSV's columns that are not read are listed apart:
     test_a_csv_of_activities_lists_its_unknown_columns_as_not_read.)"""
     import copy
@@ -952,7 +953,8 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
         {"File": "api/people/people-1.json", kept: "Shift, Union Local", unread: ""},
         {
             "File": "mobilize/p1.json",
-            kept: "(empty key), Workplace, a/b~c, dir\\, utm_campaign",
+            # (referrer.utm_source: the first attendance's link, the attendance's field)
+            kept: "(empty key), Workplace, a/b~c, dir\\, referrer.utm_source, utm_campaign",
             unread: "",
         },
     ]

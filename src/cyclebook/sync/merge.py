@@ -531,7 +531,7 @@ def write_org(
     # rows below are then compared with the survivor's
     merged = _merge_stored_people(con, org_id, salt)
     act_src, att_src, person_src, custom_src = "st_activity", "st_attempt", "st_person", "st_custom"
-    event_field_src = "st_event_field"
+    event_field_src, activity_field_src = "st_event_field", "st_activity_field"
     if changed_files is not None:
         in_files = ", ".join(str(int(n)) for n in changed_files) or "NULL"
         # people's details too come from the changed exports only: an unchanged page
@@ -561,6 +561,14 @@ def write_org(
                 p,
             )
         act_src, att_src = "cb_st_activity", "cb_st_attempt"
+        # an activity's fields go with the activities compared: those of the changed
+        # exports, and those written now that their person is listed
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW cb_{activity_field_src} AS
+                SELECT * FROM {activity_field_src} f SEMI JOIN {act_src} a
+                    ON a.file_no = f.file_no AND a.activity_id = f.activity_id"""
+        )
+        activity_field_src = f"cb_{activity_field_src}"
 
     # ---- a VAN contact is a held one-on-one (an activity) or an attempt, by its result:
     # corrected in a later export (a One on One entered as Not Home, then Canvassed, or
@@ -609,6 +617,7 @@ def write_org(
             "contact_attempt",
             "custom_field",
             "event_field",
+            "activity_field",
         ),
     )
     first_load = "activity" not in held
@@ -884,31 +893,30 @@ def write_org(
         if events
         else 0
     )
-    # an event record's keys beyond the model: one value per event and key, the latest
-    # record's; none of a rejected record (as a person's custom fields below)
-    fields = con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE cb_event_field_new AS
-        SELECT $org AS org_id, c.event_id,
-            arg_max(c.source, c.file_no * 10000000000 + c.rec) AS source, c.field,
-            arg_max(c.value, c.file_no * 10000000000 + c.rec) AS value
-        FROM {event_field_src} c
-        ANTI JOIN st_reject r ON r.file_no = c.file_no AND r.rec = c.rec
-        WHERE c.event_id IS NOT NULL
-        GROUP BY c.event_id, c.field""",
-        p,
-    ).fetchone()[0]
-    counts["event_field"] = (
-        _upsert(
-            con,
-            "event_field",
-            "cb_event_field_new",
-            ["org_id", "event_id", "field"],
-            org_id,
-            "event_field" in held,
+    # the values kept beyond the model of an event record and of an activity's: one
+    # value per event (activity) and key, the latest record's; none of a rejected record
+    # (as a person's custom fields below), an activity rejected for want of its person
+    # among them
+    for table, staged_src, key in (
+        ("event_field", event_field_src, "event_id"),
+        ("activity_field", activity_field_src, "activity_id"),
+    ):
+        fields = con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE cb_{table}_new AS
+            SELECT $org AS org_id, c.{key},
+                arg_max(c.source, c.file_no * 10000000000 + c.rec) AS source, c.field,
+                arg_max(c.value, c.file_no * 10000000000 + c.rec) AS value
+            FROM {staged_src} c
+            ANTI JOIN st_reject r ON r.file_no = c.file_no AND r.rec = c.rec
+            WHERE c.{key} IS NOT NULL
+            GROUP BY c.{key}, c.field""",
+            p,
+        ).fetchone()[0]
+        counts[table] = (
+            _upsert(con, table, f"cb_{table}_new", ["org_id", key, "field"], org_id, table in held)
+            if fields
+            else 0
         )
-        if fields
-        else 0
-    )
     # A spreadsheet's event exists only as the day and name its rows give: one that no
     # activity names any more is an id of an earlier reading (its rows corrected, or
     # read under other settings or an older reader's dating, which keyed events by the

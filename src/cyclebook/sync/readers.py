@@ -922,7 +922,18 @@ MOBILIZE_NESTED_KEYS = {
         "is_virtual",
     },
     "timeslot": {"id", "start_date", "end_date", "is_full", "instructions", "max_attendees"},
+    # the link that brought the person to sign up
+    "referrer": {"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "url"},
 }
+# An attendance's own values beyond the model: how the attendee rated the event, the
+# feedback they wrote (a member's words), the link's tags. Each attendance has its own,
+# so they are the activity's fields (store.activity_field, which no report reads), read
+# in the records' one pass with the rest; a key Mobilize adds inside the referrer too
+MOBILIZE_ACTIVITY_FIELDS = (
+    "rating",
+    "feedback",
+    *(f"referrer.{key}" for key in sorted(MOBILIZE_NESTED_KEYS["referrer"])),
+)
 MOBILIZE_STATUS = {
     "registered": "registered",
     "confirmed": "confirmed",
@@ -949,10 +960,19 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
         # without user_id is named by its id, then email.
         person = """coalesce(cb_id(js(j, '$.person.user_id')), cb_id(js(j, '$.person.id')),
             cb_email(js(j, '$.person.email_addresses[0].address')))"""
-        sel = f"""SELECT rec AS __rec, file_no AS __file, j,
-            coalesce(cb_id(js(j, '$.id')), cb_digest('h' || substr(md5(concat_ws('|', {person},
-                js(j, '$.timeslot.start_date'), js(j, '$.event.event_type'),
-                js(j, '$.created_date'))), 1, 20))) AS aid,
+        aid = f"""coalesce(cb_id(js(j, '$.id')), cb_digest('h' || substr(md5(concat_ws('|',
+            {person}, js(j, '$.timeslot.start_date'), js(j, '$.event.event_type'),
+            js(j, '$.created_date'))), 1, 20)))"""
+        own = "".join(
+            f", js(j, '$.{name}') AS __own{i}" for i, name in enumerate(MOBILIZE_ACTIVITY_FIELDS)
+        )
+        # (each non-empty one a row: field, value)
+        own_fields = ", ".join(
+            f"{{'f': {sql_str(name)}, 'v': x.__own{i}}}"
+            for i, name in enumerate(MOBILIZE_ACTIVITY_FIELDS)
+        )
+        any_own = ", ".join(f"x.__own{i}" for i in range(len(MOBILIZE_ACTIVITY_FIELDS)))
+        sel = f"""SELECT rec AS __rec, file_no AS __file, j, {aid} AS aid,
             cb_key({person}) AS pref,
             cb_email(js(j, '$.person.email_addresses[0].address')) AS email,
             js(j, '$.person.email_addresses[0].address') AS email_raw,
@@ -978,6 +998,7 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
             json_type(jx(j, '$.attended')) AS att_type,
             CASE WHEN cb_id(js(j, '$.event.contact.owner_user_id'))
                       = cb_id(js(j, '$.person.user_id')) THEN 'host' ELSE 'attendee' END AS role
+            {own}
             FROM {table}"""
         event_id = "'mobilize:' || x.ev || coalesce(':' || x.slot, '')"
         _emit(
@@ -1018,6 +1039,10 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                     coalesce(x.st, 'registered'), x.att,
                     CASE WHEN x.ev IS NOT NULL THEN {event_id} END, 'in_person', x.role,
                     NULL, NULL, NULL, NULL""",
+                "st_activity_field": f"""'mobilize:att:' || x.aid, 'mobilize',
+                    unnest(list_filter([{own_fields}], lambda e: e.v IS NOT NULL),
+                           recursive := true)
+                    WHERE coalesce({any_own}) IS NOT NULL""",
             },
             contacts={"email": "person.email_addresses", "phone": "person.phone_numbers"},
         )
@@ -1038,11 +1063,13 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                 WHERE pref IS NOT NULL AND field IS NOT NULL AND value IS NOT NULL"""
         )
         # the keys a tool added inside the event or its timeslot are the event's fields
-        # (they were kept as the person's); the attendance's and its person's are the
-        # person's. (An attendance that names no event, at a coordinated organization's
-        # event, has no event row to keep them with, as it has none for its title.)
+        # (they were kept as the person's), inside the referrer the attendance's; the
+        # attendance's own and its person's are the person's. (An attendance that names
+        # no event, at a coordinated organization's event, has no event row to keep them
+        # with, as it has none for its title.) Each costs a pass only over the pages
+        # that have such keys
         _keep_json_keys(
-            stage, files, table, "mobilize", f"cb_key({person})", only=_not_of_mobilize_event
+            stage, files, table, "mobilize", f"cb_key({person})", only=_of_mobilize_person
         )
         _stage_json_keys(
             stage,
@@ -1053,7 +1080,15 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
             "st_event_field SELECT ref, 'mobilize'",
             only=_of_mobilize_event,
         )
-        stage.list_custom_fields(files, staged=("st_custom", "st_event_field"))
+        _stage_json_keys(
+            stage,
+            files,
+            table,
+            f"'mobilize:att:' || {aid}",
+            "st_activity_field SELECT ref, 'mobilize'",
+            only=_of_mobilize_attendance,
+        )
+        stage.list_custom_fields(files, staged=("st_custom", "st_event_field", "st_activity_field"))
 
 
 def _of_mobilize_event(key: str) -> bool:
@@ -1061,8 +1096,13 @@ def _of_mobilize_event(key: str) -> bool:
     return key.startswith(("event.", "timeslot."))
 
 
-def _not_of_mobilize_event(key: str) -> bool:
-    return not _of_mobilize_event(key)
+def _of_mobilize_attendance(key: str) -> bool:
+    """Is a key ``json_keys`` named one of an attendance's referrer?"""
+    return key.startswith("referrer.")
+
+
+def _of_mobilize_person(key: str) -> bool:
+    return not (_of_mobilize_event(key) or _of_mobilize_attendance(key))
 
 
 # --------------------------------------------------------------------------- VAN

@@ -53,6 +53,9 @@ STAGE_SCHEMA: dict[str, str] = {
     # an event record's keys beyond the model (store.event_field)
     "st_event_field": """event_id VARCHAR, source VARCHAR, field VARCHAR, value VARCHAR,
         file_no INTEGER, rec BIGINT""",
+    # an activity's own values beyond the model (store.activity_field)
+    "st_activity_field": """activity_id VARCHAR, source VARCHAR, field VARCHAR,
+        value VARCHAR, file_no INTEGER, rec BIGINT""",
     "st_reject": """file_no INTEGER, rec BIGINT, line BIGINT, column_name VARCHAR,
         reason VARCHAR""",
     # a value rejected on a record that is kept (an Action Builder assessment that is
