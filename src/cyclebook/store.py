@@ -41,8 +41,9 @@ from cyclebook.errors import StoreError
 # 7: an activity id made of a digest of the row's content is that digest hashed with
 #    the salt (see salted_digest_sql); event_field; rejected_row.record_kept (a value
 #    rejected on a record that is kept is no rejected row)
-# 8: a Spoke texter's organizer id is the digest of the texter's name hashed with the
-#    salt (see _salt_texter_ids); activity_field
+# 8: an organizer id made of a person's name (a Spoke texter's, a spreadsheet's
+#    organizer column) is the name's digest hashed with the salt (see
+#    _salt_organizer_names); activity_field
 SCHEMA_VERSION = 8
 
 # columns added to a table after its first version: a store made before gets them
@@ -392,15 +393,16 @@ def personal_key_sql(value: str, salt: str) -> str:
 # row (a re-sync adds nothing), and a store made before is migrated in place
 # (:func:`_salt_activity_digests`). Never an MD5's form: hashing twice changes nothing.
 # A Spoke texter, named in the exports only by first and last name, is an organizer id
-# made so of the MD5 of the name (:func:`_salt_texter_ids`): texters are often
-# members, and a list of members' names gave an unsalted one back.
+# made so of the MD5 of the name, and a spreadsheet's organizer of the name the sheet
+# gives (:func:`_salt_organizer_names`): organizers are often members, and a list of
+# members' names gave an unsalted one back.
 DIGEST_MARK = "s"
 
 
 def salted_digest_sql(digest: str, salt: str) -> str:
     """SQL for the stored form of a ``digest`` (the MD5 of a row's content, or of a Spoke
-    texter's name, as the readers made it before schema versions 7 and 8; SQL naming
-    it), and the salt."""
+    texter's name, as the readers made it before schema versions 7 and 8, or a
+    spreadsheet's organizer; SQL naming it), and the salt."""
     return f"'{DIGEST_MARK}' || substr(sha256({salt} || ':a:' || {digest}), 1, 24)"
 
 
@@ -457,7 +459,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     _drop_old_primary_keys(con)
     _hash_personal_keys(con)
     _salt_activity_digests(con)
-    _salt_texter_ids(con)
+    _salt_organizer_names(con)
     if "person_key" not in tables:  # from the ids as version 4 keeps them (hashed above)
         _add_person_keys(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -618,38 +620,57 @@ def _salt_activity_digests(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("COMMIT")
 
 
-# A Spoke texter's organizer id as the readers made it before schema version 8: the
-# texter's name's MD5, its first 12 hex digits (a contact attempt's and a survey
-# answer's)
+# The organizer ids made of a person's name, as the readers made them before schema
+# version 8: a Spoke texter's, the first 12 hex digits of the MD5 of the texter's name
+# (a contact attempt's and a survey answer's), and a spreadsheet's, its organizer
+# column's text as it is (an activity's). Each is now salted (salted_digest_sql): of
+# the MD5 for a texter, of the text for a sheet, after its prefix.
 TEXTER_PREFIX = "spoke:texter:"
-_UNSALTED_TEXTER = f"regexp_full_match(organizer_id, '{TEXTER_PREFIX}[0-9a-f]{{12}}')"
+SHEET_ORGANIZER_PREFIX = "sheet:organizer:"
+_ORGANIZER_NAMES = (
+    # (table, the rows to salt, the value to salt, its prefix)
+    *(
+        (
+            table,
+            "source = 'spoke' AND regexp_full_match(organizer_id,"
+            f" '{TEXTER_PREFIX}[0-9a-f]{{12}}')",
+            f"substr(organizer_id, {len(TEXTER_PREFIX) + 1})",
+            TEXTER_PREFIX,
+        )
+        for table in ("contact_attempt", "activity")
+    ),
+    (
+        "activity",
+        "starts_with(source, 'sheet:') AND organizer_id IS NOT NULL AND NOT regexp_full_match("
+        f"organizer_id, '{SHEET_ORGANIZER_PREFIX}{DIGEST_MARK}[0-9a-f]{{24}}')",
+        "organizer_id",
+        SHEET_ORGANIZER_PREFIX,
+    ),
+)
 
 
-def _salt_texter_ids(con: duckdb.DuckDBPyConnection) -> None:
+def _salt_organizer_names(con: duckdb.DuckDBPyConnection) -> None:
     """Stores made before version 8 name a Spoke texter by an unsalted MD5 of the
-    texter's name (a member's, often): each such id is replaced by the digest's salted
-    hash, as the sync now makes it (the same organizer a re-sync of the same exports
-    gives: no organizer twice, no attempt changed). Runs again harmlessly: a salted
-    digest does not have an MD5's form."""
-    tables = ("contact_attempt", "activity")
+    texter's name, and a spreadsheet's organizer by the name the sheet gives (a
+    member's, often), in tables reports read: each is replaced by its salted digest, as
+    the sync now makes it (the same organizer a re-sync of the same exports gives: no
+    organizer twice, no activity or attempt changed). Runs again harmlessly: a salted
+    digest has neither an MD5's form nor the sheet's."""
     found = con.execute(
         "SELECT "
         + " + ".join(
-            f"(SELECT count(*) FROM (SELECT 1 FROM {t} WHERE source = 'spoke'"
-            f" AND {_UNSALTED_TEXTER} LIMIT 1))"
-            for t in tables
+            f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {rows} LIMIT 1))"
+            for table, rows, _value, _prefix in _ORGANIZER_NAMES
         )
     ).fetchone()[0]
     if not found:
         return
     salt = sql_str(cohort_salt(con))
-    digest = f"substr(organizer_id, {len(TEXTER_PREFIX) + 1})"
     con.execute("BEGIN TRANSACTION")
-    for table in tables:
+    for table, rows, value, prefix in _ORGANIZER_NAMES:
         con.execute(
-            f"""UPDATE {table}
-                SET organizer_id = '{TEXTER_PREFIX}' || {salted_digest_sql(digest, salt)}
-                WHERE source = 'spoke' AND {_UNSALTED_TEXTER}"""
+            f"""UPDATE {table} SET organizer_id = '{prefix}' || {salted_digest_sql(value, salt)}
+                WHERE {rows}"""
         )
     con.execute("COMMIT")
 

@@ -482,9 +482,20 @@ def test_salted_digests_stay_across_resyncs_and_forget(make_cohort):
     assert _ids(c) == ids
 
 
-# ---- a Spoke texter's organizer id (the exports name a texter by first and last name)
+# ---- an organizer id made of a name (Spoke names a texter by first and last name, a
+# spreadsheet its organizer by what the sheet says)
 
-TEXTER_SOURCES = "- {kind: spoke, path: spoke}\n- {kind: van, path: van}"
+ORGANIZER_SOURCES = """
+- {kind: spoke, path: spoke}
+- {kind: van, path: van}
+- {kind: generic_csv, path: oneonones.csv, columns: {email: Email, occurred_at: Date, organizer: Organizer}, activity_type: one_on_one}
+"""
+ONE_ON_ONES = """\
+Email,Date,Organizer
+cy.plant@x.org,2026-08-07,Ro Plant
+bo.plant@x.org,2026-08-08,Ro Plant
+al.plant@x.org,2026-08-09,
+"""
 # a Spoke Rewired campaign: no texter on the contacts, one on each message sent
 REWIRED_CONTACTS = """\
 campaignId,campaign,contact[firstName],contact[lastName],contact[cell],contact[messageStatus],question[Will you come?]
@@ -496,106 +507,120 @@ campaignId,contactNumber,isFromContact,sendStatus,attemptedAt,text,texter[firstN
 72,+16175550116,true,DELIVERED,2026-08-21T14:05:00Z,no,,
 """
 # the organizer ids the code before schema version 8 gave them: the first 12 hex digits
-# of the MD5 of the texter's name, lowercased
+# of the MD5 of the texter's name, lowercased; the sheet's organizer as it is written
 TEXTERS = {
     name: "spoke:texter:" + hashlib.md5(name.encode()).hexdigest()[:12]
     for name in ("sam rivera", "tess ter")
 }
+SHEET_ORGANIZER = "Ro Plant"
 
 
-def _texters_synced(make_cohort):
-    c = make_cohort(TEXTER_SOURCES)
+def _sheet_organizer(c) -> str:
+    """The sheet's organizer id (store.salted_digest_sql of the name), by hand."""
+    return "sheet:organizer:" + _salted(c, SHEET_ORGANIZER)
+
+
+def _organizers_synced(make_cohort):
+    c = make_cohort(ORGANIZER_SOURCES)
     c.write("spoke/campaign-71-contacts.csv", SPOKE_CONTACTS.format(campaign=71))
     c.write("spoke/campaign-71-messages.csv", SPOKE_MESSAGES.format(campaign=71, day=0))
     c.write("spoke/campaign-72-contacts.csv", REWIRED_CONTACTS)
     c.write("spoke/campaign-72-messages.csv", REWIRED_MESSAGES)
     c.write("van/persons.csv", VAN_PERSONS)
+    c.write("oneonones.csv", ONE_ON_ONES)
     result = c.sync()
     assert result.status == "ok" and result.rows_rejected == 0
     return c
 
 
 def _organizers(c) -> list[tuple]:
-    """Each text and survey answer, with its organizer."""
+    """Each text, survey answer and one-on-one, with its organizer."""
     return c.query(
         """SELECT attempt_id, organizer_id FROM contact_attempt
            UNION ALL SELECT activity_id, organizer_id FROM activity ORDER BY 1"""
     )
 
 
-def test_a_spoke_texter_is_named_by_a_salted_digest_of_the_name(make_cohort):
+def test_an_organizer_named_by_a_name_is_named_by_its_salted_digest(make_cohort):
     """A texter (a volunteer member, often) was the organizer 'spoke:texter:' and the
-    unsalted MD5 of the name, in the tables reports read: a list of members' names gave
-    it back. The MD5 is now hashed with the store's salt, as an activity's digest is:
-    the same texter is the same organizer on each campaign's texts and answers."""
-    c = _texters_synced(make_cohort)
+    unsalted MD5 of the name, and a spreadsheet's organizer the name itself, in the
+    tables reports read: a list of members' names gave them back. Each is now hashed
+    with the store's salt, as an activity's digest is: the same texter is the same
+    organizer on each campaign's texts and answers, the same name one organizer."""
+    c = _organizers_synced(make_cohort)
     text = report_table_text(c)
-    for old in TEXTERS.values():
+    for old in [*TEXTERS.values(), SHEET_ORGANIZER]:
         assert old.removeprefix("spoke:texter:") not in text, old
-    sam, tess = c.texter("sam rivera"), c.texter("tess ter")
+    sam, tess, ro = c.texter("sam rivera"), c.texter("tess ter"), _sheet_organizer(c)
     assert c.unkeyed(
         """SELECT attempt_id, organizer_id FROM contact_attempt
            UNION ALL SELECT type, organizer_id FROM activity"""
     ) == sorted(
         [
+            ("one_on_one", None),  # none named: none made up
+            ("one_on_one", ro),
+            ("one_on_one", ro),
             ("spoke:71:+16175550112", sam),
             ("spoke:72:+16175550116", tess),
             ("survey_response", sam),
             ("survey_response", tess),
-        ]
+        ],
+        key=lambda row: tuple(str(v) for v in row),
     )
 
 
-def _with_old_texter_ids(c) -> None:
+def _with_old_organizer_ids(c) -> None:
     """Turn the store into one the code before schema version 8 made: each texter the
-    unsalted MD5 of the name (TEXTERS), as that code wrote it."""
-    salted = {name: c.texter(name) for name in TEXTERS}
+    unsalted MD5 of the name (TEXTERS), the sheet's organizer its name, as that code
+    wrote them."""
+    salted = {old: c.texter(name) for name, old in TEXTERS.items()}
+    salted[SHEET_ORGANIZER] = _sheet_organizer(c)
     con = duckdb.connect(str(c.root / "store.duckdb"))
     try:
-        for name, old in TEXTERS.items():
+        for old, new in salted.items():
             for table in ("contact_attempt", "activity"):
                 con.execute(
                     f"UPDATE {table} SET organizer_id = $old WHERE organizer_id = $new",
-                    {"old": old, "new": salted[name]},
+                    {"old": old, "new": new},
                 )
         con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
         # read by older sync code: the next sync reads every export again
         con.execute("DELETE FROM meta WHERE starts_with(key, 'sync_code:')")
     finally:
         con.close()
-    assert sorted({row[1] for row in _organizers(c)}) == sorted(TEXTERS.values())
+    assert {row[1] for row in _organizers(c)} == {*TEXTERS.values(), SHEET_ORGANIZER, None}
 
 
-def test_a_store_with_unsalted_texters_is_migrated_and_a_resync_changes_nothing(make_cohort):
+def test_a_store_with_unsalted_organizers_is_migrated_and_a_resync_changes_nothing(make_cohort):
     """A store made before is converted in place, of the old ids alone (no export is
-    needed): the re-read of every export after the upgrade finds each text and answer
-    with its organizer already, and the texters stay two organizers, not four."""
-    c = _texters_synced(make_cohort)
+    needed): the re-read of every export after the upgrade finds each text, answer and
+    one-on-one with its organizer already, and the organizers stay three, not six."""
+    c = _organizers_synced(make_cohort)
     made_now = {t: c.table(t) for t in ("contact_attempt", "activity")}
-    _with_old_texter_ids(c)
+    _with_old_organizer_ids(c)
     result = c.sync()  # migrated as the store is opened, then every export read again
     assert result.status == "ok" and not any(f.carried for f in result.files)
     assert (result.written["contact_attempt"], result.written["activity"]) == (0, 0)
     assert {t: c.table(t) for t in made_now} == made_now
     assert c.query(
-        """SELECT count(*), count(DISTINCT organizer_id) FROM (
+        """SELECT count(*), count(organizer_id), count(DISTINCT organizer_id) FROM (
                SELECT organizer_id FROM contact_attempt
                UNION ALL SELECT organizer_id FROM activity)"""
-    ) == [(4, 2)]
+    ) == [(7, 6, 3)]
     assert c.query("SELECT value FROM meta WHERE key = 'schema_version'") == [
         (str(SCHEMA_VERSION),)
     ]
     # opened by any writer, the store is migrated in place, once (a salted digest is
     # not hashed again)
-    _with_old_texter_ids(c)
+    _with_old_organizer_ids(c)
     for _ in range(2):
         with connect(c.root / "store.duckdb", write=True):
             pass
         assert {t: c.table(t) for t in made_now} == made_now
 
 
-def test_texters_stay_across_resyncs_and_forget(make_cohort):
-    c = _texters_synced(make_cohort)
+def test_organizers_stay_across_resyncs_and_forget(make_cohort):
+    c = _organizers_synced(make_cohort)
     organizers = _organizers(c)
     again = c.sync(force=True)  # every export read again
     assert (again.written["contact_attempt"], again.written["activity"]) == (0, 0)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cyclebook.config import ACTIVITY_TYPES, Organization, Source
-from cyclebook.store import TEXTER_PREFIX
+from cyclebook.store import SHEET_ORGANIZER_PREFIX, TEXTER_PREFIX
 from cyclebook.sync.stage import (
     BAD_DATE,
     BAD_EPOCH,
@@ -2453,6 +2453,8 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             )
             # (the digest of the row's person, type, date, event and amount, salted: the
             # person's email or phone is among them)
+            # (and the organizer's name, salted: often a member's, and in a table
+            # reports read)
             inserts[
                 "st_activity"
             ] = f"""'{name}:' || cb_digest(substr(md5(concat_ws('|', x.__raw_ref,
@@ -2463,7 +2465,8 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                      ELSE x.st END,
                 {attended}, CASE WHEN x.event IS NOT NULL THEN {event_id} END, NULL,
                 CASE WHEN x.type = 'attendance' THEN coalesce(x.role, 'attendee') ELSE x.role END,
-                x.result, x.amt, NULL, x.organizer"""
+                x.result, x.amt, NULL,
+                {sql_str(SHEET_ORGANIZER_PREFIX)} || cb_digest(x.organizer)"""
         contacts = {"email": mapping.get("email", ""), "phone": mapping.get("phone", "")}
         _emit(stage, f, sel, checks, inserts, contacts=contacts)
         _unread_permissions(
