@@ -560,6 +560,40 @@ def test_van_event_dates_with_an_offset_and_unreadable_ones(make_cohort):
     ]
 
 
+def test_a_van_events_table_without_signups_is_stored(make_cohort):
+    """An events table exported without its signups (a VAN committee that tracks no
+    sign-ups yet) was read only beside signups: counted as read and kept, nothing of it
+    stored, its dates never checked. Its events are stored, its unreadable date is a
+    rejected value, and a re-sync writes nothing."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,firstname,lastname,email\n101,Ana,Diaz,ana@x.org\n")
+    c.write(
+        "van/events.csv",
+        """\
+        eventid,eventname,eventtypename,dateoffsetbegin,locationname
+        7,Members meeting,Meeting,2026-08-27 18:30:00.0000000 -04:00,Union hall
+        8,Canvass,Canvass,next tuesday,
+        """,
+    )
+    result = c.sync()
+    assert [(f.file, f.rows_read, f.rows_kept, f.rows_rejected) for f in result.files] == [
+        ("van/events.csv", 2, 2, 0),
+        ("van/persons.csv", 1, 1, 0),
+    ]
+    assert result.written["event"] == 2
+    assert c.query(
+        f"SELECT event_id, title, event_type, {utc('start_at')} FROM event ORDER BY 1"
+    ) == [
+        ("van:7", "Members meeting", "meeting", "2026-08-27 22:30"),
+        ("van:8", "Canvass", "canvass", None),
+    ]
+    assert c.query("SELECT event_id, field, value FROM event_field") == [
+        ("van:7", "locationname", "Union hall")
+    ]
+    assert [(r[0], r[1], r[2]) for r in c.rejects()] == [("van/events.csv", 3, "dateoffsetbegin")]
+    assert c.sync().status == "unchanged"
+
+
 def test_a_van_event_date_not_read_after_a_misshapen_line_names_its_own_line(make_cohort):
     """An event whose date is not read is kept: its date alone is rejected, by the line
     it is on. A value rejected on a kept record was placed among the records DuckDB

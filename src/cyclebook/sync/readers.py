@@ -1561,49 +1561,53 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             },
         )
 
+    # The events table is read whether or not signups come with it: read only beside
+    # them, an events table alone was counted as read and kept, and nothing of it was
+    # stored (its dates never checked, its events missing from the improve report's
+    # "past events without attendance recorded").
+    ev = stage.tmp_name("ev")
+    if "events" in groups:
+        parts = []
+        for g in groups["events"]:
+            t, cols = loaded[g.file_no]
+            c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
+            parts.append(f"""SELECT cb_id({c("eventid")}) AS k, cb_s({c("eventname")}) AS title,
+                lower(cb_s({c("eventtypename")})) AS etype,
+                cb_ts({c("dateoffsetbegin")}) AS start_at,
+                cb_s({c("dateoffsetbegin")}) AS start_raw, {g.file_no} AS file_no,
+                rowid AS rec FROM {t}""")
+            # the event's columns beyond the model are its fields (they were listed
+            # as not read, only in the archived copy): a small table, one scan
+            _keep_columns(
+                stage,
+                g,
+                t,
+                g.unknown_columns,
+                f"'van:' || cb_id({c('eventid')})",
+                "st_event_field SELECT __ref, 'van'",
+            )
+        events = stage.tmp_name("evrows")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {events} AS {' UNION ALL '.join(parts)}")
+        # an event date not read dated its signups by their creation date, silently;
+        # the event is kept (its title, type, signups and fields), so its date alone is
+        # rejected (counted as a rejected row, the events table's rows did not add up)
+        con.execute(
+            f"""INSERT INTO st_value_reject SELECT file_no, rec, NULL, 'dateoffsetbegin',
+                {sql_str(EVENT_DATE_UNREAD)} FROM {events}
+                WHERE start_raw IS NOT NULL AND start_at IS NULL"""
+        )
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {ev} AS SELECT k,
+            {LATEST.format("title")} title, {LATEST.format("etype")} etype,
+            {LATEST.format("start_at")} start_at, min(file_no) file_no, min(rec) rec
+            FROM {events} WHERE k IS NOT NULL GROUP BY k""")
+        con.execute(f"""INSERT INTO st_event SELECT 'van:' || k, 'van', title, etype, start_at,
+            file_no, rec FROM {ev}; DROP TABLE {events}""")
+    elif "eventsignups" in groups:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {ev} (k VARCHAR, start_at TIMESTAMPTZ)")
+        groups["eventsignups"][0].notes.append(
+            "no events table: signups are dated by their creation date"
+        )
     if "eventsignups" in groups:
-        ev = stage.tmp_name("ev")
-        if "events" in groups:
-            parts = []
-            for g in groups["events"]:
-                t, cols = loaded[g.file_no]
-                c = lambda *n, cols=cols, p="": stage.col(cols, *n, prefix=p)  # noqa: E731
-                parts.append(f"""SELECT cb_id({c("eventid")}) AS k, cb_s({c("eventname")}) AS title,
-                    lower(cb_s({c("eventtypename")})) AS etype,
-                    cb_ts({c("dateoffsetbegin")}) AS start_at,
-                    cb_s({c("dateoffsetbegin")}) AS start_raw, {g.file_no} AS file_no,
-                    rowid AS rec FROM {t}""")
-                # the event's columns beyond the model are its fields (they were listed
-                # as not read, only in the archived copy): a small table, one scan
-                _keep_columns(
-                    stage,
-                    g,
-                    t,
-                    g.unknown_columns,
-                    f"'van:' || cb_id({c('eventid')})",
-                    "st_event_field SELECT __ref, 'van'",
-                )
-            events = stage.tmp_name("evrows")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {events} AS {' UNION ALL '.join(parts)}")
-            # an event date not read dated its signups by their creation date, silently;
-            # the event is kept (its title, type, signups and fields), so its date alone is
-            # rejected (counted as a rejected row, the events table's rows did not add up)
-            con.execute(
-                f"""INSERT INTO st_value_reject SELECT file_no, rec, NULL, 'dateoffsetbegin',
-                    {sql_str(EVENT_DATE_UNREAD)} FROM {events}
-                    WHERE start_raw IS NOT NULL AND start_at IS NULL"""
-            )
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE {ev} AS SELECT k,
-                {LATEST.format("title")} title, {LATEST.format("etype")} etype,
-                {LATEST.format("start_at")} start_at, min(file_no) file_no, min(rec) rec
-                FROM {events} WHERE k IS NOT NULL GROUP BY k""")
-            con.execute(f"""INSERT INTO st_event SELECT 'van:' || k, 'van', title, etype, start_at,
-                file_no, rec FROM {ev}; DROP TABLE {events}""")
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {ev} (k VARCHAR, start_at TIMESTAMPTZ)")
-            groups["eventsignups"][0].notes.append(
-                "no events table: signups are dated by their creation date"
-            )
         # every signups file at once
         c = files("eventsignups")
         sel = f"""SELECT r.__rec{c.file("r.")}, cb_id({c("vanid", p="r.")}) AS ref,
