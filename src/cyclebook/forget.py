@@ -49,7 +49,7 @@ from cyclebook.store import _file_lock, connect, id_key, ident, sql_str, value_k
 from cyclebook.yamlio import write_text_atomic
 
 # the store's bookkeeping of an organization: 'sync_code:<id>',
-# 'metric_inputs/<cycle>/<id>', 'person_state/<cycle>/<id>'
+# 'metric_inputs/<cycle>/<id>', 'person_state/<cycle>/<id>', 'metric_data/<cycle>/<id>'
 META_OF_ORG = "(suffix(key, ':' || $org) OR suffix(key, '/' || $org))"
 
 
@@ -772,9 +772,11 @@ class _SourcePlan:
     def _meta_dropped(self) -> str:
         """The meta rows that go: the organization's record of how its exports were
         read (its next sync reads them again in full), and of its saved metric values
-        and per-person states (no longer reused: computed from the data as it was)."""
+        and per-person states (no longer reused: computed from the data as it was) with
+        the digest of that data."""
         return f"""(key = 'sync_code:' || $org OR key = {sql_str(self.key)}
-                    OR ((starts_with(key, 'metric_inputs/') OR starts_with(key, 'person_state/'))
+                    OR ((starts_with(key, 'metric_inputs/') OR starts_with(key, 'person_state/')
+                         OR starts_with(key, 'metric_data/'))
                         AND suffix(key, '/' || $org)))"""
 
     def rows(self) -> dict[str, tuple[str, dict]]:

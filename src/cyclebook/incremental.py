@@ -61,14 +61,14 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     ``count(*)`` and ``sum(hash(row))`` per organization of every table that has an
     ``org_id`` column, except sync's bookkeeping (``sync_run``, ``rejected_row``,
     ``raw_file``: they hold run ids and times, and their effect on the data is already
-    in the data tables). ``metric_value`` rows are hashed without ``computed_at``, and
-    an organization's job leaves out the values of its own cycle: those are written while
-    the cycle runs (each share writes its own), and what a job reads of them comes from
-    the phases before it (``upstream``). No job counts the values of cycles that start
-    after its own: no report reads them, and while the next cycle runs they change
-    every day. ``person_state`` (the per-person state a
-    network member's share keeps for the roll-up) is share's output too, and is treated
-    the same way.
+    in the data tables; :func:`cyclebook.store.row_digests`). ``metric_value`` rows are
+    hashed without ``computed_at``, and an organization's job leaves out the values of
+    its own cycle: those are written while the cycle runs (each share writes its own),
+    and what a job reads of them comes from the phases before it (``upstream``). No job
+    counts the values of cycles that start after its own: no report reads them, and
+    while the next cycle runs they change every day. ``person_state`` (the per-person
+    state a network member's share keeps for the roll-up) is share's output too, and is
+    treated the same way.
     This signal is exact (it is the data, not a claim about it), survives a re-sync of
     unchanged exports (the same rows hash the same), notices a deleted or restored store,
     and costs one scan of the organization's rows (about 50 ms per million rows).
@@ -81,7 +81,9 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     reads. It is all they count of what a sync wrote (with ``synced``, below): an export
     saved again with the same rows (downloaded again, its columns in another order, a
     dated sheet under its new name) re-runs the sync report, which lists the files and
-    their hashes, and no report after it.
+    their hashes, and no report after it. (The metric code tells a network member's sync
+    of the same rows from a change the same way, by the digest of its rows saved with
+    its values: :func:`cyclebook.metrics.values.fresh_results`.)
 ``synced`` (the cohort notebook only)
     each organization's last sync, as the summary's status table shows it: its outcome
     and its day (:meth:`Fingerprints.synced`). The rest of the sync's bookkeeping
@@ -142,13 +144,8 @@ from cyclebook.paths import FOLLOWUP_LISTS, PHASES, CohortPaths, templates_dir
 
 FINGERPRINT_VERSION = 1
 CACHEABLE = frozenset({"ok", "cached"})
-BOOKKEEPING_TABLES = frozenset({"sync_run", "rejected_row", "raw_file", "meta"})
-# Written by the share phase, per organization and cycle: digested per (org, cycle), left
-# out of sync's signal and of a job's own cycle (see ``store`` above).
-SHARE_TABLES = frozenset({"metric_value", "person_state"})
 # What the privacy guard indexes of every organization's members (see privacy.scan_html)
 PERSONAL_TABLES = ("person_pii", "identity")
-VOLATILE_COLUMNS = frozenset({"computed_at", "run_id", "started_at", "finished_at"})
 PHASE_ORDER = {phase: i for i, phase in enumerate((*PHASES, "cohort"))}
 # The cycle index's template: it renders index.html, written again by every run, and no
 # report (editing it re-ran every report of every cycle).
@@ -513,42 +510,13 @@ class Fingerprints:
         self, org_ids: list[str] | None, only: frozenset[str] | None = None
     ) -> dict[str, dict[Any, str]]:
         """Per-organization digests of every data table (all organizations when None;
-        only the tables ``only`` names when given)."""
-        from cyclebook.store import connect
+        only the tables ``only`` names when given): :func:`cyclebook.store.row_digests`."""
+        from cyclebook.store import connect, row_digests
 
-        tables: dict[str, dict[Any, str]] = {}
         if not self.paths.store.exists():
-            return tables
+            return {}
         with connect(self.paths.store) as con:
-            columns: dict[str, list[str]] = {}
-            for table, column in con.execute(
-                # the store's own tables: not those of another database of the process's
-                # DuckDB instance (the privacy guard keeps tables in its memory database)
-                "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = 'main' AND table_catalog = current_database() "
-                "ORDER BY table_name, ordinal_position"
-            ).fetchall():
-                columns.setdefault(table, []).append(column)
-            for table, cols in columns.items():
-                if table in BOOKKEEPING_TABLES or "org_id" not in cols:
-                    continue
-                if only is not None and table not in only:
-                    continue
-                kept = [c for c in cols if c not in VOLATILE_COLUMNS]
-                row = ", ".join(f'"{c}" := "{c}"' for c in kept)
-                group = ["org_id"] + (["cycle"] if table in SHARE_TABLES else [])
-                where, args = "", []
-                if org_ids is not None:
-                    where, args = "WHERE org_id IN (SELECT unnest(?))", [org_ids]
-                sql = (
-                    f"SELECT {', '.join(group)}, count(*), sum(hash(struct_pack({row})))::VARCHAR "
-                    f'FROM "{table}" {where} GROUP BY ALL'
-                )
-                result = tables.setdefault(table, {})
-                for values in con.execute(sql, args).fetchall():
-                    key = values[0] if len(group) == 1 else (values[0], values[1])
-                    result[key] = f"{values[-2]}:{values[-1]}"
-        return tables
+            return row_digests(con, org_ids, only)
 
     def _state(
         self, everything: bool = False, shared: Iterable[str] = ()
@@ -557,6 +525,8 @@ class Fingerprints:
         organizations a sync touched, and the metric values (``SHARE_TABLES``) of the
         organizations ``shared`` names (those a share of this run wrote, that the caller
         reads)."""
+        from cyclebook.store import SHARE_TABLES
+
         if everything and self._reread_all:
             self._tables, self._reread_all = None, False
         shared = set(shared)
@@ -597,6 +567,8 @@ class Fingerprints:
         ones: while the next cycle runs, its values change every day, and they re-ran
         every report of the cycle before it).
         """
+        from cyclebook.store import SHARE_TABLES
+
         wanted = None if org_ids is None else set(org_ids)
         later = set(cycles_after(self.cycle_order, upto)) if upto is not None else set()
         # values a share of this run saved, of the cycles this digest counts

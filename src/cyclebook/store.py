@@ -422,6 +422,71 @@ def cohort_salt(con: duckdb.DuckDBPyConnection) -> str:
     return salt
 
 
+# What a digest of the store's rows (row_digests) leaves out. Sync's bookkeeping: run ids
+# and times, and its effect on the data is already in the data tables (``meta`` has no
+# organization either). The columns that say when a row was written, not what it holds.
+BOOKKEEPING_TABLES = frozenset({"sync_run", "rejected_row", "raw_file", "meta"})
+VOLATILE_COLUMNS = frozenset({"computed_at", "run_id", "started_at", "finished_at"})
+# Written by the share phase, per organization and cycle (the rest of an organization's
+# rows is its data, written by its sync): digested per (org, cycle).
+SHARE_TABLES = frozenset({"metric_value", "person_state"})
+
+
+def row_digests(
+    con: duckdb.DuckDBPyConnection,
+    org_ids: list[str] | None = None,
+    only: frozenset[str] | None = None,
+    *,
+    data_only: bool = False,
+) -> dict[str, dict[Any, str]]:
+    """A content digest of the organizations' rows (every organization's when None), per
+    table with an ``org_id`` (only those ``only`` names, when given) and organization:
+    ``count(*)`` and ``sum(hash(row))`` without ``VOLATILE_COLUMNS``, computed by DuckDB
+    in one scan (about 50 ms per million rows). ``SHARE_TABLES`` are digested per (org,
+    cycle), left out with ``data_only``. Not ``BOOKKEEPING_TABLES``. The same rows give
+    the same digest, whichever sync wrote them."""
+    columns: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        # the store's own tables: not those of another database of the process's DuckDB
+        # instance (the privacy guard keeps tables in its memory database)
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_catalog = current_database() "
+        "ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        columns.setdefault(table, []).append(column)
+    tables: dict[str, dict[Any, str]] = {}
+    for table, cols in columns.items():
+        if table in BOOKKEEPING_TABLES or "org_id" not in cols:
+            continue
+        if only is not None and table not in only or data_only and table in SHARE_TABLES:
+            continue
+        kept = [c for c in cols if c not in VOLATILE_COLUMNS]
+        row = ", ".join(f'"{c}" := "{c}"' for c in kept)
+        group = ["org_id"] + (["cycle"] if table in SHARE_TABLES else [])
+        where, args = "", []
+        if org_ids is not None:
+            where, args = "WHERE org_id IN (SELECT unnest(?))", [org_ids]
+        sql = (
+            f"SELECT {', '.join(group)}, count(*), sum(hash(struct_pack({row})))::VARCHAR "
+            f'FROM "{table}" {where} GROUP BY ALL'
+        )
+        result = tables.setdefault(table, {})
+        for values in con.execute(sql, args).fetchall():
+            key = values[0] if len(group) == 1 else (values[0], values[1])
+            result[key] = f"{values[-2]}:{values[-1]}"
+    return tables
+
+
+def data_digest(con: duckdb.DuckDBPyConnection, org_id: str) -> str:
+    """A digest of an organization's data: its rows of every table :func:`row_digests`
+    reads but ``SHARE_TABLES`` (what its sync wrote, not what its share computed from
+    it). Saved with its metric values, it tells whether a sync since left the data they
+    were computed from as it was (:func:`cyclebook.metrics.values.fresh_results`)."""
+    tables = row_digests(con, [org_id], data_only=True)
+    text = repr(sorted((table, sorted(rows.items())) for table, rows in tables.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def last_syncs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, float | None]]:
     """Each organization's latest sync (its ``sync_run`` row for the whole run, not a
     file's): its status and when it ended (else began), in seconds since the epoch, as

@@ -66,25 +66,38 @@ def test_the_rollup_reads_the_kept_state_and_gives_the_same_figures(network) -> 
     assert planted.value("active_base", "end") == 3
 
 
-def test_a_sync_since_or_values_saved_without_it_makes_the_rollup_compute_again(
+def test_a_sync_that_changed_rows_or_values_saved_without_it_makes_the_rollup_compute_again(
     network,
 ) -> None:
     store_path, cohort, card, previous = network
     _keep(store_path, cohort, card, previous)
     _sql(store_path, "UPDATE person_state SET active_end = false WHERE org_id = 'net-b'")
-    assert (
-        compute_rollup(store_path, cohort, "net", card, previous).value("active_base", "end") == 3
-    )
-    # a sync of B after its values were computed: its kept state may be out of date
+
+    def active_at_the_end() -> float | None:
+        return compute_rollup(store_path, cohort, "net", card, previous).value("active_base", "end")
+
+    assert active_at_the_end() == 3
+
+    def sync_of_b(run_id: str) -> None:
+        _sql(
+            store_path,
+            "INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status) "
+            "VALUES ('net-b', ?, ?, ?, 'ok')",
+            [run_id, *[dt.datetime.now(dt.UTC)] * 2],
+        )
+
+    # a sync of B since, that stored the same rows (its export downloaded again): the
+    # state it kept holds (the roll-up computed every member's state again)
+    sync_of_b("same rows")
+    assert active_at_the_end() == 3
+    # one that changed a row of B's (a member's zip code): computed again
     _sql(
         store_path,
-        "INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status) "
-        "VALUES ('net-b', 'later', ?, ?, 'ok')",
-        [dt.datetime.now(dt.UTC)] * 2,
+        "UPDATE person SET zip = '99999' WHERE org_id = 'net-b' "
+        "AND person_id = (SELECT min(person_id) FROM person WHERE org_id = 'net-b')",
     )
-    assert (
-        compute_rollup(store_path, cohort, "net", card, previous).value("active_base", "end") == 4
-    )
+    sync_of_b("changed")
+    assert active_at_the_end() == 4
     # values saved again without the state (a report for another audience recomputing
     # them) take the old state away with them
     compute_metrics(store_path, cohort.org("net-b"), card, previous, keep_state=False)

@@ -199,6 +199,12 @@ def state_key(cycle: str, org_id: str) -> str:
     return f"person_state/{cycle}/{org_id}"
 
 
+def data_key(cycle: str, org_id: str) -> str:
+    """The ``meta`` row that holds the digest of the organization's data its saved values
+    were computed from (:func:`cyclebook.store.data_digest`)."""
+    return f"metric_data/{cycle}/{org_id}"
+
+
 def redefined_key(cycle: str, org_id: str) -> str:
     """The ``meta`` row that keeps, per metric, the definition an organization's values
     for a cycle were first saved under and the one they were last computed under, while
@@ -327,6 +333,7 @@ def save_values(
     inputs: str | None = None,
     state: pa.Table | None = None,
     settings: str | None = None,
+    data: str | None = None,
 ) -> int:
     """Replace this organization's values for this cycle, under a short write lock.
 
@@ -337,7 +344,10 @@ def save_values(
     ``state``: the per-person state they were computed from (columns
     :data:`cyclebook.metrics.engine.ROLLUP_STATE`), kept in ``person_state`` for network
     roll-ups (:func:`fresh_state`). The organization's earlier state rows for the cycle go
-    either way: state is only ever kept beside the values computed from it.
+    either way: state is only ever kept beside the values computed from it. ``data``:
+    the digest of the organization's data they were computed from
+    (:func:`cyclebook.store.data_digest`), kept with ``inputs``: a sync since that left
+    the data as it was leaves them fresh.
 
     Values computed again under another definition than the saved ones (a definition
     edited in cohort.yml) are recorded (:func:`redefinitions`): a run warns of those no
@@ -390,9 +400,12 @@ def save_values(
             where = [results.cycle, results.org_id]
             con.execute("DELETE FROM person_state WHERE cycle = ? AND org_id = ?", where)
             skey = state_key(results.cycle, results.org_id)
-            con.execute("DELETE FROM meta WHERE key IN (?, ?)", [key, skey])
+            dkey = data_key(results.cycle, results.org_id)
+            con.execute("DELETE FROM meta WHERE key IN (?, ?, ?)", [key, skey, dkey])
             if inputs is not None:
                 con.execute("INSERT INTO meta VALUES (?, ?)", [key, inputs])
+            if inputs is not None and data is not None:
+                con.execute("INSERT INTO meta VALUES (?, ?)", [dkey, data])
             if inputs is not None and state is not None:
                 con.register("_cb_new_state", state)
                 columns = ", ".join(state.column_names)
@@ -437,10 +450,21 @@ def _fresh(
         "SELECT epoch_us(max(coalesce(finished_at, started_at))) FROM sync_run WHERE org_id = ?",
         [org_id],
     ).fetchall()
-    if synced is not None and synced >= first:
+    if synced is not None and synced >= first and not _data_as_read(con, cycle, org_id):
         return False
     computed = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=first)
     return not (computed < settled_at and computed.date() != now.astimezone(dt.UTC).date())
+
+
+def _data_as_read(con, cycle: str, org_id: str) -> bool:
+    """Whether the organization's data is what its values for the cycle were computed
+    from (the digest saved with them, :func:`save_values`): asked only once a sync ran
+    since, it costs a scan of the organization's rows. A sync that read an export saved
+    again with the same rows (downloaded again, its columns in another order) made the
+    values stale, and the network roll-ups computed every member's state again."""
+    key = data_key(cycle, org_id)
+    saved = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    return bool(saved) and saved[0][0] == store.data_digest(con, org_id)
 
 
 def fresh_state(
@@ -472,10 +496,12 @@ def fresh_results(
 
     * saved with the same ``inputs`` digest (metric code, the organization's definitions,
       the cycles' dates);
-    * no sync of the organization recorded since they were computed (a sync's
-      ``finished_at`` is when its write began; a computation's ``computed_at`` is when
-      its read began, under the store's lock, so a sync that could have changed the data
-      read always ends later);
+    * the organization's data as they were computed from it: no sync of the
+      organization recorded since (a sync's ``finished_at`` is when its write began; a
+      computation's ``computed_at`` is when its read began, under the store's lock, so a
+      sync that could have changed the data read always ends later), or, after one, the
+      same digest of its rows as the one saved with them (:func:`save_values`'s ``data``,
+      kept for a network member: a sync of the same rows changes nothing);
     * computed after ``settled_at`` (the cycle's end: from then on nothing depends on the
       clock), or else on the same UTC day as ``now`` (while the cycle runs, "past
       events" move with the clock; the same day is what cached reports assume too, see
