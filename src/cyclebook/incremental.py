@@ -64,11 +64,14 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     in the data tables; :func:`cyclebook.store.row_digests`). ``metric_value`` rows are
     hashed without ``computed_at``, and an organization's job leaves out the values of
     its own cycle: those are written while the cycle runs (each share writes its own),
-    and what a job reads of them comes from the phases before it (``upstream``). No job
-    counts the values of cycles that start after its own: no report reads them, and
-    while the next cycle runs they change every day. ``person_state`` (the per-person
-    state a network member's share keeps for the roll-up) is share's output too, and is
-    treated the same way.
+    and what a job reads of them is its ``values`` (below). No job counts the values of
+    cycles that start after its own: no report reads them, and while the next cycle
+    runs they change every day. ``person_state`` (the per-person state a network
+    member's share keeps for the roll-up) is share's output too, and is treated the
+    same way. The reflect report counts the metric values alone
+    (``READS_OF_THE_STORE``): it shows the group's figures (last cycle's beside this
+    one's), none of its data, and a row changed that changed no figure (a member's zip
+    code) re-ran it.
     This signal is exact (it is the data, not a claim about it), survives a re-sync of
     unchanged exports (the same rows hash the same), notices a deleted or restored store,
     and costs one scan of the organization's rows (about 50 ms per million rows).
@@ -90,16 +93,22 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     (``sync_run``'s files, rows and dates, ``rejected_row``, ``raw_file``) only the sync
     report reads (and, to tell whether saved values may be reused, the metric code:
     reused or computed, they are the same).
-``upstream``
-    the fingerprints and statuses of the earlier phases of the same organization and
-    cycle that write what the job reads (``WRITERS``: share, whose saved metric values
-    the reflect and improve reports and the cohort summary show; for the cohort
-    notebook: every organization's share reports of the cycle). What share writes is
-    thereby covered without knowing where it is written. Not the sync's (see ``store``
-    and ``synced``), nor reflect's or improve's, which write nothing. A withheld report
-    counts as one that succeeded (:func:`token`): it ran to its end, and only its page
-    was replaced. To judge what is out of date (:meth:`Fingerprints.out_of_date`), the
-    sync reports count as upstream too: an export not synced yet may change the rows.
+``values`` (reflect and improve)
+    what the organization's share reports saved for the job's cycle that its report
+    shows (``READS_OF_SHARE``: the metric values, per (org, cycle) and without
+    ``computed_at``, :meth:`Fingerprints.saved`), read once share has run. Not share's
+    fingerprint: a share run that saved the same values (a source's settings edited
+    that changed no row, share's notebook edited) re-ran every report after it. Nor
+    what else share writes: the per-person state (the cohort summary's network roll-ups
+    alone read it, in its ``store``), the follow-up lists (read by no report), its
+    ``meta`` rows, its report.
+    The cohort summary counts every organization's values and states in its ``store``.
+    While a cycle runs the values move with the date (windows end today), so the
+    reports after share run again each day that changes a figure. No job counts the
+    reports before it (sync's: see ``store`` and ``synced``; reflect and improve write
+    nothing); to judge what is out of date (:meth:`Fingerprints.out_of_date`), a share
+    or sync report out of date makes the reports after it out of date (``upstream``):
+    run, it may save other values, or store other rows.
 
 ``guarded`` (kept beside the fingerprint, not in it)
     what the privacy guard last checked the report against (:meth:`Fingerprints.guard_state`):
@@ -113,11 +122,13 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     reflection of another cycle) is taken: no report runs again for it.
 
 Consequences: a changed export re-runs that organization's sync; if the rows it stores
-changed, its other phases too (and, for an affiliate, its network's improve report,
-which counts it) and the cohort summary; a changed cycle.yml re-runs that cycle's
-reports; a changed reflection file re-runs that group's reflect and improve reports of
-that cycle, and its cohort summary; a changed list of facilitators re-runs nothing
-(the kept reports are checked again by the guard); ``--force`` re-runs everything.
+changed, its share reports and its improve report too (and, for an affiliate, its
+network's improve report, which counts it) and the cohort summary, and its reflect
+report if share saved other figures; a share run that saved the same figures re-runs
+no report after it; a changed cycle.yml re-runs that cycle's reports; a changed
+reflection file re-runs that group's reflect and improve reports of that cycle, and
+its cohort summary; a changed list of facilitators re-runs nothing (the kept reports
+are checked again by the guard); ``--force`` re-runs everything.
 """
 
 from __future__ import annotations
@@ -170,34 +181,58 @@ READ_BY_THE_GUARD_ALONE = frozenset({"facilitators"})
 # report names no staff (the team is the improve report's and the cohort summary's,
 # load_record), and a group's gallery note is shown in the Measure Gallery of the cohort
 # summary alone (gallery.org_gallery_blocks). Both are text the guard allows: its state
-# holds them. Left out by name, as for sync.
+# holds them. Only the sync and share reports read a group's sources (share: whether one
+# is Action Builder's, for a note on its scale, metrics.engine.config_notes); the later
+# reports read what the sync stored and share saved (``store``, ``values``): a source's
+# settings edited that changed no row re-ran them all. Left out by name, as for sync.
 NOT_READ_BY_PHASE: dict[str, dict[str, Any]] = {
     "share": {"staff": True, "consent": {"gallery_note"}},
     # the staff are offered as who took part by the form alone, shown only when the
     # notebook runs with ``interactive`` (READ_WHEN_INTERACTIVE); a report names none
-    "reflect": {"staff": True, "consent": {"gallery_note"}},
-    "improve": {"consent": {"gallery_note"}},
+    "reflect": {"staff": True, "consent": {"gallery_note"}, "sources": True},
+    "improve": {"consent": {"gallery_note"}, "sources": True},
     # every organization's entry, for the cohort summaries: they name no staff (the team
     # they show is the card's)
-    "cohort": {"staff": True},
+    "cohort": {"staff": True, "sources": True},
 }
 # What a phase reads of an organization's entry only when its notebook runs with
 # ``interactive`` (JupyterLab's form, or a run given ``-p interactive true``)
 READ_WHEN_INTERACTIVE: dict[str, set[str]] = {"reflect": {"staff"}}
 # The phases whose runs write what later reports of the cycle read: share saves the
 # group's metric values (and each person's state, for its network's roll-up), which
-# reflect, improve and the cohort summary show. Their tokens are a later report's
-# ``upstream``. Not sync's: what it writes is the group's data, which the later reports
-# count in their ``store`` (and the cohort summary each group's last sync, ``synced``);
-# with its whole fingerprint there, an export saved again with the same rows (another
-# name, its columns in another order, downloaded again) re-ran every report of the
-# group. Nor reflect's or improve's, which write nothing: a staff member added (read by
-# improve alone) re-ran the cohort summaries.
+# reflect, improve and the cohort summary show. A later report counts what it saved,
+# not its fingerprint (``values``; the cohort summary, in its ``store``): with share's
+# fingerprint there, a share run that saved the same values (a source's settings edited
+# that changed no row, share's notebook edited) re-ran the group's reflect and improve
+# reports and the cohort summaries. A writer is still a later report's upstream when
+# judging what is out of date (Fingerprints.out_of_date): run, it may save other values.
+# Not sync's: what it writes is the group's data, which the later reports count in their
+# ``store`` (and the cohort summary each group's last sync, ``synced``). Nor reflect's
+# or improve's, which write nothing: a staff member added (read by improve alone)
+# re-ran the cohort summaries.
 WRITERS = frozenset({"share"})
+# What the organization's reports after share read of what it saved for their own cycle
+# (``values``, :meth:`Fingerprints.saved`): its metric values, shown on the reflect
+# report's card (phases.reflect.show_card) and the improve report's record
+# (record.load_record). Not the per-person state (only the network roll-ups of the
+# cohort summary read it; the summary's ``store`` counts every group's values and
+# states), nor what else share writes: the follow-up lists (the group's own folder, read
+# by no report), its ``meta`` rows (the definitions its values were saved under: the
+# share report and the run's warning read them), its own report.
+READS_OF_SHARE: dict[str, tuple[str, ...]] = {
+    "reflect": ("metric_value",),
+    "improve": ("metric_value",),
+}
+# What a phase's reports read of the store, where that is not all of their organizations'
+# rows: the reflect report shows the group's metric values alone (its card, with last
+# cycle's beside them; this cycle's are its ``values``), none of its data. A row changed
+# that changed no figure (a member's zip code) re-ran it.
+READS_OF_THE_STORE: dict[str, frozenset[str]] = {"reflect": frozenset({"metric_value"})}
 # Phases whose reports do not depend on the date: the sync report says what the exports
 # hold and when they were read; the reflect report shows what the group said and the
-# figures share saved (``upstream``). A report of an earlier day of a running cycle was
-# out of date (and refused by ``cyclebook publish``) for a date it does not show.
+# figures share saved (``values``: while the cycle runs, they change with the date). A
+# report of an earlier day of a running cycle was out of date (and refused by
+# ``cyclebook publish``) for a date it does not show.
 READS_NO_CLOCK = frozenset({"sync", "reflect"})
 # Phases whose reports read no reflection file (share computes the group's measures from
 # the store; what the group said is shown by reflect and improve, and the cohort summary)
@@ -246,19 +281,6 @@ def journal(paths: CohortPaths, cycle: str, entry: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(dict(entry), default=str, separators=(",", ":")) + "\n")
-
-
-# A run whose report was withheld ran to its end (a notebook that fails stays failed):
-# what it wrote (the store, the follow-up lists) is written; only its page was replaced.
-RAN_TO_THE_END = CACHEABLE | {"withheld"}
-
-
-def token(fingerprint: str, status: str) -> str:
-    """What later jobs see of an earlier one: what it wrote. A cached run counts as the
-    run it reuses, and a withheld one as a run that succeeded (``RAN_TO_THE_END``): a
-    report withheld by the guard when it was kept (:func:`cyclebook.runner.check_again`)
-    made the reports after it run again at the next run, and again once it was made."""
-    return f"{fingerprint}:{'ok' if status in RAN_TO_THE_END else status}"
 
 
 class Fingerprints:
@@ -318,11 +340,6 @@ class Fingerprints:
                     self.previous.pop(key, None)
                 else:
                     self.previous[key] = entry
-        # latest token (fingerprint:status) of every job, updated as this run proceeds
-        self.tokens: dict[str, str] = {
-            key: token(entry.get("fingerprint", ""), entry.get("status", ""))
-            for key, entry in self.previous.items()
-        }
 
     # ------------------------------------------------------------------ files
 
@@ -558,6 +575,7 @@ class Fingerprints:
         data_only: bool = False,
         leave_out_cycle: str | None = None,
         upto: str | None = None,
+        only: Iterable[str] | None = None,
     ) -> str:
         """Digest of the organizations' rows (every organization when ``org_ids`` is None).
 
@@ -565,7 +583,8 @@ class Fingerprints:
         values of that cycle. ``upto``: no metric values of the cycles that start after
         that one (a job of a cycle reads its own and earlier cycles' values, never later
         ones: while the next cycle runs, its values change every day, and they re-ran
-        every report of the cycle before it).
+        every report of the cycle before it). ``only``: the tables it counts (default:
+        every one).
         """
         from cyclebook.store import SHARE_TABLES
 
@@ -588,7 +607,7 @@ class Fingerprints:
         )
         picked: dict[str, list] = {}
         for table, rows in sorted(state.items()):
-            if data_only and table in SHARE_TABLES:
+            if data_only and table in SHARE_TABLES or only is not None and table not in only:
                 continue
             items = []
             for key, value in rows.items():
@@ -600,6 +619,14 @@ class Fingerprints:
                 items.append([key, value])
             picked[table] = sorted(items, key=lambda item: str(item[0]))
         return digest(picked)
+
+    def saved(self, org_id: str, cycle: str, tables: Iterable[str]) -> str:
+        """What the organization's share reports saved for ``cycle`` in ``tables`` (of
+        ``SHARE_TABLES``), as the store holds it: read again when a share of this run
+        saved it. Without ``computed_at``: the same values saved again are the same."""
+        again = [org_id] if (org_id, cycle) in self._shared else []
+        state = self._state(shared=again)
+        return digest({table: state.get(table, {}).get((org_id, cycle)) for table in tables})
 
     def guard_state(self) -> str:
         """What the privacy guard checks every report against: the personal values of
@@ -678,26 +705,17 @@ class Fingerprints:
 
     # ------------------------------------------------------------------ jobs
 
-    def _upstream(self, job: Any, *, syncs: bool = False) -> dict[str, str]:
-        """The reports of the cycle before ``job`` that write what it reads (``WRITERS``:
-        the share reports of its organization; for the cohort summary, every
-        organization's), by key, with their tokens. With ``syncs``, the sync reports too:
-        an export not synced yet may change what every report after it shows."""
-        cycle_prefix = f"{job.cycle}/"
-        wanted = WRITERS | ({"sync"} if syncs else set())
-        found: dict[str, str] = {}
-        for key, value in self.tokens.items():
-            if not key.startswith(cycle_prefix):
-                continue
-            _, org, phase, *_ = key.split("/")
-            if phase not in wanted:
-                continue
-            if job.org_id is None:
-                if org != "(cohort)":
-                    found[key] = value
-            elif org == job.org_id and PHASE_ORDER.get(phase, 99) < PHASE_ORDER[job.phase]:
-                found[key] = value
-        return found
+    def _upstream(self, job: Any, key: str) -> bool:
+        """Whether the report ``key`` comes before ``job`` in its cycle and its run may
+        change what ``job`` reads: one that writes it (``WRITERS``: a share report of its
+        organization; for the cohort summary, every organization's), or a sync report
+        (an export not synced yet may change what every report after it shows)."""
+        cycle, org, phase, *_ = key.split("/")
+        if cycle != job.cycle or phase not in WRITERS | {"sync"}:
+            return False
+        if job.org_id is None:
+            return org != "(cohort)"
+        return org == job.org_id and PHASE_ORDER.get(phase, 99) < PHASE_ORDER[job.phase]
 
     def local_today(self, org_id: str | None) -> dt.date:
         """Today in the organization's time zone, as its share report reads it (whether
@@ -803,12 +821,16 @@ class Fingerprints:
                 parts["store"] = self.store([job.org_id], data_only=True)
             else:
                 # This cycle's saved metric values are being written while the cycle runs
-                # (each share writes its own); what a job reads of them comes from the
-                # phases before it, which are in ``upstream``.
+                # (each share writes its own); what a job reads of them, once its share
+                # ran, is its ``values``.
                 parts["store"] = self.store(
-                    self.reads(job.org_id, job.phase), leave_out_cycle=job.cycle, upto=job.cycle
+                    self.reads(job.org_id, job.phase),
+                    leave_out_cycle=job.cycle,
+                    upto=job.cycle,
+                    only=READS_OF_THE_STORE.get(job.phase),
                 )
-        parts["upstream"] = digest(self._upstream(job))
+        if job.phase in READS_OF_SHARE and job.org_id is not None:
+            parts["values"] = self.saved(job.org_id, job.cycle, READS_OF_SHARE[job.phase])
         return parts
 
     def side_outputs(self, job: Any) -> list[Path]:
@@ -843,11 +865,12 @@ class Fingerprints:
         """The jobs whose report, as last made, a run would make again because what it is
         made from changed: by job key, the names of the fingerprint's parts that differ
         from the recorded ones, or ``["upstream"]`` when only a report upstream of it
-        (:meth:`_upstream`: an earlier phase of its organization; for the cohort summary,
-        every organization's reports of the cycle) is out of date, as that one's run
-        changes what it reads. Jobs never made are left out; pass every job of the
-        cycle, so that each one's upstream is judged too. (Whether the last run of a
-        report succeeded is its manifest's ``status``, not judged here.)"""
+        (:meth:`_upstream`: its organization's sync or share report; for the cohort
+        summary, any organization's) is out of date, as that one's run may change what
+        it reads (the values a share run saves are known once it ran). Jobs never made
+        are left out; pass every job of the cycle, so that each one's upstream is judged
+        too. (Whether the last run of a report succeeded is its manifest's ``status``,
+        not judged here.)"""
         found: dict[str, list[str]] = {}
         for job in sorted(jobs, key=lambda job: PHASE_ORDER.get(job.phase, 99)):
             made = self.previous.get(job.key)
@@ -859,7 +882,7 @@ class Fingerprints:
                 found[job.key] = [
                     name for name, value in parts.items() if before.get(name) != value
                 ] or ["version"]
-            elif any(key in found for key in self._upstream(job, syncs=True)):
+            elif any(self._upstream(job, key) for key in found):
                 found[job.key] = ["upstream"]
         return found
 
@@ -871,5 +894,4 @@ class Fingerprints:
                 # What sync left in the store is what the next run compares with.
                 parts["store"] = self.store([job.org_id], data_only=True)
                 fingerprint = digest(parts)
-        self.tokens[job.key] = token(fingerprint, status)
         return fingerprint

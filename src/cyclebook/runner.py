@@ -53,7 +53,6 @@ from cyclebook.incremental import (
     Fingerprints,
     journal,
     read_journal,
-    token,
 )
 from cyclebook.params import declared_parameters, validate_parameters
 from cyclebook.paths import NOTEBOOKS, PHASES, CohortPaths, notebooks_dir
@@ -558,7 +557,6 @@ def check_again(
             out = Path(job.output_ipynb)
             _strip_outputs(out, nbformat.read(str(out), as_version=4), leak)
         result.status, result.error = "withheld", leak
-        fingerprints.tokens[result.key] = token(result.fingerprint or "", "withheld")
         journal(fingerprints.paths, result.cycle, _manifest_entry(result, {}))
 
 
@@ -1008,8 +1006,6 @@ def _run_chains(
                     for later in rest:
                         skipped = _skipped(later, f"skipped because sync failed: {result.error}")
                         finish(skipped, None, None)
-                        if fingerprints is not None:
-                            fingerprints.tokens[later.key] = token("", "skipped")
                     open_chains[0] -= 1
                     continue
                 advance(chain, position + 1)
@@ -1461,6 +1457,7 @@ INPUT_NAMES = {
     "exports": "exports",
     "store": "the data in the store",
     "synced": "a group's last sync",
+    "values": "the figures the share reports saved",
 }
 
 

@@ -63,12 +63,16 @@ root = Path(cohort_dir)
 if (root / f"fail-{org_id}").exists() or (root / f"fail-{org_id}-{cycle}").exists():
     raise RuntimeError("share is broken for " + org_id)
 with connect(root / "store.duckdb", write=True) as con:
-    n = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[0]
+    # a figure of the rows it reads, as the real share's follow the data
+    n, zips = con.execute(
+        "SELECT count(*), string_agg(zip, ' ' ORDER BY person_id) FROM person WHERE org_id = ?",
+        [org_id],
+    ).fetchone()
     con.execute("DELETE FROM metric_value WHERE cycle = ? AND org_id = ?", [cycle, org_id])
     con.execute(
-        "INSERT INTO metric_value (cycle, org_id, metric, period, value, computed_at) "
-        "VALUES (?, ?, 'people', 'cycle', ?, now())",
-        [cycle, org_id, n],
+        "INSERT INTO metric_value (cycle, org_id, metric, period, value, definition, computed_at) "
+        "VALUES (?, ?, 'people', 'cycle', ?, ?, now())",
+        [cycle, org_id, n, f"people of zip codes {zips}"],
     )
     # as a network member's share keeps its per-person state for the roll-up
     con.execute("DELETE FROM person_state WHERE cycle = ? AND org_id = ?", [cycle, org_id])

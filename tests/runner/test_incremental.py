@@ -43,6 +43,12 @@ def _keys(org: str) -> list[str]:
     return [f"c1/{org}/{job}" for job in ORG_JOBS]
 
 
+def _manifest(cohort: Path) -> dict[str, dict]:
+    """The cycle's manifest: each job's last record, by key."""
+    manifest = json.loads(CohortPaths.of(cohort).manifest("c1").read_text())
+    return {job["key"]: job for job in manifest["jobs"]}
+
+
 def test_unchanged_cycle_executes_nothing(cohort: Path) -> None:
     first = _run(cohort)
     assert set(first.values()) == {"ok"}, first
@@ -62,7 +68,9 @@ def test_unchanged_cycle_executes_nothing(cohort: Path) -> None:
     for job in manifest["jobs"]:
         assert job["status"] == "cached"
         assert len(job["fingerprint"]) == 64 and job["run_seconds"] > 0
-        assert {"code", "notebook", "parameters", "store", "upstream"} <= set(job["inputs"])
+        assert {"code", "notebook", "parameters", "store"} <= set(job["inputs"])
+        # what share saved, for the reports that show it (the cohort summary: in "store")
+        assert ("values" in job["inputs"]) == (job["phase"] in {"reflect", "improve"})
 
 
 def test_changed_export_reruns_only_that_organization(cohort: Path) -> None:
@@ -105,6 +113,71 @@ def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(cohort: P
         ]
     # --force runs every report again
     assert set(_run(cohort, force=True).values()) == {"ok"}
+
+
+def test_a_share_run_that_saves_the_same_values_reruns_no_report_after_it(
+    cohort: Path, stand_in_notebooks: Path
+) -> None:
+    """The reports after share read the values it saved, not its fingerprint: with its
+    fingerprint in theirs, a share run that saved the same values (here: its notebook
+    edited) re-ran every group's reflect and improve reports and the cohort summaries.
+    Values saved otherwise re-run them, and the manifest says why."""
+    import nbformat
+
+    from cyclebook.config import PHASE_AUDIENCES
+    from cyclebook.store import connect
+
+    from .conftest import ORG_PARAMS, SHARE, _notebook
+
+    _run(cohort)
+    made = _manifest(cohort)
+    notebook = stand_in_notebooks / "2_share.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("The figures the group's reports show."))
+    nbformat.write(nb, notebook)
+    # not run yet: what its run saves is not known, so the reports after it are out of date
+    fingerprints = incremental.Fingerprints(
+        CohortPaths.of(cohort), runner.load_cohort(cohort), {}, {}
+    )
+    stale = runner.stale_reports(fingerprints, runner.made_jobs(fingerprints, "c1"))
+    assert stale["c1/alpha/share/organization"] == ["notebook"]
+    assert stale["c1/alpha/reflect/organization"] == ["upstream"]
+    assert stale["c1/(cohort)/cohort/cohort"] == ["upstream"]
+
+    statuses = _run(cohort)
+    shares = {
+        f"c1/{org}/share/{audience}"
+        for org in ("alpha", "beta")
+        for audience in PHASE_AUDIENCES["share"]
+    }
+    assert _ran(statuses) == shares, statuses
+    now = _manifest(cohort)
+    for key in set(now) - shares:
+        assert now[key]["fingerprint"] == made[key]["fingerprint"], key
+    assert (
+        now["c1/alpha/reflect/organization"]["inputs"]["values"]
+        == (made["c1/alpha/reflect/organization"]["inputs"]["values"])
+    )
+
+    # a share that saves other values (one more person each): every report after it
+    _notebook(notebook, ORG_PARAMS, SHARE.replace("[cycle, org_id, n,", "[cycle, org_id, n + 1,"))
+    statuses = _run(cohort)
+    assert statuses["c1/alpha/sync/organization"] == "cached"
+    assert _ran(statuses) == {key for key in statuses if "/sync/" not in key}, statuses
+    before, now = now, _manifest(cohort)
+
+    def changed(key: str) -> list[str]:
+        parts = now[key]["inputs"]
+        return [name for name, value in parts.items() if before[key]["inputs"][name] != value]
+
+    assert changed("c1/alpha/reflect/organization") == ["values"]
+    assert changed("c1/alpha/improve/organization") == ["values"]
+    assert changed("c1/(cohort)/cohort/cohort") == ["store"]
+    with connect(CohortPaths.of(cohort).store) as con:
+        assert con.execute("SELECT org_id, value FROM metric_value ORDER BY org_id").fetchall() == [
+            ("alpha", 2.0),
+            ("beta", 2.0),
+        ]
 
 
 def test_new_export_file_of_unchanged_content_elsewhere(cohort: Path) -> None:
@@ -157,7 +230,10 @@ def test_a_cached_report_naming_a_new_member_of_another_group_is_withheld(
     statuses = {r.key: r.status for r in summary.results}
     assert statuses["c1/alpha/reflect/organization"] == "withheld", statuses
     assert all(statuses[k] == "cached" for k in _keys("alpha") if "reflect" not in k)
-    assert all(statuses[k] == "ok" for k in _keys("beta"))
+    # (a name is no figure: beta's share saved the same values, its reflect report is kept)
+    assert {k for k in _keys("beta") if statuses[k] == "ok"} == set(_keys("beta")) - {
+        "c1/beta/reflect/organization"
+    }, statuses
     assert "Jordan Whitfield" not in report.read_text()
     assert "Report withheld" in report.read_text()
     ipynb = cohort / "c1" / "output" / "notebooks" / "alpha" / "reflect.ipynb"

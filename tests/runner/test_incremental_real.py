@@ -240,6 +240,18 @@ def test_a_run_of_the_latest_cycle_says_which_earlier_reports_are_out_of_date(
     assert _out_of_date(warnings) == []
 
 
+def _last_sync_day(root: Path, org_id: str) -> str:
+    """The day (UTC) the group's last sync ended, as the cohort summary shows it."""
+    import datetime as dt
+
+    from cyclebook.paths import CohortPaths
+    from cyclebook.store import connect, last_syncs
+
+    with connect(CohortPaths.of(root).store) as con:
+        _, at = last_syncs(con)[org_id]
+    return dt.datetime.fromtimestamp(at, dt.UTC).date().isoformat()
+
+
 def _manifest_jobs(root: Path) -> dict[str, dict]:
     import json
 
@@ -336,15 +348,17 @@ def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
 ) -> None:
     """What the fingerprints leave out (incremental.READ_BY_THE_GUARD_ALONE and
     NOT_READ_BY_PHASE) is kept out because no report of those phases shows it: made with
-    the facilitators, a group's staff and its gallery note written in, no report names
-    the facilitators, no share report the staff, and only the cohort summaries the note."""
+    the facilitators, a group's staff, its gallery note and a source's label written in,
+    no report names the facilitators, no share report the staff, only the cohort
+    summaries the note, and no report the source's (the reports after share read what
+    the sync stored, not the settings it read it with)."""
     monkeypatch.setattr(incremental, "code_fingerprint", lambda versions: "fixed for tests")
     assert {"facilitators"} == incremental.READ_BY_THE_GUARD_ALONE
     assert {
         "share": {"staff": True, "consent": {"gallery_note"}},
-        "reflect": {"staff": True, "consent": {"gallery_note"}},
-        "improve": {"consent": {"gallery_note"}},
-        "cohort": {"staff": True},
+        "reflect": {"staff": True, "consent": {"gallery_note"}, "sources": True},
+        "improve": {"consent": {"gallery_note"}, "sources": True},
+        "cohort": {"staff": True, "sources": True},
     } == incremental.NOT_READ_BY_PHASE
     root = tmp_path / "small"
     assert write_small(root) == CYCLE
@@ -354,9 +368,18 @@ def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
         org["staff"] = ["Sol Bazemore (data)"]
         org.setdefault("consent", {})["gallery_note"] = "Chosen at the Marigold retreat."
         org["consent"]["cohort"] = ["active_base"]
+    # (an Action Network export's label: a spreadsheet's names its rows in the store,
+    # which the reports count in their ``store`` and ``values``)
+    assert data["organizations"][0]["sources"][0]["kind"] == "action_network_csv"
+    data["organizations"][0]["sources"][0]["label"] = "Wexford sign-ups"
     (root / "cohort.yml").write_text(yaml.safe_dump(data, sort_keys=False))
     assert set(_run(root).values()) == {"ok"}
-    shown: dict[str, set[str]] = {"Quinn Okafor": set(), "Sol Bazemore": set(), "Marigold": set()}
+    shown: dict[str, set[str]] = {
+        "Quinn Okafor": set(),
+        "Sol Bazemore": set(),
+        "Marigold": set(),
+        "Wexford": set(),
+    }
     for report in sorted((root / CYCLE / "output" / "reports").rglob("*.html")):
         text = report.read_text()
         for words, found in shown.items():
@@ -366,6 +389,7 @@ def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
     # (harbor-youth has no team on the card: its staff are its team)
     assert shown["Sol Bazemore"] == {"harbor-youth/improve"}, shown
     assert shown["Marigold"] == {"_cohort/cohort.cohort", "_cohort/cohort.funder"}, shown
+    assert shown["Wexford"] == set(), shown
 
 
 def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(small: Path) -> None:
@@ -375,13 +399,11 @@ def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(small: Pa
     report of the group and the cohort summaries. The sync report runs again (it names
     the files it read, with their hashes); a changed row still re-runs the group."""
     import csv
-    import datetime as dt
     import io
     import json
 
     from cyclebook.config import load_cohort
     from cyclebook.paths import CohortPaths
-    from cyclebook.store import connect, last_syncs
 
     paths = CohortPaths.of(small)
     roster = small / "orgs" / "harbor-youth" / "exports" / "roster.csv"
@@ -390,11 +412,6 @@ def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(small: Pa
         fingerprints = incremental.Fingerprints(paths, load_cohort(small), {}, {})
         return fingerprints.store(["harbor-youth"], data_only=True)
 
-    def last_sync_day() -> str:
-        with connect(paths.store) as con:
-            _, at = last_syncs(con)["harbor-youth"]
-        return dt.datetime.fromtimestamp(at, dt.UTC).date().isoformat()
-
     def save(rows: list[list[str]]) -> None:  # the last two columns swapped, LF endings
         with roster.open("w", encoding="cp1252", newline="") as handle:
             csv.writer(handle, lineterminator="\n").writerows(
@@ -402,7 +419,7 @@ def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(small: Pa
             )
 
     made = _manifest_jobs(small)
-    stored, day = data(), last_sync_day()
+    stored, day = data(), _last_sync_day(small, "harbor-youth")
     before = roster.read_bytes()
     assert b"\r\n" in before
     rows = list(csv.reader(io.StringIO(before.decode("cp1252"), newline="")))  # as Excel saves it
@@ -421,11 +438,12 @@ def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(small: Pa
 
     statuses = _run(small)
     # the cohort summaries show each group's last sync by its day
-    summaries = SUMMARIES if last_sync_day() != day else set()
+    summaries = SUMMARIES if _last_sync_day(small, "harbor-youth") != day else set()
     assert _ran(statuses) == _keys("harbor-youth", "sync/organization") | summaries, statuses
     assert data() == stored
     now = _manifest_jobs(small)
     sync = f"{CYCLE}/harbor-youth/sync/organization"
+    reflect = f"{CYCLE}/harbor-youth/reflect/organization"
     assert now[sync]["inputs"]["exports"] != made[sync]["inputs"]["exports"]
     assert now[sync]["inputs"]["store"] == made[sync]["inputs"]["store"]
     for key in _keys("harbor-youth", *ORG_JOBS[1:]):
@@ -438,9 +456,105 @@ def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(small: Pa
     fingerprints = incremental.Fingerprints(paths, load_cohort(small), {}, {})
     assert runner.stale_reports(fingerprints, runner.made_jobs(fingerprints, CYCLE)) == {}
 
-    # one row changed: the member came to another meeting
+    # one row changed: the member came to another meeting (no figure changed: the
+    # reflect report, which shows the figures alone, is kept)
     rows[1][-2] = "Art build"
     save(rows)
     statuses = _run(small)
-    assert _ran(statuses) == _keys("harbor-youth") | SUMMARIES, statuses
+    assert _ran(statuses) == _keys("harbor-youth") - {reflect} | SUMMARIES, statuses
     assert data() != stored
+
+
+def test_a_share_run_that_saves_the_same_values_reruns_no_report_after_it(small: Path) -> None:
+    """The reports after share read the values it saved (the reflect report nothing else
+    of the store), not share's fingerprint: a source's settings edited that changed no
+    row (only the sync and share reports read them) re-ran the group's reflect and
+    improve reports and the cohort summaries, and a member's zip code corrected (a row,
+    no figure) its reflect report. A figure changed re-runs them all, and the manifest
+    says why."""
+    import csv
+    import io
+
+    from cyclebook.paths import CohortPaths
+    from cyclebook.store import connect
+
+    paths = CohortPaths.of(small)
+
+    def saved(org_id: str) -> list[tuple]:  # what its share saved for the cycle, but when
+        with connect(paths.store) as con:
+            return con.execute(
+                "SELECT * EXCLUDE (computed_at) FROM metric_value "
+                "WHERE cycle = ? AND org_id = ? ORDER BY ALL",
+                [CYCLE, org_id],
+            ).fetchall()
+
+    def changed(before: dict[str, dict], now: dict[str, dict], key: str) -> list[str]:
+        parts = now[key]["inputs"]
+        return [name for name, value in parts.items() if before[key]["inputs"].get(name) != value]
+
+    # a source's settings: every export of Eastside Tenants read again, the same rows
+    made, values, day = (
+        _manifest_jobs(small),
+        saved("eastside-tenants"),
+        _last_sync_day(small, "eastside-tenants"),
+    )
+    data = yaml.safe_load((small / "cohort.yml").read_text())
+    sources = next(o for o in data["organizations"] if o["id"] == "eastside-tenants")["sources"]
+    sources[0]["encoding"] = "utf-8"
+    (small / "cohort.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    statuses = _run(small)
+    # (the cohort summaries show each group's last sync by its day)
+    summaries = SUMMARIES if _last_sync_day(small, "eastside-tenants") != day else set()
+    assert _ran(statuses) == _keys("eastside-tenants", *ORG_JOBS[:4]) | summaries, statuses
+    assert saved("eastside-tenants") == values and len(values) == 72
+    now = _manifest_jobs(small)
+    share = f"{CYCLE}/eastside-tenants/share/organization"
+    assert changed(made, now, share) == ["config"]
+    for key in _keys("eastside-tenants", "reflect/organization", "improve/organization"):
+        assert now[key]["status"] == "cached" and now[key]["ran_at"] == made[key]["ran_at"]
+        assert now[key]["fingerprint"] == made[key]["fingerprint"], key
+
+    # a member's zip code corrected: a row of Harbor Youth's, no figure. Its improve
+    # report reads the rows (and the cohort summaries, every group's); reflect does not
+    roster = small / "orgs" / "harbor-youth" / "exports" / "roster.csv"
+    rows = list(csv.reader(io.StringIO(roster.read_bytes().decode("cp1252"), newline="")))
+    zip_column = rows[0].index("ZIP")
+    first = next(row for row in rows[1:] if row[zip_column])
+    member, zip_code = first[0], first[zip_column]
+    moved = f"{(int(zip_code) + 1) % 100000:05d}"
+    for row in rows[1:]:
+        if row[0] == member:
+            row[zip_column] = moved
+    with roster.open("w", encoding="cp1252", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows(rows)
+    made, values = now, saved("harbor-youth")
+    statuses = _run(small)
+    ran = _keys("harbor-youth", *ORG_JOBS[:4], "improve/organization") | SUMMARIES
+    assert _ran(statuses) == ran, statuses
+    assert saved("harbor-youth") == values
+    with connect(paths.store) as con:
+        assert con.execute(
+            "SELECT DISTINCT zip FROM person JOIN identity USING (org_id, person_id) "
+            "WHERE org_id = 'harbor-youth' AND source_id = ?",
+            [member],
+        ).fetchall() == [(moved,)]
+    now = _manifest_jobs(small)
+    assert changed(made, now, f"{CYCLE}/harbor-youth/improve/organization") == ["store"]
+    reflect = f"{CYCLE}/harbor-youth/reflect/organization"
+    assert now[reflect]["status"] == "cached"
+    assert now[reflect]["fingerprint"] == made[reflect]["fingerprint"]
+
+    # a figure changed: the member came to one more meeting this cycle
+    rows.append([*first[:6], "2026-10-01", "Youth council", ""])
+    with roster.open("w", encoding="cp1252", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows(rows)
+    made = now
+    statuses = _run(small)
+    assert _ran(statuses) == _keys("harbor-youth") | SUMMARIES, statuses
+    assert saved("harbor-youth") != values
+    now = _manifest_jobs(small)
+    assert changed(made, now, reflect) == ["values"]
+    assert changed(made, now, f"{CYCLE}/harbor-youth/improve/organization") == [
+        "store",
+        "values",
+    ]
