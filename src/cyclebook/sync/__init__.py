@@ -161,6 +161,12 @@ def discover_files(exports_dir: Path, source: Source, org_id: str) -> list[tuple
     return [(path, rel) for rel, path in found]
 
 
+def _shown(name: str) -> bool:
+    """Whether a file in an exports folder is one a person put there: not hidden, nor the
+    lock file an office program leaves beside a workbook it has open (``~$name.xlsx``)."""
+    return not name.startswith((".", "~$"))
+
+
 def _what_is_there(missing: Path) -> str:
     """What the folder that should hold a missing export holds, and the name closest to
     the one cohort.yml gives: a typo in 'path' ('spokee') or a renamed download folder is
@@ -168,7 +174,7 @@ def _what_is_there(missing: Path) -> str:
     folder = missing.parent
     if not folder.is_dir():
         return f" ({folder} does not exist)"
-    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith((".", "~$")))
+    names = sorted(p.name for p in folder.iterdir() if _shown(p.name))
     if not names:
         return f" ({folder} is empty)"
     # 'Mobilize export (2)' beside 'mobilize', 'spokee' beside 'spoke': a name that
@@ -183,14 +189,14 @@ def _what_is_there(missing: Path) -> str:
 
 
 def export_listing(exports_dir: Path, base: Path) -> list[tuple[str, Path]]:
-    """(name under the exports folder, path) of the files in a source's folder, without
-    hidden files and the lock files office programs leave (``~$name.xlsx``)."""
+    """(name under the exports folder, path) of the files in a source's folder that
+    :func:`_shown` keeps."""
     prefix = base.relative_to(exports_dir).as_posix()
     prefix = "" if prefix == "." else prefix + "/"  # a source at the folder itself
     return [
         (f"{prefix}{rel}", Path(full))
         for rel, full in files_under(base)
-        if not os.path.basename(full).startswith((".", "~$"))
+        if _shown(os.path.basename(full))
     ]
 
 
@@ -228,7 +234,7 @@ def files_not_read(cohort_dir: str | Path, org: Organization) -> list[NotRead]:
             prefix = posixpath.dirname(own)
             with os.scandir(base.parent) as entries:
                 for entry in entries:
-                    if entry.is_file() and not entry.name.startswith((".", "~$")):
+                    if entry.is_file() and _shown(entry.name):
                         rel = posixpath.join(prefix, entry.name)
                         listed.setdefault(rel, NotRead(rel, source.kind, own))
             continue

@@ -1588,9 +1588,9 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             )
         events = stage.tmp_name("evrows")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {events} AS {' UNION ALL '.join(parts)}")
-        # an event date not read dated its signups by their creation date, silently;
-        # the event is kept (its title, type, signups and fields), so its date alone is
-        # rejected (counted as a rejected row, the events table's rows did not add up)
+        # an event date not read dated its signups by their creation date, silently.
+        # The event is kept (its title, type, signups and fields), so its date alone is
+        # rejected, as a value (as a row, the events table's rows did not add up)
         con.execute(
             f"""INSERT INTO st_value_reject SELECT file_no, rec, NULL, 'dateoffsetbegin',
                 {sql_str(EVENT_DATE_UNREAD)} FROM {events}
