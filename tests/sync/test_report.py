@@ -1550,3 +1550,53 @@ def test_a_store_synced_before_values_were_told_apart_counts_its_rejects_as_rows
     assert summary.rejects[["Rows rejected", "Values rejected (row kept)"]].values.tolist() == [
         [1, 0]
     ]
+
+
+def test_files_of_a_folder_with_the_same_unknown_columns_are_one_row():
+    """Pages 1, 2 and 10 list the same keys, page 3 another: three rows in page order
+    (2 before 10), a CSV of another folder with the same columns a row of its own."""
+    import pandas as pd
+
+    kept, unread = (
+        "Columns kept (not part of the model)",
+        "Keys not read (only in the archived copy)",
+    )
+    table = pd.DataFrame(
+        [
+            {"File": "mobilize/page-10.json", kept: "referrer.utm_source", unread: ""},
+            {"File": "mobilize/page-2.json", kept: "referrer.utm_source", unread: ""},
+            {"File": "mobilize/page-1.json", kept: "referrer.utm_source", unread: ""},
+            {"File": "mobilize/page-3.json", kept: "referrer.utm_id", unread: ""},
+            {"File": "an/activists.csv", kept: "referrer.utm_source", unread: ""},
+        ]
+    )
+    assert sync_phase.files_alike(table).to_dict("records") == [
+        {"File": "an/activists.csv", kept: "referrer.utm_source", unread: ""},
+        {
+            "File": "mobilize/page-1.json … page-2.json (2 files)",
+            kept: "referrer.utm_source",
+            unread: "",
+        },
+        {"File": "mobilize/page-3.json", kept: "referrer.utm_id", unread: ""},
+        {"File": "mobilize/page-10.json", kept: "referrer.utm_source", unread: ""},
+    ]
+
+
+def test_a_pulls_pages_with_the_same_keys_are_listed_once(make_cohort):
+    import copy
+
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    for page in range(1, 4):
+        data = copy.deepcopy(MOBILIZE_PAGE)
+        for record in data["data"]:
+            record["id"] += 100 * page
+        c.write(f"mobilize/attendances-page-{page:03}.json", data)
+    ctx = _context(c)
+    result = sync_phase.run(ctx)
+    with connect(ctx.store_path) as con:
+        summary = load_summary(con, ctx.org)
+    assert len(summary.unknown_columns) == 3  # the store's summary stays per file
+    html = _html(sync_phase.blocks(ctx, summary, result))
+    assert "mobilize/attendances-page-001.json … attendances-page-003.json (3 files)" in html
+    assert "attendances-page-002.json" not in html
+    assert html.count("referrer.utm_source") == 1

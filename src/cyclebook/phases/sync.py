@@ -10,6 +10,7 @@ sync report applies no consent to share anything beyond it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -88,6 +89,40 @@ TOOL_NAMES = {
     "action_builder": "Action Builder",
     "sheet": "Spreadsheet",
 }
+
+
+def files_alike(table: pd.DataFrame) -> pd.DataFrame:
+    """The per-file table of unrecognised columns with the files of one folder that
+    list the same columns made one row: "mobilize/attendances-page-001.json …
+    attendances-page-120.json (120 files)". An API pull writes a page a file, each
+    with the same keys, so a group's report listed the same key once per page, a
+    screen of identical rows for a few hundred pages."""
+    if table.empty:
+        return table
+    rest = [c for c in table.columns if c != "File"]
+    rows: list[dict] = []
+    run: list[dict] = []
+
+    def close() -> None:
+        if len(run) == 1:
+            rows.append(run[0])
+        elif run:
+            first, last = run[0]["File"], run[-1]["File"]
+            rows.append({**run[0], "File": f"{first} … {Path(last).name} ({len(run)} files)"})
+        run.clear()
+
+    def in_order(row: dict) -> list:  # page-2 before page-10
+        return [(int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"(\d+)", row["File"])]
+
+    for row in sorted(table.to_dict("records"), key=in_order):
+        if run and (
+            Path(row["File"]).parent != Path(run[-1]["File"]).parent
+            or any(row[c] != run[-1][c] for c in rest)
+        ):
+            close()
+        run.append(row)
+    close()
+    return pd.DataFrame(rows, columns=table.columns)
 
 
 def tool_name(source: str) -> str:
@@ -371,7 +406,13 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         )
         if not unread:
             unknown = unknown.drop(columns=[UNREAD_KEYS])
-        out.append(d.table(unknown, "Unrecognised columns, per file"))
+        out.append(
+            d.table(
+                files_alike(unknown),
+                "Unrecognised columns, per file (the files of a folder that list the same "
+                "columns on one row)",
+            )
+        )
 
     out.append(d.heading("Activity recorded", 3))
     types = summary.activity_types.assign(
