@@ -10,12 +10,16 @@ import contextlib
 import copy
 import csv
 import datetime as dt
+import errno
 import io
 import json
+import os
 import sys
 import threading
 import time
+import types
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -327,8 +331,12 @@ class _Api(BaseHTTPRequestHandler):
     mobilize_pages: list = []
     van: dict = {}
     ab_entities: list = []
-    fail: dict = {}  # path -> HTTP status
+    fail: dict = {}  # path (or "POST <path>") -> HTTP status, or (status, body)
     stall: dict = {}  # a job file's path -> seconds it stops after its first line
+    # path -> "silent" (the request read, never answered) or "body" (the headers sent,
+    # then nothing), until the test ends
+    hang: dict = {}
+    release: threading.Event
     seen: list = []
     posted: list = []
 
@@ -343,10 +351,46 @@ class _Api(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _failed_or_hung(self, path: str) -> bool:
+        """Answered as ``fail`` or ``hang`` say for ``path`` (their keys: the start of a
+        path, or of "POST <path>"): True if so."""
+        asked = (path, f"{self.command} {path}")
+        for prefix, status in self.fail.items():
+            if any(a.startswith(prefix) for a in asked):
+                status, body = status if isinstance(status, tuple) else (status, None)
+                if isinstance(body, str):  # (not JSON)
+                    data = body.encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                else:
+                    self._send(status, body or {"error": "refused"})
+                return True
+        hang = next(
+            (how for key, how in self.hang.items() if any(a.startswith(key) for a in asked)),
+            None,
+        )
+        if hang == "body":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"items": [')
+            self.wfile.flush()
+        if hang:
+            self.release.wait(60)
+            self.close_connection = True
+            return True
+        return False
+
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.posted.append((url.path, body))
+        if self._failed_or_hung(url.path):
+            return None
         if url.path == "/v4/changedEntityExportJobs":
             if not self._van_key():
                 return self._send(401, {"errors": [{"code": "UNAUTHORIZED"}]})
@@ -378,7 +422,7 @@ class _Api(BaseHTTPRequestHandler):
                 return self._send(
                     200, {**status, "jobStatus": "Error", "message": job["error"], "files": []}
                 )
-            if job["polls"] < 3:  # Pending, then InProcess, then Complete
+            if job["polls"] < 3 or self.van.get("never_done"):  # Pending, InProcess, Complete
                 state = "Pending" if job["polls"] == 1 else "InProcess"
                 return self._send(200, {**status, "jobStatus": state, "files": []})
             names = [f"{job_id}-{n}" for n in range(len(self._van_files(job_id)))]
@@ -444,9 +488,8 @@ class _Api(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         self.seen.append((url.path, query, dict(self.headers)))
-        for prefix, status in self.fail.items():
-            if url.path.startswith(prefix):
-                return self._send(status, {"error": "refused"})
+        if self._failed_or_hung(url.path):
+            return None
         if url.path.startswith("/files/"):  # a job's file: a signed address, no key
             job_id, n = url.path.removeprefix("/files/").removesuffix(".csv").split("-")
             data = self._van_files(int(job_id))[int(n)].encode()
@@ -512,8 +555,19 @@ def api(monkeypatch):
     """The local API, and Parsons pointed at it (its base URLs are module constants)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
     base = f"http://127.0.0.1:{server.server_address[1]}"
+    release = threading.Event()  # the hung requests' end
     handler = type(
-        "Handler", (_Api,), {"base": base, "seen": [], "fail": {}, "stall": {}, "posted": []}
+        "Handler",
+        (_Api,),
+        {
+            "base": base,
+            "seen": [],
+            "fail": {},
+            "stall": {},
+            "hang": {},
+            "release": release,
+            "posted": [],
+        },
     )
     handler.mobilize_pages = [MOBILIZE_PAGE, _second_mobilize_page()]
     handler.van = {**copy.deepcopy(VAN_DATA), "jobs": {}}
@@ -534,6 +588,7 @@ def api(monkeypatch):
     try:
         yield handler
     finally:
+        release.set()
         server.shutdown()
         server.server_close()
         thread.join()
@@ -767,10 +822,10 @@ def test_a_pull_that_cannot_be_written_keeps_nothing_and_the_others_pull(make_co
     in_the_way = c.write("an/taggings", "a file of the group's, not a folder")
     an, mobilize = pull_mod.pull_cohort(c.root, environ=KEYS)
     assert an.error == (
-        f"org: the Action Network pull ('an') could not be written into {in_the_way}: File "
-        "exists; nothing of it was kept\n  Fix: make room on the disk, or rename what is in "
-        "the way in the source's folder (a file where the pull writes a folder of pages), "
-        "then pull again."
+        f"org: the Action Network pull ('an') could not be written into {in_the_way}: a file "
+        "is in the way where the pull needs a folder (File exists); nothing of it was kept\n"
+        f"  Fix: move or rename {in_the_way} (the pull writes a folder of pages there), then "
+        "pull again."
     )
     assert [p.name for p in (c.exports / "an").rglob("*")] == ["taggings"]  # as it was
     assert in_the_way.read_text() == "a file of the group's, not a folder"
@@ -1123,10 +1178,22 @@ def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today, 
     assert stalled.error == (
         "org: pulling VAN ('van') failed: VAN's export file of ContactHistory (job "
         "2170181233) stopped arriving: no data for 0.3 seconds\n"
-        "  Fix: pull again: a pull runs new export jobs, with files of their own."
+        "  Fix: pull again: a pull runs new export jobs, with files of their own; if it "
+        "stalls again, check this computer's network connection (a VPN, proxy or firewall "
+        "can hold a connection without answering)."
     )
     assert not (c.exports / "van").exists()
     api.stall = {}
+    # one that takes the request and never answers: the file's read timeout, said as
+    # the file's (not the API's two minutes)
+    api.hang = {"/files/": "silent"}
+    (silent,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert silent.error.startswith(
+        "org: pulling VAN ('van') failed: VAN's export file of ContactHistory (job "
+        "2170181234) stopped arriving: no data for 0.3 seconds\n"
+    )
+    assert not (c.exports / "van").exists()
+    api.hang = {}
 
     (refused,) = pull_mod.pull_cohort(c.root, environ={"CYCLEBOOK_ORG_VAN_API_KEY": "old"})
     assert "the API refused the key (HTTP 401)" in refused.error
@@ -1229,3 +1296,291 @@ def test_cli_says_what_cannot_be_pulled_and_that_the_export_works(
     err = capsys.readouterr().err
     assert "no source to pull: Parsons pulls action_network_api, mobilize, van, " in err
     assert "org: spoke 'spoke': Parsons has no Spoke connector" in err
+
+
+# ---------------------------------------------------------------- stalls, refusals, a full disk
+
+
+def _failed_plainly(c, result, path: str) -> None:
+    """A failed pull: nothing written into the source's folder, no staging left."""
+    assert result.counts == {} and result.files == []
+    assert not (c.exports / path).exists()
+    assert not list((c.root / ".cyclebook" / "tmp").glob("pull-*"))
+
+
+STALL_FIX = (
+    "pull again later ({tool}'s API may be down or slow: see its status page); if it "
+    "stalls again, check this computer's network connection (a VPN, proxy or firewall can "
+    "hold a connection without answering). Meanwhile, the export downloaded from the tool "
+    "into the source's folder is read as usual."
+)
+
+
+@pytest.mark.parametrize(
+    ("sources", "tool", "path", "hang", "request_named"),
+    [
+        pytest.param(
+            "- {kind: action_network_api, path: an}",
+            "Action Network",
+            "/api/v2/forms",  # after people, events and their attendances came
+            "silent",
+            "GET {host}/api/v2/forms",
+            id="action-network-page",
+        ),
+        pytest.param(
+            "- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}",
+            "Mobilize",
+            "/v1/organizations/4242/attendances",
+            "body",  # (urllib3 names only the host of a body that stops arriving)
+            "{host}",
+            id="mobilize-page-body",
+        ),
+        pytest.param(
+            "- {kind: van, path: van}",
+            "VAN",
+            "/v4/changedEntityExportJobs/2170181229",  # the first job's status
+            "silent",
+            "GET {host}/v4/changedEntityExportJobs/2170181229",
+            id="van-job-polling",
+        ),
+        pytest.param(
+            "- {kind: van, path: van}",
+            "VAN",
+            "POST /v4/changedEntityExportJobs",  # the job asked for
+            "silent",
+            "POST {host}/v4/changedEntityExportJobs",
+            id="van-job-start",
+        ),
+        pytest.param(
+            AB_SOURCE,
+            "Action Builder",
+            "/ab/",
+            "silent",
+            "GET {host}/ab/tenants-union/api/rest/v1/campaigns/"
+            "1f2e3d4c-0000-4000-8000-00000000abcd/people",
+            id="action-builder-page",
+        ),
+    ],
+)
+def test_a_stalled_api_fails_the_pull_within_the_timeout(
+    make_cohort, api, today, monkeypatch, sources, tool, path, hang, request_named
+):
+    """An API that takes the request and never answers (or stops in the middle of its
+    answer) fails that source's pull after API_TIMEOUT's read seconds, naming the tool,
+    the request and what to do; the server would have held the pull for a minute (it
+    hung for good: Parsons sets no timeout)."""
+    monkeypatch.setattr(pull_mod, "API_TIMEOUT", (5.0, 0.5))
+    api.hang = {path: hang}
+    c = make_cohort(sources)
+    started = time.monotonic()
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    took = time.monotonic() - started
+    assert took < 4, took  # (0.5 s of silence, once: a request is not retried)
+    source_path = sources.split("path: ")[1].split(",")[0].split("\n")[0].rstrip("}")
+    host = api.base.removeprefix("http://")
+    assert result.error == (
+        f"org: pulling {tool} ('{source_path}') failed: {tool}'s API stopped answering: "
+        f"nothing came for 0.5 seconds ({request_named.format(host=host)}); nothing of this "
+        f"source was kept\n  Fix: {STALL_FIX.format(tool=tool)}"
+    )
+    assert result.fix == STALL_FIX.format(tool=tool)
+    _failed_plainly(c, result, source_path)
+
+
+def test_an_api_that_takes_no_connection_fails_after_the_connect_timeout(
+    make_cohort, api, monkeypatch
+):
+    """A host whose connection queue is full (the kernel drops the connection's first
+    packet, as a firewall that drops it does): given up after API_TIMEOUT's connect
+    seconds, and said so."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    held = []
+    try:
+        for _ in range(8):  # fill the queue: a connection that waits is the proof
+            conn = socket.socket()
+            conn.settimeout(0.3)
+            held.append(conn)
+            try:
+                conn.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break
+        else:
+            pytest.skip("this system's TCP stack takes every connection: no connect stall")
+        import parsons.mobilize_america.ma as ma
+
+        monkeypatch.setattr(ma, "MA_URI", f"http://127.0.0.1:{port}/v1/")
+        monkeypatch.setattr(pull_mod, "API_TIMEOUT", (0.5, 5.0))
+        c = make_cohort("- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}")
+        started = time.monotonic()
+        (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+        assert time.monotonic() - started < 4
+    finally:
+        for conn in held:
+            conn.close()
+        listener.close()
+    assert result.error == (
+        "org: pulling Mobilize ('mobilize') failed: Mobilize's API could not be reached: no "
+        f"connection after 0.5 seconds (GET 127.0.0.1:{port}/v1/organizations/4242/"
+        "attendances); nothing of this source was kept\n"
+        f"  Fix: {STALL_FIX.format(tool='Mobilize')}"
+    )
+    _failed_plainly(c, result, "mobilize")
+
+
+def test_a_van_job_that_never_finishes_fails_after_the_wait(make_cohort, api, today, monkeypatch):
+    """A job VAN keeps Pending or InProcess: its polling ends after VAN_JOB_WAIT (an
+    hour; here 0.3 seconds), the job named."""
+    monkeypatch.setattr(pull_mod, "VAN_JOB_WAIT", 0.3)
+    monkeypatch.setattr(pull_mod, "VAN_POLL_SECONDS", 0.05)
+    api.van["never_done"] = True
+    c = make_cohort("- {kind: van, path: van}")
+    started = time.monotonic()
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert time.monotonic() - started < 4
+    assert result.error == (
+        "org: pulling VAN ('van') failed: VAN's export job 2170181229 of ContactHistory was "
+        "not done after 0.3 seconds (status InProcess)\n"
+        "  Fix: pull again later, when VAN is less busy, or export the warehouse tables from "
+        "VAN instead."
+    )
+    assert api.van["jobs"][2170181229]["polls"] >= 3  # (polled on, then given up)
+    _failed_plainly(c, result, "van")
+
+
+VAN_400_FIX = (
+    "pulling again sends the same request: if VAN's words name the database or the key's "
+    "access, check van_database in cohort.yml or ask VAN support (quote VAN's words); "
+    "otherwise report them to cyclebook's maintainers. Meanwhile, export the warehouse "
+    "tables from VAN into the source's folder."
+)
+
+
+def test_van_bad_request_quotes_vans_own_error_text(make_cohort, api, today):
+    """VAN's HTTP 400 lists its errors in its body: the failure quotes each one's text,
+    code, properties and reference (and nothing else of the body). It said only "the API
+    answered HTTP 400", with "try again later", which cannot help."""
+    body = {
+        "errors": [
+            {
+                "code": "INVALID_PARAMETER",
+                "text": "The 'dateChangedFrom' parameter must be within the last 90 days.",
+                "properties": ["dateChangedFrom"],
+                "hint": "echoing fa@example.org",  # (not quoted: not one of VAN's words)
+            },
+            {"code": "TOO_MANY_IDS", "text": "Too many\n requestedIds.", "referenceCode": "7F-1"},
+        ]
+    }
+    api.fail = {"POST /v4/changedEntityExportJobs": (400, body)}
+    c = make_cohort("- {kind: van, path: van}")
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    host = api.base.removeprefix("http://")
+    assert result.error == (
+        "org: pulling VAN ('van') failed: VAN refused a request as invalid (HTTP 400, POST "
+        f"{host}/v4/changedEntityExportJobs): VAN says \"The 'dateChangedFrom' parameter "
+        'must be within the last 90 days." (code INVALID_PARAMETER; about dateChangedFrom); '
+        '"Too many requestedIds." (code TOO_MANY_IDS; reference 7F-1)\n'
+        f"  Fix: {VAN_400_FIX}"
+    )
+    _failed_plainly(c, result, "van")
+
+    # a 400 on a list (the events), its body not JSON: said without VAN's words
+    api.fail = {"/v4/events": (400, "<html>Bad Request</html>")}
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert result.error == (
+        "org: pulling VAN ('van') failed: VAN refused a request as invalid (HTTP 400, GET "
+        f"{host}/v4/events), without saying why\n  Fix: {VAN_400_FIX}"
+    )
+    _failed_plainly(c, result, "van")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full: no real full disk")
+def test_a_full_disk_while_staging_says_so_and_the_others_pull(
+    make_cohort, api, today, monkeypatch, capsys
+):
+    """The disk fills while a VAN table is written into the staging folder (here the
+    table's file is /dev/full, whose every write fails with ENOSPC, as a full disk's
+    does): the failure says the disk is full, where, and the fix; the next source still
+    pulls, and the summary counts the failure (exit code 1). It was said as an API
+    failure ("check the network"), or, as the table's last rows are written when its file
+    is closed, escaped as an OSError that stopped the command, the rest unpulled."""
+    monkeypatch.setattr(pull_mod, "_now", lambda: dt.datetime(2026, 12, 7, 15, 4, 5, tzinfo=dt.UTC))
+    names = iter(["bbbbbbbb", "cccccccc"])
+    monkeypatch.setattr(
+        pull_mod, "uuid", types.SimpleNamespace(uuid4=lambda: uuid.UUID(next(names) * 4))
+    )
+    c = make_cohort(
+        "- {kind: van, path: van}\n"
+        "- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}"
+    )
+    staged = (
+        c.root
+        / ".cyclebook/tmp/pull-org-bbbbbbbb/contactscontacts"
+        / "contactscontacts-parsons-20261207T150405.000000Z.csv"
+    )
+    staged.parent.mkdir(parents=True)
+    staged.symlink_to("/dev/full")
+    for name, value in KEYS.items():
+        monkeypatch.setenv(name, value)
+    assert main(["pull", str(c.root)]) == 1
+    fix = f"make room on the disk that holds {c.root / '.cyclebook' / 'tmp'}, then pull again."
+    assert capsys.readouterr().out.splitlines() == [
+        f"failed     org: pulling VAN ('van') failed: the pulled files could not be written at "
+        f"{staged}: the disk is full (No space left on device); nothing of the pull was kept",
+        f"  Fix: {fix}",
+        "pulled     org: mobilize into exports/mobilize (attendances 3; 1 file(s))",
+        "cyclebook: 1 source(s) pulled, 1 failed; run `cyclebook run COHORT` (or `sync`) to "
+        "read what was pulled",
+        f"  failed org: van 'van'. Fix: {fix}",
+    ]
+    assert not (c.exports / "van").exists()
+    assert not list((c.root / ".cyclebook" / "tmp").glob("pull-*"))
+    assert len(list((c.exports / "mobilize").iterdir())) == 1
+
+
+def test_a_file_where_the_staging_folder_goes_is_named(make_cohort, api):
+    """A file named .cyclebook/tmp (where every pull stages its pages): the failure names
+    it as in the way, not the network."""
+    c = make_cohort("- {kind: action_network_api, path: an}")
+    in_the_way = c.root / ".cyclebook" / "tmp"
+    in_the_way.parent.mkdir(parents=True)
+    in_the_way.write_text("not a folder")
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert result.error.startswith(
+        "org: pulling Action Network ('an') failed: the pulled files could not be written at "
+        f"{in_the_way}/pull-org-"
+    )
+    assert result.error.endswith(
+        ": a file is in the way where the pull needs a folder (Not a directory); nothing of "
+        f"the pull was kept\n  Fix: move or rename {in_the_way} (the pull writes a folder of "
+        "pages there), then pull again."
+    )
+    assert in_the_way.read_text() == "not a folder"
+    assert not (c.exports / "an").exists()
+
+
+def test_a_folder_the_pull_may_not_write_or_a_read_only_disk_is_named(tmp_path):
+    """(Tests run as root here, where no folder refuses a write: the errors as the system
+    gives them.)"""
+    where = tmp_path / "tmp" / "pull-org-1" / "people"
+    denied = OSError(errno.EACCES, "Permission denied", str(where))
+    assert pull_mod._disk_problem(denied, where) == (
+        "permission denied (Permission denied)",
+        f"let the user running cyclebook write to {where.parent} (check the owner and "
+        "permissions of the cohort folder, or run cyclebook as the user who owns it), then "
+        "pull again.",
+    )
+    read_only = OSError(errno.EROFS, "Read-only file system", str(where))
+    assert pull_mod._disk_problem(read_only, where) == (
+        "the disk is read-only (Read-only file system)",
+        "keep the cohort folder on a disk that can be written to, then pull again.",
+    )
+    quota = OSError(errno.EDQUOT, "Disk quota exceeded")
+    assert pull_mod._disk_problem(quota, where, tmp_path) == (
+        "the disk is full (Disk quota exceeded)",
+        f"make room on the disk that holds {tmp_path}, then pull again.",
+    )

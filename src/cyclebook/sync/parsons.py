@@ -46,7 +46,10 @@ file twice: its header when the Table is made, then its rows); ``VAN.get_event_s
 fails on an event without signups (it unpacks columns of an empty table), so each
 event's signups are read through the connection; ``ActionBuilder`` has no public method
 that lists a campaign's entities, so its page reader (``_get_page``, the one its own
-``_get_all_records`` uses) is.
+``_get_all_records`` uses) is. Parsons sets no timeout on any request, and an API that
+never answered hung the pull: each connector's APIConnector has every request given
+:data:`API_TIMEOUT`, and ``MobilizeAmerica._request``, which calls requests itself, is
+replaced by its own steps with the timeout.
 
 Each organization has its own API key: ``CYCLEBOOK_<ORG>_AN_API_TOKEN``,
 ``CYCLEBOOK_<ORG>_MOBILIZE_API_KEY``, ``CYCLEBOOK_<ORG>_VAN_API_KEY`` and
@@ -62,6 +65,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import errno
 import functools
 import importlib
 import io
@@ -71,6 +75,7 @@ import posixpath
 import re
 import shutil
 import time
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping
@@ -148,7 +153,7 @@ VAN_CHANGED = {
 # less, so a job is never refused for a few hours)
 VAN_CHANGED_DAYS = 89
 # a job's status is asked every this many seconds (Parsons' own rate), for at most
-# VAN_JOB_WAIT seconds
+# VAN_JOB_WAIT seconds: a job VAN never finishes fails the pull then
 VAN_POLL_SECONDS = 10.0
 VAN_JOB_WAIT = 3600.0
 # people asked for by id in one Contacts job (``requestedIds``). VAN documents no limit:
@@ -163,6 +168,11 @@ VAN_REQUESTED_IDS = 5000
 # is given up (not the whole download's time: a large file keeps arriving). Without
 # them, a file host that stopped answering hung the pull for good.
 VAN_FILE_TIMEOUT = (30.0, 300.0)
+# every request to a tool's API (Parsons' own, through its connectors): seconds to
+# connect, and seconds with no byte arriving before the request is given up. Parsons
+# sets none, and an API that took the connection and never answered (or a proxy holding
+# it) hung the pull for good. Two minutes is far beyond a page's usual second or two.
+API_TIMEOUT = (30.0, 120.0)
 # the order of a VAN pull's counts
 VAN_TABLES_PULLED = (
     "persons",
@@ -286,13 +296,68 @@ class _PageWriter:
             self._flush(self.buffer)
             self.buffer = []
 
+    def discard(self) -> None:
+        """A failed pull's last records, dropped unwritten."""
+        self.buffer = []
+
     def _flush(self, records: list[dict]) -> None:
         rel = f"{self.rel_stem}-{len(self.written) + 1:04d}.json"
         target = self.staging / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.wrap(records), default=str, ensure_ascii=False)
-        target.write_text(text, encoding="utf-8")
+        with _writing(target, self.staging):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
         self.written.append(rel)
+
+
+def _disk_problem(exc: OSError, where: Path, disk: Path | None = None) -> tuple[str, str]:
+    """What an OSError writing at ``where`` means, in words, and its fix; ``disk``, a
+    lasting folder on the same disk (``where``'s own folder if not given)."""
+    said = f"{exc.strerror or exc}"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return (
+            f"the disk is full ({said})",
+            f"make room on the disk that holds {disk or where.parent}, then pull again.",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"permission denied ({said})",
+            f"let the user running cyclebook write to {where.parent} (check the owner and "
+            "permissions of the cohort folder, or run cyclebook as the user who owns it), "
+            "then pull again.",
+        )
+    if exc.errno == errno.EROFS:
+        return (
+            f"the disk is read-only ({said})",
+            "keep the cohort folder on a disk that can be written to, then pull again.",
+        )
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        # (the file in the way is the path itself or a folder's name above it)
+        blocker = next((p for p in (where, *where.parents) if p.exists() and not p.is_dir()), where)
+        return (
+            f"a file is in the way where the pull needs a folder ({said})",
+            f"move or rename {blocker} (the pull writes a folder of pages there), then pull again.",
+        )
+    return said, f"correct what the system reports at {where}, then pull again."
+
+
+@contextlib.contextmanager
+def _writing(target: Path, staging: Path) -> Iterator[None]:
+    """An OSError while a pulled page is written into the staging folder said as what
+    it is (a full disk, a folder that may not be written, a file in the way), at the
+    path where it happened, with its fix: it was taken for an API's failure, and the
+    pull said to check the network."""
+    try:
+        yield
+    except OSError as exc:
+        where = Path(exc.filename) if exc.filename else target
+        # (the staging folder goes when the pull fails: its parent is named instead)
+        reason, fix = _disk_problem(exc, where, staging.parent)
+        raise PullError(
+            f"the pulled files could not be written at {where}: {reason}; nothing of the "
+            "pull was kept",
+            fix=fix,
+        ) from exc
 
 
 def _an_pages(fetch, **kwargs) -> Iterator[list[dict]]:
@@ -311,7 +376,7 @@ def _an_pages(fetch, **kwargs) -> Iterator[list[dict]]:
 def _pull_action_network(
     parsons: Any, token: str, since: dt.date | None, staging: Path, stamp: str
 ) -> dict[str, _PageWriter]:
-    an = parsons.ActionNetwork(api_token=token)
+    an = _timed(parsons.ActionNetwork(api_token=token), "Action Network")
     # (Action Network's OData filter: only records changed since a date)
     changed = f"modified_date gt '{since.isoformat()}'" if since else None
     writers: dict[str, _PageWriter] = {}
@@ -358,7 +423,7 @@ def _pull_action_network(
 def _pull_mobilize(
     parsons: Any, key: str, source: Source, since: dt.date | None, staging: Path, stamp: str
 ) -> dict[str, _PageWriter]:
-    mobilize = parsons.MobilizeAmerica(api_key=key)
+    mobilize = _mobilize_timed(parsons.MobilizeAmerica(api_key=key))
     wrap = lambda recs: {"count": len(recs), "next": None, "data": recs}  # noqa: E731
     writer = _PageWriter(staging, f"attendances-parsons-{stamp}", wrap)
     # (Parsons reads every page of Mobilize's before it returns: no page at a time)
@@ -387,20 +452,30 @@ class _CsvWriter:
         self._csv = None
 
     def add(self, row: Mapping[str, Any]) -> None:
-        if self._file is None:
-            target = self.staging / self.rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._file = target.open("w", encoding="utf-8", newline="")
-            self._csv = csv.writer(self._file)
-            self._csv.writerow(self.columns)
-            self.written.append(self.rel)
-        self._csv.writerow(["" if row.get(c) is None else str(row[c]) for c in self.columns])
+        target = self.staging / self.rel
+        with _writing(target, self.staging):
+            if self._file is None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._file = target.open("w", encoding="utf-8", newline="")
+                self._csv = csv.writer(self._file)
+                self._csv.writerow(self.columns)
+                self.written.append(self.rel)
+            self._csv.writerow(["" if row.get(c) is None else str(row[c]) for c in self.columns])
         self.count += 1
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            with _writing(self.staging / self.rel, self.staging):
+                file.close()  # (the rows still buffered are written: the disk may be full)
+
+    def discard(self) -> None:
+        """A failed pull's file, closed; what it could not write is moot (the staging
+        folder is removed)."""
+        if self._file is not None:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                file.close()
 
 
 def _today() -> dt.date:
@@ -435,6 +510,57 @@ def _pull_stamp(dest: Path, started: dt.datetime) -> str:
     if newest is not None and at <= newest:
         at = newest + dt.timedelta(microseconds=1)
     return at.strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def _timed(connector: Any, tool: str) -> Any:
+    """``connector`` with every request of its Parsons APIConnector (``api``) given
+    :data:`API_TIMEOUT`: the APIConnector passes a request's keyword arguments on to
+    requests, and sets no timeout of its own."""
+    api = getattr(connector, "api", None)
+    request = getattr(api, "request", None)
+    if request is None:  # (Parsons 6.1's connectors all have one)
+        raise PullError(
+            f"this version of Parsons has no {tool} connection whose requests can be given "
+            "a timeout (a stalled API would hang the pull)",
+            fix="install Parsons 6.1 (pip install 'parsons[ngpvan]==6.1.0'), or download the "
+            "export from the tool into the source's folder.",
+        )
+    timeout = API_TIMEOUT
+
+    def timed_request(url, req_type, **kwargs):
+        kwargs.setdefault("timeout", timeout)
+        return request(url, req_type, **kwargs)
+
+    api.request = timed_request
+    return connector
+
+
+def _mobilize_timed(mobilize: Any) -> Any:
+    """Parsons' MobilizeAmerica with its requests given :data:`API_TIMEOUT`. It has no
+    connection object: its ``_request`` calls requests itself, without a timeout, so
+    that method is replaced by the same steps (Parsons 6.1's) with one."""
+    if not callable(getattr(mobilize, "_request", None)):
+        raise PullError(
+            "this version of Parsons has no Mobilize request that can be given a timeout "
+            "(a stalled API would hang the pull)",
+            fix="install Parsons 6.1 (pip install 'parsons[ngpvan]==6.1.0'), or download the "
+            "attendances from Mobilize into the source's folder.",
+        )
+    requests = importlib.import_module("requests")  # (Parsons' dependency)
+    timeout = API_TIMEOUT
+
+    def timed_request(url, req_type="GET", post_data=None, args=None, auth=False):
+        headers = {"Authorization": f"Bearer {mobilize.api_key}"} if auth else None
+        response = requests.request(
+            req_type, url, json=post_data, params=args, headers=headers, timeout=timeout
+        )
+        response.raise_for_status()
+        if "error" in response.json():
+            raise ValueError("API Error:" + str(response.json()["error"]))
+        return response
+
+    mobilize._request = timed_request
+    return mobilize
 
 
 def _van_connector(parsons: Any) -> Any:
@@ -473,7 +599,12 @@ def _van_job(van: Any, resource: str, body: dict) -> tuple[int, list[str]]:
         if time.monotonic() > deadline:
             raise PullError(
                 f"VAN's export job {job_id} of {resource} was not done after "
-                f"{VAN_JOB_WAIT / 60:.0f} minutes (status {state})",
+                + (
+                    f"{VAN_JOB_WAIT / 60:g} minutes"
+                    if VAN_JOB_WAIT >= 60
+                    else f"{VAN_JOB_WAIT:g} seconds"
+                )
+                + f" (status {state})",
                 fix="pull again later, when VAN is less busy, or export the warehouse "
                 "tables from VAN instead.",
             )
@@ -499,9 +630,15 @@ def _van_rows(
     from urllib3.exceptions import ReadTimeoutError  # (Parsons' requests depends on it)
 
     connector = importlib.import_module("parsons.utilities.api_connector").APIConnector(url)
-    response = connector.request(
-        url, "GET", stream=True, raise_on_error=False, timeout=VAN_FILE_TIMEOUT
-    )
+    try:
+        response = connector.request(
+            url, "GET", stream=True, raise_on_error=False, timeout=VAN_FILE_TIMEOUT
+        )
+    except Exception as exc:
+        # (the file's own timeouts, not the API's: said here, where they are known)
+        if stalled := _stalled_api(exc):
+            raise _stalled(resource, job_id, connect=stalled == "connect") from exc
+        raise
     with response:
         if response.status_code >= 400:
             raise PullError(
@@ -538,11 +675,17 @@ def _van_rows(
             raise _stalled(resource, job_id) from exc
 
 
-def _stalled(resource: str, job_id: int) -> PullError:
+def _stalled(resource: str, job_id: int, connect: bool = False) -> PullError:
     return PullError(
-        f"VAN's export file of {resource} (job {job_id}) stopped arriving: no data for "
-        f"{VAN_FILE_TIMEOUT[1]:g} seconds",
-        fix="pull again: a pull runs new export jobs, with files of their own.",
+        f"VAN's export file of {resource} (job {job_id}) "
+        + (
+            f"could not be reached: no connection after {VAN_FILE_TIMEOUT[0]:g} seconds"
+            if connect
+            else f"stopped arriving: no data for {VAN_FILE_TIMEOUT[1]:g} seconds"
+        ),
+        fix="pull again: a pull runs new export jobs, with files of their own; if it stalls "
+        "again, check this computer's network connection (a VPN, proxy or firewall can hold "
+        "a connection without answering).",
     )
 
 
@@ -557,6 +700,7 @@ def _pull_van(
     notes: list[str],
 ) -> None:
     van = _van_connector(parsons)(api_key=key, db=source.van_database or "MyCampaign")
+    _timed(van.connection, "VAN")
     oldest = _today() - dt.timedelta(days=VAN_CHANGED_DAYS)
     changed_from = max(since, oldest) if since else oldest
     if changed_from > (since or dt.date.min):
@@ -775,10 +919,13 @@ def _pull_van(
 def _pull_action_builder(
     parsons: Any, key: str, source: Source, since: dt.date | None, staging: Path, stamp: str
 ) -> dict[str, _PageWriter]:
-    ab = parsons.ActionBuilder(
-        api_token=key,
-        subdomain=source.action_builder_subdomain,
-        campaign=source.action_builder_campaign,
+    ab = _timed(
+        parsons.ActionBuilder(
+            api_token=key,
+            subdomain=source.action_builder_subdomain,
+            campaign=source.action_builder_campaign,
+        ),
+        "Action Builder",
     )
     if not hasattr(ab, "_get_page"):  # Parsons 6.1's page reader; not a public method
         raise PullError(
@@ -868,6 +1015,9 @@ def pull(
                 writers = dict(sorted(writers.items(), key=lambda kv: order[kv[0]]))
             else:
                 writers = _pull_action_builder(parsons, key, source, since, staging, stamp)
+            # the last pages; a VAN table's file is open while it is written
+            for w in writers.values():
+                w.close()
         except PullError as exc:
             raise PullError(
                 f"{org.id}: pulling {tool} ('{source.path}') failed: {exc.message}", fix=exc.fix
@@ -877,9 +1027,10 @@ def pull(
         except Exception as exc:  # requests' and Parsons' errors, whatever their class
             raise _api_error(org, source, tool, exc) from exc
         finally:
-            # the last pages; a VAN table's file is open while it is written
+            # (a failed pull's: closing them had written its last pages, and a full disk
+            # then raised past the failure's own message)
             for w in writers.values():
-                w.close()
+                w.discard()
         # named again if another pull of the source wrote into its folder meanwhile
         final_stamp = _pull_stamp(dest, started)
         written: list[Path] = []
@@ -898,11 +1049,12 @@ def pull(
             for folder in sorted(made, key=lambda d: len(d.parts), reverse=True):
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+            where = Path(exc.filename) if exc.filename else dest
+            reason, fix = _disk_problem(exc, where)
             raise PullError(
                 f"{org.id}: the {tool} pull ('{source.path}') could not be written into "
-                f"{exc.filename or dest}: {exc.strerror or exc}; nothing of it was kept",
-                fix="make room on the disk, or rename what is in the way in the source's "
-                "folder (a file where the pull writes a folder of pages), then pull again.",
+                f"{where}: {reason}; nothing of it was kept",
+                fix=fix,
             ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -910,15 +1062,112 @@ def pull(
     return PullResult(org.id, source.kind, source.path, counts, written, notes=notes)
 
 
+def _request_named(exc: BaseException) -> str:
+    """The request an error of requests (or urllib3) was about, as 'GET host/path' (no
+    query: it may hold a filter; never a body), found on it or the errors it wraps; ''
+    when none says."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        error = todo.pop(0)
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        request = getattr(error, "request", None)
+        if request is not None and getattr(request, "url", None):
+            url = urllib.parse.urlsplit(request.url)
+            return f"{request.method} {url.netloc}{url.path}"
+        pool = getattr(error, "pool", None)  # urllib3's: its host and port, maybe a path
+        if getattr(pool, "host", None):
+            port = f":{pool.port}" if getattr(pool, "port", None) else ""
+            path = urllib.parse.urlsplit(getattr(error, "url", None) or "").path
+            return f"{pool.host}{port}{path}"
+        todo += [
+            e
+            for e in (*error.args, error.__cause__, error.__context__)
+            if isinstance(e, BaseException)
+        ]
+    return ""
+
+
+def _stalled_api(exc: Exception) -> str | None:
+    """'connect' or 'read' when ``exc`` is a request given up after its timeout (no
+    connection; no byte arriving), else None."""
+    try:
+        exceptions = importlib.import_module("requests.exceptions")
+        urllib3_exceptions = importlib.import_module("urllib3.exceptions")
+    except ImportError:
+        return None
+    if isinstance(exc, exceptions.ConnectTimeout):
+        return "connect"
+    if isinstance(exc, exceptions.ReadTimeout | urllib3_exceptions.ReadTimeoutError):
+        return "read"
+    # (an answer's body that stops arriving: requests raises its ConnectionError with
+    # urllib3's ReadTimeoutError inside)
+    if isinstance(exc, exceptions.ConnectionError) and any(
+        isinstance(a, urllib3_exceptions.ReadTimeoutError) for a in exc.args
+    ):
+        return "read"
+    return None
+
+
+def _van_refusal(response: Any) -> str:
+    """VAN's own explanation of a request it refused: the text of each error its body
+    lists (``{"errors": [{"code", "text", "properties", "referenceCode"}]}``), with its
+    code and the properties it names. Only these: the body describes the request, and
+    nothing else of it is quoted."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    said = []
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, dict):
+            continue
+
+        def clean(value: Any) -> str:
+            return " ".join(value.split())[:300] if isinstance(value, str) else ""
+
+        text = clean(error.get("text")) or "no text"
+        properties = [p for p in map(clean, error.get("properties") or []) if p]
+        details = [
+            f"code {code}" if (code := clean(error.get("code"))) else "",
+            f"about {', '.join(properties)}" if properties else "",
+            f"reference {ref}" if (ref := clean(error.get("referenceCode"))) else "",
+        ]
+        details = "; ".join(d for d in details if d)
+        said.append(f'"{text}"' + (f" ({details})" if details else ""))
+    return "; ".join(said[:5])
+
+
 def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> PullError:
+    what = f"{org.id}: pulling {tool} ('{source.path}') failed"
+    if stalled := _stalled_api(exc):
+        request = _request_named(exc)
+        on = f" ({request})" if request else ""
+        return PullError(
+            f"{what}: {tool}'s API "
+            + (
+                f"could not be reached: no connection after {API_TIMEOUT[0]:g} seconds{on}"
+                if stalled == "connect"
+                else f"stopped answering: nothing came for {API_TIMEOUT[1]:g} seconds{on}"
+            )
+            + "; nothing of this source was kept",
+            fix=f"pull again later ({tool}'s API may be down or slow: see its status page); "
+            "if it stalls again, check this computer's network connection (a VPN, proxy or "
+            "firewall can hold a connection without answering). Meanwhile, the export "
+            "downloaded from the tool into the source's folder is read as usual.",
+        )
+    # Parsons' own connector raises a new HTTPError without the response, its code
+    # written in the message ("Code: 401; URL: ..."), from requests' error, which has it
     response = getattr(exc, "response", None)
+    if response is None:
+        response = getattr(exc.__cause__, "response", None)
     status = getattr(response, "status_code", None)
     if status is None:
-        # Parsons' own connector raises a new HTTPError without the response, its code
-        # written in the message ("Code: 401; URL: ...")
         code = re.match(r"Code: (\d{3})\b", str(exc))
         status = int(code.group(1)) if code else None
-    what = f"{org.id}: pulling {tool} ('{source.path}') failed"
     if status in (401, 403):
         return PullError(
             f"{what}: the API refused the key (HTTP {status})",
@@ -930,6 +1179,18 @@ def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> 
                 if source.kind == "van"
                 else "."
             ),
+        )
+    if status == 400 and source.kind == "van":
+        request = _request_named(exc)
+        on = f", {request}" if request else ""
+        said = _van_refusal(response) if response is not None else ""
+        return PullError(
+            f"{what}: VAN refused a request as invalid (HTTP 400{on})"
+            + (f": VAN says {said}" if said else ", without saying why"),
+            fix="pulling again sends the same request: if VAN's words name the database or "
+            "the key's access, check van_database in cohort.yml or ask VAN support (quote "
+            "VAN's words); otherwise report them to cyclebook's maintainers. Meanwhile, "
+            "export the warehouse tables from VAN into the source's folder.",
         )
     if status is not None:
         return PullError(
