@@ -1584,3 +1584,28 @@ def test_a_folder_the_pull_may_not_write_or_a_read_only_disk_is_named(tmp_path):
         "the disk is full (Disk quota exceeded)",
         f"make room on the disk that holds {tmp_path}, then pull again.",
     )
+
+
+def test_a_parsons_without_a_connection_to_time_is_refused_before_any_request(
+    make_cohort, api, monkeypatch
+):
+    """A Parsons whose connector has no APIConnector (not 6.1's): the pull says so and
+    asks nothing, rather than make requests that could hang for good."""
+    import parsons
+
+    class OtherActionNetwork(parsons.ActionNetwork):
+        def __init__(self, api_token=None):
+            super().__init__(api_token=api_token)
+            del self.api
+
+    monkeypatch.setattr(parsons, "ActionNetwork", OtherActionNetwork)
+    c = make_cohort("- {kind: action_network_api, path: an}")
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert result.error == (
+        "org: pulling Action Network ('an') failed: this version of Parsons has no Action "
+        "Network connection whose requests can be given a timeout (a stalled API would hang "
+        "the pull)\n  Fix: install Parsons 6.1 (pip install 'parsons[ngpvan]==6.1.0'), or "
+        "download the export from the tool into the source's folder."
+    )
+    assert api.seen == []
+    _failed_plainly(c, result, "an")
