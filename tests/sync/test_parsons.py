@@ -336,6 +336,11 @@ class _Api(BaseHTTPRequestHandler):
     # path -> "silent" (the request read, never answered) or "body" (the headers sent,
     # then nothing), until the test ends
     hang: dict = {}
+    # path -> how many times its pages are sent again: Action Network's and Action
+    # Builder's first page whatever page is asked for, Mobilize's and VAN's next link
+    # the page just sent; then the path is answered as usual (a pull without a guard
+    # ends, with the pages read twice, rather than hang the tests)
+    repeat: dict = {}
     release: threading.Event
     seen: list = []
     posted: list = []
@@ -383,6 +388,14 @@ class _Api(BaseHTTPRequestHandler):
             self.release.wait(60)
             self.close_connection = True
             return True
+        return False
+
+    def _repeated(self, path: str) -> bool:
+        """Whether ``path`` is to be answered with a page sent before (``repeat``)."""
+        for prefix, left in self.repeat.items():
+            if path.startswith(prefix) and left > 0:
+                self.repeat[prefix] = left - 1
+                return True
         return False
 
     def do_POST(self):
@@ -444,7 +457,10 @@ class _Api(BaseHTTPRequestHandler):
             skip, top = int(query.get("$skip", 0)), int(query.get("$top", 50))
             top = min(top, self.van.get("page_max", 200))
             more = skip + top < len(records)
-            after = urllib.parse.urlencode({**query, "$top": top, "$skip": skip + top})
+            after = {**query, "$top": top, "$skip": skip + top}
+            if self._repeated(path):  # the link of the page just sent
+                more, after = True, {**query, "$top": top, "$skip": skip}
+            after = urllib.parse.urlencode(after)
             return self._send(
                 200,
                 {
@@ -515,6 +531,8 @@ class _Api(BaseHTTPRequestHandler):
             if self.headers.get("OSDI-API-Token") != "ab-token":
                 return self._send(401, {"error": "unauthorized"})
             page, per_page = int(query.get("page", 1)), int(query.get("per_page", 25))
+            if self._repeated(url.path):
+                page = 1
             chunk = self.ab_entities[(page - 1) * per_page : page * per_page]
             pages = -(-len(self.ab_entities) // per_page)
             return self._send(
@@ -534,6 +552,8 @@ class _Api(BaseHTTPRequestHandler):
             name = url.path.removeprefix("/api/v2/")
             records = self.an_data[name]
             page = int(query.get("page", 1))
+            if self._repeated(url.path):
+                page = 1
             chunk = records[(page - 1) * 25 : page * 25]
             collection = "osdi:" + name.rsplit("/", 1)[-1]
             return self._send(200, {"page": page, "_embedded": {collection: chunk}})
@@ -543,6 +563,8 @@ class _Api(BaseHTTPRequestHandler):
             n = int(query.get("page", 0))
             body = dict(self.mobilize_pages[n])
             more = n + 1 < len(self.mobilize_pages)
+            if self._repeated(url.path):  # the link of the page just sent
+                more, n = True, n - 1
             body["next"] = (
                 f"{self.base}/v1/organizations/4242/attendances?page={n + 1}" if more else None
             )
@@ -565,6 +587,7 @@ def api(monkeypatch):
             "fail": {},
             "stall": {},
             "hang": {},
+            "repeat": {},
             "release": release,
             "posted": [],
         },
@@ -1609,3 +1632,177 @@ def test_a_parsons_without_a_connection_to_time_is_refused_before_any_request(
     )
     assert api.seen == []
     _failed_plainly(c, result, "an")
+
+
+# ---------------------------------------------------------------- pages without end
+
+AN_SOURCE = "- {kind: action_network_api, path: an}"
+MOBILIZE_SOURCE = "- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}"
+VAN_SOURCE = "- {kind: van, path: van}"
+
+
+def _repeat_fix(tool: str) -> str:
+    return (
+        f"pull again later; if it happens again, {tool}'s API is at fault: report it to "
+        f"{tool}'s support (quote this message), and meanwhile download the export from the "
+        "tool into the source's folder."
+    )
+
+
+@pytest.mark.parametrize(
+    ("sources", "tool", "path", "said"),
+    [
+        pytest.param(
+            AN_SOURCE,
+            "Action Network",
+            "/api/v2/people",
+            "answered page 2 of people with the same records as page 1 (it may not take the "
+            "page asked for)",
+            id="action-network-people",
+        ),
+        pytest.param(  # (Parsons' get_tags reads its pages in a loop of its own)
+            AN_SOURCE,
+            "Action Network",
+            "/api/v2/tags",
+            "answered page 2 of tags with the same records as page 1 (it may not take the "
+            "page asked for)",
+            id="action-network-tags",
+        ),
+        pytest.param(
+            AN_SOURCE,
+            "Action Network",
+            "/api/v2/events/e-9/attendances",
+            "answered page 2 of the attendances of event e-9 with the same records as page 1 "
+            "(it may not take the page asked for)",
+            id="action-network-attendances",
+        ),
+        pytest.param(
+            MOBILIZE_SOURCE,
+            "Mobilize",
+            "/v1/organizations/4242/attendances",
+            "sent as the next page of attendances a page it had sent before "
+            "({host}/v1/organizations/4242/attendances, after 2 pages)",
+            id="mobilize",
+        ),
+        pytest.param(
+            VAN_SOURCE,
+            "VAN",
+            "/v4/events",
+            "sent as the next page of events a page it had sent before ({host}/v4/events, "
+            "after 2 pages)",
+            id="van-events",
+        ),
+        pytest.param(
+            VAN_SOURCE,
+            "VAN",
+            "/v4/signups",
+            "sent as the next page of the signups of event 7 a page it had sent before "
+            "({host}/v4/signups, after 2 pages)",
+            id="van-signups",
+        ),
+        pytest.param(
+            AB_SOURCE,
+            "Action Builder",
+            "/ab/",
+            "answered page 2 of the campaign's entities with the same records as page 1 (it "
+            "may not take the page asked for)",
+            id="action-builder",
+        ),
+    ],
+)
+def test_a_page_sent_again_fails_the_pull(make_cohort, api, today, sources, tool, path, said):
+    """An API that sends a page again (its next link the page just read, or the same
+    records whatever page is asked for) fails that source's pull at the first page sent
+    again, naming the list, the tool and the fix; nothing of it is kept. The pull read
+    such pages without end, writing them until the disk was full. (The server sends 20
+    pages again, then answers as usual: a pull without the check ends, pages doubled.)"""
+    api.repeat = {path: 20}
+    c = make_cohort(sources)
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    source_path = {"Action Network": "an", "Mobilize": "mobilize", "VAN": "van"}.get(tool, "ab")
+    host = api.base.removeprefix("http://")
+    assert result.error == (
+        f"org: pulling {tool} ('{source_path}') failed: {tool}'s API "
+        + said.format(host=host)
+        + f": its pages would never end\n  Fix: {_repeat_fix(tool)}"
+    )
+    assert api.repeat[path] == 18  # (the first page, and the one sent again)
+    _failed_plainly(c, result, source_path)
+
+
+def _cap_fix(tool: str) -> str:
+    return (
+        f"if the organization truly holds that many, download the export from {tool} into "
+        "the source's folder instead, or pull with --since YYYY-MM-DD (only what changed); "
+        f"otherwise pull again later, and if it happens again, report it to {tool}'s "
+        "support."
+    )
+
+
+def test_more_pages_than_the_most_a_pull_reads_fail_the_pull(make_cohort, api, today, monkeypatch):
+    """A list of more than MAX_PAGES pages (here 2), each new, fails that source's pull
+    with what to do: an API sending new pages without end had the pull write them until
+    the disk was full. At the most, the pull ends."""
+    monkeypatch.setattr(pull_mod, "MAX_PAGES", 2)
+    host_people = [
+        {"identifiers": [f"action_network:p-{n}"], "created_date": "2025-03-01T15:00:00Z"}
+        for n in range(100, 151)  # 51: three pages of 25
+    ]
+    api.an_data = {**AN_DATA, "people": host_people}
+    third = _second_mobilize_page()
+    third["data"][0]["id"] = 14
+    api.mobilize_pages = [MOBILIZE_PAGE, _second_mobilize_page(), third]
+    api.van["page_max"] = 1  # three events: three pages
+    api.ab_entities = [_ab_entity(n) for n in range(1, 52)]  # three pages of 25
+    c = make_cohort(f"{AN_SOURCE}\n{MOBILIZE_SOURCE}\n{VAN_SOURCE}\n{AB_SOURCE}")
+    results = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert [r.error for r in results] == [
+        f"org: pulling {tool} ('{path}') failed: {tool}'s API had more than 2 pages of "
+        f"{what}, the most a pull reads of one list (an API sending pages without end "
+        f"would fill the disk)\n  Fix: {_cap_fix(tool)}"
+        for tool, path, what in [
+            ("Action Network", "an", "people"),
+            ("Mobilize", "mobilize", "attendances"),
+            ("VAN", "van", "events"),
+            ("Action Builder", "ab", "the campaign's entities"),
+        ]
+    ]
+    for result, path in zip(results, ("an", "mobilize", "van", "ab"), strict=True):
+        _failed_plainly(c, result, path)
+
+    # at the most, the pull ends: two pages each
+    api.an_data = {**AN_DATA, "people": host_people[:50]}
+    api.mobilize_pages = api.mobilize_pages[:2]
+    api.van["events"] = api.van["events"][:2]
+    api.ab_entities = api.ab_entities[:50]
+    results = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert [r.error for r in results] == [None] * 4
+    assert [
+        r.counts[name]
+        for r, name in zip(results, ("people", "attendances", "events", "people"), strict=True)
+    ] == [50, 3, 2, 50]
+
+
+def test_cli_a_page_sent_again_fails_one_source_and_the_others_pull(
+    make_cohort, api, monkeypatch, capsys
+):
+    """Action Network sending its first page again fails that source alone: Mobilize
+    still pulls, the summary counts one failed with its fix, and the exit code is 1."""
+    api.repeat = {"/api/v2/people": 20}
+    c = make_cohort(f"{AN_SOURCE}\n{MOBILIZE_SOURCE}")
+    monkeypatch.setenv("CYCLEBOOK_ORG_AN_API_TOKEN", "an-token")
+    monkeypatch.setenv("CYCLEBOOK_ORG_MOBILIZE_API_KEY", "mob-key")
+    assert main(["pull", str(c.root)]) == 1
+    fix = _repeat_fix("Action Network")
+    assert capsys.readouterr().out.splitlines() == [
+        "failed     org: pulling Action Network ('an') failed: Action Network's API answered "
+        "page 2 of people with the same records as page 1 (it may not take the page asked "
+        "for): its pages would never end",
+        f"  Fix: {fix}",
+        "pulled     org: mobilize into exports/mobilize (attendances 3; 1 file(s))",
+        "cyclebook: 1 source(s) pulled, 1 failed; run `cyclebook run COHORT` (or `sync`) to "
+        "read what was pulled",
+        f"  failed org: action_network_api 'an'. Fix: {fix}",
+    ]
+    assert not (c.exports / "an").exists()
+    assert len(list((c.exports / "mobilize").rglob("*.json"))) == 1

@@ -67,6 +67,7 @@ import csv
 import datetime as dt
 import errno
 import functools
+import hashlib
 import importlib
 import io
 import json
@@ -173,6 +174,12 @@ VAN_FILE_TIMEOUT = (30.0, 300.0)
 # sets none, and an API that took the connection and never answered (or a proxy holding
 # it) hung the pull for good. Two minutes is far beyond a page's usual second or two.
 API_TIMEOUT = (30.0, 120.0)
+# the most pages of one list of a tool's API a pull reads (a collection, an event's
+# attendances, VAN's events): 2.5 million records at 25 a page, Action Network's and
+# Action Builder's most (VAN's and Mobilize's pages hold more). An API that sent pages
+# without end (a next link always there, pages that never came back empty) had the
+# pull write pages until the disk was full; a page sent again fails it at once.
+MAX_PAGES = 100_000
 # the order of a VAN pull's counts
 VAN_TABLES_PULLED = (
     "persons",
@@ -360,15 +367,79 @@ def _writing(target: Path, staging: Path) -> Iterator[None]:
         ) from exc
 
 
-def _an_pages(fetch, **kwargs) -> Iterator[list[dict]]:
-    """One Action Network collection, page by page (25 records each, Action Network's
-    most), through the Parsons method ``fetch``: until a page comes back empty."""
+class _PageWalk:
+    """The pages of one list of a tool's API (``what``), as they are read: a page read
+    before, sent again (its link followed again, or the same records again), or more
+    than :data:`MAX_PAGES` pages fail the pull. An API that never stopped sending pages
+    had the pull write them until the disk was full."""
+
+    def __init__(self, tool: str, what: str) -> None:
+        self.tool, self.what = tool, what
+        self.pages = 1  # (the first, read before any next link)
+        self.links: set[str] = set()
+        self.digests: dict[bytes, int] = {}  # a page's records (their digest) -> its number
+
+    def follow(self, link: str) -> None:
+        """The next page's ``link``, before it is read."""
+        if link in self.links:
+            url = urllib.parse.urlsplit(link)
+            raise PullError(
+                f"{self.tool}'s API sent as the next page of {self.what} a page it had sent "
+                f"before ({url.netloc}{url.path}, after {self.pages:,} pages): its pages "
+                "would never end",
+                fix=self._fix_repeat(),
+            )
+        self.links.add(link)
+        self._count()
+
+    def page(self, number: int, records: list) -> None:
+        """Page ``number`` of a list read by page number (until a page comes back empty),
+        its ``records`` not empty, before they are written."""
+        digest = hashlib.sha256(json.dumps(records, sort_keys=True, default=str).encode()).digest()
+        if (earlier := self.digests.get(digest)) is not None:
+            raise PullError(
+                f"{self.tool}'s API answered page {number:,} of {self.what} with the same "
+                f"records as page {earlier:,} (it may not take the page asked for): its "
+                "pages would never end",
+                fix=self._fix_repeat(),
+            )
+        self.digests[digest] = number
+        if number > 1:
+            self._count()
+
+    def _count(self) -> None:
+        self.pages += 1
+        if self.pages > MAX_PAGES:
+            raise PullError(
+                f"{self.tool}'s API had more than {MAX_PAGES:,} pages of {self.what}, the "
+                "most a pull reads of one list (an API sending pages without end would "
+                "fill the disk)",
+                fix="if the organization truly holds that many, download the export from "
+                f"{self.tool} into the source's folder instead, or pull with --since "
+                "YYYY-MM-DD (only what changed); otherwise pull again later, and if it "
+                f"happens again, report it to {self.tool}'s support.",
+            )
+
+    def _fix_repeat(self) -> str:
+        return (
+            f"pull again later; if it happens again, {self.tool}'s API is at fault: report "
+            f"it to {self.tool}'s support (quote this message), and meanwhile download the "
+            "export from the tool into the source's folder."
+        )
+
+
+def _an_pages(fetch, what: str, **kwargs) -> Iterator[list[dict]]:
+    """One Action Network list (``what``), page by page (25 records each, Action
+    Network's most), through the Parsons method ``fetch``: until a page comes back
+    empty, a page sent again failing the pull, and more than MAX_PAGES."""
+    walk = _PageWalk("Action Network", what)
     page = 1
     while True:
         response = fetch(page=page, per_page=25, **kwargs)
         records = next(iter((response.get("_embedded") or {}).values()), [])
         if not records:
             return
+        walk.page(page, records)
         yield records
         page += 1
 
@@ -387,36 +458,45 @@ def _pull_action_network(
             writers[name] = _PageWriter(staging, f"{name}/{name}-parsons-{stamp}", wrap)
         return writers[name]
 
-    def collect(name: str, fetch, **kwargs) -> None:
-        for records in _an_pages(fetch, **kwargs):
+    def collect(name: str, fetch, what: str | None = None, **kwargs) -> None:
+        for records in _an_pages(fetch, what or name, **kwargs):
             writer(name).add(records)
 
-    def ids_of(fetch) -> list[str]:
-        return [i for records in _an_pages(fetch) for r in records if (i := _osdi_id(r))]
+    def ids_of(fetch, what: str) -> list[str]:
+        return [i for records in _an_pages(fetch, what) for r in records if (i := _osdi_id(r))]
 
     for name in AN_COLLECTIONS:  # every collection counted, those pulled empty too
         writer(name)
     collect("people", an.get_people, filter=changed)
     # every event, changed or not: an attendance is dated by its event's start
     events: list[str] = []
-    for records in _an_pages(an.get_events):
+    for records in _an_pages(an.get_events, "events"):
         writer("events").add(records)
         events += [i for r in records if (i := _osdi_id(r))]
     for event in events:
-        collect("attendances", functools.partial(an.get_event_attendances, event), filter=changed)
-    for form in ids_of(an.get_forms):
-        collect("submissions", functools.partial(an.get_form_submissions, form), filter=changed)
+        fetch = functools.partial(an.get_event_attendances, event)
+        collect("attendances", fetch, f"the attendances of event {event}", filter=changed)
+    for form in ids_of(an.get_forms, "forms"):
+        fetch = functools.partial(an.get_form_submissions, form)
+        collect("submissions", fetch, f"the submissions of form {form}", filter=changed)
     collect("donations", an.get_donations, filter=changed)
-    # (Parsons gives the tags, few, only all at once)
-    for tag in [i for r in _records(an.get_tags()) if (i := _osdi_id(r))]:
-        collect("taggings", functools.partial(an.get_taggings, tag), filter=changed)
-    for petition in ids_of(an.get_petitions):
-        collect(
-            "signatures", functools.partial(an.get_petition_signatures, petition), filter=changed
-        )
-    for campaign in ids_of(an.get_advocacy_campaigns):
+    # (Parsons' get_tags reads every page in a loop of its own, without end if the API
+    # never sends an empty page: its page reader, which that loop uses, is used here)
+    if callable(getattr(an, "_get_page", None)):
+        tags = ids_of(functools.partial(an._get_page, "tags"), "tags")
+    else:  # (not Parsons 6.1's: its own loop, stopped after as many tags as MAX_PAGES)
+        tags = [i for r in _records(an.get_tags(limit=MAX_PAGES * 25)) if (i := _osdi_id(r))]
+    for tag in tags:
+        fetch = functools.partial(an.get_taggings, tag)
+        collect("taggings", fetch, f"the taggings of tag {tag}", filter=changed)
+    for petition in ids_of(an.get_petitions, "petitions"):
+        fetch = functools.partial(an.get_petition_signatures, petition)
+        collect("signatures", fetch, f"the signatures of petition {petition}", filter=changed)
+    for campaign in ids_of(an.get_advocacy_campaigns, "advocacy campaigns"):
         fetch = functools.partial(an.get_advocacy_campaign_outreaches, campaign)
-        collect("outreaches", fetch, filter=changed)
+        collect(
+            "outreaches", fetch, f"the outreaches of advocacy campaign {campaign}", filter=changed
+        )
     return writers
 
 
@@ -426,15 +506,20 @@ def _pull_mobilize(
     mobilize = _mobilize_timed(parsons.MobilizeAmerica(api_key=key))
     wrap = lambda recs: {"count": len(recs), "next": None, "data": recs}  # noqa: E731
     writer = _PageWriter(staging, f"attendances-parsons-{stamp}", wrap)
-    # (Parsons reads every page of Mobilize's before it returns: no page at a time)
-    writer.add(
-        _records(
-            mobilize.get_attendances(
-                organization_id=source.mobilize_organization_id,
-                updated_since=since.isoformat() if since else None,
-            )
-        )
-    )
+    # the request of Parsons' get_attendances, its pages followed here (as its
+    # _request_paginate does, which holds every page until the last, and follows `next`
+    # without end): each written as it arrives, a link sent again failing the pull, and
+    # more than MAX_PAGES
+    timestamp = importlib.import_module("parsons.utilities.datetime").date_to_timestamp
+    url = f"{mobilize.uri}organizations/{source.mobilize_organization_id}/attendances"
+    args = {"updated_since": timestamp(since.isoformat()) if since else None}
+    walk = _PageWalk("Mobilize", "attendances")
+    answer = mobilize._request(url, args=args, auth=True).json()
+    writer.add(answer.get("data") or [])
+    while link := answer.get("next"):
+        walk.follow(link)
+        answer = mobilize._request(link, auth=True).json()
+        writer.add(answer.get("data") or [])
     return {"attendances": writer}
 
 
@@ -561,6 +646,43 @@ def _mobilize_timed(mobilize: Any) -> Any:
 
     mobilize._request = timed_request
     return mobilize
+
+
+def _van_paged(connection: Any) -> Any:
+    """Parsons' VAN connection with its list reader (``get_request``, which every VAN
+    method the pull uses calls) replaced by the same steps (Parsons 6.1's) with each
+    page's ``nextPageLink`` checked: a link sent again, or more than MAX_PAGES pages,
+    fails the pull. Parsons' follows the links without end."""
+    api = getattr(connection, "api", None)
+    if not all(
+        callable(getattr(api, name, None))
+        for name in ("get_request", "data_parse", "next_page_check_url")
+    ):
+        raise PullError(
+            "this version of Parsons has no VAN connection whose pages can be checked (an "
+            "API sending pages without end would fill the disk)",
+            fix="install Parsons 6.1 (pip install 'parsons[ngpvan]==6.1.0'), or export the "
+            "warehouse tables from VAN into the source's folder.",
+        )
+    pagination_key = getattr(connection, "pagination_key", None) or "nextPageLink"
+
+    def get_request(endpoint: str, **kwargs):
+        params = kwargs.get("params") or {}
+        what = f"the signups of event {params['eventId']}" if "eventId" in params else endpoint
+        walk = _PageWalk("VAN", what)
+        answer = api.get_request(url=connection.uri + endpoint, **kwargs)
+        data = api.data_parse(answer)
+        # (a next page's link holds the query: it is not sent again)
+        page_kwargs = {k: v for k, v in kwargs.items() if k != "params"}
+        while isinstance(answer, dict) and api.next_page_check_url(answer):
+            link = answer[pagination_key]
+            walk.follow(link)
+            answer = api.get_request(url=link, **page_kwargs)
+            data.extend(api.data_parse(answer))
+        return data
+
+    connection.get_request = get_request
+    return connection
 
 
 def _van_connector(parsons: Any) -> Any:
@@ -700,7 +822,7 @@ def _pull_van(
     notes: list[str],
 ) -> None:
     van = _van_connector(parsons)(api_key=key, db=source.van_database or "MyCampaign")
-    _timed(van.connection, "VAN")
+    _van_paged(_timed(van.connection, "VAN"))
     oldest = _today() - dt.timedelta(days=VAN_CHANGED_DAYS)
     changed_from = max(since, oldest) if since else oldest
     if changed_from > (since or dt.date.min):
@@ -936,12 +1058,14 @@ def _pull_action_builder(
     changed = f"modified_date gt '{since.isoformat()}'" if since else None
     wrap = lambda recs: {"_embedded": {"osdi:people": recs}}  # noqa: E731
     writer = _PageWriter(staging, f"people-parsons-{stamp}", wrap)
+    walk = _PageWalk("Action Builder", "the campaign's entities")
     page = 1
     while True:  # 25 a page, Action Builder's most, until a page comes back empty
         response = ab._get_page(None, "people", page, per_page=25, filter=changed)
         records = (response.get("_embedded") or {}).get("osdi:people") or []
         if not records:
             return {"people": writer}
+        walk.page(page, records)
         writer.add(records)
         page += 1
 
