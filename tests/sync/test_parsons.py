@@ -331,7 +331,8 @@ class _Api(BaseHTTPRequestHandler):
     mobilize_pages: list = []
     van: dict = {}
     ab_entities: list = []
-    fail: dict = {}  # path (or "POST <path>") -> HTTP status, or (status, body)
+    # path (or "POST <path>") -> HTTP status, or (status, body), or (status, body, headers)
+    fail: dict = {}
     stall: dict = {}  # a job file's path -> seconds it stops after its first line
     # path -> "silent" (the request read, never answered) or "body" (the headers sent,
     # then nothing), until the test ends
@@ -348,9 +349,11 @@ class _Api(BaseHTTPRequestHandler):
     def log_message(self, *args):  # quiet
         pass
 
-    def _send(self, status: int, body: dict) -> None:
+    def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -362,7 +365,7 @@ class _Api(BaseHTTPRequestHandler):
         asked = (path, f"{self.command} {path}")
         for prefix, status in self.fail.items():
             if any(a.startswith(prefix) for a in asked):
-                status, body = status if isinstance(status, tuple) else (status, None)
+                status, body, *headers = status if isinstance(status, tuple) else (status, None)
                 if isinstance(body, str):  # (not JSON)
                     data = body.encode()
                     self.send_response(status)
@@ -371,7 +374,7 @@ class _Api(BaseHTTPRequestHandler):
                     self.end_headers()
                     self.wfile.write(data)
                 else:
-                    self._send(status, body or {"error": "refused"})
+                    self._send(status, body or {"error": "refused"}, *headers)
                 return True
         hang = next(
             (how for key, how in self.hang.items() if any(a.startswith(key) for a in asked)),
@@ -825,7 +828,7 @@ def test_one_source_failing_does_not_stop_the_others(make_cohort, api):
     results = {(r.org_id, r.kind): r for r in pull_mod.pull_cohort(c.root, environ=environ)}
     assert results["org", "action_network_api"].error is None
     refused = results["org", "mobilize"].error
-    assert "refused the key (HTTP 401)" in refused
+    assert "refused the key (HTTP 401, GET " in refused
     assert "CYCLEBOOK_ORG_MOBILIZE_API_KEY" in refused
     missing = results["second-org", "action_network_api"].error
     assert "CYCLEBOOK_SECOND_ORG_AN_API_TOKEN is not set" in missing
@@ -863,7 +866,7 @@ def test_a_failure_part_way_writes_nothing(make_cohort, api):
     assert not (c.exports / "an").exists()  # the people pulled before it were not kept
     api.fail = {}
     (refused,) = pull_mod.pull_cohort(c.root, environ={"CYCLEBOOK_ORG_AN_API_TOKEN": "old"})
-    assert "refused the key (HTTP 401)" in refused.error  # Parsons' connector's own error
+    assert "refused the key (HTTP 401, GET " in refused.error  # Parsons' connector's own error
     assert "check CYCLEBOOK_ORG_AN_API_TOKEN" in refused.error
 
 
@@ -1219,7 +1222,7 @@ def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today, 
     api.hang = {}
 
     (refused,) = pull_mod.pull_cohort(c.root, environ={"CYCLEBOOK_ORG_VAN_API_KEY": "old"})
-    assert "the API refused the key (HTTP 401)" in refused.error
+    assert "the API refused the key (HTTP 401, GET " in refused.error
     assert "check CYCLEBOOK_ORG_VAN_API_KEY" in refused.error
     assert "for its MyCampaign database" in refused.error
     assert not (c.exports / "van").exists()
@@ -1806,3 +1809,172 @@ def test_cli_a_page_sent_again_fails_one_source_and_the_others_pull(
     ]
     assert not (c.exports / "an").exists()
     assert len(list((c.exports / "mobilize").rglob("*.json"))) == 1
+
+
+# ---------------------------------------------------------------- a tool's own words
+
+OTHER_4XX_FIX = (
+    "pulling again sends the same request: if {tool}'s words name a setting of the source "
+    "in cohort.yml or the key's access, correct it; otherwise report them to cyclebook's "
+    "maintainers. Meanwhile, download the export from the tool into the source's folder."
+)
+GONE_FIX = (
+    "a record listed a moment before may have been deleted meanwhile: pull again; if it "
+    "happens again, report it to cyclebook's maintainers (quote the request), and meanwhile "
+    "download the export from the tool into the source's folder."
+)
+LONG_WORDS = "The filter " + "is far too long " * 30  # 491 characters
+
+
+@pytest.mark.parametrize(
+    ("sources", "fail", "said", "fix"),
+    [
+        pytest.param(  # a body echoing a member: only the error's words are quoted
+            AN_SOURCE,
+            {
+                "/api/v2/people": (
+                    403,
+                    {"error": "API key lacks  access\nto people", "email": "fa@example.org"},
+                )
+            },
+            "the API refused the key (HTTP 403, GET {host}/api/v2/people): Action Network "
+            'says "API key lacks access to people"',
+            "check CYCLEBOOK_ORG_AN_API_TOKEN: it must be this organization's own Action "
+            "Network API key, still active. A key refused only on some requests lacks the "
+            "permission to read them: ask for that permission where the key comes from "
+            "(Action Network: Start Organizing > Details > API & Sync).",
+            id="action-network-403",
+        ),
+        pytest.param(  # longer than 300 characters: cut
+            AN_SOURCE,
+            {"/api/v2/donations": (400, {"error": LONG_WORDS, "request": {"page": 1}})},
+            "Action Network refused a request (HTTP 400, GET {host}/api/v2/donations): Action "
+            f'Network says "{LONG_WORDS[:297]}..."',
+            OTHER_4XX_FIX.format(tool="Action Network"),
+            id="action-network-400-long",
+        ),
+        pytest.param(
+            AN_SOURCE,
+            {"/api/v2/events/e-9/attendances": (404, {"error": "Couldn't find event"})},
+            "the API has no such address (HTTP 404, GET {host}/api/v2/events/e-9/attendances): "
+            'Action Network says "Couldn\'t find event"',
+            GONE_FIX,
+            id="action-network-404",
+        ),
+        pytest.param(
+            AN_SOURCE,
+            {"/api/v2/people": (429, {"error": "Too many requests", "retry": "later"})},
+            "Action Network's API refused more requests for now (HTTP 429, too many requests, "
+            'GET {host}/api/v2/people): Action Network says "Too many requests"',
+            "wait a while, then pull again: Action Network limits how many requests a key "
+            "makes in a while. If it happens each time, pull one organization at a time "
+            "(--org), or ask Action Network's support about the key's limit.",
+            id="action-network-429",
+        ),
+        pytest.param(
+            MOBILIZE_SOURCE,
+            {"/v1/organizations/4242/attendances": (404, {"error": {"detail": "Not found."}})},
+            "the API has no such address (HTTP 404, GET {host}/v1/organizations/4242/"
+            'attendances): Mobilize says "Not found."',
+            "check mobilize_organization_id in cohort.yml (4242): the number in the "
+            "organization's Mobilize address (mobilize.us/<slug>/ > Settings), of the "
+            "organization the key is for.",
+            id="mobilize-404",
+        ),
+        pytest.param(  # its fields' errors, each named
+            MOBILIZE_SOURCE,
+            {
+                "/v1/organizations/4242/attendances": (
+                    400,
+                    {
+                        "error": {
+                            "updated_since": ["Enter a whole number.", "Must be in the past."],
+                            "person": {"email": "fa@example.org"},  # (not an error's words)
+                        }
+                    },
+                )
+            },
+            "Mobilize refused a request (HTTP 400, GET {host}/v1/organizations/4242/"
+            'attendances): Mobilize says "updated_since: Enter a whole number.; '
+            'updated_since: Must be in the past."',
+            OTHER_4XX_FIX.format(tool="Mobilize"),
+            id="mobilize-400-fields",
+        ),
+        pytest.param(
+            MOBILIZE_SOURCE,
+            {"/v1/organizations/4242/attendances": (401, {"detail": "Invalid token."})},
+            "the API refused the key (HTTP 401, GET {host}/v1/organizations/4242/attendances)"
+            ': Mobilize says "Invalid token."',
+            "check CYCLEBOOK_ORG_MOBILIZE_API_KEY: it must be this organization's own "
+            "Mobilize API key, still active.",
+            id="mobilize-401",
+        ),
+        pytest.param(
+            VAN_SOURCE,
+            {
+                "/v4/changedEntityExportJobs/resources": (
+                    429,
+                    {"errors": [{"code": "TOO_MANY_REQUESTS", "text": "Rate limit exceeded"}]},
+                    {"Retry-After": "120"},
+                )
+            },
+            "VAN's API refused more requests for now (HTTP 429, too many requests, GET {host}/"
+            'v4/changedEntityExportJobs/resources): VAN says "Rate limit exceeded" (code '
+            "TOO_MANY_REQUESTS)",
+            "wait 120 seconds (VAN asks so), then pull again: VAN limits how many requests a "
+            "key makes in a while. If it happens each time, pull one organization at a time "
+            "(--org), or ask VAN's support about the key's limit.",
+            id="van-429",
+        ),
+        pytest.param(
+            VAN_SOURCE,
+            {"/v4/events": (403, {"errors": [{"code": "FORBIDDEN", "text": "No access"}]})},
+            'the API refused the key (HTTP 403, GET {host}/v4/events): VAN says "No access" '
+            "(code FORBIDDEN)",
+            "check CYCLEBOOK_ORG_VAN_API_KEY: it must be this organization's own VAN API key, "
+            "still active, for its MyCampaign database (van_database in cohort.yml names the "
+            "database; unset, MyCampaign). A key refused only on some requests lacks the "
+            "permission to read them: ask for that permission where the key comes from (VAN: "
+            "an API key from the VAN administrator (or VAN support), for the database the "
+            "source's van_database names, MyCampaign if unset).",
+            id="van-403",
+        ),
+        pytest.param(
+            AB_SOURCE,
+            {"/ab/": (404, {"error": "Campaign not found"})},
+            "the API has no such address (HTTP 404, GET {host}/ab/tenants-union/api/rest/v1/"
+            "campaigns/1f2e3d4c-0000-4000-8000-00000000abcd/people): Action Builder says "
+            '"Campaign not found"',
+            "check action_builder_subdomain in cohort.yml (tenants-union: the part of the "
+            "address before .actionbuilder.org) and action_builder_campaign "
+            "(1f2e3d4c-0000-4000-8000-00000000abcd: the 36-character id in the campaign's "
+            "address), of the campaign the key is for.",
+            id="action-builder-404",
+        ),
+        pytest.param(  # no words of its own (not JSON)
+            AB_SOURCE,
+            {"/ab/": (422, "<html>Unprocessable</html>")},
+            "Action Builder refused a request (HTTP 422, GET {host}/ab/tenants-union/api/rest/"
+            "v1/campaigns/1f2e3d4c-0000-4000-8000-00000000abcd/people), without saying why",
+            OTHER_4XX_FIX.format(tool="Action Builder"),
+            id="action-builder-422-not-json",
+        ),
+    ],
+)
+def test_a_refused_request_quotes_the_tools_words_with_a_fix_for_its_status(
+    make_cohort, api, today, sources, fail, said, fix
+):
+    """An API's HTTP 4xx: the failure names the request and quotes the tool's own words
+    (its error fields only, at most 300 characters: the body may echo a member), with
+    the fix the status calls for (the key and its permissions, the id in cohort.yml, a
+    rate limit). It said "the API answered HTTP <code>" with "try again later"."""
+    api.fail = fail
+    c = make_cohort(sources)
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    tool = pull_mod.SUPPORTED[result.kind]
+    host = api.base.removeprefix("http://")
+    assert result.error == (
+        f"org: pulling {tool} ('{result.path}') failed: {said.format(host=host)}\n  Fix: {fix}"
+    )
+    assert "fa@example.org" not in result.error
+    _failed_plainly(c, result, result.path)

@@ -1265,6 +1265,142 @@ def _van_refusal(response: Any) -> str:
     return "; ".join(said[:5])
 
 
+# the fields of an API's error answer that hold its words: Action Network's and Action
+# Builder's {"error": "..."}, Mobilize's {"error": {"detail": "..."}} or its fields'
+# errors ({"error": {"<field>": ["..."]}}), and {"detail": ...}, {"message": ...},
+# {"errors": [...]} as other APIs answer. Nothing else of a body is quoted: it may echo
+# what was asked about, a member's details included
+ERROR_FIELDS = ("error", "errors", "detail", "message")
+# within one of them: the fields of one error's words
+ERROR_WORDS = ("detail", "message", "text", "error", "title")
+# the most of a tool's words quoted
+ERROR_CHARS = 300
+
+
+def _api_words(response: Any) -> str:
+    """A tool's own words in its error answer (its JSON body's :data:`ERROR_FIELDS`:
+    strings, lists of them, an error's :data:`ERROR_WORDS`, a field's errors as
+    "<field>: <words>"), at most ERROR_CHARS characters; '' when it says none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    said: list[str] = []
+
+    def words(value: Any, field: str = "", depth: int = 0) -> None:
+        if depth > 3 or len(said) >= 5:
+            return
+        if isinstance(value, str):
+            if text := " ".join(value.split()):
+                said.append(f"{field}: {text}" if field else text)
+        elif isinstance(value, list):
+            for item in value:
+                words(item, field, depth + 1)
+        elif isinstance(value, dict):
+            if found := [value[k] for k in ERROR_WORDS if k in value]:
+                for item in found:
+                    words(item, field, depth + 1)
+            elif not field:  # (its fields' errors: each a message, or a list of them)
+                for name, item in value.items():
+                    if isinstance(item, str) or (
+                        isinstance(item, list) and all(isinstance(i, str) for i in item)
+                    ):
+                        words(item, str(name), depth + 1)
+
+    for name in ERROR_FIELDS if isinstance(body, dict) else ():
+        if name in body:
+            words(body[name])
+    text = "; ".join(said)
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
+
+
+def _refused(
+    what: str,
+    org: Organization,
+    source: Source,
+    tool: str,
+    exc: Exception,
+    response: Any,
+    status: int,
+) -> PullError:
+    """A request the API refused (HTTP 4xx): the request, the tool's own words, and the
+    fix that fits the status."""
+    request = _request_named(exc)
+    on = f", {request}" if request else ""
+    if source.kind == "van":
+        said = _van_refusal(response) if response is not None else ""
+        says = f": VAN says {said}" if said else ""
+    else:
+        said = _api_words(response) if response is not None else ""
+        says = f': {tool} says "{said}"' if said else ""
+    if status in (401, 403):
+        return PullError(
+            f"{what}: the API refused the key (HTTP {status}{on}){says}",
+            fix=f"check {key_variable(org.id, source.kind)}: it must be this organization's "
+            f"own {tool} API key, still active"
+            + (
+                f", for its {source.van_database or 'MyCampaign'} database (van_database in "
+                "cohort.yml names the database; unset, MyCampaign)"
+                if source.kind == "van"
+                else ""
+            )
+            + (
+                ". A key refused only on some requests lacks the permission to read them: "
+                f"ask for that permission where the key comes from ({WHERE_KEY[source.kind]})."
+                if status == 403
+                else "."
+            ),
+        )
+    if status == 404:
+        if source.kind == "mobilize":
+            fix = (
+                f"check mobilize_organization_id in cohort.yml ({source.mobilize_organization_id}"
+                "): the number in the organization's Mobilize address (mobilize.us/<slug>/ > "
+                "Settings), of the organization the key is for."
+            )
+        elif source.kind == "action_builder":
+            fix = (
+                "check action_builder_subdomain in cohort.yml "
+                f"({source.action_builder_subdomain}: the part of the address before "
+                ".actionbuilder.org) and action_builder_campaign "
+                f"({source.action_builder_campaign}: the 36-character id in the campaign's "
+                "address), of the campaign the key is for."
+            )
+        else:
+            fix = (
+                "a record listed a moment before may have been deleted meanwhile: pull again; "
+                "if it happens again, report it to cyclebook's maintainers (quote the request)"
+                ", and meanwhile download the export from the tool into the source's folder."
+            )
+        return PullError(f"{what}: the API has no such address (HTTP 404{on}){says}", fix=fix)
+    if status == 429:
+        wait = str(getattr(response, "headers", {}).get("Retry-After") or "").strip()
+        return PullError(
+            f"{what}: {tool}'s API refused more requests for now (HTTP 429, too many "
+            f"requests{on}){says}",
+            fix=(f"wait {wait} seconds ({tool} asks so)" if wait.isdigit() else "wait a while")
+            + f", then pull again: {tool} limits how many requests a key makes in a while. If "
+            "it happens each time, pull one organization at a time (--org), or ask "
+            f"{tool}'s support about the key's limit.",
+        )
+    if status == 400 and source.kind == "van":
+        return PullError(
+            f"{what}: VAN refused a request as invalid (HTTP 400{on})"
+            + (says or ", without saying why"),
+            fix="pulling again sends the same request: if VAN's words name the database or "
+            "the key's access, check van_database in cohort.yml or ask VAN support (quote "
+            "VAN's words); otherwise report them to cyclebook's maintainers. Meanwhile, "
+            "export the warehouse tables from VAN into the source's folder.",
+        )
+    return PullError(
+        f"{what}: {tool} refused a request (HTTP {status}{on})" + (says or ", without saying why"),
+        fix=f"pulling again sends the same request: if {tool}'s words name a setting of the "
+        "source in cohort.yml or the key's access, correct it; otherwise report them to "
+        "cyclebook's maintainers. Meanwhile, download the export from the tool into the "
+        "source's folder.",
+    )
+
+
 def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> PullError:
     what = f"{org.id}: pulling {tool} ('{source.path}') failed"
     if stalled := _stalled_api(exc):
@@ -1292,30 +1428,8 @@ def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> 
     if status is None:
         code = re.match(r"Code: (\d{3})\b", str(exc))
         status = int(code.group(1)) if code else None
-    if status in (401, 403):
-        return PullError(
-            f"{what}: the API refused the key (HTTP {status})",
-            fix=f"check {key_variable(org.id, source.kind)}: it must be this organization's "
-            f"own {tool} API key, still active"
-            + (
-                f", for its {source.van_database or 'MyCampaign'} database (van_database in "
-                "cohort.yml names the database; unset, MyCampaign)."
-                if source.kind == "van"
-                else "."
-            ),
-        )
-    if status == 400 and source.kind == "van":
-        request = _request_named(exc)
-        on = f", {request}" if request else ""
-        said = _van_refusal(response) if response is not None else ""
-        return PullError(
-            f"{what}: VAN refused a request as invalid (HTTP 400{on})"
-            + (f": VAN says {said}" if said else ", without saying why"),
-            fix="pulling again sends the same request: if VAN's words name the database or "
-            "the key's access, check van_database in cohort.yml or ask VAN support (quote "
-            "VAN's words); otherwise report them to cyclebook's maintainers. Meanwhile, "
-            "export the warehouse tables from VAN into the source's folder.",
-        )
+    if status is not None and 400 <= status < 500:
+        return _refused(what, org, source, tool, exc, response, status)
     if status is not None:
         return PullError(
             f"{what}: the API answered HTTP {status}",
