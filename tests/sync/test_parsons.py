@@ -342,6 +342,9 @@ class _Api(BaseHTTPRequestHandler):
     # the page just sent; then the path is answered as usual (a pull without a guard
     # ends, with the pages read twice, rather than hang the tests)
     repeat: dict = {}
+    # path -> (seconds, count): its answer's first `count` bytes sent one at a time,
+    # `seconds` apart (an answer trickling in)
+    trickle: dict = {}
     release: threading.Event
     seen: list = []
     posted: list = []
@@ -357,7 +360,19 @@ class _Api(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        path = urllib.parse.urlsplit(self.path).path
+        slowly = next((t for p, t in self.trickle.items() if path.startswith(p)), None)
+        if slowly:  # (its first bytes one at a time, never silent for long)
+            seconds, count = slowly
+            for byte in data[:count]:
+                if self.release.is_set():
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(seconds)
+            data = data[count:]
+        with contextlib.suppress(OSError):  # (the client may have given up)
+            self.wfile.write(data)
 
     def _failed_or_hung(self, path: str) -> bool:
         """Answered as ``fail`` or ``hang`` say for ``path`` (their keys: the start of a
@@ -591,6 +606,7 @@ def api(monkeypatch):
             "stall": {},
             "hang": {},
             "repeat": {},
+            "trickle": {},
             "release": release,
             "posted": [],
         },
@@ -634,6 +650,10 @@ KEYS = {
     "CYCLEBOOK_ORG_VAN_API_KEY": "van-key",
     "CYCLEBOOK_ORG_ACTION_BUILDER_API_TOKEN": "ab-token",
 }
+
+AN_SOURCE = "- {kind: action_network_api, path: an}"
+MOBILIZE_SOURCE = "- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}"
+VAN_SOURCE = "- {kind: van, path: van}"
 
 
 def test_action_network_pull_syncs_every_collection(make_cohort, api):
@@ -1413,6 +1433,46 @@ def test_a_stalled_api_fails_the_pull_within_the_timeout(
     _failed_plainly(c, result, source_path)
 
 
+@pytest.mark.parametrize(
+    ("sources", "tool", "path"),
+    [
+        pytest.param(AN_SOURCE, "Action Network", "/api/v2/people", id="action-network"),
+        pytest.param(
+            MOBILIZE_SOURCE, "Mobilize", "/v1/organizations/4242/attendances", id="mobilize"
+        ),
+        pytest.param(VAN_SOURCE, "VAN", "/v4/events", id="van"),
+        pytest.param(
+            AB_SOURCE,
+            "Action Builder",
+            "/ab/tenants-union/api/rest/v1/campaigns/1f2e3d4c-0000-4000-8000-00000000abcd/people",
+            id="action-builder",
+        ),
+    ],
+)
+def test_an_answer_trickling_in_fails_the_pull_after_the_deadline(
+    make_cohort, api, today, monkeypatch, sources, tool, path
+):
+    """An answer that keeps arriving, a byte every 0.05 seconds (never silent for the
+    read timeout), is given up after API_DEADLINE seconds in all (here 1), naming the
+    tool, the request and what to do. It held the pull as long as it trickled (here
+    five seconds; a byte a minute held it for good)."""
+    monkeypatch.setattr(pull_mod, "API_DEADLINE", 1.0)
+    api.trickle = {path: (0.05, 100)}
+    c = make_cohort(sources)
+    started = time.monotonic()
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    took = time.monotonic() - started
+    assert took < 4, took
+    source_path = {"Action Network": "an", "Mobilize": "mobilize", "VAN": "van"}.get(tool, "ab")
+    host = api.base.removeprefix("http://")
+    assert result.error == (
+        f"org: pulling {tool} ('{source_path}') failed: {tool}'s API was still sending its "
+        f"answer after 1 seconds (GET {host}{path}), too slowly to wait for; nothing of this "
+        f"source was kept\n  Fix: {STALL_FIX.format(tool=tool)}"
+    )
+    _failed_plainly(c, result, source_path)
+
+
 def test_an_api_that_takes_no_connection_fails_after_the_connect_timeout(
     make_cohort, api, monkeypatch
 ):
@@ -1638,10 +1698,6 @@ def test_a_parsons_without_a_connection_to_time_is_refused_before_any_request(
 
 
 # ---------------------------------------------------------------- pages without end
-
-AN_SOURCE = "- {kind: action_network_api, path: an}"
-MOBILIZE_SOURCE = "- {kind: mobilize, path: mobilize, mobilize_organization_id: 4242}"
-VAN_SOURCE = "- {kind: van, path: van}"
 
 
 def _repeat_fix(tool: str) -> str:

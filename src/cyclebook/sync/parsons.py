@@ -48,8 +48,13 @@ event's signups are read through the connection; ``ActionBuilder`` has no public
 that lists a campaign's entities, so its page reader (``_get_page``, the one its own
 ``_get_all_records`` uses) is. Parsons sets no timeout on any request, and an API that
 never answered hung the pull: each connector's APIConnector has every request given
-:data:`API_TIMEOUT`, and ``MobilizeAmerica._request``, which calls requests itself, is
-replaced by its own steps with the timeout.
+:data:`API_TIMEOUT`, and :data:`API_DEADLINE` for the whole of it, and
+``MobilizeAmerica._request``, which calls requests itself, is replaced by its own steps
+with them. Parsons' page loops (``VANConnector.get_request``'s ``nextPageLink``,
+``MobilizeAmerica._request_paginate``'s ``next``, ``ActionNetwork.get_tags``) have no
+end when an API never stops sending pages: the pull follows the pages itself (VAN's
+through the same steps), and a page sent again, or more than :data:`MAX_PAGES` of one
+list, fails it (Action Network's and Action Builder's pages, read by number, too).
 
 Each organization has its own API key: ``CYCLEBOOK_<ORG>_AN_API_TOKEN``,
 ``CYCLEBOOK_<ORG>_MOBILIZE_API_KEY``, ``CYCLEBOOK_<ORG>_VAN_API_KEY`` and
@@ -75,6 +80,7 @@ import os
 import posixpath
 import re
 import shutil
+import threading
 import time
 import urllib.parse
 import uuid
@@ -174,6 +180,11 @@ VAN_FILE_TIMEOUT = (30.0, 300.0)
 # sets none, and an API that took the connection and never answered (or a proxy holding
 # it) hung the pull for good. Two minutes is far beyond a page's usual second or two.
 API_TIMEOUT = (30.0, 120.0)
+# the most seconds one request to a tool's API may take in all, its answer read whole:
+# API_TIMEOUT's counts only silence, and an answer trickling in (a byte now and then,
+# through a failing proxy) held the pull for good. A page comes in seconds. (Not a VAN
+# job's file: a large one takes long, and arrives as it is read.)
+API_DEADLINE = 600.0
 # the most pages of one list of a tool's API a pull reads (a collection, an event's
 # attendances, VAN's events): 2.5 million records at 25 a page, Action Network's and
 # Action Builder's most (VAN's and Mobilize's pages hold more). An API that sent pages
@@ -599,8 +610,8 @@ def _pull_stamp(dest: Path, started: dt.datetime) -> str:
 
 def _timed(connector: Any, tool: str) -> Any:
     """``connector`` with every request of its Parsons APIConnector (``api``) given
-    :data:`API_TIMEOUT`: the APIConnector passes a request's keyword arguments on to
-    requests, and sets no timeout of its own."""
+    :data:`API_TIMEOUT` (the APIConnector passes a request's keyword arguments on to
+    requests, and sets no timeout of its own) and :data:`API_DEADLINE`."""
     api = getattr(connector, "api", None)
     request = getattr(api, "request", None)
     if request is None:  # (Parsons 6.1's connectors all have one)
@@ -611,19 +622,55 @@ def _timed(connector: Any, tool: str) -> Any:
             "export from the tool into the source's folder.",
         )
     timeout = API_TIMEOUT
+    base = getattr(api, "uri", "") or ""
 
     def timed_request(url, req_type, **kwargs):
         kwargs.setdefault("timeout", timeout)
-        return request(url, req_type, **kwargs)
+        asked = f"{req_type} {urllib.parse.urljoin(base, url)}"
+        return _within_deadline(tool, asked, lambda: request(url, req_type, **kwargs))
 
     api.request = timed_request
     return connector
 
 
+def _within_deadline(tool: str, asked: str, send) -> Any:
+    """What ``send()`` (one request, its answer read whole, as requests does unless
+    asked to stream) returns, or raises; a PullError if it took more than
+    :data:`API_DEADLINE` seconds in all. The request is sent from a thread of its own:
+    requests has no limit on a request's whole time, and its read timeout counts only
+    silence. One given up on is left reading (a daemon thread: it ends with the
+    command at the latest); its answer is never used."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["answer"] = send()
+        except Exception as exc:  # (raised again where the request was made)
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="cyclebook-pull-request", daemon=True).start()
+    if not done.wait(API_DEADLINE):
+        method, _, url = asked.partition(" ")
+        where = urllib.parse.urlsplit(url)
+        raise PullError(
+            f"{tool}'s API was still sending its answer after {API_DEADLINE:g} seconds "
+            f"({method} {where.netloc}{where.path}), too slowly to wait for; nothing of this "
+            "source was kept",
+            fix=_stall_fix(tool),
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["answer"]
+
+
 def _mobilize_timed(mobilize: Any) -> Any:
-    """Parsons' MobilizeAmerica with its requests given :data:`API_TIMEOUT`. It has no
-    connection object: its ``_request`` calls requests itself, without a timeout, so
-    that method is replaced by the same steps (Parsons 6.1's) with one."""
+    """Parsons' MobilizeAmerica with its requests given :data:`API_TIMEOUT` and
+    :data:`API_DEADLINE`. It has no connection object: its ``_request`` calls requests
+    itself, without a timeout, so that method is replaced by the same steps (Parsons
+    6.1's) with them."""
     if not callable(getattr(mobilize, "_request", None)):
         raise PullError(
             "this version of Parsons has no Mobilize request that can be given a timeout "
@@ -636,8 +683,12 @@ def _mobilize_timed(mobilize: Any) -> Any:
 
     def timed_request(url, req_type="GET", post_data=None, args=None, auth=False):
         headers = {"Authorization": f"Bearer {mobilize.api_key}"} if auth else None
-        response = requests.request(
-            req_type, url, json=post_data, params=args, headers=headers, timeout=timeout
+        response = _within_deadline(
+            "Mobilize",
+            f"{req_type} {url}",
+            lambda: requests.request(
+                req_type, url, json=post_data, params=args, headers=headers, timeout=timeout
+            ),
         )
         response.raise_for_status()
         if "error" in response.json():
@@ -1401,6 +1452,15 @@ def _refused(
     )
 
 
+def _stall_fix(tool: str) -> str:
+    return (
+        f"pull again later ({tool}'s API may be down or slow: see its status page); if it "
+        "stalls again, check this computer's network connection (a VPN, proxy or firewall "
+        "can hold a connection without answering). Meanwhile, the export downloaded from "
+        "the tool into the source's folder is read as usual."
+    )
+
+
 def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> PullError:
     what = f"{org.id}: pulling {tool} ('{source.path}') failed"
     if stalled := _stalled_api(exc):
@@ -1414,10 +1474,7 @@ def _api_error(org: Organization, source: Source, tool: str, exc: Exception) -> 
                 else f"stopped answering: nothing came for {API_TIMEOUT[1]:g} seconds{on}"
             )
             + "; nothing of this source was kept",
-            fix=f"pull again later ({tool}'s API may be down or slow: see its status page); "
-            "if it stalls again, check this computer's network connection (a VPN, proxy or "
-            "firewall can hold a connection without answering). Meanwhile, the export "
-            "downloaded from the tool into the source's folder is read as usual.",
+            fix=_stall_fix(tool),
         )
     # Parsons' own connector raises a new HTTPError without the response, its code
     # written in the message ("Code: 401; URL: ..."), from requests' error, which has it
