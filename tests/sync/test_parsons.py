@@ -1243,6 +1243,9 @@ def test_van_failures_write_nothing_and_say_how_to_fix(make_cohort, api, today, 
 
     (refused,) = pull_mod.pull_cohort(c.root, environ={"CYCLEBOOK_ORG_VAN_API_KEY": "old"})
     assert "the API refused the key (HTTP 401, GET " in refused.error
+    assert "/v4/changedEntityExportJobs/resources): VAN says (no text; code UNAUTHORIZED)\n" in (
+        refused.error
+    )
     assert "check CYCLEBOOK_ORG_VAN_API_KEY" in refused.error
     assert "for its MyCampaign database" in refused.error
     assert not (c.exports / "van").exists()
@@ -1994,6 +1997,23 @@ LONG_WORDS = "The filter " + "is far too long " * 30  # 491 characters
             "an API key from the VAN administrator (or VAN support), for the database the "
             "source's van_database names, MyCampaign if unset).",
             id="van-403",
+        ),
+        pytest.param(  # each error's text cut at 300 characters
+            VAN_SOURCE,
+            {
+                "/v4/events": (
+                    409,
+                    {
+                        "errors": [
+                            {"code": "CONFLICT", "text": LONG_WORDS, "hint": "fa@example.org"}
+                        ]
+                    },
+                )
+            },
+            "VAN refused a request (HTTP 409, GET {host}/v4/events): VAN says "
+            f'"{LONG_WORDS[:297]}..." (code CONFLICT)',
+            OTHER_4XX_FIX.format(tool="VAN"),
+            id="van-409-long",
         ),
         pytest.param(
             AB_SOURCE,

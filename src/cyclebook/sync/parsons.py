@@ -1286,11 +1286,23 @@ def _stalled_api(exc: Exception) -> str | None:
     return None
 
 
+# the fields of an API's error answer that hold its words: Action Network's and Action
+# Builder's {"error": "..."}, Mobilize's {"error": {"detail": "..."}} or its fields'
+# errors ({"error": {"<field>": ["..."]}}), and {"detail": ...}, {"message": ...},
+# {"errors": [...]} as other APIs answer. Nothing else of a body is quoted: it may echo
+# what was asked about, a member's details included
+ERROR_FIELDS = ("error", "errors", "detail", "message")
+# within one of them: the fields of one error's words
+ERROR_WORDS = ("detail", "message", "text", "error", "title")
+# the most of a tool's words quoted
+ERROR_CHARS = 300
+
+
 def _van_refusal(response: Any) -> str:
     """VAN's own explanation of a request it refused: the text of each error its body
     lists (``{"errors": [{"code", "text", "properties", "referenceCode"}]}``), with its
-    code and the properties it names. Only these: the body describes the request, and
-    nothing else of it is quoted."""
+    code and the properties it names, each at most ERROR_CHARS characters. Only these:
+    the body describes the request, and nothing else of it is quoted."""
     try:
         body = response.json()
     except ValueError:
@@ -1302,9 +1314,10 @@ def _van_refusal(response: Any) -> str:
             continue
 
         def clean(value: Any) -> str:
-            return " ".join(value.split())[:300] if isinstance(value, str) else ""
+            text = " ".join(value.split()) if isinstance(value, str) else ""
+            return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
 
-        text = clean(error.get("text")) or "no text"
+        text = clean(error.get("text"))
         properties = [p for p in map(clean, error.get("properties") or []) if p]
         details = [
             f"code {code}" if (code := clean(error.get("code"))) else "",
@@ -1312,20 +1325,11 @@ def _van_refusal(response: Any) -> str:
             f"reference {ref}" if (ref := clean(error.get("referenceCode"))) else "",
         ]
         details = "; ".join(d for d in details if d)
-        said.append(f'"{text}"' + (f" ({details})" if details else ""))
+        if text:
+            said.append(f'"{text}"' + (f" ({details})" if details else ""))
+        else:
+            said.append(f"(no text{'; ' + details if details else ''})")
     return "; ".join(said[:5])
-
-
-# the fields of an API's error answer that hold its words: Action Network's and Action
-# Builder's {"error": "..."}, Mobilize's {"error": {"detail": "..."}} or its fields'
-# errors ({"error": {"<field>": ["..."]}}), and {"detail": ...}, {"message": ...},
-# {"errors": [...]} as other APIs answer. Nothing else of a body is quoted: it may echo
-# what was asked about, a member's details included
-ERROR_FIELDS = ("error", "errors", "detail", "message")
-# within one of them: the fields of one error's words
-ERROR_WORDS = ("detail", "message", "text", "error", "title")
-# the most of a tool's words quoted
-ERROR_CHARS = 300
 
 
 def _api_words(response: Any) -> str:
