@@ -1959,6 +1959,19 @@ LONG_WORDS = "The filter " + "is far too long " * 30  # 491 characters
             OTHER_4XX_FIX.format(tool="Mobilize"),
             id="mobilize-400-fields",
         ),
+        pytest.param(  # an error in an answer of HTTP 200 (Parsons checks for it)
+            MOBILIZE_SOURCE,
+            {
+                "/v1/organizations/4242/attendances": (
+                    200,
+                    {"error": {"detail": "Organization inactive"}, "data": [{"id": 5}]},
+                )
+            },
+            "Mobilize answered with an error (HTTP 200, GET {host}/v1/organizations/4242/"
+            'attendances): Mobilize says "Organization inactive"',
+            OTHER_4XX_FIX.format(tool="Mobilize"),
+            id="mobilize-200-error",
+        ),
         pytest.param(
             MOBILIZE_SOURCE,
             {"/v1/organizations/4242/attendances": (401, {"detail": "Invalid token."})},

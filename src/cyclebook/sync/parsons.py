@@ -691,8 +691,17 @@ def _mobilize_timed(mobilize: Any) -> Any:
             ),
         )
         response.raise_for_status()
+        # (Parsons raised a ValueError with the whole error in it, which may echo what
+        # was asked about: the error's words alone are quoted)
         if "error" in response.json():
-            raise ValueError("API Error:" + str(response.json()["error"]))
+            where = urllib.parse.urlsplit(response.url)
+            said = _api_words(response)
+            raise PullError(
+                f"Mobilize answered with an error (HTTP {response.status_code}, {req_type} "
+                f"{where.netloc}{where.path})"
+                + (f': Mobilize says "{said}"' if said else ", without saying what"),
+                fix=_refused_fix("Mobilize"),
+            )
         return response
 
     mobilize._request = timed_request
@@ -1449,10 +1458,16 @@ def _refused(
         )
     return PullError(
         f"{what}: {tool} refused a request (HTTP {status}{on})" + (says or ", without saying why"),
-        fix=f"pulling again sends the same request: if {tool}'s words name a setting of the "
+        fix=_refused_fix(tool),
+    )
+
+
+def _refused_fix(tool: str) -> str:
+    return (
+        f"pulling again sends the same request: if {tool}'s words name a setting of the "
         "source in cohort.yml or the key's access, correct it; otherwise report them to "
         "cyclebook's maintainers. Meanwhile, download the export from the tool into the "
-        "source's folder.",
+        "source's folder."
     )
 
 
