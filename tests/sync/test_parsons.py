@@ -749,6 +749,21 @@ def test_mobilize_pull_follows_pages_and_syncs(make_cohort, api):
     ]
 
 
+def test_mobilize_since_asks_for_the_attendances_updated_since_that_day(make_cohort, api):
+    """--since: Mobilize's first page is asked for those updated since that day's start
+    (UTC, as a Unix time, as Parsons' get_attendances asks); the next pages by their
+    links, as Mobilize gives them, with the organization's key."""
+    c = make_cohort(MOBILIZE_SOURCE)
+    (result,) = pull_mod.pull_cohort(c.root, since=dt.date(2026, 1, 2), environ=KEYS)
+    assert result.error is None
+    asked = [(path, q, h["Authorization"]) for path, q, h in api.seen]
+    path = "/v1/organizations/4242/attendances"
+    assert asked == [
+        (path, {"updated_since": "1767312000"}, "Bearer mob-key"),  # 2026-01-02T00:00Z
+        (path, {"page": "1"}, "Bearer mob-key"),
+    ]
+
+
 def test_two_pulls_in_the_same_instant_keep_both(make_cohort, api, monkeypatch):
     """A second pull in the same instant (the clock held still) is named after the
     first, not over it: its files once took the first's names, and a --since pull
@@ -1673,6 +1688,26 @@ def test_a_folder_the_pull_may_not_write_or_a_read_only_disk_is_named(tmp_path):
         "the disk is full (Disk quota exceeded)",
         f"make room on the disk that holds {tmp_path}, then pull again.",
     )
+
+
+def test_a_parsons_whose_van_pages_cannot_be_checked_is_refused_before_any_request(
+    make_cohort, api, monkeypatch
+):
+    """A Parsons whose VAN connection has no page check of Parsons 6.1's: the pull says
+    so and asks nothing, rather than follow pages it cannot check."""
+    from parsons.utilities.api_connector import APIConnector
+
+    monkeypatch.delattr(APIConnector, "next_page_check_url")
+    c = make_cohort(VAN_SOURCE)
+    (result,) = pull_mod.pull_cohort(c.root, environ=KEYS)
+    assert result.error == (
+        "org: pulling VAN ('van') failed: this version of Parsons has no VAN connection whose "
+        "pages can be checked (an API sending pages without end would fill the disk)\n  Fix: "
+        "install Parsons 6.1 (pip install 'parsons[ngpvan]==6.1.0'), or export the warehouse "
+        "tables from VAN into the source's folder."
+    )
+    assert api.seen == []
+    _failed_plainly(c, result, "van")
 
 
 def test_a_parsons_without_a_connection_to_time_is_refused_before_any_request(
