@@ -445,12 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (DuckDB turns a Ctrl-C during a query into an exception of its own)
         describe = getattr(exc, "describe", None)  # a run's: what it finished
         if describe is not None:
-            command = shlex.join(["cyclebook", *(sys.argv[1:] if argv is None else argv)])
-            print(
-                f"cyclebook: interrupted; {describe()}. Fix: run `{command}` again to "
-                "finish (the finished reports are reused).",
-                file=sys.stderr,
-            )
+            words = list(sys.argv[1:] if argv is None else argv)
+            print(f"cyclebook: interrupted; {describe()}. {finish_fix(words)}", file=sys.stderr)
             return 130
         what = {
             "run": "finished reports are kept, nothing half-written; run again to finish.",
@@ -460,6 +456,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         }.get(args.command, "run the command again.")
         print(f"cyclebook: interrupted; {what}", file=sys.stderr)
         return 130
+
+
+def finish_fix(words: Sequence[str]) -> str:
+    """How to finish an interrupted run: the same command again. Its finished reports
+    are reused, except under ``--force``, which runs every report again: said so,
+    since the command that forced them would otherwise claim to reuse them."""
+    command = shlex.join(["cyclebook", *words])
+    if "--force" in words:
+        return (
+            f"Fix: run `{command}` again to finish (with --force every report runs "
+            "again, the finished ones too; without it, those not run keep their earlier "
+            "reports wherever nothing they read changed)."
+        )
+    return f"Fix: run `{command}` again to finish (the finished reports are reused)."
 
 
 def duckdb_interrupt() -> type[BaseException]:
