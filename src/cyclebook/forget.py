@@ -747,8 +747,9 @@ class _SourcePlan:
     def _removed(self) -> dict[str, str]:
         """Per table, the condition on a row of the organization that it goes."""
         gone = "person_id IN (SELECT person_id FROM cbf_gone)"
+        activity = f"(source = $src OR {gone})"
         return {
-            "activity": f"(source = $src OR {gone})",
+            "activity": activity,
             "contact_attempt": "source IS NOT DISTINCT FROM $src",
             "event": "source = $src",
             "identity": """EXISTS (SELECT 1 FROM cbf_ids f
@@ -757,9 +758,9 @@ class _SourcePlan:
             "person_key": f"(id_key IN (SELECT id_key FROM cbf_ids) OR {gone})",
             "custom_field": f"(source = $src OR {gone})",
             "event_field": "source = $src",
-            # (an activity's fields go with it)
+            # (an activity's fields go with it, whichever source it was kept under)
             "activity_field": f"""(source = $src OR activity_id IN (
-                SELECT activity_id FROM activity WHERE org_id = $org AND {gone}))""",
+                SELECT activity_id FROM activity WHERE org_id = $org AND {activity}))""",
         }
 
     def _gone_run(self) -> str:

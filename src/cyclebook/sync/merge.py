@@ -623,7 +623,9 @@ def write_org(
     first_load = "activity" not in held
     # stored people who lose an activity in this sync (their first-seen date may move)
     con.execute("CREATE OR REPLACE TEMP TABLE cb_left (person_id VARCHAR)")
-    if stage is not None and first_load and not dupes and changed_files is None:
+    # (then each activity has a single record, and the staged ones are released)
+    inserted_at_once = stage is not None and first_load and not dupes and changed_files is None
+    if inserted_at_once:
         # the common first sync: insert straight from the typed tables (st_activity is a
         # view over them), in one statement: one hash table of the people's ids, not one
         # per file
@@ -679,13 +681,13 @@ def write_org(
                AND NOT EXISTS (SELECT 1 FROM {act_src} s
                                WHERE s.source = $source AND s.activity_id = a.activity_id)"""
         con.execute(f"INSERT INTO cb_left SELECT DISTINCT person_id {gone}", q)
+        _drop_fields(con, held, "activity_field", f"SELECT activity_id {gone}", q)
         counts[f"removed from {name}"] = con.execute(f"DELETE {gone}", q).fetchone()[0]
-        con.execute(
-            """DELETE FROM event e WHERE org_id = $org AND source = $source
+        gone_events = """FROM event e WHERE org_id = $org AND source = $source
                AND NOT EXISTS (SELECT 1 FROM st_event s
-                               WHERE s.source = $source AND s.event_id = e.event_id)""",
-            q,
-        )
+                               WHERE s.source = $source AND s.event_id = e.event_id)"""
+        _drop_fields(con, held, "event_field", f"SELECT event_id {gone_events}", q)
+        con.execute(f"DELETE {gone_events}", q)
     # ---- a VAN contact that is an attempt now (Canvassed corrected to Not Home) is no
     # activity: removed before the first-seen dates are worked out
     if van_contacts:
@@ -693,6 +695,7 @@ def write_org(
                    SELECT id FROM cb_cc_kept WHERE NOT is_activity)"""
         if not first_load:
             con.execute(f"INSERT INTO cb_left SELECT DISTINCT person_id {attempts_now}", p)
+        _drop_fields(con, held, "activity_field", f"SELECT activity_id {attempts_now}", p)
         con.execute(f"DELETE {attempts_now}", p)
     # ---- joining an Action Network list is one signup a person. The activist report
     # names its signup by the person's uuid, or by the email when the report was built
@@ -704,14 +707,20 @@ def write_org(
         stage is not None
         and any(f.source_kind == "action_network_csv" and not f.carried for f in stage.files)
     ):
-        con.execute(
+        dropped = con.execute(
             """DELETE FROM activity WHERE org_id = $org AND activity_id IN (
                    SELECT activity_id FROM activity
                    WHERE org_id = $org AND source = 'action_network' AND type = 'signup'
                    QUALIFY row_number() OVER (
-                       PARTITION BY person_id ORDER BY occurred_at, activity_id) > 1)""",
+                       PARTITION BY person_id ORDER BY occurred_at, activity_id) > 1)
+               RETURNING activity_id""",
             p,
-        )
+        ).fetchall()
+        if dropped:  # (rare: the ids are few)
+            ids, params = list_rows({"activity_id": ("VARCHAR", [row[0] for row in dropped])})
+            _drop_fields(
+                con, held, "activity_field", f"SELECT activity_id FROM ({ids})", params | p
+            )
 
     # ---- person and person_pii: latest non-empty value per field wins (file order)
     one_record_each = (
@@ -912,7 +921,10 @@ def write_org(
             GROUP BY c.{key}, c.field""",
             p,
         ).fetchone()[0]
-        counts[table] = (
+        removed = 0
+        if table == "activity_field" and not inserted_at_once and (fields or table in held):
+            removed = _fields_follow_records(con, act_src, staged_src, table in held, p)
+        counts[table] = removed + (
             _upsert(con, table, f"cb_{table}_new", ["org_id", key, "field"], org_id, table in held)
             if fields
             else 0
@@ -926,12 +938,11 @@ def write_org(
         and stage is not None
         and any(f.source_kind == "generic_csv" and not f.carried for f in stage.files)
     ):
-        con.execute(
-            """DELETE FROM event e WHERE org_id = $org AND starts_with(source, 'sheet:')
+        unnamed = """FROM event e WHERE org_id = $org AND starts_with(source, 'sheet:')
                AND NOT EXISTS (SELECT 1 FROM activity a
-                               WHERE a.org_id = $org AND a.event_id = e.event_id)""",
-            p,
-        )
+                               WHERE a.org_id = $org AND a.event_id = e.event_id)"""
+        _drop_fields(con, held, "event_field", f"SELECT event_id {unnamed}", p)
+        con.execute(f"DELETE {unnamed}", p)
 
     if stage is not None and any(f.source_kind == "action_network_api" for f in stage.files):
         date_an_attendances(con, org_id)
@@ -1000,6 +1011,76 @@ def write_org(
         else 0
     )
     return counts
+
+
+def _drop_fields(
+    con: duckdb.DuckDBPyConnection, held: set[str], table: str, ids: str, params: dict
+) -> None:
+    """Delete the values kept beyond the model (``table``: activity_field, event_field)
+    of the activities or events whose ids ``ids`` (a SELECT) gives, before the sync
+    deletes them: they stayed behind, a member's feedback kept with no attendance it
+    was about. Nothing to do when the organization has none stored (``held``)."""
+    if table in held:
+        key = "activity_id" if table == "activity_field" else "event_id"
+        con.execute(
+            f"DELETE FROM {table} WHERE org_id = $org AND {key} IN ({ids})",
+            params,
+        )
+
+
+def _fields_follow_records(
+    con: duckdb.DuckDBPyConnection, act_src: str, field_src: str, stored: bool, params: dict
+) -> int:
+    """An activity's kept fields are those of the record it is written from. They were
+    gathered field by field from every record read: a newer record without a value the
+    older one had (a rating taken back, a referrer emptied) left the older value beside
+    the newer activity, and an older record read again (the newer export taken out of
+    the folder) set its values on the newer activity, which it does not replace
+    (``_upsert``'s ``newer_than_stored``). Makes ``cb_activity_field_new`` the fields of
+    each activity's record that wins (as ``_dedupe`` picks it: the one its tool
+    modified last, then the latest file and record), for the activities this sync
+    writes, and deletes those activities' stored fields their record lacks (``stored``:
+    the organization has fields stored). Returns the stored rows deleted."""
+    # the activities read now (rejected records aside) that have fields read now or
+    # stored, each with its winning record
+    stored_ids = " UNION SELECT activity_id FROM activity_field WHERE org_id = $org"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_field_acts AS
+            SELECT s.activity_id, s.recorded_at, s.file_no, s.rec FROM {act_src} s
+            ANTI JOIN st_reject r ON r.file_no = s.file_no AND r.rec = s.rec
+            WHERE s.activity_id IN (
+                SELECT activity_id FROM cb_activity_field_new{stored_ids if stored else ""})
+            QUALIFY row_number() OVER (PARTITION BY s.activity_id
+                ORDER BY s.recorded_at DESC NULLS LAST, s.file_no DESC, s.rec DESC) = 1""",
+        params if stored else {},
+    )
+    # those the store holds a later version of keep theirs
+    con.execute(
+        """DELETE FROM cb_field_acts w WHERE EXISTS (
+               SELECT 1 FROM activity t WHERE t.org_id = $org
+                 AND t.activity_id = w.activity_id AND t.recorded_at > w.recorded_at)""",
+        params,
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_activity_field_new AS
+            SELECT $org AS org_id, c.activity_id, arg_max(c.source, c.rec) AS source,
+                   c.field, arg_max(c.value, c.rec) AS value
+            FROM {field_src} c JOIN cb_field_acts w ON w.activity_id = c.activity_id
+              AND w.file_no = c.file_no AND w.rec = c.rec
+            GROUP BY c.activity_id, c.field""",
+        params,
+    )
+    removed = 0
+    if stored:
+        removed = con.execute(
+            """DELETE FROM activity_field f WHERE org_id = $org
+                 AND activity_id IN (SELECT activity_id FROM cb_field_acts)
+                 AND NOT EXISTS (SELECT 1 FROM cb_activity_field_new n
+                                 WHERE n.activity_id = f.activity_id AND n.field = f.field)""",
+            params,
+        ).fetchone()[0]
+    con.execute("DROP TABLE cb_field_acts")
+    return removed
 
 
 def _stage_columns(name: str) -> list[str]:

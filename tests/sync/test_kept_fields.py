@@ -1,0 +1,170 @@
+"""The values kept beyond the model of an activity (activity_field) or an event
+(event_field) follow it: none stays behind when the sync replaces or deletes it, or when
+`cyclebook forget --source` removes its source."""
+
+from __future__ import annotations
+
+import copy
+
+import duckdb
+from test_idempotence import VAN_CONTACT, VAN_CONTACT_LOOKUPS
+from test_readers import MOBILIZE_PAGE
+
+from cyclebook.forget import forget_source
+
+FIELDS = "SELECT activity_id, field, value FROM activity_field ORDER BY ALL"
+
+
+def _attendance(modified: int, **own) -> dict:
+    """Di's attendance 11 (MOBILIZE_PAGE's first) as Mobilize last modified it at
+    ``modified``, with its own values ``own`` (rating, feedback, referrer)."""
+    record = copy.deepcopy(MOBILIZE_PAGE["data"][0])
+    record.pop("referrer")
+    return record | {"modified_date": modified} | own
+
+
+def _page(*records: dict) -> dict:
+    return {"count": len(records), "next": None, "data": list(records)}
+
+
+def test_a_newer_record_of_an_attendance_replaces_its_fields_whole(make_cohort):
+    """Di took back her rating and Mobilize's newer export has none: the older rating
+    stayed kept beside the newer attendance, as if she still gave it. The attendance's
+    fields are its newer record's; Eve's attendance, not in the newer export, keeps
+    hers."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    eve = copy.deepcopy(MOBILIZE_PAGE["data"][1]) | {"rating": 3}
+    older = _attendance(1780100000, rating=5, feedback="Great", referrer={"utm_source": "sms"})
+    c.write("mobilize/p1.json", _page(older, eve))
+    c.sync()
+    assert c.query(FIELDS) == [
+        ("mobilize:att:11", "feedback", "Great"),
+        ("mobilize:att:11", "rating", "5"),
+        ("mobilize:att:11", "referrer.utm_source", "sms"),
+        ("mobilize:att:12", "rating", "3"),
+    ]
+    newer = _attendance(1780200000, rating=None, feedback="Great, again")
+    c.write("mobilize/p2.json", _page(newer))
+    # the feedback replaced, the rating and the referrer's tag deleted
+    assert c.sync().written["activity_field"] == 3
+    assert c.query(FIELDS) == [
+        ("mobilize:att:11", "feedback", "Great, again"),
+        ("mobilize:att:12", "rating", "3"),
+    ]
+    # the same exports read again change nothing
+    assert c.sync(force=True).written["activity_field"] == 0
+    assert c.query(FIELDS) == [
+        ("mobilize:att:11", "feedback", "Great, again"),
+        ("mobilize:att:12", "rating", "3"),
+    ]
+
+
+def test_an_older_record_read_again_leaves_the_newer_attendances_fields(make_cohort):
+    """The newer export taken out of the folder, the older one read again: the newer
+    attendance stays (its tool modified it later), and so do its fields; the older
+    record's rating and feedback were set on it."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    c.write("mobilize/p1.json", _page(_attendance(1780100000, rating=5, feedback="Great")))
+    c.write("mobilize/p2.json", _page(_attendance(1780200000, feedback="Loud")))
+    c.sync()
+    assert c.query(FIELDS) == [("mobilize:att:11", "feedback", "Loud")]
+    (c.exports / "mobilize/p2.json").unlink()
+    c.sync(force=True)
+    assert c.query(
+        "SELECT epoch(recorded_at)::BIGINT FROM activity WHERE activity_id = 'mobilize:att:11'"
+    ) == [(1780200000,)]
+    assert c.query(FIELDS) == [("mobilize:att:11", "feedback", "Loud")]
+
+
+SHEET = """
+- kind: generic_csv
+  path: roster.csv
+  activity_type: attendance
+  columns: {person_id: ID, occurred_at: Date, event: Meeting}
+"""
+
+
+def test_fields_go_with_a_sheets_rows_and_events_no_longer_in_it(make_cohort):
+    """A sheet kept as one file replaces its earlier version: the rows and events no
+    longer in it are deleted, and so are the values kept of them (no reader keeps a
+    sheet row's or event's own fields yet: they are written here as a reader would;
+    the row read again has none, as its record has none)."""
+    c = make_cohort(SHEET)
+    c.write("roster.csv", "ID,Date,Meeting\nA,2026-03-04,Kickoff\nB,2026-05-06,Picnic\n")
+    c.sync()
+    activities = c.query("SELECT activity_id, event_id FROM activity ORDER BY occurred_at")
+    (kept_act, kept_event), (gone_act, gone_event) = activities
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    for act in (kept_act, gone_act):
+        con.execute(
+            "INSERT INTO activity_field VALUES ('org', ?, 'sheet:roster', 'note', 'x')", [act]
+        )
+    for event in (kept_event, gone_event):
+        con.execute(
+            "INSERT INTO event_field VALUES ('org', ?, 'sheet:roster', 'room', 'y')", [event]
+        )
+    con.close()
+    c.write("roster.csv", "ID,Date,Meeting\nA,2026-03-04,Kickoff\n")
+    c.sync()
+    assert c.query("SELECT activity_id FROM activity") == [(kept_act,)]
+    assert c.query("SELECT count(*) FROM activity_field") == [(0,)]
+    assert c.query("SELECT event_id FROM event") == [(kept_event,)]
+    assert c.query("SELECT event_id FROM event_field") == [(kept_event,)]
+
+
+def _van(c) -> None:
+    """VAN's people and lookups (test_idempotence's): Ana, vanid 101."""
+    for rel, text in VAN_CONTACT_LOOKUPS.items():
+        c.write(rel, text)
+
+
+def test_fields_go_with_a_van_contact_that_became_an_attempt(make_cohort):
+    """A VAN contact entered as a held one-on-one, then corrected to Not Home, is an
+    attempt, no longer an activity: the values kept of the activity go with it."""
+    c = make_cohort("- {kind: van, path: van}")
+    _van(c)
+    c.write("van/contactscontacts.csv", VAN_CONTACT.format(result="1"))  # Canvassed
+    c.sync()
+    ((act,),) = c.query("SELECT activity_id FROM activity")
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    con.execute("INSERT INTO activity_field VALUES ('org', ?, 'van', 'note', 'x')", [act])
+    con.close()
+    c.write("van/contactscontacts-2.csv", VAN_CONTACT.format(result="2"))
+    c.sync()
+    assert c.query("SELECT count(*) FROM activity") == [(0,)]
+    assert c.query("SELECT attempt_id FROM contact_attempt") == [(act,)]
+    assert c.query("SELECT count(*) FROM activity_field") == [(0,)]
+
+
+def test_forgetting_a_source_forgets_the_fields_of_every_activity_it_removes(make_cohort):
+    """`cyclebook forget --source` removes the source's activities and those of the
+    people only it knew: the fields of all of them go, whichever source they were kept
+    under (Di, whom VAN knows too, stays; so do VAN's rows)."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}\n- {kind: van, path: van}")
+    c.write("mobilize/p1.json", _page(_attendance(1780100000, rating=5)))
+    _van(c)
+    c.write(
+        "van/persons.csv", VAN_CONTACT_LOOKUPS["van/persons.csv"] + "102,Di,Oh,di@example.org\n"
+    )
+    c.write("van/contactscontacts.csv", VAN_CONTACT.format(result="1"))
+    c.sync()
+    ((van_act,),) = c.query("SELECT activity_id FROM activity WHERE source = 'van'")
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    # a field of a Mobilize attendance kept under another name, and one of VAN's
+    con.execute(
+        """INSERT INTO activity_field VALUES
+           ('org', 'mobilize:att:11', 'mobilize-old', 'note', 'x'),
+           ('org', ?, 'van', 'note', 'y')""",
+        [van_act],
+    )
+    con.close()
+    cohort_yml = c.root / "cohort.yml"
+    cohort_yml.write_text(
+        cohort_yml.read_text().replace("      - {kind: mobilize, path: mobilize}\n", "")
+    )
+    found = forget_source(c.root, "org", "mobilize", apply=True)
+    assert found.rows["activity"] == 1 and found.rows["activity_field"] == 2
+    assert found.rows["person"] == 0
+    assert c.query("SELECT activity_id, source, value FROM activity_field") == [
+        (van_act, "van", "y")
+    ]
