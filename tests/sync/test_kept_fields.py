@@ -168,3 +168,34 @@ def test_forgetting_a_source_forgets_the_fields_of_every_activity_it_removes(mak
     assert c.query("SELECT activity_id, source, value FROM activity_field") == [
         (van_act, "van", "y")
     ]
+
+
+ROSTER = (
+    'ID,Date,Meeting,Note\nA,2026-03-04,"Kickoff\nnight","brings\nsnacks"\n'
+    "B,2026-03-05,Picnic,quiet\n"
+)
+
+
+def test_a_sheet_saved_with_windows_line_ends_changes_nothing(make_cohort):
+    """A sheet whose values are quoted over two lines, saved again by Excel with Windows
+    line ends (CRLF): the values kept the CR, so every such row was a changed row (the
+    person's note rewritten) and, its id a digest of its content, a new attendance at
+    a new event. The same values now, whichever line ends the file has; a lone CR (old
+    Mac text) is a line break too."""
+    c = make_cohort(SHEET)  # (its Note: a column beyond the model, the person's)
+    c.write("roster.csv", ROSTER)
+    c.sync()
+    tables = ("activity", "event", "custom_field", "person", "person_pii", "identity")
+    stored = {t: c.table(t) for t in tables}
+    assert c.query("SELECT value FROM custom_field WHERE value LIKE 'brings%'") == [
+        ("brings\nsnacks",)
+    ]
+    assert c.query("SELECT title FROM event ORDER BY 1") == [("Kickoff\nnight",), ("Picnic",)]
+    c.write("roster.csv", ROSTER.replace("\n", "\r\n").encode())
+    result = c.sync()
+    assert result.status == "ok" and result.rows_rejected == 0
+    assert {k: n for k, n in result.written.items() if n} == {}
+    assert {t: c.table(t) for t in tables} == stored
+    c.write("roster.csv", ROSTER.replace("\n", "\r\n").replace("brings\r\n", "brings\r").encode())
+    assert {k: n for k, n in c.sync().written.items() if n} == {}
+    assert {t: c.table(t) for t in tables} == stored
