@@ -804,9 +804,9 @@ def test_keys_inside_a_mobilize_attendances_objects_are_listed_and_kept(make_coh
     """A key Mobilize added inside an attendance's person, event or timeslot object was
     neither listed among the page's unknown keys nor kept (only the attendance's own
     keys were): a group's new person field was dropped without a word. Each is listed
-    by its path and kept: a person's key as the person's custom field, as the
-    attendance's own are; an event's or a timeslot's as the event's field (an event is
-    not a person: they were kept as the person's, with every attendee)."""
+    by its path and kept: a person's key as the person's custom field; an event's or a
+    timeslot's as the event's field (an event is not a person: they were kept as the
+    person's, with every attendee); the attendance's own as the attendance's field."""
     page = copy.deepcopy(MOBILIZE_PAGE)
     first, second = page["data"]
     first["person"]["pronouns"] = "she/her"
@@ -831,9 +831,10 @@ def test_keys_inside_a_mobilize_attendances_objects_are_listed_and_kept(make_coh
     assert c.query(
         """SELECT i.source_id, f.field, f.value FROM custom_field f
            JOIN identity i USING (org_id, person_id) ORDER BY 1, 2"""
-    ) == [
-        ("501", "person.pronouns", "she/her"),
-        ("502", "utm_campaign", "fall"),
+    ) == [("501", "person.pronouns", "she/her")]
+    assert c.query("SELECT activity_id, field, value FROM activity_field ORDER BY ALL") == [
+        ("mobilize:att:11", "referrer.utm_source", "sms"),
+        ("mobilize:att:12", "utm_campaign", "fall"),
     ]
     # (both attend one timeslot of event 77: its event row holds both keys)
     assert c.query("SELECT event_id, source, field, value FROM event_field ORDER BY 3") == [

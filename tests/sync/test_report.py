@@ -893,10 +893,10 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
     page. And an API's own custom fields, which are kept (Action Network's
     custom_fields, Mobilize's sign-up questions), were listed nowhere, while the
     activist report's custom columns were. A person record's unknown keys are now kept
-    as the person's custom fields, as a CSV's columns are, and so are an activity
-    record's (a donation's); an event's, listed as not read, are kept as the event's
-    fields (event_field: an event is not a person), a Mobilize attendance's referrer
-    as the attendance's (activity_field). Each stays listed while its file is
+    as the person's custom fields, as a CSV's columns are; an event's, listed as not
+    read, as the event's fields (event_field: an event is not a person); an activity
+    record's (a donation's, a Mobilize attendance's own and its referrer's) as the
+    activity's (activity_field). Each stays listed while its file is
     carried over unchanged. (A CSV's columns that are not read are listed apart:
     test_a_csv_of_activities_lists_its_unknown_columns_as_not_read.)"""
     import copy
@@ -973,16 +973,21 @@ def test_kept_columns_are_those_kept_and_a_pages_unread_keys_are_said_apart(make
     assert c.query(
         "SELECT source, field, value FROM custom_field WHERE field <> 'can2_user_tags' ORDER BY 2"
     ) == [
-        ("mobilize", "", "blank-plant"),
         ("action_network", "Building", "Tower A"),
         ("action_network", "Shift", "evening"),
         ("action_network", "Union Local", "Plant 9"),
         ("mobilize", "Workplace", "Tower Plant"),
-        ("mobilize", "a/b~c", "1"),
         ("action_builder", "action_builder:shop_steward", "true"),
-        ("action_network", "action_network:dedication", "for Plant Gran"),
-        ("mobilize", "dir\\", "slash-plant"),
-        ("mobilize", "utm_campaign", "fall-plant"),
+    ]
+    # an activity record's keys are the activity's (a Mobilize attendance's own, its
+    # referrer's; an Action Network donation's)
+    assert c.query("SELECT activity_id, field, value FROM activity_field ORDER BY ALL") == [
+        ("an:donations:d-1", "action_network:dedication", "for Plant Gran"),
+        ("mobilize:att:11", "referrer.utm_source", "sms"),
+        ("mobilize:att:11", "utm_campaign", "fall-plant"),
+        ("mobilize:att:12", "", "blank-plant"),
+        ("mobilize:att:12", "a/b~c", "1"),
+        ("mobilize:att:12", "dir\\", "slash-plant"),
     ]
     assert c.table("event_field") == [
         (
@@ -1046,13 +1051,13 @@ def test_a_key_without_a_name_is_listed_by_what_it_is(make_cohort):
         assert value not in html, value
 
 
-def test_an_action_network_activitys_unknown_keys_are_kept_as_its_persons(make_cohort):
+def test_an_action_network_activitys_unknown_keys_are_kept_as_its_own(make_cohort):
     """An Action Network attendance's, donation's or tagging's keys beyond the reader's
     were listed as not read (only in the archived page) while a people page's were kept
     as custom fields: a group told "tell the facilitators if one should count" had
-    nothing to count. They are kept as the record's person's custom fields, as a
-    Mobilize attendance's are: one value per person and key, the later record's; none
-    of a rejected record."""
+    nothing to count. They are kept as the activity's fields, as a Mobilize
+    attendance's are (kept as the person's, one value per person and key, a second
+    donation's dedication replaced the first's); none of a rejected record."""
     from test_readers import AN_API_PERSON, _osdi
 
     c = make_cohort("- {kind: action_network_api, path: api}")
@@ -1118,12 +1123,15 @@ def test_an_action_network_activitys_unknown_keys_are_kept_as_its_persons(make_c
     assert c.query(
         """SELECT i.source_id, f.field, f.value FROM custom_field f
            JOIN identity i USING (org_id, person_id) ORDER BY 1, 2"""
-    ) == [
-        ("p-1", "Shift", "evening"),
-        ("p-1", "action_network:dedication", "for Plant Aunt"),
-        ("p-2", "added_by", "Plant Staffer"),
-        ("p-2", "ticket_level", "Plant Solidarity"),
-    ]
+    ) == [("p-1", "Shift", "evening")]
+    assert c.table("activity_field", order="ALL") == [
+        ("org", "an:attendances:a-1", "action_network", "ticket_level", "Plant Solidarity"),
+        ("org", "an:donations:d-1", "action_network", "action_network:dedication",
+         "for Plant Gran"),
+        ("org", "an:donations:d-2", "action_network", "action_network:dedication",
+         "for Plant Aunt"),
+        ("org", "an:taggings:g-1", "action_network", "added_by", "Plant Staffer"),
+    ]  # fmt: skip
     html = _html(sync_phase.blocks(ctx, summary, result))
     assert "<td>api/donations/don-1.json</td><td>action_network:dedication</td>" in html
     assert "The columns and keys the sync does not read" not in html

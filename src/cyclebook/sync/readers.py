@@ -613,6 +613,13 @@ AN_PERSON_REF = """coalesce(js(j, '$."action_network:person_id"'),
     regexp_extract(js(j, '$._links."osdi:person".href'), '/people/([^/?#]+)', 1))"""
 
 
+# an activity record's id in its tool, over its JSON ``j`` (a record without identifier
+# or link: the salted digest of the whole record)
+AN_ACTIVITY_ID = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
+    regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
+    cb_digest(md5(CAST(j AS VARCHAR))))"""
+
+
 def _an_collection(f: FileInfo) -> str:
     parts = [p.lower() for p in Path(f.rel).parts]
     for name in (
@@ -754,12 +761,18 @@ def read_action_network_api(stage: Stage, source: Source, files: list[FileInfo],
             continue
         stage.json_unknown_keys(group, AN_ACTIVITY_KEYS, keys)
         if name in AN_ACTIVITIES:
-            # an attendance's, a donation's... keys beyond the reader's are kept as its
-            # person's custom fields, as a Mobilize attendance's are (the record's
-            # person's latest value of each): they were listed as not read, only in the
-            # archived page, while a people page's were kept
-            _keep_json_keys(stage, group, table, "action_network", f"nullif({AN_PERSON_REF}, '')")
-            stage.list_custom_fields(group)
+            # an attendance's, a donation's... keys beyond the reader's are kept as the
+            # activity's fields, as a Mobilize attendance's are: they were kept as its
+            # person's custom fields, where a second donation's value replaced the
+            # first's (and before, listed as not read, only in the archived page)
+            _stage_json_keys(
+                stage,
+                group,
+                table,
+                f"'an:{name}:' || {AN_ACTIVITY_ID}",
+                "st_activity_field SELECT ref, 'action_network'",
+            )
+            stage.list_custom_fields(group, staged=("st_activity_field",))
             continue
         for g in group:
             g.notes.append(
@@ -807,12 +820,8 @@ def _an_activities(stage: Stage, table: str, groups: dict[str, list[FileInfo]]) 
         }
     )
     stage.con.execute(f"CREATE OR REPLACE TEMP TABLE {colls} AS {rows}", params)
-    # (a record without identifier or link: the salted digest of the whole record)
-    act_id = f"""coalesce(nullif({_osdi_id("action_network")}, ''),
-        regexp_extract(js(j, '$._links.self.href'), '([^/?#]+)$', 1),
-        cb_digest(md5(CAST(j AS VARCHAR))))"""
     sel = f"""SELECT rec AS __rec, file_no AS __file, j, __coll,
-        nullif({AN_PERSON_REF}, '') AS pref, {act_id} AS sid,
+        nullif({AN_PERSON_REF}, '') AS pref, {AN_ACTIVITY_ID} AS sid,
         js(j, '$.created_date') AS created_raw, cb_ts(js(j, '$.created_date')) AS created_at,
         cb_ts(js(j, '$.modified_date')) AS modified_at,
         {_status_sql("js(j, '$.status')", AN_ATTENDANCE_STATUS)} AS st,
@@ -877,8 +886,8 @@ MOBILIZE_KEYS = {
     "feedback",
 }
 # the keys of the objects inside an attendance, as Mobilize's API documents them: a key
-# beyond these ("person.pronouns") is listed as "person.<key>" and kept as the person's
-# custom field, as an attendance's own unknown keys are (it was neither listed nor kept)
+# beyond these ("person.pronouns") is listed as "person.<key>" and kept (it was neither
+# listed nor kept): a person's as the person's custom field, an event's as the event's
 MOBILIZE_NESTED_KEYS = {
     "person": {
         "id",
@@ -1063,11 +1072,12 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                 WHERE pref IS NOT NULL AND field IS NOT NULL AND value IS NOT NULL"""
         )
         # the keys a tool added inside the event or its timeslot are the event's fields
-        # (they were kept as the person's), inside the referrer the attendance's; the
-        # attendance's own and its person's are the person's. (An attendance that names
-        # no event, at a coordinated organization's event, has no event row to keep them
-        # with, as it has none for its title.) Each costs a pass only over the pages
-        # that have such keys
+        # (they were kept as the person's), inside the person the person's; the
+        # attendance's own and its referrer's are the attendance's (its own keys were
+        # kept as its person's: a second attendance's value replaced the first's). (An
+        # attendance that names no event, at a coordinated organization's event, has no
+        # event row to keep them with, as it has none for its title.) Each costs a pass
+        # only over the pages that have such keys
         _keep_json_keys(
             stage, files, table, "mobilize", f"cb_key({person})", only=_of_mobilize_person
         )
@@ -1097,12 +1107,14 @@ def _of_mobilize_event(key: str) -> bool:
 
 
 def _of_mobilize_attendance(key: str) -> bool:
-    """Is a key ``json_keys`` named one of an attendance's referrer?"""
-    return key.startswith("referrer.")
+    """Is a key ``json_keys`` named one of the attendance itself (its own, or its
+    referrer's)?"""
+    return not (_of_mobilize_event(key) or _of_mobilize_person(key))
 
 
 def _of_mobilize_person(key: str) -> bool:
-    return not (_of_mobilize_event(key) or _of_mobilize_attendance(key))
+    """Is a key ``json_keys`` named one of an attendance's person?"""
+    return key.startswith("person.")
 
 
 # --------------------------------------------------------------------------- VAN
