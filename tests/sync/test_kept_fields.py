@@ -180,8 +180,8 @@ def test_a_sheet_saved_with_windows_line_ends_changes_nothing(make_cohort):
     """A sheet whose values are quoted over two lines, saved again by Excel with Windows
     line ends (CRLF): the values kept the CR, so every such row was a changed row (the
     person's note rewritten) and, its id a digest of its content, a new attendance at
-    a new event. The same values now, whichever line ends the file has; a lone CR (old
-    Mac text) is a line break too."""
+    a new event. The same values now, whichever line ends the file or the value has;
+    a lone CR (old Mac text) is a line break too."""
     c = make_cohort(SHEET)  # (its Note: a column beyond the model, the person's)
     c.write("roster.csv", ROSTER)
     c.sync()
@@ -199,3 +199,17 @@ def test_a_sheet_saved_with_windows_line_ends_changes_nothing(make_cohort):
     c.write("roster.csv", ROSTER.replace("\n", "\r\n").replace("brings\r\n", "brings\r").encode())
     assert {k: n for k, n in c.sync().written.items() if n} == {}
     assert {t: c.table(t) for t in tables} == stored
+    # Unix line ends, a value's CRLF (a web form's text) as it was
+    c.write("roster.csv", ROSTER.replace("brings\n", "brings\r\n").encode())
+    assert {k: n for k, n in c.sync().written.items() if n} == {}
+    assert {t: c.table(t) for t in tables} == stored
+
+
+def test_a_reject_after_a_value_over_two_lines_names_its_line_in_a_crlf_file(make_cohort):
+    """The values rewritten keep their record's number in the file: a reject after a
+    value quoted over two lines still names its own line."""
+    c = make_cohort(SHEET)
+    c.write("roster.csv", (ROSTER + "C,someday,Picnic,x\n").replace("\n", "\r\n").encode())
+    assert c.sync().rows_rejected == 1
+    # (A's row takes lines 2 to 4, B's line 5)
+    assert [r[1:3] for r in c.rejects()] == [(6, "Date")]

@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import json
+import mmap
 import os
 import re
 import shutil
@@ -968,7 +969,7 @@ class Stage:
             break
         # (the rejects tables dropped in the same call)
         columns = [r[0] for r in self.con.execute(f"{dropped}; DESCRIBE {table}").fetchall()]
-        if b"\r" in head:
+        if _may_hold_cr(path):
             _one_line_end_in_values(self.con, table, columns)
         if len(columns) == 1 and f.delimiter == "," and b"," not in header_line:
             # (a tab here means the source named ',' itself: unset, tabs are read as such)
@@ -1648,15 +1649,25 @@ UTF8_NAMES = frozenset({"utf-8", "utf8", "utf-8-sig"})
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
 
 
+def _may_hold_cr(path: Path) -> bool:
+    """Whether a value of the CSV at ``path`` may hold a CR: the file has a CR and a
+    quote (a value with a line break in it is quoted, and DuckDB reads no unquoted CR
+    as part of a value). Found in the file's mapped bytes at memchr speed: 0.015 s for
+    165 MB without a quote, where looking through the values read (below) took 0.3 s
+    for 2M rows of 7 columns."""
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return m.find(b'"') >= 0 and m.find(b"\r") >= 0
+
+
 def _one_line_end_in_values(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
     """Every line break inside a value of the CSV ``table`` (a note quoted over two
-    lines) as one LF. A value keeps the line ends of its file: the same export saved
+    lines) as one LF. A value kept the line ends of its file: the same export saved
     again by Excel with Windows line ends (CRLF) had every such value changed, each a
     changed row in the store, and a spreadsheet row whose id is a digest of its
-    content a new activity. CRLF and a lone CR (old Mac text) become LF. Only values
-    that hold a CR are rewritten; the check is one scan of the table (10M rows of 8
-    columns: ~0.6 s on 2 busy cores), made only for a file whose first 64 KB hold a CR
-    (a file with Windows line ends: a Unix file's values are read as they are)."""
+    content a new activity. CRLF and a lone CR (old Mac text) become LF, in a file of
+    Unix line ends too (a web form's text holds CRLF). Only values that hold a CR are
+    rewritten, after one scan of the table (2M rows of 7 columns: 0.2-0.3 s on 2 busy
+    cores), made only for a file that may have such values (:func:`_may_hold_cr`)."""
     cr = "chr(13)"
     lf = "chr(10)"
     has_cr = {c: f"contains({ident(c)}, {cr})" for c in columns}
