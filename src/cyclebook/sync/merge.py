@@ -1042,14 +1042,18 @@ def _fields_follow_records(
     writes, and deletes those activities' stored fields their record lacks (``stored``:
     the organization has fields stored). Returns the stored rows deleted."""
     # the activities read now (rejected records aside) that have fields read now or
-    # stored, each with its winning record
-    stored_ids = " UNION SELECT activity_id FROM activity_field WHERE org_id = $org"
+    # stored, each with its winning record (semi-joins: a weekly export's few records
+    # against the stored fields, 17 ms for 1.5M, where a list of the ids took 100 ms)
+    records = f"SELECT s.activity_id, s.recorded_at, s.file_no, s.rec FROM {act_src} s"
+    with_fields = f"{records} SEMI JOIN cb_activity_field_new n ON n.activity_id = s.activity_id"
+    if stored:
+        with_fields += f"""
+            UNION ALL {records} SEMI JOIN activity_field f
+                ON f.org_id = $org AND f.activity_id = s.activity_id"""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_field_acts AS
-            SELECT s.activity_id, s.recorded_at, s.file_no, s.rec FROM {act_src} s
+            SELECT * FROM ({with_fields}) s
             ANTI JOIN st_reject r ON r.file_no = s.file_no AND r.rec = s.rec
-            WHERE s.activity_id IN (
-                SELECT activity_id FROM cb_activity_field_new{stored_ids if stored else ""})
             QUALIFY row_number() OVER (PARTITION BY s.activity_id
                 ORDER BY s.recorded_at DESC NULLS LAST, s.file_no DESC, s.rec DESC) = 1""",
         params if stored else {},
