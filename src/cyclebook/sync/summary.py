@@ -556,9 +556,11 @@ def load_summary(con, org: Organization) -> SyncSummary:
 
     # A file's unknown columns or keys are kept (custom_field rows) where they describe
     # a person: a people export's columns, a JSON page's custom fields (Action Network's,
-    # Mobilize's sign-up questions) and a JSON record's unknown keys; where they describe
-    # an event, as the event's (event_field rows: an Action Network event's keys, a VAN
-    # events table's columns). Those of a CSV of other records (a VAN contact's or
+    # Mobilize's sign-up questions) and a person record's unknown keys; where they
+    # describe an event, as the event's (event_field rows: an Action Network event's
+    # keys, a VAN events table's columns); where they describe an activity, as the
+    # activity's (activity_field rows: a Mobilize attendance's or an Action Network
+    # donation's unknown keys). Those of a CSV of other records (a VAN contact's or
     # sign-up's columns, a Spoke message's) are not: only the archived copy has them.
     # The report said of every listed column that "their values were kept". A sync records which it kept ("custom_fields");
     # one recorded before that did only for JSON pages (a CSV's were taken as kept).
