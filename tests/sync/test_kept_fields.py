@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import duckdb
 from test_idempotence import VAN_CONTACT, VAN_CONTACT_LOOKUPS
@@ -213,3 +214,25 @@ def test_a_reject_after_a_value_over_two_lines_names_its_line_in_a_crlf_file(mak
     assert c.sync().rows_rejected == 1
     # (A's row takes lines 2 to 4, B's line 5)
     assert [r[1:3] for r in c.rejects()] == [(6, "Date")]
+
+
+def test_a_mobilize_attendances_own_unknown_keys_are_each_attendances(make_cohort):
+    """A key Mobilize adds to an attendance itself (its shift's note) was kept as the
+    attendee's custom field: Di's second attendance's value replaced her first's. Each
+    attendance keeps its own, as its rating is kept; a key inside its person stays the
+    person's. The sync report lists both as kept."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    first = _attendance(1780100000, shift_note="early")
+    first["person"]["pronouns"] = "she/her"
+    second = _attendance(1780100000, id=13, shift_note="late")
+    second["timeslot"] = {"id": 772, "start_date": 1780150000, "end_date": 1780157200}
+    c.write("mobilize/p1.json", _page(first, second))
+    (read,) = c.sync().files
+    assert read.unknown_columns == ["person.pronouns", "shift_note"]
+    assert c.query(FIELDS) == [
+        ("mobilize:att:11", "shift_note", "early"),
+        ("mobilize:att:13", "shift_note", "late"),
+    ]
+    assert c.query("SELECT field, value FROM custom_field") == [("person.pronouns", "she/her")]
+    ((recorded,),) = c.query("SELECT message FROM sync_run WHERE file = 'mobilize/p1.json'")
+    assert json.loads(recorded)["custom_fields"] == ["person.pronouns", "shift_note"]
