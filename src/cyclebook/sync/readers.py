@@ -887,7 +887,8 @@ MOBILIZE_KEYS = {
 }
 # the keys of the objects inside an attendance, as Mobilize's API documents them: a key
 # beyond these ("person.pronouns") is listed as "person.<key>" and kept (it was neither
-# listed nor kept): a person's as the person's custom field, an event's as the event's
+# listed nor kept): a person's as the person's custom field, an event's or a timeslot's
+# as the event's field, a referrer's as the attendance's
 MOBILIZE_NESTED_KEYS = {
     "person": {
         "id",
