@@ -702,10 +702,12 @@ def _ordered(org: Organization, values: Sequence[SharedValue]) -> list[SharedVal
 
 
 def org_status(
-    store_path: str | Path | None, cohort: Cohort, cycle: str
+    store_path: str | Path | None, cohort: Cohort, cycle: str, *, earlier: bool = False
 ) -> dict[str, dict[str, Any]]:
     """Per organization: last sync (date and outcome) and whether this cycle's metrics
-    are computed. Aggregates only."""
+    are computed. Aggregates only. ``earlier`` (a cycle with a later one): the last sync
+    its figures of ``cycle`` were computed from (:func:`cyclebook.store.last_syncs`), so
+    that a later sync leaves a finished cycle's summary as it was."""
     status: dict[str, dict[str, Any]] = {
         org.id: {"last_sync": None, "sync": "not synced yet", "metrics": 0}
         for org in cohort.organizations
@@ -715,7 +717,7 @@ def org_status(
     from cyclebook.store import connect, last_syncs
 
     with connect(store_path) as con:
-        for org_id, (run_status, at) in last_syncs(con).items():
+        for org_id, (run_status, at) in last_syncs(con, cycle if earlier else None).items():
             if org_id in status:
                 status[org_id]["sync"] = run_status
                 status[org_id]["last_sync"] = (

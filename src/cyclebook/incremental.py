@@ -185,12 +185,20 @@ READ_BY_THE_GUARD_ALONE = frozenset({"facilitators"})
 # is Action Builder's, for a note on its scale, metrics.engine.config_notes); the later
 # reports read what the sync stored and share saved (``store``, ``values``): a source's
 # settings edited that changed no row re-ran them all. Left out by name, as for sync.
+# Nor do the reflect and improve reports read a group's time zone: they show the figures
+# share saved (computed in it) and improve dates "past" events by UTC (phases.improve.as_of);
+# editing it re-ran them both, for every cycle.
 NOT_READ_BY_PHASE: dict[str, dict[str, Any]] = {
     "share": {"staff": True, "consent": {"gallery_note"}},
     # the staff are offered as who took part by the form alone, shown only when the
     # notebook runs with ``interactive`` (READ_WHEN_INTERACTIVE); a report names none
-    "reflect": {"staff": True, "consent": {"gallery_note"}, "sources": True},
-    "improve": {"consent": {"gallery_note"}, "sources": True},
+    "reflect": {
+        "staff": True,
+        "consent": {"gallery_note"},
+        "sources": True,
+        "timezone": True,
+    },
+    "improve": {"consent": {"gallery_note"}, "sources": True, "timezone": True},
     # every organization's entry, for the cohort summaries: they name no staff (the team
     # they show is the card's)
     "cohort": {"staff": True, "sources": True},
@@ -198,6 +206,18 @@ NOT_READ_BY_PHASE: dict[str, dict[str, Any]] = {
 # What a phase reads of an organization's entry only when its notebook runs with
 # ``interactive`` (JupyterLab's form, or a run given ``-p interactive true``)
 READ_WHEN_INTERACTIVE: dict[str, set[str]] = {"reflect": {"staff"}}
+# What a phase reads of its own organization's entry alone, not of the other entries it
+# reads (its network's, its affiliates'): the share report reads its own sources (whether
+# one is Action Builder's, for a note on its scale), and of its affiliates only whether
+# there are any (a network member keeps its per-person state for the roll-up); their
+# data is read by no share report. An affiliate's source edited re-ran its network's
+# three share reports.
+READ_OF_ITS_OWN_ENTRY_ALONE: dict[str, dict[str, Any]] = {"share": {"sources": True}}
+# Phases whose clock is the organization's own date (Fingerprints.local_today): the share
+# report measures the cycle up to today in the group's time zone (and says whether it has
+# started). The improve report dates "past" events by UTC (phases.improve.as_of), and the
+# cohort summary is the cohort's: the UTC date.
+CLOCK_IN_LOCAL_TIME = frozenset({"share"})
 # The phases whose runs write what later reports of the cycle read: share saves the
 # group's metric values (and each person's state, for its network's roll-up), which
 # reflect, improve and the cohort summary show. A later report counts what it saved,
@@ -228,6 +248,11 @@ READS_OF_SHARE: dict[str, tuple[str, ...]] = {
 # cycle's beside them; this cycle's are its ``values``), none of its data. A row changed
 # that changed no figure (a member's zip code) re-ran it.
 READS_OF_THE_STORE: dict[str, frozenset[str]] = {"reflect": frozenset({"metric_value"})}
+# What the cohort summary reads of every organization's rows: the metric values (the
+# status table counts this cycle's; the Measure Gallery and the record show them, with
+# the earlier cycles' that decide what is suppressed). The data and the per-person state
+# it reads are the network members' alone (Fingerprints.network_members: the roll-ups).
+SUMMARY_READS_OF_EVERY_GROUP = frozenset({"metric_value"})
 # Phases whose reports do not depend on the date: the sync report says what the exports
 # hold and when they were read; the reflect report shows what the group said and the
 # figures share saved (``values``: while the cycle runs, they change with the date). A
@@ -321,7 +346,7 @@ class Fingerprints:
         self._shared: set[tuple[str, str]] = set()
         self._reread_all = False
         self._guard: str | None = None
-        self._synced: str | None = None  # each group's last sync (see synced)
+        self._synced: dict[str | None, str] = {}  # each group's last sync (see synced)
         # job key -> the guard state its report was checked against (see guard_state)
         self.guarded: dict[str, str | None] = {}
         self.cycle_order = list_cycles(paths.root)
@@ -517,11 +542,12 @@ class Fingerprints:
         if org_id is not None and phase == "sync":
             self._dirty.add(org_id)
             self._guard = None
-            self._synced = None
+            self._synced.clear()
         elif org_id is not None:
             self._reread_all = True
             if phase == "share" and cycle is not None:
                 self._shared.add((org_id, cycle))
+                self._synced.clear()  # its figures' sync (synced)
 
     def _read_store(
         self, org_ids: list[str] | None, only: frozenset[str] | None = None
@@ -648,22 +674,35 @@ class Fingerprints:
             self._guard = digest([people, allowed])
         return self._guard
 
-    def synced(self) -> str:
-        """What the cohort summary shows of each organization's last sync: its status
-        and the day (UTC) it ended (:func:`cyclebook.store.last_syncs`). Read again once a
-        sync of the run ran: one that read an export saved again with the same rows
-        changes no data, and the summary shows its day."""
-        if self._synced is None:
+    def synced(self, cycle: str) -> str:
+        """What the cohort summary of ``cycle`` shows of each organization's last sync:
+        its status and the day (UTC) it ended (:func:`cyclebook.store.last_syncs`); for
+        a cycle that a later one follows, the last sync its figures of the cycle were
+        computed from (:func:`cyclebook.phases.cohort.is_earlier`). Read again once a
+        sync or a share of the run ran: a sync that read an export saved again with the
+        same rows changes no data, and the summary shows its day; a share saves figures
+        computed from the last sync."""
+        earlier = bool(cycles_after(self.cycle_order, cycle))
+        key = cycle if earlier else None
+        if key not in self._synced:
             from cyclebook.store import connect, last_syncs
 
             found: dict[str, list] = {}
             if self.paths.store.exists():
                 with connect(self.paths.store) as con:
-                    for org_id, (status, at) in last_syncs(con).items():
+                    for org_id, (status, at) in last_syncs(con, key).items():
                         day = None if at is None else dt.datetime.fromtimestamp(at, dt.UTC)
                         found[org_id] = [status, day and day.date().isoformat()]
-            self._synced = digest(found)
-        return self._synced
+            self._synced[key] = digest(found)
+        return self._synced[key]
+
+    def network_members(self) -> list[str]:
+        """The organizations the cohort summary's network roll-ups read the data of:
+        every network and its affiliates (:func:`cyclebook.rollup.network_ids`)."""
+        parents = {org.parent for org in self.cohort.organizations if org.parent}
+        return sorted(
+            org.id for org in self.cohort.organizations if org.parent or org.id in parents
+        )
 
     def passed(self, card: CycleCard, org_ids: list[str] | None) -> str:
         """While a cycle runs: how many of its events and attendances (by the event's
@@ -777,12 +816,15 @@ class Fingerprints:
             "previous_cycle_yml": previous,
             "clock": "after the end",
         }
-        today = self.local_today(job.org_id)
+        today = self.local_today(job.org_id if job.phase in CLOCK_IN_LOCAL_TIME else None)
         if job.phase in READS_NO_CLOCK:
             parts["clock"] = "not read"
         elif today <= card.end:
-            reads = None if job.org_id is None else self.reads(job.org_id, job.phase)
-            parts["clock"] = f"{today.isoformat()}:{self.passed(card, reads)}"
+            reads = (
+                self.network_members() if job.org_id is None else self.reads(job.org_id, job.phase)
+            )
+            passed = self.passed(card, reads) if reads else "no events read"
+            parts["clock"] = f"{today.isoformat()}:{passed}"
         if job.org_id is None:
             # what cohort.yml says, not how it is written (a comment re-ran the summaries)
             everyone = [org.id for org in self.cohort.organizations]
@@ -793,8 +835,17 @@ class Fingerprints:
             cohort = self.cohort.model_dump(mode="json", exclude=unread)
             parts["config"] = digest([cohort, self.applies_later(job.cycle, everyone)])
             parts["reflections"] = digest(self.reflections(job.cycle, everyone))
-            parts["store"] = self.store(None, upto=job.cycle)
-            parts["synced"] = self.synced()
+            # every group's figures (the gallery, the record), and the rows and kept
+            # per-person state of the network members alone (their roll-ups): a row of
+            # another group that changed no figure (a zip code) re-ran the summaries
+            members = self.network_members()
+            parts["store"] = digest(
+                [
+                    self.store(None, upto=job.cycle, only=SUMMARY_READS_OF_EVERY_GROUP),
+                    self.store(members, upto=job.cycle) if members else "no network",
+                ]
+            )
+            parts["synced"] = self.synced(job.cycle)
         else:
             if job.phase == "sync":
                 parts["config"] = self.sync_config(job.org_id, job.cycle)
@@ -807,8 +858,12 @@ class Fingerprints:
                 if unread and job.parameters.get("interactive") is True:
                     shown = READ_WHEN_INTERACTIVE.get(job.phase, set())
                     unread = {k: v for k, v in unread.items() if k not in shown}
+                others = {**(unread or {}), **READ_OF_ITS_OWN_ENTRY_ALONE.get(job.phase, {})}
                 configs = [
-                    self.cohort.org(o).model_dump(mode="json", exclude=unread) for o in related
+                    self.cohort.org(o).model_dump(
+                        mode="json", exclude=unread if o == job.org_id else others
+                    )
+                    for o in related
                 ]
                 parts["config"] = digest(
                     [settings, configs, self.applies_later(job.cycle, related)]

@@ -487,18 +487,38 @@ def data_digest(con: duckdb.DuckDBPyConnection, org_id: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def last_syncs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, float | None]]:
+def last_syncs(
+    con: duckdb.DuckDBPyConnection, figures_of: str | None = None
+) -> dict[str, tuple[str, float | None]]:
     """Each organization's latest sync (its ``sync_run`` row for the whole run, not a
     file's): its status and when it ended (else began), in seconds since the epoch, as
     the cohort summary shows them (:func:`cyclebook.gallery.org_status`). Empty in a
-    store without ``sync_run``."""
+    store without ``sync_run``.
+
+    ``figures_of`` (a cycle): for an organization with metric values saved for that
+    cycle, the last sync its values were computed from instead: the latest one that
+    ended before they were computed (a sync's ``finished_at`` is when its write began,
+    and a computation reads under the store's lock, so it read what that sync wrote).
+    A summary of an earlier cycle shows that one: with the latest sync, any later sync
+    (of another day) made every earlier cycle's summary out of date."""
     tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
     if "sync_run" not in tables:
         return {}
+    computed = "SELECT NULL::VARCHAR AS org_id, NULL::TIMESTAMPTZ AS at WHERE false"
+    if figures_of is not None and "metric_value" in tables:
+        computed = (
+            "SELECT org_id, max(computed_at) AS at FROM metric_value "
+            "WHERE cycle = $cycle GROUP BY org_id"
+        )
+    args = {"cycle": figures_of} if "$cycle" in computed else None
     rows = con.execute(
-        """SELECT org_id, status, epoch(coalesce(finished_at, started_at)) AS at
-           FROM sync_run WHERE file IS NULL
-           QUALIFY row_number() OVER (PARTITION BY org_id ORDER BY started_at DESC) = 1"""
+        f"""WITH computed AS ({computed})
+            SELECT r.org_id, r.status, epoch(coalesce(r.finished_at, r.started_at)) AS at
+            FROM sync_run r LEFT JOIN computed c ON c.org_id = r.org_id
+            WHERE r.file IS NULL
+              AND (c.at IS NULL OR coalesce(r.finished_at, r.started_at) <= c.at)
+            QUALIFY row_number() OVER (PARTITION BY r.org_id ORDER BY r.started_at DESC) = 1""",
+        args,
     ).fetchall()
     return {org_id: (str(status), None if at is None else float(at)) for org_id, status, at in rows}
 

@@ -1320,3 +1320,161 @@ def test_a_groups_staff_or_gallery_note_reruns_only_the_reports_that_show_them(
 
 def _ran(statuses: dict[str, str]) -> set[str]:
     return {key for key, status in statuses.items() if status != "cached"}
+
+
+def _make_beta_an_affiliate_of_alpha(cohort: Path) -> None:
+    config = cohort / "cohort.yml"
+    config.write_text(
+        config.read_text().replace(
+            "    name: Beta Workers\n", "    name: Beta Workers\n    parent: alpha\n"
+        )
+    )
+
+
+SUMMARIES = {"c1/(cohort)/cohort/cohort", "c1/(cohort)/cohort/funder"}
+
+
+def test_an_affiliates_sources_rerun_its_own_sync_and_share_not_its_networks(
+    cohort: Path,
+) -> None:
+    """A share report reads its own group's sources (whether one is Action Builder's,
+    for a note on its scale), and of its affiliates only that there are some: an
+    affiliate's source edited re-ran its network's three share reports too."""
+    _make_beta_an_affiliate_of_alpha(cohort)
+    assert set(_run(cohort).values()) == {"ok"}
+    config = cohort / "cohort.yml"
+    config.write_text(
+        config.read_text().replace(
+            "    parent: alpha\n",
+            "    parent: alpha\n    sources:\n      - {kind: action_network_csv, path: an}\n",
+        )
+    )
+    statuses = _run(cohort)
+    # (the stand-in sync stores the same rows: nothing after share reads its sources)
+    assert _ran(statuses) == set(_keys("beta")[:4]), statuses
+    # the network's own sources are still its share reports'
+    config.write_text(
+        config.read_text().replace(
+            "    name: Alpha Tenants\n",
+            "    name: Alpha Tenants\n    sources:\n      - {kind: mobilize, path: mob}\n",
+        )
+    )
+    statuses = _run(cohort)
+    assert _ran(statuses) == set(_keys("alpha")[:4]), statuses
+
+
+def test_the_cohort_summary_reads_the_rows_of_the_network_members_alone(cohort: Path) -> None:
+    """The cohort summary shows every group's saved figures; it reads rows (and the
+    per-person state share keeps) only of the networks and their affiliates, for their
+    roll-ups. A row of a group in no network that changed no figure (here a member's
+    name, which the stand-in share does not count) re-ran both summaries."""
+    assert set(_run(cohort).values()) == {"ok"}
+    (cohort / "orgs" / "alpha" / "exports" / "people.csv").write_text("alpha-1,Ann,Lee\n")
+    statuses = _run(cohort)
+    # alpha's share reports and improve report read its rows; its figures are the same
+    assert _ran(statuses) == set(_keys("alpha")) - {"c1/alpha/reflect/organization"}, statuses
+
+    # an affiliate's row: its network's roll-up in the summary reads it
+    _make_beta_an_affiliate_of_alpha(cohort)
+    _run(cohort)
+    (cohort / "orgs" / "beta" / "exports" / "people.csv").write_text("beta-1,Bo,Diaz\n")
+    statuses = _run(cohort)
+    assert _ran(statuses) == (
+        set(_keys("beta")) - {"c1/beta/reflect/organization"}
+        | {"c1/alpha/improve/organization"}
+        | SUMMARIES
+    ), statuses
+    # a figure of a group in no network still re-runs them (the gallery shows it)
+    (cohort / "cohort.yml").write_text(
+        (cohort / "cohort.yml").read_text().replace("    parent: alpha\n", "")
+    )
+    _run(cohort)
+    (cohort / "orgs" / "alpha" / "exports" / "more.csv").write_text("94110\n")
+    statuses = _run(cohort)
+    assert _ran(statuses) == set(_keys("alpha")) | SUMMARIES, statuses
+
+
+def test_a_groups_time_zone_reruns_neither_its_reflect_nor_its_improve_report(
+    cohort: Path,
+) -> None:
+    """The reflect and improve reports show the figures share computed in the group's
+    time zone and date "past" events by UTC: editing the time zone re-ran them. Its
+    sync (dates without a zone are read in it), its share reports (they measure in it)
+    and the cohort summaries (the roll-ups measure in it) read it."""
+    assert set(_run(cohort).values()) == {"ok"}
+    config = cohort / "cohort.yml"
+    config.write_text(
+        config.read_text().replace(
+            "    name: Beta Workers\n", "    name: Beta Workers\n    timezone: America/Chicago\n"
+        )
+    )
+    statuses = _run(cohort)
+    assert _ran(statuses) == set(_keys("beta")[:4]) | SUMMARIES, statuses
+
+
+def test_a_later_sync_leaves_an_earlier_cycles_summary_as_it_was(cohort: Path) -> None:
+    """Every cycle's cohort summary showed each group's latest sync: a sync on a new day
+    (an export saved again with the same rows) made every earlier cycle's summary out of
+    date, and `cyclebook publish` refused them until they were run again. A summary of
+    a cycle that a later one follows shows the sync its figures were computed from."""
+    import datetime as dt
+
+    from cyclebook.config import load_cohort
+    from cyclebook.phases import cohort as cohort_phase
+    from cyclebook.phases import load_context
+    from cyclebook.store import connect, last_syncs
+
+    _second_cycle(cohort)
+    cycles = ["c1", "c2"]
+    assert set(_run(cohort, cycles=cycles).values()) == {"ok"}
+    paths = CohortPaths.of(cohort)
+
+    def sync(at: dt.datetime, status: str = "ok") -> None:  # (the stand-in writes none)
+        with connect(paths.store, write=True) as con:
+            con.execute(
+                "INSERT INTO sync_run (org_id, run_id, started_at, finished_at, status) "
+                "VALUES ('alpha', ?, ?, ?, ?)",
+                [f"run-{at.isoformat()}", at - dt.timedelta(minutes=1), at, status],
+            )
+
+    with connect(paths.store) as con:
+        (computed,) = con.execute(
+            "SELECT max(computed_at) FROM metric_value WHERE org_id = 'alpha' AND cycle = 'c1'"
+        ).fetchone()
+    before = computed - dt.timedelta(hours=1)  # the sync alpha's figures were computed from
+    sync(before)
+    summaries = {key.replace("c1/", f"{c}/") for key in SUMMARIES for c in cycles}
+    assert _ran(_run(cohort, cycles=cycles)) == summaries
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    sync(later, "failed")
+    fingerprints = incremental.Fingerprints(paths, load_cohort(cohort), {}, {})
+    stale = {
+        cycle: runner.stale_reports(fingerprints, runner.made_jobs(fingerprints, cycle))
+        for cycle in cycles
+    }
+    assert stale == {
+        "c1": {},
+        "c2": {key.replace("c1/", "c2/"): ["synced"] for key in SUMMARIES},
+    }, stale
+    statuses = _run(cohort, cycles=cycles)
+    assert _ran(statuses) == {key.replace("c1/", "c2/") for key in SUMMARIES}, statuses
+
+    def status(cycle: str) -> str:
+        ctx = load_context("cohort", str(cohort), cycle, None, "cohort")
+        return "\n".join(block.plain for block in cohort_phase.status_blocks(ctx))
+
+    shown = {cycle: status(cycle) for cycle in cycles}
+    assert f"ok ({before:%d %b %Y})" in shown["c1"] and "failed" not in shown["c1"]
+    assert cohort_phase.EARLIER_SYNC_TEXT in shown["c1"]
+    assert f"failed ({later:%d %b %Y})" in shown["c2"]
+    assert cohort_phase.EARLIER_SYNC_TEXT not in shown["c2"]
+    # figures computed again after the later sync are computed from it
+    with connect(paths.store, write=True) as con:
+        con.execute(
+            "UPDATE metric_value SET computed_at = ? WHERE org_id = 'alpha' AND cycle = 'c1'",
+            [later + dt.timedelta(hours=1)],
+        )
+        assert last_syncs(con, "c1")["alpha"] == ("failed", later.timestamp())
+        assert last_syncs(con, "c2")["alpha"] == ("ok", before.timestamp())
+        assert last_syncs(con)["alpha"] == ("failed", later.timestamp())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from cyclebook import display as d
 from cyclebook import gallery
-from cyclebook.config import CycleCard, load_cycle
+from cyclebook.config import CycleCard, cycles_after, list_cycles, load_cycle
 from cyclebook.errors import CyclebookError
 from cyclebook.phases import PhaseContext
 from cyclebook.privacy import allowed_metrics
@@ -31,6 +31,23 @@ AUDIENCE_TEXT = {
         "out a small count reads “hidden” or “withheld”. No person can be identified here."
     ),
 }
+
+
+# What "Last sync" is on the summary of a cycle that a later one follows (an earlier
+# cycle's page would otherwise change with every sync of the cycles after it)
+EARLIER_SYNC_TEXT = (
+    "A later cycle follows this one, so “Last sync” is the sync each group's figures of "
+    "this cycle were computed from (its last sync before they were computed), not a "
+    "later one: a later sync shows here once it changes the group's data and its "
+    "figures are computed again. A group without figures for this cycle shows its "
+    "latest sync."
+)
+
+
+def is_earlier(ctx: PhaseContext) -> bool:
+    """Whether a later cycle of the cohort follows this one (a cycle folder starting
+    after it: :func:`cyclebook.config.list_cycles`)."""
+    return bool(cycles_after(list_cycles(ctx.paths.root), ctx.cycle))
 
 
 def _audience(ctx: PhaseContext) -> str:
@@ -59,8 +76,11 @@ def status_blocks(ctx: PhaseContext) -> list[d.Block]:
                 kind="warning",
             )
         )
-    status = gallery.org_status(ctx.store_path, ctx.cohort, ctx.card.id)
+    earlier = is_earlier(ctx)
+    status = gallery.org_status(ctx.store_path, ctx.cohort, ctx.card.id, earlier=earlier)
     out.append(gallery.status_block(ctx.cohort, status, audience))
+    if earlier:
+        out.append(d.paragraph(EARLIER_SYNC_TEXT))
     if not ctx.store_path.exists():
         out.append(d.note("No data has been synced for this cohort yet; run the sync phase first."))
     return out
