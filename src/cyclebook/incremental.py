@@ -25,7 +25,10 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     the cycle is still running, today's date and how many of its events and attendances
     have happened by now (:meth:`Fingerprints.passed`: the share report and the cohort
     summary measure the cycle up to today, and they and the improve report count only
-    events that have happened; after the end the reports are fixed). Not for the sync
+    events that have happened; after the end the reports are fixed). Today is the
+    group's own date for its share reports, the UTC date for the others
+    (``CLOCK_IN_LOCAL_TIME``); the cohort summary counts the events of the network
+    members, whose rows its roll-ups read. Not for the sync
     and reflect reports (``READS_NO_CLOCK``): neither shows anything that depends on the
     date, and they were out of date the next day (publishing needed a run that day).
 ``config``
@@ -44,7 +47,10 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     their reports do not read either (``NOT_READ_BY_PHASE``: only the improve report
     names the staff, as the team when the card names none; the reflect report's form
     offers them, in JupyterLab only, ``READ_WHEN_INTERACTIVE``; a gallery note is the
-    cohort summary's alone), and no job counts the
+    cohort summary's alone; the reflect and improve reports read no source and no time
+    zone), and a share report reads the sources of its own organization alone
+    (``READ_OF_ITS_OWN_ENTRY_ALONE``: an affiliate's edited re-ran its network's share
+    reports). No job counts the
     ``facilitators`` (``READ_BY_THE_GUARD_ALONE``): only the privacy guard reads them,
     so editing them has the kept reports checked again (``guarded`` below), not run.
 ``reflections`` (not sync, not share)
@@ -64,7 +70,11 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     in the data tables; :func:`cyclebook.store.row_digests`). ``metric_value`` rows are
     hashed without ``computed_at``, and an organization's job leaves out the values of
     its own cycle: those are written while the cycle runs (each share writes its own),
-    and what a job reads of them is its ``values`` (below). No job counts the values of
+    and what a job reads of them is its ``values`` (below). The cohort summary counts the
+    metric values of every organization (``SUMMARY_READS_OF_EVERY_GROUP``) and the rows
+    and per-person state of the network members alone (:meth:`Fingerprints.network_members`:
+    its roll-ups read them; a row of another group that changed no figure re-ran it).
+    No job counts the values of
     cycles that start after its own: no report reads them, and while the next cycle
     runs they change every day. ``person_state`` (the per-person state a network
     member's share keeps for the roll-up) is share's output too, and is treated the
@@ -89,7 +99,9 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     its values: :func:`cyclebook.metrics.values.fresh_results`.)
 ``synced`` (the cohort notebook only)
     each organization's last sync, as the summary's status table shows it: its outcome
-    and its day (:meth:`Fingerprints.synced`). The rest of the sync's bookkeeping
+    and its day (:meth:`Fingerprints.synced`). For a cycle that a later one follows, the
+    sync its figures of the cycle were computed from (a later sync on another day made
+    every earlier cycle's summary out of date). The rest of the sync's bookkeeping
     (``sync_run``'s files, rows and dates, ``rejected_row``, ``raw_file``) only the sync
     report reads (and, to tell whether saved values may be reused, the metric code:
     reused or computed, they are the same).
@@ -102,7 +114,8 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
     what else share writes: the per-person state (the cohort summary's network roll-ups
     alone read it, in its ``store``), the follow-up lists (read by no report), its
     ``meta`` rows, its report.
-    The cohort summary counts every organization's values and states in its ``store``.
+    The cohort summary counts every organization's values (and the network members'
+    states) in its ``store``.
     While a cycle runs the values move with the date (windows end today), so the
     reports after share run again each day that changes a figure. No job counts the
     reports before it (sync's: see ``store`` and ``synced``; reflect and improve write
@@ -123,9 +136,11 @@ What goes into a fingerprint (the parts are kept in the manifest under ``inputs`
 
 Consequences: a changed export re-runs that organization's sync; if the rows it stores
 changed, its share reports and its improve report too (and, for an affiliate, its
-network's improve report, which counts it) and the cohort summary, and its reflect
-report if share saved other figures; a share run that saved the same figures re-runs
-no report after it; a changed cycle.yml re-runs that cycle's reports; a changed
+network's improve report, which counts it), and the cohort summary when it is a
+network's member (else when share saved other figures), and its reflect report if
+share saved other figures; a share run that saved the same figures re-runs no report
+after it; a sync of another day re-runs the latest cycle's summary, not an earlier
+cycle's; a changed cycle.yml re-runs that cycle's reports; a changed
 reflection file re-runs that group's reflect and improve reports of that cycle, and
 its cohort summary; a changed list of facilitators re-runs nothing (the kept reports
 are checked again by the guard); ``--force`` re-runs everything.
@@ -181,8 +196,8 @@ READ_BY_THE_GUARD_ALONE = frozenset({"facilitators"})
 # report names no staff (the team is the improve report's and the cohort summary's,
 # load_record), and a group's gallery note is shown in the Measure Gallery of the cohort
 # summary alone (gallery.org_gallery_blocks). Both are text the guard allows: its state
-# holds them. Only the sync and share reports read a group's sources (share: whether one
-# is Action Builder's, for a note on its scale, metrics.engine.config_notes); the later
+# holds them. Only the sync and share reports read a group's sources (share: its own,
+# whether one is Action Builder's, for a note on its scale, metrics.engine.config_notes); the later
 # reports read what the sync stored and share saved (``store``, ``values``): a source's
 # settings edited that changed no row re-ran them all. Left out by name, as for sync.
 # Nor do the reflect and improve reports read a group's time zone: they show the figures

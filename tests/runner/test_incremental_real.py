@@ -348,16 +348,22 @@ def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
 ) -> None:
     """What the fingerprints leave out (incremental.READ_BY_THE_GUARD_ALONE and
     NOT_READ_BY_PHASE) is kept out because no report of those phases shows it: made with
-    the facilitators, a group's staff, its gallery note and a source's label written in,
-    no report names the facilitators, no share report the staff, only the cohort
-    summaries the note, and no report the source's (the reports after share read what
-    the sync stored, not the settings it read it with)."""
+    the facilitators, a group's staff, its gallery note, a source's label and a time
+    zone written in, no report names the facilitators, no share report the staff, only
+    the cohort summaries the note, no report the source's (the reports after share read
+    what the sync stored, not the settings it read it with), and no reflect or improve
+    report the time zone."""
     monkeypatch.setattr(incremental, "code_fingerprint", lambda versions: "fixed for tests")
     assert {"facilitators"} == incremental.READ_BY_THE_GUARD_ALONE
     assert {
         "share": {"staff": True, "consent": {"gallery_note"}},
-        "reflect": {"staff": True, "consent": {"gallery_note"}, "sources": True},
-        "improve": {"consent": {"gallery_note"}, "sources": True},
+        "reflect": {
+            "staff": True,
+            "consent": {"gallery_note"},
+            "sources": True,
+            "timezone": True,
+        },
+        "improve": {"consent": {"gallery_note"}, "sources": True, "timezone": True},
         "cohort": {"staff": True, "sources": True},
     } == incremental.NOT_READ_BY_PHASE
     root = tmp_path / "small"
@@ -368,6 +374,7 @@ def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
         org["staff"] = ["Sol Bazemore (data)"]
         org.setdefault("consent", {})["gallery_note"] = "Chosen at the Marigold retreat."
         org["consent"]["cohort"] = ["active_base"]
+        org["timezone"] = "America/Boise"
     # (an Action Network export's label: a spreadsheet's names its rows in the store,
     # which the reports count in their ``store`` and ``values``)
     assert data["organizations"][0]["sources"][0]["kind"] == "action_network_csv"
@@ -379,6 +386,7 @@ def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
         "Sol Bazemore": set(),
         "Marigold": set(),
         "Wexford": set(),
+        "Boise": set(),
     }
     for report in sorted((root / CYCLE / "output" / "reports").rglob("*.html")):
         text = report.read_text()
@@ -390,6 +398,9 @@ def test_what_a_phase_leaves_out_of_its_fingerprint_its_reports_do_not_show(
     assert shown["Sol Bazemore"] == {"harbor-youth/improve"}, shown
     assert shown["Marigold"] == {"_cohort/cohort.cohort", "_cohort/cohort.funder"}, shown
     assert shown["Wexford"] == set(), shown
+    # (nor the time zone: the reflect and improve reports show the figures share computed
+    # in it, and improve dates past events by UTC)
+    assert not {name for name in shown["Boise"] if name.endswith(("reflect", "improve"))}, shown
 
 
 def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(small: Path) -> None:
@@ -457,11 +468,13 @@ def test_an_export_saved_again_with_the_same_rows_reruns_only_its_sync(small: Pa
     assert runner.stale_reports(fingerprints, runner.made_jobs(fingerprints, CYCLE)) == {}
 
     # one row changed: the member came to another meeting (no figure changed: the
-    # reflect report, which shows the figures alone, is kept)
+    # reflect report, which shows the figures alone, is kept, and so are the cohort
+    # summaries, which read the rows of a network's members alone)
     rows[1][-2] = "Art build"
     save(rows)
     statuses = _run(small)
-    assert _ran(statuses) == _keys("harbor-youth") - {reflect} | SUMMARIES, statuses
+    summaries = SUMMARIES if _last_sync_day(small, "harbor-youth") != day else set()
+    assert _ran(statuses) == _keys("harbor-youth") - {reflect} | summaries, statuses
     assert data() != stored
 
 
@@ -515,7 +528,8 @@ def test_a_share_run_that_saves_the_same_values_reruns_no_report_after_it(small:
         assert now[key]["fingerprint"] == made[key]["fingerprint"], key
 
     # a member's zip code corrected: a row of Harbor Youth's, no figure. Its improve
-    # report reads the rows (and the cohort summaries, every group's); reflect does not
+    # report reads the rows; reflect does not, nor do the cohort summaries (they read
+    # the rows of a network's members alone, and Harbor Youth is in none)
     roster = small / "orgs" / "harbor-youth" / "exports" / "roster.csv"
     rows = list(csv.reader(io.StringIO(roster.read_bytes().decode("cp1252"), newline="")))
     zip_column = rows[0].index("ZIP")
@@ -527,9 +541,10 @@ def test_a_share_run_that_saves_the_same_values_reruns_no_report_after_it(small:
             row[zip_column] = moved
     with roster.open("w", encoding="cp1252", newline="") as handle:
         csv.writer(handle, lineterminator="\r\n").writerows(rows)
-    made, values = now, saved("harbor-youth")
+    made, values, day = now, saved("harbor-youth"), _last_sync_day(small, "harbor-youth")
     statuses = _run(small)
-    ran = _keys("harbor-youth", *ORG_JOBS[:4], "improve/organization") | SUMMARIES
+    summaries = SUMMARIES if _last_sync_day(small, "harbor-youth") != day else set()
+    ran = _keys("harbor-youth", *ORG_JOBS[:4], "improve/organization") | summaries
     assert _ran(statuses) == ran, statuses
     assert saved("harbor-youth") == values
     with connect(paths.store) as con:
