@@ -763,14 +763,17 @@ def test_the_clock_is_the_organizations_own_date(cohort: Path, monkeypatch) -> N
     object.__setattr__(alpha, "timezone", "America/New_York")
     jobs = {job.phase: job for job in runner.plan(cohort, orgs=["alpha"])[2][0]}
 
-    def clock(now: dt.datetime) -> str:
+    def clock(now: dt.datetime, phase: str = "share") -> str:
         fingerprints = incremental.Fingerprints(paths, model, {"c1": card}, {}, now=now)
         monkeypatch.setattr(fingerprints, "passed", lambda card, orgs: "n")
-        return fingerprints.inputs(jobs["share"])["clock"]
+        return fingerprints.inputs(jobs[phase])["clock"]
 
     # 02:00 UTC on 1 Sep is 22:00 on 31 Aug in New York; 12:00 UTC is 08:00 on 1 Sep
     assert clock(dt.datetime(2026, 9, 1, 2, tzinfo=dt.UTC)) == "2026-08-31:n"
     assert clock(dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC)) == "2026-09-01:n"
+    # the improve report dates past events by UTC (phases.improve.as_of), and reads no
+    # time zone: its clock is the UTC date
+    assert clock(dt.datetime(2026, 9, 1, 2, tzinfo=dt.UTC), "improve") == "2026-09-01:n"
 
 
 def test_a_full_run_checks_every_report_against_every_sync_s_members(cohort: Path) -> None:
