@@ -8,6 +8,7 @@ reasons and line numbers.
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -385,6 +386,42 @@ def _sheet_label(org: Organization, rel: str) -> str:
     return f"{SOURCE_LABELS['generic_csv']} ({generic_source_name(best).removeprefix('sheet:')})"
 
 
+# the per-tool table's columns: the files' figures added up, their dates' span
+_SUMMED = ("rows_read", "rows_kept", "rows_rejected", "values_rejected", "left_out", "blank")
+_SPANS = (("first", min), ("last", max), ("people_first", min), ("people_last", max))
+
+
+def _per_tool(files: pd.DataFrame) -> pd.DataFrame:
+    """The files' figures per tool, tools in the order of their first file: its files,
+    its rows added up, its earliest and latest dates (a missing date skipped; NaN when
+    it has none, as pandas' groupby gave). Added up in Python: that groupby of eleven
+    columns cost ~15 ms in each kernel (pandas sets up its groupby), for a handful of rows."""
+    tools: dict[str, list] = {}
+    columns = [files[name].tolist() for name in ("tool", *_SUMMED)]
+    dates = [files[name].tolist() for name, _ in _SPANS]
+    for i, tool in enumerate(columns[0]):
+        row = tools.setdefault(tool, [0, [0] * len(_SUMMED), [[] for _ in _SPANS]])
+        row[0] += 1
+        for j, values in enumerate(columns[1:]):
+            if values[i] == values[i]:  # (NaN: a figure the store does not have)
+                row[1][j] += values[i]
+        for j, values in enumerate(dates):
+            if isinstance(values[i], str):
+                row[2][j].append(values[i])
+    return pd.DataFrame(
+        [
+            [
+                tool,
+                n,
+                *sums,
+                *(pick(d) if d else math.nan for (_, pick), d in zip(_SPANS, spans, strict=True)),
+            ]
+            for tool, (n, sums, spans) in tools.items()
+        ],
+        columns=["source_kind", "files", *_SUMMED, *(name for name, _ in _SPANS)],
+    ).astype({name: files[name].dtype for name, _ in _SPANS})  # (text, when all are NaN)
+
+
 def load_summary(con, org: Organization) -> SyncSummary:
     org_id = org.id
     run = con.execute(
@@ -480,24 +517,7 @@ def load_summary(con, org: Organization) -> SyncSummary:
             _sheet_label(org, rel) if kind == "generic_csv" else SOURCE_LABELS.get(kind, kind)
             for kind, rel in zip(files["source_kind"], files["file"], strict=True)
         ]
-        sources = (
-            files.groupby("tool", sort=False)
-            .agg(
-                files=("file", "count"),
-                rows_read=("rows_read", "sum"),
-                rows_kept=("rows_kept", "sum"),
-                rows_rejected=("rows_rejected", "sum"),
-                values_rejected=("values_rejected", "sum"),
-                left_out=("left_out", "sum"),
-                blank=("blank", "sum"),
-                first=("first", "min"),
-                last=("last", "max"),
-                people_first=("people_first", "min"),
-                people_last=("people_last", "max"),
-            )
-            .reset_index()
-            .rename(columns={"tool": "source_kind"})
-        )
+        sources = _per_tool(files)
     else:
         sources = pd.DataFrame(
             columns=[
