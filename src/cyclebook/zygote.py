@@ -324,9 +324,11 @@ def _warm() -> None:
     if store is not None:
         # the DuckDB instance every kernel's store connections use, made once here,
         # without threads, and copied into each kernel by the fork (see
-        # store.prepare_for_fork): 20-30 ms less in every kernel
+        # store.prepare_for_fork): 20-30 ms less in every kernel; and the one a sync
+        # parses exports in, its macros and staging tables made (~25 ms less a sync)
+        stage = sys.modules.get("cyclebook.sync.stage")
         with contextlib.suppress(Exception):
-            shared = store.prepare_for_fork()
+            shared = store.prepare_for_fork(stage.STAGE_SETUP if stage is not None else "")
     if "duckdb" in sys.modules and not shared:
         # A first DuckDB instance in a process costs ~29 ms, later ones ~11-16 ms: the
         # difference is set-up DuckDB keeps for the process. Opened and closed here, its

@@ -219,6 +219,58 @@ def test_an_instance_prepared_for_forks_serves_each_child(path):
     assert done.stdout.strip().endswith("True True")
 
 
+SPARE_WITH_SETUP = """
+import os, sys
+from cyclebook import store, zygote
+from cyclebook.sync.stage import STAGE_SETUP
+
+# a setup that fails when run twice on one instance (its table exists then)
+setup = "CREATE TEMP TABLE made (n INTEGER); INSERT INTO made VALUES (1)"
+threads = lambda: len(os.listdir('/proc/self/task'))
+before = threads()
+assert store.prepare_for_fork(setup)
+assert threads() == before, 'the setup started a thread before the forks'
+results = []
+for wanted in (setup, "CREATE TEMP TABLE other (n INTEGER)"):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        first, second = store.private_instance(wanted), store.private_instance(wanted)
+        tables = lambda con: sorted(r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall())
+        os.write(write, repr((first is store._INSTANCE.db, tables(first), tables(second),
+                              first.execute("SELECT count(*) FROM made").fetchone()[0]))
+                 .encode())
+        os._exit(0)
+    os.close(write)
+    results.append(os.read(read, 1000).decode())
+    os.waitpid(pid, 0)
+print(results)
+# the kernel zygote gives the spare the sync's macros and staging tables
+store._INSTANCE.db = store._INSTANCE.spare = None
+zygote._warm()
+print(store._INSTANCE.spare[2] == STAGE_SETUP)
+"""
+
+
+def test_the_spare_instance_is_given_its_setup_before_the_fork():
+    """A kernel's sync takes the spare instance the zygote made before the fork, with the
+    sync's macros and staging tables made there (~25 ms less a sync): the child does not
+    run them again (here, a table made twice would fail), runs another setup it is
+    asked for, and an instance made in the child is given the setup too."""
+    done = subprocess.run([sys.executable, "-c", SPARE_WITH_SETUP], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        str(
+            [
+                "(False, ['made'], ['made'], 1)",
+                "(False, ['made', 'other'], ['other'], 1)",
+            ]
+        ),
+        "True",
+    ]
+
+
 def test_no_instance_is_prepared_over_one_in_use(path):
     with store.connect(path) as con:
         assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 2

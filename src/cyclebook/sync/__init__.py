@@ -61,7 +61,14 @@ from cyclebook.sync.readers import (
     may_list_people,
     person_references,
 )
-from cyclebook.sync.stage import FileInfo, Stage, archive_file, list_rows, sql_str
+from cyclebook.sync.stage import (
+    STAGE_SETUP,
+    FileInfo,
+    Stage,
+    archive_file,
+    list_rows,
+    sql_str,
+)
 
 __all__ = [
     "NotRead",
@@ -459,7 +466,7 @@ def sync_org(
     # lock. The store is held (exclusively: DuckDB lets no other process even read a
     # file open for writing) only to compare and write, so the cohort's other reports
     # are not kept waiting while this organization's exports are read.
-    con = private_instance()
+    con = private_instance(STAGE_SETUP)
     limit = memory_limit()
     try:  # (no progress bar on stderr in a report)
         con.execute(f"SET enable_progress_bar = false; SET memory_limit = {sql_str(limit)}")
@@ -476,7 +483,9 @@ def sync_org(
     # this a cohort's first sync failed the moment it outgrew the memory limit
     spill.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET preserve_insertion_order = true; SET temp_directory = {sql_str(str(spill))}")
-    stage = Stage(con, org.id, org.timezone, tmp_root=paths.root / ".cyclebook" / "tmp")
+    stage = Stage(
+        con, org.id, org.timezone, tmp_root=paths.root / ".cyclebook" / "tmp", prepared=True
+    )
     archiving: _Archiver | None = None
     committed = False
     try:

@@ -655,6 +655,32 @@ def _private_tmpdir(root: Path | None) -> Path:
     return Path(owned_dir(SYNC_TMP_PREFIX, root))
 
 
+def _views(parts: dict[str, list[str]]) -> list[str]:
+    """The staged views of the deferred tables: each its table's rows and ``parts``."""
+    return [
+        f"CREATE OR REPLACE TEMP VIEW {name} AS "
+        + " UNION ALL ".join([f"SELECT * FROM {name}_t", *parts.get(name, [])])
+        for name in DEFERRED
+    ]
+
+
+# What every sync's connection starts with, whatever the organization: the macros, the
+# empty staging tables and their views, in one call (a call each cost ~0.5 ms: a small
+# organization's sync is mostly such fixed costs). Parsing the macros alone is ~20 ms:
+# the kernel zygote runs this on the instance each kernel's sync takes before it forks
+# (store.prepare_for_fork), so a kernel's sync skips it (Stage's ``prepared``).
+STAGE_SETUP = ";\n".join(
+    [
+        *MACROS,
+        *(
+            f"CREATE OR REPLACE TEMP TABLE {name + '_t' if name in DEFERRED else name} ({columns})"
+            for name, columns in STAGE_SCHEMA.items()
+        ),
+        *_views({}),
+    ]
+)
+
+
 class Stage:
     """TEMP staging tables on the sync connection plus the list of files read."""
 
@@ -664,25 +690,24 @@ class Stage:
         org_id: str,
         timezone: str,
         tmp_root: Path | None = None,
+        *,
+        prepared: bool = False,
     ) -> None:
+        """``prepared``: ``con`` has run :data:`STAGE_SETUP` already (see
+        :func:`store.private_instance`)."""
         self.con = con
         self.org_id = org_id
         self.files: list[FileInfo] = []
         self.tmpdir = _private_tmpdir(tmp_root)
         self._n = 0
-        # one call for the ~20 set-up statements (a call each cost ~0.5 ms: a small
-        # organization's sync is mostly such fixed costs)
-        setup = [f"SET TimeZone = {sql_str(timezone)}", *MACROS]
-        for name, columns in STAGE_SCHEMA.items():
-            table = name + "_t" if name in DEFERRED else name
-            setup.append(f"CREATE OR REPLACE TEMP TABLE {table} ({columns})")
         # rows readers add to a deferred table stay in their typed tables: the staged
         # table is a view over them (see finalize), so 10M activities are not copied
         self.parts: dict[str, list[str]] = {name: [] for name in DEFERRED}
         self.kept: list[str] = []  # typed tables the views read
         # objects inside JSON records whose keys json_keys names ("person")
         self.nested_json_objects: set[str] = set()
-        con.execute(";\n".join([*setup, *self._views()]))
+        zone = f"SET TimeZone = {sql_str(timezone)}"
+        con.execute(zone if prepared else f"{zone};\n{STAGE_SETUP}")
 
     def use_salt(self, salt: str) -> None:
         """Make ``cb_key(v)``, a person's key as the store keeps it: the salted hash of an
@@ -716,11 +741,7 @@ class Stage:
         self.con.execute(";\n".join(self._views()))
 
     def _views(self) -> list[str]:
-        return [
-            f"CREATE OR REPLACE TEMP VIEW {name} AS "
-            + " UNION ALL ".join([f"SELECT * FROM {name}_t", *self.parts[name]])
-            for name in DEFERRED
-        ]
+        return _views(self.parts)
 
     def close(self, drop: bool = True) -> None:
         """Remove the staged tables (not needed when the connection is closed next:
