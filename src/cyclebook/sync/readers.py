@@ -263,16 +263,32 @@ def _top_level_from(sql: str) -> int | None:
 
 
 def _custom(
-    stage: Stage, f: FileInfo, table: str, columns: list[str], person_source: str, ref_sql: str
+    stage: Stage,
+    f: FileInfo,
+    table: str,
+    columns: list[str],
+    person_source: str,
+    ref_sql: str,
+    *,
+    key: bool = False,
 ) -> None:
     """Keep unknown/custom columns: one custom_field row per non-empty value
-    (:func:`_keep_columns`), of the person ``ref_sql`` names."""
+    (:func:`_keep_columns`), of the person ``ref_sql`` names (``key``: by its key)."""
     src = sql_str(person_source)
-    _keep_columns(stage, f, table, columns, ref_sql, f"st_custom SELECT {src}, __ref, {src}")
+    _keep_columns(
+        stage, f, table, columns, ref_sql, f"st_custom SELECT {src}, __ref, {src}", key=key
+    )
 
 
 def _keep_columns(
-    stage: Stage, f: FileInfo, table: str, columns: list[str], ref_sql: str, into: str
+    stage: Stage,
+    f: FileInfo,
+    table: str,
+    columns: list[str],
+    ref_sql: str,
+    into: str,
+    *,
+    key: bool = False,
 ) -> None:
     """Stage each non-empty value of ``columns`` of each row of ``table`` (the loaded
     file ``f``): ``INSERT INTO {into}, field, value, file_no, rec`` over the row's
@@ -281,7 +297,10 @@ def _keep_columns(
 
     One scan: each row's reference is computed once, and its values are unnested (a
     SELECT per column repeated the reference, a phone number's macro planned twice per
-    column)."""
+    column). ``key``: the reference is the person key (``cb_key``) of ``ref_sql``'s
+    value, taken of the value computed (a macro repeats its argument's whole expression
+    wherever its body names it: Spoke's ``cb_key(cb_phone(...))`` took ~38 ms to plan
+    for each contacts file, 7 ms so; same rows)."""
     # what the sync report lists as kept: the file's unknown columns among them (an
     # activity table's unknown columns, never passed here, are listed as not read)
     unknown = set(f.unknown_columns)
@@ -290,10 +309,12 @@ def _keep_columns(
         return
     values = ", ".join(f"cb_s({ident(c)}) AS __c{i}" for i, c in enumerate(columns))
     pairs = ", ".join(f"{{'f': {sql_str(c)}, 'v': __c{i}}}" for i, c in enumerate(columns))
+    ref = "cb_key(__v)" if key else "__v"
     stage.con.execute(
         f"""INSERT INTO {into}, __kv.f, __kv.v, {f.file_no}, __rec
             FROM (SELECT __rec, __ref, unnest([{pairs}]) AS __kv
-                  FROM (SELECT rowid AS __rec, {ref_sql} AS __ref, {values} FROM {table})
+                  FROM (SELECT * EXCLUDE (__v), {ref} AS __ref
+                        FROM (SELECT rowid AS __rec, {ref_sql} AS __v, {values} FROM {table}))
                   WHERE __ref IS NOT NULL)
             WHERE __kv.v IS NOT NULL"""
     )
@@ -352,7 +373,7 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
         unknown = stage.unknown(f, cols, AN_CSV_KNOWN)
         # a report built without the uuid column names its people by their email: kept
         # as its salted hash (cb_key), as every key an email or a phone makes
-        ref = f"cb_key(coalesce(cb_s({c('uuid')}), cb_email({c('email')})))"
+        ref = f"coalesce(cb_s({c('uuid')}), cb_email({c('email')}))"
         sel = f"""SELECT rowid AS __rec, cb_s({c("uuid")}) AS __uuid, cb_email({c("email")}) AS email,
             cb_s({c("email")}) AS email_raw, cb_phone({c("can2_phone", "phone")}) AS phone,
             cb_s({c("can2_phone", "phone")}) AS phone_raw,
@@ -394,7 +415,7 @@ def read_action_network_csv(stage: Stage, source: Source, files: list[FileInfo],
             contacts={"email": "email", "phone": "phone"},
         )
         keep = unknown + [k for k in cols if k.lower() == "can2_user_tags"]
-        _custom(stage, f, table, keep, "action_network", ref)
+        _custom(stage, f, table, keep, "action_network", ref, key=True)
         stage.con.execute(f"DROP TABLE {table}")
 
 
@@ -973,6 +994,11 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
         aid = f"""coalesce(cb_id(js(j, '$.id')), cb_digest('h' || substr(md5(concat_ws('|',
             {person}, js(j, '$.timeslot.start_date'), js(j, '$.event.event_type'),
             js(j, '$.created_date'))), 1, 20)))"""
+        # the same, of the person and the values the SELECT below computes (a macro
+        # repeats its argument's whole expression wherever its body names it, cb_key
+        # four times: the SELECT took ~40 ms to plan with the person's macros inside)
+        aid_of_values = """coalesce(__id, cb_digest('h' || substr(md5(concat_ws('|',
+            __person, start_raw, __ev_type_raw, created_raw)), 1, 20)))"""
         own = "".join(
             f", js(j, '$.{name}') AS __own{i}" for i, name in enumerate(MOBILIZE_ACTIVITY_FIELDS)
         )
@@ -982,8 +1008,8 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
             for i, name in enumerate(MOBILIZE_ACTIVITY_FIELDS)
         )
         any_own = ", ".join(f"x.__own{i}" for i in range(len(MOBILIZE_ACTIVITY_FIELDS)))
-        sel = f"""SELECT rec AS __rec, file_no AS __file, j, {aid} AS aid,
-            cb_key({person}) AS pref,
+        sel = f"""SELECT rec AS __rec, file_no AS __file, j, {person} AS __person,
+            cb_id(js(j, '$.id')) AS __id, js(j, '$.event.event_type') AS __ev_type_raw,
             cb_email(js(j, '$.person.email_addresses[0].address')) AS email,
             js(j, '$.person.email_addresses[0].address') AS email_raw,
             cb_phone(js(j, '$.person.phone_numbers[0].number')) AS phone,
@@ -1010,6 +1036,9 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                       = cb_id(js(j, '$.person.user_id')) THEN 'host' ELSE 'attendee' END AS role
             {own}
             FROM {table}"""
+        sel = f"""SELECT * EXCLUDE (__person, __id, __ev_type_raw), {aid_of_values} AS aid,
+                cb_key(__person) AS pref
+            FROM ({_json_fields_once(sel)})"""
         event_id = "'mobilize:' || x.ev || coalesce(':' || x.slot, '')"
         _emit(
             stage,
@@ -1065,11 +1094,12 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
                         cb_s(json_extract_string(cf, '$.custom_field_name')) AS field,
                         coalesce(cb_s(json_extract_string(cf, '$.text_value')),
                                  cb_s(json_extract_string(cf, '$.boolean_value'))) AS value
-                      FROM (SELECT file_no, rec, cb_key({person}) AS pref,
-                              unnest(CAST(json_extract(j, '$.custom_signup_field_values')
-                                          AS JSON[])) AS cf
-                            FROM {table}
-                            WHERE json_type(j, '$.custom_signup_field_values') = 'ARRAY'))
+                      FROM (SELECT file_no, rec, cb_key(__person) AS pref, cf
+                            FROM (SELECT file_no, rec, {person} AS __person,
+                                    unnest(CAST(json_extract(j, '$.custom_signup_field_values')
+                                                AS JSON[])) AS cf
+                                  FROM {table}
+                                  WHERE json_type(j, '$.custom_signup_field_values') = 'ARRAY')))
                 WHERE pref IS NOT NULL AND field IS NOT NULL AND value IS NOT NULL"""
         )
         # the keys a tool added inside the event or its timeslot are the event's fields
@@ -1956,8 +1986,8 @@ def _spoke_contacts(
     _drop_typed(stage, typed)
     for f, table, cols in contacts:
         keep = f.unknown_columns + [k for k in cols if k.lower() == "tags"]
-        ref = f"cb_key(cb_phone({stage.col(cols, 'contact[cell]')}))"
-        _custom(stage, f, table, keep, "spoke", ref)
+        ref = f"cb_phone({stage.col(cols, 'contact[cell]')})"
+        _custom(stage, f, table, keep, "spoke", ref, key=True)
         con.execute(f"DROP TABLE {table}")
 
 
@@ -2378,7 +2408,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             )
         # a sheet without an id column names its people by their email or phone: kept
         # as its salted hash (cb_key)
-        ref = f"cb_key(coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')})))"
+        ref = f"coalesce(cb_id({g('person_id')}), cb_email({g('email')}), cb_phone({g('phone')}))"
         sel = f"""SELECT rowid AS __rec, cb_id({g("person_id")}) AS __pid,
             cb_s({g("person_id")}) AS __pid_raw,
             cb_email({g("email")}) AS email, cb_phone({g("phone")}) AS phone, cb_s({g("first_name")}) AS first_name,
@@ -2489,7 +2519,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         _unread_permissions(
             stage, f, table, {k: m[k] for k in PERMISSION_FIELDS if k in m}, mapping
         )
-        _custom(stage, f, table, f.unknown_columns, name, ref)
+        _custom(stage, f, table, f.unknown_columns, name, ref, key=True)
         stage.con.execute(f"DROP TABLE {table}")
 
 
