@@ -994,9 +994,10 @@ def read_mobilize(stage: Stage, source: Source, files: list[FileInfo], org) -> N
         aid = f"""coalesce(cb_id(js(j, '$.id')), cb_digest('h' || substr(md5(concat_ws('|',
             {person}, js(j, '$.timeslot.start_date'), js(j, '$.event.event_type'),
             js(j, '$.created_date'))), 1, 20)))"""
-        # the same, of the person and the values the SELECT below computes (a macro
-        # repeats its argument's whole expression wherever its body names it, cb_key
-        # four times: the SELECT took ~40 ms to plan with the person's macros inside)
+        # the same, of the person and the values the SELECT below computes: a macro
+        # repeats its argument's whole expression wherever its body names it (cb_key
+        # four times), and the person's macros were planned again in each (here and in
+        # the sign-up questions' INSERT below: ~15 ms of a small organization's sync)
         aid_of_values = """coalesce(__id, cb_digest('h' || substr(md5(concat_ws('|',
             __person, start_raw, __ev_type_raw, created_raw)), 1, 20)))"""
         own = "".join(
