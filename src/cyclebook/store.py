@@ -917,7 +917,11 @@ class _Instance:
             self.spare = None
         _with_threads(db)
         if setup and setup != done:
-            db.execute(setup)
+            try:
+                db.execute(setup)
+            except BaseException:
+                db.close()  # (as private_instance closes a new one that fails it)
+                raise
         return db
 
     def attach(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> str:
