@@ -39,3 +39,26 @@ def test_record_follows_the_gallery_for_the_cohort(cohort_dir: Path) -> None:
 def test_record_shows_numbers_to_the_organization_audience_as_cohort(cohort_dir: Path) -> None:
     # the cohort summary is never an organization's own report: same rules as "cohort"
     assert _results_table(cohort_dir, "organization") == _results_table(cohort_dir, "cohort")
+
+
+def test_gallery_and_record_read_the_shared_figures_once(cohort_dir: Path, monkeypatch) -> None:
+    # the record's figures are the gallery's: read once per report (reading them again
+    # was 0.3 s of the benchmark cohort's summary), and the same as a fresh read
+    from cyclebook import gallery
+
+    reads = []
+    real = gallery.iter_shared
+
+    def counting(*args, **kwargs):
+        reads.append(args[-1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gallery, "iter_shared", counting)
+    ctx = load_context("cohort", str(cohort_dir), "c2", None, "cohort")
+    cohort.gallery_blocks(ctx)
+    headlines = cohort._gallery_headlines(ctx, "cohort")
+    assert reads == ["cohort"]
+    fresh = load_context("cohort", str(cohort_dir), "c2", None, "cohort")
+    assert cohort._gallery_headlines(fresh, "cohort") == headlines
+    assert headlines[("solo", "absorption")] == "withheld"
+    assert reads == ["cohort", "cohort"]
