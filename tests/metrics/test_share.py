@@ -139,6 +139,37 @@ def test_values_are_saved_and_compared_with_the_previous_cycle(cohort):
     assert len(read_values(cohort.store, org_ids=["org"], cycles=["c2"])) == len(res.values)
 
 
+def test_card_and_report_share_one_view_of_the_previous_cycle(cohort, monkeypatch, capsys):
+    # the notebook's card and report cells show the same figures, the previous cycle's
+    # values read once (and, for the cohort, their suppression worked out once)
+    share.compute(load_context("share", str(cohort.root), "c1", "org", "organization"))
+    share.compute(load_context("share", str(cohort.root), "c2", "org", "organization"))
+    reads = []
+    real = share.previous_results
+
+    def counting(ctx):
+        reads.append(ctx.cycle)
+        return real(ctx)
+
+    monkeypatch.setattr(share, "previous_results", counting)
+    ctx = load_context("share", str(cohort.root), "c2", "org", "cohort")
+    res = share.compute(ctx)
+    expected = share.report_blocks(ctx, res, real(ctx))
+    share.show_card(ctx, res)
+    assert share.shown_view(ctx, res) is share.shown_view(ctx, res)
+    assert [b.html for b in share.view_blocks(share.shown_view(ctx, res))] == [
+        b.html for b in expected
+    ]
+    share.report(ctx, res)
+    assert reads == ["c2"]
+    shown = capsys.readouterr().out
+    assert "Against the cycle card" in shown
+    # results computed again: a view of their own
+    again = share.compute(ctx)
+    assert share.shown_view(ctx, again).res is again
+    assert reads == ["c2", "c2"]
+
+
 def test_definition_change_is_flagged(cohort):
     c1 = load_context("share", str(cohort.root), "c1", "org", "organization")
     share.compute(c1)
@@ -591,8 +622,20 @@ def test_the_card_says_what_against_the_cycle_card_says(cohort, monkeypatch):
         "interviews with organizers": ["–", "not yet measured"],
     }
     # the reflect report's card: the values the share phase saved, as share shows them
+    # (this cycle's and the previous one's in one read of the store)
+    from cyclebook import store
+
+    opened = []
+    real_connect = store.connect
+
+    def counting(*args, **kwargs):
+        opened.append(args)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(store, "connect", counting)
     shown.clear()
     reflect.show_card(c2)
+    assert len(opened) == 1
     assert {m: cells[:2] for m, cells in _card_rows(shown).items()} == {
         **expected,
         "interviews with organizers": ["–", "not yet measured"],

@@ -23,13 +23,18 @@ def show_card(ctx: PhaseContext) -> None:
     """The cycle card with the results the share phase computed and saved (the store's
     ``metric_value``), shown as the share report shows them to this audience: the card
     said "not yet measured" of measures the group had just discussed."""
-    from cyclebook.metrics import read_results
+    from cyclebook.metrics import previous_values
     from cyclebook.phases import share
 
-    results = None
+    texts = None
     if ctx.store_path.exists():
-        results = read_results(ctx.store_path, ctx.cycle, ctx.org_id)
-    texts = share.card_results(ctx, results, share.previous_results(ctx)) if results else None
+        # this cycle's values and the previous cycle's, in one read of the store
+        previous = ctx.card.previous
+        cycles = [ctx.cycle, previous] if previous else [ctx.cycle]
+        saved = previous_values(ctx.store_path, ctx.org_id, cycles)
+        results = saved.get(ctx.cycle)
+        if results is not None:
+            texts = share.card_results(ctx, results, saved.get(previous) if previous else None)
     d.show(*card_blocks(ctx.card, texts))
 
 

@@ -1006,7 +1006,12 @@ SECTIONS: list[Callable[[View], list[d.Block]]] = [
 def report_blocks(
     ctx: PhaseContext, results: MetricResults, previous: MetricResults | None = None
 ) -> list[d.Block]:
-    view = View(ctx, results, previous)
+    return view_blocks(View(ctx, results, previous))
+
+
+def view_blocks(view: View) -> list[d.Block]:
+    """The report's blocks for one audience's view of the results."""
+    ctx, results = view.ctx, view.res
     blocks: list[d.Block] = [d.heading("What the numbers say", 2)]
     blocks += timing_blocks(ctx.card, ctx.org.timezone)
     sentences = story(view)
@@ -1065,13 +1070,27 @@ def card_results(
     return card_status(View(ctx, results, previous))[1]
 
 
+def shown_view(ctx: PhaseContext, results: MetricResults) -> View:
+    """The audience's view of ``results`` beside the previous cycle's saved results, made
+    once for the notebook's card and report cells (each read the previous cycle's values
+    and, for the cohort and funders, worked out the same suppression: about 25 ms of a
+    cohort or funder report on the benchmark cohort). Kept for these very results: a
+    notebook that computes them again gets a new view."""
+    kept = ctx.derived.get("share_view")
+    if kept is not None and kept[0] is results:
+        return kept[1]
+    view = View(ctx, results, previous_results(ctx))
+    ctx.derived["share_view"] = (results, view)
+    return view
+
+
 def show_card(ctx: PhaseContext, results: MetricResults) -> None:
     """The cycle card with this cycle's results filled in."""
-    d.show(*card_blocks(ctx.card, card_results(ctx, results, previous_results(ctx))))
+    d.show(*card_blocks(ctx.card, card_status(shown_view(ctx, results))[1]))
 
 
 def report(ctx: PhaseContext, results: MetricResults | None = None) -> None:
     """Show the share report (computing the metrics first unless given)."""
     if results is None:
         results = compute(ctx)
-    d.show(*report_blocks(ctx, results, previous_results(ctx)))
+    d.show(*view_blocks(shown_view(ctx, results)))
