@@ -341,6 +341,8 @@ def _warm() -> None:
     if engine is not None:
         with contextlib.suppress(Exception):
             engine._code_digest()  # the run's code does not change while it runs
+        with contextlib.suppress(Exception):
+            engine.warm_types()
     if "ibis" not in sys.modules:
         return
     with contextlib.suppress(Exception):

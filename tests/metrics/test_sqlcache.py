@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import subprocess
+import sys
 
 import ibis
 import pyarrow as pa
@@ -142,3 +144,26 @@ def test_follow_up_lists_leave_no_person_in_the_cache(tmp_path):
     # the ids themselves never enter the SQL
     assert '"cb0_wanted"' in texts
     assert "P1" not in texts and "P2" not in texts
+
+
+def test_the_kernels_zygote_parses_the_result_types_remembered_queries_name(tmp_path):
+    """A remembered query's entry names its result types as text, which ibis parses once
+    per process: parsed in the zygote before the forks, no kernel parses them again."""
+    store = tmp_path / "store.duckdb"
+    two_organizations(store)
+    compute_metrics(store, make_org(id="org-a"), C2, C1, keep_state=True)
+    entries = sorted(str(p) for p in sqlcache.cache_folder(store).glob("plan-*.sql"))
+    probe = (
+        "import json, sys\n"
+        "from ibis.expr.datatypes.parse import parse\n"
+        "from cyclebook import zygote\n"
+        "from cyclebook.metrics import engine\n"
+        "zygote._warm()\n"
+        "before = parse.cache_info().misses\n"
+        "names = [t for f in sys.argv[1:] for _, t in json.load(open(f))['schema']]\n"
+        "engine._schema_of([[str(i), t] for i, t in enumerate(names)])\n"
+        "print(len(set(names)), parse.cache_info().misses - before)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *entries], capture_output=True, text=True)
+    kinds, parsed = done.stdout.split()
+    assert int(kinds) >= 4 and parsed == "0", done.stderr
