@@ -280,9 +280,9 @@ class _Session:
                 engine.made("state")
 
     def frame(self, site: str, orgs: Sequence[Organization], build) -> pd.DataFrame:
-        """A roll-up query over ``orgs`` (:func:`cyclebook.metrics.engine.remembered`):
-        its SQL names each member's views and organization id, and depends on each
-        member's definitions and on whether its state was kept."""
+        """A roll-up query over ``orgs`` (:func:`cyclebook.metrics.engine.remembered`),
+        a few rows of figures: its SQL names each member's views and organization id,
+        and depends on each member's definitions and on whether its state was kept."""
         plans = []
         for org in orgs:  # engines (and so their slots) in the order the build makes them
             plans.append([org.id, self._state_saved(org), self.engine(org).plan()])
@@ -297,7 +297,7 @@ class _Session:
         def built() -> tuple[ir.Table, dict]:
             return build(), {}
 
-        table = remembered(self.backend, key, built, lambda entry: self._ready(orgs))
+        table = remembered(self.backend, key, built, lambda entry: self._ready(orgs), few_rows=True)
         return table.to_pandas()
 
     def union(self, orgs: Sequence[Organization], part: str) -> ir.Table:

@@ -167,3 +167,40 @@ def test_the_kernels_zygote_parses_the_result_types_remembered_queries_name(tmp_
     done = subprocess.run([sys.executable, "-c", probe, *entries], capture_output=True, text=True)
     kinds, parsed = done.stdout.split()
     assert int(kinds) >= 4 and parsed == "0", done.stderr
+
+
+def test_a_summary_runs_as_a_statement_with_the_same_result(tmp_path):
+    """A metric's few rows come from a statement's result, without the relation (and its
+    second parse and bind) a list of people is read through: the same Arrow table, the
+    same types, none (and no warning) when nothing matches."""
+    import duckdb
+
+    from cyclebook.metrics import engine
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k VARCHAR, seen TIMESTAMPTZ, n BIGINT)")
+    con.execute(
+        "INSERT INTO t VALUES ('a', '2026-03-02 10:00:00+00', 2), ('a', NULL, 3), "
+        "('b', '2026-03-03 10:00:00+00', NULL)"
+    )
+    backend = ibis.duckdb.from_connection(con)
+    t = backend.table("t")
+
+    def build(where):
+        def built():
+            rows = t.filter(where(t))
+            return rows.group_by("k").aggregate(last=rows.seen.max(), n=rows.n.sum()), {}
+
+        return built
+
+    for where, rows in ((lambda r: r.k != "c", 2), (lambda r: r.k == "c", 0)):
+        summary = engine.remembered(backend, None, build(where), None, few_rows=True)
+        relation = engine.remembered(backend, None, build(where), None)
+        assert summary.equals(relation) and summary.schema == relation.schema
+        assert summary.num_rows == rows
+    by_key = engine.remembered(backend, None, build(lambda r: r.k != "c"), None, few_rows=True)
+    rows = sorted(by_key.to_pylist(), key=lambda row: row["k"])
+    assert [(row["k"], row["n"], row["last"].isoformat()[:19]) for row in rows] == [
+        ("a", 5, "2026-03-02T10:00:00"),
+        ("b", None, "2026-03-03T10:00:00"),
+    ]
