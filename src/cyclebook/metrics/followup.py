@@ -164,6 +164,9 @@ def _salt(engine: MetricEngine) -> str:
     """The cohort's salt (``meta``), which hashed the keys made of emails and phones."""
     from cyclebook.metrics.engine import store_table
 
+    if engine.b.name == "duckdb":  # one statement, not an ibis query compiled each time
+        rows = engine.b.con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchall()
+        return rows[0][0] if rows else ""
     meta = store_table(engine.b, "meta")
     found = meta.filter(meta.key == "match_salt").value.to_pyarrow().to_pylist()
     return found[0] if found else ""
