@@ -714,7 +714,7 @@ def org_status(
     }
     if store_path is None or not Path(store_path).exists():
         return status
-    from cyclebook.store import connect, last_syncs
+    from cyclebook.store import connect, last_syncs, table_names
 
     with connect(store_path) as con:
         for org_id, (run_status, at) in last_syncs(con, cycle if earlier else None).items():
@@ -723,7 +723,7 @@ def org_status(
                 status[org_id]["last_sync"] = (
                     None if at is None else dt.datetime.fromtimestamp(at, dt.UTC)
                 )
-        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        tables = table_names(con)
         if "metric_value" in tables:
             rows = con.execute(
                 "SELECT org_id, count(*) FROM metric_value WHERE cycle = ? GROUP BY org_id",

@@ -725,7 +725,7 @@ class Fingerprints:
         by now, per organization. Reports count only events that have happened; a
         meeting that ended an hour after the last run changed the show rate and the
         improve report, and they stayed cached until the next day."""
-        from cyclebook.store import connect
+        from cyclebook.store import connect, table_names
 
         if not self.paths.store.exists():
             return "no store"
@@ -740,7 +740,7 @@ class Fingerprints:
         if org_ids is not None:
             args["orgs"] = list(org_ids)
         with connect(self.paths.store) as con:
-            tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+            tables = table_names(con)
             if not {"event", "activity"} <= tables:
                 return "no events"
             rows = con.execute(

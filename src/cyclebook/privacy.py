@@ -1287,7 +1287,9 @@ _INDEX_CACHE: dict[tuple, PiiIndex] = {}
 def _personal_tables(con: Any, org_ids: Iterable[str] | None) -> tuple[bool, bool, list[str]]:
     """Whether the store has ``person_pii`` and ``identity``, and the organizations to
     read (every organization holding personal values when ``org_ids`` is None)."""
-    tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+    from cyclebook.store import table_names
+
+    tables = table_names(con)
     has_pii, has_ids = "person_pii" in tables, "identity" in tables
     if org_ids is None:
         parts = [
@@ -1762,12 +1764,12 @@ def _hashed_ids_found(
     that id stored as its salted hash (``store.personal_key_sql``), which no report
     shows: the report's candidates are hashed so, and looked for among the ids (the
     value may no longer be in ``person_pii``: the person's other tool gave another)."""
-    from cyclebook.store import key_of_value
+    from cyclebook.store import key_of_value, table_names
 
     candidates = [("email", v) for v in found["emails"]] + [("phone", v) for v in found["e164"]]
     if not candidates:
         return []
-    tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+    tables = table_names(con)
     if "meta" not in tables:
         return []
     found_salt = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchall()

@@ -1581,11 +1581,11 @@ def _redefined(paths: CohortPaths, cohort: Cohort, chains: list[list[Job]]) -> l
     )
     if not pairs or not paths.store.exists():
         return []
-    from cyclebook.store import connect
+    from cyclebook.store import connect, table_names
 
     try:  # nothing recorded (the usual case): no need of the metric code (ibis: 0.6 s)
         with connect(paths.store) as con:
-            tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+            tables = table_names(con)
             recorded = (
                 "meta" in tables
                 and con.execute(

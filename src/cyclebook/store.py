@@ -487,6 +487,24 @@ def data_digest(con: duckdb.DuckDBPyConnection, org_id: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables ``SHOW TABLES`` lists: the current database's (the store, in a
+    :func:`connect`) of its current schema, and the connection's temporary ones. Not its
+    views, which the store has none of (the only views are temporary, named ``cb...``).
+
+    From ``duckdb_tables()`` alone: ``SHOW TABLES`` also reads ``duckdb_views()``, which
+    lists DuckDB's internal views too (in a report's kernel, 3.4 ms of CPU a listing
+    after the first, this 1.1 ms; the first, 7.3 ms and 6.6 ms)."""
+    return {
+        row[0]
+        for row in con.execute(
+            """SELECT table_name FROM duckdb_tables()
+               WHERE temporary
+                  OR (database_name = current_database() AND schema_name = current_schema())"""
+        ).fetchall()
+    }
+
+
 def last_syncs(
     con: duckdb.DuckDBPyConnection, figures_of: str | None = None
 ) -> dict[str, tuple[str, float | None]]:
@@ -501,7 +519,7 @@ def last_syncs(
     and a computation reads under the store's lock, so it read what that sync wrote).
     A summary of an earlier cycle shows that one: with the latest sync, any later sync
     (of another day) made every earlier cycle's summary out of date."""
-    tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+    tables = table_names(con)
     if "sync_run" not in tables:
         return {}
     computed = "SELECT NULL::VARCHAR AS org_id, NULL::TIMESTAMPTZ AS at WHERE false"

@@ -85,6 +85,22 @@ def test_nested_reads_share_one_attachment(path):
     assert _attached(path) == []
 
 
+def test_table_names_are_the_current_stores_as_show_tables_lists_them(path, tmp_path):
+    other = tmp_path / "other.duckdb"
+    with store.connect(other, write=True) as con:
+        con.execute("CREATE TABLE only_other (n INTEGER)")
+    with store.connect(path) as con, store.connect(other) as other_con:
+        con.execute("CREATE TEMP TABLE scratch (n INTEGER)")
+        # the other store, attached to the same instance meanwhile, is not listed, nor
+        # the other store's own schema tables; the connection's temporary table is
+        names = store.table_names(con)
+        assert "t" in names and "scratch" in names
+        assert "only_other" not in names
+        assert names == {name for (name,) in con.execute("SHOW TABLES").fetchall()}
+        assert "only_other" in store.table_names(other_con)
+        assert "t" not in store.table_names(other_con)
+
+
 def test_writing_while_this_process_reads_the_same_store_is_refused(path):
     with store.connect(path) as con:
         store._INSTANCE.attach(con, path, read_only=True)  # a second reader: fine
