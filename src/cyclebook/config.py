@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ from pydantic import (
 )
 
 from cyclebook.errors import ConfigError
-from cyclebook.yamlio import LocatedYaml, read_yaml, refuse_duplicate_keys
+from cyclebook.yamlio import MAX_YAML_BYTES, LocatedYaml, read_yaml, refuse_duplicate_keys
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ID_RE = re.compile(ID_PATTERN)
@@ -1025,8 +1026,31 @@ def load_cohort(cohort_dir: str | Path) -> Cohort:
     return cohort
 
 
+# cycle.yml's path -> (the SHA-256 of the bytes read, the card read from them): a report
+# reads its cycle's card and the previous one's several times (4-7 in a share report,
+# 0.3-0.5 ms of CPU each to parse and check; a copy, 0.07 ms)
+_CARDS: dict[Path, tuple[str, CycleCard]] = {}
+
+
 def load_cycle(cohort_dir: str | Path, cycle: str) -> CycleCard:
+    """The cycle's card, read from ``<cycle>/cycle.yml`` and checked. Parsed again when
+    the file's bytes changed (compared, not its time: an edit within the clock's tick
+    is seen); each call gets a copy of its own to change."""
     path = Path(cohort_dir) / cycle / "cycle.yml"
+    try:  # (a file too large, or unreadable: read_yaml says so)
+        raw = path.read_bytes() if path.stat().st_size <= MAX_YAML_BYTES else None
+    except OSError:
+        raw = None
+    cached = _CARDS.get(path)
+    if raw is not None and cached is not None and cached[0] == hashlib.sha256(raw).hexdigest():
+        return cached[1].model_copy(deep=True)
+    card = _read_cycle(path, cycle)
+    # under the digest of what was parsed, whatever the file held when read above
+    _CARDS[path] = (card.source_sha256, card.model_copy(deep=True))
+    return card
+
+
+def _read_cycle(path: Path, cycle: str) -> CycleCard:
     located = read_yaml(path, what="cycle card")
     if not isinstance(located.data, dict):
         raise ConfigError(path, "the cycle card must be a map of fields", line=1, fix="see README.")

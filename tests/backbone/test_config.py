@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -587,6 +588,29 @@ def test_a_card_target_names_a_computed_measure(tiny_cohort: Path) -> None:
     assert caught.value.field == "metrics.1"
     assert "did you mean 'absorption'?" in str(caught.value)
     assert "a target or failure_below is compared with a computed measure only" in str(caught.value)
+
+
+def test_a_card_read_again_is_a_copy_of_its_own_and_an_edit_is_read(tiny_cohort: Path) -> None:
+    """A card read again in one process is parsed once: each reader still gets a card
+    of its own to change, and a file edited since (to the same size, within the clock's
+    tick) is read again."""
+    path = tiny_cohort / "c1" / "cycle.yml"
+    first = load_cycle(tiny_cohort, "c1")
+    first.title = "Changed by a reader"
+    first.learnings.append("a reader's note")
+    again = load_cycle(tiny_cohort, "c1")
+    assert (again.title, again.learnings) == ("First cycle", [])
+    assert again.source_sha256 == first.source_sha256
+    stat = path.stat()
+    path.write_text(path.read_text().replace("title: First cycle", "title: Other cycle"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same time and size
+    assert path.stat().st_size == stat.st_size
+    edited = load_cycle(tiny_cohort, "c1")
+    assert edited.title == "Other cycle"
+    assert edited.source_sha256 != first.source_sha256
+    path.write_text(path.read_text().replace("title: Other cycle", "title: [Other cycle"))
+    with pytest.raises(ConfigError, match="cycle.yml"):
+        load_cycle(tiny_cohort, "c1")  # a card broken since is not the card read before
 
 
 def test_a_team_names_organizations_of_the_cohort(tiny_cohort: Path) -> None:
