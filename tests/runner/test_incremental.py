@@ -1449,7 +1449,8 @@ def test_a_later_sync_leaves_an_earlier_cycles_summary_as_it_was(cohort: Path) -
     summaries = {key.replace("c1/", f"{c}/") for key in SUMMARIES for c in cycles}
     assert _ran(_run(cohort, cycles=cycles)) == summaries
 
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    # (whole seconds: the store gives its time back as a float of epoch seconds)
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(microsecond=0)
     sync(later, "failed")
     fingerprints = incremental.Fingerprints(paths, load_cohort(cohort), {}, {})
     stale = {
