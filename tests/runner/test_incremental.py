@@ -1444,12 +1444,14 @@ def test_a_later_sync_leaves_an_earlier_cycles_summary_as_it_was(cohort: Path) -
         (computed,) = con.execute(
             "SELECT max(computed_at) FROM metric_value WHERE org_id = 'alpha' AND cycle = 'c1'"
         ).fetchone()
-    before = computed - dt.timedelta(hours=1)  # the sync alpha's figures were computed from
+    # the sync alpha's figures were computed from (whole seconds, as `later` below)
+    before = (computed - dt.timedelta(hours=1)).replace(microsecond=0)
     sync(before)
     summaries = {key.replace("c1/", f"{c}/") for key in SUMMARIES for c in cycles}
     assert _ran(_run(cohort, cycles=cycles)) == summaries
 
-    # (whole seconds: the store gives its time back as a float of epoch seconds)
+    # (whole seconds: the store gives a time back as a float of epoch seconds, which
+    # can differ from Python's timestamp() in the last digit for microseconds)
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(microsecond=0)
     sync(later, "failed")
     fingerprints = incremental.Fingerprints(paths, load_cohort(cohort), {}, {})
