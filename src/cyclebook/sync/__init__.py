@@ -44,6 +44,7 @@ from cyclebook.store import (
     attached_for_write,
     connect,
     private_instance,
+    table_names,
 )
 from cyclebook.sync.merge import (
     HUB_IDS,
@@ -379,14 +380,7 @@ def _stored_files(paths: CohortPaths, org: Organization) -> _Stored:
     if not paths.store.exists():
         return _Stored()
     with connect(paths.store) as con:
-        # (duckdb_tables: SHOW TABLES cost ~7 ms of CPU the first time in a kernel, 1 ms so)
-        tables = {
-            row[0]
-            for row in con.execute(
-                """SELECT table_name FROM duckdb_tables()
-                   WHERE schema_name = 'main' AND database_name = current_database()"""
-            ).fetchall()
-        }
+        tables = table_names(con)
         if not {"sync_run", "meta", "raw_file"} <= tables:
             return _Stored()
         row = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchone()
