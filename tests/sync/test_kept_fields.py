@@ -236,3 +236,100 @@ def test_a_mobilize_attendances_own_unknown_keys_are_each_attendances(make_cohor
     assert c.query("SELECT field, value FROM custom_field") == [("person.pronouns", "she/her")]
     ((recorded,),) = c.query("SELECT message FROM sync_run WHERE file = 'mobilize/p1.json'")
     assert json.loads(recorded)["custom_fields"] == ["person.pronouns", "shift_note"]
+
+
+EVENT_FIELDS = "SELECT event_id, field, value FROM event_field ORDER BY ALL"
+
+
+def test_a_newer_record_of_an_event_replaces_its_fields_whole(make_cohort):
+    """An Action Network event read again from a newer page that changed one of its
+    keys and no longer has another (the ticket note taken off the event): the older
+    note stayed kept beside the newer event, as if it still held. The event's fields
+    are its newer record's, as an activity's are; the event the newer page does not
+    list keeps its own."""
+    from test_readers import AN_EVENT, _osdi
+
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    meeting = AN_EVENT | {"action_network:ticket_note": "Bring ID", "room": "B2"}
+    rally = AN_EVENT | {"identifiers": ["action_network:e-10"], "room": "Hall"}
+    c.write("api/events/events-1.json", _osdi("osdi:events", [meeting, rally]))
+    c.sync()
+    assert c.query(EVENT_FIELDS) == [
+        ("action_network:e-10", "room", "Hall"),
+        ("action_network:e-9", "action_network:ticket_note", "Bring ID"),
+        ("action_network:e-9", "room", "B2"),
+    ]
+    newer = AN_EVENT | {"modified_date": "2025-03-05T10:00:00Z", "room": "C3"}
+    c.write("api/events/events-2.json", _osdi("osdi:events", [newer]))
+    # the room replaced, the ticket note deleted
+    assert c.sync().written["event_field"] == 2
+    after = [("action_network:e-10", "room", "Hall"), ("action_network:e-9", "room", "C3")]
+    assert c.query(EVENT_FIELDS) == after
+    # the same exports read again change nothing
+    assert c.sync(force=True).written["event_field"] == 0
+    assert c.query(EVENT_FIELDS) == after
+    # a newer page whose event has none of its keys any more: none stays
+    bare = AN_EVENT | {"modified_date": "2025-03-06T10:00:00Z"}
+    c.write("api/events/events-3.json", _osdi("osdi:events", [bare]))
+    assert c.sync().written["event_field"] == 1
+    assert c.query(EVENT_FIELDS) == [("action_network:e-10", "room", "Hall")]
+
+
+def test_a_mobilize_events_fields_are_its_latest_attendances(make_cohort):
+    """A key Mobilize adds inside an attendance's event is the event's field: a newer
+    page whose attendance at the event has the event without it (the key's value
+    cleared) leaves none behind."""
+    c = make_cohort("- {kind: mobilize, path: mobilize}")
+    older = _attendance(1780100000)
+    older["event"] = older["event"] | {"parking": "lot B", "dress_code": "red shirts"}
+    c.write("mobilize/p1.json", _page(older))
+    c.sync()
+    assert c.query(EVENT_FIELDS) == [
+        ("mobilize:77:771", "event.dress_code", "red shirts"),
+        ("mobilize:77:771", "event.parking", "lot B"),
+    ]
+    newer = _attendance(1780200000)
+    newer["event"] = newer["event"] | {"parking": "lot C"}
+    c.write("mobilize/p2.json", _page(newer))
+    assert c.sync().written["event_field"] == 2
+    assert c.query(EVENT_FIELDS) == [("mobilize:77:771", "event.parking", "lot C")]
+
+
+def test_a_van_events_table_without_a_column_leaves_that_columns_values(make_cohort):
+    """A VAN events table is a table: a later one exported without a column says nothing
+    of it (its events keep their values of it), while a cell emptied in a column it
+    has is the value taken off the event."""
+    c = make_cohort("- {kind: van, path: van}")
+    c.write("van/persons.csv", "vanid,firstname\n101,Fa\n")
+    c.write(
+        "van/events.csv",
+        """\
+        eventid,eventname,eventtypename,dateoffsetbegin,locationname,description
+        7,Members meeting,Meeting,2026-08-27 18:30:00,Plant Hall,Bring a friend
+        """,
+    )
+    c.sync()
+    c.write(
+        "van/events_2026-09.csv",
+        """\
+        eventid,eventname,eventtypename,dateoffsetbegin,locationname
+        7,Members meeting,Meeting,2026-08-27 18:30:00,
+        """,
+    )
+    assert c.sync().written["event_field"] == 1
+    assert c.query(EVENT_FIELDS) == [("van:7", "description", "Bring a friend")]
+    assert c.sync(force=True).written["event_field"] == 0
+    assert c.query(EVENT_FIELDS) == [("van:7", "description", "Bring a friend")]
+    # a third without the location: the second's empty location still holds, also when
+    # all three are read again
+    c.write(
+        "van/events_2026-10.csv",
+        """\
+        eventid,eventname,eventtypename,dateoffsetbegin,description
+        7,Members meeting,Meeting,2026-08-27 18:30:00,Bring two friends
+        """,
+    )
+    assert c.sync().written["event_field"] == 1
+    assert c.query(EVENT_FIELDS) == [("van:7", "description", "Bring two friends")]
+    assert c.sync(force=True).written["event_field"] == 0
+    assert c.query(EVENT_FIELDS) == [("van:7", "description", "Bring two friends")]

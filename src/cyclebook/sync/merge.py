@@ -532,17 +532,18 @@ def write_org(
     merged = _merge_stored_people(con, org_id, salt)
     act_src, att_src, person_src, custom_src = "st_activity", "st_attempt", "st_person", "st_custom"
     event_field_src, activity_field_src = "st_event_field", "st_activity_field"
+    event_src = "st_event"  # (the events of the exports compared, for their fields)
     if changed_files is not None:
         in_files = ", ".join(str(int(n)) for n in changed_files) or "NULL"
         # people's details too come from the changed exports only: an unchanged page
         # read again beside a new one must not override what a later export set
-        for name in (person_src, custom_src, event_field_src):
+        for name in (person_src, custom_src, event_field_src, event_src):
             con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW cb_{name} AS
                     SELECT * FROM {name} WHERE file_no IN ({in_files})"""
             )
         person_src, custom_src = "cb_st_person", "cb_st_custom"
-        event_field_src = "cb_st_event_field"
+        event_field_src, event_src = "cb_st_event_field", "cb_st_event"
         for name in (act_src, att_src):
             con.execute(  # a table: usually a few rows, read several times below
                 f"""CREATE OR REPLACE TEMP TABLE cb_{name} AS
@@ -924,6 +925,10 @@ def write_org(
         removed = 0
         if table == "activity_field" and not inserted_at_once and (fields or table in held):
             removed = _fields_follow_records(con, act_src, staged_src, table in held, p)
+        elif table == "event_field" and stage is not None and (fields or table in held):
+            removed = _event_fields_follow_records(
+                con, event_src, staged_src, stage, table in held, p
+            )
         counts[table] = removed + (
             _upsert(con, table, f"cb_{table}_new", ["org_id", key, "field"], org_id, table in held)
             if fields
@@ -1104,6 +1109,85 @@ def _fields_follow_records(
             params,
         ).fetchone()[0]
     con.execute("DROP TABLE cb_field_ids; DROP TABLE cb_field_acts")
+    return removed
+
+
+def _event_fields_follow_records(
+    con: duckdb.DuckDBPyConnection,
+    event_src: str,
+    field_src: str,
+    stage: Stage,
+    stored: bool,
+    params: dict,
+) -> int:
+    """An event's kept fields are those of the latest export read that has it (as its
+    title is the latest file's), as an activity's are its winning record's
+    (:func:`_fields_follow_records`). Gathered key by key from every export, a newer
+    one without a key an older one had (an Action Network event's note taken off, a key
+    no longer inside a Mobilize attendance's event) left the older value kept, as if it
+    still held. Within one export, each key is its latest record's that has it (one
+    page is one snapshot: its attendances at one event carry one event). A table (a VAN
+    events file, not a JSON page) exported without a column says nothing of that
+    column: of it, the latest file that has it speaks.
+
+    Makes ``cb_event_field_new``'s value of each key of an event read now that export's
+    (none when it has none), and deletes those stored values that export does not have
+    (``stored``: the organization has fields stored). Returns the stored rows deleted."""
+    # each table file's columns (a JSON record speaks of every key: an absent key is
+    # an absent value)
+    tables = [f for f in stage.files if not f.json_records and not f.carried]
+    columns, args = list_rows(
+        {
+            "file_no": ("INTEGER", [f.file_no for f in tables for _ in f.unknown_columns]),
+            "field": ("VARCHAR", [c for f in tables for c in f.unknown_columns]),
+        }
+    )
+    table_nos = ", ".join(str(int(f.file_no)) for f in tables) or "-1"
+    stored_keys = (
+        f"""UNION SELECT f.event_id, f.field FROM event_field f
+                SEMI JOIN {event_src} s ON s.event_id = f.event_id WHERE f.org_id = $org"""
+        if stored
+        else ""
+    )
+    # the latest export of each event that speaks of each key staged or stored
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_event_field_win AS
+            WITH places AS (SELECT DISTINCT event_id, file_no FROM {event_src}
+                            WHERE event_id IS NOT NULL),
+            keyed AS (SELECT DISTINCT event_id, field FROM {field_src}
+                      WHERE event_id IS NOT NULL {stored_keys})
+            SELECT k.event_id, k.field, max(p.file_no) AS file_no
+            FROM keyed k JOIN places p ON p.event_id = k.event_id
+            WHERE p.file_no NOT IN ({table_nos})
+               OR (p.file_no, k.field) IN (SELECT (file_no, field) FROM ({columns}))
+            GROUP BY ALL""",
+        (params if stored else {}) | args,
+    )
+    con.execute(
+        """DELETE FROM cb_event_field_new n WHERE EXISTS (SELECT 1 FROM cb_event_field_win w
+               WHERE w.event_id = n.event_id AND w.field = n.field)"""
+    )
+    con.execute(
+        f"""INSERT INTO cb_event_field_new
+            SELECT $org AS org_id, c.event_id, arg_max(c.source, c.rec) AS source, c.field,
+                   arg_max(c.value, c.rec) AS value
+            FROM {field_src} c JOIN cb_event_field_win w ON w.event_id = c.event_id
+              AND w.field = c.field AND w.file_no = c.file_no
+            ANTI JOIN st_reject r ON r.file_no = c.file_no AND r.rec = c.rec
+            GROUP BY c.event_id, c.field""",
+        params,
+    )
+    removed = 0
+    if stored:
+        removed = con.execute(
+            """DELETE FROM event_field f WHERE org_id = $org
+                 AND EXISTS (SELECT 1 FROM cb_event_field_win w
+                             WHERE w.event_id = f.event_id AND w.field = f.field)
+                 AND NOT EXISTS (SELECT 1 FROM cb_event_field_new n
+                                 WHERE n.event_id = f.event_id AND n.field = f.field)""",
+            params,
+        ).fetchone()[0]
+    con.execute("DROP TABLE cb_event_field_win")
     return removed
 
 

@@ -1642,10 +1642,13 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
         )
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {ev} AS SELECT k,
             {LATEST.format("title")} title, {LATEST.format("etype")} etype,
-            {LATEST.format("start_at")} start_at, min(file_no) file_no, min(rec) rec
+            {LATEST.format("start_at")} start_at
             FROM {events} WHERE k IS NOT NULL GROUP BY k""")
+        # every row: the event is its latest row's (as the sync takes each event), and
+        # its fields are those of the latest file that has it (merge's
+        # _event_fields_follow_records)
         con.execute(f"""INSERT INTO st_event SELECT 'van:' || k, 'van', title, etype, start_at,
-            file_no, rec FROM {ev}; DROP TABLE {events}""")
+            file_no, rec FROM {events} WHERE k IS NOT NULL; DROP TABLE {events}""")
     elif "eventsignups" in groups:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {ev} (k VARCHAR, start_at TIMESTAMPTZ)")
         groups["eventsignups"][0].notes.append(
