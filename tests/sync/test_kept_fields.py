@@ -333,3 +333,68 @@ def test_a_van_events_table_without_a_column_leaves_that_columns_values(make_coh
     assert c.query(EVENT_FIELDS) == [("van:7", "description", "Bring two friends")]
     assert c.sync(force=True).written["event_field"] == 0
     assert c.query(EVENT_FIELDS) == [("van:7", "description", "Bring two friends")]
+
+
+def test_an_upgraded_stores_person_copies_of_activity_and_event_fields_go(make_cohort):
+    """Before they were kept as an activity's or an event's fields, an Action Network
+    donation's and a Mobilize attendance's unknown keys, and a key inside the
+    attendance's event, were kept as the person's custom fields: a store synced by
+    that code keeps those copies (written here as it wrote them). The sync after the
+    upgrade reads every export again and keeps each value where it belongs now: the
+    person's copy of a value one of their activities or events holds goes. A person's
+    own fields stay, and so does a value no activity or event of theirs holds (nothing
+    is lost)."""
+    from test_readers import AN_API_PERSON, _osdi
+
+    c = make_cohort("- {kind: action_network_api, path: api}\n- {kind: mobilize, path: mobilize}")
+    dee = dict(AN_API_PERSON, identifiers=["action_network:p-2"], custom_fields={})
+    dee["email_addresses"] = [{"address": "dee@example.org", "status": "subscribed"}]
+    dee["phone_numbers"] = []
+    c.write("api/people/people-1.json", _osdi("osdi:people", [AN_API_PERSON, dee]))
+    donations = [
+        {
+            "identifiers": [f"action_network:d-{n}"],
+            "created_date": f"2025-05-0{n}T10:00:00Z",
+            "amount": "10",
+            "action_network:person_id": "p-1",
+            "action_network:dedication": note,
+        }
+        for n, note in ((1, "for Gran"), (2, "for Aunt"))
+    ]
+    c.write("api/donations/don-1.json", _osdi("osdi:donations", donations))
+    di = _attendance(1780100000, shift_note="early")
+    di["event"] = di["event"] | {"parking": "lot B"}
+    di["person"]["pronouns"] = "she/her"
+    c.write("mobilize/p1.json", _page(di))
+    c.sync()
+    ids = dict(c.query("SELECT source_id, person_id FROM identity"))
+    p1, p2, di_id = ids["p-1"], ids["p-2"], ids["501"]
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    con.executemany(
+        "INSERT INTO custom_field VALUES ('org', ?, ?, ?, ?)",
+        [  # as the older code kept them: the person's latest record's value of each key
+            (p1, "action_network", "action_network:dedication", "for Aunt"),
+            (di_id, "mobilize", "shift_note", "early"),
+            (di_id, "mobilize", "event.parking", "lot B"),
+            # Dee gave no donation: no activity holds her value, which stays
+            (p2, "action_network", "action_network:dedication", "for Uncle"),
+        ],
+    )
+    # synced by the older code: the next sync reads every export again
+    con.execute("UPDATE meta SET value = 'older' WHERE key = 'sync_code:org'")
+    con.close()
+    kept = "SELECT person_id, source, field, value FROM custom_field ORDER BY ALL"
+    assert c.sync().written["custom_field"] == 3
+    assert c.query(kept) == sorted(
+        [
+            (p1, "action_network", "Shift", "evening"),
+            (p2, "action_network", "action_network:dedication", "for Uncle"),
+            (di_id, "mobilize", "person.pronouns", "she/her"),
+        ]
+    )
+    assert c.query(FIELDS) == [
+        ("an:donations:d-1", "action_network:dedication", "for Gran"),
+        ("an:donations:d-2", "action_network:dedication", "for Aunt"),
+        ("mobilize:att:11", "shift_note", "early"),
+    ]
+    assert c.query(EVENT_FIELDS) == [("mobilize:77:771", "event.parking", "lot B")]

@@ -1015,7 +1015,49 @@ def write_org(
         if custom
         else 0
     )
+    # a store synced before an activity's and an event's unknown keys were kept as
+    # theirs holds its people's copies of them; a sync that reads every export again
+    # (the one after an upgrade) takes those copies out
+    if changed_files is None and "custom_field" in held:
+        counts["custom_field"] += _drop_person_copies(con, p)
     return counts
+
+
+def _drop_person_copies(con: duckdb.DuckDBPyConnection, params: dict) -> int:
+    """Delete the person's custom fields that are copies of a value one of their
+    activities or events keeps under the same source and key: an Action Network
+    donation's or a Mobilize attendance's unknown keys, and the keys inside the
+    attendance's event, were kept as the person's (the latest record's value of each)
+    before they were kept as the activity's and the event's. A value no activity or
+    event of theirs holds is the person's own, or the only copy left: it stays.
+    Returns the rows deleted."""
+    copies = con.execute(
+        """CREATE OR REPLACE TEMP TABLE cb_copies AS
+           SELECT c.person_id, c.source, c.field, c.value FROM custom_field c
+           SEMI JOIN (SELECT DISTINCT source, field FROM activity_field WHERE org_id = $org
+                      UNION SELECT DISTINCT source, field FROM event_field WHERE org_id = $org
+                     ) k ON k.source = c.source AND k.field = c.field
+           WHERE c.org_id = $org""",
+        params,
+    ).fetchone()[0]
+    removed = 0
+    if copies:
+        removed = con.execute(
+            """DELETE FROM custom_field WHERE org_id = $org
+                 AND (person_id, source, field, value) IN (
+                   SELECT (k.person_id, k.source, k.field, k.value) FROM cb_copies k
+                   JOIN activity a ON a.org_id = $org AND a.person_id = k.person_id
+                   JOIN activity_field f ON f.org_id = $org AND f.activity_id = a.activity_id
+                     AND f.source = k.source AND f.field = k.field AND f.value = k.value
+                   UNION
+                   SELECT (k.person_id, k.source, k.field, k.value) FROM cb_copies k
+                   JOIN activity a ON a.org_id = $org AND a.person_id = k.person_id
+                   JOIN event_field e ON e.org_id = $org AND e.event_id = a.event_id
+                     AND e.source = k.source AND e.field = k.field AND e.value = k.value)""",
+            params,
+        ).fetchone()[0]
+    con.execute("DROP TABLE cb_copies")
+    return removed
 
 
 def _drop_fields(
