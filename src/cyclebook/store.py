@@ -544,6 +544,8 @@ def last_syncs(
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the tables (and migrate an older store). Every writer of every report opens
     the store, so a current one is recognised in two quick queries and left alone."""
+    # the store's own tables, not table_names(): the sync calls this on its connection,
+    # whose temporary (staging) tables that lists too
     tables = {
         r[0]
         for r in con.execute(

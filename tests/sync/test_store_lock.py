@@ -113,3 +113,23 @@ def test_a_sync_spills_beside_the_store_and_cleans_up(make_cohort, monkeypatch):
     spill = c.root / ".cyclebook" / f"spill-{c.query('SELECT max(run_id) FROM sync_run')[0][0]}"
     assert seen["dir"] == str(spill)
     assert not spill.exists()
+
+
+def test_a_temporary_table_named_as_a_store_table_does_not_hide_the_stores(tmp_path):
+    """The sync opens the store on its own connection, which holds its temporary
+    staging tables: the store's tables are told from them (store.table_names lists
+    both). A temporary person_key there was taken for the store's, and a new store
+    was made without one."""
+    import duckdb
+
+    from cyclebook.store import attached_for_write
+
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE person_key (a INTEGER)")
+    with attached_for_write(con, tmp_path / "store.duckdb"):
+        made = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'cb_store' "
+            "AND table_name = 'person_key'"
+        ).fetchone()
+    con.close()
+    assert made == (1,)
