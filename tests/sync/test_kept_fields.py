@@ -8,6 +8,7 @@ import copy
 import json
 
 import duckdb
+from conftest import utc
 from test_idempotence import VAN_CONTACT, VAN_CONTACT_LOOKUPS
 from test_readers import MOBILIZE_PAGE
 
@@ -398,3 +399,24 @@ def test_an_upgraded_stores_person_copies_of_activity_and_event_fields_go(make_c
         ("mobilize:att:11", "shift_note", "early"),
     ]
     assert c.query(EVENT_FIELDS) == [("mobilize:77:771", "event.parking", "lot B")]
+
+
+def test_an_events_value_a_newer_record_lacks_is_the_olders_in_any_order(make_cohort):
+    """An event read from two pages synced together takes each of its values from the
+    latest record that has one; synced one after the other, the newer page's record
+    without a start (a sparse record of the same event) wrote its empty start and title
+    over the stored ones: the event lost its date, and the same pages made another
+    store by the order they came in."""
+    from test_readers import AN_EVENT, _osdi
+
+    c = make_cohort("- {kind: action_network_api, path: api}")
+    c.write("api/events/events-1.json", _osdi("osdi:events", [AN_EVENT]))
+    c.sync()
+    sparse = {key: value for key, value in AN_EVENT.items() if key not in ("title", "start_date")}
+    c.write("api/events/events-2.json", _osdi("osdi:events", [sparse]))
+    c.sync()
+    events = f"SELECT event_id, title, {utc('start_at')} FROM event"
+    expected = [("action_network:e-9", "Tenant meeting", "2025-04-20 18:00")]
+    assert c.query(events) == expected
+    c.sync(force=True)
+    assert c.query(events) == expected

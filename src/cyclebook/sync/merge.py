@@ -898,6 +898,19 @@ def write_org(
         FROM st_event WHERE event_id IS NOT NULL GROUP BY event_id""",
         p,
     ).fetchone()[0]
+    if events and "event" in held:
+        # a value none of this sync's records has is the stored one, as within a sync it
+        # is the latest record's that has it: a newer record without a start (a sparse
+        # page) wrote its empty start over the event's, a store made by the order
+        # its exports came in
+        con.execute(
+            """UPDATE cb_event_new n SET title = coalesce(n.title, o.title),
+                   event_type = coalesce(n.event_type, o.event_type),
+                   start_at = coalesce(n.start_at, o.start_at)
+               FROM event o WHERE o.org_id = $org AND o.event_id = n.event_id
+                 AND (n.title IS NULL OR n.event_type IS NULL OR n.start_at IS NULL)""",
+            p,
+        )
     counts["event"] = (
         _upsert(con, "event", "cb_event_new", ["org_id", "event_id"], org_id, "event" in held)
         if events
