@@ -420,3 +420,40 @@ def test_an_events_value_a_newer_record_lacks_is_the_olders_in_any_order(make_co
     assert c.query(events) == expected
     c.sync(force=True)
     assert c.query(events) == expected
+
+
+def test_an_unread_assessment_kept_as_a_custom_field_goes_once_one_is_read(make_cohort):
+    """An Action Builder assessment written as a word ("high") is kept as the person's
+    custom field action_builder:latest_assessment. Once a later export of the entity
+    gives it as a number, it is read as an assessment activity, and the word stayed
+    kept as the person's latest assessment; it goes, as it does when the entity no
+    longer has one, whether the exports were synced together or apart. An entity whose
+    latest record has an unread one keeps that."""
+    from test_readers import _osdi
+
+    c = make_cohort("- {kind: action_builder, path: ab}")
+
+    def entity(n: int, assessment: str | None, day: int) -> dict:
+        record = {
+            "identifiers": [f"action_builder:e{n}"],
+            "given_name": f"P{n}",
+            "action_builder:latest_assessment_created_date": f"2026-07-{day}T12:00:00Z",
+        }
+        return record | ({"action_builder:latest_assessment": assessment} if assessment else {})
+
+    c.write("ab/e-1.json", _osdi("people", [entity(1, "high", 15), entity(2, "high", 15)]))
+    c.sync()
+    kept = """SELECT i.source_id, f.value FROM custom_field f
+              JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    assert c.query(kept) == [("e1", "high"), ("e2", "high")]
+    c.write(
+        "ab/e-2.json",
+        _osdi("people", [entity(1, "3", 16), entity(2, None, 16), entity(3, "low", 16)]),
+    )
+    c.sync()
+    assert c.query(kept) == [("e3", "low")]
+    assert c.query("SELECT activity_id, score FROM activity") == [
+        ("ab:assess:e1:20260716120000", 3.0)
+    ]
+    c.sync(force=True)
+    assert c.query(kept) == [("e3", "low")]

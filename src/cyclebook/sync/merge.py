@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import duckdb
 
 from cyclebook.store import ID_SEP, UNINDEXED_KEYS, cohort_salt, id_key, sql_str, value_key
+from cyclebook.sync.readers import UNDATED_ASSESSMENT
 from cyclebook.sync.stage import STAGE_SCHEMA, Stage, list_rows
 
 SEP = ID_SEP
@@ -1016,7 +1017,12 @@ def write_org(
         GROUP BY ALL""",
         p,
     ).fetchone()[0]
-    counts["custom_field"] = (
+    removed = 0
+    if stage is not None and any(
+        f.source_kind == "action_builder" and not f.carried for f in stage.files
+    ):
+        removed = _assessments_read_since(con, person_src, custom_src, "custom_field" in held, p)
+    counts["custom_field"] = removed + (
         _upsert(
             con,
             "custom_field",
@@ -1034,6 +1040,56 @@ def write_org(
     if changed_files is None and "custom_field" in held:
         counts["custom_field"] += _drop_person_copies(con, p)
     return counts
+
+
+def _assessments_read_since(
+    con: duckdb.DuckDBPyConnection, person_src: str, custom_src: str, stored: bool, params: dict
+) -> int:
+    """An Action Builder assessment not read as one (undated, or a word) is kept as the
+    person's custom field ``action_builder:latest_assessment`` while their latest
+    record read has it. A later record whose assessment is read (an activity now), or
+    that has none, left the older one kept as their latest, whether the records came
+    in one sync or two: it goes, from the values written now (``cb_custom_new``) and
+    from the store (``stored``). Returns the stored rows deleted."""
+    args = params | {"field": UNDATED_ASSESSMENT}
+    # (none kept, none written: nothing to look at, as in most organizations)
+    kept = "SELECT 1 FROM cb_custom_new WHERE source = 'action_builder' AND field = $field"
+    if stored:
+        kept += """ UNION ALL SELECT 1 FROM custom_field
+            WHERE org_id = $org AND source = 'action_builder' AND field = $field"""
+    if not con.execute(
+        f"SELECT EXISTS ({kept})", args if stored else {"field": UNDATED_ASSESSMENT}
+    ).fetchone()[0]:
+        return 0
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_assessed AS
+            WITH latest AS (
+                SELECT m.person_id,
+                       arg_max(s.source_id, s.file_no * 10000000000 + s.rec) AS ref,
+                       max(s.file_no * 10000000000 + s.rec) AS pos
+                FROM {person_src} s JOIN cb_idmap m
+                  ON m.source = s.source AND m.source_id = s.source_id
+                WHERE s.source = 'action_builder' GROUP BY m.person_id)
+            SELECT person_id FROM latest l WHERE NOT EXISTS (
+                SELECT 1 FROM {custom_src} c
+                WHERE c.person_source = 'action_builder' AND c.person_ref = l.ref
+                  AND c.field = $field AND c.file_no * 10000000000 + c.rec = l.pos)""",
+        {"field": UNDATED_ASSESSMENT},
+    )
+    con.execute(
+        """DELETE FROM cb_custom_new WHERE source = 'action_builder' AND field = $field
+             AND person_id IN (SELECT person_id FROM cb_assessed)""",
+        {"field": UNDATED_ASSESSMENT},
+    )
+    removed = 0
+    if stored:
+        removed = con.execute(
+            """DELETE FROM custom_field WHERE org_id = $org AND source = 'action_builder'
+                 AND field = $field AND person_id IN (SELECT person_id FROM cb_assessed)""",
+            args,
+        ).fetchone()[0]
+    con.execute("DROP TABLE cb_assessed")
+    return removed
 
 
 def _drop_person_copies(con: duckdb.DuckDBPyConnection, params: dict) -> int:
