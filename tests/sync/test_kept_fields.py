@@ -340,7 +340,8 @@ def test_an_upgraded_stores_person_copies_of_activity_and_event_fields_go(make_c
     """Before they were kept as an activity's or an event's fields, an Action Network
     donation's and a Mobilize attendance's unknown keys, and a key inside the
     attendance's event, were kept as the person's custom fields: a store synced by
-    that code keeps those copies (written here as it wrote them). The sync after the
+    that code (of schema 7, before activity_field) keeps those copies (written here as
+    it wrote them). The sync after the
     upgrade reads every export again and keeps each value where it belongs now: the
     person's copy of a value one of their activities or events holds goes. A person's
     own fields stay, and so does a value no activity or event of theirs holds (nothing
@@ -381,7 +382,10 @@ def test_an_upgraded_stores_person_copies_of_activity_and_event_fields_go(make_c
             (p2, "action_network", "action_network:dedication", "for Uncle"),
         ],
     )
-    # synced by the older code: the next sync reads every export again
+    # a store of schema 7, which had no activity's fields (nor these event's), synced by
+    # the older code: the next sync reads every export again
+    con.execute("DROP TABLE activity_field; DELETE FROM event_field")
+    con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     con.execute("UPDATE meta SET value = 'older' WHERE key = 'sync_code:org'")
     con.close()
     kept = "SELECT person_id, source, field, value FROM custom_field ORDER BY ALL"
