@@ -334,3 +334,36 @@ def test_another_program_holding_the_store_is_named_not_a_traceback(path, monkey
         holder.stdout.close()
     with store.connect(path, write=True) as con:  # released: writing works again
         con.execute("INSERT INTO t VALUES (3)")
+
+
+def _schema(con) -> tuple[list, list, list, list]:
+    here = "schema_name = 'main' AND database_name = current_database()"
+    return (
+        con.execute(
+            "SELECT table_name, column_index, column_name, data_type, is_nullable, "
+            f"column_default FROM duckdb_columns() WHERE {here} ORDER BY ALL"
+        ).fetchall(),
+        con.execute(
+            "SELECT table_name, constraint_type, constraint_column_names "
+            f"FROM duckdb_constraints() WHERE {here} ORDER BY ALL"
+        ).fetchall(),
+        con.execute(
+            f"SELECT table_name, sql FROM duckdb_tables() WHERE {here} ORDER BY 1"
+        ).fetchall(),
+        con.execute("SELECT * FROM meta ORDER BY ALL").fetchall(),
+    )
+
+
+def test_a_new_store_is_made_as_the_migrations_leave_an_older_one():
+    # a new store's tables are made in one call, without the migrations' steps: its
+    # tables, columns, keys and compression, and its schema version, are those a store
+    # that went through them has
+    new = duckdb.connect()
+    store.create_schema(new)
+    migrated = duckdb.connect()
+    migrated.execute("CREATE TABLE cb_older (n INTEGER)")  # not new: every step runs
+    store.create_schema(migrated)
+    migrated.execute("DROP TABLE cb_older")
+    assert _schema(new) == _schema(migrated)
+    assert ("schema_version", str(store.SCHEMA_VERSION)) in _schema(new)[3]
+    assert {name for name, _ in _schema(new)[2]} == set(store.SCHEMA)

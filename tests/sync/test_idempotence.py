@@ -66,6 +66,26 @@ def test_resync_same_files_changes_nothing(make_cohort):
     assert snapshot(c) == before
 
 
+def test_a_sync_of_unchanged_exports_makes_no_database_to_read_them_into(make_cohort, monkeypatch):
+    # (every report syncs its organization first: with nothing to read, a DuckDB
+    # instance, its threads and its settings cost a re-run's every report ~15 ms)
+    import cyclebook.sync
+
+    c = make_cohort(SOURCES)
+    c.write("an/activists.csv", AN_CSV)
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    assert c.sync().status == "ok"
+
+    def refused(setup=""):
+        raise AssertionError("a database was made to read unchanged exports into")
+
+    monkeypatch.setattr(cyclebook.sync, "private_instance", refused)
+    assert c.sync().status == "unchanged"
+    with pytest.raises(AssertionError, match="a database was made"):
+        c.sync(force=True)
+    assert not list((c.root / ".cyclebook").glob("spill-*"))
+
+
 def test_raw_exports_archived_byte_for_byte(make_cohort):
     c = make_cohort(SOURCES)
     raw = ("\ufeff" + AN_CSV).encode("utf-8")

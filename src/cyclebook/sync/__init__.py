@@ -40,11 +40,9 @@ from cyclebook.filehash import cohort_cache, files_digest, files_under
 from cyclebook.paths import CohortPaths
 from cyclebook.store import (
     MATCHED_IDENTITY,
-    add_columns,
     attached_for_write,
     connect,
     private_instance,
-    table_names,
 )
 from cyclebook.sync.merge import (
     HUB_IDS,
@@ -347,17 +345,13 @@ def _people_no_longer_listed(con, org_id: str, sheet: str) -> int:
     ).fetchone()[0]
 
 
-def _synced_by(con, org_id: str) -> str | None:
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [f"sync_code:{org_id}"]).fetchone()
-    return row[0] if row else None
+# the organization's last sync that ended well (parameter $org)
+_LAST_RUN = """SELECT run_id FROM sync_run WHERE org_id = $org AND file IS NULL AND status = 'ok'
+               ORDER BY started_at DESC LIMIT 1"""
 
 
 def _last_run(con, org_id: str) -> str | None:
-    row = con.execute(
-        """SELECT run_id FROM sync_run WHERE org_id = ? AND file IS NULL AND status = 'ok'
-           ORDER BY started_at DESC LIMIT 1""",
-        [org_id],
-    ).fetchone()
+    row = con.execute(_LAST_RUN, {"org": org_id}).fetchone()
     return row[0] if row else None
 
 
@@ -380,30 +374,31 @@ def _stored_files(paths: CohortPaths, org: Organization) -> _Stored:
     if not paths.store.exists():
         return _Stored()
     with connect(paths.store) as con:
-        tables = table_names(con)
-        if not {"sync_run", "meta", "raw_file"} <= tables:
+        # in three statements (each costs DuckDB ~0.5-1 ms of planning; a listing of
+        # the store's tables, 5 ms in a new kernel, is not needed: a store without
+        # them fails the first)
+        try:
+            salt, last_run, synced_by = con.execute(
+                f"""SELECT (SELECT value FROM meta WHERE key = 'match_salt'),
+                           ({_LAST_RUN}), (SELECT value FROM meta WHERE key = $code)""",
+                {"org": org_id, "code": f"sync_code:{org_id}"},
+            ).fetchone()
+            if last_run is None:
+                return _Stored(salt=salt)
+            first_synced, orphaned = con.execute(
+                """SELECT (SELECT map_from_entries(list((sha256, first_synced_at)))
+                           FROM raw_file WHERE org_id = $org),
+                          (SELECT list(DISTINCT file) FROM rejected_row
+                           WHERE org_id = $org AND reason = $reason)""",
+                {"org": org_id, "reason": PERSON_NOT_FOUND},
+            ).fetchone()
+        except duckdb.CatalogException:  # a store the sync never wrote (no sync_run)
             return _Stored()
-        row = con.execute("SELECT value FROM meta WHERE key = 'match_salt'").fetchone()
-        salt = row[0] if row else None
-        last_run = _last_run(con, org_id)
-        if last_run is None:
-            return _Stored(salt=salt)
-        first_synced = dict(
-            con.execute(
-                "SELECT sha256, first_synced_at FROM raw_file WHERE org_id = ?", [org_id]
-            ).fetchall()
-        )
-        if _synced_by(con, org_id) != reading_digest(org):
+        first_synced = dict(first_synced or {})
+        if synced_by != reading_digest(org):
             return _Stored(last_run, None, salt, first_synced=first_synced)
-        orphaned = frozenset(
-            row[0]
-            for row in con.execute(
-                "SELECT DISTINCT file FROM rejected_row WHERE org_id = ? AND reason = ?",
-                [org_id, PERSON_NOT_FOUND],
-            ).fetchall()
-        )
         files = _file_results_from_store(con, org_id, last_run)
-        return _Stored(last_run, files, salt, orphaned, first_synced)
+        return _Stored(last_run, files, salt, frozenset(orphaned or ()), first_synced)
 
 
 def _tool(kind: str) -> str:
@@ -463,30 +458,14 @@ def sync_org(
     started = dt.datetime.now(dt.UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     result = SyncResult(org.id, "ok", run_id)
-    # The exports are parsed into a private in-memory database, without the store's
-    # lock. The store is held (exclusively: DuckDB lets no other process even read a
-    # file open for writing) only to compare and write, so the cohort's other reports
-    # are not kept waiting while this organization's exports are read.
-    con = private_instance(STAGE_SETUP)
     limit = memory_limit()
-    try:  # (no progress bar on stderr in a report)
-        con.execute(f"SET enable_progress_bar = false; SET memory_limit = {sql_str(limit)}")
-    except duckdb.Error as exc:
-        con.close()
-        raise CyclebookError(
-            f"{MEMORY_ENV}={limit!r} is not a memory size ({str(exc).splitlines()[0]})",
-            fix=f"set {MEMORY_ENV} to a size such as 3GB or 6GB, or unset it.",
-        ) from exc
-    # beyond the memory limit DuckDB spills to disk: beside the store, as a store
-    # connection would (not in /tmp, often a small RAM disk), one folder per sync
-    spill = paths.root / ".cyclebook" / f"spill-{run_id}"
-    # DuckDB makes the folder itself when it first spills, but not its parent: without
-    # this a cohort's first sync failed the moment it outgrew the memory limit
-    spill.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET preserve_insertion_order = true; SET temp_directory = {sql_str(str(spill))}")
-    stage = Stage(
-        con, org.id, org.timezone, tmp_root=paths.root / ".cyclebook" / "tmp", prepared=True
-    )
+    # the files are listed, and compared with the last sync's, before any database is
+    # made to read them into: a sync of unchanged exports (every report's, on every
+    # re-run) makes none
+    stage = Stage(None, org.id, org.timezone, tmp_root=paths.root / ".cyclebook" / "tmp")
+    con: duckdb.DuckDBPyConnection | None = None
+    spill: Path | None = None
+    refused: CyclebookError | None = None  # the memory limit: no sync run was begun
     archiving: _Archiver | None = None
     committed = False
     try:
@@ -538,6 +517,12 @@ def sync_org(
                 for f in infos:
                     f.carried = f.file_no not in reading
             changed = sorted(compare)
+        try:
+            con, spill = _parsing_instance(paths, run_id, limit)
+        except CyclebookError as exc:
+            refused = exc
+            raise
+        stage.open(con, prepared=True)
         salt = salt or _made_salt(paths)
         stage.use_salt(salt)
         # the byte-for-byte copies are plain file I/O: made beside the parsing
@@ -552,7 +537,6 @@ def sync_org(
         _coverage(con)
         clock.lap("read")
         with attached_for_write(con, paths.store):
-            _migrate(con)
             if _last_run(con, org.id) != last_run:
                 raise StoreError(
                     f"{org.id}: another sync of this organization finished while its "
@@ -611,7 +595,8 @@ def sync_org(
                 con.execute("ROLLBACK")
                 raise
     except CyclebookError as exc:
-        _record_failure(paths, org.id, run_id, started, str(exc))
+        if exc is not refused:
+            _record_failure(paths, org.id, run_id, started, str(exc))
         raise
     except duckdb.InterruptException as exc:
         # DuckDB's form of a Ctrl-C during a query: the user stopped the sync, the export
@@ -649,9 +634,39 @@ def sync_org(
             if not committed:  # ...nor the copies it made
                 archiving.discard()
         stage.close(drop=False)  # closing the connection frees its tables
-        con.close()
-        shutil.rmtree(spill, ignore_errors=True)
+        if con is not None:
+            con.close()
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
     return result
+
+
+def _parsing_instance(
+    paths: CohortPaths, run_id: str, limit: str
+) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    """The database a sync reads the exports into, and the folder it spills to.
+
+    The exports are parsed into a private in-memory database, without the store's
+    lock. The store is held (exclusively: DuckDB lets no other process even read a
+    file open for writing) only to compare and write, so the cohort's other reports
+    are not kept waiting while this organization's exports are read."""
+    con = private_instance(STAGE_SETUP)
+    try:  # (no progress bar on stderr in a report)
+        con.execute(f"SET enable_progress_bar = false; SET memory_limit = {sql_str(limit)}")
+    except duckdb.Error as exc:
+        con.close()
+        raise CyclebookError(
+            f"{MEMORY_ENV}={limit!r} is not a memory size ({str(exc).splitlines()[0]})",
+            fix=f"set {MEMORY_ENV} to a size such as 3GB or 6GB, or unset it.",
+        ) from exc
+    # beyond the memory limit DuckDB spills to disk: beside the store, as a store
+    # connection would (not in /tmp, often a small RAM disk), one folder per sync
+    spill = paths.root / ".cyclebook" / f"spill-{run_id}"
+    # DuckDB makes the folder itself when it first spills, but not its parent: without
+    # this a cohort's first sync failed the moment it outgrew the memory limit
+    spill.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET preserve_insertion_order = true; SET temp_directory = {sql_str(str(spill))}")
+    return con, spill
 
 
 def _of_source(rel: str, source: Source) -> bool:
@@ -908,12 +923,6 @@ def _note_hubs(con, stage: Stage, hubs: dict[str, int], joined: dict[str, int]) 
                 "records apart)"
             )
         stage.files[file_no].notes.append(note)
-
-
-def _migrate(con) -> None:
-    """The store's columns added since it was made (it is attached here, not opened
-    through ``connect``, which adds them)."""
-    add_columns(con)
 
 
 class _Clock:

@@ -686,7 +686,7 @@ class Stage:
 
     def __init__(
         self,
-        con: duckdb.DuckDBPyConnection,
+        con: duckdb.DuckDBPyConnection | None,
         org_id: str,
         timezone: str,
         tmp_root: Path | None = None,
@@ -694,11 +694,15 @@ class Stage:
         prepared: bool = False,
     ) -> None:
         """``prepared``: ``con`` has run :data:`STAGE_SETUP` already (see
-        :func:`store.private_instance`)."""
-        self.con = con
+        :func:`store.private_instance`). ``con`` None: files are listed now, and the
+        connection is given by :meth:`open` once there is something to read (a sync of
+        unchanged exports makes none)."""
+        self.con: duckdb.DuckDBPyConnection  # (set by open)
         self.org_id = org_id
+        self.timezone = timezone
+        self.tmp_root = tmp_root
         self.files: list[FileInfo] = []
-        self.tmpdir = _private_tmpdir(tmp_root)
+        self.tmpdir: Path | None = None
         self._n = 0
         # rows readers add to a deferred table stay in their typed tables: the staged
         # table is a view over them (see finalize), so 10M activities are not copied
@@ -706,7 +710,14 @@ class Stage:
         self.kept: list[str] = []  # typed tables the views read
         # objects inside JSON records whose keys json_keys names ("person")
         self.nested_json_objects: set[str] = set()
-        zone = f"SET TimeZone = {sql_str(timezone)}"
+        if con is not None:
+            self.open(con, prepared=prepared)
+
+    def open(self, con: duckdb.DuckDBPyConnection, *, prepared: bool = False) -> None:
+        """Read into ``con`` (see ``__init__``)."""
+        self.con = con
+        self.tmpdir = _private_tmpdir(self.tmp_root)
+        zone = f"SET TimeZone = {sql_str(self.timezone)}"
         con.execute(zone if prepared else f"{zone};\n{STAGE_SETUP}")
 
     def use_salt(self, salt: str) -> None:
@@ -746,6 +757,8 @@ class Stage:
     def close(self, drop: bool = True) -> None:
         """Remove the staged tables (not needed when the connection is closed next:
         that frees them) and the folder of transcoded copies."""
+        if self.tmpdir is None:
+            return  # never opened: nothing was staged
         if drop:
             self.con.execute(
                 ";\n".join(
