@@ -16,6 +16,7 @@ from conftest import utc
 from test_readers import AN_API_PERSON, MOBILIZE_PAGE
 
 from cyclebook.errors import ExportError
+from cyclebook.sync.stage import PLAIN_CSV_BYTES, Stage, _plainly_no_blank_nor_header_record
 from cyclebook.sync.summary import reject_fix
 
 GENERIC = """\
@@ -145,6 +146,54 @@ def test_a_header_line_of_a_joined_export_is_a_repeated_header(make_cohort, seco
         """SELECT i.source_id, pii.first_name FROM identity i
            JOIN person_pii pii USING (org_id, person_id) ORDER BY 1"""
     ) == [("u1", "Ana"), ("u2", "Bo")]
+
+
+@pytest.mark.parametrize(
+    ("records", "plain"),
+    [
+        ("u1,ana@example.org\nu2,bo@example.org\n", True),
+        ("u1,uuidx\nxemail,bo@example.org", True),  # (no final line end)
+        ('"u1","ana@example.org"\r\nu2,b\r\n', True),
+        ("u1, EMAIL \n", False),  # trimmed and lowercased, a compared name
+        ('u1,"Email"\n', False),
+        ("\ufeffUUID,x\n", False),  # without its byte-order mark
+        ("u1,\u0130d\n", False),  # DuckDB lowercases the dotted I into an ASCII i
+        ("u1,\u212aey\n", False),  # ...and the Kelvin sign into k
+        ("u1,a\n,\nu2,b\n", False),  # a blank record
+        ("u1,a\n\nu2,b\n", False),  # an empty line
+        ('u1,a\n"",\n', False),
+        ("u1,a\r,\ru2,b\r", False),  # a blank record, old Mac line ends
+        ("", False),  # no record: nothing to save
+    ],
+)
+def test_a_small_csv_is_seen_plainly_to_hold_no_blank_nor_header_record(tmp_path, records, plain):
+    """A small CSV's blank records and repeated header lines are looked for in Python
+    where it plainly has none (DuckDB's query for them is mostly planning): never where
+    DuckDB could find one."""
+    path = tmp_path / "a.csv"
+    path.write_bytes(f"uuid,email\n{records}".encode())
+    stage = Stage(None, "org", "UTC")
+    f = stage.add_file(path, "a.csv", "action_network_csv", "an")
+    f.delimiter = ","
+    compared = {"uuid", "email", "UUID", "Email", "id", "key"}
+    assert _plainly_no_blank_nor_header_record(path, f, compared) is plain
+
+
+def test_a_csv_is_looked_through_by_duckdb_when_in_doubt(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"uuid,email\nu1,a@example.org\n")
+    stage = Stage(None, "org", "UTC")
+    f = stage.add_file(path, "a.csv", "action_network_csv", "an")
+    f.delimiter = ","
+    assert _plainly_no_blank_nor_header_record(path, f, {"uuid"})
+    # a compared name that is not ASCII, holds a quote or the delimiter, or is empty
+    for name in ("n\u00famero", 'a"b', "a,b", " "):
+        assert not _plainly_no_blank_nor_header_record(path, f, {"uuid", name})
+    f.skip = 1  # lines above the header
+    assert not _plainly_no_blank_nor_header_record(path, f, {"uuid"})
+    f.skip = 0
+    path.write_bytes(b"uuid,email\n" + b"u1,a@example.org\n" * (PLAIN_CSV_BYTES // 16))
+    assert not _plainly_no_blank_nor_header_record(path, f, {"uuid"})  # too large
 
 
 def test_a_repeated_header_with_a_name_twice_or_none(make_cohort):
