@@ -350,11 +350,6 @@ _LAST_RUN = """SELECT run_id FROM sync_run WHERE org_id = $org AND file IS NULL 
                ORDER BY started_at DESC LIMIT 1"""
 
 
-def _last_run(con, org_id: str) -> str | None:
-    row = con.execute(_LAST_RUN, {"org": org_id}).fetchone()
-    return row[0] if row else None
-
-
 class _Stored(NamedTuple):
     last_run: str | None = None
     files: list[FileResult] | None = None
@@ -537,13 +532,19 @@ def sync_org(
         _coverage(con)
         clock.lap("read")
         with attached_for_write(con, paths.store):
-            if _last_run(con, org.id) != last_run:
+            stored_run, stored_salt = con.execute(
+                f"SELECT ({_LAST_RUN}), (SELECT value FROM meta WHERE key = 'match_salt')",
+                {"org": org.id},
+            ).fetchone()
+            if stored_run != last_run:
                 raise StoreError(
                     f"{org.id}: another sync of this organization finished while its "
                     "exports were being read",
                     fix="run the sync again (only one sync per organization at a time).",
                 )
-            if cohort_salt(con) != salt:  # (the store was replaced meanwhile)
+            # (the store was replaced meanwhile; one without a salt is given one, as
+            # the next sync would)
+            if (stored_salt or cohort_salt(con)) != salt:
                 raise StoreError(
                     f"{org.id}: the store was replaced while this organization's exports "
                     "were being read",
@@ -554,7 +555,9 @@ def sync_org(
             con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")
             try:
-                identities = resolve_identities(con, org.id, person_references(stage.files))
+                identities = resolve_identities(
+                    con, org.id, person_references(stage.files), salt=salt
+                )
                 _note_hubs(con, stage, identities["hubs"], identities["hubs_joined"])
                 clock.lap("identity")
                 sheets = _whole_sheets(paths, org, stage)

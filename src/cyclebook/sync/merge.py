@@ -33,7 +33,11 @@ __all__ = ["HUB_IDS", "PERSON_NOT_FOUND", "cohort_salt", "resolve_identities", "
 
 
 def resolve_identities(
-    con: duckdb.DuckDBPyConnection, org_id: str, references: str = "FALSE"
+    con: duckdb.DuckDBPyConnection,
+    org_id: str,
+    references: str = "FALSE",
+    *,
+    salt: str | None = None,
 ) -> dict:
     """Build ``cb_idmap(source, source_id, person_id, is_new, seen, n, old, listed)`` for
     staged and stored ids (``seen``: the earliest ``seen_at`` of a staged id, ``n``: its
@@ -46,8 +50,9 @@ def resolve_identities(
     this sync's records link, each group with its survivor (rank 0) and the people
     merged into it (ranks 1, 2...). Returns the rounds run, the hubs per tool, the stored
     people per tool that hold two or more ids of a hub (matched before it was one) and
-    the number of stored people merged into others."""
-    salt = sql_str(cohort_salt(con))
+    the number of stored people merged into others. ``salt``: the cohort's, when the
+    caller has read it (else read here)."""
+    salt = sql_str(salt or cohort_salt(con))
     # the staged ids' values as the keys the store keeps (each distinct value hashed once)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_vals AS
@@ -620,6 +625,7 @@ def write_org(
             "custom_field",
             "event_field",
             "activity_field",
+            "person_key",
         ),
     )
     first_load = "activity" not in held
@@ -868,7 +874,7 @@ def write_org(
     keys = f"""SELECT $org AS org_id, m.person_id, {id_key("$salt", "v.source", "v.source_id")} AS id_key,
                v.a AS key
         FROM cb_vals v JOIN cb_idmap m USING (source, source_id)"""
-    if _has_rows(con, "person_key", org_id):
+    if "person_key" in held:
         keys = f"""SELECT * FROM ({keys}) n WHERE NOT EXISTS (
             SELECT 1 FROM person_key o
             WHERE o.org_id = $org AND o.id_key = n.id_key AND o.key = n.key)"""
@@ -1457,7 +1463,7 @@ def _upsert(
         stored = _has_rows(con, table, org_id)
     if not stored:
         return con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {staged}").fetchone()[0]
-    cols = [r[0] for r in con.execute(f"DESCRIBE {staged}").fetchall()]
+    cols = con.table(staged).columns  # (no statement to plan)
     col_list = ", ".join(cols)
     # stored rows are compared only where a staged row has their key (a few thousand
     # new rows against ten million stored ones: a semi-join, not a full diff)

@@ -1723,8 +1723,8 @@ def read_van(stage: Stage, source: Source, files: list[FileInfo], org) -> None:
             },
         )
 
-    for t, _cols in loaded.values():
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+    if loaded:  # (in one call: a call each cost ~0.3 ms)
+        con.execute("".join(f"DROP TABLE IF EXISTS {t};" for t, _cols in loaded.values()))
 
 
 # --------------------------------------------------------------------------- Spoke

@@ -710,6 +710,7 @@ class Stage:
         self.kept: list[str] = []  # typed tables the views read
         # objects inside JSON records whose keys json_keys names ("person")
         self.nested_json_objects: set[str] = set()
+        self._empty_rejects: list[str] = []  # DuckDB's rejects tables of a CSV, to drop
         if con is not None:
             self.open(con, prepared=prepared)
 
@@ -740,12 +741,14 @@ class Stage:
 
     def release_unused(self, *still_needed_by: str) -> None:
         """Drop the typed tables no remaining deferred view reads."""
-        keep = []
+        keep, unused = [], []
         for typed in self.kept:
             if any(f" {typed} " in part for name in still_needed_by for part in self.parts[name]):
                 keep.append(typed)
             else:
-                self.con.execute(f"DROP TABLE IF EXISTS {typed}")
+                unused.append(typed)
+        if unused:  # (in one call: a call each cost ~0.3 ms)
+            self.con.execute("".join(f"DROP TABLE IF EXISTS {typed};" for typed in unused))
         self.kept = keep
 
     def finalize(self) -> None:
@@ -768,6 +771,7 @@ class Stage:
                         for name in STAGE_SCHEMA
                     ]
                     + [f"DROP TABLE IF EXISTS {typed}" for typed in self.kept]
+                    + [f"DROP TABLE IF EXISTS {t}" for t in self._empty_rejects]
                 )
             )
         shutil.rmtree(self.tmpdir, ignore_errors=True)
@@ -953,9 +957,12 @@ class Stage:
         table = self.tmp_name("csv")
         for attempt in range(2):
             rj, rs = self.tmp_name("rj"), self.tmp_name("rs")
+            # (the empty rejects tables of the CSV read before go in the same call)
+            earlier, self._empty_rejects = self._empty_rejects, []
             try:
                 (total,) = self.con.execute(  # (the records read: the rows it returns)
-                    f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(
+                    "".join(f"DROP TABLE IF EXISTS {t}; " for t in earlier)
+                    + f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(
                         {sql_str(str(path))}, header = true, all_varchar = true,
                         delim = {sql_str(f.delimiter)}, quote = '"', escape = '"',
                         auto_detect = true, skip = {int(skip)},
@@ -1001,8 +1008,11 @@ class Stage:
                 path = self._repair_encoding(f)
                 continue
             break
-        # (the rejects tables dropped in the same call)
-        columns = [r[0] for r in self.con.execute(f"{dropped}; DESCRIBE {table}").fetchall()]
+        if errors:
+            self.con.execute(dropped)
+        else:  # (dropped with the next CSV's reading: a call less a file)
+            self._empty_rejects = [rj, rs]
+        columns = self.con.table(table).columns  # (no statement: ~0.4 ms less a file)
         if _may_hold_cr(path):
             _one_line_end_in_values(self.con, table, columns)
         if len(columns) == 1 and f.delimiter == "," and b"," not in header_line:
