@@ -1468,11 +1468,16 @@ def _upsert(
     # stored rows are compared only where a staged row has their key (a few thousand
     # new rows against ten million stored ones: a semi-join, not a full diff)
     on_key = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    # the staged rows no stored row equals in every column. An anti join, not EXCEPT:
+    # the staged rows are one per key already, and EXCEPT made both sides distinct
+    # first, two hash aggregates over every column (half the CPU of comparing 300,000
+    # changed activities with the store)
+    same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM t.{c}" for c in cols)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_changed AS
-            SELECT {col_list} FROM {staged}
-            EXCEPT SELECT {", ".join(f"t.{c}" for c in cols)} FROM {table} t
-                   SEMI JOIN {staged} s ON {on_key} WHERE t.org_id = ?""",
+            SELECT {", ".join(f"n.{c}" for c in cols)} FROM {staged} n
+            ANTI JOIN (SELECT {", ".join(f"t.{c}" for c in cols)} FROM {table} t
+                       SEMI JOIN {staged} s ON {on_key} WHERE t.org_id = ?) t ON {same}""",
         [org_id],
     )
     if newer_than_stored:
