@@ -19,6 +19,7 @@ from test_readers import (
 
 from cyclebook.errors import ExportError
 from cyclebook.store import UNINDEXED_KEYS
+from cyclebook.sync import merge
 
 CANONICAL = [
     "person",
@@ -190,6 +191,17 @@ def test_modified_activity_replaces_the_old_row(make_cohort):
     assert_keys_unique(c)
 
 
+@pytest.fixture(params=["few", "many"])
+def people_written(request, monkeypatch):
+    """A re-sync writing a few of the stored people, or most of them (then their
+    first-seen dates are found another way: merge.MANY_WRITTEN, lowered to the
+    tests' handful of people)."""
+    if request.param == "many":
+        monkeypatch.setattr(merge, "MANY_WRITTEN", 1)
+    return request.param
+
+
+@pytest.mark.usefixtures("people_written")
 def test_first_seen_is_the_earliest_of_creation_and_activities_across_syncs(make_cohort):
     c = make_cohort("- {kind: van, path: van}")
     c.write("van/persons.csv", "vanid,datecreated\n101,2026-08-05 10:00:00\n102,2026-08-05\n")
@@ -823,6 +835,7 @@ def _first_seen(c) -> list[tuple]:
     )
 
 
+@pytest.mark.usefixtures("people_written")
 def test_first_seen_moves_later_when_a_van_contact_moves_to_another_person(make_cohort):
     """A one-on-one entered on the wrong person (101) and moved to the right one (102)
     by the next weekly export: 101 kept its date as the day she was first seen, two
@@ -849,6 +862,7 @@ def test_first_seen_moves_later_when_a_van_contact_moves_to_another_person(make_
     assert _first_seen(c) == [("van:101", "2026-03-01 17:00"), ("van:102", "2026-01-10 23:00")]
 
 
+@pytest.mark.usefixtures("people_written")
 def test_first_seen_moves_later_when_a_sheet_row_moves_to_another_email(make_cohort):
     """A sign-in sheet named people by email; a row typed with Ana's email was Bo's,
     corrected when the sheet was saved again. Ana, in Action Network since March, kept
