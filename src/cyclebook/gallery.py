@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -374,7 +374,7 @@ def _year_groups(
     unknown: set[tuple],
     fixed: set[tuple],
     forced: list[tuple],
-    frame: pd.DataFrame,
+    rows: list[_Row],
     shown: dict[tuple, Any],
 ) -> list[list[tuple]]:
     """The year so far is the previous cycle's year so far plus this cycle's figure:
@@ -384,7 +384,9 @@ def _year_groups(
     was not shown at all is ``unknown``. (Cycles with a gap between them, or in another
     year, give no sum: the values say so, see :func:`cyclebook.privacy._sums`.)"""
     groups = []
-    for row in frame[frame["period"] == "year"].itertuples(index=False):
+    for row in rows:
+        if row.period != "year":
+            continue
         if row.dimension.split("|")[0] not in WEEKLY_SUMS:
             continue  # people reached are counted once a year and once a cycle: no sum
         base = (row.metric, "year", row.dimension)
@@ -512,51 +514,136 @@ def safe_values(
     """
     if frame is None or frame.empty:
         return []
+    # (each frame's rows read once, as Python values: pandas' grouping, sorting and
+    # filtering of a few dozen rows per organization were most of the cohort summary's
+    # Measure Gallery and of a cohort or funder share report's suppression)
+    earlier = [_rows_by_org(f, previous=True) for f in previous if f is not None and not f.empty]
+    return _safe_rows(
+        _rows_by_org(frame),
+        audience,
+        skip_periods=skip_periods,
+        withhold=withhold,
+        ladders=ladders,
+        previous=earlier,
+    )
+
+
+def _safe_rows(
+    by_org: Mapping[Any, list[_Row]],
+    audience: str,
+    *,
+    skip_periods: Iterable[str],
+    withhold: Iterable[tuple[str, str, str]],
+    ladders: Mapping[str, Sequence[str]] | None,
+    previous: Sequence[Mapping[Any, list[_Row]]],
+) -> list[SharedValue]:
+    """:func:`safe_values` of rows by organization (:func:`_rows_by_org`); ``previous``:
+    each earlier cycle's, newest first, visible wherever shared."""
     out: list[SharedValue] = []
     skip = set(skip_periods)
     withhold = set(withhold)
-    earlier_frames = [f for f in previous if f is not None and not f.empty]
-    for org_id, org_frame in frame.groupby("org_id", sort=False):
+    for org_id, org_rows in by_org.items():
+        if not org_rows:
+            continue
         ladder = (ladders or {}).get(str(org_id))
         before = None
-        for earlier in reversed(earlier_frames):  # oldest first
-            prev_frame = earlier[earlier["org_id"] == org_id]
-            if "shared" not in prev_frame.columns:
-                prev_frame = prev_frame.assign(shared=True)
-            # (every figure an outside reader saw of it, not this audience's alone)
-            prev_frame = prev_frame.assign(visible=prev_frame["shared"])
-            if prev_frame.empty:
+        for earlier in reversed(previous):  # oldest first
+            prev_rows = earlier.get(org_id)
+            if not prev_rows:
                 before = None  # a cycle it has no values of: the chain starts again
                 continue
-            shown = _safe_org_values(str(org_id), prev_frame, audience, set(), ladder, before)
-            before = (prev_frame, {(v.metric, v.period, v.dimension): v.shown for v in shown})
-        safe = _safe_org_values(str(org_id), org_frame, audience, withhold, ladder, before)
+            shown = _safe_org_values(str(org_id), prev_rows, audience, set(), ladder, before)
+            before = (prev_rows, {(v.metric, v.period, v.dimension): v.shown for v in shown})
+        safe = _safe_org_values(str(org_id), org_rows, audience, withhold, ladder, before)
         out.extend(v for v in safe if v.period not in skip)
     out.sort(key=lambda v: (_metric_sort(v.metric), _period_sort(v.period), v.dimension != ""))
     return out
 
 
+class _Row(NamedTuple):
+    """One saved value as suppression reads it (a ``metric_value`` row)."""
+
+    metric: str
+    period: str
+    dimension: str
+    value: Any
+    denominator: Any
+    suppressed: Any
+    definition: Any
+    shared: Any  # some outside audience sees it (see _mark_shared)
+    visible: Any  # this audience sees it
+
+
+def _rows_by_org(frame: pd.DataFrame, *, previous: bool = False) -> dict[Any, list[_Row]]:
+    """The frame's rows by organization, in the order the organizations first appear
+    (as ``groupby(sort=False)``; rows without an organization are left out, as it leaves
+    them) and each one's rows in the frame's order. A row without ``shared`` is shared,
+    one without ``visible`` is visible where shared; ``previous``: an earlier cycle's
+    rows, visible wherever shared (every figure an outside reader saw of it, not this
+    audience's alone)."""
+    n = len(frame)
+    columns = set(frame.columns)
+
+    def column(name: str, default: Any) -> list[Any]:
+        # iterated as pandas' itertuples iterates it: the same Python values
+        return list(frame[name]) if name in columns else [default] * n
+
+    shared = column("shared", True)
+    visible = shared if previous or "visible" not in columns else list(frame["visible"])
+    out: dict[Any, list[_Row]] = {}
+    for org_id, *fields in zip(
+        column("org_id", None),
+        column("metric", None),
+        column("period", None),
+        column("dimension", None),
+        column("value", None),
+        column("denominator", None),
+        column("suppressed", False),
+        column("definition", None),
+        shared,
+        visible,
+        strict=True,
+    ):
+        if not _is_missing(org_id):
+            out.setdefault(org_id, []).append(_Row(*fields))
+    return out
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _sorted_rows(rows: list[_Row]) -> list[_Row]:
+    """The rows by metric, period and dimension, ties in their order (pandas'
+    ``sort_values(kind="stable")`` on the three; text sorts by code point in both)."""
+    keys = [(row.metric, row.period, row.dimension) for row in rows]
+    if all(isinstance(part, str) for key in keys for part in key):
+        order = sorted(range(len(rows)), key=keys.__getitem__)
+    else:  # a missing text (never saved so): pandas' own order, missing ones last
+        parts = pd.DataFrame(keys, columns=["metric", "period", "dimension"])
+        order = parts.sort_values(["metric", "period", "dimension"], kind="stable").index
+    return [rows[i] for i in order]
+
+
 def _safe_org_values(
     org_id: str,
-    frame: pd.DataFrame,
+    rows: list[_Row],
     audience: str,
     withhold: set[tuple] = frozenset(),
     ladder: Sequence[str] | None = None,
-    before: tuple[pd.DataFrame, dict[tuple, Any]] | None = None,
+    before: tuple[list[_Row], dict[tuple, Any]] | None = None,
 ) -> list[SharedValue]:
     restricted = audience != "organization"
-    if "shared" not in frame.columns:
-        frame = frame.assign(shared=True)
     # Where a group of linked figures can hide one of several cells, the first in order
     # is hidden: the same order wherever the rows come from (the store returns them
     # sorted; a fresh computation in the order its queries happened to return them).
-    frame = frame.sort_values(["metric", "period", "dimension"], kind="stable")
+    rows = _sorted_rows(rows)
 
     values: dict[tuple, float | None] = {}
     unknown: set[tuple] = set()
     rates: dict[tuple, float | None] = {}
     rest_groups: list[list[tuple]] = []
-    for row in frame.itertuples(index=False):
+    for row in rows:
         base = (row.metric, row.period, row.dimension)
         parts = _parts(row)
         keys = [(*base, part) for part in parts]
@@ -647,8 +734,9 @@ def _safe_org_values(
     small_parts = {key[:3] for key, value in values.items() if key[3] == "v" and is_small(value)}
 
     out: list[SharedValue] = []
-    shown_rows = frame["visible"] if "visible" in frame.columns else frame["shared"]
-    for row in frame[shown_rows.astype(bool)].itertuples(index=False):
+    for row in rows:
+        if not bool(row.visible):
+            continue
         base = (row.metric, row.period, row.dimension)
         if base in rates:
             rate = rates[base]
@@ -663,7 +751,7 @@ def _safe_org_values(
             kind = state[(*base, "v")]
             value = values[(*base, "v")]
             shown = {"primary": SMALL, "secondary": HIDDEN}.get(kind, _fmt_count(value))
-        if restricted and bool(getattr(row, "suppressed", False)):
+        if restricted and bool(row.suppressed):
             shown = HIDDEN
         if restricted and base in withhold and shown is not None:
             shown = WITHHELD
@@ -1073,18 +1161,48 @@ def iter_shared(
 ) -> Iterable[tuple[Organization, list[SharedValue]]]:
     """Each organization that shares something with the audience, with its safe values."""
     values = cycle_values(store_path, card.id) if Path(store_path).exists() else None
-    earlier = _earlier_values(store_path, card)
+    # every organization's rows read once per cycle (as shared_values and safe_values
+    # would read each organization's: the same rows, marked the same way)
+    by_org = _rows_by_org(values) if values is not None else {}
+    earlier = [_rows_by_org(rows) for _, rows in _earlier_values(store_path, card)]
     for org in cohort.organizations:
         allowed = allowed_metrics(org, audience)
         if allowed is not None and not allowed:
             continue
-        frame = None
-        if values is not None:
-            frame = shared_values(store_path, org, card.id, audience, values=values)
-        before = [
-            shared_values(store_path, org, cycle, audience, values=rows) for cycle, rows in earlier
-        ]
-        yield org, safe_values(frame, audience, ladders=ladders_of([org]), previous=before)
+        rows = _marked_rows(by_org.get(org.id, []), org, audience)
+        # (a cycle of which it has no values is left out, as safe_values leaves out an
+        # empty frame)
+        marked = [_marked_rows(c.get(org.id, []), org, audience, previous=True) for c in earlier]
+        before = [{org.id: rows_before} for rows_before in marked if rows_before]
+        shown = _safe_rows(
+            {org.id: rows},
+            audience,
+            skip_periods=SKIP_PERIODS,
+            withhold=(),
+            ladders=ladders_of([org]),
+            previous=before,
+        )
+        yield org, shown
+
+
+def _marked_rows(
+    rows: list[_Row], org: Organization, audience: str, *, previous: bool = False
+) -> list[_Row]:
+    """:func:`_mark_shared` of one organization's rows (``previous``: an earlier cycle's,
+    visible wherever shared, see :func:`_rows_by_org`)."""
+    allowed = allowed_metrics(org, audience)
+    outside = _outside(org, audience)
+    wanted = _wanted(org, audience)
+    if wanted is not None:
+        rows = [row for row in rows if row.metric in wanted]
+    if allowed is None:
+        return [row._replace(shared=True, visible=True) for row in rows]
+    marked = []
+    for row in rows:
+        shared = row.metric in outside
+        visible = shared if previous else row.metric in allowed
+        marked.append(row._replace(shared=shared, visible=visible))
+    return marked
 
 
 def _earlier_values(store_path: str | Path, card: CycleCard) -> list[tuple[str, pd.DataFrame]]:
