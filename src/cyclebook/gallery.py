@@ -209,19 +209,35 @@ def safe_results(
     organization's figures to ``cohort`` or ``funder``. ``previous``: every earlier
     cycle's results, newest first (see :func:`safe_values`).
     """
-    frame = results.frame()
-    if frame.empty or (allowed_metrics(org, audience) == set()):
+    if not results.values or (allowed_metrics(org, audience) == set()):
         return {}
-    frame = _mark_shared(frame.assign(suppressed=False), org, audience)
-    before = [
-        _mark_shared(r.frame().assign(suppressed=False), org, audience)
-        for r in previous
-        if r is not None
-    ]
-    shown = safe_values(
-        frame, audience, skip_periods=(), ladders=ladders_of([org]), previous=before
+    # (the rows safe_values reads of the results' frames, made without the frames)
+    rows = _marked_rows(_result_rows(results), org, audience)
+    before = []
+    for earlier in previous:
+        if earlier is not None:
+            marked = _marked_rows(_result_rows(earlier), org, audience, previous=True)
+            if marked:  # (safe_values leaves out an empty frame)
+                before.append({earlier.org_id: marked})
+    shown = _safe_rows(
+        {results.org_id: rows},
+        audience,
+        skip_periods=(),
+        withhold=(),
+        ladders=ladders_of([org]),
+        previous=before,
     )
     return {(v.metric, v.period, v.dimension): v.shown for v in shown}
+
+
+def _result_rows(results: Any) -> list[_Row]:
+    """A :class:`MetricResults`' values as the rows of its frame (never suppressed)."""
+    return [
+        _Row(
+            v.metric, v.period, v.dimension, v.value, v.denominator, False, v.definition, True, True
+        )
+        for v in results.values
+    ]
 
 
 def ladders_of(orgs: Iterable[Organization]) -> dict[str, list[str]]:
