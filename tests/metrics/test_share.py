@@ -795,3 +795,50 @@ def test_a_metrics_definition_is_its_headlines():
         "active_base": "Any activity in the 365 days before the date."
     }
     assert share.definitions(None) == {}
+
+
+def test_followup_keeps_the_ids_of_a_person_without_contacts(cohort):
+    """A person whose contacts are gone (no person_pii row) is still listed with the ids
+    each tool knows them by, names left empty; the columns are the contacts', then one
+    per tool in name order."""
+    import duckdb
+
+    con = duckdb.connect(str(cohort.store))
+    con.execute("DELETE FROM person_pii WHERE person_id = 'old0'")
+    con.close()
+    ctx = load_context("share", str(cohort.root), "c2", "org", "organization")
+    share.compute(ctx)
+    with open(cohort.followup("org", "c2") / "newly_lapsed.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = {r["person_id"]: r for r in reader}
+        header = reader.fieldnames
+    assert header == [
+        "list",
+        "person_id",
+        "last_activity_at",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "may_email",
+        "may_text",
+        "action_network_id",
+        "mobilize_id",
+    ]
+    assert rows["old0"]["action_network_id"] == "act-old0"
+    assert rows["old0"]["mobilize_id"] == "mob-old0"
+    assert (rows["old0"]["first_name"], rows["old0"]["email"]) == ("", "")
+    assert rows["old0"]["may_email"] == "unknown"
+    assert rows["old1"]["first_name"] != ""
+
+
+def test_followup_lists_a_person_once_per_list():
+    """A person one activity short of two rungs' rules is listed once, under the first."""
+    import pyarrow as pa
+
+    from cyclebook.metrics.followup import _first_per_person
+
+    table = pa.table({"person_id": ["a", "b", "a", "c", "b"], "rung": list("12345")})
+    kept = _first_per_person(table)
+    assert kept.column("person_id").to_pylist() == ["a", "b", "c"]
+    assert kept.column("rung").to_pylist() == ["1", "2", "4"]
