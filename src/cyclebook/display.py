@@ -154,6 +154,19 @@ def table(
         [_cell_text(value, formats.get(col)) for value in frame.iloc[:, i].tolist()]
         for i, col in enumerate(frame.columns)
     ]
+    return _table_block(names, columns, caption)
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str) -> Block:
+    """:func:`table` of rows whose cells are all text, without a frame (a cohort summary
+    shows one such table per organization: building each frame cost ~3 ms)."""
+    names = [str(name) for name in header]
+    columns = [[_cell_text(row[i], None) for row in rows] for i in range(len(names))]
+    return _table_block(names, columns, caption)
+
+
+def _table_block(names: list[str], columns: list[list[str]], caption: str) -> Block:
+    """The table's HTML and plain text from its column names and cell texts."""
     rows = list(zip(*columns, strict=True)) if columns else []
     head = "".join(f'<th scope="col">{esc(name)}</th>' for name in names)
     body = "".join("<tr>" + "".join(f"<td>{esc(t)}</td>" for t in row) + "</tr>" for row in rows)

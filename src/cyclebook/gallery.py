@@ -601,11 +601,11 @@ def _rows_by_org(frame: pd.DataFrame, *, previous: bool = False) -> dict[Any, li
     columns = set(frame.columns)
 
     def column(name: str, default: Any) -> list[Any]:
-        # iterated as pandas' itertuples iterates it: the same Python values
-        return list(frame[name]) if name in columns else [default] * n
+        # the values pandas' itertuples gives (its missing text NaN too), in one call
+        return frame[name].tolist() if name in columns else [default] * n
 
     shared = column("shared", True)
-    visible = shared if previous or "visible" not in columns else list(frame["visible"])
+    visible = shared if previous or "visible" not in columns else frame["visible"].tolist()
     out: dict[Any, list[_Row]] = {}
     for org_id, *fields in zip(
         column("org_id", None),
@@ -893,15 +893,16 @@ def _dimension_text(dimension: str) -> str:
 
 def _value_table(values: Sequence[SharedValue], caption: str) -> d.Block:
     rows = [
-        {
-            "Measure": METRIC_LABELS.get(v.metric, v.metric),
-            "When": PERIOD_LABELS.get(v.period, v.period),
-            "Breakdown": _dimension_text(v.dimension),
-            "Value": "–" if v.shown is None else v.shown,
-        }
+        (
+            METRIC_LABELS.get(v.metric, v.metric),
+            PERIOD_LABELS.get(v.period, v.period),
+            _dimension_text(v.dimension),
+            "–" if v.shown is None else v.shown,
+        )
         for v in values
     ]
-    return d.table(pd.DataFrame(rows, columns=["Measure", "When", "Breakdown", "Value"]), caption)
+    # (every cell is text: as a frame of them shows it, without building the frame)
+    return d.text_table(["Measure", "When", "Breakdown", "Value"], rows, caption)
 
 
 def _ladder_blocks(org: Organization, values: Sequence[SharedValue]) -> list[d.Block]:

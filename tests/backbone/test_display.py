@@ -44,3 +44,18 @@ def test_empty_table_says_so_in_both() -> None:
 def test_index_becomes_the_first_column() -> None:
     frame = pd.DataFrame({"n": [3, 40]}, index=pd.Index(["x", "yy"], name="key"))
     assert d.table(frame, "By key", index=True).plain == "By key\nkey   n\nx     3\nyy   40"
+
+
+def test_text_table_is_the_table_of_a_frame_of_its_texts():
+    """A table of text rows shows exactly what the table of a frame of them shows: the
+    same escaped cells, "–" for a missing one, numbers-like text to the right, and "No
+    rows." when there is none."""
+    header = ["Measure", "Value"]
+    rows = [("Active <base>", "1,234"), ("New people", "<10"), ("Retention", None)]
+    frame = pd.DataFrame(rows, columns=header)
+    got, want = d.text_table(header, rows, "Figures"), d.table(frame, "Figures")
+    assert (got.html, got.plain) == (want.html, want.plain)
+    assert "<td>–</td>" in got.html and "Active &lt;base&gt;" in got.html
+    empty = d.text_table(header, [], "None")
+    assert empty.html == d.table(pd.DataFrame([], columns=header), "None").html
+    assert "No rows." in empty.html
