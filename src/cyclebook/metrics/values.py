@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
 
 from cyclebook import store
 from cyclebook.config import (
@@ -46,8 +47,6 @@ from cyclebook.config import (
 )
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from cyclebook.config import Organization
 
 # The period of each metric's headline figure (dimension ''): a state at the cycle's end,
@@ -355,23 +354,22 @@ def save_values(
     (:func:`definition_settings`) tells an edit from cyclebook's own rewording.
     """
     now = computed_at or dt.datetime.now(dt.UTC)
-    frame = results.frame()
-    frame["suppressed"] = False
-    frame["computed_at"] = now
-    frame = frame[
-        [
-            "cycle",
-            "org_id",
-            "metric",
-            "period",
-            "dimension",
-            "value",
-            "denominator",
-            "suppressed",
-            "definition",
-            "computed_at",
-        ]
-    ]
+    # the rows as Arrow, straight from the values (a pandas frame of them cost ~3 ms)
+    n = len(results.values)
+    frame = pa.table(
+        {
+            "cycle": pa.array([results.cycle] * n, pa.string()),
+            "org_id": pa.array([results.org_id] * n, pa.string()),
+            "metric": pa.array([v.metric for v in results.values], pa.string()),
+            "period": pa.array([v.period for v in results.values], pa.string()),
+            "dimension": pa.array([v.dimension for v in results.values], pa.string()),
+            "value": pa.array([v.value for v in results.values], pa.float64()),
+            "denominator": pa.array([v.denominator for v in results.values], pa.float64()),
+            "suppressed": pa.array([False] * n, pa.bool_()),
+            "definition": pa.array([v.definition for v in results.values], pa.string()),
+            "computed_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+        }
+    )
     key = inputs_key(results.cycle, results.org_id)
     with store.connect(store_path, write=True) as con:
         con.execute("BEGIN TRANSACTION")
@@ -420,7 +418,7 @@ def save_values(
         except Exception:
             con.execute("ROLLBACK")
             raise
-    return len(frame)
+    return frame.num_rows
 
 
 def _fresh(
