@@ -36,6 +36,11 @@ from cyclebook.card import (
     trend,
 )
 from cyclebook.config import CycleCard, earlier_cycles, list_cycles, load_cycle
+
+# imported with this module, so the kernels of a run find it imported (their zygote
+# imports what the notebooks import: for a run of share reports alone, not the cohort
+# summary's gallery), not compiled again in each report for the cohort and for funders
+from cyclebook.gallery import safe_results
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
 from cyclebook.metrics.values import MetricValue, headline_period, unexplained_redefinitions
 from cyclebook.phases import PhaseContext, card_blocks
@@ -117,8 +122,6 @@ class View:
         self.safe: dict[tuple, Any] | None = None
         self.safe_prev: dict[tuple, Any] | None = None
         if self.restricted:
-            from cyclebook.gallery import safe_results
-
             # each cycle's suppression depends on the one before it: the chain of them
             earlier = earlier_results(ctx) if prev is not None else []
             self.safe = safe_results(res, ctx.org, ctx.audience, previous=[prev, *earlier])
