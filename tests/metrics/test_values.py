@@ -164,3 +164,31 @@ def test_what_the_measure_history_explains():
     assert not explained(_org([proposed]), "c3", cycles, "absorption")
     # a rung's change explains the measures that count rungs
     assert explained(_org([_change("ladder.active")]), "c1", cycles, "leaders")
+
+
+def test_results_from_rows_are_the_results_from_their_frame():
+    """Saved values read as rows give what the frame of the same rows gives: a missing
+    or NaN value and denominator read None; a missing definition reads ''."""
+    import math
+
+    import pandas as pd
+
+    from cyclebook.metrics.values import MetricResults
+
+    rows = [
+        ("absorption", "cycle", "", 0.25, 8.0, "Second action within 42 days."),
+        ("active_base", "end", "", 32.0, None, "365 days"),
+        ("retention", "cycle", "", math.nan, None, "Active again."),
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["metric", "period", "dimension", "value", "denominator", "definition"]
+    )
+    got = MetricResults.from_rows("c2", "org", rows)
+    assert got == MetricResults.from_frame("c2", "org", frame)
+    assert [(v.value, v.denominator) for v in got.values] == [
+        (0.25, 8.0),
+        (32.0, None),
+        (None, None),
+    ]
+    missing = MetricResults.from_rows("c2", "org", [("leaders", "end", "", 3.0, None, None)])
+    assert missing.values[0].definition == ""
