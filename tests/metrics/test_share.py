@@ -79,8 +79,17 @@ def test_followup_lists_are_csv_with_source_ids_and_never_in_html(cohort):
     assert written["newly_lapsed"][0] == 6
     # new people with a single signup are one activity from "member" (2+ in 180 days)
     with open(folder / "one_step.csv", newline="") as fh:
-        one_step = {r["person_id"] for r in csv.DictReader(fh)}
+        one_step_rows = list(csv.DictReader(fh))
+    one_step = {r["person_id"] for r in one_step_rows}
     assert {f"new{i}" for i in range(5, 12)} <= one_step
+    # in the ladder's order, then by id: the same file whatever DuckDB's threads did (a
+    # union's rows came in any order with more than one thread). Supporter -> Member
+    # (2+ activities) first, then Member -> Active (3+ attended: old20, old24, old28)
+    assert [(r["rung"], r["person_id"]) for r in one_step_rows] == [
+        ("Supporter", p)
+        for p in ["new10", "new11", *(f"new{i}" for i in range(5, 10))]
+        + [f"old{i}" for i in range(6)]
+    ] + [("Member", p) for p in ("old20", "old24", "old28")]
     assert (folder / "one_step.csv").stat().st_mode & 0o077 == 0  # owner only
     html = html_of(share.report_blocks(ctx, res))
     assert "newly_lapsed.csv" in html and str(folder) not in html

@@ -59,7 +59,7 @@ def _one_step(engine: MetricEngine) -> pa.Table:
     def build() -> ir.Table:
         s = engine.state
         parts = []
-        for r, j, cond in steps:
+        for step, (r, j, cond) in enumerate(steps):
             nxt = ladder[r + 1]
             col = s[R.cond_column("end", r + 1, j)].fill_null(0)
             hit = s.filter((s.rung_end == r) & (col == cond.min_count - 1))
@@ -71,9 +71,13 @@ def _one_step(engine: MetricEngine) -> pa.Table:
                     why=ibis.literal(
                         f"needs 1 more: {R.condition_text(cond)} within {nxt.window_days} days"
                     ),
+                    step=ibis.literal(step),
                 )
             )
-        return ibis.union(*parts)
+        # a union has no order of its own: with more than one DuckDB thread its rows came
+        # in any order, so a person one step short of two conditions got either's "why"
+        # and the list's rows moved between runs. The ladder's order decides instead.
+        return ibis.union(*parts).order_by(["step", "person_id"]).drop("step")
 
     return _first_per_person(engine.arrow("followup.one_step", build))
 
