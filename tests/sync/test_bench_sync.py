@@ -17,3 +17,16 @@ def test_sync_benchmark_small(tmp_path, capsys, benchmark_script):
     lean = [line for line in out if line.startswith("(context) the least a sync could do")]
     assert len(lean) == 2 and "string ids" in lean[0] and "BIGINT ids" in lean[1]
     assert out[-1].startswith("RESULT sync ratio=") and "peak_mb=" in out[-1]
+
+
+def test_sync_benchmark_times_a_fresh_store_in_a_reused_workdir(tmp_path, capsys, benchmark_script):
+    bench = benchmark_script("bench_sync")
+    args = ["--people", "200", "--activities", "2000", "--workdir", str(tmp_path)]
+    for _ in range(2):
+        assert bench.main(args) == 0
+        out = capsys.readouterr().out.splitlines()
+        # every export read and written again: not the earlier run's store left unchanged
+        # (200 people + 2,000 activities + 10 events, 4 codes, 2 results, 3 types)
+        assert any(line.startswith("cyclebook sync:") and "2,219 rows" in line for line in out)
+        written = next(line for line in out if line.startswith("written: "))
+        assert "'activity': 2000," in written and "'person': 200," in written
