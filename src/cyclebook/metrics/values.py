@@ -91,6 +91,10 @@ class MetricValue:
         return round(self.value * self.denominator)
 
 
+# the columns of a saved value that make a MetricValue, in its fields' order
+RESULT_COLUMNS = ("metric", "period", "dimension", "value", "denominator", "definition")
+
+
 @dataclass
 class MetricResults:
     """All values of one organization's cycle, plus lookups for the report."""
@@ -172,8 +176,8 @@ class MetricResults:
 
     @classmethod
     def from_rows(cls, cycle: str, org_id: str, rows: Iterable[tuple]) -> MetricResults:
-        """From ``(metric, period, dimension, value, denominator, definition)`` rows as
-        DuckDB returns them (:func:`from_frame` without the frame)."""
+        """From rows of :data:`RESULT_COLUMNS` as DuckDB returns them (missing values
+        None or NaN)."""
         res = cls(cycle, org_id)
         for metric, period, dimension, value, denominator, definition in rows:
             res.values.append(
@@ -181,10 +185,8 @@ class MetricResults:
                     metric,
                     period,
                     dimension,
-                    None if value is None or value != value else float(value),
-                    None
-                    if denominator is None or denominator != denominator
-                    else float(denominator),
+                    None if pd.isna(value) else float(value),
+                    None if pd.isna(denominator) else float(denominator),
                     definition or "",
                 )
             )
@@ -192,19 +194,7 @@ class MetricResults:
 
     @classmethod
     def from_frame(cls, cycle: str, org_id: str, frame: pd.DataFrame) -> MetricResults:
-        res = cls(cycle, org_id)
-        for row in frame.itertuples(index=False):
-            res.values.append(
-                MetricValue(
-                    row.metric,
-                    row.period,
-                    row.dimension,
-                    None if pd.isna(row.value) else float(row.value),
-                    None if pd.isna(row.denominator) else float(row.denominator),
-                    row.definition or "",
-                )
-            )
-        return res
+        return cls.from_rows(cycle, org_id, frame[list(RESULT_COLUMNS)].itertuples(index=False))
 
 
 def inputs_key(cycle: str, org_id: str) -> str:
@@ -537,7 +527,7 @@ def _result_rows(con, cycle: str, org_id: str) -> list[tuple]:
     gives them, as the rows :meth:`MetricResults.from_rows` reads (a frame of a few
     dozen rows cost a cohort or funder share report ~3 ms, twice)."""
     return con.execute(
-        "SELECT metric, period, dimension, value, denominator, definition "
+        f"SELECT {', '.join(RESULT_COLUMNS)} "
         "FROM metric_value WHERE cycle = ? AND org_id = ? "
         "ORDER BY metric, period, dimension",
         [cycle, org_id],
