@@ -1139,13 +1139,13 @@ class Stage:
     ) -> tuple[list[str], list[str], set[str]]:
         """The header's names as its line writes them, compared as a record's values are
         (see ``_header_value``), the texts the tests compare values with, and SQL tests,
-        one of which is TRUE for a record that may be that line again: its first three values are the first three names (in any
-        case, spaced), or its first value is one of the names (another export's header
-        line, after its byte-order mark or with its columns in another order), or its
-        second or third is one of the names or of the tool's (``known``): a header line
-        of another layout. DuckDB renames a repeated
-        or empty name ("a_1", "column3"): the line itself names the columns as a
-        repeated header line repeats them."""
+        one of which is TRUE for a record that may be that line again: its first three
+        values are the first three names (in any case, spaced), or its first value is
+        one of the names (another export's header line, after its byte-order mark or
+        with its columns in another order), or its second or third is one of the names
+        or of the tool's (``known``): a header line of another layout. DuckDB renames a
+        repeated or empty name ("a_1", "column3"): the line itself names the columns as
+        a repeated header line repeats them."""
         written = header_names(path, f.delimiter, f.skip)
         if written is None or len(written) != len(columns):
             written = columns
