@@ -114,6 +114,9 @@ def snapshot(base: Path) -> None:
         shutil.copytree(
             ROOT / name, snap / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
         )
+    # compiled, as `make install` compiles the checkout (where PYTHONDONTWRITEBYTECODE is
+    # set, nothing else would: every process would compile the copy from source)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(snap / "src")], check=True)
     ENV["PYTHONPATH"] = str(snap / "src")
     sys.path.insert(0, str(snap / "src"))
 
