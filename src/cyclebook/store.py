@@ -44,7 +44,10 @@ from cyclebook.errors import StoreError
 # 8: an organizer id made of a person's name (a Spoke texter's, a spreadsheet's
 #    organizer column) is the name's digest hashed with the salt (see
 #    _salt_organizer_names); activity_field
-SCHEMA_VERSION = 8
+# 9: custom_field.source_id, the id of the record that holds the value: two records of
+#    one tool that are one person (merged, or linked in one export) keep each its own
+#    value of a field (see _key_custom_fields_by_record)
+SCHEMA_VERSION = 9
 
 # columns added to a table after its first version: a store made before gets them
 ADDED_COLUMNS = (
@@ -203,14 +206,18 @@ SCHEMA: dict[str, str] = {
         -- (org_id, attempt_id) is unique, kept so by the sync like activity's key
     """,
     # columns an export had beyond the canonical model (e.g. Action Network custom fields);
-    # kept per person, never rendered (values may be personal)
+    # kept per person, never rendered (values may be personal). Each value with the
+    # record that holds it (identity's source_id): two records of one tool may be one
+    # person (two Action Network uuids one later record links), each keeping its own
+    # value of a field, as neither is older than the other
     "custom_field": """
         org_id VARCHAR NOT NULL,
         person_id VARCHAR NOT NULL,
         source VARCHAR NOT NULL,
+        source_id VARCHAR NOT NULL,
         field VARCHAR NOT NULL,
         value VARCHAR,
-        PRIMARY KEY (org_id, person_id, source, field)
+        PRIMARY KEY (org_id, person_id, source, source_id, field)
     """,
     # keys an event record had beyond the canonical model (an Action Network event's
     # own fields), kept per event as custom_field keeps a person's: an event is not a
@@ -580,6 +587,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     _hash_personal_keys(con)
     _salt_activity_digests(con)
     _salt_organizer_names(con)
+    _key_custom_fields_by_record(con)
     if "person_key" not in tables:  # from the ids as version 4 keeps them (hashed above)
         _add_person_keys(con)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -639,6 +647,31 @@ def _drop_old_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE {name}")
         con.execute(f"ALTER TABLE cb_rebuild RENAME TO {name}")
         con.execute("COMMIT")
+
+
+def _key_custom_fields_by_record(con: duckdb.DuckDBPyConnection) -> None:
+    """Stores made before version 9 keep one value of a custom field per person: rebuild
+    ``custom_field`` with the record each value came from (DuckDB cannot change a key in
+    place). A person with one id of the tool: that id's. One with several (two records
+    one sync linked, of which only one value was kept): the first of them, since the
+    store cannot tell which; the sync after the upgrade reads every export again and
+    writes each record's own value in its row."""
+    columns = {r[0] for r in con.execute("DESCRIBE custom_field").fetchall()}
+    if "source_id" in columns:
+        return
+    con.execute("BEGIN TRANSACTION")
+    con.execute(f"CREATE TABLE cb_rebuild ({SCHEMA['custom_field']})")
+    con.execute(
+        """INSERT INTO cb_rebuild BY NAME
+           SELECT c.org_id, c.person_id, c.source, coalesce(i.source_id, '') AS source_id,
+                  c.field, c.value
+           FROM custom_field c LEFT JOIN (
+               SELECT org_id, person_id, source, min(source_id) AS source_id FROM identity
+               GROUP BY ALL) i USING (org_id, person_id, source)"""
+    )
+    con.execute("DROP TABLE custom_field")
+    con.execute("ALTER TABLE cb_rebuild RENAME TO custom_field")
+    con.execute("COMMIT")
 
 
 # the key an activity or attempt id was built of: an Action Network signup named by the

@@ -249,14 +249,24 @@ def test_a_later_record_linking_two_stored_people_makes_them_one(make_cohort):
         ("mobilize:att:9001",),
     ]
     assert c.query("SELECT person_id, count(*) FROM contact_attempt GROUP BY ALL") == [(first, 1)]
-    # a custom field both held: the survivor's
-    assert c.query("SELECT person_id, field, value FROM custom_field") == [
-        (first, "Volunteer interest", "canvass")
+    # a custom field both held: each record's value, neither known to be the later (the
+    # survivor's alone dropped u-ana2's "phones", which only the archive then had)
+    fields = "SELECT source_id, field, value FROM custom_field ORDER BY ALL"
+    assert c.query("SELECT DISTINCT person_id FROM custom_field") == [(first,)]
+    assert c.query(fields) == [
+        ("u-ana", "Volunteer interest", "canvass"),
+        ("u-ana2", "Volunteer interest", "phones"),
     ]
+    assert result.written["merged people's fields kept per record"] == 1
     assert c.query("SELECT count(*) FROM person_state") == [(0,)]
     # u-ana: ana@; u-ana2, 77, spoke: the phone; 101: both; u-zed, 555: zed@
     assert count(c, "person_key") == 8
     assert groups(c) == fresh_groups(make_cohort, files)
+    # as a store synced from all the exports at once keeps them (it kept u-ana2's
+    # alone: the later row of a1.csv)
+    fresh = new_cohort(make_cohort, files)
+    fresh.sync()
+    assert fresh.query(fields) == c.query(fields)
 
     # the sync report says it
     shutil.copytree(repo_root() / "cycles" / "demo" / "2026-c1", c.root / "2026-c1")
@@ -266,14 +276,70 @@ def test_a_later_record_linking_two_stored_people_makes_them_one(make_cohort):
     assert summary.people["merged"] == 1
     html = "\n".join(b.html for b in sync_phase.blocks(ctx, summary, result))
     assert "1 person already in the store was found by the last sync to be the same" in html
+    assert summary.people["merged_fields"] == 1
+    assert (
+        "1 of the columns kept beyond the model had a different value in each of their "
+        "records: every value is kept, with its record." in html
+    )
 
     # the same exports again change nothing; read again (--force), no one merges again
     assert c.sync().status == "unchanged"
     forced = c.sync(force=True)
     assert forced.written["people merged"] == 0
     assert forced.written["identity"] == forced.written["person_key"] == 0
-    assert forced.written["person"] == 0
+    assert forced.written["person"] == 0 and forced.written["custom_field"] == 0
     assert groups(c) == [ana, ("action_network:u-zed", "van:555")]
+
+
+def test_a_store_of_one_custom_value_a_person_gets_each_records_value_back(make_cohort):
+    """A store of schema 8 kept one value of a custom field per person: Ana's two Action
+    Network records (u-ana "canvass", u-ana2 "phones"), one person from the first sync
+    on, kept the later row's alone. Opened, the store gives the value a record of hers
+    (the first, u-ana: it cannot tell which); the sync after the upgrade reads every
+    export again and each record has its own value back."""
+    files = _two_anas()
+    files["van/persons-1.csv"] = van(
+        [("101", "Ana", "Diaz", "ana@x.org", "(617) 555-0101", "2026-01-20")]
+    )
+    c = new_cohort(make_cohort, files)
+    c.sync()
+    ana = person_of(c, "action_network", "u-ana")
+    fields = "SELECT person_id, source_id, field, value FROM custom_field ORDER BY ALL"
+    assert c.query(fields) == [
+        (ana, "u-ana", "Volunteer interest", "canvass"),
+        (ana, "u-ana2", "Volunteer interest", "phones"),
+    ]
+    store = c.root / "store.duckdb"
+    con = duckdb.connect(str(store))  # as schema 8 made and filled it
+    try:
+        con.execute(
+            """DROP TABLE custom_field;
+               CREATE TABLE custom_field (org_id VARCHAR NOT NULL,
+                   person_id VARCHAR NOT NULL, source VARCHAR NOT NULL,
+                   field VARCHAR NOT NULL, value VARCHAR,
+                   PRIMARY KEY (org_id, person_id, source, field));
+               UPDATE meta SET value = '8' WHERE key = 'schema_version';
+               UPDATE meta SET value = 'older' WHERE key = 'sync_code:org'"""
+        )
+        con.execute(
+            "INSERT INTO custom_field VALUES ('org', ?, 'action_network', 'Volunteer interest', "
+            "'phones')",
+            [ana],
+        )
+    finally:
+        con.close()
+    with connect(store, write=True):
+        pass  # (any writer migrates the store)
+    assert c.query(fields) == [(ana, "u-ana", "Volunteer interest", "phones")]
+    assert c.query("SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
+    result = c.sync()  # every export read again: other sync code
+    assert not any(f.carried for f in result.files)
+    assert c.query(fields) == [
+        (ana, "u-ana", "Volunteer interest", "canvass"),
+        (ana, "u-ana2", "Volunteer interest", "phones"),
+    ]
 
 
 def test_a_value_on_many_of_one_tools_stored_people_still_matches_none(make_cohort):

@@ -373,13 +373,13 @@ def test_an_upgraded_stores_person_copies_of_activity_and_event_fields_go(make_c
     p1, p2, di_id = ids["p-1"], ids["p-2"], ids["501"]
     con = duckdb.connect(str(c.root / "store.duckdb"))
     con.executemany(
-        "INSERT INTO custom_field VALUES ('org', ?, ?, ?, ?)",
+        "INSERT INTO custom_field VALUES ('org', ?, ?, ?, ?, ?)",
         [  # as the older code kept them: the person's latest record's value of each key
-            (p1, "action_network", "action_network:dedication", "for Aunt"),
-            (di_id, "mobilize", "shift_note", "early"),
-            (di_id, "mobilize", "event.parking", "lot B"),
+            (p1, "action_network", "p-1", "action_network:dedication", "for Aunt"),
+            (di_id, "mobilize", "501", "shift_note", "early"),
+            (di_id, "mobilize", "501", "event.parking", "lot B"),
             # Dee gave no donation: no activity holds her value, which stays
-            (p2, "action_network", "action_network:dedication", "for Uncle"),
+            (p2, "action_network", "p-2", "action_network:dedication", "for Uncle"),
         ],
     )
     # a store of schema 7, which had no activity's fields (nor these event's), synced by

@@ -794,6 +794,7 @@ def test_two_spreadsheets_are_two_tools_in_every_report(make_cohort):
         "matched": 1,
         "match_rate": 0.5,
         "merged": 0,
+        "merged_fields": 0,
     }
     assert summary.pairs.to_dict("records") == [
         {"tool": "sheet:dues", "other_tool": "sheet:signins", "people": 1}
@@ -1410,6 +1411,7 @@ def test_a_spoke_contact_is_matched_with_van_only_when_a_van_export_lists_its_id
         "matched": 1,
         "match_rate": 0.5,
         "merged": 0,
+        "merged_fields": 0,
     }
     assert summary.pairs.to_dict("records") == [{"tool": "spoke", "other_tool": "van", "people": 1}]
     match = findings["match_rate"]

@@ -349,6 +349,12 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 "another stored person (one of its records carried an email or phone of "
                 f"each), and merged into {'them' if one else 'the others'}: their "
                 "activities and tool ids are now one person's."
+                + (
+                    f" {fields:,} of the columns kept beyond the model had a different value "
+                    "in each of their records: every value is kept, with its record."
+                    if (fields := ppl.get("merged_fields"))
+                    else ""
+                )
             )
         )
 

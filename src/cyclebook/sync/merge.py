@@ -28,6 +28,9 @@ MAX_ROUNDS = 64  # rounds needed: about log2 of the longest chain of ids, plus o
 
 # the reason an activity whose person no export of its tool lists is rejected with
 PERSON_NOT_FOUND = "person not found in this organization's exports"
+# the sync's count of the custom fields (a tool's and name) on which people it merged
+# held different values, each kept with its record
+MERGED_FIELDS = "merged people's fields kept per record"
 
 __all__ = ["HUB_IDS", "PERSON_NOT_FOUND", "cohort_salt", "resolve_identities", "write_org"]
 
@@ -440,15 +443,19 @@ def _merge_plan(con: duckdb.DuckDBPyConnection, org_id: str) -> int:
     return len(plan) - len(groups)
 
 
-def _merge_stored_people(con: duckdb.DuckDBPyConnection, org_id: str, salt: str) -> int:
+def _merge_stored_people(
+    con: duckdb.DuckDBPyConnection, org_id: str, salt: str, counts: dict[str, int]
+) -> int:
     """Make one person of each group of ``cb_merge``: every row of the others moves to
     the survivor. Their person and person_pii rows become one, field by field: the
     survivor's value, else the next person's (by rank), since the store cannot tell
     which was the later record; the first seen date is the earliest; do-not-contact is
     kept if any said so, and an email or SMS consent only if none refused it. A custom
-    field both held keeps the survivor's value. Their person_state rows (a cycle's
-    state computed before this sync, stale after it) are dropped. Returns the people
-    merged into others."""
+    field both held keeps both values, each with its record (``custom_field.source_id``):
+    neither is known to be the later (``counts[MERGED_FIELDS]``: how many such fields
+    had two values, for the sync report). Their person_state rows (a cycle's state
+    computed before this sync, stale after it) are dropped. Returns the people merged
+    into others."""
     merged = con.execute("SELECT count(*) FROM cb_merge WHERE rank > 0").fetchone()[0]
     if not merged:
         return 0
@@ -484,15 +491,13 @@ def _merge_stored_people(con: duckdb.DuckDBPyConnection, org_id: str, salt: str)
            FROM cb_merged_person p LEFT JOIN cb_merged_pii pii USING (org_id, person_id)""",
         {"salt": salt},
     )
-    # a custom field of the same tool and name on two of them: the lower rank's
-    con.execute(
-        """DELETE FROM custom_field c WHERE org_id = $org AND EXISTS (
-               SELECT 1 FROM custom_field o JOIN cb_merge mo ON o.person_id = mo.person_id
-               JOIN cb_merge mc ON mc.person_id = c.person_id
-               WHERE o.org_id = $org AND o.source = c.source AND o.field = c.field
-                 AND mo.survivor = mc.survivor AND mo.rank < mc.rank)""",
+    counts[MERGED_FIELDS] = con.execute(
+        """SELECT count(*) FROM (
+               SELECT m.survivor, c.source, c.field FROM custom_field c
+               JOIN cb_merge m ON c.org_id = $org AND c.person_id = m.person_id
+               GROUP BY ALL HAVING count(DISTINCT c.value) > 1)""",
         p,
-    )
+    ).fetchone()[0]
     for table in ("custom_field", "identity", "person_key", "activity", "contact_attempt"):
         con.execute(
             f"""UPDATE {table} SET person_id = m.survivor FROM cb_merge m
@@ -540,7 +545,7 @@ def write_org(
     p = {"org": org_id}
     # ---- people stored apart whom this sync's records link become one, first: the
     # rows below are then compared with the survivor's
-    merged = _merge_stored_people(con, org_id, salt)
+    merged = _merge_stored_people(con, org_id, salt, counts)
     act_src, att_src, person_src, custom_src = "st_activity", "st_attempt", "st_person", "st_custom"
     event_field_src, activity_field_src = "st_event_field", "st_activity_field"
     event_src = "st_event"  # (the events of the exports compared, for their fields)
@@ -1030,12 +1035,13 @@ def write_org(
         )
         con.execute("DROP TABLE cb_cc_kept")
 
-    # ---- custom (unknown) fields, kept per person; none of a rejected record (readers
-    # take them from every row: a person's rejected row, read after a kept one, wrote
-    # its values over the kept row's)
+    # ---- custom (unknown) fields, kept per person and record: each record's latest
+    # value (two records of one person, as two uuids one export links, keep one each);
+    # none of a rejected record (readers take them from every row: a person's rejected
+    # row, read after a kept one, wrote its values over the kept row's)
     custom = con.execute(
         f"""CREATE OR REPLACE TEMP TABLE cb_custom_new AS
-        SELECT $org AS org_id, m.person_id, c.source, c.field,
+        SELECT $org AS org_id, m.person_id, c.source, c.person_ref AS source_id, c.field,
             arg_max(c.value, c.file_no * 10000000000 + c.rec) AS value
         FROM {custom_src} c JOIN cb_idmap m
           ON m.source = c.person_source AND m.source_id = c.person_ref
@@ -1053,7 +1059,7 @@ def write_org(
             con,
             "custom_field",
             "cb_custom_new",
-            ["org_id", "person_id", "source", "field"],
+            ["org_id", "person_id", "source", "source_id", "field"],
             org_id,
             "custom_field" in held,
         )

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cyclebook.config import ACTIVITY_TYPES, Organization
 from cyclebook.store import has_column, matched_identity
+from cyclebook.sync.merge import MERGED_FIELDS
 from cyclebook.sync.readers import generic_source_name
 
 SOURCE_LABELS = {
@@ -657,6 +658,9 @@ def load_summary(con, org: Organization) -> SyncSummary:
         # people already stored whom the last sync's records showed to be another stored
         # person, and merged into them (sync.merge._merge_stored_people)
         "merged": int(json.loads(run[5] or "{}").get("people merged", 0)) if run else 0,
+        # the custom fields on which they held different values, each kept with its
+        # record (nothing of theirs is dropped)
+        "merged_fields": int(json.loads(run[5] or "{}").get(MERGED_FIELDS, 0)) if run else 0,
     }
     pairs = _df(
         con,
