@@ -1179,7 +1179,12 @@ def test_generic_csv_date_format(make_cohort):
           columns: {person_id: Member ID, occurred_at: Meeting Date}
         """
     )
-    c.write("roster.csv", "Member ID,Meeting Date\nA1,03.04.2026\nA2,2026-04-05\n")
+    # A3, A4: cells Excel saved as serial day numbers (46235 is 1 August 2026; .75 of a
+    # day is 6 PM), read as such whatever the format (they were rejected)
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date\nA1,03.04.2026\nA2,2026-04-05\nA3,46235\nA4,46235.75\n",
+    )
     result = c.sync()
     assert result.rows_rejected == 1
     assert c.rejects() == [
@@ -1187,10 +1192,16 @@ def test_generic_csv_date_format(make_cohort):
             "roster.csv",
             3,
             "Meeting Date",
-            "date does not match this source's date_format '%d.%m.%Y'",
+            "date does not match this source's date_format '%d.%m.%Y' "
+            "(nor is it an Excel serial day number)",
         )
     ]
-    assert c.query(f"SELECT {utc('occurred_at')} FROM activity") == [("2026-04-03 04:00",)]
+    # New York: UTC-4 in April and August
+    assert c.query(f"SELECT {utc('occurred_at')} FROM activity ORDER BY 1") == [
+        ("2026-04-03 04:00",),
+        ("2026-08-01 04:00",),
+        ("2026-08-01 22:00",),
+    ]
 
 
 def test_generic_csv_day_first_two_digit_years(make_cohort):

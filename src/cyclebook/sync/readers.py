@@ -25,6 +25,7 @@ from cyclebook.sync.stage import (
     UTF16_BOMS,
     FileInfo,
     Stage,
+    excel_serial_sql,
     ident,
     list_rows,
     record_lines,
@@ -2385,9 +2386,11 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
 
         def when(column: str, day_first: bool = day_first) -> str:
             if source.date_format:
+                # a cell Excel saved as its serial day number (a column of dates pasted
+                # in as numbers) means one date, whatever the format: it was rejected
                 return (
-                    f"cb_sane(CAST(try_strptime(cb_s({column}), {sql_str(source.date_format)}) "
-                    "AS TIMESTAMPTZ))"
+                    f"coalesce(cb_sane(CAST(try_strptime(cb_s({column}), "
+                    f"{sql_str(source.date_format)}) AS TIMESTAMPTZ)), {excel_serial_sql(column)})"
                 )
             if day_first:
                 # (a value only valid month first, 08/13/2026, is read so, as before)
@@ -2457,7 +2460,8 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 (
                     "ts IS NULL",
                     mapping["occurred_at"],
-                    f"date does not match this source's date_format {source.date_format!r}"
+                    f"date does not match this source's date_format {source.date_format!r} "
+                    "(nor is it an Excel serial day number)"
                     if source.date_format
                     else BAD_DATE,
                 ),

@@ -239,11 +239,18 @@ def ts_macro(name: str, slash_yyyy: str, slash_yy: str) -> str:
                                            AND NOT regexp_matches(v, {ZONE_AT_END})
                                       THEN v END AS TIMESTAMPTZ)],
                        lambda t: t >= TIMESTAMPTZ '1800-01-01 00:00:00+00')[1]))[1],
-         CASE WHEN regexp_full_match(trim(CAST(x AS VARCHAR)), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
-                   AND CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) BETWEEN 20000 AND 80000
+         {excel_serial_sql("x")})"""
+
+
+def excel_serial_sql(x: str) -> str:
+    """SQL of the timestamp an Excel serial day number ``x`` (SQL: a column or a macro's
+    argument) means, days since 1899-12-30 (``46235.75``: 1 August 2026 at 6 PM), in the
+    organization's zone; NULL for another value. 20000 to 80000: 1954 to 2119."""
+    return f"""CASE WHEN regexp_full_match(trim(CAST({x} AS VARCHAR)), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
+                   AND CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE) BETWEEN 20000 AND 80000
               THEN CAST(TIMESTAMP '1899-12-30' + to_microseconds(
-                   CAST(round(CAST(trim(CAST(x AS VARCHAR)) AS DOUBLE) * 86400000000) AS BIGINT))
-                   AS TIMESTAMPTZ) END)"""
+                   CAST(round(CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE) * 86400000000) AS BIGINT))
+                   AS TIMESTAMPTZ) END"""
 
 
 # SQL helpers, created as TEMP macros on the sync connection.
