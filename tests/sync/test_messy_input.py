@@ -448,6 +448,58 @@ def test_an_activity_twice_in_one_file_with_different_values_is_said(make_cohort
     ]
 
 
+def test_a_person_listed_twice_in_one_file_with_different_values_is_said(make_cohort):
+    """An activist report with Ana twice (the same uuid), ana@home and "canvass", then
+    ana@work and "phones": the lower row's values are kept, the others went without a
+    word. The file now says so. Not said: Bo twice alike, Cy twice with a zip left empty
+    in the lower row (his zip is kept: nothing lost), and a sign-in sheet naming Di on
+    two meetings with two emails (a sheet of activities names a person on each row)."""
+    head = (
+        "uuid,first_name,last_name,email,zip_code,can2_phone,can2_sms_status,"
+        "can2_subscription_status,can2_subscription_date,Volunteer interest\n"
+    )
+    c = make_cohort(
+        "- {kind: action_network_csv, path: an}\n"
+        "- {kind: generic_csv, path: signins.csv, activity_type: attendance,\n"
+        "   columns: {person_id: Member ID, occurred_at: Date, email: Email}}"
+    )
+    c.write(
+        "an/activists.csv",
+        head
+        + "u1,Ana,Diaz,ana@home.org,02139,,subscribed,subscribed,2026-01-05,canvass\n"
+        + "u2,Bo,Eng,bo@x.org,02139,,subscribed,subscribed,2026-01-05,\n"
+        + "u3,Cy,Fox,cy@x.org,02140,,subscribed,subscribed,2026-01-05,\n"
+        + "u1,Ana,Diaz,ana@work.org,,,subscribed,subscribed,2026-01-05,phones\n"
+        + "u2,Bo,Eng,bo@x.org,02139,,subscribed,subscribed,2026-01-05,\n"
+        + "u3,Cy,Fox,cy@x.org,,,subscribed,subscribed,2026-01-05,\n",
+    )
+    c.write(
+        "signins.csv",
+        "Member ID,Date,Email\nD1,2026-01-07,di@home.org\nD1,2026-01-14,di@work.org\n",
+    )
+    result = c.sync()
+    notes = {f.file: f.notes for f in result.files}
+    assert notes == {
+        "an/activists.csv": [
+            "1 person is listed more than once in this file with different values (the "
+            "same id): the value of each column in the row further down is kept (an "
+            "earlier row's where that one is empty), the others only in the archived "
+            "file; check the export if both were meant"
+        ],
+        "signins.csv": [],
+    }
+    assert c.query(
+        """SELECT i.source_id, p.email, s.zip FROM identity i
+           JOIN person_pii p USING (org_id, person_id) JOIN person s USING (org_id, person_id)
+           WHERE i.source = 'action_network' ORDER BY 1"""
+    ) == [
+        ("u1", "ana@work.org", "02139"),
+        ("u2", "bo@x.org", "02139"),
+        ("u3", "cy@x.org", "02140"),
+    ]
+    assert c.query("SELECT source_id, value FROM custom_field") == [("u1", "phones")]
+
+
 DATED_SHEET = """\
 - kind: generic_csv
   path: roster.csv

@@ -18,7 +18,7 @@ import duckdb
 
 from cyclebook.store import ID_SEP, UNINDEXED_KEYS, cohort_salt, id_key, sql_str, value_key
 from cyclebook.sync.readers import UNDATED_ASSESSMENT
-from cyclebook.sync.stage import STAGE_SCHEMA, Stage, list_rows
+from cyclebook.sync.stage import STAGE_SCHEMA, FileInfo, Stage, list_rows
 
 SEP = ID_SEP
 # an email or phone one tool holds for this many of its own ids or more is not used to
@@ -586,6 +586,11 @@ def write_org(
                     ON a.file_no = f.file_no AND a.activity_id = f.activity_id"""
         )
         activity_field_src = f"cb_{activity_field_src}"
+
+    # (before the staged activities' typed tables are released: a spreadsheet that has
+    # activities is no list of people)
+    if stage is not None:
+        _note_people_repeated_in_a_file(con, stage, person_src, custom_src, act_src)
 
     # ---- a VAN contact is a held one-on-one (an activity) or an attempt, by its result:
     # corrected in a later export (a One on One entered as Not Home, then Canvassed, or
@@ -1418,6 +1423,65 @@ def _note_repeats_in_a_file(con: duckdb.DuckDBPyConnection, stage: Stage, staged
             "this file with different values (the same id): one version of each is kept, "
             "the one the tool modified last, else the one further down the file; check "
             "the export if both were meant"
+        )
+
+
+def _lists_people(f: FileInfo) -> bool:
+    """Whether an export is a list of people, each once (an Action Network report or
+    people page, a VAN persons table, Action Builder's entities, a spreadsheet), not of
+    what people did, where a person's record comes with each of their rows (a Mobilize
+    attendance's, a Spoke contact's in each campaign)."""
+    return (
+        f.source_kind in ("action_network_csv", "action_builder", "generic_csv")
+        or (f.source_kind == "action_network_api" and f.role == "people")
+        or (f.source_kind == "van" and f.role == "persons")
+    )
+
+
+def _note_people_repeated_in_a_file(
+    con: duckdb.DuckDBPyConnection, stage: Stage, person_src: str, custom_src: str, act_src: str
+) -> None:
+    """Say, on each list of people, how many of its people (by their id) it lists more
+    than once with different values (a name, an email, a zip, a custom field): the
+    later row's value of each is kept, and the earlier one went without a word (an
+    activist report with Ana twice, "ana@home" then "ana@work"). A spreadsheet of
+    activities names a person on each of their rows: not said of it. Only looked at when
+    an id has two staged records at all."""
+    files = [f.file_no for f in stage.files if not f.carried and _lists_people(f)]
+    if not files or not con.execute("SELECT bool_or(n > 1) FROM cb_idmap").fetchone()[0]:
+        return
+    in_files = ", ".join(str(int(n)) for n in files)
+    # (two values of a column: an empty cell loses nothing, the other row's is kept)
+    differ = " OR ".join(f"count(DISTINCT {c}) > 1" for c in PERSON_FIELDS)
+    # (the ids twice in a file first, with a plain count: the values are compared for
+    # those alone, not for every person of a list read again beside its newer version)
+    found = con.execute(
+        f"""WITH twice AS (
+                SELECT file_no, source, source_id FROM {person_src}
+                WHERE file_no IN ({in_files}) AND source_id IS NOT NULL
+                GROUP BY ALL HAVING count(*) > 1),
+            repeated AS (
+                SELECT file_no, source, source_id FROM {person_src}
+                SEMI JOIN twice USING (file_no, source, source_id)
+                GROUP BY ALL HAVING {differ}
+                UNION
+                SELECT c.file_no, c.person_source, c.person_ref FROM {custom_src} c
+                SEMI JOIN twice t ON t.file_no = c.file_no AND t.source = c.person_source
+                  AND t.source_id = c.person_ref
+                GROUP BY c.file_no, c.person_source, c.person_ref, c.field
+                HAVING count(DISTINCT c.value) > 1)
+            SELECT file_no, count(*) FROM repeated r
+            WHERE NOT EXISTS (SELECT 1 FROM {act_src} a WHERE a.file_no = r.file_no
+                              AND starts_with(a.source, 'sheet:'))
+            GROUP BY file_no"""
+    ).fetchall()
+    for file_no, n in found:
+        one = n == 1
+        stage.files[file_no].notes.append(
+            f"{n} {'person is' if one else 'people are'} listed more than once in this "
+            "file with different values (the same id): the value of each column in the "
+            "row further down is kept (an earlier row's where that one is empty), the "
+            "others only in the archived file; check the export if both were meant"
         )
 
 
