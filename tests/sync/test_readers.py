@@ -1436,6 +1436,51 @@ def test_generic_csv_windows_1252_with_a_byte_it_leaves_undefined(make_cohort):
     assert c.query("SELECT first_name FROM person_pii ORDER BY 1") == [("A\x9dB",), ("Zoë",)]
 
 
+def test_a_csv_utf8_with_its_mark_in_a_windows_1252_source_is_read_as_utf8(make_cohort):
+    """A source set to Windows-1252 for its older exports gets one saved as "CSV UTF-8"
+    (a byte-order mark, quoted line breaks written CRLF): read as Windows-1252, the mark
+    became "ï»¿" before "uuid" (an unknown column, kept as a custom field, and Zoë named
+    by the hash of her email instead of her uuid) and "Zoë" became "ZoÃ«". The mark
+    says UTF-8: the file is read so, and the note says why."""
+    c = make_cohort("- {kind: action_network_csv, path: an, encoding: windows-1252}")
+    head = (
+        "uuid,first_name,last_name,email,zip_code,can2_phone,can2_sms_status,"
+        "can2_subscription_status,can2_subscription_date,Volunteer interest\r\n"
+    )
+    c.write(
+        "an/a1.csv",
+        (
+            head + "u1,José,Díaz,jose@x.org,02139,,subscribed,subscribed,2026-01-05,canvass\r\n"
+        ).encode("cp1252"),
+    )
+    c.write(
+        "an/a2.csv",
+        b"\xef\xbb\xbf"
+        + (
+            head + 'u2,Zoë,Ñúñez,zoe@x.org,02139,,subscribed,subscribed,2026-01-06,"café\r\n'
+            'after work"\r\n'
+        ).encode(),
+    )
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (2, 0)
+    notes = {f.file: f.notes for f in result.files}
+    assert notes == {
+        "an/a1.csv": [],
+        "an/a2.csv": [
+            "read as UTF-8, not as this source's encoding windows-1252: the file starts "
+            "with UTF-8's byte-order mark (saved as 'CSV UTF-8')"
+        ],
+    }
+    assert c.query(
+        """SELECT i.source_id, p.first_name, p.last_name FROM identity i
+           JOIN person_pii p USING (org_id, person_id) ORDER BY 1"""
+    ) == [("u1", "José", "Díaz"), ("u2", "Zoë", "Ñúñez")]
+    assert c.query("SELECT source_id, field, value FROM custom_field ORDER BY 1") == [
+        ("u1", "Volunteer interest", "canvass"),
+        ("u2", "Volunteer interest", "café\nafter work"),
+    ]
+
+
 def test_identity_across_tools(make_cohort):
     """Same person in two tools with different email case and phone formatting."""
     c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")

@@ -948,6 +948,17 @@ class Stage:
         f.skip = skip
         path = f.path
         named = bool(encoding) and encoding.lower().replace("_", "-") not in UTF8_NAMES
+        if named and not wide and head.startswith(b"\xef\xbb\xbf"):
+            # a file saved as "CSV UTF-8" (Excel writes the mark) beside exports in the
+            # source's encoding: read in that, its mark became "ï»¿" in the first
+            # column's name (an activist report's uuid unknown, its people named by
+            # their email instead; a spreadsheet's mapped column missing) and its
+            # accents two characters each ("JosÃ©")
+            named = False
+            f.notes.append(
+                f"read as UTF-8, not as this source's encoding {encoding}: the file "
+                "starts with UTF-8's byte-order mark (saved as 'CSV UTF-8')"
+            )
         if named:
             path = self._transcode(f, encoding)
             f.read_path = path
