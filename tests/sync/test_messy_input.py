@@ -552,6 +552,38 @@ def test_dates_as_the_tools_screens_and_spreadsheets_write_them(make_cohort):
     ]
 
 
+def test_a_sheets_recorded_date_not_read_is_a_value_rejected(make_cohort):
+    """A sign-in sheet's "Entered" column (recorded_at) with a date not read ("last
+    week") was left out of the row, without a word. The row is kept, dated by its
+    meeting; the value is rejected by its line and column, counted apart from the rows.
+    A row rejected for its own date is not listed twice."""
+    from cyclebook.sync.stage import BAD_DATE
+
+    c = make_cohort(
+        DATED_SHEET.replace(
+            "occurred_at: Meeting Date}", "occurred_at: Meeting Date, recorded_at: Entered}"
+        )
+    )
+    c.write(
+        "roster.csv",
+        "Member ID,Meeting Date,Entered\n"  # 1
+        "A1,2026-08-12,2026-08-13 9:00\n"  # 2
+        "A2,2026-08-12,last week\n"  # 3
+        "A3,2026-08-12,\n"  # 4
+        "A4,someday,last week\n",  # 5
+    )
+    result = c.sync()
+    assert (result.rows_read, result.rows_rejected) == (4, 1)
+    assert c.query(
+        "SELECT line, column_name, reason, record_kept FROM rejected_row ORDER BY line"
+    ) == [(3, "Entered", BAD_DATE, True), (5, "Meeting Date", BAD_DATE, False)]
+    # New York in August is UTC-4
+    assert c.query(
+        f"""SELECT i.source_id, {utc("a.recorded_at")}
+            FROM activity a JOIN identity i USING (org_id, person_id) ORDER BY 1"""
+    ) == [("A1", "2026-08-13 13:00"), ("A2", None), ("A3", None)]
+
+
 def test_dates_with_a_time_zone_are_read_in_the_zone_they_name(make_cohort):
     """A sheet pasted from an email export (RFC 2822 dates) and from tools that write a
     US zone after the time: the email's dates were rejected, "PST" and "CST" were read

@@ -2439,6 +2439,12 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
             FROM (SELECT *, coalesce(__pid, email, phone) AS __raw_ref FROM ({sel}))"""
         types = ", ".join(sql_str(t) for t in ACTIVITY_TYPES)
         has_date = "occurred_at" in mapping
+        date_unread = (
+            f"date does not match this source's date_format {source.date_format!r} "
+            "(nor is it an Excel serial day number)"
+            if source.date_format
+            else BAD_DATE
+        )
         checks = [
             (
                 # Excel shows a number of 12 or more digits as 1.23457E+11, and saves it
@@ -2457,14 +2463,7 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
         if has_date:
             checks += [
                 ("at_raw IS NULL", mapping["occurred_at"], "missing date"),
-                (
-                    "ts IS NULL",
-                    mapping["occurred_at"],
-                    f"date does not match this source's date_format {source.date_format!r} "
-                    "(nor is it an Excel serial day number)"
-                    if source.date_format
-                    else BAD_DATE,
-                ),
+                ("ts IS NULL", mapping["occurred_at"], date_unread),
                 (
                     f"type IS NULL OR type NOT IN ({types})",
                     mapping.get("type", "type"),
@@ -2524,6 +2523,16 @@ def read_generic_csv(stage: Stage, source: Source, files: list[FileInfo], org) -
                 {sql_str(SHEET_ORGANIZER_PREFIX)} || cb_digest(x.organizer)"""
         contacts = {"email": mapping.get("email", ""), "phone": mapping.get("phone", "")}
         _emit(stage, f, sel, checks, inserts, contacts=contacts)
+        if has_date and "recorded_at" in m:
+            # a row's recorded date not read was left out of the row kept, silently: it
+            # is rejected as a value (the row, dated by occurred_at, is kept)
+            recorded = m["recorded_at"]
+            stage.con.execute(
+                f"""INSERT INTO st_value_reject SELECT {f.file_no}, rowid, NULL,
+                        {sql_str(mapping["recorded_at"])}, {sql_str(date_unread)}
+                    FROM {table} WHERE cb_s({recorded}) IS NOT NULL AND {when(recorded)} IS NULL
+                      AND rowid NOT IN (SELECT rec FROM st_reject WHERE file_no = {f.file_no})"""
+            )
         _unread_permissions(
             stage, f, table, {k: m[k] for k in PERMISSION_FIELDS if k in m}, mapping
         )
