@@ -20,34 +20,30 @@ The per-person state comes from :class:`cyclebook.metrics.MetricEngine`, so the 
 uses exactly the definitions of each member's own report. A member's own share report
 keeps that state in the store (``person_state``); the roll-up reads it while it is fresh
 (same definitions and dates, no sync since) instead of computing it again: for a network
-of 40 affiliates that was most of each cohort page's time.
+of 40 affiliates that was most of each cohort page's time. The roll-up itself is one
+SQL statement over the members' states and rows (:class:`_Session`), nothing to compile.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import ibis
-import ibis.expr.types as ir
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from cyclebook import store
 from cyclebook.config import Cohort, CycleCard, Organization
 from cyclebook.errors import ConfigError
 from cyclebook.metrics import MetricEngine, MetricResults
 from cyclebook.metrics import rules as R
-from cyclebook.metrics.engine import (
-    inputs_digest,
-    memo_key,
-    remembered,
-    store_backend,
-    store_table,
-)
+from cyclebook.metrics.engine import inputs_digest, leader_index, measured_cycle, store_backend
 from cyclebook.metrics.values import fresh_state
+
+if TYPE_CHECKING:
+    import ibis
 
 __all__ = [
     "ROLLUP_METRICS",
@@ -109,56 +105,47 @@ class Rollup:
         return self.values.value(metric, period, dimension)
 
 
-def _keyed(backend: ibis.BaseBackend, t: ir.Table, org_id: str) -> ir.Table:
-    """Add ``k``: the person's network key (match_key, else org:person_id)."""
-    person = store_table(backend, "person")
-    person = person.filter(person.org_id == org_id).select(
-        mk_pid=person.person_id, match_key=person.match_key
-    )
-    j = t.left_join(person, t.person_id == person.mk_pid)
-    key = ibis.coalesce(j.match_key, ibis.literal(f"{org_id}:") + j.person_id.cast("string"))
-    return j.mutate(k=key).drop("mk_pid", "match_key")
+#: What each member's part of a roll-up keeps of its per-person state, besides the
+#: network key ``k`` (the leader flags are worked out by the member's own ladder).
+STATE_COLUMNS = (
+    "first_seen",
+    "last_q",
+    "active_start",
+    "active_end",
+    "acted_cycle",
+    "acted_cycle_q",
+    "acted_prev_q",
+)
 
 
-def _member_state(engine: MetricEngine, backend: ibis.BaseBackend, saved: bool) -> ir.Table:
-    """The member's per-person state: as its own share report kept it (``saved``: fresh
-    in ``person_state``, see :func:`cyclebook.metrics.values.fresh_state`), else computed."""
-    if saved:
-        s = engine.table("person_state")
-        s = s.filter(s.cycle == engine.cycle.id)
-    else:
-        s = engine.state
-        s = s.filter(s.acted)  # as saved: people who never acted count in no roll-up figure
-    li = engine.leader_index
-    s = s.select(
-        person_id=s.person_id,
-        first_seen=s.first_seen,
-        last_q=s.last_q,
-        active_start=s.active_start,
-        active_end=s.active_end,
-        acted_cycle=s.acted_cycle,
-        acted_cycle_q=s.acted_cycle_q,
-        acted_prev_q=s.acted_prev_q,
-        leader_start=s.rung_start >= li,
-        leader_end=s.rung_end >= li,
-    )
-    return _keyed(backend, s, engine.org.id).drop("person_id")
+def _in(values: Iterable[str]) -> str:
+    """A SQL list of string literals: ``('a', 'b')``."""
+    return "(" + ", ".join(store.sql_str(v) for v in values) + ")"
 
 
 class _Session:
-    """One read connection; each member's per-person state and activity, built once and
-    combined for any set of members."""
+    """One read connection over which a network's roll-ups run.
+
+    Each roll-up is one SQL statement written here rather than built with ibis: over four
+    members, compiling its expressions took ~0.3 s of CPU in every cohort summary that
+    did not find them remembered (both audiences' pages in a first run of a cycle), and
+    their graphs grow with every affiliate. The statement reads the store's tables by
+    organization id, and values (ids, instants) go in as parameters. Only a member
+    whose share report did not keep a fresh per-person state needs the metric engine:
+    it computes the state into a temporary table first."""
 
     def __init__(
         self,
-        backend: ibis.BaseBackend,
+        con,
+        store_path: str | Path,
         cohort: Cohort,
         network_id: str,
         card: CycleCard,
         previous: CycleCard | None,
         now: dt.datetime | None = None,
     ) -> None:
-        self.backend = backend
+        self.con = con
+        self.store_path = store_path
         self.cohort = cohort
         self.network = cohort.org(network_id)
         self.all_members = network_members(cohort, network_id)
@@ -167,8 +154,8 @@ class _Session:
         self.now = now or dt.datetime.now(dt.UTC)
         self.c = R.Cycle(card.id, card.start, card.end, self.network.timezone)
         self.engines: dict[str, MetricEngine] = {}
-        self.parts: dict[str, dict[str, ir.Table]] = {}
         self.saved: dict[str, bool] = {}
+        self._backend: ibis.BaseBackend | None = None
 
     @classmethod
     @contextlib.contextmanager
@@ -183,7 +170,10 @@ class _Session:
     ) -> Iterator[_Session]:
         """A session over the store, under its shared (read) lock."""
         with store.connect(store_path) as con:
-            session = cls(store_backend(con, store_path), cohort, network_id, card, previous, now)
+            # instants as text and days added to instants are the session time zone's:
+            # UTC, as ibis sets it for the metric engine (and so for the member's state)
+            con.execute("SET TimeZone = 'UTC'")
+            session = cls(con, store_path, cohort, network_id, card, previous, now)
             try:
                 yield session
             finally:
@@ -194,70 +184,20 @@ class _Session:
             engine.close()
 
     def engine(self, org: Organization) -> MetricEngine:
-        """The member's engine, made once per session (its slot names its views)."""
+        """The member's engine (only for a state computed here), made once per session."""
         engine = self.engines.get(org.id)
         if engine is None:
-            engine = MetricEngine(self.backend, org, self.card, self.previous, now=self.now)
+            if self._backend is None:
+                self._backend = store_backend(self.con, self.store_path)
+            engine = MetricEngine(self._backend, org, self.card, self.previous, now=self.now)
             self.engines[org.id] = engine
         return engine
-
-    def member(self, org: Organization) -> dict[str, ir.Table]:
-        if org.id in self.parts:
-            return self.parts[org.id]
-        engine = self.engine(org)
-        c, b = self.c, self.backend
-        a = engine.actions()
-        actions = _keyed(
-            b,
-            a.select(
-                person_id=a.person_id,
-                occurred_at=a.occurred_at,
-                type=a.type,
-                # one action per event and per instant, as a member's absorption
-                item=ibis.literal(org.id + "|")
-                + ibis.coalesce("e:" + a.event_id, "t:" + a.occurred_at.cast("string")),
-            ),
-            org.id,
-        )
-        t = engine.table("contact_attempt")
-        t = t.filter(R.in_period(t.attempted_at, c.start, c.end))
-        contact = _keyed(
-            b,
-            t.select(
-                person_id=t.person_id.cast("string"),
-                conv=t.conversation.fill_null(False),
-            ),
-            org.id,
-        )
-        act = engine.table("activity")
-        act = act.filter(act.type == "attendance")
-        ev = engine.table("event")
-        ev = ev.select(ev_id=ev.event_id, ev_start=ev.start_at)
-        j = act.left_join(ev, act.event_id == ev.ev_id)
-        status = R.lower(j.status)
-        when = ibis.coalesce(j.ev_start, j.occurred_at)
-        j = j.filter(
-            (when >= R.ts(c.start))
-            & (when < engine.before_now())
-            & status.isin(list(R.REGISTERED_STATUSES))
-        )
-        shows = j.select(
-            recorded=j.attended.notnull() | status.isin(["completed", "no_show"]),
-            came=j.attended.fill_null(False) | (status == "completed"),
-        )
-        self.parts[org.id] = {
-            "state": _member_state(engine, b, self._state_saved(org)),
-            "actions": actions,
-            "contact": contact,
-            "shows": shows,
-        }
-        return self.parts[org.id]
 
     def _state_saved(self, org: Organization) -> bool:
         """Whether the member's own share report kept its per-person state, still fresh."""
         if org.id not in self.saved:
             self.saved[org.id] = fresh_state(
-                self.backend.con,
+                self.con,
                 self.card.id,
                 org.id,
                 inputs_digest(org, self.card, self.previous),
@@ -266,43 +206,172 @@ class _Session:
             )
         return self.saved[org.id]
 
-    def _ready(self, orgs: Sequence[Organization]) -> None:
-        """What a member's part reads (:meth:`member`), made without building it: its
-        views, and its kept state or the state computed from its activity."""
-        for org in orgs:
-            engine = self.engine(org)
-            engine.before_now()  # the member's clock table (see MetricEngine.before_now)
-            for name in ("activity", "contact_attempt", "event"):
-                engine.view(name)
-            if self._state_saved(org):
-                engine.view("person_state")
-            else:
-                engine.made("state")
+    # ------------------------------------------------------------------ each member's rows
 
-    def frame(self, site: str, orgs: Sequence[Organization], build) -> pd.DataFrame:
-        """A roll-up query over ``orgs`` (:func:`cyclebook.metrics.engine.remembered`),
-        a few rows of figures: its SQL names each member's views and organization id,
-        and depends on each member's definitions and on whether its state was kept."""
-        plans = []
-        for org in orgs:  # engines (and so their slots) in the order the build makes them
-            plans.append([org.id, self._state_saved(org), self.engine(org).plan()])
-        key = None
-        if all(plan is not None for _, _, plan in plans):
-            network = self.network.model_dump(mode="json", include={"id", "timezone", "metrics"})
-            dates = [self.card.id, self.c.start.isoformat(), self.c.end.isoformat()]
-            if self.previous is not None:
-                dates += [self.previous.id, self.previous.start.isoformat()]
-            key = memo_key("rollup", site, network, dates, plans)
+    def _keyed(self, i: int, rows: str, columns: Sequence[str]) -> str:
+        """``rows`` (with ``person_id``) of member ``i`` with ``k``: the person's network
+        key (match_key, else org:person_id); the person is found among the member's own."""
+        picked = ", ".join(f"r.{column}" for column in columns)
+        return (
+            f"SELECT {picked}, COALESCE(p.match_key, $key{i} || r.person_id) AS k "
+            f"FROM ({rows}) AS r LEFT JOIN "
+            f"(SELECT person_id AS mk_pid, match_key FROM person WHERE org_id = $org{i}) AS p "
+            "ON r.person_id = p.mk_pid"
+        )
 
-        def built() -> tuple[ir.Table, dict]:
-            return build(), {}
+    def _state(self, i: int, org: Organization) -> str:
+        """The member's per-person state: as its own share report kept it (fresh in
+        ``person_state``, see :func:`cyclebook.metrics.values.fresh_state`), else computed
+        (people who never acted count in no roll-up figure, and are not kept either)."""
+        if self._state_saved(org):
+            source = f"SELECT * FROM person_state WHERE org_id = $org{i} AND cycle = $cycle"
+        else:
+            source = (
+                f'SELECT * FROM temp.main."{self.engine(org)._materialize("state")}" WHERE acted'
+            )
+        li = leader_index(org)
+        rows = (
+            f"SELECT person_id, {', '.join(STATE_COLUMNS)}, rung_start >= {li:d} AS leader_start, "
+            f"rung_end >= {li:d} AS leader_end FROM ({source})"
+        )
+        return self._keyed(i, rows, [*STATE_COLUMNS, "leader_start", "leader_end"])
 
-        table = remembered(self.backend, key, built, lambda entry: self._ready(orgs), few_rows=True)
-        return table.to_pandas()
+    def _actions(self, i: int) -> str:
+        """The member's actions (:meth:`MetricEngine.actions`) with ``item``: one per
+        event and per instant, as a member's absorption counts them."""
+        rows = (
+            f"SELECT person_id, occurred_at, type, $item{i} || "
+            "COALESCE('e:' || event_id, 't:' || CAST(occurred_at AS TEXT)) AS item "
+            f"FROM activity WHERE org_id = $org{i} "
+            f"AND NOT (LOWER(COALESCE(status, '')) IN {_in(R.NOT_AN_ACTION)}) "
+            "AND occurred_at <= $now"
+        )
+        return self._keyed(i, rows, ["occurred_at", "type", "item"])
 
-    def union(self, orgs: Sequence[Organization], part: str) -> ir.Table:
-        tables = [self.member(org)[part] for org in orgs]
-        return tables[0] if len(tables) == 1 else ibis.union(*tables, distinct=False)
+    def _contact(self, i: int) -> str:
+        """The member's contact attempts during the cycle."""
+        rows = (
+            "SELECT person_id, COALESCE(conversation, FALSE) AS conv FROM contact_attempt "
+            f"WHERE org_id = $org{i} AND attempted_at >= $start AND attempted_at < $end"
+        )
+        return self._keyed(i, rows, ["person_id", "conv"])
+
+    def _shows(self, i: int) -> str:
+        """The member's registrations for events of the cycle that have happened (by
+        the member's clock: :attr:`MetricEngine.past`), recorded or not, and attended."""
+        status = "LOWER(COALESCE(a.status, ''))"
+        when = "COALESCE(e.ev_start, a.occurred_at)"
+        return (
+            f"SELECT (a.attended IS NOT NULL) OR {status} IN ('completed', 'no_show') "
+            f"AS recorded, COALESCE(a.attended, FALSE) OR ({status} = 'completed') AS came "
+            "FROM activity AS a LEFT JOIN "
+            f"(SELECT event_id AS ev_id, start_at AS ev_start FROM event WHERE org_id = $org{i}) "
+            "AS e ON a.event_id = e.ev_id "
+            f"WHERE a.org_id = $org{i} AND a.type = 'attendance' AND {when} >= $start "
+            f"AND {when} < $past{i} AND {status} IN {_in(R.REGISTERED_STATUSES)}"
+        )
+
+    # ------------------------------------------------------------------ the roll-up
+
+    def query(self, orgs: Sequence[Organization]) -> tuple[str, dict[str, object]]:
+        """The roll-up over ``orgs`` as one statement and its parameters: one row of
+        figures (the names :func:`_fill` reads)."""
+        c, settings = self.c, self.network.metrics
+        params: dict[str, object] = {
+            "cycle": self.card.id,
+            "now": self.now,
+            "start": c.start,
+            "end": c.end,
+            "lapse_lo": R.days_before(c.start_date, settings.lapse_days, c.tz),
+            "lapse_hi": R.days_before(c.end_date, settings.lapse_days, c.tz),
+        }
+        parts: dict[str, list[str]] = {"state": [], "actions": [], "contact": [], "shows": []}
+        for i, org in enumerate(orgs):
+            params[f"org{i}"] = org.id
+            params[f"key{i}"] = f"{org.id}:"
+            params[f"item{i}"] = f"{org.id}|"
+            params[f"past{i}"] = min(measured_cycle(org, self.card, self.now).end, self.now)
+            parts["state"].append(self._state(i, org))
+            parts["actions"].append(self._actions(i))
+            parts["contact"].append(self._contact(i))
+            parts["shows"].append(self._shows(i))
+        union = {
+            name: " UNION ALL ".join(f"({sql})" for sql in sqls) for name, sqls in parts.items()
+        }
+        # per network key: first seen and last active anywhere, active or a leader in any
+        # member (by that member's rule), and in how many members active at the end
+        any_of = ", ".join(
+            f"BOOL_OR({column}) AS {column}"
+            for column in (
+                "active_start",
+                "active_end",
+                "acted_cycle",
+                "acted_cycle_q",
+                "acted_prev_q",
+                "leader_start",
+                "leader_end",
+            )
+        )
+        sql = f"""
+WITH state AS ({union["state"]}),
+per_key AS (
+    SELECT k, MIN(first_seen) AS first_seen, MAX(last_q) AS last_q,
+        COUNT(*) FILTER (WHERE active_end) AS members_active_end, {any_of}
+    FROM state GROUP BY k
+),
+people AS (
+    SELECT *,
+        COALESCE(first_seen >= $start AND first_seen < $end, FALSE) AS is_new,
+        COALESCE(last_q > $lapse_lo AND last_q <= $lapse_hi, FALSE) AS lapsed
+    FROM per_key
+),
+actions AS ({union["actions"]}),
+contact AS ({union["contact"]}),
+shows AS ({union["shows"]}),
+headline AS (
+    SELECT COUNT(*) FILTER (WHERE active_start) AS active_start,
+        COUNT(*) FILTER (WHERE active_end) AS active_end,
+        COUNT(*) FILTER (WHERE acted_cycle) AS acted,
+        COUNT(*) FILTER (WHERE is_new) AS new,
+        COUNT(*) FILTER (WHERE lapsed) AS lapsed,
+        COUNT(*) FILTER (WHERE leader_start) AS leaders_start,
+        COUNT(*) FILTER (WHERE leader_end) AS leaders_end,
+        COUNT(*) FILTER (WHERE leader_end AND active_end) AS leaders_active,
+        COUNT(*) FILTER (WHERE acted_prev_q) AS prev,
+        COUNT(*) FILTER (WHERE acted_prev_q AND acted_cycle_q) AS retained,
+        COUNT(*) FILTER (WHERE members_active_end >= 2) AS active_in_two
+    FROM people
+),
+absorbed AS (
+    -- new people (to the network) with two distinct actions anywhere in the network
+    -- within the absorption window of first being seen by it
+    SELECT COUNT(*) FILTER (WHERE items >= 2) AS absorbed FROM (
+        SELECT n.k, COUNT(DISTINCT a.item) AS items
+        FROM actions AS a JOIN (SELECT k, first_seen AS fs FROM people WHERE is_new) AS n
+            ON a.k = n.k
+        WHERE a.occurred_at >= n.fs
+            AND a.occurred_at < n.fs + INTERVAL ({settings.absorption_days:d}) DAY
+        GROUP BY n.k
+    )
+),
+one_on_ones AS (
+    SELECT COUNT(*) AS oo_held, COUNT(DISTINCT k) AS oo_people FROM actions
+    WHERE type = 'one_on_one' AND occurred_at >= $start AND occurred_at < $end
+),
+contacted AS (
+    SELECT COUNT(*) AS contact_attempts,
+        COUNT(*) FILTER (WHERE conv) AS contact_conversations,
+        COUNT(DISTINCT k) FILTER (WHERE conv AND person_id IS NOT NULL) AS contact_reached
+    FROM contact
+),
+showed AS (
+    SELECT COUNT(*) FILTER (WHERE recorded) AS show_registered,
+        COUNT(*) FILTER (WHERE recorded AND came) AS show_attended
+    FROM shows
+)
+SELECT * FROM headline, absorbed, one_on_ones, contacted, showed"""
+        used = set(re.findall(r"\$(\w+)", sql))  # DuckDB refuses a parameter not used
+        return sql, {name: value for name, value in params.items() if name in used}
 
     def rollup(self, members: Sequence[str] | None) -> Rollup:
         wanted = set(members) if members is not None else {o.id for o in self.all_members}
@@ -312,47 +381,11 @@ class _Session:
         if not orgs:
             res.notes.append("No member of the network is included.")
             return rollup
-        c, settings = self.c, self.network.metrics
-
-        def per_key() -> ir.Table:
-            return _per_key(self.union(orgs, "state"), c, settings, self.previous)
-
-        head = _headline(self.frame("headline", orgs, lambda: _headline_expr(per_key())))
-
-        def absorbed() -> ir.Table:
-            return _absorbed(per_key(), self.union(orgs, "actions"), settings)
-
-        head["absorbed"] = int(self.frame("absorbed", orgs, absorbed).absorbed.iloc[0])
-
-        def one_on_ones() -> ir.Table:
-            actions = self.union(orgs, "actions")
-            in_cycle = R.in_period(actions.occurred_at, c.start, c.end)
-            oo = actions.filter((actions.type == "one_on_one") & in_cycle)
-            return oo.aggregate(held=oo.count(), people=oo.k.nunique())
-
-        row = self.frame("one_on_ones", orgs, one_on_ones).iloc[0]
-        head["oo_held"], head["oo_people"] = int(row.held), int(row.people)
-
-        def contact() -> ir.Table:
-            t = self.union(orgs, "contact")
-            return t.aggregate(
-                attempts=t.count(),
-                conversations=t.count(where=t.conv),
-                reached=t.k.nunique(where=t.conv & t.person_id.notnull()),
-            )
-
-        row = self.frame("contact", orgs, contact).iloc[0]
-        head.update({f"contact_{k}": int(v) for k, v in row.items()})
-
-        def shows() -> ir.Table:
-            sh = self.union(orgs, "shows")
-            return sh.aggregate(
-                registered=sh.count(where=sh.recorded),
-                attended=sh.count(where=sh.recorded & sh.came),
-            )
-
-        row = self.frame("shows", orgs, shows).iloc[0]
-        head["show_registered"], head["show_attended"] = int(row.registered), int(row.attended)
+        sql, params = self.query(orgs)
+        cursor = self.con.execute(sql, params)
+        row = cursor.fetchone()
+        assert row is not None  # aggregates without GROUP BY: always one row
+        head = {d[0]: int(value) for d, value in zip(cursor.description, row, strict=True)}
         _fill(res, head, self.previous)
         return rollup
 
@@ -453,59 +486,6 @@ def _fill(res: MetricResults, head: dict[str, int], previous: CycleCard | None) 
         None,
         "People with a conversation in any member, counted once.",
     )
-
-
-def _per_key(union: ir.Table, c: R.Cycle, settings, previous: CycleCard | None) -> ir.Table:
-    g = union.group_by("k").aggregate(
-        first_seen=union.first_seen.min(),
-        last_q=union.last_q.max(),
-        active_start=union.active_start.any(),
-        active_end=union.active_end.any(),
-        members_active_end=union.count(where=union.active_end),
-        acted_cycle=union.acted_cycle.any(),
-        acted_cycle_q=union.acted_cycle_q.any(),
-        acted_prev_q=union.acted_prev_q.any(),
-        leader_start=union.leader_start.any(),
-        leader_end=union.leader_end.any(),
-    )
-    lapse_lo = R.days_before(c.start_date, settings.lapse_days, c.tz)
-    lapse_hi = R.days_before(c.end_date, settings.lapse_days, c.tz)
-    return g.mutate(
-        is_new=R.in_period(g.first_seen, c.start, c.end).fill_null(False),
-        lapsed=R.in_window(g.last_q, lapse_lo, lapse_hi).fill_null(False),
-    )
-
-
-def _headline_expr(per_key: ir.Table) -> ir.Table:
-    p = per_key
-    return p.aggregate(
-        active_start=p.count(where=p.active_start),
-        active_end=p.count(where=p.active_end),
-        acted=p.count(where=p.acted_cycle),
-        new=p.count(where=p.is_new),
-        lapsed=p.count(where=p.lapsed),
-        leaders_start=p.count(where=p.leader_start),
-        leaders_end=p.count(where=p.leader_end),
-        leaders_active=p.count(where=p.leader_end & p.active_end),
-        prev=p.count(where=p.acted_prev_q),
-        retained=p.count(where=p.acted_prev_q & p.acted_cycle_q),
-        active_in_two=p.count(where=p.members_active_end >= 2),
-    )
-
-
-def _headline(frame: pd.DataFrame) -> dict[str, int]:
-    return {name: int(value) for name, value in frame.iloc[0].items()}
-
-
-def _absorbed(per_key: ir.Table, actions: ir.Table, settings) -> ir.Table:
-    """New people (to the network) with two distinct activities anywhere in the network
-    within the absorption window of first being seen by it."""
-    new = per_key.filter(per_key.is_new).select(nk=per_key.k, fs=per_key.first_seen)
-    j = actions.join(new, actions.k == new.nk)
-    end = j.fs + ibis.interval(days=settings.absorption_days)
-    j = j.filter((j.occurred_at >= j.fs) & (j.occurred_at < end))
-    per = j.group_by("nk").aggregate(items=j.item.nunique())
-    return per.aggregate(absorbed=per.count(where=per.items >= 2))
 
 
 def members_for(

@@ -153,44 +153,52 @@ def test_a_store_made_before_person_state_gets_the_table(network) -> None:
     assert _sql(store_path, "SELECT count(*) > 0 FROM person_state") == [(True,)]
 
 
-def test_a_second_rollup_runs_remembered_sql_with_its_own_members(network, monkeypatch) -> None:
-    """The roll-up's queries are remembered like a member's own (their SQL names each
-    member's views and id): a second roll-up over the same members builds no expression;
-    one over other members, or with the state kept instead of computed, gets its own."""
+def test_a_rollup_over_kept_states_is_one_query_of_the_store(network, monkeypatch) -> None:
+    """Members that kept their state: the roll-up is SQL over the store's tables, with no
+    ibis backend, no expression built or compiled and nothing remembered for it; a
+    member whose state is not kept is computed by its engine, with the same figures."""
+    from cyclebook import rollup as rollup_module
     from cyclebook.metrics import sqlcache
-    from cyclebook.rollup import _Session
 
     store_path, cohort, card, previous = network
+    computed = compute_rollup(store_path, cohort, "net", card, previous)
     _keep(store_path, cohort, card, previous)
-    first = compute_rollup(store_path, cohort, "net", card, previous)
-    plans = set(sqlcache.cache_folder(store_path).glob("plan-*.sql"))
+    remembered = set(sqlcache.cache_folder(store_path).glob("*.sql"))
 
-    def no_build(*args, **kwargs):
-        raise AssertionError("a member's expressions were built")
+    def no_ibis(*args, **kwargs):
+        raise AssertionError("an ibis backend was made for the roll-up")
 
     with monkeypatch.context() as patched:
-        patched.setattr(_Session, "member", no_build)
-        again = compute_rollup(store_path, cohort, "net", card, previous)
-    assert again.values.frame().equals(first.values.frame())
-    assert set(sqlcache.cache_folder(store_path).glob("plan-*.sql")) == plans
-    # by hand (tests/privacy/test_rollup.py): active at the end, 3 in A and 2 in B, one
-    # person in both: 4
-    assert again.value("active_base", "end") == 4
-    # one member only: its own SQL, its own figure (A's 3)
-    alone = compute_rollup(store_path, cohort, "net", card, previous, members=["net", "net-a"])
+        patched.setattr(rollup_module, "store_backend", no_ibis)
+        kept = compute_rollup(store_path, cohort, "net", card, previous)
+        # one member only: A's 3 (by hand, tests/privacy/test_rollup.py)
+        alone = compute_rollup(store_path, cohort, "net", card, previous, members=["net", "net-a"])
+    assert set(sqlcache.cache_folder(store_path).glob("*.sql")) == remembered
+    assert kept.values.frame().equals(computed.values.frame())
+    # by hand: active at the end, 3 in A and 2 in B, one person in both: 4
+    assert kept.value("active_base", "end") == 4
     assert alone.value("active_base", "end") == 3
-    assert set(sqlcache.cache_folder(store_path).glob("plan-*.sql")) > plans
+    # B's kept state stale (its definitions changed): B's engine computes it, A's is read
+    _sql(store_path, "UPDATE meta SET value = 'stale' WHERE key = 'person_state/c2/net-b'")
+    _sql(store_path, "UPDATE person_state SET active_end = false WHERE org_id = 'net-a'")
+    made = []
+    real_backend = rollup_module.store_backend
+
+    def counted(*args, **kwargs):
+        made.append(args)
+        return real_backend(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(rollup_module, "store_backend", counted)
+        mixed = compute_rollup(store_path, cohort, "net", card, previous)
+    assert len(made) == 1
+    # A's people no longer active at the end (as kept): B's 2, computed
+    assert mixed.value("active_base", "end") == 2
 
 
-def test_a_running_cycle_rolls_up_from_one_remembered_query(network, monkeypatch) -> None:
+def test_a_running_cycle_counts_the_events_before_its_own_now(network) -> None:
     """While the cycle runs, "events that have happened" ends now, another instant in
-    every run: each member's part reads it from its engine's clock table, so the network
-    page's remembered roll-ups serve every run (as a literal in the SQL, every run built
-    and remembered all of them again), and each run counts only the events before its
-    own now."""
-    from cyclebook.metrics import sqlcache
-    from cyclebook.rollup import _Session
-
+    every run: each run counts only the events before its own now."""
     store_path, cohort, card, previous = network
     _sql(store_path, "UPDATE activity SET status = 'registered' WHERE type = 'attendance'")
 
@@ -200,17 +208,8 @@ def test_a_running_cycle_rolls_up_from_one_remembered_query(network, monkeypatch
 
     # c2 runs from 14 September: by 1 October, 11:00 UTC, a1 (20th) and a3 (16th) in A
     # and b2 (20th) in B have come to their events; b1's of the 12th is before the cycle,
-    # and its of 1 October at 12:00 has not happened yet (one day of a running cycle:
-    # a new day is new SQL, once, as the cycle is measured as of its day)
+    # and its of 1 October at 12:00 has not happened yet
     first = on(11).values.get("show_rate", "cycle", "")
     assert (first.value, first.denominator) == (1.0, 3)
-    plans = set(sqlcache.cache_folder(store_path).glob("plan-*.sql"))
-
-    def no_build(*args, **kwargs):
-        raise AssertionError("a member's expressions were built")
-
-    with monkeypatch.context() as patched:
-        patched.setattr(_Session, "member", no_build)
-        later = on(20).values.get("show_rate", "cycle", "")
+    later = on(20).values.get("show_rate", "cycle", "")
     assert (later.value, later.denominator) == (1.0, 4)  # and b1's of 1 October
-    assert set(sqlcache.cache_folder(store_path).glob("plan-*.sql")) == plans

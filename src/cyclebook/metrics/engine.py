@@ -79,9 +79,7 @@ def _code_digest() -> str:
     from cyclebook.filehash import files_digest
 
     package = Path(__file__).resolve().parent
-    # the network roll-up's queries are remembered under this digest too
     files = [*sorted(package.glob("*.py")), package.parent / "config.py"]
-    files.append(package.parent / "rollup.py")
     return files_digest(
         [(path.name, path) for path in files],
         salt=f"ibis {ibis.__version__} duckdb {duckdb.__version__}",
@@ -210,6 +208,19 @@ def inputs_digest(org: Organization, card: CycleCard, previous: CycleCard | None
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def measured_cycle(org: Organization, card: CycleCard, now: dt.datetime) -> R.Cycle:
+    """The cycle as the organization's figures measure it at ``now``.
+
+    A cycle under way is measured as of today: its end date is weeks away, and a rung,
+    the active base or a lapse worked out there counted as lapsed (or off a rung) people
+    whose window had not yet run out. Not started: its start."""
+    end = card.end
+    today = now.astimezone(ZoneInfo(org.timezone)).date()
+    if today < card.end:
+        end = max(card.start, today + dt.timedelta(days=1))
+    return R.Cycle(card.id, card.start, end, org.timezone)
+
+
 def store_backend(con, store_path: str | Path) -> ibis.BaseBackend:
     """An ibis backend over a store connection (:func:`cyclebook.store.connect`), its
     compiled SQL remembered in the cohort's folder (:mod:`sqlcache`)."""
@@ -245,14 +256,7 @@ class MetricEngine:
         self.settings: MetricSettings = org.metrics
         self.tz = org.timezone
         self.now = now or dt.datetime.now(dt.UTC)
-        # A cycle under way is measured as of today: its end date is weeks away, and a
-        # rung, the active base or a lapse worked out there counted as lapsed (or off a
-        # rung) people whose window had not yet run out. Not started: its start.
-        end = card.end
-        today = self.now.astimezone(ZoneInfo(org.timezone)).date()
-        if today < card.end:
-            end = max(card.start, today + dt.timedelta(days=1))
-        self.cycle = R.Cycle(card.id, card.start, end, org.timezone)
+        self.cycle = measured_cycle(org, card, self.now)
         self.previous = (
             R.Cycle(previous.id, previous.start, previous.end, org.timezone) if previous else None
         )
