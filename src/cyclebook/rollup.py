@@ -206,76 +206,38 @@ class _Session:
             )
         return self.saved[org.id]
 
-    # ------------------------------------------------------------------ each member's rows
-
-    def _keyed(self, i: int, rows: str, columns: Sequence[str]) -> str:
-        """``rows`` (with ``person_id``) of member ``i`` with ``k``: the person's network
-        key (match_key, else org:person_id); the person is found among the member's own."""
-        picked = ", ".join(f"r.{column}" for column in columns)
-        return (
-            f"SELECT {picked}, COALESCE(p.match_key, $key{i} || r.person_id) AS k "
-            f"FROM ({rows}) AS r LEFT JOIN "
-            f"(SELECT person_id AS mk_pid, match_key FROM person WHERE org_id = $org{i}) AS p "
-            "ON r.person_id = p.mk_pid"
-        )
-
-    def _state(self, i: int, org: Organization) -> str:
-        """The member's per-person state: as its own share report kept it (fresh in
-        ``person_state``, see :func:`cyclebook.metrics.values.fresh_state`), else computed
-        (people who never acted count in no roll-up figure, and are not kept either)."""
-        if self._state_saved(org):
-            source = f"SELECT * FROM person_state WHERE org_id = $org{i} AND cycle = $cycle"
-        else:
-            source = (
-                f'SELECT * FROM temp.main."{self.engine(org)._materialize("state")}" WHERE acted'
-            )
-        li = leader_index(org)
-        rows = (
-            f"SELECT person_id, {', '.join(STATE_COLUMNS)}, rung_start >= {li:d} AS leader_start, "
-            f"rung_end >= {li:d} AS leader_end FROM ({source})"
-        )
-        return self._keyed(i, rows, [*STATE_COLUMNS, "leader_start", "leader_end"])
-
-    def _actions(self, i: int) -> str:
-        """The member's actions (:meth:`MetricEngine.actions`) with ``item``: one per
-        event and per instant, as a member's absorption counts them."""
-        rows = (
-            f"SELECT person_id, occurred_at, type, $item{i} || "
-            "COALESCE('e:' || event_id, 't:' || CAST(occurred_at AS TEXT)) AS item "
-            f"FROM activity WHERE org_id = $org{i} "
-            f"AND NOT (LOWER(COALESCE(status, '')) IN {_in(R.NOT_AN_ACTION)}) "
-            "AND occurred_at <= $now"
-        )
-        return self._keyed(i, rows, ["occurred_at", "type", "item"])
-
-    def _contact(self, i: int) -> str:
-        """The member's contact attempts during the cycle."""
-        rows = (
-            "SELECT person_id, COALESCE(conversation, FALSE) AS conv FROM contact_attempt "
-            f"WHERE org_id = $org{i} AND attempted_at >= $start AND attempted_at < $end"
-        )
-        return self._keyed(i, rows, ["person_id", "conv"])
-
-    def _shows(self, i: int) -> str:
-        """The member's registrations for events of the cycle that have happened (by
-        the member's clock: :attr:`MetricEngine.past`), recorded or not, and attended."""
-        status = "LOWER(COALESCE(a.status, ''))"
-        when = "COALESCE(e.ev_start, a.occurred_at)"
-        return (
-            f"SELECT (a.attended IS NOT NULL) OR {status} IN ('completed', 'no_show') "
-            f"AS recorded, COALESCE(a.attended, FALSE) OR ({status} = 'completed') AS came "
-            "FROM activity AS a LEFT JOIN "
-            f"(SELECT event_id AS ev_id, start_at AS ev_start FROM event WHERE org_id = $org{i}) "
-            "AS e ON a.event_id = e.ev_id "
-            f"WHERE a.org_id = $org{i} AND a.type = 'attendance' AND {when} >= $start "
-            f"AND {when} < $past{i} AND {status} IN {_in(R.REGISTERED_STATUSES)}"
-        )
-
     # ------------------------------------------------------------------ the roll-up
+
+    def _states(self, orgs: Sequence[Organization]) -> str:
+        """Each member's per-person state (``org_id`` and ``person_id`` first): as its own
+        share report kept it (fresh in ``person_state``, see
+        :func:`cyclebook.metrics.values.fresh_state`), else computed by its engine into
+        a temporary table (people who never acted count in no roll-up figure, and are
+        not kept either)."""
+        columns = ", ".join(("person_id", *STATE_COLUMNS, "rung_start", "rung_end"))
+        kept = [i for i, org in enumerate(orgs) if self._state_saved(org)]
+        parts = []
+        if kept:
+            ids = ", ".join(f"$org{i}" for i in kept)
+            parts.append(
+                f"SELECT org_id, {columns} FROM person_state "
+                f"WHERE cycle = $cycle AND org_id IN ({ids})"
+            )
+        for i, org in enumerate(orgs):
+            if i not in kept:
+                table = self.engine(org)._materialize("state")
+                parts.append(
+                    f'SELECT $org{i} AS org_id, {columns} FROM temp.main."{table}" WHERE acted'
+                )
+        return " UNION ALL ".join(parts)
 
     def query(self, orgs: Sequence[Organization]) -> tuple[str, dict[str, object]]:
         """The roll-up over ``orgs`` as one statement and its parameters: one row of
-        figures (the names :func:`_fill` reads)."""
+        figures (the names :func:`_fill` reads).
+
+        A person's network key ``k`` is their match_key, else ``org_id:person_id`` (found
+        among the member's own people); each member's leaders are by its own leader
+        rung, and its events have happened by its own clock (:attr:`MetricEngine.past`)."""
         c, settings = self.c, self.network.metrics
         params: dict[str, object] = {
             "cycle": self.card.id,
@@ -285,19 +247,22 @@ class _Session:
             "lapse_lo": R.days_before(c.start_date, settings.lapse_days, c.tz),
             "lapse_hi": R.days_before(c.end_date, settings.lapse_days, c.tz),
         }
-        parts: dict[str, list[str]] = {"state": [], "actions": [], "contact": [], "shows": []}
+        rows = []
         for i, org in enumerate(orgs):
             params[f"org{i}"] = org.id
-            params[f"key{i}"] = f"{org.id}:"
-            params[f"item{i}"] = f"{org.id}|"
             params[f"past{i}"] = min(measured_cycle(org, self.card, self.now).end, self.now)
-            parts["state"].append(self._state(i, org))
-            parts["actions"].append(self._actions(i))
-            parts["contact"].append(self._contact(i))
-            parts["shows"].append(self._shows(i))
-        union = {
-            name: " UNION ALL ".join(f"({sql})" for sql in sqls) for name, sqls in parts.items()
-        }
+            rows.append(f"($org{i}, {leader_index(org):d}, $past{i})")
+        ids = ", ".join(f"$org{i}" for i in range(len(orgs)))
+        states = self._states(orgs)
+
+        def key(t: str) -> str:
+            return f"COALESCE(p.match_key, {t}.org_id || ':' || {t}.person_id)"
+
+        def person(t: str) -> str:
+            return f"LEFT JOIN person AS p ON p.org_id = {t}.org_id AND p.person_id = {t}.person_id"
+
+        status = "LOWER(COALESCE(a.status, ''))"
+        when = "COALESCE(e.start_at, a.occurred_at)"
         # per network key: first seen and last active anywhere, active or a leader in any
         # member (by that member's rule), and in how many members active at the end
         any_of = ", ".join(
@@ -313,7 +278,14 @@ class _Session:
             )
         )
         sql = f"""
-WITH state AS ({union["state"]}),
+WITH members (org_id, leader_index, past) AS (VALUES {", ".join(rows)}),
+state AS (
+    SELECT {key("s")} AS k, s.first_seen, s.last_q, s.active_start, s.active_end,
+        s.acted_cycle, s.acted_cycle_q, s.acted_prev_q,
+        s.rung_start >= m.leader_index AS leader_start,
+        s.rung_end >= m.leader_index AS leader_end
+    FROM ({states}) AS s JOIN members AS m ON m.org_id = s.org_id {person("s")}
+),
 per_key AS (
     SELECT k, MIN(first_seen) AS first_seen, MAX(last_q) AS last_q,
         COUNT(*) FILTER (WHERE active_end) AS members_active_end, {any_of}
@@ -325,9 +297,30 @@ people AS (
         COALESCE(last_q > $lapse_lo AND last_q <= $lapse_hi, FALSE) AS lapsed
     FROM per_key
 ),
-actions AS ({union["actions"]}),
-contact AS ({union["contact"]}),
-shows AS ({union["shows"]}),
+-- actions by the person that have happened (MetricEngine.actions), one item per event
+-- and per instant, as a member's absorption counts them
+actions AS (
+    SELECT {key("a")} AS k, a.occurred_at, a.type,
+        a.org_id || '|' || COALESCE('e:' || a.event_id, 't:' || CAST(a.occurred_at AS TEXT))
+        AS item
+    FROM activity AS a {person("a")}
+    WHERE a.org_id IN ({ids}) AND NOT ({status} IN {_in(R.NOT_AN_ACTION)})
+        AND a.occurred_at <= $now
+),
+contact AS (
+    SELECT {key("t")} AS k, t.person_id, COALESCE(t.conversation, FALSE) AS conv
+    FROM contact_attempt AS t {person("t")}
+    WHERE t.org_id IN ({ids}) AND t.attempted_at >= $start AND t.attempted_at < $end
+),
+-- registrations for the cycle's events that have happened, recorded or not, attended
+shows AS (
+    SELECT (a.attended IS NOT NULL) OR {status} IN ('completed', 'no_show') AS recorded,
+        COALESCE(a.attended, FALSE) OR ({status} = 'completed') AS came
+    FROM activity AS a JOIN members AS m ON m.org_id = a.org_id
+        LEFT JOIN event AS e ON e.org_id = a.org_id AND e.event_id = a.event_id
+    WHERE a.type = 'attendance' AND {when} >= $start AND {when} < m.past
+        AND {status} IN {_in(R.REGISTERED_STATUSES)}
+),
 headline AS (
     SELECT COUNT(*) FILTER (WHERE active_start) AS active_start,
         COUNT(*) FILTER (WHERE active_end) AS active_end,
