@@ -52,6 +52,12 @@ def test_save_replace_and_read(builder):
     assert read_values(builder.path, org_ids=[]).empty
     prev = previous_values(builder.path, "org", ["c1", "c0"])
     assert set(prev) == {"c1"} and prev["c1"].headline("active_base").value == 40
+    # read as rows: the values the frame gives, missing denominators and all
+    framed = read_values(builder.path, org_ids=["org"], cycles=["c1"])
+    assert prev["c1"].values == MetricResults.from_frame("c1", "org", framed).values
+    assert prev["c1"].get("absorption", "cycle").denominator == 12
+    assert prev["c1"].get("active_base", "end").denominator is None
+    assert previous_values(builder.path, "org", []) == {}
     assert read_results(builder.path, "c0", "org") is None
 
 

@@ -573,9 +573,24 @@ def read_results(store_path: str | Path, cycle: str, org_id: str) -> MetricResul
 def previous_values(
     store_path: str | Path, org_id: str, cycles: Sequence[str]
 ) -> dict[str, MetricResults]:
-    """Saved values of earlier cycles (e.g. ``card.previous`` or ``list_cycles``), by cycle."""
-    frame = read_values(store_path, org_ids=[org_id], cycles=list(cycles))
+    """Saved values of earlier cycles (e.g. ``card.previous`` or ``list_cycles``), by cycle
+    (in the order of their ids, as :func:`read_values` sorts them).
+
+    Read as rows, not as a frame: a reflect report's card reads two cycles' few dozen
+    values, and the frame and its grouping were most of the card's time in a kernel."""
+    cycles = list(cycles)
+    if not cycles:
+        return {}
+    with store.connect(store_path) as con:
+        rows = con.execute(
+            f"SELECT cycle, {', '.join(RESULT_COLUMNS)} FROM metric_value "
+            f"WHERE org_id = ? AND cycle IN ({', '.join('?' for _ in cycles)}) "
+            "ORDER BY cycle, metric, period, dimension",
+            [org_id, *cycles],
+        ).fetchall()
+    by_cycle: dict[str, list[tuple]] = {}
+    for cycle, *values in rows:
+        by_cycle.setdefault(cycle, []).append(values)
     return {
-        cycle: MetricResults.from_frame(cycle, org_id, group)
-        for cycle, group in frame.groupby("cycle", sort=False)
+        cycle: MetricResults.from_rows(cycle, org_id, values) for cycle, values in by_cycle.items()
     }

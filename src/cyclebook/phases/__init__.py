@@ -108,28 +108,29 @@ def card_blocks(card: CycleCard, results: dict[str, str] | None = None) -> list:
     ``results`` maps a card metric's measure to its result text, when the share phase
     has computed it.
     """
-    import pandas as pd
-
     from cyclebook import display as d
     from cyclebook.card import card_head, fmt_target
 
     results = results or {}
+    # every cell is text: a table without a frame (pandas is most of what a reflect
+    # report's kernel touches otherwise)
     rows = [
-        {
-            "Goal": m.goal,
-            "Measure": m.measure,
-            "Target": fmt_target(m.measure, m.target),
-            "Result": results.get(m.measure, m.result or "not yet measured"),
-            "Failure line": m.failure,
-        }
+        [
+            m.goal,
+            m.measure,
+            fmt_target(m.measure, m.target),
+            results.get(m.measure, m.result or "not yet measured"),
+            m.failure,
+        ]
         for m in card.metrics
     ]
     team = "; ".join(f"{org}: {', '.join(names)}" for org, names in card.team.items())
     docs = ", ".join(doc.title for doc in card.documents) or "–"
     blocks = [
         *card_head(card, "Cycle card"),
-        d.table(
-            pd.DataFrame(rows, columns=["Goal", "Measure", "Target", "Result", "Failure line"]),
+        d.text_table(
+            ["Goal", "Measure", "Target", "Result", "Failure line"],
+            rows,
             "Cycle metrics: goal, measure, result and what counts as failure",
         ),
         d.heading("Learnings", 3),

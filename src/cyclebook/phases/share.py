@@ -376,22 +376,14 @@ def card_status(view: View) -> tuple[list[d.Block], dict[str, str]]:
                             else trend(cur, old, v.is_rate)
                         )
                 results[key] = f"{shown} ({status})"
-        rows.append(
-            {
-                "Goal": m.goal,
-                "Measure": key,
-                "Result": shown,
-                "Goal line": fmt_target(key, m.target),
-                "Failure line": m.failure,
-                "Where it stands": status,
-            }
-        )
+        rows.append([m.goal, key, shown, fmt_target(key, m.target), m.failure, status])
     if not rows:
         return [], results
     return [
         d.heading("Against the cycle card", 2),
-        d.table(
-            pd.DataFrame(rows),
+        d.text_table(
+            ["Goal", "Measure", "Result", "Goal line", "Failure line", "Where it stands"],
+            rows,
             "Each measure of the cycle card against its goal and what counts as failure",
         ),
     ], results
