@@ -418,34 +418,20 @@ def cohort_record_blocks(
                 text = shown.get((org.id, metric.measure), "not shared")
                 if text in {privacy.SMALL, privacy.HIDDEN, privacy.WITHHELD, "not shared"}:
                     value = None
-            rows.append(
-                {
-                    "Organization": org.name,
-                    "Measure": metric.measure,
-                    "Result": text,
-                    "Against the card": _status(metric, value) if value is not None else "–",
-                }
-            )
+            status = _status(metric, value) if value is not None else "–"
+            rows.append([org.name, metric.measure, text, status])
+    # every cell is text: tables without pandas frames
     blocks.append(
-        d.table(
-            pd.DataFrame(
-                [
-                    {
-                        "Goal": m.goal,
-                        "Measure": m.measure,
-                        "Target": fmt_target(m.measure, m.target),
-                        "Failure line": m.failure,
-                    }
-                    for m in card.metrics
-                ],
-                columns=["Goal", "Measure", "Target", "Failure line"],
-            ),
+        d.text_table(
+            ["Goal", "Measure", "Target", "Failure line"],
+            [[m.goal, m.measure, fmt_target(m.measure, m.target), m.failure] for m in card.metrics],
             "Cycle metrics: goal, measure and what counts as failure",
         )
     )
     blocks.append(
-        d.table(
-            pd.DataFrame(rows, columns=["Organization", "Measure", "Result", "Against the card"]),
+        d.text_table(
+            ["Organization", "Measure", "Result", "Against the card"],
+            rows,
             "Results per organization (shared measures only outside each organization)",
         )
     )
