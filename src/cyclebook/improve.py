@@ -466,6 +466,15 @@ def _count(n: int, audience: str) -> str:
 
 def findings_frame(findings: Sequence[Finding], audience: str = "organization") -> pd.DataFrame:
     """The ranked findings as a table (counts suppressed from 1 to 9 outside the org)."""
+    columns, rows = findings_rows(findings, audience)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def findings_rows(
+    findings: Sequence[Finding], audience: str = "organization"
+) -> tuple[list[str], list[list[object]]]:
+    """:func:`findings_frame`'s column names and rows (the report's table is built from
+    them without a frame)."""
     rows = []
     rank = 0
     for f in findings:
@@ -476,17 +485,15 @@ def findings_frame(findings: Sequence[Finding], audience: str = "organization") 
         if share is not None:
             share = privacy.suppress_rate(share, f.affected, f.total, audience)
         rows.append(
-            {
-                "Rank": rank,
-                "Finding": f.title,
-                "Records affected": _count(f.affected, audience),
-                "Out of": f"{_count(f.total, audience)} {f.unit}",
-                "Share": share
-                if isinstance(share, str)
-                else ("–" if share is None else percent(share)),
-                "Weakens": ", ".join(f.weakens),
-                "Practice that fixes it": f.practice if f.affected else "Keep it up.",
-            }
+            [
+                rank,
+                f.title,
+                _count(f.affected, audience),
+                f"{_count(f.total, audience)} {f.unit}",
+                share if isinstance(share, str) else ("–" if share is None else percent(share)),
+                ", ".join(f.weakens),
+                f.practice if f.affected else "Keep it up.",
+            ]
         )
     columns = [
         "Rank",
@@ -497,7 +504,7 @@ def findings_frame(findings: Sequence[Finding], audience: str = "organization") 
         "Weakens",
         "Practice that fixes it",
     ]
-    return pd.DataFrame(rows, columns=columns)
+    return columns, rows
 
 
 def improve_blocks(findings: Sequence[Finding], audience: str = "organization") -> list[d.Block]:
@@ -508,9 +515,11 @@ def improve_blocks(findings: Sequence[Finding], audience: str = "organization") 
         blocks.append(d.paragraph(f"The biggest gap: {top[0].title.lower()}. {top[0].practice}"))
     else:
         blocks.append(d.paragraph("No gaps found in the checks that apply to this group."))
+    columns, rows = findings_rows(findings, audience)
     blocks.append(
-        d.table(
-            findings_frame(findings, audience),
+        d.text_table(
+            columns,
+            rows,
             "Data-quality findings ranked by impact: records affected, the measures they "
             "weaken, and a practice that fixes them",
         )

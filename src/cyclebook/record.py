@@ -485,6 +485,15 @@ def definition_frame(
     """Each definition change: recorded history (cohort.yml) plus pending proposals (from
     a reflection, not yet recorded in cohort.yml). Outside the organization, only changes
     to measures ``org`` shares with ``audience``, and not who proposed them nor why."""
+    columns, rows = definition_rows(org, pending, audience)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def definition_rows(
+    org: Organization, pending: Sequence[MeasureChange] = (), audience: str = "organization"
+) -> tuple[list[str], list[list[str]]]:
+    """:func:`definition_frame`'s column names and rows (the report's table is built from
+    them without a frame)."""
     history = [(c, True) for c in org.measure_history]
     history += [
         (c, False)
@@ -495,23 +504,18 @@ def definition_frame(
             for old in org.measure_history
         )
     ]
+    full = audience == "organization"
     rows = [
-        {
-            "Measure": c.measure,
-            "Date": f"{c.date:%d %b %Y}",
-            "Proposed by": c.proposed_by,
-            "Why": c.why,
-            "Change": c.change,
-            "Status": _status_text(c, recorded),
-        }
+        [c.measure, f"{c.date:%d %b %Y}"]
+        + ([c.proposed_by, c.why] if full else [])
+        + [c.change, _status_text(c, recorded)]
         for c, recorded in sorted(history, key=lambda item: (item[0].measure, item[0].date))
         if privacy.measure_allowed(org, audience, c.measure)
     ]
     columns = ["Measure", "Date", "Proposed by", "Why", "Change", "Status"]
-    frame = pd.DataFrame(rows, columns=columns)
-    if audience != "organization":
-        frame = frame.drop(columns=["Proposed by", "Why"])
-    return frame
+    if not full:
+        columns = [c for c in columns if c not in {"Proposed by", "Why"}]
+    return columns, rows
 
 
 def pending_changes(reflection: Reflection | None) -> list[MeasureChange]:
@@ -538,28 +542,24 @@ def definition_blocks(
     org: Organization, reflection: Reflection | None = None, audience: str = "organization"
 ) -> list[d.Block]:
     """The group's definitions in its own words, and how each came to be."""
-    ladder = pd.DataFrame(
-        [
-            {
-                "Rung": r.label,
-                "Measure": f"ladder.{r.name}",
-                "Window (days)": r.window_days,
-                "Definition": r.definition,
-            }
-            for r in org.ladder
-        ]
-    )
+    # (tables built without pandas frames: a reflect or improve report needs no other)
+    ladder = [[r.label, f"ladder.{r.name}", r.window_days, r.definition] for r in org.ladder]
     settings = org.metrics
+    changes = definition_rows(org, pending_changes(reflection), audience)
     blocks = [
         d.heading("The group's definitions", 2),
-        d.table(ladder, f"Ladder of engagement as {org.name} defines it"),
+        d.text_table(
+            ["Rung", "Measure", "Window (days)", "Definition"],
+            ladder,
+            f"Ladder of engagement as {org.name} defines it",
+        ),
         d.paragraph(
             f"Active means a qualifying activity in the last {settings.active_window_days} days; "
             f"lapsed means {settings.lapse_days} days without one; absorption counts a second "
             f"activity within {settings.absorption_days} days."
         ),
-        d.table(
-            definition_frame(org, pending_changes(reflection), audience),
+        d.text_table(
+            *changes,
             "History of each definition: who proposed the change, when, why, and its status"
             if audience == "organization"
             else f"History of each definition shared with this audience ({audience}): "

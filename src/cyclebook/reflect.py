@@ -49,8 +49,6 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Any, TypeVar
 
-import pandas as pd
-
 from cyclebook import display as d
 from cyclebook import privacy
 from cyclebook.config import Organization
@@ -348,16 +346,14 @@ def reflection_blocks(
     columns = ["Measure", "Reaction", "Why"] if full else ["Measure", "Reaction"]
     # outside the group, reactions to the measures it shares with that audience only (a
     # funder read "leaders: drop" of a group that keeps its leaders to itself)
+    # (tables of text cells, built without pandas frames: a reflect report needs no other)
     rows = [
-        {"Measure": m.metric, "Reaction": m.reaction, "Why": m.why or "–"}
+        [m.metric, m.reaction, m.why or "–"][: len(columns)]
         for m in latest.metrics
         if full or (org is not None and privacy.measure_allowed(org, audience, m.metric))
     ]
     blocks.append(
-        d.table(
-            pd.DataFrame(rows, columns=["Measure", "Reaction", "Why"])[columns],
-            "Reaction to each measure: keep, change, drop or add",
-        )
+        d.text_table(columns, rows, "Reaction to each measure: keep, change, drop or add")
     )
     sections = [("Learnings", latest.learnings), ("Decisions", latest.decisions)]
     sections.append(("Questions", latest.questions))
@@ -392,24 +388,24 @@ def reflection_blocks(
     if not full:  # who proposed a change, and why, are the group's own business
         change_columns = [c for c in change_columns if c not in {"Proposed by", "Why"}]
     blocks.append(
-        d.table(
-            pd.DataFrame(change_rows, columns=change_columns),
+        d.text_table(
+            change_columns,
+            [[row[c] for c in change_columns] for row in change_rows],
             "Definition changes proposed in this reflection (adopted ones apply next cycle)"
             + ("" if full else f"; only measures shared with this audience ({audience})"),
         )
     )
     if full:
         history = [
-            {
-                "Saved at (UTC)": f"{v.saved_at:%Y-%m-%d %H:%M}",
-                "Author": v.author,
-                "Reactions": len(v.metrics),
-                "Proposals": len(v.measure_changes),
-            }
+            [f"{v.saved_at:%Y-%m-%d %H:%M}", v.author, len(v.metrics), len(v.measure_changes)]
             for v in reflection.versions
         ]
         blocks.append(
-            d.table(pd.DataFrame(history), "Versions of this reflection (all kept, oldest first)")
+            d.text_table(
+                ["Saved at (UTC)", "Author", "Reactions", "Proposals"],
+                history,
+                "Versions of this reflection (all kept, oldest first)",
+            )
         )
     return blocks
 
