@@ -184,13 +184,8 @@ def _conds_match(con, org_ids: list[str], conds: Sequence[RungCondition]) -> lis
     return [int(found[i]) for i in range(len(conds))]
 
 
-def _untracked(con, org: Organization, org_ids: list[str]) -> Finding:
-    tracked = {
-        t
-        for (t,) in con.execute(
-            "SELECT DISTINCT type FROM activity WHERE org_id IN (SELECT unnest(?))", [org_ids]
-        ).fetchall()
-    }
+def _untracked(con, org: Organization, org_ids: list[str], tracked: set[str]) -> Finding:
+    """``tracked``: the activity types the store holds for ``org_ids``."""
     total = 0
     dead = 0
     unreachable: list[str] = []
@@ -336,15 +331,31 @@ def diagnose(
         )
     )
 
-    # relational activities without an organizer
-    relational, no_organizer = _one(
+    # one scan of the activities for the organizer and entry-lag checks and the types
+    # tracked (each statement is ~2 ms of a small organization's report)
+    relational, no_organizer, with_dates, late, median_days, types = _one(
         con,
         f"""
-        SELECT count(*), count(*) FILTER (WHERE organizer_id IS NULL OR trim(organizer_id) = '')
-        FROM activity WHERE {scope} AND type IN (SELECT unnest(?))
+        SELECT count(*) FILTER (WHERE relational),
+               count(*) FILTER (WHERE relational
+                                AND (organizer_id IS NULL OR trim(organizer_id) = '')),
+               count(*) FILTER (WHERE dated),
+               count(*) FILTER (WHERE dated
+                                AND recorded_at - occurred_at > to_days(CAST(? AS INTEGER))),
+               median(epoch(recorded_at - occurred_at) / 86400.0) FILTER (WHERE dated),
+               list(DISTINCT type)
+        FROM (SELECT *, type IN (SELECT unnest(?)) AS relational,
+                     -- a registration recorded before its event is not entered late (it
+                     -- made the median lag -10 days): only what was recorded after it
+                     -- happened
+                     recorded_at IS NOT NULL AND recorded_at >= occurred_at AS dated
+              FROM activity WHERE {scope})
         """,
-        [org_ids, list(ORGANIZER_TYPES)],
+        [lag_days, list(ORGANIZER_TYPES), org_ids],
     )
+    tracked = set(types or [])
+
+    # relational activities without an organizer
     findings.append(
         Finding(
             key="organizer",
@@ -364,19 +375,6 @@ def diagnose(
     )
 
     # entry lag
-    with_dates, late, median_days = _one(
-        con,
-        f"""
-        SELECT count(*),
-               count(*) FILTER (WHERE recorded_at - occurred_at > to_days(CAST(? AS INTEGER))),
-               median(epoch(recorded_at - occurred_at) / 86400.0)
-        FROM activity WHERE {scope} AND recorded_at IS NOT NULL
-          -- a registration recorded before its event is not entered late (it made the
-          -- median lag -10 days): only what was recorded after it happened
-          AND recorded_at >= occurred_at
-        """,
-        [lag_days, org_ids],
-    )
     findings.append(
         Finding(
             key="entry_lag",
@@ -401,18 +399,36 @@ def diagnose(
 
     # duplicates: several person ids with one match_key (not merged), and several records
     # of one person inside one tool (merged by cyclebook, still split in the tool)
-    persons_total, extra_people, split_people, extra_tool, split_tool = _one(
+    # (and, in the same statement, people with unknown contact permissions)
+    (
+        persons_total,
+        extra_people,
+        split_people,
+        extra_tool,
+        split_tool,
+        missing,
+        no_email_ok,
+        no_sms_ok,
+    ) = _one(
         con,
         f"""
         WITH k AS (SELECT org_id, match_key, count(*) AS n FROM person
                    WHERE {scope} AND match_key IS NOT NULL GROUP BY ALL),
              t AS (SELECT org_id, person_id, source, count(*) AS n FROM identity
-                   WHERE {scope} AND {listed} GROUP BY ALL)
-        SELECT (SELECT count(*) FROM person WHERE {scope}),
+                   WHERE {scope} AND {listed} GROUP BY ALL),
+             p AS (SELECT count(*) AS n,
+                          count(*) FILTER (WHERE email_ok IS NULL OR sms_ok IS NULL) AS missing,
+                          count(*) FILTER (WHERE email_ok IS NULL) AS no_email_ok,
+                          count(*) FILTER (WHERE sms_ok IS NULL) AS no_sms_ok
+                   FROM person WHERE {scope})
+        SELECT (SELECT n FROM p),
                (SELECT coalesce(sum(n - 1), 0) FROM k),
                (SELECT count(*) FILTER (WHERE n > 1) FROM k),
                (SELECT coalesce(sum(n - 1), 0) FROM t),
-               (SELECT count(DISTINCT (org_id, person_id)) FILTER (WHERE n > 1) FROM t)
+               (SELECT count(DISTINCT (org_id, person_id)) FILTER (WHERE n > 1) FROM t),
+               (SELECT missing FROM p),
+               (SELECT no_email_ok FROM p),
+               (SELECT no_sms_ok FROM p)
         """,
         [org_ids, org_ids, org_ids],
     )
@@ -439,18 +455,8 @@ def diagnose(
         )
     )
 
-    # missing contact fields
-    persons, missing, no_email_ok, no_sms_ok = _one(
-        con,
-        f"""
-        SELECT count(*),
-               count(*) FILTER (WHERE email_ok IS NULL OR sms_ok IS NULL),
-               count(*) FILTER (WHERE email_ok IS NULL),
-               count(*) FILTER (WHERE sms_ok IS NULL)
-        FROM person WHERE {scope}
-        """,
-        [org_ids],
-    )
+    # missing contact fields (read with the duplicates above)
+    persons = persons_total
     findings.append(
         Finding(
             key="contact_fields",
@@ -471,7 +477,7 @@ def diagnose(
         )
     )
 
-    findings.append(_untracked(con, org, org_ids))
+    findings.append(_untracked(con, org, org_ids, tracked))
     order = {f.key: i for i, f in enumerate(findings)}
     return sorted(findings, key=lambda f: (-f.applicable, -f.impact, -f.affected, order[f.key]))
 
