@@ -99,7 +99,14 @@ def files_alike(table: pd.DataFrame) -> pd.DataFrame:
     screen of identical rows for a few hundred pages."""
     if table.empty:
         return table
-    rest = [c for c in table.columns if c != "File"]
+    return pd.DataFrame(
+        _alike(list(table.columns), table.to_dict("records")), columns=table.columns
+    )
+
+
+def _alike(columns: list[str], records: list[dict]) -> list[dict]:
+    """:func:`files_alike` of the table's rows as records (dicts by column)."""
+    rest = [c for c in columns if c != "File"]
     rows: list[dict] = []
     run: list[dict] = []
 
@@ -114,7 +121,7 @@ def files_alike(table: pd.DataFrame) -> pd.DataFrame:
     def in_order(row: dict) -> list:  # page-2 before page-10
         return [(int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"(\d+)", row["File"])]
 
-    for row in sorted(table.to_dict("records"), key=in_order):
+    for row in sorted(records, key=in_order):
         if run and (
             Path(row["File"]).parent != Path(run[-1]["File"]).parent
             or any(row[c] != run[-1][c] for c in rest)
@@ -122,7 +129,7 @@ def files_alike(table: pd.DataFrame) -> pd.DataFrame:
             close()
         run.append(row)
     close()
-    return pd.DataFrame(rows, columns=table.columns)
+    return rows
 
 
 def tool_name(source: str) -> str:
@@ -203,31 +210,38 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
     if run.get("blank"):
         figures.append(("Blank rows skipped (not counted as read)", f"{run['blank']:,}"))
     out.append(d.definition_list(figures))
-    src = summary.sources.rename(
-        columns={
-            "source_kind": "Tool",
-            "files": "Files",
-            "rows_read": "Rows read",
-            "rows_kept": "Kept",
-            "rows_rejected": "Rejected",
-            "values_rejected": VALUES_KEPT_ROWS_COLUMN,
-            "left_out": "Left out",
-            "blank": "Blank rows skipped",
-            "first": "Earliest activity",
-            "last": "Latest activity",
-            "people_first": "People recorded from",
-            "people_last": "People recorded to",
-        }
-    )
-    # the columns a sync with neither says nothing in (no people export: no record dates)
+    src = summary.source_rows
+    names = {
+        "source_kind": "Tool",
+        "files": "Files",
+        "rows_read": "Rows read",
+        "rows_kept": "Kept",
+        "rows_rejected": "Rejected",
+        "values_rejected": VALUES_KEPT_ROWS_COLUMN,
+        "left_out": "Left out",
+        "blank": "Blank rows skipped",
+        "first": "Earliest activity",
+        "last": "Latest activity",
+        "people_first": "People recorded from",
+        "people_last": "People recorded to",
+    }
+    # the columns a sync with neither says nothing in (no people export: no record dates;
+    # a count is NaN where the store has none)
     empty = [
-        c for c in (VALUES_KEPT_ROWS_COLUMN, "Left out", "Blank rows skipped") if not src[c].any()
+        c
+        for c in ("values_rejected", "left_out", "blank")
+        if not any(v == v and v for v in src.column(c))
     ]
-    empty += [c for c in ("People recorded from", "People recorded to") if src[c].isna().all()]
-    src = src.drop(columns=empty)
+    empty += [
+        c
+        for c in ("people_first", "people_last")
+        if not any(isinstance(v, str) for v in src.column(c))
+    ]
+    shown = [i for i, c in enumerate(src.columns) if c not in empty]
     out.append(
-        d.table(
-            src,
+        d.text_table(
+            [names[src.columns[i]] for i in shown],
+            [[row[i] for i in shown] for row in src.rows],
             "Rows read, kept and rejected per tool, with the days its activity covers (its "
             "activities and contact attempts) and, apart, the days its people were first "
             "recorded in it",
@@ -264,10 +278,11 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 kind="info",
             )
         )
-    if len(summary.notes):
+    if summary.note_rows.rows:
         out.append(
-            d.table(
-                summary.notes,
+            d.text_table(
+                summary.note_rows.columns,
+                summary.note_rows.rows,
                 "What the sync noticed in the exports it read (a file may be read, and kept, "
                 "with something to check or fix in the tool)",
             )
@@ -297,19 +312,17 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             )
         )
         out.append(
-            d.table(
-                pd.DataFrame(
-                    [
-                        (
-                            item.rel,
-                            SOURCE_LABELS.get(item.kind, item.kind),
-                            f"only {item.only}" if item.only else " or ".join(SUFFIXES[item.kind]),
-                            not_read_hint(item, ctx.org),
-                        )
-                        for item in unread
-                    ],
-                    columns=["File", "Source", "Files read there", "What to do"],
-                ),
+            d.text_table(
+                ["File", "Source", "Files read there", "What to do"],
+                [
+                    (
+                        item.rel,
+                        SOURCE_LABELS.get(item.kind, item.kind),
+                        f"only {item.only}" if item.only else " or ".join(SUFFIXES[item.kind]),
+                        not_read_hint(item, ctx.org),
+                    )
+                    for item in unread
+                ],
                 "Files in the export folders that were not read",
             )
         )
@@ -326,11 +339,13 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 "improve reports)."
             )
         )
-        pairs = summary.pairs.assign(
-            tool=summary.pairs["tool"].map(tool_name),
-            other_tool=summary.pairs["other_tool"].map(tool_name),
-        ).rename(columns={"tool": "Tool", "other_tool": "Other tool", "people": "People in both"})
-        out.append(d.table(pairs, "People found in both tools of each pair"))
+        out.append(
+            d.text_table(
+                ["Tool", "Other tool", "People in both"],
+                [(tool_name(a), tool_name(b), n) for a, b, n in summary.pair_rows.rows],
+                "People found in both tools of each pair",
+            )
+        )
     else:
         out.append(
             d.paragraph(
@@ -359,13 +374,12 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         )
 
     out.append(d.heading("Rejected rows and values", 3))
-    if summary.rejects.empty:
+    rejects = summary.reject_rows
+    if not rejects.rows:
         out.append(d.paragraph("No row or value was rejected."))
     else:
-        rejects = summary.rejects
-        values = rejects[VALUES_REJECTED].any()
-        if not values:
-            rejects = rejects.drop(columns=[VALUES_REJECTED])
+        values = any(rejects.column(VALUES_REJECTED))
+        shown = [i for i, c in enumerate(rejects.columns) if values or c != VALUES_REJECTED]
         out.append(
             d.paragraph(
                 "Each rejected row is listed by file, line and column with the reason, so it can "
@@ -381,8 +395,9 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
             )
         )
         out.append(
-            d.table(
-                rejects,
+            d.text_table(
+                [rejects.columns[i] for i in shown],
+                [[row[i] for i in shown] for row in rejects.rows],
                 "Rejected rows and values by file and reason"
                 if values
                 else "Rejected rows by file and reason",
@@ -390,11 +405,11 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
         )
 
     out.append(d.heading("Columns kept beyond the model", 3))
-    unknown = summary.unknown_columns
-    if unknown.empty:
+    unknown = summary.unknown_rows
+    if not unknown.rows:
         out.append(d.paragraph("Every column was recognised."))
     else:
-        unread = unknown[UNREAD_KEYS].astype(bool).any()
+        unread = any(unknown.column(UNREAD_KEYS))
         out.append(
             d.paragraph(
                 "These columns (and an API's custom fields) are not part of the common "
@@ -410,29 +425,27 @@ def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = 
                 )
             )
         )
-        if not unread:
-            unknown = unknown.drop(columns=[UNREAD_KEYS])
+        columns = [c for c in unknown.columns if unread or c != UNREAD_KEYS]
+        alike = _alike(
+            columns, [dict(zip(unknown.columns, row, strict=True)) for row in unknown.rows]
+        )
         out.append(
-            d.table(
-                files_alike(unknown),
+            d.text_table(
+                columns,
+                [[row[c] for c in columns] for row in alike],
                 "Unrecognised columns, per file (the files of a folder that list the same "
                 "columns on one row)",
             )
         )
 
     out.append(d.heading("Activity recorded", 3))
-    types = summary.activity_types.assign(
-        source=summary.activity_types["source"].map(tool_name)
-    ).rename(
-        columns={
-            "type": "Activity type",
-            "source": "Source",
-            "activities": "Activities",
-            "first": "Earliest",
-            "last": "Latest",
-        }
+    out.append(
+        d.text_table(
+            ["Activity type", "Source", "Activities", "Earliest", "Latest"],
+            [(t, tool_name(s), *rest) for t, s, *rest in summary.type_rows.rows],
+            "Activities by type and source, with the dates they cover",
+        )
     )
-    out.append(d.table(types, "Activities by type and source, with the dates they cover"))
 
     out.append(d.heading("What the ladder needs but the data lacks", 3))
     out.append(

@@ -12,11 +12,13 @@ import math
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import pandas as pd
 
 from cyclebook.config import ACTIVITY_TYPES, Organization
-from cyclebook.store import has_column, matched_identity
+from cyclebook.store import MATCHED_IDENTITY
 from cyclebook.sync.merge import MERGED_FIELDS
 from cyclebook.sync.readers import generic_source_name
 
@@ -37,21 +39,41 @@ VALUES_REJECTED = "Values rejected (row kept)"
 
 
 @dataclass
+class Rows:
+    """A table of the sync report: its columns' names and its rows of Python values, as
+    the report shows them (a data frame of each, for tables of a few rows, cost ~1 ms
+    apiece of pandas' set-up, and as much again to rename or drop a column).
+    :meth:`frame` is the data frame, with ``types`` for the columns whose type pandas
+    would not infer from the values."""
+
+    columns: list[str]
+    rows: list[tuple]
+    types: dict[str, Any] = field(default_factory=dict)
+
+    def column(self, name: str) -> list:
+        i = self.columns.index(name)
+        return [row[i] for row in self.rows]
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows, columns=self.columns)
+        return frame.astype(self.types) if self.types else frame
+
+
+@dataclass
 class SyncSummary:
     org_id: str
     last_run: dict | None
     last_failure: dict | None
-    files: pd.DataFrame
-    sources: pd.DataFrame
-    rejects: pd.DataFrame
-    unknown_columns: pd.DataFrame
+    source_rows: Rows
+    reject_rows: Rows
+    unknown_rows: Rows
     people: dict
-    pairs: pd.DataFrame
-    activity_types: pd.DataFrame
+    pair_rows: Rows
+    type_rows: Rows
     ladder_gaps: list[str]
     # what the readers said about each file (its encoding, a column's unreadable dates or
     # phones, a page shaped unlike the tool's): kept in each file's sync_run row
-    notes: pd.DataFrame
+    note_rows: Rows
     # exports earlier syncs read that the last one did not (taken out of the folder): what
     # they brought stays in the store; {"files": n, "tools": [labels]}
     not_read_now: dict | None = None
@@ -59,11 +81,30 @@ class SyncSummary:
     # names any more (as the store names them: `cyclebook forget --source` removes them)
     retired_sources: list[str] = field(default_factory=list)
 
+    # the tables as data frames (made when asked for: the report shows the rows)
+    @cached_property
+    def sources(self) -> pd.DataFrame:
+        return self.source_rows.frame()
 
-def _df(con, sql: str, params: list | dict) -> pd.DataFrame:
-    cur = con.execute(sql, params)
-    cols = [d[0] for d in cur.description]
-    return pd.DataFrame(cur.fetchall(), columns=cols)
+    @cached_property
+    def rejects(self) -> pd.DataFrame:
+        return self.reject_rows.frame()
+
+    @cached_property
+    def unknown_columns(self) -> pd.DataFrame:
+        return self.unknown_rows.frame()
+
+    @cached_property
+    def pairs(self) -> pd.DataFrame:
+        return self.pair_rows.frame()
+
+    @cached_property
+    def activity_types(self) -> pd.DataFrame:
+        return self.type_rows.frame()
+
+    @cached_property
+    def notes(self) -> pd.DataFrame:
+        return self.note_rows.frame()
 
 
 def _lines(values: list, limit: int = 6) -> str:
@@ -392,14 +433,14 @@ _SUMMED = ("rows_read", "rows_kept", "rows_rejected", "values_rejected", "left_o
 _SPANS = (("first", min), ("last", max), ("people_first", min), ("people_last", max))
 
 
-def _per_tool(files: pd.DataFrame) -> pd.DataFrame:
+def _per_tool(files: dict[str, list]) -> Rows:
     """The files' figures per tool, tools in the order of their first file: its files,
     its rows added up, its earliest and latest dates (a missing date skipped; NaN when
     it has none, as pandas' groupby gave). Added up in Python: that groupby of eleven
     columns cost ~15 ms in each kernel (pandas sets up its groupby), for a handful of rows."""
     tools: dict[str, list] = {}
-    columns = [files[name].tolist() for name in ("tool", *_SUMMED)]
-    dates = [files[name].tolist() for name, _ in _SPANS]
+    columns = [files[name] for name in ("tool", *_SUMMED)]
+    dates = [files[name] for name, _ in _SPANS]
     for i, tool in enumerate(columns[0]):
         row = tools.setdefault(tool, [0, [0] * len(_SUMMED), [[] for _ in _SPANS]])
         row[0] += 1
@@ -409,108 +450,192 @@ def _per_tool(files: pd.DataFrame) -> pd.DataFrame:
         for j, values in enumerate(dates):
             if isinstance(values[i], str):
                 row[2][j].append(values[i])
-    return pd.DataFrame(
+    sums = _as_one_type(
+        [list(by_file) for by_file in zip(*(sums for _, sums, _ in tools.values()), strict=True)]
+    )
+    return Rows(
+        ["source_kind", "files", *_SUMMED, *(name for name, _ in _SPANS)],
         [
-            [
+            (
                 tool,
                 n,
-                *sums,
+                *(column[i] for column in sums),
                 *(pick(d) if d else math.nan for (_, pick), d in zip(_SPANS, spans, strict=True)),
-            ]
-            for tool, (n, sums, spans) in tools.items()
+            )
+            for i, (tool, (n, _, spans)) in enumerate(tools.items())
         ],
-        columns=["source_kind", "files", *_SUMMED, *(name for name, _ in _SPANS)],
-    ).astype({name: files[name].dtype for name, _ in _SPANS})  # (text, when all are NaN)
+        files["span_types"],  # (text, when all are NaN)
+    )
+
+
+def _as_one_type(columns: list[list]) -> list[list]:
+    """Each column of counts with a float among them as floats (a tool whose files have
+    no figure is 0 beside others' NaN-bearing sums): as a data frame's column holds them,
+    and so shown ("0.00", not "0")."""
+    return [
+        [float(v) for v in column] if any(isinstance(v, float) for v in column) else column
+        for column in columns
+    ]
+
+
+def _figures(values: list) -> list:
+    """A file's counts as pandas read them from the store: floats, NaN for a missing one,
+    in a column that misses any (the per-tool sums are then floats, shown as such)."""
+    if any(v is None for v in values):
+        return [math.nan if v is None else float(v) for v in values]
+    return values
+
+
+# What the sync report reads of the store, in six statements (it was 17, and a data
+# frame of each: ~30 ms of a small organization's report, for tables of a few rows).
+# DuckDB plans a statement with more than five or so scalar subqueries slowly (ordering
+# their joins): ~8 ms for eight, against ~1 ms for five. The latest run is arg_max's:
+# ORDER BY ... LIMIT 1 costs ~0.7 ms more to plan (DuckDB's late materialization).
+
+# the last sync that ended well, the last that failed, and the columns a store made
+# before them lacks (opened read-only, it is not migrated)
+_RUNS = """SELECT
+    (SELECT arg_max({'run_id': run_id, 'started_at': CAST(started_at AS VARCHAR),
+                     'rows_read': rows_read, 'rows_kept': rows_kept,
+                     'rows_rejected': rows_rejected, 'message': message}, started_at)
+     FROM sync_run WHERE org_id = $org AND file IS NULL AND status = 'ok'),
+    (SELECT arg_max([CAST(started_at AS VARCHAR), message], started_at) FROM sync_run
+     WHERE org_id = $org AND status = 'failed'),
+    (SELECT list(table_name || '.' || column_name) FROM duckdb_columns()
+     WHERE database_name = current_database()
+       AND table_name || '.' || column_name IN ('rejected_row.record_kept', 'identity.listed'))"""
+
+# the files the last sync read: dates are the organization's own days (by UTC days, an
+# evening's signup west of UTC was shown on the next day); a file's activity dates,
+# and apart its people's record dates (a sync before "activity_dates" was recorded
+# kept one span of both, shown as neither)
+_FILES = """SELECT source_kind, file, rows_read, rows_kept, rows_rejected,
+          strftime(timezone($tz, min_occurred_at), '%Y-%m-%d') AS first,
+          strftime(timezone($tz, max_occurred_at), '%Y-%m-%d') AS last,
+          strftime(timezone($tz, CAST(message->>'$.people_from' AS TIMESTAMPTZ)),
+                   '%Y-%m-%d') AS people_first,
+          strftime(timezone($tz, CAST(message->>'$.people_to' AS TIMESTAMPTZ)),
+                   '%Y-%m-%d') AS people_last,
+          coalesce(CAST(message->>'$.activity_dates' AS BOOLEAN), FALSE) AS activity_dates,
+          unknown_columns, message
+   FROM sync_run WHERE org_id = $org AND run_id = $run AND file IS NOT NULL
+   ORDER BY file"""
+_FILE_COLUMNS = (
+    "source_kind",
+    "file",
+    "rows_read",
+    "rows_kept",
+    "rows_rejected",
+    "first",
+    "last",
+    "people_first",
+    "people_last",
+    "activity_dates",
+    "unknown_columns",
+    "message",
+)
+
+# a rejected row is not in the store; a rejected value is left out of a record that is
+# (its rows are counted as kept): one count of both read as rows rejected ({kept}: the
+# condition on a rejected_row that its record was kept)
+_REJECTS = """SELECT file, reason, coalesce(column_name, '') AS column_name,
+          count(*) FILTER (WHERE NOT {kept}) AS n_rows,
+          count(*) FILTER (WHERE {kept}) AS n_values,
+          list(line ORDER BY line) AS lines
+   FROM rejected_row WHERE org_id = $org GROUP BY ALL
+   ORDER BY count(*) DESC, file, reason"""
+
+# a tool is an identity's source: each spreadsheet source is one of its own (its people
+# matched with another sheet's are matched across tools), as the share and improve
+# reports count them (MetricEngine's match_rate definition). ({listed}: the condition
+# on an identity that it counts; pairs of as many people in the order of their names)
+_PEOPLE = """WITH s AS (SELECT DISTINCT person_id, source FROM identity
+                    WHERE org_id = $org AND {listed})
+   SELECT (SELECT count(*) FROM person WHERE org_id = $org),
+          (SELECT count(*) FROM (SELECT person_id FROM s GROUP BY person_id
+                                 HAVING count(*) >= 2)),
+          (SELECT count(DISTINCT source) FROM s),
+          (SELECT list([tool, other_tool, CAST(people AS VARCHAR)]
+                       ORDER BY people DESC, tool, other_tool)
+           FROM (SELECT a.source AS tool, b.source AS other_tool, count(*) AS people
+                 FROM s a JOIN s b ON a.person_id = b.person_id AND a.source < b.source
+                 GROUP BY ALL))"""
+
+# activities by type and source, with the days they cover, whether any records who
+# attended, and the event roles recorded (the ladder reads a rule's roles on its own
+# types: a 'lead' on a meeting is not a one-on-one led): one scan of the activities
+_ACTIVITY = """SELECT type, source, count(*) AS activities,
+          strftime(timezone($tz, min(occurred_at)), '%Y-%m-%d') AS first,
+          strftime(timezone($tz, max(occurred_at)), '%Y-%m-%d') AS last,
+          bool_or(attended IS NOT NULL),
+          list(DISTINCT lower(role)) FILTER (WHERE role IS NOT NULL)
+   FROM activity WHERE org_id = $org GROUP BY type, source ORDER BY type, source"""
+
+# the sources of the organization's people and events (a source's contact attempts come
+# with its people); its contact attempts; and the exports earlier syncs read that the
+# last one ($run) did not, by neither name nor content
+_HELD = """SELECT
+    (SELECT list(source) FROM (SELECT source FROM identity WHERE org_id = $org
+                               UNION SELECT source FROM event WHERE org_id = $org)),
+    (SELECT [count(*), count(*) FILTER (WHERE conversation),
+             count(*) FILTER (WHERE channel = 'text')]
+     FROM contact_attempt WHERE org_id = $org),
+    (SELECT {'files': count(DISTINCT original_path), 'tools': list(DISTINCT source_kind)}
+     FROM raw_file
+     WHERE org_id = $org
+       AND original_path NOT IN (SELECT file FROM sync_run WHERE org_id = $org
+                                 AND run_id = $run AND file IS NOT NULL)
+       AND sha256 NOT IN (SELECT sha256 FROM sync_run WHERE org_id = $org
+                          AND run_id = $run AND sha256 IS NOT NULL))"""
 
 
 def load_summary(con, org: Organization) -> SyncSummary:
     org_id = org.id
-    run = con.execute(
-        """SELECT run_id, CAST(started_at AS VARCHAR), rows_read, rows_kept, rows_rejected, message
-           FROM sync_run WHERE org_id = ? AND file IS NULL AND status = 'ok'
-           ORDER BY started_at DESC LIMIT 1""",
-        [org_id],
-    ).fetchone()
-    fail = con.execute(
-        """SELECT CAST(started_at AS VARCHAR), message FROM sync_run
-           WHERE org_id = ? AND status = 'failed' ORDER BY started_at DESC LIMIT 1""",
-        [org_id],
-    ).fetchone()
+    run, fail, present = con.execute(_RUNS, {"org": org_id}).fetchone()
+    present = set(present or ())
     last_run = None
-    files = pd.DataFrame(
-        columns=[
-            "source_kind",
-            "file",
-            "rows_read",
-            "rows_kept",
-            "rows_rejected",
-            "first",
-            "last",
-            "unknown_columns",
-            "message",
-        ]
-    )
     if run:
-        last_run = {
-            "run_id": run[0],
-            "started_at": run[1],
-            "rows_read": run[2],
-            "rows_kept": run[3],
-            "rows_rejected": run[4],
-        }
-        # dates are the organization's own days (by UTC days, an evening's signup west of
-        # UTC was shown on the next day)
-        # (a file's activity dates, and apart its people's record dates: a sync before
-        # "activity_dates" was recorded kept one span of both, shown as neither)
-        files = _df(
-            con,
-            """SELECT source_kind, file, rows_read, rows_kept, rows_rejected,
-                      strftime(timezone($tz, min_occurred_at), '%Y-%m-%d') AS first,
-                      strftime(timezone($tz, max_occurred_at), '%Y-%m-%d') AS last,
-                      strftime(timezone($tz, CAST(message->>'$.people_from' AS TIMESTAMPTZ)),
-                               '%Y-%m-%d') AS people_first,
-                      strftime(timezone($tz, CAST(message->>'$.people_to' AS TIMESTAMPTZ)),
-                               '%Y-%m-%d') AS people_last,
-                      coalesce(CAST(message->>'$.activity_dates' AS BOOLEAN), FALSE)
-                          AS activity_dates,
-                      unknown_columns, message
-               FROM sync_run WHERE org_id = $org AND run_id = $run AND file IS NOT NULL
-               ORDER BY file""",
-            {"tz": org.timezone, "org": org_id, "run": run[0]},
-        )
-        files.loc[~files["activity_dates"].astype(bool), ["first", "last"]] = None
+        last_run = {name: run[name] for name in ("run_id", "started_at", *_SUMMED[:3])}
     last_failure = None
-    if fail and (not run or fail[0] > run[1]):
+    if fail and (not run or fail[0] > run["started_at"]):
         last_failure = {"started_at": fail[0], "message": fail[1]}
-
-    # rows read that were neither kept nor rejected (a text Spoke did not send, an Action
-    # Builder workplace: each file's notes say why), and blank rows (not counted as read):
-    # without them the report's rows read were not its kept plus rejected
-    files["left_out"] = (files["rows_read"] - files["rows_kept"] - files["rows_rejected"]).clip(
-        lower=0
-    )
-    files["blank"] = [int(json.loads(m or "{}").get("skipped_blank", 0)) for m in files["message"]]
     # values rejected on records that were kept (an assessment that is not a number, an
     # event's date): listed with the rejects, counted apart from the rows (a store synced
     # before rejected_row.record_kept, not migrated when opened read-only, has none)
-    kept = (
-        "coalesce(record_kept, FALSE)"
-        if has_column(con, "rejected_row", "record_kept")
-        else "FALSE"
+    kept = "coalesce(record_kept, FALSE)" if "rejected_row.record_kept" in present else "FALSE"
+    listed = MATCHED_IDENTITY if "identity.listed" in present else "TRUE"
+    rejected = con.execute(_REJECTS.format(kept=kept), {"org": org_id}).fetchall()
+
+    rows = (
+        con.execute(_FILES, {"tz": org.timezone, "org": org_id, "run": run["run_id"]}).fetchall()
+        if run
+        else []
     )
-    values_rejected = dict(
-        con.execute(
-            f"""SELECT file, count(*) FROM rejected_row WHERE org_id = ? AND {kept}
-                GROUP BY file""",
-            [org_id],
-        ).fetchall()
-    )
-    files["values_rejected"] = [int(values_rejected.get(f, 0)) for f in files["file"]]
+    files: dict = {name: [r[i] for r in rows] for i, name in enumerate(_FILE_COLUMNS)}
+    # (text, or when the store has none of a date, no type: as pandas read them)
+    files["span_types"] = {
+        name: "str" if any(v is not None for v in files[name]) else object for name, _ in _SPANS
+    }
+    for name in _SUMMED[:3]:
+        files[name] = _figures(files[name])
+    for i, has_dates in enumerate(files["activity_dates"]):
+        if not has_dates:
+            files["first"][i] = files["last"][i] = None
+    # rows read that were neither kept nor rejected (a text Spoke did not send, an Action
+    # Builder workplace: each file's notes say why), and blank rows (not counted as read):
+    # without them the report's rows read were not its kept plus rejected
+    figures = zip(*(files[name] for name in _SUMMED[:3]), strict=True)
+    files["left_out"] = [n if n != n else max(n, 0) for n in (a - b - c for a, b, c in figures)]
+    messages = [json.loads(m or "{}") for m in files["message"]]
+    files["blank"] = [int(m.get("skipped_blank", 0)) for m in messages]
+    values_rejected: dict[str, int] = {}
+    for reject in rejected:
+        values_rejected[reject[0]] = values_rejected.get(reject[0], 0) + reject[4]
+    files["values_rejected"] = [values_rejected.get(f, 0) for f in files["file"]]
     if last_run is not None:
-        last_run["left_out"] = int(files["left_out"].sum())
-        last_run["blank"] = int(files["blank"].sum())
-        last_run["values_rejected"] = int(files["values_rejected"].sum())
-    if len(files):
+        for name in ("left_out", "blank", "values_rejected"):
+            last_run[name] = int(sum(n for n in files[name] if n == n))
+    if rows:
         # each spreadsheet source is a row of its own, named as in the tables below (the
         # sign-in sheet's and the dues sheet's rows and dates were added up as one
         # "Spreadsheet", while the pairs and the activity table named each)
@@ -520,59 +645,34 @@ def load_summary(con, org: Organization) -> SyncSummary:
         ]
         sources = _per_tool(files)
     else:
-        sources = pd.DataFrame(
-            columns=[
-                "source_kind",
-                "files",
-                "rows_read",
-                "rows_kept",
-                "rows_rejected",
-                "values_rejected",
-                "left_out",
-                "blank",
-                "first",
-                "last",
-                "people_first",
-                "people_last",
-            ]
-        )
+        sources = Rows(["source_kind", "files", *_SUMMED, *(name for name, _ in _SPANS)], [])
 
-    # a rejected row is not in the store; a rejected value is left out of a record that
-    # is (its rows are counted as kept): one count of both read as rows rejected
-    rej = _df(
-        con,
-        f"""SELECT file, reason, coalesce(column_name, '') AS column_name,
-                  count(*) FILTER (WHERE NOT {kept}) AS n_rows,
-                  count(*) FILTER (WHERE {kept}) AS n_values,
-                  list(line ORDER BY line) AS lines
-           FROM rejected_row WHERE org_id = ? GROUP BY ALL
-           ORDER BY count(*) DESC, file, reason""",
-        [org_id],
-    )
-    if len(rej):
-        # a JSON page's rejects are numbered by their place in the page's list of records
-        # (its text lines are the pretty-printer's): "line 2" sent people to the page's
-        # second line
-        rej["lines"] = [
-            _records(list(v)) if str(f).lower().endswith(JSON_SUFFIXES) else _lines(list(v))
-            for f, v in zip(rej["file"], rej["lines"], strict=True)
-        ]
     kinds = dict(zip(files["file"], files["source_kind"], strict=True))
-    rej["fix"] = (
-        [reject_fix(r, kinds.get(f)) for r, f in zip(rej["reason"], rej["file"], strict=True)]
-        if len(rej)
-        else []
-    )
-    rejects = rej.rename(
-        columns={
-            "file": "File",
-            "reason": "Reason",
-            "column_name": "Column",
-            "n_rows": ROWS_REJECTED,
-            "n_values": VALUES_REJECTED,
-            "lines": "Lines",
-            "fix": "How to fix",
-        }
+    rejects = Rows(
+        [
+            "File",
+            "Reason",
+            "Column",
+            ROWS_REJECTED,
+            VALUES_REJECTED,
+            "Lines",
+            "How to fix",
+        ],
+        [
+            (
+                file,
+                reason,
+                column,
+                n_rows,
+                n_values,
+                # a JSON page's rejects are numbered by their place in the page's list of
+                # records (its text lines are the pretty-printer's): "line 2" sent people
+                # to the page's second line
+                _records(lines) if str(file).lower().endswith(JSON_SUFFIXES) else _lines(lines),
+                reject_fix(reason, kinds.get(file)),
+            )
+            for file, reason, column, n_rows, n_values, lines in rejected
+        ],
     )
 
     # A file's unknown columns or keys are kept (custom_field rows) where they describe
@@ -586,134 +686,76 @@ def load_summary(con, org: Organization) -> SyncSummary:
     # The report said of every listed column that "their values were kept". A sync records which it kept ("custom_fields");
     # one recorded before that did only for JSON pages (a CSV's were taken as kept).
     unknown_rows = []
-    for rec in files.itertuples():
-        cols = json.loads(rec.unknown_columns or "[]")
-        message = json.loads(rec.message or "{}")
-        json_page = str(rec.file).lower().endswith(JSON_SUFFIXES)
+    note_rows = []
+    for file, unknown_columns, message in zip(
+        files["file"], files["unknown_columns"], messages, strict=True
+    ):
+        cols = json.loads(unknown_columns or "[]")
+        json_page = str(file).lower().endswith(JSON_SUFFIXES)
         said = json_page or message.get("csv_custom_fields", False)
-        kept = message.get("custom_fields", []) if said else cols
-        unread = [c for c in cols if c not in kept] if said else []
-        if kept or unread:
+        kept_here = message.get("custom_fields", []) if said else cols
+        unread = [c for c in cols if c not in kept_here] if said else []
+        if kept_here or unread:
             unknown_rows.append(
-                {
-                    "File": rec.file,
-                    KEPT_COLUMNS: ", ".join(key_label(k) for k in kept),
-                    UNREAD_KEYS: ", ".join(key_label(k) for k in unread),
-                }
+                (
+                    file,
+                    ", ".join(key_label(k) for k in kept_here),
+                    ", ".join(key_label(k) for k in unread),
+                )
             )
-    unknown = pd.DataFrame(unknown_rows, columns=["File", KEPT_COLUMNS, UNREAD_KEYS])
-    note_rows = [
-        {"File": rec.file, "Note": note}
-        for rec in files.itertuples()
-        for note in json.loads(rec.message or "{}").get("notes", [])
-    ]
-    notes = pd.DataFrame(note_rows, columns=["File", "Note"])
+        note_rows += [(file, note) for note in message.get("notes", [])]
+    unknown = Rows(["File", KEPT_COLUMNS, UNREAD_KEYS], unknown_rows)
+    notes = Rows(["File", "Note"], note_rows)
 
+    people_total, matched, n_tools, pairs = con.execute(
+        _PEOPLE.format(listed=listed), {"org": org_id}
+    ).fetchone()
+    people = {
+        "total": int(people_total),
+        "tools": int(n_tools),
+        "matched": int(matched),
+        "match_rate": (matched / people_total) if people_total and n_tools >= 2 else None,
+        # people already stored whom the last sync's records showed to be another stored
+        # person, and merged into them (sync.merge._merge_stored_people)
+        "merged": int(json.loads(run["message"] or "{}").get("people merged", 0)) if run else 0,
+        # the custom fields on which they held different values, each kept with its
+        # record (nothing of theirs is dropped)
+        "merged_fields": int(json.loads(run["message"] or "{}").get(MERGED_FIELDS, 0))
+        if run
+        else 0,
+    }
+    pairs = Rows(
+        ["tool", "other_tool", "people"], [(tool, other, int(n)) for tool, other, n in pairs or ()]
+    )
+
+    activity = con.execute(_ACTIVITY, {"tz": org.timezone, "org": org_id}).fetchall()
+    types = Rows(["type", "source", "activities", "first", "last"], [row[:5] for row in activity])
+    present_types = {row[0] for row in activity}
+    roles: dict[str, set[str]] = {}
+    for kind, _source, _n, _first, _last, _attended, recorded in activity:
+        if recorded:
+            roles.setdefault(kind, set()).update(recorded)
+    has_attended = any(row[5] for row in activity)
+
+    held, attempts, gone = con.execute(
+        _HELD, {"org": org_id, "run": run["run_id"] if run else None}
+    ).fetchone()
     # removing a file from the folder removes nothing from the store (README): the
     # table of files read said nothing of them, though their people and activities
     # count in every report and in the activity table below it
     not_read_now = None
-    if run:
-        gone = con.execute(
-            """SELECT count(DISTINCT original_path), list(DISTINCT source_kind)
-               FROM raw_file r WHERE org_id = ? AND NOT EXISTS (
-                   SELECT 1 FROM sync_run s WHERE s.org_id = r.org_id AND s.run_id = ?
-                     AND (s.file = r.original_path OR s.sha256 = r.sha256))""",
-            [org_id, run[0]],
-        ).fetchone()
-        if gone and gone[0]:
-            not_read_now = {
-                "files": int(gone[0]),
-                "tools": sorted(SOURCE_LABELS.get(k, k) for k in gone[1]),
-            }
-
-    people_total = con.execute("SELECT count(*) FROM person WHERE org_id = ?", [org_id]).fetchone()[
-        0
-    ]
-    # a tool is an identity's source: each spreadsheet source is one of its own (its
-    # people matched with another sheet's are matched across tools), as the share and
-    # improve reports count them (MetricEngine's match_rate definition)
-    listed = matched_identity(con)
-    per_person = _df(
-        con,
-        f"""SELECT n_sources, count(*) AS people FROM (
-               SELECT person_id, count(DISTINCT source) AS n_sources
-               FROM identity WHERE org_id = ? AND {listed} GROUP BY person_id)
-           GROUP BY n_sources
-           ORDER BY n_sources""",
-        [org_id],
-    )
-    matched = (
-        int(per_person.loc[per_person.n_sources >= 2, "people"].sum()) if len(per_person) else 0
-    )
-    n_tools = con.execute(
-        f"SELECT count(DISTINCT source) FROM identity WHERE org_id = ? AND {listed}",
-        [org_id],
-    ).fetchone()[0]
-    people = {
-        "total": int(people_total),
-        "tools": int(n_tools),
-        "matched": matched,
-        "match_rate": (matched / people_total) if people_total and n_tools >= 2 else None,
-        # people already stored whom the last sync's records showed to be another stored
-        # person, and merged into them (sync.merge._merge_stored_people)
-        "merged": int(json.loads(run[5] or "{}").get("people merged", 0)) if run else 0,
-        # the custom fields on which they held different values, each kept with its
-        # record (nothing of theirs is dropped)
-        "merged_fields": int(json.loads(run[5] or "{}").get(MERGED_FIELDS, 0)) if run else 0,
-    }
-    pairs = _df(
-        con,
-        f"""WITH s AS (SELECT DISTINCT person_id, source FROM identity
-                     WHERE org_id = ? AND {listed})
-           SELECT a.source AS tool, b.source AS other_tool, count(*) AS people
-           FROM s a JOIN s b ON a.person_id = b.person_id AND a.source < b.source
-           GROUP BY ALL ORDER BY people DESC""",
-        [org_id],
-    )
-    types = _df(
-        con,
-        """SELECT type, source, count(*) AS activities,
-                  strftime(timezone(?, min(occurred_at)), '%Y-%m-%d') AS first,
-                  strftime(timezone(?, max(occurred_at)), '%Y-%m-%d') AS last
-           FROM activity WHERE org_id = ? GROUP BY ALL ORDER BY type, source""",
-        [org.timezone, org.timezone, org_id],
-    )
-    present = set(types["type"]) if len(types) else set()
-    # (the sources of its people and activities, and of its events: a source's contact
-    # attempts come with its people)
-    held = set(types["source"]) | {
-        row[0]
-        for row in con.execute(
-            "SELECT source FROM identity WHERE org_id = ? UNION SELECT source FROM event "
-            "WHERE org_id = ?",
-            [org_id, org_id],
-        ).fetchall()
-    }
+    if run and gone["files"]:
+        not_read_now = {
+            "files": int(gone["files"]),
+            "tools": sorted(SOURCE_LABELS.get(k, k) for k in gone["tools"]),
+        }
+    # (the sources of its people and activities, and of its events)
+    held = {row[1] for row in activity} | set(held or ())
     retired = sorted(held - {src.store_name for src in org.sources})
-    # the roles recorded on each activity type (the ladder reads a rule's roles on its
-    # own types: a 'lead' on a meeting is not a one-on-one led)
-    roles: dict[str, set[str]] = {}
-    for kind, role in con.execute(
-        """SELECT DISTINCT type, lower(role) FROM activity
-           WHERE org_id = ? AND role IS NOT NULL""",
-        [org_id],
-    ).fetchall():
-        roles.setdefault(kind, set()).add(role)
-    n_attempts, n_conversations, n_texts = con.execute(
-        """SELECT count(*), count(*) FILTER (WHERE conversation),
-                  count(*) FILTER (WHERE channel = 'text')
-           FROM contact_attempt WHERE org_id = ?""",
-        [org_id],
-    ).fetchone()
-    has_attended = bool(
-        con.execute(
-            "SELECT count(*) FROM activity WHERE org_id = ? AND attended IS NOT NULL", [org_id]
-        ).fetchone()[0]
-    )
+    n_attempts, n_conversations, n_texts = attempts
     gaps = ladder_gaps(
         org,
-        present,
+        present_types,
         has_roles=roles,
         has_attended=has_attended,
         attempts={
@@ -727,7 +769,6 @@ def load_summary(con, org: Organization) -> SyncSummary:
         org_id,
         last_run,
         last_failure,
-        files,
         sources,
         rejects,
         unknown,
@@ -742,5 +783,5 @@ def load_summary(con, org: Organization) -> SyncSummary:
 
 
 def missing_types(summary: SyncSummary) -> list[str]:
-    present = set(summary.activity_types["type"]) if len(summary.activity_types) else set()
+    present = set(summary.type_rows.column("type"))
     return [t for t in ACTIVITY_TYPES if t not in present]
