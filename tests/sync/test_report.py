@@ -7,9 +7,11 @@ import re
 import shutil
 
 import duckdb
+import pandas as pd
 import pytest
 from test_readers import AN_CSV, MOBILIZE_PAGE
 
+from cyclebook.config import load_cohort
 from cyclebook.errors import ExportError, ParameterError
 from cyclebook.paths import repo_root
 from cyclebook.phases import load_context
@@ -1610,3 +1612,33 @@ def test_a_pulls_pages_with_the_same_keys_are_listed_once(make_cohort):
     assert "mobilize/attendances-page-001.json … attendances-page-003.json (3 files)" in html
     assert "attendances-page-002.json" not in html
     assert html.count("referrer.utm_source") == 1
+
+
+def test_the_sync_reads_what_its_report_shows_on_its_own_connection(make_cohort):
+    """Asked for it, the sync reads the report's summary on its own connection before it
+    lets the store go (the report attached the store again, and read back what the sync
+    had just written): the same figures as read afterwards, the run's start cast as a
+    new connection casts it (the sync's connection is in the organization's time zone,
+    New York's here: "-05" after the time, not the "+00" the report showed). A sync that
+    writes nothing reads none (the report reads the store)."""
+    c = make_cohort("- {kind: action_network_csv, path: an}\n- {kind: mobilize, path: mobilize}")
+    c.write("an/activists.csv", AN_CSV)
+    c.write("mobilize/p1.json", MOBILIZE_PAGE)
+    result = c.sync(with_summary=True)
+    org = load_cohort(c.root).org("org")
+    with connect(c.root / "store.duckdb") as con:
+        after = load_summary(con, org)
+    here = result.summary
+    # Ana and Bo from the activist report, Di and Eve from Mobilize: no email or phone
+    # in common, so none matched; two rows read from each file
+    assert here.people == after.people
+    assert (here.people["total"], here.people["tools"], here.people["matched"]) == (4, 2, 0)
+    assert here.last_run == after.last_run
+    assert here.last_run["rows_read"] == 4
+    ((started,),) = c.query("SELECT CAST(started_at AS VARCHAR) FROM sync_run WHERE file IS NULL")
+    assert here.last_run["started_at"] == started
+    for name in ("sources", "rejects", "unknown_columns", "pairs", "activity_types", "notes"):
+        pd.testing.assert_frame_equal(getattr(here, name), getattr(after, name))
+    assert (here.ladder_gaps, here.retired_sources) == (after.ladder_gaps, after.retired_sources)
+    again = c.sync(with_summary=True)
+    assert again.status == "unchanged" and again.summary is None

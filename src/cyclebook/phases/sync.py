@@ -140,8 +140,9 @@ def tool_name(source: str) -> str:
 
 
 def run(ctx: PhaseContext) -> SyncResult:
-    """Sync the context's organization (a no-op when its exports have not changed)."""
-    return sync_org(ctx.paths.root, ctx.org, cohort=ctx.cohort)
+    """Sync the context's organization (a no-op when its exports have not changed), with
+    what its report shows read on the sync's own connection when it wrote."""
+    return sync_org(ctx.paths.root, ctx.org, cohort=ctx.cohort, with_summary=True)
 
 
 def blocks(ctx: PhaseContext, summary: SyncSummary, result: SyncResult | None = None) -> list:
@@ -470,7 +471,9 @@ def report(ctx: PhaseContext) -> None:
     except CyclebookError as exc:
         failure = exc
     said = False
-    if ctx.paths.store.exists():
+    if result is not None and result.summary is not None:
+        d.show(*blocks(ctx, result.summary, result))
+    elif ctx.paths.store.exists():
         with connect(ctx.store_path) as con:
             summary = load_summary(con, ctx.org)
         d.show(*blocks(ctx, summary, result))

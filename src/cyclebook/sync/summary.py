@@ -543,7 +543,7 @@ _REJECTS = """SELECT file, reason, coalesce(column_name, '') AS column_name,
           count(*) FILTER (WHERE {kept}) AS n_values,
           list(line ORDER BY line) AS lines
    FROM rejected_row WHERE org_id = $org GROUP BY ALL
-   ORDER BY count(*) DESC, file, reason"""
+   ORDER BY count(*) DESC, file, reason, column_name"""
 
 # a tool is an identity's source: each spreadsheet source is one of its own (its people
 # matched with another sheet's are matched across tools), as the share and improve
