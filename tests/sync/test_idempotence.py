@@ -441,12 +441,15 @@ def test_exports_synced_by_other_reader_code_are_read_again(make_cohort):
 
 def test_the_pull_s_code_is_not_reading_code():
     """`cyclebook pull` (parsons.py) writes files and reads none: a change to it had the
-    next sync read every organization's exports again. The readers' modules count."""
+    next sync read every organization's exports again; so did a change to the sync
+    report's summary (summary.py), which reads the store only. The readers' modules
+    count."""
     from cyclebook.sync import reading_code
 
     names = {path.name for path in reading_code()}
     assert {"readers.py", "stage.py", "merge.py", "__init__.py"} <= names
     assert "parsons.py" not in names
+    assert "summary.py" not in names
 
 
 def test_identity_first_seen_is_the_earliest_record_of_the_id(make_cohort):
