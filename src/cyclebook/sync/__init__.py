@@ -663,10 +663,10 @@ def _summary_here(con, org: Organization) -> SyncSummary | None:
     connection has (the sync's is the organization's; a run's start is shown as such a
     connection casts it). None when it cannot be read here: the report then reads the
     store itself, and meets the error there, after the sync that succeeded is recorded
-    as such."""
+    as such. The store is at the current schema (attached_for_write migrated it)."""
     try:
         con.execute("RESET TimeZone")
-        return load_summary(con, org)
+        return load_summary(con, org, migrated=True)
     except duckdb.InterruptException:
         raise
     except Exception:
