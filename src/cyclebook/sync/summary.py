@@ -494,8 +494,9 @@ def _figures(values: list) -> list:
 # ORDER BY ... LIMIT 1 costs ~0.7 ms more to plan (DuckDB's late materialization).
 
 # the last sync that ended well, the last that failed, and which of the columns added
-# since the first stores that are read here the store has (ADDED: a store made before
-# them, opened read-only, is not migrated; one just migrated has them: CURRENT)
+# since the first stores that are read here the store has (ADDED: _ADDED asks, for a
+# store made before them and opened read-only is not migrated; one just migrated has
+# them all, _ADDED_READ)
 _RUNS = """SELECT
     (SELECT arg_max({'run_id': run_id, 'started_at': CAST(started_at AS VARCHAR),
                      'rows_read': rows_read, 'rows_kept': rows_kept,
