@@ -2,7 +2,7 @@
 
 Written once against ibis tables (``activity``, ``person``, ``identity``, ``event``,
 ``contact_attempt``), so the same definitions can run on the DuckDB store or on a warehouse
-backend. pandas only receives small, already-aggregated results.
+backend. Python only receives small, already-aggregated results (and follow-up lists).
 
 One pass over ``activity`` builds a per-person *state* (rung at start and end, active,
 lapsed, new, …) that is materialized as a temporary table; every person-level metric
@@ -19,14 +19,14 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
-import pandas as pd
 import pyarrow as pa
 
 from cyclebook import store
@@ -148,22 +148,33 @@ def remembered(
     Building the ibis expressions is most of a small organization's share computation
     (the queries themselves run in a few ms), and their SQL depends only on what the key
     holds, never on the data."""
-    cache = backend.__dict__.get("_cyclebook_sql")
-    entry = cache.get_json(key) if key is not None and cache is not None else None
-    if entry is not None:
-        prepare(entry)
-        sql, schema = entry["sql"], _schema_of(entry["schema"])
-    else:
-        expr, extra = build()
-        if backend.name != "duckdb":
-            return expr.to_pyarrow()
-        sql, schema = backend.compile(expr), expr.schema()
-        if key is not None and cache is not None:
-            cache.put_json(key, _entry(sql, schema, extra))
+    found = remembered_sql(backend, key, build, prepare)
+    if isinstance(found, ir.Table):
+        return found.to_pyarrow()
+    sql, schema = found
     from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
     table = _few_rows(backend.con, sql) if few_rows else backend.con.sql(sql).to_arrow_table()
     return DuckDBPyArrowData.convert_table(table, schema)
+
+
+def remembered_sql(
+    backend: ibis.BaseBackend, key: str | None, build, prepare
+) -> tuple[str, ibis.Schema] | ir.Table:
+    """The SQL and result schema of :func:`remembered`'s query (remembered, or built,
+    compiled and remembered); on another backend than DuckDB, the expression itself."""
+    cache = backend.__dict__.get("_cyclebook_sql")
+    entry = cache.get_json(key) if key is not None and cache is not None else None
+    if entry is not None:
+        prepare(entry)
+        return entry["sql"], _schema_of(entry["schema"])
+    expr, extra = build()
+    if backend.name != "duckdb":
+        return expr
+    sql, schema = backend.compile(expr), expr.schema()
+    if key is not None and cache is not None:
+        cache.put_json(key, _entry(sql, schema, extra))
+    return sql, schema
 
 
 def _few_rows(con, sql: str) -> pa.Table:
@@ -356,21 +367,36 @@ class MetricEngine:
         when there is one, otherwise built, compiled and remembered. ``few_rows``: a
         summary, see :func:`remembered`."""
 
+        key = self._memo_key(site, args)
+        return remembered(self.b, key, self._built(build), self._ready, few_rows=few_rows)
+
+    def _built(self, build) -> Callable[[], tuple[ir.Table, dict]]:
+        """``build`` as :func:`remembered` calls it: it returns the expression and what
+        the entry keeps of it (the views and temporary tables it reads)."""
+
         def built() -> tuple[ir.Table, dict]:
             with self._reading() as reads:
                 expr = build()
             return expr, {"views": sorted(reads[0]), "temps": sorted(reads[1])}
 
+        return built
+
+    def summary(self, site: str, build, *args) -> list[dict[str, Any]]:
+        """The rows of a query that returns a few rows (a metric's figures), as dicts,
+        as :meth:`arrow` runs it (its SQL remembered as :meth:`arrow` keeps it).
+
+        Python rows straight from DuckDB: the Arrow copy of the rows, its conversion to
+        ibis's types and a pandas frame cost a share report's dozen summaries about
+        20 ms, and (in a kernel forked from the zygote) a thousand pages touched.
+        Run one by one: as one statement they cost as much, their plans held at once
+        touching some 3,000 more pages."""
         key = self._memo_key(site, args)
-        return remembered(self.b, key, built, self._ready, few_rows=few_rows)
-
-    def frame(self, site: str, build, *args) -> pd.DataFrame:
-        """:meth:`arrow` into pandas (a result of any size: a list of people)."""
-        return self.arrow(site, build, *args).to_pandas()
-
-    def summary(self, site: str, build, *args) -> pd.DataFrame:
-        """:meth:`frame` of a query that returns a few rows (a metric's figures)."""
-        return self.arrow(site, build, *args, few_rows=True).to_pandas()
+        found = remembered_sql(self.b, key, self._built(build), self._ready)
+        if isinstance(found, ir.Table):
+            return found.to_pyarrow().to_pylist()
+        con = self.b.con.execute(found[0])
+        names = [column[0] for column in con.description]
+        return [dict(zip(names, row, strict=True)) for row in con.fetchall()]
 
     def _materialize(self, site: str) -> str:
         """The temporary table of ``site`` (:data:`TEMP_SITES`), made once per engine
@@ -713,8 +739,8 @@ class MetricEngine:
         res.notes.extend(self.notes)
         return res
 
-    def transitions_frame(self) -> pd.DataFrame:
-        """start category (rung index, OFF, NEW) × end rung (index or OFF) → people,
+    def transitions(self) -> list[tuple[int, int, int]]:
+        """(start category (rung index, OFF, NEW), end rung (index or OFF), people),
         among people known at the cycle's end."""
 
         def build() -> ir.Table:
@@ -724,37 +750,36 @@ class MetricEngine:
             )
             return s.group_by(start=start_cat, end=s.rung_end).aggregate(people=s.count())
 
-        frame = self.summary("transitions", build)
-        return frame.astype({"start": int, "end": int, "people": int})
+        rows = self.summary("transitions", build)
+        return [(int(r["start"]), int(r["end"]), int(r["people"])) for r in rows]
 
     def _ladder_metrics(self, res: MetricResults, defs: dict[str, str]) -> None:
-        tr = self.transitions_frame()
+        tr = self.transitions()
         ladder = self.ladder
         n = len(ladder)
-        start_on = tr[tr.start >= 0]
-        end_on = tr[tr.end >= 0]
-        start_counts = start_on.groupby("start").people.sum()
-        end_counts = end_on.groupby("end").people.sum()
-        res.add("ladder", "start", "", int(start_on.people.sum()), None, defs["ladder"])
-        res.add("ladder", "end", "", int(end_on.people.sum()), None, defs["ladder"])
+        start_counts: dict[int, int] = {}
+        end_counts: dict[int, int] = {}
+        for start, end, people in tr:
+            if start >= 0:
+                start_counts[start] = start_counts.get(start, 0) + people
+            if end >= 0:
+                end_counts[end] = end_counts.get(end, 0) + people
+        res.add("ladder", "start", "", sum(start_counts.values()), None, defs["ladder"])
+        res.add("ladder", "end", "", sum(end_counts.values()), None, defs["ladder"])
         for i, rung in enumerate(ladder):
             text = R.rung_text(rung)
-            res.add("ladder", "start", rung.name, int(start_counts.get(i, 0)), None, text)
-            res.add("ladder", "end", rung.name, int(end_counts.get(i, 0)), None, text)
-        for row in tr.itertuples(index=False):
-            if row.start < 0 and row.end < 0:
+            res.add("ladder", "start", rung.name, start_counts.get(i, 0), None, text)
+            res.add("ladder", "end", rung.name, end_counts.get(i, 0), None, text)
+        for start, end, people in tr:
+            if start < 0 and end < 0:
                 continue
-            a = (
-                "new"
-                if row.start == NEW
-                else ("off" if row.start == OFF else ladder[row.start].name)
-            )
-            b = "off" if row.end == OFF else ladder[row.end].name
-            res.add("ladder", "transition", f"{a}>{b}", int(row.people), None, defs["ladder"])
+            a = "new" if start == NEW else ("off" if start == OFF else ladder[start].name)
+            b = "off" if end == OFF else ladder[end].name
+            res.add("ladder", "transition", f"{a}>{b}", people, None, defs["ladder"])
 
         # depth: people already on the ladder who climbed; people entering it (new or
         # returning) are counted apart, as "joined the ladder"
-        up_total = int(tr[(tr.start >= 0) & (tr.end > tr.start)].people.sum())
+        up_total = sum(p for start, end, p in tr if start >= 0 and end > start)
         res.add(
             "movement",
             "cycle",
@@ -764,7 +789,7 @@ class MetricEngine:
             "Depth: people on a rung at the start who are on a higher rung at the end. "
             + defs["movement"],
         )
-        joined = int(tr[(tr.start < 0) & (tr.end >= 0)].people.sum())
+        joined = sum(p for start, end, p in tr if start < 0 and end >= 0)
         res.add(
             "movement",
             "cycle",
@@ -775,10 +800,10 @@ class MetricEngine:
             "at the end.",
         )
         for i, rung in enumerate(ladder):
-            at = tr[tr.start == i]
-            up = int(at[at.end > i].people.sum())
-            stayed = int(at[at.end == i].people.sum())
-            down = int(at[at.end < i].people.sum())
+            at = [(end, p) for start, end, p in tr if start == i]
+            up = sum(p for end, p in at if end > i)
+            stayed = sum(p for end, p in at if end == i)
+            down = sum(p for end, p in at if end < i)
             res.add("movement", "cycle", f"{rung.name}:up", up, None, defs["movement"])
             res.add("movement", "cycle", f"{rung.name}:stayed", stayed, None, defs["movement"])
             res.add("movement", "cycle", f"{rung.name}:down", down, None, defs["movement"])
@@ -787,24 +812,23 @@ class MetricEngine:
                     "conversion", "cycle", rung.name, up, up + stayed + down, defs["conversion"]
                 )
         for cat, name in ((NEW, "new"), (OFF, "off")):
-            at = tr[(tr.start == cat) & (tr.end >= 0)]
             # "<from>:joined", not ":up": depth (the headline) adds up the rungs' ":up" only
             res.add(
                 "movement",
                 "cycle",
                 f"{name}:joined",
-                int(at.people.sum()),
+                sum(p for start, end, p in tr if start == cat and end >= 0),
                 None,
                 "People on a rung at the end who were "
                 + ("new this cycle." if cat == NEW else "known but on no rung at the start."),
             )
-        below_top = tr[(tr.start >= 0) & (tr.start < n - 1)]
+        below_top = [(start, end, p) for start, end, p in tr if 0 <= start < n - 1]
         res.rate(
             "conversion",
             "cycle",
             "",
-            int(below_top[below_top.end > below_top.start].people.sum()),
-            int(below_top.people.sum()),
+            sum(p for start, end, p in below_top if end > start),
+            sum(p for _, _, p in below_top),
             defs["conversion"] + " All rungs below the top.",
         )
 
@@ -843,7 +867,7 @@ class MetricEngine:
             )
             return counts.cross_join(matched.aggregate(matched=matched.count()))
 
-        agg = self.summary("base", build).iloc[0]
+        (agg,) = self.summary("base", build)
         g = {k: int(v) for k, v in agg.items()}
         res.add("active_base", "start", "", g["active_start"], None, defs["active_base"])
         res.add("active_base", "end", "", g["active_end"], None, defs["active_base"])
@@ -932,25 +956,25 @@ class MetricEngine:
                 one_on_one=per.count(where=per.had_one_on_one),
             )
 
-        by_source = self.summary("new_people", build).sort_values("source")
-        total = int(by_source.people.sum())
-        absorbed = int(by_source.absorbed.sum())
+        by_source = sorted(self.summary("new_people", build), key=lambda row: row["source"])
+        total = sum(int(row["people"]) for row in by_source)
+        absorbed = sum(int(row["absorbed"]) for row in by_source)
         res.add("new_people", "cycle", "", total, None, defs["new_people"])
-        for row in by_source.itertuples(index=False):
+        for row in by_source:
             res.add(
                 "new_people",
                 "cycle",
-                f"source={row.source}",
-                int(row.people),
+                f"source={row['source']}",
+                int(row["people"]),
                 None,
                 defs["new_people"],
             )
             res.rate(
                 "absorption",
                 "cycle",
-                f"source={row.source}",
-                int(row.absorbed),
-                int(row.people),
+                f"source={row['source']}",
+                int(row["absorbed"]),
+                int(row["people"]),
                 defs["absorption"],
             )
         res.rate("absorption", "cycle", "", absorbed, total, defs["absorption"])
@@ -958,7 +982,7 @@ class MetricEngine:
             "one_on_ones",
             "cycle",
             "new_within_window",
-            int(by_source.one_on_one.sum()),
+            sum(int(row["one_on_one"]) for row in by_source),
             total,
             defs["one_on_ones"],
         )
@@ -975,13 +999,13 @@ class MetricEngine:
                 organizers=oo.organizer_id.nunique(),
             )
 
-        g = self.summary("one_on_ones", build).iloc[0]
-        res.add("one_on_ones", "cycle", "", int(g.held), None, defs["one_on_ones"])
+        (g,) = self.summary("one_on_ones", build)
+        res.add("one_on_ones", "cycle", "", int(g["held"]), None, defs["one_on_ones"])
         res.add(
             "one_on_ones",
             "cycle",
             "people",
-            int(g.people),
+            int(g["people"]),
             None,
             "People who had a one-on-one during the cycle.",
         )
@@ -989,7 +1013,7 @@ class MetricEngine:
             "one_on_ones",
             "cycle",
             "organizers",
-            int(g.organizers),
+            int(g["organizers"]),
             None,
             "Organizers recorded as holding one-on-ones during the cycle.",
         )
@@ -1030,29 +1054,29 @@ class MetricEngine:
 
         # (the end of the past, which moves with the clock while the cycle runs, is read
         # from the engine's clock table: one SQL for every report)
-        by_type = self.summary("show_rate", build).sort_values("etype")
+        by_type = sorted(self.summary("show_rate", build), key=lambda row: row["etype"])
         res.rate(
             "show_rate",
             "cycle",
             "",
-            int(by_type.attended.sum()),
-            int(by_type.registered.sum()),
+            sum(int(row["attended"]) for row in by_type),
+            sum(int(row["registered"]) for row in by_type),
             defs["show_rate"],
         )
-        for row in by_type.itertuples(index=False):
+        for row in by_type:
             res.rate(
                 "show_rate",
                 "cycle",
-                f"event_type={row.etype}",
-                int(row.attended),
-                int(row.registered),
+                f"event_type={row['etype']}",
+                int(row["attended"]),
+                int(row["registered"]),
                 defs["show_rate"],
             )
         res.add(
             "show_rate",
             "cycle",
             "unrecorded",
-            int(by_type.unrecorded.sum()),
+            sum(int(row["unrecorded"]) for row in by_type),
             None,
             "Registrations for past events of the cycle whose attendance was never "
             "recorded (left out of the show rate).",
@@ -1100,8 +1124,8 @@ class MetricEngine:
                 per = tiers()
                 return per.group_by(tier=per[label]).aggregate(people=per.count())
 
-            counts = self.summary("volunteer_tiers", build, label)
-            counts = dict(zip(counts.tier, counts.people, strict=True))
+            rows = self.summary("volunteer_tiers", build, label)
+            counts = {row["tier"]: row["people"] for row in rows}
             active = sum(int(counts.get(n, 0)) for n in names[:3])
             res.add(
                 "volunteer_tiers",
@@ -1158,9 +1182,9 @@ class MetricEngine:
         """:meth:`contact_attempts` of the cycle (kept as a temporary table)."""
         return self.contact_attempts(self.cycle.start, self.cycle.end)
 
-    def contact_frame(self, site: str, attempts, by: list[str], *args) -> pd.DataFrame:
+    def contact_rows(self, site: str, attempts, by: list[str], *args) -> list[dict[str, Any]]:
         """Contact figures of ``attempts()`` (a table of :meth:`contact_attempts`), by the
-        columns ``by``."""
+        columns ``by`` (in their order)."""
 
         def build() -> ir.Table:
             t = attempts()
@@ -1174,15 +1198,15 @@ class MetricEngine:
             )
             return t.group_by(by).aggregate(**metrics) if by else t.aggregate(**metrics)
 
-        frame = self.summary(site, build, *by, *args)
-        return frame.sort_values(by) if by else frame
+        rows = self.summary(site, build, *by, *args)
+        return sorted(rows, key=lambda row: [row[k] for k in by])
 
     def _contact(self, res: MetricResults, defs: dict[str, str]) -> None:
         c = self.cycle
         d = defs["contact"]
 
-        def put(period: str, frame: pd.DataFrame, keys: list[str]) -> None:
-            for row in frame.to_dict("records"):
+        def put(period: str, rows: list[dict[str, Any]], keys: list[str]) -> None:
+            for row in rows:
                 suffix = "".join(f"|{k}={row[k]}" for k in keys)
                 if period == "cycle" and not keys:
                     res.add(
@@ -1232,11 +1256,11 @@ class MetricEngine:
         def cycle() -> ir.Table:
             return self.made("contact_cycle")
 
-        put("cycle", self.contact_frame("contact", cycle, []), [])
-        put("cycle", self.contact_frame("contact", cycle, ["channel"]), ["channel"])
-        put("week", self.contact_frame("contact", cycle, ["week"]), ["week"])
+        put("cycle", self.contact_rows("contact", cycle, []), [])
+        put("cycle", self.contact_rows("contact", cycle, ["channel"]), ["channel"])
+        put("week", self.contact_rows("contact", cycle, ["week"]), ["week"])
         by = ["week", "channel"]
-        put("week", self.contact_frame("contact", cycle, by), by)
+        put("week", self.contact_rows("contact", cycle, by), by)
         year_start = R.instant(dt.date(c.end_date.year, 1, 1), self.tz)
         if c.end_date.month == 1 and c.end_date.day == 1:
             year_start = R.instant(dt.date(c.end_date.year - 1, 1, 1), self.tz)
@@ -1244,7 +1268,7 @@ class MetricEngine:
         def year() -> ir.Table:
             return self.contact_attempts(year_start, c.end)
 
-        put("year", self.contact_frame("contact_year", year, ["channel"]), ["channel"])
+        put("year", self.contact_rows("contact_year", year, ["channel"]), ["channel"])
 
 
 def compute_metrics(
