@@ -737,6 +737,36 @@ def test_a_person_first_seen_at_the_end_instant_is_on_the_ladder_at_the_end(buil
     assert v(res, "active_base", "end") == 1
 
 
+def test_no_contact_attempt_gives_what_the_contact_queries_give(builder, tmp_path):
+    """An organization without a single contact attempt gets its contact figures without
+    the contact queries: the same figures the queries give an organization whose only
+    attempts are outside the cycle and its year (none this cycle, no channel, no week)."""
+    ladder_people(builder)
+    without = run(builder)
+    old = StoreBuilder(tmp_path / "old.duckdb")
+    ladder_people(old)
+    old.attempt("B", "door", at("2025-06-01"), conversation=True)  # the year before
+    queried = run(old)
+
+    def contact(res):
+        return [
+            (x.metric, x.period, x.dimension, x.value, x.denominator, x.definition)
+            for x in res.values
+            if x.metric == "contact"
+        ]
+
+    assert contact(without) == contact(queried)
+    # the headline, attempts, conversations, their rate (of none: no figure) and reached
+    assert [(p, d, val) for _, p, d, val, _, _ in contact(without)] == [
+        ("cycle", "", 0),
+        ("cycle", "attempts", 0),
+        ("cycle", "conversations", 0),
+        ("cycle", "contact_rate", None),
+        ("cycle", "reached", 0),
+    ]
+    assert without.frame().equals(queried.frame())
+
+
 def test_an_attempt_to_meet_in_person_is_not_voter_contact(builder):
     """VAN's One on One marked Not Home is kept as an in-person attempt; it counted as
     voter contact (an in-person channel at 0% by construction, and the cycle's contact

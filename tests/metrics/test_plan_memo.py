@@ -19,16 +19,19 @@ C2 = make_card("c2", "2026-03-02", "2026-04-13", previous="c1")
 def _store(path) -> None:
     """:func:`two_organizations`, and one more person in each: P3 (org-a) with one
     signup in c1 only; Q3 (org-b) with a signup in c1 and another in c2 (retained, and a
-    member at the end: two activities in 180 days)."""
+    member at the end: two activities in 180 days). Each knocked on a door in c2 (an
+    organization without contact attempts runs no contact query)."""
     two_organizations(path)
     a = StoreBuilder(path, "org-a")
     a.person("P3", at("2026-01-20"))
     a.act("P3", "signup", at("2026-01-20"))
+    a.attempt("P3", "door", at("2026-03-05"), conversation=True)
     a.build()
     b = StoreBuilder(path, "org-b")
     b.person("Q3", at("2026-02-01"))
     b.act("Q3", "signup", at("2026-02-01"))
     b.act("Q3", "signup", at("2026-03-20"))
+    b.attempt("Q3", "door", at("2026-03-06"))
     b.build()
 
 
@@ -53,8 +56,9 @@ def test_a_second_organization_runs_remembered_sql_only(stores, monkeypatch):
     compute_metrics(shared, make_org(id="org-a"), C2, C1, save=False)
     plans = _plans(shared)
     # every query site: transitions, base, new people, one-on-ones, show rate, volunteer
-    # tiers at start and end, contact by nothing, channel, week, week and channel, the
-    # year by channel; and both temporary tables: the state and the cycle's contacts
+    # tiers, whether there is any contact attempt, contact by nothing, channel, week, week
+    # and channel, the year by channel; and both temporary tables: the state and the
+    # cycle's contacts
     assert len(plans) == 14
     temps = [p for p in plans.values() if p["sql"].startswith("CREATE TEMP TABLE")]
     assert len(temps) == 2
@@ -77,6 +81,7 @@ def test_a_second_organization_runs_remembered_sql_only(stores, monkeypatch):
     assert res_b.get("ladder", "end", "member").value == 1
     assert res_b.get("retention", "cycle", "").value == 1.0  # Q3: 1 of 1
     assert res_b.get("active_base", "end", "").value == 2  # Q1, Q3
+    assert res_b.get("contact", "cycle", "attempts").value == 1  # Q3's knock
 
 
 def test_remembered_entries_hold_sql_schema_and_what_they_read(stores):
