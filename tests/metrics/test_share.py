@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cyclebook import store
 from cyclebook.config import RATE_METRICS
 from cyclebook.metrics import METRICS, previous_values, read_results, read_values
 from cyclebook.paths import notebooks_dir
@@ -150,33 +151,60 @@ def test_values_are_saved_and_compared_with_the_previous_cycle(cohort):
 
 def test_card_and_report_share_one_view_of_the_previous_cycle(cohort, monkeypatch, capsys):
     # the notebook's card and report cells show the same figures, the previous cycle's
-    # values read once (and, for the cohort, their suppression worked out once)
+    # values read once (and, for the cohort, their suppression worked out once), with
+    # this cycle's: a report attaches the store once to read (and once to save)
     share.compute(load_context("share", str(cohort.root), "c1", "org", "organization"))
-    share.compute(load_context("share", str(cohort.root), "c2", "org", "organization"))
-    reads = []
-    real = share.previous_results
+    opened = []
+    real = store.connect
 
-    def counting(ctx):
-        reads.append(ctx.cycle)
-        return real(ctx)
+    def counting(path, **kwargs):
+        opened.append("write" if kwargs.get("write") else "read")
+        return real(path, **kwargs)
 
-    monkeypatch.setattr(share, "previous_results", counting)
+    monkeypatch.setattr(store, "connect", counting)
+    own = load_context("share", str(cohort.root), "c2", "org", "organization")
+    res = share.compute(own)
+    share.show_card(own, res)
+    share.report(own, res)
+    assert opened == ["read", "write"]  # the values computed, then saved
+    opened.clear()
     ctx = load_context("share", str(cohort.root), "c2", "org", "cohort")
     res = share.compute(ctx)
-    expected = share.report_blocks(ctx, res, real(ctx))
     share.show_card(ctx, res)
     assert share.shown_view(ctx, res) is share.shown_view(ctx, res)
+    share.report(ctx, res)
+    assert opened == ["read"]  # the organization's saved values, fresh: shown again
+    expected = share.report_blocks(ctx, res, share.previous_results(ctx))
     assert [b.html for b in share.view_blocks(share.shown_view(ctx, res))] == [
         b.html for b in expected
     ]
-    share.report(ctx, res)
-    assert reads == ["c2"]
     shown = capsys.readouterr().out
     assert "Against the cycle card" in shown
+    assert "Last cycle" in shown
     # results computed again: a view of their own
     again = share.compute(ctx)
     assert share.shown_view(ctx, again).res is again
-    assert reads == ["c2", "c2"]
+
+
+def test_a_cohort_report_reads_the_cycles_before_with_its_values(cohort, monkeypatch):
+    # a third cycle: the cohort's report suppresses the previous cycle's figures as that
+    # cycle's own report did, after the cycle before it (read with this cycle's values)
+    (cohort.root / "c3").mkdir()
+    (cohort.root / "c3" / "cycle.yml").write_text(
+        "id: c3\ntitle: Third\nprevious: c2\nhow_might_we: ['How might we grow?']\n"
+        "hypothesis: If we grow then we grow.\ndesign: More.\n"
+        "start: 2026-04-13\nend: 2026-05-25\n"
+    )
+    for cycle in ("c1", "c2", "c3"):
+        share.compute(load_context("share", str(cohort.root), cycle, "org", "organization"))
+    ctx = load_context("share", str(cohort.root), "c3", "org", "cohort")
+    res = share.compute(ctx)
+    view = share.shown_view(ctx, res)
+    assert [r.cycle for r in share.store_reads_of(ctx, res)["earlier"]] == ["c1"]
+    from_store = share.View(ctx, res, share.previous_results(ctx))
+    assert view.safe == from_store.safe and view.safe_prev == from_store.safe_prev
+    assert view.safe_prev  # (suppression worked out for the previous cycle's figures)
+    assert html_of(share.view_blocks(view)) == html_of(share.view_blocks(from_store))
 
 
 def test_definition_change_is_flagged(cohort):

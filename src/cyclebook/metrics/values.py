@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +47,8 @@ from cyclebook.config import (
 )
 
 if TYPE_CHECKING:
+    import duckdb
+
     from cyclebook.config import Organization
 
 # The period of each metric's headline figure (dimension ''): a state at the cycle's end,
@@ -292,9 +294,14 @@ def redefinitions(store_path: str | Path, cycle: str, org_id: str) -> dict[str, 
     if not Path(store_path).exists():
         return {}
     with store.connect(store_path) as con:
-        saved = con.execute(
-            "SELECT value FROM meta WHERE key = ?", [redefined_key(cycle, org_id)]
-        ).fetchall()
+        return redefinitions_on(con, cycle, org_id)
+
+
+def redefinitions_on(con, cycle: str, org_id: str) -> dict[str, tuple[str, str]]:
+    """:func:`redefinitions` on an open store connection."""
+    saved = con.execute(
+        "SELECT value FROM meta WHERE key = ?", [redefined_key(cycle, org_id)]
+    ).fetchall()
     return {m: (a, b) for m, (a, b) in json.loads(saved[0][0]).items()} if saved else {}
 
 
@@ -327,9 +334,16 @@ def unexplained_redefinitions(
 ) -> dict[str, tuple[str, str]]:
     """:func:`redefinitions` that no ``measure_history`` entry explains (:func:`explained`):
     a definition edited by hand in cohort.yml silently rewrote a past cycle's figures."""
+    return unexplained(redefinitions(store_path, cycle, org.id), org, cycle, cycles)
+
+
+def unexplained(
+    changes: dict[str, tuple[str, str]], org: Organization, cycle: str, cycles: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """The ``changes`` (:func:`redefinitions`) no ``measure_history`` entry explains."""
     return {
         metric: change
-        for metric, change in redefinitions(store_path, cycle, org.id).items()
+        for metric, change in changes.items()
         if not explained(org, cycle, cycles, metric)
     }
 
@@ -343,6 +357,7 @@ def save_values(
     state: pa.Table | None = None,
     settings: str | None = None,
     data: str | None = None,
+    then: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> int:
     """Replace this organization's values for this cycle, under a short write lock.
 
@@ -362,6 +377,9 @@ def save_values(
     edited in cohort.yml) are recorded (:func:`redefinitions`): a run warns of those no
     ``measure_history`` entry explains, and the cycle's report says so. ``settings``
     (:func:`definition_settings`) tells an edit from cyclebook's own rewording.
+
+    ``then``: called with the store's connection once they are saved (a caller that
+    reads more of the store, without attaching it once more).
     """
     now = computed_at or dt.datetime.now(dt.UTC)
     # the rows as Arrow, straight from the values (a pandas frame of them cost ~3 ms)
@@ -428,6 +446,8 @@ def save_values(
         except Exception:
             con.execute("ROLLBACK")
             raise
+        if then is not None:
+            then(con)
     return frame.num_rows
 
 
@@ -498,9 +518,11 @@ def fresh_results(
     *,
     settled_at: dt.datetime,
     now: dt.datetime | None = None,
+    then: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> MetricResults | None:
     """The organization's saved values for the cycle if they are what computing them now
-    would give, else None. Fresh means all of:
+    would give, else None (``then``: called with the store's connection when they are,
+    as :func:`save_values` calls it). Fresh means all of:
 
     * saved with the same ``inputs`` digest (metric code, the organization's definitions,
       the cycles' dates);
@@ -519,6 +541,8 @@ def fresh_results(
         if not _fresh(con, inputs_key(cycle, org_id), cycle, org_id, inputs, settled_at, now):
             return None
         rows = _result_rows(con, cycle, org_id)
+        if then is not None:
+            then(con)
     return MetricResults.from_rows(cycle, org_id, rows)
 
 
@@ -566,7 +590,12 @@ def read_values(
 def read_results(store_path: str | Path, cycle: str, org_id: str) -> MetricResults | None:
     """One organization's saved values for one cycle, or None when never computed."""
     with store.connect(store_path) as con:
-        rows = _result_rows(con, cycle, org_id)
+        return read_results_on(con, cycle, org_id)
+
+
+def read_results_on(con, cycle: str, org_id: str) -> MetricResults | None:
+    """:func:`read_results` on an open store connection."""
+    rows = _result_rows(con, cycle, org_id)
     return MetricResults.from_rows(cycle, org_id, rows) if rows else None
 
 

@@ -42,7 +42,14 @@ from cyclebook.config import CycleCard, earlier_cycles, list_cycles, load_cycle
 # summary's gallery), not compiled again in each report for the cohort and for funders
 from cyclebook.gallery import safe_results
 from cyclebook.metrics import MetricResults, compute_metrics, read_results
-from cyclebook.metrics.values import MetricValue, headline_period, unexplained_redefinitions
+from cyclebook.metrics.values import (
+    MetricValue,
+    headline_period,
+    read_results_on,
+    redefinitions_on,
+    unexplained,
+    unexplained_redefinitions,
+)
 from cyclebook.phases import PhaseContext, card_blocks
 
 # --------------------------------------------------------------------------- compute
@@ -63,7 +70,8 @@ def compute(ctx: PhaseContext) -> MetricResults:
     followup = ctx.paths.followup(ctx.org_id, ctx.cycle) if own else None
     # a member of a network keeps its per-person state for the network's roll-up
     in_network = ctx.org.parent is not None or bool(ctx.cohort.affiliates(ctx.org_id))
-    return compute_metrics(
+    reads: dict[str, Any] = {}
+    results = compute_metrics(
         ctx.store_path,
         ctx.org,
         ctx.card,
@@ -71,16 +79,49 @@ def compute(ctx: PhaseContext) -> MetricResults:
         followup_dir=followup,
         reuse=not own,
         keep_state=own and in_network,
+        then=lambda con: reads.update(store_reads(ctx, con)),
     )
+    if reads:
+        ctx.derived["share_reads"] = (results, reads)
+    return results
 
 
-def earlier_results(ctx: PhaseContext) -> list[MetricResults]:
+def store_reads(ctx: PhaseContext, con) -> dict[str, Any]:
+    """What the card and report cells read of the store besides this cycle's values, read
+    on the connection :func:`compute` had them on (each cell attached the store again:
+    ~2 ms a time, three or four times a report): the previous cycle's saved values, for
+    the cohort and funders the cycles' before it (:func:`earlier_results`), and the
+    definitions changed since the values were first saved (:func:`redefinitions_on`)."""
+    prev = ctx.card.previous
+    previous = read_results_on(con, prev, ctx.org_id) if prev else None
+    earlier = []
+    if privacy.is_restricted(ctx.audience) and previous is not None:
+        earlier = earlier_results(ctx, lambda cycle: read_results_on(con, cycle, ctx.org_id))
+    return {
+        "previous": previous,
+        "earlier": earlier,
+        "redefinitions": redefinitions_on(con, ctx.cycle, ctx.org_id),
+    }
+
+
+def store_reads_of(ctx: PhaseContext, results: MetricResults) -> dict[str, Any] | None:
+    """:func:`store_reads` made when ``results`` were computed, if they were."""
+    kept = ctx.derived.get("share_reads")
+    return kept[1] if kept is not None and kept[0] is results else None
+
+
+def earlier_results(
+    ctx: PhaseContext, read: Callable[[str], MetricResults | None] | None = None
+) -> list[MetricResults]:
     """The saved results of the cycles before the previous one, newest first (the
     "Last cycle" column shows the previous cycle as its own report did, which depended
-    on the cycle before it)."""
+    on the cycle before it). ``read``: how a cycle's are read (default: from the store,
+    :func:`read_results`)."""
     found: list[MetricResults] = []
     for cycle in itertools.islice(earlier_cycles(ctx.paths.root, ctx.card), 1, None):
-        results = read_results(ctx.store_path, cycle, ctx.org_id)
+        results = (
+            read(cycle) if read is not None else read_results(ctx.store_path, cycle, ctx.org_id)
+        )
         if results is None:
             break
         found.append(results)
@@ -113,7 +154,14 @@ class View:
     to undo a hidden count.
     """
 
-    def __init__(self, ctx: PhaseContext, res: MetricResults, prev: MetricResults | None):
+    def __init__(
+        self,
+        ctx: PhaseContext,
+        res: MetricResults,
+        prev: MetricResults | None,
+        earlier: list[MetricResults] | None = None,
+    ):
+        """``earlier``: :func:`earlier_results` (read from the store when not given)."""
         self.ctx = ctx
         self.res = res
         self.prev = prev
@@ -123,7 +171,8 @@ class View:
         self.safe_prev: dict[tuple, Any] | None = None
         if self.restricted:
             # each cycle's suppression depends on the one before it: the chain of them
-            earlier = earlier_results(ctx) if prev is not None else []
+            if earlier is None:
+                earlier = earlier_results(ctx) if prev is not None else []
             self.safe = safe_results(res, ctx.org, ctx.audience, previous=[prev, *earlier])
             if prev is not None:
                 self.safe_prev = safe_results(prev, ctx.org, ctx.audience, previous=earlier)
@@ -317,9 +366,12 @@ def recomputed_blocks(view: View) -> list[d.Block]:
     in cohort.yml without a ``measure_history`` entry: the run warns of it too, and
     figures reported or reflected on before are not what the report shows now."""
     ctx = view.ctx
-    changes = unexplained_redefinitions(
-        ctx.store_path, ctx.org, ctx.cycle, list_cycles(ctx.paths.root)
-    )
+    reads = store_reads_of(ctx, view.res)
+    cycles = list_cycles(ctx.paths.root)
+    if reads is not None:
+        changes = unexplained(reads["redefinitions"], ctx.org, ctx.cycle, cycles)
+    else:
+        changes = unexplained_redefinitions(ctx.store_path, ctx.org, ctx.cycle, cycles)
     labels = {metric: label for label, metric, _, _ in reversed(HEADLINES)}
     parts = [
         f'{labels.get(metric, metric)} (first saved under "{definition_change(then, now)}", '
@@ -1074,7 +1126,11 @@ def shown_view(ctx: PhaseContext, results: MetricResults) -> View:
     kept = ctx.derived.get("share_view")
     if kept is not None and kept[0] is results:
         return kept[1]
-    view = View(ctx, results, previous_results(ctx))
+    reads = store_reads_of(ctx, results)
+    if reads is not None:
+        view = View(ctx, results, reads["previous"], reads["earlier"])
+    else:
+        view = View(ctx, results, previous_results(ctx))
     ctx.derived["share_view"] = (results, view)
     return view
 
