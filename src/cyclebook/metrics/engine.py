@@ -313,7 +313,9 @@ class MetricEngine:
             try:
                 yield engine
             finally:
-                engine.close()
+                # (the connection, closed next, drops them: a share report's 14 DROP
+                # statements cost ~3 ms)
+                engine.close(drop=False)
 
     # ------------------------------------------------------------------ remembered queries
     #
@@ -471,8 +473,10 @@ class MetricEngine:
             name, schema=schema, source=self.b, namespace=ops.Namespace()
         ).to_expr()
 
-    def close(self) -> None:
-        for kind, name in reversed(self._temps):
+    def close(self, *, drop: bool = True) -> None:
+        """Forget the engine's temporary tables and views, and drop them (``drop``)
+        unless the connection that holds them is closed next."""
+        for kind, name in reversed(self._temps if drop else ()):
             with contextlib.suppress(Exception):
                 if kind == "REGISTERED":
                     self.b.con.unregister(name)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cyclebook.metrics import rules as R
 from cyclebook.paths import FOLLOWUP_LISTS
@@ -109,6 +110,14 @@ def _newly_lapsed(engine: MetricEngine) -> pa.Table:
 
 def _empty(columns: list[str]) -> pa.Table:
     return pa.table({column: pa.array([], pa.string()) for column in columns})
+
+
+def _without(table: pa.Table, people: set[str]) -> pa.Table:
+    """The rows of ``table`` whose person is not one of ``people`` (nor missing), in
+    their order."""
+    ids = table.column("person_id")
+    keep = pc.and_(pc.is_valid(ids), pc.invert(pc.is_in(ids, pa.array(sorted(people), ids.type))))
+    return table.filter(keep)
 
 
 def _first_per_person(table: pa.Table) -> pa.Table:
@@ -266,30 +275,38 @@ def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, 
         "potential_leaders": _potential_leaders(engine),
         "newly_lapsed": _newly_lapsed(engine),
     }
+    lists = {name: _without(table, dnc) for name, table in lists.items()}
     everyone = sorted(
-        {p for table in lists.values() for p in table.column("person_id").to_pylist()} - dnc
+        {p for table in lists.values() for p in table.column("person_id").to_pylist()}
     )
     contacts = _contacts(engine, everyone)
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)
     columns = "".join(", " + c for c in _contact_columns(contacts))
-    dnc_table = pa.table({"person_id": pa.array(sorted(dnc), pa.string())})
+    # the three lists as one table, each row with its list and its place in it (one
+    # table to register, not three: ~1 ms each)
+    together = pa.concat_tables(
+        [
+            table.append_column(
+                "cb_list", pa.array([name] * table.num_rows, pa.string())
+            ).append_column("cb_row", pa.array(range(table.num_rows), pa.int64()))
+            for name, table in lists.items()
+        ],
+        promote_options="default",
+    )
     written = []
     with _writer(engine) as (con, register):
         contacts_name = register("followup_contacts", contacts)
-        dnc_name = register("followup_dnc", dnc_table)
+        lists_name = register("followup_lists", together)
         for name, table in lists.items():
-            rows_in_order = table.append_column(
-                "cb_row", pa.array(range(table.num_rows), pa.int64())
-            )
-            list_name = register("followup_list", rows_in_order)
             path = out_dir / f"{name}.csv"
             tmp = path.with_suffix(".csv.tmp")
+            own = ", ".join(f"f.{ident(column)}" for column in table.column_names)
             (rows,) = con.execute(
                 f"""COPY (
-                    SELECT {sql_str(LISTS[name])} AS "list", f.* EXCLUDE (cb_row){columns}
-                    FROM {ident(list_name)} f LEFT JOIN {ident(contacts_name)} c USING (person_id)
-                    WHERE f.person_id NOT IN (SELECT person_id FROM {ident(dnc_name)})
+                    SELECT {sql_str(LISTS[name])} AS "list", {own}{columns}
+                    FROM {ident(lists_name)} f LEFT JOIN {ident(contacts_name)} c USING (person_id)
+                    WHERE f.cb_list = {sql_str(name)}
                     ORDER BY f.cb_row
                 ) TO {sql_str(str(tmp))} (HEADER, DELIMITER ',')"""
             ).fetchone()
