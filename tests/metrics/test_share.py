@@ -207,6 +207,41 @@ def test_a_cohort_report_reads_the_cycles_before_with_its_values(cohort, monkeyp
     assert html_of(share.view_blocks(view)) == html_of(share.view_blocks(from_store))
 
 
+@pytest.mark.parametrize(
+    ("rows", "columns"),
+    [
+        (
+            [
+                {"List": "One step", "People": 12, "File": "a.csv"},
+                {"List": "Lapsed", "People": 1234, "File": "b.csv"},
+            ],
+            None,
+        ),
+        (
+            [
+                {"Measure": "x", "Why": None, "Status": "adopted"},
+                {"Measure": "<y>", "Why": "", "Status": "–"},
+            ],
+            None,
+        ),
+        ([{"Tool": "mobilize", "New people": "<10", "Came back": "3"}], ["Tool", "New people"]),
+        ([{"Rung": "a"}, {"Rung": "b", "Total": "7"}], None),  # a key the first row lacks
+        ([], ["Tool that knew them first", "New people"]),
+        ([], None),
+    ],
+)
+def test_a_table_of_rows_is_the_table_of_their_frame(rows, columns):
+    # the report's tables come from its rows, without a pandas frame: the same cells
+    import pandas as pd
+
+    from cyclebook import display as d
+
+    caption = "A caption & more"
+    expected = d.table(pd.DataFrame(rows, columns=columns), caption)
+    shown = share.rows_table(rows, caption, columns)
+    assert (shown.html, shown.plain) == (expected.html, expected.plain)
+
+
 def test_definition_change_is_flagged(cohort):
     c1 = load_context("share", str(cohort.root), "c1", "org", "organization")
     share.compute(c1)
