@@ -169,6 +169,21 @@ def test_the_kernels_zygote_parses_the_result_types_remembered_queries_name(tmp_
     assert int(kinds) >= 4 and parsed == "0", done.stderr
 
 
+def test_the_kernels_zygote_imports_the_converter_results_are_read_with():
+    """A kernel's first follow-up list (read as Arrow, converted to ibis's types) imported
+    ibis's DuckDB converter in every share report: the zygote imports it before the forks."""
+    probe = (
+        "import sys\n"
+        "from cyclebook import zygote\n"
+        "from cyclebook.metrics import engine\n"
+        "before = 'ibis.backends.duckdb.converter' in sys.modules\n"
+        "zygote._warm()\n"
+        "print(before, 'ibis.backends.duckdb.converter' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.split() == ["False", "True"], done.stderr
+
+
 def test_a_summary_runs_as_a_statement_with_the_same_result(tmp_path):
     """A metric's few rows come from a statement's result, without the relation (and its
     second parse and bind) a list of people is read through: the same Arrow table, the
