@@ -398,23 +398,36 @@ def save_values(
             "computed_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
         }
     )
-    key = inputs_key(results.cycle, results.org_id)
+    cycle, org_id = results.cycle, results.org_id
+    key, rkey = inputs_key(cycle, org_id), redefined_key(cycle, org_id)
+    skey, dkey = state_key(cycle, org_id), data_key(cycle, org_id)
     with store.connect(store_path, write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
             redefined = _redefined(con, results, settings)
-            rkey = redefined_key(results.cycle, results.org_id)
-            con.execute("DELETE FROM meta WHERE key = ?", [rkey])
+            # the meta rows kept with the values, replaced in a statement each way (one
+            # statement a row cost ~0.3 ms each)
+            gone, kept = [rkey, key, skey, dkey], []
             if redefined is not None:
-                con.execute("INSERT INTO meta VALUES (?, ?)", [rkey, redefined])
+                kept.append((rkey, redefined))
             if settings is not None:
-                dkey = settings_key(results.cycle, results.org_id)
-                con.execute("DELETE FROM meta WHERE key = ?", [dkey])
-                con.execute("INSERT INTO meta VALUES (?, ?)", [dkey, settings])
-            con.execute(
-                "DELETE FROM metric_value WHERE cycle = ? AND org_id = ?",
-                [results.cycle, results.org_id],
-            )
+                gone.append(settings_key(cycle, org_id))
+                kept.append((settings_key(cycle, org_id), settings))
+            if inputs is not None:
+                kept.append((key, inputs))
+                if data is not None:
+                    kept.append((dkey, data))
+                if state is not None:
+                    kept.append((skey, inputs))
+            con.execute(f"DELETE FROM meta WHERE key IN ({', '.join('?' * len(gone))})", gone)
+            if kept:
+                con.execute(
+                    "INSERT INTO meta VALUES " + ", ".join(["(?, ?)"] * len(kept)),
+                    [part for row in kept for part in row],
+                )
+            where = [cycle, org_id]
+            con.execute("DELETE FROM metric_value WHERE cycle = ? AND org_id = ?", where)
+            # (the tables registered here go with the connection, closed next)
             con.register("_cb_new_values", frame)
             con.execute(
                 "INSERT INTO metric_value (cycle, org_id, metric, period, dimension, value, "
@@ -422,16 +435,7 @@ def save_values(
                 "SELECT cycle, org_id, metric, period, dimension, value, denominator, "
                 "suppressed, definition, computed_at FROM _cb_new_values"
             )
-            con.unregister("_cb_new_values")
-            where = [results.cycle, results.org_id]
             con.execute("DELETE FROM person_state WHERE cycle = ? AND org_id = ?", where)
-            skey = state_key(results.cycle, results.org_id)
-            dkey = data_key(results.cycle, results.org_id)
-            con.execute("DELETE FROM meta WHERE key IN (?, ?, ?)", [key, skey, dkey])
-            if inputs is not None:
-                con.execute("INSERT INTO meta VALUES (?, ?)", [key, inputs])
-            if inputs is not None and data is not None:
-                con.execute("INSERT INTO meta VALUES (?, ?)", [dkey, data])
             if inputs is not None and state is not None:
                 con.register("_cb_new_state", state)
                 columns = ", ".join(state.column_names)
@@ -440,8 +444,6 @@ def save_values(
                     f"SELECT ?, ?, {columns} FROM _cb_new_state",
                     where,
                 )
-                con.unregister("_cb_new_state")
-                con.execute("INSERT INTO meta VALUES (?, ?)", [skey, inputs])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
