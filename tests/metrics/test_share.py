@@ -104,6 +104,42 @@ def test_do_not_contact_people_are_left_out(cohort):
     assert "quiet" not in text
 
 
+def test_do_not_contact_people_are_left_out_of_every_list(tmp_path):
+    # a person on each list, and beside each one marked do not contact: only the first
+    from cyclebook.metrics import compute_metrics
+
+    from .storebuild import make_card, make_org
+
+    b = StoreBuilder(tmp_path / "store.duckdb")
+    for who in ("keep", "quiet"):
+        dnc = who == "quiet"
+        # a signup in the cycle: a supporter one activity short of member (2 in 180 days)
+        b.person(f"{who}1", at("2026-01-01"), dnc=dnc)
+        b.act(f"{who}1", "signup", at("2026-03-10"))
+        # three events attended in the cycle: active, the rung just below leader
+        b.person(f"{who}2", at("2026-01-01"), dnc=dnc)
+        for day in ("2026-03-10", "2026-03-20", "2026-04-01"):
+            b.act(f"{who}2", "attendance", at(day), status="registered", attended=True)
+        # last active 2025-12-15: 90 days without activity on 2026-03-15, in the cycle
+        b.person(f"{who}3", at("2025-06-01"), dnc=dnc)
+        b.act(f"{who}3", "signup", at("2025-12-15"))
+    b.build()
+    c1 = make_card("c1", "2026-01-19", "2026-03-02")
+    res = compute_metrics(
+        b.path,
+        make_org(),
+        make_card("c2", previous="c1"),
+        c1,
+        followup_dir=tmp_path / "followup",
+        save=False,
+    )
+    listed = {name: path.read_text() for name, _, path in res.followup}
+    assert "keep1" in listed["one_step"]
+    assert "keep2" in listed["potential_leaders"]
+    assert "keep3" in listed["newly_lapsed"]
+    assert "quiet" not in "".join(listed.values())
+
+
 def test_cohort_audience_shows_only_consented_and_suppresses(cohort):
     ctx = load_context("share", str(cohort.root), "c2", "org", "cohort")
     res = share.compute(ctx)

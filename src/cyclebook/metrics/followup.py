@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cyclebook.metrics import rules as R
 from cyclebook.paths import FOLLOWUP_LISTS
@@ -63,7 +62,7 @@ def _one_step(engine: MetricEngine) -> pa.Table:
         for step, (r, j, cond) in enumerate(steps):
             nxt = ladder[r + 1]
             col = s[R.cond_column("end", r + 1, j)].fill_null(0)
-            hit = s.filter((s.rung_end == r) & (col == cond.min_count - 1))
+            hit = s.filter((s.rung_end == r) & (col == cond.min_count - 1) & ~s.do_not_contact)
             parts.append(
                 hit.select(
                     "person_id",
@@ -91,7 +90,8 @@ def _potential_leaders(engine: MetricEngine) -> pa.Table:
 
     def build() -> ir.Table:
         s = engine.state
-        hit = s.filter(s.rung_end == li - 1).order_by([ibis.desc("n_cycle"), "person_id"])
+        hit = s.filter((s.rung_end == li - 1) & ~s.do_not_contact)
+        hit = hit.order_by([ibis.desc("n_cycle"), "person_id"])
         return hit.select(
             "person_id", rung=ibis.literal(below.label), actions_this_cycle=hit.n_cycle
         )
@@ -102,7 +102,7 @@ def _potential_leaders(engine: MetricEngine) -> pa.Table:
 def _newly_lapsed(engine: MetricEngine) -> pa.Table:
     def build() -> ir.Table:
         s = engine.state
-        hit = s.filter(s.lapsed).order_by("person_id")
+        hit = s.filter(s.lapsed & ~s.do_not_contact).order_by("person_id")
         return hit.select("person_id", last_activity_at=hit.last_q)
 
     return engine.arrow("followup.newly_lapsed", build)
@@ -110,14 +110,6 @@ def _newly_lapsed(engine: MetricEngine) -> pa.Table:
 
 def _empty(columns: list[str]) -> pa.Table:
     return pa.table({column: pa.array([], pa.string()) for column in columns})
-
-
-def _without(table: pa.Table, people: set[str]) -> pa.Table:
-    """The rows of ``table`` whose person is not one of ``people`` (nor missing), in
-    their order."""
-    ids = table.column("person_id")
-    keep = pc.and_(pc.is_valid(ids), pc.invert(pc.is_in(ids, pa.array(sorted(people), ids.type))))
-    return table.filter(keep)
 
 
 def _first_per_person(table: pa.Table) -> pa.Table:
@@ -265,17 +257,12 @@ def write_followup(engine: MetricEngine, out_dir: Path) -> list[tuple[str, int, 
     session, over the frames): pandas' merge and to_csv took 10 s of a
     million-person organization's 1.2 million list rows."""
 
-    def do_not_contact() -> ir.Table:
-        s = engine.state
-        return s.filter(s.do_not_contact).select("person_id")
-
-    dnc = set(engine.arrow("followup.do_not_contact", do_not_contact).column(0).to_pylist())
+    # (people marked do-not-contact: left out by each list's query)
     lists = {
         "one_step": _one_step(engine),
         "potential_leaders": _potential_leaders(engine),
         "newly_lapsed": _newly_lapsed(engine),
     }
-    lists = {name: _without(table, dnc) for name, table in lists.items()}
     everyone = sorted(
         {p for table in lists.values() for p in table.column("person_id").to_pylist()}
     )
