@@ -90,7 +90,7 @@ def store_reads(ctx: PhaseContext, con) -> dict[str, Any]:
     """What the card and report cells read of the store besides this cycle's values, read
     on the connection :func:`compute` had them on (each cell attached the store again:
     ~2 ms a time, three or four times a report): the previous cycle's saved values, for
-    the cohort and funders the cycles' before it (:func:`earlier_results`), and the
+    the cohort and funders the cycles before it (:func:`earlier_results`), and the
     definitions changed since the values were first saved (:func:`redefinitions_on`)."""
     prev = ctx.card.previous
     previous = read_results_on(con, prev, ctx.org_id) if prev else None
