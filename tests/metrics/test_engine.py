@@ -9,6 +9,7 @@ attendance in 90 d), leader (host/lead attendance, a 1:1, or assessment ≥ 4, i
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -836,3 +837,20 @@ def test_match_rate_counts_each_spreadsheet_as_a_tool(builder):
     assert "each spreadsheet source counts as a tool of its own" in (
         res.get("match_rate", "end").definition
     )
+
+
+def test_a_timestamp_literal_is_the_instant_it_was_made_of():
+    """The SQL's instants are ISO text cast (a constant to DuckDB), not ibis's call of
+    MAKE_TIMESTAMPTZ: the same instant, whatever its zone or fraction of a second."""
+    import ibis
+
+    from cyclebook.metrics import rules as R
+
+    con = ibis.duckdb.connect()
+    for value in (
+        dt.datetime(2026, 3, 8, 10, 0, tzinfo=ZoneInfo("America/Los_Angeles")),
+        dt.datetime(2026, 3, 2, 0, 0, 0, 123456, tzinfo=dt.UTC),
+        START - dt.timedelta(seconds=1),
+    ):
+        assert "MAKE_TIMESTAMPTZ" not in ibis.to_sql(R.ts(value).name("t"), dialect="duckdb")
+        assert con.to_pyarrow(R.ts(value)).as_py() == value
