@@ -47,7 +47,10 @@ from cyclebook.errors import StoreError
 # 9: custom_field.source_id, the id of the record that holds the value: two records of
 #    one tool that are one person (merged, or linked in one export) keep each its own
 #    value of a field (see _key_custom_fields_by_record)
-SCHEMA_VERSION = 9
+# 10: identity.email_ok, sms_ok, do_not_contact: each record's own consent, of which the
+#    person's is made (a refusal in any record holds); filled from the person's flags
+#    (see _consent_per_record)
+SCHEMA_VERSION = 10
 
 # columns added to a table after its first version: a store made before gets them
 ADDED_COLUMNS = (
@@ -56,6 +59,9 @@ ADDED_COLUMNS = (
     ("contact_attempt", "organizer_id", "VARCHAR"),
     ("contact_attempt", "contact_key", "VARCHAR"),
     ("rejected_row", "record_kept", "BOOLEAN"),
+    ("identity", "email_ok", "BOOLEAN"),
+    ("identity", "sms_ok", "BOOLEAN"),
+    ("identity", "do_not_contact", "BOOLEAN"),
 )
 
 # The identities that count a person as known to their tool, for "matched across
@@ -150,7 +156,13 @@ SCHEMA: dict[str, str] = {
         first_seen_at TIMESTAMPTZ,
         -- whether an export of the tool itself listed the id: FALSE when only another
         -- tool named it (a Spoke contact's external_id, a VAN id)
-        listed BOOLEAN
+        listed BOOLEAN,
+        -- what the person allowed in this record, its latest export's that said it
+        -- (NULL: no export of it said): the person's email_ok and sms_ok are TRUE only
+        -- if no record of theirs says FALSE, do_not_contact if any says TRUE
+        email_ok BOOLEAN,
+        sms_ok BOOLEAN,
+        do_not_contact BOOLEAN
         -- (org_id, source, source_id) is unique, kept so by the sync
     """,
     "event": """
@@ -582,7 +594,15 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name, columns in SCHEMA.items():
         if name != "person_key":
             con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-    add_columns(con)
+    if "identity" in tables and not has_column(con, "identity", "email_ok"):
+        # (in one transaction: a store is never left with the columns and without them
+        # filled)
+        con.execute("BEGIN TRANSACTION")
+        add_columns(con)
+        _consent_per_record(con)
+        con.execute("COMMIT")
+    else:
+        add_columns(con)
     _drop_old_primary_keys(con)
     _hash_personal_keys(con)
     _salt_activity_digests(con)
@@ -672,6 +692,25 @@ def _key_custom_fields_by_record(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE custom_field")
     con.execute("ALTER TABLE cb_rebuild RENAME TO custom_field")
     con.execute("COMMIT")
+
+
+def _consent_per_record(con: duckdb.DuckDBPyConnection) -> None:
+    """Stores made before version 10 keep consent per person only (the latest export's
+    flags, whichever record gave them): each record of the person gets the person's
+    flags, so that a refusal stays until a newer export of that very record says
+    otherwise. A record only another tool named (``listed`` FALSE: a Spoke contact's VAN
+    id), which no export of its own sets again, gets them only if the person has no
+    other. The sync after the upgrade reads every export again and gives each record
+    its own."""
+    con.execute(
+        """UPDATE identity SET email_ok = p.email_ok, sms_ok = p.sms_ok,
+               do_not_contact = p.do_not_contact
+           FROM person p
+           WHERE p.org_id = identity.org_id AND p.person_id = identity.person_id
+             AND (identity.listed IS NOT FALSE OR NOT EXISTS (
+                 SELECT 1 FROM identity o WHERE o.org_id = identity.org_id
+                   AND o.person_id = identity.person_id AND o.listed IS NOT FALSE))"""
+    )
 
 
 # the key an activity or attempt id was built of: an Action Network signup named by the

@@ -113,7 +113,8 @@ def _plant_another_organization(c) -> list[tuple]:
     con = duckdb.connect(str(c.root / "store.duckdb"))
     try:
         con.execute(
-            """INSERT INTO identity VALUES ('other', 'po', 'van', '101', NULL, TRUE);
+            """INSERT INTO identity (org_id, person_id, source, source_id, listed)
+               VALUES ('other', 'po', 'van', '101', TRUE);
                INSERT INTO person (org_id, person_id) VALUES ('other', 'po');
                INSERT INTO activity (org_id, activity_id, person_id, source, type, occurred_at)
                VALUES ('other', 'van:cc:1', 'po', 'van', 'one_on_one', '2026-01-01');

@@ -473,6 +473,8 @@ def test_a_store_made_before_person_key_keeps_matching_its_people(make_cohort):
         ana = con.execute("SELECT person_id FROM identity WHERE source_id = 'u-ana'").fetchone()[0]
         con.execute("DROP TABLE person_key")
         con.execute("ALTER TABLE identity DROP COLUMN listed")  # (added in version 6)
+        for column in ("email_ok", "sms_ok", "do_not_contact"):  # (added in version 10)
+            con.execute(f"ALTER TABLE identity DROP COLUMN {column}")
         con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
         con.execute(
             """INSERT INTO person (org_id, person_id, first_seen_at)

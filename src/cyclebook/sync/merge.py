@@ -762,12 +762,9 @@ def write_org(
         person_cols = """s.email, s.phone, s.first_name, s.last_name, s.address, s.zip,
             s.state, s.email_ok, s.sms_ok, s.do_not_contact, s.seen_at"""
         group = ""
-    else:
+    else:  # (consent is worked out per record, below)
         person_cols = ",\n            ".join(
-            [
-                f"arg_max(s.{c}, s.file_no * 10000000000 + s.rec) FILTER (WHERE s.{c} IS NOT NULL) AS {c}"
-                for c in PERSON_FIELDS
-            ]
+            [_latest(c) for c in PERSON_FIELDS if c not in CONSENT_FIELDS]
             + ["min(s.seen_at) AS seen_at"]
         )
         group = "GROUP BY m.person_id"
@@ -777,6 +774,9 @@ def write_org(
         FROM {person_src} s JOIN cb_idmap m ON m.source = s.source AND m.source_id = s.source_id
         {group}"""
     ).fetchone()[0]
+    consent, consent_join = _consent_of_records(
+        con, person_src, one_record_each, "person" in held, p
+    )
     # ---- first seen of the ids a tool knew: the earliest record of the id ever read
     # (so a person's date can be worked out again from their ids); a spreadsheet kept
     # as one file is read whole, so its ids take this reading's dates, and one it no
@@ -853,13 +853,13 @@ def write_org(
         "cb_person_new",
         f"""SELECT $org AS org_id, c.person_id, {first_seen} AS first_seen_at,
             coalesce(c.zip, o.zip) AS zip, coalesce(c.state, o.state) AS state,
-            coalesce(c.email_ok, o.email_ok) AS email_ok, coalesce(c.sms_ok, o.sms_ok) AS sms_ok,
-            coalesce(c.do_not_contact, o.do_not_contact) AS do_not_contact,
+            {consent},
             {_match_key("coalesce(c.email, pii.email)", "coalesce(c.phone, pii.phone)")}
                 AS match_key
         FROM cb_person c LEFT JOIN cb_first f USING (person_id)
         LEFT JOIN person o ON o.org_id = $org AND o.person_id = c.person_id
-        LEFT JOIN person_pii pii ON pii.org_id = $org AND pii.person_id = c.person_id""",
+        LEFT JOIN person_pii pii ON pii.org_id = $org AND pii.person_id = c.person_id
+        {consent_join}""",
         {"org": org_id, "salt": salt},
     )
     counts["person"] = _upsert(
@@ -883,12 +883,29 @@ def write_org(
         con, "person_pii", "cb_pii_new", ["org_id", "person_id"], org_id, "person_pii" in held
     )
 
-    # ---- identity crosswalk (new ids only; a stored id keeps its person)
+    # ---- identity crosswalk (new ids only; a stored id keeps its person), with each
+    # record's consent (a stored record's: what an export read now says, else as stored)
     counts["identity"] = con.execute(
-        """INSERT INTO identity (org_id, person_id, source, source_id, first_seen_at, listed)
-        SELECT $org, person_id, source, source_id, seen, listed FROM cb_idmap WHERE is_new""",
+        """INSERT INTO identity (org_id, person_id, source, source_id, first_seen_at, listed,
+                                 email_ok, sms_ok, do_not_contact)
+        SELECT $org, m.person_id, m.source, m.source_id, m.seen, m.listed,
+               r.email_ok, r.sms_ok, r.do_not_contact
+        FROM cb_idmap m LEFT JOIN cb_consent r ON r.source = m.source AND r.source_id = m.source_id
+        WHERE m.is_new""",
         p,
     ).fetchone()[0]
+    if "person" in held:
+        said = " OR ".join(
+            f"identity.{c} IS DISTINCT FROM coalesce(r.{c}, identity.{c})" for c in CONSENT_FIELDS
+        )
+        con.execute(
+            f"""UPDATE identity SET {", ".join(f"{c} = coalesce(r.{c}, identity.{c})" for c in CONSENT_FIELDS)}
+                FROM cb_consent r
+                WHERE identity.org_id = $org AND identity.source = r.source
+                  AND identity.source_id = r.source_id AND ({said})""",
+            p,
+        )
+    con.execute("DROP TABLE cb_consent; DROP TABLE IF EXISTS cb_consent_person")
     # a VAN id stored as only named by a Spoke contact is a VAN record once a VAN export
     # lists it: the person is matched across tools from then on
     con.execute(
@@ -1339,6 +1356,76 @@ def _event_fields_follow_records(
     return removed
 
 
+def _latest(column: str) -> str:
+    """The latest staged record's non-empty value of ``column`` (over alias ``s``, in an
+    aggregate): file order, then row order."""
+    return (
+        f"arg_max(s.{column}, s.file_no * 10000000000 + s.rec) "
+        f"FILTER (WHERE s.{column} IS NOT NULL) AS {column}"
+    )
+
+
+def _consent_of_records(
+    con: duckdb.DuckDBPyConnection,
+    person_src: str,
+    one_record_each: bool,
+    stored: bool,
+    p: dict,
+) -> tuple[str, str]:
+    """Consent is kept per record (``identity``'s email_ok, sms_ok, do_not_contact), as
+    a newer export of that record gives it: ``cb_consent(source, source_id, person_id,
+    ...)``, each staged record's latest non-empty flags (a record that says nothing is
+    left out). A person's flags are their records' together: email_ok and sms_ok TRUE
+    only if no record says FALSE, do_not_contact TRUE if any says TRUE, NULL if none
+    says (as two stored people are merged, _merge_stored_people). Taking the latest
+    record's, a person's second record (another tool's, or a second uuid of one) gave
+    them back a consent they had refused in the first, or not, by the order the
+    exports came in. ``cb_consent_person``: the flags of the people with a record in
+    cb_consent, from all their records (``stored``: whether the organization has
+    stored people). Returns the SQL of the person's flags in ``cb_person_new`` (over
+    ``c``, ``o`` the stored person), and the join it needs there."""
+    said = " OR ".join(f"s.{c} IS NOT NULL" for c in CONSENT_FIELDS)
+    flags = ", ".join(f"s.{c}" for c in CONSENT_FIELDS)
+    group = ""
+    if not one_record_each:
+        flags, group = ", ".join(_latest(c) for c in CONSENT_FIELDS), "GROUP BY ALL"
+    records = con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_consent AS
+        SELECT m.source, m.source_id, m.person_id, {flags}
+        FROM {person_src} s JOIN cb_idmap m ON m.source = s.source AND m.source_id = s.source_id
+        WHERE {said} {group}"""
+    ).fetchone()[0]
+    if one_record_each and not stored:
+        # (a first sync, each person a single record: the flags are that record's)
+        return ", ".join(f"c.{c} AS {c}" for c in CONSENT_FIELDS), ""
+    if not records:  # no record said anything: the people's flags are as stored
+        return ", ".join(f"o.{c} AS {c}" for c in CONSENT_FIELDS), ""
+    together = """bool_and(email_ok) AS email_ok, bool_and(sms_ok) AS sms_ok,
+        bool_or(do_not_contact) AS do_not_contact"""
+    if stored:  # with the person's stored records' (those read now as read now)
+        now = ", ".join(f"coalesce(r.{c}, i.{c}) AS {c}" for c in CONSENT_FIELDS)
+        every = f"""SELECT r.person_id, {now} FROM cb_consent r
+            LEFT JOIN identity i ON i.org_id = $org AND i.source = r.source
+              AND i.source_id = r.source_id
+            UNION ALL
+            SELECT i.person_id, {", ".join(f"i.{c}" for c in CONSENT_FIELDS)} FROM identity i
+            WHERE i.org_id = $org AND i.person_id IN (SELECT person_id FROM cb_consent)
+              AND NOT EXISTS (SELECT 1 FROM cb_consent r
+                              WHERE r.source = i.source AND r.source_id = i.source_id)"""
+    else:
+        every = "SELECT * FROM cb_consent"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE cb_consent_person AS
+            SELECT person_id, {together} FROM ({every}) GROUP BY person_id""",
+        p if stored else None,
+    )
+    # (someone with no record that said anything now: as stored)
+    columns = ", ".join(
+        f"CASE WHEN k.person_id IS NULL THEN o.{c} ELSE k.{c} END AS {c}" for c in CONSENT_FIELDS
+    )
+    return columns, "LEFT JOIN cb_consent_person k USING (person_id)"
+
+
 def _stage_columns(name: str) -> list[str]:
     return [part.split()[0] for part in STAGE_SCHEMA[name].split(",")]
 
@@ -1355,6 +1442,10 @@ PERSON_FIELDS = (
     "sms_ok",
     "do_not_contact",
 )
+
+
+# what a person allowed, kept per record (identity) and for the person
+CONSENT_FIELDS = ("email_ok", "sms_ok", "do_not_contact")
 
 
 def _held(con: duckdb.DuckDBPyConnection, org_id: str, tables: tuple[str, ...]) -> set[str]:
