@@ -694,14 +694,26 @@ def _key_custom_fields_by_record(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("COMMIT")
 
 
+# meta key (``CONSENT_FROM_PERSON:<org_id>``): the organization's records hold the
+# consent their person had when the store was upgraded to version 10, not their own, until
+# a sync reads every export again (see _consent_per_record)
+CONSENT_FROM_PERSON = "consent_from_person"
+
+
 def _consent_per_record(con: duckdb.DuckDBPyConnection) -> None:
     """Stores made before version 10 keep consent per person only (the latest export's
     flags, whichever record gave them): each record of the person gets the person's
-    flags, so that a refusal stays until a newer export of that very record says
-    otherwise. A record only another tool named (``listed`` FALSE: a Spoke contact's VAN
-    id), which no export of its own sets again, gets them only if the person has no
-    other. The sync after the upgrade reads every export again and gives each record
-    its own."""
+    flags, nothing being lost. A record only another tool named (``listed`` FALSE: a
+    Spoke contact's VAN id) gets them only if the person has no other. Those are
+    stand-ins (meta ``CONSENT_FROM_PERSON``): the sync after the upgrade reads every
+    export again, and each record it reads takes what its exports say instead, nothing
+    included (a VAN record, which says nothing of consent, kept an unsubscribe copied
+    from the person for ever, though the person subscribed again in the record that
+    had said it); a record whose exports are no longer there keeps its stand-in."""
+    con.execute(
+        f"""INSERT OR REPLACE INTO meta SELECT DISTINCT '{CONSENT_FROM_PERSON}:' || org_id, ''
+            FROM identity"""
+    )
     con.execute(
         """UPDATE identity SET email_ok = p.email_ok, sms_ok = p.sms_ok,
                do_not_contact = p.do_not_contact

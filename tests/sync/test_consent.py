@@ -8,10 +8,12 @@ from __future__ import annotations
 import csv
 import itertools
 
+import duckdb
 import pytest
 
 from cyclebook.paths import CohortPaths
 from cyclebook.phases import load_context, share
+from cyclebook.store import SCHEMA_VERSION, connect
 
 KINDS = {"an": "action_network_csv", "van": "van"}
 AN_HEAD = (
@@ -206,3 +208,90 @@ def test_the_followup_lists_show_each_records_refusal_and_a_consent_given_back(m
     c.write("an/a3.csv", an(("u-ana2", "", "617-555-0101", "subscribed", "subscribed")))
     c.sync()
     assert _may(c) == {"u-ana;u-ana2": ("yes", "no"), "u-zed": ("yes", "yes")}
+
+
+def _as_schema_9(c, ana_flags: tuple) -> None:
+    """The store as schema 9 kept it: no consent per record, Ana's flags the later
+    export's (a2.csv's u-ana2: no emails, texts)."""
+    con = duckdb.connect(str(c.root / "store.duckdb"))
+    try:
+        for column in ("email_ok", "sms_ok", "do_not_contact"):
+            con.execute(f"ALTER TABLE identity DROP COLUMN {column}")
+        con.execute(
+            """UPDATE person SET email_ok = ?, sms_ok = ?, do_not_contact = ?
+               WHERE person_id IN (SELECT person_id FROM identity WHERE source_id = 'u-ana')""",
+            list(ana_flags),
+        )
+        con.execute(
+            """UPDATE meta SET value = '9' WHERE key = 'schema_version';
+               UPDATE meta SET value = 'older' WHERE key = 'sync_code:org'"""
+        )
+    finally:
+        con.close()
+    with connect(c.root / "store.duckdb", write=True):
+        pass  # (any writer migrates the store)
+
+
+def everyone(c) -> list[tuple]:
+    return c.query(
+        """SELECT source, source_id, email_ok, sms_ok, do_not_contact FROM identity
+           ORDER BY ALL"""
+    )
+
+
+def test_an_upgraded_store_gives_each_record_its_own_consent_back(make_cohort):
+    """A store of schema 9 kept consent per person: each of Ana's records gets hers (a
+    stand-in, nothing lost); the sync after the upgrade reads every export again and
+    each record takes what its exports say, nothing included: VAN's, which says nothing,
+    kept a copied refusal of emails that a re-subscribe in u-ana2 could never lift."""
+    c = new_cohort(make_cohort, "an", "van")
+    for rel, content in FILES.items():
+        c.write(rel, content)
+    c.sync()
+    _as_schema_9(c, (False, True, None))
+    assert c.query("SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
+    assert everyone(c) == [
+        ("action_network", "u-ana", False, True, None),
+        ("action_network", "u-ana2", False, True, None),
+        ("action_network", "u-zed", True, True, None),
+        ("van", "101", False, True, None),
+        ("van", "202", None, None, None),
+    ]
+    assert flags(c) == (False, True, None)  # (as it was)
+    result = c.sync()  # every export read again: other sync code
+    assert not any(f.carried for f in result.files)
+    assert everyone(c) == [
+        ("action_network", "u-ana", True, False, None),
+        ("action_network", "u-ana2", False, True, None),
+        ("action_network", "u-zed", True, True, None),
+        ("van", "101", None, None, None),
+        ("van", "202", None, None, None),
+    ]
+    assert flags(c) == ANA_FLAGS
+    assert c.query("SELECT count(*) FROM meta WHERE key LIKE 'consent_from_person%'") == [(0,)]
+    c.write("an/a3.csv", an(("u-ana2", "", "617-555-0101", "subscribed", "subscribed")))
+    c.sync()
+    assert flags(c) == (True, False, None)
+
+
+def test_an_upgraded_stores_record_whose_export_is_gone_keeps_its_stand_in(make_cohort):
+    """u-ana's export (a1.csv) is no longer in the folder when the store is upgraded:
+    nothing tells what that record said, so it keeps Ana's flags of before (her refusal
+    of emails among them), and the later syncs, which read only new exports, keep them."""
+    c = new_cohort(make_cohort, "an", "van")
+    for rel, content in FILES.items():
+        c.write(rel, content)
+    c.sync()
+    _as_schema_9(c, (False, True, None))
+    (c.exports / "an" / "a1.csv").unlink()
+    c.sync()
+    assert everyone(c)[:2] == [
+        ("action_network", "u-ana", False, True, None),
+        ("action_network", "u-ana2", False, True, None),
+    ]
+    assert flags(c) == (False, True, None)
+    c.write("an/a3.csv", an(("u-ana2", "", "617-555-0101", "unsubscribed", "subscribed")))
+    c.sync()
+    assert flags(c) == (False, False, None)

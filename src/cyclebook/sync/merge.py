@@ -16,7 +16,15 @@ from collections.abc import Sequence
 
 import duckdb
 
-from cyclebook.store import ID_SEP, UNINDEXED_KEYS, cohort_salt, id_key, sql_str, value_key
+from cyclebook.store import (
+    CONSENT_FROM_PERSON,
+    ID_SEP,
+    UNINDEXED_KEYS,
+    cohort_salt,
+    id_key,
+    sql_str,
+    value_key,
+)
 from cyclebook.sync.readers import UNDATED_ASSESSMENT
 from cyclebook.sync.stage import STAGE_SCHEMA, FileInfo, Stage, list_rows
 
@@ -774,8 +782,17 @@ def write_org(
         FROM {person_src} s JOIN cb_idmap m ON m.source = s.source AND m.source_id = s.source_id
         {group}"""
     ).fetchone()[0]
+    # consent an upgrade copied from people to their records (store._consent_per_record)
+    # until a sync reads every export again: then each record read takes what its
+    # exports say, nothing included
+    stand_ins = {"key": f"{CONSENT_FROM_PERSON}:{org_id}"}
+    replace_consent = (
+        changed_files is None
+        and "person" in held
+        and con.execute("SELECT count(*) FROM meta WHERE key = $key", stand_ins).fetchone()[0]
+    )
     consent, consent_join = _consent_of_records(
-        con, person_src, one_record_each, "person" in held, p
+        con, person_src, one_record_each, "person" in held, p, replace=bool(replace_consent)
     )
     # ---- first seen of the ids a tool knew: the earliest record of the id ever read
     # (so a person's date can be worked out again from their ids); a spreadsheet kept
@@ -895,16 +912,20 @@ def write_org(
         p,
     ).fetchone()[0]
     if "person" in held:
-        said = " OR ".join(
-            f"identity.{c} IS DISTINCT FROM coalesce(r.{c}, identity.{c})" for c in CONSENT_FIELDS
-        )
+        now = {
+            c: f"r.{c}" if replace_consent else f"coalesce(r.{c}, identity.{c})"
+            for c in CONSENT_FIELDS
+        }
+        said = " OR ".join(f"identity.{c} IS DISTINCT FROM {now[c]}" for c in CONSENT_FIELDS)
         con.execute(
-            f"""UPDATE identity SET {", ".join(f"{c} = coalesce(r.{c}, identity.{c})" for c in CONSENT_FIELDS)}
+            f"""UPDATE identity SET {", ".join(f"{c} = {now[c]}" for c in CONSENT_FIELDS)}
                 FROM cb_consent r
                 WHERE identity.org_id = $org AND identity.source = r.source
                   AND identity.source_id = r.source_id AND ({said})""",
             p,
         )
+        if replace_consent:
+            con.execute("DELETE FROM meta WHERE key = $key", stand_ins)
     con.execute("DROP TABLE cb_consent; DROP TABLE IF EXISTS cb_consent_person")
     # a VAN id stored as only named by a Spoke contact is a VAN record once a VAN export
     # lists it: the person is matched across tools from then on
@@ -1371,6 +1392,7 @@ def _consent_of_records(
     one_record_each: bool,
     stored: bool,
     p: dict,
+    replace: bool = False,
 ) -> tuple[str, str]:
     """Consent is kept per record (``identity``'s email_ok, sms_ok, do_not_contact), as
     a newer export of that record gives it: ``cb_consent(source, source_id, person_id,
@@ -1382,9 +1404,12 @@ def _consent_of_records(
     them back a consent they had refused in the first, or not, by the order the
     exports came in. ``cb_consent_person``: the flags of the people with a record in
     cb_consent, from all their records (``stored``: whether the organization has
-    stored people). Returns the SQL of the person's flags in ``cb_person_new`` (over
-    ``c``, ``o`` the stored person), and the join it needs there."""
-    said = " OR ".join(f"s.{c} IS NOT NULL" for c in CONSENT_FIELDS)
+    stored people). ``replace``: a stored record read now takes what its exports say,
+    nothing included (its consent a stand-in an upgrade copied from its person); every
+    staged record is then in cb_consent. Returns the SQL of the person's flags in
+    ``cb_person_new`` (over ``c``, ``o`` the stored person), and the join it needs
+    there."""
+    said = "TRUE" if replace else " OR ".join(f"s.{c} IS NOT NULL" for c in CONSENT_FIELDS)
     flags = ", ".join(f"s.{c}" for c in CONSENT_FIELDS)
     group = ""
     if not one_record_each:
@@ -1403,7 +1428,9 @@ def _consent_of_records(
     together = """bool_and(email_ok) AS email_ok, bool_and(sms_ok) AS sms_ok,
         bool_or(do_not_contact) AS do_not_contact"""
     if stored:  # with the person's stored records' (those read now as read now)
-        now = ", ".join(f"coalesce(r.{c}, i.{c}) AS {c}" for c in CONSENT_FIELDS)
+        now = ", ".join(
+            f"{f'r.{c}' if replace else f'coalesce(r.{c}, i.{c})'} AS {c}" for c in CONSENT_FIELDS
+        )
         every = f"""SELECT r.person_id, {now} FROM cb_consent r
             LEFT JOIN identity i ON i.org_id = $org AND i.source = r.source
               AND i.source_id = r.source_id
