@@ -336,9 +336,10 @@ def forget_source(
     (person_key), its custom fields and its files' sync records (sync_run,
     rejected_row, raw_file); the people left with no record at all (every row of
     theirs). People who keep other tools'
-    records get their first-seen date worked out again from what they still have, and
-    lose the email or phone no record of theirs but the source's carried; their names
-    and the rest are kept (the store does not record which tool gave them). People the
+    records get their first-seen date and what they allowed (email, texts, contact)
+    worked out again from what they still have, and lose the email or phone no record
+    of theirs but the source's carried; their names and the rest are kept (the store
+    does not record which tool gave them). People the
     source's emails or phones joined stay one person. The organization's saved metric
     values are no longer reused, and its next sync reads its other exports again in
     full.
@@ -617,7 +618,8 @@ class _SourcePlan:
         self.q(
             f"""CREATE OR REPLACE TEMP TABLE cbf_others AS
                 SELECT i.person_id, i.source, i.source_id, i.first_seen_at,
-                       {id_key(salt, "i.source", "i.source_id")} AS id_key
+                       {id_key(salt, "i.source", "i.source_id")} AS id_key,
+                       i.email_ok, i.sms_ok, i.do_not_contact
                 FROM identity i SEMI JOIN cbf_touched t ON t.person_id = i.person_id
                 WHERE i.org_id = $org AND NOT EXISTS (
                     SELECT 1 FROM cbf_ids f
@@ -664,6 +666,8 @@ class _SourcePlan:
         )
         from cyclebook.sync.merge import _match_key
 
+        # what they allowed: their kept records' together, as the sync makes it (a
+        # refusal only the source's record made goes with it)
         self.q(
             f"""CREATE OR REPLACE TEMP TABLE cbf_person AS
                 SELECT p.* REPLACE (
@@ -671,8 +675,14 @@ class _SourcePlan:
                     CASE WHEN n.email IS DISTINCT FROM o.email
                            OR n.phone IS DISTINCT FROM o.phone
                          THEN {_match_key("n.email", "n.phone")} ELSE p.match_key END
-                      AS match_key)
+                      AS match_key,
+                    c.email_ok AS email_ok, c.sms_ok AS sms_ok,
+                    c.do_not_contact AS do_not_contact)
                 FROM person p SEMI JOIN cbf_kept k ON k.person_id = p.person_id
+                LEFT JOIN (SELECT person_id, bool_and(email_ok) AS email_ok,
+                                  bool_and(sms_ok) AS sms_ok,
+                                  bool_or(do_not_contact) AS do_not_contact
+                           FROM cbf_others GROUP BY person_id) c ON c.person_id = p.person_id
                 LEFT JOIN cbf_first f ON f.person_id = p.person_id
                 LEFT JOIN cbf_pii n ON n.person_id = p.person_id
                 LEFT JOIN person_pii o ON o.org_id = $org AND o.person_id = p.person_id

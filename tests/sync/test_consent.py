@@ -11,6 +11,7 @@ import itertools
 import duckdb
 import pytest
 
+from cyclebook.forget import forget_source
 from cyclebook.paths import CohortPaths
 from cyclebook.phases import load_context, share
 from cyclebook.store import SCHEMA_VERSION, connect
@@ -295,3 +296,24 @@ def test_an_upgraded_stores_record_whose_export_is_gone_keeps_its_stand_in(make_
     c.write("an/a3.csv", an(("u-ana2", "", "617-555-0101", "unsubscribed", "subscribed")))
     c.sync()
     assert flags(c) == (False, False, None)
+
+
+def test_a_source_forgotten_takes_its_records_consent_with_it(make_cohort):
+    """Sheet a (do not contact Ana) is taken out of cohort.yml and forgotten: Ana keeps
+    sheet b's record, which says she may be contacted, and is worked out again from it,
+    as the sync after the forget finds her (it reads sheet b again in full)."""
+    c = make_cohort(SHEET.format("a") + SHEET.format("b"))
+    c.write("a.csv", "Email,Date,DNC\nana@x.org,2026-08-01,x\n")
+    c.write("b.csv", "Email,Date,DNC\nana@x.org,2026-08-02,no\nzed@x.org,2026-08-02,x\n")
+    c.sync()
+    dnc = """SELECT pii.email, p.do_not_contact FROM person p
+             JOIN person_pii pii USING (org_id, person_id) ORDER BY 1"""
+    assert c.query(dnc) == [("ana@x.org", True), ("zed@x.org", True)]
+    cohort_yml = c.root / "cohort.yml"
+    lines = cohort_yml.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if "path: a.csv" in line)
+    cohort_yml.write_text("\n".join(lines[:at] + lines[at + 2 :]) + "\n")  # (its two lines)
+    forget_source(c.root, "org", "sheet:a", apply=True)
+    assert c.query(dnc) == [("ana@x.org", False), ("zed@x.org", True)]
+    assert c.sync().status == "ok"
+    assert c.query(dnc) == [("ana@x.org", False), ("zed@x.org", True)]
