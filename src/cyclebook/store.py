@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -1007,7 +1008,14 @@ class _Instance:
         both at their least. The parent then uses it in no way; the child that first
         asks for a cursor restores the thread settings. Returns whether the instance was
         kept: not when this process already had one, or when DuckDB started a thread
-        anyway (a later version might); then each child makes its own, as before."""
+        anyway (a later version might); then each child makes its own, as before.
+
+        The instance also runs :data:`_WARM_QUERY` once here: the first query of an
+        instance builds what DuckDB keeps for the next ones (parser, binder and executor
+        state, allocator arenas), and every page a forked child writes for the first time
+        costs it a page fault; done here, each child starts past it (a reflect report's
+        cells ~5% less CPU in a forked kernel, with the Python-side warm-up of
+        :func:`cyclebook.zygote._warm`)."""
         with self.lock:
             if self.db is not None:
                 return False
@@ -1018,6 +1026,14 @@ class _Instance:
                     spare.execute(setup)
             except duckdb.Error:
                 setup = ""  # (then run in the child, where its error is seen)
+            with contextlib.suppress(duckdb.Error):
+                warm = db.cursor()
+                try:
+                    warm.execute(_WARM_QUERY).fetchall()
+                    if "pyarrow" in sys.modules:  # (its import starts numpy's BLAS threads)
+                        warm.sql(_WARM_QUERY).to_arrow_table()
+                finally:
+                    warm.close()
             if before is None or _threads() != before:
                 db.close()
                 spare.close()
@@ -1092,6 +1108,28 @@ class _Instance:
 
 # an instance made before a fork: DuckDB 2.0 starts no thread with both at their least
 _NO_THREADS = {"threads": 1, "async_threads": 0}
+# What a report's queries do, on a few rows of in-memory data (see prepare_for_fork):
+# grouped aggregates, a distinct count, a window, a join, an order, and the result as a
+# Arrow table, as the metrics engine reads it (not converted to pandas here: pyarrow's
+# conversion starts its thread pool).
+_WARM_QUERY = """
+WITH rows AS (
+    SELECT i % 7 AS grp, i::VARCHAR AS label, i * 1.5 AS amount,
+           TIMESTAMP '2026-01-01' + to_days(i % 30) AS occurred_at
+    FROM range(200) AS r(i)
+), groups AS (
+    SELECT grp, count(*) AS n, sum(amount) AS total, count(DISTINCT label) AS labels,
+           max(occurred_at) AS last_at
+    FROM rows GROUP BY grp
+), ranked AS (
+    SELECT grp, label, row_number() OVER (PARTITION BY grp ORDER BY occurred_at) AS rank
+    FROM rows
+)
+SELECT groups.*, ranked.label, ranked.rank
+FROM groups JOIN ranked USING (grp)
+WHERE ranked.rank <= 2
+ORDER BY grp, rank
+"""
 
 
 def _threads_statement() -> str:
@@ -1113,8 +1151,15 @@ def _chosen_threads(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 def _with_threads(db: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """An instance made with :data:`_NO_THREADS`, given its threads (in the forked child
-    that takes it: the threads start there)."""
-    db.execute(f"{_threads_statement()}; RESET async_threads")
+    that takes it: the threads start there).
+
+    Its ``async_threads`` stay at 0: DuckDB runs them for the I/O of remote files and
+    its external file cache, and a kernel reads only local files. Starting them (8 by
+    default) costs every kernel their stacks and malloc arenas, and DuckDB then flushes
+    its allocators (``malloc_trim`` of the whole heap the kernel shares with the zygote),
+    so that the kernel's next allocations fault in zeroed pages (~3 us each on the
+    benchmark's VM) where they would have copied the zygote's (~1.5 us)."""
+    db.execute(_threads_statement())
     return db
 
 

@@ -64,10 +64,17 @@ NEVER_PRELOAD = ("tqdm.auto", "tqdm.notebook")
 # sys.modules before and after each phase's cells): warmed when the package is preloaded.
 FIRST_USE = {
     "pyarrow": ("pyarrow.dataset", "pyarrow.pandas_compat"),
-    "pandas": ("pandas.io.formats.string", "pandas.io.formats.csvs"),
-    "ibis": ("ibis.backends.duckdb", "ibis.formats.pandas", "ibis.formats.pyarrow"),
+    "pandas": ("pandas.io.formats.string", "pandas.io.formats.csvs", "pandas.core.methods.to_dict"),
+    "ibis": (
+        "ibis.backends.duckdb",
+        "ibis.backends.duckdb.converter",
+        "ibis.formats.pandas",
+        "ibis.formats.pyarrow",
+    ),
     "matplotlib": ("matplotlib.backends.backend_agg", "PIL.PngImagePlugin"),
     "cyclebook.metrics": ("cyclebook.metrics.followup", "cyclebook.rollup"),
+    # every report reads its cohort's YAML files, decoded as "utf-8-sig"
+    "cyclebook.config": ("encodings.utf_8_sig",),
 }
 
 
@@ -310,7 +317,11 @@ def _warm() -> None:
     """Warm what the first use in every kernel would otherwise pay again: the modules a
     preloaded package imports on first use (:data:`FIRST_USE`), the digest of the metric
     code, ibis's SQL compiler (dispatch tables, sqlglot's dialect; about 0.15 s per
-    kernel that computes metrics) and its DuckDB backend, and DuckDB's process-wide set-up.
+    kernel that computes metrics) and its DuckDB backend, DuckDB's process-wide set-up
+    and a first query on the instance the kernels inherit, and a first read of a cohort
+    (:func:`cyclebook.config.warm_up`). A forked kernel pays a page fault for each page
+    it writes first (its copy of the zygote's, or a new zeroed one); what runs here
+    once is not run again, and its pages are not written again, in every kernel.
     No connection stays open and no thread runs when the forks begin."""
     import importlib
 
@@ -337,6 +348,15 @@ def _warm() -> None:
             import duckdb
 
             duckdb.connect().close()
+    if shared and "pandas" in sys.modules:
+        # the metrics engine's results, read as Arrow and converted to pandas (without
+        # Arrow's thread pool here: no thread may run at the fork)
+        with contextlib.suppress(Exception), store.session() as con:
+            con.sql(store._WARM_QUERY).to_arrow_table().to_pandas(use_threads=False)
+    config = sys.modules.get("cyclebook.config")
+    if config is not None:
+        with contextlib.suppress(Exception):
+            config.warm_up()  # the first read of a cohort (YAML, the models' checks)
     engine = sys.modules.get("cyclebook.metrics.engine")
     if engine is not None:
         with contextlib.suppress(Exception):

@@ -750,3 +750,23 @@ def test_a_rate_target_is_shown_as_a_percent() -> None:
     assert fmt_target("show_rate", 0.125) == "12.5%"
     assert fmt_target("leaders", 5) == "5"
     assert fmt_target("leaders", None) == "–"
+
+
+def test_the_warm_up_reads_a_valid_cohort_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel zygote reads a cohort made for it before the forks (config.warm_up): it
+    must pass the checks (the zygote would hide an error, and warm nothing), and leave no
+    folder and no cached card behind."""
+    import tempfile
+
+    from cyclebook import config
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    read: list = []
+    monkeypatch.setattr(config, "load_cohort", lambda folder: read.append(load_cohort(folder)))
+    cards_before = dict(config._CARDS)
+    config.warm_up()
+    assert [(c.id, [o.id for o in c.organizations]) for c in read] == [("warm-up", ["warm-up-org"])]
+    assert list(tmp_path.iterdir()) == []
+    assert cards_before == config._CARDS

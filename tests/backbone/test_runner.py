@@ -315,7 +315,7 @@ def test_the_zygote_warms_without_leaving_a_thread_behind() -> None:
     itself)."""
     probe = (
         "import os, duckdb, ibis, pandas, pyarrow  # preloaded before the warm-up\n"
-        "from cyclebook import store, zygote\n"
+        "from cyclebook import config, store, zygote  # config: a cohort read in the warm-up\n"
         "threads = lambda: sorted(os.listdir('/proc/self/task'))\n"
         "before = threads()\n"
         "zygote._warm()\n"

@@ -209,12 +209,14 @@ for _ in range(2):
         with store.connect(path) as con:
             total = con.execute('SELECT sum(n) FROM t').fetchone()[0]
             setting = con.execute("SELECT current_setting('threads')").fetchone()[0]
+            io_threads = con.execute("SELECT current_setting('async_threads')").fetchone()[0]
         usual = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
         first, second = store.private_instance(), store.private_instance()
         spare_threads = first.execute("SELECT current_setting('threads')").fetchone()[0]
+        spare_io = first.execute("SELECT current_setting('async_threads')").fetchone()[0]
         os.write(write, repr((inherited, total, setting == usual,
                               store._INSTANCE.for_forks, first is spare, second is not spare,
-                              spare_threads == usual)).encode())
+                              spare_threads == usual, io_threads, spare_io)).encode())
         os._exit(0)
     os.close(write)
     results.append(os.read(read, 1000).decode())
@@ -226,12 +228,14 @@ print(results, store._INSTANCE.for_forks, threads() == before)
 def test_an_instance_prepared_for_forks_serves_each_child(path):
     """The kernel zygote makes the DuckDB instance before it forks: with no thread (a
     lock held by one at the fork would stay held in the child), and each child uses its
-    copy, given DuckDB's usual threads, while the parent never touches it."""
+    copy, given DuckDB's usual threads, while the parent never touches it. No async
+    (remote I/O) threads in the child: starting them would flush the allocators."""
     done = subprocess.run(
         [sys.executable, "-c", PREPARED_FOR_FORKS, str(path)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("]")[0] + "]" == str(["(True, 3, True, False, True, True, True)"] * 2)
+    child = "(True, 3, True, False, True, True, True, 0, 0)"
+    assert done.stdout.split("]")[0] + "]" == str([child] * 2)
     assert done.stdout.strip().endswith("True True")
 
 
@@ -367,3 +371,18 @@ def test_a_new_store_is_made_as_the_migrations_leave_an_older_one():
     assert _schema(new) == _schema(migrated)
     assert ("schema_version", str(store.SCHEMA_VERSION)) in _schema(new)[3]
     assert {name for name, _ in _schema(new)[2]} == set(store.SCHEMA)
+
+
+def test_the_warm_up_query_groups_ranks_and_joins():
+    """prepare_for_fork runs _WARM_QUERY once on the kernels' instance (its errors are
+    not shown there): it must run, and does what a report's queries do. range(200) in 7
+    groups of i % 7: groups 0-3 hold 29 rows, 4-6 hold 28; the two first of each."""
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT grp, n, total, labels, rank FROM ({store._WARM_QUERY})").fetchall()
+    assert len(rows) == 14
+    assert [(grp, n, labels, rank) for grp, n, _, labels, rank in rows[:2]] == [
+        (0, 29, 29, 1),
+        (0, 29, 29, 2),
+    ]
+    assert rows[0][2] == 1.5 * sum(range(0, 200, 7))  # 1.5 * 2842
+    assert [(grp, n) for grp, n, *_ in rows[-2:]] == [(6, 28), (6, 28)]
