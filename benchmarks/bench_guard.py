@@ -60,8 +60,9 @@ def generate(path: Path, people: int) -> None:
             FROM range({people}) t(i)"""
         )
         con.execute(
-            f"INSERT INTO identity SELECT '{ORG}', 'p' || i, 'van', CAST(100000 + i AS VARCHAR),"
-            f" NULL, NULL FROM range({people}) t(i)"
+            # (by name: the table gains columns as the store's schema grows)
+            "INSERT INTO identity (org_id, person_id, source, source_id) SELECT "
+            f"'{ORG}', 'p' || i, 'van', CAST(100000 + i AS VARCHAR) FROM range({people}) t(i)"
         )
 
 
