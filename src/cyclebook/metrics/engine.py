@@ -130,9 +130,8 @@ def warm_types() -> None:
     """Parse the text of every result type an entry names (:func:`_entry`), nullable or
     not: ibis parses each text once per process (about 4 ms in every kernel that
     computes metrics), and the kernels forked from the zygote inherit what it parsed.
-    Also imports the converter :func:`remembered` reads results with (a kernel's first
-    follow-up list imported it: ~1.5 ms and the pages it wrote, in every share report)."""
-    import ibis.backends.duckdb.converter  # noqa: F401 - imported for the kernels
+    (The converter :func:`remembered` reads results with is imported before the forks
+    with the zygote's other first-use modules: ``zygote.FIRST_USE``.)"""
     import ibis.expr.datatypes as dt
 
     types = [ibis.dtype(name) for name in RESULT_TYPES]
